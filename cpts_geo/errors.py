@@ -1,0 +1,65 @@
+"""Errors raised by cpts_geo.
+
+Validation gathers every problem of an input before raising once: a :class:`ValidationError`
+carries all of them in :attr:`ValidationError.problems`, a DataFrame with one row per problem
+(``row`` number in the user's file when there is one, ``code``, ``problem``), so that a user can
+fix a registry in one pass instead of one error at a time.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+
+import pandas as pd
+
+__all__ = ["ValidationError", "problems_frame"]
+
+_MAX_LISTED = 50
+
+
+def problems_frame(problems: Iterable[Mapping]) -> pd.DataFrame:
+    """Return ``problems`` (an iterable of dicts) as a DataFrame with stable columns."""
+    frame = pd.DataFrame(list(problems))
+    for col in ("row", "code", "problem"):
+        if col not in frame.columns:
+            frame[col] = pd.NA
+    rest = [c for c in frame.columns if c not in ("row", "code", "problem")]
+    return frame[["row", "code", "problem", *rest]]
+
+
+class ValidationError(ValueError):
+    """An input has problems; all of them are listed.
+
+    Parameters
+    ----------
+    summary : str
+        One sentence saying what was checked and what to do (in French: users read it).
+    problems : iterable of dict
+        One dict per problem, with at least ``problem`` and, where known, ``row`` and ``code``.
+
+    Attributes
+    ----------
+    problems : pandas.DataFrame
+        Every problem found, one per row.
+    """
+
+    def __init__(self, summary: str, problems: Iterable[Mapping] = ()):
+        self.summary = summary
+        self.problems = problems_frame(problems)
+        super().__init__(self._message())
+
+    def _message(self) -> str:
+        lines = [f"{self.summary} ({len(self.problems)} problème(s))"]
+        for rec in self.problems.head(_MAX_LISTED).itertuples(index=False):
+            where = []
+            if not pd.isna(rec.row):
+                where.append(f"ligne {rec.row}")
+            if not pd.isna(rec.code):
+                where.append(f"code {rec.code}")
+            prefix = ", ".join(where)
+            lines.append(f"  - {prefix + ' : ' if prefix else ''}{rec.problem}")
+        if len(self.problems) > _MAX_LISTED:
+            lines.append(
+                f"  … et {len(self.problems) - _MAX_LISTED} autre(s) : voir l'attribut .problems"
+            )
+        return "\n".join(lines)
