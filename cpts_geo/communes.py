@@ -131,7 +131,9 @@ def department_of(codes: pd.Series) -> pd.Series:
 
 def _finish(gdf: gpd.GeoDataFrame, crs) -> gpd.GeoDataFrame:
     gdf.attrs.update(
-        population_vintage=POPULATION_VINTAGE, cog_vintage=COG_VINTAGE, source=SOURCE
+        population_vintage=POPULATION_VINTAGE, cog_vintage=COG_VINTAGE, source=SOURCE,
+        # neighbours share identical borders: territories dissolve with coverage_union_all
+        clean_coverage=True,
     )
     if crs is not None:
         gdf = gdf.to_crs(crs)

@@ -53,7 +53,8 @@ class ValidationError(ValueError):
         for rec in self.problems.head(_MAX_LISTED).itertuples(index=False):
             where = []
             if not pd.isna(rec.row):
-                where.append(f"ligne {rec.row}")
+                plural = isinstance(rec.row, str) and "," in rec.row
+                where.append(f"{'lignes' if plural else 'ligne'} {rec.row}")
             if not pd.isna(rec.code):
                 where.append(f"code {rec.code}")
             prefix = ", ".join(where)

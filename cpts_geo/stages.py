@@ -1,0 +1,102 @@
+"""Project stages of a CPTS, in order, with their colours.
+
+The five stages follow the life of a CPTS project (URPS Hauts-de-France guide): a dynamic is
+identified, the letter of intent is validated by the ARS, the association is created, the
+health project is validated (the CPTS is then *recognised*), the ACI contract is signed
+(the CPTS is funded).
+
+>>> parse_stages(["aci signe", "3", "Lettre d’intention validée"]).tolist()
+['ACI signé', 'Association créée', "Lettre d'intention validée"]
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+import unicodedata
+from collections.abc import Iterable
+
+import pandas as pd
+
+from cpts_geo.errors import ValidationError
+
+__all__ = ["STAGES", "STAGE_DTYPE", "STAGE_COLORS", "RECOGNISED", "parse_stages"]
+
+#: The five stages, in order.
+STAGES = (
+    "Dynamique identifiée",
+    "Lettre d'intention validée",
+    "Association créée",
+    "Projet de santé validé",
+    "ACI signé",
+)
+
+#: Ordered categorical dtype of stages (``<``, ``max`` and sorting follow the stage order).
+STAGE_DTYPE = pd.CategoricalDtype(list(STAGES), ordered=True)
+
+#: Stages at which a CPTS is recognised by the ARS (health project validated).
+RECOGNISED = STAGES[3:]
+
+#: Colour of each stage: ColorBrewer "YlGnBu" (5 classes), a sequential palette that is
+#: colour-blind safe and prints in grey levels; light for the first stage, dark for "ACI signé".
+STAGE_COLORS = dict(zip(STAGES, ["#ffffcc", "#a1dab4", "#41b6c4", "#2c7fb8", "#253494"]))
+
+
+def _fold(text: str) -> str:
+    text = str(text).replace("’", "'").replace("`", "'")
+    text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
+    return re.sub(r"[\s_\-]+", " ", text.lower()).strip()
+
+
+_LOOKUP = {_fold(s): s for s in STAGES}
+_LOOKUP.update({str(i): s for i, s in enumerate(STAGES, start=1)})
+
+
+def parse_stages(values: Iterable) -> pd.Series:
+    """Read project stages as typed by users.
+
+    Case, accents, spaces, apostrophes (’ or ') and the numbers 1–5 are accepted; anything
+    else is rejected, with every bad row listed, the allowed values and the closest one as a
+    suggestion (never applied).
+
+    Parameters
+    ----------
+    values : iterable
+        Stages as given; row numbers in errors are 1-based positions in ``values``.
+
+    Returns
+    -------
+    pandas.Series
+        Of dtype :data:`STAGE_DTYPE`, aligned with ``values``; empty cells stay ``<NA>``.
+
+    Examples
+    --------
+    >>> parse_stages(["Association creee", "Asociation créée"])
+    Traceback (most recent call last):
+    ...
+    cpts_geo.errors.ValidationError: Étape(s) de projet non reconnue(s) ; valeurs possibles : ...
+      - ligne 2 : étape « Asociation créée » non reconnue (vouliez-vous dire « Association créée » ?)...
+    """
+    series = values if isinstance(values, pd.Series) else pd.Series(list(values), dtype=object)
+    out, problems = [], []
+    for pos, value in enumerate(series.tolist(), start=1):
+        if value is None or (not isinstance(value, str) and pd.isna(value)) or str(value).strip() == "":
+            out.append(None)
+            continue
+        text = str(value)
+        if isinstance(value, float) and value.is_integer():
+            text = str(int(value))
+        key = _fold(text)
+        if key in _LOOKUP:
+            out.append(_LOOKUP[key])
+            continue
+        close = difflib.get_close_matches(key, [_fold(s) for s in STAGES], n=1, cutoff=0.6)
+        hint = f" (vouliez-vous dire « {_LOOKUP[close[0]]} » ?)" if close else ""
+        problems.append({"row": pos, "code": pd.NA,
+                         "problem": f"étape « {value} » non reconnue{hint}"})
+        out.append(None)
+    if problems:
+        raise ValidationError(
+            "Étape(s) de projet non reconnue(s) ; valeurs possibles : "
+            + " ; ".join(f"{i} = {s}" for i, s in enumerate(STAGES, start=1)), problems)
+    return pd.Series(out, index=series.index, dtype=STAGE_DTYPE, name=series.name)

@@ -1,0 +1,487 @@
+"""CPTS territories: dissolve communes into territories, measure the coverage of a region.
+
+The chain is ``registry → validate_registry → build_territories``:
+
+>>> hdf = load_communes(region="32")
+>>> terr = build_territories(load_example_registry(), hdf)
+>>> len(terr), terr.index.name
+(59, 'cpts_id')
+
+A territory's **population** is the sum of the population municipale of its communes
+(vintage in ``attrs["population_vintage"]``), each counted with its share when the commune is
+declared split between several CPTS. A split commune is part of the *geometry* of each of
+its CPTS (the registry says how people are shared, not where the line runs), so its area
+counts in each of them too.
+
+**Dissolving.** The embedded commune layer is a clean polygonal coverage (neighbours share
+identical borders), so territories are dissolved with :func:`shapely.coverage_union_all`:
+no sliver holes, and several times faster than :meth:`geopandas.GeoDataFrame.dissolve`. A
+user layer that is not known to be clean is dissolved with :func:`shapely.union_all` in
+the metric CRS, then holes smaller than ``sliver_area`` (default 1 ha; slivers between
+simplified borders are a few hundred m²) are filled, unless another commune lies in them
+(a real enclave is never filled). The same filling applies to the few gaps under 1 ha left
+between communes of the embedded layer. The source itself has 56 larger holes (0.02–35 km², listed in
+``data/communes/build_report.csv``): they are not attributed to any commune and stay holes.
+
+**Coverage** of a region (:func:`coverage`, :func:`communes_with_cpts`): every commune of
+the layer is either covered (it has a CPTS) or uncovered ("zone blanche"), never both,
+never neither; covered plus uncovered population is the total.
+"""
+
+from __future__ import annotations
+
+from importlib import resources
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+
+from cpts_geo.communes import load_arrondissements, load_communes, metric_crs
+from cpts_geo.registry import CheckedRegistry, read_registry, validate_registry
+
+__all__ = [
+    "EXAMPLE_NOTE",
+    "FRENCH_HEADERS",
+    "build_territories",
+    "membership",
+    "communes_with_cpts",
+    "coverage",
+    "territory_parts",
+    "summary_table",
+    "write_territories",
+    "load_example_registry",
+]
+
+#: How the embedded example registry must be introduced wherever it appears.
+EXAMPLE_NOTE = (
+    "Registre ILLUSTRATIF : compositions fictives construites à partir des EPCI des "
+    "Hauts-de-France (59 CPTS dont 32 reconnues, comme dans le guide URPS) ; ce ne sont pas "
+    "les périmètres réels des CPTS."
+)
+
+#: French headers of exported tables (CSV, GeoPackage attribute tables).
+FRENCH_HEADERS = {
+    "cpts_id": "Identifiant CPTS",
+    "name": "Nom",
+    "stage": "Étape",
+    "tier": "Taille (niveau ACI)",
+    "population": "Population municipale",
+    "n_communes": "Nombre de communes",
+    "departments": "Départements",
+    "regions": "Régions",
+    "area_km2": "Superficie (km²)",
+    "single_part": "D'un seul tenant",
+    "n_parts": "Nombre de parties",
+    "parts": "Parties",
+    "missing_population": "Communes sans population",
+    "n_cpts": "Nombre de CPTS",
+    "share_population": "Part de la population",
+    "code": "Code commune",
+    "cpts_name": "Nom de la CPTS",
+    "share": "Part de la commune",
+    "cpts_all": "CPTS (toutes)",
+}
+
+
+def load_example_registry() -> pd.DataFrame:
+    """The illustrative Hauts-de-France registry shipped with the package.
+
+    **Illustrative**: CPTS compositions are not published, so this registry is built from
+    the region's EPCIs (``python -m cpts_geo.example.build``) to give 59 CPTS of which 32 are
+    recognised (stage "Projet de santé validé" or "ACI signé"), as counted by the URPS guide,
+    and leaves some communes uncovered. It is not the real map. ``attrs["note"]`` says so.
+
+    Examples
+    --------
+    >>> reg = load_example_registry()
+    >>> reg["cpts_id"].nunique(), reg.attrs["illustrative"]
+    (59, True)
+    """
+    path = resources.files("cpts_geo.example") / "registre_cpts_hdf_illustratif.csv"
+    with resources.as_file(path) as p:
+        reg = read_registry(p)
+    reg.attrs.update(illustrative=True, note=EXAMPLE_NOTE, source=str(p.name))
+    return reg
+
+
+def _checked(registry, communes, passage, check_names) -> CheckedRegistry:
+    if isinstance(registry, CheckedRegistry):
+        return registry
+    return validate_registry(registry, communes, passage=passage, check_names=check_names)
+
+
+def membership(registry, communes: pd.DataFrame | None = None, *, passage=None,
+               check_names: bool = True) -> pd.DataFrame:
+    """The validated membership table: ``code``, ``cpts_id``, ``share`` (one row per pair).
+
+    Examples
+    --------
+    >>> m = membership(load_example_registry(), load_communes(region="32"))
+    >>> list(m.columns[:3])
+    ['code', 'cpts_id', 'share']
+    """
+    return _checked(registry, communes, passage, check_names).membership
+
+
+def _units(communes: gpd.GeoDataFrame, codes) -> gpd.GeoDataFrame:
+    """The commune layer, with cities given by arrondissement replaced by them."""
+    wanted = set(codes)
+    missing = wanted - set(communes.index)
+    if not missing:
+        return communes
+    arm = load_arrondissements(crs=communes.crs)
+    arm = arm[arm.index.isin(missing)]
+    cities = set(arm["parent"])
+    arm = load_arrondissements(crs=communes.crs)
+    arm = arm[arm["parent"].isin(cities)]
+    keep = [c for c in communes.columns if c in arm.columns or c == communes.geometry.name]
+    out = pd.concat([communes[~communes.index.isin(cities)], arm[keep]])
+    out.attrs.update(communes.attrs)
+    return out
+
+
+def _dissolve(geoms: np.ndarray, groups: np.ndarray, n: int, clean: bool) -> np.ndarray:
+    order = np.argsort(groups, kind="stable")
+    bounds = np.searchsorted(groups[order], np.arange(n + 1))
+    out = np.empty(n, dtype=object)
+    union = shapely.coverage_union_all if clean else shapely.union_all
+    for i in range(n):
+        part = geoms[order[bounds[i]:bounds[i + 1]]]
+        out[i] = union(part) if len(part) else shapely.Polygon()
+    return out
+
+
+def _has_small_holes(geoms, sliver_area: float) -> np.ndarray:
+    out = np.zeros(len(geoms), dtype=bool)
+    for i, g in enumerate(geoms):
+        for p in shapely.get_parts(g):
+            if any(shapely.Polygon(r).area < sliver_area for r in p.interiors):
+                out[i] = True
+                break
+    return out
+
+
+def _fill_slivers(geoms, all_units, sliver_area: float):
+    """Fill holes smaller than ``sliver_area`` (m², metric geometries) that hold no commune."""
+    tree = shapely.STRtree(all_units)
+    out = []
+    for g in geoms:
+        polys = shapely.get_parts(g)
+        fixed = []
+        for p in polys:
+            keep = []
+            for ring in p.interiors:
+                hole = shapely.Polygon(ring)
+                if hole.area >= sliver_area:
+                    keep.append(ring)
+                    continue
+                inside = tree.query(hole, predicate="intersects")
+                covered = sum(shapely.intersection(all_units[i], hole).area for i in inside)
+                covered -= shapely.intersection(g, hole).area
+                if covered > 0.5 * hole.area:  # an enclave of another commune
+                    keep.append(ring)
+            fixed.append(shapely.Polygon(p.exterior, keep))
+        out.append(shapely.union_all(fixed) if len(fixed) != 1 else fixed[0])
+    return np.array(out, dtype=object)
+
+
+def build_territories(
+    registry,
+    communes: gpd.GeoDataFrame | None = None,
+    *,
+    passage=None,
+    check_names: bool = True,
+    sliver_area: float = 10_000.0,
+    parts: bool = True,
+) -> gpd.GeoDataFrame:
+    """Build the CPTS territories of a registry.
+
+    Parameters
+    ----------
+    registry : DataFrame, path or CheckedRegistry
+        A registry (see :mod:`cpts_geo.registry`); it is validated first, and a
+        :class:`~cpts_geo.errors.ValidationError` lists every problem (overlaps, unknown
+        codes, stage typos…).
+    communes : GeoDataFrame, optional
+        The commune layer (default: all of France, embedded). Its CRS is kept.
+    passage : optional
+        An INSEE passage table for former codes (see :func:`cpts_geo.cog.read_passage_table`).
+    check_names : bool, default True
+        Cross-check commune names against codes.
+    sliver_area : float, default 10 000
+        In m²: holes smaller than this between communes of a user layer that is not a clean
+        coverage are filled when no commune lies in them.
+    parts : bool, default True
+        Describe the parts of territories that are not in one piece (column ``parts``).
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+        Indexed by ``cpts_id``: ``name``, ``stage`` (ordered categorical), ``tier`` (1–4),
+        ``population`` (``attrs["population_vintage"]``), ``n_communes``, ``departments``,
+        ``regions`` (codes joined by ``", "``), ``area_km2`` (metric CRS), ``single_part``,
+        ``n_parts``, ``parts`` (text, empty when in one piece), ``missing_population``
+        (communes without population, text), ``geometry``.
+
+    Examples
+    --------
+    >>> reg = pd.DataFrame({"cpts_id": ["A", "A", "B"], "stage": ["ACI signé", "ACI signé", "3"],
+    ...                     "commune_code": ["80021", "80001", "59350"]})
+    >>> t = build_territories(reg, load_communes(region="32"))
+    >>> t[["stage", "population", "n_communes", "single_part"]]
+                         stage  population  n_communes  single_part
+    cpts_id
+    A                ACI signé      157003           2        False
+    B        Association créée      232787           1         True
+    """
+    from cpts_geo.tiers import tier_of
+
+    communes = communes if communes is not None else load_communes()
+    checked = _checked(registry, communes, passage, check_names)
+    member = checked.membership
+    units = _units(communes, member["code"])
+    cpts = checked.cpts
+    ids = cpts.index.to_numpy()
+    gid = pd.Index(ids).get_indexer(member["cpts_id"])
+    pos = units.index.get_indexer(member["code"])
+    pop = units["population"].astype("Float64").to_numpy(dtype=float, na_value=np.nan)[pos]
+    weighted = pop * member["share"].to_numpy()
+    population = np.bincount(gid, weights=np.nan_to_num(weighted), minlength=len(ids))
+    missing = pd.Series(member["code"].to_numpy()[np.isnan(pop)]).groupby(gid[np.isnan(pop)]).agg(", ".join)
+
+    city = member["code"].str.slice(0, 5)
+    arm_parent = load_arrondissements(crs=None)["parent"]
+    city = member["code"].map(arm_parent).fillna(member["code"])
+    n_communes = pd.Series(city.to_numpy()).groupby(gid).nunique().reindex(range(len(ids)), fill_value=0)
+    deps = units["department"].to_numpy()[pos]
+    regs = units["region"].to_numpy()[pos] if "region" in units else np.full(len(pos), "")
+
+    def joined(values):
+        return pd.Series(values).groupby(gid).agg(lambda v: ", ".join(sorted(set(map(str, v))))) \
+            .reindex(range(len(ids)), fill_value="")
+
+    geoms = units.geometry.to_numpy()[pos]
+    clean = bool(communes.attrs.get("clean_coverage"))
+    crs = units.crs
+    # Metric work, one projection per metric CRS (mainland and each overseas department)
+    terr_dep = pd.Series(deps).groupby(gid).first().reindex(range(len(ids)))
+    from cpts_geo.communes import _metric_crs_of
+
+    terr_crs = terr_dep.map(lambda d: _metric_crs_of(d) if isinstance(d, str) else "EPSG:2154")
+    area = np.zeros(len(ids))
+    dissolved = np.empty(len(ids), dtype=object)
+    for mcrs, sel in terr_crs.groupby(terr_crs).groups.items():
+        sel = np.asarray(sel)
+        rows = np.isin(gid, sel)
+        local = pd.Index(sel).get_indexer(gid[rows])
+        g = gpd.GeoSeries(geoms[rows], crs=crs)
+        metric = g.to_crs(mcrs).to_numpy() if crs is not None and not crs.is_projected else g.to_numpy()
+        union = _dissolve(metric, local, len(sel), clean)
+        small = _has_small_holes(union, sliver_area)
+        if small.any():
+            unit_metric = gpd.GeoSeries(units.geometry.to_numpy(), crs=crs).to_crs(mcrs).to_numpy()
+            union[small] = _fill_slivers(union[small], unit_metric, sliver_area)
+        area[sel] = shapely.area(union) / 1e6
+        back = gpd.GeoSeries(union, crs=mcrs)
+        dissolved[sel] = back.to_crs(crs).to_numpy() if crs is not None and not crs.is_projected else union
+
+    n_parts = shapely.get_num_geometries(dissolved.astype(object))
+    out = gpd.GeoDataFrame(
+        {
+            "name": cpts["name"].to_numpy(),
+            "stage": cpts["stage"].to_numpy(),
+            "tier": tier_of(pd.Series(population)).to_numpy(),
+            "population": np.round(population).astype("int64"),
+            "n_communes": n_communes.to_numpy().astype("int64"),
+            "departments": joined(deps).to_numpy(),
+            "regions": joined(regs).to_numpy(),
+            "area_km2": np.round(area, 3),
+            "single_part": n_parts == 1,
+            "n_parts": n_parts.astype("int64"),
+            "parts": "",
+            "missing_population": missing.reindex(range(len(ids)), fill_value="").to_numpy(),
+        },
+        geometry=gpd.GeoSeries(dissolved, crs=crs).to_numpy(),
+        crs=crs,
+        index=pd.Index(ids, name="cpts_id"),
+    )
+    out["stage"] = out["stage"].astype(cpts["stage"].dtype)
+    out["tier"] = out["tier"].astype("Int64")
+    out.loc[out["population"].eq(0) & (out["missing_population"] != ""), "tier"] = pd.NA
+    if parts and (~out["single_part"]).any():
+        desc = territory_parts(out[~out["single_part"]], units, checked)
+        text = desc.groupby("cpts_id", sort=False).apply(
+            lambda d: " ; ".join(f"partie {r.part} : {r.largest}"
+                                 + (f" et {r.n_communes - 1} autre(s)" if r.n_communes > 1 else "")
+                                 for r in d.itertuples()), include_groups=False)
+        out.loc[text.index, "parts"] = text
+    out.attrs.update(
+        population_vintage=communes.attrs.get("population_vintage"),
+        source=communes.attrs.get("source"),
+    )
+    return out
+
+
+def territory_parts(territories: gpd.GeoDataFrame, communes: gpd.GeoDataFrame,
+                    registry) -> pd.DataFrame:
+    """The separate parts of territories: one row per (CPTS, part).
+
+    Columns ``cpts_id``, ``part`` (1 = the most populated), ``n_communes``, ``largest``
+    (most populated commune), ``communes`` (codes joined by ``", "``).
+    """
+    member = registry.membership if isinstance(registry, CheckedRegistry) else registry
+    units = _units(communes, member["code"])
+    rows = []
+    sub = member[member["cpts_id"].isin(territories.index)]
+    points = shapely.point_on_surface(units.geometry.to_numpy()[units.index.get_indexer(sub["code"])])
+    for cid, grp in sub.assign(_pt=points).groupby("cpts_id", sort=False):
+        polys = shapely.get_parts(territories.geometry.loc[cid])
+        which = np.full(len(grp), -1)
+        tree = shapely.STRtree(polys)
+        idx_pt, idx_poly = tree.query(grp["_pt"].to_numpy(), predicate="intersects")
+        which[idx_pt] = idx_poly
+        pops = units["population"].reindex(grp["code"]).astype("Float64").fillna(0).to_numpy()
+        names = units["name"].reindex(grp["code"]).to_numpy()
+        found = []
+        for k in range(len(polys)):
+            sel = which == k
+            if not sel.any():
+                continue
+            best = int(np.argmax(pops[sel]))
+            found.append((float(pops[sel].sum()), int(sel.sum()), names[sel][best],
+                          ", ".join(grp["code"].to_numpy()[sel])))
+        found.sort(key=lambda t: -t[0])
+        for i, (_, n, largest, codes) in enumerate(found, start=1):
+            rows.append({"cpts_id": cid, "part": i, "n_communes": n, "largest": largest,
+                         "communes": codes})
+    return pd.DataFrame(rows, columns=["cpts_id", "part", "n_communes", "largest", "communes"])
+
+
+def communes_with_cpts(registry, communes: gpd.GeoDataFrame, *, passage=None,
+                       check_names: bool = True) -> gpd.GeoDataFrame:
+    """The commune layer with the CPTS of each commune (``<NA>`` for uncovered communes).
+
+    Adds ``cpts_id`` (the CPTS with the largest share), ``cpts_name``, ``stage``, ``share``
+    (share of the commune in CPTS, summed over all its CPTS), ``cpts_all`` (every CPTS with its
+    share, for split communes) and ``covered`` (bool). Every commune of ``communes`` is
+    there exactly once.
+
+    Examples
+    --------
+    >>> c = communes_with_cpts(load_example_registry(), load_communes(region="32"))
+    >>> len(c), bool(c["covered"].any()), bool((~c["covered"]).any())
+    (3782, True, True)
+    """
+    checked = _checked(registry, communes, passage, check_names)
+    member = checked.membership
+    units = _units(communes, member["code"])
+    m = member.merge(checked.cpts[["name", "stage"]], left_on="cpts_id", right_index=True)
+    m = m.sort_values(["code", "share", "cpts_id"], ascending=[True, False, True])
+    main = m.drop_duplicates("code").set_index("code")
+    total = m.groupby("code")["share"].sum()
+    every = m.groupby("code").apply(
+        lambda d: ", ".join(f"{c} ({s:.0%})" if s < 1 else c for c, s in zip(d["cpts_id"], d["share"])),
+        include_groups=False)
+    out = units.copy()
+    out["cpts_id"] = main["cpts_id"].reindex(out.index).astype("string")
+    out["cpts_name"] = main["name"].reindex(out.index).astype("string")
+    out["stage"] = main["stage"].reindex(out.index).astype(checked.cpts["stage"].dtype)
+    out["share"] = total.reindex(out.index).fillna(0.0)
+    out["cpts_all"] = every.reindex(out.index).astype("string")
+    out["covered"] = out["cpts_id"].notna()
+    return out
+
+
+def coverage(registry, communes: gpd.GeoDataFrame, *, passage=None,
+             check_names: bool = True) -> pd.DataFrame:
+    """Coverage of the communes by CPTS, by project stage.
+
+    One row per stage, then ``Non couvert`` (uncovered) and ``Total``; columns ``n_cpts``,
+    ``n_communes`` (a split commune counts for its main CPTS), ``population`` (split
+    communes counted with their shares; the part of a commune in no CPTS counts as
+    uncovered) and ``share_population``. Covered plus uncovered equals the total.
+
+    Examples
+    --------
+    >>> cov = coverage(load_example_registry(), load_communes(region="32"))
+    >>> int(cov.loc["Total", "population"]), int(cov.loc["Total", "n_communes"])
+    (6003283, 3782)
+    """
+    from cpts_geo.stages import STAGES
+
+    checked = _checked(registry, communes, passage, check_names)
+    layer = communes_with_cpts(checked, communes)
+    pop = layer["population"].astype("Float64").fillna(0).to_numpy(dtype=float)
+    member = checked.membership.merge(checked.cpts[["stage"]], left_on="cpts_id", right_index=True)
+    mpos = layer.index.get_indexer(member["code"])
+    member = member[mpos >= 0]
+    mpop = pop[layer.index.get_indexer(member["code"])] * member["share"].to_numpy()
+    by_stage_pop = pd.Series(mpop).groupby(member["stage"].astype(str).to_numpy()).sum()
+    rows = []
+    for stage in STAGES:
+        rows.append({
+            "stage": stage,
+            "n_cpts": int(checked.cpts.loc[checked.cpts["stage"] == stage].index
+                          .isin(member["cpts_id"]).sum()),
+            "n_communes": int((layer["stage"] == stage).sum()),
+            "population": float(by_stage_pop.get(stage, 0.0)),
+        })
+    covered_pop = sum(r["population"] for r in rows)
+    total_pop = float(pop.sum())
+    rows.append({"stage": "Non couvert", "n_cpts": 0, "n_communes": int((~layer["covered"]).sum()),
+                 "population": total_pop - covered_pop})
+    rows.append({"stage": "Total", "n_cpts": int(member["cpts_id"].nunique()),
+                 "n_communes": len(layer), "population": total_pop})
+    out = pd.DataFrame(rows).set_index("stage")
+    out.index.name = "stage"
+    out["population"] = out["population"].round(1)
+    out["share_population"] = (out["population"] / total_pop).round(4) if total_pop else 0.0
+    return out
+
+
+def summary_table(territories: gpd.GeoDataFrame) -> pd.DataFrame:
+    """The territories as a table with French headers (for a CSV or a report).
+
+    Examples
+    --------
+    >>> t = build_territories(load_example_registry(), load_communes(region="32"))
+    >>> summary_table(t).columns[:3].tolist()
+    ['Identifiant CPTS', 'Nom', 'Étape']
+    """
+    table = pd.DataFrame(territories.drop(columns=territories.geometry.name)).reset_index()
+    table["single_part"] = table["single_part"].map({True: "oui", False: "non"})
+    return table.rename(columns=FRENCH_HEADERS)
+
+
+def write_territories(
+    path: str | Path,
+    territories: gpd.GeoDataFrame,
+    communes: gpd.GeoDataFrame | None = None,
+    *,
+    csv: str | Path | None = None,
+) -> Path:
+    """Write a GeoPackage readable in QGIS: layers ``cpts``, ``communes`` and ``zones_blanches``.
+
+    ``communes`` is the output of :func:`communes_with_cpts`. Attribute names stay short
+    and ASCII (QGIS shows them as they are); ``csv`` also writes :func:`summary_table`
+    (``;``-separated, UTF-8 with BOM so that Excel opens it with its accents).
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if path.exists():
+        path.unlink()
+    terr = territories.copy()
+    terr["stage"] = terr["stage"].astype("string")
+    terr.reset_index().to_file(path, layer="cpts", driver="GPKG")
+    if communes is not None:
+        com = communes.copy()
+        com["stage"] = com["stage"].astype("string")
+        com = com.reset_index().rename(columns={"index": "code"})
+        com.to_file(path, layer="communes", driver="GPKG")
+        com[~com["covered"]].drop(columns=["cpts_id", "cpts_name", "stage", "share", "cpts_all"]) \
+            .to_file(path, layer="zones_blanches", driver="GPKG")
+    if csv is not None:
+        summary_table(territories).to_csv(csv, sep=";", index=False, encoding="utf-8-sig")
+    return path

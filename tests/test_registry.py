@@ -1,0 +1,238 @@
+"""Reading and validating CPTS registries: every bad input of the issue, with real codes."""
+
+from __future__ import annotations
+
+import warnings
+
+import pandas as pd
+import pytest
+
+from cpts_geo.communes import load_communes
+from cpts_geo.errors import ValidationError
+from cpts_geo.registry import read_registry, recognise_column, validate_registry
+
+
+def reg(rows, **cols):
+    """A registry from tuples (cpts_id, stage, commune_code[, commune_name[, share]])."""
+    frame = pd.DataFrame(rows, columns=["cpts_id", "stage", "commune_code", "commune_name", "share"][
+        : len(rows[0])] if rows else ["cpts_id", "stage", "commune_code"])
+    for k, v in cols.items():
+        frame[k] = v
+    return frame
+
+
+def test_headers_recognised():
+    assert recognise_column("Code INSEE commune") == "commune_code"
+    assert recognise_column("N° CPTS") is None or recognise_column("N° CPTS") == "cpts_id"
+    assert recognise_column("Nom de la CPTS") == "cpts_name"
+    assert recognise_column("Étape du projet") == "stage"
+    assert recognise_column("Quote-part") == "share"
+
+
+def test_csv_semicolon_utf8_row_numbers(tmp_path):
+    path = tmp_path / "registre.csv"
+    path.write_text("Identifiant CPTS;Nom de la CPTS;Étape;Code INSEE;Nom commune\n"
+                    "A;CPTS de l'Amiénois;ACI signé;80021;Amiens\n"
+                    "A;CPTS de l'Amiénois;ACI signé;80001;Abbeville\n", encoding="utf-8")
+    r = read_registry(path)
+    assert r["row"].tolist() == [2, 3]
+    assert r["cpts_name"].iat[0] == "CPTS de l'Amiénois"
+    assert r.attrs["separator"] == ";" and r.attrs["encoding"] == "utf-8-sig"
+
+
+def test_csv_windows_1252_comma(tmp_path):
+    path = tmp_path / "registre.csv"
+    path.write_bytes("cpts_id,cpts_name,etape,code_commune,nom_commune\n"
+                     "B,CPTS Sud-Aisne,Lettre d'intention validée,02168,Château-Thierry\n"
+                     .encode("cp1252"))
+    r = read_registry(path)
+    assert r.attrs["encoding"] == "cp1252" and r.attrs["separator"] == ","
+    checked = validate_registry(r, load_communes(region="32"))
+    assert checked.cpts.at["B", "stage"] == "Lettre d'intention validée"
+    assert checked.membership["code"].tolist() == ["02168"]
+
+
+def test_xlsx_with_merged_header_cells(tmp_path):
+    openpyxl = pytest.importorskip("openpyxl")
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws["A1"] = "Registre des CPTS — Hauts-de-France"
+    ws.merge_cells("A1:F1")
+    ws["A2"] = "CPTS"
+    ws.merge_cells("A2:C2")
+    ws["D2"] = "Commune"
+    ws.merge_cells("D2:E2")
+    ws["F2"] = "Part"
+    ws.merge_cells("F2:F3")
+    for col, text in zip("ABCDE", ["Identifiant", "Nom", "Étape", "Code INSEE", "Nom"]):
+        ws[f"{col}3"] = text
+    ws.append(["A", "CPTS Lille", "ACI signé", 59350, "Lille", 0.5])
+    ws.append(["B", "CPTS Est", "Association créée", 59350, "Lille", 0.5])
+    ws.append(["B", "CPTS Est", "Association créée", 59009, "Villeneuve-d'Ascq", None])
+    path = tmp_path / "registre.xlsx"
+    wb.save(path)
+    r = read_registry(path)
+    assert r["row"].tolist() == [4, 5, 6]
+    assert r.attrs["recognised"] == {
+        "CPTS Identifiant": "cpts_id", "CPTS Nom": "cpts_name", "CPTS Étape": "stage",
+        "Commune Code INSEE": "commune_code", "Commune Nom": "commune_name", "Part": "share"}
+    checked = validate_registry(r, load_communes(region="32"))
+    m = checked.membership.set_index(["code", "cpts_id"])["share"]
+    assert m[("59350", "A")] == 0.5 and m[("59009", "B")] == 1.0
+
+
+def test_empty_registry():
+    with pytest.raises(ValidationError, match="Le registre est vide"):
+        validate_registry(pd.DataFrame(columns=["cpts_id", "stage", "commune_code"]))
+
+
+def test_missing_columns_are_named():
+    with pytest.raises(ValidationError, match="identifiant de la CPTS.*Colonnes présentes : code, x"):
+        read_registry(pd.DataFrame({"code": ["59350"], "x": [1]}))
+
+
+def test_every_overlap_is_listed_with_all_claimants(hdf_communes):
+    r = reg([("A", "ACI signé", "59350"), ("B", "ACI signé", "59350"), ("C", "3", "59350"),
+             ("A", "ACI signé", "80021"), ("C", "3", "80021"), ("B", "ACI signé", "59009")])
+    with pytest.raises(ValidationError) as err:
+        validate_registry(r, hdf_communes)
+    problems = err.value.problems
+    assert problems["code"].tolist() == ["59350", "80021"]
+    assert "commune Lille revendiquée par plusieurs CPTS : A (ligne 2), B (ligne 3), C (ligne 4)" \
+        in problems["problem"].iat[0]
+    assert problems["row"].iat[1] == "5, 6"
+
+
+def test_declared_split_is_accepted_and_shares_checked(hdf_communes):
+    ok = reg([("A", "5", "59350", "Lille", "0,6"), ("B", "5", "59350", "Lille", "40 %")])
+    m = validate_registry(ok, hdf_communes).membership
+    assert m["share"].tolist() == [0.6, 0.4]
+    too_much = reg([("A", "5", "59350", "Lille", 0.7), ("B", "5", "59350", "Lille", 0.4)])
+    with pytest.raises(ValidationError, match="somme 1.1 dépasse 1"):
+        validate_registry(too_much, hdf_communes)
+    bad = reg([("A", "5", "59350", "Lille", 1.5), ("B", "5", "80021", "Amiens", -0.2),
+               ("B", "5", "80001", "Abbeville", "moitié")])
+    with pytest.raises(ValidationError) as err:
+        validate_registry(bad, hdf_communes)
+    assert err.value.problems["row"].tolist() == [4, 2, 3]
+    assert "illisible : 'moitié'" in err.value.problems["problem"].iat[0]
+    assert "1.5 hors de ]0, 1]" in err.value.problems["problem"].iat[1]
+
+
+def test_former_code_remapped_with_report(hdf_communes):
+    # 02026 Artonges became a commune déléguée of 02458 Dhuys et Morin-en-Brie.
+    r = reg([("A", "ACI signé", "02026", "Artonges")])
+    with pytest.warns(UserWarning, match="ancien.*02026 → 02458"):
+        checked = validate_registry(r, hdf_communes)
+    assert checked.membership["code"].tolist() == ["02458"]
+    rep = checked.report.iloc[0]
+    assert (rep["row"], rep["code"], rep["new_code"], rep["name"], rep["reason"]) == (
+        2, "02026", "02458", "Artonges", "commune déléguée")
+
+
+def test_former_code_overlap_reported_with_original_codes(hdf_communes):
+    r = reg([("A", "ACI signé", "02026"), ("B", "ACI signé", "02458")])
+    with pytest.raises(ValidationError, match=r"A \(ligne 2, code donné 02026\), B \(ligne 3\)"):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            validate_registry(r, hdf_communes)
+
+
+def test_passage_table_for_codes_unknown_to_the_embedded_table(shared_data, hdf_communes):
+    r = reg([("A", "ACI signé", "05120")])  # Ristolas, now Abriès-Ristolas (05001)
+    france = load_communes(departments="05")
+    checked = validate_registry(r, france)
+    assert checked.membership["code"].tolist() == ["05001"]
+    passage = shared_data / "cog_passage" / "gescodgeo_table_passage_2008_2025.csv"
+    flows = pd.read_csv(shared_data / "flows" / "mobpro_sample_orne_cogugaison.csv", dtype=str)
+    orne = load_communes(departments="61")
+    from cpts_geo.cog import remap_codes
+
+    _, alone = remap_codes(pd.Series(sorted(set(flows["COMMUNE"]))))
+    old = alone.loc[alone["reason"] == "code inconnu", "code"].tolist()[:3]
+    assert len(old) == 3
+    r = reg([("O", "1", c) for c in old])
+    with pytest.raises(ValidationError, match="code inconnu"):
+        validate_registry(r, orne)
+    with pytest.warns(UserWarning, match="table de passage|ancien"):
+        checked = validate_registry(r, orne, passage=passage)
+    assert checked.membership["code"].isin(orne.index).all()
+    assert (checked.report["reason"] == "table de passage").sum() == len(old)
+
+
+def test_unknown_codes_with_closest_names(hdf_communes):
+    r = reg([("A", "1", "59999", "Lile"), ("A", "1", "8OO21", "Amiens")])
+    with pytest.raises(ValidationError) as err:
+        validate_registry(r, hdf_communes)
+    p = err.value.problems
+    assert p["problem"].iat[0].startswith("code commune code inconnu (nom donné : Lile ; communes proches : ")
+    assert "59350 Lille" in p["problem"].iat[0]
+    assert p["problem"].iat[1].startswith("code commune code INSEE mal formé")
+
+
+def test_name_that_does_not_match_the_code(hdf_communes):
+    r = reg([("A", "1", "80021", "Abbeville"), ("A", "1", "62765", "St-Omer")])
+    with pytest.raises(ValidationError) as err:
+        validate_registry(r, hdf_communes)
+    assert len(err.value.problems) == 1  # "St-Omer" is Saint-Omer
+    assert "le nom « Abbeville » ne correspond pas au code 80021 (Amiens) ; communes de ce nom : 80001" \
+        in err.value.problems["problem"].iat[0]
+    assert validate_registry(r, hdf_communes, check_names=False).membership["code"].tolist() == \
+        ["62765", "80021"]
+
+
+def test_stage_typos_rejected_with_rows(hdf_communes):
+    r = reg([("A", "Asociation créée", "80021"), ("B", "ACI SIGNE", "80001"),
+             ("C", None, "59350")])
+    with pytest.raises(ValidationError) as err:
+        validate_registry(r, hdf_communes)
+    p = err.value.problems
+    assert p["row"].tolist()[:2] == [2, 4]
+    assert "Asociation créée" in p["problem"].iat[0]
+    assert "étape du projet vide" in p["problem"].iat[1]
+
+
+def test_duplicate_in_one_cpts_is_kept_once(hdf_communes):
+    r = reg([("A", "1", "80021"), ("A", "1", "80021"), ("A", "1", "80001")])
+    with pytest.warns(UserWarning, match="en double"):
+        checked = validate_registry(r, hdf_communes)
+    assert checked.membership["code"].tolist() == ["80001", "80021"]
+    assert checked.report["reason"].iat[0] == "doublon dans la CPTS A : ligne ignorée"
+    assert checked.report["row"].iat[0] == 3
+
+
+def test_codes_that_lost_their_leading_zero_and_spaces(hdf_communes):
+    r = reg([("A", "1", 2691), ("A", "1", " 80021 ")])  # Saint-Quentin typed as a number
+    with pytest.warns(UserWarning, match="zéro initial"):
+        checked = validate_registry(r, hdf_communes)
+    assert checked.membership["code"].tolist() == ["02691", "80021"]
+    assert checked.report["reason"].tolist() == ["zéro initial restauré", "espaces retirés"]
+
+
+def test_cpts_without_commune_and_empty_ids(hdf_communes):
+    r = reg([("A", "1", None), (None, "1", "80021"), ("B", "1", "80001")])
+    with pytest.raises(ValidationError) as err:
+        validate_registry(r, hdf_communes)
+    text = str(err.value)
+    assert "ligne 2 : code commune vide" in text
+    assert "ligne 3 : identifiant de CPTS vide" in text
+    assert "CPTS A sans aucune commune" in text
+
+
+def test_commune_outside_the_layer(hdf_communes):
+    r = reg([("A", "1", "75056")])
+    with pytest.raises(ValidationError, match="département 75.*absente de la couche"):
+        validate_registry(r, hdf_communes)
+
+
+def test_city_whole_and_by_arrondissement_is_an_overlap():
+    paris = load_communes(departments="75")
+    r = reg([("A", "5", "75056"), ("B", "5", "75112"), ("B", "5", "75111")])
+    with pytest.raises(ValidationError) as err:
+        validate_registry(r, paris)
+    p = err.value.problems
+    assert len(p) == 1
+    assert p["problem"].iat[0].startswith(
+        "Paris donnée entière par une CPTS et par arrondissement par une autre : 2 arrondissement(s)")
+    ok = reg([("A", "5", "75101"), ("B", "5", "75112"), ("B", "5", "75111")])
+    assert validate_registry(ok, paris).membership["code"].tolist() == ["75101", "75111", "75112"]

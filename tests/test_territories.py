@@ -1,0 +1,132 @@
+"""Territories from a registry, on the real commune layer."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pyogrio
+import pytest
+import shapely
+
+from cpts_geo.communes import load_communes, to_metric
+from cpts_geo.territories import (
+    build_territories,
+    communes_with_cpts,
+    coverage,
+    load_example_registry,
+    summary_table,
+    write_territories,
+)
+from cpts_geo.registry import registry_from_perimeters, validate_registry
+
+
+@pytest.fixture(scope="module")
+def example(hdf_communes):
+    checked = validate_registry(load_example_registry(), hdf_communes)
+    return checked, build_territories(checked, hdf_communes)
+
+
+def test_example_registry_is_illustrative_and_counts_like_the_guide(example):
+    checked, terr = example
+    assert len(terr) == 59
+    assert terr["stage"].isin(["Projet de santé validé", "ACI signé"]).sum() == 32
+    assert load_example_registry().attrs["note"].startswith("Registre ILLUSTRATIF")
+    assert terr["name"].str.endswith("(illustratif)").all()
+    assert set(terr["tier"].dropna()) <= {1, 2, 3, 4}
+
+
+def test_population_is_real_and_split_counted_with_share(example, hdf_communes):
+    checked, terr = example
+    lille = checked.membership[checked.membership["code"] == "59350"]
+    assert lille["share"].tolist() == [0.5, 0.5]
+    lille_cpts = lille["cpts_id"].iat[0]
+    members = checked.membership[checked.membership["cpts_id"] == lille_cpts]
+    pop = hdf_communes.loc[members["code"], "population"].to_numpy() * members["share"].to_numpy()
+    assert terr.at[lille_cpts, "population"] == round(pop.sum())
+    # Covered population: each commune counted once, split Lille counted once in total
+    assert terr["population"].sum() == pytest.approx(
+        hdf_communes.loc[checked.membership["code"].unique(), "population"].sum(), abs=1)
+
+
+def test_tier_boundaries_from_population(hdf_communes):
+    # Amiens (134 057 inhabitants in 2016) alone is tier 3.
+    t = build_territories(pd.DataFrame({"cpts_id": ["A"], "stage": ["5"], "commune_code": ["80021"]}),
+                          hdf_communes)
+    assert t.at["A", "population"] == 134057
+    assert t.at["A", "tier"] == 3
+
+
+def test_no_sliver_holes_and_areas_match_communes(example, hdf_communes):
+    checked, terr = example
+    metric = to_metric(terr)
+    units = to_metric(hdf_communes).geometry
+    small = [shapely.Polygon(r) for geom in metric.geometry for poly in shapely.get_parts(geom)
+             for r in poly.interiors if shapely.Polygon(r).area < 10_000]
+    # The only small hole is a detached part of Noyelles-lès-Seclin (59437), a real exclave.
+    assert len(small) == 1
+    assert units.loc["59437"].intersection(small[0]).area == pytest.approx(small[0].area, rel=1e-3)
+    commune_area = to_metric(hdf_communes).area / 1e6
+    m = checked.membership
+    expected = pd.Series(commune_area.reindex(m["code"]).to_numpy()).groupby(m["cpts_id"].to_numpy()).sum()
+    np.testing.assert_allclose(terr["area_km2"].sort_index(), expected.sort_index(), rtol=1e-4)
+
+
+def test_territory_in_several_parts_lists_them(hdf_communes):
+    r = pd.DataFrame({"cpts_id": ["A"] * 3, "stage": ["1"] * 3,
+                      "commune_code": ["80021", "80001", "59350"]})
+    t = build_territories(r, hdf_communes)
+    assert not t.at["A", "single_part"] and t.at["A", "n_parts"] == 3
+    assert t.at["A", "parts"] == "partie 1 : Lille ; partie 2 : Amiens ; partie 3 : Abbeville"
+    assert t.at["A", "departments"] == "59, 80"
+
+
+def test_coverage_every_commune_once(example, hdf_communes):
+    checked, terr = example
+    layer = communes_with_cpts(checked, hdf_communes)
+    assert layer.index.equals(hdf_communes.index)
+    cov = coverage(checked, hdf_communes)
+    total = hdf_communes["population"].sum()
+    assert cov.loc["Total", "population"] == total == 6_003_283
+    assert cov.drop(index="Total")["population"].sum() == pytest.approx(total)
+    assert cov.drop(index="Total")["n_communes"].sum() == 3782
+    assert cov.loc["Non couvert", "n_communes"] == (~layer["covered"]).sum() > 0
+    assert cov.loc["ACI signé", "n_cpts"] == 24
+
+
+def test_geopackage_and_french_csv(example, hdf_communes, tmp_path):
+    checked, terr = example
+    layer = communes_with_cpts(checked, hdf_communes)
+    path = write_territories(tmp_path / "cpts.gpkg", terr, layer, csv=tmp_path / "cpts.csv")
+    layers = dict(pyogrio.list_layers(path))
+    assert set(layers) == {"cpts", "communes", "zones_blanches"}
+    assert pyogrio.read_info(path, layer="zones_blanches")["features"] == (~layer["covered"]).sum()
+    back = pyogrio.read_dataframe(path, layer="cpts")
+    assert len(back) == 59 and back.crs.to_epsg() == 4326
+    raw = (tmp_path / "cpts.csv").read_bytes()
+    assert raw.startswith("\ufeff".encode()) and "Étape;Taille".encode() in raw
+    assert summary_table(terr)["D'un seul tenant"].isin(["oui", "non"]).all()
+
+
+def test_user_layer_that_is_not_a_clean_coverage(hdf_communes):
+    somme = hdf_communes[hdf_communes["department"] == "80"].copy()
+    somme.attrs = {}  # unknown layer: union with sliver filling
+    r = pd.DataFrame({"cpts_id": "A", "stage": "5",
+                      "commune_code": somme.index[somme["epci"] == somme.at["80021", "epci"]]})
+    fast = build_territories(r, hdf_communes)
+    slow = build_territories(r, somme)
+    assert slow.at["A", "area_km2"] == pytest.approx(fast.at["A", "area_km2"], rel=1e-4)
+    assert slow.at["A", "n_parts"] == fast.at["A", "n_parts"] == 1
+
+
+def test_perimeters_as_polygons(hdf_communes):
+    somme = hdf_communes[hdf_communes["department"] == "80"]
+    big = somme["epci"].value_counts().index[:3]
+    per = somme[somme["epci"].isin(big)].dissolve("epci").reset_index()[["epci", "geometry"]]
+    per = per.rename(columns={"epci": "cpts_id"}).assign(stage="ACI signé")
+    per_m = to_metric(per.set_index("cpts_id"))
+    per_m.geometry = per_m.geometry.translate(1500, 0)  # drawn 1.5 km off: communes get cut
+    registry, cut = registry_from_perimeters(per_m.reset_index(), somme)
+    assert len(registry) > 0 and len(cut) > 0
+    assert set(registry["cpts_id"]) == set(per["cpts_id"])
+    assert cut["shares"].str.contains("%").all()
+    validate_registry(registry, somme)
