@@ -35,6 +35,153 @@ def _cmd_communes(args: argparse.Namespace) -> int:
     return 0
 
 
+def _load_layer(args: argparse.Namespace):
+    """The commune layer named by --region/--departments (default: the registry's own)."""
+    from cpts_geo.communes import load_communes
+
+    if getattr(args, "region", None) or getattr(args, "departments", None):
+        return load_communes(region=args.region, departments=args.departments)
+    return load_communes()
+
+
+def _read_any_registry(args: argparse.Namespace, communes):
+    """Read REGISTRY: a table of (CPTS, commune) rows, or CPTS polygons."""
+    from pathlib import Path
+
+    from cpts_geo.registry import read_perimeters, read_registry, registry_from_perimeters
+    from cpts_geo.territories import load_example_registry
+
+    if args.registry in (None, "exemple"):
+        reg = load_example_registry()
+        print(reg.attrs["note"])
+        return reg
+    path = Path(args.registry)
+    if path.suffix.lower() in (".gpkg", ".shp", ".geojson", ".json"):
+        import pyogrio
+
+        info = pyogrio.read_info(path)
+        if info.get("geometry_type") and "Polygon" in str(info["geometry_type"]):
+            from cpts_geo.registry import recognise_column
+
+            if "commune_code" not in {recognise_column(f) for f in info["fields"]}:
+                reg, cut = registry_from_perimeters(read_perimeters(path), communes)
+                print(f"Périmètres dessinés : {reg['cpts_id'].nunique()} CPTS, "
+                      f"{len(reg)} communes rattachées (≥ 50 % de leur surface).")
+                if len(cut):
+                    print(f"Communes coupées entre plusieurs périmètres ({len(cut)}) :")
+                    for rec in cut.itertuples(index=False):
+                        print(f"  - {rec.code} {rec.name} : {rec.shares}")
+                return reg
+    return read_registry(path)
+
+
+def _check(args: argparse.Namespace):
+    import warnings
+
+    from cpts_geo.registry import validate_registry
+
+    communes = _load_layer(args)
+    reg = _read_any_registry(args, communes)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the report below lists every repair
+        checked = validate_registry(reg, communes, passage=args.passage)
+    return reg, checked, communes
+
+
+def _print_report(report) -> None:
+    if len(report):
+        print(f"Corrections appliquées ({len(report)}) :")
+        for rec in report.itertuples(index=False):
+            name = f" {rec.name}" if isinstance(rec.name, str) else ""
+            new = f" → {rec.new_code}" if isinstance(rec.new_code, str) and rec.new_code != rec.code else ""
+            print(f"  - ligne {rec.row} : {rec.code}{name}{new} ({rec.reason})")
+
+
+def _cmd_validate(args: argparse.Namespace) -> int:
+    reg, checked, _ = _check(args)
+    m = checked.membership
+    print(f"Registre valide : {len(checked.cpts)} CPTS, {m['code'].nunique()} communes, "
+          f"{len(reg)} lignes lues.")
+    if reg.attrs.get("ignored"):
+        print(f"Colonnes ignorées : {', '.join(reg.attrs['ignored'])}")
+    _print_report(checked.report)
+    return 0
+
+
+def _cmd_territories(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from cpts_geo.territories import (
+        FRENCH_HEADERS, build_territories, communes_with_cpts, coverage, write_territories,
+    )
+
+    reg, checked, communes = _check(args)
+    layer = communes_with_cpts(checked, communes)
+    if not args.region and not args.departments:  # keep the departments the registry touches
+        deps = set(layer.loc[layer["covered"], "department"])
+        layer = layer[layer["department"].isin(deps)]
+        communes = communes[communes["department"].isin(deps)]
+    terr = build_territories(checked, communes)
+    out = Path(args.output)
+    csv = out.with_suffix(".csv")
+    write_territories(out, terr, layer, csv=csv)
+    cov = coverage(checked, communes)
+    print(f"{len(terr)} territoires écrits dans {out} (couches cpts, communes, zones_blanches) "
+          f"et {csv}.")
+    table = cov.copy()
+    table["population"] = table["population"].map(lambda x: f"{x:,.0f}".replace(",", " "))
+    table["share_population"] = table["share_population"].map(lambda x: f"{x:.1%}".replace(".", ","))
+    table = table.rename(columns=FRENCH_HEADERS)
+    table.index.name = "Étape"
+    print(table.to_string())
+    several = terr[~terr["single_part"]]
+    if len(several):
+        print(f"Territoires en plusieurs morceaux ({len(several)}) :")
+        for cid, rec in several.iterrows():
+            print(f"  - {cid} {rec['name']} : {rec['parts']}")
+    _print_report(checked.report)
+    return 0
+
+
+def _cmd_flows(args: argparse.Namespace) -> int:
+    import warnings
+    from pathlib import Path
+
+    from cpts_geo import flows as F
+
+    reg, checked, communes = _check(args)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the report below lists every repair
+        raw = F.read_mobpro(args.flows) if args.mobpro else F.read_flows(args.flows)
+        table, report = F.prepare_flows(raw, passage=args.passage)
+    total = f"{table['volume'].sum():,.0f}".replace(",", " ")
+    print(f"Flux lus : {len(raw)} lignes, {len(table)} paires origine–destination, volume {total}.")
+    unknown = report[report["new_code"].isna()]
+    if len(report):
+        print(f"Codes remplacés par la commune actuelle : {int(report['new_code'].notna().sum())} ; "
+              f"codes non reconnus (flux conservés, comptés hors CPTS) : {len(unknown)}")
+        for rec in unknown.itertuples(index=False):
+            print(f"  - ligne {rec.row} : {rec.code} ({rec.end}, {rec.reason}, volume {rec.volume:g})")
+    ind = F.cpts_flow_indicators(table, checked.membership)
+    ind.insert(0, "name", checked.cpts["name"].reindex(ind.index).to_numpy())
+    out = F.write_flow_table(ind, Path(args.output), threshold=args.seuil)
+    leaks = F.leakage_destinations(table, checked.membership, n=5, communes=communes)
+    leaks_path = F.write_flow_table(leaks, out.with_name(out.stem + "_fuites" + out.suffix),
+                                    threshold=args.seuil)
+    flags = F.coherence_flags(table, checked.membership, communes)
+    flags_path = F.write_flow_table(flags, out.with_name(out.stem + "_signalements" + out.suffix),
+                                    threshold=args.seuil)
+    print(f"Indicateurs de {len(ind)} CPTS écrits dans {out} (secret statistique : volumes < "
+          f"{args.seuil:g} masqués), destinations des fuites dans {leaks_path}, "
+          f"signalements ({len(flags)}) dans {flags_path}.")
+    shown = F.mask_secrecy(ind, threshold=args.seuil)
+    for cid, rec in shown.iterrows():
+        ret = "secret" if rec["retention"] is None or rec["retention"] != rec["retention"] \
+            or str(rec["retention"]) == "<NA>" else f"{rec['retention'] * 100:.1f} %".replace(".", ",")
+        print(f"  - {cid} {rec['name']} : rétention {ret}")
+    return 0
+
+
 def _parser() -> argparse.ArgumentParser:
     from cpts_geo import __version__
 
@@ -49,6 +196,37 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--region", help="code INSEE de la région, ex. 32")
     p.add_argument("--departments", nargs="+", metavar="DEP", help="codes de départements, ex. 59 62")
     p.set_defaults(func=_cmd_communes)
+
+    def registry_args(p):
+        p.add_argument("registry", nargs="?", default=None, metavar="REGISTRE",
+                       help="registre CSV/XLSX/GPKG, ou périmètres (polygones) ; "
+                            "par défaut le registre illustratif des Hauts-de-France")
+        p.add_argument("--region", help="code INSEE de la région des communes, ex. 32")
+        p.add_argument("--departments", nargs="+", metavar="DEP", help="codes de départements")
+        p.add_argument("--passage", metavar="FICHIER",
+                       help="table de passage INSEE pour les anciens codes commune")
+
+    p = sub.add_parser("validate", help="vérifier un registre de CPTS (chevauchements, codes, étapes)")
+    registry_args(p)
+    p.set_defaults(func=_cmd_validate)
+
+    p = sub.add_parser("territories", help="construire les territoires d'un registre (GeoPackage + CSV)")
+    registry_args(p)
+    p.add_argument("-o", "--output", default="maps/territoires.gpkg", metavar="FICHIER.gpkg",
+                   help="GeoPackage écrit (le résumé CSV est écrit à côté)")
+    p.set_defaults(func=_cmd_territories)
+
+    p = sub.add_parser("flows", help="indicateurs de flux de patients par CPTS (rétention, fuite, attraction)")
+    p.add_argument("flows", metavar="FLUX", help="table origine–destination CSV/XLSX/Parquet "
+                   "(commune de résidence, commune de soins, volume)")
+    registry_args(p)
+    p.add_argument("--mobpro", action="store_true",
+                   help="FLUX est un fichier détail MOBPRO de l'INSEE (COMMUNE, DCLT, IPONDI)")
+    p.add_argument("--seuil", type=float, default=10, metavar="N",
+                   help="secret statistique : masquer les volumes < N (défaut 10)")
+    p.add_argument("-o", "--output", default="indicateurs_flux.csv", metavar="FICHIER.csv",
+                   help="indicateurs par CPTS (CSV ou XLSX) ; fuites et signalements écrits à côté")
+    p.set_defaults(func=_cmd_flows)
 
     p = sub.add_parser("show-versions", help="versions des dépendances (pour un rapport de bogue)")
     p.set_defaults(func=_cmd_show_versions)

@@ -28,6 +28,7 @@ from cpts_geo.communes import is_insee_code, load_arrondissements, load_communes
 __all__ = ["normalize_codes", "remap_codes", "read_passage_table", "closest_names"]
 
 _REPORT_COLUMNS = ["row", "code", "new_code", "name", "new_name", "reason"]
+_CLEAN = re.compile(r"\d{5}|2[AB]\d{3}")
 
 
 def _as_text(value) -> str | None:
@@ -43,6 +44,25 @@ def _as_text(value) -> str | None:
     if re.fullmatch(r"2[ab]\d{3}", text, flags=re.IGNORECASE):
         text = text.upper()
     return text
+
+
+def _normalize_one(value) -> tuple[str | None, str | None]:
+    text = _as_text(value)
+    if text is None or text == "":
+        return None, "code vide"
+    reason = None
+    if isinstance(value, str):
+        stripped = value.replace("\u00a0", " ").strip()
+        if stripped != value:
+            reason = "espaces retirés"
+        elif stripped != text:
+            reason = "majuscules (2A/2B)"
+    if re.fullmatch(r"\d{4}", text):
+        text = "0" + text
+        reason = "zéro initial restauré"
+    elif isinstance(value, (float, np.floating)) and reason is None:
+        reason = "nombre converti en texte"
+    return text, reason
 
 
 def normalize_codes(values: pd.Series | Iterable) -> tuple[pd.Series, pd.DataFrame]:
@@ -77,24 +97,18 @@ def normalize_codes(values: pd.Series | Iterable) -> tuple[pd.Series, pd.DataFra
     series = values if isinstance(values, pd.Series) else pd.Series(list(values))
     out: list[str | None] = []
     rows = []
+    seen: dict = {}
     for pos, value in enumerate(series.tolist(), start=1):
-        text = _as_text(value)
-        if text is None or text == "":
-            out.append(None)
-            rows.append((pos, value, None, "code vide"))
+        if isinstance(value, str) and _CLEAN.fullmatch(value):  # the usual case: nothing to do
+            out.append(value)
             continue
-        reason = None
-        if isinstance(value, str):
-            stripped = value.replace("\u00a0", " ").strip()
-            if stripped != value:
-                reason = "espaces retirés"
-            elif stripped != text:
-                reason = "majuscules (2A/2B)"
-        if re.fullmatch(r"\d{4}", text):
-            text = "0" + text
-            reason = "zéro initial restauré"
-        elif isinstance(value, (float, np.floating)) and reason is None:
-            reason = "nombre converti en texte"
+        key = (type(value), value) if not (isinstance(value, float) and np.isnan(value)) else None
+        if key is not None and key in seen:
+            text, reason = seen[key]
+        else:
+            text, reason = _normalize_one(value)
+            if key is not None:
+                seen[key] = (text, reason)
         out.append(text)
         if reason:
             rows.append((pos, value, text, reason))

@@ -32,6 +32,7 @@ import re
 import unicodedata
 import warnings
 from collections.abc import Mapping
+from functools import lru_cache
 from pathlib import Path
 from typing import NamedTuple
 
@@ -328,13 +329,18 @@ def _share_values(values: pd.Series) -> tuple[pd.Series, list[int]]:
     return pd.Series(out, index=values.index, dtype="float64"), bad
 
 
+@lru_cache(maxsize=200_000)
+def _folded_name(text: str) -> str:
+    return _fold(text).replace("_", " ")
+
+
 def _names_match(given: str, *known) -> bool:
     g = _fold(given).replace("_", " ")
     g = re.sub(r"\bste\b", "sainte", re.sub(r"\bst\b", "saint", g))
     for k in known:
         if k is None or k is pd.NA:
             continue
-        if g == _fold(k).replace("_", " "):
+        if g == _folded_name(k):
             return True
     return False
 
@@ -488,16 +494,20 @@ def validate_registry(
     # Names cross-check
     known_names = dict(zip(france.index, france["name"]))
     known_names.update(zip(arm.index, arm["name"]))
-    former = load_former_communes()
-    former_names = former.groupby("code")["name"].apply(list).to_dict()
-    if check_names:
+    if check_names and given_names.notna().any():
+        former_names: dict[str, list] = {}
+        for code, name in zip(*load_former_communes()[["code", "name"]].to_numpy().T):
+            former_names.setdefault(code, []).append(name)
+        arm_city = dict(zip(arm.index, arm["parent"]))
+        gnames = given_names.to_numpy(dtype=object)
+        now, orig = current.to_numpy(dtype=object, na_value=None), clean.to_numpy(dtype=object, na_value=None)
         for pos in np.flatnonzero(given_names.notna().to_numpy() & current.notna().to_numpy()):
-            gname = str(given_names.iat[pos]).strip()
-            code, original = current.iat[pos], clean.iat[pos]
+            gname = str(gnames[pos]).strip()
+            code, original = now[pos], orig[pos]
             candidates = [known_names.get(code), known_names.get(original),
                           *former_names.get(original, [])]
-            if arm.index.isin([code]).any():
-                candidates.append(known_names.get(arm.at[code, "parent"]))
+            if code in arm_city:
+                candidates.append(known_names.get(arm_city[code]))
             if gname and not _names_match(gname, *candidates):
                 near = closest_names(gname, france, n=3)
                 hint = (" ; communes de ce nom : " + ", ".join(f"{c} {n}" for c, n in near)) if near else ""
@@ -508,13 +518,12 @@ def validate_registry(
     # Communes outside the layer the territories are built on
     arm_parent = dict(zip(arm.index, arm["parent"]))
     in_layer = set(layer.index)
-    for pos in np.flatnonzero(current.notna().to_numpy()):
-        code = current.iat[pos]
-        if code in in_layer or (code in arm_parent and arm_parent[code] in in_layer):
-            continue
-        if code in known_names and code in set(arm_parent.values()) and any(
-                a in in_layer for a, p in arm_parent.items() if p == code):
-            continue
+    layer_cities = {p for a, p in arm_parent.items() if a in in_layer}
+    codes_now = current.to_numpy(dtype=object, na_value=None)
+    inside = np.array([c is None or c in in_layer or c in layer_cities
+                       or (c in arm_parent and arm_parent[c] in in_layer) for c in codes_now])
+    for pos in np.flatnonzero(~inside):
+        code = codes_now[pos]
         dep = france.at[code, "department"] if code in france.index else "?"
         problems.append({"row": int(reg["row"].iat[pos]), "code": clean.iat[pos], "problem":
                          f"commune {known_names.get(code, '')} (département {dep}) absente de la "
@@ -528,23 +537,30 @@ def validate_registry(
     })
 
     # CPTS: one name and one stage each
-    cpts_rows = []
-    for cid, grp in table[table["cpts_id"].notna()].groupby("cpts_id", sort=False):
-        nm = grp["cpts_name"].dropna().unique()
-        st = grp["stage"].dropna().unique()
+    named = table[table["cpts_id"].notna()]
+    by_cpts = named.groupby("cpts_id", sort=False)
+    cpts = pd.DataFrame({
+        "name": by_cpts["cpts_name"].first(),
+        "stage": by_cpts["stage"].first(),
+        "first_row": by_cpts["row"].first(),
+    })
+    cpts["name"] = cpts["name"].fillna(pd.Series(cpts.index, index=cpts.index))
+    n_names, n_stages = by_cpts["cpts_name"].nunique(), by_cpts["stage"].nunique()
+    empty = by_cpts["code"].count().eq(0) & by_cpts["given_code"].count().eq(0)
+    for cid in cpts.index[(n_names > 1).to_numpy() | (n_stages > 1).to_numpy() | empty.to_numpy()]:
+        grp = named[named["cpts_id"] == cid]
+        rows = ", ".join(map(str, grp["row"]))
+        nm, st = grp["cpts_name"].dropna().unique(), grp["stage"].dropna().unique()
         if len(nm) > 1:
-            problems.append({"row": ", ".join(map(str, grp["row"])), "code": pd.NA, "problem":
+            problems.append({"row": rows, "code": pd.NA, "problem":
                              f"CPTS {cid} : plusieurs noms ({' / '.join(nm)}) ; un seul par identifiant"})
         if len(st) > 1:
-            problems.append({"row": ", ".join(map(str, grp["row"])), "code": pd.NA, "problem":
+            problems.append({"row": rows, "code": pd.NA, "problem":
                              f"CPTS {cid} : plusieurs étapes ({' / '.join(map(str, st))}) ; une seule "
                              "par CPTS"})
-        if grp["code"].isna().all() and grp["given_code"].isna().all():
-            problems.append({"row": ", ".join(map(str, grp["row"])), "code": pd.NA,
-                             "problem": f"CPTS {cid} sans aucune commune"})
-        cpts_rows.append({"cpts_id": cid, "name": nm[0] if len(nm) else cid,
-                          "stage": st[0] if len(st) else pd.NA, "first_row": int(grp["row"].iat[0])})
-    cpts = pd.DataFrame(cpts_rows, columns=["cpts_id", "name", "stage", "first_row"]).set_index("cpts_id")
+        if empty[cid]:
+            problems.append({"row": rows, "code": pd.NA, "problem": f"CPTS {cid} sans aucune commune"})
+    cpts.index.name = "cpts_id"
     cpts["stage"] = cpts["stage"].astype(STAGE_DTYPE)
 
     valid = table[table["cpts_id"].notna() & table["code"].notna()]
@@ -611,11 +627,23 @@ def validate_registry(
                             "name": known_names.get(rec.code, pd.NA), "new_name": pd.NA,
                             "reason": f"part {rec.share:g} déclarée ; le reste de la commune n'est "
                                       "dans aucune CPTS"})
-    member = (valid.groupby(["code", "cpts_id"], sort=True)
-              .agg(share=("share", "max"),
-                   rows=("row", lambda r: ", ".join(map(str, sorted(set(r))))),
-                   given_codes=("given_code", lambda c: ", ".join(sorted(set(c)))))
-              .reset_index())
+    # Several rows may land on one (commune, CPTS) pair (former communes of one commune
+    # nouvelle): join their rows and codes; the usual case, one row per pair, stays vectorised.
+    valid = valid.sort_values(["code", "cpts_id", "row"], kind="stable")
+    several = valid.duplicated(["code", "cpts_id"], keep=False).to_numpy()
+    single = valid[~several]
+    member = pd.DataFrame({"code": single["code"].to_numpy(), "cpts_id": single["cpts_id"].to_numpy(),
+                           "share": single["share"].to_numpy(),
+                           "rows": single["row"].astype(str).to_numpy(),
+                           "given_codes": single["given_code"].to_numpy()})
+    if several.any():
+        joined = (valid[several].groupby(["code", "cpts_id"], sort=False)
+                  .agg(share=("share", "max"),
+                       rows=("row", lambda r: ", ".join(map(str, sorted(set(r))))),
+                       given_codes=("given_code", lambda c: ", ".join(sorted(set(c)))))
+                  .reset_index())
+        member = pd.concat([member, joined], ignore_index=True)
+    member = member.sort_values(["code", "cpts_id"], kind="stable").reset_index(drop=True)
     report = pd.DataFrame(report_rows, columns=["row", "code", "new_code", "name", "new_name", "reason"])
     report = report.sort_values("row", kind="stable").reset_index(drop=True)
     return CheckedRegistry(member[["code", "cpts_id", "share", "rows", "given_codes"]], cpts, report)

@@ -79,7 +79,14 @@ def parse_stages(values: Iterable) -> pd.Series:
     """
     series = values if isinstance(values, pd.Series) else pd.Series(list(values), dtype=object)
     out, problems = [], []
-    for pos, value in enumerate(series.tolist(), start=1):
+    values = series.tolist()
+    uniq = pd.unique(pd.Series(values, dtype=object).map(
+        lambda v: v if isinstance(v, str) else None).dropna())
+    known = {v: _LOOKUP[_fold(v)] for v in uniq if _fold(v) in _LOOKUP}
+    if len(known) == len(values) or all(v in known for v in values):
+        return pd.Series([known[v] for v in values], index=series.index, dtype=STAGE_DTYPE,
+                         name=series.name)
+    for pos, value in enumerate(values, start=1):
         if value is None or (not isinstance(value, str) and pd.isna(value)) or str(value).strip() == "":
             out.append(None)
             continue

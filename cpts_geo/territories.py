@@ -36,6 +36,7 @@ from pathlib import Path
 import geopandas as gpd
 import numpy as np
 import pandas as pd
+import pyproj
 import shapely
 
 from cpts_geo.communes import load_arrondissements, load_communes, metric_crs
@@ -259,8 +260,9 @@ def build_territories(
     regs = units["region"].to_numpy()[pos] if "region" in units else np.full(len(pos), "")
 
     def joined(values):
-        return pd.Series(values).groupby(gid).agg(lambda v: ", ".join(sorted(set(map(str, v))))) \
-            .reindex(range(len(ids)), fill_value="")
+        pairs = pd.DataFrame({"g": gid, "v": np.asarray(values, dtype=object).astype(str)})
+        pairs = pairs.drop_duplicates().sort_values(["g", "v"])
+        return pairs.groupby("g")["v"].agg(", ".join).reindex(range(len(ids)), fill_value="")
 
     geoms = units.geometry.to_numpy()[pos]
     clean = bool(communes.attrs.get("clean_coverage"))
@@ -272,20 +274,26 @@ def build_territories(
     terr_crs = terr_dep.map(lambda d: _metric_crs_of(d) if isinstance(d, str) else "EPSG:2154")
     area = np.zeros(len(ids))
     dissolved = np.empty(len(ids), dtype=object)
+    if crs is None:
+        raise ValueError("La couche communale n'a pas de CRS : déclarez-le avec .set_crs(...).")
     for mcrs, sel in terr_crs.groupby(terr_crs).groups.items():
         sel = np.asarray(sel)
         rows = np.isin(gid, sel)
         local = pd.Index(sel).get_indexer(gid[rows])
-        g = gpd.GeoSeries(geoms[rows], crs=crs)
-        metric = g.to_crs(mcrs).to_numpy() if crs is not None and not crs.is_projected else g.to_numpy()
-        union = _dissolve(metric, local, len(sel), clean)
-        small = _has_small_holes(union, sliver_area)
+        # dissolve in the layer's CRS, then project only the (much lighter) territories
+        union = _dissolve(geoms[rows], local, len(sel), clean)
+        same = pyproj.CRS(crs) == pyproj.CRS(mcrs)
+        metric = union if same else gpd.GeoSeries(union, crs=crs).to_crs(mcrs).to_numpy()
+        small = _has_small_holes(metric, sliver_area)
         if small.any():
-            unit_metric = gpd.GeoSeries(units.geometry.to_numpy(), crs=crs).to_crs(mcrs).to_numpy()
-            union[small] = _fill_slivers(union[small], unit_metric, sliver_area)
-        area[sel] = shapely.area(union) / 1e6
-        back = gpd.GeoSeries(union, crs=mcrs)
-        dissolved[sel] = back.to_crs(crs).to_numpy() if crs is not None and not crs.is_projected else union
+            near = shapely.STRtree(units.geometry.to_numpy()).query(union[small], predicate="intersects")[1]
+            unit_metric = gpd.GeoSeries(units.geometry.to_numpy()[np.unique(near)], crs=crs) \
+                .to_crs(mcrs).to_numpy()
+            metric[small] = _fill_slivers(metric[small], unit_metric, sliver_area)
+            union[small] = metric[small] if same else \
+                gpd.GeoSeries(metric[small], crs=mcrs).to_crs(crs).to_numpy()
+        area[sel] = shapely.area(metric) / 1e6
+        dissolved[sel] = union
 
     n_parts = shapely.get_num_geometries(dissolved.astype(object))
     out = gpd.GeoDataFrame(
@@ -297,7 +305,7 @@ def build_territories(
             "n_communes": n_communes.to_numpy().astype("int64"),
             "departments": joined(deps).to_numpy(),
             "regions": joined(regs).to_numpy(),
-            "area_km2": np.round(area, 3),
+            "area_km2": area,
             "single_part": n_parts == 1,
             "n_parts": n_parts.astype("int64"),
             "parts": "",
@@ -335,18 +343,21 @@ def territory_parts(territories: gpd.GeoDataFrame, communes: gpd.GeoDataFrame,
     units = _units(communes, member["code"])
     rows = []
     sub = member[member["cpts_id"].isin(territories.index)]
-    points = shapely.point_on_surface(units.geometry.to_numpy()[units.index.get_indexer(sub["code"])])
-    for cid, grp in sub.assign(_pt=points).groupby("cpts_id", sort=False):
+    for cid, grp in sub.groupby("cpts_id", sort=False):
         polys = shapely.get_parts(territories.geometry.loc[cid])
-        which = np.full(len(grp), -1)
+        # a commune in several pieces (exclaves) belongs to every part holding one of them
+        pieces, owner = shapely.get_parts(
+            units.geometry.to_numpy()[units.index.get_indexer(grp["code"])], return_index=True)
         tree = shapely.STRtree(polys)
-        idx_pt, idx_poly = tree.query(grp["_pt"].to_numpy(), predicate="intersects")
-        which[idx_pt] = idx_poly
+        idx_piece, idx_poly = tree.query(shapely.point_on_surface(pieces), predicate="intersects")
+        if territories.crs is not None and units.crs is not None and territories.crs != units.crs:
+            raise ValueError("territories and communes must share a CRS")
         pops = units["population"].reindex(grp["code"]).astype("Float64").fillna(0).to_numpy()
         names = units["name"].reindex(grp["code"]).to_numpy()
         found = []
         for k in range(len(polys)):
-            sel = which == k
+            sel = np.zeros(len(grp), dtype=bool)
+            sel[owner[idx_piece[idx_poly == k]]] = True
             if not sel.any():
                 continue
             best = int(np.argmax(pops[sel]))

@@ -1,0 +1,376 @@
+"""Patient-flow readers, indicators, coherence flags, secrecy and map layers."""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from cpts_geo import flows as F
+from cpts_geo.errors import ValidationError
+
+
+# --------------------------------------------------------------------------- readers
+
+
+def test_read_csv_french_headers_and_thousands(tmp_path):
+    path = tmp_path / "flux.csv"
+    path.write_text(
+        "Commune de résidence;Commune de soins;Nombre de patients;Profession;Année\n"
+        "61001;61001;1 234;médecin généraliste;2023\n"
+        "1001;61001;12,5;infirmier;2023\n"
+        "61001 ;14118;\u00a0987\u00a0654;médecin généraliste;2023\n",
+        encoding="utf-8",
+    )
+    with pytest.warns(UserWarning, match="code\\(s\\) commune réparé"):
+        table = F.read_flows(path)
+    assert table["row"].tolist() == [2, 3, 4]
+    assert table["origin"].tolist() == ["61001", "01001", "61001"]
+    assert table["volume"].tolist() == [1234.0, 12.5, 987654.0]
+    assert table["profession"].tolist()[1] == "infirmier"
+    report = table.attrs["code_report"]
+    assert report["row"].tolist() == [3, 4]
+
+
+def test_read_xlsx_and_parquet(tmp_path):
+    frame = pd.DataFrame({"origine": ["61001", "61143"], "destination": ["61001", "61001"],
+                          "actes": [10, 20]})
+    frame.to_excel(tmp_path / "flux.xlsx", index=False)
+    frame.to_parquet(tmp_path / "flux.parquet")
+    xlsx = F.read_flows(tmp_path / "flux.xlsx")
+    parquet = F.read_flows(tmp_path / "flux.parquet")
+    assert xlsx["volume"].tolist() == parquet["volume"].tolist() == [10.0, 20.0]
+    assert xlsx["row"].tolist() == [2, 3]
+    assert parquet["row"].tolist() == [1, 2]
+
+
+def test_read_flows_gathers_every_bad_row(tmp_path):
+    path = tmp_path / "flux.csv"
+    path.write_text("origine,destination,volume\n"
+                    "61001,61001,-3\n"
+                    "61001,61001,abc\n"
+                    ",61001,4\n"
+                    "61001,61001,\n"
+                    "61001,61001,5\n", encoding="utf-8")
+    with pytest.raises(ValidationError, match="lignes invalides") as err:
+        F.read_flows(path)
+    problems = err.value.problems
+    assert problems["row"].tolist() == [2, 3, 4, 5]
+    text = str(err.value)
+    assert "ligne 2 : volume négatif" in text
+    assert "ligne 3 : volume non numérique : 'abc'" in text
+    assert "ligne 4 : code commune vide (origine)" in text
+    assert "ligne 5 : volume vide" in text
+
+
+def test_read_flows_empty_and_missing_columns():
+    with pytest.raises(ValidationError, match="table de flux est vide"):
+        F.read_flows(pd.DataFrame({"origine": [], "destination": [], "volume": []}))
+    with pytest.raises(ValidationError, match="colonne\\(s\\) volume introuvable"):
+        F.read_flows(pd.DataFrame({"origine": ["61001"], "destination": ["61001"]}))
+    table = F.read_flows(pd.DataFrame({"a": ["61001"], "b": ["61001"], "c": [3]}),
+                         columns={"a": "origin", "b": "destination", "c": "volume"})
+    assert table["volume"].tolist() == [3.0]
+    with pytest.raises(ValueError, match="n'est pas une colonne de flux"):
+        F.read_flows(pd.DataFrame({"a": ["61001"]}), columns={"a": "origine"})
+
+
+def test_read_mobpro_sums_records():
+    records = pd.DataFrame({"COMMUNE": ["61001", "61001", "61143"], "DCLT": ["61001", "61001", "61001"],
+                            "IPONDI": ["1,5", "2", "4"], "CS1": ["3", "5", "3"]})
+    out = F.read_mobpro(records)
+    assert out.values.tolist() == [["61001", "61001", 3.5], ["61143", "61001", 4.0]]
+    assert out.attrs["records"] == 3
+    by_cs = F.read_mobpro(records, by=["CS1"])
+    assert len(by_cs) == 3 and "profession" in by_cs.columns
+    with pytest.raises(ValidationError, match="colonne\\(s\\) DCLT absente"):
+        F.read_mobpro(records.drop(columns="DCLT"))
+
+
+# --------------------------------------------------------------------------- prepare
+
+
+def test_prepare_remaps_both_ends_and_reports_unknown_with_volume():
+    table = pd.DataFrame({"origin": ["05120", "05001", "99999", "05001", "59350"],
+                          "destination": ["05001", "05001", "05001", "75112", "59350"],
+                          "volume": [3.0, 4.0, 5.0, 1.0, 2.0]})
+    with pytest.warns(UserWarning, match="1 code\\(s\\) commune non reconnu\\(s\\) \\(volume 5\\)"):
+        out, report = F.prepare_flows(table)
+    assert out["volume"].sum() == table["volume"].sum()  # nothing lost
+    assert out.values.tolist() == [["05001", "05001", 7.0], ["05001", "75056", 1.0],
+                                   ["59350", "59350", 2.0], ["99999", "05001", 5.0]]
+    rec = report.set_index("code")
+    assert rec.loc["05120", "reason"] == "commune déléguée"
+    assert rec.loc["05120", "end"] == "origine"
+    assert rec.loc["75112", "end"] == "destination"
+    assert rec.loc["99999", "reason"] == "code inconnu"
+    assert rec.loc["99999", "volume"] == 5.0 and rec.loc["99999", "row"] == 3
+    with pytest.raises(ValidationError, match="Codes commune inconnus") as err:
+        F.prepare_flows(table, unknown="raise")
+    assert err.value.problems["row"].tolist() == [3]
+
+
+def test_prepare_keeps_arrondissements_when_asked():
+    table = pd.DataFrame({"origin": ["75112"], "destination": ["75056"], "volume": [1.0]})
+    out, report = F.prepare_flows(table, plm="keep")
+    assert out.values.tolist() == [["75112", "75056", 1.0]] and report.empty
+
+
+def test_prepare_sums_duplicated_pairs_with_warning():
+    table = pd.DataFrame({"row": [2, 3, 4], "origin": ["61001", "61001", "61143"],
+                          "destination": ["61143", "61143", "61001"], "volume": [1.0, 2.0, 3.0]})
+    with pytest.warns(UserWarning, match="lignes 2, 3\\) : leurs volumes sont additionnés"):
+        out, _ = F.prepare_flows(table)
+    assert out.values.tolist() == [["61001", "61143", 3.0], ["61143", "61001", 3.0]]
+
+
+def test_prepare_empty_table():
+    with pytest.raises(ValidationError, match="vide"):
+        F.prepare_flows(pd.DataFrame({"origin": [], "destination": [], "volume": []}))
+
+
+# --------------------------------------------------------------------------- indicators
+
+FLOWS = pd.DataFrame({
+    "origin":      ["a", "a", "a", "b", "b", "c", "c", "d", "z"],
+    "destination": ["a", "b", "c", "b", "d", "c", "a", "d", "a"],
+    "volume":      [50., 30., 20., 60., 40., 70., 30., 10., 5.],
+})
+MEMBERS = pd.DataFrame({"code": ["a", "b", "c"], "cpts_id": ["X", "X", "Y"], "share": 1.0})
+
+
+def test_indicators_closed_form():
+    ind = F.cpts_flow_indicators(FLOWS, MEMBERS)
+    x, y = ind.loc["X"], ind.loc["Y"]
+    # X = {a, b}: residents 100 + 100, inside 50 + 30 + 60 = 140
+    assert x["resident_volume"] == 200 and x["inside_volume"] == 140
+    assert x["retention"] == pytest.approx(0.7) and x["leakage"] == pytest.approx(0.3)
+    # delivered in X: a←a 50, a←c 30, a←z 5, b←a 30, b←b 60 = 175; 35 to non-residents
+    assert x["delivered_volume"] == 175 and x["attraction"] == pytest.approx(35 / 175)
+    assert x["self_containment"] == pytest.approx(min(140 / 200, 140 / 175))
+    assert y["retention"] == pytest.approx(0.7) and y["attraction"] == pytest.approx(20 / 90)
+    assert ind.index.tolist() == ["X", "Y"] and ind["n_communes"].tolist() == [2, 1]
+
+
+def test_indicators_split_commune_by_share():
+    members = pd.DataFrame({"code": ["a", "a"], "cpts_id": ["X", "Y"], "share": [0.5, 0.5]})
+    flows = pd.DataFrame({"origin": ["a", "a"], "destination": ["a", "b"], "volume": [100., 40.]})
+    ind = F.cpts_flow_indicators(flows, members)
+    # a→a: a quarter inside each half; a→b: leaves both halves
+    assert ind["resident_volume"].tolist() == [70.0, 70.0]
+    assert ind["inside_volume"].tolist() == [25.0, 25.0]
+    matrix = F.flow_matrix(flows, members)
+    assert matrix["volume"].sum() == pytest.approx(140)
+    # an uncovered remainder of a partly declared commune stays outside
+    partial = F.cpts_flow_indicators(flows, members.iloc[[0]])
+    assert partial.loc["X", "resident_volume"] == 70.0
+
+
+def test_membership_checked():
+    bad = pd.DataFrame({"code": ["a", "a", "b"], "cpts_id": ["X", "Y", "X"], "share": [0.8, 0.5, 1.5]})
+    with pytest.raises(ValidationError, match="Table d'appartenance invalide") as err:
+        F.cpts_flow_indicators(FLOWS, bad)
+    assert set(err.value.problems["code"]) == {"a", "b"}
+
+
+def test_flows_outside_region_count_as_leakage():
+    flows = pd.DataFrame({"origin": ["61001", "61001", "75056"], "destination": ["61001", "75056", "75056"],
+                          "volume": [90., 10., 1000.]})
+    members = pd.DataFrame({"code": ["61001"], "cpts_id": ["A"]})
+    ind = F.cpts_flow_indicators(flows, members)
+    assert ind.loc["A", "leakage"] == pytest.approx(0.1)
+    top = F.leakage_destinations(flows, members)
+    assert top[["destination", "kind", "share"]].values.tolist() == [["75056", "commune hors CPTS", 0.1]]
+
+
+codes = st.sampled_from(list("abcdefg"))
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    rows=st.lists(st.tuples(codes, codes, st.floats(0, 1e6)), min_size=1, max_size=40),
+    assign=st.dictionaries(codes, st.sampled_from(["X", "Y", "Z"]), min_size=1),
+    split=st.booleans(),
+)
+def test_properties(rows, assign, split):
+    flows = pd.DataFrame(rows, columns=["origin", "destination", "volume"])
+    members = pd.DataFrame({"code": list(assign), "cpts_id": list(assign.values()), "share": 1.0})
+    if split:  # declare the first commune split in two
+        first = members.iloc[0]
+        other = "W" if first["cpts_id"] != "W" else "V"
+        members = pd.concat([members, pd.DataFrame({"code": [first["code"]], "cpts_id": [other],
+                                                    "share": [0.3]})], ignore_index=True)
+        members.loc[0, "share"] = 0.6
+    ind = F.cpts_flow_indicators(flows, members)
+    ok = ind["resident_volume"] > 0
+    np.testing.assert_allclose((ind["retention"] + ind["leakage"])[ok], 1.0)
+    assert (ind["self_containment"][ok] <= ind["retention"][ok] + 1e-12).all()
+    matrix = F.flow_matrix(flows, members)
+    total = flows["volume"].sum()
+    inside = matrix.loc[matrix["origin_cpts"] == matrix["destination_cpts"], "volume"]
+    cross = matrix.loc[matrix["origin_cpts"] != matrix["destination_cpts"], "volume"]
+    assert inside.sum() + cross.sum() == pytest.approx(total, rel=1e-9, abs=1e-6)
+    in_cpts = matrix[(matrix["origin_cpts"] == matrix["destination_cpts"])
+                     & (matrix["origin_cpts"] != F.UNCOVERED)]["volume"].sum()
+    assert ind["inside_volume"].sum() == pytest.approx(in_cpts, rel=1e-9, abs=1e-6)
+
+
+def test_leakage_destinations_ranks_cpts_and_communes():
+    top = F.leakage_destinations(FLOWS, MEMBERS, n=5)
+    x = top[top["cpts_id"] == "X"]
+    assert x[["rank", "destination", "kind", "volume"]].values.tolist() == [
+        [1, "d", "commune hors CPTS", 40.0], [2, "Y", "CPTS", 20.0]]
+    assert x["share_of_leakage"].tolist() == pytest.approx([2 / 3, 1 / 3])
+    assert x["share"].tolist() == pytest.approx([0.2, 0.1])
+    assert len(F.leakage_destinations(FLOWS, MEMBERS, n=1)) == 2
+
+
+def test_commune_destinations():
+    dest = F.commune_destinations(FLOWS, MEMBERS)
+    assert dest.loc["c", "main_destination"] == "Y" and dest.loc["c", "main_share"] == 0.7
+    assert dest.loc["b", "own_share"] == pytest.approx(0.6)
+    assert dest.loc["d", "main_destination"] == F.UNCOVERED
+    assert pd.isna(dest.loc["d", "cpts_id"]) and np.isnan(dest.loc["d", "own_share"])
+    assert dest.loc["z", "main_destination"] == "X"
+
+
+def test_coherence_flags_real_borders(hdf_communes):
+    from cpts_geo.communes import load_communes
+
+    layer = load_communes(departments="61")
+    # Alençon (61001) in A; Damigny (61143) in B but goes to Alençon; Valframbert (61497)
+    # uncovered, goes to Alençon; Condé-sur-Sarthe (61117) uncovered without flows.
+    flows = pd.DataFrame({"origin": ["61143", "61143", "61497", "61497"],
+                          "destination": ["61001", "61143", "61001", "61497"],
+                          "volume": [80.0, 20.0, 50.0, 60.0]})
+    members = pd.DataFrame({"code": ["61001", "61143"], "cpts_id": ["A", "B"]})
+    sub = layer.loc[["61001", "61143", "61497", "61117"]]
+    flags = F.coherence_flags(flows, members, sub)
+    assert flags.loc["61143", "flag"] == "résidents soignés surtout dans une autre CPTS"
+    assert flags.loc["61143", "suggested_cpts"] == "A"
+    assert flags.loc["61497", "suggested_cpts"] == "A"
+    assert flags.loc["61497", "main_destination"] == F.UNCOVERED  # 60 stays home
+    assert flags.loc["61497", "suggested_share"] == pytest.approx(50 / 110)
+    assert bool(flags.loc["61497", "suggested_adjacent"])
+    assert flags.loc["61117", "flag"] == "commune non couverte, aucun flux vers une CPTS limitrophe"
+    assert flags.loc["61143", "name"] == "Damigny"
+    assert F.coherence_flags(flows, members, sub, min_share=0.9).index.tolist() == ["61497", "61117"]
+
+
+# --------------------------------------------------------------------------- secrecy, exports
+
+
+def test_mask_secrecy_masks_volumes_and_rates():
+    ind = F.cpts_flow_indicators(FLOWS, MEMBERS)
+    masked = F.mask_secrecy(ind, threshold=25)
+    # Y: inflow 20 < 25 → attraction masked, retention kept
+    assert pd.isna(masked.loc["Y", "inflow_volume"]) and pd.isna(masked.loc["Y", "attraction"])
+    assert masked.loc["Y", "retention"] == pytest.approx(0.7)
+    assert masked["masked"].tolist() == [False, True]
+    assert ind.loc["Y", "inflow_volume"] == 20  # caller's table untouched
+    zero = F.mask_secrecy(pd.DataFrame({"volume": [0.0, 3.0, 10.0]}))
+    assert zero["volume"][0] == 0.0 and zero["volume"][2] == 10.0  # an absent flow is not secret
+    assert pd.isna(zero["volume"][1])
+
+
+def test_write_flow_table_french_and_masked(tmp_path):
+    ind = F.cpts_flow_indicators(FLOWS, MEMBERS)
+    path = F.write_flow_table(ind, tmp_path / "indicateurs.csv", threshold=25)
+    text = path.read_text(encoding="utf-8-sig")
+    header = text.splitlines()[0].split(";")
+    assert header[0] == "Identifiant CPTS" and "Taux de fuite" in header
+    assert "Taux d'attraction" in header
+    line_y = text.splitlines()[2].split(";")
+    assert line_y[header.index("Taux d'attraction")] == ""
+    xlsx = F.write_flow_table(ind, tmp_path / "indicateurs.xlsx")
+    assert pd.read_excel(xlsx).columns[0] == "Identifiant CPTS"
+
+
+# --------------------------------------------------------------------------- map layers
+
+
+def test_flow_lines_and_retention_layer():
+    from cpts_geo.communes import load_communes
+
+    layer = load_communes(departments="61")
+    flows = pd.DataFrame({"origin": ["61143", "61497", "61001", "61001"],
+                          "destination": ["61001", "61001", "61001", "99999"],
+                          "volume": [80.0, 5.0, 9.0, 3.0]})
+    with pytest.warns(UserWarning, match="hors de la couche communale"):
+        lines = F.flow_lines(flows, layer)
+    assert lines.crs.to_epsg() == 4326
+    assert lines["origin"].tolist() == ["61143", "61497"]
+    assert lines["masked"].tolist() == [False, True] and pd.isna(lines["volume"][1])
+    assert lines.attrs["left_out"] == 12.0
+    assert lines.geometry.iloc[0].geom_type == "LineString"
+    assert lines.loc[0, "destination_name"] == "Alençon"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        assert len(F.flow_lines(flows, layer, top=1)) == 1
+        assert F.flow_lines(flows, layer, threshold=None)["volume"].tolist() == [80.0, 5.0]
+    members = pd.DataFrame({"code": ["61001", "61143"], "cpts_id": ["A", "A"]})
+    choro = F.retention_layer(flows, members, layer)
+    assert choro.crs.to_epsg() == 4326 and choro.index.tolist() == ["A"]
+    assert choro.loc["A", "retention"] == pytest.approx(89 / 92)
+    assert choro.geometry.iloc[0].geom_type == "Polygon"
+
+
+# --------------------------------------------------------------------------- real data
+
+
+def test_orne_mobpro_end_to_end(shared_data):
+    from cpts_geo.communes import load_communes
+
+    records = shared_data / "flows" / "mobpro_sample_orne_cogugaison.csv"
+    raw = F.read_mobpro(records)
+    assert raw.attrs["records"] == 29445
+    assert raw["volume"].sum() == pytest.approx(111236, abs=1)
+    passage = shared_data / "cog_passage" / "gescodgeo_table_passage_2008_2025.csv"
+    with pytest.warns(UserWarning, match="non reconnu"):
+        flows, report = F.prepare_flows(raw, passage=passage)
+    assert flows["volume"].sum() == pytest.approx(raw["volume"].sum())  # nothing lost
+    unknown = report[report["new_code"].isna()]
+    assert unknown["code"].tolist() == ["99999"]  # abroad: kept, counted as leakage
+    assert (report["reason"] == "commune déléguée").sum() > 200
+    layer = load_communes(departments="61")
+    members = pd.DataFrame({"code": layer.index, "cpts_id": layer["epci"].to_numpy()})
+    ind = F.cpts_flow_indicators(flows, members)
+    assert len(ind) == layer["epci"].nunique()
+    np.testing.assert_allclose(ind["retention"] + ind["leakage"], 1)
+    assert ((ind["retention"] > 0.2) & (ind["retention"] < 0.95)).all()
+    matrix = F.flow_matrix(flows, members)
+    assert matrix["volume"].sum() == pytest.approx(flows["volume"].sum())
+    # Alençon's EPCI keeps most of its residents' work
+    alencon = layer.loc["61001", "epci"]
+    assert ind.loc[alencon, "retention"] > 0.7
+    flags = F.coherence_flags(flows, members, layer)
+    assert (flags["flag"] == "résidents soignés surtout dans une autre CPTS").sum() > 0
+    with pytest.warns(UserWarning, match="hors de la couche communale"):  # 99999: abroad
+        lines = F.flow_lines(flows, load_communes(), top=50)
+    assert len(lines) == 50 and not lines["masked"].any()
+
+
+def test_cli_flows(tmp_path, capsys):
+    from cpts_geo.cli import main
+
+    flows = tmp_path / "flux.csv"
+    flows.write_text("origine;destination;patients\n61001;61001;900\n61143;61001;80\n"
+                     "61143;61143;20\n61001;99999;5\n", encoding="utf-8")
+    registry = tmp_path / "registre.csv"
+    registry.write_text("cpts_id;cpts_name;stage;commune_code\nA;CPTS d'Alençon;ACI signé;61001\n"
+                        "A;CPTS d'Alençon;ACI signé;61143\n", encoding="utf-8")
+    out = tmp_path / "indicateurs.csv"
+    code = main(["flows", str(flows), str(registry), "--departments", "61", "-o", str(out)])
+    printed = capsys.readouterr().out
+    assert code == 0
+    assert "codes non reconnus (flux conservés, comptés hors CPTS) : 1" in printed
+    assert "A CPTS d'Alençon : rétention 99,5 %" in printed
+    header = out.read_text(encoding="utf-8-sig").splitlines()[0]
+    assert header.startswith("Identifiant CPTS;Nom;")
+    assert (tmp_path / "indicateurs_fuites.csv").exists()
+    signal = (tmp_path / "indicateurs_signalements.csv").read_text(encoding="utf-8-sig")
+    assert "commune non couverte" in signal
