@@ -126,8 +126,9 @@ def _cmd_territories(args: argparse.Namespace) -> int:
     csv = out.with_suffix(".csv")
     write_territories(out, terr, layer, csv=csv)
     cov = coverage(checked, communes)
-    print(f"{len(terr)} territoires écrits dans {out} (couches cpts, communes, zones_blanches) "
-          f"et {csv}.")
+    plural = "s" if len(terr) > 1 else ""
+    print(f"{len(terr)} territoire{plural} écrit{plural} dans {out} (couches cpts, communes, "
+          f"zones_blanches) et {csv}.")
     table = cov.copy()
     table["population"] = table["population"].map(lambda x: f"{x:,.0f}".replace(",", " "))
     table["share_population"] = table["share_population"].map(lambda x: f"{x:.1%}".replace(".", ","))

@@ -41,3 +41,29 @@ def test_readme_commands_are_what_ci_runs():
     assert test_command in readme
     assert test_command in ci
     assert "python -m pip install . && cpts-geo carte" in readme
+
+
+def test_validate_example_and_a_bad_registry(capsys, tmp_path):
+    assert main(["validate", "--region", "32"]) == 0
+    out = capsys.readouterr().out
+    assert "Registre ILLUSTRATIF" in out
+    assert "Registre valide : 59 CPTS, 3220 communes" in out
+    bad = tmp_path / "registre.csv"
+    bad.write_text("cpts_id;etape;code_commune\nA;ACI signé;59350\nB;Asociation créée;59350\n",
+                   encoding="utf-8")
+    assert main(["validate", str(bad), "--region", "32"]) == 2
+    err = capsys.readouterr().err
+    assert "ligne 3 : étape « Asociation créée » non reconnue" in err
+    assert "commune Lille revendiquée par plusieurs CPTS : A (ligne 2), B (ligne 3)" in err
+
+
+def test_territories_writes_geopackage_and_csv(capsys, tmp_path):
+    out_path = tmp_path / "cpts.gpkg"
+    reg = tmp_path / "registre.csv"
+    reg.write_text("cpts_id;etape;code_commune\nA;5;80021\nA;5;02026\n", encoding="utf-8")
+    assert main(["territories", str(reg), "-o", str(out_path)]) == 0
+    out = capsys.readouterr().out
+    assert out_path.exists() and out_path.with_suffix(".csv").exists()
+    assert "1 territoire écrit dans" in out
+    assert "ligne 3 : 02026 Artonges → 02458 (commune déléguée)" in out
+    assert "Non couvert" in out
