@@ -14,11 +14,60 @@ from cpts_geo.communes import (
     to_metric,
 )
 from cpts_geo.errors import ValidationError
+from cpts_geo.flows import (
+    cpts_flow_indicators,
+    coherence_flags,
+    flow_lines,
+    leakage_destinations,
+    mask_secrecy,
+    prepare_flows,
+    read_flows,
+    read_mobpro,
+    retention_layer,
+)
+from cpts_geo.perimeters import compare_perimeters, propose_perimeters
+from cpts_geo.registry import read_registry, registry_from_perimeters, validate_registry
+from cpts_geo.stages import STAGE_COLORS, STAGES, parse_stages
+from cpts_geo.territories import (
+    build_territories,
+    communes_with_cpts,
+    coverage,
+    load_example_registry,
+    membership,
+    summary_table,
+    write_territories,
+)
+from cpts_geo.tiers import tier_of
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "STAGES",
+    "STAGE_COLORS",
     "ValidationError",
+    "build_territories",
+    "coherence_flags",
+    "communes_with_cpts",
+    "compare_perimeters",
+    "coverage",
+    "cpts_flow_indicators",
+    "flow_lines",
+    "leakage_destinations",
+    "load_example_registry",
+    "mask_secrecy",
+    "membership",
+    "parse_stages",
+    "prepare_flows",
+    "propose_perimeters",
+    "read_flows",
+    "read_mobpro",
+    "read_registry",
+    "registry_from_perimeters",
+    "retention_layer",
+    "summary_table",
+    "tier_of",
+    "validate_registry",
+    "write_territories",
     "load_arrondissements",
     "load_communes",
     "load_former_communes",

@@ -236,3 +236,15 @@ def test_city_whole_and_by_arrondissement_is_an_overlap():
         "Paris donnée entière par une CPTS et par arrondissement par une autre : 2 arrondissement(s)")
     ok = reg([("A", "5", "75101"), ("B", "5", "75112"), ("B", "5", "75111")])
     assert validate_registry(ok, paris).membership["code"].tolist() == ["75101", "75111", "75112"]
+
+
+def test_readme_registry_example_is_valid(tmp_path, hdf_communes):
+    import re
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    block = re.search(r"```text\n(cpts_id;.*?)```", readme, re.S).group(1)
+    path = tmp_path / "registre.csv"
+    path.write_text(block, encoding="utf-8")
+    checked = validate_registry(read_registry(path), hdf_communes)
+    assert checked.membership["share"].tolist() == [1.0, 1.0, 0.5, 0.5]
