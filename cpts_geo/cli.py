@@ -183,6 +183,43 @@ def _cmd_flows(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_funding(args: argparse.Namespace) -> int:
+    import pandas as pd
+
+    from cpts_geo.funding import aci_funding, early_mission_aid, funding_table
+
+    options = dict(year="later" if args.annee == "suivante" else "first", crisis=not args.sans_crise,
+                   optional_missions=not args.sans_optionnelles)
+
+    def euros(x):
+        return "" if pd.isna(x) else f"{x:,.0f} €".replace(",", " ")
+
+    if args.tier is not None:
+        table = aci_funding(args.tier, members=args.members, **options)
+        print(f"Financement ACI annuel, CPTS de taille {args.tier} "
+              f"({'1re rédaction' if options['year'] == 'first' else 'mise à jour'} du plan de crise, "
+              f"{'avec' if options['crisis'] else 'sans'} survenue de crise, missions optionnelles "
+              f"{'incluses' if options['optional_missions'] else 'exclues'}) :")
+        print(table.map(euros).to_string())
+        print(f"Aide forfaitaire du contrat de mission précoce : {euros(early_mission_aid(args.tier))}")
+    else:
+        from cpts_geo.territories import build_territories
+
+        args.passage = None
+        _, checked, communes = _check(args)
+        terr = build_territories(checked, communes, parts=False)
+        table = funding_table(terr, **options)
+        shown = table.copy()
+        for col in table.columns[4:]:
+            shown[col] = table[col].map(euros)
+        print(shown.drop(columns=["Étape"]).to_string())
+        print(f"Total : {euros(table['Total annuel'].sum())} pour {len(table)} CPTS")
+    if args.csv:
+        table.to_csv(args.csv, sep=";", encoding="utf-8-sig")
+        print(f"Tableau écrit dans {args.csv}")
+    return 0
+
+
 def _parser() -> argparse.ArgumentParser:
     from cpts_geo import __version__
 
@@ -228,6 +265,20 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("-o", "--output", default="indicateurs_flux.csv", metavar="FICHIER.csv",
                    help="indicateurs par CPTS (CSV ou XLSX) ; fuites et signalements écrits à côté")
     p.set_defaults(func=_cmd_flows)
+
+    p = sub.add_parser("funding", help="financement ACI par mission (une taille, ou chaque CPTS d'un registre)")
+    p.add_argument("--tier", type=int, help="taille de la CPTS (1 à 4)")
+    p.add_argument("--registry", default=None, metavar="REGISTRE",
+                   help="registre : un tableau par CPTS (défaut sans --tier : registre illustratif)")
+    p.add_argument("--region", help="code INSEE de la région des communes")
+    p.add_argument("--departments", nargs="+", metavar="DEP", help="codes de départements")
+    p.add_argument("--members", type=int, help="nombre de membres (majoration de 10 %% en taille 4 dès 100)")
+    p.add_argument("--annee", choices=["premiere", "suivante"], default="premiere",
+                   help="année du plan de crise : 1re rédaction ou mise à jour")
+    p.add_argument("--sans-crise", action="store_true", help="sans survenue de crise sanitaire grave")
+    p.add_argument("--sans-optionnelles", action="store_true", help="sans les missions optionnelles")
+    p.add_argument("--csv", metavar="FICHIER", help="écrire le tableau (CSV ; pour Excel)")
+    p.set_defaults(func=_cmd_funding)
 
     p = sub.add_parser("show-versions", help="versions des dépendances (pour un rapport de bogue)")
     p.set_defaults(func=_cmd_show_versions)

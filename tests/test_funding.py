@@ -1,0 +1,72 @@
+"""ACI funding: the guide's figures (fiche 16), the tier-4 increase, the crisis plan years."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from cpts_geo.cli import main
+from cpts_geo.funding import ACI_TABLE, aci_funding, early_mission_aid, funding_table
+
+
+@pytest.mark.parametrize("tier,total", [(1, 287_500), (2, 382_500), (3, 487_500), (4, 580_000)])
+def test_guide_totals(tier, total):
+    assert aci_funding(tier).loc["Total", "Total"] == total
+    assert ACI_TABLE[tier].sum() - ACI_TABLE.loc[("crisis", "fixed_update"), tier] == total
+
+
+def test_tier4_access_is_155000_not_150000():
+    t = aci_funding(4)
+    access = t.loc["Mission accès aux soins (socle)"]
+    assert (access["Volet fixe (moyens)"], access["Volet variable (actions et résultats)"],
+            access["Total"]) == (110_000, 45_000, 155_000)
+
+
+def test_increase_for_tier4_with_100_members():
+    label = "Majoration 10 % (taille 4, au moins 100 membres)"
+    assert label not in aci_funding(4, members=99).index
+    t = aci_funding(4, members=100)
+    assert t.loc[label, "Total"] == pytest.approx(0.10 * (580_000 - 90_000))
+    assert t.loc["Total", "Total"] == 629_000
+    for tier in (1, 2, 3):  # tiers 1-3 never get it
+        assert label not in aci_funding(tier, members=500).index
+
+
+def test_crisis_plan_first_year_and_later_years():
+    crisis = "Mission crises sanitaires graves (socle)"
+    first = aci_funding(3, year="first", crisis=False).loc[crisis]
+    later = aci_funding(3, year="later", crisis=False).loc[crisis]
+    assert (first["Total"], later["Total"]) == (45_000, 22_500)
+    assert aci_funding(3, year="later").loc[crisis, "Total"] == 22_500 + 67_500
+    assert aci_funding(3, optional_missions=False).loc["Total", "Total"] == 487_500 - 30_000 - 20_000
+
+
+def test_early_mission_aid_and_bad_tiers():
+    assert [early_mission_aid(t) for t in (1, 2, 3, 4)] == [15_000, 17_500, 25_000, 30_000]
+    for bad in (0, 5, "trois", 2.5, None):
+        with pytest.raises(ValueError, match="Taille de CPTS invalide"):
+            aci_funding(bad)
+
+
+def test_funding_table_from_territories():
+    terr = pd.DataFrame({"name": ["A", "B", "C"], "tier": pd.array([1, 4, pd.NA], dtype="Int64"),
+                         "members": [10, 150, 3]}, index=pd.Index(["a", "b", "c"], name="cpts_id"))
+    table = funding_table(terr, members="members")
+    assert table.loc["a", "Total annuel"] == 287_500
+    assert table.loc["b", "Total annuel"] == 629_000
+    assert pd.isna(table.loc["c", "Total annuel"])  # no tier, no guess
+
+
+def test_cli_funding(capsys, tmp_path):
+    assert main(["funding", "--tier", "3"]) == 0
+    out = capsys.readouterr().out
+    assert "Mission accès aux soins (socle)" in out and "487 500" in out
+    csv = tmp_path / "aci.csv"
+    assert main(["funding", "--tier", "4", "--members", "120", "--csv", str(csv)]) == 0
+    raw = csv.read_bytes()
+    assert raw.startswith("\ufeff".encode()) and "629000".encode() in raw
+    assert main(["funding", "--tier", "5"]) == 2
+    assert "Taille de CPTS invalide" in capsys.readouterr().err
+    assert main(["funding"]) == 0  # the illustrative registry
+    out = capsys.readouterr().out
+    assert "Registre ILLUSTRATIF" in out and "HDF-54" in out
