@@ -25,6 +25,7 @@ from cpts_geo.flows import (
     read_mobpro,
     retention_layer,
 )
+from cpts_geo.funding import aci_funding, early_mission_aid, funding_table
 from cpts_geo.perimeters import compare_perimeters, propose_perimeters
 from cpts_geo.registry import read_registry, registry_from_perimeters, validate_registry
 from cpts_geo.stages import STAGE_COLORS, STAGES, parse_stages
@@ -45,6 +46,9 @@ __all__ = [
     "STAGES",
     "STAGE_COLORS",
     "ValidationError",
+    "aci_funding",
+    "early_mission_aid",
+    "funding_table",
     "build_territories",
     "coherence_flags",
     "communes_with_cpts",
