@@ -374,3 +374,15 @@ def test_cli_flows(tmp_path, capsys):
     assert (tmp_path / "indicateurs_fuites.csv").exists()
     signal = (tmp_path / "indicateurs_signalements.csv").read_text(encoding="utf-8-sig")
     assert "commune non couverte" in signal
+
+
+def test_readme_flow_example_reads(tmp_path):
+    import re
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    block = re.search(r"```text\n(origine;.*?)```", readme, re.S).group(1)
+    path = tmp_path / "flux.csv"
+    path.write_text(block, encoding="utf-8")
+    table = F.read_flows(path)
+    assert table["volume"].tolist() == [15230.0, 1204.0, 388.0]
