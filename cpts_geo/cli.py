@@ -220,6 +220,75 @@ def _cmd_funding(args: argparse.Namespace) -> int:
     return 0
 
 
+def _slug(text: str) -> str:
+    import re
+    import unicodedata
+
+    text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode().lower()
+    return re.sub(r"[^a-z0-9]+", "-", text).strip("-")
+
+
+def _cmd_carte(args: argparse.Namespace) -> int:
+    import time
+    import warnings
+    from pathlib import Path
+
+    from cpts_geo.communes import load_communes
+    from cpts_geo.maps import save_map, stage_map
+    from cpts_geo.registry import validate_registry
+    from cpts_geo.territories import build_territories, communes_with_cpts
+
+    t0 = time.perf_counter()
+    france = load_communes()
+    reg = _read_any_registry(args, france)
+    illustrative = bool(reg.attrs.get("illustrative"))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        checked = validate_registry(reg, france, passage=args.passage)
+    region = args.region
+    if region is None:
+        regions = sorted(set(france.loc[france.index.isin(checked.membership["code"]), "region"]))
+        if len(regions) != 1:
+            raise ValueError(f"Le registre couvre plusieurs régions ({', '.join(regions)}) : "
+                             "choisissez-en une avec --region, ou utilisez « cpts-geo batch ».")
+        region = regions[0]
+    communes = load_communes(region=region)
+    inside = checked.membership["code"].isin(communes.index)
+    ids = set(checked.membership.loc[inside, "cpts_id"])
+    member = checked.membership[checked.membership["cpts_id"].isin(ids)]
+    local = checked._replace(membership=member, cpts=checked.cpts.loc[sorted(ids)])
+    from cpts_geo.communes import department_of
+
+    # a CPTS may reach beyond the region: build it whole, from all its departments
+    deps = set(department_of(member["code"])) | set(communes["department"])
+    terr = build_territories(local, load_communes(departments=sorted(deps)), parts=False)
+    layer = communes_with_cpts(local._replace(membership=member[member["code"].isin(communes.index)]),
+                               communes)
+    name = communes["region_name"].iloc[0]
+    subtitle = ("Registre ILLUSTRATIF (compositions fictives construites à partir des EPCI) — "
+                "ce n'est pas la carte réelle des CPTS") if illustrative else None
+    m = stage_map(terr, layer, membership=member, title=f"CPTS — {name}", subtitle=subtitle,
+                  tiles=args.tiles)
+    out = Path(args.output) if args.output else Path("maps") / f"{_slug(name)}.html"
+    save_map(m, out)
+    size = out.stat().st_size / 1e6
+    print(f"Carte écrite : {out} ({size:.1f} Mo, {len(terr)} CPTS, {len(communes)} communes)")
+    if not args.no_png:
+        try:
+            from cpts_geo.plotting import plot_stages, save_figure
+        except ImportError:
+            pass
+        else:
+            ax = plot_stages(terr, layer, title=f"CPTS — {name}",
+                             caption=("Registre illustratif. " if illustrative else "")
+                             + f"Sources : {communes.attrs['source']}.")
+            png = out.with_suffix(".png")
+            save_figure(ax, png, dpi=args.dpi)
+            print(f"Carte imprimable écrite : {png}")
+    print(f"Terminé en {time.perf_counter() - t0:.1f} s.")
+    return 0
+
+
 def _parser() -> argparse.ArgumentParser:
     from cpts_geo import __version__
 
@@ -279,6 +348,19 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--sans-optionnelles", action="store_true", help="sans les missions optionnelles")
     p.add_argument("--csv", metavar="FICHIER", help="écrire le tableau (CSV ; pour Excel)")
     p.set_defaults(func=_cmd_funding)
+
+    p = sub.add_parser("carte", help="carte régionale des CPTS par étape (HTML autonome + PNG)")
+    p.add_argument("registry", nargs="?", default=None, metavar="REGISTRE",
+                   help="registre CSV/XLSX/GPKG ou périmètres ; par défaut le registre illustratif "
+                        "des Hauts-de-France")
+    p.add_argument("--region", help="code INSEE de la région (déduit du registre sinon)")
+    p.add_argument("--passage", metavar="FICHIER", help="table de passage INSEE des anciens codes")
+    p.add_argument("-o", "--output", metavar="FICHIER.html",
+                   help="fichier HTML écrit (défaut : maps/<région>.html)")
+    p.add_argument("--tiles", default=None, help="fond de carte en ligne facultatif, ex. OpenStreetMap")
+    p.add_argument("--no-png", action="store_true", help="ne pas écrire la carte imprimable PNG")
+    p.add_argument("--dpi", type=int, default=200, help="résolution du PNG (défaut 200)")
+    p.set_defaults(func=_cmd_carte)
 
     p = sub.add_parser("show-versions", help="versions des dépendances (pour un rapport de bogue)")
     p.set_defaults(func=_cmd_show_versions)
