@@ -97,7 +97,7 @@ def encode_geometry(geom, origin: tuple[float, float], scale: float) -> list[lis
     Examples
     --------
     >>> encode_geometry(shapely.box(0, 0, 1, 1), (0.0, 0.0), 10)
-    [['ssAA?rA?_@qA?']]
+    [['S??SR??R']]
     """
     polys = []
     for part in shapely.get_parts(geom):
