@@ -220,31 +220,29 @@ def _cmd_funding(args: argparse.Namespace) -> int:
     return 0
 
 
-def _slug(text: str) -> str:
-    import re
-    import unicodedata
+def _checked_for_maps(args: argparse.Namespace):
+    import warnings
 
-    text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode().lower()
-    return re.sub(r"[^a-z0-9]+", "-", text).strip("-")
+    from cpts_geo.communes import load_communes
+    from cpts_geo.registry import validate_registry
+
+    france = load_communes()
+    reg = _read_any_registry(args, france)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        checked = validate_registry(reg, france, passage=args.passage)
+    _print_report(checked.report)
+    return checked, bool(reg.attrs.get("illustrative")), france
 
 
 def _cmd_carte(args: argparse.Namespace) -> int:
     import time
-    import warnings
     from pathlib import Path
 
-    from cpts_geo.communes import load_communes
-    from cpts_geo.maps import save_map, stage_map
-    from cpts_geo.registry import validate_registry
-    from cpts_geo.territories import build_territories, communes_with_cpts
+    from cpts_geo.batch import area_maps, slug
 
     t0 = time.perf_counter()
-    france = load_communes()
-    reg = _read_any_registry(args, france)
-    illustrative = bool(reg.attrs.get("illustrative"))
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        checked = validate_registry(reg, france, passage=args.passage)
+    checked, illustrative, france = _checked_for_maps(args)
     region = args.region
     if region is None:
         regions = sorted(set(france.loc[france.index.isin(checked.membership["code"]), "region"]))
@@ -252,40 +250,26 @@ def _cmd_carte(args: argparse.Namespace) -> int:
             raise ValueError(f"Le registre couvre plusieurs régions ({', '.join(regions)}) : "
                              "choisissez-en une avec --region, ou utilisez « cpts-geo batch ».")
         region = regions[0]
-    communes = load_communes(region=region)
-    inside = checked.membership["code"].isin(communes.index)
-    ids = set(checked.membership.loc[inside, "cpts_id"])
-    member = checked.membership[checked.membership["cpts_id"].isin(ids)]
-    local = checked._replace(membership=member, cpts=checked.cpts.loc[sorted(ids)])
-    from cpts_geo.communes import department_of
-
-    # a CPTS may reach beyond the region: build it whole, from all its departments
-    deps = set(department_of(member["code"])) | set(communes["department"])
-    terr = build_territories(local, load_communes(departments=sorted(deps)), parts=False)
-    layer = communes_with_cpts(local._replace(membership=member[member["code"].isin(communes.index)]),
-                               communes)
-    name = communes["region_name"].iloc[0]
-    subtitle = ("Registre ILLUSTRATIF (compositions fictives construites à partir des EPCI) — "
-                "ce n'est pas la carte réelle des CPTS") if illustrative else None
-    m = stage_map(terr, layer, membership=member, title=f"CPTS — {name}", subtitle=subtitle,
-                  tiles=args.tiles)
-    out = Path(args.output) if args.output else Path("maps") / f"{_slug(name)}.html"
-    save_map(m, out)
-    size = out.stat().st_size / 1e6
-    print(f"Carte écrite : {out} ({size:.1f} Mo, {len(terr)} CPTS, {len(communes)} communes)")
-    if not args.no_png:
-        try:
-            from cpts_geo.plotting import plot_stages, save_figure
-        except ImportError:
-            pass
-        else:
-            ax = plot_stages(terr, layer, title=f"CPTS — {name}",
-                             caption=("Registre illustratif. " if illustrative else "")
-                             + f"Sources : {communes.attrs['source']}.")
-            png = out.with_suffix(".png")
-            save_figure(ax, png, dpi=args.dpi)
-            print(f"Carte imprimable écrite : {png}")
+    name = france.loc[france["region"] == region, "region_name"].iloc[0] \
+        if (france["region"] == region).any() else region
+    out = Path(args.output) if args.output else Path("maps") / f"{slug(name)}.html"
+    res = area_maps(checked, region=region, html_path=out, png=not args.no_png, dpi=args.dpi,
+                    illustrative=illustrative, tiles=args.tiles)
+    print(f"Carte écrite : {out} ({res['size_mb']:.1f} Mo, {res['n_cpts']} CPTS, "
+          f"{res['n_communes']} communes)")
+    if res["png"]:
+        print(f"Carte imprimable écrite : {res['png']}")
     print(f"Terminé en {time.perf_counter() - t0:.1f} s.")
+    return 0
+
+
+def _cmd_batch(args: argparse.Namespace) -> int:
+    from cpts_geo.batch import batch_maps
+
+    checked, illustrative, _ = _checked_for_maps(args)
+    table = batch_maps(checked, args.out, departments=args.departements, png=not args.no_png,
+                       dpi=args.dpi, force=args.force, illustrative=illustrative)
+    print(f"{len(table)} carte(s) ; index : {args.out}/index.html ; synthèse : {args.out}/synthese.csv")
     return 0
 
 
@@ -361,6 +345,17 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--no-png", action="store_true", help="ne pas écrire la carte imprimable PNG")
     p.add_argument("--dpi", type=int, default=200, help="résolution du PNG (défaut 200)")
     p.set_defaults(func=_cmd_carte)
+
+    p = sub.add_parser("batch", help="cartes de chaque région (et département) d'un registre, avec index")
+    p.add_argument("registry", nargs="?", default=None, metavar="REGISTRE",
+                   help="registre ; par défaut le registre illustratif des Hauts-de-France")
+    p.add_argument("--out", default="maps", metavar="DOSSIER", help="dossier de sortie (défaut maps)")
+    p.add_argument("--departements", action="store_true", help="aussi une carte par département")
+    p.add_argument("--passage", metavar="FICHIER", help="table de passage INSEE des anciens codes")
+    p.add_argument("--no-png", action="store_true", help="sans les cartes imprimables PNG")
+    p.add_argument("--dpi", type=int, default=200, help="résolution des PNG (défaut 200)")
+    p.add_argument("--force", action="store_true", help="refaire aussi les cartes inchangées")
+    p.set_defaults(func=_cmd_batch)
 
     p = sub.add_parser("show-versions", help="versions des dépendances (pour un rapport de bogue)")
     p.set_defaults(func=_cmd_show_versions)

@@ -67,3 +67,28 @@ def test_territories_writes_geopackage_and_csv(capsys, tmp_path):
     assert "1 territoire écrit dans" in out
     assert "ligne 3 : 02026 Artonges → 02458 (commune déléguée)" in out
     assert "Non couvert" in out
+
+
+def test_carte_and_batch(capsys, tmp_path, monkeypatch):
+    monkeypatch.setenv("MPLBACKEND", "Agg")
+    reg = tmp_path / "registre.csv"
+    reg.write_text("cpts_id;cpts_name;etape;code_commune\nA;CPTS <Amiens>;5;80021\nA;CPTS <Amiens>;5;80001\n"
+                   "B;CPTS Beauvais;2;60057\n", encoding="utf-8")
+    out = tmp_path / "carte.html"
+    assert main(["carte", str(reg), "--region", "32", "-o", str(out), "--no-png"]) == 0
+    assert out.exists() and out.stat().st_size < 1_500_000
+    assert "Carte écrite" in capsys.readouterr().out
+    maps = tmp_path / "maps"
+    assert main(["batch", str(reg), "--out", str(maps), "--departements", "--no-png"]) == 0
+    first = capsys.readouterr().out
+    assert "[1/3] Hauts-de-France : carte écrite" in first
+    assert {p.name for p in maps.iterdir()} >= {"hauts-de-france.html", "60-oise.html", "80-somme.html",
+                                                "index.html", "synthese.csv", "manifest.json"}
+    assert main(["batch", str(reg), "--out", str(maps), "--departements", "--no-png"]) == 0
+    assert capsys.readouterr().out.count("carte inchangée") == 3
+    index = (maps / "index.html").read_text(encoding="utf-8")
+    assert 'href="80-somme.html"' in index
+    two = tmp_path / "deux.csv"
+    two.write_text("cpts_id;etape;code_commune\nA;5;80021\nB;5;75056\n", encoding="utf-8")
+    assert main(["carte", str(two), "-o", str(out), "--no-png"]) == 2
+    assert "plusieurs régions (11, 32)" in capsys.readouterr().err

@@ -1,0 +1,185 @@
+"""Maps of an area (a region or a department) and batch mapping of a whole registry.
+
+:func:`area_maps` writes the interactive HTML map and the print PNG of one region (or one
+department) of a validated registry: CPTS reaching beyond the area are built whole, the
+communes shown are those of the area. :func:`batch_maps` does it for every region present in
+a registry (and optionally every department), writes an ``index.html`` linking the maps and
+a CSV summary, and skips the maps whose inputs did not change since the last run (a hash of
+the registry rows of the area, the package version and the parameters is kept in
+``manifest.json``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import html
+import json
+import re
+import time
+import unicodedata
+from collections.abc import Callable
+from pathlib import Path
+
+import pandas as pd
+
+from cpts_geo.communes import department_of, load_communes
+from cpts_geo.registry import CheckedRegistry
+from cpts_geo.territories import build_territories, communes_with_cpts
+
+__all__ = ["slug", "area_maps", "batch_maps"]
+
+ILLUSTRATIVE_SUBTITLE = ("Registre ILLUSTRATIF (compositions fictives construites à partir des EPCI) — "
+                         "ce n'est pas la carte réelle des CPTS")
+
+
+def slug(text: str) -> str:
+    """File-name form of a place name.
+
+    >>> slug("Provence-Alpes-Côte d'Azur")
+    'provence-alpes-cote-d-azur'
+    """
+    text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode().lower()
+    return re.sub(r"[^a-z0-9]+", "-", text).strip("-")
+
+
+def area_maps(
+    checked: CheckedRegistry,
+    *,
+    region: str | None = None,
+    department: str | None = None,
+    html_path: str | Path,
+    png: bool = True,
+    dpi: int = 200,
+    illustrative: bool = False,
+    tiles: str | None = None,
+) -> dict:
+    """Write the HTML (and PNG) stage maps of one region or department; return a summary."""
+    from cpts_geo.maps import save_map, stage_map
+
+    communes = load_communes(region=region, departments=department)
+    member_all = checked.membership
+    inside = member_all["code"].isin(communes.index) | department_of(member_all["code"]).isin(
+        communes["department"].unique()).to_numpy()
+    ids = sorted(set(member_all.loc[inside, "cpts_id"]))
+    member = member_all[member_all["cpts_id"].isin(ids)]
+    local = checked._replace(membership=member, cpts=checked.cpts.loc[ids])
+    # a CPTS may reach beyond the area: build it whole, from all its departments
+    deps = set(department_of(member["code"])) | set(communes["department"])
+    terr = build_territories(local, load_communes(departments=sorted(deps)), parts=False)
+    shown = member[member["code"].isin(communes.index)]
+    layer = communes_with_cpts(local._replace(membership=shown), communes)
+    name = (communes["region_name"].iloc[0] if department is None
+            else f"{communes['department_name'].iloc[0]} ({department})")
+    title = f"CPTS — {name}"
+    subtitle = ILLUSTRATIVE_SUBTITLE if illustrative else None
+    html_path = Path(html_path)
+    save_map(stage_map(terr, layer, membership=shown, title=title, subtitle=subtitle, tiles=tiles),
+             html_path)
+    out = {"area": name, "html": html_path, "png": None, "n_cpts": len(terr),
+           "n_communes": len(communes), "covered": int(layer["covered"].sum()),
+           "population": int(communes["population"].sum()),
+           "covered_population": int((layer["population"].fillna(0) * layer["share"]).sum()),
+           "size_mb": html_path.stat().st_size / 1e6}
+    if png:
+        from cpts_geo.plotting import plot_stages, save_figure
+
+        ax = plot_stages(terr, layer, title=title,
+                         caption=("Registre illustratif. " if illustrative else "")
+                         + f"Sources : {communes.attrs['source']}.")
+        out["png"] = save_figure(ax, html_path.with_suffix(".png"), dpi=dpi)
+    return out
+
+
+def _digest(checked: CheckedRegistry, area_codes, params: dict) -> str:
+    from cpts_geo import __version__
+
+    member = checked.membership[checked.membership["code"].isin(area_codes)]
+    ids = sorted(set(member["cpts_id"]))
+    rows = checked.membership[checked.membership["cpts_id"].isin(ids)]
+    h = hashlib.sha256()
+    h.update(__version__.encode())
+    h.update(json.dumps(params, sort_keys=True, default=str).encode())
+    h.update(rows[["code", "cpts_id", "share"]].to_csv(index=False).encode())
+    h.update(checked.cpts.loc[ids].astype(str).to_csv().encode())
+    return h.hexdigest()
+
+
+def batch_maps(
+    checked: CheckedRegistry,
+    out: str | Path,
+    *,
+    departments: bool = False,
+    png: bool = True,
+    dpi: int = 200,
+    force: bool = False,
+    illustrative: bool = False,
+    progress: Callable[[str], None] | None = print,
+) -> pd.DataFrame:
+    """Maps of every region (and department) present in a validated registry.
+
+    Returns the summary table (French headers), also written to ``out/synthese.csv``;
+    ``out/index.html`` links every map.
+    """
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    france = load_communes(crs=None)
+    codes = checked.membership["code"]
+    deps_of_codes = set(department_of(codes))
+    areas = [("region", r) for r in sorted(set(france.loc[france["department"].isin(deps_of_codes),
+                                                             "region"]))]
+    if departments:
+        areas += [("department", d) for d in sorted(deps_of_codes)]
+    manifest_path = out / "manifest.json"
+    manifest = json.loads(manifest_path.read_text(encoding="utf-8")) if manifest_path.exists() else {}
+    rows = []
+    t0 = time.perf_counter()
+    for i, (kind, code) in enumerate(areas, start=1):
+        sel = france[france["region"] == code] if kind == "region" else france[france["department"] == code]
+        name = sel["region_name"].iloc[0] if kind == "region" else sel["department_name"].iloc[0]
+        stem = slug(name) if kind == "region" else f"{code}-{slug(name)}"
+        html_path = out / f"{stem}.html"
+        params = {"png": png, "dpi": dpi, "illustrative": illustrative, "kind": kind, "code": code}
+        digest = _digest(checked, sel.index, params)
+        key = f"{kind}:{code}"
+        done = (not force and manifest.get(key, {}).get("digest") == digest and html_path.exists()
+                and (not png or html_path.with_suffix(".png").exists()))
+        if done:
+            summary = manifest[key]["summary"]
+            status = "inchangée"
+        else:
+            res = area_maps(checked, region=code if kind == "region" else None,
+                            department=code if kind == "department" else None, html_path=html_path,
+                            png=png, dpi=dpi, illustrative=illustrative)
+            summary = {k: (str(v.name) if isinstance(v, Path) else v) for k, v in res.items()}
+            manifest[key] = {"digest": digest, "summary": summary}
+            manifest_path.write_text(json.dumps(manifest, ensure_ascii=False, indent=1), encoding="utf-8")
+            status = "écrite"
+        if progress:
+            progress(f"[{i}/{len(areas)}] {summary['area']} : carte {status} ({html_path.name}, "
+                     f"{summary['n_cpts']} CPTS) — {time.perf_counter() - t0:.0f} s")
+        rows.append({"Territoire": summary["area"], "Type": "région" if kind == "region" else "département",
+                     "Code": code, "Carte interactive": html_path.name,
+                     "Carte imprimable": summary["png"] or "",
+                     "Nombre de CPTS": summary["n_cpts"], "Communes": summary["n_communes"],
+                     "Communes couvertes": summary["covered"], "Population": summary["population"],
+                     "Population couverte": summary["covered_population"],
+                     "Part de la population couverte": round(summary["covered_population"]
+                                                             / max(summary["population"], 1), 4)})
+    table = pd.DataFrame(rows)
+    table.to_csv(out / "synthese.csv", sep=";", index=False, encoding="utf-8-sig")
+    _index(out, table, illustrative)
+    return table
+
+
+def _index(out: Path, table: pd.DataFrame, illustrative: bool) -> None:
+    items = []
+    for rec in table.itertuples(index=False):
+        png = (f' — <a href="{html.escape(rec[4])}">PNG</a>' if rec[4] else "")
+        items.append(f'<li><a href="{html.escape(rec[3])}">{html.escape(rec[0])}</a>{png} : '
+                     f"{rec[5]} CPTS, {rec[10]:.0%} de la population couverte</li>")
+    note = f"<p><strong>{html.escape(ILLUSTRATIVE_SUBTITLE)}</strong></p>" if illustrative else ""
+    page = ("<!DOCTYPE html><html lang=\"fr\"><head><meta charset=\"utf-8\">"
+            "<title>Cartes des CPTS</title></head><body><h1>Cartes des CPTS</h1>"
+            f"{note}<ul>{''.join(items)}</ul><p><a href=\"synthese.csv\">Synthèse (CSV)</a></p>"
+            "</body></html>")
+    (out / "index.html").write_text(page, encoding="utf-8")
