@@ -122,9 +122,10 @@ def encode_geometry(geom, origin: tuple[float, float], scale: float) -> list[lis
 def _simplified(communes: gpd.GeoDataFrame, tolerance: float) -> np.ndarray:
     """Simplify the commune coverage in its metric CRS, return EPSG:4326 geometries."""
     metric = communes.geometry.to_crs(metric_crs(communes))
-    geoms = metric.to_numpy()
-    if tolerance > 0:
-        geoms = shapely.coverage_simplify(geoms, tolerance)
+    geoms = metric.to_numpy().copy()
+    present = ~(shapely.is_missing(geoms) | shapely.is_empty(geoms))  # a few communes lack geometry
+    if tolerance > 0 and present.any():
+        geoms[present] = shapely.coverage_simplify(geoms[present], tolerance)
     return gpd.GeoSeries(geoms, crs=metric.crs).to_crs("EPSG:4326").to_numpy()
 
 
