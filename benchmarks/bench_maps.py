@@ -66,20 +66,15 @@ def main() -> None:
     rows = []
     for label, kwargs, registry in [
         ("Hauts-de-France", {"region": "32"}, load_example_registry()),
-        ("France métropolitaine", {}, None),
+        ("France entière (DROM compris)", {}, None),
     ]:
         communes = load_communes(**kwargs)
         if registry is None:  # national map: one territory per EPCI, all at "ACI signé"
             registry = communes.reset_index()[["code", "epci"]].dropna().rename(
                 columns={"code": "commune_code", "epci": "cpts_id"}).assign(stage="ACI signé")
-            registry = registry[~registry["commune_code"].str.startswith("97")]
         checked = validate_registry(registry, communes)
-        terr = build_territories(checked, communes[~communes.index.str.startswith("97")]
-                                 if registry is not None and "region" not in kwargs else communes,
-                                 parts=False)
+        terr = build_territories(checked, communes, parts=False)
         layer = communes_with_cpts(checked, communes)
-        if "region" not in kwargs:  # metric simplification works per projection: mainland map
-            layer = layer[~layer["department"].str.len().eq(3)]
         t0 = time.perf_counter()
         ours = save_map(stage_map(terr, layer, membership=checked.membership), tmp / f"{label[:6]}.html")
         t_build = time.perf_counter() - t0

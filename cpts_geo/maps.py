@@ -37,7 +37,6 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from cpts_geo.communes import metric_crs
 from cpts_geo.stages import STAGE_COLORS, STAGES
 
 __all__ = ["UNCOVERED_COLOR", "stage_map", "indicator_layer", "save_map", "encode_geometry"]
@@ -120,13 +119,24 @@ def encode_geometry(geom, origin: tuple[float, float], scale: float) -> list[lis
 
 
 def _simplified(communes: gpd.GeoDataFrame, tolerance: float) -> np.ndarray:
-    """Simplify the commune coverage in its metric CRS, return EPSG:4326 geometries."""
-    metric = communes.geometry.to_crs(metric_crs(communes))
-    geoms = metric.to_numpy().copy()
-    present = ~(shapely.is_missing(geoms) | shapely.is_empty(geoms))  # a few communes lack geometry
-    if tolerance > 0 and present.any():
-        geoms[present] = shapely.coverage_simplify(geoms[present], tolerance)
-    return gpd.GeoSeries(geoms, crs=metric.crs).to_crs("EPSG:4326").to_numpy()
+    """Simplify the commune coverage in its metric CRS, return EPSG:4326 geometries.
+
+    Mainland France and each overseas department are simplified in their own projection.
+    Communes without geometry stay empty (the map's caption lists them).
+    """
+    from cpts_geo.communes import _metric_crs_of, department_of
+
+    crs_of = department_of(pd.Series(communes.index)).map(_metric_crs_of).to_numpy()
+    out = np.empty(len(communes), dtype=object)
+    for crs in pd.unique(crs_of):
+        sel = crs_of == crs
+        metric = communes.geometry[sel].to_crs(crs)
+        geoms = metric.to_numpy().copy()
+        present = ~(shapely.is_missing(geoms) | shapely.is_empty(geoms))
+        if tolerance > 0 and present.any():
+            geoms[present] = shapely.coverage_simplify(geoms[present], tolerance)
+        out[sel] = gpd.GeoSeries(geoms, crs=crs).to_crs("EPSG:4326").to_numpy()
+    return out
 
 
 def _french_number(x, fmt: str) -> str:
@@ -294,6 +304,11 @@ def stage_map(
         caption = [f"Sources : {source}. Réalisation : cpts_geo."]
     elif isinstance(caption, str):
         caption = [caption]
+    no_geometry = communes.index[shapely.is_missing(simple.to_numpy()) | shapely.is_empty(simple.to_numpy())]
+    if len(no_geometry):
+        caption = [*caption, f"Communes sans géométrie dans la source, non dessinées ({len(no_geometry)}) : "
+                   + ", ".join(f"{c} {communes.at[c, 'name']}" for c in no_geometry[:12])
+                   + (" …" if len(no_geometry) > 12 else "")]
     data = {
         "origin": list(origin), "scale": scale, "stages": list(STAGES), "colors": STAGE_COLORS,
         "uncoveredColor": UNCOVERED_COLOR, "uncoveredBorder": UNCOVERED_BORDER,

@@ -141,8 +141,9 @@ def plot_stages(
         com.boundary.plot(ax=ax, color="#7f7f7f", linewidth=0.12, gid="commune-borders")
         if "department" in com.columns:
             deps = com.dissolve("department")
-            deps.boundary.plot(ax=ax, color="black", linewidth=1.1, gid="department-borders")
-    terr.boundary.plot(ax=ax, color="#1a1a1a", linewidth=0.6, gid="cpts-borders")
+            deps.boundary.plot(ax=ax, color="black", linewidth=1.3, linestyle=(0, (5, 2)),
+                               gid="department-borders")
+    terr.boundary.plot(ax=ax, color="#262626", linewidth=0.5, gid="cpts-borders")
     if legend:
         handles = [Patch(facecolor=colors[s], edgecolor="#555555", label=s) for s in STAGES if s in colors]
         if communes is not None:
