@@ -80,3 +80,15 @@ __all__ = [
     "to_metric",
     "__version__",
 ]
+
+_LAZY_MODULES = {"maps", "plotting", "batch", "density", "accessibility", "professionals", "flows",
+                 "perimeters", "funding", "territories", "registry", "stages", "tiers", "cog"}
+
+
+def __getattr__(name):
+    """Import heavier submodules (folium, matplotlib) on first use: ``cpts_geo.maps``…"""
+    if name in _LAZY_MODULES:
+        import importlib
+
+        return importlib.import_module(f"cpts_geo.{name}")
+    raise AttributeError(f"module 'cpts_geo' has no attribute {name!r}")
