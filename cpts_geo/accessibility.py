@@ -1,0 +1,793 @@
+"""Spatial accessibility: two-step floating catchment (2SFCA) and its enhanced form (E2SFCA).
+
+On a sparse table of costs (``origin`` = where people live, ``destination`` = where
+professionals practise, ``minutes``) and a weight ``w(cost)``:
+
+1. each supply location ``j`` gets ``R_j = S_j / sum_i P_i w(c_ij)``;
+2. each demand location ``i`` gets ``A_i = sum_j R_j w(c_ij)``.
+
+Pairs count when ``cost < max_cost`` (strictly, as in pysal/access); the weight applies on
+top. Plain 2SFCA uses ``w = 1``; E2SFCA a step weight, by default the DREES bands of the APL
+(:data:`DREES_DECAY`); gaussian and gravity weights follow pysal/access's definitions. The two
+steps are two sparse matrix products (``scipy.sparse``), no loop over pairs.
+
+Costs come from the user (a real travel-time table) or from :func:`estimate_costs`, which
+turns straight-line distances between commune points in Lambert-93 into road minutes with
+documented, overridable assumptions (:data:`TRAVEL_ASSUMPTIONS`).
+
+Demand is a population, optionally age-standardised with the DREES weights
+(:func:`standardised_population`, :data:`DREES_AGE_WEIGHTS`). A territory's value is the mean
+of its communes weighted by standardised population (:func:`territory_accessibility`),
+with the share of its population below a threshold (2.5 consultations per inhabitant and
+year for GPs in the APL).
+
+Differences with pysal/access, by design: every demand location gets a value (0 when no
+supply is in reach, with a warning, never NaN); a supply location that no demand reaches
+gets a ratio of 0 instead of an infinite one (and a warning).
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Callable, Iterable, Mapping
+
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+from scipy.optimize import brentq
+from scipy.spatial import cKDTree
+
+from cpts_geo.errors import ValidationError
+
+__all__ = [
+    "APL_THRESHOLD",
+    "DREES_AGE_WEIGHTS",
+    "DREES_DECAY",
+    "TRAVEL_ASSUMPTIONS",
+    "accessibility",
+    "accessibility_table",
+    "enhanced_two_step_fca",
+    "estimate_costs",
+    "gaussian_weight",
+    "gravity_weight",
+    "standardised_population",
+    "step_weight",
+    "territory_accessibility",
+    "travel_minutes",
+    "two_step_fca",
+]
+
+#: DREES APL distance decay: upper bound of each band (minutes by road) → weight;
+#: 1 under 10 min, 2/3 from 10 to 15, 1/3 from 15 to 20, 0 beyond. Source: DREES, APL aux
+#: médecins généralistes 2022–2023, sheet « Paramètres » (drees_apl_mg_2022_2023.xlsx).
+DREES_DECAY: dict[float, float] = {10.0: 1.0, 15.0: 2 / 3, 20.0: 1 / 3}
+
+#: Threshold of the APL to GPs under which a commune is under-served (consultations per
+#: inhabitant and year), DREES.
+APL_THRESHOLD = 2.5
+
+#: DREES age weights for the standardised population (relative consumption of general
+#: practice care by 5-year age band; lower bound of the band in years → weight; the last band
+#: is 90 and over). Source: DREES, APL 2023, sheet « Paramètres » (DCIR 2021, Cnam;
+#: populations municipales 2021, Insee). 2022 weights: :data:`DREES_AGE_WEIGHTS_2022`.
+DREES_AGE_WEIGHTS: dict[int, float] = {
+    0: 1.12, 5: 0.58, 10: 0.51, 15: 0.60, 20: 0.75, 25: 0.79, 30: 0.82, 35: 0.85, 40: 0.89,
+    45: 0.93, 50: 1.03, 55: 1.15, 60: 1.18, 65: 1.23, 70: 1.46, 75: 1.57, 80: 1.63, 85: 1.89,
+    90: 2.26,
+}
+#: The same for the APL 2022 (DCIR 2020; populations municipales 2020).
+DREES_AGE_WEIGHTS_2022: dict[int, float] = {
+    0: 0.93, 5: 0.59, 10: 0.55, 15: 0.59, 20: 0.73, 25: 0.78, 30: 0.84, 35: 0.88, 40: 0.90,
+    45: 0.97, 50: 1.06, 55: 1.14, 60: 1.16, 65: 1.19, 70: 1.52, 75: 1.53, 80: 1.72, 85: 1.99,
+    90: 2.39,
+}
+
+#: Assumptions turning a straight line between two commune points into minutes by road
+#: (:func:`travel_minutes`). Override any of them with ``assumptions={...}``.
+#:
+#: - ``detour``: road distance / straight-line distance (circuity; 1.3 is the usual order of
+#:   magnitude for French roads between nearby communes);
+#: - ``speed_min_kmh`` / ``speed_max_kmh``: average speed of a very short trip (town and
+#:   village roads, 40 km/h) and of a long one (main roads, 60 km/h);
+#: - ``speed_scale_km``: road distance over which the speed rises from the first to the
+#:   second (``v(d) = v_max - (v_max - v_min) exp(-d / scale)``, 20 km);
+#: - ``terminal_min``: minutes added to every trip (getting to the car, parking: 1 min).
+#:
+#: The trip inside a commune is the mean distance from a point of a disc of the commune's
+#: area to its centre (``2/3`` of the radius), with the same detour and speeds.
+#:
+#: Calibrated on ranks only: with BPE 2018 GP counts as supply, all of mainland France as
+#: supply and demand and the DREES bands, the E2SFCA ranks the Hauts-de-France communes with
+#: a Spearman correlation of 0.695 to the published DREES APL 2022 (0.521 for mainland
+#: France); straight lines at a constant 60 km/h without detour nor terminal time give 0.48
+#: (0.36). See ``benchmarks/bench_accessibility.py``.
+TRAVEL_ASSUMPTIONS: dict[str, float] = {
+    "detour": 1.3,
+    "speed_min_kmh": 40.0,
+    "speed_max_kmh": 60.0,
+    "speed_scale_km": 20.0,
+    "terminal_min": 1.0,
+}
+
+_DEMAND_COLS = ("origin", "destination", "minutes")
+
+
+# --------------------------------------------------------------------------- weights
+def step_weight(steps: Mapping[float, float]) -> Callable[[np.ndarray], np.ndarray]:
+    """Step weight: ``w(c)`` is the value of the smallest bound ``>= c``, 0 beyond the last.
+
+    Same convention as pysal/access's ``weights.step_fn``.
+
+    Examples
+    --------
+    >>> w = step_weight({10: 1, 15: 2 / 3, 20: 1 / 3})
+    >>> w(np.array([0, 10, 12, 20, 25])).round(3).tolist()
+    [1.0, 1.0, 0.667, 0.333, 0.0]
+    """
+    if not isinstance(steps, Mapping) or not steps:
+        raise TypeError("steps doit être un dictionnaire {borne en minutes: poids}.")
+    if any(v < 0 for v in steps.values()):
+        raise ValueError("Les poids d'une fonction en escalier doivent être positifs.")
+    bounds = np.array(sorted(steps), dtype="float64")
+    values = np.append(np.array([steps[b] for b in sorted(steps)], dtype="float64"), 0.0)
+
+    def weight(cost: np.ndarray) -> np.ndarray:
+        return values[np.searchsorted(bounds, np.asarray(cost, dtype="float64"), side="left")]
+
+    weight.steps = dict(steps)  # type: ignore[attr-defined]
+    return weight
+
+
+def gaussian_weight(sigma: float) -> Callable[[np.ndarray], np.ndarray]:
+    """Gaussian weight ``exp(-c² / 2σ²)`` (not normalised, ``w(0) = 1``), as pysal/access.
+
+    Examples
+    --------
+    >>> gaussian_weight(20)(np.array([0, 20])).round(4).tolist()
+    [1.0, 0.6065]
+    """
+    if sigma == 0:
+        raise ValueError("sigma doit être non nul.")
+    return lambda cost: np.exp(-np.square(np.asarray(cost, dtype="float64")) / (2 * sigma**2))
+
+
+def gravity_weight(scale: float, alpha: float, *, min_cost: float = 0.0
+                   ) -> Callable[[np.ndarray], np.ndarray]:
+    """Gravity weight ``(max(c, min_cost) / scale) ** alpha`` (alpha < 0 for a decay), as pysal/access.
+
+    Examples
+    --------
+    >>> gravity_weight(1, -1)(np.array([1, 40, 80])).tolist()
+    [1.0, 0.025, 0.0125]
+    """
+    def weight(cost: np.ndarray) -> np.ndarray:
+        c = np.maximum(np.asarray(cost, dtype="float64"), min_cost) / scale
+        with np.errstate(divide="ignore"):
+            return np.power(c, alpha)
+    return weight
+
+
+# --------------------------------------------------------------------------- validation
+def _as_values(values, what: str, problems: list[dict]) -> pd.DataFrame:
+    """Demand or supply as a float DataFrame; records NaN and negative values."""
+    frame = values.to_frame() if isinstance(values, pd.Series) else pd.DataFrame(values)
+    frame = frame.apply(pd.to_numeric, errors="coerce").astype("float64")
+    if frame.index.has_duplicates:
+        for code in frame.index[frame.index.duplicated()].unique():
+            problems.append({"code": code, "problem": f"{what} : lieu en double dans l'index"})
+    bad = frame.isna().any(axis=1) | (frame < 0).any(axis=1)
+    for code in frame.index[bad.to_numpy()]:
+        problems.append({"code": code, "problem": f"{what} manquante ou négative : "
+                         "indiquez un nombre ≥ 0 (0 si aucune)"})
+    return frame
+
+
+def _check_costs(costs: pd.DataFrame, origin: str, destination: str, cost: str,
+                 problems: list[dict]) -> pd.DataFrame:
+    missing = [c for c in (origin, destination, cost) if c not in costs.columns]
+    if missing:
+        raise ValidationError(
+            "Table des temps de trajet incomplète : colonnes origine, destination, minutes attendues",
+            [{"problem": f"colonne « {m} » absente ; colonnes présentes : "
+                         + ", ".join(map(str, costs.columns))} for m in missing])
+    minutes = pd.to_numeric(costs[cost], errors="coerce").to_numpy(dtype="float64")
+    rows = np.arange(2, len(costs) + 2)
+    # codes as integers (one hash pass per column): fast on millions of pairs
+    o_codes, o_uniq = pd.factorize(costs[origin])
+    d_codes, d_uniq = pd.factorize(costs[destination])
+    o_uniq = pd.Index(o_uniq).astype(str)
+    d_uniq = pd.Index(d_uniq).astype(str)
+
+    def pair(pos: int) -> str:
+        o = o_uniq[o_codes[pos]] if o_codes[pos] >= 0 else "?"
+        d = d_uniq[d_codes[pos]] if d_codes[pos] >= 0 else "?"
+        return f"{o} → {d}"
+
+    for pos in np.flatnonzero((o_codes < 0) | (d_codes < 0)):
+        problems.append({"row": int(rows[pos]), "code": pair(pos),
+                         "problem": "origine ou destination manquante"})
+    for pos in np.flatnonzero(np.isnan(minutes)):
+        problems.append({"row": int(rows[pos]), "code": pair(pos),
+                         "problem": f"temps de trajet manquant ou non numérique ({costs[cost].iloc[pos]!r}) : "
+                                    "indiquez des minutes, ou retirez la paire (une paire absente "
+                                    "compte comme hors d'atteinte)"})
+    for pos in np.flatnonzero(minutes < 0):
+        problems.append({"row": int(rows[pos]), "code": pair(pos),
+                         "problem": f"temps de trajet négatif ({minutes[pos]:g}) : un temps est ≥ 0"})
+    ok = (o_codes >= 0) & (d_codes >= 0)
+    # duplicated pairs: a sparse matrix sums them, so fewer stored cells means duplicates
+    counted = sp.csr_matrix((np.ones(int(ok.sum()), dtype="int32"), (o_codes[ok], d_codes[ok])),
+                            shape=(len(o_uniq), len(d_uniq)))
+    if counted.nnz < ok.sum():
+        key = o_codes.astype("int64") * (len(d_uniq) + 1) + d_codes
+        dup = pd.Series(key).duplicated(keep=False).to_numpy() & ok
+        for _, grp in pd.Series(np.flatnonzero(dup)).groupby(key[dup]):
+            positions = grp.to_numpy()
+            problems.append({"row": ", ".join(map(str, rows[positions])), "code": pair(positions[0]),
+                             "problem": "paire en double : gardez une seule ligne par paire"})
+    return o_codes, o_uniq, d_codes, d_uniq, minutes
+
+
+# --------------------------------------------------------------------------- the two steps
+def two_step_fca(
+    demand: pd.Series,
+    supply: pd.Series | pd.DataFrame,
+    costs: pd.DataFrame,
+    *,
+    max_cost: float | None = None,
+    weight: Callable[[np.ndarray], np.ndarray] | None = None,
+    origin: str = "origin",
+    destination: str = "destination",
+    cost: str = "minutes",
+    quiet: bool = False,
+) -> pd.Series | pd.DataFrame:
+    """Two-step floating catchment accessibility (2SFCA; with ``weight``, E2SFCA).
+
+    Parameters
+    ----------
+    demand : Series
+        Demand (population, possibly age-standardised) indexed by location id.
+    supply : Series or DataFrame
+        Supply indexed by location id; a DataFrame gives one result column per column.
+    costs : DataFrame
+        Sparse cost table, one row per reachable pair (``origin`` in ``demand``'s index,
+        ``destination`` in ``supply``'s). A pair absent from the table is out of reach.
+    max_cost : float, optional
+        Keep pairs with ``cost < max_cost``.
+    weight : callable, optional
+        Vectorised weight of the cost (:func:`step_weight`, :func:`gaussian_weight`,
+        :func:`gravity_weight`); default 1.
+    origin, destination, cost : str
+        Column names in ``costs``.
+    quiet : bool
+        Do not warn about locations without supply in reach (they are listed in
+        ``attrs["no_supply"]`` anyway).
+
+    Returns
+    -------
+    Series or DataFrame
+        Accessibility per demand location, indexed like ``demand``; supply per unit of
+        demand (0 where no supply is in reach). ``attrs["no_supply"]``: the demand locations
+        without supply in reach; ``attrs["unreached_supply"]``: supply no demand reaches;
+        ``attrs["not_in_costs"]``: demand locations absent from the cost table (value NaN:
+        unknown, not 0; always warned).
+
+    Raises
+    ------
+    ValidationError
+        Missing or negative times, duplicated pairs, negative or missing demand or supply.
+
+    Examples
+    --------
+    The hospital example of pysal/access (gravity weight, cost < 61):
+
+    >>> demand = pd.Series([100, 50, 10], index=["1", "2", "3"])
+    >>> supply = pd.Series([15, 20, 100], index=["1", "2", "3"])
+    >>> pairs = {("1", "1"): 1, ("2", "2"): 1, ("3", "3"): 1, ("1", "3"): 40, ("3", "1"): 40,
+    ...          ("2", "3"): 40, ("3", "2"): 40, ("1", "2"): 80, ("2", "1"): 80}
+    >>> costs = pd.DataFrame([(o, d, c) for (o, d), c in pairs.items()],
+    ...                      columns=["origin", "destination", "minutes"])
+    >>> two_step_fca(demand, supply, costs, max_cost=61, weight=gravity_weight(1, -1)).round(6).tolist()
+    [0.331444, 0.579828, 7.286418]
+    """
+    problems: list[dict] = []
+    dem = _as_values(demand, "demande", problems)
+    sup = _as_values(supply, "offre", problems)
+    o_codes, o_uniq, d_codes, d_uniq, c = _check_costs(costs, origin, destination, cost, problems)
+    if problems:
+        raise ValidationError("Entrées de l'accessibilité invalides : corrigez les lignes citées",
+                              problems)
+    o_pos = np.append(dem.index.astype(str).get_indexer(o_uniq), -1)  # code -1 → -1
+    d_pos = np.append(sup.index.astype(str).get_indexer(d_uniq), -1)
+    oi = o_pos[o_codes]
+    di = d_pos[d_codes]
+    keep = (oi >= 0) & (di >= 0)
+    if max_cost is not None:
+        keep &= c < max_cost
+    listed = np.zeros(len(dem), dtype=bool)
+    listed[oi[oi >= 0]] = True
+    unknown_o = o_uniq[o_pos[:-1] < 0]
+    unknown_d = d_uniq[d_pos[:-1] < 0]
+    oi, di, c = oi[keep], di[keep], c[keep]
+    w = np.ones(len(c)) if weight is None else np.asarray(weight(c), dtype="float64")
+    if np.any(~np.isfinite(w)) or np.any(w < 0):
+        raise ValidationError(
+            "Poids infinis ou négatifs : une fonction de gravité à coût nul donne l'infini ; "
+            "utilisez min_cost=… (gravity_weight) ou un coût intra-communal > 0",
+            [{"problem": f"{int(np.sum(~np.isfinite(w)))} paire(s) de poids infini"}])
+    nonzero = w > 0
+    oi, di, w = oi[nonzero], di[nonzero], w[nonzero]
+    matrix = sp.csr_matrix((w, (oi, di)), shape=(len(dem), len(sup)))
+    p = dem.iloc[:, 0].to_numpy()
+    s = sup.to_numpy()
+    reach = matrix.T @ p  # weighted demand around each supply location
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ratio = np.where(reach[:, None] > 0, s / reach[:, None], 0.0)
+    values = matrix @ ratio
+    has_supply = (matrix @ (s > 0).astype("float64")).sum(axis=1) > 0 if len(s) else np.zeros(len(dem), bool)
+    values[~listed] = np.nan
+    has_supply &= listed
+    columns = sup.columns
+    if isinstance(supply, pd.Series):
+        out = pd.Series(values[:, 0], index=dem.index, name=supply.name or "accessibility")
+    else:
+        out = pd.DataFrame(values, index=dem.index, columns=columns)
+    no_supply = dem.index[~has_supply & listed]
+    unlisted = dem.index[~listed]
+    unreached = sup.index[(reach <= 0) & (s > 0).any(axis=1)]
+    out.attrs["no_supply"] = list(no_supply)
+    out.attrs["unreached_supply"] = list(unreached)
+    out.attrs["not_in_costs"] = list(unlisted)
+    out.attrs["unknown_origins"] = list(unknown_o)
+    out.attrs["unknown_destinations"] = list(unknown_d)
+    if len(unlisted):
+        warnings.warn(
+            f"{len(unlisted)} lieu(x) de demande absent(s) de la table des temps "
+            f"({', '.join(map(str, unlisted[:5]))}) : accessibilité inconnue (NaN), pas 0 ; "
+            "ajoutez au moins la paire du lieu avec lui-même ; liste dans attrs['not_in_costs']",
+            stacklevel=2)
+    if not quiet:
+        if len(no_supply):
+            warnings.warn(
+                f"{len(no_supply)} lieu(x) sans aucune offre à portée : accessibilité 0 "
+                f"(par ex. {', '.join(map(str, no_supply[:5]))}) ; liste dans attrs['no_supply']",
+                stacklevel=2)
+        if len(unreached):
+            warnings.warn(
+                f"{len(unreached)} lieu(x) d'offre qu'aucune demande n'atteint : offre non comptée "
+                f"(par ex. {', '.join(map(str, unreached[:5]))}) ; liste dans attrs['unreached_supply']",
+                stacklevel=2)
+        if len(unknown_o) or len(unknown_d):
+            warnings.warn(
+                f"Paires ignorées : {len(unknown_o)} origine(s) absente(s) de la demande, "
+                f"{len(unknown_d)} destination(s) absente(s) de l'offre (sans effet : demande et "
+                "offre nulles) ; listes dans attrs['unknown_origins'] / ['unknown_destinations']",
+                stacklevel=2)
+    return out
+
+
+def enhanced_two_step_fca(
+    demand: pd.Series,
+    supply: pd.Series | pd.DataFrame,
+    costs: pd.DataFrame,
+    *,
+    weight: Callable[[np.ndarray], np.ndarray] | None = None,
+    max_cost: float | None = None,
+    origin: str = "origin",
+    destination: str = "destination",
+    cost: str = "minutes",
+    quiet: bool = False,
+) -> pd.Series | pd.DataFrame:
+    """Enhanced 2SFCA: :func:`two_step_fca` with a distance-decay weight, DREES bands by default.
+
+    Examples
+    --------
+    >>> demand = pd.Series([1000.0, 500.0], index=["a", "b"])
+    >>> supply = pd.Series([2.0, 0.0], index=["a", "b"])
+    >>> costs = pd.DataFrame({"origin": ["a", "b", "b"], "destination": ["a", "b", "a"],
+    ...                       "minutes": [3.0, 3.0, 12.0]})
+    >>> enhanced_two_step_fca(demand, supply, costs).round(6).tolist()
+    [0.0015, 0.001]
+    """
+    return two_step_fca(demand, supply, costs, max_cost=max_cost,
+                        weight=weight if weight is not None else step_weight(DREES_DECAY),
+                        origin=origin, destination=destination, cost=cost, quiet=quiet)
+
+
+# --------------------------------------------------------------------------- costs
+def travel_minutes(km: np.ndarray | float, *, assumptions: Mapping[str, float] | None = None
+                   ) -> np.ndarray:
+    """Minutes by road for a straight-line distance in km (see :data:`TRAVEL_ASSUMPTIONS`).
+
+    Examples
+    --------
+    >>> travel_minutes(np.array([0.0, 5.0, 20.0, 50.0])).round(1).tolist()
+    [1.0, 9.6, 29.6, 66.9]
+    """
+    a = {**TRAVEL_ASSUMPTIONS, **(assumptions or {})}
+    road = np.asarray(km, dtype="float64") * a["detour"]
+    speed = a["speed_max_kmh"] - (a["speed_max_kmh"] - a["speed_min_kmh"]) * np.exp(
+        -road / a["speed_scale_km"])
+    return a["terminal_min"] + 60.0 * road / speed
+
+
+def estimate_costs(
+    communes,
+    *,
+    max_minutes: float = 20.0,
+    assumptions: Mapping[str, float] | None = None,
+    intra: bool = True,
+) -> pd.DataFrame:
+    """Estimate a sparse table of road minutes between communes from their points.
+
+    Points are the communes' representative points (inside each polygon) in a metric CRS;
+    pairs are found with a KD-tree within the straight-line radius that
+    :func:`travel_minutes` turns into ``max_minutes``. The trip inside a commune is the mean
+    distance from a point of a disc of the commune's area to its centre (2/3 of the radius),
+    turned into minutes the same way (``intra=False``: the terminal time only).
+
+    Parameters
+    ----------
+    communes : GeoDataFrame
+        Commune polygons. Distances are measured in their projected CRS; a layer in degrees
+        is first projected with :func:`cpts_geo.communes.to_metric` (Lambert-93 for
+        mainland France), never measured in degrees.
+    max_minutes : float, default 20
+        Pairs with ``minutes < max_minutes`` are kept (the DREES decay is 0 beyond 20);
+        the pair of a commune with itself is always kept.
+    assumptions : mapping, optional
+        Overrides of :data:`TRAVEL_ASSUMPTIONS`.
+    intra : bool, default True
+        Estimate the time within a commune from its area.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``origin``, ``destination`` (commune codes), ``km`` (straight line), ``minutes``.
+
+    Examples
+    --------
+    >>> from cpts_geo.communes import load_communes, to_metric
+    >>> somme = to_metric(load_communes(departments="80"))
+    >>> costs = estimate_costs(somme, max_minutes=20)
+    >>> bool((costs["minutes"] < 20).all()), bool((costs["origin"] == costs["destination"]).sum() == len(somme))
+    (True, True)
+    """
+    from cpts_geo.communes import to_metric
+
+    if communes.crs is None:
+        raise ValueError("La couche des communes n'a pas de CRS : déclarez-le avec "
+                         ".set_crs(...) avant d'estimer des distances.")
+    if not communes.crs.is_projected:
+        from cpts_geo.communes import _metric_crs_of, department_of
+
+        crs_of = department_of(pd.Series(communes.index)).map(_metric_crs_of).to_numpy()
+        if len(set(crs_of)) > 1:  # mainland and overseas: each in its own projection
+            parts = [estimate_costs(communes[crs_of == c], max_minutes=max_minutes,
+                                    assumptions=assumptions, intra=intra)
+                     for c in sorted(set(crs_of))]
+            out = pd.concat(parts, ignore_index=True)
+            out.attrs["assumptions"] = parts[0].attrs["assumptions"]
+            out.attrs["unlocated"] = [c for part in parts for c in part.attrs["unlocated"]]
+            return out
+        communes = to_metric(communes)  # Lambert-93 (mainland) or the overseas CRS
+    a = {**TRAVEL_ASSUMPTIONS, **(assumptions or {})}
+    if travel_minutes(0.0, assumptions=a) >= max_minutes:
+        raise ValueError(f"max_minutes={max_minutes} est sous le temps fixe de trajet "
+                         f"({a['terminal_min']} min).")
+    radius_km = brentq(lambda d: float(travel_minutes(d, assumptions=a)) - max_minutes, 0.0, 1e4)
+    located = communes.geometry.notna().to_numpy() & ~communes.geometry.is_empty.to_numpy()
+    if not located.all():
+        lost = communes.index[~located]
+        warnings.warn(
+            f"{len(lost)} commune(s) sans géométrie ({', '.join(map(str, lost[:5]))}) : "
+            "aucun temps de trajet estimé pour elles ; liste dans attrs['unlocated']",
+            stacklevel=2)
+        communes = communes[located]
+    pts = communes.geometry.representative_point()
+    xy = np.column_stack([pts.x.to_numpy(), pts.y.to_numpy()])
+    tree = cKDTree(xy)
+    pairs = tree.query_pairs(radius_km * 1000.0, output_type="ndarray")
+    i = np.concatenate([pairs[:, 0], pairs[:, 1]])
+    j = np.concatenate([pairs[:, 1], pairs[:, 0]])
+    km = np.hypot(*(xy[i] - xy[j]).T) / 1000.0
+    minutes = travel_minutes(km, assumptions=a)
+    n = len(communes)
+    self_km = (2.0 / 3.0) * np.sqrt(communes.geometry.area.to_numpy() / np.pi) / 1000.0 if intra \
+        else np.zeros(n)
+    codes = np.asarray(communes.index.astype("string"))
+    out = pd.DataFrame({
+        "origin": np.concatenate([codes[i], codes]),
+        "destination": np.concatenate([codes[j], codes]),
+        "km": np.concatenate([km, np.zeros(n)]),
+        "minutes": np.concatenate([minutes, travel_minutes(self_km, assumptions=a)]),
+    })
+    # the trip inside a commune is always kept, even a long one (its weight says the rest)
+    keep = (out["minutes"] < max_minutes) | (out["origin"] == out["destination"])
+    out = out[keep].sort_values(["origin", "destination"])
+    out = out.reset_index(drop=True)
+    out["origin"] = out["origin"].astype("string")
+    out["destination"] = out["destination"].astype("string")
+    out.attrs["assumptions"] = a
+    out.attrs["unlocated"] = [] if located.all() else list(lost)
+    return out
+
+
+# --------------------------------------------------------------------------- demand
+def standardised_population(
+    ages: pd.DataFrame,
+    *,
+    code: str = "code",
+    age: str = "age",
+    count: str = "count",
+    weights: Mapping[int, float] | None = None,
+) -> pd.Series:
+    """Age-standardised population: counts weighted by the DREES age weights, per commune.
+
+    Parameters
+    ----------
+    ages : DataFrame
+        One row per (commune, age): single years (0…100) or lower bounds of 5-year bands.
+        An age falls in the band of the largest lower bound not above it (90 and over: last).
+    code, age, count : str
+        Column names.
+    weights : mapping, optional
+        Lower bound of the band → weight; default :data:`DREES_AGE_WEIGHTS` (APL 2023).
+
+    Returns
+    -------
+    pandas.Series
+        Standardised population indexed by ``code``.
+
+    Examples
+    --------
+    >>> ages = pd.DataFrame({"code": ["31555"] * 3, "age": [3, 42, 95], "count": [10, 10, 10]})
+    >>> float(standardised_population(ages).iloc[0])
+    42.7
+    """
+    weights = dict(DREES_AGE_WEIGHTS if weights is None else weights)
+    problems: list[dict] = []
+    a = pd.to_numeric(ages[age], errors="coerce")
+    n = pd.to_numeric(ages[count], errors="coerce")
+    rows = np.arange(2, len(ages) + 2)
+    for pos in np.flatnonzero((a.isna() | (a < 0)).to_numpy()):
+        problems.append({"row": int(rows[pos]), "code": ages[code].iloc[pos],
+                         "problem": f"âge invalide ({ages[age].iloc[pos]!r}) : un âge est ≥ 0"})
+    for pos in np.flatnonzero((n.isna() | (n < 0)).to_numpy()):
+        problems.append({"row": int(rows[pos]), "code": ages[code].iloc[pos],
+                         "problem": f"effectif invalide ({ages[count].iloc[pos]!r}) : un effectif est ≥ 0"})
+    if problems:
+        raise ValidationError("Table des âges invalide", problems)
+    bounds = np.array(sorted(weights), dtype="float64")
+    values = np.array([weights[b] for b in sorted(weights)])
+    band = np.clip(np.searchsorted(bounds, a.to_numpy(dtype="float64"), side="right") - 1, 0, None)
+    weighted = n.to_numpy(dtype="float64") * values[band]
+    out = pd.Series(weighted, index=pd.Index(ages[code].astype("string"), name="code"))
+    out = out.groupby(level=0, sort=False).sum()
+    out.name = "standardised_population"
+    return out
+
+
+# --------------------------------------------------------------------------- wrappers
+def accessibility(
+    supply: pd.DataFrame | pd.Series,
+    communes,
+    *,
+    professions: Iterable[str] | str | None = "médecin généraliste",
+    costs: pd.DataFrame | None = None,
+    weight: Callable[[np.ndarray], np.ndarray] | None | str = "drees",
+    max_minutes: float = 20.0,
+    demand: pd.Series | None = None,
+    assumptions: Mapping[str, float] | None = None,
+    per: float = 1.0,
+    value: str = "count",
+    activity: float | None = None,
+    quiet: bool = False,
+) -> pd.DataFrame:
+    """Accessibility of each commune to professionals (E2SFCA by default), indexed by ``code``.
+
+    Parameters
+    ----------
+    supply : DataFrame or Series
+        A supply table (:func:`cpts_geo.professionals.read_bpe`), or counts per commune
+        (index ``code``, one column per profession).
+    communes : GeoDataFrame
+        The communes (demand and supply locations). Use all of France (or a wide margin
+        around the area) to avoid border effects, then select the area from the result.
+    professions : str or iterable, default "médecin généraliste"
+        Professions to compute (``None``: all those in ``supply``).
+    costs : DataFrame, optional
+        ``origin``, ``destination``, ``minutes``; default :func:`estimate_costs`.
+    weight : callable, "drees" or None
+        ``"drees"`` (the APL bands, :data:`DREES_DECAY`), any weight function, or ``None``
+        for the plain 2SFCA.
+    max_minutes : float, default 20
+        Pairs with ``minutes < max_minutes`` count.
+    demand : Series, optional
+        Demand per commune (e.g. :func:`standardised_population`); default the
+        ``population`` column of ``communes``.
+    assumptions : mapping, optional
+        Overrides of :data:`TRAVEL_ASSUMPTIONS` for the estimated costs.
+    per : float, default 1
+        Express the result per ``per`` inhabitants (e.g. 10 000).
+    value : {"count", "fte"}, default "count"
+        What to sum from a supply table: professionals, or the ``fte`` column (full-time
+        equivalents, or an activity such as consultations read with
+        ``read_professionals(..., fte="consultations")``).
+    activity : float, optional
+        Consultations per professional and year: multiplies the supply so that the result
+        is in consultations per inhabitant and year, the unit of the DREES APL, comparable
+        with :data:`APL_THRESHOLD` (give your source's figure; none is assumed).
+
+    Returns
+    -------
+    pandas.DataFrame
+        One column per profession, plus ``population`` and ``demand``; 0 where nothing is
+        in reach. ``attrs["costs"]`` holds the cost table used.
+
+    Examples
+    --------
+    >>> import warnings
+    >>> from cpts_geo.communes import load_communes
+    >>> somme = load_communes(departments="80")
+    >>> counts = pd.DataFrame({"médecin généraliste": [300.0]}, index=pd.Index(["80021"], name="code"))
+    >>> with warnings.catch_warnings():
+    ...     warnings.simplefilter("ignore")
+    ...     acc = accessibility(counts, somme, per=10_000)
+    >>> bool(acc.loc["80021", "médecin généraliste"] > acc["médecin généraliste"].median())
+    True
+    """
+    if isinstance(professions, str):
+        professions = [professions]
+    from cpts_geo.professionals import supply_on_layer
+
+    codes = communes.index.astype("string")
+    wide = supply_on_layer(supply, codes, professions=professions, value=value)
+    if activity is not None:
+        if not activity > 0:
+            raise ValueError(f"activity={activity!r} : un nombre de consultations > 0 est attendu.")
+        wide = wide * float(activity)
+    if demand is None:
+        pop = communes["population"]
+        missing = communes.index[pop.isna().to_numpy()]
+        if len(missing):
+            warnings.warn(
+                f"{len(missing)} commune(s) sans population connue ({', '.join(missing[:5])}) : "
+                "demande comptée 0 ; donnez demand=… pour les compter", stacklevel=2)
+        dem = pd.Series(pop.astype("Float64").fillna(0).to_numpy(dtype="float64"), index=codes)
+    else:
+        dem = demand.reindex(codes)
+        missing = codes[dem.isna().to_numpy()]
+        if len(missing):
+            raise ValidationError("Demande manquante pour des communes de la couche",
+                                  [{"code": c, "problem": "demande manquante (0 si aucune)"}
+                                   for c in missing])
+    if costs is None:
+        costs = estimate_costs(communes, max_minutes=max_minutes, assumptions=assumptions)
+    fn = step_weight(DREES_DECAY) if isinstance(weight, str) and weight == "drees" else weight
+    values = two_step_fca(dem, wide, costs, max_cost=max_minutes, weight=fn, quiet=quiet) * per
+    out = values.copy()
+    out.index.name = "code"
+    out["population"] = pd.Series(communes["population"].to_numpy(), index=codes).astype("Float64") \
+        if "population" in communes.columns else np.nan
+    out["demand"] = dem.to_numpy()
+    out.attrs.update(values.attrs)
+    out.attrs["costs"] = costs
+    out.attrs["per"] = per
+    out.attrs["unit"] = ("consultations par habitant et par an" if activity is not None
+                         else f"professionnels ({value}) par {per:g} habitant(s)")
+    return out
+
+
+def territory_accessibility(
+    values: pd.Series,
+    membership: pd.DataFrame,
+    *,
+    weights: pd.Series,
+    population: pd.Series | None = None,
+    threshold: float | None = None,
+) -> pd.DataFrame:
+    """Aggregate commune accessibility to CPTS: mean weighted by standardised population.
+
+    Parameters
+    ----------
+    values : Series
+        Accessibility per commune (index ``code``).
+    membership : DataFrame
+        ``code``, ``cpts_id``, ``share`` (see :func:`cpts_geo.territories.membership`).
+    weights : Series
+        Standardised population per commune (the weights of the mean).
+    population : Series, optional
+        Total population per commune, to count people below ``threshold`` (default:
+        ``weights``).
+    threshold : float, optional
+        Under-served below this value, in the unit of ``values``: :data:`APL_THRESHOLD`
+        (2.5) for GP consultations per inhabitant and year (``accessibility(...,
+        activity=...)`` or a supply in consultations). Without it, the columns about the
+        threshold are left out.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Indexed by ``cpts_id``: ``accessibility``, ``standardised_population``,
+        ``population``, ``population_below``, ``share_below``, ``n_communes``,
+        ``n_communes_below``.
+
+    Examples
+    --------
+    >>> values = pd.Series([3.0, 2.0, 1.0], index=["a", "b", "c"])
+    >>> weights = pd.Series([100.0, 300.0, 50.0], index=["a", "b", "c"])
+    >>> m = pd.DataFrame({"code": ["a", "b", "c"], "cpts_id": ["X", "X", "Y"], "share": 1.0})
+    >>> territory_accessibility(values, m, weights=weights, threshold=2.5)[["accessibility", "share_below"]]
+             accessibility  share_below
+    cpts_id                            
+    X                 2.25         0.75
+    Y                 1.00         1.00
+    """
+    population = weights if population is None else population
+    m = membership[["code", "cpts_id", "share"]].copy()
+    m["code"] = m["code"].astype("string")
+    problems = [{"code": c, "problem": "commune du territoire sans valeur d'accessibilité "
+                 "(calculez sur une couche qui la contient)"}
+                for c in pd.unique(m.loc[~m["code"].isin(values.index.astype("string")), "code"])]
+    if problems:
+        raise ValidationError("Communes des territoires absentes des résultats", problems)
+    v = values.copy(); v.index = v.index.astype("string")
+    w = weights.copy(); w.index = w.index.astype("string")
+    p = population.copy(); p.index = p.index.astype("string")
+    m["value"] = v.reindex(m["code"]).to_numpy(dtype="float64")
+    m["w"] = w.reindex(m["code"]).fillna(0).to_numpy(dtype="float64") * m["share"]
+    m["pop"] = p.reindex(m["code"]).fillna(0).to_numpy(dtype="float64") * m["share"]
+    m["below"] = m["value"] < (threshold if threshold is not None else -np.inf)
+    m["wv"] = m["w"] * m["value"]
+    m["pop_below"] = m["pop"] * m["below"]
+    g = m.groupby("cpts_id", sort=True)
+    out = pd.DataFrame({
+        "accessibility": g["wv"].sum() / g["w"].sum().where(g["w"].sum() > 0),
+        "standardised_population": g["w"].sum(),
+        "population": g["pop"].sum(),
+        "population_below": g["pop_below"].sum(),
+    })
+    out["share_below"] = out["population_below"] / out["population"].where(out["population"] > 0)
+    out["n_communes"] = g.size()
+    out["n_communes_below"] = g["below"].sum().astype("int64")
+    out.index.name = "cpts_id"
+    if threshold is None:
+        out = out.drop(columns=["population_below", "share_below", "n_communes_below"])
+    out.attrs["threshold"] = threshold
+    return out
+
+
+#: French headers of :func:`accessibility_table`.
+TABLE_HEADERS = {
+    "accessibility": "Accessibilité (moyenne pondérée)",
+    "standardised_population": "Demande (population, standardisée si fournie)",
+    "population": "Population",
+    "population_below": "Population sous le seuil",
+    "share_below": "Part de la population sous le seuil (%)",
+    "n_communes": "Communes",
+    "n_communes_below": "Communes sous le seuil",
+}
+
+
+def accessibility_table(territories: pd.DataFrame, *, names: pd.Series | None = None,
+                        digits: int = 2) -> pd.DataFrame:
+    """Diagnostic table with French headers from :func:`territory_accessibility`.
+
+    Examples
+    --------
+    >>> values = pd.Series([3.0, 2.0], index=["a", "b"])
+    >>> m = pd.DataFrame({"code": ["a", "b"], "cpts_id": ["X", "X"], "share": 1.0})
+    >>> t = territory_accessibility(values, m, weights=pd.Series([1.0, 1.0], index=["a", "b"]),
+    ...                             threshold=2.5)
+    >>> list(accessibility_table(t).columns[:2])
+    ['Accessibilité (moyenne pondérée)', 'Demande (population, standardisée si fournie)']
+    """
+    out = territories[[c for c in TABLE_HEADERS if c in territories.columns]].copy()
+    if "share_below" in out.columns:
+        out["share_below"] = 100 * out["share_below"]
+    out = out.round(digits)
+    if names is not None:
+        out.insert(0, "Nom", names.reindex(out.index))
+    out.index.name = "CPTS"
+    return out.rename(columns=TABLE_HEADERS)

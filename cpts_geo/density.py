@@ -1,0 +1,256 @@
+"""Density of professionals: per 10 000 inhabitants, per profession, per commune or per CPTS.
+
+Each unit (a commune, or a CPTS through its membership table) is shown next to its
+department, its region and France, with the number of its communes that have none of the
+profession. A CPTS that crosses borders is compared with the department (and region) holding
+most of its population. A unit without inhabitants has no density (``NaN``, never an
+infinite one); a commune of unknown population is left out of the population sums and
+announced by a warning.
+
+The references are computed on the supply table *as given* and on a reference commune layer
+(all of France, embedded, by default): give the national supply table for a France
+reference (a warning says when the supply covers few departments of the reference layer).
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Iterable
+
+import numpy as np
+import pandas as pd
+
+from cpts_geo.errors import ValidationError
+
+__all__ = ["TABLE_HEADERS", "density", "density_table"]
+
+#: French headers of :func:`density_table`.
+TABLE_HEADERS = {
+    "count": "Professionnels",
+    "population": "Population",
+    "density": "Densité pour 10 000 hab.",
+    "n_communes": "Communes",
+    "n_communes_without": "Communes sans ce professionnel",
+    "department": "Département",
+    "department_density": "Densité du département",
+    "region": "Région",
+    "region_density": "Densité de la région",
+    "france_density": "Densité France",
+}
+
+
+def _ratio(count, population, per):
+    count = np.asarray(count, dtype="float64")
+    population = np.asarray(population, dtype="float64")
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(population > 0, per * count / np.where(population > 0, population, 1.0),
+                        np.nan)
+
+
+def density(
+    supply: pd.DataFrame | pd.Series,
+    communes: pd.DataFrame,
+    *,
+    membership: pd.DataFrame | None = None,
+    professions: Iterable[str] | None = None,
+    per: float = 10_000,
+    reference: pd.DataFrame | None = None,
+    value: str = "count",
+) -> pd.DataFrame:
+    """Professionals per ``per`` inhabitants, per commune (or per CPTS) and profession.
+
+    Parameters
+    ----------
+    supply : DataFrame or Series
+        A supply table (:func:`cpts_geo.professionals.read_bpe`,
+        :func:`~cpts_geo.professionals.read_professionals`) or counts indexed by ``code``
+        with one column per profession.
+    communes : DataFrame
+        The communes to report (index ``code``, columns ``population``, ``department``,
+        ``region``); with ``membership``, the layer holding the CPTS communes.
+    membership : DataFrame, optional
+        ``code``, ``cpts_id``, ``share``: report per CPTS; a commune split between CPTS gives
+        each its ``share`` of the population and of the professionals.
+    professions : iterable of str, optional
+        Default: the professions present in ``supply``.
+    per : float, default 10 000
+        Inhabitants per unit of density.
+    reference : DataFrame, optional
+        The layer for the department, region and France references (default: all of France,
+        embedded). Must contain every commune of ``supply``.
+    value : {"count", "fte"}
+        What to sum from a supply table.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Indexed by (``code`` or ``cpts_id``, ``profession``); columns ``count``,
+        ``population``, ``density``, ``n_communes``, ``n_communes_without``, ``department``,
+        ``department_density``, ``region``, ``region_density``, ``france_density``.
+        ``.xs("infirmier", level="profession")`` gives one profession indexed by unit.
+
+    Raises
+    ------
+    ValidationError
+        Supply in communes absent from the reference layer; membership communes absent
+        from ``communes``.
+
+    Examples
+    --------
+    >>> from cpts_geo.communes import load_communes
+    >>> somme = load_communes(departments="80", crs=None)
+    >>> counts = pd.DataFrame({"infirmier": [40.0]}, index=pd.Index(["80021"], name="code"))
+    >>> d = density(counts, somme, reference=somme)
+    >>> amiens = d.loc[("80021", "infirmier")]
+    >>> float(round(amiens["density"], 2)), int(amiens["n_communes_without"])
+    (2.98, 0)
+    >>> int(d.xs("infirmier", level="profession")["n_communes_without"].sum()) == len(somme) - 1
+    True
+    """
+    from cpts_geo.communes import load_communes
+
+    from cpts_geo.professionals import supply_on_layer
+
+    ref = load_communes(crs=None) if reference is None else reference
+    ref_codes = ref.index.astype("string")
+    counts = supply_on_layer(supply, ref_codes, professions=professions, value=value,
+                             layer="couche de référence")
+    wide = counts.loc[(counts != 0).any(axis=1)]
+    profs = list(counts.columns)
+    pop = pd.Series(ref["population"].astype("Float64").to_numpy(), index=ref_codes)
+    unknown_pop = ref_codes[pop.isna().to_numpy()]
+    if len(unknown_pop):
+        warnings.warn(
+            f"{len(unknown_pop)} commune(s) de population inconnue ({', '.join(unknown_pop[:5])}) : "
+            "hors des totaux de population, densité non calculée", stacklevel=2)
+    popf = pop.fillna(0).to_numpy(dtype="float64")
+    deps_with = wide.index.str[:3].str.replace(r"^(\d\d)\d$", r"\1", regex=True).nunique()
+    n_deps = ref["department"].nunique()
+    if n_deps > 5 and deps_with < 0.8 * n_deps:
+        warnings.warn(
+            f"L'offre ne couvre que {deps_with} des {n_deps} départements de la référence : "
+            "les densités de référence (France, région) sont sous-estimées ; donnez l'offre "
+            "nationale", stacklevel=2)
+
+    # references
+    dept = ref["department"].astype("string").to_numpy()
+    reg = ref["region"].astype("string").to_numpy()
+    ref_frame = counts.assign(_pop=popf, _dep=dept, _reg=reg)
+    dep_tot = ref_frame.groupby("_dep")[[*profs, "_pop"]].sum()
+    reg_tot = ref_frame.groupby("_reg")[[*profs, "_pop"]].sum()
+    fr_count = counts.sum()
+    fr_pop = popf.sum()
+
+    layer = communes
+    codes = layer.index.astype("string")
+    missing_layer = codes.difference(ref_codes)
+    if len(missing_layer):
+        raise ValidationError(
+            "Communes absentes de la couche de référence : donnez reference= qui les contient",
+            [{"code": c, "problem": "commune absente de la couche de référence"}
+             for c in missing_layer])
+    if membership is None:
+        m = pd.DataFrame({"code": codes, "unit": codes, "share": 1.0})
+        unit_name = "code"
+    else:
+        m = membership[["code", "cpts_id", "share"]].rename(columns={"cpts_id": "unit"}).copy()
+        m["code"] = m["code"].astype("string")
+        m["unit"] = m["unit"].astype("string")
+        absent = pd.unique(m.loc[~m["code"].isin(codes), "code"])
+        if len(absent):
+            raise ValidationError(
+                "Communes des CPTS absentes de la couche des communes : donnez une couche qui "
+                "les contient", [{"code": c, "problem": "commune absente de la couche"}
+                                 for c in absent])
+        unit_name = "cpts_id"
+    share = m["share"].to_numpy(dtype="float64")
+    c = counts.reindex(m["code"]).to_numpy() * share[:, None]
+    p = pop.reindex(m["code"]).fillna(0).to_numpy(dtype="float64") * share
+    has_none = counts.reindex(m["code"]).to_numpy() == 0
+    frame = pd.DataFrame(c, columns=profs)
+    frame["_pop"] = p
+    frame["_unit"] = m["unit"].to_numpy()
+    frame["_dep"] = pd.Series(dept, index=ref_codes).reindex(m["code"]).to_numpy()
+    frame["_reg"] = pd.Series(reg, index=ref_codes).reindex(m["code"]).to_numpy()
+    g = frame.groupby("_unit", sort=False)
+    unit_count = g[profs].sum()
+    unit_pop = g["_pop"].sum()
+    n_communes = g.size()
+    without = pd.DataFrame(has_none, columns=profs).groupby(frame["_unit"].to_numpy(), sort=False).sum()
+    # department / region holding most of the unit's population (first in code order on ties)
+    main_dep = (frame.groupby(["_unit", "_dep"])["_pop"].sum().reset_index()
+                .sort_values(["_unit", "_pop", "_dep"], ascending=[True, False, True])
+                .drop_duplicates("_unit").set_index("_unit")["_dep"])
+    main_reg = (frame.groupby(["_unit", "_reg"])["_pop"].sum().reset_index()
+                .sort_values(["_unit", "_pop", "_reg"], ascending=[True, False, True])
+                .drop_duplicates("_unit").set_index("_unit")["_reg"])
+    units = unit_count.index
+    parts = []
+    for prof in profs:
+        d_dep = main_dep.reindex(units)
+        d_reg = main_reg.reindex(units)
+        part = pd.DataFrame({
+            unit_name: units,
+            "profession": prof,
+            "count": unit_count[prof].to_numpy(),
+            "population": unit_pop.reindex(units).to_numpy(),
+            "density": _ratio(unit_count[prof], unit_pop.reindex(units), per),
+            "n_communes": n_communes.reindex(units).to_numpy(),
+            "n_communes_without": without[prof].reindex(units).to_numpy(),
+            "department": d_dep.to_numpy(),
+            "department_density": _ratio(dep_tot[prof].reindex(d_dep).to_numpy(),
+                                         dep_tot["_pop"].reindex(d_dep).to_numpy(), per),
+            "region": d_reg.to_numpy(),
+            "region_density": _ratio(reg_tot[prof].reindex(d_reg).to_numpy(),
+                                     reg_tot["_pop"].reindex(d_reg).to_numpy(), per),
+            "france_density": float(_ratio(fr_count[prof], fr_pop, per)),
+        })
+        parts.append(part)
+    out = pd.concat(parts, ignore_index=True)
+    order = {u: i for i, u in enumerate(units)}
+    out["_o"] = out[unit_name].map(order)
+    out = out.sort_values(["_o"], kind="stable").drop(columns="_o")
+    out = out.set_index([unit_name, "profession"])
+    out["n_communes"] = out["n_communes"].astype("int64")
+    out["n_communes_without"] = out["n_communes_without"].astype("int64")
+    zero = out.index.get_level_values(0)[(out["population"] <= 0).to_numpy()].unique()
+    if len(zero):
+        warnings.warn(
+            f"{len(zero)} unité(s) sans population ({', '.join(map(str, zero[:5]))}) : "
+            "densité non calculée (NaN), pas de division par zéro", stacklevel=2)
+    out.attrs["per"] = per
+    out.attrs["population_vintage"] = ref.attrs.get("population_vintage")
+    return out
+
+
+def density_table(result: pd.DataFrame, *, profession: str | None = None,
+                  digits: int = 1) -> pd.DataFrame:
+    """The density result with French headers, rounded, for reports and notebooks.
+
+    Parameters
+    ----------
+    result : DataFrame
+        Output of :func:`density`.
+    profession : str, optional
+        Keep one profession (then indexed by unit only).
+
+    Examples
+    --------
+    >>> from cpts_geo.communes import load_communes
+    >>> somme = load_communes(departments="80", crs=None)
+    >>> counts = pd.DataFrame({"infirmier": [40.0]}, index=pd.Index(["80021"], name="code"))
+    >>> table = density_table(density(counts, somme, reference=somme), profession="infirmier")
+    >>> list(table.columns[:3])
+    ['Professionnels', 'Population', 'Densité pour 10 000 hab.']
+    """
+    out = result.xs(profession, level="profession") if profession is not None else result.copy()
+    per = result.attrs.get("per", 10_000)
+    headers = dict(TABLE_HEADERS)
+    if per != 10_000:
+        headers["density"] = f"Densité pour {per:,.0f} hab.".replace(",", " ")
+    num = out.select_dtypes("number").columns
+    out[num] = out[num].round(digits)
+    out = out.rename(columns=headers)
+    names = {"code": "Commune", "cpts_id": "CPTS", "profession": "Profession"}
+    out.index = out.index.set_names([names.get(n, n) for n in out.index.names])
+    return out

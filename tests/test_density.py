@@ -1,0 +1,132 @@
+"""Density of professionals per 10 000 inhabitants, per commune and per CPTS."""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from cpts_geo.density import density, density_table
+from cpts_geo.errors import ValidationError
+
+
+@pytest.fixture(scope="module")
+def somme():
+    from cpts_geo.communes import load_communes
+
+    return load_communes(departments="80", crs=None)
+
+
+def _supply(rows):
+    return pd.DataFrame(rows, columns=["code", "profession", "count"])
+
+
+def test_commune_density_references_and_none(somme):
+    supply = _supply([("80021", "infirmier", 134.0), ("80001", "infirmier", 1.0)])
+    out = density(supply, somme, reference=somme)
+    pop = somme.loc["80021", "population"]
+    amiens = out.loc[("80021", "infirmier")]
+    assert amiens["density"] == pytest.approx(134 * 10_000 / pop)
+    assert amiens["n_communes"] == 1 and amiens["n_communes_without"] == 0
+    assert out["n_communes_without"].sum() == len(somme) - 2
+    # references: total over total population (department = region = France here)
+    total = 135 * 10_000 / somme["population"].sum()
+    assert amiens["department"] == "80" and amiens["region"] == "32"
+    assert amiens["department_density"] == pytest.approx(total)
+    assert amiens["france_density"] == pytest.approx(total)
+    assert out.index.names == ["code", "profession"]
+
+
+def test_cpts_density_with_shares(somme):
+    supply = _supply([("80021", "pharmacie", 40.0), ("80001", "pharmacie", 1.0)])
+    mem = pd.DataFrame({"code": ["80021", "80021", "80001"], "cpts_id": ["A", "B", "B"],
+                        "share": [0.75, 0.25, 1.0]})
+    out = density(supply, somme, membership=mem, reference=somme)
+    p_amiens = somme.loc["80021", "population"]
+    a = out.loc[("A", "pharmacie")]
+    assert a["population"] == pytest.approx(0.75 * p_amiens)
+    assert a["density"] == pytest.approx(30 * 10_000 / (0.75 * p_amiens))
+    b = out.loc[("B", "pharmacie")]
+    assert b["count"] == pytest.approx(11.0)
+    assert b["n_communes"] == 2 and b["department"] == "80"
+    assert out.index.names == ["cpts_id", "profession"]
+
+
+def test_zero_population_no_infinite_density(somme):
+    communes = somme.copy()
+    communes.loc["80001", "population"] = 0
+    supply = _supply([("80001", "infirmier", 2.0)])
+    with pytest.warns(UserWarning, match="sans population.*80001"):
+        out = density(supply, communes, reference=communes)
+    assert np.isnan(out.loc[("80001", "infirmier"), "density"])
+    assert not np.isinf(out["density"]).any()
+    assert somme.loc["80001", "population"] != 0  # caller's layer untouched
+
+
+def test_unknown_population_is_announced(somme):
+    communes = somme.copy()
+    communes["population"] = communes["population"].astype("Float64")
+    communes.loc["80001", "population"] = pd.NA
+    with pytest.warns(UserWarning, match="population inconnue \\(80001\\)"):
+        out = density(_supply([("80021", "infirmier", 1.0)]), communes, reference=communes)
+    assert np.isnan(out.loc[("80001", "infirmier"), "density"])
+
+
+def test_supply_outside_reference_is_listed(somme):
+    supply = _supply([("59350", "infirmier", 5.0), ("62041", "infirmier", 1.0),
+                      ("80021", "infirmier", 1.0)])
+    with pytest.raises(ValidationError, match="absentes de la couche de référence") as err:
+        density(supply, somme, reference=somme)
+    assert err.value.problems["code"].tolist() == ["59350", "62041"]
+
+
+def test_membership_commune_outside_layer_is_listed(somme):
+    mem = pd.DataFrame({"code": ["80021", "59350"], "cpts_id": ["A", "A"], "share": 1.0})
+    with pytest.raises(ValidationError, match="Communes des CPTS absentes") as err:
+        density(_supply([("80021", "infirmier", 1.0)]), somme, membership=mem, reference=somme)
+    assert err.value.problems["code"].tolist() == ["59350"]
+
+
+def test_unknown_profession_lists_accepted_names(somme):
+    with pytest.raises(ValidationError) as err:
+        density(_supply([("80021", "infirmier", 1.0)]), somme, professions=["boulanger"],
+                reference=somme)
+    text = str(err.value)
+    assert "boulanger" in text and "médecin généraliste" in text
+
+
+def test_french_table(somme):
+    out = density(_supply([("80021", "infirmier", 1.0)]), somme, reference=somme)
+    table = density_table(out, profession="infirmier")
+    assert table.index.name == "Commune"
+    assert {"Densité pour 10 000 hab.", "Communes sans ce professionnel",
+            "Densité du département", "Densité France"} <= set(table.columns)
+
+
+def test_real_bpe_hdf_by_epci(shared_data, hdf_communes):
+    """HdF CPTS stand-ins (one per EPCI) with the national references (BPE 2018)."""
+    from cpts_geo.communes import load_communes
+    from cpts_geo.professionals import read_bpe
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        supply = read_bpe(shared_data / "health_professionals" / "bpe2018_sante_communes.csv",
+                          professions=["médecin généraliste", "infirmier"],
+                          passage=shared_data / "cog_passage" / "gescodgeo_table_passage_2008_2025.csv")
+        france = load_communes(crs=None)
+        mem = pd.DataFrame({"code": hdf_communes.index,
+                            "cpts_id": hdf_communes["epci"].to_numpy(), "share": 1.0})
+        out = density(supply, france, membership=mem)
+    assert len(supply.attrs["rejected"]) == 0
+    gp = out.xs("médecin généraliste", level="profession")
+    assert len(gp) == hdf_communes["epci"].nunique()
+    assert gp["region"].eq("32").all()
+    # France: 61 594 GP practices in the BPE 2018 for 66.4 M inhabitants (2016): 9.26 / 10 000
+    assert supply.loc[supply["profession"] == "médecin généraliste", "count"].sum() == 61_594
+    assert gp["france_density"].iloc[0] == pytest.approx(
+        61_594 * 1e4 / france["population"].sum())
+    assert gp["region_density"].iloc[0] == pytest.approx(9.09, abs=0.01)
+    # every HdF commune counted once: populations add up to the region's
+    assert gp["population"].sum() == pytest.approx(hdf_communes["population"].sum())

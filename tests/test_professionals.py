@@ -1,0 +1,148 @@
+"""Readers of professional supply: generic table and INSEE BPE."""
+
+from __future__ import annotations
+
+import warnings
+
+import pandas as pd
+import pytest
+
+from cpts_geo.errors import ValidationError
+from cpts_geo.professionals import (
+    BPE_PROFESSIONS,
+    PROFESSIONS,
+    parse_professions,
+    read_bpe,
+    read_professionals,
+    supply_by_commune,
+)
+
+
+def _quiet(fn, *args, **kwargs):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return fn(*args, **kwargs)
+
+
+def test_profession_variants():
+    got = parse_professions(["MÉDECIN GÉNÉRALISTE", "medecins generalistes", "IDE", "D301",
+                             "Masseur kinésithérapeute", "chirurgiens-dentistes"])
+    assert got.tolist() == ["médecin généraliste", "médecin généraliste", "infirmier",
+                            "pharmacie", "masseur-kinésithérapeute", "chirurgien-dentiste"]
+    assert BPE_PROFESSIONS["D233"] == "masseur-kinésithérapeute"
+    assert "sage-femme" in PROFESSIONS
+
+
+def test_unknown_professions_listed_with_accepted_names():
+    with pytest.raises(ValidationError, match=r"(?s)profession inconnue « plombier ».*"
+                       r"professions acceptées : médecin généraliste") as err:
+        parse_professions(["infirmier", "plombier", "astrologue", "plombier"])
+    probs = err.value.problems
+    assert probs["row"].tolist() == ["3, 5", "4"]
+
+
+def test_generic_table_all_problems_at_once(tmp_path):
+    path = tmp_path / "pros.csv"
+    path.write_text(
+        "commune;métier;nb\n"
+        "59350;généraliste;3\n"
+        "59350;plombier;1\n"
+        "80021;infirmier;-2\n"
+        "99999;infirmier;1\n"
+        "80021;kiné;deux\n", encoding="utf-8")
+    with pytest.raises(ValidationError, match="Table des professionnels invalide") as err:
+        read_professionals(path, code="commune", profession="métier", count="nb")
+    probs = err.value.problems
+    assert probs["row"].astype(str).tolist() == ["3", "4", "5", "6"]
+    text = " ".join(probs["problem"])
+    assert "plombier" in text and "négatif" in text and "code inconnu" in text
+    assert "non numérique « deux »" in text
+
+
+def test_missing_columns():
+    with pytest.raises(ValidationError, match="colonne « count » absente"):
+        read_professionals(pd.DataFrame({"code": ["59350"], "profession": ["infirmier"]}))
+
+
+def test_remap_reported_not_dropped():
+    table = pd.DataFrame({"code": [" 59350", "75112", "05120", 1001],
+                          "profession": ["infirmier"] * 4, "count": ["1", "2", "3,5", "1"],
+                          "etp": ["0.5", "", "1", "1"]})
+    before = table.copy()
+    with pytest.warns(UserWarning, match="rattachée"):
+        out = read_professionals(table, fte="etp")
+    pd.testing.assert_frame_equal(table, before)  # caller's data untouched
+    assert out["code"].tolist() == ["59350", "75056", "05001", "01001"]
+    assert out["count"].tolist() == [1.0, 2.0, 3.5, 1.0]
+    assert pd.isna(out["fte"].iloc[1])
+    reasons = out.attrs["remapped"].set_index("code")["reason"]
+    assert reasons["75112"] == "arrondissement → commune"
+    assert reasons["05120"] == "commune déléguée"
+
+
+def test_unknown_codes_reported_when_asked():
+    table = pd.DataFrame({"code": ["59350", "99999"], "profession": ["infirmier"] * 2,
+                          "count": [1, 1]})
+    with pytest.raises(ValidationError, match="ligne 3, code 99999 : code inconnu"):
+        read_professionals(table)
+    with pytest.warns(UserWarning, match="1 ligne\\(s\\) écartée\\(s\\)"):
+        out = read_professionals(table, unknown="report")
+    assert out["code"].tolist() == ["59350"]
+    assert out.attrs["rejected"][["row", "code"]].values.tolist() == [[3, "99999"]]
+
+
+def test_bpe_long_format(tmp_path):
+    path = tmp_path / "bpe.csv"
+    path.write_text("REG;DEP;DEPCOM;DCIRIS;AN;TYPEQU;NB_EQUIP\n"
+                    "32;59;59350;59350_0101;2018;D201;2\n"
+                    "32;59;59350;59350_0102;2018;D201;3\n"
+                    "32;59;59350;59350_0102;2018;B101;1\n"
+                    "84;69;69381;69381_0101;2018;D232;4\n", encoding="utf-8")
+    out = _quiet(read_bpe, path)
+    assert out["row"].tolist() == [2, 3, 5]
+    assert out.attrs["other_equipment_rows"] == 1
+    wide = supply_by_commune(out)
+    assert wide.loc["59350", "médecin généraliste"] == 5
+    assert wide.loc["69123", "infirmier"] == 4  # Lyon 1er → Lyon
+    only = _quiet(read_bpe, path, professions=["infirmiers"])
+    assert only["profession"].unique().tolist() == ["infirmier"]
+
+
+def test_bpe_negative_count(tmp_path):
+    bpe = pd.DataFrame({"DEPCOM": ["59350", "59009"], "TYPEQU": ["D201", "D232"],
+                        "NB_EQUIP": ["2", "-1"]})
+    with pytest.raises(ValidationError, match="ligne 3, code 59009 : NB_EQUIP négatif"):
+        read_bpe(bpe)
+
+
+def test_real_bpe_2018(shared_data):
+    path = shared_data / "health_professionals" / "bpe2018_sante_communes.csv"
+    passage = shared_data / "cog_passage" / "gescodgeo_table_passage_2008_2025.csv"
+    out = _quiet(read_bpe, path, passage=passage)
+    assert len(out.attrs["rejected"]) == 0
+    wide = supply_by_commune(out)
+    # national totals of the SOURCE.md survive remapping (nothing lost)
+    assert wide["médecin généraliste"].sum() == 61594
+    assert wide["infirmier"].sum() == 97678
+    assert wide["pharmacie"].sum() == 24457
+    assert wide.loc["59350", "médecin généraliste"] == 303
+    # Paris arrondissements rolled up
+    assert "75056" in wide.index and not wide.index.str.startswith("751").any()
+    # without the passage table, old merged codes are set aside with their row
+    out2 = _quiet(read_bpe, path, unknown="report")
+    assert len(out2.attrs["rejected"]) > 0
+    assert out2["count"].sum() + 0 < out["count"].sum()
+
+
+def test_readme_professionals_example_reads(tmp_path):
+    import re
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    block = re.search(r"```text\n(code;profession;effectif.*?)```", readme, re.S).group(1)
+    path = tmp_path / "professionnels.csv"
+    path.write_text(block, encoding="utf-8")
+    table = read_professionals(path, count="effectif")
+    assert table["profession"].tolist() == ["médecin généraliste", "infirmier",
+                                            "masseur-kinésithérapeute"]
+    assert table["row"].tolist() == [2, 3, 4]
