@@ -95,10 +95,17 @@
   window.cptsGeoMap = function (map, data) {
     var T = data.text;
     var many = data.communes.length > 8000;
-    var svg = L.svg(), canvas = many ? L.canvas({padding: 0.2}) : svg;
     ["cptsFill", "communes", "outlines", "departments"].forEach(function (name, i) {
       map.createPane(name).style.zIndex = 410 + 10 * i;
     });
+    // Up to a region: SVG (one element per polygon). Beyond (all of France): one canvas per pane,
+    // much faster to draw tens of thousands of polygons.
+    var svg = L.svg();
+    function rendererFor(pane) { return many ? L.canvas({pane: pane, padding: 0.2}) : svg; }
+    var R = {fill: rendererFor("cptsFill"), communes: rendererFor("communes"),
+             outlines: rendererFor("outlines"), departments: rendererFor("departments")};
+    // Set the view first: polygons are then projected once, not again on a later zoom change.
+    if (data.bounds) { map.fitBounds(data.bounds); }
     map.getPane("outlines").style.pointerEvents = "none";
     map.getPane("departments").style.pointerEvents = "none";
 
@@ -108,7 +115,7 @@
       cptsById[c.id] = c;
       var shape = decode(c.g, data);
       var poly = L.polygon(shape, {
-        pane: "cptsFill", renderer: svg, className: "cpts-polygon",
+        pane: "cptsFill", renderer: R.fill, className: "cpts-polygon",
         color: data.colors[c.stage] || "#999", weight: 0, fillColor: data.colors[c.stage] || "#999",
         fillOpacity: 0.85
       });
@@ -117,7 +124,7 @@
                              [T.n_communes, c.n], [T.id, c.id]]);
       }, {sticky: true});
       poly.addTo(cptsLayer);
-      L.polygon(shape, {pane: "outlines", renderer: svg, interactive: false, fill: false,
+      L.polygon(shape, {pane: "outlines", renderer: R.outlines, interactive: false, fill: false,
                         color: "#1a1a1a", weight: 1.6, opacity: 0.9}).addTo(outlineLayer);
     });
 
@@ -127,7 +134,7 @@
       var shape = decode(m.g, data);
       var covered = !!m.cpts;
       var poly = L.polygon(shape, {
-        pane: "communes", renderer: canvas, className: "commune-polygon",
+        pane: "communes", renderer: R.communes, className: "commune-polygon",
         color: "#6e6e6e", weight: 0.4, opacity: 0.7, fill: true, fillOpacity: 0,
         fillColor: "#000"
       });
@@ -145,7 +152,7 @@
       poly.addTo(communeLayer);
       byName[m.n + " (" + m.c + ")"] = poly;
       if (!covered) {
-        L.polygon(shape, {pane: "cptsFill", renderer: svg, className: "uncovered-polygon",
+        L.polygon(shape, {pane: "cptsFill", renderer: R.fill, className: "uncovered-polygon",
                           interactive: false, color: data.uncoveredBorder, weight: 0.6, dashArray: "2 2",
                           fillColor: data.uncoveredColor, fillOpacity: 0.9}).addTo(uncoveredLayer);
       }
@@ -153,7 +160,7 @@
 
     var depLayer = L.layerGroup();
     data.departments.forEach(function (d) {
-      L.polygon(decode(d.g, data), {pane: "departments", renderer: svg, interactive: false, fill: false,
+      L.polygon(decode(d.g, data), {pane: "departments", renderer: R.departments, interactive: false, fill: false,
                                     color: "#000", weight: 2.6, opacity: 0.9}).addTo(depLayer);
     });
 
@@ -175,7 +182,7 @@
       var layer = L.layerGroup();
       ind.features.forEach(function (f) {
         var poly = L.polygon(decode(f.g, data), {
-          pane: "cptsFill", renderer: canvas, className: "indicator-polygon",
+          pane: "cptsFill", renderer: R.fill, className: "indicator-polygon",
           color: "#555", weight: 0.3, fillColor: f.k === null ? "#ffffff" : ind.colors[f.k], fillOpacity: 0.9
         });
         poly.bindTooltip(function () {
@@ -211,7 +218,13 @@
       input.setAttribute("aria-label", T.search);
       var list = el("datalist");
       list.id = "cpts-commune-names";
-      Object.keys(byName).sort().forEach(function (k) { var o = el("option"); o.value = k; list.appendChild(o); });
+      // the list of names (tens of thousands for France) is built when the box is first used
+      function fillList() {
+        if (list.childElementCount) { return; }
+        Object.keys(byName).sort().forEach(function (k) { var o = el("option"); o.value = k; list.appendChild(o); });
+      }
+      input.addEventListener("focus", fillList);
+      input.addEventListener("input", fillList);
       div.appendChild(input);
       div.appendChild(list);
       input.addEventListener("change", function () {
@@ -229,7 +242,6 @@
     search.addTo(map);
 
     L.control.scale({imperial: false, position: "bottomleft"}).addTo(map);
-    if (data.bounds) { map.fitBounds(data.bounds); }
     window.cptsGeo = {nCpts: data.cpts.length, nCommunes: data.communes.length, map: map};
     return window.cptsGeo;
   };
