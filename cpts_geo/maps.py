@@ -247,6 +247,11 @@ def stage_map(
     simple = pd.Series(_simplified(communes, tolerance), index=communes.index)
     minx, miny, maxx, maxy = shapely.total_bounds(simple.to_numpy())
     origin = (round(float(minx), 4), round(float(miny), 4))
+    # initial view: mainland France when the map also holds overseas departments (reached by
+    # zooming out), otherwise everything
+    overseas = communes.index.astype(str).str.startswith("97")
+    view = shapely.total_bounds(simple[~overseas].to_numpy()) if 0 < overseas.sum() < len(overseas) \
+        else (minx, miny, maxx, maxy)
 
     if membership is None:
         covered = communes[communes["cpts_id"].notna()]
@@ -314,7 +319,7 @@ def stage_map(
         "uncoveredColor": UNCOVERED_COLOR, "uncoveredBorder": UNCOVERED_BORDER,
         "cpts": cpts, "communes": com, "departments": deps, "indicators": ind_out,
         "title": title, "subtitle": subtitle, "caption": list(caption), "text": _TEXT,
-        "bounds": [[float(miny), float(minx)], [float(maxy), float(maxx)]],
+        "bounds": [[float(view[1]), float(view[0])], [float(view[3]), float(view[2])]],
     }
     # "<" cannot close the script, "%" cannot close the template's raw block (folium/branca
     # parse rendered scripts as Jinja templates; the payload is wrapped in a raw block).
