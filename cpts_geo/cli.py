@@ -220,6 +220,90 @@ def _cmd_funding(args: argparse.Namespace) -> int:
     return 0
 
 
+def _read_supply(args: argparse.Namespace, communes):
+    """Read PROFESSIONNELS: INSEE's BPE (long or wide) or a generic table."""
+    import re
+
+    import pandas as pd
+
+    from cpts_geo.professionals import read_bpe, read_professionals
+
+    kind = args.format
+    if kind == "auto":
+        from pathlib import Path
+
+        path = Path(args.supply)
+        if path.suffix.lower() in (".xlsx", ".xls"):
+            head = pd.read_excel(path, nrows=0)
+        elif path.suffix.lower() == ".parquet":
+            head = pd.read_parquet(path).iloc[:0]
+        else:
+            head = pd.read_csv(path, sep=None, engine="python", nrows=1, encoding_errors="replace")
+        cols = [str(c).upper() for c in head.columns]
+        kind = "bpe" if "TYPEQU" in cols or any(re.match(r"^D\d{3}(_|$)", c) for c in cols) \
+            else "table"
+    if kind == "bpe":
+        return read_bpe(args.supply, communes=communes, passage=args.passage, unknown="report")
+    return read_professionals(args.supply, code=args.code, profession=args.profession,
+                              count=args.effectif, communes=communes, passage=args.passage,
+                              unknown="report")
+
+
+def _cmd_offre(args: argparse.Namespace) -> int:
+    import warnings
+    from pathlib import Path
+
+    import pandas as pd
+
+    from cpts_geo.accessibility import accessibility, territory_accessibility
+    from cpts_geo.communes import load_communes
+    from cpts_geo.density import density, density_table
+
+    _, checked, _ = _check(args)
+    france = load_communes()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # remapped and rejected rows are written below
+        supply = _read_supply(args, france)
+    out = Path(args.output)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    remapped, rejected = supply.attrs["remapped"], supply.attrs["rejected"]
+    print(f"Offre lue : {len(supply)} lignes retenues, {len(remapped)} rattachée(s) à la commune "
+          f"actuelle, {len(rejected)} écartée(s) (code absent de la couche des communes"
+          + ("" if args.passage or not len(rejected) else " ; une table de passage INSEE, --passage, "
+             "peut rattacher les anciens codes") + ").")
+    for name, table in (("codes_rattaches", remapped), ("lignes_ecartees", rejected)):
+        if len(table):
+            path = out.with_name(f"{out.stem}_{name}.csv")
+            table.to_csv(path, sep=";", index=False, encoding="utf-8-sig")
+            print(f"  détail : {path}")
+    professions = args.professions or None
+    membership = checked.membership
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # communes without population or supply: in the table
+        dens = density(supply, france, membership=membership, professions=professions)
+        acc = accessibility(supply, france, professions=list(dens.index.unique("profession")),
+                            max_minutes=args.minutes, per=10_000, quiet=True)
+    parts = []
+    for prof in dens.index.unique("profession"):
+        terr = territory_accessibility(acc[prof], membership, weights=acc["demand"])
+        parts.append(terr["accessibility"].rename(prof))
+    table = density_table(dens)
+    acc_col = f"Accessibilité E2SFCA ({args.minutes:g} min, pour 10 000 hab.)"
+    table[acc_col] = pd.concat(parts, axis=1).stack().reindex(dens.index).round(1).to_numpy()
+    table.insert(0, "Nom", checked.cpts["name"].reindex(dens.index.get_level_values(0)).to_numpy())
+    table = table.sort_index(level=0, sort_remaining=False, kind="stable")
+    table.to_csv(out, sep=";", encoding="utf-8-sig")
+    print(f"Densité et accessibilité de {len(checked.cpts)} "
+          f"CPTS écrites dans {out}.")
+    if "médecin généraliste" in dens.index.unique("profession"):
+        gp = table.xs("médecin généraliste", level="Profession")
+        print("Médecins généralistes pour 10 000 habitants (densité ; accessibilité) :")
+        for cid, rec in gp.iterrows():
+            print(f"  - {cid} {rec['Nom']} : {rec['Densité pour 10 000 hab.']:.1f} ; "
+                  f"{rec[acc_col]:.1f}".replace(".", ","))
+    return 0
+
+
 def _checked_for_maps(args: argparse.Namespace):
     import warnings
 
@@ -318,6 +402,24 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("-o", "--output", default="indicateurs_flux.csv", metavar="FICHIER.csv",
                    help="indicateurs par CPTS (CSV ou XLSX) ; fuites et signalements écrits à côté")
     p.set_defaults(func=_cmd_flows)
+
+    p = sub.add_parser("offre", help="densité et accessibilité des professionnels par CPTS (BPE ou table)")
+    p.add_argument("supply", metavar="PROFESSIONNELS",
+                   help="BPE de l'INSEE (DEPCOM;TYPEQU;NB_EQUIP, ou colonnes D201…) ou table "
+                        "code commune / profession / effectif (CSV, XLSX, Parquet)")
+    registry_args(p)
+    p.add_argument("--format", choices=["auto", "bpe", "table"], default="auto",
+                   help="format de PROFESSIONNELS (défaut : reconnu d'après les colonnes)")
+    p.add_argument("--code", default="code", help="colonne du code commune (table générique)")
+    p.add_argument("--profession", default="profession", help="colonne de la profession")
+    p.add_argument("--effectif", default="count", help="colonne de l'effectif")
+    p.add_argument("--professions", nargs="+", metavar="PROFESSION",
+                   help="professions retenues (défaut : toutes celles présentes)")
+    p.add_argument("--minutes", type=float, default=20,
+                   help="portée de l'accessibilité en minutes (défaut 20, paliers DREES)")
+    p.add_argument("-o", "--output", default="offre_cpts.csv", metavar="FICHIER.csv",
+                   help="tableau par CPTS et profession (CSV pour Excel)")
+    p.set_defaults(func=_cmd_offre)
 
     p = sub.add_parser("funding", help="financement ACI par mission (une taille, ou chaque CPTS d'un registre)")
     p.add_argument("--tier", type=int, help="taille de la CPTS (1 à 4)")

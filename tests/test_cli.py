@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 from cpts_geo.cli import main
@@ -92,3 +93,30 @@ def test_carte_and_batch(capsys, tmp_path, monkeypatch):
     two.write_text("cpts_id;etape;code_commune\nA;5;80021\nB;5;75056\n", encoding="utf-8")
     assert main(["carte", str(two), "-o", str(out), "--no-png"]) == 2
     assert "plusieurs régions (11, 32)" in capsys.readouterr().err
+
+
+def test_offre_generic_table_reports_every_row(tmp_path, capsys):
+    supply = tmp_path / "professionnels.csv"
+    supply.write_text("commune;métier;nb\n59350;généraliste;300\n99999;kiné;2\n80021;infirmière;40\n",
+                      encoding="utf-8")
+    out = tmp_path / "offre.csv"
+    assert main(["offre", str(supply), "--code", "commune", "--profession", "métier",
+                 "--effectif", "nb", "-o", str(out)]) == 0
+    text = capsys.readouterr().out
+    assert "2 lignes retenues" in text and "1 écartée(s)" in text
+    rejected = (tmp_path / "offre_lignes_ecartees.csv").read_text(encoding="utf-8-sig")
+    assert "3;99999" in rejected  # file row 3, never dropped silently
+    table = pd.read_csv(out, sep=";", encoding="utf-8-sig", dtype={"Département": str})
+    assert set(table["Profession"]) == {"médecin généraliste", "infirmier"}
+    assert table["CPTS"].nunique() == 59
+    lille = table[(table["CPTS"] == "HDF-16") & (table["Profession"] == "médecin généraliste")]
+    assert lille["Professionnels"].iloc[0] == 150  # Lille is shared 0.5 / 0.5 in the example
+    assert "Accessibilité E2SFCA (20 min, pour 10 000 hab.)" in table.columns
+
+
+def test_offre_unknown_profession_is_a_readable_error(tmp_path, capsys):
+    supply = tmp_path / "professionnels.csv"
+    supply.write_text("code;profession;count\n80021;boulanger;1\n", encoding="utf-8")
+    assert main(["offre", str(supply), "-o", str(tmp_path / "o.csv")]) == 2
+    err = capsys.readouterr().err
+    assert "ligne 2" in err and "boulanger" in err and "médecin généraliste" in err
