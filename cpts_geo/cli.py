@@ -304,6 +304,56 @@ def _cmd_offre(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_perimetres(args: argparse.Namespace) -> int:
+    import warnings
+    from pathlib import Path
+
+    from cpts_geo import flows as F
+    from cpts_geo.communes import load_communes
+    from cpts_geo.perimeters import compare_perimeters, propose_perimeters
+    from cpts_geo.registry import validate_registry
+
+    if not args.region and not args.departments:
+        raise ValueError("Choisissez la zone à découper : --departments 61 (ou --region 28).")
+    area = load_communes(region=args.region, departments=args.departments)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the report below lists every repair
+        raw = F.read_mobpro(args.flows) if args.mobpro else F.read_flows(args.flows)
+        table, report = F.prepare_flows(raw, passage=args.passage)
+    unknown = report[report["new_code"].isna()] if len(report) else report
+    print(f"Flux lus : {len(raw)} lignes, {len(table)} paires origine–destination ; "
+          f"{int(report['new_code'].notna().sum()) if len(report) else 0} code(s) rattaché(s) à la "
+          f"commune actuelle, {len(unknown)} non reconnu(s) (comptés comme sortant de la zone).")
+    membership = None
+    if args.registre:
+        from cpts_geo.registry import read_registry
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            membership = validate_registry(read_registry(args.registre), load_communes(),
+                                           passage=args.passage).membership
+    result = propose_perimeters(table, area, membership=membership, overlap=args.chevauchement,
+                                min_sc=args.min_autonomie, target_sc=args.autonomie_cible,
+                                min_size=args.taille_min, target_size=args.taille_cible)
+    out = Path(args.output)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    result.registry.to_csv(out, sep=";", index=False, encoding="utf-8-sig")
+    areas_path = out.with_name(out.stem + "_zones.csv")
+    result.areas.to_csv(areas_path, sep=";", encoding="utf-8-sig")
+    valid = int(result.areas["valid"].sum())
+    print(f"{len(result.areas)} zone(s) proposée(s) ({valid} valide(s) selon la règle de "
+          f"Coombes–Bond), {len(result.registry)} communes : registre proposé dans {out} (lisible par "
+          f"« cpts-geo validate »), indicateurs dans {areas_path}. Proposition à discuter : rien "
+          "n'est appliqué au registre.")
+    if membership is not None:
+        changes, _ = compare_perimeters(result.registry, membership, communes=area)
+        diff_path = out.with_name(out.stem + "_comparaison.csv")
+        changes.to_csv(diff_path, sep=";", encoding="utf-8-sig")
+        print(f"Comparaison avec la carte actuelle : {diff_path}")
+        print(changes["change"].value_counts().to_string())
+    return 0
+
+
 def _checked_for_maps(args: argparse.Namespace):
     import warnings
 
@@ -420,6 +470,29 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("-o", "--output", default="offre_cpts.csv", metavar="FICHIER.csv",
                    help="tableau par CPTS et profession (CSV pour Excel)")
     p.set_defaults(func=_cmd_offre)
+
+    p = sub.add_parser("perimetres", help="propositions de périmètres par les flux (règle de Coombes–Bond)")
+    p.add_argument("flows", metavar="FLUX", help="table origine–destination CSV/XLSX/Parquet "
+                   "(commune de résidence, commune de soins, volume)")
+    p.add_argument("--region", help="code INSEE de la région à découper")
+    p.add_argument("--departments", nargs="+", metavar="DEP", help="départements à découper, ex. 61")
+    p.add_argument("--registre", metavar="REGISTRE",
+                   help="registre actuel : ses communes sont laissées hors des propositions, "
+                        "et une comparaison est écrite")
+    p.add_argument("--chevauchement", action="store_true",
+                   help="regrouper aussi les communes déjà dans une CPTS")
+    p.add_argument("--mobpro", action="store_true",
+                   help="FLUX est un fichier détail MOBPRO de l'INSEE (COMMUNE, DCLT, IPONDI)")
+    p.add_argument("--passage", metavar="FICHIER", help="table de passage INSEE des anciens codes")
+    p.add_argument("--min-autonomie", type=float, default=0.6, help="autonomie minimale (défaut 0,6)")
+    p.add_argument("--autonomie-cible", type=float, default=0.75, help="autonomie cible (défaut 0,75)")
+    p.add_argument("--taille-min", type=float, default=10_000,
+                   help="population minimale d'une zone (défaut 10 000)")
+    p.add_argument("--taille-cible", type=float, default=40_000,
+                   help="population cible d'une zone (défaut 40 000)")
+    p.add_argument("-o", "--output", default="perimetres_proposes.csv", metavar="FICHIER.csv",
+                   help="registre proposé (CSV) ; indicateurs des zones et comparaison écrits à côté")
+    p.set_defaults(func=_cmd_perimetres)
 
     p = sub.add_parser("funding", help="financement ACI par mission (une taille, ou chaque CPTS d'un registre)")
     p.add_argument("--tier", type=int, help="taille de la CPTS (1 à 4)")

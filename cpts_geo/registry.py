@@ -329,14 +329,21 @@ def _share_values(values: pd.Series) -> tuple[pd.Series, list[int]]:
     return pd.Series(out, index=values.index, dtype="float64"), bad
 
 
+# Leading article of a commune name (INSEE writes "Le Havre"; some files write "Havre" or
+# "Havre (Le)"): left out when names are compared.
+_ARTICLE = re.compile(r"^(le|la|les|l|aux|las|los) ")
+_ARTICLE_AFTER = re.compile(r" (le|la|les|l|aux|las|los)$")
+
+
 @lru_cache(maxsize=200_000)
 def _folded_name(text: str) -> str:
-    return _fold(text).replace("_", " ")
+    return _ARTICLE.sub("", _fold(text).replace("_", " "))
 
 
 def _names_match(given: str, *known) -> bool:
     g = _fold(given).replace("_", " ")
     g = re.sub(r"\bste\b", "sainte", re.sub(r"\bst\b", "saint", g))
+    g = _ARTICLE_AFTER.sub("", _ARTICLE.sub("", g))
     for k in known:
         if k is None or k is pd.NA:
             continue

@@ -18,7 +18,7 @@ def test_communes_summary(capsys):
     out = capsys.readouterr().out
     assert "Communes (région 32) : 3782" in out
     assert "Population municipale 2016 : 6 003 283" in out
-    assert "60694 Hauts-Talican : pas de population" in out
+    assert "60694 Les Hauts-Talican : pas de population" in out
 
 
 def test_unknown_region_is_a_readable_error(capsys):
@@ -109,7 +109,7 @@ def test_offre_generic_table_reports_every_row(tmp_path, capsys):
     table = pd.read_csv(out, sep=";", encoding="utf-8-sig", dtype={"Département": str})
     assert set(table["Profession"]) == {"médecin généraliste", "infirmier"}
     assert table["CPTS"].nunique() == 59
-    lille = table[(table["CPTS"] == "HDF-16") & (table["Profession"] == "médecin généraliste")]
+    lille = table[(table["CPTS"] == "HDF-17") & (table["Profession"] == "médecin généraliste")]
     assert lille["Professionnels"].iloc[0] == 150  # Lille is shared 0.5 / 0.5 in the example
     assert "Accessibilité E2SFCA (20 min, pour 10 000 hab.)" in table.columns
 

