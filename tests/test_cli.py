@@ -120,3 +120,19 @@ def test_offre_unknown_profession_is_a_readable_error(tmp_path, capsys):
     assert main(["offre", str(supply), "-o", str(tmp_path / "o.csv")]) == 2
     err = capsys.readouterr().err
     assert "ligne 2" in err and "boulanger" in err and "médecin généraliste" in err
+
+
+def test_perimetres_on_orne_mobpro(shared_data, tmp_path, capsys):
+    out = tmp_path / "prop.csv"
+    assert main(["perimetres", str(shared_data / "flows" / "mobpro_sample_orne_cogugaison.csv"),
+                 "--mobpro", "--departments", "61",
+                 "--passage", str(shared_data / "cog_passage" / "gescodgeo_table_passage_2008_2025.csv"),
+                 "--taille-min", "5000", "--taille-cible", "20000", "--autonomie-cible", "0.7",
+                 "-o", str(out)]) == 0
+    text = capsys.readouterr().out
+    assert "rien n'est appliqué" in text
+    proposed = pd.read_csv(out, sep=";", encoding="utf-8-sig", dtype=str)
+    assert proposed["commune_code"].nunique() == len(proposed) == 381  # every Orne commune, once
+    assert main(["validate", str(out), "--departments", "61"]) == 0  # readable as a registry
+    areas = pd.read_csv(tmp_path / "prop_zones.csv", sep=";", encoding="utf-8-sig")
+    assert (areas["self_containment"] >= 0.6).all()
