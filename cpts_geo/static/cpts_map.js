@@ -95,15 +95,16 @@
   window.cptsGeoMap = function (map, data) {
     var T = data.text;
     var many = data.communes.length > 8000;
-    ["cptsFill", "communes", "outlines", "departments"].forEach(function (name, i) {
+    ["cptsFill", "communes", "indicators", "outlines", "departments"].forEach(function (name, i) {
       map.createPane(name).style.zIndex = 410 + 10 * i;
     });
-    // Up to a region: SVG (one element per polygon). Beyond (all of France): one canvas per pane,
-    // much faster to draw tens of thousands of polygons.
-    var svg = L.svg();
-    function rendererFor(pane) { return many ? L.canvas({pane: pane, padding: 0.2}) : svg; }
+    // One renderer per pane, so that the panes' order is the drawing order (an indicator stays
+    // under the CPTS and department borders). Up to a region: SVG (one element per polygon);
+    // beyond (all of France): canvas, much faster to draw tens of thousands of polygons.
+    function rendererFor(pane) { return many ? L.canvas({pane: pane, padding: 0.2}) : L.svg({pane: pane}); }
     var R = {fill: rendererFor("cptsFill"), communes: rendererFor("communes"),
-             outlines: rendererFor("outlines"), departments: rendererFor("departments")};
+             indicators: rendererFor("indicators"), outlines: rendererFor("outlines"),
+             departments: rendererFor("departments")};
     // Set the view first: polygons are then projected once, not again on a later zoom change.
     if (data.bounds) { map.fitBounds(data.bounds); }
     map.getPane("outlines").style.pointerEvents = "none";
@@ -182,7 +183,7 @@
       var layer = L.layerGroup();
       ind.features.forEach(function (f) {
         var poly = L.polygon(decode(f.g, data), {
-          pane: "cptsFill", renderer: R.fill, className: "indicator-polygon",
+          pane: "indicators", renderer: R.indicators, className: "indicator-polygon",
           color: "#555", weight: 0.3, fillColor: f.k === null ? "#ffffff" : ind.colors[f.k], fillOpacity: 0.9
         });
         poly.bindTooltip(function () {
