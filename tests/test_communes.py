@@ -171,3 +171,19 @@ def test_read_communes_missing_crs_and_columns(tmp_path):
         read_communes(path, department=None, region=None, epci=None)
     with pytest.raises(ValidationError, match="colonne 'CODE' introuvable"):
         read_communes(path, code="CODE")
+
+
+def test_names_match_insee_cog(shared_data):
+    """Names are INSEE's, article included: compared with the COG 2024 names (real file)."""
+    import pandas as pd
+
+    from cpts_geo.communes import load_communes
+
+    cog = pd.read_csv(shared_data / "cog_passage" / "cog_communes_pop_2015_2024.csv", dtype=str)
+    cog = cog[cog["year"] == "2024"].set_index("CODGEO")["LIBGEO"]
+    france = load_communes()
+    both = france.index.intersection(cog.index)
+    differ = (france.loc[both, "name"] != cog.loc[both]).sum()
+    assert len(both) > 34_800
+    assert differ < 100  # 64: communes renamed or merged between the COG 2024 and 2025
+    assert france.loc["76351", "name"] == cog.loc["76351"] == "Le Havre"
