@@ -37,6 +37,7 @@ import scipy.sparse as sp
 from scipy.optimize import brentq
 from scipy.spatial import cKDTree
 
+from cpts_geo._french import number
 from cpts_geo.errors import ValidationError
 
 __all__ = [
@@ -213,7 +214,7 @@ def _check_costs(costs: pd.DataFrame, origin: str, destination: str, cost: str,
                                     "compte comme hors d'atteinte)"})
     for pos in np.flatnonzero(minutes < 0):
         problems.append({"row": int(rows[pos]), "code": pair(pos),
-                         "problem": f"temps de trajet négatif ({minutes[pos]:g}) : un temps est ≥ 0"})
+                         "problem": f"temps de trajet négatif ({number(minutes[pos], None)}) : un temps est ≥ 0"})
     ok = (o_codes >= 0) & (d_codes >= 0)
     # duplicated pairs: a sparse matrix sums them, so fewer stored cells means duplicates
     counted = sp.csr_matrix((np.ones(int(ok.sum()), dtype="int32"), (o_codes[ok], d_codes[ok])),
@@ -675,7 +676,7 @@ def accessibility(
     out.attrs["costs"] = costs
     out.attrs["per"] = per
     out.attrs["unit"] = ("consultations par habitant et par an" if activity is not None
-                         else f"professionnels ({value}) par {per:g} habitant(s)")
+                         else f"professionnels ({value}) par {number(per, None)} habitant(s)")
     return out
 
 

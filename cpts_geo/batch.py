@@ -22,6 +22,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from cpts_geo._french import percent, write_csv
 from cpts_geo.communes import department_of, load_communes
 from cpts_geo.registry import CheckedRegistry
 from cpts_geo.territories import build_territories, communes_with_cpts
@@ -166,7 +167,7 @@ def batch_maps(
                      "Part de la population couverte": round(summary["covered_population"]
                                                              / max(summary["population"], 1), 4)})
     table = pd.DataFrame(rows)
-    table.to_csv(out / "synthese.csv", sep=";", index=False, encoding="utf-8-sig")
+    write_csv(table, out / "synthese.csv", index=False)
     _index(out, table, illustrative)
     return table
 
@@ -176,7 +177,7 @@ def _index(out: Path, table: pd.DataFrame, illustrative: bool) -> None:
     for rec in table.itertuples(index=False):
         png = (f' — <a href="{html.escape(rec[4])}">PNG</a>' if rec[4] else "")
         items.append(f'<li><a href="{html.escape(rec[3])}">{html.escape(rec[0])}</a>{png} : '
-                     f"{rec[5]} CPTS, {rec[10]:.0%} de la population couverte</li>")
+                     f"{rec[5]} CPTS, {percent(rec[10], 0)} de la population couverte</li>")
     note = f"<p><strong>{html.escape(ILLUSTRATIVE_SUBTITLE)}</strong></p>" if illustrative else ""
     page = ("<!DOCTYPE html><html lang=\"fr\"><head><meta charset=\"utf-8\">"
             "<title>Cartes des CPTS</title></head><body><h1>Cartes des CPTS</h1>"

@@ -9,6 +9,8 @@ import argparse
 import sys
 from collections.abc import Sequence
 
+from cpts_geo._french import number, percent, write_csv
+
 __all__ = ["main"]
 
 
@@ -20,9 +22,8 @@ def _cmd_communes(args: argparse.Namespace) -> int:
     if args.departments:
         where += f", départements {', '.join(args.departments)}"
     pop = communes["population"]
-    print(f"Communes ({where}) : {len(communes):n}".replace(",", " "))
-    print(f"Population municipale {communes.attrs['population_vintage']} : "
-          f"{int(pop.sum()):,}".replace(",", " "))
+    print(f"Communes ({where}) : {number(len(communes))}")
+    print(f"Population municipale {communes.attrs['population_vintage']} : {number(pop.sum())}")
     print(f"Code officiel géographique : {communes.attrs['cog_vintage']}")
     print(f"Source : {communes.attrs['source']}")
     report = layer_report(communes)
@@ -88,6 +89,14 @@ def _check(args: argparse.Namespace):
     return reg, checked, communes
 
 
+def _study_area(args: argparse.Namespace, checked, communes):
+    """The communes studied: --region/--departments, or else the departments the registry touches."""
+    if getattr(args, "region", None) or getattr(args, "departments", None):
+        return communes
+    deps = set(communes.loc[communes.index.isin(checked.membership["code"]), "department"])
+    return communes[communes["department"].isin(deps)]
+
+
 def _print_report(report) -> None:
     if len(report):
         print(f"Corrections appliquées ({len(report)}) :")
@@ -116,11 +125,8 @@ def _cmd_territories(args: argparse.Namespace) -> int:
     )
 
     reg, checked, communes = _check(args)
+    communes = _study_area(args, checked, communes)
     layer = communes_with_cpts(checked, communes)
-    if not args.region and not args.departments:  # keep the departments the registry touches
-        deps = set(layer.loc[layer["covered"], "department"])
-        layer = layer[layer["department"].isin(deps)]
-        communes = communes[communes["department"].isin(deps)]
     terr = build_territories(checked, communes)
     out = Path(args.output)
     csv = out.with_suffix(".csv")
@@ -130,8 +136,9 @@ def _cmd_territories(args: argparse.Namespace) -> int:
     print(f"{len(terr)} territoire{plural} écrit{plural} dans {out} (couches cpts, communes, "
           f"zones_blanches) et {csv}.")
     table = cov.copy()
-    table["population"] = table["population"].map(lambda x: f"{x:,.0f}".replace(",", " "))
-    table["share_population"] = table["share_population"].map(lambda x: f"{x:.1%}".replace(".", ","))
+    for col in ("n_cpts", "n_communes", "population"):
+        table[col] = table[col].map(number)
+    table["share_population"] = table["share_population"].map(percent)
     table = table.rename(columns=FRENCH_HEADERS)
     table.index.name = "Étape"
     print(table.to_string())
@@ -148,6 +155,8 @@ def _cmd_flows(args: argparse.Namespace) -> int:
     import warnings
     from pathlib import Path
 
+    import pandas as pd
+
     from cpts_geo import flows as F
 
     reg, checked, communes = _check(args)
@@ -155,30 +164,41 @@ def _cmd_flows(args: argparse.Namespace) -> int:
         warnings.simplefilter("ignore")  # the report below lists every repair
         raw = F.read_mobpro(args.flows) if args.mobpro else F.read_flows(args.flows)
         table, report = F.prepare_flows(raw, passage=args.passage)
-    total = f"{table['volume'].sum():,.0f}".replace(",", " ")
-    print(f"Flux lus : {len(raw)} lignes, {len(table)} paires origine–destination, volume {total}.")
+    print(f"Flux lus : {number(len(raw))} lignes, {number(len(table))} paires origine–destination, "
+          f"volume {number(table['volume'].sum())}.")
     unknown = report[report["new_code"].isna()]
     if len(report):
         print(f"Codes remplacés par la commune actuelle : {int(report['new_code'].notna().sum())} ; "
               f"codes non reconnus (flux conservés, comptés hors CPTS) : {len(unknown)}")
         for rec in unknown.itertuples(index=False):
-            print(f"  - ligne {rec.row} : {rec.code} ({rec.end}, {rec.reason}, volume {rec.volume:g})")
+            print(f"  - ligne {rec.row} : {rec.code} ({rec.end}, {rec.reason}, volume "
+                  f"{number(rec.volume, None)})")
+        if len(unknown) and not args.passage:
+            print("  Une table de passage INSEE (--passage) rattache les codes des communes fusionnées "
+                  "depuis.")
     ind = F.cpts_flow_indicators(table, checked.membership)
+    if not (ind["resident_volume"].sum() or ind["delivered_volume"].sum()):
+        print("Attention : aucun flux ne part des communes du registre ni n'y arrive ; la table de flux "
+              "et le registre portent-ils sur le même territoire ?")
     ind.insert(0, "name", checked.cpts["name"].reindex(ind.index).to_numpy())
     out = F.write_flow_table(ind, Path(args.output), threshold=args.seuil)
     leaks = F.leakage_destinations(table, checked.membership, n=5, communes=communes)
     leaks_path = F.write_flow_table(leaks, out.with_name(out.stem + "_fuites" + out.suffix),
                                     threshold=args.seuil)
-    flags = F.coherence_flags(table, checked.membership, communes)
+    flags = F.coherence_flags(table, checked.membership, _study_area(args, checked, communes))
     flags_path = F.write_flow_table(flags, out.with_name(out.stem + "_signalements" + out.suffix),
                                     threshold=args.seuil)
     print(f"Indicateurs de {len(ind)} CPTS écrits dans {out} (secret statistique : volumes < "
-          f"{args.seuil:g} masqués), destinations des fuites dans {leaks_path}, "
+          f"{number(args.seuil, None)} masqués), destinations des fuites dans {leaks_path}, "
           f"signalements ({len(flags)}) dans {flags_path}.")
     shown = F.mask_secrecy(ind, threshold=args.seuil)
     for cid, rec in shown.iterrows():
-        ret = "secret" if rec["retention"] is None or rec["retention"] != rec["retention"] \
-            or str(rec["retention"]) == "<NA>" else f"{rec['retention'] * 100:.1f} %".replace(".", ",")
+        if not ind.at[cid, "resident_volume"]:
+            ret = "aucun flux de ses habitants dans la table"
+        elif pd.isna(rec["retention"]):
+            ret = "secret statistique"
+        else:
+            ret = percent(rec["retention"])
         print(f"  - {cid} {rec['name']} : rétention {ret}")
     return 0
 
@@ -192,7 +212,7 @@ def _cmd_funding(args: argparse.Namespace) -> int:
                    optional_missions=not args.sans_optionnelles)
 
     def euros(x):
-        return "" if pd.isna(x) else f"{x:,.0f} €".replace(",", " ")
+        return "" if pd.isna(x) else f"{number(x)} €"
 
     if args.tier is not None:
         table = aci_funding(args.tier, members=args.members, **options)
@@ -215,7 +235,7 @@ def _cmd_funding(args: argparse.Namespace) -> int:
         print(shown.drop(columns=["Étape"]).to_string())
         print(f"Total : {euros(table['Total annuel'].sum())} pour {len(table)} CPTS")
     if args.csv:
-        table.to_csv(args.csv, sep=";", encoding="utf-8-sig")
+        write_csv(table, args.csv)
         print(f"Tableau écrit dans {args.csv}")
     return 0
 
@@ -274,7 +294,7 @@ def _cmd_offre(args: argparse.Namespace) -> int:
     for name, table in (("codes_rattaches", remapped), ("lignes_ecartees", rejected)):
         if len(table):
             path = out.with_name(f"{out.stem}_{name}.csv")
-            table.to_csv(path, sep=";", index=False, encoding="utf-8-sig")
+            write_csv(table, path, index=False)
             print(f"  détail : {path}")
     professions = args.professions or None
     membership = checked.membership
@@ -288,19 +308,19 @@ def _cmd_offre(args: argparse.Namespace) -> int:
         terr = territory_accessibility(acc[prof], membership, weights=acc["demand"])
         parts.append(terr["accessibility"].rename(prof))
     table = density_table(dens)
-    acc_col = f"Accessibilité E2SFCA ({args.minutes:g} min, pour 10 000 hab.)"
+    acc_col = f"Accessibilité E2SFCA ({number(args.minutes, None)} min, pour 10 000 hab.)"
     table[acc_col] = pd.concat(parts, axis=1).stack().reindex(dens.index).round(1).to_numpy()
     table.insert(0, "Nom", checked.cpts["name"].reindex(dens.index.get_level_values(0)).to_numpy())
     table = table.sort_index(level=0, sort_remaining=False, kind="stable")
-    table.to_csv(out, sep=";", encoding="utf-8-sig")
+    write_csv(table, out)
     print(f"Densité et accessibilité de {len(checked.cpts)} "
           f"CPTS écrites dans {out}.")
     if "médecin généraliste" in dens.index.unique("profession"):
         gp = table.xs("médecin généraliste", level="Profession")
         print("Médecins généralistes pour 10 000 habitants (densité ; accessibilité) :")
         for cid, rec in gp.iterrows():
-            print(f"  - {cid} {rec['Nom']} : {rec['Densité pour 10 000 hab.']:.1f} ; "
-                  f"{rec[acc_col]:.1f}".replace(".", ","))
+            print(f"  - {cid} {rec['Nom']} : {number(rec['Densité pour 10 000 hab.'], 1)} ; "
+                  f"{number(rec[acc_col], 1)}")
     return 0
 
 
@@ -337,9 +357,9 @@ def _cmd_perimetres(args: argparse.Namespace) -> int:
                                 min_size=args.taille_min, target_size=args.taille_cible)
     out = Path(args.output)
     out.parent.mkdir(parents=True, exist_ok=True)
-    result.registry.to_csv(out, sep=";", index=False, encoding="utf-8-sig")
+    write_csv(result.registry, out, index=False)
     areas_path = out.with_name(out.stem + "_zones.csv")
-    result.areas.to_csv(areas_path, sep=";", encoding="utf-8-sig")
+    write_csv(result.areas, areas_path)
     valid = int(result.areas["valid"].sum())
     print(f"{len(result.areas)} zone(s) proposée(s) ({valid} valide(s) selon la règle de "
           f"Coombes–Bond), {len(result.registry)} communes : registre proposé dans {out} (lisible par "
@@ -348,7 +368,7 @@ def _cmd_perimetres(args: argparse.Namespace) -> int:
     if membership is not None:
         changes, _ = compare_perimeters(result.registry, membership, communes=area)
         diff_path = out.with_name(out.stem + "_comparaison.csv")
-        changes.to_csv(diff_path, sep=";", encoding="utf-8-sig")
+        write_csv(changes, diff_path)
         print(f"Comparaison avec la carte actuelle : {diff_path}")
         print(changes["change"].value_counts().to_string())
     return 0
@@ -389,11 +409,11 @@ def _cmd_carte(args: argparse.Namespace) -> int:
     out = Path(args.output) if args.output else Path("maps") / f"{slug(name)}.html"
     res = area_maps(checked, region=region, html_path=out, png=not args.no_png, dpi=args.dpi,
                     illustrative=illustrative, tiles=args.tiles)
-    print(f"Carte écrite : {out} ({res['size_mb']:.1f} Mo, {res['n_cpts']} CPTS, "
-          f"{res['n_communes']} communes)")
+    print(f"Carte écrite : {out} ({number(res['size_mb'], 1)} Mo, {res['n_cpts']} CPTS, "
+          f"{number(res['n_communes'])} communes)")
     if res["png"]:
         print(f"Carte imprimable écrite : {res['png']}")
-    print(f"Terminé en {time.perf_counter() - t0:.1f} s.")
+    print(f"Terminé en {number(time.perf_counter() - t0, 1)} s.")
     return 0
 
 

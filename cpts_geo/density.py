@@ -20,6 +20,7 @@ from collections.abc import Iterable
 import numpy as np
 import pandas as pd
 
+from cpts_geo._french import number
 from cpts_geo.errors import ValidationError
 
 __all__ = ["TABLE_HEADERS", "density", "density_table"]
@@ -247,7 +248,7 @@ def density_table(result: pd.DataFrame, *, profession: str | None = None,
     per = result.attrs.get("per", 10_000)
     headers = dict(TABLE_HEADERS)
     if per != 10_000:
-        headers["density"] = f"Densité pour {per:,.0f} hab.".replace(",", " ")
+        headers["density"] = f"Densité pour {number(per)} hab."
     num = out.select_dtypes("number").columns
     out[num] = out[num].round(digits)
     out = out.rename(columns=headers)

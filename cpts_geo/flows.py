@@ -55,6 +55,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from cpts_geo._french import number, write_csv
 from cpts_geo.cog import normalize_codes, remap_codes
 from cpts_geo.errors import ValidationError
 
@@ -530,12 +531,12 @@ def prepare_flows(
                 "Codes commune inconnus dans la table de flux : corrigez-les ou fournissez une "
                 "table de passage INSEE (passage=...)",
                 [{"row": int(r.row), "code": r.code,
-                  "problem": f"{r.reason} ({r.end}, {int(r.n_rows)} ligne(s), volume {r.volume:g})",
+                  "problem": f"{r.reason} ({r.end}, {int(r.n_rows)} ligne(s), volume {number(r.volume, None)})",
                   "end": r.end, "volume": r.volume}
                  for r in unmapped.itertuples(index=False)])
         warnings.warn(
             f"{unmapped['code'].nunique()} code(s) commune non reconnu(s) (volume "
-            f"{unmapped['volume'].sum():g}) : flux conservés sous leur code, comptés hors de "
+            f"{number(unmapped['volume'].sum(), None)}) : flux conservés sous leur code, comptés hors de "
             "toute CPTS ; voir le rapport.", stacklevel=2)
     out = pd.DataFrame({"origin": new["origin"], "destination": new["destination"],
                         "volume": volume})
@@ -576,11 +577,11 @@ def _check_membership(membership: pd.DataFrame) -> pd.DataFrame:
     bad = (mem["share"] <= 0) | (mem["share"] > 1)
     for pos in np.flatnonzero(bad.to_numpy()):
         problems.append({"row": pos + 1, "code": mem.at[pos, "code"],
-                         "problem": f"part {mem.at[pos, 'share']:g} hors de ]0, 1]"})
+                         "problem": f"part {number(mem.at[pos, 'share'], None)} hors de ]0, 1]"})
     total = mem.groupby("code")["share"].sum()
     for code in total.index[total > 1 + 1e-9]:
         problems.append({"row": None, "code": code,
-                         "problem": f"parts cumulées {total[code]:g} > 1 (CPTS : "
+                         "problem": f"parts cumulées {number(total[code], None)} > 1 (CPTS : "
                                     + ", ".join(mem.loc[mem["code"] == code, "cpts_id"]) + ")"})
     if problems:
         raise ValidationError(
@@ -1195,8 +1196,7 @@ def write_flow_table(
     if path.suffix.lower() in (".xlsx", ".xlsm"):
         out.to_excel(path, index=not isinstance(out.index, pd.RangeIndex))
     else:
-        out.to_csv(path, sep=";", decimal=",", encoding="utf-8-sig",
-                   index=not isinstance(out.index, pd.RangeIndex))
+        write_csv(out, path)
     return path
 
 
@@ -1281,7 +1281,7 @@ def flow_lines(
     outside = ~inner & ~known
     if outside.any():
         warnings.warn(
-            f"{int(outside.sum())} flux (volume {table.loc[outside, 'volume'].sum():g}) ont une "
+            f"{int(outside.sum())} flux (volume {number(table.loc[outside, 'volume'].sum(), None)}) ont une "
             "extrémité hors de la couche communale : pas de ligne pour eux.", stacklevel=2)
     left_out = float(table.loc[inner | outside, "volume"].sum())
     table = table[~inner & known & (table["volume"] >= min_volume) & (table["volume"] > 0)]

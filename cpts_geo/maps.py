@@ -143,6 +143,42 @@ def _french_number(x, fmt: str) -> str:
     return fmt.format(x).replace(",", "\u202f").replace(".", ",")
 
 
+def classify(values, *, scheme: str = "quantiles", k: int = 5, cmap: str = "YlOrRd",
+             fmt: str = "{:,.1f}") -> tuple[np.ndarray, list[str], list[str]]:
+    """Classes of an indicator, shared by the HTML and the print maps.
+
+    Returns the class of each value (``-1`` where it is missing), the colour of each class
+    (``cmap`` resampled) and its French label (``"1,0 – 2,0"``, numbers written with ``fmt``).
+    Classes come from :mod:`mapclassify` (``scheme``, ``k``; ``k`` is reduced when there are
+    fewer distinct values).
+
+    Examples
+    --------
+    >>> classes, colors, labels = classify([1.0, 2.0, None, 3.0], k=2)
+    >>> classes.tolist(), labels
+    ([0, 0, -1, 1], ['1,0 – 2,0', '2,0 – 3,0'])
+    """
+    import mapclassify
+    from matplotlib import colormaps
+    from matplotlib.colors import to_hex
+
+    values = pd.to_numeric(pd.Series(values), errors="coerce").astype(float).to_numpy()
+    present = ~np.isnan(values)
+    classes = np.full(len(values), -1, dtype=int)
+    if not present.any():
+        return classes, [], []
+    known = values[present]
+    k = max(1, min(k, len(np.unique(known))))
+    classifier = mapclassify.classify(known, scheme=scheme, k=k)
+    bins = np.asarray(classifier.bins, dtype=float)
+    classes[present] = np.asarray(classifier.yb, dtype=int)
+    palette = colormaps[cmap].resampled(len(bins))
+    colors = [to_hex(palette(i)) for i in range(len(bins))]
+    lows = [float(known.min()), *bins[:-1].tolist()]
+    labels = [f"{_french_number(lo, fmt)} – {_french_number(hi, fmt)}" for lo, hi in zip(lows, bins)]
+    return classes, colors, labels
+
+
 def indicator_layer(
     data: pd.DataFrame,
     column: str,
@@ -169,31 +205,19 @@ def indicator_layer(
     >>> spec["labels"]
     ['1,0 – 2,0', '2,0 – 3,0']
     """
-    import mapclassify
-    from matplotlib import colormaps
-    from matplotlib.colors import to_hex
-
     values = pd.to_numeric(data[column], errors="coerce").astype(float)
-    known = values.dropna()
-    k = max(1, min(k, known.nunique()))
-    classifier = mapclassify.classify(known.to_numpy(), scheme=scheme, k=k)
-    bins = np.asarray(classifier.bins, dtype=float)
-    classes = pd.Series(np.asarray(classifier.yb, dtype=int), index=known.index)
-    palette = colormaps[cmap].resampled(len(bins))
-    colors = [to_hex(palette(i)) for i in range(len(bins))]
-    lows = [float(known.min()), *bins[:-1].tolist()]
-    labels = [f"{_french_number(lo, fmt)} – {_french_number(hi, fmt)}" for lo, hi in zip(lows, bins)]
+    classes, colors, labels = classify(values, scheme=scheme, k=k, cmap=cmap, fmt=fmt)
+    names = data[label].astype(str).to_numpy() if label in data.columns else data.index.astype(str)
     feats = []
-    for idx in data.index:
-        v = values.get(idx)
-        missing = v is None or np.isnan(v)
-        feats.append({"id": str(idx), "l": str(data.at[idx, label]) if label in data.columns else str(idx),
+    for idx, name_, v, c in zip(data.index, names, values.to_numpy(), classes):
+        missing = np.isnan(v)
+        feats.append({"id": str(idx), "l": name_,
                       "v": None if missing else float(v),
                       "t": None if missing else _french_number(v, fmt),
-                      "k": None if missing else int(classes[idx])})
+                      "k": None if missing else int(c)})
     return {"name": name or column, "title": title or name or column, "colors": colors,
             "labels": labels, "features": feats, "has_missing": bool(values.isna().any()),
-            "legend": legend, "column": column, "scheme": scheme, "k": k, "cmap": cmap}
+            "legend": legend, "column": column, "scheme": scheme, "k": len(colors), "cmap": cmap}
 
 
 def stage_map(

@@ -194,6 +194,7 @@ def plot_indicator(
     scheme: str | None = "quantiles",
     k: int = 5,
     legend: bool = True,
+    fmt: str = "{:,.1f}",
     title: str | None = None,
     caption: str | None = None,
     scale_bar: bool = True,
@@ -201,21 +202,42 @@ def plot_indicator(
 ):
     """Choropleth of an indicator (density, accessibility, retention…), classes by mapclassify.
 
-    Missing values are drawn hatched white and listed in the legend as "non disponible".
+    The classes, colours and legend labels are those of the HTML layer
+    (:func:`cpts_geo.maps.indicator_layer` with the same ``scheme``, ``k``, ``cmap`` and
+    ``fmt``); numbers are written the French way (``12,5 – 30,0``). ``scheme=None`` draws a
+    continuous colour bar instead. Missing values are drawn hatched white and listed in the
+    legend as "non disponible".
     """
+    from matplotlib.patches import Patch
+    from matplotlib.ticker import FuncFormatter
+
+    from cpts_geo.maps import _french_number, classify
+
     ax = _axes(ax)
     gdf = _metric(data, _crs_for(data, None))
     values = pd.to_numeric(gdf[column], errors="coerce")
-    known = gdf[values.notna()]
-    kw = {"scheme": scheme, "k": k} if scheme else {}
-    known.plot(ax=ax, column=column, cmap=cmap, legend=legend, edgecolor="#555555", linewidth=0.2,
-               legend_kwds={"title": legend_title or column, "loc": "upper left",
-                            "bbox_to_anchor": (1.0, 1.0), "frameon": False, "fontsize": 8,
-                            "fmt": "{:.1f}"} if legend and scheme else None, gid="indicator", **kw)
-    missing = gdf[values.isna()]
+    present = values.notna().to_numpy()
+    known = gdf[present]
+    missing = gdf[~present]
+    style = {"edgecolor": "#555555", "linewidth": 0.2}
+    if scheme:
+        classes, colors, labels = classify(values, scheme=scheme, k=k, cmap=cmap, fmt=fmt)
+        known.plot(ax=ax, color=[colors[c] for c in classes[present]], gid="indicator", **style)
+        handles = [Patch(facecolor=c, edgecolor="#555555", label=lab) for c, lab in zip(colors, labels)]
+    else:
+        known.plot(ax=ax, column=column, cmap=cmap, legend=legend, gid="indicator",
+                   legend_kwds={"label": legend_title or column, "shrink": 0.6,
+                                "format": FuncFormatter(lambda x, _: _french_number(x, fmt))}, **style)
+        handles = []
     if len(missing):
         missing.plot(ax=ax, facecolor="white", edgecolor="#999999", hatch="///", linewidth=0.2,
                      gid="missing")
+        if scheme:
+            handles.append(Patch(facecolor="white", edgecolor="#999999", hatch="///",
+                                 label="non disponible"))
+    if legend and handles:
+        ax.legend(handles=handles, title=legend_title or column, loc="upper left", bbox_to_anchor=(1.0, 1.0),
+                  frameon=False, fontsize=8, title_fontsize=9)
     return _finish(ax, title=title, caption=caption, scale_bar=scale_bar)
 
 

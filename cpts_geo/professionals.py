@@ -31,6 +31,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from cpts_geo._french import number
 from cpts_geo.cog import normalize_codes, remap_codes
 from cpts_geo.errors import ValidationError
 
@@ -198,11 +199,11 @@ def _numbers(values: pd.Series, rows: np.ndarray, codes: pd.Series, what: str,
     neg = np.flatnonzero((num < 0).to_numpy())
     for pos in neg:
         problems.append({"row": int(rows[pos]), "code": codes.iloc[pos],
-                         "problem": f"{what} négatif ({num.iloc[pos]:g}) : un effectif est ≥ 0"})
+                         "problem": f"{what} négatif ({number(num.iloc[pos], None)}) : un effectif est ≥ 0"})
     if upper is not None:
         for pos in np.flatnonzero((num > upper).to_numpy()):
             problems.append({"row": int(rows[pos]), "code": codes.iloc[pos],
-                             "problem": f"{what} invalide ({num.iloc[pos]:g}) : attendu entre 0 et {upper:g}"})
+                             "problem": f"{what} invalide ({number(num.iloc[pos], None)}) : attendu entre 0 et {number(upper, None)}"})
     return num
 
 

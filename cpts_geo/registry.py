@@ -39,6 +39,7 @@ from typing import NamedTuple
 import numpy as np
 import pandas as pd
 
+from cpts_geo._french import number, percent
 from cpts_geo.cog import closest_names, normalize_codes, remap_codes
 from cpts_geo.communes import load_arrondissements, load_communes, load_former_communes
 from cpts_geo.errors import ValidationError
@@ -455,7 +456,7 @@ def validate_registry(
     out_of_range = shares.notna() & ((shares <= 0) | (shares > 1))
     for pos in np.flatnonzero(out_of_range.to_numpy()):
         problems.append({"row": reg["row"].iat[pos], "problem":
-                         f"part de population {shares.iat[pos]:g} hors de ]0, 1] "
+                         f"part de population {number(shares.iat[pos], None)} hors de ]0, 1] "
                          "(une part est une fraction de la population de la commune)"})
 
     # Codes: clean, then map to today's communes
@@ -481,7 +482,7 @@ def validate_registry(
         if rec["reason"] == "code vide":
             continue
         if pd.isna(rec["new_code"]):
-            msg = f"code commune {rec['reason']}"
+            msg = rec["reason"] if rec["reason"].startswith("code") else f"code commune : {rec['reason']}"
             gname = given_names.iat[pos]
             if gname is not None and not pd.isna(gname):
                 near = closest_names(str(gname), france, n=3)
@@ -609,12 +610,12 @@ def validate_registry(
             f"{cid} {cpts.at[cid, 'name'] if cpts.at[cid, 'name'] != cid else ''}".strip()
             + f" (ligne {', '.join(map(str, g['row']))}"
             + (f", code donné {', '.join(sorted(set(g['given_code'])))}" if (g["given_code"] != code).any() else "")
-            + (f", part {g['share'].iat[0]:g}" if g["share"].notna().all() else "")
+            + (f", part {number(g['share'].iat[0], None)}" if g["share"].notna().all() else "")
             + ")"
             for cid, g in per_cpts)
         what = f"commune {label}" if not city else f"arrondissement {label}"
         if all_shared:
-            problem = f"{what} partagée entre CPTS avec des parts dont la somme {total:g} dépasse 1 : {claimants}"
+            problem = f"{what} partagée entre CPTS avec des parts dont la somme {number(total, None)} dépasse 1 : {claimants}"
         else:
             problem = f"{what} revendiquée par plusieurs CPTS : {claimants}"
         problems.append({"row": ", ".join(map(str, sorted(set(grp["row"])))), "code": code,
@@ -632,7 +633,7 @@ def validate_registry(
     for rec in valid[lone_share & (valid["share"] < 1)].itertuples(index=False):
         report_rows.append({"row": rec.row, "code": rec.given_code, "new_code": rec.code,
                             "name": known_names.get(rec.code, pd.NA), "new_name": pd.NA,
-                            "reason": f"part {rec.share:g} déclarée ; le reste de la commune n'est "
+                            "reason": f"part {number(rec.share, None)} déclarée ; le reste de la commune n'est "
                                       "dans aucune CPTS"})
     # Several rows may land on one (commune, CPTS) pair (former communes of one commune
     # nouvelle): join their rows and codes; the usual case, one row per pair, stays vectorised.
@@ -758,7 +759,7 @@ def registry_from_perimeters(
         if len(big) >= 2 or ((big["share"] < min_share).any()):
             assigned_to = assigned.loc[assigned["code"] == code, "cpts_id"]
             cut_rows.append({"code": code, "name": communes.at[code, "name"] if "name" in communes else "",
-                             "shares": ", ".join(f"{r.cpts_id}: {r.share:.0%}" for r in
+                             "shares": ", ".join(f"{r.cpts_id} : {percent(r.share, 0)}" for r in
                                                  big.sort_values("share", ascending=False).itertuples()),
                              "assigned_to": assigned_to.iat[0] if len(assigned_to) else ""})
     cut = pd.DataFrame(cut_rows, columns=["code", "name", "shares", "assigned_to"])

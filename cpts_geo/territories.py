@@ -39,6 +39,7 @@ import pandas as pd
 import pyproj
 import shapely
 
+from cpts_geo._french import percent, write_csv
 from cpts_geo.communes import load_arrondissements, load_communes, metric_crs
 from cpts_geo.registry import CheckedRegistry, read_registry, validate_registry
 
@@ -393,7 +394,7 @@ def communes_with_cpts(registry, communes: gpd.GeoDataFrame, *, passage=None,
     main = m.drop_duplicates("code").set_index("code")
     total = m.groupby("code")["share"].sum()
     every = m.groupby("code").apply(
-        lambda d: ", ".join(f"{c} ({s:.0%})" if s < 1 else c for c, s in zip(d["cpts_id"], d["share"])),
+        lambda d: ", ".join(f"{c} ({percent(s, 0)})" if s < 1 else c for c, s in zip(d["cpts_id"], d["share"])),
         include_groups=False)
     out = units.copy()
     out["cpts_id"] = main["cpts_id"].reindex(out.index).astype("string")
@@ -463,6 +464,7 @@ def summary_table(territories: gpd.GeoDataFrame) -> pd.DataFrame:
     """
     table = pd.DataFrame(territories.drop(columns=territories.geometry.name)).reset_index()
     table["single_part"] = table["single_part"].map({True: "oui", False: "non"})
+    table["area_km2"] = table["area_km2"].round(2)
     return table.rename(columns=FRENCH_HEADERS)
 
 
@@ -477,7 +479,8 @@ def write_territories(
 
     ``communes`` is the output of :func:`communes_with_cpts`. Attribute names stay short
     and ASCII (QGIS shows them as they are); ``csv`` also writes :func:`summary_table`
-    (``;``-separated, UTF-8 with BOM so that Excel opens it with its accents).
+    (``;``-separated, decimal comma, UTF-8 with BOM: French Excel opens it with its numbers
+    and accents).
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -494,5 +497,5 @@ def write_territories(
         com[~com["covered"]].drop(columns=["cpts_id", "cpts_name", "stage", "share", "cpts_all"]) \
             .to_file(path, layer="zones_blanches", driver="GPKG")
     if csv is not None:
-        summary_table(territories).to_csv(csv, sep=";", index=False, encoding="utf-8-sig")
+        write_csv(summary_table(territories), csv, index=False)
     return path

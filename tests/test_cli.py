@@ -16,7 +16,7 @@ REPO = Path(__file__).resolve().parents[1]
 def test_communes_summary(capsys):
     assert main(["communes", "--region", "32"]) == 0
     out = capsys.readouterr().out
-    assert "Communes (région 32) : 3782" in out
+    assert "Communes (région 32) : 3 782" in out
     assert "Population municipale 2016 : 6 003 283" in out
     assert "60694 Les Hauts-Talican : pas de population" in out
 
@@ -106,7 +106,7 @@ def test_offre_generic_table_reports_every_row(tmp_path, capsys):
     assert "2 lignes retenues" in text and "1 écartée(s)" in text
     rejected = (tmp_path / "offre_lignes_ecartees.csv").read_text(encoding="utf-8-sig")
     assert "3;99999" in rejected  # file row 3, never dropped silently
-    table = pd.read_csv(out, sep=";", encoding="utf-8-sig", dtype={"Département": str})
+    table = pd.read_csv(out, sep=";", decimal=",", encoding="utf-8-sig", dtype={"Département": str})
     assert set(table["Profession"]) == {"médecin généraliste", "infirmier"}
     assert table["CPTS"].nunique() == 59
     lille = table[(table["CPTS"] == "HDF-17") & (table["Profession"] == "médecin généraliste")]
@@ -134,5 +134,5 @@ def test_perimetres_on_orne_mobpro(shared_data, tmp_path, capsys):
     proposed = pd.read_csv(out, sep=";", encoding="utf-8-sig", dtype=str)
     assert proposed["commune_code"].nunique() == len(proposed) == 381  # every Orne commune, once
     assert main(["validate", str(out), "--departments", "61"]) == 0  # readable as a registry
-    areas = pd.read_csv(tmp_path / "prop_zones.csv", sep=";", encoding="utf-8-sig")
+    areas = pd.read_csv(tmp_path / "prop_zones.csv", sep=";", decimal=",", encoding="utf-8-sig")
     assert (areas["self_containment"] >= 0.6).all()

@@ -376,6 +376,25 @@ def test_cli_flows(tmp_path, capsys):
     assert "commune non couverte" in signal
 
 
+def test_cli_flows_cpts_without_any_flow(tmp_path, capsys):
+    """A CPTS whose residents have no flow in the table is said so, not a crash nor "secret"."""
+    from cpts_geo.cli import main
+
+    flows = tmp_path / "flux.csv"
+    flows.write_text("origine;destination;volume\n61001;61001;900\n61143;61001;80\n", encoding="utf-8")
+    registry = tmp_path / "registre.csv"
+    registry.write_text("cpts_id;cpts_name;stage;commune_code\nA;CPTS A;ACI signé;61001\n"
+                        "A;CPTS A;ACI signé;61143\nB;CPTS B;Association créée;61497\n", encoding="utf-8")
+    out = tmp_path / "indicateurs.csv"
+    assert main(["flows", str(flows), str(registry), "-o", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "B CPTS B : rétention aucun flux de ses habitants dans la table" in printed
+    # only the area of the registry (the Orne) is checked for uncovered communes, not all France
+    flags = pd.read_csv(tmp_path / "indicateurs_signalements.csv", sep=";", decimal=",",
+                        encoding="utf-8-sig", dtype={"Code commune": str})
+    assert flags["Code commune"].str.startswith("61").all()
+
+
 def test_readme_flow_example_reads(tmp_path):
     import re
     from pathlib import Path

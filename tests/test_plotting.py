@@ -47,8 +47,17 @@ def test_tier_and_indicator_maps(hdf, tmp_path):
     data.loc[data.index[:2], "density"] = np.nan
     ax = plot_indicator(data, "density", k=4, legend_title="Habitants par km²")
     assert ax.get_legend().get_title().get_text() == "Habitants par km²"
-    assert len(ax.get_legend().get_texts()) == 4
+    texts = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert len(texts) == 5 and texts[-1] == "non disponible"
+    assert all("." not in t and " – " in t for t in texts[:4]), texts  # French numbers: 42,4 – 90,1
     assert any(c.get_gid() == "missing" for c in ax.collections)
+    # the same classes and colours as the HTML layer
+    from cpts_geo.maps import indicator_layer
+
+    spec = indicator_layer(data, "density", k=4)
+    assert spec["labels"] == texts[:4]
+    fills = [c for c in ax.collections if c.get_gid() == "indicator"][0].get_facecolors()
+    assert {to_hex(c) for c in fills} == set(spec["colors"])
     for suffix in ("png", "svg", "pdf"):
         out = save_figure(plot_stages(terr, layer), tmp_path / f"carte.{suffix}", dpi=150)
         assert out.stat().st_size > 10_000

@@ -108,7 +108,7 @@ def test_declared_split_is_accepted_and_shares_checked(hdf_communes):
     m = validate_registry(ok, hdf_communes).membership
     assert m["share"].tolist() == [0.6, 0.4]
     too_much = reg([("A", "5", "59350", "Lille", 0.7), ("B", "5", "59350", "Lille", 0.4)])
-    with pytest.raises(ValidationError, match="somme 1.1 dépasse 1"):
+    with pytest.raises(ValidationError, match="somme 1,1 dépasse 1"):
         validate_registry(too_much, hdf_communes)
     bad = reg([("A", "5", "59350", "Lille", 1.5), ("B", "5", "80021", "Amiens", -0.2),
                ("B", "5", "80001", "Abbeville", "moitié")])
@@ -116,7 +116,7 @@ def test_declared_split_is_accepted_and_shares_checked(hdf_communes):
         validate_registry(bad, hdf_communes)
     assert err.value.problems["row"].tolist() == [4, 2, 3]
     assert "illisible : 'moitié'" in err.value.problems["problem"].iat[0]
-    assert "1.5 hors de ]0, 1]" in err.value.problems["problem"].iat[1]
+    assert "1,5 hors de ]0, 1]" in err.value.problems["problem"].iat[1]
 
 
 def test_former_code_remapped_with_report(hdf_communes):
@@ -165,9 +165,9 @@ def test_unknown_codes_with_closest_names(hdf_communes):
     with pytest.raises(ValidationError) as err:
         validate_registry(r, hdf_communes)
     p = err.value.problems
-    assert p["problem"].iat[0].startswith("code commune code inconnu (nom donné : Lile ; communes proches : ")
+    assert p["problem"].iat[0].startswith("code inconnu (nom donné : Lile ; communes proches : ")
     assert "59350 Lille" in p["problem"].iat[0]
-    assert p["problem"].iat[1].startswith("code commune code INSEE mal formé")
+    assert p["problem"].iat[1].startswith("code INSEE mal formé (nom donné : Amiens ; communes proches : 80021 Amiens)")
 
 
 def test_name_that_does_not_match_the_code(hdf_communes):

@@ -105,6 +105,10 @@ def test_geopackage_and_french_csv(example, hdf_communes, tmp_path):
     raw = (tmp_path / "cpts.csv").read_bytes()
     assert raw.startswith("\ufeff".encode()) and "Étape;Taille".encode() in raw
     assert summary_table(terr)["D'un seul tenant"].isin(["oui", "non"]).all()
+    # French Excel reads the numbers as numbers: decimal comma, areas to the hectare
+    table = pd.read_csv(tmp_path / "cpts.csv", sep=";", decimal=",", encoding="utf-8-sig")
+    assert table["Superficie (km²)"].dtype == float
+    assert np.allclose(table["Superficie (km²)"], terr["area_km2"].to_numpy(), atol=0.006)
 
 
 def test_user_layer_that_is_not_a_clean_coverage(hdf_communes):

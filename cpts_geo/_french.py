@@ -1,0 +1,73 @@
+"""French presentation of what users read: numbers, percentages, tables for Excel.
+
+One place for the conventions: decimal comma, thousands separated by a space, a space before
+``%``, and CSV files that French Excel opens as numbers (``;``, decimal comma, UTF-8 with BOM
+so that accents show).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+__all__ = ["number", "percent", "write_csv"]
+
+
+def number(x, decimals: int | None = 0, *, sep: str = " ") -> str:
+    """``x`` written the French way: ``1 234,5``.
+
+    ``decimals=None`` keeps the significant digits only (like ``{:g}``, without exponent for
+    ordinary magnitudes); ``sep`` is the thousands separator (a narrow no-break space in HTML).
+    Missing values give an empty string.
+
+    Examples
+    --------
+    >>> number(6003283)
+    '6 003 283'
+    >>> number(4.6744, 3)
+    '4,674'
+    >>> number(1.1, None), number(0.5, None), number(184.919, None)
+    ('1,1', '0,5', '184,919')
+    """
+    if x is None or x is pd.NA or (isinstance(x, (float, np.floating)) and np.isnan(x)):
+        return ""
+    if decimals is None:
+        text = f"{float(x):,.6f}".rstrip("0").rstrip(".")
+    else:
+        text = f"{x:,.{decimals}f}"
+    return text.replace(",", "\x00").replace(".", ",").replace("\x00", sep)
+
+
+def percent(x, decimals: int = 1, *, sep: str = " ") -> str:
+    """A share (0–1) as a French percentage: ``11,8 %``.
+
+    Examples
+    --------
+    >>> percent(0.1182), percent(1, 0)
+    ('11,8 %', '100 %')
+    """
+    text = number(100 * x, decimals, sep=sep) if not pd.isna(x) else ""
+    return f"{text} %" if text else ""
+
+
+def write_csv(table: pd.DataFrame, path: str | Path, *, index: bool | None = None) -> Path:
+    """Write ``table`` as a CSV that French Excel opens with its numbers and accents.
+
+    ``;`` between fields, decimal comma, UTF-8 with BOM. ``index=None`` writes the index
+    unless it is a plain range. The parent folder is created.
+
+    Examples
+    --------
+    >>> import tempfile, os
+    >>> path = write_csv(pd.DataFrame({"Surface (km²)": [718.29]}), os.path.join(tempfile.mkdtemp(), "t.csv"))
+    >>> path.read_text(encoding="utf-8-sig").splitlines()
+    ['Surface (km²)', '718,29']
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if index is None:
+        index = not isinstance(table.index, pd.RangeIndex)
+    table.to_csv(path, sep=";", decimal=",", encoding="utf-8-sig", index=index)
+    return path
