@@ -427,14 +427,56 @@ def _cmd_batch(args: argparse.Namespace) -> int:
     return 0
 
 
+#: argparse's own messages, in French (the rest of the parser's text is ours).
+_ARGPARSE_FRENCH = [
+    (r"the following arguments are required: (.*)", r"arguments obligatoires manquants : \1"),
+    (r"unrecognized arguments: (.*)", r"arguments non reconnus : \1"),
+    (r"argument (\S+): invalid choice: (.*) \(choose from (.*)\)",
+     r"argument \1 : choix invalide : \2 (valeurs possibles : \3)"),
+    (r"argument (\S+): invalid int value: (.*)", r"argument \1 : valeur invalide : \2 (attendu : un nombre entier)"),
+    (r"argument (\S+): invalid float value: (.*)", r"argument \1 : valeur invalide : \2 (attendu : un nombre)"),
+    (r"argument (\S+): expected one argument", r"argument \1 : une valeur est attendue"),
+    (r"argument (\S+): expected at least one argument", r"argument \1 : au moins une valeur est attendue"),
+    (r"argument (\S+): not allowed with argument (.*)", r"argument \1 : incompatible avec \2"),
+    (r"ambiguous option: (\S+) could match (.*)", r"option ambiguë : \1 peut désigner \2"),
+]
+
+
+class _HelpFormatter(argparse.HelpFormatter):
+    def add_usage(self, usage, actions, groups, prefix=None):
+        super().add_usage(usage, actions, groups, "usage : " if prefix is None else prefix)
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse speaking French: headings, usage line, help option and error messages."""
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("formatter_class", _HelpFormatter)
+        kwargs["add_help"] = False
+        super().__init__(*args, **kwargs)
+        self._positionals.title = "arguments"
+        self._optionals.title = "options"
+        self.add_argument("-h", "--help", action="help", help="afficher cette aide et quitter")
+
+    def error(self, message: str):
+        import re
+
+        for pattern, french in _ARGPARSE_FRENCH:
+            message = re.sub(pattern, french, message)
+        self.print_usage(sys.stderr)
+        self.exit(2, f"{self.prog} : erreur : {message}\n")
+
+
 def _parser() -> argparse.ArgumentParser:
     from cpts_geo import __version__
 
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="cpts-geo",
         description="Diagnostic territorial et cartographie des CPTS.",
+        epilog="Aide d'une commande : cpts-geo COMMANDE --help",
     )
-    parser.add_argument("--version", action="version", version=f"cpts_geo {__version__}")
+    parser.add_argument("--version", action="version", version=f"cpts_geo {__version__}",
+                        help="afficher la version et quitter")
     sub = parser.add_subparsers(dest="command", metavar="COMMANDE")
 
     p = sub.add_parser("communes", help="résumé de la couche communale embarquée")
@@ -575,8 +617,27 @@ def _cmd_show_versions(args: argparse.Namespace) -> int:
     return 0
 
 
+def _plain_fallback(err: UnicodeEncodeError):
+    """Write what a console's code page lacks (cp1252 on Windows) as plain text: → as ->."""
+    plain = {"\u2192": "->", "\u2265": ">=", "\u2264": "<=", "\u202f": " ", "\u2013": "-", "\u2014": "-"}
+    return "".join(plain.get(ch, "?") for ch in err.object[err.start:err.end]), err.end
+
+
+def _tolerant_output() -> None:
+    """Never fail on a character the terminal's encoding cannot show (e.g. output redirected
+    to a file on Windows, in cp1252): it is replaced, the message still gets through."""
+    import codecs
+
+    codecs.register_error("cpts_geo_plain", _plain_fallback)
+    for stream in (sys.stdout, sys.stderr):
+        encoding = (getattr(stream, "encoding", None) or "").lower().replace("-", "").replace("_", "")
+        if encoding not in ("utf8", "utf8sig") and hasattr(stream, "reconfigure"):
+            stream.reconfigure(errors="cpts_geo_plain")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the ``cpts-geo`` command; return its exit code."""
+    _tolerant_output()
     parser = _parser()
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):

@@ -136,3 +136,35 @@ def test_perimetres_on_orne_mobpro(shared_data, tmp_path, capsys):
     assert main(["validate", str(out), "--departments", "61"]) == 0  # readable as a registry
     areas = pd.read_csv(tmp_path / "prop_zones.csv", sep=";", decimal=",", encoding="utf-8-sig")
     assert (areas["self_containment"] >= 0.6).all()
+
+
+def test_help_and_usage_errors_in_french(capsys):
+    with pytest.raises(SystemExit):
+        main(["--help"])
+    out = capsys.readouterr().out
+    assert out.startswith("usage : cpts-geo") and "afficher cette aide et quitter" in out
+    assert "positional arguments" not in out and "show this help" not in out
+    with pytest.raises(SystemExit) as exit_:
+        main(["funding", "--tier", "trois"])
+    assert exit_.value.code == 2
+    err = capsys.readouterr().err
+    assert "cpts-geo funding : erreur : argument --tier : valeur invalide : 'trois' (attendu : un nombre entier)" in err
+    with pytest.raises(SystemExit):
+        main(["flows"])
+    assert "arguments obligatoires manquants : FLUX" in capsys.readouterr().err
+
+
+def test_output_in_a_windows_code_page_does_not_fail(tmp_path):
+    """Redirected output on Windows is cp1252, which has no '→': the report still prints."""
+    import os
+    import subprocess
+    import sys
+
+    registry = tmp_path / "registre.csv"
+    registry.write_text("cpts_id;stage;commune_code\nA;ACI signé;1001\nA;ACI signé;02026\n", encoding="utf-8")
+    env = {**os.environ, "PYTHONIOENCODING": "cp1252"}
+    run = subprocess.run([sys.executable, "-m", "cpts_geo.cli", "validate", str(registry)],
+                         capture_output=True, env=env)
+    assert run.returncode == 0, run.stderr.decode("cp1252")
+    out = run.stdout.decode("cp1252")
+    assert "ligne 3 : 02026 Artonges -> 02458 (commune déléguée)" in out
