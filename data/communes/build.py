@@ -32,6 +32,8 @@ import numpy as np
 import pandas as pd
 import shapely
 
+from cpts_geo._french import number
+
 HERE = Path(__file__).resolve().parent
 SOURCE_VERSION = "1.1.0"
 # Gaps enclosed by communes and narrower than this (metres) are given to the neighbour with
@@ -142,7 +144,7 @@ def main() -> None:
             if abs(a - b) > 1000.0:  # report changes over 0.1 ha
                 report.append({"code": code, "nom": grp.set_index("code").at[code, "nom"],
                                "correction": f"nettoyage de la couverture : surface "
-                                             f"{b / 1e4:.2f} ha -> {a / 1e4:.2f} ha"})
+                                             f"{number(b / 1e4, 2)} ha → {number(a / 1e4, 2)} ha"})
         union = shapely.coverage_union_all(out)
         tree = shapely.STRtree(out)
         for poly in shapely.get_parts(union):
@@ -154,7 +156,7 @@ def main() -> None:
                 codes = grp["code"].to_numpy()[near]
                 names = grp["nom"].to_numpy()[near]
                 report.append({"code": codes[0], "nom": names[0], "correction":
-                               f"trou de {hole.area / 1e6:.3f} km² dans la source, non attribué, "
+                               f"trou de {number(hole.area / 1e6, 3)} km² dans la source, non attribué, "
                                f"bordé par : " + ", ".join(f"{n} ({c})" for c, n in zip(codes, names))})
         back = gpd.GeoSeries(out, index=grp["code"], crs=epsg).to_crs(4326)
         cleaned.update(zip(back.index, back.to_numpy()))
