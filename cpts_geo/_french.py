@@ -7,12 +7,26 @@ so that accents show).
 
 from __future__ import annotations
 
+import re
+import unicodedata
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-__all__ = ["number", "percent", "write_csv"]
+__all__ = ["fold", "number", "percent", "write_csv"]
+
+
+def fold(text) -> str:
+    """``text`` for matching names: lower case, no accents, words separated by one space.
+
+    Examples
+    --------
+    >>> fold("Provence-Alpes-Côte d'Azur")
+    'provence alpes cote d azur'
+    """
+    text = unicodedata.normalize("NFKD", str(text)).encode("ascii", "ignore").decode()
+    return re.sub(r"[^a-z0-9]+", " ", text.lower()).strip()
 
 
 def number(x, decimals: int | None = 0, *, sep: str = " ") -> str:

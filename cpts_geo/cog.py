@@ -16,13 +16,13 @@ from __future__ import annotations
 
 import difflib
 import re
-import unicodedata
 from collections.abc import Iterable
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from cpts_geo._french import fold
 from cpts_geo.communes import is_insee_code, load_arrondissements, load_communes, load_former_communes
 
 __all__ = ["normalize_codes", "remap_codes", "read_passage_table", "closest_names"]
@@ -311,11 +311,6 @@ def remap_codes(
     return new, report
 
 
-def _fold(text: str) -> str:
-    text = unicodedata.normalize("NFKD", str(text)).encode("ascii", "ignore").decode()
-    return re.sub(r"[^a-z0-9]+", " ", text.lower()).strip()
-
-
 def closest_names(
     name: str, communes: pd.DataFrame, *, n: int = 3, cutoff: float = 0.6
 ) -> list[tuple[str, str]]:
@@ -332,8 +327,8 @@ def closest_names(
     >>> closest_names("Amien", load_communes(region="32"), n=1)
     [('80021', 'Amiens')]
     """
-    folded = pd.Series([_fold(v) for v in communes["name"]], index=communes.index)
-    target = _fold(name)
+    folded = pd.Series([fold(v) for v in communes["name"]], index=communes.index)
+    target = fold(name)
     exact = folded[folded == target]
     if len(exact):
         return [(c, communes.at[c, "name"]) for c in exact.index[:n]]

@@ -42,6 +42,7 @@ __all__ = [
     "metric_crs",
     "to_metric",
     "regions",
+    "region_code",
 ]
 
 #: Columns of every commune layer, in order (plus ``geometry``).
@@ -147,6 +148,39 @@ def _read_parquet(name: str) -> gpd.GeoDataFrame:
     return gdf
 
 
+def _area_code(value, names: Mapping[str, str], problem: str) -> str:
+    """The INSEE code of a region or department given by code (``"32"``, ``32``, ``"2A"``) or
+    by name (``"Hauts-de-France"``, accents and case ignored)."""
+    from cpts_geo._french import fold
+
+    text = str(value).strip()
+    code = text.zfill(2) if text.isdigit() else text.upper()
+    if code in names:
+        return code
+    by_name = {fold(name): c for c, name in names.items()}
+    if fold(text) in by_name:
+        return by_name[fold(text)]
+    import difflib
+
+    close = difflib.get_close_matches(fold(text), list(by_name), n=3, cutoff=0.75)
+    if close:
+        hint = "vouliez-vous dire " + " ou ".join(f"{by_name[c]} {names[by_name[c]]}" for c in close) + " ?"
+    else:
+        hint = "donnez un code INSEE ou un nom : " + ", ".join(f"{c} {n}" for c, n in sorted(names.items()))
+    raise ValueError(f"{problem} : {value!r} ; {hint}")
+
+
+def region_code(region) -> str:
+    """The INSEE code of a region given by code or name.
+
+    Examples
+    --------
+    >>> region_code("Hauts-de-France"), region_code(32), region_code("ile de france")
+    ('32', '32', '11')
+    """
+    return _area_code(region, _REGIONS, "Région inconnue")
+
+
 def load_communes(
     *,
     region: str | None = None,
@@ -159,9 +193,11 @@ def load_communes(
     Parameters
     ----------
     region : str, optional
-        INSEE region code, e.g. ``"32"`` for Hauts-de-France.
+        INSEE region code, e.g. ``"32"``, or its name (``"Hauts-de-France"``; accents and
+        case ignored).
     departments : str or list of str, optional
-        Department codes, e.g. ``["59", "62"]``. Combined with ``region`` by intersection.
+        Department codes or names, e.g. ``["59", "62"]`` or ``["Nord", "Pas-de-Calais"]``.
+        Combined with ``region`` by intersection.
     arrondissements : bool, default False
         Replace Paris, Lyon and Marseille by their municipal arrondissements (751xx, 6938x,
         132xx), the units by which CPTS split these cities.
@@ -186,21 +222,12 @@ def load_communes(
     gdf = _read_parquet("communes.parquet")
     mask = np.ones(len(gdf), dtype=bool)
     if region is not None:
-        region = str(region).zfill(2)
-        if region not in _REGIONS:
-            raise ValueError(
-                f"Région inconnue : {region!r}. Codes acceptés : {', '.join(_REGIONS)}."
-            )
+        region = region_code(region)
         mask &= (gdf["region"] == region).to_numpy()
     if departments is not None:
-        deps = [departments] if isinstance(departments, str) else [str(d) for d in departments]
-        known = set(gdf["department"])
-        unknown = [d for d in deps if d not in known]
-        if unknown:
-            raise ValueError(
-                f"Département(s) inconnu(s) : {', '.join(unknown)}. "
-                "Donnez les codes INSEE sur 2 ou 3 caractères, par exemple '59', '2A', '974'."
-            )
+        names = dict(zip(gdf["department"], gdf["department_name"]))
+        deps = [departments] if isinstance(departments, (str, int)) else list(departments)
+        deps = [_area_code(d, names, "Département inconnu") for d in deps]
         mask &= gdf["department"].isin(deps).to_numpy()
     out = gdf[mask].copy()
     if arrondissements:

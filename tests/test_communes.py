@@ -187,3 +187,15 @@ def test_names_match_insee_cog(shared_data):
     assert len(both) > 34_800
     assert differ < 100  # 64: communes renamed or merged between the COG 2024 and 2025
     assert france.loc["76351", "name"] == cog.loc["76351"] == "Le Havre"
+
+
+def test_regions_and_departments_by_name():
+    assert len(load_communes(region="Hauts-de-France")) == 3782
+    assert len(load_communes(region="hauts de france")) == 3782
+    assert len(load_communes(departments=["Nord", "pas-de-calais"])) == len(load_communes(departments=["59", "62"]))
+    assert len(load_communes(departments=1)) == len(load_communes(departments="01"))
+    assert load_communes(departments="corse-du-sud").loc["2A004", "name"] == "Ajaccio"
+    with pytest.raises(ValueError, match="Département inconnu : 'Nordd' ; vouliez-vous dire 59 Nord"):
+        load_communes(departments=["59", "Nordd"])
+    with pytest.raises(ValueError, match="Région inconnue : '99' ; donnez un code INSEE ou un nom : 01 Guadeloupe"):
+        load_communes(region="99")
