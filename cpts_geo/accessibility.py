@@ -6,10 +6,23 @@ professionals practise, ``minutes``) and a weight ``w(cost)``:
 1. each supply location ``j`` gets ``R_j = S_j / sum_i P_i w(c_ij)``;
 2. each demand location ``i`` gets ``A_i = sum_j R_j w(c_ij)``.
 
-Pairs count when ``cost < max_cost`` (strictly, as in pysal/access); the weight applies on
-top. Plain 2SFCA uses ``w = 1``; E2SFCA a step weight, by default the DREES bands of the APL
-(:data:`DREES_DECAY`); gaussian and gravity weights follow pysal/access's definitions. The two
-steps are two sparse matrix products (``scipy.sparse``), no loop over pairs.
+Pairs count when ``cost < max_cost`` (strictly; pysal/access keeps ``cost <= max_cost``, which
+differs only for a time exactly equal to the limit); the weight applies on top. Plain 2SFCA
+uses ``w = 1``; E2SFCA a step weight, by default the DREES bands of the APL
+(:data:`DREES_DECAY`, bands closed at their lower bound: under 10 minutes 1, from 10 to under
+15 2/3, from 15 to under 20 1/3, 20 and more 0); gaussian and gravity weights follow
+pysal/access's definitions. Each step is one weighted sum over the pairs (``np.bincount``),
+no loop over pairs and no matrix to build.
+
+A location's own supply is always in reach of its own population: the pair of a location with
+itself counts even when its time reaches the limit (``max_cost``, or the last bound of a step
+weight), at a time just under that limit (DREES bands, 20 minutes: weight 1/3): this happens
+with the estimated trip inside very large communes (Guyane); such locations are listed in
+``attrs["capped_self"]`` and announced by a warning. A location with supply or demand whose
+pair with itself is absent from a cost table is announced too (``attrs["no_self_pair"]``).
+Location codes are matched after :func:`cpts_geo.cog.normalize_codes` (``1001`` and
+``"01001"`` are the same commune); :func:`accessibility` also maps old codes and
+arrondissements of a cost table or a demand to today's communes, with a report.
 
 Costs come from the user (a real travel-time table) or from :func:`estimate_costs`, which
 turns straight-line distances between commune points in Lambert-93 into road minutes with
@@ -17,13 +30,17 @@ documented, overridable assumptions (:data:`TRAVEL_ASSUMPTIONS`).
 
 Demand is a population, optionally age-standardised with the DREES weights
 (:func:`standardised_population`, :data:`DREES_AGE_WEIGHTS`). A territory's value is the mean
-of its communes weighted by standardised population (:func:`territory_accessibility`),
+of its communes of known value weighted by standardised population
+(:func:`territory_accessibility`),
 with the share of its population below a threshold (2.5 consultations per inhabitant and
 year for GPs in the APL).
 
-Differences with pysal/access, by design: every demand location gets a value (0 when no
-supply is in reach, with a warning, never NaN); a supply location that no demand reaches
-gets a ratio of 0 instead of an infinite one (and a warning).
+Differences with pysal/access, by design: every demand location of the cost table gets a
+value (0 when no supply is in reach, with a warning; NaN only when it is absent from the cost
+table); a supply location that no demand reaches gets a ratio of 0 instead of an infinite one
+(and a warning); a location's pair with itself is never out of reach (see above); the default
+step bands are closed at their lower bound (``step_weight(..., closed="upper")`` gives
+pysal/access's convention).
 """
 
 from __future__ import annotations
@@ -59,7 +76,8 @@ __all__ = [
 ]
 
 #: DREES APL distance decay: upper bound of each band (minutes by road) → weight;
-#: 1 under 10 min, 2/3 from 10 to 15, 1/3 from 15 to 20, 0 beyond. Source: DREES, APL aux
+#: 1 under 10 min, 2/3 from 10 to under 15, 1/3 from 15 to under 20, 0 from 20 (the bands
+#: are closed at their lower bound, see :func:`step_weight`). Source: DREES, APL aux
 #: médecins généralistes 2022–2023, sheet « Paramètres » (drees_apl_mg_2022_2023.xlsx).
 DREES_DECAY: dict[float, float] = {10.0: 1.0, 15.0: 2 / 3, 20.0: 1 / 3}
 
@@ -100,8 +118,8 @@ DREES_AGE_WEIGHTS_2022: dict[int, float] = {
 #: Calibrated on ranks only: with BPE 2018 GP counts as supply, all of mainland France as
 #: supply and demand and the DREES bands, the E2SFCA ranks the Hauts-de-France communes with
 #: a Spearman correlation of 0.695 to the published DREES APL 2022 (0.521 for mainland
-#: France); straight lines at a constant 60 km/h without detour nor terminal time give 0.48
-#: (0.36). See ``benchmarks/bench_accessibility.py``.
+#: France); straight lines at a constant 60 km/h without detour nor terminal time give 0.494
+#: (0.364). See ``benchmarks/bench_accessibility.py``.
 TRAVEL_ASSUMPTIONS: dict[str, float] = {
     "detour": 1.3,
     "speed_min_kmh": 40.0,
@@ -114,28 +132,44 @@ _DEMAND_COLS = ("origin", "destination", "minutes")
 
 
 # --------------------------------------------------------------------------- weights
-def step_weight(steps: Mapping[float, float]) -> Callable[[np.ndarray], np.ndarray]:
-    """Step weight: ``w(c)`` is the value of the smallest bound ``>= c``, 0 beyond the last.
+def step_weight(steps: Mapping[float, float], *, closed: str = "lower"
+                ) -> Callable[[np.ndarray], np.ndarray]:
+    """Step weight: each bound ends a band with its value; 0 from (or beyond) the last bound.
 
-    Same convention as pysal/access's ``weights.step_fn``.
+    Parameters
+    ----------
+    steps : mapping
+        Upper bound of each band → weight.
+    closed : {"lower", "upper"}, default "lower"
+        Which end of a band holds its bound. ``"lower"`` (the DREES wording, "moins de 10
+        minutes"): bands ``[previous bound, bound)``, ``w(c)`` is the value of the smallest
+        bound ``> c``, 0 from the last bound on. ``"upper"``: bands ``(previous bound, bound]``,
+        the value of the smallest bound ``>= c``, 0 beyond the last: the convention of
+        pysal/access's ``weights.step_fn``.
 
     Examples
     --------
     >>> w = step_weight({10: 1, 15: 2 / 3, 20: 1 / 3})
-    >>> w(np.array([0, 10, 12, 20, 25])).round(3).tolist()
-    [1.0, 1.0, 0.667, 0.333, 0.0]
+    >>> w(np.array([0, 9.9, 10, 12, 15, 20, 25])).round(3).tolist()
+    [1.0, 1.0, 0.667, 0.667, 0.333, 0.0, 0.0]
+    >>> step_weight({10: 1, 15: 2 / 3, 20: 1 / 3}, closed="upper")(np.array([10, 20])).round(3).tolist()
+    [1.0, 0.333]
     """
     if not isinstance(steps, Mapping) or not steps:
         raise TypeError("steps doit être un dictionnaire {borne en minutes: poids}.")
     if any(v < 0 for v in steps.values()):
         raise ValueError("Les poids d'une fonction en escalier doivent être positifs.")
+    if closed not in ("lower", "upper"):
+        raise ValueError(f"closed doit valoir 'lower' ou 'upper', pas {closed!r}.")
     bounds = np.array(sorted(steps), dtype="float64")
     values = np.append(np.array([steps[b] for b in sorted(steps)], dtype="float64"), 0.0)
+    side = "right" if closed == "lower" else "left"
 
     def weight(cost: np.ndarray) -> np.ndarray:
-        return values[np.searchsorted(bounds, np.asarray(cost, dtype="float64"), side="left")]
+        return values[np.searchsorted(bounds, np.asarray(cost, dtype="float64"), side=side)]
 
     weight.steps = dict(steps)  # type: ignore[attr-defined]
+    weight.closed = closed  # type: ignore[attr-defined]
     return weight
 
 
@@ -169,35 +203,67 @@ def gravity_weight(scale: float, alpha: float, *, min_cost: float = 0.0
 
 
 # --------------------------------------------------------------------------- validation
-def _as_values(values, what: str, problems: list[dict]) -> pd.DataFrame:
-    """Demand or supply as a float DataFrame; records NaN and negative values."""
+def _keys(values) -> tuple[pd.Index, list[tuple]]:
+    """Location ids as matched between demand, supply and costs: cleaned commune codes.
+
+    Also returns the ``(given, cleaned)`` pairs that changed.
+    """
+    from cpts_geo.cog import normalize_codes
+
+    text = pd.Index(values).astype("string")
+    if text.str.fullmatch(r"\d{5}|2[AB]\d{3}").fillna(False).all():  # the usual case: clean codes
+        return text, []
+    keys = pd.Index(normalize_codes(pd.Series(values, dtype=object))[0], dtype="string")
+    changed = [(v, k) for v, k in zip(values, keys) if not pd.isna(k) and str(v) != k]
+    return keys, changed
+
+
+def _as_values(values, what: str, problems: list[dict]) -> tuple[pd.DataFrame, pd.Index]:
+    """Demand or supply as a float DataFrame and its matching keys; records bad values."""
     frame = values.to_frame() if isinstance(values, pd.Series) else pd.DataFrame(values)
     frame = frame.apply(pd.to_numeric, errors="coerce").astype("float64")
-    if frame.index.has_duplicates:
-        for code in frame.index[frame.index.duplicated()].unique():
-            problems.append({"code": code, "problem": f"{what} : lieu en double dans l'index"})
-    bad = frame.isna().any(axis=1) | (frame < 0).any(axis=1)
-    for code in frame.index[bad.to_numpy()]:
-        problems.append({"code": code, "problem": f"{what} manquante ou négative : "
+    keys, _ = _keys(frame.index)
+    if keys.has_duplicates:
+        for key in keys[keys.duplicated()].unique():
+            given = ", ".join(map(str, frame.index[(keys == key)]))
+            problems.append({"code": key, "problem": f"{what} : lieu en double dans l'index ({given})"})
+    arr = frame.to_numpy()
+    bad = (~np.isfinite(arr) | (arr < 0)).any(axis=1) if arr.size else np.zeros(len(frame), bool)
+    for code in frame.index[bad]:
+        problems.append({"code": code, "problem": f"{what} manquante, infinie ou négative : "
                          "indiquez un nombre ≥ 0 (0 si aucune)"})
-    return frame
+    return frame, keys
 
 
 def _check_costs(costs: pd.DataFrame, origin: str, destination: str, cost: str,
-                 problems: list[dict]) -> pd.DataFrame:
+                 problems: list[dict]):
     missing = [c for c in (origin, destination, cost) if c not in costs.columns]
     if missing:
         raise ValidationError(
             "Table des temps de trajet incomplète : colonnes origine, destination, minutes attendues",
             [{"problem": f"colonne « {m} » absente ; colonnes présentes : "
                          + ", ".join(map(str, costs.columns))} for m in missing])
-    minutes = pd.to_numeric(costs[cost], errors="coerce").to_numpy(dtype="float64")
+    given = costs[cost]
+    if pd.api.types.is_numeric_dtype(given.dtype) and not pd.api.types.is_bool_dtype(given.dtype):
+        minutes = given.to_numpy(dtype="float64")
+    else:  # text: French decimal comma accepted, as the readers do
+        text = given.astype("string").str.strip().str.replace(",", ".", regex=False)
+        minutes = pd.to_numeric(text, errors="coerce").to_numpy(dtype="float64")
     rows = np.arange(2, len(costs) + 2)
-    # codes as integers (one hash pass per column): fast on millions of pairs
-    o_codes, o_uniq = pd.factorize(costs[origin])
-    d_codes, d_uniq = pd.factorize(costs[destination])
-    o_uniq = pd.Index(o_uniq).astype(str)
-    d_uniq = pd.Index(d_uniq).astype(str)
+
+    def factorize(column):
+        # codes as integers (one hash pass per column): fast on millions of pairs; the distinct
+        # values are then cleaned (1001 → 01001) and factorized again
+        raw, values = pd.factorize(costs[column])
+        keys, repaired = _keys(values)
+        if not repaired and not keys.hasnans:
+            return raw, keys, []
+        codes, uniq = pd.factorize(keys)
+        codes = np.append(codes, -1)[raw]  # -1 (missing) stays -1
+        return codes, pd.Index(uniq, dtype="string"), repaired
+
+    o_codes, o_uniq, o_fixed = factorize(origin)
+    d_codes, d_uniq, d_fixed = factorize(destination)
 
     def pair(pos: int) -> str:
         o = o_uniq[o_codes[pos]] if o_codes[pos] >= 0 else "?"
@@ -209,9 +275,13 @@ def _check_costs(costs: pd.DataFrame, origin: str, destination: str, cost: str,
                          "problem": "origine ou destination manquante"})
     for pos in np.flatnonzero(np.isnan(minutes)):
         problems.append({"row": int(rows[pos]), "code": pair(pos),
-                         "problem": f"temps de trajet manquant ou non numérique ({costs[cost].iloc[pos]!r}) : "
+                         "problem": f"temps de trajet manquant ou non numérique ({given.iloc[pos]!r}) : "
                                     "indiquez des minutes, ou retirez la paire (une paire absente "
                                     "compte comme hors d'atteinte)"})
+    for pos in np.flatnonzero(np.isinf(minutes)):
+        problems.append({"row": int(rows[pos]), "code": pair(pos),
+                         "problem": "temps de trajet infini : indiquez des minutes, ou retirez la "
+                                    "paire (une paire absente compte comme hors d'atteinte)"})
     for pos in np.flatnonzero(minutes < 0):
         problems.append({"row": int(rows[pos]), "code": pair(pos),
                          "problem": f"temps de trajet négatif ({number(minutes[pos], None)}) : un temps est ≥ 0"})
@@ -226,7 +296,15 @@ def _check_costs(costs: pd.DataFrame, origin: str, destination: str, cost: str,
             positions = grp.to_numpy()
             problems.append({"row": ", ".join(map(str, rows[positions])), "code": pair(positions[0]),
                              "problem": "paire en double : gardez une seule ligne par paire"})
-    return o_codes, o_uniq, d_codes, d_uniq, minutes
+    repaired = list(dict.fromkeys(o_fixed + d_fixed))
+    return o_codes, o_uniq, d_codes, d_uniq, minutes, repaired
+
+
+def _reach_limit(max_cost: float | None, weight) -> float | None:
+    """The time from which a pair is out of reach: ``max_cost``, or a step weight's last bound."""
+    steps = getattr(weight, "steps", None)
+    limits = [x for x in (max_cost, max(steps) if steps else None) if x is not None]
+    return float(min(limits)) if limits else None
 
 
 # --------------------------------------------------------------------------- the two steps
@@ -259,24 +337,30 @@ def two_step_fca(
         Vectorised weight of the cost (:func:`step_weight`, :func:`gaussian_weight`,
         :func:`gravity_weight`); default 1.
     origin, destination, cost : str
-        Column names in ``costs``.
+        Column names in ``costs``. Times may be text with a decimal comma (``"1,5"``).
     quiet : bool
-        Do not warn about locations without supply in reach (they are listed in
-        ``attrs["no_supply"]`` anyway).
+        Do not warn about locations without supply in reach, supply no demand reaches and
+        pairs of unknown locations (they are listed in ``attrs`` anyway).
 
     Returns
     -------
     Series or DataFrame
         Accessibility per demand location, indexed like ``demand``; supply per unit of
         demand (0 where no supply is in reach). ``attrs["no_supply"]``: the demand locations
-        without supply in reach; ``attrs["unreached_supply"]``: supply no demand reaches;
+        without supply in reach (for a DataFrame supply, a dict column → locations: each
+        profession has its own); ``attrs["unreached_supply"]``: supply no demand reaches;
         ``attrs["not_in_costs"]``: demand locations absent from the cost table (value NaN:
-        unknown, not 0; always warned).
+        unknown, not 0; always warned); ``attrs["capped_self"]``: locations whose pair with
+        itself reached the limit and was counted just under it; ``attrs["no_self_pair"]``:
+        locations with supply or demand but without a pair with themselves (their own supply
+        is not counted for their own people); ``attrs["repaired_codes"]``: ``(given, cleaned)``
+        codes of the cost table. These three are always warned.
 
     Raises
     ------
     ValidationError
-        Missing or negative times, duplicated pairs, negative or missing demand or supply.
+        Missing, non-numeric, infinite or negative times, duplicated pairs, negative,
+        infinite or missing demand or supply.
 
     Examples
     --------
@@ -292,21 +376,37 @@ def two_step_fca(
     [0.331444, 0.579828, 7.286418]
     """
     problems: list[dict] = []
-    dem = _as_values(demand, "demande", problems)
-    sup = _as_values(supply, "offre", problems)
-    o_codes, o_uniq, d_codes, d_uniq, c = _check_costs(costs, origin, destination, cost, problems)
+    dem, dem_keys = _as_values(demand, "demande", problems)
+    sup, sup_keys = _as_values(supply, "offre", problems)
+    o_codes, o_uniq, d_codes, d_uniq, c, repaired = _check_costs(costs, origin, destination, cost,
+                                                                  problems)
     if problems:
         raise ValidationError("Entrées de l'accessibilité invalides : corrigez les lignes citées",
                               problems)
-    o_pos = np.append(dem.index.astype(str).get_indexer(o_uniq), -1)  # code -1 → -1
-    d_pos = np.append(sup.index.astype(str).get_indexer(d_uniq), -1)
+    o_pos = np.append(dem_keys.get_indexer(o_uniq), -1)  # code -1 → -1
+    d_pos = np.append(sup_keys.get_indexer(d_uniq), -1)
     oi = o_pos[o_codes]
     di = d_pos[d_codes]
     keep = (oi >= 0) & (di >= 0)
+    # a location's own supply is always in reach of its own people: its pair with itself
+    # counts just under the limit when its time reaches it (the trip inside a huge commune)
+    same = np.append(d_uniq.get_indexer(o_uniq), -2)
+    self_rows = np.flatnonzero(same[o_codes] == d_codes)
+    self_rows = self_rows[keep[self_rows]]
+    limit = _reach_limit(max_cost, weight)
+    capped = dem.index[:0]
+    if limit is not None:
+        over = self_rows[c[self_rows] >= limit]
+        if len(over):
+            c = c.copy()  # the caller's costs stay untouched
+            c[over] = np.nextafter(limit, -np.inf)
+            capped = dem.index[np.unique(oi[over])]
     if max_cost is not None:
         keep &= c < max_cost
     listed = np.zeros(len(dem), dtype=bool)
     listed[oi[oi >= 0]] = True
+    has_self = np.zeros(len(dem), dtype=bool)
+    has_self[oi[self_rows]] = True
     unknown_o = o_uniq[o_pos[:-1] < 0]
     unknown_d = d_uniq[d_pos[:-1] < 0]
     oi, di, c = oi[keep], di[keep], c[keep]
@@ -318,41 +418,72 @@ def two_step_fca(
             [{"problem": f"{int(np.sum(~np.isfinite(w)))} paire(s) de poids infini"}])
     nonzero = w > 0
     oi, di, w = oi[nonzero], di[nonzero], w[nonzero]
-    matrix = sp.csr_matrix((w, (oi, di)), shape=(len(dem), len(sup)))
     p = dem.iloc[:, 0].to_numpy()
     s = sup.to_numpy()
-    reach = matrix.T @ p  # weighted demand around each supply location
-    with np.errstate(divide="ignore", invalid="ignore"):
-        ratio = np.where(reach[:, None] > 0, s / reach[:, None], 0.0)
-    values = matrix @ ratio
-    has_supply = (matrix @ (s > 0).astype("float64")).sum(axis=1) > 0 if len(s) else np.zeros(len(dem), bool)
+    n_dem, n_sup = len(dem), len(sup)
+    # the two steps are weighted sums over the pairs (no matrix to build or sort)
+    reach = np.bincount(di, weights=w * p[oi], minlength=n_sup)  # weighted demand around supply
+    ratio = np.zeros_like(s)
+    np.divide(s, reach[:, None], out=ratio, where=reach[:, None] > 0)
+    values = np.empty((n_dem, s.shape[1]))
+    has_supply = np.empty((n_dem, s.shape[1]), dtype=bool)  # profession by profession
+    for k in range(s.shape[1]):
+        values[:, k] = np.bincount(oi, weights=w * ratio[di, k], minlength=n_dem)
+        has_supply[:, k] = np.bincount(oi, weights=(s[di, k] > 0), minlength=n_dem) > 0
     values[~listed] = np.nan
-    has_supply &= listed
     columns = sup.columns
     if isinstance(supply, pd.Series):
         out = pd.Series(values[:, 0], index=dem.index, name=supply.name or "accessibility")
     else:
         out = pd.DataFrame(values, index=dem.index, columns=columns)
-    no_supply = dem.index[~has_supply & listed]
+    no_supply = {col: list(dem.index[listed & ~has_supply[:, k]]) for k, col in enumerate(columns)}
     unlisted = dem.index[~listed]
     unreached = sup.index[(reach <= 0) & (s > 0).any(axis=1)]
-    out.attrs["no_supply"] = list(no_supply)
+    # locations with supply or demand, in the table, but without their pair with themselves
+    sup_row = sup_keys.get_indexer(dem_keys)
+    s_any = np.append((s > 0).any(axis=1), False)
+    active = (p > 0) | s_any[sup_row]
+    no_self = dem.index[listed & (sup_row >= 0) & active & ~has_self]
+    out.attrs["no_supply"] = no_supply[columns[0]] if isinstance(supply, pd.Series) else no_supply
     out.attrs["unreached_supply"] = list(unreached)
     out.attrs["not_in_costs"] = list(unlisted)
     out.attrs["unknown_origins"] = list(unknown_o)
     out.attrs["unknown_destinations"] = list(unknown_d)
+    out.attrs["capped_self"] = list(capped)
+    out.attrs["no_self_pair"] = list(no_self)
+    out.attrs["repaired_codes"] = repaired
+    if repaired:
+        warnings.warn(
+            f"{len(repaired)} code(s) de la table des temps réparé(s) (zéro initial, espaces) : "
+            + ", ".join(f"{a} → {b}" for a, b in repaired[:5]) + " ; liste dans attrs['repaired_codes']",
+            stacklevel=2)
     if len(unlisted):
         warnings.warn(
             f"{len(unlisted)} lieu(x) de demande absent(s) de la table des temps "
             f"({', '.join(map(str, unlisted[:5]))}) : accessibilité inconnue (NaN), pas 0 ; "
             "ajoutez au moins la paire du lieu avec lui-même ; liste dans attrs['not_in_costs']",
             stacklevel=2)
+    if len(no_self):
+        warnings.warn(
+            f"{len(no_self)} lieu(x) avec offre ou demande sans paire avec lui-même dans la table "
+            f"des temps ({', '.join(map(str, no_self[:5]))}) : l'offre d'un lieu n'y est pas comptée "
+            "pour ses propres habitants ; ajoutez la paire (temps de trajet interne) ; liste dans "
+            "attrs['no_self_pair']", stacklevel=2)
+    if len(capped):
+        warnings.warn(
+            f"{len(capped)} lieu(x) dont le trajet interne (paire du lieu avec lui-même) atteint "
+            f"la limite de {number(limit, None)} min ({', '.join(map(str, capped[:5]))}) : compté "
+            "juste sous la limite (dernier palier), pour que l'offre d'un lieu reste à portée de "
+            "ses habitants ; liste dans attrs['capped_self']", stacklevel=2)
     if not quiet:
-        if len(no_supply):
-            warnings.warn(
-                f"{len(no_supply)} lieu(x) sans aucune offre à portée : accessibilité 0 "
-                f"(par ex. {', '.join(map(str, no_supply[:5]))}) ; liste dans attrs['no_supply']",
-                stacklevel=2)
+        for col, codes in no_supply.items():
+            if len(codes):
+                prefix = "" if isinstance(supply, pd.Series) else f"{col} : "
+                key = "" if isinstance(supply, pd.Series) else f"[{col!r}]"
+                warnings.warn(
+                    f"{prefix}{len(codes)} lieu(x) sans aucune offre à portée : accessibilité 0 "
+                    f"(par ex. {', '.join(map(str, codes[:5]))}) ; liste dans "
+                    f"attrs['no_supply']{key}", stacklevel=2)
         if len(unreached):
             warnings.warn(
                 f"{len(unreached)} lieu(x) d'offre qu'aucune demande n'atteint : offre non comptée "
@@ -380,6 +511,10 @@ def enhanced_two_step_fca(
     quiet: bool = False,
 ) -> pd.Series | pd.DataFrame:
     """Enhanced 2SFCA: :func:`two_step_fca` with a distance-decay weight, DREES bands by default.
+
+    The default weight is ``step_weight(DREES_DECAY)``: bands closed at their lower bound
+    (a pair at exactly 10 minutes weighs 2/3). For pysal/access's convention (a bound belongs
+    to the band below it), give ``weight=step_weight(DREES_DECAY, closed="upper")``.
 
     Examples
     --------
@@ -430,12 +565,19 @@ def estimate_costs(
     Parameters
     ----------
     communes : GeoDataFrame
-        Commune polygons. Distances are measured in their projected CRS; a layer in degrees
-        is first projected with :func:`cpts_geo.communes.to_metric` (Lambert-93 for
-        mainland France), never measured in degrees.
+        Commune polygons. A layer in degrees is first projected with
+        :func:`cpts_geo.communes.to_metric` (Lambert-93 for mainland France, the official
+        CRS of each overseas department), never measured in degrees. A layer spanning
+        mainland and overseas departments is split and each part measured in its own
+        official CRS, whatever the layer's CRS (Réunion in Lambert-93 would be distorted);
+        a layer of one part is measured in its own projected CRS, unless that is the
+        official CRS of another part.
     max_minutes : float, default 20
-        Pairs with ``minutes < max_minutes`` are kept (the DREES decay is 0 beyond 20);
-        the pair of a commune with itself is always kept.
+        Pairs with ``minutes < max_minutes`` are kept (the DREES decay is 0 from 20 on);
+        the pair of a commune with itself is always kept, with its estimated time even at
+        or beyond ``max_minutes`` (very large communes, Guyane): :func:`two_step_fca` then
+        counts it just under the limit, so that a commune's own supply stays in reach of
+        its people.
     assumptions : mapping, optional
         Overrides of :data:`TRAVEL_ASSUMPTIONS`.
     intra : bool, default True
@@ -459,23 +601,25 @@ def estimate_costs(
     if communes.crs is None:
         raise ValueError("La couche des communes n'a pas de CRS : déclarez-le avec "
                          ".set_crs(...) avant d'estimer des distances.")
-    if not communes.crs.is_projected:
-        from cpts_geo.communes import _metric_crs_of, department_of
+    from cpts_geo.communes import _MAINLAND_CRS, METRIC_CRS, _metric_crs_of, department_of
 
-        crs_of = department_of(pd.Series(communes.index)).map(_metric_crs_of).to_numpy()
-        if len(set(crs_of)) > 1:  # mainland and overseas: each in its own projection
-            parts = [estimate_costs(communes[crs_of == c], max_minutes=max_minutes,
-                                    assumptions=assumptions, intra=intra)
-                     for c in sorted(set(crs_of))]
-            out = pd.concat(parts, ignore_index=True)
-            out.attrs["assumptions"] = parts[0].attrs["assumptions"]
-            out.attrs["unlocated"] = [c for part in parts for c in part.attrs["unlocated"]]
-            return out
+    crs_of = department_of(pd.Series(communes.index)).map(_metric_crs_of).to_numpy()
+    if len(set(crs_of)) > 1:  # mainland and overseas, whatever the layer's CRS: each in its own
+        parts = [estimate_costs(communes[crs_of == c].to_crs(c), max_minutes=max_minutes,
+                                assumptions=assumptions, intra=intra)
+                 for c in sorted(set(crs_of))]
+        out = pd.concat(parts, ignore_index=True)
+        out.attrs["assumptions"] = parts[0].attrs["assumptions"]
+        out.attrs["unlocated"] = [c for part in parts for c in part.attrs["unlocated"]]
+        return out
+    official = {int(c.split(":")[1]) for c in (*METRIC_CRS.values(), _MAINLAND_CRS)}
+    if not communes.crs.is_projected or (communes.crs.to_epsg() in official
+                                         and len(communes) and communes.crs != crs_of[0]):
         communes = to_metric(communes)  # Lambert-93 (mainland) or the overseas CRS
     a = {**TRAVEL_ASSUMPTIONS, **(assumptions or {})}
     if travel_minutes(0.0, assumptions=a) >= max_minutes:
-        raise ValueError(f"max_minutes={max_minutes} est sous le temps fixe de trajet "
-                         f"({a['terminal_min']} min).")
+        raise ValueError(f"max_minutes={number(max_minutes, None)} est sous le temps fixe de "
+                         f"trajet ({number(a['terminal_min'], None)} min).")
     radius_km = brentq(lambda d: float(travel_minutes(d, assumptions=a)) - max_minutes, 0.0, 1e4)
     located = communes.geometry.notna().to_numpy() & ~communes.geometry.is_empty.to_numpy()
     if not located.all():
@@ -503,7 +647,7 @@ def estimate_costs(
         "km": np.concatenate([km, np.zeros(n)]),
         "minutes": np.concatenate([minutes, travel_minutes(self_km, assumptions=a)]),
     })
-    # the trip inside a commune is always kept, even a long one (its weight says the rest)
+    # the trip inside a commune is always kept, even a long one (two_step_fca caps it)
     keep = (out["minutes"] < max_minutes) | (out["origin"] == out["destination"])
     out = out[keep].sort_values(["origin", "destination"])
     out = out.reset_index(drop=True)
@@ -570,6 +714,103 @@ def standardised_population(
 
 
 # --------------------------------------------------------------------------- wrappers
+def _remap(keys: pd.Series, communes) -> tuple[pd.Series, pd.Series]:
+    """Today's commune of each cleaned code (``<NA>`` if none) and the reason of each change."""
+    from cpts_geo.cog import remap_codes
+
+    new, report = remap_codes(keys, communes=communes, plm="city")
+    reason = pd.Series(pd.NA, index=range(len(keys)), dtype="object")
+    reason.iloc[report["row"].to_numpy(dtype="int64") - 1] = report["reason"].to_numpy()
+    return new.reset_index(drop=True), reason
+
+
+def _demand_on_layer(demand: pd.Series, communes) -> tuple[pd.Series, pd.DataFrame]:
+    """Demand indexed by today's communes of the layer: codes cleaned and mapped, reported."""
+    from cpts_geo.cog import normalize_codes
+
+    given = pd.Series(demand)
+    keys, fixes = normalize_codes(pd.Series(given.index, dtype=object))
+    keys = keys.reset_index(drop=True)
+    new, reason = _remap(keys, communes)
+    fixed = pd.Series(pd.NA, index=range(len(keys)), dtype="object")
+    fixed.iloc[fixes["row"].to_numpy(dtype="int64") - 1] = fixes["reason"].to_numpy()
+    values = pd.to_numeric(given, errors="coerce").to_numpy(dtype="float64")
+    problems = []
+    for pos in np.flatnonzero(new.isna().to_numpy()):
+        problems.append({"code": given.index[pos],
+                         "problem": f"{reason.iloc[pos]} : pas une commune de la couche ; "
+                                    "retirez-la de demand ou élargissez la couche"})
+    for pos in np.flatnonzero(~np.isfinite(values) | (values < 0)):
+        problems.append({"code": given.index[pos],
+                         "problem": f"demande invalide ({given.iloc[pos]!r}) : indiquez un nombre ≥ 0"})
+    for key in pd.unique(keys[keys.duplicated() & keys.notna()]):
+        problems.append({"code": key, "problem": "demande donnée plusieurs fois pour cette commune"})
+    moved = new.notna() & (new != keys).fillna(True)
+    kept = set(keys[~moved & new.notna()])
+    for target in sorted(set(new[moved]) & kept):
+        olds = ", ".join(map(str, given.index[(moved & (new == target)).to_numpy()]))
+        problems.append({"code": target, "problem": f"demande donnée pour la commune et aussi pour "
+                         f"ses anciens codes ou arrondissements ({olds}) : gardez l'un ou l'autre"})
+    if problems:
+        raise ValidationError("Demande invalide : corrigez les codes cités", problems)
+    report = pd.DataFrame({"code": given.index.astype(str), "new_code": new.to_numpy(),
+                           "reason": reason.fillna(fixed).to_numpy()})
+    report = report[(report["code"] != report["new_code"]).to_numpy()].reset_index(drop=True)
+    if len(report):
+        warnings.warn(
+            f"{len(report)} code(s) de la demande rattaché(s) à la commune actuelle ("
+            + ", ".join(f"{a} → {b}" for a, b in report[["code", "new_code"]].head(5).itertuples(index=False))
+            + ") : demandes additionnées par commune ; liste dans attrs['demand_remapped']",
+            stacklevel=3)
+    summed = pd.Series(values, index=new.to_numpy()).groupby(level=0, sort=False).sum()
+    return summed, report
+
+
+def _costs_on_layer(costs: pd.DataFrame, communes) -> tuple[pd.DataFrame, pd.DataFrame, list]:
+    """A user's cost table on today's communes of the layer: codes cleaned and mapped, reported."""
+    problems: list[dict] = []
+    o_codes, o_uniq, d_codes, d_uniq, minutes, repaired = _check_costs(
+        costs, "origin", "destination", "minutes", problems)
+    if problems:
+        raise ValidationError("Table des temps de trajet invalide : corrigez les lignes citées",
+                              problems)
+    layer = pd.Index(communes.index.astype("string"))
+    uniq = o_uniq.union(d_uniq)
+    if uniq.isin(layer).all() and not repaired:  # the usual case: nothing to do
+        return costs, pd.DataFrame(columns=["code", "new_code", "reason"]), []
+    new, reason = _remap(pd.Series(uniq, dtype="string"), communes)
+    mapping = pd.Series(new.to_numpy(), index=uniq)
+    o = np.append(mapping.reindex(o_uniq).to_numpy(dtype=object), None)[o_codes]
+    d = np.append(mapping.reindex(d_uniq).to_numpy(dtype=object), None)[d_codes]
+    table = pd.DataFrame({"origin": o, "destination": d, "minutes": minutes})
+    unknown = sorted(uniq[new.isna().to_numpy()])
+    report = pd.DataFrame({"code": uniq, "new_code": new.to_numpy(), "reason": reason.to_numpy()})
+    report = report[report["new_code"].notna().to_numpy()
+                    & (report["code"] != report["new_code"]).to_numpy()]
+    fixes = pd.DataFrame([(str(g), k, mapping[k], "code réparé (zéro initial, espaces)")
+                          for g, k in repaired if not pd.isna(mapping[k])],
+                         columns=["code", "cleaned", "new_code", "reason"])
+    report = pd.concat([fixes.drop(columns="cleaned"), report], ignore_index=True)
+    known = table["origin"].notna() & table["destination"].notna()
+    table = table[known.to_numpy()]
+    n_rows = len(table)
+    table = table.groupby(["origin", "destination"], sort=False, as_index=False)["minutes"].mean()
+    table["origin"] = table["origin"].astype("string")
+    table["destination"] = table["destination"].astype("string")
+    if len(report):
+        warnings.warn(
+            f"{len(report)} code(s) de la table des temps rattaché(s) à la commune actuelle ("
+            + ", ".join(f"{a} → {b}" for a, b in report[["code", "new_code"]].head(5).itertuples(index=False))
+            + f") : {n_rows - len(table)} paire(s) fusionnée(s) avec une autre (moyenne des temps) ; "
+            "liste dans attrs['costs_remapped']", stacklevel=3)
+    if unknown:
+        warnings.warn(
+            f"{len(unknown)} code(s) de la table des temps absent(s) de la couche des communes "
+            f"({', '.join(unknown[:5])}) : leurs {int((~known).sum())} paire(s) sont laissées de "
+            "côté ; liste dans attrs['costs_unknown']", stacklevel=3)
+    return table.reset_index(drop=True), report, unknown
+
+
 def accessibility(
     supply: pd.DataFrame | pd.Series,
     communes,
@@ -591,22 +832,33 @@ def accessibility(
     ----------
     supply : DataFrame or Series
         A supply table (:func:`cpts_geo.professionals.read_bpe`), or counts per commune
-        (index ``code``, one column per profession).
+        (index ``code``, one column per profession); checked by
+        :func:`cpts_geo.professionals.supply_on_layer` (profession names, counts ≥ 0).
     communes : GeoDataFrame
         The communes (demand and supply locations). Use all of France (or a wide margin
         around the area) to avoid border effects, then select the area from the result.
     professions : str or iterable, default "médecin généraliste"
         Professions to compute (``None``: all those in ``supply``).
     costs : DataFrame, optional
-        ``origin``, ``destination``, ``minutes``; default :func:`estimate_costs`.
+        ``origin``, ``destination``, ``minutes``; default :func:`estimate_costs`. Codes are
+        cleaned (``1001`` → ``01001``) and mapped to the communes of the layer like the
+        supply's (old codes, arrondissements of Paris, Lyon, Marseille to their city), with
+        a warning and the list in ``attrs["costs_remapped"]``; pairs that fall on the same
+        pair of communes get the mean of their times; pairs of codes absent from the layer
+        are left out and listed (``attrs["costs_unknown"]``). Pairs of a commune with itself
+        should be there (see :func:`two_step_fca`).
     weight : callable, "drees" or None
-        ``"drees"`` (the APL bands, :data:`DREES_DECAY`), any weight function, or ``None``
-        for the plain 2SFCA.
+        ``"drees"`` (the APL bands, :data:`DREES_DECAY`, closed at their lower bound), any
+        weight function, or ``None`` for the plain 2SFCA.
     max_minutes : float, default 20
-        Pairs with ``minutes < max_minutes`` count.
+        Pairs with ``minutes < max_minutes`` count (with ``"drees"``, nothing counts from 20
+        minutes on: a larger value only widens the estimated table, with a warning).
     demand : Series, optional
         Demand per commune (e.g. :func:`standardised_population`); default the
-        ``population`` column of ``communes``.
+        ``population`` column of ``communes``. Codes are cleaned and mapped like the costs'
+        (the demands of codes falling on one commune are added up, with a warning and the
+        list in ``attrs["demand_remapped"]``); a code that is no commune of the layer, or
+        a commune given twice (also through an old code), is an error.
     assumptions : mapping, optional
         Overrides of :data:`TRAVEL_ASSUMPTIONS` for the estimated costs.
     per : float, default 1
@@ -624,7 +876,10 @@ def accessibility(
     -------
     pandas.DataFrame
         One column per profession, plus ``population`` and ``demand``; 0 where nothing is
-        in reach. ``attrs["costs"]`` holds the cost table used.
+        in reach, NaN where unknown (commune without geometry or absent from ``costs``).
+        ``attrs["costs"]`` holds the cost table used; ``attrs["no_supply"]`` the communes
+        without supply in reach, per profession; the other ``attrs`` of
+        :func:`two_step_fca`.
 
     Examples
     --------
@@ -657,15 +912,25 @@ def accessibility(
                 "demande comptée 0 ; donnez demand=… pour les compter", stacklevel=2)
         dem = pd.Series(pop.astype("Float64").fillna(0).to_numpy(dtype="float64"), index=codes)
     else:
-        dem = demand.reindex(codes)
+        dem, demand_report = _demand_on_layer(demand, communes)
+        dem = dem.reindex(codes)
         missing = codes[dem.isna().to_numpy()]
         if len(missing):
             raise ValidationError("Demande manquante pour des communes de la couche",
                                   [{"code": c, "problem": "demande manquante (0 si aucune)"}
                                    for c in missing])
+    drees = isinstance(weight, str) and weight == "drees"
+    if drees and max_minutes > max(DREES_DECAY):
+        warnings.warn(
+            f"max_minutes={number(max_minutes, None)} : les paliers DREES donnent un poids nul à "
+            f"partir de {number(max(DREES_DECAY), None)} minutes, la portée n'en est pas élargie",
+            stacklevel=2)
+    costs_report = unknown_codes = None
     if costs is None:
         costs = estimate_costs(communes, max_minutes=max_minutes, assumptions=assumptions)
-    fn = step_weight(DREES_DECAY) if isinstance(weight, str) and weight == "drees" else weight
+    else:
+        costs, costs_report, unknown_codes = _costs_on_layer(costs, communes)
+    fn = step_weight(DREES_DECAY) if drees else weight
     values = two_step_fca(dem, wide, costs, max_cost=max_minutes, weight=fn, quiet=quiet) * per
     out = values.copy()
     out.index.name = "code"
@@ -674,6 +939,11 @@ def accessibility(
     out["demand"] = dem.to_numpy()
     out.attrs.update(values.attrs)
     out.attrs["costs"] = costs
+    if demand is not None:
+        out.attrs["demand_remapped"] = demand_report
+    if costs_report is not None:
+        out.attrs["costs_remapped"] = costs_report
+        out.attrs["costs_unknown"] = unknown_codes
     out.attrs["per"] = per
     out.attrs["unit"] = ("consultations par habitant et par an" if activity is not None
                          else f"professionnels ({value}) par {number(per, None)} habitant(s)")
@@ -712,7 +982,14 @@ def territory_accessibility(
     pandas.DataFrame
         Indexed by ``cpts_id``: ``accessibility``, ``standardised_population``,
         ``population``, ``population_below``, ``share_below``, ``n_communes``,
-        ``n_communes_below``.
+        ``n_communes_below``, ``n_communes_unknown``, ``population_unknown``.
+
+        A commune whose value is unknown (NaN: no geometry, absent from the cost table) is
+        left out of the mean (numerator and weights) and of the threshold counts; the share
+        below the threshold is over the population of known value. Such communes are
+        counted in ``n_communes_unknown`` and ``population_unknown``, listed in
+        ``attrs["unknown"]`` and announced by a warning; a territory where all are unknown
+        has an unknown accessibility (NaN).
 
     Examples
     --------
@@ -736,26 +1013,42 @@ def territory_accessibility(
     v = values.copy(); v.index = v.index.astype("string")
     w = weights.copy(); w.index = w.index.astype("string")
     p = population.copy(); p.index = p.index.astype("string")
-    m["value"] = v.reindex(m["code"]).to_numpy(dtype="float64")
+    m["value"] = pd.to_numeric(v.reindex(m["code"]), errors="coerce").to_numpy(dtype="float64")
     m["w"] = w.reindex(m["code"]).fillna(0).to_numpy(dtype="float64") * m["share"]
     m["pop"] = p.reindex(m["code"]).fillna(0).to_numpy(dtype="float64") * m["share"]
-    m["below"] = m["value"] < (threshold if threshold is not None else -np.inf)
-    m["wv"] = m["w"] * m["value"]
+    m["unknown"] = m["value"].isna()
+    m["known_w"] = m["w"].where(~m["unknown"], 0.0)
+    m["known_pop"] = m["pop"].where(~m["unknown"], 0.0)
+    m["below"] = ~m["unknown"] & (m["value"] < (threshold if threshold is not None else -np.inf))
+    m["wv"] = (m["known_w"] * m["value"]).where(~m["unknown"], 0.0)
     m["pop_below"] = m["pop"] * m["below"]
     g = m.groupby("cpts_id", sort=True)
+    known_w = g["known_w"].sum()
+    known_pop = g["known_pop"].sum()
     out = pd.DataFrame({
-        "accessibility": g["wv"].sum() / g["w"].sum().where(g["w"].sum() > 0),
+        "accessibility": g["wv"].sum() / known_w.where(known_w > 0),
         "standardised_population": g["w"].sum(),
         "population": g["pop"].sum(),
         "population_below": g["pop_below"].sum(),
     })
-    out["share_below"] = out["population_below"] / out["population"].where(out["population"] > 0)
+    out["share_below"] = out["population_below"] / known_pop.where(known_pop > 0)
     out["n_communes"] = g.size()
     out["n_communes_below"] = g["below"].sum().astype("int64")
+    out["n_communes_unknown"] = g["unknown"].sum().astype("int64")
+    out["population_unknown"] = out["population"] - known_pop
     out.index.name = "cpts_id"
     if threshold is None:
         out = out.drop(columns=["population_below", "share_below", "n_communes_below"])
+    unknown = list(pd.unique(m.loc[m["unknown"], "code"]))
+    if unknown:
+        where = pd.unique(m.loc[m["unknown"], "cpts_id"])
+        warnings.warn(
+            f"{len(unknown)} commune(s) d'accessibilité inconnue ({', '.join(map(str, unknown[:5]))}) "
+            f"dans {len(where)} territoire(s) ({', '.join(map(str, where[:5]))}) : moyenne calculée "
+            "sur les communes de valeur connue ; nombre et population dans n_communes_unknown, "
+            "population_unknown ; liste dans attrs['unknown']", stacklevel=2)
     out.attrs["threshold"] = threshold
+    out.attrs["unknown"] = unknown
     return out
 
 
@@ -768,6 +1061,8 @@ TABLE_HEADERS = {
     "share_below": "Part de la population sous le seuil (%)",
     "n_communes": "Communes",
     "n_communes_below": "Communes sous le seuil",
+    "n_communes_unknown": "Communes d'accessibilité inconnue",
+    "population_unknown": "Population d'accessibilité inconnue",
 }
 
 

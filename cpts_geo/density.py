@@ -7,9 +7,15 @@ most of its population. A unit without inhabitants has no density (``NaN``, neve
 infinite one); a commune of unknown population is left out of the population sums and
 announced by a warning.
 
-The references are computed on the supply table *as given* and on a reference commune layer
-(all of France, embedded, by default): give the national supply table for a France
+Which population where: a unit's density uses the caller's ``communes`` (its ``population``,
+and its ``department`` and ``region`` when it has them); the references (department, region,
+France) are computed on the supply table *as given* and on a reference commune layer with its
+own population (all of France, embedded, population 2016, by default). When a commune's
+population differs between the two layers, a warning says so: give ``reference=`` with the
+same populations to compare at the same vintage. Give the national supply table for a France
 reference (a warning says when the supply covers few departments of the reference layer).
+The supply goes through :func:`cpts_geo.professionals.supply_on_layer`, which checks
+profession names and counts.
 """
 
 from __future__ import annotations
@@ -67,8 +73,9 @@ def density(
         :func:`~cpts_geo.professionals.read_professionals`) or counts indexed by ``code``
         with one column per profession.
     communes : DataFrame
-        The communes to report (index ``code``, columns ``population``, ``department``,
-        ``region``); with ``membership``, the layer holding the CPTS communes.
+        The communes to report (index ``code``, column ``population``, used for the units;
+        ``department`` and ``region`` if present, else the reference layer's); with
+        ``membership``, the layer holding the CPTS communes.
     membership : DataFrame, optional
         ``code``, ``cpts_id``, ``share``: report per CPTS; a commune split between CPTS gives
         each its ``share`` of the population and of the professionals.
@@ -77,8 +84,9 @@ def density(
     per : float, default 10 000
         Inhabitants per unit of density.
     reference : DataFrame, optional
-        The layer for the department, region and France references (default: all of France,
-        embedded). Must contain every commune of ``supply``.
+        The layer for the department, region and France references, with its own
+        ``population``, ``department``, ``region`` (default: all of France, embedded). Must
+        contain every commune of ``supply`` and of ``communes``.
     value : {"count", "fte"}
         What to sum from a supply table.
 
@@ -89,12 +97,18 @@ def density(
         ``population``, ``density``, ``n_communes``, ``n_communes_without``, ``department``,
         ``department_density``, ``region``, ``region_density``, ``france_density``.
         ``.xs("infirmier", level="profession")`` gives one profession indexed by unit.
+        ``attrs``: ``unknown_population`` (communes of the units without population),
+        ``reference_unknown_population``, ``population_differs`` (communes whose population
+        differs between ``communes`` and ``reference``), ``partial_reference`` (``(departments
+        with supply, departments of the reference)`` when the supply covers few of them, else
+        ``None``).
 
     Raises
     ------
     ValidationError
-        Supply in communes absent from the reference layer; membership communes absent
-        from ``communes``.
+        Invalid supply (see :func:`~cpts_geo.professionals.supply_on_layer`); supply in
+        communes absent from the reference layer; membership communes absent from
+        ``communes``; no ``population`` column in ``communes``.
 
     Examples
     --------
@@ -118,30 +132,30 @@ def density(
                              layer="couche de référence")
     wide = counts.loc[(counts != 0).any(axis=1)]
     profs = list(counts.columns)
-    pop = pd.Series(ref["population"].astype("Float64").to_numpy(), index=ref_codes)
-    unknown_pop = ref_codes[pop.isna().to_numpy()]
-    if len(unknown_pop):
-        warnings.warn(
-            f"{len(unknown_pop)} commune(s) de population inconnue ({', '.join(unknown_pop[:5])}) : "
-            "hors des totaux de population, densité non calculée", stacklevel=2)
-    popf = pop.fillna(0).to_numpy(dtype="float64")
+    if "population" not in communes.columns:
+        raise ValidationError("Colonne « population » absente de communes : la densité en a besoin",
+                              [{"problem": "colonnes reçues : " + ", ".join(map(str, communes.columns))}])
+    ref_pop = pd.Series(pd.to_numeric(ref["population"], errors="coerce").to_numpy(dtype="float64"),
+                        index=ref_codes)
     deps_with = wide.index.str[:3].str.replace(r"^(\d\d)\d$", r"\1", regex=True).nunique()
     n_deps = ref["department"].nunique()
-    if n_deps > 5 and deps_with < 0.8 * n_deps:
+    partial = n_deps > 5 and deps_with < 0.8 * n_deps
+    if partial:
         warnings.warn(
             f"L'offre ne couvre que {deps_with} des {n_deps} départements de la référence : "
             "les densités de référence (France, région) sont sous-estimées ; donnez l'offre "
             "nationale", stacklevel=2)
 
-    # references
+    # references: the reference layer's population, departments and regions
     dept = ref["department"].astype("string").to_numpy()
     reg = ref["region"].astype("string").to_numpy()
-    ref_frame = counts.assign(_pop=popf, _dep=dept, _reg=reg)
+    ref_frame = counts.assign(_pop=ref_pop.fillna(0).to_numpy(), _dep=dept, _reg=reg)
     dep_tot = ref_frame.groupby("_dep")[[*profs, "_pop"]].sum()
     reg_tot = ref_frame.groupby("_reg")[[*profs, "_pop"]].sum()
     fr_count = counts.sum()
-    fr_pop = popf.sum()
+    fr_pop = ref_pop.fillna(0).sum()
 
+    # the units: the caller's layer (its population; its department and region if given)
     layer = communes
     codes = layer.index.astype("string")
     missing_layer = codes.difference(ref_codes)
@@ -150,6 +164,12 @@ def density(
             "Communes absentes de la couche de référence : donnez reference= qui les contient",
             [{"code": c, "problem": "commune absente de la couche de référence"}
              for c in missing_layer])
+    pop = pd.Series(pd.to_numeric(layer["population"], errors="coerce").to_numpy(dtype="float64"),
+                    index=codes)
+    layer_dep = (pd.Series(layer["department"].astype("string").to_numpy(), index=codes)
+                 if "department" in layer.columns else pd.Series(dept, index=ref_codes))
+    layer_reg = (pd.Series(layer["region"].astype("string").to_numpy(), index=codes)
+                 if "region" in layer.columns else pd.Series(reg, index=ref_codes))
     if membership is None:
         m = pd.DataFrame({"code": codes, "unit": codes, "share": 1.0})
         unit_name = "code"
@@ -164,6 +184,27 @@ def density(
                 "les contient", [{"code": c, "problem": "commune absente de la couche"}
                                  for c in absent])
         unit_name = "cpts_id"
+    used = pd.Index(pd.unique(m["code"]))
+    unknown_pop = used[pop.reindex(used).isna().to_numpy()]
+    if len(unknown_pop):
+        warnings.warn(
+            f"{len(unknown_pop)} commune(s) de population inconnue ({', '.join(unknown_pop[:5])}) : "
+            "hors des totaux de population, densité non calculée", stacklevel=2)
+    ref_unknown = ref_codes[ref_pop.isna().to_numpy()].difference(unknown_pop)
+    if len(ref_unknown):
+        warnings.warn(
+            f"{len(ref_unknown)} commune(s) de la couche de référence de population inconnue "
+            f"({', '.join(ref_unknown[:5])}) : hors des populations de référence (département, "
+            "région, France)", stacklevel=2)
+    both = pd.concat([pop.reindex(used), ref_pop.reindex(used)], axis=1).dropna()
+    differs = both.index[~np.isclose(both.iloc[:, 0], both.iloc[:, 1])]
+    if len(differs):
+        warnings.warn(
+            f"La population de {len(differs)} commune(s) diffère entre communes et la couche de "
+            f"référence ({', '.join(differs[:5])}) : les densités des unités utilisent celle de "
+            "communes, les densités de référence (département, région, France) celle de la "
+            "référence ; donnez reference= avec les mêmes populations pour comparer au même "
+            "millésime", stacklevel=2)
     share = m["share"].to_numpy(dtype="float64")
     c = counts.reindex(m["code"]).to_numpy() * share[:, None]
     p = pop.reindex(m["code"]).fillna(0).to_numpy(dtype="float64") * share
@@ -171,8 +212,8 @@ def density(
     frame = pd.DataFrame(c, columns=profs)
     frame["_pop"] = p
     frame["_unit"] = m["unit"].to_numpy()
-    frame["_dep"] = pd.Series(dept, index=ref_codes).reindex(m["code"]).to_numpy()
-    frame["_reg"] = pd.Series(reg, index=ref_codes).reindex(m["code"]).to_numpy()
+    frame["_dep"] = layer_dep.reindex(m["code"]).to_numpy()
+    frame["_reg"] = layer_reg.reindex(m["code"]).to_numpy()
     g = frame.groupby("_unit", sort=False)
     unit_count = g[profs].sum()
     unit_pop = g["_pop"].sum()
@@ -220,7 +261,12 @@ def density(
             f"{len(zero)} unité(s) sans population ({', '.join(map(str, zero[:5]))}) : "
             "densité non calculée (NaN), pas de division par zéro", stacklevel=2)
     out.attrs["per"] = per
-    out.attrs["population_vintage"] = ref.attrs.get("population_vintage")
+    out.attrs["population_vintage"] = communes.attrs.get("population_vintage")
+    out.attrs["reference_population_vintage"] = ref.attrs.get("population_vintage")
+    out.attrs["unknown_population"] = list(unknown_pop)
+    out.attrs["reference_unknown_population"] = list(ref_unknown)
+    out.attrs["population_differs"] = list(differs)
+    out.attrs["partial_reference"] = (int(deps_with), int(n_deps)) if partial else None
     return out
 
 

@@ -15,9 +15,14 @@ given), ``profession`` (a label of :data:`PROFESSIONS`), ``count`` (float) and, 
 ``fte`` and ``age``. Codes are cleaned (:func:`cpts_geo.cog.normalize_codes`) and mapped to
 today's communes (:func:`cpts_geo.cog.remap_codes`, arrondissements of Paris, Lyon and
 Marseille rolled up to their city); every change is listed in ``attrs["remapped"]`` and
-announced by a warning. A row whose code cannot be mapped is an error (``unknown="raise"``) or
-is set aside in ``attrs["rejected"]`` with its row number (``unknown="report"``): never
-dropped silently.
+announced by a warning (one line per input row). A row whose code cannot be mapped is an
+error (``unknown="raise"``) or is set aside in ``attrs["rejected"]`` with its row number, its
+profession and its count (``unknown="report"``): never dropped silently. ``attrs["file_rows"]``
+holds the number of data rows of the file (a wide BPE row gives one supply line per profession).
+
+The FTE column may have blanks when read; using it (``value="fte"`` in
+:func:`supply_on_layer`, hence in density and accessibility) then is an error listing those
+rows: a missing FTE is never counted as 0.
 """
 
 from __future__ import annotations
@@ -150,7 +155,7 @@ def parse_professions(values: Iterable, *, rows: Iterable[int] | None = None) ->
     """
     series = values if isinstance(values, pd.Series) else pd.Series(list(values))
     rows = np.arange(2, len(series) + 2) if rows is None else np.asarray(list(rows))
-    out = [None if pd.isna(v) else _LOOKUP.get(_fold(v)) for v in series.tolist()]
+    out = _labels(series.tolist())
     bad: dict[str, list[int]] = {}
     for value, label, row in zip(series.tolist(), out, rows):
         if label is None:
@@ -168,6 +173,34 @@ def parse_professions(values: Iterable, *, rows: Iterable[int] | None = None) ->
     return pd.Series(out, index=series.index, dtype="string", name="profession")
 
 
+def _labels(values: list) -> list[str | None]:
+    """The label of each value (``None`` if unknown or empty); each distinct value folded once."""
+    seen: dict = {}
+    out = []
+    for v in values:
+        if pd.isna(v):
+            out.append(None)
+            continue
+        if v not in seen:
+            seen[v] = _LOOKUP.get(_fold(v))
+        out.append(seen[v])
+    return out
+
+
+def _option_professions(values: Iterable[str], option: str) -> list[str]:
+    """Professions asked for by a parameter (no row numbers: they are not rows of a file)."""
+    values = [values] if isinstance(values, str) else list(values)
+    labels = _labels(values)
+    bad = [v for v, label in zip(values, labels) if label is None]
+    if bad:
+        raise ValidationError(
+            f"Professions demandées ({option}) non reconnues : utilisez un des noms acceptés",
+            [{"problem": (f"profession inconnue « {v} »" if not pd.isna(v) and str(v).strip()
+                          else "profession vide") + f" ; professions acceptées : {_accepted_text()}",
+              "value": v} for v in dict.fromkeys(bad)])
+    return list(dict.fromkeys(labels))
+
+
 def _read_table(data, sep: str | None) -> pd.DataFrame:
     if isinstance(data, pd.DataFrame):
         return data.copy()
@@ -182,28 +215,41 @@ def _read_table(data, sep: str | None) -> pd.DataFrame:
     return pd.read_csv(path, dtype=str, sep=sep, encoding="utf-8-sig")
 
 
-def _numbers(values: pd.Series, rows: np.ndarray, codes: pd.Series, what: str,
+def _numbers(values: pd.Series, rows: np.ndarray | None, codes: pd.Series, what: str,
              problems: list[dict], *, required: bool, upper: float | None = None) -> pd.Series:
-    """Parse numbers (French decimal comma accepted); record missing/negative/non-numeric."""
-    text = values.astype("string").str.strip().str.replace("\u00a0", "").str.replace(",", ".")
-    num = pd.to_numeric(text, errors="coerce").astype("float64")
+    """Parse numbers (French decimal comma accepted); record missing/negative/non-numeric/infinite.
+
+    ``rows`` are the row numbers to quote (``None``: no row, the code says where).
+    """
+    if pd.api.types.is_numeric_dtype(values.dtype) and not pd.api.types.is_bool_dtype(values.dtype):
+        num = values.astype("float64").reset_index(drop=True)  # already numbers: no text to parse
+    else:
+        text = values.astype("string").str.strip().str.replace("\u00a0", "").str.replace(",", ".")
+        num = pd.to_numeric(text, errors="coerce").astype("float64").reset_index(drop=True)
+
+    def where(pos):
+        return {"row": int(rows[pos]) if rows is not None else pd.NA, "code": codes.iloc[pos]}
+
     for pos in np.flatnonzero(num.isna().to_numpy()):
         given = values.iloc[pos]
         if pd.isna(given) or str(given).strip() == "":
             if required:
-                problems.append({"row": int(rows[pos]), "code": codes.iloc[pos],
-                                 "problem": f"{what} manquant : indiquez un nombre ≥ 0"})
+                problems.append({**where(pos), "problem": f"{what} manquant : indiquez un nombre ≥ 0"})
         else:
-            problems.append({"row": int(rows[pos]), "code": codes.iloc[pos],
+            problems.append({**where(pos),
                              "problem": f"{what} non numérique « {given} » : indiquez un nombre ≥ 0"})
+    for pos in np.flatnonzero(np.isinf(num.to_numpy())):
+        problems.append({**where(pos), "problem": f"{what} infini : indiquez un nombre ≥ 0"})
+        num.iloc[pos] = np.nan
     neg = np.flatnonzero((num < 0).to_numpy())
     for pos in neg:
-        problems.append({"row": int(rows[pos]), "code": codes.iloc[pos],
+        problems.append({**where(pos),
                          "problem": f"{what} négatif ({number(num.iloc[pos], None)}) : un effectif est ≥ 0"})
     if upper is not None:
         for pos in np.flatnonzero((num > upper).to_numpy()):
-            problems.append({"row": int(rows[pos]), "code": codes.iloc[pos],
+            problems.append({**where(pos),
                              "problem": f"{what} invalide ({number(num.iloc[pos], None)}) : attendu entre 0 et {number(upper, None)}"})
+    num.index = values.index
     return num
 
 
@@ -216,13 +262,17 @@ def _finish(frame: pd.DataFrame, rows: np.ndarray, raw_codes: pd.Series, profess
     codes, fixes = normalize_codes(raw_codes.reset_index(drop=True))
     new, report = remap_codes(codes, communes=communes, passage=passage, plm="city")
     unmapped = report[report["new_code"].isna()]
-    rejected = pd.DataFrame({"row": rows[unmapped["row"].to_numpy() - 1] if len(unmapped) else [],
+    pos = unmapped["row"].to_numpy(dtype="int64") - 1
+    # one line per supply line set aside, with what it held (a row of the wide BPE gives one
+    # line per profession: the same row number on each)
+    rejected = pd.DataFrame({"row": rows[pos].astype("int64"),
                              "code": unmapped["code"].to_numpy(),
+                             "profession": professions.iloc[pos].to_numpy(),
+                             "count": counts.iloc[pos].to_numpy(dtype="float64"),
                              "problem": unmapped["reason"].to_numpy()})
-    # a row of the wide BPE gives one line per profession: report each input row once
-    rejected = rejected.drop_duplicates(["row", "code"], ignore_index=True)
     if unknown == "raise":
-        for rec in rejected.itertuples(index=False):
+        # each input row once in the error
+        for rec in rejected.drop_duplicates(["row", "code"]).itertuples(index=False):
             problems.append({
                 "row": int(rec.row), "code": rec.code,
                 "problem": f"{rec.problem} : ce code n'est pas une commune de la couche ; "
@@ -246,26 +296,29 @@ def _finish(frame: pd.DataFrame, rows: np.ndarray, raw_codes: pd.Series, profess
     out["code"] = out["code"].astype("string")
     out["source_code"] = out["source_code"].astype("string")
     out["profession"] = out["profession"].astype("string")
+    # a row of the wide BPE gives one supply line per profession: each input row once below
     changed = report[report["new_code"].notna()].copy()
     if len(changed):
         changed["row"] = rows[changed["row"].to_numpy() - 1]
+        changed = changed.drop_duplicates(["row", "code"])
     if len(fixes):
+        fixes = fixes.assign(row=rows[fixes["row"].to_numpy() - 1]).drop_duplicates(["row", "code"])
         warnings.warn(f"{len(fixes)} code(s) commune réparé(s) (espaces, zéro initial) : "
                       "voir attrs['remapped']", stacklevel=3)
-        fixes = fixes.assign(row=rows[fixes["row"].to_numpy() - 1])
         changed = pd.concat([fixes.assign(name=pd.NA, new_name=pd.NA), changed], ignore_index=True)
-    n_moved = int(report["new_code"].notna().sum())
-    if n_moved:
-        reasons = report.loc[report["new_code"].notna(), "reason"].value_counts()
+    moved = report[report["new_code"].notna()].assign(
+        row=lambda t: rows[t["row"].to_numpy(dtype="int64") - 1]).drop_duplicates(["row", "code"])
+    if len(moved):
+        reasons = moved["reason"].value_counts()
         warnings.warn(
-            f"{n_moved} ligne(s) rattachée(s) à la commune actuelle ("
+            f"{len(moved)} ligne(s) rattachée(s) à la commune actuelle ("
             + ", ".join(f"{n} {r}" for r, n in reasons.items()) + ") : voir attrs['remapped']",
             stacklevel=3)
     out = out[out["code"].notna()].reset_index(drop=True)
     if len(rejected):
-        warnings.warn(f"{len(rejected)} ligne(s) écartée(s) : code absent de la couche des "
-                      "communes (voir attrs['rejected'])", stacklevel=3)
-    out.attrs["remapped"] = changed.reset_index(drop=True)
+        warnings.warn(f"{rejected['row'].nunique()} ligne(s) écartée(s) : code absent de la couche "
+                      "des communes (voir attrs['rejected'])", stacklevel=3)
+    out.attrs["remapped"] = changed.sort_values("row", kind="stable").reset_index(drop=True)
     out.attrs["rejected"] = rejected
     return out
 
@@ -353,8 +406,10 @@ def read_professionals(
     if age:
         extra["age"] = _numbers(frame[age], rows, raw_codes, "âge", problems, required=False,
                                 upper=120)
-    return _finish(frame, rows, raw_codes, labels, counts, extra, problems,
-                   communes=communes, passage=passage, unknown=unknown)
+    out = _finish(frame, rows, raw_codes, labels, counts, extra, problems,
+                  communes=communes, passage=passage, unknown=unknown)
+    out.attrs["file_rows"] = len(frame)
+    return out
 
 
 def read_bpe(
@@ -370,8 +425,14 @@ def read_bpe(
 
     Rows of equipment types that are not professions (schools, shops, hospitals…) are
     not supply: they are counted in ``attrs["other_equipment_rows"]``, not reported as
-    errors. The long format may hold one row per IRIS: rows are kept (``row``), sum them
-    with :func:`supply_by_commune`.
+    errors; a file where no row is a profession (asked for) gives an empty table and a
+    warning. The long format may hold one row per IRIS: rows are kept (``row``), sum them
+    with :func:`supply_by_commune`; a row repeating another's ``DEPCOM``, ``DCIRIS`` and
+    ``TYPEQU`` is summed too but announced by a warning and listed in
+    ``attrs["duplicates"]`` (``row``, ``first_row``, ``code``, ``typequ``).
+
+    In the wide format, a blank cell means no equipment (like 0, INSEE leaves them blank);
+    numbers may have a decimal comma; any other value is an error quoting its row and column.
 
     Parameters
     ----------
@@ -386,7 +447,8 @@ def read_bpe(
     -------
     pandas.DataFrame
         The supply table; in the wide format ``row`` is the row of the commune and each
-        profession with a non-zero count gives one row.
+        profession with a non-zero count gives one row. ``attrs["file_rows"]``: the data
+        rows of the file.
 
     Examples
     --------
@@ -403,7 +465,7 @@ def read_bpe(
     1
     """
     frame = _read_table(data, sep if sep is not None or isinstance(data, pd.DataFrame) else None)
-    keep = None if professions is None else set(parse_professions(list(professions)))
+    keep = None if professions is None else set(_option_professions(professions, "professions="))
     cols = {str(c).upper(): c for c in frame.columns}
     problems: list[dict] = []
     if "TYPEQU" in cols:
@@ -425,9 +487,22 @@ def read_bpe(
         raw_codes = sub[cols["DEPCOM"]].astype("string")
         counts = _numbers(sub[cols["NB_EQUIP"]], rows[mask], raw_codes, "NB_EQUIP", problems,
                           required=True)
+        if not len(sub):
+            _warn_no_supply(typequ, keep)
+        duplicates = _duplicated_rows(sub, cols, typequ[mask], rows[mask])
         out = _finish(sub, rows[mask], raw_codes, labels[mask].astype("string"), counts, {},
                       problems, communes=communes, passage=passage, unknown=unknown)
+        if len(duplicates):
+            shown = ", ".join(f"{a} et {b}" for a, b in duplicates[["first_row", "row"]]
+                              .head(3).itertuples(index=False))
+            where = "DEPCOM, DCIRIS et TYPEQU" if "DCIRIS" in cols else "DEPCOM et TYPEQU"
+            warnings.warn(
+                f"{len(duplicates)} ligne(s) de la BPE répètent exactement une autre ligne (mêmes "
+                f"{where} ; lignes {shown}…) : leurs effectifs sont additionnés ; retirez les "
+                "doublons s'ils ne sont pas voulus ; liste dans attrs['duplicates']", stacklevel=2)
+        out.attrs["duplicates"] = duplicates
         out.attrs["other_equipment_rows"] = other
+        out.attrs["file_rows"] = len(frame)
         return out
     # wide: one column per equipment type, named "D201" or "D201_label"
     code_col = next((cols[c] for c in ("DEPCOM", "CODE_COMMUNE", "CODGEO", "CODE_INSEE", "CODE")
@@ -448,16 +523,54 @@ def read_bpe(
     long = frame[[code_col, *wide]].melt(id_vars=code_col, var_name="_col", value_name="_n",
                                          ignore_index=False)
     long["_row"] = long.index.to_numpy() + 2
-    num = pd.to_numeric(long["_n"].astype("string").str.strip(), errors="coerce")
-    long = long[(num != 0).to_numpy()].sort_values(["_row"], kind="stable").reset_index(drop=True)
+    # a blank cell is no equipment (0), as a 0; a number may have a decimal comma; anything
+    # else is kept here to be reported with its row by _numbers
+    text = long["_n"].astype("string").str.strip().str.replace("\u00a0", "")
+    num = pd.to_numeric(text.str.replace(",", "."), errors="coerce").astype("float64").to_numpy()
+    blank = (text.isna() | (text == "")).to_numpy()
+    long = long[~blank & (num != 0)].sort_values(["_row"], kind="stable").reset_index(drop=True)
     rows = long["_row"].to_numpy()
     raw_codes = long[code_col].astype("string")
-    counts = _numbers(long["_n"], rows, raw_codes, "effectif", problems, required=True)
+    counts = pd.Series(np.nan, index=long.index)
+    for col, part in long.groupby("_col", sort=False).groups.items():
+        counts[part] = _numbers(long.loc[part, "_n"], rows[part], raw_codes[part],
+                                f"effectif (colonne {col})", problems, required=True)
     labels = long["_col"].map(wide).astype("string")
     out = _finish(long, rows, raw_codes, labels, counts, {}, problems,
                   communes=communes, passage=passage, unknown=unknown)
     out.attrs["other_equipment_rows"] = 0
+    out.attrs["file_rows"] = len(frame)
     return out
+
+
+def _warn_no_supply(typequ: pd.Series, keep: set | None) -> None:
+    """A BPE without one row of a profession asked for: say so (it is not an error yet)."""
+    present = typequ.dropna().value_counts()
+    health = [c for c in present.index if str(c).startswith("D")]
+    which = ("des professions demandées (" + ", ".join(sorted(keep)) + ")") if keep else \
+        "de BPE_PROFESSIONS (D201…)"
+    warnings.warn(
+        f"Aucune ligne d'offre retenue dans la BPE : aucun TYPEQU {which} parmi ses "
+        f"{len(typequ)} ligne(s)"
+        + (f" ; codes de santé présents mais non reconnus : {', '.join(map(str, health[:10]))} "
+           "(autre nomenclature de la BPE ?)" if health else "")
+        + " ; vérifiez le fichier", stacklevel=3)
+
+
+def _duplicated_rows(sub: pd.DataFrame, cols: Mapping[str, str], typequ: pd.Series,
+                     rows: np.ndarray) -> pd.DataFrame:
+    """Rows of the long BPE repeating another row's commune, IRIS and equipment type."""
+    key = [sub[cols["DEPCOM"]].astype("string").str.strip().to_numpy(), typequ.to_numpy()]
+    if "DCIRIS" in cols:
+        key.append(sub[cols["DCIRIS"]].astype("string").str.strip().to_numpy())
+    keys = pd.DataFrame(dict(enumerate(key))).fillna("")
+    dup = keys.duplicated(keep="first").to_numpy()
+    if not dup.any():
+        return pd.DataFrame(columns=["row", "first_row", "code", "typequ"])
+    first = keys.groupby(list(keys.columns), sort=False).ngroup().to_numpy()
+    first_row = pd.Series(rows).groupby(first).transform("min").to_numpy()
+    return pd.DataFrame({"row": rows[dup], "first_row": first_row[dup], "code": key[0][dup],
+                         "typequ": key[1][dup]}).reset_index(drop=True)
 
 
 def supply_by_commune(
@@ -514,29 +627,92 @@ def supply_on_layer(
 ) -> pd.DataFrame:
     """Supply per commune of a layer: one row per code of ``codes``, one column per profession.
 
-    ``supply`` is a supply table (:func:`read_professionals`, :func:`read_bpe`) or counts
-    already indexed by commune code with one column per profession. A commune of the layer
-    without supply gets 0; supply in a commune absent from the layer is an error listing
-    every such code (nothing is dropped silently).
+    ``supply`` is a supply table (:func:`read_professionals`, :func:`read_bpe`, or any frame
+    with ``code``, ``profession``, ``count``) or counts already indexed by commune code with one
+    column per profession (a Series is one profession: its name). This is the one check every
+    supply goes through before a density or an accessibility: profession names as
+    :func:`parse_professions` accepts them (``"kiné"``, ``"Infirmier"``, ``"D232"``; two columns
+    for the same profession are an error), counts (or ``value``) ≥ 0, finite and not missing
+    (0 if none; a missing FTE is not counted as 0). Every problem is listed in one
+    :class:`~cpts_geo.errors.ValidationError` (with the file row when the table has a ``row``
+    column, else position + 2 as for a file with a header). A supply with no profession, or
+    without a profession asked for in ``professions``, is an error too.
+
+    A commune of the layer without supply gets 0; supply in a commune absent from the layer is
+    an error listing every such code (nothing is dropped silently).
 
     Examples
     --------
     >>> supply = pd.DataFrame({"code": ["59350"], "profession": ["kiné"], "count": [3.0]})
-    >>> supply_on_layer(read_professionals(supply), pd.Index(["59350", "59009"])).to_dict()
+    >>> supply_on_layer(supply, pd.Index(["59350", "59009"])).to_dict()
     {'masseur-kinésithérapeute': {'59350': 3.0, '59009': 0.0}}
     """
+    problems: list[dict] = []
+    what = {"count": "effectif", "fte": "ETP"}.get(value, value)
     if isinstance(supply, pd.DataFrame) and {"code", "profession", "count"} <= set(supply.columns):
         if value not in supply.columns:
             raise ValueError(f"value={value!r} : colonne absente de la table d'offre "
                              f"(colonnes : {', '.join(map(str, supply.columns))}).")
-        wide = supply_by_commune(supply, professions=professions, value=value)
+        rows = (pd.to_numeric(supply["row"], errors="coerce").to_numpy() if "row" in supply.columns
+                else np.arange(2, len(supply) + 2))
+        raw = supply["code"].astype("string")
+        try:
+            labels = parse_professions(supply["profession"].reset_index(drop=True), rows=rows)
+        except ValidationError as err:
+            problems.extend(err.problems.to_dict("records"))
+            labels = None
+        amounts = _numbers(supply[value], rows, raw, what, problems, required=True)
+        for pos in np.flatnonzero(raw.isna().to_numpy()):
+            problems.append({"row": int(rows[pos]), "problem": "code commune manquant"})
+        if problems:
+            raise ValidationError("Table d'offre invalide : corrigez les lignes citées", problems)
+        table = pd.DataFrame({"code": raw.to_numpy(), "profession": labels.to_numpy(),
+                              value: amounts.to_numpy()})
+        wide = supply_by_commune(table, value=value)
+        source = "la table d'offre"
     else:
         wide = supply.to_frame() if isinstance(supply, pd.Series) else supply.copy()
-        if professions is not None:
-            wide = wide[list(professions)]
-        wide.index = wide.index.astype("string")
-        wide.index.name = "code"
-        wide = wide.astype("float64")
+        if isinstance(supply, pd.Series) and supply.name is None:
+            problems.append({"problem": "série d'offre sans nom : nommez-la d'après la profession "
+                             "(ex. .rename(\"médecin généraliste\"))"})
+        labels = _labels([str(c) for c in wide.columns])
+        for col, label in zip(wide.columns, labels):
+            if label is None and not (isinstance(supply, pd.Series) and supply.name is None):
+                problems.append({"problem": f"colonne « {col} » : profession inconnue ; "
+                                 f"professions acceptées : {_accepted_text()}"})
+        for label in {lab for lab in labels if lab is not None}:
+            same = [str(c) for c, lab in zip(wide.columns, labels) if lab == label]
+            if len(same) > 1:
+                problems.append({"problem": f"colonnes {', '.join(f'« {c} »' for c in same)} : "
+                                 f"la même profession ({label}) ; gardez-en une"})
+        index = pd.Series(wide.index.astype("string"), index=wide.index)
+        for code in pd.unique(index[index.duplicated()]):
+            problems.append({"code": code, "problem": "commune en double dans l'index de l'offre"})
+        numbers = {}
+        for k, (col, label) in enumerate(zip(wide.columns, labels)):
+            numbers[label or col] = _numbers(wide.iloc[:, k], None, index, f"{what} ({col})",
+                                             problems, required=True).to_numpy()
+        if problems:
+            raise ValidationError("Offre invalide : corrigez les colonnes et valeurs citées", problems)
+        wide = pd.DataFrame(numbers, index=pd.Index(index.to_numpy(), dtype="string", name="code"))
+        wide = wide[[p for p in PROFESSIONS if p in wide.columns]]
+        source = "l'offre"
+    present = list(wide.columns)
+    if professions is not None:
+        asked = _option_professions(professions, "professions=")
+        absent = [p for p in asked if p not in present]
+        if absent:
+            raise ValidationError(
+                f"Professions demandées absentes de {source} : retirez-les de professions= ou "
+                "apportez leur offre",
+                [{"problem": f"aucune offre de « {p} » ; professions présentes : "
+                             + (", ".join(present) or "aucune")} for p in absent])
+        wide = wide[asked]
+    if not wide.shape[1]:
+        raise ValidationError(
+            f"Aucune offre reconnue dans {source} : il faut au moins une profession",
+            [{"problem": "aucune ligne ni colonne de profession ; vérifiez le fichier (BPE : "
+                         "TYPEQU D201… ; table : code, profession, effectif)"}])
     codes = pd.Index(codes).astype("string")
     outside = wide.index.difference(codes)
     if len(outside):
@@ -545,6 +721,7 @@ def supply_on_layer(
             "(read_bpe / read_professionals) ou élargissez la couche",
             [{"code": c, "problem": f"commune de l'offre absente de la {layer}"}
              for c in outside])
-    out = wide.reindex(codes, fill_value=0.0)
+    out = wide.reindex(codes, fill_value=0.0).astype("float64")
     out.index.name = "code"
+    out.columns.name = None
     return out

@@ -47,8 +47,13 @@ def test_pysal_access_hospital_example():
 
 
 def test_weights_match_definitions():
+    # DREES: "moins de 10 minutes" → 1, [10, 15) → 2/3, [15, 20) → 1/3, 20 and more → 0
     step = step_weight(DREES_DECAY)
     assert step(np.array([0, 9.99, 10, 10.01, 15, 19, 20, 20.5])).tolist() == pytest.approx(
+        [1, 1, 2 / 3, 2 / 3, 1 / 3, 1 / 3, 0, 0])
+    # pysal/access's step_fn: a bound belongs to the band below it
+    upper = step_weight(DREES_DECAY, closed="upper")
+    assert upper(np.array([0, 9.99, 10, 10.01, 15, 19, 20, 20.5])).tolist() == pytest.approx(
         [1, 1, 1, 2 / 3, 2 / 3, 1 / 3, 1 / 3, 0])
     assert gaussian_weight(20)(np.array([20.0]))[0] == pytest.approx(np.exp(-0.5))
     assert gravity_weight(2, -2, min_cost=1)(np.array([0.0, 4.0])).tolist() == [4.0, 0.25]
@@ -276,3 +281,155 @@ def test_apl_rank_correlation_hdf(shared_data):
     hdf = both[both["region"] == "32"]
     assert len(hdf) > 3700
     assert spearmanr(hdf["ours"], hdf["apl"])[0] >= 0.65
+
+
+def test_territory_mean_leaves_unknown_values_out():
+    values = pd.Series([3.0, np.nan, 1.0], index=["a", "b", "c"])
+    weights = pd.Series([100.0, 100.0, 50.0], index=["a", "b", "c"])
+    m = pd.DataFrame({"code": ["a", "b", "c"], "cpts_id": ["X", "X", "Y"], "share": 1.0})
+    with pytest.warns(UserWarning, match="1 commune\\(s\\) d'accessibilité inconnue \\(b\\)"):
+        out = territory_accessibility(values, m, weights=weights, threshold=2.5)
+    x = out.loc["X"]
+    assert x["accessibility"] == 3.0  # not (3 + 0) / 2
+    assert x["n_communes_unknown"] == 1 and x["population_unknown"] == 100.0
+    assert x["n_communes_below"] == 0 and x["share_below"] == 0.0  # unknown is not "above"
+    assert out.loc["Y", "n_communes_unknown"] == 0
+    assert out.attrs["unknown"] == ["b"]
+    with pytest.warns(UserWarning, match="inconnue"):
+        blank = territory_accessibility(pd.Series([np.nan], index=["a"]), m.iloc[:1],
+                                        weights=weights)
+    assert np.isnan(blank.loc["X", "accessibility"])
+
+
+def test_own_supply_is_always_in_reach():
+    demand = pd.Series({"a": 100.0})
+    supply = pd.Series({"a": 2.0})
+    far = pd.DataFrame({"origin": ["a"], "destination": ["a"], "minutes": [25.0]})
+    with pytest.warns(UserWarning, match="trajet interne.*juste sous la limite") as record:
+        acc = enhanced_two_step_fca(demand, supply, far, max_cost=20)
+    assert acc["a"] == pytest.approx(0.02)  # its own 2 professionals for its 100 people
+    assert acc.attrs["capped_self"] == ["a"] and acc.attrs["no_supply"] == []
+    assert not any("sans aucune offre" in str(w.message) for w in record)
+    assert far["minutes"].tolist() == [25.0]  # caller's table untouched
+    # a table without the pair of a location with itself: said, by name
+    costs = pd.DataFrame({"origin": ["a", "b"], "destination": ["b", "a"], "minutes": [5.0, 5.0]})
+    with pytest.warns(UserWarning, match="sans paire avec lui-même.*\\(a, b\\)"):
+        acc = two_step_fca(pd.Series({"a": 10.0, "b": 10.0}), pd.Series({"a": 1.0, "b": 0.0}),
+                           costs, quiet=True)
+    assert acc.attrs["no_self_pair"] == ["a", "b"]
+
+
+def test_guyane_communes_reach_their_own_professionals():
+    from cpts_geo.communes import load_communes
+
+    guyane = load_communes(departments="973")
+    counts = pd.DataFrame({"médecin généraliste": [18.0, 19.0]},
+                          index=pd.Index(["97304", "97311"]))  # Kourou, Saint-Laurent-du-Maroni
+    with warnings.catch_warnings(record=True) as record:
+        warnings.simplefilter("always")
+        acc = accessibility(counts, guyane)
+    gp = acc["médecin généraliste"]
+    assert gp["97304"] > 0 and gp["97311"] > 0
+    assert not {"97304", "97311"} & set(acc.attrs["no_supply"]["médecin généraliste"])
+    assert {"97304", "97311"} <= set(acc.attrs["capped_self"])
+    assert any("trajet interne" in str(w.message) for w in record)
+
+
+def test_no_supply_is_per_profession():
+    costs = pd.DataFrame({"origin": ["a", "b"], "destination": ["a", "b"], "minutes": [1, 1]})
+    supply = pd.DataFrame({"gp": [1.0, 0.0], "dentiste": [0.0, 0.0]}, index=["a", "b"])
+    with pytest.warns(UserWarning) as record:
+        acc = two_step_fca(pd.Series({"a": 100.0, "b": 100.0}), supply, costs)
+    assert acc.attrs["no_supply"] == {"gp": ["b"], "dentiste": ["a", "b"]}
+    messages = [str(w.message) for w in record]
+    assert any(m.startswith("gp : 1 lieu(x) sans aucune offre") for m in messages)
+    assert any(m.startswith("dentiste : 2 lieu(x) sans aucune offre") for m in messages)
+
+
+def test_drees_bands_closed_at_their_lower_bound():
+    costs = pd.DataFrame({"origin": ["a", "b", "c", "d"], "destination": ["s"] * 4,
+                          "minutes": [9.99, 10.0, 15.0, 20.0]})
+    demand = pd.Series({"a": 1.0, "b": 1.0, "c": 1.0, "d": 1.0})
+    supply = pd.Series({"s": 2.0})
+    acc = enhanced_two_step_fca(demand, supply, costs, quiet=True)
+    ratio = 2.0 / (1 + 2 / 3 + 1 / 3)  # d, at 20 minutes, is out of reach
+    assert acc.tolist() == pytest.approx([ratio, 2 / 3 * ratio, 1 / 3 * ratio, 0.0])
+    pysal_like = enhanced_two_step_fca(demand, supply, costs, quiet=True,
+                                       weight=step_weight(DREES_DECAY, closed="upper"))
+    assert pysal_like["b"] == pysal_like["a"]  # pysal/access: 10 minutes is in the first band
+
+
+def test_cost_table_codes_and_values_are_cleaned_or_rejected():
+    costs = pd.DataFrame({"origin": [1001, 1002], "destination": [1001, 1002], "minutes": ["1,5", "2"]})
+    demand = pd.Series({"01001": 100.0, "01002": 100.0})
+    supply = pd.Series({"01001": 1.0, "01002": 0.0})
+    with pytest.warns(UserWarning, match="réparé\\(s\\).*1001 → 01001"):
+        acc = two_step_fca(demand, supply, costs, quiet=True)
+    assert acc.tolist() == [0.01, 0.0] and acc.attrs["not_in_costs"] == []
+    bad = pd.DataFrame({"origin": ["a", "b"], "destination": ["a", "b"], "minutes": [np.inf, 2.0]})
+    with pytest.raises(ValidationError, match="ligne 2, code a → a : temps de trajet infini"):
+        two_step_fca(pd.Series({"a": 1.0, "b": 1.0}), pd.Series({"a": 1.0, "b": 1.0}), bad)
+    fine = pd.DataFrame({"origin": ["a", "b"], "destination": ["a", "b"], "minutes": [1.0, 2.0]})
+    with pytest.raises(ValidationError, match="code a : demande manquante, infinie ou négative"):
+        two_step_fca(pd.Series({"a": np.inf, "b": 1.0}), pd.Series({"a": 1.0, "b": 1.0}), fine)
+
+
+def test_accessibility_maps_cost_codes_to_todays_communes():
+    from cpts_geo.communes import load_communes
+
+    paris = load_communes(departments="75")
+    costs = pd.DataFrame({"origin": ["75101", "75102", "99999"],
+                          "destination": ["75101", "75101", "99999"], "minutes": [2.0, 4.0, 1.0]})
+    counts = pd.DataFrame({"infirmier": [10.0]}, index=pd.Index(["75056"]))
+    with pytest.warns(UserWarning) as record:
+        acc = accessibility(counts, paris, professions=None, costs=costs, quiet=True)
+    messages = " ".join(str(w.message) for w in record)
+    assert "rattaché(s) à la commune actuelle (75101 → 75056, 75102 → 75056)" in messages
+    assert "1 paire(s) fusionnée(s)" in messages and "absent(s) de la couche des communes (99999)" in messages
+    assert acc.attrs["costs"][["origin", "destination", "minutes"]].values.tolist() == [
+        ["75056", "75056", 3.0]]
+    assert acc.attrs["costs_unknown"] == ["99999"]
+    assert acc.loc["75056", "infirmier"] == pytest.approx(10.0 / paris.loc["75056", "population"])
+
+
+def test_accessibility_demand_codes_are_mapped_or_rejected():
+    from cpts_geo.communes import load_communes
+
+    ain = load_communes(departments="01")
+    demand = ain["population"].astype(float).drop("01033")
+    demand.index = demand.index.astype(str)
+    old = pd.concat([demand, pd.Series({"01091": 5000.0})])  # a code merged into 01033 in 2019
+    counts = pd.DataFrame({"médecin généraliste": [10.0]}, index=pd.Index(["01033"]))
+    with pytest.warns(UserWarning, match="01091 → 01033"):
+        acc = accessibility(counts, ain, demand=old, quiet=True)
+    assert acc.loc["01033", "demand"] == 5000.0  # Châtillon-en-Michaille's demand, now in Valserhône
+    assert acc.attrs["demand_remapped"]["new_code"].tolist() == ["01033"]
+    with pytest.raises(ValidationError) as err:
+        accessibility(counts, ain, demand=pd.concat([old, pd.Series({"99999": 1e6, "01033": 1.0})]),
+                      quiet=True)
+    text = str(err.value)
+    assert "code 99999 : code inconnu : pas une commune de la couche" in text
+    assert "code 01033 : demande donnée pour la commune et aussi pour ses anciens codes" in text
+
+
+def test_estimated_costs_split_overseas_whatever_the_crs():
+    from cpts_geo.communes import load_communes
+
+    layer = load_communes(departments=["80", "974"])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        degrees = estimate_costs(layer)
+        lambert = estimate_costs(layer.to_crs(2154))
+    reunion = [c[c["origin"].str.startswith("974") & (c["origin"] != c["destination"])]
+               for c in (degrees, lambert)]
+    assert len(reunion[1]) == len(reunion[0]) == 78
+    assert reunion[1]["km"].to_numpy() == pytest.approx(reunion[0]["km"].to_numpy())
+
+
+def test_drees_reach_beyond_20_minutes_is_said_to_have_no_effect(hdf_communes):
+    somme = hdf_communes[hdf_communes["department"] == "80"]
+    counts = pd.DataFrame({"médecin généraliste": [300.0]}, index=pd.Index(["80021"]))
+    with pytest.warns(UserWarning, match="max_minutes=30 : les paliers DREES donnent un poids nul"):
+        wide = accessibility(counts, somme, max_minutes=30, quiet=True)
+    narrow = accessibility(counts, somme, quiet=True)
+    assert wide["médecin généraliste"].to_numpy() == pytest.approx(narrow["médecin généraliste"].to_numpy())

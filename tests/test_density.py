@@ -130,3 +130,51 @@ def test_real_bpe_hdf_by_epci(shared_data, hdf_communes):
     assert gp["region_density"].iloc[0] == pytest.approx(9.09, abs=0.01)
     # every HdF commune counted once: populations add up to the region's
     assert gp["population"].sum() == pytest.approx(hdf_communes["population"].sum())
+
+
+def test_caller_population_is_used_and_a_different_reference_is_said(somme):
+    newer = somme.copy()
+    newer["population"] = newer["population"] * 2  # e.g. a newer vintage
+    counts = pd.DataFrame({"infirmier": [40.0]}, index=pd.Index(["80021"], name="code"))
+    with pytest.warns(UserWarning, match="La population de .* commune\\(s\\) diffère"):
+        out = density(counts, newer, reference=somme)
+    amiens = out.loc[("80021", "infirmier")]
+    assert amiens["population"] == newer.loc["80021", "population"]
+    assert amiens["density"] == pytest.approx(40 * 10_000 / newer.loc["80021", "population"])
+    # references on the reference layer, as documented
+    assert amiens["department_density"] == pytest.approx(40 * 10_000 / somme["population"].sum())
+    assert out.attrs["population_differs"][:1] == [somme.index[0]]
+    assert (newer["population"] == somme["population"] * 2).all()  # caller's layer untouched
+    # a commune without inhabitants in the caller's layer has no density, whatever the reference
+    newer.loc["80021", "population"] = 0
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        out = density(counts, newer, reference=somme)
+    assert np.isnan(out.loc[("80021", "infirmier"), "density"])
+
+
+def test_caller_department_is_used_for_the_comparison(somme):
+    layer = somme.copy()
+    layer["department"] = "60"  # the caller's own attribution
+    out = density(_supply([("80021", "infirmier", 1.0)]), layer, reference=somme)
+    assert out.loc[("80021", "infirmier"), "department"] == "60"
+
+
+def test_supply_given_directly_is_checked(somme):
+    supply = _supply([("80021", "infirmier", 1.0), ("80021", "kiné", 3.0),
+                      ("80021", "Infirmier", 5.0)])
+    out = density(supply, somme, reference=somme)
+    assert out.index.unique("profession").tolist() == ["infirmier", "masseur-kinésithérapeute"]
+    assert out.loc[("80021", "infirmier"), "count"] == 6.0
+    with pytest.raises(ValidationError) as err:
+        density(_supply([("80021", "infirmier", np.nan), ("80001", "infirmier", -3.0)]), somme,
+                reference=somme)
+    assert err.value.problems["row"].tolist() == [2, 3]
+    counts = pd.DataFrame({"infirmier": [-40.0]}, index=pd.Index(["80021"], name="code"))
+    with pytest.raises(ValidationError, match="code 80021 : effectif \\(infirmier\\) négatif"):
+        density(counts, somme, reference=somme)
+    generalistes = pd.DataFrame({"généraliste": [40.0]}, index=pd.Index(["80021"], name="code"))
+    out = density(generalistes, somme, reference=somme, professions=["médecin généraliste"])
+    assert out.index.unique("profession").tolist() == ["médecin généraliste"]
+    with pytest.raises(ValidationError, match="Aucune offre reconnue"):
+        density(_supply([]), somme, reference=somme)

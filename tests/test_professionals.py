@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import warnings
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -146,3 +147,95 @@ def test_readme_professionals_example_reads(tmp_path):
     assert table["profession"].tolist() == ["médecin généraliste", "infirmier",
                                             "masseur-kinésithérapeute"]
     assert table["row"].tolist() == [2, 3, 4]
+
+
+def test_wide_bpe_blank_cells_are_zero_and_bad_cells_listed(tmp_path):
+    path = tmp_path / "bpe_large.csv"
+    path.write_text("CODGEO;D201;D232;D301\n59350;303;;98\n80021;;12;\n80001;1,5;0;\n",
+                    encoding="utf-8")
+    out = _quiet(read_bpe, path)
+    assert out[["row", "code", "profession", "count"]].values.tolist() == [
+        [2, "59350", "médecin généraliste", 303.0], [2, "59350", "pharmacie", 98.0],
+        [3, "80021", "infirmier", 12.0], [4, "80001", "médecin généraliste", 1.5]]
+    assert out.attrs["file_rows"] == 3
+    bad = pd.DataFrame({"CODGEO": ["59350", "80021", "80001"], "D201": ["2", "x", None],
+                        "D232": [float("nan"), 2, "-1"]})
+    with pytest.raises(ValidationError, match="Table des professionnels invalide") as err:
+        read_bpe(bad)
+    text = str(err.value)
+    assert "ligne 3, code 80021 : effectif (colonne D201) non numérique « x »" in text
+    assert "ligne 4, code 80001 : effectif (colonne D232) négatif" in text
+
+
+def test_bpe_without_any_known_equipment_is_announced():
+    bpe = pd.DataFrame({"DEPCOM": ["59350", "59350"], "TYPEQU": ["D265", "D279"],
+                        "NB_EQUIP": ["300", "200"]})
+    with pytest.warns(UserWarning, match="Aucune ligne d'offre retenue.*D265, D279"):
+        out = read_bpe(bpe)
+    assert len(out) == 0 and out.attrs["other_equipment_rows"] == 2
+
+
+def test_bpe_long_exact_duplicates_are_announced():
+    bpe = pd.DataFrame({"DEPCOM": ["59350", "59350", "59350"], "DCIRIS": ["59350_0101"] * 3,
+                        "TYPEQU": ["D201", "D201", "D232"], "NB_EQUIP": ["3", "3", "1"]})
+    with pytest.warns(UserWarning, match="1 ligne\\(s\\) de la BPE répètent.*lignes 2 et 3"):
+        out = read_bpe(bpe)
+    assert out["count"].sum() == 7  # kept and summed, as announced
+    assert out.attrs["duplicates"][["row", "first_row", "code", "typequ"]].values.tolist() == [
+        [3, 2, "59350", "D201"]]
+
+
+def test_rejected_rows_keep_profession_and_count_and_each_row_is_reported_once():
+    bpe = pd.DataFrame({"CODGEO": ["59350", "99999", "75112"], "D201": ["1", "2", "3"],
+                        "D232": ["4", "5", "6"]})
+    out = _quiet(read_bpe, bpe, unknown="report")
+    rejected = out.attrs["rejected"]
+    assert rejected[["row", "code", "profession", "count"]].values.tolist() == [
+        [3, "99999", "médecin généraliste", 2.0], [3, "99999", "infirmier", 5.0]]
+    remapped = out.attrs["remapped"]
+    assert remapped[["row", "code", "new_code"]].values.tolist() == [[4, "75112", "75056"]]
+    with warnings.catch_warnings(record=True) as record:
+        warnings.simplefilter("always")
+        read_bpe(bpe, unknown="report")
+    assert any(str(w.message).startswith("1 ligne(s) écartée(s)") for w in record)
+
+
+def test_missing_fte_is_an_error_when_used():
+    from cpts_geo.professionals import supply_on_layer
+
+    table = pd.DataFrame({"code": ["80021", "80021"], "profession": ["infirmier"] * 2,
+                          "count": [1, 1], "etp": ["0,5", ""]})
+    supply = read_professionals(table, fte="etp")  # a blank FTE may be read…
+    assert pd.isna(supply["fte"].iloc[1])
+    with pytest.raises(ValidationError, match="ligne 3, code 80021 : ETP manquant"):
+        supply_on_layer(supply, pd.Index(["80021"]), value="fte")  # …never counted as 0
+    assert supply_on_layer(supply, pd.Index(["80021"])).loc["80021", "infirmier"] == 2
+
+
+def test_supply_given_directly_goes_through_the_same_checks():
+    from cpts_geo.professionals import supply_on_layer
+
+    codes = pd.Index(["80021", "80001"])
+    table = pd.DataFrame({"code": ["80021", "80021", "80021"],
+                          "profession": ["infirmier", "kiné", "Infirmier"], "count": [1.0, 3.0, 5.0]})
+    wide = supply_on_layer(table, codes)
+    assert wide.loc["80021"].to_dict() == {"infirmier": 6.0, "masseur-kinésithérapeute": 3.0}
+    bad = pd.DataFrame({"code": ["80021", "80001", "80001"], "profession": ["infirmier", "infirmier", "plombier"],
+                        "count": [np.nan, -3.0, 1.0]})
+    with pytest.raises(ValidationError) as err:
+        supply_on_layer(bad, codes)
+    text = str(err.value)
+    assert "ligne 2, code 80021 : effectif manquant" in text
+    assert "ligne 3, code 80001 : effectif négatif" in text and "plombier" in text
+    # counts indexed by commune: column names as users type them
+    counts = pd.DataFrame({"généraliste": [40.0]}, index=pd.Index(["80021"], name="code"))
+    got = supply_on_layer(counts, codes, professions=["médecin généraliste"])
+    assert got["médecin généraliste"].tolist() == [40.0, 0.0]
+    with pytest.raises(ValidationError, match="colonne « boulanger » : profession inconnue"):
+        supply_on_layer(pd.DataFrame({"boulanger": [1.0]}, index=["80021"]), codes)
+    with pytest.raises(ValidationError, match="code 80021 : effectif \\(infirmier\\) infini"):
+        supply_on_layer(pd.DataFrame({"infirmier": [np.inf]}, index=["80021"]), codes)
+    with pytest.raises(ValidationError, match="(?s)absentes de la table d'offre.*aucune offre de « sage-femme »"):
+        supply_on_layer(table, codes, professions=["infirmier", "sages-femmes"])
+    with pytest.raises(ValidationError, match="Aucune offre reconnue"):
+        supply_on_layer(table.iloc[:0], codes)
