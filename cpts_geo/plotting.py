@@ -21,7 +21,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import geopandas as gpd
-import numpy as np
 import pandas as pd
 
 from cpts_geo.communes import metric_crs

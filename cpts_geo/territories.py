@@ -40,7 +40,7 @@ import pyproj
 import shapely
 
 from cpts_geo._french import percent, write_csv
-from cpts_geo.communes import load_arrondissements, load_communes, metric_crs
+from cpts_geo.communes import load_arrondissements, load_communes
 from cpts_geo.registry import CheckedRegistry, read_registry, validate_registry
 
 __all__ = [

@@ -7,9 +7,7 @@ import re
 import numpy as np
 import pandas as pd
 import pytest
-import shapely
 
-from cpts_geo.communes import load_communes
 from cpts_geo.maps import encode_geometry, indicator_layer, save_map, stage_map
 from cpts_geo.registry import validate_registry
 from cpts_geo.territories import build_territories, communes_with_cpts, load_example_registry

@@ -7,7 +7,6 @@ here to ``../shared/data`` when that folder exists) and otherwise says what file
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest

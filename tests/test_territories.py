@@ -8,7 +8,7 @@ import pyogrio
 import pytest
 import shapely
 
-from cpts_geo.communes import load_communes, to_metric
+from cpts_geo.communes import to_metric
 from cpts_geo.territories import (
     build_territories,
     communes_with_cpts,
