@@ -24,6 +24,7 @@ from cpts_geo.flows import (
     read_flows,
     read_mobpro,
     retention_layer,
+    select_flows,
 )
 from cpts_geo.funding import aci_funding, early_mission_aid, funding_table
 from cpts_geo.perimeters import compare_perimeters, propose_perimeters
@@ -65,6 +66,7 @@ __all__ = [
     "propose_perimeters",
     "read_flows",
     "read_mobpro",
+    "select_flows",
     "read_registry",
     "registry_from_perimeters",
     "retention_layer",

@@ -14,6 +14,14 @@ from cpts_geo._french import number, percent, write_csv
 __all__ = ["main"]
 
 
+def _decimal(text: str) -> float:
+    """A number given on the command line, with a decimal comma or point (0,65 or 0.65)."""
+    try:
+        return float(text.strip().replace("\u202f", "").replace(" ", "").replace(",", "."))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"nombre attendu, pas {text!r}") from None
+
+
 def _cmd_communes(args: argparse.Namespace) -> int:
     from cpts_geo.communes import layer_report, load_communes
 
@@ -151,8 +159,27 @@ def _cmd_territories(args: argparse.Namespace) -> int:
     return 0
 
 
-def _cmd_flows(args: argparse.Namespace) -> int:
+def _read_flow_table(args: argparse.Namespace, membership, out):
+    """Read FLUX (table or MOBPRO), keep the chosen profession/year, map codes to today's
+    communes (arrondissements kept where ``membership`` uses them); the code report is written
+    to ``<output>_codes`` and summed up on screen. Returns the flow table and the report."""
     import warnings
+
+    from cpts_geo import flows as F
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # every repair is in <output>_codes, summed up below
+        raw = F.read_mobpro(args.flows) if args.mobpro else F.read_flows(args.flows)
+        raw = F.select_flows(raw, profession=args.profession, year=args.annee)
+        table, report = F.prepare_flows(raw, passage=args.passage, membership=membership)
+    codes = F.code_report(raw, report)  # repaired, remapped, unknown: file rows and volumes
+    codes_path = (F.write_flow_table(codes, out.with_name(out.stem + "_codes" + out.suffix),
+                                     threshold=None) if len(codes) else None)
+    print("\n".join(F.reading_summary(raw, table, report, codes_path=codes_path)))
+    return table, report
+
+
+def _cmd_flows(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     import pandas as pd
@@ -160,32 +187,23 @@ def _cmd_flows(args: argparse.Namespace) -> int:
     from cpts_geo import flows as F
 
     reg, checked, communes = _check(args)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # the report below lists every repair
-        raw = F.read_mobpro(args.flows) if args.mobpro else F.read_flows(args.flows)
-        table, report = F.prepare_flows(raw, passage=args.passage)
-    print(f"Flux lus : {number(len(raw))} lignes, {number(len(table))} paires origine–destination, "
-          f"volume {number(table['volume'].sum())}.")
-    unknown = report[report["new_code"].isna()]
-    if len(report):
-        print(f"Codes remplacés par la commune actuelle : {int(report['new_code'].notna().sum())} ; "
-              f"codes non reconnus (flux conservés, comptés hors CPTS) : {len(unknown)}")
-        for rec in unknown.itertuples(index=False):
-            print(f"  - ligne {rec.row} : {rec.code} ({rec.end}, {rec.reason}, volume "
-                  f"{number(rec.volume, None)})")
-        if len(unknown) and not args.passage:
-            print("  Une table de passage INSEE (--passage) rattache les codes des communes fusionnées "
-                  "depuis.")
-    ind = F.cpts_flow_indicators(table, checked.membership)
+    membership = checked.membership
+    out = Path(args.output)
+    table, report = _read_flow_table(args, membership, out)
+    if report["new_code"].isna().any() and not args.passage:
+        print("  Une table de passage INSEE (--passage) rattache les codes des communes fusionnées "
+              "depuis.")
+    ind = F.cpts_flow_indicators(table, membership)
     if not (ind["resident_volume"].sum() or ind["delivered_volume"].sum()):
         print("Attention : aucun flux ne part des communes du registre ni n'y arrive ; la table de flux "
               "et le registre portent-ils sur le même territoire ?")
     ind.insert(0, "name", checked.cpts["name"].reindex(ind.index).to_numpy())
-    out = F.write_flow_table(ind, Path(args.output), threshold=args.seuil)
-    leaks = F.leakage_destinations(table, checked.membership, n=5, communes=communes)
+    out = F.write_flow_table(ind, out, threshold=args.seuil)
+    leaks = F.leakage_destinations(table, membership, n=5, communes=communes)
     leaks_path = F.write_flow_table(leaks, out.with_name(out.stem + "_fuites" + out.suffix),
                                     threshold=args.seuil)
-    flags = F.coherence_flags(table, checked.membership, _study_area(args, checked, communes))
+    area = _study_area(args, checked, F.commune_units(communes, membership["code"]))
+    flags = F.coherence_flags(table, membership, area)
     flags_path = F.write_flow_table(flags, out.with_name(out.stem + "_signalements" + out.suffix),
                                     threshold=args.seuil)
     print(f"Indicateurs de {len(ind)} CPTS écrits dans {out} (secret statistique : volumes < "
@@ -243,28 +261,40 @@ def _cmd_funding(args: argparse.Namespace) -> int:
 def _read_supply(args: argparse.Namespace, communes):
     """Read PROFESSIONNELS: INSEE's BPE (long or wide) or a generic table."""
     import re
+    from pathlib import Path
 
     import pandas as pd
 
+    from cpts_geo.errors import ValidationError
     from cpts_geo.professionals import read_bpe, read_professionals
 
+    path = Path(args.supply)
+    if not path.exists():
+        raise FileNotFoundError(f"Fichier des professionnels introuvable : {path}")
+    if path.suffix.lower() in (".xlsx", ".xls"):
+        head = pd.read_excel(path, nrows=0)
+    elif path.suffix.lower() == ".parquet":
+        head = pd.read_parquet(path).iloc[:0]
+    else:
+        head = pd.read_csv(path, sep=None, engine="python", nrows=1, encoding="utf-8-sig",
+                           encoding_errors="replace")
+    columns = [str(c) for c in head.columns]
     kind = args.format
     if kind == "auto":
-        from pathlib import Path
-
-        path = Path(args.supply)
-        if path.suffix.lower() in (".xlsx", ".xls"):
-            head = pd.read_excel(path, nrows=0)
-        elif path.suffix.lower() == ".parquet":
-            head = pd.read_parquet(path).iloc[:0]
-        else:
-            head = pd.read_csv(path, sep=None, engine="python", nrows=1, encoding_errors="replace")
-        cols = [str(c).upper() for c in head.columns]
+        cols = [c.upper() for c in columns]
         kind = "bpe" if "TYPEQU" in cols or any(re.match(r"^D\d{3}(_|$)", c) for c in cols) \
             else "table"
     if kind == "bpe":
-        return read_bpe(args.supply, communes=communes, passage=args.passage, unknown="report")
-    return read_professionals(args.supply, code=args.code, profession=args.profession,
+        return read_bpe(path, communes=communes, passage=args.passage, unknown="report")
+    options = {"--code": args.code, "--profession": args.profession, "--effectif": args.effectif}
+    missing = [(option, col) for option, col in options.items() if col not in columns]
+    if missing:
+        raise ValidationError(
+            "Colonnes manquantes dans PROFESSIONNELS : nommez-les avec --code, --profession, "
+            "--effectif",
+            [{"problem": f"colonne « {col} » absente ({option} {col}) ; colonnes présentes : "
+                         + ", ".join(columns)} for option, col in missing])
+    return read_professionals(path, code=args.code, profession=args.profession,
                               count=args.effectif, communes=communes, passage=args.passage,
                               unknown="report")
 
@@ -275,52 +305,133 @@ def _cmd_offre(args: argparse.Namespace) -> int:
 
     import pandas as pd
 
-    from cpts_geo.accessibility import accessibility, territory_accessibility
+    from cpts_geo.accessibility import (
+        DREES_DECAY, TRAVEL_ASSUMPTIONS, accessibility, territory_accessibility,
+    )
     from cpts_geo.communes import load_communes
     from cpts_geo.density import density, density_table
+    from cpts_geo.errors import ValidationError
+    from cpts_geo.professionals import parse_professions
+
+    # options first: a mistake is said before any reading
+    low, top = TRAVEL_ASSUMPTIONS["terminal_min"], max(DREES_DECAY)
+    if not low < args.minutes <= top:
+        raise ValueError(
+            f"--minutes {number(args.minutes, None)} : choisissez une portée de plus de "
+            f"{number(low, None)} minute (temps fixe de chaque trajet) et d'au plus "
+            f"{number(top, None)} minutes : les paliers DREES donnent un poids nul à partir de "
+            f"{number(top, None)} minutes, une portée plus grande serait sans effet.")
+    professions = None
+    if args.professions:
+        try:
+            professions = list(dict.fromkeys(parse_professions(args.professions)))
+        except ValidationError as err:
+            raise ValidationError("Option --professions : profession(s) non reconnue(s)",
+                                  [{"problem": text} for text in err.problems["problem"]]) from None
 
     _, checked, _ = _check(args)
     france = load_communes()
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # remapped and rejected rows are written below
+        warnings.simplefilter("ignore")  # remapped, rejected and duplicated rows: reported below
         supply = _read_supply(args, france)
     out = Path(args.output)
     out.parent.mkdir(parents=True, exist_ok=True)
     remapped, rejected = supply.attrs["remapped"], supply.attrs["rejected"]
-    print(f"Offre lue : {len(supply)} lignes retenues, {len(remapped)} rattachée(s) à la commune "
-          f"actuelle, {len(rejected)} écartée(s) (code absent de la couche des communes"
-          + ("" if args.passage or not len(rejected) else " ; une table de passage INSEE, --passage, "
-             "peut rattacher les anciens codes") + ").")
+    file_rows = supply.attrs.get("file_rows", supply["row"].nunique())
+    used, n_rejected = supply["row"].nunique(), rejected["row"].nunique()
+    other = supply.attrs.get("other_equipment_rows", 0)
+    empty = file_rows - used - n_rejected - other
+    print(f"Offre lue : {number(file_rows)} lignes dans le fichier, {number(used)} lignes retenues"
+          + (f" ({number(len(supply))} lignes d'offre, une par commune et profession)"
+             if len(supply) != used else "")
+          + f", {number(remapped['row'].nunique())} rattachée(s) à la commune actuelle, "
+          f"{number(n_rejected)} écartée(s) (code absent de la couche des communes"
+          + ("" if args.passage or not n_rejected else " ; une table de passage INSEE, --passage, "
+             "peut rattacher les anciens codes") + ")"
+          + (f", {number(other)} d'autres équipements (hors professions)" if other else "")
+          + (f", {number(empty)} sans effectif (cellules vides ou à 0)" if empty > 0 else "") + ".")
+    headers = {"row": "Ligne", "code": "Code donné", "new_code": "Code actuel", "name": "Nom",
+               "new_name": "Nom actuel", "reason": "Motif", "profession": "Profession",
+               "count": "Effectif", "problem": "Problème"}
     for name, table in (("codes_rattaches", remapped), ("lignes_ecartees", rejected)):
         if len(table):
             path = out.with_name(f"{out.stem}_{name}.csv")
+            table = table[[c for c in headers if c in table.columns]].rename(columns=headers)
             write_csv(table, path, index=False)
             print(f"  détail : {path}")
-    professions = args.professions or None
     membership = checked.membership
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # communes without population or supply: in the table
+        warnings.simplefilter("ignore")  # summarised below, for the communes of the CPTS
         dens = density(supply, france, membership=membership, professions=professions)
-        acc = accessibility(supply, france, professions=list(dens.index.unique("profession")),
-                            max_minutes=args.minutes, per=10_000, quiet=True)
-    parts = []
-    for prof in dens.index.unique("profession"):
-        terr = territory_accessibility(acc[prof], membership, weights=acc["demand"])
-        parts.append(terr["accessibility"].rename(prof))
+        profs = list(dens.index.unique("profession"))
+        acc = accessibility(supply, france, professions=profs, max_minutes=args.minutes,
+                            per=10_000, quiet=True)
+        terrs = {prof: territory_accessibility(acc[prof], membership, weights=acc["demand"])
+                 for prof in profs}
     table = density_table(dens)
     acc_col = f"Accessibilité E2SFCA ({number(args.minutes, None)} min, pour 10 000 hab.)"
+    parts = [terrs[prof]["accessibility"].rename(prof) for prof in profs]
     table[acc_col] = pd.concat(parts, axis=1).stack().reindex(dens.index).round(1).to_numpy()
     table.insert(0, "Nom", checked.cpts["name"].reindex(dens.index.get_level_values(0)).to_numpy())
     table = table.sort_index(level=0, sort_remaining=False, kind="stable")
     write_csv(table, out)
     print(f"Densité et accessibilité de {len(checked.cpts)} "
           f"CPTS écrites dans {out}.")
-    if "médecin généraliste" in dens.index.unique("profession"):
+    if "médecin généraliste" in profs:
         gp = table.xs("médecin généraliste", level="Profession")
         print("Médecins généralistes pour 10 000 habitants (densité ; accessibilité) :")
         for cid, rec in gp.iterrows():
-            print(f"  - {cid} {rec['Nom']} : {number(rec['Densité pour 10 000 hab.'], 1)} ; "
-                  f"{number(rec[acc_col], 1)}")
+            print(f"  - {cid} {rec['Nom']} : {number(rec['Densité pour 10 000 hab.'], 1) or 'inconnue'} ; "
+                  f"{number(rec[acc_col], 1) or 'inconnue'}")
+    # what the library warned about, for the communes of the CPTS only
+    def _examples(codes, n: int = 5) -> str:
+        codes = [str(c) for c in codes]
+        return ", ".join(codes[:n]) + (", …" if len(codes) > n else "")
+
+    ours = set(membership["code"].astype(str))
+    notes = []
+    for prof in profs:
+        none = [c for c in acc.attrs["no_supply"].get(prof, []) if c in ours]
+        if none:
+            notes.append(f"{prof} : {number(len(none))} commune(s) des CPTS sans aucune offre à "
+                         f"moins de {number(args.minutes, None)} minutes, accessibilité 0 "
+                         f"({_examples(none)})")
+    unknown = terrs[profs[0]].attrs["unknown"] if profs else []
+    if unknown:
+        blank = terrs[profs[0]].index[terrs[profs[0]]["accessibility"].isna()]
+        notes.append(f"{number(len(unknown))} commune(s) des CPTS d'accessibilité inconnue (sans "
+                     f"géométrie ou sans temps de trajet : {_examples(unknown)}) : moyennes des CPTS "
+                     "calculées sans elles"
+                     + (f" ; accessibilité vide pour {_examples(blank)}" if len(blank) else ""))
+    capped = [c for c in acc.attrs.get("capped_self", []) if c in ours]
+    if capped:
+        notes.append(f"{number(len(capped))} commune(s) des CPTS très étendue(s) dont le trajet "
+                     f"interne estimé atteint {number(args.minutes, None)} minutes "
+                     f"({_examples(capped)}) : compté juste sous cette portée, leur offre reste à "
+                     "portée de leurs habitants")
+    no_pop = [c for c in dens.attrs.get("unknown_population", []) if c in ours]
+    if no_pop:
+        notes.append(f"{number(len(no_pop))} commune(s) des CPTS de population inconnue "
+                     f"({_examples(no_pop)}) : hors des totaux de population")
+    if dens.attrs.get("partial_reference"):
+        with_supply, n_deps = dens.attrs["partial_reference"]
+        notes.append(f"références calculées sur une offre partielle : elle ne couvre que "
+                     f"{number(with_supply)} des {number(n_deps)} départements ; les densités France "
+                     "et région sont sous-estimées (donnez l'offre nationale)")
+    ref_no_pop = dens.attrs.get("reference_unknown_population", [])
+    if ref_no_pop:
+        notes.append(f"références calculées sans {number(len(ref_no_pop))} commune(s) de population "
+                     f"inconnue ({_examples(ref_no_pop)})")
+    duplicates = supply.attrs.get("duplicates")
+    if duplicates is not None and len(duplicates):
+        notes.append(f"{number(len(duplicates))} ligne(s) de la BPE répètent une autre ligne (mêmes "
+                     "commune, IRIS et équipement) : effectifs additionnés (lignes "
+                     + _examples([f"{a} et {b}" for a, b in
+                                  duplicates[["first_row", "row"]].itertuples(index=False)], 3) + ")")
+    if notes:
+        print("À noter :")
+        for note in notes:
+            print(f"  - {note}")
     return 0
 
 
@@ -336,14 +447,6 @@ def _cmd_perimetres(args: argparse.Namespace) -> int:
     if not args.region and not args.departments:
         raise ValueError("Choisissez la zone à découper : --departments 61 (ou --region 28).")
     area = load_communes(region=args.region, departments=args.departments)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # the report below lists every repair
-        raw = F.read_mobpro(args.flows) if args.mobpro else F.read_flows(args.flows)
-        table, report = F.prepare_flows(raw, passage=args.passage)
-    unknown = report[report["new_code"].isna()] if len(report) else report
-    print(f"Flux lus : {len(raw)} lignes, {len(table)} paires origine–destination ; "
-          f"{int(report['new_code'].notna().sum()) if len(report) else 0} code(s) rattaché(s) à la "
-          f"commune actuelle, {len(unknown)} non reconnu(s) (comptés comme sortant de la zone).")
     membership = None
     if args.registre:
         from cpts_geo.registry import read_registry
@@ -352,25 +455,34 @@ def _cmd_perimetres(args: argparse.Namespace) -> int:
             warnings.simplefilter("ignore")
             membership = validate_registry(read_registry(args.registre), load_communes(),
                                            passage=args.passage).membership
+        # Paris, Lyon, Marseille by arrondissement where the registry divides them
+        area = F.commune_units(area, membership["code"])
+        if not args.chevauchement and area.index.isin(membership["code"]).all():
+            raise ValueError("Aucune commune à regrouper : toutes celles de la zone sont déjà dans une "
+                             "CPTS du registre. Relancez avec --chevauchement pour les regrouper quand "
+                             "même.")
+    out = Path(args.output)
+    table, _ = _read_flow_table(args, membership, out)
     result = propose_perimeters(table, area, membership=membership, overlap=args.chevauchement,
                                 min_sc=args.min_autonomie, target_sc=args.autonomie_cible,
                                 min_size=args.taille_min, target_size=args.taille_cible)
-    out = Path(args.output)
     out.parent.mkdir(parents=True, exist_ok=True)
-    write_csv(result.registry, out, index=False)
-    areas_path = out.with_name(out.stem + "_zones.csv")
-    write_csv(result.areas, areas_path)
+    write_csv(result.registry, out, index=False)  # standard registry columns: read by validate
+    areas_path = F.write_flow_table(result.areas, out.with_name(out.stem + "_zones.csv"),
+                                    threshold=args.seuil)
     valid = int(result.areas["valid"].sum())
     print(f"{len(result.areas)} zone(s) proposée(s) ({valid} valide(s) selon la règle de "
           f"Coombes–Bond), {len(result.registry)} communes : registre proposé dans {out} (lisible par "
-          f"« cpts-geo validate »), indicateurs dans {areas_path}. Proposition à discuter : rien "
-          "n'est appliqué au registre.")
+          f"« cpts-geo validate »), indicateurs dans {areas_path} (secret statistique : volumes < "
+          f"{number(args.seuil, None)} masqués). Proposition à discuter : rien n'est appliqué au "
+          "registre.")
     if membership is not None:
         changes, _ = compare_perimeters(result.registry, membership, communes=area)
-        diff_path = out.with_name(out.stem + "_comparaison.csv")
-        write_csv(changes, diff_path)
+        diff_path = F.write_flow_table(changes, out.with_name(out.stem + "_comparaison.csv"),
+                                       threshold=None)
         print(f"Comparaison avec la carte actuelle : {diff_path}")
-        print(changes["change"].value_counts().to_string())
+        for change, n in changes["change"].value_counts().items():
+            print(f"  - {change} : {number(n)}")
     return 0
 
 
@@ -394,10 +506,11 @@ def _cmd_carte(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from cpts_geo.batch import area_maps, slug
+    from cpts_geo.communes import region_code
 
     t0 = time.perf_counter()
     checked, illustrative, france = _checked_for_maps(args)
-    region = args.region
+    region = region_code(args.region) if args.region else None
     if region is None:
         regions = sorted(set(france.loc[france.index.isin(checked.membership["code"]), "region"]))
         if len(regions) != 1:
@@ -480,7 +593,7 @@ def _parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMANDE")
 
     p = sub.add_parser("communes", help="résumé de la couche communale embarquée")
-    p.add_argument("--region", help="code INSEE de la région, ex. 32")
+    p.add_argument("--region", help="code INSEE ou nom de la région, ex. 32 ou Hauts-de-France")
     p.add_argument("--departments", nargs="+", metavar="DEP", help="codes de départements, ex. 59 62")
     p.set_defaults(func=_cmd_communes)
 
@@ -488,7 +601,7 @@ def _parser() -> argparse.ArgumentParser:
         p.add_argument("registry", nargs="?", default=None, metavar="REGISTRE",
                        help="registre CSV/XLSX/GPKG, ou périmètres (polygones) ; "
                             "par défaut le registre illustratif des Hauts-de-France")
-        p.add_argument("--region", help="code INSEE de la région des communes, ex. 32")
+        p.add_argument("--region", help="code INSEE ou nom de la région des communes, ex. 32")
         p.add_argument("--departments", nargs="+", metavar="DEP", help="codes de départements")
         p.add_argument("--passage", metavar="FICHIER",
                        help="table de passage INSEE pour les anciens codes commune")
@@ -509,10 +622,13 @@ def _parser() -> argparse.ArgumentParser:
     registry_args(p)
     p.add_argument("--mobpro", action="store_true",
                    help="FLUX est un fichier détail MOBPRO de l'INSEE (COMMUNE, DCLT, IPONDI)")
-    p.add_argument("--seuil", type=float, default=10, metavar="N",
+    p.add_argument("--profession", help="ne garder que cette profession (colonne profession de FLUX)")
+    p.add_argument("--annee", help="ne garder que cette année (colonne année de FLUX)")
+    p.add_argument("--seuil", type=_decimal, default=10, metavar="N",
                    help="secret statistique : masquer les volumes < N (défaut 10)")
     p.add_argument("-o", "--output", default="indicateurs_flux.csv", metavar="FICHIER.csv",
-                   help="indicateurs par CPTS (CSV ou XLSX) ; fuites et signalements écrits à côté")
+                   help="indicateurs par CPTS (CSV ou XLSX) ; fuites, signalements et rapport des "
+                        "codes (_codes) écrits à côté")
     p.set_defaults(func=_cmd_flows)
 
     p = sub.add_parser("offre", help="densité et accessibilité des professionnels par CPTS (BPE ou table)")
@@ -528,7 +644,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--professions", nargs="+", metavar="PROFESSION",
                    help="professions retenues (défaut : toutes celles présentes)")
     p.add_argument("--minutes", type=float, default=20,
-                   help="portée de l'accessibilité en minutes (défaut 20, paliers DREES)")
+                   help="portée de l'accessibilité en minutes, au plus 20 (défaut 20 ; paliers "
+                        "DREES : poids nul à partir de 20 minutes)")
     p.add_argument("-o", "--output", default="offre_cpts.csv", metavar="FICHIER.csv",
                    help="tableau par CPTS et profession (CSV pour Excel)")
     p.set_defaults(func=_cmd_offre)
@@ -546,14 +663,20 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--mobpro", action="store_true",
                    help="FLUX est un fichier détail MOBPRO de l'INSEE (COMMUNE, DCLT, IPONDI)")
     p.add_argument("--passage", metavar="FICHIER", help="table de passage INSEE des anciens codes")
-    p.add_argument("--min-autonomie", type=float, default=0.6, help="autonomie minimale (défaut 0,6)")
-    p.add_argument("--autonomie-cible", type=float, default=0.75, help="autonomie cible (défaut 0,75)")
-    p.add_argument("--taille-min", type=float, default=10_000,
+    p.add_argument("--profession", help="ne garder que cette profession (colonne profession de FLUX)")
+    p.add_argument("--annee", help="ne garder que cette année (colonne année de FLUX)")
+    p.add_argument("--min-autonomie", type=_decimal, default=0.6, help="autonomie minimale (défaut 0,6)")
+    p.add_argument("--autonomie-cible", type=_decimal, default=0.75, help="autonomie cible (défaut 0,75)")
+    p.add_argument("--taille-min", type=_decimal, default=10_000,
                    help="population minimale d'une zone (défaut 10 000)")
-    p.add_argument("--taille-cible", type=float, default=40_000,
+    p.add_argument("--taille-cible", type=_decimal, default=40_000,
                    help="population cible d'une zone (défaut 40 000)")
+    p.add_argument("--seuil", type=_decimal, default=10, metavar="N",
+                   help="secret statistique : masquer dans les indicateurs des zones les volumes < N "
+                        "(défaut 10)")
     p.add_argument("-o", "--output", default="perimetres_proposes.csv", metavar="FICHIER.csv",
-                   help="registre proposé (CSV) ; indicateurs des zones et comparaison écrits à côté")
+                   help="registre proposé (CSV) ; indicateurs des zones, comparaison et rapport des "
+                        "codes écrits à côté")
     p.set_defaults(func=_cmd_perimetres)
 
     p = sub.add_parser("funding", help="financement ACI par mission (une taille, ou chaque CPTS d'un registre)")
@@ -574,7 +697,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("registry", nargs="?", default=None, metavar="REGISTRE",
                    help="registre CSV/XLSX/GPKG ou périmètres ; par défaut le registre illustratif "
                         "des Hauts-de-France")
-    p.add_argument("--region", help="code INSEE de la région (déduit du registre sinon)")
+    p.add_argument("--region", help="code INSEE ou nom de la région (déduit du registre sinon)")
     p.add_argument("--passage", metavar="FICHIER", help="table de passage INSEE des anciens codes")
     p.add_argument("-o", "--output", metavar="FICHIER.html",
                    help="fichier HTML écrit (défaut : maps/<région>.html)")

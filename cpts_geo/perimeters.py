@@ -38,7 +38,7 @@ from typing import NamedTuple
 import numpy as np
 import pandas as pd
 
-from cpts_geo.flows import adjacency
+from cpts_geo.flows import adjacency, commune_units
 
 __all__ = ["Proposal", "validity", "propose_perimeters", "compare_perimeters"]
 
@@ -133,7 +133,9 @@ def propose_perimeters(
         area count as leaving it or coming into it.
     communes : GeoDataFrame
         Commune layer of the area to divide (e.g. one department), with ``name``,
-        ``population`` and polygons forming a coverage (neighbours share borders).
+        ``population`` and polygons forming a coverage (neighbours share borders). Paris,
+        Lyon and Marseille are divided by municipal arrondissement when the flows or the
+        membership use them (:func:`cpts_geo.flows.commune_units`).
     membership : DataFrame, optional
         Current CPTS (``code``, ``cpts_id``, ``share``); their communes are left out of the
         proposals unless ``overlap=True``. Without it every commune is grouped.
@@ -171,6 +173,10 @@ def propose_perimeters(
     _check_params(min_sc, target_sc, min_size, target_size)
     if size not in ("population", "volume"):
         raise ValueError(f"size doit valoir 'population' ou 'volume', pas {size!r}.")
+    used = [flows["origin"].to_numpy(dtype=object), flows["destination"].to_numpy(dtype=object)]
+    if membership is not None:
+        used.append(membership["code"].to_numpy(dtype=object))
+    communes = commune_units(communes, pd.unique(np.concatenate(used)))
     index = communes.index.astype(str)
     scope = np.ones(len(index), dtype=bool)
     if codes is not None:

@@ -135,7 +135,7 @@ def test_perimetres_on_orne_mobpro(shared_data, tmp_path, capsys):
     assert proposed["commune_code"].nunique() == len(proposed) == 381  # every Orne commune, once
     assert main(["validate", str(out), "--departments", "61"]) == 0  # readable as a registry
     areas = pd.read_csv(tmp_path / "prop_zones.csv", sep=";", decimal=",", encoding="utf-8-sig")
-    assert (areas["self_containment"] >= 0.6).all()
+    assert (areas["Autonomie (min. demande, offre)"] >= 0.6).all()  # French headers
 
 
 def test_help_and_usage_errors_in_french(capsys):
@@ -168,3 +168,45 @@ def test_output_in_a_windows_code_page_does_not_fail(tmp_path):
     assert run.returncode == 0, run.stderr.decode("cp1252")
     out = run.stdout.decode("cp1252")
     assert "ligne 3 : 02026 Artonges -> 02458 (commune déléguée)" in out
+
+
+def test_offre_says_what_users_must_know(tmp_path, capsys):
+    supply = tmp_path / "bpe_large.csv"
+    supply.write_text("CODGEO;D201;D232;D301\n15014;30;;9\n15031;;2;\n99999;1;1;0\n75112;3;4;\n",
+                      encoding="utf-8")
+    registry = tmp_path / "registre.csv"  # 15031… have no geometry in the embedded layer
+    registry.write_text("cpts_id;cpts_name;etape;code_commune\n"
+                        "T1;Sans géométrie;5;15031\nT1;Sans géométrie;5;15035\n"
+                        "T1;Sans géométrie;5;15047\nT1;Sans géométrie;5;15171\n"
+                        "T2;Aurillac;5;15014\nT2;Aurillac;5;15187\n", encoding="utf-8")
+    out = tmp_path / "offre.csv"
+    assert main(["offre", str(supply), str(registry), "-o", str(out)]) == 0
+    text = capsys.readouterr().out
+    assert ("Offre lue : 4 lignes dans le fichier, 3 lignes retenues (5 lignes d'offre, une par "
+            "commune et profession), 1 rattachée(s) à la commune actuelle, 1 écartée(s)") in text
+    assert "T1 Sans géométrie : 0,0 ; inconnue" in text
+    assert "À noter :" in text
+    assert ("4 commune(s) des CPTS d'accessibilité inconnue (sans géométrie ou sans temps de "
+            "trajet : 15031, 15035, 15047, 15171)") in text
+    assert "références calculées sur une offre partielle" in text
+    assert re.search(r"infirmier : \d+ commune\(s\) des CPTS sans aucune offre à moins de 20 minutes", text)
+    rejected = pd.read_csv(tmp_path / "offre_lignes_ecartees.csv", sep=";", decimal=",",
+                           encoding="utf-8-sig", dtype={"Code donné": str})
+    assert rejected[["Ligne", "Code donné", "Profession", "Effectif"]].values.tolist() == [
+        [4, "99999", "médecin généraliste", 1.0], [4, "99999", "infirmier", 1.0]]
+    remapped = pd.read_csv(tmp_path / "offre_codes_rattaches.csv", sep=";", encoding="utf-8-sig",
+                           dtype=str)
+    assert remapped[["Ligne", "Code donné", "Code actuel"]].values.tolist() == [["5", "75112", "75056"]]
+
+
+def test_offre_options_are_checked_in_their_own_words(tmp_path, capsys):
+    supply = tmp_path / "professionnels.csv"
+    supply.write_text("code;profession;effectif\n80021;kiné;40\n", encoding="utf-8")
+    assert main(["offre", str(supply), "--minutes", "30", "-o", str(tmp_path / "o.csv")]) == 2
+    assert "--minutes 30 : choisissez une portée" in capsys.readouterr().err
+    assert main(["offre", str(supply), "--professions", "plombier", "-o", str(tmp_path / "o.csv")]) == 2
+    err = capsys.readouterr().err
+    assert "Option --professions" in err and "« plombier »" in err and "ligne" not in err
+    assert main(["offre", str(supply), "-o", str(tmp_path / "o.csv")]) == 2
+    err = capsys.readouterr().err
+    assert "colonne « count » absente (--effectif count)" in err and "count=" not in err

@@ -83,7 +83,8 @@ def test_read_mobpro_sums_records():
     records = pd.DataFrame({"COMMUNE": ["61001", "61001", "61143"], "DCLT": ["61001", "61001", "61001"],
                             "IPONDI": ["1,5", "2", "4"], "CS1": ["3", "5", "3"]})
     out = F.read_mobpro(records)
-    assert out.values.tolist() == [["61001", "61001", 3.5], ["61143", "61001", 4.0]]
+    assert out[["origin", "destination", "volume"]].values.tolist() == [
+        ["61001", "61001", 3.5], ["61143", "61001", 4.0]]
     assert out.attrs["records"] == 3
     by_cs = F.read_mobpro(records, by=["CS1"])
     assert len(by_cs) == 3 and "profession" in by_cs.columns
@@ -305,17 +306,25 @@ def test_flow_lines_and_retention_layer():
     assert lines.crs.to_epsg() == 4326
     assert lines["origin"].tolist() == ["61143", "61497"]
     assert lines["masked"].tolist() == [False, True] and pd.isna(lines["volume"][1])
-    assert lines.attrs["left_out"] == 12.0
+    left = lines.attrs["left_out"]  # listed, masked like the lines
+    assert left[["origin", "destination", "reason"]].values.tolist() == [
+        ["61001", "61001", "flux interne à la commune"],
+        ["61001", "99999", "extrémité hors de la couche communale"]]
+    assert left["volume"].isna().all()
     assert lines.geometry.iloc[0].geom_type == "LineString"
     assert lines.loc[0, "destination_name"] == "Alençon"
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         assert len(F.flow_lines(flows, layer, top=1)) == 1
-        assert F.flow_lines(flows, layer, threshold=None)["volume"].tolist() == [80.0, 5.0]
+        unmasked = F.flow_lines(flows, layer, threshold=None)
+        assert unmasked["volume"].tolist() == [80.0, 5.0]
+        assert unmasked.attrs["left_out"]["volume"].sum() == 12.0
     members = pd.DataFrame({"code": ["61001", "61143"], "cpts_id": ["A", "A"]})
-    choro = F.retention_layer(flows, members, layer)
+    choro = F.retention_layer(flows, members, layer, threshold=None)
     assert choro.crs.to_epsg() == 4326 and choro.index.tolist() == ["A"]
     assert choro.loc["A", "retention"] == pytest.approx(89 / 92)
+    # outflow 3 < 10: masked, and the retention that would give it back
+    assert pd.isna(F.retention_layer(flows, members, layer).loc["A", "retention"])
     assert choro.geometry.iloc[0].geom_type == "Polygon"
 
 
@@ -359,7 +368,7 @@ def test_cli_flows(tmp_path, capsys):
 
     flows = tmp_path / "flux.csv"
     flows.write_text("origine;destination;patients\n61001;61001;900\n61143;61001;80\n"
-                     "61143;61143;20\n61001;99999;5\n", encoding="utf-8")
+                     "61143;61143;20\n61001;99999;15\n", encoding="utf-8")
     registry = tmp_path / "registre.csv"
     registry.write_text("cpts_id;cpts_name;stage;commune_code\nA;CPTS d'Alençon;ACI signé;61001\n"
                         "A;CPTS d'Alençon;ACI signé;61143\n", encoding="utf-8")
@@ -367,8 +376,8 @@ def test_cli_flows(tmp_path, capsys):
     code = main(["flows", str(flows), str(registry), "--departments", "61", "-o", str(out)])
     printed = capsys.readouterr().out
     assert code == 0
-    assert "codes non reconnus (flux conservés, comptés hors CPTS) : 1" in printed
-    assert "A CPTS d'Alençon : rétention 99,5 %" in printed
+    assert "1 non reconnu(s) (flux conservés, comptés hors CPTS)" in printed
+    assert "A CPTS d'Alençon : rétention 98,5 %" in printed
     header = out.read_text(encoding="utf-8-sig").splitlines()[0]
     assert header.startswith("Identifiant CPTS;Nom;")
     assert (tmp_path / "indicateurs_fuites.csv").exists()
@@ -405,3 +414,336 @@ def test_readme_flow_example_reads(tmp_path):
     path.write_text(block, encoding="utf-8")
     table = F.read_flows(path)
     assert table["volume"].tolist() == [15230.0, 1204.0, 388.0]
+
+
+# --------------------------------------------------------------------------- audit of the flows
+
+
+def _write(path, text):
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def _paris(tmp_path):
+    flows = _write(tmp_path / "flux.csv", "origine;destination;volume\n75101;75101;100\n"
+                   "75102;75101;50\n75103;75103;80\n")
+    registry = _write(tmp_path / "registre.csv", "cpts_id;cpts_name;stage;commune_code\n"
+                      "P1;CPTS Paris Centre;ACI signé;75101\nP1;CPTS Paris Centre;ACI signé;75102\n"
+                      "P2;CPTS Paris 3;ACI signé;75103\n")
+    return flows, registry
+
+
+def test_cli_flows_registry_by_arrondissement(tmp_path, capsys):
+    """A registry by arrondissement gets the flows of its arrondissements (audit point 1)."""
+    from cpts_geo.cli import main
+
+    flows, registry = _paris(tmp_path)
+    out = tmp_path / "indicateurs.csv"
+    assert main(["flows", str(flows), str(registry), "--departments", "75", "-o", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "aucun flux" not in printed
+    assert "P1 CPTS Paris Centre : rétention 100,0 %" in printed
+    assert "P2 CPTS Paris 3 : rétention 100,0 %" in printed
+    ind = pd.read_csv(out, sep=";", decimal=",", encoding="utf-8-sig", index_col=0)
+    assert ind.loc["P1", "Volume des résidents"] == 150 and ind.loc["P2", "Volume des résidents"] == 80
+    flags = pd.read_csv(tmp_path / "indicateurs_signalements.csv", sep=";", decimal=",",
+                        encoding="utf-8-sig", dtype={"Code commune": str}).set_index("Code commune")
+    assert "75056" not in flags.index  # Paris is not one uncovered commune…
+    assert {"75104", "75120"} <= set(flags.index)  # …its uncovered arrondissements are
+    assert not flags.index.isin(["75101", "75102", "75103"]).any()
+    # without --departments the area of the registry is found from its arrondissements
+    assert main(["flows", str(flows), str(registry), "-o", str(out)]) == 0
+    flags = pd.read_csv(tmp_path / "indicateurs_signalements.csv", sep=";", encoding="utf-8-sig",
+                        dtype={"Code commune": str})
+    assert flags["Code commune"].str.startswith("751").all() and len(flags) == 17
+
+
+def test_prepare_flows_follows_the_membership_city_by_city():
+    members = pd.DataFrame({"code": ["75101", "75102", "69123"], "cpts_id": ["P", "P", "L"]})
+    table = pd.DataFrame({"origin": ["75101", "75102", "69381", "13201"],
+                          "destination": ["75101", "75101", "69382", "13201"],
+                          "volume": [100.0, 50.0, 30.0, 20.0]})
+    out, report = F.prepare_flows(table, membership=members)
+    # Paris by arrondissement as in the membership; Lyon and Marseille rolled up
+    assert out[["origin", "destination"]].values.tolist() == [
+        ["13055", "13055"], ["69123", "69123"], ["75101", "75101"], ["75102", "75101"]]
+    assert set(report["code"]) == {"69381", "69382", "13201"}
+    assert (report["reason"] == "arrondissement → commune").all()
+    # the default without membership is unchanged: every city rolled up
+    rolled, _ = F.prepare_flows(table)
+    assert set(rolled["origin"]) == {"75056", "69123", "13055"}
+
+
+def test_indicators_roll_arrondissements_up_to_a_whole_city_member():
+    members = pd.DataFrame({"code": ["69123"], "cpts_id": ["L"]})
+    flows = pd.DataFrame({"origin": ["69381", "69381"], "destination": ["69382", "01001"],
+                          "volume": [30.0, 10.0]})
+    ind = F.cpts_flow_indicators(flows, members)
+    assert ind.loc["L", "resident_volume"] == 40 and ind.loc["L", "retention"] == pytest.approx(0.75)
+    whole = pd.DataFrame({"origin": ["75056"], "destination": ["75056"], "volume": [5.0]})
+    by_arr = pd.DataFrame({"code": ["75101"], "cpts_id": ["P"]})
+    with pytest.warns(UserWarning, match="Paris.*par arrondissement.*membership="):
+        F.cpts_flow_indicators(whole, by_arr)
+
+
+def test_coherence_flags_and_proposals_use_arrondissements_of_the_membership():
+    from cpts_geo.communes import load_communes
+    from cpts_geo.perimeters import propose_perimeters
+
+    layer = load_communes(departments="75")
+    members = pd.DataFrame({"code": ["75101", "75102", "75103"], "cpts_id": ["P1", "P1", "P2"]})
+    flows = pd.DataFrame({"origin": ["75101", "75104"], "destination": ["75101", "75101"],
+                          "volume": [100.0, 40.0]})
+    flags = F.coherence_flags(flows, members, layer)
+    assert "75056" not in flags.index and len(flags) == 17
+    assert flags.loc["75104", "suggested_cpts"] == "P1"
+    assert flags.loc["75104", "name"].startswith("Paris 4")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        result = propose_perimeters(flows, layer, membership=members, min_size=1, target_size=2)
+    assert sorted(result.registry["commune_code"]) == [f"751{i:02d}" for i in range(4, 21)]
+
+
+def test_mask_secrecy_complements_and_secondary_secrecy():
+    """No masked volume can be recomputed from what is shown (audit point 2)."""
+    flows = pd.DataFrame({"origin": ["a", "a", "b"], "destination": ["a", "b", "a"],
+                          "volume": [245.0, 5.0, 4.0]})
+    members = pd.DataFrame({"code": ["a"], "cpts_id": ["X"]})
+    ind = F.cpts_flow_indicators(flows, members)
+    masked = F.mask_secrecy(ind).loc["X"]
+    assert pd.isna(masked["outflow_volume"]) and pd.isna(masked["inflow_volume"])  # primary
+    for rate in ("retention", "leakage", "attraction", "supply_containment", "self_containment"):
+        assert pd.isna(masked[rate]), rate
+    # resident = inside + outflow and delivered = inside + inflow: the totals are masked too
+    assert pd.isna(masked["resident_volume"]) and pd.isna(masked["delivered_volume"])
+    assert masked["inside_volume"] == 245 and bool(masked["masked"])
+    # a large table keeps what is safe
+    big = F.mask_secrecy(F.cpts_flow_indicators(FLOWS, MEMBERS), threshold=25)
+    assert big.loc["X", "retention"] == pytest.approx(0.7)
+
+
+def test_coherence_flags_shares_are_maskable():
+    from cpts_geo.communes import load_communes
+
+    layer = load_communes(departments="61").loc[["61001", "61143"]]
+    flows = pd.DataFrame({"origin": ["61143", "61143"], "destination": ["61001", "61143"],
+                          "volume": [97.0, 3.0]})
+    members = pd.DataFrame({"code": ["61001", "61143"], "cpts_id": ["A", "B"]})
+    flags = F.coherence_flags(flows, members, layer)
+    assert flags.loc["61143", "own_volume"] == 3 and flags.loc["61143", "main_volume"] == 97
+    masked = F.mask_secrecy(flags)
+    assert pd.isna(masked.loc["61143", "own_share"]) and pd.isna(masked.loc["61143", "own_volume"])
+
+
+def test_read_flows_normalises_each_code_once(tmp_path, monkeypatch):
+    """Codes are cleaned per distinct value, not per row (audit point 3)."""
+    calls = []
+    real = F.normalize_codes
+    monkeypatch.setattr(F, "normalize_codes", lambda values: calls.append(len(values)) or real(values))
+    rows = "".join(f"{o};{d};{v}\n" for o, d, v in [("1001", "61001", 1), ("61001", "61001", 2)] * 500)
+    table = F.read_flows(_write(tmp_path / "flux.csv", "origine;destination;volume\n" + rows))
+    assert len(table) == 1000 and max(calls) <= 2
+    assert table["origin"].iloc[0] == "01001" and table["volume"].sum() == 1500
+    report = table.attrs["code_report"]
+    assert report[["end", "row", "n_rows", "code", "new_code", "volume"]].values.tolist() == [
+        ["origine", 2, 500, "1001", "01001", 500.0]]
+
+
+def test_read_mobpro_reads_only_the_columns_it_needs(tmp_path, monkeypatch):
+    seen = []
+    real = pd.read_csv
+
+    def spy(*args, **kwargs):
+        seen.append(kwargs.get("usecols"))
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(pd, "read_csv", spy)
+    path = _write(tmp_path / "mobpro.csv", "COMMUNE;DCLT;IPONDI;V1;V2\n61001;61001;1.5;a;b\n"
+                  "61001;61001;2;c;d\n")
+    out = F.read_mobpro(path)
+    assert out["volume"].tolist() == [3.5]
+    assert any(c is not None and set(c) == {"COMMUNE", "DCLT", "IPONDI"} for c in seen)
+
+
+def test_prepare_flows_warns_when_professions_or_years_are_mixed():
+    table = pd.DataFrame({"origin": ["61001"] * 3, "destination": ["61001"] * 3,
+                          "volume": [1.0, 2.0, 3.0], "profession": ["infirmier", "kiné", "infirmier"],
+                          "year": ["2022", "2023", "2023"]})
+    with pytest.warns(UserWarning, match="2 professions.*2 années") as record:
+        out, _ = F.prepare_flows(table)
+    assert "select_flows" in str(record[0].message)
+    assert len(out) == 3  # one row per pair, profession and year
+    one = F.select_flows(table, profession="Infirmier", year=2023)
+    assert one["volume"].tolist() == [3.0]
+    with pytest.raises(ValueError, match="profession « dentiste » absente.*infirmier, kiné"):
+        F.select_flows(table, profession="dentiste")
+    with pytest.raises(ValueError, match="année « 2019 » absente.*2022, 2023"):
+        F.select_flows(table, year="2019")
+    with pytest.raises(ValueError, match="pas de colonne profession"):
+        F.select_flows(table.drop(columns="profession"), profession="infirmier")
+
+
+def test_cli_flows_profession_and_year(tmp_path, capsys):
+    from cpts_geo.cli import main
+
+    flows = _write(tmp_path / "flux.csv", "origine;destination;volume;profession;année\n"
+                   "61001;61001;100;infirmier;2023\n61001;61001;900;médecin;2023\n"
+                   "61001;61001;50;infirmier;2022\n")
+    registry = _write(tmp_path / "registre.csv", "cpts_id;cpts_name;stage;commune_code\n"
+                      "A;CPTS A;ACI signé;61001\n")
+    out = tmp_path / "ind.csv"
+    assert main(["flows", str(flows), str(registry), "-o", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "2 professions" in printed and "--profession" in printed and "--annee" in printed
+    assert main(["flows", str(flows), str(registry), "--profession", "infirmier", "--annee", "2023",
+                 "-o", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "professions" not in printed
+    ind = pd.read_csv(out, sep=";", decimal=",", encoding="utf-8-sig", index_col=0)
+    assert ind.loc["A", "Volume des résidents"] == 100
+    assert main(["flows", str(flows), str(registry), "--profession", "dentiste", "-o", str(out)]) == 2
+    assert "profession « dentiste » absente de la table ; valeurs présentes : infirmier, médecin" in \
+        capsys.readouterr().err
+
+
+def test_cli_flows_writes_the_code_report(tmp_path, capsys):
+    """Every repair, remap and unknown code is written, with file rows and volumes (point 5)."""
+    from cpts_geo.cli import main
+
+    flows = _write(tmp_path / "flux.csv", "origine;destination;volume\n"
+                   "61001;61001;900\n1001;61001;12\n05120;61001;30\n61001;99999;5\n"
+                   "61143;61001;40\n61143;61001;40\n")
+    registry = _write(tmp_path / "registre.csv", "cpts_id;cpts_name;stage;commune_code\n"
+                      "A;CPTS A;ACI signé;61001\n")
+    out = tmp_path / "ind.csv"
+    assert main(["flows", str(flows), str(registry), "-o", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert ("Codes commune : 1 réparé(s) à la lecture, 1 rattaché(s) à la commune actuelle, "
+            "1 non reconnu(s) (flux conservés, comptés hors CPTS) ; 2 ligne(s) répètent une même "
+            "paire origine–destination (lignes 6, 7) : volumes additionnés") in printed
+    assert "  - ligne 5 : 99999 (destination, code inconnu, volume 5)" in printed
+    codes = pd.read_csv(tmp_path / "ind_codes.csv", sep=";", decimal=",", encoding="utf-8-sig",
+                        dtype=str)
+    assert codes.columns[:4].tolist() == ["Étape", "Extrémité", "Première ligne", "Nombre de lignes"]
+    rows = codes.set_index("Code lu")
+    assert rows.loc["1001", "Code retenu"] == "01001" and rows.loc["1001", "Première ligne"] == "3"
+    assert rows.loc["1001", "Raison"] == "zéro initial restauré"
+    assert rows.loc["05120", "Code retenu"] == "05001" and rows.loc["05120", "Volume"] == "30,0"
+    assert rows.loc["99999", "Étape"] == "non reconnu" and rows.loc["99999", "Première ligne"] == "5"
+
+
+def test_read_mobpro_keeps_file_rows_and_every_by_column(tmp_path):
+    """Rows of the file survive the aggregation (point 6); every by= column is kept (point 7)."""
+    path = _write(tmp_path / "mobpro.csv", "COMMUNE;DCLT;CS1;AGEREVQ;IPONDI\n"
+                  "61001;61001;3;25;1.5\n61001;99999;3;25;1\n61001;61001;3;25;2\n61001;61001;5;40;1\n")
+    out = F.read_mobpro(path, by=["CS1", "AGEREVQ"])
+    assert out.columns.tolist() == ["row", "origin", "destination", "CS1", "AGEREVQ", "volume",
+                                    "records"]
+    assert out[["row", "destination", "CS1", "AGEREVQ", "volume", "records"]].values.tolist() == [
+        [2, "61001", "3", "25", 3.5, 2], [5, "61001", "5", "40", 1.0, 1], [3, "99999", "3", "25", 1.0, 1]]
+    assert out.attrs["records"] == 4
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        flows, report = F.prepare_flows(out)
+    assert report.set_index("code").loc["99999", "row"] == 3  # the line in the file
+    assert flows.columns.tolist() == ["origin", "destination", "CS1", "AGEREVQ", "volume", "records"]
+    assert len(flows) == 3  # CS1 and AGEREVQ are keys, not summed away
+
+
+def test_cli_flows_mobpro_rows_and_records(shared_data, tmp_path, capsys):
+    from cpts_geo.cli import main
+
+    registry = _write(tmp_path / "registre.csv", "cpts_id;cpts_name;stage;commune_code\n"
+                      "A;CPTS d'Alençon;ACI signé;61001\n")
+    out = tmp_path / "ind.csv"
+    assert main(["flows", str(shared_data / "flows" / "mobpro_sample_orne_cogugaison.csv"),
+                 str(registry), "--mobpro", "--departments", "61", "-o", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "Flux lus : 29 445 enregistrements MOBPRO, 7 621 paires origine–destination" in printed
+    assert "  - ligne 61 : 99999 (destination, code inconnu" in printed
+
+
+def test_infinite_volumes_rejected_with_their_rows(tmp_path):
+    with pytest.raises(ValidationError, match="lignes invalides") as err:
+        F.read_flows(pd.DataFrame({"origine": ["61001"] * 3, "destination": ["61001"] * 3,
+                                   "volume": [1.0, np.inf, -np.inf]}))
+    assert err.value.problems["row"].tolist() == [2, 3]
+    assert "volume infini" in str(err.value)
+    path = _write(tmp_path / "flux.csv", "origine;destination;volume\n61001;61001;inf\n61001;61001;4\n")
+    with pytest.raises(ValidationError, match="ligne 2 : volume infini : 'inf'"):
+        F.read_flows(path)
+    with pytest.raises(ValidationError, match="Volumes manquants, infinis ou négatifs"):
+        F.cpts_flow_indicators(pd.DataFrame({"origin": ["a"], "destination": ["a"], "volume": [np.inf]}),
+                               MEMBERS)
+
+
+def test_flow_lines_leave_out_communes_without_geometry():
+    from cpts_geo.communes import load_communes
+
+    layer = load_communes(departments="15")
+    flows = pd.DataFrame({"origin": ["15031", "15014", "15014"], "destination": ["15014", "15187", "15014"],
+                          "volume": [50.0, 40.0, 30.0]})
+    with pytest.warns(UserWarning, match="sans géométrie.*15031"):
+        lines = F.flow_lines(flows, layer)
+    assert lines["origin"].tolist() == ["15014"]
+    assert lines.geometry.is_valid.all() and not lines.geometry.is_empty.any()
+    left = lines.attrs["left_out"]
+    assert left[["origin", "destination", "reason"]].values.tolist() == [
+        ["15014", "15014", "flux interne à la commune"],
+        ["15031", "15014", "commune sans géométrie"]]
+
+
+def test_cli_perimetres_exports_french_masked(tmp_path, capsys):
+    """Zones and comparison in French, masked, oui/non; registry still valid (point 10)."""
+    from cpts_geo.cli import main
+
+    flows = _write(tmp_path / "flux.csv", "origine;destination;volume\n"
+                   "61001;61001;500\n61143;61001;300\n61143;61143;5\n61497;61001;8\n")
+    registry = _write(tmp_path / "registre.csv", "cpts_id;cpts_name;stage;commune_code\n"
+                      "A;CPTS A;ACI signé;61001\n")
+    out = tmp_path / "prop.csv"
+    assert main(["perimetres", str(flows), "--departments", "61", "--registre", str(registry),
+                 "--chevauchement", "--seuil", "900,5", "--min-autonomie", "0,5", "--autonomie-cible",
+                 "0,6", "--taille-min", "1000", "--taille-cible", "5000", "-o", str(out)]) == 0
+    capsys.readouterr()
+    zones = pd.read_csv(tmp_path / "prop_zones.csv", sep=";", decimal=",", encoding="utf-8-sig")
+    assert zones.columns[0] == "Identifiant CPTS"
+    assert {"Autonomie côté demande", "Valide (règle de Coombes–Bond)",
+            "Masqué (secret statistique)"} <= set(zones.columns)
+    assert not {"demand_sc", "valid", "self_containment"} & set(zones.columns)
+    assert set(zones["Valide (règle de Coombes–Bond)"]) <= {"oui", "non"}
+    small = zones["Volume des résidents"].isna()
+    assert small.any() and zones.loc[small, "Autonomie côté demande"].isna().all()
+    diff = pd.read_csv(tmp_path / "prop_comparaison.csv", sep=";", encoding="utf-8-sig", dtype=str)
+    assert diff.columns.tolist()[:3] == ["Code commune", "Nom", "CPTS actuelle"]
+    assert main(["validate", str(out), "--departments", "61"]) == 0
+
+
+def test_cli_perimetres_everything_covered_names_the_option(tmp_path, capsys):
+    from cpts_geo.cli import main
+
+    flows = _write(tmp_path / "flux.csv", "origine;destination;volume\n75101;75101;10\n")
+    registry = _write(tmp_path / "registre.csv", "cpts_id;cpts_name;stage;commune_code\n"
+                      "A;CPTS A;ACI signé;75056\n")
+    assert main(["perimetres", str(flows), "--departments", "75", "--registre", str(registry),
+                 "-o", str(tmp_path / "p.csv")]) == 2
+    err = capsys.readouterr().err
+    assert "--chevauchement" in err and "overlap=True" not in err
+
+
+def test_cli_flows_decimal_comma(tmp_path, capsys):
+    from cpts_geo.cli import main
+
+    flows = _write(tmp_path / "flux.csv", "origine;destination;volume\n61001;61001;900\n61143;61001;6\n")
+    registry = _write(tmp_path / "registre.csv", "cpts_id;cpts_name;stage;commune_code\n"
+                      "A;CPTS A;ACI signé;61001\n")
+    assert main(["flows", str(flows), str(registry), "--seuil", "5,5", "-o",
+                 str(tmp_path / "i.csv")]) == 0
+    assert "volumes < 5,5 masqués" in capsys.readouterr().out
+
+
+def test_read_flows_a_line_with_too_many_fields_is_an_error(tmp_path):
+    """Reading only the needed columns must not let a shifted line through ("12,5" unquoted)."""
+    path = _write(tmp_path / "flux.csv", "origine,destination,volume\n61001,61001,3\n61001,61143,12,5\n")
+    with pytest.raises(ValueError, match="line 3"):
+        F.read_flows(path)
