@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-__all__ = ["fold", "number", "percent", "write_csv"]
+__all__ = ["fold", "formatted", "number", "percent", "write_csv"]
 
 
 def fold(text) -> str:
@@ -49,8 +49,20 @@ def number(x, decimals: int | None = 0, *, sep: str = " ") -> str:
         return ""
     if decimals is None:
         text = f"{float(x):,.6f}".rstrip("0").rstrip(".")
-    else:
-        text = f"{x:,.{decimals}f}"
+        return formatted(text, "{}", sep=sep)
+    return formatted(x, f"{{:,.{decimals}f}}", sep=sep)
+
+
+def formatted(x, fmt: str, *, sep: str = " ") -> str:
+    """``x`` written with a Python format (``"{:,.1f}"``), then put the French way: the
+    thousands separator becomes ``sep``, the decimal point a comma.
+
+    Examples
+    --------
+    >>> formatted(7371.26, "{:,.1f}", sep="\u202f")
+    '7\u202f371,3'
+    """
+    text = fmt.format(x)
     return text.replace(",", "\x00").replace(".", ",").replace("\x00", sep)
 
 

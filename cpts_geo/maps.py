@@ -37,6 +37,7 @@ import numpy as np
 import pandas as pd
 import shapely
 
+from cpts_geo._french import formatted
 from cpts_geo.stages import STAGE_COLORS, STAGES
 
 __all__ = ["UNCOVERED_COLOR", "stage_map", "indicator_layer", "save_map", "encode_geometry"]
@@ -140,7 +141,8 @@ def _simplified(communes: gpd.GeoDataFrame, tolerance: float) -> np.ndarray:
 
 
 def _french_number(x, fmt: str) -> str:
-    return fmt.format(x).replace(",", "\u202f").replace(".", ",")
+    """A number in a map: French decimal comma, narrow no-break space for thousands."""
+    return formatted(x, fmt, sep="\u202f")
 
 
 def classify(values, *, scheme: str = "quantiles", k: int = 5, cmap: str = "YlOrRd",
