@@ -82,7 +82,8 @@ def write_csv(table: pd.DataFrame, path: str | Path, *, index: bool | None = Non
     """Write ``table`` as a CSV that French Excel opens with its numbers and accents.
 
     ``;`` between fields, decimal comma, UTF-8 with BOM. ``index=None`` writes the index
-    unless it is a plain range. The parent folder is created.
+    unless it is a plain range. The parent folder is created. Text cells that start like a
+    formula (``= + - @``) are neutralised; the file is written atomically.
 
     Examples
     --------
@@ -91,9 +92,11 @@ def write_csv(table: pd.DataFrame, path: str | Path, *, index: bool | None = Non
     >>> path.read_text(encoding="utf-8-sig").splitlines()
     ['Surface (km²)', '718,29']
     """
+    from cpts_geo._files import atomic_path, neutralise_cells
+
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     if index is None:
         index = not isinstance(table.index, pd.RangeIndex)
-    table.to_csv(path, sep=";", decimal=",", encoding="utf-8-sig", index=index)
+    with atomic_path(path) as tmp:
+        neutralise_cells(table).to_csv(tmp, sep=";", decimal=",", encoding="utf-8-sig", index=index)
     return path
