@@ -594,7 +594,8 @@ def _parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("communes", help="résumé de la couche communale embarquée")
     p.add_argument("--region", help="code INSEE ou nom de la région, ex. 32 ou Hauts-de-France")
-    p.add_argument("--departments", nargs="+", metavar="DEP", help="codes de départements, ex. 59 62")
+    p.add_argument("--departements", "--departments", dest="departments", nargs="+", metavar="DEP",
+                   help="codes ou noms de départements, ex. 59 62")
     p.set_defaults(func=_cmd_communes)
 
     def registry_args(p):
@@ -602,21 +603,22 @@ def _parser() -> argparse.ArgumentParser:
                        help="registre CSV/XLSX/GPKG, ou périmètres (polygones) ; "
                             "par défaut le registre illustratif des Hauts-de-France")
         p.add_argument("--region", help="code INSEE ou nom de la région des communes, ex. 32")
-        p.add_argument("--departments", nargs="+", metavar="DEP", help="codes de départements")
+        p.add_argument("--departements", "--departments", dest="departments", nargs="+", metavar="DEP",
+                       help="codes ou noms de départements, ex. 59 62")
         p.add_argument("--passage", metavar="FICHIER",
                        help="table de passage INSEE pour les anciens codes commune")
 
-    p = sub.add_parser("validate", help="vérifier un registre de CPTS (chevauchements, codes, étapes)")
+    p = sub.add_parser("valider", aliases=["validate"], help="vérifier un registre de CPTS (chevauchements, codes, étapes)")
     registry_args(p)
     p.set_defaults(func=_cmd_validate)
 
-    p = sub.add_parser("territories", help="construire les territoires d'un registre (GeoPackage + CSV)")
+    p = sub.add_parser("territoires", aliases=["territories"], help="construire les territoires d'un registre (GeoPackage + CSV)")
     registry_args(p)
-    p.add_argument("-o", "--output", default="maps/territoires.gpkg", metavar="FICHIER.gpkg",
+    p.add_argument("-o", "--sortie", "--output", dest="output", default="maps/territoires.gpkg", metavar="FICHIER.gpkg",
                    help="GeoPackage écrit (le résumé CSV est écrit à côté)")
     p.set_defaults(func=_cmd_territories)
 
-    p = sub.add_parser("flows", help="indicateurs de flux de patients par CPTS (rétention, fuite, attraction)")
+    p = sub.add_parser("flux", aliases=["flows"], help="indicateurs de flux de patients par CPTS (rétention, fuite, attraction)")
     p.add_argument("flows", metavar="FLUX", help="table origine–destination CSV/XLSX/Parquet "
                    "(commune de résidence, commune de soins, volume)")
     registry_args(p)
@@ -626,7 +628,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--annee", help="ne garder que cette année (colonne année de FLUX)")
     p.add_argument("--seuil", type=_decimal, default=10, metavar="N",
                    help="secret statistique : masquer les volumes < N (défaut 10)")
-    p.add_argument("-o", "--output", default="indicateurs_flux.csv", metavar="FICHIER.csv",
+    p.add_argument("-o", "--sortie", "--output", dest="output", default="indicateurs_flux.csv", metavar="FICHIER.csv",
                    help="indicateurs par CPTS (CSV ou XLSX) ; fuites, signalements et rapport des "
                         "codes (_codes) écrits à côté")
     p.set_defaults(func=_cmd_flows)
@@ -646,7 +648,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--minutes", type=float, default=20,
                    help="portée de l'accessibilité en minutes, au plus 20 (défaut 20 ; paliers "
                         "DREES : poids nul à partir de 20 minutes)")
-    p.add_argument("-o", "--output", default="offre_cpts.csv", metavar="FICHIER.csv",
+    p.add_argument("-o", "--sortie", "--output", dest="output", default="offre_cpts.csv", metavar="FICHIER.csv",
                    help="tableau par CPTS et profession (CSV pour Excel)")
     p.set_defaults(func=_cmd_offre)
 
@@ -654,7 +656,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("flows", metavar="FLUX", help="table origine–destination CSV/XLSX/Parquet "
                    "(commune de résidence, commune de soins, volume)")
     p.add_argument("--region", help="code INSEE de la région à découper")
-    p.add_argument("--departments", nargs="+", metavar="DEP", help="départements à découper, ex. 61")
+    p.add_argument("--departements", "--departments", dest="departments", nargs="+", metavar="DEP",
+                   help="départements à découper, ex. 61")
     p.add_argument("--registre", metavar="REGISTRE",
                    help="registre actuel : ses communes sont laissées hors des propositions, "
                         "et une comparaison est écrite")
@@ -674,23 +677,25 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--seuil", type=_decimal, default=10, metavar="N",
                    help="secret statistique : masquer dans les indicateurs des zones les volumes < N "
                         "(défaut 10)")
-    p.add_argument("-o", "--output", default="perimetres_proposes.csv", metavar="FICHIER.csv",
+    p.add_argument("-o", "--sortie", "--output", dest="output", default="perimetres_proposes.csv", metavar="FICHIER.csv",
                    help="registre proposé (CSV) ; indicateurs des zones, comparaison et rapport des "
                         "codes écrits à côté")
     p.set_defaults(func=_cmd_perimetres)
 
-    p = sub.add_parser("funding", help="financement ACI par mission (une taille, ou chaque CPTS d'un registre)")
-    p.add_argument("--tier", type=int, help="taille de la CPTS (1 à 4)")
-    p.add_argument("--registry", default=None, metavar="REGISTRE",
+    p = sub.add_parser("financement", aliases=["funding"], help="financement ACI par mission (une taille, ou chaque CPTS d'un registre)")
+    p.add_argument("--taille", "--tier", dest="tier", type=int, help="taille de la CPTS (1 à 4)")
+    p.add_argument("--registre", "--registry", dest="registry", default=None, metavar="REGISTRE",
                    help="registre : un tableau par CPTS (défaut sans --tier : registre illustratif)")
     p.add_argument("--region", help="code INSEE de la région des communes")
-    p.add_argument("--departments", nargs="+", metavar="DEP", help="codes de départements")
-    p.add_argument("--members", type=int, help="nombre de membres (majoration de 10 %% en taille 4 dès 100)")
+    p.add_argument("--departements", "--departments", dest="departments", nargs="+", metavar="DEP",
+                   help="codes ou noms de départements")
+    p.add_argument("--membres", "--members", dest="members", type=int, help="nombre de membres (majoration de 10 %% en taille 4 dès 100)")
     p.add_argument("--annee", choices=["premiere", "suivante"], default="premiere",
                    help="année du plan de crise : 1re rédaction ou mise à jour")
     p.add_argument("--sans-crise", action="store_true", help="sans survenue de crise sanitaire grave")
     p.add_argument("--sans-optionnelles", action="store_true", help="sans les missions optionnelles")
-    p.add_argument("--csv", metavar="FICHIER", help="écrire le tableau (CSV ; pour Excel)")
+    p.add_argument("-o", "--sortie", "--csv", dest="csv", metavar="FICHIER",
+                   help="écrire le tableau (CSV ; pour Excel)")
     p.set_defaults(func=_cmd_funding)
 
     p = sub.add_parser("carte", help="carte régionale des CPTS par étape (HTML autonome + PNG)")
@@ -699,25 +704,27 @@ def _parser() -> argparse.ArgumentParser:
                         "des Hauts-de-France")
     p.add_argument("--region", help="code INSEE ou nom de la région (déduit du registre sinon)")
     p.add_argument("--passage", metavar="FICHIER", help="table de passage INSEE des anciens codes")
-    p.add_argument("-o", "--output", metavar="FICHIER.html",
+    p.add_argument("-o", "--sortie", "--output", dest="output", metavar="FICHIER.html",
                    help="fichier HTML écrit (défaut : maps/<région>.html)")
     p.add_argument("--tiles", default=None, help="fond de carte en ligne facultatif, ex. OpenStreetMap")
-    p.add_argument("--no-png", action="store_true", help="ne pas écrire la carte imprimable PNG")
+    p.add_argument("--sans-png", "--no-png", dest="no_png", action="store_true", help="ne pas écrire la carte imprimable PNG")
     p.add_argument("--dpi", type=int, default=200, help="résolution du PNG (défaut 200)")
     p.set_defaults(func=_cmd_carte)
 
-    p = sub.add_parser("batch", help="cartes de chaque région (et département) d'un registre, avec index")
+    p = sub.add_parser("cartes", aliases=["batch"], help="cartes de chaque région (et département) d'un registre, avec index")
     p.add_argument("registry", nargs="?", default=None, metavar="REGISTRE",
                    help="registre ; par défaut le registre illustratif des Hauts-de-France")
-    p.add_argument("--out", default="maps", metavar="DOSSIER", help="dossier de sortie (défaut maps)")
-    p.add_argument("--departements", action="store_true", help="aussi une carte par département")
+    p.add_argument("-o", "--sortie", "--out", dest="out", default="maps", metavar="DOSSIER", help="dossier de sortie (défaut maps)")
+    p.add_argument("--par-departement", "--departements", dest="departements", action="store_true",
+                   help="aussi une carte par département")
     p.add_argument("--passage", metavar="FICHIER", help="table de passage INSEE des anciens codes")
-    p.add_argument("--no-png", action="store_true", help="sans les cartes imprimables PNG")
+    p.add_argument("--sans-png", "--no-png", dest="no_png", action="store_true", help="sans les cartes imprimables PNG")
     p.add_argument("--dpi", type=int, default=200, help="résolution des PNG (défaut 200)")
-    p.add_argument("--force", action="store_true", help="refaire aussi les cartes inchangées")
+    p.add_argument("--forcer", "--force", dest="force", action="store_true",
+                   help="refaire aussi les cartes inchangées")
     p.set_defaults(func=_cmd_batch)
 
-    p = sub.add_parser("show-versions", help="versions des dépendances (pour un rapport de bogue)")
+    p = sub.add_parser("show-versions", aliases=["versions"], help="versions des dépendances (pour un rapport de bogue)")
     p.set_defaults(func=_cmd_show_versions)
     return parser
 
@@ -728,15 +735,20 @@ def _cmd_show_versions(args: argparse.Namespace) -> int:
 
     print(f"python : {platform.python_version()} ({platform.platform()})")
     for pkg in ["cpts_geo", "geopandas", "shapely", "pyogrio", "pyproj", "pandas", "numpy",
-                "scipy", "pyarrow", "folium", "mapclassify", "matplotlib", "openpyxl"]:
+                "scipy", "pyarrow", "folium", "mapclassify", "matplotlib", "openpyxl",
+                "weasyprint", "sqlalchemy", "geoalchemy2", "psycopg", "playwright"]:
         try:
             version = importlib.metadata.version(pkg)
         except importlib.metadata.PackageNotFoundError:
             version = "absent"
         print(f"{pkg} : {version}")
+    import pyogrio
+    import pyproj
     import shapely
 
+    print(f"GDAL : {pyogrio.__gdal_version_string__}")
     print(f"GEOS : {shapely.geos_version_string}")
+    print(f"PROJ : {pyproj.proj_version_str}")
     return 0
 
 

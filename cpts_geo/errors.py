@@ -12,7 +12,7 @@ from collections.abc import Iterable, Mapping
 
 import pandas as pd
 
-__all__ = ["ValidationError", "problems_frame"]
+__all__ = ["CptsGeoWarning", "ValidationError", "problems_frame"]
 
 _MAX_LISTED = 50
 
@@ -64,3 +64,13 @@ class ValidationError(ValueError):
                 f"  … et {len(self.problems) - _MAX_LISTED} autre(s) : voir l'attribut .problems"
             )
         return "\n".join(lines)
+
+
+class CptsGeoWarning(UserWarning):
+    """A notice for a human reading a notebook (a repaired code, a remapped row…).
+
+    Warnings are never the data channel: every report they announce is also part of the
+    function's return value. Tests turn them into errors (``filterwarnings`` in pyproject),
+    so a warning a test did not expect fails it.
+    """
+

@@ -39,3 +39,13 @@ def hdf_communes():
     from cpts_geo.communes import load_communes
 
     return load_communes(region="32")
+
+
+def pytest_collection_modifyitems(config, items):
+    """Mark tests by what they need, so that ``-m "not real_data"`` or ``-m browser`` select them."""
+    for item in items:
+        names = getattr(item, "fixturenames", ())
+        if "shared_data" in names:
+            item.add_marker(pytest.mark.real_data)
+        if "browser" in item.nodeid or "chromium" in names or "page" in names:
+            item.add_marker(pytest.mark.browser)
