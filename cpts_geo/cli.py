@@ -683,7 +683,7 @@ def _parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_cmd_perimetres)
 
     p = sub.add_parser("financement", aliases=["funding"], help="financement ACI par mission (une taille, ou chaque CPTS d'un registre)")
-    p.add_argument("--taille", "--tier", dest="tier", type=int, help="taille de la CPTS (1 à 4)")
+    p.add_argument("--taille", "--tier", dest="tier", type=int, metavar="N", help="taille de la CPTS (1 à 4)")
     p.add_argument("--registre", "--registry", dest="registry", default=None, metavar="REGISTRE",
                    help="registre : un tableau par CPTS (défaut sans --tier : registre illustratif)")
     p.add_argument("--region", help="code INSEE de la région des communes")

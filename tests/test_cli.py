@@ -145,13 +145,22 @@ def test_help_and_usage_errors_in_french(capsys):
     assert out.startswith("usage : cpts-geo") and "afficher cette aide et quitter" in out
     assert "positional arguments" not in out and "show this help" not in out
     with pytest.raises(SystemExit) as exit_:
-        main(["funding", "--tier", "trois"])
+        main(["financement", "--taille", "trois"])
     assert exit_.value.code == 2
     err = capsys.readouterr().err
-    assert "cpts-geo funding : erreur : argument --tier : valeur invalide : 'trois' (attendu : un nombre entier)" in err
+    assert ("cpts-geo financement : erreur : argument --taille/--tier : valeur invalide : 'trois' "
+            "(attendu : un nombre entier)") in err
     with pytest.raises(SystemExit):
-        main(["flows"])
+        main(["flux"])
     assert "arguments obligatoires manquants : FLUX" in capsys.readouterr().err
+
+
+def test_english_command_names_still_work(capsys):
+    """The French commands are the documented ones; the English names of the first release remain aliases."""
+    assert main(["funding", "--tier", "1"]) == 0
+    english = capsys.readouterr().out
+    assert main(["financement", "--taille", "1"]) == 0
+    assert capsys.readouterr().out == english
 
 
 def test_output_in_a_windows_code_page_does_not_fail(tmp_path):
