@@ -45,7 +45,7 @@ def _cmd_communes(args: argparse.Namespace) -> int:
 
 
 def _load_layer(args: argparse.Namespace):
-    """The commune layer named by --region/--departments (default: the registry's own)."""
+    """The commune layer named by --region/--departements (default: the registry's own)."""
     from cpts_geo.communes import load_communes
 
     if getattr(args, "region", None) or getattr(args, "departments", None):
@@ -98,7 +98,7 @@ def _check(args: argparse.Namespace):
 
 
 def _study_area(args: argparse.Namespace, checked, communes):
-    """The communes studied: --region/--departments, or else the departments the registry touches."""
+    """The communes studied: --region/--departements, or else the departments the registry touches."""
     if getattr(args, "region", None) or getattr(args, "departments", None):
         return communes
     deps = set(communes.loc[communes.index.isin(checked.membership["code"]), "department"])
@@ -445,7 +445,7 @@ def _cmd_perimetres(args: argparse.Namespace) -> int:
     from cpts_geo.registry import validate_registry
 
     if not args.region and not args.departments:
-        raise ValueError("Choisissez la zone à découper : --departments 61 (ou --region 28).")
+        raise ValueError("Choisissez la zone à découper : --departements 61 (ou --region 28).")
     area = load_communes(region=args.region, departments=args.departments)
     membership = None
     if args.registre:
@@ -473,7 +473,7 @@ def _cmd_perimetres(args: argparse.Namespace) -> int:
     valid = int(result.areas["valid"].sum())
     print(f"{len(result.areas)} zone(s) proposée(s) ({valid} valide(s) selon la règle de "
           f"Coombes–Bond), {len(result.registry)} communes : registre proposé dans {out} (lisible par "
-          f"« cpts-geo validate »), indicateurs dans {areas_path} (secret statistique : volumes < "
+          f"« cpts-geo valider »), indicateurs dans {areas_path} (secret statistique : volumes < "
           f"{number(args.seuil, None)} masqués). Proposition à discuter : rien n'est appliqué au "
           "registre.")
     if membership is not None:
@@ -515,7 +515,7 @@ def _cmd_carte(args: argparse.Namespace) -> int:
         regions = sorted(set(france.loc[france.index.isin(checked.membership["code"]), "region"]))
         if len(regions) != 1:
             raise ValueError(f"Le registre couvre plusieurs régions ({', '.join(regions)}) : "
-                             "choisissez-en une avec --region, ou utilisez « cpts-geo batch ».")
+                             "choisissez-en une avec --region, ou utilisez « cpts-geo cartes ».")
         region = regions[0]
     name = france.loc[france["region"] == region, "region_name"].iloc[0] \
         if (france["region"] == region).any() else region
@@ -685,7 +685,7 @@ def _parser() -> argparse.ArgumentParser:
     p = sub.add_parser("financement", aliases=["funding"], help="financement ACI par mission (une taille, ou chaque CPTS d'un registre)")
     p.add_argument("--taille", "--tier", dest="tier", type=int, metavar="N", help="taille de la CPTS (1 à 4)")
     p.add_argument("--registre", "--registry", dest="registry", default=None, metavar="REGISTRE",
-                   help="registre : un tableau par CPTS (défaut sans --tier : registre illustratif)")
+                   help="registre : un tableau par CPTS (défaut sans --taille : registre illustratif)")
     p.add_argument("--region", help="code INSEE de la région des communes")
     p.add_argument("--departements", "--departments", dest="departments", nargs="+", metavar="DEP",
                    help="codes ou noms de départements")
