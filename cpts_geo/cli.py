@@ -73,9 +73,19 @@ def _read_any_registry(args: argparse.Namespace, communes):
             from cpts_geo.registry import recognise_column
 
             if "commune_code" not in {recognise_column(f) for f in info["fields"]}:
-                reg, cut = registry_from_perimeters(read_perimeters(path), communes)
+                import warnings
+
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore", UserWarning)
+                    reg, cut, without, _ = registry_from_perimeters(read_perimeters(path), communes)
                 print(f"Périmètres dessinés : {reg['cpts_id'].nunique()} CPTS, "
                       f"{len(reg)} communes rattachées (≥ 50 % de leur surface).")
+                if len(without):
+                    print(f"Périmètres sans aucune commune ({len(without)}, ils ne couvrent la moitié "
+                          "d'aucune commune) :")
+                    for rec in without.itertuples(index=False):
+                        print(f"  - entité {rec.row}, {rec.cpts_id} : au plus {percent(rec.largest_share, 1)} "
+                              f"d'une commune ({rec.code})")
                 if len(cut):
                     print(f"Communes coupées entre plusieurs périmètres ({len(cut)}) :")
                     for rec in cut.itertuples(index=False):

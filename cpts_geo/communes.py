@@ -386,6 +386,39 @@ def read_communes(
     )
 
 
+def _department_codes(values: pd.Series) -> pd.Series:
+    """Department codes as INSEE writes them: ``2`` (read as a number) → ``"02"``, ``2.0`` → ``"02"``."""
+    text = values.astype(str).str.strip().str.replace(r"\.0+$", "", regex=True)
+    return text.where(~text.str.fullmatch(r"\d"), text.str.zfill(2))
+
+
+def _crs_extent_problems(geom: gpd.GeoSeries, crs) -> list[dict]:
+    """The layer's extent must lie in its declared CRS's area of use (degrees declared as metres…)."""
+    if crs is None or geom.empty:
+        return []
+    crs = pyproj.CRS(crs)
+    area = crs.area_of_use
+    if area is None:
+        return []
+    x0, y0, x1, y1 = geom.total_bounds
+    if crs.is_geographic:
+        lon0, lat0, lon1, lat1 = x0, y0, x1, y1
+    else:
+        to_degrees = pyproj.Transformer.from_crs(crs, "EPSG:4326", always_xy=True)
+        lon0, lat0, lon1, lat1 = to_degrees.transform_bounds(x0, y0, x1, y1)
+    margin = 2.0  # degrees: a layer may spill a little over the official area of use
+    inside = (np.isfinite([lon0, lat0, lon1, lat1]).all()
+              and lon0 >= area.west - margin and lon1 <= area.east + margin
+              and lat0 >= area.south - margin and lat1 <= area.north + margin)
+    if inside:
+        return []
+    hint = (" : ce sont sans doute des degrés (déclarez EPSG:4326)"
+            if not crs.is_geographic and max(abs(x0), abs(x1)) <= 180 and max(abs(y0), abs(y1)) <= 90 else "")
+    name = crs.to_string()
+    return [{"problem": f"coordonnées hors de l'étendue du CRS déclaré {name} ({area.name}) : "
+                        f"étendue de la couche {x0:.6g} {y0:.6g} {x1:.6g} {y1:.6g}{hint}"}]
+
+
 def _validate_layer(
     raw: gpd.GeoDataFrame,
     *,
@@ -418,6 +451,12 @@ def _validate_layer(
     empty = (geom.isna() | geom.is_empty).to_numpy()
     for r, c in zip(rows[empty], as_text[empty]):
         problems.append({"row": r, "code": c, "problem": "géométrie manquante"})
+    kinds = geom.geom_type.to_numpy()
+    not_polygon = ~empty & ~np.isin(kinds, ["Polygon", "MultiPolygon"])
+    for r, c, k in zip(rows[not_polygon], as_text[not_polygon], kinds[not_polygon]):
+        problems.append({"row": r, "code": c, "problem": f"géométrie de type {k} : une commune est un polygone"})
+    empty = empty | not_polygon
+    problems.extend(_crs_extent_problems(geom[~empty], raw.crs))
     invalid = ~empty & ~geom.is_valid.to_numpy()
     if not repair:
         for r, c, why in zip(rows[invalid], as_text[invalid], shapely.is_valid_reason(geom[invalid].to_numpy())):
@@ -429,6 +468,10 @@ def _validate_layer(
         bad = (pop.isna() & pop_raw.notna()).to_numpy()
         for r, c, v in zip(rows[bad], as_text[bad], pop_raw[bad]):
             problems.append({"row": r, "code": c, "problem": f"population non numérique : {v!r}"})
+        infinite = np.isinf(pop.to_numpy(dtype="float64", na_value=np.nan))
+        for r, c, v in zip(rows[infinite], as_text[infinite], pop_raw[infinite]):
+            problems.append({"row": r, "code": c, "problem": f"population non finie : {v!r}"})
+        pop = pop.where(~infinite)
         neg = (pop < 0).fillna(False).to_numpy()
         for r, c in zip(rows[neg], as_text[neg]):
             problems.append({"row": r, "code": c, "problem": "population négative"})
@@ -439,7 +482,7 @@ def _validate_layer(
     out["name"] = raw[columns["name"]].to_numpy() if columns["name"] else pd.NA
     out["population"] = pop.round().astype("Int64").to_numpy() if pop is not None else pd.array([pd.NA] * len(out), dtype="Int64")
     out["department"] = (
-        raw[columns["department"]].astype(str).to_numpy()
+        _department_codes(raw[columns["department"]]).to_numpy()
         if columns["department"] else department_of(pd.Series(out.index)).to_numpy()
     )
     out["department_name"] = pd.NA

@@ -689,6 +689,20 @@ def read_perimeters(path: str | Path, *, layer: str | None = None):
     return gdf
 
 
+class PerimeterRegistry(NamedTuple):
+    """What :func:`registry_from_perimeters` makes of drawn perimeters."""
+
+    #: Standard registry columns; ``row`` is the feature number of the perimeter.
+    registry: pd.DataFrame
+    #: One row per cut commune: ``code``, ``name``, ``shares``, ``assigned_to``.
+    cut: pd.DataFrame
+    #: Perimeters that received no commune: ``row``, ``cpts_id``, ``largest_share`` (the most
+    #: of one commune they cover), ``code`` of that commune.
+    without_communes: pd.DataFrame
+    #: Feature numbers of the perimeters repaired with ``shapely.make_valid`` (``repair=True``).
+    repaired: list
+
+
 def registry_from_perimeters(
     perimeters,
     communes,
@@ -696,7 +710,8 @@ def registry_from_perimeters(
     columns: Mapping[str, str] | None = None,
     min_share: float = 0.5,
     cut_share: float = 0.05,
-) -> tuple[pd.DataFrame, pd.DataFrame]:
+    repair: bool = False,
+) -> PerimeterRegistry:
     """Turn CPTS perimeters drawn as polygons into a registry of communes.
 
     A commune is assigned to the perimeter covering at least ``min_share`` (default half)
@@ -712,16 +727,21 @@ def registry_from_perimeters(
         recognised like registry headers or mapped with ``columns``.
     communes : GeoDataFrame
         The commune layer.
+    repair : bool, default False
+        Invalid perimeters (self-intersecting, a bow-tie drawn by hand) are refused with their
+        feature numbers; with ``repair=True`` they are repaired with ``shapely.make_valid``
+        and listed in ``repaired``.
 
     Returns
     -------
-    registry : DataFrame
-        Standard registry columns; ``row`` is the feature number of the perimeter.
-    cut : DataFrame
-        One row per cut commune: ``code``, ``name``, ``shares`` (text ``id: share``),
-        ``assigned_to`` (or empty).
+    PerimeterRegistry
+        ``registry`` (standard registry columns; ``row`` is the feature number of the
+        perimeter), ``cut`` (one row per cut commune: ``code``, ``name``, ``shares`` as text
+        ``id : part``, ``assigned_to`` or empty), ``without_communes`` (perimeters that cover
+        at least half of no commune: nothing is silently dropped) and ``repaired``.
     """
     import geopandas as gpd
+    import shapely
 
     from cpts_geo.communes import to_metric
 
@@ -731,6 +751,21 @@ def registry_from_perimeters(
     attrs = read_registry(pd.DataFrame(perimeters.drop(columns=perimeters.geometry.name))
                           .assign(**{"commune_code": "00000"}) if "commune_code" not in perimeters
                           else perimeters, columns=columns)
+    geoms = perimeters.geometry
+    invalid = ~(geoms.isna() | geoms.is_empty).to_numpy() & ~geoms.is_valid.to_numpy()
+    missing = (geoms.isna() | geoms.is_empty).to_numpy()
+    problems = [{"row": int(r) + 1, "problem": "périmètre sans géométrie"} for r in np.flatnonzero(missing)]
+    if not repair:
+        problems += [{"row": int(r) + 1, "problem": f"périmètre invalide ({why}) : corrigez-le dans QGIS "
+                      "(Vérifier la validité) ou relancez avec repair=True"}
+                     for r, why in zip(np.flatnonzero(invalid), shapely.is_valid_reason(geoms.to_numpy()[invalid]))]
+    if problems:
+        raise ValidationError("Périmètres refusés", problems)
+    repaired = [int(r) + 1 for r in np.flatnonzero(invalid)]
+    if repaired:
+        perimeters = perimeters.copy()
+        perimeters.loc[perimeters.index[invalid], perimeters.geometry.name] = shapely.make_valid(
+            geoms.to_numpy()[invalid])
     metric = to_metric(communes[["geometry"]])
     per = gpd.GeoDataFrame({"cpts_id": attrs["cpts_id"].astype(str).to_numpy(),
                             "row": np.arange(1, len(perimeters) + 1)},
@@ -763,5 +798,15 @@ def registry_from_perimeters(
                                                  big.sort_values("share", ascending=False).itertuples()),
                              "assigned_to": assigned_to.iat[0] if len(assigned_to) else ""})
     cut = pd.DataFrame(cut_rows, columns=["code", "name", "shares", "assigned_to"])
-    registry.attrs["source"] = "périmètres (polygones)"
-    return registry, cut
+    lost = per.loc[~per["cpts_id"].isin(assigned["cpts_id"]), ["row", "cpts_id"]]
+    largest = inter.sort_values("share", ascending=False).drop_duplicates("cpts_id").set_index("cpts_id")
+    without = pd.DataFrame({
+        "row": lost["row"].to_numpy(),
+        "cpts_id": lost["cpts_id"].to_numpy(),
+        "largest_share": lost["cpts_id"].map(largest["share"]).to_numpy(dtype="float64"),
+        "code": lost["cpts_id"].map(largest["code"]).to_numpy(dtype=object),
+    })
+    if len(without):
+        warnings.warn(f"{len(without)} périmètre(s) ne couvrent la moitié d'aucune commune et n'ont "
+                      f"aucune commune : {', '.join(map(str, without['cpts_id']))}", UserWarning, stacklevel=2)
+    return PerimeterRegistry(registry, cut, without, repaired)

@@ -126,6 +126,11 @@ def test_read_communes_roundtrip(tmp_path, hdf_communes):
     assert layer.attrs["population_vintage"] == 2021
 
 
+def _l93(geom):
+    """A toy geometry moved to where Lambert-93 coordinates of France lie (near Paris)."""
+    return None if geom is None else shapely.affinity.translate(geom, 650_000, 6_860_000)
+
+
 def test_read_communes_lists_every_bad_row(tmp_path):
     bowtie = Polygon([(0, 0), (1, 1), (1, 0), (0, 1)])
     frame = gpd.GeoDataFrame(
@@ -134,7 +139,7 @@ def test_read_communes_lists_every_bad_row(tmp_path):
             "NOM": ["Lille", "Lille bis", "x", "Amiens", "Arras"],
             "POPULATION": ["10", "12", "3", "n/a", "5"],
         },
-        geometry=[box(0, 0, 1, 1), box(1, 0, 2, 1), box(2, 0, 3, 1), None, bowtie],
+        geometry=[_l93(g) for g in (box(0, 0, 1, 1), box(1, 0, 2, 1), box(2, 0, 3, 1), None, bowtie)],
         crs=2154,
     )
     path = _user_layer(tmp_path, frame)
@@ -153,7 +158,7 @@ def test_read_communes_lists_every_bad_row(tmp_path):
 def test_read_communes_repairs_only_on_request(tmp_path):
     bowtie = Polygon([(0, 0), (1, 1), (1, 0), (0, 1)])
     frame = gpd.GeoDataFrame({"INSEE_COM": ["62041"], "NOM": ["Arras"], "POPULATION": [41000]},
-                             geometry=[bowtie], crs=2154)
+                             geometry=[_l93(bowtie)], crs=2154)
     layer = read_communes(_user_layer(tmp_path, frame), department=None, region=None, epci=None,
                           repair=True, crs=None)
     assert layer.attrs["repaired"] == ["62041"]
@@ -170,6 +175,45 @@ def test_read_communes_missing_crs_and_columns(tmp_path):
         read_communes(path, department=None, region=None, epci=None)
     with pytest.raises(ValidationError, match="colonne 'CODE' introuvable"):
         read_communes(path, code="CODE")
+
+
+def test_read_communes_refuses_degrees_declared_as_lambert93(tmp_path, hdf_communes):
+    """Degrees declared EPSG:2154 gave areas of 3.6e-09 km² without a word: refused with the extent."""
+    src = hdf_communes.loc[["80021", "59350"]].reset_index()[["code", "name", "population", "geometry"]]
+    wrong = gpd.GeoDataFrame(src.drop(columns="geometry"), geometry=src.geometry.to_numpy(), crs=None)
+    wrong = wrong.set_crs(2154, allow_override=True)
+    path = tmp_path / "degres.gpkg"
+    wrong.to_file(path, driver="GPKG")
+    with pytest.raises(ValidationError, match="hors de l'étendue du CRS déclaré EPSG:2154.*sans doute des degrés"):
+        read_communes(path, code="code", name="name", population="population", department=None,
+                      region=None, epci=None)
+    right = wrong.set_crs(4326, allow_override=True)
+    right.to_file(tmp_path / "ok.gpkg", driver="GPKG")
+    layer = read_communes(tmp_path / "ok.gpkg", code="code", name="name", population="population",
+                          department=None, region=None, epci=None)
+    assert list(layer.index) == ["80021", "59350"]
+
+
+def test_read_communes_points_infinite_population_numeric_department(tmp_path, hdf_communes):
+    """Point geometries (AttributeError) and an infinite population (OverflowError) were crashes."""
+    src = hdf_communes.loc[["80021", "59350", "02691"]]
+    frame = gpd.GeoDataFrame(
+        {"INSEE_COM": ["80021", "59350", "02691"], "NOM": ["Amiens", "Lille", "Saint-Quentin"],
+         "POPULATION": [133_000, float("inf"), 53_000], "INSEE_DEP": [80, 59, 2]},
+        geometry=[src.geometry.iloc[0].representative_point(), src.geometry.iloc[1], src.geometry.iloc[2]],
+        crs=4326,
+    )
+    path = tmp_path / "mixte.gpkg"
+    frame.to_file(path, driver="GPKG")
+    with pytest.raises(ValidationError) as err:
+        read_communes(path, region=None, epci=None)
+    text = str(err.value)
+    assert "ligne 1, code 80021 : géométrie de type Point : une commune est un polygone" in text
+    assert "ligne 2, code 59350 : population non finie" in text
+    ok = frame.iloc[[2]].copy()
+    ok.to_file(tmp_path / "dep.gpkg", driver="GPKG")
+    layer = read_communes(tmp_path / "dep.gpkg", region=None, epci=None)
+    assert layer.loc["02691", "department"] == "02"      # 2 read as a number is department 02
 
 
 def test_names_match_insee_cog(shared_data):

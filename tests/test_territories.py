@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import warnings
+
+import geopandas as gpd
 import numpy as np
 import pandas as pd
 import pyogrio
@@ -17,6 +20,7 @@ from cpts_geo.territories import (
     summary_table,
     write_territories,
 )
+from cpts_geo.errors import ValidationError
 from cpts_geo.registry import registry_from_perimeters, validate_registry
 
 
@@ -129,8 +133,35 @@ def test_perimeters_as_polygons(hdf_communes):
     per = per.rename(columns={"epci": "cpts_id"}).assign(stage="ACI signé")
     per_m = to_metric(per.set_index("cpts_id"))
     per_m.geometry = per_m.geometry.translate(1500, 0)  # drawn 1.5 km off: communes get cut
-    registry, cut = registry_from_perimeters(per_m.reset_index(), somme)
+    registry, cut, without, repaired = registry_from_perimeters(per_m.reset_index(), somme)
     assert len(registry) > 0 and len(cut) > 0
     assert set(registry["cpts_id"]) == set(per["cpts_id"])
     assert cut["shares"].str.contains("%").all()
+    assert without.empty and repaired == []
     validate_registry(registry, somme)
+
+
+def test_small_and_self_intersecting_perimeters_are_never_silent(hdf_communes):
+    """A perimeter covering < 5 % of every commune vanished; a bow-tie perimeter was accepted."""
+    from shapely.geometry import Polygon
+
+    somme = hdf_communes[hdf_communes["department"] == "80"]
+    amiens = to_metric(somme.loc[["80021"]]).geometry.iloc[0]
+    x, y = amiens.centroid.x, amiens.centroid.y
+    tiny = Polygon([(x, y), (x + 300, y), (x + 300, y + 300), (x, y + 300)])
+    big = amiens.buffer(-10)
+    per = gpd.GeoDataFrame({"cpts_id": ["GRANDE", "PETITE"], "stage": "ACI signé"},
+                           geometry=[big, tiny], crs=2154)
+    with pytest.warns(UserWarning, match="PETITE"):
+        result = registry_from_perimeters(per, somme)
+    assert list(result.registry["cpts_id"].unique()) == ["GRANDE"]
+    assert result.without_communes.to_dict("records")[0]["row"] == 2
+    assert result.without_communes["code"].tolist() == ["80021"]
+    bowtie = Polygon([(x, y), (x + 2000, y + 2000), (x + 2000, y), (x, y + 2000)])
+    bad = gpd.GeoDataFrame({"cpts_id": ["NOEUD"], "stage": "ACI signé"}, geometry=[bowtie], crs=2154)
+    with pytest.raises(ValidationError, match=r"ligne 1.*périmètre invalide \(Self-intersection"):
+        registry_from_perimeters(bad, somme)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        fixed = registry_from_perimeters(bad, somme, repair=True)
+    assert fixed.repaired == [1]
