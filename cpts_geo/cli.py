@@ -181,12 +181,12 @@ def _read_flow_table(args: argparse.Namespace, membership, out):
         warnings.simplefilter("ignore")  # every repair is in <output>_codes, summed up below
         raw = F.read_mobpro(args.flows) if args.mobpro else F.read_flows(args.flows)
         raw = F.select_flows(raw, profession=args.profession, year=args.annee)
-        table, report = F.prepare_flows(raw, passage=args.passage, membership=membership)
-    codes = F.code_report(raw, report)  # repaired, remapped, unknown: file rows and volumes
+        prepared = F.prepare_flows(raw, passage=args.passage, membership=membership)
+    codes = F.code_report(raw, prepared)  # repaired, remapped, unknown: file rows and volumes
     codes_path = (F.write_flow_table(codes, out.with_name(out.stem + "_codes" + out.suffix),
                                      threshold=None) if len(codes) else None)
-    print("\n".join(F.reading_summary(raw, table, report, codes_path=codes_path)))
-    return table, report
+    print("\n".join(F.reading_summary(raw, prepared, codes_path=codes_path)))
+    return prepared.flows, prepared.report
 
 
 def _cmd_flows(args: argparse.Namespace) -> int:

@@ -28,21 +28,22 @@ import shapely
 from cpts_geo.errors import ValidationError
 
 __all__ = [
+    "COG_VINTAGE",
     "COLUMNS",
     "METRIC_CRS",
     "POPULATION_VINTAGE",
-    "COG_VINTAGE",
-    "load_communes",
-    "load_arrondissements",
-    "load_former_communes",
-    "layer_report",
-    "read_communes",
-    "is_insee_code",
+    "adjacency",
     "department_of",
+    "is_insee_code",
+    "layer_report",
+    "load_arrondissements",
+    "load_communes",
+    "load_former_communes",
     "metric_crs",
-    "to_metric",
-    "regions",
+    "read_communes",
     "region_code",
+    "regions",
+    "to_metric",
 ]
 
 #: Columns of every commune layer, in order (plus ``geometry``).
@@ -503,3 +504,32 @@ def _validate_layer(
     if crs is not None:
         out = out.to_crs(crs)
     return out
+
+
+def adjacency(communes: pd.DataFrame) -> pd.DataFrame:
+    """Pairs of communes sharing a border (or a point) in a commune layer.
+
+    Parameters
+    ----------
+    communes : GeoDataFrame
+        A commune layer indexed by code (any CRS: the test is topological).
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``code``, ``neighbour`` (both directions), sorted.
+
+    Examples
+    --------
+    >>> from cpts_geo.communes import load_communes
+    >>> pairs = adjacency(load_communes(departments="61"))
+    >>> sorted(pairs.loc[pairs["code"] == "61001", "neighbour"])[:3]  # Alençon
+    ['61077', '61117', '61143']
+    """
+    geoms = np.asarray(communes.geometry.to_numpy())
+    tree = shapely.STRtree(geoms)
+    left, right = tree.query(geoms, predicate="intersects")
+    keep = left != right
+    codes = communes.index.astype(str).to_numpy()
+    out = pd.DataFrame({"code": codes[left[keep]], "neighbour": codes[right[keep]]})
+    return out.sort_values(["code", "neighbour"]).reset_index(drop=True)

@@ -13,7 +13,6 @@ from hypothesis import strategies as st
 from cpts_geo import flows as F
 from cpts_geo.errors import ValidationError
 
-
 # --------------------------------------------------------------------------- readers
 
 
@@ -27,12 +26,13 @@ def test_read_csv_french_headers_and_thousands(tmp_path):
         encoding="utf-8",
     )
     with pytest.warns(UserWarning, match="code\\(s\\) commune réparé"):
-        table = F.read_flows(path)
+        read = F.read_flows(path)
+    table = read.flows
     assert table["row"].tolist() == [2, 3, 4]
     assert table["origin"].tolist() == ["61001", "01001", "61001"]
     assert table["volume"].tolist() == [1234.0, 12.5, 987654.0]
     assert table["profession"].tolist()[1] == "infirmier"
-    report = table.attrs["code_report"]
+    report = read.code_report
     assert report["row"].tolist() == [3, 4]
 
 
@@ -41,8 +41,8 @@ def test_read_xlsx_and_parquet(tmp_path):
                           "actes": [10, 20]})
     frame.to_excel(tmp_path / "flux.xlsx", index=False)
     frame.to_parquet(tmp_path / "flux.parquet")
-    xlsx = F.read_flows(tmp_path / "flux.xlsx")
-    parquet = F.read_flows(tmp_path / "flux.parquet")
+    xlsx = F.read_flows(tmp_path / "flux.xlsx").flows
+    parquet = F.read_flows(tmp_path / "flux.parquet").flows
     assert xlsx["volume"].tolist() == parquet["volume"].tolist() == [10.0, 20.0]
     assert xlsx["row"].tolist() == [2, 3]
     assert parquet["row"].tolist() == [1, 2]
@@ -73,7 +73,7 @@ def test_read_flows_empty_and_missing_columns():
     with pytest.raises(ValidationError, match="colonne\\(s\\) volume introuvable"):
         F.read_flows(pd.DataFrame({"origine": ["61001"], "destination": ["61001"]}))
     table = F.read_flows(pd.DataFrame({"a": ["61001"], "b": ["61001"], "c": [3]}),
-                         columns={"a": "origin", "b": "destination", "c": "volume"})
+                         columns={"a": "origin", "b": "destination", "c": "volume"}).flows
     assert table["volume"].tolist() == [3.0]
     with pytest.raises(ValueError, match="n'est pas une colonne de flux"):
         F.read_flows(pd.DataFrame({"a": ["61001"]}), columns={"a": "origine"})
@@ -82,11 +82,12 @@ def test_read_flows_empty_and_missing_columns():
 def test_read_mobpro_sums_records():
     records = pd.DataFrame({"COMMUNE": ["61001", "61001", "61143"], "DCLT": ["61001", "61001", "61001"],
                             "IPONDI": ["1,5", "2", "4"], "CS1": ["3", "5", "3"]})
-    out = F.read_mobpro(records)
+    read = F.read_mobpro(records)
+    out = read.flows
     assert out[["origin", "destination", "volume"]].values.tolist() == [
         ["61001", "61001", 3.5], ["61143", "61001", 4.0]]
-    assert out.attrs["records"] == 3
-    by_cs = F.read_mobpro(records, by=["CS1"])
+    assert read.records == 3
+    by_cs = F.read_mobpro(records, by=["CS1"]).flows
     assert len(by_cs) == 3 and "profession" in by_cs.columns
     with pytest.raises(ValidationError, match="colonne\\(s\\) DCLT absente"):
         F.read_mobpro(records.drop(columns="DCLT"))
@@ -302,11 +303,11 @@ def test_flow_lines_and_retention_layer():
                           "destination": ["61001", "61001", "61001", "99999"],
                           "volume": [80.0, 5.0, 9.0, 3.0]})
     with pytest.warns(UserWarning, match="hors de la couche communale"):
-        lines = F.flow_lines(flows, layer)
+        lines, left = F.flow_lines(flows, layer)
     assert lines.crs.to_epsg() == 4326
     assert lines["origin"].tolist() == ["61143", "61497"]
     assert lines["masked"].tolist() == [False, True] and pd.isna(lines["volume"][1])
-    left = lines.attrs["left_out"]  # listed, masked like the lines
+    # left: listed, masked like the lines
     assert left[["origin", "destination", "reason"]].values.tolist() == [
         ["61001", "61001", "flux interne à la commune"],
         ["61001", "99999", "extrémité hors de la couche communale"]]
@@ -315,10 +316,10 @@ def test_flow_lines_and_retention_layer():
     assert lines.loc[0, "destination_name"] == "Alençon"
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        assert len(F.flow_lines(flows, layer, top=1)) == 1
+        assert len(F.flow_lines(flows, layer, top=1).lines) == 1
         unmasked = F.flow_lines(flows, layer, threshold=None)
-        assert unmasked["volume"].tolist() == [80.0, 5.0]
-        assert unmasked.attrs["left_out"]["volume"].sum() == 12.0
+        assert unmasked.lines["volume"].tolist() == [80.0, 5.0]
+        assert unmasked.left_out["volume"].sum() == 12.0
     members = pd.DataFrame({"code": ["61001", "61143"], "cpts_id": ["A", "A"]})
     choro = F.retention_layer(flows, members, layer, threshold=None)
     assert choro.crs.to_epsg() == 4326 and choro.index.tolist() == ["A"]
@@ -336,12 +337,12 @@ def test_orne_mobpro_end_to_end(shared_data):
 
     records = shared_data / "flows" / "mobpro_sample_orne_cogugaison.csv"
     raw = F.read_mobpro(records)
-    assert raw.attrs["records"] == 29445
-    assert raw["volume"].sum() == pytest.approx(111236, abs=1)
+    assert raw.records == 29445
+    assert raw.flows["volume"].sum() == pytest.approx(111236, abs=1)
     passage = shared_data / "cog_passage" / "gescodgeo_table_passage_2008_2025.csv"
     with pytest.warns(UserWarning, match="non reconnu"):
         flows, report = F.prepare_flows(raw, passage=passage)
-    assert flows["volume"].sum() == pytest.approx(raw["volume"].sum())  # nothing lost
+    assert flows["volume"].sum() == pytest.approx(raw.flows["volume"].sum())  # nothing lost
     unknown = report[report["new_code"].isna()]
     assert unknown["code"].tolist() == ["99999"]  # abroad: kept, counted as leakage
     assert (report["reason"] == "commune déléguée").sum() > 200
@@ -359,7 +360,7 @@ def test_orne_mobpro_end_to_end(shared_data):
     flags = F.coherence_flags(flows, members, layer)
     assert (flags["flag"] == "résidents soignés surtout dans une autre CPTS").sum() > 0
     with pytest.warns(UserWarning, match="hors de la couche communale"):  # 99999: abroad
-        lines = F.flow_lines(flows, load_communes(), top=50)
+        lines = F.flow_lines(flows, load_communes(), top=50).lines
     assert len(lines) == 50 and not lines["masked"].any()
 
 
@@ -409,10 +410,10 @@ def test_readme_flow_example_reads(tmp_path):
     from pathlib import Path
 
     readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
-    block = re.search(r"```text\n(origine;.*?)```", readme, re.S).group(1)
+    block = re.search(r"```text\n(origine;.*?)```", readme, re.DOTALL).group(1)
     path = tmp_path / "flux.csv"
     path.write_text(block, encoding="utf-8")
-    table = F.read_flows(path)
+    table = F.read_flows(path).flows
     assert table["volume"].tolist() == [15230.0, 1204.0, 388.0]
 
 
@@ -538,13 +539,16 @@ def test_coherence_flags_shares_are_maskable():
 def test_read_flows_normalises_each_code_once(tmp_path, monkeypatch):
     """Codes are cleaned per distinct value, not per row (audit point 3)."""
     calls = []
-    real = F.normalize_codes
-    monkeypatch.setattr(F, "normalize_codes", lambda values: calls.append(len(values)) or real(values))
+    from cpts_geo.flows import read as flows_read
+
+    real = flows_read.normalize_codes
+    monkeypatch.setattr(flows_read, "normalize_codes", lambda values: calls.append(len(values)) or real(values))
     rows = "".join(f"{o};{d};{v}\n" for o, d, v in [("1001", "61001", 1), ("61001", "61001", 2)] * 500)
-    table = F.read_flows(_write(tmp_path / "flux.csv", "origine;destination;volume\n" + rows))
+    read = F.read_flows(_write(tmp_path / "flux.csv", "origine;destination;volume\n" + rows))
+    table = read.flows
     assert len(table) == 1000 and max(calls) <= 2
     assert table["origin"].iloc[0] == "01001" and table["volume"].sum() == 1500
-    report = table.attrs["code_report"]
+    report = read.code_report
     assert report[["end", "row", "n_rows", "code", "new_code", "volume"]].values.tolist() == [
         ["origine", 2, 500, "1001", "01001", 500.0]]
 
@@ -560,7 +564,7 @@ def test_read_mobpro_reads_only_the_columns_it_needs(tmp_path, monkeypatch):
     monkeypatch.setattr(pd, "read_csv", spy)
     path = _write(tmp_path / "mobpro.csv", "COMMUNE;DCLT;IPONDI;V1;V2\n61001;61001;1.5;a;b\n"
                   "61001;61001;2;c;d\n")
-    out = F.read_mobpro(path)
+    out = F.read_mobpro(path).flows
     assert out["volume"].tolist() == [3.5]
     assert any(c is not None and set(c) == {"COMMUNE", "DCLT", "IPONDI"} for c in seen)
 
@@ -636,12 +640,13 @@ def test_read_mobpro_keeps_file_rows_and_every_by_column(tmp_path):
     """Rows of the file survive the aggregation (point 6); every by= column is kept (point 7)."""
     path = _write(tmp_path / "mobpro.csv", "COMMUNE;DCLT;CS1;AGEREVQ;IPONDI\n"
                   "61001;61001;3;25;1.5\n61001;99999;3;25;1\n61001;61001;3;25;2\n61001;61001;5;40;1\n")
-    out = F.read_mobpro(path, by=["CS1", "AGEREVQ"])
+    read = F.read_mobpro(path, by=["CS1", "AGEREVQ"])
+    out = read.flows
     assert out.columns.tolist() == ["row", "origin", "destination", "CS1", "AGEREVQ", "volume",
                                     "records"]
     assert out[["row", "destination", "CS1", "AGEREVQ", "volume", "records"]].values.tolist() == [
         [2, "61001", "3", "25", 3.5, 2], [5, "61001", "5", "40", 1.0, 1], [3, "99999", "3", "25", 1.0, 1]]
-    assert out.attrs["records"] == 4
+    assert read.records == 4
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         flows, report = F.prepare_flows(out)
@@ -684,10 +689,9 @@ def test_flow_lines_leave_out_communes_without_geometry():
     flows = pd.DataFrame({"origin": ["15031", "15014", "15014"], "destination": ["15014", "15187", "15014"],
                           "volume": [50.0, 40.0, 30.0]})
     with pytest.warns(UserWarning, match="sans géométrie.*15031"):
-        lines = F.flow_lines(flows, layer)
+        lines, left = F.flow_lines(flows, layer)
     assert lines["origin"].tolist() == ["15014"]
     assert lines.geometry.is_valid.all() and not lines.geometry.is_empty.any()
-    left = lines.attrs["left_out"]
     assert left[["origin", "destination", "reason"]].values.tolist() == [
         ["15014", "15014", "flux interne à la commune"],
         ["15031", "15014", "commune sans géométrie"]]

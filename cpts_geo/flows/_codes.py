@@ -1,0 +1,99 @@
+"""Integer codes of commune columns and grouping on integer keys (private helpers).
+
+Also the municipal arrondissements of Paris, Lyon and Marseille as the flows see them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from functools import lru_cache
+
+import numpy as np
+import pandas as pd
+
+
+def _factorize(series: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """Integer codes (-1 for missing) and unique labels (object array) of a code column."""
+    if isinstance(series.dtype, pd.CategoricalDtype):
+        return (series.cat.codes.to_numpy(),
+                np.asarray(series.cat.categories.astype(str), dtype=object))
+    codes, uniques = pd.factorize(series)  # fast for Arrow-backed strings
+    return codes, np.asarray(uniques, dtype=object)
+
+
+def _first_rows(codes: np.ndarray, rows: np.ndarray, n: int) -> np.ndarray:
+    """Smallest row number of each code ``0..n-1`` (``codes`` is -1 where missing)."""
+    first = np.full(n, np.iinfo(np.int64).max, dtype=np.int64)
+    ok = codes >= 0
+    np.minimum.at(first, codes[ok], rows[ok].astype(np.int64))
+    return first
+
+
+def _sorted_codes(values) -> tuple[np.ndarray, int]:
+    """Integer codes of ``values`` in their sorted order (-1 where missing), and their number."""
+    try:
+        codes, uniq = pd.factorize(values, sort=True)
+    except TypeError:  # values of mixed types cannot be sorted
+        codes, uniq = pd.factorize(values)
+    return np.asarray(codes, dtype=np.int64), len(uniq)
+
+
+def _combine(codes: Sequence[np.ndarray], sizes: Sequence[int]) -> tuple[np.ndarray, int]:
+    """One int64 key per row from several integer codes (-1 = missing, sorted last), and the
+    number of possible keys.
+
+    The key sorts like the tuple of codes; a very large key space is compressed first.
+    """
+    key = np.zeros(len(codes[0]), dtype=np.int64)
+    span = 1
+    for c, size in zip(codes, sizes):
+        c = np.where(c < 0, size, c).astype(np.int64)
+        if span * (size + 1) >= 2**62:
+            key, uniq = pd.factorize(key, sort=True)
+            key, span = key.astype(np.int64), len(uniq)
+        key = key * (size + 1) + c
+        span *= size + 1
+    return key, span
+
+
+def _groups(key: np.ndarray, span: int) -> tuple[np.ndarray, np.ndarray]:
+    """Group rows by an integer key (from :func:`_combine`), sorting instead of hashing.
+
+    Returns the rows in key order (stable) and the start of each group in that order.
+    The row position is packed into the key so that one ``np.sort`` of integers (much
+    faster than ``argsort``) does the work when the key space allows it.
+    """
+    n = len(key)
+    bits = max(int(n).bit_length(), 1)
+    if span < 2 ** (62 - bits):
+        packed = np.sort((key << bits) | np.arange(n, dtype=np.int64))
+        order, ordered = packed & ((1 << bits) - 1), packed >> bits
+    else:
+        order = np.argsort(key, kind="stable")
+        ordered = key[order]
+    new = np.empty(n, dtype=bool)
+    new[:1] = True
+    np.not_equal(ordered[1:], ordered[:-1], out=new[1:])
+    return order, np.flatnonzero(new)
+
+
+def _group_by(columns: Sequence) -> tuple[np.ndarray, np.ndarray]:
+    """Group rows by the values of several columns (integer keys, not strings): the rows in
+    the sorted order of the values (missing last) and the start of each group."""
+    parts = [_sorted_codes(c) for c in columns]
+    return _groups(*_combine([c for c, _ in parts], [n for _, n in parts]))
+
+
+@lru_cache(maxsize=1)
+def _arrondissements() -> pd.DataFrame:
+    """The municipal arrondissements of Paris, Lyon, Marseille: ``name`` and ``parent`` city."""
+    from cpts_geo.communes import load_arrondissements
+
+    return pd.DataFrame(load_arrondissements(crs=None)[["name", "parent"]])
+
+
+def _split_cities(codes) -> set[str]:
+    """Cities (75056, 69123, 13055) divided by arrondissement in ``codes``."""
+    parent = _arrondissements()["parent"]
+    codes = pd.Index(pd.Series(codes, dtype="string").dropna().unique())
+    return set(parent[parent.index.isin(codes)])

@@ -1,0 +1,502 @@
+"""Reading flow tables: origin–destination CSV/XLSX/Parquet files and INSEE MOBPRO records."""
+
+from __future__ import annotations
+
+import io
+import re
+import warnings
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import NamedTuple
+
+import numpy as np
+import pandas as pd
+
+from cpts_geo._french import fold, number
+from cpts_geo.cog import normalize_codes
+from cpts_geo.errors import ValidationError
+from cpts_geo.flows._codes import _factorize, _first_rows, _group_by
+
+#: Standard columns of a flow table (``profession`` and ``year`` are optional).
+FLOW_COLUMNS = ["origin", "destination", "volume", "profession", "year"]
+
+class FlowsRead(NamedTuple):
+    """A flow table as read by :func:`read_flows` or :func:`read_mobpro`, with its reports.
+
+    It can be given as is to :func:`select_flows` and :func:`cpts_geo.flows.prepare_flows`.
+    """
+
+    #: ``row`` (row of the user's file), ``origin``, ``destination`` (string dtype),
+    #: ``volume`` and the optional keys (``profession``, ``year``, ``by`` columns, ``records``).
+    flows: pd.DataFrame
+    #: Code repairs at reading, one row per (end, code): ``end``, ``row`` (first row),
+    #: ``n_rows``, ``code``, ``new_code``, ``reason``, ``volume``.
+    code_report: pd.DataFrame
+    #: The file name (``"table"`` for a DataFrame).
+    source: str
+    #: Data rows read from the source (MOBPRO: census records, summed into ``flows``).
+    records: int
+    #: Whether the source is INSEE MOBPRO detail records.
+    mobpro: bool = False
+
+
+def _table(flows) -> pd.DataFrame:
+    """The flow table of a :class:`FlowsRead`, a :class:`~cpts_geo.flows.PreparedFlows` or a
+    DataFrame."""
+    return flows if isinstance(flows, pd.DataFrame) else flows.flows
+
+
+#: Header synonyms, folded (:func:`cpts_geo._french.fold`).
+_HEADERS = {
+    "origin": {
+        "origin", "origine", "origin code", "code origine", "residence", "commune residence",
+        "code commune residence", "com residence", "code residence", "commune de residence",
+        "insee residence", "depcom residence", "com res", "codgeo residence", "commune",
+    },
+    "destination": {
+        "destination", "destination code", "code destination", "commune soins",
+        "commune de soins", "code commune soins", "lieu soins", "lieu de soins",
+        "commune prise en charge", "commune prestataire", "commune professionnel",
+        "commune executant", "dclt", "com soins", "commune travail", "lieu de travail",
+    },
+    "volume": {
+        "volume", "volumes", "nb", "nombre", "n", "effectif", "effectifs", "patients",
+        "nb patients", "nombre patients", "nombre de patients", "actes", "nb actes",
+        "nombre actes", "nombre d actes", "consultations", "nb consultations", "flux",
+        "ipondi", "poids", "count", "weight",
+    },
+    "profession": {
+        "profession", "specialite", "type soins", "type de soins", "care type", "categorie",
+        "profession de sante", "type acte",
+    },
+    "year": {"year", "annee", "millesime", "an"},
+}
+
+
+
+def _recognise(headers: Sequence, columns: Mapping[str, str] | None) -> dict[str, str]:
+    """Map standard names to the user's headers."""
+    found: dict[str, str] = {}
+    if columns:
+        for given, std in columns.items():
+            if std not in FLOW_COLUMNS:
+                raise ValueError(
+                    f"columns : {std!r} n'est pas une colonne de flux ; "
+                    f"valeurs permises : {', '.join(FLOW_COLUMNS)}."
+                )
+            if given not in headers:
+                raise ValueError(
+                    f"columns : la colonne {given!r} est absente du fichier ; colonnes lues : "
+                    + ", ".join(map(str, headers))
+                )
+            found[std] = given
+    for header in headers:
+        key = fold(header)
+        for std, names in _HEADERS.items():
+            if std not in found and header not in found.values() and key in names:
+                found[std] = header
+    return found
+
+
+def _decode_head(head: bytes, encodings: Sequence[str]) -> tuple[str, str]:
+    """Decode the first bytes of a file with the first encoding that reads them."""
+    for enc in encodings:
+        try:
+            return head.decode(enc), enc
+        except UnicodeDecodeError as err:
+            if enc.startswith("utf") and err.start >= len(head) - 3:  # a character cut at the end
+                return head[:err.start].decode(enc), enc
+    return head.decode(encodings[-1], errors="replace"), encodings[-1]
+
+
+def _read_csv(path: Path, *, sep, encoding, select) -> tuple[pd.DataFrame, np.ndarray]:
+    """Read the columns ``select(headers)`` of a CSV file as text.
+
+    The separator and encoding are detected on the first bytes; only the needed columns are
+    read, with the pyarrow CSV engine when it is installed (the C engine otherwise, or when
+    pyarrow cannot parse the file).
+    """
+    with open(path, "rb") as fh:
+        head = fh.read(1 << 16)
+    encodings = [encoding] if encoding else ["utf-8-sig", "cp1252", "latin-1"]
+    text, found_enc = _decode_head(head, encodings)
+    first = text.split("\n", 1)[0].rstrip("\r")
+    if sep is None:
+        counts = {s: first.count(s) for s in (";", ",", "\t", "|")}
+        sep = max(counts, key=counts.get) if max(counts.values()) else ","
+    headers = list(pd.read_csv(io.StringIO(first + "\n"), sep=sep, nrows=0).columns)
+    usecols = list(dict.fromkeys(select(headers)))
+    options = {"sep": sep, "dtype": str, "keep_default_na": False, "na_values": [""]}
+    tries = encodings[encodings.index(found_enc):]
+    try:
+        import pyarrow  # noqa: F401
+
+        engine = "pyarrow"
+    except ImportError:  # pragma: no cover - pyarrow is a dependency
+        engine = "c"
+    frame = None
+    for enc in tries:
+        try:
+            # the C engine reads every column: with usecols it would let a line with too
+            # many fields (e.g. "12,5" in a comma-separated file) through silently
+            frame = (pd.read_csv(path, engine="pyarrow", encoding=enc, usecols=usecols, **options)
+                     if engine == "pyarrow" else pd.read_csv(path, encoding=enc, **options))
+            break
+        except UnicodeDecodeError:
+            continue
+        except (pd.errors.ParserError, ValueError) as err:
+            if "UTF8" in str(err) or "decode" in str(err):
+                continue  # not this encoding: try the next one
+            if engine != "pyarrow":
+                raise
+            # e.g. a line with too many fields: the C engine says which one
+            frame = pd.read_csv(path, encoding=enc, **options)
+            break
+    if frame is None:
+        frame = pd.read_csv(path, encoding=tries[-1], encoding_errors="replace", **options)
+    return frame[usecols], np.arange(2, len(frame) + 2)
+
+
+def _read_table(path: Path, *, sheet, sep, encoding, select) -> tuple[pd.DataFrame, np.ndarray]:
+    """Read the columns ``select(headers)`` of a CSV/XLSX/Parquet file; return them and the
+    spreadsheet row numbers. ``select`` gets the file's headers and returns the columns to
+    read (or raises)."""
+    suffix = path.suffix.lower()
+    if suffix == ".parquet":
+        import pyarrow.parquet as pq
+
+        columns = list(dict.fromkeys(select(list(pq.read_schema(path).names))))
+        frame = pd.read_parquet(path, columns=columns)
+        return frame, np.arange(1, len(frame) + 1)
+    if suffix in (".xlsx", ".xlsm", ".xls"):
+        frame = pd.read_excel(path, sheet_name=0 if sheet is None else sheet, dtype=str)
+        frame = frame[list(dict.fromkeys(select(list(frame.columns))))]
+        return frame, np.arange(2, len(frame) + 2)
+    return _read_csv(path, sep=sep, encoding=encoding, select=select)
+
+
+_SPACES = re.compile(r"[\s\u00a0\u202f']")
+
+
+def _parse_volumes(values: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """Parse volumes: numbers, or text like ``"1 234"``, ``"1 234,5"``, ``"12.5"``.
+
+    Returns the float values (NaN where unreadable) and a boolean array of unreadable cells.
+    Infinite values are returned as such (the caller rejects them).
+    """
+    if pd.api.types.is_numeric_dtype(values.dtype) and not pd.api.types.is_bool_dtype(values.dtype):
+        out = values.to_numpy(dtype="float64", na_value=np.nan)
+        return out, np.isnan(out)
+    arrow = getattr(values.array, "_pa_array", None)
+    if arrow is not None:  # plain numbers, the usual case: one Arrow cast for the whole column
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        try:
+            out = pc.cast(arrow, pa.float64()).to_numpy(zero_copy_only=False)
+            out = np.asarray(out, dtype="float64")
+            return out, np.isnan(out)
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+            pass
+    text = values.astype("string").str.replace(_SPACES, "", regex=True)
+    # "1.234,5" (dot thousands, comma decimals) and "12,5" (comma decimals)
+    both = text.str.contains(",", regex=False) & text.str.contains(".", regex=False)
+    text = text.where(~both.fillna(False), text.str.replace(".", "", regex=False))
+    text = text.str.replace(",", ".", regex=False)
+    out = pd.to_numeric(text, errors="coerce").to_numpy(dtype="float64", na_value=np.nan)
+    return out, np.isnan(out)
+
+
+_END_LABELS = {"origin": "origine", "destination": "destination"}
+_CODE_REPORT = ["end", "row", "n_rows", "code", "new_code", "reason", "volume"]
+
+
+def _shown(value) -> str:
+    """A cell as shown in an error message: text quoted, numbers plain."""
+    return repr(value) if isinstance(value, str) else str(value)
+
+
+def _flow_table(frame: pd.DataFrame, rows: np.ndarray, label: str,
+                found: Mapping[str, str]) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Check and clean the columns ``found`` of ``frame``: the body of :func:`read_flows`.
+
+    Codes are cleaned once per distinct value (:func:`cpts_geo.cog.normalize_codes`), then
+    spread to the rows.
+    """
+    if len(frame) == 0:
+        raise ValidationError(
+            f"{label} : la table de flux est vide ; donnez au moins une ligne "
+            "origine, destination, volume.",
+            [{"problem": "table vide"}],
+        )
+    problems = []
+    out = pd.DataFrame({"row": rows})
+    given = frame[found["volume"]].reset_index(drop=True)
+    volume, bad = _parse_volumes(given)
+    weights = np.where(np.isfinite(volume), volume, 0.0)
+    reports = []
+    for end in ("origin", "destination"):
+        codes, uniq = _factorize(frame[found[end]])
+        clean, report = normalize_codes(pd.Series(uniq, dtype=object))
+        clean = pd.array(clean.to_numpy(dtype=object, na_value=None), dtype="string")
+        empty = codes < 0
+        empty[~empty] = clean.isna()[codes[~empty]]
+        out[end] = clean.take(codes, allow_fill=True)
+        if len(report):
+            pos = report["row"].to_numpy() - 1  # position in uniq
+            report = report.assign(
+                end=_END_LABELS[end], row=_first_rows(codes, rows, len(uniq))[pos],
+                n_rows=np.bincount(codes[codes >= 0], minlength=len(uniq))[pos],
+                volume=np.bincount(codes[codes >= 0], weights=weights[codes >= 0],
+                                   minlength=len(uniq))[pos])
+            reports.append(report[_CODE_REPORT])
+        for pos in np.flatnonzero(empty):
+            problems.append({"row": int(rows[pos]), "code": None, "column": found[end],
+                             "problem": f"code commune vide ({_END_LABELS[end]}) ; "
+                                        "indiquez le code INSEE à 5 caractères"})
+    for pos in np.flatnonzero(bad):
+        value = given.iloc[pos]
+        what = ("volume vide" if pd.isna(value) or str(value).strip() == ""
+                else f"volume non numérique : {_shown(value)}")
+        problems.append({"row": int(rows[pos]), "code": None, "column": found["volume"],
+                         "problem": f"{what} ; attendu un nombre ≥ 0 (ex. 1234, « 1 234 », 12,5)"})
+    for pos in np.flatnonzero(np.isinf(volume)):
+        problems.append({"row": int(rows[pos]), "code": None, "column": found["volume"],
+                         "problem": f"volume infini : {_shown(given.iloc[pos])} ; attendu un nombre fini ≥ 0"})
+    for pos in np.flatnonzero(np.isfinite(volume) & (volume < 0)):
+        problems.append({"row": int(rows[pos]), "code": None, "column": found["volume"],
+                         "problem": f"volume négatif : {_shown(given.iloc[pos])} ; attendu un nombre ≥ 0"})
+    if problems:
+        problems.sort(key=lambda p: p["row"])
+        raise ValidationError(
+            f"{label} : la table de flux a des lignes invalides ; corrigez-les dans le fichier "
+            "puis relisez-le", problems)
+    out["volume"] = volume
+    for opt in ("profession", "year"):
+        if opt in found:
+            out[opt] = frame[found[opt]].reset_index(drop=True).to_numpy()
+            out[opt] = out[opt].astype("string") if opt == "profession" else out[opt]
+    code_report = (pd.concat(reports, ignore_index=True).sort_values(["row", "end"], kind="stable")
+                   .reset_index(drop=True) if reports else pd.DataFrame(columns=_CODE_REPORT))
+    if len(code_report):
+        warnings.warn(
+            f"{label} : {len(code_report)} code(s) commune réparé(s) (zéro initial, espaces) sur "
+            f"{number(code_report['n_rows'].sum())} ligne(s) ; voir .code_report.",
+            stacklevel=3)
+    return out, code_report
+
+
+def read_flows(
+    source: str | Path | pd.DataFrame,
+    *,
+    columns: Mapping[str, str] | None = None,
+    sheet: str | int | None = None,
+    sep: str | None = None,
+    encoding: str | None = None,
+) -> FlowsRead:
+    """Read an origin–destination table (commune of residence → commune of care).
+
+    Headers are recognised in French or English (``origine``/``commune de résidence``,
+    ``destination``/``commune de soins``, ``volume``/``patients``/``actes``/``nb``,
+    ``profession``/``type de soins``, ``année``) or given with ``columns``; only these
+    columns are read. Commune codes are cleaned with :func:`cpts_geo.cog.normalize_codes`
+    (leading zero restored, spaces removed; a warning gives the number of repairs). Volumes
+    may be text with thousands separators (``"1 234"``) or decimal commas (``"12,5"``).
+
+    Every problem is gathered and raised at once: missing codes, non-numeric, missing,
+    infinite or negative volumes, an empty table. Duplicated pairs are kept here (one row
+    per input row) and summed by :func:`prepare_flows`. A table with several professions
+    or years is read whole: keep one with :func:`select_flows` before computing indicators.
+
+    Parameters
+    ----------
+    source : path or DataFrame
+        A CSV (separator and encoding detected; read with the pyarrow engine), XLSX or
+        Parquet file, or a DataFrame.
+    columns : mapping, optional
+        ``{"your header": "origin" | "destination" | "volume" | "profession" | "year"}``.
+    sheet : str or int, optional
+        Sheet of an XLSX file (the first one by default).
+    sep, encoding : str, optional
+        Force the CSV separator or encoding.
+
+    Returns
+    -------
+    FlowsRead
+        ``flows``: columns ``row`` (row number in the user's file: the header is row 1 in a
+        CSV or XLSX file, blank lines counted; 1-based position for a DataFrame or Parquet
+        file), ``origin``, ``destination`` (string dtype), ``volume`` (float) and, when
+        given, ``profession`` and ``year``. ``code_report``: the code repairs, one row per
+        (end, code): ``end``, ``row`` (first row), ``n_rows``, ``code``, ``new_code``,
+        ``reason``, ``volume``. ``source``, ``records`` (data rows read).
+
+    Examples
+    --------
+    >>> table = pd.DataFrame({"Commune de résidence": ["61001", "61001"],
+    ...                       "Commune de soins": ["61001", "14118"],
+    ...                       "Nb patients": ["1 234", "56"]})
+    >>> read_flows(table).flows[["origin", "destination", "volume"]].values.tolist()
+    [['61001', '61001', 1234.0], ['61001', '14118', 56.0]]
+    """
+    found: dict[str, str] = {}
+
+    def select(headers: list) -> list:
+        found.update(_recognise(headers, columns))
+        missing = [c for c in ("origin", "destination", "volume") if c not in found]
+        if missing:
+            raise ValidationError(
+                f"{label} : colonne(s) {', '.join(missing)} introuvable(s). Colonnes lues : "
+                + ", ".join(map(str, headers))
+                + ". Renommez-les (ex. « origine », « destination », « volume ») ou passez "
+                "columns={'votre en-tête': 'origin', ...}.",
+                [{"code": None, "problem": f"colonne {c} absente", "column": c} for c in missing],
+            )
+        return list(found.values())
+
+    if isinstance(source, pd.DataFrame):
+        label = "table"
+        frame, rows = source[select(list(source.columns))], np.arange(1, len(source) + 1)
+    else:
+        path = Path(source)
+        if not path.exists():
+            raise FileNotFoundError(f"Fichier de flux introuvable : {path}")
+        label = path.name
+        frame, rows = _read_table(path, sheet=sheet, sep=sep, encoding=encoding, select=select)
+    flows, report = _flow_table(frame, rows, label, found)
+    return FlowsRead(flows, report, label, len(flows))
+
+
+def select_flows(
+    flows: pd.DataFrame | FlowsRead,
+    *,
+    profession: str | None = None,
+    year: str | int | None = None,
+) -> pd.DataFrame | FlowsRead:
+    """Keep the rows of one profession and/or one year.
+
+    The indicators add up every row of a flow table: when a table holds several professions
+    or years (a warning of :func:`prepare_flows` says so), choose one first. Professions
+    are compared without regard to case and accents, years as text (``2023`` = ``"2023"``).
+    Filtering the DataFrame yourself (``flux[flux["profession"] == "infirmier"]``) is just
+    as good.
+
+    Parameters
+    ----------
+    flows : DataFrame or FlowsRead
+        A flow table with a ``profession`` and/or ``year`` column (:func:`read_flows`).
+    profession, year : optional
+        The value to keep; ``None`` keeps every value.
+
+    Returns
+    -------
+    pandas.DataFrame or FlowsRead
+        The rows kept (a copy), of the kind given: a :class:`FlowsRead` keeps its reports.
+        A value absent from the table raises a ``ValueError`` listing the values present.
+
+    Examples
+    --------
+    >>> table = pd.DataFrame({"origin": ["61001", "61001"], "destination": ["61001", "61001"],
+    ...                       "volume": [3.0, 4.0], "profession": ["infirmier", "Médecin"]})
+    >>> select_flows(table, profession="médecin")["volume"].tolist()
+    [4.0]
+    """
+    if isinstance(flows, FlowsRead):
+        return flows._replace(flows=select_flows(flows.flows, profession=profession, year=year))
+    keep = np.ones(len(flows), dtype=bool)
+    for col, label, value in (("profession", "profession", profession), ("year", "année", year)):
+        if value is None:
+            continue
+        if col not in flows.columns:
+            what = "la profession" if col == "profession" else "l'année"
+            raise ValueError(f"La table de flux n'a pas de colonne {col} : impossible de choisir "
+                             f"{what} « {value} ».")
+        text = _key_text(flows[col])
+        hit = (text == fold(value) if col == "profession" else text == _key_text(pd.Series([value]))[0])
+        hit = hit.fillna(False).to_numpy(dtype=bool)
+        if not hit.any():
+            present = sorted(flows[col].dropna().astype(str).str.strip().unique())
+            raise ValueError(
+                f"{label} « {value} » absente de la table ; valeurs présentes : "
+                + ", ".join(present[:50]) + (" …" if len(present) > 50 else ""))
+        keep &= hit
+    return flows[keep].copy()
+
+
+def _key_text(values: pd.Series) -> pd.Series:
+    """Values of a profession or year column as comparable text (2023, 2023.0 → "2023")."""
+    text = values.astype("string").str.strip().str.replace(r"\.0+$", "", regex=True)
+    return text.map(fold, na_action="ignore").astype("string")
+
+
+def read_mobpro(
+    source: str | Path | pd.DataFrame,
+    *,
+    origin: str = "COMMUNE",
+    destination: str = "DCLT",
+    weight: str = "IPONDI",
+    by: Sequence[str] = (),
+) -> FlowsRead:
+    """Read INSEE MOBPRO detail records (home → workplace) as a flow table.
+
+    Each record is one census individual with its statistical weight; records are summed
+    per (residence, workplace) pair (and ``by`` columns). Used as a stand-in for patient
+    flows when these are not available. Only the needed columns are read.
+
+    Parameters
+    ----------
+    source : path or DataFrame
+        The MOBPRO file (CSV with ``;`` or ``,``, Parquet) or a DataFrame.
+    origin, destination, weight : str
+        Columns of the residence commune, workplace commune and weight.
+    by : sequence of str
+        Extra columns to keep as keys: one column becomes ``profession`` (e.g.
+        ``["CS1"]``); several keep their names (e.g. ``["CS1", "AGEREVQ"]``).
+
+    Returns
+    -------
+    FlowsRead
+        ``flows``: one row per pair, sorted, codes as given (remap them with
+        :func:`prepare_flows`): ``row`` (the file row of the pair's first record; the
+        header is row 1), ``origin``, ``destination``, the ``by`` keys, ``volume`` and
+        ``records`` (number of records summed). ``records``: the number of records read;
+        ``code_report``: the code repairs (file rows); ``mobpro`` is true.
+
+    Examples
+    --------
+    >>> records = pd.DataFrame({"COMMUNE": ["61001", "61001", "61001"],
+    ...                         "DCLT": ["61001", "61001", "14118"], "IPONDI": [1.5, 2.0, 1.0]})
+    >>> read_mobpro(records).flows.values.tolist()
+    [[3, '61001', '14118', 1.0, 1], [1, '61001', '61001', 3.5, 2]]
+    """
+    by = list(by)
+    cols = list(dict.fromkeys([origin, destination, weight, *by]))
+
+    def select(headers: list) -> list:
+        absent = [c for c in cols if c not in headers]
+        if absent:
+            raise ValidationError(
+                "Fichier MOBPRO : colonne(s) " + ", ".join(absent) + " absente(s) ; colonnes lues : "
+                + ", ".join(map(str, headers)) + ". Passez origin=, destination=, weight=.",
+                [{"problem": f"colonne {c} absente"} for c in absent])
+        return cols
+
+    if isinstance(source, pd.DataFrame):
+        frame, rows = source[select(list(source.columns))], np.arange(1, len(source) + 1)
+    else:
+        path = Path(source)
+        if not path.exists():
+            raise FileNotFoundError(f"Fichier MOBPRO introuvable : {path}")
+        frame, rows = _read_table(path, sheet=None, sep=None, encoding=None, select=select)
+    found = {"origin": origin, "destination": destination, "volume": weight}
+    table, report = _flow_table(frame, rows, "Fichier MOBPRO", found)
+    names = ["profession"] if len(by) == 1 else by
+    for b, name in zip(by, names):
+        table[name] = frame[b].reset_index(drop=True).to_numpy()
+        if name == "profession":
+            table[name] = table[name].astype("string")
+    order, starts = _group_by([table[c] for c in ("origin", "destination", *names)])
+    out = table.iloc[order[starts]].reset_index(drop=True)[["row", "origin", "destination", *names]]
+    out["row"] = np.minimum.reduceat(rows[order], starts)
+    out["volume"] = np.add.reduceat(table["volume"].to_numpy()[order], starts)
+    out["records"] = np.diff(np.append(starts, len(order)))
+    return FlowsRead(out, report, "MOBPRO", len(frame), mobpro=True)
