@@ -209,9 +209,10 @@ def _keys(values) -> tuple[pd.Index, list[tuple]]:
     Also returns the ``(given, cleaned)`` pairs that changed.
     """
     from cpts_geo.cog import normalize_codes
+    from cpts_geo.communes import is_insee_code
 
     text = pd.Index(values).astype("string")
-    if text.str.fullmatch(r"\d{5}|2[AB]\d{3}").fillna(False).all():  # the usual case: clean codes
+    if is_insee_code(text.to_series()).all():  # the usual case: clean codes
         return text, []
     keys = pd.Index(normalize_codes(pd.Series(values, dtype=object))[0], dtype="string")
     changed = [(v, k) for v, k in zip(values, keys) if not pd.isna(k) and str(v) != k]

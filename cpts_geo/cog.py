@@ -23,12 +23,12 @@ import numpy as np
 import pandas as pd
 
 from cpts_geo._french import fold
-from cpts_geo.communes import is_insee_code, load_arrondissements, load_communes, load_former_communes
+from cpts_geo.communes import INSEE_CODE_PATTERN, is_insee_code, load_arrondissements, load_communes, load_former_communes
 
 __all__ = ["normalize_codes", "remap_codes", "read_passage_table", "closest_names"]
 
 _REPORT_COLUMNS = ["row", "code", "new_code", "name", "new_name", "reason"]
-_CLEAN = re.compile(r"\d{5}|2[AB]\d{3}")
+_CLEAN = re.compile(INSEE_CODE_PATTERN)
 
 
 def _as_text(value) -> str | None:

@@ -73,7 +73,9 @@ METRIC_CRS = {
 }
 _MAINLAND_CRS = "EPSG:2154"
 
-_CODE_RE = re.compile(r"^(?:\d{5}|2[AB]\d{3})$")
+#: An INSEE commune code: five digits, or 2A/2B and three digits for Corsica. The one copy of the rule.
+INSEE_CODE_PATTERN = r"\d{5}|2[AB]\d{3}"
+_CODE_RE = re.compile(rf"^(?:{INSEE_CODE_PATTERN})$")
 _REGIONS = {
     "01": "Guadeloupe", "02": "Martinique", "03": "Guyane", "04": "La Réunion",
     "06": "Mayotte", "11": "Île-de-France", "24": "Centre-Val de Loire",
@@ -116,7 +118,19 @@ def is_insee_code(codes: pd.Series | Iterable[str]) -> np.ndarray:
     >>> is_insee_code(["59350", "2A004", "1001", 59350]).tolist()
     [True, True, False, False]
     """
-    return np.array([isinstance(c, str) and bool(_CODE_RE.match(c)) for c in codes], dtype=bool)
+    values = codes if isinstance(codes, pd.Series) else pd.Series(list(codes), dtype=object)
+    try:
+        matched = values.str.fullmatch(INSEE_CODE_PATTERN)
+    except AttributeError:  # no text at all (integers…)
+        return np.zeros(len(values), dtype=bool)
+    return matched.fillna(False).to_numpy(dtype=bool)
+
+
+def require_crs(gdf: gpd.GeoDataFrame | gpd.GeoSeries, what: str = "La couche communale") -> None:
+    """Refuse a layer without a coordinate reference system, in the one wording users see."""
+    if gdf.crs is None:
+        raise ValueError(f"{what} n'a pas de CRS (système de coordonnées) : déclarez-le avec "
+                         ".set_crs(...) (ex. EPSG:2154 pour le Lambert-93) ou dans QGIS.")
 
 
 def department_of(codes: pd.Series) -> pd.Series:
@@ -336,8 +350,7 @@ def to_metric(gdf: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
     >>> to_metric(load_communes(departments="80")).crs.to_epsg()
     2154
     """
-    if gdf.crs is None:
-        raise ValueError("La couche n'a pas de CRS : déclarez-le avec .set_crs(...).")
+    require_crs(gdf, "La couche")
     return gdf.to_crs(metric_crs(gdf))
 
 

@@ -23,7 +23,7 @@ from pathlib import Path
 import geopandas as gpd
 import pandas as pd
 
-from cpts_geo.communes import metric_crs
+from cpts_geo.communes import is_insee_code, metric_crs, require_crs
 from cpts_geo.maps import UNCOVERED_BORDER, UNCOVERED_COLOR
 from cpts_geo.stages import STAGE_COLORS, STAGES
 from cpts_geo.tiers import TIER_LABELS
@@ -45,14 +45,13 @@ def _axes(ax):
 
 
 def _metric(gdf: gpd.GeoDataFrame, crs) -> gpd.GeoDataFrame:
-    if gdf.crs is None:
-        raise ValueError("La couche n'a pas de CRS : déclarez-le avec .set_crs(...).")
+    require_crs(gdf, "La couche")
     return gdf.to_crs(crs)
 
 
 def _crs_for(territories, communes):
     base = communes if communes is not None else territories
-    if base.index.name == "cpts_id" or not base.index.astype(str).str.fullmatch(r"\d{5}|2[AB]\d{3}").all():
+    if base.index.name == "cpts_id" or not is_insee_code(base.index.astype(str).to_series()).all():
         return "EPSG:2154" if not (base.crs and base.crs.is_projected) else base.crs
     return metric_crs(base)
 

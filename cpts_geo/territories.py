@@ -40,7 +40,7 @@ import pyproj
 import shapely
 
 from cpts_geo._french import percent, write_csv
-from cpts_geo.communes import load_arrondissements, load_communes
+from cpts_geo.communes import load_arrondissements, load_communes, require_crs
 from cpts_geo.registry import CheckedRegistry, read_registry, validate_registry
 
 __all__ = [
@@ -275,8 +275,7 @@ def build_territories(
     terr_crs = terr_dep.map(lambda d: _metric_crs_of(d) if isinstance(d, str) else "EPSG:2154")
     area = np.zeros(len(ids))
     dissolved = np.empty(len(ids), dtype=object)
-    if crs is None:
-        raise ValueError("La couche communale n'a pas de CRS : déclarez-le avec .set_crs(...).")
+    require_crs(units)
     for mcrs, sel in terr_crs.groupby(terr_crs).groups.items():
         sel = np.asarray(sel)
         rows = np.isin(gid, sel)
