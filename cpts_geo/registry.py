@@ -27,9 +27,7 @@ table other modules use: ``code``, ``cpts_id``, ``share``.
 
 from __future__ import annotations
 
-import io
 import re
-import unicodedata
 import warnings
 from collections.abc import Mapping
 from functools import lru_cache
@@ -39,10 +37,11 @@ from typing import NamedTuple
 import numpy as np
 import pandas as pd
 
-from cpts_geo._french import number, percent
+from cpts_geo._french import fold, number, percent
 from cpts_geo.cog import closest_names, normalize_codes, remap_codes
 from cpts_geo.communes import load_arrondissements, load_communes, load_former_communes
 from cpts_geo.errors import ValidationError
+from cpts_geo.io import read_table, recognise_header
 
 __all__ = [
     "REGISTRY_COLUMNS",
@@ -56,145 +55,17 @@ __all__ = [
 
 REGISTRY_COLUMNS = ["cpts_id", "cpts_name", "stage", "commune_code", "commune_name", "share"]
 
-#: Headers recognised exactly (after folding accents, case and punctuation to ``_``).
-_EXACT = {
-    "cpts_id": {"cpts_id", "id_cpts", "id", "identifiant", "code_cpts", "num_cpts", "numero_cpts"},
-    "cpts_name": {"cpts_name", "nom_cpts", "cpts", "nom", "name", "libelle_cpts", "nom_de_la_cpts"},
-    "stage": {"stage", "etape", "stade", "statut", "avancement", "etat", "etape_du_projet"},
-    "commune_code": {"commune_code", "code_commune", "code_insee", "insee", "codgeo", "insee_com",
-                     "depcom", "com", "code_com", "code"},
-    "commune_name": {"commune_name", "nom_commune", "commune", "libgeo", "nom_com", "libelle_commune"},
-    "share": {"share", "part", "quote_part", "part_population", "part_de_la_population"},
-}
-
-
-def _fold(text) -> str:
-    text = unicodedata.normalize("NFKD", str(text)).encode("ascii", "ignore").decode()
-    return re.sub(r"[^a-z0-9]+", "_", text.lower()).strip("_")
-
-
 def recognise_column(header) -> str | None:
     """The standard registry column a header stands for, or ``None``.
+
+    The synonyms are those of :data:`cpts_geo.io.SYNONYMS` ``["registry"]``.
 
     Examples
     --------
     >>> [recognise_column(h) for h in ["Identifiant CPTS", "Étape", "Code INSEE", "Nom commune", "Remarque"]]
     ['cpts_id', 'stage', 'commune_code', 'commune_name', None]
     """
-    folded = _fold(header)
-    if not folded:
-        return None
-    for field, names in _EXACT.items():
-        if folded in names:
-            return field
-    tokens = set(folded.split("_"))
-    if "commune" in tokens or "communes" in tokens:
-        if tokens & {"code", "insee", "codgeo"}:
-            return "commune_code"
-        if tokens & {"nom", "libelle", "name", "denomination"}:
-            return "commune_name"
-    if tokens & {"insee", "codgeo", "depcom"}:
-        return "commune_code"
-    if tokens & {"etape", "stade", "stage", "avancement"}:
-        return "stage"
-    if tokens & {"part", "share", "quote"} and not tokens & {"cpts"}:
-        return "share"
-    if "cpts" in tokens:
-        if tokens & {"id", "identifiant", "code", "numero", "num", "n"}:
-            return "cpts_id"
-        if tokens & {"nom", "name", "libelle", "denomination"}:
-            return "cpts_name"
-    return None
-
-
-def _recognise_all(headers, columns: Mapping[str, str] | None) -> dict[str, str]:
-    """Map each header to a standard field (explicit mapping first, then recognition)."""
-    mapping: dict[str, str] = {}
-    explicit = dict(columns or {})
-    bad = [v for v in explicit.values() if v not in REGISTRY_COLUMNS]
-    if bad:
-        raise ValueError(
-            f"columns : champ(s) inconnu(s) {bad}. Champs possibles : {', '.join(REGISTRY_COLUMNS)}."
-        )
-    taken = set()
-    for h in headers:
-        if h in explicit:
-            mapping[h] = explicit[h]
-            taken.add(explicit[h])
-    for h in headers:
-        if h in mapping or h is None:
-            continue
-        field = recognise_column(h)
-        if field and field not in taken:
-            mapping[h] = field
-            taken.add(field)
-    return mapping
-
-
-def _decode(raw: bytes) -> tuple[str, str]:
-    for encoding in ("utf-8-sig", "cp1252"):
-        try:
-            return raw.decode(encoding), encoding
-        except UnicodeDecodeError:
-            continue
-    return raw.decode("latin-1"), "latin-1"
-
-
-def _read_csv(path: Path, sep: str | None, encoding: str | None):
-    raw = path.read_bytes()
-    if encoding:
-        text = raw.decode(encoding)
-    else:
-        text, encoding = _decode(raw)
-    if sep is None:
-        first = text.split("\n", 1)[0]
-        counts = {s: first.count(s) for s in (";", ",", "\t")}
-        sep = max(counts, key=counts.get) if max(counts.values()) else ","
-    frame = pd.read_csv(io.StringIO(text), sep=sep, dtype=str, keep_default_na=False,
-                        na_values=[""], skipinitialspace=False)
-    rows = np.arange(2, len(frame) + 2)
-    return frame, rows, {"encoding": encoding, "separator": sep}
-
-
-def _read_xlsx(path: Path, sheet: str | int | None, columns):
-    import openpyxl
-
-    wb = openpyxl.load_workbook(path, data_only=True)
-    sheets = [wb[sheet] if isinstance(sheet, str) else wb.worksheets[sheet]] if sheet is not None \
-        else wb.worksheets
-    best = None
-    for ws in sheets:
-        values = [list(r) for r in ws.iter_rows(values_only=True)]
-        # A merged cell holds its value in its top-left cell only: spread it over the range.
-        for rng in ws.merged_cells.ranges:
-            top = values[rng.min_row - 1][rng.min_col - 1] if rng.min_row - 1 < len(values) else None
-            for r in range(rng.min_row - 1, min(rng.max_row, len(values))):
-                for c in range(rng.min_col - 1, rng.max_col):
-                    if c < len(values[r]):
-                        values[r][c] = top
-        for r in range(min(len(values), 15)):
-            candidates = [values[r]]
-            if r > 0:  # two header rows: a merged group ("Commune") above sub-headers ("Code")
-                candidates.append([
-                    f"{a} {b}" if a not in (None, "") and b not in (None, "") and a != b
-                    else (b if b not in (None, "") else a)
-                    for a, b in zip(values[r - 1], values[r])
-                ])
-            for headers in candidates:
-                headers = [None if h is None else str(h).strip() for h in headers]
-                found = set(_recognise_all(headers, columns).values())
-                score = len(found) + 2 * ("commune_code" in found) + 2 * ("cpts_id" in found)
-                if best is None or score > best[0]:
-                    best = (score, ws.title, r, headers, values)
-    if best is None:
-        raise ValidationError(f"Le classeur {path.name} est vide.", [])
-    _, title, r, headers, values = best
-    body = values[r + 1:]
-    names = [h if h else f"colonne_{i + 1}" for i, h in enumerate(headers)]
-    frame = pd.DataFrame(body, columns=names) if body else pd.DataFrame(columns=names)
-    rows = np.arange(r + 2, r + 2 + len(frame))
-    keep = ~frame.isna().all(axis=1).to_numpy()  # fully empty lines of a sheet are not rows
-    return frame[keep].reset_index(drop=True), rows[keep], {"sheet": title, "header_row": r + 1}
+    return recognise_header(header, "registry")
 
 
 def read_registry(
@@ -211,14 +82,15 @@ def read_registry(
     Parameters
     ----------
     source : path or DataFrame
-        ``.csv``/``.txt`` (``;``, ``,`` or tab; UTF-8 or Windows-1252 as Excel writes it,
-        detected), ``.xlsx``, ``.gpkg``/``.shp``/``.geojson``/``.parquet`` (attributes used; a
-        layer of CPTS *polygons* goes through :func:`registry_from_perimeters` instead).
+        Read by :func:`cpts_geo.io.read_table`: ``.csv``/``.txt`` (``;``, ``,``, tab or ``|``;
+        UTF-8, UTF-16 or Windows-1252 as Excel writes them, detected), ``.xlsx``,
+        ``.gpkg``/``.shp``/``.geojson``/``.parquet`` (attributes used; a layer of CPTS
+        *polygons* goes through :func:`registry_from_perimeters` instead).
     columns : mapping, optional
         ``{header in the file: standard column}`` for headers not recognised automatically.
     sheet, layer : optional
-        Sheet of a workbook (default: the one whose header is recognised), layer of a
-        GeoPackage.
+        Sheet of a workbook (default: the one whose header is recognised; several such sheets
+        are refused with their list), layer of a GeoPackage (required when it has several).
     sep, encoding : str, optional
         Force the CSV separator or encoding instead of detecting them.
 
@@ -226,13 +98,17 @@ def read_registry(
     -------
     pandas.DataFrame
         Columns ``row`` (row number in the file) and :data:`REGISTRY_COLUMNS`, values as given
-        (checked by :func:`validate_registry`). ``attrs`` tells the recognised columns
-        (``recognised``), the ignored ones (``ignored``) and how the file was read.
+        (checked by :func:`validate_registry`), as text for CSV and XLSX files. ``attrs`` tells
+        the recognised columns (``recognised``), the ignored ones (``ignored``) and how the file
+        was read (``read``: a French sentence; ``encoding``, ``separator``, ``sheet``,
+        ``header_row``, ``layer``; ``formulas``: ``(row, column)`` of XLSX formulas without a
+        computed value, whose cell holds the formula text; ``recoded_lines``).
 
     Raises
     ------
     ValidationError
-        When the identifier or commune code column cannot be found.
+        When the identifier or commune code column cannot be found, or the file cannot be
+        read without guessing (see :func:`cpts_geo.io.read_table`).
 
     Examples
     --------
@@ -242,7 +118,6 @@ def read_registry(
     >>> reg[["row", "cpts_id", "commune_code"]].values.tolist()
     [[2, 'A', '59350'], [3, 'A', '59009']]
     """
-    info: dict = {}
     if isinstance(source, pd.DataFrame):
         frame = pd.DataFrame(source.drop(columns=getattr(source, "_geometry_column_name", []),
                                          errors="ignore"))
@@ -250,30 +125,9 @@ def read_registry(
             out = frame[["row", *REGISTRY_COLUMNS]].copy()
             out.attrs.update(frame.attrs)
             return out
-        rows = np.arange(2, len(frame) + 2)
-        info["source"] = "DataFrame"
-    else:
-        path = Path(source)
-        if not path.exists():
-            raise FileNotFoundError(f"Fichier introuvable : {path}")
-        suffix = path.suffix.lower()
-        info["source"] = str(path)
-        if suffix in (".csv", ".txt", ".tsv"):
-            frame, rows, more = _read_csv(path, sep, encoding)
-        elif suffix in (".xlsx", ".xlsm"):
-            frame, rows, more = _read_xlsx(path, sheet, columns)
-        elif suffix == ".xls":
-            raise ValidationError(
-                f"{path.name} : l'ancien format Excel .xls n'est pas lu ; enregistrez le fichier "
-                "en .xlsx ou en CSV depuis Excel.", [])
-        else:
-            import pyogrio
-
-            frame = pyogrio.read_dataframe(path, layer=layer, read_geometry=False)
-            rows = np.arange(1, len(frame) + 1)  # features are numbered from 1 (QGIS "fid")
-            more = {"layer": layer}
-        info.update(more)
-    mapping = _recognise_all(list(frame.columns), columns)
+    read = read_table(source, kind="registry", columns=columns, sheet=sheet, layer=layer, sep=sep,
+                      encoding=encoding)
+    frame, mapping = read.table, read.fields
     missing = [f for f in ("cpts_id", "commune_code") if f not in mapping.values()]
     if missing:
         labels = {"cpts_id": "identifiant de la CPTS", "commune_code": "code INSEE de la commune"}
@@ -284,13 +138,21 @@ def read_registry(
             "(ex. cpts_id, commune_code) ou passez columns={'en-tête': 'cpts_id', ...}.",
             [{"problem": f"colonne « {labels[m]} » absente"} for m in missing],
         )
-    out = pd.DataFrame({"row": rows})
+    out = pd.DataFrame({"row": read.rows})
     inverse = {v: k for k, v in mapping.items()}
-    for field in REGISTRY_COLUMNS:
-        out[field] = frame[inverse[field]].to_numpy() if field in inverse else None
+    for name in REGISTRY_COLUMNS:
+        out[name] = frame[inverse[name]].to_numpy(dtype=object) if name in inverse else None
     out = out.astype({"row": "int64"})
-    info["recognised"] = {str(k): v for k, v in mapping.items()}
-    info["ignored"] = [str(c) for c in frame.columns if c not in mapping]
+    info = {"source": read.source, "read": read.describe(),
+            "recognised": {str(k): v for k, v in mapping.items()},
+            "ignored": [str(c) for c in frame.columns if c not in mapping]}
+    for key in ("encoding", "separator", "sheet", "header_row", "layer"):
+        if getattr(read, key) is not None:
+            info[key] = getattr(read, key)
+    if read.formulas:
+        info["formulas"] = sorted((row, mapping.get(col, col)) for row, col in read.formulas)
+    if read.recoded_lines:
+        info["recoded_lines"] = list(read.recoded_lines)
     out.attrs.update(info)
     return out
 
@@ -338,11 +200,11 @@ _ARTICLE_AFTER = re.compile(r" (le|la|les|l|aux|las|los)$")
 
 @lru_cache(maxsize=200_000)
 def _folded_name(text: str) -> str:
-    return _ARTICLE.sub("", _fold(text).replace("_", " "))
+    return _ARTICLE.sub("", fold(text))
 
 
 def _names_match(given: str, *known) -> bool:
-    g = _fold(given).replace("_", " ")
+    g = fold(given)
     g = re.sub(r"\bste\b", "sainte", re.sub(r"\bst\b", "saint", g))
     g = _ARTICLE_AFTER.sub("", _ARTICLE.sub("", g))
     for k in known:

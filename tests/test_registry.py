@@ -37,7 +37,7 @@ def test_csv_semicolon_utf8_row_numbers(tmp_path):
     r = read_registry(path)
     assert r["row"].tolist() == [2, 3]
     assert r["cpts_name"].iat[0] == "CPTS de l'Amiénois"
-    assert r.attrs["separator"] == ";" and r.attrs["encoding"] == "utf-8-sig"
+    assert r.attrs["separator"] == ";" and r.attrs["encoding"] == "utf-8"
 
 
 def test_csv_windows_1252_comma(tmp_path):

@@ -1,0 +1,274 @@
+"""The one reader of user tables (cpts_geo.io): every bad input gives a French ValidationError,
+row numbers are those of the file, numbers are read the French way."""
+
+from __future__ import annotations
+
+import codecs
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from cpts_geo.errors import ValidationError
+from cpts_geo.io import parse_number, parse_numbers, read_table, recognise_headers
+from cpts_geo.registry import read_registry
+
+HEADER = "Identifiant CPTS;Étape;Code INSEE;Nom commune\n"
+
+
+def write(tmp_path, name, data: bytes):
+    path = tmp_path / name
+    path.write_bytes(data)
+    return path
+
+
+# --------------------------------------------------------------------------- encodings
+
+
+def test_utf16_as_excel_texte_unicode(tmp_path):
+    # Excel's « Texte Unicode »: UTF-16 little endian with BOM, tab separated
+    text = "cpts_id\tétape\tcode_commune\r\nA\tACI signé\t80021\r\n"
+    path = write(tmp_path, "registre.txt", text.encode("utf-16"))
+    t = read_table(path, kind="registry")
+    assert list(t.table.columns) == ["cpts_id", "étape", "code_commune"]
+    assert t.table.values.tolist() == [["A", "ACI signé", "80021"]]
+    assert (t.encoding, t.separator) == ("utf-16", "\t")
+    assert t.describe() == "encodage UTF-16, séparateur tabulation"
+
+
+def test_utf8_bom_and_windows_1252(tmp_path):
+    bom = write(tmp_path, "a.csv", codecs.BOM_UTF8 + (HEADER + "A;ACI signé;80021;Amiens\n").encode())
+    cp = write(tmp_path, "b.csv", (HEADER + "A;ACI signé;80021;Amiens\n").encode("cp1252"))
+    assert read_table(bom).table.columns[0] == "Identifiant CPTS"
+    assert read_table(bom).encoding == "utf-8-sig"
+    t = read_table(cp)
+    assert t.encoding == "cp1252" and t.table.iat[0, 1] == "ACI signé" and t.table.columns[1] == "Étape"
+
+
+def test_one_windows_1252_line_inside_utf8_is_decoded_and_reported(tmp_path):
+    data = (HEADER + "A;ACI signé;80021;Amiens\n").encode() + "B;Association créée;02168;Château-Thierry\n" \
+        .encode("cp1252") + "C;ACI signé;59350;Lille\n".encode()
+    t = read_table(write(tmp_path, "mixte.csv", data))
+    assert t.encoding == "utf-8" and t.recoded_lines == (3,)
+    assert t.table["Étape"].tolist() == ["ACI signé", "Association créée", "ACI signé"]
+    assert t.table["Nom commune"].iat[1] == "Château-Thierry"
+    assert "ligne(s) 3 en Windows-1252" in t.describe()
+    assert read_registry(tmp_path / "mixte.csv").attrs["recoded_lines"] == [3]
+
+
+def test_forced_encoding_that_does_not_fit_names_the_line(tmp_path):
+    path = write(tmp_path, "r.csv", (HEADER + "A;ACI signé;80021;Amiens\n").encode("cp1252"))
+    with pytest.raises(ValidationError, match=r"pas en utf-8 \(ligne 1\)"):
+        read_table(path, encoding="utf-8")
+    with pytest.raises(ValidationError, match="encodage « klingon » inconnu"):
+        read_table(path, encoding="klingon")
+    assert read_table(path, encoding="Windows-1252").table.iat[0, 1] == "ACI signé"
+
+
+# --------------------------------------------------------------------------- separators, rows
+
+
+@pytest.mark.parametrize("sep", [";", ",", "\t", "|"])
+def test_separators_detected(tmp_path, sep):
+    path = write(tmp_path, "r.csv", sep.join(["cpts_id", "stage", "code"]).encode() + b"\n"
+                 + sep.join(["A", "5", "80021"]).encode() + b"\n")
+    t = read_table(path)
+    assert t.separator == sep and t.table.values.tolist() == [["A", "5", "80021"]]
+
+
+def test_excel_sep_line_and_blank_lines_keep_row_numbers(tmp_path):
+    # Excel hides the sep= line: the header shows as row 1; blank lines are rows of the file
+    path = write(tmp_path, "r.csv", b"sep=,\ncpts_id,code\nA,80021\n\n;\n,\nB,59350\n")
+    t = read_table(path)
+    assert t.separator == ","
+    assert t.table.values.tolist() == [["A", "80021"], ["B", "59350"]]
+    assert t.rows.tolist() == [2, 6]
+    reg = read_registry(tmp_path / "r.csv")
+    assert reg["row"].tolist() == [2, 6]
+
+
+def test_multiline_cell_keeps_the_first_line_number(tmp_path):
+    path = write(tmp_path, "r.csv", b'cpts_id;nom;code\nA;"CPTS\nde Lille";59350\n\nB;x;59009\n')
+    t = read_table(path)
+    assert t.rows.tolist() == [2, 5] and t.table["nom"].iat[0] == "CPTS\nde Lille"
+
+
+def test_row_with_too_many_fields_lists_every_row(tmp_path):
+    path = write(tmp_path, "r.csv", b"cpts_id;code;part\nA;59350;0;5\nB;59009;1\nC;80021;0;2;1\n")
+    with pytest.raises(ValidationError, match="plus de champs que l'en-tête") as err:
+        read_table(path)
+    assert err.value.problems["row"].tolist() == [2, 4]
+
+
+def test_trailing_empty_fields_are_not_too_many(tmp_path):
+    path = write(tmp_path, "r.csv", b"cpts_id;code\nA;59350;;\nB;59009\n")
+    assert read_table(path).table.values.tolist() == [["A", "59350"], ["B", "59009"]]
+
+
+def test_row_written_with_another_separator_is_named(tmp_path):
+    path = write(tmp_path, "r.csv", b"cpts_id;stage;code\nA;5;59350\nB,5,59009\n")
+    with pytest.raises(ValidationError, match="séparateur « , » au lieu de « ; »") as err:
+        read_table(path)
+    assert err.value.problems["row"].tolist() == [3]
+
+
+def test_empty_file(tmp_path):
+    with pytest.raises(ValidationError, match="vide"):
+        read_table(write(tmp_path, "vide.csv", b""))
+    with pytest.raises(ValidationError, match="vide"):
+        read_registry(write(tmp_path, "blanc.csv", b"\n \n"))
+    with pytest.raises(ValidationError, match="vide"):
+        read_table(write(tmp_path, "vide.xlsx", b""))
+
+
+# --------------------------------------------------------------------------- formats
+
+
+def test_unknown_formats_are_french_errors(tmp_path):
+    csv_text = (HEADER + "A;5;80021;Amiens\n").encode()
+    with pytest.raises(ValidationError, match=r"n'est pas un classeur Excel.*renommez-le en \.csv"):
+        read_registry(write(tmp_path, "registre.xlsx", csv_text))  # a CSV renamed .xlsx
+    with pytest.raises(ValidationError, match=r"pas d'extension.*ressemble à du texte"):
+        read_registry(write(tmp_path, "registre", csv_text))
+    with pytest.raises(ValidationError, match=r"OpenDocument \(\.ods\)"):
+        read_registry(write(tmp_path, "registre.ods", b"PK\x03\x04"))
+    with pytest.raises(ValidationError, match=r"\.xls n'est pas lu"):
+        read_registry(write(tmp_path, "registre.xls", b"\xd0\xcf\x11\xe0"))
+    with pytest.raises(ValidationError, match="Parquet lisible"):
+        read_table(write(tmp_path, "t.parquet", csv_text))
+    with pytest.raises(ValidationError, match="fichier géographique illisible"):
+        read_table(write(tmp_path, "t.gpkg", csv_text))
+    with pytest.raises(FileNotFoundError, match="introuvable"):
+        read_table(tmp_path / "absent.csv")
+
+
+def _workbook(path, sheets):
+    import openpyxl
+
+    wb = openpyxl.Workbook()
+    wb.remove(wb.active)
+    for title, rows in sheets.items():
+        ws = wb.create_sheet(title)
+        for row in rows:
+            ws.append(row)
+    wb.save(path)
+    return path
+
+
+def test_several_registry_sheets_are_refused_with_their_names(tmp_path):
+    path = _workbook(tmp_path / "r.xlsx", {
+        "Nord": [["cpts_id", "stage", "commune_code"], ["A", "5", 59350]],
+        "Somme": [["cpts_id", "stage", "commune_code"], ["B", "5", 80021]],
+        "Notes": [["Liste tenue par l'ARS"]],
+    })
+    with pytest.raises(ValidationError, match=r"« Nord », « Somme ».*--feuille") as err:
+        read_registry(path)
+    assert "Notes" not in str(err.value)
+    reg = read_registry(path, sheet="Somme")
+    assert reg["cpts_id"].tolist() == ["B"] and reg.attrs["sheet"] == "Somme"
+    assert read_table(path, sheet="somme").sheet == "Somme"
+    with pytest.raises(ValidationError, match="pas de feuille « Pas-de-Calais »"):
+        read_registry(path, sheet="Pas-de-Calais")
+
+
+def test_the_one_sheet_holding_the_table_is_chosen_and_said(tmp_path):
+    path = _workbook(tmp_path / "r.xlsx", {
+        "Notes": [["Liste tenue par l'ARS"]],
+        "Registre": [[], ["cpts_id", "stage", "commune_code"], ["A", "5", 59350]],
+    })
+    t = read_table(path, kind="registry")
+    assert (t.sheet, t.header_row, t.rows.tolist()) == ("Registre", 2, [3])
+    assert t.describe() == "feuille « Registre » (en-tête ligne 2)"
+    with pytest.raises(ValidationError, match="plusieurs feuilles sont remplies"):
+        read_table(path)  # no kind: nothing tells which sheet
+
+
+def test_xlsx_float_first_id_and_empty_first_id(tmp_path):
+    path = _workbook(tmp_path / "r.xlsx", {"R": [
+        ["cpts_id", "stage", "commune_code", "share"], [1.0, "5", 59350.0, 0.5],
+        [None, "5", 59009, None], [], ["B", "5", 80021, 0.25]]})
+    reg = read_registry(path)
+    assert reg["row"].tolist() == [2, 3, 5]
+    assert reg["cpts_id"].iat[0] == "1" and pd.isna(reg["cpts_id"].iat[1]) and reg["cpts_id"].iat[2] == "B"
+    assert reg["commune_code"].tolist() == ["59350", "59009", "80021"]
+    assert reg["share"].iat[0] == "0.5" and pd.isna(reg["share"].iat[1]) and reg["share"].iat[2] == "0.25"
+
+
+def test_xlsx_formula_without_value_is_kept_and_listed(tmp_path):
+    path = _workbook(tmp_path / "r.xlsx", {"R": [
+        ["cpts_id", "stage", "commune_code", "share"], ["A", "5", 59350, "=1/2"], ["B", "5", 59350, 0.5]]})
+    t = read_table(path, kind="registry")
+    assert t.formulas == frozenset({(2, "share")})
+    assert t.table["share"].tolist() == ["=1/2", "0.5"]
+    reg = read_registry(path)
+    assert reg.attrs["formulas"] == [(2, "share")]
+    _, bad = parse_numbers(reg["share"])
+    assert bad.tolist() == [True, False]  # never read as an empty share (« the whole commune »)
+
+
+def test_geopackage_with_several_layers_is_refused(tmp_path):
+    import geopandas as gpd
+    from shapely.geometry import Point
+
+    path = tmp_path / "r.gpkg"
+    for name, cid in (("nord", "A"), ("somme", "B")):
+        gpd.GeoDataFrame({"cpts_id": [cid], "commune_code": ["59350"]}, geometry=[Point(3, 50)],
+                         crs=4326).to_file(path, layer=name)
+    with pytest.raises(ValidationError, match=r"2 couches \(« nord », « somme »\).*--couche"):
+        read_registry(path)
+    reg = read_registry(path, layer="somme")
+    assert reg["cpts_id"].tolist() == ["B"] and reg.attrs["layer"] == "somme"
+    with pytest.raises(ValidationError, match="pas de couche « pas-de-calais »"):
+        read_table(path, layer="pas-de-calais")
+    t = read_table(path, layer="nord", geometry=True)
+    assert t.table.geometry.iat[0].x == 3 and t.describe() == "couche « nord »"
+
+
+def test_parquet_and_geoparquet(tmp_path):
+    import geopandas as gpd
+    from shapely.geometry import Point
+
+    pd.DataFrame({"code": ["59350"], "population": [236710]}).to_parquet(tmp_path / "p.parquet")
+    t = read_table(tmp_path / "p.parquet", kind="population")
+    assert t.table["population"].tolist() == [236710] and t.rows.tolist() == [1]
+    assert t.fields == {"code": "code", "population": "population"}
+    gpd.GeoDataFrame({"code": ["59350"]}, geometry=[Point(3, 50)], crs=4326).to_parquet(tmp_path / "g.parquet")
+    assert list(read_table(tmp_path / "g.parquet").table.columns) == ["code"]
+    assert read_table(tmp_path / "g.parquet", geometry=True).table.crs.to_epsg() == 4326
+
+
+# --------------------------------------------------------------------------- headers, numbers
+
+
+def test_headers_per_kind():
+    assert recognise_headers(["Commune d'origine", "Commune de destination", "Temps de trajet"],
+                             "costs") == {"Commune d'origine": "origin",
+                                          "Commune de destination": "destination",
+                                          "Temps de trajet": "minutes"}
+    assert recognise_headers(["CODGEO", "Population municipale"], "population") == {
+        "CODGEO": "code", "Population municipale": "population"}
+    with pytest.raises(ValueError, match="champ"):
+        recognise_headers(["x"], "supply", columns={"x": "volume"})
+
+
+@pytest.mark.parametrize(("text", "value"), [
+    ("1234", 1234.0), ("1 234", 1234.0), ("1\u00a0234", 1234.0), ("1\u202f234,5", 1234.5),
+    ("1.234,5", 1234.5), ("1,234.5", 1234.5), ("12,5", 12.5), ("12.5", 12.5), ("-3", -3.0),
+    ("1.234.567", 1234567.0), ("1e3", 1000.0), (" 7 ", 7.0), ("inf", np.inf),
+])
+def test_french_numbers(text, value):
+    assert parse_number(text) == value
+
+
+@pytest.mark.parametrize("text", ["beaucoup", "nan", "1,2,3", "1 23", "12,5 %", "=1/2", "1.2.3"])
+def test_unreadable_numbers(text):
+    with pytest.raises(ValueError, match="illisible"):
+        parse_number(text)
+    assert parse_numbers([text])[1].tolist() == [True]
+
+
+def test_percentages_only_when_allowed():
+    num, bad = parse_numbers(["12,5 %", "50%", "0,3", "", None], percent=True)
+    assert num[:3].tolist() == [0.125, 0.5, 0.3] and bad.tolist() == [False] * 5
+    num, bad = parse_numbers([1, 2.5, True, "3"])
+    assert num[:2].tolist() == [1.0, 2.5] and bad.tolist() == [False, False, True, False]
