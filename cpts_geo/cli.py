@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
+from typing import Any
 
 from cpts_geo._french import number, percent, write_csv
 
@@ -236,8 +237,8 @@ def _cmd_funding(args: argparse.Namespace) -> int:
 
     from cpts_geo.funding import aci_funding, early_mission_aid, funding_table
 
-    options = dict(year="later" if args.annee == "suivante" else "first", crisis=not args.sans_crise,
-                   optional_missions=not args.sans_optionnelles)
+    options: dict[str, Any] = dict(year="later" if args.annee == "suivante" else "first",
+                                   crisis=not args.sans_crise, optional_missions=not args.sans_optionnelles)
 
     def euros(x):
         return "" if pd.isna(x) else f"{number(x)} €"
@@ -762,9 +763,10 @@ def _cmd_show_versions(args: argparse.Namespace) -> int:
     return 0
 
 
-def _plain_fallback(err: UnicodeEncodeError):
+def _plain_fallback(err: UnicodeError) -> tuple[str, int]:
     """Write what a console's code page lacks (cp1252 on Windows) as plain text: → as ->."""
     plain = {"\u2192": "->", "\u2265": ">=", "\u2264": "<=", "\u202f": " ", "\u2013": "-", "\u2014": "-"}
+    assert isinstance(err, UnicodeEncodeError)
     return "".join(plain.get(ch, "?") for ch in err.object[err.start:err.end]), err.end
 
 

@@ -33,7 +33,7 @@ the professionals; nothing is applied to the current map.
 from __future__ import annotations
 
 import warnings
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -267,10 +267,10 @@ def propose_perimeters(
     names = layer["name"].astype(str).to_numpy() if "name" in layer.columns else codes_in.to_numpy()
     pop_order = np.argsort(-np.nan_to_num(layer["population"].astype("Float64")
                                           .fillna(0).to_numpy(dtype="float64")), kind="stable")
-    main_name = {}
+    main_name: dict[Any, str] = {}
     for i in pop_order:
         main_name.setdefault(label[i], names[i])
-    area_names = np.array([f"Proposition {order[r]} ({main_name[r]})" for r in label], dtype=object)
+    area_names = [f"Proposition {order[r]} ({main_name[r]})" for r in label]
     registry = pd.DataFrame({
         "cpts_id": ids, "cpts_name": area_names, "stage": PROPOSAL_STAGE,
         "commune_code": codes_in.to_numpy(), "commune_name": names, "share": np.nan,

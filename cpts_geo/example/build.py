@@ -41,7 +41,7 @@ SEED = 32
 def _neighbours(geoms) -> list[set[int]]:
     tree = shapely.STRtree(geoms)
     a, b = tree.query(geoms, predicate="intersects")
-    nb = [set() for _ in range(len(geoms))]
+    nb: list[set[int]] = [set() for _ in range(len(geoms))]
     for i, j in zip(a, b):
         if i != j:
             nb[i].add(j)
@@ -84,7 +84,7 @@ def build() -> pd.DataFrame:
     # 2. split large EPCIs
     next_id = unit.max() + 1
     for u in np.unique(unit):
-        members = list(np.flatnonzero(unit == u))
+        members = [int(i) for i in np.flatnonzero(unit == u)]
         total = pop[members].sum()
         if total > SPLIT_ABOVE:
             k = int(round(total / TARGET))
@@ -141,9 +141,9 @@ def build() -> pd.DataFrame:
     if len(lille):
         own = reg.at[lille[0], "cpts_id"]
         li = com.index.get_loc("59350")
-        near = [groups.iloc[j] for j in nb[li] if groups.iloc[j] != groups["59350"] and groups.iloc[j] in cid]
-        if near:
-            other = cid[sorted(near)[0]]
+        around = [groups.iloc[j] for j in nb[li] if groups.iloc[j] != groups["59350"] and groups.iloc[j] in cid]
+        if around:
+            other = cid[sorted(around)[0]]
             reg.loc[lille, "share"] = "0.5"
             first = reg[reg["cpts_id"] == other].iloc[0]
             extra = {**first.to_dict(), "commune_code": "59350", "commune_name": "Lille", "share": "0.5"}
