@@ -32,9 +32,9 @@ COG_VINTAGE = {2022: 2022, 2023: 2023}
 
 @lru_cache(maxsize=1)
 def _table() -> pd.DataFrame:
-    from cpts_geo.communes import _data_dir
+    from cpts_geo.communes import data_file
 
-    return pd.read_parquet(_data_dir() / "apl_mg.parquet")
+    return pd.read_parquet(data_file("apl_mg.parquet"))
 
 
 def load_apl(year: int = 2023) -> pd.DataFrame:

@@ -86,6 +86,11 @@ _REGIONS = {
 }
 
 
+def data_file(name: str) -> Path:
+    """Path of an embedded data file (``communes.parquet``, ``apl_mg.parquet``…)."""
+    return _data_dir() / name
+
+
 def _data_dir() -> Path:
     here = Path(__file__).resolve().parent
     for candidate in (here / "_data", here.parent / "data" / "communes"):
@@ -315,6 +320,33 @@ def layer_report(communes: gpd.GeoDataFrame) -> pd.DataFrame:
         built = built[~built["correction"].str.contains("absente", regex=False)]
         rows.extend(built[["code", "nom", "correction"]].itertuples(index=False, name=None))
     return pd.DataFrame(rows, columns=["code", "name", "problem"])
+
+
+def department_crs(departments: pd.Series | Iterable[str]) -> pd.Series:
+    """The metric CRS of each department: Lambert-93, or the official CRS of an overseas one.
+
+    Examples
+    --------
+    >>> department_crs(["59", "2A", "974"]).tolist()
+    ['EPSG:2154', 'EPSG:2154', 'EPSG:2975']
+    """
+    deps = pd.Series(departments, dtype=object)
+    return deps.map(lambda d: METRIC_CRS.get(d, _MAINLAND_CRS) if isinstance(d, str) else _MAINLAND_CRS)
+
+
+def split_by_metric_crs(codes: pd.Series | pd.Index | Iterable[str]) -> dict[str, np.ndarray]:
+    """Positions of ``codes`` (commune codes) grouped by the metric CRS they need.
+
+    The one implementation of "each part of France in its own metric CRS": metric work over
+    communes of mainland France and of overseas departments loops over this.
+
+    Examples
+    --------
+    >>> {crs: pos.tolist() for crs, pos in split_by_metric_crs(["59350", "97411", "80021"]).items()}
+    {'EPSG:2154': [0, 2], 'EPSG:2975': [1]}
+    """
+    crs = department_crs(department_of(pd.Series(list(codes), dtype=object))).to_numpy()
+    return {c: np.flatnonzero(crs == c) for c in sorted(set(crs))}
 
 
 def _metric_crs_of(department: str) -> str:
