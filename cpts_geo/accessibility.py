@@ -47,10 +47,10 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Callable, Iterable, Mapping
+from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
-import scipy.sparse as sp
 from scipy.optimize import brentq
 from scipy.spatial import cKDTree
 
@@ -166,7 +166,15 @@ def step_weight(steps: Mapping[float, float], *, closed: str = "lower"
     side = "right" if closed == "lower" else "left"
 
     def weight(cost: np.ndarray) -> np.ndarray:
-        return values[np.searchsorted(bounds, np.asarray(cost, dtype="float64"), side=side)]
+        cost = np.asarray(cost, dtype="float64")
+        if len(bounds) > 8 or cost.ndim != 1:
+            return values[np.searchsorted(bounds, cost, side=side)]
+        # a few bands: counting the bounds passed is several times faster than a binary
+        # search on millions of pairs (the same band as searchsorted, NaN in none: weight 0)
+        band = np.zeros(len(cost), dtype=np.intp)
+        for b in bounds:
+            band += ~(cost < b) if side == "right" else ~(cost <= b)
+        return values[band]
 
     weight.steps = dict(steps)  # type: ignore[attr-defined]
     weight.closed = closed  # type: ignore[attr-defined]
@@ -212,7 +220,10 @@ def _keys(values) -> tuple[pd.Index, list[tuple]]:
     from cpts_geo.communes import is_insee_code
 
     text = pd.Index(values).astype("string")
-    if is_insee_code(text.to_series()).all():  # the usual case: clean codes
+    chunks = _arrow_strings(text)
+    if chunks is not None and _base12(chunks) is not None:  # the usual case: clean codes
+        return text, []
+    if is_insee_code(text.to_series()).all():
         return text, []
     keys = pd.Index(normalize_codes(pd.Series(values, dtype=object))[0], dtype="string")
     changed = [(v, k) for v, k in zip(values, keys) if not pd.isna(k) and str(v) != k]
@@ -222,7 +233,10 @@ def _keys(values) -> tuple[pd.Index, list[tuple]]:
 def _as_values(values, what: str, problems: list[dict]) -> tuple[pd.DataFrame, pd.Index]:
     """Demand or supply as a float DataFrame and its matching keys; records bad values."""
     frame = values.to_frame() if isinstance(values, pd.Series) else pd.DataFrame(values)
-    frame = frame.apply(pd.to_numeric, errors="coerce").astype("float64")
+    if not all(pd.api.types.is_numeric_dtype(t) and not pd.api.types.is_bool_dtype(t)
+               for t in frame.dtypes):
+        frame = frame.apply(pd.to_numeric, errors="coerce")
+    frame = frame.astype("float64")
     keys, _ = _keys(frame.index)
     if keys.has_duplicates:
         for key in keys[keys.duplicated()].unique():
@@ -236,8 +250,158 @@ def _as_values(values, what: str, problems: list[dict]) -> tuple[pd.DataFrame, p
     return frame, keys
 
 
+class _CostCodes(NamedTuple):
+    """Origin and destination of each pair as integers in one code space shared by both."""
+
+    origin: np.ndarray  # int64 code per row, -1 where missing
+    destination: np.ndarray
+    size: int  # every code is in range(size)
+    encode: Callable[[pd.Index], np.ndarray]  # cleaned location codes → codes (-1: none)
+    decode: Callable[[np.ndarray], pd.Index]  # codes → cleaned location codes (text)
+
+
+# Clean commune codes (five characters, digits or 2A/2B) as integers: base 12, one digit per
+# character, A = 10, B = 11. Codes of a cost table that all read this way (the usual case:
+# a table from estimate_costs or from a travel-time tool) are turned into integers straight
+# from the Arrow buffers, without hashing two million strings.
+_CHAR = np.frombuffer(b"0123456789AB", dtype=np.uint8)
+_SPACE = 12**5
+
+
+def _arrow_strings(values):
+    """The Arrow chunks of a text column or index without copy, or None (other storage)."""
+    try:
+        chunked = values.array.__arrow_array__() if hasattr(values, "array") else None
+    except (AttributeError, TypeError):
+        return None
+    if chunked is None or not hasattr(chunked, "chunks"):
+        return None
+    import pyarrow as pa
+
+    if not all(pa.types.is_string(c.type) or pa.types.is_large_string(c.type) for c in chunked.chunks):
+        return None
+    return chunked.chunks
+
+
+def _base12(chunks) -> np.ndarray | None:
+    """Integer code of every clean commune code, or None if any is not.
+
+    Clean: :data:`cpts_geo.communes.INSEE_CODE_PATTERN` (five digits, or 2A/2B and three
+    digits), read here byte by byte (tests check both agree).
+    """
+    import pyarrow as pa
+
+    parts = []
+    for chunk in chunks:
+        width = np.int64 if pa.types.is_large_string(chunk.type) else np.int32
+        offsets = np.frombuffer(chunk.buffers()[1], dtype=width)[chunk.offset:chunk.offset + len(chunk) + 1]
+        if chunk.null_count or (len(chunk) and offsets[-1] - offsets[0] != 5 * len(chunk)):
+            return None  # a missing value, or one that is not five characters long
+        if not len(chunk):
+            continue
+        # characters minus "0": 0–9 for digits, 17 and 18 for A and B (uint8 arithmetic)
+        v = np.frombuffer(chunk.buffers()[2], dtype=np.uint8)[offsets[0]:offsets[-1]].reshape(-1, 5) \
+            - np.uint8(48)
+        if max(v[:, 0].max(), v[:, 2].max(), v[:, 3].max(), v[:, 4].max()) > 9:
+            return None
+        second = v[:, 1]
+        if second.max() > 9:  # 2A, 2B (Corsica): A → 10, B → 11
+            letter = second > 9
+            if not (np.isin(second[letter], (17, 18)).all() and (v[letter, 0] == 2).all()):
+                return None
+            second = second - np.uint8(7) * letter.astype(np.uint8)
+        key = v[:, 0].astype(np.int32) * np.int32(12**4)
+        key += second * np.int32(12**3)
+        key += v[:, 2] * np.int32(12**2)
+        key += v[:, 3] * np.int32(12)
+        key += v[:, 4]
+        parts.append(key)
+    return np.concatenate(parts).astype(np.int64) if parts else np.zeros(0, dtype=np.int64)
+
+
+def _decode12(codes: np.ndarray) -> pd.Index:
+    codes = np.asarray(codes, dtype=np.int64)
+    digits = np.empty((len(codes), 5), dtype=np.uint8)
+    rest = codes.copy()
+    for k in range(4, -1, -1):
+        digits[:, k] = _CHAR[rest % 12]
+        rest //= 12
+    return pd.Index(digits.view("S5").ravel().astype(str), dtype="string")
+
+
+def _encode12(keys: pd.Index) -> np.ndarray:
+    """Base-12 codes of cleaned location codes; -1 for those that are not five characters."""
+    chunks = _arrow_strings(keys)
+    coded = _base12(chunks) if chunks is not None else None
+    if coded is not None:  # all clean: the usual case
+        return coded
+    text = pd.Series(keys, dtype="string").fillna("")
+    five = (text.str.len() == 5).to_numpy()
+    out = np.full(len(text), -1, dtype=np.int64)
+    if five.any():
+        chunks = _arrow_strings(pd.Series(text[five].to_numpy(), dtype="string[pyarrow]"))
+        coded = _base12(chunks) if chunks is not None else None
+        if coded is None:  # some other character: code by code
+            from cpts_geo.communes import is_insee_code
+
+            clean = is_insee_code(text[five])
+            coded = np.full(int(five.sum()), -1, dtype=np.int64)
+            if clean.any():
+                coded[clean] = _base12(_arrow_strings(pd.Series(text[five][clean].to_numpy(),
+                                                                dtype="string[pyarrow]")))
+        out[five] = coded
+    return out
+
+
+def _fast_codes(costs: pd.DataFrame, origin: str, destination: str) -> _CostCodes | None:
+    """Integer codes straight from clean text or categorical columns, or None."""
+    coded = []
+    for column in (origin, destination):
+        values = costs[column]
+        if isinstance(values.dtype, pd.CategoricalDtype):
+            cats = _arrow_strings(pd.Series(values.cat.categories.astype("string[pyarrow]")))
+            table = _base12(cats) if cats is not None else None
+            codes = values.cat.codes.to_numpy()
+            if table is None or (codes < 0).any():
+                return None
+            coded.append(table[codes])
+            continue
+        chunks = _arrow_strings(values)
+        key = _base12(chunks) if chunks is not None else None
+        if key is None:
+            return None
+        coded.append(key)
+    return _CostCodes(coded[0], coded[1], _SPACE, _encode12, _decode12)
+
+
+def _slow_codes(costs: pd.DataFrame, origin: str, destination: str) -> tuple[_CostCodes, list]:
+    """Integer codes of any column (numbers, spaces, missing values): hashed, then cleaned."""
+    def factorize(column):
+        # codes as integers (one hash pass per column); the distinct values are then
+        # cleaned (1001 → 01001)
+        raw, values = pd.factorize(costs[column])
+        keys, repaired = _keys(values)
+        return raw, keys, repaired
+
+    o_raw, o_keys, o_fixed = factorize(origin)
+    d_raw, d_keys, d_fixed = factorize(destination)
+    both = pd.Index(pd.concat([pd.Series(o_keys, dtype="string"), pd.Series(d_keys, dtype="string")])
+                    .dropna().unique(), dtype="string")
+    o_codes = np.append(both.get_indexer(o_keys), -1)[o_raw]  # -1 (missing) stays -1
+    d_codes = np.append(both.get_indexer(d_keys), -1)[d_raw]
+    codes = _CostCodes(o_codes.astype(np.int64), d_codes.astype(np.int64), len(both),
+                       lambda keys: both.get_indexer(pd.Index(keys, dtype="string")),
+                       lambda c: both[np.asarray(c, dtype=np.int64)])
+    return codes, list(dict.fromkeys(o_fixed + d_fixed))
+
+
 def _check_costs(costs: pd.DataFrame, origin: str, destination: str, cost: str,
-                 problems: list[dict]):
+                 problems: list[dict]) -> tuple[_CostCodes, np.ndarray, list]:
+    """Codes and minutes of a cost table; records every bad row in ``problems``.
+
+    Returns the codes (:class:`_CostCodes`), the minutes and the ``(given, cleaned)`` codes
+    that were repaired.
+    """
     missing = [c for c in (origin, destination, cost) if c not in costs.columns]
     if missing:
         raise ValidationError(
@@ -250,55 +414,48 @@ def _check_costs(costs: pd.DataFrame, origin: str, destination: str, cost: str,
     else:  # text: French decimal comma accepted, as the readers do
         text = given.astype("string").str.strip().str.replace(",", ".", regex=False)
         minutes = pd.to_numeric(text, errors="coerce").to_numpy(dtype="float64")
-    rows = np.arange(2, len(costs) + 2)
 
-    def factorize(column):
-        # codes as integers (one hash pass per column): fast on millions of pairs; the distinct
-        # values are then cleaned (1001 → 01001) and factorized again
-        raw, values = pd.factorize(costs[column])
-        keys, repaired = _keys(values)
-        if not repaired and not keys.hasnans:
-            return raw, keys, []
-        codes, uniq = pd.factorize(keys)
-        codes = np.append(codes, -1)[raw]  # -1 (missing) stays -1
-        return codes, pd.Index(uniq, dtype="string"), repaired
-
-    o_codes, o_uniq, o_fixed = factorize(origin)
-    d_codes, d_uniq, d_fixed = factorize(destination)
+    codes = _fast_codes(costs, origin, destination)
+    repaired: list = []
+    if codes is None:
+        codes, repaired = _slow_codes(costs, origin, destination)
+    o_codes, d_codes = codes.origin, codes.destination
 
     def pair(pos: int) -> str:
-        o = o_uniq[o_codes[pos]] if o_codes[pos] >= 0 else "?"
-        d = d_uniq[d_codes[pos]] if d_codes[pos] >= 0 else "?"
+        o = codes.decode([o_codes[pos]])[0] if o_codes[pos] >= 0 else "?"
+        d = codes.decode([d_codes[pos]])[0] if d_codes[pos] >= 0 else "?"
         return f"{o} → {d}"
 
-    for pos in np.flatnonzero((o_codes < 0) | (d_codes < 0)):
-        problems.append({"row": int(rows[pos]), "code": pair(pos),
-                         "problem": "origine ou destination manquante"})
-    for pos in np.flatnonzero(np.isnan(minutes)):
-        problems.append({"row": int(rows[pos]), "code": pair(pos),
-                         "problem": f"temps de trajet manquant ou non numérique ({given.iloc[pos]!r}) : "
-                                    "indiquez des minutes, ou retirez la paire (une paire absente "
-                                    "compte comme hors d'atteinte)"})
-    for pos in np.flatnonzero(np.isinf(minutes)):
-        problems.append({"row": int(rows[pos]), "code": pair(pos),
-                         "problem": "temps de trajet infini : indiquez des minutes, ou retirez la "
-                                    "paire (une paire absente compte comme hors d'atteinte)"})
-    for pos in np.flatnonzero(minutes < 0):
-        problems.append({"row": int(rows[pos]), "code": pair(pos),
-                         "problem": f"temps de trajet négatif ({number(minutes[pos], None)}) : un temps est ≥ 0"})
-    ok = (o_codes >= 0) & (d_codes >= 0)
-    # duplicated pairs: a sparse matrix sums them, so fewer stored cells means duplicates
-    counted = sp.csr_matrix((np.ones(int(ok.sum()), dtype="int32"), (o_codes[ok], d_codes[ok])),
-                            shape=(len(o_uniq), len(d_uniq)))
-    if counted.nnz < ok.sum():
-        key = o_codes.astype("int64") * (len(d_uniq) + 1) + d_codes
+    bad = np.isnan(minutes) | np.isinf(minutes) | (minutes < 0) | (o_codes < 0) | (d_codes < 0)
+    for pos in np.flatnonzero(bad):  # rare: checked one by one, with their row numbers
+        row = pos + 2
+        if o_codes[pos] < 0 or d_codes[pos] < 0:
+            problems.append({"row": row, "code": pair(pos), "problem": "origine ou destination manquante"})
+        if np.isnan(minutes[pos]):
+            problems.append({"row": row, "code": pair(pos),
+                             "problem": f"temps de trajet manquant ou non numérique ({given.iloc[pos]!r}) : "
+                                        "indiquez des minutes, ou retirez la paire (une paire absente "
+                                        "compte comme hors d'atteinte)"})
+        elif np.isinf(minutes[pos]):
+            problems.append({"row": row, "code": pair(pos),
+                             "problem": "temps de trajet infini : indiquez des minutes, ou retirez la "
+                                        "paire (une paire absente compte comme hors d'atteinte)"})
+        elif minutes[pos] < 0:
+            problems.append({"row": row, "code": pair(pos),
+                             "problem": f"temps de trajet négatif ({number(minutes[pos], None)}) : "
+                                        "un temps est ≥ 0"})
+    # duplicated pairs: one integer per pair; a table sorted by origin then destination (as
+    # estimate_costs writes it) has none when its keys strictly increase
+    key = o_codes * (codes.size + 1) + d_codes
+    if len(key) > 1 and not (key[1:] > key[:-1]).all():
+        ok = (o_codes >= 0) & (d_codes >= 0)
         dup = pd.Series(key).duplicated(keep=False).to_numpy() & ok
-        for _, grp in pd.Series(np.flatnonzero(dup)).groupby(key[dup]):
-            positions = grp.to_numpy()
-            problems.append({"row": ", ".join(map(str, rows[positions])), "code": pair(positions[0]),
-                             "problem": "paire en double : gardez une seule ligne par paire"})
-    repaired = list(dict.fromkeys(o_fixed + d_fixed))
-    return o_codes, o_uniq, d_codes, d_uniq, minutes, repaired
+        if dup.any():
+            for _, grp in pd.Series(np.flatnonzero(dup)).groupby(key[dup]):
+                positions = grp.to_numpy()
+                problems.append({"row": ", ".join(map(str, positions + 2)), "code": pair(positions[0]),
+                                 "problem": "paire en double : gardez une seule ligne par paire"})
+    return codes, minutes, repaired
 
 
 def _reach_limit(max_cost: float | None, weight) -> float | None:
@@ -379,21 +536,22 @@ def two_step_fca(
     problems: list[dict] = []
     dem, dem_keys = _as_values(demand, "demande", problems)
     sup, sup_keys = _as_values(supply, "offre", problems)
-    o_codes, o_uniq, d_codes, d_uniq, c, repaired = _check_costs(costs, origin, destination, cost,
-                                                                  problems)
+    codes, c, repaired = _check_costs(costs, origin, destination, cost, problems)
     if problems:
         raise ValidationError("Entrées de l'accessibilité invalides : corrigez les lignes citées",
                               problems)
-    o_pos = np.append(dem_keys.get_indexer(o_uniq), -1)  # code -1 → -1
-    d_pos = np.append(sup_keys.get_indexer(d_uniq), -1)
-    oi = o_pos[o_codes]
-    di = d_pos[d_codes]
+    # position of each code in demand and supply (-1: none); code -1 (missing) → -1
+    o_pos = np.full(codes.size + 1, -1, dtype=np.int64)
+    d_pos = np.full(codes.size + 1, -1, dtype=np.int64)
+    for pos, keys in ((o_pos, dem_keys), (d_pos, sup_keys)):
+        coded = codes.encode(keys)
+        pos[coded[coded >= 0]] = np.flatnonzero(coded >= 0)
+    oi = o_pos[codes.origin]
+    di = d_pos[codes.destination]
     keep = (oi >= 0) & (di >= 0)
     # a location's own supply is always in reach of its own people: its pair with itself
     # counts just under the limit when its time reaches it (the trip inside a huge commune)
-    same = np.append(d_uniq.get_indexer(o_uniq), -2)
-    self_rows = np.flatnonzero(same[o_codes] == d_codes)
-    self_rows = self_rows[keep[self_rows]]
+    self_rows = np.flatnonzero((codes.origin == codes.destination) & keep)
     limit = _reach_limit(max_cost, weight)
     capped = dem.index[:0]
     if limit is not None:
@@ -404,21 +562,37 @@ def two_step_fca(
             capped = dem.index[np.unique(oi[over])]
     if max_cost is not None:
         keep &= c < max_cost
-    listed = np.zeros(len(dem), dtype=bool)
-    listed[oi[oi >= 0]] = True
+    listed = np.zeros(len(dem) + 1, dtype=bool)
+    listed[oi] = True  # oi = -1 (not in demand) marks the last cell only
+    listed = listed[:-1]
     has_self = np.zeros(len(dem), dtype=bool)
     has_self[oi[self_rows]] = True
-    unknown_o = o_uniq[o_pos[:-1] < 0]
-    unknown_d = d_uniq[d_pos[:-1] < 0]
-    oi, di, c = oi[keep], di[keep], c[keep]
-    w = np.ones(len(c)) if weight is None else np.asarray(weight(c), dtype="float64")
-    if np.any(~np.isfinite(w)) or np.any(w < 0):
-        raise ValidationError(
-            "Poids infinis ou négatifs : une fonction de gravité à coût nul donne l'infini ; "
-            "utilisez min_cost=… (gravity_weight) ou un coût intra-communal > 0",
-            [{"problem": f"{int(np.sum(~np.isfinite(w)))} paire(s) de poids infini"}])
-    nonzero = w > 0
-    oi, di, w = oi[nonzero], di[nonzero], w[nonzero]
+
+    def unknown(column, pos):
+        found = np.zeros(codes.size, dtype=bool)
+        found[column[(pos < 0) & (column >= 0)]] = True
+        return codes.decode(np.flatnonzero(found))
+
+    known = (oi >= 0) & (di >= 0)
+    everything_known = bool(known.all())
+    unknown_o = codes.decode([]) if everything_known else unknown(codes.origin, oi)
+    unknown_d = codes.decode([]) if everything_known else unknown(codes.destination, di)
+    if weight is None:
+        oi, di = oi[keep], di[keep]
+        w = np.ones(len(oi))
+    else:
+        # the weight of every pair, then one selection of the pairs kept with a weight > 0
+        with np.errstate(all="ignore"):
+            w = np.asarray(weight(c), dtype="float64")
+        bad = keep & ~(np.isfinite(w) & (w >= 0))
+        if bad.any():
+            raise ValidationError(
+                "Poids infinis ou négatifs : une fonction de gravité à coût nul donne l'infini ; "
+                "utilisez min_cost=… (gravity_weight) ou un coût intra-communal > 0",
+                [{"problem": f"{int(np.sum(bad & ~np.isfinite(w)))} paire(s) de poids infini, "
+                             f"{int(np.sum(bad & (w < 0)))} de poids négatif"}])
+        keep &= w > 0
+        oi, di, w = oi[keep], di[keep], w[keep]
     p = dem.iloc[:, 0].to_numpy()
     s = sup.to_numpy()
     n_dem, n_sup = len(dem), len(sup)
@@ -430,7 +604,12 @@ def two_step_fca(
     has_supply = np.empty((n_dem, s.shape[1]), dtype=bool)  # profession by profession
     for k in range(s.shape[1]):
         values[:, k] = np.bincount(oi, weights=w * ratio[di, k], minlength=n_dem)
-        has_supply[:, k] = np.bincount(oi, weights=(s[di, k] > 0), minlength=n_dem) > 0
+        # a value > 0 means supply in reach; the others (few) are looked at pair by pair
+        has_supply[:, k] = values[:, k] > 0
+        rest = ~has_supply[:, k]
+        if rest.any():
+            pairs = rest[oi] & (s[di, k] > 0)
+            has_supply[oi[pairs], k] = True
     values[~listed] = np.nan
     columns = sup.columns
     if isinstance(supply, pd.Series):
@@ -602,7 +781,12 @@ def estimate_costs(
     if communes.crs is None:
         raise ValueError("La couche des communes n'a pas de CRS : déclarez-le avec "
                          ".set_crs(...) avant d'estimer des distances.")
-    from cpts_geo.communes import _MAINLAND_CRS, METRIC_CRS, _metric_crs_of, department_of
+    from cpts_geo.communes import (
+        _MAINLAND_CRS,
+        METRIC_CRS,
+        _metric_crs_of,
+        department_of,
+    )
 
     crs_of = department_of(pd.Series(communes.index)).map(_metric_crs_of).to_numpy()
     if len(set(crs_of)) > 1:  # mainland and overseas, whatever the layer's CRS: each in its own
@@ -770,19 +954,24 @@ def _demand_on_layer(demand: pd.Series, communes) -> tuple[pd.Series, pd.DataFra
 def _costs_on_layer(costs: pd.DataFrame, communes) -> tuple[pd.DataFrame, pd.DataFrame, list]:
     """A user's cost table on today's communes of the layer: codes cleaned and mapped, reported."""
     problems: list[dict] = []
-    o_codes, o_uniq, d_codes, d_uniq, minutes, repaired = _check_costs(
-        costs, "origin", "destination", "minutes", problems)
+    codes, minutes, repaired = _check_costs(costs, "origin", "destination", "minutes", problems)
     if problems:
         raise ValidationError("Table des temps de trajet invalide : corrigez les lignes citées",
                               problems)
     layer = pd.Index(communes.index.astype("string"))
-    uniq = o_uniq.union(d_uniq)
+    used = np.zeros(codes.size, dtype=bool)
+    used[codes.origin[codes.origin >= 0]] = True
+    used[codes.destination[codes.destination >= 0]] = True
+    used_codes = np.flatnonzero(used)
+    uniq = codes.decode(used_codes)
     if uniq.isin(layer).all() and not repaired:  # the usual case: nothing to do
         return costs, pd.DataFrame(columns=["code", "new_code", "reason"]), []
     new, reason = _remap(pd.Series(uniq, dtype="string"), communes)
     mapping = pd.Series(new.to_numpy(), index=uniq)
-    o = np.append(mapping.reindex(o_uniq).to_numpy(dtype=object), None)[o_codes]
-    d = np.append(mapping.reindex(d_uniq).to_numpy(dtype=object), None)[d_codes]
+    target = np.full(codes.size + 1, None, dtype=object)  # code -1 (missing) → None
+    target[used_codes] = new.to_numpy(dtype=object)
+    o = target[codes.origin]
+    d = target[codes.destination]
     table = pd.DataFrame({"origin": o, "destination": d, "minutes": minutes})
     unknown = sorted(uniq[new.isna().to_numpy()])
     report = pd.DataFrame({"code": uniq, "new_code": new.to_numpy(), "reason": reason.to_numpy()})

@@ -14,6 +14,7 @@ from cpts_geo.accessibility import (
     DREES_AGE_WEIGHTS,
     DREES_AGE_WEIGHTS_2022,
     DREES_DECAY,
+    _fast_codes,
     accessibility,
     accessibility_table,
     enhanced_two_step_fca,
@@ -433,3 +434,53 @@ def test_drees_reach_beyond_20_minutes_is_said_to_have_no_effect(hdf_communes):
         wide = accessibility(counts, somme, max_minutes=30, quiet=True)
     narrow = accessibility(counts, somme, quiet=True)
     assert wide["médecin généraliste"].to_numpy() == pytest.approx(narrow["médecin généraliste"].to_numpy())
+
+
+def _random_commune_table(seed: int, n: int = 40):
+    """A cost table on clean commune codes (2A/2B included), demand and supply."""
+    rng = np.random.default_rng(seed)
+    codes = np.array([f"{d}{i:03d}" for d, i in zip(rng.choice(["01", "2A", "2B", "59", "80"], n),
+                                                     rng.choice(1000, n, replace=False))])
+    codes = np.unique(codes)
+    n = len(codes)
+    o, d = np.meshgrid(np.arange(n), np.arange(n), indexing="ij")
+    keep = (rng.uniform(size=(n, n)) < 0.5) | (o == d)
+    costs = pd.DataFrame({"origin": codes[o[keep]], "destination": codes[d[keep]],
+                          "minutes": np.where(o[keep] == d[keep], 1.0,
+                                              rng.uniform(0, 25, int(keep.sum())))})
+    demand = pd.Series(rng.uniform(0, 1000, n), index=codes)
+    supply = pd.Series(rng.integers(0, 5, n).astype(float), index=codes)
+    return costs, demand, supply
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_clean_codes_fast_path_equals_general_path(seed):
+    """Clean text codes are read straight from their bytes: same values as any other column."""
+    costs, demand, supply = _random_commune_table(seed)
+    fast = enhanced_two_step_fca(demand, supply, costs, max_cost=20, quiet=True)
+    shuffled = costs.sample(frac=1.0, random_state=seed)  # not sorted: duplicates checked by hash
+    as_object = shuffled.astype({"origin": object, "destination": object})
+    as_object.loc[as_object.index[0], "origin"] = " " + as_object["origin"].iloc[0]  # repaired
+    as_category = costs.astype({"origin": "category", "destination": "category"})
+    assert _fast_codes(costs, "origin", "destination") is not None
+    assert _fast_codes(as_category, "origin", "destination") is not None
+    assert _fast_codes(as_object, "origin", "destination") is None
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for other in (shuffled, as_object, as_category):
+            again = enhanced_two_step_fca(demand, supply, other, max_cost=20, quiet=True)
+            assert np.allclose(again.to_numpy(), fast.to_numpy(), rtol=1e-12, atol=0)
+
+
+def test_fast_path_still_finds_duplicates_and_unknown_codes():
+    costs = pd.DataFrame({"origin": ["2A004", "2B033", "2A004", "59350"],
+                          "destination": ["2A004", "2B033", "2A004", "59350"],
+                          "minutes": [1.0, 2.0, 3.0, 1.0]})
+    demand = pd.Series({"2A004": 10.0, "2B033": 10.0})
+    with pytest.raises(ValidationError, match="lignes? 2, 4.*2A004 → 2A004.*paire en double"):
+        two_step_fca(demand, pd.Series({"2A004": 1.0}), costs)
+    acc = two_step_fca(demand, pd.Series({"2A004": 1.0, "2B033": 0.0}), costs.drop(index=2),
+                       quiet=True)
+    assert acc.attrs["unknown_origins"] == ["59350"]
+    assert acc.attrs["unknown_destinations"] == ["59350"]
+    assert acc.tolist() == pytest.approx([0.1, 0.0])
