@@ -53,14 +53,14 @@ import pandas as pd
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))  # this checkout's cpts_geo, not an installed one
 
-from cpts_geo.accessibility import (
+from cpts_geo.accessibility import (  # noqa: E402
     DREES_DECAY,
     accessibility,
     enhanced_two_step_fca,
     estimate_costs,
     step_weight,
 )
-from cpts_geo.communes import load_communes
+from cpts_geo.communes import load_communes  # noqa: E402
 
 VENV = HERE / ".venv-access" / "bin" / "python"
 SPEED_GOAL = 30.0

@@ -1007,7 +1007,7 @@ def accessibility(
     *,
     professions: Iterable[str] | str | None = "médecin généraliste",
     costs: pd.DataFrame | None = None,
-    weight: Callable[[np.ndarray], np.ndarray] | None | str = "drees",
+    weight: Callable[[np.ndarray], np.ndarray] | str | None = "drees",
     max_minutes: float = 20.0,
     demand: pd.Series | None = None,
     assumptions: Mapping[str, float] | None = None,
@@ -1186,9 +1186,10 @@ def territory_accessibility(
     >>> values = pd.Series([3.0, 2.0, 1.0], index=["a", "b", "c"])
     >>> weights = pd.Series([100.0, 300.0, 50.0], index=["a", "b", "c"])
     >>> m = pd.DataFrame({"code": ["a", "b", "c"], "cpts_id": ["X", "X", "Y"], "share": 1.0})
-    >>> territory_accessibility(values, m, weights=weights, threshold=2.5)[["accessibility", "share_below"]]
+    >>> territory_accessibility(values, m, weights=weights,
+    ...                         threshold=2.5)[["accessibility", "share_below"]]  # doctest: +NORMALIZE_WHITESPACE
              accessibility  share_below
-    cpts_id                            
+    cpts_id
     X                 2.25         0.75
     Y                 1.00         1.00
     """
@@ -1200,9 +1201,12 @@ def territory_accessibility(
                 for c in pd.unique(m.loc[~m["code"].isin(values.index.astype("string")), "code"])]
     if problems:
         raise ValidationError("Communes des territoires absentes des résultats", problems)
-    v = values.copy(); v.index = v.index.astype("string")
-    w = weights.copy(); w.index = w.index.astype("string")
-    p = population.copy(); p.index = p.index.astype("string")
+    v = values.copy()
+    v.index = v.index.astype("string")
+    w = weights.copy()
+    w.index = w.index.astype("string")
+    p = population.copy()
+    p.index = p.index.astype("string")
     m["value"] = pd.to_numeric(v.reindex(m["code"]), errors="coerce").to_numpy(dtype="float64")
     m["w"] = w.reindex(m["code"]).fillna(0).to_numpy(dtype="float64") * m["share"]
     m["pop"] = p.reindex(m["code"]).fillna(0).to_numpy(dtype="float64") * m["share"]

@@ -477,10 +477,25 @@ def test_fast_path_still_finds_duplicates_and_unknown_codes():
                           "destination": ["2A004", "2B033", "2A004", "59350"],
                           "minutes": [1.0, 2.0, 3.0, 1.0]})
     demand = pd.Series({"2A004": 10.0, "2B033": 10.0})
-    with pytest.raises(ValidationError, match="lignes? 2, 4.*2A004 → 2A004.*paire en double"):
+    with pytest.raises(ValidationError, match=r"lignes? 2, 4.*2A004 → 2A004.*paire en double"):
         two_step_fca(demand, pd.Series({"2A004": 1.0}), costs)
     acc = two_step_fca(demand, pd.Series({"2A004": 1.0, "2B033": 0.0}), costs.drop(index=2),
                        quiet=True)
     assert acc.attrs["unknown_origins"] == ["59350"]
     assert acc.attrs["unknown_destinations"] == ["59350"]
     assert acc.tolist() == pytest.approx([0.1, 0.0])
+
+
+def test_byte_reading_of_codes_agrees_with_the_insee_rule():
+    from cpts_geo.accessibility import _arrow_strings, _base12, _decode12, _encode12
+    from cpts_geo.communes import is_insee_code
+
+    values = ["59350", "2A004", "2B033", "2C004", "3A004", "1001", "01001 ", "5935O", "97411",
+              "00000", "2a004", "é1234", "2AA04", "20004"]
+    keys = _encode12(pd.Index(values, dtype="string"))
+    assert ((keys >= 0) == is_insee_code(pd.Series(values))).all()
+    good = [v for v in values if is_insee_code(pd.Series([v]))[0]]
+    assert _decode12(_base12(_arrow_strings(pd.Series(good, dtype="string")))).tolist() == good
+    for v in values:
+        one = _base12(_arrow_strings(pd.Series([v], dtype="string")))
+        assert (one is not None) == bool(is_insee_code(pd.Series([v]))[0]), v
