@@ -3,31 +3,47 @@
 :func:`stage_map` draws every CPTS coloured by project stage (ordered, colour-blind-safe
 palette of :data:`cpts_geo.stages.STAGE_COLORS`, legend in stage order), uncovered communes
 ("zones blanches") in grey with a dashed border, commune borders lighter than CPTS borders,
-department borders, a tooltip per CPTS and per commune, a layer control, optional indicator
-layers (choropleths classed with mapclassify), a search box for communes, a title and a
-caption with the sources and vintages.
+department borders, the CPTS labels, a layer control, optional indicator layers (choropleths
+classed by :func:`cpts_geo.style.classify`), a search box for communes, full-screen and print
+buttons, a title and a caption with the sources and vintages.
+
+**What the mouse shows.** Hovering a CPTS shows the CPTS: name, stage, tier, population with
+its vintage, number of communes and the ACI funding maximum of its tier
+(:func:`cpts_geo.funding.aci_funding`). Communes never hide it: at regional zoom they only draw
+their borders, a click on a CPTS tells the commune under the mouse; from two zoom levels
+closer on, communes answer the mouse themselves (with their CPTS). Each visible layer has its
+own legend (the stage legend hides with the stage layer).
+
+**Labels.** Each CPTS is labelled inside its territory, placed for every zoom level in Python by
+:func:`cpts_geo._labels.place_labels` (greedy placement with collision boxes; a short number,
+listed under the legend, where a name does not fit).
 
 **Offline.** The page needs no network: Leaflet's JavaScript and CSS are inlined from the
 installed ``xstatic-leaflet`` package, and the map code is our own small script
-(``cpts_geo/static/cpts_map.js``). folium builds the page; its CDN links are removed. A
-background tile layer can be asked for (``tiles="OpenStreetMap"``): it shows only when online.
+(``cpts_geo/static/cpts_map.js``). A background map (``fond=``, see :data:`FONDS`) is optional
+and shows only when online; everything else works without it.
 
-**Small.** The communes form a clean coverage: they are simplified together with
-:func:`shapely.coverage_simplify` in the metric CRS (neighbours keep identical borders),
-CPTS and departments are dissolved from the simplified communes (their borders fall exactly
-on commune borders), then coordinates are quantised on a grid of 1/``scale`` degree and
-written as delta-encoded variable-length integers in printable characters. Default
-tolerance: 80 m for a region, 300 m beyond 10 000 communes.
+**Small and fast.** The communes form a clean coverage: they are simplified together with
+:func:`shapely.coverage_simplify` in the metric CRS (neighbours keep identical borders), CPTS,
+departments and zones blanches are dissolved from the simplified communes, then coordinates are
+quantised on a grid of 1/``scale`` degree and written, in one vectorised pass
+(:func:`encode_geometries`), as delta-encoded variable-length integers in printable characters.
+Beyond 10 000 communes (all of France) the communes are drawn only from zoom 9 on, and only
+those in view.
 
-**Safe.** Names are user input: the page inserts them as text (``textContent``), never as
-HTML, and the embedded JSON cannot close its ``<script>``. No personal data is written: only
-CPTS (name, stage, tier, population, communes) and communes (name, code, population).
+**Safe and deterministic.** Names and every other user text are inserted as text
+(``textContent``), never as HTML or as a template; the embedded JSON cannot close its
+``<script>``. The same input gives the same bytes (no random identifier). No personal data is
+written: only CPTS (name, stage, tier, population, communes) and communes (name, code,
+population).
 """
 
 from __future__ import annotations
 
 import html
 import json
+import re
+from collections.abc import Mapping
 from importlib import resources
 from pathlib import Path
 
@@ -37,22 +53,52 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from cpts_geo._french import formatted
+from cpts_geo._french import number
 from cpts_geo.stages import STAGE_COLORS, STAGES
+from cpts_geo.style import (
+    UNCOVERED_BORDER,
+    UNCOVERED_COLOR,
+    classify,
+    french_number,
+    legend_options,
+)
 
-__all__ = ["UNCOVERED_COLOR", "stage_map", "indicator_layer", "save_map", "encode_geometry"]
+__all__ = [
+    "FONDS",
+    "UNCOVERED_COLOR",
+    "classify",
+    "encode_geometries",
+    "encode_geometry",
+    "indicator_layer",
+    "save_map",
+    "stage_map",
+]
 
-#: Fill of uncovered communes (zones blanches): a neutral grey outside the stage palette.
-UNCOVERED_COLOR = "#d9d9d9"
-UNCOVERED_BORDER = "#737373"
+_IGN_WMTS = ("https://data.geopf.fr/wmts?SERVICE=WMTS&REQUEST=GetTile&VERSION=1.0.0&LAYER={layer}"
+             "&STYLE=normal&TILEMATRIXSET=PM&FORMAT={fmt}&TILEMATRIX={{z}}&TILEROW={{y}}&TILECOL={{x}}")
+
+#: Named background maps (``fond=`` / ``--fond``): name → (label, URL template, attribution).
+FONDS = {
+    "osm": ("OpenStreetMap", "https://tile.openstreetmap.org/{z}/{x}/{y}.png",
+            "© les contributeurs d'OpenStreetMap (ODbL)"),
+    "ign-plan": ("IGN Plan", _IGN_WMTS.format(layer="GEOGRAPHICALGRIDSYSTEMS.PLANIGNV2", fmt="image/png"),
+                 "© IGN – Géoplateforme, Plan IGN"),
+    "ign-ortho": ("IGN Orthophotos", _IGN_WMTS.format(layer="ORTHOIMAGERY.ORTHOPHOTOS", fmt="image/jpeg"),
+                  "© IGN – Géoplateforme, orthophotographies"),
+}
+_FOND_ALIASES = {"openstreetmap": "osm", "geoportailfrance.plan": "ign-plan", "plan": "ign-plan",
+                 "geoportailfrance.orthos": "ign-ortho", "ortho": "ign-ortho"}
 
 _TEXT = {
     "stage": "Étape", "tier": "Taille", "population": "Population", "n_communes": "Communes",
+    "funding": "Financement ACI maximal", "per_year": "€ par an",
     "id": "Identifiant", "code": "Code INSEE", "cpts": "CPTS", "uncovered": "Zone blanche (non couverte)",
     "legend_title": "Étape du projet de CPTS", "search": "Chercher une commune…",
     "layer_cpts": "CPTS par étape", "layer_outlines": "Limites des CPTS", "layer_communes": "Communes",
     "layer_uncovered": "Communes non couvertes", "layer_departments": "Départements",
-    "missing": "non disponible",
+    "layer_labels": "Noms des CPTS", "missing": "non disponible", "numbers": "Numéros des CPTS sur la carte",
+    "fullscreen": "Plein écran", "print": "Imprimer", "commune_hint": "Commune sous la souris : cliquez",
+    "zoom_hint": "communes à partir d'un zoom plus proche", "fond": "Fond de carte (en ligne)",
 }
 
 
@@ -67,56 +113,127 @@ def _leaflet() -> tuple[str, str]:
         raise ImportError("Le paquet xstatic-leaflet est requis pour les cartes hors ligne : "
                           "pip install xstatic-leaflet") from err
     base = Path(xleaflet.BASE_DIR)
-    return (base / "leaflet.js").read_text(encoding="utf-8"), (base / "leaflet.css").read_text(encoding="utf-8")
+    css = re.sub(r"url\(images/[^)]*\)", "none", (base / "leaflet.css").read_text(encoding="utf-8"))
+    return (base / "leaflet.js").read_text(encoding="utf-8"), css
 
 
 def _raw_element(tag: str, text: str) -> folium.Element:
     """An inline <script> or <style> that branca's templating leaves untouched."""
+    if "{% endraw" in text or "{%endraw" in text:  # pragma: no cover - our own files
+        raise ValueError("contenu statique invalide")
     return folium.Element(f"<{tag}>{{% raw %}}{text}{{% endraw %}}</{tag}>")
 
 
-def _zigzag_chars(values: np.ndarray) -> str:
-    """Variable-length encoding of signed integers in characters 63–126."""
-    out = []
-    for v in values.tolist():
-        v = ~(v << 1) if v < 0 else (v << 1)
-        while v >= 0x20:
-            out.append(chr((0x20 | (v & 0x1F)) + 63))
-            v >>= 5
-        out.append(chr(v + 63))
-    return "".join(out)
+def _inert(text: str) -> str:
+    """User text for an HTML context that branca also renders as a Jinja template."""
+    return html.escape(str(text)).replace("{", "&#123;").replace("}", "&#125;").replace("%", "&#37;")
+
+
+def _json_payload(data) -> str:
+    # "<" cannot close the script, "%" and braces cannot open or close a template block
+    return (json.dumps(data, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+            .replace("<", "\\u003c").replace("%", "\\u0025").replace("{{", "{\\u007b"))
+
+
+# --- geometry encoding -----------------------------------------------------------------------
+
+def _varint_chars(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Zigzag then variable-length encoding of signed integers in characters 63–126.
+
+    Returns the characters (uint8) and the number of characters of each value.
+    """
+    v = values.astype(np.int64)
+    z = ((v << 1) ^ (v >> 63)).astype(np.uint64)
+    nchars = np.ones(len(z), dtype=np.int64)
+    rest = z >> np.uint64(5)
+    while rest.any():
+        nchars += rest > 0
+        rest >>= np.uint64(5)
+    starts = np.concatenate([[0], np.cumsum(nchars)[:-1]])
+    out = np.empty(int(nchars.sum()), dtype=np.uint8)
+    for j in range(int(nchars.max()) if len(nchars) else 0):
+        sel = nchars > j
+        chunk = (z[sel] >> np.uint64(5 * j)) & np.uint64(0x1F)
+        more = (nchars[sel] - 1 > j).astype(np.uint64) * np.uint64(0x20)
+        out[starts[sel] + j] = (chunk | more) + np.uint64(63)
+    return out, nchars
+
+
+def encode_geometries(geoms, origin: tuple[float, float], scale: float) -> list[list[list[str]]]:
+    """Encode many (multi)polygons at once: for each, a list of polygons of ring strings.
+
+    Coordinates are quantised to ``round((x - origin) * scale)``; each ring stores its first
+    point then the differences, zigzag-encoded in printable characters (the decoder is in
+    ``cpts_map.js``). Consecutive repeated points are dropped; a ring left with fewer than 3
+    points is dropped (a polygon whose exterior collapses is dropped whole). Vectorised with
+    numpy: no Python loop over coordinates.
+
+    Examples
+    --------
+    >>> encode_geometries([shapely.box(0, 0, 1, 1), None], (0.0, 0.0), 10)
+    [[['S??SR??R']], []]
+    """
+    geoms = np.asarray(geoms, dtype=object)
+    out: list[list[list[str]]] = [[] for _ in range(len(geoms))]
+    present = ~(shapely.is_missing(geoms) | shapely.is_empty(geoms))
+    if not present.any():
+        return out
+    idx_present = np.flatnonzero(present)
+    parts, part_geom = shapely.get_parts(geoms[present], return_index=True)
+    part_geom = idx_present[part_geom]
+    rings, ring_part = shapely.get_rings(parts, return_index=True)
+    n_int = shapely.get_num_interior_rings(parts)
+    is_ext = np.zeros(len(rings), dtype=bool)
+    is_ext[np.concatenate([[0], np.cumsum(n_int + 1)[:-1]])] = True
+    xy, ring_of = shapely.get_coordinates(rings, return_index=True)
+    # drop each ring's closing point
+    last = np.r_[ring_of[1:] != ring_of[:-1], True]
+    xy, ring_of = xy[~last], ring_of[~last]
+    q = np.round((xy - np.asarray(origin)) * scale).astype(np.int64)
+    first = np.r_[True, ring_of[1:] != ring_of[:-1]]
+    keep = first | np.any(q != np.roll(q, 1, axis=0), axis=1)
+    q, ring_of, first = q[keep], ring_of[keep], first[keep]
+    counts = np.bincount(ring_of, minlength=len(rings))
+    ok_ring = counts >= 3
+    d = q.copy()
+    d[~first] = q[~first] - q[np.flatnonzero(~first) - 1]
+    chars, nchars = _varint_chars(d.ravel())
+    per_point = nchars.reshape(-1, 2).sum(axis=1)
+    ring_chars = np.bincount(ring_of, weights=per_point, minlength=len(rings)).astype(np.int64)
+    ends = np.cumsum(ring_chars)
+    text = chars.tobytes().decode("ascii")
+    current_poly: list[str] | None = None
+    start = 0
+    for r in range(len(rings)):
+        s = text[start:ends[r]]
+        start = ends[r]
+        if is_ext[r]:
+            current_poly = [s] if ok_ring[r] else None
+            if current_poly is not None:
+                out[part_geom[ring_part[r]]].append(current_poly)
+        elif current_poly is not None and ok_ring[r]:
+            current_poly.append(s)
+    return out
 
 
 def encode_geometry(geom, origin: tuple[float, float], scale: float) -> list[list[str]]:
-    """Encode a (multi)polygon as a list of polygons, each a list of ring strings.
+    """Encode one (multi)polygon as a list of polygons, each a list of ring strings.
 
-    Coordinates are quantised to ``round((x - origin) * scale)`` and each ring stores its
-    first point then the differences, zigzag-encoded (the decoder is in ``cpts_map.js``).
-    Rings that collapse under quantisation (fewer than 3 distinct points) are dropped.
+    See :func:`encode_geometries`.
 
     Examples
     --------
     >>> encode_geometry(shapely.box(0, 0, 1, 1), (0.0, 0.0), 10)
     [['S??SR??R']]
     """
-    polys = []
-    for part in shapely.get_parts(geom):
-        if part.is_empty:
-            continue
-        rings = []
-        for ring in [part.exterior, *part.interiors]:
-            xy = np.asarray(ring.coords)[:-1, :2]
-            q = np.round((xy - np.asarray(origin)) * scale).astype(np.int64)
-            keep = np.ones(len(q), dtype=bool)
-            keep[1:] = np.any(q[1:] != q[:-1], axis=1)
-            q = q[keep]
-            if len(q) < 3:
-                continue
-            d = np.diff(q, axis=0, prepend=np.zeros((1, 2), dtype=np.int64))
-            rings.append(_zigzag_chars(d.ravel()))
-        if rings and len(rings[0]):
-            polys.append(rings)
-    return polys
+    return encode_geometries([geom], origin, scale)[0]
+
+
+def _quantised_bounds(geoms, origin, scale) -> list[list[int]]:
+    b = shapely.bounds(np.asarray(geoms, dtype=object))
+    q = np.round((b - np.r_[origin, origin]) * scale)
+    q = np.nan_to_num(q, nan=0).astype(np.int64)
+    return q.tolist()
 
 
 def _simplified(communes: gpd.GeoDataFrame, tolerance: float) -> np.ndarray:
@@ -141,85 +258,153 @@ def _simplified(communes: gpd.GeoDataFrame, tolerance: float) -> np.ndarray:
 
 
 def _french_number(x, fmt: str) -> str:
-    """A number in a map: French decimal comma, narrow no-break space for thousands."""
-    return formatted(x, fmt, sep="\u202f")
+    """Kept for callers of the previous release: see :func:`cpts_geo.style.french_number`."""
+    return french_number(x, fmt)
 
 
-def classify(values, *, scheme: str = "quantiles", k: int = 5, cmap: str = "YlOrRd",
-             fmt: str = "{:,.1f}") -> tuple[np.ndarray, list[str], list[str]]:
-    """Classes of an indicator, shared by the HTML and the print maps.
+# --- background maps ------------------------------------------------------------------------
 
-    Returns the class of each value (``-1`` where it is missing), the colour of each class
-    (``cmap`` resampled) and its French label (``"1,0 – 2,0"``, numbers written with ``fmt``).
-    Classes come from :mod:`mapclassify` (``scheme``, ``k``; ``k`` is reduced when there are
-    fewer distinct values).
+def _fond(fond: str | None, attribution: str | None) -> dict | None:
+    """Check a background map: a name of :data:`FONDS` or a ``{z}/{x}/{y}`` URL with attribution."""
+    if fond is None or str(fond).strip() == "":
+        return None
+    key = str(fond).strip()
+    name = _FOND_ALIASES.get(key.lower(), key.lower())
+    if name in FONDS:
+        label, url, attr = FONDS[name]
+        return {"name": label, "url": url, "attribution": attribution or attr}
+    if not re.match(r"^https?://", key):
+        raise ValueError(f"Fond de carte « {fond} » inconnu : choisissez parmi {', '.join(FONDS)} "
+                         "ou donnez une adresse de tuiles https://…/{z}/{x}/{y}.png avec son attribution.")
+    if not all(p in key for p in ("{z}", "{x}", "{y}")):
+        raise ValueError(f"Adresse de tuiles « {fond} » invalide : elle doit contenir {{z}}, {{x}} et {{y}} "
+                         "(par exemple https://exemple.fr/tuiles/{z}/{x}/{y}.png).")
+    if not attribution or not str(attribution).strip():
+        raise ValueError("Un fond de carte personnalisé doit avoir une attribution (source et licence "
+                         "des tuiles) : donnez-la avec fond_attribution=… (--fond-attribution).")
+    return {"name": "Fond personnalisé", "url": key, "attribution": str(attribution)}
 
-    Examples
-    --------
-    >>> classes, colors, labels = classify([1.0, 2.0, None, 3.0], k=2)
-    >>> classes.tolist(), labels
-    ([0, 0, -1, 1], ['1,0 – 2,0', '2,0 – 3,0'])
-    """
-    import mapclassify
-    from matplotlib import colormaps
-    from matplotlib.colors import to_hex
 
-    values = pd.to_numeric(pd.Series(values), errors="coerce").astype(float).to_numpy()
-    present = ~np.isnan(values)
-    classes = np.full(len(values), -1, dtype=int)
-    if not present.any():
-        return classes, [], []
-    known = values[present]
-    k = max(1, min(k, len(np.unique(known))))
-    classifier = mapclassify.classify(known, scheme=scheme, k=k)
-    bins = np.asarray(classifier.bins, dtype=float)
-    classes[present] = np.asarray(classifier.yb, dtype=int)
-    palette = colormaps[cmap].resampled(len(bins))
-    colors = [to_hex(palette(i)) for i in range(len(bins))]
-    lows = [float(known.min()), *bins[:-1].tolist()]
-    labels = [f"{_french_number(lo, fmt)} – {_french_number(hi, fmt)}" for lo, hi in zip(lows, bins)]
-    return classes, colors, labels
-
+# --- indicator layers -----------------------------------------------------------------------
 
 def indicator_layer(
     data: pd.DataFrame,
     column: str,
     *,
     name: str | None = None,
-    title: str | None = None,
     scheme: str = "quantiles",
     k: int = 5,
     cmap: str = "YlOrRd",
     legend: bool = True,
-    fmt: str = "{:,.1f}",
+    legend_kwds: Mapping | None = None,
+    classification_kwds: Mapping | None = None,
+    reference: pd.DataFrame | Mapping | None = None,
     label: str = "name",
+    title: str | None = None,
+    fmt: str | None = None,
 ) -> dict:
     """An indicator layer for :func:`stage_map`: a choropleth of ``column``.
 
-    ``data`` is indexed like the territories (CPTS ids) or the communes (INSEE codes) of the
-    map and drawn with their geometry; classes come from :mod:`mapclassify` (``scheme``,
-    ``k``), colours from the matplotlib colormap ``cmap``. Missing values are drawn white
-    and said so in the legend.
+    Parameters
+    ----------
+    data : DataFrame
+        Indexed like the territories (CPTS ids) or the communes (INSEE codes) of the map, drawn
+        with their geometry.
+    column : str
+        The indicator.
+    name : str, optional
+        Name of the layer in the layer control (default ``column``); shown as text.
+    scheme, k, cmap, classification_kwds
+        Classes (:func:`cpts_geo.style.classify`, mapclassify) and colours.
+    legend : bool, default True
+        A legend of the classes, shown while the layer is.
+    legend_kwds : dict, optional
+        ``title`` (legend title, default ``name``) and ``fmt`` (number format, default
+        ``"{:,.1f}"``).
+    reference : DataFrame or dict, optional
+        Values to compare with in the tooltips and popups: a dict ``{"France": 9.1}`` (same for
+        every feature) or a DataFrame indexed like ``data`` whose columns are the labels
+        (``Département``, ``Région``, ``France``).
+    label : str, default "name"
+        Column naming each feature.
+    title, fmt
+        Deprecated: use ``legend_kwds={"title": ..., "fmt": ...}``.
+
+    Returns
+    -------
+    dict
+        The layer's specification.
 
     Examples
     --------
-    >>> spec = indicator_layer(pd.DataFrame({"x": [1.0, 2.0, 3.0], "name": list("abc")}), "x", k=2)
-    >>> spec["labels"]
-    ['1,0 – 2,0', '2,0 – 3,0']
+    >>> spec = indicator_layer(pd.DataFrame({"x": [1.0, 2.0, 3.0], "name": list("abc")}), "x", k=2,
+    ...                        reference={"France": 2.5})
+    >>> spec["labels"], spec["features"][0]["ref"]
+    (['1,0 – 2,0', '2,0 – 3,0'], [['France', '2,5']])
     """
+    legend_title, fmt = legend_options(legend_kwds, title=title, fmt=fmt, default_title=name or column)
     values = pd.to_numeric(data[column], errors="coerce").astype(float)
-    classes, colors, labels = classify(values, scheme=scheme, k=k, cmap=cmap, fmt=fmt)
+    classes, colors, labels = classify(values, scheme=scheme, k=k, cmap=cmap, fmt=fmt,
+                                       classification_kwds=classification_kwds)
     names = data[label].astype(str).to_numpy() if label in data.columns else data.index.astype(str)
+    if reference is None:
+        ref = pd.DataFrame(index=data.index)
+    elif isinstance(reference, Mapping):
+        ref = pd.DataFrame({str(k_): [v] * len(data) for k_, v in reference.items()}, index=data.index)
+    else:
+        ref = pd.DataFrame(reference).reindex(data.index)
+    ref_text = [[[str(col), french_number(v, fmt) if pd.notna(v) else _TEXT["missing"]]
+                 for col, v in row.items()] for _, row in ref.iterrows()] if len(ref.columns) \
+        else [[] for _ in range(len(data))]
     feats = []
-    for idx, name_, v, c in zip(data.index, names, values.to_numpy(), classes):
+    for idx, name_, v, c, r in zip(data.index, names, values.to_numpy(), classes, ref_text):
         missing = np.isnan(v)
-        feats.append({"id": str(idx), "l": name_,
+        feats.append({"id": str(idx), "l": str(name_),
                       "v": None if missing else float(v),
-                      "t": None if missing else _french_number(v, fmt),
-                      "k": None if missing else int(c)})
-    return {"name": name or column, "title": title or name or column, "colors": colors,
+                      "t": None if missing else french_number(v, fmt),
+                      "k": None if missing else int(c), "ref": r})
+    return {"name": str(name or column), "title": str(legend_title), "colors": colors,
             "labels": labels, "features": feats, "has_missing": bool(values.isna().any()),
-            "legend": legend, "column": column, "scheme": scheme, "k": len(colors), "cmap": cmap}
+            "legend": bool(legend), "column": str(column), "scheme": scheme, "k": len(colors), "cmap": cmap}
+
+
+# --- the map --------------------------------------------------------------------------------
+
+_WEB_MERCATOR_PX0 = 2 * np.pi * 6378137.0 / 256  # metres per pixel at zoom 0
+
+
+def _label_sets(cpts_geoms: dict, names: dict, short: dict, bounds) -> dict:
+    """Labels of the CPTS for a range of zoom levels around the regional view."""
+    from cpts_geo._labels import _two_lines, anchors, place_labels
+
+    if not cpts_geoms:
+        return {"zooms": {}, "min": 0, "max": 0}
+    ids = list(cpts_geoms)
+    merc = gpd.GeoSeries([cpts_geoms[i] for i in ids], crs="EPSG:4326").to_crs("EPSG:3857").to_numpy()
+    cands = anchors(merc)
+    # the zoom at which the area fits a 900 px wide window
+    (s, w), (_, e) = bounds
+    width_m = abs(gpd.GeoSeries(shapely.points([w, e], [s, s]), crs="EPSG:4326").to_crs("EPSG:3857").x.diff().iloc[-1])
+    width_m = max(width_m, 1.0)
+    z0 = int(np.clip(np.floor(np.log2(_WEB_MERCATOR_PX0 * 900 / width_m)), 3, 12))
+    zooms = {}
+    for z in range(z0 - 1, z0 + 4):
+        placed = place_labels(merc, [names[i] for i in ids], [short[i] for i in ids],
+                              unit=_WEB_MERCATOR_PX0 / 2 ** z, size=11.0, candidates=cands)
+        pts = gpd.GeoSeries(shapely.points(placed["x"].to_numpy(), placed["y"].to_numpy()),
+                            crs="EPSG:3857").to_crs("EPSG:4326")
+        zooms[str(z)] = [[{"name": 0, "name2": 1, "short": 2}.get(kind, 2),
+                          round(float(p.y), 5) if p is not None and not p.is_empty else None,
+                          round(float(p.x), 5) if p is not None and not p.is_empty else None]
+                         for kind, p in zip(placed["kind"], pts)]
+    return {"zooms": zooms, "min": z0 - 1, "max": z0 + 3, "text": [names[i] for i in ids],
+            "two": [(_two_lines(names[i]) or names[i]) for i in ids]}
+
+
+def _funding_maxima() -> dict[int, float]:
+    from cpts_geo.funding import aci_funding
+
+    return {t: float(aci_funding(t).loc["Total", "Total"]) for t in (1, 2, 3, 4)}
 
 
 def stage_map(
@@ -231,9 +416,12 @@ def stage_map(
     subtitle: str | None = None,
     caption: list[str] | str | None = None,
     indicators: list[dict] | None = None,
-    tiles: str | None = None,
+    fond: str | None = None,
+    fond_attribution: str | None = None,
+    labels: bool = True,
     tolerance: float | None = None,
     scale: float | None = None,
+    tiles: str | None = None,
 ) -> folium.Map:
     """The interactive map of CPTS coloured by project stage.
 
@@ -249,85 +437,123 @@ def stage_map(
         ``code``, ``cpts_id`` pairs; gives split communes to each of their CPTS (default: the
         main CPTS of each commune).
     title, subtitle : str, optional
-        Shown at the top left (default title: "CPTS — <region>").
+        Shown at the top left (default title: "CPTS — <region>"); text, never markup.
     caption : str or list of str, optional
-        Sources and vintages (default: the commune layer's source and vintages, and the note
-        of an illustrative registry).
+        Sources and vintages (default: the commune layer's source and vintages).
     indicators : list of dict, optional
         Layers from :func:`indicator_layer`, switchable in the layer control.
-    tiles : str, optional
-        A background tile layer (needs network when viewed; the map never requires it).
+    fond : str, optional
+        A background map: ``"osm"``, ``"ign-plan"``, ``"ign-ortho"`` (:data:`FONDS`) or a tile
+        URL with ``{z}``, ``{x}``, ``{y}`` (then ``fond_attribution`` is required). Shown only
+        when online; the map never needs it.
+    fond_attribution : str, optional
+        Attribution of the background map (source and licence), shown on the map.
+    labels : bool, default True
+        Label the CPTS.
     tolerance : float, optional
         Simplification tolerance in metres (default 80, or 300 beyond 10 000 communes).
     scale : float, optional
         Quantisation grid, in steps per degree (default 10 000, about 10 m).
+    tiles : str, optional
+        Deprecated name of ``fond``.
 
     Returns
     -------
     folium.Map
-        Save it with :func:`save_map` (or ``.save``).
+        Save it with :func:`save_map`.
     """
+    if tiles is not None:
+        import warnings
+
+        warnings.warn("tiles= est remplacé par fond= (osm, ign-plan, ign-ortho ou une adresse de tuiles).",
+                      DeprecationWarning, stacklevel=2)
+        fond = fond or tiles
+    background = _fond(fond, fond_attribution)
     many = len(communes) > 10_000
     tolerance = (300.0 if many else 80.0) if tolerance is None else float(tolerance)
     scale = (5_000.0 if many else 10_000.0) if scale is None else float(scale)
     simple = pd.Series(_simplified(communes, tolerance), index=communes.index)
     minx, miny, maxx, maxy = shapely.total_bounds(simple.to_numpy())
     origin = (round(float(minx), 4), round(float(miny), 4))
-    # initial view: mainland France when the map also holds overseas departments (reached by
-    # zooming out), otherwise everything
     overseas = communes.index.astype(str).str.startswith("97")
     view = shapely.total_bounds(simple[~overseas].to_numpy()) if 0 < overseas.sum() < len(overseas) \
         else (minx, miny, maxx, maxy)
+    bounds = [[float(view[1]), float(view[0])], [float(view[3]), float(view[2])]]
 
     if membership is None:
         covered = communes[communes["cpts_id"].notna()]
         membership = pd.DataFrame({"code": covered.index, "cpts_id": covered["cpts_id"].astype(str)})
     member = membership[membership["code"].isin(simple.index)]
-    cpts_geoms = {cid: shapely.coverage_union_all(simple.loc[grp["code"]].to_numpy())
-                  for cid, grp in member.groupby("cpts_id", sort=False)}
+    cpts_geoms = {str(cid): shapely.coverage_union_all(simple.loc[grp["code"]].to_numpy())
+                  for cid, grp in member.groupby("cpts_id", sort=True)}
 
     def num(x):
         return None if x is None or pd.isna(x) else (int(x) if float(x).is_integer() else float(x))
 
+    vintage = territories.attrs.get("population_vintage") or communes.attrs.get("population_vintage")
+    maxima = _funding_maxima()
+    terr = territories[territories.index.astype(str).isin(list(cpts_geoms))]
+    ids = [str(i) for i in terr.index]
+    geoms = [cpts_geoms[i] for i in ids]
+    encoded = encode_geometries(geoms, origin, scale)
     cpts = []
-    for cid, rec in territories.iterrows():
-        geom = cpts_geoms.get(cid)
-        if geom is None:
-            continue
-        cpts.append({"id": str(cid), "name": str(rec.get("name", cid)),
+    for n_, (cid, rec) in enumerate(terr.iterrows()):
+        tier = num(rec.get("tier"))
+        cpts.append({"id": str(cid), "name": str(rec.get("name", cid)), "short": str(n_ + 1),
                      "stage": None if pd.isna(rec.get("stage")) else str(rec.get("stage")),
-                     "tier": num(rec.get("tier")), "pop": num(rec.get("population")),
-                     "n": num(rec.get("n_communes")), "g": encode_geometry(geom, origin, scale)})
-    com = []
+                     "tier": tier, "pop": num(rec.get("population")), "n": num(rec.get("n_communes")),
+                     "fund": None if tier is None else number(maxima[int(tier)], 0, sep="\u202f"),
+                     "g": encoded[n_]})
+    from cpts_geo._labels import label_text
+
+    label_sets = (_label_sets(dict(zip(ids, geoms)), {i: label_text(c["name"]) for i, c in zip(ids, cpts)},
+                              {i: c["short"] for i, c in zip(ids, cpts)}, bounds)
+                  if labels else None)
+
+    cpts_pos = {c["id"]: i for i, c in enumerate(cpts)}
     all_col = communes["cpts_all"] if "cpts_all" in communes.columns else pd.Series(pd.NA, index=communes.index)
-    for code, name, pop, cid, every in zip(communes.index, communes["name"], communes["population"],
-                                           communes["cpts_id"], all_col):
-        split = isinstance(every, str) and "%" in every
-        com.append({"c": str(code), "n": str(name), "p": num(pop),
-                    "cpts": None if pd.isna(cid) else str(cid), "all": every if split else None,
-                    "g": encode_geometry(simple[code], origin, scale)})
+    cid_col = communes["cpts_id"]
+    com = {
+        "c": [str(c) for c in communes.index],
+        "n": communes["name"].astype(str).tolist(),
+        "p": [num(p) for p in communes["population"]],
+        "k": [-1 if pd.isna(c) else cpts_pos.get(str(c), -1) for c in cid_col],
+        "all": [e if isinstance(e, str) and "%" in e else None for e in all_col],
+        "b": _quantised_bounds(simple.to_numpy(), origin, scale),
+        "g": encode_geometries(simple.to_numpy(), origin, scale),
+    }
     deps = []
     if "department" in communes.columns:
-        for _, idx in communes.groupby("department").groups.items():
-            deps.append({"g": encode_geometry(shapely.coverage_union_all(simple.loc[idx].to_numpy()),
-                                              origin, scale)})
+        dep_geoms = [shapely.coverage_union_all(simple.loc[idx].to_numpy())
+                     for _, idx in sorted(communes.groupby("department").groups.items())]
+        deps = [{"g": g} for g in encode_geometries(dep_geoms, origin, scale)]
+    uncovered_mask = cid_col.isna().to_numpy()
+    unc = []
+    if uncovered_mask.any():
+        key = communes["department"] if "department" in communes.columns else pd.Series("", index=communes.index)
+        groups = sorted(pd.Series(communes.index[uncovered_mask]).groupby(key[uncovered_mask].to_numpy()))
+        unc_geoms = [shapely.coverage_union_all(simple.loc[g.to_numpy()].to_numpy()) for _, g in groups]
+        unc = [{"g": g} for g in encode_geometries(unc_geoms, origin, scale)]
     ind_out = []
     for spec in indicators or []:
         spec = dict(spec)
-        feats = []
+        feats, fgeoms = [], []
         for f in spec["features"]:
             geom = cpts_geoms.get(f["id"]) if f["id"] in cpts_geoms else (
                 simple.get(f["id"]) if f["id"] in simple.index else None)
             if geom is None:
                 continue
-            feats.append({**f, "g": encode_geometry(geom, origin, scale)})
+            feats.append(dict(f))
+            fgeoms.append(geom)
+        for f, g in zip(feats, encode_geometries(fgeoms, origin, scale)):
+            f["g"] = g
         spec["features"] = feats
         ind_out.append(spec)
 
     region = ""
     if "region_name" in communes.columns and communes["region_name"].nunique() == 1:
         region = str(communes["region_name"].iloc[0])
-    title = title or (f"CPTS — {region}" if region else "CPTS")
+    title = str(title) if title else (f"CPTS — {region}" if region else "CPTS")
     if caption is None:
         source = communes.attrs.get("source") or (
             f"couche communale fournie, population municipale "
@@ -335,6 +561,9 @@ def stage_map(
         caption = [f"Sources : {source}. Réalisation : cpts_geo."]
     elif isinstance(caption, str):
         caption = [caption]
+    caption = [str(c) for c in caption]
+    if background:
+        caption.append(f"Fond de carte : {background['name']}, {background['attribution']}.")
     no_geometry = communes.index[shapely.is_missing(simple.to_numpy()) | shapely.is_empty(simple.to_numpy())]
     if len(no_geometry):
         caption = [*caption, f"Communes sans géométrie dans la source, non dessinées ({len(no_geometry)}) : "
@@ -343,14 +572,13 @@ def stage_map(
     data = {
         "origin": list(origin), "scale": scale, "stages": list(STAGES), "colors": STAGE_COLORS,
         "uncoveredColor": UNCOVERED_COLOR, "uncoveredBorder": UNCOVERED_BORDER,
-        "cpts": cpts, "communes": com, "departments": deps, "indicators": ind_out,
-        "title": title, "subtitle": subtitle, "caption": list(caption), "text": _TEXT,
-        "bounds": [[float(view[1]), float(view[0])], [float(view[3]), float(view[2])]],
+        "cpts": cpts, "communes": com, "departments": deps, "uncovered": unc, "indicators": ind_out,
+        "labels": label_sets, "vintage": vintage, "fond": background,
+        "communeMinZoom": 9 if many else None,
+        "title": title, "subtitle": None if subtitle is None else str(subtitle),
+        "caption": caption, "text": _TEXT, "bounds": bounds,
     }
-    # "<" cannot close the script, "%" cannot close the template's raw block (folium/branca
-    # parse rendered scripts as Jinja templates; the payload is wrapped in a raw block).
-    payload = (json.dumps(data, ensure_ascii=False, separators=(",", ":"))
-               .replace("<", "\\u003c").replace("%", "\\u0025"))
+    payload = _json_payload(data)
 
     m = folium.Map(location=[(miny + maxy) / 2, (minx + maxx) / 2], zoom_start=8, tiles=None,
                    control_scale=False, prefer_canvas=False, zoom_snap=0.25)
@@ -359,25 +587,54 @@ def stage_map(
     m.default_css = []
     leaflet_js, leaflet_css = _leaflet()
     root = m.get_root()
-    root.header.add_child(folium.Element(f"<title>{html.escape(title)}</title>"), name="cpts_title")
+    root.header.add_child(folium.Element(f"<title>{_inert(title)}</title>"), name="cpts_title")
     root.header.add_child(_raw_element("style", leaflet_css), name="leaflet_css")
     root.header.add_child(_raw_element("script", leaflet_js), name="leaflet_js")
     root.header.add_child(_raw_element("style", _static("cpts_map.css")), name="cpts_css")
     root.header.add_child(_raw_element("script", _static("cpts_map.js")), name="cpts_js")
-    if tiles:
-        folium.TileLayer(tiles, name="Fond de carte (en ligne)").add_to(m)
     script = folium.MacroElement()
     script.payload = "{% raw %}" + payload + "{% endraw %}"
     script._template = folium.template.Template(
         "{% macro script(this, kwargs) %}\ncptsGeoMap({{ this._parent.get_name() }}, "
         "{{ this.payload }});\n{% endmacro %}")
-    m.add_child(script)
+    m.add_child(script, name="cpts_data")
+    _deterministic_ids(m)
     return m
 
 
+def _deterministic_ids(m) -> None:
+    """Replace folium's random element ids by ids numbered in document order."""
+    seen: list = []
+    ids: set[int] = set()
+
+    def walk(el):
+        if id(el) in ids:
+            return
+        ids.add(id(el))
+        seen.append(el)
+        for child in list(getattr(el, "_children", {}).values()):
+            walk(child)
+        for part in ("header", "html", "script"):
+            sub = getattr(el, part, None)
+            if sub is not None and hasattr(sub, "_children"):
+                walk(sub)
+
+    walk(m.get_root())
+    for n, el in enumerate(seen):
+        if hasattr(el, "_id"):
+            el._id = f"{n:08x}"
+
+
 def save_map(m: folium.Map, path: str | Path) -> Path:
-    """Write the map as one self-contained HTML file; return its path."""
+    """Write the map as one self-contained HTML file, atomically; return its path.
+
+    The same map gives the same bytes (element ids are numbered, not random).
+    """
+    from cpts_geo._files import atomic_path
+
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(m.get_root().render(), encoding="utf-8")
+    _deterministic_ids(m)
+    text = m.get_root().render()
+    with atomic_path(path) as tmp:
+        tmp.write_text(text, encoding="utf-8")
     return path

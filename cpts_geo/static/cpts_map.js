@@ -1,8 +1,10 @@
-/* cpts_geo: draw a regional CPTS map on a Leaflet map, offline.
+/* cpts_geo: draw a CPTS map on a Leaflet map, offline.
  *
  * Geometry arrives compact: coordinates quantised on a grid (1 / scale degree) and written as
  * zigzag-varint deltas in printable characters (one string per ring). Every text coming from
- * users (CPTS and commune names) is put into the page with textContent, never as HTML.
+ * users (CPTS and commune names, titles, layer names, attributions) is put into the page with
+ * textContent, never as HTML; Leaflet's layer control, which inserts names as HTML, gets them
+ * escaped.
  */
 (function () {
   "use strict";
@@ -28,11 +30,8 @@
   }
 
   function decode(g, data) {
-    // g: list of polygons, each a list of rings (strings)
     return g.map(function (poly) {
-      return poly.map(function (ring) {
-        return decodeRing(ring, data.origin[0], data.origin[1], data.scale);
-      });
+      return poly.map(function (ring) { return decodeRing(ring, data.origin[0], data.origin[1], data.scale); });
     });
   }
 
@@ -41,6 +40,11 @@
     if (cls) { e.className = cls; }
     if (text !== undefined && text !== null) { e.textContent = String(text); }
     return e;
+  }
+
+  function escapeHtml(s) {
+    return String(s).replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;")
+      .replace(/"/g, "&quot;").replace(/'/g, "&#39;");
   }
 
   function rows(title, pairs) {
@@ -61,10 +65,20 @@
     return Math.round(n).toString().replace(/\B(?=(\d{3})+(?!\d))/g, "\u202f");
   }
 
-  function legendControl(title, entries, position) {
-    var ctl = L.control({position: position || "bottomright"});
+  function control(cls, position, build) {
+    var ctl = L.control({position: position});
     ctl.onAdd = function () {
-      var div = el("div", "cpts-legend leaflet-control");
+      var div = el("div", cls + " leaflet-control");
+      build(div);
+      L.DomEvent.disableClickPropagation(div);
+      L.DomEvent.disableScrollPropagation(div);
+      return div;
+    };
+    return ctl;
+  }
+
+  function legendControl(title, entries, extra) {
+    return control("cpts-legend", "bottomright", function (div) {
       div.appendChild(el("div", "cpts-legend-title", title));
       entries.forEach(function (e) {
         var r = el("div", "cpts-legend-row");
@@ -75,89 +89,138 @@
         r.appendChild(el("span", "cpts-legend-label", e[0]));
         div.appendChild(r);
       });
-      L.DomEvent.disableClickPropagation(div);
-      return div;
-    };
-    return ctl;
+      if (extra) { div.appendChild(extra); }
+    });
   }
 
-  function textControl(cls, lines, position) {
-    var ctl = L.control({position: position});
-    ctl.onAdd = function () {
-      var div = el("div", cls + " leaflet-control");
-      lines.forEach(function (t, i) { div.appendChild(el(i === 0 ? "div" : "div", i === 0 ? cls + "-main" : cls + "-sub", t)); });
-      L.DomEvent.disableClickPropagation(div);
-      return div;
-    };
-    return ctl;
+  function ringContains(ring, lat, lng) {
+    var inside = false;
+    for (var i = 0, j = ring.length - 1; i < ring.length; j = i++) {
+      var yi = ring[i][0], xi = ring[i][1], yj = ring[j][0], xj = ring[j][1];
+      if (((yi > lat) !== (yj > lat)) && (lng < (xj - xi) * (lat - yi) / (yj - yi) + xi)) { inside = !inside; }
+    }
+    return inside;
+  }
+
+  function shapeContains(shape, lat, lng) {
+    return shape.some(function (poly) {
+      if (!ringContains(poly[0], lat, lng)) { return false; }
+      for (var h = 1; h < poly.length; h++) { if (ringContains(poly[h], lat, lng)) { return false; } }
+      return true;
+    });
   }
 
   window.cptsGeoMap = function (map, data) {
     var T = data.text;
-    var many = data.communes.length > 8000;
-    ["cptsFill", "communes", "indicators", "outlines", "departments"].forEach(function (name, i) {
+    var C = data.communes;
+    var nCom = C.c.length;
+    var lazy = data.communeMinZoom !== null && data.communeMinZoom !== undefined;
+    ["cptsFill", "communes", "indicators", "outlines", "departments", "labels"].forEach(function (name, i) {
       map.createPane(name).style.zIndex = 410 + 10 * i;
     });
-    // One renderer per pane, so that the panes' order is the drawing order (an indicator stays
-    // under the CPTS and department borders). Up to a region: SVG (one element per polygon);
-    // beyond (all of France): canvas, much faster to draw tens of thousands of polygons.
+    // One renderer per pane, so that the panes' order is the drawing order. Up to a region:
+    // SVG; beyond (all of France): canvas, much faster for tens of thousands of polygons.
+    var many = nCom > 8000;
     function rendererFor(pane) { return many ? L.canvas({pane: pane, padding: 0.2}) : L.svg({pane: pane}); }
     var R = {fill: rendererFor("cptsFill"), communes: rendererFor("communes"),
              indicators: rendererFor("indicators"), outlines: rendererFor("outlines"),
              departments: rendererFor("departments")};
-    // Set the view first: polygons are then projected once, not again on a later zoom change.
     if (data.bounds) { map.fitBounds(data.bounds); }
-    map.getPane("outlines").style.pointerEvents = "none";
-    map.getPane("departments").style.pointerEvents = "none";
+    var baseZoom = Math.round(map.getZoom());
+    var detailZoom = lazy ? Math.max(data.communeMinZoom, baseZoom + 2) : baseZoom + 2;
+    ["outlines", "departments", "labels"].forEach(function (p) { map.getPane(p).style.pointerEvents = "none"; });
 
-    var cptsById = {};
+    var funding = function (c) { return c.fund ? c.fund + " " + T.per_year : null; };
+    var popKey = T.population + (data.vintage ? " (" + data.vintage + ")" : "");
+    function cptsRows(c) {
+      return [[T.stage, c.stage], [T.tier, c.tier], [popKey, fmt(c.pop)], [T.n_communes, c.n],
+              [T.funding, funding(c)], [T.id, c.id]];
+    }
+
+    // communes of each CPTS, for the commune under a click at regional zoom
+    var members = {};
+    for (var i = 0; i < nCom; i++) {
+      var k = C.k[i];
+      if (k >= 0) { (members[k] = members[k] || []).push(i); }
+    }
+    var shapes = {};
+    function shapeOf(i) { if (!shapes[i]) { shapes[i] = decode(C.g[i], data); } return shapes[i]; }
+    function inBox(i, lat, lng) {
+      var b = C.b[i], x = (lng - data.origin[0]) * data.scale, y = (lat - data.origin[1]) * data.scale;
+      return x >= b[0] - 1 && x <= b[2] + 1 && y >= b[1] - 1 && y <= b[3] + 1;
+    }
+    function communeRows(i) {
+      var c = C.k[i] >= 0 ? data.cpts[C.k[i]] : null;
+      var pairs = [[T.code, C.c[i]], [popKey, fmt(C.p[i])]];
+      if (c) {
+        pairs.push([T.cpts, c.name + (C.all[i] ? " — " + C.all[i] : "")]);
+        pairs.push([T.stage, c.stage]);
+      } else {
+        pairs.push([T.cpts, T.uncovered]);
+      }
+      return rows(C.n[i], pairs);
+    }
+
     var cptsLayer = L.layerGroup(), outlineLayer = L.layerGroup();
-    data.cpts.forEach(function (c) {
-      cptsById[c.id] = c;
+    data.cpts.forEach(function (c, ci) {
       var shape = decode(c.g, data);
-      var poly = L.polygon(shape, {
-        pane: "cptsFill", renderer: R.fill, className: "cpts-polygon",
-        color: data.colors[c.stage] || "#999", weight: 0, fillColor: data.colors[c.stage] || "#999",
-        fillOpacity: 0.85
+      var color = data.colors[c.stage] || "#999";
+      var poly = L.polygon(shape, {pane: "cptsFill", renderer: R.fill, className: "cpts-polygon",
+                                   color: color, weight: 0, fillColor: color, fillOpacity: 0.85});
+      poly.bindTooltip(function () { return rows(c.name, cptsRows(c)); }, {sticky: true});
+      poly.on("click", function (e) {
+        var found = (members[ci] || []).filter(function (j) {
+          return inBox(j, e.latlng.lat, e.latlng.lng) && shapeContains(shapeOf(j), e.latlng.lat, e.latlng.lng);
+        });
+        var box = el("div");
+        if (found.length) { box.appendChild(communeRows(found[0])); }
+        box.appendChild(rows(c.name, cptsRows(c)));
+        L.popup({maxWidth: 320}).setLatLng(e.latlng).setContent(box).openOn(map);
       });
-      poly.bindTooltip(function () {
-        return rows(c.name, [[T.stage, c.stage], [T.tier, c.tier], [T.population, fmt(c.pop)],
-                             [T.n_communes, c.n], [T.id, c.id]]);
-      }, {sticky: true});
       poly.addTo(cptsLayer);
       L.polygon(shape, {pane: "outlines", renderer: R.outlines, interactive: false, fill: false,
                         color: "#1a1a1a", weight: 1.6, opacity: 0.9}).addTo(outlineLayer);
     });
 
-    var communeLayer = L.layerGroup(), uncoveredLayer = L.layerGroup();
-    var byName = {};
-    data.communes.forEach(function (m) {
-      var shape = decode(m.g, data);
-      var covered = !!m.cpts;
-      var poly = L.polygon(shape, {
-        pane: "communes", renderer: R.communes, className: "commune-polygon",
-        color: "#6e6e6e", weight: 0.4, opacity: 0.7, fill: true, fillOpacity: 0,
-        fillColor: "#000"
-      });
-      poly.bindTooltip(function () {
-        var c = covered ? cptsById[m.cpts] : null;
-        var pairs = [[T.code, m.c], [T.population, fmt(m.p)]];
-        if (c) {
-          pairs.push([T.cpts, c.name + (m.all ? " — " + m.all : "")]);
-          pairs.push([T.stage, c.stage]);
-        } else {
-          pairs.push([T.cpts, T.uncovered]);
-        }
-        return rows(m.n, pairs);
-      }, {sticky: true});
-      poly.addTo(communeLayer);
-      byName[m.n + " (" + m.c + ")"] = poly;
-      if (!covered) {
-        L.polygon(shape, {pane: "cptsFill", renderer: R.fill, className: "uncovered-polygon",
-                          interactive: false, color: data.uncoveredBorder, weight: 0.6, dashArray: "2 2",
-                          fillColor: data.uncoveredColor, fillOpacity: 0.9}).addTo(uncoveredLayer);
-      }
+    var uncoveredLayer = L.layerGroup();
+    (data.uncovered || []).forEach(function (u) {
+      L.polygon(decode(u.g, data), {pane: "cptsFill", renderer: R.fill, className: "uncovered-polygon",
+                                    interactive: false, color: data.uncoveredBorder, weight: 0.6,
+                                    dashArray: "2 2", fillColor: data.uncoveredColor, fillOpacity: 0.9})
+        .addTo(uncoveredLayer);
     });
+
+    // Communes: created when first in view (all at once for a region; from a zoom on for France)
+    var communeLayer = L.layerGroup(), made = {}, polys = {};
+    function makeCommune(i) {
+      if (made[i]) { return polys[i]; }
+      made[i] = true;
+      var poly = L.polygon(shapeOf(i), {pane: "communes", renderer: R.communes, className: "commune-polygon",
+                                        color: "#6e6e6e", weight: 0.4, opacity: 0.7, fill: true,
+                                        fillOpacity: 0, fillColor: "#000"});
+      poly.bindTooltip(function () { return communeRows(i); }, {sticky: true});
+      poly.addTo(communeLayer);
+      polys[i] = poly;
+      return poly;
+    }
+    function refreshCommunes() {
+      var z = map.getZoom();
+      // communes answer the mouse only when zoomed in: at regional zoom the CPTS do
+      map.getPane("communes").style.pointerEvents = z >= detailZoom ? "auto" : "none";
+      if (!map.hasLayer(communeLayer)) { return; }
+      if (!lazy) {
+        for (var j = 0; j < nCom; j++) { if (C.g[j].length) { makeCommune(j); } }
+        return;
+      }
+      if (z < data.communeMinZoom) { return; }
+      var b = map.getBounds();
+      var x0 = (b.getWest() - data.origin[0]) * data.scale, x1 = (b.getEast() - data.origin[0]) * data.scale;
+      var y0 = (b.getSouth() - data.origin[1]) * data.scale, y1 = (b.getNorth() - data.origin[1]) * data.scale;
+      for (var i2 = 0; i2 < nCom; i2++) {
+        var bb = C.b[i2];
+        if (!made[i2] && C.g[i2].length && bb[2] >= x0 && bb[0] <= x1 && bb[3] >= y0 && bb[1] <= y1) { makeCommune(i2); }
+      }
+    }
 
     var depLayer = L.layerGroup();
     data.departments.forEach(function (d) {
@@ -165,20 +228,63 @@
                                     color: "#000", weight: 2.6, opacity: 0.9}).addTo(depLayer);
     });
 
+    // Labels, placed in Python for each zoom level (inside the CPTS, without overlap)
+    var labelLayer = L.layerGroup(), shortUsed = false, numbersBox = el("details", "cpts-numbers");
+    function refreshLabels() {
+      labelLayer.clearLayers();
+      shortUsed = false;
+      var S = data.labels;
+      if (!S || !S.zooms) { return; }
+      var z = Math.min(S.max, Math.max(S.min, Math.round(map.getZoom())));
+      var set = S.zooms[String(z)] || [];
+      set.forEach(function (p, ci) {
+        if (p[1] === null) { return; }
+        var c = data.cpts[ci];
+        var text = p[0] === 0 ? S.text[ci] : (p[0] === 1 ? S.two[ci] : c.short);
+        if (p[0] === 2) { shortUsed = true; }
+        var node = el("div", "cpts-label" + (p[0] === 2 ? " cpts-label-short" : ""));
+        text.split("\n").forEach(function (line, li) {
+          if (li) { node.appendChild(document.createElement("br")); }
+          node.appendChild(document.createTextNode(line));
+        });
+        L.marker([p[1], p[2]], {pane: "labels", interactive: false, keyboard: false,
+                                icon: L.divIcon({className: "cpts-label-icon", html: node, iconSize: null})})
+          .addTo(labelLayer);
+      });
+      numbersBox.style.display = shortUsed && map.hasLayer(labelLayer) ? "" : "none";
+    }
+    numbersBox.appendChild(el("summary", null, T.numbers));
+    var numList = el("ol", "cpts-number-list");
+    data.cpts.forEach(function (c) { numList.appendChild(el("li", null, c.name)); });
+    numbersBox.appendChild(numList);
+
     cptsLayer.addTo(map);
     outlineLayer.addTo(map);
     uncoveredLayer.addTo(map);
     communeLayer.addTo(map);
     depLayer.addTo(map);
+    labelLayer.addTo(map);
 
-    var overlays = {};
-    overlays[T.layer_cpts] = cptsLayer;
-    overlays[T.layer_outlines] = outlineLayer;
-    overlays[T.layer_communes] = communeLayer;
-    overlays[T.layer_uncovered] = uncoveredLayer;
-    overlays[T.layer_departments] = depLayer;
+    var overlays = {}, named = {};
+    function overlay(name, layer) { overlays[escapeHtml(name)] = layer; named[escapeHtml(name)] = name; }
+    if (data.fond) {
+      var tiles = L.tileLayer(data.fond.url, {attribution: escapeHtml(data.fond.attribution), maxZoom: 19,
+                                              crossOrigin: true});
+      overlay(T.fond + " : " + data.fond.name, tiles);
+      tiles.addTo(map);
+    }
+    overlay(T.layer_cpts, cptsLayer);
+    overlay(T.layer_outlines, outlineLayer);
+    overlay(T.layer_labels, labelLayer);
+    overlay(T.layer_communes, communeLayer);
+    overlay(T.layer_uncovered, uncoveredLayer);
+    overlay(T.layer_departments, depLayer);
 
-    var indicatorLegends = {};
+    // Legends: one per visible layer
+    var entries = data.stages.map(function (s) { return [s, data.colors[s]]; });
+    entries.push([T.uncovered, data.uncoveredColor, "1px dashed " + data.uncoveredBorder]);
+    var stageLegend = legendControl(T.legend_title, entries, numbersBox);
+    var legends = [[cptsLayer, stageLegend]];
     (data.indicators || []).forEach(function (ind) {
       var layer = L.layerGroup();
       ind.features.forEach(function (f) {
@@ -186,32 +292,39 @@
           pane: "indicators", renderer: R.indicators, className: "indicator-polygon",
           color: "#555", weight: 0.3, fillColor: f.k === null ? "#ffffff" : ind.colors[f.k], fillOpacity: 0.9
         });
-        poly.bindTooltip(function () {
-          return rows(f.l, [[ind.title, f.v === null ? T.missing : f.t]]);
-        }, {sticky: true});
+        var content = function () {
+          return rows(f.l, [[ind.title, f.v === null ? T.missing : f.t]].concat(f.ref || []));
+        };
+        poly.bindTooltip(content, {sticky: true});
+        poly.bindPopup(content);
         poly.addTo(layer);
       });
-      overlays[ind.name] = layer;
-      var entries = ind.labels.map(function (lab, i) { return [lab, ind.colors[i]]; });
-      if (ind.has_missing) { entries.push([T.missing, "#ffffff", "1px solid #999"]); }
-      indicatorLegends[ind.name] = legendControl(ind.title, entries, "bottomright");
+      overlay(ind.name, layer);
+      if (ind.legend !== false) {
+        var e2 = ind.labels.map(function (lab, i) { return [lab, ind.colors[i]]; });
+        if (ind.has_missing) { e2.push([T.missing, "#ffffff", "1px solid #999"]); }
+        legends.push([layer, legendControl(ind.title, e2)]);
+      }
     });
-    map.on("overlayadd", function (e) { if (indicatorLegends[e.name]) { indicatorLegends[e.name].addTo(map); } });
-    map.on("overlayremove", function (e) { if (indicatorLegends[e.name]) { indicatorLegends[e.name].remove(); } });
+    function refreshLegends() {
+      legends.forEach(function (l) {
+        if (map.hasLayer(l[0])) { if (!l[1]._map) { l[1].addTo(map); } } else if (l[1]._map) { l[1].remove(); }
+      });
+      numbersBox.style.display = shortUsed && map.hasLayer(labelLayer) ? "" : "none";
+    }
+    map.on("overlayadd overlayremove", function () { refreshLegends(); refreshCommunes(); });
 
-    L.control.layers(null, overlays, {collapsed: false, position: "topright"}).addTo(map);
+    L.control.layers(null, overlays, {collapsed: window.innerWidth < 1000, position: "topright"}).addTo(map);
 
-    var entries = data.stages.map(function (s) { return [s, data.colors[s]]; });
-    entries.push([T.uncovered, data.uncoveredColor, "1px dashed " + data.uncoveredBorder]);
-    legendControl(T.legend_title, entries, "bottomright").addTo(map);
-
-    textControl("cpts-title", [data.title].concat(data.subtitle ? [data.subtitle] : []), "topleft").addTo(map);
-    textControl("cpts-caption", data.caption, "bottomleft").addTo(map);
+    control("cpts-title", "topleft", function (div) {
+      div.appendChild(el("div", "cpts-title-main", data.title));
+      if (data.subtitle) { div.appendChild(el("div", "cpts-title-sub", data.subtitle)); }
+    }).addTo(map);
 
     // Search a commune by name
-    var search = L.control({position: "topleft"});
-    search.onAdd = function () {
-      var div = el("div", "cpts-search leaflet-control");
+    var byName = {};
+    for (var n2 = 0; n2 < nCom; n2++) { byName[C.n[n2] + " (" + C.c[n2] + ")"] = n2; }
+    control("cpts-search", "topleft", function (div) {
       var input = el("input");
       input.type = "search";
       input.placeholder = T.search;
@@ -219,31 +332,61 @@
       input.setAttribute("aria-label", T.search);
       var list = el("datalist");
       list.id = "cpts-commune-names";
-      // the list of names (tens of thousands for France) is built when the box is first used
       function fillList() {
         if (list.childElementCount) { return; }
-        Object.keys(byName).sort().forEach(function (k) { var o = el("option"); o.value = k; list.appendChild(o); });
+        Object.keys(byName).sort().forEach(function (key) { var o = el("option"); o.value = key; list.appendChild(o); });
       }
       input.addEventListener("focus", fillList);
       input.addEventListener("input", fillList);
       div.appendChild(input);
       div.appendChild(list);
       input.addEventListener("change", function () {
-        var poly = byName[input.value];
-        if (!poly) { return; }
+        var i = byName[input.value];
+        if (i === undefined) { return; }
         if (!map.hasLayer(communeLayer)) { communeLayer.addTo(map); }
-        map.fitBounds(poly.getBounds(), {maxZoom: 12});
+        var b = C.b[i];
+        map.fitBounds([[b[1] / data.scale + data.origin[1], b[0] / data.scale + data.origin[0]],
+                       [b[3] / data.scale + data.origin[1], b[2] / data.scale + data.origin[0]]], {maxZoom: 12});
+        var poly = makeCommune(i);
         poly.setStyle({weight: 3, color: "#d7301f"});
         poly.openTooltip(poly.getBounds().getCenter());
         setTimeout(function () { poly.setStyle({weight: 0.4, color: "#6e6e6e"}); }, 4000);
       });
-      L.DomEvent.disableClickPropagation(div);
-      return div;
-    };
-    search.addTo(map);
+    }).addTo(map);
 
+    // Full screen and print (our own buttons: no plugin, no network)
+    control("cpts-buttons", "topleft", function (div) {
+      var full = el("button", "cpts-button cpts-fullscreen", T.fullscreen);
+      full.type = "button";
+      full.title = T.fullscreen;
+      full.setAttribute("aria-label", T.fullscreen);
+      full.addEventListener("click", function () {
+        var box = map.getContainer();
+        if (document.fullscreenElement) { document.exitFullscreen(); }
+        else if (box.requestFullscreen) { box.requestFullscreen(); }
+      });
+      var print = el("button", "cpts-button cpts-print", T.print);
+      print.type = "button";
+      print.title = T.print;
+      print.setAttribute("aria-label", T.print);
+      print.addEventListener("click", function () { window.print(); });
+      div.appendChild(full);
+      div.appendChild(print);
+    }).addTo(map);
+    document.addEventListener("fullscreenchange", function () { map.invalidateSize(); });
+
+    control("cpts-caption", "bottomleft", function (div) {
+      data.caption.forEach(function (t, i) { div.appendChild(el("div", i ? "cpts-caption-sub" : "cpts-caption-main", t)); });
+    }).addTo(map);
     L.control.scale({imperial: false, position: "bottomleft"}).addTo(map);
-    window.cptsGeo = {nCpts: data.cpts.length, nCommunes: data.communes.length, map: map};
+
+    map.on("zoomend", function () { refreshLabels(); refreshCommunes(); });
+    map.on("moveend", refreshCommunes);
+    refreshLabels();
+    refreshCommunes();
+    refreshLegends();
+    window.cptsGeo = {nCpts: data.cpts.length, nCommunes: nCom, map: map, detailZoom: detailZoom,
+                      communesDrawn: function () { return Object.keys(made).length; }};
     return window.cptsGeo;
   };
 })();

@@ -1,0 +1,155 @@
+"""Placing CPTS labels inside their territory, without overlaps (HTML and print maps).
+
+The method (greedy placement with collision boxes, as in classic cartographic label placement):
+
+1. Candidate anchors inside each territory, best first: the centre of its largest inscribed
+   circle (the *pole of inaccessibility*, GEOS ``MaximumInscribedCircle``, the polylabel idea),
+   then :func:`shapely.point_on_surface`, then the pole of each other part.
+2. Candidate texts, best first: the name on one line, the name on two lines (cut at the space
+   nearest the middle), then a short id (a number listed in a legend).
+3. Territories are taken largest first; a label is placed at the first (text, anchor) whose
+   box lies inside the territory (a short id only needs its anchor inside) and overlaps no box
+   already placed. A territory where nothing fits gets its short id at its pole anyway, marked
+   ``overlap=True`` (it is the only case where two labels may touch).
+
+Box sizes are estimated from the number of characters (``char_width`` × font size per
+character, ``line_height`` × font size per line), in the map's units (``unit`` map units per
+point or pixel), so the same code serves a Leaflet zoom level and a matplotlib figure.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import shapely
+
+CHAR_WIDTH = 0.62
+LINE_HEIGHT = 1.25
+
+
+def label_text(name: str) -> str:
+    """The name as written on the map: without a leading « CPTS » (the map is about CPTS).
+
+    Examples
+    --------
+    >>> label_text("CPTS du Vermandois"), label_text("CPTS")
+    ('du Vermandois', 'CPTS')
+    """
+    name = str(name).strip()
+    rest = name[5:].strip() if name[:5].upper() == "CPTS " else ""
+    return rest or name
+
+
+def _two_lines(text: str) -> str | None:
+    words = text.split(" ")
+    if len(words) < 2:
+        return None
+    mid = len(text) / 2
+    cuts = np.cumsum([len(w) + 1 for w in words[:-1]]) - 1
+    i = int(np.argmin(np.abs(cuts - mid)))
+    return " ".join(words[: i + 1]) + "\n" + " ".join(words[i + 1:])
+
+
+def _box(x: float, y: float, text: str, size: float) -> shapely.Polygon:
+    lines = text.split("\n")
+    w = max(len(line) for line in lines) * CHAR_WIDTH * size
+    h = len(lines) * LINE_HEIGHT * size
+    return shapely.box(x - w / 2, y - h / 2, x + w / 2, y + h / 2)
+
+
+def anchors(geoms) -> list[list[tuple[float, float]]]:
+    """Candidate label points inside each (multi)polygon, best first."""
+    out = []
+    for geom in geoms:
+        if geom is None or geom.is_empty:
+            out.append([])
+            continue
+        parts = sorted(shapely.get_parts(geom), key=lambda p: -p.area)
+        tol = max(np.sqrt(parts[0].area) / 200, 1e-9)
+        pts = []
+        for i, part in enumerate(parts[:4]):
+            centre = shapely.get_point(shapely.maximum_inscribed_circle(part, tol), 0)
+            pts.append((centre.x, centre.y))
+            if i == 0:
+                pos = shapely.point_on_surface(part)
+                pts.append((pos.x, pos.y))
+        out.append(pts)
+    return out
+
+
+def place_labels(geoms, names, short, *, unit: float, size: float = 9.0,
+                 candidates: list | None = None) -> pd.DataFrame:
+    """Place one label per territory; return ``x``, ``y``, ``text``, ``kind``, ``overlap``.
+
+    Parameters
+    ----------
+    geoms : array of (multi)polygons, in a projected CRS
+    names, short : sequences of str
+        Full labels and short ids (same order as ``geoms``).
+    unit : float
+        Map units per point (or pixel).
+    size : float
+        Font size, in points (or pixels).
+    candidates : list, optional
+        Precomputed :func:`anchors` (reused across zoom levels).
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per territory (same order); ``kind`` is ``"name"``, ``"name2"`` (two lines)
+        or ``"short"``; empty geometries get ``kind=None``.
+
+    Examples
+    --------
+    >>> out = place_labels([shapely.box(0, 0, 100, 50)], ["CPTS A"], ["1"], unit=1.0)
+    >>> out[["text", "kind", "overlap"]].to_dict("records")
+    [{'text': 'CPTS A', 'kind': 'name', 'overlap': False}]
+    """
+    geoms = list(geoms)
+    cands = anchors(geoms) if candidates is None else candidates
+    order = np.argsort([-(g.area if g is not None else 0) for g in geoms], kind="stable")
+    s = size * unit
+    placed: list[shapely.Polygon] = []
+    tree_boxes: list[shapely.Polygon] = []
+    rows: list[dict] = [{} for _ in geoms]
+    for i in order:
+        geom = geoms[i]
+        if not cands[i]:
+            rows[i] = {"x": np.nan, "y": np.nan, "text": None, "kind": None, "overlap": False}
+            continue
+        prepared = geom
+        shapely.prepare(prepared)
+        texts = [(names[i], "name")]
+        two = _two_lines(str(names[i]))
+        if two:
+            texts.append((two, "name2"))
+        texts.append((short[i], "short"))
+        choice = None
+        for text, kind in texts:
+            for x, y in cands[i]:
+                box = _box(x, y, str(text), s)
+                inside = (shapely.contains_xy(prepared, x, y) if kind == "short"
+                          else prepared.contains(box))
+                if not inside:
+                    continue
+                if any(box.intersects(b) for b in _near(tree_boxes, box)):
+                    continue
+                choice = (x, y, text, kind, box, False)
+                break
+            if choice:
+                break
+        if choice is None:
+            x, y = cands[i][0]
+            choice = (x, y, short[i], "short", _box(x, y, str(short[i]), s), True)
+        placed.append(choice[4])
+        tree_boxes.append(choice[4])
+        rows[i] = {"x": choice[0], "y": choice[1], "text": choice[2], "kind": choice[3],
+                   "overlap": choice[5]}
+    return pd.DataFrame(rows)
+
+
+def _near(boxes: list, box) -> list:
+    if len(boxes) < 64:
+        return boxes
+    tree = shapely.STRtree(boxes)
+    return [boxes[j] for j in tree.query(box)]
