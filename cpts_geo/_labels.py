@@ -52,8 +52,8 @@ def _two_lines(text: str) -> str | None:
 
 def _box(x: float, y: float, text: str, size: float) -> shapely.Polygon:
     lines = text.split("\n")
-    w = max(len(line) for line in lines) * CHAR_WIDTH * size
-    h = len(lines) * LINE_HEIGHT * size
+    w = (max(len(line) for line in lines) * CHAR_WIDTH + 0.4) * size
+    h = (len(lines) * LINE_HEIGHT + 0.2) * size
     return shapely.box(x - w / 2, y - h / 2, x + w / 2, y + h / 2)
 
 
@@ -126,7 +126,8 @@ def place_labels(geoms, names, short, *, unit: float, size: float = 9.0,
         texts.append((short[i], "short"))
         choice = None
         for text, kind in texts:
-            for x, y in cands[i]:
+            points = cands[i] + (_grid(geom) if kind == "short" else [])
+            for x, y in points:
                 box = _box(x, y, str(text), s)
                 inside = (shapely.contains_xy(prepared, x, y) if kind == "short"
                           else prepared.contains(box))
@@ -146,6 +147,17 @@ def place_labels(geoms, names, short, *, unit: float, size: float = 9.0,
         rows[i] = {"x": choice[0], "y": choice[1], "text": choice[2], "kind": choice[3],
                    "overlap": choice[5]}
     return pd.DataFrame(rows)
+
+
+def _grid(geom, n: int = 7) -> list[tuple[float, float]]:
+    """Points of a regular grid inside ``geom``, nearest its pole first (more room for a number)."""
+    x0, y0, x1, y1 = geom.bounds
+    xs, ys = np.meshgrid(np.linspace(x0, x1, n + 2)[1:-1], np.linspace(y0, y1, n + 2)[1:-1])
+    xs, ys = xs.ravel(), ys.ravel()
+    inside = shapely.contains_xy(geom, xs, ys)
+    cx, cy = (x0 + x1) / 2, (y0 + y1) / 2
+    order = np.argsort((xs[inside] - cx) ** 2 + (ys[inside] - cy) ** 2)
+    return list(zip(xs[inside][order].tolist(), ys[inside][order].tolist()))
 
 
 def _near(boxes: list, box) -> list:

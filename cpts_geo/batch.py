@@ -53,9 +53,21 @@ def area_maps(
     dpi: int = 200,
     illustrative: bool = False,
     tiles: str | None = None,
+    fond: str | None = None,
+    fond_attribution: str | None = None,
 ) -> dict:
-    """Write the HTML (and PNG) stage maps of one region or department; return a summary."""
-    from cpts_geo.maps import save_map, stage_map
+    """Write the HTML (and PNG) stage maps of one region or department; return a summary.
+
+    ``fond``/``fond_attribution``: the optional background map of :func:`cpts_geo.maps.stage_map`
+    (``tiles`` is its former name). Parameters are checked before anything is written.
+    """
+    from cpts_geo.maps import _fond, save_map, stage_map
+    from cpts_geo.plotting import check_dpi
+
+    if png:
+        check_dpi(dpi)
+    fond = fond or tiles
+    _fond(fond, fond_attribution)
 
     communes = load_communes(region=region, departments=department)
     member_all = checked.membership
@@ -74,7 +86,8 @@ def area_maps(
     title = f"CPTS — {name}"
     subtitle = ILLUSTRATIVE_SUBTITLE if illustrative else None
     html_path = Path(html_path)
-    save_map(stage_map(terr, layer, membership=shown, title=title, subtitle=subtitle, tiles=tiles),
+    save_map(stage_map(terr, layer, membership=shown, title=title, subtitle=subtitle, fond=fond,
+                       fond_attribution=fond_attribution),
              html_path)
     out = {"area": name, "html": html_path, "png": None, "n_cpts": len(terr),
            "n_communes": len(communes), "covered": int(layer["covered"].sum()),

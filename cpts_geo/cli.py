@@ -532,7 +532,7 @@ def _cmd_carte(args: argparse.Namespace) -> int:
         if (france["region"] == region).any() else region
     out = Path(args.output) if args.output else Path("maps") / f"{slug(name)}.html"
     res = area_maps(checked, region=region, html_path=out, png=not args.no_png, dpi=args.dpi,
-                    illustrative=illustrative, tiles=args.tiles)
+                    illustrative=illustrative, fond=args.fond, fond_attribution=args.fond_attribution)
     print(f"Carte écrite : {out} ({number(res['size_mb'], 1)} Mo, {res['n_cpts']} CPTS, "
           f"{number(res['n_communes'])} communes)")
     if res["png"]:
@@ -717,7 +717,12 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--passage", metavar="FICHIER", help="table de passage INSEE des anciens codes")
     p.add_argument("-o", "--sortie", "--output", dest="output", metavar="FICHIER.html",
                    help="fichier HTML écrit (défaut : maps/<région>.html)")
-    p.add_argument("--tiles", default=None, help="fond de carte en ligne facultatif, ex. OpenStreetMap")
+    p.add_argument("--fond", "--tiles", dest="fond", default=None, metavar="FOND",
+                   help="fond de carte en ligne facultatif (la carte reste complète hors ligne) : osm "
+                        "(OpenStreetMap), ign-plan (Plan IGN), ign-ortho (orthophotos IGN), ou une adresse "
+                        "de tuiles https://…/{z}/{x}/{y}.png avec --fond-attribution")
+    p.add_argument("--fond-attribution", default=None, metavar="TEXTE",
+                   help="source et licence d'un fond de carte personnalisé (obligatoire avec une adresse)")
     p.add_argument("--sans-png", "--no-png", dest="no_png", action="store_true", help="ne pas écrire la carte imprimable PNG")
     p.add_argument("--dpi", type=int, default=200, help="résolution du PNG (défaut 200)")
     p.set_defaults(func=_cmd_carte)

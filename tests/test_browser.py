@@ -120,13 +120,14 @@ def test_hdf_map_in_headless_chromium_offline(hdf_map, tmp_path):
     assert "exception" not in result, result.get("exception")
     assert result["cpts_paths"] == len(terr) == 59
     assert result["commune_paths"] == 3782
-    assert result["uncovered_paths"] == int((~layer["covered"]).sum())
+    # zones blanches are drawn dissolved, one shape per department
+    assert result["uncovered_paths"] == layer.loc[~layer["covered"], "department"].nunique()
     assert result["legend"] == [*STAGES, "Zone blanche (non couverte)"]
     assert result["cpts_tooltip"].startswith("CPTS ") and "Étape : " in result["cpts_tooltip"]
     assert "Code INSEE : " in result["commune_tooltip"] and "CPTS : " in result["commune_tooltip"]
     assert result["title"] == "CPTS — Hauts-de-France"
     assert "population municipale 2016" in result["caption"]
-    assert result["layers"][:3] == ["CPTS par étape", "Limites des CPTS", "Communes"]
+    assert result["layers"][:4] == ["CPTS par étape", "Limites des CPTS", "Noms des CPTS", "Communes"]
     assert result["search"]
     assert result["errors"] == [] and result["failed"] == [] and result["resources"] == []
     # A screenshot to look at (kept with the test's temporary files)

@@ -64,7 +64,9 @@ def test_indicator_layer_classes_and_legend(hdf):
     checked, terr, layer = hdf
     data = terr.assign(density=terr["population"] / terr["area_km2"])
     data.loc[data.index[0], "density"] = np.nan
-    spec = indicator_layer(data, "density", name="Densité", title="Habitants par km²", k=4)
+    spec = indicator_layer(data, "density", name="Densité", legend_kwds={"title": "Habitants par km²"}, k=4)
+    with pytest.warns(DeprecationWarning):
+        assert indicator_layer(data, "density", title="Habitants par km²", k=4)["title"] == "Habitants par km²"
     assert len(spec["colors"]) == len(spec["labels"]) == 4
     assert spec["has_missing"] and spec["features"][0]["k"] is None
     m = stage_map(terr, layer, membership=checked.membership, indicators=[spec])
@@ -79,4 +81,130 @@ def test_user_text_cannot_break_out_of_the_script(hdf_communes):
     page = stage_map(build_territories(checked, somme), communes_with_cpts(checked, somme)) \
         .get_root().render()
     assert "</script><b>" not in page
-    assert "\\u003c/script>\\u003cb>{{ x }}{\\u0025 raw \\u0025}50 \\u0025" in page
+    assert "\\u003c/script>\\u003cb>{\\u007b x }}{\\u0025 raw \\u0025}50 \\u0025" in page
+
+
+def _reference_encode(geom, origin, scale):
+    """The previous pure-Python encoder, kept as the reference of the vectorised one."""
+    import shapely
+
+    def chars(values):
+        out = []
+        for v in values.tolist():
+            v = ~(v << 1) if v < 0 else (v << 1)
+            while v >= 0x20:
+                out.append(chr((0x20 | (v & 0x1F)) + 63))
+                v >>= 5
+            out.append(chr(v + 63))
+        return "".join(out)
+
+    polys = []
+    for part in shapely.get_parts(geom):
+        rings = []
+        for i, ring in enumerate([part.exterior, *part.interiors]):
+            q = np.round((np.asarray(ring.coords)[:-1, :2] - np.asarray(origin)) * scale).astype(np.int64)
+            keep = np.ones(len(q), dtype=bool)
+            keep[1:] = np.any(q[1:] != q[:-1], axis=1)
+            q = q[keep]
+            if len(q) < 3:
+                if i == 0:
+                    break
+                continue
+            rings.append(chars(np.diff(q, axis=0, prepend=np.zeros((1, 2), dtype=np.int64)).ravel()))
+        if rings:
+            polys.append(rings)
+    return polys
+
+
+def test_vectorised_encoder_matches_the_reference(hdf_communes):
+    from cpts_geo.maps import encode_geometries
+
+    geoms = hdf_communes.geometry.to_numpy()[::7]
+    got = encode_geometries(geoms, (1.5, 49.0), 10_000)
+    assert got == [_reference_encode(g, (1.5, 49.0), 10_000) for g in geoms]
+    assert encode_geometries([None], (0, 0), 1) == [[]]
+
+
+def test_same_input_same_bytes(hdf, tmp_path):
+    import hashlib
+
+    checked, terr, layer = hdf
+    digests = []
+    for name in ("a.html", "b.html"):
+        path = save_map(stage_map(terr, layer, membership=checked.membership, title="Même carte"),
+                        tmp_path / name)
+        digests.append(hashlib.sha256(path.read_bytes()).hexdigest())
+    assert digests[0] == digests[1]
+
+
+def test_user_text_is_never_a_template(hdf_communes):
+    somme = hdf_communes[hdf_communes["department"] == "80"]
+    reg = pd.DataFrame({"cpts_id": ["X"], "cpts_name": ["A"], "stage": ["1"], "commune_code": ["80021"]})
+    checked = validate_registry(reg, somme)
+    spec = indicator_layer(build_territories(checked, somme).assign(v=1.0), "v", name="{{ 8*8 }}",
+                           legend_kwds={"title": "{% if 1 %}T{% endif %}"})
+    page = stage_map(build_territories(checked, somme), communes_with_cpts(checked, somme),
+                     title="{{ 7*7 }} {{ self.__init__.__globals__ }}", subtitle="{{ 6*6 }}",
+                     caption="{{ 5*5 }}", indicators=[spec]).get_root().render()
+    assert "49" not in re.search(r"<title>(.*?)</title>", page).group(1)
+    assert "&#123;&#123; 7*7 &#125;&#125;" in page
+    assert "__builtins__" not in page
+    assert "{\\u007b 6*6 }}" in page and "{\\u007b 8*8 }}" in page and "{\\u0025 if 1 \\u0025}" in page
+
+
+def test_fond_named_url_and_french_errors(hdf):
+    from cpts_geo.maps import FONDS
+
+    checked, terr, layer = hdf
+    page = stage_map(terr, layer, membership=checked.membership, fond="ign-plan").get_root().render()
+    assert "data.geopf.fr" in page and "Géoplateforme" in page
+    assert set(FONDS) == {"osm", "ign-plan", "ign-ortho"}
+    with pytest.raises(ValueError, match="doit avoir une attribution"):
+        stage_map(terr, layer, fond="https://tuiles.example/{z}/{x}/{y}.png")
+    with pytest.raises(ValueError, match=r"doit contenir \{z\}, \{x\} et \{y\}"):
+        stage_map(terr, layer, fond="https://tuiles.example/wmts", fond_attribution="X")
+    with pytest.raises(ValueError, match="Fond de carte « satellite » inconnu"):
+        stage_map(terr, layer, fond="satellite")
+    page = stage_map(terr, layer, fond="https://t.example/{z}/{x}/{y}.png", fond_attribution="© T").get_root().render()
+    assert "t.example" in page
+    with pytest.warns(DeprecationWarning):
+        stage_map(terr, layer, tiles="OpenStreetMap")
+
+
+def test_dpi_is_checked_before_the_html_is_written(tmp_path):
+    from cpts_geo.batch import area_maps
+    from cpts_geo.communes import load_communes
+
+    france = load_communes(departments=["80"])
+    checked = validate_registry(pd.DataFrame({"cpts_id": ["X"], "stage": ["1"], "commune_code": ["80021"]}), france)
+    out = tmp_path / "carte.html"
+    with pytest.raises(ValueError, match="Résolution invalide : 0 ppp"):
+        area_maps(checked, department="80", html_path=out, dpi=0)
+    with pytest.raises(ValueError, match="attribution"):
+        area_maps(checked, department="80", html_path=out, fond="https://x.example/{z}/{x}/{y}.png")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_cpts_data_tooltip_funding_and_labels_inside(hdf):
+    import json
+
+    import shapely
+
+    from cpts_geo.funding import aci_funding
+
+    checked, terr, layer = hdf
+    page = stage_map(terr, layer, membership=checked.membership).get_root().render()
+    payload = re.search(r"cptsGeoMap\(map_\w+, (\{.*\})\);", page).group(1)
+    data = json.loads(payload.replace("{\\u007b", "{{"))
+    assert len(data["cpts"]) == 59 and data["vintage"] == terr.attrs["population_vintage"]
+    for c in data["cpts"]:
+        rec = terr.loc[c["id"]]
+        assert c["fund"].replace("\u202f", "") == str(int(aci_funding(int(rec["tier"])).loc["Total", "Total"]))
+    zooms = data["labels"]["zooms"]
+    assert len(zooms) >= 4
+    geoms = terr.geometry.loc[[c["id"] for c in data["cpts"]]].to_numpy()
+    for z, placed in zooms.items():
+        assert len(placed) == 59
+        assert shapely.contains_xy(geoms, [p[2] for p in placed], [p[1] for p in placed]).mean() > 0.97, z
+    # from the regional zoom + 3 on, most CPTS carry their name
+    assert sum(p[0] < 2 for p in zooms[str(data["labels"]["max"])]) >= 40

@@ -45,7 +45,7 @@ def test_tier_and_indicator_maps(hdf, tmp_path):
     assert [t.get_text() for t in ax.get_legend().get_texts()][0].startswith("Taille 1")
     data = terr.assign(density=terr["population"] / terr["area_km2"])
     data.loc[data.index[:2], "density"] = np.nan
-    ax = plot_indicator(data, "density", k=4, legend_title="Habitants par km²")
+    ax = plot_indicator(data, "density", k=4, legend_kwds={"title": "Habitants par km²"})
     assert ax.get_legend().get_title().get_text() == "Habitants par km²"
     texts = [t.get_text() for t in ax.get_legend().get_texts()]
     assert len(texts) == 5 and texts[-1] == "non disponible"
@@ -61,3 +61,69 @@ def test_tier_and_indicator_maps(hdf, tmp_path):
     for suffix in ("png", "svg", "pdf"):
         out = save_figure(plot_stages(terr, layer), tmp_path / f"carte.{suffix}", dpi=150)
         assert out.stat().st_size > 10_000
+
+
+def test_every_cpts_labelled_once_inside_without_overlap(hdf, tmp_path):
+    import shapely
+
+    from cpts_geo.communes import metric_crs
+
+    terr, layer = hdf
+    for plot in (plot_stages, plot_tiers):
+        ax = plot(terr, layer if plot is plot_stages else None)
+        labels = [t for t in ax.texts if t.get_gid() == "cpts-label"]
+        assert sorted(t.get_url() for t in labels) == sorted(terr.index)  # one label per CPTS
+        metric = terr.to_crs(metric_crs(layer)).geometry
+        for t in labels:
+            x, y = t.get_position()
+            assert shapely.contains_xy(metric.loc[t.get_url()], x, y), t.get_text()
+        renderer = ax.figure.canvas.get_renderer()
+        boxes = [t.get_window_extent(renderer) for t in labels]
+        overlaps = [(a.get_text(), b.get_text()) for i, a in enumerate(labels) for j, b in enumerate(labels)
+                    if i < j and boxes[i].overlaps(boxes[j])]
+        assert overlaps == []
+        numbered = [t.get_text() for t in labels if t.get_text().isdigit()]
+        if numbered:  # every number is listed with its CPTS name
+            listed = "\n".join(t.get_text() for t in ax.texts if t.get_gid() == "cpts-number-list")
+            for t in labels:
+                if t.get_text().isdigit():
+                    assert f"{t.get_text()}  {terr.loc[t.get_url(), 'name']}" in listed
+    save_figure(ax, tmp_path / "tailles.png", dpi=100)
+
+
+def test_shared_parameter_names_and_deprecated_aliases(hdf):
+    import inspect
+
+    from cpts_geo.maps import indicator_layer
+
+    terr, _ = hdf
+    for fn in (plot_indicator, indicator_layer):
+        params = inspect.signature(fn).parameters
+        assert {"column", "cmap", "scheme", "k", "legend", "legend_kwds", "classification_kwds"} <= set(params)
+    data = terr.assign(d=terr["population"] / terr["area_km2"])
+    ax = plot_indicator(data, "d", legend_kwds={"title": "Habitants par km²", "fmt": "{:,.0f}"},
+                        scheme="user_defined", classification_kwds={"bins": [100, 300, 10_000]})
+    assert ax.get_legend().get_title().get_text() == "Habitants par km²"
+    assert [t.get_text() for t in ax.get_legend().get_texts()][1].startswith("100 – 300")
+    with pytest.warns(DeprecationWarning):
+        ax = plot_indicator(data, "d", legend_title="Ancien titre")
+    assert ax.get_legend().get_title().get_text() == "Ancien titre"
+    ax = plot_stages(terr, legend_kwds={"title": "Étapes"}, labels=False)
+    assert ax.get_legend().get_title().get_text() == "Étapes"
+    assert not [t for t in ax.texts if t.get_gid() == "cpts-label"]
+
+
+def test_plotting_does_not_import_folium():
+    import subprocess
+    import sys
+
+    code = "import sys, cpts_geo.plotting, cpts_geo.style; print('folium' in sys.modules)"
+    assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          check=True).stdout.strip() == "False"
+
+
+def test_save_figure_refuses_a_bad_dpi_and_writes_nothing(hdf, tmp_path):
+    terr, _ = hdf
+    with pytest.raises(ValueError, match="Résolution invalide"):
+        save_figure(plot_tiers(terr, labels=False), tmp_path / "x.png", dpi=-3)
+    assert list(tmp_path.iterdir()) == []

@@ -206,7 +206,7 @@
     function refreshCommunes() {
       var z = map.getZoom();
       // communes answer the mouse only when zoomed in: at regional zoom the CPTS do
-      map.getPane("communes").style.pointerEvents = z >= detailZoom ? "auto" : "none";
+      L.DomUtil[z >= detailZoom ? "removeClass" : "addClass"](map.getPane("communes"), "cpts-mute");
       if (!map.hasLayer(communeLayer)) { return; }
       if (!lazy) {
         for (var j = 0; j < nCom; j++) { if (C.g[j].length) { makeCommune(j); } }
