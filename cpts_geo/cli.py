@@ -551,6 +551,61 @@ def _cmd_batch(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_portrait(args: argparse.Namespace) -> int:
+    import warnings
+    from pathlib import Path
+
+    from cpts_geo import portrait as P
+
+    if not (args.cpts or args.communes or args.region_portraits or args.toutes):
+        raise ValueError("Choisissez la CPTS : --cpts ID, un périmètre en projet (--communes CODE…), "
+                         "ou toutes celles d'une région (--region 32, --toutes).")
+    registry = args.communes if args.communes else args.registry
+    if args.communes:
+        registry = P.draft_registry(args.communes, name=args.nom or "Projet de CPTS")
+    elif args.registry in (None, "exemple"):
+        registry = None
+    ctx = P.portrait_context(registry, passage=args.passage)
+    if ctx.illustrative:
+        from cpts_geo.territories import EXAMPLE_NOTE
+
+        print(EXAMPLE_NOTE)
+    options = {"secrecy": args.seuil, "rules": dict(r.split("=", 1) for r in args.regle or [])}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # repairs are reported in the portrait
+        if args.professionnels:
+            args.supply = args.professionnels
+            options["supply"] = _read_supply(args, ctx.france)
+        if args.flux:
+            from cpts_geo import flows as F
+
+            raw = F.read_mobpro(args.flux) if args.mobpro else F.read_flows(args.flux)
+            options["flows"] = F.prepare_flows(raw, passage=args.passage, membership=ctx.checked.membership)[0]
+    if args.indicateurs:
+        options["indicators"] = P.read_indicators(args.indicateurs, year=args.annee_indicateurs)
+    if args.ages:
+        options["ages"] = P.read_ages(args.ages)
+    if args.cpts or args.communes:
+        out = Path(args.output) if args.output else None
+        res = P.portrait(args.cpts, out, pdf=args.pdf, context=ctx, **options)
+        print(f"Portrait écrit : {res.html}" + (f" ; PDF : {res.pdf}" if res.pdf else ""))
+        if res.message:
+            print(res.message)
+        return 0
+    out = Path(args.output or "portraits")
+    table = P.portraits(out, context=ctx, region=args.region_portraits, pdf=args.pdf, force=args.force,
+                        **options)
+    done = int((table["État"] == "écrit").sum())
+    print(f"{len(table)} portrait(s) ({done} écrit(s), {len(table) - done} inchangé(s)) ; "
+          f"index : {out / 'index.html'}")
+    if args.pdf:
+        try:
+            import weasyprint  # noqa: F401
+        except (ImportError, OSError):
+            print(P.PDF_HELP)
+    return 0
+
+
 #: argparse's own messages, in French (the rest of the parser's text is ours).
 _ARGPARSE_FRENCH = [
     (r"the following arguments are required: (.*)", r"arguments obligatoires manquants : \1"),
@@ -739,6 +794,43 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--forcer", "--force", dest="force", action="store_true",
                    help="refaire aussi les cartes inchangées")
     p.set_defaults(func=_cmd_batch)
+
+    p = sub.add_parser("portrait", help="portrait imprimable d'une CPTS (HTML autonome, PDF), "
+                       "ou de toutes les CPTS d'une région")
+    p.add_argument("registry", nargs="?", default=None, metavar="REGISTRE",
+                   help="registre CSV/XLSX/GPKG ; par défaut le registre illustratif des Hauts-de-France")
+    p.add_argument("--cpts", metavar="ID", help="identifiant (ou nom) de la CPTS")
+    p.add_argument("--communes", nargs="+", metavar="CODE",
+                   help="périmètre en projet : codes des communes (sans registre)")
+    p.add_argument("--nom", help="nom du périmètre en projet (avec --communes)")
+    p.add_argument("--region", dest="region_portraits", metavar="REGION",
+                   help="toutes les CPTS de cette région (code ou nom), dans un dossier avec index.html")
+    p.add_argument("--toutes", action="store_true", help="toutes les CPTS du registre")
+    p.add_argument("--professionnels", metavar="FICHIER",
+                   help="BPE de l'INSEE ou table code commune / profession / effectif (section 5)")
+    p.add_argument("--format", choices=["auto", "bpe", "table"], default="auto",
+                   help="format du fichier des professionnels (défaut : reconnu)")
+    p.add_argument("--code", default="code", help="colonne du code commune (table générique)")
+    p.add_argument("--profession", default="profession", help="colonne de la profession")
+    p.add_argument("--effectif", default="count", help="colonne de l'effectif")
+    p.add_argument("--flux", metavar="FICHIER", help="table origine–destination des patients (section 7)")
+    p.add_argument("--mobpro", action="store_true", help="--flux est un fichier détail MOBPRO de l'INSEE")
+    p.add_argument("--indicateurs", metavar="FICHIER",
+                   help="vos indicateurs par commune : code;indicateur;valeur, ou une colonne par indicateur")
+    p.add_argument("--regle", action="append", metavar="INDICATEUR=REGLE",
+                   help="agrégation d'un indicateur : somme (défaut), moyenne:population ou "
+                        "moyenne:AUTRE_INDICATEUR (répétable)")
+    p.add_argument("--annee-indicateurs", metavar="ANNEE", help="millésime des indicateurs à retenir")
+    p.add_argument("--ages", metavar="FICHIER", help="population par âge : code;age;effectif (ou INSEE Nb_H, Nb_F)")
+    p.add_argument("--seuil", type=_decimal, default=10, metavar="N",
+                   help="secret statistique : masquer les effectifs et volumes < N (défaut 10)")
+    p.add_argument("--pdf", action="store_true", help="écrire aussi le PDF (WeasyPrint, extra [pdf])")
+    p.add_argument("--passage", metavar="FICHIER", help="table de passage INSEE des anciens codes")
+    p.add_argument("--forcer", "--force", dest="force", action="store_true",
+                   help="refaire aussi les portraits inchangés")
+    p.add_argument("-o", "--sortie", "--output", dest="output", metavar="SORTIE",
+                   help="fichier HTML (une CPTS ; défaut portrait-<id>.html) ou dossier (défaut portraits)")
+    p.set_defaults(func=_cmd_portrait)
 
     p = sub.add_parser("show-versions", aliases=["versions"], help="versions des dépendances (pour un rapport de bogue)")
     p.set_defaults(func=_cmd_show_versions)

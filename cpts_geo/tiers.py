@@ -23,7 +23,7 @@ from collections.abc import Iterable
 import numpy as np
 import pandas as pd
 
-__all__ = ["TIER_LABELS", "tier_of"]
+__all__ = ["TIER_LABELS", "TIER_RULES", "tier_of"]
 
 #: French label of each tier.
 TIER_LABELS = {
@@ -31,6 +31,14 @@ TIER_LABELS = {
     2: "Taille 2 (40 000 à 80 000 habitants)",
     3: "Taille 3 (80 000 à 175 000 habitants)",
     4: "Taille 4 (plus de 175 000 habitants)",
+}
+
+#: The boundary rule of each tier, as :func:`tier_of` applies it (for reports).
+TIER_RULES = {
+    1: "population < 40 000",
+    2: "40 000 ≤ population < 80 000",
+    3: "80 000 ≤ population ≤ 175 000",
+    4: "population > 175 000",
 }
 
 

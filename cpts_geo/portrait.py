@@ -1,0 +1,1380 @@
+"""The CPTS portrait: the printable territorial diagnosis of one CPTS, or of every CPTS of a region.
+
+The « premiers éléments de diagnostic territorial » of a lettre d'intention (fiche 4 of the URPS
+Hauts-de-France guide) and the pré-diagnostic of the réunion d'information territoriale (fiche 5),
+as one self-contained HTML page (no network, prints on A4) and, with WeasyPrint, a PDF.
+
+Every figure comes from a library function; this module only chooses, orders and prints them:
+
+1. identity: :func:`cpts_geo.territories.build_territories` (population, tier from
+   :func:`cpts_geo.tiers.tier_of` with :data:`cpts_geo.tiers.TIER_RULES`, area, departments),
+   neighbouring CPTS and zones blanches from :func:`cpts_geo.territories.communes_with_cpts`;
+2. a print map drawn by :func:`cpts_geo.plotting.plot_stages`;
+3. ACI funding: :func:`cpts_geo.funding.aci_funding`, :func:`cpts_geo.funding.early_mission_aid`;
+4. population, density of population and the DREES age-standardised demand index;
+5. professionals: :func:`cpts_geo.density.density` on a supply table read by
+   :mod:`cpts_geo.professionals`, small counts masked;
+6. accessibility to GPs: the published DREES APL (:func:`cpts_geo.apl.load_apl`), aggregated by
+   :func:`cpts_geo.accessibility.territory_accessibility` as DREES recommends;
+7. patient flows: :func:`cpts_geo.flows.cpts_flow_indicators`,
+   :func:`~cpts_geo.flows.leakage_destinations`, :func:`~cpts_geo.flows.mask_secrecy`;
+8. the user's own indicators (:func:`read_indicators`, :func:`aggregate_indicators`);
+9. sources, vintages and caveats of what was used.
+
+The work shared by the portraits of a region (territories, APL aggregates) is done once, in
+:func:`portrait_context`.
+
+>>> ctx = portrait_context()
+>>> p = build_portrait("HDF-01", context=ctx, map=False)
+>>> p.name, p.illustrative
+('CPTS Bohain-en-Vermandois (illustratif)', True)
+>>> p.figures["population.cpts.layer"].text
+'51\\xa0598'
+"""
+
+from __future__ import annotations
+
+import base64
+import difflib
+import hashlib
+import html
+import io
+import json
+import time
+import warnings
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from functools import lru_cache
+from importlib import resources
+from pathlib import Path
+from typing import NamedTuple
+
+import numpy as np
+import pandas as pd
+
+from cpts_geo._files import atomic_path, atomic_write_text
+from cpts_geo._french import fold, number, percent
+from cpts_geo.errors import ValidationError
+
+__all__ = [
+    "AGE_BANDS",
+    "Figure",
+    "Portrait",
+    "PortraitContext",
+    "aggregate_indicators",
+    "build_portrait",
+    "draft_registry",
+    "portrait",
+    "portrait_context",
+    "portraits",
+    "read_ages",
+    "read_indicators",
+    "render_html",
+    "write_pdf",
+]
+
+#: Thousands separator in the portrait (a no-break space: numbers never break across lines).
+SEP = "\u00a0"
+#: Age bands of the population-by-age table (lower bounds; the last is open).
+AGE_BANDS = (0, 15, 30, 45, 60, 75)
+#: Aggregation rules of user indicators: French and English spellings.
+_RULES = {"somme": "sum", "sum": "sum", "total": "sum",
+          "moyenne": "mean", "mean": "mean", "moyenne ponderee": "mean"}
+_DRAFT_ID = "PROJET"
+
+
+# --------------------------------------------------------------------------- figures
+class Figure(NamedTuple):
+    """One printed figure: its key, the library value, and its text as printed."""
+
+    key: str
+    value: float | None
+    text: str
+
+
+def _fig(figures: dict, key: str, value, decimals: int | None = 0, *, kind: str = "number",
+         unit: str = "") -> Figure:
+    if value is None or value is pd.NA or (isinstance(value, float) and np.isnan(value)):
+        text = "non disponible"
+        value = None
+    elif kind == "percent":
+        text = percent(value, decimals, sep=SEP)
+    else:
+        text = number(value, decimals, sep=SEP)
+    if unit and value is not None:
+        text = f"{text}{SEP}{unit}"
+    f = Figure(key, None if value is None else float(value), text)
+    figures[key] = f
+    return f
+
+
+@dataclass(frozen=True)
+class Table:
+    """A table of the portrait: French headers, cells of text or :class:`Figure`."""
+
+    caption: str
+    headers: tuple
+    rows: tuple
+    numeric: tuple = ()
+    long: bool = False
+    classes: tuple = ()
+
+
+@dataclass(frozen=True)
+class Section:
+    """A section: a title and blocks (``("p", text)``, ``("note", text)``, ``("notice", text)``,
+    ``("facts", [(label, text or Figure)])``, ``("table", Table)``, ``("figure", uri, caption)``,
+    ``("list", [text])``)."""
+
+    key: str
+    title: str
+    blocks: tuple
+    page_break: bool = False
+
+
+@dataclass(frozen=True)
+class Portrait:
+    """The portrait of one CPTS: sections ready to print, every figure, and the reports.
+
+    ``figures`` maps a key (``"apl.cpts.2023"``…) to the :class:`Figure` printed;
+    ``reports`` holds what was remapped or left out (APL codes without commune…), as tables.
+    """
+
+    cpts_id: str
+    name: str
+    illustrative: bool
+    sections: tuple
+    figures: dict = field(default_factory=dict)
+    reports: dict = field(default_factory=dict)
+    sources: tuple = ()
+
+
+# --------------------------------------------------------------------------- context
+class PortraitContext(NamedTuple):
+    """What every portrait of a registry shares, computed once by :func:`portrait_context`."""
+
+    checked: object
+    communes: object
+    territories: object
+    layer: object
+    france: pd.DataFrame
+    apl: pd.DataFrame
+    apl_unmatched: pd.DataFrame
+    units: pd.DataFrame
+    illustrative: bool
+    draft: bool
+
+
+def draft_registry(codes: Iterable[str], *, name: str = "Projet de CPTS",
+                   stage: str = "Dynamique identifiée") -> pd.DataFrame:
+    """A registry of one draft perimeter (a list of commune codes), id ``PROJET``.
+
+    Examples
+    --------
+    >>> draft_registry(["80021", "80001"], name="Projet Amiens")[["cpts_id", "commune_code"]].values.tolist()
+    [['PROJET', '80021'], ['PROJET', '80001']]
+    """
+    codes = [str(c).strip() for c in codes]
+    if not codes:
+        raise ValueError("Périmètre vide : donnez au moins un code commune (ex. 80021).")
+    return pd.DataFrame({"cpts_id": _DRAFT_ID, "cpts_name": name, "stage": stage,
+                         "commune_code": codes})
+
+
+@lru_cache(maxsize=1)
+def _france():
+    from cpts_geo.communes import _metric_crs_of, load_communes
+
+    france = load_communes()
+    area = pd.Series(np.nan, index=france.index)
+    crs_of = france["department"].map(_metric_crs_of)
+    for crs, idx in france.groupby(crs_of).groups.items():  # one metric CRS per DROM
+        area[idx] = france.loc[idx].geometry.to_crs(crs).area.to_numpy() / 1e6
+    out = pd.DataFrame(france.drop(columns="geometry"))
+    out["area_km2"] = area.to_numpy(dtype="float64")
+    out.attrs.update(france.attrs)
+    return out
+
+
+def _apl_tables(france: pd.DataFrame, membership: pd.DataFrame):
+    """Both DREES APL years on the layer's units: (long APL table, unmatched codes report).
+
+    Each APL row keeps its DREES code and gets the commune of the layer it falls in
+    (:func:`cpts_geo.cog.remap_codes`, arrondissements to their city unless the registry uses
+    arrondissements), with its department and region.
+    """
+    from cpts_geo.apl import APL_YEARS, load_apl
+    from cpts_geo.cog import remap_codes
+
+    used = set(membership["code"])
+    frames, unmatched = [], []
+    for year in APL_YEARS:
+        apl = load_apl(year)
+        city, report = remap_codes(pd.Series(apl.index), communes=france, plm="city")
+        key = pd.Series(np.where(pd.Series(apl.index).isin(used), apl.index, city.astype(object)),
+                        index=apl.index, dtype="string")
+        key[city.isna().to_numpy()] = pd.NA
+        frame = apl.assign(year=year, key=key.to_numpy(), layer_code=city.to_numpy())
+        frame["department"] = frame["layer_code"].map(france["department"]).astype("string")
+        frame["region"] = frame["layer_code"].map(france["region"]).astype("string")
+        frames.append(frame)
+        bad = report[report["new_code"].isna()]
+        if len(bad):
+            unmatched.append(bad.assign(year=year))
+    table = pd.concat(frames)
+    table.index.name = "apl_code"
+    un = pd.concat(unmatched, ignore_index=True) if unmatched else pd.DataFrame(
+        columns=["code", "name", "reason", "year"])
+    return table, un
+
+
+def _aggregate_apl(apl: pd.DataFrame, membership: pd.DataFrame) -> pd.DataFrame:
+    """DREES aggregation of each APL year for every CPTS, department, region and France.
+
+    One call of :func:`cpts_geo.accessibility.territory_accessibility` per year, over the
+    units ``cpts_id``, ``dep:<code>``, ``reg:<code>`` and ``France``.
+    """
+    from cpts_geo.accessibility import territory_accessibility
+    from cpts_geo.apl import UNDERSERVED_THRESHOLD
+
+    parts = []
+    for year, t in apl.groupby("year"):
+        t = t.reset_index()
+        t["uid"] = t["apl_code"] + "@" + str(year)
+        mem = membership[["code", "cpts_id", "share"]].merge(
+            t[["key", "uid"]], left_on="code", right_on="key")[["uid", "cpts_id", "share"]]
+        ref = [t[["uid"]].assign(cpts_id="dep:" + t["department"].astype(str), share=1.0),
+               t[["uid"]].assign(cpts_id="reg:" + t["region"].astype(str), share=1.0),
+               t[["uid"]].assign(cpts_id="France", share=1.0)]
+        ref = [r[~r["cpts_id"].str.endswith("<NA>")] for r in ref]
+        m = pd.concat([mem, *ref], ignore_index=True).rename(columns={"uid": "code"})
+        values = t.set_index("uid")
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            agg = territory_accessibility(values["apl"], m, weights=values["pop_standardised"],
+                                          population=values["population"],
+                                          threshold=UNDERSERVED_THRESHOLD)
+        parts.append(agg.assign(year=year))
+    return pd.concat(parts).reset_index().set_index(["cpts_id", "year"])
+
+
+def portrait_context(
+    registry=None,
+    *,
+    communes=None,
+    passage=None,
+    check_names: bool = True,
+) -> PortraitContext:
+    """Validate a registry and compute what its portraits share (territories, APL aggregates).
+
+    Parameters
+    ----------
+    registry : DataFrame, path, CheckedRegistry or list of codes, optional
+        The registry (default: the embedded illustrative Hauts-de-France registry); a list of
+        commune codes is a draft perimeter (:func:`draft_registry`).
+    communes : GeoDataFrame, optional
+        The commune layer (default: the embedded layer of the departments the registry touches).
+    passage : optional
+        INSEE passage table for former codes of the registry.
+
+    Returns
+    -------
+    PortraitContext
+    """
+    from cpts_geo.communes import department_of, load_communes
+    from cpts_geo.registry import CheckedRegistry, read_registry, validate_registry
+    from cpts_geo.territories import build_territories, communes_with_cpts, load_example_registry
+
+    illustrative = registry is None
+    draft = False
+    if registry is None:
+        registry = load_example_registry()
+    elif isinstance(registry, (list, tuple, pd.Index)) or (
+            isinstance(registry, pd.Series)):
+        registry = draft_registry(list(registry))
+        draft = True
+    elif isinstance(registry, (str, Path)):
+        registry = read_registry(registry)
+    if isinstance(registry, pd.DataFrame):
+        illustrative = illustrative or bool(registry.attrs.get("illustrative"))
+        draft = draft or set(registry.get("cpts_id", pd.Series(dtype=str)).astype(str)) == {_DRAFT_ID}
+    france = _france()
+    if communes is None:
+        if isinstance(registry, CheckedRegistry):
+            codes = registry.membership["code"]
+        else:
+            from cpts_geo.registry import recognise_column
+
+            col = next((c for c in registry.columns if recognise_column(c) == "commune_code"), None)
+            codes = registry[col].astype(str).str.strip().str.zfill(5) if col else pd.Series([], dtype=str)
+        deps = sorted(set(department_of(pd.Series(codes, dtype="string")).dropna()) & set(france["department"]))
+        communes = load_communes(departments=deps) if deps else load_communes()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # repairs are in checked.report
+        checked = registry if isinstance(registry, CheckedRegistry) else validate_registry(
+            registry, communes, passage=passage, check_names=check_names)
+        territories = build_territories(checked, communes, parts=False)
+        layer = communes_with_cpts(checked, communes)
+    apl, unmatched = _apl_tables(france, checked.membership)
+    units = _aggregate_apl(apl, checked.membership)
+    return PortraitContext(checked, communes, territories, layer, france, apl, unmatched, units,
+                           illustrative, draft)
+
+
+def _suggest(cpts_id: str, cpts: pd.DataFrame) -> str:
+    ids = [str(i) for i in cpts.index]
+    near = difflib.get_close_matches(str(cpts_id), ids, n=3, cutoff=0.5)
+    names = {fold(n): i for i, n in zip(ids, cpts["name"].astype(str))}
+    near += [names[n] for n in difflib.get_close_matches(fold(cpts_id), list(names), n=3, cutoff=0.5)]
+    near = list(dict.fromkeys(near))[:4]
+    if not near:
+        return f"identifiants du registre : {', '.join(ids[:5])}{'…' if len(ids) > 5 else ''}"
+    return "CPTS proches : " + ", ".join(f"{i} ({cpts.at[i, 'name']})" for i in near)
+
+
+def _resolve(cpts_id, ctx: PortraitContext) -> str:
+    cpts = ctx.checked.cpts
+    if cpts_id is None and ctx.draft:
+        return _DRAFT_ID
+    if cpts_id in cpts.index:
+        return cpts_id
+    by_name = {fold(n): i for i, n in cpts["name"].astype(str).items()}
+    if cpts_id is not None and fold(cpts_id) in by_name:
+        return by_name[fold(cpts_id)]
+    raise ValueError(f"CPTS « {cpts_id} » absente du registre ; {_suggest(str(cpts_id), cpts)}.")
+
+
+# --------------------------------------------------------------------------- sections
+def _main_area(codes_pop: pd.DataFrame, column: str) -> str:
+    by = codes_pop.groupby(column)["w"].sum().sort_values(ascending=False, kind="stable")
+    return str(by.index[0]) if len(by) else ""
+
+
+def _identity(ctx, cid, figs, srcs):
+    from cpts_geo.tiers import TIER_LABELS, TIER_RULES
+
+    t = ctx.territories.loc[cid]
+    vintage = ctx.territories.attrs.get("population_vintage")
+    member = ctx.checked.membership[ctx.checked.membership["cpts_id"] == cid]
+    com = ctx.layer.loc[ctx.layer.index.intersection(member["code"])]
+    facts = [("Identifiant", str(cid)), ("Étape du projet", str(t["stage"]))]
+    pop = _fig(figs, "population.cpts.layer", t["population"])
+    facts.append((f"Population municipale {vintage}", pop))
+    if pd.notna(t["tier"]):
+        tier = int(t["tier"])
+        facts.append(("Taille (niveau ACI)", f"{TIER_LABELS[tier]} : règle {TIER_RULES[tier]}, "
+                      f"appliquée à la population municipale {vintage} ({pop.text} habitants)"))
+    else:
+        facts.append(("Taille (niveau ACI)", "non déterminée : population inconnue"))
+    facts.append(("Communes", _fig(figs, "communes.cpts", t["n_communes"])))
+    facts.append(("Superficie", _fig(figs, "area.cpts", t["area_km2"], 1, unit="km²")))
+    deps = ctx.france.drop_duplicates("department").set_index("department")
+    dep_text = ", ".join(f"{deps.at[d, 'department_name']} ({d})" if d in deps.index else d
+                         for d in str(t["departments"]).split(", ") if d)
+    reg_names = ctx.france.drop_duplicates("region").set_index("region")["region_name"]
+    reg_text = ", ".join(f"{reg_names.get(r, r)} ({r})" for r in str(t["regions"]).split(", ") if r)
+    facts.append(("Départements", dep_text))
+    facts.append(("Régions", reg_text))
+    geom = ctx.territories.geometry.loc[cid]
+    terr = ctx.territories
+    near = terr[terr.intersects(geom)].drop(index=cid, errors="ignore") if not geom.is_empty else terr.iloc[:0]
+    if len(near):
+        facts.append(("CPTS voisines", "; ".join(f"{n} ({s})" for n, s in zip(near["name"], near["stage"]))))
+    else:
+        facts.append(("CPTS voisines", "aucune dans le registre" if not ctx.draft else
+                      "aucun registre fourni (périmètre en projet)"))
+    white = ctx.layer[~ctx.layer["covered"]]
+    white = white[white.intersects(geom)] if not geom.is_empty else white.iloc[:0]
+    if len(white):
+        shown = ", ".join(white.sort_values("population", ascending=False)["name"].astype(str).head(12))
+        more = f" et {len(white) - 12} autre(s)" if len(white) > 12 else ""
+        wf = _fig(figs, "white.n", len(white))
+        wp = _fig(figs, "white.population", white["population"].sum())
+        facts.append(("Zones blanches limitrophes", f"{wf.text} commune(s), {wp.text} habitants : "
+                      f"{shown}{more}"))
+    else:
+        facts.append(("Zones blanches limitrophes", "aucune commune non couverte ne touche le territoire"))
+    blocks = [("facts", facts)]
+    if t.get("missing_population"):
+        blocks.append(("notice", f"Communes sans population connue : {t['missing_population']}."))
+    if geom.is_empty:
+        blocks.append(("notice", "Aucune géométrie pour les communes de ce territoire : pas de carte, "
+                       "ni de voisines, ni de superficie."))
+    srcs.append(f"Communes : {ctx.communes.attrs.get('source', 'couche communale')}.")
+    rows = []
+    shares = member.set_index("code")["share"]
+    for code, rec in com.sort_values("population", ascending=False).iterrows():
+        share = shares.get(code, 1.0)
+        rows.append((str(code), str(rec["name"]),
+                     _fig(figs, f"commune.{code}.population", rec["population"]),
+                     str(rec["department"]), "" if share >= 1 else percent(share, 0, sep=SEP)))
+    annex = Table(f"Communes de la CPTS (population municipale {vintage}), les plus peuplées d'abord",
+                  ("Code", "Commune", "Population", "Département", "Part dans la CPTS"), tuple(rows),
+                  numeric=(2, 4), long=True)
+    return Section("identite", "1. Identité du territoire", tuple(blocks)), annex
+
+
+def _map_section(ctx, cid, figs, srcs, *, dpi):
+    geom = ctx.territories.geometry.loc[cid]
+    if geom.is_empty:
+        return Section("carte", "2. Carte", (("notice", "Carte impossible : les communes de ce "
+                                                       "territoire n'ont pas de géométrie."),))
+    data = _map_png(ctx, cid, dpi=dpi)
+    uri = "data:image/png;base64," + base64.b64encode(data).decode("ascii")
+    caption = ("La CPTS (contour rouge épais) et ses voisines, colorées par étape ; zones blanches en gris ; "
+               "limites des départements en tirets. " + ("Registre illustratif. " if ctx.illustrative else "")
+               + f"Sources : {ctx.communes.attrs.get('source', '')}.")
+    return Section("carte", "2. Carte", (("figure", uri, caption),))
+
+
+def _map_png(ctx, cid, *, dpi: int = 100) -> bytes:
+    import geopandas as gpd
+    import matplotlib
+
+    if matplotlib.get_backend().lower() not in ("agg", "pdf", "svg", "module://matplotlib_inline.backend_inline"):
+        matplotlib.use("Agg")
+    import matplotlib.patheffects as pe
+    import matplotlib.pyplot as plt
+    import shapely
+
+    from cpts_geo.communes import metric_crs
+    from cpts_geo.plotting import _scale_bar, plot_stages
+
+    terr = ctx.territories
+    target = terr.loc[[cid]]
+    crs = metric_crs(ctx.layer[ctx.layer["cpts_id"] == cid].iloc[:1])
+    tm = target.to_crs(crs)
+    x0, y0, x1, y1 = tm.total_bounds
+    half = max(x1 - x0, y1 - y0) * 0.6 + 3000  # the CPTS and a margin
+    cx, cy = (x0 + x1) / 2, (y0 + y1) / 2
+    view = shapely.box(cx - half * 1.16, cy - half, cx + half * 1.16, cy + half)
+    box = shapely.box(*gpd.GeoSeries([view], crs=crs).to_crs(ctx.layer.crs).total_bounds)
+    around = ctx.layer[ctx.layer.intersects(box)]
+    near = terr[terr.intersects(box)]
+    fig = plt.figure(figsize=(7.6, 4.6))
+    ax = fig.add_axes((0.01, 0.01, 0.69, 0.98))  # the legend goes right of the map, in the figure
+    plot_stages(near, around, ax=ax, legend=True, scale_bar=False)  # sources: in the caption
+    ax.set_xlim(view.bounds[0], view.bounds[2])
+    ax.set_ylim(view.bounds[1], view.bounds[3])
+    tm.boundary.plot(ax=ax, color="#d7301f", linewidth=2.4, gid="cpts-studied")
+    halo = [pe.withStroke(linewidth=2.2, foreground="white")]
+    nm = near.drop(index=cid, errors="ignore").to_crs(crs)
+    for name, g in zip(nm["name"], nm.geometry):
+        part = g.intersection(view.buffer(-half * 0.06))
+        if part.is_empty or part.area < 0.02 * tm.area.iloc[0]:
+            continue
+        p = part.representative_point()
+        room = len(str(name)) * 6.5 * 0.3 * (2 * half * 1.16) / (0.69 * 7.6 * 72)  # half the text, in m
+        x = min(max(p.x, view.bounds[0] + room), view.bounds[2] - room)
+        ax.annotate(str(name), (x, p.y), ha="center", va="center", fontsize=6.5, color="#222222",
+                    path_effects=halo, gid="label-neighbour")
+    p = tm.geometry.iloc[0].representative_point()
+    ax.annotate(str(target["name"].iloc[0]), (p.x, p.y), ha="center", va="center", fontsize=9,
+                fontweight="bold", color="#7f0000", path_effects=[pe.withStroke(linewidth=3, foreground="white")],
+                gid="label-cpts")
+    _scale_bar(ax)
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=dpi)
+    plt.close(fig)
+    return buf.getvalue()
+
+
+def _funding(ctx, cid, figs, srcs):
+    from cpts_geo.funding import aci_funding, early_mission_aid
+
+    tier = ctx.territories.at[cid, "tier"]
+    if pd.isna(tier):
+        return Section("financement", "3. Financement ACI", (
+            ("notice", "Taille inconnue (population manquante) : pas de montant."),))
+    tier = int(tier)
+    first = aci_funding(tier)
+    later = aci_funding(tier, year="later")
+    rows = []
+    for i, mission in enumerate(first.index):
+        rec = first.loc[mission]
+        k = f"aci.{i}"
+        rows.append((str(mission), _fig(figs, f"{k}.fixed", rec.iloc[0], unit="€"),
+                     _fig(figs, f"{k}.variable", rec.iloc[1], unit="€"),
+                     _fig(figs, f"{k}.first", rec.iloc[2], unit="€"),
+                     _fig(figs, f"{k}.later", later.loc[mission, "Total"], unit="€")))
+    table = Table(f"Montants annuels maximaux, CPTS de taille {tier} (ACI, avenant 2)",
+                  ("Mission", "Volet fixe (moyens)", "Volet variable (actions et résultats)",
+                   "Total 1re année", "Total années suivantes"), tuple(rows), numeric=(1, 2, 3, 4),
+                  classes=tuple("total" if m == "Total" else "" for m in first.index))
+    aid = _fig(figs, "aci.early", early_mission_aid(tier), unit="€")
+    blocks = (("table", table),
+              ("p", f"Aide forfaitaire du contrat de mission précoce (CPTS en structuration qui "
+                    f"s'engage à déposer son projet de santé dans les 9 mois) : {aid.text}."),
+              ("note", "Maximums : volet variable entièrement atteint, survenue d'une crise sanitaire "
+                       "grave (volet variable de la mission crises), missions optionnelles comprises. "
+                       "1re année : 1re rédaction du plan de crise ; années suivantes : mise à jour du "
+                       "plan (volet fixe plus bas). Taille 4 avec au moins 100 membres : majoration de "
+                       "10 % des missions, non comptée ici."))
+    srcs.append(f"Financement : {first.attrs['source']}.")
+    return Section("financement", "3. Financement ACI", blocks, page_break=True)
+
+
+def _unit_labels(ctx, cid):
+    """The CPTS's main department and region (most population), with their names."""
+    member = ctx.checked.membership[ctx.checked.membership["cpts_id"] == cid]
+    f = ctx.france
+    pop = pd.to_numeric(f["population"], errors="coerce").reindex(member["code"]).fillna(0).to_numpy()
+    frame = pd.DataFrame({"w": pop * member["share"].to_numpy(),
+                          "department": f["department"].reindex(member["code"]).to_numpy(),
+                          "region": f["region"].reindex(member["code"]).to_numpy()})
+    frame = frame.dropna(subset=["department"])
+    dep = _main_area(frame, "department")
+    reg = _main_area(frame, "region")
+    names = f.drop_duplicates("department").set_index("department")["department_name"]
+    rnames = f.drop_duplicates("region").set_index("region")["region_name"]
+    return [(cid, str(ctx.checked.cpts.at[cid, "name"])),
+            (f"dep:{dep}", f"{names.get(dep, dep)} ({dep})" if dep else ""),
+            (f"reg:{reg}", f"{rnames.get(reg, reg)}" if reg else ""),
+            ("France", "France")]
+
+
+def _population(ctx, cid, figs, srcs, ages):
+    from cpts_geo.apl import POPULATION_VINTAGE
+
+    units = [(u, lab) for u, lab in _unit_labels(ctx, cid) if lab]
+    f = ctx.france
+    vintage = ctx.territories.attrs.get("population_vintage")
+    cur_year = POPULATION_VINTAGE[2023]
+    rows = []
+    for u, label in units:
+        if u == cid:
+            prev = ctx.territories.at[cid, "population"]
+            area = ctx.territories.at[cid, "area_km2"]
+        else:
+            sel = f if u == "France" else f[f["department"] == u[4:]] if u.startswith("dep:") \
+                else f[f["region"] == u[4:]]
+            prev = pd.to_numeric(sel["population"], errors="coerce").sum()
+            area = sel["area_km2"].sum()
+        agg = ctx.units.loc[(u, 2023)] if (u, 2023) in ctx.units.index else None
+        known = agg is not None and agg["population"] - agg["population_unknown"] > 0
+        cur = agg["population"] if known else np.nan
+        std = agg["standardised_population"] if known else np.nan
+        k = "cpts" if u == cid else u
+        rows.append((label, _fig(figs, f"population.{k}.{vintage}", prev),
+                     _fig(figs, f"population.{k}.{cur_year}", cur),
+                     _fig(figs, f"population.{k}.change", (cur / prev - 1) if prev else np.nan, 1,
+                          kind="percent"),
+                     _fig(figs, f"density_pop.{k}", cur / area if area else np.nan, 1),
+                     _fig(figs, f"demand_index.{k}", std / cur if cur else np.nan, 3)))
+    table = Table("Population, densité et demande de soins",
+                  ("Territoire", f"Population {vintage}", f"Population {cur_year}",
+                   f"Évolution {vintage}–{cur_year}", f"Habitants par km² ({cur_year})",
+                   "Indice de demande standardisé"), tuple(rows), numeric=(1, 2, 3, 4, 5),
+                  classes=("unit",) + ("",) * (len(rows) - 1))
+    blocks = [("table", table),
+              ("note", f"Population {vintage} : population municipale de la couche communale (INSEE). "
+                       f"Population {cur_year} : population municipale {cur_year} publiée avec l'APL 2023 "
+                       "de la DREES, rattachée aux communes actuelles. Indice de demande : population "
+                       "standardisée par l'âge de la DREES (consommation de soins de médecine générale par "
+                       "âge) ÷ population ; au-dessus de 1, une population qui consomme plus que la "
+                       "moyenne (plus âgée). Le département et la région sont ceux qui rassemblent le plus "
+                       "d'habitants de la CPTS.")]
+    if rows and rows[0][2].value is None:
+        blocks.append(("notice", f"Population {cur_year} et indice de demande non disponibles : les "
+                       "communes de la CPTS ne figurent pas dans les tables de la DREES (Mayotte n'y est "
+                       "pas)."))
+    from cpts_geo.tiers import tier_of
+
+    if rows and rows[0][2].value is not None and rows[0][1].value is not None:
+        t_prev, t_cur = tier_of([rows[0][1].value, rows[0][2].value]).tolist()
+        if t_prev != t_cur:
+            blocks.append(("notice", f"Avec la population {cur_year}, la CPTS serait de taille {t_cur} "
+                           f"(taille {t_prev} avec la population {vintage})."))
+    if ages is not None:
+        blocks.append(("table", _age_table(ctx, cid, ages, figs)))
+    srcs.append(f"Population {cur_year} et population standardisée : DREES, APL 2023 (Licence Ouverte 2.0).")
+    return Section("population", "4. Population", tuple(blocks))
+
+
+def _age_table(ctx, cid, ages: pd.DataFrame, figs) -> Table:
+    member = ctx.checked.membership[ctx.checked.membership["cpts_id"] == cid]
+    a = ages.copy()
+    a["code"] = a["code"].astype("string")
+    a = a.merge(member[["code", "share"]], on="code")
+    if not len(a):
+        return Table("Population par âge : aucune commune de la CPTS dans la table des âges",
+                     ("Âge", "Habitants", "Part"), ())
+    age = pd.to_numeric(a["age"], errors="coerce")
+    band = np.searchsorted(np.array(AGE_BANDS), age.to_numpy(dtype="float64"), side="right") - 1
+    a["band"] = band
+    a["w"] = pd.to_numeric(a["count"], errors="coerce") * a["share"]
+    by = a.groupby("band")["w"].sum().reindex(range(len(AGE_BANDS)), fill_value=0.0)
+    total = by.sum()
+    rows = []
+    for i, lo in enumerate(AGE_BANDS):
+        label = f"{lo} à {AGE_BANDS[i + 1] - 1} ans" if i + 1 < len(AGE_BANDS) else f"{lo} ans et plus"
+        rows.append((label, _fig(figs, f"age.{lo}", by.iloc[i]),
+                     _fig(figs, f"age.{lo}.share", by.iloc[i] / total if total else np.nan, 1, kind="percent")))
+    rows.append(("Total", _fig(figs, "age.total", total), _fig(figs, "age.total.share", 1.0 if total else np.nan,
+                                                                  1, kind="percent")))
+    n = a["code"].nunique()
+    return Table(f"Population par âge ({n} commune(s) de la CPTS dans la table fournie)",
+                 ("Âge", "Habitants", "Part"), tuple(rows), numeric=(1, 2),
+                 classes=("",) * len(AGE_BANDS) + ("total",))
+
+
+def _mask_counts(counts: pd.Series, threshold: float) -> pd.Series:
+    """Counts strictly between 0 and ``threshold`` masked (primary secrecy), and when exactly one
+    is masked, the smallest other non-zero count too, so that the total does not give it back."""
+    hidden = (counts > 0) & (counts < threshold)
+    if hidden.sum() == 1:
+        others = counts[~hidden & (counts > 0)]
+        if len(others):
+            hidden[others.idxmin()] = True
+    return hidden
+
+
+def _professionals(ctx, cid, figs, srcs, supply, threshold):
+    from cpts_geo.density import density
+    from cpts_geo.professionals import supply_by_commune
+
+    title = "5. Professionnels de santé"
+    if supply is None:
+        return Section("professionnels", title, (
+            ("notice", "Aucun fichier de professionnels fourni : donnez la BPE de l'INSEE "
+                       "(--professionnels bpe.csv) ou une table code commune / profession / effectif."),))
+    member = ctx.checked.membership[ctx.checked.membership["cpts_id"] == cid]
+    wide = supply if not {"code", "profession", "count"} <= set(getattr(supply, "columns", [])) \
+        else supply_by_commune(supply)
+    deps_supply = set(wide.index.astype(str).str[:2])
+    deps_cpts = set(ctx.france["department"].reindex(member["code"]).dropna().str[:2])
+    if not deps_supply & deps_cpts:
+        return Section("professionnels", title, (
+            ("notice", "Le fichier des professionnels ne contient aucune commune des départements de la "
+                       f"CPTS (départements de la CPTS : {', '.join(sorted(deps_cpts))} ; du fichier : "
+                       f"{', '.join(sorted(deps_supply)[:12])}{'…' if len(deps_supply) > 12 else ''}) : "
+                       "pas de densité calculée."),))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        d = density(wide, ctx.france, membership=member, reference=ctx.france)
+    one = d.xs(cid, level=0)
+    hidden = _mask_counts(one["count"], threshold)
+    rows = []
+    for prof, rec in one.iterrows():
+        k = f"density.{prof}"
+        if hidden[prof]:
+            count, dens = "secret", "secret"
+        else:
+            count = _fig(figs, f"{k}.count", rec["count"], None)
+            dens = _fig(figs, f"{k}.cpts", rec["density"], 1)
+        rows.append((str(prof), count, dens, _fig(figs, f"{k}.department", rec["department_density"], 1),
+                     _fig(figs, f"{k}.region", rec["region_density"], 1),
+                     _fig(figs, f"{k}.france", rec["france_density"], 1)))
+    total = one["count"].sum()
+    rows.append(("Ensemble des professions ci-dessus", _fig(figs, "density.total.count", total, None),
+                 "", "", "", ""))
+    dep, reg = one["department"].iloc[0], one["region"].iloc[0]
+    table = Table("Professionnels et densité pour 10 000 habitants",
+                  ("Profession", "Effectif", "CPTS", f"Département ({dep})", f"Région ({reg})", "France"),
+                  tuple(rows), numeric=(1, 2, 3, 4, 5), classes=("",) * len(one) + ("total",))
+    blocks = [("table", table),
+              ("note", f"Secret statistique : effectifs de 1 à {number(threshold - 1, None, sep=SEP)} "
+                       "masqués (« secret »), avec leur densité, et un effectif de plus quand un seul est "
+                       "masqué (le total le révélerait). Densités du département, de la région et de la "
+                       "France calculées sur le fichier fourni : elles ne valent que s'il couvre ces "
+                       "territoires.")]
+    if d.attrs.get("partial_reference"):
+        a, b = d.attrs["partial_reference"]
+        blocks.append(("notice", f"Le fichier ne couvre que {a} des {b} départements : la densité France "
+                       "est sous-estimée."))
+    srcs.append("Professionnels : " + str(getattr(supply, "attrs", {}).get("source", "fichier fourni")) + ".")
+    return Section("professionnels", title, tuple(blocks), page_break=True)
+
+
+def _accessibility(ctx, cid, figs, srcs, reports):
+    from cpts_geo.apl import APL_SOURCE, APL_YEARS, UNDERSERVED_THRESHOLD
+
+    title = "6. Accessibilité aux médecins généralistes (APL)"
+    units = [(u, lab) for u, lab in _unit_labels(ctx, cid) if lab]
+    rows = []
+    for u, label in units:
+        k = "cpts" if u == cid else u
+        cells = [label]
+        for year in APL_YEARS:
+            agg = ctx.units.loc[(u, year)] if (u, year) in ctx.units.index else None
+            cells.append(_fig(figs, f"apl.{k}.{year}", None if agg is None else agg["accessibility"], 2))
+        agg = ctx.units.loc[(u, 2023)] if (u, 2023) in ctx.units.index else None
+        cells.append(_fig(figs, f"apl.{k}.share_below", None if agg is None else agg["share_below"], 1,
+                          kind="percent"))
+        cells.append(_fig(figs, f"apl.{k}.population_below", None if agg is None else agg["population_below"]))
+        rows.append(tuple(cells))
+    thr = number(UNDERSERVED_THRESHOLD, None, sep=SEP)
+    table = Table("APL aux médecins généralistes (consultations par habitant et par an)",
+                  ("Territoire", *[f"APL {y}" for y in APL_YEARS], f"Part de la population sous {thr} (2023)",
+                   f"Habitants sous {thr} (2023)"), tuple(rows), numeric=(1, 2, 3, 4),
+                  classes=("unit",) + ("",) * (len(rows) - 1))
+    blocks = [("table", table)]
+    apl = ctx.apl[ctx.apl["year"] == 2023]
+    member = ctx.checked.membership[ctx.checked.membership["cpts_id"] == cid]
+    mine = apl[apl["key"].isin(member["code"])]
+    no_apl = sorted(set(member["code"]) - set(apl["key"].dropna()))
+    if len(mine):
+        low = mine.sort_values(["apl", "population"], ascending=[True, False]).head(10)
+        lrows = tuple((str(c), str(r["name"]), _fig(figs, f"apl.commune.{c}", r["apl"], 2),
+                       _fig(figs, f"apl.commune.{c}.population", r["population"]))
+                      for c, r in low.iterrows())
+        blocks.append(("table", Table("Les communes les moins bien dotées (APL 2023)",
+                                      ("Code DREES", "Commune", "APL 2023", "Population 2021"), lrows,
+                                      numeric=(2, 3))))
+    else:
+        blocks.append(("notice", "Aucune valeur d'APL publiée par la DREES pour les communes de cette "
+                       "CPTS (la DREES ne publie pas l'APL de Mayotte) : accessibilité non disponible."))
+    if no_apl and len(mine):
+        blocks.append(("notice", f"{len(no_apl)} commune(s) de la CPTS sans APL publiée, hors de la moyenne : "
+                       + ", ".join(no_apl[:10]) + ("…" if len(no_apl) > 10 else "")))
+    reports["communes_sans_apl"] = pd.DataFrame({"code": no_apl})
+    reports["apl_sans_commune"] = ctx.apl_unmatched
+    blocks.append(("note", "APL telle que publiée par la DREES (codes du COG 2022 et 2023 rattachés aux "
+                           "communes actuelles ; une commune nouvelle reçoit ses anciennes communes). "
+                           "Agrégation recommandée par la DREES : moyenne des APL communales pondérée par "
+                           "la population standardisée ; part de la population (totale) vivant dans une "
+                           f"commune sous {thr} consultations par habitant et par an."))
+    if len(ctx.apl_unmatched):
+        blocks.append(("note", f"{len(ctx.apl_unmatched)} code(s) DREES sans commune actuelle (laissés hors "
+                       "des agrégats) : " + ", ".join(ctx.apl_unmatched["code"].astype(str).head(8))))
+    srcs.append(f"Accessibilité : {APL_SOURCE}, APL 2022 et 2023.")
+    return Section("accessibilite", title, tuple(blocks))
+
+
+def _flows(ctx, cid, figs, srcs, flows, threshold):
+    from cpts_geo.flows import cpts_flow_indicators, leakage_destinations, mask_secrecy
+
+    title = "7. Flux de patients"
+    member = ctx.checked.membership
+    ind = cpts_flow_indicators(flows, member)
+    rec = ind.loc[cid]
+    if not (rec["resident_volume"] or rec["delivered_volume"]):
+        return Section("flux", title, (("notice", "La table de flux ne contient aucun flux partant des "
+                                                  "communes de la CPTS ni y arrivant : pas d'indicateur."),))
+    shown = mask_secrecy(ind.loc[[cid]], threshold=threshold).iloc[0]
+    labels = [("resident_volume", "Soins des habitants (volume)", 0, "number"),
+              ("inside_volume", "… dont dans la CPTS", 0, "number"),
+              ("retention", "Taux de rétention", 1, "percent"),
+              ("leakage", "Taux de fuite", 1, "percent"),
+              ("delivered_volume", "Soins délivrés dans la CPTS (volume)", 0, "number"),
+              ("attraction", "Taux d'attraction (part des soins délivrés à des non-résidents)", 1, "percent")]
+    facts = []
+    for col, label, dec, kind in labels:
+        v = shown[col]
+        facts.append((label, "secret statistique" if pd.isna(v) else _fig(figs, f"flows.{col}", float(v), dec,
+                                                                            kind=kind)))
+    blocks = [("facts", facts)]
+    leaks = leakage_destinations(flows, member, n=8, communes=ctx.france)
+    leaks = leaks[leaks["cpts_id"] == cid]
+    if len(leaks):
+        masked = mask_secrecy(leaks, threshold=threshold)
+        names = ctx.checked.cpts["name"].astype(str)
+        rows = []
+        for r in masked.itertuples(index=False):
+            name = names.get(r.destination, r.destination) if r.kind == "CPTS" else (r.name or r.destination)
+            vol = "secret" if pd.isna(r.volume) else _fig(figs, f"flows.leak.{r.rank}.volume", float(r.volume))
+            share = "secret" if pd.isna(r.share) else _fig(figs, f"flows.leak.{r.rank}.share", float(r.share), 1,
+                                                           kind="percent")
+            rows.append((str(r.rank), str(name), str(r.kind), vol, share))
+        blocks.append(("table", Table("Où vont les soins des habitants hors de la CPTS",
+                                      ("Rang", "Destination", "Type", "Volume", "Part des soins des habitants"),
+                                      tuple(rows), numeric=(3, 4))))
+    blocks.append(("note", f"Volumes de 1 à {number(threshold - 1, None, sep=SEP)} masqués (secret "
+                           "statistique), avec les taux et les volumes qui permettraient de les retrouver."))
+    srcs.append("Flux : table fournie par l'utilisateur.")
+    return Section("flux", title, tuple(blocks))
+
+
+def read_ages(data, *, sep: str | None = None) -> pd.DataFrame:
+    """Read a population-by-age table: ``code``, ``age``, ``count`` (or INSEE's ``CODGEO``,
+    ``Age``, ``Nb_H``, ``Nb_F``, summed).
+
+    Examples
+    --------
+    >>> t = pd.DataFrame({"CODGEO": ["31555"], "Age": ["3"], "Nb_H": ["10"], "Nb_F": ["12"]})
+    >>> read_ages(t).values.tolist()
+    [['31555', 3.0, 22.0]]
+    """
+    from cpts_geo.professionals import _read_table
+
+    frame = _read_table(data, sep)
+    cols = {fold(c): c for c in frame.columns}
+    code = cols.get("code") or cols.get("codgeo") or cols.get("code commune")
+    age = cols.get("age")
+    problems = []
+    if code is None or age is None:
+        problems.append({"problem": "colonnes « code » et « age » attendues ; colonnes reçues : "
+                                    + ", ".join(map(str, frame.columns))})
+    if "count" in cols or "effectif" in cols:
+        count = pd.to_numeric(frame[cols.get("count") or cols["effectif"]], errors="coerce")
+    elif "nb h" in cols and "nb f" in cols:
+        count = pd.to_numeric(frame[cols["nb h"]], errors="coerce") + pd.to_numeric(frame[cols["nb f"]],
+                                                                                   errors="coerce")
+    else:
+        problems.append({"problem": "colonne d'effectif attendue : « count », « effectif » ou « Nb_H » et « Nb_F »"})
+        count = None
+    if problems:
+        raise ValidationError("Table des âges illisible", problems)
+    a = pd.to_numeric(frame[age], errors="coerce")
+    bad = np.flatnonzero((a.isna() | count.isna()).to_numpy())
+    if len(bad):
+        raise ValidationError("Table des âges invalide : âge ou effectif non numérique",
+                              [{"row": int(i) + 2, "problem": "âge ou effectif non numérique"} for i in bad])
+    return pd.DataFrame({"code": frame[code].astype("string").str.zfill(5).to_numpy(),
+                         "age": a.to_numpy(dtype="float64"), "count": count.to_numpy(dtype="float64")})
+
+
+# --------------------------------------------------------------------------- user indicators
+def read_indicators(data, *, sep: str | None = None, year: str | int | None = None) -> pd.DataFrame:
+    """Read the user's own indicators per commune, long or wide.
+
+    Long: columns ``code``, ``indicateur``, ``valeur`` (and optionally ``annee``/``millesime``);
+    wide: ``code`` and one column per indicator. French decimal commas are accepted.
+
+    Parameters
+    ----------
+    data : DataFrame or path (CSV, XLSX, Parquet)
+    year : optional
+        The vintage to keep when the table holds several (required then).
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``row`` (file row), ``code``, ``indicator``, ``value``.
+
+    Raises
+    ------
+    ValidationError
+        Missing columns, non-numeric values, several vintages without ``year``.
+
+    Examples
+    --------
+    >>> t = pd.DataFrame({"code": ["80021", "80001"], "Patients sans médecin traitant": ["1 200", "35"]})
+    >>> read_indicators(t)[["code", "indicator", "value"]].values.tolist()
+    [['80021', 'Patients sans médecin traitant', 1200.0], ['80001', 'Patients sans médecin traitant', 35.0]]
+    """
+    from cpts_geo.professionals import _read_table
+
+    frame = _read_table(data, sep).reset_index(drop=True)
+    cols = {fold(c): c for c in frame.columns}
+    code = next((cols[k] for k in ("code", "code commune", "code insee", "codgeo", "depcom") if k in cols), None)
+    if code is None:
+        raise ValidationError("Table d'indicateurs sans colonne de code commune : nommez-la « code »",
+                              [{"problem": "colonnes reçues : " + ", ".join(map(str, frame.columns))}])
+    rows = np.arange(2, len(frame) + 2)
+    frame["_row"] = rows
+    ycol = next((cols[k] for k in ("annee", "millesime", "year") if k in cols), None)
+    ind, val = cols.get("indicateur"), cols.get("valeur")
+    problems: list[dict] = []
+    if ind and val:
+        long = frame.rename(columns={code: "code", ind: "indicator", val: "value"})
+    else:
+        value_cols = [c for c in frame.columns if c not in (code, ycol, "_row")]
+        long = frame.melt(id_vars=[code, "_row"] + ([ycol] if ycol else []), value_vars=value_cols,
+                          var_name="indicator", value_name="value").rename(columns={code: "code"})
+    if ycol:
+        years = long.groupby("indicator")[ycol].nunique()
+        several = years[years > 1]
+        if year is not None:
+            long = long[long[ycol].astype(str) == str(year)]
+        elif len(several):
+            for name in several.index:
+                got = ", ".join(sorted(long.loc[long["indicator"] == name, ycol].astype(str).unique()))
+                problems.append({"problem": f"indicateur « {name} » : plusieurs millésimes ({got}) ; "
+                                            "choisissez-en un (year=, --annee-indicateurs)"})
+    text = long["value"].astype("string").str.strip().str.replace("\u00a0", "").str.replace("\u202f", "") \
+        .str.replace(" ", "").str.replace(",", ".")
+    num = pd.to_numeric(text, errors="coerce")
+    for pos in np.flatnonzero((num.isna() & long["value"].notna() & (text != "")).to_numpy()):
+        problems.append({"row": int(long["_row"].iloc[pos]), "code": long["code"].iloc[pos],
+                         "problem": f"valeur non numérique « {long['value'].iloc[pos]} » pour "
+                                    f"« {long['indicator'].iloc[pos]} »"})
+    if problems:
+        raise ValidationError("Table d'indicateurs invalide : corrigez les lignes citées", problems)
+    out = pd.DataFrame({"row": long["_row"].to_numpy(), "code": long["code"].astype("string").str.strip()
+                        .str.zfill(5).to_numpy(), "indicator": long["indicator"].astype(str).to_numpy(),
+                        "value": num.to_numpy(dtype="float64")})
+    return out[out["value"].notna()].reset_index(drop=True)
+
+
+def _parse_rules(rules: Mapping[str, str] | None, indicators: Iterable[str]) -> dict:
+    rules = dict(rules or {})
+    out, problems = {}, []
+    known = set(indicators)
+    for name in rules:
+        if name not in known:
+            problems.append({"problem": f"règle pour « {name} », indicateur absent de la table "
+                                        f"(indicateurs : {', '.join(sorted(known))})"})
+    for name in known:
+        rule = rules.get(name, "somme")
+        kind, _, by = str(rule).partition(":")
+        kind = _RULES.get(fold(kind))
+        if kind is None or (kind == "mean" and not by.strip()):
+            problems.append({"problem": f"indicateur « {name} » : règle d'agrégation « {rule} » inconnue ; "
+                                        "règles possibles : « somme », « moyenne:population » (moyenne "
+                                        "pondérée par la population municipale) ou « moyenne:INDICATEUR » "
+                                        "(pondérée par un autre indicateur de la table)"})
+            continue
+        out[name] = (kind, by.strip())
+    for name, (kind, by) in out.items():
+        if kind == "mean" and fold(by) != "population" and by not in known:
+            problems.append({"problem": f"indicateur « {name} » : population de pondération « {by} » "
+                                        "inconnue (ni « population » ni un indicateur de la table)"})
+    if problems:
+        raise ValidationError("Règles d'agrégation des indicateurs invalides", problems)
+    return out
+
+
+def aggregate_indicators(
+    indicators: pd.DataFrame,
+    membership: pd.DataFrame,
+    *,
+    rules: Mapping[str, str] | None = None,
+    population: pd.Series,
+) -> pd.DataFrame:
+    """Aggregate the user's indicators over territories, one rule per indicator.
+
+    Parameters
+    ----------
+    indicators : DataFrame
+        From :func:`read_indicators` (``code``, ``indicator``, ``value``), codes of the layer.
+    membership : DataFrame
+        ``code``, unit (``cpts_id``), ``share``.
+    rules : mapping, optional
+        Indicator → ``"somme"`` (default) or ``"moyenne:population"`` / ``"moyenne:INDICATEUR"``
+        (mean weighted by the population or by another indicator).
+    population : Series
+        Population per commune (weights of ``moyenne:population``).
+
+    Returns
+    -------
+    pandas.DataFrame
+        Indexed by unit, one column per indicator; ``n_communes`` per unit and indicator in
+        ``.attrs`` is not used: the count of communes with a value is column ``n:<indicator>``.
+
+    Examples
+    --------
+    >>> ind = pd.DataFrame({"code": ["a", "b", "a", "b"], "indicator": ["n", "n", "t", "t"],
+    ...                     "value": [10.0, 30.0, 0.2, 0.4]})
+    >>> m = pd.DataFrame({"code": ["a", "b"], "cpts_id": ["X", "X"], "share": 1.0})
+    >>> out = aggregate_indicators(ind, m, rules={"t": "moyenne:population"},
+    ...                            population=pd.Series({"a": 100.0, "b": 300.0}))
+    >>> float(out.loc["X", "n"]), round(float(out.loc["X", "t"]), 3)
+    (40.0, 0.35)
+    """
+    parsed = _parse_rules(rules, indicators["indicator"].unique())
+    wide = indicators.pivot_table(index="code", columns="indicator", values="value", aggfunc="sum")
+    m = membership[["code", "cpts_id", "share"]]
+    m = m[m["code"].isin(wide.index)]
+    out = {}
+    pop = population.copy()
+    pop.index = pop.index.astype(str)
+    for name, (kind, by) in parsed.items():
+        v = wide[name].reindex(m["code"]).to_numpy()
+        s = m["share"].to_numpy(dtype="float64")
+        has = ~np.isnan(v)
+        if kind == "sum":
+            vals = np.where(has, v * s, 0.0)
+            agg = pd.Series(vals).groupby(m["cpts_id"].to_numpy()).sum()
+        else:
+            w = (pop.reindex(m["code"]).to_numpy(dtype="float64") if fold(by) == "population"
+                 else wide[by].reindex(m["code"]).to_numpy()) * s
+            ok = has & ~np.isnan(w)
+            num = pd.Series(np.where(ok, v * w, 0.0)).groupby(m["cpts_id"].to_numpy()).sum()
+            den = pd.Series(np.where(ok, w, 0.0)).groupby(m["cpts_id"].to_numpy()).sum()
+            agg = num / den.where(den > 0)
+        out[name] = agg
+        out[f"n:{name}"] = pd.Series(has.astype(int)).groupby(m["cpts_id"].to_numpy()).sum()
+    return pd.DataFrame(out)
+
+
+def _indicators(ctx, cid, figs, srcs, reports, table, rules):
+    from cpts_geo.cog import remap_codes
+
+    title = "8. Indicateurs fournis"
+    codes, report = remap_codes(table["code"], communes=ctx.france, plm="city")
+    unknown = report[report["new_code"].isna()]
+    if len(unknown):
+        problems = [{"row": int(table["row"].iloc[r - 1]), "code": c, "problem": f"code commune inconnu ({why})"}
+                    for r, c, why in zip(unknown["row"], unknown["code"], unknown["reason"])]
+        raise ValidationError("Table d'indicateurs : codes commune inconnus (corrigez-les ou retirez les lignes)",
+                              problems)
+    reports["indicateurs_codes"] = report
+    t = table.assign(code=codes.to_numpy())
+    units = [(u, lab) for u, lab in _unit_labels(ctx, cid) if lab]
+    f = ctx.france
+    cm = ctx.checked.membership
+    frames = [cm[cm["cpts_id"] == cid][["code", "cpts_id", "share"]]]
+    for u, _ in units[1:]:
+        sel = f.index if u == "France" else f.index[f["department"] == u[4:]] if u.startswith("dep:") \
+            else f.index[f["region"] == u[4:]]
+        frames.append(pd.DataFrame({"code": sel, "cpts_id": u, "share": 1.0}))
+    m = pd.concat(frames, ignore_index=True)
+    agg = aggregate_indicators(t, m, rules=rules, population=pd.to_numeric(f["population"], errors="coerce"))
+    parsed = _parse_rules(rules, t["indicator"].unique())
+    rows = []
+    for i, name in enumerate(sorted(parsed)):
+        cells = [name, "somme" if parsed[name][0] == "sum" else f"moyenne pondérée ({parsed[name][1]})"]
+        for u, _ in units:
+            k = "cpts" if u == cid else u
+            v = agg[name].get(u, np.nan) if u in agg.index else np.nan
+            n = agg[f"n:{name}"].get(u, 0) if u in agg.index else 0
+            cells.append(_fig(figs, f"user.{i}.{k}", v if n else np.nan, None if parsed[name][0] == "mean" else 0))
+        rows.append(tuple(cells))
+    head = ("Indicateur", "Agrégation", *[lab for _, lab in units])
+    n_cpts = t["code"].isin(frames[0]["code"]).groupby(t["indicator"]).sum()
+    blocks = [("table", Table("Indicateurs de l'utilisateur", head, tuple(rows),
+                              numeric=tuple(range(2, len(head)))))]
+    if len(report):
+        blocks.append(("note", f"{len(report)} code(s) de la table rattachés à la commune actuelle "
+                               "(fusions, arrondissements)."))
+    absent = [n for n in sorted(parsed) if not n_cpts.get(n, 0)]
+    if absent:
+        blocks.append(("notice", "Aucune commune de la CPTS dans la table pour : " + ", ".join(absent) + "."))
+    blocks.append(("note", "Département, région et France agrégés sur les communes présentes dans la "
+                           "table fournie : une table partielle donne des références partielles."))
+    srcs.append("Indicateurs : table fournie par l'utilisateur.")
+    return Section("indicateurs", title, tuple(blocks))
+
+
+# --------------------------------------------------------------------------- assembly
+def build_portrait(
+    cpts_id: str | None = None,
+    *,
+    context: PortraitContext | None = None,
+    registry=None,
+    supply: pd.DataFrame | None = None,
+    flows: pd.DataFrame | None = None,
+    indicators: pd.DataFrame | None = None,
+    rules: Mapping[str, str] | None = None,
+    ages: pd.DataFrame | None = None,
+    secrecy: float = 10,
+    map: bool = True,
+    dpi: int = 100,
+) -> Portrait:
+    """Compute the portrait of one CPTS (sections, figures, reports), without writing it.
+
+    Parameters
+    ----------
+    cpts_id : str
+        Id (or exact name) of the CPTS in the registry; ``None`` for a draft perimeter.
+    context : PortraitContext, optional
+        From :func:`portrait_context` (computed from ``registry`` otherwise).
+    registry : optional
+        As for :func:`portrait_context`.
+    supply : DataFrame, optional
+        Supply table (:func:`cpts_geo.professionals.read_bpe`, ``read_professionals``).
+    flows : DataFrame, optional
+        Flow table (``origin``, ``destination``, ``volume``; :func:`cpts_geo.flows.prepare_flows`).
+    indicators : DataFrame, optional
+        From :func:`read_indicators`; ``rules`` per indicator (see :func:`aggregate_indicators`).
+    ages : DataFrame, optional
+        ``code``, ``age``, ``count``: the population-by-age table.
+    secrecy : float, default 10
+        Counts and volumes strictly between 0 and this are masked.
+    map : bool, default True
+        Draw the map (section 2).
+
+    Returns
+    -------
+    Portrait
+    """
+    ctx = context if context is not None else portrait_context(registry)
+    cid = _resolve(cpts_id, ctx)
+    figs: dict = {}
+    srcs: list = []
+    reports: dict = {"registre": ctx.checked.report}
+    identity, annex = _identity(ctx, cid, figs, srcs)
+    sections = [identity]
+    if map:
+        sections.append(_map_section(ctx, cid, figs, srcs, dpi=dpi))
+    sections.append(_funding(ctx, cid, figs, srcs))
+    sections.append(_population(ctx, cid, figs, srcs, ages))
+    if supply is not None:
+        sections.append(_professionals(ctx, cid, figs, srcs, supply, secrecy))
+    sections.append(_accessibility(ctx, cid, figs, srcs, reports))
+    if flows is not None:
+        sections.append(_flows(ctx, cid, figs, srcs, flows, secrecy))
+    if indicators is not None:
+        sections.append(_indicators(ctx, cid, figs, srcs, reports, indicators, rules))
+    sections.append(_sources(ctx, srcs))
+    sections.append(Section("annexe", "Annexe : communes de la CPTS", (("table", annex),), page_break=True))
+    return Portrait(str(cid), str(ctx.checked.cpts.at[cid, "name"]), ctx.illustrative, tuple(sections),
+                    figs, reports, tuple(srcs))
+
+
+def _sources(ctx, srcs) -> Section:
+    from cpts_geo import __version__
+
+    items = list(dict.fromkeys(srcs))
+    if ctx.illustrative:
+        from cpts_geo.territories import EXAMPLE_NOTE
+
+        items.insert(0, EXAMPLE_NOTE)
+    elif ctx.draft:
+        items.insert(0, "Périmètre en projet donné comme une liste de communes : pas de registre.")
+    if len(ctx.checked.report):
+        items.append(f"Registre : {len(ctx.checked.report)} correction(s) de codes appliquée(s) (anciens "
+                     "codes rattachés, doublons retirés).")
+    items += ["Taille : règle des limites de cpts_geo (le texte officiel ne dit pas où tombe 80 000 ; "
+              "ici 80 000 habitants relèvent de la taille 3).",
+              "Comparaisons : département et région rassemblant le plus d'habitants de la CPTS.",
+              f"Portrait produit par cpts_geo {__version__}, sans connexion réseau."]
+    return Section("sources", "9. Sources, millésimes et précautions", (("list", items),))
+
+
+# --------------------------------------------------------------------------- HTML
+def _cell(value) -> str:
+    if isinstance(value, Figure):
+        return f'<span data-fig="{html.escape(value.key)}">{html.escape(value.text)}</span>'
+    return html.escape(str(value))
+
+
+def _table_html(t: Table) -> str:
+    cls = ' class="long"' if t.long else ""
+    num = ' class="n"'
+    head = "".join(f"<th{num if i in t.numeric else ''}>{html.escape(h)}</th>"
+                   for i, h in enumerate(t.headers))
+    body = []
+    for r, row in enumerate(t.rows):
+        rc = t.classes[r] if r < len(t.classes) and t.classes[r] else ""
+        cells = "".join(f"<td{num if i in t.numeric else ''}>{_cell(v)}</td>" for i, v in enumerate(row))
+        row_cls = f' class="{rc}"' if rc else ""
+        body.append(f"<tr{row_cls}>{cells}</tr>")
+    return (f"<table{cls}><caption>{html.escape(t.caption)}</caption><thead><tr>{head}</tr></thead>"
+            f"<tbody>{''.join(body)}</tbody></table>")
+
+
+def _block_html(block) -> str:
+    kind = block[0]
+    if kind == "p":
+        return f"<p>{html.escape(block[1])}</p>"
+    if kind == "note":
+        return f'<p class="note">{html.escape(block[1])}</p>'
+    if kind == "notice":
+        return f'<p class="notice">{html.escape(block[1])}</p>'
+    if kind == "facts":
+        return '<dl class="facts">' + "".join(f"<dt>{html.escape(k)}</dt><dd>{_cell(v)}</dd>"
+                                              for k, v in block[1]) + "</dl>"
+    if kind == "table":
+        return _table_html(block[1])
+    if kind == "figure":
+        return (f'<figure><img src="{html.escape(block[1])}" alt="Carte de la CPTS">'
+                f"<figcaption>{html.escape(block[2])}</figcaption></figure>")
+    if kind == "list":
+        return "<ul>" + "".join(f"<li>{html.escape(x)}</li>" for x in block[1]) + "</ul>"
+    raise ValueError(f"bloc inconnu : {kind!r}")
+
+
+def _css() -> str:
+    return (resources.files("cpts_geo") / "static" / "portrait.css").read_text(encoding="utf-8")
+
+
+def render_html(p: Portrait) -> str:
+    """The portrait as one self-contained HTML page (inline CSS and image, no script, no network).
+
+    Every text coming from the user (CPTS and commune names, indicator names) is escaped.
+    """
+    warn = ('<p class="illustrative">Registre ILLUSTRATIF : compositions fictives, ce n\'est pas le '
+            "périmètre réel de cette CPTS ; les chiffres des communes sont réels.</p>"
+            if p.illustrative else "")
+    parts = []
+    for s in p.sections:
+        cls = ' class="break"' if s.page_break else ""
+        parts.append(f'<section id="{html.escape(s.key)}"{cls}><h2>{html.escape(s.title)}</h2>'
+                     + "".join(_block_html(b) for b in s.blocks) + "</section>")
+    title = f"Portrait de territoire — {p.name}"
+    return ("<!DOCTYPE html>\n<html lang=\"fr\"><head><meta charset=\"utf-8\">"
+            "<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; img-src data:; "
+            "style-src 'unsafe-inline'\">"
+            f"<title>{html.escape(title)}</title><style>{_css()}</style></head><body>"
+            f'<header class="portrait"><h1>{html.escape(p.name)}</h1>'
+            f"<p>Portrait de territoire de la CPTS {html.escape(p.cpts_id)} : premiers éléments de diagnostic "
+            "territorial (lettre d'intention, réunion d'information territoriale).</p></header>"
+            f"{warn}{''.join(parts)}<footer>Produit par cpts_geo. Chiffres à la française ; sources et "
+            "précautions en section 9.</footer></body></html>\n")
+
+
+def write_pdf(html_text: str, path: str | Path) -> Path | None:
+    """Write the PDF of a portrait with WeasyPrint (extra ``[pdf]``); ``None`` if it is missing."""
+    try:
+        import weasyprint
+    except (ImportError, OSError):
+        return None
+    path = Path(path)
+    with atomic_path(path) as tmp:
+        weasyprint.HTML(string=html_text, base_url=None).write_pdf(str(tmp))
+    return path
+
+
+PDF_HELP = ("PDF non écrit : WeasyPrint n'est pas installé. Installez-le avec "
+            "« python -m pip install cpts_geo[pdf] » (sous Debian/Ubuntu, ajoutez « apt-get install "
+            "libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz0b ») ; ou ouvrez le fichier HTML dans un "
+            "navigateur et choisissez Imprimer → Enregistrer au format PDF (A4).")
+
+
+class PortraitResult(NamedTuple):
+    """What :func:`portrait` wrote: the HTML, the PDF (or ``None``), and the portrait itself."""
+
+    html: Path
+    pdf: Path | None
+    portrait: Portrait
+    message: str
+
+
+def portrait(
+    cpts_id: str | None = None,
+    path: str | Path | None = None,
+    *,
+    pdf: bool = False,
+    context: PortraitContext | None = None,
+    registry=None,
+    **options,
+) -> PortraitResult:
+    """Write the portrait of one CPTS as HTML (and PDF with ``pdf=True``).
+
+    Parameters
+    ----------
+    cpts_id : str, optional
+        Id or name of the CPTS; ``None`` with a draft perimeter (``registry`` = list of codes).
+    path : path, optional
+        HTML file written (default ``portrait-<id>.html``).
+    pdf : bool, default False
+        Also write ``<path>.pdf`` (WeasyPrint); without WeasyPrint, ``message`` says how.
+    context, registry, **options
+        As for :func:`build_portrait`.
+
+    Returns
+    -------
+    PortraitResult
+    """
+    ctx = context if context is not None else portrait_context(registry)
+    p = build_portrait(cpts_id, context=ctx, **options)
+    path = Path(path) if path is not None else Path(f"portrait-{_safe(p.cpts_id)}.html")
+    text = render_html(p)
+    atomic_write_text(path, text)
+    written, message = None, ""
+    if pdf:
+        written = write_pdf(text, path.with_suffix(".pdf"))
+        message = "" if written else PDF_HELP
+    return PortraitResult(path, written, p, message)
+
+
+def _safe(text: str) -> str:
+    from cpts_geo.batch import slug
+
+    return slug(str(text)) or "cpts"
+
+
+def _file_hash(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def _inputs_hash(ctx: PortraitContext, cid: str, params: dict, extra: Iterable) -> str:
+    from cpts_geo import __version__
+
+    h = hashlib.sha256()
+    h.update(__version__.encode())
+    h.update(json.dumps(params, sort_keys=True, default=str).encode())
+    m = ctx.checked.membership
+    h.update(m[["code", "cpts_id", "share"]].to_csv(index=False).encode())
+    h.update(ctx.checked.cpts[["name", "stage"]].astype(str).to_csv().encode())
+    for frame in extra:
+        if frame is not None:
+            h.update(pd.util.hash_pandas_object(frame, index=True).values.tobytes())
+    return h.hexdigest()
+
+
+def portraits(
+    out: str | Path,
+    *,
+    context: PortraitContext | None = None,
+    registry=None,
+    region: str | None = None,
+    pdf: bool = False,
+    force: bool = False,
+    progress: Callable[[str], None] | None = print,
+    **options,
+) -> pd.DataFrame:
+    """Write the portrait of every CPTS (of a region) into ``out``, with an ``index.html``.
+
+    A portrait is skipped when its HTML file is there with the content hash recorded in
+    ``out/manifest.json`` and the hash of its inputs (registry rows, parameters, files given,
+    package version) is unchanged; every file is written atomically.
+
+    Parameters
+    ----------
+    out : path
+        Folder written.
+    region : str, optional
+        Region code or name: the CPTS with communes in it (default: every CPTS).
+    pdf, force, progress, **options
+        PDF too; redo every portrait; progress messages (``None``: silent); as for
+        :func:`build_portrait`.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per CPTS: ``Identifiant``, ``Nom``, ``Fichier``, ``État``.
+    """
+    from cpts_geo.communes import region_code
+
+    ctx = context if context is not None else portrait_context(registry)
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    ids = list(ctx.checked.cpts.index)
+    if region is not None:
+        code = region_code(region)
+        codes = set(ctx.france.index[ctx.france["region"] == code])
+        m = ctx.checked.membership
+        ids = [i for i in ids if i in set(m.loc[m["code"].isin(codes), "cpts_id"])]
+        if not ids:
+            raise ValueError(f"Aucune CPTS du registre n'a de commune dans la région {code}.")
+    manifest_path = out / "manifest.json"
+    manifest = json.loads(manifest_path.read_text(encoding="utf-8")) if manifest_path.exists() else {}
+    params = {k: v for k, v in options.items() if k not in ("supply", "flows", "indicators", "ages")}
+    params["pdf"] = pdf
+    extra = [options.get(k) for k in ("supply", "flows", "indicators", "ages")]
+    rows = []
+    t0 = time.perf_counter()
+    n = len(ids)
+    for i, cid in enumerate(ids, start=1):
+        name = str(ctx.checked.cpts.at[cid, "name"])
+        path = out / f"{_safe(cid)}.html"
+        digest = _inputs_hash(ctx, cid, params, extra)
+        entry = manifest.get(str(cid), {})
+        done = (not force and entry.get("inputs") == digest and path.exists()
+                and entry.get("html") == _file_hash(path)
+                and (not pdf or (path.with_suffix(".pdf").exists()
+                                 and entry.get("pdf") == _file_hash(path.with_suffix(".pdf")))))
+        if done:
+            status = "inchangé"
+        else:
+            res = portrait(cid, path, pdf=pdf, context=ctx, **options)
+            manifest[str(cid)] = {"inputs": digest, "html": _file_hash(path),
+                                  "pdf": _file_hash(res.pdf) if res.pdf else None}
+            atomic_write_text(manifest_path, json.dumps(manifest, ensure_ascii=False, indent=1))
+            status = "écrit"
+        rows.append({"Identifiant": str(cid), "Nom": name, "Fichier": path.name, "État": status})
+        if progress:
+            bar = "#" * round(20 * i / n)
+            progress(f"[{bar:<20}] {i}/{n} {cid} : portrait {status} "
+                     f"({number(time.perf_counter() - t0, 1)} s)")
+    table = pd.DataFrame(rows)
+    _index(out, table, ctx.illustrative, pdf)
+    return table
+
+
+def _index(out: Path, table: pd.DataFrame, illustrative: bool, pdf: bool) -> None:
+    items = []
+    for r in table.itertuples(index=False):
+        link = f'<a href="{html.escape(r.Fichier)}">{html.escape(r.Nom)}</a>'
+        extra = (f' — <a href="{html.escape(Path(r.Fichier).with_suffix(".pdf").name)}">PDF</a>'
+                 if pdf and (out / Path(r.Fichier).with_suffix(".pdf")).exists() else "")
+        items.append(f"<li>{html.escape(r.Identifiant)} : {link}{extra}</li>")
+    note = ("<p class=\"illustrative\">Registre ILLUSTRATIF : compositions fictives.</p>"
+            if illustrative else "")
+    page = ("<!DOCTYPE html><html lang=\"fr\"><head><meta charset=\"utf-8\"><title>Portraits des CPTS"
+            f"</title><style>{_css()}</style></head><body><h1>Portraits des CPTS</h1>{note}"
+            f"<p>{number(len(table), sep=SEP)} portrait(s).</p><ul>{''.join(items)}</ul></body></html>\n")
+    atomic_write_text(out / "index.html", page)
