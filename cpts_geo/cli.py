@@ -140,7 +140,11 @@ def _cmd_territories(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from cpts_geo.territories import (
-        FRENCH_HEADERS, build_territories, communes_with_cpts, coverage, write_territories,
+        FRENCH_HEADERS,
+        build_territories,
+        communes_with_cpts,
+        coverage,
+        write_territories,
     )
 
     reg, checked, communes = _check(args)
@@ -317,7 +321,10 @@ def _cmd_offre(args: argparse.Namespace) -> int:
     import pandas as pd
 
     from cpts_geo.accessibility import (
-        DREES_DECAY, TRAVEL_ASSUMPTIONS, accessibility, territory_accessibility,
+        DREES_DECAY,
+        TRAVEL_ASSUMPTIONS,
+        accessibility,
+        territory_accessibility,
     )
     from cpts_geo.communes import load_communes
     from cpts_geo.density import density, density_table
@@ -580,7 +587,7 @@ def _cmd_portrait(args: argparse.Namespace) -> int:
             from cpts_geo import flows as F
 
             raw = F.read_mobpro(args.flux) if args.mobpro else F.read_flows(args.flux)
-            options["flows"] = F.prepare_flows(raw, passage=args.passage, membership=ctx.checked.membership)[0]
+            options["flows"] = F.prepare_flows(raw, passage=args.passage, membership=ctx.checked.membership).flows
     if args.indicateurs:
         options["indicators"] = P.read_indicators(args.indicateurs, year=args.annee_indicateurs)
     if args.ages:

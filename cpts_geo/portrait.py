@@ -322,8 +322,16 @@ def portrait_context(
 
 
 def _suggest(cpts_id: str, cpts: pd.DataFrame) -> str:
+    import re
+
     ids = [str(i) for i in cpts.index]
-    near = difflib.get_close_matches(str(cpts_id), ids, n=3, cutoff=0.5)
+
+    def bare(text):  # "HDF-01" and "hdf 1" alike
+        return re.sub(r"\b0+(\d)", r"\1", fold(text))
+
+    near = [i for i in ids if bare(i) == bare(cpts_id)]
+    near += [i for i, n in zip(ids, cpts["name"].astype(str)) if fold(cpts_id) and fold(cpts_id) in fold(n)]
+    near += difflib.get_close_matches(str(cpts_id), ids, n=3, cutoff=0.5)
     names = {fold(n): i for i, n in zip(ids, cpts["name"].astype(str))}
     near += [names[n] for n in difflib.get_close_matches(fold(cpts_id), list(names), n=3, cutoff=0.5)]
     near = list(dict.fromkeys(near))[:4]
@@ -362,8 +370,8 @@ def _identity(ctx, cid, figs, srcs):
     facts.append((f"Population municipale {vintage}", pop))
     if pd.notna(t["tier"]):
         tier = int(t["tier"])
-        facts.append(("Taille (niveau ACI)", f"{TIER_LABELS[tier]} : règle {TIER_RULES[tier]}, "
-                      f"appliquée à la population municipale {vintage} ({pop.text} habitants)"))
+        facts.append(("Taille (niveau ACI)", [f"{TIER_LABELS[tier]} : règle {TIER_RULES[tier]}, "
+                      f"appliquée à la population municipale {vintage} (", pop, " habitants)"]))
     else:
         facts.append(("Taille (niveau ACI)", "non déterminée : population inconnue"))
     facts.append(("Communes", _fig(figs, "communes.cpts", t["n_communes"])))
@@ -390,8 +398,7 @@ def _identity(ctx, cid, figs, srcs):
         more = f" et {len(white) - 12} autre(s)" if len(white) > 12 else ""
         wf = _fig(figs, "white.n", len(white))
         wp = _fig(figs, "white.population", white["population"].sum())
-        facts.append(("Zones blanches limitrophes", f"{wf.text} commune(s), {wp.text} habitants : "
-                      f"{shown}{more}"))
+        facts.append(("Zones blanches limitrophes", [wf, " commune(s), ", wp, f" habitants : {shown}{more}"]))
     else:
         facts.append(("Zones blanches limitrophes", "aucune commune non couverte ne touche le territoire"))
     blocks = [("facts", facts)]
@@ -503,8 +510,8 @@ def _funding(ctx, cid, figs, srcs):
                   classes=tuple("total" if m == "Total" else "" for m in first.index))
     aid = _fig(figs, "aci.early", early_mission_aid(tier), unit="€")
     blocks = (("table", table),
-              ("p", f"Aide forfaitaire du contrat de mission précoce (CPTS en structuration qui "
-                    f"s'engage à déposer son projet de santé dans les 9 mois) : {aid.text}."),
+              ("p", ["Aide forfaitaire du contrat de mission précoce (CPTS en structuration qui "
+                     "s'engage à déposer son projet de santé dans les 9 mois) : ", aid, "."]),
               ("note", "Maximums : volet variable entièrement atteint, survenue d'une crise sanitaire "
                        "grave (volet variable de la mission crises), missions optionnelles comprises. "
                        "1re année : 1re rédaction du plan de crise ; années suivantes : mise à jour du "
@@ -1081,6 +1088,7 @@ def build_portrait(
     """
     ctx = context if context is not None else portrait_context(registry)
     cid = _resolve(cpts_id, ctx)
+    flows = getattr(flows, "flows", flows)  # a PreparedFlows gives its table
     figs: dict = {}
     srcs: list = []
     reports: dict = {"registre": ctx.checked.report}
@@ -1125,6 +1133,8 @@ def _sources(ctx, srcs) -> Section:
 
 # --------------------------------------------------------------------------- HTML
 def _cell(value) -> str:
+    if isinstance(value, list):  # text with figures inside
+        return "".join(_cell(v) for v in value)
     if isinstance(value, Figure):
         return f'<span data-fig="{html.escape(value.key)}">{html.escape(value.text)}</span>'
     return html.escape(str(value))
@@ -1148,7 +1158,7 @@ def _table_html(t: Table) -> str:
 def _block_html(block) -> str:
     kind = block[0]
     if kind == "p":
-        return f"<p>{html.escape(block[1])}</p>"
+        return f"<p>{_cell(block[1])}</p>"
     if kind == "note":
         return f'<p class="note">{html.escape(block[1])}</p>'
     if kind == "notice":

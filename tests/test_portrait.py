@@ -1,0 +1,382 @@
+"""The CPTS portrait (issue 16): every printed figure is the library's, bad input says what to do,
+user text stays text, and the page prints."""
+
+from __future__ import annotations
+
+import html as htmllib
+import re
+import shutil
+import subprocess
+import warnings
+from html.parser import HTMLParser
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import cpts_geo
+from cpts_geo import portrait as P
+from cpts_geo._french import number, percent
+from cpts_geo.errors import ValidationError
+from cpts_geo.funding import aci_funding, early_mission_aid
+
+SEP = P.SEP
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
+         "--disable-component-update", "--disable-sync", "--proxy-server=127.0.0.1:9",
+         "--host-resolver-rules=MAP * ~NOTFOUND"]
+
+
+@pytest.fixture(scope="module")
+def ctx():
+    return P.portrait_context()
+
+
+@pytest.fixture(scope="module")
+def hdf01(ctx):
+    return P.build_portrait("HDF-01", context=ctx)
+
+
+class _Figures(HTMLParser):
+    """Collects the text of every ``data-fig`` span and of every numeric cell."""
+
+    def __init__(self):
+        super().__init__()
+        self.figs, self.cells, self._stack = {}, [], []
+        self.scripts = 0
+
+    def handle_starttag(self, tag, attrs):
+        a = dict(attrs)
+        if tag == "script":
+            self.scripts += 1
+        self._stack.append((tag, a.get("data-fig"), a.get("class"), []))
+
+    def handle_endtag(self, tag):
+        while self._stack:
+            t, fig, cls, text = self._stack.pop()
+            joined = "".join(text)
+            if fig is not None:
+                self.figs[fig] = joined
+            if t == "td" and cls == "n":
+                self.cells.append(joined)
+            if self._stack:
+                self._stack[-1][3].append(joined if fig is None else f"[[{joined}]]")
+            if t == tag:
+                break
+
+    def handle_data(self, data):
+        if self._stack:
+            self._stack[-1][3].append(data)
+
+
+def _parse(text: str) -> _Figures:
+    parser = _Figures()
+    parser.feed(text)
+    return parser
+
+
+# --------------------------------------------------------------------------- defaults
+def test_default_portrait_sections_and_illustrative_banner(hdf01):
+    keys = [s.key for s in hdf01.sections]
+    assert keys == ["identite", "carte", "financement", "population", "accessibilite", "sources", "annexe"]
+    text = P.render_html(hdf01)
+    assert "Registre ILLUSTRATIF" in text
+    assert "<script" not in text and "http://" not in text.replace("http-equiv", "")
+    assert text.count("data:image/png;base64,") == 1
+
+
+def test_every_printed_figure_is_the_library_value(ctx, hdf01):
+    parsed = _parse(P.render_html(hdf01))
+    # every figure printed is one of the portrait's, with the same text
+    assert parsed.figs and set(parsed.figs) == set(hdf01.figures)
+    for key, text in parsed.figs.items():
+        assert text == hdf01.figures[key].text, key
+    # no number printed in a numeric cell outside a figure
+    for cell in parsed.cells:
+        assert re.fullmatch(r"(\[\[[^\]]*\]\])?|secret|", cell), cell
+    # and the figures are the library's
+    terr = ctx.territories.loc["HDF-01"]
+    assert parsed.figs["population.cpts.layer"] == number(terr["population"], sep=SEP)
+    assert parsed.figs["area.cpts"] == number(terr["area_km2"], 1, sep=SEP) + SEP + "km²"
+    tier = int(terr["tier"])
+    first, later = aci_funding(tier), aci_funding(tier, year="later")
+    assert parsed.figs["aci.7.first"] == number(first.loc["Total", "Total"], sep=SEP) + SEP + "€"
+    assert parsed.figs["aci.7.later"] == number(later.loc["Total", "Total"], sep=SEP) + SEP + "€"
+    assert parsed.figs["aci.early"] == number(early_mission_aid(tier), sep=SEP) + SEP + "€"
+    member = ctx.checked.membership[ctx.checked.membership["cpts_id"] == "HDF-01"]
+    com = ctx.communes.loc[member["code"]]
+    for code, pop in com["population"].items():
+        assert parsed.figs[f"commune.{code}.population"] == number(pop, sep=SEP)
+
+
+def test_published_apl_figures_equal_the_drees_file(hdf01, shared_data):
+    drees = pd.read_csv(shared_data / "apl" / "apl_mg_2023_communes.csv", dtype={"code_insee": str})
+    drees22 = pd.read_csv(shared_data / "apl" / "apl_mg_2022_communes.csv", dtype={"code_insee": str})
+    figs = hdf01.figures
+    codes = [k.split(".")[1] for k in figs if k.startswith("commune.")]
+    mine = drees[drees["code_insee"].isin(codes)]
+    assert len(mine) == len(codes)  # no code change in these communes since 2023
+
+    def mean(t):
+        return (t["apl_generalistes"] * t["pop_standardisee"]).sum() / t["pop_standardisee"].sum()
+
+    assert figs["apl.cpts.2023"].text == number(mean(mine), 2, sep=SEP)
+    assert figs["apl.France.2023"].text == number(mean(drees), 2, sep=SEP)
+    assert figs["apl.France.2022"].text == number(mean(drees22), 2, sep=SEP)
+    aisne = drees[drees["code_insee"].str.startswith("02")]
+    assert figs["apl.dep:02.2023"].text == number(mean(aisne), 2, sep=SEP)
+    below = mine.loc[mine["apl_generalistes"] < 2.5, "pop_totale"].sum() / mine["pop_totale"].sum()
+    assert figs["apl.cpts.share_below"].text == percent(below, 1, sep=SEP)
+    assert figs["population.cpts.2021"].text == number(mine["pop_totale"].sum(), sep=SEP)
+    low = mine.sort_values("apl_generalistes").iloc[0]
+    assert figs[f"apl.commune.{low['code_insee']}"].text == number(low["apl_generalistes"], 2, sep=SEP)
+    index = mine["pop_standardisee"].sum() / mine["pop_totale"].sum()
+    assert figs["demand_index.cpts"].text == number(index, 3, sep=SEP)
+
+
+def test_unknown_cpts_suggests_close_ids_and_names(ctx):
+    with pytest.raises(ValueError, match=r"HDF-1 » absente du registre ; CPTS proches : HDF-01"):
+        P.build_portrait("HDF-1", context=ctx)
+    with pytest.raises(ValueError, match=r"CPTS proches : HDF-17 \(CPTS Lille"):
+        P.build_portrait("lille", context=ctx)
+    assert P.build_portrait("cpts lille (illustratif)", context=ctx, map=False).cpts_id == "HDF-17"
+
+
+# --------------------------------------------------------------------------- bad input
+def test_mayotte_draft_perimeter_has_no_apl_and_says_so():
+    ctx = P.portrait_context(["97611", "97608"])
+    p = P.build_portrait(context=ctx, map=False)
+    text = htmllib.unescape(P.render_html(p))
+    assert "la DREES ne publie pas l'APL de Mayotte" in text
+    assert p.figures["apl.cpts.2023"].text == "non disponible"
+    assert p.figures["population.cpts.2021"].text == "non disponible"
+    assert "Périmètre en projet" in text
+
+
+def test_communes_without_geometry_give_no_map_but_a_portrait():
+    import shapely
+
+    layer = cpts_geo.load_communes(departments="80")
+    reg = P.draft_registry(["80021", "80001"], name="Sans géométrie")
+    layer.loc[["80021", "80001"], "geometry"] = shapely.Polygon()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ctx = P.portrait_context(reg, communes=layer)
+    text = htmllib.unescape(P.render_html(P.build_portrait(context=ctx)))
+    assert "Carte impossible" in text and "pas de géométrie" in text
+
+
+def test_supply_of_other_departments_only(ctx):
+    supply = pd.DataFrame({"code": ["13055"], "profession": ["infirmier"], "count": [120.0]})
+    p = P.build_portrait("HDF-01", context=ctx, supply=supply, map=False)
+    text = htmllib.unescape(P.render_html(p))
+    assert "ne contient aucune commune des départements de la CPTS" in text
+    assert not [k for k in p.figures if k.startswith("density.")]
+
+
+def test_supply_densities_secrecy_and_complement(ctx):
+    member = ctx.checked.membership[ctx.checked.membership["cpts_id"] == "HDF-01"]
+    code = member["code"].iloc[0]
+    supply = pd.DataFrame({"code": [code, code, code, "59350"],
+                           "profession": ["infirmier", "sage-femme", "médecin généraliste", "infirmier"],
+                           "count": [40.0, 3.0, 25.0, 200.0]})
+    p = P.build_portrait("HDF-01", context=ctx, supply=supply, map=False)
+    figs = p.figures
+    # 3 midwives: masked; the smallest other count (25 GPs) too, or the total would give it back
+    assert "density.sage-femme.count" not in figs and "density.médecin généraliste.count" not in figs
+    assert figs["density.infirmier.count"].text == "40"
+    from cpts_geo.density import density
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        d = density(supply, ctx.france, membership=member, reference=ctx.france).xs("HDF-01", level=0)
+    assert figs["density.infirmier.cpts"].text == number(d.loc["infirmier", "density"], 1, sep=SEP)
+    assert figs["density.infirmier.france"].text == number(d.loc["infirmier", "france_density"], 1, sep=SEP)
+    html_text = P.render_html(p)
+    assert html_text.count(">secret<") == 4
+
+
+def test_bpe_supply_real_file(ctx, shared_data):
+    from cpts_geo.professionals import read_bpe
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        supply = read_bpe(shared_data / "health_professionals" / "bpe2018_sante_communes.csv",
+                          professions=["médecin généraliste", "infirmier", "pharmacie"], unknown="report")
+    p = P.build_portrait("HDF-17", context=ctx, supply=supply, map=False)
+    assert p.figures["density.infirmier.count"].value > 100
+    assert "5. Professionnels de santé" in P.render_html(p)
+
+
+def test_flows_not_touching_the_cpts(ctx):
+    flows = pd.DataFrame({"origin": ["13055"], "destination": ["13001"], "volume": [100.0]})
+    text = htmllib.unescape(P.render_html(P.build_portrait("HDF-01", context=ctx, flows=flows, map=False)))
+    assert "ne contient aucun flux partant des communes de la CPTS" in text
+
+
+def test_flows_indicators_and_secrecy(ctx):
+    from cpts_geo.flows import cpts_flow_indicators
+
+    member = ctx.checked.membership
+    a, b = member[member["cpts_id"] == "HDF-01"]["code"].iloc[:2]
+    other = member[member["cpts_id"] == "HDF-05"]["code"].iloc[0]
+    flows = pd.DataFrame({"origin": [a, a, b, b], "destination": [a, other, b, "75056"],
+                          "volume": [300.0, 60.0, 120.0, 4.0]})
+    p = P.build_portrait("HDF-01", context=ctx, flows=flows, map=False)
+    ind = cpts_flow_indicators(flows, member).loc["HDF-01"]
+    assert p.figures["flows.retention"].text == percent(ind["retention"], 1, sep=SEP)
+    text = htmllib.unescape(P.render_html(p))
+    assert "CPTS Saint-Quentin (illustratif)" in text and ">secret<" in text
+
+
+def test_user_indicators_rules_and_errors(ctx):
+    member = ctx.checked.membership[ctx.checked.membership["cpts_id"] == "HDF-01"]
+    a, b = member["code"].iloc[:2]
+    table = pd.DataFrame({"code": [a, b, a, b], "indicateur": ["Patients sans MT"] * 2 + ["Taux ALD"] * 2,
+                          "valeur": ["100", "50", "0,2", "0,4"]})
+    ind = P.read_indicators(table)
+    p = P.build_portrait("HDF-01", context=ctx, indicators=ind, rules={"Taux ALD": "moyenne:population"},
+                         map=False)
+    pops = ctx.france.loc[[a, b], "population"].astype(float)
+    expected = (0.2 * pops.iloc[0] + 0.4 * pops.iloc[1]) / pops.sum()
+    keys = sorted(k for k in p.figures if k.startswith("user."))
+    assert p.figures["user.0.cpts"].text == "150"
+    assert p.figures["user.1.cpts"].text == number(expected, None, sep=SEP)
+    assert keys
+    with pytest.raises(ValidationError, match="règle d'agrégation « médiane » inconnue"):
+        P.build_portrait("HDF-01", context=ctx, indicators=ind, rules={"Taux ALD": "médiane"}, map=False)
+    with pytest.raises(ValidationError, match="indicateur absent de la table"):
+        P.build_portrait("HDF-01", context=ctx, indicators=ind, rules={"ALD": "somme"}, map=False)
+    bad = P.read_indicators(pd.DataFrame({"code": ["99999"], "indicateur": ["x"], "valeur": ["1"]}))
+    with pytest.raises(ValidationError, match=r"ligne 2, code 99999 : code commune inconnu"):
+        P.build_portrait("HDF-01", context=ctx, indicators=bad, map=False)
+    years = pd.DataFrame({"code": [a, a], "indicateur": ["x", "x"], "valeur": ["1", "2"], "annee": [2022, 2023]})
+    with pytest.raises(ValidationError, match=r"plusieurs millésimes \(2022, 2023\)"):
+        P.read_indicators(years)
+    assert P.read_indicators(years, year=2023)["value"].tolist() == [2.0]
+    with pytest.raises(ValidationError, match="valeur non numérique « beaucoup »"):
+        P.read_indicators(pd.DataFrame({"code": [a], "indicateur": ["x"], "valeur": ["beaucoup"]}))
+
+
+def test_ages_table(ctx, shared_data):
+    ages = P.read_ages(shared_data / "population_age" / "pop1b_2021_occitanie_top25_single_year.csv")
+    pctx = P.portrait_context(["31555"])
+    p = P.build_portrait(context=pctx, ages=ages, map=False)
+    assert p.figures["age.total"].value == pytest.approx(ages.loc[ages["code"] == "31555", "count"].sum())
+
+
+PAYLOAD = '<script>window.__pwned=1</script><img src=x onerror="window.__pwned=2">'
+
+
+def _payload_registry():
+    return pd.DataFrame({"cpts_id": ["X1", "X1", "X2"],
+                         "cpts_name": [f"CPTS {PAYLOAD}", f"CPTS {PAYLOAD}", "Voisine </td><b>gras</b>"],
+                         "stage": ["ACI signé", "ACI signé", "Association créée"],
+                         "commune_code": ["80021", "80001", "80002"]})
+
+
+def test_names_with_html_are_text(tmp_path):
+    ctx = P.portrait_context(_payload_registry())
+    res = P.portrait("X1", tmp_path / "x.html", context=ctx)
+    text = res.html.read_text(encoding="utf-8")
+    parsed = _parse(text)
+    assert parsed.scripts == 0 and "<img src=x" not in text and "<b>gras" not in text
+    assert htmllib.escape(PAYLOAD) in text
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="chromium absent : installez le paquet Debian « chromium »")
+def test_payload_does_not_run_in_chromium(tmp_path):
+    playwright = pytest.importorskip("playwright.sync_api")
+    ctx = P.portrait_context(_payload_registry())
+    path = P.portrait("X1", tmp_path / "x.html", context=ctx, map=False).html
+    with playwright.sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=FLAGS[1:])
+        page = browser.new_page()
+        dialogs = []
+        page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+        requests = []
+        page.on("request", lambda r: requests.append(r.url))
+        page.goto(path.as_uri())
+        pwned = page.evaluate("window.__pwned")
+        shown = page.inner_text("h1")
+        n_img = page.evaluate("document.querySelectorAll('img').length")
+        browser.close()
+    assert pwned is None and not dialogs
+    assert PAYLOAD in shown
+    assert n_img == 0
+    assert all(u.startswith(("file:", "data:")) for u in requests)
+
+
+@pytest.mark.skipif(CHROMIUM is None or shutil.which("pdftoppm") is None,
+                    reason="chromium ou pdftoppm absent (paquets Debian chromium, poppler-utils)")
+def test_print_to_pdf_in_chromium_and_pages_as_png(tmp_path, hdf01):
+    page = tmp_path / "portrait.html"
+    page.write_text(P.render_html(hdf01), encoding="utf-8")
+    pdf = tmp_path / "portrait.pdf"
+    cmd = [CHROMIUM, *FLAGS, f"--user-data-dir={tmp_path / 'profile'}", "--no-pdf-header-footer",
+           f"--print-to-pdf={pdf}", page.as_uri()]
+    subprocess.run(cmd, check=True, capture_output=True, timeout=120)
+    assert pdf.stat().st_size > 50_000
+    subprocess.run(["pdftoppm", "-r", "60", "-png", str(pdf), str(tmp_path / "page")], check=True, timeout=120)
+    pages = sorted(tmp_path.glob("page-*.png"))
+    assert 3 <= len(pages) <= 12
+    from PIL import Image
+
+    first = np.asarray(Image.open(pages[0]).convert("L"))
+    assert (first < 128).mean() > 0.02  # text and the map, not a blank page
+
+
+def test_pdf_with_weasyprint_or_help(tmp_path, ctx, monkeypatch):
+    res = P.portrait("HDF-03", tmp_path / "p.html", context=ctx, pdf=True, map=False)
+    try:
+        import weasyprint  # noqa: F401
+    except (ImportError, OSError):
+        assert res.pdf is None and "navigateur" in res.message
+    else:
+        assert res.pdf.read_bytes()[:5] == b"%PDF-"
+    import builtins
+
+    real = builtins.__import__
+
+    def no_weasy(name, *args, **kwargs):
+        if name == "weasyprint":
+            raise ImportError(name)
+        return real(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", no_weasy)
+    res = P.portrait("HDF-03", tmp_path / "q.html", context=ctx, pdf=True, map=False)
+    assert res.pdf is None and "pip install cpts_geo[pdf]" in res.message and res.html.exists()
+
+
+def test_region_portraits_all_written_then_skipped(tmp_path, ctx):
+    lines = []
+    out = tmp_path / "portraits"
+    table = P.portraits(out, context=ctx, region="32", map=False, progress=lines.append)
+    assert len(table) == 59 and (table["État"] == "écrit").all()
+    assert len(list(out.glob("hdf-*.html"))) == 59
+    index = (out / "index.html").read_text(encoding="utf-8")
+    assert index.count("<li>") == 59
+    assert lines[-1].startswith("[####################] 59/59")
+    again = P.portraits(out, context=ctx, region="Hauts-de-France", map=False, progress=None)
+    assert (again["État"] == "inchangé").all()
+    (out / "hdf-07.html").write_text("abîmé", encoding="utf-8")
+    third = P.portraits(out, context=ctx, region="32", map=False, progress=None)
+    assert third.set_index("Identifiant").at["HDF-07", "État"] == "écrit"
+    assert (third["État"] == "écrit").sum() == 1
+    assert not list(out.glob(".*"))  # no temporary file left
+
+
+def test_cli_portrait(tmp_path, capsys):
+    from cpts_geo.cli import main
+
+    out = tmp_path / "p.html"
+    assert main(["portrait", "--cpts", "HDF-01", "-o", str(out)]) == 0
+    assert "Portrait écrit" in capsys.readouterr().out
+    assert "Registre ILLUSTRATIF" in out.read_text(encoding="utf-8")
+    assert main(["portrait", "--cpts", "HDF-1"]) == 2
+    assert "CPTS proches : HDF-01" in capsys.readouterr().err
+    assert main(["portrait"]) == 2
+    assert "Choisissez la CPTS" in capsys.readouterr().err
+    assert main(["portrait", "--communes", "80021", "80001", "--nom", "Projet Amiens",
+                 "-o", str(tmp_path / "d.html")]) == 0
+    assert "Projet Amiens" in (tmp_path / "d.html").read_text(encoding="utf-8")
