@@ -183,15 +183,14 @@ def draft_registry(codes: Iterable[str], *, name: str = "Projet de CPTS",
 
 @lru_cache(maxsize=1)
 def _france():
-    from cpts_geo.communes import _metric_crs_of, load_communes
+    from cpts_geo.communes import load_communes, split_by_metric_crs
 
     france = load_communes()
-    area = pd.Series(np.nan, index=france.index)
-    crs_of = france["department"].map(_metric_crs_of)
-    for crs, idx in france.groupby(crs_of).groups.items():  # one metric CRS per DROM
-        area[idx] = france.loc[idx].geometry.to_crs(crs).area.to_numpy() / 1e6
+    area = np.full(len(france), np.nan)
+    for crs, pos in split_by_metric_crs(france.index).items():  # one metric CRS per DROM
+        area[pos] = france.geometry.iloc[pos].to_crs(crs).area.to_numpy() / 1e6
     out = pd.DataFrame(france.drop(columns="geometry"))
-    out["area_km2"] = area.to_numpy(dtype="float64")
+    out["area_km2"] = area
     out.attrs.update(france.attrs)
     return out
 
@@ -289,8 +288,7 @@ def portrait_context(
     draft = False
     if registry is None:
         registry = load_example_registry()
-    elif isinstance(registry, (list, tuple, pd.Index)) or (
-            isinstance(registry, pd.Series)):
+    elif isinstance(registry, (list, tuple, pd.Index, pd.Series)):
         registry = draft_registry(list(registry))
         draft = True
     elif isinstance(registry, (str, Path)):
