@@ -39,7 +39,7 @@ import pandas as pd
 import pyproj
 import shapely
 
-from cpts_geo._french import percent, write_csv
+from cpts_geo._french import percent
 from cpts_geo.communes import load_arrondissements, load_communes, require_crs
 from cpts_geo.registry import CheckedRegistry, read_registry, validate_registry
 
@@ -473,28 +473,35 @@ def write_territories(
     communes: gpd.GeoDataFrame | None = None,
     *,
     csv: str | Path | None = None,
+    crs=None,
+    registry: str | None = None,
+    registry_date: str | None = None,
+    shapefile: bool = False,
 ) -> Path:
-    """Write a GeoPackage readable in QGIS: layers ``cpts``, ``communes`` and ``zones_blanches``.
+    """Write the layers ``cpts``, ``communes`` and ``zones_blanches`` for QGIS; return ``path``.
 
-    ``communes`` is the output of :func:`communes_with_cpts`. Attribute names stay short
-    and ASCII (QGIS shows them as they are); ``csv`` also writes :func:`summary_table`
-    (``;``-separated, decimal comma, UTF-8 with BOM: French Excel opens it with its numbers
-    and accents).
+    The format follows the extension of ``path`` (``.gpkg``, ``.parquet``, ``.geojson``, ``.shp``
+    with ``shapefile=True``; anything else is refused): see :func:`cpts_geo.outputs.write_layers`
+    for the CRS (metric by default), the French field names and the styles embedded in a
+    GeoPackage. ``communes`` is the output of :func:`communes_with_cpts`; ``csv`` also writes
+    :func:`summary_table` (``.csv`` for French Excel, or ``.xlsx``).
+
+    Examples
+    --------
+    >>> import tempfile, os
+    >>> reg = pd.DataFrame({"cpts_id": ["A"], "stage": ["5"], "commune_code": ["80021"]})
+    >>> path = write_territories(os.path.join(tempfile.mkdtemp(), "t.gpkg"),
+    ...                          build_territories(reg, load_communes(departments="80")))
+    >>> path.name
+    't.gpkg'
     """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    if path.exists():
-        path.unlink()
-    terr = territories.copy()
-    terr["stage"] = terr["stage"].astype("string")
-    terr.reset_index().to_file(path, layer="cpts", driver="GPKG")
-    if communes is not None:
-        com = communes.copy()
-        com["stage"] = com["stage"].astype("string")
-        com = com.reset_index().rename(columns={"index": "code"})
-        com.to_file(path, layer="communes", driver="GPKG")
-        com[~com["covered"]].drop(columns=["cpts_id", "cpts_name", "stage", "share", "cpts_all"]) \
-            .to_file(path, layer="zones_blanches", driver="GPKG")
+    from cpts_geo.outputs import layer_format, table_format, write_layers, write_table
+
+    layer_format(path, shapefile=shapefile)
     if csv is not None:
-        write_csv(summary_table(territories), csv, index=False)
-    return path
+        table_format(csv)
+    written = write_layers(path, territories, communes, crs=crs, registry=registry,
+                           registry_date=registry_date, shapefile=shapefile)
+    if csv is not None:
+        write_table(summary_table(territories), csv, index=False)
+    return written.paths[0]
