@@ -136,28 +136,91 @@ def _cmd_validate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _same_file(a, b) -> bool:
+    from pathlib import Path
+
+    try:
+        return Path(a).resolve() == Path(b).resolve()
+    except OSError:
+        return False
+
+
+def _registry_date(args: argparse.Namespace) -> str | None:
+    """The date of the registry file (its last modification), for the layers' metadata."""
+    import datetime
+    from pathlib import Path
+
+    reg = getattr(args, "registry", None)
+    if reg in (None, "exemple") or "://" in str(reg) or not Path(reg).exists():
+        return None
+    stamp = Path(reg).stat().st_mtime
+    return datetime.datetime.fromtimestamp(stamp, tz=datetime.timezone.utc).date().isoformat()
+
+
 def _cmd_territories(args: argparse.Namespace) -> int:
     from pathlib import Path
 
+    from cpts_geo.outputs import check_writable, layer_format, table_format, write_layers, write_table
     from cpts_geo.territories import (
         FRENCH_HEADERS,
         build_territories,
         communes_with_cpts,
         coverage,
-        write_territories,
+        summary_table,
     )
+
+    # every output checked before any computing: extension, input not overwritten, folder writable
+    out = Path(args.output)
+    ext = out.suffix.lower()
+    try:
+        layer_format(out)
+    except ValueError as err:
+        hint = (" Pour un tableau seulement, utilisez --tableau FICHIER.xlsx (ou .csv)."
+                if ext in (".csv", ".xlsx") else "")
+        raise ValueError(f"{err}{hint}") from None
+    table_path = Path(args.tableau) if args.tableau else out.with_suffix(".csv")
+    table_format(table_path)
+    for path in (out, table_path):
+        if args.registry and _same_file(path, args.registry):
+            raise ValueError(f"{path} est le registre lu : choisissez un autre nom de sortie.")
+    check_writable(out, table_path)
+    if args.postgis:
+        from cpts_geo.outputs import _engine
+
+        _engine(args.postgis).dispose()  # can we connect? said before the computing
 
     reg, checked, communes = _check(args)
     communes = _study_area(args, checked, communes)
     layer = communes_with_cpts(checked, communes)
     terr = build_territories(checked, communes)
-    out = Path(args.output)
-    csv = out.with_suffix(".csv")
-    write_territories(out, terr, layer, csv=csv)
-    cov = coverage(checked, communes)
+    written = write_layers(out, terr, layer, crs=args.crs, registry=Path(args.registry).name
+                           if args.registry not in (None, "exemple") else "registre illustratif",
+                           registry_date=_registry_date(args), shapefile=True)
+    if table_path.suffix.lower() == ".xlsx":
+        blank = layer[~layer["covered"]]
+        sheets = {"territoires": summary_table(terr),
+                  "communes": _commune_table(layer),
+                  "zones blanches": _commune_table(blank, covered=False),
+                  "problèmes": _report_table(checked.report)}
+        write_table(sheets, table_path)
+    else:
+        write_table(summary_table(terr), table_path, index=False)
     plural = "s" if len(terr) > 1 else ""
-    print(f"{len(terr)} territoire{plural} écrit{plural} dans {out} (couches cpts, communes, "
-          f"zones_blanches) et {csv}.")
+    names = ", ".join(written.layers)
+    where = ", ".join(str(p) for p in written.paths)
+    print(f"{len(terr)} territoire{plural} écrit{plural} dans {where} (couches {names}) et "
+          f"{table_path}.")
+    print(written.note)
+    if ext == ".shp":
+        print("Shapefile : noms de champs de 10 caractères au plus (voir le README, « Sorties »).")
+    if args.postgis:
+        from cpts_geo.outputs import write_postgis
+
+        rows = write_postgis(args.postgis, terr, layer, schema=args.schema, replace=args.remplacer,
+                             membership=checked.membership)
+        print(f"PostGIS : schéma {args.schema}, {number(rows['cpts'])} CPTS, {number(rows['communes'])} "
+              f"communes, {number(rows['appartenance'])} lignes d'appartenance (EPSG:{rows['srid']}).")
+    cov = coverage(checked, communes)
     table = cov.copy()
     for col in ("n_cpts", "n_communes", "population"):
         table[col] = table[col].map(number)
@@ -172,6 +235,31 @@ def _cmd_territories(args: argparse.Namespace) -> int:
             print(f"  - {cid} {rec['name']} : {rec['parts']}")
     _print_report(checked.report)
     return 0
+
+
+def _commune_table(layer, *, covered: bool = True):
+    """The commune layer as a table with French headers (codes as text)."""
+    import pandas as pd
+
+    from cpts_geo.territories import FRENCH_HEADERS
+
+    cols = ["name", "population", "department", "region", "epci_name"]
+    if covered:
+        cols += ["cpts_id", "cpts_name", "stage", "share", "cpts_all"]
+    table = pd.DataFrame(layer[[c for c in cols if c in layer.columns]]).copy()
+    if "stage" in table:
+        table["stage"] = table["stage"].astype("string")
+    table.index = table.index.rename("code")
+    headers = {**FRENCH_HEADERS, "department": "Département", "region": "Région",
+               "epci_name": "EPCI", "cpts_id": "Identifiant CPTS"}
+    return table.reset_index().rename(columns=headers)
+
+
+def _report_table(report):
+    """The corrections of a registry with French headers."""
+    headers = {"row": "Ligne", "code": "Code donné", "new_code": "Code actuel", "name": "Nom",
+               "new_name": "Nom actuel", "reason": "Motif"}
+    return report[[c for c in headers if c in report.columns]].rename(columns=headers)
 
 
 def _read_flow_table(args: argparse.Namespace, membership, out):
@@ -268,7 +356,9 @@ def _cmd_funding(args: argparse.Namespace) -> int:
         print(shown.drop(columns=["Étape"]).to_string())
         print(f"Total : {euros(table['Total annuel'].sum())} pour {len(table)} CPTS")
     if args.csv:
-        write_csv(table, args.csv)
+        from cpts_geo.outputs import write_table
+
+        write_table(table, args.csv)
         print(f"Tableau écrit dans {args.csv}")
     return 0
 
@@ -681,6 +771,13 @@ def _parser() -> argparse.ArgumentParser:
         p.add_argument("--passage", metavar="FICHIER",
                        help="table de passage INSEE pour les anciens codes commune")
 
+    def postgis_args(p):
+        p.add_argument("--postgis", metavar="URL",
+                       help="écrire aussi dans PostGIS : postgresql://utilisateur:mot_de_passe@hôte/base")
+        p.add_argument("--schema", default="cpts", help="schéma PostGIS (défaut cpts)")
+        p.add_argument("--remplacer", action="store_true",
+                       help="remplacer les tables PostGIS existantes")
+
     p = sub.add_parser("valider", aliases=["validate"], help="vérifier un registre de CPTS (chevauchements, codes, étapes)")
     registry_args(p)
     p.set_defaults(func=_cmd_validate)
@@ -688,7 +785,15 @@ def _parser() -> argparse.ArgumentParser:
     p = sub.add_parser("territoires", aliases=["territories"], help="construire les territoires d'un registre (GeoPackage + CSV)")
     registry_args(p)
     p.add_argument("-o", "--sortie", "--output", dest="output", default="maps/territoires.gpkg", metavar="FICHIER.gpkg",
-                   help="GeoPackage écrit (le résumé CSV est écrit à côté)")
+                   help="couches écrites, d'après l'extension : .gpkg (QGIS, styles inclus), .parquet "
+                        "(GeoParquet), .geojson, .shp ; le résumé CSV est écrit à côté")
+    p.add_argument("--tableau", metavar="FICHIER",
+                   help="tableaux : .csv (résumé des territoires, pour Excel) ou .xlsx (feuilles "
+                        "territoires, communes, zones blanches, problèmes) ; défaut : le CSV à côté")
+    p.add_argument("--crs", metavar="CRS",
+                   help="projection de toutes les couches, ex. EPSG:2154 (défaut : Lambert-93 en "
+                        "métropole, la projection officielle de chaque DROM)")
+    postgis_args(p)
     p.set_defaults(func=_cmd_territories)
 
     p = sub.add_parser("flux", aliases=["flows"], help="indicateurs de flux de patients par CPTS (rétention, fuite, attraction)")
@@ -768,7 +873,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--sans-crise", action="store_true", help="sans survenue de crise sanitaire grave")
     p.add_argument("--sans-optionnelles", action="store_true", help="sans les missions optionnelles")
     p.add_argument("-o", "--sortie", "--csv", dest="csv", metavar="FICHIER",
-                   help="écrire le tableau (CSV ; pour Excel)")
+                   help="écrire le tableau : .csv (pour Excel) ou .xlsx")
     p.set_defaults(func=_cmd_funding)
 
     p = sub.add_parser("carte", help="carte régionale des CPTS par étape (HTML autonome + PNG)")
@@ -904,11 +1009,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (ValueError, FileNotFoundError) as err:
         print(f"Erreur : {err}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        print("Interrompu (Ctrl-C) : aucun fichier partiel n'a été laissé.", file=sys.stderr)
+        return 130
     except BrokenPipeError:  # output piped into `head`: stop quietly
         import os
 
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
+    except OSError as err:  # folder read-only, disk full, database refused: one line, nothing half-written
+        from cpts_geo.outputs import OutputError, os_reason
+
+        text = str(err) if isinstance(err, OutputError) else (
+            f"écriture impossible ({os_reason(err)})" + (f" : {err.filename}" if err.filename else ""))
+        print(f"Erreur : {text}", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

@@ -191,6 +191,7 @@ _OS_REASONS = {
     errno.EROFS: "système de fichiers en lecture seule",
     errno.ENOTDIR: "un fichier porte le nom d'un des dossiers du chemin",
     errno.ENOENT: "dossier introuvable",
+    errno.EEXIST: "un fichier porte le nom d'un des dossiers du chemin",
 }
 
 
