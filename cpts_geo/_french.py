@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-__all__ = ["fold", "formatted", "number", "percent", "write_csv"]
+__all__ = ["fold", "formatted", "number", "percent", "whole_numbers", "write_csv"]
 
 
 def fold(text) -> str:
@@ -78,10 +78,31 @@ def percent(x, decimals: int = 1, *, sep: str = " ") -> str:
     return f"{text} %" if text else ""
 
 
+def whole_numbers(table: pd.DataFrame) -> pd.DataFrame:
+    """A copy of ``table`` whose float columns holding only whole numbers are integers.
+
+    A count read as ``34.0`` is written ``34``, not ``34,0`` (empty cells stay empty).
+
+    Examples
+    --------
+    >>> whole_numbers(pd.DataFrame({"n": [34.0, None], "x": [0.5, 1.0]})).dtypes.tolist()
+    [Int64Dtype(), dtype('float64')]
+    """
+    out = table.copy()
+    for col in range(out.shape[1]):
+        values = out.iloc[:, col]
+        if pd.api.types.is_float_dtype(values.dtype):
+            finite = values.dropna().to_numpy(dtype=float)
+            if len(finite) and np.isfinite(finite).all() and (finite == np.round(finite)).all() \
+                    and np.abs(finite).max() < 2**53:
+                out.isetitem(col, values.astype("Int64"))
+    return out
+
+
 def write_csv(table: pd.DataFrame, path: str | Path, *, index: bool | None = None) -> Path:
     """Write ``table`` as a CSV that French Excel opens with its numbers and accents.
 
-    ``;`` between fields, decimal comma, UTF-8 with BOM. ``index=None`` writes the index
+    ``;`` between fields, decimal comma, whole numbers without ``,0``, UTF-8 with BOM. ``index=None`` writes the index
     unless it is a plain range. The parent folder is created. Text cells that start like a
     formula (``= + - @``) are neutralised; the file is written atomically.
 
@@ -98,5 +119,5 @@ def write_csv(table: pd.DataFrame, path: str | Path, *, index: bool | None = Non
     if index is None:
         index = not isinstance(table.index, pd.RangeIndex)
     with atomic_path(path) as tmp:
-        neutralise_cells(table).to_csv(tmp, sep=";", decimal=",", encoding="utf-8-sig", index=index)
+        neutralise_cells(whole_numbers(table)).to_csv(tmp, sep=";", decimal=",", encoding="utf-8-sig", index=index)
     return path

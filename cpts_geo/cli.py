@@ -189,7 +189,7 @@ def _cmd_territories(args: argparse.Namespace) -> int:
 
         _engine(args.postgis).dispose()  # can we connect? said before the computing
 
-    reg, checked, communes = _check(args)
+    _, checked, communes = _check(args)
     communes = _study_area(args, checked, communes)
     layer = communes_with_cpts(checked, communes)
     terr = build_territories(checked, communes)

@@ -41,25 +41,26 @@ import pandas as pd
 import pyproj
 
 from cpts_geo._files import atomic_path, neutralise_cells
+from cpts_geo._french import whole_numbers
 from cpts_geo.stages import STAGE_COLORS, STAGES
 
 __all__ = [
+    "FIELD_ALIASES",
+    "LAYER_FIELDS",
     "LAYER_FORMATS",
     "TABLE_FORMATS",
-    "LAYER_FIELDS",
-    "FIELD_ALIASES",
     "OutputError",
     "WrittenLayers",
-    "layer_format",
-    "table_format",
     "check_writable",
+    "layer_format",
+    "layer_style_qml",
     "layer_tables",
+    "read_postgis_registry",
+    "table_format",
     "write_layers",
+    "write_postgis",
     "write_table",
     "write_xlsx",
-    "layer_style_qml",
-    "write_postgis",
-    "read_postgis_registry",
 ]
 
 #: Layer formats, by extension.
@@ -257,7 +258,7 @@ def _frenched(frame: gpd.GeoDataFrame, index_name: str) -> gpd.GeoDataFrame:
         if col == out.geometry.name:
             continue
         dtype = out[col].dtype
-        if isinstance(dtype, pd.CategoricalDtype) or dtype == object:
+        if isinstance(dtype, pd.CategoricalDtype) or pd.api.types.is_object_dtype(dtype):
             out[col] = out[col].astype("string")
     out = out.rename(columns={c: LAYER_FIELDS.get(c, c) for c in out.columns if c != out.geometry.name})
     return out.rename_geometry("geometry") if out.geometry.name != "geometry" else out
@@ -585,9 +586,52 @@ def write_layers(
     meta = _metadata_text(territories, communes, registry, registry_date)
     date = (f"{registry_date}T00:00:00.000Z" if registry_date and len(str(registry_date)) == 10
             else _FIXED_DATE)
+    with _write_errors(path):
+        return _write_layers(path, kind, layers, note, meta, date)
+
+
+@contextlib.contextmanager
+def _write_errors(path: Path) -> Iterator[None]:
+    """GDAL's and SQLite's write errors (disk full, read-only…) as one French :class:`OutputError`."""
+    import pyogrio.errors
+
+    try:
+        yield
+    except (pyogrio.errors.DataSourceError, pyogrio.errors.DataLayerError,
+            pyogrio.errors.FieldError, pyogrio.errors.GeometryError, sqlite3.Error) as err:
+        text = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        low = text.lower()
+        reason = ("disque plein" if "full" in low or "space" in low else
+                  "lecture seule" if "read-only" in low or "readonly" in low else text)
+        raise OutputError(f"Écriture de {path} impossible ({reason}) ; aucun fichier partiel "
+                          "n'a été laissé.") from None
+
+
+@contextlib.contextmanager
+def _disk_space(path: Path) -> Iterator[None]:
+    """Say « disque plein » when a writer fails on a full disk (GDAL only says the commit failed);
+    checked while the temporary file still fills the disk."""
+    import shutil
+
+    try:
+        yield
+    except OutputError:
+        raise
+    except Exception:
+        try:
+            full = shutil.disk_usage(path.parent).free < 1_000_000
+        except OSError:
+            full = False
+        if full:
+            raise OutputError(f"Écriture de {path} impossible (disque plein) ; aucun fichier partiel "
+                              "n'a été laissé.") from None
+        raise
+
+
+def _write_layers(path: Path, kind: str, layers, note: str, meta, date: str) -> WrittenLayers:
     written: list[Path] = []
     if kind == "GeoPackage":
-        with atomic_path(path) as tmp, _gdal_date(date):
+        with atomic_path(path) as tmp, _disk_space(path), _gdal_date(date):
             for name, frame in layers.items():
                 desc = _DESCRIPTIONS.get(_kind(name), name) + " — " + " ; ".join(
                     f"{k} : {v}" for k, v in meta.items())
@@ -598,39 +642,36 @@ def write_layers(
             _add_styles(tmp, layers, date)
         written.append(path)
     else:
-        for name, frame in layers.items():
-            target = path if name == "cpts" else path.with_name(f"{path.stem}_{name}{path.suffix}")
-            with atomic_path(target) as tmp:
-                if kind == "GeoParquet":
-                    frame.attrs = {}
-                    frame.to_parquet(tmp, index=False, schema_version="1.1.0",
-                                     write_covering_bbox=True)
-                elif kind == "GeoJSON":
-                    frame.to_file(tmp, driver="GeoJSON", engine="pyogrio",
-                                  layer_options={"RFC7946": "YES", "WRITE_NAME": "NO"})
-                else:
-                    frame.to_file(tmp, driver="ESRI Shapefile", engine="pyogrio", encoding="UTF-8")
-                    for sidecar in tmp.parent.glob(tmp.stem + ".*"):
-                        if sidecar != tmp:
-                            os.replace(sidecar, target.with_suffix(sidecar.suffix))
-            written.append(target)
+        # every file to a temporary name first; all renamed only once all are complete
+        moves: list[tuple[Path, Path]] = []  # Shapefile sidecars (.dbf, .shx, .prj, .cpg)
+        try:
+            with contextlib.ExitStack() as stack:
+                for name, frame in layers.items():
+                    target = path if name == "cpts" else path.with_name(f"{path.stem}_{name}{path.suffix}")
+                    tmp = stack.enter_context(atomic_path(target))
+                    stack.enter_context(_disk_space(target))
+                    if kind == "GeoParquet":
+                        frame = frame.copy()
+                        frame.attrs = {}
+                        frame.to_parquet(tmp, index=False, schema_version="1.1.0", write_covering_bbox=True)
+                    elif kind == "GeoJSON":
+                        frame.to_file(tmp, driver="GeoJSON", engine="pyogrio",
+                                      layer_options={"RFC7946": "YES", "WRITE_NAME": "NO"})
+                    else:
+                        frame.to_file(tmp, driver="ESRI Shapefile", engine="pyogrio", encoding="UTF-8")
+                        moves += [(side, target.with_suffix(side.suffix))
+                                  for side in tmp.parent.glob(tmp.stem + ".*") if side != tmp]
+                    written.append(target)
+        except BaseException:
+            for side, _ in moves:
+                side.unlink(missing_ok=True)
+            raise
+        for side, target in moves:
+            os.replace(side, target)
     return WrittenLayers(written, {k: v.crs for k, v in layers.items()}, note)
 
 
 # --------------------------------------------------------------------------- tables
-
-
-def _integral_floats(table: pd.DataFrame) -> pd.DataFrame:
-    """Float columns holding only whole numbers, as integers (CSV writes ``34``, not ``34,0``)."""
-    out = table.copy()
-    for col in out.columns:
-        values = out[col]
-        if pd.api.types.is_float_dtype(values.dtype):
-            finite = values.dropna().to_numpy(dtype=float)
-            if len(finite) and np.isfinite(finite).all() and (finite == np.round(finite)).all() \
-                    and np.abs(finite).max() < 2**53:
-                out[col] = values.astype("Int64")
-    return out
 
 
 def _sheet_name(name: str, taken: set[str]) -> str:
@@ -680,7 +721,7 @@ def write_xlsx(path: str | Path, sheets: Mapping[str, pd.DataFrame] | pd.DataFra
         ws = wb.create_sheet(_sheet_name(name, taken))
         keep_index = not isinstance(table.index, pd.RangeIndex) if index is None else index
         frame = table.reset_index() if keep_index else table.reset_index(drop=True)
-        frame = neutralise_cells(_integral_floats(pd.DataFrame(frame)))
+        frame = neutralise_cells(whole_numbers(pd.DataFrame(frame)))
         headers = [str(c) for c in frame.columns]
         ws.append(headers)
         for cell in ws[1]:
@@ -735,7 +776,7 @@ def write_xlsx(path: str | Path, sheets: Mapping[str, pd.DataFrame] | pd.DataFra
     wb.properties.creator = "cpts_geo"
     wb.properties.created = wb.properties.modified = fixed
     path = Path(path)
-    with atomic_path(path) as tmp:
+    with atomic_path(path) as tmp, _disk_space(path):
         wb.save(tmp)
     return path
 
@@ -766,7 +807,7 @@ def write_table(table: pd.DataFrame | Mapping[str, pd.DataFrame], path: str | Pa
         from cpts_geo._french import fold
 
         target = path if i == 0 else path.with_name(f"{path.stem}_{fold(name).replace(' ', '_')}.csv")
-        write_csv(_integral_floats(frame), target, index=index)
+        write_csv(frame, target, index=index)
     return path
 
 
@@ -778,8 +819,8 @@ POSTGIS_TABLES = ("cpts", "communes", "appartenance")
 
 def _engine(url: str):
     try:
-        import sqlalchemy
         import geoalchemy2  # noqa: F401  (geometry types for to_postgis)
+        import sqlalchemy
     except ImportError:
         raise OutputError("PostGIS : installez l'extra « postgis » (pip install "
                           "'cpts_geo[postgis]' : SQLAlchemy, GeoAlchemy2, psycopg).") from None
@@ -791,7 +832,7 @@ def _engine(url: str):
         engine = sqlalchemy.create_engine(url, connect_args={"connect_timeout": 10})
         with engine.connect() as con:
             con.execute(sqlalchemy.text("SELECT 1"))
-    except Exception as err:  # noqa: BLE001 - every connection failure says the same to a user
+    except Exception as err:
         reason = str(getattr(err, "orig", err)).strip().splitlines()[0] if str(err) else type(err).__name__
         raise OutputError(f"Connexion à la base PostGIS impossible ({_safe_url(url)}) : {reason}. "
                           "Vérifiez l'adresse, le port, l'utilisateur et le mot de passe ; "
@@ -803,6 +844,11 @@ def _safe_url(url: str) -> str:
     import re
 
     return re.sub(r"//([^:/@]+):[^@]*@", r"//\1:***@", url)
+
+
+def _literal(text: str) -> str:
+    """A SQL string literal for DDL (which takes no bound parameters); ``:`` escaped for SQLAlchemy."""
+    return "'" + str(text).replace("'", "''").replace(":", "\\:") + "'"
 
 
 def _quoted(name: str) -> str:
@@ -893,6 +939,7 @@ def write_postgis(
 
     from cpts_geo.errors import ValidationError
 
+    engine = _engine(url)
     member = _membership_from(communes) if membership is None else membership
     member = pd.DataFrame({"code_insee": member["code"].astype(str).to_numpy(),
                            "id_cpts": member["cpts_id"].astype(str).to_numpy(),
@@ -916,7 +963,6 @@ def write_postgis(
         raise ValueError("PostGIS : territoires en métropole et outre-mer ; écrivez chaque partie dans "
                          f"son propre schéma (couches {', '.join(extra)}).")
     terr, com = layers["cpts"], layers["communes"]
-    engine = _engine(url)
     s = _quoted(schema)
     inspector = sqlalchemy.inspect(engine)
     try:
@@ -966,14 +1012,12 @@ def write_postgis(
             for name, desc in (("cpts", _DESCRIPTIONS["cpts"]), ("communes", _DESCRIPTIONS["communes"]),
                                ("appartenance", "Une ligne par commune et CPTS ; part vide = commune "
                                                 "entière")):
-                con.execute(sqlalchemy.text(f"COMMENT ON TABLE {s}.{name} IS :c").bindparams(
-                    c=f"{desc} — {note}"))
+                con.execute(sqlalchemy.text(f"COMMENT ON TABLE {s}.{name} IS {_literal(desc + ' — ' + note)}"))
             for name, frame in (("cpts", terr), ("communes", com)):
                 for col in frame.columns:
                     if col in FIELD_ALIASES:
                         con.execute(sqlalchemy.text(
-                            f"COMMENT ON COLUMN {s}.{name}.{_quoted(col)} IS :c").bindparams(
-                                c=FIELD_ALIASES[col]))
+                            f"COMMENT ON COLUMN {s}.{name}.{_quoted(col)} IS {_literal(FIELD_ALIASES[col])}"))
     except sqlalchemy.exc.SQLAlchemyError as err:
         raise OutputError(f"PostGIS : écriture refusée par la base ({_db_reason(err)}) ; rien n'a été "
                           "écrit.") from None
@@ -984,7 +1028,9 @@ def write_postgis(
 
 def _db_reason(err) -> str:
     orig = getattr(err, "orig", err)
-    text = str(getattr(orig, "diag", None) and orig.diag.message_primary or orig)
+    if getattr(orig, "sqlstate", None) == "42501":
+        return "droits insuffisants sur le schéma ou la base : " + str(orig).strip().splitlines()[0]
+    text = str((getattr(orig, "diag", None) and orig.diag.message_primary) or orig)
     return text.strip().splitlines()[0] if text.strip() else type(err).__name__
 
 

@@ -85,7 +85,9 @@ def read_registry(
         Read by :func:`cpts_geo.io.read_table`: ``.csv``/``.txt`` (``;``, ``,``, tab or ``|``;
         UTF-8, UTF-16 or Windows-1252 as Excel writes them, detected), ``.xlsx``,
         ``.gpkg``/``.shp``/``.geojson``/``.parquet`` (attributes used; a layer of CPTS
-        *polygons* goes through :func:`registry_from_perimeters` instead).
+        *polygons* goes through :func:`registry_from_perimeters` instead); or a
+        ``postgresql://`` URL of a database written by :func:`cpts_geo.outputs.write_postgis`
+        (``layer`` names the schema, default ``cpts``).
     columns : mapping, optional
         ``{header in the file: standard column}`` for headers not recognised automatically.
     sheet, layer : optional
@@ -118,6 +120,12 @@ def read_registry(
     >>> reg[["row", "cpts_id", "commune_code"]].values.tolist()
     [[2, 'A', '59350'], [3, 'A', '59009']]
     """
+    postgis = isinstance(source, str) and source.startswith(("postgresql://", "postgres://",
+                                                              "postgresql+psycopg://"))
+    if postgis:
+        from cpts_geo.outputs import read_postgis_registry
+
+        source, layer = read_postgis_registry(source, schema=layer or "cpts"), None
     if isinstance(source, pd.DataFrame):
         frame = pd.DataFrame(source.drop(columns=getattr(source, "_geometry_column_name", []),
                                          errors="ignore"))
@@ -143,7 +151,7 @@ def read_registry(
     for name in REGISTRY_COLUMNS:
         out[name] = frame[inverse[name]].to_numpy(dtype=object) if name in inverse else None
     out = out.astype({"row": "int64"})
-    info = {"source": read.source, "read": read.describe(),
+    info = {"source": "PostGIS" if postgis else read.source, "read": read.describe(),
             "recognised": {str(k): v for k, v in mapping.items()},
             "ignored": [str(c) for c in frame.columns if c not in mapping]}
     for key in ("encoding", "separator", "sheet", "header_row", "layer"):

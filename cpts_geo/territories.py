@@ -47,13 +47,13 @@ __all__ = [
     "EXAMPLE_NOTE",
     "FRENCH_HEADERS",
     "build_territories",
-    "membership",
     "communes_with_cpts",
     "coverage",
-    "territory_parts",
-    "summary_table",
-    "write_territories",
     "load_example_registry",
+    "membership",
+    "summary_table",
+    "territory_parts",
+    "write_territories",
 ]
 
 #: How the embedded example registry must be introduced wherever it appears.

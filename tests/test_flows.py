@@ -632,7 +632,7 @@ def test_cli_flows_writes_the_code_report(tmp_path, capsys):
     rows = codes.set_index("Code lu")
     assert rows.loc["1001", "Code retenu"] == "01001" and rows.loc["1001", "Première ligne"] == "3"
     assert rows.loc["1001", "Raison"] == "zéro initial restauré"
-    assert rows.loc["05120", "Code retenu"] == "05001" and rows.loc["05120", "Volume"] == "30,0"
+    assert rows.loc["05120", "Code retenu"] == "05001" and rows.loc["05120", "Volume"] == "30"  # a whole number, without ",0"
     assert rows.loc["99999", "Étape"] == "non reconnu" and rows.loc["99999", "Première ligne"] == "5"
 
 

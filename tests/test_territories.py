@@ -102,10 +102,10 @@ def test_geopackage_and_french_csv(example, hdf_communes, tmp_path):
     layer = communes_with_cpts(checked, hdf_communes)
     path = write_territories(tmp_path / "cpts.gpkg", terr, layer, csv=tmp_path / "cpts.csv")
     layers = dict(pyogrio.list_layers(path))
-    assert set(layers) == {"cpts", "communes", "zones_blanches"}
+    assert set(layers) == {"cpts", "communes", "zones_blanches", "layer_styles"}
     assert pyogrio.read_info(path, layer="zones_blanches")["features"] == (~layer["covered"]).sum()
     back = pyogrio.read_dataframe(path, layer="cpts")
-    assert len(back) == 59 and back.crs.to_epsg() == 4326
+    assert len(back) == 59 and back.crs.to_epsg() == 2154  # metric, for QGIS
     raw = (tmp_path / "cpts.csv").read_bytes()
     assert raw.startswith("\ufeff".encode()) and "Étape;Taille".encode() in raw
     assert summary_table(terr)["D'un seul tenant"].isin(["oui", "non"]).all()

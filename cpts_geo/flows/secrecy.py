@@ -235,7 +235,7 @@ def write_flow_table(
     >>> table = pd.DataFrame({"resident_volume": [100.0, 8.0], "retention": [0.6, 0.5]})
     >>> path = write_flow_table(table, os.path.join(tempfile.mkdtemp(), "flux.csv"))
     >>> path.read_text(encoding="utf-8-sig").splitlines()
-    ['Volume des résidents;Taux de rétention;Masqué (secret statistique)', '100,0;0,6;non', ';;oui']
+    ['Volume des résidents;Taux de rétention;Masqué (secret statistique)', '100;0,6;non', ';;oui']
     """
     path = Path(path)
     out = table if threshold is None else mask_secrecy(table, threshold=threshold)
@@ -249,7 +249,9 @@ def write_flow_table(
             out[col] = values.map(lambda x: pd.NA if pd.isna(x) else ("oui" if x else "non"))
     out = french_headers(out)
     if path.suffix.lower() in (".xlsx", ".xlsm"):
-        out.to_excel(path, index=not isinstance(out.index, pd.RangeIndex))
+        from cpts_geo.outputs import write_xlsx
+
+        write_xlsx(path, {path.stem: out})
     else:
         write_csv(out, path)
     return path

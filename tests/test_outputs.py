@@ -1,0 +1,350 @@
+"""Outputs that open right in QGIS and Excel: formats by extension, GeoPackage styles and
+metadata, byte-identical files, round trips, XLSX cells, formula injection, unwritable folders."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sqlite3
+import subprocess
+import xml.etree.ElementTree as ET
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import pyarrow.parquet as pq
+import pyogrio
+import pytest
+
+from cpts_geo.cli import main
+from cpts_geo.communes import load_communes
+from cpts_geo.outputs import (
+    LAYER_FIELDS,
+    OutputError,
+    check_writable,
+    layer_format,
+    write_layers,
+    write_table,
+    write_xlsx,
+)
+from cpts_geo.registry import validate_registry
+from cpts_geo.stages import STAGE_COLORS, STAGES
+from cpts_geo.territories import (
+    build_territories,
+    communes_with_cpts,
+    load_example_registry,
+    summary_table,
+    write_territories,
+)
+
+PAYLOADS = ['=HYPERLINK("http://x","y")', "+cmd|' /C calc'!A0", "@SUM(1+1)", "-2+3"]
+
+
+@pytest.fixture(scope="module")
+def example(hdf_communes):
+    checked = validate_registry(load_example_registry(), hdf_communes)
+    return checked, build_territories(checked, hdf_communes), communes_with_cpts(checked, hdf_communes)
+
+
+def _sha(path):
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def test_geopackage_for_qgis(example, tmp_path):
+    _, terr, layer = example
+    out = write_layers(tmp_path / "t.gpkg", terr, layer, registry="registre.csv",
+                       registry_date="2025-03-01")
+    path = out.paths[0]
+    assert out.note == "Couches en RGF93 v1 / Lambert-93 (EPSG:2154)."
+    layers = dict(pyogrio.list_layers(path))
+    assert {"cpts", "communes", "zones_blanches", "layer_styles"} <= set(layers)
+    info = pyogrio.read_info(path, layer="cpts")
+    assert info["crs"] == "EPSG:2154"
+    fields = dict(zip(info["fields"], info["ogr_types"]))
+    assert list(fields)[:4] == ["id_cpts", "nom", "etape", "rang_etape"]
+    for name in ("rang_etape", "taille", "population", "n_communes", "n_parties"):
+        assert fields[name] == "OFTInteger64", name
+    assert all(len(f) <= 10 for f in info["fields"])
+    meta = info["layer_metadata"]
+    assert meta["Millésime de population"] == "2016" and meta["Date du registre"] == "2025-03-01"
+    assert "Source des communes" in meta and "COG 2025" in meta["DESCRIPTION"]
+    back = pyogrio.read_dataframe(path, layer="cpts")
+    order = back.sort_values("rang_etape")["etape"].drop_duplicates().tolist()
+    assert order == [s for s in STAGES if s in set(back["etape"])]
+    assert pyogrio.read_info(path, layer="zones_blanches")["features"] == (~layer["covered"]).sum()
+
+    con = sqlite3.connect(path)
+    styles = con.execute("SELECT f_table_name, styleQML, styleSLD, useAsDefault, f_geometry_column "
+                         "FROM layer_styles").fetchall()
+    last = {r[0] for r in con.execute("SELECT DISTINCT last_change FROM gpkg_contents")}
+    con.close()
+    assert last == {"2025-03-01T00:00:00.000Z"}
+    by_layer = {r[0]: r for r in styles}
+    assert set(by_layer) == {"cpts", "communes", "zones_blanches"}
+    assert all(r[3] == 1 and r[4] == "geom" for r in styles)
+    qml = ET.fromstring(by_layer["cpts"][1])
+    renderer = qml.find("renderer-v2")
+    assert renderer.get("type") == "categorizedSymbol" and renderer.get("attr") == "etape"
+    cats = [c.get("value") for c in renderer.iter("category")]
+    assert cats[:5] == list(STAGES)
+    colours = {}
+    for sym in renderer.iter("symbol"):
+        colour = next(o.get("value") for o in sym.iter("Option") if o.get("name") == "color")
+        colours[sym.get("name")] = colour
+    first = colours[next(c.get("symbol") for c in renderer.iter("category") if c.get("value") == STAGES[4])]
+    hexa = STAGE_COLORS[STAGES[4]].lstrip("#")
+    assert first == ",".join(str(int(hexa[i:i + 2], 16)) for i in (0, 2, 4)) + ",255"
+    assert qml.get("labelsEnabled") == "1" and qml.find("labeling/settings/text-style").get("fieldName") == "nom"
+    aliases = {a.get("field"): a.get("name") for a in qml.iter("alias")}
+    assert aliases["etape"] == "Étape" and aliases["surf_km2"] == "Superficie (km²)"
+    blank = ET.fromstring(by_layer["zones_blanches"][1]).find("renderer-v2")
+    assert blank.get("type") == "singleSymbol"
+    ET.fromstring(by_layer["cpts"][2])  # the SLD is valid XML too
+
+
+def test_geopackage_is_byte_identical(example, tmp_path):
+    _, terr, layer = example
+    a = write_layers(tmp_path / "a.gpkg", terr, layer).paths[0]
+    b = write_layers(tmp_path / "b.gpkg", terr, layer).paths[0]
+    assert _sha(a) == _sha(b)
+
+
+def test_round_trips_gpkg_and_parquet(example, tmp_path):
+    _, terr, layer = example
+    for ext in ("gpkg", "parquet"):
+        path = write_layers(tmp_path / f"t.{ext}", terr, layer).paths[0]
+        back = gpd.read_file(path, layer="cpts") if ext == "gpkg" else gpd.read_parquet(path)
+        back = back.set_index("id_cpts").loc[terr.index]
+        np.testing.assert_allclose(back.geometry.area / 1e6, terr["area_km2"], rtol=1e-6)
+        for ours, theirs in (("name", "nom"), ("population", "population"), ("tier", "taille"),
+                             ("n_communes", "n_communes"), ("departments", "depts"),
+                             ("single_part", "un_tenant")):
+            assert back[theirs].tolist() == terr[ours].tolist(), ext
+        assert back["etape"].tolist() == terr["stage"].astype(str).tolist()
+    geo = json.loads(pq.read_schema(tmp_path / "t.parquet").metadata[b"geo"])
+    assert geo["version"] == "1.1.0" and "covering" in geo["columns"]["geometry"]
+    assert (tmp_path / "t_communes.parquet").exists() and (tmp_path / "t_zones_blanches.parquet").exists()
+
+
+def test_geojson_is_wgs84_and_shapefile_only_on_request(example, tmp_path):
+    _, terr, layer = example
+    out = write_layers(tmp_path / "t.geojson", terr, layer)
+    assert pyogrio.read_info(out.paths[0])["crs"] == "EPSG:4326" and "GeoJSON" in out.note
+    with pytest.raises(ValueError, match=r"extension « \.shp » non prise en charge"):
+        write_layers(tmp_path / "t.shp", terr, layer)
+    shp = write_layers(tmp_path / "t.shp", terr, layer, shapefile=True)
+    assert {p.name for p in shp.paths} == {"t.shp", "t_communes.shp", "t_zones_blanches.shp"}
+    assert (tmp_path / "t.dbf").exists() and (tmp_path / "t.prj").exists()
+    assert list(pyogrio.read_info(shp.paths[0])["fields"]) == list(
+        pyogrio.read_info(tmp_path / "t.geojson")["fields"])
+    assert all(len(f) <= 10 for f in LAYER_FIELDS.values())
+    assert not list(tmp_path.glob(".*"))  # no temporary file left
+
+
+def test_mainland_and_overseas_layers_by_crs(tmp_path):
+    communes = load_communes(departments=["80", "974"])
+    reg = pd.DataFrame({"cpts_id": ["A", "R"], "stage": ["5", "3"], "commune_code": ["80021", "97411"]})
+    checked = validate_registry(reg, communes)
+    terr, layer = build_territories(checked, communes), communes_with_cpts(checked, communes)
+    out = write_layers(tmp_path / "t.gpkg", terr, layer)
+    assert out.layers["cpts"].to_epsg() == 2154 and out.layers["cpts_974"].to_epsg() == 2975
+    assert set(out.layers) == {"cpts", "communes", "zones_blanches", "cpts_974", "communes_974",
+                               "zones_blanches_974"}
+    assert "--crs" in out.note and "EPSG:2975" in out.note
+    assert pyogrio.read_dataframe(tmp_path / "t.gpkg", layer="cpts_974")["id_cpts"].tolist() == ["R"]
+    one = write_layers(tmp_path / "u.gpkg", terr, layer, crs="EPSG:4326")
+    assert set(one.layers) == {"cpts", "communes", "zones_blanches"} and "utilisateur" in one.note
+
+
+def test_unknown_extension_refused_before_anything(tmp_path, capsys):
+    with pytest.raises(ValueError, match=r"\.gpkg \(GeoPackage\), \.parquet"):
+        layer_format("t.csv")
+    reg = tmp_path / "base.csv"
+    reg.write_text("cpts_id;etape;code_commune\nA;5;80021\n", encoding="utf-8")
+    before = reg.read_bytes()
+    assert main(["territoires", str(reg), "-o", str(reg)]) == 2
+    err = capsys.readouterr().err
+    assert "extension « .csv » non prise en charge" in err and "--tableau" in err
+    assert reg.read_bytes() == before and sorted(p.name for p in tmp_path.iterdir()) == ["base.csv"]
+    assert main(["territoires", str(reg), "-o", str(tmp_path / "t.gpkg"), "--tableau", str(reg)]) == 2
+    assert "est le registre lu" in capsys.readouterr().err
+    assert reg.read_bytes() == before
+
+
+def test_territoires_cli_writes_each_format(tmp_path, capsys):
+    reg = tmp_path / "registre.csv"
+    reg.write_text("cpts_id;etape;code_commune\nA;5;80021\nA;5;02026\n", encoding="utf-8")
+    for ext in ("gpkg", "parquet", "geojson", "shp"):
+        out = tmp_path / f"t.{ext}"
+        assert main(["territoires", str(reg), "-o", str(out)]) == 0
+        assert out.exists()
+    text = capsys.readouterr().out
+    assert "Lambert-93 (EPSG:2154)" in text and "10 caractères" in text
+    assert main(["territoires", str(reg), "-o", str(tmp_path / "x.gpkg"), "--tableau",
+                 str(tmp_path / "x.xlsx")]) == 0
+    sheets = pd.read_excel(tmp_path / "x.xlsx", sheet_name=None, dtype=str)
+    assert list(sheets) == ["territoires", "communes", "zones blanches", "problèmes"]
+    assert "02026" in sheets["problèmes"]["Code donné"].tolist()
+    assert sheets["communes"]["Code commune"].str.len().eq(5).all()
+    assert sheets["communes"]["Code commune"].str.startswith("0").any()
+
+
+def test_xlsx_cells(tmp_path):
+    from openpyxl import load_workbook
+
+    table = pd.DataFrame({"Code commune": ["02001", "2A004"], "Département": ["02", "2A"],
+                          "Population": [1234.0, 56.0], "Superficie (km²)": [12.345, 1.5],
+                          "Part": [0.5, 1.0], "Couverte": [True, False]})
+    path = write_xlsx(tmp_path / "t.xlsx", {"communes": table, "autre/feuille:[x]": table.head(1)})
+    back = pd.read_excel(path, sheet_name=None)
+    assert list(back) == ["communes", "autre_feuille__x_"]
+    com = back["communes"]
+    assert com["Code commune"].tolist() == ["02001", "2A004"] and com["Département"].tolist() == ["02", "2A"]
+    assert com["Population"].tolist() == [1234, 56]
+    ws = load_workbook(path)["communes"]
+    assert ws.freeze_panes == "A2"
+    assert ws["A2"].data_type == "s" and ws["C2"].data_type == "n" and ws["C2"].number_format == "#,##0"
+    assert ws["D2"].number_format == "#,##0.000" and ws["F2"].value == "oui"
+    assert ws.column_dimensions["D"].width >= len("Superficie (km²)")
+
+
+def test_csv_integers_without_decimal_and_leading_zeros_kept(tmp_path):
+    path = write_table(pd.DataFrame({"Code": ["01091"], "Volume": [34.0], "Taux": [0.25]}),
+                       tmp_path / "t.csv")
+    assert path.read_text(encoding="utf-8-sig").splitlines() == ["Code;Volume;Taux", "01091;34;0,25"]
+    with pytest.raises(ValueError, match=r"\.csv .*\.xlsx"):
+        write_table(pd.DataFrame(), tmp_path / "t.ods")
+
+
+# --------------------------------------------------------------------------- formula injection
+
+
+def _payload_registry(tmp_path):
+    reg = tmp_path / "registre.csv"
+    lines = ["cpts_id;cpts_name;etape;code_commune"]
+    codes = ["80021", "80001", "60057", "02691"]
+    for i, (payload, code) in enumerate(zip(PAYLOADS, codes)):
+        name = payload.replace('"', '""')
+        lines.append(f'P{i};"{name}";5;{code}')
+    reg.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return reg
+
+
+def _assert_neutralised(values):
+    values = [v for v in values if isinstance(v, str)]
+    for payload in PAYLOADS:
+        assert "'" + payload in values, payload
+        assert payload not in values, payload
+
+
+def test_injection_territories_csv_and_xlsx(tmp_path):
+    reg = _payload_registry(tmp_path)
+    assert main(["territoires", str(reg), "-o", str(tmp_path / "t.gpkg")]) == 0
+    table = pd.read_csv(tmp_path / "t.csv", sep=";", encoding="utf-8-sig", dtype=str)
+    _assert_neutralised(table["Nom"].tolist())
+    assert main(["territoires", str(reg), "-o", str(tmp_path / "u.gpkg"), "--tableau",
+                 str(tmp_path / "u.xlsx")]) == 0
+    from openpyxl import load_workbook
+
+    wb = load_workbook(tmp_path / "u.xlsx")
+    cells = [c.value for ws in wb for row in ws.iter_rows() for c in row]
+    _assert_neutralised(cells)
+    assert not any(isinstance(c, str) and c.startswith("=") for c in cells)
+    # the layers keep the names as they are (a GIS does not evaluate formulas)
+    assert set(PAYLOADS) <= set(pyogrio.read_dataframe(tmp_path / "t.gpkg", layer="cpts")["nom"])
+
+
+def test_injection_funding_csv_and_xlsx(tmp_path):
+    reg = _payload_registry(tmp_path)
+    for ext in ("csv", "xlsx"):
+        out = tmp_path / f"f.{ext}"
+        assert main(["financement", "--registre", str(reg), "-o", str(out)]) == 0
+        table = (pd.read_csv(out, sep=";", encoding="utf-8-sig", dtype=str) if ext == "csv"
+                 else pd.read_excel(out, dtype=str))
+        _assert_neutralised(table["Nom"].tolist())
+
+
+def test_injection_flow_indicators(tmp_path):
+    from cpts_geo.flows import write_flow_table
+
+    table = pd.DataFrame({"name": PAYLOADS, "resident_volume": [100.0] * 4, "retention": [0.5] * 4},
+                         index=pd.Index(PAYLOADS, name="cpts_id"))
+    for ext in ("csv", "xlsx"):
+        path = write_flow_table(table, tmp_path / f"flux.{ext}")
+        back = (pd.read_csv(path, sep=";", encoding="utf-8-sig", dtype=str) if ext == "csv"
+                else pd.read_excel(path, dtype=str))
+        _assert_neutralised(back.iloc[:, 0].tolist())
+        _assert_neutralised(back.iloc[:, 1].tolist())
+
+
+def test_injection_summary_table_xlsx(example, tmp_path):
+    _, terr, _ = example
+    terr = terr.iloc[:4].copy()
+    terr["name"] = PAYLOADS
+    path = write_xlsx(tmp_path / "s.xlsx", {"territoires": summary_table(terr)})
+    _assert_neutralised(pd.read_excel(path, dtype=str)["Nom"].tolist())
+
+
+# --------------------------------------------------------------------------- unwritable outputs
+
+
+def test_folder_checked_before_computing(tmp_path, capsys, monkeypatch):
+    blocker = tmp_path / "fichier"
+    blocker.write_text("x")
+    with pytest.raises(OutputError, match="Impossible d'écrire dans le dossier"):
+        check_writable(blocker / "t.gpkg")
+    import cpts_geo.territories as T
+
+    def never(*args, **kwargs):  # the computing must not start
+        raise AssertionError("computing started before the folder was checked")
+
+    monkeypatch.setattr(T, "build_territories", never)
+    assert main(["territoires", "-o", str(blocker / "sous" / "t.gpkg")]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("Erreur : Impossible d'écrire dans le dossier")
+
+
+@pytest.fixture()
+def small_mount(tmp_path):
+    """A real read-only folder and a real full disk (tmpfs mounts; needs root)."""
+    mounts = []
+
+    def mount(name, options):
+        target = tmp_path / name
+        target.mkdir()
+        done = subprocess.run(["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(target)],
+                              capture_output=True)
+        if done.returncode:
+            pytest.skip(f"montage tmpfs impossible ici ({done.stderr.decode().strip()})")
+        mounts.append(target)
+        return target
+
+    yield mount
+    for target in mounts:
+        subprocess.run(["umount", str(target)], capture_output=True)
+
+
+def test_read_only_folder_and_full_disk(small_mount, tmp_path, capsys):
+    reg = tmp_path / "registre.csv"
+    reg.write_text("cpts_id;etape;code_commune\nA;5;80021\n", encoding="utf-8")
+    ro = small_mount("lecture_seule", "ro,size=1m")
+    assert main(["territoires", str(reg), "-o", str(ro / "t.gpkg")]) == 1
+    err = capsys.readouterr().err
+    assert err.strip() == (f"Erreur : Impossible d'écrire dans le dossier {ro} (système de fichiers en "
+                           "lecture seule) : choisissez un autre dossier de sortie.")
+    full = small_mount("plein", "size=300k")
+    assert main(["territoires", str(reg), "-o", str(full / "t.gpkg")]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "disque plein" in err and "Traceback" not in err
+    assert list(full.iterdir()) == []  # nothing half-written
+    assert main(["financement", "--registre", str(reg), "-o", str(full / "f.xlsx")]) in (0, 1)
+    assert all(not p.name.startswith(".") for p in full.iterdir())
+
+
+def test_write_territories_keeps_its_signature(example, tmp_path):
+    _, terr, layer = example
+    path = write_territories(tmp_path / "cpts.gpkg", terr, layer, csv=tmp_path / "cpts.csv")
+    assert path == tmp_path / "cpts.gpkg" and (tmp_path / "cpts.csv").exists()
+    with pytest.raises(ValueError, match="non prise en charge"):
+        write_territories(tmp_path / "cpts.txt", terr, layer)
+    assert not (tmp_path / "cpts.txt").exists()

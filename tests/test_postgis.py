@@ -1,0 +1,201 @@
+"""PostGIS: write the territories, read the registry back, and let the database itself keep
+"one commune, one CPTS". Runs against a real PostgreSQL + PostGIS (see postgis_server.py);
+skips with the reason when there is none. No mock of the database."""
+
+from __future__ import annotations
+
+import os
+import uuid
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import pytest
+
+pytest.importorskip("sqlalchemy")
+pytest.importorskip("geoalchemy2")
+pytest.importorskip("psycopg")
+
+import sqlalchemy
+
+from cpts_geo.cli import main
+from cpts_geo.errors import ValidationError
+from cpts_geo.outputs import OutputError, write_postgis
+from cpts_geo.registry import read_registry, validate_registry
+from cpts_geo.territories import build_territories, communes_with_cpts, load_example_registry
+
+
+@pytest.fixture(scope="session")
+def server():
+    url = os.environ.get("CPTS_GEO_TEST_POSTGIS")
+    if url:
+        yield url
+        return
+    from postgis_server import start
+
+    started = start()
+    if isinstance(started, str):
+        pytest.skip(started)
+    url, stop = started
+    try:
+        yield url
+    finally:
+        stop()
+
+
+@pytest.fixture()
+def db(server):
+    """A fresh database with PostGIS, dropped afterwards."""
+    name = f"cpts_test_{uuid.uuid4().hex[:8]}"
+    admin = sqlalchemy.create_engine(server.replace("postgresql://", "postgresql+psycopg://"),
+                                     isolation_level="AUTOCOMMIT")
+    with admin.connect() as con:
+        con.execute(sqlalchemy.text(f"CREATE DATABASE {name}"))
+    base, _, _ = server.rpartition("/")
+    url = f"{base}/{name}"
+    engine = sqlalchemy.create_engine(url.replace("postgresql://", "postgresql+psycopg://"))
+    with engine.begin() as con:
+        con.execute(sqlalchemy.text("CREATE EXTENSION IF NOT EXISTS postgis"))
+    try:
+        yield url, engine
+    finally:
+        engine.dispose()
+        with admin.connect() as con:
+            con.execute(sqlalchemy.text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+        admin.dispose()
+
+
+@pytest.fixture(scope="module")
+def example(hdf_communes):
+    checked = validate_registry(load_example_registry(), hdf_communes)
+    return checked, build_territories(checked, hdf_communes), communes_with_cpts(checked, hdf_communes)
+
+
+def _tables(engine, schema="cpts"):
+    return set(sqlalchemy.inspect(engine).get_table_names(schema=schema))
+
+
+def test_round_trip_and_registry_read_back(db, example, hdf_communes):
+    url, engine = db
+    checked, terr, layer = example
+    rows = write_postgis(url, terr, layer, membership=checked.membership)
+    assert rows["srid"] == 2154 and rows["cpts"] == 59
+    assert _tables(engine) == {"cpts", "communes", "appartenance"}
+    back = gpd.read_postgis("SELECT * FROM cpts.cpts ORDER BY id_cpts", engine, geom_col="geom")
+    assert back.crs.to_epsg() == 2154
+    back = back.set_index("id_cpts").loc[terr.index]
+    np.testing.assert_allclose(back.geometry.area / 1e6, terr["area_km2"], rtol=1e-6)
+    np.testing.assert_allclose(back["surf_km2"], terr["area_km2"], rtol=1e-12)
+    assert back["nom"].tolist() == terr["name"].tolist()
+    assert back["etape"].tolist() == terr["stage"].astype(str).tolist()
+    assert back["population"].tolist() == terr["population"].tolist()
+    with engine.connect() as con:
+        index = con.execute(sqlalchemy.text(
+            "SELECT indexdef FROM pg_indexes WHERE schemaname='cpts' AND tablename='cpts'")).scalars().all()
+        pk = con.execute(sqlalchemy.text(
+            "SELECT count(*) FROM information_schema.table_constraints WHERE table_schema='cpts' "
+            "AND constraint_type='PRIMARY KEY'")).scalar()
+        blank = con.execute(sqlalchemy.text("SELECT count(*) FROM cpts.zones_blanches")).scalar()
+    assert any("gist" in i.lower() for i in index) and pk == 3
+    assert blank == int((~layer["covered"]).sum())
+    # the registry read back from the database gives the same territories
+    reg = read_registry(url)
+    assert len(reg) == len(checked.membership) and reg.attrs["source"] == "PostGIS"
+    again = build_territories(reg, hdf_communes)
+    pd.testing.assert_frame_equal(pd.DataFrame(again.drop(columns="geometry")),
+                                  pd.DataFrame(terr.drop(columns="geometry")), check_like=True)
+
+
+def test_existing_tables_refused_unless_replace(db, example):
+    url, engine = db
+    checked, terr, layer = example
+    write_postgis(url, terr, layer, membership=checked.membership)
+    with pytest.raises(OutputError, match=r"existent déjà.*--remplacer"):
+        write_postgis(url, terr.iloc[:3], layer, membership=checked.membership)
+    with engine.connect() as con:
+        assert con.execute(sqlalchemy.text("SELECT count(*) FROM cpts.cpts")).scalar() == 59
+    small = checked.membership[checked.membership["cpts_id"].isin(terr.index[:3])]
+    write_postgis(url, terr.iloc[:3], layer, membership=small, replace=True)
+    with engine.connect() as con:
+        assert con.execute(sqlalchemy.text("SELECT count(*) FROM cpts.cpts")).scalar() == 3
+
+
+def test_cannot_connect_french_and_nothing_written(tmp_path, capsys):
+    with pytest.raises(OutputError, match="Connexion à la base PostGIS impossible"):
+        write_postgis("postgresql://personne:secret@127.0.0.1:1/base", gpd.GeoDataFrame(),
+                      gpd.GeoDataFrame({"cpts_id": [], "cpts_all": []}))
+    out = tmp_path / "t.gpkg"
+    code = main(["territoires", "--departements", "80", "-o", str(out),
+                 "--postgis", "postgresql://personne:secret@127.0.0.1:1/base"])
+    err = capsys.readouterr().err
+    assert code == 1 and "Connexion à la base PostGIS impossible" in err
+    assert "Traceback" not in err and "secret" not in err
+    assert not out.exists() and list(tmp_path.iterdir()) == []
+
+
+def test_schema_without_rights(db, example):
+    url, engine = db
+    checked, terr, layer = example
+    with engine.begin() as con:
+        con.execute(sqlalchemy.text("CREATE ROLE lecteur LOGIN"))
+        con.execute(sqlalchemy.text("CREATE SCHEMA ferme"))
+        con.execute(sqlalchemy.text("REVOKE CREATE ON SCHEMA public FROM PUBLIC"))
+    reader = url.replace("postgres@", "lecteur@")
+    with pytest.raises(OutputError, match="droits insuffisants"):
+        write_postgis(reader, terr, layer, schema="ferme", membership=checked.membership)
+    with pytest.raises(OutputError, match="droits insuffisants"):
+        write_postgis(reader, terr, layer, schema="nouveau", membership=checked.membership)
+    assert _tables(engine, "ferme") == set()
+
+
+def test_overlap_refused_by_validation_and_by_the_database(db, example, hdf_communes):
+    url, engine = db
+    checked, terr, layer = example
+    member = checked.membership
+    code = member["code"].iloc[0]
+    other = next(c for c in terr.index if c != member["cpts_id"].iloc[0])
+    overlapping = pd.concat([member, pd.DataFrame({"code": [code], "cpts_id": [other], "share": [1.0]})])
+    # our validation, on the registry and on the membership given to the writer
+    reg = load_example_registry()
+    extra = reg.iloc[[0]].copy()
+    extra["cpts_id"], extra["commune_code"] = other, code
+    with pytest.raises(ValidationError, match=r"chevauch|plusieurs CPTS"):
+        validate_registry(pd.concat([reg, extra], ignore_index=True), hdf_communes)
+    with pytest.raises(ValidationError, match="Une commune, une CPTS"):
+        write_postgis(url, terr, layer, membership=overlapping)
+    assert _tables(engine) == set()
+    # validation bypassed: the database refuses, and nothing is written
+    with pytest.raises(OutputError, match=r"refusée par la base.*Une commune, une CPTS"):
+        write_postgis(url, terr, layer, membership=overlapping, validate=False)
+    assert _tables(engine) == set()
+    # shares over 100 % refused too
+    shares = pd.concat([member[member["code"] != code],
+                        pd.DataFrame({"code": [code, code], "cpts_id": [member["cpts_id"].iloc[0], other],
+                                      "share": [0.7, 0.6]})])
+    with pytest.raises(OutputError, match="dépassent 100"):
+        write_postgis(url, terr, layer, membership=shares, validate=False)
+    # a hand edit in the database cannot break the rule either
+    write_postgis(url, terr, layer, membership=member)
+    with pytest.raises(sqlalchemy.exc.IntegrityError), engine.begin() as con:
+        con.execute(sqlalchemy.text("INSERT INTO cpts.appartenance VALUES (:c, :i, NULL)"),
+                    {"c": code, "i": other})
+    with pytest.raises(sqlalchemy.exc.IntegrityError), engine.begin() as con:
+        con.execute(sqlalchemy.text("INSERT INTO cpts.appartenance VALUES (:c, :i, 0.5)"),
+                    {"c": code, "i": other})
+    # a declared split is accepted: 60 % + 40 %
+    with engine.begin() as con:
+        con.execute(sqlalchemy.text("UPDATE cpts.appartenance SET part = 0.6 WHERE code_insee = :c"),
+                    {"c": code})
+        con.execute(sqlalchemy.text("INSERT INTO cpts.appartenance VALUES (:c, :i, 0.4)"),
+                    {"c": code, "i": other})
+
+
+def test_cli_territoires_postgis(db, tmp_path, capsys):
+    url, _engine = db
+    out = tmp_path / "t.gpkg"
+    assert main(["territoires", "-o", str(out), "--postgis", url, "--schema", "hdf"]) == 0
+    assert "PostGIS : schéma hdf, 59 CPTS" in capsys.readouterr().out
+    assert main(["territoires", "-o", str(out), "--postgis", url, "--schema", "hdf"]) == 1
+    assert "--remplacer" in capsys.readouterr().err
+    assert main(["territoires", "-o", str(out), "--postgis", url, "--schema", "hdf", "--remplacer"]) == 0
+    assert main(["valider", f"{url}"]) in (0, 2)
