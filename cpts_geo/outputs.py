@@ -265,10 +265,11 @@ def _frenched(frame: gpd.GeoDataFrame, index_name: str) -> gpd.GeoDataFrame:
 
 
 def _metric_of_rows(departments: pd.Series) -> pd.Series:
-    from cpts_geo.communes import _metric_crs_of
+    """The metric CRS of each row from its (first) department (codes joined by ", ")."""
+    from cpts_geo.communes import department_crs
 
     first = departments.fillna("").astype(str).str.split(",").str[0].str.strip()
-    return first.map(_metric_crs_of)
+    return pd.Series(department_crs(first).to_numpy(), index=departments.index)
 
 
 def _crs_label(crs: pyproj.CRS) -> str:
