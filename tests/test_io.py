@@ -272,3 +272,119 @@ def test_percentages_only_when_allowed():
     assert num[:3].tolist() == [0.125, 0.5, 0.3] and bad.tolist() == [False] * 5
     num, bad = parse_numbers([1, 2.5, True, "3"])
     assert num[:2].tolist() == [1.0, 2.5] and bad.tolist() == [False, False, True, False]
+
+
+# --------------------------------------------------------------------------- property test
+
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+_TEXT = st.text(alphabet="ABCDEFabcdefxyzéèàçôÉ -", min_size=1, max_size=12).filter(
+    lambda s: s.strip() == s and s.strip())
+_ROW = st.fixed_dictionaries({
+    "cpts_id": _TEXT,
+    "stage": st.sampled_from(["ACI signé", "Association créée", "3", "Projet de santé validé"]),
+    "commune_code": st.sampled_from(["59350", "80021", "02168", "2A004", "59009"]),
+    "share": st.sampled_from(["", "0,5", "0.25", "40 %"]),
+    # defects injected around this row
+    "blank_before": st.integers(0, 2),
+    "duplicate": st.booleans(),
+    "wrong_sep": st.booleans(),
+    "cp1252": st.booleans(),
+})
+_COLUMNS = ["cpts_id", "stage", "commune_code", "share"]
+
+
+@settings(max_examples=50, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(rows=st.lists(_ROW, min_size=1, max_size=8), sep=st.sampled_from([";", ",", "\t", "|"]),
+       encoding=st.sampled_from(["utf-8", "utf-8-sig", "cp1252", "utf-16"]), sep_line=st.booleans())
+def test_csv_rows_kept_with_their_file_row_or_rejected_naming_it(rows, sep, encoding, sep_line):
+    import tempfile
+    from pathlib import Path
+
+    lines: list[bytes] = []  # physical lines, encoded
+    expected: list[tuple[int, list[str]]] = []
+    wrong: list[int] = []
+    enc = "utf-16-le" if encoding == "utf-16" else encoding
+    if sep_line:
+        lines.append(f"sep={sep}".encode(enc))
+    lines.append(sep.join(_COLUMNS).encode(enc))
+    base = 0 if sep_line else 1  # spreadsheet row of physical line index i is i + base
+
+    for rec in rows:
+        for _ in range(rec["blank_before"]):
+            lines.append(b"")
+        values = [rec[c] for c in _COLUMNS]
+        for _ in range(2 if rec["duplicate"] else 1):
+            if rec["wrong_sep"]:
+                other = next(s for s in (";", ",", "|") if s != sep)
+                lines.append(other.join(values).encode(enc))
+                wrong.append(len(lines) - 1 + base)
+                continue
+            line_enc = "cp1252" if rec["cp1252"] and encoding == "utf-8" else enc
+            quoted = [f'"{v}"' if sep in v else v for v in values]  # as Excel writes them
+            lines.append(sep.join(quoted).encode(line_enc))
+            expected.append((len(lines) - 1 + base, values))
+    newline = "\n".encode(enc)
+    data = newline.join(lines) + newline
+    if encoding == "utf-16":
+        data = codecs.BOM_UTF16_LE + data
+    elif encoding == "utf-8-sig":  # the codec writes a BOM on each line: one at the start only
+        data = codecs.BOM_UTF8 + data.replace(codecs.BOM_UTF8, b"")
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "registre.csv"
+        path.write_bytes(data)
+        try:
+            reg = read_registry(path)
+        except ValidationError as err:
+            assert wrong, f"refused without a wrong row: {err}"
+            assert sorted(err.problems["row"].tolist()) == sorted(wrong)
+            return
+    assert not wrong, "rows with another separator went through"
+    assert reg["row"].tolist() == [r for r, _ in expected]
+    got = reg[_COLUMNS].astype(object).where(reg[_COLUMNS].notna(), "").values.tolist()
+    assert got == [v for _, v in expected]
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(rows=st.lists(st.fixed_dictionaries({
+    "cpts_id": st.one_of(_TEXT, st.integers(1, 99), st.integers(1, 99).map(float)),
+    "code": st.sampled_from([59350, 80021.0, "02168", "2A004"]),
+    "share": st.sampled_from([None, 0.5, "0,5", "=1/2", "=A2*2"]),
+    "blank_before": st.integers(0, 2),
+}), min_size=1, max_size=8), title=st.booleans())
+def test_xlsx_rows_and_formulas_keep_their_sheet_row(rows, title):
+    import tempfile
+    from pathlib import Path
+
+    import openpyxl
+
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    if title:
+        ws.append(["Registre des CPTS"])
+    ws.append(["cpts_id", "stage", "commune_code", "share"])
+    expected, formulas = [], set()
+    for rec in rows:
+        for _ in range(rec["blank_before"]):
+            ws.append([])
+        ws.append([rec["cpts_id"], "5", rec["code"], rec["share"]])
+        r = ws.max_row
+        cid = rec["cpts_id"]
+        text_id = str(int(cid)) if isinstance(cid, (int, float)) else cid
+        code = rec["code"]
+        text_code = str(int(code)) if isinstance(code, (int, float)) else code
+        share = rec["share"]
+        if isinstance(share, str) and share.startswith("="):
+            formulas.add((r, "share"))
+        expected.append((r, [text_id, "5", text_code, None if share is None else str(share)]))
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "registre.xlsx"
+        wb.save(path)
+        reg = read_registry(path)
+        t = read_table(path, kind="registry")
+    assert reg["row"].tolist() == [r for r, _ in expected]
+    got = [[None if pd.isna(v) else v for v in row] for row in reg[_COLUMNS].values.tolist()]
+    assert got == [v for _, v in expected]
+    assert t.formulas == frozenset(formulas)
+    assert set(reg.attrs.get("formulas", [])) == formulas

@@ -449,20 +449,28 @@ def _check_separators(table: pd.DataFrame, rows: np.ndarray, sep: str, blank: np
     blank = blank.copy()
     first = table.iloc[:, 0].astype("string")
     rest_empty = _blank(table.iloc[:, 1:])
-    suspects = np.flatnonzero(rest_empty & ~blank & first.notna().to_numpy(dtype=bool))
     problems = []
     need = min(3, table.shape[1])
-    for pos in suspects:
-        cell = str(first.iat[pos])
-        if not cell.translate({ord(c): None for c in SEPARATORS}).strip():
-            blank[pos] = True
+    for pos in np.flatnonzero(rest_empty & ~blank & first.notna().to_numpy(dtype=bool)):
+        if not str(first.iat[pos]).translate({ord(c): None for c in SEPARATORS}).strip():
+            blank[pos] = True  # ";;;" in a "," file: an empty line as Excel writes it
+    # a whole line written with another separator lands in the first cell (and, when it holds
+    # the file's separator too, in the next ones)
+    seen: set[int] = set()
+    for other in SEPARATORS:
+        if other == sep:
             continue
-        for other in SEPARATORS:
-            if other != sep and _count_outside_quotes(cell, other) + 1 >= need:
-                problems.append({"row": int(rows[pos]),
-                                 "problem": f"ligne écrite avec le séparateur {_SEP_NAMES[other]} au "
-                                            f"lieu de {_SEP_NAMES[sep]} : « {cell[:60]} »"})
-                break
+        pieces = first.str.count(re.escape(other)).fillna(0).to_numpy() + 1
+        hits = ((pieces >= need) & rest_empty) | (pieces >= table.shape[1])
+        for pos in np.flatnonzero(hits & ~blank):
+            if pos in seen:
+                continue
+            seen.add(pos)
+            cell = str(first.iat[pos])
+            problems.append({"row": int(rows[pos]),
+                             "problem": f"ligne écrite avec le séparateur {_SEP_NAMES[other]} au "
+                                        f"lieu de {_SEP_NAMES[sep]} : « {cell[:60]} »"})
+    problems.sort(key=lambda p: p["row"])
     if problems:
         raise ValidationError(
             f"{name} : {len(problems)} ligne(s) n'utilisent pas le séparateur du fichier "
