@@ -17,15 +17,20 @@ import pandas as pd
 __all__ = ["fold", "formatted", "number", "percent", "whole_numbers", "write_csv"]
 
 
+# typographic characters NFKD does not turn into ASCII: kept as separators or letters
+_TYPOGRAPHIC = str.maketrans({"’": "'", "‘": "'", "ʼ": "'", "´": "'", "`": "'", "–": "-", "—": "-",
+                              "‑": "-", "œ": "oe", "Œ": "OE", "æ": "ae", "Æ": "AE", "ß": "ss"})
+
+
 def fold(text) -> str:
     """``text`` for matching names: lower case, no accents, words separated by one space.
 
     Examples
     --------
-    >>> fold("Provence-Alpes-Côte d'Azur")
-    'provence alpes cote d azur'
+    >>> fold("Provence-Alpes-Côte d'Azur"), fold("Lettre d’intention"), fold("Cœur–de–Ville")
+    ('provence alpes cote d azur', 'lettre d intention', 'coeur de ville')
     """
-    text = unicodedata.normalize("NFKD", str(text)).encode("ascii", "ignore").decode()
+    text = unicodedata.normalize("NFKD", str(text).translate(_TYPOGRAPHIC)).encode("ascii", "ignore").decode()
     return re.sub(r"[^a-z0-9]+", " ", text.lower()).strip()
 
 

@@ -56,6 +56,7 @@ from scipy.spatial import cKDTree
 
 from cpts_geo._french import number
 from cpts_geo.errors import ValidationError
+from cpts_geo.io import parse_numbers
 
 __all__ = [
     "APL_THRESHOLD",
@@ -235,7 +236,7 @@ def _as_values(values, what: str, problems: list[dict]) -> tuple[pd.DataFrame, p
     frame = values.to_frame() if isinstance(values, pd.Series) else pd.DataFrame(values)
     if not all(pd.api.types.is_numeric_dtype(t) and not pd.api.types.is_bool_dtype(t)
                for t in frame.dtypes):
-        frame = frame.apply(pd.to_numeric, errors="coerce")
+        frame = frame.apply(lambda col: pd.Series(parse_numbers(col)[0], index=col.index))
     frame = frame.astype("float64")
     keys, _ = _keys(frame.index)
     if keys.has_duplicates:
@@ -409,11 +410,7 @@ def _check_costs(costs: pd.DataFrame, origin: str, destination: str, cost: str,
             [{"problem": f"colonne « {m} » absente ; colonnes présentes : "
                          + ", ".join(map(str, costs.columns))} for m in missing])
     given = costs[cost]
-    if pd.api.types.is_numeric_dtype(given.dtype) and not pd.api.types.is_bool_dtype(given.dtype):
-        minutes = given.to_numpy(dtype="float64")
-    else:  # text: French decimal comma accepted, as the readers do
-        text = given.astype("string").str.strip().str.replace(",", ".", regex=False)
-        minutes = pd.to_numeric(text, errors="coerce").to_numpy(dtype="float64")
+    minutes = parse_numbers(given)[0]  # text: French numbers (12,5 ; 1 234), as every reader
 
     codes = _fast_codes(costs, origin, destination)
     repaired: list = []

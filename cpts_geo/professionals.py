@@ -28,7 +28,6 @@ rows: a missing FTE is never counted as 0.
 from __future__ import annotations
 
 import re
-import unicodedata
 import warnings
 from collections.abc import Iterable, Mapping
 from pathlib import Path
@@ -36,9 +35,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from cpts_geo._french import number
+from cpts_geo._french import fold, number
 from cpts_geo.cog import normalize_codes, remap_codes
 from cpts_geo.errors import ValidationError
+from cpts_geo.io import ReadTable, parse_numbers, read_table
 
 __all__ = [
     "BPE_PROFESSIONS",
@@ -107,17 +107,16 @@ _ALIASES = {
 }
 
 
-def _fold(text: str) -> str:
-    """Lower case, no accents, single spaces, no plural ``s`` at the end of words."""
-    text = unicodedata.normalize("NFKD", str(text)).encode("ascii", "ignore").decode()
-    words = re.sub(r"[\s\-_'’.]+", " ", text.lower()).split()
-    return " ".join(w[:-1] if len(w) > 3 and w.endswith("s") else w for w in words)
+def _key(text: str) -> str:
+    """A profession name for matching: :func:`~cpts_geo._french.fold`, without the plural
+    ``s`` at the end of words."""
+    return " ".join(w[:-1] if len(w) > 3 and w.endswith("s") else w for w in fold(text).split())
 
 
 _LOOKUP: dict[str, str] = {
-    **{_fold(label): label for label in PROFESSIONS},
+    **{_key(label): label for label in PROFESSIONS},
     **{code.lower(): label for code, label in BPE_PROFESSIONS.items()},
-    **{_fold(alias): label for alias, label in _ALIASES.items()},
+    **{_key(alias): label for alias, label in _ALIASES.items()},
 }
 
 
@@ -182,7 +181,7 @@ def _labels(values: list) -> list[str | None]:
             out.append(None)
             continue
         if v not in seen:
-            seen[v] = _LOOKUP.get(_fold(v))
+            seen[v] = _LOOKUP.get(_key(v))
         out.append(seen[v])
     return out
 
@@ -201,18 +200,9 @@ def _option_professions(values: Iterable[str], option: str) -> list[str]:
     return list(dict.fromkeys(labels))
 
 
-def _read_table(data, sep: str | None) -> pd.DataFrame:
-    if isinstance(data, pd.DataFrame):
-        return data.copy()
-    path = Path(data)
-    suffix = path.suffix.lower()
-    if suffix in (".xlsx", ".xls"):
-        return pd.read_excel(path, dtype=str)
-    if suffix == ".parquet":
-        return pd.read_parquet(path)
-    if sep is None:
-        return pd.read_csv(path, dtype=str, sep=None, engine="python", encoding="utf-8-sig")
-    return pd.read_csv(path, dtype=str, sep=sep, encoding="utf-8-sig")
+def _read_table(data, *, sheet, sep, encoding) -> ReadTable:
+    """The user's table through the one reader (:func:`cpts_geo.io.read_table`)."""
+    return read_table(data, kind="supply", sheet=sheet, sep=sep, encoding=encoding)
 
 
 def _numbers(values: pd.Series, rows: np.ndarray | None, codes: pd.Series, what: str,
@@ -221,11 +211,7 @@ def _numbers(values: pd.Series, rows: np.ndarray | None, codes: pd.Series, what:
 
     ``rows`` are the row numbers to quote (``None``: no row, the code says where).
     """
-    if pd.api.types.is_numeric_dtype(values.dtype) and not pd.api.types.is_bool_dtype(values.dtype):
-        num = values.astype("float64").reset_index(drop=True)  # already numbers: no text to parse
-    else:
-        text = values.astype("string").str.strip().str.replace("\u00a0", "").str.replace(",", ".")
-        num = pd.to_numeric(text, errors="coerce").astype("float64").reset_index(drop=True)
+    num = pd.Series(parse_numbers(values)[0], dtype="float64")  # French numbers: 1 234,5
 
     def where(pos):
         return {"row": int(rows[pos]) if rows is not None else pd.NA, "code": codes.iloc[pos]}
@@ -335,6 +321,8 @@ def read_professionals(
     passage=None,
     unknown: str = "raise",
     sep: str | None = None,
+    sheet: str | int | None = None,
+    encoding: str | None = None,
 ) -> pd.DataFrame:
     """Read a generic table of professionals: commune code, profession, count.
 
@@ -355,6 +343,10 @@ def read_professionals(
     unknown : {"raise", "report"}, default "raise"
         What to do with codes that are not communes of the layer: raise with every row, or
         set the rows aside in ``attrs["rejected"]`` (with a warning).
+    sep, sheet, encoding : optional
+        Force the CSV separator or encoding, choose the sheet of a workbook (see
+        :func:`cpts_geo.io.read_table`: by default detected, and a workbook with several
+        sheets holding such a table is refused with their list).
 
     Returns
     -------
@@ -377,7 +369,8 @@ def read_professionals(
     >>> supply[["code", "profession", "count"]].values.tolist()
     [['59350', 'médecin généraliste', 303.0], ['59350', 'infirmier', 222.0], ['80021', 'masseur-kinésithérapeute', 40.0]]
     """
-    frame = _read_table(data, sep)
+    read = _read_table(data, sheet=sheet, sep=sep, encoding=encoding)
+    frame = read.table
     wanted = {"code": code, "profession": profession, "count": count}
     if fte:
         wanted["fte"] = fte
@@ -391,7 +384,7 @@ def read_professionals(
             [{"problem": f"colonne « {m} » absente ; colonnes présentes : "
                          + ", ".join(map(str, frame.columns))} for m in missing])
     frame = frame.reset_index(drop=True)
-    rows = np.arange(2, len(frame) + 2)
+    rows = read.rows
     raw_codes = frame[code].astype("string")
     problems: list[dict] = []
     try:
@@ -409,6 +402,7 @@ def read_professionals(
     out = _finish(frame, rows, raw_codes, labels, counts, extra, problems,
                   communes=communes, passage=passage, unknown=unknown)
     out.attrs["file_rows"] = len(frame)
+    out.attrs["read"] = read.describe()
     return out
 
 
@@ -420,6 +414,8 @@ def read_bpe(
     passage=None,
     unknown: str = "raise",
     sep: str | None = None,
+    sheet: str | int | None = None,
+    encoding: str | None = None,
 ) -> pd.DataFrame:
     """Read INSEE's BPE (long ``DEPCOM;TYPEQU;NB_EQUIP`` or wide ``D201…`` columns).
 
@@ -440,7 +436,7 @@ def read_bpe(
         The BPE file (``;``-separated in INSEE's release) or a frame.
     professions : iterable of str, optional
         Keep only these professions (any spelling accepted by :func:`parse_professions`).
-    communes, passage, unknown, sep
+    communes, passage, unknown, sep, sheet, encoding
         As in :func:`read_professionals`.
 
     Returns
@@ -464,7 +460,8 @@ def read_bpe(
     >>> supply.attrs["other_equipment_rows"]
     1
     """
-    frame = _read_table(data, sep if sep is not None or isinstance(data, pd.DataFrame) else None)
+    read = _read_table(data, sheet=sheet, sep=sep, encoding=encoding)
+    frame, file_rows = read.table, read.rows
     keep = None if professions is None else set(_option_professions(professions, "professions="))
     cols = {str(c).upper(): c for c in frame.columns}
     problems: list[dict] = []
@@ -476,7 +473,7 @@ def read_bpe(
         if problems:
             raise ValidationError("Fichier BPE incomplet", problems)
         frame = frame.reset_index(drop=True)
-        rows = np.arange(2, len(frame) + 2)
+        rows = file_rows
         typequ = frame[cols["TYPEQU"]].astype("string").str.strip().str.upper()
         labels = typequ.map(BPE_PROFESSIONS)
         mask = labels.notna().to_numpy().copy()
@@ -503,6 +500,7 @@ def read_bpe(
         out.attrs["duplicates"] = duplicates
         out.attrs["other_equipment_rows"] = other
         out.attrs["file_rows"] = len(frame)
+        out.attrs["read"] = read.describe()
         return out
     # wide: one column per equipment type, named "D201" or "D201_label"
     code_col = next((cols[c] for c in ("DEPCOM", "CODE_COMMUNE", "CODGEO", "CODE_INSEE", "CODE")
@@ -522,11 +520,11 @@ def read_bpe(
     frame = frame.reset_index(drop=True)
     long = frame[[code_col, *wide]].melt(id_vars=code_col, var_name="_col", value_name="_n",
                                          ignore_index=False)
-    long["_row"] = long.index.to_numpy() + 2
+    long["_row"] = file_rows[long.index.to_numpy()]
     # a blank cell is no equipment (0), as a 0; a number may have a decimal comma; anything
     # else is kept here to be reported with its row by _numbers
-    text = long["_n"].astype("string").str.strip().str.replace("\u00a0", "")
-    num = pd.to_numeric(text.str.replace(",", "."), errors="coerce").astype("float64").to_numpy()
+    text = long["_n"].astype("string").str.strip()
+    num = parse_numbers(long["_n"])[0]
     blank = (text.isna() | (text == "")).to_numpy()
     long = long[~blank & (num != 0)].sort_values(["_row"], kind="stable").reset_index(drop=True)
     rows = long["_row"].to_numpy()
@@ -540,6 +538,7 @@ def read_bpe(
                   communes=communes, passage=passage, unknown=unknown)
     out.attrs["other_equipment_rows"] = 0
     out.attrs["file_rows"] = len(frame)
+    out.attrs["read"] = read.describe()
     return out
 
 

@@ -41,7 +41,7 @@ from cpts_geo._french import fold, number, percent
 from cpts_geo.cog import closest_names, normalize_codes, remap_codes
 from cpts_geo.communes import load_arrondissements, load_communes, load_former_communes
 from cpts_geo.errors import ValidationError
-from cpts_geo.io import read_table, recognise_header
+from cpts_geo.io import parse_numbers, read_table, recognise_header
 
 __all__ = [
     "REGISTRY_COLUMNS",
@@ -179,25 +179,11 @@ class CheckedRegistry(NamedTuple):
 
 
 def _share_values(values: pd.Series) -> tuple[pd.Series, list[int]]:
-    """Parse shares: ``0.5``, ``0,5``, ``50 %`` → 0.5; empty → NA. Returns bad positions."""
-    out, bad = [], []
-    for pos, v in enumerate(values.tolist()):
-        if v is None or (isinstance(v, float) and np.isnan(v)) or (isinstance(v, str) and not v.strip()):
-            out.append(np.nan)
-            continue
-        if isinstance(v, (int, float, np.integer, np.floating)):
-            out.append(float(v))
-            continue
-        text = str(v).strip().replace("\u00a0", "").replace(" ", "").replace(",", ".")
-        pct = text.endswith("%")
-        try:
-            x = float(text.rstrip("%"))
-        except ValueError:
-            out.append(np.nan)
-            bad.append(pos)
-            continue
-        out.append(x / 100 if pct else x)
-    return pd.Series(out, index=values.index, dtype="float64"), bad
+    """Parse shares: ``0.5``, ``0,5``, ``50 %`` → 0.5; empty → NA. Returns bad positions.
+
+    The text ``nan`` and a formula without computed value (``=1/2``) are bad, not empty."""
+    out, bad = parse_numbers(values, percent=True)
+    return pd.Series(out, index=values.index, dtype="float64"), np.flatnonzero(bad).tolist()
 
 
 # Leading article of a commune name (INSEE writes "Le Havre"; some files write "Havre" or

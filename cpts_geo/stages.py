@@ -12,12 +12,11 @@ health project is validated (the CPTS is then *recognised*), the ACI contract is
 from __future__ import annotations
 
 import difflib
-import re
-import unicodedata
 from collections.abc import Iterable
 
 import pandas as pd
 
+from cpts_geo._french import fold
 from cpts_geo.errors import ValidationError
 
 __all__ = ["STAGES", "STAGE_DTYPE", "STAGE_COLORS", "RECOGNISED", "parse_stages"]
@@ -42,13 +41,7 @@ RECOGNISED = STAGES[3:]
 STAGE_COLORS = dict(zip(STAGES, ["#ffffcc", "#a1dab4", "#41b6c4", "#2c7fb8", "#253494"]))
 
 
-def _fold(text: str) -> str:
-    text = str(text).replace("’", "'").replace("`", "'")
-    text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
-    return re.sub(r"[\s_\-]+", " ", text.lower()).strip()
-
-
-_LOOKUP = {_fold(s): s for s in STAGES}
+_LOOKUP = {fold(s): s for s in STAGES}
 _LOOKUP.update({str(i): s for i, s in enumerate(STAGES, start=1)})
 
 
@@ -82,7 +75,7 @@ def parse_stages(values: Iterable) -> pd.Series:
     values = series.tolist()
     uniq = pd.unique(pd.Series(values, dtype=object).map(
         lambda v: v if isinstance(v, str) else None).dropna())
-    known = {v: _LOOKUP[_fold(v)] for v in uniq if _fold(v) in _LOOKUP}
+    known = {v: _LOOKUP[fold(v)] for v in uniq if fold(v) in _LOOKUP}
     if len(known) == len(values) or all(v in known for v in values):
         return pd.Series([known[v] for v in values], index=series.index, dtype=STAGE_DTYPE,
                          name=series.name)
@@ -93,11 +86,11 @@ def parse_stages(values: Iterable) -> pd.Series:
         text = str(value)
         if isinstance(value, float) and value.is_integer():
             text = str(int(value))
-        key = _fold(text)
+        key = fold(text)
         if key in _LOOKUP:
             out.append(_LOOKUP[key])
             continue
-        close = difflib.get_close_matches(key, [_fold(s) for s in STAGES], n=1, cutoff=0.6)
+        close = difflib.get_close_matches(key, [fold(s) for s in STAGES], n=1, cutoff=0.6)
         hint = f" (vouliez-vous dire « {_LOOKUP[close[0]]} » ?)" if close else ""
         problems.append({"row": pos, "code": pd.NA,
                          "problem": f"étape « {value} » non reconnue{hint}"})
