@@ -388,3 +388,40 @@ def test_xlsx_rows_and_formulas_keep_their_sheet_row(rows, title):
     assert got == [v for _, v in expected]
     assert t.formulas == frozenset(formulas)
     assert set(reg.attrs.get("formulas", [])) == formulas
+
+
+# --------------------------------------------------------------------------- callers
+
+
+def test_professionals_read_french_numbers_with_file_rows(tmp_path):
+    import warnings
+
+    from cpts_geo.professionals import read_professionals
+
+    path = write(tmp_path, "offre.csv", "code;profession;count\n59350;Médecin généraliste;1 234\n\n"
+                 "80021;Infirmière;12,5\n".encode("cp1252"))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        out = read_professionals(path)
+    assert out["row"].tolist() == [2, 4] and out["count"].tolist() == [1234.0, 12.5]
+    assert out.attrs["read"] == "encodage Windows-1252, séparateur « ; »"
+    bad = write(tmp_path, "bad.csv", b"code;profession;count\n59350;infirmier;beaucoup\n\n80021;kine;3\n")
+    with pytest.raises(ValidationError, match="non numérique « beaucoup »") as err:
+        read_professionals(bad)
+    assert err.value.problems["row"].tolist() == [2]
+
+
+def test_share_nan_text_and_formula_without_value_are_errors(tmp_path, hdf_communes):
+    from cpts_geo.registry import validate_registry
+
+    path = _workbook(tmp_path / "r.xlsx", {"R": [
+        ["cpts_id", "stage", "commune_code", "share"], ["A", "5", 59350, "=1/2"], ["B", "5", 59350, 0.5]]})
+    with pytest.raises(ValidationError, match="illisible : '=1/2'") as err:
+        validate_registry(read_registry(path), hdf_communes)
+    probs = err.value.problems
+    assert probs.loc[probs["problem"].str.contains("illisible"), "row"].tolist() == [2]
+    csv_path = write(tmp_path, "r.csv", b"cpts_id;stage;commune_code;share\nA;5;59350;nan\n\nB;5;59350;0,5\n")
+    with pytest.raises(ValidationError, match="illisible : 'nan'") as err:
+        validate_registry(read_registry(csv_path), hdf_communes)
+    probs = err.value.problems
+    assert probs.loc[probs["problem"].str.contains("illisible"), "row"].tolist() == [2]
