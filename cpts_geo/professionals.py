@@ -200,9 +200,14 @@ def _option_professions(values: Iterable[str], option: str) -> list[str]:
     return list(dict.fromkeys(labels))
 
 
-def _read_table(data, *, sheet, sep, encoding) -> ReadTable:
+def _read(data, *, sheet, sep, encoding) -> ReadTable:
     """The user's table through the one reader (:func:`cpts_geo.io.read_table`)."""
     return read_table(data, kind="supply", sheet=sheet, sep=sep, encoding=encoding)
+
+
+def _read_table(data, sep: str | None = None) -> pd.DataFrame:
+    """The table only (kept for callers of the former helper; use :func:`cpts_geo.io.read_table`)."""
+    return read_table(data, sep=sep).table
 
 
 def _numbers(values: pd.Series, rows: np.ndarray | None, codes: pd.Series, what: str,
@@ -369,7 +374,7 @@ def read_professionals(
     >>> supply[["code", "profession", "count"]].values.tolist()
     [['59350', 'médecin généraliste', 303.0], ['59350', 'infirmier', 222.0], ['80021', 'masseur-kinésithérapeute', 40.0]]
     """
-    read = _read_table(data, sheet=sheet, sep=sep, encoding=encoding)
+    read = _read(data, sheet=sheet, sep=sep, encoding=encoding)
     frame = read.table
     wanted = {"code": code, "profession": profession, "count": count}
     if fte:
@@ -460,7 +465,7 @@ def read_bpe(
     >>> supply.attrs["other_equipment_rows"]
     1
     """
-    read = _read_table(data, sheet=sheet, sep=sep, encoding=encoding)
+    read = _read(data, sheet=sheet, sep=sep, encoding=encoding)
     frame, file_rows = read.table, read.rows
     keep = None if professions is None else set(_option_professions(professions, "professions="))
     cols = {str(c).upper(): c for c in frame.columns}
