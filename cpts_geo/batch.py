@@ -4,9 +4,10 @@
 department) of a validated registry: CPTS reaching beyond the area are built whole, the
 communes shown are those of the area. :func:`batch_maps` does it for every region present in
 a registry (and optionally every department), writes an ``index.html`` linking the maps and
-a CSV summary, and skips the maps whose inputs did not change since the last run (a hash of
-the registry rows of the area, the package version and the parameters is kept in
-``manifest.json``).
+a CSV summary, and skips a map only when both its inputs and its own files are unchanged since
+the last run: ``manifest.json`` keeps a hash of the registry rows of the area, the package
+version and the parameters, and the sha256 of each file written. A map overwritten by another
+one, truncated or deleted is rebuilt; an unreadable manifest is said and every map rebuilt.
 """
 
 from __future__ import annotations
@@ -22,12 +23,13 @@ from pathlib import Path
 
 import pandas as pd
 
+from cpts_geo._files import atomic_write_text
 from cpts_geo._french import percent, write_csv
 from cpts_geo.communes import department_of, load_communes
 from cpts_geo.registry import CheckedRegistry
 from cpts_geo.territories import build_territories, communes_with_cpts
 
-__all__ = ["slug", "area_maps", "batch_maps"]
+__all__ = ["area_maps", "batch_maps", "slug"]
 
 ILLUSTRATIVE_SUBTITLE = ("Registre ILLUSTRATIF (compositions fictives construites à partir des EPCI) — "
                          "ce n'est pas la carte réelle des CPTS")
@@ -144,7 +146,7 @@ def batch_maps(
     if departments:
         areas += [("department", d) for d in sorted(deps_of_codes)]
     manifest_path = out / "manifest.json"
-    manifest = json.loads(manifest_path.read_text(encoding="utf-8")) if manifest_path.exists() else {}
+    manifest = _read_manifest(manifest_path, progress)
     rows = []
     t0 = time.perf_counter()
     for i, (kind, code) in enumerate(areas, start=1):
@@ -155,19 +157,23 @@ def batch_maps(
         params = {"png": png, "dpi": dpi, "illustrative": illustrative, "kind": kind, "code": code}
         digest = _digest(checked, sel.index, params)
         key = f"{kind}:{code}"
-        done = (not force and manifest.get(key, {}).get("digest") == digest and html_path.exists()
-                and (not png or html_path.with_suffix(".png").exists()))
-        if done:
-            summary = manifest[key]["summary"]
+        entry = manifest.get(key) if isinstance(manifest.get(key), dict) else {}
+        files = [html_path, *([html_path.with_suffix(".png")] if png else [])]
+        same_inputs = entry.get("digest") == digest and isinstance(entry.get("summary"), dict)
+        same_files = same_inputs and _files_match(entry.get("files"), files)
+        if not force and same_files:
+            summary = entry["summary"]
             status = "inchangée"
         else:
             res = area_maps(checked, region=code if kind == "region" else None,
                             department=code if kind == "department" else None, html_path=html_path,
                             png=png, dpi=dpi, illustrative=illustrative)
             summary = {k: (str(v.name) if isinstance(v, Path) else v) for k, v in res.items()}
-            manifest[key] = {"digest": digest, "summary": summary}
-            manifest_path.write_text(json.dumps(manifest, ensure_ascii=False, indent=1), encoding="utf-8")
-            status = "écrite"
+            manifest[key] = {"digest": digest, "summary": summary,
+                             "files": {p.name: _file_hash(p) for p in files}}
+            atomic_write_text(manifest_path, json.dumps(manifest, ensure_ascii=False, indent=1))
+            status = ("refaite (fichier modifié ou absent depuis la dernière fois)"
+                      if same_inputs and not force else "écrite")
         if progress:
             progress(f"[{i}/{len(areas)}] {summary['area']} : carte {status} ({html_path.name}, "
                      f"{summary['n_cpts']} CPTS) — {time.perf_counter() - t0:.0f} s")
@@ -196,4 +202,37 @@ def _index(out: Path, table: pd.DataFrame, illustrative: bool) -> None:
             "<title>Cartes des CPTS</title></head><body><h1>Cartes des CPTS</h1>"
             f"{note}<ul>{''.join(items)}</ul><p><a href=\"synthese.csv\">Synthèse (CSV)</a></p>"
             "</body></html>")
-    (out / "index.html").write_text(page, encoding="utf-8")
+    atomic_write_text(out / "index.html", page)
+
+
+def _file_hash(path: Path) -> str | None:
+    """sha256 of a file's content (``None`` when it is absent)."""
+    if not path.is_file():
+        return None
+    h = hashlib.sha256()
+    with path.open("rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def _files_match(recorded, files: list[Path]) -> bool:
+    """Whether every output is there with the content written last time (its own hash)."""
+    if not isinstance(recorded, dict):
+        return False
+    return all(p.is_file() and recorded.get(p.name) == _file_hash(p) for p in files)
+
+
+def _read_manifest(path: Path, progress) -> dict:
+    """The manifest of the last run; an unreadable one (truncated…) is said and ignored."""
+    if not path.exists():
+        return {}
+    try:
+        manifest = json.loads(path.read_text(encoding="utf-8"))
+    except (ValueError, UnicodeDecodeError, OSError):
+        manifest = None
+    if not isinstance(manifest, dict):
+        if progress:
+            progress(f"{path.name} illisible (tronqué ou modifié) : toutes les cartes sont refaites.")
+        return {}
+    return manifest

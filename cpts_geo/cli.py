@@ -157,6 +157,16 @@ def _registry_date(args: argparse.Namespace) -> str | None:
     return datetime.datetime.fromtimestamp(stamp, tz=datetime.timezone.utc).date().isoformat()
 
 
+def _outputs_first(*paths, tables=()) -> None:
+    """Check the outputs before any computing: a table's extension (.csv or .xlsx), and that
+    every folder can be written (one French line and exit code 1 otherwise)."""
+    from cpts_geo.outputs import check_writable, table_format
+
+    for path in tables:
+        table_format(path)
+    check_writable(*paths, *tables)
+
+
 def _cmd_territories(args: argparse.Namespace) -> int:
     from pathlib import Path
 
@@ -289,6 +299,7 @@ def _cmd_flows(args: argparse.Namespace) -> int:
 
     from cpts_geo import flows as F
 
+    _outputs_first(tables=[Path(args.output)])
     reg, checked, communes = _check(args)
     membership = checked.membership
     out = Path(args.output)
@@ -329,6 +340,8 @@ def _cmd_funding(args: argparse.Namespace) -> int:
 
     from cpts_geo.funding import aci_funding, early_mission_aid, funding_table
 
+    if args.csv:
+        _outputs_first(tables=[args.csv])
     options: dict[str, Any] = dict(year="later" if args.annee == "suivante" else "first",
                                    crisis=not args.sans_crise, optional_missions=not args.sans_optionnelles)
 
@@ -436,6 +449,7 @@ def _cmd_offre(args: argparse.Namespace) -> int:
         except ValidationError as err:
             raise ValidationError("Option --professions : profession(s) non reconnue(s)",
                                   [{"problem": text} for text in err.problems["problem"]]) from None
+    _outputs_first(tables=[Path(args.output)])
 
     _, checked, _ = _check(args)
     france = load_communes()
@@ -482,7 +496,9 @@ def _cmd_offre(args: argparse.Namespace) -> int:
     table[acc_col] = pd.concat(parts, axis=1).stack().reindex(dens.index).round(1).to_numpy()
     table.insert(0, "Nom", checked.cpts["name"].reindex(dens.index.get_level_values(0)).to_numpy())
     table = table.sort_index(level=0, sort_remaining=False, kind="stable")
-    write_csv(table, out)
+    from cpts_geo.outputs import write_table
+
+    write_table(table, out)
     print(f"Densité et accessibilité de {len(checked.cpts)} "
           f"CPTS écrites dans {out}.")
     if "médecin généraliste" in profs:
@@ -554,6 +570,7 @@ def _cmd_perimetres(args: argparse.Namespace) -> int:
 
     if not args.region and not args.departments:
         raise ValueError("Choisissez la zone à découper : --departements 61 (ou --region 28).")
+    _outputs_first(tables=[Path(args.output)])
     area = load_communes(region=args.region, departments=args.departments)
     membership = None
     if args.registre:
@@ -575,7 +592,9 @@ def _cmd_perimetres(args: argparse.Namespace) -> int:
                                 min_sc=args.min_autonomie, target_sc=args.autonomie_cible,
                                 min_size=args.taille_min, target_size=args.taille_cible)
     out.parent.mkdir(parents=True, exist_ok=True)
-    write_csv(result.registry, out, index=False)  # standard registry columns: read by validate
+    from cpts_geo.outputs import write_table
+
+    write_table(result.registry, out, index=False)  # standard registry columns: read by validate
     areas_path = F.write_flow_table(result.areas, out.with_name(out.stem + "_zones.csv"),
                                     threshold=args.seuil)
     valid = int(result.areas["valid"].sum())
@@ -617,6 +636,7 @@ def _cmd_carte(args: argparse.Namespace) -> int:
     from cpts_geo.communes import region_code
 
     t0 = time.perf_counter()
+    _outputs_first(Path(args.output) if args.output else Path("maps") / "carte.html")
     checked, illustrative, france = _checked_for_maps(args)
     region = region_code(args.region) if args.region else None
     if region is None:
@@ -639,8 +659,11 @@ def _cmd_carte(args: argparse.Namespace) -> int:
 
 
 def _cmd_batch(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
     from cpts_geo.batch import batch_maps
 
+    _outputs_first(Path(args.out) / "index.html")
     checked, illustrative, _ = _checked_for_maps(args)
     table = batch_maps(checked, args.out, departments=args.departements, png=not args.no_png,
                        dpi=args.dpi, force=args.force, illustrative=illustrative)

@@ -1,0 +1,70 @@
+"""Batch maps re-run: a map is skipped only when its inputs and its own file are unchanged;
+an unreadable manifest is rebuilt; Ctrl-C leaves no partial file and exits 130."""
+
+from __future__ import annotations
+
+import pytest
+
+from cpts_geo.cli import main
+
+REGISTRY = "cpts_id;cpts_name;etape;code_commune\nA;CPTS Amiens;5;80021\nA;CPTS Amiens;5;80001\n" \
+           "B;CPTS Beauvais;2;60057\n"
+
+
+@pytest.fixture()
+def registry(tmp_path, monkeypatch):
+    monkeypatch.setenv("MPLBACKEND", "Agg")
+    reg = tmp_path / "registre.csv"
+    reg.write_text(REGISTRY, encoding="utf-8")
+    return reg
+
+
+def _run(capsys, reg, maps, *more):
+    assert main(["cartes", str(reg), "-o", str(maps), "--par-departement", "--sans-png", *more]) == 0
+    return capsys.readouterr().out
+
+
+def test_rerun_rebuilds_a_map_whose_file_changed(registry, tmp_path, capsys):
+    maps = tmp_path / "maps"
+    assert _run(capsys, registry, maps).count("carte écrite") == 3
+    assert _run(capsys, registry, maps).count("carte inchangée") == 3
+    # a map overwritten by another map, one truncated to 1 000 bytes, one deleted
+    somme, oise, region = maps / "80-somme.html", maps / "60-oise.html", maps / "hauts-de-france.html"
+    kept = somme.read_bytes()
+    somme.write_bytes(oise.read_bytes())
+    oise.write_bytes(oise.read_bytes()[:1000])
+    region.unlink()
+    out = _run(capsys, registry, maps)
+    assert "carte inchangée" not in out
+    assert out.count("carte refaite (fichier modifié ou absent depuis la dernière fois)") == 3
+    assert somme.read_bytes() == kept and oise.stat().st_size > 1000 and region.exists()
+    assert _run(capsys, registry, maps).count("carte inchangée") == 3
+
+
+def test_truncated_manifest_is_said_and_rebuilt(registry, tmp_path, capsys):
+    maps = tmp_path / "maps"
+    _run(capsys, registry, maps)
+    manifest = maps / "manifest.json"
+    manifest.write_bytes(manifest.read_bytes()[:40])
+    out = _run(capsys, registry, maps)
+    assert "manifest.json illisible (tronqué ou modifié) : toutes les cartes sont refaites." in out
+    assert out.count("carte écrite") == 3
+    assert _run(capsys, registry, maps).count("carte inchangée") == 3
+
+
+def test_ctrl_c_leaves_no_partial_file(registry, tmp_path, capsys, monkeypatch):
+    import cpts_geo.batch as B
+    from cpts_geo._files import atomic_path
+
+    def interrupted(checked, *, html_path, **kwargs):
+        with atomic_path(html_path) as tmp:
+            tmp.write_text("<!DOCTYPE html><html><body>à moit", encoding="utf-8")
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(B, "area_maps", interrupted)
+    maps = tmp_path / "maps"
+    assert main(["cartes", str(registry), "-o", str(maps), "--sans-png"]) == 130
+    captured = capsys.readouterr()
+    assert captured.err == "Interrompu (Ctrl-C) : aucun fichier partiel n'a été laissé.\n"
+    assert "Traceback" not in captured.out
+    assert not maps.exists() or list(maps.iterdir()) == []
