@@ -17,10 +17,27 @@ __all__ = ["main"]
 
 def _decimal(text: str) -> float:
     """A number given on the command line, with a decimal comma or point (0,65 or 0.65)."""
+    from cpts_geo.io import parse_number
+
     try:
-        return float(text.strip().replace("\u202f", "").replace(" ", "").replace(",", "."))
+        value = parse_number(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"nombre attendu, pas {text!r}") from None
+        value = float("nan")
+    if value != value:  # empty or unreadable
+        raise argparse.ArgumentTypeError(f"nombre attendu, pas {text!r}")
+    return value
+
+
+def _reading(args: argparse.Namespace) -> dict:
+    """How to read the user's tables: --feuille, --couche, --sep, --encodage."""
+    return {"sheet": getattr(args, "feuille", None), "layer": getattr(args, "couche", None),
+            "sep": getattr(args, "sep", None), "encoding": getattr(args, "encodage", None)}
+
+
+def _said(what: str, read: str | None) -> None:
+    """Tell how a file was read: « Registre lu : feuille « CPTS », encodage … »."""
+    if read:
+        print(f"{what} lu : {read}.")
 
 
 def _cmd_communes(args: argparse.Namespace) -> int:
@@ -66,10 +83,14 @@ def _read_any_registry(args: argparse.Namespace, communes):
         print(reg.attrs["note"])
         return reg
     path = Path(args.registry)
+    options = _reading(args)
     if path.suffix.lower() in (".gpkg", ".shp", ".geojson", ".json"):
         import pyogrio
 
-        info = pyogrio.read_info(path)
+        from cpts_geo.io import read_table
+
+        layer = read_table(path, layer=options["layer"]).layer  # several layers: --couche
+        info = pyogrio.read_info(path, layer=layer)
         if info.get("geometry_type") and "Polygon" in str(info["geometry_type"]):
             from cpts_geo.registry import recognise_column
 
@@ -78,7 +99,8 @@ def _read_any_registry(args: argparse.Namespace, communes):
 
                 with warnings.catch_warnings():
                     warnings.simplefilter("ignore", UserWarning)
-                    reg, cut, without, _ = registry_from_perimeters(read_perimeters(path), communes)
+                    reg, cut, without, _ = registry_from_perimeters(read_perimeters(path, layer=layer),
+                                                                    communes)
                 print(f"Périmètres dessinés : {reg['cpts_id'].nunique()} CPTS, "
                       f"{len(reg)} communes rattachées (≥ 50 % de leur surface).")
                 if len(without):
@@ -92,7 +114,10 @@ def _read_any_registry(args: argparse.Namespace, communes):
                     for rec in cut.itertuples(index=False):
                         print(f"  - {rec.code} {rec.name} : {rec.shares}")
                 return reg
-    return read_registry(path)
+        options["layer"] = layer
+    reg = read_registry(path, **options)
+    _said("Registre", reg.attrs.get("read"))
+    return reg
 
 
 def _check(args: argparse.Namespace):
@@ -272,6 +297,13 @@ def _report_table(report):
     return report[[c for c in headers if c in report.columns]].rename(columns=headers)
 
 
+def _flow_reading(args: argparse.Namespace) -> dict:
+    """--feuille, --sep, --encodage for a flow table (its reader has no layer)."""
+    options = _reading(args)
+    options.pop("layer")
+    return options
+
+
 def _read_flow_table(args: argparse.Namespace, membership, out):
     """Read FLUX (table or MOBPRO), keep the chosen profession/year, map codes to today's
     communes (arrondissements kept where ``membership`` uses them); the code report is written
@@ -282,7 +314,7 @@ def _read_flow_table(args: argparse.Namespace, membership, out):
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # every repair is in <output>_codes, summed up below
-        raw = F.read_mobpro(args.flows) if args.mobpro else F.read_flows(args.flows)
+        raw = F.read_mobpro(args.flows) if args.mobpro else F.read_flows(args.flows, **_flow_reading(args))
         raw = F.select_flows(raw, profession=args.profession, year=args.annee)
         prepared = F.prepare_flows(raw, passage=args.passage, membership=membership)
     codes = F.code_report(raw, prepared)  # repaired, remapped, unknown: file rows and volumes
@@ -300,7 +332,7 @@ def _cmd_flows(args: argparse.Namespace) -> int:
     from cpts_geo import flows as F
 
     _outputs_first(tables=[Path(args.output)])
-    reg, checked, communes = _check(args)
+    _, checked, communes = _check(args)
     membership = checked.membership
     out = Path(args.output)
     table, report = _read_flow_table(args, membership, out)
@@ -381,31 +413,28 @@ def _read_supply(args: argparse.Namespace, communes):
     import re
     from pathlib import Path
 
-    import pandas as pd
-
     from cpts_geo.errors import ValidationError
+    from cpts_geo.io import read_table
     from cpts_geo.professionals import read_bpe, read_professionals
 
     path = Path(args.supply)
     if not path.exists():
         raise FileNotFoundError(f"Fichier des professionnels introuvable : {path}")
-    if path.suffix.lower() in (".xlsx", ".xls"):
-        head = pd.read_excel(path, nrows=0)
-    elif path.suffix.lower() == ".parquet":
-        head = pd.read_parquet(path).iloc[:0]
-    else:
-        head = pd.read_csv(path, sep=None, engine="python", nrows=1, encoding="utf-8-sig",
-                           encoding_errors="replace")
-    columns = [str(c) for c in head.columns]
+    options = _reading(args)
+    options.pop("layer")
+    read = read_table(path, kind="supply", **options)  # one read for the columns and the report
+    columns = [str(c) for c in read.table.columns]
     kind = args.format
     if kind == "auto":
         cols = [c.upper() for c in columns]
         kind = "bpe" if "TYPEQU" in cols or any(re.match(r"^D\d{3}(_|$)", c) for c in cols) \
             else "table"
+    _said("Fichier des professionnels", read.describe())
+    options["sheet"] = read.sheet
     if kind == "bpe":
-        return read_bpe(path, communes=communes, passage=args.passage, unknown="report")
-    options = {"--code": args.code, "--profession": args.profession, "--effectif": args.effectif}
-    missing = [(option, col) for option, col in options.items() if col not in columns]
+        return read_bpe(path, communes=communes, passage=args.passage, unknown="report", **options)
+    wanted = {"--code": args.code, "--profession": args.profession, "--effectif": args.effectif}
+    missing = [(option, col) for option, col in wanted.items() if col not in columns]
     if missing:
         raise ValidationError(
             "Colonnes manquantes dans PROFESSIONNELS : nommez-les avec --code, --profession, "
@@ -414,7 +443,7 @@ def _read_supply(args: argparse.Namespace, communes):
                          + ", ".join(columns)} for option, col in missing])
     return read_professionals(path, code=args.code, profession=args.profession,
                               count=args.effectif, communes=communes, passage=args.passage,
-                              unknown="report")
+                              unknown="report", **options)
 
 
 def _cmd_offre(args: argparse.Namespace) -> int:
@@ -578,7 +607,7 @@ def _cmd_perimetres(args: argparse.Namespace) -> int:
 
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            membership = validate_registry(read_registry(args.registre), load_communes(),
+            membership = validate_registry(read_registry(args.registre, **_reading(args)), load_communes(),
                                            passage=args.passage).membership
         # Paris, Lyon, Marseille by arrondissement where the registry divides them
         area = F.commune_units(area, membership["code"])
@@ -699,12 +728,12 @@ def _cmd_portrait(args: argparse.Namespace) -> int:
         if args.flux:
             from cpts_geo import flows as F
 
-            raw = F.read_mobpro(args.flux) if args.mobpro else F.read_flows(args.flux)
+            raw = F.read_mobpro(args.flux) if args.mobpro else F.read_flows(args.flux, **_flow_reading(args))
             options["flows"] = F.prepare_flows(raw, passage=args.passage, membership=ctx.checked.membership).flows
     if args.indicateurs:
-        options["indicators"] = P.read_indicators(args.indicateurs, year=args.annee_indicateurs)
+        options["indicators"] = P.read_indicators(args.indicateurs, sep=args.sep, year=args.annee_indicateurs)
     if args.ages:
-        options["ages"] = P.read_ages(args.ages)
+        options["ages"] = P.read_ages(args.ages, sep=args.sep)
     if args.cpts or args.communes:
         out = Path(args.output) if args.output else None
         res = P.portrait(args.cpts, out, pdf=args.pdf, context=ctx, **options)
@@ -784,7 +813,20 @@ def _parser() -> argparse.ArgumentParser:
                    help="codes ou noms de départements, ex. 59 62")
     p.set_defaults(func=_cmd_communes)
 
+    def reading_args(p):
+        g = p.add_argument_group("lecture des fichiers (par défaut : détectée, et dite à l'écran)")
+        g.add_argument("--feuille", metavar="NOM",
+                       help="feuille du classeur XLSX à lire (nom, ou numéro à partir de 1) ; "
+                            "nécessaire quand plusieurs feuilles ressemblent à la table")
+        g.add_argument("--couche", metavar="NOM",
+                       help="couche du GeoPackage à lire ; nécessaire quand il en a plusieurs")
+        g.add_argument("--sep", metavar="CAR",
+                       help="séparateur du CSV : ';', ',', tab ou '|'")
+        g.add_argument("--encodage", metavar="NOM",
+                       help="encodage du CSV : utf-8, windows-1252, utf-16…")
+
     def registry_args(p):
+        reading_args(p)
         p.add_argument("registry", nargs="?", default=None, metavar="REGISTRE",
                        help="registre CSV/XLSX/GPKG, ou périmètres (polygones) ; "
                             "par défaut le registre illustratif des Hauts-de-France")
@@ -881,6 +923,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("-o", "--sortie", "--output", dest="output", default="perimetres_proposes.csv", metavar="FICHIER.csv",
                    help="registre proposé (CSV) ; indicateurs des zones, comparaison et rapport des "
                         "codes écrits à côté")
+    reading_args(p)
     p.set_defaults(func=_cmd_perimetres)
 
     p = sub.add_parser("financement", aliases=["funding"], help="financement ACI par mission (une taille, ou chaque CPTS d'un registre)")
@@ -897,6 +940,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--sans-optionnelles", action="store_true", help="sans les missions optionnelles")
     p.add_argument("-o", "--sortie", "--csv", dest="csv", metavar="FICHIER",
                    help="écrire le tableau : .csv (pour Excel) ou .xlsx")
+    reading_args(p)
     p.set_defaults(func=_cmd_funding)
 
     p = sub.add_parser("carte", help="carte régionale des CPTS par étape (HTML autonome + PNG)")
@@ -915,6 +959,7 @@ def _parser() -> argparse.ArgumentParser:
                    help="source et licence d'un fond de carte personnalisé (obligatoire avec une adresse)")
     p.add_argument("--sans-png", "--no-png", dest="no_png", action="store_true", help="ne pas écrire la carte imprimable PNG")
     p.add_argument("--dpi", type=int, default=200, help="résolution du PNG (défaut 200)")
+    reading_args(p)
     p.set_defaults(func=_cmd_carte)
 
     p = sub.add_parser("cartes", aliases=["batch"], help="cartes de chaque région (et département) d'un registre, avec index")
@@ -928,6 +973,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--dpi", type=int, default=200, help="résolution des PNG (défaut 200)")
     p.add_argument("--forcer", "--force", dest="force", action="store_true",
                    help="refaire aussi les cartes inchangées")
+    reading_args(p)
     p.set_defaults(func=_cmd_batch)
 
     p = sub.add_parser("portrait", help="portrait imprimable d'une CPTS (HTML autonome, PDF), "
@@ -965,6 +1011,7 @@ def _parser() -> argparse.ArgumentParser:
                    help="refaire aussi les portraits inchangés")
     p.add_argument("-o", "--sortie", "--output", dest="output", metavar="SORTIE",
                    help="fichier HTML (une CPTS ; défaut portrait-<id>.html) ou dossier (défaut portraits)")
+    reading_args(p)
     p.set_defaults(func=_cmd_portrait)
 
     p = sub.add_parser("show-versions", aliases=["versions"], help="versions des dépendances (pour un rapport de bogue)")

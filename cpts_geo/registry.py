@@ -534,10 +534,18 @@ def _merge_plm_overlaps(problems, arm_parent, names):
 
 
 def read_perimeters(path: str | Path, *, layer: str | None = None):
-    """Read CPTS perimeters given as polygons (GeoPackage, Shapefile, GeoJSON…)."""
+    """Read CPTS perimeters given as polygons (GeoPackage, Shapefile, GeoJSON, GeoParquet…).
+
+    Read by :func:`cpts_geo.io.read_table`: a GeoPackage with several layers is refused with
+    their list unless ``layer`` names one.
+    """
     import geopandas as gpd
 
-    gdf = gpd.read_file(path, layer=layer)
+    gdf = read_table(path, layer=layer, geometry=True).table
+    if not isinstance(gdf, gpd.GeoDataFrame):
+        raise ValidationError(
+            f"{Path(path).name} : pas de géométries ; les périmètres se donnent en GeoPackage, "
+            "Shapefile, GeoJSON ou GeoParquet.", [{"problem": "aucune géométrie"}])
     if gdf.crs is None:
         raise ValidationError(
             f"{Path(path).name} : la couche n'a pas de système de coordonnées (SCR) ; "

@@ -425,3 +425,24 @@ def test_share_nan_text_and_formula_without_value_are_errors(tmp_path, hdf_commu
         validate_registry(read_registry(csv_path), hdf_communes)
     probs = err.value.problems
     assert probs.loc[probs["problem"].str.contains("illisible"), "row"].tolist() == [2]
+
+
+def test_cli_says_how_it_read_and_takes_feuille_couche_sep_encodage(tmp_path, capsys):
+    from cpts_geo.cli import main
+
+    path = _workbook(tmp_path / "r.xlsx", {
+        "Nord": [["cpts_id", "stage", "commune_code"], ["A", "5", 59350]],
+        "Somme": [["cpts_id", "stage", "commune_code"], ["B", "5", 80021]]})
+    assert main(["valider", str(path), "--region", "32"]) != 0
+    err = capsys.readouterr().err
+    assert "« Nord », « Somme »" in err and "--feuille" in err and "Traceback" not in err
+    assert main(["valider", str(path), "--region", "32", "--feuille", "Somme"]) == 0
+    assert "Registre lu : feuille « Somme »." in capsys.readouterr().out
+    csv_path = write(tmp_path, "r.csv", "cpts_id|stage|commune_code\nA|Association créée|80021\n"
+                     .encode("cp1252"))
+    assert main(["valider", str(csv_path), "--region", "32"]) == 0
+    assert "Registre lu : encodage Windows-1252, séparateur « | »." in capsys.readouterr().out
+    assert main(["valider", str(csv_path), "--region", "32", "--encodage", "utf-8"]) != 0
+    assert "pas en utf-8 (ligne 2)" in capsys.readouterr().err
+    assert main(["valider", str(csv_path), "--region", "32", "--sep", ";"]) != 0
+    assert "introuvables" in capsys.readouterr().err
