@@ -554,14 +554,16 @@ def test_read_flows_normalises_each_code_once(tmp_path, monkeypatch):
 
 
 def test_read_mobpro_reads_only_the_columns_it_needs(tmp_path, monkeypatch):
+    import pyarrow.csv as pacsv
+
     seen = []
-    real = pd.read_csv
+    real = pacsv.read_csv
 
     def spy(*args, **kwargs):
-        seen.append(kwargs.get("usecols"))
+        seen.append(kwargs["convert_options"].include_columns)
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(pd, "read_csv", spy)
+    monkeypatch.setattr(pacsv, "read_csv", spy)
     path = _write(tmp_path / "mobpro.csv", "COMMUNE;DCLT;IPONDI;V1;V2\n61001;61001;1.5;a;b\n"
                   "61001;61001;2;c;d\n")
     out = F.read_mobpro(path).flows

@@ -109,13 +109,8 @@ def _decode_head(head: bytes, encodings: Sequence[str]) -> tuple[str, str]:
     return head.decode(encodings[-1], errors="replace"), encodings[-1]
 
 
-def _read_csv(path: Path, *, sep, encoding, select) -> tuple[pd.DataFrame, np.ndarray]:
-    """Read the columns ``select(headers)`` of a CSV file as text.
-
-    The separator and encoding are detected on the first bytes; only the needed columns are
-    read, with the pyarrow CSV engine when it is installed (the C engine otherwise, or when
-    pyarrow cannot parse the file).
-    """
+def _csv_layout(path: Path, *, sep, encoding) -> tuple[list, str, list[str]]:
+    """Headers, separator and the encodings to try of a CSV file (detected on its first bytes)."""
     with open(path, "rb") as fh:
         head = fh.read(1 << 16)
     encodings = [encoding] if encoding else ["utf-8-sig", "cp1252", "latin-1"]
@@ -125,52 +120,139 @@ def _read_csv(path: Path, *, sep, encoding, select) -> tuple[pd.DataFrame, np.nd
         counts = {s: first.count(s) for s in (";", ",", "\t", "|")}
         sep = max(counts, key=counts.get) if max(counts.values()) else ","
     headers = list(pd.read_csv(io.StringIO(first + "\n"), sep=sep, nrows=0).columns)
-    usecols = list(dict.fromkeys(select(headers)))
-    options = {"sep": sep, "dtype": str, "keep_default_na": False, "na_values": [""]}
-    tries = encodings[encodings.index(found_enc):]
-    try:
-        import pyarrow  # noqa: F401
+    return headers, sep, encodings[encodings.index(found_enc):]
 
-        engine = "pyarrow"
-    except ImportError:  # pragma: no cover - pyarrow is a dependency
-        engine = "c"
-    frame = None
+
+def _file_rows(path: Path, n: int) -> np.ndarray:
+    """File line numbers (1-based, the header is line 1) of the ``n`` data rows of a CSV file.
+
+    The CSV readers skip blank lines: when the file has some, the line numbers are counted
+    on its bytes (an ASCII-compatible encoding), so that a problem is reported on the line
+    the user sees in a text editor.
+    """
+    import mmap
+
+    plain = np.arange(2, n + 2)
+    with open(path, "rb") as fh:
+        try:
+            data = mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ)
+        except ValueError:  # empty file
+            return plain
+        with data:
+            if (data.find(b"\n\n") < 0 and data.find(b"\n\r\n") < 0
+                    and data[:1] not in (b"\n", b"\r")):
+                return plain
+            buf = np.frombuffer(data, dtype=np.uint8)
+            ends = np.flatnonzero(buf == 10)
+            if len(ends) == 0 or ends[-1] != len(buf) - 1:
+                ends = np.append(ends, len(buf))  # last line without a newline
+            starts = np.concatenate([[0], ends[:-1] + 1])
+            length = ends - starts
+            cr = np.zeros(len(starts), dtype=bool)
+            ok = starts < len(buf)
+            cr[ok] = buf[starts[ok]] == 13
+            del buf
+    filled = np.flatnonzero(~((length == 0) | ((length == 1) & cr))) + 1
+    lines = filled[1:]  # the first non-blank line is the header
+    return lines[:n] if len(lines) >= n else plain
+
+
+def _arrow_csv(path: Path, *, sep: str, encoding: str, usecols: list, code_cols: Sequence,
+               number_col: str | None) -> pd.DataFrame:
+    """Read ``usecols`` of a CSV file with the pyarrow CSV reader: commune codes straight into
+    categories (one integer code per row), the volume as a number when every cell is one
+    (as text otherwise), every other column as text. Raises ``pyarrow.ArrowInvalid``."""
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
+
+    codes = pa.dictionary(pa.int32(), pa.string())
+    types = {c: codes if c in code_cols else pa.string() for c in usecols}
+    enc = "utf8" if encoding in ("utf-8", "utf-8-sig", "utf8") else encoding
+
+    def read(volume_type):
+        if number_col is not None:
+            types[number_col] = volume_type
+        return pacsv.read_csv(
+            path, read_options=pacsv.ReadOptions(encoding=enc, block_size=1 << 24),
+            parse_options=pacsv.ParseOptions(delimiter=sep),
+            convert_options=pacsv.ConvertOptions(include_columns=usecols, column_types=types,
+                                                 null_values=[""], strings_can_be_null=True,
+                                                 quoted_strings_can_be_null=True))
+
+    try:
+        table = read(pa.float64())
+    except pa.ArrowInvalid as err:
+        if number_col is None or "conversion error to double" not in str(err):
+            raise
+        table = read(pa.string())  # "1 234", "12,5": parsed by _parse_volumes
+    return table.to_pandas()
+
+
+def _read_csv(path: Path, *, sep, encoding, select) -> tuple[pd.DataFrame, np.ndarray]:
+    """Read the columns ``select(headers)`` of a CSV file.
+
+    The separator and encoding are detected on the first bytes; only the needed columns are
+    read, with the pyarrow CSV reader (codes as categories, volumes as numbers); when pyarrow
+    cannot parse the file (a line with too many fields…) or a volume is not a plain finite
+    number ≥ 0, the file is read as text with the C engine, which names the faulty line and
+    keeps every cell as written for the error message.
+    """
+    import pyarrow as pa
+
+    headers, sep, tries = _csv_layout(path, sep=sep, encoding=encoding)
+    usecols, code_cols, number_col = select(headers)
+    usecols = list(dict.fromkeys(usecols))
+    try:
+        frame = _arrow_csv(path, sep=sep, encoding=tries[0], usecols=usecols, code_cols=code_cols,
+                           number_col=number_col)
+    except (pa.ArrowInvalid, UnicodeDecodeError):
+        frame = None  # another encoding, a faulty line: the text reader says which
+    if frame is not None and number_col is not None and pd.api.types.is_float_dtype(frame[number_col].dtype):
+        volume = frame[number_col].to_numpy()
+        if not (np.isfinite(volume).all() and (volume >= 0).all()):
+            frame = None  # report the cells as written
+    if frame is None:
+        frame = _text_csv(path, sep=sep, tries=tries, usecols=usecols)
+    return frame[usecols], _file_rows(path, len(frame))
+
+
+def _text_csv(path: Path, *, sep: str, tries: Sequence[str], usecols: list) -> pd.DataFrame:
+    """Every cell of a CSV file as text, with the C engine (which names a faulty line)."""
+    options = {"sep": sep, "dtype": str, "keep_default_na": False, "na_values": [""]}
     for enc in tries:
         try:
             # the C engine reads every column: with usecols it would let a line with too
             # many fields (e.g. "12,5" in a comma-separated file) through silently
-            frame = (pd.read_csv(path, engine="pyarrow", encoding=enc, usecols=usecols, **options)
-                     if engine == "pyarrow" else pd.read_csv(path, encoding=enc, **options))
-            break
+            return pd.read_csv(path, encoding=enc, **options)
         except UnicodeDecodeError:
             continue
         except (pd.errors.ParserError, ValueError) as err:
-            if "UTF8" in str(err) or "decode" in str(err):
+            if "UTF8" in str(err) or "decode" in str(err) or "codec" in str(err):
                 continue  # not this encoding: try the next one
-            if engine != "pyarrow":
-                raise
-            # e.g. a line with too many fields: the C engine says which one
-            frame = pd.read_csv(path, encoding=enc, **options)
-            break
-    if frame is None:
-        frame = pd.read_csv(path, encoding=tries[-1], encoding_errors="replace", **options)
-    return frame[usecols], np.arange(2, len(frame) + 2)
+            raise
+    return pd.read_csv(path, encoding=tries[-1], encoding_errors="replace", **options)
 
 
 def _read_table(path: Path, *, sheet, sep, encoding, select) -> tuple[pd.DataFrame, np.ndarray]:
     """Read the columns ``select(headers)`` of a CSV/XLSX/Parquet file; return them and the
-    spreadsheet row numbers. ``select`` gets the file's headers and returns the columns to
-    read (or raises)."""
+    row numbers of the user's file. ``select`` gets the file's headers and returns the
+    columns to read, those holding commune codes and the volume column (or raises)."""
     suffix = path.suffix.lower()
     if suffix == ".parquet":
+        import pyarrow as pa
         import pyarrow.parquet as pq
 
-        columns = list(dict.fromkeys(select(list(pq.read_schema(path).names))))
-        frame = pd.read_parquet(path, columns=columns)
+        schema = pq.read_schema(path)
+        columns, code_cols, _ = select(list(schema.names))
+        columns = list(dict.fromkeys(columns))
+        text = [c for c in code_cols
+                if pa.types.is_string(schema.field(c).type) or pa.types.is_large_string(schema.field(c).type)]
+        # codes straight into categories: one integer code per row, strings once per commune
+        frame = pq.read_table(path, columns=columns, read_dictionary=text).to_pandas()
         return frame, np.arange(1, len(frame) + 1)
     if suffix in (".xlsx", ".xlsm", ".xls"):
         frame = pd.read_excel(path, sheet_name=0 if sheet is None else sheet, dtype=str)
-        frame = frame[list(dict.fromkeys(select(list(frame.columns))))]
+        frame = frame[list(dict.fromkeys(select(list(frame.columns))[0]))]
         return frame, np.arange(2, len(frame) + 2)
     return _read_csv(path, sep=sep, encoding=encoding, select=select)
 
@@ -238,10 +320,11 @@ def _flow_table(frame: pd.DataFrame, rows: np.ndarray, label: str,
     for end in ("origin", "destination"):
         codes, uniq = _factorize(frame[found[end]])
         clean, report = normalize_codes(pd.Series(uniq, dtype=object))
-        clean = pd.array(clean.to_numpy(dtype=object, na_value=None), dtype="string")
-        empty = codes < 0
-        empty[~empty] = clean.isna()[codes[~empty]]
-        out[end] = clean.take(codes, allow_fill=True)
+        # one category per clean code ("1001" and "01001" are one commune), sorted
+        clean_codes, categories = pd.factorize(clean.to_numpy(dtype=object, na_value=None), sort=True)
+        rows_codes = np.where(codes < 0, -1, clean_codes[np.maximum(codes, 0)]) if len(uniq) else codes
+        empty = rows_codes < 0
+        out[end] = pd.Categorical.from_codes(rows_codes, categories=pd.Index(categories, dtype=object))
         if len(report):
             pos = report["row"].to_numpy() - 1  # position in uniq
             report = report.assign(
@@ -351,11 +434,11 @@ def read_flows(
                 "columns={'votre en-tête': 'origin', ...}.",
                 [{"code": None, "problem": f"colonne {c} absente", "column": c} for c in missing],
             )
-        return list(found.values())
+        return list(found.values()), [found["origin"], found["destination"]], found["volume"]
 
     if isinstance(source, pd.DataFrame):
         label = "table"
-        frame, rows = source[select(list(source.columns))], np.arange(1, len(source) + 1)
+        frame, rows = source[select(list(source.columns))[0]], np.arange(1, len(source) + 1)
     else:
         path = Path(source)
         if not path.exists():
@@ -478,10 +561,10 @@ def read_mobpro(
                 "Fichier MOBPRO : colonne(s) " + ", ".join(absent) + " absente(s) ; colonnes lues : "
                 + ", ".join(map(str, headers)) + ". Passez origin=, destination=, weight=.",
                 [{"problem": f"colonne {c} absente"} for c in absent])
-        return cols
+        return cols, [origin, destination], weight
 
     if isinstance(source, pd.DataFrame):
-        frame, rows = source[select(list(source.columns))], np.arange(1, len(source) + 1)
+        frame, rows = source[select(list(source.columns))[0]], np.arange(1, len(source) + 1)
     else:
         path = Path(source)
         if not path.exists():
