@@ -161,6 +161,28 @@ def _finish(gdf: gpd.GeoDataFrame, crs) -> gpd.GeoDataFrame:
     return gdf
 
 
+@lru_cache(maxsize=1)
+def current_codes() -> frozenset[str]:
+    """Today's commune codes of the embedded layer (the index of :func:`load_communes`).
+
+    Read without the geometries and cached: a quick membership test for large tables of
+    codes (e.g. the fast path of :func:`cpts_geo.flows.prepare_flows`).
+
+    Returns
+    -------
+    frozenset of str
+
+    Examples
+    --------
+    >>> "59350" in current_codes(), "75112" in current_codes()
+    (True, False)
+    """
+    import pyarrow.parquet as pq
+
+    table = pq.read_table(_data_dir() / "communes.parquet", columns=["code"])
+    return frozenset(table.column("code").to_pylist())
+
+
 @lru_cache(maxsize=2)
 def _read_parquet(name: str) -> gpd.GeoDataFrame:
     gdf = gpd.read_parquet(_data_dir() / name)

@@ -11,6 +11,8 @@ from functools import lru_cache
 import numpy as np
 import pandas as pd
 
+from cpts_geo.errors import ValidationError
+
 
 def _factorize(series: pd.Series) -> tuple[np.ndarray, np.ndarray]:
     """Integer codes (-1 for missing) and unique labels (object array) of a code column."""
@@ -94,6 +96,43 @@ def _arrondissements() -> pd.DataFrame:
 
 def _split_cities(codes) -> set[str]:
     """Cities (75056, 69123, 13055) divided by arrondissement in ``codes``."""
-    parent = _arrondissements()["parent"]
-    codes = pd.Index(pd.Series(codes, dtype="string").dropna().unique())
-    return set(parent[parent.index.isin(codes)])
+    parent = _arrondissements()["parent"].to_dict()
+    values = pd.unique(np.asarray(pd.Series(codes).dropna().astype(str), dtype=object))
+    return {parent[c] for c in values if c in parent}
+
+
+def _check_sum(volume: np.ndarray, rows: np.ndarray | None, message: str, *, column: str | None = None) -> None:
+    """Raise a :class:`ValidationError` naming the rows whose volumes make the total overflow.
+
+    Volumes that are each finite (``1e308``) can add up to infinity, which every rate would
+    turn into NaN, shown as « secret statistique »: the rows that can cause it (a volume of
+    at least the largest float divided by the number of rows) are named instead.
+    ``rows``: the row numbers to name (default: 1-based positions).
+    """
+    with np.errstate(over="ignore", invalid="ignore"):
+        total = float(np.sum(volume))
+    if np.isfinite(total) or not np.isfinite(volume).all():
+        return
+    limit = np.finfo(np.float64).max / max(len(volume), 1)
+    big = np.flatnonzero(np.abs(volume) >= limit)
+    rows = np.arange(1, len(volume) + 1) if rows is None else np.asarray(rows)
+    raise ValidationError(
+        f"{message} : leur somme dépasse le plus grand nombre représentable (≈ 1,8 × 10^308) ; "
+        "vérifiez l'unité ou corrigez ces lignes",
+        [{"row": int(rows[p]), "code": None, "column": column,
+          "problem": f"volume {f'{volume[p]:.6g}'.replace('.', ',')} trop grand pour être additionné"}
+         for p in big[:1000]])
+
+
+def _floats(values: pd.Series) -> np.ndarray:
+    """A volume column as float64 (NaN for missing), without a copy when it already is."""
+    if values.dtype == np.float64:
+        return values.to_numpy()
+    return values.to_numpy(dtype="float64", na_value=np.nan)
+
+
+def _categorical(codes: np.ndarray, categories) -> pd.Categorical:
+    """Codes (-1 = missing) of distinct labels as a categorical column: one integer per row."""
+    return pd.Categorical.from_codes(
+        codes, dtype=pd.CategoricalDtype(pd.Index(np.asarray(categories, dtype=object), dtype=object)),
+        validate=False)

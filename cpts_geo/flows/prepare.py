@@ -12,12 +12,16 @@ import pandas as pd
 
 from cpts_geo._french import number
 from cpts_geo.cog import remap_codes
+from cpts_geo.communes import current_codes
 from cpts_geo.errors import ValidationError
 from cpts_geo.flows._codes import (
     _arrondissements,
+    _categorical,
+    _check_sum,
     _combine,
     _factorize,
     _first_rows,
+    _floats,
     _groups,
     _sorted_codes,
     _split_cities,
@@ -136,9 +140,8 @@ def prepare_flows(
     if len(flows) == 0:
         raise ValidationError("La table de flux est vide.", [{"problem": "table vide"}])
     rows = flows["row"].to_numpy() if "row" in flows.columns else np.arange(1, len(flows) + 1)
-    volume = flows["volume"].to_numpy(dtype="float64", na_value=np.nan)
-    records = (flows["records"].to_numpy(dtype="float64") if "records" in flows.columns
-               else np.ones(len(flows)))
+    volume = _floats(flows["volume"])
+    records = (flows["records"].to_numpy(dtype="float64") if "records" in flows.columns else None)
     keys = [c for c in ("profession", "year") if c in flows.columns] + [
         c for c in flows.columns
         if c not in ("row", "origin", "destination", "volume", "records", "profession", "year")]
@@ -147,27 +150,30 @@ def prepare_flows(
     new = {}
     given = {}
     report_parts = []
+    current = frozenset(communes.index.astype(str)) if communes is not None else current_codes()
     for end, label in _END_LABELS.items():
         codes, uniq = _factorize(flows[end])
         given[end] = (codes, len(uniq))
-        uniq = pd.Series(uniq, dtype="string")
-        mapped, rep = remap_codes(uniq, communes=communes, passage=passage,
-                                  plm="keep" if plm == "keep" else "city")
+        mapped, rep = _remap_unique(uniq, current, communes=communes, passage=passage,
+                                    plm="keep" if plm == "keep" else "city")
         if kept_cities and len(rep):  # arrondissements of a city the membership divides
-            back = (rep["reason"] == "arrondissement → commune") & rep["new_code"].isin(kept_cities)
-            mapped.iloc[rep.loc[back, "row"].to_numpy() - 1] = pd.NA
-            rep = rep[~back.to_numpy()]
-        mapped = mapped.fillna(uniq)  # unmapped codes stay as given (reported)
+            back = ((rep["reason"] == "arrondissement → commune") & rep["new_code"].isin(kept_cities)).to_numpy()
+            mapped[rep["row"].to_numpy()[back] - 1] = uniq[rep["row"].to_numpy()[back] - 1]
+            rep = rep[~back]
+        # unmapped codes stay as given (reported); one sorted category per code of today
         m_codes, m_uniq = pd.factorize(mapped, sort=True)
-        new[end] = (np.where(codes < 0, -1, m_codes[np.maximum(codes, 0)]) if len(uniq) else codes,
-                    pd.array(np.asarray(m_uniq, dtype=object), dtype="string"))
+        if len(uniq) and int(codes.min()) >= 0:
+            new_codes = codes if np.array_equal(m_codes, np.arange(len(m_codes))) else m_codes[codes]
+        else:
+            new_codes = np.where(codes < 0, -1, m_codes[np.maximum(codes, 0)]) if len(uniq) else codes
+        new[end] = (new_codes, pd.Index(np.asarray(m_uniq, dtype=object), dtype=object))
         if len(rep):
             pos = rep["row"].to_numpy() - 1  # position in uniq
             ok = codes >= 0
             rep = rep.assign(
                 end=label, row=_first_rows(codes, rows, len(uniq))[pos],
-                n_rows=np.bincount(codes[ok], weights=records[ok], minlength=len(uniq))[pos]
-                .astype(np.int64),
+                n_rows=np.bincount(codes[ok], weights=None if records is None else records[ok],
+                                   minlength=len(uniq))[pos].astype(np.int64),
                 volume=np.bincount(codes[ok], weights=volume[ok], minlength=len(uniq))[pos])
             report_parts.append(rep)
     cols = ["end", "row", "n_rows", "code", "new_code", "name", "new_name", "reason", "volume"]
@@ -192,16 +198,30 @@ def prepare_flows(
     (o, o_uniq), (d, d_uniq) = new["origin"], new["destination"]
     order, starts = _groups(*_combine([o, d, *[c for c, _ in key_codes]],
                                       [len(o_uniq), len(d_uniq), *[n for _, n in key_codes]]))
-    one = order[starts]
-    out = pd.DataFrame({"origin": o_uniq.take(o[one], allow_fill=True),
-                        "destination": d_uniq.take(d[one], allow_fill=True)})
-    for k in keys:
-        out[k] = flows[k].array.take(one)
-    out["volume"] = np.add.reduceat(volume[order], starts)
-    if "records" in flows.columns:
-        out["records"] = np.add.reduceat(records[order], starts).astype(np.int64)
-    # pairs repeated in the input: among the rows of groups of several rows only
     sizes = np.diff(np.append(starts, len(order)))
+    one = order[starts]
+    columns = {"origin": _categorical(o[one], o_uniq), "destination": _categorical(d[one], d_uniq)}
+    for k in keys:
+        columns[k] = flows[k].array.take(one)
+    if len(starts) == len(order):  # no pair repeated: nothing to add up
+        columns["volume"] = volume[order]
+    else:
+        columns["volume"] = np.add.reduceat(volume[order], starts)
+    if not np.isfinite(columns["volume"]).all():  # rows of a pair that add up to infinity
+        bad = np.flatnonzero(~np.isfinite(columns["volume"]))
+        raise ValidationError(
+            "Volumes trop grands dans la table de flux : les lignes d'une même paire "
+            "origine–destination ont une somme qui dépasse le plus grand nombre représentable "
+            "(≈ 1,8 × 10^308) ; vérifiez l'unité ou corrigez ces lignes",
+            [{"row": int(rows[p]), "code": None,
+              "problem": f"volume {f'{volume[p]:.6g}'.replace('.', ',')} : la somme de la paire "
+                         "dépasse le plus grand nombre représentable"}
+             for g in bad[:100] for p in order[starts[g]:starts[g] + sizes[g]]])
+    _check_sum(columns["volume"], None, "Volumes trop grands dans la table de flux")
+    if records is not None:
+        columns["records"] = np.add.reduceat(records[order], starts).astype(np.int64)
+    out = pd.DataFrame(columns, copy=False)
+    # pairs repeated in the input: among the rows of groups of several rows only
     several = order[np.repeat(sizes > 1, sizes)]
     given_key, _ = _combine(
         [given["origin"][0][several], given["destination"][0][several],
@@ -221,6 +241,25 @@ def prepare_flows(
             "les calculer : select_flows(flux, profession=..., year=...) (en ligne de commande "
             "--profession, --annee).", stacklevel=2)
     return PreparedFlows(out, report, np.sort(rows[dup]))
+
+
+def _remap_unique(uniq: np.ndarray, current: frozenset, **options) -> tuple[np.ndarray, pd.DataFrame]:
+    """:func:`cpts_geo.cog.remap_codes` of distinct codes, asked only for the codes that are
+    not already today's communes (nor arrondissements): a national table of current codes is
+    mapped without a lookup per code. Returns the codes mapped (object array; a code that
+    cannot be mapped stays as given) and the report (``row``: 1-based position in ``uniq``)."""
+    arrondissements = set(_arrondissements().index)
+    plain = np.fromiter((c in current and c not in arrondissements for c in uniq), dtype=bool,
+                        count=len(uniq))
+    mapped = np.asarray(uniq, dtype=object).copy()
+    rest = np.flatnonzero(~plain)
+    if not len(rest):
+        return mapped, pd.DataFrame(columns=["row", "code", "new_code", "name", "new_name", "reason"])
+    new, report = remap_codes(pd.Series(mapped[rest], dtype="string"), **options)
+    known = new.notna().to_numpy()
+    mapped[rest[known]] = new[known].to_numpy(dtype=object)
+    report = report.assign(row=rest[report["row"].to_numpy(dtype=np.int64) - 1] + 1)
+    return mapped, report
 
 
 def _mixed_keys(flows: pd.DataFrame) -> str:

@@ -15,7 +15,7 @@ import pandas as pd
 from cpts_geo._french import fold, number
 from cpts_geo.cog import normalize_codes
 from cpts_geo.errors import ValidationError
-from cpts_geo.flows._codes import _factorize, _first_rows, _group_by
+from cpts_geo.flows._codes import _check_sum, _factorize, _first_rows, _group_by
 
 #: Standard columns of a flow table (``profession`` and ``year`` are optional).
 FLOW_COLUMNS = ["origin", "destination", "volume", "profession", "year"]
@@ -157,6 +157,27 @@ def _file_rows(path: Path, n: int) -> np.ndarray:
     return lines[:n] if len(lines) >= n else plain
 
 
+def _arrow_frame(table) -> pd.DataFrame:
+    """A pyarrow Table as a DataFrame; dictionary columns become categories without a
+    string per row (their integer indices are used as the categorical codes)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    table = table.unify_dictionaries()
+    columns = {}
+    for name, col in zip(table.column_names, table.columns):
+        if not pa.types.is_dictionary(col.type):
+            columns[name] = col.to_pandas()
+            continue
+        dictionary = col.chunk(0).dictionary if col.num_chunks else pa.array([], pa.string())
+        indices = pa.chunked_array([c.indices for c in col.chunks], type=col.type.index_type)
+        codes = pc.fill_null(indices, -1).to_numpy() if indices.null_count else indices.to_numpy()
+        categories = pd.Index(np.asarray(dictionary.to_pylist(), dtype=object), dtype=object)
+        columns[name] = pd.Categorical.from_codes(codes, dtype=pd.CategoricalDtype(categories),
+                                                  validate=False)
+    return pd.DataFrame(columns, copy=False)
+
+
 def _arrow_csv(path: Path, *, sep: str, encoding: str, usecols: list, code_cols: Sequence,
                number_col: str | None) -> pd.DataFrame:
     """Read ``usecols`` of a CSV file with the pyarrow CSV reader: commune codes straight into
@@ -185,7 +206,7 @@ def _arrow_csv(path: Path, *, sep: str, encoding: str, usecols: list, code_cols:
         if number_col is None or "conversion error to double" not in str(err):
             raise
         table = read(pa.string())  # "1 234", "12,5": parsed by _parse_volumes
-    return table.to_pandas()
+    return _arrow_frame(table)
 
 
 def _read_csv(path: Path, *, sep, encoding, select) -> tuple[pd.DataFrame, np.ndarray]:
@@ -248,7 +269,7 @@ def _read_table(path: Path, *, sheet, sep, encoding, select) -> tuple[pd.DataFra
         text = [c for c in code_cols
                 if pa.types.is_string(schema.field(c).type) or pa.types.is_large_string(schema.field(c).type)]
         # codes straight into categories: one integer code per row, strings once per commune
-        frame = pq.read_table(path, columns=columns, read_dictionary=text).to_pandas()
+        frame = _arrow_frame(pq.read_table(path, columns=columns, read_dictionary=text))
         return frame, np.arange(1, len(frame) + 1)
     if suffix in (".xlsx", ".xlsm", ".xls"):
         frame = pd.read_excel(path, sheet_name=0 if sheet is None else sheet, dtype=str)
@@ -312,28 +333,36 @@ def _flow_table(frame: pd.DataFrame, rows: np.ndarray, label: str,
             [{"problem": "table vide"}],
         )
     problems = []
-    out = pd.DataFrame({"row": rows})
-    given = frame[found["volume"]].reset_index(drop=True)
+    columns: dict = {"row": rows}
+    given = frame[found["volume"]]
     volume, bad = _parse_volumes(given)
-    weights = np.where(np.isfinite(volume), volume, 0.0)
+    valid = ~bad & np.isfinite(volume) & (volume >= 0)
+    all_valid = bool(valid.all())
+    weights = volume if all_valid else np.where(valid, volume, 0.0)
     reports = []
     for end in ("origin", "destination"):
         codes, uniq = _factorize(frame[found[end]])
         clean, report = normalize_codes(pd.Series(uniq, dtype=object))
         # one category per clean code ("1001" and "01001" are one commune), sorted
         clean_codes, categories = pd.factorize(clean.to_numpy(dtype=object, na_value=None), sort=True)
-        rows_codes = np.where(codes < 0, -1, clean_codes[np.maximum(codes, 0)]) if len(uniq) else codes
-        empty = rows_codes < 0
-        out[end] = pd.Categorical.from_codes(rows_codes, categories=pd.Index(categories, dtype=object))
+        missing = bool(len(codes)) and int(codes.min()) < 0
+        if not missing and np.array_equal(clean_codes, np.arange(len(clean_codes))):
+            rows_codes = codes  # already clean and sorted: the codes as read
+        elif not missing:
+            rows_codes = clean_codes[codes]
+        else:
+            rows_codes = np.where(codes < 0, -1, clean_codes[np.maximum(codes, 0)])
+        columns[end] = pd.Categorical.from_codes(
+            rows_codes, dtype=pd.CategoricalDtype(pd.Index(categories, dtype=object)), validate=False)
         if len(report):
             pos = report["row"].to_numpy() - 1  # position in uniq
+            used = codes >= 0
             report = report.assign(
                 end=_END_LABELS[end], row=_first_rows(codes, rows, len(uniq))[pos],
-                n_rows=np.bincount(codes[codes >= 0], minlength=len(uniq))[pos],
-                volume=np.bincount(codes[codes >= 0], weights=weights[codes >= 0],
-                                   minlength=len(uniq))[pos])
+                n_rows=np.bincount(codes[used], minlength=len(uniq))[pos],
+                volume=np.bincount(codes[used], weights=weights[used], minlength=len(uniq))[pos])
             reports.append(report[_CODE_REPORT])
-        for pos in np.flatnonzero(empty):
+        for pos in np.flatnonzero(rows_codes < 0):
             problems.append({"row": int(rows[pos]), "code": None, "column": found[end],
                              "problem": f"code commune vide ({_END_LABELS[end]}) ; "
                                         "indiquez le code INSEE à 5 caractères"})
@@ -343,10 +372,10 @@ def _flow_table(frame: pd.DataFrame, rows: np.ndarray, label: str,
                 else f"volume non numérique : {_shown(value)}")
         problems.append({"row": int(rows[pos]), "code": None, "column": found["volume"],
                          "problem": f"{what} ; attendu un nombre ≥ 0 (ex. 1234, « 1 234 », 12,5)"})
-    for pos in np.flatnonzero(np.isinf(volume)):
+    for pos in np.flatnonzero(np.isinf(volume)) if not all_valid else ():
         problems.append({"row": int(rows[pos]), "code": None, "column": found["volume"],
                          "problem": f"volume infini : {_shown(given.iloc[pos])} ; attendu un nombre fini ≥ 0"})
-    for pos in np.flatnonzero(np.isfinite(volume) & (volume < 0)):
+    for pos in np.flatnonzero(np.isfinite(volume) & (volume < 0)) if not all_valid else ():
         problems.append({"row": int(rows[pos]), "code": None, "column": found["volume"],
                          "problem": f"volume négatif : {_shown(given.iloc[pos])} ; attendu un nombre ≥ 0"})
     if problems:
@@ -354,11 +383,14 @@ def _flow_table(frame: pd.DataFrame, rows: np.ndarray, label: str,
         raise ValidationError(
             f"{label} : la table de flux a des lignes invalides ; corrigez-les dans le fichier "
             "puis relisez-le", problems)
-    out["volume"] = volume
+    _check_sum(volume, rows, f"{label} : la table de flux a des volumes trop grands",
+               column=found["volume"])
+    columns["volume"] = volume
     for opt in ("profession", "year"):
         if opt in found:
-            out[opt] = frame[found[opt]].reset_index(drop=True).to_numpy()
-            out[opt] = out[opt].astype("string") if opt == "profession" else out[opt]
+            values = frame[found[opt]].to_numpy()
+            columns[opt] = pd.array(values, dtype="string") if opt == "profession" else values
+    out = pd.DataFrame(columns, copy=False)
     code_report = (pd.concat(reports, ignore_index=True).sort_values(["row", "end"], kind="stable")
                    .reset_index(drop=True) if reports else pd.DataFrame(columns=_CODE_REPORT))
     if len(code_report):
