@@ -17,8 +17,10 @@ from cpts_geo.errors import ValidationError
 def _factorize(series: pd.Series) -> tuple[np.ndarray, np.ndarray]:
     """Integer codes (-1 for missing) and unique labels (object array) of a code column."""
     if isinstance(series.dtype, pd.CategoricalDtype):
-        return (series.cat.codes.to_numpy(),
-                np.asarray(series.cat.categories.astype(str), dtype=object))
+        categories = series.cat.categories
+        if categories.dtype != object or not all(isinstance(c, str) for c in categories):
+            categories = categories.astype(str)
+        return series.array.codes, np.asarray(categories, dtype=object)
     codes, uniques = pd.factorize(series)  # fast for Arrow-backed strings
     return codes, np.asarray(uniques, dtype=object)
 

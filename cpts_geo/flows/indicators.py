@@ -10,7 +10,7 @@ import pandas as pd
 from cpts_geo._french import number
 from cpts_geo.communes import adjacency
 from cpts_geo.errors import ValidationError
-from cpts_geo.flows._codes import _arrondissements, _factorize, _split_cities
+from cpts_geo.flows._codes import _arrondissements, _check_sum, _factorize, _floats, _split_cities
 from cpts_geo.flows.prepare import commune_units
 from cpts_geo.flows.read import _table
 
@@ -57,7 +57,19 @@ class _Units:
     __slots__ = ("codes", "cpts", "d_com", "d_unit", "o_com", "o_unit", "total", "w")
 
 
-def _match_cities(codes: np.ndarray, mem: pd.DataFrame) -> np.ndarray:
+_PLM = None
+
+
+def _plm_codes() -> tuple[dict, frozenset]:
+    """Parent city of each arrondissement, and every arrondissement or divided city code."""
+    global _PLM
+    if _PLM is None:
+        parent = _arrondissements()["parent"].to_dict()
+        _PLM = (parent, frozenset(parent) | frozenset(parent.values()))
+    return _PLM
+
+
+def _match_cities(codes: np.ndarray, mem: pd.DataFrame, members: set | None = None) -> np.ndarray:
     """Flow codes at the level of the membership for Paris, Lyon and Marseille.
 
     An arrondissement whose city is a member as a whole counts as that city (flows kept by
@@ -65,113 +77,182 @@ def _match_cities(codes: np.ndarray, mem: pd.DataFrame) -> np.ndarray:
     whole city that the membership divides by arrondissement stays outside every CPTS, with
     a warning.
     """
-    arm = _arrondissements()
-    given = pd.Series(codes, dtype=object)
-    if not given.str.match(r"^(751\d\d|6938\d|132\d\d|75056|69123|13055)$").fillna(False).any():
+    parent, plm = _plm_codes()
+    found = [c for c in codes if c in plm]
+    if not found:
         return codes
-    members = set(mem["code"].dropna())
-    parent = given.map(arm["parent"])
-    roll = parent.isin(members) & ~given.isin(members)
-    out = np.where(roll.to_numpy(), parent.to_numpy(dtype=object), codes)
-    whole = set(given) & (_split_cities(list(members)) - members)
+    members = set(mem["code"].dropna()) if members is None else members
+    roll = {c: parent[c] for c in found if c in parent and parent[c] in members and c not in members}
+    out = np.array([roll.get(c, c) for c in codes], dtype=object) if roll else codes
+    whole = set(found) & (_split_cities(list(members)) - members)
     if whole:
         names = {"75056": "Paris", "69123": "Lyon", "13055": "Marseille"}
         warnings.warn(
             "Flux donnés pour " + ", ".join(f"{names.get(c, c)} entière ({c})" for c in sorted(whole))
             + " alors que l'appartenance la découpe par arrondissement : ces flux sont comptés hors "
             "CPTS. Préparez les flux avec prepare_flows(..., membership=...), qui garde les "
-            "arrondissements.", stacklevel=4)
+            "arrondissements.", stacklevel=5)
     return out
 
 
-def _expand(flows: pd.DataFrame, membership: pd.DataFrame) -> _Units:
+class _Coded:
+    """A flow table and a membership on integer codes: the common start of every indicator.
+
+    ``o``, ``d``: commune of each row's ends (indices into ``codes``, every commune code seen);
+    ``w``: volumes; ``cpts``: the CPTS (units ``0..K-1``; ``-1`` is outside every CPTS);
+    ``m_com``, ``m_unit``, ``m_share``: the membership rows; ``simple``: the unit of each
+    commune that is whole in one CPTS or uncovered (``-1``; split communes too), ``split``:
+    communes shared between units (CSR ``start``/``count`` into ``e_unit``/``e_share``, the
+    uncovered remainder included).
+    """
+
+    __slots__ = ("codes", "count", "cpts", "d", "e_share", "e_unit", "m_com", "m_share", "m_unit",
+                 "mem", "o", "simple", "split", "start", "total", "w")
+
+
+def _coded(flows, membership: pd.DataFrame) -> _Coded:
     flows = _table(flows)
     missing = [c for c in ("origin", "destination", "volume") if c not in flows.columns]
     if missing:
         raise ValueError("Table de flux sans colonne(s) " + ", ".join(missing)
                          + " : lisez-la avec read_flows() ou read_mobpro().")
     mem = _check_membership(membership)
-    w = flows["volume"].to_numpy(dtype="float64", na_value=np.nan)
+    w = _floats(flows["volume"])
     if not np.isfinite(w).all() or (w < 0).any():
         raise ValidationError(
             "Volumes manquants, infinis ou négatifs dans la table de flux : lisez-la avec "
             "read_flows(), qui signale les lignes en cause",
             [{"row": int(p) + 1, "problem": "volume invalide"}
              for p in np.flatnonzero(~np.isfinite(w) | (w < 0))[:1000]])
+    _check_sum(w, None, "Volumes trop grands dans la table de flux")
     o_codes, o_uniq = _factorize(flows["origin"])
     d_codes, d_uniq = _factorize(flows["destination"])
-    empty = np.flatnonzero((o_codes < 0) | (d_codes < 0))
-    if len(empty) or mem["code"].isna().any():
+    if (len(o_codes) and min(int(o_codes.min()), int(d_codes.min())) < 0) or mem["code"].isna().any():
+        empty = np.flatnonzero((o_codes < 0) | (d_codes < 0))
         raise ValidationError(
             "Codes commune vides dans la table de flux ou d'appartenance : lisez les flux avec "
             "read_flows(), qui signale les lignes en cause",
             [{"row": int(p) + 1, "problem": "code vide"} for p in empty[:1000]]
             or [{"problem": "code vide dans la table d'appartenance"}])
-    o_uniq, d_uniq = _match_cities(o_uniq, mem), _match_cities(d_uniq, mem)
-    codes = pd.Index(pd.unique(np.concatenate([o_uniq, d_uniq,
-                                               mem["code"].to_numpy(dtype=object)])))
-    o = codes.get_indexer(o_uniq)[o_codes]
-    d = codes.get_indexer(d_uniq)[d_codes]
-    cpts = pd.Index(pd.unique(mem["cpts_id"].to_numpy(dtype=object)), name="cpts_id")
-    m_com = codes.get_indexer(mem["code"].to_numpy(dtype=object))
-    m_unit = cpts.get_indexer(mem["cpts_id"].to_numpy(dtype=object))
-    m_share = mem["share"].to_numpy()
+    mem_codes = mem["code"].to_numpy(dtype=object)
+    members = set(mem_codes)
+    o_uniq, d_uniq = _match_cities(o_uniq, mem, members), _match_cities(d_uniq, mem, members)
+    codes = pd.Index(pd.unique(np.concatenate([o_uniq, d_uniq, mem_codes])))
+    o_map, d_map = codes.get_indexer(o_uniq), codes.get_indexer(d_uniq)
+    c = _Coded()
+    # the origins come first in ``codes``: their map is the identity unless cities were rolled up
+    c.o = o_codes if np.array_equal(o_map, np.arange(len(o_map))) else o_map[o_codes]
+    c.d = d_map[d_codes]
+    c.w, c.codes, c.mem = w, codes, mem
+    c.cpts = pd.Index(pd.unique(mem["cpts_id"].to_numpy(dtype=object)), name="cpts_id")
+    c.m_com = codes.get_indexer(mem_codes)
+    c.m_unit = c.cpts.get_indexer(mem["cpts_id"].to_numpy(dtype=object))
+    c.m_share = mem["share"].to_numpy()
     n = len(codes)
-    covered = np.bincount(m_com, weights=m_share, minlength=n)
-    n_mem = np.bincount(m_com, minlength=n)
+    covered = np.bincount(c.m_com, weights=c.m_share, minlength=n)
+    n_mem = np.bincount(c.m_com, minlength=n)
     # one unit per commune: its CPTS (whole commune) or -1 (uncovered)
-    simple = np.full(n, -1, dtype=np.int64)
-    whole = m_share >= 1 - 1e-12
-    simple[m_com[whole]] = m_unit[whole]
-    split = (n_mem > 1) | ((n_mem == 1) & (covered < 1 - 1e-12))
+    c.simple = np.full(n, -1, dtype=np.int64)
+    whole = c.m_share >= 1 - 1e-12
+    c.simple[c.m_com[whole]] = c.m_unit[whole]
+    c.split = (n_mem > 1) | ((n_mem == 1) & (covered < 1 - 1e-12))
     # CSR of the units of split communes, with the uncovered remainder
-    rest = np.flatnonzero(split & (covered < 1 - 1e-12))
-    e_com = np.concatenate([m_com[split[m_com]], rest])
-    e_unit = np.concatenate([m_unit[split[m_com]], np.full(len(rest), -1)])
-    e_share = np.concatenate([m_share[split[m_com]], 1 - covered[rest]])
+    rest = np.flatnonzero(c.split & (covered < 1 - 1e-12))
+    in_split = c.split[c.m_com]
+    e_com = np.concatenate([c.m_com[in_split], rest])
+    e_unit = np.concatenate([c.m_unit[in_split], np.full(len(rest), -1)])
+    e_share = np.concatenate([c.m_share[in_split], 1 - covered[rest]])
     order = np.argsort(e_com, kind="stable")
-    e_com, e_unit, e_share = e_com[order], e_unit[order], e_share[order]
-    count = np.where(split, np.bincount(e_com, minlength=n), 1)
-    start = np.zeros(n, dtype=np.int64)
-    start[split] = np.searchsorted(e_com, np.flatnonzero(split))
+    e_com, c.e_unit, c.e_share = e_com[order], e_unit[order], e_share[order]
+    c.count = np.where(c.split, np.bincount(e_com, minlength=n), 1)
+    c.start = np.zeros(n, dtype=np.int64)
+    c.start[c.split] = np.searchsorted(e_com, np.flatnonzero(c.split))
+    c.total = float(w.sum())
+    return c
 
+
+def _expand_rows(c: _Coded, rows: np.ndarray):
+    """The rows ``rows`` (touching a split commune) expanded to one row per (origin unit,
+    destination unit): commune ends, units and weights (volume × share × share)."""
+    so, sd, sw = c.o[rows], c.d[rows], c.w[rows]
+    for side in ("o", "d"):
+        com = so if side == "o" else sd
+        k = c.count[com]
+        rep = np.repeat(np.arange(len(com)), k)
+        within = np.arange(k.sum()) - np.repeat(np.cumsum(k) - k, k)
+        is_split = c.split[com][rep]
+        idx = c.start[com][rep] + within
+        unit = np.where(is_split, c.e_unit[np.where(is_split, idx, 0)], c.simple[com][rep])
+        frac = np.where(is_split, c.e_share[np.where(is_split, idx, 0)], 1.0)
+        so, sd, sw = so[rep], sd[rep], sw[rep] * frac
+        if side == "o":
+            ou = unit
+        else:
+            ou = ou[rep]
+            du = unit
+    return so, sd, ou, du, sw
+
+
+def _expand(flows: pd.DataFrame, membership: pd.DataFrame) -> _Units:
+    """Every flow at the level of units (a row per CPTS pair for split communes)."""
+    c = _coded(flows, membership)
     u = _Units()
-    u.cpts, u.codes = cpts, codes
-    touched = split[o] | split[d]
+    u.cpts, u.codes, u.total = c.cpts, c.codes, c.total
+    touched = c.split[c.o] | c.split[c.d]
     if not touched.any():
-        u.o_com, u.d_com, u.w = o, d, w
-        u.o_unit, u.d_unit = simple[o], simple[d]
-    else:
-        keep = ~touched
-        parts_o, parts_d, parts_ou, parts_du, parts_w = (
-            [o[keep]], [d[keep]], [simple[o[keep]]], [simple[d[keep]]], [w[keep]])
-        so, sd, sw = o[touched], d[touched], w[touched]
-        # expand origins, then destinations
-        for side in ("o", "d"):
-            com = so if side == "o" else sd
-            k = count[com]
-            rep = np.repeat(np.arange(len(com)), k)
-            within = np.arange(k.sum()) - np.repeat(np.cumsum(k) - k, k)
-            is_split = split[com][rep]
-            idx = start[com][rep] + within
-            unit = np.where(is_split, e_unit[np.where(is_split, idx, 0)], simple[com][rep])
-            frac = np.where(is_split, e_share[np.where(is_split, idx, 0)], 1.0)
-            so, sd, sw = so[rep], sd[rep], sw[rep] * frac
-            if side == "o":
-                ou = unit
-            else:
-                ou = ou[rep]
-                du = unit
-        parts_o.append(so)
-        parts_d.append(sd)
-        parts_ou.append(ou)
-        parts_du.append(du)
-        parts_w.append(sw)
-        u.o_com, u.d_com = np.concatenate(parts_o), np.concatenate(parts_d)
-        u.o_unit, u.d_unit = np.concatenate(parts_ou), np.concatenate(parts_du)
-        u.w = np.concatenate(parts_w)
-    u.total = float(w.sum())
+        u.o_com, u.d_com, u.w = c.o, c.d, c.w
+        u.o_unit, u.d_unit = c.simple[c.o], c.simple[c.d]
+        return u
+    keep = np.flatnonzero(~touched)
+    so, sd, ou, du, sw = _expand_rows(c, np.flatnonzero(touched))
+    u.o_com, u.d_com = np.concatenate([c.o[keep], so]), np.concatenate([c.d[keep], sd])
+    u.o_unit = np.concatenate([c.simple[c.o[keep]], ou])
+    u.d_unit = np.concatenate([c.simple[c.d[keep]], du])
+    u.w = np.concatenate([c.w[keep], sw])
     return u
+
+
+def _sum_by(index: np.ndarray, weights: np.ndarray, minlength: int) -> np.ndarray:
+    """``np.bincount`` with weights, always float (also when ``index`` is empty)."""
+    return np.bincount(index, weights=weights, minlength=minlength).astype(np.float64, copy=False)
+
+
+def _unit_sums(c: _Coded, *, pairs: bool = False):
+    """Residents' (by origin unit), delivered (by destination unit) and inside volumes of
+    each CPTS, without expanding the flows: commune totals are spread by share, and only the
+    rows touching a split commune are expanded for the inside volume. With ``pairs``, the
+    volume of every (origin unit, destination unit) pair instead, units shifted by one
+    (0 = outside every CPTS)."""
+    k = len(c.cpts)
+    n = len(c.codes)
+    so, sd = c.simple[c.o], c.simple[c.d]
+    touched = c.split[c.o] | c.split[c.d]
+    if pairs:
+        plain = ~touched
+        key = (so[plain] + 1) * (k + 1) + (sd[plain] + 1)
+        vol = _sum_by(key, weights=c.w[plain], minlength=(k + 1) ** 2)
+        if touched.any():
+            _, _, ou, du, sw = _expand_rows(c, np.flatnonzero(touched))
+            vol += _sum_by((ou + 1) * (k + 1) + (du + 1), weights=sw, minlength=(k + 1) ** 2)
+        return vol
+    # residents and delivered: commune totals spread over the units by share
+    r_com = _sum_by(c.o, weights=c.w, minlength=n)
+    d_com = _sum_by(c.d, weights=c.w, minlength=n)
+    whole = ~c.split
+    resident = _sum_by(c.simple[whole] + 1, weights=r_com[whole], minlength=k + 1)[1:]
+    delivered = _sum_by(c.simple[whole] + 1, weights=d_com[whole], minlength=k + 1)[1:]
+    split_mem = c.split[c.m_com]
+    resident += _sum_by(c.m_unit[split_mem], weights=c.m_share[split_mem] * r_com[c.m_com[split_mem]],
+                            minlength=k)
+    delivered += _sum_by(c.m_unit[split_mem], weights=c.m_share[split_mem] * d_com[c.m_com[split_mem]],
+                             minlength=k)
+    same = (so == sd) & (so >= 0)
+    inside = _sum_by(so[same], weights=c.w[same], minlength=k)
+    if touched.any():
+        _, _, ou, du, sw = _expand_rows(c, np.flatnonzero(touched))
+        hit = (ou == du) & (ou >= 0)
+        inside += _sum_by(ou[hit], weights=sw[hit], minlength=k)
+    return resident, delivered, inside
 
 
 def flow_matrix(flows: pd.DataFrame, membership: pd.DataFrame) -> pd.DataFrame:
@@ -198,10 +279,9 @@ def flow_matrix(flows: pd.DataFrame, membership: pd.DataFrame) -> pd.DataFrame:
     >>> flow_matrix(flows, members).values.tolist()
     [['X', 'X', 6.0], ['X', 'Y', 2.0], ['Y', 'hors CPTS', 1.0]]
     """
-    u = _expand(flows, membership)
+    u = _coded(flows, membership)
     k = len(u.cpts)
-    key = (u.o_unit + 1) * (k + 1) + (u.d_unit + 1)
-    vol = np.bincount(key, weights=u.w, minlength=(k + 1) ** 2)
+    vol = _unit_sums(u, pairs=True)
     nz = np.flatnonzero(vol)
     labels = np.asarray([UNCOVERED, *u.cpts], dtype=object)
     out = pd.DataFrame({"origin_cpts": labels[nz // (k + 1)],
@@ -250,18 +330,16 @@ def cpts_flow_indicators(flows: pd.DataFrame, membership: pd.DataFrame) -> pd.Da
     >>> float(ind.loc["X", "attraction"])
     0.0
     """
-    u = _expand(flows, membership)
+    u = _coded(flows, membership)
     k = len(u.cpts)
-    resident = np.bincount(u.o_unit + 1, weights=u.w, minlength=k + 1)[1:]
-    delivered = np.bincount(u.d_unit + 1, weights=u.w, minlength=k + 1)[1:]
-    same = (u.o_unit == u.d_unit) & (u.o_unit >= 0)
-    inside = np.bincount(u.o_unit[same], weights=u.w[same], minlength=k)
-    mem = _check_membership(membership)
-    n_communes = mem.groupby("cpts_id", sort=False)["code"].nunique().reindex(u.cpts)
+    resident, delivered, inside = _unit_sums(u)
+    # communes per CPTS: distinct (unit, commune) pairs of the membership
+    pair = np.unique(u.m_unit.astype(np.int64) * max(len(u.codes), 1) + u.m_com)
+    n_communes = np.bincount(pair // max(len(u.codes), 1), minlength=k)
     retention = _safe_div(inside, resident)
     supply = _safe_div(inside, delivered)
     out = pd.DataFrame({
-        "n_communes": n_communes.to_numpy(),
+        "n_communes": n_communes,
         "resident_volume": resident,
         "inside_volume": inside,
         "outflow_volume": resident - inside,
