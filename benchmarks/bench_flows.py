@@ -1,48 +1,59 @@
-"""Time and peak memory of the CPTS flow indicators on a national table (issue: patient flows).
+"""Patient flows at national scale: read → prepare → indicators, from CSV and Parquet (issue 19).
 
-Run: ``python benchmarks/bench_flows.py [--rows 10000000]``. Target (issue): indicators for a
-national table of 10 million origin–destination rows in under 10 s and under 4 GB of memory.
+Run: ``python benchmarks/bench_flows.py`` (about 5–10 minutes; ``--sizes 1000000`` for a
+shorter run). The reference is DuckDB, an independent implementation installed only for the
+benchmark (``python -m pip install -r benchmarks/requirements-flows.txt``; cpts_geo does not
+depend on it).
 
-The table is synthetic and reproducible (seed 2026), gravity-like: each of the 34 875 communes
-of France sends flows to its *k* nearest communes (itself included), with a volume
-proportional to population / (1 + distance in km)² and a log-normal noise. The membership
-groups communes by EPCI into CPTS, leaves one EPCI in five uncovered and declares 20 large
-communes split in two halves (the slow path of the attribution by share).
+Goals (issue 19), for 10 million rows: the chain :func:`cpts_geo.flows.read_flows` →
+:func:`cpts_geo.flows.prepare_flows` → :func:`cpts_geo.flows.cpts_flow_indicators` under 8 s
+from CSV, under 5 s from Parquet, under 2 GB of peak memory; and the indicators called on a
+prepared table of 1 million rows under 0.2 s per call.
 
-Each case runs in a fresh interpreter (``ru_maxrss`` = peak memory of the whole process,
-table generation included; ``table_mb`` = memory of the flow table itself). The reference
-printed beside it is the floor of any implementation: one ``np.bincount`` over the volumes.
+The table is synthetic and reproducible (seed 2026), gravity-like: each of the ~34 800
+communes of France sends flows to its *k* nearest communes (itself included), with a volume
+proportional to population / (1 + distance in km)² and a log-normal noise; 1 % of the rows are
+repeated with another volume (pairs that ``prepare_flows`` sums). The membership groups
+communes by EPCI into CPTS, leaves one EPCI in five uncovered and splits the 20 largest
+covered communes in two halves between two CPTS (the slow path of the attribution by share).
+The table is written once to CSV (``;``, text codes) and Parquet in a temporary folder.
 
-The **whole chain** a user runs is measured too: the same table is written once to CSV
-(``;``, text codes) and Parquet in a temporary folder, then, in a fresh interpreter that
-only reads the membership, ``read_flows`` → ``prepare_flows`` (codes mapped to today's
-communes, duplicates summed) → ``cpts_flow_indicators``; the peak memory is that of this
-process alone.
+Each chain run is a fresh interpreter (``peak`` = ``ru_maxrss`` of that process: reading the
+membership, then the chain); the script prints the median of ``--repeat`` runs (3), the CPU
+time of the process beside the wall time (the machine is shared: the load average is
+printed), and the ratio to each goal. DuckDB computes the same sums (residents', inside and
+delivered volume of each CPTS, shares applied at both ends) from the same files, timed the
+same way; the results must agree to a relative 1e-9.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
+import statistics
 import subprocess
 import sys
 import tempfile
 from pathlib import Path
 
-SETUP = """
-import json, time, resource, warnings
-import numpy as np, pandas as pd
+GOALS = {"csv": 8.0, "parquet": 5.0}
+PEAK_GOAL_MB = 2048
+FIXED_GOAL = 0.2
+
+GENERATE = """
+import numpy as np, pandas as pd, pyarrow as pa, pyarrow.csv as pacsv
 from scipy.spatial import cKDTree
 from cpts_geo.communes import load_communes, to_metric
-from cpts_geo import flows as F
 
-rows = {rows}
+rows, folder = {rows}, {folder!r}
 communes = load_communes()
 pts = to_metric(communes.loc[~communes["department"].str.startswith("97")]).geometry.centroid
 pts = pts[np.isfinite(pts.x.to_numpy())]  # communes without geometry have no centroid
 codes = pts.index.to_numpy()
 n = len(codes)
-k = int(np.ceil(rows / n))
+unique_rows = int(rows / 1.01)
+k = int(np.ceil(unique_rows / n))
 xy = np.column_stack([pts.x, pts.y])
 _, nearest = cKDTree(xy).query(xy, k=k)
 rng = np.random.default_rng(2026)
@@ -51,11 +62,14 @@ d = nearest.ravel()
 dist_km = np.hypot(*(xy[o] - xy[d]).T) / 1000
 pop = communes["population"].reindex(codes).fillna(0).to_numpy(dtype=float) + 1
 vol = np.round(pop[o] * 0.02 / (1 + dist_km) ** 2 * rng.lognormal(0, 0.5, len(o)), 1)
-o, d, vol = o[:rows], d[:rows], vol[:rows]
-cat = pd.CategoricalDtype(pd.Index(codes))
-flows = pd.DataFrame({{"origin": pd.Categorical.from_codes(o, dtype=cat),
-                      "destination": pd.Categorical.from_codes(d, dtype=cat), "volume": vol}})
-{convert}
+o, d, vol = o[:unique_rows], d[:unique_rows], vol[:unique_rows]
+again = rng.choice(unique_rows, rows - unique_rows, replace=False)  # repeated pairs
+o, d = np.concatenate([o, o[again]]), np.concatenate([d, d[again]])
+vol = np.concatenate([vol, np.round(rng.uniform(0, 50, len(again)), 1)])
+text = pd.DataFrame({{"origine": codes[o], "destination": codes[d], "volume": vol}})
+pacsv.write_csv(pa.Table.from_pandas(text, preserve_index=False), folder + "/flux.csv",
+                write_options=pacsv.WriteOptions(delimiter=";", quoting_style="needed"))
+text.to_parquet(folder + "/flux.parquet", index=False)
 epci = communes.loc[codes, "epci"].fillna("sans EPCI")
 covered = epci[pd.to_numeric(epci, errors="coerce").fillna(0).astype("int64") % 5 != 0]
 members = pd.DataFrame({{"code": covered.index, "cpts_id": covered.to_numpy(), "share": 1.0}})
@@ -63,114 +77,164 @@ big = communes.loc[covered.index, "population"].astype(float).nlargest(20).index
 halves = members[members["code"].isin(big)].assign(share=0.5)
 members.loc[members["code"].isin(big), "share"] = 0.5
 members = pd.concat([members, halves.assign(cpts_id=halves["cpts_id"] + "-bis")], ignore_index=True)
-table_mb = flows.memory_usage(deep=True).sum() / 2**20
-"""
-
-CASES = {
-    "cpts_flow_indicators (codes catégoriels)": (
-        "", "out = F.cpts_flow_indicators(flows, members)"),
-    "cpts_flow_indicators (codes texte, dtype string)": (
-        "flows['origin'] = flows['origin'].astype('string'); "
-        "flows['destination'] = flows['destination'].astype('string')",
-        "out = F.cpts_flow_indicators(flows, members)"),
-    "flow_matrix + leakage_destinations (catégoriels)": (
-        "", "out = F.flow_matrix(flows, members); out = F.leakage_destinations(flows, members)"),
-    "référence : np.bincount des volumes": (
-        "", "out = np.bincount(flows['origin'].cat.codes.to_numpy(), "
-            "weights=flows['volume'].to_numpy())"),
-}
-
-WRITE = """
-import pyarrow as pa, pyarrow.csv as pacsv
-folder = {folder!r}
-text = pd.DataFrame({{"origine": flows["origin"].astype(str), "destination": flows["destination"].astype(str),
-                     "volume": flows["volume"]}})
-pacsv.write_csv(pa.Table.from_pandas(text, preserve_index=False), folder + "/flux.csv",
-                write_options=pacsv.WriteOptions(delimiter=";", quoting_style="needed"))
-text.to_parquet(folder + "/flux.parquet", index=False)
 members.to_parquet(folder + "/membres.parquet", index=False)
-print(json.dumps({{"rows": len(text)}}))
+print("{{}}")
 """
 
 CHAIN = """
-import json, time, resource, warnings
+import json, resource, time, warnings
 import pandas as pd
 from cpts_geo import flows as F
 
 members = pd.read_parquet({folder!r} + "/membres.parquet")
-t0 = time.perf_counter()
+wall, cpu = time.perf_counter(), time.process_time()
 with warnings.catch_warnings():
-    warnings.simplefilter("ignore")
+    warnings.simplefilter("ignore")  # repeated pairs: reported in prepared.duplicate_rows
     raw = F.read_flows({path!r})
     t1 = time.perf_counter()
-    table, report = F.prepare_flows(raw, membership=members)
+    prepared = F.prepare_flows(raw, membership=members)
     t2 = time.perf_counter()
-    out = F.cpts_flow_indicators(table, members)
+    ind = F.cpts_flow_indicators(prepared, members)
 t3 = time.perf_counter()
-print(json.dumps({{"seconds": t3 - t0, "read": t1 - t0, "prepare": t2 - t1, "indicators": t3 - t2,
-                  "rows": len(raw), "pairs": len(table),
-                  "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}}))
+print(json.dumps({{"seconds": t3 - wall, "cpu": time.process_time() - cpu, "read": t1 - wall,
+                  "prepare": t2 - t1, "indicators": t3 - t2, "rows": len(raw.flows),
+                  "pairs": len(prepared.flows), "repeated": len(prepared.duplicate_rows),
+                  "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+                  "sums": ind[["resident_volume", "inside_volume", "delivered_volume"]]
+                  .reset_index().values.tolist()}}))
 """
 
-RUN = """
-t0 = time.perf_counter()
-{call}
-t1 = time.perf_counter()
-print(json.dumps({{"seconds": t1 - t0, "rows": len(flows), "table_mb": table_mb,
-                  "n_cpts": int(members["cpts_id"].nunique()),
-                  "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}}))
+FIXED = """
+import json, time, warnings
+import pandas as pd
+from cpts_geo import flows as F
+
+members = pd.read_parquet({folder!r} + "/membres.parquet")
+with warnings.catch_warnings():
+    warnings.simplefilter("ignore")
+    table = F.prepare_flows(F.read_flows({folder!r} + "/flux.parquet"), membership=members).flows
+calls = []
+for _ in range({repeat}):
+    t = time.perf_counter()
+    F.cpts_flow_indicators(table, members)
+    calls.append(time.perf_counter() - t)
+print(json.dumps({{"calls": calls, "rows": len(table)}}))
 """
+
+DUCKDB = """
+import json, resource, time
+import duckdb
+
+source = {source!r}
+members = {folder!r} + "/membres.parquet"
+con = duckdb.connect()
+wall, cpu = time.perf_counter(), time.process_time()
+con.execute(f"CREATE TABLE f AS SELECT origine AS o, destination AS d, volume AS v FROM {{source}}")
+con.execute(f"CREATE TABLE m AS SELECT CAST(code AS VARCHAR) AS code, CAST(cpts_id AS VARCHAR) AS cpts_id, "
+            f"share FROM read_parquet('{{members}}')")
+sums = con.execute(\"\"\"
+    WITH f2 AS (SELECT o, d, SUM(v) AS v FROM f GROUP BY o, d),
+    res AS (SELECT m.cpts_id, SUM(f2.v * m.share) AS r FROM f2 JOIN m ON f2.o = m.code GROUP BY 1),
+    dlv AS (SELECT m.cpts_id, SUM(f2.v * m.share) AS dl FROM f2 JOIN m ON f2.d = m.code GROUP BY 1),
+    ins AS (SELECT mo.cpts_id, SUM(f2.v * mo.share * md.share) AS i FROM f2
+            JOIN m AS mo ON f2.o = mo.code JOIN m AS md ON f2.d = md.code AND md.cpts_id = mo.cpts_id
+            GROUP BY 1)
+    SELECT c.cpts_id, COALESCE(r, 0), COALESCE(i, 0), COALESCE(dl, 0)
+    FROM (SELECT DISTINCT cpts_id FROM m) AS c
+    LEFT JOIN res USING (cpts_id) LEFT JOIN ins USING (cpts_id) LEFT JOIN dlv USING (cpts_id)
+\"\"\").fetchall()
+print(json.dumps({{"seconds": time.perf_counter() - wall, "cpu": time.process_time() - cpu,
+                  "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+                  "sums": [list(s) for s in sums]}}))
+"""
+
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def _run(code: str, label: str) -> dict:
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
     if out.returncode:
         print(out.stderr, file=sys.stderr)
         raise SystemExit(f"échec : {label}")
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
-def _target(seconds: float, peak_mb: float) -> str:
-    return f"{seconds / 10:.2f} × l'objectif de 10 s ; {peak_mb / 4096:.2f} × l'objectif de 4 Go"
+def _median(runs: list[dict], key: str) -> float:
+    return statistics.median(r[key] for r in runs)
+
+
+def _fr(x: float, decimals: int = 2) -> str:
+    return f"{x:,.{decimals}f}".replace(",", " ").replace(".", ",")
+
+
+def _compare(ours: list, ref: list) -> float:
+    """Largest relative difference between our sums and DuckDB's, CPTS by CPTS."""
+    theirs = {row[0]: row[1:] for row in ref}
+    if set(theirs) != {row[0] for row in ours}:
+        raise SystemExit("DuckDB et cpts_geo n'ont pas les mêmes CPTS")
+    worst = 0.0
+    for cpts_id, *values in ours:
+        for a, b in zip(values, theirs[cpts_id]):
+            worst = max(worst, abs(a - b) / max(abs(b), 1e-300) if b else abs(a))
+    return worst
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rows", type=int, default=10_000_000)
-    parser.add_argument("--repeat", type=int, default=1)
+    parser.add_argument("--sizes", type=int, nargs="+", default=[10_000_000, 1_000_000])
+    parser.add_argument("--repeat", type=int, default=3)
     args = parser.parse_args()
-    results = {}
-    for label, (convert, call) in CASES.items():
-        code = SETUP.format(rows=args.rows, convert=convert) + RUN.format(call=call)
-        runs = [_run(code, label) for _ in range(args.repeat)]
-        best = min(runs, key=lambda r: r["seconds"])
-        results[label] = best
-        rows = f"{best['rows']:,}".replace(",", " ")
-        print(f"{label:52s} {best['seconds']:7.2f} s   pic mémoire processus "
-              f"{best['peak_mb']:7.0f} Mo   ({rows} lignes, table {best['table_mb']:.0f} Mo, "
-              f"{best['n_cpts']} CPTS)")
-    chains = {}
-    with tempfile.TemporaryDirectory() as folder:
-        _run(SETUP.format(rows=args.rows, convert="") + WRITE.format(folder=folder), "écriture")
-        for kind in ("csv", "parquet"):
-            path = str(Path(folder) / f"flux.{kind}")
-            label = f"chaîne complète, {kind.upper()} ({Path(path).stat().st_size / 2**20:.0f} Mo)"
-            runs = [_run(CHAIN.format(folder=folder, path=path), label) for _ in range(args.repeat)]
-            best = min(runs, key=lambda r: r["seconds"])
-            chains[label] = best
-            rows = f"{best['rows']:,}".replace(",", " ")
-            print(f"{label:52s} {best['seconds']:7.2f} s   pic mémoire processus "
-                  f"{best['peak_mb']:7.0f} Mo   ({rows} lignes ; lecture {best['read']:.2f} s, "
-                  f"préparation {best['prepare']:.2f} s, indicateurs {best['indicators']:.2f} s)")
-    main_case = results["cpts_flow_indicators (codes catégoriels)"]
-    ref = results["référence : np.bincount des volumes"]
-    print("\nObjectif de l'issue : < 10 s et < 4 Go pour 10 millions de lignes.")
-    print(f"Indicateurs seuls (catégoriels) : {main_case['seconds']:.2f} s = "
-          f"{_target(main_case['seconds'], main_case['peak_mb'])} ; "
-          f"{main_case['seconds'] / max(ref['seconds'], 1e-9):.0f} × la référence bincount.")
-    for label, best in chains.items():
-        print(f"Chaîne read_flows → prepare_flows → cpts_flow_indicators, {label.split(', ')[1]} : "
-              f"{best['seconds']:.2f} s = {_target(best['seconds'], best['peak_mb'])}.")
+    try:
+        subprocess.run([sys.executable, "-c", "import duckdb"], check=True, capture_output=True)
+    except subprocess.CalledProcessError:
+        raise SystemExit("DuckDB absent : python -m pip install -r benchmarks/requirements-flows.txt") from None
+    print(f"Charge de la machine (moyenne 1 min) au départ : {_fr(os.getloadavg()[0])} "
+          f"pour {os.cpu_count()} cœurs ; médianes de {args.repeat} exécutions, chacune dans un "
+          "interpréteur neuf.\n")
+    verdicts = []
+    for rows in args.sizes:
+        with tempfile.TemporaryDirectory() as folder:
+            _run(GENERATE.format(rows=rows, folder=folder), "génération")
+            print(f"== {_fr(rows, 0)} lignes ==")
+            for kind in ("csv", "parquet"):
+                path = str(Path(folder) / f"flux.{kind}")
+                runs = [_run(CHAIN.format(folder=folder, path=path), kind) for _ in range(args.repeat)]
+                source = (f"read_csv('{path}', delim=';', header=true, "
+                          "columns={'origine': 'VARCHAR', 'destination': 'VARCHAR', 'volume': 'DOUBLE'})"
+                          if kind == "csv" else f"read_parquet('{path}')")
+                refs = [_run(DUCKDB.format(folder=folder, source=source), "duckdb")
+                        for _ in range(args.repeat)]
+                wall, cpu, peak = _median(runs, "seconds"), _median(runs, "cpu"), _median(runs, "peak_mb")
+                ref = _median(refs, "seconds")
+                diff = _compare(runs[0]["sums"], refs[0]["sums"])
+                size = Path(path).stat().st_size / 2**20
+                print(f"{kind.upper():8s} ({_fr(size, 0)} Mo) cpts_geo {_fr(wall)} s (CPU {_fr(cpu)} s ; "
+                      f"lecture {_fr(_median(runs, 'read'))}, préparation {_fr(_median(runs, 'prepare'))}, "
+                      f"indicateurs {_fr(_median(runs, 'indicators'))}) ; pic {_fr(peak, 0)} Mo ; "
+                      f"{_fr(runs[0]['pairs'], 0)} paires, {_fr(runs[0]['repeated'], 0)} lignes répétées")
+                print(f"{'':8s} DuckDB {_fr(ref)} s (CPU {_fr(_median(refs, 'cpu'))} s, pic "
+                      f"{_fr(_median(refs, 'peak_mb'), 0)} Mo) ; cpts_geo / DuckDB = {_fr(wall / ref)} ; "
+                      f"écart relatif maximal des sommes par CPTS {diff:.1e} "
+                      f"({'conforme' if diff <= 1e-9 else 'NON CONFORME'} à 1e-9)")
+                if diff > 1e-9:
+                    verdicts.append(f"{kind} {rows}: sommes différentes de DuckDB ({diff:.1e})")
+                if rows == 10_000_000:
+                    goal = GOALS[kind]
+                    print(f"{'':8s} objectif < {_fr(goal, 0)} s : {_fr(wall / goal)} × l'objectif "
+                          f"(CPU : {_fr(cpu / goal)} ×) ; pic < 2 Go : {_fr(peak / PEAK_GOAL_MB)} × l'objectif")
+                    verdicts.append(f"{kind} 10 M : {_fr(wall)} s / {_fr(goal, 0)} s, pic {_fr(peak, 0)} Mo")
+            if rows == 1_000_000:
+                fixed = _run(FIXED.format(folder=folder, repeat=args.repeat), "coût par appel")
+                med = statistics.median(fixed["calls"])
+                print(f"cpts_flow_indicators sur la table préparée ({_fr(fixed['rows'], 0)} paires) : "
+                      f"appels {', '.join(_fr(c, 3) for c in fixed['calls'])} s, médiane {_fr(med, 3)} s "
+                      f"= {_fr(med / FIXED_GOAL)} × l'objectif de 0,2 s")
+                verdicts.append(f"indicateurs 1 M : {_fr(med, 3)} s / 0,2 s")
+        print()
+    print(f"Charge de la machine à la fin : {_fr(os.getloadavg()[0])}.")
+    print("Résumé : " + " ; ".join(verdicts))
 
 
 if __name__ == "__main__":

@@ -167,11 +167,13 @@ def _arrow_frame(table) -> pd.DataFrame:
     columns = {}
     for name, col in zip(table.column_names, table.columns):
         if not pa.types.is_dictionary(col.type):
-            columns[name] = col.to_pandas()
+            plain = pa.types.is_floating(col.type) or (pa.types.is_integer(col.type) and not col.null_count)
+            columns[name] = col.to_numpy() if plain else col.to_pandas()
             continue
-        dictionary = col.chunk(0).dictionary if col.num_chunks else pa.array([], pa.string())
-        indices = pa.chunked_array([c.indices for c in col.chunks], type=col.type.index_type)
-        codes = pc.fill_null(indices, -1).to_numpy() if indices.null_count else indices.to_numpy()
+        col = col.combine_chunks() if col.num_chunks else pa.array([], col.type)
+        dictionary = col.dictionary
+        indices = col.indices
+        codes = (pc.fill_null(indices, -1) if indices.null_count else indices).to_numpy()
         categories = pd.Index(np.asarray(dictionary.to_pylist(), dtype=object), dtype=object)
         columns[name] = pd.Categorical.from_codes(codes, dtype=pd.CategoricalDtype(categories),
                                                   validate=False)
