@@ -18,7 +18,7 @@ def _factorize(series: pd.Series) -> tuple[np.ndarray, np.ndarray]:
     """Integer codes (-1 for missing) and unique labels (object array) of a code column."""
     if isinstance(series.dtype, pd.CategoricalDtype):
         categories = series.cat.categories
-        if categories.dtype != object or not all(isinstance(c, str) for c in categories):
+        if pd.api.types.infer_dtype(categories, skipna=False) != "string":
             categories = categories.astype(str)
         return series.array.codes, np.asarray(categories, dtype=object)
     codes, uniques = pd.factorize(series)  # fast for Arrow-backed strings
