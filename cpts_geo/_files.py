@@ -93,6 +93,8 @@ def neutralise_cells(table: pd.DataFrame) -> pd.DataFrame:
     """A copy of ``table`` whose text cells, text index and headers cannot run as formulas."""
     out = table.copy()
     for col in out.columns:
+        if isinstance(out[col].dtype, pd.CategoricalDtype):  # categories are cells too
+            out[col] = out[col].astype(object)
         if out[col].dtype == object or pd.api.types.is_string_dtype(out[col].dtype):
             out[col] = out[col].map(neutralise_text)
     if out.index.dtype == object or pd.api.types.is_string_dtype(out.index.dtype):

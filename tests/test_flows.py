@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import warnings
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -581,9 +582,9 @@ def test_prepare_flows_warns_when_professions_or_years_are_mixed():
     assert len(out) == 3  # one row per pair, profession and year
     one = F.select_flows(table, profession="Infirmier", year=2023)
     assert one["volume"].tolist() == [3.0]
-    with pytest.raises(ValueError, match="profession « dentiste » absente.*infirmier, kiné"):
+    with pytest.raises(ValueError, match=r"profession « dentiste » absente.*infirmier, kiné"):
         F.select_flows(table, profession="dentiste")
-    with pytest.raises(ValueError, match="année « 2019 » absente.*2022, 2023"):
+    with pytest.raises(ValueError, match=r"année « 2019 » absente.*2022, 2023"):
         F.select_flows(table, year="2019")
     with pytest.raises(ValueError, match="pas de colonne profession"):
         F.select_flows(table.drop(columns="profession"), profession="infirmier")
@@ -751,5 +752,124 @@ def test_cli_flows_decimal_comma(tmp_path, capsys):
 def test_read_flows_a_line_with_too_many_fields_is_an_error(tmp_path):
     """Reading only the needed columns must not let a shifted line through ("12,5" unquoted)."""
     path = _write(tmp_path / "flux.csv", "origine,destination,volume\n61001,61001,3\n61001,61143,12,5\n")
-    with pytest.raises(ValueError, match="line 3"):
+    with pytest.raises(ValidationError, match="ligne 3 : 4 champs au lieu de 3"):
         F.read_flows(path)
+
+
+# --------------------------------------------------------------------------- issue 15: nothing lost, nothing injected
+
+
+def test_row_numbers_are_file_lines_after_blank_lines(tmp_path):
+    """A blank line is a line of the file: the rows after it keep their own numbers."""
+    good = _write(tmp_path / "flux.csv", "origine;destination;volume\n61001;61001;1\n\n\n61001;61143;2\n")
+    assert F.read_flows(good).flows["row"].tolist() == [2, 5]
+    bad = _write(tmp_path / "mauvais.csv", "origine;destination;volume\n61001;61001;1\n\n61001;61143;abc\n")
+    with pytest.raises(ValidationError, match="ligne 4 : volume non numérique : 'abc'") as err:
+        F.read_flows(bad)
+    assert err.value.problems["row"].tolist() == [4]
+    # the same file without its blank lines reads the same flows (fast path and general reader agree)
+    plain = _write(tmp_path / "plain.csv", "origine;destination;volume\n61001;61001;1\n61001;61143;2\n")
+    fast, general = F.read_flows(plain).flows, F.read_flows(good).flows
+    assert fast[["origin", "destination", "volume"]].astype(str).values.tolist() == \
+        general[["origin", "destination", "volume"]].astype(str).values.tolist()
+
+
+def test_code_report_rows_after_blank_lines(tmp_path):
+    path = _write(tmp_path / "flux.csv", "origine;destination;volume\n\n61001;61001;1\n\n1001;61001;2\n")
+    with pytest.warns(UserWarning, match="réparé"):
+        read = F.read_flows(path)
+    assert read.flows["row"].tolist() == [3, 5]
+    assert read.code_report[["code", "row"]].values.tolist() == [["1001", 5]]
+
+
+def test_volumes_that_overflow_are_an_error_naming_the_rows(tmp_path):
+    """1e308 twice is finite row by row but infinite summed: never « secret statistique »."""
+    path = _write(tmp_path / "flux.csv", "origine;destination;volume\n61001;61001;1e308\n"
+                  "61143;61001;1e308\n61001;61143;5\n")
+    with pytest.raises(ValidationError, match="volumes trop grands") as err:
+        F.read_flows(path)
+    assert err.value.problems["row"].tolist() == [2, 3]
+    # a table built by hand: the pair summed by prepare_flows, or the indicators' totals
+    pair = pd.DataFrame({"origin": ["61001", "61001", "61143"], "destination": ["61001", "61001", "61001"],
+                         "volume": [1e308, 1e308, 1.0], "row": [7, 9, 11]})
+    with pytest.raises(ValidationError, match="Volumes trop grands") as err:
+        F.prepare_flows(pair)
+    assert err.value.problems["row"].tolist() == [7, 9]
+    two = pd.DataFrame({"origin": ["a", "b"], "destination": ["a", "a"], "volume": [1e308, 1e308]})
+    for indicator in (F.cpts_flow_indicators, F.flow_matrix, F.leakage_destinations):
+        with pytest.raises(ValidationError, match="Volumes trop grands") as err:
+            indicator(two, MEMBERS)
+        assert err.value.problems["row"].tolist() == [1, 2]
+
+
+def test_cli_flux_overflow_is_a_french_error_not_a_secret(tmp_path, capsys):
+    from cpts_geo.cli import main
+
+    flows = _write(tmp_path / "flux.csv", "origine;destination;volume\n61001;61001;1e308\n61143;61001;1e308\n")
+    registry = _write(tmp_path / "registre.csv", "cpts_id;cpts_name;stage;commune_code\nA;CPTS A;ACI signé;61001\n")
+    out = tmp_path / "ind.csv"
+    code = main(["flux", str(flows), str(registry), "-o", str(out)])
+    captured = capsys.readouterr()
+    assert code != 0 and not out.exists()
+    assert "trop grand" in captured.err + captured.out
+    assert "secret statistique" not in captured.out
+    assert "Traceback" not in captured.err
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".xlsx"])
+def test_flow_exports_neutralise_formula_cells(tmp_path, suffix):
+    payloads = ['=HYPERLINK("http://x","y")', "+cmd|' /C calc'!A0", "@SUM(1+1)", "-2+3"]
+    table = pd.DataFrame({"name": payloads, "resident_volume": [100.0] * 4, "retention": [0.5] * 4},
+                         index=pd.Index(["A", "B", "C", "=1+1"], name="cpts_id"))
+    path = F.write_flow_table(table, tmp_path / f"ind{suffix}")
+    if suffix == ".csv":
+        back = pd.read_csv(path, sep=";", encoding="utf-8-sig", dtype=str)
+    else:
+        back = pd.read_excel(path, dtype=str)
+    assert back["Nom"].tolist() == ["'" + p for p in payloads]
+    assert back["Identifiant CPTS"].tolist()[-1] == "'=1+1"
+    assert [p.name for p in tmp_path.iterdir()] == [f"ind{suffix}"]  # no temporary file left
+    # categorical code columns (prepared flows) are cells too
+    flows = pd.DataFrame({"origin": pd.Categorical(["=2+2"]), "destination": ["61001"], "volume": [50.0]})
+    back = F.write_flow_table(flows, tmp_path / f"flux{suffix}")
+    text = (pd.read_csv(back, sep=";", encoding="utf-8-sig", dtype=str) if suffix == ".csv"
+            else pd.read_excel(back, dtype=str))
+    assert text["Commune de résidence"].tolist() == ["'=2+2"]
+
+
+def test_flow_export_is_atomic(tmp_path, monkeypatch):
+    """A writer failing half-way leaves neither a truncated file nor a temporary one."""
+    target = tmp_path / "ind.xlsx"
+    target.write_bytes(b"previous")
+
+    import openpyxl
+
+    def broken(self, path, *args, **kwargs):
+        Path(path).write_bytes(b"PK half")
+        raise OSError("disque plein")
+
+    monkeypatch.setattr(openpyxl.Workbook, "save", broken)
+    with pytest.raises(OSError):
+        F.write_flow_table(pd.DataFrame({"resident_volume": [100.0]}), target)
+    assert target.read_bytes() == b"previous"
+    assert [p.name for p in tmp_path.iterdir()] == ["ind.xlsx"]
+
+
+def test_read_flows_parquet_and_csv_give_the_same_flows(tmp_path):
+    """The Arrow fast paths (codes as categories) give what the general reader gives."""
+    frame = pd.DataFrame({"origine": ["61001", "1001", "61143", "61001"],
+                          "destination": ["61001", "61001", "14118", "61001"], "volume": [1.5, 2.0, 3.0, 4.0]})
+    frame.to_parquet(tmp_path / "flux.parquet")
+    frame.to_csv(tmp_path / "flux.csv", sep=";", index=False)
+    frame.to_excel(tmp_path / "flux.xlsx", index=False)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        reads = [F.read_flows(tmp_path / f"flux.{kind}") for kind in ("parquet", "csv", "xlsx")]
+        prepared = [F.prepare_flows(r) for r in reads]
+    for read in reads:
+        assert read.flows["origin"].astype(str).tolist() == ["61001", "01001", "61143", "61001"]
+        assert read.code_report["code"].tolist() == ["1001"]
+    for p in prepared:
+        assert p.flows.astype({"origin": str, "destination": str}).values.tolist() == \
+            prepared[0].flows.astype({"origin": str, "destination": str}).values.tolist()
+        assert len(p.duplicate_rows) == 2

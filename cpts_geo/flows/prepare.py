@@ -206,7 +206,8 @@ def prepare_flows(
     if len(starts) == len(order):  # no pair repeated: nothing to add up
         columns["volume"] = volume[order]
     else:
-        columns["volume"] = np.add.reduceat(volume[order], starts)
+        with np.errstate(over="ignore"):  # an overflow is reported below, with its rows
+            columns["volume"] = np.add.reduceat(volume[order], starts)
     if not np.isfinite(columns["volume"]).all():  # rows of a pair that add up to infinity
         bad = np.flatnonzero(~np.isfinite(columns["volume"]))
         raise ValidationError(

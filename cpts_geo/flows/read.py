@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+import codecs
 import io
-import re
 import warnings
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -15,7 +15,8 @@ import pandas as pd
 from cpts_geo._french import fold, number
 from cpts_geo.cog import normalize_codes
 from cpts_geo.errors import ValidationError
-from cpts_geo.flows._codes import _check_sum, _factorize, _first_rows, _group_by
+from cpts_geo.flows._codes import _check_sum, _factorize, _first_rows, _floats, _group_by
+from cpts_geo.io import SEPARATORS, parse_numbers, read_table, recognise_headers
 
 #: Standard columns of a flow table (``profession`` and ``year`` are optional).
 FLOW_COLUMNS = ["origin", "destination", "volume", "profession", "year"]
@@ -46,37 +47,8 @@ def _table(flows) -> pd.DataFrame:
     return flows if isinstance(flows, pd.DataFrame) else flows.flows
 
 
-#: Header synonyms, folded (:func:`cpts_geo._french.fold`).
-_HEADERS = {
-    "origin": {
-        "origin", "origine", "origin code", "code origine", "residence", "commune residence",
-        "code commune residence", "com residence", "code residence", "commune de residence",
-        "insee residence", "depcom residence", "com res", "codgeo residence", "commune",
-    },
-    "destination": {
-        "destination", "destination code", "code destination", "commune soins",
-        "commune de soins", "code commune soins", "lieu soins", "lieu de soins",
-        "commune prise en charge", "commune prestataire", "commune professionnel",
-        "commune executant", "dclt", "com soins", "commune travail", "lieu de travail",
-    },
-    "volume": {
-        "volume", "volumes", "nb", "nombre", "n", "effectif", "effectifs", "patients",
-        "nb patients", "nombre patients", "nombre de patients", "actes", "nb actes",
-        "nombre actes", "nombre d actes", "consultations", "nb consultations", "flux",
-        "ipondi", "poids", "count", "weight",
-    },
-    "profession": {
-        "profession", "specialite", "type soins", "type de soins", "care type", "categorie",
-        "profession de sante", "type acte",
-    },
-    "year": {"year", "annee", "millesime", "an"},
-}
-
-
-
 def _recognise(headers: Sequence, columns: Mapping[str, str] | None) -> dict[str, str]:
-    """Map standard names to the user's headers."""
-    found: dict[str, str] = {}
+    """Map standard names to the user's headers (synonyms: :data:`cpts_geo.io.SYNONYMS`)."""
     if columns:
         for given, std in columns.items():
             if std not in FLOW_COLUMNS:
@@ -89,72 +61,7 @@ def _recognise(headers: Sequence, columns: Mapping[str, str] | None) -> dict[str
                     f"columns : la colonne {given!r} est absente du fichier ; colonnes lues : "
                     + ", ".join(map(str, headers))
                 )
-            found[std] = given
-    for header in headers:
-        key = fold(header)
-        for std, names in _HEADERS.items():
-            if std not in found and header not in found.values() and key in names:
-                found[std] = header
-    return found
-
-
-def _decode_head(head: bytes, encodings: Sequence[str]) -> tuple[str, str]:
-    """Decode the first bytes of a file with the first encoding that reads them."""
-    for enc in encodings:
-        try:
-            return head.decode(enc), enc
-        except UnicodeDecodeError as err:
-            if enc.startswith("utf") and err.start >= len(head) - 3:  # a character cut at the end
-                return head[:err.start].decode(enc), enc
-    return head.decode(encodings[-1], errors="replace"), encodings[-1]
-
-
-def _csv_layout(path: Path, *, sep, encoding) -> tuple[list, str, list[str]]:
-    """Headers, separator and the encodings to try of a CSV file (detected on its first bytes)."""
-    with open(path, "rb") as fh:
-        head = fh.read(1 << 16)
-    encodings = [encoding] if encoding else ["utf-8-sig", "cp1252", "latin-1"]
-    text, found_enc = _decode_head(head, encodings)
-    first = text.split("\n", 1)[0].rstrip("\r")
-    if sep is None:
-        counts = {s: first.count(s) for s in (";", ",", "\t", "|")}
-        sep = max(counts, key=counts.get) if max(counts.values()) else ","
-    headers = list(pd.read_csv(io.StringIO(first + "\n"), sep=sep, nrows=0).columns)
-    return headers, sep, encodings[encodings.index(found_enc):]
-
-
-def _file_rows(path: Path, n: int) -> np.ndarray:
-    """File line numbers (1-based, the header is line 1) of the ``n`` data rows of a CSV file.
-
-    The CSV readers skip blank lines: when the file has some, the line numbers are counted
-    on its bytes (an ASCII-compatible encoding), so that a problem is reported on the line
-    the user sees in a text editor.
-    """
-    import mmap
-
-    plain = np.arange(2, n + 2)
-    with open(path, "rb") as fh:
-        try:
-            data = mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ)
-        except ValueError:  # empty file
-            return plain
-        with data:
-            if (data.find(b"\n\n") < 0 and data.find(b"\n\r\n") < 0
-                    and data[:1] not in (b"\n", b"\r")):
-                return plain
-            buf = np.frombuffer(data, dtype=np.uint8)
-            ends = np.flatnonzero(buf == 10)
-            if len(ends) == 0 or ends[-1] != len(buf) - 1:
-                ends = np.append(ends, len(buf))  # last line without a newline
-            starts = np.concatenate([[0], ends[:-1] + 1])
-            length = ends - starts
-            cr = np.zeros(len(starts), dtype=bool)
-            ok = starts < len(buf)
-            cr[ok] = buf[starts[ok]] == 13
-            del buf
-    filled = np.flatnonzero(~((length == 0) | ((length == 1) & cr))) + 1
-    lines = filled[1:]  # the first non-blank line is the header
-    return lines[:n] if len(lines) >= n else plain
+    return {std: header for header, std in recognise_headers(headers, "flows", columns=columns).items()}
 
 
 def _arrow_frame(table) -> pd.DataFrame:
@@ -211,57 +118,76 @@ def _arrow_csv(path: Path, *, sep: str, encoding: str, usecols: list, code_cols:
     return _arrow_frame(table)
 
 
-def _read_csv(path: Path, *, sep, encoding, select) -> tuple[pd.DataFrame, np.ndarray]:
-    """Read the columns ``select(headers)`` of a CSV file.
+def _fast_csv(path: Path, *, sep, encoding, select) -> tuple[pd.DataFrame, np.ndarray] | None:
+    """The columns ``select(headers)`` of a plain UTF-8 CSV file read with pyarrow's reader
+    (codes as categories, volumes as numbers), or ``None`` when the file is not that simple.
 
-    The separator and encoding are detected on the first bytes; only the needed columns are
-    read, with the pyarrow CSV reader (codes as categories, volumes as numbers); when pyarrow
-    cannot parse the file (a line with too many fields…) or a volume is not a plain finite
-    number ≥ 0, the file is read as text with the C engine, which names the faulty line and
-    keeps every cell as written for the error message.
+    Simple means: UTF-8, the header on the first line, no ``sep=`` line, no blank line, no
+    empty code, every line with the header's number of fields, every volume a plain number
+    ≥ 0 or text. Its data rows are then the lines 2, 3…; any other file goes through
+    :func:`cpts_geo.io.read_table`, which owns the encodings and the row numbers.
     """
+    import mmap
+
     import pyarrow as pa
 
-    headers, sep, tries = _csv_layout(path, sep=sep, encoding=encoding)
+    if encoding is not None and codecs.lookup(encoding).name not in ("utf-8", "utf-8-sig"):
+        return None
+    with open(path, "rb") as fh:
+        head = fh.read(1 << 16)
+        if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+            return None
+        try:
+            data = mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ)
+        except ValueError:  # empty file
+            return None
+        with data:  # a blank line inside the file shifts the row numbers: not simple
+            size = len(data)
+            for blank in (b"\n\n", b"\n\r\n"):
+                pos = data.find(blank)
+                if 0 <= pos < size - len(blank):
+                    return None
+    try:
+        text = head.decode("utf-8-sig")
+    except UnicodeDecodeError as err:
+        if err.start < len(head) - 3:
+            return None
+        text = head[:err.start].decode("utf-8-sig")
+    first = text.split("\n", 1)[0].rstrip("\r")
+    if not first.strip() or first.strip().startswith("sep="):
+        return None
+    if sep is None:
+        counts = {s: first.count(s) for s in SEPARATORS}
+        sep = max(counts, key=counts.get) if max(counts.values()) else ","
+    headers = list(pd.read_csv(io.StringIO(first + "\n"), sep=sep, nrows=0).columns)
     usecols, code_cols, number_col = select(headers)
     usecols = list(dict.fromkeys(usecols))
     try:
-        frame = _arrow_csv(path, sep=sep, encoding=tries[0], usecols=usecols, code_cols=code_cols,
+        frame = _arrow_csv(path, sep=sep, encoding="utf-8", usecols=usecols, code_cols=code_cols,
                            number_col=number_col)
     except (pa.ArrowInvalid, UnicodeDecodeError):
-        frame = None  # another encoding, a faulty line: the text reader says which
-    if frame is not None and number_col is not None and pd.api.types.is_float_dtype(frame[number_col].dtype):
+        return None  # a faulty line, another encoding: the reader of every table says which
+    if any(frame[c].isna().any() for c in code_cols):
+        return None
+    if number_col is not None and pd.api.types.is_float_dtype(frame[number_col].dtype):
         volume = frame[number_col].to_numpy()
         if not (np.isfinite(volume).all() and (volume >= 0).all()):
-            frame = None  # report the cells as written
-    if frame is None:
-        frame = _text_csv(path, sep=sep, tries=tries, usecols=usecols)
-    return frame[usecols], _file_rows(path, len(frame))
+            return None  # report the cells as written
+    return frame[usecols], np.arange(2, len(frame) + 2)
 
 
-def _text_csv(path: Path, *, sep: str, tries: Sequence[str], usecols: list) -> pd.DataFrame:
-    """Every cell of a CSV file as text, with the C engine (which names a faulty line)."""
-    options = {"sep": sep, "dtype": str, "keep_default_na": False, "na_values": [""]}
-    for enc in tries:
-        try:
-            # the C engine reads every column: with usecols it would let a line with too
-            # many fields (e.g. "12,5" in a comma-separated file) through silently
-            return pd.read_csv(path, encoding=enc, **options)
-        except UnicodeDecodeError:
-            continue
-        except (pd.errors.ParserError, ValueError) as err:
-            if "UTF8" in str(err) or "decode" in str(err) or "codec" in str(err):
-                continue  # not this encoding: try the next one
-            raise
-    return pd.read_csv(path, encoding=tries[-1], encoding_errors="replace", **options)
+def _read_table(path: Path, *, sheet, sep, encoding, select, kind: str | None = None,
+                ) -> tuple[pd.DataFrame, np.ndarray]:
+    """Read the columns ``select(headers)`` of a user's file; return them and the row numbers
+    of the file. ``select`` gets the file's headers and returns the columns to read, those
+    holding commune codes and the volume column (or raises).
 
-
-def _read_table(path: Path, *, sheet, sep, encoding, select) -> tuple[pd.DataFrame, np.ndarray]:
-    """Read the columns ``select(headers)`` of a CSV/XLSX/Parquet file; return them and the
-    row numbers of the user's file. ``select`` gets the file's headers and returns the
-    columns to read, those holding commune codes and the volume column (or raises)."""
+    Parquet files and plain UTF-8 CSV files are read by pyarrow with the codes as
+    categories (one integer per row: national tables in seconds); every other file, and any
+    CSV file with something to report, by :func:`cpts_geo.io.read_table`.
+    """
     suffix = path.suffix.lower()
-    if suffix == ".parquet":
+    if suffix in (".parquet", ".pq"):
         import pyarrow as pa
         import pyarrow.parquet as pq
 
@@ -273,24 +199,24 @@ def _read_table(path: Path, *, sheet, sep, encoding, select) -> tuple[pd.DataFra
         # codes straight into categories: one integer code per row, strings once per commune
         frame = _arrow_frame(pq.read_table(path, columns=columns, read_dictionary=text))
         return frame, np.arange(1, len(frame) + 1)
-    if suffix in (".xlsx", ".xlsm", ".xls"):
-        frame = pd.read_excel(path, sheet_name=0 if sheet is None else sheet, dtype=str)
-        frame = frame[list(dict.fromkeys(select(list(frame.columns))[0]))]
-        return frame, np.arange(2, len(frame) + 2)
-    return _read_csv(path, sep=sep, encoding=encoding, select=select)
-
-
-_SPACES = re.compile(r"[\s\u00a0\u202f']")
+    if suffix not in (".xlsx", ".xlsm", ".xls", ".gpkg", ".shp", ".geojson", ".fgb", ".ods"):
+        fast = _fast_csv(path, sep=sep, encoding=encoding, select=select)
+        if fast is not None:
+            return fast
+    read = read_table(path, kind=kind, sheet=sheet, sep=sep, encoding=encoding)
+    columns = list(dict.fromkeys(select(list(read.table.columns))[0]))
+    return read.table[columns], read.rows
 
 
 def _parse_volumes(values: pd.Series) -> tuple[np.ndarray, np.ndarray]:
-    """Parse volumes: numbers, or text like ``"1 234"``, ``"1 234,5"``, ``"12.5"``.
+    """Parse volumes: numbers, or text like ``"1 234"``, ``"1 234,5"``, ``"12.5"``
+    (:func:`cpts_geo.io.parse_numbers`).
 
-    Returns the float values (NaN where unreadable) and a boolean array of unreadable cells.
-    Infinite values are returned as such (the caller rejects them).
+    Returns the float values (NaN where empty or unreadable) and a boolean array of these
+    cells. Infinite values are returned as such (the caller rejects them).
     """
     if pd.api.types.is_numeric_dtype(values.dtype) and not pd.api.types.is_bool_dtype(values.dtype):
-        out = values.to_numpy(dtype="float64", na_value=np.nan)
+        out = _floats(values)
         return out, np.isnan(out)
     arrow = getattr(values.array, "_pa_array", None)
     if arrow is not None:  # plain numbers, the usual case: one Arrow cast for the whole column
@@ -298,17 +224,11 @@ def _parse_volumes(values: pd.Series) -> tuple[np.ndarray, np.ndarray]:
         import pyarrow.compute as pc
 
         try:
-            out = pc.cast(arrow, pa.float64()).to_numpy(zero_copy_only=False)
-            out = np.asarray(out, dtype="float64")
+            out = np.asarray(pc.cast(arrow, pa.float64()).to_numpy(zero_copy_only=False), dtype="float64")
             return out, np.isnan(out)
         except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
             pass
-    text = values.astype("string").str.replace(_SPACES, "", regex=True)
-    # "1.234,5" (dot thousands, comma decimals) and "12,5" (comma decimals)
-    both = text.str.contains(",", regex=False) & text.str.contains(".", regex=False)
-    text = text.where(~both.fillna(False), text.str.replace(".", "", regex=False))
-    text = text.str.replace(",", ".", regex=False)
-    out = pd.to_numeric(text, errors="coerce").to_numpy(dtype="float64", na_value=np.nan)
+    out, _ = parse_numbers(values)
     return out, np.isnan(out)
 
 
@@ -478,7 +398,8 @@ def read_flows(
         if not path.exists():
             raise FileNotFoundError(f"Fichier de flux introuvable : {path}")
         label = path.name
-        frame, rows = _read_table(path, sheet=sheet, sep=sep, encoding=encoding, select=select)
+        frame, rows = _read_table(path, sheet=sheet, sep=sep, encoding=encoding, select=select,
+                                  kind="flows")
     flows, report = _flow_table(frame, rows, label, found)
     return FlowsRead(flows, report, label, len(flows))
 

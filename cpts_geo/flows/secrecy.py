@@ -227,7 +227,23 @@ def write_flow_table(
 
     Small volumes and the rates computed on them are masked first (see
     :func:`mask_secrecy`; ``threshold=None`` disables it, for internal use only), and
-    headers are in French.
+    headers are in French. Text cells that a spreadsheet would run as a formula (a CPTS
+    named ``=HYPERLINK(...)``) are written as text (:func:`cpts_geo._files.neutralise_cells`);
+    the file is written to a temporary file and renamed, never left half-written.
+
+    Parameters
+    ----------
+    table : DataFrame
+        An indicator table of this package (or any table with volume columns).
+    path : path
+        ``.csv`` (``;``, decimal comma, UTF-8 with BOM) or ``.xlsx``.
+    threshold : float or None, default 10
+        Statistical secrecy threshold.
+
+    Returns
+    -------
+    pathlib.Path
+        The file written.
 
     Examples
     --------
@@ -251,7 +267,7 @@ def write_flow_table(
     if path.suffix.lower() in (".xlsx", ".xlsm"):
         from cpts_geo.outputs import write_xlsx
 
-        write_xlsx(path, {path.stem: out})
+        write_xlsx(path, {path.stem: out})  # neutralised and atomic
     else:
-        write_csv(out, path)
+        write_csv(out, path)  # neutralised and atomic too
     return path
