@@ -83,7 +83,8 @@ __all__ = [
     "__version__",
 ]
 
-_LAZY_MODULES = {"maps", "plotting", "batch", "density", "accessibility", "professionals", "flows",
+_LAZY_MODULES = {"portrait", "maps", "plotting", "batch", "density", "accessibility", "professionals",
+                 "flows",
                  "perimeters", "funding", "territories", "registry", "stages", "tiers", "cog"}
 
 

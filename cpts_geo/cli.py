@@ -719,7 +719,10 @@ def _cmd_portrait(args: argparse.Namespace) -> int:
         from cpts_geo.territories import EXAMPLE_NOTE
 
         print(EXAMPLE_NOTE)
-    options = {"secrecy": args.seuil, "rules": dict(r.split("=", 1) for r in args.regle or [])}
+    given = {"supply": args.professionnels, "flows": args.flux, "indicators": args.indicateurs, "ages": args.ages}
+    options = {"secrecy": args.seuil, "rules": dict(r.split("=", 1) for r in args.regle or []),
+               "sources": {k: f"fichier {Path(v).name}" for k, v in given.items() if v},
+               "e2sfca": args.e2sfca}
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # repairs are reported in the portrait
         if args.professionnels:
@@ -994,6 +997,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--code", default="code", help="colonne du code commune (table générique)")
     p.add_argument("--profession", default="profession", help="colonne de la profession")
     p.add_argument("--effectif", default="count", help="colonne de l'effectif")
+    p.add_argument("--e2sfca", action="store_true",
+                   help="ajouter l'accessibilité E2SFCA calculée par cpts_geo (avec --professionnels)")
     p.add_argument("--flux", metavar="FICHIER", help="table origine–destination des patients (section 7)")
     p.add_argument("--mobpro", action="store_true", help="--flux est un fichier détail MOBPRO de l'INSEE")
     p.add_argument("--indicateurs", metavar="FICHIER",

@@ -22,7 +22,8 @@ Every figure comes from a library function; this module only chooses, orders and
 9. sources, vintages and caveats of what was used.
 
 The work shared by the portraits of a region (territories, APL aggregates) is done once, in
-:func:`portrait_context`.
+:func:`portrait_context`. The module itself is callable: ``cpts_geo.portrait("HDF-01")`` is
+:func:`portrait`.
 
 >>> ctx = portrait_context()
 >>> p = build_portrait("HDF-01", context=ctx, map=False)
@@ -40,7 +41,9 @@ import hashlib
 import html
 import io
 import json
+import sys
 import time
+import types
 import warnings
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -66,6 +69,7 @@ __all__ = [
     "draft_registry",
     "portrait",
     "portrait_context",
+    "portrait_tables",
     "portraits",
     "read_ages",
     "read_indicators",
@@ -118,6 +122,16 @@ class Table:
     numeric: tuple = ()
     long: bool = False
     classes: tuple = ()
+
+
+    def to_frame(self) -> pd.DataFrame:
+        """The table as printed (French headers, French numbers as text), for a notebook."""
+        def text(v):
+            if isinstance(v, list):
+                return "".join(text(x) for x in v)
+            return v.text if isinstance(v, Figure) else str(v)
+
+        return pd.DataFrame([[text(v) for v in row] for row in self.rows], columns=list(self.headers))
 
 
 @dataclass(frozen=True)
@@ -195,6 +209,15 @@ def _france():
     return out
 
 
+@lru_cache(maxsize=1)
+def _gescodgeo_links() -> dict:
+    """INSEE's gescodgeo passage table (embedded): codes of 2008–2024 to the COG 2025 commune."""
+    from cpts_geo.cog import read_passage_table
+    from cpts_geo.communes import data_file
+
+    return read_passage_table(pd.read_parquet(data_file("gescodgeo.parquet")).astype("string").astype(object))
+
+
 def _apl_tables(france: pd.DataFrame, membership: pd.DataFrame):
     """Both DREES APL years on the layer's units: (long APL table, unmatched codes report).
 
@@ -207,9 +230,10 @@ def _apl_tables(france: pd.DataFrame, membership: pd.DataFrame):
 
     used = set(membership["code"])
     frames, unmatched = [], []
+    links = _gescodgeo_links()
     for year in APL_YEARS:
         apl = load_apl(year)
-        city, report = remap_codes(pd.Series(apl.index), communes=france, plm="city")
+        city, report = remap_codes(pd.Series(apl.index), communes=france, plm="city", passage=links)
         key = pd.Series(np.where(pd.Series(apl.index).isin(used), apl.index, city.astype(object)),
                         index=apl.index, dtype="string")
         key[city.isna().to_numpy()] = pd.NA
@@ -433,17 +457,14 @@ def _map_section(ctx, cid, figs, srcs, *, dpi):
 
 
 def _map_png(ctx, cid, *, dpi: int = 100) -> bytes:
+    """The print map of one CPTS and its surroundings, drawn by :func:`cpts_geo.plotting.plot_stages`."""
     import geopandas as gpd
-    import matplotlib
-
-    if matplotlib.get_backend().lower() not in ("agg", "pdf", "svg", "module://matplotlib_inline.backend_inline"):
-        matplotlib.use("Agg")
-    import matplotlib.patheffects as pe
-    import matplotlib.pyplot as plt
     import shapely
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
 
     from cpts_geo.communes import metric_crs
-    from cpts_geo.plotting import _scale_bar, plot_stages
+    from cpts_geo.plotting import _scale_bar, label_territories, plot_stages
 
     terr = ctx.territories
     target = terr.loc[[cid]]
@@ -456,31 +477,20 @@ def _map_png(ctx, cid, *, dpi: int = 100) -> bytes:
     box = shapely.box(*gpd.GeoSeries([view], crs=crs).to_crs(ctx.layer.crs).total_bounds)
     around = ctx.layer[ctx.layer.intersects(box)]
     near = terr[terr.intersects(box)]
-    fig = plt.figure(figsize=(7.6, 4.6))
+    # a Figure outside pyplot: geopandas' plt.draw() after each layer then redraws nothing
+    fig = Figure(figsize=(7.6, 4.6))
+    FigureCanvasAgg(fig)
     ax = fig.add_axes((0.01, 0.01, 0.69, 0.98))  # the legend goes right of the map, in the figure
-    plot_stages(near, around, ax=ax, legend=True, scale_bar=False)  # sources: in the caption
+    plot_stages(near, around, ax=ax, legend=True, labels=False, scale_bar=False)  # sources: caption
     ax.set_xlim(view.bounds[0], view.bounds[2])
     ax.set_ylim(view.bounds[1], view.bounds[3])
     tm.boundary.plot(ax=ax, color="#d7301f", linewidth=2.4, gid="cpts-studied")
-    halo = [pe.withStroke(linewidth=2.2, foreground="white")]
-    nm = near.drop(index=cid, errors="ignore").to_crs(crs)
-    for name, g in zip(nm["name"], nm.geometry):
-        part = g.intersection(view.buffer(-half * 0.06))
-        if part.is_empty or part.area < 0.02 * tm.area.iloc[0]:
-            continue
-        p = part.representative_point()
-        room = len(str(name)) * 6.5 * 0.3 * (2 * half * 1.16) / (0.69 * 7.6 * 72)  # half the text, in m
-        x = min(max(p.x, view.bounds[0] + room), view.bounds[2] - room)
-        ax.annotate(str(name), (x, p.y), ha="center", va="center", fontsize=6.5, color="#222222",
-                    path_effects=halo, gid="label-neighbour")
-    p = tm.geometry.iloc[0].representative_point()
-    ax.annotate(str(target["name"].iloc[0]), (p.x, p.y), ha="center", va="center", fontsize=9,
-                fontweight="bold", color="#7f0000", path_effects=[pe.withStroke(linewidth=3, foreground="white")],
-                gid="label-cpts")
+    shown = near.to_crs(crs)
+    shown = shown.set_geometry(shown.geometry.intersection(view))  # labels inside the view
+    label_territories(ax, shown[~shown.geometry.is_empty])
     _scale_bar(ax)
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=dpi)
-    plt.close(fig)
     return buf.getvalue()
 
 
@@ -519,8 +529,25 @@ def _funding(ctx, cid, figs, srcs):
     return Section("financement", "3. Financement ACI", blocks, page_break=True)
 
 
+@lru_cache(maxsize=1)
+def _area_names() -> tuple[dict, dict]:
+    f = _france()
+    return (dict(zip(f["department"], f["department_name"])), dict(zip(f["region"], f["region_name"])))
+
+
 def _unit_labels(ctx, cid):
     """The CPTS's main department and region (most population), with their names."""
+    if _UNIT_CACHE.get("ctx") is ctx and _UNIT_CACHE.get("cid") == cid:  # the context is kept: no id reuse
+        return _UNIT_CACHE["value"]
+    value = _unit_labels_of(ctx, cid)
+    _UNIT_CACHE.update(ctx=ctx, cid=cid, value=value)
+    return value
+
+
+_UNIT_CACHE: dict = {}
+
+
+def _unit_labels_of(ctx, cid):
     member = ctx.checked.membership[ctx.checked.membership["cpts_id"] == cid]
     f = ctx.france
     pop = pd.to_numeric(f["population"], errors="coerce").reindex(member["code"]).fillna(0).to_numpy()
@@ -530,8 +557,7 @@ def _unit_labels(ctx, cid):
     frame = frame.dropna(subset=["department"])
     dep = _main_area(frame, "department")
     reg = _main_area(frame, "region")
-    names = f.drop_duplicates("department").set_index("department")["department_name"]
-    rnames = f.drop_duplicates("region").set_index("region")["region_name"]
+    names, rnames = _area_names()
     return [(cid, str(ctx.checked.cpts.at[cid, "name"])),
             (f"dep:{dep}", f"{names.get(dep, dep)} ({dep})" if dep else ""),
             (f"reg:{reg}", f"{rnames.get(reg, reg)}" if reg else ""),
@@ -543,17 +569,23 @@ def _population(ctx, cid, figs, srcs, ages):
 
     units = [(u, lab) for u, lab in _unit_labels(ctx, cid) if lab]
     f = ctx.france
-    vintage = ctx.territories.attrs.get("population_vintage")
+    layer_vintage = ctx.territories.attrs.get("population_vintage")
     cur_year = POPULATION_VINTAGE[2023]
+    # previous vintage: the layer's population, or its population_2016 once the layer is newer
+    prev_col = "population_2016" if layer_vintage != 2016 and "population_2016" in f.columns else "population"
+    vintage = 2016 if prev_col == "population_2016" else layer_vintage
+    member = ctx.checked.membership[ctx.checked.membership["cpts_id"] == cid]
     rows = []
     for u, label in units:
         if u == cid:
-            prev = ctx.territories.at[cid, "population"]
+            prev = ctx.territories.at[cid, "population"] if prev_col == "population" else float(
+                (pd.to_numeric(f[prev_col], errors="coerce").reindex(member["code"]).fillna(0).to_numpy()
+                 * member["share"].to_numpy()).sum())
             area = ctx.territories.at[cid, "area_km2"]
         else:
             sel = f if u == "France" else f[f["department"] == u[4:]] if u.startswith("dep:") \
                 else f[f["region"] == u[4:]]
-            prev = pd.to_numeric(sel["population"], errors="coerce").sum()
+            prev = pd.to_numeric(sel[prev_col], errors="coerce").sum()
             area = sel["area_km2"].sum()
         agg = ctx.units.loc[(u, 2023)] if (u, 2023) in ctx.units.index else None
         known = agg is not None and agg["population"] - agg["population_unknown"] > 0
@@ -592,6 +624,7 @@ def _population(ctx, cid, figs, srcs, ages):
                            f"(taille {t_prev} avec la population {vintage})."))
     if ages is not None:
         blocks.append(("table", _age_table(ctx, cid, ages, figs)))
+        srcs.append(f"Population par âge : {_given(srcs, 'ages')}.")
     srcs.append(f"Population {cur_year} et population standardisée : DREES, APL 2023 (Licence Ouverte 2.0).")
     return Section("population", "4. Population", tuple(blocks))
 
@@ -687,11 +720,22 @@ def _professionals(ctx, cid, figs, srcs, supply, threshold):
         a, b = d.attrs["partial_reference"]
         blocks.append(("notice", f"Le fichier ne couvre que {a} des {b} départements : la densité France "
                        "est sous-estimée."))
-    srcs.append("Professionnels : " + str(getattr(supply, "attrs", {}).get("source", "fichier fourni")) + ".")
+    srcs.append(f"Professionnels : {_given(srcs, 'supply')}.")
     return Section("professionnels", title, tuple(blocks), page_break=True)
 
 
-def _accessibility(ctx, cid, figs, srcs, reports):
+def _apl_year(ctx, year: int) -> pd.DataFrame:
+    if _APL_CACHE.get("ctx") is not ctx or _APL_CACHE.get("year") != year:
+        t = ctx.apl[ctx.apl["year"] == year].copy()
+        t["key"] = t["key"].astype(object)
+        _APL_CACHE.update(ctx=ctx, year=year, value=t)
+    return _APL_CACHE["value"]
+
+
+_APL_CACHE: dict = {}
+
+
+def _accessibility(ctx, cid, figs, srcs, reports, *, supply=None, e2sfca=False):
     from cpts_geo.apl import APL_SOURCE, APL_YEARS, UNDERSERVED_THRESHOLD
 
     title = "6. Accessibilité aux médecins généralistes (APL)"
@@ -714,7 +758,7 @@ def _accessibility(ctx, cid, figs, srcs, reports):
                    f"Habitants sous {thr} (2023)"), tuple(rows), numeric=(1, 2, 3, 4),
                   classes=("unit",) + ("",) * (len(rows) - 1))
     blocks = [("table", table)]
-    apl = ctx.apl[ctx.apl["year"] == 2023]
+    apl = _apl_year(ctx, 2023)
     member = ctx.checked.membership[ctx.checked.membership["cpts_id"] == cid]
     mine = apl[apl["key"].isin(member["code"])]
     no_apl = sorted(set(member["code"]) - set(apl["key"].dropna()))
@@ -735,15 +779,78 @@ def _accessibility(ctx, cid, figs, srcs, reports):
     reports["communes_sans_apl"] = pd.DataFrame({"code": no_apl})
     reports["apl_sans_commune"] = ctx.apl_unmatched
     blocks.append(("note", "APL telle que publiée par la DREES (codes du COG 2022 et 2023 rattachés aux "
-                           "communes actuelles ; une commune nouvelle reçoit ses anciennes communes). "
+                           "communes actuelles par la table de passage gescodgeo de l'INSEE ; une "
+                           "commune nouvelle reçoit ses anciennes communes). "
                            "Agrégation recommandée par la DREES : moyenne des APL communales pondérée par "
                            "la population standardisée ; part de la population (totale) vivant dans une "
                            f"commune sous {thr} consultations par habitant et par an."))
     if len(ctx.apl_unmatched):
         blocks.append(("note", f"{len(ctx.apl_unmatched)} code(s) DREES sans commune actuelle (laissés hors "
                        "des agrégats) : " + ", ".join(ctx.apl_unmatched["code"].astype(str).head(8))))
+    if e2sfca and supply is None:
+        blocks.append(("notice", "E2SFCA demandé sans fichier de professionnels : donnez l'offre (BPE) "
+                       "pour le calculer."))
+    elif e2sfca:
+        blocks.append(("table", _e2sfca_block(ctx, cid, figs, supply)))
+        blocks.append(("note", "E2SFCA de cpts_geo : paliers de la DREES (1 sous 10 minutes, 2/3 de 10 à 15, "
+                               "1/3 de 15 à 20), temps de route estimés à partir des distances (hypothèses "
+                               "de cpts_geo.accessibility.TRAVEL_ASSUMPTIONS), offre en effectifs du fichier "
+                               "fourni et non en consultations : un ordre de grandeur à comparer entre "
+                               "territoires, pas l'APL. Offre au-delà des départements du registre ignorée "
+                               "(effet de bord)."))
     srcs.append(f"Accessibilité : {APL_SOURCE}, APL 2022 et 2023.")
     return Section("accessibilite", title, tuple(blocks))
+
+
+_E2SFCA_CACHE: dict = {}
+
+
+def _e2sfca_values(ctx, supply) -> pd.Series:
+    """The toolkit's E2SFCA to GPs on the context's communes (estimated road times), cached."""
+    from cpts_geo.accessibility import accessibility
+
+    if _E2SFCA_CACHE.get("ctx") is ctx and _E2SFCA_CACHE.get("supply") is supply:
+        return _E2SFCA_CACHE["value"]
+    layer = ctx.communes
+    codes = pd.Index(layer.index.astype(str))
+    sup = supply
+    if {"code", "profession", "count"} <= set(getattr(supply, "columns", [])):
+        sup = supply[supply["code"].astype(str).isin(codes)]
+    else:
+        sup = supply[supply.index.astype(str).isin(codes)]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        acc = accessibility(sup, layer, professions="médecin généraliste", per=10_000, quiet=True)
+    value = acc["médecin généraliste"]
+    _E2SFCA_CACHE.update(ctx=ctx, supply=supply, value=value)
+    return value
+
+
+def _e2sfca_block(ctx, cid, figs, supply):
+    from cpts_geo.accessibility import territory_accessibility
+
+    values = _e2sfca_values(ctx, supply)
+    pop = pd.to_numeric(ctx.communes["population"], errors="coerce")
+    cm = ctx.checked.membership
+    frames = [cm[cm["cpts_id"] == cid][["code", "cpts_id", "share"]]]
+    units = [(u, lab) for u, lab in _unit_labels(ctx, cid) if lab and u != "France"]
+    for u, _ in units[1:]:
+        col = "department" if u.startswith("dep:") else "region"
+        sel = ctx.communes.index[ctx.communes[col] == u[4:]]
+        frames.append(pd.DataFrame({"code": sel, "cpts_id": u, "share": 1.0}))
+    m = pd.concat(frames, ignore_index=True)
+    m = m[m["code"].isin(values.index)]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        agg = territory_accessibility(values, m, weights=pop, population=pop)
+    rows = []
+    for u, label in units:
+        k = "cpts" if u == cid else u
+        v = agg["accessibility"].get(u, np.nan)
+        rows.append((label, _fig(figs, f"e2sfca.{k}", v, 1)))
+    return Table("Accessibilité calculée par cpts_geo (E2SFCA, médecins généralistes accessibles pour "
+                 "10 000 habitants, temps de trajet estimés)", ("Territoire", "E2SFCA"), tuple(rows),
+                 numeric=(1,), classes=("unit",) + ("",) * (len(rows) - 1))
 
 
 def _flows(ctx, cid, figs, srcs, flows, threshold):
@@ -786,7 +893,7 @@ def _flows(ctx, cid, figs, srcs, flows, threshold):
                                       tuple(rows), numeric=(3, 4))))
     blocks.append(("note", f"Volumes de 1 à {number(threshold - 1, None, sep=SEP)} masqués (secret "
                            "statistique), avec les taux et les volumes qui permettraient de les retrouver."))
-    srcs.append("Flux : table fournie par l'utilisateur.")
+    srcs.append(f"Flux de patients : {_given(srcs, 'flows')}.")
     return Section("flux", title, tuple(blocks))
 
 
@@ -1038,7 +1145,7 @@ def _indicators(ctx, cid, figs, srcs, reports, table, rules):
         blocks.append(("notice", "Aucune commune de la CPTS dans la table pour : " + ", ".join(absent) + "."))
     blocks.append(("note", "Département, région et France agrégés sur les communes présentes dans la "
                            "table fournie : une table partielle donne des références partielles."))
-    srcs.append("Indicateurs : table fournie par l'utilisateur.")
+    srcs.append(f"Indicateurs : {_given(srcs, 'indicators')}.")
     return Section("indicateurs", title, tuple(blocks))
 
 
@@ -1056,6 +1163,8 @@ def build_portrait(
     secrecy: float = 10,
     map: bool = True,
     dpi: int = 100,
+    sources: Mapping[str, str] | None = None,
+    e2sfca: bool = False,
 ) -> Portrait:
     """Compute the portrait of one CPTS (sections, figures, reports), without writing it.
 
@@ -1079,6 +1188,11 @@ def build_portrait(
         Counts and volumes strictly between 0 and this are masked.
     map : bool, default True
         Draw the map (section 2).
+    e2sfca : bool, default False
+        Add the toolkit's own E2SFCA to GPs (needs ``supply``) next to the published APL.
+    sources : mapping, optional
+        What to cite for the tables given: ``{"supply": "BPE 2018 (INSEE), bpe.csv", "flows": …,
+        "indicators": …, "ages": …}`` (default: « fichier fourni par l'utilisateur »).
 
     Returns
     -------
@@ -1088,7 +1202,7 @@ def build_portrait(
     cid = _resolve(cpts_id, ctx)
     flows = getattr(flows, "flows", flows)  # a PreparedFlows gives its table
     figs: dict = {}
-    srcs: list = []
+    srcs: list = [_Given(dict(sources or {}))]
     reports: dict = {"registre": ctx.checked.report}
     identity, annex = _identity(ctx, cid, figs, srcs)
     sections = [identity]
@@ -1098,15 +1212,24 @@ def build_portrait(
     sections.append(_population(ctx, cid, figs, srcs, ages))
     if supply is not None:
         sections.append(_professionals(ctx, cid, figs, srcs, supply, secrecy))
-    sections.append(_accessibility(ctx, cid, figs, srcs, reports))
+    sections.append(_accessibility(ctx, cid, figs, srcs, reports, supply=supply, e2sfca=e2sfca))
     if flows is not None:
         sections.append(_flows(ctx, cid, figs, srcs, flows, secrecy))
     if indicators is not None:
         sections.append(_indicators(ctx, cid, figs, srcs, reports, indicators, rules))
+    srcs = [x for x in srcs if not isinstance(x, _Given)]
     sections.append(_sources(ctx, srcs))
     sections.append(Section("annexe", "Annexe : communes de la CPTS", (("table", annex),), page_break=True))
     return Portrait(str(cid), str(ctx.checked.cpts.at[cid, "name"]), ctx.illustrative, tuple(sections),
                     figs, reports, tuple(srcs))
+
+
+class _Given(dict):
+    """The user's names of the tables given, carried at the head of the sources list."""
+
+
+def _given(srcs, key: str) -> str:
+    return str(srcs[0].get(key) or "fichier fourni par l'utilisateur")
 
 
 def _sources(ctx, srcs) -> Section:
@@ -1127,6 +1250,31 @@ def _sources(ctx, srcs) -> Section:
               "Comparaisons : département et région rassemblant le plus d'habitants de la CPTS.",
               f"Portrait produit par cpts_geo {__version__}, sans connexion réseau."]
     return Section("sources", "9. Sources, millésimes et précautions", (("list", items),))
+
+
+def portrait_tables(p: Portrait) -> list[tuple[str, pd.DataFrame]]:
+    """Every table of a portrait as ``(section — caption, DataFrame)``, as printed.
+
+    Examples
+    --------
+    >>> p = build_portrait("HDF-01", context=portrait_context(), map=False)
+    >>> [title for title, _ in portrait_tables(p)][:2]
+    ['1. Identité du territoire', '3. Financement ACI — Montants annuels maximaux, CPTS de taille 2 (ACI, avenant 2)']
+    """
+    out = []
+    for s in p.sections:
+        for b in s.blocks:
+            if b[0] == "table":
+                out.append((f"{s.title} — {b[1].caption}", b[1].to_frame()))
+            elif b[0] == "facts":
+                def text(v):
+                    if isinstance(v, list):
+                        return "".join(text(x) for x in v)
+                    return v.text if isinstance(v, Figure) else str(v)
+
+                out.append((s.title, pd.DataFrame({"": [text(v) for _, v in b[1]]},
+                                                  index=[k for k, _ in b[1]])))
+    return out
 
 
 # --------------------------------------------------------------------------- HTML
@@ -1386,3 +1534,14 @@ def _index(out: Path, table: pd.DataFrame, illustrative: bool, pdf: bool) -> Non
             f"</title><style>{_css()}</style></head><body><h1>Portraits des CPTS</h1>{note}"
             f"<p>{number(len(table), sep=SEP)} portrait(s).</p><ul>{''.join(items)}</ul></body></html>\n")
     atomic_write_text(out / "index.html", page)
+
+
+class _CallableModule(types.ModuleType):
+    """``cpts_geo.portrait(...)`` writes a portrait; ``cpts_geo.portrait.portraits(...)`` and the
+    other functions stay reachable as in any module."""
+
+    def __call__(self, *args, **kwargs) -> PortraitResult:
+        return portrait(*args, **kwargs)
+
+
+sys.modules[__name__].__class__ = _CallableModule

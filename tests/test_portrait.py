@@ -380,3 +380,28 @@ def test_cli_portrait(tmp_path, capsys):
     assert main(["portrait", "--communes", "80021", "80001", "--nom", "Projet Amiens",
                  "-o", str(tmp_path / "d.html")]) == 0
     assert "Projet Amiens" in (tmp_path / "d.html").read_text(encoding="utf-8")
+
+
+def test_e2sfca_when_asked(ctx):
+    from cpts_geo.accessibility import accessibility, territory_accessibility
+
+    p = P.build_portrait("HDF-01", context=ctx, e2sfca=True, map=False)
+    assert "E2SFCA demandé sans fichier de professionnels" in htmllib.unescape(P.render_html(p))
+    member = ctx.checked.membership[ctx.checked.membership["cpts_id"] == "HDF-01"]
+    supply = pd.DataFrame({"code": [member["code"].iloc[0], "02691", "80021"],
+                           "profession": ["médecin généraliste"] * 3, "count": [5.0, 60.0, 300.0]})
+    p = P.build_portrait("HDF-01", context=ctx, supply=supply, e2sfca=True, map=False,
+                         sources={"supply": "fichier test.csv"})
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        acc = accessibility(supply, ctx.communes, per=10_000, quiet=True)["médecin généraliste"]
+        pop = pd.to_numeric(ctx.communes["population"])
+        expected = territory_accessibility(acc, member, weights=pop, population=pop).loc["HDF-01", "accessibility"]
+    assert p.figures["e2sfca.cpts"].text == number(expected, 1, sep=SEP)
+    assert "Professionnels : fichier test.csv." in htmllib.unescape(P.render_html(p))
+
+
+def test_module_is_callable(tmp_path):
+    res = cpts_geo.portrait("HDF-03", tmp_path / "p.html", map=False)
+    assert res.html.exists() and res.portrait.cpts_id == "HDF-03"
+    assert cpts_geo.portrait.portraits is P.portraits
