@@ -907,9 +907,9 @@ def read_ages(data, *, sep: str | None = None) -> pd.DataFrame:
     >>> read_ages(t).values.tolist()
     [['31555', 3.0, 22.0]]
     """
-    from cpts_geo.professionals import _read_table
+    from cpts_geo.io import read_table
 
-    frame = _read_table(data, sep)
+    frame = read_table(data, sep=sep).table
     cols = {fold(c): c for c in frame.columns}
     code = cols.get("code") or cols.get("codgeo") or cols.get("code commune")
     age = cols.get("age")
@@ -965,23 +965,25 @@ def read_indicators(data, *, sep: str | None = None, year: str | int | None = No
     >>> read_indicators(t)[["code", "indicator", "value"]].values.tolist()
     [['80021', 'Patients sans médecin traitant', 1200.0], ['80001', 'Patients sans médecin traitant', 35.0]]
     """
-    from cpts_geo.professionals import _read_table
+    from cpts_geo.io import parse_numbers, read_table, recognise_headers
 
-    frame = _read_table(data, sep).reset_index(drop=True)
+    read = read_table(data, kind="indicators", sep=sep)
+    frame = read.table.reset_index(drop=True)
+    fields = recognise_headers(list(frame.columns), "indicators")
     cols = {fold(c): c for c in frame.columns}
-    code = next((cols[k] for k in ("code", "code commune", "code insee", "codgeo", "depcom") if k in cols), None)
+    code = next((h for h, f in fields.items() if f == "code"), None)
     if code is None:
         raise ValidationError("Table d'indicateurs sans colonne de code commune : nommez-la « code »",
                               [{"problem": "colonnes reçues : " + ", ".join(map(str, frame.columns))}])
-    rows = np.arange(2, len(frame) + 2)
-    frame["_row"] = rows
+    frame["_row"] = read.rows
     ycol = next((cols[k] for k in ("annee", "millesime", "year") if k in cols), None)
     ind, val = cols.get("indicateur"), cols.get("valeur")
+    names = [h for h, f in fields.items() if f == "name"]  # a commune name column is no indicator
     problems: list[dict] = []
     if ind and val:
         long = frame.rename(columns={code: "code", ind: "indicator", val: "value"})
     else:
-        value_cols = [c for c in frame.columns if c not in (code, ycol, "_row")]
+        value_cols = [c for c in frame.columns if c not in (code, ycol, "_row", *names)]
         long = frame.melt(id_vars=[code, "_row"] + ([ycol] if ycol else []), value_vars=value_cols,
                           var_name="indicator", value_name="value").rename(columns={code: "code"})
     if ycol:
@@ -994,10 +996,8 @@ def read_indicators(data, *, sep: str | None = None, year: str | int | None = No
                 got = ", ".join(sorted(long.loc[long["indicator"] == name, ycol].astype(str).unique()))
                 problems.append({"problem": f"indicateur « {name} » : plusieurs millésimes ({got}) ; "
                                             "choisissez-en un (year=, --annee-indicateurs)"})
-    text = long["value"].astype("string").str.strip().str.replace("\u00a0", "").str.replace("\u202f", "") \
-        .str.replace(" ", "").str.replace(",", ".")
-    num = pd.to_numeric(text, errors="coerce")
-    for pos in np.flatnonzero((num.isna() & long["value"].notna() & (text != "")).to_numpy()):
+    num, bad = parse_numbers(long["value"].reset_index(drop=True))
+    for pos in np.flatnonzero(bad):
         problems.append({"row": int(long["_row"].iloc[pos]), "code": long["code"].iloc[pos],
                          "problem": f"valeur non numérique « {long['value'].iloc[pos]} » pour "
                                     f"« {long['indicator'].iloc[pos]} »"})
@@ -1005,7 +1005,7 @@ def read_indicators(data, *, sep: str | None = None, year: str | int | None = No
         raise ValidationError("Table d'indicateurs invalide : corrigez les lignes citées", problems)
     out = pd.DataFrame({"row": long["_row"].to_numpy(), "code": long["code"].astype("string").str.strip()
                         .str.zfill(5).to_numpy(), "indicator": long["indicator"].astype(str).to_numpy(),
-                        "value": num.to_numpy(dtype="float64")})
+                        "value": num})
     return out[out["value"].notna()].reset_index(drop=True)
 
 

@@ -405,3 +405,14 @@ def test_module_is_callable(tmp_path):
     res = cpts_geo.portrait("HDF-03", tmp_path / "p.html", map=False)
     assert res.html.exists() and res.portrait.cpts_id == "HDF-03"
     assert cpts_geo.portrait.portraits is P.portraits
+
+
+def test_wide_indicator_table_with_names_and_file_rows(tmp_path):
+    path = tmp_path / "ind.csv"
+    path.write_text("Code INSEE;Nom;Patients sans MT;Taux ALD\n80021;Amiens;1 200;0,21\n80001;Abbeville;35;x\n",
+                    encoding="utf-8")
+    with pytest.raises(ValidationError, match=r"ligne 3, code 80001 : valeur non numérique « x » pour « Taux ALD »"):
+        P.read_indicators(path)
+    path.write_text("Code INSEE;Nom;Patients sans MT\n80021;Amiens;1 200\n", encoding="utf-8")
+    assert P.read_indicators(path)[["row", "code", "indicator", "value"]].values.tolist() == [
+        [2, "80021", "Patients sans MT", 1200.0]]
