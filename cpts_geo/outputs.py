@@ -633,13 +633,15 @@ def _write_layers(path: Path, kind: str, layers, note: str, meta, date: str) -> 
     written: list[Path] = []
     if kind == "GeoPackage":
         with atomic_path(path) as tmp, _disk_space(path), _gdal_date(date):
-            for name, frame in layers.items():
+            for i, (name, frame) in enumerate(layers.items()):
                 desc = _DESCRIPTIONS.get(_kind(name), name) + " — " + " ; ".join(
                     f"{k} : {v}" for k, v in meta.items())
+                # GeoPackage 1.2: read without a warning by the QGIS/GDAL versions still in service
+                options = {"dataset_options": {"VERSION": "1.2"}} if i == 0 else {}
                 frame.to_file(tmp, layer=name, driver="GPKG", engine="pyogrio",
                               layer_options={"DESCRIPTION": desc, "IDENTIFIER": name,
                                              "GEOMETRY_NAME": "geom", "FID": "fid"},
-                              layer_metadata=meta)
+                              layer_metadata=meta, **options)
             _add_styles(tmp, layers, date)
         written.append(path)
     else:
