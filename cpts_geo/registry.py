@@ -149,7 +149,7 @@ def read_registry(
     out = pd.DataFrame({"row": read.rows})
     inverse = {v: k for k, v in mapping.items()}
     for name in REGISTRY_COLUMNS:
-        out[name] = frame[inverse[name]].to_numpy(dtype=object) if name in inverse else None
+        out[name] = frame[inverse[name]].array if name in inverse else None
     out = out.astype({"row": "int64"})
     info = {"source": "PostGIS" if postgis else read.source, "read": read.describe(),
             "recognised": {str(k): v for k, v in mapping.items()},

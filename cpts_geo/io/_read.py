@@ -335,10 +335,10 @@ def _blank(table: pd.DataFrame) -> np.ndarray:
     if not len(table.columns):
         return np.ones(len(table), dtype=bool)
     filled = np.zeros(len(table), dtype=bool)
-    for col in table.columns:
-        values = table[col]
-        text = values.astype("string").str.strip()
-        filled |= (text.notna() & (text != "")).to_numpy(dtype=bool)
+    for k in range(table.shape[1]):
+        values = table.iloc[:, k]
+        text = (values if pd.api.types.is_string_dtype(values.dtype) else values.astype("string")).str.strip()
+        filled |= (text.notna() & (text != "")).to_numpy(dtype=bool, na_value=False)
     return ~filled
 
 
@@ -397,9 +397,7 @@ def _read_csv(path: Path, *, sep: str | None, encoding: str | None) -> ReadTable
     try:
         # header=None: the header line sets the number of fields, so that any longer line is
         # an error (pandas would otherwise take a first column as index, or drop extra fields)
-        table = pd.read_csv(io.StringIO(text), sep=sep, header=None, dtype=str,
-                            keep_default_na=False, na_values=[""], skip_blank_lines=False,
-                            quotechar='"', engine="c", low_memory=False)
+        table = _parse_fast(text, sep)
         n_lines = text.count("\n") + (0 if text.endswith("\n") else 1)
         if len(table) != n_lines:  # a quoted cell spans lines: number the records one by one
             raise pd.errors.ParserError("multi-line records")
@@ -416,6 +414,26 @@ def _read_csv(path: Path, *, sep: str | None, encoding: str | None) -> ReadTable
     return ReadTable(table[keep].reset_index(drop=True), rows[keep], str(path), "csv",
                      encoding=enc, separator=sep, header_row=header_row,
                      recoded_lines=tuple(r for r in recoded if r >= header_row))
+
+
+def _parse_fast(text: str, sep: str) -> pd.DataFrame:
+    """Every record of ``text`` (the header line first), cells as text, blank lines as empty
+    records: pyarrow's parser when no line is blank (it skips them), pandas' C parser otherwise
+    or when pyarrow refuses a line (one with fewer fields)."""
+    data = io.BytesIO(text.encode("utf-8"))
+    options = dict(sep=sep, header=None, dtype=str, keep_default_na=False, na_values=[""],
+                   quotechar='"', encoding="utf-8")
+    if "\n\n" not in text and "\n\r\n" not in text:
+        try:
+            import pyarrow as pa
+
+            try:
+                return pd.read_csv(data, engine="pyarrow", **options)
+            except (pd.errors.ParserError, pa.ArrowInvalid, ValueError):
+                data.seek(0)
+        except ImportError:  # pragma: no cover - pyarrow is a dependency
+            pass
+    return pd.read_csv(data, engine="c", skip_blank_lines=False, low_memory=False, **options)
 
 
 def _parse_slowly(text: str, sep: str, header_row: int, name: str) -> tuple[pd.DataFrame, np.ndarray]:
@@ -447,7 +465,9 @@ def _check_separators(table: pd.DataFrame, rows: np.ndarray, sep: str, blank: np
     if table.shape[1] < 2 or not len(table):
         return blank
     blank = blank.copy()
-    first = table.iloc[:, 0].astype("string")
+    first = table.iloc[:, 0]
+    if not pd.api.types.is_string_dtype(first.dtype):
+        first = first.astype("string")
     rest_empty = _blank(table.iloc[:, 1:])
     problems = []
     need = min(3, table.shape[1])
@@ -457,10 +477,14 @@ def _check_separators(table: pd.DataFrame, rows: np.ndarray, sep: str, blank: np
     # a whole line written with another separator lands in the first cell (and, when it holds
     # the file's separator too, in the next ones)
     seen: set[int] = set()
-    for other in SEPARATORS:
-        if other == sep:
-            continue
-        pieces = first.str.count(re.escape(other)).fillna(0).to_numpy() + 1
+    others = [o for o in SEPARATORS if o != sep]
+    maybe = first.str.contains("[" + re.escape("".join(others)) + "]", regex=True).fillna(False)
+    maybe = maybe.to_numpy(dtype=bool)
+    if not maybe.any():
+        return blank
+    for other in others:
+        pieces = np.ones(len(first))
+        pieces[maybe] = first[maybe].str.count(re.escape(other)).fillna(0).to_numpy() + 1
         hits = ((pieces >= need) & rest_empty) | (pieces >= table.shape[1])
         for pos in np.flatnonzero(hits & ~blank):
             if pos in seen:
