@@ -135,11 +135,9 @@ def read_passage_table(passage: pd.DataFrame | str | Path) -> dict[str, set[str]
     {'05001'}
     """
     if not isinstance(passage, pd.DataFrame):
-        path = Path(passage)
-        if path.suffix.lower() in (".xlsx", ".xls"):
-            passage = pd.read_excel(path, dtype=str)
-        else:
-            passage = pd.read_csv(path, dtype=str, sep=None, engine="python")
+        from cpts_geo.io import read_table
+
+        passage = read_table(Path(passage)).table  # CSV, XLSX, Parquet: encoding, separator detected
     cols = {c.lower(): c for c in passage.columns}
     links: dict[str, set[str]] = {}
 

@@ -438,11 +438,14 @@ def read_communes(
     geopandas.GeoDataFrame
         Same structure as :func:`load_communes`.
     """
+    from cpts_geo.io import read_table
+
     path = Path(path)
-    if path.suffix.lower() in (".parquet", ".geoparquet"):
-        raw = gpd.read_parquet(path)
-    else:
-        raw = gpd.read_file(path, layer=layer)
+    raw = read_table(path, layer=layer, geometry=True).table  # several layers: refused, listed
+    if not isinstance(raw, gpd.GeoDataFrame):
+        raise ValidationError(f"{path.name} : pas de géométries ; donnez la couche des communes en "
+                              "GeoPackage, Shapefile, GeoJSON ou GeoParquet.",
+                              [{"problem": "aucune géométrie"}])
     return _validate_layer(
         raw,
         columns={"code": code, "name": name, "population": population,

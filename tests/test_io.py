@@ -446,3 +446,32 @@ def test_cli_says_how_it_read_and_takes_feuille_couche_sep_encodage(tmp_path, ca
     assert "pas en utf-8 (ligne 2)" in capsys.readouterr().err
     assert main(["valider", str(csv_path), "--region", "32", "--sep", ";"]) != 0
     assert "introuvables" in capsys.readouterr().err
+
+
+def test_user_commune_layer_and_perimeters_with_several_layers_are_refused(tmp_path):
+    import geopandas as gpd
+    from shapely.geometry import box
+
+    from cpts_geo.communes import read_communes
+    from cpts_geo.registry import read_perimeters
+
+    path = tmp_path / "communes.gpkg"
+    layer = gpd.GeoDataFrame({"INSEE_COM": ["59350"], "NOM": ["Lille"], "POPULATION": [236710]},
+                             geometry=[box(700000, 7050000, 710000, 7060000)], crs=2154)
+    layer.to_file(path, layer="communes")
+    layer.to_file(path, layer="arrondissements")
+    with pytest.raises(ValidationError, match=r"« communes », « arrondissements ».*--couche"):
+        read_communes(path)
+    with pytest.raises(ValidationError, match="--couche"):
+        read_perimeters(path)
+    assert len(read_perimeters(path, layer="communes")) == 1
+
+
+def test_passage_table_read_through_the_reader(tmp_path):
+    from cpts_geo.cog import read_passage_table
+
+    path = write(tmp_path, "passage.csv", "sep=;\nold_code;new_code;libellé\n\n05120;05001;Abriès\n"
+                 .encode("cp1252"))
+    frame = read_table(path).table
+    assert frame.values.tolist() == [["05120", "05001", "Abriès"]]
+    assert read_passage_table(path) == read_passage_table(frame) == {"05120": {"05001"}}
