@@ -662,18 +662,25 @@ def _cmd_carte(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from cpts_geo.batch import area_maps, slug
-    from cpts_geo.communes import region_code
+    from cpts_geo.communes import load_arrondissements, region_code
 
     t0 = time.perf_counter()
     _outputs_first(Path(args.output) if args.output else Path("maps") / "carte.html")
     checked, illustrative, france = _checked_for_maps(args)
     region = region_code(args.region) if args.region else None
+    # arrondissements (Paris, Lyon, Marseille) count for their city
+    cities = checked.membership["code"].map(load_arrondissements(crs=None)["parent"]) \
+        .fillna(checked.membership["code"])
+    present = set(france.loc[france.index.isin(cities), "region"])
     if region is None:
-        regions = sorted(set(france.loc[france.index.isin(checked.membership["code"]), "region"]))
+        regions = sorted(present)
         if len(regions) != 1:
             raise ValueError(f"Le registre couvre plusieurs régions ({', '.join(regions)}) : "
                              "choisissez-en une avec --region, ou utilisez « cpts-geo cartes ».")
         region = regions[0]
+    elif region not in present:
+        raise ValueError(f"Aucune CPTS du registre n'a de commune dans la région {region} ; régions "
+                         f"du registre : {', '.join(sorted(present)) or 'aucune'}.")
     name = france.loc[france["region"] == region, "region_name"].iloc[0] \
         if (france["region"] == region).any() else region
     out = Path(args.output) if args.output else Path("maps") / f"{slug(name)}.html"

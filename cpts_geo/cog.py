@@ -17,13 +17,20 @@ from __future__ import annotations
 import difflib
 import re
 from collections.abc import Iterable
+from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from cpts_geo._french import fold
-from cpts_geo.communes import INSEE_CODE_PATTERN, is_insee_code, load_arrondissements, load_communes, load_former_communes
+from cpts_geo.communes import (
+    INSEE_CODE_PATTERN,
+    is_insee_code,
+    load_arrondissements,
+    load_communes,
+    load_former_communes,
+)
 
 __all__ = ["normalize_codes", "remap_codes", "read_passage_table", "closest_names"]
 
@@ -55,6 +62,8 @@ def _normalize_one(value) -> tuple[str | None, str | None]:
         stripped = value.replace("\u00a0", " ").strip()
         if stripped != value:
             reason = "espaces retirés"
+        elif re.fullmatch(r"\d+\.0+", stripped):
+            reason = "nombre converti en texte"
         elif stripped != text:
             reason = "majuscules (2A/2B)"
     if re.fullmatch(r"\d{4}", text):
@@ -95,11 +104,21 @@ def normalize_codes(values: pd.Series | Iterable) -> tuple[pd.Series, pd.DataFra
     ['zéro initial restauré', 'espaces retirés', 'majuscules (2A/2B)']
     """
     series = values if isinstance(values, pd.Series) else pd.Series(list(values))
+    values_list = series.tolist()
+    # The usual case, vectorised: text that is already a clean code needs nothing.
+    clean = series.astype("string").str.fullmatch(_CLEAN.pattern).fillna(False).to_numpy(dtype=bool)
+    if not isinstance(series.dtype, pd.StringDtype):  # 59350 as a number is not clean text
+        clean &= np.fromiter((isinstance(v, str) for v in values_list), dtype=bool,
+                             count=len(values_list))
+    if clean.all():
+        codes = pd.Series(series.to_numpy(dtype=object), index=series.index, dtype="string",
+                          name=series.name)
+        return codes, pd.DataFrame(columns=["row", "code", "new_code", "reason"])
     out: list[str | None] = []
     rows = []
     seen: dict = {}
-    for pos, value in enumerate(series.tolist(), start=1):
-        if isinstance(value, str) and _CLEAN.fullmatch(value):  # the usual case: nothing to do
+    for pos, (value, ok) in enumerate(zip(values_list, clean.tolist()), start=1):
+        if ok:
             out.append(value)
             continue
         key = (type(value), value) if not (isinstance(value, float) and np.isnan(value)) else None
@@ -245,20 +264,7 @@ def remap_codes(
     series = codes if isinstance(codes, pd.Series) else pd.Series(list(codes))
     series = series.astype("string")
     layer = communes if communes is not None else load_communes(crs=None)
-    names = dict(zip(layer.index, layer["name"])) if "name" in layer.columns else {}
-    current = set(layer.index)
-    arm = load_arrondissements(crs=None)
-    arm_parent = dict(zip(arm.index, arm["parent"]))
-    names.update({c: n for c, n in zip(arm.index, arm["name"]) if c not in names})
-    former = load_former_communes()
-    former = former[former["code"] != former["parent"]]
-    # A code déléguée in several parents (rare) would be ambiguous: keep all parents.
-    former_parent: dict[str, set[str]] = {}
-    former_kind: dict[str, str] = {}
-    for code, parent, kind, name in former[["code", "parent", "kind", "name"]].itertuples(index=False):
-        former_parent.setdefault(code, set()).add(parent)
-        former_kind[code] = f"commune {kind}"
-        names.setdefault(code, name)
+    arm_parent, former_parent, former_kind, other_names = _embedded_history()
     if passage is None:
         links: dict[str, set[str]] = {}
     elif isinstance(passage, dict):
@@ -266,47 +272,83 @@ def remap_codes(
     else:
         links = read_passage_table(passage)
 
-    mapping: dict[str, tuple[str | None, str | None]] = {}
-    for code in pd.unique(series.dropna()):
-        if code in current:
-            if plm == "city" and code in arm_parent and arm_parent[code] in current:
-                mapping[code] = (arm_parent[code], "arrondissement → commune")
-            else:
-                mapping[code] = (code, None)
-        elif code in arm_parent:
-            if plm == "city":
-                mapping[code] = (arm_parent[code], "arrondissement → commune")
-            else:
-                mapping[code] = (code, None)
+    # Work on the distinct codes only, vectorised where a code is simply current.
+    position, uniques = pd.factorize(series, use_na_sentinel=True)
+    uniq = np.asarray(uniques, dtype=object)
+    is_current = pd.Index(uniq).isin(layer.index)
+    is_arm = pd.Index(uniq).isin(list(arm_parent))
+    target = np.where(is_current, uniq, None).astype(object)
+    reason = np.full(len(uniq), None, dtype=object)
+    current = set(layer.index)
+    if plm == "city":
+        for i in np.flatnonzero(is_arm):
+            code = uniq[i]
+            if is_current[i] and arm_parent[code] not in current:
+                continue
+            target[i], reason[i] = arm_parent[code], "arrondissement → commune"
+    for i in np.flatnonzero(~is_current):
+        code = uniq[i]
+        if code in arm_parent:
+            if plm == "keep":
+                target[i] = code
         elif code in former_parent and len(former_parent[code] & current) == 1:
-            mapping[code] = ((former_parent[code] & current).pop(), former_kind[code])
+            target[i], reason[i] = next(iter(former_parent[code] & current)), former_kind[code]
         else:
             targets = _successors(code, links, current) if links else set()
             if len(targets) == 1:
-                mapping[code] = (targets.pop(), "table de passage")
+                target[i], reason[i] = targets.pop(), "table de passage"
             elif len(targets) > 1:
-                mapping[code] = (None, "scission : plusieurs communes actuelles ("
-                                 + ", ".join(sorted(targets)) + ")")
+                reason[i] = "scission : plusieurs communes actuelles (" + ", ".join(sorted(targets)) + ")"
             elif not is_insee_code([code])[0]:
-                mapping[code] = (None, "code INSEE mal formé")
+                reason[i] = "code INSEE mal formé"
             else:
-                mapping[code] = (None, "code inconnu")
+                reason[i] = "code inconnu"
 
-    new = series.map(lambda c: mapping[c][0] if c is not pd.NA and c in mapping else None)
-    new = new.astype("string")
-    rows = []
-    for pos, code in enumerate(series.tolist(), start=1):
-        if code is pd.NA or code is None:
-            rows.append((pos, code, pd.NA, pd.NA, pd.NA, "code vide"))
-            continue
-        target, reason = mapping[code]
-        if reason is None:
-            continue
-        rows.append((pos, code, target if target else pd.NA, names.get(code, pd.NA),
-                     names.get(target, pd.NA) if target else pd.NA, reason))
-    report = pd.DataFrame(rows, columns=_REPORT_COLUMNS)
-    report["new_code"] = report["new_code"].astype("string")
+    empty = position < 0
+    safe = np.where(empty, 0, position)
+    new_values = target[safe] if len(uniq) else np.full(len(series), None, dtype=object)
+    new_values = np.where(empty, None, new_values)
+    new = pd.Series(new_values, index=series.index, dtype="string", name=series.name)
+    flagged = empty | (np.not_equal(reason, None)[safe] if len(uniq) else empty)
+    pos = np.flatnonzero(flagged)
+    if not len(pos):
+        return new, pd.DataFrame(columns=_REPORT_COLUMNS).astype({"new_code": "string"})
+    names = pd.concat([layer["name"], other_names]) if "name" in layer.columns else other_names
+    names = names[~names.index.duplicated(keep="first")]
+    given = np.asarray(series.to_numpy(dtype=object, na_value=None))[pos]
+    mapped = new_values[pos]
+    why = np.where(empty[pos], "code vide", reason[safe[pos]] if len(uniq) else "code vide")
+    report = pd.DataFrame({
+        "row": pos + 1,
+        "code": pd.array(given, dtype="string"),
+        "new_code": pd.array(mapped, dtype="string"),
+        "name": names.reindex(given).to_numpy(dtype=object),
+        "new_name": names.reindex(mapped).to_numpy(dtype=object),
+        "reason": why.astype(object),
+    })
+    report["name"] = report["name"].where(report["code"].notna(), pd.NA)
+    report["new_name"] = report["new_name"].where(report["new_code"].notna(), pd.NA)
+    report = report.astype({"code": object, "name": object, "new_name": object})
+    report["code"] = report["code"].where(report["code"].notna(), pd.NA)
     return new, report
+
+
+@lru_cache(maxsize=1)
+def _embedded_history():
+    """The embedded arrondissements and former communes as look-up tables (read once)."""
+    arm = load_arrondissements(crs=None)
+    arm_parent = dict(zip(arm.index, arm["parent"]))
+    former = load_former_communes()
+    former = former[former["code"] != former["parent"]]
+    # A code déléguée in several parents (rare) would be ambiguous: keep all parents.
+    former_parent: dict[str, set[str]] = {}
+    former_kind: dict[str, str] = {}
+    for code, parent, kind in former[["code", "parent", "kind"]].itertuples(index=False):
+        former_parent.setdefault(code, set()).add(parent)
+        former_kind[code] = f"commune {kind}"
+    names = pd.concat([arm["name"], former.drop_duplicates("code").set_index("code")["name"]])
+    names = names[~names.index.duplicated(keep="first")]
+    return arm_parent, former_parent, former_kind, names
 
 
 def closest_names(

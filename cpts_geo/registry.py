@@ -27,7 +27,6 @@ table other modules use: ``code``, ``cpts_id``, ``share``.
 
 from __future__ import annotations
 
-import re
 import warnings
 from collections.abc import Mapping
 from functools import lru_cache
@@ -37,11 +36,10 @@ from typing import NamedTuple
 import numpy as np
 import pandas as pd
 
-from cpts_geo._french import fold, number, percent
-from cpts_geo.cog import closest_names, normalize_codes, remap_codes
-from cpts_geo.communes import load_arrondissements, load_communes, load_former_communes
+from cpts_geo._french import percent
+from cpts_geo.communes import load_arrondissements, load_communes
 from cpts_geo.errors import ValidationError
-from cpts_geo.io import parse_numbers, read_table, recognise_header
+from cpts_geo.io import read_table, recognise_header
 
 __all__ = [
     "REGISTRY_COLUMNS",
@@ -178,37 +176,6 @@ class CheckedRegistry(NamedTuple):
     report: pd.DataFrame
 
 
-def _share_values(values: pd.Series) -> tuple[pd.Series, list[int]]:
-    """Parse shares: ``0.5``, ``0,5``, ``50 %`` → 0.5; empty → NA. Returns bad positions.
-
-    The text ``nan`` and a formula without computed value (``=1/2``) are bad, not empty."""
-    out, bad = parse_numbers(values, percent=True)
-    return pd.Series(out, index=values.index, dtype="float64"), np.flatnonzero(bad).tolist()
-
-
-# Leading article of a commune name (INSEE writes "Le Havre"; some files write "Havre" or
-# "Havre (Le)"): left out when names are compared.
-_ARTICLE = re.compile(r"^(le|la|les|l|aux|las|los) ")
-_ARTICLE_AFTER = re.compile(r" (le|la|les|l|aux|las|los)$")
-
-
-@lru_cache(maxsize=200_000)
-def _folded_name(text: str) -> str:
-    return _ARTICLE.sub("", fold(text))
-
-
-def _names_match(given: str, *known) -> bool:
-    g = fold(given)
-    g = re.sub(r"\bste\b", "sainte", re.sub(r"\bst\b", "saint", g))
-    g = _ARTICLE_AFTER.sub("", _ARTICLE.sub("", g))
-    for k in known:
-        if k is None or k is pd.NA:
-            continue
-        if g == _folded_name(k):
-            return True
-    return False
-
-
 def validate_registry(
     registry,
     communes: pd.DataFrame | None = None,
@@ -216,22 +183,31 @@ def validate_registry(
     passage=None,
     check_names: bool = True,
     columns: Mapping[str, str] | None = None,
+    stage_default: str | None = None,
 ) -> CheckedRegistry:
     """Check a registry against the rules and return its membership table.
 
-    Every problem of the registry is gathered and reported in one :class:`ValidationError`:
-    missing identifiers, stage typos (with the allowed values), shares that are not numbers
-    or outside [0, 1], codes that are not INSEE codes or unknown (with the closest commune
-    names when a name column is present), names that do not match their code, communes
-    outside ``communes``, CPTS without any commune, and **overlaps**: every commune claimed
-    by two or more CPTS, with all claimants, unless all of them declare a share and the
-    shares sum to at most 1.
+    Every problem of the registry is gathered and reported in one :class:`ValidationError`,
+    ordered by severity (overlaps, then unknown codes, then the rest; the ``kind`` column of
+    its ``problems`` table names each kind): missing identifiers, stage typos (with the
+    allowed values), shares that are not numbers or outside ]0, 1], codes that are not INSEE
+    codes or unknown (with the closest commune names when a name column is present), names
+    that do not match their code, communes outside ``communes``, CPTS without any commune,
+    the same commune listed twice in one CPTS with different shares, and **overlaps**: every
+    commune claimed by two or more CPTS, with all claimants, unless all of them declare a
+    share and the shares sum to at most 1.
+
+    The stage is optional: a CPTS whose stage is not given (no stage column, or empty cells)
+    gets :data:`cpts_geo.stages.NOT_GIVEN` (« Étape non renseignée »), or ``stage_default``
+    when given (each filled row is reported).
 
     What is repaired, each with a report row and a warning: codes that lost their leading
-    zero or carry spaces; codes of former communes (communes déléguées or associées, or found
-    in ``passage``), mapped to today's commune; the same commune listed twice in one CPTS
-    (kept once). Paris, Lyon and Marseille may be given whole or by municipal arrondissement;
-    a city given whole by one CPTS and by arrondissement by another is an overlap.
+    zero, carry spaces or were typed as numbers; codes of former communes (communes déléguées
+    or associées, or found in ``passage``), mapped to today's commune; the same commune
+    listed twice in one CPTS with the same share (kept once). Paris, Lyon and Marseille may
+    be given whole or by municipal arrondissement; a city given whole by one CPTS and by
+    arrondissement by another is an overlap. The same CPTS name under two identifiers is
+    reported (not refused).
 
     Parameters
     ----------
@@ -245,6 +221,10 @@ def validate_registry(
     check_names : bool, default True
         Cross-check ``commune_name`` against the code's name (accents, case, ``St``/``Saint``
         ignored).
+    columns : mapping, optional
+        Headers not recognised automatically (see :func:`read_registry`).
+    stage_default : str, optional
+        Stage given to the CPTS whose stage is not given (e.g. ``"ACI signé"``).
 
     Returns
     -------
@@ -261,276 +241,97 @@ def validate_registry(
     ...
     cpts_geo.errors.ValidationError: Le registre ne respecte pas les règles : corrigez les lignes listées. (1 problème(s))
       - lignes 3, 4, code 59009 : commune Villeneuve-d'Ascq revendiquée par plusieurs CPTS : A (ligne 3), B (ligne 4)
+    >>> checked = validate_registry(reg.drop(columns="stage").iloc[:2])
+    >>> checked.cpts["stage"].tolist()
+    ['Étape non renseignée']
     """
-    from cpts_geo.stages import STAGE_DTYPE, STAGES, parse_stages
+    from cpts_geo import _registry_checks as checks
+    from cpts_geo.stages import parse_stages
 
     reg = read_registry(registry, columns=columns)
     if len(reg) == 0:
         raise ValidationError(
             "Le registre est vide : aucune ligne (CPTS, commune) à lire. Vérifiez le fichier "
             "ou la feuille choisie.", [{"problem": "registre vide"}])
-    layer = communes if communes is not None else load_communes(crs=None)
-    france = load_communes(crs=None)
-    arm = load_arrondissements(crs=None)
+    if stage_default is not None:
+        stage_default = str(parse_stages([stage_default]).iat[0])
+    ref = _reference(communes)
     problems: list[dict] = []
-    report_rows: list[dict] = []
 
-    # Identifiers, names
-    ids = reg["cpts_id"].map(lambda v: None if v is None or (isinstance(v, float) and np.isnan(v))
-                             else str(v).strip() or None)
-    if isinstance(reg["cpts_id"].iloc[0], (float, np.floating)):
-        ids = reg["cpts_id"].map(lambda v: None if pd.isna(v) else
-                                 str(int(v)) if float(v).is_integer() else str(v))
-    for row in reg.loc[ids.isna(), "row"]:
-        problems.append({"row": row, "problem": "identifiant de CPTS vide"})
-    names = reg["cpts_name"].map(lambda v: None if v is None or pd.isna(v) else str(v).strip() or None)
-
-    # Stages
-    stage_raw = reg["stage"]
-    stages = pd.Series(pd.NA, index=reg.index, dtype=STAGE_DTYPE)
-    if stage_raw.notna().any():
-        given = stage_raw.notna()
-        try:
-            stages[given] = parse_stages(stage_raw[given].reset_index(drop=True)).to_numpy()
-        except ValidationError as err:
-            file_rows = reg.loc[given, "row"].to_numpy()
-            for rec in err.problems.to_dict("records"):
-                pos = rec.get("row")
-                rec["row"] = int(file_rows[int(pos) - 1]) if pos is not None and not pd.isna(pos) else pos
-                problems.append(rec)
-    missing_stage = reg.loc[stage_raw.isna(), "row"].tolist()
-    for row in missing_stage:
-        problems.append({"row": row, "problem": "étape du projet vide ; valeurs possibles : "
-                         + " ; ".join(STAGES)})
-
-    # Shares
-    shares, bad = _share_values(reg["share"])
-    for pos in bad:
-        problems.append({"row": reg["row"].iat[pos], "problem":
-                         f"part de population illisible : {reg['share'].iat[pos]!r} "
-                         "(attendu un nombre entre 0 et 1, ex. 0,5 ou 50 %)"})
-    out_of_range = shares.notna() & ((shares <= 0) | (shares > 1))
-    for pos in np.flatnonzero(out_of_range.to_numpy()):
-        problems.append({"row": reg["row"].iat[pos], "problem":
-                         f"part de population {number(shares.iat[pos], None)} hors de ]0, 1] "
-                         "(une part est une fraction de la population de la commune)"})
-
-    # Codes: clean, then map to today's communes
-    clean, norm_report = normalize_codes(reg["commune_code"].reset_index(drop=True))
-    for rec in norm_report.to_dict("records"):
-        file_row = int(reg["row"].iat[rec["row"] - 1])
-        if rec["reason"] == "code vide":
-            problems.append({"row": file_row, "problem": "code commune vide"})
-        else:
-            report_rows.append({"row": file_row, "code": rec["code"], "new_code": rec["new_code"],
-                                "name": pd.NA, "new_name": pd.NA, "reason": rec["reason"]})
-    repaired = norm_report[norm_report["reason"] == "zéro initial restauré"]
-    if len(repaired):
-        warnings.warn(
-            f"{len(repaired)} code(s) commune sans zéro initial réparé(s) (ex. "
-            f"{repaired['code'].iat[0]} → {repaired['new_code'].iat[0]}) : voir le rapport.",
-            stacklevel=2)
-    current, remap_report = remap_codes(clean, communes=france, passage=passage, plm="keep")
-    given_names = reg["commune_name"]
-    for rec in remap_report.to_dict("records"):
-        pos = rec["row"] - 1
-        file_row = int(reg["row"].iat[pos])
-        if rec["reason"] == "code vide":
-            continue
-        if pd.isna(rec["new_code"]):
-            msg = rec["reason"] if rec["reason"].startswith("code") else f"code commune : {rec['reason']}"
-            gname = given_names.iat[pos]
-            if gname is not None and not pd.isna(gname):
-                near = closest_names(str(gname), france, n=3)
-                msg += f" (nom donné : {gname}" + (
-                    " ; communes proches : " + ", ".join(f"{c} {n}" for c, n in near) if near else "") + ")"
-            problems.append({"row": file_row, "code": rec["code"], "problem": msg})
-        else:
-            report_rows.append({"row": file_row, **{k: rec[k] for k in
-                                ("code", "new_code", "name", "new_name", "reason")}})
-    remapped = remap_report[remap_report["new_code"].notna()]
-    if len(remapped):
-        warnings.warn(
-            f"{len(remapped)} ancien(s) code(s) commune rattaché(s) à la commune actuelle "
-            f"(ex. {remapped['code'].iat[0]} → {remapped['new_code'].iat[0]}) : voir le rapport.",
-            stacklevel=2)
-
-    # Names cross-check
-    known_names = dict(zip(france.index, france["name"]))
-    known_names.update(zip(arm.index, arm["name"]))
-    if check_names and given_names.notna().any():
-        former_names: dict[str, list] = {}
-        for code, name in zip(*load_former_communes()[["code", "name"]].to_numpy().T):
-            former_names.setdefault(code, []).append(name)
-        arm_city = dict(zip(arm.index, arm["parent"]))
-        gnames = given_names.to_numpy(dtype=object)
-        now, orig = current.to_numpy(dtype=object, na_value=None), clean.to_numpy(dtype=object, na_value=None)
-        for pos in np.flatnonzero(given_names.notna().to_numpy() & current.notna().to_numpy()):
-            gname = str(gnames[pos]).strip()
-            code, original = now[pos], orig[pos]
-            candidates = [known_names.get(code), known_names.get(original),
-                          *former_names.get(original, [])]
-            if code in arm_city:
-                candidates.append(known_names.get(arm_city[code]))
-            if gname and not _names_match(gname, *candidates):
-                near = closest_names(gname, france, n=3)
-                hint = (" ; communes de ce nom : " + ", ".join(f"{c} {n}" for c, n in near)) if near else ""
-                problems.append({"row": int(reg["row"].iat[pos]), "code": original, "problem":
-                                 f"le nom « {gname} » ne correspond pas au code {original} "
-                                 f"({known_names.get(code, '?')}){hint}"})
-
-    # Communes outside the layer the territories are built on
-    arm_parent = dict(zip(arm.index, arm["parent"]))
-    in_layer = set(layer.index)
-    layer_cities = {p for a, p in arm_parent.items() if a in in_layer}
-    codes_now = current.to_numpy(dtype=object, na_value=None)
-    inside = np.array([c is None or c in in_layer or c in layer_cities
-                       or (c in arm_parent and arm_parent[c] in in_layer) for c in codes_now])
-    for pos in np.flatnonzero(~inside):
-        code = codes_now[pos]
-        dep = france.at[code, "department"] if code in france.index else "?"
-        problems.append({"row": int(reg["row"].iat[pos]), "code": clean.iat[pos], "problem":
-                         f"commune {known_names.get(code, '')} (département {dep}) absente de la "
-                         "couche communale fournie : chargez aussi ce département "
-                         "(load_communes(departments=[...]))"})
-
+    ids, found = checks.parse_ids(reg)
+    problems += found
+    stages, found = checks.parse_stage_column(reg)
+    problems += found
+    shares, found = checks.parse_shares(reg)
+    problems += found
+    clean, current, found, code_report = checks.parse_codes(reg, ref, passage)
+    problems += found
     table = pd.DataFrame({
-        "row": reg["row"].to_numpy(), "cpts_id": ids.to_numpy(), "cpts_name": names.to_numpy(),
-        "stage": stages.to_numpy(), "given_code": clean.to_numpy(), "code": current.to_numpy(),
-        "share": shares.to_numpy(),
+        "row": reg["row"].to_numpy(), "cpts_id": ids.to_numpy(), "cpts_name": checks.parse_names(reg).to_numpy(),
+        "stage": stages.to_numpy(), "given_code": clean.to_numpy(dtype=object, na_value=None),
+        "code": current.to_numpy(dtype=object, na_value=None), "share": shares.to_numpy(),
+        "given_name": checks._text_fast(reg["commune_name"]).to_numpy(),
     })
-
-    # CPTS: one name and one stage each
-    named = table[table["cpts_id"].notna()]
-    by_cpts = named.groupby("cpts_id", sort=False)
-    cpts = pd.DataFrame({
-        "name": by_cpts["cpts_name"].first(),
-        "stage": by_cpts["stage"].first(),
-        "first_row": by_cpts["row"].first(),
-    })
-    cpts["name"] = cpts["name"].fillna(pd.Series(cpts.index, index=cpts.index))
-    n_names, n_stages = by_cpts["cpts_name"].nunique(), by_cpts["stage"].nunique()
-    empty = by_cpts["code"].count().eq(0) & by_cpts["given_code"].count().eq(0)
-    for cid in cpts.index[(n_names > 1).to_numpy() | (n_stages > 1).to_numpy() | empty.to_numpy()]:
-        grp = named[named["cpts_id"] == cid]
-        rows = ", ".join(map(str, grp["row"]))
-        nm, st = grp["cpts_name"].dropna().unique(), grp["stage"].dropna().unique()
-        if len(nm) > 1:
-            problems.append({"row": rows, "code": pd.NA, "problem":
-                             f"CPTS {cid} : plusieurs noms ({' / '.join(nm)}) ; un seul par identifiant"})
-        if len(st) > 1:
-            problems.append({"row": rows, "code": pd.NA, "problem":
-                             f"CPTS {cid} : plusieurs étapes ({' / '.join(map(str, st))}) ; une seule "
-                             "par CPTS"})
-        if empty[cid]:
-            problems.append({"row": rows, "code": pd.NA, "problem": f"CPTS {cid} sans aucune commune"})
-    cpts.index.name = "cpts_id"
-    cpts["stage"] = cpts["stage"].astype(STAGE_DTYPE)
-
+    if check_names:
+        problems += checks.check_names(table, ref)
+    problems += checks.check_in_layer(table, ref)
+    cpts, found, cpts_report = checks.cpts_table(table, stage_default)
+    problems += found
     valid = table[table["cpts_id"].notna() & table["code"].notna()]
-    # Same commune twice in one CPTS: keep once, report
-    dup = valid.duplicated(["cpts_id", "code", "given_code"], keep="first")
-    if dup.any():
-        for rec in valid[dup].itertuples(index=False):
-            report_rows.append({"row": rec.row, "code": rec.given_code, "new_code": rec.code,
-                                "name": known_names.get(rec.code, pd.NA), "new_name": pd.NA,
-                                "reason": f"doublon dans la CPTS {rec.cpts_id} : ligne ignorée"})
-        warnings.warn(f"{int(dup.sum())} ligne(s) en double (même commune, même CPTS) ignorée(s) : "
-                      "voir le rapport.", stacklevel=2)
-    valid = valid[~dup]
-
-    # Expand whole PLM cities when the same city is also given by arrondissement
-    city_of = valid["code"].map(arm_parent)
-    split_cities = set(city_of.dropna())
-    if split_cities:
-        extra = []
-        for rec in valid[valid["code"].isin(split_cities)].itertuples(index=False):
-            for a in sorted(a for a, p in arm_parent.items() if p == rec.code):
-                extra.append({**rec._asdict(), "code": a})
-        valid = pd.concat([valid[~valid["code"].isin(split_cities)], pd.DataFrame(extra)],
-                          ignore_index=True)
-
-    # One commune, one CPTS
-    grouped = valid.groupby("code", sort=True)
-    n_claims = grouped["cpts_id"].transform("nunique")
-    multi = valid[n_claims > 1]
-    for code, grp in multi.groupby("code", sort=True):
-        per_cpts = grp.groupby("cpts_id", sort=False)
-        all_shared = grp["share"].notna().all()
-        total = per_cpts["share"].max().sum()
-        city = arm_parent.get(code)
-        label = known_names.get(code, "")
-        if all_shared and total <= 1 + 1e-9:
-            continue
-        claimants = ", ".join(
-            f"{cid} {cpts.at[cid, 'name'] if cpts.at[cid, 'name'] != cid else ''}".strip()
-            + f" (ligne {', '.join(map(str, g['row']))}"
-            + (f", code donné {', '.join(sorted(set(g['given_code'])))}" if (g["given_code"] != code).any() else "")
-            + (f", part {number(g['share'].iat[0], None)}" if g["share"].notna().all() else "")
-            + ")"
-            for cid, g in per_cpts)
-        what = f"commune {label}" if not city else f"arrondissement {label}"
-        if all_shared:
-            problem = f"{what} partagée entre CPTS avec des parts dont la somme {number(total, None)} dépasse 1 : {claimants}"
-        else:
-            problem = f"{what} revendiquée par plusieurs CPTS : {claimants}"
-        problems.append({"row": ", ".join(map(str, sorted(set(grp["row"])))), "code": code,
-                         "problem": problem, "claimants": ", ".join(per_cpts.groups)})
-    # Overlaps of PLM cities are reported per city, not once per arrondissement
-    problems = _merge_plm_overlaps(problems, arm_parent, known_names)
-
+    valid, found, dup_report = checks.check_duplicates(valid, ref.names)
+    problems += found
+    valid = checks.expand_cities(valid, ref.arm_parent)
+    problems += checks.check_overlaps(valid, cpts, ref)
     if problems:
         raise ValidationError(
-            "Le registre ne respecte pas les règles : corrigez les lignes listées.", problems)
+            "Le registre ne respecte pas les règles : corrigez les lignes listées.",
+            checks.by_severity(problems))
 
-    valid = valid.copy()
-    lone_share = valid["share"].notna() & (valid.groupby("code")["cpts_id"].transform("nunique") == 1)
-    valid["share"] = valid["share"].fillna(1.0)
-    for rec in valid[lone_share & (valid["share"] < 1)].itertuples(index=False):
-        report_rows.append({"row": rec.row, "code": rec.given_code, "new_code": rec.code,
-                            "name": known_names.get(rec.code, pd.NA), "new_name": pd.NA,
-                            "reason": f"part {number(rec.share, None)} déclarée ; le reste de la commune n'est "
-                                      "dans aucune CPTS"})
-    # Several rows may land on one (commune, CPTS) pair (former communes of one commune
-    # nouvelle): join their rows and codes; the usual case, one row per pair, stays vectorised.
-    valid = valid.sort_values(["code", "cpts_id", "row"], kind="stable")
-    several = valid.duplicated(["code", "cpts_id"], keep=False).to_numpy()
-    single = valid[~several]
-    member = pd.DataFrame({"code": single["code"].to_numpy(), "cpts_id": single["cpts_id"].to_numpy(),
-                           "share": single["share"].to_numpy(),
-                           "rows": single["row"].astype(str).to_numpy(),
-                           "given_codes": single["given_code"].to_numpy()})
-    if several.any():
-        joined = (valid[several].groupby(["code", "cpts_id"], sort=False)
-                  .agg(share=("share", "max"),
-                       rows=("row", lambda r: ", ".join(map(str, sorted(set(r))))),
-                       given_codes=("given_code", lambda c: ", ".join(sorted(set(c)))))
-                  .reset_index())
-        member = pd.concat([member, joined], ignore_index=True)
-    member = member.sort_values(["code", "cpts_id"], kind="stable").reset_index(drop=True)
-    report = pd.DataFrame(report_rows, columns=["row", "code", "new_code", "name", "new_name", "reason"])
-    report = report.sort_values("row", kind="stable").reset_index(drop=True)
-    return CheckedRegistry(member[["code", "cpts_id", "share", "rows", "given_codes"]], cpts, report)
+    report = pd.concat([r for r in (code_report, cpts_report, dup_report,
+                                    checks.lone_shares(valid, ref.names)) if len(r)]
+                       or [pd.DataFrame(columns=checks.REPORT_COLUMNS)], ignore_index=True)
+    report = report[checks.REPORT_COLUMNS].sort_values("row", kind="stable").reset_index(drop=True)
+    _warn_repairs(report)
+    return CheckedRegistry(checks.membership(valid), cpts, report)
 
 
-def _merge_plm_overlaps(problems, arm_parent, names):
-    """Fold overlap problems on arrondissements of one city into one problem per city."""
-    out, by_city = [], {}
-    for p in problems:
-        code = p.get("code")
-        if isinstance(code, str) and code in arm_parent and "plusieurs CPTS" in str(p.get("problem")):
-            by_city.setdefault((arm_parent[code], p.get("claimants")), []).append(p)
-        else:
-            out.append(p)
-    for (city, _), items in by_city.items():
-        arrs = sorted(p["code"] for p in items)
-        first = items[0]["problem"].split(" : ", 1)[1]
-        rows = sorted({r.strip() for p in items for r in str(p["row"]).split(",")}, key=int)
-        out.append({"row": ", ".join(rows), "code": city, "problem":
-                    f"{names.get(city, city)} donnée entière par une CPTS et par arrondissement par une "
-                    f"autre : {len(arrs)} arrondissement(s) revendiqué(s) deux fois "
-                    f"({', '.join(arrs)}) : {first}"})
-    return out
+def _reference(communes):
+    from cpts_geo._registry_checks import Reference
+
+    france, arm_parent, names = _embedded_reference()
+    return Reference(layer=communes if communes is not None else france, france=france,
+                     arm_parent=arm_parent, names=names)
+
+
+@lru_cache(maxsize=1)
+def _embedded_reference():
+    france = load_communes(crs=None)
+    arm = load_arrondissements(crs=None)
+    names = pd.concat([france["name"], arm["name"]])
+    return france, dict(zip(arm.index, arm["parent"])), names[~names.index.duplicated()]
+
+
+def _warn_repairs(report: pd.DataFrame) -> None:
+    """One warning per kind of repair, for a notebook user (the report has every row)."""
+    reason = report["reason"].astype(str)
+    zero = report[reason == "zéro initial restauré"]
+    if len(zero):
+        warnings.warn(f"{len(zero)} code(s) commune sans zéro initial réparé(s) (ex. "
+                      f"{zero['code'].iat[0]} → {zero['new_code'].iat[0]}) : voir le rapport.", stacklevel=3)
+    former = report[reason.str.startswith("commune ") | (reason == "table de passage")]
+    if len(former):
+        warnings.warn(
+            f"{len(former)} ancien(s) code(s) commune rattaché(s) à la commune actuelle "
+            f"(ex. {former['code'].iat[0]} → {former['new_code'].iat[0]}) : voir le rapport.",
+            stacklevel=3)
+    dup = reason.str.startswith("doublon")
+    if dup.any():
+        warnings.warn(f"{int(dup.sum())} ligne(s) en double (même commune, même CPTS) ignorée(s) : "
+                      "voir le rapport.", stacklevel=3)
+    same = reason.str.startswith("même nom de CPTS")
+    if same.any():
+        warnings.warn(f"{int(same.sum())} nom(s) de CPTS portés par plusieurs identifiants : "
+                      "voir le rapport.", stacklevel=3)
 
 
 def read_perimeters(path: str | Path, *, layer: str | None = None):

@@ -19,7 +19,7 @@ import pandas as pd
 from cpts_geo._french import fold
 from cpts_geo.errors import ValidationError
 
-__all__ = ["STAGES", "STAGE_DTYPE", "STAGE_COLORS", "RECOGNISED", "parse_stages"]
+__all__ = ["STAGES", "NOT_GIVEN", "STAGE_DTYPE", "STAGE_COLORS", "RECOGNISED", "parse_stages"]
 
 #: The five stages, in order.
 STAGES = (
@@ -30,15 +30,24 @@ STAGES = (
     "ACI signé",
 )
 
-#: Ordered categorical dtype of stages (``<``, ``max`` and sorting follow the stage order).
-STAGE_DTYPE = pd.CategoricalDtype(list(STAGES), ordered=True)
+#: The stage of a CPTS whose registry gives none (real ARS listings often carry no stage):
+#: an explicit value, shown on maps and counted in coverage, never a guess. It is not a
+#: project stage: it sorts before the first one and is never *recognised*.
+NOT_GIVEN = "Étape non renseignée"
+
+#: Ordered categorical dtype of stages (``<``, ``max`` and sorting follow the stage order),
+#: :data:`NOT_GIVEN` first.
+STAGE_DTYPE = pd.CategoricalDtype([NOT_GIVEN, *STAGES], ordered=True)
 
 #: Stages at which a CPTS is recognised by the ARS (health project validated).
 RECOGNISED = STAGES[3:]
 
 #: Colour of each stage: ColorBrewer "YlGnBu" (5 classes), a sequential palette that is
 #: colour-blind safe and prints in grey levels; light for the first stage, dark for "ACI signé".
-STAGE_COLORS = dict(zip(STAGES, ["#ffffcc", "#a1dab4", "#41b6c4", "#2c7fb8", "#253494"]))
+#: :data:`NOT_GIVEN` is an orange outside that ramp, distinct from the zone-blanche grey
+#: (``#d9d9d9``); the keys are in :data:`STAGE_DTYPE` order (legends follow it).
+STAGE_COLORS = {NOT_GIVEN: "#f4a259",
+                **dict(zip(STAGES, ["#ffffcc", "#a1dab4", "#41b6c4", "#2c7fb8", "#253494"]))}
 
 
 _LOOKUP = {fold(s): s for s in STAGES}

@@ -415,7 +415,10 @@ def communes_with_cpts(registry, communes: gpd.GeoDataFrame, *, passage=None,
     checked = _checked(registry, communes, passage, check_names)
     member = checked.membership
     units = _units(communes, member["code"])
-    m = member.merge(checked.cpts[["name", "stage"]], left_on="cpts_id", right_index=True)
+    # columns looked up by id (a merge on the index would carry the index name ``cpts_id``
+    # and make the sort below ambiguous)
+    m = member.assign(name=member["cpts_id"].map(checked.cpts["name"]),
+                      stage=member["cpts_id"].map(checked.cpts["stage"])).reset_index(drop=True)
     m = m.sort_values(["code", "share", "cpts_id"], ascending=[True, False, True])
     main = m.drop_duplicates("code").set_index("code")
     total = m.groupby("code")["share"].sum()
@@ -447,7 +450,7 @@ def coverage(registry, communes: gpd.GeoDataFrame, *, passage=None,
     >>> int(cov.loc["Total", "population"]), int(cov.loc["Total", "n_communes"])
     (6003283, 3782)
     """
-    from cpts_geo.stages import STAGES
+    from cpts_geo.stages import NOT_GIVEN, STAGES
 
     checked = _checked(registry, communes, passage, check_names)
     layer = communes_with_cpts(checked, communes)
@@ -458,7 +461,8 @@ def coverage(registry, communes: gpd.GeoDataFrame, *, passage=None,
     mpop = pop[layer.index.get_indexer(member["code"])] * member["share"].to_numpy()
     by_stage_pop = pd.Series(mpop).groupby(member["stage"].astype(str).to_numpy()).sum()
     rows = []
-    for stage in STAGES:
+    shown = [NOT_GIVEN, *STAGES] if (checked.cpts["stage"] == NOT_GIVEN).any() else STAGES
+    for stage in shown:
         rows.append({
             "stage": stage,
             "n_cpts": int(checked.cpts.loc[checked.cpts["stage"] == stage].index

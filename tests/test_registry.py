@@ -187,9 +187,9 @@ def test_stage_typos_rejected_with_rows(hdf_communes):
     with pytest.raises(ValidationError) as err:
         validate_registry(r, hdf_communes)
     p = err.value.problems
-    assert p["row"].tolist()[:2] == [2, 4]
+    assert p["row"].tolist() == [2]  # an empty stage is not an error (issue 14)
     assert "Asociation créée" in p["problem"].iat[0]
-    assert "étape du projet vide" in p["problem"].iat[1]
+    assert p["kind"].tolist() == ["étape"]
 
 
 def test_duplicate_in_one_cpts_is_kept_once(hdf_communes):
@@ -266,3 +266,151 @@ def test_official_names_with_article_are_accepted():
         warnings.simplefilter("ignore")
         checked = validate_registry(reg, france)
     assert len(checked.membership) == 4
+
+
+# --- Issue 14: real ARS listings (optional stage), issue 15: nothing lost or wrong ---------------
+
+
+def test_listing_without_stage_column_is_valid(hdf_communes):
+    from cpts_geo.stages import NOT_GIVEN
+
+    r = pd.DataFrame({"cpts_id": ["A", "A", "B"], "commune_code": ["80021", "80001", "59350"]})
+    checked = validate_registry(r, hdf_communes)
+    assert checked.cpts["stage"].tolist() == [NOT_GIVEN, NOT_GIVEN]
+    assert str(checked.cpts["stage"].dtype) == "category"
+
+
+def test_empty_stage_cells_and_stage_default(hdf_communes):
+    from cpts_geo.stages import NOT_GIVEN
+
+    r = reg([("A", None, "80021"), ("A", "", "80001"), ("B", "Association créée", "59350"),
+             ("B", None, "59009")])
+    checked = validate_registry(r, hdf_communes)
+    assert checked.cpts["stage"].to_dict() == {"A": NOT_GIVEN, "B": "Association créée"}
+    filled = validate_registry(r, hdf_communes, stage_default="aci signe")
+    assert filled.cpts["stage"].to_dict() == {"A": "ACI signé", "B": "Association créée"}
+    rep = filled.report[filled.report["reason"].str.startswith("étape")]
+    assert rep["row"].tolist() == [2, 3]
+    assert rep["reason"].iat[0] == "étape non renseignée remplie : ACI signé"
+    with pytest.raises(ValidationError, match="Asociation"):
+        validate_registry(r, hdf_communes, stage_default="Asociation créée")
+
+
+def test_stage_not_given_in_coverage_and_funding(hdf_communes):
+    from cpts_geo.funding import funding_table
+    from cpts_geo.stages import NOT_GIVEN
+    from cpts_geo.territories import build_territories, coverage
+
+    r = pd.DataFrame({"cpts_id": ["A", "A", "B"], "stage": [None, None, "ACI signé"],
+                      "commune_code": ["80021", "80001", "59350"]})
+    cov = coverage(r, hdf_communes)
+    assert cov.loc[NOT_GIVEN, "n_cpts"] == 1 and cov.loc["ACI signé", "n_cpts"] == 1
+    terr = build_territories(r, hdf_communes, parts=False)
+    assert terr.loc["A", "stage"] == NOT_GIVEN
+    money = funding_table(terr)
+    assert len(money) == 2
+
+
+def test_problems_are_ordered_by_severity_with_their_kind(hdf_communes):
+    r = reg([("A", "Asociation", "80021"), ("A", "1", "99999"), ("B", "1", "80021"),
+             (None, "1", "80001")])
+    with pytest.raises(ValidationError) as err:
+        validate_registry(r, hdf_communes)
+    kinds = err.value.problems["kind"].tolist()
+    assert kinds == ["chevauchement", "code inconnu", "identifiant vide", "étape"]
+
+
+def test_conflicting_duplicates_are_an_error_identical_ones_merge(hdf_communes):
+    r = reg([("A", "1", "59350", "Lille", "0,3"), ("A", "1", "59350", "Lille", "0,9"),
+             ("B", "1", "59350", "Lille", "0,1")])
+    with pytest.raises(ValidationError) as err:
+        validate_registry(r, hdf_communes)
+    p = err.value.problems
+    assert "doublon contradictoire" in p["kind"].tolist()
+    text = p.loc[p["kind"] == "doublon contradictoire", "problem"].iat[0]
+    assert "Lille listée 2 fois dans la CPTS A avec des parts différentes (0,3 ; 0,9)" in text
+    assert p.loc[p["kind"] == "doublon contradictoire", "row"].iat[0] == "2, 3"
+    same = reg([("A", "1", "59350", "Lille", "0,3"), ("A", "1", "59350", "Lille", "0,3"),
+                ("B", "1", "59350", "Lille", "0,7")])
+    with pytest.warns(UserWarning, match="en double"):
+        checked = validate_registry(same, hdf_communes)
+    assert checked.membership["share"].tolist() == [0.3, 0.7]
+    assert (checked.report["reason"] == "doublon dans la CPTS A : ligne ignorée").sum() == 1
+
+
+@pytest.mark.parametrize("cell", ["nan", "NaN", "inf", "=1/2"])
+def test_share_nan_inf_or_formula_is_an_error_naming_the_row(hdf_communes, cell):
+    r = reg([("A", "1", "59350", "Lille", "0,5"), ("B", "1", "59350", "Lille", cell)])
+    with pytest.raises(ValidationError) as err:
+        validate_registry(r, hdf_communes)
+    p = err.value.problems
+    p = p[p["kind"] == "part"]
+    assert p["row"].tolist() == [3]
+    assert "np.float64" not in str(err.value)
+    if cell.startswith("="):
+        assert "formule « =1/2 » sans valeur calculée" in p["problem"].iat[0]
+    else:
+        assert f"illisible : '{cell}'" in p["problem"].iat[0]
+
+
+def test_no_numpy_repr_in_messages(hdf_communes):
+    import numpy as np
+
+    r = reg([("A", "1", "59350", "Lille", np.float64(1.5)), ("B", "1", "80021", "Amiens", "x")])
+    with pytest.raises(ValidationError) as err:
+        validate_registry(r, hdf_communes)
+    assert "np." not in str(err.value) and "1,5 hors de ]0, 1]" in str(err.value)
+
+
+def test_code_typed_as_decimal_text_is_reported_as_a_number():
+    from cpts_geo.cog import normalize_codes
+
+    codes, report = normalize_codes(["59350.0", "2a004", 59350.0])
+    assert codes.tolist() == ["59350", "2A004", "59350"]
+    assert report["reason"].tolist() == ["nombre converti en texte", "majuscules (2A/2B)",
+                                         "nombre converti en texte"]
+
+
+def test_nfc_and_nfd_names_are_one_name(hdf_communes):
+    import unicodedata
+
+    nfc, nfd = "CPTS de l'Amiénois", unicodedata.normalize("NFD", "CPTS de l'Amiénois")
+    assert nfc != nfd
+    r = pd.DataFrame({"cpts_id": ["A", "A"], "cpts_name": [nfc, nfd], "stage": "1",
+                      "commune_code": ["80021", "80001"]})
+    checked = validate_registry(r, hdf_communes)
+    assert checked.cpts.at["A", "name"] == nfc
+
+
+def test_same_cpts_name_under_two_ids_is_reported(hdf_communes):
+    r = pd.DataFrame({"cpts_id": ["A", "B"], "cpts_name": ["CPTS Somme", "CPTS SOMME"], "stage": "1",
+                      "commune_code": ["80021", "80001"]})
+    with pytest.warns(UserWarning, match="plusieurs identifiants"):
+        checked = validate_registry(r, hdf_communes)
+    rep = checked.report
+    assert rep["reason"].str.contains("même nom de CPTS que A").tolist() == [True]
+    assert rep["row"].tolist() == [3]
+
+
+def test_arrondissement_names_recognised_and_suggestions_only_when_close():
+    france = load_communes(departments="13")
+    ok = reg([("A", "1", "13214", "Marseille 14e Arrondissement"), ("A", "1", "13215", "Marseille 15e")])
+    assert len(validate_registry(ok, france).membership) == 2
+    wrong = reg([("A", "1", "13001", "Marseille 14e Arrondissement"), ("A", "1", "13002", "Allauh")])
+    with pytest.raises(ValidationError) as err:
+        validate_registry(wrong, france)
+    p = err.value.problems["problem"].tolist()
+    assert "Gasville" not in p[0] and "communes de ce nom : 13214 Marseille 14e Arrondissement" in p[0]
+    assert "13002 Allauch" in p[1]
+
+
+def test_registry_given_only_by_arrondissement_builds_and_maps(tmp_path):
+    from cpts_geo.batch import area_maps
+    from cpts_geo.territories import communes_with_cpts
+
+    r = reg([("L1", "5", "69381"), ("L1", "5", "69382"), ("L2", "3", "69383")])
+    checked = validate_registry(r)
+    layer = communes_with_cpts(checked, load_communes(departments="69"))
+    assert set(layer.loc[layer["covered"], "cpts_id"]) == {"L1", "L2"}
+    res = area_maps(checked, region="84", html_path=tmp_path / "lyon.html", png=False)
+    assert res["n_cpts"] == 2 and res["covered"] == 3

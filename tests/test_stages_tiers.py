@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 
 from cpts_geo.errors import ValidationError
-from cpts_geo.stages import STAGE_COLORS, STAGE_DTYPE, STAGES, parse_stages
+from cpts_geo.stages import NOT_GIVEN, RECOGNISED, STAGE_COLORS, STAGE_DTYPE, STAGES, parse_stages
 from cpts_geo.tiers import TIER_LABELS, tier_of
 
 
@@ -35,8 +35,18 @@ def test_stage_order_and_colours():
     s = parse_stages(["ACI signé", "Dynamique identifiée", None])
     assert s.dtype == STAGE_DTYPE and s.isna().iat[2]
     assert s.max() == "ACI signé" and s.min() == "Dynamique identifiée"
-    assert list(STAGE_COLORS) == list(STAGES)
-    assert len(set(STAGE_COLORS.values())) == 5
+    assert list(STAGE_COLORS) == list(STAGE_DTYPE.categories) == [NOT_GIVEN, *STAGES]
+    assert len(set(STAGE_COLORS.values())) == 6
+
+
+def test_stage_not_given_is_explicit_and_distinct_from_zones_blanches():
+    from cpts_geo.maps import UNCOVERED_COLOR
+
+    assert NOT_GIVEN == "Étape non renseignée"
+    assert STAGE_COLORS[NOT_GIVEN].lower() not in {UNCOVERED_COLOR.lower(), "#d9d9d9"}
+    assert NOT_GIVEN not in RECOGNISED and NOT_GIVEN not in STAGES
+    s = pd.Series([NOT_GIVEN, "Dynamique identifiée"], dtype=STAGE_DTYPE)
+    assert s.min() == NOT_GIVEN
 
 
 def test_tier_boundaries():

@@ -1,0 +1,523 @@
+"""The checks of :func:`cpts_geo.registry.validate_registry`, one small function each.
+
+Each ``_parse_*`` function reads one column of the registry and returns its values with the
+problems found; each ``_check_*`` function checks one rule on the parsed table and returns
+the problems it found (and, for the repairs, the report rows). Nothing here raises:
+:func:`cpts_geo.registry.validate_registry` gathers every problem and raises once.
+
+A problem is a dict with ``row`` (file row, or rows joined by ``", "``), ``code``, ``problem``
+(the French message) and ``kind`` (the French name of its kind, see :data:`KINDS`: the CLI
+counts problems per kind and the error lists them by severity).
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass
+from functools import lru_cache
+
+import numpy as np
+import pandas as pd
+
+from cpts_geo._french import fold, number
+
+#: Kinds of problems, most severe first: the order in which they are listed.
+KINDS = (
+    "chevauchement",
+    "code inconnu",
+    "code vide",
+    "identifiant vide",
+    "doublon contradictoire",
+    "étape",
+    "part",
+    "nom de commune",
+    "hors de la couche",
+    "CPTS",
+)
+_RANK = {k: i for i, k in enumerate(KINDS)}
+
+REPORT_COLUMNS = ["row", "code", "new_code", "name", "new_name", "reason"]
+
+
+@dataclass(frozen=True)
+class Reference:
+    """What the registry is checked against."""
+
+    layer: pd.DataFrame                 # the commune layer the territories are built on
+    france: pd.DataFrame                # every commune of the embedded layer
+    arm_parent: dict                    # arrondissement code → city code
+    names: pd.Series                    # code → official name (communes and arrondissements)
+
+
+def by_severity(problems: list[dict]) -> list[dict]:
+    """``problems`` ordered by kind (:data:`KINDS`), keeping the order found within a kind."""
+    return sorted(problems, key=lambda p: _RANK.get(p.get("kind"), len(KINDS)))
+
+
+def shown(value) -> str:
+    """A cell as the user typed it, for a message (``nan`` for a float NaN, never its repr)."""
+    if isinstance(value, (float, np.floating)):
+        return number(float(value), None) if np.isfinite(value) else str(float(value))
+    if isinstance(value, (int, np.integer)):
+        return str(int(value))
+    return str(value)
+
+
+def _is_empty(v) -> bool:
+    return v is None or v is pd.NA or (isinstance(v, float) and np.isnan(v)) or \
+        (isinstance(v, str) and not v.strip())
+
+
+def _text(values: pd.Series) -> pd.Series:
+    """Cells as stripped NFC text (``None`` when empty): an accent typed NFD is the same."""
+    out = []
+    for v in values.tolist():
+        if _is_empty(v):
+            out.append(None)
+        elif isinstance(v, (float, np.floating)) and float(v).is_integer():
+            out.append(str(int(v)))
+        else:
+            out.append(unicodedata.normalize("NFC", str(v).strip()))
+    return pd.Series(out, index=values.index, dtype=object)
+
+
+def _text_fast(values: pd.Series) -> pd.Series:
+    """:func:`_text` on the distinct values only (ids and names repeat on many rows)."""
+    codes, uniques = pd.factorize(values, use_na_sentinel=True)
+    clean = _text(pd.Series(np.asarray(uniques, dtype=object))).to_numpy(dtype=object)
+    out = np.where(codes < 0, None, clean[np.where(codes < 0, 0, codes)] if len(clean) else None)
+    return pd.Series(out, index=values.index, dtype=object)
+
+
+# ---------------------------------------------------------------- parsing, column by column
+
+def parse_ids(reg: pd.DataFrame) -> tuple[pd.Series, list[dict]]:
+    """CPTS identifiers as text; an empty one is a problem."""
+    ids = _text_fast(reg["cpts_id"])
+    problems = [{"row": int(r), "problem": "identifiant de CPTS vide", "kind": "identifiant vide"}
+                for r in reg["row"].to_numpy()[ids.isna().to_numpy()]]
+    return ids, problems
+
+
+def parse_names(reg: pd.DataFrame) -> pd.Series:
+    """CPTS names as NFC text (``None`` when empty)."""
+    return _text_fast(reg["cpts_name"])
+
+
+def parse_stage_column(reg: pd.DataFrame) -> tuple[pd.Series, list[dict]]:
+    """Stages of the rows (``<NA>`` where empty); a mistyped stage is a problem."""
+    from cpts_geo.errors import ValidationError
+    from cpts_geo.stages import STAGE_DTYPE, parse_stages
+
+    raw = reg["stage"]
+    stages = pd.Series(pd.NA, index=reg.index, dtype=STAGE_DTYPE)
+    given = ~raw.map(_is_empty).to_numpy(dtype=bool) if raw.notna().any() else np.zeros(len(raw), bool)
+    problems: list[dict] = []
+    if given.any():
+        try:
+            stages[given] = parse_stages(raw[given].reset_index(drop=True)).to_numpy()
+        except ValidationError as err:
+            file_rows = reg.loc[given, "row"].to_numpy()
+            for rec in err.problems.to_dict("records"):
+                pos = rec.get("row")
+                rec["row"] = int(file_rows[int(pos) - 1]) if pos is not None and not pd.isna(pos) else pos
+                rec["kind"] = "étape"
+                problems.append(rec)
+    return stages, problems
+
+
+def parse_shares(reg: pd.DataFrame) -> tuple[pd.Series, list[dict]]:
+    """Shares: ``0.5``, ``0,5``, ``50 %`` → 0.5; empty → NaN (the whole commune).
+
+    Read by the one French number parser (:func:`cpts_geo.io.parse_numbers`); ``nan``,
+    ``inf``, a word or a formula without a computed value are problems naming the row.
+    """
+    from cpts_geo.io import parse_numbers
+
+    values = reg["share"]
+    problems: list[dict] = []
+    if values.isna().all():  # no share column, or an empty one: every commune whole
+        return pd.Series(np.full(len(values), np.nan), index=values.index), problems
+    out, bad = parse_numbers(pd.Series(values.to_numpy(dtype=object), dtype=object), percent=True)
+    bad = bad | np.isinf(out)
+    rows = reg["row"].to_numpy()
+    cells = values.to_numpy(dtype=object)
+    for pos in np.flatnonzero(bad).tolist():
+        v = cells[pos]
+        if isinstance(v, str) and v.strip().startswith("="):
+            problems.append({"row": int(rows[pos]), "kind": "part", "problem":
+                             f"part de population : formule « {v.strip()} » sans valeur calculée "
+                             "(ouvrez le classeur dans Excel ou LibreOffice et enregistrez-le, "
+                             "ou tapez la valeur)"})
+        else:
+            problems.append({"row": int(rows[pos]), "kind": "part", "problem":
+                             f"part de population illisible : '{shown(v)}' "
+                             "(attendu un nombre entre 0 et 1, ex. 0,5 ou 50 %)"})
+    out = np.where(bad, np.nan, out)
+    shares = pd.Series(out, index=values.index)
+    for pos in np.flatnonzero(((shares <= 0) | (shares > 1)).to_numpy()):
+        problems.append({"row": int(rows[pos]), "kind": "part", "problem":
+                         f"part de population {number(shares.iat[pos], None)} hors de ]0, 1] "
+                         "(une part est une fraction de la population de la commune)"})
+    return shares, problems
+
+
+def parse_codes(reg: pd.DataFrame, ref: Reference, passage) -> tuple[pd.Series, pd.Series, list[dict],
+                                                                     pd.DataFrame]:
+    """Codes cleaned, then mapped to today's communes.
+
+    Returns the clean codes, today's codes (``<NA>`` when unknown), the problems (empty or
+    unknown codes, with the closest names when a name is given) and the report of repairs.
+    """
+    from cpts_geo.cog import closest_names, normalize_codes, remap_codes
+
+    file_rows = reg["row"].to_numpy()
+    clean, norm = normalize_codes(reg["commune_code"].reset_index(drop=True))
+    clean.index = reg.index
+    problems: list[dict] = []
+    empty = norm["reason"] == "code vide"
+    problems += [{"row": int(file_rows[r - 1]), "problem": "code commune vide", "kind": "code vide"}
+                 for r in norm.loc[empty, "row"]]
+    fixed = norm[~empty]
+    reports = [pd.DataFrame({"row": file_rows[fixed["row"].to_numpy(dtype=int) - 1],
+                             "code": fixed["code"].map(shown).to_numpy(dtype=object),
+                             "new_code": fixed["new_code"].to_numpy(dtype=object),
+                             "name": pd.NA, "new_name": pd.NA,
+                             "reason": fixed["reason"].to_numpy(dtype=object)})]
+    current, remap = remap_codes(clean.reset_index(drop=True), communes=ref.france, passage=passage,
+                                 plm="keep")
+    current.index = reg.index
+    remap = remap[remap["reason"] != "code vide"]
+    unknown = remap[remap["new_code"].isna()]
+    given_names = reg["commune_name"]
+    for rec in unknown.itertuples(index=False):
+        pos = rec.row - 1
+        msg = rec.reason if rec.reason.startswith("code") else f"code commune : {rec.reason}"
+        gname = given_names.iat[pos]
+        if not _is_empty(gname):
+            near = closest_names(str(gname), ref.france, n=3)
+            msg += f" (nom donné : {gname}" + (
+                " ; communes proches : " + ", ".join(f"{c} {n}" for c, n in near) if near else "") + ")"
+        problems.append({"row": int(file_rows[pos]), "code": rec.code, "problem": msg,
+                         "kind": "code inconnu"})
+    mapped = remap[remap["new_code"].notna()]
+    reports.append(pd.DataFrame({"row": file_rows[mapped["row"].to_numpy(dtype=int) - 1],
+                                 **{k: mapped[k].to_numpy(dtype=object) for k in REPORT_COLUMNS[1:]}}))
+    return clean, current, problems, pd.concat([r for r in reports if len(r)] or [reports[0]],
+                                               ignore_index=True)
+
+
+# ---------------------------------------------------------------- rules on the parsed table
+
+# Leading article of a commune name (INSEE writes "Le Havre"; some files write "Havre" or
+# "Havre (Le)"): left out when names are compared.
+_ARTICLE = re.compile(r"^(le|la|les|l|aux|las|los) ")
+_ARTICLE_AFTER = re.compile(r" (le|la|les|l|aux|las|los)$")
+_ARRONDISSEMENT = re.compile(r"\b(\d{1,2}) ?(?:e|er|eme|ieme|e me)? ?(?:arrondissement|arr|ardt)?$")
+
+
+@lru_cache(maxsize=200_000)
+def _folded_name(text: str) -> str:
+    g = fold(unicodedata.normalize("NFC", text))
+    g = re.sub(r"\bste\b", "sainte", re.sub(r"\bst\b", "saint", g))
+    g = _ARTICLE_AFTER.sub("", _ARTICLE.sub("", g))
+    # "Marseille 14e Arrondissement", "Marseille 14ème", "Marseille 14" are one name
+    return _ARRONDISSEMENT.sub(lambda m: f"{int(m.group(1))}", g).strip()
+
+
+@lru_cache(maxsize=1)
+def _former_names() -> pd.DataFrame:
+    from cpts_geo.communes import load_former_communes
+
+    return load_former_communes()[["code", "name"]]
+
+
+def check_names(table: pd.DataFrame, ref: Reference) -> list[dict]:
+    """Given commune names that match neither the code's name, its former name nor its city's.
+
+    A suggestion is given only when it is close: a commune of exactly that name (homonyms),
+    or a name that differs by a typo or two.
+    """
+    given = table["given_name"]
+    sel = (given.notna() & table["code"].notna()).to_numpy()
+    if not sel.any():
+        return []
+    sub = table.loc[sel, ["row", "given_code", "code", "given_name"]]
+    # fast path: the name typed exactly as INSEE writes it
+    official = ref.names.reindex(sub["code"].to_numpy()).to_numpy(dtype=object)
+    sub = sub[sub["given_name"].to_numpy(dtype=object) != official]
+    if not len(sub):
+        return []
+    pairs = sub[["code", "given_code", "given_name"]].drop_duplicates()
+    former = _former_names()
+    former_of = former.groupby("code")["name"].agg(list).to_dict()
+    bad = set()
+    for code, original, gname in pairs.itertuples(index=False):
+        candidates = [ref.names.get(code), ref.names.get(original), *former_of.get(original, [])]
+        if code in ref.arm_parent:
+            candidates.append(ref.names.get(ref.arm_parent[code]))
+        g = _folded_name(gname)
+        if g and not any(isinstance(k, str) and _folded_name(k) == g for k in candidates):
+            bad.add((code, original, gname))
+    problems = []
+    for rec in sub.itertuples(index=False):
+        if (rec.code, rec.given_code, rec.given_name) not in bad:
+            continue
+        hint = _name_hint(rec.given_name, ref)
+        problems.append({"row": int(rec.row), "code": rec.given_code, "kind": "nom de commune",
+                         "problem": f"le nom « {rec.given_name} » ne correspond pas au code "
+                                    f"{rec.given_code} ({ref.names.get(rec.code, '?')}){hint}"})
+    return problems
+
+
+def _name_hint(name: str, ref: Reference) -> str:
+    """Communes whose name is this one, or very close to it; empty when none is close."""
+    from cpts_geo.cog import closest_names
+
+    everyone = pd.DataFrame({"name": ref.names})
+    near = closest_names(name, everyone, n=3, cutoff=0.85)
+    return (" ; communes de ce nom : " + ", ".join(f"{c} {n}" for c, n in near)) if near else ""
+
+
+def check_in_layer(table: pd.DataFrame, ref: Reference) -> list[dict]:
+    """Known communes that are not in the commune layer the territories are built on."""
+    codes = table["code"]
+    layer = ref.layer.index
+    city = codes.map(ref.arm_parent)
+    arms_in_layer = {p for a, p in ref.arm_parent.items() if a in set(layer)}
+    inside = (codes.isna() | codes.isin(layer) | codes.isin(arms_in_layer) | city.isin(layer)).to_numpy()
+    out = []
+    dep = ref.france["department"]
+    for rec in table[~inside].itertuples(index=False):
+        d = dep.get(rec.code, "?")
+        out.append({"row": int(rec.row), "code": rec.given_code, "kind": "hors de la couche",
+                    "problem": f"commune {ref.names.get(rec.code, '')} (département {d}) absente de "
+                               f"la couche communale fournie : ajoutez le département {d} aux "
+                               "communes chargées"})
+    return out
+
+
+def cpts_table(table: pd.DataFrame, stage_default) -> tuple[pd.DataFrame, list[dict], pd.DataFrame]:
+    """One row per CPTS (name, stage, first row) and the problems of the CPTS themselves.
+
+    A CPTS has one name and one stage; empty stage cells do not count as another stage. A
+    CPTS without any stage gets ``stage_default`` when given (each filled row reported), else
+    :data:`cpts_geo.stages.NOT_GIVEN`. A name used by two identifiers is reported (it is
+    often one CPTS typed with two ids), not refused.
+    """
+    from cpts_geo.stages import NOT_GIVEN, STAGE_DTYPE
+
+    named = table[table["cpts_id"].notna()]
+    by_cpts = named.groupby("cpts_id", sort=False)
+    cpts = pd.DataFrame({
+        "name": by_cpts["cpts_name"].first(),
+        "stage": by_cpts["stage"].first(),
+        "first_row": by_cpts["row"].first(),
+    })
+    cpts["name"] = cpts["name"].fillna(pd.Series(cpts.index, index=cpts.index))
+    problems: list[dict] = []
+    n_names, n_stages = by_cpts["cpts_name"].nunique(), by_cpts["stage"].nunique()
+    empty = by_cpts["code"].count().eq(0) & by_cpts["given_code"].count().eq(0)
+    bad = cpts.index[(n_names > 1).to_numpy() | (n_stages > 1).to_numpy() | empty.to_numpy()]
+    for cid, grp in named[named["cpts_id"].isin(bad)].groupby("cpts_id", sort=False):
+        rows = ", ".join(map(str, grp["row"]))
+        nm, st = grp["cpts_name"].dropna().unique(), grp["stage"].dropna().unique()
+        if len(nm) > 1:
+            problems.append({"row": rows, "code": pd.NA, "kind": "CPTS", "problem":
+                             f"CPTS {cid} : plusieurs noms ({' / '.join(nm)}) ; un seul par identifiant"})
+        if len(st) > 1:
+            problems.append({"row": rows, "code": pd.NA, "kind": "CPTS", "problem":
+                             f"CPTS {cid} : plusieurs étapes ({' / '.join(map(str, st))}) ; une seule "
+                             "par CPTS"})
+        if empty[cid]:
+            problems.append({"row": rows, "code": pd.NA, "kind": "CPTS",
+                             "problem": f"CPTS {cid} sans aucune commune"})
+    cpts.index.name = "cpts_id"
+    stage = cpts["stage"].astype(STAGE_DTYPE)
+    missing = stage.isna()
+    report = pd.DataFrame(columns=REPORT_COLUMNS)
+    if missing.any() and stage_default is not None:
+        filled = named[named["cpts_id"].isin(cpts.index[missing.to_numpy()])]
+        report = pd.DataFrame({"row": filled["row"].to_numpy(), "code": filled["given_code"].to_numpy(),
+                               "new_code": filled["code"].to_numpy(), "name": pd.NA, "new_name": pd.NA,
+                               "reason": f"étape non renseignée remplie : {stage_default}"})
+        stage = stage.fillna(stage_default)
+    cpts["stage"] = stage.fillna(NOT_GIVEN)
+    # The same name under two identifiers: reported, not refused.
+    folded = pd.Series([fold(n) for n in cpts["name"]], index=cpts.index)
+    twice = folded[folded.duplicated(keep=False) & (folded != "")]
+    notes = []
+    for _, ids in twice.groupby(twice, sort=False):
+        first, *others = list(ids.index)
+        for cid in others:
+            notes.append({"row": int(cpts.at[cid, "first_row"]), "code": pd.NA, "new_code": pd.NA,
+                          "name": cpts.at[cid, "name"], "new_name": pd.NA,
+                          "reason": f"même nom de CPTS que {first} (ligne {cpts.at[first, 'first_row']}) "
+                                    f"sous l'identifiant {cid} : s'agit-il de la même CPTS ?"})
+    if notes:
+        report = pd.concat([report, pd.DataFrame(notes)], ignore_index=True) if len(report) \
+            else pd.DataFrame(notes)
+    return cpts, problems, report
+
+
+def check_duplicates(valid: pd.DataFrame, names: pd.Series) -> tuple[pd.DataFrame, list[dict], pd.DataFrame]:
+    """The same commune twice in one CPTS: kept once when the rows agree (reported), a problem
+    when they declare different shares."""
+    key = ["cpts_id", "code"]
+    repeated = valid.duplicated(key, keep=False).to_numpy()
+    if not repeated.any():
+        return valid, [], pd.DataFrame(columns=REPORT_COLUMNS)
+    rep = valid[repeated]
+    share_text = rep["share"].map(lambda s: "entière" if pd.isna(s) else number(s, None))
+    n_shares = share_text.groupby([rep["cpts_id"], rep["code"]], sort=False).transform("nunique")
+    conflict = rep[(n_shares > 1).to_numpy()]
+    problems = []
+    for (cid, code), grp in conflict.groupby(key, sort=False):
+        values = " ; ".join(dict.fromkeys(share_text.loc[grp.index]))
+        problems.append({"row": ", ".join(map(str, grp["row"])), "code": code, "kind": "doublon contradictoire",
+                         "problem": f"commune {names.get(code, '')} listée {len(grp)} fois dans la CPTS "
+                                    f"{cid} avec des parts différentes ({values}) : gardez une seule ligne"})
+    dup = valid.duplicated(["cpts_id", "code", "given_code"], keep="first").to_numpy() \
+        & ~valid.index.isin(conflict.index)
+    gone = valid[dup]
+    report = pd.DataFrame({"row": gone["row"].to_numpy(), "code": gone["given_code"].to_numpy(),
+                           "new_code": gone["code"].to_numpy(),
+                           "name": names.reindex(gone["code"].to_numpy()).to_numpy(dtype=object),
+                           "new_name": pd.NA,
+                           "reason": ("doublon dans la CPTS " + gone["cpts_id"].astype(str)
+                                      + " : ligne ignorée").to_numpy(dtype=object)})
+    return valid[~dup], problems, report
+
+
+def expand_cities(valid: pd.DataFrame, arm_parent: dict) -> pd.DataFrame:
+    """A city given whole while another row gives it by arrondissement: the whole city
+    stands for each of its arrondissements (so that a double claim is an overlap)."""
+    city_of = valid["code"].map(arm_parent)
+    split = set(city_of.dropna())
+    if not split:
+        return valid
+    arms = pd.DataFrame(sorted((p, a) for a, p in arm_parent.items() if p in split),
+                        columns=["code", "arm"])
+    whole = valid[valid["code"].isin(split)]
+    extra = whole.reset_index(drop=True).merge(arms, on="code", how="left", sort=False)
+    extra = extra.assign(code=extra["arm"]).drop(columns="arm")
+    return pd.concat([valid[~valid["code"].isin(split)], extra], ignore_index=True)
+
+
+def check_overlaps(valid: pd.DataFrame, cpts: pd.DataFrame, ref: Reference) -> list[dict]:
+    """Every commune claimed by two CPTS or more, with every claimant, unless all of them
+    declare a share and the shares sum to at most 1. Vectorised: one pass over the rows."""
+    n_claims = valid.groupby("code", sort=False)["cpts_id"].transform("nunique")
+    multi = valid[(n_claims > 1).to_numpy()]
+    if not len(multi):
+        return []
+    multi = multi.sort_values(["code", "cpts_id", "row"], kind="stable")
+    pair = ["code", "cpts_id"]
+    first = ~multi.duplicated(pair).to_numpy()
+    rows_text = multi["row"].astype(str)
+    several = multi.duplicated(pair, keep=False).to_numpy()
+    if several.any():
+        joined = rows_text[several].groupby([multi.loc[several, "code"], multi.loc[several, "cpts_id"]],
+                                            sort=False).transform(", ".join)
+        rows_text = rows_text.copy()
+        rows_text[several] = joined
+    claims = multi[first].copy()
+    claims["rows"] = rows_text[first].to_numpy()
+    by_pair = multi.groupby(pair, sort=False)
+    claims["other_code"] = (by_pair["given_code"].transform(lambda s: ", ".join(sorted(set(s))))
+                            if several.any() else multi["given_code"])[first].to_numpy()
+    claims["has_share"] = multi["share"].notna().groupby([multi["code"], multi["cpts_id"]], sort=False) \
+        .transform("all")[first].to_numpy()
+    claims["max_share"] = by_pair["share"].transform("max")[first].to_numpy()
+    label = cpts["name"].reindex(claims["cpts_id"]).to_numpy(dtype=object)
+    ids = claims["cpts_id"].to_numpy(dtype=object)
+    codes = claims["code"].to_numpy(dtype=object)
+    given = claims["other_code"].to_numpy(dtype=object)
+    text = [
+        f"{cid} {nm}".strip() if nm != cid else cid for cid, nm in zip(ids, label)
+    ]
+    text = [
+        f"{t} (ligne {r}" + (f", code donné {g}" if g != c else "")
+        + (f", part {number(s, None)}" if h else "") + ")"
+        for t, r, g, c, h, s in zip(text, claims["rows"], given, codes, claims["has_share"],
+                                    claims["max_share"])
+    ]
+    claims["text"] = text
+    per_code = claims.groupby("code", sort=True)
+    all_shared = per_code["has_share"].all()
+    total = per_code["max_share"].sum()
+    claimants = per_code["text"].agg(", ".join)
+    who = per_code["cpts_id"].agg(", ".join)
+    file_rows = multi.sort_values(["code", "row"], kind="stable").groupby("code", sort=True)["row"] \
+        .agg(lambda r: ", ".join(map(str, dict.fromkeys(r))))
+    problems = []
+    for code in claimants.index:
+        if all_shared[code] and total[code] <= 1 + 1e-9:
+            continue
+        label = ref.names.get(code, "")
+        what = f"arrondissement {label}" if code in ref.arm_parent else f"commune {label}"
+        if all_shared[code]:
+            problem = (f"{what} partagée entre CPTS avec des parts dont la somme {number(total[code], None)} "
+                       f"dépasse 1 : {claimants[code]}")
+        else:
+            problem = f"{what} revendiquée par plusieurs CPTS : {claimants[code]}"
+        problems.append({"row": file_rows[code], "code": code, "problem": problem,
+                         "claimants": who[code], "kind": "chevauchement"})
+    return _merge_city_overlaps(problems, ref)
+
+
+def _merge_city_overlaps(problems: list[dict], ref: Reference) -> list[dict]:
+    """Fold overlap problems on arrondissements of one city into one problem per city."""
+    out, by_city = [], {}
+    for p in problems:
+        code = p.get("code")
+        if code in ref.arm_parent and "plusieurs CPTS" in p["problem"]:
+            by_city.setdefault((ref.arm_parent[code], p.get("claimants")), []).append(p)
+        else:
+            out.append(p)
+    for (city, _), items in by_city.items():
+        arrs = sorted(p["code"] for p in items)
+        first = items[0]["problem"].split(" : ", 1)[1]
+        rows = sorted({r.strip() for p in items for r in str(p["row"]).split(",")}, key=int)
+        out.append({"row": ", ".join(rows), "code": city, "kind": "chevauchement", "problem":
+                    f"{ref.names.get(city, city)} donnée entière par une CPTS et par arrondissement par une "
+                    f"autre : {len(arrs)} arrondissement(s) revendiqué(s) deux fois "
+                    f"({', '.join(arrs)}) : {first}"})
+    return out
+
+
+def lone_shares(member: pd.DataFrame, names: pd.Series) -> pd.DataFrame:
+    """Report rows for a share below 1 declared by the only CPTS of a commune."""
+    lone = member["share"].notna() & (member.groupby("code")["cpts_id"].transform("nunique") == 1)
+    part = member[(lone & (member["share"] < 1)).to_numpy()]
+    return pd.DataFrame({
+        "row": part["row"].to_numpy(), "code": part["given_code"].to_numpy(),
+        "new_code": part["code"].to_numpy(),
+        "name": names.reindex(part["code"].to_numpy()).to_numpy(dtype=object), "new_name": pd.NA,
+        "reason": [f"part {number(s, None)} déclarée ; le reste de la commune n'est dans aucune CPTS"
+                   for s in part["share"]],
+    })
+
+
+def membership(valid: pd.DataFrame) -> pd.DataFrame:
+    """One row per (commune, CPTS): several rows may land on one pair (former communes of one
+    commune nouvelle): their rows and codes are joined. The usual case stays vectorised."""
+    valid = valid.assign(share=valid["share"].fillna(1.0))
+    valid = valid.sort_values(["code", "cpts_id", "row"], kind="stable")
+    several = valid.duplicated(["code", "cpts_id"], keep=False).to_numpy()
+    single = valid[~several]
+    member = pd.DataFrame({"code": single["code"].to_numpy(), "cpts_id": single["cpts_id"].to_numpy(),
+                           "share": single["share"].to_numpy(),
+                           "rows": single["row"].astype(str).to_numpy(),
+                           "given_codes": single["given_code"].to_numpy()})
+    if several.any():
+        joined = (valid[several].groupby(["code", "cpts_id"], sort=False)
+                  .agg(share=("share", "max"),
+                       rows=("row", lambda r: ", ".join(map(str, sorted(set(r))))),
+                       given_codes=("given_code", lambda c: ", ".join(sorted(set(c)))))
+                  .reset_index())
+        member = pd.concat([member, joined], ignore_index=True)
+    member = member.sort_values(["code", "cpts_id"], kind="stable").reset_index(drop=True)
+    member["code"] = member["code"].astype(object)
+    return member[["code", "cpts_id", "share", "rows", "given_codes"]]
