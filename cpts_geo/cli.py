@@ -120,16 +120,87 @@ def _read_any_registry(args: argparse.Namespace, communes):
     return reg
 
 
-def _check(args: argparse.Namespace):
+def _validated(args: argparse.Namespace, reg, communes):
+    """validate_registry for the CLI: on failure, the complete list of problems is written next
+    to the registry (``<registre>_problemes.csv``) and the error says where."""
     import warnings
+    from pathlib import Path
 
+    from cpts_geo.errors import ValidationError
     from cpts_geo.registry import validate_registry
 
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # the report printed afterwards lists every repair
+            checked = validate_registry(reg, communes, passage=args.passage,
+                                        stage_default=getattr(args, "etape", None))
+    except ValidationError as err:
+        if args.registry not in (None, "exemple") and len(err.problems):
+            source = Path(args.registry)
+            target = source.with_name(f"{source.stem}_problemes.csv")
+            try:
+                write_csv(_problems_table(err.problems), target, index=False)
+                err.problems_file = target  # type: ignore[attr-defined]
+            except OSError as os_err:
+                err.problems_file_error = f"{target} : {os_err.strerror or os_err}"  # type: ignore[attr-defined]
+        raise
+    filled = checked.report["reason"].astype(str).str.startswith("étape non renseignée remplie")
+    if filled.any():
+        print(f"Étape « {args.etape} » donnée aux CPTS sans étape : {number(int(filled.sum()))} "
+              "ligne(s) remplie(s).")
+    return checked
+
+
+def _problems_table(problems):
+    """The problems of a ValidationError with French headers, for the problems file."""
+    table = problems.copy()
+    if "kind" not in table:
+        table["kind"] = ""
+    table = table[["row", "code", "kind", "problem"]]
+    return table.rename(columns={"row": "Ligne(s)", "code": "Code commune", "kind": "Type",
+                                 "problem": "Problème"})
+
+
+def _print_problems(err, *, per_kind: int = 5) -> None:
+    """A ValidationError for a CLI user: the count per kind, the first problems of each kind,
+    and where the complete list was written."""
+    problems = err.problems
+    print(f"Erreur : {err.summary}", file=sys.stderr)
+    if not len(problems):
+        return
+    import pandas as pd
+
+    kinds = problems["kind"].fillna("") if "kind" in problems.columns else pd.Series("", index=problems.index)
+    print(f"{number(len(problems))} problème(s) :", file=sys.stderr)
+    for kind, grp in problems.groupby(kinds.to_numpy(), sort=False):
+        if kind:
+            print(f"{kind} : {number(len(grp))}", file=sys.stderr)
+        for rec in grp.head(per_kind).itertuples(index=False):
+            where = []
+            if isinstance(rec.row, str) or not _missing(rec.row):
+                where.append(f"{'lignes' if isinstance(rec.row, str) and ',' in rec.row else 'ligne'} {rec.row}")
+            if not _missing(rec.code):
+                where.append(f"code {rec.code}")
+            prefix = ", ".join(where)
+            print(f"  - {prefix + ' : ' if prefix else ''}{rec.problem}", file=sys.stderr)
+        if len(grp) > per_kind:
+            print(f"  … et {number(len(grp) - per_kind)} autre(s)", file=sys.stderr)
+    if getattr(err, "problems_file", None):
+        print(f"Liste complète des problèmes : {err.problems_file}", file=sys.stderr)
+    elif getattr(err, "problems_file_error", None):
+        print(f"Liste complète des problèmes non écrite ({err.problems_file_error}).", file=sys.stderr)
+
+
+def _missing(value) -> bool:
+    import pandas as pd
+
+    return value is None or (not isinstance(value, str) and bool(pd.isna(value)))
+
+
+def _check(args: argparse.Namespace):
     communes = _load_layer(args)
     reg = _read_any_registry(args, communes)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # the report below lists every repair
-        checked = validate_registry(reg, communes, passage=args.passage)
+    checked = _validated(args, reg, communes)
     return reg, checked, communes
 
 
@@ -141,13 +212,51 @@ def _study_area(args: argparse.Namespace, checked, communes):
     return communes[communes["department"].isin(deps)]
 
 
-def _print_report(report) -> None:
-    if len(report):
-        print(f"Corrections appliquées ({len(report)}) :")
+def _correction_kind(reason: str) -> str:
+    """The kind of a correction: its reason without the CPTS, codes or values it names."""
+    import re
+
+    kind = re.sub(r" (?:dans la CPTS|que) .*$", "", str(reason))
+    kind = re.sub(r"\s*(?:\(.*\)|:.*)$", "", kind)
+    return re.sub(r"^part \S+ déclarée.*", "part déclarée pour une seule CPTS", kind)
+
+
+def _print_report(report, *, registry=None, limit: int = 20, per_kind: int = 3) -> None:
+    """The corrections applied: every line when there are few; else the count per kind with a few
+    examples, and the complete list next to the registry (``<registre>_corrections.csv``)."""
+    from pathlib import Path
+
+    if not len(report):
+        return
+    print(f"Corrections appliquées ({number(len(report))}) :")
+
+    def line(rec) -> str:
+        name = f" {rec.name}" if isinstance(rec.name, str) else ""
+        new = f" → {rec.new_code}" if isinstance(rec.new_code, str) and rec.new_code != rec.code else ""
+        code = "" if _missing(rec.code) else f"{rec.code}"
+        return f"ligne {rec.row} : {code}{name}{new} ({rec.reason})"
+
+    if len(report) <= limit:
         for rec in report.itertuples(index=False):
-            name = f" {rec.name}" if isinstance(rec.name, str) else ""
-            new = f" → {rec.new_code}" if isinstance(rec.new_code, str) and rec.new_code != rec.code else ""
-            print(f"  - ligne {rec.row} : {rec.code}{name}{new} ({rec.reason})")
+            print(f"  - {line(rec)}")
+        return
+    kinds = report["reason"].map(_correction_kind)
+    for kind, grp in report.groupby(kinds.to_numpy(), sort=False):
+        print(f"  {kind} : {number(len(grp))} ligne(s)")
+        for rec in grp.head(per_kind).itertuples(index=False):
+            print(f"    - {line(rec)}")
+        if len(grp) > per_kind:
+            print(f"    … et {number(len(grp) - per_kind)} autre(s)")
+    if registry not in (None, "exemple"):
+        source = Path(registry)
+        target = source.with_name(f"{source.stem}_corrections.csv")
+        table = report.rename(columns={"row": "Ligne", "code": "Code donné", "new_code": "Code retenu",
+                                       "name": "Nom", "new_name": "Nouveau nom", "reason": "Correction"})
+        try:
+            write_csv(table, target, index=False)
+            print(f"Liste complète des corrections : {target}")
+        except OSError as err:
+            print(f"Liste complète des corrections non écrite ({target} : {err.strerror or err}).")
 
 
 def _cmd_validate(args: argparse.Namespace) -> int:
@@ -157,7 +266,7 @@ def _cmd_validate(args: argparse.Namespace) -> int:
           f"{len(reg)} lignes lues.")
     if reg.attrs.get("ignored"):
         print(f"Colonnes ignorées : {', '.join(reg.attrs['ignored'])}")
-    _print_report(checked.report)
+    _print_report(checked.report, registry=args.registry)
     return 0
 
 
@@ -268,7 +377,7 @@ def _cmd_territories(args: argparse.Namespace) -> int:
         print(f"Territoires en plusieurs morceaux ({len(several)}) :")
         for cid, rec in several.iterrows():
             print(f"  - {cid} {rec['name']} : {rec['parts']}")
-    _print_report(checked.report)
+    _print_report(checked.report, registry=args.registry)
     return 0
 
 
@@ -643,17 +752,12 @@ def _cmd_perimetres(args: argparse.Namespace) -> int:
 
 
 def _checked_for_maps(args: argparse.Namespace):
-    import warnings
-
     from cpts_geo.communes import load_communes
-    from cpts_geo.registry import validate_registry
 
     france = load_communes()
     reg = _read_any_registry(args, france)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        checked = validate_registry(reg, france, passage=args.passage)
-    _print_report(checked.report)
+    checked = _validated(args, reg, france)
+    _print_report(checked.report, registry=args.registry)
     return checked, bool(reg.attrs.get("illustrative")), france
 
 
@@ -835,6 +939,11 @@ def _parser() -> argparse.ArgumentParser:
         g.add_argument("--encodage", metavar="NOM",
                        help="encodage du CSV : utf-8, windows-1252, utf-16…")
 
+    def stage_arg(p):
+        p.add_argument("--etape", metavar="ÉTAPE",
+                       help="étape donnée aux CPTS dont le registre ne dit pas l'étape, ex. « ACI signé » "
+                            "(sinon : « Étape non renseignée »)")
+
     def registry_args(p):
         reading_args(p)
         p.add_argument("registry", nargs="?", default=None, metavar="REGISTRE",
@@ -845,6 +954,7 @@ def _parser() -> argparse.ArgumentParser:
                        help="codes ou noms de départements, ex. 59 62")
         p.add_argument("--passage", metavar="FICHIER",
                        help="table de passage INSEE pour les anciens codes commune")
+        stage_arg(p)
 
     def postgis_args(p):
         p.add_argument("--postgis", metavar="URL",
@@ -959,6 +1069,7 @@ def _parser() -> argparse.ArgumentParser:
                         "des Hauts-de-France")
     p.add_argument("--region", help="code INSEE ou nom de la région (déduit du registre sinon)")
     p.add_argument("--passage", metavar="FICHIER", help="table de passage INSEE des anciens codes")
+    stage_arg(p)
     p.add_argument("-o", "--sortie", "--output", dest="output", metavar="FICHIER.html",
                    help="fichier HTML écrit (défaut : maps/<région>.html)")
     p.add_argument("--fond", "--tiles", dest="fond", default=None, metavar="FOND",
@@ -979,6 +1090,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--par-departement", "--departements", dest="departements", action="store_true",
                    help="aussi une carte par département")
     p.add_argument("--passage", metavar="FICHIER", help="table de passage INSEE des anciens codes")
+    stage_arg(p)
     p.add_argument("--sans-png", "--no-png", dest="no_png", action="store_true", help="sans les cartes imprimables PNG")
     p.add_argument("--dpi", type=int, default=200, help="résolution des PNG (défaut 200)")
     p.add_argument("--forcer", "--force", dest="force", action="store_true",
@@ -1086,7 +1198,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return args.func(args)
     except ValidationError as err:
-        print(f"Erreur : {err}", file=sys.stderr)
+        _print_problems(err)
         return 2
     except (ValueError, FileNotFoundError) as err:
         print(f"Erreur : {err}", file=sys.stderr)

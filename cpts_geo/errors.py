@@ -49,7 +49,7 @@ class ValidationError(ValueError):
         super().__init__(self._message())
 
     def _message(self) -> str:
-        lines = [f"{self.summary} ({len(self.problems)} problème(s))"]
+        lines = [f"{self.summary} ({len(self.problems)} problème(s))" if len(self.problems) else self.summary]
         for rec in self.problems.head(_MAX_LISTED).itertuples(index=False):
             where = []
             if not pd.isna(rec.row):

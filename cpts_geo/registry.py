@@ -141,7 +141,8 @@ def read_registry(
             "Colonnes obligatoires introuvables dans le registre : "
             + ", ".join(labels[m] for m in missing)
             + f". Colonnes présentes : {', '.join(map(str, frame.columns))}. Renommez-les "
-            "(ex. cpts_id, commune_code) ou passez columns={'en-tête': 'cpts_id', ...}.",
+            "(ex. cpts_id, commune_code) ; en Python, l'argument columns associe un en-tête à une "
+            "colonne.",
             [{"problem": f"colonne « {labels[m]} » absente"} for m in missing],
         )
     out = pd.DataFrame({"row": read.rows})

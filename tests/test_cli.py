@@ -219,3 +219,67 @@ def test_offre_options_are_checked_in_their_own_words(tmp_path, capsys):
     assert main(["offre", str(supply), "-o", str(tmp_path / "o.csv")]) == 2
     err = capsys.readouterr().err
     assert "colonne « count » absente (--effectif count)" in err and "count=" not in err
+
+
+def test_valider_problems_by_kind_and_the_complete_list_next_to_the_registry(tmp_path, capsys):
+    bad = tmp_path / "registre.csv"
+    rows = ["cpts_id;etape;code_commune", "C;Asociation;80021", "A;;59350", "B;ACI signé;59350"]
+    rows += [f"D;1;9999{i}" for i in range(8)]
+    bad.write_text("\n".join(rows) + "\n", encoding="utf-8")
+    assert main(["valider", str(bad)]) == 2
+    err = capsys.readouterr().err
+    lines = err.splitlines()
+    assert lines[1] == "10 problème(s) :"
+    assert lines[2] == "chevauchement : 1"  # an overlap is the first thing printed
+    assert "code inconnu : 8" in err and "… et 3 autre(s)" in err and "étape : 1" in err
+    assert err.index("chevauchement") < err.index("code inconnu") < err.index("étape :")
+    listed = tmp_path / "registre_problemes.csv"
+    assert f"Liste complète des problèmes : {listed}" in err
+    table = pd.read_csv(listed, sep=";", encoding="utf-8-sig", dtype=str)
+    assert list(table.columns) == ["Ligne(s)", "Code commune", "Type", "Problème"]
+    assert len(table) == 10
+    assert not re.search(r"\.problems|columns=|load_communes|\w+\(\)", err)
+
+
+def test_listing_without_stage_through_valider_territoires_and_carte(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("MPLBACKEND", "Agg")
+    reg = tmp_path / "ars.csv"
+    reg.write_text("Identifiant CPTS;Nom de la CPTS;Code INSEE\nA;CPTS Amiens;80021\nA;CPTS Amiens;80001\n"
+                   "B;CPTS Beauvais;60057\n", encoding="utf-8")
+    assert main(["valider", str(reg)]) == 0
+    assert main(["valider", str(reg), "--etape", "ACI signé"]) == 0
+    out = capsys.readouterr().out
+    assert "Étape « ACI signé » donnée aux CPTS sans étape : 3 ligne(s) remplie(s)." in out
+    gpkg = tmp_path / "t.gpkg"
+    assert main(["territoires", str(reg), "-o", str(gpkg)]) == 0
+    assert "Étape non renseignée" in capsys.readouterr().out
+    html = tmp_path / "carte.html"
+    assert main(["carte", str(reg), "-o", str(html), "--sans-png"]) == 0
+    assert "Étape non renseignée" in html.read_text(encoding="utf-8")
+    assert main(["valider", str(reg), "--etape", "ACI signe pas"]) == 2
+    assert "étape « ACI signe pas » non reconnue" in capsys.readouterr().err
+
+
+def test_many_corrections_are_summarised_by_kind(tmp_path, capsys):
+    reg = tmp_path / "registre.csv"
+    lines = ["cpts_id;etape;code_commune"] + ["A;1;80021"] * 30 + ["A;1;2691"] * 30
+    reg.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    assert main(["valider", str(reg)]) == 0
+    out = capsys.readouterr().out
+    assert "doublon : 58 ligne(s)" in out and "zéro initial restauré : 30 ligne(s)" in out
+    assert len(out.splitlines()) < 20
+    assert (tmp_path / "registre_corrections.csv").exists()
+
+
+def test_carte_by_arrondissement_and_a_region_without_cpts(tmp_path, capsys):
+    reg = tmp_path / "arr1.csv"
+    reg.write_text("cpts_id;cpts_name;etape;code_commune\nL1;CPTS Lyon 1;5;69381\nL1;CPTS Lyon 1;5;69382\n"
+                   "L2;CPTS Lyon 2;3;69383\n", encoding="utf-8")
+    html = tmp_path / "lyon.html"
+    assert main(["carte", str(reg), "-o", str(html), "--sans-png"]) == 0
+    out = capsys.readouterr().out
+    assert "2 CPTS" in out and "CPTS Lyon 2" in html.read_text(encoding="utf-8")
+    assert main(["carte", str(reg), "--region", "11", "-o", str(html), "--sans-png"]) == 2
+    err = capsys.readouterr().err
+    assert "Aucune CPTS du registre n'a de commune dans la région 11 ; régions du registre : 84." in err
+    assert "plusieurs régions ()" not in err
