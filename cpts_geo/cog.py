@@ -32,7 +32,7 @@ from cpts_geo.communes import (
     load_former_communes,
 )
 
-__all__ = ["normalize_codes", "remap_codes", "read_passage_table", "closest_names"]
+__all__ = ["closest_names", "normalize_codes", "read_passage_table", "remap_codes"]
 
 _REPORT_COLUMNS = ["row", "code", "new_code", "name", "new_name", "reason"]
 _CLEAN = re.compile(INSEE_CODE_PATTERN)

@@ -54,7 +54,7 @@ import pandas as pd
 import shapely
 
 from cpts_geo._french import number
-from cpts_geo.stages import STAGE_COLORS, STAGES
+from cpts_geo.stages import STAGE_COLORS, STAGES, legend_stages
 from cpts_geo.style import (
     UNCOVERED_BORDER,
     UNCOVERED_COLOR,
@@ -570,7 +570,7 @@ def stage_map(
                    + ", ".join(f"{c} {communes.at[c, 'name']}" for c in no_geometry[:12])
                    + (" …" if len(no_geometry) > 12 else "")]
     data = {
-        "origin": list(origin), "scale": scale, "stages": list(STAGES), "colors": STAGE_COLORS,
+        "origin": list(origin), "scale": scale, "stages": legend_stages(territories["stage"]) if "stage" in territories else list(STAGES), "colors": STAGE_COLORS,
         "uncoveredColor": UNCOVERED_COLOR, "uncoveredBorder": UNCOVERED_BORDER,
         "cpts": cpts, "communes": com, "departments": deps, "uncovered": unc, "indicators": ind_out,
         "labels": label_sets, "vintage": vintage, "fond": background,

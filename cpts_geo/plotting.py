@@ -30,7 +30,7 @@ import geopandas as gpd
 import pandas as pd
 
 from cpts_geo.communes import is_insee_code, metric_crs, require_crs
-from cpts_geo.stages import STAGE_COLORS, STAGES
+from cpts_geo.stages import STAGE_COLORS, legend_stages
 from cpts_geo.style import (
     TIER_COLORS,
     UNCOVERED_BORDER,
@@ -241,7 +241,7 @@ def plot_stages(
                                gid="department-borders")
     terr.boundary.plot(ax=ax, color="#262626", linewidth=0.5, gid="cpts-borders")
     if legend:
-        handles = [Patch(facecolor=colors[s], edgecolor="#555555", label=s) for s in STAGES if s in colors]
+        handles = [Patch(facecolor=colors[s], edgecolor="#555555", label=s) for s in legend_stages(terr[column]) if s in colors]
         if communes is not None:
             handles.append(Patch(facecolor=UNCOVERED_COLOR, edgecolor=UNCOVERED_BORDER,
                                  label="Zone blanche (non couverte)"))

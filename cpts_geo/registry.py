@@ -44,11 +44,11 @@ from cpts_geo.io import read_table, recognise_header
 __all__ = [
     "REGISTRY_COLUMNS",
     "CheckedRegistry",
+    "read_perimeters",
     "read_registry",
     "recognise_column",
-    "validate_registry",
-    "read_perimeters",
     "registry_from_perimeters",
+    "validate_registry",
 ]
 
 REGISTRY_COLUMNS = ["cpts_id", "cpts_name", "stage", "commune_code", "commune_name", "share"]

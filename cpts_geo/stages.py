@@ -19,7 +19,7 @@ import pandas as pd
 from cpts_geo._french import fold
 from cpts_geo.errors import ValidationError
 
-__all__ = ["STAGES", "NOT_GIVEN", "STAGE_DTYPE", "STAGE_COLORS", "RECOGNISED", "parse_stages"]
+__all__ = ["NOT_GIVEN", "RECOGNISED", "STAGES", "STAGE_COLORS", "STAGE_DTYPE", "legend_stages", "parse_stages"]
 
 #: The five stages, in order.
 STAGES = (
@@ -48,6 +48,19 @@ RECOGNISED = STAGES[3:]
 #: (``#d9d9d9``); the keys are in :data:`STAGE_DTYPE` order (legends follow it).
 STAGE_COLORS = {NOT_GIVEN: "#f4a259",
                 **dict(zip(STAGES, ["#ffffcc", "#a1dab4", "#41b6c4", "#2c7fb8", "#253494"]))}
+
+
+def legend_stages(values: Iterable) -> list[str]:
+    """The stages a legend lists for ``values``: the five stages, and :data:`NOT_GIVEN` first
+    when some CPTS have no stage.
+
+    Examples
+    --------
+    >>> legend_stages(["ACI signé"])[0], legend_stages([NOT_GIVEN, "ACI signé"])[0]
+    ('Dynamique identifiée', 'Étape non renseignée')
+    """
+    present = NOT_GIVEN in {str(v) for v in values}
+    return [NOT_GIVEN, *STAGES] if present else list(STAGES)
 
 
 _LOOKUP = {fold(s): s for s in STAGES}

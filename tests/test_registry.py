@@ -309,6 +309,17 @@ def test_stage_not_given_in_coverage_and_funding(hdf_communes):
     assert terr.loc["A", "stage"] == NOT_GIVEN
     money = funding_table(terr)
     assert len(money) == 2
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from cpts_geo.plotting import plot_stages
+    from cpts_geo.stages import STAGE_COLORS
+
+    ax = plot_stages(terr)
+    labels = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert labels[0] == NOT_GIVEN and labels[-1] == "ACI signé"
+    fills = {tuple(round(c, 3) for c in fc) for coll in ax.collections for fc in coll.get_facecolors()}
+    assert tuple(round(c, 3) for c in matplotlib.colors.to_rgba(STAGE_COLORS[NOT_GIVEN])) in fills
 
 
 def test_problems_are_ordered_by_severity_with_their_kind(hdf_communes):
