@@ -48,6 +48,7 @@ class Reference:
     france: pd.DataFrame                # every commune of the embedded layer
     arm_parent: dict                    # arrondissement code → city code
     names: pd.Series                    # code → official name (communes and arrondissements)
+    name_of: dict                       # the same, as a dict (faster one by one)
 
 
 def by_severity(problems: list[dict]) -> list[dict]:
@@ -62,6 +63,19 @@ def shown(value) -> str:
     if isinstance(value, (int, np.integer)):
         return str(int(value))
     return str(value)
+
+
+def _object_index(index: pd.Index) -> pd.Index:
+    """``index`` with Python strings (pandas' Arrow strings are slow to look up one by one)."""
+    return index if index.dtype == object else pd.Index(index.to_numpy(dtype=object, na_value=None))
+
+
+def _empty_mask(values: pd.Series) -> np.ndarray:
+    """Which cells are empty, deciding once per distinct value."""
+    codes, uniques = pd.factorize(values, use_na_sentinel=True)
+    empty_u = np.fromiter((_is_empty(v) for v in np.asarray(uniques, dtype=object)), dtype=bool,
+                          count=len(uniques))
+    return (codes < 0) | (empty_u[np.where(codes < 0, 0, codes)] if len(uniques) else True)
 
 
 def _is_empty(v) -> bool:
@@ -82,10 +96,23 @@ def _text(values: pd.Series) -> pd.Series:
     return pd.Series(out, index=values.index, dtype=object)
 
 
+def _clean_text(v):
+    if isinstance(v, str):
+        v = v.strip()
+        if not v:
+            return None
+        return v if v.isascii() else unicodedata.normalize("NFC", v)
+    if _is_empty(v):
+        return None
+    if isinstance(v, (float, np.floating)) and float(v).is_integer():
+        return str(int(v))
+    return unicodedata.normalize("NFC", str(v).strip())
+
+
 def _text_fast(values: pd.Series) -> pd.Series:
     """:func:`_text` on the distinct values only (ids and names repeat on many rows)."""
     codes, uniques = pd.factorize(values, use_na_sentinel=True)
-    clean = _text(pd.Series(np.asarray(uniques, dtype=object))).to_numpy(dtype=object)
+    clean = np.array([_clean_text(v) for v in uniques.tolist()], dtype=object)
     out = np.where(codes < 0, None, clean[np.where(codes < 0, 0, codes)] if len(clean) else None)
     return pd.Series(out, index=values.index, dtype=object)
 
@@ -112,18 +139,22 @@ def parse_stage_column(reg: pd.DataFrame) -> tuple[pd.Series, list[dict]]:
 
     raw = reg["stage"]
     stages = pd.Series(pd.NA, index=reg.index, dtype=STAGE_DTYPE)
-    given = ~raw.map(_is_empty).to_numpy(dtype=bool) if raw.notna().any() else np.zeros(len(raw), bool)
+    given = ~_empty_mask(raw) if raw.notna().any() else np.zeros(len(raw), bool)
     problems: list[dict] = []
     if given.any():
+        # parsed once per distinct spelling, then spread over the rows
+        position, uniques = pd.factorize(raw[given])
         try:
-            stages[given] = parse_stages(raw[given].reset_index(drop=True)).to_numpy()
+            parsed = parse_stages(pd.Series(uniques.tolist(), dtype=object))
+            codes = np.full(len(raw), -1, dtype=np.int16)
+            codes[given] = parsed.cat.codes.to_numpy()[position]
+            stages = pd.Series(pd.Categorical.from_codes(codes, dtype=STAGE_DTYPE), index=reg.index)
         except ValidationError as err:
             file_rows = reg.loc[given, "row"].to_numpy()
             for rec in err.problems.to_dict("records"):
                 pos = rec.get("row")
-                rec["row"] = int(file_rows[int(pos) - 1]) if pos is not None and not pd.isna(pos) else pos
-                rec["kind"] = "étape"
-                problems.append(rec)
+                for file_row in file_rows[position == int(pos) - 1]:
+                    problems.append({**rec, "row": int(file_row), "kind": "étape"})
     return stages, problems
 
 
@@ -176,6 +207,12 @@ def parse_codes(reg: pd.DataFrame, ref: Reference, passage) -> tuple[pd.Series, 
     clean, norm = normalize_codes(reg["commune_code"].reset_index(drop=True))
     clean.index = reg.index
     problems: list[dict] = []
+    if not len(norm):
+        current, remap = remap_codes(clean.reset_index(drop=True), communes=ref.france, passage=passage,
+                                     plm="keep")
+        if not len(remap):  # the usual case: every code clean and current
+            current.index = reg.index
+            return clean, current, problems, pd.DataFrame(columns=REPORT_COLUMNS)
     empty = norm["reason"] == "code vide"
     problems += [{"row": int(file_rows[r - 1]), "problem": "code commune vide", "kind": "code vide"}
                  for r in norm.loc[empty, "row"]]
@@ -254,9 +291,9 @@ def check_names(table: pd.DataFrame, ref: Reference) -> list[dict]:
     former_of = former.groupby("code")["name"].agg(list).to_dict()
     bad = set()
     for code, original, gname in pairs.itertuples(index=False):
-        candidates = [ref.names.get(code), ref.names.get(original), *former_of.get(original, [])]
+        candidates = [ref.name_of.get(code), ref.name_of.get(original), *former_of.get(original, [])]
         if code in ref.arm_parent:
-            candidates.append(ref.names.get(ref.arm_parent[code]))
+            candidates.append(ref.name_of.get(ref.arm_parent[code]))
         g = _folded_name(gname)
         if g and not any(isinstance(k, str) and _folded_name(k) == g for k in candidates):
             bad.add((code, original, gname))
@@ -267,7 +304,7 @@ def check_names(table: pd.DataFrame, ref: Reference) -> list[dict]:
         hint = _name_hint(rec.given_name, ref)
         problems.append({"row": int(rec.row), "code": rec.given_code, "kind": "nom de commune",
                          "problem": f"le nom « {rec.given_name} » ne correspond pas au code "
-                                    f"{rec.given_code} ({ref.names.get(rec.code, '?')}){hint}"})
+                                    f"{rec.given_code} ({ref.name_of.get(rec.code, '?')}){hint}"})
     return problems
 
 
@@ -282,17 +319,19 @@ def _name_hint(name: str, ref: Reference) -> str:
 
 def check_in_layer(table: pd.DataFrame, ref: Reference) -> list[dict]:
     """Known communes that are not in the commune layer the territories are built on."""
-    codes = table["code"]
-    layer = ref.layer.index
-    city = codes.map(ref.arm_parent)
-    arms_in_layer = {p for a, p in ref.arm_parent.items() if a in set(layer)}
-    inside = (codes.isna() | codes.isin(layer) | codes.isin(arms_in_layer) | city.isin(layer)).to_numpy()
+    codes = pd.Index(table["code"].to_numpy(dtype=object), dtype=object)
+    layer = _object_index(ref.layer.index)
+    city = pd.Index([ref.arm_parent.get(c) for c in codes] if ref.arm_parent.keys() & set(codes)
+                    else np.full(len(codes), None, dtype=object), dtype=object)
+    arms_in_layer = pd.Index([p for a, p in ref.arm_parent.items() if a in layer], dtype=object).unique()
+    inside = (pd.isna(codes.to_numpy()) | (layer.get_indexer(codes) >= 0) | codes.isin(arms_in_layer)
+              | (layer.get_indexer(city) >= 0))
     out = []
     dep = ref.france["department"]
     for rec in table[~inside].itertuples(index=False):
         d = dep.get(rec.code, "?")
         out.append({"row": int(rec.row), "code": rec.given_code, "kind": "hors de la couche",
-                    "problem": f"commune {ref.names.get(rec.code, '')} (département {d}) absente de "
+                    "problem": f"commune {ref.name_of.get(rec.code, '')} (département {d}) absente de "
                                f"la couche communale fournie : ajoutez le département {d} aux "
                                "communes chargées"})
     return out
@@ -405,65 +444,76 @@ def expand_cities(valid: pd.DataFrame, arm_parent: dict) -> pd.DataFrame:
     return pd.concat([valid[~valid["code"].isin(split)], extra], ignore_index=True)
 
 
+def _runs(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Start and end of each run of equal values in sorted ``keys``."""
+    if not len(keys):
+        return np.array([], dtype=int), np.array([], dtype=int)
+    starts = np.flatnonzero(np.r_[True, keys[1:] != keys[:-1]])
+    return starts, np.r_[starts[1:], len(keys)]
+
+
 def check_overlaps(valid: pd.DataFrame, cpts: pd.DataFrame, ref: Reference) -> list[dict]:
     """Every commune claimed by two CPTS or more, with every claimant, unless all of them
-    declare a share and the shares sum to at most 1. Vectorised: one pass over the rows."""
+    declare a share and the shares sum to at most 1. Vectorised: rows sorted once, each
+    commune and each (commune, CPTS) pair a run of rows."""
     n_claims = valid.groupby("code", sort=False)["cpts_id"].transform("nunique")
     multi = valid[(n_claims > 1).to_numpy()]
     if not len(multi):
         return []
     multi = multi.sort_values(["code", "cpts_id", "row"], kind="stable")
-    pair = ["code", "cpts_id"]
-    first = ~multi.duplicated(pair).to_numpy()
-    rows_text = multi["row"].astype(str)
-    several = multi.duplicated(pair, keep=False).to_numpy()
-    if several.any():
-        joined = rows_text[several].groupby([multi.loc[several, "code"], multi.loc[several, "cpts_id"]],
-                                            sort=False).transform(", ".join)
-        rows_text = rows_text.copy()
-        rows_text[several] = joined
-    claims = multi[first].copy()
-    claims["rows"] = rows_text[first].to_numpy()
-    by_pair = multi.groupby(pair, sort=False)
-    claims["other_code"] = (by_pair["given_code"].transform(lambda s: ", ".join(sorted(set(s))))
-                            if several.any() else multi["given_code"])[first].to_numpy()
-    claims["has_share"] = multi["share"].notna().groupby([multi["code"], multi["cpts_id"]], sort=False) \
-        .transform("all")[first].to_numpy()
-    claims["max_share"] = by_pair["share"].transform("max")[first].to_numpy()
-    label = cpts["name"].reindex(claims["cpts_id"]).to_numpy(dtype=object)
-    ids = claims["cpts_id"].to_numpy(dtype=object)
-    codes = claims["code"].to_numpy(dtype=object)
-    given = claims["other_code"].to_numpy(dtype=object)
-    text = [
-        f"{cid} {nm}".strip() if nm != cid else cid for cid, nm in zip(ids, label)
+    code = multi["code"].to_numpy(dtype=object)
+    cid = multi["cpts_id"].to_numpy(dtype=object)
+    row = multi["row"].to_numpy()
+    given = multi["given_code"].to_numpy(dtype=object)
+    share = multi["share"].to_numpy(dtype=float)
+    # one claim per (commune, CPTS)
+    code_id, cid_id = pd.factorize(code)[0].astype(np.int64), pd.factorize(cid)[0].astype(np.int64)
+    p_start, p_end = _runs(code_id * (int(cid_id.max()) + 1) + cid_id)
+    names = cpts["name"].reindex(cid[p_start]).to_numpy(dtype=object)
+    claim_code = code[p_start]
+    claim_id = cid[p_start]
+    has_share = ~np.logical_or.reduceat(np.isnan(share), p_start)
+    with np.errstate(invalid="ignore"):
+        max_share = np.fmax.reduceat(share, p_start)
+    other_code = np.logical_or.reduceat(given != code, p_start)
+    several = (p_end - p_start) > 1
+    rows_text = row.astype(str)
+    rows_of = rows_text[p_start].tolist()
+    given_of = [None] * len(p_start)
+    for k in np.flatnonzero(several | other_code).tolist():
+        s0, s1 = p_start[k], p_end[k]
+        rows_of[k] = ", ".join(rows_text[s0:s1].tolist())
+        given_of[k] = ", ".join(sorted(set(given[s0:s1])))
+    share_text = [number(x, None) if h else "" for x, h in zip(max_share.tolist(), has_share.tolist())]
+    texts = [
+        f"{who if nm == who or nm is None else f'{who} {nm}'} (ligne {r}"
+        + (f", code donné {g}" if o else "") + (f", part {st}" if h else "") + ")"
+        for who, nm, r, g, o, h, st in zip(claim_id.tolist(), names.tolist(), rows_of, given_of,
+                                           other_code.tolist(), has_share.tolist(), share_text)
     ]
-    text = [
-        f"{t} (ligne {r}" + (f", code donné {g}" if g != c else "")
-        + (f", part {number(s, None)}" if h else "") + ")"
-        for t, r, g, c, h, s in zip(text, claims["rows"], given, codes, claims["has_share"],
-                                    claims["max_share"])
-    ]
-    claims["text"] = text
-    per_code = claims.groupby("code", sort=True)
-    all_shared = per_code["has_share"].all()
-    total = per_code["max_share"].sum()
-    claimants = per_code["text"].agg(", ".join)
-    who = per_code["cpts_id"].agg(", ".join)
-    file_rows = multi.sort_values(["code", "row"], kind="stable").groupby("code", sort=True)["row"] \
-        .agg(lambda r: ", ".join(map(str, dict.fromkeys(r))))
+    # one problem per commune
+    c_start, c_end = _runs(code_id[p_start])
+    order_rows = np.lexsort((row, code_id))
+    r_row = row[order_rows]
+    r_start, r_end = _runs(code_id[order_rows])
     problems = []
-    for code in claimants.index:
-        if all_shared[code] and total[code] <= 1 + 1e-9:
+    for (s0, s1), (q0, q1) in zip(zip(c_start.tolist(), c_end.tolist()), zip(r_start.tolist(), r_end.tolist())):
+        c = claim_code[s0]
+        shared = bool(has_share[s0:s1].all())
+        total = float(max_share[s0:s1].sum()) if shared else np.nan
+        if shared and total <= 1 + 1e-9:
             continue
-        label = ref.names.get(code, "")
-        what = f"arrondissement {label}" if code in ref.arm_parent else f"commune {label}"
-        if all_shared[code]:
-            problem = (f"{what} partagée entre CPTS avec des parts dont la somme {number(total[code], None)} "
-                       f"dépasse 1 : {claimants[code]}")
+        claimants = ", ".join(texts[s0:s1])
+        label = ref.name_of.get(c, "")
+        what = f"arrondissement {label}" if c in ref.arm_parent else f"commune {label}"
+        if shared:
+            problem = (f"{what} partagée entre CPTS avec des parts dont la somme {number(total, None)} "
+                       f"dépasse 1 : {claimants}")
         else:
-            problem = f"{what} revendiquée par plusieurs CPTS : {claimants[code]}"
-        problems.append({"row": file_rows[code], "code": code, "problem": problem,
-                         "claimants": who[code], "kind": "chevauchement"})
+            problem = f"{what} revendiquée par plusieurs CPTS : {claimants}"
+        problems.append({"row": ", ".join(map(str, dict.fromkeys(r_row[q0:q1].tolist()))), "code": c,
+                         "problem": problem, "claimants": ", ".join(map(str, claim_id[s0:s1])),
+                         "kind": "chevauchement"})
     return _merge_city_overlaps(problems, ref)
 
 
@@ -481,7 +531,7 @@ def _merge_city_overlaps(problems: list[dict], ref: Reference) -> list[dict]:
         first = items[0]["problem"].split(" : ", 1)[1]
         rows = sorted({r.strip() for p in items for r in str(p["row"]).split(",")}, key=int)
         out.append({"row": ", ".join(rows), "code": city, "kind": "chevauchement", "problem":
-                    f"{ref.names.get(city, city)} donnée entière par une CPTS et par arrondissement par une "
+                    f"{ref.name_of.get(city, city)} donnée entière par une CPTS et par arrondissement par une "
                     f"autre : {len(arrs)} arrondissement(s) revendiqué(s) deux fois "
                     f"({', '.join(arrs)}) : {first}"})
     return out
@@ -489,6 +539,8 @@ def _merge_city_overlaps(problems: list[dict], ref: Reference) -> list[dict]:
 
 def lone_shares(member: pd.DataFrame, names: pd.Series) -> pd.DataFrame:
     """Report rows for a share below 1 declared by the only CPTS of a commune."""
+    if not member["share"].notna().any():
+        return pd.DataFrame(columns=REPORT_COLUMNS)
     lone = member["share"].notna() & (member.groupby("code")["cpts_id"].transform("nunique") == 1)
     part = member[(lone & (member["share"] < 1)).to_numpy()]
     return pd.DataFrame({

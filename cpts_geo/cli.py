@@ -798,6 +798,42 @@ def _cmd_carte(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_comparer(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from cpts_geo.compare import CHANGES, compare_registries, write_comparison
+
+    communes = _load_layer(args)
+    for name in (args.ancien, args.nouveau):
+        if not Path(name).exists():
+            raise FileNotFoundError(f"Fichier introuvable : {name}")
+    result = compare_registries(args.ancien, args.nouveau, communes, passage=args.passage)
+    m = result.matches
+    both = m.dropna(subset=["old_id", "new_id"])
+    print(f"{number(len(both))} CPTS retrouvée(s) dans les deux registres, "
+          f"{number(int(m['new_id'].isna().sum()))} dissoute(s), {number(int(m['old_id'].isna().sum()))} "
+          "créée(s).")
+    renamed = both[(both["old_id"].astype(str) != both["new_id"].astype(str))
+                   | (both["old_name"].astype(str) != both["new_name"].astype(str))]
+    if len(renamed):
+        print(f"Rapprochées malgré un identifiant ou un nom différent ({number(len(renamed))}) :")
+        for rec in renamed.head(10).itertuples(index=False):
+            print(f"  - {rec.old_id} {rec.old_name} = {rec.new_id} {rec.new_name} ({rec.matched_by})")
+        if len(renamed) > 10:
+            print(f"  … et {number(len(renamed) - 10)} autre(s)")
+    if not len(result.changes):
+        print("Aucun changement.")
+    else:
+        print(f"Changements ({number(len(result.changes))}) :")
+        for kind in CHANGES:
+            if result.summary[kind]:
+                print(f"  {kind} : {number(int(result.summary[kind]))}")
+    if args.output:
+        out = write_comparison(result, args.output)
+        print(f"Tableau des changements écrit : {out}")
+    return 0
+
+
 def _cmd_batch(args: argparse.Namespace) -> int:
     from pathlib import Path
 
@@ -1062,6 +1098,18 @@ def _parser() -> argparse.ArgumentParser:
                    help="écrire le tableau : .csv (pour Excel) ou .xlsx")
     reading_args(p)
     p.set_defaults(func=_cmd_funding)
+
+    p = sub.add_parser("comparer", aliases=["compare"],
+                       help="comparer deux registres (communes déplacées, CPTS créées ou dissoutes, étapes)")
+    p.add_argument("ancien", metavar="ANCIEN", help="registre de référence (ex. celui du trimestre dernier)")
+    p.add_argument("nouveau", metavar="NOUVEAU", help="registre à comparer")
+    p.add_argument("--region", help="code INSEE ou nom de la région des communes")
+    p.add_argument("--departements", "--departments", dest="departments", nargs="+", metavar="DEP",
+                   help="codes ou noms de départements")
+    p.add_argument("--passage", metavar="FICHIER", help="table de passage INSEE des anciens codes")
+    p.add_argument("-o", "--sortie", "--output", dest="output", metavar="FICHIER",
+                   help="tableau des changements écrit (CSV pour Excel, ou XLSX)")
+    p.set_defaults(func=_cmd_comparer)
 
     p = sub.add_parser("carte", help="carte régionale des CPTS par étape (HTML autonome + PNG)")
     p.add_argument("registry", nargs="?", default=None, metavar="REGISTRE",

@@ -275,8 +275,10 @@ def remap_codes(
     # Work on the distinct codes only, vectorised where a code is simply current.
     position, uniques = pd.factorize(series, use_na_sentinel=True)
     uniq = np.asarray(uniques, dtype=object)
-    is_current = pd.Index(uniq).isin(layer.index)
-    is_arm = pd.Index(uniq).isin(list(arm_parent))
+    layer_codes = layer.index if layer.index.dtype == object else \
+        pd.Index(layer.index.to_numpy(dtype=object, na_value=None))
+    is_current = pd.Index(uniq, dtype=object).isin(layer_codes)
+    is_arm = pd.Index(uniq, dtype=object).isin(list(arm_parent))
     target = np.where(is_current, uniq, None).astype(object)
     reason = np.full(len(uniq), None, dtype=object)
     current = set(layer.index)
@@ -305,6 +307,9 @@ def remap_codes(
                 reason[i] = "code inconnu"
 
     empty = position < 0
+    if is_current.all() and not empty.any() and (plm == "keep" or not is_arm.any()):
+        # the usual case: every code is today's code
+        return series.copy(), pd.DataFrame(columns=_REPORT_COLUMNS).astype({"new_code": "string"})
     safe = np.where(empty, 0, position)
     new_values = target[safe] if len(uniq) else np.full(len(series), None, dtype=object)
     new_values = np.where(empty, None, new_values)

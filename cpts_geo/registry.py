@@ -267,12 +267,13 @@ def validate_registry(
     problems += found
     clean, current, found, code_report = checks.parse_codes(reg, ref, passage)
     problems += found
-    table = pd.DataFrame({
-        "row": reg["row"].to_numpy(), "cpts_id": ids.to_numpy(), "cpts_name": checks.parse_names(reg).to_numpy(),
-        "stage": stages.to_numpy(), "given_code": clean.to_numpy(dtype=object, na_value=None),
-        "code": current.to_numpy(dtype=object, na_value=None), "share": shares.to_numpy(),
-        "given_name": checks._text_fast(reg["commune_name"]).to_numpy(),
-    })
+    # One table of the parsed rows; text as Python objects (faster to look up than Arrow strings)
+    text = {"cpts_id": ids, "cpts_name": checks.parse_names(reg), "given_code": clean, "code": current,
+            "given_name": checks._text_fast(reg["commune_name"])}
+    table = pd.DataFrame({"row": reg["row"].to_numpy(), "stage": stages.to_numpy(), "share": shares.to_numpy(),
+                          **{k: pd.Series(v.to_numpy(dtype=object, na_value=None), dtype=object)
+                             for k, v in text.items()}})
+    table = table[["row", "cpts_id", "cpts_name", "stage", "given_code", "code", "share", "given_name"]]
     if check_names:
         problems += checks.check_names(table, ref)
     problems += checks.check_in_layer(table, ref)
@@ -299,9 +300,9 @@ def validate_registry(
 def _reference(communes):
     from cpts_geo._registry_checks import Reference
 
-    france, arm_parent, names = _embedded_reference()
+    france, arm_parent, names, name_of = _embedded_reference()
     return Reference(layer=communes if communes is not None else france, france=france,
-                     arm_parent=arm_parent, names=names)
+                     arm_parent=arm_parent, names=names, name_of=name_of)
 
 
 @lru_cache(maxsize=1)
@@ -309,7 +310,8 @@ def _embedded_reference():
     france = load_communes(crs=None)
     arm = load_arrondissements(crs=None)
     names = pd.concat([france["name"], arm["name"]])
-    return france, dict(zip(arm.index, arm["parent"])), names[~names.index.duplicated()]
+    names = names[~names.index.duplicated()]
+    return france, dict(zip(arm.index, arm["parent"])), names, names.to_dict()
 
 
 def _warn_repairs(report: pd.DataFrame) -> None:

@@ -1,0 +1,121 @@
+"""Comparing two registries: CPTS matched across spellings, every change listed once."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from cpts_geo.cli import main
+from cpts_geo.compare import CHANGES, RegistryComparison, changes_layer, compare_registries
+from cpts_geo.registry import validate_registry
+from cpts_geo.territories import load_example_registry
+
+
+@pytest.fixture(scope="module")
+def example():
+    reg = load_example_registry()
+    return pd.DataFrame(reg[["cpts_id", "cpts_name", "stage", "commune_code", "share"]])
+
+
+def test_a_registry_against_itself_has_no_change(example, hdf_communes):
+    cmp = compare_registries(example, example, hdf_communes)
+    assert isinstance(cmp, RegistryComparison)
+    assert len(cmp.changes) == 0 and cmp.summary.sum() == 0
+    assert list(cmp.summary.index) == list(CHANGES)
+    assert cmp.matches["new_id"].notna().all() and (cmp.matches["jaccard"] == 1).all()
+
+
+def test_against_an_empty_registry(example, hdf_communes):
+    empty = example.iloc[:0]
+    gone = compare_registries(example, empty, hdf_communes)
+    assert gone.summary["CPTS dissoute"] == 59
+    assert gone.summary["commune sortie de la couverture"] == 3220
+    assert gone.summary.sum() == 59 + 3220
+    born = compare_registries(empty, example, hdf_communes)
+    assert born.summary["CPTS créée"] == 59 and born.summary["commune entrée dans la couverture"] == 3220
+
+
+def test_real_case_ids_and_names_spelled_differently(example, hdf_communes):
+    """The illustrative Hauts-de-France listing (real EPCI compositions) against a rewritten
+    one: other ids, names in capitals without accents or « CPTS », communes moved, one CPTS
+    dissolved, one created from uncovered communes, a stage changed."""
+    new = example.copy()
+    ids = sorted(new["cpts_id"].unique())
+    new["cpts_id"] = new["cpts_id"].map({c: f"N{i:03d}" for i, c in enumerate(ids)})
+    new["cpts_name"] = (new["cpts_name"].str.replace("CPTS ", "", regex=False).str.upper()
+                        .str.normalize("NFKD").str.encode("ascii", "ignore").str.decode("ascii"))
+    first, second, third = ids[0], ids[1], ids[2]
+    # 2 communes of the first CPTS move to the second one
+    moved = example.loc[example["cpts_id"] == first, "commune_code"].iloc[:2].tolist()
+    new.loc[new["commune_code"].isin(moved), ["cpts_id", "cpts_name"]] = \
+        new.loc[new["cpts_id"] == "N001", ["cpts_id", "cpts_name"]].iloc[0].to_numpy()
+    # the third CPTS is dissolved
+    dissolved = example.loc[example["cpts_id"] == third, "commune_code"].tolist()
+    new = new[new["cpts_id"] != "N002"]
+    # a new CPTS on two uncovered communes, a stage changed
+    uncovered = sorted(set(hdf_communes.index) - set(example["commune_code"]))[:2]
+    new = pd.concat([new, pd.DataFrame({"cpts_id": "X", "cpts_name": "CPTS nouvelle", "stage": "1",
+                                        "commune_code": uncovered})], ignore_index=True)
+    old_stage = example.loc[example["cpts_id"] == ids[3], "stage"].iat[0]
+    new_stage = "Dynamique identifiée" if old_stage != "Dynamique identifiée" else "ACI signé"
+    new.loc[new["cpts_id"] == "N003", "stage"] = new_stage
+    cmp = compare_registries(example, new, hdf_communes)
+    s = cmp.summary
+    assert s["commune changée de CPTS"] == 2
+    assert s["CPTS dissoute"] == 1 and s["CPTS créée"] == 1
+    assert s["commune sortie de la couverture"] == len(dissolved)
+    assert s["commune entrée dans la couverture"] == 2
+    assert s["étape modifiée"] == 1 and s["nom modifié"] == 0
+    ch = cmp.changes
+    mv = ch[ch["change"] == "commune changée de CPTS"]
+    assert sorted(mv["code"]) == sorted(moved)
+    assert mv["old_cpts"].str.startswith(first).all() and mv["new_cpts"].str.startswith("N001").all()
+    st = ch[ch["change"] == "étape modifiée"].iloc[0]
+    assert (st["old_value"], st["new_value"]) == (old_stage, new_stage)
+    m = cmp.matches.dropna(subset=["old_id", "new_id"])
+    assert len(m) == 58 and (m["new_id"] == m["old_id"].map({c: f"N{i:03d}" for i, c in enumerate(ids)})).all()
+    layer = changes_layer(cmp, hdf_communes)
+    assert len(layer) == len(ch) and layer.crs == hdf_communes.crs
+    assert not layer.geometry.is_empty.any()
+
+
+def test_shares_and_a_few_communes_apart(hdf_communes):
+    old = pd.DataFrame({"cpts_id": ["A", "A", "A", "A", "B"], "cpts_name": ["CPTS Lille Sud"] * 4 + ["Est"],
+                        "stage": "5", "commune_code": ["59350", "59343", "59378", "59009", "59350"],
+                        "share": [0.5, None, None, None, 0.5]})
+    new = pd.DataFrame({"cpts_id": ["S", "S", "S", "B"], "cpts_name": ["Lille-Sud"] * 3 + ["Est"],
+                        "stage": "5", "commune_code": ["59350", "59343", "59378", "59350"],
+                        "share": [0.6, None, None, 0.4]})
+    cmp = compare_registries(old, new, hdf_communes)
+    assert cmp.summary["part modifiée"] == 2 and cmp.summary["commune sortie de la couverture"] == 1
+    part = cmp.changes[cmp.changes["change"] == "part modifiée"]
+    assert sorted(part[["old_value", "new_value"]].values.tolist()) == [["0,5", "0,4"], ["0,5", "0,6"]]
+    assert cmp.matches.set_index("old_id").at["A", "new_id"] == "S"
+
+
+def test_checked_registries_are_accepted(example, hdf_communes):
+    checked = validate_registry(example, hdf_communes)
+    assert len(compare_registries(checked, checked).changes) == 0
+
+
+def test_cli_comparer(tmp_path, capsys, example):
+    old = tmp_path / "ancien.csv"
+    new = tmp_path / "nouveau.csv"
+    example.to_csv(old, sep=";", index=False)
+    changed = example.copy()
+    changed.loc[changed["cpts_id"] == "HDF-01", "stage"] = "Dynamique identifiée"
+    changed["cpts_name"] = changed["cpts_name"].str.upper()
+    changed.to_csv(new, sep=";", index=False)
+    out = tmp_path / "changements.csv"
+    assert main(["comparer", str(old), str(new), "-o", str(out)]) == 0
+    text = capsys.readouterr().out
+    assert "59 CPTS retrouvée(s) dans les deux registres, 0 dissoute(s), 0 créée(s)." in text
+    assert "étape modifiée : 1" in text and f"Tableau des changements écrit : {out}" in text
+    table = pd.read_csv(out, sep=";", encoding="utf-8-sig", dtype=str)
+    assert table.columns[0] == "Changement" and table["Avant"].iat[0] == "ACI signé"
+    xlsx = tmp_path / "changements.xlsx"
+    assert main(["comparer", str(old), str(old), "--sortie", str(xlsx)]) == 0
+    assert "Aucun changement." in capsys.readouterr().out
+    import openpyxl
+
+    assert openpyxl.load_workbook(xlsx).sheetnames == ["Changements", "Rapprochement des CPTS"]
