@@ -65,6 +65,15 @@ def shown(value) -> str:
     return str(value)
 
 
+def _lookup(series: pd.Series, keys) -> np.ndarray:
+    """``series[keys]`` as Python objects, ``None`` for a missing key (hash look-up of Python
+    strings: pandas' Arrow-string reindexing is slow on a million keys)."""
+    index = _object_index(series.index)
+    pos = index.get_indexer(pd.Index(np.asarray(keys, dtype=object), dtype=object))
+    values = np.append(series.to_numpy(dtype=object), None)
+    return values[pos]
+
+
 def _object_index(index: pd.Index) -> pd.Index:
     """``index`` with Python strings (pandas' Arrow strings are slow to look up one by one)."""
     return index if index.dtype == object else pd.Index(index.to_numpy(dtype=object, na_value=None))
@@ -282,7 +291,7 @@ def check_names(table: pd.DataFrame, ref: Reference) -> list[dict]:
         return []
     sub = table.loc[sel, ["row", "given_code", "code", "given_name"]]
     # fast path: the name typed exactly as INSEE writes it
-    official = ref.names.reindex(sub["code"].to_numpy()).to_numpy(dtype=object)
+    official = _lookup(ref.names, sub["code"].to_numpy(dtype=object))
     sub = sub[sub["given_name"].to_numpy(dtype=object) != official]
     if not len(sub):
         return []
@@ -321,8 +330,10 @@ def check_in_layer(table: pd.DataFrame, ref: Reference) -> list[dict]:
     """Known communes that are not in the commune layer the territories are built on."""
     codes = pd.Index(table["code"].to_numpy(dtype=object), dtype=object)
     layer = _object_index(ref.layer.index)
-    city = pd.Index([ref.arm_parent.get(c) for c in codes] if ref.arm_parent.keys() & set(codes)
-                    else np.full(len(codes), None, dtype=object), dtype=object)
+    city = np.full(len(codes), None, dtype=object)
+    arm = np.flatnonzero(codes.isin(list(ref.arm_parent)))
+    city[arm] = [ref.arm_parent[c] for c in codes[arm]]
+    city = pd.Index(city, dtype=object)
     arms_in_layer = pd.Index([p for a, p in ref.arm_parent.items() if a in layer], dtype=object).unique()
     inside = (pd.isna(codes.to_numpy()) | (layer.get_indexer(codes) >= 0) | codes.isin(arms_in_layer)
               | (layer.get_indexer(city) >= 0))
@@ -460,16 +471,18 @@ def check_overlaps(valid: pd.DataFrame, cpts: pd.DataFrame, ref: Reference) -> l
     multi = valid[(n_claims > 1).to_numpy()]
     if not len(multi):
         return []
-    multi = multi.sort_values(["code", "cpts_id", "row"], kind="stable")
-    code = multi["code"].to_numpy(dtype=object)
-    cid = multi["cpts_id"].to_numpy(dtype=object)
+    code_id, code_u = pd.factorize(multi["code"].to_numpy(dtype=object), sort=True)
+    cid_id, cid_u = pd.factorize(multi["cpts_id"].to_numpy(dtype=object), sort=True)
     row = multi["row"].to_numpy()
-    given = multi["given_code"].to_numpy(dtype=object)
-    share = multi["share"].to_numpy(dtype=float)
+    order = np.lexsort((row, cid_id, code_id))
+    code_id, cid_id, row = code_id[order].astype(np.int64), cid_id[order].astype(np.int64), row[order]
+    code = np.asarray(code_u, dtype=object)[code_id]
+    cid = np.asarray(cid_u, dtype=object)[cid_id]
+    given = multi["given_code"].to_numpy(dtype=object)[order]
+    share = multi["share"].to_numpy(dtype=float)[order]
     # one claim per (commune, CPTS)
-    code_id, cid_id = pd.factorize(code)[0].astype(np.int64), pd.factorize(cid)[0].astype(np.int64)
     p_start, p_end = _runs(code_id * (int(cid_id.max()) + 1) + cid_id)
-    names = cpts["name"].reindex(cid[p_start]).to_numpy(dtype=object)
+    names = _lookup(cpts["name"], np.asarray(cid_u, dtype=object))[cid_id[p_start]]
     claim_code = code[p_start]
     claim_id = cid[p_start]
     has_share = ~np.logical_or.reduceat(np.isnan(share), p_start)
