@@ -87,7 +87,8 @@ def _checked(registry, communes, passage) -> CheckedRegistry:
 
 def _name_key(name) -> str:
     """A CPTS name for matching: no case, accents, punctuation, « CPTS » or articles."""
-    words = fold(name).split()
+    text = str(name).replace("œ", "oe").replace("Œ", "OE").replace("æ", "ae").replace("Æ", "AE")
+    words = fold(text).split()
     words = [w for w in words if w not in {"cpts", "communaute", "professionnelle", "territoriale", "de",
                                            "sante", "du", "des", "d", "la", "le", "les", "l"}]
     return " ".join(words)
