@@ -580,8 +580,6 @@ def write_layers(
     """
     path = Path(path)
     kind = layer_format(path, shapefile=shapefile)
-    if _extension(path) == ".shp" and not shapefile:  # pragma: no cover - layer_format refused it
-        raise ValueError("Shapefile sur demande seulement")
     layers, note = layer_tables(territories, communes, changes=changes, crs=crs,
                                 geographic=kind == "GeoJSON")
     meta = _metadata_text(territories, communes, registry, registry_date)
@@ -943,90 +941,91 @@ def write_postgis(
     from cpts_geo.errors import ValidationError
 
     engine = _engine(url)
-    member = _membership_from(communes) if membership is None else membership
-    member = pd.DataFrame({"code_insee": member["code"].astype(str).to_numpy(),
-                           "id_cpts": member["cpts_id"].astype(str).to_numpy(),
-                           "share": pd.to_numeric(member["share"]).astype(float).to_numpy()})
-    counts = member.groupby("code_insee")["id_cpts"].transform("size")
-    member["part"] = np.where((counts == 1) & (member["share"] >= 1.0), np.nan, member["share"])
-    member = member.drop(columns="share")
-    if validate:
-        problems = []
-        for code, grp in member.groupby("code_insee"):
-            if len(grp) > 1 and (grp["part"].isna().any() or grp["part"].sum() > 1 + 1e-6):
-                problems.append({"code": code, "problem": "commune dans plusieurs CPTS ("
-                                 + ", ".join(grp["id_cpts"]) + ") sans parts déclarées dont la "
-                                 "somme fait au plus 100 %"})
-        if problems:
-            raise ValidationError("Une commune, une CPTS : chevauchements refusés avant l'écriture "
-                                  "dans PostGIS", problems)
-    layers, _ = layer_tables(territories, communes, crs=None)
-    extra = [k for k in layers if k not in ("cpts", "communes", "zones_blanches")]
-    if extra:
-        raise ValueError("PostGIS : territoires en métropole et outre-mer ; écrivez chaque partie dans "
-                         f"son propre schéma (couches {', '.join(extra)}).")
-    terr, com = layers["cpts"], layers["communes"]
-    s = _quoted(schema)
-    inspector = sqlalchemy.inspect(engine)
     try:
-        schemas = inspector.get_schema_names()
-        existing = set(inspector.get_table_names(schema=schema)) if schema in schemas else set()
-        existing |= set(inspector.get_view_names(schema=schema)) if schema in schemas else set()
-    except sqlalchemy.exc.SQLAlchemyError as err:
-        raise OutputError(f"PostGIS : lecture du schéma {schema} impossible ({_db_reason(err)}).") from None
-    there = sorted(existing & {*POSTGIS_TABLES, "zones_blanches"})
-    if there and not replace:
-        raise OutputError(f"PostGIS : les tables {', '.join(there)} existent déjà dans le schéma "
-                          f"{schema} ; relancez avec --remplacer (replace=True) pour les remplacer. "
-                          "Rien n'a été écrit.")
-    srid = terr.crs.to_epsg()
-    try:
-        with engine.begin() as con:
-            con.execute(sqlalchemy.text(f"CREATE SCHEMA IF NOT EXISTS {s}"))
-            for name in ("zones_blanches",):
-                con.execute(sqlalchemy.text(f"DROP VIEW IF EXISTS {s}.{name}"))
-            for name in reversed(POSTGIS_TABLES):
-                con.execute(sqlalchemy.text(f"DROP TABLE IF EXISTS {s}.{_quoted(name)} CASCADE"))
-            terr.rename_geometry("geom").to_postgis("cpts", con, schema=schema, index=False)
-            com.rename_geometry("geom").to_postgis("communes", con, schema=schema, index=False)
-            con.execute(sqlalchemy.text(f"ALTER TABLE {s}.cpts ADD PRIMARY KEY (id_cpts)"))
-            con.execute(sqlalchemy.text(f"ALTER TABLE {s}.communes ADD PRIMARY KEY (code_insee)"))
-            con.execute(sqlalchemy.text(
-                f"CREATE TABLE {s}.appartenance (code_insee text NOT NULL, id_cpts text NOT NULL "
-                f"REFERENCES {s}.cpts (id_cpts) ON UPDATE CASCADE ON DELETE CASCADE, "
-                "part double precision CHECK (part > 0 AND part <= 1), "
-                "PRIMARY KEY (code_insee, id_cpts))"))
-            con.execute(sqlalchemy.text(
-                f"CREATE UNIQUE INDEX appartenance_commune_entiere ON {s}.appartenance (code_insee) "
-                "WHERE part IS NULL"))
-            con.execute(sqlalchemy.text(_TRIGGER.format(s=s)))
-            rows = [{"c": c, "i": i, "p": None if pd.isna(p) else float(p)}
-                    for c, i, p in member[["code_insee", "id_cpts", "part"]].itertuples(index=False)]
-            if rows:
-                con.execute(sqlalchemy.text(f"INSERT INTO {s}.appartenance (code_insee, id_cpts, part) "
-                                            "VALUES (:c, :i, :p)"), rows)
-            cols = ", ".join(f"c.{_quoted(c)}" for c in layers["zones_blanches"].columns
-                             if c != "geometry") + ", c.geom"
-            con.execute(sqlalchemy.text(
-                f"CREATE VIEW {s}.zones_blanches AS SELECT {cols} FROM {s}.communes c WHERE NOT EXISTS "
-                f"(SELECT 1 FROM {s}.appartenance a WHERE a.code_insee = c.code_insee)"))
-            meta = _metadata_text(territories, communes, None, None)
-            note = " ; ".join(f"{k} : {v}" for k, v in meta.items())
-            for name, desc in (("cpts", _DESCRIPTIONS["cpts"]), ("communes", _DESCRIPTIONS["communes"]),
-                               ("appartenance", "Une ligne par commune et CPTS ; part vide = commune "
-                                                "entière")):
-                con.execute(sqlalchemy.text(f"COMMENT ON TABLE {s}.{name} IS {_literal(desc + ' — ' + note)}"))
-            for name, frame in (("cpts", terr), ("communes", com)):
-                for col in frame.columns:
-                    if col in FIELD_ALIASES:
-                        con.execute(sqlalchemy.text(
-                            f"COMMENT ON COLUMN {s}.{name}.{_quoted(col)} IS {_literal(FIELD_ALIASES[col])}"))
-    except sqlalchemy.exc.SQLAlchemyError as err:
-        raise OutputError(f"PostGIS : écriture refusée par la base ({_db_reason(err)}) ; rien n'a été "
-                          "écrit.") from None
+        member = _membership_from(communes) if membership is None else membership
+        member = pd.DataFrame({"code_insee": member["code"].astype(str).to_numpy(),
+                               "id_cpts": member["cpts_id"].astype(str).to_numpy(),
+                               "share": pd.to_numeric(member["share"]).astype(float).to_numpy()})
+        counts = member.groupby("code_insee")["id_cpts"].transform("size")
+        member["part"] = np.where((counts == 1) & (member["share"] >= 1.0), np.nan, member["share"])
+        member = member.drop(columns="share")
+        if validate:
+            problems = []
+            for code, grp in member.groupby("code_insee"):
+                if len(grp) > 1 and (grp["part"].isna().any() or grp["part"].sum() > 1 + 1e-6):
+                    problems.append({"code": code, "problem": "commune dans plusieurs CPTS ("
+                                     + ", ".join(grp["id_cpts"]) + ") sans parts déclarées dont la "
+                                     "somme fait au plus 100 %"})
+            if problems:
+                raise ValidationError("Une commune, une CPTS : chevauchements refusés avant l'écriture "
+                                      "dans PostGIS", problems)
+        layers, _ = layer_tables(territories, communes, crs=None)
+        extra = [k for k in layers if k not in ("cpts", "communes", "zones_blanches")]
+        if extra:
+            raise ValueError("PostGIS : territoires en métropole et outre-mer ; écrivez chaque partie dans "
+                             f"son propre schéma (couches {', '.join(extra)}).")
+        terr, com = layers["cpts"], layers["communes"]
+        s = _quoted(schema)
+        inspector = sqlalchemy.inspect(engine)
+        try:
+            schemas = inspector.get_schema_names()
+            existing = set(inspector.get_table_names(schema=schema)) if schema in schemas else set()
+            existing |= set(inspector.get_view_names(schema=schema)) if schema in schemas else set()
+        except sqlalchemy.exc.SQLAlchemyError as err:
+            raise OutputError(f"PostGIS : lecture du schéma {schema} impossible ({_db_reason(err)}).") from None
+        there = sorted(existing & {*POSTGIS_TABLES, "zones_blanches"})
+        if there and not replace:
+            raise OutputError(f"PostGIS : les tables {', '.join(there)} existent déjà dans le schéma "
+                              f"{schema} ; relancez avec --remplacer (replace=True) pour les remplacer. "
+                              "Rien n'a été écrit.")
+        srid = terr.crs.to_epsg()
+        try:
+            with engine.begin() as con:
+                con.execute(sqlalchemy.text(f"CREATE SCHEMA IF NOT EXISTS {s}"))
+                for name in ("zones_blanches",):
+                    con.execute(sqlalchemy.text(f"DROP VIEW IF EXISTS {s}.{name}"))
+                for name in reversed(POSTGIS_TABLES):
+                    con.execute(sqlalchemy.text(f"DROP TABLE IF EXISTS {s}.{_quoted(name)} CASCADE"))
+                terr.rename_geometry("geom").to_postgis("cpts", con, schema=schema, index=False)
+                com.rename_geometry("geom").to_postgis("communes", con, schema=schema, index=False)
+                con.execute(sqlalchemy.text(f"ALTER TABLE {s}.cpts ADD PRIMARY KEY (id_cpts)"))
+                con.execute(sqlalchemy.text(f"ALTER TABLE {s}.communes ADD PRIMARY KEY (code_insee)"))
+                con.execute(sqlalchemy.text(
+                    f"CREATE TABLE {s}.appartenance (code_insee text NOT NULL, id_cpts text NOT NULL "
+                    f"REFERENCES {s}.cpts (id_cpts) ON UPDATE CASCADE ON DELETE CASCADE, "
+                    "part double precision CHECK (part > 0 AND part <= 1), "
+                    "PRIMARY KEY (code_insee, id_cpts))"))
+                con.execute(sqlalchemy.text(
+                    f"CREATE UNIQUE INDEX appartenance_commune_entiere ON {s}.appartenance (code_insee) "
+                    "WHERE part IS NULL"))
+                con.execute(sqlalchemy.text(_TRIGGER.format(s=s)))
+                rows = [{"c": c, "i": i, "p": None if pd.isna(p) else float(p)}
+                        for c, i, p in member[["code_insee", "id_cpts", "part"]].itertuples(index=False)]
+                if rows:
+                    con.execute(sqlalchemy.text(f"INSERT INTO {s}.appartenance (code_insee, id_cpts, part) "
+                                                "VALUES (:c, :i, :p)"), rows)
+                cols = ", ".join(f"c.{_quoted(c)}" for c in layers["zones_blanches"].columns
+                                 if c != "geometry") + ", c.geom"
+                con.execute(sqlalchemy.text(
+                    f"CREATE VIEW {s}.zones_blanches AS SELECT {cols} FROM {s}.communes c WHERE NOT EXISTS "
+                    f"(SELECT 1 FROM {s}.appartenance a WHERE a.code_insee = c.code_insee)"))
+                meta = _metadata_text(territories, communes, None, None)
+                note = " ; ".join(f"{k} : {v}" for k, v in meta.items())
+                for name, desc in (("cpts", _DESCRIPTIONS["cpts"]), ("communes", _DESCRIPTIONS["communes"]),
+                                   ("appartenance", "Une ligne par commune et CPTS ; part vide = commune "
+                                                    "entière")):
+                    con.execute(sqlalchemy.text(f"COMMENT ON TABLE {s}.{name} IS {_literal(desc + ' — ' + note)}"))
+                for name, frame in (("cpts", terr), ("communes", com)):
+                    for col in frame.columns:
+                        if col in FIELD_ALIASES:
+                            con.execute(sqlalchemy.text(
+                                f"COMMENT ON COLUMN {s}.{name}.{_quoted(col)} IS {_literal(FIELD_ALIASES[col])}"))
+        except sqlalchemy.exc.SQLAlchemyError as err:
+            raise OutputError(f"PostGIS : écriture refusée par la base ({_db_reason(err)}) ; rien n'a été "
+                              "écrit.") from None
+        return {"cpts": len(terr), "communes": len(com), "appartenance": len(member), "srid": srid}
     finally:
         engine.dispose()
-    return {"cpts": len(terr), "communes": len(com), "appartenance": len(member), "srid": srid}
 
 
 def _db_reason(err) -> str:
