@@ -78,7 +78,7 @@ def anchors(geoms) -> list[list[tuple[float, float]]]:
 
 
 def place_labels(geoms, names, short, *, unit: float, size: float = 9.0,
-                 candidates: list | None = None) -> pd.DataFrame:
+                 candidates: list | None = None, grids: dict | None = None) -> pd.DataFrame:
     """Place one label per territory; return ``x``, ``y``, ``text``, ``kind``, ``overlap``.
 
     Parameters
@@ -92,6 +92,8 @@ def place_labels(geoms, names, short, *, unit: float, size: float = 9.0,
         Font size, in points (or pixels).
     candidates : list, optional
         Precomputed :func:`anchors` (reused across zoom levels).
+    grids : dict, optional
+        A cache of the fallback grid points of each territory (reused across zoom levels).
 
     Returns
     -------
@@ -107,10 +109,10 @@ def place_labels(geoms, names, short, *, unit: float, size: float = 9.0,
     """
     geoms = list(geoms)
     cands = anchors(geoms) if candidates is None else candidates
+    grids = {} if grids is None else grids
     order = np.argsort([-(g.area if g is not None else 0) for g in geoms], kind="stable")
     s = size * unit
-    placed: list[shapely.Polygon] = []
-    tree_boxes: list[shapely.Polygon] = []
+    placed = np.full((len(geoms), 4), np.nan)  # x0, y0, x1, y1 of the boxes placed so far
     rows: list[dict] = [{} for _ in geoms]
     for i in order:
         geom = geoms[i]
@@ -119,6 +121,8 @@ def place_labels(geoms, names, short, *, unit: float, size: float = 9.0,
             continue
         prepared = geom
         shapely.prepare(prepared)
+        gx0, gy0, gx1, gy1 = geom.bounds
+        gw, gh = gx1 - gx0, gy1 - gy0
         texts = [(names[i], "name")]
         two = _two_lines(str(names[i]))
         if two:
@@ -126,14 +130,19 @@ def place_labels(geoms, names, short, *, unit: float, size: float = 9.0,
         texts.append((short[i], "short"))
         choice = None
         for text, kind in texts:
-            points = cands[i] + (_grid(geom) if kind == "short" else [])
+            if kind == "short" and i not in grids:
+                grids[i] = _grid(geom)
+            points = cands[i] + (grids[i] if kind == "short" else [])
             for x, y in points:
                 box = _box(x, y, str(text), s)
+                bx0, by0, bx1, by1 = box.bounds
+                if kind != "short" and (bx1 - bx0 > gw or by1 - by0 > gh):
+                    break  # larger than the territory itself: no anchor can hold it
                 inside = (shapely.contains_xy(prepared, x, y) if kind == "short"
                           else prepared.contains(box))
                 if not inside:
                     continue
-                if any(box.intersects(b) for b in _near(tree_boxes, box)):
+                if _collides(placed, box):
                     continue
                 choice = (x, y, text, kind, box, False)
                 break
@@ -142,8 +151,7 @@ def place_labels(geoms, names, short, *, unit: float, size: float = 9.0,
         if choice is None:
             x, y = cands[i][0]
             choice = (x, y, short[i], "short", _box(x, y, str(short[i]), s), True)
-        placed.append(choice[4])
-        tree_boxes.append(choice[4])
+        placed[i] = choice[4].bounds
         rows[i] = {"x": choice[0], "y": choice[1], "text": choice[2], "kind": choice[3],
                    "overlap": choice[5]}
     return pd.DataFrame(rows)
@@ -160,8 +168,8 @@ def _grid(geom, n: int = 7) -> list[tuple[float, float]]:
     return list(zip(xs[inside][order].tolist(), ys[inside][order].tolist()))
 
 
-def _near(boxes: list, box) -> list:
-    if len(boxes) < 64:
-        return boxes
-    tree = shapely.STRtree(boxes)
-    return [boxes[j] for j in tree.query(box)]
+def _collides(placed: np.ndarray, box) -> bool:
+    """Whether ``box`` overlaps a box already placed (rows of NaN are not placed yet)."""
+    x0, y0, x1, y1 = box.bounds
+    hit = (placed[:, 0] < x1) & (placed[:, 2] > x0) & (placed[:, 1] < y1) & (placed[:, 3] > y0)
+    return bool(hit.any())

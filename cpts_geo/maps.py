@@ -388,16 +388,20 @@ def _label_sets(cpts_geoms: dict, names: dict, short: dict, bounds) -> dict:
     width_m = max(width_m, 1.0)
     z0 = int(np.clip(np.floor(np.log2(_WEB_MERCATOR_PX0 * 900 / width_m)), 3, 12))
     zooms = {}
-    for z in range(z0 - 1, z0 + 4):
+    # a national map is labelled from a regional zoom on
+    first, last = (z0 + 2, z0 + 4) if len(ids) > 300 else (z0 - 1, z0 + 3)
+    grids: dict = {}
+    for z in range(first, last + 1):
         placed = place_labels(merc, [names[i] for i in ids], [short[i] for i in ids],
-                              unit=_WEB_MERCATOR_PX0 / 2 ** z, size=11.0, candidates=cands)
+                              unit=_WEB_MERCATOR_PX0 / 2 ** z, size=11.0, candidates=cands,
+                              grids=grids)
         pts = gpd.GeoSeries(shapely.points(placed["x"].to_numpy(), placed["y"].to_numpy()),
                             crs="EPSG:3857").to_crs("EPSG:4326")
-        zooms[str(z)] = [[{"name": 0, "name2": 1, "short": 2}.get(kind, 2),
+        zooms[str(z)] = [[3 if over else {"name": 0, "name2": 1, "short": 2}.get(kind, 2),
                           round(float(p.y), 5) if p is not None and not p.is_empty else None,
                           round(float(p.x), 5) if p is not None and not p.is_empty else None]
-                         for kind, p in zip(placed["kind"], pts)]
-    return {"zooms": zooms, "min": z0 - 1, "max": z0 + 3, "text": [names[i] for i in ids],
+                         for kind, over, p in zip(placed["kind"], placed["overlap"], pts)]
+    return {"zooms": zooms, "min": first, "max": last, "text": [names[i] for i in ids],
             "two": [(_two_lines(names[i]) or names[i]) for i in ids]}
 
 
@@ -484,8 +488,10 @@ def stage_map(
         covered = communes[communes["cpts_id"].notna()]
         membership = pd.DataFrame({"code": covered.index, "cpts_id": covered["cpts_id"].astype(str)})
     member = membership[membership["code"].isin(simple.index)]
-    cpts_geoms = {str(cid): shapely.coverage_union_all(simple.loc[grp["code"]].to_numpy())
-                  for cid, grp in member.groupby("cpts_id", sort=True)}
+    simple_arr = simple.to_numpy()
+    member_pos = simple.index.get_indexer(member["code"])
+    cpts_geoms = {str(cid): shapely.coverage_union_all(simple_arr[member_pos[rows]])
+                  for cid, rows in member.groupby("cpts_id", sort=True).indices.items()}
 
     def num(x):
         return None if x is None or pd.isna(x) else (int(x) if float(x).is_integer() else float(x))

@@ -235,10 +235,12 @@
       shortUsed = false;
       var S = data.labels;
       if (!S || !S.zooms) { return; }
-      var z = Math.min(S.max, Math.max(S.min, Math.round(map.getZoom())));
+      // a label that would overlap another (mode 3) is left out; none below the first zoom level
+      if (Math.round(map.getZoom()) < S.min) { numbersBox.style.display = "none"; return; }
+      var z = Math.min(S.max, Math.round(map.getZoom()));
       var set = S.zooms[String(z)] || [];
       set.forEach(function (p, ci) {
-        if (p[1] === null) { return; }
+        if (p[1] === null || p[0] === 3) { return; }
         var c = data.cpts[ci];
         var text = p[0] === 0 ? S.text[ci] : (p[0] === 1 ? S.two[ci] : c.short);
         if (p[0] === 2) { shortUsed = true; }
