@@ -834,6 +834,47 @@ def _cmd_comparer(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_editeur(args: argparse.Namespace) -> int:
+    import warnings
+    from pathlib import Path
+
+    from cpts_geo.batch import slug
+    from cpts_geo.communes import load_communes, region_code
+    from cpts_geo.editor import perimeter_editor
+    from cpts_geo.registry import validate_registry
+
+    if not args.region and not args.departments:
+        raise ValueError("Choisissez les communes de l'éditeur : --region 32 (code ou nom) ou --departements 59 62.")
+    communes = load_communes(region=region_code(args.region) if args.region else None,
+                             departments=args.departments)
+    name = (communes["region_name"].iloc[0] if args.region else "-".join(args.departments))
+    out = Path(args.output) if args.output else Path("maps") / f"editeur-{slug(str(name))}.html"
+    checked = None
+    if args.registry:
+        reg = _read_any_registry(args, communes)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            checked = validate_registry(reg, communes, passage=args.passage)
+        _print_report(checked.report)
+    supply = None
+    if args.supply:
+        args.format, args.code, args.profession, args.effectif = "auto", "code", "profession", "count"
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)
+            supply = _read_supply(args, communes)
+        rejected = supply.attrs.get("rejected")
+        outside = 0 if rejected is None else int(rejected["row"].nunique()) if "row" in rejected else len(rejected)
+        print(f"Offre de soins : {number(len(supply))} lignes (commune × profession) dans la zone"
+              + (f" ; {number(outside)} ligne(s) du fichier hors de la zone, non utilisées." if outside else "."))
+    path = perimeter_editor(communes, checked, out, supply=supply)
+    print(f"Éditeur de périmètres écrit : {path} ({number(path.stat().st_size / 1e6, 1)} Mo, "
+          f"{number(len(communes))} communes"
+          + (f", {checked.cpts.shape[0]} CPTS du registre" if checked is not None else "") + ").")
+    print("Ouvrez-le dans un navigateur (aucune connexion nécessaire) ; les brouillons restent dans ce "
+          "navigateur et s'exportent en CSV pour « cpts-geo valider ».")
+    return 0
+
+
 def _cmd_batch(args: argparse.Namespace) -> int:
     from pathlib import Path
 
@@ -1130,6 +1171,22 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--dpi", type=int, default=200, help="résolution du PNG (défaut 200)")
     reading_args(p)
     p.set_defaults(func=_cmd_carte)
+
+    p = sub.add_parser("editeur", aliases=["éditeur"],
+                       help="éditeur de périmètres : page HTML hors ligne pour composer des CPTS commune par commune")
+    p.add_argument("registry", nargs="?", default=None, metavar="REGISTRE",
+                   help="registre des CPTS existantes, affichées par étape (facultatif ; « exemple » pour "
+                        "le registre illustratif)")
+    p.add_argument("--region", help="code INSEE ou nom de la région, ex. 32")
+    p.add_argument("--departements", "--departments", dest="departments", nargs="+", metavar="DEP",
+                   help="ou des départements, ex. 59 62")
+    p.add_argument("--offre", dest="supply", metavar="BPE",
+                   help="offre de soins (BPE de l'INSEE ou table code / profession / effectif) : "
+                        "professionnels et densités par profession dans le panneau")
+    p.add_argument("--passage", metavar="FICHIER", help="table de passage INSEE des anciens codes")
+    p.add_argument("-o", "--sortie", "--output", dest="output", metavar="FICHIER.html",
+                   help="page écrite (défaut : maps/editeur-<région>.html)")
+    p.set_defaults(func=_cmd_editeur)
 
     p = sub.add_parser("cartes", aliases=["batch"], help="cartes de chaque région (et département) d'un registre, avec index")
     p.add_argument("registry", nargs="?", default=None, metavar="REGISTRE",

@@ -163,7 +163,7 @@ def editor_data(
     dict
         JSON-ready.
     """
-    from cpts_geo.communes import department_crs, require_crs
+    from cpts_geo.communes import require_crs, split_by_metric_crs
     from cpts_geo.maps import _simplified, encode_geometries
 
     require_crs(communes, "La couche des communes")
@@ -174,10 +174,8 @@ def editor_data(
     origin = (round(float(minx), 4), round(float(miny), 4))
     # area of each commune in its metric CRS, as build_territories measures a territory
     area = np.zeros(len(communes))
-    crs_of = department_crs(communes)
-    for crs in pd.unique(crs_of):
-        sel = np.asarray(crs_of == crs)
-        area[sel] = communes.geometry[sel].to_crs(crs).area.to_numpy() / 1e6
+    for crs, sel in split_by_metric_crs(communes.index).items():
+        area[sel] = communes.geometry.iloc[sel].to_crs(crs).area.to_numpy() / 1e6
     per_apl, _ = _apl_on_layer(communes, apl_year)
     owner = pd.Series(-1, index=communes.index)
     cpts = []

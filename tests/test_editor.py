@@ -1,0 +1,209 @@
+"""The perimeter editor: page data computed by the library, and the page driven in Chromium.
+
+The browser tests click communes like a user (Playwright, Debian chromium, no network), compare
+the panel with the library's figures for the same communes, export the drafts, validate the CSV
+with the CLI, reload and import. Screenshots are written to ``tmp_path`` to be looked at.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import shapely
+
+from cpts_geo.communes import load_communes
+from cpts_geo.editor import _apl_on_layer, _tier_breakpoints, editor_data, perimeter_editor
+from cpts_geo.funding import aci_funding
+from cpts_geo.registry import validate_registry
+from cpts_geo.territories import build_territories, load_example_registry
+
+CHROMIUM = "/usr/bin/chromium"
+browser_only = pytest.mark.skipif(not Path(CHROMIUM).exists(),
+                                  reason="chromium absent (/usr/bin/chromium) : installez le paquet Debian « chromium »")
+FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
+         "--disable-component-update", "--disable-sync", "--proxy-server=127.0.0.1:9",
+         "--host-resolver-rules=MAP * ~NOTFOUND"]
+# five neighbouring communes of the Oise outside every CPTS of the illustrative registry
+FIVE = ["60054", "60652", "60256", "60512", "60196"]
+
+
+def test_tier_breakpoints_come_from_tier_of():
+    assert _tier_breakpoints() == [[0, 1], [40_000, 2], [80_000, 3], [175_001, 4]]
+
+
+def test_editor_data_sums_to_the_library_figures(hdf_communes):
+    data = editor_data(hdf_communes, load_example_registry())
+    c = data["communes"]
+    pos = [c["c"].index(code) for code in FIVE]
+    reg = pd.DataFrame({"cpts_id": "B", "stage": "1", "commune_code": FIVE})
+    terr = build_territories(reg, hdf_communes)
+    assert sum(c["p"][i] for i in pos) == int(terr.loc["B", "population"])
+    assert sum(c["a"][i] for i in pos) == pytest.approx(float(terr.loc["B", "area_km2"]), abs=0.005)
+    assert data["funding"] == {str(t): float(aci_funding(t).loc["Total", "Total"]) for t in (1, 2, 3, 4)}
+    assert all(c["o"][i] == -1 for i in pos)
+    # APL: the library's weighted mean over the DREES rows of those communes
+    from cpts_geo.accessibility import territory_accessibility
+    from cpts_geo.apl import load_apl
+
+    _, rows = _apl_on_layer(hdf_communes.sort_index(), 2023)
+    used = rows[rows["layer_code"].isin(FIVE)]
+    apl = load_apl(2023)
+    lib = territory_accessibility(apl["apl"], pd.DataFrame({"code": used["code"], "cpts_id": "B", "share": 1.0}),
+                                  weights=apl["pop_standardised"])
+    page = sum(c["wv"][i] for i in pos) / sum(c["w"][i] for i in pos)
+    assert page == pytest.approx(float(lib.loc["B", "accessibility"]), rel=1e-12)
+
+
+def center_of(page, code):
+    return page.evaluate("""(code) => { const api = window.cptsEditorApi; const poly = api.polygon(code);
+        const m = api.map; m.fitBounds(poly.getBounds(), {maxZoom: m.getZoom()}); return null; }""", code)
+
+
+@pytest.fixture(scope="module")
+def editor_page(tmp_path_factory, shared_data):
+    from cpts_geo.professionals import read_bpe
+
+    hdf = load_communes(region="32")
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        supply = read_bpe(shared_data / "health_professionals" / "bpe2018_sante_communes.csv", communes=hdf,
+                          unknown="report")
+    checked = validate_registry(load_example_registry(), hdf)
+    path = perimeter_editor(hdf, checked, tmp_path_factory.mktemp("editeur") / "editeur.html", supply=supply)
+    return path, hdf, checked, supply
+
+
+@browser_only
+def test_editor_like_a_user(editor_page, tmp_path):
+    sync_api = pytest.importorskip("playwright.sync_api", reason="Playwright pour Python absent")
+    from cpts_geo.accessibility import territory_accessibility
+    from cpts_geo.apl import load_apl
+    from cpts_geo.cli import main
+    from cpts_geo.density import density
+
+    path, hdf, checked, supply = editor_page
+    metric = hdf.to_crs(2154)
+    with sync_api.sync_playwright() as p:
+        context = p.chromium.launch_persistent_context(str(tmp_path / "profile"), executable_path=CHROMIUM,
+                                                       args=FLAGS, headless=True, accept_downloads=True,
+                                                       viewport={"width": 1280, "height": 900})
+        page = context.new_page()
+        errors = []
+        page.on("pageerror", lambda e: errors.append(str(e)))
+        page.goto(path.as_uri())
+        page.wait_for_function("window.cptsEditorApi !== undefined")
+        # zoom on the five communes, then click each one with the mouse
+        lonlat = [shapely.get_point(shapely.maximum_inscribed_circle(metric.geometry[c], 10), 0) for c in FIVE]
+        pts = pd.Series(lonlat, index=FIVE)
+        import geopandas as gpd
+
+        ll = gpd.GeoSeries(pts.to_numpy(), crs=2154).to_crs(4326)
+        page.evaluate("""(b) => window.cptsEditorApi.map.fitBounds(b, {padding: [80, 80], animate: false})""",
+                      [[float(ll.y.min()), float(ll.x.min())], [float(ll.y.max()), float(ll.x.max())]])
+        page.wait_for_timeout(200)
+        for lat, lon in zip(ll.y, ll.x):
+            xy = page.evaluate("(p) => { const q = window.cptsEditorApi.map.latLngToContainerPoint(p); return [q.x, q.y]; }",
+                               [float(lat), float(lon)])
+            page.mouse.click(xy[0], xy[1])
+        state = page.evaluate("window.cptsEditorApi.state()")
+        assert sorted(state["drafts"][0]["communes"]) == sorted(FIVE)
+        values = page.evaluate("""() => Array.from(document.querySelectorAll('.editor-figures .editor-val'))
+                                   .map(e => [e.parentNode.firstChild.textContent, e.textContent, e.dataset.value])""")
+        panel = {k.rstrip(" :"): (text, value) for k, text, value in values}
+        # the library for the same communes
+        reg = pd.DataFrame({"cpts_id": "B", "stage": "1", "commune_code": FIVE})
+        terr = build_territories(reg, hdf)
+        vintage = hdf.attrs["population_vintage"]
+        assert int(panel[f"Population ({vintage})"][1]) == int(terr.loc["B", "population"])
+        assert panel[f"Population ({vintage})"][0].replace("\u202f", " ") == \
+            f"{int(terr.loc['B', 'population']):,}".replace(",", " ")
+        assert int(panel["Taille"][1]) == int(terr.loc["B", "tier"])
+        assert float(panel["Financement ACI maximal (par an)"][1]) == \
+            float(aci_funding(int(terr.loc["B", "tier"])).loc["Total", "Total"])
+        assert float(panel["Superficie"][1]) == pytest.approx(float(terr.loc["B", "area_km2"]), abs=0.005)
+        assert int(panel["Continuité"][1]) == int(terr.loc["B", "n_parts"])
+        apl = load_apl(2023)
+        _, rows = _apl_on_layer(hdf.sort_index(), 2023)
+        used = rows[rows["layer_code"].isin(FIVE)]
+        lib = territory_accessibility(apl["apl"], pd.DataFrame({"code": used["code"], "cpts_id": "B", "share": 1.0}),
+                                      weights=apl["pop_standardised"])
+        assert float(panel["APL médecins généralistes 2023"][1]) == pytest.approx(
+            float(lib.loc["B", "accessibility"]), rel=1e-9)
+        # professionals and densities, as density() gives them
+        import warnings
+
+        with warnings.catch_warnings():  # the references (France, region) are not compared here
+            warnings.simplefilter("ignore", UserWarning)
+            lib_d = density(supply, hdf, membership=pd.DataFrame({"code": FIVE, "cpts_id": "B", "share": 1.0}))
+        shown = page.evaluate("""() => Array.from(document.querySelectorAll('.editor-professions .editor-val'))
+                                  .map(e => [e.parentNode.firstChild.textContent.replace(' : ', ''),
+                                             +e.dataset.count, e.dataset.density])""")
+        assert shown
+        for name, count, dens in shown:
+            row = lib_d.loc[("B", name)]
+            assert count == pytest.approx(float(row["count"]))
+            assert float(dens) == pytest.approx(float(row["density"]), rel=1e-9)
+        page.screenshot(path=str(tmp_path / "editeur-cinq-communes.png"))
+        # a commune of a registry CPTS: explicit action, recorded as a conflict
+        taken = checked.membership["code"].iloc[0]
+        page.evaluate("(c) => window.cptsEditorApi.clickCode(c)", taken)
+        assert page.locator(".editor-pending").count() == 1
+        page.click(".editor-take")
+        assert page.locator(".editor-conflict").count() == 1
+        assert taken in page.locator(".editor-conflict").text_content()
+        # a second draft with a name that must stay text
+        page.click(".editor-new")
+        page.fill(".editor-name", "<b>Brouillon</b> =2+3")
+        page.press(".editor-name", "Enter")
+        page.evaluate("(c) => window.cptsEditorApi.clickCode(c)", "60570")
+        # export, validate with the CLI
+        with page.expect_download() as info:
+            page.click(".editor-export")
+        csv = tmp_path / "brouillons.csv"
+        info.value.save_as(csv)
+        raw = csv.read_bytes()
+        assert raw.startswith(b"\xef\xbb\xbf") and b";" in raw.splitlines()[0]
+        assert main(["valider", str(csv), "--region", "32"]) == 0
+        # reload: nothing lost
+        page.reload()
+        page.wait_for_function("window.cptsEditorApi !== undefined")
+        assert page.locator(".editor-draft").count() == 2
+        assert page.locator(".editor-draft").nth(1).text_content().startswith("<b>Brouillon</b> =2+3")
+        assert page.locator("b").count() == 0
+        # import into a fresh browser storage restores the drafts
+        page.evaluate("window.localStorage.clear()")
+        page.reload()
+        page.wait_for_function("window.cptsEditorApi !== undefined")
+        assert page.locator(".editor-draft").count() == 0
+        page.set_input_files(".editor-import input", str(csv))
+        page.wait_for_function("window.cptsEditorApi.state().drafts.length === 2")
+        state = page.evaluate("window.cptsEditorApi.state()")
+        assert sorted(state["drafts"][0]["communes"]) == sorted([*FIVE, taken])
+        assert state["drafts"][1]["name"] == "<b>Brouillon</b> =2+3"
+        page.screenshot(path=str(tmp_path / "editeur-importe.png"))
+        assert errors == []
+        context.close()
+
+
+def test_cli_editeur_writes_the_page(tmp_path, capsys):
+    from cpts_geo.cli import main
+
+    out = tmp_path / "e.html"
+    assert main(["editeur", "--departements", "80", "-o", str(out)]) == 0
+    assert out.exists() and "cptsEditor(" in out.read_text(encoding="utf-8")
+    assert "Éditeur de périmètres écrit" in capsys.readouterr().out
+    assert main(["editeur", "-o", str(tmp_path / "x.html")]) != 0
+    assert not (tmp_path / "x.html").exists()
+
+
+def test_same_input_same_editor_bytes(tmp_path):
+    import hashlib
+
+    somme = load_communes(departments="80")
+    a = perimeter_editor(somme, None, tmp_path / "a.html")
+    b = perimeter_editor(somme, None, tmp_path / "b.html")
+    assert hashlib.sha256(a.read_bytes()).digest() == hashlib.sha256(b.read_bytes()).digest()
