@@ -7,10 +7,12 @@ The method (greedy placement with collision boxes, as in classic cartographic la
    then :func:`shapely.point_on_surface`, then the pole of each other part.
 2. Candidate texts, best first: the name on one line, the name on two lines (cut at the space
    nearest the middle), then a short id (a number listed in a legend).
-3. Territories are taken largest first; a label is placed at the first (text, anchor) whose
-   box lies inside the territory (a short id only needs its anchor inside) and overlaps no box
-   already placed. A territory where nothing fits gets its short id at its pole anyway, marked
-   ``overlap=True`` (it is the only case where two labels may touch).
+3. Names first, largest territories first: a name is placed at the first anchor where its box
+   lies inside the territory and overlaps no box already placed. Then numbers for the others,
+   smallest territories first (they have the fewest places), at the first anchor or point of a
+   grid inside the territory where the number's box overlaps nothing. A territory where nothing
+   fits gets its number at its pole anyway, marked ``overlap=True`` (the HTML map leaves such a
+   label out at that zoom; print maps keep it).
 
 Box sizes are estimated from the number of characters (``char_width`` × font size per
 character, ``line_height`` × font size per line), in the map's units (``unit`` map units per
@@ -110,50 +112,51 @@ def place_labels(geoms, names, short, *, unit: float, size: float = 9.0,
     geoms = list(geoms)
     cands = anchors(geoms) if candidates is None else candidates
     grids = {} if grids is None else grids
-    order = np.argsort([-(g.area if g is not None else 0) for g in geoms], kind="stable")
+    areas = np.array([g.area if g is not None else 0.0 for g in geoms])
     s = size * unit
     placed = np.full((len(geoms), 4), np.nan)  # x0, y0, x1, y1 of the boxes placed so far
-    rows: list[dict] = [{} for _ in geoms]
-    for i in order:
+    rows: list[dict] = [{"x": np.nan, "y": np.nan, "text": None, "kind": None, "overlap": False} for _ in geoms]
+
+    def attempt(i, text, kind):
         geom = geoms[i]
-        if not cands[i]:
-            rows[i] = {"x": np.nan, "y": np.nan, "text": None, "kind": None, "overlap": False}
-            continue
-        prepared = geom
-        shapely.prepare(prepared)
         gx0, gy0, gx1, gy1 = geom.bounds
-        gw, gh = gx1 - gx0, gy1 - gy0
-        texts = [(names[i], "name")]
-        two = _two_lines(str(names[i]))
-        if two:
-            texts.append((two, "name2"))
-        texts.append((short[i], "short"))
-        choice = None
-        for text, kind in texts:
-            if kind == "short" and i not in grids:
-                grids[i] = _grid(geom)
-            points = cands[i] + (grids[i] if kind == "short" else [])
-            for x, y in points:
-                box = _box(x, y, str(text), s)
-                bx0, by0, bx1, by1 = box.bounds
-                if kind != "short" and (bx1 - bx0 > gw or by1 - by0 > gh):
-                    break  # larger than the territory itself: no anchor can hold it
-                inside = (shapely.contains_xy(prepared, x, y) if kind == "short"
-                          else prepared.contains(box))
-                if not inside:
-                    continue
-                if _collides(placed, box):
-                    continue
-                choice = (x, y, text, kind, box, False)
-                break
+        if kind == "short" and i not in grids:
+            grids[i] = _grid(geom)
+        points = cands[i] + (grids[i] if kind == "short" else [])
+        for x, y in points:
+            box = _box(x, y, str(text), s)
+            bx0, by0, bx1, by1 = box.bounds
+            if kind != "short" and (bx1 - bx0 > gx1 - gx0 or by1 - by0 > gy1 - gy0):
+                return None  # larger than the territory itself: no anchor can hold it
+            inside = shapely.contains_xy(geom, x, y) if kind == "short" else geom.contains(box)
+            if inside and not _collides(placed, box):
+                return (x, y, text, kind, box)
+        return None
+
+    def keep(i, choice, overlap=False):
+        placed[i] = choice[4].bounds
+        rows[i] = {"x": choice[0], "y": choice[1], "text": choice[2], "kind": choice[3], "overlap": overlap}
+
+    # 1. names, largest territories first (they have room)
+    for i in np.argsort(-areas, kind="stable"):
+        if not cands[i]:
+            continue
+        shapely.prepare(geoms[i])
+        for text, kind in [(names[i], "name"), (_two_lines(str(names[i])), "name2")]:
+            choice = attempt(i, text, kind) if text else None
             if choice:
+                keep(i, choice)
                 break
+    # 2. numbers for the others, smallest first (they have the fewest places)
+    for i in np.argsort(areas, kind="stable"):
+        if not cands[i] or rows[i]["kind"] is not None:
+            continue
+        choice = attempt(i, short[i], "short")
         if choice is None:
             x, y = cands[i][0]
-            choice = (x, y, short[i], "short", _box(x, y, str(short[i]), s), True)
-        placed[i] = choice[4].bounds
-        rows[i] = {"x": choice[0], "y": choice[1], "text": choice[2], "kind": choice[3],
-                   "overlap": choice[5]}
+            keep(i, (x, y, short[i], "short", _box(x, y, str(short[i]), s)), overlap=True)
+        else:
+            keep(i, choice)
     return pd.DataFrame(rows)
 
 
