@@ -56,11 +56,6 @@ def test_editor_data_sums_to_the_library_figures(hdf_communes):
     assert page == pytest.approx(float(lib.loc["B", "accessibility"]), rel=1e-12)
 
 
-def center_of(page, code):
-    return page.evaluate("""(code) => { const api = window.cptsEditorApi; const poly = api.polygon(code);
-        const m = api.map; m.fitBounds(poly.getBounds(), {maxZoom: m.getZoom()}); return null; }""", code)
-
-
 @pytest.fixture(scope="module")
 def editor_page(tmp_path_factory, shared_data):
     from cpts_geo.professionals import read_bpe
@@ -102,7 +97,7 @@ def test_editor_like_a_user(editor_page, tmp_path):
         import geopandas as gpd
 
         ll = gpd.GeoSeries(pts.to_numpy(), crs=2154).to_crs(4326)
-        page.evaluate("""(b) => window.cptsEditorApi.map.fitBounds(b, {padding: [80, 80], animate: false})""",
+        page.evaluate("""(b) => { window.cptsEditorApi.map.fitBounds(b, {padding: [80, 80], animate: false}); }""",
                       [[float(ll.y.min()), float(ll.x.min())], [float(ll.y.max()), float(ll.x.max())]])
         page.wait_for_timeout(200)
         for lat, lon in zip(ll.y, ll.x):
