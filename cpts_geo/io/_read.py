@@ -42,6 +42,7 @@ import zipfile
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -226,12 +227,12 @@ def _decode(raw: bytes, encoding: str | None, name: str) -> tuple[str, str, tupl
         try:
             text = raw.decode(enc)
         except UnicodeDecodeError as err:
-            line = _line_of(raw, err.start) if not enc.startswith("utf-16") else None
+            at = _line_of(raw, err.start) if not enc.startswith("utf-16") else None
             raise _refuse(
                 f"{name} : le fichier n'est pas en {encoding}"
-                + (f" (ligne {line})" if line else "")
+                + (f" (ligne {at})" if at else "")
                 + " ; laissez l'encodage être détecté (sans --encodage / encoding=) ou donnez le bon.",
-                [{"row": line, "problem": f"octets illisibles en {encoding}"}]) from None
+                [{"row": at, "problem": f"octets illisibles en {encoding}"}]) from None
         return text.lstrip("\ufeff"), enc, ()
     if raw.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
         try:
@@ -343,7 +344,8 @@ def _blank(table: pd.DataFrame) -> np.ndarray:
 
 
 def _unique_headers(headers: list) -> list[str]:
-    out, seen = [], {}
+    out: list[str] = []
+    seen: dict[str, int] = {}
     for i, h in enumerate(headers):
         name = "" if h is None else str(h).strip()
         if not name or name.startswith("Unnamed: "):
@@ -469,7 +471,7 @@ def _check_separators(table: pd.DataFrame, rows: np.ndarray, sep: str, blank: np
     if not pd.api.types.is_string_dtype(first.dtype):
         first = first.astype("string")
     rest_empty = _blank(table.iloc[:, 1:])
-    problems = []
+    problems: list[dict[str, Any]] = []
     need = min(3, table.shape[1])
     for pos in np.flatnonzero(rest_empty & ~blank & first.notna().to_numpy(dtype=bool)):
         if not str(first.iat[pos]).translate({ord(c): None for c in SEPARATORS}).strip():
@@ -489,12 +491,12 @@ def _check_separators(table: pd.DataFrame, rows: np.ndarray, sep: str, blank: np
         for pos in np.flatnonzero(hits & ~blank):
             if pos in seen:
                 continue
-            seen.add(pos)
+            seen.add(int(pos))
             cell = str(first.iat[pos])
             problems.append({"row": int(rows[pos]),
                              "problem": f"ligne écrite avec le séparateur {_SEP_NAMES[other]} au "
                                         f"lieu de {_SEP_NAMES[sep]} : « {cell[:60]} »"})
-    problems.sort(key=lambda p: p["row"])
+    problems.sort(key=lambda p: int(p["row"]))
     if problems:
         raise ValidationError(
             f"{name} : {len(problems)} ligne(s) n'utilisent pas le séparateur du fichier "
