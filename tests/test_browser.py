@@ -126,7 +126,7 @@ def test_hdf_map_in_headless_chromium_offline(hdf_map, tmp_path):
     assert result["cpts_tooltip"].startswith("CPTS ") and "Étape : " in result["cpts_tooltip"]
     assert "Code INSEE : " in result["commune_tooltip"] and "CPTS : " in result["commune_tooltip"]
     assert result["title"] == "CPTS — Hauts-de-France"
-    assert "population municipale 2016" in result["caption"]
+    assert "population municipale 2021" in result["caption"]
     assert result["layers"][:4] == ["CPTS par étape", "Limites des CPTS", "Noms des CPTS", "Communes"]
     assert result["search"]
     assert result["errors"] == [] and result["failed"] == [] and result["resources"] == []

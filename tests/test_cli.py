@@ -17,8 +17,8 @@ def test_communes_summary(capsys):
     assert main(["communes", "--region", "32"]) == 0
     out = capsys.readouterr().out
     assert "Communes (région 32) : 3 782" in out
-    assert "Population municipale 2016 : 6 003 283" in out
-    assert "60694 Les Hauts-Talican : pas de population" in out
+    assert "Population municipale 2021 : 5 995 292" in out
+    assert "60694 Les Hauts-Talican : population 2021 estimée : part 61,9 %" in out
 
 
 def test_unknown_region_is_a_readable_error(capsys):

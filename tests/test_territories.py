@@ -53,10 +53,10 @@ def test_population_is_real_and_split_counted_with_share(example, hdf_communes):
 
 
 def test_tier_boundaries_from_population(hdf_communes):
-    # Amiens (134 057 inhabitants in 2016) alone is tier 3.
+    # Amiens (133 625 inhabitants in 2021; 134 057 in 2016) alone is tier 3.
     t = build_territories(pd.DataFrame({"cpts_id": ["A"], "stage": ["5"], "commune_code": ["80021"]}),
                           hdf_communes)
-    assert t.at["A", "population"] == 134057
+    assert t.at["A", "population"] == 133625
     assert t.at["A", "tier"] == 3
 
 
@@ -90,7 +90,7 @@ def test_coverage_every_commune_once(example, hdf_communes):
     assert layer.index.equals(hdf_communes.index)
     cov = coverage(checked, hdf_communes)
     total = hdf_communes["population"].sum()
-    assert cov.loc["Total", "population"] == total == 6_003_283
+    assert cov.loc["Total", "population"] == total == 5_995_292  # 2021 (2016: 6 003 283)
     assert cov.drop(index="Total")["population"].sum() == pytest.approx(total)
     assert cov.drop(index="Total")["n_communes"].sum() == 3782
     assert cov.loc["Non couvert", "n_communes"] == (~layer["covered"]).sum() > 0
