@@ -36,13 +36,13 @@ from cpts_geo.communes import (
 __all__ = [
     "HISTORY_YEARS",
     "Rebased",
-    "normalize_codes",
-    "remap_codes",
-    "read_passage_table",
     "closest_names",
-    "cog_codes",
     "code_history",
+    "cog_codes",
+    "normalize_codes",
+    "read_passage_table",
     "rebase_counts",
+    "remap_codes",
 ]
 
 #: COG vintages covered by the embedded INSEE passage table (gescodgeo 2025.1).
@@ -236,9 +236,9 @@ def _successors(code: str, links: dict[str, set[str]], current: set[str]) -> set
 
 @lru_cache(maxsize=1)
 def _gescodgeo() -> pd.DataFrame:
-    from cpts_geo.communes import _data_dir
+    from cpts_geo.communes import data_file
 
-    table = pd.read_parquet(_data_dir() / "gescodgeo.parquet")
+    table = pd.read_parquet(data_file("gescodgeo.parquet"))
     # plain Python strings: hash-table lookups (isin, merge) are much faster on them
     codes = [c for c in table.columns if c.startswith("COM_")]
     table[codes] = table[codes].astype(object)
@@ -412,7 +412,7 @@ def rebase_counts(table: pd.DataFrame, *, cog: int, integer: Iterable[str] = ())
     same = codes[~codes.isin(links["code"]) & ~codes.isin(unknown)]
     links = pd.concat([links, pd.DataFrame({"code": same.to_numpy(), "new_code": same.to_numpy(),
                                             "share": 1.0, "year": cog})], ignore_index=True)
-    merged = links.merge(values, left_on="code", right_index=True)
+    merged = links.merge(values, left_on="code", right_index=True).reset_index(drop=True)
     cols = list(values.columns)
     for col in cols:
         merged[col] = merged[col].astype("float64") * merged["share"]

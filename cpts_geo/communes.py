@@ -27,6 +27,7 @@ import re
 from collections.abc import Iterable, Mapping
 from functools import lru_cache
 from pathlib import Path
+from typing import NamedTuple
 
 import geopandas as gpd
 import numpy as np
@@ -39,10 +40,10 @@ from cpts_geo.errors import ValidationError
 __all__ = [
     "COG_VINTAGE",
     "COLUMNS",
+    "EMBEDDED_COLUMNS",
     "METRIC_CRS",
     "POPULATION_VINTAGE",
     "POPULATION_VINTAGES",
-    "EMBEDDED_COLUMNS",
     "PopulationTable",
     "adjacency",
     "department_of",
@@ -717,3 +718,288 @@ def adjacency(communes: pd.DataFrame) -> pd.DataFrame:
     codes = communes.index.astype(str).to_numpy()
     out = pd.DataFrame({"code": codes[left[keep]], "neighbour": codes[right[keep]]})
     return out.sort_values(["code", "neighbour"]).reset_index(drop=True)
+
+
+# --- a user's own population ------------------------------------------------------------
+
+_CODE_HEADERS = ("code", "code_insee", "codgeo", "code_commune", "insee_com", "depcom", "com",
+                 "code insee", "code commune", "insee")
+_POPULATION_HEADERS = ("population", "pmun", "population municipale", "population_municipale",
+                       "pop", "pop_mun", "ptot", "population totale")
+
+
+class PopulationTable(NamedTuple):
+    """A commune layer whose population comes from a user's table, with every report."""
+
+    #: The layer given, with ``population`` (and ``pop_standardised``) from the table;
+    #: ``attrs["population_vintage"]`` is the table's vintage.
+    communes: gpd.GeoDataFrame
+    #: Population vintage of the table (as declared).
+    vintage: int
+    #: COG vintage of the table's codes (as given, or the one most of its codes belong to).
+    cog: int
+    #: Codes re-based onto the layer's communes: ``row``, ``code``, ``new_code``, ``share``
+    #: (part of the row's figure given to ``new_code``), ``reason``.
+    remapped: pd.DataFrame
+    #: Communes of the layer the table gives no figure for (``code``, ``name``): their
+    #: population is empty, never left on another vintage.
+    missing: pd.DataFrame
+    #: Rows of the table not used, with the reason: ``row``, ``code``, ``reason``.
+    unused: pd.DataFrame
+
+
+def _find_column(frame: pd.DataFrame, given: str | None, synonyms: tuple[str, ...], what: str,
+                 source: str) -> str:
+    from cpts_geo._french import fold
+
+    if given is not None:
+        if given in frame.columns:
+            return given
+        raise ValidationError(
+            f"Tableau de population {source} : colonne {what} {given!r} introuvable ; colonnes "
+            f"présentes : {', '.join(map(str, frame.columns))}",
+            [{"problem": f"colonne {given!r} absente"}])
+    by_fold = {fold(str(c)).replace("_", " ").strip(): c for c in frame.columns}
+    for name in synonyms:
+        key = fold(name).replace("_", " ")
+        if key in by_fold:
+            return by_fold[key]
+    raise ValidationError(
+        f"Tableau de population {source} : colonne {what} introuvable ; colonnes présentes : "
+        f"{', '.join(map(str, frame.columns))} (noms reconnus : {', '.join(synonyms[:4])}…)",
+        [{"problem": f"colonne {what} absente : nommez-la ou indiquez son nom"}])
+
+
+def _read_table(table) -> tuple[pd.DataFrame, str]:
+    if isinstance(table, pd.DataFrame):
+        return table, "donné"
+    path = Path(table)
+    if not path.exists():
+        raise FileNotFoundError(f"Tableau de population introuvable : {path}")
+    if path.suffix.lower() in (".xlsx", ".xlsm", ".xls"):
+        frame = pd.read_excel(path, dtype=str)
+    else:
+        raw = path.read_bytes()
+        encoding = "utf-8-sig"
+        try:
+            raw.decode("utf-8-sig")
+        except UnicodeDecodeError:
+            encoding = "cp1252"
+        frame = pd.read_csv(path, dtype=str, sep=None, engine="python", encoding=encoding,
+                            keep_default_na=False)
+    return frame, str(path)
+
+
+def _numbers(values: pd.Series) -> pd.Series:
+    """Numbers as typed in a French or English spreadsheet (``1 234``, ``1234,5``, 1234.0)."""
+    if pd.api.types.is_numeric_dtype(values):
+        return values.astype("float64")
+    text = values.astype("string").str.strip()
+    text = text.str.replace(r"[\s\u00a0\u202f]", "", regex=True).str.replace(",", ".", regex=False)
+    text = text.mask(text == "")
+    return pd.to_numeric(text, errors="coerce").astype("float64")
+
+
+def with_population(
+    communes: gpd.GeoDataFrame,
+    table: pd.DataFrame | str | Path,
+    *,
+    code: str | None = None,
+    population: str | None = None,
+    vintage: int,
+    cog: int | None = None,
+    standardised: str | None = None,
+) -> PopulationTable:
+    """Replace the population of a commune layer by the figures of a user's table.
+
+    Every commune of the layer gets the table's figure or none: a commune the table does not
+    give is left empty and listed in ``missing``, never on the layer's former vintage (the
+    arrondissements of Paris, Lyon and Marseille included: a city figure is never split
+    between its arrondissements; the arrondissements of a city are added up when the layer
+    has the city). Codes of another COG vintage (2008–2025) are re-based with INSEE's passage
+    table (merged communes added up, split communes apportioned by INSEE's population
+    weights), each reported.
+
+    Parameters
+    ----------
+    communes : GeoDataFrame
+        The layer, e.g. :func:`load_communes` (with ``arrondissements=True`` or not).
+    table : DataFrame or path
+        One row per commune (CSV with ``;`` or ``,``, or XLSX). Row numbers in the reports
+        are those of the file: the header is row 1, the first commune row 2.
+    code, population : str, optional
+        Column names; by default recognised from usual headers (``code``, ``CODGEO``,
+        ``code_insee``…; ``population``, ``PMUN``…).
+    vintage : int
+        Vintage of the figures (e.g. 2022 for INSEE's population municipale 2022); stated in
+        every output.
+    cog : int, optional
+        COG vintage of the codes; by default the vintage most of the codes belong to.
+    standardised : str, optional
+        Column of an age-standardised population of the same vintage. Without it,
+        ``pop_standardised`` of the layer is emptied (it was of another vintage).
+
+    Returns
+    -------
+    PopulationTable
+
+    Raises
+    ------
+    ValidationError
+        Every row with an empty, malformed or duplicated code, or an empty, non-numeric or
+        negative population (with its row number); codes of two COG vintages that describe
+        the same commune twice.
+
+    Examples
+    --------
+    >>> layer = load_communes(departments="61")
+    >>> table = pd.DataFrame({"code": ["61345", "61042", "61001"], "population": [2000, 150, 300]})
+    >>> res = with_population(layer, table, vintage=2015, cog=2015)
+    >>> int(res.communes.loc["61345", "population"]), res.communes.attrs["population_vintage"]
+    (2150, 2015)
+    >>> len(res.missing) == len(layer) - 2
+    True
+    """
+    from cpts_geo.cog import HISTORY_YEARS, cog_codes, normalize_codes, rebase_counts
+
+    frame, source = _read_table(table)
+    code_col = _find_column(frame, code, _CODE_HEADERS, "des codes commune", source)
+    pop_col = _find_column(frame, population, _POPULATION_HEADERS, "de population", source)
+    std_col = _find_column(frame, standardised, (), "de population standardisée", source) \
+        if standardised is not None else None
+    try:
+        vintage = int(vintage)
+    except (TypeError, ValueError):
+        raise ValueError(f"Millésime de population {vintage!r} : donnez une année, ex. 2022.") from None
+
+    rows = np.arange(2, len(frame) + 2)
+    codes, _ = normalize_codes(frame[code_col].reset_index(drop=True))
+    codes = codes.reset_index(drop=True)
+    problems: list[dict] = []
+    empty = codes.isna().to_numpy()
+    for r in rows[empty]:
+        problems.append({"row": r, "problem": "code commune vide"})
+    bad = ~empty & ~is_insee_code(codes.fillna(""))
+    for r, c in zip(rows[bad], codes[bad]):
+        problems.append({"row": r, "code": c,
+                         "problem": "code INSEE mal formé (5 caractères attendus, ex. '01001', '2A004')"})
+    dup = codes.duplicated(keep=False).to_numpy() & ~empty
+    if dup.any():
+        groups = pd.Series(rows[dup]).groupby(codes[dup].to_numpy()).apply(list)
+        for c, where in groups.items():
+            problems.append({"row": ", ".join(map(str, where)), "code": c,
+                             "problem": "code présent plusieurs fois : une seule ligne par commune"})
+    figures = {"population": frame[pop_col]}
+    if std_col is not None:
+        figures["pop_standardised"] = frame[std_col]
+    values = {}
+    for name, raw in figures.items():
+        raw = raw.reset_index(drop=True)
+        num = _numbers(raw)
+        label = "population" if name == "population" else "population standardisée"
+        blank = raw.isna() | (raw.astype("string").str.strip() == "")
+        for r, c in zip(rows[blank.to_numpy()], codes[blank.to_numpy()]):
+            problems.append({"row": r, "code": c, "problem": f"{label} vide"})
+        nonnum = (num.isna() & ~blank).to_numpy()
+        for r, c, v in zip(rows[nonnum], codes[nonnum], raw[nonnum]):
+            problems.append({"row": r, "code": c, "problem": f"{label} non numérique : {v!r}"})
+        neg = (num < 0).fillna(False).to_numpy()
+        for r, c, v in zip(rows[neg], codes[neg], raw[neg]):
+            problems.append({"row": r, "code": c, "problem": f"{label} négative : {v!r}"})
+        infinite = np.isinf(num.fillna(0).to_numpy())
+        for r, c in zip(rows[infinite], codes[infinite]):
+            problems.append({"row": r, "code": c, "problem": f"{label} infinie"})
+        values[name] = num
+    if problems:
+        raise ValidationError(f"Tableau de population {source} refusé", problems)
+
+    data = pd.DataFrame(values)
+    data.index = pd.Index(codes.astype(str).to_numpy(), name="code")
+    row_of = pd.Series(rows, index=data.index)
+    arm_layer = _layer("arrondissements.parquet", 2016)
+    arm_parent = arm_layer["parent"]
+    is_arm = data.index.isin(arm_parent.index)
+
+    if cog is None:
+        plain = data.index[~is_arm]
+        counts = {y: int(plain.isin(cog_codes(y)).sum()) for y in HISTORY_YEARS}
+        cog = max(counts, key=lambda y: (counts[y], y))
+    of_year = data.index.isin(cog_codes(cog)) | is_arm
+    integer = ["population"] if bool((data["population"] % 1 == 0).all()) else []
+    main = rebase_counts(data[of_year], cog=cog, integer=integer)
+    other = rebase_counts(data[~of_year], cog=cog, integer=integer)
+    clash = main.table.index.intersection(other.table.index)
+    if len(clash):
+        rep = other.report.set_index("new_code")
+        problems = []
+        for target in clash:
+            olds = sorted(set(rep.loc[[target], "code"])) if target in rep.index else [target]
+            news = sorted(set(main.report.loc[main.report["new_code"] == target, "code"]) or {target})
+            problems.append({
+                "row": ", ".join(str(row_of[c]) for c in olds + news if c in row_of.index),
+                "code": target,
+                "problem": (f"deux millésimes du COG mélangés : {', '.join(olds)} (ancien code) et "
+                            f"{', '.join(news)} (COG {cog}) désignent la même commune d'aujourd'hui ; "
+                            "gardez une seule ligne"),
+            })
+        raise ValidationError(f"Tableau de population {source} refusé", problems)
+    rebased = pd.concat([main.table, other.table])
+    rebased = rebased.groupby(level=0).sum(min_count=1) if rebased.index.has_duplicates else rebased
+
+    report = pd.concat([main.report, other.report], ignore_index=True)
+    report.insert(0, "row", report["code"].map(row_of).astype("Int64"))
+    unused = [(row_of[c], c, "code inconnu : absent du COG de 2008 à 2025")
+              for c in list(main.unknown) + list(other.unknown)]
+
+    # Paris, Lyon, Marseille: the layer's units decide; a city figure is never split.
+    layer_codes = communes.index
+    out_values = rebased.reindex(layer_codes)
+    for city, parts in pd.Series(arm_parent).groupby(arm_parent):
+        given = [a for a in parts.index if a in rebased.index]
+        if city in layer_codes and city not in rebased.index and given:
+            if len(given) == len(parts):
+                out_values.loc[city] = rebased.loc[given].sum(min_count=1)
+                for a in given:
+                    report.loc[len(report)] = [row_of.get(a, pd.NA), a, city, 1.0,
+                                               "arrondissement additionné à sa commune"]
+            else:
+                for a in given:
+                    if a not in layer_codes:
+                        unused.append((row_of.get(a), a, "arrondissement : les autres arrondissements "
+                                       "de la commune manquent au tableau, la commune reste sans population"))
+        elif city in rebased.index and city not in layer_codes and any(a in layer_codes for a in parts.index):
+            unused.append((row_of.get(city), city, "commune découpée en arrondissements dans la couche : "
+                           "donnez la population de chaque arrondissement"))
+    consumed = set(report.loc[report["reason"] == "arrondissement additionné à sa commune", "code"])
+    flagged = {u[1] for u in unused}
+    extra = rebased.index.difference(layer_codes)
+    extra = extra[~extra.isin(list(consumed | flagged))]
+    from_old = report[report["new_code"].isin(extra)]
+    itself = extra[extra.isin(row_of.index) & ~extra.isin(from_old["code"])]
+    outside = "commune absente de la couche (autre territoire)"
+    unused.extend((row_of[c], c, outside) for c in pd.unique(from_old["code"]))
+    unused.extend((row_of[c], c, outside) for c in itself)
+
+    out = communes.copy()
+    pop = out_values["population"]
+    if integer:
+        out["population"] = pop.round().astype("Int64").array
+    else:
+        out["population"] = pop.astype("float64").array
+    if "pop_standardised" in out.columns or std_col is not None:
+        out["pop_standardised"] = (out_values["pop_standardised"].astype("float64").array
+                                   if std_col is not None else np.nan)
+    out.attrs = dict(communes.attrs)
+    out.attrs["population_vintage"] = vintage
+    base = communes.attrs.get("source") or "couche communale"
+    out.attrs["source"] = f"{base.split(' ; population')[0]} ; population {vintage} : tableau {source}"
+    missing_codes = out.index[out["population"].isna()]
+    missing = pd.DataFrame({"code": missing_codes,
+                            "name": out.loc[missing_codes, "name"].to_numpy() if "name" in out else pd.NA})
+    unused_frame = pd.DataFrame(unused, columns=["row", "code", "reason"])
+    unused_frame["row"] = unused_frame["row"].astype("Int64")
+    report["row"] = report["row"].astype("Int64")
+    report = report.sort_values(["row", "new_code"], ignore_index=True)
+    return PopulationTable(out, vintage, int(cog), report,
+                           missing.reset_index(drop=True),
+                           unused_frame.sort_values("row", ignore_index=True))

@@ -43,7 +43,7 @@ def test_vintage_2016_keeps_the_old_figures():
     assert old.loc["59350", "population"] == 232_787
     assert old["pop_standardised"].isna().all()  # no standardised population of 2016
     assert load_arrondissements(population_vintage=2016).attrs["population_vintage"] == 2016
-    with pytest.raises(ValueError, match="Millésime de population 2019 non embarqué.*2016, 2021"):
+    with pytest.raises(ValueError, match=r"Millésime de population 2019 non embarqué.*2016, 2021"):
         load_communes(population_vintage=2019)
 
 
