@@ -958,7 +958,8 @@ def with_population(
         given = [a for a in parts.index if a in rebased.index]
         if city in layer_codes and city not in rebased.index and given:
             if len(given) == len(parts):
-                out_values.loc[city] = rebased.loc[given].sum(min_count=1)
+                for col, total in rebased.loc[given].sum(min_count=1).items():
+                    out_values.loc[city, col] = total
                 for a in given:
                     report.loc[len(report)] = [row_of.get(a, pd.NA), a, city, 1.0,
                                                "arrondissement additionné à sa commune"]

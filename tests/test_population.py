@@ -109,3 +109,104 @@ def test_rebase_counts_closed_form():
     assert split.report["reason"].str.startswith("scission").all()
     unknown = rebase_counts(pd.DataFrame({"population": [5]}, index=["99999"]), cog=2023)
     assert unknown.unknown.tolist() == ["99999"] and unknown.table.empty
+
+
+# --- with_population ----------------------------------------------------------------------
+
+from cpts_geo import ValidationError  # noqa: E402
+from cpts_geo.communes import PopulationTable, with_population  # noqa: E402
+
+
+def _orne():
+    return load_communes(departments="61")
+
+
+def test_with_population_replaces_every_figure_and_lists_missing_communes():
+    layer = _orne()
+    table = pd.DataFrame({"code": ["61001", "61345"], "population": [300, 2000]})
+    res = with_population(layer, table, vintage=2022)
+    assert isinstance(res, PopulationTable)
+    assert res.vintage == 2022 and res.communes.attrs["population_vintage"] == 2022
+    assert "population 2022" in res.communes.attrs["source"]
+    assert res.communes.loc["61001", "population"] == 300
+    # every other commune is empty, never left on 2021
+    assert res.communes["population"].notna().sum() == 2
+    assert set(res.missing["code"]) == set(layer.index) - {"61001", "61345"}
+    assert res.communes["pop_standardised"].isna().all()
+    assert res.communes.loc["61001", "population_2016"] == layer.loc["61001", "population_2016"]
+    assert layer.loc["61001", "population"] != 300  # the caller's layer is not modified
+
+
+def test_with_population_from_a_french_csv(tmp_path):
+    path = tmp_path / "pop.csv"
+    path.write_text("CODGEO;PMUN\n61001;1 234\n1001;\u00a0250\n", encoding="utf-8")
+    layer = load_communes(departments=["01", "61"])
+    res = with_population(layer, path, vintage=2022)
+    assert res.communes.loc["61001", "population"] == 1234
+    assert res.communes.loc["01001", "population"] == 250
+
+
+def test_with_population_rejects_bad_rows_with_row_numbers():
+    table = pd.DataFrame({"code": ["61001", "61001", "61345", "61002", "6100x", "", "61003"],
+                          "population": ["10", "12", "abc", "-5", "3", "4", ""]})
+    with pytest.raises(ValidationError) as err:
+        with_population(_orne(), table, vintage=2022)
+    problems = err.value.problems
+    by_problem = dict(zip(problems["problem"].str[:22], problems["row"]))
+    assert by_problem["code présent plusieurs"] == "2, 3"
+    assert by_problem["population non numériq"] == 4
+    assert by_problem["population négative : "] == 5
+    assert by_problem["code INSEE mal formé ("] == 6
+    assert by_problem["code commune vide"] == 7
+    assert by_problem["population vide"] == 8
+    with pytest.raises(ValidationError, match="colonne de population introuvable"):
+        with_population(_orne(), pd.DataFrame({"code": ["61001"], "habitants?": [1]}), vintage=2022)
+
+
+def test_with_population_remaps_codes_of_another_cog_vintage():
+    layer = _orne()
+    # 61042 Saint-Cyr-la-Rosière was merged into 61345 in 2016: a table of COG 2015
+    table = pd.DataFrame({"code": ["61345", "61042", "61001"], "population": [2000, 150, 300]})
+    res = with_population(layer, table, vintage=2015)
+    assert res.cog == 2015  # the vintage all codes belong to
+    assert res.communes.loc["61345", "population"] == 2150
+    assert res.remapped[["row", "code", "new_code"]].values.tolist() == [[3, "61042", "61345"]]
+    # the same codes declared as COG 2025: 61042 and 61345 would count the commune twice
+    with pytest.raises(ValidationError, match="deux millésimes du COG mélangés"):
+        with_population(layer, table, vintage=2022, cog=2025)
+
+
+def test_with_population_split_commune_is_apportioned_and_reported():
+    layer = load_communes(departments="15")
+    table = pd.DataFrame({"code": ["15141"], "population": [1577]})
+    res = with_population(layer, table, vintage=2021, cog=2023)
+    assert res.communes.loc[["15031", "15141"], "population"].tolist() == [217, 834]
+    assert res.remapped["reason"].str.startswith("scission").all()
+    assert len(res.remapped) == 5
+
+
+def test_with_population_arrondissements_never_take_a_city_figure():
+    paris = load_communes(departments="75", arrondissements=True)
+    arm_codes = list(paris.index)
+    # a table with the city only: arrondissements stay empty, the city row is not used
+    city = with_population(paris, pd.DataFrame({"code": ["75056"], "population": [2_100_000]}),
+                           vintage=2022)
+    assert city.communes["population"].isna().all()
+    assert len(city.missing) == 20
+    assert city.unused["reason"].str.contains("découpée en arrondissements").all()
+    # a table by arrondissement, on a layer with the city: the city is their sum
+    table = pd.DataFrame({"code": arm_codes, "population": [100] * 20})
+    whole = with_population(load_communes(departments="75"), table, vintage=2022)
+    assert whole.communes.loc["75056", "population"] == 2000
+    assert (whole.remapped["reason"] == "arrondissement additionné à sa commune").sum() == 20
+    by_arm = with_population(paris, table, vintage=2022)
+    assert by_arm.communes["population"].tolist() == [100] * 20 and by_arm.missing.empty
+
+
+def test_with_population_reports_unknown_and_outside_codes():
+    table = pd.DataFrame({"code": ["61001", "99999", "59350"], "population": [1, 2, 3]})
+    res = with_population(_orne(), table, vintage=2022)
+    reasons = dict(zip(res.unused["code"], res.unused["reason"]))
+    assert reasons["99999"].startswith("code inconnu")
+    assert reasons["59350"].startswith("commune absente de la couche")
+    assert res.unused["row"].tolist() == [3, 4]
