@@ -722,12 +722,6 @@ def adjacency(communes: pd.DataFrame) -> pd.DataFrame:
 
 # --- a user's own population ------------------------------------------------------------
 
-_CODE_HEADERS = ("code", "code_insee", "codgeo", "code_commune", "insee_com", "depcom", "com",
-                 "code insee", "code commune", "insee")
-_POPULATION_HEADERS = ("population", "pmun", "population municipale", "population_municipale",
-                       "pop", "pop_mun", "ptot", "population totale")
-
-
 class PopulationTable(NamedTuple):
     """A commune layer whose population comes from a user's table, with every report."""
 
@@ -748,56 +742,23 @@ class PopulationTable(NamedTuple):
     unused: pd.DataFrame
 
 
-def _find_column(frame: pd.DataFrame, given: str | None, synonyms: tuple[str, ...], what: str,
-                 source: str) -> str:
-    from cpts_geo._french import fold
-
+def _population_column(read, given: str | None, field: str, what: str) -> str:
+    columns = list(read.table.columns)
     if given is not None:
-        if given in frame.columns:
+        if given in columns:
             return given
         raise ValidationError(
-            f"Tableau de population {source} : colonne {what} {given!r} introuvable ; colonnes "
-            f"présentes : {', '.join(map(str, frame.columns))}",
+            f"Tableau de population {read.source} : colonne {what} {given!r} introuvable ; "
+            f"colonnes présentes : {', '.join(map(str, columns))}",
             [{"problem": f"colonne {given!r} absente"}])
-    by_fold = {fold(str(c)).replace("_", " ").strip(): c for c in frame.columns}
-    for name in synonyms:
-        key = fold(name).replace("_", " ")
-        if key in by_fold:
-            return by_fold[key]
+    for header, standard in read.fields.items():
+        if standard == field:
+            return header
     raise ValidationError(
-        f"Tableau de population {source} : colonne {what} introuvable ; colonnes présentes : "
-        f"{', '.join(map(str, frame.columns))} (noms reconnus : {', '.join(synonyms[:4])}…)",
-        [{"problem": f"colonne {what} absente : nommez-la ou indiquez son nom"}])
-
-
-def _read_table(table) -> tuple[pd.DataFrame, str]:
-    if isinstance(table, pd.DataFrame):
-        return table, "donné"
-    path = Path(table)
-    if not path.exists():
-        raise FileNotFoundError(f"Tableau de population introuvable : {path}")
-    if path.suffix.lower() in (".xlsx", ".xlsm", ".xls"):
-        frame = pd.read_excel(path, dtype=str)
-    else:
-        raw = path.read_bytes()
-        encoding = "utf-8-sig"
-        try:
-            raw.decode("utf-8-sig")
-        except UnicodeDecodeError:
-            encoding = "cp1252"
-        frame = pd.read_csv(path, dtype=str, sep=None, engine="python", encoding=encoding,
-                            keep_default_na=False)
-    return frame, str(path)
-
-
-def _numbers(values: pd.Series) -> pd.Series:
-    """Numbers as typed in a French or English spreadsheet (``1 234``, ``1234,5``, 1234.0)."""
-    if pd.api.types.is_numeric_dtype(values):
-        return values.astype("float64")
-    text = values.astype("string").str.strip()
-    text = text.str.replace(r"[\s\u00a0\u202f]", "", regex=True).str.replace(",", ".", regex=False)
-    text = text.mask(text == "")
-    return pd.to_numeric(text, errors="coerce").astype("float64")
+        f"Tableau de population {read.source} : colonne {what} introuvable ; colonnes "
+        f"présentes : {', '.join(map(str, columns))}",
+        [{"problem": f"colonne {what} absente : nommez-la (ex. « code », « population ») "
+                     "ou donnez son nom"}])
 
 
 def with_population(
@@ -861,18 +822,20 @@ def with_population(
     True
     """
     from cpts_geo.cog import HISTORY_YEARS, cog_codes, normalize_codes, rebase_counts
+    from cpts_geo.io import parse_numbers, read_table
 
-    frame, source = _read_table(table)
-    code_col = _find_column(frame, code, _CODE_HEADERS, "des codes commune", source)
-    pop_col = _find_column(frame, population, _POPULATION_HEADERS, "de population", source)
-    std_col = _find_column(frame, standardised, (), "de population standardisée", source) \
+    read = read_table(table, kind="population")
+    frame, source = read.table, ("donné" if read.source == "DataFrame" else read.source)
+    code_col = _population_column(read, code, "code", "des codes commune")
+    pop_col = _population_column(read, population, "population", "de population")
+    std_col = _population_column(read, standardised, "", "de population standardisée") \
         if standardised is not None else None
     try:
         vintage = int(vintage)
     except (TypeError, ValueError):
         raise ValueError(f"Millésime de population {vintage!r} : donnez une année, ex. 2022.") from None
 
-    rows = np.arange(2, len(frame) + 2)
+    rows = np.asarray(read.rows)
     codes, _ = normalize_codes(frame[code_col].reset_index(drop=True))
     codes = codes.reset_index(drop=True)
     problems: list[dict] = []
@@ -895,12 +858,13 @@ def with_population(
     values = {}
     for name, raw in figures.items():
         raw = raw.reset_index(drop=True)
-        num = _numbers(raw)
+        parsed, unreadable = parse_numbers(raw)
+        num = pd.Series(parsed, dtype="float64")
         label = "population" if name == "population" else "population standardisée"
-        blank = raw.isna() | (raw.astype("string").str.strip() == "")
-        for r, c in zip(rows[blank.to_numpy()], codes[blank.to_numpy()]):
+        blank = (num.isna() & ~unreadable).to_numpy()
+        for r, c in zip(rows[blank], codes[blank]):
             problems.append({"row": r, "code": c, "problem": f"{label} vide"})
-        nonnum = (num.isna() & ~blank).to_numpy()
+        nonnum = unreadable
         for r, c, v in zip(rows[nonnum], codes[nonnum], raw[nonnum]):
             problems.append({"row": r, "code": c, "problem": f"{label} non numérique : {v!r}"})
         neg = (num < 0).fillna(False).to_numpy()

@@ -160,7 +160,7 @@ def test_with_population_rejects_bad_rows_with_row_numbers():
     assert by_problem["code commune vide"] == 7
     assert by_problem["population vide"] == 8
     with pytest.raises(ValidationError, match="colonne de population introuvable"):
-        with_population(_orne(), pd.DataFrame({"code": ["61001"], "habitants?": [1]}), vintage=2022)
+        with_population(_orne(), pd.DataFrame({"code": ["61001"], "valeur": [1]}), vintage=2022)
 
 
 def test_with_population_remaps_codes_of_another_cog_vintage():
