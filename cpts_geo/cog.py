@@ -463,14 +463,17 @@ def remap_codes(
     communes: pd.DataFrame | None = None,
     passage: pd.DataFrame | str | Path | dict | None = None,
     plm: str = "keep",
+    cog: int | None = None,
 ) -> tuple[pd.Series, pd.DataFrame]:
     """Map commune codes to the communes of today (the commune layer's codes).
 
     In order: a code of the layer is kept; a municipal arrondissement is kept
     (``plm="keep"``) or replaced by its city (``plm="city"``); a commune déléguée or
-    associée goes to its parent commune; a code of the passage table goes to its unique
-    current successor. A code split between several current communes, or found nowhere,
-    is not mapped (``<NA>``) and is reported.
+    associée goes to its parent commune; a code of the ``passage`` table, or else of INSEE's
+    own code history 2008–2025 (embedded, package gescodgeo), goes to its unique current
+    successor. A code split between several current communes, or found nowhere, is not
+    mapped (``<NA>``) and is reported, a split with its candidate communes and their share
+    of the population (INSEE's weights): it is never guessed.
 
     Parameters
     ----------
@@ -483,6 +486,9 @@ def remap_codes(
         table of former communes does not know.
     plm : {"keep", "city"}, default "keep"
         What to do with arrondissements of Paris, Lyon, Marseille (751xx, 6938x, 132xx).
+    cog : int, optional
+        COG vintage the codes were written in (2008–2025), when known: a code of that
+        vintage split since then is reported even if one of its parts kept the code.
 
     Returns
     -------
@@ -529,6 +535,21 @@ def remap_codes(
             if is_current[i] and arm_parent[code] not in current:
                 continue
             target[i], reason[i] = arm_parent[code], "arrondissement → commune"
+    # INSEE's own code history 2008-2025 (embedded) for the codes nothing else resolves
+    unresolved = [c for c in uniq[~is_current] if c not in arm_parent
+                  and not (c in former_parent and len(former_parent[c] & current) == 1)]
+    history = code_history(unresolved) if unresolved else _history().iloc[:0]
+    history_of = {c: list(zip(g["new_code"], g["share"], g["year"]))
+                  for c, g in history.groupby("code", sort=False)}
+    split_since: dict[str, list] = {}
+    if cog is not None:  # codes of that vintage split since, even if one part kept the code
+        pairs = _pairs(_check_year(cog))
+        pairs = pairs[pairs["code"].isin(uniq)]
+        pairs = pairs[pairs.groupby("code")["new_code"].transform("size") > 1]
+        split_since = {c: list(zip(g["new_code"], g["share"], g["year"]))
+                       for c, g in pairs.groupby("code", sort=False)}
+    name_of = (dict(zip(layer.index, layer["name"])) if (history_of or split_since)
+               and "name" in layer.columns else {})
     for i in np.flatnonzero(~is_current):
         code = uniq[i]
         if code in arm_parent:
@@ -538,7 +559,9 @@ def remap_codes(
             target[i], reason[i] = next(iter(former_parent[code] & current)), former_kind[code]
         else:
             targets = _successors(code, links, current) if links else set()
-            if len(targets) == 1:
+            if not targets and code in history_of:
+                target[i], reason[i] = _from_history(code, history_of[code], current, name_of)
+            elif len(targets) == 1:
                 target[i], reason[i] = targets.pop(), "table de passage"
             elif len(targets) > 1:
                 reason[i] = "scission : plusieurs communes actuelles (" + ", ".join(sorted(targets)) + ")"
@@ -547,8 +570,12 @@ def remap_codes(
             else:
                 reason[i] = "code inconnu"
 
+    for i in np.flatnonzero(pd.Index(uniq, dtype=object).isin(list(split_since))):
+        target[i], reason[i] = _from_history(uniq[i], split_since[uniq[i]], current, name_of)
+
     empty = position < 0
-    if is_current.all() and not empty.any() and (plm == "keep" or not is_arm.any()):
+    if is_current.all() and not empty.any() and (plm == "keep" or not is_arm.any()) \
+            and not split_since:
         # the usual case: every code is today's code
         return series.copy(), pd.DataFrame(columns=_REPORT_COLUMNS).astype({"new_code": "string"})
     safe = np.where(empty, 0, position)
@@ -577,6 +604,23 @@ def remap_codes(
     report = report.astype({"code": object, "name": object, "new_name": object})
     report["code"] = report["code"].where(report["code"].notna(), pd.NA)
     return new, report
+
+
+def _from_history(code: str, links: list, current: set, names: dict) -> tuple[str | None, str]:
+    """Today's commune of an old code from INSEE's history; a split is never resolved."""
+    from cpts_geo._french import percent
+
+    year = max(y for _, _, y in links)
+    if len(links) == 1:
+        target = links[0][0]
+        if target in current:
+            return target, f"ancien code (table de passage INSEE, code valable jusqu'au COG {year})"
+        return None, (f"ancien code de {target} {names.get(target, '')}".rstrip()
+                      + ", commune hors de la couche étudiée")
+    candidates = ", ".join(f"{new} {names.get(new, '')} {percent(share)}".replace("  ", " ")
+                           for new, share, _ in sorted(links, key=lambda x: -x[1]))
+    return None, (f"scission : commune partagée depuis le COG {year + 1} entre plusieurs communes "
+                  f"actuelles ({candidates} de la population) ; choisissez la bonne commune")
 
 
 @lru_cache(maxsize=1)

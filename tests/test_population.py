@@ -210,3 +210,56 @@ def test_with_population_reports_unknown_and_outside_codes():
     assert reasons["99999"].startswith("code inconnu")
     assert reasons["59350"].startswith("commune absente de la couche")
     assert res.unused["row"].tolist() == [3, 4]
+
+
+# --- complete code history offline ------------------------------------------------------
+
+from cpts_geo.cog import remap_codes  # noqa: E402
+
+
+def test_code_absorbed_before_2016_is_remapped_without_a_passage_table():
+    new, report = remap_codes(["61042", "59350"])
+    assert new.tolist() == ["61345", "59350"]
+    assert report.loc[0, "reason"].startswith("ancien code (table de passage INSEE")
+
+
+def test_split_code_is_reported_with_candidates_never_guessed():
+    new, report = remap_codes(["15141"], cog=2023)
+    assert new.isna().all()
+    reason = report.loc[0, "reason"]
+    assert reason.startswith("scission")
+    for code, name, share in [("15141", "Neussargues-Moissac", "52,9 %"), ("15031", "Celles", "13,8 %"),
+                              ("15047", "Chavagnac", "5,8 %")]:
+        assert f"{code} {name} {share}" in reason
+    # without the vintage the code is today's commune 15141 and is kept
+    assert remap_codes(["15141"])[0].tolist() == ["15141"]
+
+
+def test_orne_epci_registry_written_with_2015_codes_validates(shared_data):
+    """A registry of the EPCIs of Orne written with the 495 codes of COG 2015: every old
+    code (communes déléguées and codes absorbed into communes nouvelles) is remapped."""
+    import warnings
+
+    from cpts_geo.registry import validate_registry
+
+    cog = pd.read_csv(shared_data / "cog_passage" / "cog_communes_pop_2015_2024.csv",
+                      dtype={"CODGEO": str})
+    old = cog[(cog["year"] == 2015) & cog["CODGEO"].str.startswith("61")]
+    assert len(old) == 495
+    france = load_communes(crs=None)
+    today, _ = remap_codes(old["CODGEO"])
+    assert today.notna().all()
+    registry = pd.DataFrame({
+        "cpts_id": france.loc[today.to_numpy(), "epci"].to_numpy(),
+        "cpts_name": france.loc[today.to_numpy(), "epci_name"].to_numpy(),
+        "stage": "ACI signé",
+        "commune_code": old["CODGEO"].to_numpy(),
+    })
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        checked = validate_registry(registry, france)
+    orne_today = set(france.index[france["department"] == "61"])
+    assert orne_today <= set(checked.membership["code"])
+    remapped = checked.report[checked.report["reason"].str.startswith("ancien code")]
+    assert len(remapped) == 7 and "61042" in set(remapped["code"])
+    assert "code inconnu" not in set(checked.report["reason"])
