@@ -21,6 +21,7 @@ import unicodedata
 from collections.abc import Callable
 from pathlib import Path
 
+import geopandas as gpd
 import pandas as pd
 
 from cpts_geo._files import atomic_write_text
@@ -57,11 +58,15 @@ def area_maps(
     tiles: str | None = None,
     fond: str | None = None,
     fond_attribution: str | None = None,
+    communes: gpd.GeoDataFrame | None = None,
 ) -> dict:
     """Write the HTML (and PNG) stage maps of one region or department; return a summary.
 
     ``fond``/``fond_attribution``: the optional background map of :func:`cpts_geo.maps.stage_map`
     (``tiles`` is its former name). Parameters are checked before anything is written.
+    ``communes``: the communes of France to use (e.g. with a user's population from
+    :func:`cpts_geo.communes.with_population`); default: the embedded layer. A CPTS that
+    crosses the border of the area is drawn whole.
     """
     from cpts_geo.maps import _fond, save_map, stage_map
     from cpts_geo.plotting import check_dpi
@@ -71,7 +76,12 @@ def area_maps(
     fond = fond or tiles
     _fond(fond, fond_attribution)
 
-    communes = load_communes(region=region, departments=department)
+    france = communes
+    if france is None:
+        communes = load_communes(region=region, departments=department)
+    else:
+        codes = load_communes(region=region, departments=department, crs=None).index
+        communes = france[france.index.isin(codes)]
     member_all = checked.membership
     inside = member_all["code"].isin(communes.index) | department_of(member_all["code"]).isin(
         communes["department"].unique()).to_numpy()
@@ -80,7 +90,9 @@ def area_maps(
     local = checked._replace(membership=member, cpts=checked.cpts.loc[ids])
     # a CPTS may reach beyond the area: build it whole, from all its departments
     deps = set(department_of(member["code"])) | set(communes["department"])
-    terr = build_territories(local, load_communes(departments=sorted(deps)), parts=False)
+    around = load_communes(departments=sorted(deps)) if france is None \
+        else france[france["department"].isin(deps)]
+    terr = build_territories(local, around, parts=False)
     # a commune of the area, or an arrondissement of one of its cities (Paris, Lyon, Marseille)
     city = member["code"].map(load_arrondissements(crs=None)["parent"]).fillna(member["code"])
     shown = member[city.isin(communes.index).to_numpy()]

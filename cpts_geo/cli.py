@@ -63,12 +63,43 @@ def _cmd_communes(args: argparse.Namespace) -> int:
 
 
 def _load_layer(args: argparse.Namespace):
-    """The commune layer named by --region/--departements (default: the registry's own)."""
+    """All the communes of France (a CPTS may cross a region border), with --population."""
     from cpts_geo.communes import load_communes
 
-    if getattr(args, "region", None) or getattr(args, "departments", None):
-        return load_communes(region=args.region, departments=args.departments)
-    return load_communes()
+    france = load_communes()
+    if getattr(args, "population", None):
+        france = _own_population(args, france)
+    return france
+
+
+def _own_population(args: argparse.Namespace, communes):
+    """Replace the layer's population by the table of --population, saying what was done."""
+    from cpts_geo.communes import with_population
+
+    if not getattr(args, "millesime_population", None):
+        raise ValueError("--population : donnez aussi le millésime de ces populations avec "
+                         "--millesime-population AAAA (ex. 2022), il est indiqué dans chaque résultat.")
+    res = with_population(communes, args.population, vintage=args.millesime_population,
+                          cog=getattr(args, "cog_population", None))
+    given = int(res.communes["population"].notna().sum())
+    print(f"Population municipale {res.vintage} lue dans {args.population} (codes du COG {res.cog}) : "
+          f"{number(given)} communes renseignées.")
+    if len(res.remapped):
+        print(f"  {number(res.remapped['code'].nunique())} code(s) d'un autre millésime ramené(s) au "
+              f"COG 2025, ex. {_few(res.remapped['code'] + ' → ' + res.remapped['new_code'])}.")
+    if len(res.missing):
+        print(f"  {number(len(res.missing))} commune(s) de la couche absente(s) du tableau, sans "
+              f"population : {_few(res.missing['code'] + ' ' + res.missing['name'].fillna(''))}.")
+    if len(res.unused):
+        for reason, rows in res.unused.groupby("reason", sort=False):
+            print(f"  {number(len(rows))} ligne(s) non utilisée(s) ({reason}) : lignes "
+                  f"{_few(rows['row'].astype(str))}.")
+    return res.communes
+
+
+def _few(values, n: int = 5) -> str:
+    values = [str(v).strip() for v in values]
+    return ", ".join(values[:n]) + (f" … ({number(len(values))} en tout)" if len(values) > n else "")
 
 
 def _read_any_registry(args: argparse.Namespace, communes):
@@ -201,15 +232,79 @@ def _check(args: argparse.Namespace):
     communes = _load_layer(args)
     reg = _read_any_registry(args, communes)
     checked = _validated(args, reg, communes)
+    checked = _crossing(args, checked, communes)
     return reg, checked, communes
 
 
+def _area_departments(args: argparse.Namespace) -> set[str] | None:
+    """The departments of --region/--departements (None when neither is given)."""
+    if not (getattr(args, "region", None) or getattr(args, "departments", None)):
+        return None
+    from cpts_geo.communes import load_communes
+
+    return set(load_communes(region=args.region, departments=args.departments, crs=None)["department"])
+
+
 def _study_area(args: argparse.Namespace, checked, communes):
-    """The communes studied: --region/--departements, or else the departments the registry touches."""
-    if getattr(args, "region", None) or getattr(args, "departments", None):
-        return communes
-    deps = set(communes.loc[communes.index.isin(checked.membership["code"]), "department"])
-    return communes[communes["department"].isin(deps)]
+    """The communes studied: those of --region/--departements and the whole of every CPTS
+    that has a commune there (a CPTS crossing the border is built whole); or else the
+    departments the registry touches."""
+    import pandas as pd
+
+    from cpts_geo.communes import department_of
+
+    deps = _area_departments(args)
+    member = checked.membership
+    if deps is None:
+        deps = set(communes.loc[communes.index.isin(member["code"]), "department"])
+        return communes[communes["department"].isin(deps)]
+    inside = department_of(member["code"]).isin(deps).to_numpy()
+    touching = set(member.loc[inside, "cpts_id"])
+    beyond = member[~inside & member["cpts_id"].isin(touching)]
+    codes = set(beyond["code"])
+    codes |= set(communes.index[communes.index.isin(
+        pd.Series(list(codes)).str.slice(0, 2).map({"75": "75056", "69": "69123", "13": "13055"}).dropna())])
+    return communes[communes["department"].isin(deps) | communes.index.isin(codes)]
+
+
+def _in_area(args: argparse.Namespace, communes):
+    """The communes of --region/--departements (all of ``communes`` when neither is given)."""
+    deps = _area_departments(args)
+    return communes if deps is None else communes[communes["department"].isin(deps)]
+
+
+def _crossing(args: argparse.Namespace, checked, communes):
+    """Keep the CPTS that have a commune in --region/--departements; say which cross its border."""
+    import pandas as pd
+
+    from cpts_geo.communes import department_of
+
+    deps = _area_departments(args)
+    if deps is None:
+        return checked
+    member = checked.membership
+    dep = department_of(member["code"])
+    inside = dep.isin(deps).to_numpy()
+    touching = pd.Index(pd.unique(member.loc[inside, "cpts_id"]))
+    outside = checked.cpts.index.difference(touching)
+    if len(outside):
+        print(f"{number(len(outside))} CPTS du registre sans commune dans la zone demandée, laissée(s) "
+              f"de côté : {_few(outside)}.")
+    beyond = member[~inside & member["cpts_id"].isin(touching)]
+    if len(beyond):
+        region_of = communes.groupby("department")["region"].first()
+        print(f"CPTS à cheval sur la limite de la zone demandée, construites en entier "
+              f"({number(beyond['cpts_id'].nunique())}) :")
+        for cid, rows in beyond.groupby("cpts_id", sort=True):
+            others = sorted(set(department_of(rows["code"])))
+            regions = sorted(set(region_of.reindex(others).dropna()))
+            name = checked.cpts.at[cid, "name"] if "name" in checked.cpts else ""
+            print(f"  - {cid} {name if isinstance(name, str) else ''} : {number(len(rows))} commune(s) hors "
+                  f"zone (département(s) {', '.join(others)}, région(s) {', '.join(regions)})")
+    if not len(outside):
+        return checked
+    return checked._replace(membership=member[member["cpts_id"].isin(touching)].reset_index(drop=True),
+                            cpts=checked.cpts.loc[touching.intersection(checked.cpts.index)])
 
 
 def _correction_kind(reason: str) -> str:
@@ -306,10 +401,10 @@ def _cmd_territories(args: argparse.Namespace) -> int:
 
     from cpts_geo.outputs import check_writable, layer_format, table_format, write_layers, write_table
     from cpts_geo.territories import (
-        FRENCH_HEADERS,
         build_territories,
         communes_with_cpts,
         coverage,
+        population_headers,
         summary_table,
     )
 
@@ -364,12 +459,12 @@ def _cmd_territories(args: argparse.Namespace) -> int:
                              membership=checked.membership)
         print(f"PostGIS : schéma {args.schema}, {number(rows['cpts'])} CPTS, {number(rows['communes'])} "
               f"communes, {number(rows['appartenance'])} lignes d'appartenance (EPSG:{rows['srid']}).")
-    cov = coverage(checked, communes)
+    cov = coverage(checked, _in_area(args, communes))  # zones blanches: the area asked for only
     table = cov.copy()
     for col in ("n_cpts", "n_communes", "population"):
         table[col] = table[col].map(number)
     table["share_population"] = table["share_population"].map(percent)
-    table = table.rename(columns=FRENCH_HEADERS)
+    table = table.rename(columns=population_headers(communes))
     table.index.name = "Étape"
     print(table.to_string())
     several = terr[~terr["single_part"]]
@@ -752,9 +847,7 @@ def _cmd_perimetres(args: argparse.Namespace) -> int:
 
 
 def _checked_for_maps(args: argparse.Namespace):
-    from cpts_geo.communes import load_communes
-
-    france = load_communes()
+    france = _load_layer(args)
     reg = _read_any_registry(args, france)
     checked = _validated(args, reg, france)
     _print_report(checked.report, registry=args.registry)
@@ -789,7 +882,8 @@ def _cmd_carte(args: argparse.Namespace) -> int:
         if (france["region"] == region).any() else region
     out = Path(args.output) if args.output else Path("maps") / f"{slug(name)}.html"
     res = area_maps(checked, region=region, html_path=out, png=not args.no_png, dpi=args.dpi,
-                    illustrative=illustrative, fond=args.fond, fond_attribution=args.fond_attribution)
+                    illustrative=illustrative, fond=args.fond, fond_attribution=args.fond_attribution,
+                    communes=france if getattr(args, "population", None) else None)
     print(f"Carte écrite : {out} ({number(res['size_mb'], 1)} Mo, {res['n_cpts']} CPTS, "
           f"{number(res['n_communes'])} communes)")
     if res["png"]:
@@ -1030,8 +1124,19 @@ def _parser() -> argparse.ArgumentParser:
         p.add_argument("--departements", "--departments", dest="departments", nargs="+", metavar="DEP",
                        help="codes ou noms de départements, ex. 59 62")
         p.add_argument("--passage", metavar="FICHIER",
-                       help="table de passage INSEE pour les anciens codes commune")
+                       help="table de passage INSEE pour les anciens codes commune (l'historique "
+                            "INSEE 2008–2025 est déjà inclus)")
         stage_arg(p)
+        population_args(p)
+
+    def population_args(p):
+        p.add_argument("--population", metavar="FICHIER",
+                       help="vos populations (CSV/XLSX : code commune, population) à la place de la "
+                            "population municipale 2021 embarquée")
+        p.add_argument("--millesime-population", dest="millesime_population", type=int, metavar="AAAA",
+                       help="millésime des populations de --population, ex. 2022 (obligatoire avec elle)")
+        p.add_argument("--cog-population", dest="cog_population", type=int, metavar="AAAA",
+                       help="millésime du COG des codes de --population (défaut : reconnu)")
 
     def postgis_args(p):
         p.add_argument("--postgis", metavar="URL",
@@ -1138,6 +1243,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("-o", "--sortie", "--csv", dest="csv", metavar="FICHIER",
                    help="écrire le tableau : .csv (pour Excel) ou .xlsx")
     reading_args(p)
+    population_args(p)
     p.set_defaults(func=_cmd_funding)
 
     p = sub.add_parser("comparer", aliases=["compare"],
@@ -1170,6 +1276,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--sans-png", "--no-png", dest="no_png", action="store_true", help="ne pas écrire la carte imprimable PNG")
     p.add_argument("--dpi", type=int, default=200, help="résolution du PNG (défaut 200)")
     reading_args(p)
+    population_args(p)
     p.set_defaults(func=_cmd_carte)
 
     p = sub.add_parser("editeur", aliases=["éditeur"],
@@ -1201,6 +1308,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--forcer", "--force", dest="force", action="store_true",
                    help="refaire aussi les cartes inchangées")
     reading_args(p)
+    population_args(p)
     p.set_defaults(func=_cmd_batch)
 
     p = sub.add_parser("portrait", help="portrait imprimable d'une CPTS (HTML autonome, PDF), "

@@ -10,7 +10,7 @@ announced by a warning.
 Which population where: a unit's density uses the caller's ``communes`` (its ``population``,
 and its ``department`` and ``region`` when it has them); the references (department, region,
 France) are computed on the supply table *as given* and on a reference commune layer with its
-own population (all of France, embedded, population 2016, by default). When a commune's
+own population (all of France, embedded, population municipale 2021, by default). When a commune's
 population differs between the two layers, a warning says so: give ``reference=`` with the
 same populations to compare at the same vintage. Give the national supply table for a France
 reference (a warning says when the supply covers few departments of the reference layer).

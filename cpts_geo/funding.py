@@ -187,7 +187,8 @@ def funding_table(
     Returns
     -------
     pandas.DataFrame
-        ``Nom``, ``Étape``, ``Taille``, ``Population``, then ``Fonctionnement``, ``Missions
+        ``Nom``, ``Étape``, ``Taille``, ``Population municipale AAAA`` (the population
+        vintage of ``territories``; ``Population`` when it is not known), then ``Fonctionnement``, ``Missions
         socle``, ``Missions optionnelles``, ``Majoration``, ``Total annuel`` and
         ``Aide mission précoce`` in euros. CPTS without a tier (population missing) get
         empty amounts, never a guess.
@@ -224,4 +225,8 @@ def funding_table(
     cols = ["Identifiant CPTS", "Nom", "Étape", "Taille", "Population", "Fonctionnement",
             "Missions socle", "Missions optionnelles", "Majoration", "Total annuel",
             "Aide mission précoce"]
-    return pd.DataFrame(rows, columns=cols).set_index("Identifiant CPTS")
+    out = pd.DataFrame(rows, columns=cols).set_index("Identifiant CPTS")
+    vintage = territories.attrs.get("population_vintage")
+    if vintage:  # tiers depend on the population vintage: say which one
+        out = out.rename(columns={"Population": f"Population municipale {vintage}"})
+    return out

@@ -51,6 +51,7 @@ __all__ = [
     "coverage",
     "load_example_registry",
     "membership",
+    "population_headers",
     "summary_table",
     "territory_parts",
     "write_territories",
@@ -240,8 +241,8 @@ def build_territories(
     >>> t[["stage", "population", "n_communes", "single_part"]]
                          stage  population  n_communes  single_part
     cpts_id
-    A                ACI signé      157003           2        False
-    B        Association créée      232787           1         True
+    A                ACI signé      156220           2        False
+    B        Association créée      236710           1         True
     """
     from cpts_geo.tiers import tier_of
 
@@ -448,7 +449,7 @@ def coverage(registry, communes: gpd.GeoDataFrame, *, passage=None,
     --------
     >>> cov = coverage(load_example_registry(), load_communes(region="32"))
     >>> int(cov.loc["Total", "population"]), int(cov.loc["Total", "n_communes"])
-    (6003283, 3782)
+    (5995292, 3782)
     """
     from cpts_geo.stages import NOT_GIVEN, STAGES
 
@@ -495,7 +496,24 @@ def summary_table(territories: gpd.GeoDataFrame) -> pd.DataFrame:
     table = pd.DataFrame(territories.drop(columns=territories.geometry.name)).reset_index()
     table["single_part"] = table["single_part"].map({True: "oui", False: "non"})
     table["area_km2"] = table["area_km2"].round(2)
-    return table.rename(columns=FRENCH_HEADERS)
+    return table.rename(columns=population_headers(territories))
+
+
+def population_headers(table: pd.DataFrame) -> dict[str, str]:
+    """:data:`FRENCH_HEADERS` with the population vintage of ``table`` in the population header.
+
+    Examples
+    --------
+    >>> t = pd.DataFrame({"population": [1]})
+    >>> t.attrs["population_vintage"] = 2021
+    >>> population_headers(t)["population"]
+    'Population municipale 2021'
+    """
+    headers = dict(FRENCH_HEADERS)
+    vintage = table.attrs.get("population_vintage")
+    if vintage:
+        headers["population"] = f"Population municipale {vintage}"
+    return headers
 
 
 def write_territories(

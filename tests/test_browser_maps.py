@@ -78,7 +78,7 @@ def test_hovering_a_cpts_shows_the_cpts_not_a_commune(browser, hdf_map, tmp_path
     page.mouse.move(box[0] + 2, box[1] + 2)
     tip = page.locator(".leaflet-tooltip").last.text_content()
     assert tip.startswith(name), tip
-    assert "Étape : " in tip and "Taille : " in tip and "Population (2016) : " in tip
+    assert "Étape : " in tip and "Taille : " in tip and "Population (2021) : " in tip
     assert "Financement ACI maximal : " in tip and "€ par an" in tip and "Code INSEE" not in tip
     # a click tells the commune under the mouse
     page.mouse.click(box[0] + 2, box[1] + 2)

@@ -263,3 +263,67 @@ def test_orne_epci_registry_written_with_2015_codes_validates(shared_data):
     remapped = checked.report[checked.report["reason"].str.startswith("ancien code")]
     assert len(remapped) == 7 and "61042" in set(remapped["code"])
     assert "code inconnu" not in set(checked.report["reason"])
+
+
+# --- command line: inter-regional CPTS, --population ---------------------------------------
+
+from cpts_geo.cli import main  # noqa: E402
+
+_CROSSING = ("cpts_id;cpts_name;stage;commune_code\n"
+             "A;CPTS du Vexin;ACI signé;60057\nA;CPTS du Vexin;ACI signé;95169\n"
+             "B;CPTS de Lille;ACI signé;59350\nC;CPTS de Rouen;ACI signé;76540\n")
+
+
+def test_cli_builds_a_cpts_crossing_the_region_whole(tmp_path, capsys):
+    reg = tmp_path / "registre.csv"
+    reg.write_text(_CROSSING, encoding="utf-8")
+    out = tmp_path / "t.gpkg"
+    assert main(["territoires", str(reg), "--region", "32", "-o", str(out)]) == 0
+    text = capsys.readouterr().out
+    assert "CPTS à cheval sur la limite de la zone demandée, construites en entier (1)" in text
+    assert "A CPTS du Vexin : 1 commune(s) hors zone (département(s) 95, région(s) 11)" in text
+    assert "sans commune dans la zone demandée, laissée(s) de côté : C" in text
+    table = pd.read_csv(out.with_suffix(".csv"), sep=";", encoding="utf-8-sig", dtype=str)
+    vexin = table.set_index("Identifiant CPTS").loc["A"]
+    assert vexin["Départements"] == "60, 95" and vexin["Régions"] == "11, 32"
+    assert "Population municipale 2021" in table.columns
+    # the zones blanches are those of the region asked for
+    assert "Total                                   2              3 782" in text
+
+
+def test_two_regions_files_validated_together_report_the_overlap(tmp_path):
+    from cpts_geo.registry import read_registry, validate_registry
+
+    hdf = tmp_path / "hdf.csv"
+    hdf.write_text("cpts_id;cpts_name;stage;commune_code\nHDF-1;CPTS du Vexin;ACI signé;60057\n"
+                   "HDF-1;CPTS du Vexin;ACI signé;95169\n", encoding="utf-8")
+    idf = tmp_path / "idf.csv"
+    idf.write_text("cpts_id;cpts_name;stage;commune_code\nIDF-3;CPTS Vexin;ACI signé;95169\n"
+                   "IDF-3;CPTS Vexin;ACI signé;95040\n", encoding="utf-8")
+    both = pd.concat([read_registry(hdf), read_registry(idf)], ignore_index=True)
+    with pytest.raises(ValidationError, match=r"Commeny revendiquée par plusieurs CPTS : .*HDF-1.*IDF-3"):
+        validate_registry(both, load_communes(crs=None))
+
+
+def test_cli_population_file(tmp_path, capsys):
+    reg = tmp_path / "registre.csv"
+    reg.write_text(_CROSSING, encoding="utf-8")
+    pop = tmp_path / "pop.csv"
+    pop.write_text("code;population\n60057;1000\n95169;600\n59350;236000\n", encoding="utf-8")
+    out = tmp_path / "t.gpkg"
+    assert main(["territoires", str(reg), "--region", "32", "-o", str(out),
+                 "--population", str(pop)]) == 2
+    assert "--millesime-population" in capsys.readouterr().err
+    assert main(["territoires", str(reg), "--region", "32", "-o", str(out),
+                 "--population", str(pop), "--millesime-population", "2022"]) == 0
+    text = capsys.readouterr().out
+    assert "Population municipale 2022 lue dans" in text
+    assert "commune(s) de la couche absente(s) du tableau, sans population" in text
+    table = pd.read_csv(out.with_suffix(".csv"), sep=";", encoding="utf-8-sig", dtype=str)
+    assert table.set_index("Identifiant CPTS").loc["A", "Population municipale 2022"] == "1600"
+    bad = tmp_path / "bad.csv"
+    bad.write_text("code;population\n60057;-3\n60057;12\n", encoding="utf-8")
+    assert main(["territoires", str(reg), "-o", str(out), "--population", str(bad),
+                 "--millesime-population", "2022"]) == 2
+    err = capsys.readouterr().err
+    assert "population négative" in err and "lignes 2, 3" in err
