@@ -57,7 +57,9 @@ def test_real_mobpro_codes_with_insee_passage_tables(shared_data):
     flows = pd.read_csv(shared_data / "flows" / "mobpro_sample_orne_cogugaison.csv", dtype=str)
     codes = pd.Series(pd.unique(pd.concat([flows["COMMUNE"], flows["DCLT"]])))
     alone, rep_alone = remap_codes(codes)
-    assert (rep_alone["reason"] == "code inconnu").sum() == 15
+    # INSEE's history 2008-2025 is embedded: without any passage table only 99999 is unknown
+    assert rep_alone.loc[rep_alone["new_code"].isna(), "code"].tolist() == ["99999"]
+    assert rep_alone["reason"].str.startswith("ancien code (table de passage INSEE").sum() == 14
     gescodgeo = shared_data / "cog_passage" / "gescodgeo_table_passage_2008_2025.csv"
     new, report = remap_codes(codes, passage=gescodgeo)
     unknown = report.loc[report["new_code"].isna(), "code"].tolist()
@@ -65,8 +67,10 @@ def test_real_mobpro_codes_with_insee_passage_tables(shared_data):
     assert (report["reason"] == "table de passage").sum() == 14
     cogugaison = shared_data / "cog_passage" / "cog_passage_tables_1968_2024.csv"
     new2, report2 = remap_codes(codes, passage=cogugaison)
-    # COGugaison stops at 2024: it misses a change of 1 January 2025 that gescodgeo knows.
-    assert set(report2.loc[report2["new_code"].isna(), "code"]) == {"99999", "72287"}
+    # COGugaison stops at 2024 and misses a change of 1 January 2025 (72287): the embedded
+    # INSEE history completes it
+    assert set(report2.loc[report2["new_code"].isna(), "code"]) == {"99999"}
+    assert report2.loc[report2["code"] == "72287", "reason"].iloc[0].startswith("ancien code")
 
 
 def test_closest_names_suggests(hdf_communes):
