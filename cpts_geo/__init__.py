@@ -12,6 +12,7 @@ from cpts_geo.communes import (
     metric_crs,
     read_communes,
     to_metric,
+    with_population,
 )
 from cpts_geo.errors import ValidationError
 from cpts_geo.flows import (
@@ -80,6 +81,7 @@ __all__ = [
     "metric_crs",
     "read_communes",
     "to_metric",
+    "with_population",
     "__version__",
 ]
 
