@@ -66,7 +66,7 @@ def test_geopackage_for_qgis(example, tmp_path):
         assert fields[name] == "OFTInteger64", name
     assert all(len(f) <= 10 for f in info["fields"])
     meta = info["layer_metadata"]
-    assert meta["Millésime de population"] == "2016" and meta["Date du registre"] == "2025-03-01"
+    assert meta["Millésime de population"] == "2021" and meta["Date du registre"] == "2025-03-01"
     assert "Source des communes" in meta and "COG 2025" in meta["DESCRIPTION"]
     back = pyogrio.read_dataframe(path, layer="cpts")
     order = back.sort_values("rang_etape")["etape"].drop_duplicates().tolist()

@@ -129,10 +129,10 @@ def test_real_bpe_2018(shared_data):
     assert wide.loc["59350", "médecin généraliste"] == 303
     # Paris arrondissements rolled up
     assert "75056" in wide.index and not wide.index.str.startswith("751").any()
-    # without the passage table, old merged codes are set aside with their row
+    # without a passage table, INSEE's embedded code history maps the same old codes
     out2 = _quiet(read_bpe, path, unknown="report")
-    assert len(out2.attrs["rejected"]) > 0
-    assert out2["count"].sum() + 0 < out["count"].sum()
+    assert len(out2.attrs["rejected"]) == 0
+    assert out2["count"].sum() == out["count"].sum()
 
 
 def test_readme_professionals_example_reads(tmp_path):
