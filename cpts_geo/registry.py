@@ -321,7 +321,7 @@ def _warn_repairs(report: pd.DataFrame) -> None:
     if len(zero):
         warnings.warn(f"{len(zero)} code(s) commune sans zéro initial réparé(s) (ex. "
                       f"{zero['code'].iat[0]} → {zero['new_code'].iat[0]}) : voir le rapport.", stacklevel=3)
-    former = report[reason.str.startswith("commune ") | (reason == "table de passage")]
+    former = report[reason.str.startswith(("commune ", "ancien code")) | (reason == "table de passage")]
     if len(former):
         warnings.warn(
             f"{len(former)} ancien(s) code(s) commune rattaché(s) à la commune actuelle "
