@@ -416,10 +416,10 @@ def test_share_nan_text_and_formula_without_value_are_errors(tmp_path, hdf_commu
 
     path = _workbook(tmp_path / "r.xlsx", {"R": [
         ["cpts_id", "stage", "commune_code", "share"], ["A", "5", 59350, "=1/2"], ["B", "5", 59350, 0.5]]})
-    with pytest.raises(ValidationError, match="illisible : '=1/2'") as err:
+    with pytest.raises(ValidationError, match="formule « =1/2 » sans valeur calculée") as err:
         validate_registry(read_registry(path), hdf_communes)
     probs = err.value.problems
-    assert probs.loc[probs["problem"].str.contains("illisible"), "row"].tolist() == [2]
+    assert probs.loc[probs["problem"].str.contains("formule"), "row"].tolist() == [2]
     csv_path = write(tmp_path, "r.csv", b"cpts_id;stage;commune_code;share\nA;5;59350;nan\n\nB;5;59350;0,5\n")
     with pytest.raises(ValidationError, match="illisible : 'nan'") as err:
         validate_registry(read_registry(csv_path), hdf_communes)
