@@ -128,6 +128,7 @@ import duckdb
 source = {source!r}
 members = {folder!r} + "/membres.parquet"
 con = duckdb.connect()
+con.execute("SET enable_progress_bar = false")
 wall, cpu = time.perf_counter(), time.process_time()
 con.execute(f"CREATE TABLE f AS SELECT origine AS o, destination AS d, volume AS v FROM {{source}}")
 con.execute(f"CREATE TABLE m AS SELECT CAST(code AS VARCHAR) AS code, CAST(cpts_id AS VARCHAR) AS cpts_id, "
@@ -158,7 +159,7 @@ def _run(code: str, label: str) -> dict:
     if out.returncode:
         print(out.stderr, file=sys.stderr)
         raise SystemExit(f"échec : {label}")
-    return json.loads(out.stdout.strip().splitlines()[-1])
+    return json.loads([line for line in out.stdout.splitlines() if line.startswith("{")][-1])
 
 
 def _median(runs: list[dict], key: str) -> float:

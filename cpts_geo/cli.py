@@ -521,6 +521,7 @@ def _read_flow_table(args: argparse.Namespace, membership, out):
         raw = F.read_mobpro(args.flows) if args.mobpro else F.read_flows(args.flows, **_flow_reading(args))
         raw = F.select_flows(raw, profession=args.profession, year=args.annee)
         prepared = F.prepare_flows(raw, passage=args.passage, membership=membership)
+    _said("Fichier des flux", raw.reading)
     codes = F.code_report(raw, prepared)  # repaired, remapped, unknown: file rows and volumes
     codes_path = (F.write_flow_table(codes, out.with_name(out.stem + "_codes" + out.suffix),
                                      threshold=None) if len(codes) else None)

@@ -9,7 +9,7 @@ import pandas as pd
 
 from cpts_geo._french import number
 from cpts_geo.communes import adjacency
-from cpts_geo.errors import ValidationError
+from cpts_geo.errors import CptsGeoWarning, ValidationError
 from cpts_geo.flows._codes import _arrondissements, _check_sum, _factorize, _floats, _split_cities
 from cpts_geo.flows.prepare import commune_units
 from cpts_geo.flows.read import _table
@@ -91,7 +91,7 @@ def _match_cities(codes: np.ndarray, mem: pd.DataFrame, members: set | None = No
             "Flux donnés pour " + ", ".join(f"{names.get(c, c)} entière ({c})" for c in sorted(whole))
             + " alors que l'appartenance la découpe par arrondissement : ces flux sont comptés hors "
             "CPTS. Préparez les flux avec prepare_flows(..., membership=...), qui garde les "
-            "arrondissements.", stacklevel=5)
+            "arrondissements.", CptsGeoWarning, stacklevel=4)
     return out
 
 

@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 
 from cpts_geo._french import number
+from cpts_geo.errors import CptsGeoWarning
 from cpts_geo.flows._codes import _arrondissements
 from cpts_geo.flows.indicators import _check_membership, _names_of, cpts_flow_indicators
 from cpts_geo.flows.prepare import commune_units
@@ -128,7 +129,7 @@ def flow_lines(
     if outside.any():
         warnings.warn(
             f"{int(outside.sum())} flux (volume {number(table.loc[outside, 'volume'].sum(), None)}) ont une "
-            "extrémité hors de la couche communale : pas de ligne pour eux.", stacklevel=2)
+            "extrémité hors de la couche communale : pas de ligne pour eux.", CptsGeoWarning, stacklevel=2)
     if no_geom.any():
         missing = sorted(set(table.loc[no_geom, ["origin", "destination"]].to_numpy().ravel())
                          - set(located))
@@ -136,7 +137,7 @@ def flow_lines(
             f"{int(no_geom.sum())} flux (volume {number(table.loc[no_geom, 'volume'].sum(), None)}) ont une "
             f"extrémité sans géométrie dans la couche communale ({', '.join(missing[:10])}"
             f"{' …' if len(missing) > 10 else ''}) : pas de ligne pour eux, voir left_out.",
-            stacklevel=2)
+            CptsGeoWarning, stacklevel=2)
     reason = np.select([inner, outside, no_geom], ["flux interne à la commune",
                        "extrémité hors de la couche communale", "commune sans géométrie"], "")
     left_out = (table.assign(reason=reason)[inner | outside | no_geom]

@@ -13,7 +13,7 @@ import pandas as pd
 from cpts_geo._french import number
 from cpts_geo.cog import remap_codes
 from cpts_geo.communes import current_codes
-from cpts_geo.errors import ValidationError
+from cpts_geo.errors import CptsGeoWarning, ValidationError
 from cpts_geo.flows._codes import (
     _arrondissements,
     _categorical,
@@ -193,7 +193,7 @@ def prepare_flows(
         warnings.warn(
             f"{unmapped['code'].nunique()} code(s) commune non reconnu(s) (volume "
             f"{number(unmapped['volume'].sum(), None)}) : flux conservés sous leur code, comptés hors de "
-            "toute CPTS ; voir le rapport.", stacklevel=2)
+            "toute CPTS ; voir le rapport.", CptsGeoWarning, stacklevel=2)
     key_codes = [_sorted_codes(flows[k]) for k in keys]
     (o, o_uniq), (d, d_uniq) = new["origin"], new["destination"]
     order, starts = _groups(*_combine([o, d, *[c for c, _ in key_codes]],
@@ -234,13 +234,13 @@ def prepare_flows(
         listed = ", ".join(map(str, rows[dup][:20])) + (" …" if dup.sum() > 20 else "")
         warnings.warn(
             f"{int(dup.sum())} ligne(s) répètent une même paire origine–destination (lignes "
-            f"{listed}) : leurs volumes sont additionnés.", stacklevel=2)
+            f"{listed}) : leurs volumes sont additionnés.", CptsGeoWarning, stacklevel=2)
     mixed = _mixed_keys(flows)
     if mixed:
         warnings.warn(
             f"La table mêle {mixed} : les indicateurs les additionnent. Gardez-en une avant de "
             "les calculer : select_flows(flux, profession=..., year=...) (en ligne de commande "
-            "--profession, --annee).", stacklevel=2)
+            "--profession, --annee).", CptsGeoWarning, stacklevel=2)
     return PreparedFlows(out, report, np.sort(rows[dup]))
 
 

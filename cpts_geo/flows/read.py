@@ -14,9 +14,9 @@ import pandas as pd
 
 from cpts_geo._french import fold, number
 from cpts_geo.cog import normalize_codes
-from cpts_geo.errors import ValidationError
+from cpts_geo.errors import CptsGeoWarning, ValidationError
 from cpts_geo.flows._codes import _check_sum, _factorize, _first_rows, _floats, _group_by
-from cpts_geo.io import SEPARATORS, parse_numbers, read_table, recognise_headers
+from cpts_geo.io import SEPARATORS, ReadTable, parse_numbers, read_table, recognise_headers
 
 #: Standard columns of a flow table (``profession`` and ``year`` are optional).
 FLOW_COLUMNS = ["origin", "destination", "volume", "profession", "year"]
@@ -39,6 +39,8 @@ class FlowsRead(NamedTuple):
     records: int
     #: Whether the source is INSEE MOBPRO detail records.
     mobpro: bool = False
+    #: How the file was read, in French (sheet, encoding, separator…; empty for a DataFrame).
+    reading: str = ""
 
 
 def _table(flows) -> pd.DataFrame:
@@ -118,7 +120,7 @@ def _arrow_csv(path: Path, *, sep: str, encoding: str, usecols: list, code_cols:
     return _arrow_frame(table)
 
 
-def _fast_csv(path: Path, *, sep, encoding, select) -> tuple[pd.DataFrame, np.ndarray] | None:
+def _fast_csv(path: Path, *, sep, encoding, select) -> tuple[pd.DataFrame, np.ndarray, str] | None:
     """The columns ``select(headers)`` of a plain UTF-8 CSV file read with pyarrow's reader
     (codes as categories, volumes as numbers), or ``None`` when the file is not that simple.
 
@@ -173,13 +175,14 @@ def _fast_csv(path: Path, *, sep, encoding, select) -> tuple[pd.DataFrame, np.nd
         volume = frame[number_col].to_numpy()
         if not (np.isfinite(volume).all() and (volume >= 0).all()):
             return None  # report the cells as written
-    return frame[usecols], np.arange(2, len(frame) + 2)
+    return frame[usecols], np.arange(2, len(frame) + 2), ReadTable(
+        pd.DataFrame(), np.empty(0, dtype=np.int64), str(path), "csv", encoding="utf-8", separator=sep).describe()
 
 
 def _read_table(path: Path, *, sheet, sep, encoding, select, kind: str | None = None,
-                ) -> tuple[pd.DataFrame, np.ndarray]:
+                ) -> tuple[pd.DataFrame, np.ndarray, str]:
     """Read the columns ``select(headers)`` of a user's file; return them and the row numbers
-    of the file. ``select`` gets the file's headers and returns the columns to read, those
+    of the file, and how it was read (French). ``select`` gets the file's headers and returns the columns to read, those
     holding commune codes and the volume column (or raises).
 
     Parquet files and plain UTF-8 CSV files are read by pyarrow with the codes as
@@ -198,14 +201,14 @@ def _read_table(path: Path, *, sheet, sep, encoding, select, kind: str | None = 
                 if pa.types.is_string(schema.field(c).type) or pa.types.is_large_string(schema.field(c).type)]
         # codes straight into categories: one integer code per row, strings once per commune
         frame = _arrow_frame(pq.read_table(path, columns=columns, read_dictionary=text))
-        return frame, np.arange(1, len(frame) + 1)
+        return frame, np.arange(1, len(frame) + 1), "Parquet"
     if suffix not in (".xlsx", ".xlsm", ".xls", ".gpkg", ".shp", ".geojson", ".fgb", ".ods"):
         fast = _fast_csv(path, sep=sep, encoding=encoding, select=select)
         if fast is not None:
             return fast
     read = read_table(path, kind=kind, sheet=sheet, sep=sep, encoding=encoding)
     columns = list(dict.fromkeys(select(list(read.table.columns))[0]))
-    return read.table[columns], read.rows
+    return read.table[columns], read.rows, read.describe()
 
 
 def _parse_volumes(values: pd.Series) -> tuple[np.ndarray, np.ndarray]:
@@ -319,7 +322,7 @@ def _flow_table(frame: pd.DataFrame, rows: np.ndarray, label: str,
         warnings.warn(
             f"{label} : {len(code_report)} code(s) commune réparé(s) (zéro initial, espaces) sur "
             f"{number(code_report['n_rows'].sum())} ligne(s) ; voir .code_report.",
-            stacklevel=3)
+            CptsGeoWarning, stacklevel=3)
     return out, code_report
 
 
@@ -392,16 +395,16 @@ def read_flows(
 
     if isinstance(source, pd.DataFrame):
         label = "table"
-        frame, rows = source[select(list(source.columns))[0]], np.arange(1, len(source) + 1)
+        frame, rows, reading = source[select(list(source.columns))[0]], np.arange(1, len(source) + 1), ""
     else:
         path = Path(source)
         if not path.exists():
             raise FileNotFoundError(f"Fichier de flux introuvable : {path}")
         label = path.name
-        frame, rows = _read_table(path, sheet=sheet, sep=sep, encoding=encoding, select=select,
-                                  kind="flows")
+        frame, rows, reading = _read_table(path, sheet=sheet, sep=sep, encoding=encoding, select=select,
+                                           kind="flows")
     flows, report = _flow_table(frame, rows, label, found)
-    return FlowsRead(flows, report, label, len(flows))
+    return FlowsRead(flows, report, label, len(flows), reading=reading)
 
 
 def select_flows(
@@ -519,12 +522,12 @@ def read_mobpro(
         return cols, [origin, destination], weight
 
     if isinstance(source, pd.DataFrame):
-        frame, rows = source[select(list(source.columns))[0]], np.arange(1, len(source) + 1)
+        frame, rows, reading = source[select(list(source.columns))[0]], np.arange(1, len(source) + 1), ""
     else:
         path = Path(source)
         if not path.exists():
             raise FileNotFoundError(f"Fichier MOBPRO introuvable : {path}")
-        frame, rows = _read_table(path, sheet=None, sep=None, encoding=None, select=select)
+        frame, rows, reading = _read_table(path, sheet=None, sep=None, encoding=None, select=select)
     found = {"origin": origin, "destination": destination, "volume": weight}
     table, report = _flow_table(frame, rows, "Fichier MOBPRO", found)
     names = ["profession"] if len(by) == 1 else by
@@ -537,4 +540,4 @@ def read_mobpro(
     out["row"] = np.minimum.reduceat(rows[order], starts)
     out["volume"] = np.add.reduceat(table["volume"].to_numpy()[order], starts)
     out["records"] = np.diff(np.append(starts, len(order)))
-    return FlowsRead(out, report, "MOBPRO", len(frame), mobpro=True)
+    return FlowsRead(out, report, "MOBPRO", len(frame), mobpro=True, reading=reading)
