@@ -26,10 +26,14 @@ arrondissements of a cost table or a demand to today's communes, with a report.
 
 Costs come from the user (a real travel-time table) or from :func:`estimate_costs`, which
 turns straight-line distances between commune points in Lambert-93 into road minutes with
-documented, overridable assumptions (:data:`TRAVEL_ASSUMPTIONS`).
+documented, overridable assumptions (:data:`TRAVEL_ASSUMPTIONS`). Estimated times are
+uncertain: :func:`accessibility` weighs them with the expected DREES band weight under a
+log-normal error (``TRAVEL_ASSUMPTIONS["uncertainty"]``, :func:`step_weight` with
+``uncertainty``) rather than with bounds that a rough estimate cannot place exactly.
 
 Demand is a population, optionally age-standardised with the DREES weights
-(:func:`standardised_population`, :data:`DREES_AGE_WEIGHTS`). A territory's value is the mean
+(:func:`standardised_population`, :data:`DREES_AGE_WEIGHTS`); :func:`accessibility` takes
+the layer's ``pop_standardised`` column (the DREES standardised population) when it has one. A territory's value is the mean
 of its communes of known value weighted by standardised population
 (:func:`territory_accessibility`),
 with the share of its population below a threshold (2.5 consultations per inhabitant and
@@ -111,31 +115,49 @@ DREES_AGE_WEIGHTS_2022: dict[int, float] = {
 #:   village roads, 40 km/h) and of a long one (main roads, 60 km/h);
 #: - ``speed_scale_km``: road distance over which the speed rises from the first to the
 #:   second (``v(d) = v_max - (v_max - v_min) exp(-d / scale)``, 20 km);
-#: - ``terminal_min``: minutes added to every trip (getting to the car, parking: 1 min).
+#: - ``terminal_min``: minutes added to every trip (getting to the car, parking: 1 min);
+#: - ``uncertainty``: σ of the log-normal error of an estimated time (0.1: about ±10 %);
+#:   :func:`accessibility` then weighs estimated times by the *expected* DREES band weight
+#:   (:func:`step_weight` with ``uncertainty``), up to 20 · exp(3σ) minutes, instead of
+#:   cutting them at the exact band bounds; a cost table given by the user is weighed with
+#:   the exact bands.
 #:
 #: The trip inside a commune is the mean distance from a point of a disc of the commune's
 #: area to its centre (``2/3`` of the radius), with the same detour and speeds.
 #:
-#: Calibrated on ranks only: with BPE 2018 GP counts as supply, all of mainland France as
-#: supply and demand and the DREES bands, the E2SFCA ranks the Hauts-de-France communes with
-#: a Spearman correlation of 0.695 to the published DREES APL 2022 (0.521 for mainland
-#: France); straight lines at a constant 60 km/h without detour nor terminal time give 0.494
-#: (0.364). See ``benchmarks/bench_accessibility.py``.
+#: Chosen on ranks in Hauts-de-France only (every other region is out of sample), with BPE
+#: 2018 GP counts as supply, the DREES 2022 standardised population as demand, all of
+#: mainland France as supply and demand: Spearman correlation with the published DREES APL
+#: 2022 of 0.736 in Hauts-de-France, 0.569 for mainland France (0.49 to 0.64 in the other
+#: regions); exact bands instead of ``uncertainty`` give 0.697 (0.542). The speeds, detour
+#: and terminal time change Hauts-de-France by at most 0.001 around these values (180
+#: combinations tried). See ``benchmarks/bench_accessibility.py`` for the table per region
+#: and the levers tried.
 TRAVEL_ASSUMPTIONS: dict[str, float] = {
     "detour": 1.3,
     "speed_min_kmh": 40.0,
     "speed_max_kmh": 60.0,
     "speed_scale_km": 20.0,
     "terminal_min": 1.0,
+    "uncertainty": 0.1,
 }
 
 _DEMAND_COLS = ("origin", "destination", "minutes")
 
 
 # --------------------------------------------------------------------------- weights
-def step_weight(steps: Mapping[float, float], *, closed: str = "lower"
-                ) -> Callable[[np.ndarray], np.ndarray]:
+def step_weight(steps: Mapping[float, float], *, closed: str = "lower",
+                uncertainty: float | None = None) -> Callable[[np.ndarray], np.ndarray]:
     """Step weight: each bound ends a band with its value; 0 from (or beyond) the last bound.
+
+    With ``uncertainty`` (σ > 0), the weight of a time ``c`` known only roughly (an
+    estimate, :func:`estimate_costs`): the expected step weight when the real time is
+    ``c · exp(ε)``, ``ε ~ N(0, σ²)`` (a log-normal error, σ ≈ relative error),
+
+    ``w(c) = Σ_k (v_k − v_{k+1}) Φ((ln b_k − ln c) / σ)``, ``v_{K+1} = 0``,
+
+    smooth, 1/2 of each step at its bound, never 0 (give the cost table a reach such as
+    ``b_K · exp(3σ)``); ``closed`` then makes no difference.
 
     Parameters
     ----------
@@ -147,6 +169,8 @@ def step_weight(steps: Mapping[float, float], *, closed: str = "lower"
         bound ``> c``, 0 from the last bound on. ``"upper"``: bands ``(previous bound, bound]``,
         the value of the smallest bound ``>= c``, 0 beyond the last: the convention of
         pysal/access's ``weights.step_fn``.
+    uncertainty : float, optional
+        σ of the log-normal error of the times (see above); ``None`` or 0: exact steps.
 
     Examples
     --------
@@ -155,6 +179,8 @@ def step_weight(steps: Mapping[float, float], *, closed: str = "lower"
     [1.0, 1.0, 0.667, 0.667, 0.333, 0.0, 0.0]
     >>> step_weight({10: 1, 15: 2 / 3, 20: 1 / 3}, closed="upper")(np.array([10, 20])).round(3).tolist()
     [1.0, 0.333]
+    >>> step_weight({20: 1}, uncertainty=0.1)(np.array([20, 20 * np.exp(0.1)])).round(4).tolist()
+    [0.5, 0.1587]
     """
     if not isinstance(steps, Mapping) or not steps:
         raise TypeError("steps doit être un dictionnaire {borne en minutes: poids}.")
@@ -165,6 +191,10 @@ def step_weight(steps: Mapping[float, float], *, closed: str = "lower"
     bounds = np.array(sorted(steps), dtype="float64")
     values = np.append(np.array([steps[b] for b in sorted(steps)], dtype="float64"), 0.0)
     side = "right" if closed == "lower" else "left"
+    if uncertainty:
+        if not (np.isfinite(uncertainty) and uncertainty > 0):
+            raise ValueError(f"uncertainty={uncertainty!r} : un écart-type > 0 est attendu.")
+        return _uncertain_steps(bounds, values, float(uncertainty))
 
     def weight(cost: np.ndarray) -> np.ndarray:
         cost = np.asarray(cost, dtype="float64")
@@ -181,6 +211,28 @@ def step_weight(steps: Mapping[float, float], *, closed: str = "lower"
 
     weight.steps = dict(steps)  # type: ignore[attr-defined]
     weight.closed = closed  # type: ignore[attr-defined]
+    return weight
+
+
+def _uncertain_steps(bounds: np.ndarray, values: np.ndarray, sigma: float
+                     ) -> Callable[[np.ndarray], np.ndarray]:
+    from scipy.special import ndtr
+
+    drops = values[:-1] - values[1:]  # what is lost at each bound
+    log_bounds = np.log(bounds)
+
+    def weight(cost: np.ndarray) -> np.ndarray:
+        cost = np.asarray(cost, dtype="float64")
+        with np.errstate(divide="ignore", invalid="ignore"):
+            log_cost = np.log(cost)  # 0 minutes → -inf → every step fully kept
+        out = np.zeros(cost.shape)
+        for drop, log_b in zip(drops, log_bounds):
+            out += drop * ndtr((log_b - log_cost) / sigma)
+        out[~(cost >= 0)] = 0.0  # NaN or negative: no weight (two_step_fca refuses them)
+        return out
+
+    weight.uncertainty = sigma  # type: ignore[attr-defined]
+    weight.bands = dict(zip(bounds.tolist(), values[:-1].tolist()))  # type: ignore[attr-defined]
     return weight
 
 
@@ -462,7 +514,7 @@ def _check_costs(costs: pd.DataFrame, origin: str, destination: str, cost: str,
 
 def _reach_limit(max_cost: float | None, weight) -> float | None:
     """The time from which a pair is out of reach: ``max_cost``, or a step weight's last bound."""
-    steps = getattr(weight, "steps", None)
+    steps = getattr(weight, "steps", None) or getattr(weight, "bands", None)
     limits = [x for x in (max_cost, max(steps) if steps else None) if x is not None]
     return float(min(limits)) if limits else None
 
@@ -1045,13 +1097,18 @@ def accessibility(
         should be there (see :func:`two_step_fca`).
     weight : callable, "drees" or None
         ``"drees"`` (the APL bands, :data:`DREES_DECAY`, closed at their lower bound), any
-        weight function, or ``None`` for the plain 2SFCA.
+        weight function, or ``None`` for the plain 2SFCA. With ``"drees"`` and estimated
+        costs (no ``costs=``, ``max_minutes`` 20), the bands weigh each estimated time by
+        their expected value under ``TRAVEL_ASSUMPTIONS["uncertainty"]`` (σ = 0.1; set it
+        to 0 in ``assumptions`` for the exact bands), over a table reaching 20 · exp(3σ)
+        minutes.
     max_minutes : float, default 20
         Pairs with ``minutes < max_minutes`` count (with ``"drees"``, nothing counts from 20
         minutes on: a larger value only widens the estimated table, with a warning).
     demand : Series, optional
-        Demand per commune (e.g. :func:`standardised_population`); default the
-        ``population`` column of ``communes``. Codes are cleaned and mapped like the costs'
+        Demand per commune (e.g. :func:`standardised_population`, or the DREES standardised
+        population of :func:`cpts_geo.apl.load_apl`); default the ``pop_standardised``
+        column of ``communes`` if it has one, else its ``population``. Codes are cleaned and mapped like the costs'
         (the demands of codes falling on one commune are added up, with a warning and the
         list in ``attrs["demand_remapped"]``); a code that is no commune of the layer, or
         a commune given twice (also through an old code), is an error.
@@ -1100,7 +1157,9 @@ def accessibility(
             raise ValueError(f"activity={activity!r} : un nombre de consultations > 0 est attendu.")
         wide = wide * float(activity)
     if demand is None:
-        pop = communes["population"]
+        # the age-standardised population (DREES) when the layer has it, else the population
+        column = "pop_standardised" if "pop_standardised" in communes.columns else "population"
+        pop = communes[column]
         missing = communes.index[pop.isna().to_numpy()]
         if len(missing):
             warnings.warn(
@@ -1116,18 +1175,25 @@ def accessibility(
                                   [{"code": c, "problem": "demande manquante (0 si aucune)"}
                                    for c in missing])
     drees = isinstance(weight, str) and weight == "drees"
-    if drees and max_minutes > max(DREES_DECAY):
+    last = max(DREES_DECAY)
+    if drees and max_minutes > last:
         warnings.warn(
             f"max_minutes={number(max_minutes, None)} : les paliers DREES donnent un poids nul à "
-            f"partir de {number(max(DREES_DECAY), None)} minutes, la portée n'en est pas élargie",
+            f"partir de {number(last, None)} minutes, la portée n'en est pas élargie",
             stacklevel=2)
+    # estimated times are uncertain: the DREES bands weigh them by their expected value
+    # (TRAVEL_ASSUMPTIONS["uncertainty"]), with a reach of 3 σ beyond the last band
+    sigma = float({**TRAVEL_ASSUMPTIONS, **(assumptions or {})}.get("uncertainty") or 0.0)
+    soft = drees and costs is None and sigma > 0 and max_minutes >= last
+    reach = last * float(np.exp(3 * sigma)) if soft else max_minutes
     costs_report = unknown_codes = None
     if costs is None:
-        costs = estimate_costs(communes, max_minutes=max_minutes, assumptions=assumptions)
+        costs = estimate_costs(communes, max_minutes=reach, assumptions=assumptions)
     else:
         costs, costs_report, unknown_codes = _costs_on_layer(costs, communes)
-    fn = step_weight(DREES_DECAY) if drees else weight
-    values = two_step_fca(dem, wide, costs, max_cost=max_minutes, weight=fn, quiet=quiet) * per
+    fn = (step_weight(DREES_DECAY, uncertainty=sigma) if soft else step_weight(DREES_DECAY)) \
+        if drees else weight
+    values = two_step_fca(dem, wide, costs, max_cost=reach, weight=fn, quiet=quiet) * per
     out = values.copy()
     out.index.name = "code"
     out["population"] = pd.Series(communes["population"].to_numpy(), index=codes).astype("Float64") \

@@ -266,24 +266,36 @@ def build_territories(
         if no_pop.any() else pd.Series(dtype=object)
 
     # the distinct values per territory, as integers (no text group-by on 35 000 rows)
-    def distinct(values, *, sort: bool = True):
-        codes, uniq = pd.factorize(pd.Series(np.asarray(values, dtype=object)).astype(str), sort=sort)
-        pair = np.unique(gid.astype(np.int64) * (len(uniq) + 1) + codes)
-        return pair // (len(uniq) + 1), pair % (len(uniq) + 1), np.asarray(uniq, dtype=object)
+    def distinct(codes: np.ndarray, size: int):
+        pair = np.sort(gid.astype(np.int64) * (size + 1) + codes)
+        pair = pair[np.r_[True, pair[1:] != pair[:-1]]]
+        return pair // (size + 1), pair % (size + 1)
 
+    # communes counted once per territory, a city given by arrondissement once
+    code_int, code_uniq = pd.factorize(member["code"])
     arm_parent = load_arrondissements(crs=None)["parent"]
-    arm = arm_parent.index.get_indexer(member["code"]) >= 0
-    city = member["code"].to_numpy(dtype=object).copy()
+    city_uniq = pd.Series(code_uniq, dtype=object)
+    arm = arm_parent.index.get_indexer(city_uniq) >= 0
     if arm.any():
-        city[arm] = arm_parent.reindex(city[arm]).to_numpy(dtype=object)
-    owner, _, _ = distinct(city, sort=False)
+        city_uniq[arm] = arm_parent.reindex(city_uniq[arm]).to_numpy(dtype=object)
+        city_of, city_names = pd.factorize(city_uniq)
+        code_int, code_uniq = city_of[code_int], city_names
+    owner, _ = distinct(code_int, len(code_uniq))
     n_communes = pd.Series(np.bincount(owner, minlength=len(ids)))
-    deps = units["department"].to_numpy()[pos]
-    regs = units["region"].to_numpy()[pos] if "region" in units else np.full(len(pos), "")
 
-    def joined(values):
-        owner, code, uniq = distinct(values)  # sorted by territory, then by value
-        text = uniq[code]
+    def column_codes(column: str):
+        if column not in units:
+            return np.zeros(len(pos), dtype=np.int64), np.array([""], dtype=object)
+        codes, uniq = pd.factorize(units[column], sort=True, use_na_sentinel=False)
+        return codes[pos], np.asarray(uniq, dtype=object).astype(str)
+
+    dep_codes, dep_names = column_codes("department")
+    reg_codes, reg_names = column_codes("region")
+    deps = dep_names[dep_codes]
+
+    def joined(codes, names):
+        owner, code = distinct(codes, len(names))  # sorted by territory, then by value
+        text = names[code]
         out = np.full(len(ids), "", dtype=object)
         count = np.bincount(owner, minlength=len(ids))
         first = np.searchsorted(owner, np.arange(len(ids)))
@@ -297,7 +309,9 @@ def build_territories(
     clean = bool(communes.attrs.get("clean_coverage"))
     crs = units.crs
     # Metric work, one projection per metric CRS (mainland and each overseas department)
-    terr_dep = pd.Series(deps).groupby(gid).first().reindex(range(len(ids)))
+    first_row = np.full(len(ids), -1)
+    first_row[gid[::-1]] = np.arange(len(gid))[::-1]  # the first row of each territory
+    terr_dep = pd.Series(np.where(first_row >= 0, deps[first_row], None), dtype=object)
     from cpts_geo.communes import _metric_crs_of
 
     terr_crs = terr_dep.map(lambda d: _metric_crs_of(d) if isinstance(d, str) else "EPSG:2154")
@@ -314,7 +328,13 @@ def build_territories(
         metric = union if same else gpd.GeoSeries(union, crs=crs).to_crs(mcrs).to_numpy()
         small = _has_small_holes(metric, sliver_area)
         if small.any():
-            near = shapely.STRtree(units.geometry.to_numpy()).query(union[small], predicate="intersects")[1]
+            # communes near those territories (by their boxes first: no tree of every commune)
+            every = units.geometry.to_numpy()
+            box = shapely.bounds(every)
+            lo, hi = shapely.bounds(union[small]).min(axis=0)[:2], shapely.bounds(union[small]).max(axis=0)[2:]
+            close = np.flatnonzero((box[:, 2] >= lo[0]) & (box[:, 0] <= hi[0])
+                                   & (box[:, 3] >= lo[1]) & (box[:, 1] <= hi[1]))
+            near = close[shapely.STRtree(every[close]).query(union[small], predicate="intersects")[1]]
             unit_metric = gpd.GeoSeries(units.geometry.to_numpy()[np.unique(near)], crs=crs) \
                 .to_crs(mcrs).to_numpy()
             metric[small] = _fill_slivers(metric[small], unit_metric, sliver_area)
@@ -331,8 +351,8 @@ def build_territories(
             "tier": tier_of(pd.Series(population)).to_numpy(),
             "population": np.round(population).astype("int64"),
             "n_communes": n_communes.to_numpy().astype("int64"),
-            "departments": joined(deps).to_numpy(),
-            "regions": joined(regs).to_numpy(),
+            "departments": joined(dep_codes, dep_names).to_numpy(),
+            "regions": joined(reg_codes, reg_names).to_numpy(),
             "area_km2": area,
             "single_part": n_parts == 1,
             "n_parts": n_parts.astype("int64"),

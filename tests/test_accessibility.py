@@ -499,3 +499,49 @@ def test_byte_reading_of_codes_agrees_with_the_insee_rule():
     for v in values:
         one = _base12(_arrow_strings(pd.Series([v], dtype="string")))
         assert (one is not None) == bool(is_insee_code(pd.Series([v]))[0]), v
+
+
+def test_uncertain_step_weight_closed_form():
+    """Expected DREES weight of a time known up to a log-normal factor exp(N(0, σ²))."""
+    from scipy.stats import norm
+
+    sigma = 0.1
+    w = step_weight(DREES_DECAY, uncertainty=sigma)
+    # at a bound, half of that step is lost: w(10) = 1/3 (1/2) + 1/3 Φ(ln 1.5/σ) + 1/3 Φ(ln 2/σ)
+    expected = (0.5 + norm.cdf(np.log(1.5) / sigma) + norm.cdf(np.log(2) / sigma)) / 3
+    assert w(np.array([10.0]))[0] == pytest.approx(expected, rel=1e-12)
+    # one step of height 1: the probability that the real time is under the bound
+    one = step_weight({20: 1.0}, uncertainty=0.2)
+    c = np.array([20.0, 20 * np.exp(0.2), 20 * np.exp(-0.4)])
+    assert one(c) == pytest.approx([0.5, norm.cdf(-1), norm.cdf(2)], rel=1e-12)
+    # zero minutes: every step kept; NaN or negative: no weight; far: almost none
+    assert w(np.array([0.0, np.nan, -1.0])).tolist() == [1.0, 0.0, 0.0]
+    far = 20 * np.exp(3 * sigma)
+    assert w(np.array([far]))[0] == pytest.approx(
+        (norm.cdf(-3) + norm.cdf(np.log(15 / far) / sigma) + norm.cdf(np.log(10 / far) / sigma)) / 3,
+        rel=1e-12)
+    assert w(np.array([far]))[0] < 5e-4
+    # it tends to the exact steps when σ → 0 (away from the bounds)
+    times = np.array([5.0, 12.0, 17.0, 25.0])
+    assert step_weight(DREES_DECAY, uncertainty=1e-4)(times) == pytest.approx(
+        step_weight(DREES_DECAY)(times), abs=1e-12)
+    with pytest.raises(ValueError, match="écart-type"):
+        step_weight(DREES_DECAY, uncertainty=-0.1)
+
+
+def test_uncertain_weights_in_the_three_area_example():
+    """pysal/access's three areas with the smoothed DREES bands, computed by hand."""
+    from scipy.stats import norm
+
+    demand = pd.Series([100.0, 50.0, 10.0], index=list("123"))
+    supply = pd.Series([15.0, 20.0, 100.0], index=list("123"))
+    costs = _hospital_costs().assign(minutes=lambda t: t["minutes"].replace({40: 12, 80: 18}))
+    sigma = 0.15
+    acc = enhanced_two_step_fca(demand, supply, costs, weight=step_weight(DREES_DECAY, uncertainty=sigma))
+
+    def w(c):
+        return sum(norm.cdf((np.log(b) - np.log(c)) / sigma) for b in (10, 15, 20)) / 3
+
+    W = np.array([[w(1), w(18), w(12)], [w(18), w(1), w(12)], [w(12), w(12), w(1)]])
+    ratio = supply.to_numpy() / (W.T @ demand.to_numpy())
+    assert acc.to_numpy() == pytest.approx(W @ ratio, rel=1e-12)
