@@ -602,10 +602,13 @@ def two_step_fca(
         pos[coded[coded >= 0]] = np.flatnonzero(coded >= 0)
     oi = o_pos[codes.origin]
     di = d_pos[codes.destination]
-    keep = (oi >= 0) & (di >= 0)
+    # (two reductions rather than masks: every code is known in the usual case)
+    everything_known = bool(oi.min(initial=0) >= 0 and di.min(initial=0) >= 0)
+    keep = None if everything_known else (oi >= 0) & (di >= 0)
     # a location's own supply is always in reach of its own people: its pair with itself
     # counts just under the limit when its time reaches it (the trip inside a huge commune)
-    self_rows = np.flatnonzero((codes.origin == codes.destination) & keep)
+    same = codes.origin == codes.destination
+    self_rows = np.flatnonzero(same if keep is None else same & keep)
     limit = _reach_limit(max_cost, weight)
     capped = dem.index[:0]
     if limit is not None:
@@ -615,7 +618,9 @@ def two_step_fca(
             c[over] = np.nextafter(limit, -np.inf)
             capped = dem.index[np.unique(oi[over])]
     if max_cost is not None:
-        keep &= c < max_cost
+        keep = c < max_cost if keep is None else keep & (c < max_cost)
+    elif keep is None:
+        keep = np.ones(len(c), dtype=bool)
     listed = np.zeros(len(dem) + 1, dtype=bool)
     listed[oi] = True  # oi = -1 (not in demand) marks the last cell only
     listed = listed[:-1]
@@ -627,8 +632,6 @@ def two_step_fca(
         found[column[(pos < 0) & (column >= 0)]] = True
         return codes.decode(np.flatnonzero(found))
 
-    known = (oi >= 0) & (di >= 0)
-    everything_known = bool(known.all())
     unknown_o = codes.decode([]) if everything_known else unknown(codes.origin, oi)
     unknown_d = codes.decode([]) if everything_known else unknown(codes.destination, di)
     if weight is None:
