@@ -128,8 +128,9 @@ DREES_AGE_WEIGHTS_2022: dict[int, float] = {
 #: Chosen on ranks in Hauts-de-France only (every other region is out of sample), with BPE
 #: 2018 GP counts as supply, the DREES 2022 standardised population as demand, all of
 #: mainland France as supply and demand: Spearman correlation with the published DREES APL
-#: 2022 of 0.736 in Hauts-de-France, 0.569 for mainland France (0.49 to 0.64 in the other
-#: regions); exact bands instead of ``uncertainty`` give 0.697 (0.542). The speeds, detour
+#: 2022 of 0.736 in Hauts-de-France, 0.567 for mainland France with Corsica (0.494 to 0.633
+#: in the other regions); exact bands instead of ``uncertainty`` give 0.697 (0.540), and the
+#: population instead of the standardised one 0.695 (0.521). The speeds, detour
 #: and terminal time change Hauts-de-France by at most 0.001 around these values (180
 #: combinations tried). See ``benchmarks/bench_accessibility.py`` for the table per region
 #: and the levers tried.
