@@ -545,3 +545,24 @@ def test_uncertain_weights_in_the_three_area_example():
     W = np.array([[w(1), w(18), w(12)], [w(18), w(1), w(12)], [w(12), w(12), w(1)]])
     ratio = supply.to_numpy() / (W.T @ demand.to_numpy())
     assert acc.to_numpy() == pytest.approx(W @ ratio, rel=1e-12)
+
+
+def test_accessibility_defaults_standardised_demand_and_uncertain_times(hdf_communes):
+    somme = hdf_communes[hdf_communes["department"] == "80"]
+    counts = pd.DataFrame({"médecin généraliste": [300.0, 5.0]}, index=pd.Index(["80021", "80001"]))
+    std = somme.assign(pop_standardised=somme["population"].astype(float) * 1.1)
+    acc = accessibility(counts, std, quiet=True)
+    assert acc["demand"].to_numpy() == pytest.approx(std["pop_standardised"].to_numpy())
+    # estimated times: expected DREES weights under σ = 0.1, over a table reaching 20 exp(0.3)
+    costs = acc.attrs["costs"]
+    assert costs["minutes"].max() < 20 * np.exp(0.3) and costs["minutes"].max() > 20
+    dem = std["pop_standardised"]
+    by_hand = enhanced_two_step_fca(dem, counts["médecin généraliste"].reindex(dem.index, fill_value=0.0),
+                                    costs, max_cost=20 * np.exp(0.3), quiet=True,
+                                    weight=step_weight(DREES_DECAY, uncertainty=0.1))
+    assert acc["médecin généraliste"].to_numpy() == pytest.approx(by_hand.to_numpy(), rel=1e-12)
+    # uncertainty 0: the exact bands, on a table cut at 20 minutes
+    exact = accessibility(counts, std, quiet=True, assumptions={"uncertainty": 0})
+    table = exact.attrs["costs"]
+    assert (table.loc[table["origin"] != table["destination"], "minutes"] < 20).all()
+    assert not np.allclose(exact["médecin généraliste"], acc["médecin généraliste"])
