@@ -179,15 +179,16 @@ def apl_comparison(shared: Path) -> None:
         rows["+ offre pondérée par classe de densité (1 ; 1 ; 1 ; 0,7)"] = scores(
             e2sfca(before, gp=supply * np.array([1, 1, 1, 0.7])[cls_commune]))
         t0 = time.perf_counter()
-        layer = mainland.assign(pop_standardised=drees["pop_standardised"].reindex(codes).fillna(0.0))
-        chosen = accessibility(bpe, layer)["médecin généraliste"]
+        # the layer as loaded: its own pop_standardised column (DREES, population 2021) is the demand
+        chosen = accessibility(bpe, mainland)["médecin généraliste"]
         seconds = time.perf_counter() - t0
         rows["défauts de la bibliothèque (accessibility)"] = scores(chosen)
 
     print("Corrélation de Spearman des communes avec l'APL DREES 2022 (médecins généralistes, "
           "BPE 2018, temps estimés) ; paramètres choisis sur les Hauts-de-France seuls :")
     print("paramètres par défaut : " + ", ".join(f"{k} = {v}" for k, v in TRAVEL_ASSUMPTIONS.items())
-          + " ; demande : population standardisée DREES 2022")
+          + " ; demande : colonne pop_standardised de la couche (lignes de leviers : population "
+          "standardisée DREES 2022)")
     table = pd.DataFrame(rows).T
     table = table[[*REGIONS, "FR", "all"]]
     table.columns = [*(REGIONS[c] for c in REGIONS), "métropole hors Corse", "métropole"]
