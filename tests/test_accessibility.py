@@ -390,7 +390,8 @@ def test_accessibility_maps_cost_codes_to_todays_communes():
     assert acc.attrs["costs"][["origin", "destination", "minutes"]].values.tolist() == [
         ["75056", "75056", 3.0]]
     assert acc.attrs["costs_unknown"] == ["99999"]
-    assert acc.loc["75056", "infirmier"] == pytest.approx(10.0 / paris.loc["75056", "population"])
+    # demand: the layer's standardised population (DREES)
+    assert acc.loc["75056", "infirmier"] == pytest.approx(10.0 / paris.loc["75056", "pop_standardised"])
 
 
 def test_accessibility_demand_codes_are_mapped_or_rejected():
