@@ -427,3 +427,20 @@ def test_registry_given_only_by_arrondissement_builds_and_maps(tmp_path):
     assert set(layer.loc[layer["covered"], "cpts_id"]) == {"L1", "L2"}
     res = area_maps(checked, region="84", html_path=tmp_path / "lyon.html", png=False)
     assert res["n_cpts"] == 2 and res["covered"] == 3
+
+
+def test_xlsx_formula_without_computed_value_is_an_error_naming_the_row(tmp_path, hdf_communes):
+    openpyxl = pytest.importorskip("openpyxl")
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws.append(["cpts_id", "stage", "commune_code", "share"])
+    ws.append(["A", "5", "59350", 0.5])
+    ws.append(["B", "5", "59350", "=1/2"])  # as a script writes it: no cached value
+    path = tmp_path / "registre.xlsx"
+    wb.save(path)
+    with pytest.raises(ValidationError) as err:
+        validate_registry(read_registry(path), hdf_communes)
+    p = err.value.problems
+    part = p[p["kind"] == "part"]
+    assert part["row"].tolist() == [3]
+    assert "formule « =1/2 » sans valeur calculée" in part["problem"].iat[0]
