@@ -187,9 +187,9 @@ def parse_shares(reg: pd.DataFrame) -> tuple[pd.Series, list[dict]]:
         v = cells[pos]
         if isinstance(v, str) and v.strip().startswith("="):
             problems.append({"row": int(rows[pos]), "kind": "part", "problem":
-                             f"part de population illisible : '{v.strip()}' (formule sans valeur "
-                             "calculée : ouvrez le classeur dans Excel ou LibreOffice et "
-                             "enregistrez-le, ou tapez la valeur)"})
+                             f"part de population : formule « {v.strip()} » sans valeur calculée "
+                             "(ouvrez le classeur dans Excel ou LibreOffice et enregistrez-le, "
+                             "ou tapez la valeur)"})
         else:
             problems.append({"row": int(rows[pos]), "kind": "part", "problem":
                              f"part de population illisible : '{shown(v)}' "

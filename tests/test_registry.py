@@ -361,7 +361,7 @@ def test_share_nan_inf_or_formula_is_an_error_naming_the_row(hdf_communes, cell)
     assert p["row"].tolist() == [3]
     assert "np.float64" not in str(err.value)
     if cell.startswith("="):
-        assert "illisible : '=1/2' (formule sans valeur calculée" in p["problem"].iat[0]
+        assert "formule « =1/2 » sans valeur calculée" in p["problem"].iat[0]
     else:
         assert f"illisible : '{cell}'" in p["problem"].iat[0]
 
@@ -443,4 +443,4 @@ def test_xlsx_formula_without_computed_value_is_an_error_naming_the_row(tmp_path
     p = err.value.problems
     part = p[p["kind"] == "part"]
     assert part["row"].tolist() == [3]
-    assert "illisible : '=1/2' (formule sans valeur calculée" in part["problem"].iat[0]
+    assert "formule « =1/2 » sans valeur calculée" in part["problem"].iat[0]
