@@ -1005,7 +1005,7 @@ def _cmd_portrait(args: argparse.Namespace) -> int:
     given = {"supply": args.professionnels, "flows": args.flux, "indicators": args.indicateurs, "ages": args.ages}
     options = {"secrecy": args.seuil, "rules": dict(r.split("=", 1) for r in args.regle or []),
                "sources": {k: f"fichier {Path(v).name}" for k, v in given.items() if v},
-               "e2sfca": args.e2sfca}
+               "e2sfca": args.e2sfca, "map": not args.sans_carte}
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # repairs are reported in the portrait
         if args.professionnels:
@@ -1344,6 +1344,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--seuil", type=_decimal, default=10, metavar="N",
                    help="secret statistique : masquer les effectifs et volumes < N (défaut 10)")
     p.add_argument("--pdf", action="store_true", help="écrire aussi le PDF (WeasyPrint, extra [pdf])")
+    p.add_argument("--sans-carte", action="store_true", help="sans la carte (section 2), plus rapide")
     p.add_argument("--passage", metavar="FICHIER", help="table de passage INSEE des anciens codes")
     p.add_argument("--forcer", "--force", dest="force", action="store_true",
                    help="refaire aussi les portraits inchangés")

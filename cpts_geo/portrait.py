@@ -1100,6 +1100,12 @@ def aggregate_indicators(
     return pd.DataFrame(out)
 
 
+def _mean_decimals(value) -> int:
+    """Decimals shown for a mean of the user's indicator: three significant digits or so."""
+    v = abs(float(value)) if value is not None and not pd.isna(value) else 0.0
+    return 3 if v < 1 else 2 if v < 100 else 0
+
+
 def _indicators(ctx, cid, figs, srcs, reports, table, rules):
     from cpts_geo.cog import remap_codes
 
@@ -1131,7 +1137,8 @@ def _indicators(ctx, cid, figs, srcs, reports, table, rules):
             k = "cpts" if u == cid else u
             v = agg[name].get(u, np.nan) if u in agg.index else np.nan
             n = agg[f"n:{name}"].get(u, 0) if u in agg.index else 0
-            cells.append(_fig(figs, f"user.{i}.{k}", v if n else np.nan, None if parsed[name][0] == "mean" else 0))
+            cells.append(_fig(figs, f"user.{i}.{k}", v if n else np.nan,
+                              _mean_decimals(v) if parsed[name][0] == "mean" else 0))
         rows.append(tuple(cells))
     head = ("Indicateur", "Agrégation", *[lab for _, lab in units])
     n_cpts = t["code"].isin(frames[0]["code"]).groupby(t["indicator"]).sum()

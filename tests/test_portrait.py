@@ -241,7 +241,7 @@ def test_user_indicators_rules_and_errors(ctx):
     expected = (0.2 * pops.iloc[0] + 0.4 * pops.iloc[1]) / pops.sum()
     keys = sorted(k for k in p.figures if k.startswith("user."))
     assert p.figures["user.0.cpts"].text == "150"
-    assert p.figures["user.1.cpts"].text == number(expected, None, sep=SEP)
+    assert p.figures["user.1.cpts"].text == number(expected, 3, sep=SEP)
     assert keys
     with pytest.raises(ValidationError, match="règle d'agrégation « médiane » inconnue"):
         P.build_portrait("HDF-01", context=ctx, indicators=ind, rules={"Taux ALD": "médiane"}, map=False)
@@ -416,3 +416,15 @@ def test_wide_indicator_table_with_names_and_file_rows(tmp_path):
     path.write_text("Code INSEE;Nom;Patients sans MT\n80021;Amiens;1 200\n", encoding="utf-8")
     assert P.read_indicators(path)[["row", "code", "indicator", "value"]].values.tolist() == [
         [2, "80021", "Patients sans MT", 1200.0]]
+
+
+def test_cli_region_folder_with_progress(tmp_path, capsys):
+    from cpts_geo.cli import main
+
+    out = tmp_path / "portraits"
+    assert main(["portrait", "--region", "32", "--sans-carte", "-o", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "59/59" in printed and "59 portrait(s) (59 écrit(s), 0 inchangé(s))" in printed
+    assert (out / "index.html").exists() and len(list(out.glob("hdf-*.html"))) == 59
+    assert main(["portrait", "--region", "Bretagne", "--sans-carte", "-o", str(out)]) == 2
+    assert "Aucune CPTS du registre n'a de commune dans la région 53" in capsys.readouterr().err
