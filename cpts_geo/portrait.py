@@ -131,7 +131,8 @@ class Table:
                 return "".join(text(x) for x in v)
             return v.text if isinstance(v, Figure) else str(v)
 
-        return pd.DataFrame([[text(v) for v in row] for row in self.rows], columns=list(self.headers))
+        frame = pd.DataFrame([[text(v) for v in row] for row in self.rows], columns=list(self.headers))
+        return frame.set_index(self.headers[0])
 
 
 @dataclass(frozen=True)
@@ -456,7 +457,7 @@ def _map_section(ctx, cid, figs, srcs, *, dpi):
     return Section("carte", "2. Carte", (("figure", uri, caption),))
 
 
-def _map_png(ctx, cid, *, dpi: int = 100) -> bytes:
+def _map_png(ctx, cid, *, dpi: int = 170) -> bytes:
     """The print map of one CPTS and its surroundings, drawn by :func:`cpts_geo.plotting.plot_stages`."""
     import geopandas as gpd
     import shapely
@@ -487,7 +488,16 @@ def _map_png(ctx, cid, *, dpi: int = 100) -> bytes:
     tm.boundary.plot(ax=ax, color="#d7301f", linewidth=2.4, gid="cpts-studied")
     shown = near.to_crs(crs)
     shown = shown.set_geometry(shown.geometry.intersection(view))  # labels inside the view
-    label_territories(ax, shown[~shown.geometry.is_empty])
+    others = shown.drop(index=cid, errors="ignore")
+    label_territories(ax, others[~others.geometry.is_empty])
+    import matplotlib.patheffects as pe
+
+    from cpts_geo._labels import label_text
+
+    spot = tm.geometry.iloc[0].representative_point()
+    ax.text(spot.x, spot.y, label_text(str(target["name"].iloc[0])), ha="center", va="center", fontsize=9,
+            fontweight="bold", color="#7f0000", zorder=11, gid="cpts-studied-label",
+            path_effects=[pe.withStroke(linewidth=2.6, foreground="white")])
     _scale_bar(ax)
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=dpi)
@@ -1169,7 +1179,7 @@ def build_portrait(
     ages: pd.DataFrame | None = None,
     secrecy: float = 10,
     map: bool = True,
-    dpi: int = 100,
+    dpi: int = 170,
     sources: Mapping[str, str] | None = None,
     e2sfca: bool = False,
 ) -> Portrait:
@@ -1195,6 +1205,8 @@ def build_portrait(
         Counts and volumes strictly between 0 and this are masked.
     map : bool, default True
         Draw the map (section 2).
+    dpi : int, default 170
+        Resolution of the map image (printed about 18 cm wide).
     e2sfca : bool, default False
         Add the toolkit's own E2SFCA to GPs (needs ``supply``) next to the published APL.
     sources : mapping, optional
