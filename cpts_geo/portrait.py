@@ -489,7 +489,9 @@ def _map_png(ctx, cid, *, dpi: int = 170) -> bytes:
     shown = near.to_crs(crs)
     shown = shown.set_geometry(shown.geometry.intersection(view))  # labels inside the view
     others = shown.drop(index=cid, errors="ignore")
-    label_territories(ax, others[~others.geometry.is_empty])
+    others = others[~others.geometry.is_empty]
+    if len(others):  # label_territories wants at least one territory
+        label_territories(ax, others)
     import matplotlib.patheffects as pe
 
     from cpts_geo._labels import label_text
