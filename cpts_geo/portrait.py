@@ -210,15 +210,6 @@ def _france():
     return out
 
 
-@lru_cache(maxsize=1)
-def _gescodgeo_links() -> dict:
-    """INSEE's gescodgeo passage table (embedded): codes of 2008–2024 to the COG 2025 commune."""
-    from cpts_geo.cog import read_passage_table
-    from cpts_geo.communes import data_file
-
-    return read_passage_table(pd.read_parquet(data_file("gescodgeo.parquet")).astype("string").astype(object))
-
-
 def _apl_tables(france: pd.DataFrame, membership: pd.DataFrame):
     """Both DREES APL years on the layer's units: (long APL table, unmatched codes report).
 
@@ -226,15 +217,15 @@ def _apl_tables(france: pd.DataFrame, membership: pd.DataFrame):
     (:func:`cpts_geo.cog.remap_codes`, arrondissements to their city unless the registry uses
     arrondissements), with its department and region.
     """
-    from cpts_geo.apl import APL_YEARS, load_apl
+    from cpts_geo.apl import APL_YEARS, COG_VINTAGE, load_apl
     from cpts_geo.cog import remap_codes
 
     used = set(membership["code"])
     frames, unmatched = [], []
-    links = _gescodgeo_links()
     for year in APL_YEARS:
         apl = load_apl(year)
-        city, report = remap_codes(pd.Series(apl.index), communes=france, plm="city", passage=links)
+        # the DREES codes are of the COG of the APL year: INSEE's code history (embedded) maps them
+        city, report = remap_codes(pd.Series(apl.index), communes=france, plm="city", cog=COG_VINTAGE[year])
         key = pd.Series(np.where(pd.Series(apl.index).isin(used), apl.index, city.astype(object)),
                         index=apl.index, dtype="string")
         key[city.isna().to_numpy()] = pd.NA
@@ -587,8 +578,12 @@ def _population(ctx, cid, figs, srcs, ages):
     prev_col = "population_2016" if layer_vintage != 2016 and "population_2016" in f.columns else "population"
     vintage = 2016 if prev_col == "population_2016" else layer_vintage
     member = ctx.checked.membership[ctx.checked.membership["cpts_id"] == cid]
+    from_layer = layer_vintage == cur_year and "pop_standardised" in f.columns
+    layer_pop = pd.to_numeric(f["population"], errors="coerce")
+    layer_std = pd.to_numeric(f["pop_standardised"], errors="coerce") if from_layer else None
     rows = []
     for u, label in units:
+        sel = None
         if u == cid:
             prev = ctx.territories.at[cid, "population"] if prev_col == "population" else float(
                 (pd.to_numeric(f[prev_col], errors="coerce").reindex(member["code"]).fillna(0).to_numpy()
@@ -599,10 +594,22 @@ def _population(ctx, cid, figs, srcs, ages):
                 else f[f["region"] == u[4:]]
             prev = pd.to_numeric(sel[prev_col], errors="coerce").sum()
             area = sel["area_km2"].sum()
-        agg = ctx.units.loc[(u, 2023)] if (u, 2023) in ctx.units.index else None
-        known = agg is not None and agg["population"] - agg["population_unknown"] > 0
-        cur = agg["population"] if known else np.nan
-        std = agg["standardised_population"] if known else np.nan
+        if from_layer:  # the layer holds the current population and the DREES standardised one
+            if u == cid:
+                w = member["share"].to_numpy()
+                cur = float((layer_pop.reindex(member["code"]).fillna(0).to_numpy() * w).sum())
+                std = float((layer_std.reindex(member["code"]).fillna(0).to_numpy() * w).sum())
+                known = bool(layer_pop.reindex(member["code"]).notna().any())
+            else:
+                cur, std = float(layer_pop.reindex(sel.index).sum()), float(layer_std.reindex(sel.index).sum())
+                known = True
+            if not known or not std:
+                cur, std = (cur if known else np.nan), np.nan
+        else:  # a layer of an older vintage: the population published with the APL 2023
+            agg = ctx.units.loc[(u, 2023)] if (u, 2023) in ctx.units.index else None
+            known = agg is not None and agg["population"] - agg["population_unknown"] > 0
+            cur = agg["population"] if known else np.nan
+            std = agg["standardised_population"] if known else np.nan
         k = "cpts" if u == cid else u
         rows.append((label, _fig(figs, f"population.{k}.{vintage}", prev),
                      _fig(figs, f"population.{k}.{cur_year}", cur),
@@ -632,8 +639,8 @@ def _population(ctx, cid, figs, srcs, ages):
     if rows and rows[0][2].value is not None and rows[0][1].value is not None:
         t_prev, t_cur = tier_of([rows[0][1].value, rows[0][2].value]).tolist()
         if t_prev != t_cur:
-            blocks.append(("notice", f"Avec la population {cur_year}, la CPTS serait de taille {t_cur} "
-                           f"(taille {t_prev} avec la population {vintage})."))
+            blocks.append(("notice", f"Taille {t_cur} avec la population {cur_year}, taille {t_prev} avec la "
+                           f"population {vintage} : la taille dépend du millésime retenu."))
     if ages is not None:
         blocks.append(("table", _age_table(ctx, cid, ages, figs)))
         srcs.append(f"Population par âge : {_given(srcs, 'ages')}.")
@@ -797,8 +804,10 @@ def _accessibility(ctx, cid, figs, srcs, reports, *, supply=None, e2sfca=False):
                            "la population standardisée ; part de la population (totale) vivant dans une "
                            f"commune sous {thr} consultations par habitant et par an."))
     if len(ctx.apl_unmatched):
-        blocks.append(("note", f"{len(ctx.apl_unmatched)} code(s) DREES sans commune actuelle (laissés hors "
-                       "des agrégats) : " + ", ".join(ctx.apl_unmatched["code"].astype(str).head(8))))
+        codes = sorted(set(ctx.apl_unmatched["code"].astype(str)))
+        blocks.append(("note", f"{len(codes)} code(s) DREES non rattaché(s) à une commune actuelle, laissé(s) "
+                       "hors des agrégats (commune scindée depuis, ou code inconnu ; rien n'est deviné) : "
+                       + ", ".join(codes[:8]) + ("…" if len(codes) > 8 else "") + "."))
     if e2sfca and supply is None:
         blocks.append(("notice", "E2SFCA demandé sans fichier de professionnels : donnez l'offre (BPE) "
                        "pour le calculer."))
