@@ -30,7 +30,7 @@ The work shared by the portraits of a region (territories, APL aggregates) is do
 >>> p.name, p.illustrative
 ('CPTS Bohain-en-Vermandois (illustratif)', True)
 >>> p.figures["population.cpts.layer"].text
-'51\\xa0598'
+'50\\xa0867'
 """
 
 from __future__ import annotations
