@@ -90,10 +90,20 @@ def _group_by(columns: Sequence) -> tuple[np.ndarray, np.ndarray]:
 
 @lru_cache(maxsize=1)
 def _arrondissements() -> pd.DataFrame:
-    """The municipal arrondissements of Paris, Lyon, Marseille: ``name`` and ``parent`` city."""
-    from cpts_geo.communes import load_arrondissements
+    """The municipal arrondissements of Paris, Lyon, Marseille: ``name`` and ``parent`` city.
 
-    return pd.DataFrame(load_arrondissements(crs=None)[["name", "parent"]])
+    Read from the embedded layer without its geometries and populations (the table of codes
+    is all the flows need).
+    """
+    import pyarrow.parquet as pq
+
+    from cpts_geo.communes import data_file
+
+    frame = pq.read_table(data_file("arrondissements.parquet"), columns=["code", "name", "parent"]).to_pandas()
+    if "code" in frame.columns:
+        frame = frame.set_index("code")
+    frame.index = pd.Index(frame.index.astype(str), name="code")
+    return frame[["name", "parent"]]
 
 
 def _split_cities(codes) -> set[str]:
