@@ -897,7 +897,11 @@ def _cmd_comparer(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from cpts_geo.compare import CHANGES, compare_registries, write_comparison
+    from cpts_geo.outputs import LAYER_FORMATS, check_writable
 
+    layer_out = bool(args.output) and Path(args.output).suffix.lower() in LAYER_FORMATS
+    if args.output:
+        check_writable(args.output)  # before any computing
     communes = _load_layer(args)
     for name in (args.ancien, args.nouveau):
         if not Path(name).exists():
@@ -923,7 +927,14 @@ def _cmd_comparer(args: argparse.Namespace) -> int:
         for kind in CHANGES:
             if result.summary[kind]:
                 print(f"  {kind} : {number(int(result.summary[kind]))}")
-    if args.output:
+    if layer_out:
+        from cpts_geo.compare import changes_layer
+        from cpts_geo.outputs import write_layers
+
+        written = write_layers(args.output, None, changes=changes_layer(result, communes), shapefile=True)
+        print(f"Couche des changements écrite : {', '.join(map(str, written.paths))} "
+              f"(couches {', '.join(written.layers)}). {written.note}")
+    elif args.output:
         out = write_comparison(result, args.output)
         print(f"Tableau des changements écrit : {out}")
     return 0
@@ -1256,7 +1267,8 @@ def _parser() -> argparse.ArgumentParser:
                    help="codes ou noms de départements")
     p.add_argument("--passage", metavar="FICHIER", help="table de passage INSEE des anciens codes")
     p.add_argument("-o", "--sortie", "--output", dest="output", metavar="FICHIER",
-                   help="tableau des changements écrit (CSV pour Excel, ou XLSX)")
+                   help="changements écrits : tableau (.csv pour Excel, .xlsx) ou couche changements "
+                        "(.gpkg stylé pour QGIS, .parquet, .geojson, .shp)")
     p.set_defaults(func=_cmd_comparer)
 
     p = sub.add_parser("carte", help="carte régionale des CPTS par étape (HTML autonome + PNG)")

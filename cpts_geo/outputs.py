@@ -45,6 +45,7 @@ from cpts_geo._french import whole_numbers
 from cpts_geo.stages import STAGE_COLORS, STAGES
 
 __all__ = [
+    "CHANGE_FIELDS",
     "FIELD_ALIASES",
     "LAYER_FIELDS",
     "LAYER_FORMATS",
@@ -98,9 +99,14 @@ LAYER_FIELDS = {
     "share": "part_cpts",
     "cpts_all": "cpts_liste",
     "covered": "couverte",
-    "change": "changement",
-    "old_cpts": "avant",
-    "new_cpts": "apres",
+}
+
+#: Field names of the ``changements`` layer (changes between two registries, see
+#: :func:`cpts_geo.compare.changes_layer`).
+CHANGE_FIELDS = {
+    "change": "changement", "code": "code_insee", "commune": "nom", "old_id": "id_avant",
+    "old_cpts": "cpts_avant", "new_id": "id_apres", "new_cpts": "cpts_apres", "old_value": "avant",
+    "new_value": "apres",
 }
 
 #: French alias of each field, as QGIS shows it (attribute table, forms, identify).
@@ -114,7 +120,9 @@ FIELD_ALIASES = {
     "region": "Région", "nom_region": "Nom de la région", "epci": "EPCI", "nom_epci": "Nom de l'EPCI",
     "commune": "Commune (des arrondissements)", "nom_cpts": "Nom de la CPTS",
     "part_cpts": "Part de la commune en CPTS", "cpts_liste": "CPTS (toutes)", "couverte": "Couverte",
-    "changement": "Changement", "avant": "CPTS avant", "apres": "CPTS après",
+    "changement": "Changement", "id_avant": "Identifiant (ancien)", "cpts_avant": "CPTS (ancien registre)",
+    "id_apres": "Identifiant (nouveau)", "cpts_apres": "CPTS (nouveau registre)", "avant": "Avant",
+    "apres": "Après",
 }
 
 #: Grey of the zones blanches (communes in no CPTS), and of a CPTS without a stage.
@@ -278,7 +286,7 @@ def _crs_label(crs: pyproj.CRS) -> str:
 
 
 def layer_tables(
-    territories: gpd.GeoDataFrame,
+    territories: gpd.GeoDataFrame | None,
     communes: gpd.GeoDataFrame | None = None,
     *,
     changes: gpd.GeoDataFrame | None = None,
@@ -306,7 +314,7 @@ def layer_tables(
     """
     from cpts_geo.communes import department_of
 
-    terr = _frenched(territories, "cpts_id")
+    terr = _frenched(territories, "cpts_id") if territories is not None else None
     com = blank = None
     if communes is not None:
         com = _frenched(communes, "code")
@@ -314,11 +322,18 @@ def layer_tables(
         drop = [c for c in ("id_cpts", "nom_cpts", "etape", "rang_etape", "part_cpts", "cpts_liste",
                             "couverte") if c in com]
         blank = com[~covered].drop(columns=drop)
-    chg = _frenched(changes, "code") if changes is not None else None
+    chg = None
+    if changes is not None:
+        chg = changes.reset_index(drop=True).rename(columns=CHANGE_FIELDS)
+        for col in chg.columns:
+            if col != chg.geometry.name:
+                chg[col] = chg[col].astype("string")
     if geographic or crs is not None:
         target = pyproj.CRS("EPSG:4326") if geographic else pyproj.CRS(crs)
         layers = {"cpts": terr, "communes": com, "zones_blanches": blank, "changements": chg}
         out = {k: v.to_crs(target) for k, v in layers.items() if v is not None}
+        if not out:
+            raise ValueError("aucune couche à écrire")
         return out, f"Couches en {_crs_label(target)}" + (
             " (GeoJSON : coordonnées géographiques, comme l'exige la norme)." if geographic else
             " (choisi par l'utilisateur).")
@@ -330,10 +345,11 @@ def layer_tables(
         for mcrs, rows in frame.groupby(crs_of_rows.to_numpy(), sort=False).groups.items():
             groups.setdefault(mcrs, {})[name] = frame.loc[rows].to_crs(mcrs)
 
-    split("cpts", terr, _metric_of_rows(terr["depts"]))
+    if terr is not None:
+        split("cpts", terr, _metric_of_rows(terr["depts"]))
     for name, frame in (("communes", com), ("zones_blanches", blank), ("changements", chg)):
         if frame is not None:
-            deps = department_of(frame["code_insee"])
+            deps = department_of(frame["code_insee"].fillna("00000"))
             split(name, frame, _metric_of_rows(deps))
     out: dict[str, gpd.GeoDataFrame] = {}
     mainland = "EPSG:2154"
@@ -344,12 +360,14 @@ def layer_tables(
         else:
             deps = set()
             for frame in groups[mcrs].values():
-                col = frame["depts"] if "depts" in frame else department_of(frame["code_insee"])
+                col = frame["depts"] if "depts" in frame else department_of(frame["code_insee"].dropna())
                 deps |= {d.strip() for v in col.dropna() for d in str(v).split(",")}
             suffix = "_" + "_".join(sorted(deps))
         for name, frame in groups[mcrs].items():
             out[name + suffix] = frame
         names.append(f"{_crs_label(pyproj.CRS(mcrs))}" + (f" pour les couches *{suffix}" if suffix else ""))
+    if not out:
+        raise ValueError("aucune couche à écrire")
     if len(groups) > 1:
         note = ("Territoires en métropole et outre-mer : une série de couches par projection métrique — "
                 + " ; ".join(names) + ". Pour une seule série, choisissez une projection avec --crs.")
@@ -409,7 +427,18 @@ def layer_style_qml(kind: str, fields: list[str]) -> str:
     parts = ['<!DOCTYPE qgis PUBLIC \'http://mrcc.com/qgis.dtd\' \'SYSTEM\'>',
              f'<qgis version="3.28.0" styleCategories="AllStyleCategories" '
              f'labelsEnabled="{1 if kind == "cpts" else 0}">']
-    if kind == "zones_blanches":
+    if kind == "changements":
+        from cpts_geo.compare import CHANGES
+
+        palette = ["#1b9e77", "#d95f02", "#7570b3", "#66a61e", "#e7298a", "#e6ab02", "#a6761d", "#666666"]
+        cats = "".join(f'<category symbol="{i}" value={quoteattr(v)} label={quoteattr(v)} render="true"/>'
+                       for i, v in enumerate(CHANGES))
+        syms = "".join(_fill_symbol(str(i), palette[i % len(palette)], outline="#232323", width=0.3)
+                       for i in range(len(CHANGES)))
+        parts.append('<renderer-v2 type="categorizedSymbol" attr="changement" symbollevels="0" '
+                     f'enableorderby="0" forceraster="0"><categories>{cats}</categories>'
+                     f'<symbols>{syms}</symbols></renderer-v2>')
+    elif kind == "zones_blanches":
         parts.append('<renderer-v2 type="singleSymbol" symbollevels="0" enableorderby="0" forceraster="0">'
                      f'<symbols>{_fill_symbol("0", BLANK_COLOR, outline="#969696", width=0.1)}</symbols>'
                      '</renderer-v2>')
@@ -444,6 +473,8 @@ def _style_sld(kind: str, layer: str) -> str:
                 f'name="fill">{color}</se:SvgParameter></se:Fill><se:Stroke><se:SvgParameter '
                 'name="stroke">#232323</se:SvgParameter></se:Stroke></se:PolygonSymbolizer></se:Rule>')
 
+    if kind == "changements":
+        return ""  # the QML is the style QGIS reads; no SLD for this layer
     rules = ([rule("Zone blanche", BLANK_COLOR)] if kind == "zones_blanches" else
              [rule(s, STAGE_COLORS[s], s) for s in STAGES] + [rule(NO_STAGE, _NO_STAGE_COLOR, NO_STAGE)])
     return ('<?xml version="1.0" encoding="UTF-8"?><StyledLayerDescriptor version="1.1.0" '
@@ -455,7 +486,7 @@ def _style_sld(kind: str, layer: str) -> str:
 
 
 def _kind(layer: str) -> str:
-    for kind in ("zones_blanches", "communes", "cpts"):
+    for kind in ("zones_blanches", "communes", "cpts", "changements"):
         if layer.startswith(kind):
             return kind
     return "autre"
@@ -484,8 +515,9 @@ def _add_styles(path: Path, layers: Mapping[str, gpd.GeoDataFrame], date: str) -
                         "f_geometry_column, styleName, styleQML, styleSLD, useAsDefault, description, "
                         "owner, ui, update_time) VALUES ('', '', ?, 'geom', ?, ?, ?, 1, ?, '', '', ?)",
                         (name, name, layer_style_qml(kind, fields), _style_sld(kind, name),
-                         "Style cpts_geo : CPTS par étape" if kind != "zones_blanches"
-                         else "Style cpts_geo : zones blanches en gris", date))
+                         {"zones_blanches": "Style cpts_geo : zones blanches en gris",
+                          "changements": "Style cpts_geo : changements par nature"}.get(
+                              kind, "Style cpts_geo : CPTS par étape"), date))
         con.commit()
     finally:
         con.close()
@@ -495,7 +527,8 @@ def _metadata_text(territories: gpd.GeoDataFrame, communes, registry: str | None
                    registry_date: str | None) -> dict[str, str]:
     from cpts_geo import __version__
 
-    attrs = {**(communes.attrs if communes is not None else {}), **territories.attrs}
+    attrs = {**(communes.attrs if communes is not None else {}),
+             **(territories.attrs if territories is not None else {})}
     meta = {"Producteur": f"cpts_geo {__version__}"}
     if attrs.get("source"):
         meta["Source des communes"] = str(attrs["source"])
@@ -529,7 +562,7 @@ _DESCRIPTIONS = {"cpts": "Territoires des CPTS", "communes": "Communes et leur C
 
 def write_layers(
     path: str | Path,
-    territories: gpd.GeoDataFrame,
+    territories: gpd.GeoDataFrame | None,
     communes: gpd.GeoDataFrame | None = None,
     *,
     changes: gpd.GeoDataFrame | None = None,
@@ -547,13 +580,14 @@ def write_layers(
         ``.geojson`` (EPSG:4326) or ``.shp`` (only with ``shapefile=True``). The single-layer
         formats write ``cpts`` at ``path`` and the other layers beside it
         (``<nom>_communes.parquet``…). Any other extension is refused.
-    territories : GeoDataFrame
-        Output of :func:`cpts_geo.territories.build_territories`.
+    territories : GeoDataFrame or None
+        Output of :func:`cpts_geo.territories.build_territories` (``None``: no ``cpts`` layer).
     communes : GeoDataFrame, optional
         Output of :func:`cpts_geo.territories.communes_with_cpts` (gives ``communes`` and
         ``zones_blanches``).
     changes : GeoDataFrame, optional
-        A layer of communes indexed by code (e.g. changes of CPTS), written as ``changements``.
+        Changes between two registries (:func:`cpts_geo.compare.changes_layer`), written as
+        ``changements`` (fields :data:`CHANGE_FIELDS`), coloured by kind of change.
     crs : optional
         One CRS for every layer (default: the metric CRS of each part of France, see
         :func:`layer_tables`).
@@ -647,8 +681,9 @@ def _write_layers(path: Path, kind: str, layers, note: str, meta, date: str) -> 
         moves: list[tuple[Path, Path]] = []  # Shapefile sidecars (.dbf, .shx, .prj, .cpg)
         try:
             with contextlib.ExitStack() as stack:
+                first = next(iter(layers))
                 for name, frame in layers.items():
-                    target = path if name == "cpts" else path.with_name(f"{path.stem}_{name}{path.suffix}")
+                    target = path if name == first else path.with_name(f"{path.stem}_{name}{path.suffix}")
                     tmp = stack.enter_context(atomic_path(target))
                     stack.enter_context(_disk_space(target))
                     if kind == "GeoParquet":

@@ -348,3 +348,22 @@ def test_write_territories_keeps_its_signature(example, tmp_path):
     with pytest.raises(ValueError, match="non prise en charge"):
         write_territories(tmp_path / "cpts.txt", terr, layer)
     assert not (tmp_path / "cpts.txt").exists()
+
+
+def test_changes_layer_between_two_registries(tmp_path, capsys):
+    old, new = tmp_path / "ancien.csv", tmp_path / "nouveau.csv"
+    old.write_text("cpts_id;etape;code_commune\nA;5;80021\nA;5;80001\nB;2;80016\n", encoding="utf-8")
+    new.write_text("cpts_id;etape;code_commune\nA;5;80021\nA;5;80016\nC;3;80002\n", encoding="utf-8")
+    out = tmp_path / "changements.gpkg"
+    assert main(["comparer", str(old), str(new), "--departements", "80", "-o", str(out)]) == 0
+    assert "Couche des changements écrite" in capsys.readouterr().out
+    layer = pyogrio.read_dataframe(out, layer="changements")
+    assert layer.crs.to_epsg() == 2154 and "commune changée de CPTS" in set(layer["changement"])
+    assert {"code_insee", "id_avant", "id_apres"} <= set(layer.columns)
+    con = sqlite3.connect(out)
+    qml = con.execute("SELECT styleQML FROM layer_styles WHERE f_table_name = 'changements'").fetchone()[0]
+    con.close()
+    assert ET.fromstring(qml).find("renderer-v2").get("attr") == "changement"
+    assert main(["comparer", str(old), str(new), "--departements", "80", "-o",
+                 str(tmp_path / "changements.geojson")]) == 0
+    assert pyogrio.read_info(tmp_path / "changements.geojson")["crs"] == "EPSG:4326"
