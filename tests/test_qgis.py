@@ -48,7 +48,7 @@ def test_qgis_opens_the_geopackage_with_its_style(tmp_path):
     assert [c[0] for c in cpts["categories"]][:5] == list(STAGES)
     assert {c[0]: c[2] for c in cpts["categories"]}["ACI signé"] == STAGE_COLORS["ACI signé"]
     assert cpts["aliases"]["surf_km2"] == "Superficie (km²)" and cpts["aliases"]["etape"] == "Étape"
-    assert "Millésime de population : 2016" in cpts["description"]
+    assert f"Millésime de population : {communes.attrs['population_vintage']}" in cpts["description"]
     assert blank["renderer"] == "singleSymbol" and blank["color"] == BLANK_COLOR
     assert blank["features"] == len(communes) - 3
     assert (tmp_path / "q.png").stat().st_size > 1000
