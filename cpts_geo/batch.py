@@ -144,15 +144,18 @@ def batch_maps(
     force: bool = False,
     illustrative: bool = False,
     progress: Callable[[str], None] | None = print,
+    communes: gpd.GeoDataFrame | None = None,
 ) -> pd.DataFrame:
     """Maps of every region (and department) present in a validated registry.
 
-    Returns the summary table (French headers), also written to ``out/synthese.csv``;
-    ``out/index.html`` links every map.
+    Returns the summary table (French headers, the population header with its vintage), also
+    written to ``out/synthese.csv``; ``out/index.html`` links every map. ``communes``: the
+    communes of France to use (e.g. with a user's population), default the embedded layer.
     """
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    france = load_communes(crs=None)
+    france = load_communes(crs=None) if communes is None else communes
+    vintage = france.attrs.get("population_vintage")
     codes = checked.membership["code"]
     deps_of_codes = set(department_of(codes))
     areas = [("region", r) for r in sorted(set(france.loc[france["department"].isin(deps_of_codes),
@@ -169,6 +172,9 @@ def batch_maps(
         stem = slug(name) if kind == "region" else f"{code}-{slug(name)}"
         html_path = out / f"{stem}.html"
         params = {"png": png, "dpi": dpi, "illustrative": illustrative, "kind": kind, "code": code}
+        if communes is not None:  # a user's population: the maps change with it
+            params["population"] = [vintage, int(pd.util.hash_pandas_object(
+                sel["population"].astype("Float64"), index=True).sum() % 2**61)]
         digest = _digest(checked, sel.index, params)
         key = f"{kind}:{code}"
         entry = manifest.get(key) if isinstance(manifest.get(key), dict) else {}
@@ -181,7 +187,7 @@ def batch_maps(
         else:
             res = area_maps(checked, region=code if kind == "region" else None,
                             department=code if kind == "department" else None, html_path=html_path,
-                            png=png, dpi=dpi, illustrative=illustrative)
+                            png=png, dpi=dpi, illustrative=illustrative, communes=communes)
             summary = {k: (str(v.name) if isinstance(v, Path) else v) for k, v in res.items()}
             manifest[key] = {"digest": digest, "summary": summary,
                              "files": {p.name: _file_hash(p) for p in files}}
@@ -195,7 +201,8 @@ def batch_maps(
                      "Code": code, "Carte interactive": html_path.name,
                      "Carte imprimable": summary["png"] or "",
                      "Nombre de CPTS": summary["n_cpts"], "Communes": summary["n_communes"],
-                     "Communes couvertes": summary["covered"], "Population": summary["population"],
+                     "Communes couvertes": summary["covered"],
+                     f"Population municipale {vintage}" if vintage else "Population": summary["population"],
                      "Population couverte": summary["covered_population"],
                      "Part de la population couverte": round(summary["covered_population"]
                                                              / max(summary["population"], 1), 4)})

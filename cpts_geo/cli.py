@@ -987,9 +987,10 @@ def _cmd_batch(args: argparse.Namespace) -> int:
     from cpts_geo.batch import batch_maps
 
     _outputs_first(Path(args.out) / "index.html")
-    checked, illustrative, _ = _checked_for_maps(args)
+    checked, illustrative, france = _checked_for_maps(args)
     table = batch_maps(checked, args.out, departments=args.departements, png=not args.no_png,
-                       dpi=args.dpi, force=args.force, illustrative=illustrative)
+                       dpi=args.dpi, force=args.force, illustrative=illustrative,
+                       communes=france if getattr(args, "population", None) else None)
     print(f"{len(table)} carte(s) ; index : {args.out}/index.html ; synthèse : {args.out}/synthese.csv")
     return 0
 

@@ -327,3 +327,20 @@ def test_cli_population_file(tmp_path, capsys):
                  "--millesime-population", "2022"]) == 2
     err = capsys.readouterr().err
     assert "population négative" in err and "lignes 2, 3" in err
+
+
+def test_batch_maps_use_the_population_given(tmp_path):
+    from cpts_geo.batch import batch_maps
+    from cpts_geo.registry import validate_registry
+
+    corse = load_communes(region="94", crs=None)
+    reg = pd.DataFrame({"cpts_id": ["A", "A"], "stage": ["ACI signé"] * 2,
+                        "commune_code": ["2A004", "2A006"]})
+    checked = validate_registry(reg, corse)
+    own = with_population(load_communes(), pd.DataFrame({"code": ["2A004", "2A006"],
+                                                         "population": [70_000, 100]}),
+                          vintage=2022).communes
+    table = batch_maps(checked, tmp_path / "cartes", png=False, progress=None, communes=own)
+    assert table["Population municipale 2022"].tolist() == [70_100]
+    default = batch_maps(checked, tmp_path / "cartes2", png=False, progress=None)
+    assert "Population municipale 2021" in default.columns
