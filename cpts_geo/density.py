@@ -118,7 +118,7 @@ def density(
     >>> d = density(counts, somme, reference=somme)
     >>> amiens = d.loc[("80021", "infirmier")]
     >>> float(round(amiens["density"], 2)), int(amiens["n_communes_without"])
-    (2.98, 0)
+    (2.99, 0)
     >>> int(d.xs("infirmier", level="profession")["n_communes_without"].sum()) == len(somme) - 1
     True
     """
