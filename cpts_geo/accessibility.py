@@ -126,14 +126,13 @@ DREES_AGE_WEIGHTS_2022: dict[int, float] = {
 #: area to its centre (``2/3`` of the radius), with the same detour and speeds.
 #:
 #: Chosen on ranks in Hauts-de-France only (every other region is out of sample), with BPE
-#: 2018 GP counts as supply, the DREES 2022 standardised population as demand, all of
-#: mainland France as supply and demand: Spearman correlation with the published DREES APL
-#: 2022 of 0.736 in Hauts-de-France, 0.567 for mainland France with Corsica (0.494 to 0.633
-#: in the other regions); exact bands instead of ``uncertainty`` give 0.697 (0.540), and the
-#: population instead of the standardised one 0.695 (0.521). The speeds, detour
-#: and terminal time change Hauts-de-France by at most 0.001 around these values (180
-#: combinations tried). See ``benchmarks/bench_accessibility.py`` for the table per region
-#: and the levers tried.
+#: 2018 GP counts as supply, all of mainland France as supply and demand: with the layer's
+#: standardised population as demand, Spearman correlation with the published DREES APL
+#: 2022 of 0.735 in Hauts-de-France, 0.565 for mainland France with Corsica (0.489 to 0.630
+#: in the other regions); with the population and exact bands (the former defaults), 0.691
+#: (0.514). The speeds, detour and terminal time change Hauts-de-France by at most 0.001
+#: around these values (180 combinations tried). See ``benchmarks/bench_accessibility.py``
+#: for the table per region and the levers tried.
 TRAVEL_ASSUMPTIONS: dict[str, float] = {
     "detour": 1.3,
     "speed_min_kmh": 40.0,
