@@ -26,7 +26,7 @@ import pandas as pd
 
 from cpts_geo._files import atomic_write_text
 from cpts_geo._french import percent, write_csv
-from cpts_geo.communes import department_of, load_arrondissements, load_communes
+from cpts_geo.communes import city_of, department_of, load_communes
 from cpts_geo.registry import CheckedRegistry
 from cpts_geo.territories import build_territories, communes_with_cpts
 
@@ -94,7 +94,7 @@ def area_maps(
         else france[france["department"].isin(deps)]
     terr = build_territories(local, around, parts=False)
     # a commune of the area, or an arrondissement of one of its cities (Paris, Lyon, Marseille)
-    city = member["code"].map(load_arrondissements(crs=None)["parent"]).fillna(member["code"])
+    city = city_of(member["code"])
     shown = member[city.isin(communes.index).to_numpy()]
     layer = communes_with_cpts(local._replace(membership=shown), communes)
     name = (communes["region_name"].iloc[0] if department is None

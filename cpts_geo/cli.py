@@ -860,15 +860,14 @@ def _cmd_carte(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from cpts_geo.batch import area_maps, slug
-    from cpts_geo.communes import load_arrondissements, region_code
+    from cpts_geo.communes import city_of, region_code
 
     t0 = time.perf_counter()
     _outputs_first(Path(args.output) if args.output else Path("maps") / "carte.html")
     checked, illustrative, france = _checked_for_maps(args)
     region = region_code(args.region) if args.region else None
     # arrondissements (Paris, Lyon, Marseille) count for their city
-    cities = checked.membership["code"].map(load_arrondissements(crs=None)["parent"]) \
-        .fillna(checked.membership["code"])
+    cities = city_of(checked.membership["code"])
     present = set(france.loc[france.index.isin(cities), "region"])
     if region is None:
         regions = sorted(present)

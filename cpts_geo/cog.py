@@ -27,6 +27,7 @@ import pandas as pd
 from cpts_geo._french import fold
 from cpts_geo.communes import (
     INSEE_CODE_PATTERN,
+    arrondissement_parent,
     is_insee_code,
     load_arrondissements,
     load_communes,
@@ -627,7 +628,7 @@ def _from_history(code: str, links: list, current: set, names: dict) -> tuple[st
 def _embedded_history():
     """The embedded arrondissements and former communes as look-up tables (read once)."""
     arm = load_arrondissements(crs=None)
-    arm_parent = dict(zip(arm.index, arm["parent"]))
+    arm_parent = arrondissement_parent().to_dict()
     former = load_former_communes()
     former = former[former["code"] != former["parent"]]
     # A code déléguée in several parents (rare) would be ambiguous: keep all parents.

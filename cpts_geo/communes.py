@@ -388,6 +388,46 @@ def load_arrondissements(
     return _finish(_layer("arrondissements.parquet", vintage).copy(), crs, vintage)
 
 
+@lru_cache(maxsize=1)
+def _arrondissement_codes() -> pd.DataFrame:
+    import pyarrow.parquet as pq
+
+    frame = pq.read_table(data_file("arrondissements.parquet"), columns=["code", "name", "parent"]).to_pandas()
+    if "code" in frame.columns:
+        frame = frame.set_index("code")
+    frame.index = pd.Index(frame.index.astype(str), name="code")
+    return frame[["name", "parent"]].astype(object)
+
+
+def arrondissement_parent() -> pd.Series:
+    """The city of each municipal arrondissement: the one owner of the Paris/Lyon/Marseille rule.
+
+    Paris (75056), Lyon (69123) and Marseille (13055) are divided into municipal
+    arrondissements (751xx, 6938x, 132xx); a registry, a flow table or a supply table may
+    give either level. Everything that rolls an arrondissement up to its city, or asks
+    whether a city is given by arrondissement, goes through this table (or :func:`city_of`).
+
+    Examples
+    --------
+    >>> parent = arrondissement_parent()
+    >>> parent["75112"], parent["69381"], parent["13214"], len(parent)
+    ('75056', '69123', '13055', 45)
+    """
+    return _arrondissement_codes()["parent"].copy()
+
+
+def city_of(codes: pd.Series | Iterable[str]) -> pd.Series:
+    """``codes`` with each arrondissement replaced by its city (other codes unchanged).
+
+    Examples
+    --------
+    >>> city_of(["75112", "59350", "69381"]).tolist()
+    ['75056', '59350', '69123']
+    """
+    values = codes if isinstance(codes, pd.Series) else pd.Series(list(codes), dtype=object)
+    return values.map(_arrondissement_codes()["parent"]).fillna(values)
+
+
 def load_former_communes() -> pd.DataFrame:
     """Communes déléguées and associées with the code of their current parent commune.
 

@@ -37,7 +37,7 @@ import numpy as np
 import pandas as pd
 
 from cpts_geo._french import percent
-from cpts_geo.communes import load_arrondissements, load_communes
+from cpts_geo.communes import arrondissement_parent, load_arrondissements, load_communes
 from cpts_geo.errors import ValidationError
 from cpts_geo.io import read_table, recognise_header
 
@@ -311,7 +311,7 @@ def _embedded_reference():
     arm = load_arrondissements(crs=None)
     names = pd.concat([france["name"], arm["name"]])
     names = names[~names.index.duplicated()]
-    return france, dict(zip(arm.index, arm["parent"])), names, names.to_dict()
+    return france, arrondissement_parent().to_dict(), names, names.to_dict()
 
 
 def _warn_repairs(report: pd.DataFrame) -> None:

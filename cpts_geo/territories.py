@@ -40,7 +40,7 @@ import pyproj
 import shapely
 
 from cpts_geo._french import percent
-from cpts_geo.communes import load_arrondissements, load_communes, require_crs
+from cpts_geo.communes import arrondissement_parent, load_arrondissements, load_communes, require_crs
 from cpts_geo.registry import CheckedRegistry, read_registry, validate_registry
 
 __all__ = [
@@ -273,7 +273,7 @@ def build_territories(
 
     # communes counted once per territory, a city given by arrondissement once
     code_int, code_uniq = pd.factorize(member["code"])
-    arm_parent = load_arrondissements(crs=None)["parent"]
+    arm_parent = arrondissement_parent()
     city_uniq = pd.Series(code_uniq, dtype=object)
     arm = arm_parent.index.get_indexer(city_uniq) >= 0
     if arm.any():
