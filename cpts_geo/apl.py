@@ -16,7 +16,7 @@ from functools import lru_cache
 
 import pandas as pd
 
-__all__ = ["APL_YEARS", "APL_SOURCE", "UNDERSERVED_THRESHOLD", "load_apl"]
+__all__ = ["APL_SOURCE", "APL_YEARS", "UNDERSERVED_THRESHOLD", "load_apl"]
 
 #: Years of the embedded DREES tables.
 APL_YEARS = (2022, 2023)

@@ -123,7 +123,6 @@ def density(
     True
     """
     from cpts_geo.communes import load_communes
-
     from cpts_geo.professionals import supply_on_layer
 
     ref = load_communes(crs=None) if reference is None else reference

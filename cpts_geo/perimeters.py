@@ -40,7 +40,7 @@ import pandas as pd
 
 from cpts_geo.flows import adjacency, commune_units
 
-__all__ = ["Proposal", "validity", "propose_perimeters", "compare_perimeters"]
+__all__ = ["Proposal", "compare_perimeters", "propose_perimeters", "validity"]
 
 PROPOSAL_STAGE = "Dynamique identifiée"
 _REGISTRY_COLUMNS = ["cpts_id", "cpts_name", "stage", "commune_code", "commune_name", "share"]

@@ -603,7 +603,7 @@ def supply_by_commune(
     ...                        "count": [2.0, 3.0, 1.0]})
     >>> supply_by_commune(supply)
            infirmier  pharmacie
-    code                       
+    code
     59350        5.0        0.0
     80021        0.0        1.0
     """

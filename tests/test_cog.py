@@ -56,17 +56,17 @@ def test_real_mobpro_codes_with_insee_passage_tables(shared_data):
     """MOBPRO Orne codes (COG ≤ 2014) all map to today's communes with the real tables."""
     flows = pd.read_csv(shared_data / "flows" / "mobpro_sample_orne_cogugaison.csv", dtype=str)
     codes = pd.Series(pd.unique(pd.concat([flows["COMMUNE"], flows["DCLT"]])))
-    alone, rep_alone = remap_codes(codes)
+    _alone, rep_alone = remap_codes(codes)
     # INSEE's history 2008-2025 is embedded: without any passage table only 99999 is unknown
     assert rep_alone.loc[rep_alone["new_code"].isna(), "code"].tolist() == ["99999"]
     assert rep_alone["reason"].str.startswith("ancien code (table de passage INSEE").sum() == 14
     gescodgeo = shared_data / "cog_passage" / "gescodgeo_table_passage_2008_2025.csv"
-    new, report = remap_codes(codes, passage=gescodgeo)
+    _new, report = remap_codes(codes, passage=gescodgeo)
     unknown = report.loc[report["new_code"].isna(), "code"].tolist()
     assert unknown == ["99999"]  # workplace abroad, not a commune
     assert (report["reason"] == "table de passage").sum() == 14
     cogugaison = shared_data / "cog_passage" / "cog_passage_tables_1968_2024.csv"
-    new2, report2 = remap_codes(codes, passage=cogugaison)
+    _new2, report2 = remap_codes(codes, passage=cogugaison)
     # COGugaison stops at 2024 and misses a change of 1 January 2025 (72287): the embedded
     # INSEE history completes it
     assert set(report2.loc[report2["new_code"].isna(), "code"]) == {"99999"}

@@ -60,7 +60,7 @@ def test_departments_filter_and_intersection():
     two = load_communes(departments=["59", "62"])
     assert set(two["department"]) == {"59", "62"}
     assert len(load_communes(region="32", departments="80")) == len(load_communes(departments="80"))
-    with pytest.raises(ValueError, match="Département.*inconnu.*99"):
+    with pytest.raises(ValueError, match=r"Département.*inconnu.*99"):
         load_communes(departments=["59", "99"])
     with pytest.raises(ValueError, match="Région inconnue"):
         load_communes(region="33")
@@ -68,7 +68,6 @@ def test_departments_filter_and_intersection():
 
 def test_known_defects_are_reported():
     report = layer_report(load_communes())
-    by_problem = report.groupby("problem")["code"].apply(set)
     no_pop = set(report.loc[report["problem"].str.startswith("pas de population"), "code"])
     assert len(no_pop) == 17 and all(c.startswith("976") for c in no_pop)  # Mayotte, in 2021
     report_2016 = layer_report(load_communes(population_vintage=2016))
@@ -191,7 +190,7 @@ def test_read_communes_refuses_degrees_declared_as_lambert93(tmp_path, hdf_commu
     wrong = wrong.set_crs(2154, allow_override=True)
     path = tmp_path / "degres.gpkg"
     wrong.to_file(path, driver="GPKG")
-    with pytest.raises(ValidationError, match="hors de l'étendue du CRS déclaré EPSG:2154.*sans doute des degrés"):
+    with pytest.raises(ValidationError, match=r"hors de l'étendue du CRS déclaré EPSG:2154.*sans doute des degrés"):
         read_communes(path, code="code", name="name", population="population", department=None,
                       region=None, epci=None)
     right = wrong.set_crs(4326, allow_override=True)

@@ -44,7 +44,7 @@ def test_real_case_ids_and_names_spelled_differently(example, hdf_communes):
     new["cpts_id"] = new["cpts_id"].map({c: f"N{i:03d}" for i, c in enumerate(ids)})
     new["cpts_name"] = (new["cpts_name"].str.replace("CPTS ", "", regex=False).str.replace("œ", "oe").str.upper()
                         .str.normalize("NFKD").str.encode("ascii", "ignore").str.decode("ascii"))
-    first, second, third = ids[0], ids[1], ids[2]
+    first, _second, third = ids[0], ids[1], ids[2]
     # 2 communes of the first CPTS move to the second one
     moved = example.loc[example["cpts_id"] == first, "commune_code"].iloc[:2].tolist()
     new.loc[new["commune_code"].isin(moved), ["cpts_id", "cpts_name"]] = \

@@ -64,7 +64,7 @@ def test_cli_funding(capsys, tmp_path):
     csv = tmp_path / "aci.csv"
     assert main(["funding", "--tier", "4", "--members", "120", "--csv", str(csv)]) == 0
     raw = csv.read_bytes()
-    assert raw.startswith("\ufeff".encode()) and "629000".encode() in raw
+    assert raw.startswith("\ufeff".encode()) and b"629000" in raw
     assert main(["funding", "--tier", "5"]) == 2
     assert "Taille de CPTS invalide" in capsys.readouterr().err
     assert main(["funding"]) == 0  # the illustrative registry

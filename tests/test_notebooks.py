@@ -10,7 +10,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-
 from conftest import shared_data_dir
 
 nbformat = pytest.importorskip("nbformat")

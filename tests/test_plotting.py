@@ -6,14 +6,14 @@ import matplotlib
 
 matplotlib.use("Agg")
 
-import numpy as np  # noqa: E402
-import pytest  # noqa: E402
-from matplotlib.colors import to_hex  # noqa: E402
+import numpy as np
+import pytest
+from matplotlib.colors import to_hex
 
-from cpts_geo.plotting import TIER_COLORS, plot_indicator, plot_stages, plot_tiers, save_figure  # noqa: E402
-from cpts_geo.registry import validate_registry  # noqa: E402
-from cpts_geo.stages import STAGE_COLORS, STAGES  # noqa: E402
-from cpts_geo.territories import build_territories, communes_with_cpts, load_example_registry  # noqa: E402
+from cpts_geo.plotting import TIER_COLORS, plot_indicator, plot_stages, plot_tiers, save_figure
+from cpts_geo.registry import validate_registry
+from cpts_geo.stages import STAGE_COLORS, STAGES
+from cpts_geo.territories import build_territories, communes_with_cpts, load_example_registry
 
 
 @pytest.fixture(scope="module")
@@ -27,7 +27,7 @@ def test_stage_map_colours_legend_scale_caption(hdf):
     ax = plot_stages(terr, layer, title="CPTS — Hauts-de-France", caption="Sources : test")
     legend = [t.get_text() for t in ax.get_legend().get_texts()]
     assert legend == [*STAGES, "Zone blanche (non couverte)"]
-    fills = [c for c in ax.collections if c.get_gid() == "cpts"][0].get_facecolors()
+    fills = next(c for c in ax.collections if c.get_gid() == "cpts").get_facecolors()
     expected = terr["stage"].astype(str).map(STAGE_COLORS)
     got = [to_hex(c) for c in fills]
     assert sorted(set(got)) == sorted(set(expected))
@@ -40,9 +40,9 @@ def test_stage_map_colours_legend_scale_caption(hdf):
 def test_tier_and_indicator_maps(hdf, tmp_path):
     terr, layer = hdf
     ax = plot_tiers(terr)
-    fills = [c for c in ax.collections if c.get_gid() == "cpts"][0].get_facecolors()
+    fills = next(c for c in ax.collections if c.get_gid() == "cpts").get_facecolors()
     assert {to_hex(c) for c in fills} <= set(TIER_COLORS.values())
-    assert [t.get_text() for t in ax.get_legend().get_texts()][0].startswith("Taille 1")
+    assert next(t.get_text() for t in ax.get_legend().get_texts()).startswith("Taille 1")
     data = terr.assign(density=terr["population"] / terr["area_km2"])
     data.loc[data.index[:2], "density"] = np.nan
     ax = plot_indicator(data, "density", k=4, legend_kwds={"title": "Habitants par km²"})
@@ -56,7 +56,7 @@ def test_tier_and_indicator_maps(hdf, tmp_path):
 
     spec = indicator_layer(data, "density", k=4)
     assert spec["labels"] == texts[:4]
-    fills = [c for c in ax.collections if c.get_gid() == "indicator"][0].get_facecolors()
+    fills = next(c for c in ax.collections if c.get_gid() == "indicator").get_facecolors()
     assert {to_hex(c) for c in fills} == set(spec["colors"])
     for suffix in ("png", "svg", "pdf"):
         out = save_figure(plot_stages(terr, layer), tmp_path / f"carte.{suffix}", dpi=150)

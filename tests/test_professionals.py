@@ -233,9 +233,9 @@ def test_supply_given_directly_goes_through_the_same_checks():
     assert got["médecin généraliste"].tolist() == [40.0, 0.0]
     with pytest.raises(ValidationError, match="colonne « boulanger » : profession inconnue"):
         supply_on_layer(pd.DataFrame({"boulanger": [1.0]}, index=["80021"]), codes)
-    with pytest.raises(ValidationError, match="code 80021 : effectif \\(infirmier\\) infini"):
+    with pytest.raises(ValidationError, match=r"code 80021 : effectif \(infirmier\) infini"):
         supply_on_layer(pd.DataFrame({"infirmier": [np.inf]}, index=["80021"]), codes)
-    with pytest.raises(ValidationError, match="(?s)absentes de la table d'offre.*aucune offre de « sage-femme »"):
+    with pytest.raises(ValidationError, match=r"(?s)absentes de la table d'offre.*aucune offre de « sage-femme »"):
         supply_on_layer(table, codes, professions=["infirmier", "sages-femmes"])
     with pytest.raises(ValidationError, match="Aucune offre reconnue"):
         supply_on_layer(table.iloc[:0], codes)

@@ -87,7 +87,7 @@ def test_empty_registry():
 
 
 def test_missing_columns_are_named():
-    with pytest.raises(ValidationError, match="identifiant de la CPTS.*Colonnes présentes : code, x"):
+    with pytest.raises(ValidationError, match=r"identifiant de la CPTS.*Colonnes présentes : code, x"):
         read_registry(pd.DataFrame({"code": ["59350"], "x": [1]}))
 
 
@@ -132,10 +132,10 @@ def test_former_code_remapped_with_report(hdf_communes):
 
 def test_former_code_overlap_reported_with_original_codes(hdf_communes):
     r = reg([("A", "ACI signé", "02026"), ("B", "ACI signé", "02458")])
-    with pytest.raises(ValidationError, match=r"A \(ligne 2, code donné 02026\), B \(ligne 3\)"):
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            validate_registry(r, hdf_communes)
+    with pytest.raises(ValidationError, match=r"A \(ligne 2, code donné 02026\), B \(ligne 3\)"), \
+            warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        validate_registry(r, hdf_communes)
 
 
 def test_passage_table_for_codes_unknown_to_the_embedded_table(shared_data, hdf_communes):
@@ -223,7 +223,7 @@ def test_cpts_without_commune_and_empty_ids(hdf_communes):
 
 def test_commune_outside_the_layer(hdf_communes):
     r = reg([("A", "1", "75056")])
-    with pytest.raises(ValidationError, match="département 75.*absente de la couche"):
+    with pytest.raises(ValidationError, match=r"département 75.*absente de la couche"):
         validate_registry(r, hdf_communes)
 
 

@@ -12,6 +12,8 @@ import pytest
 import shapely
 
 from cpts_geo.communes import to_metric
+from cpts_geo.errors import ValidationError
+from cpts_geo.registry import registry_from_perimeters, validate_registry
 from cpts_geo.territories import (
     build_territories,
     communes_with_cpts,
@@ -20,8 +22,6 @@ from cpts_geo.territories import (
     summary_table,
     write_territories,
 )
-from cpts_geo.errors import ValidationError
-from cpts_geo.registry import registry_from_perimeters, validate_registry
 
 
 @pytest.fixture(scope="module")
@@ -31,7 +31,7 @@ def example(hdf_communes):
 
 
 def test_example_registry_is_illustrative_and_counts_like_the_guide(example):
-    checked, terr = example
+    _checked, terr = example
     assert len(terr) == 59
     assert terr["stage"].isin(["Projet de santé validé", "ACI signé"]).sum() == 32
     assert load_example_registry().attrs["note"].startswith("Registre ILLUSTRATIF")
@@ -85,7 +85,7 @@ def test_territory_in_several_parts_lists_them(hdf_communes):
 
 
 def test_coverage_every_commune_once(example, hdf_communes):
-    checked, terr = example
+    checked, _terr = example
     layer = communes_with_cpts(checked, hdf_communes)
     assert layer.index.equals(hdf_communes.index)
     cov = coverage(checked, hdf_communes)

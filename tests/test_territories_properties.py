@@ -9,9 +9,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from cpts_geo.communes import load_communes
-from cpts_geo.stages import STAGES
-from cpts_geo.territories import build_territories, coverage, communes_with_cpts
 from cpts_geo.registry import validate_registry
+from cpts_geo.stages import STAGES
+from cpts_geo.territories import build_territories, communes_with_cpts, coverage
 
 SOMME = load_communes(departments="80")
 

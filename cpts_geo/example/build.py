@@ -87,7 +87,7 @@ def build() -> pd.DataFrame:
         members = [int(i) for i in np.flatnonzero(unit == u)]
         total = pop[members].sum()
         if total > SPLIT_ABOVE:
-            k = int(round(total / TARGET))
+            k = round(total / TARGET)
             groups = _grow(members, k, pop, nb, pts)
             for i, g in groups.items():
                 if g > 0:

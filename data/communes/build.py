@@ -182,7 +182,7 @@ def main() -> None:
     out.to_parquet(HERE / "communes.parquet", compression="zstd", index=True)
 
     arm_out = units[units["kind"] == "arrondissement"]
-    arm_out = gpd.GeoDataFrame(arm_out[keep + ["parent"]].rename(columns=rename),
+    arm_out = gpd.GeoDataFrame(arm_out[[*keep, "parent"]].rename(columns=rename),
                                geometry="geometry", crs=4326)
     arm_out.index.name = "code"
     arm_out["population"] = pd.to_numeric(arm_out["population"]).astype("Int64")
