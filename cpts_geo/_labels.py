@@ -61,7 +61,7 @@ def _box(x: float, y: float, text: str, size: float) -> shapely.Polygon:
 
 def anchors(geoms) -> list[list[tuple[float, float]]]:
     """Candidate label points inside each (multi)polygon, best first."""
-    out = []
+    out: list[list[tuple[float, float]]] = []
     for geom in geoms:
         if geom is None or geom.is_empty:
             out.append([])
@@ -164,11 +164,11 @@ def _grid(geom, n: int = 7) -> list[tuple[float, float]]:
     """Points of a regular grid inside ``geom``, nearest its pole first (more room for a number)."""
     x0, y0, x1, y1 = geom.bounds
     xs, ys = np.meshgrid(np.linspace(x0, x1, n + 2)[1:-1], np.linspace(y0, y1, n + 2)[1:-1])
-    xs, ys = xs.ravel(), ys.ravel()
-    inside = shapely.contains_xy(geom, xs, ys)
+    xs_flat, ys_flat = xs.ravel(), ys.ravel()
+    inside = shapely.contains_xy(geom, xs_flat, ys_flat)
     cx, cy = (x0 + x1) / 2, (y0 + y1) / 2
-    order = np.argsort((xs[inside] - cx) ** 2 + (ys[inside] - cy) ** 2)
-    return list(zip(xs[inside][order].tolist(), ys[inside][order].tolist()))
+    order = np.argsort((xs_flat[inside] - cx) ** 2 + (ys_flat[inside] - cy) ** 2)
+    return list(zip(xs_flat[inside][order].tolist(), ys_flat[inside][order].tolist()))
 
 
 def _collides(placed: np.ndarray, box) -> bool:

@@ -53,7 +53,7 @@ class Reference:
 
 def by_severity(problems: list[dict]) -> list[dict]:
     """``problems`` ordered by kind (:data:`KINDS`), keeping the order found within a kind."""
-    return sorted(problems, key=lambda p: _RANK.get(p.get("kind"), len(KINDS)))
+    return sorted(problems, key=lambda p: _RANK.get(p.get("kind", ""), len(KINDS)))
 
 
 def shown(value) -> str:
@@ -70,7 +70,7 @@ def _lookup(series: pd.Series, keys) -> np.ndarray:
     strings: pandas' Arrow-string reindexing is slow on a million keys)."""
     index = _object_index(series.index)
     pos = index.get_indexer(pd.Index(np.asarray(keys, dtype=object), dtype=object))
-    values = np.append(series.to_numpy(dtype=object), None)
+    values = np.append(series.to_numpy(dtype=object), np.array([None], dtype=object))
     return values[pos]
 
 
@@ -94,7 +94,7 @@ def _is_empty(v) -> bool:
 
 def _text(values: pd.Series) -> pd.Series:
     """Cells as stripped NFC text (``None`` when empty): an accent typed NFD is the same."""
-    out = []
+    out: list[str | None] = []
     for v in values.tolist():
         if _is_empty(v):
             out.append(None)
@@ -122,7 +122,8 @@ def _text_fast(values: pd.Series) -> pd.Series:
     """:func:`_text` on the distinct values only (ids and names repeat on many rows)."""
     codes, uniques = pd.factorize(values, use_na_sentinel=True)
     clean = np.array([_clean_text(v) for v in uniques.tolist()], dtype=object)
-    out = np.where(codes < 0, None, clean[np.where(codes < 0, 0, codes)] if len(clean) else None)
+    none = np.array(None, dtype=object)
+    out = np.where(codes < 0, none, clean[np.where(codes < 0, 0, codes)] if len(clean) else none)
     return pd.Series(out, index=values.index, dtype=object)
 
 
@@ -196,7 +197,7 @@ def parse_shares(reg: pd.DataFrame) -> tuple[pd.Series, list[dict]]:
                              "(attendu un nombre entre 0 et 1, ex. 0,5 ou 50 %)"})
     out = np.where(bad, np.nan, out)
     shares = pd.Series(out, index=values.index)
-    for pos in np.flatnonzero(((shares <= 0) | (shares > 1)).to_numpy()):
+    for pos in np.flatnonzero(((shares <= 0) | (shares > 1)).to_numpy()).tolist():
         problems.append({"row": int(rows[pos]), "kind": "part", "problem":
                          f"part de population {number(shares.iat[pos], None)} hors de ]0, 1] "
                          "(une part est une fraction de la population de la commune)"})
@@ -492,7 +493,7 @@ def check_overlaps(valid: pd.DataFrame, cpts: pd.DataFrame, ref: Reference) -> l
     several = (p_end - p_start) > 1
     rows_text = row.astype(str)
     rows_of = rows_text[p_start].tolist()
-    given_of = [None] * len(p_start)
+    given_of: list[str | None] = [None] * len(p_start)
     for k in np.flatnonzero(several | other_code).tolist():
         s0, s1 = p_start[k], p_end[k]
         rows_of[k] = ", ".join(rows_text[s0:s1].tolist())
@@ -532,7 +533,8 @@ def check_overlaps(valid: pd.DataFrame, cpts: pd.DataFrame, ref: Reference) -> l
 
 def _merge_city_overlaps(problems: list[dict], ref: Reference) -> list[dict]:
     """Fold overlap problems on arrondissements of one city into one problem per city."""
-    out, by_city = [], {}
+    out: list[dict] = []
+    by_city: dict[tuple, list[dict]] = {}
     for p in problems:
         code = p.get("code")
         if code in ref.arm_parent and "plusieurs CPTS" in p["problem"]:

@@ -51,7 +51,7 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Callable, Iterable, Mapping
-from typing import NamedTuple
+from typing import Literal, NamedTuple, cast
 
 import numpy as np
 import pandas as pd
@@ -190,7 +190,7 @@ def step_weight(steps: Mapping[float, float], *, closed: str = "lower",
         raise ValueError(f"closed doit valoir 'lower' ou 'upper', pas {closed!r}.")
     bounds = np.array(sorted(steps), dtype="float64")
     values = np.append(np.array([steps[b] for b in sorted(steps)], dtype="float64"), 0.0)
-    side = "right" if closed == "lower" else "left"
+    side: Literal["left", "right"] = "right" if closed == "lower" else "left"
     if uncertainty:
         if not (np.isfinite(uncertainty) and uncertainty > 0):
             raise ValueError(f"uncertainty={uncertainty!r} : un écart-type > 0 est attendu.")
@@ -474,14 +474,14 @@ def _check_costs(costs: pd.DataFrame, origin: str, destination: str, cost: str,
     o_codes, d_codes = codes.origin, codes.destination
 
     def pair(pos: int) -> str:
-        o = codes.decode([o_codes[pos]])[0] if o_codes[pos] >= 0 else "?"
-        d = codes.decode([d_codes[pos]])[0] if d_codes[pos] >= 0 else "?"
+        o = codes.decode(np.asarray([o_codes[pos]]))[0] if o_codes[pos] >= 0 else "?"
+        d = codes.decode(np.asarray([d_codes[pos]]))[0] if d_codes[pos] >= 0 else "?"
         return f"{o} → {d}"
 
     bad = ~(minutes >= 0) | (minutes == np.inf)  # missing, negative or infinite
     if not from_bytes:
         bad |= (o_codes < 0) | (d_codes < 0)
-    for pos in np.flatnonzero(bad):  # rare: checked one by one, with their row numbers
+    for pos in np.flatnonzero(bad).tolist():  # rare: checked one by one, with their row numbers
         row = pos + 2
         if o_codes[pos] < 0 or d_codes[pos] < 0:
             problems.append({"row": row, "code": pair(pos), "problem": "origine ou destination manquante"})
@@ -632,8 +632,8 @@ def two_step_fca(
         found[column[(pos < 0) & (column >= 0)]] = True
         return codes.decode(np.flatnonzero(found))
 
-    unknown_o = codes.decode([]) if everything_known else unknown(codes.origin, oi)
-    unknown_d = codes.decode([]) if everything_known else unknown(codes.destination, di)
+    unknown_o = codes.decode(np.asarray([], dtype=np.int64)) if everything_known else unknown(codes.origin, oi)
+    unknown_d = codes.decode(np.asarray([], dtype=np.int64)) if everything_known else unknown(codes.destination, di)
     if weight is None:
         oi, di = oi[keep], di[keep]
         w = np.ones(len(oi))
@@ -1195,7 +1195,7 @@ def accessibility(
     else:
         costs, costs_report, unknown_codes = _costs_on_layer(costs, communes)
     fn = (step_weight(DREES_DECAY, uncertainty=sigma) if soft else step_weight(DREES_DECAY)) \
-        if drees else weight
+        if drees else cast(Callable[[np.ndarray], np.ndarray] | None, weight)  # another text fails in two_step_fca
     values = two_step_fca(dem, wide, costs, max_cost=reach, weight=fn, quiet=quiet) * per
     out = values.copy()
     out.index.name = "code"

@@ -177,7 +177,8 @@ def batch_maps(
                 sel["population"].astype("Float64"), index=True).sum() % 2**61)]
         digest = _digest(checked, sel.index, params)
         key = f"{kind}:{code}"
-        entry = manifest.get(key) if isinstance(manifest.get(key), dict) else {}
+        found = manifest.get(key)
+        entry: dict = found if isinstance(found, dict) else {}
         files = [html_path, *([html_path.with_suffix(".png")] if png else [])]
         same_inputs = entry.get("digest") == digest and isinstance(entry.get("summary"), dict)
         same_files = same_inputs and _files_match(entry.get("files"), files)

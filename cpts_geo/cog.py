@@ -527,7 +527,8 @@ def remap_codes(
         pd.Index(layer.index.to_numpy(dtype=object, na_value=None))
     is_current = pd.Index(uniq, dtype=object).isin(layer_codes)
     is_arm = pd.Index(uniq, dtype=object).isin(list(arm_parent))
-    target = np.where(is_current, uniq, None).astype(object)
+    target = uniq.copy()  # object dtype
+    target[~is_current] = None
     reason = np.full(len(uniq), None, dtype=object)
     current = set(layer.index)
     if plm == "city":
@@ -581,9 +582,9 @@ def remap_codes(
         return series.copy(), pd.DataFrame(columns=_REPORT_COLUMNS).astype({"new_code": "string"})
     safe = np.where(empty, 0, position)
     new_values = target[safe] if len(uniq) else np.full(len(series), None, dtype=object)
-    new_values = np.where(empty, None, new_values)
+    new_values = np.where(empty, np.array(None, dtype=object), new_values)
     new = pd.Series(new_values, index=series.index, dtype="string", name=series.name)
-    flagged = empty | (np.not_equal(reason, None)[safe] if len(uniq) else empty)
+    flagged = empty | (np.not_equal(reason, np.array(None, dtype=object))[safe] if len(uniq) else empty)
     pos = np.flatnonzero(flagged)
     if not len(pos):
         return new, pd.DataFrame(columns=_REPORT_COLUMNS).astype({"new_code": "string"})

@@ -288,8 +288,8 @@ def changes_layer(comparison: RegistryComparison, communes=None):
         codes_of = new_m.get(new_id, []) if new_id is not None else old_m.get(old_id, [])
         parts = geoms.reindex(codes_of).dropna().to_numpy()
         out[i] = shapely.union_all(parts) if len(parts) else None
-    out = [g if g is not None and not (isinstance(g, float) and np.isnan(g)) else shapely.Polygon() for g in out]
-    return gpd.GeoDataFrame(ch.copy(), geometry=gpd.GeoSeries(out, crs=layer.crs).to_numpy(), crs=layer.crs)
+    shapes = [g if g is not None and not (isinstance(g, float) and np.isnan(g)) else shapely.Polygon() for g in out]
+    return gpd.GeoDataFrame(ch.copy(), geometry=gpd.GeoSeries(shapes, crs=layer.crs).to_numpy(), crs=layer.crs)
 
 
 def write_comparison(comparison: RegistryComparison, path: str | Path) -> Path:

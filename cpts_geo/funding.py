@@ -199,8 +199,7 @@ def funding_table(
     >>> funding_table(t)["Total annuel"].tolist()
     [287500.0, 580000.0]
     """
-    if isinstance(members, str):
-        members = territories[members]
+    counts: pd.Series | None = territories[members] if isinstance(members, str) else members
     rows = []
     for cid, rec in territories.iterrows():
         row = {"Identifiant CPTS": cid, "Nom": rec.get("name", pd.NA),
@@ -210,7 +209,8 @@ def funding_table(
         if tier is None or pd.isna(tier):
             rows.append(row)
             continue
-        n = None if members is None or pd.isna(members.get(cid)) else int(members.get(cid))
+        given = None if counts is None else counts.get(cid)
+        n = None if given is None or pd.isna(given) else int(given)
         t = aci_funding(int(tier), members=n, year=year, crisis=crisis,
                         optional_missions=optional_missions)
         kinds = {MISSIONS[k][0]: MISSIONS[k][1] for k in MISSIONS}

@@ -46,6 +46,7 @@ import re
 from collections.abc import Mapping
 from importlib import resources
 from pathlib import Path
+from typing import cast
 
 import folium
 import geopandas as gpd
@@ -115,6 +116,12 @@ def _leaflet() -> tuple[str, str]:
     base = Path(xleaflet.BASE_DIR)
     css = re.sub(r"url\(images/[^)]*\)", "none", (base / "leaflet.css").read_text(encoding="utf-8"))
     return (base / "leaflet.js").read_text(encoding="utf-8"), css
+
+
+class _DataScript(folium.MacroElement):
+    """The script calling ``cptsGeoMap`` with the map's data (its template reads ``payload``)."""
+
+    payload: str = ""
 
 
 def _raw_element(tag: str, text: str) -> folium.Element:
@@ -592,13 +599,13 @@ def stage_map(
     m.default_js = []
     m.default_css = []
     leaflet_js, leaflet_css = _leaflet()
-    root = m.get_root()
+    root = cast(folium.Figure, m.get_root())  # a Map's root is its Figure
     root.header.add_child(folium.Element(f"<title>{_inert(title)}</title>"), name="cpts_title")
     root.header.add_child(_raw_element("style", leaflet_css), name="leaflet_css")
     root.header.add_child(_raw_element("script", leaflet_js), name="leaflet_js")
     root.header.add_child(_raw_element("style", _static("cpts_map.css")), name="cpts_css")
     root.header.add_child(_raw_element("script", _static("cpts_map.js")), name="cpts_js")
-    script = folium.MacroElement()
+    script = _DataScript()
     script.payload = "{% raw %}" + payload + "{% endraw %}"
     script._template = folium.template.Template(
         "{% macro script(this, kwargs) %}\ncptsGeoMap({{ this._parent.get_name() }}, "

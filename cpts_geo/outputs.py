@@ -212,7 +212,8 @@ def os_reason(err: OSError) -> str:
     >>> os_reason(OSError(errno.ENOSPC, "No space left on device"))
     'disque plein'
     """
-    return _OS_REASONS.get(err.errno, err.strerror or str(err))
+    return _OS_REASONS.get(err.errno, err.strerror or str(err)) if err.errno is not None \
+        else err.strerror or str(err)
 
 
 def check_writable(*paths: str | Path) -> None:
@@ -331,10 +332,10 @@ def layer_tables(
     if geographic or crs is not None:
         target = pyproj.CRS("EPSG:4326") if geographic else pyproj.CRS(crs)
         layers = {"cpts": terr, "communes": com, "zones_blanches": blank, "changements": chg}
-        out = {k: v.to_crs(target) for k, v in layers.items() if v is not None}
-        if not out:
+        reprojected = {k: v.to_crs(target) for k, v in layers.items() if v is not None}
+        if not reprojected:
             raise ValueError("aucune couche à écrire")
-        return out, f"Couches en {_crs_label(target)}" + (
+        return reprojected, f"Couches en {_crs_label(target)}" + (
             " (GeoJSON : coordonnées géographiques, comme l'exige la norme)." if geographic else
             " (choisi par l'utilisateur).")
     groups: dict[str, dict[str, gpd.GeoDataFrame]] = {}
@@ -762,7 +763,7 @@ def write_xlsx(path: str | Path, sheets: Mapping[str, pd.DataFrame] | pd.DataFra
         ws.append(headers)
         for cell in ws[1]:
             cell.font = Font(bold=True)
-        formats = []
+        formats: list[str | None] = []
         for col in frame.columns:
             values = frame[col]
             if pd.api.types.is_bool_dtype(values.dtype):
@@ -778,7 +779,7 @@ def write_xlsx(path: str | Path, sheets: Mapping[str, pd.DataFrame] | pd.DataFra
                 formats.append("@")
         widths = [len(h) for h in headers]
         for row in frame.itertuples(index=False, name=None):
-            cells = []
+            cells: list = []
             for j, value in enumerate(row):
                 if value is None or value is pd.NA or (isinstance(value, float) and math.isnan(value)):
                     cells.append(None)

@@ -175,7 +175,7 @@ def parse_professions(values: Iterable, *, rows: Iterable[int] | None = None) ->
 def _labels(values: list) -> list[str | None]:
     """The label of each value (``None`` if unknown or empty); each distinct value folded once."""
     seen: dict = {}
-    out = []
+    out: list[str | None] = []
     for v in values:
         if pd.isna(v):
             out.append(None)
@@ -197,7 +197,7 @@ def _option_professions(values: Iterable[str], option: str) -> list[str]:
             [{"problem": (f"profession inconnue « {v} »" if not pd.isna(v) and str(v).strip()
                           else "profession vide") + f" ; professions acceptées : {_accepted_text()}",
               "value": v} for v in dict.fromkeys(bad)])
-    return list(dict.fromkeys(labels))
+    return list(dict.fromkeys(label for label in labels if label is not None))  # none is None here
 
 
 def _read(data, *, sheet, sep, encoding) -> ReadTable:

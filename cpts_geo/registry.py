@@ -31,7 +31,7 @@ import warnings
 from collections.abc import Mapping
 from functools import lru_cache
 from pathlib import Path
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -123,7 +123,7 @@ def read_registry(
     if postgis:
         from cpts_geo.outputs import read_postgis_registry
 
-        source, layer = read_postgis_registry(source, schema=layer or "cpts"), None
+        source, layer = read_postgis_registry(str(source), schema=layer or "cpts"), None
     if isinstance(source, pd.DataFrame):
         frame = pd.DataFrame(source.drop(columns=getattr(source, "_geometry_column_name", []),
                                          errors="ignore"))
@@ -150,7 +150,7 @@ def read_registry(
     for name in REGISTRY_COLUMNS:
         out[name] = frame[inverse[name]].array if name in inverse else None
     out = out.astype({"row": "int64"})
-    info = {"source": "PostGIS" if postgis else read.source, "read": read.describe(),
+    info: dict[str, Any] = {"source": "PostGIS" if postgis else read.source, "read": read.describe(),
             "recognised": {str(k): v for k, v in mapping.items()},
             "ignored": [str(c) for c in frame.columns if c not in mapping]}
     for key in ("encoding", "separator", "sheet", "header_row", "layer"):

@@ -93,15 +93,16 @@ def parse_stages(values: Iterable) -> pd.Series:
       - ligne 2 : étape « Asociation créée » non reconnue (vouliez-vous dire « Association créée » ?)...
     """
     series = values if isinstance(values, pd.Series) else pd.Series(list(values), dtype=object)
-    out, problems = [], []
-    values = series.tolist()
-    uniq = pd.unique(pd.Series(values, dtype=object).map(
+    out: list[str | None] = []
+    problems: list[dict] = []
+    items = series.tolist()
+    uniq = pd.unique(pd.Series(items, dtype=object).map(
         lambda v: v if isinstance(v, str) else None).dropna())
     known = {v: _LOOKUP[fold(v)] for v in uniq if fold(v) in _LOOKUP}
-    if len(known) == len(values) or all(v in known for v in values):
-        return pd.Series([known[v] for v in values], index=series.index, dtype=STAGE_DTYPE,
+    if len(known) == len(items) or all(v in known for v in items):
+        return pd.Series([known[v] for v in items], index=series.index, dtype=STAGE_DTYPE,
                          name=series.name)
-    for pos, value in enumerate(values, start=1):
+    for pos, value in enumerate(items, start=1):
         if value is None or (not isinstance(value, str) and pd.isna(value)) or str(value).strip() == "":
             out.append(None)
             continue

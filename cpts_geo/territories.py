@@ -32,6 +32,7 @@ from __future__ import annotations
 
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
 import geopandas as gpd
 import numpy as np
@@ -481,7 +482,7 @@ def coverage(registry, communes: gpd.GeoDataFrame, *, passage=None,
     member = member[mpos >= 0]
     mpop = pop[layer.index.get_indexer(member["code"])] * member["share"].to_numpy()
     by_stage_pop = pd.Series(mpop).groupby(member["stage"].astype(str).to_numpy()).sum()
-    rows = []
+    rows: list[dict[str, Any]] = []
     shown = [NOT_GIVEN, *STAGES] if (checked.cpts["stage"] == NOT_GIVEN).any() else STAGES
     for stage in shown:
         rows.append({
