@@ -590,24 +590,24 @@ def two_step_fca(
     problems: list[dict] = []
     dem, dem_keys = _as_values(demand, "demande", problems)
     sup, sup_keys = _as_values(supply, "offre", problems)
-    codes, c, repaired = _check_costs(costs, origin, destination, cost, problems)
+    table_codes, c, repaired = _check_costs(costs, origin, destination, cost, problems)
     if problems:
         raise ValidationError("Entrées de l'accessibilité invalides : corrigez les lignes citées",
                               problems)
     # position of each code in demand and supply (-1: none); code -1 (missing) → -1
-    o_pos = np.full(codes.size + 1, -1, dtype=np.int64)
-    d_pos = np.full(codes.size + 1, -1, dtype=np.int64)
+    o_pos = np.full(table_codes.size + 1, -1, dtype=np.int64)
+    d_pos = np.full(table_codes.size + 1, -1, dtype=np.int64)
     for pos, keys in ((o_pos, dem_keys), (d_pos, sup_keys)):
-        coded = codes.encode(keys)
+        coded = table_codes.encode(keys)
         pos[coded[coded >= 0]] = np.flatnonzero(coded >= 0)
-    oi = o_pos[codes.origin]
-    di = d_pos[codes.destination]
+    oi = o_pos[table_codes.origin]
+    di = d_pos[table_codes.destination]
     # (two reductions rather than masks: every code is known in the usual case)
     everything_known = bool(oi.min(initial=0) >= 0 and di.min(initial=0) >= 0)
     keep = None if everything_known else (oi >= 0) & (di >= 0)
     # a location's own supply is always in reach of its own people: its pair with itself
     # counts just under the limit when its time reaches it (the trip inside a huge commune)
-    same = codes.origin == codes.destination
+    same = table_codes.origin == table_codes.destination
     self_rows = np.flatnonzero(same if keep is None else same & keep)
     limit = _reach_limit(max_cost, weight)
     capped = dem.index[:0]
@@ -628,12 +628,12 @@ def two_step_fca(
     has_self[oi[self_rows]] = True
 
     def unknown(column, pos):
-        found = np.zeros(codes.size, dtype=bool)
+        found = np.zeros(table_codes.size, dtype=bool)
         found[column[(pos < 0) & (column >= 0)]] = True
-        return codes.decode(np.flatnonzero(found))
+        return table_codes.decode(np.flatnonzero(found))
 
-    unknown_o = codes.decode(np.asarray([], dtype=np.int64)) if everything_known else unknown(codes.origin, oi)
-    unknown_d = codes.decode(np.asarray([], dtype=np.int64)) if everything_known else unknown(codes.destination, di)
+    unknown_o = table_codes.decode(np.asarray([], dtype=np.int64)) if everything_known else unknown(table_codes.origin, oi)
+    unknown_d = table_codes.decode(np.asarray([], dtype=np.int64)) if everything_known else unknown(table_codes.destination, di)
     if weight is None:
         oi, di = oi[keep], di[keep]
         w = np.ones(len(oi))
