@@ -71,7 +71,7 @@ def formatted(x, fmt: str, *, sep: str = " ") -> str:
     return text.replace(",", "\x00").replace(".", ",").replace("\x00", sep)
 
 
-def percent(x, decimals: int = 1, *, sep: str = " ") -> str:
+def percent(x, decimals: int | None = 1, *, sep: str = " ") -> str:
     """A share (0–1) as a French percentage: ``11,8 %``.
 
     Examples
