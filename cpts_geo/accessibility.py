@@ -59,7 +59,7 @@ from scipy.optimize import brentq
 from scipy.spatial import cKDTree
 
 from cpts_geo._french import number
-from cpts_geo.errors import ValidationError
+from cpts_geo.errors import CptsGeoWarning, ValidationError
 from cpts_geo.io import parse_numbers
 
 __all__ = [
@@ -696,26 +696,26 @@ def two_step_fca(
     if repaired:
         warnings.warn(
             f"{len(repaired)} code(s) de la table des temps réparé(s) (zéro initial, espaces) : "
-            + ", ".join(f"{a} → {b}" for a, b in repaired[:5]) + " ; liste dans attrs['repaired_codes']",
+            + ", ".join(f"{a} → {b}" for a, b in repaired[:5]) + " ; liste dans attrs['repaired_codes']", CptsGeoWarning,
             stacklevel=2)
     if len(unlisted):
         warnings.warn(
             f"{len(unlisted)} lieu(x) de demande absent(s) de la table des temps "
             f"({', '.join(map(str, unlisted[:5]))}) : accessibilité inconnue (NaN), pas 0 ; "
-            "ajoutez au moins la paire du lieu avec lui-même ; liste dans attrs['not_in_costs']",
+            "ajoutez au moins la paire du lieu avec lui-même ; liste dans attrs['not_in_costs']", CptsGeoWarning,
             stacklevel=2)
     if len(no_self):
         warnings.warn(
             f"{len(no_self)} lieu(x) avec offre ou demande sans paire avec lui-même dans la table "
             f"des temps ({', '.join(map(str, no_self[:5]))}) : l'offre d'un lieu n'y est pas comptée "
             "pour ses propres habitants ; ajoutez la paire (temps de trajet interne) ; liste dans "
-            "attrs['no_self_pair']", stacklevel=2)
+            "attrs['no_self_pair']", CptsGeoWarning, stacklevel=2)
     if len(capped):
         warnings.warn(
             f"{len(capped)} lieu(x) dont le trajet interne (paire du lieu avec lui-même) atteint "
             f"la limite de {number(limit, None)} min ({', '.join(map(str, capped[:5]))}) : compté "
             "juste sous la limite (dernier palier), pour que l'offre d'un lieu reste à portée de "
-            "ses habitants ; liste dans attrs['capped_self']", stacklevel=2)
+            "ses habitants ; liste dans attrs['capped_self']", CptsGeoWarning, stacklevel=2)
     if not quiet:
         for col, codes in no_supply.items():
             if len(codes):
@@ -724,17 +724,17 @@ def two_step_fca(
                 warnings.warn(
                     f"{prefix}{len(codes)} lieu(x) sans aucune offre à portée : accessibilité 0 "
                     f"(par ex. {', '.join(map(str, codes[:5]))}) ; liste dans "
-                    f"attrs['no_supply']{key}", stacklevel=2)
+                    f"attrs['no_supply']{key}", CptsGeoWarning, stacklevel=2)
         if len(unreached):
             warnings.warn(
                 f"{len(unreached)} lieu(x) d'offre qu'aucune demande n'atteint : offre non comptée "
-                f"(par ex. {', '.join(map(str, unreached[:5]))}) ; liste dans attrs['unreached_supply']",
+                f"(par ex. {', '.join(map(str, unreached[:5]))}) ; liste dans attrs['unreached_supply']", CptsGeoWarning,
                 stacklevel=2)
         if len(unknown_o) or len(unknown_d):
             warnings.warn(
                 f"Paires ignorées : {len(unknown_o)} origine(s) absente(s) de la demande, "
                 f"{len(unknown_d)} destination(s) absente(s) de l'offre (sans effet : demande et "
-                "offre nulles) ; listes dans attrs['unknown_origins'] / ['unknown_destinations']",
+                "offre nulles) ; listes dans attrs['unknown_origins'] / ['unknown_destinations']", CptsGeoWarning,
                 stacklevel=2)
     return out
 
@@ -872,7 +872,7 @@ def estimate_costs(
         lost = communes.index[~located]
         warnings.warn(
             f"{len(lost)} commune(s) sans géométrie ({', '.join(map(str, lost[:5]))}) : "
-            "aucun temps de trajet estimé pour elles ; liste dans attrs['unlocated']",
+            "aucun temps de trajet estimé pour elles ; liste dans attrs['unlocated']", CptsGeoWarning,
             stacklevel=2)
         communes = communes[located]
     pts = communes.geometry.representative_point()
@@ -1006,7 +1006,7 @@ def _demand_on_layer(demand: pd.Series, communes) -> tuple[pd.Series, pd.DataFra
         warnings.warn(
             f"{len(report)} code(s) de la demande rattaché(s) à la commune actuelle ("
             + ", ".join(f"{a} → {b}" for a, b in report[["code", "new_code"]].head(5).itertuples(index=False))
-            + ") : demandes additionnées par commune ; liste dans attrs['demand_remapped']",
+            + ") : demandes additionnées par commune ; liste dans attrs['demand_remapped']", CptsGeoWarning,
             stacklevel=3)
     summed = pd.Series(values, index=new.to_numpy()).groupby(level=0, sort=False).sum()
     return summed, report
@@ -1053,12 +1053,12 @@ def _costs_on_layer(costs: pd.DataFrame, communes) -> tuple[pd.DataFrame, pd.Dat
             f"{len(report)} code(s) de la table des temps rattaché(s) à la commune actuelle ("
             + ", ".join(f"{a} → {b}" for a, b in report[["code", "new_code"]].head(5).itertuples(index=False))
             + f") : {n_rows - len(table)} paire(s) fusionnée(s) avec une autre (moyenne des temps) ; "
-            "liste dans attrs['costs_remapped']", stacklevel=3)
+            "liste dans attrs['costs_remapped']", CptsGeoWarning, stacklevel=3)
     if unknown:
         warnings.warn(
             f"{len(unknown)} code(s) de la table des temps absent(s) de la couche des communes "
             f"({', '.join(unknown[:5])}) : leurs {int((~known).sum())} paire(s) sont laissées de "
-            "côté ; liste dans attrs['costs_unknown']", stacklevel=3)
+            "côté ; liste dans attrs['costs_unknown']", CptsGeoWarning, stacklevel=3)
     return table.reset_index(drop=True), report, unknown
 
 
@@ -1167,7 +1167,7 @@ def accessibility(
         if len(missing):
             warnings.warn(
                 f"{len(missing)} commune(s) sans population connue ({', '.join(missing[:5])}) : "
-                "demande comptée 0 ; donnez demand=… pour les compter", stacklevel=2)
+                "demande comptée 0 ; donnez demand=… pour les compter", CptsGeoWarning, stacklevel=2)
         dem = pd.Series(pop.astype("Float64").fillna(0).to_numpy(dtype="float64"), index=codes)
     else:
         dem, demand_report = _demand_on_layer(demand, communes)
@@ -1182,7 +1182,7 @@ def accessibility(
     if drees and max_minutes > last:
         warnings.warn(
             f"max_minutes={number(max_minutes, None)} : les paliers DREES donnent un poids nul à "
-            f"partir de {number(last, None)} minutes, la portée n'en est pas élargie",
+            f"partir de {number(last, None)} minutes, la portée n'en est pas élargie", CptsGeoWarning,
             stacklevel=2)
     # estimated times are uncertain: the DREES bands weigh them by their expected value
     # (TRAVEL_ASSUMPTIONS["uncertainty"]), with a reach of 3 σ beyond the last band
@@ -1315,7 +1315,7 @@ def territory_accessibility(
             f"{len(unknown)} commune(s) d'accessibilité inconnue ({', '.join(map(str, unknown[:5]))}) "
             f"dans {len(where)} territoire(s) ({', '.join(map(str, where[:5]))}) : moyenne calculée "
             "sur les communes de valeur connue ; nombre et population dans n_communes_unknown, "
-            "population_unknown ; liste dans attrs['unknown']", stacklevel=2)
+            "population_unknown ; liste dans attrs['unknown']", CptsGeoWarning, stacklevel=2)
     out.attrs["threshold"] = threshold
     out.attrs["unknown"] = unknown
     return out

@@ -38,6 +38,7 @@ from typing import Any, NamedTuple
 import numpy as np
 import pandas as pd
 
+from cpts_geo.errors import CptsGeoWarning
 from cpts_geo.flows import adjacency, commune_units
 
 __all__ = ["Proposal", "compare_perimeters", "propose_perimeters", "validity"]
@@ -207,7 +208,7 @@ def propose_perimeters(
         if pop.isna().any():
             warnings.warn(
                 f"{int(pop.isna().sum())} commune(s) sans population comptée(s) pour 0 : "
-                + ", ".join(codes_in[pop.isna().to_numpy()][:10]), stacklevel=2)
+                + ", ".join(codes_in[pop.isna().to_numpy()][:10]), CptsGeoWarning, stacklevel=2)
         sizes = pop.fillna(0).to_numpy(dtype="float64")
     else:
         sizes = resident.copy()
@@ -297,7 +298,7 @@ def propose_perimeters(
     if len(bad):
         warnings.warn(
             f"{len(bad)} zone(s) proposée(s) ne respectent pas les seuils d'autonomie et de "
-            "taille (" + ", ".join(bad.index[:10]) + ") : voir la colonne note.", stacklevel=2)
+            "taille (" + ", ".join(bad.index[:10]) + ") : voir la colonne note.", CptsGeoWarning, stacklevel=2)
     return Proposal(registry[_REGISTRY_COLUMNS], areas)
 
 

@@ -37,7 +37,7 @@ import pandas as pd
 
 from cpts_geo._french import fold, number
 from cpts_geo.cog import normalize_codes, remap_codes
-from cpts_geo.errors import ValidationError
+from cpts_geo.errors import CptsGeoWarning, ValidationError
 from cpts_geo.io import ReadTable, parse_numbers, read_table
 
 __all__ = [
@@ -295,7 +295,7 @@ def _finish(frame: pd.DataFrame, rows: np.ndarray, raw_codes: pd.Series, profess
     if len(fixes):
         fixes = fixes.assign(row=rows[fixes["row"].to_numpy() - 1]).drop_duplicates(["row", "code"])
         warnings.warn(f"{len(fixes)} code(s) commune réparé(s) (espaces, zéro initial) : "
-                      "voir attrs['remapped']", stacklevel=3)
+                      "voir attrs['remapped']", CptsGeoWarning, stacklevel=3)
         changed = pd.concat([fixes.assign(name=pd.NA, new_name=pd.NA), changed], ignore_index=True)
     moved = report[report["new_code"].notna()].assign(
         row=lambda t: rows[t["row"].to_numpy(dtype="int64") - 1]).drop_duplicates(["row", "code"])
@@ -303,12 +303,12 @@ def _finish(frame: pd.DataFrame, rows: np.ndarray, raw_codes: pd.Series, profess
         reasons = moved["reason"].value_counts()
         warnings.warn(
             f"{len(moved)} ligne(s) rattachée(s) à la commune actuelle ("
-            + ", ".join(f"{n} {r}" for r, n in reasons.items()) + ") : voir attrs['remapped']",
+            + ", ".join(f"{n} {r}" for r, n in reasons.items()) + ") : voir attrs['remapped']", CptsGeoWarning,
             stacklevel=3)
     out = out[out["code"].notna()].reset_index(drop=True)
     if len(rejected):
         warnings.warn(f"{rejected['row'].nunique()} ligne(s) écartée(s) : code absent de la couche "
-                      "des communes (voir attrs['rejected'])", stacklevel=3)
+                      "des communes (voir attrs['rejected'])", CptsGeoWarning, stacklevel=3)
     out.attrs["remapped"] = changed.sort_values("row", kind="stable").reset_index(drop=True)
     out.attrs["rejected"] = rejected
     return out
@@ -501,7 +501,7 @@ def read_bpe(
             warnings.warn(
                 f"{len(duplicates)} ligne(s) de la BPE répètent exactement une autre ligne (mêmes "
                 f"{where} ; lignes {shown}…) : leurs effectifs sont additionnés ; retirez les "
-                "doublons s'ils ne sont pas voulus ; liste dans attrs['duplicates']", stacklevel=2)
+                "doublons s'ils ne sont pas voulus ; liste dans attrs['duplicates']", CptsGeoWarning, stacklevel=2)
         out.attrs["duplicates"] = duplicates
         out.attrs["other_equipment_rows"] = other
         out.attrs["file_rows"] = len(frame)
@@ -558,7 +558,7 @@ def _warn_no_supply(typequ: pd.Series, keep: set | None) -> None:
         f"{len(typequ)} ligne(s)"
         + (f" ; codes de santé présents mais non reconnus : {', '.join(map(str, health[:10]))} "
            "(autre nomenclature de la BPE ?)" if health else "")
-        + " ; vérifiez le fichier", stacklevel=3)
+        + " ; vérifiez le fichier", CptsGeoWarning, stacklevel=3)
 
 
 def _duplicated_rows(sub: pd.DataFrame, cols: Mapping[str, str], typequ: pd.Series,

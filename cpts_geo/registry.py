@@ -38,7 +38,7 @@ import pandas as pd
 
 from cpts_geo._french import percent
 from cpts_geo.communes import arrondissement_parent, load_arrondissements, load_communes
-from cpts_geo.errors import ValidationError
+from cpts_geo.errors import CptsGeoWarning, ValidationError
 from cpts_geo.io import read_table, recognise_header
 
 __all__ = [
@@ -320,21 +320,21 @@ def _warn_repairs(report: pd.DataFrame) -> None:
     zero = report[reason == "zéro initial restauré"]
     if len(zero):
         warnings.warn(f"{len(zero)} code(s) commune sans zéro initial réparé(s) (ex. "
-                      f"{zero['code'].iat[0]} → {zero['new_code'].iat[0]}) : voir le rapport.", stacklevel=3)
+                      f"{zero['code'].iat[0]} → {zero['new_code'].iat[0]}) : voir le rapport.", CptsGeoWarning, stacklevel=3)
     former = report[reason.str.startswith(("commune ", "ancien code")) | (reason == "table de passage")]
     if len(former):
         warnings.warn(
             f"{len(former)} ancien(s) code(s) commune rattaché(s) à la commune actuelle "
-            f"(ex. {former['code'].iat[0]} → {former['new_code'].iat[0]}) : voir le rapport.",
+            f"(ex. {former['code'].iat[0]} → {former['new_code'].iat[0]}) : voir le rapport.", CptsGeoWarning,
             stacklevel=3)
     dup = reason.str.startswith("doublon")
     if dup.any():
         warnings.warn(f"{int(dup.sum())} ligne(s) en double (même commune, même CPTS) ignorée(s) : "
-                      "voir le rapport.", stacklevel=3)
+                      "voir le rapport.", CptsGeoWarning, stacklevel=3)
     same = reason.str.startswith("même nom de CPTS")
     if same.any():
         warnings.warn(f"{int(same.sum())} nom(s) de CPTS portés par plusieurs identifiants : "
-                      "voir le rapport.", stacklevel=3)
+                      "voir le rapport.", CptsGeoWarning, stacklevel=3)
 
 
 def read_perimeters(path: str | Path, *, layer: str | None = None):
@@ -476,5 +476,5 @@ def registry_from_perimeters(
     })
     if len(without):
         warnings.warn(f"{len(without)} périmètre(s) ne couvrent la moitié d'aucune commune et n'ont "
-                      f"aucune commune : {', '.join(map(str, without['cpts_id']))}", UserWarning, stacklevel=2)
+                      f"aucune commune : {', '.join(map(str, without['cpts_id']))}", CptsGeoWarning, stacklevel=2)
     return PerimeterRegistry(registry, cut, without, repaired)
