@@ -47,5 +47,7 @@ def pytest_collection_modifyitems(config, items):
         names = getattr(item, "fixturenames", ())
         if "shared_data" in names:
             item.add_marker(pytest.mark.real_data)
-        if "browser" in item.nodeid or "chromium" in names or "page" in names:
+        # a test skipped when chromium is absent drives chromium
+        needs_chromium = any("chromium" in str(m.kwargs.get("reason", "")) for m in item.iter_markers("skipif"))
+        if "browser" in item.nodeid or "chromium" in names or "page" in names or needs_chromium:
             item.add_marker(pytest.mark.browser)

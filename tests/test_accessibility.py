@@ -27,7 +27,7 @@ from cpts_geo.accessibility import (
     travel_minutes,
     two_step_fca,
 )
-from cpts_geo.errors import ValidationError
+from cpts_geo.errors import CptsGeoWarning, ValidationError
 
 
 def _hospital_costs():
@@ -170,7 +170,8 @@ def test_commune_without_geometry_is_unknown_not_zero(hdf_communes):
     somme = hdf_communes[hdf_communes["department"] == "80"].copy()
     somme.loc["80001", "geometry"] = None
     counts = pd.DataFrame({"médecin généraliste": [300.0]}, index=pd.Index(["80021"]))
-    with pytest.warns(UserWarning, match="sans géométrie \\(80001\\)"):
+    with pytest.warns(CptsGeoWarning, match="sans géométrie \\(80001\\)"), \
+            pytest.warns(CptsGeoWarning, match="absent\\(s\\) de la table des temps \\(80001\\)"):
         out = accessibility(counts, somme, quiet=True)
     assert np.isnan(out.loc["80001", "médecin généraliste"])
     assert out["médecin généraliste"].notna().sum() == len(somme) - 1

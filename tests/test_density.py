@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from cpts_geo.density import density, density_table
-from cpts_geo.errors import ValidationError
+from cpts_geo.errors import CptsGeoWarning, ValidationError
 
 
 @pytest.fixture(scope="module")
@@ -69,7 +69,8 @@ def test_unknown_population_is_announced(somme):
     communes = somme.copy()
     communes["population"] = communes["population"].astype("Float64")
     communes.loc["80001", "population"] = pd.NA
-    with pytest.warns(UserWarning, match="population inconnue \\(80001\\)"):
+    with pytest.warns(CptsGeoWarning, match="population inconnue \\(80001\\)"), \
+            pytest.warns(CptsGeoWarning, match="1 unité\\(s\\) sans population \\(80001\\)"):
         out = density(_supply([("80021", "infirmier", 1.0)]), communes, reference=communes)
     assert np.isnan(out.loc[("80001", "infirmier"), "density"])
 

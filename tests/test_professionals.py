@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from cpts_geo.errors import ValidationError
+from cpts_geo.errors import CptsGeoWarning, ValidationError
 from cpts_geo.professionals import (
     BPE_PROFESSIONS,
     PROFESSIONS,
@@ -70,7 +70,8 @@ def test_remap_reported_not_dropped():
                           "profession": ["infirmier"] * 4, "count": ["1", "2", "3,5", "1"],
                           "etp": ["0.5", "", "1", "1"]})
     before = table.copy()
-    with pytest.warns(UserWarning, match="rattachée"):
+    with pytest.warns(CptsGeoWarning, match="rattachée"), \
+            pytest.warns(CptsGeoWarning, match="2 code\\(s\\) commune réparé\\(s\\)"):
         out = read_professionals(table, fte="etp")
     pd.testing.assert_frame_equal(table, before)  # caller's data untouched
     assert out["code"].tolist() == ["59350", "75056", "05001", "01001"]

@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 from cpts_geo.communes import load_communes
-from cpts_geo.errors import ValidationError
+from cpts_geo.errors import CptsGeoWarning, ValidationError
 from cpts_geo.registry import read_registry, recognise_column, validate_registry
 
 
@@ -122,7 +122,7 @@ def test_declared_split_is_accepted_and_shares_checked(hdf_communes):
 def test_former_code_remapped_with_report(hdf_communes):
     # 02026 Artonges became a commune déléguée of 02458 Dhuys et Morin-en-Brie.
     r = reg([("A", "ACI signé", "02026", "Artonges")])
-    with pytest.warns(UserWarning, match="ancien.*02026 → 02458"):
+    with pytest.warns(CptsGeoWarning, match="ancien.*02026 → 02458"):
         checked = validate_registry(r, hdf_communes)
     assert checked.membership["code"].tolist() == ["02458"]
     rep = checked.report.iloc[0]
@@ -141,7 +141,8 @@ def test_former_code_overlap_reported_with_original_codes(hdf_communes):
 def test_passage_table_for_codes_unknown_to_the_embedded_table(shared_data, hdf_communes):
     r = reg([("A", "ACI signé", "05120")])  # Ristolas, now Abriès-Ristolas (05001)
     france = load_communes(departments="05")
-    checked = validate_registry(r, france)
+    with pytest.warns(CptsGeoWarning, match=r"ancien.*05120 → 05001"):
+        checked = validate_registry(r, france)
     assert checked.membership["code"].tolist() == ["05001"]
     passage = shared_data / "cog_passage" / "gescodgeo_table_passage_2008_2025.csv"
     flows = pd.read_csv(shared_data / "flows" / "mobpro_sample_orne_cogugaison.csv", dtype=str)
@@ -153,10 +154,10 @@ def test_passage_table_for_codes_unknown_to_the_embedded_table(shared_data, hdf_
     old = alone.loc[alone["reason"].str.startswith("ancien code"), "code"].tolist()[:3]
     assert len(old) == 3
     r = reg([("O", "1", c) for c in old])
-    with pytest.warns(UserWarning):
+    with pytest.warns(CptsGeoWarning):
         alone_checked = validate_registry(r, orne)
     assert alone_checked.membership["code"].isin(orne.index).all()
-    with pytest.warns(UserWarning, match="table de passage|ancien"):
+    with pytest.warns(CptsGeoWarning, match="table de passage|ancien"):
         checked = validate_registry(r, orne, passage=passage)
     assert checked.membership["code"].isin(orne.index).all()
     assert (checked.report["reason"] == "table de passage").sum() == len(old)
@@ -196,7 +197,7 @@ def test_stage_typos_rejected_with_rows(hdf_communes):
 
 def test_duplicate_in_one_cpts_is_kept_once(hdf_communes):
     r = reg([("A", "1", "80021"), ("A", "1", "80021"), ("A", "1", "80001")])
-    with pytest.warns(UserWarning, match="en double"):
+    with pytest.warns(CptsGeoWarning, match="en double"):
         checked = validate_registry(r, hdf_communes)
     assert checked.membership["code"].tolist() == ["80001", "80021"]
     assert checked.report["reason"].iat[0] == "doublon dans la CPTS A : ligne ignorée"
@@ -205,7 +206,7 @@ def test_duplicate_in_one_cpts_is_kept_once(hdf_communes):
 
 def test_codes_that_lost_their_leading_zero_and_spaces(hdf_communes):
     r = reg([("A", "1", 2691), ("A", "1", " 80021 ")])  # Saint-Quentin typed as a number
-    with pytest.warns(UserWarning, match="zéro initial"):
+    with pytest.warns(CptsGeoWarning, match="zéro initial"):
         checked = validate_registry(r, hdf_communes)
     assert checked.membership["code"].tolist() == ["02691", "80021"]
     assert checked.report["reason"].tolist() == ["zéro initial restauré", "espaces retirés"]
@@ -345,7 +346,7 @@ def test_conflicting_duplicates_are_an_error_identical_ones_merge(hdf_communes):
     assert p.loc[p["kind"] == "doublon contradictoire", "row"].iat[0] == "2, 3"
     same = reg([("A", "1", "59350", "Lille", "0,3"), ("A", "1", "59350", "Lille", "0,3"),
                 ("B", "1", "59350", "Lille", "0,7")])
-    with pytest.warns(UserWarning, match="en double"):
+    with pytest.warns(CptsGeoWarning, match="en double"):
         checked = validate_registry(same, hdf_communes)
     assert checked.membership["share"].tolist() == [0.3, 0.7]
     assert (checked.report["reason"] == "doublon dans la CPTS A : ligne ignorée").sum() == 1
@@ -398,7 +399,7 @@ def test_nfc_and_nfd_names_are_one_name(hdf_communes):
 def test_same_cpts_name_under_two_ids_is_reported(hdf_communes):
     r = pd.DataFrame({"cpts_id": ["A", "B"], "cpts_name": ["CPTS Somme", "CPTS SOMME"], "stage": "1",
                       "commune_code": ["80021", "80001"]})
-    with pytest.warns(UserWarning, match="plusieurs identifiants"):
+    with pytest.warns(CptsGeoWarning, match="plusieurs identifiants"):
         checked = validate_registry(r, hdf_communes)
     rep = checked.report
     assert rep["reason"].str.contains("même nom de CPTS que A").tolist() == [True]
