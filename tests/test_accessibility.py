@@ -252,6 +252,7 @@ def test_standardised_population_reproduces_drees(shared_data):
     assert ((ours / drees - 1).abs() < 0.01).all()
 
 
+@pytest.mark.slow
 def test_apl_rank_correlation_hdf(shared_data):
     """E2SFCA with BPE 2018 GPs vs the published DREES APL 2022 (ranks, Hauts-de-France)."""
     from scipy.stats import spearmanr

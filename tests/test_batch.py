@@ -24,6 +24,7 @@ def _run(capsys, reg, maps, *more):
     return capsys.readouterr().out
 
 
+@pytest.mark.slow
 def test_rerun_rebuilds_a_map_whose_file_changed(registry, tmp_path, capsys):
     maps = tmp_path / "maps"
     assert _run(capsys, registry, maps).count("carte écrite") == 3
@@ -41,6 +42,7 @@ def test_rerun_rebuilds_a_map_whose_file_changed(registry, tmp_path, capsys):
     assert _run(capsys, registry, maps).count("carte inchangée") == 3
 
 
+@pytest.mark.slow
 def test_truncated_manifest_is_said_and_rebuilt(registry, tmp_path, capsys):
     maps = tmp_path / "maps"
     _run(capsys, registry, maps)

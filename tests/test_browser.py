@@ -114,6 +114,7 @@ def hdf_map(tmp_path_factory):
     return path, terr, layer
 
 
+@pytest.mark.slow
 def test_hdf_map_in_headless_chromium_offline(hdf_map, tmp_path):
     path, terr, layer = hdf_map
     result = render(path, tmp_path)

@@ -125,6 +125,7 @@ def test_indicator_legend_follows_its_layer_and_small_screen(browser, tmp_path):
     assert page.errors == []
 
 
+@pytest.mark.slow
 def test_payloads_in_every_user_text_field_stay_inert(browser, tmp_path):
     from cpts_geo.batch import batch_maps
     from cpts_geo.communes import load_communes

@@ -95,6 +95,7 @@ def test_carte_and_batch(capsys, tmp_path, monkeypatch):
     assert "plusieurs régions (11, 32)" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_offre_generic_table_reports_every_row(tmp_path, capsys):
     supply = tmp_path / "professionnels.csv"
     supply.write_text("commune;métier;nb\n59350;généraliste;300\n99999;kiné;2\n80021;infirmière;40\n",
@@ -179,6 +180,7 @@ def test_output_in_a_windows_code_page_does_not_fail(tmp_path):
     assert "ligne 3 : 02026 Artonges -> 02458 (commune déléguée)" in out
 
 
+@pytest.mark.slow
 def test_offre_says_what_users_must_know(tmp_path, capsys):
     supply = tmp_path / "bpe_large.csv"
     supply.write_text("CODGEO;D201;D232;D301\n15014;30;;9\n15031;;2;\n99999;1;1;0\n75112;3;4;\n",

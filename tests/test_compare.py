@@ -17,6 +17,7 @@ def example():
     return pd.DataFrame(reg[["cpts_id", "cpts_name", "stage", "commune_code", "share"]])
 
 
+@pytest.mark.slow
 def test_a_registry_against_itself_has_no_change(example, hdf_communes):
     cmp = compare_registries(example, example, hdf_communes)
     assert isinstance(cmp, RegistryComparison)
@@ -35,6 +36,7 @@ def test_against_an_empty_registry(example, hdf_communes):
     assert born.summary["CPTS créée"] == 59 and born.summary["commune entrée dans la couverture"] == 3220
 
 
+@pytest.mark.slow
 def test_real_case_ids_and_names_spelled_differently(example, hdf_communes):
     """The illustrative Hauts-de-France listing (real EPCI compositions) against a rewritten
     one: other ids, names in capitals without accents or « CPTS », communes moved, one CPTS
@@ -93,11 +95,13 @@ def test_shares_and_a_few_communes_apart(hdf_communes):
     assert cmp.matches.set_index("old_id").at["A", "new_id"] == "S"
 
 
+@pytest.mark.slow
 def test_checked_registries_are_accepted(example, hdf_communes):
     checked = validate_registry(example, hdf_communes)
     assert len(compare_registries(checked, checked).changes) == 0
 
 
+@pytest.mark.slow
 def test_cli_comparer(tmp_path, capsys, example):
     old = tmp_path / "ancien.csv"
     new = tmp_path / "nouveau.csv"

@@ -72,6 +72,7 @@ def editor_page(tmp_path_factory, shared_data):
     return path, hdf, checked, supply
 
 
+@pytest.mark.slow
 @browser_only
 def test_editor_like_a_user(editor_page, tmp_path):
     sync_api = pytest.importorskip("playwright.sync_api", reason="Playwright pour Python absent")

@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from cpts_geo import flows as F
-from cpts_geo.errors import ValidationError
+from cpts_geo.errors import CptsGeoWarning, ValidationError
 
 # --------------------------------------------------------------------------- readers
 
@@ -545,7 +545,8 @@ def test_read_flows_normalises_each_code_once(tmp_path, monkeypatch):
     real = flows_read.normalize_codes
     monkeypatch.setattr(flows_read, "normalize_codes", lambda values: calls.append(len(values)) or real(values))
     rows = "".join(f"{o};{d};{v}\n" for o, d, v in [("1001", "61001", 1), ("61001", "61001", 2)] * 500)
-    read = F.read_flows(_write(tmp_path / "flux.csv", "origine;destination;volume\n" + rows))
+    with pytest.warns(CptsGeoWarning, match="flux.csv : 1 code\\(s\\) commune réparé\\(s\\).*500 ligne"):
+        read = F.read_flows(_write(tmp_path / "flux.csv", "origine;destination;volume\n" + rows))
     table = read.flows
     assert len(table) == 1000 and max(calls) <= 2
     assert table["origin"].iloc[0] == "01001" and table["volume"].sum() == 1500

@@ -152,6 +152,7 @@ def test_user_text_is_never_a_template(hdf_communes):
     assert "{\\u007b 6*6 }}" in page and "{\\u007b 8*8 }}" in page and "{\\u0025 if 1 \\u0025}" in page
 
 
+@pytest.mark.slow
 def test_fond_named_url_and_french_errors(hdf):
     from cpts_geo.maps import FONDS
 

@@ -171,6 +171,7 @@ def test_unknown_extension_refused_before_anything(tmp_path, capsys):
     assert reg.read_bytes() == before
 
 
+@pytest.mark.slow
 def test_territoires_cli_writes_each_format(tmp_path, capsys):
     reg = tmp_path / "registre.csv"
     reg.write_text("cpts_id;etape;code_commune\nA;5;80021\nA;5;02026\n", encoding="utf-8")
@@ -237,6 +238,7 @@ def _assert_neutralised(values):
         assert payload not in values, payload
 
 
+@pytest.mark.slow
 def test_injection_territories_csv_and_xlsx(tmp_path):
     reg = _payload_registry(tmp_path)
     assert main(["territoires", str(reg), "-o", str(tmp_path / "t.gpkg")]) == 0

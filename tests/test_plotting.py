@@ -37,6 +37,7 @@ def test_stage_map_colours_legend_scale_caption(hdf):
     assert ax.get_title(loc="left") == "CPTS — Hauts-de-France"
 
 
+@pytest.mark.slow
 def test_tier_and_indicator_maps(hdf, tmp_path):
     terr, layer = hdf
     ax = plot_tiers(terr)

@@ -121,6 +121,7 @@ def _orne():
     return load_communes(departments="61")
 
 
+@pytest.mark.slow
 def test_with_population_replaces_every_figure_and_lists_missing_communes():
     layer = _orne()
     table = pd.DataFrame({"code": ["61001", "61345"], "population": [300, 2000]})
@@ -137,6 +138,7 @@ def test_with_population_replaces_every_figure_and_lists_missing_communes():
     assert layer.loc["61001", "population"] != 300  # the caller's layer is not modified
 
 
+@pytest.mark.slow
 def test_with_population_from_a_french_csv(tmp_path):
     path = tmp_path / "pop.csv"
     path.write_text("CODGEO;PMUN\n61001;1 234\n1001;\u00a0250\n", encoding="utf-8")
@@ -163,6 +165,7 @@ def test_with_population_rejects_bad_rows_with_row_numbers():
         with_population(_orne(), pd.DataFrame({"code": ["61001"], "valeur": [1]}), vintage=2022)
 
 
+@pytest.mark.slow
 def test_with_population_remaps_codes_of_another_cog_vintage():
     layer = _orne()
     # 61042 Saint-Cyr-la-Rosière was merged into 61345 in 2016: a table of COG 2015
@@ -185,6 +188,7 @@ def test_with_population_split_commune_is_apportioned_and_reported():
     assert len(res.remapped) == 5
 
 
+@pytest.mark.slow
 def test_with_population_arrondissements_never_take_a_city_figure():
     paris = load_communes(departments="75", arrondissements=True)
     arm_codes = list(paris.index)
@@ -203,6 +207,7 @@ def test_with_population_arrondissements_never_take_a_city_figure():
     assert by_arm.communes["population"].tolist() == [100] * 20 and by_arm.missing.empty
 
 
+@pytest.mark.slow
 def test_with_population_reports_unknown_and_outside_codes():
     table = pd.DataFrame({"code": ["61001", "99999", "59350"], "population": [1, 2, 3]})
     res = with_population(_orne(), table, vintage=2022)
@@ -305,6 +310,7 @@ def test_two_regions_files_validated_together_report_the_overlap(tmp_path):
         validate_registry(both, load_communes(crs=None))
 
 
+@pytest.mark.slow
 def test_cli_population_file(tmp_path, capsys):
     reg = tmp_path / "registre.csv"
     reg.write_text(_CROSSING, encoding="utf-8")
@@ -329,6 +335,7 @@ def test_cli_population_file(tmp_path, capsys):
     assert "population négative" in err and "lignes 2, 3" in err
 
 
+@pytest.mark.slow
 def test_batch_maps_use_the_population_given(tmp_path):
     from cpts_geo.batch import batch_maps
     from cpts_geo.registry import validate_registry

@@ -284,6 +284,7 @@ def test_names_with_html_are_text(tmp_path):
     assert htmllib.escape(PAYLOAD) in text
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(CHROMIUM is None, reason="chromium absent : installez le paquet Debian « chromium »")
 def test_payload_does_not_run_in_chromium(tmp_path):
     playwright = pytest.importorskip("playwright.sync_api")
@@ -348,6 +349,7 @@ def test_pdf_with_weasyprint_or_help(tmp_path, ctx, monkeypatch):
     assert res.pdf is None and "pip install cpts_geo[pdf]" in res.message and res.html.exists()
 
 
+@pytest.mark.slow
 def test_region_portraits_all_written_then_skipped(tmp_path, ctx):
     lines = []
     out = tmp_path / "portraits"
@@ -366,6 +368,7 @@ def test_region_portraits_all_written_then_skipped(tmp_path, ctx):
     assert not list(out.glob(".*"))  # no temporary file left
 
 
+@pytest.mark.slow
 def test_cli_portrait(tmp_path, capsys):
     from cpts_geo.cli import main
 
@@ -418,6 +421,7 @@ def test_wide_indicator_table_with_names_and_file_rows(tmp_path):
         [2, "80021", "Patients sans MT", 1200.0]]
 
 
+@pytest.mark.slow
 def test_cli_region_folder_with_progress(tmp_path, capsys):
     from cpts_geo.cli import main
 

@@ -190,6 +190,7 @@ def test_overlap_refused_by_validation_and_by_the_database(db, example, hdf_comm
                     {"c": code, "i": other})
 
 
+@pytest.mark.slow
 def test_cli_territoires_postgis(db, tmp_path, capsys):
     url, _engine = db
     out = tmp_path / "t.gpkg"
