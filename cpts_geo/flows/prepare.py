@@ -121,6 +121,7 @@ def prepare_flows(
     ...                       "destination": ["05001", "05001", "05001"], "volume": [3., 4., 5.]})
     >>> import warnings
     >>> with warnings.catch_warnings(record=True):  # 99999 is unknown: kept, with a warning
+    ...     warnings.simplefilter("always")
     ...     out, report = prepare_flows(table)
     >>> out.values.tolist()
     [['05001', '05001', 7.0], ['99999', '05001', 5.0]]
@@ -335,6 +336,7 @@ def code_report(flows: FlowsRead, report: pd.DataFrame | PreparedFlows) -> pd.Da
     >>> table = pd.DataFrame({"origine": [1001, "05120"], "destination": ["99999", "05001"],
     ...                       "volume": [1.0, 2.0]})
     >>> with warnings.catch_warnings(record=True):
+    ...     warnings.simplefilter("always")
     ...     raw = read_flows(table)
     ...     flows, report = prepare_flows(raw)
     >>> code_report(raw, report)[["step", "given_code", "new_code", "row"]].values.tolist()
@@ -389,6 +391,7 @@ def reading_summary(
     >>> table = pd.DataFrame({"origin": ["61001", "61001", "99999"],
     ...                       "destination": ["61001", "61001", "61001"], "volume": [1.0, 2.0, 5.0]})
     >>> with warnings.catch_warnings(record=True):
+    ...     warnings.simplefilter("always")
     ...     raw = read_flows(table)
     ...     prepared = prepare_flows(raw)
     >>> print("\\n".join(reading_summary(raw, prepared)))

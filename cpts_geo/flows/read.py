@@ -321,7 +321,7 @@ def _flow_table(frame: pd.DataFrame, rows: np.ndarray, label: str,
     if len(code_report):
         warnings.warn(
             f"{label} : {len(code_report)} code(s) commune réparé(s) (zéro initial, espaces) sur "
-            f"{number(code_report['n_rows'].sum())} ligne(s) ; voir .code_report.",
+            f"{number(code_report['n_rows'].sum())} ligne(s) ; voir le rapport (code_report).",
             CptsGeoWarning, stacklevel=3)
     return out, code_report
 
