@@ -50,7 +50,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -58,6 +58,11 @@ import pandas as pd
 from cpts_geo._files import atomic_path, atomic_write_text
 from cpts_geo._french import fold, number, percent
 from cpts_geo.errors import ValidationError
+
+if TYPE_CHECKING:  # imported when needed only (a portrait starts fast)
+    import geopandas as gpd
+
+    from cpts_geo.registry import CheckedRegistry
 
 __all__ = [
     "AGE_BANDS",
@@ -168,10 +173,10 @@ class Portrait:
 class PortraitContext(NamedTuple):
     """What every portrait of a registry shares, computed once by :func:`portrait_context`."""
 
-    checked: object
-    communes: object
-    territories: object
-    layer: object
+    checked: CheckedRegistry
+    communes: gpd.GeoDataFrame
+    territories: gpd.GeoDataFrame
+    layer: gpd.GeoDataFrame
     france: pd.DataFrame
     apl: pd.DataFrame
     apl_unmatched: pd.DataFrame
@@ -1040,8 +1045,8 @@ def _parse_rules(rules: Mapping[str, str] | None, indicators: Iterable[str]) -> 
                                         f"(indicateurs : {', '.join(sorted(known))})"})
     for name in known:
         rule = rules.get(name, "somme")
-        kind, _, by = str(rule).partition(":")
-        kind = _RULES.get(fold(kind))
+        given, _, by = str(rule).partition(":")
+        kind = _RULES.get(fold(given))
         if kind is None or (kind == "mean" and not by.strip()):
             problems.append({"problem": f"indicateur « {name} » : règle d'agrégation « {rule} » inconnue ; "
                                         "règles possibles : « somme », « moyenne:population » (moyenne "

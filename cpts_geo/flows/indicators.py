@@ -55,6 +55,14 @@ class _Units:
     """
 
     __slots__ = ("codes", "cpts", "d_com", "d_unit", "o_com", "o_unit", "total", "w")
+    codes: pd.Index
+    cpts: pd.Index
+    o_com: np.ndarray
+    d_com: np.ndarray
+    o_unit: np.ndarray
+    d_unit: np.ndarray
+    w: np.ndarray
+    total: float
 
 
 _PLM = None
@@ -108,6 +116,22 @@ class _Coded:
 
     __slots__ = ("codes", "count", "cpts", "d", "e_share", "e_unit", "m_com", "m_share", "m_unit",
                  "mem", "o", "simple", "split", "start", "total", "w")
+    codes: pd.Index
+    cpts: pd.Index
+    mem: pd.DataFrame
+    o: np.ndarray
+    d: np.ndarray
+    w: np.ndarray
+    m_com: np.ndarray
+    m_unit: np.ndarray
+    m_share: np.ndarray
+    simple: np.ndarray
+    split: np.ndarray
+    count: np.ndarray
+    start: np.ndarray
+    e_unit: np.ndarray
+    e_share: np.ndarray
+    total: float
 
 
 def _coded(flows, membership: pd.DataFrame) -> _Coded:
@@ -283,7 +307,7 @@ def flow_matrix(flows: pd.DataFrame, membership: pd.DataFrame) -> pd.DataFrame:
     k = len(u.cpts)
     vol = _unit_sums(u, pairs=True)
     nz = np.flatnonzero(vol)
-    labels = np.asarray([UNCOVERED, *u.cpts], dtype=object)
+    labels = np.array([UNCOVERED, *u.cpts], dtype=object)
     out = pd.DataFrame({"origin_cpts": labels[nz // (k + 1)],
                         "destination_cpts": labels[nz % (k + 1)], "volume": vol[nz]})
     # CPTS first, in membership order, the uncovered area last
@@ -470,7 +494,7 @@ def commune_destinations(flows: pd.DataFrame, membership: pd.DataFrame) -> pd.Da
     own_mask = np.fromiter(((c, d) in mem_pairs for c, d in zip(agg["c"], agg["d"])),
                            dtype=bool, count=len(agg))
     own = agg[own_mask].groupby("c")["w"].sum()
-    labels = np.asarray([*u.cpts, UNCOVERED], dtype=object)
+    labels = np.array([*u.cpts, UNCOVERED], dtype=object)
     agg["label"] = labels[np.where(agg["d"] >= 0, agg["d"], k)]
     agg["own"] = own_mask
     best = (agg.sort_values(["c", "w", "own", "label"], ascending=[True, False, False, True])
@@ -559,7 +583,7 @@ def coherence_flags(
     # volume from each commune to each CPTS
     u = _expand(flows, membership)
     to_cpts = pd.DataFrame({"code": u.codes.to_numpy(dtype=object)[u.o_com],
-                            "cpts": np.asarray([*u.cpts, None], dtype=object)[
+                            "cpts": np.array([*u.cpts, None], dtype=object)[
                                 np.where(u.d_unit >= 0, u.d_unit, len(u.cpts))],
                             "w": u.w}).dropna(subset=["cpts"])
     to_cpts = to_cpts.groupby(["code", "cpts"])["w"].sum()

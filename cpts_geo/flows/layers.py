@@ -211,7 +211,7 @@ def retention_layer(
     communes = commune_units(communes, mem["code"])
     geoms = communes.geometry
     clean = bool(communes.attrs.get("clean_coverage"))
-    shapes = []
+    shapes: list = []
     for cpts_id in indicators.index:
         codes = mem.loc[mem["cpts_id"] == cpts_id, "code"]
         parts = geoms.reindex(codes.to_numpy()).dropna().to_numpy()

@@ -7,7 +7,7 @@ import io
 import warnings
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -160,7 +160,7 @@ def _fast_csv(path: Path, *, sep, encoding, select) -> tuple[pd.DataFrame, np.nd
         return None
     if sep is None:
         counts = {s: first.count(s) for s in SEPARATORS}
-        sep = max(counts, key=counts.get) if max(counts.values()) else ","
+        sep = max(counts, key=lambda s: counts[s]) if max(counts.values()) else ","
     headers = list(pd.read_csv(io.StringIO(first + "\n"), sep=sep, nrows=0).columns)
     usecols, code_cols, number_col = select(headers)
     usecols = list(dict.fromkeys(usecols))
@@ -257,7 +257,7 @@ def _flow_table(frame: pd.DataFrame, rows: np.ndarray, label: str,
             "origine, destination, volume.",
             [{"problem": "table vide"}],
         )
-    problems = []
+    problems: list[dict[str, Any]] = []
     columns: dict = {"row": rows}
     given = frame[found["volume"]]
     volume, bad = _parse_volumes(given)
@@ -380,7 +380,7 @@ def read_flows(
     """
     found: dict[str, str] = {}
 
-    def select(headers: list) -> list:
+    def select(headers: list) -> tuple[list, list, str]:
         found.update(_recognise(headers, columns))
         missing = [c for c in ("origin", "destination", "volume") if c not in found]
         if missing:
@@ -512,7 +512,7 @@ def read_mobpro(
     by = list(by)
     cols = list(dict.fromkeys([origin, destination, weight, *by]))
 
-    def select(headers: list) -> list:
+    def select(headers: list) -> tuple[list, list, str]:
         absent = [c for c in cols if c not in headers]
         if absent:
             raise ValidationError(
