@@ -626,7 +626,7 @@ def _from_history(code: str, links: list, current: set, names: dict) -> tuple[st
 
 
 @lru_cache(maxsize=1)
-def _embedded_history():
+def _embedded_history() -> tuple[dict, dict[str, set[str]], dict[str, str], pd.Series]:
     """The embedded arrondissements and former communes as look-up tables (read once)."""
     arm = load_arrondissements(crs=None)
     arm_parent = arrondissement_parent().to_dict()
