@@ -42,7 +42,7 @@ import pyproj
 
 from cpts_geo._files import atomic_path, neutralise_cells
 from cpts_geo._french import whole_numbers
-from cpts_geo.stages import STAGE_COLORS, STAGES
+from cpts_geo.stages import NOT_GIVEN, STAGE_COLORS, STAGES
 
 __all__ = [
     "CHANGE_FIELDS",
@@ -80,6 +80,8 @@ LAYER_FIELDS = {
     "stage_rank": "rang_etape",
     "tier": "taille",
     "population": "population",
+    "pop_standardised": "pop_std",
+    "population_2016": "pop_2016",
     "n_communes": "n_communes",
     "departments": "depts",
     "regions": "regions",
@@ -114,6 +116,7 @@ FIELD_ALIASES = {
     "id_cpts": "Identifiant CPTS", "code_insee": "Code commune", "nom": "Nom", "etape": "Étape",
     "rang_etape": "Rang de l'étape (1 à 5)", "taille": "Taille (niveau ACI)",
     "population": "Population municipale", "n_communes": "Nombre de communes",
+    "pop_std": "Population standardisée (DREES)", "pop_2016": "Population municipale 2016",
     "depts": "Départements", "regions": "Régions", "surf_km2": "Superficie (km²)",
     "un_tenant": "D'un seul tenant", "n_parties": "Nombre de parties", "parties": "Parties",
     "sans_pop": "Communes sans population", "dep": "Département", "nom_dep": "Nom du département",
@@ -127,8 +130,8 @@ FIELD_ALIASES = {
 
 #: Grey of the zones blanches (communes in no CPTS), and of a CPTS without a stage.
 BLANK_COLOR = "#bdbdbd"
-NO_STAGE = "Étape non renseignée"
-_NO_STAGE_COLOR = "#f0f0f0"
+NO_STAGE = NOT_GIVEN  # « Étape non renseignée », owned by cpts_geo.stages
+_NO_STAGE_COLOR = STAGE_COLORS[NOT_GIVEN]
 #: Written as every ``last_change`` of a GeoPackage when no registry date is given.
 _FIXED_DATE = "2000-01-01T00:00:00.000Z"
 
