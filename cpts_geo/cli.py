@@ -1122,6 +1122,15 @@ def _parser() -> argparse.ArgumentParser:
         g.add_argument("--encodage", metavar="NOM",
                        help="encodage du CSV : utf-8, windows-1252, utf-16…")
 
+    def flow_table_args(p):
+        """FLUX and how to read it: shared by the commands that take a flow table."""
+        p.add_argument("flows", metavar="FLUX", help="table origine–destination CSV/XLSX/Parquet "
+                       "(commune de résidence, commune de soins, volume)")
+        p.add_argument("--mobpro", action="store_true",
+                       help="FLUX est un fichier détail MOBPRO de l'INSEE (COMMUNE, DCLT, IPONDI)")
+        p.add_argument("--profession", help="ne garder que cette profession (colonne profession de FLUX)")
+        p.add_argument("--annee", help="ne garder que cette année (colonne année de FLUX)")
+
     def stage_arg(p):
         p.add_argument("--etape", metavar="ÉTAPE",
                        help="étape donnée aux CPTS dont le registre ne dit pas l'étape, ex. « ACI signé » "
@@ -1176,13 +1185,8 @@ def _parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_cmd_territories)
 
     p = sub.add_parser("flux", aliases=["flows"], help="indicateurs de flux de patients par CPTS (rétention, fuite, attraction)")
-    p.add_argument("flows", metavar="FLUX", help="table origine–destination CSV/XLSX/Parquet "
-                   "(commune de résidence, commune de soins, volume)")
+    flow_table_args(p)
     registry_args(p)
-    p.add_argument("--mobpro", action="store_true",
-                   help="FLUX est un fichier détail MOBPRO de l'INSEE (COMMUNE, DCLT, IPONDI)")
-    p.add_argument("--profession", help="ne garder que cette profession (colonne profession de FLUX)")
-    p.add_argument("--annee", help="ne garder que cette année (colonne année de FLUX)")
     p.add_argument("--seuil", type=_decimal, default=10, metavar="N",
                    help="secret statistique : masquer les volumes < N (défaut 10)")
     p.add_argument("-o", "--sortie", "--output", dest="output", default="indicateurs_flux.csv", metavar="FICHIER.csv",
@@ -1210,8 +1214,7 @@ def _parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_cmd_offre)
 
     p = sub.add_parser("perimetres", help="propositions de périmètres par les flux (règle de Coombes–Bond)")
-    p.add_argument("flows", metavar="FLUX", help="table origine–destination CSV/XLSX/Parquet "
-                   "(commune de résidence, commune de soins, volume)")
+    flow_table_args(p)
     p.add_argument("--region", help="code INSEE de la région à découper")
     p.add_argument("--departements", "--departments", dest="departments", nargs="+", metavar="DEP",
                    help="départements à découper, ex. 61")
@@ -1220,11 +1223,7 @@ def _parser() -> argparse.ArgumentParser:
                         "et une comparaison est écrite")
     p.add_argument("--chevauchement", action="store_true",
                    help="regrouper aussi les communes déjà dans une CPTS")
-    p.add_argument("--mobpro", action="store_true",
-                   help="FLUX est un fichier détail MOBPRO de l'INSEE (COMMUNE, DCLT, IPONDI)")
     p.add_argument("--passage", metavar="FICHIER", help="table de passage INSEE des anciens codes")
-    p.add_argument("--profession", help="ne garder que cette profession (colonne profession de FLUX)")
-    p.add_argument("--annee", help="ne garder que cette année (colonne année de FLUX)")
     p.add_argument("--min-autonomie", type=_decimal, default=0.6, help="autonomie minimale (défaut 0,6)")
     p.add_argument("--autonomie-cible", type=_decimal, default=0.75, help="autonomie cible (défaut 0,75)")
     p.add_argument("--taille-min", type=_decimal, default=10_000,
