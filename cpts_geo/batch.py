@@ -39,6 +39,18 @@ ILLUSTRATIVE_SUBTITLE = ("Registre ILLUSTRATIF (compositions fictives construite
 def slug(text: str) -> str:
     """File-name form of a place name.
 
+    Parameters
+    ----------
+    text : str
+        A place name, with accents, spaces and punctuation.
+
+    Returns
+    -------
+    str
+        Lower-case ASCII letters and digits joined by ``-``.
+
+    Examples
+    --------
     >>> slug("Provence-Alpes-Côte d'Azur")
     'provence-alpes-cote-d-azur'
     """
@@ -62,11 +74,37 @@ def area_maps(
 ) -> dict:
     """Write the HTML (and PNG) stage maps of one region or department; return a summary.
 
-    ``fond``/``fond_attribution``: the optional background map of :func:`cpts_geo.maps.stage_map`
-    (``tiles`` is its former name). Parameters are checked before anything is written.
-    ``communes``: the communes of France to use (e.g. with a user's population from
-    :func:`cpts_geo.communes.with_population`); default: the embedded layer. A CPTS that
-    crosses the border of the area is drawn whole.
+    Parameters are checked before anything is written. A CPTS that crosses the border of the
+    area is drawn whole.
+
+    Parameters
+    ----------
+    checked : CheckedRegistry
+        A validated registry (:func:`cpts_geo.registry.validate_registry`).
+    region, department : str, optional
+        The area to map: an INSEE region code (``"32"``) or a department code (``"59"``).
+    html_path : str or Path
+        The HTML map to write; the PNG is written beside it with the suffix ``.png``.
+    png : bool, default True
+        Also write the print map.
+    dpi : int, default 200
+        Resolution of the PNG (checked by :func:`cpts_geo.plotting.check_dpi`).
+    illustrative : bool, default False
+        The registry is illustrative: the maps carry a subtitle and a caption saying so.
+    tiles : str, optional
+        Former name of ``fond``.
+    fond, fond_attribution : str, optional
+        The optional background map of :func:`cpts_geo.maps.stage_map`.
+    communes : GeoDataFrame, optional
+        The communes of France to use (e.g. with a user's population from
+        :func:`cpts_geo.communes.with_population`); default: the embedded layer.
+
+    Returns
+    -------
+    dict
+        ``area`` (its French name), ``html`` and ``png`` (paths, ``png`` None when not
+        written), ``n_cpts``, ``n_communes``, ``covered`` (communes in a CPTS),
+        ``population``, ``covered_population`` and ``size_mb`` (size of the HTML file).
     """
     from cpts_geo.maps import _fond, save_map, stage_map
     from cpts_geo.plotting import check_dpi
@@ -148,9 +186,36 @@ def batch_maps(
 ) -> pd.DataFrame:
     """Maps of every region (and department) present in a validated registry.
 
-    Returns the summary table (French headers, the population header with its vintage), also
-    written to ``out/synthese.csv``; ``out/index.html`` links every map. ``communes``: the
-    communes of France to use (e.g. with a user's population), default the embedded layer.
+    ``out/index.html`` links every map; a map whose inputs and file are unchanged since the last
+    run (``out/manifest.json``) is skipped unless ``force``.
+
+    Parameters
+    ----------
+    checked : CheckedRegistry
+        A validated registry (:func:`cpts_geo.registry.validate_registry`).
+    out : str or Path
+        The output folder, created if needed.
+    departments : bool, default False
+        Also write one map per department.
+    png : bool, default True
+        Also write the print maps.
+    dpi : int, default 200
+        Resolution of the PNGs.
+    force : bool, default False
+        Rebuild every map, even those the manifest says are up to date.
+    illustrative : bool, default False
+        The registry is illustrative: every map says so.
+    progress : callable, optional
+        Called with one French line per map (default :func:`print`; None for silence).
+    communes : GeoDataFrame, optional
+        The communes of France to use (e.g. with a user's population); default: the
+        embedded layer.
+
+    Returns
+    -------
+    DataFrame
+        One row per map with French headers (the population header states its vintage), also
+        written to ``out/synthese.csv``.
     """
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)

@@ -163,6 +163,17 @@ def read_passage_table(passage: pd.DataFrame | str | Path) -> dict[str, set[str]
       or ``COM_2008`` … ``COM_2025``): each older code maps to the code of the latest one;
     - two columns ``old_code``/``new_code`` (or ``ancien_code``/``nouveau_code``).
 
+    Parameters
+    ----------
+    passage : DataFrame, str or Path
+        The table itself, or a file read by :func:`cpts_geo.io.read_table` (CSV, XLSX,
+        Parquet; encoding and separator detected).
+
+    Returns
+    -------
+    dict of str to set of str
+        Each old commune code and the current codes it became (several for a split).
+
     Examples
     --------
     >>> table = pd.DataFrame({"COM_2018": ["05120", "05001"], "COM_2025": ["05001", "05001"]})
@@ -290,6 +301,16 @@ def cog_codes(year: int) -> pd.Index:
     """The commune codes of one COG vintage (2008–2025), from INSEE's passage table.
 
     Municipal arrondissements are not communes and are not listed.
+
+    Parameters
+    ----------
+    year : int
+        The COG vintage, 2008 to 2025.
+
+    Returns
+    -------
+    pandas.Index
+        The five-character commune codes of that vintage.
 
     Examples
     --------
@@ -649,6 +670,17 @@ def closest_names(
     """The communes whose name is closest to ``name`` (accents and case ignored).
 
     Used to help a user fix an unknown code: suggestions only, never applied.
+
+    Parameters
+    ----------
+    name : str
+        The name the user gave.
+    communes : DataFrame
+        Communes indexed by code, with a ``name`` column.
+    n : int, default 3
+        At most this many suggestions.
+    cutoff : float, default 0.6
+        Minimum :func:`difflib.get_close_matches` similarity, between 0 and 1.
 
     Returns
     -------

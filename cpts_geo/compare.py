@@ -294,7 +294,21 @@ def changes_layer(comparison: RegistryComparison, communes=None):
 
 def write_comparison(comparison: RegistryComparison, path: str | Path) -> Path:
     """Write the changes with French headers: CSV for French Excel, or XLSX (two sheets:
-    changes and CPTS matching); written atomically, text cells made formula-safe."""
+    changes and CPTS matching); written atomically, text cells made formula-safe.
+
+    Parameters
+    ----------
+    comparison : RegistryComparison
+        The result of :func:`compare_registries`.
+    path : str or Path
+        ``.csv``/``.txt`` (one table, French Excel conventions) or ``.xlsx``/``.xlsm``
+        (sheets « Changements » and « Rapprochement des CPTS »); anything else is refused.
+
+    Returns
+    -------
+    Path
+        The file written.
+    """
     from cpts_geo._files import atomic_path, neutralise_cells
     from cpts_geo._french import write_csv
 

@@ -18,7 +18,19 @@ _MAX_LISTED = 50
 
 
 def problems_frame(problems: Iterable[Mapping]) -> pd.DataFrame:
-    """Return ``problems`` (an iterable of dicts) as a DataFrame with stable columns."""
+    """Return ``problems`` (an iterable of dicts) as a DataFrame with stable columns.
+
+    Parameters
+    ----------
+    problems : iterable of dict
+        One dict per problem; keys become columns.
+
+    Returns
+    -------
+    DataFrame
+        Columns ``row``, ``code``, ``problem`` first (missing ones filled with NA), then the
+        others in their first-seen order.
+    """
     frame = pd.DataFrame(list(problems))
     for col in ("row", "code", "problem"):
         if col not in frame.columns:

@@ -161,6 +161,18 @@ def _extension(path: str | Path) -> str:
 def layer_format(path: str | Path, *, shapefile: bool = True) -> str:
     """The layer format of ``path`` from its extension; a French error for any other.
 
+    Parameters
+    ----------
+    path : str or Path
+        The file to write.
+    shapefile : bool, default True
+        Accept ``.shp`` (False where a Shapefile cannot hold the output).
+
+    Returns
+    -------
+    str
+        ``"GeoPackage"``, ``"GeoParquet"``, ``"GeoJSON"`` or ``"Shapefile"``.
+
     Examples
     --------
     >>> layer_format("territoires.gpkg")
@@ -181,6 +193,16 @@ def layer_format(path: str | Path, *, shapefile: bool = True) -> str:
 
 def table_format(path: str | Path) -> str:
     """The table format of ``path`` (``.csv`` or ``.xlsx``); a French error for any other.
+
+    Parameters
+    ----------
+    path : str or Path
+        The file to write.
+
+    Returns
+    -------
+    str
+        The French name of the format, as listed in :data:`TABLE_FORMATS`.
 
     Examples
     --------
@@ -210,6 +232,16 @@ _OS_REASONS = {
 def os_reason(err: OSError) -> str:
     """A short French reason for an operating-system error (disk full, read-only…).
 
+    Parameters
+    ----------
+    err : OSError
+        The error raised by the operating system.
+
+    Returns
+    -------
+    str
+        A French reason for the known ``errno`` values, else the system's own message.
+
     Examples
     --------
     >>> os_reason(OSError(errno.ENOSPC, "No space left on device"))
@@ -225,6 +257,20 @@ def check_writable(*paths: str | Path) -> None:
     The folder is created when missing (as the writers do); a small file is created and
     removed in it. Raises :class:`OutputError` with one French sentence otherwise. An existing
     file under the final name is left untouched.
+
+    Parameters
+    ----------
+    *paths : str or Path
+        The files that will be written.
+
+    Returns
+    -------
+    None
+
+    Raises
+    ------
+    OutputError
+        The folder cannot be created or written, or a path is a folder.
 
     Examples
     --------
@@ -304,6 +350,28 @@ def layer_tables(
     and overseas departments, each CRS gets its own layers, suffixed with its departments
     (``cpts``, ``cpts_971_972``…), unless ``crs`` names one CRS for all. ``geographic=True``
     (GeoJSON) writes EPSG:4326.
+
+    Parameters
+    ----------
+    territories : GeoDataFrame or None
+        The CPTS territories (:func:`cpts_geo.territories.build_territories`).
+    communes : GeoDataFrame, optional
+        The communes with their CPTS (:func:`cpts_geo.territories.communes_with_cpts`); the
+        communes in no CPTS also become the ``zones_blanches`` layer.
+    changes : GeoDataFrame, optional
+        The layer of :func:`cpts_geo.compare.changes_layer`.
+    crs : optional
+        One CRS (anything :class:`pyproj.CRS` accepts) for every layer instead of the metric CRS
+        of each department.
+    geographic : bool, default False
+        Write EPSG:4326 (as GeoJSON requires).
+
+    Returns
+    -------
+    layers : dict of str to GeoDataFrame
+        The layers by name, French field names.
+    note : str
+        A French sentence naming the CRS of the layers.
 
     Examples
     --------
@@ -420,6 +488,18 @@ def layer_style_qml(kind: str, fields: list[str]) -> str:
     order (colours of :data:`cpts_geo.stages.STAGE_COLORS`) and a grey class for communes in no
     CPTS; zones blanches are grey. CPTS are labelled with their name. Every field gets its French
     alias.
+
+    Parameters
+    ----------
+    kind : str
+        ``"cpts"``, ``"communes"``, ``"zones_blanches"`` or ``"changements"``.
+    fields : list of str
+        The layer's field names, each given its French alias.
+
+    Returns
+    -------
+    str
+        The QML document.
 
     Examples
     --------
@@ -740,6 +820,21 @@ def write_xlsx(path: str | Path, sheets: Mapping[str, pd.DataFrame] | pd.DataFra
     frozen and bold, columns are as wide as their content. Text cells that start like a
     formula are neutralised. ``index=None`` writes the index unless it is a plain range.
 
+    Parameters
+    ----------
+    path : str or Path
+        The workbook to write (atomically: a temporary file, then renamed).
+    sheets : DataFrame or mapping of str to DataFrame
+        One table (sheet « tableau ») or the tables by sheet name (shortened to Excel's 31
+        characters, made unique).
+    index : bool, optional
+        Write the index; by default only when it is not a plain range.
+
+    Returns
+    -------
+    Path
+        The file written.
+
     Examples
     --------
     >>> import tempfile, os
@@ -827,6 +922,20 @@ def write_table(table: pd.DataFrame | Mapping[str, pd.DataFrame], path: str | Pa
 
     CSV: ``;``, decimal comma, UTF-8 with BOM, whole numbers without ``,0``; several tables go to
     one CSV each (``<nom>_<table>.csv``, the first at ``path``). XLSX: see :func:`write_xlsx`.
+
+    Parameters
+    ----------
+    table : DataFrame or mapping of str to DataFrame
+        One table, or several by name.
+    path : str or Path
+        ``.csv`` or ``.xlsx``; anything else is refused with a French error.
+    index : bool, optional
+        Write the index; by default only when it is not a plain range.
+
+    Returns
+    -------
+    Path
+        ``path`` (for several CSV tables, the first file).
 
     Examples
     --------
@@ -1081,6 +1190,23 @@ def read_postgis_registry(url: str, *, schema: str = "cpts") -> pd.DataFrame:
     Columns ``cpts_id``, ``name``, ``stage``, ``commune_code``, ``share`` (empty for a whole
     commune), ordered by CPTS then commune; :func:`cpts_geo.registry.read_registry` reads
     ``postgresql://…`` URLs through it.
+
+    Parameters
+    ----------
+    url : str
+        A ``postgresql://`` URL (SQLAlchemy, driver psycopg).
+    schema : str, default "cpts"
+        The schema written by :func:`write_postgis`.
+
+    Returns
+    -------
+    DataFrame
+        The registry, ready for :func:`cpts_geo.registry.validate_registry`.
+
+    Raises
+    ------
+    OutputError
+        The database cannot be reached or the schema has no registry (French message).
     """
     import sqlalchemy
 

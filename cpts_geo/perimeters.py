@@ -80,6 +80,24 @@ def validity(
 ) -> np.ndarray:
     """Coombes–Bond validity score of areas (1 or more: valid). See the module docstring.
 
+    Parameters
+    ----------
+    self_containment : array-like of float
+        The self-containment *SC* of each area, 0 to 1 (see the module docstring).
+    size : array-like of float
+        The size *S* of each area (population by default).
+    min_sc, target_sc : float, default 0.6 and 0.75
+        Self-containment required at ``target_size`` and at ``min_size``: the requirement falls
+        linearly from ``target_sc`` to ``min_sc`` as the size grows.
+    min_size, target_size : float, default 10 000 and 40 000
+        Below ``min_size`` an area cannot be valid; from ``target_size`` on, ``min_sc`` suffices.
+
+    Returns
+    -------
+    numpy.ndarray
+        The score of each area: the smaller of self-containment over its requirement and size
+        over ``min_size``.
+
     Examples
     --------
     >>> validity([0.75, 0.6, 0.6, 0.9], [10_000, 40_000, 10_000, 5_000]).round(3).tolist()

@@ -418,6 +418,21 @@ _METADATA = {".png": {"Software": None}, ".svg": {"Date": None}, ".pdf": {"Creat
 def check_dpi(dpi) -> int:
     """``dpi`` as a positive integer, or a French error (call it before writing anything).
 
+    Parameters
+    ----------
+    dpi : int, float or str
+        The resolution asked for, in dots per inch.
+
+    Returns
+    -------
+    int
+        The resolution.
+
+    Raises
+    ------
+    ValueError
+        Not a positive whole number (French message).
+
     Examples
     --------
     >>> check_dpi(0)

@@ -58,6 +58,17 @@ def recognise_column(header) -> str | None:
 
     The synonyms are those of :data:`cpts_geo.io.SYNONYMS` ``["registry"]``.
 
+    Parameters
+    ----------
+    header
+        A column header as read from a file (case, accents and spacing are ignored).
+
+    Returns
+    -------
+    str or None
+        ``"cpts_id"``, ``"cpts_name"``, ``"stage"``, ``"commune_code"``,
+        ``"commune_name"``, ``"share"``, or None when the header is not a registry column.
+
     Examples
     --------
     >>> [recognise_column(h) for h in ["Identifiant CPTS", "Étape", "Code INSEE", "Nom commune", "Remarque"]]
@@ -342,6 +353,23 @@ def read_perimeters(path: str | Path, *, layer: str | None = None):
 
     Read by :func:`cpts_geo.io.read_table`: a GeoPackage with several layers is refused with
     their list unless ``layer`` names one.
+
+    Parameters
+    ----------
+    path : str or Path
+        The layer file.
+    layer : str, optional
+        The layer of a multi-layer file (GeoPackage).
+
+    Returns
+    -------
+    GeoDataFrame
+        The perimeters as read, in their own CRS.
+
+    Raises
+    ------
+    ValidationError
+        No geometry, or no CRS (French message saying how to fix it in QGIS).
     """
     import geopandas as gpd
 

@@ -54,6 +54,16 @@ def legend_stages(values: Iterable) -> list[str]:
     """The stages a legend lists for ``values``: the five stages, and :data:`NOT_GIVEN` first
     when some CPTS have no stage.
 
+    Parameters
+    ----------
+    values : iterable
+        The stages of the CPTS shown.
+
+    Returns
+    -------
+    list of str
+        The stages in legend order.
+
     Examples
     --------
     >>> legend_stages(["ACI signé"])[0], legend_stages([NOT_GIVEN, "ACI signé"])[0]

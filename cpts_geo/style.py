@@ -46,6 +46,18 @@ _DEFAULT_FMT = "{:,.1f}"
 def french_number(x, fmt: str = _DEFAULT_FMT) -> str:
     """A number on a map: French decimal comma, narrow no-break space for thousands.
 
+    Parameters
+    ----------
+    x : float
+        The number.
+    fmt : str, default "{:,.1f}"
+        A :meth:`str.format` pattern written with English separators.
+
+    Returns
+    -------
+    str
+        The formatted number.
+
     Examples
     --------
     >>> french_number(7371.26) == "7\\u202f371,3"
@@ -60,6 +72,15 @@ def legend_options(legend_kwds: Mapping | None, *, title: str | None = None, fmt
 
     ``title`` and ``fmt`` are the old keyword names (``legend_title``/``title`` and ``fmt``),
     kept for one release with a :class:`DeprecationWarning`.
+
+    Parameters
+    ----------
+    legend_kwds : mapping, optional
+        The renderer's ``legend_kwds``: ``title`` and ``fmt`` are read.
+    title, fmt : str, optional
+        Deprecated keywords (see above).
+    default_title : str, optional
+        The title when none is given.
 
     Returns
     -------
