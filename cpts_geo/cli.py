@@ -1412,7 +1412,21 @@ def _tolerant_output() -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the ``cpts-geo`` command; return its exit code."""
+    """Run the ``cpts-geo`` command; return its exit code.
+
+    A user's mistake never ends in a traceback: it is printed in French on standard error.
+
+    Parameters
+    ----------
+    argv : sequence of str, optional
+        The arguments after ``cpts-geo`` (default: those of the command line).
+
+    Returns
+    -------
+    int
+        0 on success; 2 for invalid input (with the list of problems); 1 when a file cannot
+        be written; 130 after Ctrl-C.
+    """
     _tolerant_output()
     parser = _parser()
     args = parser.parse_args(argv)

@@ -189,6 +189,20 @@ def draft_registry(codes: Iterable[str], *, name: str = "Projet de CPTS",
                    stage: str = "Dynamique identifiée") -> pd.DataFrame:
     """A registry of one draft perimeter (a list of commune codes), id ``PROJET``.
 
+    Parameters
+    ----------
+    codes : iterable of str
+        The INSEE codes of the draft's communes.
+    name : str, default "Projet de CPTS"
+        The name printed on the portrait.
+    stage : str, default "Dynamique identifiée"
+        The stage given to the draft.
+
+    Returns
+    -------
+    DataFrame
+        Registry columns ``cpts_id``, ``cpts_name``, ``stage``, ``commune_code``, one row per code.
+
     Examples
     --------
     >>> draft_registry(["80021", "80001"], name="Projet Amiens")[["cpts_id", "commune_code"]].values.tolist()
@@ -927,6 +941,23 @@ def read_ages(data, *, sep: str | None = None) -> pd.DataFrame:
     """Read a population-by-age table: ``code``, ``age``, ``count`` (or INSEE's ``CODGEO``,
     ``Age``, ``Nb_H``, ``Nb_F``, summed).
 
+    Parameters
+    ----------
+    data : str, Path or DataFrame
+        The table, read by :func:`cpts_geo.io.read_table` (CSV, XLSX, Parquet).
+    sep : str, optional
+        The CSV separator, detected when omitted.
+
+    Returns
+    -------
+    DataFrame
+        Columns ``code`` (text), ``age`` and ``count`` (floats).
+
+    Raises
+    ------
+    ValidationError
+        Columns missing, or an age or count that is not a number (with its file row number).
+
     Examples
     --------
     >>> t = pd.DataFrame({"CODGEO": ["31555"], "Age": ["3"], "Nb_H": ["10"], "Nb_F": ["12"]})
@@ -935,7 +966,8 @@ def read_ages(data, *, sep: str | None = None) -> pd.DataFrame:
     """
     from cpts_geo.io import read_table
 
-    frame = read_table(data, sep=sep).table
+    read = read_table(data, sep=sep)
+    frame = read.table
     cols = {fold(c): c for c in frame.columns}
     code = cols.get("code") or cols.get("codgeo") or cols.get("code commune")
     age = cols.get("age")
@@ -957,7 +989,7 @@ def read_ages(data, *, sep: str | None = None) -> pd.DataFrame:
     bad = np.flatnonzero((a.isna() | count.isna()).to_numpy())
     if len(bad):
         raise ValidationError("Table des âges invalide : âge ou effectif non numérique",
-                              [{"row": int(i) + 2, "problem": "âge ou effectif non numérique"} for i in bad])
+                              [{"row": int(read.rows[i]), "problem": "âge ou effectif non numérique"} for i in bad])
     return pd.DataFrame({"code": frame[code].astype("string").str.zfill(5).to_numpy(),
                          "age": a.to_numpy(dtype="float64"), "count": count.to_numpy(dtype="float64")})
 
@@ -1290,6 +1322,16 @@ def _sources(ctx, srcs) -> Section:
 def portrait_tables(p: Portrait) -> list[tuple[str, pd.DataFrame]]:
     """Every table of a portrait as ``(section — caption, DataFrame)``, as printed.
 
+    Parameters
+    ----------
+    p : Portrait
+        A portrait from :func:`build_portrait`.
+
+    Returns
+    -------
+    list of (str, DataFrame)
+        The tables in page order.
+
     Examples
     --------
     >>> p = build_portrait("HDF-01", context=portrait_context(), map=False)
@@ -1365,6 +1407,16 @@ def render_html(p: Portrait) -> str:
     """The portrait as one self-contained HTML page (inline CSS and image, no script, no network).
 
     Every text coming from the user (CPTS and commune names, indicator names) is escaped.
+
+    Parameters
+    ----------
+    p : Portrait
+        A portrait from :func:`build_portrait`.
+
+    Returns
+    -------
+    str
+        The HTML document.
     """
     warn = ('<p class="illustrative">Registre ILLUSTRATIF : compositions fictives, ce n\'est pas le '
             "périmètre réel de cette CPTS ; les chiffres des communes sont réels.</p>"
@@ -1387,7 +1439,20 @@ def render_html(p: Portrait) -> str:
 
 
 def write_pdf(html_text: str, path: str | Path) -> Path | None:
-    """Write the PDF of a portrait with WeasyPrint (extra ``[pdf]``); ``None`` if it is missing."""
+    """Write the PDF of a portrait with WeasyPrint (extra ``[pdf]``); ``None`` if it is missing.
+
+    Parameters
+    ----------
+    html_text : str
+        The page of :func:`render_html`.
+    path : str or Path
+        The PDF to write (atomically).
+
+    Returns
+    -------
+    Path or None
+        ``path``, or None when WeasyPrint (or its system libraries) is missing.
+    """
     try:
         import weasyprint
     except (ImportError, OSError):

@@ -432,3 +432,12 @@ def test_cli_region_folder_with_progress(tmp_path, capsys):
     assert (out / "index.html").exists() and len(list(out.glob("hdf-*.html"))) == 59
     assert main(["portrait", "--region", "Bretagne", "--sans-carte", "-o", str(out)]) == 2
     assert "Aucune CPTS du registre n'a de commune dans la région 53" in capsys.readouterr().err
+
+
+def test_read_ages_names_the_file_row_of_a_bad_value(tmp_path):
+    """A bad age is rejected with the row number of the file, blank lines counted."""
+    path = tmp_path / "ages.csv"
+    path.write_text("code;age;count\n31555;3;10\n\n31555;trois;12\n", encoding="utf-8")
+    with pytest.raises(ValidationError) as err:
+        P.read_ages(path)
+    assert err.value.problems["row"].tolist() == [4]

@@ -75,6 +75,14 @@ def _grow(members: list[int], k: int, pop, nb, pts) -> dict[int, int]:
 
 
 def build() -> pd.DataFrame:
+    """The illustrative registry, built as the module docstring says (deterministic).
+
+    Returns
+    -------
+    DataFrame
+        One row per commune and CPTS: ``cpts_id``, ``cpts_name``, ``stage``,
+        ``commune_code``, ``commune_name``, ``share`` (empty for a whole commune).
+    """
     com = to_metric(load_communes(region="32"))
     codes = com.index.to_numpy()
     pop = com["population"].fillna(0).astype(int).to_numpy()

@@ -463,6 +463,14 @@ def commune_destinations(flows: pd.DataFrame, membership: pd.DataFrame) -> pd.Da
     For a split commune, ``cpts_id`` is the CPTS with the largest share and ``own_volume``
     counts flows to any of its CPTS.
 
+    Parameters
+    ----------
+    flows : DataFrame
+        Prepared flows (``origin``, ``destination``, ``volume``; see :func:`prepare_flows`).
+    membership : DataFrame
+        One row per commune and CPTS (``code``, ``cpts_id``, optionally ``share``), e.g.
+        ``CheckedRegistry.membership``.
+
     Returns
     -------
     pandas.DataFrame

@@ -186,6 +186,17 @@ def retention_layer(
     taken from :func:`commune_units`). Indicators are those of
     :func:`cpts_flow_indicators`, masked by :func:`mask_secrecy` unless ``threshold=None``.
 
+    Parameters
+    ----------
+    flows : DataFrame
+        Prepared flows (``origin``, ``destination``, ``volume``).
+    membership : DataFrame
+        One row per commune and CPTS (``code``, ``cpts_id``, optionally ``share``).
+    communes : GeoDataFrame
+        The commune layer the polygons are drawn from.
+    threshold : float or None, default SECRECY_THRESHOLD
+        Statistical-secrecy threshold passed to :func:`mask_secrecy`; None shows every value.
+
     Returns
     -------
     geopandas.GeoDataFrame

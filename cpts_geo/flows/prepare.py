@@ -384,6 +384,11 @@ def reading_summary(
     listed : int, default 20
         Number of unknown codes listed.
 
+    Returns
+    -------
+    list of str
+        The French lines, in the order above.
+
     Examples
     --------
     >>> import warnings

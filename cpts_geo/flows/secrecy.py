@@ -206,6 +206,16 @@ def mask_secrecy(
 def french_headers(table: pd.DataFrame) -> pd.DataFrame:
     """The same table with French column headers (index included), for exports.
 
+    Parameters
+    ----------
+    table : DataFrame
+        A table of flow indicators with the library's column names.
+
+    Returns
+    -------
+    DataFrame
+        A copy whose known headers (and index name) are French; unknown ones are kept.
+
     Examples
     --------
     >>> french_headers(pd.DataFrame({"retention": [0.5]})).columns.tolist()
