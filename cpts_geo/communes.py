@@ -112,7 +112,18 @@ _REGIONS = {
 
 
 def data_file(name: str) -> Path:
-    """Path of an embedded data file (``communes.parquet``, ``apl_mg.parquet``…)."""
+    """Path of an embedded data file (``communes.parquet``, ``apl_mg.parquet``…).
+
+    Parameters
+    ----------
+    name : str
+        The file name inside ``cpts_geo/data``.
+
+    Returns
+    -------
+    Path
+        Its path in the installed package.
+    """
     return _data_dir() / name
 
 
@@ -130,6 +141,11 @@ def _data_dir() -> Path:
 def regions() -> pd.Series:
     """Return the regions of France (code → French name), sorted by code.
 
+    Returns
+    -------
+    Series
+        French region names indexed by their INSEE code.
+
     Examples
     --------
     >>> regions()["32"]
@@ -142,6 +158,16 @@ def is_insee_code(codes: pd.Series | Iterable[str]) -> np.ndarray:
     """Whether each value is a well-formed INSEE commune code (5 characters, ``2A``/``2B``).
 
     Integers and codes that lost their leading zero are *not* INSEE codes.
+
+    Parameters
+    ----------
+    codes : Series or iterable
+        The values to test.
+
+    Returns
+    -------
+    numpy.ndarray of bool
+        One flag per value.
 
     Examples
     --------
@@ -157,7 +183,24 @@ def is_insee_code(codes: pd.Series | Iterable[str]) -> np.ndarray:
 
 
 def require_crs(gdf: gpd.GeoDataFrame | gpd.GeoSeries, what: str = "La couche communale") -> None:
-    """Refuse a layer without a coordinate reference system, in the one wording users see."""
+    """Refuse a layer without a coordinate reference system, in the one wording users see.
+
+    Parameters
+    ----------
+    gdf : GeoDataFrame or GeoSeries
+        The layer to check.
+    what : str, default "La couche communale"
+        How the French message names the layer.
+
+    Returns
+    -------
+    None
+
+    Raises
+    ------
+    ValueError
+        ``gdf`` has no CRS.
+    """
     if gdf.crs is None:
         raise ValueError(f"{what} n'a pas de CRS (système de coordonnées) : déclarez-le avec "
                          ".set_crs(...) (ex. EPSG:2154 pour le Lambert-93) ou dans QGIS.")
@@ -165,6 +208,16 @@ def require_crs(gdf: gpd.GeoDataFrame | gpd.GeoSeries, what: str = "La couche co
 
 def department_of(codes: pd.Series) -> pd.Series:
     """Department code of INSEE commune codes (3 characters for overseas, 2 otherwise).
+
+    Parameters
+    ----------
+    codes : Series
+        INSEE commune (or arrondissement) codes.
+
+    Returns
+    -------
+    Series
+        The department codes, same index.
 
     Examples
     --------
@@ -292,6 +345,21 @@ def _area_code(value, names: Mapping[str, str], problem: str) -> str:
 def region_code(region) -> str:
     """The INSEE code of a region given by code or name.
 
+    Parameters
+    ----------
+    region : str or int
+        A code (``"32"``, ``32``) or a name (accents and case ignored).
+
+    Returns
+    -------
+    str
+        The two-character INSEE code.
+
+    Raises
+    ------
+    ValueError
+        Unknown region, in French, with the closest names or the list of regions.
+
     Examples
     --------
     >>> region_code("Hauts-de-France"), region_code(32), region_code("ile de france")
@@ -376,6 +444,18 @@ def load_arrondissements(
     Same columns as :func:`load_communes` plus ``parent``, the code of the city; the same
     ``population_vintage``, so that arrondissements and cities never mix two vintages.
 
+    Parameters
+    ----------
+    population_vintage : int, default POPULATION_VINTAGE
+        The population vintage (2021 or 2016), as for :func:`load_communes`.
+    crs : str, int, CRS or None, default "EPSG:4326"
+        The CRS of the result; None keeps the stored one.
+
+    Returns
+    -------
+    GeoDataFrame
+        Indexed by arrondissement code.
+
     Examples
     --------
     >>> arm = load_arrondissements()
@@ -407,6 +487,11 @@ def arrondissement_parent() -> pd.Series:
     give either level. Everything that rolls an arrondissement up to its city, or asks
     whether a city is given by arrondissement, goes through this table (or :func:`city_of`).
 
+    Returns
+    -------
+    Series
+        The city code (``75056``, ``69123``, ``13055``) indexed by arrondissement code.
+
     Examples
     --------
     >>> parent = arrondissement_parent()
@@ -418,6 +503,16 @@ def arrondissement_parent() -> pd.Series:
 
 def city_of(codes: pd.Series | Iterable[str]) -> pd.Series:
     """``codes`` with each arrondissement replaced by its city (other codes unchanged).
+
+    Parameters
+    ----------
+    codes : Series or iterable of str
+        Commune or arrondissement codes.
+
+    Returns
+    -------
+    Series
+        The codes with arrondissements rolled up; the index of ``codes`` when it is a Series.
 
     Examples
     --------
@@ -433,6 +528,11 @@ def load_former_communes() -> pd.DataFrame:
 
     Columns: ``code``, ``name``, ``kind`` (``"déléguée"`` or ``"associée"``), ``parent``,
     ``population``. A code may equal its parent's (the chef-lieu of a commune nouvelle).
+
+    Returns
+    -------
+    DataFrame
+        One row per former commune, columns as above.
 
     Examples
     --------
@@ -452,6 +552,11 @@ def layer_report(communes: gpd.GeoDataFrame) -> pd.DataFrame:
     Lists communes without geometry or without population, and, for the embedded layer,
     the corrections made when it was built (reconstructed geometries, coverage cleaning,
     holes of the source) for the communes of ``communes``.
+
+    Parameters
+    ----------
+    communes : GeoDataFrame
+        A commune layer (:func:`load_communes`, :func:`read_communes`).
 
     Returns
     -------
@@ -502,6 +607,16 @@ def layer_report(communes: gpd.GeoDataFrame) -> pd.DataFrame:
 def department_crs(departments: pd.Series | Iterable[str]) -> pd.Series:
     """The metric CRS of each department: Lambert-93, or the official CRS of an overseas one.
 
+    Parameters
+    ----------
+    departments : Series or iterable of str
+        Department codes.
+
+    Returns
+    -------
+    Series
+        ``"EPSG:…"`` strings, one per department (same index as a Series input).
+
     Examples
     --------
     >>> department_crs(["59", "2A", "974"]).tolist()
@@ -516,6 +631,16 @@ def split_by_metric_crs(codes: pd.Series | pd.Index | Iterable[str]) -> dict[str
 
     The one implementation of "each part of France in its own metric CRS": metric work over
     communes of mainland France and of overseas departments loops over this.
+
+    Parameters
+    ----------
+    codes : Series, Index or iterable of str
+        Commune codes.
+
+    Returns
+    -------
+    dict of str to numpy.ndarray
+        ``{"EPSG:…": positions of the codes in that CRS}``.
 
     Examples
     --------
@@ -536,6 +661,21 @@ def metric_crs(communes: gpd.GeoDataFrame | pd.DataFrame) -> pyproj.CRS:
     Lambert-93 (EPSG:2154) for mainland France and Corsica, the official projected CRS of
     the overseas department otherwise. Raises if the communes span several of them.
 
+    Parameters
+    ----------
+    communes : GeoDataFrame or DataFrame
+        Communes indexed by INSEE code.
+
+    Returns
+    -------
+    pyproj.CRS
+        The one metric CRS of these communes.
+
+    Raises
+    ------
+    ValueError
+        The communes need several metric CRS (French message).
+
     Examples
     --------
     >>> metric_crs(load_communes(region="32")).to_epsg()
@@ -553,6 +693,16 @@ def metric_crs(communes: gpd.GeoDataFrame | pd.DataFrame) -> pyproj.CRS:
 
 def to_metric(gdf: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
     """Return ``gdf`` in the metric CRS of its communes (see :func:`metric_crs`).
+
+    Parameters
+    ----------
+    gdf : GeoDataFrame
+        Communes (or anything indexed by commune code) with a CRS.
+
+    Returns
+    -------
+    GeoDataFrame
+        A reprojected copy.
 
     Examples
     --------
