@@ -158,6 +158,16 @@ def aci_funding(
 def early_mission_aid(tier: int) -> int:
     """Flat aid of the early-mission contract (contrat de mission précoce), in euros.
 
+    Parameters
+    ----------
+    tier : int
+        The size tier, 1 to 4 (:func:`cpts_geo.tiers.size_tier`).
+
+    Returns
+    -------
+    int
+        The aid, in euros.
+
     Examples
     --------
     >>> [early_mission_aid(t) for t in (1, 2, 3, 4)]

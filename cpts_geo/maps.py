@@ -175,6 +175,20 @@ def encode_geometries(geoms, origin: tuple[float, float], scale: float) -> list[
     points is dropped (a polygon whose exterior collapses is dropped whole). Vectorised with
     numpy: no Python loop over coordinates.
 
+    Parameters
+    ----------
+    geoms : array-like of shapely geometries
+        Polygons or multipolygons (None or empty allowed).
+    origin : tuple of float
+        ``(x0, y0)`` subtracted before quantising.
+    scale : float
+        Quantisation steps per unit of the coordinates.
+
+    Returns
+    -------
+    list
+        For each geometry, a list of polygons, each a list of ring strings (exterior first).
+
     Examples
     --------
     >>> encode_geometries([shapely.box(0, 0, 1, 1), None], (0.0, 0.0), 10)
@@ -227,6 +241,20 @@ def encode_geometry(geom, origin: tuple[float, float], scale: float) -> list[lis
     """Encode one (multi)polygon as a list of polygons, each a list of ring strings.
 
     See :func:`encode_geometries`.
+
+    Parameters
+    ----------
+    geom : shapely geometry
+        A polygon or multipolygon.
+    origin : tuple of float
+        ``(x0, y0)`` subtracted before quantising.
+    scale : float
+        Quantisation steps per unit of the coordinates.
+
+    Returns
+    -------
+    list of list of str
+        The polygons, each a list of ring strings (exterior first).
 
     Examples
     --------
@@ -642,6 +670,18 @@ def save_map(m: folium.Map, path: str | Path) -> Path:
     """Write the map as one self-contained HTML file, atomically; return its path.
 
     The same map gives the same bytes (element ids are numbered, not random).
+
+    Parameters
+    ----------
+    m : folium.Map
+        A map of :func:`stage_map`, :func:`indicator_map` or folium.
+    path : str or Path
+        The HTML file to write.
+
+    Returns
+    -------
+    Path
+        ``path``.
     """
     from cpts_geo._files import atomic_path
 

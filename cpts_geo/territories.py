@@ -120,6 +120,22 @@ def membership(registry, communes: pd.DataFrame | None = None, *, passage=None,
                check_names: bool = True) -> pd.DataFrame:
     """The validated membership table: ``code``, ``cpts_id``, ``share`` (one row per pair).
 
+    Parameters
+    ----------
+    registry : DataFrame, CheckedRegistry, str or Path
+        A registry (table or file) or an already validated one.
+    communes : DataFrame, optional
+        The commune layer to validate against (default: the embedded communes).
+    passage : optional
+        An INSEE passage table for old codes (see :func:`cpts_geo.cog.read_passage_table`).
+    check_names : bool, default True
+        Check commune names against their codes.
+
+    Returns
+    -------
+    DataFrame
+        One row per (commune, CPTS) pair.
+
     Examples
     --------
     >>> m = membership(load_example_registry(), load_communes(region="32"))
@@ -387,6 +403,21 @@ def territory_parts(territories: gpd.GeoDataFrame, communes: gpd.GeoDataFrame,
 
     Columns ``cpts_id``, ``part`` (1 = the most populated), ``n_communes``, ``largest``
     (most populated commune), ``communes`` (codes joined by ``", "``).
+
+    Parameters
+    ----------
+    territories : GeoDataFrame
+        The CPTS territories (:func:`build_territories`).
+    communes : GeoDataFrame
+        The commune layer they were built from.
+    registry : CheckedRegistry or DataFrame
+        The validated registry they were built from, or its membership table (``code``,
+        ``cpts_id``).
+
+    Returns
+    -------
+    DataFrame
+        One row per part of each CPTS, columns as above.
     """
     member = registry.membership if isinstance(registry, CheckedRegistry) else registry
     units = _units(communes, member["code"])
@@ -428,6 +459,22 @@ def communes_with_cpts(registry, communes: gpd.GeoDataFrame, *, passage=None,
     share, for split communes) and ``covered`` (bool). Every commune of ``communes`` is
     there exactly once.
 
+    Parameters
+    ----------
+    registry : DataFrame, CheckedRegistry, str or Path
+        A registry (table or file) or an already validated one.
+    communes : GeoDataFrame
+        The commune layer.
+    passage : optional
+        An INSEE passage table for old codes.
+    check_names : bool, default True
+        Check commune names against their codes.
+
+    Returns
+    -------
+    GeoDataFrame
+        ``communes`` with the columns above, same index and order.
+
     Examples
     --------
     >>> c = communes_with_cpts(load_example_registry(), load_communes(region="32"))
@@ -465,6 +512,22 @@ def coverage(registry, communes: gpd.GeoDataFrame, *, passage=None,
     ``n_communes`` (a split commune counts for its main CPTS), ``population`` (split
     communes counted with their shares; the part of a commune in no CPTS counts as
     uncovered) and ``share_population``. Covered plus uncovered equals the total.
+
+    Parameters
+    ----------
+    registry : DataFrame, CheckedRegistry, str or Path
+        A registry (table or file) or an already validated one.
+    communes : GeoDataFrame
+        The commune layer, with ``population``.
+    passage : optional
+        An INSEE passage table for old codes.
+    check_names : bool, default True
+        Check commune names against their codes.
+
+    Returns
+    -------
+    DataFrame
+        Indexed by stage (French labels), columns as above.
 
     Examples
     --------
@@ -507,6 +570,16 @@ def coverage(registry, communes: gpd.GeoDataFrame, *, passage=None,
 
 def summary_table(territories: gpd.GeoDataFrame) -> pd.DataFrame:
     """The territories as a table with French headers (for a CSV or a report).
+
+    Parameters
+    ----------
+    territories : GeoDataFrame
+        The CPTS territories (:func:`build_territories`).
+
+    Returns
+    -------
+    DataFrame
+        The territories without geometry, French headers (the population header with its vintage).
 
     Examples
     --------
@@ -555,6 +628,28 @@ def write_territories(
     for the CRS (metric by default), the French field names and the styles embedded in a
     GeoPackage. ``communes`` is the output of :func:`communes_with_cpts`; ``csv`` also writes
     :func:`summary_table` (``.csv`` for French Excel, or ``.xlsx``).
+
+    Parameters
+    ----------
+    path : str or Path
+        The layer file.
+    territories : GeoDataFrame
+        The CPTS territories (:func:`build_territories`).
+    communes : GeoDataFrame, optional
+        The output of :func:`communes_with_cpts`: adds the ``communes`` and ``zones_blanches`` layers.
+    csv : str or Path, optional
+        Also write :func:`summary_table` there.
+    crs : optional
+        One CRS for every layer instead of the metric CRS of each department.
+    registry, registry_date : str, optional
+        The registry's file name and date, written in the GeoPackage metadata.
+    shapefile : bool, default False
+        Accept ``.shp``.
+
+    Returns
+    -------
+    Path
+        ``path``.
 
     Examples
     --------
