@@ -122,7 +122,7 @@ def apl_comparison(shared: Path) -> None:
         codes = mainland.index.astype("string")
         gps = supply_on_layer(bpe, codes, professions=["médecin généraliste"]).iloc[:, 0]
         # one wide table of straight-line distances; each variant turns them into minutes
-        wide = estimate_costs(mainland, max_minutes=40)
+        wide = estimate_costs(mainland, max_minutes=40).costs
         metric = to_metric(mainland)
     located = pd.Index(wide["origin"].unique())
     self_km = pd.Series((2 / 3) * np.sqrt(metric.area.to_numpy() / np.pi) / 1000, index=codes)
@@ -144,7 +144,7 @@ def apl_comparison(shared: Path) -> None:
         costs = pd.DataFrame({"origin": wide["origin"], "destination": wide["destination"],
                               "minutes": minutes})[(minutes < reach) | is_self]
         weight = step_weight(DREES_DECAY, uncertainty=sigma or None)
-        return two_step_fca(demand, gp, costs, max_cost=reach, weight=weight, quiet=True)
+        return two_step_fca(demand, gp, costs, max_cost=reach, weight=weight, quiet=True).values
 
     def scores(values: pd.Series) -> dict[str, float]:
         both = pd.concat([values.rename("ours"), drees["apl"], region], axis=1, join="inner").dropna()
@@ -180,7 +180,7 @@ def apl_comparison(shared: Path) -> None:
             e2sfca(before, gp=supply * np.array([1, 1, 1, 0.7])[cls_commune]))
         t0 = time.perf_counter()
         # the layer as loaded: its own pop_standardised column (DREES, population 2021) is the demand
-        chosen = accessibility(bpe, mainland)["médecin généraliste"]
+        chosen = accessibility(bpe, mainland).table["médecin généraliste"]
         seconds = time.perf_counter() - t0
         rows["défauts de la bibliothèque (accessibility)"] = scores(chosen)
 
@@ -223,7 +223,7 @@ def speed(repeat: int) -> None:
         warnings.simplefilter("ignore")  # 4 communes without geometry: no costs, reported
         t0 = time.perf_counter()
         costs = estimate_costs(mainland, max_minutes=20, assumptions={
-            "speed_min_kmh": 30, "speed_max_kmh": 80, "speed_scale_km": 15, "terminal_min": 2})
+            "speed_min_kmh": 30, "speed_max_kmh": 80, "speed_scale_km": 15, "terminal_min": 2}).costs
     t_costs = time.perf_counter() - t0
     # the same table for both: a commune's own trip at or beyond 20 minutes counts just under
     # 20 (cpts_geo's rule, which pysal/access does not have)
@@ -254,7 +254,7 @@ def speed(repeat: int) -> None:
 
     def ours():
         return enhanced_two_step_fca(demand, supply, costs, max_cost=20, quiet=True,
-                                     weight=step_weight(DREES_DECAY, closed="upper"))
+                                     weight=step_weight(DREES_DECAY, closed="upper")).values
 
     # the floor gets its codes as integers already (not timed)
     o_int = located.get_indexer(costs["origin"])

@@ -18,11 +18,15 @@ A location's own supply is always in reach of its own population: the pair of a 
 itself counts even when its time reaches the limit (``max_cost``, or the last bound of a step
 weight), at a time just under that limit (DREES bands, 20 minutes: weight 1/3): this happens
 with the estimated trip inside very large communes (Guyane); such locations are listed in
-``attrs["capped_self"]`` and announced by a warning. A location with supply or demand whose
-pair with itself is absent from a cost table is announced too (``attrs["no_self_pair"]``).
+the ``capped_self`` field of the result and announced by a warning. A location with supply or
+demand whose pair with itself is absent from a cost table is announced too (``no_self_pair``).
 Location codes are matched after :func:`cpts_geo.cog.normalize_codes` (``1001`` and
 ``"01001"`` are the same commune); :func:`accessibility` also maps old codes and
 arrondissements of a cost table or a demand to today's communes, with a report.
+
+Each function returns its table with its reports in a typed result (:class:`TwoStepFCA`,
+:class:`EstimatedCosts`, :class:`CommuneAccessibility`, :class:`TerritoryAccessibility`);
+warnings repeat the essentials for a person and name the field that holds each list.
 
 Costs come from the user (a real travel-time table) or from :func:`estimate_costs`, which
 turns straight-line distances between commune points in Lambert-93 into road minutes with
@@ -51,6 +55,7 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
 from typing import Literal, NamedTuple, cast
 
 import numpy as np
@@ -67,6 +72,11 @@ __all__ = [
     "DREES_AGE_WEIGHTS",
     "DREES_DECAY",
     "TRAVEL_ASSUMPTIONS",
+    "CommuneAccessibility",
+    "EstimatedCosts",
+    "StepWeight",
+    "TerritoryAccessibility",
+    "TwoStepFCA",
     "accessibility",
     "accessibility_table",
     "enhanced_two_step_fca",
@@ -146,8 +156,77 @@ _DEMAND_COLS = ("origin", "destination", "minutes")
 
 
 # --------------------------------------------------------------------------- weights
-def step_weight(steps: Mapping[float, float], *, closed: str = "lower",
-                uncertainty: float | None = None) -> Callable[[np.ndarray], np.ndarray]:
+@dataclass(frozen=True, eq=False)
+class StepWeight:
+    """A step weight made by :func:`step_weight`: call it on an array of times (minutes).
+
+    Its fields say which bands it applies; :func:`two_step_fca` reads the last bound of
+    ``steps`` as the limit of reach (a location's pair with itself is counted just under it).
+    """
+
+    #: Upper bound of each band → weight (kept as a dict).
+    steps: Mapping[float, float]
+    #: Which end of a band holds its bound: ``"lower"`` (DREES) or ``"upper"`` (pysal/access).
+    closed: Literal["lower", "upper"] = "lower"
+    #: σ of the log-normal error of the times; ``None``: exact steps.
+    uncertainty: float | None = None
+    _bounds: np.ndarray = field(init=False, repr=False)
+    _values: np.ndarray = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        steps = self.steps
+        if not isinstance(steps, Mapping) or not steps:
+            raise TypeError("steps doit être un dictionnaire {borne en minutes: poids}.")
+        if any(v < 0 for v in steps.values()):
+            raise ValueError("Les poids d'une fonction en escalier doivent être positifs.")
+        if self.closed not in ("lower", "upper"):
+            raise ValueError(f"closed doit valoir 'lower' ou 'upper', pas {self.closed!r}.")
+        sigma = self.uncertainty
+        if sigma and not (np.isfinite(sigma) and sigma > 0):
+            raise ValueError(f"uncertainty={sigma!r} : un écart-type > 0 est attendu.")
+        bounds = np.array(sorted(steps), dtype="float64")
+        # (frozen: the fields are set once, here)
+        object.__setattr__(self, "steps", dict(steps))
+        object.__setattr__(self, "uncertainty", float(sigma) if sigma else None)
+        object.__setattr__(self, "_bounds", bounds)
+        object.__setattr__(self, "_values", np.append(
+            np.array([steps[b] for b in sorted(steps)], dtype="float64"), 0.0))
+
+    def __call__(self, cost: np.ndarray) -> np.ndarray:
+        """The weight of each time."""
+        cost = np.asarray(cost, dtype="float64")
+        if self.uncertainty is not None:
+            return self._expected(cost, self.uncertainty)
+        bounds, values = self._bounds, self._values
+        side: Literal["left", "right"] = "right" if self.closed == "lower" else "left"
+        if len(bounds) > 8 or cost.ndim != 1:
+            return values[np.searchsorted(bounds, cost, side=side)]
+        # a few bands: counting the bounds not yet reached (one byte per pair) is several
+        # times faster than a binary search on millions of pairs; the same band as
+        # searchsorted, and NaN reaches no bound: the last band, weight 0
+        ahead = np.zeros(len(cost), dtype=np.uint8)
+        below = np.less if side == "right" else np.less_equal
+        for b in bounds:
+            ahead += below(cost, b).view(np.uint8)
+        return values[::-1][ahead]
+
+    def _expected(self, cost: np.ndarray, sigma: float) -> np.ndarray:
+        """The expected step weight under a log-normal error of σ (see :func:`step_weight`)."""
+        from scipy.special import ndtr
+
+        values = self._values
+        drops = values[:-1] - values[1:]  # what is lost at each bound
+        with np.errstate(divide="ignore", invalid="ignore"):
+            log_cost = np.log(cost)  # 0 minutes → -inf → every step fully kept
+        out = np.zeros(cost.shape)
+        for drop, log_b in zip(drops, np.log(self._bounds)):
+            out += drop * ndtr((log_b - log_cost) / sigma)
+        out[~(cost >= 0)] = 0.0  # NaN or negative: no weight (two_step_fca refuses them)
+        return out
+
+
+def step_weight(steps: Mapping[float, float], *, closed: Literal["lower", "upper"] = "lower",
+                uncertainty: float | None = None) -> StepWeight:
     """Step weight: each bound ends a band with its value; 0 from (or beyond) the last bound.
 
     With ``uncertainty`` (σ > 0), the weight of a time ``c`` known only roughly (an
@@ -172,6 +251,12 @@ def step_weight(steps: Mapping[float, float], *, closed: str = "lower",
     uncertainty : float, optional
         σ of the log-normal error of the times (see above); ``None`` or 0: exact steps.
 
+    Returns
+    -------
+    StepWeight
+        The weight, a callable on an array of times; its fields ``steps``, ``closed`` and
+        ``uncertainty`` say what it applies.
+
     Examples
     --------
     >>> w = step_weight({10: 1, 15: 2 / 3, 20: 1 / 3})
@@ -182,58 +267,7 @@ def step_weight(steps: Mapping[float, float], *, closed: str = "lower",
     >>> step_weight({20: 1}, uncertainty=0.1)(np.array([20, 20 * np.exp(0.1)])).round(4).tolist()
     [0.5, 0.1587]
     """
-    if not isinstance(steps, Mapping) or not steps:
-        raise TypeError("steps doit être un dictionnaire {borne en minutes: poids}.")
-    if any(v < 0 for v in steps.values()):
-        raise ValueError("Les poids d'une fonction en escalier doivent être positifs.")
-    if closed not in ("lower", "upper"):
-        raise ValueError(f"closed doit valoir 'lower' ou 'upper', pas {closed!r}.")
-    bounds = np.array(sorted(steps), dtype="float64")
-    values = np.append(np.array([steps[b] for b in sorted(steps)], dtype="float64"), 0.0)
-    side: Literal["left", "right"] = "right" if closed == "lower" else "left"
-    if uncertainty:
-        if not (np.isfinite(uncertainty) and uncertainty > 0):
-            raise ValueError(f"uncertainty={uncertainty!r} : un écart-type > 0 est attendu.")
-        return _uncertain_steps(bounds, values, float(uncertainty))
-
-    def weight(cost: np.ndarray) -> np.ndarray:
-        cost = np.asarray(cost, dtype="float64")
-        if len(bounds) > 8 or cost.ndim != 1:
-            return values[np.searchsorted(bounds, cost, side=side)]
-        # a few bands: counting the bounds not yet reached (one byte per pair) is several
-        # times faster than a binary search on millions of pairs; the same band as
-        # searchsorted, and NaN reaches no bound: the last band, weight 0
-        ahead = np.zeros(len(cost), dtype=np.uint8)
-        below = np.less if side == "right" else np.less_equal
-        for b in bounds:
-            ahead += below(cost, b).view(np.uint8)
-        return values[::-1][ahead]
-
-    weight.steps = dict(steps)  # type: ignore[attr-defined]
-    weight.closed = closed  # type: ignore[attr-defined]
-    return weight
-
-
-def _uncertain_steps(bounds: np.ndarray, values: np.ndarray, sigma: float
-                     ) -> Callable[[np.ndarray], np.ndarray]:
-    from scipy.special import ndtr
-
-    drops = values[:-1] - values[1:]  # what is lost at each bound
-    log_bounds = np.log(bounds)
-
-    def weight(cost: np.ndarray) -> np.ndarray:
-        cost = np.asarray(cost, dtype="float64")
-        with np.errstate(divide="ignore", invalid="ignore"):
-            log_cost = np.log(cost)  # 0 minutes → -inf → every step fully kept
-        out = np.zeros(cost.shape)
-        for drop, log_b in zip(drops, log_bounds):
-            out += drop * ndtr((log_b - log_cost) / sigma)
-        out[~(cost >= 0)] = 0.0  # NaN or negative: no weight (two_step_fca refuses them)
-        return out
-
-    weight.uncertainty = sigma  # type: ignore[attr-defined]
-    weight.bands = dict(zip(bounds.tolist(), values[:-1].tolist()))  # type: ignore[attr-defined]
-    return weight
+    return StepWeight(steps, closed, uncertainty)
 
 
 def gaussian_weight(sigma: float) -> Callable[[np.ndarray], np.ndarray]:
@@ -514,16 +548,46 @@ def _check_costs(costs: pd.DataFrame, origin: str, destination: str, cost: str,
 
 def _reach_limit(max_cost: float | None, weight) -> float | None:
     """The time from which a pair is out of reach: ``max_cost``, or a step weight's last bound."""
-    steps = getattr(weight, "steps", None) or getattr(weight, "bands", None)
-    limits = [x for x in (max_cost, max(steps) if steps else None) if x is not None]
+    last = max(weight.steps) if isinstance(weight, StepWeight) else None
+    limits = [x for x in (max_cost, last) if x is not None]
     return float(min(limits)) if limits else None
 
 
 # --------------------------------------------------------------------------- the two steps
+class TwoStepFCA(NamedTuple):
+    """Accessibility per demand location from :func:`two_step_fca`, with its reports.
+
+    Every list holds location ids as given in ``demand``'s or ``supply``'s index.
+    """
+
+    #: Accessibility per demand location, indexed like ``demand``: supply per unit of demand,
+    #: 0 where no supply is in reach, NaN where the location is absent from the cost table
+    #: (a Series, or a DataFrame with one column per supply column).
+    values: pd.Series | pd.DataFrame
+    #: Demand locations without supply in reach (for a DataFrame supply, a dict column →
+    #: locations: each profession has its own).
+    no_supply: list | dict[str, list]
+    #: Supply locations that no demand reaches (their supply is not counted).
+    unreached_supply: list
+    #: Demand locations absent from the cost table (value NaN: unknown, not 0).
+    not_in_costs: list
+    #: Origins of the cost table that are not in ``demand`` (their pairs are left out).
+    unknown_origins: list
+    #: Destinations of the cost table that are not in ``supply`` (their pairs are left out).
+    unknown_destinations: list
+    #: Locations whose pair with itself reached the limit and was counted just under it.
+    capped_self: list
+    #: Locations with supply or demand but without a pair with themselves (their own supply
+    #: is not counted for their own people).
+    no_self_pair: list
+    #: ``(given, cleaned)`` codes of the cost table (leading zero, spaces).
+    repaired_codes: list[tuple]
+
+
 def two_step_fca(
     demand: pd.Series,
     supply: pd.Series | pd.DataFrame,
-    costs: pd.DataFrame,
+    costs: pd.DataFrame | EstimatedCosts,
     *,
     max_cost: float | None = None,
     weight: Callable[[np.ndarray], np.ndarray] | None = None,
@@ -531,7 +595,7 @@ def two_step_fca(
     destination: str = "destination",
     cost: str = "minutes",
     quiet: bool = False,
-) -> pd.Series | pd.DataFrame:
+) -> TwoStepFCA:
     """Two-step floating catchment accessibility (2SFCA; with ``weight``, E2SFCA).
 
     Parameters
@@ -540,9 +604,10 @@ def two_step_fca(
         Demand (population, possibly age-standardised) indexed by location id.
     supply : Series or DataFrame
         Supply indexed by location id; a DataFrame gives one result column per column.
-    costs : DataFrame
+    costs : DataFrame or EstimatedCosts
         Sparse cost table, one row per reachable pair (``origin`` in ``demand``'s index,
-        ``destination`` in ``supply``'s). A pair absent from the table is out of reach.
+        ``destination`` in ``supply``'s), or the result of :func:`estimate_costs`. A pair
+        absent from the table is out of reach.
     max_cost : float, optional
         Keep pairs with ``cost < max_cost``.
     weight : callable, optional
@@ -552,21 +617,19 @@ def two_step_fca(
         Column names in ``costs``. Times may be text with a decimal comma (``"1,5"``).
     quiet : bool
         Do not warn about locations without supply in reach, supply no demand reaches and
-        pairs of unknown locations (they are listed in ``attrs`` anyway).
+        pairs of unknown locations (they are listed in the result anyway).
 
     Returns
     -------
-    Series or DataFrame
-        Accessibility per demand location, indexed like ``demand``; supply per unit of
-        demand (0 where no supply is in reach). ``attrs["no_supply"]``: the demand locations
-        without supply in reach (for a DataFrame supply, a dict column → locations: each
-        profession has its own); ``attrs["unreached_supply"]``: supply no demand reaches;
-        ``attrs["not_in_costs"]``: demand locations absent from the cost table (value NaN:
-        unknown, not 0; always warned); ``attrs["capped_self"]``: locations whose pair with
-        itself reached the limit and was counted just under it; ``attrs["no_self_pair"]``:
-        locations with supply or demand but without a pair with themselves (their own supply
-        is not counted for their own people); ``attrs["repaired_codes"]``: ``(given, cleaned)``
-        codes of the cost table. These three are always warned.
+    TwoStepFCA
+        ``values``: accessibility per demand location, indexed like ``demand`` (a Series, or
+        a DataFrame for a DataFrame supply); supply per unit of demand (0 where no supply is
+        in reach). Its reports: ``no_supply`` (for a DataFrame supply, a dict column →
+        locations: each profession has its own), ``unreached_supply``, ``not_in_costs``
+        (value NaN: unknown, not 0), ``unknown_origins``, ``unknown_destinations``,
+        ``capped_self``, ``no_self_pair``, ``repaired_codes`` (see :class:`TwoStepFCA`).
+        ``not_in_costs``, ``capped_self``, ``no_self_pair`` and ``repaired_codes`` are
+        always warned, the others unless ``quiet``.
 
     Raises
     ------
@@ -584,9 +647,14 @@ def two_step_fca(
     ...          ("2", "3"): 40, ("3", "2"): 40, ("1", "2"): 80, ("2", "1"): 80}
     >>> costs = pd.DataFrame([(o, d, c) for (o, d), c in pairs.items()],
     ...                      columns=["origin", "destination", "minutes"])
-    >>> two_step_fca(demand, supply, costs, max_cost=61, weight=gravity_weight(1, -1)).round(6).tolist()
+    >>> result = two_step_fca(demand, supply, costs, max_cost=61, weight=gravity_weight(1, -1))
+    >>> result.values.round(6).tolist()
     [0.331444, 0.579828, 7.286418]
+    >>> result.no_supply, result.not_in_costs
+    ([], [])
     """
+    if isinstance(costs, EstimatedCosts):
+        costs = costs.costs
     problems: list[dict] = []
     dem, dem_keys = _as_values(demand, "demande", problems)
     sup, sup_keys = _as_values(supply, "offre", problems)
@@ -685,37 +753,35 @@ def two_step_fca(
     s_any = np.append((s > 0).any(axis=1), False)
     active = (p > 0) | s_any[sup_row]
     no_self = dem.index[listed & (sup_row >= 0) & active & ~has_self]
-    out.attrs["no_supply"] = no_supply[columns[0]] if isinstance(supply, pd.Series) else no_supply
-    out.attrs["unreached_supply"] = list(unreached)
-    out.attrs["not_in_costs"] = list(unlisted)
-    out.attrs["unknown_origins"] = list(unknown_o)
-    out.attrs["unknown_destinations"] = list(unknown_d)
-    out.attrs["capped_self"] = list(capped)
-    out.attrs["no_self_pair"] = list(no_self)
-    out.attrs["repaired_codes"] = repaired
+    result = TwoStepFCA(
+        out, no_supply=no_supply[columns[0]] if isinstance(supply, pd.Series) else no_supply,
+        unreached_supply=list(unreached), not_in_costs=list(unlisted),
+        unknown_origins=list(unknown_o), unknown_destinations=list(unknown_d),
+        capped_self=list(capped), no_self_pair=list(no_self), repaired_codes=repaired)
     if repaired:
         warnings.warn(
             f"{len(repaired)} code(s) de la table des temps réparé(s) (zéro initial, espaces) : "
-            + ", ".join(f"{a} → {b}" for a, b in repaired[:5]) + " ; liste dans attrs['repaired_codes']", CptsGeoWarning,
+            + ", ".join(f"{a} → {b}" for a, b in repaired[:5]) + " ; liste dans le champ repaired_codes du résultat", CptsGeoWarning,
             stacklevel=2)
     if len(unlisted):
         warnings.warn(
             f"{len(unlisted)} lieu(x) de demande absent(s) de la table des temps "
             f"({', '.join(map(str, unlisted[:5]))}) : accessibilité inconnue (NaN), pas 0 ; "
-            "ajoutez au moins la paire du lieu avec lui-même ; liste dans attrs['not_in_costs']", CptsGeoWarning,
+            "ajoutez au moins la paire du lieu avec lui-même ; liste dans le champ not_in_costs du "
+            "résultat", CptsGeoWarning,
             stacklevel=2)
     if len(no_self):
         warnings.warn(
             f"{len(no_self)} lieu(x) avec offre ou demande sans paire avec lui-même dans la table "
             f"des temps ({', '.join(map(str, no_self[:5]))}) : l'offre d'un lieu n'y est pas comptée "
             "pour ses propres habitants ; ajoutez la paire (temps de trajet interne) ; liste dans "
-            "attrs['no_self_pair']", CptsGeoWarning, stacklevel=2)
+            "le champ no_self_pair du résultat", CptsGeoWarning, stacklevel=2)
     if len(capped):
         warnings.warn(
             f"{len(capped)} lieu(x) dont le trajet interne (paire du lieu avec lui-même) atteint "
             f"la limite de {number(limit, None)} min ({', '.join(map(str, capped[:5]))}) : compté "
             "juste sous la limite (dernier palier), pour que l'offre d'un lieu reste à portée de "
-            "ses habitants ; liste dans attrs['capped_self']", CptsGeoWarning, stacklevel=2)
+            "ses habitants ; liste dans le champ capped_self du résultat", CptsGeoWarning, stacklevel=2)
     if not quiet:
         for col, codes in no_supply.items():
             if len(codes):
@@ -723,26 +789,27 @@ def two_step_fca(
                 key = "" if isinstance(supply, pd.Series) else f"[{col!r}]"
                 warnings.warn(
                     f"{prefix}{len(codes)} lieu(x) sans aucune offre à portée : accessibilité 0 "
-                    f"(par ex. {', '.join(map(str, codes[:5]))}) ; liste dans "
-                    f"attrs['no_supply']{key}", CptsGeoWarning, stacklevel=2)
+                    f"(par ex. {', '.join(map(str, codes[:5]))}) ; liste dans le champ "
+                    f"no_supply{key} du résultat", CptsGeoWarning, stacklevel=2)
         if len(unreached):
             warnings.warn(
                 f"{len(unreached)} lieu(x) d'offre qu'aucune demande n'atteint : offre non comptée "
-                f"(par ex. {', '.join(map(str, unreached[:5]))}) ; liste dans attrs['unreached_supply']", CptsGeoWarning,
+                f"(par ex. {', '.join(map(str, unreached[:5]))}) ; liste dans le champ unreached_supply "
+                "du résultat", CptsGeoWarning,
                 stacklevel=2)
         if len(unknown_o) or len(unknown_d):
             warnings.warn(
                 f"Paires ignorées : {len(unknown_o)} origine(s) absente(s) de la demande, "
                 f"{len(unknown_d)} destination(s) absente(s) de l'offre (sans effet : demande et "
-                "offre nulles) ; listes dans attrs['unknown_origins'] / ['unknown_destinations']", CptsGeoWarning,
-                stacklevel=2)
-    return out
+                "offre nulles) ; listes dans les champs unknown_origins et unknown_destinations "
+                "du résultat", CptsGeoWarning, stacklevel=2)
+    return result
 
 
 def enhanced_two_step_fca(
     demand: pd.Series,
     supply: pd.Series | pd.DataFrame,
-    costs: pd.DataFrame,
+    costs: pd.DataFrame | EstimatedCosts,
     *,
     weight: Callable[[np.ndarray], np.ndarray] | None = None,
     max_cost: float | None = None,
@@ -750,12 +817,24 @@ def enhanced_two_step_fca(
     destination: str = "destination",
     cost: str = "minutes",
     quiet: bool = False,
-) -> pd.Series | pd.DataFrame:
+) -> TwoStepFCA:
     """Enhanced 2SFCA: :func:`two_step_fca` with a distance-decay weight, DREES bands by default.
 
     The default weight is ``step_weight(DREES_DECAY)``: bands closed at their lower bound
     (a pair at exactly 10 minutes weighs 2/3). For pysal/access's convention (a bound belongs
     to the band below it), give ``weight=step_weight(DREES_DECAY, closed="upper")``.
+
+    Parameters
+    ----------
+    demand, supply, costs, max_cost, origin, destination, cost, quiet
+        As in :func:`two_step_fca`.
+    weight : callable, optional
+        Distance-decay weight; default ``step_weight(DREES_DECAY)``.
+
+    Returns
+    -------
+    TwoStepFCA
+        As :func:`two_step_fca`.
 
     Examples
     --------
@@ -763,7 +842,7 @@ def enhanced_two_step_fca(
     >>> supply = pd.Series([2.0, 0.0], index=["a", "b"])
     >>> costs = pd.DataFrame({"origin": ["a", "b", "b"], "destination": ["a", "b", "a"],
     ...                       "minutes": [3.0, 3.0, 12.0]})
-    >>> enhanced_two_step_fca(demand, supply, costs).round(6).tolist()
+    >>> enhanced_two_step_fca(demand, supply, costs).values.round(6).tolist()
     [0.0015, 0.001]
     """
     return two_step_fca(demand, supply, costs, max_cost=max_cost,
@@ -772,6 +851,21 @@ def enhanced_two_step_fca(
 
 
 # --------------------------------------------------------------------------- costs
+class EstimatedCosts(NamedTuple):
+    """The cost table of :func:`estimate_costs`, with how it was estimated.
+
+    It can be given as is as ``costs`` to :func:`two_step_fca`, :func:`enhanced_two_step_fca`
+    and :func:`accessibility`.
+    """
+
+    #: ``origin``, ``destination`` (commune codes, text), ``km`` (straight line), ``minutes``.
+    costs: pd.DataFrame
+    #: The assumptions used: :data:`TRAVEL_ASSUMPTIONS` with the overrides given.
+    assumptions: dict[str, float]
+    #: Communes without geometry: no time is estimated for them.
+    unlocated: list
+
+
 def travel_minutes(km: np.ndarray | float, *, assumptions: Mapping[str, float] | None = None
                    ) -> np.ndarray:
     """Minutes by road for a straight-line distance in km (see :data:`TRAVEL_ASSUMPTIONS`).
@@ -794,7 +888,7 @@ def estimate_costs(
     max_minutes: float = 20.0,
     assumptions: Mapping[str, float] | None = None,
     intra: bool = True,
-) -> pd.DataFrame:
+) -> EstimatedCosts:
     """Estimate a sparse table of road minutes between communes from their points.
 
     Points are the communes' representative points (inside each polygon) in a metric CRS;
@@ -826,14 +920,16 @@ def estimate_costs(
 
     Returns
     -------
-    pandas.DataFrame
-        ``origin``, ``destination`` (commune codes), ``km`` (straight line), ``minutes``.
+    EstimatedCosts
+        ``costs``: ``origin``, ``destination`` (commune codes), ``km`` (straight line),
+        ``minutes``; ``assumptions``: the assumptions used; ``unlocated``: communes without
+        geometry (no time estimated for them, with a warning).
 
     Examples
     --------
     >>> from cpts_geo.communes import load_communes, to_metric
     >>> somme = to_metric(load_communes(departments="80"))
-    >>> costs = estimate_costs(somme, max_minutes=20)
+    >>> costs = estimate_costs(somme, max_minutes=20).costs
     >>> bool((costs["minutes"] < 20).all()), bool((costs["origin"] == costs["destination"]).sum() == len(somme))
     (True, True)
     """
@@ -854,10 +950,8 @@ def estimate_costs(
         parts = [estimate_costs(communes[crs_of == c].to_crs(c), max_minutes=max_minutes,
                                 assumptions=assumptions, intra=intra)
                  for c in sorted(set(crs_of))]
-        out = pd.concat(parts, ignore_index=True)
-        out.attrs["assumptions"] = parts[0].attrs["assumptions"]
-        out.attrs["unlocated"] = [c for part in parts for c in part.attrs["unlocated"]]
-        return out
+        return EstimatedCosts(pd.concat([part.costs for part in parts], ignore_index=True),
+                              parts[0].assumptions, [c for part in parts for c in part.unlocated])
     official = {int(c.split(":")[1]) for c in (*METRIC_CRS.values(), _MAINLAND_CRS)}
     if not communes.crs.is_projected or (communes.crs.to_epsg() in official
                                          and len(communes) and communes.crs != crs_of[0]):
@@ -872,7 +966,8 @@ def estimate_costs(
         lost = communes.index[~located]
         warnings.warn(
             f"{len(lost)} commune(s) sans géométrie ({', '.join(map(str, lost[:5]))}) : "
-            "aucun temps de trajet estimé pour elles ; liste dans attrs['unlocated']", CptsGeoWarning,
+            "aucun temps de trajet estimé pour elles ; liste dans le champ unlocated du résultat",
+            CptsGeoWarning,
             stacklevel=2)
         communes = communes[located]
     pts = communes.geometry.representative_point()
@@ -899,9 +994,7 @@ def estimate_costs(
     out = out.reset_index(drop=True)
     out["origin"] = out["origin"].astype("string")
     out["destination"] = out["destination"].astype("string")
-    out.attrs["assumptions"] = a
-    out.attrs["unlocated"] = [] if located.all() else list(lost)
-    return out
+    return EstimatedCosts(out, a, [] if located.all() else list(lost))
 
 
 # --------------------------------------------------------------------------- demand
@@ -1006,7 +1099,8 @@ def _demand_on_layer(demand: pd.Series, communes) -> tuple[pd.Series, pd.DataFra
         warnings.warn(
             f"{len(report)} code(s) de la demande rattaché(s) à la commune actuelle ("
             + ", ".join(f"{a} → {b}" for a, b in report[["code", "new_code"]].head(5).itertuples(index=False))
-            + ") : demandes additionnées par commune ; liste dans attrs['demand_remapped']", CptsGeoWarning,
+            + ") : demandes additionnées par commune ; liste dans le champ demand_remapped du résultat",
+            CptsGeoWarning,
             stacklevel=3)
     summed = pd.Series(values, index=new.to_numpy()).groupby(level=0, sort=False).sum()
     return summed, report
@@ -1053,13 +1147,60 @@ def _costs_on_layer(costs: pd.DataFrame, communes) -> tuple[pd.DataFrame, pd.Dat
             f"{len(report)} code(s) de la table des temps rattaché(s) à la commune actuelle ("
             + ", ".join(f"{a} → {b}" for a, b in report[["code", "new_code"]].head(5).itertuples(index=False))
             + f") : {n_rows - len(table)} paire(s) fusionnée(s) avec une autre (moyenne des temps) ; "
-            "liste dans attrs['costs_remapped']", CptsGeoWarning, stacklevel=3)
+            "liste dans le champ costs_remapped du résultat", CptsGeoWarning, stacklevel=3)
     if unknown:
         warnings.warn(
             f"{len(unknown)} code(s) de la table des temps absent(s) de la couche des communes "
             f"({', '.join(unknown[:5])}) : leurs {int((~known).sum())} paire(s) sont laissées de "
-            "côté ; liste dans attrs['costs_unknown']", CptsGeoWarning, stacklevel=3)
+            "côté ; liste dans le champ costs_unknown du résultat", CptsGeoWarning, stacklevel=3)
     return table.reset_index(drop=True), report, unknown
+
+
+class CommuneAccessibility(NamedTuple):
+    """Accessibility of each commune from :func:`accessibility`, with its reports.
+
+    The lists hold commune codes; the reports of :func:`two_step_fca` are repeated here under
+    the same names.
+    """
+
+    #: One column per profession, plus ``population`` and ``demand``, indexed by ``code``; 0
+    #: where nothing is in reach, NaN where unknown (commune without geometry or absent from
+    #: the cost table).
+    table: pd.DataFrame
+    #: The cost table used (``origin``, ``destination``, ``minutes``; ``km`` when estimated).
+    costs: pd.DataFrame
+    #: The result is per ``per`` inhabitants.
+    per: float
+    #: The unit of the values, in French.
+    unit: str
+    #: Communes without supply in reach, per profession.
+    no_supply: dict[str, list]
+    #: Communes with supply that no demand reaches.
+    unreached_supply: list
+    #: Communes absent from the cost table (value NaN).
+    not_in_costs: list
+    #: Origins of the cost table that are not communes of the layer's demand.
+    unknown_origins: list
+    #: Destinations of the cost table that are not supply locations.
+    unknown_destinations: list
+    #: Communes whose trip inside reached the limit and was counted just under it.
+    capped_self: list
+    #: Communes with supply or demand but without a pair with themselves in the cost table.
+    no_self_pair: list
+    #: ``(given, cleaned)`` codes of the cost table (leading zero, spaces).
+    repaired_codes: list[tuple]
+    #: Codes of ``demand`` mapped to today's commune: ``code``, ``new_code``, ``reason``
+    #: (empty without ``demand``).
+    demand_remapped: pd.DataFrame
+    #: Codes of a given cost table mapped to today's commune: ``code``, ``new_code``,
+    #: ``reason`` (empty for estimated costs).
+    costs_remapped: pd.DataFrame
+    #: Codes of a given cost table that are no commune of the layer (their pairs are left out).
+    costs_unknown: list
+    #: The travel assumptions of the estimated costs (``None``: a cost table was given).
+    assumptions: dict[str, float] | None
+    #: Communes without geometry: no estimated time, value NaN.
+    unlocated: list
 
 
 def accessibility(
@@ -1067,7 +1208,7 @@ def accessibility(
     communes,
     *,
     professions: Iterable[str] | str | None = "médecin généraliste",
-    costs: pd.DataFrame | None = None,
+    costs: pd.DataFrame | EstimatedCosts | None = None,
     weight: Callable[[np.ndarray], np.ndarray] | str | None = "drees",
     max_minutes: float = 20.0,
     demand: pd.Series | None = None,
@@ -1076,7 +1217,7 @@ def accessibility(
     value: str = "count",
     activity: float | None = None,
     quiet: bool = False,
-) -> pd.DataFrame:
+) -> CommuneAccessibility:
     """Accessibility of each commune to professionals (E2SFCA by default), indexed by ``code``.
 
     Parameters
@@ -1090,13 +1231,13 @@ def accessibility(
         around the area) to avoid border effects, then select the area from the result.
     professions : str or iterable, default "médecin généraliste"
         Professions to compute (``None``: all those in ``supply``).
-    costs : DataFrame, optional
+    costs : DataFrame or EstimatedCosts, optional
         ``origin``, ``destination``, ``minutes``; default :func:`estimate_costs`. Codes are
         cleaned (``1001`` → ``01001``) and mapped to the communes of the layer like the
         supply's (old codes, arrondissements of Paris, Lyon, Marseille to their city), with
-        a warning and the list in ``attrs["costs_remapped"]``; pairs that fall on the same
-        pair of communes get the mean of their times; pairs of codes absent from the layer
-        are left out and listed (``attrs["costs_unknown"]``). Pairs of a commune with itself
+        a warning and the list in the result's ``costs_remapped``; pairs that fall on the
+        same pair of communes get the mean of their times; pairs of codes absent from the
+        layer are left out and listed (``costs_unknown``). Pairs of a commune with itself
         should be there (see :func:`two_step_fca`).
     weight : callable, "drees" or None
         ``"drees"`` (the APL bands, :data:`DREES_DECAY`, closed at their lower bound), any
@@ -1113,7 +1254,7 @@ def accessibility(
         population of :func:`cpts_geo.apl.load_apl`); default the ``pop_standardised``
         column of ``communes`` if it has one, else its ``population``. Codes are cleaned and mapped like the costs'
         (the demands of codes falling on one commune are added up, with a warning and the
-        list in ``attrs["demand_remapped"]``); a code that is no commune of the layer, or
+        list in the result's ``demand_remapped``); a code that is no commune of the layer, or
         a commune given twice (also through an old code), is an error.
     assumptions : mapping, optional
         Overrides of :data:`TRAVEL_ASSUMPTIONS` for the estimated costs.
@@ -1130,12 +1271,13 @@ def accessibility(
 
     Returns
     -------
-    pandas.DataFrame
-        One column per profession, plus ``population`` and ``demand``; 0 where nothing is
-        in reach, NaN where unknown (commune without geometry or absent from ``costs``).
-        ``attrs["costs"]`` holds the cost table used; ``attrs["no_supply"]`` the communes
-        without supply in reach, per profession; the other ``attrs`` of
-        :func:`two_step_fca`.
+    CommuneAccessibility
+        ``table``: one column per profession, plus ``population`` and ``demand``; 0 where
+        nothing is in reach, NaN where unknown (commune without geometry or absent from
+        ``costs``). ``costs``: the cost table used; ``no_supply``: the communes without
+        supply in reach, per profession; the other reports of :func:`two_step_fca`, the
+        remapped codes, ``assumptions`` and ``unlocated`` of the estimated costs (see
+        :class:`CommuneAccessibility`).
 
     Examples
     --------
@@ -1146,8 +1288,9 @@ def accessibility(
     >>> with warnings.catch_warnings():
     ...     warnings.simplefilter("ignore")
     ...     acc = accessibility(counts, somme, per=10_000)
-    >>> bool(acc.loc["80021", "médecin généraliste"] > acc["médecin généraliste"].median())
-    True
+    >>> gp = acc.table["médecin généraliste"]
+    >>> bool(gp["80021"] > gp.median()), acc.unit
+    (True, 'professionnels (count) par 10 000 habitant(s)')
     """
     if isinstance(professions, str):
         professions = [professions]
@@ -1159,6 +1302,7 @@ def accessibility(
         if not activity > 0:
             raise ValueError(f"activity={activity!r} : un nombre de consultations > 0 est attendu.")
         wide = wide * float(activity)
+    demand_report = pd.DataFrame(columns=["code", "new_code", "reason"])
     if demand is None:
         # the age-standardised population (DREES) when the layer has it, else the population
         column = "pop_standardised" if "pop_standardised" in communes.columns else "population"
@@ -1189,30 +1333,46 @@ def accessibility(
     sigma = float({**TRAVEL_ASSUMPTIONS, **(assumptions or {})}.get("uncertainty") or 0.0)
     soft = drees and costs is None and sigma > 0 and max_minutes >= last
     reach = last * float(np.exp(3 * sigma)) if soft else max_minutes
-    costs_report = unknown_codes = None
+    estimated = None
+    unknown_codes: list
     if costs is None:
-        costs = estimate_costs(communes, max_minutes=reach, assumptions=assumptions)
+        estimated = estimate_costs(communes, max_minutes=reach, assumptions=assumptions)
+        costs = estimated.costs
+        costs_report, unknown_codes = pd.DataFrame(columns=["code", "new_code", "reason"]), []
     else:
+        if isinstance(costs, EstimatedCosts):
+            costs = costs.costs
         costs, costs_report, unknown_codes = _costs_on_layer(costs, communes)
     fn = (step_weight(DREES_DECAY, uncertainty=sigma) if soft else step_weight(DREES_DECAY)) \
         if drees else cast(Callable[[np.ndarray], np.ndarray] | None, weight)  # another text fails in two_step_fca
-    values = two_step_fca(dem, wide, costs, max_cost=reach, weight=fn, quiet=quiet) * per
-    out = values.copy()
+    fca = two_step_fca(dem, wide, costs, max_cost=reach, weight=fn, quiet=quiet)
+    out = fca.values * per
     out.index.name = "code"
     out["population"] = pd.Series(communes["population"].to_numpy(), index=codes).astype("Float64") \
         if "population" in communes.columns else np.nan
     out["demand"] = dem.to_numpy()
-    out.attrs.update(values.attrs)
-    out.attrs["costs"] = costs
-    if demand is not None:
-        out.attrs["demand_remapped"] = demand_report
-    if costs_report is not None:
-        out.attrs["costs_remapped"] = costs_report
-        out.attrs["costs_unknown"] = unknown_codes
-    out.attrs["per"] = per
-    out.attrs["unit"] = ("consultations par habitant et par an" if activity is not None
-                         else f"professionnels ({value}) par {number(per, None)} habitant(s)")
-    return out
+    unit = ("consultations par habitant et par an" if activity is not None
+            else f"professionnels ({value}) par {number(per, None)} habitant(s)")
+    return CommuneAccessibility(
+        out, costs=costs, per=per, unit=unit, no_supply=cast(dict, fca.no_supply),
+        unreached_supply=fca.unreached_supply, not_in_costs=fca.not_in_costs,
+        unknown_origins=fca.unknown_origins, unknown_destinations=fca.unknown_destinations,
+        capped_self=fca.capped_self, no_self_pair=fca.no_self_pair,
+        repaired_codes=fca.repaired_codes, demand_remapped=demand_report,
+        costs_remapped=costs_report, costs_unknown=unknown_codes,
+        assumptions=None if estimated is None else estimated.assumptions,
+        unlocated=[] if estimated is None else estimated.unlocated)
+
+
+class TerritoryAccessibility(NamedTuple):
+    """Accessibility of each territory from :func:`territory_accessibility`, with its reports."""
+
+    #: Indexed by ``cpts_id`` (see :func:`territory_accessibility`).
+    table: pd.DataFrame
+    #: The threshold of under-service used (``None``: no columns about it).
+    threshold: float | None
+    #: Communes of the territories whose value is unknown (NaN), left out of the means.
+    unknown: list
 
 
 def territory_accessibility(
@@ -1222,7 +1382,7 @@ def territory_accessibility(
     weights: pd.Series,
     population: pd.Series | None = None,
     threshold: float | None = None,
-) -> pd.DataFrame:
+) -> TerritoryAccessibility:
     """Aggregate commune accessibility to CPTS: mean weighted by standardised population.
 
     Parameters
@@ -1244,17 +1404,17 @@ def territory_accessibility(
 
     Returns
     -------
-    pandas.DataFrame
-        Indexed by ``cpts_id``: ``accessibility``, ``standardised_population``,
+    TerritoryAccessibility
+        ``table``, indexed by ``cpts_id``: ``accessibility``, ``standardised_population``,
         ``population``, ``population_below``, ``share_below``, ``n_communes``,
         ``n_communes_below``, ``n_communes_unknown``, ``population_unknown``.
 
         A commune whose value is unknown (NaN: no geometry, absent from the cost table) is
         left out of the mean (numerator and weights) and of the threshold counts; the share
         below the threshold is over the population of known value. Such communes are
-        counted in ``n_communes_unknown`` and ``population_unknown``, listed in
-        ``attrs["unknown"]`` and announced by a warning; a territory where all are unknown
-        has an unknown accessibility (NaN).
+        counted in ``n_communes_unknown`` and ``population_unknown``, listed in the result's
+        ``unknown`` and announced by a warning; a territory where all are unknown has an
+        unknown accessibility (NaN). ``threshold``: the threshold used.
 
     Examples
     --------
@@ -1262,7 +1422,7 @@ def territory_accessibility(
     >>> weights = pd.Series([100.0, 300.0, 50.0], index=["a", "b", "c"])
     >>> m = pd.DataFrame({"code": ["a", "b", "c"], "cpts_id": ["X", "X", "Y"], "share": 1.0})
     >>> territory_accessibility(values, m, weights=weights,
-    ...                         threshold=2.5)[["accessibility", "share_below"]]  # doctest: +NORMALIZE_WHITESPACE
+    ...                         threshold=2.5).table[["accessibility", "share_below"]]  # doctest: +NORMALIZE_WHITESPACE
              accessibility  share_below
     cpts_id
     X                 2.25         0.75
@@ -1315,10 +1475,9 @@ def territory_accessibility(
             f"{len(unknown)} commune(s) d'accessibilité inconnue ({', '.join(map(str, unknown[:5]))}) "
             f"dans {len(where)} territoire(s) ({', '.join(map(str, where[:5]))}) : moyenne calculée "
             "sur les communes de valeur connue ; nombre et population dans n_communes_unknown, "
-            "population_unknown ; liste dans attrs['unknown']", CptsGeoWarning, stacklevel=2)
-    out.attrs["threshold"] = threshold
-    out.attrs["unknown"] = unknown
-    return out
+            "population_unknown ; liste dans le champ unknown du résultat", CptsGeoWarning,
+            stacklevel=2)
+    return TerritoryAccessibility(out, threshold=threshold, unknown=unknown)
 
 
 #: French headers of :func:`accessibility_table`.
@@ -1335,9 +1494,24 @@ TABLE_HEADERS = {
 }
 
 
-def accessibility_table(territories: pd.DataFrame, *, names: pd.Series | None = None,
-                        digits: int = 2) -> pd.DataFrame:
+def accessibility_table(territories: pd.DataFrame | TerritoryAccessibility, *,
+                        names: pd.Series | None = None, digits: int = 2) -> pd.DataFrame:
     """Diagnostic table with French headers from :func:`territory_accessibility`.
+
+    Parameters
+    ----------
+    territories : TerritoryAccessibility or DataFrame
+        The result of :func:`territory_accessibility` (or its ``table``).
+    names : Series, optional
+        CPTS names by ``cpts_id``, put first (column « Nom »).
+    digits : int, default 2
+        Decimals kept.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Indexed by « CPTS », with the headers of :data:`TABLE_HEADERS` (share below the
+        threshold in %).
 
     Examples
     --------
@@ -1348,6 +1522,8 @@ def accessibility_table(territories: pd.DataFrame, *, names: pd.Series | None = 
     >>> list(accessibility_table(t).columns[:2])
     ['Accessibilité (moyenne pondérée)', 'Demande (population, standardisée si fournie)']
     """
+    if isinstance(territories, TerritoryAccessibility):
+        territories = territories.table
     out = territories[[c for c in TABLE_HEADERS if c in territories.columns]].copy()
     if "share_below" in out.columns:
         out["share_below"] = 100 * out["share_below"]

@@ -722,11 +722,12 @@ def _cmd_offre(args: argparse.Namespace) -> int:
         profs = list(dens.index.unique("profession"))
         acc = accessibility(supply, france, professions=profs, max_minutes=args.minutes,
                             per=10_000, quiet=True)
-        terrs = {prof: territory_accessibility(acc[prof], membership, weights=acc["demand"])
+        terrs = {prof: territory_accessibility(acc.table[prof], membership,
+                                               weights=acc.table["demand"])
                  for prof in profs}
     table = density_table(dens)
     acc_col = f"Accessibilité E2SFCA ({number(args.minutes, None)} min, pour 10 000 hab.)"
-    parts = [terrs[prof]["accessibility"].rename(prof) for prof in profs]
+    parts = [terrs[prof].table["accessibility"].rename(prof) for prof in profs]
     table[acc_col] = pd.concat(parts, axis=1).stack().reindex(dens.index).round(1).to_numpy()
     table.insert(0, "Nom", checked.cpts["name"].reindex(dens.index.get_level_values(0)).to_numpy())
     table = table.sort_index(level=0, sort_remaining=False, kind="stable")
@@ -749,19 +750,20 @@ def _cmd_offre(args: argparse.Namespace) -> int:
     ours = set(membership["code"].astype(str))
     notes = []
     for prof in profs:
-        none = [c for c in acc.attrs["no_supply"].get(prof, []) if c in ours]
+        none = [c for c in acc.no_supply.get(prof, []) if c in ours]
         if none:
             notes.append(f"{prof} : {number(len(none))} commune(s) des CPTS sans aucune offre à "
                          f"moins de {number(args.minutes, None)} minutes, accessibilité 0 "
                          f"({_examples(none)})")
-    unknown = terrs[profs[0]].attrs["unknown"] if profs else []
+    unknown = terrs[profs[0]].unknown if profs else []
     if unknown:
-        blank = terrs[profs[0]].index[terrs[profs[0]]["accessibility"].isna()]
+        first = terrs[profs[0]].table
+        blank = first.index[first["accessibility"].isna()]
         notes.append(f"{number(len(unknown))} commune(s) des CPTS d'accessibilité inconnue (sans "
                      f"géométrie ou sans temps de trajet : {_examples(unknown)}) : moyennes des CPTS "
                      "calculées sans elles"
                      + (f" ; accessibilité vide pour {_examples(blank)}" if len(blank) else ""))
-    capped = [c for c in acc.attrs.get("capped_self", []) if c in ours]
+    capped = [c for c in acc.capped_self if c in ours]
     if capped:
         notes.append(f"{number(len(capped))} commune(s) des CPTS très étendue(s) dont le trajet "
                      f"interne estimé atteint {number(args.minutes, None)} minutes "

@@ -287,7 +287,7 @@ def _aggregate_apl(apl: pd.DataFrame, membership: pd.DataFrame) -> pd.DataFrame:
             warnings.simplefilter("ignore")
             agg = territory_accessibility(values["apl"], m, weights=values["pop_standardised"],
                                           population=values["population"],
-                                          threshold=UNDERSERVED_THRESHOLD)
+                                          threshold=UNDERSERVED_THRESHOLD).table
         parts.append(agg.assign(year=year))
     return pd.concat(parts).reset_index().set_index(["cpts_id", "year"])
 
@@ -861,7 +861,7 @@ def _e2sfca_values(ctx, supply) -> pd.Series:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         acc = accessibility(sup, layer, professions="médecin généraliste", per=10_000, quiet=True)
-    value = acc["médecin généraliste"]
+    value = acc.table["médecin généraliste"]
     _E2SFCA_CACHE.update(ctx=ctx, supply=supply, value=value)
     return value
 
@@ -882,7 +882,7 @@ def _e2sfca_block(ctx, cid, figs, supply):
     m = m[m["code"].isin(values.index)]
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        agg = territory_accessibility(values, m, weights=pop, population=pop)
+        agg = territory_accessibility(values, m, weights=pop, population=pop).table
     rows = []
     for u, label in units:
         k = "cpts" if u == cid else u

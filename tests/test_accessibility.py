@@ -14,6 +14,8 @@ from cpts_geo.accessibility import (
     DREES_AGE_WEIGHTS,
     DREES_AGE_WEIGHTS_2022,
     DREES_DECAY,
+    StepWeight,
+    TwoStepFCA,
     _fast_codes,
     accessibility,
     accessibility_table,
@@ -42,7 +44,7 @@ def test_pysal_access_hospital_example():
     supply = pd.Series([15, 20, 100], index=list("123"))
     # pairs kept when cost < 61, weight cost ** -1 (gravity, scale 1, alpha -1)
     acc = two_step_fca(demand, supply, _hospital_costs(), max_cost=61,
-                       weight=gravity_weight(1, -1))
+                       weight=gravity_weight(1, -1)).values
     assert acc.to_numpy() == pytest.approx([0.331444, 0.579828, 7.286418], abs=1e-6)
     assert (acc * demand).sum() / demand.sum() == pytest.approx(135 / 160)
 
@@ -58,6 +60,42 @@ def test_weights_match_definitions():
         [1, 1, 1, 2 / 3, 2 / 3, 1 / 3, 1 / 3, 0])
     assert gaussian_weight(20)(np.array([20.0]))[0] == pytest.approx(np.exp(-0.5))
     assert gravity_weight(2, -2, min_cost=1)(np.array([0.0, 4.0])).tolist() == [4.0, 0.25]
+
+
+def test_step_weight_says_what_it_applies():
+    w = step_weight(DREES_DECAY, closed="upper")
+    assert isinstance(w, StepWeight) and callable(w)
+    assert w.steps == DREES_DECAY and w.closed == "upper" and w.uncertainty is None
+    assert step_weight(DREES_DECAY, uncertainty=0.1).uncertainty == 0.1
+    assert step_weight(DREES_DECAY, uncertainty=0).uncertainty is None  # 0: the exact steps
+    with pytest.raises(ValueError, match="closed doit valoir"):
+        step_weight(DREES_DECAY, closed="both")  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="dictionnaire"):
+        step_weight({})
+    with pytest.raises(ValueError, match="positifs"):
+        step_weight({10: -1})
+
+
+def test_reports_are_fields_and_warnings_name_them():
+    """Every list is a field of the result; each warning names the field that holds it."""
+    costs = pd.DataFrame({"origin": ["01001", "01002", "01009", "99999"],
+                          "destination": ["01001", "01003", "01009", "99999"],
+                          "minutes": [25.0, 5.0, 1.0, 1.0]})
+    demand = pd.Series({"01001": 10.0, "01002": 10.0, "01003": 10.0, "01009": 0.0})
+    supply = pd.Series({"01001": 1.0, "01002": 0.0, "01003": 0.0, "01009": 1.0})
+    with pytest.warns(CptsGeoWarning) as record:
+        result = two_step_fca(demand, supply, costs, weight=step_weight(DREES_DECAY))
+    assert isinstance(result, TwoStepFCA)
+    assert result.capped_self == ["01001"] and result.not_in_costs == ["01003"]
+    assert result.no_self_pair == ["01002"] and result.unreached_supply == ["01009"]
+    assert result.no_supply == ["01002"]  # 01009 has supply of its own, even without demand
+    assert result.unknown_origins == ["99999"] and result.unknown_destinations == ["99999"]
+    messages = [str(w.message) for w in record]
+    assert not any("attrs" in m for m in messages)
+    for name in ("capped_self", "not_in_costs", "no_self_pair", "unreached_supply", "no_supply"):
+        assert any(f"liste dans le champ {name} du résultat" in m for m in messages), name
+    assert any("listes dans les champs unknown_origins et unknown_destinations du résultat" in m
+               for m in messages)
 
 
 @settings(max_examples=60, deadline=None)
@@ -76,7 +114,7 @@ def test_weighted_mean_equals_total_supply_over_demand(n, seed, kind):
     costs = pd.DataFrame({"origin": np.array(codes)[o[keep]],
                           "destination": np.array(codes)[d[keep]], "minutes": minutes[keep]})
     weight = {"none": None, "step": step_weight(DREES_DECAY), "gauss": gaussian_weight(10)}[kind]
-    acc = two_step_fca(demand, supply, costs, weight=weight, max_cost=30, quiet=True)
+    acc = two_step_fca(demand, supply, costs, weight=weight, max_cost=30, quiet=True).values
     assert (acc * demand).sum() / demand.sum() == pytest.approx(supply.sum() / demand.sum(),
                                                                 rel=1e-9)
 
@@ -86,7 +124,7 @@ def test_e2sfca_defaults_to_drees_bands():
                           "minutes": [0, 25, 25, 0]})
     acc = enhanced_two_step_fca(pd.Series({"a": 100.0, "b": 50.0}),
                                 pd.Series({"a": 10.0, "b": 0.0}), costs, quiet=True)
-    assert acc.tolist() == [0.1, 0.0]  # b is 25 minutes away: DREES weight 0
+    assert acc.values.tolist() == [0.1, 0.0]  # b is 25 minutes away: DREES weight 0
 
 
 def test_catchment_without_supply_is_zero_and_said():
@@ -94,8 +132,8 @@ def test_catchment_without_supply_is_zero_and_said():
     with pytest.warns(UserWarning, match="sans aucune offre à portée : accessibilité 0"):
         acc = two_step_fca(pd.Series({"a": 50.0, "b": 30.0}), pd.Series({"a": 10.0, "b": 0.0}),
                            costs)
-    assert acc.tolist() == [0.2, 0.0]
-    assert acc.attrs["no_supply"] == ["b"]
+    assert acc.values.tolist() == [0.2, 0.0]
+    assert acc.no_supply == ["b"]
 
 
 def test_supply_without_demand_is_reported():
@@ -103,15 +141,15 @@ def test_supply_without_demand_is_reported():
     with pytest.warns(UserWarning, match="qu'aucune demande n'atteint"):
         acc = two_step_fca(pd.Series({"a": 2.0, "b": 0.0}), pd.Series({"a": 10.0, "b": 3.0}),
                            costs)
-    assert np.isfinite(acc).all() and acc.attrs["unreached_supply"] == ["b"]
+    assert np.isfinite(acc.values).all() and acc.unreached_supply == ["b"]
 
 
 def test_location_missing_from_cost_table_is_unknown_not_zero():
     costs = pd.DataFrame({"origin": ["a"], "destination": ["a"], "minutes": [0]})
     with pytest.warns(UserWarning, match="absent\\(s\\) de la table des temps \\(b\\)"):
         acc = two_step_fca(pd.Series({"a": 50.0, "b": 10.0}), pd.Series({"a": 10.0}), costs)
-    assert acc["a"] == 0.2 and np.isnan(acc["b"])
-    assert acc.attrs["not_in_costs"] == ["b"]
+    assert acc.values["a"] == 0.2 and np.isnan(acc.values["b"])
+    assert acc.not_in_costs == ["b"]
 
 
 def test_bad_cost_table_lists_every_row():
@@ -147,7 +185,9 @@ def test_travel_minutes_grow_with_distance():
 
 def test_estimated_costs_metric_and_symmetric(hdf_communes):
     somme = hdf_communes[hdf_communes["department"] == "80"]
-    costs = estimate_costs(somme, max_minutes=20)
+    estimated = estimate_costs(somme, max_minutes=20)
+    costs = estimated.costs
+    assert estimated.unlocated == [] and estimated.assumptions["detour"] == 1.3
     assert (costs["minutes"] < 20).all()
     assert set(costs["origin"]) == set(somme.index)  # every commune reaches itself
     pairs = costs.set_index(["origin", "destination"])["minutes"].sort_index()
@@ -160,7 +200,7 @@ def test_estimated_costs_metric_and_symmetric(hdf_communes):
     assert pairs[("80021", "80489")] < 15
     slower = estimate_costs(somme, max_minutes=20,
                             assumptions={"speed_min_kmh": 25, "speed_max_kmh": 45})
-    assert len(slower) < len(costs)
+    assert len(slower.costs) < len(costs) and slower.assumptions["speed_max_kmh"] == 45
     assert hdf_communes.crs.to_epsg() == 4326  # the caller's layer is not reprojected
     with pytest.raises(ValueError, match="pas de CRS"):
         estimate_costs(somme.set_crs(None, allow_override=True))
@@ -173,8 +213,9 @@ def test_commune_without_geometry_is_unknown_not_zero(hdf_communes):
     with pytest.warns(CptsGeoWarning, match="sans géométrie \\(80001\\)"), \
             pytest.warns(CptsGeoWarning, match="absent\\(s\\) de la table des temps \\(80001\\)"):
         out = accessibility(counts, somme, quiet=True)
-    assert np.isnan(out.loc["80001", "médecin généraliste"])
-    assert out["médecin généraliste"].notna().sum() == len(somme) - 1
+    assert np.isnan(out.table.loc["80001", "médecin généraliste"])
+    assert out.table["médecin généraliste"].notna().sum() == len(somme) - 1
+    assert out.unlocated == ["80001"] and out.not_in_costs == ["80001"]
 
 
 def test_accessibility_and_territory_aggregation(hdf_communes):
@@ -186,27 +227,30 @@ def test_accessibility_and_territory_aggregation(hdf_communes):
     table = read_professionals(supply, communes=somme)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        out = accessibility(table, somme)
+        out = accessibility(table, somme).table
     gp = out["médecin généraliste"]
     assert out.index.name == "code" and len(out) == len(somme)
     assert (gp >= 0).all()
     assert (gp * out["demand"]).sum() == pytest.approx(180.0)  # all supply reaches demand
     assert gp["80021"] > gp.median()
     mem = pd.DataFrame({"code": somme.index, "cpts_id": somme["epci"].to_numpy(), "share": 1.0})
-    terr = territory_accessibility(gp, mem, weights=out["demand"], threshold=1e-3)
+    result = territory_accessibility(gp, mem, weights=out["demand"], threshold=1e-3)
+    terr = result.table
+    assert result.threshold == 1e-3 and result.unknown == []
     amiens_epci = somme.loc["80021", "epci"]
     sub = out.loc[mem.loc[mem["cpts_id"] == amiens_epci, "code"]]
     assert terr.loc[amiens_epci, "accessibility"] == pytest.approx(
         (sub["médecin généraliste"] * sub["demand"]).sum() / sub["demand"].sum())
     assert (terr["share_below"].between(0, 1)).all()
     assert terr["n_communes"].sum() == len(somme)
-    assert "share_below" not in territory_accessibility(gp, mem, weights=out["demand"]).columns
+    assert "share_below" not in territory_accessibility(gp, mem, weights=out["demand"]).table.columns
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         apl_like = accessibility(table, somme, activity=5000)
-    assert apl_like["médecin généraliste"].to_numpy() == pytest.approx(5000 * gp.to_numpy())
-    assert apl_like.attrs["unit"] == "consultations par habitant et par an"
-    french = accessibility_table(terr)
+    assert apl_like.table["médecin généraliste"].to_numpy() == pytest.approx(5000 * gp.to_numpy())
+    assert apl_like.unit == "consultations par habitant et par an"
+    french = accessibility_table(result)
+    assert french.equals(accessibility_table(terr))
     assert french.index.name == "CPTS"
     assert {"Accessibilité (moyenne pondérée)",
             "Part de la population sous le seuil (%)"} <= set(french.columns)
@@ -218,7 +262,7 @@ def test_methods_plain_and_weighted(hdf_communes):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         for weight in ("drees", None, gaussian_weight(10), gravity_weight(1, -1, min_cost=1)):
-            acc = accessibility(counts, somme, professions=None, weight=weight)["infirmier"]
+            acc = accessibility(counts, somme, professions=None, weight=weight).table["infirmier"]
             assert np.isfinite(acc).all() and acc["80021"] > 0
 
 
@@ -268,7 +312,7 @@ def test_apl_rank_correlation_hdf(shared_data):
         bpe = read_bpe(shared_data / "health_professionals" / "bpe2018_sante_communes.csv",
                        professions=["médecin généraliste"], communes=communes, unknown="report",
                        passage=shared_data / "cog_passage" / "gescodgeo_table_passage_2008_2025.csv")
-        out = accessibility(bpe, communes)
+        out = accessibility(bpe, communes).table
         apl = pd.read_csv(shared_data / "apl" / "apl_mg_2022_communes.csv",
                           dtype={"code_insee": str})
         new, _ = remap_codes(apl["code_insee"], communes=communes, plm="city")
@@ -291,17 +335,18 @@ def test_territory_mean_leaves_unknown_values_out():
     weights = pd.Series([100.0, 100.0, 50.0], index=["a", "b", "c"])
     m = pd.DataFrame({"code": ["a", "b", "c"], "cpts_id": ["X", "X", "Y"], "share": 1.0})
     with pytest.warns(UserWarning, match="1 commune\\(s\\) d'accessibilité inconnue \\(b\\)"):
-        out = territory_accessibility(values, m, weights=weights, threshold=2.5)
+        result = territory_accessibility(values, m, weights=weights, threshold=2.5)
+    out = result.table
     x = out.loc["X"]
     assert x["accessibility"] == 3.0  # not (3 + 0) / 2
     assert x["n_communes_unknown"] == 1 and x["population_unknown"] == 100.0
     assert x["n_communes_below"] == 0 and x["share_below"] == 0.0  # unknown is not "above"
     assert out.loc["Y", "n_communes_unknown"] == 0
-    assert out.attrs["unknown"] == ["b"]
+    assert result.unknown == ["b"]
     with pytest.warns(UserWarning, match="inconnue"):
         blank = territory_accessibility(pd.Series([np.nan], index=["a"]), m.iloc[:1],
                                         weights=weights)
-    assert np.isnan(blank.loc["X", "accessibility"])
+    assert np.isnan(blank.table.loc["X", "accessibility"])
 
 
 def test_own_supply_is_always_in_reach():
@@ -310,8 +355,8 @@ def test_own_supply_is_always_in_reach():
     far = pd.DataFrame({"origin": ["a"], "destination": ["a"], "minutes": [25.0]})
     with pytest.warns(UserWarning, match="trajet interne.*juste sous la limite") as record:
         acc = enhanced_two_step_fca(demand, supply, far, max_cost=20)
-    assert acc["a"] == pytest.approx(0.02)  # its own 2 professionals for its 100 people
-    assert acc.attrs["capped_self"] == ["a"] and acc.attrs["no_supply"] == []
+    assert acc.values["a"] == pytest.approx(0.02)  # its own 2 professionals for its 100 people
+    assert acc.capped_self == ["a"] and acc.no_supply == []
     assert not any("sans aucune offre" in str(w.message) for w in record)
     assert far["minutes"].tolist() == [25.0]  # caller's table untouched
     # a table without the pair of a location with itself: said, by name
@@ -319,7 +364,7 @@ def test_own_supply_is_always_in_reach():
     with pytest.warns(UserWarning, match="sans paire avec lui-même.*\\(a, b\\)"):
         acc = two_step_fca(pd.Series({"a": 10.0, "b": 10.0}), pd.Series({"a": 1.0, "b": 0.0}),
                            costs, quiet=True)
-    assert acc.attrs["no_self_pair"] == ["a", "b"]
+    assert acc.no_self_pair == ["a", "b"]
 
 
 def test_guyane_communes_reach_their_own_professionals():
@@ -331,10 +376,10 @@ def test_guyane_communes_reach_their_own_professionals():
     with warnings.catch_warnings(record=True) as record:
         warnings.simplefilter("always")
         acc = accessibility(counts, guyane)
-    gp = acc["médecin généraliste"]
+    gp = acc.table["médecin généraliste"]
     assert gp["97304"] > 0 and gp["97311"] > 0
-    assert not {"97304", "97311"} & set(acc.attrs["no_supply"]["médecin généraliste"])
-    assert {"97304", "97311"} <= set(acc.attrs["capped_self"])
+    assert not {"97304", "97311"} & set(acc.no_supply["médecin généraliste"])
+    assert {"97304", "97311"} <= set(acc.capped_self)
     assert any("trajet interne" in str(w.message) for w in record)
 
 
@@ -343,7 +388,7 @@ def test_no_supply_is_per_profession():
     supply = pd.DataFrame({"gp": [1.0, 0.0], "dentiste": [0.0, 0.0]}, index=["a", "b"])
     with pytest.warns(UserWarning) as record:
         acc = two_step_fca(pd.Series({"a": 100.0, "b": 100.0}), supply, costs)
-    assert acc.attrs["no_supply"] == {"gp": ["b"], "dentiste": ["a", "b"]}
+    assert acc.no_supply == {"gp": ["b"], "dentiste": ["a", "b"]}
     messages = [str(w.message) for w in record]
     assert any(m.startswith("gp : 1 lieu(x) sans aucune offre") for m in messages)
     assert any(m.startswith("dentiste : 2 lieu(x) sans aucune offre") for m in messages)
@@ -354,11 +399,11 @@ def test_drees_bands_closed_at_their_lower_bound():
                           "minutes": [9.99, 10.0, 15.0, 20.0]})
     demand = pd.Series({"a": 1.0, "b": 1.0, "c": 1.0, "d": 1.0})
     supply = pd.Series({"s": 2.0})
-    acc = enhanced_two_step_fca(demand, supply, costs, quiet=True)
+    acc = enhanced_two_step_fca(demand, supply, costs, quiet=True).values
     ratio = 2.0 / (1 + 2 / 3 + 1 / 3)  # d, at 20 minutes, is out of reach
     assert acc.tolist() == pytest.approx([ratio, 2 / 3 * ratio, 1 / 3 * ratio, 0.0])
     pysal_like = enhanced_two_step_fca(demand, supply, costs, quiet=True,
-                                       weight=step_weight(DREES_DECAY, closed="upper"))
+                                       weight=step_weight(DREES_DECAY, closed="upper")).values
     assert pysal_like["b"] == pysal_like["a"]  # pysal/access: 10 minutes is in the first band
 
 
@@ -368,7 +413,8 @@ def test_cost_table_codes_and_values_are_cleaned_or_rejected():
     supply = pd.Series({"01001": 1.0, "01002": 0.0})
     with pytest.warns(UserWarning, match="réparé\\(s\\).*1001 → 01001"):
         acc = two_step_fca(demand, supply, costs, quiet=True)
-    assert acc.tolist() == [0.01, 0.0] and acc.attrs["not_in_costs"] == []
+    assert acc.values.tolist() == [0.01, 0.0] and acc.not_in_costs == []
+    assert acc.repaired_codes == [(1001, "01001"), (1002, "01002")]
     bad = pd.DataFrame({"origin": ["a", "b"], "destination": ["a", "b"], "minutes": [np.inf, 2.0]})
     with pytest.raises(ValidationError, match="ligne 2, code a → a : temps de trajet infini"):
         two_step_fca(pd.Series({"a": 1.0, "b": 1.0}), pd.Series({"a": 1.0, "b": 1.0}), bad)
@@ -389,11 +435,12 @@ def test_accessibility_maps_cost_codes_to_todays_communes():
     messages = " ".join(str(w.message) for w in record)
     assert "rattaché(s) à la commune actuelle (75101 → 75056, 75102 → 75056)" in messages
     assert "1 paire(s) fusionnée(s)" in messages and "absent(s) de la couche des communes (99999)" in messages
-    assert acc.attrs["costs"][["origin", "destination", "minutes"]].values.tolist() == [
+    assert acc.costs[["origin", "destination", "minutes"]].values.tolist() == [
         ["75056", "75056", 3.0]]
-    assert acc.attrs["costs_unknown"] == ["99999"]
+    assert acc.costs_unknown == ["99999"] and acc.assumptions is None
+    assert acc.costs_remapped["new_code"].tolist() == ["75056", "75056"]
     # demand: the layer's standardised population (DREES)
-    assert acc.loc["75056", "infirmier"] == pytest.approx(10.0 / paris.loc["75056", "pop_standardised"])
+    assert acc.table.loc["75056", "infirmier"] == pytest.approx(10.0 / paris.loc["75056", "pop_standardised"])
 
 
 def test_accessibility_demand_codes_are_mapped_or_rejected():
@@ -406,8 +453,8 @@ def test_accessibility_demand_codes_are_mapped_or_rejected():
     counts = pd.DataFrame({"médecin généraliste": [10.0]}, index=pd.Index(["01033"]))
     with pytest.warns(UserWarning, match="01091 → 01033"):
         acc = accessibility(counts, ain, demand=old, quiet=True)
-    assert acc.loc["01033", "demand"] == 5000.0  # Châtillon-en-Michaille's demand, now in Valserhône
-    assert acc.attrs["demand_remapped"]["new_code"].tolist() == ["01033"]
+    assert acc.table.loc["01033", "demand"] == 5000.0  # Châtillon-en-Michaille's demand, now in Valserhône
+    assert acc.demand_remapped["new_code"].tolist() == ["01033"]
     with pytest.raises(ValidationError) as err:
         accessibility(counts, ain, demand=pd.concat([old, pd.Series({"99999": 1e6, "01033": 1.0})]),
                       quiet=True)
@@ -422,8 +469,8 @@ def test_estimated_costs_split_overseas_whatever_the_crs():
     layer = load_communes(departments=["80", "974"])
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        degrees = estimate_costs(layer)
-        lambert = estimate_costs(layer.to_crs(2154))
+        degrees = estimate_costs(layer).costs
+        lambert = estimate_costs(layer.to_crs(2154)).costs
     reunion = [c[c["origin"].str.startswith("974") & (c["origin"] != c["destination"])]
                for c in (degrees, lambert)]
     assert len(reunion[1]) == len(reunion[0]) == 78
@@ -434,8 +481,8 @@ def test_drees_reach_beyond_20_minutes_is_said_to_have_no_effect(hdf_communes):
     somme = hdf_communes[hdf_communes["department"] == "80"]
     counts = pd.DataFrame({"médecin généraliste": [300.0]}, index=pd.Index(["80021"]))
     with pytest.warns(UserWarning, match="max_minutes=30 : les paliers DREES donnent un poids nul"):
-        wide = accessibility(counts, somme, max_minutes=30, quiet=True)
-    narrow = accessibility(counts, somme, quiet=True)
+        wide = accessibility(counts, somme, max_minutes=30, quiet=True).table
+    narrow = accessibility(counts, somme, quiet=True).table
     assert wide["médecin généraliste"].to_numpy() == pytest.approx(narrow["médecin généraliste"].to_numpy())
 
 
@@ -460,7 +507,7 @@ def _random_commune_table(seed: int, n: int = 40):
 def test_clean_codes_fast_path_equals_general_path(seed):
     """Clean text codes are read straight from their bytes: same values as any other column."""
     costs, demand, supply = _random_commune_table(seed)
-    fast = enhanced_two_step_fca(demand, supply, costs, max_cost=20, quiet=True)
+    fast = enhanced_two_step_fca(demand, supply, costs, max_cost=20, quiet=True).values
     shuffled = costs.sample(frac=1.0, random_state=seed)  # not sorted: duplicates checked by hash
     as_object = shuffled.astype({"origin": object, "destination": object})
     as_object.loc[as_object.index[0], "origin"] = " " + as_object["origin"].iloc[0]  # repaired
@@ -471,7 +518,7 @@ def test_clean_codes_fast_path_equals_general_path(seed):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         for other in (shuffled, as_object, as_category):
-            again = enhanced_two_step_fca(demand, supply, other, max_cost=20, quiet=True)
+            again = enhanced_two_step_fca(demand, supply, other, max_cost=20, quiet=True).values
             assert np.allclose(again.to_numpy(), fast.to_numpy(), rtol=1e-12, atol=0)
 
 
@@ -484,9 +531,9 @@ def test_fast_path_still_finds_duplicates_and_unknown_codes():
         two_step_fca(demand, pd.Series({"2A004": 1.0}), costs)
     acc = two_step_fca(demand, pd.Series({"2A004": 1.0, "2B033": 0.0}), costs.drop(index=2),
                        quiet=True)
-    assert acc.attrs["unknown_origins"] == ["59350"]
-    assert acc.attrs["unknown_destinations"] == ["59350"]
-    assert acc.tolist() == pytest.approx([0.1, 0.0])
+    assert acc.unknown_origins == ["59350"]
+    assert acc.unknown_destinations == ["59350"]
+    assert acc.values.tolist() == pytest.approx([0.1, 0.0])
 
 
 def test_byte_reading_of_codes_agrees_with_the_insee_rule():
@@ -540,7 +587,7 @@ def test_uncertain_weights_in_the_three_area_example():
     supply = pd.Series([15.0, 20.0, 100.0], index=list("123"))
     costs = _hospital_costs().assign(minutes=lambda t: t["minutes"].replace({40: 12, 80: 18}))
     sigma = 0.15
-    acc = enhanced_two_step_fca(demand, supply, costs, weight=step_weight(DREES_DECAY, uncertainty=sigma))
+    acc = enhanced_two_step_fca(demand, supply, costs, weight=step_weight(DREES_DECAY, uncertainty=sigma)).values
 
     def w(c):
         return sum(norm.cdf((np.log(b) - np.log(c)) / sigma) for b in (10, 15, 20)) / 3
@@ -554,18 +601,20 @@ def test_accessibility_defaults_standardised_demand_and_uncertain_times(hdf_comm
     somme = hdf_communes[hdf_communes["department"] == "80"]
     counts = pd.DataFrame({"médecin généraliste": [300.0, 5.0]}, index=pd.Index(["80021", "80001"]))
     std = somme.assign(pop_standardised=somme["population"].astype(float) * 1.1)
-    acc = accessibility(counts, std, quiet=True)
+    result = accessibility(counts, std, quiet=True)
+    acc = result.table
     assert acc["demand"].to_numpy() == pytest.approx(std["pop_standardised"].to_numpy())
     # estimated times: expected DREES weights under σ = 0.1, over a table reaching 20 exp(0.3)
-    costs = acc.attrs["costs"]
+    costs = result.costs
+    assert result.assumptions is not None and result.assumptions["uncertainty"] == 0.1
     assert costs["minutes"].max() < 20 * np.exp(0.3) and costs["minutes"].max() > 20
     dem = std["pop_standardised"]
     by_hand = enhanced_two_step_fca(dem, counts["médecin généraliste"].reindex(dem.index, fill_value=0.0),
                                     costs, max_cost=20 * np.exp(0.3), quiet=True,
-                                    weight=step_weight(DREES_DECAY, uncertainty=0.1))
+                                    weight=step_weight(DREES_DECAY, uncertainty=0.1)).values
     assert acc["médecin généraliste"].to_numpy() == pytest.approx(by_hand.to_numpy(), rel=1e-12)
     # uncertainty 0: the exact bands, on a table cut at 20 minutes
     exact = accessibility(counts, std, quiet=True, assumptions={"uncertainty": 0})
-    table = exact.attrs["costs"]
+    table = exact.costs
     assert (table.loc[table["origin"] != table["destination"], "minutes"] < 20).all()
-    assert not np.allclose(exact["médecin généraliste"], acc["médecin généraliste"])
+    assert not np.allclose(exact.table["médecin généraliste"], acc["médecin généraliste"])

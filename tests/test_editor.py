@@ -51,7 +51,7 @@ def test_editor_data_sums_to_the_library_figures(hdf_communes):
     used = rows[rows["layer_code"].isin(FIVE)]
     apl = load_apl(2023)
     lib = territory_accessibility(apl["apl"], pd.DataFrame({"code": used["code"], "cpts_id": "B", "share": 1.0}),
-                                  weights=apl["pop_standardised"])
+                                  weights=apl["pop_standardised"]).table
     page = sum(c["wv"][i] for i in pos) / sum(c["w"][i] for i in pos)
     assert page == pytest.approx(float(lib.loc["B", "accessibility"]), rel=1e-12)
 
@@ -126,7 +126,7 @@ def test_editor_like_a_user(editor_page, tmp_path):
         _, rows = _apl_on_layer(hdf.sort_index(), 2023)
         used = rows[rows["layer_code"].isin(FIVE)]
         lib = territory_accessibility(apl["apl"], pd.DataFrame({"code": used["code"], "cpts_id": "B", "share": 1.0}),
-                                      weights=apl["pop_standardised"])
+                                      weights=apl["pop_standardised"]).table
         assert float(panel["APL médecins généralistes 2023"][1]) == pytest.approx(
             float(lib.loc["B", "accessibility"]), rel=1e-9)
         # professionals and densities, as density() gives them

@@ -397,9 +397,10 @@ def test_e2sfca_when_asked(ctx):
                          sources={"supply": "fichier test.csv"})
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        acc = accessibility(supply, ctx.communes, per=10_000, quiet=True)["médecin généraliste"]
+        acc = accessibility(supply, ctx.communes, per=10_000, quiet=True).table["médecin généraliste"]
         pop = pd.to_numeric(ctx.communes["population"])
-        expected = territory_accessibility(acc, member, weights=pop, population=pop).loc["HDF-01", "accessibility"]
+        expected = territory_accessibility(acc, member, weights=pop, population=pop).table.loc[
+            "HDF-01", "accessibility"]
     assert p.figures["e2sfca.cpts"].text == number(expected, 1, sep=SEP)
     assert "Professionnels : fichier test.csv." in htmllib.unescape(P.render_html(p))
 
