@@ -1268,6 +1268,9 @@ def accessibility(
         Consultations per professional and year: multiplies the supply so that the result
         is in consultations per inhabitant and year, the unit of the DREES APL, comparable
         with :data:`APL_THRESHOLD` (give your source's figure; none is assumed).
+    quiet : bool
+        Do not warn about communes without supply in reach, supply no demand reaches and
+        pairs of unknown locations (they are in the result anyway).
 
     Returns
     -------

@@ -206,6 +206,21 @@ def test_estimated_costs_metric_and_symmetric(hdf_communes):
         estimate_costs(somme.set_crs(None, allow_override=True))
 
 
+def test_estimated_costs_are_accepted_as_they_are(hdf_communes):
+    somme = hdf_communes[hdf_communes["department"] == "80"]
+    estimated = estimate_costs(somme)
+    demand = somme["population"].astype(float).fillna(0.0)
+    supply = pd.Series(0.0, index=somme.index)
+    supply["80021"] = 300.0
+    given = enhanced_two_step_fca(demand, supply, estimated, max_cost=20, quiet=True).values
+    table = enhanced_two_step_fca(demand, supply, estimated.costs, max_cost=20, quiet=True).values
+    assert given.equals(table)
+    counts = pd.DataFrame({"médecin généraliste": [300.0]}, index=pd.Index(["80021"]))
+    acc = accessibility(counts, somme, costs=estimated, quiet=True)  # a given table: exact bands
+    assert acc.table.equals(accessibility(counts, somme, costs=estimated.costs, quiet=True).table)
+    assert acc.assumptions is None and len(acc.costs_remapped) == 0 and acc.costs_unknown == []
+
+
 def test_commune_without_geometry_is_unknown_not_zero(hdf_communes):
     somme = hdf_communes[hdf_communes["department"] == "80"].copy()
     somme.loc["80001", "geometry"] = None
