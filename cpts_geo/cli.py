@@ -613,42 +613,24 @@ def _cmd_funding(args: argparse.Namespace) -> int:
     return 0
 
 
+#: How the commands name the columns of a generic supply table (in messages).
+_SUPPLY_OPTIONS = {"code": "--code", "profession": "--profession", "count": "--effectif"}
+
+
 def _read_supply(args: argparse.Namespace, communes):
-    """Read PROFESSIONNELS: INSEE's BPE (long or wide) or a generic table."""
-    import re
-    from pathlib import Path
+    """Read PROFESSIONNELS (:func:`cpts_geo.professionals.read_supply`) and say how it was read."""
+    from cpts_geo.professionals import read_supply
 
-    from cpts_geo.errors import ValidationError
-    from cpts_geo.io import read_table
-    from cpts_geo.professionals import read_bpe, read_professionals
-
-    path = Path(args.supply)
-    if not path.exists():
-        raise FileNotFoundError(f"Fichier des professionnels introuvable : {path}")
     options = _reading(args)
     options.pop("layer")
-    read = read_table(path, kind="supply", **options)  # one read for the columns and the report
-    columns = [str(c) for c in read.table.columns]
-    kind = args.format
-    if kind == "auto":
-        cols = [c.upper() for c in columns]
-        kind = "bpe" if "TYPEQU" in cols or any(re.match(r"^D\d{3}(_|$)", c) for c in cols) \
-            else "table"
-    _said("Fichier des professionnels", read.describe())
-    options["sheet"] = read.sheet
-    if kind == "bpe":
-        return read_bpe(path, communes=communes, passage=args.passage, unknown="report", **options)
-    wanted = {"--code": args.code, "--profession": args.profession, "--effectif": args.effectif}
-    missing = [(option, col) for option, col in wanted.items() if col not in columns]
-    if missing:
-        raise ValidationError(
-            "Colonnes manquantes dans PROFESSIONNELS : nommez-les avec --code, --profession, "
-            "--effectif",
-            [{"problem": f"colonne « {col} » absente ({option} {col}) ; colonnes présentes : "
-                         + ", ".join(columns)} for option, col in missing])
-    return read_professionals(path, code=args.code, profession=args.profession,
-                              count=args.effectif, communes=communes, passage=args.passage,
-                              unknown="report", **options)
+    columns = {key: getattr(args, name, None) for key, name in
+               (("code", "code"), ("profession", "profession"), ("count", "effectif"))}
+    columns["format"] = getattr(args, "format", None)
+    read = read_supply(args.supply, communes=communes, passage=args.passage, unknown="report",
+                       names=_SUPPLY_OPTIONS, **{k: v for k, v in columns.items() if v is not None},
+                       **options)
+    _said("Fichier des professionnels", read.reading)
+    return read
 
 
 def _cmd_offre(args: argparse.Namespace) -> int:
@@ -666,7 +648,7 @@ def _cmd_offre(args: argparse.Namespace) -> int:
     from cpts_geo.communes import load_communes
     from cpts_geo.density import density, density_table
     from cpts_geo.errors import ValidationError
-    from cpts_geo.professionals import parse_professions
+    from cpts_geo.professionals import parse_professions, supply_report_tables
 
     # options first: a mistake is said before any reading
     low, top = TRAVEL_ASSUMPTIONS["terminal_min"], max(DREES_DECAY)
@@ -692,34 +674,26 @@ def _cmd_offre(args: argparse.Namespace) -> int:
         supply = _read_supply(args, france)
     out = Path(args.output)
     out.parent.mkdir(parents=True, exist_ok=True)
-    remapped, rejected = supply.attrs["remapped"], supply.attrs["rejected"]
-    file_rows = supply.attrs.get("file_rows", supply["row"].nunique())
-    used, n_rejected = supply["row"].nunique(), rejected["row"].nunique()
-    other = supply.attrs.get("other_equipment_rows", 0)
-    empty = file_rows - used - n_rejected - other
-    print(f"Offre lue : {number(file_rows)} lignes dans le fichier, {number(used)} lignes retenues"
-          + (f" ({number(len(supply))} lignes d'offre, une par commune et profession)"
-             if len(supply) != used else "")
-          + f", {number(remapped['row'].nunique())} rattachée(s) à la commune actuelle, "
+    used, n_rejected, other, empty = (supply.rows_used, supply.rows_rejected,
+                                      supply.other_equipment_rows, supply.rows_empty)
+    print(f"Offre lue : {number(supply.file_rows)} lignes dans le fichier, {number(used)} lignes retenues"
+          + (f" ({number(len(supply.table))} lignes d'offre, une par commune et profession)"
+             if len(supply.table) != used else "")
+          + f", {number(supply.rows_remapped)} rattachée(s) à la commune actuelle, "
           f"{number(n_rejected)} écartée(s) (code absent de la couche des communes"
           + ("" if args.passage or not n_rejected else " ; une table de passage INSEE, --passage, "
              "peut rattacher les anciens codes") + ")"
           + (f", {number(other)} d'autres équipements (hors professions)" if other else "")
-          + (f", {number(empty)} sans effectif (cellules vides ou à 0)" if empty > 0 else "") + ".")
-    headers = {"row": "Ligne", "code": "Code donné", "new_code": "Code actuel", "name": "Nom",
-               "new_name": "Nom actuel", "reason": "Motif", "profession": "Profession",
-               "count": "Effectif", "problem": "Problème"}
-    for name, table in (("codes_rattaches", remapped), ("lignes_ecartees", rejected)):
-        if len(table):
-            path = out.with_name(f"{out.stem}_{name}.csv")
-            table = table[[c for c in headers if c in table.columns]].rename(columns=headers)
-            write_csv(table, path, index=False)
-            print(f"  détail : {path}")
+          + (f", {number(empty)} sans effectif (cellules vides ou à 0)" if empty else "") + ".")
+    for name, table in supply_report_tables(supply).items():
+        path = out.with_name(f"{out.stem}_{name}.csv")
+        write_csv(table, path, index=False)
+        print(f"  détail : {path}")
     membership = checked.membership
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # summarised below, for the communes of the CPTS
         dens = density(supply, france, membership=membership, professions=professions)
-        profs = list(dens.index.unique("profession"))
+        profs = list(dens.table.index.unique("profession"))
         acc = accessibility(supply, france, professions=profs, max_minutes=args.minutes,
                             per=10_000, quiet=True)
         terrs = {prof: territory_accessibility(acc.table[prof], membership,
@@ -728,8 +702,8 @@ def _cmd_offre(args: argparse.Namespace) -> int:
     table = density_table(dens)
     acc_col = f"Accessibilité E2SFCA ({number(args.minutes, None)} min, pour 10 000 hab.)"
     parts = [terrs[prof].table["accessibility"].rename(prof) for prof in profs]
-    table[acc_col] = pd.concat(parts, axis=1).stack().reindex(dens.index).round(1).to_numpy()
-    table.insert(0, "Nom", checked.cpts["name"].reindex(dens.index.get_level_values(0)).to_numpy())
+    table[acc_col] = pd.concat(parts, axis=1).stack().reindex(dens.table.index).round(1).to_numpy()
+    table.insert(0, "Nom", checked.cpts["name"].reindex(dens.table.index.get_level_values(0)).to_numpy())
     table = table.sort_index(level=0, sort_remaining=False, kind="stable")
     from cpts_geo.outputs import write_table
 
@@ -769,21 +743,21 @@ def _cmd_offre(args: argparse.Namespace) -> int:
                      f"interne estimé atteint {number(args.minutes, None)} minutes "
                      f"({_examples(capped)}) : compté juste sous cette portée, leur offre reste à "
                      "portée de leurs habitants")
-    no_pop = [c for c in dens.attrs.get("unknown_population", []) if c in ours]
+    no_pop = dens.unknown_population  # the communes of the CPTS (membership) only
     if no_pop:
         notes.append(f"{number(len(no_pop))} commune(s) des CPTS de population inconnue "
                      f"({_examples(no_pop)}) : hors des totaux de population")
-    if dens.attrs.get("partial_reference"):
-        with_supply, n_deps = dens.attrs["partial_reference"]
+    if dens.partial_reference:
+        with_supply, n_deps = dens.partial_reference
         notes.append(f"références calculées sur une offre partielle : elle ne couvre que "
                      f"{number(with_supply)} des {number(n_deps)} départements ; les densités France "
                      "et région sont sous-estimées (donnez l'offre nationale)")
-    ref_no_pop = dens.attrs.get("reference_unknown_population", [])
+    ref_no_pop = dens.reference_unknown_population
     if ref_no_pop:
         notes.append(f"références calculées sans {number(len(ref_no_pop))} commune(s) de population "
                      f"inconnue ({_examples(ref_no_pop)})")
-    duplicates = supply.attrs.get("duplicates")
-    if duplicates is not None and len(duplicates):
+    duplicates = supply.duplicates
+    if len(duplicates):
         notes.append(f"{number(len(duplicates))} ligne(s) de la BPE répètent une autre ligne (mêmes "
                      "commune, IRIS et équipement) : effectifs additionnés (lignes "
                      + _examples([f"{a} et {b}" for a, b in
@@ -965,13 +939,11 @@ def _cmd_editeur(args: argparse.Namespace) -> int:
         _print_report(checked.report)
     supply = None
     if args.supply:
-        args.format, args.code, args.profession, args.effectif = "auto", "code", "profession", "count"
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", UserWarning)
             supply = _read_supply(args, communes)
-        rejected = supply.attrs.get("rejected")
-        outside = 0 if rejected is None else int(rejected["row"].nunique()) if "row" in rejected else len(rejected)
-        print(f"Offre de soins : {number(len(supply))} lignes (commune × profession) dans la zone"
+        outside = supply.rows_rejected  # codes absent from the editor's communes
+        print(f"Offre de soins : {number(len(supply.table))} lignes (commune × profession) dans la zone"
               + (f" ; {number(outside)} ligne(s) du fichier hors de la zone, non utilisées." if outside else "."))
     path = perimeter_editor(communes, checked, out, supply=supply)
     print(f"Éditeur de périmètres écrit : {path} ({number(path.stat().st_size / 1e6, 1)} Mo, "
@@ -1201,11 +1173,11 @@ def _parser() -> argparse.ArgumentParser:
                    help="BPE de l'INSEE (DEPCOM;TYPEQU;NB_EQUIP, ou colonnes D201…) ou table "
                         "code commune / profession / effectif (CSV, XLSX, Parquet)")
     registry_args(p)
-    p.add_argument("--format", choices=["auto", "bpe", "table"], default="auto",
+    p.add_argument("--format", choices=["auto", "bpe", "table"],
                    help="format de PROFESSIONNELS (défaut : reconnu d'après les colonnes)")
-    p.add_argument("--code", default="code", help="colonne du code commune (table générique)")
-    p.add_argument("--profession", default="profession", help="colonne de la profession")
-    p.add_argument("--effectif", default="count", help="colonne de l'effectif")
+    p.add_argument("--code", help="colonne du code commune (table générique)")
+    p.add_argument("--profession", help="colonne de la profession")
+    p.add_argument("--effectif", help="colonne de l'effectif")
     p.add_argument("--professions", nargs="+", metavar="PROFESSION",
                    help="professions retenues (défaut : toutes celles présentes)")
     p.add_argument("--minutes", type=float, default=20,
@@ -1338,11 +1310,11 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--toutes", action="store_true", help="toutes les CPTS du registre")
     p.add_argument("--professionnels", metavar="FICHIER",
                    help="BPE de l'INSEE ou table code commune / profession / effectif (section 5)")
-    p.add_argument("--format", choices=["auto", "bpe", "table"], default="auto",
+    p.add_argument("--format", choices=["auto", "bpe", "table"],
                    help="format du fichier des professionnels (défaut : reconnu)")
-    p.add_argument("--code", default="code", help="colonne du code commune (table générique)")
-    p.add_argument("--profession", default="profession", help="colonne de la profession")
-    p.add_argument("--effectif", default="count", help="colonne de l'effectif")
+    p.add_argument("--code", help="colonne du code commune (table générique)")
+    p.add_argument("--profession", help="colonne de la profession")
+    p.add_argument("--effectif", help="colonne de l'effectif")
     p.add_argument("--e2sfca", action="store_true",
                    help="ajouter l'accessibilité E2SFCA calculée par cpts_geo (avec --professionnels)")
     p.add_argument("--flux", metavar="FICHIER", help="table origine–destination des patients (section 7)")

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -29,7 +30,13 @@ import pandas as pd
 from cpts_geo._french import number
 from cpts_geo.errors import CptsGeoWarning, ValidationError
 
-__all__ = ["TABLE_HEADERS", "density", "density_table"]
+if TYPE_CHECKING:
+    from cpts_geo.professionals import SupplyRead
+
+__all__ = ["PER", "TABLE_HEADERS", "DensityResult", "density", "density_table"]
+
+#: Inhabitants per unit of density by default (densities per 10 000 inhabitants).
+PER = 10_000
 
 #: French headers of :func:`density_table`.
 TABLE_HEADERS = {
@@ -46,6 +53,42 @@ TABLE_HEADERS = {
 }
 
 
+class DensityResult(NamedTuple):
+    """The densities of :func:`density` with what the computation met.
+
+    Examples
+    --------
+    >>> from cpts_geo.communes import load_communes
+    >>> somme = load_communes(departments="80", crs=None)
+    >>> counts = pd.DataFrame({"infirmier": [40.0]}, index=pd.Index(["80021"], name="code"))
+    >>> result = density(counts, somme, reference=somme)
+    >>> result.per, result.unknown_population, result.partial_reference
+    (10000, [], None)
+    """
+
+    #: Indexed by (``code`` or ``cpts_id``, ``profession``): ``count``, ``population``,
+    #: ``density``, ``n_communes``, ``n_communes_without``, ``department``,
+    #: ``department_density``, ``region``, ``region_density``, ``france_density``.
+    table: pd.DataFrame
+    #: Inhabitants per unit of density.
+    per: float
+    #: Population vintage of ``communes`` (the units), when the layer states it.
+    population_vintage: Any
+    #: Population vintage of the reference layer, when it states it.
+    reference_population_vintage: Any
+    #: Communes of the units without population: out of the population sums.
+    unknown_population: list[str]
+    #: Communes of the reference layer without population: out of the reference populations.
+    reference_unknown_population: list[str]
+    #: Communes whose population differs between ``communes`` and the reference layer.
+    population_differs: list[str]
+    #: ``(departments with supply, departments of the reference)`` when the supply covers few
+    #: of them (the France and region references are then underestimated), else ``None``.
+    partial_reference: tuple[int, int] | None
+    #: Units without inhabitants: no density (NaN).
+    without_population: list[str]
+
+
 def _ratio(count, population, per):
     count = np.asarray(count, dtype="float64")
     population = np.asarray(population, dtype="float64")
@@ -55,20 +98,20 @@ def _ratio(count, population, per):
 
 
 def density(
-    supply: pd.DataFrame | pd.Series,
+    supply: pd.DataFrame | pd.Series | SupplyRead,
     communes: pd.DataFrame,
     *,
     membership: pd.DataFrame | None = None,
     professions: Iterable[str] | None = None,
-    per: float = 10_000,
+    per: float = PER,
     reference: pd.DataFrame | None = None,
     value: str = "count",
-) -> pd.DataFrame:
+) -> DensityResult:
     """Professionals per ``per`` inhabitants, per commune (or per CPTS) and profession.
 
     Parameters
     ----------
-    supply : DataFrame or Series
+    supply : SupplyRead, DataFrame or Series
         A supply table (:func:`cpts_geo.professionals.read_bpe`,
         :func:`~cpts_geo.professionals.read_professionals`) or counts indexed by ``code``
         with one column per profession.
@@ -92,16 +135,15 @@ def density(
 
     Returns
     -------
-    pandas.DataFrame
-        Indexed by (``code`` or ``cpts_id``, ``profession``); columns ``count``,
+    DensityResult
+        ``table`` is indexed by (``code`` or ``cpts_id``, ``profession``); columns ``count``,
         ``population``, ``density``, ``n_communes``, ``n_communes_without``, ``department``,
-        ``department_density``, ``region``, ``region_density``, ``france_density``.
-        ``.xs("infirmier", level="profession")`` gives one profession indexed by unit.
-        ``attrs``: ``unknown_population`` (communes of the units without population),
-        ``reference_unknown_population``, ``population_differs`` (communes whose population
-        differs between ``communes`` and ``reference``), ``partial_reference`` (``(departments
-        with supply, departments of the reference)`` when the supply covers few of them, else
-        ``None``).
+        ``department_density``, ``region``, ``region_density``, ``france_density``;
+        ``.table.xs("infirmier", level="profession")`` gives one profession indexed by unit.
+        The other fields say what was met: ``unknown_population`` (communes of the units
+        without population), ``reference_unknown_population``, ``population_differs``
+        (communes whose population differs between ``communes`` and ``reference``),
+        ``partial_reference``, ``without_population`` (units without inhabitants).
 
     Raises
     ------
@@ -115,7 +157,7 @@ def density(
     >>> from cpts_geo.communes import load_communes
     >>> somme = load_communes(departments="80", crs=None)
     >>> counts = pd.DataFrame({"infirmier": [40.0]}, index=pd.Index(["80021"], name="code"))
-    >>> d = density(counts, somme, reference=somme)
+    >>> d = density(counts, somme, reference=somme).table
     >>> amiens = d.loc[("80021", "infirmier")]
     >>> float(round(amiens["density"], 2)), int(amiens["n_communes_without"])
     (2.99, 0)
@@ -259,26 +301,37 @@ def density(
         warnings.warn(
             f"{len(zero)} unité(s) sans population ({', '.join(map(str, zero[:5]))}) : "
             "densité non calculée (NaN), pas de division par zéro", CptsGeoWarning, stacklevel=2)
-    out.attrs["per"] = per
-    out.attrs["population_vintage"] = communes.attrs.get("population_vintage")
-    out.attrs["reference_population_vintage"] = ref.attrs.get("population_vintage")
-    out.attrs["unknown_population"] = list(unknown_pop)
-    out.attrs["reference_unknown_population"] = list(ref_unknown)
-    out.attrs["population_differs"] = list(differs)
-    out.attrs["partial_reference"] = (int(deps_with), int(n_deps)) if partial else None
-    return out
+    return DensityResult(
+        table=out, per=per,
+        population_vintage=communes.attrs.get("population_vintage"),
+        reference_population_vintage=ref.attrs.get("population_vintage"),
+        unknown_population=[str(c) for c in unknown_pop],
+        reference_unknown_population=[str(c) for c in ref_unknown],
+        population_differs=[str(c) for c in differs],
+        partial_reference=(int(deps_with), int(n_deps)) if partial else None,
+        without_population=[str(u) for u in zero])
 
 
-def density_table(result: pd.DataFrame, *, profession: str | None = None,
-                  digits: int = 1) -> pd.DataFrame:
+def density_table(result: DensityResult | pd.DataFrame, *, profession: str | None = None,
+                  digits: int = 1, per: float | None = None) -> pd.DataFrame:
     """The density result with French headers, rounded, for reports and notebooks.
 
     Parameters
     ----------
-    result : DataFrame
-        Output of :func:`density`.
+    result : DensityResult or DataFrame
+        Output of :func:`density` (or its ``table``).
     profession : str, optional
         Keep one profession (then indexed by unit only).
+    digits : int, default 1
+        Decimals kept.
+    per : float, optional
+        Inhabitants per unit of density, for the header (default: the result's ``per``, or
+        10 000 for a table).
+
+    Returns
+    -------
+    pandas.DataFrame
+        The table with the headers of :data:`TABLE_HEADERS`.
 
     Examples
     --------
@@ -289,10 +342,13 @@ def density_table(result: pd.DataFrame, *, profession: str | None = None,
     >>> list(table.columns[:3])
     ['Professionnels', 'Population', 'Densité pour 10 000 hab.']
     """
+    if isinstance(result, DensityResult):
+        per = result.per if per is None else per
+        result = result.table
+    per = PER if per is None else per
     out = result.xs(profession, level="profession") if profession is not None else result.copy()
-    per = result.attrs.get("per", 10_000)
     headers = dict(TABLE_HEADERS)
-    if per != 10_000:
+    if per != PER:
         headers["density"] = f"Densité pour {number(per)} hab."
     num = out.select_dtypes("number").columns
     out[num] = out[num].round(digits)

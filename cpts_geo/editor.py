@@ -34,6 +34,7 @@ from __future__ import annotations
 import html
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import geopandas as gpd
 import numpy as np
@@ -41,6 +42,9 @@ import pandas as pd
 import shapely
 
 from cpts_geo.stages import STAGE_COLORS, STAGES
+
+if TYPE_CHECKING:
+    from cpts_geo.professionals import SupplyRead
 
 __all__ = ["editor_data", "perimeter_editor"]
 
@@ -137,7 +141,7 @@ def editor_data(
     communes: gpd.GeoDataFrame,
     registry=None,
     *,
-    supply: pd.DataFrame | None = None,
+    supply: pd.DataFrame | SupplyRead | None = None,
     apl_year: int = 2023,
     tolerance: float = 80.0,
     scale: float = 10_000.0,
@@ -150,7 +154,7 @@ def editor_data(
         The communes that can be picked (e.g. ``load_communes(region="32")``).
     registry : DataFrame, path or CheckedRegistry, optional
         Existing CPTS, shown by stage (validated against ``communes``).
-    supply : DataFrame, optional
+    supply : SupplyRead or DataFrame, optional
         A supply table (:func:`cpts_geo.professionals.read_bpe`…); rows of communes outside
         ``communes`` are left out (their number is returned in ``supply_outside``).
     apl_year : int, default 2023
@@ -194,9 +198,9 @@ def editor_data(
     prof: dict = {"names": [], "counts": []}
     outside = 0
     if supply is not None:
-        from cpts_geo.professionals import supply_on_layer
+        from cpts_geo.professionals import supply_on_layer, supply_table
 
-        table = supply
+        supply = table = supply_table(supply)
         if isinstance(supply, pd.DataFrame) and "code" in supply.columns:
             inside = supply["code"].astype(str).isin(codes)
             outside = int((~inside).sum())
@@ -236,7 +240,7 @@ def perimeter_editor(
     registry=None,
     path: str | Path = "editeur.html",
     *,
-    supply: pd.DataFrame | None = None,
+    supply: pd.DataFrame | SupplyRead | None = None,
     title: str | None = None,
     apl_year: int = 2023,
 ) -> Path:
@@ -250,7 +254,7 @@ def perimeter_editor(
         Existing CPTS, shown by stage; taking one of their communes is recorded as a conflict.
     path : str or Path
         The HTML file written (atomically).
-    supply : DataFrame, optional
+    supply : SupplyRead or DataFrame, optional
         Professionals (:func:`cpts_geo.professionals.read_bpe`): counts and densities by
         profession in the panel.
     title : str, optional

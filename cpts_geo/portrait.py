@@ -62,6 +62,7 @@ from cpts_geo.errors import ValidationError
 if TYPE_CHECKING:  # imported when needed only (a portrait starts fast)
     import geopandas as gpd
 
+    from cpts_geo.professionals import SupplyRead
     from cpts_geo.registry import CheckedRegistry
 
 __all__ = [
@@ -707,9 +708,10 @@ def _mask_counts(counts: pd.Series, threshold: float) -> pd.Series:
 
 def _professionals(ctx, cid, figs, srcs, supply, threshold):
     from cpts_geo.density import density
-    from cpts_geo.professionals import supply_by_commune
+    from cpts_geo.professionals import supply_by_commune, supply_table
 
     title = "5. Professionnels de santé"
+    supply = supply_table(supply)
     if supply is None:
         return Section("professionnels", title, (
             ("notice", "Aucun fichier de professionnels fourni : donnez la BPE de l'INSEE "
@@ -728,7 +730,7 @@ def _professionals(ctx, cid, figs, srcs, supply, threshold):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         d = density(wide, ctx.france, membership=member, reference=ctx.france)
-    one = d.xs(cid, level=0)
+    one = d.table.xs(cid, level=0)
     hidden = _mask_counts(one["count"], threshold)
     rows = []
     for prof, rec in one.iterrows():
@@ -754,8 +756,8 @@ def _professionals(ctx, cid, figs, srcs, supply, threshold):
                        "masqué (le total le révélerait). Densités du département, de la région et de la "
                        "France calculées sur le fichier fourni : elles ne valent que s'il couvre ces "
                        "territoires.")]
-    if d.attrs.get("partial_reference"):
-        a, b = d.attrs["partial_reference"]
+    if d.partial_reference:
+        a, b = d.partial_reference
         blocks.append(("notice", f"Le fichier ne couvre que {a} des {b} départements : la densité France "
                        "est sous-estimée."))
     srcs.append(f"Professionnels : {_given(srcs, 'supply')}.")
@@ -848,7 +850,9 @@ _E2SFCA_CACHE: dict = {}
 def _e2sfca_values(ctx, supply) -> pd.Series:
     """The toolkit's E2SFCA to GPs on the context's communes (estimated road times), cached."""
     from cpts_geo.accessibility import accessibility
+    from cpts_geo.professionals import supply_table
 
+    supply = supply_table(supply)
     if _E2SFCA_CACHE.get("ctx") is ctx and _E2SFCA_CACHE.get("supply") is supply:
         return _E2SFCA_CACHE["value"]
     layer = ctx.communes
@@ -1220,7 +1224,7 @@ def build_portrait(
     *,
     context: PortraitContext | None = None,
     registry=None,
-    supply: pd.DataFrame | None = None,
+    supply: pd.DataFrame | SupplyRead | None = None,
     flows: pd.DataFrame | None = None,
     indicators: pd.DataFrame | None = None,
     rules: Mapping[str, str] | None = None,
@@ -1241,7 +1245,7 @@ def build_portrait(
         From :func:`portrait_context` (computed from ``registry`` otherwise).
     registry : optional
         As for :func:`portrait_context`.
-    supply : DataFrame, optional
+    supply : SupplyRead or DataFrame, optional
         Supply table (:func:`cpts_geo.professionals.read_bpe`, ``read_professionals``).
     flows : DataFrame, optional
         Flow table (``origin``, ``destination``, ``volume``; :func:`cpts_geo.flows.prepare_flows`).
@@ -1590,7 +1594,9 @@ def portraits(
     manifest = json.loads(manifest_path.read_text(encoding="utf-8")) if manifest_path.exists() else {}
     params = {k: v for k, v in options.items() if k not in ("supply", "flows", "indicators", "ages")}
     params["pdf"] = pdf
-    extra = [options.get(k) for k in ("supply", "flows", "indicators", "ages")]
+    from cpts_geo.professionals import supply_table
+
+    extra = [supply_table(options.get("supply"))] + [options.get(k) for k in ("flows", "indicators", "ages")]
     rows = []
     t0 = time.perf_counter()
     n = len(ids)

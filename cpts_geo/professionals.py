@@ -14,11 +14,15 @@ so the first data row is row 2), ``code`` (today's commune code), ``source_code`
 given), ``profession`` (a label of :data:`PROFESSIONS`), ``count`` (float) and, when given,
 ``fte`` and ``age``. Codes are cleaned (:func:`cpts_geo.cog.normalize_codes`) and mapped to
 today's communes (:func:`cpts_geo.cog.remap_codes`, arrondissements of Paris, Lyon and
-Marseille rolled up to their city); every change is listed in ``attrs["remapped"]`` and
-announced by a warning (one line per input row). A row whose code cannot be mapped is an
-error (``unknown="raise"``) or is set aside in ``attrs["rejected"]`` with its row number, its
-profession and its count (``unknown="report"``): never dropped silently. ``attrs["file_rows"]``
-holds the number of data rows of the file (a wide BPE row gives one supply line per profession).
+Marseille rolled up to their city). The readers return a :class:`SupplyRead`: the supply
+table with its reports as fields. Every code change is listed in ``remapped`` and announced by
+a warning (one line per input row). A row whose code cannot be mapped is an error
+(``unknown="raise"``) or is set aside in ``rejected`` with its row number, its profession and
+its count (``unknown="report"``): never dropped silently. ``file_rows`` holds the number of
+data rows of the file (a wide BPE row gives one supply line per profession). A
+:class:`SupplyRead` can be given as is wherever a supply table is expected
+(:func:`supply_on_layer`, :func:`supply_by_commune`, density, accessibility, the editor, the
+portrait).
 
 The FTE column may have blanks when read; using it (``value="fte"`` in
 :func:`supply_on_layer`, hence in density and accessibility) then is an error listing those
@@ -31,6 +35,7 @@ import re
 import warnings
 from collections.abc import Iterable, Mapping
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -43,11 +48,16 @@ from cpts_geo.io import ReadTable, parse_numbers, read_table
 __all__ = [
     "BPE_PROFESSIONS",
     "PROFESSIONS",
+    "SUPPLY_FORMATS",
+    "SupplyRead",
     "parse_professions",
     "read_bpe",
     "read_professionals",
+    "read_supply",
     "supply_by_commune",
     "supply_on_layer",
+    "supply_report_tables",
+    "supply_table",
 ]
 
 #: BPE equipment code (``TYPEQU``) → profession label. Source: INSEE, BPE, domain D
@@ -83,6 +93,134 @@ BPE_PROFESSIONS: dict[str, str] = {
 
 #: The accepted profession labels, in the order of the BPE codes.
 PROFESSIONS: tuple[str, ...] = tuple(BPE_PROFESSIONS.values())
+
+#: The formats :func:`read_supply` reads: ``"bpe"`` (INSEE's BPE, long or wide), ``"table"``
+#: (a generic table, :func:`read_professionals`), ``"auto"`` (told apart by the columns).
+SUPPLY_FORMATS: tuple[str, ...] = ("auto", "bpe", "table")
+
+class SupplyRead(NamedTuple):
+    """A supply table as read by :func:`read_professionals`, :func:`read_bpe` or
+    :func:`read_supply`, with its reports.
+
+    It can be given as is wherever a supply table is expected (:func:`supply_on_layer`,
+    :func:`supply_by_commune`, :func:`cpts_geo.density.density`,
+    :func:`cpts_geo.accessibility.accessibility`, the editor, the portrait).
+
+    Examples
+    --------
+    >>> import warnings
+    >>> with warnings.catch_warnings():
+    ...     warnings.simplefilter("ignore")
+    ...     read = read_professionals(pd.DataFrame({"code": ["59350", "75112"],
+    ...                                             "profession": ["kiné", "kiné"], "count": [3, 1]}))
+    >>> read.table["code"].tolist(), read.rows_used, read.rows_remapped
+    (['59350', '75056'], 2, 1)
+    """
+
+    #: The supply table: ``row`` (row of the user's file), ``code`` (today's commune),
+    #: ``source_code``, ``profession``, ``count`` and, when read, ``fte`` and ``age``.
+    table: pd.DataFrame
+    #: Codes changed, one row per input row: ``row``, ``code``, ``new_code``, ``name``,
+    #: ``new_name``, ``reason`` (repairs such as a lost leading zero, former codes,
+    #: arrondissements rolled up to their city).
+    remapped: pd.DataFrame
+    #: Supply lines set aside (``unknown="report"``): ``row``, ``code``, ``profession``,
+    #: ``count``, ``problem`` (a row of the wide BPE gives one line per profession).
+    rejected: pd.DataFrame
+    #: Rows of the long BPE repeating another row's commune, IRIS and equipment type (kept and
+    #: summed): ``row``, ``first_row``, ``code``, ``typequ``; empty for other formats.
+    duplicates: pd.DataFrame
+    #: Rows of the long BPE of other equipment (not professionals): not supply, not rejected.
+    other_equipment_rows: int
+    #: Data rows of the file (or of the DataFrame given).
+    file_rows: int
+    #: How the file was read, in French (sheet, encoding, separator…; empty for a DataFrame).
+    reading: str = ""
+    #: The format read: ``"bpe"`` or ``"table"``.
+    format: str = "table"
+
+    @property
+    def rows_used(self) -> int:
+        """File rows giving at least one supply line."""
+        return int(self.table["row"].nunique())
+
+    @property
+    def rows_rejected(self) -> int:
+        """File rows set aside (code absent from the commune layer)."""
+        return int(self.rejected["row"].nunique())
+
+    @property
+    def rows_remapped(self) -> int:
+        """File rows whose code was changed to today's commune."""
+        return int(self.remapped["row"].nunique())
+
+    @property
+    def rows_empty(self) -> int:
+        """File rows without any count (blank cells or 0): neither used nor rejected."""
+        return max(self.file_rows - self.rows_used - self.rows_rejected
+                   - self.other_equipment_rows, 0)
+
+
+#: French headers of the tables of :func:`supply_report_tables`.
+REPORT_HEADERS = {"row": "Ligne", "code": "Code donné", "new_code": "Code actuel", "name": "Nom",
+                  "new_name": "Nom actuel", "reason": "Motif", "profession": "Profession",
+                  "count": "Effectif", "problem": "Problème"}
+
+
+def supply_table(supply):
+    """The supply table of a :class:`SupplyRead`; anything else is returned as is.
+
+    Parameters
+    ----------
+    supply : SupplyRead, DataFrame or Series
+        What a reader returned, or a supply given directly.
+
+    Returns
+    -------
+    DataFrame or Series
+        ``supply.table`` for a :class:`SupplyRead`, else ``supply``.
+
+    Examples
+    --------
+    >>> frame = pd.DataFrame({"code": ["59350"], "profession": ["infirmier"], "count": [1.0]})
+    >>> supply_table(frame) is frame
+    True
+    """
+    return supply.table if isinstance(supply, SupplyRead) else supply
+
+
+def supply_report_tables(read: SupplyRead) -> dict[str, pd.DataFrame]:
+    """The reports of a reading as tables with French headers, for files next to a result.
+
+    Parameters
+    ----------
+    read : SupplyRead
+        What :func:`read_supply` (or :func:`read_bpe`, :func:`read_professionals`) returned.
+
+    Returns
+    -------
+    dict of str to DataFrame
+        ``"codes_rattaches"`` (the codes changed) and ``"lignes_ecartees"`` (the lines set
+        aside), each only when it has rows; headers of :data:`REPORT_HEADERS`.
+
+    Examples
+    --------
+    >>> import warnings
+    >>> with warnings.catch_warnings():
+    ...     warnings.simplefilter("ignore")
+    ...     read = read_professionals(pd.DataFrame({"code": ["75112", "99999"],
+    ...                                             "profession": ["kiné"] * 2, "count": [3, 1]}),
+    ...                               unknown="report")
+    >>> tables = supply_report_tables(read)
+    >>> list(tables), tables["lignes_ecartees"]["Ligne"].tolist()
+    (['codes_rattaches', 'lignes_ecartees'], [3])
+    """
+    out = {}
+    for name, table in (("codes_rattaches", read.remapped), ("lignes_ecartees", read.rejected)):
+        if len(table):
+            out[name] = table[[c for c in REPORT_HEADERS if c in table.columns]].rename(
+                columns=REPORT_HEADERS)
+    return out
 
 # Other spellings users type, folded (lower case, no accents, single spaces).
 _ALIASES = {
@@ -246,8 +384,11 @@ def _numbers(values: pd.Series, rows: np.ndarray | None, codes: pd.Series, what:
 
 def _finish(frame: pd.DataFrame, rows: np.ndarray, raw_codes: pd.Series, professions: pd.Series,
             counts: pd.Series, extra: Mapping[str, pd.Series], problems: list[dict], *,
-            communes, passage, unknown: str) -> pd.DataFrame:
-    """Clean and remap codes, raise gathered problems, build the supply table."""
+            communes, passage, unknown: str) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """Clean and remap codes, raise gathered problems, build the supply table.
+
+    Returns the supply table, the codes changed and the lines set aside.
+    """
     if unknown not in ("raise", "report"):
         raise ValueError(f"unknown doit valoir 'raise' ou 'report', pas {unknown!r}.")
     codes, fixes = normalize_codes(raw_codes.reset_index(drop=True))
@@ -295,7 +436,7 @@ def _finish(frame: pd.DataFrame, rows: np.ndarray, raw_codes: pd.Series, profess
     if len(fixes):
         fixes = fixes.assign(row=rows[fixes["row"].to_numpy() - 1]).drop_duplicates(["row", "code"])
         warnings.warn(f"{len(fixes)} code(s) commune réparé(s) (espaces, zéro initial) : "
-                      "voir attrs['remapped']", CptsGeoWarning, stacklevel=3)
+                      "liste dans le champ remapped du résultat", CptsGeoWarning, stacklevel=4)
         changed = pd.concat([fixes.assign(name=pd.NA, new_name=pd.NA), changed], ignore_index=True)
     moved = report[report["new_code"].notna()].assign(
         row=lambda t: rows[t["row"].to_numpy(dtype="int64") - 1]).drop_duplicates(["row", "code"])
@@ -303,15 +444,14 @@ def _finish(frame: pd.DataFrame, rows: np.ndarray, raw_codes: pd.Series, profess
         reasons = moved["reason"].value_counts()
         warnings.warn(
             f"{len(moved)} ligne(s) rattachée(s) à la commune actuelle ("
-            + ", ".join(f"{n} {r}" for r, n in reasons.items()) + ") : voir attrs['remapped']", CptsGeoWarning,
-            stacklevel=3)
+            + ", ".join(f"{n} {r}" for r, n in reasons.items())
+            + ") : liste dans le champ remapped du résultat", CptsGeoWarning, stacklevel=4)
     out = out[out["code"].notna()].reset_index(drop=True)
     if len(rejected):
         warnings.warn(f"{rejected['row'].nunique()} ligne(s) écartée(s) : code absent de la couche "
-                      "des communes (voir attrs['rejected'])", CptsGeoWarning, stacklevel=3)
-    out.attrs["remapped"] = changed.sort_values("row", kind="stable").reset_index(drop=True)
-    out.attrs["rejected"] = rejected
-    return out
+                      "des communes ; liste dans le champ rejected du résultat", CptsGeoWarning,
+                      stacklevel=4)
+    return out, changed.sort_values("row", kind="stable").reset_index(drop=True), rejected
 
 
 def read_professionals(
@@ -328,7 +468,7 @@ def read_professionals(
     sep: str | None = None,
     sheet: str | int | None = None,
     encoding: str | None = None,
-) -> pd.DataFrame:
+) -> SupplyRead:
     """Read a generic table of professionals: commune code, profession, count.
 
     Parameters
@@ -347,7 +487,7 @@ def read_professionals(
         INSEE passage table for old codes (see :func:`cpts_geo.cog.read_passage_table`).
     unknown : {"raise", "report"}, default "raise"
         What to do with codes that are not communes of the layer: raise with every row, or
-        set the rows aside in ``attrs["rejected"]`` (with a warning).
+        set the rows aside in the result's ``rejected`` (with a warning).
     sep, sheet, encoding : optional
         Force the CSV separator or encoding, choose the sheet of a workbook (see
         :func:`cpts_geo.io.read_table`: by default detected, and a workbook with several
@@ -355,9 +495,10 @@ def read_professionals(
 
     Returns
     -------
-    pandas.DataFrame
-        The supply table (see the module docstring); ``attrs["remapped"]`` lists every
-        changed code.
+    SupplyRead
+        The supply table (``.table``, see the module docstring) with its reports:
+        ``remapped`` lists every changed code, ``rejected`` the lines set aside,
+        ``file_rows`` the data rows read.
 
     Raises
     ------
@@ -371,23 +512,42 @@ def read_professionals(
     ...                       "profession": ["généraliste", "Infirmier", "kiné"],
     ...                       "count": [303, 222, 40]})
     >>> supply = read_professionals(table)
-    >>> supply[["code", "profession", "count"]].values.tolist()
+    >>> supply.table[["code", "profession", "count"]].values.tolist()
     [['59350', 'médecin généraliste', 303.0], ['59350', 'infirmier', 222.0], ['80021', 'masseur-kinésithérapeute', 40.0]]
+    >>> len(supply.rejected), supply.file_rows
+    (0, 3)
     """
     read = _read(data, sheet=sheet, sep=sep, encoding=encoding)
+    return _professionals(read, code=code, profession=profession, count=count, fte=fte, age=age,
+                          communes=communes, passage=passage, unknown=unknown)
+
+
+#: How :func:`read_professionals` names its column parameters in messages.
+_PARAMETERS = {"code": "code=", "profession": "profession=", "count": "count=", "fte": "fte=",
+               "age": "age="}
+
+
+def _professionals(read: ReadTable, *, code: str, profession: str, count: str, fte: str | None,
+                   age: str | None, communes, passage, unknown: str,
+                   names: Mapping[str, str] | None = None) -> SupplyRead:
+    """:func:`read_professionals` on a table already read; ``names``: how the caller names the
+    column parameters in messages (default ``code=``…)."""
+    names = {**_PARAMETERS, **(names or {})}
     frame = read.table
     wanted = {"code": code, "profession": profession, "count": count}
     if fte:
         wanted["fte"] = fte
     if age:
         wanted["age"] = age
-    missing = [col for col in wanted.values() if col not in frame.columns]
+    missing = [(key, col) for key, col in wanted.items() if col not in frame.columns]
     if missing:
         raise ValidationError(
             "Colonnes manquantes dans la table des professionnels : nommez-les avec "
-            "code=, profession=, count=",
-            [{"problem": f"colonne « {m} » absente ; colonnes présentes : "
-                         + ", ".join(map(str, frame.columns))} for m in missing])
+            + ", ".join(names[k] for k in ("code", "profession", "count")),
+            [{"problem": f"colonne « {col} » absente ("
+                         + (f"{names[key]}{col!r}" if names[key].endswith("=") else f"{names[key]} {col}")
+                         + ") ; colonnes présentes : " + ", ".join(map(str, frame.columns))}
+             for key, col in missing])
     frame = frame.reset_index(drop=True)
     rows = read.rows
     raw_codes = frame[code].astype("string")
@@ -404,11 +564,15 @@ def read_professionals(
     if age:
         extra["age"] = _numbers(frame[age], rows, raw_codes, "âge", problems, required=False,
                                 upper=120)
-    out = _finish(frame, rows, raw_codes, labels, counts, extra, problems,
-                  communes=communes, passage=passage, unknown=unknown)
-    out.attrs["file_rows"] = len(frame)
-    out.attrs["read"] = read.describe()
-    return out
+    out, remapped, rejected = _finish(frame, rows, raw_codes, labels, counts, extra, problems,
+                                      communes=communes, passage=passage, unknown=unknown)
+    return SupplyRead(out, remapped, rejected, _duplicates_none(), 0, len(frame),
+                      read.describe(), "table")
+
+
+def _duplicates_none() -> pd.DataFrame:
+    return pd.DataFrame({"row": pd.Series(dtype="int64"), "first_row": pd.Series(dtype="int64"),
+                         "code": pd.Series(dtype="string"), "typequ": pd.Series(dtype="string")})
 
 
 def read_bpe(
@@ -421,16 +585,16 @@ def read_bpe(
     sep: str | None = None,
     sheet: str | int | None = None,
     encoding: str | None = None,
-) -> pd.DataFrame:
+) -> SupplyRead:
     """Read INSEE's BPE (long ``DEPCOM;TYPEQU;NB_EQUIP`` or wide ``D201…`` columns).
 
     Rows of equipment types that are not professions (schools, shops, hospitals…) are
-    not supply: they are counted in ``attrs["other_equipment_rows"]``, not reported as
+    not supply: they are counted in the result's ``other_equipment_rows``, not reported as
     errors; a file where no row is a profession (asked for) gives an empty table and a
     warning. The long format may hold one row per IRIS: rows are kept (``row``), sum them
     with :func:`supply_by_commune`; a row repeating another's ``DEPCOM``, ``DCIRIS`` and
     ``TYPEQU`` is summed too but announced by a warning and listed in
-    ``attrs["duplicates"]`` (``row``, ``first_row``, ``code``, ``typequ``).
+    the result's ``duplicates`` (``row``, ``first_row``, ``code``, ``typequ``).
 
     In the wide format, a blank cell means no equipment (like 0, INSEE leaves them blank);
     numbers may have a decimal comma; any other value is an error quoting its row and column.
@@ -446,10 +610,11 @@ def read_bpe(
 
     Returns
     -------
-    pandas.DataFrame
-        The supply table; in the wide format ``row`` is the row of the commune and each
-        profession with a non-zero count gives one row. ``attrs["file_rows"]``: the data
-        rows of the file.
+    SupplyRead
+        The supply table (``.table``; in the wide format ``row`` is the row of the commune and
+        each profession with a non-zero count gives one row) with its reports (``remapped``,
+        ``rejected``, ``duplicates``, ``other_equipment_rows``, ``file_rows``: the data rows
+        of the file).
 
     Examples
     --------
@@ -460,12 +625,17 @@ def read_bpe(
     >>> with warnings.catch_warnings():
     ...     warnings.simplefilter("ignore")
     ...     supply = read_bpe(bpe)
-    >>> supply[["code", "profession", "count"]].values.tolist()
+    >>> supply.table[["code", "profession", "count"]].values.tolist()
     [['59350', 'médecin généraliste', 303.0], ['59350', 'infirmier', 222.0], ['75056', 'médecin généraliste', 150.0]]
-    >>> supply.attrs["other_equipment_rows"]
-    1
+    >>> supply.other_equipment_rows, supply.rows_remapped
+    (1, 1)
     """
     read = _read(data, sheet=sheet, sep=sep, encoding=encoding)
+    return _bpe(read, professions=professions, communes=communes, passage=passage, unknown=unknown)
+
+
+def _bpe(read: ReadTable, *, professions, communes, passage, unknown: str) -> SupplyRead:
+    """:func:`read_bpe` on a table already read."""
     frame, file_rows = read.table, read.rows
     keep = None if professions is None else set(_option_professions(professions, "professions="))
     cols = {str(c).upper(): c for c in frame.columns}
@@ -492,8 +662,9 @@ def read_bpe(
         if not len(sub):
             _warn_no_supply(typequ, keep)
         duplicates = _duplicated_rows(sub, cols, typequ[mask], rows[mask])
-        out = _finish(sub, rows[mask], raw_codes, labels[mask].astype("string"), counts, {},
-                      problems, communes=communes, passage=passage, unknown=unknown)
+        out, remapped, rejected = _finish(sub, rows[mask], raw_codes, labels[mask].astype("string"),
+                                          counts, {}, problems, communes=communes, passage=passage,
+                                          unknown=unknown)
         if len(duplicates):
             shown = ", ".join(f"{a} et {b}" for a, b in duplicates[["first_row", "row"]]
                               .head(3).itertuples(index=False))
@@ -501,12 +672,10 @@ def read_bpe(
             warnings.warn(
                 f"{len(duplicates)} ligne(s) de la BPE répètent exactement une autre ligne (mêmes "
                 f"{where} ; lignes {shown}…) : leurs effectifs sont additionnés ; retirez les "
-                "doublons s'ils ne sont pas voulus ; liste dans attrs['duplicates']", CptsGeoWarning, stacklevel=2)
-        out.attrs["duplicates"] = duplicates
-        out.attrs["other_equipment_rows"] = other
-        out.attrs["file_rows"] = len(frame)
-        out.attrs["read"] = read.describe()
-        return out
+                "doublons s'ils ne sont pas voulus ; liste dans le champ duplicates du résultat",
+                CptsGeoWarning, stacklevel=3)
+        return SupplyRead(out, remapped, rejected, duplicates, other, len(frame), read.describe(),
+                          "bpe")
     # wide: one column per equipment type, named "D201" or "D201_label"
     code_col = next((cols[c] for c in ("DEPCOM", "CODE_COMMUNE", "CODGEO", "CODE_INSEE", "CODE")
                      if c in cols), None)
@@ -539,12 +708,84 @@ def read_bpe(
         counts[part] = _numbers(long.loc[part, "_n"], rows[part], raw_codes[part],
                                 f"effectif (colonne {col})", problems, required=True)
     labels = long["_col"].map(wide).astype("string")
-    out = _finish(long, rows, raw_codes, labels, counts, {}, problems,
-                  communes=communes, passage=passage, unknown=unknown)
-    out.attrs["other_equipment_rows"] = 0
-    out.attrs["file_rows"] = len(frame)
-    out.attrs["read"] = read.describe()
-    return out
+    out, remapped, rejected = _finish(long, rows, raw_codes, labels, counts, {}, problems,
+                                      communes=communes, passage=passage, unknown=unknown)
+    return SupplyRead(out, remapped, rejected, _duplicates_none(), 0, len(frame), read.describe(),
+                      "bpe")
+
+
+def read_supply(
+    data: pd.DataFrame | str | Path,
+    *,
+    format: str = "auto",
+    code: str = "code",
+    profession: str = "profession",
+    count: str = "count",
+    professions: Iterable[str] | None = None,
+    communes: pd.DataFrame | None = None,
+    passage=None,
+    unknown: str = "raise",
+    sep: str | None = None,
+    sheet: str | int | None = None,
+    encoding: str | None = None,
+    names: Mapping[str, str] | None = None,
+) -> SupplyRead:
+    """Read a supply file whatever its format: INSEE's BPE (long or wide) or a generic table.
+
+    The file is read once (:func:`cpts_geo.io.read_table`); with ``format="auto"`` a table with
+    a ``TYPEQU`` column or columns named after BPE equipment codes (``D201``…) is read as the
+    BPE (:func:`read_bpe`), any other as a generic table (:func:`read_professionals`).
+
+    Parameters
+    ----------
+    data : DataFrame or path
+        The file (CSV, XLSX, Parquet) or a frame.
+    format : {"auto", "bpe", "table"}, default "auto"
+        See :data:`SUPPLY_FORMATS`.
+    code, profession, count : str
+        Columns of a generic table (as in :func:`read_professionals`).
+    professions : iterable of str, optional
+        BPE only: keep only these professions.
+    communes, passage, unknown, sep, sheet, encoding
+        As in :func:`read_professionals`.
+    names : mapping, optional
+        How to name ``code``, ``profession``, ``count`` in messages (the command line gives
+        its options: ``{"count": "--effectif"}``); default the parameter names (``count=``).
+
+    Returns
+    -------
+    SupplyRead
+        The supply table and its reports; ``format`` says which format was read.
+
+    Raises
+    ------
+    FileNotFoundError
+        When the file does not exist.
+    ValidationError
+        As :func:`read_bpe` and :func:`read_professionals`.
+
+    Examples
+    --------
+    >>> bpe = pd.DataFrame({"CODGEO": ["59350", "80021"], "D201": ["303", ""], "D232": ["222", "40"]})
+    >>> read = read_supply(bpe)
+    >>> read.format, read.table["count"].tolist(), read.rows_used
+    ('bpe', [303.0, 222.0, 40.0], 2)
+    """
+    if format not in SUPPLY_FORMATS:
+        raise ValueError(f"format={format!r} : valeurs permises : {', '.join(SUPPLY_FORMATS)}.")
+    if not isinstance(data, pd.DataFrame) and not Path(data).exists():
+        raise FileNotFoundError(f"Fichier des professionnels introuvable : {data}")
+    read = _read(data, sheet=sheet, sep=sep, encoding=encoding)
+    if format == "auto":
+        cols = [str(c).upper() for c in read.table.columns]
+        format = "bpe" if "TYPEQU" in cols or any(re.match(r"^D\d{3}(_|$)", c) for c in cols) \
+            else "table"
+    if format == "bpe":
+        return _bpe(read, professions=professions, communes=communes, passage=passage,
+                    unknown=unknown)
+    return _professionals(read, code=code, profession=profession, count=count, fte=None,
+                          age=None, communes=communes, passage=passage, unknown=unknown,
+                          names=names)
 
 
 def _warn_no_supply(typequ: pd.Series, keep: set | None) -> None:
@@ -558,7 +799,7 @@ def _warn_no_supply(typequ: pd.Series, keep: set | None) -> None:
         f"{len(typequ)} ligne(s)"
         + (f" ; codes de santé présents mais non reconnus : {', '.join(map(str, health[:10]))} "
            "(autre nomenclature de la BPE ?)" if health else "")
-        + " ; vérifiez le fichier", CptsGeoWarning, stacklevel=3)
+        + " ; vérifiez le fichier", CptsGeoWarning, stacklevel=4)
 
 
 def _duplicated_rows(sub: pd.DataFrame, cols: Mapping[str, str], typequ: pd.Series,
@@ -570,7 +811,7 @@ def _duplicated_rows(sub: pd.DataFrame, cols: Mapping[str, str], typequ: pd.Seri
     keys = pd.DataFrame(dict(enumerate(key))).fillna("")
     dup = keys.duplicated(keep="first").to_numpy()
     if not dup.any():
-        return pd.DataFrame(columns=["row", "first_row", "code", "typequ"])
+        return _duplicates_none()
     first = keys.groupby(list(keys.columns), sort=False).ngroup().to_numpy()
     first_row = pd.Series(rows).groupby(first).transform("min").to_numpy()
     return pd.DataFrame({"row": rows[dup], "first_row": first_row[dup], "code": key[0][dup],
@@ -578,13 +819,14 @@ def _duplicated_rows(sub: pd.DataFrame, cols: Mapping[str, str], typequ: pd.Seri
 
 
 def supply_by_commune(
-    supply: pd.DataFrame, *, professions: Iterable[str] | None = None, value: str = "count"
+    supply: pd.DataFrame | SupplyRead, *, professions: Iterable[str] | None = None,
+    value: str = "count",
 ) -> pd.DataFrame:
     """Sum a supply table to one row per commune and one column per profession.
 
     Parameters
     ----------
-    supply : DataFrame
+    supply : DataFrame or SupplyRead
         A supply table (:func:`read_professionals`, :func:`read_bpe`).
     professions : iterable of str, optional
         Columns to return (default: the professions present, in :data:`PROFESSIONS` order).
@@ -607,6 +849,7 @@ def supply_by_commune(
     59350        5.0        0.0
     80021        0.0        1.0
     """
+    supply = supply_table(supply)
     if professions is None:
         present = set(supply["profession"].dropna())
         professions = [p for p in PROFESSIONS if p in present]
@@ -622,7 +865,7 @@ def supply_by_commune(
 
 
 def supply_on_layer(
-    supply: pd.DataFrame | pd.Series,
+    supply: pd.DataFrame | pd.Series | SupplyRead,
     codes: pd.Index,
     *,
     professions: Iterable[str] | None = None,
@@ -631,7 +874,8 @@ def supply_on_layer(
 ) -> pd.DataFrame:
     """Supply per commune of a layer: one row per code of ``codes``, one column per profession.
 
-    ``supply`` is a supply table (:func:`read_professionals`, :func:`read_bpe`, or any frame
+    ``supply`` is a supply table (:func:`read_professionals`, :func:`read_bpe` or their
+    ``.table``, or any frame
     with ``code``, ``profession``, ``count``) or counts already indexed by commune code with one
     column per profession (a Series is one profession: its name). This is the one check every
     supply goes through before a density or an accessibility: profession names as
@@ -645,12 +889,36 @@ def supply_on_layer(
     A commune of the layer without supply gets 0; supply in a commune absent from the layer is
     an error listing every such code (nothing is dropped silently).
 
+    Parameters
+    ----------
+    supply : SupplyRead, DataFrame or Series
+        The supply (see above).
+    codes : Index
+        The commune codes of the layer.
+    professions : iterable of str, optional
+        Professions to keep (default: all those present).
+    value : {"count", "fte"}
+        What to sum from a supply table.
+    layer : str
+        How to name the layer in messages.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Indexed by ``code`` (the codes of ``codes``), one float column per profession.
+
+    Raises
+    ------
+    ValidationError
+        Listing every problem of the supply.
+
     Examples
     --------
     >>> supply = pd.DataFrame({"code": ["59350"], "profession": ["kiné"], "count": [3.0]})
     >>> supply_on_layer(supply, pd.Index(["59350", "59009"])).to_dict()
     {'masseur-kinésithérapeute': {'59350': 3.0, '59009': 0.0}}
     """
+    supply = supply_table(supply)
     problems: list[dict] = []
     what = {"count": "effectif", "fte": "ETP"}.get(value, value)
     if isinstance(supply, pd.DataFrame) and {"code", "profession", "count"} <= set(supply.columns):

@@ -332,7 +332,7 @@ def test_apl_rank_correlation_hdf(shared_data):
                           dtype={"code_insee": str})
         new, _ = remap_codes(apl["code_insee"], communes=communes, plm="city")
     # the rejected BPE rows are the overseas communes, outside this mainland layer
-    assert bpe.attrs["rejected"]["code"].str.startswith("97").all()
+    assert bpe.rejected["code"].str.startswith("97").all()
     apl["code"] = new.to_numpy()
     apl = apl.dropna(subset=["code"])
     apl["w"] = apl["apl_generalistes"] * apl["pop_standardisee"]

@@ -25,7 +25,7 @@ def _supply(rows):
 
 def test_commune_density_references_and_none(somme):
     supply = _supply([("80021", "infirmier", 134.0), ("80001", "infirmier", 1.0)])
-    out = density(supply, somme, reference=somme)
+    out = density(supply, somme, reference=somme).table
     pop = somme.loc["80021", "population"]
     amiens = out.loc[("80021", "infirmier")]
     assert amiens["density"] == pytest.approx(134 * 10_000 / pop)
@@ -43,7 +43,7 @@ def test_cpts_density_with_shares(somme):
     supply = _supply([("80021", "pharmacie", 40.0), ("80001", "pharmacie", 1.0)])
     mem = pd.DataFrame({"code": ["80021", "80021", "80001"], "cpts_id": ["A", "B", "B"],
                         "share": [0.75, 0.25, 1.0]})
-    out = density(supply, somme, membership=mem, reference=somme)
+    out = density(supply, somme, membership=mem, reference=somme).table
     p_amiens = somme.loc["80021", "population"]
     a = out.loc[("A", "pharmacie")]
     assert a["population"] == pytest.approx(0.75 * p_amiens)
@@ -59,9 +59,11 @@ def test_zero_population_no_infinite_density(somme):
     communes.loc["80001", "population"] = 0
     supply = _supply([("80001", "infirmier", 2.0)])
     with pytest.warns(UserWarning, match="sans population.*80001"):
-        out = density(supply, communes, reference=communes)
+        result = density(supply, communes, reference=communes)
+    out = result.table
     assert np.isnan(out.loc[("80001", "infirmier"), "density"])
     assert not np.isinf(out["density"]).any()
+    assert "80001" in result.without_population
     assert somme.loc["80001", "population"] != 0  # caller's layer untouched
 
 
@@ -71,8 +73,9 @@ def test_unknown_population_is_announced(somme):
     communes.loc["80001", "population"] = pd.NA
     with pytest.warns(CptsGeoWarning, match="population inconnue \\(80001\\)"), \
             pytest.warns(CptsGeoWarning, match="1 unité\\(s\\) sans population \\(80001\\)"):
-        out = density(_supply([("80021", "infirmier", 1.0)]), communes, reference=communes)
-    assert np.isnan(out.loc[("80001", "infirmier"), "density"])
+        result = density(_supply([("80021", "infirmier", 1.0)]), communes, reference=communes)
+    assert np.isnan(result.table.loc[("80001", "infirmier"), "density"])
+    assert result.unknown_population == ["80001"] and result.without_population == ["80001"]
 
 
 def test_supply_outside_reference_is_listed(somme):
@@ -104,6 +107,10 @@ def test_french_table(somme):
     assert table.index.name == "Commune"
     assert {"Densité pour 10 000 hab.", "Communes sans ce professionnel",
             "Densité du département", "Densité France"} <= set(table.columns)
+    assert density_table(out.table, profession="infirmier").equals(table)
+    per_1000 = density(_supply([("80021", "infirmier", 1.0)]), somme, reference=somme, per=1000)
+    assert "Densité pour 1 000 hab." in density_table(per_1000).columns
+    assert "Densité pour 1 000 hab." in density_table(per_1000.table, per=1000).columns
 
 
 def test_real_bpe_hdf_by_epci(shared_data, hdf_communes):
@@ -119,13 +126,15 @@ def test_real_bpe_hdf_by_epci(shared_data, hdf_communes):
         france = load_communes(crs=None)
         mem = pd.DataFrame({"code": hdf_communes.index,
                             "cpts_id": hdf_communes["epci"].to_numpy(), "share": 1.0})
-        out = density(supply, france, membership=mem)
-    assert len(supply.attrs["rejected"]) == 0
-    gp = out.xs("médecin généraliste", level="profession")
+        result = density(supply, france, membership=mem)
+    assert len(supply.rejected) == 0
+    assert result.partial_reference is None and result.population_vintage == 2021
+    gp = result.table.xs("médecin généraliste", level="profession")
     assert len(gp) == hdf_communes["epci"].nunique()
     assert gp["region"].eq("32").all()
     # France: 61 594 GP practices in the BPE 2018 for 67.4 M inhabitants (2021): 9.14 / 10 000
-    assert supply.loc[supply["profession"] == "médecin généraliste", "count"].sum() == 61_594
+    table = supply.table
+    assert table.loc[table["profession"] == "médecin généraliste", "count"].sum() == 61_594
     assert gp["france_density"].iloc[0] == pytest.approx(
         61_594 * 1e4 / france["population"].sum())
     assert gp["region_density"].iloc[0] == pytest.approx(9.10, abs=0.01)  # 9.09 with 2016 populations
@@ -138,33 +147,34 @@ def test_caller_population_is_used_and_a_different_reference_is_said(somme):
     newer["population"] = newer["population"] * 2  # e.g. a newer vintage
     counts = pd.DataFrame({"infirmier": [40.0]}, index=pd.Index(["80021"], name="code"))
     with pytest.warns(UserWarning, match="La population de .* commune\\(s\\) diffère"):
-        out = density(counts, newer, reference=somme)
+        result = density(counts, newer, reference=somme)
+    out = result.table
     amiens = out.loc[("80021", "infirmier")]
     assert amiens["population"] == newer.loc["80021", "population"]
     assert amiens["density"] == pytest.approx(40 * 10_000 / newer.loc["80021", "population"])
     # references on the reference layer, as documented
     assert amiens["department_density"] == pytest.approx(40 * 10_000 / somme["population"].sum())
-    assert out.attrs["population_differs"][:1] == [somme.index[0]]
+    assert result.population_differs[:1] == [somme.index[0]]
     assert (newer["population"] == somme["population"] * 2).all()  # caller's layer untouched
     # a commune without inhabitants in the caller's layer has no density, whatever the reference
     newer.loc["80021", "population"] = 0
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        out = density(counts, newer, reference=somme)
+        out = density(counts, newer, reference=somme).table
     assert np.isnan(out.loc[("80021", "infirmier"), "density"])
 
 
 def test_caller_department_is_used_for_the_comparison(somme):
     layer = somme.copy()
     layer["department"] = "60"  # the caller's own attribution
-    out = density(_supply([("80021", "infirmier", 1.0)]), layer, reference=somme)
+    out = density(_supply([("80021", "infirmier", 1.0)]), layer, reference=somme).table
     assert out.loc[("80021", "infirmier"), "department"] == "60"
 
 
 def test_supply_given_directly_is_checked(somme):
     supply = _supply([("80021", "infirmier", 1.0), ("80021", "kiné", 3.0),
                       ("80021", "Infirmier", 5.0)])
-    out = density(supply, somme, reference=somme)
+    out = density(supply, somme, reference=somme).table
     assert out.index.unique("profession").tolist() == ["infirmier", "masseur-kinésithérapeute"]
     assert out.loc[("80021", "infirmier"), "count"] == 6.0
     with pytest.raises(ValidationError) as err:
@@ -175,7 +185,7 @@ def test_supply_given_directly_is_checked(somme):
     with pytest.raises(ValidationError, match="code 80021 : effectif \\(infirmier\\) négatif"):
         density(counts, somme, reference=somme)
     generalistes = pd.DataFrame({"généraliste": [40.0]}, index=pd.Index(["80021"], name="code"))
-    out = density(generalistes, somme, reference=somme, professions=["médecin généraliste"])
+    out = density(generalistes, somme, reference=somme, professions=["médecin généraliste"]).table
     assert out.index.unique("profession").tolist() == ["médecin généraliste"]
     with pytest.raises(ValidationError, match="Aucune offre reconnue"):
         density(_supply([]), somme, reference=somme)

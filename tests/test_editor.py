@@ -134,7 +134,7 @@ def test_editor_like_a_user(editor_page, tmp_path):
 
         with warnings.catch_warnings():  # the references (France, region) are not compared here
             warnings.simplefilter("ignore", UserWarning)
-            lib_d = density(supply, hdf, membership=pd.DataFrame({"code": FIVE, "cpts_id": "B", "share": 1.0}))
+            lib_d = density(supply, hdf, membership=pd.DataFrame({"code": FIVE, "cpts_id": "B", "share": 1.0})).table
         shown = page.evaluate("""() => Array.from(document.querySelectorAll('.editor-professions .editor-val'))
                                   .map(e => [e.parentNode.firstChild.textContent.replace(' : ', ''),
                                              +e.dataset.count, e.dataset.density])""")

@@ -402,9 +402,11 @@ def test_professionals_read_french_numbers_with_file_rows(tmp_path):
                  "80021;Infirmière;12,5\n".encode("cp1252"))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        out = read_professionals(path)
+        read = read_professionals(path)
+    out = read.table
     assert out["row"].tolist() == [2, 4] and out["count"].tolist() == [1234.0, 12.5]
-    assert out.attrs["read"] == "encodage Windows-1252, séparateur « ; »"
+    assert read.reading == "encodage Windows-1252, séparateur « ; »"
+    assert read.file_rows == 2  # the blank line is no data row
     bad = write(tmp_path, "bad.csv", b"code;profession;count\n59350;infirmier;beaucoup\n\n80021;kine;3\n")
     with pytest.raises(ValidationError, match="non numérique « beaucoup »") as err:
         read_professionals(bad)

@@ -189,7 +189,7 @@ def test_supply_densities_secrecy_and_complement(ctx):
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        d = density(supply, ctx.france, membership=member, reference=ctx.france).xs("HDF-01", level=0)
+        d = density(supply, ctx.france, membership=member, reference=ctx.france).table.xs("HDF-01", level=0)
     assert figs["density.infirmier.cpts"].text == number(d.loc["infirmier", "density"], 1, sep=SEP)
     assert figs["density.infirmier.france"].text == number(d.loc["infirmier", "france_density"], 1, sep=SEP)
     html_text = P.render_html(p)
