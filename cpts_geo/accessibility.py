@@ -56,7 +56,7 @@ from __future__ import annotations
 import warnings
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Literal, NamedTuple, cast
+from typing import TYPE_CHECKING, Literal, NamedTuple, cast
 
 import numpy as np
 import pandas as pd
@@ -66,6 +66,9 @@ from scipy.spatial import cKDTree
 from cpts_geo._french import number
 from cpts_geo.errors import CptsGeoWarning, ValidationError
 from cpts_geo.io import parse_numbers
+
+if TYPE_CHECKING:
+    from cpts_geo.professionals import SupplyRead
 
 __all__ = [
     "APL_THRESHOLD",
@@ -1204,7 +1207,7 @@ class CommuneAccessibility(NamedTuple):
 
 
 def accessibility(
-    supply: pd.DataFrame | pd.Series,
+    supply: pd.DataFrame | pd.Series | SupplyRead,
     communes,
     *,
     professions: Iterable[str] | str | None = "médecin généraliste",
@@ -1222,9 +1225,9 @@ def accessibility(
 
     Parameters
     ----------
-    supply : DataFrame or Series
-        A supply table (:func:`cpts_geo.professionals.read_bpe`), or counts per commune
-        (index ``code``, one column per profession); checked by
+    supply : SupplyRead, DataFrame or Series
+        A supply table (:func:`cpts_geo.professionals.read_bpe` or its ``.table``), or
+        counts per commune (index ``code``, one column per profession); checked by
         :func:`cpts_geo.professionals.supply_on_layer` (profession names, counts ≥ 0).
     communes : GeoDataFrame
         The communes (demand and supply locations). Use all of France (or a wide margin
