@@ -10,7 +10,7 @@ import pandas as pd
 from cpts_geo._french import number
 from cpts_geo.communes import adjacency
 from cpts_geo.errors import CptsGeoWarning, ValidationError
-from cpts_geo.flows._codes import _arrondissements, _check_sum, _factorize, _floats, _split_cities
+from cpts_geo.flows._codes import _arrondissements, _check_sum, _factorize, _floats, _text_array, _unify
 from cpts_geo.flows.prepare import commune_units
 from cpts_geo.flows.read import _table
 
@@ -18,33 +18,68 @@ from cpts_geo.flows.read import _table
 UNCOVERED = "hors CPTS"
 
 
-def _check_membership(membership: pd.DataFrame) -> pd.DataFrame:
+class _Members:
+    """A checked membership on integer codes.
+
+    ``code``: each row's commune (index into ``labels``, its distinct codes in order of first
+    appearance; -1 where missing); ``unit``: each row's CPTS (index into ``cpts``, in order of
+    first appearance); ``share``: each row's share (1 where not given); ``code_text``,
+    ``cpts_text``: the two columns as text.
+    """
+
+    __slots__ = ("code", "code_text", "cpts", "cpts_text", "labels", "share", "unit")
+    code: np.ndarray
+    labels: pd.Index
+    unit: np.ndarray
+    cpts: pd.Index
+    share: np.ndarray
+    code_text: pd.api.extensions.ExtensionArray
+    cpts_text: pd.api.extensions.ExtensionArray
+
+
+def _members(membership: pd.DataFrame) -> _Members:
+    """Check a membership table (every problem in one :class:`ValidationError`) and code it
+    with integers: no string is compared twice."""
     missing = [c for c in ("code", "cpts_id") if c not in membership.columns]
     if missing:
         raise ValueError(
             "membership doit avoir les colonnes code, cpts_id (et share) : colonne(s) "
             + ", ".join(missing) + " absente(s). Construisez-la avec "
             "cpts_geo.territories.membership(registre).")
-    mem = pd.DataFrame({"code": membership["code"].astype("string").to_numpy(),
-                        "cpts_id": membership["cpts_id"].astype("string").to_numpy()})
+    m = _Members()
+    m.code_text = membership["code"].astype("str").array
+    m.cpts_text = membership["cpts_id"].astype("str").array
+    code, m.labels = pd.factorize(m.code_text)
+    m.code = np.asarray(code, dtype=np.int64)
+    m.labels = pd.Index(m.labels)
+    unit, cpts = pd.factorize(m.cpts_text, use_na_sentinel=False)
+    m.unit, m.cpts = np.asarray(unit, dtype=np.int64), pd.Index(cpts, name="cpts_id")
     share = (membership["share"].to_numpy(dtype="float64", na_value=np.nan)
-             if "share" in membership.columns else np.ones(len(mem)))
-    mem["share"] = np.where(np.isnan(share), 1.0, share)
+             if "share" in membership.columns else np.ones(len(membership)))
+    m.share = np.where(np.isnan(share), 1.0, share)
     problems = []
-    bad = (mem["share"] <= 0) | (mem["share"] > 1)
-    for pos in np.flatnonzero(bad.to_numpy()):
-        problems.append({"row": pos + 1, "code": mem.at[pos, "code"],
-                         "problem": f"part {number(mem.at[pos, 'share'], None)} hors de ]0, 1]"})
-    total = mem.groupby("code")["share"].sum()
-    for code in total.index[total > 1 + 1e-9]:
-        problems.append({"row": None, "code": code,
-                         "problem": f"parts cumulées {number(total[code], None)} > 1 (CPTS : "
-                                    + ", ".join(mem.loc[mem["code"] == code, "cpts_id"]) + ")"})
+    for pos in np.flatnonzero((m.share <= 0) | (m.share > 1)):
+        problems.append({"row": pos + 1, "code": m.code_text[pos],
+                         "problem": f"part {number(m.share[pos], None)} hors de ]0, 1]"})
+    given = m.code >= 0
+    total = np.bincount(m.code[given], weights=m.share[given], minlength=len(m.labels))
+    over = np.flatnonzero(total > 1 + 1e-9)
+    for i in sorted(over, key=lambda i: m.labels[i]):
+        problems.append({"row": None, "code": m.labels[i],
+                         "problem": f"parts cumulées {number(total[i], None)} > 1 (CPTS : "
+                                    + ", ".join(m.cpts_text[m.code == i]) + ")"})
     if problems:
         raise ValidationError(
             "Table d'appartenance invalide : chaque part doit être dans ]0, 1] et les parts "
             "d'une commune ne peuvent dépasser 1", problems)
-    return mem
+    return m
+
+
+def _check_membership(membership: pd.DataFrame) -> pd.DataFrame:
+    """A checked membership as a table: ``code``, ``cpts_id`` (text), ``share`` (1 where not
+    given)."""
+    m = _members(membership)
+    return pd.DataFrame({"code": m.code_text, "cpts_id": m.cpts_text, "share": m.share})
 
 
 class _Units:
@@ -77,30 +112,56 @@ def _plm_codes() -> tuple[dict, frozenset]:
     return _PLM
 
 
-def _match_cities(codes: np.ndarray, mem: pd.DataFrame, members: set | None = None) -> np.ndarray:
+def _match_cities(codes: pd.Index, o_map: np.ndarray, d_map: np.ndarray,
+                  m_map: np.ndarray) -> tuple[pd.Index, np.ndarray, np.ndarray, np.ndarray]:
     """Flow codes at the level of the membership for Paris, Lyon and Marseille.
 
-    An arrondissement whose city is a member as a whole counts as that city (flows kept by
-    arrondissement, membership by city). The reverse cannot be undone: a flow given for a
-    whole city that the membership divides by arrondissement stays outside every CPTS, with
-    a warning.
+    ``codes``: every code of the flows' origins, destinations and membership; ``o_map``,
+    ``d_map``, ``m_map``: the position in ``codes`` of the distinct codes of each. An
+    arrondissement whose city is a member as a whole counts as that city (flows kept by
+    arrondissement, membership by city): it leaves ``codes`` and the maps point to its city.
+    The reverse cannot be undone: a flow given for a whole city that the membership divides
+    by arrondissement stays outside every CPTS, with a warning.
     """
     parent, plm = _plm_codes()
-    found = [c for c in codes if c in plm]
-    if not found:
-        return codes
-    members = set(mem["code"].dropna()) if members is None else members
-    roll = {c: parent[c] for c in found if c in parent and parent[c] in members and c not in members}
-    out = np.array([roll.get(c, c) for c in codes], dtype=object) if roll else codes
-    whole = set(found) & (_split_cities(list(members)) - members)
-    if whole:
-        names = {"75056": "Paris", "69123": "Lyon", "13055": "Marseille"}
-        warnings.warn(
-            "Flux donnés pour " + ", ".join(f"{names.get(c, c)} entière ({c})" for c in sorted(whole))
-            + " alors que l'appartenance la découpe par arrondissement : ces flux sont comptés hors "
-            "CPTS. Préparez les flux avec prepare_flows(..., membership=...), qui garde les "
-            "arrondissements.", CptsGeoWarning, stacklevel=4)
-    return out
+    text = _text_array(codes)
+    if text is None:
+        hit = np.flatnonzero(codes.isin(list(plm)))
+    else:
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        hit = np.flatnonzero(pc.is_in(text, value_set=pa.array(sorted(plm), type=pa.large_string()))
+                             .to_numpy(zero_copy_only=False))
+    if not len(hit):
+        return codes, o_map, d_map, m_map
+    at = dict(zip(codes[hit], hit.tolist()))
+    member = np.zeros(len(codes), dtype=bool)
+    member[m_map] = True
+    roll = {p: at[parent[c]] for c, p in at.items()
+            if c in parent and parent[c] in at and member[at[parent[c]]] and not member[p]}
+    divided = {parent[c] for c, p in at.items() if c in parent and member[p]}
+    names = {"75056": "Paris", "69123": "Lyon", "13055": "Marseille"}
+    for side in (o_map, d_map):
+        seen = np.zeros(len(codes), dtype=bool)
+        seen[side] = True
+        whole = sorted(c for c in divided if c in at and seen[at[c]] and not member[at[c]])
+        if whole:
+            warnings.warn(
+                "Flux donnés pour " + ", ".join(f"{names.get(c, c)} entière ({c})" for c in whole)
+                + " alors que l'appartenance la découpe par arrondissement : ces flux sont comptés "
+                "hors CPTS. Préparez les flux avec prepare_flows(..., membership=...), qui garde les "
+                "arrondissements.", CptsGeoWarning, stacklevel=4)
+    if not roll:
+        return codes, o_map, d_map, m_map
+    city = np.arange(len(codes))
+    city[list(roll)] = list(roll.values())
+    o_map, d_map = city[o_map], city[d_map]
+    # the rolled-up arrondissements leave the codes, which keep their order of first appearance
+    used = pd.unique(np.concatenate([o_map, d_map, m_map]))
+    new = np.full(len(codes), -1, dtype=np.int64)
+    new[used] = np.arange(len(used))
+    return codes[used], new[o_map], new[d_map], new[m_map]
 
 
 class _Coded:
@@ -115,10 +176,9 @@ class _Coded:
     """
 
     __slots__ = ("codes", "count", "cpts", "d", "e_share", "e_unit", "m_com", "m_share", "m_unit",
-                 "mem", "o", "simple", "split", "start", "total", "w")
+                 "o", "simple", "split", "start", "total", "w")
     codes: pd.Index
     cpts: pd.Index
-    mem: pd.DataFrame
     o: np.ndarray
     d: np.ndarray
     w: np.ndarray
@@ -140,7 +200,7 @@ def _coded(flows, membership: pd.DataFrame) -> _Coded:
     if missing:
         raise ValueError("Table de flux sans colonne(s) " + ", ".join(missing)
                          + " : lisez-la avec read_flows() ou read_mobpro().")
-    mem = _check_membership(membership)
+    m = _members(membership)
     w = _floats(flows["volume"])
     if not np.isfinite(w).all() or (w < 0).any():
         raise ValidationError(
@@ -151,27 +211,24 @@ def _coded(flows, membership: pd.DataFrame) -> _Coded:
     _check_sum(w, None, "Volumes trop grands dans la table de flux")
     o_codes, o_uniq = _factorize(flows["origin"])
     d_codes, d_uniq = _factorize(flows["destination"])
-    if (len(o_codes) and min(int(o_codes.min()), int(d_codes.min())) < 0) or mem["code"].isna().any():
+    if (len(o_codes) and min(int(o_codes.min()), int(d_codes.min())) < 0) or (m.code < 0).any():
         empty = np.flatnonzero((o_codes < 0) | (d_codes < 0))
         raise ValidationError(
             "Codes commune vides dans la table de flux ou d'appartenance : lisez les flux avec "
             "read_flows(), qui signale les lignes en cause",
             [{"row": int(p) + 1, "problem": "code vide"} for p in empty[:1000]]
             or [{"problem": "code vide dans la table d'appartenance"}])
-    mem_codes = mem["code"].to_numpy(dtype=object)
-    members = set(mem_codes)
-    o_uniq, d_uniq = _match_cities(o_uniq, mem, members), _match_cities(d_uniq, mem, members)
-    codes = pd.Index(pd.unique(np.concatenate([o_uniq, d_uniq, mem_codes])))
-    o_map, d_map = codes.get_indexer(o_uniq), codes.get_indexer(d_uniq)
+    codes, (o_map, d_map, m_map) = _unify([o_uniq, d_uniq, m.labels])
+    codes, o_map, d_map, m_map = _match_cities(codes, o_map, d_map, m_map)
     c = _Coded()
     # the origins come first in ``codes``: their map is the identity unless cities were rolled up
     c.o = o_codes if np.array_equal(o_map, np.arange(len(o_map))) else o_map[o_codes]
     c.d = d_map[d_codes]
-    c.w, c.codes, c.mem = w, codes, mem
-    c.cpts = pd.Index(pd.unique(mem["cpts_id"].to_numpy(dtype=object)), name="cpts_id")
-    c.m_com = codes.get_indexer(mem_codes)
-    c.m_unit = c.cpts.get_indexer(mem["cpts_id"].to_numpy(dtype=object))
-    c.m_share = mem["share"].to_numpy()
+    c.w, c.codes = w, codes
+    c.cpts = m.cpts
+    c.m_com = m_map[m.code]
+    c.m_unit = m.unit
+    c.m_share = m.share
     n = len(codes)
     covered = np.bincount(c.m_com, weights=c.m_share, minlength=n)
     n_mem = np.bincount(c.m_com, minlength=n)
@@ -508,7 +565,8 @@ def commune_destinations(flows: pd.DataFrame, membership: pd.DataFrame) -> pd.Da
     best = (agg.sort_values(["c", "w", "own", "label"], ascending=[True, False, False, True])
             .drop_duplicates("c").set_index("c"))
     origins = pd.unique(u.o_com)
-    codes = list(u.codes[origins]) + [c for c in main_of.index if c not in set(u.codes[origins])]
+    seen = set(u.codes[origins])
+    codes = list(u.codes[origins]) + [c for c in main_of.index if c not in seen]
     idx = u.codes.get_indexer(codes)
     resident = total.reindex(idx).fillna(0.0).to_numpy()
     own_v = own.reindex(idx).fillna(0.0).to_numpy()
