@@ -276,6 +276,16 @@ def step_weight(steps: Mapping[float, float], *, closed: Literal["lower", "upper
 def gaussian_weight(sigma: float) -> Callable[[np.ndarray], np.ndarray]:
     """Gaussian weight ``exp(-c² / 2σ²)`` (not normalised, ``w(0) = 1``), as pysal/access.
 
+    Parameters
+    ----------
+    sigma : float
+        The spread, in the unit of the costs (minutes); not zero.
+
+    Returns
+    -------
+    callable
+        ``w(costs) -> weights`` on arrays.
+
     Examples
     --------
     >>> gaussian_weight(20)(np.array([0, 20])).round(4).tolist()
@@ -289,6 +299,20 @@ def gaussian_weight(sigma: float) -> Callable[[np.ndarray], np.ndarray]:
 def gravity_weight(scale: float, alpha: float, *, min_cost: float = 0.0
                    ) -> Callable[[np.ndarray], np.ndarray]:
     """Gravity weight ``(max(c, min_cost) / scale) ** alpha`` (alpha < 0 for a decay), as pysal/access.
+
+    Parameters
+    ----------
+    scale : float
+        Costs are divided by it before the power.
+    alpha : float
+        The exponent; negative for a decay.
+    min_cost : float, default 0.0
+        Costs below it count as ``min_cost`` (avoids an infinite weight at 0).
+
+    Returns
+    -------
+    callable
+        ``w(costs) -> weights`` on arrays.
 
     Examples
     --------
@@ -872,6 +896,20 @@ class EstimatedCosts(NamedTuple):
 def travel_minutes(km: np.ndarray | float, *, assumptions: Mapping[str, float] | None = None
                    ) -> np.ndarray:
     """Minutes by road for a straight-line distance in km (see :data:`TRAVEL_ASSUMPTIONS`).
+
+    Parameters
+    ----------
+    km : array-like or float
+        Straight-line distances, in kilometres.
+    assumptions : mapping, optional
+        Values replacing some of :data:`TRAVEL_ASSUMPTIONS` (``detour``, ``speed_min_kmh``,
+        ``speed_max_kmh``, ``speed_scale_km``, ``terminal_min``).
+
+    Returns
+    -------
+    numpy.ndarray
+        Minutes by road: a fixed terminal time plus the detoured distance at a speed that grows
+        with the distance.
 
     Examples
     --------
