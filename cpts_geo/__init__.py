@@ -6,11 +6,14 @@ regional maps.
 """
 
 from cpts_geo.communes import (
+    LayerMetadata,
+    layer_metadata,
     load_arrondissements,
     load_communes,
     load_former_communes,
     metric_crs,
     read_communes,
+    set_layer_metadata,
     to_metric,
     with_population,
 )
@@ -27,14 +30,21 @@ from cpts_geo.flows import (
     retention_layer,
     select_flows,
 )
-from cpts_geo.funding import aci_funding, early_mission_aid, funding_table
+from cpts_geo.funding import aci_funding, aci_funding_report, early_mission_aid, funding_table
 from cpts_geo.perimeters import compare_perimeters, propose_perimeters
-from cpts_geo.registry import read_registry, registry_from_perimeters, validate_registry
+from cpts_geo.registry import (
+    RegistryRead,
+    read_registry,
+    read_registry_report,
+    registry_from_perimeters,
+    validate_registry,
+)
 from cpts_geo.stages import STAGE_COLORS, STAGES, parse_stages
 from cpts_geo.territories import (
     build_territories,
     communes_with_cpts,
     coverage,
+    example_registry,
     load_example_registry,
     membership,
     summary_table,
@@ -47,9 +57,12 @@ __version__ = "0.1.0"
 __all__ = [
     "STAGES",
     "STAGE_COLORS",
+    "LayerMetadata",
+    "RegistryRead",
     "ValidationError",
     "__version__",
     "aci_funding",
+    "aci_funding_report",
     "build_territories",
     "coherence_flags",
     "communes_with_cpts",
@@ -57,8 +70,10 @@ __all__ = [
     "coverage",
     "cpts_flow_indicators",
     "early_mission_aid",
+    "example_registry",
     "flow_lines",
     "funding_table",
+    "layer_metadata",
     "leakage_destinations",
     "load_arrondissements",
     "load_communes",
@@ -74,9 +89,11 @@ __all__ = [
     "read_flows",
     "read_mobpro",
     "read_registry",
+    "read_registry_report",
     "registry_from_perimeters",
     "retention_layer",
     "select_flows",
+    "set_layer_metadata",
     "summary_table",
     "tier_of",
     "to_metric",

@@ -26,7 +26,7 @@ import pandas as pd
 
 from cpts_geo._files import atomic_write_text
 from cpts_geo._french import percent, write_csv
-from cpts_geo.communes import city_of, department_of, load_communes
+from cpts_geo.communes import city_of, department_of, layer_metadata, load_communes
 from cpts_geo.registry import CheckedRegistry
 from cpts_geo.territories import build_territories, communes_with_cpts
 
@@ -153,7 +153,7 @@ def area_maps(
 
         ax = plot_stages(terr, layer, title=title,
                          caption=("Registre illustratif. " if illustrative else "")
-                         + f"Sources : {communes.attrs['source']}.")
+                         + f"Sources : {layer_metadata(communes).source or 'couche communale'}.")
         out["png"] = save_figure(ax, html_path.with_suffix(".png"), dpi=dpi)
     return out
 
@@ -220,7 +220,7 @@ def batch_maps(
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     france = load_communes(crs=None) if communes is None else communes
-    vintage = france.attrs.get("population_vintage")
+    vintage = layer_metadata(france).population_vintage
     codes = checked.membership["code"]
     deps_of_codes = set(department_of(codes))
     areas = [("region", r) for r in sorted(set(france.loc[france["department"].isin(deps_of_codes),

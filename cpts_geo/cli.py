@@ -41,7 +41,7 @@ def _said(what: str, read: str | None) -> None:
 
 
 def _cmd_communes(args: argparse.Namespace) -> int:
-    from cpts_geo.communes import layer_report, load_communes
+    from cpts_geo.communes import layer_metadata, layer_report, load_communes
 
     communes = load_communes(region=args.region, departments=args.departments)
     where = f"région {args.region}" if args.region else "France entière"
@@ -49,9 +49,10 @@ def _cmd_communes(args: argparse.Namespace) -> int:
         where += f", départements {', '.join(args.departments)}"
     pop = communes["population"]
     print(f"Communes ({where}) : {number(len(communes))}")
-    print(f"Population municipale {communes.attrs['population_vintage']} : {number(pop.sum())}")
-    print(f"Code officiel géographique : {communes.attrs['cog_vintage']}")
-    print(f"Source : {communes.attrs['source']}")
+    meta = layer_metadata(communes)
+    print(f"Population municipale {meta.population_vintage} : {number(pop.sum())}")
+    print(f"Code officiel géographique : {meta.cog_vintage}")
+    print(f"Source : {meta.source}")
     report = layer_report(communes)
     if len(report):
         print(f"Problèmes connus de la couche ({len(report)}) :")
@@ -103,16 +104,16 @@ def _few(values, n: int = 5) -> str:
 
 
 def _read_any_registry(args: argparse.Namespace, communes):
-    """Read REGISTRY: a table of (CPTS, commune) rows, or CPTS polygons."""
+    """Read REGISTRY (a table of (CPTS, commune) rows, or CPTS polygons) as a RegistryRead."""
     from pathlib import Path
 
-    from cpts_geo.registry import read_perimeters, read_registry, registry_from_perimeters
-    from cpts_geo.territories import load_example_registry
+    from cpts_geo.registry import RegistryRead, read_perimeters, read_registry_report, registry_from_perimeters
+    from cpts_geo.territories import example_registry
 
     if args.registry in (None, "exemple"):
-        reg = load_example_registry()
-        print(reg.attrs["note"])
-        return reg
+        example = example_registry()
+        print(example.note)
+        return example
     path = Path(args.registry)
     options = _reading(args)
     if path.suffix.lower() in (".gpkg", ".shp", ".geojson", ".json"):
@@ -144,11 +145,12 @@ def _read_any_registry(args: argparse.Namespace, communes):
                     print(f"Communes coupées entre plusieurs périmètres ({len(cut)}) :")
                     for rec in cut.itertuples(index=False):
                         print(f"  - {rec.code} {rec.name} : {rec.shares}")
-                return reg
+                return RegistryRead(reg, source=path.name, reading=f"couche « {layer} »" if layer else "",
+                                    recognised={})
         options["layer"] = layer
-    reg = read_registry(path, **options)
-    _said("Registre", reg.attrs.get("read"))
-    return reg
+    read = read_registry_report(path, **options)
+    _said("Registre", read.reading)
+    return read
 
 
 def _validated(args: argparse.Namespace, reg, communes):
@@ -171,9 +173,9 @@ def _validated(args: argparse.Namespace, reg, communes):
             target = source.with_name(f"{source.stem}_problemes.csv")
             try:
                 write_csv(_problems_table(err.problems), target, index=False)
-                err.problems_file = target  # type: ignore[attr-defined]
+                err.problems_file = target
             except OSError as os_err:
-                err.problems_file_error = f"{target} : {os_err.strerror or os_err}"  # type: ignore[attr-defined]
+                err.problems_file_error = f"{target} : {os_err.strerror or os_err}"
         raise
     filled = checked.report["reason"].astype(str).str.startswith("étape non renseignée remplie")
     if filled.any():
@@ -216,9 +218,9 @@ def _print_problems(err, *, per_kind: int = 5) -> None:
             print(f"  - {prefix + ' : ' if prefix else ''}{rec.problem}", file=sys.stderr)
         if len(grp) > per_kind:
             print(f"  … et {number(len(grp) - per_kind)} autre(s)", file=sys.stderr)
-    if getattr(err, "problems_file", None):
+    if err.problems_file:
         print(f"Liste complète des problèmes : {err.problems_file}", file=sys.stderr)
-    elif getattr(err, "problems_file_error", None):
+    elif err.problems_file_error:
         print(f"Liste complète des problèmes non écrite ({err.problems_file_error}).", file=sys.stderr)
 
 
@@ -358,9 +360,9 @@ def _cmd_validate(args: argparse.Namespace) -> int:
     reg, checked, _ = _check(args)
     m = checked.membership
     print(f"Registre valide : {len(checked.cpts)} CPTS, {m['code'].nunique()} communes, "
-          f"{len(reg)} lignes lues.")
-    if reg.attrs.get("ignored"):
-        print(f"Colonnes ignorées : {', '.join(reg.attrs['ignored'])}")
+          f"{len(reg.registry)} lignes lues.")
+    if reg.ignored:
+        print(f"Colonnes ignorées : {', '.join(reg.ignored)}")
     _print_report(checked.report, registry=args.registry)
     return 0
 
@@ -828,7 +830,7 @@ def _checked_for_maps(args: argparse.Namespace):
     reg = _read_any_registry(args, france)
     checked = _validated(args, reg, france)
     _print_report(checked.report, registry=args.registry)
-    return checked, bool(reg.attrs.get("illustrative")), france
+    return checked, reg.illustrative, france
 
 
 def _cmd_carte(args: argparse.Namespace) -> int:

@@ -17,8 +17,14 @@ Every layer returned here is a GeoDataFrame indexed by the INSEE code (a string:
 ``"2A004"``) with the columns ``name``, ``population``, ``department``, ``department_name``,
 ``region``, ``region_name``, ``epci``, ``epci_name`` and ``geometry``; the embedded layer adds
 ``pop_standardised`` (DREES age-standardised population, same vintage as ``population``; empty
-for 2016) and ``population_2016``. ``attrs`` carries ``population_vintage``, ``cog_vintage``
-and ``source``.
+for 2016) and ``population_2016``.
+
+**Layer metadata** (population vintage, COG vintage, source, whether the geometries are a
+clean coverage) describes the data, it is not a report: :func:`layer_metadata` reads it and
+:func:`set_layer_metadata` records it; no other module reads ``DataFrame.attrs``. It is kept
+in ``attrs`` (plain values, so a GeoParquet file keeps it), and when an operation lost it (a
+merge, a dissolve, a GeoPackage round trip) :func:`layer_metadata` recovers the vintage of an
+embedded layer from its figures, or says it is not known (``None``): it never guesses.
 """
 
 from __future__ import annotations
@@ -27,7 +33,7 @@ import re
 from collections.abc import Iterable, Mapping
 from functools import lru_cache
 from pathlib import Path
-from typing import NamedTuple
+from typing import Any, NamedTuple, TypeVar
 
 import geopandas as gpd
 import numpy as np
@@ -44,10 +50,14 @@ __all__ = [
     "METRIC_CRS",
     "POPULATION_VINTAGE",
     "POPULATION_VINTAGES",
+    "CheckedCommunes",
+    "LayerMetadata",
     "PopulationTable",
     "adjacency",
+    "check_communes",
     "department_of",
     "is_insee_code",
+    "layer_metadata",
     "layer_report",
     "load_arrondissements",
     "load_communes",
@@ -56,6 +66,7 @@ __all__ = [
     "read_communes",
     "region_code",
     "regions",
+    "set_layer_metadata",
     "to_metric",
     "with_population",
 ]
@@ -228,12 +239,142 @@ def department_of(codes: pd.Series) -> pd.Series:
     return codes.str[:2].where(~codes.str.startswith("97"), codes.str[:3]).astype(str)
 
 
+# --- layer metadata ----------------------------------------------------------------------
+
+class LayerMetadata(NamedTuple):
+    """What describes a commune layer (or a table derived from it, such as territories).
+
+    Metadata, not a report: it says what the figures are, it lists nothing that was changed.
+    Read it with :func:`layer_metadata`, record it with :func:`set_layer_metadata`.
+    """
+
+    #: Vintage of ``population`` (e.g. 2021), ``None`` when not known.
+    population_vintage: int | None = None
+    #: Vintage of the commune codes (Code officiel géographique), ``None`` when not known.
+    cog_vintage: int | None = None
+    #: Where the communes and their population come from, in French.
+    source: str | None = None
+    #: Whether neighbours share identical borders (territories are then dissolved with
+    #: :func:`shapely.coverage_union_all`); ``False`` when not known.
+    clean_coverage: bool = False
+
+
+_Frame = TypeVar("_Frame", pd.DataFrame, pd.Series)
+
+
+def layer_metadata(frame: pd.DataFrame | pd.Series) -> LayerMetadata:
+    """The metadata of a commune layer, of a territory table or of a tier series.
+
+    The one reader of that metadata (no module reads ``DataFrame.attrs`` itself). pandas
+    keeps ``attrs`` through selections, projections, sorting and concatenations of layers of
+    the same vintage, but not through a merge, a dissolve or a GeoPackage file: then the
+    population vintage of a layer whose ``population`` is the embedded figures of one
+    vintage (columns ``population`` and ``population_2016``, indexed by code, or with a
+    ``code`` column) is recovered from those figures; otherwise every field is ``None``
+    (not known), never a guess.
+
+    Parameters
+    ----------
+    frame : DataFrame, GeoDataFrame or Series
+
+    Returns
+    -------
+    LayerMetadata
+
+    Examples
+    --------
+    >>> hdf = load_communes(departments="80")
+    >>> layer_metadata(hdf).population_vintage
+    2021
+    >>> merged = hdf.merge(pd.DataFrame({"x": [1]}, index=["80021"]), left_index=True,
+    ...                    right_index=True, how="left")  # a merge loses pandas' attrs
+    >>> layer_metadata(merged).population_vintage, layer_metadata(merged).clean_coverage
+    (2021, False)
+    >>> layer_metadata(pd.DataFrame({"population": [1]})).population_vintage is None
+    True
+    """
+    attrs = frame.attrs
+    if any(key in attrs for key in LayerMetadata._fields):
+        return LayerMetadata(
+            population_vintage=attrs.get("population_vintage"),
+            cog_vintage=attrs.get("cog_vintage"),
+            source=attrs.get("source"),
+            clean_coverage=bool(attrs.get("clean_coverage", False)),
+        )
+    return _recovered_metadata(frame)
+
+
+def set_layer_metadata(frame: _Frame, metadata: LayerMetadata | None = None, /, *,
+                       inplace: bool = False, **fields: Any) -> _Frame:
+    """Record the metadata of a layer: ``metadata``, updated by ``fields``.
+
+    Parameters
+    ----------
+    frame : DataFrame, GeoDataFrame or Series
+    metadata : LayerMetadata, optional
+        Starting point (default: the current :func:`layer_metadata` of ``frame``).
+    inplace : bool, default False
+        Record it on ``frame`` itself; by default on a shallow copy (the caller's frame is
+        left alone).
+    **fields
+        Fields of :class:`LayerMetadata` to change (``population_vintage=2022``…).
+
+    Returns
+    -------
+    The frame with its metadata (``frame`` itself when ``inplace=True``).
+
+    Examples
+    --------
+    >>> t = set_layer_metadata(pd.DataFrame({"population": [1]}), population_vintage=2022)
+    >>> layer_metadata(t).population_vintage
+    2022
+    """
+    unknown = set(fields) - set(LayerMetadata._fields)
+    if unknown:
+        raise TypeError(f"set_layer_metadata : champ(s) inconnu(s) {', '.join(sorted(unknown))} ; "
+                        f"champs permis : {', '.join(LayerMetadata._fields)}.")
+    meta = (metadata if metadata is not None else layer_metadata(frame))._replace(**fields)
+    out = frame if inplace else frame.copy(deep=False)
+    # plain values only: pandas writes attrs into GeoParquet files as JSON
+    out.attrs.update({k: (None if v is None else bool(v) if k == "clean_coverage" else
+                          str(v) if k == "source" else int(v))
+                      for k, v in meta._asdict().items()})
+    return out
+
+
+@lru_cache(maxsize=1)
+def _embedded_populations() -> pd.DataFrame:
+    """Population of every embedded unit (communes and arrondissements) per vintage."""
+    parts = []
+    for name in ("communes.parquet", "arrondissements.parquet"):
+        parts.append(pd.DataFrame({v: _layer(name, v)["population"].astype("float64").to_numpy()
+                                   for v in POPULATION_VINTAGES},
+                                  index=_layer(name, POPULATION_VINTAGE).index.astype(str)))
+    table = pd.concat(parts)
+    return table[~table.index.duplicated()]
+
+
+def _recovered_metadata(frame) -> LayerMetadata:
+    """The vintage of a layer whose ``population`` is the embedded figures of one vintage."""
+    columns = getattr(frame, "columns", ())
+    if "population" not in columns or "population_2016" not in columns or len(frame) == 0:
+        return LayerMetadata()
+    codes = frame["code"] if "code" in columns else frame.index
+    ref = _embedded_populations()
+    pos = ref.index.get_indexer(pd.Index(codes).astype(str))
+    if (pos < 0).any():
+        return LayerMetadata()
+    given = pd.to_numeric(frame["population"], errors="coerce").astype("float64").to_numpy()
+    same = [v for v in POPULATION_VINTAGES
+            if np.array_equal(given, ref[v].to_numpy()[pos], equal_nan=True)]
+    if len(same) != 1:  # figures equal in both vintages (or in none): not known
+        return LayerMetadata()
+    return LayerMetadata(population_vintage=same[0], cog_vintage=COG_VINTAGE, source=_SOURCES[same[0]])
+
+
 def _finish(gdf: gpd.GeoDataFrame, crs, vintage: int = POPULATION_VINTAGE) -> gpd.GeoDataFrame:
-    gdf.attrs.update(
-        population_vintage=vintage, cog_vintage=COG_VINTAGE, source=_SOURCES[vintage],
-        # neighbours share identical borders: territories dissolve with coverage_union_all
-        clean_coverage=True,
-    )
+    # neighbours share identical borders: territories dissolve with coverage_union_all
+    set_layer_metadata(gdf, LayerMetadata(vintage, COG_VINTAGE, _SOURCES[vintage], True), inplace=True)
     if crs is not None:
         gdf = gdf.to_crs(crs)
     return gdf
@@ -402,14 +543,15 @@ def load_communes(
     geopandas.GeoDataFrame
         Indexed by INSEE code, columns :data:`COLUMNS`, :data:`EMBEDDED_COLUMNS`
         (``pop_standardised``, ``population_2016``) and ``geometry`` (a copy: change it
-        freely). ``attrs`` has ``population_vintage``, ``cog_vintage`` and ``source``.
+        freely); :func:`layer_metadata` gives its ``population_vintage``, ``cog_vintage``
+        and ``source``.
 
     Examples
     --------
     >>> hdf = load_communes(region="32")
     >>> len(hdf), hdf.loc["59350", "name"]
     (3782, 'Lille')
-    >>> hdf.attrs["population_vintage"], int(hdf.loc["59350", "population"])
+    >>> layer_metadata(hdf).population_vintage, int(hdf.loc["59350", "population"])
     (2021, 236710)
     >>> int(load_communes(region="32", population_vintage=2016).loc["59350", "population"])
     232787
@@ -573,8 +715,8 @@ def layer_report(communes: gpd.GeoDataFrame) -> pd.DataFrame:
     geom = communes.geometry
     for code in communes.index[geom.isna() | geom.is_empty]:
         rows.append((code, communes.at[code, "name"], "pas de géométrie"))
-    embedded = communes.attrs.get("source") in _SOURCES.values()
-    vintage = communes.attrs.get("population_vintage")
+    meta = layer_metadata(communes)
+    embedded, vintage = meta.source in _SOURCES.values(), meta.population_vintage
     for code in communes.index[communes["population"].isna()]:
         why = "pas de population"
         if embedded and vintage == 2021 and str(code).startswith(_MAYOTTE):
@@ -713,6 +855,15 @@ def to_metric(gdf: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
     return gdf.to_crs(metric_crs(gdf))
 
 
+class CheckedCommunes(NamedTuple):
+    """A user's commune layer that passed :func:`check_communes`, with what was repaired."""
+
+    #: The layer, same structure as :func:`load_communes`.
+    communes: gpd.GeoDataFrame
+    #: Codes of the communes whose invalid geometry was repaired (``repair=True``).
+    repaired: list[str]
+
+
 def read_communes(
     path: str | Path,
     *,
@@ -736,12 +887,55 @@ def read_communes(
     :class:`~cpts_geo.errors.ValidationError` (row number, code, problem): duplicate
     codes, codes that are not INSEE codes, missing or invalid geometries, a missing CRS,
     a non-numeric population. Invalid geometries are repaired with ``shapely.make_valid``
-    only when ``repair=True``; the repaired codes are listed in ``attrs["repaired"]``.
+    only when ``repair=True``; :func:`check_communes` (same parameters) lists the repaired
+    codes.
 
     Returns
     -------
     geopandas.GeoDataFrame
-        Same structure as :func:`load_communes`.
+        Same structure as :func:`load_communes`; :func:`layer_metadata` gives the
+        ``population_vintage`` given and the file as ``source``.
+    """
+    return check_communes(path, code=code, name=name, population=population, department=department,
+                          region=region, epci=epci, layer=layer, population_vintage=population_vintage,
+                          repair=repair, crs=crs).communes
+
+
+def check_communes(
+    path: str | Path,
+    *,
+    code: str = "INSEE_COM",
+    name: str | None = "NOM",
+    population: str | None = "POPULATION",
+    department: str | None = "INSEE_DEP",
+    region: str | None = "INSEE_REG",
+    epci: str | None = "SIREN_EPCI",
+    layer: str | None = None,
+    population_vintage: int | None = None,
+    repair: bool = False,
+    crs: str | int | pyproj.CRS | None = "EPSG:4326",
+) -> CheckedCommunes:
+    """Read a user's commune layer like :func:`read_communes`, with the repair report.
+
+    Parameters
+    ----------
+    path, code, name, population, department, region, epci, layer, population_vintage, repair, crs
+        As in :func:`read_communes`.
+
+    Returns
+    -------
+    CheckedCommunes
+        ``communes`` (the layer) and ``repaired`` (codes whose geometry was repaired).
+
+    Examples
+    --------
+    >>> import os, tempfile
+    >>> path = os.path.join(tempfile.mkdtemp(), "c.gpkg")
+    >>> load_communes(departments="80").head(2).reset_index().to_file(path)
+    >>> checked = check_communes(path, code="code", name="name", population="population",
+    ...                          department=None, region=None, epci=None)
+    >>> len(checked.communes), checked.repaired
+    (2, [])
     """
     from cpts_geo.io import read_table
 
@@ -803,7 +997,7 @@ def _validate_layer(
     repair: bool,
     crs,
     source: str,
-) -> gpd.GeoDataFrame:
+) -> CheckedCommunes:
     missing_cols = [c for c in columns.values() if c is not None and c not in raw.columns]
     if missing_cols:
         raise ValidationError(
@@ -870,15 +1064,10 @@ def _validate_layer(
         fixed = shapely.make_valid(out.geometry.to_numpy()[invalid])
         out.loc[out.index[invalid], "geometry"] = fixed
     out = out[[*COLUMNS, "geometry"]]
-    out.attrs.update(
-        population_vintage=population_vintage,
-        cog_vintage=None,
-        source=source,
-        repaired=list(out.index[invalid]) if repair else [],
-    )
+    set_layer_metadata(out, LayerMetadata(population_vintage, None, source, False), inplace=True)
     if crs is not None:
         out = out.to_crs(crs)
-    return out
+    return CheckedCommunes(out, [str(c) for c in out.index[invalid]] if repair else [])
 
 
 def adjacency(communes: pd.DataFrame) -> pd.DataFrame:
@@ -916,7 +1105,7 @@ class PopulationTable(NamedTuple):
     """A commune layer whose population comes from a user's table, with every report."""
 
     #: The layer given, with ``population`` (and ``pop_standardised``) from the table;
-    #: ``attrs["population_vintage"]`` is the table's vintage.
+    #: its :func:`layer_metadata` has the table's vintage.
     communes: gpd.GeoDataFrame
     #: Population vintage of the table (as declared).
     vintage: int
@@ -1006,7 +1195,7 @@ def with_population(
     >>> layer = load_communes(departments="61")
     >>> table = pd.DataFrame({"code": ["61345", "61042", "61001"], "population": [2000, 150, 300]})
     >>> res = with_population(layer, table, vintage=2015, cog=2015)
-    >>> int(res.communes.loc["61345", "population"]), res.communes.attrs["population_vintage"]
+    >>> int(res.communes.loc["61345", "population"]), layer_metadata(res.communes).population_vintage
     (2150, 2015)
     >>> len(res.missing) == len(layer) - 2
     True
@@ -1144,10 +1333,10 @@ def with_population(
     if "pop_standardised" in out.columns or std_col is not None:
         out["pop_standardised"] = (out_values["pop_standardised"].astype("float64").array
                                    if std_col is not None else np.nan)
-    out.attrs = dict(communes.attrs)
-    out.attrs["population_vintage"] = vintage
-    base = communes.attrs.get("source") or "couche communale"
-    out.attrs["source"] = f"{base.split(' ; population')[0]} ; population {vintage} : tableau {source}"
+    before = layer_metadata(communes)
+    base = before.source or "couche communale"
+    set_layer_metadata(out, before, inplace=True, population_vintage=vintage,
+                       source=f"{base.split(' ; population')[0]} ; population {vintage} : tableau {source}")
     missing_codes = out.index[out["population"].isna()]
     missing = pd.DataFrame({"code": missing_codes,
                             "name": out.loc[missing_codes, "name"].to_numpy() if "name" in out else pd.NA})

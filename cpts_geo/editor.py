@@ -41,6 +41,7 @@ import numpy as np
 import pandas as pd
 import shapely
 
+from cpts_geo.communes import layer_metadata
 from cpts_geo.stages import STAGE_COLORS, STAGES
 
 if TYPE_CHECKING:
@@ -208,7 +209,7 @@ def editor_data(
         counts = supply_on_layer(table, communes.index)
         prof = {"names": [str(c) for c in counts.columns],
                 "counts": [[float(v) for v in counts[c].to_numpy()] for c in counts.columns]}
-    vintage = communes.attrs.get("population_vintage")
+    vintage = layer_metadata(communes).population_vintage
     pop = pd.to_numeric(communes["population"], errors="coerce")
     return {
         "key": "cpts-geo-editeur:" + (str(communes["region"].iloc[0]) if "region" in communes.columns

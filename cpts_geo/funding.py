@@ -29,9 +29,15 @@ only 155 000 € reproduces the tier-4 total of 580 000 €: 155 000 € is used
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import pandas as pd
 
-__all__ = ["ACI_TABLE", "MISSIONS", "aci_funding", "early_mission_aid", "funding_table"]
+__all__ = ["ACI_SOURCE", "ACI_TABLE", "MISSIONS", "ACIFunding", "aci_funding", "aci_funding_report",
+           "early_mission_aid", "funding_table"]
+
+#: Where the amounts of :data:`ACI_TABLE` come from (to cite with every amount shown).
+ACI_SOURCE = "ACI CPTS (Avenant 2), fiche 16 du guide URPS Hauts-de-France"
 
 #: Missions: key → (French label, kind). Kind is "fonctionnement", "socle" or "optionnelle".
 MISSIONS = {
@@ -112,7 +118,8 @@ def aci_funding(
     pandas.DataFrame
         One row per mission (French labels), an increase row when it applies, and a
         ``Total`` row; columns ``Volet fixe (moyens)``, ``Volet variable (actions et
-        résultats)``, ``Total`` in euros. ``attrs`` records the parameters.
+        résultats)``, ``Total`` in euros (the ``table`` of :func:`aci_funding_report`, which
+        also records the parameters and whether the increase applies).
 
     Examples
     --------
@@ -121,6 +128,56 @@ def aci_funding(
     (629000.0, 49000.0)
     >>> float(aci_funding(2, year="later", crisis=False, optional_missions=False).loc["Total", "Total"])
     277500.0
+    """
+    return aci_funding_report(tier, members=members, year=year, crisis=crisis,
+                              optional_missions=optional_missions).table
+
+
+class ACIFunding(NamedTuple):
+    """The ACI amounts of one CPTS (:func:`aci_funding_report`) with what they assume."""
+
+    #: One row per mission, the increase row when it applies, a ``Total`` row (euros).
+    table: pd.DataFrame
+    #: Size tier 1–4.
+    tier: int
+    #: Number of members given (``None``: not given, no increase).
+    members: int | None
+    #: ``"first"`` (first writing of the crisis plan) or ``"later"``.
+    year: str
+    #: Whether a serious health crisis occurs (crisis mission's variable part paid).
+    crisis: bool
+    #: Whether the two optional missions are included.
+    optional_missions: bool
+    #: Whether the +10 % of a tier-4 CPTS with at least 100 members applies.
+    increase: bool
+    #: :data:`ACI_SOURCE`.
+    source: str = ACI_SOURCE
+
+
+def aci_funding_report(
+    tier: int,
+    *,
+    members: int | None = None,
+    year: str = "first",
+    crisis: bool = True,
+    optional_missions: bool = True,
+) -> ACIFunding:
+    """The table of :func:`aci_funding` with its parameters, the increase and the source.
+
+    Parameters
+    ----------
+    tier, members, year, crisis, optional_missions
+        As in :func:`aci_funding`.
+
+    Returns
+    -------
+    ACIFunding
+
+    Examples
+    --------
+    >>> f = aci_funding_report(4, members=120)
+    >>> f.increase, float(f.table.loc["Total", "Total"]), f.source == ACI_SOURCE
+    (True, 629000.0, True)
     """
     tier = _check_tier(tier)
     if year not in ("first", "later"):
@@ -149,10 +206,8 @@ def aci_funding(
     table["Total"] = table[_COLUMNS[1]] + table[_COLUMNS[2]]
     table = table.drop(columns="kind").set_index("Mission")
     table.loc["Total"] = table.sum()
-    table.attrs.update(tier=tier, members=members, year=year, crisis=crisis,
-                       optional_missions=optional_missions, increase=increase,
-                       source="ACI CPTS (Avenant 2), fiche 16 du guide URPS Hauts-de-France")
-    return table
+    return ACIFunding(table, tier, None if members is None else int(members), year, bool(crisis),
+                      bool(optional_missions), bool(increase))
 
 
 def early_mission_aid(tier: int) -> int:
@@ -236,7 +291,9 @@ def funding_table(
             "Missions socle", "Missions optionnelles", "Majoration", "Total annuel",
             "Aide mission précoce"]
     out = pd.DataFrame(rows, columns=cols).set_index("Identifiant CPTS")
-    vintage = territories.attrs.get("population_vintage")
+    from cpts_geo.communes import layer_metadata
+
+    vintage = layer_metadata(territories).population_vintage
     if vintage:  # tiers depend on the population vintage: say which one
         out = out.rename(columns={"Population": f"Population municipale {vintage}"})
     return out

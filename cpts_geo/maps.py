@@ -58,6 +58,7 @@ import pandas as pd
 import shapely
 
 from cpts_geo._french import number
+from cpts_geo.communes import layer_metadata
 from cpts_geo.stages import STAGE_COLORS, STAGES, legend_stages
 from cpts_geo.style import (
     UNCOVERED_BORDER,
@@ -686,7 +687,7 @@ def stage_map(
     def num(x):
         return None if x is None or pd.isna(x) else (int(x) if float(x).is_integer() else float(x))
 
-    vintage = territories.attrs.get("population_vintage") or communes.attrs.get("population_vintage")
+    vintage = layer_metadata(territories).population_vintage or layer_metadata(communes).population_vintage
     maxima = _funding_maxima()
     terr = territories[territories.index.astype(str).isin(list(cpts_geoms))]
     ids = [str(i) for i in terr.index]
@@ -751,9 +752,10 @@ def stage_map(
         region = str(communes["region_name"].iloc[0])
     title = str(title) if title else (f"CPTS — {region}" if region else "CPTS")
     if caption is None:
-        source = communes.attrs.get("source") or (
+        meta = layer_metadata(communes)
+        source = meta.source or (
             f"couche communale fournie, population municipale "
-            f"{communes.attrs.get('population_vintage', 'de millésime non précisé')}")
+            f"{meta.population_vintage or 'de millésime non précisé'}")
         caption = [f"Sources : {source}. Réalisation : cpts_geo."]
     elif isinstance(caption, str):
         caption = [caption]

@@ -610,16 +610,21 @@ def _add_styles(path: Path, layers: Mapping[str, gpd.GeoDataFrame], date: str) -
 def _metadata_text(territories: gpd.GeoDataFrame, communes, registry: str | None,
                    registry_date: str | None) -> dict[str, str]:
     from cpts_geo import __version__
+    from cpts_geo.communes import layer_metadata
 
-    attrs = {**(communes.attrs if communes is not None else {}),
-             **(territories.attrs if territories is not None else {})}
+    # the territories' metadata first, the communes' for what it does not say
+    layers = [layer_metadata(f) for f in (territories, communes) if f is not None]
+
+    def known(field: str):
+        return next((getattr(m, field) for m in layers if getattr(m, field)), None)
+
     meta = {"Producteur": f"cpts_geo {__version__}"}
-    if attrs.get("source"):
-        meta["Source des communes"] = str(attrs["source"])
-    if attrs.get("population_vintage"):
-        meta["Millésime de population"] = str(attrs["population_vintage"])
-    if attrs.get("cog_vintage"):
-        meta["Millésime du COG"] = str(attrs["cog_vintage"])
+    if known("source"):
+        meta["Source des communes"] = str(known("source"))
+    if known("population_vintage"):
+        meta["Millésime de population"] = str(known("population_vintage"))
+    if known("cog_vintage"):
+        meta["Millésime du COG"] = str(known("cog_vintage"))
     if registry:
         meta["Registre"] = str(registry)
     if registry_date:

@@ -216,9 +216,16 @@ def draft_registry(codes: Iterable[str], *, name: str = "Projet de CPTS",
                          "commune_code": codes})
 
 
+def _metadata(frame):
+    """:func:`cpts_geo.communes.layer_metadata`, imported when needed."""
+    from cpts_geo.communes import layer_metadata
+
+    return layer_metadata(frame)
+
+
 @lru_cache(maxsize=1)
 def _france():
-    from cpts_geo.communes import load_communes, split_by_metric_crs
+    from cpts_geo.communes import layer_metadata, load_communes, set_layer_metadata, split_by_metric_crs
 
     france = load_communes()
     area = np.full(len(france), np.nan)
@@ -226,8 +233,7 @@ def _france():
         area[pos] = france.geometry.iloc[pos].to_crs(crs).area.to_numpy() / 1e6
     out = pd.DataFrame(france.drop(columns="geometry"))
     out["area_km2"] = area
-    out.attrs.update(france.attrs)
-    return out
+    return set_layer_metadata(out, layer_metadata(france), inplace=True)
 
 
 def _apl_tables(france: pd.DataFrame, membership: pd.DataFrame):
@@ -317,8 +323,13 @@ def portrait_context(
     PortraitContext
     """
     from cpts_geo.communes import department_of, load_communes
-    from cpts_geo.registry import CheckedRegistry, read_registry, validate_registry
-    from cpts_geo.territories import build_territories, communes_with_cpts, load_example_registry
+    from cpts_geo.registry import CheckedRegistry, RegistryRead, read_registry, validate_registry
+    from cpts_geo.territories import (
+        build_territories,
+        communes_with_cpts,
+        is_example_registry,
+        load_example_registry,
+    )
 
     illustrative = registry is None
     draft = False
@@ -329,8 +340,10 @@ def portrait_context(
         draft = True
     elif isinstance(registry, (str, Path)):
         registry = read_registry(registry)
+    if isinstance(registry, RegistryRead):
+        illustrative, registry = is_example_registry(registry), registry.registry
     if isinstance(registry, pd.DataFrame):
-        illustrative = illustrative or bool(registry.attrs.get("illustrative"))
+        illustrative = illustrative or is_example_registry(registry)
         draft = draft or set(registry.get("cpts_id", pd.Series(dtype=str)).astype(str)) == {_DRAFT_ID}
     france = _france()
     if communes is None:
@@ -396,7 +409,7 @@ def _identity(ctx, cid, figs, srcs):
     from cpts_geo.tiers import TIER_LABELS, TIER_RULES
 
     t = ctx.territories.loc[cid]
-    vintage = ctx.territories.attrs.get("population_vintage")
+    vintage = _metadata(ctx.territories).population_vintage
     member = ctx.checked.membership[ctx.checked.membership["cpts_id"] == cid]
     com = ctx.layer.loc[ctx.layer.index.intersection(member["code"])]
     facts = [("Identifiant", str(cid)), ("Étape du projet", str(t["stage"]))]
@@ -441,7 +454,7 @@ def _identity(ctx, cid, figs, srcs):
     if geom.is_empty:
         blocks.append(("notice", "Aucune géométrie pour les communes de ce territoire : pas de carte, "
                        "ni de voisines, ni de superficie."))
-    srcs.append(f"Communes : {ctx.communes.attrs.get('source', 'couche communale')}.")
+    srcs.append(f"Communes : {_metadata(ctx.communes).source or 'couche communale'}.")
     rows = []
     shares = member.set_index("code")["share"]
     for code, rec in com.sort_values("population", ascending=False).iterrows():
@@ -464,7 +477,7 @@ def _map_section(ctx, cid, figs, srcs, *, dpi):
     uri = "data:image/png;base64," + base64.b64encode(data).decode("ascii")
     caption = ("La CPTS (contour rouge épais) et ses voisines, colorées par étape ; zones blanches en gris ; "
                "limites des départements en tirets. " + ("Registre illustratif. " if ctx.illustrative else "")
-               + f"Sources : {ctx.communes.attrs.get('source', '')}.")
+               + f"Sources : {_metadata(ctx.communes).source or ''}.")
     return Section("carte", "2. Carte", (("figure", uri, caption),))
 
 
@@ -501,8 +514,7 @@ def _map_png(ctx, cid, *, dpi: int = 170) -> bytes:
     shown = shown.set_geometry(shown.geometry.intersection(view))  # labels inside the view
     others = shown.drop(index=cid, errors="ignore")
     others = others[~others.geometry.is_empty]
-    if len(others):  # label_territories wants at least one territory
-        label_territories(ax, others)
+    label_territories(ax, others)
     import matplotlib.patheffects as pe
 
     from cpts_geo._labels import label_text
@@ -518,7 +530,7 @@ def _map_png(ctx, cid, *, dpi: int = 170) -> bytes:
 
 
 def _funding(ctx, cid, figs, srcs):
-    from cpts_geo.funding import aci_funding, early_mission_aid
+    from cpts_geo.funding import ACI_SOURCE, aci_funding, early_mission_aid
 
     tier = ctx.territories.at[cid, "tier"]
     if pd.isna(tier):
@@ -548,7 +560,7 @@ def _funding(ctx, cid, figs, srcs):
                        "1re année : 1re rédaction du plan de crise ; années suivantes : mise à jour du "
                        "plan (volet fixe plus bas). Taille 4 avec au moins 100 membres : majoration de "
                        "10 % des missions, non comptée ici."))
-    srcs.append(f"Financement : {first.attrs['source']}.")
+    srcs.append(f"Financement : {ACI_SOURCE}.")
     return Section("financement", "3. Financement ACI", blocks, page_break=True)
 
 
@@ -592,7 +604,7 @@ def _population(ctx, cid, figs, srcs, ages):
 
     units = [(u, lab) for u, lab in _unit_labels(ctx, cid) if lab]
     f = ctx.france
-    layer_vintage = ctx.territories.attrs.get("population_vintage")
+    layer_vintage = _metadata(ctx.territories).population_vintage
     cur_year = POPULATION_VINTAGE[2023]
     # previous vintage: the layer's population, or its population_2016 once the layer is newer
     prev_col = "population_2016" if layer_vintage != 2016 and "population_2016" in f.columns else "population"

@@ -31,7 +31,7 @@ import warnings
 from collections.abc import Mapping
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -44,8 +44,10 @@ from cpts_geo.io import read_table, recognise_header
 __all__ = [
     "REGISTRY_COLUMNS",
     "CheckedRegistry",
+    "RegistryRead",
     "read_perimeters",
     "read_registry",
+    "read_registry_report",
     "recognise_column",
     "registry_from_perimeters",
     "validate_registry",
@@ -77,8 +79,41 @@ def recognise_column(header) -> str | None:
     return recognise_header(header, "registry")
 
 
+class RegistryRead(NamedTuple):
+    """A registry as :func:`read_registry_report` reads it, with how it was read.
+
+    It can be given as is wherever a registry is expected (:func:`validate_registry`,
+    :func:`cpts_geo.territories.build_territories`…).
+    """
+
+    #: Columns ``row`` (row number in the file) and :data:`REGISTRY_COLUMNS`, values as given.
+    registry: pd.DataFrame
+    #: The file name (``"DataFrame"`` for a table, ``"PostGIS"`` for a database).
+    source: str
+    #: How the file was read, in French (sheet, encoding, separator…).
+    reading: str
+    #: ``{header in the file: standard column}`` of the recognised columns.
+    recognised: dict[str, str]
+    #: Headers of the file that are no registry column (not used).
+    ignored: tuple[str, ...] = ()
+    #: Encoding, separator, sheet, header row and layer used (``None`` when not relevant).
+    encoding: str | None = None
+    separator: str | None = None
+    sheet: str | None = None
+    header_row: int | None = None
+    layer: str | None = None
+    #: ``(row, column)`` of XLSX formulas without a computed value (the cell holds the
+    #: formula text).
+    formulas: tuple[tuple[int, str], ...] = ()
+    #: Lines of a UTF-8 file read as Windows-1252 (an Excel mix).
+    recoded_lines: tuple[int, ...] = ()
+    #: Whether the registry is illustrative (the embedded example), with the note to show.
+    illustrative: bool = False
+    note: str = ""
+
+
 def read_registry(
-    source: str | Path | pd.DataFrame,
+    source: str | Path | pd.DataFrame | RegistryRead,
     *,
     columns: Mapping[str, str] | None = None,
     sheet: str | int | None = None,
@@ -88,15 +123,52 @@ def read_registry(
 ) -> pd.DataFrame:
     """Read a registry from CSV, XLSX, GeoPackage (or any OGR table) or a DataFrame.
 
+    The table of :func:`read_registry_report`, which also says how the file was read.
+
     Parameters
     ----------
-    source : path or DataFrame
+    source, columns, sheet, layer, sep, encoding
+        As in :func:`read_registry_report`.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``row`` (row number in the file) and :data:`REGISTRY_COLUMNS`, values as given
+        (checked by :func:`validate_registry`), as text for CSV and XLSX files.
+
+    Examples
+    --------
+    >>> raw = pd.DataFrame({"Identifiant CPTS": ["A", "A"], "Étape": ["ACI signé"] * 2,
+    ...                     "Code INSEE": ["59350", "59009"]})
+    >>> reg = read_registry(raw)
+    >>> reg[["row", "cpts_id", "commune_code"]].values.tolist()
+    [[2, 'A', '59350'], [3, 'A', '59009']]
+    """
+    return read_registry_report(source, columns=columns, sheet=sheet, layer=layer, sep=sep,
+                                encoding=encoding).registry
+
+
+def read_registry_report(
+    source: str | Path | pd.DataFrame | RegistryRead,
+    *,
+    columns: Mapping[str, str] | None = None,
+    sheet: str | int | None = None,
+    layer: str | None = None,
+    sep: str | None = None,
+    encoding: str | None = None,
+) -> RegistryRead:
+    """Read a registry and say how it was read (recognised and ignored columns, encoding…).
+
+    Parameters
+    ----------
+    source : path, DataFrame or RegistryRead
         Read by :func:`cpts_geo.io.read_table`: ``.csv``/``.txt`` (``;``, ``,``, tab or ``|``;
         UTF-8, UTF-16 or Windows-1252 as Excel writes them, detected), ``.xlsx``,
         ``.gpkg``/``.shp``/``.geojson``/``.parquet`` (attributes used; a layer of CPTS
         *polygons* goes through :func:`registry_from_perimeters` instead); or a
         ``postgresql://`` URL of a database written by :func:`cpts_geo.outputs.write_postgis`
-        (``layer`` names the schema, default ``cpts``).
+        (``layer`` names the schema, default ``cpts``). A :class:`RegistryRead` is returned
+        as is.
     columns : mapping, optional
         ``{header in the file: standard column}`` for headers not recognised automatically.
     sheet, layer : optional
@@ -107,13 +179,10 @@ def read_registry(
 
     Returns
     -------
-    pandas.DataFrame
-        Columns ``row`` (row number in the file) and :data:`REGISTRY_COLUMNS`, values as given
-        (checked by :func:`validate_registry`), as text for CSV and XLSX files. ``attrs`` tells
-        the recognised columns (``recognised``), the ignored ones (``ignored``) and how the file
-        was read (``read``: a French sentence; ``encoding``, ``separator``, ``sheet``,
-        ``header_row``, ``layer``; ``formulas``: ``(row, column)`` of XLSX formulas without a
-        computed value, whose cell holds the formula text; ``recoded_lines``).
+    RegistryRead
+        ``registry`` (the table of :func:`read_registry`), ``source``, ``reading`` (a French
+        sentence), ``recognised``, ``ignored``, ``encoding``, ``separator``, ``sheet``,
+        ``header_row``, ``layer``, ``formulas``, ``recoded_lines``.
 
     Raises
     ------
@@ -123,12 +192,13 @@ def read_registry(
 
     Examples
     --------
-    >>> raw = pd.DataFrame({"Identifiant CPTS": ["A", "A"], "Étape": ["ACI signé"] * 2,
-    ...                     "Code INSEE": ["59350", "59009"]})
-    >>> reg = read_registry(raw)
-    >>> reg[["row", "cpts_id", "commune_code"]].values.tolist()
-    [[2, 'A', '59350'], [3, 'A', '59009']]
+    >>> raw = pd.DataFrame({"Identifiant CPTS": ["A"], "Code INSEE": ["59350"], "Remarque": ["x"]})
+    >>> read = read_registry_report(raw)
+    >>> read.recognised, read.ignored
+    ({'Identifiant CPTS': 'cpts_id', 'Code INSEE': 'commune_code'}, ('Remarque',))
     """
+    if isinstance(source, RegistryRead):
+        return source
     postgis = isinstance(source, str) and source.startswith(("postgresql://", "postgres://",
                                                               "postgresql+psycopg://"))
     if postgis:
@@ -140,8 +210,11 @@ def read_registry(
                                          errors="ignore"))
         if "row" in frame.columns and set(REGISTRY_COLUMNS) <= set(frame.columns):
             out = frame[["row", *REGISTRY_COLUMNS]].copy()
-            out.attrs.update(frame.attrs)
-            return out
+            out.attrs = {}
+            return RegistryRead(out, source="PostGIS" if postgis else "DataFrame", reading="",
+                                recognised={c: c for c in REGISTRY_COLUMNS},
+                                ignored=tuple(str(c) for c in frame.columns
+                                              if c not in ("row", *REGISTRY_COLUMNS)))
     read = read_table(source, kind="registry", columns=columns, sheet=sheet, layer=layer, sep=sep,
                       encoding=encoding)
     frame, mapping = read.table, read.fields
@@ -161,18 +234,18 @@ def read_registry(
     for name in REGISTRY_COLUMNS:
         out[name] = frame[inverse[name]].array if name in inverse else None
     out = out.astype({"row": "int64"})
-    info: dict[str, Any] = {"source": "PostGIS" if postgis else read.source, "read": read.describe(),
-            "recognised": {str(k): v for k, v in mapping.items()},
-            "ignored": [str(c) for c in frame.columns if c not in mapping]}
-    for key in ("encoding", "separator", "sheet", "header_row", "layer"):
-        if getattr(read, key) is not None:
-            info[key] = getattr(read, key)
-    if read.formulas:
-        info["formulas"] = sorted((row, mapping.get(col, col)) for row, col in read.formulas)
-    if read.recoded_lines:
-        info["recoded_lines"] = list(read.recoded_lines)
-    out.attrs.update(info)
-    return out
+    return RegistryRead(
+        out,
+        source="PostGIS" if postgis else read.source,
+        reading=read.describe(),
+        recognised={str(k): v for k, v in mapping.items()},
+        ignored=tuple(str(c) for c in frame.columns if c not in mapping),
+        encoding=read.encoding, separator=read.separator,
+        sheet=read.sheet,
+        header_row=read.header_row, layer=read.layer,
+        formulas=tuple(sorted((row, mapping.get(col, col)) for row, col in read.formulas)),
+        recoded_lines=tuple(read.recoded_lines),
+    )
 
 
 class CheckedRegistry(NamedTuple):
@@ -223,7 +296,7 @@ def validate_registry(
 
     Parameters
     ----------
-    registry : DataFrame or path
+    registry : DataFrame, RegistryRead or path
         As read by :func:`read_registry` (a raw DataFrame or a path is read first).
     communes : GeoDataFrame, optional
         The commune layer the territories are built on (default: all of France).
@@ -444,7 +517,7 @@ def registry_from_perimeters(
     if perimeters.crs is None:
         raise ValidationError("Les périmètres n'ont pas de système de coordonnées (SCR).",
                               [{"problem": "SCR absent"}])
-    attrs = read_registry(pd.DataFrame(perimeters.drop(columns=perimeters.geometry.name))
+    given = read_registry(pd.DataFrame(perimeters.drop(columns=perimeters.geometry.name))
                           .assign(**{"commune_code": "00000"}) if "commune_code" not in perimeters
                           else perimeters, columns=columns)
     geoms = perimeters.geometry
@@ -463,7 +536,7 @@ def registry_from_perimeters(
         perimeters.loc[perimeters.index[invalid], perimeters.geometry.name] = shapely.make_valid(
             geoms.to_numpy()[invalid])
     metric = to_metric(communes[["geometry"]])
-    per = gpd.GeoDataFrame({"cpts_id": attrs["cpts_id"].astype(str).to_numpy(),
+    per = gpd.GeoDataFrame({"cpts_id": given["cpts_id"].astype(str).to_numpy(),
                             "row": np.arange(1, len(perimeters) + 1)},
                            geometry=perimeters.geometry.to_crs(metric.crs).to_numpy(), crs=metric.crs)
     inter = gpd.overlay(metric.reset_index().rename(columns={metric.index.name or "index": "code"}),
@@ -473,7 +546,7 @@ def registry_from_perimeters(
     best = inter.sort_values("share", ascending=False).drop_duplicates("code")
     assigned = best[best["share"] >= min_share]
     info = perimeters.reset_index(drop=True)
-    meta = attrs.set_index(attrs["cpts_id"].astype(str))
+    meta = given.set_index(given["cpts_id"].astype(str))
     registry = pd.DataFrame({
         "row": assigned["row"].to_numpy(),
         "cpts_id": assigned["cpts_id"].to_numpy(),

@@ -8,7 +8,7 @@ The chain is ``registry → validate_registry → build_territories``:
 (59, 'cpts_id')
 
 A territory's **population** is the sum of the population municipale of its communes
-(vintage in ``attrs["population_vintage"]``), each counted with its share when the commune is
+(vintage in :func:`~cpts_geo.communes.layer_metadata`), each counted with its share when the commune is
 declared split between several CPTS. A split commune is part of the *geometry* of each of
 its CPTS (the registry says how people are shared, not where the line runs), so its area
 counts in each of them too.
@@ -30,6 +30,7 @@ never neither; covered plus uncovered population is the total.
 
 from __future__ import annotations
 
+from functools import lru_cache
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -41,8 +42,15 @@ import pyproj
 import shapely
 
 from cpts_geo._french import percent
-from cpts_geo.communes import arrondissement_parent, load_arrondissements, load_communes, require_crs
-from cpts_geo.registry import CheckedRegistry, read_registry, validate_registry
+from cpts_geo.communes import (
+    arrondissement_parent,
+    layer_metadata,
+    load_arrondissements,
+    load_communes,
+    require_crs,
+    set_layer_metadata,
+)
+from cpts_geo.registry import CheckedRegistry, RegistryRead, read_registry_report, validate_registry
 
 __all__ = [
     "EXAMPLE_NOTE",
@@ -50,6 +58,8 @@ __all__ = [
     "build_territories",
     "communes_with_cpts",
     "coverage",
+    "example_registry",
+    "is_example_registry",
     "load_example_registry",
     "membership",
     "population_headers",
@@ -89,25 +99,75 @@ FRENCH_HEADERS = {
 }
 
 
-def load_example_registry() -> pd.DataFrame:
-    """The illustrative Hauts-de-France registry shipped with the package.
+def example_registry() -> RegistryRead:
+    """The illustrative Hauts-de-France registry shipped with the package, with its flags.
 
     **Illustrative**: CPTS compositions are not published, so this registry is built from
     the region's EPCIs (``python -m cpts_geo.example.build``) to give 59 CPTS of which 32 are
     recognised (stage "Projet de santé validé" or "ACI signé"), as counted by the URPS guide,
-    and leaves some communes uncovered. It is not the real map. ``attrs["note"]`` says so.
+    and leaves some communes uncovered. It is not the real map.
+
+    Returns
+    -------
+    RegistryRead
+        ``registry`` (the table), ``illustrative=True`` and ``note`` (:data:`EXAMPLE_NOTE`,
+        to be shown wherever the registry appears).
+
+    Examples
+    --------
+    >>> ex = example_registry()
+    >>> ex.registry["cpts_id"].nunique(), ex.illustrative, ex.note == EXAMPLE_NOTE
+    (59, True, True)
+    """
+    return _example_registry()._replace(registry=_example_registry().registry.copy())
+
+
+@lru_cache(maxsize=1)
+def _example_registry() -> RegistryRead:
+    path = resources.files("cpts_geo.example") / "registre_cpts_hdf_illustratif.csv"
+    with resources.as_file(path) as p:
+        read = read_registry_report(p)
+    return read._replace(illustrative=True, note=EXAMPLE_NOTE, source=str(p.name))
+
+
+def load_example_registry() -> pd.DataFrame:
+    """The table of :func:`example_registry` (illustrative: not the real map).
+
+    Returns
+    -------
+    pandas.DataFrame
+        The registry as :func:`cpts_geo.registry.read_registry` reads it;
+        :func:`is_example_registry` still recognises it.
 
     Examples
     --------
     >>> reg = load_example_registry()
-    >>> reg["cpts_id"].nunique(), reg.attrs["illustrative"]
+    >>> reg["cpts_id"].nunique(), is_example_registry(reg)
     (59, True)
     """
-    path = resources.files("cpts_geo.example") / "registre_cpts_hdf_illustratif.csv"
-    with resources.as_file(path) as p:
-        reg = read_registry(p)
-    reg.attrs.update(illustrative=True, note=EXAMPLE_NOTE, source=str(p.name))
-    return reg
+    return example_registry().registry
+
+
+def is_example_registry(registry) -> bool:
+    """Whether ``registry`` is the illustrative example registry (its flag, or its rows).
+
+    A :class:`~cpts_geo.registry.RegistryRead` says it itself; a table is compared with the
+    example's rows (CPTS and commune codes), so the flag is not lost with the table.
+
+    Examples
+    --------
+    >>> is_example_registry(load_example_registry()), is_example_registry(pd.DataFrame())
+    (True, False)
+    """
+    if isinstance(registry, RegistryRead):
+        return registry.illustrative or is_example_registry(registry.registry)
+    if not isinstance(registry, pd.DataFrame) or not {"cpts_id", "commune_code"} <= set(registry.columns):
+        return False
+    ref = _example_registry().registry
+    if len(registry) != len(ref):
+        return False
+    pairs = registry[["cpts_id", "commune_code"]].astype(str).reset_index(drop=True)
+    return bool(pairs.equals(ref[["cpts_id", "commune_code"]].astype(str).reset_index(drop=True)))
 
 
 def _checked(registry, communes, passage, check_names) -> CheckedRegistry:
@@ -158,8 +218,7 @@ def _units(communes: gpd.GeoDataFrame, codes) -> gpd.GeoDataFrame:
     arm = arm[arm["parent"].isin(cities)]
     keep = [c for c in communes.columns if c in arm.columns or c == communes.geometry.name]
     out = pd.concat([communes[~communes.index.isin(cities)], arm[keep]])
-    out.attrs.update(communes.attrs)
-    return out
+    return set_layer_metadata(out, layer_metadata(communes), inplace=True)
 
 
 def _dissolve(geoms: np.ndarray, groups: np.ndarray, n: int, clean: bool) -> np.ndarray:
@@ -245,7 +304,7 @@ def build_territories(
     -------
     geopandas.GeoDataFrame
         Indexed by ``cpts_id``: ``name``, ``stage`` (ordered categorical), ``tier`` (1–4),
-        ``population`` (``attrs["population_vintage"]``), ``n_communes``, ``departments``,
+        ``population`` (vintage in :func:`~cpts_geo.communes.layer_metadata`), ``n_communes``, ``departments``,
         ``regions`` (codes joined by ``", "``), ``area_km2`` (metric CRS), ``single_part``,
         ``n_parts``, ``parts`` (text, empty when in one piece), ``missing_population``
         (communes without population, text), ``geometry``.
@@ -323,7 +382,8 @@ def build_territories(
         return pd.Series(out)
 
     geoms = units.geometry.to_numpy()[pos]
-    clean = bool(communes.attrs.get("clean_coverage"))
+    meta = layer_metadata(communes)
+    clean = meta.clean_coverage
     crs = units.crs
     # Metric work, one projection per metric CRS (mainland and each overseas department)
     first_row = np.full(len(ids), -1)
@@ -390,11 +450,9 @@ def build_territories(
                                  + (f" et {r.n_communes - 1} autre(s)" if r.n_communes > 1 else "")
                                  for r in d.itertuples()), include_groups=False)
         out.loc[text.index, "parts"] = text
-    out.attrs.update(
-        population_vintage=communes.attrs.get("population_vintage"),
-        source=communes.attrs.get("source"),
-    )
-    return out
+    # metadata of the table: the communes' population vintage and source
+    return set_layer_metadata(out, inplace=True, population_vintage=meta.population_vintage,
+                              cog_vintage=meta.cog_vintage, source=meta.source)
 
 
 def territory_parts(territories: gpd.GeoDataFrame, communes: gpd.GeoDataFrame,
@@ -598,13 +656,12 @@ def population_headers(table: pd.DataFrame) -> dict[str, str]:
 
     Examples
     --------
-    >>> t = pd.DataFrame({"population": [1]})
-    >>> t.attrs["population_vintage"] = 2021
+    >>> t = set_layer_metadata(pd.DataFrame({"population": [1]}), population_vintage=2021)
     >>> population_headers(t)["population"]
     'Population municipale 2021'
     """
     headers = dict(FRENCH_HEADERS)
-    vintage = table.attrs.get("population_vintage")
+    vintage = layer_metadata(table).population_vintage
     if vintage:
         headers["population"] = f"Population municipale {vintage}"
     return headers

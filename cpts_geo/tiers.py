@@ -50,8 +50,9 @@ def tier_of(population: Iterable | float, *, vintage: int | None = None) -> pd.S
     population : scalar or iterable
         Population municipale.
     vintage : int, optional
-        Census vintage of the population; kept in ``attrs["population_vintage"]`` of the
-        result (tiers of the same CPTS can differ between vintages).
+        Census vintage of the population; recorded as the result's metadata
+        (:func:`cpts_geo.communes.layer_metadata`: tiers of the same CPTS can differ between
+        vintages).
 
     Returns
     -------
@@ -66,5 +67,6 @@ def tier_of(population: Iterable | float, *, vintage: int | None = None) -> pd.S
     known = values.notna()
     v = values[known].to_numpy(dtype=float)
     tier[known] = np.select([v < 40_000, v < 80_000, v <= 175_000], [1, 2, 3], 4)
-    tier.attrs["population_vintage"] = vintage
-    return tier
+    from cpts_geo.communes import set_layer_metadata
+
+    return set_layer_metadata(tier, inplace=True, population_vintage=vintage)

@@ -12,14 +12,19 @@ from cpts_geo import ValidationError
 from cpts_geo.communes import (
     COLUMNS,
     EMBEDDED_COLUMNS,
+    LayerMetadata,
+    check_communes,
     department_of,
+    layer_metadata,
     layer_report,
     load_arrondissements,
     load_communes,
     load_former_communes,
     metric_crs,
     read_communes,
+    set_layer_metadata,
     to_metric,
+    with_population,
 )
 
 
@@ -37,7 +42,7 @@ def test_hauts_de_france_real_figures(hdf_communes):
     assert abs(total - 5_995_292) / 5_995_292 < 0.001  # 2021 (2016: 6 003 283)
     assert int(hdf_communes["population_2016"].sum()) == 6_003_283
     assert hdf_communes.crs.to_epsg() == 4326
-    assert hdf_communes.attrs["population_vintage"] == 2021
+    assert layer_metadata(hdf_communes).population_vintage == 2021
 
 
 def test_corsica_and_codes_are_strings():
@@ -129,7 +134,7 @@ def test_read_communes_roundtrip(tmp_path, hdf_communes):
     layer = read_communes(_user_layer(tmp_path, src), population_vintage=2021)
     assert layer.loc["80021", "name"] == "Amiens"
     assert layer.loc["59350", "region_name"] == "Hauts-de-France"
-    assert layer.attrs["population_vintage"] == 2021
+    assert layer_metadata(layer).population_vintage == 2021
 
 
 def _l93(geom):
@@ -165,9 +170,10 @@ def test_read_communes_repairs_only_on_request(tmp_path):
     bowtie = Polygon([(0, 0), (1, 1), (1, 0), (0, 1)])
     frame = gpd.GeoDataFrame({"INSEE_COM": ["62041"], "NOM": ["Arras"], "POPULATION": [41000]},
                              geometry=[_l93(bowtie)], crs=2154)
-    layer = read_communes(_user_layer(tmp_path, frame), department=None, region=None, epci=None,
-                          repair=True, crs=None)
-    assert layer.attrs["repaired"] == ["62041"]
+    checked = check_communes(_user_layer(tmp_path, frame), department=None, region=None, epci=None,
+                             repair=True, crs=None)
+    layer = checked.communes
+    assert checked.repaired == ["62041"]
     assert layer.geometry.is_valid.all()
 
 
@@ -269,3 +275,60 @@ def test_every_region_matches_insee_legal_populations(shared_data):
         if pop:  # Mayotte: no population in either (see SOURCES.md)
             assert abs(ours[region] - pop) / pop < 0.001, region
     assert abs(ours.sum() - insee.sum()) / insee.sum() < 0.0001  # 66 526 267 vs 66 524 339
+
+
+# --- layer metadata: one owner, recovered when pandas loses attrs ------------------------
+
+def test_layer_metadata_of_the_embedded_layer_and_its_setter(hdf_communes):
+    meta = layer_metadata(hdf_communes)
+    assert meta == LayerMetadata(2021, 2025, meta.source, True) and "2021" in meta.source
+    changed = set_layer_metadata(hdf_communes, population_vintage=2022)
+    assert layer_metadata(changed).population_vintage == 2022
+    assert layer_metadata(hdf_communes).population_vintage == 2021  # the caller's frame is left alone
+    with pytest.raises(TypeError, match="champ\\(s\\) inconnu\\(s\\) vintage"):
+        set_layer_metadata(hdf_communes, vintage=2022)
+
+
+@pytest.mark.parametrize("vintage", [2021, 2016])
+def test_vintage_is_recovered_after_operations_that_lose_attrs(tmp_path, vintage):
+    somme = load_communes(departments="80", population_vintage=vintage)
+    extra = pd.DataFrame({"x": [1]}, index=["80021"])
+    merged = somme.merge(extra, left_index=True, right_index=True, how="left")
+    joined = somme.join(extra)
+    concatenated = pd.concat([somme.iloc[:3], load_communes(departments="60").iloc[:0]])
+    assert merged.attrs == {} and joined.attrs == {}  # pandas dropped them
+    for frame in (merged, joined, concatenated):
+        meta = layer_metadata(frame)
+        assert meta.population_vintage == vintage and meta.cog_vintage == 2025
+        assert str(vintage) in meta.source
+    assert not layer_metadata(merged).clean_coverage  # geometries not known to be untouched
+    # a GeoPackage keeps no metadata: recovered from the figures (codes in a column)
+    somme.reset_index().to_file(tmp_path / "c.gpkg")
+    back = gpd.read_file(tmp_path / "c.gpkg")
+    assert back.attrs == {} and layer_metadata(back).population_vintage == vintage
+    # a GeoParquet file keeps it (plain values in attrs)
+    somme.to_parquet(tmp_path / "c.parquet")
+    assert layer_metadata(gpd.read_parquet(tmp_path / "c.parquet")) == layer_metadata(somme)
+
+
+def test_vintage_of_other_figures_is_not_guessed_once_attrs_are_lost():
+    orne = load_communes(departments="61")
+    own = with_population(orne, pd.DataFrame({"code": orne.index, "population": 7}), vintage=2022,
+                          cog=2025).communes
+    assert layer_metadata(own).population_vintage == 2022
+    lost = own.merge(pd.DataFrame({"x": [1]}, index=["61001"]), left_index=True, right_index=True,
+                     how="left")
+    assert layer_metadata(lost) == LayerMetadata()  # not known, never a guess
+    assert layer_metadata(pd.DataFrame()) == LayerMetadata()
+
+
+def test_territories_keep_the_vintage_of_a_merged_layer():
+    from cpts_geo.territories import build_territories, summary_table
+
+    somme = load_communes(departments="80", population_vintage=2016)
+    merged = somme.merge(pd.DataFrame({"x": [1]}, index=["80021"]), left_index=True,
+                         right_index=True, how="left")
+    reg = pd.DataFrame({"cpts_id": ["A"], "stage": ["5"], "commune_code": ["80021"]})
+    terr = build_territories(reg, merged)
+    assert layer_metadata(terr).population_vintage == 2016
+    assert "Population municipale 2016" in summary_table(terr).columns

@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 import shapely
 
-from cpts_geo.communes import load_communes
+from cpts_geo.communes import layer_metadata, load_communes
 from cpts_geo.editor import _apl_on_layer, _tier_breakpoints, editor_data, perimeter_editor
 from cpts_geo.funding import aci_funding
 from cpts_geo.registry import validate_registry
@@ -113,7 +113,7 @@ def test_editor_like_a_user(editor_page, tmp_path):
         # the library for the same communes
         reg = pd.DataFrame({"cpts_id": "B", "stage": "1", "commune_code": FIVE})
         terr = build_territories(reg, hdf)
-        vintage = hdf.attrs["population_vintage"]
+        vintage = layer_metadata(hdf).population_vintage
         assert int(panel[f"Population ({vintage})"][1]) == int(terr.loc["B", "population"])
         assert panel[f"Population ({vintage})"][0].replace("\u202f", " ") == \
             f"{int(terr.loc['B', 'population']):,}".replace(",", " ")

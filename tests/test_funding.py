@@ -6,7 +6,15 @@ import pandas as pd
 import pytest
 
 from cpts_geo.cli import main
-from cpts_geo.funding import ACI_TABLE, aci_funding, early_mission_aid, funding_table
+from cpts_geo.funding import (
+    ACI_SOURCE,
+    ACI_TABLE,
+    ACIFunding,
+    aci_funding,
+    aci_funding_report,
+    early_mission_aid,
+    funding_table,
+)
 
 
 @pytest.mark.parametrize("tier,total", [(1, 287_500), (2, 382_500), (3, 487_500), (4, 580_000)])
@@ -70,3 +78,22 @@ def test_cli_funding(capsys, tmp_path):
     assert main(["funding"]) == 0  # the illustrative registry
     out = capsys.readouterr().out
     assert "Registre ILLUSTRATIF" in out and "HDF-54" in out
+
+
+def test_funding_report_says_what_the_amounts_assume():
+    f = aci_funding_report(4, members=120, year="later", crisis=False)
+    assert isinstance(f, ACIFunding)
+    assert (f.tier, f.members, f.year, f.crisis, f.optional_missions, f.increase) == (4, 120, "later", False, True, True)
+    assert f.source == ACI_SOURCE and "Avenant 2" in f.source
+    pd.testing.assert_frame_equal(f.table, aci_funding(4, members=120, year="later", crisis=False))
+    assert f.table.attrs == {}  # no report in attrs
+    assert not aci_funding_report(4, members=99).increase
+
+
+def test_funding_table_population_header_from_layer_metadata():
+    from cpts_geo.communes import set_layer_metadata
+
+    t = pd.DataFrame({"tier": [1], "population": [30_000]}, index=pd.Index(["A"], name="cpts_id"))
+    assert "Population" in funding_table(t).columns
+    dated = funding_table(set_layer_metadata(t, population_vintage=2021))
+    assert "Population municipale 2021" in dated.columns

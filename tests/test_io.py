@@ -11,7 +11,7 @@ import pytest
 
 from cpts_geo.errors import ValidationError
 from cpts_geo.io import parse_number, parse_numbers, read_table, recognise_headers
-from cpts_geo.registry import read_registry
+from cpts_geo.registry import read_registry, read_registry_report
 
 HEADER = "Identifiant CPTS;Étape;Code INSEE;Nom commune\n"
 
@@ -53,7 +53,7 @@ def test_one_windows_1252_line_inside_utf8_is_decoded_and_reported(tmp_path):
     assert t.table["Étape"].tolist() == ["ACI signé", "Association créée", "ACI signé"]
     assert t.table["Nom commune"].iat[1] == "Château-Thierry"
     assert "ligne(s) 3 en Windows-1252" in t.describe()
-    assert read_registry(tmp_path / "mixte.csv").attrs["recoded_lines"] == [3]
+    assert read_registry_report(tmp_path / "mixte.csv").recoded_lines == (3,)
 
 
 def test_forced_encoding_that_does_not_fit_names_the_line(tmp_path):
@@ -164,8 +164,8 @@ def test_several_registry_sheets_are_refused_with_their_names(tmp_path):
     with pytest.raises(ValidationError, match=r"« Nord », « Somme ».*--feuille") as err:
         read_registry(path)
     assert "Notes" not in str(err.value)
-    reg = read_registry(path, sheet="Somme")
-    assert reg["cpts_id"].tolist() == ["B"] and reg.attrs["sheet"] == "Somme"
+    read = read_registry_report(path, sheet="Somme")
+    assert read.registry["cpts_id"].tolist() == ["B"] and read.sheet == "Somme"
     assert read_table(path, sheet="somme").sheet == "Somme"
     with pytest.raises(ValidationError, match="pas de feuille « Pas-de-Calais »"):
         read_registry(path, sheet="Pas-de-Calais")
@@ -200,8 +200,9 @@ def test_xlsx_formula_without_value_is_kept_and_listed(tmp_path):
     t = read_table(path, kind="registry")
     assert t.formulas == frozenset({(2, "share")})
     assert t.table["share"].tolist() == ["=1/2", "0.5"]
-    reg = read_registry(path)
-    assert reg.attrs["formulas"] == [(2, "share")]
+    read = read_registry_report(path)
+    reg = read.registry
+    assert read.formulas == ((2, "share"),)
     _, bad = parse_numbers(reg["share"])
     assert bad.tolist() == [True, False]  # never read as an empty share (« the whole commune »)
 
@@ -216,8 +217,8 @@ def test_geopackage_with_several_layers_is_refused(tmp_path):
                          crs=4326).to_file(path, layer=name)
     with pytest.raises(ValidationError, match=r"2 couches \(« nord », « somme »\).*--couche"):
         read_registry(path)
-    reg = read_registry(path, layer="somme")
-    assert reg["cpts_id"].tolist() == ["B"] and reg.attrs["layer"] == "somme"
+    read = read_registry_report(path, layer="somme")
+    assert read.registry["cpts_id"].tolist() == ["B"] and read.layer == "somme"
     with pytest.raises(ValidationError, match="pas de couche « pas-de-calais »"):
         read_table(path, layer="pas-de-calais")
     t = read_table(path, layer="nord", geometry=True)
@@ -381,13 +382,14 @@ def test_xlsx_rows_and_formulas_keep_their_sheet_row(rows, title):
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / "registre.xlsx"
         wb.save(path)
-        reg = read_registry(path)
+        read = read_registry_report(path)
+        reg = read.registry
         t = read_table(path, kind="registry")
     assert reg["row"].tolist() == [r for r, _ in expected]
     got = [[None if pd.isna(v) else v for v in row] for row in reg[_COLUMNS].values.tolist()]
     assert got == [v for _, v in expected]
     assert t.formulas == frozenset(formulas)
-    assert set(reg.attrs.get("formulas", [])) == formulas
+    assert set(read.formulas) == formulas
 
 
 # --------------------------------------------------------------------------- callers

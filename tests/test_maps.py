@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from cpts_geo.communes import layer_metadata
 from cpts_geo.maps import encode_geometry, indicator_layer, save_map, stage_map
 from cpts_geo.registry import validate_registry
 from cpts_geo.territories import build_territories, communes_with_cpts, load_example_registry
@@ -197,7 +198,7 @@ def test_cpts_data_tooltip_funding_and_labels_inside(hdf):
     page = stage_map(terr, layer, membership=checked.membership).get_root().render()
     payload = re.search(r"cptsGeoMap\(map_\w+, (\{.*\})\);", page).group(1)
     data = json.loads(payload.replace("{\\u007b", "{{"))
-    assert len(data["cpts"]) == 59 and data["vintage"] == terr.attrs["population_vintage"]
+    assert len(data["cpts"]) == 59 and data["vintage"] == layer_metadata(terr).population_vintage
     for c in data["cpts"]:
         rec = terr.loc[c["id"]]
         assert c["fund"].replace("\u202f", "") == str(int(aci_funding(int(rec["tier"])).loc["Total", "Total"]))

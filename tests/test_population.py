@@ -8,6 +8,7 @@ import pytest
 from cpts_geo.cog import code_history, cog_codes, rebase_counts
 from cpts_geo.communes import (
     POPULATION_VINTAGE,
+    layer_metadata,
     layer_report,
     load_arrondissements,
     load_communes,
@@ -17,13 +18,13 @@ from cpts_geo.communes import (
 def test_default_vintage_is_2021_for_communes_and_arrondissements():
     assert POPULATION_VINTAGE == 2021
     hdf = load_communes(region="32")
-    assert hdf.attrs["population_vintage"] == 2021
-    assert "2021" in hdf.attrs["source"]
+    assert layer_metadata(hdf).population_vintage == 2021
+    assert "2021" in layer_metadata(hdf).source
     assert hdf.loc["59350", "population"] == 236_710  # Lille, INSEE population municipale 2021
     assert hdf.loc["59350", "population_2016"] == 232_787
     assert hdf.loc["59350", "pop_standardised"] == pytest.approx(212_571.597)
     arm = load_arrondissements()
-    assert arm.attrs["population_vintage"] == 2021
+    assert layer_metadata(arm).population_vintage == 2021
     france = load_communes()
     for city in ("75056", "69123", "13055"):  # Paris, Lyon, Marseille
         parts = arm.loc[arm["parent"] == city, "population"]
@@ -31,18 +32,18 @@ def test_default_vintage_is_2021_for_communes_and_arrondissements():
         assert int(parts.sum()) == int(france.loc[city, "population"])
     assert int(france.loc["75056", "population"]) == 2_133_111
     split = load_communes(departments=["13", "69", "75"], arrondissements=True)
-    assert split.attrs["population_vintage"] == 2021
+    assert layer_metadata(split).population_vintage == 2021
     assert int(split["population"].sum()) == int(
         load_communes(departments=["13", "69", "75"])["population"].sum())
 
 
 def test_vintage_2016_keeps_the_old_figures():
     old = load_communes(region="32", population_vintage=2016)
-    assert old.attrs["population_vintage"] == 2016
-    assert "2016" in old.attrs["source"]
+    assert layer_metadata(old).population_vintage == 2016
+    assert "2016" in layer_metadata(old).source
     assert old.loc["59350", "population"] == 232_787
     assert old["pop_standardised"].isna().all()  # no standardised population of 2016
-    assert load_arrondissements(population_vintage=2016).attrs["population_vintage"] == 2016
+    assert layer_metadata(load_arrondissements(population_vintage=2016)).population_vintage == 2016
     with pytest.raises(ValueError, match=r"Millésime de population 2019 non embarqué.*2016, 2021"):
         load_communes(population_vintage=2019)
 
@@ -127,8 +128,8 @@ def test_with_population_replaces_every_figure_and_lists_missing_communes():
     table = pd.DataFrame({"code": ["61001", "61345"], "population": [300, 2000]})
     res = with_population(layer, table, vintage=2022)
     assert isinstance(res, PopulationTable)
-    assert res.vintage == 2022 and res.communes.attrs["population_vintage"] == 2022
-    assert "population 2022" in res.communes.attrs["source"]
+    assert res.vintage == 2022 and layer_metadata(res.communes).population_vintage == 2022
+    assert "population 2022" in layer_metadata(res.communes).source
     assert res.communes.loc["61001", "population"] == 300
     # every other commune is empty, never left on 2021
     assert res.communes["population"].notna().sum() == 2

@@ -21,7 +21,7 @@ import sqlalchemy
 from cpts_geo.cli import main
 from cpts_geo.errors import ValidationError
 from cpts_geo.outputs import OutputError, write_postgis
-from cpts_geo.registry import read_registry, validate_registry
+from cpts_geo.registry import read_registry_report, validate_registry
 from cpts_geo.territories import build_territories, communes_with_cpts, load_example_registry
 
 
@@ -99,8 +99,9 @@ def test_round_trip_and_registry_read_back(db, example, hdf_communes):
     assert any("gist" in i.lower() for i in index) and pk == 3
     assert blank == int((~layer["covered"]).sum())
     # the registry read back from the database gives the same territories
-    reg = read_registry(url)
-    assert len(reg) == len(checked.membership) and reg.attrs["source"] == "PostGIS"
+    read = read_registry_report(url)
+    reg = read.registry
+    assert len(reg) == len(checked.membership) and read.source == "PostGIS"
     again = build_territories(reg, hdf_communes)
     pd.testing.assert_frame_equal(pd.DataFrame(again.drop(columns="geometry")),
                                   pd.DataFrame(terr.drop(columns="geometry")), check_like=True)

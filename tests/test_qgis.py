@@ -13,7 +13,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from cpts_geo.communes import load_communes
+from cpts_geo.communes import layer_metadata, load_communes
 from cpts_geo.outputs import BLANK_COLOR, write_layers
 from cpts_geo.registry import validate_registry
 from cpts_geo.stages import STAGE_COLORS, STAGES
@@ -48,7 +48,7 @@ def test_qgis_opens_the_geopackage_with_its_style(tmp_path):
     assert [c[0] for c in cpts["categories"]][:5] == list(STAGES)
     assert {c[0]: c[2] for c in cpts["categories"]}["ACI signé"] == STAGE_COLORS["ACI signé"]
     assert cpts["aliases"]["surf_km2"] == "Superficie (km²)" and cpts["aliases"]["etape"] == "Étape"
-    assert f"Millésime de population : {communes.attrs['population_vintage']}" in cpts["description"]
+    assert f"Millésime de population : {layer_metadata(communes).population_vintage}" in cpts["description"]
     assert blank["renderer"] == "singleSymbol" and blank["color"] == BLANK_COLOR
     assert blank["features"] == len(communes) - 3
     assert (tmp_path / "q.png").stat().st_size > 1000

@@ -9,7 +9,7 @@ import pytest
 
 from cpts_geo.communes import load_communes
 from cpts_geo.errors import CptsGeoWarning, ValidationError
-from cpts_geo.registry import read_registry, recognise_column, validate_registry
+from cpts_geo.registry import read_registry, read_registry_report, recognise_column, validate_registry
 
 
 def reg(rows, **cols):
@@ -34,10 +34,13 @@ def test_csv_semicolon_utf8_row_numbers(tmp_path):
     path.write_text("Identifiant CPTS;Nom de la CPTS;Étape;Code INSEE;Nom commune\n"
                     "A;CPTS de l'Amiénois;ACI signé;80021;Amiens\n"
                     "A;CPTS de l'Amiénois;ACI signé;80001;Abbeville\n", encoding="utf-8")
-    r = read_registry(path)
+    read = read_registry_report(path)
+    r = read.registry
     assert r["row"].tolist() == [2, 3]
     assert r["cpts_name"].iat[0] == "CPTS de l'Amiénois"
-    assert r.attrs["separator"] == ";" and r.attrs["encoding"] == "utf-8"
+    assert read.separator == ";" and read.encoding == "utf-8"
+    assert r.attrs == {}  # no report travels in attrs
+    pd.testing.assert_frame_equal(read_registry(path), r)
 
 
 def test_csv_windows_1252_comma(tmp_path):
@@ -45,9 +48,9 @@ def test_csv_windows_1252_comma(tmp_path):
     path.write_bytes("cpts_id,cpts_name,etape,code_commune,nom_commune\n"
                      "B,CPTS Sud-Aisne,Lettre d'intention validée,02168,Château-Thierry\n"
                      .encode("cp1252"))
-    r = read_registry(path)
-    assert r.attrs["encoding"] == "cp1252" and r.attrs["separator"] == ","
-    checked = validate_registry(r, load_communes(region="32"))
+    read = read_registry_report(path)
+    assert read.encoding == "cp1252" and read.separator == ","
+    checked = validate_registry(read, load_communes(region="32"))  # a RegistryRead is a registry
     assert checked.cpts.at["B", "stage"] == "Lettre d'intention validée"
     assert checked.membership["code"].tolist() == ["02168"]
 
@@ -71,9 +74,10 @@ def test_xlsx_with_merged_header_cells(tmp_path):
     ws.append(["B", "CPTS Est", "Association créée", 59009, "Villeneuve-d'Ascq", None])
     path = tmp_path / "registre.xlsx"
     wb.save(path)
-    r = read_registry(path)
+    read = read_registry_report(path)
+    r = read.registry
     assert r["row"].tolist() == [4, 5, 6]
-    assert r.attrs["recognised"] == {
+    assert read.recognised == {
         "CPTS Identifiant": "cpts_id", "CPTS Nom": "cpts_name", "CPTS Étape": "stage",
         "Commune Code INSEE": "commune_code", "Commune Nom": "commune_name", "Part": "share"}
     checked = validate_registry(r, load_communes(region="32"))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
+from cpts_geo.communes import layer_metadata
 from cpts_geo.errors import ValidationError
 from cpts_geo.stages import NOT_GIVEN, RECOGNISED, STAGE_COLORS, STAGE_DTYPE, STAGES, parse_stages
 from cpts_geo.tiers import TIER_LABELS, tier_of
@@ -52,7 +53,7 @@ def test_stage_not_given_is_explicit_and_distinct_from_zones_blanches():
 def test_tier_boundaries():
     pops = [39_999, 40_000, 79_999, 80_000, 175_000, 175_001, None, 0]
     assert tier_of(pops).tolist() == [1, 2, 2, 3, 3, 4, pd.NA, 1]
-    assert tier_of(pd.Series([80_000.0]), vintage=2016).attrs["population_vintage"] == 2016
+    assert layer_metadata(tier_of(pd.Series([80_000.0]), vintage=2016)).population_vintage == 2016
     assert set(TIER_LABELS) == {1, 2, 3, 4}
     with pytest.raises(ValueError, match="négative"):
         tier_of([-1])

@@ -18,6 +18,8 @@ from cpts_geo.territories import (
     build_territories,
     communes_with_cpts,
     coverage,
+    example_registry,
+    is_example_registry,
     load_example_registry,
     summary_table,
     write_territories,
@@ -34,7 +36,10 @@ def test_example_registry_is_illustrative_and_counts_like_the_guide(example):
     _checked, terr = example
     assert len(terr) == 59
     assert terr["stage"].isin(["Projet de santé validé", "ACI signé"]).sum() == 32
-    assert load_example_registry().attrs["note"].startswith("Registre ILLUSTRATIF")
+    ex = example_registry()
+    assert ex.illustrative and ex.note.startswith("Registre ILLUSTRATIF")
+    assert is_example_registry(load_example_registry()) and load_example_registry().attrs == {}
+    assert not is_example_registry(load_example_registry().iloc[:-1])
     assert terr["name"].str.endswith("(illustratif)").all()
     assert set(terr["tier"].dropna()) <= {1, 2, 3, 4}
 

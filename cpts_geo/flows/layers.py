@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 
 from cpts_geo._french import number
+from cpts_geo.communes import layer_metadata
 from cpts_geo.errors import CptsGeoWarning
 from cpts_geo.flows._codes import _arrondissements
 from cpts_geo.flows.indicators import _check_membership, _names_of, cpts_flow_indicators
@@ -221,7 +222,7 @@ def retention_layer(
     mem = _check_membership(membership)
     communes = commune_units(communes, mem["code"])
     geoms = communes.geometry
-    clean = bool(communes.attrs.get("clean_coverage"))
+    clean = layer_metadata(communes).clean_coverage
     shapes: list = []
     for cpts_id in indicators.index:
         codes = mem.loc[mem["cpts_id"] == cpts_id, "code"]
