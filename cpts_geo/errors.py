@@ -9,6 +9,7 @@ fix a registry in one pass instead of one error at a time.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from pathlib import Path
 
 import pandas as pd
 
@@ -53,11 +54,27 @@ class ValidationError(ValueError):
     ----------
     problems : pandas.DataFrame
         Every problem found, one per row.
+    problems_file : pathlib.Path or None
+        Where the complete list of problems was written for the user (the command line
+        writes ``<registre>_problemes.csv``), ``None`` when it was not written.
+    problems_file_error : str or None
+        Why that list could not be written (``"<path> : <reason>"``), ``None`` otherwise.
+
+    Examples
+    --------
+    >>> err = ValidationError("Registre refusé", [{"row": 3, "problem": "code inconnu"}])
+    >>> len(err.problems), err.problems_file is None
+    (1, True)
     """
+
+    problems_file: Path | None
+    problems_file_error: str | None
 
     def __init__(self, summary: str, problems: Iterable[Mapping] = ()):
         self.summary = summary
         self.problems = problems_frame(problems)
+        self.problems_file = None
+        self.problems_file_error = None
         super().__init__(self._message())
 
     def _message(self) -> str:

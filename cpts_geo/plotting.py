@@ -113,9 +113,20 @@ def label_territories(ax, territories: gpd.GeoDataFrame, *, size: float = 6.5, c
     Returns
     -------
     list of matplotlib.text.Text
+        Empty when ``territories`` is (nothing is drawn).
+
+    Examples
+    --------
+    >>> import matplotlib.pyplot as plt
+    >>> fig, ax = plt.subplots()
+    >>> label_territories(ax, gpd.GeoDataFrame(geometry=[]))
+    []
+    >>> plt.close(fig)
     """
     from cpts_geo._labels import label_text, place_labels
 
+    if len(territories) == 0:
+        return []
     fig = ax.figure
     x0, x1 = ax.get_xlim()
     y0, y1 = ax.get_ylim()

@@ -41,6 +41,21 @@ def hdf_communes():
     return load_communes(region="32")
 
 
+@pytest.fixture(scope="session")
+def hdf_map(tmp_path_factory, hdf_communes):
+    """The Hauts-de-France stage map of the example registry, written once: ``(path, terr, layer)``."""
+    from cpts_geo.maps import save_map, stage_map
+    from cpts_geo.registry import validate_registry
+    from cpts_geo.territories import build_territories, communes_with_cpts, load_example_registry
+
+    checked = validate_registry(load_example_registry(), hdf_communes)
+    terr = build_territories(checked, hdf_communes, parts=False)
+    layer = communes_with_cpts(checked, hdf_communes)
+    path = tmp_path_factory.mktemp("map") / "hauts-de-france.html"
+    save_map(stage_map(terr, layer, membership=checked.membership, subtitle="Registre illustratif"), path)
+    return path, terr, layer
+
+
 def pytest_collection_modifyitems(config, items):
     """Mark tests by what they need, so that ``-m "not real_data"`` or ``-m browser`` select them."""
     for item in items:

@@ -21,7 +21,7 @@ from cpts_geo.communes import load_communes
 from cpts_geo.maps import save_map, stage_map
 from cpts_geo.registry import validate_registry
 from cpts_geo.stages import STAGES
-from cpts_geo.territories import build_territories, communes_with_cpts, load_example_registry
+from cpts_geo.territories import build_territories, communes_with_cpts
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 pytestmark = pytest.mark.skipif(
@@ -100,18 +100,6 @@ def render(html_path, tmp_path) -> dict:
     import html as html_lib
 
     return json.loads(html_lib.unescape(found.group(1)))
-
-
-@pytest.fixture(scope="module")
-def hdf_map(tmp_path_factory):
-    hdf = load_communes(region="32")
-    checked = validate_registry(load_example_registry(), hdf)
-    terr = build_territories(checked, hdf, parts=False)
-    layer = communes_with_cpts(checked, hdf)
-    path = tmp_path_factory.mktemp("map") / "hauts-de-france.html"
-    save_map(stage_map(terr, layer, membership=checked.membership,
-                       subtitle="Registre illustratif"), path)
-    return path, terr, layer
 
 
 @pytest.mark.slow

@@ -46,24 +46,8 @@ def open_page(browser, path: Path, *, width=1280, height=900):
     return page
 
 
-@pytest.fixture(scope="module")
-def hdf_map(tmp_path_factory):
-    from cpts_geo.communes import load_communes
-    from cpts_geo.maps import save_map, stage_map
-    from cpts_geo.registry import validate_registry
-    from cpts_geo.territories import build_territories, communes_with_cpts, load_example_registry
-
-    hdf = load_communes(region="32")
-    checked = validate_registry(load_example_registry(), hdf)
-    terr = build_territories(checked, hdf, parts=False)
-    layer = communes_with_cpts(checked, hdf)
-    path = tmp_path_factory.mktemp("map") / "hauts-de-france.html"
-    save_map(stage_map(terr, layer, membership=checked.membership), path)
-    return path, terr
-
-
 def test_hovering_a_cpts_shows_the_cpts_not_a_commune(browser, hdf_map, tmp_path):
-    path, terr = hdf_map
+    path, terr, _ = hdf_map
     page = open_page(browser, path)
     # the middle of a large CPTS's label anchor: a real mouse move, through every pane
     cid = terr["area_km2"].idxmax()

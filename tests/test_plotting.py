@@ -10,7 +10,14 @@ import numpy as np
 import pytest
 from matplotlib.colors import to_hex
 
-from cpts_geo.plotting import TIER_COLORS, plot_indicator, plot_stages, plot_tiers, save_figure
+from cpts_geo.plotting import (
+    TIER_COLORS,
+    label_territories,
+    plot_indicator,
+    plot_stages,
+    plot_tiers,
+    save_figure,
+)
 from cpts_geo.registry import validate_registry
 from cpts_geo.stages import STAGE_COLORS, STAGES
 from cpts_geo.territories import build_territories, communes_with_cpts, load_example_registry
@@ -128,3 +135,16 @@ def test_save_figure_refuses_a_bad_dpi_and_writes_nothing(hdf, tmp_path):
     with pytest.raises(ValueError, match="Résolution invalide"):
         save_figure(plot_tiers(terr, labels=False), tmp_path / "x.png", dpi=-3)
     assert list(tmp_path.iterdir()) == []
+
+
+def test_label_territories_of_no_territory_draws_nothing(hdf):
+    import matplotlib.pyplot as plt
+
+    terr, _ = hdf
+    fig, ax = plt.subplots()
+    terr.plot(ax=ax)
+    before = len(ax.texts)
+    assert label_territories(ax, terr.iloc[:0]) == []
+    assert label_territories(ax, terr.iloc[:0], column="missing", number_list=True) == []
+    assert len(ax.texts) == before and len(fig.texts) == 0
+    plt.close(fig)
