@@ -28,6 +28,7 @@ import numpy as np
 import pandas as pd
 
 from cpts_geo._french import number
+from cpts_geo.communes import layer_metadata
 from cpts_geo.errors import CptsGeoWarning, ValidationError
 
 if TYPE_CHECKING:
@@ -303,8 +304,8 @@ def density(
             "densité non calculée (NaN), pas de division par zéro", CptsGeoWarning, stacklevel=2)
     return DensityResult(
         table=out, per=per,
-        population_vintage=communes.attrs.get("population_vintage"),
-        reference_population_vintage=ref.attrs.get("population_vintage"),
+        population_vintage=layer_metadata(communes).population_vintage,
+        reference_population_vintage=layer_metadata(ref).population_vintage,
         unknown_population=[str(c) for c in unknown_pop],
         reference_unknown_population=[str(c) for c in ref_unknown],
         population_differs=[str(c) for c in differs],
