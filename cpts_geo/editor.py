@@ -65,7 +65,15 @@ _TEXT = {
     "registry": "CPTS du registre", "of_draft": "brouillon", "no_commune": "Cliquez des communes sur la carte.",
     "imported": "{n} brouillon(s) importé(s).", "import_problems": "Lignes ignorées",
     "unknown_code": "code inconnu dans cette carte", "hint": "Cliquez une commune pour l'ajouter au "
-    "brouillon actif ou l'en retirer.", "layer_registry": "CPTS existantes (par étape)",
+    "brouillon actif ou l'en retirer ; ou entourez des communes au lasso (boutons « Lasso », ou Maj + glisser ; "
+    "Maj + Alt + glisser pour retirer).", "layer_registry": "CPTS existantes (par étape)",
+    "mode_click": "Clic", "mode_lasso_add": "Lasso : ajouter", "mode_lasso_remove": "Lasso : retirer",
+    "lasso_hint": "Appuyez et glissez pour entourer des communes (leur point intérieur compte) ; "
+    "la carte se déplace alors au clavier ou en mode « Clic ».",
+    "lasso_added": "Lasso : {n} commune(s) ajoutée(s)", "lasso_already": "{n} déjà dans ce brouillon",
+    "lasso_pending": "{n} déjà dans une autre CPTS ou un autre brouillon, à confirmer",
+    "lasso_removed": "Lasso : {n} commune(s) retirée(s) du brouillon.",
+    "taken_many": "{n} communes entourées appartiennent déjà à une autre CPTS ou à un autre brouillon :",
     "layer_drafts": "Brouillons", "free": "sans CPTS", "stage": "Étape",
 }
 
@@ -135,6 +143,21 @@ def _neighbours(communes: gpd.GeoDataFrame) -> list[list[int]]:
     out: list[list[int]] = [[] for _ in range(len(communes))]
     for a, b in zip(pos(pairs["code"]), pos(pairs["neighbour"])):
         out[a].append(int(b))
+    return out
+
+
+def _points(communes: gpd.GeoDataFrame) -> list[list[float] | None]:
+    """The point of each commune that a lasso must enclose: its point on surface (always inside
+    the commune, unlike a centroid), ``[lon, lat]`` in EPSG:4326 rounded to 1e-6 degree; ``None``
+    for a commune without geometry.
+    """
+    geoms = communes.geometry.to_crs(4326).to_numpy()
+    present = ~(shapely.is_missing(geoms) | shapely.is_empty(geoms))
+    out: list[list[float] | None] = [None] * len(geoms)
+    points = shapely.point_on_surface(geoms[present])
+    xy = np.round(shapely.get_coordinates(points), 6)
+    for pos, (x, y) in zip(np.flatnonzero(present), xy):
+        out[int(pos)] = [float(x), float(y)]
     return out
 
 
@@ -226,6 +249,7 @@ def editor_data(
             "w": [None if pd.isna(v) else float(v) for v in per_apl["w"]],
             "o": owner.astype(int).tolist(),
             "nb": _neighbours(communes),
+            "pt": _points(communes),
             "g": encode_geometries(simple, origin, scale),
         },
         "cpts": cpts, "stages": list(STAGES), "colors": STAGE_COLORS,

@@ -203,3 +203,170 @@ def test_same_input_same_editor_bytes(tmp_path):
     a = perimeter_editor(somme, None, tmp_path / "a.html")
     b = perimeter_editor(somme, None, tmp_path / "b.html")
     assert hashlib.sha256(a.read_bytes()).digest() == hashlib.sha256(b.read_bytes()).digest()
+
+
+# --- lasso ------------------------------------------------------------------------------------
+
+def _launch(p, tmp_path):
+    return p.chromium.launch_persistent_context(str(tmp_path / "profile"), executable_path=CHROMIUM, args=FLAGS,
+                                                headless=True, viewport={"width": 1280, "height": 900})
+
+
+def _draw_ring(page, centre, radius, *, steps=48):
+    """Press, drag a circle of ``radius`` pixels around ``centre`` (container pixels), release;
+    return the ring drawn, in container pixels."""
+    import math
+
+    box = page.locator("#cpts-editor-map").bounding_box()
+    ring = [(centre[0] + radius * math.cos(2 * math.pi * k / steps), centre[1] + radius * math.sin(2 * math.pi * k / steps))
+            for k in range(steps + 1)]
+    page.mouse.move(box["x"] + ring[0][0], box["y"] + ring[0][1])
+    page.mouse.down()
+    for x, y in ring[1:]:
+        page.mouse.move(box["x"] + x, box["y"] + y)
+    return ring
+
+
+def _inside_ring(page, ring, points_3857):
+    """Communes whose point on surface lies inside the drawn ring, by shapely, in Web Mercator
+    (where Leaflet's screen is an affine image): the page's point-in-polygon is not used."""
+    from pyproj import Transformer
+
+    lat_lon = page.evaluate("(r) => r.map(p => { const q = window.cptsEditorApi.map.containerPointToLatLng(p);"
+                            " return [q.lat, q.lng]; })", [list(p) for p in ring])
+    tr = Transformer.from_crs(4326, 3857, always_xy=True)
+    xs, ys = tr.transform([q[1] for q in lat_lon], [q[0] for q in lat_lon])
+    polygon = shapely.Polygon(list(zip(xs, ys)))
+    return sorted(points_3857.index[shapely.contains_xy(polygon, points_3857["x"], points_3857["y"])])
+
+
+def _panel(page):
+    values = page.evaluate("""() => Array.from(document.querySelectorAll('.editor-figures .editor-val'))
+                               .map(e => [e.parentNode.firstChild.textContent, e.dataset.value])""")
+    return {k.rstrip(" :"): v for k, v in values}
+
+
+@browser_only
+def test_point_in_polygon_of_the_page_matches_shapely(tmp_path):
+    """The page's own even-odd test against shapely on random star-shaped rings (simple polygons)."""
+    sync_api = pytest.importorskip("playwright.sync_api", reason="Playwright pour Python absent")
+    import numpy as np
+
+    from cpts_geo.maps import _static
+
+    rng = np.random.default_rng(17)
+    cases = []
+    for _ in range(40):
+        k = int(rng.integers(3, 30))
+        angles = np.sort(rng.uniform(0, 2 * np.pi, k))
+        radii = rng.uniform(5, 100, k)
+        ring = np.column_stack([200 + radii * np.cos(angles), 300 + radii * np.sin(angles)]).round(3)
+        pts = rng.uniform([90, 190], [310, 410], (60, 2)).round(3)
+        cases.append((ring.tolist(), pts.tolist()))
+    with sync_api.sync_playwright() as p:
+        context = _launch(p, tmp_path)
+        page = context.new_page()
+        page.set_content(f"<script>{_static('editor.js')}</script>")
+        got = page.evaluate("(cases) => cases.map(c => c[1].map(q => window.cptsPointInPolygon(q[0], q[1], c[0])))",
+                            cases)
+        context.close()
+    for (ring, pts), page_says in zip(cases, got):
+        polygon = shapely.Polygon(ring)
+        assert polygon.is_valid
+        expected = [bool(v) for v in shapely.contains_xy(polygon, [q[0] for q in pts], [q[1] for q in pts])]
+        assert page_says == expected
+
+
+@pytest.mark.slow
+@browser_only
+def test_lasso_like_a_user(editor_page, tmp_path):
+    """Draw lassos with the mouse: free communes join the draft; those of a registry CPTS wait for
+    « Prendre quand même » and are then recorded as conflicts; « Lasso : retirer » takes them out."""
+    sync_api = pytest.importorskip("playwright.sync_api", reason="Playwright pour Python absent")
+    from pyproj import Transformer
+
+    path, hdf, checked, _ = editor_page
+    points = shapely.point_on_surface(hdf.geometry.to_crs(4326).to_numpy())
+    x, y = Transformer.from_crs(4326, 3857, always_xy=True).transform(shapely.get_x(points), shapely.get_y(points))
+    merc = pd.DataFrame({"x": x, "y": y}, index=hdf.index)
+    owner = checked.membership.set_index("code")["cpts_id"]
+    vintage = hdf.attrs["population_vintage"]
+
+    def library(codes):
+        terr = build_territories(pd.DataFrame({"cpts_id": "B", "stage": "1", "commune_code": codes}), hdf)
+        return int(terr.loc["B", "population"])
+
+    with sync_api.sync_playwright() as p:
+        context = _launch(p, tmp_path)
+        page = context.new_page()
+        errors = []
+        page.on("pageerror", lambda e: errors.append(str(e)))
+        page.goto(path.as_uri())
+        page.wait_for_function("window.cptsEditorApi !== undefined")
+        centre_ll = Transformer.from_crs(3857, 4326, always_xy=True).transform(*merc.loc[FIVE].mean())
+        page.evaluate("(c) => window.cptsEditorApi.map.setView(c, 11, {animate: false})", [centre_ll[1], centre_ll[0]])
+        page.wait_for_timeout(200)
+        centre = page.evaluate("(c) => { const q = window.cptsEditorApi.map.latLngToContainerPoint(c); return [q.x, q.y]; }",
+                               [centre_ll[1], centre_ll[0]])
+        # 1. « Lasso : ajouter », a ring around free communes only
+        page.click(".editor-tool[data-mode=add]")
+        ring = _draw_ring(page, centre, 80)
+        page.mouse.up()
+        first = _inside_ring(page, ring, merc)
+        assert len(first) >= 4 and not set(first) & set(owner.index)  # the case tested: free communes only
+        state = page.evaluate("window.cptsEditorApi.state()")
+        assert sorted(state["drafts"][0]["communes"]) == first
+        panel = _panel(page)
+        assert int(panel["Communes"]) == len(first)
+        assert int(panel[f"Population ({vintage})"]) == library(first)
+        assert page.locator(".editor-pending").count() == 0
+        # 2. Shift+drag in « Clic » mode, a wider ring crossing registry CPTS: explicit conflicts
+        page.click(".editor-tool[data-mode=click]")
+        page.keyboard.down("Shift")
+        ring = _draw_ring(page, centre, 140)
+        page.screenshot(path=str(tmp_path / "editeur-lasso-trace.png"))
+        page.mouse.up()
+        page.keyboard.up("Shift")
+        second = _inside_ring(page, ring, merc)
+        taken = sorted(set(second) & set(owner.index))
+        free = sorted(set(second) - set(taken))
+        assert taken and set(first) < set(free)
+        state = page.evaluate("window.cptsEditorApi.state()")
+        assert sorted(state["drafts"][0]["communes"]) == free  # never taken silently
+        assert page.locator(".editor-pending li").count() == len(taken)
+        assert int(_panel(page)[f"Population ({vintage})"]) == library(free)
+        page.screenshot(path=str(tmp_path / "editeur-lasso-conflits.png"))
+        page.click(".editor-take")
+        state = page.evaluate("window.cptsEditorApi.state()")
+        assert sorted(state["drafts"][0]["communes"]) == second
+        conflicts = state["drafts"][0]["conflicts"]
+        assert sorted(c["code"] for c in conflicts) == taken
+        names = checked.cpts["name"] if "name" in checked.cpts.columns else pd.Series(dtype=str)
+        for c in conflicts:
+            assert str(names.get(owner[c["code"]], owner[c["code"]])) in c["from"]
+        assert page.locator(".editor-conflict").count() == len(taken)
+        panel = _panel(page)
+        assert int(panel["Communes"]) == len(second)
+        assert int(panel[f"Population ({vintage})"]) == library(second)
+        # 3. a second draft lassoing the first draft's communes: they are another draft's, so pending
+        page.click(".editor-new")
+        page.click(".editor-tool[data-mode=add]")
+        ring = _draw_ring(page, centre, 40)
+        page.mouse.up()
+        small = _inside_ring(page, ring, merc)
+        assert small
+        state = page.evaluate("window.cptsEditorApi.state()")
+        assert state["drafts"][1]["communes"] == [] and page.locator(".editor-take").count() == 1
+        page.click(".editor-cancel")
+        # 4. « Lasso : retirer » on the first draft
+        page.locator(".editor-draft").nth(0).click()
+        page.click(".editor-tool[data-mode=remove]")
+        ring = _draw_ring(page, centre, 40)
+        page.mouse.up()
+        assert _inside_ring(page, ring, merc) == small
+        state = page.evaluate("window.cptsEditorApi.state()")
+        assert sorted(state["drafts"][0]["communes"]) == sorted(set(second) - set(small))
+        assert int(_panel(page)[f"Population ({vintage})"]) == library(sorted(set(second) - set(small)))
+        # a click without a drag still toggles one commune in lasso mode
+        assert errors == []
+        context.close()

@@ -1,11 +1,25 @@
-/* cpts_geo perimeter editor: draft CPTS perimeters by clicking communes, offline.
+/* cpts_geo perimeter editor: draft CPTS perimeters by clicking communes or drawing a lasso, offline.
  *
  * No rule lives here: the page sums per-commune figures computed in Python (population, area,
  * APL x standardised population, professionals) and reads the tier and the ACI funding maximum
  * from tables evaluated by the library (tiers.py, funding.py). User text goes in as textContent.
+ * A lasso selects the communes whose point on surface (computed in Python) lies inside the drawn
+ * ring, by the even-odd rule of pointInPolygon below.
  */
 (function () {
   "use strict";
+
+  // Even-odd rule: is (x, y) inside the ring [[x, y], ...] (closed or not)? A free-hand ring that
+  // crosses itself counts its loops alternately, as a drawing program does.
+  function pointInPolygon(x, y, ring) {
+    var inside = false;
+    for (var a = 0, b = ring.length - 1; a < ring.length; b = a++) {
+      var xa = ring[a][0], ya = ring[a][1], xb = ring[b][0], yb = ring[b][1];
+      if ((ya > y) !== (yb > y) && x < (xb - xa) * (y - ya) / (yb - ya) + xa) { inside = !inside; }
+    }
+    return inside;
+  }
+  window.cptsPointInPolygon = pointInPolygon;
 
   window.cptsEditor = function (data) {
     var U = window.cptsGeoText, el = U.el, T = data.text, C = data.communes, n = C.c.length;
@@ -13,7 +27,8 @@
     C.c.forEach(function (code, i) { index[code] = i; });
     var storeKey = data.key;
     var state = load() || {drafts: [], active: -1, seq: 0};
-    var pending = null;
+    var pending = [];   // communes asked for that belong to another CPTS or draft: taken only on « Prendre quand même »
+    var notice = null;  // what the last lasso did (not stored)
     var palette = ["#e6550d", "#756bb1", "#31a354", "#d6616b", "#3182bd", "#8c6d31"];
 
     function load() {
@@ -91,7 +106,7 @@
     }
 
     // --- map -----------------------------------------------------------------------------------
-    var map = L.map("cpts-editor-map", {zoomSnap: 0.25, preferCanvas: false});
+    var map = L.map("cpts-editor-map", {zoomSnap: 0.25, preferCanvas: false, boxZoom: false});
     map.fitBounds(data.bounds);
     var renderer = L.svg();
     var polys = [];
@@ -126,21 +141,55 @@
     function clickCommune(i) {
       var d = active() || newDraft();
       var code = C.c[i], at = d.communes.indexOf(code);
-      if (at >= 0) { d.communes.splice(at, 1); pending = null; return changed(); }
+      notice = null;
+      if (at >= 0) { d.communes.splice(at, 1); pending = []; return changed(); }
       var k = draftOf(i);
-      if (k >= 0 || C.o[i] >= 0) { pending = i; return render(); }
+      if (k >= 0 || C.o[i] >= 0) { pending = [i]; return render(); }
       d.communes.push(code);
-      pending = null;
+      pending = [];
+      changed();
+    }
+    // communes picked by a lasso: free ones are added, those of another CPTS or draft wait for an
+    // explicit « Prendre quand même » (as a click); "remove" takes them out of the active draft
+    function lassoCommunes(picked, mode) {
+      var d = active();
+      pending = [];
+      if (mode === "remove") {
+        var removed = 0;
+        if (d) {
+          picked.forEach(function (i) {
+            var at = d.communes.indexOf(C.c[i]);
+            if (at >= 0) { d.communes.splice(at, 1); removed += 1; }
+          });
+        }
+        notice = T.lasso_removed.replace("{n}", removed);
+        return changed();
+      }
+      d = d || newDraft();
+      var added = 0, already = 0;
+      picked.forEach(function (i) {
+        if (d.communes.indexOf(C.c[i]) >= 0) { already += 1; return; }
+        if (draftOf(i) >= 0 || C.o[i] >= 0) { pending.push(i); return; }
+        d.communes.push(C.c[i]);
+        added += 1;
+      });
+      notice = T.lasso_added.replace("{n}", added) + (already ? " ; " + T.lasso_already.replace("{n}", already) : "") +
+        (pending.length ? " ; " + T.lasso_pending.replace("{n}", pending.length) : "") + ".";
       changed();
     }
     function takeAnyway() {
-      if (pending === null) { return; }
-      var i = pending, d = active(), k = draftOf(i), code = C.c[i];
-      var from = ownerText(i);
-      if (k >= 0) { var other = state.drafts[k]; other.communes.splice(other.communes.indexOf(code), 1); }
-      d.communes.push(code);
-      d.conflicts.push({code: code, name: C.n[i], from: from});
-      pending = null;
+      var d = active();
+      if (!pending.length || !d) { return; }
+      pending.forEach(function (i) {
+        var k = draftOf(i), code = C.c[i];
+        if (d.communes.indexOf(code) >= 0) { return; }
+        var from = ownerText(i);
+        if (k >= 0) { var other = state.drafts[k]; other.communes.splice(other.communes.indexOf(code), 1); }
+        d.communes.push(code);
+        d.conflicts.push({code: code, name: C.n[i], from: from});
+      });
+      pending = [];
+      notice = null;
       changed();
     }
     function changed() { save(); styleAll(); render(); }
@@ -234,7 +283,7 @@
       list.appendChild(el("h2", null, T.drafts));
       state.drafts.forEach(function (d, k) {
         var b = button(d.name + " (" + d.communes.length + ")", "editor-draft" + (k === state.active ? " active" : ""),
-                       function () { state.active = k; pending = null; changed(); });
+                       function () { state.active = k; pending = []; notice = null; changed(); });
         b.style.borderLeftColor = palette[k % palette.length];
         list.appendChild(b);
       });
@@ -251,12 +300,20 @@
         input.addEventListener("change", function () { d.name = input.value; changed(); });
         label.appendChild(input);
         box.appendChild(label);
-        if (pending !== null) {
+        if (notice) { box.appendChild(el("p", "editor-notice", notice)); }
+        if (pending.length) {
           var warn = el("div", "editor-pending");
-          warn.appendChild(el("p", null, T.taken_from.replace("{commune}", C.n[pending] + " (" + C.c[pending] + ")")
-                                          .replace("{owner}", ownerText(pending))));
-          warn.appendChild(button(T.take, "editor-take", takeAnyway));
-          warn.appendChild(button(T.cancel, "editor-cancel", function () { pending = null; render(); }));
+          if (pending.length === 1) {
+            warn.appendChild(el("p", null, T.taken_from.replace("{commune}", C.n[pending[0]] + " (" + C.c[pending[0]] + ")")
+                                            .replace("{owner}", ownerText(pending[0]))));
+          } else {
+            warn.appendChild(el("p", null, T.taken_many.replace("{n}", pending.length)));
+            var ul = el("ul", "editor-pending-list");
+            pending.forEach(function (i) { ul.appendChild(el("li", null, C.n[i] + " (" + C.c[i] + ") — " + ownerText(i))); });
+            warn.appendChild(ul);
+          }
+          warn.appendChild(button(pending.length === 1 ? T.take : T.take + " (" + pending.length + ")", "editor-take", takeAnyway));
+          warn.appendChild(button(T.cancel, "editor-cancel", function () { pending = []; render(); }));
           box.appendChild(warn);
         }
         var f = figures(d);
@@ -294,7 +351,8 @@
         box.appendChild(button(T.delete, "editor-delete", function () {
           state.drafts.splice(state.active, 1);
           state.active = state.drafts.length - 1;
-          pending = null;
+          pending = [];
+          notice = null;
           changed();
         }));
         panel.appendChild(box);
@@ -335,10 +393,98 @@
     legend.addTo(map);
     L.control.scale({imperial: false, position: "bottomright"}).addTo(map);
 
+    // --- lasso: press and drag a free-hand ring (« Lasso » modes, or Shift+drag; Shift+Alt removes) --
+    var container = map.getContainer(), lassoMode = null, drawing = null, swallowClick = false;
+    var modeButtons = {};
+    var tools = L.control({position: "topleft"});
+    tools.onAdd = function () {
+      var div = el("div", "editor-tools leaflet-bar leaflet-control");
+      [[null, T.mode_click], ["add", T.mode_lasso_add], ["remove", T.mode_lasso_remove]].forEach(function (m) {
+        var b = el("button", "editor-tool", m[1]);
+        b.type = "button";
+        b.dataset.mode = m[0] || "click";
+        b.title = m[0] ? T.lasso_hint : T.hint;
+        b.addEventListener("click", function (e) { e.stopPropagation(); setMode(m[0]); });
+        modeButtons[b.dataset.mode] = b;
+        div.appendChild(b);
+      });
+      L.DomEvent.disableClickPropagation(div);
+      return div;
+    };
+    tools.addTo(map);
+    function setMode(mode) {
+      lassoMode = mode;
+      Object.keys(modeButtons).forEach(function (k) {
+        var on = k === (mode || "click");
+        modeButtons[k].classList.toggle("active", on);
+        modeButtons[k].setAttribute("aria-pressed", on ? "true" : "false");
+      });
+      container.classList.toggle("editor-lasso-on", !!mode);
+    }
+    function startLasso(e) {
+      if (e.button !== 0 || drawing) { return; }
+      var mode = lassoMode || (e.shiftKey ? (e.altKey ? "remove" : "add") : null);
+      if (!mode || (e.target.closest && e.target.closest(".leaflet-control"))) { return; }
+      e.preventDefault();
+      e.stopPropagation();
+      var p = map.mouseEventToContainerPoint(e);
+      drawing = {mode: mode, pts: [[p.x, p.y]],
+                 line: L.polyline([map.containerPointToLatLng(p)], {interactive: false, className: "editor-lasso",
+                                                                   color: mode === "remove" ? "#b30000" : "#08519c",
+                                                                   weight: 2, dashArray: "4 3"}).addTo(map)};
+      swallowClick = false;
+      polys.forEach(function (poly) { poly.closeTooltip(); });
+    }
+    function moveLasso(e) {
+      if (!drawing) { return; }
+      e.preventDefault();
+      e.stopPropagation();
+      var p = map.mouseEventToContainerPoint(e), last = drawing.pts[drawing.pts.length - 1];
+      if (Math.abs(p.x - last[0]) + Math.abs(p.y - last[1]) < 2) { return; }
+      drawing.pts.push([p.x, p.y]);
+      drawing.line.addLatLng(map.containerPointToLatLng(p));
+    }
+    function endLasso(e) {
+      if (!drawing) { return; }
+      e.preventDefault();
+      e.stopPropagation();
+      var ring = drawing.pts, mode = drawing.mode;
+      map.removeLayer(drawing.line);
+      polys.forEach(function (poly) { poly.closeTooltip(); });
+      drawing = null;
+      var xs = ring.map(function (q) { return q[0]; }), ys = ring.map(function (q) { return q[1]; });
+      var x0 = Math.min.apply(null, xs), x1 = Math.max.apply(null, xs), y0 = Math.min.apply(null, ys), y1 = Math.max.apply(null, ys);
+      if (ring.length < 3 || (x1 - x0) + (y1 - y0) < 6) { return; }  // a click, not a lasso: the click goes on
+      swallowClick = true;
+      var picked = [];
+      for (var i = 0; i < n; i++) {
+        if (C.pt[i] === null) { continue; }
+        var q = map.latLngToContainerPoint([C.pt[i][1], C.pt[i][0]]);
+        if (q.x >= x0 && q.x <= x1 && q.y >= y0 && q.y <= y1 && pointInPolygon(q.x, q.y, ring)) { picked.push(i); }
+      }
+      lassoCommunes(picked, mode);
+    }
+    // capture phase: the lasso sees the press before Leaflet's dragging and the communes' clicks
+    ["pointerdown", "mousedown"].forEach(function (t) { container.addEventListener(t, function (e) {
+      if (drawing) { e.preventDefault(); e.stopPropagation(); } else if (t === "pointerdown") { startLasso(e); }
+    }, true); });
+    document.addEventListener("pointermove", moveLasso, true);
+    ["mousemove", "mouseover", "mouseout"].forEach(function (t) {  // no tooltip while drawing
+      document.addEventListener(t, function (e) { if (drawing) { e.stopPropagation(); } }, true);
+    });
+    document.addEventListener("pointerup", endLasso, true);
+    document.addEventListener("pointercancel", function () { if (drawing) { map.removeLayer(drawing.line); drawing = null; } }, true);
+    container.addEventListener("click", function (e) {
+      if (swallowClick) { swallowClick = false; e.stopPropagation(); e.preventDefault(); }
+    }, true);
+    setMode(null);
+
     styleAll();
     render();
     window.cptsEditorApi = {state: function () { return state; }, figures: function (k) { return figures(state.drafts[k]); },
                             exportCsv: exportCsv, importCsv: importCsv, clickCode: function (code) { clickCommune(index[code]); },
+                            lassoCodes: function (codes, mode) { lassoCommunes(codes.map(function (c) { return index[c]; }), mode || "add"); },
+                            setMode: setMode,
                             map: map, polygon: function (code) { return polys[index[code]]; }};
   };
 })();
