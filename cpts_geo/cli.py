@@ -941,12 +941,18 @@ def _cmd_editeur(args: argparse.Namespace) -> int:
         _print_report(checked.report)
     supply = None
     if args.supply:
+        # read against every commune of France: the supply of the communes around the zone is
+        # kept, so that a draft touching the zone's limit is told what it does not count
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", UserWarning)
-            supply = _read_supply(args, communes)
-        outside = supply.rows_rejected  # codes absent from the editor's communes
-        print(f"Offre de soins : {number(len(supply.table))} lignes (commune × profession) dans la zone"
-              + (f" ; {number(outside)} ligne(s) du fichier hors de la zone, non utilisées." if outside else "."))
+            supply = _read_supply(args, load_communes())
+        unknown = supply.rows_rejected  # codes that are no commune of France
+        inside = supply.table["code"].astype(str).isin(communes.index.astype(str))
+        print(f"Offre de soins : {number(int(inside.sum()))} lignes (commune × profession) dans la zone"
+              + (f" ; {number(int((~inside).sum()))} hors de la zone, non comptées (celles des communes voisines "
+                 "sont signalées dans le panneau de chaque brouillon qui les touche)" if (~inside).any() else "")
+              + (f" ; {number(unknown)} ligne(s) du fichier sans commune connue, non utilisées" if unknown else "")
+              + ".")
     path = perimeter_editor(communes, checked, out, supply=supply)
     print(f"Éditeur de périmètres écrit : {path} ({number(path.stat().st_size / 1e6, 1)} Mo, "
           f"{number(len(communes))} communes"

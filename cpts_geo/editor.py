@@ -2,13 +2,19 @@
 
 :func:`perimeter_editor` writes a self-contained page (Leaflet inlined, our own small script
 ``static/editor.js``, no network, no server) where a coordinator or an ARS analyst clicks
-communes to add them to, or remove them from, a draft CPTS. Several named drafts can be kept at
+communes, or draws a lasso around them, to add them to, or remove them from, a draft CPTS. Several named drafts can be kept at
 once; the CPTS of a registry are shown by stage. For each draft a panel shows, live:
 
 - communes, population (with its vintage), size tier and the ACI funding maximum of that tier,
 - area, departments crossed, contiguity (a draft in several pieces is flagged),
 - the DREES APL to GPs (mean weighted by the standardised population), and with a supply of
-  professionals (``supply=``), professionals and density per 10 000 inhabitants by profession.
+  professionals (``supply=``), professionals and density per 10 000 inhabitants by profession,
+  counted in the draft's own communes (the panel says so); when the draft borders communes
+  outside the page, the professionals there are shown apart (« hors zone »), not counted.
+
+**Click or lasso.** A click adds or removes one commune; a free-hand lasso (« Lasso » buttons, or
+Shift+drag; Shift+Alt+drag removes) takes every commune whose point on surface (computed here)
+lies inside the drawn ring (even-odd rule, the page's ``cptsPointInPolygon``).
 
 **Same figures as the library.** The page does no rule of its own: it sums per-commune figures
 that Python computed and embedded (population of the layer, area of each commune in its metric
@@ -31,6 +37,7 @@ accepts as is; importing that CSV restores the drafts. User text is always inser
 
 from __future__ import annotations
 
+import functools
 import html
 import json
 from pathlib import Path
@@ -57,7 +64,16 @@ _TEXT = {
     "area": "Superficie", "departments": "Départements", "contiguity": "Continuité",
     "one_piece": "d'un seul tenant", "pieces": "en {n} morceaux", "apl": "APL médecins généralistes",
     "apl_unit": "consultations par habitant et par an", "apl_unknown": "communes sans APL",
-    "professionals": "Professionnels (densité pour 10 000 habitants)",
+    "professionals": "Professionnels exerçant dans les communes du brouillon (densité pour 10 000 habitants)",
+    "supply_scope": "Chiffres des {n} communes du brouillon seulement : l'offre d'une commune voisine n'y est "
+    "pas comptée.",
+    "beyond_known": "Le brouillon touche {k} commune(s) voisine(s) hors de la zone de cette page ({regions}) : "
+    "leurs professionnels ne sont pas comptés ici ; ils sont indiqués « hors zone » par profession.",
+    "beyond_none": "Le brouillon touche {k} commune(s) voisine(s) hors de la zone de cette page ({regions}) : "
+    "aucun professionnel n'y exerce selon l'offre donnée.",
+    "beyond_unknown": "Le brouillon touche la limite de la zone de cette page : l'offre donnée ne couvre pas les "
+    "communes voisines hors zone ; leurs professionnels ne sont ni connus ni comptés.",
+    "beyond_row": "{m} hors zone, non compté(s)",
     "conflicts": "Conflits (commune déjà dans une autre CPTS)", "none": "aucun",
     "export": "Exporter les brouillons (CSV)", "import": "Importer un CSV de brouillons",
     "take": "Prendre quand même", "cancel": "Annuler",
@@ -78,6 +94,10 @@ _TEXT = {
 }
 
 
+_SHARED_BORDER = "****1****"  # DE-9IM: the boundaries of two communes meet along a line
+
+
+@functools.cache
 def _tier_breakpoints() -> list[list[int]]:
     """``[[lowest population, tier], ...]`` read from :func:`cpts_geo.tiers.tier_of` itself.
 
@@ -136,14 +156,75 @@ def _neighbours(communes: gpd.GeoDataFrame) -> list[list[int]]:
 
     pairs = adjacency(communes)
     geoms = communes.geometry
-    shared = shapely.length(shapely.intersection(geoms.loc[pairs["code"]].to_numpy(),
-                                                 geoms.loc[pairs["neighbour"]].to_numpy()))
-    pairs = pairs[shared > 0]
+    # the borders meet along a line (DE-9IM boundary/boundary of dimension 1), not at points only
+    shared = shapely.relate_pattern(geoms.loc[pairs["code"]].to_numpy(), geoms.loc[pairs["neighbour"]].to_numpy(),
+                                    _SHARED_BORDER)
+    pairs = pairs[shared]
     pos = communes.index.get_indexer
     out: list[list[int]] = [[] for _ in range(len(communes))]
     for a, b in zip(pos(pairs["code"]), pos(pairs["neighbour"])):
         out[a].append(int(b))
     return out
+
+
+def _outside_neighbours(communes: gpd.GeoDataFrame) -> pd.DataFrame:
+    """Communes outside the page sharing a border with one of its communes (France's embedded
+    layer, as :func:`_neighbours` counts a neighbour): ``position`` (in the page), ``code``,
+    ``name``, ``region_name`` of the outside commune.
+    """
+    from cpts_geo.communes import load_communes
+
+    france = load_communes()
+    others = france[~france.index.isin(communes.index)]
+    inner = communes.geometry.to_crs(france.crs).to_numpy()
+    outer = others.geometry.to_numpy()
+    a, b = shapely.STRtree(outer).query(inner, predicate="intersects")
+    shared = shapely.relate_pattern(inner[a], outer[b], _SHARED_BORDER)
+    a, b = a[shared], b[shared]
+    region = others["region_name"] if "region_name" in others.columns else pd.Series("", index=others.index)
+    return pd.DataFrame({"position": a, "code": others.index[b].astype(str), "name": others["name"].iloc[b].astype(str),
+                         "region_name": region.iloc[b].astype(str).to_numpy()})
+
+
+def _supply_data(communes: gpd.GeoDataFrame, supply: pd.DataFrame) -> tuple[dict, dict, list[list[int]]]:
+    """Professionals of the page's communes, and what the figures leave out.
+
+    Returns the counts by profession of each page commune (:func:`supply_on_layer`); the supply
+    outside the page (rows, professionals, and the neighbouring communes outside the page with
+    their counts: a draft touching them is told how many professionals there it does not count);
+    and for each page commune its outside neighbours (positions in that list).
+    """
+    from cpts_geo.professionals import supply_on_layer
+
+    codes = communes.index.astype(str)
+    table, rest = supply, supply.iloc[:0]
+    if isinstance(supply, pd.DataFrame) and "code" in supply.columns:
+        inside = supply["code"].astype(str).isin(codes).to_numpy()
+        table, rest = supply[inside], supply[~inside]
+    counts = supply_on_layer(table, communes.index)
+    names = [str(c) for c in counts.columns]
+    prof = {"names": names, "counts": [[float(v) for v in counts[c].to_numpy()] for c in counts.columns]}
+    beyond: dict = {"rows": len(rest), "known": bool(len(rest)), "c": [], "n": [], "r": [], "counts": []}
+    edge: list[list[int]] = [[] for _ in range(len(communes))]
+    near = _outside_neighbours(communes)
+    if len(rest):
+        kept = sorted(set(near["code"]))
+        counted = rest[rest["profession"].astype(str).isin(names) & rest["code"].astype(str).isin(kept)]
+        if len(counted):
+            by_code = supply_on_layer(counted, pd.Index(kept)).reindex(columns=names, fill_value=0.0)
+        else:
+            by_code = pd.DataFrame(0.0, index=kept, columns=names)
+        first = near.drop_duplicates("code").set_index("code")
+        beyond.update({"c": kept, "n": first.loc[kept, "name"].tolist(), "r": first.loc[kept, "region_name"].tolist(),
+                       "counts": [[float(v) for v in by_code[c].to_numpy()] for c in names]})
+        at = {c: k for k, c in enumerate(kept)}
+        for pos, code in zip(near["position"], near["code"]):
+            if at[code] not in edge[int(pos)]:
+                edge[int(pos)].append(at[code])
+    else:
+        for pos in sorted(set(near["position"])):
+            edge[int(pos)].append(-1)  # touches the zone's limit; the supply given says nothing beyond it
+    return prof, beyond, edge
 
 
 def _points(communes: gpd.GeoDataFrame) -> list[list[float] | None]:
@@ -179,8 +260,12 @@ def editor_data(
     registry : DataFrame, path or CheckedRegistry, optional
         Existing CPTS, shown by stage (validated against ``communes``).
     supply : SupplyRead or DataFrame, optional
-        A supply table (:func:`cpts_geo.professionals.read_bpe`…); rows of communes outside
-        ``communes`` are left out (their number is returned in ``supply_outside``).
+        A supply table (:func:`cpts_geo.professionals.read_bpe`…). Only the rows of
+        ``communes`` are counted; rows of other communes are not, but those of communes sharing
+        a border with the page (found in the embedded layer of France) are embedded apart
+        (``beyond``, and ``edge``: the outside neighbours of each commune) so that a draft
+        touching them is told what its figures leave out. A supply with no row outside the page
+        (``beyond["known"]`` false) says nothing beyond the page: a draft on its limit is told so.
     apl_year : int, default 2023
         Year of the DREES APL (:func:`cpts_geo.apl.load_apl`).
     tolerance, scale
@@ -220,18 +305,12 @@ def editor_data(
                          "stage": None if pd.isna(stage) else str(stage)})
             owner.loc[member.loc[member["cpts_id"] == cid, "code"].to_numpy()] = n
     prof: dict = {"names": [], "counts": []}
-    outside = 0
+    beyond: dict = {"rows": 0, "known": False, "c": [], "n": [], "r": [], "counts": []}
+    edge: list[list[int]] = []
     if supply is not None:
-        from cpts_geo.professionals import supply_on_layer, supply_table
+        from cpts_geo.professionals import supply_table
 
-        supply = table = supply_table(supply)
-        if isinstance(supply, pd.DataFrame) and "code" in supply.columns:
-            inside = supply["code"].astype(str).isin(codes)
-            outside = int((~inside).sum())
-            table = supply[inside]
-        counts = supply_on_layer(table, communes.index)
-        prof = {"names": [str(c) for c in counts.columns],
-                "counts": [[float(v) for v in counts[c].to_numpy()] for c in counts.columns]}
+        prof, beyond, edge = _supply_data(communes, supply_table(supply))
     vintage = layer_metadata(communes).population_vintage
     pop = pd.to_numeric(communes["population"], errors="coerce")
     return {
@@ -254,7 +333,7 @@ def editor_data(
         },
         "cpts": cpts, "stages": list(STAGES), "colors": STAGE_COLORS,
         "tiers": _tier_breakpoints(), "funding": _funding_maxima(),
-        "vintage": vintage, "aplYear": apl_year, "professions": prof, "supplyOutside": outside,
+        "vintage": vintage, "aplYear": apl_year, "professions": prof, "beyond": beyond, "edge": edge,
         "per": 10_000, "formulaStart": ["=", "+", "-", "@", "\t", "\r"],
         "newStage": STAGES[0], "text": _TEXT,
     }
@@ -281,7 +360,9 @@ def perimeter_editor(
         The HTML file written (atomically).
     supply : SupplyRead or DataFrame, optional
         Professionals (:func:`cpts_geo.professionals.read_bpe`): counts and densities by
-        profession in the panel.
+        profession in the panel, for the draft's communes. Read it against the communes of France
+        (as ``cpts-geo editeur --offre`` does) for the panel to show, apart, the professionals of
+        the neighbouring communes outside the page.
     title : str, optional
         Page title (text).
     apl_year : int, default 2023

@@ -63,10 +63,10 @@ def editor_page(tmp_path_factory, shared_data):
     hdf = load_communes(region="32")
     import warnings
 
-    with warnings.catch_warnings():
+    with warnings.catch_warnings():  # read against France, as the CLI does: the supply around the region is kept
         warnings.simplefilter("ignore")
-        supply = read_bpe(shared_data / "health_professionals" / "bpe2018_sante_communes.csv", communes=hdf,
-                          unknown="report")
+        supply = read_bpe(shared_data / "health_professionals" / "bpe2018_sante_communes.csv",
+                          communes=load_communes(), unknown="report")
     checked = validate_registry(load_example_registry(), hdf)
     path = perimeter_editor(hdf, checked, tmp_path_factory.mktemp("editeur") / "editeur.html", supply=supply)
     return path, hdf, checked, supply
@@ -134,7 +134,8 @@ def test_editor_like_a_user(editor_page, tmp_path):
 
         with warnings.catch_warnings():  # the references (France, region) are not compared here
             warnings.simplefilter("ignore", UserWarning)
-            lib_d = density(supply, hdf, membership=pd.DataFrame({"code": FIVE, "cpts_id": "B", "share": 1.0})).table
+            lib_d = density(supply.table[supply.table["code"].isin(hdf.index)], hdf,
+                            membership=pd.DataFrame({"code": FIVE, "cpts_id": "B", "share": 1.0})).table
         shown = page.evaluate("""() => Array.from(document.querySelectorAll('.editor-professions .editor-val'))
                                   .map(e => [e.parentNode.firstChild.textContent.replace(' : ', ''),
                                              +e.dataset.count, e.dataset.density])""")
@@ -290,7 +291,7 @@ def test_lasso_like_a_user(editor_page, tmp_path):
     x, y = Transformer.from_crs(4326, 3857, always_xy=True).transform(shapely.get_x(points), shapely.get_y(points))
     merc = pd.DataFrame({"x": x, "y": y}, index=hdf.index)
     owner = checked.membership.set_index("code")["cpts_id"]
-    vintage = hdf.attrs["population_vintage"]
+    vintage = layer_metadata(hdf).population_vintage
 
     def library(codes):
         terr = build_territories(pd.DataFrame({"cpts_id": "B", "stage": "1", "commune_code": codes}), hdf)
@@ -304,7 +305,7 @@ def test_lasso_like_a_user(editor_page, tmp_path):
         page.goto(path.as_uri())
         page.wait_for_function("window.cptsEditorApi !== undefined")
         centre_ll = Transformer.from_crs(3857, 4326, always_xy=True).transform(*merc.loc[FIVE].mean())
-        page.evaluate("(c) => window.cptsEditorApi.map.setView(c, 11, {animate: false})", [centre_ll[1], centre_ll[0]])
+        page.evaluate("(c) => { window.cptsEditorApi.map.setView(c, 11, {animate: false}); }", [centre_ll[1], centre_ll[0]])
         page.wait_for_timeout(200)
         centre = page.evaluate("(c) => { const q = window.cptsEditorApi.map.latLngToContainerPoint(c); return [q.x, q.y]; }",
                                [centre_ll[1], centre_ll[0]])
@@ -369,4 +370,141 @@ def test_lasso_like_a_user(editor_page, tmp_path):
         assert int(_panel(page)[f"Population ({vintage})"]) == library(sorted(set(second) - set(small)))
         # a click without a drag still toggles one commune in lasso mode
         assert errors == []
+        context.close()
+
+
+# --- supply outside the page ---------------------------------------------------------------------
+
+def _outside_neighbours_by_library(codes, hdf):
+    """Communes outside the region sharing a border line with one of ``codes``
+    (:func:`cpts_geo.communes.adjacency` on the embedded layer of France)."""
+    from cpts_geo.communes import adjacency
+
+    france = load_communes()
+    around = france[france.intersects(hdf.loc[codes].union_all().buffer(0.01))]
+    pairs = adjacency(around)
+    pairs = pairs[pairs["code"].isin(codes) & ~pairs["neighbour"].isin(hdf.index)]
+    line = shapely.length(shapely.intersection(around.geometry.loc[pairs["code"]].to_numpy(),
+                                               around.geometry.loc[pairs["neighbour"]].to_numpy())) > 0
+    return sorted(set(pairs.loc[line, "neighbour"]))
+
+
+def _border_draft(data, owned):
+    """Three free communes of the Oise on the region's limit whose neighbours outside have supply."""
+    c, b = data["communes"], data["beyond"]
+    totals = [sum(col[k] for col in b["counts"]) for k in range(len(b["c"]))]
+    picked = [code for i, code in enumerate(c["c"]) if code.startswith("60") and code not in owned
+              and any(k >= 0 and totals[k] > 0 for k in data["edge"][i])]
+    return picked[:3]
+
+
+def test_editor_data_says_what_supply_lies_beyond_the_page(editor_page):
+    from cpts_geo.professionals import supply_on_layer
+
+    _, hdf, checked, read = editor_page
+    supply = read.table
+    data = editor_data(hdf, checked, supply=read)
+    b = data["beyond"]
+    assert b["known"] and b["rows"] == int((~supply["code"].isin(hdf.index)).sum())
+    draft = _border_draft(data, set(checked.membership["code"]))
+    assert len(draft) == 3
+    pos = [data["communes"]["c"].index(code) for code in draft]
+    page_outside = sorted({b["c"][k] for i in pos for k in data["edge"][i]})
+    assert page_outside == _outside_neighbours_by_library(draft, hdf)
+    # the professionals there, as the library counts them; none of them in the draft's figures
+    lib = supply_on_layer(supply[supply["code"].isin(page_outside)], pd.Index(page_outside)).sum()
+    for p, name in enumerate(data["professions"]["names"]):
+        page = sum(b["counts"][p][b["c"].index(code)] for code in page_outside)
+        assert page == float(lib.get(name, 0.0))
+    assert sum(lib) > 0
+    # an interior commune touches nothing outside
+    assert all(data["edge"][data["communes"]["c"].index(code)] == [] for code in FIVE)
+    # a supply that stops at the region's limit says nothing beyond: the page says so
+    inner = editor_data(hdf, None, supply=supply[supply["code"].isin(hdf.index)])
+    assert not inner["beyond"]["known"] and inner["edge"][pos[0]] == [-1]
+
+
+@pytest.mark.slow
+@browser_only
+def test_panel_states_the_supply_counted_and_beyond(editor_page, tmp_path):
+    sync_api = pytest.importorskip("playwright.sync_api", reason="Playwright pour Python absent")
+    from cpts_geo.professionals import supply_on_layer
+
+    path, hdf, checked, read = editor_page
+    supply = read.table
+    data = editor_data(hdf, checked, supply=read)
+    draft = _border_draft(data, set(checked.membership["code"]))
+    outside = _outside_neighbours_by_library(draft, hdf)
+    inside = supply_on_layer(supply[supply["code"].isin(draft)], pd.Index(draft)).sum()
+    beyond = supply_on_layer(supply[supply["code"].isin(outside)], pd.Index(outside)).sum()
+    with sync_api.sync_playwright() as p:
+        context = _launch(p, tmp_path)
+        page = context.new_page()
+        page.goto(path.as_uri())
+        page.wait_for_function("window.cptsEditorApi !== undefined")
+        page.evaluate("(codes) => codes.forEach(c => window.cptsEditorApi.clickCode(c))", draft)
+        scope = page.locator(".editor-supply-scope").text_content()
+        assert scope == f"Chiffres des {len(draft)} communes du brouillon seulement : l'offre d'une commune " \
+                        "voisine n'y est pas comptée."
+        note = page.locator(".editor-beyond")
+        assert note.count() == 1
+        assert sorted(note.get_attribute("data-communes").split(",")) == outside
+        assert f"touche {len(outside)} commune(s) voisine(s) hors de la zone" in note.text_content()
+        assert "Île-de-France" in note.text_content()
+        shown = page.evaluate("""() => Array.from(document.querySelectorAll('.editor-professions .editor-val'))
+                                  .map(e => [e.parentNode.firstChild.textContent.replace(' : ', ''),
+                                             +e.dataset.count, +e.dataset.beyond, e.textContent])""")
+        for name, count, out, text in shown:
+            assert count == float(inside.get(name, 0.0))
+            assert out == float(beyond.get(name, 0.0))
+            assert ("hors zone, non compté(s)" in text) == (out > 0)
+        page.locator(".editor-professions").screenshot(path=str(tmp_path / "editeur-offre-hors-zone.png"))
+        # an interior draft: the scope is stated, nothing beyond
+        page.click(".editor-new")
+        page.evaluate("(codes) => codes.forEach(c => window.cptsEditorApi.clickCode(c))", FIVE[:1])
+        assert page.locator(".editor-beyond").count() == 0
+        assert page.locator(".editor-supply-scope").count() == 1
+        context.close()
+
+
+def test_cli_editeur_offre_keeps_the_supply_around_the_zone(tmp_path, capsys, shared_data):
+    import json
+    import re
+
+    from cpts_geo.cli import main
+
+    out = tmp_path / "somme.html"
+    bpe = shared_data / "health_professionals" / "bpe2018_sante_communes.csv"
+    assert main(["editeur", "--departements", "80", "--offre", str(bpe), "-o", str(out)]) == 0
+    said = capsys.readouterr().out
+    assert re.search(r"Offre de soins : [\d  ]+ lignes \(commune × profession\) dans la zone ; [\d  ]+ hors de la "
+                     r"zone, non comptées \(celles des communes voisines sont signalées", said)
+    text = out.read_text(encoding="utf-8")
+    data = json.loads(text.split('id="cpts-editor-data">', 1)[1].split("</script>", 1)[0])
+    assert data["beyond"]["known"]
+    # the Somme borders the Aisne, the Nord, the Oise, the Pas-de-Calais and the Seine-Maritime
+    assert {c[:2] for c in data["beyond"]["c"]} == {"02", "59", "60", "62", "76"}
+
+
+@browser_only
+def test_lasso_conflict_list_keeps_registry_names_as_text(tmp_path):
+    """A CPTS name from the registry shown in the lasso's list of conflicts stays text."""
+    sync_api = pytest.importorskip("playwright.sync_api", reason="Playwright pour Python absent")
+    payload = "<img src=x onerror=\"window.__pwned=1\">{{7*7}}"
+    somme = load_communes(departments="80")
+    reg = pd.DataFrame({"cpts_id": ["X", "X"], "cpts_name": [payload] * 2, "stage": ["ACI signé"] * 2,
+                        "commune_code": ["80021", "80001"]})
+    path = perimeter_editor(somme, validate_registry(reg, somme), tmp_path / "e.html")
+    with sync_api.sync_playwright() as p:
+        context = _launch(p, tmp_path)
+        page = context.new_page()
+        page.goto(path.as_uri())
+        page.wait_for_function("window.cptsEditorApi !== undefined")
+        page.evaluate("() => { window.cptsEditorApi.lassoCodes(['80021', '80001', '80002']); }")
+        items = page.locator(".editor-pending li").all_text_contents()
+        assert len(items) == 2 and all(payload in t for t in items)
+        page.click(".editor-take")
+        assert all(payload in t for t in page.locator(".editor-conflict").all_text_contents())
+        assert page.locator("img[src='x']").count() == 0
+        assert page.evaluate("window.__pwned") is None
         context.close()

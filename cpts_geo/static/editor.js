@@ -92,10 +92,22 @@
         }
       });
       f.pieces = pieces;
+      // neighbours outside the page (their supply is not in the figures above: said so)
+      var beyond = {}, regions = {};
+      f.edge = false;
+      pos.forEach(function (i) {
+        (data.edge.length ? data.edge[i] : []).forEach(function (k) {
+          f.edge = true;
+          if (k >= 0) { beyond[k] = true; regions[data.beyond.r[k]] = true; }
+        });
+      });
+      f.beyond = Object.keys(beyond).map(Number).sort(function (a, b) { return a - b; });
+      f.beyondRegions = Object.keys(regions).sort();
       data.professions.names.forEach(function (name, p) {
-        var count = 0;
+        var count = 0, out = 0;
         pos.forEach(function (i) { count += data.professions.counts[p][i]; });
-        f.prof.push({name: name, count: count, density: f.pop > 0 ? data.per * count / f.pop : null});
+        if (data.beyond.known) { f.beyond.forEach(function (k) { out += data.beyond.counts[p][k]; }); }
+        f.prof.push({name: name, count: count, density: f.pop > 0 ? data.per * count / f.pop : null, beyond: out});
       });
       return f;
     }
@@ -336,10 +348,21 @@
         if (f.prof.length) {
           var pbox = el("div", "editor-professions");
           pbox.appendChild(el("h3", null, T.professionals));
+          pbox.appendChild(el("p", "editor-supply-scope", T.supply_scope.replace("{n}", f.n)));
+          var anyBeyond = f.prof.some(function (p) { return p.beyond > 0; });
+          if (f.edge) {
+            var note = !data.beyond.known ? T.beyond_unknown : (anyBeyond ? T.beyond_known : T.beyond_none);
+            var b = el("p", "editor-beyond" + (data.beyond.known ? "" : " editor-flag"),
+                       note.replace("{k}", f.beyond.length).replace("{regions}", f.beyondRegions.join(", ")));
+            b.dataset.communes = data.beyond.known ? f.beyond.map(function (k) { return data.beyond.c[k]; }).join(",") : "";
+            pbox.appendChild(b);
+          }
           f.prof.forEach(function (p) {
-            var v = row(pbox, p.name, num(p.count, 0) + " (" + num(p.density, 1) + ")");
+            var v = row(pbox, p.name, num(p.count, 0) + " (" + num(p.density, 1) + ")" +
+                        (p.beyond > 0 ? " — " + T.beyond_row.replace("{m}", num(p.beyond, 0)) : ""));
             v.dataset.count = p.count;
             v.dataset.density = p.density === null ? "" : p.density;
+            v.dataset.beyond = p.beyond;
           });
           box.appendChild(pbox);
         }
