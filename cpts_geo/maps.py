@@ -49,7 +49,7 @@ from collections.abc import Mapping
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
-from typing import cast
+from typing import NamedTuple, cast
 
 import folium
 import geopandas as gpd
@@ -214,45 +214,59 @@ def encode_geometries(geoms, origin: tuple[float, float], scale: float) -> list[
     [[['S??SR??R']], []]
     """
     geoms = np.asarray(geoms, dtype=object)
-    out: list[list[list[str]]] = [[] for _ in range(len(geoms))]
-    present = ~(shapely.is_missing(geoms) | shapely.is_empty(geoms))
-    if not present.any():
-        return out
-    idx_present = np.flatnonzero(present)
+    return _encode_rings(_rings_of(geoms), len(geoms), origin, scale)
+
+
+class _Rings(NamedTuple):
+    """Polygon rings as flat arrays (the layout of GeoArrow), each ring without its closing point."""
+
+    xy: np.ndarray  # (n, 2) coordinates
+    ring: np.ndarray  # ring number of each coordinate (0, 1, 2… in order)
+    ring_part: np.ndarray  # polygon number of each ring; a polygon's first ring is its exterior
+    part_geom: np.ndarray  # geometry number of each polygon
+
+
+def _rings_of(geoms: np.ndarray) -> _Rings:
+    """The rings of (multi)polygons; missing and empty geometries have none."""
+    present = np.flatnonzero(~(shapely.is_missing(geoms) | shapely.is_empty(geoms)))
     parts, part_geom = shapely.get_parts(geoms[present], return_index=True)
-    part_geom = idx_present[part_geom]
     rings, ring_part = shapely.get_rings(parts, return_index=True)
-    n_int = shapely.get_num_interior_rings(parts)
-    is_ext = np.zeros(len(rings), dtype=bool)
-    is_ext[np.concatenate([[0], np.cumsum(n_int + 1)[:-1]])] = True
     xy, ring_of = shapely.get_coordinates(rings, return_index=True)
-    # drop each ring's closing point
-    last = np.r_[ring_of[1:] != ring_of[:-1], True]
-    xy, ring_of = xy[~last], ring_of[~last]
-    q = np.round((xy - np.asarray(origin)) * scale).astype(np.int64)
+    closing = np.r_[ring_of[1:] != ring_of[:-1], True] if len(ring_of) else np.zeros(0, dtype=bool)
+    return _Rings(xy[~closing], ring_of[~closing], ring_part, present[part_geom])
+
+
+def _encode_rings(r: _Rings, n_geoms: int, origin: tuple[float, float], scale: float) -> list[list[list[str]]]:
+    """:func:`encode_geometries` from the rings of ``n_geoms`` geometries."""
+    out: list[list[list[str]]] = [[] for _ in range(n_geoms)]
+    n_rings = len(r.ring_part)
+    if not n_rings:
+        return out
+    is_ext = np.r_[True, r.ring_part[1:] != r.ring_part[:-1]]
+    ring_of = r.ring
+    q = np.round((r.xy - np.asarray(origin)) * scale).astype(np.int64)
     first = np.r_[True, ring_of[1:] != ring_of[:-1]]
     keep = first | np.any(q != np.roll(q, 1, axis=0), axis=1)
     q, ring_of, first = q[keep], ring_of[keep], first[keep]
-    counts = np.bincount(ring_of, minlength=len(rings))
+    counts = np.bincount(ring_of, minlength=n_rings)
     ok_ring = counts >= 3
     d = q.copy()
     d[~first] = q[~first] - q[np.flatnonzero(~first) - 1]
     chars, nchars = _varint_chars(d.ravel())
     per_point = nchars.reshape(-1, 2).sum(axis=1)
-    ring_chars = np.bincount(ring_of, weights=per_point, minlength=len(rings)).astype(np.int64)
-    ends = np.cumsum(ring_chars)
+    ring_chars = np.bincount(ring_of, weights=per_point, minlength=n_rings).astype(np.int64)
+    ends = np.cumsum(ring_chars).tolist()
+    starts = [0, *ends[:-1]]
     text = chars.tobytes().decode("ascii")
+    geom_of = r.part_geom[r.ring_part].tolist()
     current_poly: list[str] | None = None
-    start = 0
-    for r in range(len(rings)):
-        s = text[start:ends[r]]
-        start = ends[r]
-        if is_ext[r]:
-            current_poly = [s] if ok_ring[r] else None
+    for ext, ok, g, a, b in zip(is_ext.tolist(), ok_ring.tolist(), geom_of, starts, ends):
+        if ext:
+            current_poly = [text[a:b]] if ok else None
             if current_poly is not None:
-                out[part_geom[ring_part[r]]].append(current_poly)
-        elif current_poly is not None and ok_ring[r]:
-            current_poly.append(s)
+                out[g].append(current_poly)
+        elif current_poly is not None and ok:
+            current_poly.append(text[a:b])
     return out
 
 
@@ -325,15 +339,20 @@ def _simplified(communes: gpd.GeoDataFrame, tolerance: float) -> np.ndarray:
     are read from the embedded data instead (``data/communes/build_simplified.py``): the same
     algorithm, computed once.
     """
-    pre = _precomputed_simplified(communes, tolerance)
-    if pre is not None:
-        return pre
+    return _simplified_and_rings(communes, tolerance)[0]
+
+
+def _simplified_and_rings(communes: gpd.GeoDataFrame, tolerance: float) -> tuple[np.ndarray, _Rings | None]:
+    """:func:`_simplified`, with the rings of the result when they come precomputed (else None)."""
+    rings = _precomputed_rings(communes, tolerance)
+    if rings is not None:
+        return _polygons_of(rings, communes.geometry.to_numpy()), rings
     out = np.empty(len(communes), dtype=object)
     for crs, sel, metric, present, simplified in _simplify_metric(communes, tolerance):
         geoms = metric.copy()
         geoms[present] = simplified
         out[sel] = gpd.GeoSeries(geoms, crs=crs).to_crs("EPSG:4326").to_numpy()
-    return out
+    return out, None
 
 
 def _kept_vertices(original: np.ndarray, simplified: np.ndarray) -> np.ndarray:
@@ -381,31 +400,36 @@ def _keep_vertices(geoms: np.ndarray, keep: np.ndarray) -> np.ndarray:
     'POLYGON ((0 0, 2 0, 2 2, 0 2, 0 0))'
     """
     geoms = np.asarray(geoms, dtype=object)
-    out = geoms.copy()
     present = np.flatnonzero(~(shapely.is_missing(geoms) | shapely.is_empty(geoms)))
-    if not len(present):
-        return out
     parts, part_geom = shapely.get_parts(geoms[present], return_index=True)
     rings, ring_part = shapely.get_rings(parts, return_index=True)
     xy, ring_of = shapely.get_coordinates(rings, return_index=True)
-    new_rings = shapely.linearrings(xy[keep], indices=ring_of[keep])
-    polys = shapely.polygons(new_rings, indices=ring_part)
-    multi = shapely.get_type_id(geoms[present]) == shapely.GeometryType.MULTIPOLYGON
-    single = ~multi[part_geom]
-    out[present[part_geom[single]]] = polys[single]
-    if multi.any():
-        groups = part_geom[~single]
-        _, compact = np.unique(groups, return_inverse=True)
-        out[present[np.unique(groups)]] = shapely.multipolygons(polys[~single], indices=compact)
+    return _polygons_of(_Rings(xy[keep], ring_of[keep], ring_part, present[part_geom]), geoms)
+
+
+def _polygons_of(r: _Rings, like: np.ndarray) -> np.ndarray:
+    """Geometries from rings, each of the type of its twin in ``like`` (which also gives the
+    geometries without rings: missing or empty)."""
+    out = np.asarray(like, dtype=object).copy()
+    if not len(r.ring_part):
+        return out
+    polys = shapely.polygons(shapely.linearrings(r.xy, indices=r.ring), indices=r.ring_part)
+    multi = shapely.get_type_id(out) == shapely.GeometryType.MULTIPOLYGON
+    single = ~multi[r.part_geom]
+    out[r.part_geom[single]] = polys[single]
+    if not single.all():
+        owners, compact = np.unique(r.part_geom[~single], return_inverse=True)
+        out[owners] = shapely.multipolygons(polys[~single], indices=compact)
     return out
 
 
 @lru_cache(maxsize=1)
-def _vertex_masks() -> dict[str, np.ndarray] | None:
-    """The embedded ``simplified.parquet``: tolerance column → kept-vertex flags, or None when absent.
+def _vertex_flags() -> dict[str, np.ndarray] | None:
+    """The embedded ``simplified.parquet`` (column → flags), or None when absent.
 
     One row per coordinate of the embedded communes (``communes.parquet``, in
-    :func:`shapely.get_coordinates` order).
+    :func:`shapely.get_coordinates` order): ``ring_start`` and ``polygon_start`` (the first
+    coordinate of a ring, of a polygon), ``keep_<tolerance>`` (vertex kept by the simplification).
     """
     import pyarrow.parquet as pq
 
@@ -418,21 +442,23 @@ def _vertex_masks() -> dict[str, np.ndarray] | None:
     return {name: table.column(name).to_numpy(zero_copy_only=False) for name in table.column_names}
 
 
-def _precomputed_simplified(communes: gpd.GeoDataFrame, tolerance: float) -> np.ndarray | None:
-    """The precomputed simplification of ``communes``, or None if they are not the embedded ones."""
+def _precomputed_rings(communes: gpd.GeoDataFrame, tolerance: float) -> _Rings | None:
+    """The rings of the precomputed simplification of ``communes``, or None if they are not the
+    embedded communes (same codes, identical EPSG:4326 geometries) or ``tolerance`` was not
+    precomputed."""
     if float(tolerance) not in PRECOMPUTED_TOLERANCES or communes.crs is None \
             or not communes.crs.equals("EPSG:4326"):
         return None
-    masks = _vertex_masks()
+    flags = _vertex_flags()
     column = f"keep_{float(tolerance):g}"
-    if masks is None or column not in masks:
+    if flags is None or column not in flags:
         return None
     from cpts_geo.communes import _read_parquet
 
     embedded = _read_parquet("communes.parquet").geometry
     counts = shapely.get_num_coordinates(embedded.to_numpy())
     pos = embedded.index.get_indexer(pd.Index(communes.index.astype(str)))
-    if (pos < 0).any() or int(counts.sum()) != len(masks[column]):
+    if (pos < 0).any() or int(counts.sum()) != len(flags[column]):
         return None
     base = embedded.to_numpy()[pos]
     given = communes.geometry.to_numpy()
@@ -445,7 +471,21 @@ def _precomputed_simplified(communes: gpd.GeoDataFrame, tolerance: float) -> np.
     lengths = counts[pos]
     offsets = np.concatenate([[0], np.cumsum(lengths)[:-1]])
     rows = np.repeat(starts - offsets, lengths) + np.arange(int(lengths.sum()))
-    return _keep_vertices(base, masks[column][rows])
+    ring_start, polygon_start, keep = (flags[name][rows] for name in ("ring_start", "polygon_start", column))
+    ring = np.cumsum(ring_start) - 1
+    ring_part = np.cumsum(polygon_start[ring_start]) - 1
+    part_geom = np.repeat(np.arange(len(base)), lengths)[polygon_start]
+    if len(part_geom) != int(shapely.get_num_geometries(base).sum()):  # pragma: no cover - checked by the tests
+        return None
+    return _Rings(shapely.get_coordinates(base)[keep], ring[keep], ring_part, part_geom)
+
+
+def _precomputed_simplified(communes: gpd.GeoDataFrame, tolerance: float) -> np.ndarray | None:
+    """The precomputed simplification of ``communes``, or None (see :func:`_precomputed_rings`)."""
+    rings = _precomputed_rings(communes, tolerance)
+    if rings is None:
+        return None
+    return _polygons_of(rings, communes.geometry.to_numpy())
 
 
 def _french_number(x, fmt: str) -> str:
@@ -667,7 +707,8 @@ def stage_map(
     many = len(communes) > 10_000
     tolerance = (300.0 if many else 80.0) if tolerance is None else float(tolerance)
     scale = (5_000.0 if many else 10_000.0) if scale is None else float(scale)
-    simple = pd.Series(_simplified(communes, tolerance), index=communes.index)
+    simple_geoms, simple_rings = _simplified_and_rings(communes, tolerance)
+    simple = pd.Series(simple_geoms, index=communes.index)
     minx, miny, maxx, maxy = shapely.total_bounds(simple.to_numpy())
     origin = (round(float(minx), 4), round(float(miny), 4))
     overseas = communes.index.astype(str).str.startswith("97")
@@ -717,7 +758,8 @@ def stage_map(
         "k": [-1 if pd.isna(c) else cpts_pos.get(str(c), -1) for c in cid_col],
         "all": [e if isinstance(e, str) and "%" in e else None for e in all_col],
         "b": _quantised_bounds(simple.to_numpy(), origin, scale),
-        "g": encode_geometries(simple.to_numpy(), origin, scale),
+        "g": encode_geometries(simple_arr, origin, scale) if simple_rings is None
+        else _encode_rings(simple_rings, len(simple_arr), origin, scale),
     }
     deps = []
     if "department" in communes.columns:

@@ -227,7 +227,7 @@ def test_precomputed_simplification_belongs_to_the_embedded_layer():
     digest = hashlib.sha256(data_file("communes.parquet").read_bytes()).hexdigest()
     assert meta[b"communes_sha256"].decode() == digest, "run data/communes/build_simplified.py again"
     table = pq.read_table(data_file(_SIMPLIFIED_FILE))
-    assert table.column_names == [f"keep_{t:g}" for t in PRECOMPUTED_TOLERANCES]
+    assert table.column_names == ["ring_start", "polygon_start", *(f"keep_{t:g}" for t in PRECOMPUTED_TOLERANCES)]
     assert table.num_rows == int(shapely.get_num_coordinates(_read_parquet("communes.parquet").geometry).sum())
 
 

@@ -9,8 +9,10 @@ simplification: each border shared by two communes is simplified once, so neighb
 identical borders) in the metric CRS of each territory. For all of France this takes seconds;
 it only removes vertices, so it is stored here once as *which vertices are kept*: one row per
 coordinate of ``communes.parquet`` (in :func:`shapely.get_coordinates` order, commune after
-commune), one boolean column ``keep_<tolerance>`` per tolerance of
-:data:`cpts_geo.maps.PRECOMPUTED_TOLERANCES` (ring closings ``False``). The file's metadata
+commune), the columns ``ring_start`` and ``polygon_start`` (first coordinate of a ring, of a
+polygon: the layout of the geometries, so that they are rebuilt without taking them apart) and
+one column ``keep_<tolerance>`` per tolerance of :data:`cpts_geo.maps.PRECOMPUTED_TOLERANCES`
+(ring closings ``False``). The file's metadata
 records the sha256 of the ``communes.parquet`` it was computed from.
 The map rebuilds the simplified communes from the embedded geometries and these bits
 (:func:`cpts_geo.maps._keep_vertices`) when it draws the embedded communes.
@@ -68,9 +70,16 @@ def masks(communes, tolerance: float) -> np.ndarray:
 def main() -> None:
     communes = load_communes()
     source = hashlib.sha256((HERE / "communes.parquet").read_bytes()).hexdigest()
-    columns = {f"keep_{tolerance:g}": pa.array(masks(communes, tolerance)) for tolerance in PRECOMPUTED_TOLERANCES}
+    parts = shapely.get_parts(communes.geometry.to_numpy())
+    rings, ring_part = shapely.get_rings(parts, return_index=True)
+    ring_of = shapely.get_coordinates(rings, return_index=True)[1]
+    ring_start = np.r_[True, ring_of[1:] != ring_of[:-1]]
+    polygon_start = ring_start.copy()
+    polygon_start[np.flatnonzero(ring_start)] = np.r_[True, ring_part[1:] != ring_part[:-1]]
+    columns = {"ring_start": pa.array(ring_start), "polygon_start": pa.array(polygon_start)}
+    columns.update({f"keep_{tolerance:g}": pa.array(masks(communes, tolerance)) for tolerance in PRECOMPUTED_TOLERANCES})
     table = pa.table(columns).replace_schema_metadata({
-        "description": "vertices of communes.parquet kept by shapely.coverage_simplify per metric CRS",
+        "description": "layout of the rings of communes.parquet and the vertices kept by shapely.coverage_simplify",
         "tolerances_m": ",".join(f"{t:g}" for t in PRECOMPUTED_TOLERANCES),
         "geos": shapely.geos_version_string, "communes_sha256": source})
     path = HERE / _SIMPLIFIED_FILE
