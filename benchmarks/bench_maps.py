@@ -7,7 +7,14 @@ most 1.5 MB.
 
 Reference: a plain ``folium.GeoJson`` of the same communes with a tooltip, written by folium, with
 Leaflet inlined from the installed package so that it draws offline too (folium's own page
-loads Leaflet from a CDN and draws nothing without network).
+loads Leaflet from a CDN and draws nothing without network), framed on the area with
+``fit_bounds`` as our map is. For the region, the page folium gives without ``fit_bounds`` (the
+whole world at zoom 1, the region a few pixels wide: Leaflet then draws almost nothing) is
+also opened, the reference of the previous releases.
+
+The France map's write time is also given for the communes simplified at run time (a layer that
+is not the embedded one, e.g. read with ``read_communes``), besides the default: the embedded
+communes, whose simplification is precomputed (``data/communes/simplified.parquet``).
 
 Opening time: Chromium (``/usr/bin/chromium``, headless, no network) is driven by Playwright; the
 time is from navigation start to the end of the page's scripts (``performance.now()`` at the
@@ -23,6 +30,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from unittest import mock
 
 import folium
 
@@ -37,10 +45,14 @@ FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--dis
          "--host-resolver-rules=MAP * ~NOTFOUND"]
 
 
-def plain_folium(communes, path: Path) -> Path:
+def plain_folium(communes, path: Path, *, framed: bool = True) -> Path:
     m = folium.Map(tiles=None)
     folium.GeoJson(communes[["name", "population", "geometry"]].reset_index(),
                    tooltip=folium.GeoJsonTooltip(["name", "code", "population"])).add_to(m)
+    if framed:
+        mainland = communes[~communes.index.str.startswith("97")]
+        x0, y0, x1, y1 = (mainland if len(mainland) else communes).total_bounds
+        m.fit_bounds([[y0, x0], [y1, x1]])
     m.save(str(path))
     js, css = _leaflet()
     page = path.read_text(encoding="utf-8")
@@ -103,17 +115,32 @@ def main() -> None:
         size, ref_size = ours.stat().st_size / 1e6, ref.stat().st_size / 1e6
         write = statistics.median(t_build)
         print(f"{label} : {len(layer)} communes, {len(terr)} CPTS")
-        print(f"  cpts_geo : {size:6.2f} Mo, écrite en {write:.2f} s")
+        print(f"  cpts_geo : {size:6.2f} Mo, écrite en {write:.2f} s (médiane de {', '.join(f'{t:.2f}' for t in t_build)})")
+        if label.startswith("France"):
+            # the same map from a layer that is not the embedded one: simplified at run time
+            t0 = time.perf_counter()
+            with mock.patch("cpts_geo.maps._precomputed_rings", return_value=None):
+                save_map(stage_map(terr, layer, membership=checked.membership), tmp / "France-calculee.html")
+            print(f"  cpts_geo, simplification calculée à l'exécution : écrite en {time.perf_counter() - t0:.2f} s (une fois)")
         print(f"  folium.GeoJson : {ref_size:6.2f} Mo, écrite en {t_ref:.2f} s (une fois) ; "
               f"taille ×{size / ref_size:.3f}, écriture ×{write / t_ref:.2f}")
         if browser:
-            times = open_times([ours, ref], runs)
+            world = None if label.startswith("France") else plain_folium(layer, tmp / f"{label[:6]}-folium-monde.html",
+                                                                         framed=False)
+            times = open_times([ours, ref] + ([world] if world else []), runs)
             (s_ours, w_ours), (s_ref, w_ref) = times[ours], times[ref]
             print(f"  ouverture dans Chromium : cpts_geo {s_ours:.2f} s (goto→load {w_ours:.2f} s) ; "
-                  f"folium.GeoJson {s_ref:.2f} s (goto→load {w_ref:.2f} s) ; ×{s_ours / s_ref:.2f}")
+                  f"folium.GeoJson cadré {s_ref:.2f} s (goto→load {w_ref:.2f} s) ; ×{s_ours / s_ref:.2f}")
+            if world:
+                s_w, w_w = times[world]
+                print(f"  folium.GeoJson sans cadrage (monde au zoom 1) {s_w:.2f} s (goto→load {w_w:.2f} s) ; "
+                      f"×{s_ours / s_w:.2f}")
             if label.startswith("France"):
                 print(f"  objectifs France : écriture {write:.2f} s / 6 s (×{write / 6:.2f}), "
                       f"ouverture {s_ours:.2f} s / 3 s (×{s_ours / 3:.2f})")
+        elif label.startswith("France"):
+            print(f"  objectif France : écriture {write:.2f} s / 6 s (×{write / 6:.2f})")
+    print(f"Charge à la fin (1, 5, 15 min) : {', '.join(f'{x:.1f}' for x in os.getloadavg())}")
     print(f"Fichiers : {tmp}")
 
 

@@ -129,7 +129,8 @@
     var R = {fill: rendererFor("cptsFill"), communes: rendererFor("communes"),
              indicators: rendererFor("indicators"), outlines: rendererFor("outlines"),
              departments: rendererFor("departments")};
-    if (data.bounds) { map.fitBounds(data.bounds); }
+    // no zoom animation: the layers are drawn once, at the final zoom
+    if (data.bounds) { map.fitBounds(data.bounds, {animate: false}); }
     var baseZoom = Math.round(map.getZoom());
     var detailZoom = lazy ? Math.max(data.communeMinZoom, baseZoom + 2) : baseZoom + 2;
     ["outlines", "departments", "labels"].forEach(function (p) { map.getPane(p).style.pointerEvents = "none"; });
