@@ -322,7 +322,7 @@ def cog_codes(year: int) -> pd.Index:
     return _cog_codes(_check_year(year))
 
 
-@lru_cache(maxsize=4)
+@lru_cache(maxsize=len(HISTORY_YEARS))  # every vintage: with_population scans them all
 def _cog_codes(year: int) -> pd.Index:
     from cpts_geo.communes import _read_parquet
 

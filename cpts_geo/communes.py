@@ -1263,11 +1263,13 @@ def with_population(
     arm_parent = arm_layer["parent"]
     is_arm = data.index.isin(arm_parent.index)
 
+    # object labels: pandas' Arrow strings test ``isin`` against a 35 000-code index value by value
+    labels = data.index.astype(object)
     if cog is None:
-        plain = data.index[~is_arm]
+        plain = labels[~is_arm]
         counts = {y: int(plain.isin(cog_codes(y)).sum()) for y in HISTORY_YEARS}
         cog = max(counts, key=lambda y: (counts[y], y))
-    of_year = data.index.isin(cog_codes(cog)) | is_arm
+    of_year = labels.isin(cog_codes(cog)) | is_arm
     integer = ["population"] if bool((data["population"] % 1 == 0).all()) else []
     main = rebase_counts(data[of_year], cog=cog, integer=integer)
     other = rebase_counts(data[~of_year], cog=cog, integer=integer)
