@@ -551,7 +551,7 @@ def remap_codes(
     target = uniq.copy()  # object dtype
     target[~is_current] = None
     reason = np.full(len(uniq), None, dtype=object)
-    current = set(layer.index)
+    current = set(layer_codes)  # object labels: a set of Arrow strings is built value by value
     if plm == "city":
         for i in np.flatnonzero(is_arm):
             code = uniq[i]

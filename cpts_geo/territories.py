@@ -208,7 +208,7 @@ def membership(registry, communes: pd.DataFrame | None = None, *, passage=None,
 def _units(communes: gpd.GeoDataFrame, codes) -> gpd.GeoDataFrame:
     """The commune layer, with cities given by arrondissement replaced by them."""
     wanted = set(codes)
-    missing = wanted - set(communes.index)
+    missing = wanted - set(communes.index.astype(object))  # a set of Arrow strings is built value by value
     if not missing:
         return communes
     arm = load_arrondissements(crs=communes.crs)

@@ -7,6 +7,7 @@ here to ``../shared/data`` when that folder exists) and otherwise says what file
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -15,7 +16,8 @@ from conftest import shared_data_dir
 nbformat = pytest.importorskip("nbformat")
 nbclient = pytest.importorskip("nbclient")
 
-NOTEBOOKS = sorted((Path(__file__).resolve().parents[1] / "notebooks").glob("*.ipynb"))
+REPO = Path(__file__).resolve().parents[1]
+NOTEBOOKS = sorted((REPO / "notebooks").glob("*.ipynb"))
 
 
 @pytest.mark.slow
@@ -26,6 +28,8 @@ def test_notebook_runs(path, tmp_path, monkeypatch):
         monkeypatch.setenv("CPTS_GEO_SHARED_DATA", str(shared))
     monkeypatch.setenv("CPTS_GEO_OUTPUT_DIR", str(tmp_path))
     monkeypatch.setenv("MPLBACKEND", "Agg")
+    # the kernel imports this checkout's cpts_geo, as the tests do, not whatever copy is installed
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")])))
     nb = nbformat.read(path, as_version=4)
     client = nbclient.NotebookClient(
         nb, timeout=600, kernel_name="python3", resources={"metadata": {"path": str(path.parent)}}
