@@ -639,24 +639,25 @@ def _cmd_offre(args: argparse.Namespace) -> int:
     import warnings
     from pathlib import Path
 
-    import pandas as pd
-
-    from cpts_geo.accessibility import (
-        DREES_DECAY,
-        TRAVEL_ASSUMPTIONS,
-        accessibility,
-        territory_accessibility,
-    )
+    from cpts_geo.accessibility import DREES_DECAY, TRAVEL_ASSUMPTIONS
     from cpts_geo.communes import load_communes
-    from cpts_geo.density import density, density_table
+    from cpts_geo.density import (
+        TABLE_HEADERS,
+        accessibility_header,
+        cpts_supply,
+        cpts_supply_notes,
+        cpts_supply_table,
+    )
     from cpts_geo.errors import ValidationError
+    from cpts_geo.outputs import write_table
     from cpts_geo.professionals import parse_professions, supply_report_tables
 
     # options first: a mistake is said before any reading
     low, top = TRAVEL_ASSUMPTIONS["terminal_min"], max(DREES_DECAY)
-    if not low < args.minutes <= top:
+    minutes = top if args.minutes is None else args.minutes
+    if not low < minutes <= top:
         raise ValueError(
-            f"--minutes {number(args.minutes, None)} : choisissez une portée de plus de "
+            f"--minutes {number(minutes, None)} : choisissez une portée de plus de "
             f"{number(low, None)} minute (temps fixe de chaque trajet) et d'au plus "
             f"{number(top, None)} minutes : les paliers DREES donnent un poids nul à partir de "
             f"{number(top, None)} minutes, une portée plus grande serait sans effet.")
@@ -667,14 +668,14 @@ def _cmd_offre(args: argparse.Namespace) -> int:
         except ValidationError as err:
             raise ValidationError("Option --professions : profession(s) non reconnue(s)",
                                   [{"problem": text} for text in err.problems["problem"]]) from None
-    _outputs_first(tables=[Path(args.output)])
+    out = Path(args.output)
+    _outputs_first(tables=[out])
 
     _, checked, _ = _check(args)
     france = load_communes()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # remapped, rejected and duplicated rows: reported below
         supply = _read_supply(args, france)
-    out = Path(args.output)
     out.parent.mkdir(parents=True, exist_ok=True)
     used, n_rejected, other, empty = (supply.rows_used, supply.rows_rejected,
                                       supply.other_equipment_rows, supply.rows_empty)
@@ -691,79 +692,20 @@ def _cmd_offre(args: argparse.Namespace) -> int:
         path = out.with_name(f"{out.stem}_{name}.csv")
         write_csv(table, path, index=False)
         print(f"  détail : {path}")
-    membership = checked.membership
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # summarised below, for the communes of the CPTS
-        dens = density(supply, france, membership=membership, professions=professions)
-        profs = list(dens.table.index.unique("profession"))
-        acc = accessibility(supply, france, professions=profs, max_minutes=args.minutes,
-                            per=10_000, quiet=True)
-        terrs = {prof: territory_accessibility(acc.table[prof], membership,
-                                               weights=acc.table["demand"])
-                 for prof in profs}
-    table = density_table(dens)
-    acc_col = f"Accessibilité E2SFCA ({number(args.minutes, None)} min, pour 10 000 hab.)"
-    parts = [terrs[prof].table["accessibility"].rename(prof) for prof in profs]
-    table[acc_col] = pd.concat(parts, axis=1).stack().reindex(dens.table.index).round(1).to_numpy()
-    table.insert(0, "Nom", checked.cpts["name"].reindex(dens.table.index.get_level_values(0)).to_numpy())
-    table = table.sort_index(level=0, sort_remaining=False, kind="stable")
-    from cpts_geo.outputs import write_table
-
+        result = cpts_supply(supply, france, checked.membership, names=checked.cpts["name"],
+                             professions=professions, max_minutes=minutes, quiet=True)
+    table = cpts_supply_table(result)
     write_table(table, out)
-    print(f"Densité et accessibilité de {len(checked.cpts)} "
-          f"CPTS écrites dans {out}.")
-    if "médecin généraliste" in profs:
+    print(f"Densité et accessibilité de {len(checked.cpts)} CPTS écrites dans {out}.")
+    if "médecin généraliste" in result.territories:
         gp = table.xs("médecin généraliste", level="Profession")
         print("Médecins généralistes pour 10 000 habitants (densité ; accessibilité) :")
         for cid, rec in gp.iterrows():
-            print(f"  - {cid} {rec['Nom']} : {number(rec['Densité pour 10 000 hab.'], 1) or 'inconnue'} ; "
-                  f"{number(rec[acc_col], 1) or 'inconnue'}")
-    # what the library warned about, for the communes of the CPTS only
-    def _examples(codes, n: int = 5) -> str:
-        codes = [str(c) for c in codes]
-        return ", ".join(codes[:n]) + (", …" if len(codes) > n else "")
-
-    ours = set(membership["code"].astype(str))
-    notes = []
-    for prof in profs:
-        none = [c for c in acc.no_supply.get(prof, []) if c in ours]
-        if none:
-            notes.append(f"{prof} : {number(len(none))} commune(s) des CPTS sans aucune offre à "
-                         f"moins de {number(args.minutes, None)} minutes, accessibilité 0 "
-                         f"({_examples(none)})")
-    unknown = terrs[profs[0]].unknown if profs else []
-    if unknown:
-        first = terrs[profs[0]].table
-        blank = first.index[first["accessibility"].isna()]
-        notes.append(f"{number(len(unknown))} commune(s) des CPTS d'accessibilité inconnue (sans "
-                     f"géométrie ou sans temps de trajet : {_examples(unknown)}) : moyennes des CPTS "
-                     "calculées sans elles"
-                     + (f" ; accessibilité vide pour {_examples(blank)}" if len(blank) else ""))
-    capped = [c for c in acc.capped_self if c in ours]
-    if capped:
-        notes.append(f"{number(len(capped))} commune(s) des CPTS très étendue(s) dont le trajet "
-                     f"interne estimé atteint {number(args.minutes, None)} minutes "
-                     f"({_examples(capped)}) : compté juste sous cette portée, leur offre reste à "
-                     "portée de leurs habitants")
-    no_pop = dens.unknown_population  # the communes of the CPTS (membership) only
-    if no_pop:
-        notes.append(f"{number(len(no_pop))} commune(s) des CPTS de population inconnue "
-                     f"({_examples(no_pop)}) : hors des totaux de population")
-    if dens.partial_reference:
-        with_supply, n_deps = dens.partial_reference
-        notes.append(f"références calculées sur une offre partielle : elle ne couvre que "
-                     f"{number(with_supply)} des {number(n_deps)} départements ; les densités France "
-                     "et région sont sous-estimées (donnez l'offre nationale)")
-    ref_no_pop = dens.reference_unknown_population
-    if ref_no_pop:
-        notes.append(f"références calculées sans {number(len(ref_no_pop))} commune(s) de population "
-                     f"inconnue ({_examples(ref_no_pop)})")
-    duplicates = supply.duplicates
-    if len(duplicates):
-        notes.append(f"{number(len(duplicates))} ligne(s) de la BPE répètent une autre ligne (mêmes "
-                     "commune, IRIS et équipement) : effectifs additionnés (lignes "
-                     + _examples([f"{a} et {b}" for a, b in
-                                  duplicates[["first_row", "row"]].itertuples(index=False)], 3) + ")")
+            print(f"  - {cid} {rec['Nom']} : {number(rec[TABLE_HEADERS['density']], 1) or 'inconnue'} ; "
+                  f"{number(rec[accessibility_header(result)], 1) or 'inconnue'}")
+    notes = cpts_supply_notes(result, supply)
     if notes:
         print("À noter :")
         for note in notes:
@@ -1188,7 +1130,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--effectif", help="colonne de l'effectif")
     p.add_argument("--professions", nargs="+", metavar="PROFESSION",
                    help="professions retenues (défaut : toutes celles présentes)")
-    p.add_argument("--minutes", type=float, default=20,
+    p.add_argument("--minutes", type=float,
                    help="portée de l'accessibilité en minutes, au plus 20 (défaut 20 ; paliers "
                         "DREES : poids nul à partir de 20 minutes)")
     p.add_argument("-o", "--sortie", "--output", dest="output", default="offre_cpts.csv", metavar="FICHIER.csv",

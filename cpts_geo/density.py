@@ -32,9 +32,21 @@ from cpts_geo.communes import layer_metadata
 from cpts_geo.errors import CptsGeoWarning, ValidationError
 
 if TYPE_CHECKING:
+    from cpts_geo.accessibility import CommuneAccessibility, TerritoryAccessibility
     from cpts_geo.professionals import SupplyRead
 
-__all__ = ["PER", "TABLE_HEADERS", "DensityResult", "density", "density_table"]
+__all__ = [
+    "PER",
+    "TABLE_HEADERS",
+    "CptsSupply",
+    "DensityResult",
+    "accessibility_header",
+    "cpts_supply",
+    "cpts_supply_notes",
+    "cpts_supply_table",
+    "density",
+    "density_table",
+]
 
 #: Inhabitants per unit of density by default (densities per 10 000 inhabitants).
 PER = 10_000
@@ -357,3 +369,228 @@ def density_table(result: DensityResult | pd.DataFrame, *, profession: str | Non
     names = {"code": "Commune", "cpts_id": "CPTS", "profession": "Profession"}
     out.index = out.index.set_names([names.get(n, n) for n in out.index.names])
     return out
+
+
+class CptsSupply(NamedTuple):
+    """Density and accessibility of professionals per CPTS, from :func:`cpts_supply`.
+
+    The lists hold what a person must know about the communes of the CPTS only (the
+    accessibility itself is computed on the whole layer, to avoid border effects).
+    """
+
+    #: Indexed by (``cpts_id``, ``profession``), in ``cpts_id`` order: ``name`` and the columns
+    #: of :func:`density`, then ``accessibility`` (E2SFCA, mean over the CPTS weighted by the
+    #: standardised population, per ``per`` inhabitants).
+    table: pd.DataFrame
+    #: The densities and what their computation met.
+    density: DensityResult
+    #: The accessibility of every commune of the layer, with its reports.
+    accessibility: CommuneAccessibility
+    #: The accessibility of each CPTS, per profession.
+    territories: dict[str, TerritoryAccessibility]
+    #: Reach of the accessibility, in minutes.
+    max_minutes: float
+    #: Inhabitants per unit of density and of accessibility.
+    per: float
+    #: Communes of the CPTS without any supply in reach (accessibility 0), per profession.
+    no_supply: dict[str, list[str]]
+    #: Communes of the CPTS of unknown accessibility (no geometry, no travel time): left out of
+    #: the means.
+    unknown_accessibility: list[str]
+    #: CPTS whose accessibility is unknown (all their communes are).
+    blank_accessibility: list[str]
+    #: Communes of the CPTS whose estimated trip inside reached the reach: counted just under it.
+    capped_self: list[str]
+
+
+def cpts_supply(
+    supply: pd.DataFrame | pd.Series | SupplyRead,
+    communes: pd.DataFrame,
+    membership: pd.DataFrame,
+    *,
+    names: pd.Series | None = None,
+    professions: Iterable[str] | None = None,
+    max_minutes: float | None = None,
+    per: float = PER,
+    reference: pd.DataFrame | None = None,
+    quiet: bool = False,
+) -> CptsSupply:
+    """Density and accessibility (E2SFCA) of professionals per CPTS and profession, side by side.
+
+    The density is :func:`density` per CPTS; the accessibility is
+    :func:`cpts_geo.accessibility.accessibility` on every commune of ``communes`` (DREES bands,
+    estimated road times), aggregated per CPTS by
+    :func:`cpts_geo.accessibility.territory_accessibility`.
+
+    Parameters
+    ----------
+    supply : SupplyRead, DataFrame or Series
+        The supply (:func:`cpts_geo.professionals.read_supply`…).
+    communes : GeoDataFrame
+        The communes: all of France (or a wide margin around the CPTS) for the references and
+        the accessibility.
+    membership : DataFrame
+        ``code``, ``cpts_id``, ``share`` (e.g. ``validate_registry(...).membership``).
+    names : Series, optional
+        CPTS names indexed by ``cpts_id`` (e.g. ``CheckedRegistry.cpts["name"]``).
+    professions : iterable of str, optional
+        Default: the professions present in ``supply``.
+    max_minutes : float, optional
+        Reach of the accessibility (default: the last DREES band, 20 minutes).
+    per : float, default 10 000
+        Inhabitants per unit of density and of accessibility.
+    reference : DataFrame, optional
+        The layer of the department, region and France references of :func:`density`
+        (default: all of France, embedded).
+    quiet : bool, default False
+        Passed to :func:`~cpts_geo.accessibility.accessibility` (its warnings are about the
+        whole layer; the result's lists are about the CPTS).
+
+    Returns
+    -------
+    CptsSupply
+        The table per CPTS and profession, and what a person must know about it.
+
+    Examples
+    --------
+    >>> import warnings
+    >>> from cpts_geo.communes import load_communes
+    >>> somme = load_communes(departments="80")
+    >>> counts = pd.DataFrame({"médecin généraliste": [300.0]}, index=pd.Index(["80021"], name="code"))
+    >>> members = pd.DataFrame({"code": ["80021", "80001"], "cpts_id": ["A", "B"], "share": 1.0})
+    >>> with warnings.catch_warnings():
+    ...     warnings.simplefilter("ignore")
+    ...     result = cpts_supply(counts, somme, members, names=pd.Series({"A": "Amiens", "B": "Abbeville"}))
+    >>> result.table["name"].tolist(), result.no_supply
+    (['Amiens', 'Abbeville'], {'médecin généraliste': ['80001']})
+    >>> bool(result.table.loc[("A", "médecin généraliste"), "accessibility"] > 0)
+    True
+    """
+    from cpts_geo.accessibility import DREES_DECAY, accessibility, territory_accessibility
+    from cpts_geo.professionals import supply_table
+
+    minutes = max(DREES_DECAY) if max_minutes is None else max_minutes
+    supply = supply_table(supply)
+    dens = density(supply, communes, membership=membership, professions=professions, per=per,
+                   reference=reference)
+    profs = list(dens.table.index.unique("profession"))
+    acc = accessibility(supply, communes, professions=profs, max_minutes=minutes, per=per,
+                        quiet=quiet)
+    terrs = {prof: territory_accessibility(acc.table[prof], membership,
+                                           weights=acc.table["demand"]) for prof in profs}
+    table = dens.table.copy()
+    units = table.index.get_level_values(0)
+    table.insert(0, "name", (names.reindex(units).to_numpy() if names is not None
+                             else pd.Series(pd.NA, index=units, dtype="string").to_numpy()))
+    by_prof = pd.concat([terrs[p].table["accessibility"].rename(p) for p in profs], axis=1)
+    table["accessibility"] = by_prof.stack().reindex(table.index).to_numpy()
+    table = table.sort_index(level=0, sort_remaining=False, kind="stable")
+    ours = set(membership["code"].astype(str))
+    first = terrs[profs[0]] if profs else None
+    return CptsSupply(
+        table=table, density=dens, accessibility=acc, territories=terrs, max_minutes=minutes,
+        per=per,
+        no_supply={p: [str(c) for c in acc.no_supply.get(p, []) if str(c) in ours] for p in profs},
+        unknown_accessibility=[str(c) for c in first.unknown] if first is not None else [],
+        blank_accessibility=([str(c) for c in first.table.index[first.table["accessibility"].isna()]]
+                             if first is not None else []),
+        capped_self=[str(c) for c in acc.capped_self if str(c) in ours])
+
+
+def cpts_supply_table(result: CptsSupply, *, digits: int = 1) -> pd.DataFrame:
+    """The table of :func:`cpts_supply` with French headers, rounded (what ``cpts-geo offre``
+    writes).
+
+    Parameters
+    ----------
+    result : CptsSupply
+        Output of :func:`cpts_supply`.
+    digits : int, default 1
+        Decimals kept.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Indexed by (``CPTS``, ``Profession``): ``Nom``, the headers of :data:`TABLE_HEADERS`,
+        then the accessibility (its reach and unit in the header).
+    """
+    table = density_table(result.table.drop(columns=["name", "accessibility"]), digits=digits,
+                          per=result.per)
+    table[accessibility_header(result)] = result.table["accessibility"].round(digits).to_numpy()
+    table.insert(0, "Nom", result.table["name"].to_numpy())
+    return table
+
+
+def accessibility_header(result: CptsSupply) -> str:
+    """The French header of the accessibility column of :func:`cpts_supply_table`.
+
+    Parameters
+    ----------
+    result : CptsSupply
+        Output of :func:`cpts_supply`.
+
+    Returns
+    -------
+    str
+        For instance ``"Accessibilité E2SFCA (20 min, pour 10 000 hab.)"``.
+    """
+    return f"Accessibilité E2SFCA ({number(result.max_minutes, None)} min, pour {number(result.per)} hab.)"
+
+
+def _examples(codes, n: int = 5) -> str:
+    codes = [str(c) for c in codes]
+    return ", ".join(codes[:n]) + (", …" if len(codes) > n else "")
+
+
+def cpts_supply_notes(result: CptsSupply, supply: SupplyRead | None = None) -> list[str]:
+    """What a person must know about a :func:`cpts_supply` result, in French, one line each.
+
+    Parameters
+    ----------
+    result : CptsSupply
+        Output of :func:`cpts_supply`.
+    supply : SupplyRead, optional
+        The reading of the supply, for its repeated BPE rows.
+
+    Returns
+    -------
+    list of str
+        Communes of the CPTS without supply in reach, of unknown accessibility, trips inside
+        counted just under the reach, communes of unknown population, references on a partial
+        supply, repeated BPE rows; empty when there is nothing to say.
+    """
+    minutes = number(result.max_minutes, None)
+    notes = []
+    for prof, none in result.no_supply.items():
+        if none:
+            notes.append(f"{prof} : {number(len(none))} commune(s) des CPTS sans aucune offre à "
+                         f"moins de {minutes} minutes, accessibilité 0 ({_examples(none)})")
+    unknown, blank = result.unknown_accessibility, result.blank_accessibility
+    if unknown:
+        notes.append(f"{number(len(unknown))} commune(s) des CPTS d'accessibilité inconnue (sans "
+                     f"géométrie ou sans temps de trajet : {_examples(unknown)}) : moyennes des CPTS "
+                     "calculées sans elles"
+                     + (f" ; accessibilité vide pour {_examples(blank)}" if blank else ""))
+    if result.capped_self:
+        capped = result.capped_self
+        notes.append(f"{number(len(capped))} commune(s) des CPTS très étendue(s) dont le trajet "
+                     f"interne estimé atteint {minutes} minutes ({_examples(capped)}) : compté "
+                     "juste sous cette portée, leur offre reste à portée de leurs habitants")
+    dens = result.density
+    if dens.unknown_population:
+        notes.append(f"{number(len(dens.unknown_population))} commune(s) des CPTS de population "
+                     f"inconnue ({_examples(dens.unknown_population)}) : hors des totaux de population")
+    if dens.partial_reference:
+        with_supply, n_deps = dens.partial_reference
+        notes.append(f"références calculées sur une offre partielle : elle ne couvre que "
+                     f"{number(with_supply)} des {number(n_deps)} départements ; les densités France "
+                     "et région sont sous-estimées (donnez l'offre nationale)")
+    if dens.reference_unknown_population:
+        ref = dens.reference_unknown_population
+        notes.append(f"références calculées sans {number(len(ref))} commune(s) de population "
+                     f"inconnue ({_examples(ref)})")
+    if supply is not None and len(supply.duplicates):
+        pairs = [f"{a} et {b}" for a, b in supply.duplicates[["first_row", "row"]].itertuples(index=False)]
+        notes.append(f"{number(len(pairs))} ligne(s) de la BPE répètent une autre ligne (mêmes "
+                     f"commune, IRIS et équipement) : effectifs additionnés (lignes {_examples(pairs, 3)})")
+    return notes

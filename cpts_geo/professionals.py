@@ -393,6 +393,20 @@ def _finish(frame: pd.DataFrame, rows: np.ndarray, raw_codes: pd.Series, profess
         raise ValueError(f"unknown doit valoir 'raise' ou 'report', pas {unknown!r}.")
     codes, fixes = normalize_codes(raw_codes.reset_index(drop=True))
     new, report = remap_codes(codes, communes=communes, passage=passage, plm="city")
+    if communes is not None:
+        # an arrondissement rolled up to a city that is not in the caller's layer is no
+        # commune of the layer either: set aside (or an error), never kept as supply outside it
+        known = pd.Index(communes.index.astype("string"))
+        away = report["new_code"].notna() & ~report["new_code"].astype("string").isin(known)
+        if away.any():
+            report = report.copy()
+            report.loc[away, "reason"] = [
+                (f"arrondissement de {target}" if str(reason).startswith("arrondissement")
+                 else f"{reason} ({target})") + ", commune hors de la couche étudiée"
+                for reason, target in zip(report.loc[away, "reason"], report.loc[away, "new_code"])]
+            new = new.copy()
+            new.iloc[report.loc[away, "row"].to_numpy(dtype="int64") - 1] = pd.NA
+            report.loc[away, ["new_code", "new_name"]] = pd.NA
     unmapped = report[report["new_code"].isna()]
     pos = unmapped["row"].to_numpy(dtype="int64") - 1
     # one line per supply line set aside, with what it held (a row of the wide BPE gives one

@@ -189,3 +189,49 @@ def test_supply_given_directly_is_checked(somme):
     assert out.index.unique("profession").tolist() == ["médecin généraliste"]
     with pytest.raises(ValidationError, match="Aucune offre reconnue"):
         density(_supply([]), somme, reference=somme)
+
+
+def test_cpts_supply_puts_density_and_accessibility_side_by_side(hdf_communes):
+    """Two CPTS of the Somme: the table is density's, plus the CPTS accessibility of
+    territory_accessibility; the lists are about the communes of the CPTS only."""
+    from cpts_geo.accessibility import accessibility, territory_accessibility
+    from cpts_geo.density import accessibility_header, cpts_supply, cpts_supply_notes, cpts_supply_table
+    from cpts_geo.professionals import read_supply
+
+    somme = hdf_communes[hdf_communes["department"] == "80"]
+    table = pd.DataFrame({"code": ["80021", "80021", "75112"],
+                          "profession": ["généraliste", "infirmier", "infirmier"],
+                          "count": [300, 200, 1]})
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        supply = read_supply(table, communes=hdf_communes, unknown="report")
+    assert supply.rows_rejected == 1  # Paris (75112 → 75056) is not in Hauts-de-France
+    members = pd.DataFrame({"code": ["80021", "80001", "80002"], "cpts_id": ["B", "A", "A"],
+                            "share": 1.0})
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        result = cpts_supply(supply, somme, members, names=pd.Series({"A": "Abbeville", "B": "Amiens"}),
+                             reference=somme)
+        acc = accessibility(supply, somme, professions=["médecin généraliste", "infirmier"],
+                            per=10_000, quiet=True)
+        gp = territory_accessibility(acc.table["médecin généraliste"], members,
+                                     weights=acc.table["demand"]).table
+        dens = density(supply, somme, membership=members, reference=somme).table
+    out = result.table
+    assert out.index.get_level_values(0).tolist() == ["A", "A", "B", "B"]  # cpts_id order
+    assert out.loc[("B", "infirmier"), "name"] == "Amiens"
+    assert out.loc[("B", "infirmier"), "density"] == dens.loc[("B", "infirmier"), "density"]
+    assert out.loc[("A", "médecin généraliste"), "accessibility"] == pytest.approx(gp.loc["A", "accessibility"])
+    assert result.max_minutes == 20 and result.per == 10_000
+    # Abbeville (80001) has no GP within 20 minutes of Amiens: said, for the CPTS communes only
+    assert "80001" in result.no_supply["médecin généraliste"]
+    assert set(result.no_supply["infirmier"]) <= {"80001", "80002"}
+    assert result.unknown_accessibility == [] and result.capped_self == []
+    french = cpts_supply_table(result)
+    assert list(french.columns[:2]) == ["Nom", "Professionnels"]
+    assert french.columns[-1] == accessibility_header(result) == \
+        "Accessibilité E2SFCA (20 min, pour 10 000 hab.)"
+    assert french.index.names == ["CPTS", "Profession"]
+    notes = cpts_supply_notes(result, supply)
+    assert any(n.startswith("médecin généraliste : ") and "sans aucune offre à moins de 20 minutes" in n
+               for n in notes)

@@ -301,3 +301,16 @@ def test_reports_are_fields_and_warnings_say_where():
         [3, "75112", "75056"]]
     # a reading goes wherever a supply table is expected
     assert supply_by_commune(read).equals(supply_by_commune(read.table))
+
+
+def test_an_arrondissement_whose_city_is_outside_the_layer_is_set_aside():
+    from cpts_geo.communes import load_communes
+
+    hdf = load_communes(region="32")
+    table = pd.DataFrame({"code": ["80021", "75112"], "profession": ["infirmier"] * 2, "count": [1, 2]})
+    read = _quiet(read_professionals, table, communes=hdf, unknown="report")
+    assert read.table["code"].tolist() == ["80021"] and len(read.remapped) == 0
+    assert read.rejected[["row", "code", "count", "problem"]].values.tolist() == [
+        [3, "75112", 2.0, "arrondissement de 75056, commune hors de la couche étudiée"]]
+    with pytest.raises(ValidationError, match="ligne 3, code 75112 : arrondissement de 75056"):
+        read_professionals(table, communes=hdf)
