@@ -134,7 +134,8 @@ class SupplyRead(NamedTuple):
     other_equipment_rows: int
     #: Data rows of the file (or of the DataFrame given).
     file_rows: int
-    #: How the file was read, in French (sheet, encoding, separator…; empty for a DataFrame).
+    #: How the file was read, in French (sheet, encoding, separator…; the format, such as
+    #: ``"DataFrame"``, when there is nothing else to say).
     reading: str = ""
     #: The format read: ``"bpe"`` or ``"table"``.
     format: str = "table"
