@@ -20,6 +20,7 @@ whole call (validation included) are printed too, without a goal here.
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import sys
 import time
@@ -39,6 +40,8 @@ from cpts_geo.territories import build_territories
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--no-unary", action="store_true",
+                        help="sans dissolve() par défaut (16 s par exécution) : les autres seulement")
     args = parser.parse_args(argv)
     france = load_communes()
     mainland = france[~france["department"].isin(["971", "972", "973", "974", "976"])]
@@ -65,30 +68,44 @@ def main(argv=None) -> None:
         "unary": lambda: frame.dissolve("cpts_id"),
         "floor": floor,
     }
+    if args.no_unary:
+        del runs["unary"]
     times: dict[str, list[float]] = {k: [] for k in runs}
+    cpu: dict[str, list[float]] = {k: [] for k in runs}
     out = {}
+    load = os.getloadavg()[0]
     for _ in range(args.repeat):
         for name, fn in runs.items():
-            t0 = time.perf_counter()
+            t0, c0 = time.perf_counter(), time.process_time()
             out[name] = fn()
             times[name].append(time.perf_counter() - t0)
+            cpu[name].append(time.process_time() - c0)
     t0 = time.perf_counter()
     build_territories(registry, mainland, parts=False)
     t_all = time.perf_counter() - t0
     med = {k: statistics.median(v) for k, v in times.items()}
+    mcpu = {k: statistics.median(v) for k, v in cpu.items()}
     ours = out["ours"]
     ref_area = to_metric(out["coverage"]).area.reindex(ours.index) / 1e6
+    if args.no_unary:  # (the figures of dissolve() are then those of dissolve(coverage))
+        out["unary"], med["unary"], mcpu["unary"] = out["coverage"], med["coverage"], mcpu["coverage"]
     unary_area = to_metric(out["unary"]).area.reindex(ours.index) / 1e6
     rel = np.abs(ours["area_km2"] / ref_area - 1)
     rel_unary = np.abs(ours["area_km2"] / unary_area - 1)
-    print(f"médianes de {args.repeat} exécutions alternées :")
-    print(f"  cpts_geo build_territories (registre validé)   : {med['ours']:6.3f} s")
-    print(f"  geopandas dissolve(method=\"coverage\")          : {med['coverage']:6.3f} s")
-    print(f"  geopandas dissolve() (union par défaut)         : {med['unary']:6.3f} s")
-    print(f"  plancher : boucle shapely.coverage_union_all    : {med['floor']:6.3f} s")
-    print(f"rapport cpts_geo ÷ dissolve(coverage) : {med['ours'] / med['coverage']:.2f} "
-          f"(objectif < 1) ; ÷ dissolve() : {med['ours'] / med['unary']:.2f} ; "
-          f"÷ plancher : {med['ours'] / med['floor']:.2f}")
+    print(f"médianes de {args.repeat} exécutions alternées (charge de la machine, moyenne 1 min : "
+          f"{load:.1f} au départ, {os.getloadavg()[0]:.1f} à la fin, pour {os.cpu_count()} cœurs ; "
+          "temps écoulé, puis temps CPU du processus) :")
+    print(f"  cpts_geo build_territories (registre validé)   : {med['ours']:6.3f} s, CPU {mcpu['ours']:6.3f} s")
+    print(f"  geopandas dissolve(method=\"coverage\")          : {med['coverage']:6.3f} s, "
+          f"CPU {mcpu['coverage']:6.3f} s")
+    if not args.no_unary:
+        print(f"  geopandas dissolve() (union par défaut)         : {med['unary']:6.3f} s, "
+              f"CPU {mcpu['unary']:6.3f} s")
+    print(f"  plancher : boucle shapely.coverage_union_all    : {med['floor']:6.3f} s, CPU {mcpu['floor']:6.3f} s")
+    print(f"rapport cpts_geo ÷ dissolve(coverage) : {med['ours'] / med['coverage']:.2f} en temps écoulé, "
+          f"{mcpu['ours'] / mcpu['coverage']:.2f} en temps CPU (objectif < 1) ; ÷ dissolve() : "
+          f"{med['ours'] / med['unary']:.2f} ; ÷ plancher : {med['ours'] / med['floor']:.2f} "
+          f"(CPU {mcpu['ours'] / mcpu['floor']:.2f})")
     print(f"écart relatif de surface max : {rel.max():.1e} avec dissolve(coverage) "
           f"(objectif ≤ 1e-6, territoires au-delà : {int((rel > 1e-6).sum())}), "
           f"{rel_unary.max():.1e} avec dissolve()")

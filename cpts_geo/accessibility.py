@@ -403,6 +403,47 @@ def _arrow_strings(values):
     return chunked.chunks
 
 
+def _digits12(raw: np.ndarray) -> np.ndarray | None:
+    """Base-12 integer of clean commune codes packed in ``raw`` (bytes, five per code), or
+    None if any is not clean.
+
+    The first four characters of a code are read as one little-endian 32-bit word (a view
+    with a five-byte stride, no copy) and combined in place (the digits two by two, then the
+    pairs), so that two million codes take a few vector passes instead of one per character.
+    """
+    n = len(raw) // 5
+    u32 = np.uint32
+    word = np.subtract(np.ndarray((n,), dtype="<u4", buffer=raw, strides=(5,)), u32(0x30303030))
+    last = raw[4::5] - np.uint8(48)
+    second = raw[1::5] - np.uint8(48)
+    letter = np.flatnonzero(second > 9)
+    if len(letter):  # 2A, 2B (Corsica): A → 10, B → 11
+        if not (np.isin(second[letter], (17, 18)).all() and (raw[5 * letter] == ord("2")).all()):
+            return None
+        word[letter] -= u32(7 << 8)
+    # a byte that is not a digit (the second: 0–11), once "0" is taken off, is above its
+    # limit or borrows: either way adding 0x76 (0x74 to the second) sets its high bit
+    work = np.add(word, u32(0x76767476))
+    work |= word
+    work &= u32(0x80808080)
+    if work.any() or last.max(initial=0) > 9:
+        return None
+    # bytes d0..d3 (d0 the lowest): d0·12 + d1 and d2·12 + d3 in 16-bit lanes, then the
+    # pair (in place: two million codes make every temporary array count)
+    np.bitwise_and(word, u32(0x00FF00FF), out=work)
+    work *= u32(12)
+    word >>= u32(8)
+    word &= u32(0x00FF00FF)
+    work += word
+    np.bitwise_and(work, u32(0xFFFF), out=word)
+    word *= u32(144)
+    work >>= u32(16)
+    word += work
+    out = np.multiply(word, 12, dtype=np.int64)
+    out += last
+    return out
+
+
 def _base12(chunks) -> np.ndarray | None:
     """Integer code of every clean commune code, or None if any is not.
 
@@ -419,9 +460,13 @@ def _base12(chunks) -> np.ndarray | None:
             return None  # a missing value, or one that is not five characters long
         if not len(chunk):
             continue
+        raw = np.frombuffer(chunk.buffers()[2], dtype=np.uint8)[offsets[0]:offsets[-1]]
+        digits = _digits12(raw)
+        if digits is not None:  # five digits each (no Corsican code)
+            parts.append(digits)
+            continue
         # characters minus "0": 0–9 for digits, 17 and 18 for A and B (uint8 arithmetic)
-        v = np.frombuffer(chunk.buffers()[2], dtype=np.uint8)[offsets[0]:offsets[-1]].reshape(-1, 5) \
-            - np.uint8(48)
+        v = raw.reshape(-1, 5) - np.uint8(48)
         if max(v[:, 0].max(), v[:, 2].max(), v[:, 3].max(), v[:, 4].max()) > 9:
             return None
         second = v[:, 1]
@@ -740,17 +785,23 @@ def two_step_fca(
         # the weight of every pair, then one selection of the pairs kept with a weight > 0
         with np.errstate(all="ignore"):
             w = np.asarray(weight(c), dtype="float64")
-        bad = keep & ~(np.isfinite(w) & (w >= 0))
-        if bad.any():
-            raise ValidationError(
-                "Poids infinis ou négatifs : une fonction de gravité à coût nul donne l'infini ; "
-                "utilisez min_cost=… (gravity_weight) ou un coût intra-communal > 0",
-                [{"problem": f"{int(np.sum(bad & ~np.isfinite(w)))} paire(s) de poids infini, "
-                             f"{int(np.sum(bad & (w < 0)))} de poids négatif"}])
-        keep &= w > 0
+        # a step weight's values are finite and >= 0, and its array is its own
+        own = isinstance(weight, StepWeight) and bool(np.isfinite(weight._values).all())
+        if not own:
+            bad = keep & ~(np.isfinite(w) & (w >= 0))
+            if bad.any():
+                raise ValidationError(
+                    "Poids infinis ou négatifs : une fonction de gravité à coût nul donne l'infini ; "
+                    "utilisez min_cost=… (gravity_weight) ou un coût intra-communal > 0",
+                    [{"problem": f"{int(np.sum(bad & ~np.isfinite(w)))} paire(s) de poids infini, "
+                                 f"{int(np.sum(bad & (w < 0)))} de poids négatif"}])
         if everything_known:  # pairs left out weigh 0: no copy of two million pairs
-            w = np.where(keep, w, 0.0)
+            if own:
+                w[~keep] = 0.0
+            else:
+                w = np.where(keep & (w > 0), w, 0.0)
         else:
+            keep &= w > 0
             oi, di, w = oi[keep], di[keep], w[keep]
     p = dem.iloc[:, 0].to_numpy()
     s = sup.to_numpy()
@@ -768,8 +819,9 @@ def two_step_fca(
         has_supply[:, k] = values[:, k] > 0
         rest = ~has_supply[:, k]
         if rest.any():
-            pairs = rest[oi] & (s[di, k] > 0) & (w > 0)
-            has_supply[oi[pairs], k] = True
+            rows = np.flatnonzero(rest[oi])
+            rows = rows[(s[di[rows], k] > 0) & (w[rows] > 0)]
+            has_supply[oi[rows], k] = True
     values[~listed] = np.nan
     columns = sup.columns
     if isinstance(supply, pd.Series):

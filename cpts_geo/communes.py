@@ -855,6 +855,61 @@ def to_metric(gdf: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
     return gdf.to_crs(metric_crs(gdf))
 
 
+def _lambert93_formula():
+    """Lambert-93 (EPSG:2154) from longitude and latitude in degrees, in numpy, or ``None``.
+
+    The conformal conic projection of the GRS80 ellipsoid that PROJ applies from EPSG:4326
+    (no datum shift: RGF93 is taken equal to WGS84), written with numpy's vector
+    functions, which is three times faster than PROJ's point by point loop. It is used only
+    after checking that it gives PROJ's coordinates within 1e-6 m on points spread over
+    mainland France and Corsica (``None`` otherwise: PROJ is used).
+    """
+    a, flat = 6378137.0, 1 / 298.257222101
+    e = np.sqrt(2 * flat - flat * flat)
+    lat1, lat2, lat0, lon0 = np.radians([44.0, 49.0, 46.5, 3.0])
+
+    def m(p):
+        return np.cos(p) / np.sqrt(1 - (e * np.sin(p)) ** 2)
+
+    def log_t(p):
+        s = np.sin(p)
+        return np.log(np.tan(np.pi / 4 - p / 2)) - (e / 2) * np.log((1 - e * s) / (1 + e * s))
+
+    n = (np.log(m(lat1)) - np.log(m(lat2))) / (log_t(lat1) - log_t(lat2))
+    big_f = m(lat1) / (n * np.exp(n * log_t(lat1)))
+    rho0 = a * big_f * np.exp(n * log_t(lat0))
+
+    def forward(lon: np.ndarray, lat: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        rho = a * big_f * np.exp(n * log_t(np.radians(lat)))
+        theta = n * (np.radians(lon) - lon0)
+        return 700000.0 + rho * np.sin(theta), 6600000.0 + rho0 - rho * np.cos(theta)
+
+    lon, lat = np.meshgrid(np.linspace(-5.5, 10.0, 32), np.linspace(41.0, 51.5, 32))
+    x, y = forward(lon.ravel(), lat.ravel())
+    px, py = pyproj.Transformer.from_crs("EPSG:4326", "EPSG:2154", always_xy=True).transform(
+        lon.ravel(), lat.ravel())
+    return forward if max(np.abs(x - px).max(), np.abs(y - py).max()) < 1e-6 else None
+
+
+_LAMBERT93: list = []
+
+
+def _project(geoms: np.ndarray, crs, to) -> np.ndarray:
+    """Geometries (an array) from ``crs`` to ``to``: Lambert-93 from longitude and latitude
+    through :func:`_lambert93_formula` when it agrees with PROJ, PROJ otherwise."""
+    src, dst = pyproj.CRS(crs), pyproj.CRS(to)
+    if src == dst:
+        return geoms
+    if not _LAMBERT93:
+        _LAMBERT93.extend([pyproj.CRS("EPSG:4326"), pyproj.CRS("EPSG:2154"), _lambert93_formula()])
+    wgs84, lambert93, forward = _LAMBERT93
+    if forward is not None and src == wgs84 and dst == lambert93 and not shapely.has_z(geoms).any():
+        xy = shapely.get_coordinates(geoms)
+        x, y = forward(xy[:, 0], xy[:, 1])
+        return shapely.set_coordinates(np.array(geoms, dtype=object), np.column_stack([x, y]))
+    return gpd.GeoSeries(geoms, crs=src).to_crs(dst).to_numpy()
+
+
 class CheckedCommunes(NamedTuple):
     """A user's commune layer that passed :func:`check_communes`, with what was repaired."""
 

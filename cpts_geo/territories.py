@@ -41,8 +41,10 @@ import pandas as pd
 import pyproj
 import shapely
 
+from cpts_geo._arrow import is_in, positions
 from cpts_geo._french import percent
 from cpts_geo.communes import (
+    _project,
     arrondissement_parent,
     layer_metadata,
     load_arrondissements,
@@ -325,16 +327,19 @@ def build_territories(
     communes = communes if communes is not None else load_communes()
     checked = _checked(registry, communes, passage, check_names)
     member = checked.membership
-    # the layer itself when it holds every commune (no city given by arrondissement)
-    # (get_indexer: pandas' isin on Arrow text builds one Python object per value)
-    pos = communes.index.get_indexer(member["code"])
+    # the layer itself when it holds every commune (no city given by arrondissement); codes
+    # are looked up by pyarrow (pandas converts 35 000 Arrow strings for get_indexer)
+    pos = positions(communes.index, member["code"])
     units = communes if (pos >= 0).all() else _units(communes, member["code"])
     cpts = checked.cpts
     ids = cpts.index.to_numpy()
-    gid = pd.Index(ids).get_indexer(member["cpts_id"])
+    gid = positions(cpts.index, member["cpts_id"])
     if units is not communes:
-        pos = units.index.get_indexer(member["code"])
-    pop = units["population"].astype("Float64").to_numpy(dtype=float, na_value=np.nan)[pos]
+        pos = positions(units.index, member["code"])
+    population_column = units["population"]
+    if not pd.api.types.is_numeric_dtype(population_column):
+        population_column = population_column.astype("Float64")
+    pop = population_column.to_numpy(dtype=float, na_value=np.nan)[pos]
     weighted = pop * member["share"].to_numpy()
     population = np.bincount(gid, weights=np.nan_to_num(weighted), minlength=len(ids))
     no_pop = np.isnan(pop)
@@ -347,16 +352,20 @@ def build_territories(
         pair = pair[np.r_[True, pair[1:] != pair[:-1]]]
         return pair // (size + 1), pair % (size + 1)
 
-    # communes counted once per territory, a city given by arrondissement once
-    code_int, code_uniq = pd.factorize(member["code"])
+    # communes counted once per territory, a city given by arrondissement once (the rows of
+    # the layer number the communes when no arrondissement is given)
     arm_parent = arrondissement_parent()
-    city_uniq = pd.Series(code_uniq, dtype=object)
-    arm = arm_parent.index.get_indexer(city_uniq) >= 0
-    if arm.any():
-        city_uniq[arm] = arm_parent.reindex(city_uniq[arm]).to_numpy(dtype=object)
-        city_of, city_names = pd.factorize(city_uniq)
-        code_int, code_uniq = city_of[code_int], city_names
-    owner, _ = distinct(code_int, len(code_uniq))
+    if (pos >= 0).all() and not is_in(member["code"], arm_parent.index).any():
+        owner, _ = distinct(pos, len(units))
+    else:
+        code_int, code_uniq = pd.factorize(member["code"])
+        city_uniq = pd.Series(code_uniq, dtype=object)
+        arm = arm_parent.index.get_indexer(city_uniq) >= 0
+        if arm.any():
+            city_uniq[arm] = arm_parent.reindex(city_uniq[arm]).to_numpy(dtype=object)
+            city_of, city_names = pd.factorize(city_uniq)
+            code_int, code_uniq = city_of[code_int], city_names
+        owner, _ = distinct(code_int, len(code_uniq))
     n_communes = pd.Series(np.bincount(owner, minlength=len(ids)))
 
     def column_codes(column: str):
@@ -402,7 +411,7 @@ def build_territories(
         # dissolve in the layer's CRS, then project only the (much lighter) territories
         union = _dissolve(geoms[rows], local, len(sel), clean)
         same = pyproj.CRS(crs) == pyproj.CRS(mcrs)
-        metric = union if same else gpd.GeoSeries(union, crs=crs).to_crs(mcrs).to_numpy()
+        metric = _project(union, crs, mcrs)
         small = _has_small_holes(metric, sliver_area)
         if small.any():
             # communes near those territories (by their boxes first: no tree of every commune)
@@ -412,8 +421,7 @@ def build_territories(
             close = np.flatnonzero((box[:, 2] >= lo[0]) & (box[:, 0] <= hi[0])
                                    & (box[:, 3] >= lo[1]) & (box[:, 1] <= hi[1]))
             near = close[shapely.STRtree(every[close]).query(union[small], predicate="intersects")[1]]
-            unit_metric = gpd.GeoSeries(units.geometry.to_numpy()[np.unique(near)], crs=crs) \
-                .to_crs(mcrs).to_numpy()
+            unit_metric = _project(units.geometry.to_numpy()[np.unique(near)], crs, mcrs)
             metric[small] = _fill_slivers(metric[small], unit_metric, sliver_area)
             union[small] = metric[small] if same else \
                 gpd.GeoSeries(metric[small], crs=mcrs).to_crs(crs).to_numpy()

@@ -25,46 +25,6 @@ def _factorize(series: pd.Series) -> tuple[np.ndarray, np.ndarray]:
     return codes, np.asarray(uniques, dtype=object)
 
 
-def _text_array(values):
-    """``values`` (labels) as a pyarrow large_string array, or ``None`` when they are not all
-    text (the callers then fall back to pandas)."""
-    import pyarrow as pa
-
-    if isinstance(values, pd.Index | pd.Series):
-        values = values.array
-    try:
-        arr = pa.array(values, from_pandas=True)
-    except (pa.ArrowInvalid, pa.ArrowTypeError):
-        return None
-    if not (pa.types.is_string(arr.type) or pa.types.is_large_string(arr.type)):
-        return None
-    return arr.cast(pa.large_string())
-
-
-def _unify(parts: Sequence) -> tuple[pd.Index, list[np.ndarray]]:
-    """Every distinct label of several arrays of distinct labels, in order of first
-    appearance (like ``pd.unique`` of their concatenation), and the position of each array's
-    labels in it.
-
-    The text is hashed once by pyarrow: pandas hashes object strings one by one, and its
-    ``get_indexer`` on Arrow strings converts them first. Labels that are not all text go
-    through pandas, with the same result.
-    """
-    import pyarrow as pa
-    import pyarrow.compute as pc
-
-    arrays = [_text_array(p) for p in parts]
-    sizes = np.cumsum([len(p) for p in parts])[:-1]
-    if any(a is None for a in arrays):
-        objects = [np.asarray(p, dtype=object) for p in parts]
-        labels = pd.Index(pd.unique(np.concatenate(objects)))
-        return labels, [labels.get_indexer(p) for p in objects]
-    encoded = pc.dictionary_encode(pa.concat_arrays(arrays))
-    positions = encoded.indices.to_numpy(zero_copy_only=False).astype(np.int64)
-    labels = pd.Index(pd.array(encoded.dictionary, dtype="str"))
-    return labels, np.split(positions, sizes)
-
-
 def _first_rows(codes: np.ndarray, rows: np.ndarray, n: int) -> np.ndarray:
     """Smallest row number of each code ``0..n-1`` (``codes`` is -1 where missing)."""
     first = np.full(n, np.iinfo(np.int64).max, dtype=np.int64)

@@ -7,10 +7,11 @@ import warnings
 import numpy as np
 import pandas as pd
 
+from cpts_geo._arrow import is_in, unify
 from cpts_geo._french import number
 from cpts_geo.communes import adjacency
 from cpts_geo.errors import CptsGeoWarning, ValidationError
-from cpts_geo.flows._codes import _arrondissements, _check_sum, _factorize, _floats, _text_array, _unify
+from cpts_geo.flows._codes import _arrondissements, _check_sum, _factorize, _floats
 from cpts_geo.flows.prepare import commune_units
 from cpts_geo.flows.read import _table
 
@@ -124,15 +125,7 @@ def _match_cities(codes: pd.Index, o_map: np.ndarray, d_map: np.ndarray,
     by arrondissement stays outside every CPTS, with a warning.
     """
     parent, plm = _plm_codes()
-    text = _text_array(codes)
-    if text is None:
-        hit = np.flatnonzero(codes.isin(list(plm)))
-    else:
-        import pyarrow as pa
-        import pyarrow.compute as pc
-
-        hit = np.flatnonzero(pc.is_in(text, value_set=pa.array(sorted(plm), type=pa.large_string()))
-                             .to_numpy(zero_copy_only=False))
+    hit = np.flatnonzero(is_in(codes, sorted(plm)))
     if not len(hit):
         return codes, o_map, d_map, m_map
     at = dict(zip(codes[hit], hit.tolist()))
@@ -218,7 +211,7 @@ def _coded(flows, membership: pd.DataFrame) -> _Coded:
             "read_flows(), qui signale les lignes en cause",
             [{"row": int(p) + 1, "problem": "code vide"} for p in empty[:1000]]
             or [{"problem": "code vide dans la table d'appartenance"}])
-    codes, (o_map, d_map, m_map) = _unify([o_uniq, d_uniq, m.labels])
+    codes, (o_map, d_map, m_map) = unify([o_uniq, d_uniq, m.labels])
     codes, o_map, d_map, m_map = _match_cities(codes, o_map, d_map, m_map)
     c = _Coded()
     # the origins come first in ``codes``: their map is the identity unless cities were rolled up
