@@ -150,11 +150,20 @@ def load_example_registry() -> pd.DataFrame:
     return example_registry().registry
 
 
-def is_example_registry(registry) -> bool:
+def is_example_registry(registry: RegistryRead | pd.DataFrame | object) -> bool:
     """Whether ``registry`` is the illustrative example registry (its flag, or its rows).
 
     A :class:`~cpts_geo.registry.RegistryRead` says it itself; a table is compared with the
     example's rows (CPTS and commune codes), so the flag is not lost with the table.
+
+    Parameters
+    ----------
+    registry : RegistryRead, DataFrame or anything else
+        A registry as given to :func:`build_territories` (anything else is not the example).
+
+    Returns
+    -------
+    bool
 
     Examples
     --------
