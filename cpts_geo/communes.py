@@ -945,6 +945,24 @@ def read_communes(
     only when ``repair=True``; :func:`check_communes` (same parameters) lists the repaired
     codes.
 
+    Parameters
+    ----------
+    path : str or Path
+        The layer file, read by :func:`cpts_geo.io.read_table`.
+    code : str, default "INSEE_COM"
+        The column of INSEE commune codes.
+    name, population, department, region, epci : str or None
+        The columns of the commune name, its population, department code, region code and EPCI
+        SIREN (ADMIN EXPRESS names by default); None when the layer has no such column.
+    layer : str, optional
+        The layer of a multi-layer file (a GeoPackage with several layers is refused otherwise).
+    population_vintage : int, optional
+        The vintage of the layer's population, stated in every output.
+    repair : bool, default False
+        Repair invalid geometries instead of refusing them.
+    crs : str, int, CRS or None, default "EPSG:4326"
+        The CRS of the result; None keeps the file's.
+
     Returns
     -------
     geopandas.GeoDataFrame

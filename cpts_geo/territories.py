@@ -671,6 +671,17 @@ def summary_table(territories: gpd.GeoDataFrame) -> pd.DataFrame:
 def population_headers(table: pd.DataFrame) -> dict[str, str]:
     """:data:`FRENCH_HEADERS` with the population vintage of ``table`` in the population header.
 
+    Parameters
+    ----------
+    table : DataFrame
+        A table whose layer metadata (:func:`cpts_geo.communes.layer_metadata`) may state a
+        population vintage.
+
+    Returns
+    -------
+    dict of str to str
+        Library column names to French headers.
+
     Examples
     --------
     >>> t = set_layer_metadata(pd.DataFrame({"population": [1]}), population_vintage=2021)
