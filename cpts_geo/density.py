@@ -198,7 +198,7 @@ def density(
         warnings.warn(
             f"L'offre ne couvre que {deps_with} des {n_deps} départements de la référence : "
             "les densités de référence (France, région) sont sous-estimées ; donnez l'offre "
-            "nationale", CptsGeoWarning, stacklevel=2)
+            "nationale (champ partial_reference du résultat)", CptsGeoWarning, stacklevel=2)
 
     # references: the reference layer's population, departments and regions
     dept = ref["department"].astype("string").to_numpy()
@@ -243,13 +243,15 @@ def density(
     if len(unknown_pop):
         warnings.warn(
             f"{len(unknown_pop)} commune(s) de population inconnue ({', '.join(unknown_pop[:5])}) : "
-            "hors des totaux de population, densité non calculée", CptsGeoWarning, stacklevel=2)
+            "hors des totaux de population, densité non calculée ; liste dans le champ "
+            "unknown_population du résultat", CptsGeoWarning, stacklevel=2)
     ref_unknown = ref_codes[ref_pop.isna().to_numpy()].difference(unknown_pop)
     if len(ref_unknown):
         warnings.warn(
             f"{len(ref_unknown)} commune(s) de la couche de référence de population inconnue "
             f"({', '.join(ref_unknown[:5])}) : hors des populations de référence (département, "
-            "région, France)", CptsGeoWarning, stacklevel=2)
+            "région, France) ; liste dans le champ reference_unknown_population du résultat",
+            CptsGeoWarning, stacklevel=2)
     both = pd.concat([pop.reindex(used), ref_pop.reindex(used)], axis=1).dropna()
     differs = both.index[~np.isclose(both.iloc[:, 0], both.iloc[:, 1])]
     if len(differs):
@@ -258,7 +260,8 @@ def density(
             f"référence ({', '.join(differs[:5])}) : les densités des unités utilisent celle de "
             "communes, les densités de référence (département, région, France) celle de la "
             "référence ; donnez reference= avec les mêmes populations pour comparer au même "
-            "millésime", CptsGeoWarning, stacklevel=2)
+            "millésime ; liste dans le champ population_differs du résultat", CptsGeoWarning,
+            stacklevel=2)
     share = m["share"].to_numpy(dtype="float64")
     c = counts.reindex(m["code"]).to_numpy() * share[:, None]
     p = pop.reindex(m["code"]).fillna(0).to_numpy(dtype="float64") * share
@@ -313,7 +316,8 @@ def density(
     if len(zero):
         warnings.warn(
             f"{len(zero)} unité(s) sans population ({', '.join(map(str, zero[:5]))}) : "
-            "densité non calculée (NaN), pas de division par zéro", CptsGeoWarning, stacklevel=2)
+            "densité non calculée (NaN), pas de division par zéro ; liste dans le champ "
+            "without_population du résultat", CptsGeoWarning, stacklevel=2)
     return DensityResult(
         table=out, per=per,
         population_vintage=layer_metadata(communes).population_vintage,

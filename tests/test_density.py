@@ -78,6 +78,21 @@ def test_unknown_population_is_announced(somme):
     assert result.unknown_population == ["80001"] and result.without_population == ["80001"]
 
 
+def test_density_warnings_name_the_field_holding_the_list(somme):
+    communes = somme.copy()
+    communes["population"] = communes["population"].astype("Float64")
+    communes.loc["80001", "population"] = pd.NA
+    communes.loc["80002", "population"] = 0
+    with warnings.catch_warnings(record=True) as record:
+        warnings.simplefilter("always")
+        density(_supply([("80021", "infirmier", 1.0)]), communes, reference=somme)
+    texts = [str(w.message) for w in record]
+    for field in ("unknown_population", "population_differs", "without_population"):
+        assert any(f"liste dans le champ {field} du résultat" in t for t in texts), field
+    assert not any("attrs" in t for t in texts)
+    assert all(w.filename == __file__ for w in record)
+
+
 def test_supply_outside_reference_is_listed(somme):
     supply = _supply([("59350", "infirmier", 5.0), ("62041", "infirmier", 1.0),
                       ("80021", "infirmier", 1.0)])
