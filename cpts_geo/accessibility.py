@@ -144,11 +144,12 @@ DREES_AGE_WEIGHTS_2022: dict[int, float] = {
 #: 2022 of 0.735 in Hauts-de-France, 0.565 for mainland France with Corsica (0.489 to 0.630
 #: in the other regions); with the population and exact bands (the former defaults), 0.691
 #: (0.514). The speeds, detour and terminal time change Hauts-de-France by at most 0.001
-#: around these values (180 combinations tried). None of the other levers tried beats these
-#: defaults in Hauts-de-France beyond noise: the centroid or the town hall as the commune's
-#: point, a longer or zero trip inside a commune, Paris, Lyon and Marseille by arrondissement,
-#: a detour depending on the size or density of the two communes, the centres de santé as
-#: supply. See ``benchmarks/bench_accessibility.py`` for the table per region and the levers
+#: around these values (180 combinations tried). Not kept either: the centroid or the town
+#: hall as the commune's point, a longer or zero trip inside a commune, Paris, Lyon and
+#: Marseille by arrondissement, a detour depending on the size or density of the two
+#: communes, the centres de santé as supply (none better in Hauts-de-France beyond noise), a
+#: detour growing with the density within 10 km (better in Hauts-de-France, worse for
+#: mainland France and the mountain regions). See ``benchmarks/bench_accessibility.py`` for the table per region and the levers
 #: tried.
 TRAVEL_ASSUMPTIONS: dict[str, float] = {
     "detour": 1.3,
