@@ -1534,7 +1534,7 @@ def territory_accessibility(
     m["code"] = m["code"].astype("string")
     problems = [{"code": c, "problem": "commune du territoire sans valeur d'accessibilité "
                  "(calculez sur une couche qui la contient)"}
-                for c in pd.unique(m.loc[~m["code"].isin(values.index.astype("string")), "code"])]
+                for c in pd.unique(m.loc[~pd.Index(m["code"].astype(object)).isin(values.index.astype(object)), "code"])]
     if problems:
         raise ValidationError("Communes des territoires absentes des résultats", problems)
     v = values.copy()

@@ -252,7 +252,7 @@ def _apl_tables(france: pd.DataFrame, membership: pd.DataFrame):
         apl = load_apl(year)
         # the DREES codes are of the COG of the APL year: INSEE's code history (embedded) maps them
         city, report = remap_codes(pd.Series(apl.index), communes=france, plm="city", cog=COG_VINTAGE[year])
-        key = pd.Series(np.where(pd.Series(apl.index).isin(used), apl.index, city.astype(object)),
+        key = pd.Series(np.where(pd.Index(apl.index, dtype=object).isin(used), apl.index, city.astype(object)),
                         index=apl.index, dtype="string")
         key[city.isna().to_numpy()] = pd.NA
         frame = apl.assign(year=year, key=key.to_numpy(), layer_code=city.to_numpy())

@@ -566,9 +566,11 @@ def communes_with_cpts(registry, communes: gpd.GeoDataFrame, *, passage=None,
     m = m.sort_values(["code", "share", "cpts_id"], ascending=[True, False, True])
     main = m.drop_duplicates("code").set_index("code")
     total = m.groupby("code")["share"].sum()
-    every = m.groupby("code").apply(
-        lambda d: ", ".join(f"{c} ({percent(s, 0)})" if s < 1 else c for c, s in zip(d["cpts_id"], d["share"])),
-        include_groups=False)
+    # every CPTS of a commune with its share, in the order above (one pass, not a groupby-apply)
+    parts: dict[str, list[str]] = {}
+    for code, c, s in zip(m["code"].to_numpy(dtype=object), m["cpts_id"], m["share"]):
+        parts.setdefault(code, []).append(f"{c} ({percent(s, 0)})" if s < 1 else c)
+    every = pd.Series({code: ", ".join(labels) for code, labels in parts.items()}, dtype=object)
     out = units.copy()
     out["cpts_id"] = main["cpts_id"].reindex(out.index).astype("string")
     out["cpts_name"] = main["name"].reindex(out.index).astype("string")
