@@ -724,7 +724,7 @@ def layer_report(communes: gpd.GeoDataFrame) -> pd.DataFrame:
         rows.append((code, communes.at[code, "name"], why))
     if embedded:
         built = pd.read_csv(_data_dir() / "build_report.csv", dtype=str)
-        built = built[built["code"].isin(communes.index)]
+        built = built[pd.Index(built["code"].astype(object)).isin(communes.index.astype(object))]
         built = built[~built["correction"].str.contains("absente", regex=False)]
         rows.extend(built[["code", "nom", "correction"]].itertuples(index=False, name=None))
     if embedded and vintage == 2021:
@@ -732,7 +732,7 @@ def layer_report(communes: gpd.GeoDataFrame) -> pd.DataFrame:
 
         found = _population_2021().table.index
         for code in communes.index[(communes["population"] == 0).fillna(False)
-                                   & ~communes.index.isin(found)]:
+                                   & ~communes.index.astype(object).isin(found.astype(object))]:
             rows.append((code, communes.at[code, "name"],
                          "commune sans habitant, absente des tableaux DREES : population 0 (comme en 2016)"))
 

@@ -274,7 +274,7 @@ def changes_layer(comparison: RegistryComparison, communes=None):
 
     layer = communes if communes is not None else load_communes()
     arm = load_arrondissements(crs=layer.crs)
-    geoms = pd.concat([layer.geometry, arm.geometry[~arm.index.isin(layer.index)]])
+    geoms = pd.concat([layer.geometry, arm.geometry[~arm.index.astype(object).isin(layer.index.astype(object))]])
     ch = comparison.changes
     out = np.empty(len(ch), dtype=object)
     codes = ch["code"].to_numpy(dtype=object)

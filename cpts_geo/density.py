@@ -231,7 +231,7 @@ def density(
         m = membership[["code", "cpts_id", "share"]].rename(columns={"cpts_id": "unit"}).copy()
         m["code"] = m["code"].astype("string")
         m["unit"] = m["unit"].astype("string")
-        absent = pd.unique(m.loc[~m["code"].isin(codes), "code"])
+        absent = pd.unique(m.loc[~pd.Index(m["code"].astype(object)).isin(codes.astype(object)), "code"])
         if len(absent):
             raise ValidationError(
                 "Communes des CPTS absentes de la couche des communes : donnez une couche qui "

@@ -624,11 +624,12 @@ def coverage(registry, communes: gpd.GeoDataFrame, *, passage=None,
     by_stage_pop = pd.Series(mpop).groupby(member["stage"].astype(str).to_numpy()).sum()
     rows: list[dict[str, Any]] = []
     shown = [NOT_GIVEN, *STAGES] if (checked.cpts["stage"] == NOT_GIVEN).any() else STAGES
+    with_communes = pd.unique(member["cpts_id"].to_numpy(dtype=object))
     for stage in shown:
         rows.append({
             "stage": stage,
             "n_cpts": int(checked.cpts.loc[checked.cpts["stage"] == stage].index
-                          .isin(member["cpts_id"]).sum()),
+                          .isin(with_communes).sum()),
             "n_communes": int((layer["stage"] == stage).sum()),
             "population": float(by_stage_pop.get(stage, 0.0)),
         })

@@ -53,7 +53,8 @@ def _with_arrondissements(communes: pd.DataFrame, codes: Iterable[str]) -> pd.Da
     from cpts_geo.communes import load_arrondissements
 
     wanted = _arrondissements().index
-    wanted = wanted[wanted.isin(codes) & ~wanted.isin(communes.index.astype(str))]
+    labels = wanted.astype(object)  # object labels: Arrow strings test isin value by value
+    wanted = wanted[labels.isin(codes) & ~labels.isin(communes.index.astype(object))]
     if not len(wanted):
         return communes
     arm = load_arrondissements(crs=communes.crs).loc[wanted]
