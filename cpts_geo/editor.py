@@ -65,7 +65,7 @@ _TEXT = {
     "one_piece": "d'un seul tenant", "pieces": "en {n} morceaux", "apl": "APL médecins généralistes",
     "apl_unit": "consultations par habitant et par an", "apl_unknown": "communes sans APL",
     "professionals": "Professionnels exerçant dans les communes du brouillon (densité pour 10 000 habitants)",
-    "supply_scope": "Chiffres des {n} communes du brouillon seulement : l'offre d'une commune voisine n'y est "
+    "supply_scope": "Chiffres des communes du brouillon seulement ({n}) : l'offre d'une commune voisine n'y est "
     "pas comptée.",
     "beyond_known": "Le brouillon touche {k} commune(s) voisine(s) hors de la zone de cette page ({regions}) : "
     "leurs professionnels ne sont pas comptés ici ; ils sont indiqués « hors zone » par profession.",
