@@ -368,7 +368,28 @@ def test_lasso_like_a_user(editor_page, tmp_path):
         state = page.evaluate("window.cptsEditorApi.state()")
         assert sorted(state["drafts"][0]["communes"]) == sorted(set(second) - set(small))
         assert int(_panel(page)[f"Population ({vintage})"]) == library(sorted(set(second) - set(small)))
-        # a click without a drag still toggles one commune in lasso mode
+        # Shift+drag adds them back, Shift+Alt+drag takes them out again (in « Clic » mode)
+        page.click(".editor-tool[data-mode=click]")
+        page.keyboard.down("Shift")
+        _draw_ring(page, centre, 40)
+        page.mouse.up()
+        assert sorted(page.evaluate("window.cptsEditorApi.state()")["drafts"][0]["communes"]) == second
+        page.keyboard.down("Alt")
+        _draw_ring(page, centre, 40)
+        page.mouse.up()
+        page.keyboard.up("Alt")
+        page.keyboard.up("Shift")
+        rest = sorted(set(second) - set(small))
+        assert sorted(page.evaluate("window.cptsEditorApi.state()")["drafts"][0]["communes"]) == rest
+        # in a lasso mode, a click without a drag still toggles one commune
+        page.click(".editor-tool[data-mode=add]")
+        code = rest[0]
+        lon, lat = shapely.get_coordinates(points[hdf.index.get_loc(code)])[0]
+        xy = page.evaluate("(p) => { const q = window.cptsEditorApi.map.latLngToContainerPoint(p); return [q.x, q.y]; }",
+                           [float(lat), float(lon)])
+        box = page.locator("#cpts-editor-map").bounding_box()
+        page.mouse.click(box["x"] + xy[0], box["y"] + xy[1])
+        assert code not in page.evaluate("window.cptsEditorApi.state()")["drafts"][0]["communes"]
         assert errors == []
         context.close()
 
@@ -444,7 +465,7 @@ def test_panel_states_the_supply_counted_and_beyond(editor_page, tmp_path):
         page.wait_for_function("window.cptsEditorApi !== undefined")
         page.evaluate("(codes) => codes.forEach(c => window.cptsEditorApi.clickCode(c))", draft)
         scope = page.locator(".editor-supply-scope").text_content()
-        assert scope == f"Chiffres des {len(draft)} communes du brouillon seulement : l'offre d'une commune " \
+        assert scope == f"Chiffres des communes du brouillon seulement ({len(draft)}) : l'offre d'une commune " \
                         "voisine n'y est pas comptée."
         note = page.locator(".editor-beyond")
         assert note.count() == 1
