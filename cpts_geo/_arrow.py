@@ -17,7 +17,8 @@ import pandas as pd
 
 def text_array(values):
     """``values`` (labels) as a pyarrow ``large_string`` array, or ``None`` when they are not
-    all text (missing values allowed).
+    all text (missing values allowed). A pyarrow array is taken as it is: convert a column
+    once and pass its array to several look-ups.
 
     >>> text_array(pd.Index(["59350", "62041"])).to_pylist()
     ['59350', '62041']
@@ -28,10 +29,13 @@ def text_array(values):
 
     if isinstance(values, pd.Index | pd.Series):
         values = values.array
-    try:
-        arr = pa.array(values, from_pandas=True)
-    except (pa.ArrowInvalid, pa.ArrowTypeError):
-        return None
+    if isinstance(values, pa.Array | pa.ChunkedArray):  # already converted
+        arr = values
+    else:
+        try:
+            arr = pa.array(values, from_pandas=True)
+        except (pa.ArrowInvalid, pa.ArrowTypeError):
+            return None
     if not (pa.types.is_string(arr.type) or pa.types.is_large_string(arr.type)):
         return None
     return arr.cast(pa.large_string())
@@ -47,6 +51,8 @@ def positions(index: pd.Index, values) -> np.ndarray:
 
     where, labels = text_array(index), text_array(values)
     if where is None or labels is None or where.null_count:
+        if hasattr(values, "to_pylist"):  # a pyarrow array
+            values = np.asarray(values.to_pylist(), dtype=object)
         return index.get_indexer(values)
     found = pc.index_in(labels, value_set=where)
     return found.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int64)

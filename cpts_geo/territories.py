@@ -41,7 +41,7 @@ import pandas as pd
 import pyproj
 import shapely
 
-from cpts_geo._arrow import is_in, positions
+from cpts_geo._arrow import is_in, positions, text_array
 from cpts_geo._french import percent
 from cpts_geo.communes import (
     _project,
@@ -233,13 +233,24 @@ def _units(communes: gpd.GeoDataFrame, codes) -> gpd.GeoDataFrame:
 
 
 def _dissolve(geoms: np.ndarray, groups: np.ndarray, n: int, clean: bool) -> np.ndarray:
+    """The union of ``geoms`` by group (``groups``: 0..n-1; an empty polygon for a group
+    without geometry), with a coverage union when the layer is a clean coverage."""
     order = np.argsort(groups, kind="stable")
     bounds = np.searchsorted(groups[order], np.arange(n + 1))
-    out = np.empty(n, dtype=object)
+    sizes = np.diff(bounds)
     union = shapely.coverage_union_all if clean else shapely.union_all
-    for i in range(n):
-        part = geoms[order[bounds[i]:bounds[i + 1]]]
-        out[i] = union(part) if len(part) else shapely.Polygon()
+    out = np.empty(n, dtype=object)
+    out[sizes == 0] = shapely.Polygon()
+    # one call per size class instead of one per group: the groups of up to 1, 2, 4, 8…
+    # members as the rows of a grid padded with None (which the union ignores)
+    width = np.left_shift(1, np.ceil(np.log2(np.maximum(sizes, 1))).astype(np.int64))
+    for w in np.unique(width[sizes > 0]):
+        sel = np.flatnonzero((width == w) & (sizes > 0))
+        k = sizes[sel]
+        within = np.arange(int(k.sum())) - np.repeat(np.cumsum(k) - k, k)
+        grid = np.full((len(sel), int(w)), None, dtype=object)
+        grid[np.repeat(np.arange(len(sel)), k), within] = geoms[order[np.repeat(bounds[sel], k) + within]]
+        out[sel] = union(grid, axis=1)
     return out
 
 
@@ -338,13 +349,16 @@ def build_territories(
     member = checked.membership
     # the layer itself when it holds every commune (no city given by arrondissement); codes
     # are looked up by pyarrow (pandas converts 35 000 Arrow strings for get_indexer)
-    pos = positions(communes.index, member["code"])
+    member_codes = text_array(member["code"])  # converted once for every look-up
+    if member_codes is None:
+        member_codes = member["code"]
+    pos = positions(communes.index, member_codes)
     units = communes if (pos >= 0).all() else _units(communes, member["code"])
     cpts = checked.cpts
     ids = cpts.index.to_numpy()
     gid = positions(cpts.index, member["cpts_id"])
     if units is not communes:
-        pos = positions(units.index, member["code"])
+        pos = positions(units.index, member_codes)
     population_column = units["population"]
     if not pd.api.types.is_numeric_dtype(population_column):
         population_column = population_column.astype("Float64")
@@ -364,7 +378,7 @@ def build_territories(
     # communes counted once per territory, a city given by arrondissement once (the rows of
     # the layer number the communes when no arrondissement is given)
     arm_parent = arrondissement_parent()
-    if (pos >= 0).all() and not is_in(member["code"], arm_parent.index).any():
+    if (pos >= 0).all() and not is_in(member_codes, arm_parent.index).any():
         owner, _ = distinct(pos, len(units))
     else:
         code_int, code_uniq = pd.factorize(member["code"])
@@ -399,7 +413,8 @@ def build_territories(
             out[g] = ", ".join(text[first[g]:first[g] + count[g]])
         return pd.Series(out)
 
-    geoms = units.geometry.to_numpy()[pos]
+    every = units.geometry.to_numpy()  # (each access to .geometry builds a GeoSeries)
+    geoms = every[pos]
     meta = layer_metadata(communes)
     clean = meta.clean_coverage
     crs = units.crs
@@ -409,7 +424,9 @@ def build_territories(
     terr_dep = pd.Series(np.where(first_row >= 0, deps[first_row], None), dtype=object)
     from cpts_geo.communes import _metric_crs_of
 
-    terr_crs = terr_dep.map(lambda d: _metric_crs_of(d) if isinstance(d, str) else "EPSG:2154")
+    dep_crs = {d: _metric_crs_of(d) for d in set(terr_dep) if isinstance(d, str)}
+    terr_crs = pd.Series([dep_crs.get(d, "EPSG:2154") if isinstance(d, str) else "EPSG:2154"
+                          for d in terr_dep], dtype=object)
     area = np.zeros(len(ids))
     dissolved = np.empty(len(ids), dtype=object)
     require_crs(units)
@@ -424,13 +441,12 @@ def build_territories(
         small = _has_small_holes(metric, sliver_area)
         if small.any():
             # communes near those territories (by their boxes first: no tree of every commune)
-            every = units.geometry.to_numpy()
             box = shapely.bounds(every)
             lo, hi = shapely.bounds(union[small]).min(axis=0)[:2], shapely.bounds(union[small]).max(axis=0)[2:]
             close = np.flatnonzero((box[:, 2] >= lo[0]) & (box[:, 0] <= hi[0])
                                    & (box[:, 3] >= lo[1]) & (box[:, 1] <= hi[1]))
             near = close[shapely.STRtree(every[close]).query(union[small], predicate="intersects")[1]]
-            unit_metric = _project(units.geometry.to_numpy()[np.unique(near)], crs, mcrs)
+            unit_metric = _project(every[np.unique(near)], crs, mcrs)
             metric[small] = _fill_slivers(metric[small], unit_metric, sliver_area)
             union[small] = metric[small] if same else \
                 gpd.GeoSeries(metric[small], crs=mcrs).to_crs(crs).to_numpy()
