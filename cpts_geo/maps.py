@@ -752,11 +752,11 @@ def stage_map(
     all_col = communes["cpts_all"] if "cpts_all" in communes.columns else pd.Series(pd.NA, index=communes.index)
     cid_col = communes["cpts_id"]
     com = {
-        "c": [str(c) for c in communes.index],
+        "c": [str(c) for c in communes.index.tolist()],
         "n": communes["name"].astype(str).tolist(),
-        "p": [num(p) for p in communes["population"]],
-        "k": [-1 if pd.isna(c) else cpts_pos.get(str(c), -1) for c in cid_col],
-        "all": [e if isinstance(e, str) and "%" in e else None for e in all_col],
+        "p": [num(p) for p in communes["population"].tolist()],
+        "k": [-1 if pd.isna(c) else cpts_pos.get(str(c), -1) for c in cid_col.tolist()],
+        "all": [e if isinstance(e, str) and "%" in e else None for e in all_col.tolist()],
         "b": _quantised_bounds(simple.to_numpy(), origin, scale),
         "g": encode_geometries(simple_arr, origin, scale) if simple_rings is None
         else _encode_rings(simple_rings, len(simple_arr), origin, scale),

@@ -9,7 +9,8 @@
 (function () {
   "use strict";
 
-  function decodeRing(str, ox, oy, scale) {
+  // latLng: make Leaflet's L.LatLng objects directly (what a polygon keeps: no copy to make)
+  function decodeRing(str, ox, oy, scale, latLng) {
     var i = 0, x = 0, y = 0, out = [];
     while (i < str.length) {
       var v = [0, 0];
@@ -24,16 +25,17 @@
       }
       x += v[0];
       y += v[1];
-      out.push([y / scale + oy, x / scale + ox]);
+      out.push(latLng ? new L.LatLng(y / scale + oy, x / scale + ox) : [y / scale + oy, x / scale + ox]);
     }
     return out;
   }
 
-  function decode(g, data) {
+  function decode(g, data, latLng) {
     return g.map(function (poly) {
-      return poly.map(function (ring) { return decodeRing(ring, data.origin[0], data.origin[1], data.scale); });
+      return poly.map(function (ring) { return decodeRing(ring, data.origin[0], data.origin[1], data.scale, latLng); });
     });
   }
+  function decodeLatLngs(g, data) { return decode(g, data, true); }
 
   function el(tag, cls, text) {
     var e = document.createElement(tag);
@@ -168,7 +170,7 @@
 
     var cptsLayer = L.layerGroup(), outlineLayer = L.layerGroup();
     data.cpts.forEach(function (c, ci) {
-      var shape = decode(c.g, data);
+      var shape = decodeLatLngs(c.g, data);
       var color = data.colors[c.stage] || "#999";
       var poly = L.polygon(shape, {pane: "cptsFill", renderer: R.fill, className: "cpts-polygon",
                                    color: color, weight: 0, fillColor: color, fillOpacity: 0.85});
@@ -189,7 +191,7 @@
 
     var uncoveredLayer = L.layerGroup();
     (data.uncovered || []).forEach(function (u) {
-      L.polygon(decode(u.g, data), {pane: "cptsFill", renderer: R.fill, className: "uncovered-polygon",
+      L.polygon(decodeLatLngs(u.g, data), {pane: "cptsFill", renderer: R.fill, className: "uncovered-polygon",
                                     interactive: false, color: data.uncoveredBorder, weight: 0.6,
                                     dashArray: "2 2", fillColor: data.uncoveredColor, fillOpacity: 0.9})
         .addTo(uncoveredLayer);
@@ -200,7 +202,7 @@
     function makeCommune(i) {
       if (made[i]) { return polys[i]; }
       made[i] = true;
-      var poly = L.polygon(shapeOf(i), {pane: "communes", renderer: R.communes, className: "commune-polygon",
+      var poly = L.polygon(decodeLatLngs(C.g[i], data), {pane: "communes", renderer: R.communes, className: "commune-polygon",
                                         color: "#6e6e6e", weight: 0.4, opacity: 0.7, fill: true,
                                         fillOpacity: 0, fillColor: "#000"});
       poly.bindTooltip(function () { return communeRows(i); }, {sticky: true});
@@ -229,7 +231,7 @@
 
     var depLayer = L.layerGroup();
     data.departments.forEach(function (d) {
-      L.polygon(decode(d.g, data), {pane: "departments", renderer: R.departments, interactive: false, fill: false,
+      L.polygon(decodeLatLngs(d.g, data), {pane: "departments", renderer: R.departments, interactive: false, fill: false,
                                     color: "#000", weight: 2.6, opacity: 0.9}).addTo(depLayer);
     });
 
@@ -295,7 +297,7 @@
     (data.indicators || []).forEach(function (ind) {
       var layer = L.layerGroup();
       ind.features.forEach(function (f) {
-        var poly = L.polygon(decode(f.g, data), {
+        var poly = L.polygon(decodeLatLngs(f.g, data), {
           pane: "indicators", renderer: R.indicators, className: "indicator-polygon",
           color: "#555", weight: 0.3, fillColor: f.k === null ? "#ffffff" : ind.colors[f.k], fillOpacity: 0.9
         });
