@@ -285,3 +285,19 @@ def test_vertex_flags_round_trip_with_holes_and_parts():
     assert rebuilt[1] is None
     assert shapely.get_type_id(rebuilt[2]) == shapely.GeometryType.MULTIPOLYGON
     assert shapely.equals_exact(shapely.normalize(rebuilt[[0, 2]]), shapely.normalize(simplified[[0, 2]])).all()
+
+
+@pytest.mark.slow
+def test_precomputed_national_simplification_is_a_coverage():
+    import shapely
+
+    from cpts_geo.communes import load_communes
+    from cpts_geo.maps import _precomputed_simplified
+
+    france = load_communes()
+    simple = _precomputed_simplified(france, 300.0)
+    assert simple is not None
+    drawn = simple[~shapely.is_missing(simple)]
+    assert len(drawn) == 34_875 - 4  # the 4 communes without geometry in the source
+    assert shapely.is_valid(drawn).all()
+    assert shapely.coverage_is_valid(drawn)  # neighbours share their borders: no gap, no sliver
