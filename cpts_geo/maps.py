@@ -255,18 +255,22 @@ def _encode_rings(r: _Rings, n_geoms: int, origin: tuple[float, float], scale: f
     chars, nchars = _varint_chars(d.ravel())
     per_point = nchars.reshape(-1, 2).sum(axis=1)
     ring_chars = np.bincount(ring_of, weights=per_point, minlength=n_rings).astype(np.int64)
-    ends = np.cumsum(ring_chars).tolist()
-    starts = [0, *ends[:-1]]
+    ends = np.cumsum(ring_chars)
+    starts = ends - ring_chars
     text = chars.tobytes().decode("ascii")
-    geom_of = r.part_geom[r.ring_part].tolist()
-    current_poly: list[str] | None = None
-    for ext, ok, g, a, b in zip(is_ext.tolist(), ok_ring.tolist(), geom_of, starts, ends):
-        if ext:
-            current_poly = [text[a:b]] if ok else None
-            if current_poly is not None:
-                out[g].append(current_poly)
-        elif current_poly is not None and ok:
-            current_poly.append(text[a:b])
+    # a ring is written if it keeps 3 points and so does its polygon's exterior
+    poly_of = np.cumsum(is_ext) - 1
+    poly_ok = ok_ring[is_ext]
+    written = ok_ring & poly_ok[poly_of]
+    strings = [text[a:b] for a, b in zip(starts[written].tolist(), ends[written].tolist())]
+    n_rings_of = np.bincount(poly_of[written], minlength=len(poly_ok))[poly_ok]
+    if (n_rings_of == 1).all():
+        polys = [[t] for t in strings]
+    else:
+        bounds = np.cumsum(n_rings_of).tolist()
+        polys = [strings[a:b] for a, b in zip([0, *bounds[:-1]], bounds)]
+    for g, poly in zip(r.part_geom[r.ring_part[is_ext]][poly_ok].tolist(), polys):
+        out[g].append(poly)
     return out
 
 
