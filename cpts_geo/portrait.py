@@ -233,6 +233,9 @@ def _france():
         area[pos] = france.geometry.iloc[pos].to_crs(crs).area.to_numpy() / 1e6
     out = pd.DataFrame(france.drop(columns="geometry"))
     out["area_km2"] = area
+    # object labels, like the registry's codes: a look-up of a few codes in 35 000 Arrow
+    # strings with codes of another dtype converts the whole index every time
+    out.index = out.index.astype(object)
     return set_layer_metadata(out, layer_metadata(france), inplace=True)
 
 
@@ -423,10 +426,9 @@ def _identity(ctx, cid, figs, srcs):
         facts.append(("Taille (niveau ACI)", "non déterminée : population inconnue"))
     facts.append(("Communes", _fig(figs, "communes.cpts", t["n_communes"])))
     facts.append(("Superficie", _fig(figs, "area.cpts", t["area_km2"], 1, unit="km²")))
-    deps = ctx.france.drop_duplicates("department").set_index("department")
-    dep_text = ", ".join(f"{deps.at[d, 'department_name']} ({d})" if d in deps.index else d
+    dep_names, reg_names = _area_names() if ctx.france is _france() else _area_names_of(ctx.france)
+    dep_text = ", ".join(f"{dep_names[d]} ({d})" if d in dep_names else d
                          for d in str(t["departments"]).split(", ") if d)
-    reg_names = ctx.france.drop_duplicates("region").set_index("region")["region_name"]
     reg_text = ", ".join(f"{reg_names.get(r, r)} ({r})" for r in str(t["regions"]).split(", ") if r)
     facts.append(("Départements", dep_text))
     facts.append(("Régions", reg_text))
@@ -566,8 +568,15 @@ def _funding(ctx, cid, figs, srcs):
 
 @lru_cache(maxsize=1)
 def _area_names() -> tuple[dict, dict]:
-    f = _france()
-    return (dict(zip(f["department"], f["department_name"])), dict(zip(f["region"], f["region_name"])))
+    return _area_names_of(_france())
+
+
+def _area_names_of(f: pd.DataFrame) -> tuple[dict, dict]:
+    """The name of each department and region of ``f`` (the first row of each)."""
+    deps = f.drop_duplicates("department")
+    regs = f.drop_duplicates("region")
+    return (dict(zip(deps["department"], deps["department_name"])),
+            dict(zip(regs["region"], regs["region_name"])))
 
 
 def _unit_labels(ctx, cid):
@@ -580,6 +589,7 @@ def _unit_labels(ctx, cid):
 
 
 _UNIT_CACHE: dict = {}
+_AREA_CACHE: dict = {}  # population sums of departments, regions and France for one context
 
 
 def _unit_labels_of(ctx, cid):
@@ -611,8 +621,17 @@ def _population(ctx, cid, figs, srcs, ages):
     vintage = 2016 if prev_col == "population_2016" else layer_vintage
     member = ctx.checked.membership[ctx.checked.membership["cpts_id"] == cid]
     from_layer = layer_vintage == cur_year and "pop_standardised" in f.columns
-    layer_pop = pd.to_numeric(f["population"], errors="coerce")
-    layer_std = pd.to_numeric(f["pop_standardised"], errors="coerce") if from_layer else None
+    if _AREA_CACHE.get("ctx") is not ctx:  # the context is kept: no id reuse
+        _AREA_CACHE.clear()
+        _AREA_CACHE.update(ctx=ctx, sums={})
+    area_sums = _AREA_CACHE["sums"]
+
+    def layer_pop():
+        return pd.to_numeric(f["population"], errors="coerce")
+
+    def layer_std():
+        return pd.to_numeric(f["pop_standardised"], errors="coerce")
+
     rows = []
     for u, label in units:
         sel = None
@@ -621,19 +640,23 @@ def _population(ctx, cid, figs, srcs, ages):
                 (pd.to_numeric(f[prev_col], errors="coerce").reindex(member["code"]).fillna(0).to_numpy()
                  * member["share"].to_numpy()).sum())
             area = ctx.territories.at[cid, "area_km2"]
+        elif u in area_sums:  # a department, region or France: the same for every CPTS of the context
+            prev, area, cur, std = area_sums[u]
         else:
             sel = f if u == "France" else f[f["department"] == u[4:]] if u.startswith("dep:") \
                 else f[f["region"] == u[4:]]
             prev = pd.to_numeric(sel[prev_col], errors="coerce").sum()
             area = sel["area_km2"].sum()
+            cur = float(layer_pop().reindex(sel.index).sum()) if from_layer else np.nan
+            std = float(layer_std().reindex(sel.index).sum()) if from_layer else np.nan
+            area_sums[u] = (prev, area, cur, std)
         if from_layer:  # the layer holds the current population and the DREES standardised one
             if u == cid:
                 w = member["share"].to_numpy()
-                cur = float((layer_pop.reindex(member["code"]).fillna(0).to_numpy() * w).sum())
-                std = float((layer_std.reindex(member["code"]).fillna(0).to_numpy() * w).sum())
-                known = bool(layer_pop.reindex(member["code"]).notna().any())
+                cur = float((layer_pop().reindex(member["code"]).fillna(0).to_numpy() * w).sum())
+                std = float((layer_std().reindex(member["code"]).fillna(0).to_numpy() * w).sum())
+                known = bool(layer_pop().reindex(member["code"]).notna().any())
             else:
-                cur, std = float(layer_pop.reindex(sel.index).sum()), float(layer_std.reindex(sel.index).sum())
                 known = True
             if not known or not std:
                 cur, std = (cur if known else np.nan), np.nan
