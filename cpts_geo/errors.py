@@ -36,6 +36,9 @@ def problems_frame(problems: Iterable[Mapping]) -> pd.DataFrame:
     for col in ("row", "code", "problem"):
         if col not in frame.columns:
             frame[col] = pd.NA
+    row = frame["row"]
+    if pd.api.types.is_float_dtype(row) and bool((row.dropna() % 1 == 0).all()):
+        frame["row"] = row.astype("Int64")  # rows mixed with problems without a row: 4, not 4.0
     rest = [c for c in frame.columns if c not in ("row", "code", "problem")]
     return frame[["row", "code", "problem", *rest]]
 
@@ -83,7 +86,8 @@ class ValidationError(ValueError):
             where = []
             if not pd.isna(rec.row):
                 plural = isinstance(rec.row, str) and "," in rec.row
-                where.append(f"{'lignes' if plural else 'ligne'} {rec.row}")
+                row = int(rec.row) if isinstance(rec.row, float) and rec.row.is_integer() else rec.row
+                where.append(f"{'lignes' if plural else 'ligne'} {row}")
             if not pd.isna(rec.code):
                 where.append(f"code {rec.code}")
             prefix = ", ".join(where)

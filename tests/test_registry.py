@@ -449,3 +449,12 @@ def test_xlsx_formula_without_computed_value_is_an_error_naming_the_row(tmp_path
     part = p[p["kind"] == "part"]
     assert part["row"].tolist() == [3]
     assert "formule « =1/2 » sans valeur calculée" in part["problem"].iat[0]
+
+
+def test_row_numbers_stay_whole_when_some_problems_have_no_row():
+    from cpts_geo.errors import ValidationError
+
+    err = ValidationError("Registre refusé", [{"row": 4, "problem": "code inconnu"},
+                                              {"problem": "colonne manquante"}])
+    assert "ligne 4 :" in str(err) and "4.0" not in str(err)
+    assert err.problems["row"].tolist()[0] == 4
