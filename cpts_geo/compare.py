@@ -205,7 +205,12 @@ def compare_registries(
     both = om[["code", "key", "cpts_id", "share"]].merge(nm[["code", "key", "cpts_id", "share"]],
                                                        on=["code", "key"], how="outer",
                                                        suffixes=("_old", "_new"))
-    per_code = both.groupby("code", sort=True)
+    # a commune in the same CPTS with the same share in both files gives no row: only the others are
+    # walked one by one
+    same = (both["cpts_id_old"].notna() & both["cpts_id_new"].notna()
+            & np.isclose(both["share_old"].to_numpy(float), both["share_new"].to_numpy(float)))
+    unchanged = same.groupby(both["code"]).transform("all").to_numpy(dtype=bool)
+    per_code = both[~unchanged].groupby("code", sort=True)
     for code, grp in per_code:
         old_ids, new_ids = list(grp["cpts_id_old"].dropna()), list(grp["cpts_id_new"].dropna())
         olds = [label(c, o) for c in old_ids]
