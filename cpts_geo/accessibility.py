@@ -1031,11 +1031,9 @@ def estimate_costs(
     >>> bool((costs["minutes"] < 20).all()), bool((costs["origin"] == costs["destination"]).sum() == len(somme))
     (True, True)
     """
-    from cpts_geo.communes import to_metric
+    from cpts_geo.communes import require_crs, to_metric
 
-    if communes.crs is None:
-        raise ValueError("La couche des communes n'a pas de CRS : déclarez-le avec "
-                         ".set_crs(...) avant d'estimer des distances.")
+    require_crs(communes, "La couche des communes")
     from cpts_geo.communes import (
         _MAINLAND_CRS,
         METRIC_CRS,

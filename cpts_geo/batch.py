@@ -15,9 +15,7 @@ from __future__ import annotations
 import hashlib
 import html
 import json
-import re
 import time
-import unicodedata
 from collections.abc import Callable
 from pathlib import Path
 
@@ -25,7 +23,7 @@ import geopandas as gpd
 import pandas as pd
 
 from cpts_geo._files import atomic_write_text
-from cpts_geo._french import percent, write_csv
+from cpts_geo._french import fold, percent, write_csv
 from cpts_geo.communes import city_of, department_of, layer_metadata, load_communes
 from cpts_geo.registry import CheckedRegistry
 from cpts_geo.territories import build_territories, communes_with_cpts
@@ -54,8 +52,7 @@ def slug(text: str) -> str:
     >>> slug("Provence-Alpes-Côte d'Azur")
     'provence-alpes-cote-d-azur'
     """
-    text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode().lower()
-    return re.sub(r"[^a-z0-9]+", "-", text).strip("-")
+    return fold(text).replace(" ", "-")
 
 
 def area_maps(

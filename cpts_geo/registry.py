@@ -37,7 +37,7 @@ import numpy as np
 import pandas as pd
 
 from cpts_geo._french import percent
-from cpts_geo.communes import arrondissement_parent, load_arrondissements, load_communes
+from cpts_geo.communes import arrondissement_parent, load_arrondissements, load_communes, require_crs
 from cpts_geo.errors import CptsGeoWarning, ValidationError
 from cpts_geo.io import read_table, recognise_header
 
@@ -421,6 +421,14 @@ def _warn_repairs(report: pd.DataFrame) -> None:
                       "voir le rapport.", CptsGeoWarning, stacklevel=3)
 
 
+def _require_crs(gdf, what: str) -> None:
+    """:func:`cpts_geo.communes.require_crs` (its one wording), as a :class:`ValidationError`."""
+    try:
+        require_crs(gdf, what)
+    except ValueError as err:
+        raise ValidationError(str(err), [{"problem": "SCR absent"}]) from None
+
+
 def read_perimeters(path: str | Path, *, layer: str | None = None):
     """Read CPTS perimeters given as polygons (GeoPackage, Shapefile, GeoJSON, GeoParquet…).
 
@@ -451,10 +459,7 @@ def read_perimeters(path: str | Path, *, layer: str | None = None):
         raise ValidationError(
             f"{Path(path).name} : pas de géométries ; les périmètres se donnent en GeoPackage, "
             "Shapefile, GeoJSON ou GeoParquet.", [{"problem": "aucune géométrie"}])
-    if gdf.crs is None:
-        raise ValidationError(
-            f"{Path(path).name} : la couche n'a pas de système de coordonnées (SCR) ; "
-            "définissez-le dans QGIS (ex. EPSG:2154) puis réessayez.", [{"problem": "SCR absent"}])
+    _require_crs(gdf, f"{Path(path).name} : la couche")
     return gdf
 
 
@@ -514,9 +519,7 @@ def registry_from_perimeters(
 
     from cpts_geo.communes import to_metric
 
-    if perimeters.crs is None:
-        raise ValidationError("Les périmètres n'ont pas de système de coordonnées (SCR).",
-                              [{"problem": "SCR absent"}])
+    _require_crs(perimeters, "La couche des périmètres")
     given = read_registry(pd.DataFrame(perimeters.drop(columns=perimeters.geometry.name))
                           .assign(**{"commune_code": "00000"}) if "commune_code" not in perimeters
                           else perimeters, columns=columns)

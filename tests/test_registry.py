@@ -458,3 +458,15 @@ def test_row_numbers_stay_whole_when_some_problems_have_no_row():
                                               {"problem": "colonne manquante"}])
     assert "ligne 4 :" in str(err) and "4.0" not in str(err)
     assert err.problems["row"].tolist()[0] == 4
+
+
+def test_perimeters_without_crs_get_the_one_wording(tmp_path):
+    import geopandas as gpd
+    import shapely
+
+    from cpts_geo.errors import ValidationError
+    from cpts_geo.registry import registry_from_perimeters
+
+    drawn = gpd.GeoDataFrame({"cpts_id": ["A"]}, geometry=[shapely.box(2.2, 49.8, 2.4, 50.0)])
+    with pytest.raises(ValidationError, match="n'a pas de CRS"):
+        registry_from_perimeters(drawn, load_communes(departments="80"))

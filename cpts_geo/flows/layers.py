@@ -35,10 +35,9 @@ def _points(communes):
 
     Mainland and each overseas department are projected with their own metric CRS.
     """
-    from cpts_geo.communes import department_of, metric_crs
+    from cpts_geo.communes import department_of, metric_crs, require_crs
 
-    if communes.crs is None:
-        raise ValueError("La couche communale n'a pas de CRS : déclarez-le avec .set_crs(...).")
+    require_crs(communes)
     geo = communes[[communes.geometry.name]]
     deps = department_of(pd.Series(geo.index.astype(str))).to_numpy()
     parts = []
