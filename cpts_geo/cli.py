@@ -251,9 +251,7 @@ def _study_area(args: argparse.Namespace, checked, communes):
     """The communes studied: those of --region/--departements and the whole of every CPTS
     that has a commune there (a CPTS crossing the border is built whole); or else the
     departments the registry touches."""
-    import pandas as pd
-
-    from cpts_geo.communes import department_of
+    from cpts_geo.communes import city_of, department_of
 
     deps = _area_departments(args)
     member = checked.membership
@@ -264,8 +262,7 @@ def _study_area(args: argparse.Namespace, checked, communes):
     touching = set(member.loc[inside, "cpts_id"])
     beyond = member[~inside & member["cpts_id"].isin(touching)]
     codes = set(beyond["code"])
-    codes |= set(communes.index[communes.index.isin(
-        pd.Series(list(codes)).str.slice(0, 2).map({"75": "75056", "69": "69123", "13": "13055"}).dropna())])
+    codes |= set(city_of(sorted(codes)))  # a city given by arrondissement: the city too
     return communes[communes["department"].isin(deps) | communes.index.isin(codes)]
 
 
