@@ -58,19 +58,25 @@ def positions(index: pd.Index, values) -> np.ndarray:
     return found.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int64)
 
 
-def is_in(values, labels: Sequence) -> np.ndarray:
-    """Whether each of ``values`` is one of ``labels`` (a few), as a boolean array.
+def is_in(values, labels) -> np.ndarray:
+    """Whether each of ``values`` is one of ``labels``, as a boolean array (missing: False).
+
+    ``labels`` may be a few codes or a whole index (a set, list, Index, Series or array).
 
     >>> is_in(pd.Index(["75056", "59350"]), ["75056", "69123"]).tolist()
+    [True, False]
+    >>> is_in(pd.Series(["59350", None]), {"59350"}).tolist()
     [True, False]
     """
     import pyarrow as pa
     import pyarrow.compute as pc
 
-    text = text_array(values)
-    if text is None:
-        return np.asarray(pd.Index(values).isin(list(labels)))
-    found = pc.is_in(text, value_set=pa.array(list(labels), type=pa.large_string()))
+    if not isinstance(labels, pd.Index | pd.Series | np.ndarray | pa.Array | pa.ChunkedArray | list | tuple):
+        labels = list(labels)  # a set, a dict's keys…
+    text, label_text = text_array(values), text_array(labels)
+    if text is None or label_text is None:
+        return np.asarray(pd.Index(values, dtype=object).isin(pd.Index(labels, dtype=object)))
+    found = pc.is_in(text, value_set=label_text)
     return found.fill_null(False).to_numpy(zero_copy_only=False)
 
 

@@ -63,6 +63,7 @@ import pandas as pd
 from scipy.optimize import brentq
 from scipy.spatial import cKDTree
 
+from cpts_geo._arrow import is_in
 from cpts_geo._french import number
 from cpts_geo.errors import CptsGeoWarning, ValidationError
 from cpts_geo.io import parse_numbers
@@ -1532,7 +1533,7 @@ def territory_accessibility(
     m["code"] = m["code"].astype("string")
     problems = [{"code": c, "problem": "commune du territoire sans valeur d'accessibilité "
                  "(calculez sur une couche qui la contient)"}
-                for c in pd.unique(m.loc[~pd.Index(m["code"].astype(object)).isin(values.index.astype(object)), "code"])]
+                for c in pd.unique(m.loc[~is_in(m["code"], values.index), "code"])]
     if problems:
         raise ValidationError("Communes des territoires absentes des résultats", problems)
     v = values.copy()

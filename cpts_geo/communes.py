@@ -41,6 +41,7 @@ import pandas as pd
 import pyproj
 import shapely
 
+from cpts_geo._arrow import is_in
 from cpts_geo.errors import ValidationError
 
 __all__ = [
@@ -724,7 +725,7 @@ def layer_report(communes: gpd.GeoDataFrame) -> pd.DataFrame:
         rows.append((code, communes.at[code, "name"], why))
     if embedded:
         built = pd.read_csv(_data_dir() / "build_report.csv", dtype=str)
-        built = built[pd.Index(built["code"].astype(object)).isin(communes.index.astype(object))]
+        built = built[is_in(built["code"], communes.index)]
         built = built[~built["correction"].str.contains("absente", regex=False)]
         rows.extend(built[["code", "nom", "correction"]].itertuples(index=False, name=None))
     if embedded and vintage == 2021:
@@ -732,7 +733,7 @@ def layer_report(communes: gpd.GeoDataFrame) -> pd.DataFrame:
 
         found = _population_2021().table.index
         for code in communes.index[(communes["population"] == 0).fillna(False)
-                                   & ~communes.index.astype(object).isin(found.astype(object))]:
+                                   & ~is_in(communes.index, found)]:
             rows.append((code, communes.at[code, "name"],
                          "commune sans habitant, absente des tableaux DREES : population 0 (comme en 2016)"))
 

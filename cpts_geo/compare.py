@@ -20,6 +20,7 @@ from typing import NamedTuple
 import numpy as np
 import pandas as pd
 
+from cpts_geo._arrow import is_in
 from cpts_geo._french import fold, number
 from cpts_geo.registry import CheckedRegistry, read_registry, validate_registry
 
@@ -279,7 +280,7 @@ def changes_layer(comparison: RegistryComparison, communes=None):
 
     layer = communes if communes is not None else load_communes()
     arm = load_arrondissements(crs=layer.crs)
-    geoms = pd.concat([layer.geometry, arm.geometry[~arm.index.astype(object).isin(layer.index.astype(object))]])
+    geoms = pd.concat([layer.geometry, arm.geometry[~is_in(arm.index, layer.index)]])
     ch = comparison.changes
     out = np.empty(len(ch), dtype=object)
     codes = ch["code"].to_numpy(dtype=object)

@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 import numpy as np
 import pandas as pd
 
+from cpts_geo._arrow import is_in
 from cpts_geo._french import number
 from cpts_geo.communes import layer_metadata
 from cpts_geo.errors import CptsGeoWarning, ValidationError
@@ -231,7 +232,7 @@ def density(
         m = membership[["code", "cpts_id", "share"]].rename(columns={"cpts_id": "unit"}).copy()
         m["code"] = m["code"].astype("string")
         m["unit"] = m["unit"].astype("string")
-        absent = pd.unique(m.loc[~pd.Index(m["code"].astype(object)).isin(codes.astype(object)), "code"])
+        absent = pd.unique(m.loc[~is_in(m["code"], codes), "code"])
         if len(absent):
             raise ValidationError(
                 "Communes des CPTS absentes de la couche des communes : donnez une couche qui "

@@ -9,6 +9,7 @@ from typing import Any, NamedTuple
 import numpy as np
 import pandas as pd
 
+from cpts_geo._arrow import is_in
 from cpts_geo._french import number
 from cpts_geo.communes import layer_metadata
 from cpts_geo.errors import CptsGeoWarning
@@ -52,8 +53,7 @@ def _with_arrondissements(communes: pd.DataFrame, codes: Iterable[str]) -> pd.Da
     from cpts_geo.communes import load_arrondissements
 
     wanted = _arrondissements().index
-    labels = wanted.astype(object)  # object labels: Arrow strings test isin value by value
-    wanted = wanted[labels.isin(codes) & ~labels.isin(communes.index.astype(object))]
+    wanted = wanted[is_in(wanted, codes) & ~is_in(wanted, communes.index)]
     if not len(wanted):
         return communes
     arm = load_arrondissements(crs=communes.crs).loc[wanted]
