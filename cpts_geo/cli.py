@@ -249,19 +249,16 @@ def _area_departments(args: argparse.Namespace) -> set[str] | None:
 
 def _study_area(args: argparse.Namespace, checked, communes):
     """The communes studied: those of --region/--departements and the whole of every CPTS
-    that has a commune there (a CPTS crossing the border is built whole); or else the
+    kept by :func:`_crossing` (a CPTS crossing the border is built whole); or else the
     departments the registry touches."""
-    from cpts_geo.communes import city_of, department_of
+    from cpts_geo.communes import city_of
 
     deps = _area_departments(args)
     member = checked.membership
     if deps is None:
         deps = set(communes.loc[communes.index.isin(member["code"]), "department"])
         return communes[communes["department"].isin(deps)]
-    inside = department_of(member["code"]).isin(deps).to_numpy()
-    touching = set(member.loc[inside, "cpts_id"])
-    beyond = member[~inside & member["cpts_id"].isin(touching)]
-    codes = set(beyond["code"])
+    codes = set(member["code"])  # _crossing kept only the CPTS with a commune in the area
     codes |= set(city_of(sorted(codes)))  # a city given by arrondissement: the city too
     return communes[communes["department"].isin(deps) | communes.index.isin(codes)]
 
