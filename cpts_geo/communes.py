@@ -41,7 +41,7 @@ import pandas as pd
 import pyproj
 import shapely
 
-from cpts_geo._arrow import is_in
+from cpts_geo._arrow import is_in, positions
 from cpts_geo.errors import ValidationError
 
 __all__ = [
@@ -408,6 +408,51 @@ def _read_parquet(name: str) -> gpd.GeoDataFrame:
     gdf = gpd.read_parquet(_data_dir() / name)
     gdf = gdf.set_crs("EPSG:4326", allow_override=True)
     return gdf
+
+
+def _embedded_rows(codes, geometries, crs) -> np.ndarray:
+    """The row of each commune in the embedded ``communes.parquet`` when it is unchanged.
+
+    Precomputed data of the embedded communes (the map's simplification, the shared borders
+    used to dissolve territories) applies to a commune only when it is exactly the embedded
+    one: same code, identical geometry in EPSG:4326.
+
+    Parameters
+    ----------
+    codes : Index, Series or array of str
+        Commune codes.
+    geometries : array of shapely geometries
+        Their geometries (missing allowed: they match a missing embedded geometry).
+    crs : pyproj.CRS, str or None
+        The CRS of ``geometries``.
+
+    Returns
+    -------
+    numpy.ndarray of int64
+        The row in the embedded layer, -1 where the code is not embedded or the geometry
+        differs (every row -1 unless ``crs`` is EPSG:4326).
+
+    Examples
+    --------
+    >>> hdf = load_communes(region="32")
+    >>> rows = _embedded_rows(hdf.index, hdf.geometry.to_numpy(), hdf.crs)
+    >>> bool((rows >= 0).all()), int(_embedded_rows(hdf.index, hdf.geometry.to_numpy(), "EPSG:2154").max())
+    (True, -1)
+    """
+    given = np.asarray(geometries, dtype=object)
+    if crs is None or not pyproj.CRS(crs).equals("EPSG:4326"):
+        return np.full(len(given), -1, dtype=np.int64)
+    embedded = _read_parquet("communes.parquet").geometry
+    rows = positions(embedded.index, codes)
+    found = rows >= 0
+    base = embedded.to_numpy()[rows[found]]
+    sub = given[found]
+    missing = shapely.is_missing(base)
+    same = missing == shapely.is_missing(sub)
+    both = same & ~missing
+    same[both] = shapely.equals_identical(base[both], sub[both])
+    rows[np.flatnonzero(found)[~same]] = -1
+    return rows
 
 
 @lru_cache(maxsize=1)

@@ -457,18 +457,12 @@ def _precomputed_rings(communes: gpd.GeoDataFrame, tolerance: float) -> _Rings |
     column = f"keep_{float(tolerance):g}"
     if flags is None or column not in flags:
         return None
-    from cpts_geo.communes import _read_parquet
+    from cpts_geo.communes import _embedded_rows, _read_parquet
 
-    embedded = _read_parquet("communes.parquet").geometry
-    counts = shapely.get_num_coordinates(embedded.to_numpy())
-    pos = embedded.index.get_indexer(pd.Index(communes.index.astype(str)))
+    counts = shapely.get_num_coordinates(_read_parquet("communes.parquet").geometry.to_numpy())
+    base = communes.geometry.to_numpy()  # identical to the embedded geometries, checked here
+    pos = _embedded_rows(communes.index, base, communes.crs)
     if (pos < 0).any() or int(counts.sum()) != len(flags[column]):
-        return None
-    base = embedded.to_numpy()[pos]
-    given = communes.geometry.to_numpy()
-    missing = shapely.is_missing(base)
-    if not np.array_equal(missing, shapely.is_missing(given)) \
-            or not shapely.equals_identical(base[~missing], given[~missing]).all():
         return None
     # the flags of the chosen communes' coordinates, in their order
     starts = np.concatenate([[0], np.cumsum(counts)[:-1]])[pos]
