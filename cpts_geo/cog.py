@@ -561,9 +561,8 @@ def remap_codes(
     # INSEE's own code history 2008-2025 (embedded) for the codes nothing else resolves
     unresolved = [c for c in uniq[~is_current] if c not in arm_parent
                   and not (c in former_parent and len(former_parent[c] & current) == 1)]
-    history = code_history(unresolved) if unresolved else _history().iloc[:0]
-    history_of = {c: list(zip(g["new_code"], g["share"], g["year"]))
-                  for c, g in history.groupby("code", sort=False)}
+    history_of = {c: list(zip(g["new_code"], g["share"], g["year"]))  # (not loaded when all is current)
+                  for c, g in code_history(unresolved).groupby("code", sort=False)} if unresolved else {}
     split_since: dict[str, list] = {}
     if cog is not None:  # codes of that vintage split since, even if one part kept the code
         pairs = _pairs(_check_year(cog))

@@ -395,7 +395,9 @@ def _embedded_reference():
     arm = load_arrondissements(crs=None)
     names = pd.concat([france["name"], arm["name"]])
     names = names[~names.index.duplicated()]
-    return france, arrondissement_parent().to_dict(), names, names.to_dict()
+    # (plain arrays first: Series.to_dict iterates Arrow strings one scalar at a time)
+    name_of = dict(zip(names.index.to_numpy(dtype=object), names.to_numpy(dtype=object)))
+    return france, arrondissement_parent().to_dict(), names, name_of
 
 
 def _warn_repairs(report: pd.DataFrame) -> None:

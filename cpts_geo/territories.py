@@ -545,34 +545,49 @@ def territory_parts(territories: gpd.GeoDataFrame, communes: gpd.GeoDataFrame,
         One row per part of each CPTS, columns as above.
     """
     member = registry.membership if isinstance(registry, CheckedRegistry) else registry
+    columns = ["cpts_id", "part", "n_communes", "largest", "communes"]
+    if territories.crs is not None and communes.crs is not None and territories.crs != communes.crs:
+        raise ValueError("territories and communes must share a CRS")
     units = _units(communes, member["code"])
-    rows = []
-    sub = member[member["cpts_id"].isin(territories.index)]
-    for cid, grp in sub.groupby("cpts_id", sort=False):
-        polys = shapely.get_parts(territories.geometry.loc[cid])
-        # a commune in several pieces (exclaves) belongs to every part holding one of them
-        pieces, owner = shapely.get_parts(
-            units.geometry.to_numpy()[units.index.get_indexer(grp["code"])], return_index=True)
-        tree = shapely.STRtree(polys)
-        idx_piece, idx_poly = tree.query(shapely.point_on_surface(pieces), predicate="intersects")
-        if territories.crs is not None and units.crs is not None and territories.crs != units.crs:
-            raise ValueError("territories and communes must share a CRS")
-        pops = units["population"].reindex(grp["code"]).astype("Float64").fillna(0).to_numpy()
-        names = units["name"].reindex(grp["code"]).to_numpy()
-        found = []
-        for k in range(len(polys)):
-            sel = np.zeros(len(grp), dtype=bool)
-            sel[owner[idx_piece[idx_poly == k]]] = True
-            if not sel.any():
-                continue
-            best = int(np.argmax(pops[sel]))
-            found.append((float(pops[sel].sum()), int(sel.sum()), names[sel][best],
-                          ", ".join(grp["code"].to_numpy()[sel])))
-        found.sort(key=lambda t: -t[0])
-        for i, (_, n, largest, codes) in enumerate(found, start=1):
-            rows.append({"cpts_id": cid, "part": i, "n_communes": n, "largest": largest,
-                         "communes": codes})
-    return pd.DataFrame(rows, columns=["cpts_id", "part", "n_communes", "largest", "communes"])
+    terr = positions(territories.index, member["cpts_id"])
+    sub = member[terr >= 0]
+    terr = terr[terr >= 0]
+    if not len(sub):
+        return pd.DataFrame(columns=columns)
+    codes = sub["code"].to_numpy(dtype=object)
+    unit = positions(units.index, sub["code"])
+    # a commune in several pieces (exclaves) belongs to every part holding one of them
+    pieces, piece_member = shapely.get_parts(units.geometry.to_numpy()[unit], return_index=True)
+    parts, part_terr = shapely.get_parts(territories.geometry.to_numpy(), return_index=True)
+    part_first = np.searchsorted(part_terr, np.arange(len(territories)))
+    hit_piece, hit_part = shapely.STRtree(parts).query(shapely.point_on_surface(pieces), predicate="intersects")
+    own = part_terr[hit_part] == terr[piece_member[hit_piece]]  # a part of the member's own CPTS
+    pairs = pd.DataFrame({"member": piece_member[hit_piece][own], "part": hit_part[own]}).drop_duplicates()
+    pairs = pairs.sort_values(["part", "member"], kind="stable")
+    population = units["population"].astype("Float64").fillna(0).to_numpy(dtype=float)[unit]
+    names = units["name"].to_numpy(dtype=object)[unit]
+    m = pairs["member"].to_numpy()
+    pairs["population"] = population[m]
+    pairs["code"] = codes[m]
+    grouped = pairs.groupby("part", sort=True)
+    largest = pairs.loc[grouped["population"].idxmax(), ["part", "member"]].set_index("part")["member"]
+    table = pd.DataFrame({
+        "population": grouped["population"].sum(),
+        "n_communes": grouped.size(),
+        "largest": names[largest.to_numpy()],
+        "communes": grouped["code"].agg(", ".join),
+    })
+    table["terr"] = part_terr[table.index]
+    table["rank"] = table.index - part_first[table["terr"].to_numpy()]
+    table = table.sort_values(["terr", "population", "rank"], ascending=[True, False, True], kind="stable")
+    out = pd.DataFrame({
+        "cpts_id": territories.index.to_numpy(dtype=object)[table["terr"].to_numpy()],
+        "part": table.groupby("terr", sort=False).cumcount().to_numpy() + 1,
+        "n_communes": table["n_communes"].to_numpy().astype("int64"),
+        "largest": table["largest"].to_numpy(),
+        "communes": table["communes"].to_numpy(),
+    })
+    return out[columns]
 
 
 def communes_with_cpts(registry, communes: gpd.GeoDataFrame, *, passage=None,

@@ -89,6 +89,26 @@ def test_territory_in_several_parts_lists_them(hdf_communes):
     assert t.at["A", "departments"] == "59, 80"
 
 
+def test_parts_of_every_territory_hold_each_member(example, hdf_communes):
+    """Each member is in a part of its own CPTS; parts are numbered by population."""
+    from cpts_geo.territories import territory_parts
+
+    checked, terr = example
+    multi = terr[~terr["single_part"]]
+    parts = territory_parts(multi, hdf_communes, checked)
+    assert parts.groupby("cpts_id").size().to_dict() == multi["n_parts"].to_dict()
+    member = checked.membership
+    for cid, rows in parts.groupby("cpts_id"):
+        codes = [c for text in rows["communes"] for c in text.split(", ")]
+        assert sorted(set(codes)) == sorted(member.loc[member["cpts_id"] == cid, "code"])
+        assert rows["part"].tolist() == list(range(1, len(rows) + 1))
+        pop = [hdf_communes.loc[text.split(", "), "population"].sum() for text in rows["communes"]]
+        assert pop == sorted(pop, reverse=True)
+        for text, largest in zip(rows["communes"], rows["largest"]):
+            top = hdf_communes.loc[text.split(", ")].sort_values("population", ascending=False)
+            assert largest == top["name"].iat[0]
+
+
 def test_coverage_every_commune_once(example, hdf_communes):
     checked, _terr = example
     layer = communes_with_cpts(checked, hdf_communes)
