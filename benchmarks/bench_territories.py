@@ -11,10 +11,15 @@ Runs alternate in one process (same machine load for all): cpts_geo
 ``build_territories(checked, parts=False)`` (everything: population, tiers, departments,
 regions, parts count, sliver check, areas in Lambert-93), geopandas
 ``dissolve(method="coverage")`` and the default ``dissolve()`` (unary union), and a bare
-``shapely.coverage_union_all`` loop over the groups (the floor: geometry only). The
-reference areas are those of the coverage dissolve projected to Lambert-93 (not timed).
+``shapely.coverage_union_all`` loop over the groups (the floor: geometry only). cpts_geo
+dissolves the embedded communes from their precomputed shared borders
+(``data/communes/topology.parquet``); the same build on a user's layer (the same communes in
+Lambert-93: not the embedded geometries, so without those borders) is timed against
+``dissolve(method="coverage")`` of that layer too. The reference areas are those of the coverage dissolve projected to Lambert-93 (not timed).
 Medians are printed, with the ratio to the goal. The validation of the registry and the
-whole call (validation included) are printed too, without a goal here.
+whole call (validation included; then with ``parts=True``, the default, which describes the
+territories in several parts) are printed too; the goal of issue 19 for validation and build
+together is under 1 s.
 """
 
 from __future__ import annotations
@@ -90,6 +95,9 @@ def main(argv=None) -> None:
     t0 = time.perf_counter()
     build_territories(registry, mainland, parts=False)
     t_all = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    build_territories(registry, mainland)  # as users call it: the parts described too
+    t_parts = time.perf_counter() - t0
     med = {k: statistics.median(v) for k, v in times.items()}
     mcpu = {k: statistics.median(v) for k, v in cpu.items()}
     ours = out["ours"]
@@ -120,7 +128,7 @@ def main(argv=None) -> None:
           f"des communes embarquées) : cpts_geo {med['user']:.3f} s, dissolve(coverage) "
           f"{med['user_coverage']:.3f} s, rapport {med['user'] / med['user_coverage']:.2f}")
     print(f"hors objectif : validation du registre {t_val:.2f} s ; build_territories tout compris "
-          f"(validation incluse) {t_all:.2f} s")
+          f"(validation incluse) {t_all:.2f} s, avec la description des parties (par défaut) {t_parts:.2f} s")
 
 
 if __name__ == "__main__":
