@@ -251,16 +251,17 @@ def _study_area(args: argparse.Namespace, checked, communes):
     """The communes studied: those of --region/--departements and the whole of every CPTS
     kept by :func:`_crossing` (a CPTS crossing the border is built whole); or else the
     departments the registry touches."""
+    from cpts_geo._arrow import is_in
     from cpts_geo.communes import city_of
 
     deps = _area_departments(args)
     member = checked.membership
     if deps is None:
-        deps = set(communes.loc[communes.index.isin(member["code"]), "department"])
-        return communes[communes["department"].isin(deps)]
+        deps = set(communes.loc[is_in(communes.index, member["code"]), "department"])
+        return communes[is_in(communes["department"], deps)]
     codes = set(member["code"])  # _crossing kept only the CPTS with a commune in the area
     codes |= set(city_of(sorted(codes)))  # a city given by arrondissement: the city too
-    return communes[communes["department"].isin(deps) | communes.index.isin(codes)]
+    return communes[is_in(communes["department"], deps) | is_in(communes.index, codes)]
 
 
 def _in_area(args: argparse.Namespace, communes):

@@ -67,6 +67,7 @@ __all__ = [
     "read_communes",
     "region_code",
     "regions",
+    "reproject",
     "set_layer_metadata",
     "to_metric",
     "with_population",
@@ -898,7 +899,39 @@ def to_metric(gdf: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
     2154
     """
     require_crs(gdf, "La couche")
-    return gdf.to_crs(metric_crs(gdf))
+    return reproject(gdf, metric_crs(gdf))
+
+
+def reproject(gdf: gpd.GeoDataFrame, crs) -> gpd.GeoDataFrame:
+    """``gdf.to_crs(crs)``, with longitude/latitude to Lambert-93 computed by numpy (checked
+    against PROJ to 1e-6 m at first use, PROJ otherwise): several times faster on the
+    communes of France.
+
+    Parameters
+    ----------
+    gdf : GeoDataFrame
+        A layer with a CRS.
+    crs : pyproj.CRS or str
+        The CRS wanted.
+
+    Returns
+    -------
+    GeoDataFrame
+        A reprojected copy (its metadata kept).
+
+    Examples
+    --------
+    >>> somme = load_communes(departments="80")
+    >>> moved = reproject(somme, "EPSG:2154")
+    >>> moved.crs.to_epsg(), bool((moved.geometry.distance(somme.to_crs(2154).geometry) < 1e-6).all())
+    (2154, True)
+    """
+    require_crs(gdf, "La couche")
+    target = pyproj.CRS(crs)
+    out = gdf.copy()
+    name = gdf.geometry.name
+    out[name] = gpd.GeoSeries(_project(gdf.geometry.to_numpy(), gdf.crs, target), index=gdf.index, crs=target)
+    return out.set_crs(target, allow_override=True)
 
 
 def _lambert93_formula():

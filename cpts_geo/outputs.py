@@ -384,7 +384,7 @@ def layer_tables(
     >>> note
     'Couches en RGF93 v1 / Lambert-93 (EPSG:2154).'
     """
-    from cpts_geo.communes import department_of
+    from cpts_geo.communes import department_of, reproject
 
     terr = _frenched(territories, "cpts_id") if territories is not None else None
     com = blank = None
@@ -415,7 +415,7 @@ def layer_tables(
         if frame is None:
             return
         for mcrs, rows in frame.groupby(crs_of_rows.to_numpy(), sort=False).groups.items():
-            groups.setdefault(mcrs, {})[name] = frame.loc[rows].to_crs(mcrs)
+            groups.setdefault(mcrs, {})[name] = reproject(frame.loc[rows], mcrs)
 
     if terr is not None:
         split("cpts", terr, _metric_of_rows(terr["depts"]))
