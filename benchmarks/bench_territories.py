@@ -1,7 +1,8 @@
 """Building every territory of a national registry vs ``GeoDataFrame.dissolve``.
 
-Run: ``python benchmarks/bench_territories.py [--repeat N]`` (it measures the code of this
-checkout). The registry groups all communes of mainland France and Corsica into territories
+Run: ``python benchmarks/bench_territories.py [--repeat N] [--regions]`` (it measures the code
+of this checkout; ``--regions`` adds the comparison region by region, where fixed costs of a few
+milliseconds weigh more). The registry groups all communes of mainland France and Corsica into territories
 by EPCI (about 1 250), the order of magnitude of a national CPTS map. Goal (issue 19): the
 build of an already validated registry faster than geopandas' ``dissolve(method="coverage")``
 (the same algorithm, GEOS coverage union, on the same input), with the same areas within
@@ -45,6 +46,8 @@ from cpts_geo.territories import build_territories
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--regions", action="store_true",
+                        help="aussi par région (registre exemple des Hauts-de-France, EPCI d'autres régions)")
     parser.add_argument("--no-unary", action="store_true",
                         help="sans dissolve() par défaut (16 s par exécution) : les autres seulement")
     args = parser.parse_args(argv)
@@ -129,6 +132,40 @@ def main(argv=None) -> None:
           f"{med['user_coverage']:.3f} s, rapport {med['user'] / med['user_coverage']:.2f}")
     print(f"hors objectif : validation du registre {t_val:.2f} s ; build_territories tout compris "
           f"(validation incluse) {t_all:.2f} s, avec la description des parties (par défaut) {t_parts:.2f} s")
+
+    if args.regions:
+        regional(args.repeat)
+
+
+def regional(repeat: int) -> None:
+    """The same comparison region by region: fixed costs weigh more on small registries."""
+    from cpts_geo.territories import load_example_registry
+
+    print(f"par région (médianes de {repeat}, registre validé, sans la description des parties) :")
+    cases = [("Hauts-de-France, registre exemple", "32", load_example_registry())]
+    cases += [(name, code, None) for name, code in
+              (("Occitanie, par EPCI", "76"), ("Bretagne, par EPCI", "53"), ("La Réunion, par EPCI", "04"),
+               ("Corse, par EPCI", "94"))]
+    for name, code, registry in cases:
+        layer = load_communes(region=code)
+        if registry is None:
+            group = layer["epci"].fillna("C" + pd.Series(layer.index, index=layer.index))
+            registry = pd.DataFrame({"cpts_id": group.to_numpy(), "stage": "ACI signé",
+                                     "commune_code": layer.index})
+        checked = validate_registry(registry, layer)
+        member = checked.membership
+        frame = layer.loc[member["code"].to_numpy()].assign(cpts_id=member["cpts_id"].to_numpy())
+        ours, theirs = [], []
+        for _ in range(repeat):
+            t0 = time.perf_counter()
+            build_territories(checked, layer, parts=False)
+            ours.append(time.perf_counter() - t0)
+            t0 = time.perf_counter()
+            frame[["cpts_id", "geometry"]].dissolve("cpts_id", method="coverage")
+            theirs.append(time.perf_counter() - t0)
+        a, b = statistics.median(ours), statistics.median(theirs)
+        print(f"  {name} ({len(checked.cpts)} territoires) : cpts_geo {a * 1000:.0f} ms, "
+              f"dissolve(coverage) {b * 1000:.0f} ms, rapport {a / b:.2f}")
 
 
 if __name__ == "__main__":

@@ -53,6 +53,7 @@ class Topology:
     node_end: np.ndarray    #: node where it ends
     n_nodes: int
     coordinate_offsets: np.ndarray  #: first coordinate of each geometry, and the total at the end
+    commune_arcs: np.ndarray  #: first arc of each geometry, and the number of arcs at the end
 
 
 def _as_points(xy: np.ndarray) -> np.ndarray:
@@ -146,9 +147,10 @@ def topology_from_arcs(arcs: pd.DataFrame, geoms: np.ndarray) -> Topology:
     ring_first = np.r_[True, ring_last[:-1]]
     first_of_ring = np.maximum.accumulate(np.where(ring_first, np.arange(len(start)), 0))
     end_node = np.where(ring_last, node[first_of_ring], np.r_[node[1:], 0])
+    commune = np.searchsorted(offsets, start, side="right") - 1
     return Topology(
-        start=start, length=length, forward=forward,
-        commune=np.searchsorted(offsets, start, side="right") - 1,
+        start=start, length=length, forward=forward, commune=commune,
+        commune_arcs=np.searchsorted(commune, np.arange(len(counts) + 1)),
         twin=arcs["twin"].to_numpy(dtype=np.int64),
         node_start=np.where(forward, node, end_node), node_end=np.where(forward, end_node, node),
         n_nodes=int(node.max()) + 1 if len(node) else 0, coordinate_offsets=offsets)
@@ -219,10 +221,16 @@ def dissolve(topology: Topology, geoms: np.ndarray, rows: np.ndarray, group: np.
     done[group[present][shared]] = False
     label[~done[np.maximum(label, 0)]] = -1
 
-    own = label[topology.commune]
-    across = np.where(topology.twin >= 0, label[np.maximum(topology.twin, 0)], -1)
-    kept = np.flatnonzero((own >= 0) & (across != own))
-    owner = own[kept]
+    # the arcs of the members only (those of a commune follow each other)
+    members = np.flatnonzero(label >= 0)
+    lo, hi = topology.commune_arcs[members], topology.commune_arcs[members + 1]
+    count = hi - lo
+    arcs = np.repeat(lo - np.cumsum(count) + count, count) + np.arange(int(count.sum()))
+    own = label[topology.commune[arcs]]
+    twin = topology.twin[arcs]
+    across = np.where(twin >= 0, label[np.maximum(twin, 0)], -1)
+    kept = arcs[across != own]
+    owner = own[across != own]
     out = np.full(n, None, dtype=object)
     out[done] = shapely.Polygon()
     m = len(kept)

@@ -41,7 +41,7 @@ import pandas as pd
 import pyproj
 import shapely
 
-from cpts_geo._arrow import is_in, positions
+from cpts_geo._arrow import is_in
 from cpts_geo.errors import ValidationError
 
 __all__ = [
@@ -411,6 +411,12 @@ def _read_parquet(name: str) -> gpd.GeoDataFrame:
     return gdf
 
 
+@lru_cache(maxsize=1)
+def _embedded_codes() -> pd.Index:
+    """The codes of ``communes.parquet`` as object labels, hashed once for the process."""
+    return pd.Index(_read_parquet("communes.parquet").index.to_numpy(dtype=object), dtype=object)
+
+
 def _embedded_rows(codes, geometries, crs) -> np.ndarray:
     """The row of each commune in the embedded ``communes.parquet`` when it is unchanged.
 
@@ -444,7 +450,9 @@ def _embedded_rows(codes, geometries, crs) -> np.ndarray:
     if crs is None or not pyproj.CRS(crs).equals("EPSG:4326"):
         return np.full(len(given), -1, dtype=np.int64)
     embedded = _read_parquet("communes.parquet").geometry
-    rows = positions(embedded.index, codes)
+    if hasattr(codes, "to_pylist"):  # a pyarrow array
+        codes = codes.to_numpy(zero_copy_only=False)
+    rows = _embedded_codes().get_indexer(np.asarray(codes, dtype=object)).astype(np.int64)
     found = rows >= 0
     base = embedded.to_numpy()[rows[found]]
     sub = given[found]

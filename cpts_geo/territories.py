@@ -509,7 +509,9 @@ def build_territories(
     )
     out["stage"] = out["stage"].astype(cpts["stage"].dtype)
     out["tier"] = out["tier"].astype("Int64")
-    out.loc[out["population"].eq(0) & (out["missing_population"] != ""), "tier"] = pd.NA
+    unknown = (np.round(population) == 0) & (np.bincount(gid[no_pop], minlength=len(ids)) > 0)
+    if unknown.any():  # no population known at all: no tier
+        out.loc[unknown, "tier"] = pd.NA
     if parts and (~out["single_part"]).any():
         desc = territory_parts(out[~out["single_part"]], units, checked)
         text = desc.groupby("cpts_id", sort=False).apply(
