@@ -239,10 +239,13 @@ def dissolve(topology: Topology, geoms: np.ndarray, rows: np.ndarray, group: np.
 
     # the coordinates of the communes kept arcs border, and where each arc's vertices are
     used = np.unique(topology.commune[kept])
-    xy = shapely.get_coordinates(np.asarray(geoms, dtype=object)[used])
     local = np.zeros(len(label), dtype=np.int64)
-    counts = np.diff(topology.coordinate_offsets)[used]
-    local[used] = np.r_[0, np.cumsum(counts)[:-1]] - topology.coordinate_offsets[used]
+    if 4 * len(used) > len(label):  # most of the coverage: its coordinates, read once
+        xy = _coordinates(geoms)
+    else:
+        xy = shapely.get_coordinates(np.asarray(geoms, dtype=object)[used])
+        counts = np.diff(topology.coordinate_offsets)[used]
+        local[used] = np.r_[0, np.cumsum(counts)[:-1]] - topology.coordinate_offsets[used]
     first = topology.start[kept] + local[topology.commune[kept]]
     length = topology.length[kept]
     forward = topology.forward[kept]
@@ -279,6 +282,19 @@ def dissolve(topology: Topology, geoms: np.ndarray, rows: np.ndarray, group: np.
     return _polygons(rings, ring_owner, out, done)
 
 
+_COORDINATES: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+
+
+def _coordinates(geoms: np.ndarray) -> np.ndarray:
+    """:func:`shapely.get_coordinates` of ``geoms``, kept for the last coverage asked (the
+    embedded communes: the same array at every call)."""
+    cached = _COORDINATES.get(id(geoms))
+    if cached is None or cached[0] is not geoms:
+        _COORDINATES.clear()
+        cached = _COORDINATES[id(geoms)] = (geoms, shapely.get_coordinates(np.asarray(geoms, dtype=object)))
+    return cached[1]
+
+
 def _split_at_touches(following, ring, rank, sorted_keys, order, done, n_nodes):
     """Where a group's boundary passes twice through a node, make it two rings touching there.
 
@@ -299,7 +315,15 @@ def _split_at_touches(following, ring, rank, sorted_keys, order, done, n_nodes):
     swap = ring[first] == ring[second]
     if swap.any():
         following[previous[first[swap]]], following[previous[second[swap]]] = second[swap], first[swap]
-        ring, rank = _cycles(following)
+        # only the rings cut change: number their pieces after the others
+        cut = np.flatnonzero(np.isin(ring, ring[first[swap]]))
+        position = np.full(len(following), -1, dtype=np.int64)
+        position[cut] = np.arange(len(cut))
+        piece, rank[cut] = _cycles(position[following[cut]])
+        ring[cut] = ring.max() + 1 + piece
+        present = np.zeros(ring.max() + 1, dtype=bool)
+        present[ring] = True
+        ring = (np.cumsum(present) - 1)[ring]  # numbered 0… again
         still = ring[first] == ring[second]
         done[sorted_keys[pair[still]] // n_nodes] = False
     return ring, rank

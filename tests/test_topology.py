@@ -158,3 +158,19 @@ def test_build_territories_same_with_and_without_the_borders(hdf_communes):
         back = shapely.normalize(slow.to_crs(layer.crs).geometry.to_numpy())
         assert shapely.equals_exact(shapely.normalize(fast.geometry.to_numpy()), back, tolerance=1e-7).all()
         assert shapely.is_valid(fast.geometry.to_numpy()).all()
+
+
+def test_random_groupings_equal_geos(hdf_communes):
+    """Communes of the Somme dealt at random into groups, a fifth left out: scattered parts,
+    holes and parts touching at points everywhere; each union is GEOS' own, vertex for vertex."""
+    somme = hdf_communes[hdf_communes["department"] == "80"]
+    geoms = somme.geometry.to_numpy()
+    rng = np.random.default_rng(19)
+    for k in (5, 40):
+        group = rng.integers(0, k, len(somme))
+        rows = np.flatnonzero(rng.random(len(somme)) > 0.2)
+        out, done = _embedded_union(somme.index[rows], geoms[rows], somme.crs, group[rows], k)
+        ref = _dissolve(geoms[rows], group[rows], k, clean=True)
+        assert done.mean() > 0.9
+        assert shapely.equals_exact(shapely.normalize(out[done]), shapely.normalize(ref[done]), tolerance=0).all()
+        assert shapely.is_valid(out[done]).all()
