@@ -1078,19 +1078,23 @@ def estimate_costs(
     n = len(communes)
     self_km = (2.0 / 3.0) * np.sqrt(communes.geometry.area.to_numpy() / np.pi) / 1000.0 if intra \
         else np.zeros(n)
-    codes = np.asarray(communes.index.astype("string"))
-    out = pd.DataFrame({
-        "origin": np.concatenate([codes[i], codes]),
-        "destination": np.concatenate([codes[j], codes]),
-        "km": np.concatenate([km, np.zeros(n)]),
-        "minutes": np.concatenate([minutes, travel_minutes(self_km, assumptions=a)]),
-    })
+    codes = np.asarray(communes.index.astype("string"), dtype=object)
+    origin = np.concatenate([i, np.arange(n)])
+    destination = np.concatenate([j, np.arange(n)])
+    minutes = np.concatenate([minutes, travel_minutes(self_km, assumptions=a)])
+    km = np.concatenate([km, np.zeros(n)])
     # the trip inside a commune is always kept, even a long one (two_step_fca caps it)
-    keep = (out["minutes"] < max_minutes) | (out["origin"] == out["destination"])
-    out = out[keep].sort_values(["origin", "destination"])
-    out = out.reset_index(drop=True)
-    out["origin"] = out["origin"].astype("string")
-    out["destination"] = out["destination"].astype("string")
+    keep = np.flatnonzero((minutes < max_minutes) | (origin == destination))
+    # sorted by origin then destination code, on integer ranks (no sort of text)
+    rank = np.empty(n, dtype=np.int64)
+    rank[np.argsort(codes, kind="stable")] = np.arange(n)
+    keep = keep[np.lexsort((rank[destination[keep]], rank[origin[keep]]))]
+    out = pd.DataFrame({
+        "origin": pd.array(codes[origin[keep]], dtype="string"),
+        "destination": pd.array(codes[destination[keep]], dtype="string"),
+        "km": km[keep],
+        "minutes": minutes[keep],
+    })
     return EstimatedCosts(out, a, [] if located.all() else list(lost))
 
 
