@@ -61,6 +61,7 @@ from typing import TYPE_CHECKING, Literal, NamedTuple, cast
 import numpy as np
 import pandas as pd
 from scipy.optimize import brentq
+from scipy.sparse import csr_matrix
 from scipy.spatial import cKDTree
 
 from cpts_geo._arrow import is_in
@@ -1040,13 +1041,17 @@ def estimate_costs(
         METRIC_CRS,
         _metric_crs_of,
         department_of,
+        reproject,
     )
 
     crs_of = department_of(pd.Series(communes.index)).map(_metric_crs_of).to_numpy()
     if len(set(crs_of)) > 1:  # mainland and overseas, whatever the layer's CRS: each in its own
-        parts = [estimate_costs(communes[crs_of == c].to_crs(c), max_minutes=max_minutes,
+        # parts in the order of their codes (mainland, then 971…976): the whole table stays
+        # sorted by origin then destination
+        first_code = {c: min(communes.index[crs_of == c].astype(str)) for c in set(crs_of)}
+        parts = [estimate_costs(reproject(communes[crs_of == c], c), max_minutes=max_minutes,
                                 assumptions=assumptions, intra=intra)
-                 for c in sorted(set(crs_of))]
+                 for c in sorted(first_code, key=first_code.__getitem__)]
         return EstimatedCosts(pd.concat([part.costs for part in parts], ignore_index=True),
                               parts[0].assumptions, [c for part in parts for c in part.unlocated])
     official = {int(c.split(":")[1]) for c in (*METRIC_CRS.values(), _MAINLAND_CRS)}
@@ -1088,10 +1093,17 @@ def estimate_costs(
     # sorted by origin then destination code, on integer ranks (no sort of text)
     rank = np.empty(n, dtype=np.int64)
     rank[np.argsort(codes, kind="stable")] = np.arange(n)
-    keep = keep[np.lexsort((rank[destination[keep]], rank[origin[keep]]))]
+    # (a counting sort by origin row, then each row's few destinations: scipy's CSR layout)
+    order = csr_matrix((np.arange(1, len(keep) + 1, dtype=np.float64),
+                        (rank[origin[keep]], rank[destination[keep]])), shape=(n, n))
+    order.sort_indices()
+    keep = keep[order.data.astype(np.int64) - 1]
+    import pyarrow as pa
+
+    text = pa.array(codes, type=pa.large_string())  # codes taken by pyarrow, not one by one
     out = pd.DataFrame({
-        "origin": pd.array(codes[origin[keep]], dtype="string"),
-        "destination": pd.array(codes[destination[keep]], dtype="string"),
+        "origin": pd.array(text.take(origin[keep]), dtype="string"),
+        "destination": pd.array(text.take(destination[keep]), dtype="string"),
         "km": km[keep],
         "minutes": minutes[keep],
     })
