@@ -60,7 +60,6 @@ from typing import TYPE_CHECKING, Literal, NamedTuple, cast
 
 import numpy as np
 import pandas as pd
-from scipy.optimize import brentq
 from scipy.sparse import csr_matrix
 from scipy.spatial import cKDTree
 
@@ -831,7 +830,7 @@ def two_step_fca(
         out = pd.Series(values[:, 0], index=dem.index, name=supply.name or "accessibility")
     else:
         out = pd.DataFrame(values, index=dem.index, columns=columns)
-    no_supply = {col: list(dem.index[listed & ~has_supply[:, k]]) for k, col in enumerate(columns)}
+    no_supply = {col: dem.index[listed & ~has_supply[:, k]].tolist() for k, col in enumerate(columns)}
     unlisted = dem.index[~listed]
     unreached = sup.index[(reach <= 0) & (s > 0).any(axis=1)]
     # locations with supply or demand, in the table, but without their pair with themselves
@@ -1062,7 +1061,13 @@ def estimate_costs(
     if travel_minutes(0.0, assumptions=a) >= max_minutes:
         raise ValueError(f"max_minutes={number(max_minutes, None)} est sous le temps fixe de "
                          f"trajet ({number(a['terminal_min'], None)} min).")
-    radius_km = brentq(lambda d: float(travel_minutes(d, assumptions=a)) - max_minutes, 0.0, 1e4)
+    # the straight-line distance that takes max_minutes, from above (a bisection: no pair
+    # under max_minutes is left out of the search radius)
+    low, radius_km = 0.0, 1e4
+    while radius_km - low > 1e-9 * radius_km:
+        middle = (low + radius_km) / 2
+        low, radius_km = (middle, radius_km) if travel_minutes(middle, assumptions=a) < max_minutes \
+            else (low, middle)
     located = communes.geometry.notna().to_numpy() & ~communes.geometry.is_empty.to_numpy()
     if not located.all():
         lost = communes.index[~located]

@@ -570,7 +570,8 @@ def remap_codes(
         pairs = pairs[pairs.groupby("code")["new_code"].transform("size") > 1]
         split_since = {c: list(zip(g["new_code"], g["share"], g["year"]))
                        for c, g in pairs.groupby("code", sort=False)}
-    name_of = (dict(zip(layer.index, layer["name"])) if (history_of or split_since)
+    name_of = (dict(zip(layer.index.to_numpy(dtype=object), layer["name"].to_numpy(dtype=object)))
+               if (history_of or split_since)
                and "name" in layer.columns else {})
     for i in np.flatnonzero(~is_current):
         code = uniq[i]

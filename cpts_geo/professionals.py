@@ -866,7 +866,7 @@ def supply_by_commune(
     """
     supply = supply_table(supply)
     if professions is None:
-        present = set(supply["profession"].dropna())
+        present = set(supply["profession"].dropna().unique())  # (a few values, not every row)
         professions = [p for p in PROFESSIONS if p in present]
     else:
         professions = list(parse_professions(list(professions)))
