@@ -87,11 +87,13 @@ __all__ = [
     "estimate_costs",
     "gaussian_weight",
     "gravity_weight",
+    "search_radius_km",
     "standardised_population",
     "step_weight",
     "territory_accessibility",
     "travel_minutes",
     "two_step_fca",
+    "within_reach",
 ]
 
 #: DREES APL distance decay: upper bound of each band (minutes by road) → weight;
@@ -981,6 +983,108 @@ def travel_minutes(km: np.ndarray | float, *, assumptions: Mapping[str, float] |
     return a["terminal_min"] + 60.0 * road / speed
 
 
+def search_radius_km(max_minutes: float = 20.0, *, assumptions: Mapping[str, float] | None = None) -> float:
+    """The straight-line distance that :func:`travel_minutes` turns into ``max_minutes``.
+
+    Found from above by bisection: no pair of communes under ``max_minutes`` is farther apart
+    than this (what :func:`estimate_costs` searches).
+
+    Parameters
+    ----------
+    max_minutes : float, default 20
+        The time limit.
+    assumptions : mapping, optional
+        Overrides of :data:`TRAVEL_ASSUMPTIONS`.
+
+    Returns
+    -------
+    float
+        Kilometres.
+
+    Examples
+    --------
+    >>> r = search_radius_km(20)
+    >>> bool(travel_minutes(r) >= 20 > travel_minutes(r * (1 - 1e-6)))
+    True
+    """
+    a = {**TRAVEL_ASSUMPTIONS, **(assumptions or {})}
+    if travel_minutes(0.0, assumptions=a) >= max_minutes:
+        raise ValueError(f"max_minutes={number(max_minutes, None)} est sous le temps fixe de "
+                         f"trajet ({number(a['terminal_min'], None)} min).")
+    low, high = 0.0, 1e4
+    while high - low > 1e-9 * high:
+        middle = (low + high) / 2
+        low, high = (middle, high) if travel_minutes(middle, assumptions=a) < max_minutes else (low, middle)
+    return high
+
+
+def _estimated_reach(max_minutes: float, assumptions: Mapping[str, float] | None,
+                     drees: bool) -> tuple[float, bool]:
+    """How far :func:`accessibility` estimates times, and whether its bands are soft.
+
+    Estimated times are uncertain: the DREES bands weigh them by their expected value
+    (``TRAVEL_ASSUMPTIONS["uncertainty"]``), with a reach of 3 σ beyond the last band.
+    """
+    last = max(DREES_DECAY)
+    sigma = float({**TRAVEL_ASSUMPTIONS, **(assumptions or {})}.get("uncertainty") or 0.0)
+    soft = drees and sigma > 0 and max_minutes >= last
+    return (last * float(np.exp(3 * sigma)) if soft else max_minutes), soft
+
+
+def within_reach(area, communes=None, *, max_minutes: float = 20.0,
+                 assumptions: Mapping[str, float] | None = None):
+    """The communes that weigh on the E2SFCA of ``area``: its own and every commune close enough.
+
+    The accessibility of a commune depends on the supply within reach of it, and that supply
+    on the people within reach of it: communes up to twice the search radius of the times
+    :func:`accessibility` estimates (DREES bands, with their uncertainty). Computed on the
+    result, the E2SFCA of ``area``'s communes is the one of all of France (no edge effect).
+
+    Parameters
+    ----------
+    area : GeoDataFrame or Index
+        The communes studied (their codes are enough).
+    communes : GeoDataFrame, optional
+        Where to take the others from (default: all of France, embedded).
+    max_minutes : float, default 20
+        The time limit given to :func:`accessibility`.
+    assumptions : mapping, optional
+        Overrides of :data:`TRAVEL_ASSUMPTIONS`, as given to :func:`accessibility`.
+
+    Returns
+    -------
+    GeoDataFrame
+        The rows of ``communes`` within reach, in their order.
+
+    Examples
+    --------
+    >>> from cpts_geo.communes import load_communes
+    >>> somme = load_communes(departments="80")
+    >>> near = within_reach(somme)
+    >>> bool(near.index.isin(somme.index).sum() == len(somme)), sorted(set(near["department"]))
+    (True, ['02', '59', '60', '62', '76', '80'])
+    """
+    from cpts_geo.communes import load_communes, split_by_metric_crs
+
+    communes = load_communes() if communes is None else communes
+    codes = area.index if hasattr(area, "index") and not isinstance(area, pd.Index) else pd.Index(area)
+    studied = communes.index.isin(codes)
+    reach_m = 2000.0 * search_radius_km(_estimated_reach(max_minutes, assumptions, True)[0],
+                                        assumptions=assumptions)
+    keep = studied.copy()
+    for crs, pos in split_by_metric_crs(communes.index).items():
+        part = communes.iloc[pos]
+        located = part.geometry.notna().to_numpy() & ~part.geometry.is_empty.to_numpy()
+        inside = studied[pos] & located
+        if not inside.any():
+            continue
+        points = part.geometry[located].to_crs(crs).representative_point()
+        xy = np.column_stack([points.x.to_numpy(), points.y.to_numpy()])
+        distance, _ = cKDTree(xy[inside[located]]).query(xy, distance_upper_bound=reach_m * (1 + 1e-9))
+        keep[pos[np.flatnonzero(located)[np.isfinite(distance)]]] = True
+    return communes[keep]
+
+
 def estimate_costs(
     communes,
     *,
@@ -1058,16 +1162,7 @@ def estimate_costs(
                                          and len(communes) and communes.crs != crs_of[0]):
         communes = to_metric(communes)  # Lambert-93 (mainland) or the overseas CRS
     a = {**TRAVEL_ASSUMPTIONS, **(assumptions or {})}
-    if travel_minutes(0.0, assumptions=a) >= max_minutes:
-        raise ValueError(f"max_minutes={number(max_minutes, None)} est sous le temps fixe de "
-                         f"trajet ({number(a['terminal_min'], None)} min).")
-    # the straight-line distance that takes max_minutes, from above (a bisection: no pair
-    # under max_minutes is left out of the search radius)
-    low, radius_km = 0.0, 1e4
-    while radius_km - low > 1e-9 * radius_km:
-        middle = (low + radius_km) / 2
-        low, radius_km = (middle, radius_km) if travel_minutes(middle, assumptions=a) < max_minutes \
-            else (low, middle)
+    radius_km = search_radius_km(max_minutes, assumptions=a)
     located = communes.geometry.notna().to_numpy() & ~communes.geometry.is_empty.to_numpy()
     if not located.all():
         lost = communes.index[~located]
@@ -1449,11 +1544,8 @@ def accessibility(
             f"max_minutes={number(max_minutes, None)} : les paliers DREES donnent un poids nul à "
             f"partir de {number(last, None)} minutes, la portée n'en est pas élargie", CptsGeoWarning,
             stacklevel=2)
-    # estimated times are uncertain: the DREES bands weigh them by their expected value
-    # (TRAVEL_ASSUMPTIONS["uncertainty"]), with a reach of 3 σ beyond the last band
+    reach, soft = _estimated_reach(max_minutes, assumptions, drees) if costs is None else (max_minutes, False)
     sigma = float({**TRAVEL_ASSUMPTIONS, **(assumptions or {})}.get("uncertainty") or 0.0)
-    soft = drees and costs is None and sigma > 0 and max_minutes >= last
-    reach = last * float(np.exp(3 * sigma)) if soft else max_minutes
     estimated = None
     unknown_codes: list
     if costs is None:

@@ -873,8 +873,11 @@ def _accessibility(ctx, cid, figs, srcs, reports, *, supply=None, e2sfca=False):
                                "1/3 de 15 à 20), temps de route estimés à partir des distances (hypothèses "
                                "de cpts_geo.accessibility.TRAVEL_ASSUMPTIONS), offre en effectifs du fichier "
                                "fourni et non en consultations : un ordre de grandeur à comparer entre "
-                               "territoires, pas l'APL. Offre au-delà des départements du registre ignorée "
-                               "(effet de bord)."))
+                               "territoires, pas l'APL. "
+                               + ("Calculé avec toutes les communes à portée, au-delà de la région "
+                                  "comprise : sans effet de bord." if _e2sfca_values(ctx, supply)[2] else
+                                  "Calculé sur la couche communale fournie : l'offre au-delà est "
+                                  "ignorée (effet de bord).")))
     srcs.append(f"Accessibilité : {APL_SOURCE}, APL 2022 et 2023.")
     return Section("accessibilite", title, tuple(blocks))
 
@@ -882,17 +885,27 @@ def _accessibility(ctx, cid, figs, srcs, reports, *, supply=None, e2sfca=False):
 _E2SFCA_CACHE: dict = {}
 
 
-def _e2sfca_values(ctx, supply) -> pd.Series:
-    """The toolkit's E2SFCA to GPs on the context's communes (estimated road times), cached."""
-    from cpts_geo.accessibility import accessibility
+def _e2sfca_values(ctx, supply) -> tuple[pd.Series, pd.DataFrame, bool]:
+    """The toolkit's E2SFCA to GPs on the whole regions of the context's communes, computed with
+    every commune within reach of them (:func:`cpts_geo.accessibility.within_reach`: the values
+    of all of France, no edge effect), and those regions' communes; cached. A user's own commune
+    layer is computed on itself (what lies beyond it is unknown)."""
+    from cpts_geo.accessibility import accessibility, within_reach
+    from cpts_geo.communes import _embedded_rows, layer_metadata, load_communes
     from cpts_geo.professionals import supply_table
 
     supply = supply_table(supply)
     if _E2SFCA_CACHE.get("ctx") is ctx and _E2SFCA_CACHE.get("supply") is supply:
         return _E2SFCA_CACHE["value"]
-    layer = ctx.communes
+    france = load_communes()
+    given = ctx.communes
+    regions = set(given["region"].dropna()) if "region" in given else set()
+    embedded = bool(regions) and layer_metadata(given).population_vintage == layer_metadata(france).population_vintage \
+        and bool((_embedded_rows(given.index, given.geometry.to_numpy(), given.crs) >= 0).all())
+    # the embedded layer: whole regions, with every commune within reach; a user's layer: itself
+    area = france[france["region"].isin(regions)] if embedded else given
+    layer = within_reach(area, france if embedded else given)
     codes = pd.Index(layer.index.astype(str))
-    sup = supply
     if {"code", "profession", "count"} <= set(getattr(supply, "columns", [])):
         sup = supply[supply["code"].astype(str).isin(codes)]
     else:
@@ -900,7 +913,7 @@ def _e2sfca_values(ctx, supply) -> pd.Series:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         acc = accessibility(sup, layer, professions="médecin généraliste", per=10_000, quiet=True)
-    value = acc.table["médecin généraliste"]
+    value = (acc.table["médecin généraliste"], pd.DataFrame(area.drop(columns="geometry")), embedded)
     _E2SFCA_CACHE.update(ctx=ctx, supply=supply, value=value)
     return value
 
@@ -908,14 +921,14 @@ def _e2sfca_values(ctx, supply) -> pd.Series:
 def _e2sfca_block(ctx, cid, figs, supply):
     from cpts_geo.accessibility import territory_accessibility
 
-    values = _e2sfca_values(ctx, supply)
-    pop = pd.to_numeric(ctx.communes["population"], errors="coerce")
+    values, area, _ = _e2sfca_values(ctx, supply)
+    pop = pd.to_numeric(area["population"], errors="coerce")
     cm = ctx.checked.membership
     frames = [cm[cm["cpts_id"] == cid][["code", "cpts_id", "share"]]]
     units = [(u, lab) for u, lab in _unit_labels(ctx, cid) if lab and u != "France"]
     for u, _ in units[1:]:
         col = "department" if u.startswith("dep:") else "region"
-        sel = ctx.communes.index[ctx.communes[col] == u[4:]]
+        sel = area.index[area[col] == u[4:]]
         frames.append(pd.DataFrame({"code": sel, "cpts_id": u, "share": 1.0}))
     m = pd.concat(frames, ignore_index=True)
     m = m[m["code"].isin(values.index)]

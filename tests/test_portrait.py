@@ -395,14 +395,33 @@ def test_e2sfca_when_asked(ctx):
                            "profession": ["médecin généraliste"] * 3, "count": [5.0, 60.0, 300.0]})
     p = P.build_portrait("HDF-01", context=ctx, supply=supply, e2sfca=True, map=False,
                          sources={"supply": "fichier test.csv"})
+    # the values of all of France: no edge effect at the region's borders
+    france = cpts_geo.load_communes()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        acc = accessibility(supply, ctx.communes, per=10_000, quiet=True).table["médecin généraliste"]
-        pop = pd.to_numeric(ctx.communes["population"])
-        expected = territory_accessibility(acc, member, weights=pop, population=pop).table.loc[
-            "HDF-01", "accessibility"]
-    assert p.figures["e2sfca.cpts"].text == number(expected, 1, sep=SEP)
-    assert "Professionnels : fichier test.csv." in htmllib.unescape(P.render_html(p))
+        acc = accessibility(supply, france, per=10_000, quiet=True).table["médecin généraliste"]
+        pop = pd.to_numeric(france["population"])
+        aisne = france.index[france["department"] == "02"]
+        expected = territory_accessibility(
+            acc, pd.concat([member[["code", "cpts_id", "share"]],
+                            pd.DataFrame({"code": aisne, "cpts_id": "dep", "share": 1.0})]),
+            weights=pop, population=pop).table["accessibility"]
+    assert p.figures["e2sfca.cpts"].text == number(expected["HDF-01"], 1, sep=SEP)
+    assert p.figures["e2sfca.dep:02"].text == number(expected["dep"], 1, sep=SEP)
+    html = htmllib.unescape(P.render_html(p))
+    assert "Professionnels : fichier test.csv." in html and "sans effet de bord" in html
+
+
+def test_e2sfca_on_a_users_layer_stays_on_it():
+    """A commune layer of the user's own (here the Aisne in Lambert-93) is computed on itself,
+    and the page says that supply beyond it is left out."""
+    aisne = cpts_geo.load_communes(departments="02").to_crs(2154)
+    reg = pd.DataFrame({"cpts_id": "A", "stage": "ACI signé", "commune_code": ["02691", "02722"]})
+    ctx = P.portrait_context(reg, communes=aisne)
+    supply = pd.DataFrame({"code": ["02691", "80021"], "profession": "médecin généraliste", "count": [4.0, 300.0]})
+    p = P.build_portrait("A", context=ctx, supply=supply, e2sfca=True, map=False)
+    assert "Calculé sur la couche communale fournie" in htmllib.unescape(P.render_html(p))
+    assert p.figures["e2sfca.cpts"].value > 0
 
 
 def test_module_is_callable(tmp_path):
