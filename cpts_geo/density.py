@@ -380,7 +380,8 @@ class CptsSupply(NamedTuple):
     """Density and accessibility of professionals per CPTS, from :func:`cpts_supply`.
 
     The lists hold what a person must know about the communes of the CPTS only (the
-    accessibility itself is computed on the whole layer, to avoid border effects).
+    accessibility itself is computed on every commune of the layer within reach of them,
+    :func:`cpts_geo.accessibility.within_reach`: the values of the whole layer, no border effect).
     """
 
     #: Indexed by (``cpts_id``, ``profession``), in ``cpts_id`` order: ``name`` and the columns
@@ -389,7 +390,7 @@ class CptsSupply(NamedTuple):
     table: pd.DataFrame
     #: The densities and what their computation met.
     density: DensityResult
-    #: The accessibility of every commune of the layer, with its reports.
+    #: The accessibility of the communes of the layer within reach of the CPTS, with its reports.
     accessibility: CommuneAccessibility
     #: The accessibility of each CPTS, per profession.
     territories: dict[str, TerritoryAccessibility]
@@ -423,8 +424,9 @@ def cpts_supply(
     """Density and accessibility (E2SFCA) of professionals per CPTS and profession, side by side.
 
     The density is :func:`density` per CPTS; the accessibility is
-    :func:`cpts_geo.accessibility.accessibility` on every commune of ``communes`` (DREES bands,
-    estimated road times), aggregated per CPTS by
+    :func:`cpts_geo.accessibility.accessibility` (DREES bands, estimated road times) on the
+    communes of ``communes`` within reach of the CPTS (the values of the whole layer), aggregated
+    per CPTS by
     :func:`cpts_geo.accessibility.territory_accessibility`.
 
     Parameters
@@ -471,16 +473,18 @@ def cpts_supply(
     >>> bool(result.table.loc[("A", "médecin généraliste"), "accessibility"] > 0)
     True
     """
-    from cpts_geo.accessibility import DREES_DECAY, accessibility, territory_accessibility
-    from cpts_geo.professionals import supply_table
+    from cpts_geo.accessibility import DREES_DECAY, accessibility, territory_accessibility, within_reach
+    from cpts_geo.professionals import supply_in, supply_table
 
     minutes = max(DREES_DECAY) if max_minutes is None else max_minutes
     supply = supply_table(supply)
     dens = density(supply, communes, membership=membership, professions=professions, per=per,
                    reference=reference)
     profs = list(dens.table.index.unique("profession"))
-    acc = accessibility(supply, communes, professions=profs, max_minutes=minutes, per=per,
-                        quiet=quiet)
+    # on the communes within reach of the CPTS only: the same values as on the whole layer
+    near = within_reach(pd.Index(membership["code"].astype(str)), communes, max_minutes=minutes)
+    acc = accessibility(supply_in(supply, near.index), near, professions=profs, max_minutes=minutes,
+                        per=per, quiet=quiet)
     terrs = {prof: territory_accessibility(acc.table[prof], membership,
                                            weights=acc.table["demand"]) for prof in profs}
     table = dens.table.copy()

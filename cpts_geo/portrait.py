@@ -892,7 +892,7 @@ def _e2sfca_values(ctx, supply) -> tuple[pd.Series, pd.DataFrame, bool]:
     layer is computed on itself (what lies beyond it is unknown)."""
     from cpts_geo.accessibility import accessibility, within_reach
     from cpts_geo.communes import _embedded_rows, layer_metadata, load_communes
-    from cpts_geo.professionals import supply_table
+    from cpts_geo.professionals import supply_in, supply_table
 
     supply = supply_table(supply)
     if _E2SFCA_CACHE.get("ctx") is ctx and _E2SFCA_CACHE.get("supply") is supply:
@@ -905,11 +905,7 @@ def _e2sfca_values(ctx, supply) -> tuple[pd.Series, pd.DataFrame, bool]:
     # the embedded layer: whole regions, with every commune within reach; a user's layer: itself
     area = france[france["region"].isin(regions)] if embedded else given
     layer = within_reach(area, france if embedded else given)
-    codes = pd.Index(layer.index.astype(str))
-    if {"code", "profession", "count"} <= set(getattr(supply, "columns", [])):
-        sup = supply[supply["code"].astype(str).isin(codes)]
-    else:
-        sup = supply[supply.index.astype(str).isin(codes)]
+    sup = supply_in(supply, layer.index)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         acc = accessibility(sup, layer, professions="médecin généraliste", per=10_000, quiet=True)

@@ -55,6 +55,7 @@ __all__ = [
     "read_professionals",
     "read_supply",
     "supply_by_commune",
+    "supply_in",
     "supply_on_layer",
     "supply_report_tables",
     "supply_table",
@@ -188,6 +189,36 @@ def supply_table(supply):
     True
     """
     return supply.table if isinstance(supply, SupplyRead) else supply
+
+
+def supply_in(supply, codes):
+    """The supply located in the communes ``codes`` (the rest is left out, not reported).
+
+    Parameters
+    ----------
+    supply : SupplyRead, DataFrame or Series
+        A long table (``code``, ``profession``, ``count``…) or a table indexed by commune.
+    codes : iterable of str
+        Commune codes.
+
+    Returns
+    -------
+    DataFrame or Series
+        The rows of :func:`supply_table` of ``supply`` in those communes.
+
+    Examples
+    --------
+    >>> frame = pd.DataFrame({"code": ["59350", "80021"], "profession": ["infirmier"] * 2, "count": [1.0, 2.0]})
+    >>> supply_in(frame, ["80021"])["count"].tolist()
+    [2.0]
+    """
+    from cpts_geo._arrow import is_in
+
+    supply = supply_table(supply)
+    keep = pd.Index(pd.Series(list(codes), dtype=object).astype(str))
+    if {"code", "profession", "count"} <= set(getattr(supply, "columns", [])):
+        return supply[is_in(supply["code"].astype(str), keep)]
+    return supply[is_in(supply.index.astype(str), keep)]
 
 
 def supply_report_tables(read: SupplyRead) -> dict[str, pd.DataFrame]:

@@ -250,3 +250,26 @@ def test_cpts_supply_puts_density_and_accessibility_side_by_side(hdf_communes):
     notes = cpts_supply_notes(result, supply)
     assert any(n.startswith("médecin généraliste : ") and "sans aucune offre à moins de 20 minutes" in n
                for n in notes)
+
+
+def test_cpts_supply_accessibility_is_the_whole_layers(hdf_communes):
+    """Computed on the communes within reach of the CPTS only, the accessibility of each CPTS is
+    the one computed on the whole layer (no border effect, less work)."""
+    from cpts_geo.accessibility import accessibility, territory_accessibility
+    from cpts_geo.density import cpts_supply
+
+    rng = np.random.default_rng(3)
+    codes = hdf_communes.index.to_numpy(dtype=object)
+    supply = pd.DataFrame({"code": codes, "profession": "médecin généraliste",
+                           "count": rng.poisson(0.3, len(codes)).astype(float)})
+    members = pd.DataFrame({"code": ["60057", "60175", "80021", "02691"], "cpts_id": ["O", "O", "S", "A"],
+                            "share": 1.0})
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        result = cpts_supply(supply, hdf_communes, members)
+        whole = accessibility(supply, hdf_communes, per=10_000, quiet=True).table
+        expected = territory_accessibility(whole["médecin généraliste"], members,
+                                           weights=whole["demand"]).table["accessibility"]
+    got = result.table.xs("médecin généraliste", level="profession")["accessibility"]
+    np.testing.assert_allclose(got.reindex(expected.index), expected, rtol=1e-12)
+    assert len(result.accessibility.table) < len(hdf_communes)  # only the communes within reach
