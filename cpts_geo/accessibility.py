@@ -1440,8 +1440,9 @@ def accessibility(
         counts per commune (index ``code``, one column per profession); checked by
         :func:`cpts_geo.professionals.supply_on_layer` (profession names, counts ≥ 0).
     communes : GeoDataFrame
-        The communes (demand and supply locations). Use all of France (or a wide margin
-        around the area) to avoid border effects, then select the area from the result.
+        The communes (demand and supply locations). Use all of France, or
+        :func:`within_reach` of the area (the same values), to avoid border effects, then
+        select the area from the result.
     professions : str or iterable, default "médecin généraliste"
         Professions to compute (``None``: all those in ``supply``).
     costs : DataFrame or EstimatedCosts, optional

@@ -451,7 +451,7 @@ def cpts_supply(
         (default: all of France, embedded).
     quiet : bool, default False
         Passed to :func:`~cpts_geo.accessibility.accessibility` (its warnings are about the
-        whole layer; the result's lists are about the CPTS).
+        communes within reach of the CPTS; the result's lists are about the CPTS).
 
     Returns
     -------
