@@ -12,12 +12,12 @@ when ``access`` is not importable; ``--part speed`` or ``--part model`` for one 
 ``--repeat N`` for the number of alternated runs). It measures the code of this checkout.
 
 **Speed.** Estimates a cost table between all communes of mainland France and Corsica
-(~34 700) with :func:`cpts_geo.accessibility.estimate_costs` (assumptions set here to give
+(~34 700) with :func:`cpts_geo.indicators.accessibility.estimate_costs` (assumptions set here to give
 about 2 million origin–destination pairs within 20 minutes, the size of a real
 commune-to-commune road-time table), a supply of GPs per commune (synthetic, seeded:
 Poisson of population / 1 100) and the population as demand; then, in this process,
 alternates pysal/access's ``Access.enhanced_two_stage_fca`` (DREES step weights,
-``max_cost=20``), :func:`cpts_geo.accessibility.enhanced_two_step_fca` and a bare
+``max_cost=20``), :func:`cpts_geo.indicators.accessibility.enhanced_two_step_fca` and a bare
 integer-coded ``scipy.sparse`` formulation (the floor: no validation, no report) on the same
 tables; prints the median of each, the ratio pysal/access ÷ cpts_geo against the goal
 (at least 30×) and the largest difference of values (goal: 1e-12).
@@ -32,7 +32,7 @@ just under 20 minutes (the script prints how many).
 
 **Fit.** With ``../shared/data`` present (BPE 2018 GPs, gescodgeo passage table) it ranks
 the communes of every mainland region against the published DREES APL 2022
-(:func:`cpts_geo.apl.load_apl`): Spearman correlation per region and for mainland France,
+(:func:`cpts_geo.data.apl.load_apl`): Spearman correlation per region and for mainland France,
 first for each lever tried alone, then for the library defaults (parameters chosen on
 Hauts-de-France only; every other region is out of sample).
 
@@ -72,14 +72,14 @@ import pandas as pd
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))  # this checkout's cpts_geo, not an installed one
 
-from cpts_geo.accessibility import (  # noqa: E402
+from cpts_geo.domain.communes import load_communes  # noqa: E402
+from cpts_geo.indicators.accessibility import (  # noqa: E402
     DREES_DECAY,
     accessibility,
     enhanced_two_step_fca,
     estimate_costs,
     step_weight,
 )
-from cpts_geo.communes import load_communes  # noqa: E402
 
 VENV = HERE / ".venv-access" / "bin" / "python"
 #: Density classes (inhabitants per km²) and a factor on the detour of each (a pair takes the
@@ -113,7 +113,7 @@ def _on_layer(table: pd.DataFrame, layer, *, cog: int | None = None) -> tuple[pd
     with the mean of their APL weighted by standardised population (DREES's own rule); a
     commune split since ``cog`` is not mapped (reported, left out of the comparison).
     """
-    from cpts_geo.cog import remap_codes
+    from cpts_geo.domain.history import remap_codes
 
     codes, report = remap_codes(pd.Series(table.index, dtype="string"), communes=layer, plm="city",
                                 cog=cog)
@@ -187,11 +187,12 @@ def apl_comparison(shared: Path, *, town_halls: Path | None = None) -> None:
     """
     from scipy.stats import spearmanr
 
-    from cpts_geo.accessibility import DREES_DECAY, TRAVEL_ASSUMPTIONS, travel_minutes, two_step_fca
-    from cpts_geo.apl import load_apl
-    from cpts_geo.cog import remap_codes
-    from cpts_geo.communes import to_metric
-    from cpts_geo.professionals import read_bpe, supply_on_layer
+    from cpts_geo.data.apl import load_apl
+    from cpts_geo.domain.crs import to_metric
+    from cpts_geo.domain.history import remap_codes
+    from cpts_geo.indicators.accessibility import DREES_DECAY, TRAVEL_ASSUMPTIONS, travel_minutes, two_step_fca
+    from cpts_geo.indicators.supply import supply_on_layer
+    from cpts_geo.io.supply import read_bpe
 
     bpe_path = shared / "health_professionals" / "bpe2018_sante_communes.csv"
     with warnings.catch_warnings():
@@ -383,8 +384,9 @@ def _by_arrondissement(mainland, apl2022: pd.DataFrame, bpe_path: Path, e2sfca, 
     """
     import geopandas as gpd
 
-    from cpts_geo.cog import remap_codes
-    from cpts_geo.communes import data_file, to_metric
+    from cpts_geo.data.communes import data_file
+    from cpts_geo.domain.crs import to_metric
+    from cpts_geo.domain.history import remap_codes
 
     arr = gpd.read_parquet(data_file("arrondissements.parquet")).to_crs(mainland.crs)
     layer = pd.concat([mainland.drop(index=PLM_CITIES), arr.drop(columns="parent")])

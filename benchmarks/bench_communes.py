@@ -27,8 +27,8 @@ CASES = {
     "load_communes(region='32')": "g = cpts_geo.load_communes(region='32')",
     "load_communes(region='32', crs=2154)": "g = cpts_geo.load_communes(region='32', crs=2154)",
     "référence : geopandas.read_parquet (France)": (
-        "import geopandas; from cpts_geo.communes import _data_dir; "
-        "g = geopandas.read_parquet(_data_dir() / 'communes.parquet')"
+        "import geopandas; from cpts_geo.data.communes import data_dir; "
+        "g = geopandas.read_parquet(data_dir() / 'communes.parquet')"
     ),
 }
 

@@ -5,8 +5,8 @@ shorter run). The reference is DuckDB, an independent implementation installed o
 benchmark (``python -m pip install -r benchmarks/requirements-flows.txt``; cpts_geo does not
 depend on it).
 
-Goals (issue 19), for 10 million rows: the chain :func:`cpts_geo.flows.read_flows` →
-:func:`cpts_geo.flows.prepare_flows` → :func:`cpts_geo.flows.cpts_flow_indicators` under 8 s
+Goals (issue 19), for 10 million rows: the chain :func:`cpts_geo.io.flows.read_flows` →
+:func:`cpts_geo.indicators.flows.prepare.prepare_flows` → :func:`cpts_geo.indicators.flows.indicators.cpts_flow_indicators` under 8 s
 from CSV, under 5 s from Parquet, under 2 GB of peak memory; and the indicators called on a
 prepared table of 1 million rows under 0.2 s per call.
 
@@ -46,7 +46,7 @@ FIXED_GOAL = 0.2
 GENERATE = """
 import numpy as np, pandas as pd, pyarrow as pa, pyarrow.csv as pacsv
 from scipy.spatial import cKDTree
-from cpts_geo.communes import load_communes, to_metric
+from cpts_geo.domain.communes import load_communes, to_metric
 
 rows, folder = {rows}, {folder!r}
 communes = load_communes()

@@ -35,10 +35,11 @@ from unittest import mock
 
 import folium
 
-from cpts_geo.communes import load_communes
-from cpts_geo.maps import _leaflet, save_map, stage_map
-from cpts_geo.registry import validate_registry
-from cpts_geo.territories import build_territories, communes_with_cpts, load_example_registry
+from cpts_geo.domain.communes import load_communes
+from cpts_geo.domain.registry import validate_registry
+from cpts_geo.domain.territories import build_territories, communes_with_cpts
+from cpts_geo.io.registry import load_example_registry
+from cpts_geo.render.maps import _leaflet, save_map, stage_map
 
 CHROMIUM = "/usr/bin/chromium"
 FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
@@ -122,7 +123,7 @@ def main() -> None:
         if label.startswith("France"):
             # the same map from a layer that is not the embedded one: simplified at run time
             t0 = time.perf_counter()
-            with mock.patch("cpts_geo.maps._precomputed_rings", return_value=None):
+            with mock.patch("cpts_geo.render.maps._precomputed_rings", return_value=None):
                 save_map(stage_map(terr, layer, membership=checked.membership), tmp / "France-calculee.html")
             print(f"  cpts_geo, simplification calculée à l'exécution : écrite en {time.perf_counter() - t0:.2f} s (une fois)")
         print(f"  folium.GeoJson : {ref_size:6.2f} Mo, écrite en {t_ref:.2f} s (une fois) ; "

@@ -17,7 +17,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from cpts_geo import portrait as P
+from cpts_geo.render import portrait as P
 
 GOAL_S = 60.0
 

@@ -1,4 +1,4 @@
-"""Time of the one reader of user tables (``cpts_geo.io.read_table``) on registry-like CSV files.
+"""Time of the one reader of user tables (``cpts_geo.io._read.read_table``) on registry-like CSV files.
 
 Run: ``python benchmarks/bench_read.py [ROWS …]`` (default 100 000 and 1 000 000 rows). Each
 size is written once to a temporary folder (UTF-8, ``;``, six columns, one blank line every
@@ -19,8 +19,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from cpts_geo.io import read_table
-from cpts_geo.registry import read_registry
+from cpts_geo.io._read import read_table
+from cpts_geo.io.registry import read_registry
 
 
 def _write(path: Path, n: int) -> None:

@@ -23,10 +23,10 @@ import warnings
 import numpy as np
 import pandas as pd
 
-from cpts_geo.communes import load_communes
+from cpts_geo.domain.communes import load_communes
+from cpts_geo.domain.registry import validate_registry
+from cpts_geo.domain.territories import build_territories
 from cpts_geo.errors import ValidationError
-from cpts_geo.registry import validate_registry
-from cpts_geo.territories import build_territories
 
 
 def median_time(fn, repeat: int) -> tuple[float, object]:

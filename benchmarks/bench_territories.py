@@ -38,9 +38,10 @@ import shapely
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # this checkout's cpts_geo
 
-from cpts_geo.communes import load_communes, to_metric
-from cpts_geo.registry import validate_registry
-from cpts_geo.territories import build_territories
+from cpts_geo.domain.communes import load_communes
+from cpts_geo.domain.crs import to_metric
+from cpts_geo.domain.registry import validate_registry
+from cpts_geo.domain.territories import build_territories
 
 
 def main(argv=None) -> None:
@@ -139,7 +140,7 @@ def main(argv=None) -> None:
 
 def regional(repeat: int) -> None:
     """The same comparison region by region: fixed costs weigh more on small registries."""
-    from cpts_geo.territories import load_example_registry
+    from cpts_geo.io.registry import load_example_registry
 
     print(f"par région (médianes de {repeat}, registre validé, sans la description des parties) :")
     cases = [("Hauts-de-France, registre exemple", "32", load_example_registry())]

@@ -13,9 +13,14 @@ from pathlib import Path
 
 import pandas as pd
 
-__all__ = ["CptsGeoWarning", "ValidationError", "problems_frame"]
+__all__ = [
+    "CptsGeoWarning",
+    "ValidationError",
+    "problems_frame",
+]
 
 _MAX_LISTED = 50
+
 
 
 def problems_frame(problems: Iterable[Mapping]) -> pd.DataFrame:
@@ -41,6 +46,7 @@ def problems_frame(problems: Iterable[Mapping]) -> pd.DataFrame:
         frame["row"] = row.astype("Int64")  # rows mixed with problems without a row: 4, not 4.0
     rest = [c for c in frame.columns if c not in ("row", "code", "problem")]
     return frame[["row", "code", "problem", *rest]]
+
 
 
 class ValidationError(ValueError):
@@ -99,6 +105,7 @@ class ValidationError(ValueError):
         return "\n".join(lines)
 
 
+
 class CptsGeoWarning(UserWarning):
     """A notice for a human reading a notebook (a repaired code, a remapped row…).
 
@@ -106,4 +113,3 @@ class CptsGeoWarning(UserWarning):
     function's return value. Tests turn them into errors (``filterwarnings`` in pyproject),
     so a warning a test did not expect fails it.
     """
-

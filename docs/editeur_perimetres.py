@@ -18,11 +18,11 @@ from pathlib import Path
 
 from playwright.sync_api import sync_playwright
 
-from cpts_geo.communes import load_communes
-from cpts_geo.editor import perimeter_editor
-from cpts_geo.professionals import read_bpe
-from cpts_geo.registry import validate_registry
-from cpts_geo.territories import load_example_registry
+from cpts_geo.domain.communes import load_communes
+from cpts_geo.domain.registry import validate_registry
+from cpts_geo.io.registry import load_example_registry
+from cpts_geo.io.supply import read_bpe
+from cpts_geo.render.editor import perimeter_editor
 
 FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
          "--disable-component-update", "--disable-sync", "--proxy-server=127.0.0.1:9"]

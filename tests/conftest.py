@@ -36,7 +36,7 @@ def shared_data() -> Path:
 @pytest.fixture(scope="session")
 def hdf_communes():
     """The embedded Hauts-de-France communes (EPSG:4326). Do not modify: copy first."""
-    from cpts_geo.communes import load_communes
+    from cpts_geo.domain.communes import load_communes
 
     return load_communes(region="32")
 
@@ -44,9 +44,10 @@ def hdf_communes():
 @pytest.fixture(scope="session")
 def hdf_map(tmp_path_factory, hdf_communes):
     """The Hauts-de-France stage map of the example registry, written once: ``(path, terr, layer)``."""
-    from cpts_geo.maps import save_map, stage_map
-    from cpts_geo.registry import validate_registry
-    from cpts_geo.territories import build_territories, communes_with_cpts, load_example_registry
+    from cpts_geo.domain.registry import validate_registry
+    from cpts_geo.domain.territories import build_territories, communes_with_cpts
+    from cpts_geo.io.registry import load_example_registry
+    from cpts_geo.render.maps import save_map, stage_map
 
     checked = validate_registry(load_example_registry(), hdf_communes)
     terr = build_territories(checked, hdf_communes, parts=False)

@@ -10,7 +10,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from cpts_geo.accessibility import (
+from cpts_geo.errors import CptsGeoWarning, ValidationError
+from cpts_geo.indicators.accessibility import (
     DREES_AGE_WEIGHTS,
     DREES_AGE_WEIGHTS_2022,
     DREES_DECAY,
@@ -29,7 +30,6 @@ from cpts_geo.accessibility import (
     travel_minutes,
     two_step_fca,
 )
-from cpts_geo.errors import CptsGeoWarning, ValidationError
 
 
 def _hospital_costs():
@@ -237,7 +237,7 @@ def test_accessibility_and_territory_aggregation(hdf_communes):
     somme = hdf_communes[hdf_communes["department"] == "80"]
     supply = pd.DataFrame({"code": ["80021", "80001"], "profession": ["généraliste"] * 2,
                            "count": [150.0, 30.0]})
-    from cpts_geo.professionals import read_professionals
+    from cpts_geo.io.supply import read_professionals
 
     table = read_professionals(supply, communes=somme)
     with warnings.catch_warnings():
@@ -316,9 +316,9 @@ def test_apl_rank_correlation_hdf(shared_data):
     """E2SFCA with BPE 2018 GPs vs the published DREES APL 2022 (ranks, Hauts-de-France)."""
     from scipy.stats import spearmanr
 
-    from cpts_geo.cog import remap_codes
-    from cpts_geo.communes import load_communes
-    from cpts_geo.professionals import read_bpe
+    from cpts_geo.domain.communes import load_communes
+    from cpts_geo.domain.history import remap_codes
+    from cpts_geo.io.supply import read_bpe
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -383,7 +383,7 @@ def test_own_supply_is_always_in_reach():
 
 
 def test_guyane_communes_reach_their_own_professionals():
-    from cpts_geo.communes import load_communes
+    from cpts_geo.domain.communes import load_communes
 
     guyane = load_communes(departments="973")
     counts = pd.DataFrame({"médecin généraliste": [18.0, 19.0]},
@@ -439,7 +439,7 @@ def test_cost_table_codes_and_values_are_cleaned_or_rejected():
 
 
 def test_accessibility_maps_cost_codes_to_todays_communes():
-    from cpts_geo.communes import load_communes
+    from cpts_geo.domain.communes import load_communes
 
     paris = load_communes(departments="75")
     costs = pd.DataFrame({"origin": ["75101", "75102", "99999"],
@@ -459,7 +459,7 @@ def test_accessibility_maps_cost_codes_to_todays_communes():
 
 
 def test_accessibility_demand_codes_are_mapped_or_rejected():
-    from cpts_geo.communes import load_communes
+    from cpts_geo.domain.communes import load_communes
 
     ain = load_communes(departments="01")
     demand = ain["population"].astype(float).drop("01033")
@@ -479,7 +479,7 @@ def test_accessibility_demand_codes_are_mapped_or_rejected():
 
 
 def test_estimated_costs_split_overseas_whatever_the_crs():
-    from cpts_geo.communes import load_communes
+    from cpts_geo.domain.communes import load_communes
 
     layer = load_communes(departments=["80", "974"])
     with warnings.catch_warnings():
@@ -552,8 +552,8 @@ def test_fast_path_still_finds_duplicates_and_unknown_codes():
 
 
 def test_byte_reading_of_codes_agrees_with_the_insee_rule():
-    from cpts_geo.accessibility import _arrow_strings, _base12, _decode12, _encode12
-    from cpts_geo.communes import is_insee_code
+    from cpts_geo.domain.codes import is_insee_code
+    from cpts_geo.indicators.accessibility import _arrow_strings, _base12, _decode12, _encode12
 
     values = ["59350", "2A004", "2B033", "2C004", "3A004", "1001", "01001 ", "5935O", "97411",
               "00000", "2a004", "é1234", "2AA04", "20004"]

@@ -55,8 +55,8 @@ def test_truncated_manifest_is_said_and_rebuilt(registry, tmp_path, capsys):
 
 
 def test_ctrl_c_leaves_no_partial_file(registry, tmp_path, capsys, monkeypatch):
-    import cpts_geo.batch as B
-    from cpts_geo._files import atomic_path
+    import cpts_geo.render.batch as B
+    from cpts_geo.io.files import atomic_path
 
     def interrupted(checked, *, html_path, **kwargs):
         with atomic_path(html_path) as tmp:

@@ -17,11 +17,11 @@ import subprocess
 import pandas as pd
 import pytest
 
-from cpts_geo.communes import load_communes
-from cpts_geo.maps import save_map, stage_map
-from cpts_geo.registry import validate_registry
-from cpts_geo.stages import STAGES
-from cpts_geo.territories import build_territories, communes_with_cpts
+from cpts_geo.domain.communes import load_communes
+from cpts_geo.domain.registry import validate_registry
+from cpts_geo.domain.stages import STAGES
+from cpts_geo.domain.territories import build_territories, communes_with_cpts
+from cpts_geo.render.maps import save_map, stage_map
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 pytestmark = pytest.mark.skipif(

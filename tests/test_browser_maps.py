@@ -83,10 +83,11 @@ def test_hovering_a_cpts_shows_the_cpts_not_a_commune(browser, hdf_map, tmp_path
 
 
 def test_indicator_legend_follows_its_layer_and_small_screen(browser, tmp_path):
-    from cpts_geo.communes import load_communes
-    from cpts_geo.maps import indicator_layer, save_map, stage_map
-    from cpts_geo.registry import validate_registry
-    from cpts_geo.territories import build_territories, communes_with_cpts, load_example_registry
+    from cpts_geo.domain.communes import load_communes
+    from cpts_geo.domain.registry import validate_registry
+    from cpts_geo.domain.territories import build_territories, communes_with_cpts
+    from cpts_geo.io.registry import load_example_registry
+    from cpts_geo.render.maps import indicator_layer, save_map, stage_map
 
     hdf = load_communes(region="32")
     checked = validate_registry(load_example_registry(), hdf)
@@ -111,11 +112,11 @@ def test_indicator_legend_follows_its_layer_and_small_screen(browser, tmp_path):
 
 @pytest.mark.slow
 def test_payloads_in_every_user_text_field_stay_inert(browser, tmp_path):
-    from cpts_geo.batch import batch_maps
-    from cpts_geo.communes import load_communes
-    from cpts_geo.maps import indicator_layer, save_map, stage_map
-    from cpts_geo.registry import validate_registry
-    from cpts_geo.territories import build_territories, communes_with_cpts
+    from cpts_geo.domain.communes import load_communes
+    from cpts_geo.domain.registry import validate_registry
+    from cpts_geo.domain.territories import build_territories, communes_with_cpts
+    from cpts_geo.render.batch import batch_maps
+    from cpts_geo.render.maps import indicator_layer, save_map, stage_map
 
     somme = load_communes(departments="80")
     reg = pd.DataFrame({"cpts_id": ["X"], "cpts_name": [PAYLOAD], "stage": ["ACI signé"],
@@ -132,7 +133,7 @@ def test_payloads_in_every_user_text_field_stay_inert(browser, tmp_path):
     batch_maps(checked, tmp_path / "lot", png=False, progress=lambda *_: None)
     pages.append(tmp_path / "lot" / "index.html")
     try:
-        from cpts_geo.editor import perimeter_editor
+        from cpts_geo.render.editor import perimeter_editor
     except ImportError:
         perimeter_editor = None
     if perimeter_editor is not None:

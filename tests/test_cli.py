@@ -173,7 +173,7 @@ def test_output_in_a_windows_code_page_does_not_fail(tmp_path):
     registry = tmp_path / "registre.csv"
     registry.write_text("cpts_id;stage;commune_code\nA;ACI signé;1001\nA;ACI signé;02026\n", encoding="utf-8")
     env = {**os.environ, "PYTHONIOENCODING": "cp1252"}
-    run = subprocess.run([sys.executable, "-m", "cpts_geo.cli", "validate", str(registry)],
+    run = subprocess.run([sys.executable, "-m", "cpts_geo.cli.main", "validate", str(registry)],
                          capture_output=True, env=env)
     assert run.returncode == 0, run.stderr.decode("cp1252")
     out = run.stdout.decode("cp1252")

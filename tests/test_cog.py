@@ -5,7 +5,9 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from cpts_geo.cog import closest_names, normalize_codes, read_passage_table, remap_codes
+from cpts_geo.domain.codes import normalize_codes
+from cpts_geo.domain.history import closest_names, remap_codes
+from cpts_geo.io.history import read_passage_table
 
 
 def test_normalize_codes_reports_each_repair():
@@ -60,12 +62,14 @@ def test_real_mobpro_codes_with_insee_passage_tables(shared_data):
     # INSEE's history 2008-2025 is embedded: without any passage table only 99999 is unknown
     assert rep_alone.loc[rep_alone["new_code"].isna(), "code"].tolist() == ["99999"]
     assert rep_alone["reason"].str.startswith("ancien code (table de passage INSEE").sum() == 14
-    gescodgeo = shared_data / "cog_passage" / "gescodgeo_table_passage_2008_2025.csv"
+    from cpts_geo.io.history import read_passage_table
+
+    gescodgeo = read_passage_table(shared_data / "cog_passage" / "gescodgeo_table_passage_2008_2025.csv")
     _new, report = remap_codes(codes, passage=gescodgeo)
     unknown = report.loc[report["new_code"].isna(), "code"].tolist()
     assert unknown == ["99999"]  # workplace abroad, not a commune
     assert (report["reason"] == "table de passage").sum() == 14
-    cogugaison = shared_data / "cog_passage" / "cog_passage_tables_1968_2024.csv"
+    cogugaison = read_passage_table(shared_data / "cog_passage" / "cog_passage_tables_1968_2024.csv")
     _new2, report2 = remap_codes(codes, passage=cogugaison)
     # COGugaison stops at 2024 and misses a change of 1 January 2025 (72287): the embedded
     # INSEE history completes it

@@ -9,23 +9,12 @@ import shapely
 from shapely.geometry import Polygon, box
 
 from cpts_geo import ValidationError
-from cpts_geo.communes import (
-    COLUMNS,
-    EMBEDDED_COLUMNS,
-    LayerMetadata,
-    check_communes,
-    department_of,
-    layer_metadata,
-    layer_report,
-    load_arrondissements,
-    load_communes,
-    load_former_communes,
-    metric_crs,
-    read_communes,
-    set_layer_metadata,
-    to_metric,
-    with_population,
-)
+from cpts_geo.data.communes import COLUMNS, EMBEDDED_COLUMNS
+from cpts_geo.domain.codes import department_of
+from cpts_geo.domain.communes import layer_report, load_arrondissements, load_communes, load_former_communes
+from cpts_geo.domain.crs import metric_crs, to_metric
+from cpts_geo.domain.metadata import LayerMetadata, layer_metadata, set_layer_metadata
+from cpts_geo.io.communes import check_communes, read_communes, with_population
 
 
 def test_hauts_de_france_real_figures(hdf_communes):
@@ -232,7 +221,7 @@ def test_names_match_insee_cog(shared_data):
     """Names are INSEE's, article included: compared with the COG 2024 names (real file)."""
     import pandas as pd
 
-    from cpts_geo.communes import load_communes
+    from cpts_geo.domain.communes import load_communes
 
     cog = pd.read_csv(shared_data / "cog_passage" / "cog_communes_pop_2015_2024.csv", dtype=str)
     cog = cog[cog["year"] == "2024"].set_index("CODGEO")["LIBGEO"]
@@ -261,7 +250,7 @@ def test_every_region_matches_insee_legal_populations(shared_data):
     populations of vintage 2016 in force on 1 January 2019): every region within 0.1 %."""
     import pandas as pd
 
-    from cpts_geo.communes import department_of
+    from cpts_geo.domain.codes import department_of
 
     cog = pd.read_csv(shared_data / "cog_passage" / "cog_communes_pop_2015_2024.csv", dtype={"CODGEO": str})
     insee = cog[cog["year"] == 2019].set_index("CODGEO")["POP"]
@@ -323,7 +312,7 @@ def test_vintage_of_other_figures_is_not_guessed_once_attrs_are_lost():
 
 
 def test_territories_keep_the_vintage_of_a_merged_layer():
-    from cpts_geo.territories import build_territories, summary_table
+    from cpts_geo.domain.territories import build_territories, summary_table
 
     somme = load_communes(departments="80", population_vintage=2016)
     merged = somme.merge(pd.DataFrame({"x": [1]}, index=["80021"]), left_index=True,

@@ -6,9 +6,9 @@ import pandas as pd
 import pytest
 
 from cpts_geo.cli import main
-from cpts_geo.compare import CHANGES, RegistryComparison, changes_layer, compare_registries
-from cpts_geo.registry import validate_registry
-from cpts_geo.territories import load_example_registry
+from cpts_geo.domain.compare import CHANGES, RegistryComparison, changes_layer, compare_registries
+from cpts_geo.domain.registry import validate_registry
+from cpts_geo.io.registry import load_example_registry
 
 
 @pytest.fixture(scope="module")

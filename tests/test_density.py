@@ -8,13 +8,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from cpts_geo.density import density, density_table
 from cpts_geo.errors import CptsGeoWarning, ValidationError
+from cpts_geo.indicators.density import density, density_table
 
 
 @pytest.fixture(scope="module")
 def somme():
-    from cpts_geo.communes import load_communes
+    from cpts_geo.domain.communes import load_communes
 
     return load_communes(departments="80", crs=None)
 
@@ -130,8 +130,8 @@ def test_french_table(somme):
 
 def test_real_bpe_hdf_by_epci(shared_data, hdf_communes):
     """HdF CPTS stand-ins (one per EPCI) with the national references (BPE 2018)."""
-    from cpts_geo.communes import load_communes
-    from cpts_geo.professionals import read_bpe
+    from cpts_geo.domain.communes import load_communes
+    from cpts_geo.io.supply import read_bpe
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -209,9 +209,9 @@ def test_supply_given_directly_is_checked(somme):
 def test_cpts_supply_puts_density_and_accessibility_side_by_side(hdf_communes):
     """Two CPTS of the Somme: the table is density's, plus the CPTS accessibility of
     territory_accessibility; the lists are about the communes of the CPTS only."""
-    from cpts_geo.accessibility import accessibility, territory_accessibility
-    from cpts_geo.density import accessibility_header, cpts_supply, cpts_supply_notes, cpts_supply_table
-    from cpts_geo.professionals import read_supply
+    from cpts_geo.indicators.accessibility import accessibility, territory_accessibility
+    from cpts_geo.indicators.density import accessibility_header, cpts_supply, cpts_supply_notes, cpts_supply_table
+    from cpts_geo.io.supply import read_supply
 
     somme = hdf_communes[hdf_communes["department"] == "80"]
     table = pd.DataFrame({"code": ["80021", "80021", "75112"],
@@ -255,8 +255,8 @@ def test_cpts_supply_puts_density_and_accessibility_side_by_side(hdf_communes):
 def test_cpts_supply_accessibility_is_the_whole_layers(hdf_communes):
     """Computed on the communes within reach of the CPTS only, the accessibility of each CPTS is
     the one computed on the whole layer (no border effect, less work)."""
-    from cpts_geo.accessibility import accessibility, territory_accessibility
-    from cpts_geo.density import cpts_supply
+    from cpts_geo.indicators.accessibility import accessibility, territory_accessibility
+    from cpts_geo.indicators.density import cpts_supply
 
     rng = np.random.default_rng(3)
     codes = hdf_communes.index.to_numpy(dtype=object)

@@ -13,11 +13,13 @@ import pandas as pd
 import pytest
 import shapely
 
-from cpts_geo.communes import layer_metadata, load_communes
-from cpts_geo.editor import _apl_on_layer, _tier_breakpoints, editor_data, perimeter_editor
-from cpts_geo.funding import aci_funding
-from cpts_geo.registry import validate_registry
-from cpts_geo.territories import build_territories, load_example_registry
+from cpts_geo.domain.communes import load_communes
+from cpts_geo.domain.funding import aci_funding
+from cpts_geo.domain.metadata import layer_metadata
+from cpts_geo.domain.registry import validate_registry
+from cpts_geo.domain.territories import build_territories
+from cpts_geo.io.registry import load_example_registry
+from cpts_geo.render.editor import _apl_on_layer, _tier_breakpoints, editor_data, perimeter_editor
 
 CHROMIUM = "/usr/bin/chromium"
 browser_only = pytest.mark.skipif(not Path(CHROMIUM).exists(),
@@ -44,8 +46,8 @@ def test_editor_data_sums_to_the_library_figures(hdf_communes):
     assert data["funding"] == {str(t): float(aci_funding(t).loc["Total", "Total"]) for t in (1, 2, 3, 4)}
     assert all(c["o"][i] == -1 for i in pos)
     # APL: the library's weighted mean over the DREES rows of those communes
-    from cpts_geo.accessibility import territory_accessibility
-    from cpts_geo.apl import load_apl
+    from cpts_geo.data.apl import load_apl
+    from cpts_geo.indicators.accessibility import territory_accessibility
 
     _, rows = _apl_on_layer(hdf_communes.sort_index(), 2023)
     used = rows[rows["layer_code"].isin(FIVE)]
@@ -58,7 +60,7 @@ def test_editor_data_sums_to_the_library_figures(hdf_communes):
 
 @pytest.fixture(scope="module")
 def editor_page(tmp_path_factory, shared_data):
-    from cpts_geo.professionals import read_bpe
+    from cpts_geo.io.supply import read_bpe
 
     hdf = load_communes(region="32")
     import warnings
@@ -76,10 +78,10 @@ def editor_page(tmp_path_factory, shared_data):
 @browser_only
 def test_editor_like_a_user(editor_page, tmp_path):
     sync_api = pytest.importorskip("playwright.sync_api", reason="Playwright pour Python absent")
-    from cpts_geo.accessibility import territory_accessibility
-    from cpts_geo.apl import load_apl
     from cpts_geo.cli import main
-    from cpts_geo.density import density
+    from cpts_geo.data.apl import load_apl
+    from cpts_geo.indicators.accessibility import territory_accessibility
+    from cpts_geo.indicators.density import density
 
     path, hdf, checked, supply = editor_page
     metric = hdf.to_crs(2154)
@@ -253,7 +255,7 @@ def test_point_in_polygon_of_the_page_matches_shapely(tmp_path):
     sync_api = pytest.importorskip("playwright.sync_api", reason="Playwright pour Python absent")
     import numpy as np
 
-    from cpts_geo.maps import _static
+    from cpts_geo.render.maps import _static
 
     rng = np.random.default_rng(17)
     cases = []
@@ -398,8 +400,8 @@ def test_lasso_like_a_user(editor_page, tmp_path):
 
 def _outside_neighbours_by_library(codes, hdf):
     """Communes outside the region sharing a border line with one of ``codes``
-    (:func:`cpts_geo.communes.adjacency` on the embedded layer of France)."""
-    from cpts_geo.communes import adjacency
+    (:func:`cpts_geo.domain.communes.adjacency` on the embedded layer of France)."""
+    from cpts_geo.domain.communes import adjacency
 
     france = load_communes()
     around = france[france.intersects(hdf.loc[codes].union_all().buffer(0.01))]
@@ -420,7 +422,7 @@ def _border_draft(data, owned):
 
 
 def test_editor_data_says_what_supply_lies_beyond_the_page(editor_page):
-    from cpts_geo.professionals import supply_on_layer
+    from cpts_geo.indicators.supply import supply_on_layer
 
     _, hdf, checked, read = editor_page
     supply = read.table
@@ -449,7 +451,7 @@ def test_editor_data_says_what_supply_lies_beyond_the_page(editor_page):
 @browser_only
 def test_panel_states_the_supply_counted_and_beyond(editor_page, tmp_path):
     sync_api = pytest.importorskip("playwright.sync_api", reason="Playwright pour Python absent")
-    from cpts_geo.professionals import supply_on_layer
+    from cpts_geo.indicators.supply import supply_on_layer
 
     path, hdf, checked, read = editor_page
     supply = read.table

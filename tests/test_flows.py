@@ -11,8 +11,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from cpts_geo import flows as F
 from cpts_geo.errors import CptsGeoWarning, ValidationError
+from cpts_geo.indicators import flows as F
+from cpts_geo.io import flows as flows_io
+from cpts_geo.io.history import read_passage_table
 
 # --------------------------------------------------------------------------- readers
 
@@ -27,7 +29,7 @@ def test_read_csv_french_headers_and_thousands(tmp_path):
         encoding="utf-8",
     )
     with pytest.warns(UserWarning, match="code\\(s\\) commune réparé"):
-        read = F.read_flows(path)
+        read = flows_io.read_flows(path)
     table = read.flows
     assert table["row"].tolist() == [2, 3, 4]
     assert table["origin"].tolist() == ["61001", "01001", "61001"]
@@ -42,8 +44,8 @@ def test_read_xlsx_and_parquet(tmp_path):
                           "actes": [10, 20]})
     frame.to_excel(tmp_path / "flux.xlsx", index=False)
     frame.to_parquet(tmp_path / "flux.parquet")
-    xlsx = F.read_flows(tmp_path / "flux.xlsx").flows
-    parquet = F.read_flows(tmp_path / "flux.parquet").flows
+    xlsx = flows_io.read_flows(tmp_path / "flux.xlsx").flows
+    parquet = flows_io.read_flows(tmp_path / "flux.parquet").flows
     assert xlsx["volume"].tolist() == parquet["volume"].tolist() == [10.0, 20.0]
     assert xlsx["row"].tolist() == [2, 3]
     assert parquet["row"].tolist() == [1, 2]
@@ -58,7 +60,7 @@ def test_read_flows_gathers_every_bad_row(tmp_path):
                     "61001,61001,\n"
                     "61001,61001,5\n", encoding="utf-8")
     with pytest.raises(ValidationError, match="lignes invalides") as err:
-        F.read_flows(path)
+        flows_io.read_flows(path)
     problems = err.value.problems
     assert problems["row"].tolist() == [2, 3, 4, 5]
     text = str(err.value)
@@ -70,28 +72,28 @@ def test_read_flows_gathers_every_bad_row(tmp_path):
 
 def test_read_flows_empty_and_missing_columns():
     with pytest.raises(ValidationError, match="table de flux est vide"):
-        F.read_flows(pd.DataFrame({"origine": [], "destination": [], "volume": []}))
+        flows_io.read_flows(pd.DataFrame({"origine": [], "destination": [], "volume": []}))
     with pytest.raises(ValidationError, match="colonne\\(s\\) volume introuvable"):
-        F.read_flows(pd.DataFrame({"origine": ["61001"], "destination": ["61001"]}))
-    table = F.read_flows(pd.DataFrame({"a": ["61001"], "b": ["61001"], "c": [3]}),
+        flows_io.read_flows(pd.DataFrame({"origine": ["61001"], "destination": ["61001"]}))
+    table = flows_io.read_flows(pd.DataFrame({"a": ["61001"], "b": ["61001"], "c": [3]}),
                          columns={"a": "origin", "b": "destination", "c": "volume"}).flows
     assert table["volume"].tolist() == [3.0]
     with pytest.raises(ValueError, match="n'est pas une colonne de flux"):
-        F.read_flows(pd.DataFrame({"a": ["61001"]}), columns={"a": "origine"})
+        flows_io.read_flows(pd.DataFrame({"a": ["61001"]}), columns={"a": "origine"})
 
 
 def test_read_mobpro_sums_records():
     records = pd.DataFrame({"COMMUNE": ["61001", "61001", "61143"], "DCLT": ["61001", "61001", "61001"],
                             "IPONDI": ["1,5", "2", "4"], "CS1": ["3", "5", "3"]})
-    read = F.read_mobpro(records)
+    read = flows_io.read_mobpro(records)
     out = read.flows
     assert out[["origin", "destination", "volume"]].values.tolist() == [
         ["61001", "61001", 3.5], ["61143", "61001", 4.0]]
     assert read.records == 3
-    by_cs = F.read_mobpro(records, by=["CS1"]).flows
+    by_cs = flows_io.read_mobpro(records, by=["CS1"]).flows
     assert len(by_cs) == 3 and "profession" in by_cs.columns
     with pytest.raises(ValidationError, match="colonne\\(s\\) DCLT absente"):
-        F.read_mobpro(records.drop(columns="DCLT"))
+        flows_io.read_mobpro(records.drop(columns="DCLT"))
 
 
 # --------------------------------------------------------------------------- prepare
@@ -242,7 +244,7 @@ def test_commune_destinations():
 
 
 def test_coherence_flags_real_borders(hdf_communes):
-    from cpts_geo.communes import load_communes
+    from cpts_geo.domain.communes import load_communes
 
     layer = load_communes(departments="61")
     # Alençon (61001) in A; Damigny (61143) in B but goes to Alençon; Valframbert (61497)
@@ -282,14 +284,14 @@ def test_mask_secrecy_masks_volumes_and_rates():
 
 def test_write_flow_table_french_and_masked(tmp_path):
     ind = F.cpts_flow_indicators(FLOWS, MEMBERS)
-    path = F.write_flow_table(ind, tmp_path / "indicateurs.csv", threshold=25)
+    path = flows_io.write_flow_table(ind, tmp_path / "indicateurs.csv", threshold=25)
     text = path.read_text(encoding="utf-8-sig")
     header = text.splitlines()[0].split(";")
     assert header[0] == "Identifiant CPTS" and "Taux de fuite" in header
     assert "Taux d'attraction" in header
     line_y = text.splitlines()[2].split(";")
     assert line_y[header.index("Taux d'attraction")] == ""
-    xlsx = F.write_flow_table(ind, tmp_path / "indicateurs.xlsx")
+    xlsx = flows_io.write_flow_table(ind, tmp_path / "indicateurs.xlsx")
     assert pd.read_excel(xlsx).columns[0] == "Identifiant CPTS"
 
 
@@ -297,7 +299,7 @@ def test_write_flow_table_french_and_masked(tmp_path):
 
 
 def test_flow_lines_and_retention_layer():
-    from cpts_geo.communes import load_communes
+    from cpts_geo.domain.communes import load_communes
 
     layer = load_communes(departments="61")
     flows = pd.DataFrame({"origin": ["61143", "61497", "61001", "61001"],
@@ -334,13 +336,13 @@ def test_flow_lines_and_retention_layer():
 
 
 def test_orne_mobpro_end_to_end(shared_data):
-    from cpts_geo.communes import load_communes
+    from cpts_geo.domain.communes import load_communes
 
     records = shared_data / "flows" / "mobpro_sample_orne_cogugaison.csv"
-    raw = F.read_mobpro(records)
+    raw = flows_io.read_mobpro(records)
     assert raw.records == 29445
     assert raw.flows["volume"].sum() == pytest.approx(111236, abs=1)
-    passage = shared_data / "cog_passage" / "gescodgeo_table_passage_2008_2025.csv"
+    passage = read_passage_table(shared_data / "cog_passage" / "gescodgeo_table_passage_2008_2025.csv")
     with pytest.warns(UserWarning, match="non reconnu"):
         flows, report = F.prepare_flows(raw, passage=passage)
     assert flows["volume"].sum() == pytest.approx(raw.flows["volume"].sum())  # nothing lost
@@ -414,7 +416,7 @@ def test_readme_flow_example_reads(tmp_path):
     block = re.search(r"```text\n(origine;.*?)```", readme, re.DOTALL).group(1)
     path = tmp_path / "flux.csv"
     path.write_text(block, encoding="utf-8")
-    table = F.read_flows(path).flows
+    table = flows_io.read_flows(path).flows
     assert table["volume"].tolist() == [15230.0, 1204.0, 388.0]
 
 
@@ -489,8 +491,8 @@ def test_indicators_roll_arrondissements_up_to_a_whole_city_member():
 
 
 def test_coherence_flags_and_proposals_use_arrondissements_of_the_membership():
-    from cpts_geo.communes import load_communes
-    from cpts_geo.perimeters import propose_perimeters
+    from cpts_geo.domain.communes import load_communes
+    from cpts_geo.indicators.perimeters import propose_perimeters
 
     layer = load_communes(departments="75")
     members = pd.DataFrame({"code": ["75101", "75102", "75103"], "cpts_id": ["P1", "P1", "P2"]})
@@ -525,7 +527,7 @@ def test_mask_secrecy_complements_and_secondary_secrecy():
 
 
 def test_coherence_flags_shares_are_maskable():
-    from cpts_geo.communes import load_communes
+    from cpts_geo.domain.communes import load_communes
 
     layer = load_communes(departments="61").loc[["61001", "61143"]]
     flows = pd.DataFrame({"origin": ["61143", "61143"], "destination": ["61001", "61143"],
@@ -540,13 +542,13 @@ def test_coherence_flags_shares_are_maskable():
 def test_read_flows_normalises_each_code_once(tmp_path, monkeypatch):
     """Codes are cleaned per distinct value, not per row (audit point 3)."""
     calls = []
-    from cpts_geo.flows import read as flows_read
+    from cpts_geo.io import flows as flows_read
 
     real = flows_read.normalize_codes
     monkeypatch.setattr(flows_read, "normalize_codes", lambda values: calls.append(len(values)) or real(values))
     rows = "".join(f"{o};{d};{v}\n" for o, d, v in [("1001", "61001", 1), ("61001", "61001", 2)] * 500)
     with pytest.warns(CptsGeoWarning, match="flux.csv : 1 code\\(s\\) commune réparé\\(s\\).*500 ligne"):
-        read = F.read_flows(_write(tmp_path / "flux.csv", "origine;destination;volume\n" + rows))
+        read = flows_io.read_flows(_write(tmp_path / "flux.csv", "origine;destination;volume\n" + rows))
     table = read.flows
     assert len(table) == 1000 and max(calls) <= 2
     assert table["origin"].iloc[0] == "01001" and table["volume"].sum() == 1500
@@ -568,7 +570,7 @@ def test_read_mobpro_reads_only_the_columns_it_needs(tmp_path, monkeypatch):
     monkeypatch.setattr(pacsv, "read_csv", spy)
     path = _write(tmp_path / "mobpro.csv", "COMMUNE;DCLT;IPONDI;V1;V2\n61001;61001;1.5;a;b\n"
                   "61001;61001;2;c;d\n")
-    out = F.read_mobpro(path).flows
+    out = flows_io.read_mobpro(path).flows
     assert out["volume"].tolist() == [3.5]
     assert any(c is not None and set(c) == {"COMMUNE", "DCLT", "IPONDI"} for c in seen)
 
@@ -644,7 +646,7 @@ def test_read_mobpro_keeps_file_rows_and_every_by_column(tmp_path):
     """Rows of the file survive the aggregation (point 6); every by= column is kept (point 7)."""
     path = _write(tmp_path / "mobpro.csv", "COMMUNE;DCLT;CS1;AGEREVQ;IPONDI\n"
                   "61001;61001;3;25;1.5\n61001;99999;3;25;1\n61001;61001;3;25;2\n61001;61001;5;40;1\n")
-    read = F.read_mobpro(path, by=["CS1", "AGEREVQ"])
+    read = flows_io.read_mobpro(path, by=["CS1", "AGEREVQ"])
     out = read.flows
     assert out.columns.tolist() == ["row", "origin", "destination", "CS1", "AGEREVQ", "volume",
                                     "records"]
@@ -674,20 +676,20 @@ def test_cli_flows_mobpro_rows_and_records(shared_data, tmp_path, capsys):
 
 def test_infinite_volumes_rejected_with_their_rows(tmp_path):
     with pytest.raises(ValidationError, match="lignes invalides") as err:
-        F.read_flows(pd.DataFrame({"origine": ["61001"] * 3, "destination": ["61001"] * 3,
+        flows_io.read_flows(pd.DataFrame({"origine": ["61001"] * 3, "destination": ["61001"] * 3,
                                    "volume": [1.0, np.inf, -np.inf]}))
     assert err.value.problems["row"].tolist() == [2, 3]
     assert "volume infini" in str(err.value)
     path = _write(tmp_path / "flux.csv", "origine;destination;volume\n61001;61001;inf\n61001;61001;4\n")
     with pytest.raises(ValidationError, match="ligne 2 : volume infini : 'inf'"):
-        F.read_flows(path)
+        flows_io.read_flows(path)
     with pytest.raises(ValidationError, match="Volumes manquants, infinis ou négatifs"):
         F.cpts_flow_indicators(pd.DataFrame({"origin": ["a"], "destination": ["a"], "volume": [np.inf]}),
                                MEMBERS)
 
 
 def test_flow_lines_leave_out_communes_without_geometry():
-    from cpts_geo.communes import load_communes
+    from cpts_geo.domain.communes import load_communes
 
     layer = load_communes(departments="15")
     flows = pd.DataFrame({"origin": ["15031", "15014", "15014"], "destination": ["15014", "15187", "15014"],
@@ -754,7 +756,7 @@ def test_read_flows_a_line_with_too_many_fields_is_an_error(tmp_path):
     """Reading only the needed columns must not let a shifted line through ("12,5" unquoted)."""
     path = _write(tmp_path / "flux.csv", "origine,destination,volume\n61001,61001,3\n61001,61143,12,5\n")
     with pytest.raises(ValidationError, match="ligne 3 : 4 champs au lieu de 3"):
-        F.read_flows(path)
+        flows_io.read_flows(path)
 
 
 # --------------------------------------------------------------------------- issue 15: nothing lost, nothing injected
@@ -763,14 +765,14 @@ def test_read_flows_a_line_with_too_many_fields_is_an_error(tmp_path):
 def test_row_numbers_are_file_lines_after_blank_lines(tmp_path):
     """A blank line is a line of the file: the rows after it keep their own numbers."""
     good = _write(tmp_path / "flux.csv", "origine;destination;volume\n61001;61001;1\n\n\n61001;61143;2\n")
-    assert F.read_flows(good).flows["row"].tolist() == [2, 5]
+    assert flows_io.read_flows(good).flows["row"].tolist() == [2, 5]
     bad = _write(tmp_path / "mauvais.csv", "origine;destination;volume\n61001;61001;1\n\n61001;61143;abc\n")
     with pytest.raises(ValidationError, match="ligne 4 : volume non numérique : 'abc'") as err:
-        F.read_flows(bad)
+        flows_io.read_flows(bad)
     assert err.value.problems["row"].tolist() == [4]
     # the same file without its blank lines reads the same flows (fast path and general reader agree)
     plain = _write(tmp_path / "plain.csv", "origine;destination;volume\n61001;61001;1\n61001;61143;2\n")
-    fast, general = F.read_flows(plain).flows, F.read_flows(good).flows
+    fast, general = flows_io.read_flows(plain).flows, flows_io.read_flows(good).flows
     assert fast[["origin", "destination", "volume"]].astype(str).values.tolist() == \
         general[["origin", "destination", "volume"]].astype(str).values.tolist()
 
@@ -778,7 +780,7 @@ def test_row_numbers_are_file_lines_after_blank_lines(tmp_path):
 def test_code_report_rows_after_blank_lines(tmp_path):
     path = _write(tmp_path / "flux.csv", "origine;destination;volume\n\n61001;61001;1\n\n1001;61001;2\n")
     with pytest.warns(UserWarning, match="réparé"):
-        read = F.read_flows(path)
+        read = flows_io.read_flows(path)
     assert read.flows["row"].tolist() == [3, 5]
     assert read.code_report[["code", "row"]].values.tolist() == [["1001", 5]]
 
@@ -788,7 +790,7 @@ def test_volumes_that_overflow_are_an_error_naming_the_rows(tmp_path):
     path = _write(tmp_path / "flux.csv", "origine;destination;volume\n61001;61001;1e308\n"
                   "61143;61001;1e308\n61001;61143;5\n")
     with pytest.raises(ValidationError, match="volumes trop grands") as err:
-        F.read_flows(path)
+        flows_io.read_flows(path)
     assert err.value.problems["row"].tolist() == [2, 3]
     # a table built by hand: the pair summed by prepare_flows, or the indicators' totals
     pair = pd.DataFrame({"origin": ["61001", "61001", "61143"], "destination": ["61001", "61001", "61001"],
@@ -822,7 +824,7 @@ def test_flow_exports_neutralise_formula_cells(tmp_path, suffix):
     payloads = ['=HYPERLINK("http://x","y")', "+cmd|' /C calc'!A0", "@SUM(1+1)", "-2+3"]
     table = pd.DataFrame({"name": payloads, "resident_volume": [100.0] * 4, "retention": [0.5] * 4},
                          index=pd.Index(["A", "B", "C", "=1+1"], name="cpts_id"))
-    path = F.write_flow_table(table, tmp_path / f"ind{suffix}")
+    path = flows_io.write_flow_table(table, tmp_path / f"ind{suffix}")
     if suffix == ".csv":
         back = pd.read_csv(path, sep=";", encoding="utf-8-sig", dtype=str)
     else:
@@ -832,7 +834,7 @@ def test_flow_exports_neutralise_formula_cells(tmp_path, suffix):
     assert [p.name for p in tmp_path.iterdir()] == [f"ind{suffix}"]  # no temporary file left
     # categorical code columns (prepared flows) are cells too
     flows = pd.DataFrame({"origin": pd.Categorical(["=2+2"]), "destination": ["61001"], "volume": [50.0]})
-    back = F.write_flow_table(flows, tmp_path / f"flux{suffix}")
+    back = flows_io.write_flow_table(flows, tmp_path / f"flux{suffix}")
     text = (pd.read_csv(back, sep=";", encoding="utf-8-sig", dtype=str) if suffix == ".csv"
             else pd.read_excel(back, dtype=str))
     assert text["Commune de résidence"].tolist() == ["'=2+2"]
@@ -851,7 +853,7 @@ def test_flow_export_is_atomic(tmp_path, monkeypatch):
 
     monkeypatch.setattr(openpyxl.Workbook, "save", broken)
     with pytest.raises(OSError):
-        F.write_flow_table(pd.DataFrame({"resident_volume": [100.0]}), target)
+        flows_io.write_flow_table(pd.DataFrame({"resident_volume": [100.0]}), target)
     assert target.read_bytes() == b"previous"
     assert [p.name for p in tmp_path.iterdir()] == ["ind.xlsx"]
 
@@ -865,7 +867,7 @@ def test_read_flows_parquet_and_csv_give_the_same_flows(tmp_path):
     frame.to_excel(tmp_path / "flux.xlsx", index=False)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        reads = [F.read_flows(tmp_path / f"flux.{kind}") for kind in ("parquet", "csv", "xlsx")]
+        reads = [flows_io.read_flows(tmp_path / f"flux.{kind}") for kind in ("parquet", "csv", "xlsx")]
         prepared = [F.prepare_flows(r) for r in reads]
     for read in reads:
         assert read.flows["origin"].astype(str).tolist() == ["61001", "01001", "61143", "61001"]

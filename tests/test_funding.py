@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 
 from cpts_geo.cli import main
-from cpts_geo.funding import (
+from cpts_geo.domain.funding import (
     ACI_SOURCE,
     ACI_TABLE,
     ACIFunding,
@@ -91,7 +91,7 @@ def test_funding_report_says_what_the_amounts_assume():
 
 
 def test_funding_table_population_header_from_layer_metadata():
-    from cpts_geo.communes import set_layer_metadata
+    from cpts_geo.domain.metadata import set_layer_metadata
 
     t = pd.DataFrame({"tier": [1], "population": [30_000]}, index=pd.Index(["A"], name="cpts_id"))
     assert "Population" in funding_table(t).columns

@@ -9,9 +9,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from cpts_geo.domain.headers import recognise_headers
+from cpts_geo.domain.numbers import parse_number, parse_numbers
 from cpts_geo.errors import ValidationError
-from cpts_geo.io import parse_number, parse_numbers, read_table, recognise_headers
-from cpts_geo.registry import read_registry, read_registry_report
+from cpts_geo.io._read import read_table
+from cpts_geo.io.registry import read_registry, read_registry_report
 
 HEADER = "Identifiant CPTS;Étape;Code INSEE;Nom commune\n"
 
@@ -398,7 +400,7 @@ def test_xlsx_rows_and_formulas_keep_their_sheet_row(rows, title):
 def test_professionals_read_french_numbers_with_file_rows(tmp_path):
     import warnings
 
-    from cpts_geo.professionals import read_professionals
+    from cpts_geo.io.supply import read_professionals
 
     path = write(tmp_path, "offre.csv", "code;profession;count\n59350;Médecin généraliste;1 234\n\n"
                  "80021;Infirmière;12,5\n".encode("cp1252"))
@@ -416,7 +418,7 @@ def test_professionals_read_french_numbers_with_file_rows(tmp_path):
 
 
 def test_share_nan_text_and_formula_without_value_are_errors(tmp_path, hdf_communes):
-    from cpts_geo.registry import validate_registry
+    from cpts_geo.domain.registry import validate_registry
 
     path = _workbook(tmp_path / "r.xlsx", {"R": [
         ["cpts_id", "stage", "commune_code", "share"], ["A", "5", 59350, "=1/2"], ["B", "5", 59350, 0.5]]})
@@ -456,8 +458,8 @@ def test_user_commune_layer_and_perimeters_with_several_layers_are_refused(tmp_p
     import geopandas as gpd
     from shapely.geometry import box
 
-    from cpts_geo.communes import read_communes
-    from cpts_geo.registry import read_perimeters
+    from cpts_geo.io.communes import read_communes
+    from cpts_geo.io.registry import read_perimeters
 
     path = tmp_path / "communes.gpkg"
     layer = gpd.GeoDataFrame({"INSEE_COM": ["59350"], "NOM": ["Lille"], "POPULATION": [236710]},
@@ -472,7 +474,7 @@ def test_user_commune_layer_and_perimeters_with_several_layers_are_refused(tmp_p
 
 
 def test_passage_table_read_through_the_reader(tmp_path):
-    from cpts_geo.cog import read_passage_table
+    from cpts_geo.io.history import read_passage_table
 
     path = write(tmp_path, "passage.csv", "sep=;\nold_code;new_code;libellé\n\n05120;05001;Abriès\n"
                  .encode("cp1252"))

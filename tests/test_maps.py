@@ -8,10 +8,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from cpts_geo.communes import layer_metadata
-from cpts_geo.maps import encode_geometry, indicator_layer, save_map, stage_map
-from cpts_geo.registry import validate_registry
-from cpts_geo.territories import build_territories, communes_with_cpts, load_example_registry
+from cpts_geo.domain.metadata import layer_metadata
+from cpts_geo.domain.registry import validate_registry
+from cpts_geo.domain.territories import build_territories, communes_with_cpts
+from cpts_geo.io.registry import load_example_registry
+from cpts_geo.render.maps import encode_geometry, indicator_layer, save_map, stage_map
 
 
 def decode(ring: str, origin, scale):
@@ -118,7 +119,7 @@ def _reference_encode(geom, origin, scale):
 
 
 def test_vectorised_encoder_matches_the_reference(hdf_communes):
-    from cpts_geo.maps import encode_geometries
+    from cpts_geo.render.maps import encode_geometries
 
     geoms = hdf_communes.geometry.to_numpy()[::7]
     got = encode_geometries(geoms, (1.5, 49.0), 10_000)
@@ -155,7 +156,7 @@ def test_user_text_is_never_a_template(hdf_communes):
 
 @pytest.mark.slow
 def test_fond_named_url_and_french_errors(hdf):
-    from cpts_geo.maps import FONDS
+    from cpts_geo.render.maps import FONDS
 
     checked, terr, layer = hdf
     page = stage_map(terr, layer, membership=checked.membership, fond="ign-plan").get_root().render()
@@ -174,8 +175,8 @@ def test_fond_named_url_and_french_errors(hdf):
 
 
 def test_dpi_is_checked_before_the_html_is_written(tmp_path):
-    from cpts_geo.batch import area_maps
-    from cpts_geo.communes import load_communes
+    from cpts_geo.domain.communes import load_communes
+    from cpts_geo.render.batch import area_maps
 
     france = load_communes(departments=["80"])
     checked = validate_registry(pd.DataFrame({"cpts_id": ["X"], "stage": ["1"], "commune_code": ["80021"]}), france)
@@ -192,7 +193,7 @@ def test_cpts_data_tooltip_funding_and_labels_inside(hdf):
 
     import shapely
 
-    from cpts_geo.funding import aci_funding
+    from cpts_geo.domain.funding import aci_funding
 
     checked, terr, layer = hdf
     page = stage_map(terr, layer, membership=checked.membership).get_root().render()
@@ -220,21 +221,21 @@ def test_precomputed_simplification_belongs_to_the_embedded_layer():
     import pyarrow.parquet as pq
     import shapely
 
-    from cpts_geo.communes import _read_parquet, data_file
-    from cpts_geo.maps import _SIMPLIFIED_FILE, PRECOMPUTED_TOLERANCES
+    from cpts_geo.data.communes import data_file, read_embedded
+    from cpts_geo.render.maps import _SIMPLIFIED_FILE, PRECOMPUTED_TOLERANCES
 
     meta = pq.read_schema(data_file(_SIMPLIFIED_FILE)).metadata
     digest = hashlib.sha256(data_file("communes.parquet").read_bytes()).hexdigest()
     assert meta[b"communes_sha256"].decode() == digest, "run data/communes/build_simplified.py again"
     table = pq.read_table(data_file(_SIMPLIFIED_FILE))
     assert table.column_names == ["ring_start", "polygon_start", *(f"keep_{t:g}" for t in PRECOMPUTED_TOLERANCES)]
-    assert table.num_rows == int(shapely.get_num_coordinates(_read_parquet("communes.parquet").geometry).sum())
+    assert table.num_rows == int(shapely.get_num_coordinates(read_embedded("communes.parquet").geometry).sum())
 
 
 def test_precomputed_simplification_keeps_shared_borders(hdf_communes):
     import shapely
 
-    from cpts_geo.maps import _precomputed_simplified
+    from cpts_geo.render.maps import _precomputed_simplified
 
     simple = _precomputed_simplified(hdf_communes, 80.0)
     assert simple is not None and len(simple) == len(hdf_communes)
@@ -254,7 +255,7 @@ def test_precomputed_simplification_keeps_shared_borders(hdf_communes):
 def test_precomputed_simplification_only_for_the_embedded_geometries(hdf_communes):
     import shapely
 
-    from cpts_geo.maps import _precomputed_simplified, _simplified
+    from cpts_geo.render.maps import _precomputed_simplified, _simplified
 
     part = hdf_communes[hdf_communes["department"] == "60"].iloc[:40]
     assert _precomputed_simplified(part, 80.0) is not None
@@ -273,7 +274,7 @@ def test_precomputed_simplification_only_for_the_embedded_geometries(hdf_commune
 def test_vertex_flags_round_trip_with_holes_and_parts():
     import shapely
 
-    from cpts_geo.maps import _keep_vertices, _kept_vertices
+    from cpts_geo.render.maps import _keep_vertices, _kept_vertices
 
     ring = [(0, 0), (4, 0), (8, 0), (8, 8), (4, 8), (0, 8)]
     hole = [(2, 2), (3, 2), (6, 2), (6, 6), (2, 6)]
@@ -291,8 +292,8 @@ def test_vertex_flags_round_trip_with_holes_and_parts():
 def test_precomputed_national_simplification_is_a_coverage():
     import shapely
 
-    from cpts_geo.communes import load_communes
-    from cpts_geo.maps import _precomputed_simplified
+    from cpts_geo.domain.communes import load_communes
+    from cpts_geo.render.maps import _precomputed_simplified
 
     france = load_communes()
     simple = _precomputed_simplified(france, 300.0)

@@ -11,6 +11,7 @@ import os
 from pathlib import Path
 
 import pytest
+
 from conftest import shared_data_dir
 
 nbformat = pytest.importorskip("nbformat")

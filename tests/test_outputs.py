@@ -17,25 +17,14 @@ import pyogrio
 import pytest
 
 from cpts_geo.cli import main
-from cpts_geo.communes import load_communes
-from cpts_geo.outputs import (
-    LAYER_FIELDS,
-    OutputError,
-    check_writable,
-    layer_format,
-    write_layers,
-    write_table,
-    write_xlsx,
-)
-from cpts_geo.registry import validate_registry
-from cpts_geo.stages import STAGE_COLORS, STAGES
-from cpts_geo.territories import (
-    build_territories,
-    communes_with_cpts,
-    load_example_registry,
-    summary_table,
-    write_territories,
-)
+from cpts_geo.domain.communes import load_communes
+from cpts_geo.domain.registry import validate_registry
+from cpts_geo.domain.stages import STAGE_COLORS, STAGES
+from cpts_geo.domain.territories import build_territories, communes_with_cpts, summary_table
+from cpts_geo.io.formats import OutputError, check_writable, layer_format
+from cpts_geo.io.layers import LAYER_FIELDS, write_layers, write_territories
+from cpts_geo.io.registry import load_example_registry
+from cpts_geo.io.tables import write_table, write_xlsx
 
 PAYLOADS = ['=HYPERLINK("http://x","y")', "+cmd|' /C calc'!A0", "@SUM(1+1)", "-2+3"]
 
@@ -267,7 +256,7 @@ def test_injection_funding_csv_and_xlsx(tmp_path):
 
 
 def test_injection_flow_indicators(tmp_path):
-    from cpts_geo.flows import write_flow_table
+    from cpts_geo.io.flows import write_flow_table
 
     table = pd.DataFrame({"name": PAYLOADS, "resident_volume": [100.0] * 4, "retention": [0.5] * 4},
                          index=pd.Index(PAYLOADS, name="cpts_id"))
@@ -295,7 +284,7 @@ def test_folder_checked_before_computing(tmp_path, capsys, monkeypatch):
     blocker.write_text("x")
     with pytest.raises(OutputError, match="Impossible d'écrire dans le dossier"):
         check_writable(blocker / "t.gpkg")
-    import cpts_geo.territories as T
+    import cpts_geo.domain.territories as T
 
     def never(*args, **kwargs):  # the computing must not start
         raise AssertionError("computing started before the folder was checked")

@@ -19,6 +19,6 @@ def test_every_subpackage_is_installed():
 
 def test_static_files_are_package_data():
     config = tomllib.loads((REPO / "pyproject.toml").read_text(encoding="utf-8"))
-    patterns = config["tool"]["setuptools"]["package-data"]["cpts_geo"]
-    for f in (REPO / "cpts_geo" / "static").iterdir():
+    patterns = config["tool"]["setuptools"]["package-data"]["cpts_geo.render"]
+    for f in (REPO / "cpts_geo" / "render" / "static").iterdir():
         assert any(f.match(p) for p in patterns), f"{f.name} is not shipped by pip install ."

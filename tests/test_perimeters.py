@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 import shapely
 
-from cpts_geo.perimeters import compare_perimeters, propose_perimeters, validity
+from cpts_geo.indicators.perimeters import compare_perimeters, propose_perimeters, validity
 
 
 def _row_of_squares(codes, populations):
@@ -124,14 +124,16 @@ def test_compare_perimeters():
 
 
 def test_orne_proposals_end_to_end(shared_data):
-    from cpts_geo import flows as F
-    from cpts_geo.communes import load_communes
+    from cpts_geo.domain.communes import load_communes
+    from cpts_geo.indicators import flows as F
+    from cpts_geo.io import flows as flows_io
+    from cpts_geo.io.history import read_passage_table
 
-    raw = F.read_mobpro(shared_data / "flows" / "mobpro_sample_orne_cogugaison.csv")
+    raw = flows_io.read_mobpro(shared_data / "flows" / "mobpro_sample_orne_cogugaison.csv")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         flows, _ = F.prepare_flows(
-            raw, passage=shared_data / "cog_passage" / "gescodgeo_table_passage_2008_2025.csv")
+            raw, passage=read_passage_table(shared_data / "cog_passage" / "gescodgeo_table_passage_2008_2025.csv"))
     layer = load_communes(departments="61")
     result = propose_perimeters(flows, layer, min_sc=0.6, target_sc=0.7,
                                 min_size=5_000, target_size=20_000)
@@ -144,7 +146,7 @@ def test_orne_proposals_end_to_end(shared_data):
         union = shapely.coverage_union_all(layer.loc[group["commune_code"]].geometry.to_numpy())
         assert union.geom_type == "Polygon"
     # the registry module reads the proposal
-    from cpts_geo.registry import validate_registry
+    from cpts_geo.domain.registry import validate_registry
 
     checked = validate_registry(reg, layer)
     assert len(checked.membership) == len(layer)

@@ -10,7 +10,11 @@ import numpy as np
 import pytest
 from matplotlib.colors import to_hex
 
-from cpts_geo.plotting import (
+from cpts_geo.domain.registry import validate_registry
+from cpts_geo.domain.stages import STAGE_COLORS, STAGES
+from cpts_geo.domain.territories import build_territories, communes_with_cpts
+from cpts_geo.io.registry import load_example_registry
+from cpts_geo.render.plotting import (
     TIER_COLORS,
     label_territories,
     plot_indicator,
@@ -18,9 +22,6 @@ from cpts_geo.plotting import (
     plot_tiers,
     save_figure,
 )
-from cpts_geo.registry import validate_registry
-from cpts_geo.stages import STAGE_COLORS, STAGES
-from cpts_geo.territories import build_territories, communes_with_cpts, load_example_registry
 
 
 @pytest.fixture(scope="module")
@@ -60,7 +61,7 @@ def test_tier_and_indicator_maps(hdf, tmp_path):
     assert all("." not in t and " – " in t for t in texts[:4]), texts  # French numbers: 42,4 – 90,1
     assert any(c.get_gid() == "missing" for c in ax.collections)
     # the same classes and colours as the HTML layer
-    from cpts_geo.maps import indicator_layer
+    from cpts_geo.render.maps import indicator_layer
 
     spec = indicator_layer(data, "density", k=4)
     assert spec["labels"] == texts[:4]
@@ -74,7 +75,7 @@ def test_tier_and_indicator_maps(hdf, tmp_path):
 def test_every_cpts_labelled_once_inside_without_overlap(hdf, tmp_path):
     import shapely
 
-    from cpts_geo.communes import metric_crs
+    from cpts_geo.domain.crs import metric_crs
 
     terr, layer = hdf
     for plot in (plot_stages, plot_tiers):
@@ -102,7 +103,7 @@ def test_every_cpts_labelled_once_inside_without_overlap(hdf, tmp_path):
 def test_shared_parameter_names_and_deprecated_aliases(hdf):
     import inspect
 
-    from cpts_geo.maps import indicator_layer
+    from cpts_geo.render.maps import indicator_layer
 
     terr, _ = hdf
     for fn in (plot_indicator, indicator_layer):
@@ -125,7 +126,7 @@ def test_plotting_does_not_import_folium():
     import subprocess
     import sys
 
-    code = "import sys, cpts_geo.plotting, cpts_geo.style; print('folium' in sys.modules)"
+    code = "import sys, cpts_geo.render.plotting, cpts_geo.render.style; print('folium' in sys.modules)"
     assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                           check=True).stdout.strip() == "False"
 

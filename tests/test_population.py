@@ -5,14 +5,10 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from cpts_geo.cog import code_history, cog_codes, rebase_counts
-from cpts_geo.communes import (
-    POPULATION_VINTAGE,
-    layer_metadata,
-    layer_report,
-    load_arrondissements,
-    load_communes,
-)
+from cpts_geo.data.communes import POPULATION_VINTAGE
+from cpts_geo.domain.communes import layer_report, load_arrondissements, load_communes
+from cpts_geo.domain.history import code_history, cog_codes, rebase_counts
+from cpts_geo.domain.metadata import layer_metadata
 
 
 def test_default_vintage_is_2021_for_communes_and_arrondissements():
@@ -51,7 +47,7 @@ def test_vintage_2016_keeps_the_old_figures():
 def test_2021_totals_match_insee_per_region(shared_data):
     """National and per-region totals against the independent copy of INSEE's populations
     (COGugaison, COG 2024, population municipale 2021): within 0.1 %."""
-    from cpts_geo.communes import department_of
+    from cpts_geo.domain.codes import department_of
 
     cog = pd.read_csv(shared_data / "cog_passage" / "cog_communes_pop_2015_2024.csv",
                       dtype={"CODGEO": str})
@@ -115,7 +111,7 @@ def test_rebase_counts_closed_form():
 # --- with_population ----------------------------------------------------------------------
 
 from cpts_geo import ValidationError  # noqa: E402
-from cpts_geo.communes import PopulationTable, with_population  # noqa: E402
+from cpts_geo.io.communes import PopulationTable, with_population  # noqa: E402
 
 
 def _orne():
@@ -220,7 +216,7 @@ def test_with_population_reports_unknown_and_outside_codes():
 
 # --- complete code history offline ------------------------------------------------------
 
-from cpts_geo.cog import remap_codes  # noqa: E402
+from cpts_geo.domain.history import remap_codes  # noqa: E402
 
 
 def test_code_absorbed_before_2016_is_remapped_without_a_passage_table():
@@ -246,7 +242,7 @@ def test_orne_epci_registry_written_with_2015_codes_validates(shared_data):
     code (communes déléguées and codes absorbed into communes nouvelles) is remapped."""
     import warnings
 
-    from cpts_geo.registry import validate_registry
+    from cpts_geo.domain.registry import validate_registry
 
     cog = pd.read_csv(shared_data / "cog_passage" / "cog_communes_pop_2015_2024.csv",
                       dtype={"CODGEO": str})
@@ -298,7 +294,8 @@ def test_cli_builds_a_cpts_crossing_the_region_whole(tmp_path, capsys):
 
 
 def test_two_regions_files_validated_together_report_the_overlap(tmp_path):
-    from cpts_geo.registry import read_registry, validate_registry
+    from cpts_geo.domain.registry import validate_registry
+    from cpts_geo.io.registry import read_registry
 
     hdf = tmp_path / "hdf.csv"
     hdf.write_text("cpts_id;cpts_name;stage;commune_code\nHDF-1;CPTS du Vexin;ACI signé;60057\n"
@@ -338,8 +335,8 @@ def test_cli_population_file(tmp_path, capsys):
 
 @pytest.mark.slow
 def test_batch_maps_use_the_population_given(tmp_path):
-    from cpts_geo.batch import batch_maps
-    from cpts_geo.registry import validate_registry
+    from cpts_geo.domain.registry import validate_registry
+    from cpts_geo.render.batch import batch_maps
 
     corse = load_communes(region="94", crs=None)
     reg = pd.DataFrame({"cpts_id": ["A", "A"], "stage": ["ACI signé"] * 2,

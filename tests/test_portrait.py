@@ -15,10 +15,11 @@ import pandas as pd
 import pytest
 
 import cpts_geo
-from cpts_geo import portrait as P
-from cpts_geo._french import number, percent
+from cpts_geo.domain.french import number, percent
+from cpts_geo.domain.funding import aci_funding, early_mission_aid
 from cpts_geo.errors import ValidationError
-from cpts_geo.funding import aci_funding, early_mission_aid
+from cpts_geo.io.portrait import read_ages, read_indicators
+from cpts_geo.render import portrait as P
 
 SEP = P.SEP
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
@@ -185,7 +186,7 @@ def test_supply_densities_secrecy_and_complement(ctx):
     # 3 midwives: masked; the smallest other count (25 GPs) too, or the total would give it back
     assert "density.sage-femme.count" not in figs and "density.médecin généraliste.count" not in figs
     assert figs["density.infirmier.count"].text == "40"
-    from cpts_geo.density import density
+    from cpts_geo.indicators.density import density
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -197,7 +198,7 @@ def test_supply_densities_secrecy_and_complement(ctx):
 
 
 def test_bpe_supply_real_file(ctx, shared_data):
-    from cpts_geo.professionals import read_bpe
+    from cpts_geo.io.supply import read_bpe
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -215,7 +216,7 @@ def test_flows_not_touching_the_cpts(ctx):
 
 
 def test_flows_indicators_and_secrecy(ctx):
-    from cpts_geo.flows import cpts_flow_indicators
+    from cpts_geo.indicators.flows.indicators import cpts_flow_indicators
 
     member = ctx.checked.membership
     a, b = member[member["cpts_id"] == "HDF-01"]["code"].iloc[:2]
@@ -234,7 +235,7 @@ def test_user_indicators_rules_and_errors(ctx):
     a, b = member["code"].iloc[:2]
     table = pd.DataFrame({"code": [a, b, a, b], "indicateur": ["Patients sans MT"] * 2 + ["Taux ALD"] * 2,
                           "valeur": ["100", "50", "0,2", "0,4"]})
-    ind = P.read_indicators(table)
+    ind = read_indicators(table)
     p = P.build_portrait("HDF-01", context=ctx, indicators=ind, rules={"Taux ALD": "moyenne:population"},
                          map=False)
     pops = ctx.france.loc[[a, b], "population"].astype(float)
@@ -247,19 +248,19 @@ def test_user_indicators_rules_and_errors(ctx):
         P.build_portrait("HDF-01", context=ctx, indicators=ind, rules={"Taux ALD": "médiane"}, map=False)
     with pytest.raises(ValidationError, match="indicateur absent de la table"):
         P.build_portrait("HDF-01", context=ctx, indicators=ind, rules={"ALD": "somme"}, map=False)
-    bad = P.read_indicators(pd.DataFrame({"code": ["99999"], "indicateur": ["x"], "valeur": ["1"]}))
+    bad = read_indicators(pd.DataFrame({"code": ["99999"], "indicateur": ["x"], "valeur": ["1"]}))
     with pytest.raises(ValidationError, match=r"ligne 2, code 99999 : code commune inconnu"):
         P.build_portrait("HDF-01", context=ctx, indicators=bad, map=False)
     years = pd.DataFrame({"code": [a, a], "indicateur": ["x", "x"], "valeur": ["1", "2"], "annee": [2022, 2023]})
     with pytest.raises(ValidationError, match=r"plusieurs millésimes \(2022, 2023\)"):
-        P.read_indicators(years)
-    assert P.read_indicators(years, year=2023)["value"].tolist() == [2.0]
+        read_indicators(years)
+    assert read_indicators(years, year=2023)["value"].tolist() == [2.0]
     with pytest.raises(ValidationError, match="valeur non numérique « beaucoup »"):
-        P.read_indicators(pd.DataFrame({"code": [a], "indicateur": ["x"], "valeur": ["beaucoup"]}))
+        read_indicators(pd.DataFrame({"code": [a], "indicateur": ["x"], "valeur": ["beaucoup"]}))
 
 
 def test_ages_table(ctx, shared_data):
-    ages = P.read_ages(shared_data / "population_age" / "pop1b_2021_occitanie_top25_single_year.csv")
+    ages = read_ages(shared_data / "population_age" / "pop1b_2021_occitanie_top25_single_year.csv")
     pctx = P.portrait_context(["31555"])
     p = P.build_portrait(context=pctx, ages=ages, map=False)
     assert p.figures["age.total"].value == pytest.approx(ages.loc[ages["code"] == "31555", "count"].sum())
@@ -386,7 +387,7 @@ def test_cli_portrait(tmp_path, capsys):
 
 
 def test_e2sfca_when_asked(ctx):
-    from cpts_geo.accessibility import accessibility, territory_accessibility
+    from cpts_geo.indicators.accessibility import accessibility, territory_accessibility
 
     p = P.build_portrait("HDF-01", context=ctx, e2sfca=True, map=False)
     assert "E2SFCA demandé sans fichier de professionnels" in htmllib.unescape(P.render_html(p))
@@ -427,7 +428,7 @@ def test_e2sfca_on_a_users_layer_stays_on_it():
 def test_module_is_callable(tmp_path):
     res = cpts_geo.portrait("HDF-03", tmp_path / "p.html", map=False)
     assert res.html.exists() and res.portrait.cpts_id == "HDF-03"
-    assert cpts_geo.portrait.portraits is P.portraits
+    assert cpts_geo.render.portrait.portraits is P.portraits
 
 
 def test_wide_indicator_table_with_names_and_file_rows(tmp_path):
@@ -435,9 +436,9 @@ def test_wide_indicator_table_with_names_and_file_rows(tmp_path):
     path.write_text("Code INSEE;Nom;Patients sans MT;Taux ALD\n80021;Amiens;1 200;0,21\n80001;Abbeville;35;x\n",
                     encoding="utf-8")
     with pytest.raises(ValidationError, match=r"ligne 3, code 80001 : valeur non numérique « x » pour « Taux ALD »"):
-        P.read_indicators(path)
+        read_indicators(path)
     path.write_text("Code INSEE;Nom;Patients sans MT\n80021;Amiens;1 200\n", encoding="utf-8")
-    assert P.read_indicators(path)[["row", "code", "indicator", "value"]].values.tolist() == [
+    assert read_indicators(path)[["row", "code", "indicator", "value"]].values.tolist() == [
         [2, "80021", "Patients sans MT", 1200.0]]
 
 
@@ -459,5 +460,5 @@ def test_read_ages_names_the_file_row_of_a_bad_value(tmp_path):
     path = tmp_path / "ages.csv"
     path.write_text("code;age;count\n31555;3;10\n\n31555;trois;12\n", encoding="utf-8")
     with pytest.raises(ValidationError) as err:
-        P.read_ages(path)
+        read_ages(path)
     assert err.value.problems["row"].tolist() == [4]

@@ -19,10 +19,12 @@ pytest.importorskip("psycopg")
 import sqlalchemy
 
 from cpts_geo.cli import main
+from cpts_geo.domain.registry import validate_registry
+from cpts_geo.domain.territories import build_territories, communes_with_cpts
 from cpts_geo.errors import ValidationError
-from cpts_geo.outputs import OutputError, write_postgis
-from cpts_geo.registry import read_registry_report, validate_registry
-from cpts_geo.territories import build_territories, communes_with_cpts, load_example_registry
+from cpts_geo.io.formats import OutputError
+from cpts_geo.io.postgis import write_postgis
+from cpts_geo.io.registry import load_example_registry, read_registry_report
 
 
 @pytest.fixture(scope="session")

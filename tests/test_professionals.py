@@ -9,14 +9,8 @@ import pandas as pd
 import pytest
 
 from cpts_geo.errors import CptsGeoWarning, ValidationError
-from cpts_geo.professionals import (
-    BPE_PROFESSIONS,
-    PROFESSIONS,
-    parse_professions,
-    read_bpe,
-    read_professionals,
-    supply_by_commune,
-)
+from cpts_geo.indicators.supply import BPE_PROFESSIONS, PROFESSIONS, parse_professions, supply_by_commune
+from cpts_geo.io.supply import read_bpe, read_professionals
 
 
 def _quiet(fn, *args, **kwargs):
@@ -205,7 +199,7 @@ def test_rejected_rows_keep_profession_and_count_and_each_row_is_reported_once()
 
 
 def test_missing_fte_is_an_error_when_used():
-    from cpts_geo.professionals import supply_on_layer
+    from cpts_geo.indicators.supply import supply_on_layer
 
     table = pd.DataFrame({"code": ["80021", "80021"], "profession": ["infirmier"] * 2,
                           "count": [1, 1], "etp": ["0,5", ""]})
@@ -217,7 +211,7 @@ def test_missing_fte_is_an_error_when_used():
 
 
 def test_supply_given_directly_goes_through_the_same_checks():
-    from cpts_geo.professionals import supply_on_layer
+    from cpts_geo.indicators.supply import supply_on_layer
 
     codes = pd.Index(["80021", "80001"])
     table = pd.DataFrame({"code": ["80021", "80021", "80021"],
@@ -246,7 +240,8 @@ def test_supply_given_directly_goes_through_the_same_checks():
 
 
 def test_read_supply_tells_the_formats_apart_and_reads_once(tmp_path):
-    from cpts_geo.professionals import SupplyRead, read_supply
+    from cpts_geo.indicators.supply import SupplyRead
+    from cpts_geo.io.supply import read_supply
 
     wide = tmp_path / "bpe_large.csv"
     wide.write_text("CODGEO;D201;D232\n59350;3;\n80021;0;\n", encoding="utf-8")
@@ -268,7 +263,7 @@ def test_read_supply_tells_the_formats_apart_and_reads_once(tmp_path):
 
 
 def test_missing_columns_are_named_as_the_caller_names_them():
-    from cpts_geo.professionals import read_supply
+    from cpts_geo.io.supply import read_supply
 
     frame = pd.DataFrame({"code": ["59350"], "profession": ["infirmier"], "effectif": [1]})
     with pytest.raises(ValidationError, match="colonne « count » absente \\(count='count'\\)"):
@@ -279,7 +274,7 @@ def test_missing_columns_are_named_as_the_caller_names_them():
 
 
 def test_reports_are_fields_and_warnings_say_where():
-    from cpts_geo.professionals import supply_report_tables, supply_table
+    from cpts_geo.indicators.supply import supply_report_tables, supply_table
 
     bpe = pd.DataFrame({"DEPCOM": ["59350", "75112", "99999", "59350"],
                         "TYPEQU": ["D201", "D201", "D232", "D201"], "NB_EQUIP": ["1", "2", "3", "1"]})
@@ -304,7 +299,7 @@ def test_reports_are_fields_and_warnings_say_where():
 
 
 def test_an_arrondissement_whose_city_is_outside_the_layer_is_set_aside():
-    from cpts_geo.communes import load_communes
+    from cpts_geo.domain.communes import load_communes
 
     hdf = load_communes(region="32")
     table = pd.DataFrame({"code": ["80021", "75112"], "profession": ["infirmier"] * 2, "count": [1, 2]})

@@ -13,11 +13,12 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from cpts_geo.communes import layer_metadata, load_communes
-from cpts_geo.outputs import BLANK_COLOR, write_layers
-from cpts_geo.registry import validate_registry
-from cpts_geo.stages import STAGE_COLORS, STAGES
-from cpts_geo.territories import build_territories, communes_with_cpts
+from cpts_geo.domain.communes import load_communes
+from cpts_geo.domain.metadata import layer_metadata
+from cpts_geo.domain.registry import validate_registry
+from cpts_geo.domain.stages import STAGE_COLORS, STAGES
+from cpts_geo.domain.territories import build_territories, communes_with_cpts
+from cpts_geo.io.layers import BLANK_COLOR, write_layers
 
 SCRIPT = Path(__file__).resolve().parents[1] / "docs" / "apercu_geopackage_qgis.py"
 QGIS_PYTHON = "/usr/bin/python3"

@@ -7,9 +7,10 @@ import warnings
 import pandas as pd
 import pytest
 
-from cpts_geo.communes import load_communes
+from cpts_geo.domain.communes import load_communes
+from cpts_geo.domain.registry import recognise_column, validate_registry
 from cpts_geo.errors import CptsGeoWarning, ValidationError
-from cpts_geo.registry import read_registry, read_registry_report, recognise_column, validate_registry
+from cpts_geo.io.registry import read_registry, read_registry_report
 
 
 def reg(rows, **cols):
@@ -148,10 +149,12 @@ def test_passage_table_for_codes_unknown_to_the_embedded_table(shared_data, hdf_
     with pytest.warns(CptsGeoWarning, match=r"ancien.*05120 → 05001"):
         checked = validate_registry(r, france)
     assert checked.membership["code"].tolist() == ["05001"]
-    passage = shared_data / "cog_passage" / "gescodgeo_table_passage_2008_2025.csv"
+    from cpts_geo.io.history import read_passage_table
+
+    passage = read_passage_table(shared_data / "cog_passage" / "gescodgeo_table_passage_2008_2025.csv")
     flows = pd.read_csv(shared_data / "flows" / "mobpro_sample_orne_cogugaison.csv", dtype=str)
     orne = load_communes(departments="61")
-    from cpts_geo.cog import remap_codes
+    from cpts_geo.domain.history import remap_codes
 
     _, alone = remap_codes(pd.Series(sorted(set(flows["COMMUNE"]))))
     # INSEE's code history is embedded: codes absorbed years ago need no passage table now
@@ -261,7 +264,7 @@ def test_official_names_with_article_are_accepted():
     """The layer has INSEE's names (« Le Havre »); an article left out or put last is accepted."""
     import warnings
 
-    from cpts_geo.communes import load_communes
+    from cpts_geo.domain.communes import load_communes
 
     france = load_communes()
     assert france.loc[["76351", "17300", "61214"], "name"].tolist() == ["Le Havre", "La Rochelle",
@@ -279,7 +282,7 @@ def test_official_names_with_article_are_accepted():
 
 
 def test_listing_without_stage_column_is_valid(hdf_communes):
-    from cpts_geo.stages import NOT_GIVEN
+    from cpts_geo.domain.stages import NOT_GIVEN
 
     r = pd.DataFrame({"cpts_id": ["A", "A", "B"], "commune_code": ["80021", "80001", "59350"]})
     checked = validate_registry(r, hdf_communes)
@@ -288,7 +291,7 @@ def test_listing_without_stage_column_is_valid(hdf_communes):
 
 
 def test_empty_stage_cells_and_stage_default(hdf_communes):
-    from cpts_geo.stages import NOT_GIVEN
+    from cpts_geo.domain.stages import NOT_GIVEN
 
     r = reg([("A", None, "80021"), ("A", "", "80001"), ("B", "Association créée", "59350"),
              ("B", None, "59009")])
@@ -304,9 +307,9 @@ def test_empty_stage_cells_and_stage_default(hdf_communes):
 
 
 def test_stage_not_given_in_coverage_and_funding(hdf_communes):
-    from cpts_geo.funding import funding_table
-    from cpts_geo.stages import NOT_GIVEN
-    from cpts_geo.territories import build_territories, coverage
+    from cpts_geo.domain.funding import funding_table
+    from cpts_geo.domain.stages import NOT_GIVEN
+    from cpts_geo.domain.territories import build_territories, coverage
 
     r = pd.DataFrame({"cpts_id": ["A", "A", "B"], "stage": [None, None, "ACI signé"],
                       "commune_code": ["80021", "80001", "59350"]})
@@ -319,8 +322,8 @@ def test_stage_not_given_in_coverage_and_funding(hdf_communes):
     import matplotlib
 
     matplotlib.use("Agg")
-    from cpts_geo.plotting import plot_stages
-    from cpts_geo.stages import STAGE_COLORS
+    from cpts_geo.domain.stages import STAGE_COLORS
+    from cpts_geo.render.plotting import plot_stages
 
     ax = plot_stages(terr)
     labels = [t.get_text() for t in ax.get_legend().get_texts()]
@@ -381,7 +384,7 @@ def test_no_numpy_repr_in_messages(hdf_communes):
 
 
 def test_code_typed_as_decimal_text_is_reported_as_a_number():
-    from cpts_geo.cog import normalize_codes
+    from cpts_geo.domain.codes import normalize_codes
 
     codes, report = normalize_codes(["59350.0", "2a004", 59350.0])
     assert codes.tolist() == ["59350", "2A004", "59350"]
@@ -423,8 +426,8 @@ def test_arrondissement_names_recognised_and_suggestions_only_when_close():
 
 
 def test_registry_given_only_by_arrondissement_builds_and_maps(tmp_path):
-    from cpts_geo.batch import area_maps
-    from cpts_geo.territories import communes_with_cpts
+    from cpts_geo.domain.territories import communes_with_cpts
+    from cpts_geo.render.batch import area_maps
 
     r = reg([("L1", "5", "69381"), ("L1", "5", "69382"), ("L2", "3", "69383")])
     checked = validate_registry(r)
@@ -464,8 +467,8 @@ def test_perimeters_without_crs_get_the_one_wording(tmp_path):
     import geopandas as gpd
     import shapely
 
+    from cpts_geo.domain.registry import registry_from_perimeters
     from cpts_geo.errors import ValidationError
-    from cpts_geo.registry import registry_from_perimeters
 
     drawn = gpd.GeoDataFrame({"cpts_id": ["A"]}, geometry=[shapely.box(2.2, 49.8, 2.4, 50.0)])
     with pytest.raises(ValidationError, match="n'a pas de CRS"):

@@ -5,10 +5,10 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from cpts_geo.communes import layer_metadata
+from cpts_geo.domain.metadata import layer_metadata
+from cpts_geo.domain.stages import NOT_GIVEN, RECOGNISED, STAGE_COLORS, STAGE_DTYPE, STAGES, parse_stages
+from cpts_geo.domain.tiers import TIER_LABELS, tier_of
 from cpts_geo.errors import ValidationError
-from cpts_geo.stages import NOT_GIVEN, RECOGNISED, STAGE_COLORS, STAGE_DTYPE, STAGES, parse_stages
-from cpts_geo.tiers import TIER_LABELS, tier_of
 
 
 @pytest.mark.parametrize("given,expected", [
@@ -41,7 +41,7 @@ def test_stage_order_and_colours():
 
 
 def test_stage_not_given_is_explicit_and_distinct_from_zones_blanches():
-    from cpts_geo.maps import UNCOVERED_COLOR
+    from cpts_geo.render.maps import UNCOVERED_COLOR
 
     assert NOT_GIVEN == "Étape non renseignée"
     assert STAGE_COLORS[NOT_GIVEN].lower() not in {UNCOVERED_COLOR.lower(), "#d9d9d9"}

@@ -11,19 +11,12 @@ import pyogrio
 import pytest
 import shapely
 
-from cpts_geo.communes import to_metric
+from cpts_geo.domain.crs import to_metric
+from cpts_geo.domain.registry import registry_from_perimeters, validate_registry
+from cpts_geo.domain.territories import build_territories, communes_with_cpts, coverage, summary_table
 from cpts_geo.errors import ValidationError
-from cpts_geo.registry import registry_from_perimeters, validate_registry
-from cpts_geo.territories import (
-    build_territories,
-    communes_with_cpts,
-    coverage,
-    example_registry,
-    is_example_registry,
-    load_example_registry,
-    summary_table,
-    write_territories,
-)
+from cpts_geo.io.layers import write_territories
+from cpts_geo.io.registry import example_registry, is_example_registry, load_example_registry
 
 
 @pytest.fixture(scope="module")
@@ -91,7 +84,7 @@ def test_territory_in_several_parts_lists_them(hdf_communes):
 
 def test_parts_of_every_territory_hold_each_member(example, hdf_communes):
     """Each member is in a part of its own CPTS; parts are numbered by population."""
-    from cpts_geo.territories import territory_parts
+    from cpts_geo.domain.territories import territory_parts
 
     checked, terr = example
     multi = terr[~terr["single_part"]]

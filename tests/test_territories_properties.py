@@ -8,10 +8,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from cpts_geo.communes import load_communes
-from cpts_geo.registry import validate_registry
-from cpts_geo.stages import STAGES
-from cpts_geo.territories import build_territories, communes_with_cpts, coverage
+from cpts_geo.domain.communes import load_communes
+from cpts_geo.domain.registry import validate_registry
+from cpts_geo.domain.stages import STAGES
+from cpts_geo.domain.territories import build_territories, communes_with_cpts, coverage
 
 SOMME = load_communes(departments="80")
 

@@ -1,4 +1,4 @@
-"""Dissolving communes from their shared borders (``cpts_geo._topology``) gives GEOS' unions."""
+"""Dissolving communes from their shared borders (``cpts_geo.domain._topology``) gives GEOS' unions."""
 
 from __future__ import annotations
 
@@ -10,15 +10,10 @@ import pyarrow.parquet as pq
 import pytest
 import shapely
 
-from cpts_geo._topology import (
-    TOPOLOGY_FILE,
-    arcs_of,
-    dissolve,
-    embedded_topology,
-    topology_from_arcs,
-)
-from cpts_geo.communes import data_file, load_communes
-from cpts_geo.territories import _dissolve, _embedded_union, build_territories
+from cpts_geo.data.communes import data_file
+from cpts_geo.domain._topology import TOPOLOGY_FILE, arcs_of, dissolve, embedded_topology, topology_from_arcs
+from cpts_geo.domain.communes import load_communes
+from cpts_geo.domain.territories import _dissolve, _embedded_union, build_territories
 
 
 def grid(n: int, ccw: bool = True) -> np.ndarray:
@@ -144,7 +139,7 @@ def test_build_territories_same_with_and_without_the_borders(hdf_communes):
     """The example registry (Lille split between two CPTS) and a Paris registry by
     arrondissement, on the embedded layer (shared borders) and on the same layer in Lambert-93
     (GEOS): the same territories."""
-    from cpts_geo.territories import load_example_registry
+    from cpts_geo.io.registry import load_example_registry
 
     paris = load_communes(departments=["75", "92"])
     paris_registry = pd.DataFrame({"cpts_id": ["P1", "P1", "P2", "P2"], "stage": "ACI signé",

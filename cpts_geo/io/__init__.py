@@ -1,26 +1,26 @@
-"""Reading what users give: one reader for every table, one number parser, one header matcher.
+"""Every file and database in and out.
 
-- :func:`read_table` reads CSV/TXT, XLSX, Parquet/GeoParquet, GeoPackage and other OGR files
-  and returns a :class:`ReadTable` (the table, the file row number of each row, the encoding,
-  separator, sheet or layer used, the XLSX formulas without a value);
-- :func:`parse_numbers` / :func:`parse_number` read numbers as French users type them
-  (``1 234``, ``1.234,5``, ``12,5``);
-- :func:`recognise_headers` maps headers to standard fields with the synonyms of
-  :data:`SYNONYMS` (registry, supply, flows, costs, population, indicators).
+Reading (one reader for every user table, :func:`read_table`: encoding, separator, sheet,
+layer, header synonyms, file row numbers, French numbers) and the readers built on it
+(registries, commune layers, populations, supply, flows, portrait tables, passage tables);
+writing (layers and styles for QGIS, tables for French Excel, PostGIS), always atomically.
 
-Accent and case folding is :func:`cpts_geo._french.fold`.
+Header recognition (:func:`recognise_headers`, :data:`SYNONYMS`) and the French number parser
+(:func:`parse_numbers`) are rules of the domain (:mod:`cpts_geo.domain.headers`,
+:mod:`cpts_geo.domain.numbers`), re-exported here beside the reader that uses them.
 """
 
-from cpts_geo.io._headers import (
+from cpts_geo.domain.headers import (
     KINDS,
     REQUIRED,
     SYNONYMS,
+    ReadTable,
     header_key,
     recognise_header,
     recognise_headers,
 )
-from cpts_geo.io._numbers import parse_number, parse_numbers
-from cpts_geo.io._read import SEPARATORS, ReadTable, read_table
+from cpts_geo.domain.numbers import parse_number, parse_numbers
+from cpts_geo.io._read import SEPARATORS, read_table
 
 __all__ = [
     "KINDS",
@@ -35,3 +35,15 @@ __all__ = [
     "recognise_header",
     "recognise_headers",
 ]
+
+
+def __getattr__(name: str):
+    """A module of this layer, imported on first use (``cpts_geo.io.<module>``)."""
+    import importlib
+
+    try:
+        return importlib.import_module(f"{__name__}.{name}")
+    except ModuleNotFoundError as err:
+        if err.name != f"{__name__}.{name}":
+            raise  # a dependency of that module is missing: say so
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}") from None

@@ -40,110 +40,46 @@ import io
 import re
 import zipfile
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from cpts_geo.domain.headers import REQUIRED, SEPARATOR_NAMES, ReadTable, recognise_headers
 from cpts_geo.errors import ValidationError
-from cpts_geo.io._headers import REQUIRED, recognise_headers
 
-__all__ = ["SEPARATORS", "ReadTable", "read_table"]
+__all__ = [
+    "SEPARATORS",
+    "ReadTable",
+    "read_table",
+]
 
 #: Separators a CSV file may use, in the order ties are broken.
 SEPARATORS = (";", "\t", ",", "|")
 
+
 _CSV = {".csv", ".txt", ".tsv", ".tab"}
+
+
 _XLSX = {".xlsx", ".xlsm"}
+
+
 _PARQUET = {".parquet", ".geoparquet", ".pq"}
+
+
 _OGR = {".gpkg", ".shp", ".geojson", ".json", ".fgb", ".gml", ".kml", ".sqlite", ".dbf", ".tab"}
 
-_ENCODING_NAMES = {
-    "utf-8": "UTF-8", "utf-8-sig": "UTF-8 (avec BOM)", "utf-16": "UTF-16", "utf-16-le": "UTF-16",
-    "utf-16-be": "UTF-16", "cp1252": "Windows-1252", "latin-1": "ISO-8859-1",
-}
-_SEP_NAMES = {";": "« ; »", ",": "« , »", "\t": "tabulation", "|": "« | »"}
+
+
+
+
 
 _MAX_HEADER_ROW = 15  # a workbook's header is looked for in its first rows
 
 
-@dataclass(frozen=True)
-class ReadTable:
-    """A user table as read, with what was detected on the way.
 
-    Attributes
-    ----------
-    table : pandas.DataFrame
-        The data rows, columns as headed in the file (CSV and XLSX cells as text, ``None``
-        where empty); a GeoDataFrame when read with ``geometry=True``. Index 0..n-1.
-    rows : numpy.ndarray of int64
-        The file row number of each row of ``table`` (see the module docstring).
-    source : str
-        The path read, or ``"DataFrame"``.
-    format : str
-        ``"csv"``, ``"xlsx"``, ``"parquet"``, ``"ogr"`` or ``"DataFrame"``.
-    encoding, separator : str or None
-        Of a CSV: the Python codec (``"utf-8"``, ``"utf-8-sig"``, ``"utf-16"``, ``"cp1252"``)
-        and the separator.
-    sheet : str or None
-        The sheet of a workbook.
-    header_row : int or None
-        Row number of the header (1 unless a title or blank lines sit above it).
-    layer : str or None
-        The layer of a GeoPackage (or other OGR file).
-    fields : dict
-        ``{header: standard field}`` for the headers recognised (when ``kind`` was given).
-    formulas : frozenset of (int, str)
-        ``(row, header)`` of every XLSX formula cell without a computed value; the cell holds
-        the formula text.
-    recoded_lines : tuple of int
-        Rows of a UTF-8 file that were not UTF-8 and were read as Windows-1252.
-    """
 
-    table: pd.DataFrame
-    rows: np.ndarray
-    source: str
-    format: str
-    encoding: str | None = None
-    separator: str | None = None
-    sheet: str | None = None
-    header_row: int | None = None
-    layer: str | None = None
-    fields: dict = field(default_factory=dict)
-    formulas: frozenset = frozenset()
-    recoded_lines: tuple = ()
-
-    def describe(self) -> str:
-        """What was used to read the file, in French (for the CLI and notebooks).
-
-        Examples
-        --------
-        >>> t = ReadTable(pd.DataFrame(), np.array([], "int64"), "r.csv", "csv",
-        ...               encoding="cp1252", separator=";")
-        >>> t.describe()
-        'encodage Windows-1252, séparateur « ; »'
-        """
-        parts = []
-        if self.sheet is not None:
-            parts.append(f"feuille « {self.sheet} »"
-                         + (f" (en-tête ligne {self.header_row})" if self.header_row not in (None, 1) else ""))
-        if self.layer is not None:
-            parts.append(f"couche « {self.layer} »")
-        if self.encoding is not None:
-            parts.append(f"encodage {_ENCODING_NAMES.get(self.encoding, self.encoding)}")
-        if self.recoded_lines:
-            shown = ", ".join(map(str, self.recoded_lines[:10]))
-            more = "…" if len(self.recoded_lines) > 10 else ""
-            parts.append(f"ligne(s) {shown}{more} en Windows-1252")
-        if self.separator is not None:
-            parts.append(f"séparateur {_SEP_NAMES.get(self.separator, repr(self.separator))}")
-        if self.format == "csv" and self.header_row not in (None, 1):
-            parts.append(f"en-tête ligne {self.header_row}")
-        if self.formulas:
-            parts.append(f"{len(self.formulas)} formule(s) sans valeur calculée")
-        return ", ".join(parts) or self.format
 
 
 def _refuse(summary: str, problems=None) -> ValidationError:
@@ -168,6 +104,7 @@ def _sniff(head: bytes) -> str:
     if head and b"\x00" not in head[:4096]:
         return "du texte (CSV ?)"
     return "un format inconnu"
+
 
 
 def _format_of(path: Path) -> str:
@@ -216,8 +153,10 @@ def _codec(encoding: str) -> str:
     return key
 
 
+
 def _line_of(raw: bytes, pos: int) -> int:
     return raw.count(b"\n", 0, pos) + 1
+
 
 
 def _decode(raw: bytes, encoding: str | None, name: str) -> tuple[str, str, tuple[int, ...]]:
@@ -280,11 +219,13 @@ def _decode(raw: bytes, encoding: str | None, name: str) -> tuple[str, str, tupl
         return raw.decode("latin-1"), "latin-1", ()
 
 
+
 def _decode_1252(line: bytes) -> str:
     try:
         return line.decode("cp1252")
     except UnicodeDecodeError:
         return line.decode("latin-1")
+
 
 
 def _count_outside_quotes(line: str, sep: str) -> int:
@@ -297,6 +238,7 @@ def _count_outside_quotes(line: str, sep: str) -> int:
         elif ch == sep and not quoted:
             n += 1
     return n
+
 
 
 def _detect_sep(header: str, sample: list[str]) -> str:
@@ -316,6 +258,7 @@ def _detect_sep(header: str, sample: list[str]) -> str:
     return max(tied, key=fits)
 
 
+
 def _csv_records(body: str, sep: str, first_line: int) -> tuple[list[list[str]], list[int]]:
     """Records of a CSV body with the file line each starts on (blank lines give ``[]``)."""
     reader = csv.reader(io.StringIO(body, newline=""), delimiter=sep, quotechar='"', strict=False)
@@ -331,6 +274,7 @@ def _csv_records(body: str, sep: str, first_line: int) -> tuple[list[list[str]],
     return records, starts
 
 
+
 def _blank(table: pd.DataFrame) -> np.ndarray:
     """Rows whose cells are all empty or spaces."""
     if not len(table.columns):
@@ -341,6 +285,7 @@ def _blank(table: pd.DataFrame) -> np.ndarray:
         text = (values if pd.api.types.is_string_dtype(values.dtype) else values.astype("string")).str.strip()
         filled |= (text.notna() & (text != "")).to_numpy(dtype=bool, na_value=False)
     return ~filled
+
 
 
 def _unique_headers(headers: list) -> list[str]:
@@ -357,6 +302,7 @@ def _unique_headers(headers: list) -> list[str]:
             seen[name] = 1
         out.append(name)
     return out
+
 
 
 def _read_csv(path: Path, *, sep: str | None, encoding: str | None) -> ReadTable:
@@ -418,6 +364,7 @@ def _read_csv(path: Path, *, sep: str | None, encoding: str | None) -> ReadTable
                      recoded_lines=tuple(r for r in recoded if r >= header_row))
 
 
+
 def _parse_fast(text: str, sep: str) -> pd.DataFrame:
     """Every record of ``text`` (the header line first), cells as text, blank lines as empty
     records: pyarrow's parser when no line is blank (it skips them), pandas' C parser otherwise
@@ -438,6 +385,7 @@ def _parse_fast(text: str, sep: str) -> pd.DataFrame:
     return pd.read_csv(data, engine="c", skip_blank_lines=False, low_memory=False, **options)
 
 
+
 def _parse_slowly(text: str, sep: str, header_row: int, name: str) -> tuple[pd.DataFrame, np.ndarray]:
     """The CSV parsed record by record (line numbers of every record; rows with too many fields
     listed, all at once)."""
@@ -455,6 +403,7 @@ def _parse_slowly(text: str, sep: str, header_row: int, name: str) -> tuple[pd.D
     cells = [[(c if c != "" else None) for c in (rec + [""] * (width - len(rec)))[:width]] for rec in body]
     table = pd.DataFrame(cells, columns=_unique_headers(header), dtype=object)
     return table, np.asarray(body_rows, dtype="int64")
+
 
 
 def _check_separators(table: pd.DataFrame, rows: np.ndarray, sep: str, blank: np.ndarray,
@@ -494,13 +443,13 @@ def _check_separators(table: pd.DataFrame, rows: np.ndarray, sep: str, blank: np
             seen.add(int(pos))
             cell = str(first.iat[pos])
             problems.append({"row": int(rows[pos]),
-                             "problem": f"ligne écrite avec le séparateur {_SEP_NAMES[other]} au "
-                                        f"lieu de {_SEP_NAMES[sep]} : « {cell[:60]} »"})
+                             "problem": f"ligne écrite avec le séparateur {SEPARATOR_NAMES[other]} au "
+                                        f"lieu de {SEPARATOR_NAMES[sep]} : « {cell[:60]} »"})
     problems.sort(key=lambda p: int(p["row"]))
     if problems:
         raise ValidationError(
             f"{name} : {len(problems)} ligne(s) n'utilisent pas le séparateur du fichier "
-            f"({_SEP_NAMES[sep]}) ; réécrivez-les avec celui de l'en-tête", problems)
+            f"({SEPARATOR_NAMES[sep]}) ; réécrivez-les avec celui de l'en-tête", problems)
     return blank
 
 
@@ -528,6 +477,7 @@ def _cell_text(value):
     return str(value)
 
 
+
 def _sheet_values(ws) -> list[list]:
     values = [list(r) for r in ws.iter_rows(min_row=1, min_col=1, max_row=ws.max_row,
                                             max_col=ws.max_column, values_only=True)]
@@ -543,8 +493,10 @@ def _sheet_values(ws) -> list[list]:
     return values
 
 
+
 def _filled(row) -> bool:
     return any(v is not None and (not isinstance(v, str) or v.strip()) for v in row)
+
 
 
 def _header_candidates(values: list[list], kind: str | None, columns):
@@ -573,6 +525,7 @@ def _header_candidates(values: list[list], kind: str | None, columns):
     return best
 
 
+
 def _has_formulas(path: Path) -> bool:
     with zipfile.ZipFile(path) as zf:
         for info in zf.infolist():
@@ -582,6 +535,7 @@ def _has_formulas(path: Path) -> bool:
                 if b"<f>" in data or b"<f " in data or b":f>" in data or b":f " in data:
                     return True
     return False
+
 
 
 def _pick_sheet(wb, sheet, name: str):
@@ -601,6 +555,7 @@ def _pick_sheet(wb, sheet, name: str):
     raise _refuse(f"{name} : pas de feuille « {sheet} » ; feuilles du classeur : "
                   + ", ".join(f"« {n} »" for n in names) + ".",
                   [{"problem": f"feuille « {sheet} » absente"}])
+
 
 
 def _read_xlsx(path: Path, *, sheet, kind: str | None, columns) -> ReadTable:
@@ -716,6 +671,7 @@ def _read_parquet(path: Path, *, geometry: bool) -> ReadTable:
     if not isinstance(table.index, pd.RangeIndex):  # an index written by pandas: a column
         table = table.reset_index()
     return ReadTable(table, np.arange(1, len(table) + 1, dtype="int64"), str(path), "parquet")
+
 
 
 def _read_ogr(path: Path, *, layer, geometry: bool) -> ReadTable:

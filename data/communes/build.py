@@ -35,7 +35,7 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from cpts_geo._french import number
+from cpts_geo.domain.french import number
 
 HERE = Path(__file__).resolve().parent
 SOURCE_VERSION = "1.1.0"
@@ -50,7 +50,7 @@ HOLE_REPORT_M2 = 1000.0
 # Decimal places kept for longitude/latitude (6 places = about 0.1 m).
 COORD_DECIMALS = 6
 
-# Metric CRS per department prefix (same table as cpts_geo.communes.METRIC_CRS).
+# Metric CRS per department prefix (same table as cpts_geo.domain.crs.METRIC_CRS).
 _METRIC = {"971": 5490, "972": 5490, "973": 2972, "974": 2975, "976": 4471}
 
 

@@ -11,11 +11,11 @@ it only removes vertices, so it is stored here once as *which vertices are kept*
 coordinate of ``communes.parquet`` (in :func:`shapely.get_coordinates` order, commune after
 commune), the columns ``ring_start`` and ``polygon_start`` (first coordinate of a ring, of a
 polygon: the layout of the geometries, so that they are rebuilt without taking them apart) and
-one column ``keep_<tolerance>`` per tolerance of :data:`cpts_geo.maps.PRECOMPUTED_TOLERANCES`
+one column ``keep_<tolerance>`` per tolerance of :data:`cpts_geo.render.maps.PRECOMPUTED_TOLERANCES`
 (ring closings ``False``). The file's metadata
 records the sha256 of the ``communes.parquet`` it was computed from.
 The map rebuilds the simplified communes from the embedded geometries and these bits
-(:func:`cpts_geo.maps._keep_vertices`) when it draws the embedded communes.
+(:func:`cpts_geo.render.maps._keep_vertices`) when it draws the embedded communes.
 
 The simplification is that of all of France at once (a region drawn from it keeps the borders
 it has on the national map). The script checks that the rebuilt communes equal GEOS' output
@@ -36,8 +36,8 @@ import shapely
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parents[1]))
 
-from cpts_geo.communes import load_communes  # noqa: E402
-from cpts_geo.maps import (  # noqa: E402
+from cpts_geo.domain.communes import load_communes  # noqa: E402
+from cpts_geo.render.maps import (  # noqa: E402
     _SIMPLIFIED_FILE,
     PRECOMPUTED_TOLERANCES,
     _keep_vertices,

@@ -6,7 +6,7 @@ Usage (from the repository root, after ``build.py``)::
 
 The embedded communes are a clean coverage (checked here with
 :func:`shapely.coverage_is_valid`): neighbours share their borders vertex for vertex. This
-script cuts those borders into arcs (:func:`cpts_geo._topology.arcs_of`): runs of segments of a
+script cuts those borders into arcs (:func:`cpts_geo.domain._topology.arcs_of`): runs of segments of a
 commune's ring with the same commune across, cut at ring starts and at every vertex where
 communes meet or touch. ``topology.parquet`` has one row per arc, in coordinate order
 (:func:`shapely.get_coordinates` of ``communes.parquet``, commune after commune): ``start``
@@ -14,8 +14,8 @@ communes meet or touch. ``topology.parquet`` has one row per arc, in coordinate 
 first coordinate), ``ring_last`` and ``forward`` (the ring runs clockwise around its commune).
 The file's metadata records the sha256 of the ``communes.parquet`` it was computed from.
 
-:func:`cpts_geo.territories.build_territories` dissolves the embedded communes from these arcs
-(:func:`cpts_geo._topology.dissolve`). Before writing, the script checks that this gives the
+:func:`cpts_geo.domain.territories.build_territories` dissolves the embedded communes from these arcs
+(:func:`cpts_geo.domain._topology.dissolve`). Before writing, the script checks that this gives the
 same geometries as :func:`shapely.coverage_union_all`, vertex for vertex after
 :func:`shapely.normalize`, for every department, region and EPCI of France, and valid ones.
 """
@@ -37,8 +37,8 @@ import shapely
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parents[1]))
 
-from cpts_geo._topology import TOPOLOGY_FILE, arcs_of, dissolve, topology_from_arcs  # noqa: E402
-from cpts_geo.communes import _read_parquet  # noqa: E402
+from cpts_geo.data.communes import read_embedded  # noqa: E402
+from cpts_geo.domain._topology import TOPOLOGY_FILE, arcs_of, dissolve, topology_from_arcs  # noqa: E402
 
 
 def check(communes, arcs) -> None:
@@ -58,7 +58,7 @@ def check(communes, arcs) -> None:
 
 
 def main() -> None:
-    communes = _read_parquet("communes.parquet")  # the rows and coordinates the arcs number
+    communes = read_embedded("communes.parquet")  # the rows and coordinates the arcs number
     source = hashlib.sha256((HERE / "communes.parquet").read_bytes()).hexdigest()
     geoms = communes.geometry.to_numpy()
     if not shapely.coverage_is_valid(geoms[~shapely.is_missing(geoms)]):
@@ -73,7 +73,7 @@ def main() -> None:
         "ring_last": pa.array(arcs["ring_last"].to_numpy()),
         "forward": pa.array(arcs["forward"].to_numpy()),
     }).replace_schema_metadata({
-        "description": "borders of the communes of communes.parquet cut into arcs (cpts_geo._topology)",
+        "description": "borders of the communes of communes.parquet cut into arcs (cpts_geo.domain._topology)",
         "geos": shapely.geos_version_string, "communes_sha256": source})
     path = HERE / TOPOLOGY_FILE
     fd, tmp = tempfile.mkstemp(dir=HERE, suffix=".parquet.tmp")

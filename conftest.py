@@ -1,0 +1,20 @@
+"""Doctest namespace: every docstring example runs as after ``import cpts_geo`` and
+``from cpts_geo import *`` (the public API of :data:`cpts_geo.API`), with ``pd``, ``np`` and
+``gpd`` imported, as the examples assume."""
+
+from __future__ import annotations
+
+import pytest
+
+
+@pytest.fixture(autouse=True)
+def _public_api(doctest_namespace):
+    import geopandas as gpd
+    import numpy as np
+    import pandas as pd
+
+    import cpts_geo
+
+    doctest_namespace.update({"cpts_geo": cpts_geo, "pd": pd, "np": np, "gpd": gpd})
+    for name in cpts_geo.API:
+        doctest_namespace.setdefault(name, getattr(cpts_geo, name))

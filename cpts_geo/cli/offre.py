@@ -1,0 +1,99 @@
+"""``cpts-geo offre``: supply of professionals, density and accessibility per CPTS."""
+
+from __future__ import annotations
+
+import argparse
+
+from cpts_geo.cli.options import _check, _outputs_first, _read_supply
+from cpts_geo.domain.french import number
+from cpts_geo.io.files import write_csv
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run ``cpts-geo offre``.
+
+    Parameters
+    ----------
+    args : argparse.Namespace
+        The options parsed by :func:`cpts_geo.cli.main.main`.
+
+    Returns
+    -------
+    int
+        The exit code: 0 on success (user mistakes raise and are printed by ``main``).
+    """
+    import warnings
+    from pathlib import Path
+
+    from cpts_geo.domain.communes import load_communes
+    from cpts_geo.errors import ValidationError
+    from cpts_geo.indicators.accessibility import DREES_DECAY, TRAVEL_ASSUMPTIONS
+    from cpts_geo.indicators.density import (
+        TABLE_HEADERS,
+        accessibility_header,
+        cpts_supply,
+        cpts_supply_notes,
+        cpts_supply_table,
+    )
+    from cpts_geo.indicators.supply import parse_professions, supply_report_tables
+    from cpts_geo.io.tables import write_table
+
+    # options first: a mistake is said before any reading
+    low, top = TRAVEL_ASSUMPTIONS["terminal_min"], max(DREES_DECAY)
+    minutes = top if args.minutes is None else args.minutes
+    if not low < minutes <= top:
+        raise ValueError(
+            f"--minutes {number(minutes, None)} : choisissez une portée de plus de "
+            f"{number(low, None)} minute (temps fixe de chaque trajet) et d'au plus "
+            f"{number(top, None)} minutes : les paliers DREES donnent un poids nul à partir de "
+            f"{number(top, None)} minutes, une portée plus grande serait sans effet.")
+    professions = None
+    if args.professions:
+        try:
+            professions = list(dict.fromkeys(parse_professions(args.professions)))
+        except ValidationError as err:
+            raise ValidationError("Option --professions : profession(s) non reconnue(s)",
+                                  [{"problem": text} for text in err.problems["problem"]]) from None
+    out = Path(args.output)
+    _outputs_first(tables=[out])
+
+    _, checked, _ = _check(args)
+    france = load_communes()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # remapped, rejected and duplicated rows: reported below
+        supply = _read_supply(args, france)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    used, n_rejected, other, empty = (supply.rows_used, supply.rows_rejected,
+                                      supply.other_equipment_rows, supply.rows_empty)
+    print(f"Offre lue : {number(supply.file_rows)} lignes dans le fichier, {number(used)} lignes retenues"
+          + (f" ({number(len(supply.table))} lignes d'offre, une par commune et profession)"
+             if len(supply.table) != used else "")
+          + f", {number(supply.rows_remapped)} rattachée(s) à la commune actuelle, "
+          f"{number(n_rejected)} écartée(s) (code absent de la couche des communes"
+          + ("" if args.passage or not n_rejected else " ; une table de passage INSEE, --passage, "
+             "peut rattacher les anciens codes") + ")"
+          + (f", {number(other)} d'autres équipements (hors professions)" if other else "")
+          + (f", {number(empty)} sans effectif (cellules vides ou à 0)" if empty else "") + ".")
+    for name, table in supply_report_tables(supply).items():
+        path = out.with_name(f"{out.stem}_{name}.csv")
+        write_csv(table, path, index=False)
+        print(f"  détail : {path}")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # summarised below, for the communes of the CPTS
+        result = cpts_supply(supply, france, checked.membership, names=checked.cpts["name"],
+                             professions=professions, max_minutes=minutes, quiet=True)
+    table = cpts_supply_table(result)
+    write_table(table, out)
+    print(f"Densité et accessibilité de {len(checked.cpts)} CPTS écrites dans {out}.")
+    if "médecin généraliste" in result.territories:
+        gp = table.xs("médecin généraliste", level="Profession")
+        print("Médecins généralistes pour 10 000 habitants (densité ; accessibilité) :")
+        for cid, rec in gp.iterrows():
+            print(f"  - {cid} {rec['Nom']} : {number(rec[TABLE_HEADERS['density']], 1) or 'inconnue'} ; "
+                  f"{number(rec[accessibility_header(result)], 1) or 'inconnue'}")
+    notes = cpts_supply_notes(result, supply)
+    if notes:
+        print("À noter :")
+        for note in notes:
+            print(f"  - {note}")
+    return 0

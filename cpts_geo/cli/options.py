@@ -1,0 +1,332 @@
+"""What several commands read from their options: the commune layer, the registry, the study area, flows, supply."""
+
+from __future__ import annotations
+
+import argparse
+
+from cpts_geo.cli.report import _few, _print_report, _problems_table, _said
+from cpts_geo.domain.french import number, percent
+from cpts_geo.io.files import write_csv
+
+
+def _load_layer(args: argparse.Namespace):
+    """All the communes of France (a CPTS may cross a region border), with --population."""
+    from cpts_geo.domain.communes import load_communes
+
+    france = load_communes()
+    if getattr(args, "population", None):
+        france = _own_population(args, france)
+    return france
+
+
+
+def _own_population(args: argparse.Namespace, communes):
+    """Replace the layer's population by the table of --population, saying what was done."""
+    from cpts_geo.io.communes import with_population
+
+    if not getattr(args, "millesime_population", None):
+        raise ValueError("--population : donnez aussi le millésime de ces populations avec "
+                         "--millesime-population AAAA (ex. 2022), il est indiqué dans chaque résultat.")
+    res = with_population(communes, args.population, vintage=args.millesime_population,
+                          cog=getattr(args, "cog_population", None))
+    given = int(res.communes["population"].notna().sum())
+    print(f"Population municipale {res.vintage} lue dans {args.population} (codes du COG {res.cog}) : "
+          f"{number(given)} communes renseignées.")
+    if len(res.remapped):
+        print(f"  {number(res.remapped['code'].nunique())} code(s) d'un autre millésime ramené(s) au "
+              f"COG 2025, ex. {_few(res.remapped['code'] + ' → ' + res.remapped['new_code'])}.")
+    if len(res.missing):
+        print(f"  {number(len(res.missing))} commune(s) de la couche absente(s) du tableau, sans "
+              f"population : {_few(res.missing['code'] + ' ' + res.missing['name'].fillna(''))}.")
+    if len(res.unused):
+        for reason, rows in res.unused.groupby("reason", sort=False):
+            print(f"  {number(len(rows))} ligne(s) non utilisée(s) ({reason}) : lignes "
+                  f"{_few(rows['row'].astype(str))}.")
+    return res.communes
+
+
+
+def _read_any_registry(args: argparse.Namespace, communes):
+    """Read REGISTRY (a table of (CPTS, commune) rows, or CPTS polygons) as a RegistryRead."""
+    from pathlib import Path
+
+    from cpts_geo.domain.registry import RegistryRead, registry_from_perimeters
+    from cpts_geo.io.registry import example_registry, read_perimeters, read_registry_report
+
+    if args.registry in (None, "exemple"):
+        example = example_registry()
+        print(example.note)
+        return example
+    path = Path(args.registry)
+    options = _reading(args)
+    if path.suffix.lower() in (".gpkg", ".shp", ".geojson", ".json"):
+        import pyogrio
+
+        from cpts_geo.io import read_table
+
+        layer = read_table(path, layer=options["layer"]).layer  # several layers: --couche
+        info = pyogrio.read_info(path, layer=layer)
+        if info.get("geometry_type") and "Polygon" in str(info["geometry_type"]):
+            from cpts_geo.domain.registry import recognise_column
+
+            if "commune_code" not in {recognise_column(f) for f in info["fields"]}:
+                import warnings
+
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore", UserWarning)
+                    reg, cut, without, _ = registry_from_perimeters(read_perimeters(path, layer=layer),
+                                                                    communes)
+                print(f"Périmètres dessinés : {reg['cpts_id'].nunique()} CPTS, "
+                      f"{len(reg)} communes rattachées (≥ 50 % de leur surface).")
+                if len(without):
+                    print(f"Périmètres sans aucune commune ({len(without)}, ils ne couvrent la moitié "
+                          "d'aucune commune) :")
+                    for rec in without.itertuples(index=False):
+                        print(f"  - entité {rec.row}, {rec.cpts_id} : au plus {percent(rec.largest_share, 1)} "
+                              f"d'une commune ({rec.code})")
+                if len(cut):
+                    print(f"Communes coupées entre plusieurs périmètres ({len(cut)}) :")
+                    for rec in cut.itertuples(index=False):
+                        print(f"  - {rec.code} {rec.name} : {rec.shares}")
+                return RegistryRead(reg, source=path.name, reading=f"couche « {layer} »" if layer else "",
+                                    recognised={})
+        options["layer"] = layer
+    read = read_registry_report(path, **options)
+    _said("Registre", read.reading)
+    return read
+
+
+
+def _validated(args: argparse.Namespace, reg, communes):
+    """validate_registry for the CLI: on failure, the complete list of problems is written next
+    to the registry (``<registre>_problemes.csv``) and the error says where."""
+    import warnings
+    from pathlib import Path
+
+    from cpts_geo.domain.registry import validate_registry
+    from cpts_geo.errors import ValidationError
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # the report printed afterwards lists every repair
+            checked = validate_registry(reg, communes, passage=_passage(args),
+                                        stage_default=getattr(args, "etape", None))
+    except ValidationError as err:
+        if args.registry not in (None, "exemple") and len(err.problems):
+            source = Path(args.registry)
+            target = source.with_name(f"{source.stem}_problemes.csv")
+            try:
+                write_csv(_problems_table(err.problems), target, index=False)
+                err.problems_file = target
+            except OSError as os_err:
+                err.problems_file_error = f"{target} : {os_err.strerror or os_err}"
+        raise
+    filled = checked.report["reason"].astype(str).str.startswith("étape non renseignée remplie")
+    if filled.any():
+        print(f"Étape « {args.etape} » donnée aux CPTS sans étape : {number(int(filled.sum()))} "
+              "ligne(s) remplie(s).")
+    return checked
+
+
+
+def _area_departments(args: argparse.Namespace) -> set[str] | None:
+    """The departments of --region/--departements (None when neither is given)."""
+    if not (getattr(args, "region", None) or getattr(args, "departments", None)):
+        return None
+    from cpts_geo.domain.communes import load_communes
+
+    return set(load_communes(region=args.region, departments=args.departments, crs=None)["department"])
+
+
+
+def _study_area(args: argparse.Namespace, checked, communes):
+    """The communes studied: those of --region/--departements and the whole of every CPTS
+    kept by :func:`_crossing` (a CPTS crossing the border is built whole); or else the
+    departments the registry touches."""
+    from cpts_geo.domain.codes import city_of, is_in
+
+    deps = _area_departments(args)
+    member = checked.membership
+    if deps is None:
+        deps = set(communes.loc[is_in(communes.index, member["code"]), "department"])
+        return communes[is_in(communes["department"], deps)]
+    codes = set(member["code"])  # _crossing kept only the CPTS with a commune in the area
+    codes |= set(city_of(sorted(codes)))  # a city given by arrondissement: the city too
+    return communes[is_in(communes["department"], deps) | is_in(communes.index, codes)]
+
+
+
+def _in_area(args: argparse.Namespace, communes):
+    """The communes of --region/--departements (all of ``communes`` when neither is given)."""
+    deps = _area_departments(args)
+    return communes if deps is None else communes[communes["department"].isin(deps)]
+
+
+
+def _crossing(args: argparse.Namespace, checked, communes):
+    """Keep the CPTS that have a commune in --region/--departements; say which cross its border."""
+    import pandas as pd
+
+    from cpts_geo.domain.codes import department_of
+
+    deps = _area_departments(args)
+    if deps is None:
+        return checked
+    member = checked.membership
+    dep = department_of(member["code"])
+    inside = dep.isin(deps).to_numpy()
+    touching = pd.Index(pd.unique(member.loc[inside, "cpts_id"]))
+    outside = checked.cpts.index.difference(touching)
+    if len(outside):
+        print(f"{number(len(outside))} CPTS du registre sans commune dans la zone demandée, laissée(s) "
+              f"de côté : {_few(outside)}.")
+    beyond = member[~inside & member["cpts_id"].isin(touching)]
+    if len(beyond):
+        region_of = communes.groupby("department")["region"].first()
+        print(f"CPTS à cheval sur la limite de la zone demandée, construites en entier "
+              f"({number(beyond['cpts_id'].nunique())}) :")
+        for cid, rows in beyond.groupby("cpts_id", sort=True):
+            others = sorted(set(department_of(rows["code"])))
+            regions = sorted(set(region_of.reindex(others).dropna()))
+            name = checked.cpts.at[cid, "name"] if "name" in checked.cpts else ""
+            print(f"  - {cid} {name if isinstance(name, str) else ''} : {number(len(rows))} commune(s) hors "
+                  f"zone (département(s) {', '.join(others)}, région(s) {', '.join(regions)})")
+    if not len(outside):
+        return checked
+    return checked._replace(membership=member[member["cpts_id"].isin(touching)].reset_index(drop=True),
+                            cpts=checked.cpts.loc[touching.intersection(checked.cpts.index)])
+
+
+
+def _same_file(a, b) -> bool:
+    from pathlib import Path
+
+    try:
+        return Path(a).resolve() == Path(b).resolve()
+    except OSError:
+        return False
+
+
+
+def _registry_date(args: argparse.Namespace) -> str | None:
+    """The date of the registry file (its last modification), for the layers' metadata."""
+    import datetime
+    from pathlib import Path
+
+    reg = getattr(args, "registry", None)
+    if reg in (None, "exemple") or "://" in str(reg) or not Path(reg).exists():
+        return None
+    stamp = Path(reg).stat().st_mtime
+    return datetime.datetime.fromtimestamp(stamp, tz=datetime.timezone.utc).date().isoformat()
+
+
+
+def _outputs_first(*paths, tables=()) -> None:
+    """Check the outputs before any computing: a table's extension (.csv or .xlsx), and that
+    every folder can be written (one French line and exit code 1 otherwise)."""
+    from cpts_geo.io.formats import check_writable, table_format
+
+    for path in tables:
+        table_format(path)
+    check_writable(*paths, *tables)
+
+
+
+def _flow_reading(args: argparse.Namespace) -> dict:
+    """--feuille, --sep, --encodage for a flow table (its reader has no layer)."""
+    options = _reading(args)
+    options.pop("layer")
+    return options
+
+
+
+def _read_flow_table(args: argparse.Namespace, membership, out):
+    """Read FLUX (table or MOBPRO), keep the chosen profession/year, map codes to today's
+    communes (arrondissements kept where ``membership`` uses them); the code report is written
+    to ``<output>_codes`` and summed up on screen. Returns the flow table and the report."""
+    import warnings
+
+    from cpts_geo.indicators import flows as F
+    from cpts_geo.io import flows as flows_io
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # every repair is in <output>_codes, summed up below
+        raw = flows_io.read_mobpro(args.flows) if args.mobpro else flows_io.read_flows(args.flows, **_flow_reading(args))
+        raw = F.select_flows(raw, profession=args.profession, year=args.annee)
+        prepared = F.prepare_flows(raw, passage=_passage(args), membership=membership)
+    _said("Fichier des flux", raw.reading)
+    codes = F.code_report(raw, prepared)  # repaired, remapped, unknown: file rows and volumes
+    codes_path = (flows_io.write_flow_table(codes, out.with_name(out.stem + "_codes" + out.suffix),
+                                     threshold=None) if len(codes) else None)
+    print("\n".join(F.reading_summary(raw, prepared, codes_path=codes_path)))
+    return prepared.flows, prepared.report
+
+
+#: How the commands name the columns of a generic supply table (in messages).
+_SUPPLY_OPTIONS = {"code": "--code", "profession": "--profession", "count": "--effectif"}
+
+
+
+def _read_supply(args: argparse.Namespace, communes):
+    """Read PROFESSIONNELS (:func:`cpts_geo.io.supply.read_supply`) and say how it was read."""
+    from cpts_geo.io.supply import read_supply
+
+    options = _reading(args)
+    options.pop("layer")
+    columns = {key: getattr(args, name, None) for key, name in
+               (("code", "code"), ("profession", "profession"), ("count", "effectif"))}
+    columns["format"] = getattr(args, "format", None)
+    read = read_supply(args.supply, communes=communes, passage=_passage(args), unknown="report",
+                       names=_SUPPLY_OPTIONS, **{k: v for k, v in columns.items() if v is not None},
+                       **options)
+    _said("Fichier des professionnels", read.reading)
+    return read
+
+
+
+def _checked_for_maps(args: argparse.Namespace):
+    france = _load_layer(args)
+    reg = _read_any_registry(args, france)
+    checked = _validated(args, reg, france)
+    _print_report(checked.report, registry=args.registry)
+    return checked, reg.illustrative, france
+
+
+def _decimal(text: str) -> float:
+    """A number given on the command line, with a decimal comma or point (0,65 or 0.65)."""
+    from cpts_geo.domain.numbers import parse_number
+
+    try:
+        value = parse_number(text)
+    except ValueError:
+        value = float("nan")
+    if value != value:  # empty or unreadable
+        raise argparse.ArgumentTypeError(f"nombre attendu, pas {text!r}")
+    return value
+
+
+
+def _reading(args: argparse.Namespace) -> dict:
+    """How to read the user's tables: --feuille, --couche, --sep, --encodage."""
+    return {"sheet": getattr(args, "feuille", None), "layer": getattr(args, "couche", None),
+            "sep": getattr(args, "sep", None), "encoding": getattr(args, "encodage", None)}
+
+
+
+def _check(args: argparse.Namespace):
+    communes = _load_layer(args)
+    reg = _read_any_registry(args, communes)
+    checked = _validated(args, reg, communes)
+    checked = _crossing(args, checked, communes)
+    return reg, checked, communes
+
+
+def _passage(args: argparse.Namespace):
+    """The passage table of --passage, read once (``None`` without it)."""
+    given = getattr(args, "passage", None)
+    if given is None or isinstance(given, dict):
+        return given
+    from cpts_geo.io.history import read_passage_table
+
+    args.passage = read_passage_table(given)
+    return args.passage

@@ -1,0 +1,148 @@
+"""One way to print problems and corrections for a person, and to write their complete list."""
+
+from __future__ import annotations
+
+import sys
+
+from cpts_geo.domain.french import number
+from cpts_geo.io.files import write_csv
+
+
+def _said(what: str, read: str | None) -> None:
+    """Tell how a file was read: « Registre lu : feuille « CPTS », encodage … »."""
+    if read:
+        print(f"{what} lu : {read}.")
+
+
+
+def _few(values, n: int = 5) -> str:
+    values = [str(v).strip() for v in values]
+    return ", ".join(values[:n]) + (f" … ({number(len(values))} en tout)" if len(values) > n else "")
+
+
+
+def _problems_table(problems):
+    """The problems of a ValidationError with French headers, for the problems file."""
+    table = problems.copy()
+    if "kind" not in table:
+        table["kind"] = ""
+    table = table[["row", "code", "kind", "problem"]]
+    return table.rename(columns={"row": "Ligne(s)", "code": "Code commune", "kind": "Type",
+                                 "problem": "Problème"})
+
+
+
+def _print_problems(err, *, per_kind: int = 5) -> None:
+    """A ValidationError for a CLI user: the count per kind, the first problems of each kind,
+    and where the complete list was written."""
+    problems = err.problems
+    print(f"Erreur : {err.summary}", file=sys.stderr)
+    if not len(problems):
+        return
+    import pandas as pd
+
+    kinds = problems["kind"].fillna("") if "kind" in problems.columns else pd.Series("", index=problems.index)
+    print(f"{number(len(problems))} problème(s) :", file=sys.stderr)
+    for kind, grp in problems.groupby(kinds.to_numpy(), sort=False):
+        if kind:
+            print(f"{kind} : {number(len(grp))}", file=sys.stderr)
+        for rec in grp.head(per_kind).itertuples(index=False):
+            where = []
+            if isinstance(rec.row, str) or not _missing(rec.row):
+                where.append(f"{'lignes' if isinstance(rec.row, str) and ',' in rec.row else 'ligne'} {rec.row}")
+            if not _missing(rec.code):
+                where.append(f"code {rec.code}")
+            prefix = ", ".join(where)
+            print(f"  - {prefix + ' : ' if prefix else ''}{rec.problem}", file=sys.stderr)
+        if len(grp) > per_kind:
+            print(f"  … et {number(len(grp) - per_kind)} autre(s)", file=sys.stderr)
+    if err.problems_file:
+        print(f"Liste complète des problèmes : {err.problems_file}", file=sys.stderr)
+    elif err.problems_file_error:
+        print(f"Liste complète des problèmes non écrite ({err.problems_file_error}).", file=sys.stderr)
+
+
+
+def _missing(value) -> bool:
+    import pandas as pd
+
+    return value is None or (not isinstance(value, str) and bool(pd.isna(value)))
+
+
+
+
+
+
+def _correction_kind(reason: str) -> str:
+    """The kind of a correction: its reason without the CPTS, codes or values it names."""
+    import re
+
+    kind = re.sub(r" (?:dans la CPTS|que) .*$", "", str(reason))
+    kind = re.sub(r"\s*(?:\(.*\)|:.*)$", "", kind)
+    return re.sub(r"^part \S+ déclarée.*", "part déclarée pour une seule CPTS", kind)
+
+
+
+def _print_report(report, *, registry=None, limit: int = 20, per_kind: int = 3) -> None:
+    """The corrections applied: every line when there are few; else the count per kind with a few
+    examples, and the complete list next to the registry (``<registre>_corrections.csv``)."""
+    from pathlib import Path
+
+    if not len(report):
+        return
+    print(f"Corrections appliquées ({number(len(report))}) :")
+
+    def line(rec) -> str:
+        name = f" {rec.name}" if isinstance(rec.name, str) else ""
+        new = f" → {rec.new_code}" if isinstance(rec.new_code, str) and rec.new_code != rec.code else ""
+        code = "" if _missing(rec.code) else f"{rec.code}"
+        return f"ligne {rec.row} : {code}{name}{new} ({rec.reason})"
+
+    if len(report) <= limit:
+        for rec in report.itertuples(index=False):
+            print(f"  - {line(rec)}")
+        return
+    kinds = report["reason"].map(_correction_kind)
+    for kind, grp in report.groupby(kinds.to_numpy(), sort=False):
+        print(f"  {kind} : {number(len(grp))} ligne(s)")
+        for rec in grp.head(per_kind).itertuples(index=False):
+            print(f"    - {line(rec)}")
+        if len(grp) > per_kind:
+            print(f"    … et {number(len(grp) - per_kind)} autre(s)")
+    if registry not in (None, "exemple"):
+        source = Path(registry)
+        target = source.with_name(f"{source.stem}_corrections.csv")
+        table = report.rename(columns={"row": "Ligne", "code": "Code donné", "new_code": "Code retenu",
+                                       "name": "Nom", "new_name": "Nouveau nom", "reason": "Correction"})
+        try:
+            write_csv(table, target, index=False)
+            print(f"Liste complète des corrections : {target}")
+        except OSError as err:
+            print(f"Liste complète des corrections non écrite ({target} : {err.strerror or err}).")
+
+
+
+def _commune_table(layer, *, covered: bool = True):
+    """The commune layer as a table with French headers (codes as text)."""
+    import pandas as pd
+
+    from cpts_geo.domain.territories import FRENCH_HEADERS
+
+    cols = ["name", "population", "department", "region", "epci_name"]
+    if covered:
+        cols += ["cpts_id", "cpts_name", "stage", "share", "cpts_all"]
+    table = pd.DataFrame(layer[[c for c in cols if c in layer.columns]]).copy()
+    if "stage" in table:
+        table["stage"] = table["stage"].astype("string")
+    table.index = table.index.rename("code")
+    headers = {**FRENCH_HEADERS, "department": "Département", "region": "Région",
+               "epci_name": "EPCI", "cpts_id": "Identifiant CPTS"}
+    return table.reset_index().rename(columns=headers)
+
+
+
+def _report_table(report):
+    """The corrections of a registry with French headers."""
+    headers = {"row": "Ligne", "code": "Code donné", "new_code": "Code actuel", "name": "Nom",
+               "new_name": "Nom actuel", "reason": "Motif"}
+    return report[[c for c in headers if c in report.columns]].rename(columns=headers)

@@ -1,0 +1,103 @@
+"""``cpts-geo territoires``: build the territories of a registry and write them for QGIS, Excel, PostGIS."""
+
+from __future__ import annotations
+
+import argparse
+
+from cpts_geo.cli.options import _check, _in_area, _registry_date, _same_file, _study_area
+from cpts_geo.cli.report import _commune_table, _print_report, _report_table
+from cpts_geo.domain.french import number, percent
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run ``cpts-geo territoires``.
+
+    Parameters
+    ----------
+    args : argparse.Namespace
+        The options parsed by :func:`cpts_geo.cli.main.main`.
+
+    Returns
+    -------
+    int
+        The exit code: 0 on success (user mistakes raise and are printed by ``main``).
+    """
+    from pathlib import Path
+
+    from cpts_geo.domain.territories import (
+        build_territories,
+        communes_with_cpts,
+        coverage,
+        population_headers,
+        summary_table,
+    )
+    from cpts_geo.io.formats import check_writable, layer_format, table_format
+    from cpts_geo.io.layers import write_layers
+    from cpts_geo.io.tables import write_table
+
+    # every output checked before any computing: extension, input not overwritten, folder writable
+    out = Path(args.output)
+    ext = out.suffix.lower()
+    try:
+        layer_format(out)
+    except ValueError as err:
+        hint = (" Pour un tableau seulement, utilisez --tableau FICHIER.xlsx (ou .csv)."
+                if ext in (".csv", ".xlsx") else "")
+        raise ValueError(f"{err}{hint}") from None
+    table_path = Path(args.tableau) if args.tableau else out.with_suffix(".csv")
+    table_format(table_path)
+    for path in (out, table_path):
+        if args.registry and _same_file(path, args.registry):
+            raise ValueError(f"{path} est le registre lu : choisissez un autre nom de sortie.")
+    check_writable(out, table_path)
+    if args.postgis:
+        from cpts_geo.io.postgis import connect
+
+        connect(args.postgis).dispose()  # can we connect? said before the computing
+
+    _, checked, communes = _check(args)
+    communes = _study_area(args, checked, communes)
+    layer = communes_with_cpts(checked, communes)
+    terr = build_territories(checked, communes)
+    written = write_layers(out, terr, layer, crs=args.crs, registry=Path(args.registry).name
+                           if args.registry not in (None, "exemple") else "registre illustratif",
+                           registry_date=_registry_date(args), shapefile=True)
+    if table_path.suffix.lower() == ".xlsx":
+        blank = layer[~layer["covered"]]
+        sheets = {"territoires": summary_table(terr),
+                  "communes": _commune_table(layer),
+                  "zones blanches": _commune_table(blank, covered=False),
+                  "problèmes": _report_table(checked.report)}
+        write_table(sheets, table_path)
+    else:
+        write_table(summary_table(terr), table_path, index=False)
+    plural = "s" if len(terr) > 1 else ""
+    names = ", ".join(written.layers)
+    where = ", ".join(str(p) for p in written.paths)
+    print(f"{len(terr)} territoire{plural} écrit{plural} dans {where} (couches {names}) et "
+          f"{table_path}.")
+    print(written.note)
+    if ext == ".shp":
+        print("Shapefile : noms de champs de 10 caractères au plus (voir le README, « Sorties »).")
+    if args.postgis:
+        from cpts_geo.io.postgis import write_postgis
+
+        rows = write_postgis(args.postgis, terr, layer, schema=args.schema, replace=args.remplacer,
+                             membership=checked.membership)
+        print(f"PostGIS : schéma {args.schema}, {number(rows['cpts'])} CPTS, {number(rows['communes'])} "
+              f"communes, {number(rows['appartenance'])} lignes d'appartenance (EPSG:{rows['srid']}).")
+    cov = coverage(checked, _in_area(args, communes))  # zones blanches: the area asked for only
+    table = cov.copy()
+    for col in ("n_cpts", "n_communes", "population"):
+        table[col] = table[col].map(number)
+    table["share_population"] = table["share_population"].map(percent)
+    table = table.rename(columns=population_headers(communes))
+    table.index.name = "Étape"
+    print(table.to_string())
+    several = terr[~terr["single_part"]]
+    if len(several):
+        print(f"Territoires en plusieurs morceaux ({len(several)}) :")
+        for cid, rec in several.iterrows():
+            print(f"  - {cid} {rec['name']} : {rec['parts']}")
+    _print_report(checked.report, registry=args.registry)
+    return 0

@@ -1,0 +1,310 @@
+"""Compare two registries: what changed between last quarter's listing and this one.
+
+The CPTS of the two files are matched even when their identifiers or names differ (an ARS
+listing against a CPTS's own declaration): two CPTS are the same when they share most of
+their communes (Jaccard index of their commune sets, at least ``min_jaccard``), or when they
+carry the same name once case, accents, punctuation and the word « CPTS » are left out.
+Each CPTS is matched at most once, the closest pairs first.
+
+:func:`compare_registries` returns a :class:`RegistryComparison`: the table of changes (one
+row per change: a commune moved from one CPTS to another, a commune entering or leaving
+coverage, a CPTS created or dissolved, a stage, name or share changed), how the CPTS were
+matched, and a count per kind of change. :func:`changes_layer` puts the changes on the map.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import numpy as np
+import pandas as pd
+
+from cpts_geo.domain.codes import is_in
+from cpts_geo.domain.french import fold, number
+from cpts_geo.domain.registry import CheckedRegistry, registry_table, validate_registry
+
+__all__ = [
+    "CHANGES",
+    "RegistryComparison",
+    "changes_layer",
+    "compare_registries",
+]
+
+#: Kinds of change, in the order they are listed.
+CHANGES = (
+    "CPTS créée",
+    "CPTS dissoute",
+    "commune changée de CPTS",
+    "commune entrée dans la couverture",
+    "commune sortie de la couverture",
+    "part modifiée",
+    "étape modifiée",
+    "nom modifié",
+)
+
+
+_CHANGE_COLUMNS = ["change", "code", "commune", "old_id", "old_cpts", "new_id", "new_cpts", "old_value",
+                   "new_value"]
+
+
+#: French headers of the written table of changes.
+FRENCH_HEADERS = {"change": "Changement", "code": "Code commune", "commune": "Commune",
+                  "old_id": "Identifiant (ancien)", "old_cpts": "CPTS (ancien registre)",
+                  "new_id": "Identifiant (nouveau)", "new_cpts": "CPTS (nouveau registre)",
+                  "old_value": "Avant", "new_value": "Après"}
+
+
+
+class RegistryComparison(NamedTuple):
+    """What changed from one registry to the next (see :func:`compare_registries`)."""
+
+    #: One row per change: ``change`` (one of :data:`CHANGES`), ``code`` and ``commune`` (for
+    #: changes of a commune), ``old_id``/``new_id`` (identifiers in each file, joined by ``", "``
+    #: for a commune of several CPTS), ``old_cpts``/``new_cpts`` (``id name`` in each file),
+    #: ``old_value``/``new_value`` (stage, name or share before and after).
+    changes: pd.DataFrame
+    #: One row per CPTS of either file: ``old_id``, ``new_id`` (empty when created or dissolved),
+    #: ``old_name``, ``new_name``, ``jaccard`` (shared communes / communes of either), ``matched_by``.
+    matches: pd.DataFrame
+    #: Number of changes per kind, indexed by :data:`CHANGES`.
+    summary: pd.Series
+    #: The two registries as validated.
+    old: CheckedRegistry
+    new: CheckedRegistry
+
+
+
+def _checked(registry, communes, passage) -> CheckedRegistry:
+    if isinstance(registry, CheckedRegistry):
+        return registry
+    reg = registry_table(registry).registry
+    if len(reg) == 0:  # an empty listing: every CPTS of the other one is created (or dissolved)
+        from cpts_geo.domain.stages import STAGE_DTYPE
+
+        cpts = pd.DataFrame({"name": pd.Series(dtype=object), "stage": pd.Series(dtype=STAGE_DTYPE),
+                             "first_row": pd.Series(dtype="int64")}, index=pd.Index([], name="cpts_id"))
+        member = pd.DataFrame({"code": pd.Series(dtype=object), "cpts_id": pd.Series(dtype=object),
+                               "share": pd.Series(dtype=float), "rows": pd.Series(dtype=object),
+                               "given_codes": pd.Series(dtype=object)})
+        return CheckedRegistry(member, cpts, pd.DataFrame())
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the repairs are in each registry's own report
+        return validate_registry(reg, communes, passage=passage)
+
+
+
+def _name_key(name) -> str:
+    """A CPTS name for matching: no case, accents, punctuation, « CPTS » or articles."""
+    text = str(name).replace("œ", "oe").replace("Œ", "OE").replace("æ", "ae").replace("Æ", "AE")
+    words = fold(text).split()
+    words = [w for w in words if w not in {"cpts", "communaute", "professionnelle", "territoriale", "de",
+                                           "sante", "du", "des", "d", "la", "le", "les", "l"}]
+    return " ".join(words)
+
+
+
+def _match(old: CheckedRegistry, new: CheckedRegistry, min_jaccard: float) -> pd.DataFrame:
+    om, nm = old.membership[["code", "cpts_id"]], new.membership[["code", "cpts_id"]]
+    o_size = om.groupby("cpts_id").size()
+    n_size = nm.groupby("cpts_id").size()
+    pairs = om.merge(nm, on="code", suffixes=("_old", "_new")).groupby(
+        ["cpts_id_old", "cpts_id_new"]).size().rename("shared").reset_index()
+    pairs["jaccard"] = pairs["shared"] / (pairs["cpts_id_old"].map(o_size).to_numpy()
+                                          + pairs["cpts_id_new"].map(n_size).to_numpy() - pairs["shared"])
+    o_key = old.cpts["name"].map(_name_key)
+    n_key = new.cpts["name"].map(_name_key)
+    by_name = pd.DataFrame({"cpts_id_old": o_key.index, "key": o_key.to_numpy()}).merge(
+        pd.DataFrame({"cpts_id_new": n_key.index, "key": n_key.to_numpy()}), on="key")
+    by_name = by_name[by_name["key"] != ""][["cpts_id_old", "cpts_id_new"]].assign(same_name=True)
+    cand = pairs.merge(by_name, on=["cpts_id_old", "cpts_id_new"], how="outer")
+    cand["jaccard"] = cand["jaccard"].fillna(0.0)
+    cand["same_name"] = cand["same_name"].fillna(False).astype(bool)
+    cand["same_id"] = cand["cpts_id_old"].astype(str) == cand["cpts_id_new"].astype(str)
+    ok = (cand["jaccard"] >= min_jaccard) | cand["same_name"] | (cand["same_id"] & (cand["jaccard"] > 0))
+    cand = cand[ok].sort_values(["jaccard", "same_name", "same_id"], ascending=False, kind="stable")
+    used_old, used_new, rows = set(), set(), []
+    for rec in cand.itertuples(index=False):
+        if rec.cpts_id_old in used_old or rec.cpts_id_new in used_new:
+            continue
+        used_old.add(rec.cpts_id_old)
+        used_new.add(rec.cpts_id_new)
+        how = []
+        if rec.jaccard >= min_jaccard:
+            how.append(f"communes ({number(rec.jaccard * 100, 0)} % en commun)")
+        if rec.same_name:
+            how.append("nom")
+        if rec.same_id:
+            how.append("identifiant")
+        rows.append({"old_id": rec.cpts_id_old, "new_id": rec.cpts_id_new, "jaccard": rec.jaccard,
+                     "matched_by": ", ".join(how) or "identifiant"})
+    for cid in old.cpts.index.difference(pd.Index(list(used_old)), sort=False):
+        rows.append({"old_id": cid, "new_id": pd.NA, "jaccard": 0.0, "matched_by": "CPTS dissoute"})
+    for cid in new.cpts.index.difference(pd.Index(list(used_new)), sort=False):
+        rows.append({"old_id": pd.NA, "new_id": cid, "jaccard": 0.0, "matched_by": "CPTS créée"})
+    out = pd.DataFrame(rows, columns=["old_id", "new_id", "jaccard", "matched_by"])
+    out.insert(2, "old_name", out["old_id"].map(old.cpts["name"]))
+    out.insert(3, "new_name", out["new_id"].map(new.cpts["name"]))
+    return out
+
+
+
+def compare_registries(
+    old,
+    new,
+    communes: pd.DataFrame | None = None,
+    *,
+    passage=None,
+    min_jaccard: float = 0.5,
+) -> RegistryComparison:
+    """What changed from registry ``old`` to registry ``new``.
+
+    Parameters
+    ----------
+    old, new : path, DataFrame or CheckedRegistry
+        The two registries (validated first when not already; an empty one is allowed).
+    communes : GeoDataFrame, optional
+        The commune layer to validate against (default: all of France).
+    passage : optional
+        An INSEE passage table for former codes (see :func:`cpts_geo.io.history.read_passage_table`).
+    min_jaccard : float, default 0.5
+        Share of communes in common (of the communes of either) above which two CPTS of the two
+        files are the same CPTS.
+
+    Returns
+    -------
+    RegistryComparison
+        ``changes`` (one row per change), ``matches`` (how the CPTS were paired), ``summary``
+        (count per kind of change).
+
+    Examples
+    --------
+    >>> a = pd.DataFrame({"cpts_id": ["A", "A", "B"], "cpts_name": ["CPTS Lille", "CPTS Lille", "Sud"],
+    ...                   "stage": ["3", "3", "5"], "commune_code": ["59350", "59009", "59017"]})
+    >>> b = pd.DataFrame({"cpts_id": ["L", "L", "L"], "cpts_name": "cpts de LILLE", "stage": "5",
+    ...                   "commune_code": ["59350", "59009", "59017"]})
+    >>> cmp = compare_registries(a, b)
+    >>> cmp.changes[["change", "code", "old_cpts", "new_cpts"]].values.tolist()
+    [['CPTS dissoute', None, 'B Sud', None], ['commune changée de CPTS', '59017', 'B Sud', 'L cpts de LILLE'], ['étape modifiée', None, 'A CPTS Lille', 'L cpts de LILLE']]
+    """
+    o, n = _checked(old, communes, passage), _checked(new, communes, passage)
+    matches = _match(o, n, min_jaccard)
+    # one key per matched CPTS: the same key in both files
+    key_old = dict(zip(matches["old_id"].dropna(), matches.index[matches["old_id"].notna()]))
+    key_new = dict(zip(matches["new_id"].dropna(), matches.index[matches["new_id"].notna()]))
+
+    def label(cid, checked):
+        if cid is None or cid is pd.NA:
+            return None
+        name = checked.cpts.at[cid, "name"]
+        return str(cid) if name == cid else f"{cid} {name}"
+
+    from cpts_geo.domain.registry import _embedded_reference
+
+    names = _embedded_reference()[2]
+    if communes is not None and "name" in communes:
+        names = pd.concat([communes["name"], names])
+        names = names[~names.index.duplicated()]
+    rows: list[dict] = []
+    for rec in matches.itertuples(index=False):
+        if pd.isna(rec.new_id):
+            rows.append({"change": "CPTS dissoute", "old_id": rec.old_id, "old_cpts": label(rec.old_id, o)})
+        elif pd.isna(rec.old_id):
+            rows.append({"change": "CPTS créée", "new_id": rec.new_id, "new_cpts": label(rec.new_id, n)})
+    om = o.membership.assign(key=o.membership["cpts_id"].map(key_old))
+    nm = n.membership.assign(key=n.membership["cpts_id"].map(key_new))
+    both = om[["code", "key", "cpts_id", "share"]].merge(nm[["code", "key", "cpts_id", "share"]],
+                                                       on=["code", "key"], how="outer",
+                                                       suffixes=("_old", "_new"))
+    # a commune in the same CPTS with the same share in both files gives no row: only the others are
+    # walked one by one
+    same = (both["cpts_id_old"].notna() & both["cpts_id_new"].notna()
+            & np.isclose(both["share_old"].to_numpy(float), both["share_new"].to_numpy(float)))
+    unchanged = same.groupby(both["code"]).transform("all").to_numpy(dtype=bool)
+    per_code = both[~unchanged].groupby("code", sort=True)
+    for code, grp in per_code:
+        old_ids, new_ids = list(grp["cpts_id_old"].dropna()), list(grp["cpts_id_new"].dropna())
+        olds = [label(c, o) for c in old_ids]
+        news = [label(c, n) for c in new_ids]
+        base = {"code": code, "commune": names.get(code), "old_id": ", ".join(map(str, old_ids)) or None,
+                "new_id": ", ".join(map(str, new_ids)) or None}
+        if not olds:
+            rows.append({**base, "change": "commune entrée dans la couverture", "new_cpts": ", ".join(news)})
+        elif not news:
+            rows.append({**base, "change": "commune sortie de la couverture", "old_cpts": ", ".join(olds)})
+        elif grp["cpts_id_old"].isna().any() or grp["cpts_id_new"].isna().any():
+            rows.append({**base, "change": "commune changée de CPTS", "old_cpts": ", ".join(olds),
+                         "new_cpts": ", ".join(news)})
+        else:
+            changed = grp[~np.isclose(grp["share_old"].to_numpy(float), grp["share_new"].to_numpy(float))]
+            for r in changed.itertuples(index=False):
+                rows.append({**base, "change": "part modifiée", "old_id": r.cpts_id_old, "new_id": r.cpts_id_new,
+                             "old_cpts": label(r.cpts_id_old, o),
+                             "new_cpts": label(r.cpts_id_new, n), "old_value": number(r.share_old, None),
+                             "new_value": number(r.share_new, None)})
+    for rec in matches.dropna(subset=["old_id", "new_id"]).itertuples(index=False):
+        before, after = o.cpts.loc[rec.old_id], n.cpts.loc[rec.new_id]
+        if str(before["stage"]) != str(after["stage"]):
+            rows.append({"change": "étape modifiée", "old_id": rec.old_id, "new_id": rec.new_id,
+                         "old_cpts": label(rec.old_id, o),
+                         "new_cpts": label(rec.new_id, n), "old_value": str(before["stage"]),
+                         "new_value": str(after["stage"])})
+        if _name_key(before["name"]) != _name_key(after["name"]) and before["name"] != rec.old_id:
+            rows.append({"change": "nom modifié", "old_id": rec.old_id, "new_id": rec.new_id,
+                         "old_cpts": label(rec.old_id, o),
+                         "new_cpts": label(rec.new_id, n), "old_value": before["name"],
+                         "new_value": after["name"]})
+    changes = pd.DataFrame(rows, columns=_CHANGE_COLUMNS).astype(object)
+    changes = changes.where(changes.notna(), None)
+    order = {c: i for i, c in enumerate(CHANGES)}
+    changes = changes.sort_values(["change", "code"], key=lambda s: s.map(order) if s.name == "change"
+                                  else s.fillna(""), kind="stable").reset_index(drop=True)
+    summary = changes["change"].value_counts().reindex(list(CHANGES), fill_value=0).rename("n")
+    return RegistryComparison(changes, matches, summary, o, n)
+
+
+
+def changes_layer(comparison: RegistryComparison, communes=None):
+    """The changes of a comparison as a GeoDataFrame, for a map.
+
+    A change of a commune gets the commune's geometry (arrondissements of Paris, Lyon and
+    Marseille included); a change of a whole CPTS (created, dissolved, stage or name) gets the
+    union of the communes it lists in the file where it exists.
+
+    Parameters
+    ----------
+    comparison : RegistryComparison
+        From :func:`compare_registries`.
+    communes : GeoDataFrame, optional
+        The commune layer (default: all of France, EPSG:4326).
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+        The columns of ``comparison.changes`` with a geometry; a row whose communes are not in
+        ``communes`` has an empty geometry.
+    """
+    import geopandas as gpd
+    import shapely
+
+    from cpts_geo.domain.communes import load_arrondissements, load_communes
+
+    layer = communes if communes is not None else load_communes()
+    arm = load_arrondissements(crs=layer.crs)
+    geoms = pd.concat([layer.geometry, arm.geometry[~is_in(arm.index, layer.index)]])
+    ch = comparison.changes
+    out = np.empty(len(ch), dtype=object)
+    codes = ch["code"].to_numpy(dtype=object)
+    has_code = pd.notna(ch["code"]).to_numpy()
+    out[has_code] = geoms.reindex(codes[has_code]).to_numpy()
+    # a change of a whole CPTS: the union of its communes, in the file where it exists
+    old_m = comparison.old.membership.groupby("cpts_id")["code"].agg(list)
+    new_m = comparison.new.membership.groupby("cpts_id")["code"].agg(list)
+    for i in np.flatnonzero(~has_code):
+        new_id, old_id = ch["new_id"].iat[i], ch["old_id"].iat[i]
+        codes_of = new_m.get(new_id, []) if new_id is not None else old_m.get(old_id, [])
+        parts = geoms.reindex(codes_of).dropna().to_numpy()
+        out[i] = shapely.union_all(parts) if len(parts) else None
+    shapes = [g if g is not None and not (isinstance(g, float) and np.isnan(g)) else shapely.Polygon() for g in out]
+    return gpd.GeoDataFrame(ch.copy(), geometry=gpd.GeoSeries(shapes, crs=layer.crs).to_numpy(), crs=layer.crs)

@@ -1,0 +1,242 @@
+"""One parser for numbers as French users type them.
+
+Accepted, with any spaces (ordinary, no-break ``\\u00a0``, narrow no-break ``\\u202f``, thin)
+or apostrophes as thousands separators: ``1234``, ``1 234``, ``1 234,5``, ``1.234,5``,
+``1,234.5``, ``12,5``, ``12.5``, ``-3``, ``1e3``, ``inf`` (returned as such: callers refuse
+infinite values with their own words). A percentage (``12,5 %``) only where the caller allows
+it (``percent=True``), as a share (0,125). Anything else (words, ``nan``, ``1,2,3``,
+badly grouped thousands such as ``1 23``, a formula ``=1/2`` with no computed value) is
+*unreadable*: the caller names its row.
+
+The rules for the two separators:
+
+- a comma and a dot: the last one is the decimal separator, the other one groups thousands;
+- only commas: one comma is the decimal separator (``12,5``); several are unreadable;
+- only dots: one dot is the decimal point (``12.5``, as programs write); several group
+  thousands (``1.234.567``).
+"""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+import pandas as pd
+
+from cpts_geo.domain.french import number
+
+__all__ = [
+    "parse_counts",
+    "parse_number",
+    "parse_numbers",
+]
+
+_SPACES = re.compile(r"[\s\u00a0\u202f\u2009\u2007'’]")
+
+
+_GROUPED = re.compile(r"^[+-]?\d{1,3}([\s\u00a0\u202f\u2009\u2007'’]\d{3})+([.,]\d*)?$")
+
+
+_PLAIN = re.compile(r"^[+-]?(\d+\.?\d*|\.\d+)(e[+-]?\d+)?$|^[+-]?inf(inity)?$", re.IGNORECASE)
+
+
+
+def _one(text: str, percent: bool) -> float:
+    """The value of one non-empty text, NaN if unreadable."""
+    text = text.strip()
+    share = False
+    if percent and text.endswith("%"):
+        text, share = text[:-1].strip(), True
+    if _SPACES.search(text):
+        if not _GROUPED.match(text):
+            return np.nan
+        text = _SPACES.sub("", text)
+    comma, dot = text.count(","), text.count(".")
+    if comma and dot:
+        if text.rfind(",") > text.rfind("."):  # 1.234,5
+            if comma > 1:
+                return np.nan
+            text = text.replace(".", "").replace(",", ".")
+        else:  # 1,234.5
+            if dot > 1:
+                return np.nan
+            text = text.replace(",", "")
+    elif comma:
+        if comma > 1:
+            return np.nan
+        text = text.replace(",", ".")
+    elif dot > 1:
+        if not re.fullmatch(r"[+-]?\d{1,3}(\.\d{3})+", text):
+            return np.nan
+        text = text.replace(".", "")
+    if not _PLAIN.match(text):
+        return np.nan
+    value = float(text)
+    return value / 100 if share else value
+
+
+
+def parse_number(text, *, percent: bool = False) -> float:
+    """One number written the French way; NaN when empty, ``ValueError`` when unreadable.
+
+    Parameters
+    ----------
+    text : str, number or None
+        The cell; a number (not a boolean) is taken as it is.
+    percent : bool, default False
+        Accept ``12,5 %`` as the share 0.125; otherwise a ``%`` is unreadable.
+
+    Returns
+    -------
+    float
+        The number; NaN when ``text`` is ``None``, NaN or blank (``inf`` stays infinite).
+
+    Raises
+    ------
+    ValueError
+        ``text`` is not a number by the rules of this module (message in French).
+
+    Examples
+    --------
+    >>> parse_number("1 234,5"), parse_number("1.234,5"), parse_number("0,65")
+    (1234.5, 1234.5, 0.65)
+    >>> parse_number("12,5 %", percent=True)
+    0.125
+    """
+    if text is None or (isinstance(text, float) and np.isnan(text)):
+        return np.nan
+    if isinstance(text, (int, float, np.integer, np.floating)) and not isinstance(text, bool):
+        return float(text)
+    text = str(text)
+    if not text.strip():
+        return np.nan
+    value = _one(text, percent)
+    if np.isnan(value):
+        raise ValueError(f"nombre illisible : {text!r}")
+    return value
+
+
+
+def parse_numbers(values, *, percent: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    """Numbers of a column as French users type them.
+
+    Parameters
+    ----------
+    values : pandas.Series or sequence
+        Numbers, text, or both (an XLSX column).
+    percent : bool, default False
+        Accept ``50 %`` as 0.5 (shares); otherwise a ``%`` is unreadable.
+
+    Returns
+    -------
+    values : numpy.ndarray of float64
+        The numbers; NaN where empty or unreadable (``inf`` stays infinite).
+    unreadable : numpy.ndarray of bool
+        True where a cell holds something that is not a number (empty cells are False).
+
+    Examples
+    --------
+    >>> num, bad = parse_numbers(["1 234", "1.234,5", "1\\u202f234,5", "", "beaucoup"])
+    >>> num.tolist()[:3], bad.tolist()
+    ([1234.0, 1234.5, 1234.5], [False, False, False, False, True])
+    """
+    series = values if isinstance(values, pd.Series) else pd.Series(list(values), dtype=object)
+    if pd.api.types.is_bool_dtype(series.dtype):
+        series = series.astype(object)
+    if pd.api.types.is_numeric_dtype(series.dtype):
+        out = series.to_numpy(dtype="float64", na_value=np.nan)
+        return out, np.zeros(len(out), dtype=bool)
+    out = np.full(len(series), np.nan)
+    bad = np.zeros(len(series), dtype=bool)
+    obj = series.to_numpy(dtype=object)
+    is_text = np.fromiter((isinstance(v, str) for v in obj), dtype=bool, count=len(obj))
+    # numbers already (XLSX, object columns): taken as they are (booleans are not numbers)
+    for pos in np.flatnonzero(~is_text):
+        v = obj[pos]
+        if v is None or v is pd.NA or v is pd.NaT:
+            continue
+        if isinstance(v, (bool, np.bool_)):
+            bad[pos] = True
+        elif isinstance(v, (int, float, np.integer, np.floating)):
+            out[pos] = float(v)
+        else:
+            bad[pos] = True
+    if is_text.any():
+        text = pd.Series(obj[is_text], dtype="string").str.strip()
+        empty = (text.isna() | (text == "")).to_numpy()
+        # the usual case first: plain numbers, one vectorised pass
+        plain = text.str.fullmatch(_PLAIN).fillna(False).to_numpy(dtype=bool)
+        num = np.full(len(text), np.nan)
+        if plain.any():
+            num[plain] = text[plain].astype("float64").to_numpy()
+        rest = np.flatnonzero(~plain & ~empty)
+        if len(rest):
+            given = text.to_numpy(dtype=object)
+            cache: dict[str, float] = {}
+            for pos in rest:
+                t = given[pos]
+                if t not in cache:
+                    cache[t] = _one(t, percent)
+                num[pos] = cache[t]
+        unread = ~empty & np.isnan(num)
+        out[is_text] = num
+        bad[is_text] = unread
+    return out, bad
+
+
+def parse_counts(values: pd.Series, rows: np.ndarray | None, codes: pd.Series, what: str,
+             problems: list[dict], *, required: bool, upper: float | None = None) -> pd.Series:
+    """Parse numbers (French decimal comma accepted); record missing/negative/non-numeric/infinite.
+
+    ``rows`` are the row numbers to quote (``None``: no row, the code says where).
+
+    Parameters
+    ----------
+    values : pandas.Series
+        The cells, numbers or text as French users type them (see :func:`parse_numbers`).
+    rows : numpy.ndarray or None
+        The row number of each value, quoted in the problems; ``None`` quotes no row.
+    codes : pandas.Series
+        The code of each value (by position), quoted in the problems.
+    what : str
+        The French name of the quantity in the messages (``"effectif"``, ``"ETP"``…).
+    problems : list of dict
+        Where the problems are appended (modified in place): one dict per problem with
+        ``row``, ``code`` and ``problem`` (in French).
+    required : bool
+        Whether an empty cell is a problem.
+    upper : float, optional
+        The largest accepted value; a larger one is a problem.
+
+    Returns
+    -------
+    pandas.Series of float64
+        The numbers, indexed like ``values``; NaN where empty, non-numeric or infinite.
+        Negative values and values above ``upper`` are kept (they are only reported).
+    """
+    num = pd.Series(parse_numbers(values)[0], dtype="float64")  # French numbers: 1 234,5
+
+    def where(pos):
+        return {"row": int(rows[pos]) if rows is not None else pd.NA, "code": codes.iloc[pos]}
+
+    for pos in np.flatnonzero(num.isna().to_numpy()):
+        given = values.iloc[pos]
+        if pd.isna(given) or str(given).strip() == "":
+            if required:
+                problems.append({**where(pos), "problem": f"{what} manquant : indiquez un nombre ≥ 0"})
+        else:
+            problems.append({**where(pos),
+                             "problem": f"{what} non numérique « {given} » : indiquez un nombre ≥ 0"})
+    for pos in np.flatnonzero(np.isinf(num.to_numpy())):
+        problems.append({**where(pos), "problem": f"{what} infini : indiquez un nombre ≥ 0"})
+        num.iloc[pos] = np.nan
+    neg = np.flatnonzero((num < 0).to_numpy())
+    for pos in neg:
+        problems.append({**where(pos),
+                         "problem": f"{what} négatif ({number(num.iloc[pos], None)}) : un effectif est ≥ 0"})
+    if upper is not None:
+        for pos in np.flatnonzero((num > upper).to_numpy()):
+            problems.append({**where(pos),
+                             "problem": f"{what} invalide ({number(num.iloc[pos], None)}) : attendu entre 0 et {number(upper, None)}"})
+    num.index = values.index
+    return num

@@ -1,0 +1,258 @@
+"""Writing files users keep: atomically, and with text cells that stay text.
+
+Every file the package writes (HTML, PNG, PDF, CSV, XLSX, GeoPackage, manifest) goes through
+:func:`atomic_path`: the writer writes a temporary file in the destination folder, which is
+renamed onto the final name only once complete. A full disk, an error or Ctrl-C never leaves a
+half-written file under the final name.
+
+:func:`neutralise_cells` applies the OWASP rule against CSV/Excel formula injection: a text cell
+that starts with ``=``, ``+``, ``-``, ``@``, a tab or a carriage return is prefixed with ``'``,
+so that Excel and LibreOffice show it as text instead of evaluating it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+__all__ = [
+    "atomic_path",
+    "atomic_write_bytes",
+    "atomic_write_text",
+    "neutralise_cells",
+    "neutralise_text",
+    "whole_numbers",
+    "write_csv",
+]
+
+
+def whole_numbers(table: pd.DataFrame) -> pd.DataFrame:
+    """A copy of ``table`` whose float columns holding only whole numbers are integers.
+
+    A count read as ``34.0`` is written ``34``, not ``34,0`` (empty cells stay empty).
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        The table to write.
+
+    Returns
+    -------
+    pandas.DataFrame
+        A copy where each float column with at least one value, all of them finite whole
+        numbers below 2**53 in absolute value, is ``Int64``; other columns unchanged.
+
+    Examples
+    --------
+    >>> whole_numbers(pd.DataFrame({"n": [34.0, None], "x": [0.5, 1.0]})).dtypes.tolist()
+    [Int64Dtype(), dtype('float64')]
+    """
+    out = table.copy()
+    for col in range(out.shape[1]):
+        values = out.iloc[:, col]
+        if pd.api.types.is_float_dtype(values.dtype):
+            finite = values.dropna().to_numpy(dtype=float)
+            if len(finite) and np.isfinite(finite).all() and (finite == np.round(finite)).all() \
+                    and np.abs(finite).max() < 2**53:
+                out.isetitem(col, values.astype("Int64"))
+    return out
+
+
+
+def write_csv(table: pd.DataFrame, path: str | Path, *, index: bool | None = None) -> Path:
+    """Write ``table`` as a CSV that French Excel opens with its numbers and accents.
+
+    ``;`` between fields, decimal comma, whole numbers without ``,0``, UTF-8 with BOM. ``index=None`` writes the index
+    unless it is a plain range. The parent folder is created. Text cells that start like a
+    formula (``= + - @``) are neutralised; the file is written atomically.
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        The table to write.
+    path : str or Path
+        The CSV file to write (replaced if it exists).
+    index : bool or None, default None
+        Whether to write the index; ``None`` writes it unless it is a ``RangeIndex``.
+
+    Returns
+    -------
+    Path
+        ``path``, written.
+
+    Examples
+    --------
+    >>> import tempfile, os
+    >>> path = write_csv(pd.DataFrame({"Surface (km²)": [718.29]}), os.path.join(tempfile.mkdtemp(), "t.csv"))
+    >>> path.read_text(encoding="utf-8-sig").splitlines()
+    ['Surface (km²)', '718,29']
+    """
+
+    path = Path(path)
+    if index is None:
+        index = not isinstance(table.index, pd.RangeIndex)
+    with atomic_path(path) as tmp:
+        neutralise_cells(whole_numbers(table)).to_csv(tmp, sep=";", decimal=",", encoding="utf-8-sig", index=index)
+    return path
+
+
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+
+@contextlib.contextmanager
+def atomic_path(path: str | Path, *, suffix: str | None = None) -> Iterator[Path]:
+    """Yield a temporary path next to ``path``; rename it onto ``path`` on success.
+
+    The temporary file keeps the final extension (writers such as GDAL or matplotlib pick the
+    format from it). On any exception the temporary file is removed and ``path`` is untouched.
+    The parent folder is created.
+
+    Parameters
+    ----------
+    path : str or Path
+        The final file.
+    suffix : str, optional
+        The extension of the temporary file; by default that of ``path``.
+
+    Yields
+    ------
+    Path
+        The temporary path, in the folder of ``path``; it does not exist yet: the writer
+        creates it.
+
+    Raises
+    ------
+    OSError
+        Nothing was written at the temporary path (``path`` is left untouched).
+
+    Examples
+    --------
+    >>> import tempfile, os
+    >>> target = Path(tempfile.mkdtemp()) / "a.txt"
+    >>> with atomic_path(target) as tmp:
+    ...     _ = tmp.write_text("bonjour", encoding="utf-8")
+    >>> target.read_text(encoding="utf-8")
+    'bonjour'
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, name = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=suffix if suffix is not None else path.suffix,
+                                dir=path.parent)
+    os.close(fd)
+    tmp = Path(name)
+    tmp.unlink()  # writers that refuse an existing file (GDAL) create it themselves
+    try:
+        yield tmp
+        if not tmp.exists():
+            raise OSError(f"aucun fichier écrit pour {path}")
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+        raise
+
+
+
+def atomic_write_text(path: str | Path, text: str, *, encoding: str = "utf-8") -> Path:
+    """Write ``text`` to ``path`` atomically; return the path.
+
+    Parameters
+    ----------
+    path : str or Path
+        The file to write (replaced if it exists; its folder is created).
+    text : str
+        The content.
+    encoding : str, default "utf-8"
+        The encoding of the file.
+
+    Returns
+    -------
+    Path
+        ``path``, written.
+    """
+    with atomic_path(path) as tmp:
+        tmp.write_text(text, encoding=encoding)
+    return Path(path)
+
+
+
+def atomic_write_bytes(path: str | Path, data: bytes) -> Path:
+    """Write ``data`` to ``path`` atomically; return the path.
+
+    Parameters
+    ----------
+    path : str or Path
+        The file to write (replaced if it exists; its folder is created).
+    data : bytes
+        The content.
+
+    Returns
+    -------
+    Path
+        ``path``, written.
+    """
+    with atomic_path(path) as tmp:
+        tmp.write_bytes(data)
+    return Path(path)
+
+
+
+def neutralise_text(value):
+    """``value`` made safe for a spreadsheet cell: text starting like a formula gets a ``'``.
+
+    Non-text values are returned unchanged.
+
+    Parameters
+    ----------
+    value : object
+        A cell value.
+
+    Returns
+    -------
+    object
+        ``value`` prefixed with ``'`` when it is text starting with ``=``, ``+``, ``-``, ``@``,
+        a tab or a carriage return; otherwise ``value`` itself.
+
+    Examples
+    --------
+    >>> neutralise_text('=HYPERLINK("http://x","y")'), neutralise_text("-2+3"), neutralise_text(-2)
+    ('\\'=HYPERLINK("http://x","y")', "'-2+3", -2)
+    """
+    if isinstance(value, str) and value.startswith(_FORMULA_START):
+        return "'" + value
+    return value
+
+
+
+def neutralise_cells(table: pd.DataFrame) -> pd.DataFrame:
+    """A copy of ``table`` whose text cells, text index and headers cannot run as formulas.
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        The table to write.
+
+    Returns
+    -------
+    pandas.DataFrame
+        A copy where every text cell (of object, string and categorical columns, the latter
+        turned into object), the labels of a text index and the column headers went through
+        :func:`neutralise_text`.
+    """
+    out = table.copy()
+    for col in out.columns:
+        if isinstance(out[col].dtype, pd.CategoricalDtype):  # categories are cells too
+            out[col] = out[col].astype(object)
+        if out[col].dtype == object or pd.api.types.is_string_dtype(out[col].dtype):
+            out[col] = out[col].map(neutralise_text)
+    if out.index.dtype == object or pd.api.types.is_string_dtype(out.index.dtype):
+        out.index = out.index.map(neutralise_text)
+    out.columns = [neutralise_text(c) for c in out.columns]
+    return out

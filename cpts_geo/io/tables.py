@@ -1,0 +1,229 @@
+"""Writing tables for French Excel users: CSV and XLSX, and the comparison of two registries."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from cpts_geo.domain.compare import FRENCH_HEADERS, RegistryComparison
+from cpts_geo.domain.french import fold
+from cpts_geo.io.files import atomic_path, neutralise_cells, whole_numbers
+from cpts_geo.io.formats import _disk_space, table_format
+
+__all__ = [
+    "write_comparison",
+    "write_table",
+    "write_xlsx",
+]
+
+
+def write_comparison(comparison: RegistryComparison, path: str | Path) -> Path:
+    """Write the changes with French headers: CSV for French Excel, or XLSX (two sheets:
+    changes and CPTS matching); written atomically, text cells made formula-safe.
+
+    Parameters
+    ----------
+    comparison : RegistryComparison
+        The result of :func:`compare_registries`.
+    path : str or Path
+        ``.csv``/``.txt`` (one table, French Excel conventions) or ``.xlsx``/``.xlsm``
+        (sheets « Changements » and « Rapprochement des CPTS »); anything else is refused.
+
+    Returns
+    -------
+    Path
+        The file written.
+    """
+    from cpts_geo.io.files import atomic_path, neutralise_cells, write_csv
+
+    path = Path(path)
+    table = comparison.changes.rename(columns=FRENCH_HEADERS)
+    suffix = path.suffix.lower()
+    if suffix in (".xlsx", ".xlsm"):
+        matches = comparison.matches.assign(jaccard=comparison.matches["jaccard"].round(3)).rename(columns={
+            "old_id": "Identifiant (ancien)", "new_id": "Identifiant (nouveau)", "old_name": "Nom (ancien)",
+            "new_name": "Nom (nouveau)", "jaccard": "Communes en commun (Jaccard)",
+            "matched_by": "Rapprochement"})
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with atomic_path(path) as tmp, pd.ExcelWriter(tmp, engine="openpyxl") as xl:
+            neutralise_cells(table).to_excel(xl, sheet_name="Changements", index=False)
+            neutralise_cells(matches).to_excel(xl, sheet_name="Rapprochement des CPTS", index=False)
+        return path
+    if suffix not in (".csv", ".txt"):
+        raise ValueError(f"{path.name} : format de sortie non pris en charge ; choisissez .csv ou .xlsx.")
+    return write_csv(table, path, index=False)
+
+
+# --------------------------------------------------------------------------- tables
+
+
+def _sheet_name(name: str, taken: set[str]) -> str:
+    clean = "".join("_" if ch in "[]:*?/\\" else ch for ch in str(name)).strip("'")[:31] or "Feuille"
+    base, i = clean, 2
+    while clean.lower() in taken:
+        clean = f"{base[:28]} {i}"
+        i += 1
+    taken.add(clean.lower())
+    return clean
+
+
+
+def _decimals(values: np.ndarray) -> int:
+    for d in range(7):
+        if np.allclose(values, np.round(values, d), rtol=0, atol=1e-9):
+            return d
+    return 6
+
+
+
+def write_xlsx(path: str | Path, sheets: Mapping[str, pd.DataFrame] | pd.DataFrame, *,
+               index: bool | None = None) -> Path:
+    """Write tables as an Excel workbook, one sheet per table.
+
+    Codes and every text stay text cells (``01091`` keeps its zero), numbers are number cells
+    with a French-ready format (thousands grouped, the decimals of the data), the header row is
+    frozen and bold, columns are as wide as their content. Text cells that start like a
+    formula are neutralised. ``index=None`` writes the index unless it is a plain range.
+
+    Parameters
+    ----------
+    path : str or Path
+        The workbook to write (atomically: a temporary file, then renamed).
+    sheets : DataFrame or mapping of str to DataFrame
+        One table (sheet « tableau ») or the tables by sheet name (shortened to Excel's 31
+        characters, made unique).
+    index : bool, optional
+        Write the index; by default only when it is not a plain range.
+
+    Returns
+    -------
+    Path
+        The file written.
+
+    Examples
+    --------
+    >>> import tempfile, os
+    >>> table = pd.DataFrame({"Code commune": ["01091"], "Population": [1234]})
+    >>> path = write_xlsx(os.path.join(tempfile.mkdtemp(), "t.xlsx"), {"communes": table})
+    >>> pd.read_excel(path, dtype={"Code commune": str})["Code commune"].tolist()
+    ['01091']
+    """
+    from openpyxl import Workbook
+    from openpyxl.styles import Font
+    from openpyxl.utils import get_column_letter
+
+    if isinstance(sheets, pd.DataFrame):
+        sheets = {"tableau": sheets}
+    wb = Workbook()
+    wb.remove(wb.active)
+    taken: set[str] = set()
+    for name, table in sheets.items():
+        ws = wb.create_sheet(_sheet_name(name, taken))
+        keep_index = not isinstance(table.index, pd.RangeIndex) if index is None else index
+        frame = table.reset_index() if keep_index else table.reset_index(drop=True)
+        frame = neutralise_cells(whole_numbers(pd.DataFrame(frame)))
+        headers = [str(c) for c in frame.columns]
+        ws.append(headers)
+        for cell in ws[1]:
+            cell.font = Font(bold=True)
+        formats: list[str | None] = []
+        for col in frame.columns:
+            values = frame[col]
+            if pd.api.types.is_bool_dtype(values.dtype):
+                formats.append(None)
+            elif pd.api.types.is_integer_dtype(values.dtype):
+                formats.append("#,##0")
+            elif pd.api.types.is_float_dtype(values.dtype):
+                finite = values.dropna().to_numpy(dtype=float)
+                finite = finite[np.isfinite(finite)]
+                d = _decimals(finite) if len(finite) else 2
+                formats.append("#,##0" + ("." + "0" * d if d else ""))
+            else:
+                formats.append("@")
+        widths = [len(h) for h in headers]
+        for row in frame.itertuples(index=False, name=None):
+            cells: list = []
+            for j, value in enumerate(row):
+                if value is None or value is pd.NA or (isinstance(value, float) and math.isnan(value)):
+                    cells.append(None)
+                    continue
+                if isinstance(value, (np.bool_, bool)):
+                    value = "oui" if value else "non"
+                elif isinstance(value, np.integer):
+                    value = int(value)
+                elif isinstance(value, np.floating):
+                    value = float(value)
+                elif not isinstance(value, (int, float, str)):
+                    value = str(value)
+                cells.append(value)
+                widths[j] = max(widths[j], len(str(value)) + (2 if formats[j] != "@" else 0))
+            ws.append(cells)
+        for j, fmt in enumerate(formats, start=1):
+            if fmt:
+                for (cell,) in ws.iter_rows(min_row=2, min_col=j, max_col=j):
+                    if cell.value is not None:
+                        if fmt == "@":
+                            cell.data_type = "s"
+                        cell.number_format = fmt
+            ws.column_dimensions[get_column_letter(j)].width = min(max(widths[j - 1] + 2, 8), 60)
+        ws.freeze_panes = "A2"
+        ws.auto_filter.ref = ws.dimensions
+    if not wb.sheetnames:
+        wb.create_sheet("tableau")
+    import datetime
+
+    fixed = datetime.datetime(2000, 1, 1)
+    wb.properties.creator = "cpts_geo"
+    wb.properties.created = wb.properties.modified = fixed
+    path = Path(path)
+    with atomic_path(path) as tmp, _disk_space(path):
+        wb.save(tmp)
+    return path
+
+
+
+def write_table(table: pd.DataFrame | Mapping[str, pd.DataFrame], path: str | Path, *,
+                index: bool | None = None) -> Path:
+    """Write a table as CSV for French Excel or as an XLSX workbook, by the extension of ``path``.
+
+    CSV: ``;``, decimal comma, UTF-8 with BOM, whole numbers without ``,0``; several tables go to
+    one CSV each (``<nom>_<table>.csv``, the first at ``path``). XLSX: see :func:`write_xlsx`.
+
+    Parameters
+    ----------
+    table : DataFrame or mapping of str to DataFrame
+        One table, or several by name.
+    path : str or Path
+        ``.csv`` or ``.xlsx``; anything else is refused with a French error.
+    index : bool, optional
+        Write the index; by default only when it is not a plain range.
+
+    Returns
+    -------
+    Path
+        ``path`` (for several CSV tables, the first file).
+
+    Examples
+    --------
+    >>> import tempfile, os
+    >>> path = write_table(pd.DataFrame({"Volume": [34.0, 2.0], "Taux": [0.5, 0.25]}),
+    ...                    os.path.join(tempfile.mkdtemp(), "t.csv"))
+    >>> path.read_text(encoding="utf-8-sig").splitlines()
+    ['Volume;Taux', '34;0,5', '2;0,25']
+    """
+    from cpts_geo.io.files import write_csv
+
+    path = Path(path)
+    kind = table_format(path)
+    if kind == "classeur Excel":
+        return write_xlsx(path, table, index=index)
+    tables = {"": table} if isinstance(table, pd.DataFrame) else dict(table)
+    for i, (name, frame) in enumerate(tables.items()):
+
+        target = path if i == 0 else path.with_name(f"{path.stem}_{fold(name).replace(' ', '_')}.csv")
+        write_csv(frame, target, index=index)
+    return path

@@ -1,0 +1,482 @@
+"""Print maps with matplotlib: stage map, tier map, indicator choropleth.
+
+The parameters follow the HTML renderer (:mod:`cpts_geo.render.maps`) and geopandas' ``plot``:
+``column``, ``cmap``, ``scheme``, ``k``, ``legend``, ``legend_kwds`` (``title``: the legend
+title; ``fmt``: the number format), ``classification_kwds``, ``ax`` (``None`` makes a figure;
+the axes are returned). Colours and classes come from :mod:`cpts_geo.render.style`, shared with the
+HTML maps (this module does not import folium). Maps are drawn in the metric CRS of the
+communes (Lambert-93 for mainland France), with a scale bar, a title and a source caption.
+Stage and tier maps label every CPTS inside its territory without overlaps
+(:func:`cpts_geo.render.labels.place_labels`: the name, on one or two lines, or a number listed beside
+the map when the name does not fit). :func:`save_figure` writes PNG, SVG or PDF at print
+resolution.
+
+>>> import matplotlib
+>>> matplotlib.use("Agg")
+>>> from cpts_geo.domain.communes import load_communes
+>>> from cpts_geo.io.registry import load_example_registry
+>>> from cpts_geo.domain.registry import validate_registry
+>>> from cpts_geo.domain.territories import build_territories
+>>> hdf = load_communes(region="32")
+>>> checked = validate_registry(load_example_registry(), hdf)
+>>> ax = plot_stages(build_territories(checked, hdf, parts=False))
+>>> [t.get_text() for t in ax.get_legend().get_texts()][:2]
+['Dynamique identifiée', "Lettre d'intention validée"]
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+
+import geopandas as gpd
+import pandas as pd
+
+from cpts_geo.domain.codes import is_insee_code
+from cpts_geo.domain.crs import metric_crs, require_crs
+from cpts_geo.domain.stages import STAGE_COLORS, legend_stages
+from cpts_geo.domain.tiers import TIER_LABELS
+from cpts_geo.render.style import (
+    TIER_COLORS,
+    UNCOVERED_BORDER,
+    UNCOVERED_COLOR,
+    classify,
+    french_number,
+    legend_options,
+)
+
+__all__ = [
+    "label_territories",
+    "plot_indicator",
+    "plot_stages",
+    "plot_tiers",
+    "save_figure",
+]
+
+
+def _axes(ax):
+    import matplotlib.pyplot as plt
+
+    if ax is None:
+        _, ax = plt.subplots(figsize=(8.27, 8.27))  # A4 width
+    ax.set_axis_off()
+    ax.set_aspect("equal")
+    return ax
+
+
+
+def _metric(gdf: gpd.GeoDataFrame, crs) -> gpd.GeoDataFrame:
+    require_crs(gdf, "La couche")
+    return gdf.to_crs(crs)
+
+
+
+def _crs_for(territories, communes):
+    base = communes if communes is not None else territories
+    if base.index.name == "cpts_id" or not is_insee_code(base.index.astype(str).to_series()).all():
+        return "EPSG:2154" if not (base.crs and base.crs.is_projected) else base.crs
+    return metric_crs(base)
+
+
+
+def _scale_bar(ax, *, length_km: float | None = None) -> None:
+    """A scale bar in the lower right corner (the axes are in metres)."""
+    from matplotlib.patches import Rectangle
+
+    x0, x1 = ax.get_xlim()
+    y0, y1 = ax.get_ylim()
+    width = x1 - x0
+    if length_km is None:  # the largest round length under a fifth of the map's width
+        nice = [1, 2, 5, 10, 20, 25, 50, 100, 200, 250, 500]
+        length_km = max([n for n in nice if n * 1000 <= width / 5] or [1])
+    length = length_km * 1000
+    xs = x1 - width * 0.05 - length
+    ys = y0 + (y1 - y0) * 0.04
+    h = (y1 - y0) * 0.008
+    ax.add_patch(Rectangle((xs, ys), length / 2, h, facecolor="black", edgecolor="black", lw=0.6,
+                           gid="scale-bar"))
+    ax.add_patch(Rectangle((xs + length / 2, ys), length / 2, h, facecolor="white", edgecolor="black",
+                           lw=0.6, gid="scale-bar"))
+    ax.text(xs + length / 2, ys + 2.2 * h, f"{length_km:g} km", ha="center", va="bottom", fontsize=8,
+            gid="scale-bar-label")
+
+
+
+def label_territories(ax, territories: gpd.GeoDataFrame, *, size: float = 6.5, column: str = "name",
+                      number_list: bool = True) -> list:
+    """Label each territory inside itself, without overlaps; return the text artists.
+
+    Names are placed by :func:`cpts_geo.render.labels.place_labels` from the axes' current scale; a
+    territory too small for its name gets a number, and the numbers are listed under the
+    legend (``number_list``). Each text artist has ``gid="cpts-label"`` and its CPTS id as
+    ``url``.
+
+    Parameters
+    ----------
+    ax : matplotlib.axes.Axes
+        Axes already holding the map (in the territories' CRS).
+    territories : GeoDataFrame
+        In the axes' CRS, indexed by CPTS id.
+    size : float, default 6.5
+        Font size in points.
+    column : str, default "name"
+        The label of each territory.
+    number_list : bool, default True
+        List the numbered territories beside the map.
+
+    Returns
+    -------
+    list of matplotlib.text.Text
+        Empty when ``territories`` is (nothing is drawn).
+
+    Examples
+    --------
+    >>> import matplotlib.pyplot as plt
+    >>> fig, ax = plt.subplots()
+    >>> label_territories(ax, gpd.GeoDataFrame(geometry=[]))
+    []
+    >>> plt.close(fig)
+    """
+    from cpts_geo.render.labels import label_text, place_labels
+
+    if len(territories) == 0:
+        return []
+    fig = ax.figure
+    x0, x1 = ax.get_xlim()
+    y0, y1 = ax.get_ylim()
+    bbox = ax.get_window_extent()
+    pts_w = bbox.width * 72 / fig.dpi
+    pts_h = bbox.height * 72 / fig.dpi
+    unit = max((x1 - x0) / pts_w, (y1 - y0) / pts_h)  # equal aspect: the limiting direction
+    names = [label_text(n) for n in territories[column].astype(str)] if column in territories else \
+        [str(i) for i in territories.index]
+    short = [str(i + 1) for i in range(len(territories))]
+    placed = place_labels(territories.geometry.to_numpy(), names, short, unit=unit, size=size)
+    texts = []
+    for cid, rec in zip(territories.index, placed.itertuples()):
+        if rec.text is None:
+            continue
+        t = ax.text(rec.x, rec.y, rec.text, ha="center", va="center", fontsize=size,
+                    fontweight="bold" if rec.kind == "short" else "normal", color="#111111",
+                    linespacing=1.0, gid="cpts-label", zorder=10, clip_on=True)
+        t.set_url(str(cid))
+        import matplotlib.patheffects as pe
+
+        t.set_path_effects([pe.withStroke(linewidth=1.6, foreground="white")])
+        texts.append(t)
+    numbered = [(s, n) for s, n, k in zip(short, territories[column].astype(str) if column in territories
+                                          else territories.index.astype(str), placed["kind"]) if k == "short"]
+    if number_list and numbered:
+        _number_list(ax, numbered)
+    return texts
+
+
+
+def _number_list(ax, numbered: list[tuple[str, str]]) -> None:
+    """List numbered territories beside the map, under the legend, in as many columns as needed."""
+    fig = ax.figure
+    top = 1.0
+    if ax.get_legend() is not None:
+        renderer = fig.canvas.get_renderer()
+        box = ax.get_legend().get_window_extent(renderer).transformed(ax.transAxes.inverted())
+        top = float(box.y0) - 0.03
+    height_pts = ax.get_window_extent().height * 72 / fig.dpi * max(top, 0.2)
+    size = 5.5
+    per_col = max(5, int(height_pts / (size * 1.25)) - 1)
+    lines = [f"{s}  {n}" for s, n in numbered]
+    x_pts = 0.0
+    for start in range(0, len(lines), per_col):
+        chunk = lines[start:start + per_col]
+        head = "CPTS numérotées sur la carte :\n" if start == 0 else "\n"
+        ax.annotate(head + "\n".join(chunk), xy=(1.02, top), xycoords="axes fraction",
+                    xytext=(x_pts, 0), textcoords="offset points", ha="left", va="top", fontsize=size,
+                    gid="cpts-number-list", annotation_clip=False)
+        x_pts += max(len(line) for line in chunk) * size * 0.55 + 8
+
+
+
+def _finish(ax, *, title, caption, scale_bar):
+    if title:
+        ax.set_title(title, fontsize=13, fontweight="bold", loc="left")
+    if scale_bar:
+        _scale_bar(ax)
+    if caption:
+        ax.annotate(caption, xy=(0, -0.02), xycoords="axes fraction", ha="left", va="top", fontsize=7,
+                    color="#333333", wrap=True)
+    return ax
+
+
+
+def plot_stages(
+    territories: gpd.GeoDataFrame,
+    communes: gpd.GeoDataFrame | None = None,
+    *,
+    ax=None,
+    column: str = "stage",
+    cmap: Mapping | None = None,
+    legend: bool = True,
+    legend_kwds: Mapping | None = None,
+    labels: bool = True,
+    title: str | None = None,
+    caption: str | None = None,
+    scale_bar: bool = True,
+):
+    """Print map of CPTS coloured by project stage, each CPTS labelled.
+
+    Parameters
+    ----------
+    territories : GeoDataFrame
+        From :func:`cpts_geo.domain.territories.build_territories`.
+    communes : GeoDataFrame, optional
+        From :func:`cpts_geo.domain.territories.communes_with_cpts`: draws commune borders (light)
+        and uncovered communes (grey, "Zone blanche").
+    column : str, default "stage"
+        Column holding the stage.
+    cmap : dict, optional
+        Stage → colour (default :data:`cpts_geo.domain.stages.STAGE_COLORS`).
+    legend : bool, default True
+        Legend in stage order, with the uncovered communes when ``communes`` is given.
+    legend_kwds : dict, optional
+        ``title`` of the legend (default "Étape du projet").
+    labels : bool, default True
+        Label each CPTS (:func:`label_territories`).
+    ax : matplotlib.axes.Axes, optional
+        Where to draw (default: a new A4-wide figure).
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+    """
+    from matplotlib.patches import Patch
+
+    ax = _axes(ax)
+    colors = dict(STAGE_COLORS if cmap is None else cmap)
+    crs = _crs_for(territories, communes)
+    terr = _metric(territories, crs)
+    if communes is not None:
+        com = _metric(communes, crs)
+        unc = com[~com["covered"]] if "covered" in com.columns else com.iloc[:0]
+        if len(unc):
+            unc.plot(ax=ax, facecolor=UNCOVERED_COLOR, edgecolor=UNCOVERED_BORDER, linewidth=0.15,
+                     gid="uncovered")
+    fill = terr[column].astype("string").map(colors).fillna("#ffffff")
+    terr.plot(ax=ax, color=fill.to_numpy(), edgecolor="none", gid="cpts")
+    if communes is not None:
+        com.boundary.plot(ax=ax, color="#7f7f7f", linewidth=0.12, gid="commune-borders")
+        if "department" in com.columns:
+            deps = com.dissolve("department")
+            deps.boundary.plot(ax=ax, color="black", linewidth=1.3, linestyle=(0, (5, 2)),
+                               gid="department-borders")
+    terr.boundary.plot(ax=ax, color="#262626", linewidth=0.5, gid="cpts-borders")
+    if legend:
+        handles = [Patch(facecolor=colors[s], edgecolor="#555555", label=s) for s in legend_stages(terr[column]) if s in colors]
+        if communes is not None:
+            handles.append(Patch(facecolor=UNCOVERED_COLOR, edgecolor=UNCOVERED_BORDER,
+                                 label="Zone blanche (non couverte)"))
+        legend_title, _ = legend_options(legend_kwds, default_title="Étape du projet")
+        ax.legend(handles=handles, title=legend_title, loc="upper left",
+                  bbox_to_anchor=(1.0, 1.0), frameon=False, fontsize=8, title_fontsize=9)
+    if labels:
+        label_territories(ax, terr)
+    return _finish(ax, title=title, caption=caption, scale_bar=scale_bar)
+
+
+
+def plot_tiers(
+    territories: gpd.GeoDataFrame,
+    communes: gpd.GeoDataFrame | None = None,
+    *,
+    ax=None,
+    column: str = "tier",
+    cmap: Mapping | None = None,
+    legend: bool = True,
+    legend_kwds: Mapping | None = None,
+    labels: bool = True,
+    title: str | None = None,
+    caption: str | None = None,
+    scale_bar: bool = True,
+):
+    """Print map of CPTS by size tier (1–4), each CPTS labelled.
+
+    Parameters
+    ----------
+    territories, communes, ax, legend, legend_kwds, labels, title, caption, scale_bar
+        As in :func:`plot_stages` (default legend title "Taille (niveau ACI)").
+    column : str, default "tier"
+        Column holding the tier.
+    cmap : dict, optional
+        Tier → colour (default :data:`cpts_geo.render.style.TIER_COLORS`).
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+    """
+    from matplotlib.patches import Patch
+
+    ax = _axes(ax)
+    colors = dict(TIER_COLORS if cmap is None else cmap)
+    crs = _crs_for(territories, communes)
+    terr = _metric(territories, crs)
+    if communes is not None:
+        com = _metric(communes, crs)
+        com.plot(ax=ax, facecolor=UNCOVERED_COLOR, edgecolor="none", gid="communes")
+    fill = pd.Series(terr[column]).map(lambda t: colors.get(int(t)) if pd.notna(t) else "#ffffff")
+    terr.plot(ax=ax, color=fill.to_numpy(), edgecolor="#1a1a1a", linewidth=0.6, gid="cpts")
+    if legend:
+        handles = [Patch(facecolor=colors[t], edgecolor="#555555", label=TIER_LABELS[t]) for t in (1, 2, 3, 4)]
+        legend_title, _ = legend_options(legend_kwds, default_title="Taille (niveau ACI)")
+        ax.legend(handles=handles, title=legend_title, loc="upper left",
+                  bbox_to_anchor=(1.0, 1.0), frameon=False, fontsize=8, title_fontsize=9)
+    if labels:
+        label_territories(ax, terr)
+    return _finish(ax, title=title, caption=caption, scale_bar=scale_bar)
+
+
+
+def plot_indicator(
+    data: gpd.GeoDataFrame,
+    column: str,
+    *,
+    ax=None,
+    cmap: str = "YlOrRd",
+    scheme: str | None = "quantiles",
+    k: int = 5,
+    legend: bool = True,
+    legend_kwds: Mapping | None = None,
+    classification_kwds: Mapping | None = None,
+    title: str | None = None,
+    caption: str | None = None,
+    scale_bar: bool = True,
+    legend_title: str | None = None,
+    fmt: str | None = None,
+):
+    """Choropleth of an indicator (density, accessibility, retention…), classes by mapclassify.
+
+    The classes, colours and legend labels are those of the HTML layer
+    (:func:`cpts_geo.render.maps.indicator_layer` with the same parameters), both from
+    :func:`cpts_geo.render.style.classify`; numbers are written the French way (``12,5 – 30,0``).
+    ``scheme=None`` draws a continuous colour bar instead. Missing values are drawn hatched
+    white and listed in the legend as "non disponible".
+
+    Parameters
+    ----------
+    data : GeoDataFrame
+        Territories or communes with the indicator.
+    column : str
+        The indicator.
+    ax : matplotlib.axes.Axes, optional
+        Where to draw (default: a new figure).
+    cmap, scheme, k, classification_kwds
+        Colours and classes (see :func:`cpts_geo.render.style.classify`).
+    legend : bool, default True
+        Draw the legend.
+    legend_kwds : dict, optional
+        ``title`` (legend title, default ``column``) and ``fmt`` (number format).
+    title, caption, scale_bar
+        Map title, source caption, scale bar.
+    legend_title, fmt
+        Deprecated: use ``legend_kwds={"title": ..., "fmt": ...}``.
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+    """
+    from matplotlib.patches import Patch
+    from matplotlib.ticker import FuncFormatter
+
+    legend_title, fmt = legend_options(legend_kwds, title=legend_title, fmt=fmt, default_title=column)
+    ax = _axes(ax)
+    gdf = _metric(data, _crs_for(data, None))
+    values = pd.to_numeric(gdf[column], errors="coerce")
+    present = values.notna().to_numpy()
+    known = gdf[present]
+    missing = gdf[~present]
+    style = {"edgecolor": "#555555", "linewidth": 0.2}
+    if scheme:
+        classes, colors, labels = classify(values, scheme=scheme, k=k, cmap=cmap, fmt=fmt,
+                                           classification_kwds=classification_kwds)
+        known.plot(ax=ax, color=[colors[c] for c in classes[present]], gid="indicator", **style)
+        handles = [Patch(facecolor=c, edgecolor="#555555", label=lab) for c, lab in zip(colors, labels)]
+    else:
+        known.plot(ax=ax, column=column, cmap=cmap, legend=legend, gid="indicator",
+                   legend_kwds={"label": legend_title, "shrink": 0.6,
+                                "format": FuncFormatter(lambda x, _: french_number(x, fmt))}, **style)
+        handles = []
+    if len(missing):
+        missing.plot(ax=ax, facecolor="white", edgecolor="#999999", hatch="///", linewidth=0.2,
+                     gid="missing")
+        if scheme:
+            handles.append(Patch(facecolor="white", edgecolor="#999999", hatch="///",
+                                 label="non disponible"))
+    if legend and handles:
+        ax.legend(handles=handles, title=legend_title, loc="upper left", bbox_to_anchor=(1.0, 1.0),
+                  frameon=False, fontsize=8, title_fontsize=9)
+    return _finish(ax, title=title, caption=caption, scale_bar=scale_bar)
+
+
+
+def save_figure(ax, path: str | Path, *, dpi: int = 300) -> Path:
+    """Write the figure of ``ax`` (or a figure) as PNG, SVG or PDF (from the suffix), atomically.
+
+    Parameters
+    ----------
+    ax : matplotlib.axes.Axes or matplotlib.figure.Figure
+    path : str or Path
+        ``.png``, ``.svg`` or ``.pdf``.
+    dpi : int, default 300
+        Resolution (must be positive).
+
+    Returns
+    -------
+    Path
+    """
+    import matplotlib.pyplot as plt
+
+    from cpts_geo.io.files import atomic_path
+
+    check_dpi(dpi)
+    fig = ax.figure if hasattr(ax, "figure") and not hasattr(ax, "savefig") else ax
+    path = Path(path)
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, dpi=dpi, bbox_inches="tight", metadata=_METADATA.get(path.suffix.lower()))
+    plt.close(fig)
+    return path
+
+
+_METADATA = {".png": {"Software": None}, ".svg": {"Date": None}, ".pdf": {"CreationDate": None}}
+
+
+
+def check_dpi(dpi) -> int:
+    """``dpi`` as a positive integer, or a French error (call it before writing anything).
+
+    Parameters
+    ----------
+    dpi : int, float or str
+        The resolution asked for, in dots per inch.
+
+    Returns
+    -------
+    int
+        The resolution.
+
+    Raises
+    ------
+    ValueError
+        Not a positive whole number (French message).
+
+    Examples
+    --------
+    >>> check_dpi(0)
+    Traceback (most recent call last):
+    ...
+    ValueError: Résolution invalide : 0 ppp. Donnez un nombre entier de points par pouce positif (par exemple 200).
+    """
+    try:
+        value = int(dpi)
+    except (TypeError, ValueError):
+        value = 0
+    if value <= 0 or (isinstance(dpi, float) and not float(dpi).is_integer()):
+        raise ValueError(f"Résolution invalide : {dpi} ppp. Donnez un nombre entier de points par pouce "
+                         "positif (par exemple 200).")
+    return value
