@@ -93,7 +93,22 @@ def _read_any_registry(args: argparse.Namespace, communes):
         options["layer"] = layer
     read = read_registry_report(path, **options)
     _said("Registre", read.reading)
+    _said_columns(read)
     return read
+
+
+def _said_columns(read) -> None:
+    """The columns read for cities below the commune, and the columns ignored: said before any
+    check, so that a user sees them whether the registry is valid or not."""
+    given = {field: header for header, field in read.recognised.items()}
+    if "arrondissement_code" in given:
+        print(f"Colonne « {given['arrondissement_code']} » lue : arrondissements municipaux (Paris, Lyon, "
+              "Marseille) donnés à côté du code de leur ville.")
+    if "iris_code" in given:
+        print(f"Colonne « {given['iris_code']} » lue : IRIS, les parts des communes partagées sont calculées "
+              "avec la population 2021 des IRIS (INSEE).")
+    if read.ignored:
+        print(f"Colonnes ignorées : {', '.join(read.ignored)}")
 
 
 

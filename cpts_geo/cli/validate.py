@@ -25,7 +25,5 @@ def run(args: argparse.Namespace) -> int:
     m = checked.membership
     print(f"Registre valide : {len(checked.cpts)} CPTS, {m['code'].nunique()} communes, "
           f"{len(reg.registry)} lignes lues.")
-    if reg.ignored:
-        print(f"Colonnes ignorées : {', '.join(reg.ignored)}")
     _print_report(checked.report, registry=args.registry)
     return 0

@@ -496,6 +496,13 @@ def _runs(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 
+def _divided(code: str) -> bool:
+    """Whether INSEE divides a commune (or arrondissement) into several IRIS: a city that CPTS can share."""
+    from cpts_geo.data.iris import iris_counts
+
+    return int(iris_counts().get(code, 1)) > 1
+
+
 def check_overlaps(valid: pd.DataFrame, cpts: pd.DataFrame, ref: Reference) -> list[dict]:
     """Every commune claimed by two CPTS or more, with every claimant, unless all of them
     declare a share and the shares sum to at most 1. Vectorised: rows sorted once, each
@@ -557,6 +564,9 @@ def check_overlaps(valid: pd.DataFrame, cpts: pd.DataFrame, ref: Reference) -> l
                        f"dépasse 1 : {claimants}")
         else:
             problem = f"{what} revendiquée par plusieurs CPTS : {claimants}"
+            if _divided(c):
+                problem += (" ; si elle est partagée entre ces CPTS, déclarez la part de chacune (colonne "
+                            "« part », ex. 0,5) ou ses IRIS (colonne « code_iris »)")
         problems.append({"row": ", ".join(map(str, dict.fromkeys(r_row[q0:q1].tolist()))), "code": c,
                          "problem": problem, "claimants": ", ".join(map(str, claim_id[s0:s1])),
                          "kind": "chevauchement"})

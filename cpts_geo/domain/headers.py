@@ -46,6 +46,10 @@ SYNONYMS: dict[str, dict[str, frozenset[str]]] = {
                                    "libelle_commune"}),
         "share": frozenset({"share", "part", "quote_part", "part_population",
                             "part_de_la_population"}),
+        "arrondissement_code": frozenset({"arrondissement_code", "code_arrondissement", "arrondissement",
+                                          "code_arm", "arm", "codgeo_arm", "code_insee_arrondissement",
+                                          "code_arrondissement_municipal", "arrondissement_municipal"}),
+        "iris_code": frozenset({"iris_code", "code_iris", "iris", "codeiris", "code_iris_insee", "dcomiris"}),
     },
     "supply": {
         "code": _COMMUNE_CODE,

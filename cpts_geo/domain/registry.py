@@ -40,6 +40,7 @@ from cpts_geo.domain.communes import load_arrondissements, load_communes
 from cpts_geo.domain.crs import require_crs
 from cpts_geo.domain.french import percent
 from cpts_geo.domain.headers import ReadTable, recognise_header, recognise_headers
+from cpts_geo.domain.units import sub_commune_units
 from cpts_geo.errors import CptsGeoWarning, ValidationError
 
 __all__ = [
@@ -53,7 +54,10 @@ __all__ = [
     "validate_registry",
 ]
 
-REGISTRY_COLUMNS = ["cpts_id", "cpts_name", "stage", "commune_code", "commune_name", "share"]
+#: The columns of a registry as read (``row`` first), the last two only in listings that give a city
+#: below the commune (see :func:`cpts_geo.domain.units.sub_commune_units`).
+REGISTRY_COLUMNS = ["cpts_id", "cpts_name", "stage", "commune_code", "commune_name", "share",
+                    "arrondissement_code", "iris_code"]
 
 
 
@@ -127,6 +131,9 @@ class CheckedRegistry(NamedTuple):
     #: What was changed, one row per file row: ``row``, ``code``, ``new_code``, ``name``,
     #: ``new_name``, ``reason`` (code repairs, former codes remapped, duplicates removed).
     report: pd.DataFrame
+    #: The IRIS of each CPTS when the registry gives cities by IRIS: ``cpts_id``, ``iris``,
+    #: ``code`` (its commune), ``population`` (2021), ``row``; empty otherwise.
+    iris: pd.DataFrame | None = None
 
 
 
@@ -194,7 +201,7 @@ def validate_registry(
     Traceback (most recent call last):
     ...
     cpts_geo.errors.ValidationError: Le registre ne respecte pas les règles : corrigez les lignes listées. (1 problème(s))
-      - lignes 3, 4, code 59009 : commune Villeneuve-d'Ascq revendiquée par plusieurs CPTS : A (ligne 3), B (ligne 4)
+      - lignes 3, 4, code 59009 : commune Villeneuve-d'Ascq revendiquée par plusieurs CPTS : A (ligne 3), B (ligne 4) ; si elle est partagée entre ces CPTS, déclarez la part de chacune (colonne « part », ex. 0,5) ou ses IRIS (colonne « code_iris »)
     >>> checked = validate_registry(reg.drop(columns="stage").iloc[:2])
     >>> checked.cpts["stage"].tolist()
     ['Étape non renseignée']
@@ -210,7 +217,9 @@ def validate_registry(
     if stage_default is not None:
         stage_default = str(parse_stages([stage_default]).iat[0])
     ref = _reference(communes)
-    problems: list[dict] = []
+    units = sub_commune_units(reg)  # arrondissement and IRIS columns → units and shares
+    reg = units.registry
+    problems: list[dict] = list(units.problems)
 
     ids, found = checks.parse_ids(reg)
     problems += found
@@ -242,12 +251,12 @@ def validate_registry(
             "Le registre ne respecte pas les règles : corrigez les lignes listées.",
             checks.by_severity(problems))
 
-    report = pd.concat([r for r in (code_report, cpts_report, dup_report,
+    report = pd.concat([r for r in (units.report, code_report, cpts_report, dup_report,
                                     checks.lone_shares(valid, ref.names)) if len(r)]
                        or [pd.DataFrame(columns=checks.REPORT_COLUMNS)], ignore_index=True)
     report = report[checks.REPORT_COLUMNS].sort_values("row", kind="stable").reset_index(drop=True)
     _warn_repairs(report)
-    return CheckedRegistry(checks.membership(valid), cpts, report)
+    return CheckedRegistry(checks.membership(valid), cpts, report, units.iris)
 
 
 
@@ -536,8 +545,8 @@ def registry_table(source: pd.DataFrame | RegistryRead, *, columns: Mapping[str,
             [{"problem": "registre non lu", "value": str(source)}])
     frame = pd.DataFrame(source.drop(columns=getattr(source, "_geometry_column_name", None) or [],
                                      errors="ignore"))
-    if "row" in frame.columns and set(REGISTRY_COLUMNS) <= set(frame.columns):
-        out = frame[["row", *REGISTRY_COLUMNS]].copy()
+    if {"row", "cpts_id", "commune_code"} <= set(frame.columns) and set(REGISTRY_COLUMNS[:6]) <= set(frame.columns):
+        out = frame.reindex(columns=["row", *REGISTRY_COLUMNS]).copy()
         out.attrs = {}
         return RegistryRead(out, source="DataFrame", reading="",
                             recognised={c: c for c in REGISTRY_COLUMNS},
