@@ -149,3 +149,15 @@ def test_overlap_of_a_divided_city_says_how_to_share_it(france):
     text = err.value.problems.set_index("code")["problem"]
     assert "déclarez la part de chacune" in text["06088"] and "code_iris" in text["06088"]
     assert "déclarez la part" not in text["01001"]  # a village INSEE does not divide: choose one CPTS
+
+
+def test_every_cpts_of_a_shared_commune_is_listed_by_name(france):
+    reg, _parts = _nice_by_iris()
+    checked = _validate(reg, france)
+    layer = cpts_geo.communes_with_cpts(checked, france)
+    nice = layer.loc["06088"]
+    assert nice["n_cpts"] == 3 and nice["share"] == pytest.approx(1.0)
+    listed = nice["cpts_all"].split(" ; ")
+    assert [entry.split(" (")[0] for entry in listed] == ["N1 CPTS N1", "N3 CPTS N3", "N2 CPTS N2"]
+    assert all(entry.endswith(" %)") for entry in listed)
+    assert layer.loc["06157", "cpts_all"] == "V CPTS Vence" and layer.loc["06157", "n_cpts"] == 1

@@ -504,7 +504,8 @@ def communes_with_cpts(registry, communes: gpd.GeoDataFrame, *, passage=None,
 
     Adds ``cpts_id`` (the CPTS with the largest share), ``cpts_name``, ``stage``, ``share``
     (share of the commune in CPTS, summed over all its CPTS), ``cpts_all`` (every CPTS with its
-    share, for split communes) and ``covered`` (bool). Every commune of ``communes`` is
+    name and its share, largest first, separated by « ; »: ``N1 CPTS Nice Ouest (34,7 %) ; N3 …``),
+    ``n_cpts`` (how many CPTS claim the commune) and ``covered`` (bool). Every commune of ``communes`` is
     there exactly once.
 
     Parameters
@@ -541,15 +542,18 @@ def communes_with_cpts(registry, communes: gpd.GeoDataFrame, *, passage=None,
     total = m.groupby("code")["share"].sum()
     # every CPTS of a commune with its share, in the order above (one pass, not a groupby-apply)
     parts: dict[str, list[str]] = {}
-    for code, c, s in zip(m["code"].to_numpy(dtype=object), m["cpts_id"], m["share"]):
-        parts.setdefault(code, []).append(f"{c} ({percent(s, 0)})" if s < 1 else c)
-    every = pd.Series({code: ", ".join(labels) for code, labels in parts.items()}, dtype=object)
+    for code, c, nm, s in zip(m["code"].to_numpy(dtype=object), m["cpts_id"], m["name"], m["share"]):
+        who = c if nm is None or pd.isna(nm) or nm == c else f"{c} {nm}"
+        parts.setdefault(code, []).append(f"{who} ({percent(s, 1 if s < 0.995 else 0)})" if s < 1 else who)
+    every = pd.Series({code: " ; ".join(labels) for code, labels in parts.items()}, dtype=object)
+    claims = m.groupby("code").size()
     out = units.copy()
     out["cpts_id"] = main["cpts_id"].reindex(out.index).astype("string")
     out["cpts_name"] = main["name"].reindex(out.index).astype("string")
     out["stage"] = main["stage"].reindex(out.index).astype(checked.cpts["stage"].dtype)
     out["share"] = total.reindex(out.index).fillna(0.0)
     out["cpts_all"] = every.reindex(out.index).astype("string")
+    out["n_cpts"] = claims.reindex(out.index).fillna(0).astype("int64")
     out["covered"] = out["cpts_id"].notna()
     return out
 

@@ -83,6 +83,7 @@ LAYER_FIELDS = {
     "cpts_name": "nom_cpts",
     "share": "part_cpts",
     "cpts_all": "cpts_liste",
+    "n_cpts": "n_cpts",
     "covered": "couverte",
 }
 
@@ -107,7 +108,7 @@ FIELD_ALIASES = {
     "sans_pop": "Communes sans population", "dep": "Département", "nom_dep": "Nom du département",
     "region": "Région", "nom_region": "Nom de la région", "epci": "EPCI", "nom_epci": "Nom de l'EPCI",
     "commune": "Commune (des arrondissements)", "nom_cpts": "Nom de la CPTS",
-    "part_cpts": "Part de la commune en CPTS", "cpts_liste": "CPTS (toutes)", "couverte": "Couverte",
+    "part_cpts": "Part de la commune en CPTS", "cpts_liste": "CPTS (toutes)", "n_cpts": "Nombre de CPTS", "couverte": "Couverte",
     "changement": "Changement", "id_avant": "Identifiant (ancien)", "cpts_avant": "CPTS (ancien registre)",
     "id_apres": "Identifiant (nouveau)", "cpts_apres": "CPTS (nouveau registre)", "avant": "Avant",
     "apres": "Après",
@@ -242,7 +243,7 @@ def layer_tables(
     if communes is not None:
         com = _frenched(communes, "code")
         covered = com["couverte"].astype(bool) if "couverte" in com else pd.Series(False, index=com.index)
-        drop = [c for c in ("id_cpts", "nom_cpts", "etape", "rang_etape", "part_cpts", "cpts_liste",
+        drop = [c for c in ("id_cpts", "nom_cpts", "etape", "rang_etape", "part_cpts", "cpts_liste", "n_cpts",
                             "couverte") if c in com]
         blank = com[~covered].drop(columns=drop)
     chg = None

@@ -107,7 +107,8 @@ CREATE CONSTRAINT TRIGGER une_commune_une_cpts AFTER INSERT OR UPDATE ON {s}.app
 
 def _membership_from(communes: gpd.GeoDataFrame) -> pd.DataFrame:
     covered = communes[communes["cpts_id"].notna()]
-    split = covered["cpts_all"].astype("string").str.contains(",", regex=False).fillna(False)
+    split = (covered["n_cpts"] > 1 if "n_cpts" in covered.columns
+             else covered["cpts_all"].astype("string").str.contains(" ; ", regex=False).fillna(False))
     if bool(split.any()):
         raise ValueError("Des communes sont partagées entre plusieurs CPTS "
                          f"({', '.join(covered.index[split][:5])}) : donnez membership= (la table "
