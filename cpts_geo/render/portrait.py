@@ -54,6 +54,7 @@ import pandas as pd
 
 from cpts_geo.domain.french import fold, number, percent
 from cpts_geo.errors import ValidationError
+from cpts_geo.indicators.apl import aggregate_apl, apl_on_units
 from cpts_geo.io.files import atomic_path, atomic_write_text
 from cpts_geo.io.history import read_passage_table
 
@@ -252,68 +253,9 @@ def _france():
 
 
 
-def _apl_tables(france: pd.DataFrame, membership: pd.DataFrame):
-    """Both DREES APL years on the layer's units: (long APL table, unmatched codes report).
-
-    Each APL row keeps its DREES code and gets the commune of the layer it falls in
-    (:func:`cpts_geo.domain.history.remap_codes`, arrondissements to their city unless the registry uses
-    arrondissements), with its department and region.
-    """
-    from cpts_geo.data.apl import APL_YEARS, COG_VINTAGE, load_apl
-    from cpts_geo.domain.history import remap_codes
-
-    used = set(membership["code"])
-    frames, unmatched = [], []
-    for year in APL_YEARS:
-        apl = load_apl(year)
-        # the DREES codes are of the COG of the APL year: INSEE's code history (embedded) maps them
-        city, report = remap_codes(pd.Series(apl.index), communes=france, plm="city", cog=COG_VINTAGE[year])
-        key = pd.Series(np.where(pd.Index(apl.index, dtype=object).isin(used), apl.index, city.astype(object)),
-                        index=apl.index, dtype="string")
-        key[city.isna().to_numpy()] = pd.NA
-        frame = apl.assign(year=year, key=key.to_numpy(), layer_code=city.to_numpy())
-        frame["department"] = frame["layer_code"].map(france["department"]).astype("string")
-        frame["region"] = frame["layer_code"].map(france["region"]).astype("string")
-        frames.append(frame)
-        bad = report[report["new_code"].isna()]
-        if len(bad):
-            unmatched.append(bad.assign(year=year))
-    table = pd.concat(frames)
-    table.index.name = "apl_code"
-    un = pd.concat(unmatched, ignore_index=True) if unmatched else pd.DataFrame(
-        columns=["code", "name", "reason", "year"])
-    return table, un
 
 
 
-def _aggregate_apl(apl: pd.DataFrame, membership: pd.DataFrame) -> pd.DataFrame:
-    """DREES aggregation of each APL year for every CPTS, department, region and France.
-
-    One call of :func:`cpts_geo.indicators.accessibility.territory_accessibility` per year, over the
-    units ``cpts_id``, ``dep:<code>``, ``reg:<code>`` and ``France``.
-    """
-    from cpts_geo.data.apl import UNDERSERVED_THRESHOLD
-    from cpts_geo.indicators.accessibility import territory_accessibility
-
-    parts = []
-    for year, t in apl.groupby("year"):
-        t = t.reset_index()
-        t["uid"] = t["apl_code"] + "@" + str(year)
-        mem = membership[["code", "cpts_id", "share"]].merge(
-            t[["key", "uid"]], left_on="code", right_on="key")[["uid", "cpts_id", "share"]]
-        ref = [t[["uid"]].assign(cpts_id="dep:" + t["department"].astype(str), share=1.0),
-               t[["uid"]].assign(cpts_id="reg:" + t["region"].astype(str), share=1.0),
-               t[["uid"]].assign(cpts_id="France", share=1.0)]
-        ref = [r[~r["cpts_id"].str.endswith("<NA>")] for r in ref]
-        m = pd.concat([mem, *ref], ignore_index=True).rename(columns={"uid": "code"})
-        values = t.set_index("uid")
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            agg = territory_accessibility(values["apl"], m, weights=values["pop_standardised"],
-                                          population=values["population"],
-                                          threshold=UNDERSERVED_THRESHOLD).table
-        parts.append(agg.assign(year=year))
-    return pd.concat(parts).reset_index().set_index(["cpts_id", "year"])
 
 
 
@@ -378,8 +320,8 @@ def portrait_context(
             check_names=check_names)
         territories = build_territories(checked, communes, parts=False)
         layer = communes_with_cpts(checked, communes)
-    apl, unmatched = _apl_tables(france, checked.membership)
-    units = _aggregate_apl(apl, checked.membership)
+    apl, unmatched = apl_on_units(france, checked.membership)
+    units = aggregate_apl(apl, checked.membership)
     return PortraitContext(checked, communes, territories, layer, france, apl, unmatched, units,
                            illustrative, draft)
 
