@@ -123,6 +123,9 @@ API: dict[str, str] = {
     "portraits": "cpts_geo.render.portrait",
     "portrait_context": "cpts_geo.render.portrait",
     "batch_maps": "cpts_geo.render.batch",
+    "regional_report": "cpts_geo.render.report",
+    "regional_diagnosis": "cpts_geo.indicators.regional",
+    "coverage_over_time": "cpts_geo.indicators.regional",
 }
 
 #: The layers, as attributes of the package (``cpts_geo.domain``…), imported on first use.

@@ -91,7 +91,7 @@ def test_iris_registry_shares_are_the_iris_populations(france):
     for cid, codes in parts.items():
         assert shares[cid] == pytest.approx(iris.loc[codes, "population"].sum() / whole, abs=1e-12)
     assert shares.sum() == pytest.approx(1.0)
-    assert sorted(checked.iris["iris"]) == sorted(sum(parts.values(), []))
+    assert sorted(checked.iris["iris"]) == sorted(code for codes in parts.values() for code in codes)
     assert "part 0," in checked.report.loc[checked.report["code"] == "06088", "reason"].iat[0]
 
 
@@ -136,7 +136,7 @@ def test_iris_codes_in_the_commune_column_and_marseille_iris_go_to_their_arrondi
     iris = iris_table()
     m13208 = iris.index[iris["commune"] == "13208"].tolist()
     reg = pd.DataFrame({"cpts_id": ["S"] * len(m13208) + ["T"],
-                        "commune_code": m13208 + ["13209"]})
+                        "commune_code": [*m13208, "13209"]})
     checked = _validate(reg, france)
     assert checked.membership.set_index("cpts_id").loc["S", "code"] == "13208"
     assert checked.membership.set_index("cpts_id").loc["S", "share"] == 1.0  # all its IRIS: the whole unit

@@ -333,6 +333,37 @@ def _parser() -> argparse.ArgumentParser:
     reading_args(p)
     p.set_defaults(command="portrait")
 
+    p = sub.add_parser("rapport", help="diagnostic régional d'une région ou de départements (HTML A4 autonome, PDF)")
+    p.add_argument("registry", nargs="?", default=None, metavar="REGISTRE",
+                   help="registre CSV/XLSX/GPKG ; par défaut le registre illustratif des Hauts-de-France")
+    area = p.add_mutually_exclusive_group()
+    area.add_argument("--region", help="code INSEE ou nom de la région (défaut : Hauts-de-France)")
+    area.add_argument("--departements", "--departments", dest="departments", nargs="+", metavar="DEP",
+                      help="codes des départements, au lieu d'une région")
+    p.add_argument("--precedent", metavar="ANCIEN", help="registre précédent : ce qui a changé depuis")
+    p.add_argument("--historique", nargs="+", metavar="REGISTRE",
+                   help="registres datés, du plus ancien au plus récent : évolution de la couverture")
+    p.add_argument("--dates", nargs="+", metavar="DATE",
+                   help="date de chaque registre de --historique (défaut : lue dans le nom du fichier)")
+    p.add_argument("--pdf", action="store_true", help="écrire aussi le PDF (WeasyPrint, extra [pdf])")
+    p.add_argument("--sans-carte", action="store_true", help="sans la carte, plus rapide")
+    p.add_argument("-o", "--sortie", "--output", dest="output", metavar="SORTIE",
+                   help="fichier HTML (défaut rapport-<région>.html)")
+    reading_args(p)
+    p.set_defaults(command="regional")
+
+    p = sub.add_parser("evolution", help="évolution de la couverture sur des registres datés (graphique, tableau)")
+    p.add_argument("registries", nargs="+", metavar="REGISTRE", help="registres, du plus ancien au plus récent")
+    p.add_argument("--dates", nargs="+", metavar="DATE",
+                   help="date de chaque registre (défaut : lue dans le nom du fichier, ex. registre_2024-06.csv)")
+    area = p.add_mutually_exclusive_group()
+    area.add_argument("--region", help="code INSEE ou nom de la région (défaut : Hauts-de-France)")
+    area.add_argument("--departements", "--departments", dest="departments", nargs="+", metavar="DEP")
+    p.add_argument("-o", "--sortie", "--output", dest="output", metavar="SORTIE",
+                   help="graphique .png ou .svg (défaut evolution.png) ; le tableau est écrit à côté (.csv)")
+    reading_args(p)
+    p.set_defaults(command="evolution")
+
     p = sub.add_parser("show-versions", aliases=["versions"], help="versions des dépendances (pour un rapport de bogue)")
     p.set_defaults(command="show_versions")
     return parser

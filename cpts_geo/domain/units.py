@@ -147,7 +147,8 @@ def sub_commune_units(registry: pd.DataFrame) -> SubCommuneUnits:
     if not given.any():
         out = pd.concat(reports, ignore_index=True) if reports else pd.DataFrame(columns=_REPORT)
         return SubCommuneUnits(reg, problems, out, empty)
-    by_iris, found, report, members = _iris_rows(reg, given, iris, np.where(in_code, None, codes))
+    commune_of_row = np.array([None if k else c for k, c in zip(in_code, codes)], dtype=object)
+    by_iris, found, report, members = _iris_rows(reg, given, iris, commune_of_row)
     problems += found
     reports.append(report)
     reg = pd.concat([reg[~given], by_iris], ignore_index=True).sort_values("row", kind="stable",

@@ -1,0 +1,53 @@
+"""``cpts-geo evolution``: the coverage of an area over dated listings, as a chart and a table."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from cpts_geo.cli.options import _outputs_first
+from cpts_geo.cli.regional import _registry, dates_of
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run ``cpts-geo evolution``.
+
+    Parameters
+    ----------
+    args : argparse.Namespace
+        The options parsed by :func:`cpts_geo.cli.main.main`.
+
+    Returns
+    -------
+    int
+        The exit code: 0 on success (user mistakes raise and are printed by ``main``).
+    """
+    import warnings
+
+    from cpts_geo.domain.communes import load_communes, region_code
+    from cpts_geo.domain.registry import validate_registry
+    from cpts_geo.indicators.regional import coverage_over_time
+    from cpts_geo.io.tables import write_table
+    from cpts_geo.render.report import evolution_chart
+
+    out = Path(args.output) if args.output else Path("evolution.png")
+    if out.suffix.lower() not in (".png", ".svg"):
+        raise ValueError(f"{out.name} : le graphique s'écrit en .png ou en .svg.")
+    table_path = out.with_suffix(".csv")
+    _outputs_first(out, table_path)
+    dates = dates_of(args.registries, args.dates)
+    france = load_communes(crs=None)
+    area = (load_communes(departments=args.departments, crs=None) if args.departments
+            else load_communes(region=region_code(args.region or "32"), crs=None))
+    listings = []
+    for path in args.registries:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # each listing's corrections: cpts-geo valider
+            listings.append(validate_registry(_registry(path, args), france))
+    history = coverage_over_time(listings, dates, area)
+    evolution_chart(history, path=out)
+    table = history.rename(columns={"n_cpts": "CPTS", "share_covered": "Part de la population couverte"})
+    write_table(table.reset_index().rename(columns={"date": "Date"}), table_path)
+    print(f"Graphique écrit : {out}\nTableau écrit : {table_path} ({len(history)} registre(s) : "
+          f"{', '.join(history.index)}).")
+    return 0
