@@ -212,7 +212,7 @@ def test_offre_says_what_users_must_know(tmp_path, capsys):
 
 def test_offre_options_are_checked_in_their_own_words(tmp_path, capsys):
     supply = tmp_path / "professionnels.csv"
-    supply.write_text("code;profession;effectif\n80021;kiné;40\n", encoding="utf-8")
+    supply.write_text("code;profession;valeur\n80021;kiné;40\n", encoding="utf-8")  # a header no synonym knows
     assert main(["offre", str(supply), "--minutes", "30", "-o", str(tmp_path / "o.csv")]) == 2
     assert "--minutes 30 : choisissez une portée" in capsys.readouterr().err
     assert main(["offre", str(supply), "--professions", "plombier", "-o", str(tmp_path / "o.csv")]) == 2

@@ -273,3 +273,48 @@ def test_cpts_supply_accessibility_is_the_whole_layers(hdf_communes):
     got = result.table.xs("médecin généraliste", level="profession")["accessibility"]
     np.testing.assert_allclose(got.reindex(expected.index), expected, rtol=1e-12)
     assert len(result.accessibility.table) < len(hdf_communes)  # only the communes within reach
+
+
+def test_offre_with_a_distancier_equals_accessibility_with_costs(tmp_path, capsys):
+    """``--temps``: a commune-to-commune table of travel times (Metric-OSRM's headers) replaces the
+    estimated times, and the figures equal ``accessibility(costs=...)`` on the same table."""
+    import warnings
+
+    import cpts_geo
+    from cpts_geo.cli import main
+    from cpts_geo.indicators.accessibility import estimate_costs, territory_accessibility
+
+    somme = cpts_geo.load_communes(departments="80")
+    counts = pd.DataFrame({"code": ["80021", "80001", "80016"], "profession": "médecin généraliste",
+                           "effectif": [300, 40, 12]})
+    supply_path = tmp_path / "offre.csv"
+    counts.to_csv(supply_path, sep=";", index=False)
+    registry = pd.DataFrame({"cpts_id": ["A"] * 3 + ["B"] * 2, "commune_code": ["80021", "80002", "80003", "80001", "80016"]})
+    reg_path = tmp_path / "registre.csv"
+    registry.to_csv(reg_path, sep=";", index=False)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        est = estimate_costs(somme).costs
+    times = est.assign(minutes=est["minutes"] * 1.3)  # a "real" distancier: 30 % slower than estimated
+    distancier = tmp_path / "metric.csv"
+    times.rename(columns={"origin": "idSrc", "destination": "idDst", "minutes": "duree"})[
+        ["idSrc", "idDst", "duree"]].to_csv(distancier, sep=";", index=False, decimal=",")
+    out = tmp_path / "offre_cpts.csv"
+    assert main(["offre", str(supply_path), str(reg_path), "--temps", str(distancier),
+                 "-o", str(out)]) == 0
+    said = capsys.readouterr().out
+    assert "Temps de trajet" in said and "au lieu des temps estimés" in said
+    table = pd.read_csv(out, sep=";", encoding="utf-8-sig", decimal=",", dtype={"Identifiant CPTS": str})
+    header = "Accessibilité E2SFCA (temps fournis, 20 min, pour 10 000 hab.)"
+    assert header in table.columns
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        acc = cpts_geo.accessibility(counts.rename(columns={"effectif": "count"}).pivot_table(
+            index="code", columns="profession", values="count", aggfunc="sum"), somme,
+            costs=times[["origin", "destination", "minutes"]], per=10_000)
+        member = cpts_geo.validate_registry(registry, somme).membership
+        expected = territory_accessibility(acc.table["médecin généraliste"], member,
+                                           weights=acc.table["demand"]).table["accessibility"]
+    got = table.set_index(table.columns[0])[header]
+    for cid in ("A", "B"):
+        assert got[cid] == pytest.approx(expected[cid], abs=0.051)  # the CSV rounds to 0,1

@@ -265,7 +265,7 @@ def test_read_supply_tells_the_formats_apart_and_reads_once(tmp_path):
 def test_missing_columns_are_named_as_the_caller_names_them():
     from cpts_geo.io.supply import read_supply
 
-    frame = pd.DataFrame({"code": ["59350"], "profession": ["infirmier"], "effectif": [1]})
+    frame = pd.DataFrame({"code": ["59350"], "profession": ["infirmier"], "valeur": [1]})  # a header no synonym knows
     with pytest.raises(ValidationError, match="colonne « count » absente \\(count='count'\\)"):
         read_supply(frame)
     with pytest.raises(ValidationError) as err:
@@ -309,3 +309,16 @@ def test_an_arrondissement_whose_city_is_outside_the_layer_is_set_aside():
         [3, "75112", 2.0, "arrondissement de 75056, commune hors de la couche étudiée"]]
     with pytest.raises(ValidationError, match="ligne 3, code 75112 : arrondissement de 75056"):
         read_professionals(table, communes=hdf)
+
+
+def test_a_supply_table_with_french_headers_is_read_without_naming_its_columns():
+    """« Code INSEE ; Profession ; Effectif » (the synonyms the reader knows) needed code=, count=… before."""
+    import pandas as pd
+
+    from cpts_geo.io.supply import read_supply
+
+    table = pd.DataFrame({"Code INSEE": ["80021", "80001"], "Profession": ["médecin généraliste"] * 2,
+                          "Effectif": ["300", "40"]})
+    read = read_supply(table, unknown="report")
+    assert read.table["count"].tolist() == [300.0, 40.0]
+    assert read.table["code"].tolist() == ["80021", "80001"]

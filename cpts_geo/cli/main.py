@@ -178,6 +178,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--minutes", type=float,
                    help="portée de l'accessibilité en minutes, au plus 20 (défaut 20 ; paliers "
                         "DREES : poids nul à partir de 20 minutes)")
+    p.add_argument("--temps", metavar="FICHIER",
+                   help="temps de trajet réels entre communes (origine, destination, minutes : distancier Metric-OSRM de l'INSEE, table OSRM) au lieu des temps estimés")
     p.add_argument("-o", "--sortie", "--output", dest="output", default="offre_cpts.csv", metavar="FICHIER.csv",
                    help="tableau par CPTS et profession (CSV pour Excel)")
     p.set_defaults(command="offre")

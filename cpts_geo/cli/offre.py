@@ -78,10 +78,23 @@ def run(args: argparse.Namespace) -> int:
         path = out.with_name(f"{out.stem}_{name}.csv")
         write_csv(table, path, index=False)
         print(f"  détail : {path}")
+    costs = None
+    if getattr(args, "temps", None):
+        from cpts_geo.io.costs import read_costs
+
+        costs = read_costs(args.temps)
+        print(f"Temps de trajet : {args.temps} ({number(len(costs))} paires de communes), au lieu des temps "
+              "estimés à partir des distances.")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # summarised below, for the communes of the CPTS
         result = cpts_supply(supply, france, checked.membership, names=checked.cpts["name"],
-                             professions=professions, max_minutes=minutes, quiet=True)
+                             professions=professions, max_minutes=minutes, costs=costs, quiet=True)
+    if costs is not None:
+        ours = set(checked.membership["code"].astype(str))
+        absent = sorted(c for c in result.accessibility.not_in_costs if str(c) in ours)
+        if absent:
+            print(f"{len(absent)} commune(s) des CPTS absente(s) de la table des temps (accessibilité inconnue) : "
+                  f"{', '.join(map(str, absent[:10]))}{' …' if len(absent) > 10 else ''}")
     table = cpts_supply_table(result)
     write_table(table, out)
     print(f"Densité et accessibilité de {len(checked.cpts)} CPTS écrites dans {out}.")

@@ -427,6 +427,7 @@ def cpts_supply(
     max_minutes: float | None = None,
     per: float = PER,
     reference: pd.DataFrame | None = None,
+    costs: pd.DataFrame | None = None,
     quiet: bool = False,
 ) -> CptsSupply:
     """Density and accessibility (E2SFCA) of professionals per CPTS and profession, side by side.
@@ -457,6 +458,10 @@ def cpts_supply(
     reference : DataFrame, optional
         The layer of the department, region and France references of :func:`density`
         (default: all of France, embedded).
+    costs : DataFrame, optional
+        Real travel times (``origin``, ``destination``, ``minutes``; e.g. INSEE's distancier
+        Metric-OSRM, read by :func:`cpts_geo.io.costs.read_costs`) instead of the times estimated
+        from distances; passed to :func:`~cpts_geo.indicators.accessibility.accessibility`.
     quiet : bool, default False
         Passed to :func:`~cpts_geo.indicators.accessibility.accessibility` (its warnings are about the
         communes within reach of the CPTS; the result's lists are about the CPTS).
@@ -491,7 +496,13 @@ def cpts_supply(
     profs = list(dens.table.index.unique("profession"))
     # on the communes within reach of the CPTS only: the same values as on the whole layer
     near = within_reach(pd.Index(membership["code"].astype(str)), communes, max_minutes=minutes)
-    acc = accessibility(supply_in(supply, near.index), near, professions=profs, max_minutes=minutes,
+    if costs is not None:  # codes cleaned and mapped on the whole layer (reported), then the pairs in reach
+        from cpts_geo.indicators.accessibility import _costs_on_layer
+
+        costs = _costs_on_layer(costs[["origin", "destination", "minutes"]], communes)[0]
+        keep = costs["origin"].isin(near.index) & costs["destination"].isin(near.index)
+        costs = costs[keep.to_numpy()].reset_index(drop=True)
+    acc = accessibility(supply_in(supply, near.index), near, costs=costs, professions=profs, max_minutes=minutes,
                         per=per, quiet=quiet)
     terrs = {prof: territory_accessibility(acc.table[prof], membership,
                                            weights=acc.table["demand"]) for prof in profs}
@@ -551,9 +562,13 @@ def accessibility_header(result: CptsSupply) -> str:
     Returns
     -------
     str
-        For instance ``"Accessibilité E2SFCA (20 min, pour 10 000 hab.)"``.
+        For instance ``"Accessibilité E2SFCA (20 min, pour 10 000 hab.)"`` with times estimated from
+        distances, ``"Accessibilité E2SFCA (temps fournis, 20 min, pour 10 000 hab.)"`` with a user's
+        travel times.
     """
-    return f"Accessibilité E2SFCA ({number(result.max_minutes, None)} min, pour {number(result.per)} hab.)"
+    given = "km" not in result.accessibility.costs.columns
+    return (f"Accessibilité E2SFCA ({'temps fournis, ' if given else ''}{number(result.max_minutes, None)} min, "
+            f"pour {number(result.per)} hab.)")
 
 
 

@@ -220,6 +220,11 @@ def _professionals(read: ReadTable, *, code: str, profession: str, count: str, f
         wanted["fte"] = fte
     if age:
         wanted["age"] = age
+    # a column not found under the name given: the header recognised for it (« Effectif », « Code INSEE »…)
+    recognised = {field: header for header, field in read.fields.items()}
+    wanted = {key: col if col in frame.columns else recognised.get(key, col) for key, col in wanted.items()}
+    code, profession, count = wanted["code"], wanted["profession"], wanted["count"]
+    fte, age = wanted.get("fte"), wanted.get("age")
     missing = [(key, col) for key, col in wanted.items() if col not in frame.columns]
     if missing:
         raise ValidationError(
