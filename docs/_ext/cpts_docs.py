@@ -95,7 +95,7 @@ def api_pages(folder: str | Path) -> dict[str, str]:
     pages: dict[str, str] = {}
     for page, (title, prefix) in LAYERS.items():
         modules = sorted(m for m in entries if m == prefix or m.startswith(prefix + "."))
-        lines = [f".. Written by docs/_ext/cpts_docs.py from cpts_geo.API: do not edit.", "",
+        lines = [".. Written by docs/_ext/cpts_docs.py from cpts_geo.API: do not edit.", "",
                  title, "=" * len(title), "", f".. automodule:: {prefix}", "   :no-members:", ""]
         for module in modules:
             if module != prefix:
