@@ -72,7 +72,9 @@ numpydoc_xref_param_type = False
 
 html_theme = "furo"
 html_title = f"cpts_geo {release}"
-html_static_path: list[str] = []
+html_static_path = ["_static"]
+html_css_files = ["cpts.css"]
+html_copy_source = False
 html_last_updated_fmt = None
 html_show_sourcelink = False
 html_theme_options = {"navigation_with_keys": True}
