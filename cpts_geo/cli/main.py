@@ -110,6 +110,12 @@ def _parser() -> argparse.ArgumentParser:
                             "étape publiée puis étape (l'une des cinq du guide) ; les libellés DGOS, "
                             "Île-de-France et ARS courants sont déjà connus")
 
+    def color_arg(p):
+        p.add_argument("--couleur", metavar="COULEUR",
+                       help="couleur des CPTS : etape, taille, cpts (une couleur par CPTS, jamais celle d'une "
+                            "voisine) ou un indicateur (population, superficie, communes) ; défaut : "
+                            "l'étape quand le registre en donne, cpts sinon")
+
     def columns_arg(p, *kinds):
         p.add_argument("--colonnes", metavar="CHAMP=EN-TÊTE,…",
                        help="en-têtes de vos fichiers que la commande ne reconnaît pas, ex. "
@@ -259,7 +265,7 @@ def _parser() -> argparse.ArgumentParser:
                         "(.gpkg stylé pour QGIS, .parquet, .geojson, .shp)")
     p.set_defaults(command="compare")
 
-    p = sub.add_parser("carte", help="carte régionale des CPTS par étape (HTML autonome + PNG)")
+    p = sub.add_parser("carte", help="carte régionale des CPTS par étape, taille ou indicateur (HTML autonome + PNG)")
     p.add_argument("registry", nargs="?", default=None, metavar="REGISTRE",
                    help="registre CSV/XLSX/GPKG ou périmètres ; par défaut le registre illustratif "
                         "des Hauts-de-France")
@@ -274,6 +280,7 @@ def _parser() -> argparse.ArgumentParser:
                         "de tuiles https://…/{z}/{x}/{y}.png avec --fond-attribution")
     p.add_argument("--fond-attribution", default=None, metavar="TEXTE",
                    help="source et licence d'un fond de carte personnalisé (obligatoire avec une adresse)")
+    color_arg(p)
     p.add_argument("--sans-png", "--no-png", dest="no_png", action="store_true", help="ne pas écrire la carte imprimable PNG")
     p.add_argument("--dpi", type=int, default=200, help="résolution du PNG (défaut 200)")
     reading_args(p)
@@ -308,6 +315,7 @@ def _parser() -> argparse.ArgumentParser:
                    help="aussi une carte par département")
     p.add_argument("--passage", metavar="FICHIER", help="table de passage INSEE des anciens codes")
     stage_arg(p)
+    color_arg(p)
     p.add_argument("--sans-png", "--no-png", dest="no_png", action="store_true", help="sans les cartes imprimables PNG")
     p.add_argument("--dpi", type=int, default=200, help="résolution des PNG (défaut 200)")
     p.add_argument("--forcer", "--force", dest="force", action="store_true",
