@@ -372,7 +372,9 @@ def layer_style_qml(kind: str, fields: list[str]) -> str:
     if kind == "changements":
         from cpts_geo.domain.compare import CHANGES
 
-        palette = ["#1b9e77", "#d95f02", "#7570b3", "#66a61e", "#e7298a", "#e6ab02", "#a6761d", "#666666"]
+        # one colour per kind of change; what is outside the other source's field in light greys
+        palette = ["#1b9e77", "#d95f02", "#7570b3", "#66a61e", "#e7298a", "#e6ab02", "#a6761d", "#666666",
+                   "#cccccc", "#e5e5e5"]
         cats = "".join(f'<category symbol="{i}" value={quoteattr(v)} label={quoteattr(v)} render="true"/>'
                        for i, v in enumerate(CHANGES))
         syms = "".join(_fill_symbol(str(i), palette[i % len(palette)], outline="#232323", width=0.3)
