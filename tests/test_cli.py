@@ -326,3 +326,17 @@ def test_colonnes_and_etapes_a_listing_as_it_comes(tmp_path, capsys):
     assert "« N° structure » (cpts_id)" in capsys.readouterr().err
     assert main(["valider", str(listing), "--colonnes", "identifiant=N° de la structure"]) == 2
     assert "colonnes possibles : " in capsys.readouterr().err
+
+
+def test_colonnes_one_syntax_for_the_flow_table_too(tmp_path, capsys):
+    registry = tmp_path / "registre.csv"
+    registry.write_text("cpts_id;code_commune\nA;61001\nA;61002\nB;61006\n", encoding="utf-8")
+    flows = tmp_path / "flux.csv"
+    flows.write_text("Commune de domicile;Lieu des soins;Nb patients\n61001;61001;120\n61002;61001;30\n"
+                     "61006;61001;25\n61006;61006;50\n", encoding="utf-8")
+    out = tmp_path / "indicateurs.csv"
+    assert main(["flux", str(flows), str(registry), "-o", str(out)]) == 2
+    assert '--colonnes "origin=' in capsys.readouterr().err
+    assert main(["flux", str(flows), str(registry), "-o", str(out), "--colonnes",
+                 "origin=Commune de domicile,destination=Lieu des soins,volume=Nb patients"]) == 0
+    assert "B B : rétention 66,7 %" in capsys.readouterr().out
