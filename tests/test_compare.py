@@ -155,7 +155,7 @@ def paca_sources(tmp_path_factory):
 
 
 def test_a_department_against_its_region_reports_only_the_real_differences(paca_sources, capsys):
-    old, new, alpes, regional = paca_sources
+    old, new, alpes, _ = paca_sources
     assert main(["comparer", str(old), str(new), "--departements", "06"]) == 0
     out = capsys.readouterr().out
     assert "Comparaison restreinte aux départements 06" in out
@@ -168,7 +168,7 @@ def test_a_department_against_its_region_reports_only_the_real_differences(paca_
 def test_without_an_area_the_other_sources_field_is_set_apart(paca_sources):
     from cpts_geo.io.registry import read_registry_report
 
-    old, new, alpes, regional = paca_sources
+    old, new, _, regional = paca_sources
     cmp = compare_registries(read_registry_report(old), read_registry_report(new))
     assert cmp.fields == (("06",), ("04", "05", "06", "13", "83", "84")) and not cmp.restricted
     s = cmp.summary
