@@ -57,6 +57,36 @@ def hdf_map(tmp_path_factory, hdf_communes):
     return path, terr, layer
 
 
+@pytest.fixture(scope="session")
+def ars_export(tmp_path_factory):
+    """A regional listing without stages, shaped like an ARS export: 70 CPTS of Pays de la Loire,
+    one per EPCI (built from the embedded communes; the 71st EPCI left in no CPTS), its own
+    headers, no stage column. ``(path, communes of the region, table, neighbours)``: the pairs of
+    CPTS whose communes touch, from the commune layer (independently of the package's own
+    adjacency)."""
+    import geopandas as gpd
+    import pandas as pd
+
+    from cpts_geo.domain.communes import load_communes
+
+    pdl = load_communes(region="52", crs=None)
+    epcis = sorted(pdl["epci"].dropna().unique())
+    assert len(epcis) == 71
+    chosen = pdl[pdl["epci"].isin(epcis[:70])]
+    ids = {e: f"CPTS-{i + 1:02d}" for i, e in enumerate(epcis[:70])}
+    table = pd.DataFrame({"Code CPTS": chosen["epci"].map(ids).to_numpy(),
+                          "Nom CPTS": ("CPTS " + chosen["epci_name"].astype(str)).to_numpy(),
+                          "Code commune": chosen.index.to_numpy(), "Nom commune": chosen["name"].to_numpy()})
+    path = tmp_path_factory.mktemp("ars") / "export_ars.csv"
+    table.to_csv(path, sep=";", index=False, encoding="utf-8-sig")
+    cpts_of = dict(zip(table["Code commune"], table["Code CPTS"]))
+    layer = pdl[pdl.index.isin(list(cpts_of))][["geometry"]].reset_index(names="code")
+    pairs = gpd.sjoin(layer, layer, predicate="intersects")
+    a, b = pairs["code_left"].map(cpts_of), pairs["code_right"].map(cpts_of)
+    neighbours = {frozenset(p) for p in zip(a, b) if p[0] != p[1]}
+    return path, pdl, table, neighbours
+
+
 def pytest_collection_modifyitems(config, items):
     """Mark tests by what they need, so that ``-m "not real_data"`` or ``-m browser`` select them."""
     for item in items:

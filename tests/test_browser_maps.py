@@ -156,3 +156,28 @@ def test_payloads_in_every_user_text_field_stay_inert(browser, tmp_path):
             assert page.locator(".cpts-title-main").text_content() == PAYLOAD
             assert PAYLOAD in page.locator(".leaflet-control-layers-overlays").text_content()
         page.close()
+
+
+def test_a_listing_without_stages_neighbours_never_share_a_fill(browser, ars_export, tmp_path):
+    """The 70-CPTS map as the browser draws it: the fill of every CPTS polygon read from the page,
+    no two neighbours alike, the legend without an empty class."""
+    from cpts_geo.cli import main
+
+    path, _, _, neighbours = ars_export
+    out = tmp_path / "pays-de-la-loire.html"
+    assert main(["carte", str(path), "-o", str(out), "--sans-png"]) == 0
+    page = open_page(browser, out)
+    fills = page.evaluate("""() => {
+        const out = {}; const m = window.cptsGeo.map;
+        m.eachLayer(l => { if (l.getTooltip && l.options.className === 'cpts-polygon') {
+            const c = l.getTooltip()._content(); const id = c.lastChild.lastChild.textContent;
+            out[id] = getComputedStyle(l.getElement()).fill; } });
+        return out; }""")
+    assert len(fills) == 70 and len(set(fills.values())) >= 4
+    assert not [p for p in neighbours if len({fills[c] for c in p}) == 1]
+    legend = page.locator(".cpts-legend-label").all_text_contents()
+    assert legend == ["70 CPTS (étape non renseignée) : une couleur par CPTS, différente de ses voisines",
+                      "Zone blanche (non couverte)"]
+    assert not page.errors
+    page.screenshot(path=str(tmp_path / "sans-etapes.png"))
+    print(tmp_path / "sans-etapes.png")

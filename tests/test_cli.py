@@ -285,3 +285,58 @@ def test_carte_by_arrondissement_and_a_region_without_cpts(tmp_path, capsys):
     err = capsys.readouterr().err
     assert "Aucune CPTS du registre n'a de commune dans la région 11 ; régions du registre : 84." in err
     assert "plusieurs régions ()" not in err
+
+
+def test_colonnes_and_etapes_a_listing_as_it_comes(tmp_path, capsys):
+    """A listing with its own headers and its own stage words: --colonnes maps the headers, the
+    unknown words are listed once each with a mapping file to fill, which --etapes then reads;
+    the wording as published is kept in the outputs beside the stage."""
+    listing = tmp_path / "liste.csv"
+    listing.write_text("N° de la structure;Libellé;Statut projet;Commune (INSEE)\n"
+                       "1;CPTS Nord;Phase 3;93001\n1;CPTS Nord;Phase 3;93005\n"
+                       "2;CPTS Sud;Phase 1;93006\n2;CPTS Sud;Phase 1;93007\n"
+                       "3;CPTS Est;en fonctionnement;93008\n", encoding="utf-8")
+    columns = "cpts_id=N° de la structure,cpts_name=Libellé,stage=Statut projet,commune_code=Commune (INSEE)"
+    assert main(["valider", str(listing), "--colonnes", columns]) == 2
+    err = capsys.readouterr().err
+    assert "lignes 2, 3 : étape « Phase 3 » non reconnue" in err
+    assert "lignes 4, 5 : étape « Phase 1 » non reconnue" in err
+    template = tmp_path / "liste_etapes.csv"
+    assert f"Correspondance des étapes à compléter : {template}" in err
+    table = pd.read_csv(template, sep=";", encoding="utf-8-sig", dtype=str, keep_default_na=False)
+    assert table.iloc[:, 0].tolist() == ["Phase 3", "Phase 1"] and set(table.iloc[:, 1]) == {""}
+    # filled by the user: never overwritten by a later run
+    template.write_text("étape telle que publiée;étape\nPhase 1;1\n", encoding="utf-8")
+    assert main(["valider", str(listing), "--colonnes", columns, "--etapes", str(template)]) == 2
+    err = capsys.readouterr().err
+    assert "Phase 3" in err and "Phase 1 »" not in err and "laissée telle quelle" in err
+    assert template.read_text(encoding="utf-8") == "étape telle que publiée;étape\nPhase 1;1\n"
+    template.write_text("étape telle que publiée;étape\nPhase 1;1\nPhase 2;Association créée\n"
+                        "Phase 3;Projet de santé validé\n", encoding="utf-8")
+    out_csv = tmp_path / "territoires.csv"
+    assert main(["territoires", str(listing), "--colonnes", columns, "--etapes", str(template),
+                 "-o", str(tmp_path / "t.gpkg"), "--tableau", str(out_csv)]) == 0
+    out = capsys.readouterr().out
+    assert "4 étapes, moins que les 5 du guide" in out
+    summary = pd.read_csv(out_csv, sep=";", encoding="utf-8-sig", dtype=str)
+    assert summary[["Étape", "Étape telle que publiée"]].values.tolist() == [
+        ["Projet de santé validé", "Phase 3"], ["Dynamique identifiée", "Phase 1"], ["ACI signé", "en fonctionnement"]]
+    # a header that is not in the file, a field that is not one: said, nothing guessed
+    assert main(["valider", str(listing), "--colonnes", "cpts_id=N° structure"]) == 2
+    assert "« N° structure » (cpts_id)" in capsys.readouterr().err
+    assert main(["valider", str(listing), "--colonnes", "identifiant=N° de la structure"]) == 2
+    assert "colonnes possibles : " in capsys.readouterr().err
+
+
+def test_colonnes_one_syntax_for_the_flow_table_too(tmp_path, capsys):
+    registry = tmp_path / "registre.csv"
+    registry.write_text("cpts_id;code_commune\nA;61001\nA;61002\nB;61006\n", encoding="utf-8")
+    flows = tmp_path / "flux.csv"
+    flows.write_text("Commune de domicile;Lieu des soins;Nb patients\n61001;61001;120\n61002;61001;30\n"
+                     "61006;61001;25\n61006;61006;50\n", encoding="utf-8")
+    out = tmp_path / "indicateurs.csv"
+    assert main(["flux", str(flows), str(registry), "-o", str(out)]) == 2
+    assert '--colonnes "origin=' in capsys.readouterr().err
+    assert main(["flux", str(flows), str(registry), "-o", str(out), "--colonnes",
+                 "origin=Commune de domicile,destination=Lieu des soins,volume=Nb patients"]) == 0
+    assert "B B : rétention 66,7 %" in capsys.readouterr().out

@@ -123,3 +123,74 @@ def test_cli_comparer(tmp_path, capsys, example):
     import openpyxl
 
     assert openpyxl.load_workbook(xlsx).sheetnames == ["Changements", "Rapprochement des CPTS"]
+
+
+# --- two sources covering different areas ---------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def paca_sources(tmp_path_factory):
+    """A regional listing of Provence-Alpes-Côte d'Azur (one CPTS per EPCI) and a department
+    listing of the Alpes-Maritimes with its own ids and names in capitals, one commune moved to
+    the neighbouring CPTS (built from the embedded communes, never a real listing)."""
+    from cpts_geo.domain.communes import load_communes
+
+    paca = load_communes(region="93", crs=None)
+    regional = pd.DataFrame({"Code CPTS": "R-" + paca["epci"].astype(str).to_numpy(),
+                             "Nom CPTS": ("CPTS " + paca["epci_name"].astype(str)).to_numpy(),
+                             "Code commune": paca.index.to_numpy(), "Commune": paca["name"].to_numpy()})
+    alpes = regional[regional["Code commune"].str.startswith("06")].copy()
+    alpes["Code CPTS"] = alpes["Code CPTS"].str.replace("R-", "AM-", regex=False)
+    alpes["Nom CPTS"] = alpes["Nom CPTS"].str.upper()
+    # one commune given to the CPTS of the neighbouring metropolis in the new listing
+    nice, cagnes = "06088", "06161"  # Villeneuve-Loubet (Sophia Antipolis) borders the metropolis
+    moved = alpes.loc[alpes["Code commune"] == cagnes, "Code CPTS"].iat[0]
+    assert moved != alpes.loc[alpes["Code commune"] == nice, "Code CPTS"].iat[0]
+    folder = tmp_path_factory.mktemp("paca")
+    regional.loc[regional["Code commune"] == cagnes, ["Code CPTS", "Nom CPTS"]] = \
+        regional.loc[regional["Code commune"] == nice, ["Code CPTS", "Nom CPTS"]].iloc[0].to_numpy()
+    old, new = folder / "alpes-maritimes.csv", folder / "paca.csv"
+    alpes.to_csv(old, sep=";", index=False)
+    regional.to_csv(new, sep=";", index=False)
+    return old, new, alpes, regional
+
+
+def test_a_department_against_its_region_reports_only_the_real_differences(paca_sources, capsys):
+    old, new, alpes, _ = paca_sources
+    assert main(["comparer", str(old), str(new), "--departements", "06"]) == 0
+    out = capsys.readouterr().out
+    assert "Comparaison restreinte aux départements 06" in out
+    n_06 = alpes["Code CPTS"].nunique()
+    assert f"{n_06} CPTS retrouvée(s) dans les deux registres, 0 dissoute(s), 0 créée(s)." in out
+    assert "Changements (1) :\n  commune changée de CPTS : 1\n" in out
+    assert "sortie de la couverture" not in out and "hors du champ" not in out
+
+
+def test_without_an_area_the_other_sources_field_is_set_apart(paca_sources):
+    from cpts_geo.io.registry import read_registry_report
+
+    old, new, _, regional = paca_sources
+    cmp = compare_registries(read_registry_report(old), read_registry_report(new))
+    assert cmp.fields == (("06",), ("04", "05", "06", "13", "83", "84")) and not cmp.restricted
+    s = cmp.summary
+    others = regional.loc[~regional["Code commune"].str.startswith("06")]
+    assert s["CPTS hors du champ de l'autre source"] == others["Code CPTS"].nunique()
+    assert s["commune hors du champ de l'autre source"] == len(others)
+    assert s["commune changée de CPTS"] == 1
+    assert s[["CPTS créée", "CPTS dissoute", "commune entrée dans la couverture",
+              "commune sortie de la couverture"]].sum() == 0
+
+
+def test_an_error_names_the_registry_it_comes_from(paca_sources, tmp_path, capsys):
+    old, new, alpes, _ = paca_sources
+    typo = alpes.copy()
+    typo.loc[typo["Code commune"] == "06157", "Commune"] = "Vense"  # Vence, misspelt on a public page
+    bad = tmp_path / "alpes-maritimes-2021.csv"
+    typo.to_csv(bad, sep=";", index=False)
+    assert main(["comparer", str(bad), str(new), "--departements", "06"]) == 2
+    err = capsys.readouterr().err
+    assert "Erreur : Registre ancien (alpes-maritimes-2021.csv) : Le registre ne respecte pas les règles" in err
+    assert "le nom « Vense » ne correspond pas au code 06157 (Vence)" in err
+    headless = tmp_path / "sans-code.csv"
+    headless.write_text("Code CPTS;Nom\nA;B\n", encoding="utf-8")
+    assert main(["comparer", str(old), str(headless)]) == 2
+    assert "Registre nouveau (sans-code.csv) : Colonnes obligatoires introuvables" in capsys.readouterr().err

@@ -302,3 +302,64 @@ def test_precomputed_national_simplification_is_a_coverage():
     assert len(drawn) == 34_875 - 4  # the 4 communes without geometry in the source
     assert shapely.is_valid(drawn).all()
     assert shapely.coverage_is_valid(drawn)  # neighbours share their borders: no gap, no sliver
+
+
+# --- a regional listing without stages (an ARS export) ------------------------------------------
+
+def test_carte_without_stages_gives_neighbours_distinct_colours(ars_export, tmp_path, capsys):
+    import json
+
+    import matplotlib.pyplot as plt
+    from matplotlib.colors import to_hex
+
+    from cpts_geo.cli import main
+    from cpts_geo.render.plotting import plot_stages
+    from cpts_geo.render.style import DISTINCT_COLORS
+
+    path, pdl, table, neighbours = ars_export
+    assert len(neighbours) > 150  # a real regional map: many touching CPTS
+    out = tmp_path / "carte.html"
+    assert main(["carte", str(path), "-o", str(out), "--dpi", "60"]) == 0
+    assert "70 CPTS" in capsys.readouterr().out
+    assert out.with_suffix(".png").stat().st_size > 20_000
+    page = out.read_text(encoding="utf-8")
+    data = json.loads(re.search(r"cptsGeoMap\(map_\w+, (\{.*\})\);", page).group(1).replace("{\\u007b", "{{"))
+    fill = {c["id"]: c["f"] for c in data["cpts"]}
+    assert len(fill) == 70 and set(fill.values()) <= set(DISTINCT_COLORS)
+    assert not [p for p in neighbours if len({fill[c] for c in p}) == 1]
+    # the legend lists only what is on the map: no empty stage, the zones blanches
+    entries = data["legend"]["entries"]
+    assert [e[0] for e in entries] == ["70 CPTS (étape non renseignée) : une couleur par CPTS, différente "
+                                       "de ses voisines"]
+    assert set(entries[0][1]) == set(fill.values()) and data["uncovered"]
+    # the print map: the same colours, the same legend
+    from cpts_geo.domain.registry import validate_registry
+    from cpts_geo.domain.territories import build_territories, communes_with_cpts
+
+    checked = validate_registry(table, pdl)
+    terr = build_territories(checked, pdl, parts=False)
+    ax = plot_stages(terr, communes_with_cpts(checked, pdl), labels=False)
+    drawn = next(c for c in ax.collections if c.get_gid() == "cpts").get_facecolors()
+    printed = {cid: to_hex(c).upper() for cid, c in zip(terr.index, drawn)}
+    assert printed == {k: v.upper() for k, v in fill.items()}
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == [entries[0][0], "Zone blanche (non couverte)"]
+    plt.close(ax.figure)
+
+
+def test_carte_couleur_choices_and_legends_without_empty_classes(ars_export, tmp_path, capsys):
+    import json
+
+    from cpts_geo.cli import main
+
+    path = ars_export[0]
+    out = tmp_path / "taille.html"
+    assert main(["carte", str(path), "-o", str(out), "--couleur", "taille", "--sans-png"]) == 0
+    data = json.loads(re.search(r"cptsGeoMap\(map_\w+, (\{.*\})\);", out.read_text(encoding="utf-8"))
+                      .group(1).replace("{\\u007b", "{{"))
+    labels = [e[0] for e in data["legend"]["entries"]]
+    assert labels and all(label.startswith("Taille ") for label in labels)
+    tiers = {c["tier"] for c in data["cpts"]}
+    assert len(labels) == len(tiers)  # only the tiers present
+    assert main(["carte", str(path), "-o", str(tmp_path / "x.html"), "--couleur", "densité"]) == 2
+    assert "Couleur « densité » inconnue" in capsys.readouterr().err
+    assert not (tmp_path / "x.html").exists()

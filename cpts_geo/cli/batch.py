@@ -23,11 +23,13 @@ def run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from cpts_geo.render.batch import batch_maps
+    from cpts_geo.render.style import check_color
 
+    check_color(args.couleur)
     _outputs_first(Path(args.out) / "index.html")
     checked, illustrative, france = _checked_for_maps(args)
     table = batch_maps(checked, args.out, departments=args.departements, png=not args.no_png,
                        dpi=args.dpi, force=args.force, illustrative=illustrative,
-                       communes=france if getattr(args, "population", None) else None)
+                       communes=france if getattr(args, "population", None) else None, column=args.couleur)
     print(f"{len(table)} carte(s) ; index : {args.out}/index.html ; synthèse : {args.out}/synthese.csv")
     return 0

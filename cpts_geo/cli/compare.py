@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from cpts_geo.cli.options import _load_layer, _passage
+from cpts_geo.cli.options import _columns_for, _load_layer, _passage, _reading, _stages
 from cpts_geo.domain.french import number
 
 
@@ -34,15 +34,23 @@ def run(args: argparse.Namespace) -> int:
     for name in (args.ancien, args.nouveau):
         if not Path(name).exists():
             raise FileNotFoundError(f"Fichier introuvable : {name}")
-    from cpts_geo.io.registry import read_registry
-
-    result = compare_registries(read_registry(args.ancien), read_registry(args.nouveau), communes,
-                                passage=_passage(args))
+    olds, news = _read(args, "ancien", args.ancien), _read(args, "nouveau", args.nouveau)
+    result = compare_registries(olds, news, communes, passage=_passage(args), stages=_stages(args),
+                                departments=args.departments, region=args.region)
+    old_field, new_field = result.fields
+    if result.restricted:
+        print(f"Comparaison restreinte aux départements {', '.join(old_field)} dans les deux registres.")
+    elif old_field != new_field and len(result.old.membership) and len(result.new.membership):
+        print(f"Champ de chaque registre (départements où il a des CPTS) : ancien {', '.join(old_field)} ; "
+              f"nouveau {', '.join(new_field)}. Ce qui est hors du champ de l'autre source est compté à part, "
+              "pas comme un changement ; --departements ou --region pour comparer une zone commune.")
     m = result.matches
+    apart = m["matched_by"] == "CPTS hors du champ de l'autre source"
     both = m.dropna(subset=["old_id", "new_id"])
     print(f"{number(len(both))} CPTS retrouvée(s) dans les deux registres, "
-          f"{number(int(m['new_id'].isna().sum()))} dissoute(s), {number(int(m['old_id'].isna().sum()))} "
-          "créée(s).")
+          f"{number(int((m['new_id'].isna() & ~apart).sum()))} dissoute(s), "
+          f"{number(int((m['old_id'].isna() & ~apart).sum()))} créée(s)"
+          + (f", {number(int(apart.sum()))} hors du champ de l'autre source" if apart.any() else "") + ".")
     renamed = both[(both["old_id"].astype(str) != both["new_id"].astype(str))
                    | (both["old_name"].astype(str) != both["new_name"].astype(str))]
     if len(renamed):
@@ -51,12 +59,18 @@ def run(args: argparse.Namespace) -> int:
             print(f"  - {rec.old_id} {rec.old_name} = {rec.new_id} {rec.new_name} ({rec.matched_by})")
         if len(renamed) > 10:
             print(f"  … et {number(len(renamed) - 10)} autre(s)")
-    if not len(result.changes):
+    outside = result.changes["change"].str.contains("hors du champ", regex=False)
+    if not (~outside).any():
         print("Aucun changement.")
     else:
-        print(f"Changements ({number(len(result.changes))}) :")
+        print(f"Changements ({number(int((~outside).sum()))}) :")
         for kind in CHANGES:
-            if result.summary[kind]:
+            if result.summary[kind] and "hors du champ" not in kind:
+                print(f"  {kind} : {number(int(result.summary[kind]))}")
+    if outside.any():
+        print("Hors du champ de l'autre source (listés à part, ce ne sont pas des changements) :")
+        for kind in CHANGES:
+            if result.summary[kind] and "hors du champ" in kind:
                 print(f"  {kind} : {number(int(result.summary[kind]))}")
     if layer_out:
         from cpts_geo.domain.compare import changes_layer
@@ -69,3 +83,19 @@ def run(args: argparse.Namespace) -> int:
         out = write_comparison(result, args.output)
         print(f"Tableau des changements écrit : {out}")
     return 0
+
+
+
+def _read(args: argparse.Namespace, which: str, path):
+    """Read one of the two registries; an error names it (ancien or nouveau, and its file)."""
+    from pathlib import Path
+
+    from cpts_geo.errors import ValidationError
+    from cpts_geo.io.registry import read_registry_report
+
+    options = _reading(args)
+    try:
+        return read_registry_report(path, columns=_columns_for(args, "registry"), **options)
+    except ValidationError as err:
+        raise ValidationError(f"Registre {which} ({Path(path).name}) : {err.summary}",
+                              err.problems.to_dict("records")) from None

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from cpts_geo.cli.options import _passage, _read_any_registry, _read_supply
+from cpts_geo.cli.options import _passage, _read_any_registry, _read_supply, _stages
 from cpts_geo.cli.report import _print_report
 from cpts_geo.domain.french import number
 
@@ -41,7 +41,7 @@ def run(args: argparse.Namespace) -> int:
         reg = _read_any_registry(args, communes)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            checked = validate_registry(reg, communes, passage=_passage(args))
+            checked = validate_registry(reg, communes, passage=_passage(args), stages=_stages(args))
         _print_report(checked.report)
     supply = None
     if args.supply:

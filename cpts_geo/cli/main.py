@@ -100,13 +100,32 @@ def _parser() -> argparse.ArgumentParser:
         p.add_argument("--profession", help="ne garder que cette profession (colonne profession de FLUX)")
         p.add_argument("--annee", help="ne garder que cette année (colonne année de FLUX)")
 
-    def stage_arg(p):
-        p.add_argument("--etape", metavar="ÉTAPE",
-                       help="étape donnée aux CPTS dont le registre ne dit pas l'étape, ex. « ACI signé » "
-                            "(sinon : « Étape non renseignée »)")
+    def stage_arg(p, default: bool = True):
+        if default:
+            p.add_argument("--etape", metavar="ÉTAPE",
+                           help="étape donnée aux CPTS dont le registre ne dit pas l'étape, ex. « ACI signé » "
+                                "(sinon : « Étape non renseignée »)")
+        p.add_argument("--etapes", metavar="FICHIER.csv",
+                       help="correspondance des étapes telles que le registre les écrit : deux colonnes, "
+                            "étape publiée puis étape (l'une des cinq du guide) ; les libellés DGOS, "
+                            "Île-de-France et ARS courants sont déjà connus")
 
-    def registry_args(p):
+    def color_arg(p):
+        p.add_argument("--couleur", metavar="COULEUR",
+                       help="couleur des CPTS : etape, taille, cpts (une couleur par CPTS, jamais celle d'une "
+                            "voisine) ou un indicateur (population, superficie, communes) ; défaut : "
+                            "l'étape quand le registre en donne, cpts sinon")
+
+    def columns_arg(p, *kinds):
+        p.add_argument("--colonnes", metavar="CHAMP=EN-TÊTE,…",
+                       help="en-têtes de vos fichiers que la commande ne reconnaît pas, ex. "
+                            "\"cpts_id=N° CPTS,commune_code=Code INSEE\" (les noms de l'argument columns= "
+                            "en Python ; un champ inconnu est refusé avec la liste des champs possibles)")
+        p.set_defaults(colonnes_kinds=kinds)
+
+    def registry_args(p, *kinds):
         reading_args(p)
+        columns_arg(p, "registry", "population", *kinds)
         p.add_argument("registry", nargs="?", default=None, metavar="REGISTRE",
                        help="registre CSV/XLSX/GPKG, ou périmètres (polygones) ; "
                             "par défaut le registre illustratif des Hauts-de-France")
@@ -155,7 +174,7 @@ def _parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("flux", aliases=["flows"], help="indicateurs de flux de patients par CPTS (rétention, fuite, attraction)")
     flow_table_args(p)
-    registry_args(p)
+    registry_args(p, "flows")
     p.add_argument("--seuil", type=_decimal, default=10, metavar="N",
                    help="secret statistique : masquer les volumes < N (défaut 10)")
     p.add_argument("-o", "--sortie", "--output", dest="output", default="indicateurs_flux.csv", metavar="FICHIER.csv",
@@ -167,7 +186,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("supply", metavar="PROFESSIONNELS",
                    help="BPE de l'INSEE (DEPCOM;TYPEQU;NB_EQUIP, ou colonnes D201…) ou table "
                         "code commune / profession / effectif (CSV, XLSX, Parquet)")
-    registry_args(p)
+    registry_args(p, "supply")
     p.add_argument("--format", choices=["auto", "bpe", "table"],
                    help="format de PROFESSIONNELS (défaut : reconnu d'après les colonnes)")
     p.add_argument("--code", help="colonne du code commune (table générique)")
@@ -207,7 +226,9 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("-o", "--sortie", "--output", dest="output", default="perimetres_proposes.csv", metavar="FICHIER.csv",
                    help="registre proposé (CSV) ; indicateurs des zones, comparaison et rapport des "
                         "codes écrits à côté")
+    stage_arg(p, default=False)
     reading_args(p)
+    columns_arg(p, "flows", "registry")
     p.set_defaults(command="perimeters")
 
     p = sub.add_parser("financement", aliases=["funding"], help="financement ACI par mission (une taille, ou chaque CPTS d'un registre)")
@@ -224,7 +245,9 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--sans-optionnelles", action="store_true", help="sans les missions optionnelles")
     p.add_argument("-o", "--sortie", "--csv", dest="csv", metavar="FICHIER",
                    help="écrire le tableau : .csv (pour Excel) ou .xlsx")
+    stage_arg(p, default=False)
     reading_args(p)
+    columns_arg(p, "registry", "population")
     population_args(p)
     p.set_defaults(command="funding")
 
@@ -236,12 +259,15 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--departements", "--departments", dest="departments", nargs="+", metavar="DEP",
                    help="codes ou noms de départements")
     p.add_argument("--passage", metavar="FICHIER", help="table de passage INSEE des anciens codes")
+    stage_arg(p, default=False)
+    reading_args(p)
+    columns_arg(p, "registry")
     p.add_argument("-o", "--sortie", "--output", dest="output", metavar="FICHIER",
                    help="changements écrits : tableau (.csv pour Excel, .xlsx) ou couche changements "
                         "(.gpkg stylé pour QGIS, .parquet, .geojson, .shp)")
     p.set_defaults(command="compare")
 
-    p = sub.add_parser("carte", help="carte régionale des CPTS par étape (HTML autonome + PNG)")
+    p = sub.add_parser("carte", help="carte régionale des CPTS par étape, taille ou indicateur (HTML autonome + PNG)")
     p.add_argument("registry", nargs="?", default=None, metavar="REGISTRE",
                    help="registre CSV/XLSX/GPKG ou périmètres ; par défaut le registre illustratif "
                         "des Hauts-de-France")
@@ -256,9 +282,11 @@ def _parser() -> argparse.ArgumentParser:
                         "de tuiles https://…/{z}/{x}/{y}.png avec --fond-attribution")
     p.add_argument("--fond-attribution", default=None, metavar="TEXTE",
                    help="source et licence d'un fond de carte personnalisé (obligatoire avec une adresse)")
+    color_arg(p)
     p.add_argument("--sans-png", "--no-png", dest="no_png", action="store_true", help="ne pas écrire la carte imprimable PNG")
     p.add_argument("--dpi", type=int, default=200, help="résolution du PNG (défaut 200)")
     reading_args(p)
+    columns_arg(p, "registry", "population")
     population_args(p)
     p.set_defaults(command="maps")
 
@@ -276,6 +304,9 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--passage", metavar="FICHIER", help="table de passage INSEE des anciens codes")
     p.add_argument("-o", "--sortie", "--output", dest="output", metavar="FICHIER.html",
                    help="page écrite (défaut : maps/editeur-<région>.html)")
+    stage_arg(p, default=False)
+    reading_args(p)
+    columns_arg(p, "registry", "supply")
     p.set_defaults(command="editor")
 
     p = sub.add_parser("cartes", aliases=["batch"], help="cartes de chaque région (et département) d'un registre, avec index")
@@ -286,11 +317,13 @@ def _parser() -> argparse.ArgumentParser:
                    help="aussi une carte par département")
     p.add_argument("--passage", metavar="FICHIER", help="table de passage INSEE des anciens codes")
     stage_arg(p)
+    color_arg(p)
     p.add_argument("--sans-png", "--no-png", dest="no_png", action="store_true", help="sans les cartes imprimables PNG")
     p.add_argument("--dpi", type=int, default=200, help="résolution des PNG (défaut 200)")
     p.add_argument("--forcer", "--force", dest="force", action="store_true",
                    help="refaire aussi les cartes inchangées")
     reading_args(p)
+    columns_arg(p, "registry", "population")
     population_args(p)
     p.set_defaults(command="batch")
 

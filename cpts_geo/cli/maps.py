@@ -1,4 +1,4 @@
-"""``cpts-geo carte`` and ``cpts-geo cartes``: the regional map, or the maps of every area."""
+"""``cpts-geo carte``: the regional map (HTML and PNG), coloured by stage, tier, CPTS or an indicator."""
 
 from __future__ import annotations
 
@@ -27,8 +27,10 @@ def run(args: argparse.Namespace) -> int:
     from cpts_geo.domain.codes import city_of
     from cpts_geo.domain.communes import region_code
     from cpts_geo.render.batch import area_maps, slug
+    from cpts_geo.render.style import check_color
 
     t0 = time.perf_counter()
+    check_color(args.couleur)
     _outputs_first(Path(args.output) if args.output else Path("maps") / "carte.html")
     checked, illustrative, france = _checked_for_maps(args)
     region = region_code(args.region) if args.region else None
@@ -49,7 +51,7 @@ def run(args: argparse.Namespace) -> int:
     out = Path(args.output) if args.output else Path("maps") / f"{slug(name)}.html"
     res = area_maps(checked, region=region, html_path=out, png=not args.no_png, dpi=args.dpi,
                     illustrative=illustrative, fond=args.fond, fond_attribution=args.fond_attribution,
-                    communes=france if getattr(args, "population", None) else None)
+                    communes=france if getattr(args, "population", None) else None, column=args.couleur)
     print(f"Carte écrite : {out} ({number(res['size_mb'], 1)} Mo, {res['n_cpts']} CPTS, "
           f"{number(res['n_communes'])} communes)")
     if res["png"]:

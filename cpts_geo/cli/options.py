@@ -27,8 +27,9 @@ def _own_population(args: argparse.Namespace, communes):
     if not getattr(args, "millesime_population", None):
         raise ValueError("--population : donnez aussi le millésime de ces populations avec "
                          "--millesime-population AAAA (ex. 2022), il est indiqué dans chaque résultat.")
+    named = {k: v for k, v in _columns(args).items() if k in ("code", "population")}
     res = with_population(communes, args.population, vintage=args.millesime_population,
-                          cog=getattr(args, "cog_population", None))
+                          cog=getattr(args, "cog_population", None), **named)
     given = int(res.communes["population"].notna().sum())
     print(f"Population municipale {res.vintage} lue dans {args.population} (codes du COG {res.cog}) : "
           f"{number(given)} communes renseignées.")
@@ -75,7 +76,8 @@ def _read_any_registry(args: argparse.Namespace, communes):
                 with warnings.catch_warnings():
                     warnings.simplefilter("ignore", UserWarning)
                     reg, cut, without, _ = registry_from_perimeters(read_perimeters(path, layer=layer),
-                                                                    communes)
+                                                                    communes,
+                                                                    columns=_columns_for(args, "registry"))
                 print(f"Périmètres dessinés : {reg['cpts_id'].nunique()} CPTS, "
                       f"{len(reg)} communes rattachées (≥ 50 % de leur surface).")
                 if len(without):
@@ -91,7 +93,7 @@ def _read_any_registry(args: argparse.Namespace, communes):
                 return RegistryRead(reg, source=path.name, reading=f"couche « {layer} »" if layer else "",
                                     recognised={})
         options["layer"] = layer
-    read = read_registry_report(path, **options)
+    read = read_registry_report(path, columns=_columns_for(args, "registry"), **options)
     _said("Registre", read.reading)
     _said_columns(read)
     return read
@@ -114,18 +116,21 @@ def _said_columns(read) -> None:
 
 def _validated(args: argparse.Namespace, reg, communes):
     """validate_registry for the CLI: on failure, the complete list of problems is written next
-    to the registry (``<registre>_problemes.csv``) and the error says where."""
+    to the registry (``<registre>_problemes.csv``), and for stage wordings it does not know, the
+    mapping file to fill (``<registre>_etapes.csv``, never over an existing file); the error
+    says where. The registry's own stage vocabulary is said."""
     import warnings
     from pathlib import Path
 
     from cpts_geo.domain.registry import validate_registry
+    from cpts_geo.domain.stages import vocabulary_note
     from cpts_geo.errors import ValidationError
 
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # the report printed afterwards lists every repair
             checked = validate_registry(reg, communes, passage=_passage(args),
-                                        stage_default=getattr(args, "etape", None))
+                                        stage_default=getattr(args, "etape", None), stages=_stages(args))
     except ValidationError as err:
         if args.registry not in (None, "exemple") and len(err.problems):
             source = Path(args.registry)
@@ -135,12 +140,101 @@ def _validated(args: argparse.Namespace, reg, communes):
                 err.problems_file = target
             except OSError as os_err:
                 err.problems_file_error = f"{target} : {os_err.strerror or os_err}"
+            _stage_template(err, source)
         raise
     filled = checked.report["reason"].astype(str).str.startswith("étape non renseignée remplie")
     if filled.any():
         print(f"Étape « {args.etape} » donnée aux CPTS sans étape : {number(int(filled.sum()))} "
               "ligne(s) remplie(s).")
+    note = vocabulary_note(checked.vocabulary)
+    if note:
+        print(note)
     return checked
+
+
+
+def _stage_template(err, source) -> None:
+    """Write the stage mapping to fill for the unknown wordings of ``err`` beside ``source``
+    (``<registre>_etapes.csv``), unless a file is already there (it may be the user's)."""
+    from cpts_geo.io.registry import write_stage_template
+
+    problems = err.problems
+    if "wording" not in problems.columns:
+        return
+    words = problems[problems["wording"].notna()]
+    if not len(words):
+        return
+    target = source.with_name(f"{source.stem}_etapes.csv")
+    unknown = list(zip(words["wording"], words["closest"].where(words["closest"].notna(), None)))
+    if target.exists():
+        err.mapping_file_exists = target
+        return
+    try:
+        err.mapping_file = write_stage_template(target, unknown)
+    except OSError as os_err:
+        err.mapping_file_error = f"{target} : {os_err.strerror or os_err}"
+
+
+
+def _columns(args: argparse.Namespace) -> dict[str, str]:
+    """--colonnes « champ=en-tête,… » read once: ``{field: header}``.
+
+    Each field must be one of the tables the command reads (``args.colonnes_kinds``); a header
+    may hold commas when the next part does not look like ``champ=``.
+    """
+    import re
+
+    given = getattr(args, "colonnes", None)
+    if given is None:
+        return {}
+    if isinstance(given, dict):
+        return given
+    from cpts_geo.domain.headers import SYNONYMS
+
+    kinds = getattr(args, "colonnes_kinds", ("registry",))
+    fields = {f for k in kinds for f in SYNONYMS[k]}
+    out: dict[str, str] = {}
+    problems = []
+    for part in re.split(r",(?=\s*[A-Za-z_]+\s*=)", given):
+        if not part.strip():
+            continue
+        field, sep, header = part.partition("=")
+        field, header = field.strip(), header.strip()
+        if not sep or not field or not header:
+            problems.append(f"« {part.strip()} » : attendu champ=en-tête")
+        elif field not in fields:
+            problems.append(f"« {field} » n'est pas une colonne de ce que lit la commande")
+        elif field in out and out[field] != header:
+            problems.append(f"« {field} » donné deux fois ({out[field]} / {header})")
+        else:
+            out[field] = header
+    if problems:
+        raise ValueError("--colonnes : " + " ; ".join(problems) + ". Syntaxe : --colonnes "
+                         "\"cpts_id=N° CPTS,commune_code=Code INSEE\" ; colonnes possibles : "
+                         + ", ".join(sorted(fields)) + ".")
+    args.colonnes = out
+    return out
+
+
+
+def _columns_for(args: argparse.Namespace, kind: str) -> dict[str, str]:
+    """The ``columns=`` of the readers (``{header: field}``) for one kind of table."""
+    from cpts_geo.domain.headers import SYNONYMS
+
+    return {header: field for field, header in _columns(args).items() if field in SYNONYMS[kind]}
+
+
+
+def _stages(args: argparse.Namespace):
+    """The stage mapping of --etapes, read once (``None`` without it)."""
+    given = getattr(args, "etapes", None)
+    if given is None or not isinstance(given, str):
+        return given
+    from cpts_geo.io.registry import read_stage_mapping
+
+    args.etapes = read_stage_mapping(given)
+    print(f"Correspondance des étapes lue dans {given} : {number(len(args.etapes.entries))} libellé(s).")
+    return args.etapes
 
 
 
@@ -266,7 +360,8 @@ def _read_flow_table(args: argparse.Namespace, membership, out):
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # every repair is in <output>_codes, summed up below
-        raw = flows_io.read_mobpro(args.flows) if args.mobpro else flows_io.read_flows(args.flows, **_flow_reading(args))
+        raw = flows_io.read_mobpro(args.flows) if args.mobpro else flows_io.read_flows(
+            args.flows, columns=_columns_for(args, "flows") or None, **_flow_reading(args))
         raw = F.select_flows(raw, profession=args.profession, year=args.annee)
         prepared = F.prepare_flows(raw, passage=_passage(args), membership=membership)
     _said("Fichier des flux", raw.reading)
@@ -290,6 +385,12 @@ def _read_supply(args: argparse.Namespace, communes):
     options.pop("layer")
     columns = {key: getattr(args, name, None) for key, name in
                (("code", "code"), ("profession", "profession"), ("count", "effectif"))}
+    for key, header in _columns(args).items():
+        if key in columns:
+            if columns[key] is not None and columns[key] != header:
+                raise ValueError(f"--colonnes {key}={header} et {_SUPPLY_OPTIONS[key]} {columns[key]} "
+                                 "se contredisent : donnez l'une ou l'autre.")
+            columns[key] = header
     columns["format"] = getattr(args, "format", None)
     read = read_supply(args.supply, communes=communes, passage=_passage(args), unknown="report",
                        names=_SUPPLY_OPTIONS, **{k: v for k, v in columns.items() if v is not None},

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from cpts_geo.cli.options import _outputs_first, _passage, _read_flow_table, _reading
+from cpts_geo.cli.options import _columns_for, _outputs_first, _passage, _read_flow_table, _reading, _stages
 from cpts_geo.domain.french import number
 
 
@@ -40,8 +40,9 @@ def run(args: argparse.Namespace) -> int:
 
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            membership = validate_registry(read_registry(args.registre, **_reading(args)), load_communes(),
-                                           passage=_passage(args)).membership
+            membership = validate_registry(read_registry(args.registre, columns=_columns_for(args, "registry"),
+                                                         **_reading(args)), load_communes(),
+                                           passage=_passage(args), stages=_stages(args)).membership
         # Paris, Lyon, Marseille by arrondissement where the registry divides them
         area = F.commune_units(area, membership["code"])
         if not args.chevauchement and area.index.isin(membership["code"]).all():

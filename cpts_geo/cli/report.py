@@ -60,6 +60,17 @@ def _print_problems(err, *, per_kind: int = 5) -> None:
         print(f"Liste complète des problèmes : {err.problems_file}", file=sys.stderr)
     elif err.problems_file_error:
         print(f"Liste complète des problèmes non écrite ({err.problems_file_error}).", file=sys.stderr)
+    mapping = getattr(err, "mapping_file", None)
+    exists = getattr(err, "mapping_file_exists", None)
+    if mapping:
+        print(f"Correspondance des étapes à compléter : {mapping} (une ligne par étape publiée non reconnue ; "
+              "écrivez dans la colonne « étape » l'une des cinq étapes), puis relancez avec "
+              f"--etapes {mapping}", file=sys.stderr)
+    elif exists:
+        print(f"Ajoutez ces étapes publiées à votre correspondance ({exists}, laissée telle quelle) "
+              "et relancez avec --etapes.", file=sys.stderr)
+    elif getattr(err, "mapping_file_error", None):
+        print(f"Correspondance des étapes non écrite ({err.mapping_file_error}).", file=sys.stderr)
 
 
 
@@ -126,14 +137,18 @@ def _commune_table(layer, *, covered: bool = True):
     """The commune layer as a table with French headers (codes as text)."""
     import pandas as pd
 
+    from cpts_geo.domain.stages import own_words
     from cpts_geo.domain.territories import FRENCH_HEADERS
 
     cols = ["name", "population", "department", "region", "epci_name"]
     if covered:
-        cols += ["cpts_id", "cpts_name", "stage", "share", "cpts_all"]
+        cols += ["cpts_id", "cpts_name", "stage", "published_stage", "share", "cpts_all"]
     table = pd.DataFrame(layer[[c for c in cols if c in layer.columns]]).copy()
-    if "stage" in table:
-        table["stage"] = table["stage"].astype("string")
+    if "published_stage" in table and not own_words(table["published_stage"]):
+        table = table.drop(columns="published_stage")
+    for col in ("stage", "published_stage"):
+        if col in table:
+            table[col] = table[col].astype("string")
     table.index = table.index.rename("code")
     headers = {**FRENCH_HEADERS, "department": "Département", "region": "Région",
                "epci_name": "EPCI", "cpts_id": "Identifiant CPTS"}

@@ -157,30 +157,23 @@ def parse_names(reg: pd.DataFrame) -> pd.Series:
 
 
 
-def parse_stage_column(reg: pd.DataFrame) -> tuple[pd.Series, list[dict]]:
-    """Stages of the rows (``<NA>`` where empty); a mistyped stage is a problem."""
-    from cpts_geo.domain.stages import STAGE_DTYPE, parse_stages
-    from cpts_geo.errors import ValidationError
+def parse_stage_column(reg: pd.DataFrame, mapping=None) -> tuple[pd.Series, pd.Series, pd.DataFrame, list[dict]]:
+    """Stages of the rows (``<NA>`` where empty), the wordings as published and the listing's
+    vocabulary (:func:`cpts_geo.domain.stages.stage_lookup`, with the user's ``mapping``); each
+    unknown wording is one problem listing all its rows."""
+    from cpts_geo.domain.stages import stage_lookup, unknown_message
 
-    raw = reg["stage"]
-    stages = pd.Series(pd.NA, index=reg.index, dtype=STAGE_DTYPE)
-    given = ~_empty_mask(raw) if raw.notna().any() else np.zeros(len(raw), bool)
+    mapped, unknown = stage_lookup(reg["stage"].reset_index(drop=True), mapping)
     problems: list[dict] = []
-    if given.any():
-        # parsed once per distinct spelling, then spread over the rows
-        position, uniques = pd.factorize(raw[given])
-        try:
-            parsed = parse_stages(pd.Series(uniques.tolist(), dtype=object))
-            codes = np.full(len(raw), -1, dtype=np.int16)
-            codes[given] = parsed.cat.codes.to_numpy()[position]
-            stages = pd.Series(pd.Categorical.from_codes(codes, dtype=STAGE_DTYPE), index=reg.index)
-        except ValidationError as err:
-            file_rows = reg.loc[given, "row"].to_numpy()
-            for rec in err.problems.to_dict("records"):
-                pos = rec.get("row")
-                for file_row in file_rows[position == int(pos) - 1]:
-                    problems.append({**rec, "row": int(file_row), "kind": "étape"})
-    return stages, problems
+    file_rows = reg["row"].to_numpy()
+    for spelling, positions, closest in unknown.values():
+        rows = file_rows[positions].tolist()
+        problems.append({"row": int(rows[0]) if len(rows) == 1 else ", ".join(map(str, rows)), "code": pd.NA,
+                         "kind": "étape", "wording": spelling, "closest": closest,
+                         "problem": unknown_message(spelling, closest, len(rows))})
+    stage = mapped.stage.set_axis(reg.index)
+    published = mapped.published.set_axis(reg.index)
+    return stage, published, mapped.vocabulary, problems
 
 
 
@@ -378,12 +371,14 @@ def check_in_layer(table: pd.DataFrame, ref: Reference) -> list[dict]:
 
 
 def cpts_table(table: pd.DataFrame, stage_default) -> tuple[pd.DataFrame, list[dict], pd.DataFrame]:
-    """One row per CPTS (name, stage, first row) and the problems of the CPTS themselves.
+    """One row per CPTS (name, stage, stage as published, first row) and the problems of the
+    CPTS themselves.
 
-    A CPTS has one name and one stage; empty stage cells do not count as another stage. A
-    CPTS without any stage gets ``stage_default`` when given (each filled row reported), else
-    :data:`cpts_geo.domain.stages.NOT_GIVEN`. A name used by two identifiers is reported (it is
-    often one CPTS typed with two ids), not refused.
+    A CPTS has one name and one stage (one wording as published); empty stage cells do not
+    count as another stage. A CPTS without any stage gets ``stage_default`` when given (each
+    filled row reported), else :data:`cpts_geo.domain.stages.NOT_GIVEN`; its published stage
+    stays empty. A name used by two identifiers is reported (it is often one CPTS typed with
+    two ids), not refused.
     """
     from cpts_geo.domain.stages import NOT_GIVEN, STAGE_DTYPE
 
@@ -392,16 +387,19 @@ def cpts_table(table: pd.DataFrame, stage_default) -> tuple[pd.DataFrame, list[d
     cpts = pd.DataFrame({
         "name": by_cpts["cpts_name"].first(),
         "stage": by_cpts["stage"].first(),
+        "published_stage": by_cpts["published_stage"].first(),
         "first_row": by_cpts["row"].first(),
     })
     cpts["name"] = cpts["name"].fillna(pd.Series(cpts.index, index=cpts.index))
     problems: list[dict] = []
-    n_names, n_stages = by_cpts["cpts_name"].nunique(), by_cpts["stage"].nunique()
+    n_names = by_cpts["cpts_name"].nunique()
+    n_stages = np.maximum(by_cpts["stage"].nunique().to_numpy(), by_cpts["published_stage"].nunique().to_numpy())
     empty = by_cpts["code"].count().eq(0) & by_cpts["given_code"].count().eq(0)
-    bad = cpts.index[(n_names > 1).to_numpy() | (n_stages > 1).to_numpy() | empty.to_numpy()]
+    bad = cpts.index[(n_names > 1).to_numpy() | (n_stages > 1) | empty.to_numpy()]
     for cid, grp in named[named["cpts_id"].isin(bad)].groupby("cpts_id", sort=False):
         rows = ", ".join(map(str, grp["row"]))
-        nm, st = grp["cpts_name"].dropna().unique(), grp["stage"].dropna().unique()
+        nm = grp["cpts_name"].dropna().unique()
+        st = grp["published_stage"].dropna().astype(str).unique()
         if len(nm) > 1:
             problems.append({"row": rows, "code": pd.NA, "kind": "CPTS", "problem":
                              f"CPTS {cid} : plusieurs noms ({' / '.join(nm)}) ; un seul par identifiant"})
@@ -423,6 +421,7 @@ def cpts_table(table: pd.DataFrame, stage_default) -> tuple[pd.DataFrame, list[d
                                "reason": f"étape non renseignée remplie : {stage_default}"})
         stage = stage.fillna(stage_default)
     cpts["stage"] = stage.fillna(NOT_GIVEN)
+    cpts["published_stage"] = cpts["published_stage"].astype(table["published_stage"].dtype)
     # The same name under two identifiers: reported, not refused.
     folded = pd.Series([fold(n) for n in cpts["name"]], index=cpts.index)
     twice = folded[folded.duplicated(keep=False) & (folded != "")]

@@ -585,13 +585,19 @@ def validate_layer(
 
 
 
-def adjacency(communes: pd.DataFrame) -> pd.DataFrame:
+def adjacency(communes: pd.DataFrame, *, tolerance: float = 0.0) -> pd.DataFrame:
     """Pairs of communes sharing a border (or a point) in a commune layer.
+
+    Any layer of areas indexed by identifier will do (the CPTS territories too: the colouring
+    of :func:`cpts_geo.render.style.distinct_colors` reads their neighbours here).
 
     Parameters
     ----------
     communes : GeoDataFrame
         A commune layer indexed by code (any CRS: the test is topological).
+    tolerance : float, default 0
+        Also neighbours when closer than this, in the layer's unit (a layer that is not a clean
+        coverage leaves hairline gaps between neighbours).
 
     Returns
     -------
@@ -607,7 +613,10 @@ def adjacency(communes: pd.DataFrame) -> pd.DataFrame:
     """
     geoms = np.asarray(communes.geometry.to_numpy())
     tree = shapely.STRtree(geoms)
-    left, right = tree.query(geoms, predicate="intersects")
+    if tolerance > 0:
+        left, right = tree.query(geoms, predicate="dwithin", distance=tolerance)
+    else:
+        left, right = tree.query(geoms, predicate="intersects")
     keep = left != right
     codes = communes.index.astype(str).to_numpy()
     out = pd.DataFrame({"code": codes[left[keep]], "neighbour": codes[right[keep]]})

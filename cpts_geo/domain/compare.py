@@ -14,6 +14,7 @@ matched, and a count per kind of change. :func:`changes_layer` puts the changes 
 
 from __future__ import annotations
 
+from pathlib import PurePath
 from typing import NamedTuple
 
 import numpy as np
@@ -30,7 +31,10 @@ __all__ = [
     "compare_registries",
 ]
 
-#: Kinds of change, in the order they are listed.
+#: Kinds of change, in the order they are listed. What lies outside the other source's field
+#: (« hors du champ de l'autre source », see :func:`compare_registries`) is no change: it is
+#: listed apart, so that a department's listing against a regional one reports only the
+#: differences where both speak.
 CHANGES = (
     "CPTS créée",
     "CPTS dissoute",
@@ -40,7 +44,12 @@ CHANGES = (
     "part modifiée",
     "étape modifiée",
     "nom modifié",
+    "CPTS hors du champ de l'autre source",
+    "commune hors du champ de l'autre source",
 )
+
+
+_OUTSIDE = ("CPTS hors du champ de l'autre source", "commune hors du champ de l'autre source")
 
 
 _CHANGE_COLUMNS = ["change", "code", "commune", "old_id", "old_cpts", "new_id", "new_cpts", "old_value",
@@ -68,15 +77,37 @@ class RegistryComparison(NamedTuple):
     matches: pd.DataFrame
     #: Number of changes per kind, indexed by :data:`CHANGES`.
     summary: pd.Series
-    #: The two registries as validated.
+    #: The two registries as validated (restricted to the area asked for, when one was).
     old: CheckedRegistry
     new: CheckedRegistry
+    #: The field of each source, ``(old, new)``: the departments compared (the area asked for),
+    #: or else the departments where each source has CPTS (a CPTS counts in the department of
+    #: most of its communes).
+    fields: tuple[tuple[str, ...], tuple[str, ...]] = ((), ())
+    #: Whether the two sources were restricted to an area before matching.
+    restricted: bool = False
 
 
 
-def _checked(registry, communes, passage) -> CheckedRegistry:
+def _checked(registry, communes, passage, which: str = "", stages=None) -> CheckedRegistry:
+    """The registry validated; an error names the registry it comes from (ancien/nouveau, its file)."""
+    from cpts_geo.domain.registry import RegistryRead
+    from cpts_geo.errors import ValidationError
+
     if isinstance(registry, CheckedRegistry):
         return registry
+    source = PurePath(str(registry.source)).name \
+        if isinstance(registry, RegistryRead) and registry.source not in ("DataFrame", "PostGIS") else ""
+    try:
+        return _validated(registry, communes, passage, stages)
+    except ValidationError as err:
+        named = ValidationError(f"Registre {which}{f' ({source})' if source else ''} : {err.summary}",
+                                err.problems.to_dict("records")) if which else err
+        raise named from None
+
+
+
+def _validated(registry, communes, passage, stages) -> CheckedRegistry:
     reg = registry_table(registry).registry
     if len(reg) == 0:  # an empty listing: every CPTS of the other one is created (or dissolved)
         from cpts_geo.domain.stages import STAGE_DTYPE
@@ -91,7 +122,72 @@ def _checked(registry, communes, passage) -> CheckedRegistry:
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # the repairs are in each registry's own report
-        return validate_registry(reg, communes, passage=passage)
+        return validate_registry(reg, communes, passage=passage, stages=stages)
+
+
+
+def _departments(codes) -> np.ndarray:
+    """The department of each commune or arrondissement code."""
+    from cpts_geo.domain.codes import department_of
+
+    return department_of(pd.Series(np.asarray(codes, dtype=object), dtype=object)).to_numpy(dtype=object)
+
+
+
+def _restrict(checked: CheckedRegistry, departments: set[str]) -> CheckedRegistry:
+    """Only the communes of ``departments``, and the CPTS that keep one."""
+    member = checked.membership
+    keep = np.isin(_departments(member["code"]), list(departments))
+    member = member[keep].reset_index(drop=True)
+    ids = pd.unique(member["cpts_id"])
+    return checked._replace(membership=member, cpts=checked.cpts.loc[checked.cpts.index.isin(ids)])
+
+
+
+def _field(checked: CheckedRegistry) -> tuple[str, ...]:
+    """The departments where a source has CPTS: each CPTS counts in the department of most of its
+    communes (a CPTS crossing into a neighbouring department does not make it the source's)."""
+    member = checked.membership
+    if not len(member):
+        return ()
+    dep = pd.Series(_departments(member["code"]), index=member.index)
+    home = dep.groupby(member["cpts_id"].to_numpy()).agg(lambda d: d.value_counts().index[0])
+    return tuple(sorted(set(home)))
+
+
+
+def _split_field(checked: CheckedRegistry, field: tuple[str, ...]) -> tuple[CheckedRegistry, pd.DataFrame, list]:
+    """The part of a registry inside the other source's field, the membership rows outside it,
+    and the CPTS with no commune inside it."""
+    member = checked.membership
+    inside = np.isin(_departments(member["code"]), list(field))
+    outside = member[~inside]
+    kept = member[inside].reset_index(drop=True)
+    gone = [c for c in checked.cpts.index if c not in set(kept["cpts_id"])]
+    return (checked._replace(membership=kept, cpts=checked.cpts.drop(index=gone)), outside, gone)
+
+
+
+def _stage_value(rec) -> str:
+    """A stage in a change row: the stage, with the wording as published when it differs."""
+    stage = str(rec["stage"])
+    published = rec.get("published_stage")
+    if published is None or pd.isna(published) or fold(str(published)) == fold(stage):
+        return stage
+    return f"{published} ({stage})"
+
+
+
+def _same_vocabulary(o: CheckedRegistry, n: CheckedRegistry) -> bool:
+    """Whether the two registries word their stages with the same vocabulary."""
+    def words(c):
+        col = c.cpts.get("published_stage")
+        if col is None or not isinstance(col.dtype, pd.CategoricalDtype):
+            return None
+        return {fold(w) for w in col.dtype.categories}
+
+    a, b = words(o), words(n)
+    return a is not None and a == b
 
 
 
@@ -157,13 +253,26 @@ def compare_registries(
     *,
     passage=None,
     min_jaccard: float = 0.5,
+    departments=None,
+    region: str | None = None,
+    stages=None,
 ) -> RegistryComparison:
     """What changed from registry ``old`` to registry ``new``.
 
+    Two sources often cover different areas (a department's listing against a regional one).
+    With ``departments`` or ``region`` both are restricted to that area before the CPTS are
+    matched. Otherwise each source's *field* is the departments where it has CPTS (each CPTS
+    counting in the department of most of its communes): a commune or a whole CPTS of one source
+    outside the other's field is listed as « hors du champ de l'autre source », never as a
+    commune leaving or entering coverage nor as a CPTS created or dissolved (an empty registry
+    has no field: everything in the other one is then created, or dissolved).
+
     Parameters
     ----------
-    old, new : path, DataFrame or CheckedRegistry
-        The two registries (validated first when not already; an empty one is allowed).
+    old, new : DataFrame, RegistryRead or CheckedRegistry
+        The two registries (validated first when not already; an empty one is allowed). An
+        error names the registry it comes from (« ancien » or « nouveau », and its file when
+        read by :func:`cpts_geo.io.registry.read_registry_report`).
     communes : GeoDataFrame, optional
         The commune layer to validate against (default: all of France).
     passage : optional
@@ -171,12 +280,19 @@ def compare_registries(
     min_jaccard : float, default 0.5
         Share of communes in common (of the communes of either) above which two CPTS of the two
         files are the same CPTS.
+    departments : str or list of str, optional
+        Compare only these departments (codes or names): both sources restricted first.
+    region : str, optional
+        Compare only this region (code or name): both sources restricted first.
+    stages : mapping, DataFrame or StageMapping, optional
+        The correspondence of stage wordings (:func:`cpts_geo.domain.stages.stage_mapping`),
+        for both registries.
 
     Returns
     -------
     RegistryComparison
         ``changes`` (one row per change), ``matches`` (how the CPTS were paired), ``summary``
-        (count per kind of change).
+        (count per kind of change), ``fields`` (the departments of each source compared).
 
     Examples
     --------
@@ -188,7 +304,24 @@ def compare_registries(
     >>> cmp.changes[["change", "code", "old_cpts", "new_cpts"]].values.tolist()
     [['CPTS dissoute', None, 'B Sud', None], ['commune changée de CPTS', '59017', 'B Sud', 'L cpts de LILLE'], ['étape modifiée', None, 'A CPTS Lille', 'L cpts de LILLE']]
     """
-    o, n = _checked(old, communes, passage), _checked(new, communes, passage)
+    o, n = _checked(old, communes, passage, "ancien", stages), _checked(new, communes, passage, "nouveau", stages)
+    restricted = departments is not None or region is not None
+    outside_rows: list[dict] = []
+    if restricted:
+        from cpts_geo.domain.communes import load_communes
+
+        area = set(load_communes(region=region, departments=departments, crs=None)["department"])
+        o, n = _restrict(o, area), _restrict(n, area)
+        fields = (tuple(sorted(area)), tuple(sorted(area)))
+    else:
+        fields = (_field(o), _field(n))
+    full_o, full_n = o, n
+    out_o = out_n = pd.DataFrame(columns=["code", "cpts_id"])
+    gone_o: list = []
+    gone_n: list = []
+    if not restricted and len(o.membership) and len(n.membership):
+        o, out_o, gone_o = _split_field(o, fields[1])
+        n, out_n, gone_n = _split_field(n, fields[0])
     matches = _match(o, n, min_jaccard)
     # one key per matched CPTS: the same key in both files
     key_old = dict(zip(matches["old_id"].dropna(), matches.index[matches["old_id"].notna()]))
@@ -199,6 +332,8 @@ def compare_registries(
             return None
         name = checked.cpts.at[cid, "name"]
         return str(cid) if name == cid else f"{cid} {name}"
+
+    o_cpts, n_cpts = full_o, full_n  # labels of every CPTS, those outside the field included
 
     from cpts_geo.domain.registry import _embedded_reference
 
@@ -212,6 +347,18 @@ def compare_registries(
             rows.append({"change": "CPTS dissoute", "old_id": rec.old_id, "old_cpts": label(rec.old_id, o)})
         elif pd.isna(rec.old_id):
             rows.append({"change": "CPTS créée", "new_id": rec.new_id, "new_cpts": label(rec.new_id, n)})
+    # outside the other source's field: listed apart, never a change of coverage
+    for cid in gone_o:
+        rows.append({"change": _OUTSIDE[0], "old_id": cid, "old_cpts": label(cid, o_cpts)})
+    for cid in gone_n:
+        rows.append({"change": _OUTSIDE[0], "new_id": cid, "new_cpts": label(cid, n_cpts)})
+    for rec in out_o.itertuples(index=False):
+        outside_rows.append({"change": _OUTSIDE[1], "code": rec.code, "commune": names.get(rec.code),
+                             "old_id": rec.cpts_id, "old_cpts": label(rec.cpts_id, o_cpts)})
+    for rec in out_n.itertuples(index=False):
+        outside_rows.append({"change": _OUTSIDE[1], "code": rec.code, "commune": names.get(rec.code),
+                             "new_id": rec.cpts_id, "new_cpts": label(rec.cpts_id, n_cpts)})
+    rows += outside_rows
     om = o.membership.assign(key=o.membership["cpts_id"].map(key_old))
     nm = n.membership.assign(key=n.membership["cpts_id"].map(key_new))
     both = om[["code", "key", "cpts_id", "share"]].merge(nm[["code", "key", "cpts_id", "share"]],
@@ -243,13 +390,15 @@ def compare_registries(
                              "old_cpts": label(r.cpts_id_old, o),
                              "new_cpts": label(r.cpts_id_new, n), "old_value": number(r.share_old, None),
                              "new_value": number(r.share_new, None)})
+    same_words = _same_vocabulary(o, n)
     for rec in matches.dropna(subset=["old_id", "new_id"]).itertuples(index=False):
         before, after = o.cpts.loc[rec.old_id], n.cpts.loc[rec.new_id]
-        if str(before["stage"]) != str(after["stage"]):
+        reworded = same_words and fold(str(before.get("published_stage"))) != fold(str(after.get("published_stage")))
+        if str(before["stage"]) != str(after["stage"]) or reworded:
             rows.append({"change": "étape modifiée", "old_id": rec.old_id, "new_id": rec.new_id,
                          "old_cpts": label(rec.old_id, o),
-                         "new_cpts": label(rec.new_id, n), "old_value": str(before["stage"]),
-                         "new_value": str(after["stage"])})
+                         "new_cpts": label(rec.new_id, n), "old_value": _stage_value(before),
+                         "new_value": _stage_value(after)})
         if _name_key(before["name"]) != _name_key(after["name"]) and before["name"] != rec.old_id:
             rows.append({"change": "nom modifié", "old_id": rec.old_id, "new_id": rec.new_id,
                          "old_cpts": label(rec.old_id, o),
@@ -261,7 +410,13 @@ def compare_registries(
     changes = changes.sort_values(["change", "code"], key=lambda s: s.map(order) if s.name == "change"
                                   else s.fillna(""), kind="stable").reset_index(drop=True)
     summary = changes["change"].value_counts().reindex(list(CHANGES), fill_value=0).rename("n")
-    return RegistryComparison(changes, matches, summary, o, n)
+    if gone_o or gone_n:
+        extra = pd.DataFrame({"old_id": gone_o + [pd.NA] * len(gone_n), "new_id": [pd.NA] * len(gone_o) + gone_n,
+                              "jaccard": 0.0, "matched_by": _OUTSIDE[0]})
+        extra.insert(2, "old_name", extra["old_id"].map(full_o.cpts["name"]))
+        extra.insert(3, "new_name", extra["new_id"].map(full_n.cpts["name"]))
+        matches = pd.concat([matches, extra], ignore_index=True)
+    return RegistryComparison(changes, matches, summary, full_o, full_n, fields, restricted)
 
 
 

@@ -51,6 +51,7 @@ __all__ = [
     "registry_from_perimeters",
     "registry_from_read",
     "registry_table",
+    "require_headers",
     "validate_registry",
 ]
 
@@ -126,11 +127,17 @@ class CheckedRegistry(NamedTuple):
     #: One row per (commune, CPTS): ``code`` (today's code), ``cpts_id``, ``share`` (1.0 unless
     #: declared split), ``rows`` (file rows, text) and ``given_codes`` (codes as given).
     membership: pd.DataFrame
-    #: One row per CPTS, indexed by ``cpts_id``: ``name``, ``stage``, ``first_row``.
+    #: One row per CPTS, indexed by ``cpts_id``: ``name``, ``stage`` (one of the five, or
+    #: « Étape non renseignée »), ``published_stage`` (the wording as published, an ordered
+    #: categorical of the registry's vocabulary; empty when not given), ``first_row``.
     cpts: pd.DataFrame
     #: What was changed, one row per file row: ``row``, ``code``, ``new_code``, ``name``,
     #: ``new_name``, ``reason`` (code repairs, former codes remapped, duplicates removed).
     report: pd.DataFrame
+    #: The stage vocabulary of the registry, one row per wording as published, in its order:
+    #: ``stage`` (the package's), ``source`` (built-in vocabulary or mapping file),
+    #: ``present`` (used by the registry); see :func:`cpts_geo.domain.stages.vocabulary_note`.
+    vocabulary: pd.DataFrame | None = None
     #: The IRIS of each CPTS when the registry gives cities by IRIS: ``cpts_id``, ``iris``,
     #: ``code`` (its commune), ``population`` (2021), ``row``; empty otherwise.
     iris: pd.DataFrame | None = None
@@ -145,6 +152,7 @@ def validate_registry(
     check_names: bool = True,
     columns: Mapping[str, str] | None = None,
     stage_default: str | None = None,
+    stages=None,
 ) -> CheckedRegistry:
     """Check a registry against the rules and return its membership table.
 
@@ -160,7 +168,11 @@ def validate_registry(
 
     The stage is optional: a CPTS whose stage is not given (no stage column, or empty cells)
     gets :data:`cpts_geo.domain.stages.NOT_GIVEN` (« Étape non renseignée »), or ``stage_default``
-    when given (each filled row is reported).
+    when given (each filled row is reported). Stages worded as in real listings are read with
+    the built-in table :data:`cpts_geo.domain.stages.VOCABULARIES` and ``stages`` (the user's
+    correspondence); the wording as published is kept (``cpts["published_stage"]``) and the
+    registry's vocabulary returned (``vocabulary``). An unknown wording is one problem listing
+    all its rows and the closest known stage.
 
     What is repaired, each with a report row and a warning: codes that lost their leading
     zero, carry spaces or were typed as numbers; codes of former communes (communes déléguées
@@ -186,12 +198,17 @@ def validate_registry(
         Headers not recognised automatically (see :func:`read_registry`).
     stage_default : str, optional
         Stage given to the CPTS whose stage is not given (e.g. ``"ACI signé"``).
+    stages : mapping, DataFrame or StageMapping, optional
+        Correspondence of the registry's own stage wordings, wording → stage (see
+        :func:`cpts_geo.domain.stages.stage_mapping`; a file is read by
+        :func:`cpts_geo.io.registry.read_stage_mapping`).
 
     Returns
     -------
     CheckedRegistry
-        ``membership`` (``code``, ``cpts_id``, ``share``…), ``cpts`` (name and stage per
-        CPTS) and ``report`` (what was changed).
+        ``membership`` (``code``, ``cpts_id``, ``share``…), ``cpts`` (name, stage and stage as
+        published per CPTS), ``report`` (what was changed) and ``vocabulary`` (the stage
+        wordings of the registry).
 
     Examples
     --------
@@ -207,7 +224,7 @@ def validate_registry(
     ['Étape non renseignée']
     """
     from cpts_geo.domain import _registry_checks as checks
-    from cpts_geo.domain.stages import parse_stages
+    from cpts_geo.domain.stages import UNKNOWN_ADVICE, parse_stages, stage_mapping
 
     reg = registry_table(registry, columns=columns).registry
     if len(reg) == 0:
@@ -216,6 +233,7 @@ def validate_registry(
             "ou la feuille choisie.", [{"problem": "registre vide"}])
     if stage_default is not None:
         stage_default = str(parse_stages([stage_default]).iat[0])
+    mapping = None if stages is None else stage_mapping(stages)
     ref = _reference(communes)
     units = sub_commune_units(reg)  # arrondissement and IRIS columns → units and shares
     reg = units.registry
@@ -223,7 +241,7 @@ def validate_registry(
 
     ids, found = checks.parse_ids(reg)
     problems += found
-    stages, found = checks.parse_stage_column(reg)
+    stage, published, vocabulary, found = checks.parse_stage_column(reg, mapping)
     problems += found
     shares, found = checks.parse_shares(reg)
     problems += found
@@ -232,10 +250,12 @@ def validate_registry(
     # One table of the parsed rows; text as Python objects (faster to look up than Arrow strings)
     text = {"cpts_id": ids, "cpts_name": checks.parse_names(reg), "given_code": clean, "code": current,
             "given_name": checks._text_fast(reg["commune_name"])}
-    table = pd.DataFrame({"row": reg["row"].to_numpy(), "stage": stages.to_numpy(), "share": shares.to_numpy(),
+    table = pd.DataFrame({"row": reg["row"].to_numpy(), "stage": stage.to_numpy(),
+                          "published_stage": published.array, "share": shares.to_numpy(),
                           **{k: pd.Series(v.to_numpy(dtype=object, na_value=None), dtype=object)
                              for k, v in text.items()}})
-    table = table[["row", "cpts_id", "cpts_name", "stage", "given_code", "code", "share", "given_name"]]
+    table = table[["row", "cpts_id", "cpts_name", "stage", "published_stage", "given_code", "code", "share",
+                   "given_name"]]
     if check_names:
         problems += checks.check_names(table, ref)
     problems += checks.check_in_layer(table, ref)
@@ -247,8 +267,10 @@ def validate_registry(
     valid = checks.expand_cities(valid, ref.arm_parent)
     problems += checks.check_overlaps(valid, cpts, ref)
     if problems:
+        words = any(p.get("kind") == "étape" and p.get("wording") for p in problems)
         raise ValidationError(
-            "Le registre ne respecte pas les règles : corrigez les lignes listées.",
+            "Le registre ne respecte pas les règles : corrigez les lignes listées."
+            + (f" Étapes non reconnues : {UNKNOWN_ADVICE}." if words else ""),
             checks.by_severity(problems))
 
     report = pd.concat([r for r in (units.report, code_report, cpts_report, dup_report,
@@ -256,7 +278,7 @@ def validate_registry(
                        or [pd.DataFrame(columns=checks.REPORT_COLUMNS)], ignore_index=True)
     report = report[checks.REPORT_COLUMNS].sort_values("row", kind="stable").reset_index(drop=True)
     _warn_repairs(report)
-    return CheckedRegistry(checks.membership(valid), cpts, report, units.iris)
+    return CheckedRegistry(checks.membership(valid), cpts, report, vocabulary, units.iris)
 
 
 
@@ -480,9 +502,10 @@ def registry_from_read(read) -> RegistryRead:
         raise ValidationError(
             "Colonnes obligatoires introuvables dans le registre : "
             + ", ".join(labels[m] for m in missing)
-            + f". Colonnes présentes : {', '.join(map(str, frame.columns))}. Renommez-les "
-            "(ex. cpts_id, commune_code) ; en Python, l'argument columns associe un en-tête à une "
-            "colonne.",
+            + f". Colonnes présentes : {', '.join(map(str, frame.columns))}. Indiquez-les : "
+            "--colonnes \"cpts_id=En-tête de l'identifiant,commune_code=En-tête du code\" en ligne "
+            "de commande, l'argument columns en Python (ou renommez-les cpts_id, "
+            "commune_code).",
             [{"problem": f"colonne « {labels[m]} » absente"} for m in missing],
         )
     out = pd.DataFrame({"row": read.rows})
@@ -502,6 +525,46 @@ def registry_from_read(read) -> RegistryRead:
         formulas=tuple(sorted((row, mapping.get(col, col)) for row, col in read.formulas)),
         recoded_lines=tuple(read.recoded_lines),
     )
+
+
+def require_headers(headers, columns: Mapping[str, str] | None, *, what: str = "du registre") -> None:
+    """Refuse a ``columns`` mapping naming a header the table does not have.
+
+    Parameters
+    ----------
+    headers : sequence
+        The headers of the table as read.
+    columns : mapping, optional
+        ``{header: standard column}`` chosen by the user.
+    what : str
+        How the message names the table.
+
+    Returns
+    -------
+    None
+
+    Raises
+    ------
+    ValidationError
+        Listing every header given and absent, with the headers present.
+
+    Examples
+    --------
+    >>> require_headers(["N° CPTS", "Code"], {"N CPTS": "cpts_id"})
+    Traceback (most recent call last):
+    ...
+    cpts_geo.errors.ValidationError: Colonne(s) donnée(s) absente(s) du registre : « N CPTS » (cpts_id). Colonnes présentes : N° CPTS, Code. ...
+    """
+    present = {str(h) for h in headers}
+    missing = [(h, f) for h, f in (columns or {}).items() if str(h) not in present]
+    if missing:
+        raise ValidationError(
+            f"Colonne(s) donnée(s) absente(s) {what} : "
+            + ", ".join(f"« {h} » ({f})" for h, f in missing)
+            + f". Colonnes présentes : {', '.join(map(str, headers))}. Recopiez l'en-tête tel qu'il est "
+            "écrit dans le fichier.",
+            [{"problem": f"colonne « {h} » absente", "value": str(h)} for h, _ in missing])
+
 
 
 def registry_table(source: pd.DataFrame | RegistryRead, *, columns: Mapping[str, str] | None = None) -> RegistryRead:
@@ -552,6 +615,7 @@ def registry_table(source: pd.DataFrame | RegistryRead, *, columns: Mapping[str,
                             recognised={c: c for c in REGISTRY_COLUMNS},
                             ignored=tuple(str(c) for c in frame.columns if c not in ("row", *REGISTRY_COLUMNS)))
     frame = frame.reset_index(drop=True)
+    require_headers(frame.columns, columns)
     fields = recognise_headers(list(frame.columns), "registry", columns=columns)
     return registry_from_read(ReadTable(frame, np.arange(2, len(frame) + 2, dtype="int64"), "DataFrame",
                                          "DataFrame", fields=fields))

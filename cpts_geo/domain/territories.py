@@ -75,6 +75,7 @@ FRENCH_HEADERS = {
     "cpts_id": "Identifiant CPTS",
     "name": "Nom",
     "stage": "Étape",
+    "published_stage": "Étape telle que publiée",
     "tier": "Taille (niveau ACI)",
     "population": "Population municipale",
     "n_communes": "Nombre de communes",
@@ -252,7 +253,8 @@ def build_territories(
     Returns
     -------
     geopandas.GeoDataFrame
-        Indexed by ``cpts_id``: ``name``, ``stage`` (ordered categorical), ``tier`` (1–4),
+        Indexed by ``cpts_id``: ``name``, ``stage`` (ordered categorical), ``published_stage``
+        (the wording as published, ordered categorical of the registry's vocabulary), ``tier`` (1–4),
         ``population`` (vintage in :func:`~cpts_geo.domain.metadata.layer_metadata`), ``n_communes``, ``departments``,
         ``regions`` (codes joined by ``", "``), ``area_km2`` (metric CRS), ``single_part``,
         ``n_parts``, ``parts`` (text, empty when in one piece), ``missing_population``
@@ -396,6 +398,7 @@ def build_territories(
         {
             "name": cpts["name"].to_numpy(),
             "stage": cpts["stage"].to_numpy(),
+            "published_stage": _published(cpts).to_numpy(),
             "tier": tier_of(pd.Series(population)).to_numpy(),
             "population": np.round(population).astype("int64"),
             "n_communes": n_communes.to_numpy().astype("int64"),
@@ -412,6 +415,7 @@ def build_territories(
         index=pd.Index(ids, name="cpts_id"),
     )
     out["stage"] = out["stage"].astype(cpts["stage"].dtype)
+    out["published_stage"] = out["published_stage"].astype(_published(cpts).dtype)
     out["tier"] = out["tier"].astype("Int64")
     unknown = (np.round(population) == 0) & (np.bincount(gid[no_pop], minlength=len(ids)) > 0)
     if unknown.any():  # no population known at all: no tier
@@ -498,11 +502,20 @@ def territory_parts(territories: gpd.GeoDataFrame, communes: gpd.GeoDataFrame,
 
 
 
+def _published(cpts: pd.DataFrame) -> pd.Series:
+    """The stage as published of each CPTS (a registry checked before it was kept: empty)."""
+    if "published_stage" in cpts.columns:
+        return cpts["published_stage"]
+    return pd.Series(pd.Categorical([None] * len(cpts), categories=[], ordered=True), index=cpts.index)
+
+
+
 def communes_with_cpts(registry, communes: gpd.GeoDataFrame, *, passage=None,
                        check_names: bool = True) -> gpd.GeoDataFrame:
     """The commune layer with the CPTS of each commune (``<NA>`` for uncovered communes).
 
-    Adds ``cpts_id`` (the CPTS with the largest share), ``cpts_name``, ``stage``, ``share``
+    Adds ``cpts_id`` (the CPTS with the largest share), ``cpts_name``, ``stage``,
+    ``published_stage`` (the stage as the registry words it), ``share``
     (share of the commune in CPTS, summed over all its CPTS), ``cpts_all`` (every CPTS with its
     name and its share, largest first, separated by « ; »: ``N1 CPTS Nice Ouest (34,7 %) ; N3 …``),
     ``n_cpts`` (how many CPTS claim the commune) and ``covered`` (bool). Every commune of ``communes`` is
@@ -535,8 +548,10 @@ def communes_with_cpts(registry, communes: gpd.GeoDataFrame, *, passage=None,
     units = unit_layer(communes, member["code"])
     # columns looked up by id (a merge on the index would carry the index name ``cpts_id``
     # and make the sort below ambiguous)
+    published = _published(checked.cpts)
     m = member.assign(name=member["cpts_id"].map(checked.cpts["name"]),
-                      stage=member["cpts_id"].map(checked.cpts["stage"])).reset_index(drop=True)
+                      stage=member["cpts_id"].map(checked.cpts["stage"]),
+                      published_stage=member["cpts_id"].map(published)).reset_index(drop=True)
     m = m.sort_values(["code", "share", "cpts_id"], ascending=[True, False, True])
     main = m.drop_duplicates("code").set_index("code")
     total = m.groupby("code")["share"].sum()
@@ -551,6 +566,7 @@ def communes_with_cpts(registry, communes: gpd.GeoDataFrame, *, passage=None,
     out["cpts_id"] = main["cpts_id"].reindex(out.index).astype("string")
     out["cpts_name"] = main["name"].reindex(out.index).astype("string")
     out["stage"] = main["stage"].reindex(out.index).astype(checked.cpts["stage"].dtype)
+    out["published_stage"] = main["published_stage"].reindex(out.index).astype(published.dtype)
     out["share"] = total.reindex(out.index).fillna(0.0)
     out["cpts_all"] = every.reindex(out.index).astype("string")
     out["n_cpts"] = claims.reindex(out.index).fillna(0).astype("int64")
@@ -636,7 +652,8 @@ def summary_table(territories: gpd.GeoDataFrame) -> pd.DataFrame:
     Returns
     -------
     DataFrame
-        The territories without geometry, French headers (the population header with its vintage).
+        The territories without geometry, French headers (the population header with its vintage);
+        « Étape telle que publiée » beside « Étape » when the registry words its stages its own way.
 
     Examples
     --------
@@ -644,7 +661,11 @@ def summary_table(territories: gpd.GeoDataFrame) -> pd.DataFrame:
     >>> summary_table(t).columns[:3].tolist()
     ['Identifiant CPTS', 'Nom', 'Étape']
     """
+    from cpts_geo.domain.stages import own_words
+
     table = pd.DataFrame(territories.drop(columns=territories.geometry.name)).reset_index()
+    if "published_stage" in table and not own_words(table["published_stage"]):
+        table = table.drop(columns="published_stage")  # the guide's words: the stage itself
     table["single_part"] = table["single_part"].map({True: "oui", False: "non"})
     table["area_km2"] = table["area_km2"].round(2)
     return table.rename(columns=population_headers(territories))

@@ -94,7 +94,7 @@ def _area(communes: pd.DataFrame, region, departments) -> tuple[str | None, tupl
 
 def _restricted(checked: CheckedRegistry, codes: pd.Index) -> CheckedRegistry:
     member = checked.membership[checked.membership["code"].isin(codes)]
-    return CheckedRegistry(member, checked.cpts.loc[checked.cpts.index.isin(member["cpts_id"])], checked.report)
+    return checked._replace(membership=member, cpts=checked.cpts.loc[checked.cpts.index.isin(member["cpts_id"])])
 
 
 def _zones(uncovered: gpd.GeoDataFrame, territories: gpd.GeoDataFrame) -> tuple[pd.DataFrame, pd.Series]:
@@ -185,8 +185,8 @@ def regional_diagnosis(
         cov = coverage(local, area_layer)
         layer = communes_with_cpts(local, area_layer)
         ids = local.cpts.index
-        whole = CheckedRegistry(checked.membership[checked.membership["cpts_id"].isin(ids)],
-                                checked.cpts.loc[ids], checked.report)
+        whole = checked._replace(membership=checked.membership[checked.membership["cpts_id"].isin(ids)],
+                                 cpts=checked.cpts.loc[ids])
         terr = build_territories(whole, communes)
         funding = funding_table(terr)
         apl, _unmatched = apl_on_units(communes, whole.membership)

@@ -360,8 +360,9 @@ def read_flows(
             raise ValidationError(
                 f"{label} : colonne(s) {', '.join(missing)} introuvable(s). Colonnes lues : "
                 + ", ".join(map(str, headers))
-                + ". Renommez-les (ex. « origine », « destination », « volume ») ou passez "
-                "columns={'votre en-tête': 'origin', ...}.",
+                + ". Renommez-les (ex. « origine », « destination », « volume ») ou indiquez-les : "
+                "--colonnes \"origin=Votre en-tête,destination=…,volume=…\" en ligne de commande, "
+                "columns={'Votre en-tête': 'origin', ...} en Python.",
                 [{"code": None, "problem": f"colonne {c} absente", "column": c} for c in missing],
             )
         return list(found.values()), [found["origin"], found["destination"]], found["volume"]

@@ -37,7 +37,7 @@ import pandas as pd
 import pyproj
 
 from cpts_geo.domain.metadata import layer_metadata
-from cpts_geo.domain.stages import NOT_GIVEN, STAGE_COLORS, STAGES
+from cpts_geo.domain.stages import NOT_GIVEN, STAGE_COLORS, STAGES, own_words
 from cpts_geo.domain.territories import summary_table
 from cpts_geo.io.files import atomic_path
 from cpts_geo.io.formats import OutputError, _disk_space, layer_format
@@ -61,6 +61,7 @@ LAYER_FIELDS = {
     "name": "nom",
     "stage": "etape",
     "stage_rank": "rang_etape",
+    "published_stage": "etape_pub",
     "tier": "taille",
     "population": "population",
     "pop_standardised": "pop_std",
@@ -100,7 +101,7 @@ CHANGE_FIELDS = {
 #: French alias of each field, as QGIS shows it (attribute table, forms, identify).
 FIELD_ALIASES = {
     "id_cpts": "Identifiant CPTS", "code_insee": "Code commune", "nom": "Nom", "etape": "Étape",
-    "rang_etape": "Rang de l'étape (1 à 5)", "taille": "Taille (niveau ACI)",
+    "rang_etape": "Rang de l'étape (1 à 5)", "etape_pub": "Étape telle que publiée", "taille": "Taille (niveau ACI)",
     "population": "Population municipale", "n_communes": "Nombre de communes",
     "pop_std": "Population standardisée (DREES)", "pop_2016": "Population municipale 2016",
     "depts": "Départements", "regions": "Régions", "surf_km2": "Superficie (km²)",
@@ -155,6 +156,8 @@ def _frenched(frame: gpd.GeoDataFrame, index_name: str) -> gpd.GeoDataFrame:
     out = frame.copy()
     out.index = out.index.rename(index_name)
     out = out.reset_index()
+    if "published_stage" in out.columns and not own_words(out["published_stage"]):
+        out = out.drop(columns="published_stage")  # the guide's words: the stage itself
     if "stage" in out.columns:
         text, rank = _stage_text(out["stage"])
         pos = out.columns.get_loc("stage")
@@ -243,7 +246,8 @@ def layer_tables(
     if communes is not None:
         com = _frenched(communes, "code")
         covered = com["couverte"].astype(bool) if "couverte" in com else pd.Series(False, index=com.index)
-        drop = [c for c in ("id_cpts", "nom_cpts", "etape", "rang_etape", "part_cpts", "cpts_liste", "n_cpts",
+        drop = [c for c in ("id_cpts", "nom_cpts", "etape", "rang_etape", "etape_pub", "part_cpts", "cpts_liste",
+                            "n_cpts",
                             "couverte") if c in com]
         blank = com[~covered].drop(columns=drop)
     chg = None
@@ -370,7 +374,9 @@ def layer_style_qml(kind: str, fields: list[str]) -> str:
     if kind == "changements":
         from cpts_geo.domain.compare import CHANGES
 
-        palette = ["#1b9e77", "#d95f02", "#7570b3", "#66a61e", "#e7298a", "#e6ab02", "#a6761d", "#666666"]
+        # one colour per kind of change; what is outside the other source's field in light greys
+        palette = ["#1b9e77", "#d95f02", "#7570b3", "#66a61e", "#e7298a", "#e6ab02", "#a6761d", "#666666",
+                   "#cccccc", "#e5e5e5"]
         cats = "".join(f'<category symbol="{i}" value={quoteattr(v)} label={quoteattr(v)} render="true"/>'
                        for i, v in enumerate(CHANGES))
         syms = "".join(_fill_symbol(str(i), palette[i % len(palette)], outline="#232323", width=0.3)

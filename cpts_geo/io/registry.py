@@ -14,6 +14,7 @@ from cpts_geo.domain.registry import (
     RegistryRead,
     registry_from_read,
     registry_table,
+    require_headers,
     require_perimeter_crs,
 )
 from cpts_geo.domain.territories import EXAMPLE_NOTE
@@ -27,6 +28,8 @@ __all__ = [
     "read_perimeters",
     "read_registry",
     "read_registry_report",
+    "read_stage_mapping",
+    "write_stage_template",
 ]
 
 
@@ -129,6 +132,7 @@ def read_registry_report(
         return given._replace(source="PostGIS") if postgis else given
     read = read_table(source, kind="registry", columns=columns, sheet=sheet, layer=layer, sep=sep,
                       encoding=encoding)
+    require_headers(read.table.columns, columns, what=f"du registre {Path(str(source)).name}")
     return registry_from_read(read)
 
 
@@ -248,3 +252,94 @@ def is_example_registry(registry: RegistryRead | pd.DataFrame | object) -> bool:
         return False
     pairs = registry[["cpts_id", "commune_code"]].astype(str).reset_index(drop=True)
     return bool(pairs.equals(ref[["cpts_id", "commune_code"]].astype(str).reset_index(drop=True)))
+
+
+
+def read_stage_mapping(
+    source: str | Path | pd.DataFrame,
+    *,
+    sheet: str | int | None = None,
+    sep: str | None = None,
+    encoding: str | None = None,
+):
+    """Read a user's correspondence of stage wordings (``--etapes FICHIER.csv``).
+
+    Two columns, the stage as published then the stage of the guide (one of the five, its
+    number 1–5, or « Étape non renseignée »), below a header line; other columns are ignored
+    (the template of :func:`write_stage_template` has a third one, the suggestion). A file
+    whose first line is already a correspondence (its second cell is a stage) is read
+    without a header. Checked by :func:`cpts_geo.domain.stages.stage_mapping`.
+
+    Parameters
+    ----------
+    source : path or DataFrame
+        CSV (any separator and encoding Excel writes), XLSX or Parquet, read by
+        :func:`cpts_geo.io.read_table`.
+    sheet, sep, encoding : optional
+        As in :func:`cpts_geo.io.read_table`.
+
+    Returns
+    -------
+    StageMapping
+        The pairs in the file's order.
+
+    Raises
+    ------
+    ValidationError
+        Every bad row of the file (empty or unknown stage, a wording mapped twice), with its
+        file row number.
+
+    Examples
+    --------
+    >>> import tempfile, os
+    >>> path = os.path.join(tempfile.mkdtemp(), "etapes.csv")
+    >>> _ = open(path, "w", encoding="utf-8").write("étape publiée;étape\\nphase 3;ACI signé\\n")
+    >>> read_stage_mapping(path).entries
+    (('phase 3', 'ACI signé'),)
+    """
+    from cpts_geo.domain.french import fold
+    from cpts_geo.domain.stages import parse_stages, stage_mapping
+    from cpts_geo.errors import ValidationError as _Error
+
+    read = read_table(source, sheet=sheet, sep=sep, encoding=encoding)
+    table = pd.DataFrame(read.table)
+    rows = list(read.rows)
+    name = Path(source).name if not isinstance(source, pd.DataFrame) else "DataFrame"
+    if len(table.columns) >= 2:
+        header = [str(c) for c in table.columns[:2]]
+        try:
+            parse_stages([header[1]])
+            headless = fold(header[1]) != fold("étape")
+        except _Error:
+            headless = False
+        if headless:  # no header line: the first line is a correspondence
+            first = pd.DataFrame([dict(zip(table.columns, [*header, *[None] * (len(table.columns) - 2)]))])
+            table = pd.concat([first, table], ignore_index=True)
+            rows = [int(read.header_row or 1), *rows]
+    table.insert(0, "row", rows)
+    return stage_mapping(table, source=name)
+
+
+
+def write_stage_template(path: str | Path, unknown) -> Path:
+    """Write the stage mapping file to fill for unknown wordings (CSV for French Excel).
+
+    Parameters
+    ----------
+    path : str or Path
+        The CSV file to write (atomically).
+    unknown : iterable of (str, str or None)
+        Each unknown wording with the closest known stage (written as a suggestion only:
+        the stage column is left empty for the user to fill).
+
+    Returns
+    -------
+    Path
+        ``path``.
+    """
+    from cpts_geo.domain.stages import mapping_template
+    from cpts_geo.io.files import write_csv
+
+    path = Path(path)
+    write_csv(mapping_template(unknown), path, index=False)
+    return path

@@ -76,6 +76,7 @@ def area_maps(
     fond: str | None = None,
     fond_attribution: str | None = None,
     communes: gpd.GeoDataFrame | None = None,
+    column: str | None = None,
 ) -> dict:
     """Write the HTML (and PNG) stage maps of one region or department; return a summary.
 
@@ -103,6 +104,10 @@ def area_maps(
     communes : GeoDataFrame, optional
         The communes of France to use (e.g. with a user's population from
         :func:`cpts_geo.io.communes.with_population`); default: the embedded layer.
+    column : str, optional
+        What colours the CPTS (:func:`cpts_geo.render.style.territory_fill`): ``"stage"``,
+        ``"tier"``, ``"cpts"`` or an indicator; default: the stage when any is given, one colour
+        per CPTS distinct from its neighbours' otherwise.
 
     Returns
     -------
@@ -116,6 +121,10 @@ def area_maps(
 
     if png:
         check_dpi(dpi)
+    if column is not None:  # a wrong choice is said before anything is computed
+        from cpts_geo.render.style import check_color
+
+        check_color(column)
     fond = fond or tiles
     _fond(fond, fond_attribution)
 
@@ -146,7 +155,7 @@ def area_maps(
     subtitle = ILLUSTRATIVE_SUBTITLE if illustrative else None
     html_path = Path(html_path)
     save_map(stage_map(terr, layer, membership=shown, title=title, subtitle=subtitle, fond=fond,
-                       fond_attribution=fond_attribution),
+                       fond_attribution=fond_attribution, column=column),
              html_path)
     out = {"area": name, "html": html_path, "png": None, "n_cpts": len(terr),
            "n_communes": len(communes), "covered": int(layer["covered"].sum()),
@@ -156,7 +165,7 @@ def area_maps(
     if png:
         from cpts_geo.render.plotting import plot_stages, save_figure
 
-        ax = plot_stages(terr, layer, title=title,
+        ax = plot_stages(terr, layer, title=title, column=column,
                          caption=("Registre illustratif. " if illustrative else "")
                          + f"Sources : {layer_metadata(communes).source or 'couche communale'}.")
         out["png"] = save_figure(ax, html_path.with_suffix(".png"), dpi=dpi)
@@ -190,6 +199,7 @@ def batch_maps(
     illustrative: bool = False,
     progress: Callable[[str], None] | None = print,
     communes: gpd.GeoDataFrame | None = None,
+    column: str | None = None,
 ) -> pd.DataFrame:
     """Maps of every region (and department) present in a validated registry.
 
@@ -217,6 +227,8 @@ def batch_maps(
     communes : GeoDataFrame, optional
         The communes of France to use (e.g. with a user's population); default: the
         embedded layer.
+    column : str, optional
+        What colours the CPTS, as in :func:`area_maps`.
 
     Returns
     -------
@@ -244,6 +256,8 @@ def batch_maps(
         stem = slug(name) if kind == "region" else f"{code}-{slug(name)}"
         html_path = out / f"{stem}.html"
         params = {"png": png, "dpi": dpi, "illustrative": illustrative, "kind": kind, "code": code}
+        if column is not None:
+            params["column"] = column
         if communes is not None:  # a user's population: the maps change with it
             params["population"] = [vintage, int(pd.util.hash_pandas_object(
                 sel["population"].astype("Float64"), index=True).sum() % 2**61)]
@@ -260,7 +274,7 @@ def batch_maps(
         else:
             res = area_maps(checked, region=code if kind == "region" else None,
                             department=code if kind == "department" else None, html_path=html_path,
-                            png=png, dpi=dpi, illustrative=illustrative, communes=communes)
+                            png=png, dpi=dpi, illustrative=illustrative, communes=communes, column=column)
             summary = {k: (str(v.name) if isinstance(v, Path) else v) for k, v in res.items()}
             manifest[key] = {"digest": digest, "summary": summary,
                              "files": {p.name: _file_hash(p) for p in files}}

@@ -1,7 +1,10 @@
 """Interactive regional maps: self-contained HTML, readable offline.
 
 :func:`stage_map` draws every CPTS coloured by project stage (ordered, colour-blind-safe
-palette of :data:`cpts_geo.domain.stages.STAGE_COLORS`, legend in stage order), uncovered communes
+palette of :data:`cpts_geo.domain.stages.STAGE_COLORS`, legend in stage order; in the registry's own
+words when it has its own vocabulary), or by tier, by an indicator, or each CPTS in a colour
+distinct from its neighbours' (the default when no stage is given; see
+:func:`cpts_geo.render.style.territory_fill`, shared with the print map), uncovered communes
 ("zones blanches") in grey with a dashed border, commune borders lighter than CPTS borders,
 department borders, the CPTS labels, a layer control, optional indicator layers (choropleths
 classed by :func:`cpts_geo.render.style.classify`), a search box for communes, full-screen and print
@@ -57,10 +60,17 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from cpts_geo.domain.french import number
+from cpts_geo.domain.french import fold, number
 from cpts_geo.domain.metadata import layer_metadata
-from cpts_geo.domain.stages import STAGE_COLORS, STAGES, legend_stages
-from cpts_geo.render.style import UNCOVERED_BORDER, UNCOVERED_COLOR, classify, french_number, legend_options
+from cpts_geo.render.style import (
+    UNCOVERED_BORDER,
+    UNCOVERED_COLOR,
+    classify,
+    french_number,
+    legend_options,
+    territory_fill,
+    vocabulary_caption,
+)
 
 __all__ = [
     "FONDS",
@@ -681,8 +691,21 @@ def stage_map(
     tolerance: float | None = None,
     scale: float | None = None,
     tiles: str | None = None,
+    column: str | None = None,
+    cmap=None,
+    scheme: str = "quantiles",
+    k: int = 5,
+    legend: bool = True,
+    legend_kwds: Mapping | None = None,
+    classification_kwds: Mapping | None = None,
 ) -> folium.Map:
-    """The interactive map of CPTS coloured by project stage.
+    """The interactive map of CPTS coloured by project stage, or by what ``column`` says.
+
+    By default the CPTS are coloured by stage when any is given (in the registry's own words
+    when it has its own vocabulary), else each with a colour distinct from its neighbours';
+    ``column`` chooses (``"stage"``, ``"tier"``, ``"cpts"`` or an indicator of the territories,
+    as geopandas ``explore``): see :func:`cpts_geo.render.style.territory_fill`, shared with the
+    print map. The legend lists only the classes present (zones blanches when there are some).
 
     Parameters
     ----------
@@ -715,6 +738,17 @@ def stage_map(
         Quantisation grid, in steps per degree (default 10 000, about 10 m).
     tiles : str, optional
         Deprecated name of ``fond``.
+    column : str, optional
+        What colours the CPTS: ``"stage"`` (``"etape"``), ``"tier"`` (``"taille"``), ``"cpts"``
+        (one colour per CPTS, neighbours never alike) or an indicator column of ``territories``
+        (default: the stage when any is given, ``"cpts"`` otherwise).
+    cmap, scheme, k, classification_kwds
+        Colours (a dict for stages or tiers, a colormap name for an indicator) and classes of an
+        indicator.
+    legend : bool, default True
+        Show the legend of the CPTS layer.
+    legend_kwds : dict, optional
+        ``title`` of the legend, ``fmt`` of an indicator's numbers.
 
     Returns
     -------
@@ -755,14 +789,18 @@ def stage_map(
     vintage = layer_metadata(territories).population_vintage or layer_metadata(communes).population_vintage
     maxima = _funding_maxima()
     terr = territories[territories.index.astype(str).isin(list(cpts_geoms))]
+    # coloured on every territory given (as the print map is), drawn where they have communes
+    fill = territory_fill(territories, column, cmap=cmap, scheme=scheme, k=k, legend_kwds=legend_kwds,
+                          classification_kwds=classification_kwds)
     ids = [str(i) for i in terr.index]
     geoms = [cpts_geoms[i] for i in ids]
     encoded = encode_geometries(geoms, origin, scale)
     cpts = []
-    for n_, (cid, rec) in enumerate(zip(terr.index, terr.to_dict("records"))):
+    colors = fill.colors.reindex(terr.index).tolist()
+    for n_, (cid, rec, color) in enumerate(zip(terr.index, terr.to_dict("records"), colors)):
         tier = num(rec.get("tier"))
         cpts.append({"id": str(cid), "name": str(rec.get("name", cid)), "short": str(n_ + 1),
-                     "stage": None if pd.isna(rec.get("stage")) else str(rec.get("stage")),
+                     "stage": _stage_text(rec), "f": color,
                      "tier": tier, "pop": num(rec.get("population")), "n": num(rec.get("n_communes")),
                      "fund": None if tier is None else number(maxima[int(tier)], 0, sep="\u202f"),
                      "g": encoded[n_]})
@@ -826,6 +864,9 @@ def stage_map(
     elif isinstance(caption, str):
         caption = [caption]
     caption = [str(c) for c in caption]
+    note = vocabulary_caption(terr) if fill.column == "stage" else ""
+    if note:
+        caption.append(note)
     if background:
         caption.append(f"Fond de carte : {background['name']}, {background['attribution']}.")
     no_geometry = communes.index[shapely.is_missing(simple.to_numpy()) | shapely.is_empty(simple.to_numpy())]
@@ -834,13 +875,15 @@ def stage_map(
                    + ", ".join(f"{c} {communes.at[c, 'name']}" for c in no_geometry[:12])
                    + (" …" if len(no_geometry) > 12 else "")]
     data = {
-        "origin": list(origin), "scale": scale, "stages": legend_stages(territories["stage"]) if "stage" in territories else list(STAGES), "colors": STAGE_COLORS,
+        "origin": list(origin), "scale": scale,
+        "legend": {"title": None if fill.title is None else str(fill.title), "show": bool(legend),
+                   "entries": [[str(label), list(colors)] for label, colors in fill.legend]},
         "uncoveredColor": UNCOVERED_COLOR, "uncoveredBorder": UNCOVERED_BORDER,
         "cpts": cpts, "communes": com, "departments": deps, "uncovered": unc, "indicators": ind_out,
         "labels": label_sets, "vintage": vintage, "fond": background,
         "communeMinZoom": 9 if many else None,
         "title": title, "subtitle": None if subtitle is None else str(subtitle),
-        "caption": caption, "text": _TEXT, "bounds": bounds,
+        "caption": caption, "text": {**_TEXT, "layer_cpts": fill.layer}, "bounds": bounds,
     }
     payload = _json_payload(data)
 
@@ -861,6 +904,18 @@ def stage_map(
     m.add_child(script, name="cpts_data")
     _deterministic_ids(m)
     return m
+
+
+
+def _stage_text(rec: Mapping) -> str | None:
+    """The stage a tooltip shows: the wording as published, with the stage when it differs."""
+    stage = rec.get("stage")
+    stage = None if stage is None or pd.isna(stage) else str(stage)
+    published = rec.get("published_stage")
+    if published is None or pd.isna(published) or stage is None:
+        return stage
+    published = str(published)
+    return published if fold(published) == fold(stage) else f"{published} ({stage})"
 
 
 

@@ -34,7 +34,6 @@ import pandas as pd
 
 from cpts_geo.domain.codes import is_insee_code
 from cpts_geo.domain.crs import metric_crs, require_crs
-from cpts_geo.domain.stages import STAGE_COLORS, legend_stages
 from cpts_geo.domain.tiers import TIER_LABELS
 from cpts_geo.render.style import (
     TIER_COLORS,
@@ -43,6 +42,8 @@ from cpts_geo.render.style import (
     classify,
     french_number,
     legend_options,
+    territory_fill,
+    vocabulary_caption,
 )
 
 __all__ = [
@@ -212,16 +213,24 @@ def plot_stages(
     communes: gpd.GeoDataFrame | None = None,
     *,
     ax=None,
-    column: str = "stage",
-    cmap: Mapping | None = None,
+    column: str | None = None,
+    cmap=None,
+    scheme: str = "quantiles",
+    k: int = 5,
     legend: bool = True,
     legend_kwds: Mapping | None = None,
+    classification_kwds: Mapping | None = None,
     labels: bool = True,
     title: str | None = None,
     caption: str | None = None,
     scale_bar: bool = True,
 ):
-    """Print map of CPTS coloured by project stage, each CPTS labelled.
+    """Print map of CPTS coloured by project stage (or by what ``column`` says), each labelled.
+
+    The colours and the legend are those of the HTML map (:func:`cpts_geo.render.style.territory_fill`):
+    by default the stage when any is given (in the registry's own words when it has its own
+    vocabulary), else each CPTS in a colour distinct from its neighbours'. The legend lists only
+    the classes present, and the zones blanches when there are some.
 
     Parameters
     ----------
@@ -230,14 +239,19 @@ def plot_stages(
     communes : GeoDataFrame, optional
         From :func:`cpts_geo.domain.territories.communes_with_cpts`: draws commune borders (light)
         and uncovered communes (grey, "Zone blanche").
-    column : str, default "stage"
-        Column holding the stage.
-    cmap : dict, optional
-        Stage → colour (default :data:`cpts_geo.domain.stages.STAGE_COLORS`).
+    column : str, optional
+        ``"stage"`` (``"etape"``), ``"tier"`` (``"taille"``), ``"cpts"`` (neighbours never
+        alike) or an indicator column of ``territories``; default: the stage when any is given,
+        ``"cpts"`` otherwise.
+    cmap : dict or str, optional
+        Stage (or tier) → colour (default :data:`cpts_geo.domain.stages.STAGE_COLORS`), or a
+        colormap name for an indicator.
+    scheme, k, classification_kwds
+        Classes of an indicator (mapclassify).
     legend : bool, default True
-        Legend in stage order, with the uncovered communes when ``communes`` is given.
+        The legend, with the uncovered communes when ``communes`` has some.
     legend_kwds : dict, optional
-        ``title`` of the legend (default "Étape du projet").
+        ``title`` of the legend (default "Étape du projet"), ``fmt`` of an indicator's numbers.
     labels : bool, default True
         Label each CPTS (:func:`label_territories`).
     ax : matplotlib.axes.Axes, optional
@@ -247,20 +261,22 @@ def plot_stages(
     -------
     matplotlib.axes.Axes
     """
+    from matplotlib.legend_handler import HandlerTuple
     from matplotlib.patches import Patch
 
     ax = _axes(ax)
-    colors = dict(STAGE_COLORS if cmap is None else cmap)
     crs = _crs_for(territories, communes)
     terr = _metric(territories, crs)
+    fill = territory_fill(terr, column, cmap=cmap, scheme=scheme, k=k, legend_kwds=legend_kwds,
+                          classification_kwds=classification_kwds)
+    unc = None
     if communes is not None:
         com = _metric(communes, crs)
         unc = com[~com["covered"]] if "covered" in com.columns else com.iloc[:0]
         if len(unc):
             unc.plot(ax=ax, facecolor=UNCOVERED_COLOR, edgecolor=UNCOVERED_BORDER, linewidth=0.15,
                      gid="uncovered")
-    fill = terr[column].astype("string").map(colors).fillna("#ffffff")
-    terr.plot(ax=ax, color=fill.to_numpy(), edgecolor="none", gid="cpts")
+    terr.plot(ax=ax, color=fill.colors.to_numpy(), edgecolor="none", gid="cpts")
     if communes is not None:
         com.boundary.plot(ax=ax, color="#7f7f7f", linewidth=0.12, gid="commune-borders")
         if "department" in com.columns:
@@ -269,15 +285,20 @@ def plot_stages(
                                gid="department-borders")
     terr.boundary.plot(ax=ax, color="#262626", linewidth=0.5, gid="cpts-borders")
     if legend:
-        handles = [Patch(facecolor=colors[s], edgecolor="#555555", label=s) for s in legend_stages(terr[column]) if s in colors]
-        if communes is not None:
-            handles.append(Patch(facecolor=UNCOVERED_COLOR, edgecolor=UNCOVERED_BORDER,
-                                 label="Zone blanche (non couverte)"))
-        legend_title, _ = legend_options(legend_kwds, default_title="Étape du projet")
-        ax.legend(handles=handles, title=legend_title, loc="upper left",
-                  bbox_to_anchor=(1.0, 1.0), frameon=False, fontsize=8, title_fontsize=9)
+        handles = [tuple(Patch(facecolor=c, edgecolor="#555555") for c in colors) if len(colors) > 1
+                   else Patch(facecolor=colors[0], edgecolor="#555555") for _, colors in fill.legend]
+        texts = [label for label, _ in fill.legend]
+        if unc is not None and len(unc):
+            handles.append(Patch(facecolor=UNCOVERED_COLOR, edgecolor=UNCOVERED_BORDER))
+            texts.append("Zone blanche (non couverte)")
+        ax.legend(handles=handles, labels=texts, title=fill.title, loc="upper left",
+                  bbox_to_anchor=(1.0, 1.0), frameon=False, fontsize=8, title_fontsize=9,
+                  handler_map={tuple: HandlerTuple(ndivide=None, pad=0)})
     if labels:
         label_territories(ax, terr)
+    note = vocabulary_caption(terr) if fill.column == "stage" else ""
+    if note:
+        caption = f"{caption}\n{note}" if caption else note
     return _finish(ax, title=title, caption=caption, scale_bar=scale_bar)
 
 
@@ -301,7 +322,8 @@ def plot_tiers(
     Parameters
     ----------
     territories, communes, ax, legend, legend_kwds, labels, title, caption, scale_bar
-        As in :func:`plot_stages` (default legend title "Taille (niveau ACI)").
+        As in :func:`plot_stages` (default legend title "Taille (niveau ACI)"; the legend lists
+        the tiers present).
     column : str, default "tier"
         Column holding the tier.
     cmap : dict, optional
@@ -323,7 +345,9 @@ def plot_tiers(
     fill = pd.Series(terr[column]).map(lambda t: colors.get(int(t)) if pd.notna(t) else "#ffffff")
     terr.plot(ax=ax, color=fill.to_numpy(), edgecolor="#1a1a1a", linewidth=0.6, gid="cpts")
     if legend:
-        handles = [Patch(facecolor=colors[t], edgecolor="#555555", label=TIER_LABELS[t]) for t in (1, 2, 3, 4)]
+        present = set(pd.to_numeric(terr[column], errors="coerce").dropna().astype(int))
+        handles = [Patch(facecolor=colors[t], edgecolor="#555555", label=TIER_LABELS[t]) for t in (1, 2, 3, 4)
+                   if t in present]
         legend_title, _ = legend_options(legend_kwds, default_title="Taille (niveau ACI)")
         ax.legend(handles=handles, title=legend_title, loc="upper left",
                   bbox_to_anchor=(1.0, 1.0), frameon=False, fontsize=8, title_fontsize=9)

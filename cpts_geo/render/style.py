@@ -3,8 +3,12 @@ maps (:mod:`cpts_geo.render.plotting`).
 
 One owner for what both renderers must agree on: the fill of uncovered communes, the tier
 palette, how an indicator is cut into classes (mapclassify) and how a class is labelled (French
-numbers). The stage palette lives with the stages (:data:`cpts_geo.domain.stages.STAGE_COLORS`). This
-module imports neither folium nor matplotlib at import time.
+numbers), and what colours the CPTS get (:func:`territory_fill`: by stage, in the registry's own
+words when it has its own vocabulary; by tier; by an indicator; or one colour per CPTS, distinct
+from its neighbours' by a colouring of the territories' adjacency, :func:`distinct_colors`).
+Legends list only the classes present. The stage palette lives with the stages
+(:data:`cpts_geo.domain.stages.STAGE_COLORS`). This module imports neither folium nor matplotlib
+at import time.
 
 Both renderers take the parameter names of geopandas ``plot``/``explore``: ``column``,
 ``cmap``, ``scheme``, ``k``, ``legend``, ``legend_kwds`` (``{"title": ...}`` is the legend
@@ -15,20 +19,30 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Mapping
+from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
 
-from cpts_geo.domain.french import formatted
+from cpts_geo.domain.french import fold, formatted
 
 __all__ = [
+    "COLOR_CHOICES",
+    "DISTINCT_COLORS",
     "MISSING_COLOR",
     "TIER_COLORS",
     "UNCOVERED_BORDER",
     "UNCOVERED_COLOR",
+    "TerritoryFill",
+    "check_color",
     "classify",
+    "distinct_colors",
     "french_number",
     "legend_options",
+    "resolve_column",
+    "stage_ramp",
+    "territory_fill",
+    "vocabulary_caption",
 ]
 
 #: Fill of uncovered communes (zones blanches): a neutral grey outside the stage palette.
@@ -166,3 +180,385 @@ def classify(values, *, scheme: str = "quantiles", k: int = 5, cmap: str = "YlOr
     lows = [float(known.min()), *bins[:-1].tolist()]
     labels = [f"{french_number(lo, fmt)} – {french_number(hi, fmt)}" for lo, hi in zip(lows, bins)]
     return classes, colors, labels
+
+
+
+#: Colours of CPTS told apart one from another (``column="cpts"``): Paul Tol's "light" scheme
+#: without its grey, a categorical palette designed to stay distinct for colour-blind readers and
+#: to carry black labels; none is the zone-blanche grey. Neighbours never share one
+#: (:func:`distinct_colors`).
+DISTINCT_COLORS = ("#77AADD", "#EE8866", "#EEDD88", "#FFAABB", "#99DDFF", "#44BB99", "#BBCC33", "#AAAA00")
+
+
+#: Used only if a map needs more colours than :data:`DISTINCT_COLORS` (never seen on real
+#: territories: four always suffice in theory): Paul Tol's "muted" scheme.
+_MORE_COLORS = ("#CC6677", "#88CCEE", "#DDCC77", "#117733", "#332288", "#AA4499", "#44AA99", "#999933",
+                "#882255")
+
+
+#: ColorBrewer "YlGnBu" by number of classes (3 to 9): the stage ramp for a registry with its own
+#: vocabulary (5 classes are :data:`cpts_geo.domain.stages.STAGE_COLORS`).
+_YLGNBU = {
+    3: ("#edf8b1", "#7fcdbb", "#2c7fb8"),
+    4: ("#ffffcc", "#a1dab4", "#41b6c4", "#225ea8"),
+    5: ("#ffffcc", "#a1dab4", "#41b6c4", "#2c7fb8", "#253494"),
+    6: ("#ffffcc", "#c7e9b4", "#7fcdbb", "#41b6c4", "#2c7fb8", "#253494"),
+    7: ("#ffffcc", "#c7e9b4", "#7fcdbb", "#41b6c4", "#1d91c0", "#225ea8", "#0c2c84"),
+    8: ("#ffffd9", "#edf8b1", "#c7e9b4", "#7fcdbb", "#41b6c4", "#1d91c0", "#225ea8", "#0c2c84"),
+    9: ("#ffffd9", "#edf8b1", "#c7e9b4", "#7fcdbb", "#41b6c4", "#1d91c0", "#225ea8", "#253494", "#081d58"),
+}
+
+
+#: What the CPTS can be coloured by (``--couleur``, ``column=``), besides an indicator column.
+COLOR_CHOICES = {"etape": "stage", "stage": "stage", "taille": "tier", "tier": "tier", "cpts": "cpts"}
+
+
+#: Indicator columns of the territories, by their French short name.
+_INDICATOR_NAMES = {"population": "population", "superficie": "area_km2", "communes": "n_communes",
+                    "parties": "n_parts"}
+
+
+_TITLES = {"stage": "Étape du projet", "tier": "Taille (niveau ACI)", "cpts": "CPTS"}
+
+
+
+def stage_ramp(n: int) -> list[str]:
+    """``n`` ordered colours for the steps of a registry's own stage vocabulary.
+
+    Parameters
+    ----------
+    n : int
+        Number of steps.
+
+    Returns
+    -------
+    list of str
+        Light to dark, ColorBrewer "YlGnBu" (colour-blind safe, prints in grey levels).
+
+    Examples
+    --------
+    >>> stage_ramp(3)
+    ['#edf8b1', '#7fcdbb', '#2c7fb8']
+    """
+    if n <= 0:
+        return []
+    if n in _YLGNBU:
+        return list(_YLGNBU[n])
+    if n < 3:
+        return [_YLGNBU[3][0], _YLGNBU[3][2]][-n:] if n == 2 else [_YLGNBU[3][2]]
+    from matplotlib import colormaps
+    from matplotlib.colors import to_hex
+
+    ramp = colormaps["YlGnBu"].resampled(n)
+    return [to_hex(ramp(i)) for i in range(n)]
+
+
+
+def distinct_colors(territories, *, palette=DISTINCT_COLORS) -> pd.Series:
+    """One colour per territory, never that of a neighbour: a graph colouring of the adjacency
+    (:func:`cpts_geo.domain.communes.adjacency`, territories less than a metre apart included).
+
+    DSatur (the territory with the most differently coloured neighbours first), each time the
+    least used colour allowed, so that the colours are balanced; deterministic (ties by
+    identifier). Beyond ``palette`` (never needed on real maps) further colours are taken.
+
+    Parameters
+    ----------
+    territories : GeoDataFrame
+        With a CRS (geographic or projected), indexed by CPTS id.
+    palette : sequence of str, default :data:`DISTINCT_COLORS`
+        The colours.
+
+    Returns
+    -------
+    pandas.Series
+        The colour of each territory, indexed like ``territories``.
+
+    Examples
+    --------
+    >>> import shapely
+    >>> boxes = gpd.GeoDataFrame(geometry=[shapely.box(i, 0, i + 1, 1) for i in range(3)], crs=2154)
+    >>> distinct_colors(boxes).tolist()
+    ['#77AADD', '#EE8866', '#EEDD88']
+    """
+    from cpts_geo.domain.communes import adjacency
+
+    colours = list(palette) + [c for c in _MORE_COLORS if c not in palette]
+    geographic = bool(territories.crs is not None and territories.crs.is_geographic)
+    ids = territories.index.astype(str).to_numpy()
+    order = np.argsort(ids, kind="stable")
+    n = len(ids)
+    # neighbours: a shared border or point, or less than about a metre apart
+    pairs = adjacency(territories[[territories.geometry.name]], tolerance=1e-5 if geographic else 1.0)
+    position = {cid: i for i, cid in enumerate(ids[order])}
+    neighbours: list[set[int]] = [set() for _ in range(n)]
+    for a, b in zip(pairs["code"].map(position), pairs["neighbour"].map(position)):
+        neighbours[a].add(b)
+    colour = [-1] * n
+    used = [0] * len(colours)
+    seen: list[set[int]] = [set() for _ in range(n)]
+    degree = [len(nb) for nb in neighbours]
+    left = set(range(n))
+    while left:
+        v = max(left, key=lambda i: (len(seen[i]), degree[i], -i))
+        allowed = [c for c in range(len(colours)) if c not in seen[v]]
+        if not allowed:  # pragma: no cover - more than 17 colours around one territory
+            raise ValueError("trop de territoires voisins pour les colorier distinctement")
+        first = [c for c in allowed if c < len(palette)] or allowed
+        c = min(first, key=lambda k: (used[k], k))
+        colour[v] = c
+        used[c] += 1
+        left.discard(v)
+        for w in neighbours[v]:
+            seen[w].add(c)
+    out = np.empty(n, dtype=object)
+    out[order] = [colours[c] for c in colour]
+    return pd.Series(out, index=territories.index, dtype=object, name="color")
+
+
+
+class TerritoryFill(NamedTuple):
+    """How the CPTS are filled (see :func:`territory_fill`)."""
+
+    #: ``"stage"``, ``"tier"``, ``"cpts"`` or the indicator column.
+    column: str
+    #: Fill colour of each territory, indexed like the territories.
+    colors: pd.Series
+    #: The legend: ``(label, colours)`` per class present, in order; ``colours`` is one colour,
+    #: or several for the CPTS told apart (``column="cpts"``).
+    legend: list[tuple[str, tuple[str, ...]]]
+    #: Title of the legend.
+    title: str
+    #: Name of the layer (HTML map) and of what the colours say.
+    layer: str
+
+
+
+def resolve_column(territories, column: str | None) -> str:
+    """What ``column`` colours the CPTS by: ``"stage"``, ``"tier"``, ``"cpts"`` or an indicator.
+
+    By default the stage when any CPTS has one, one distinct colour per CPTS otherwise. French
+    names are accepted (``etape``, ``taille``, ``population``, ``superficie``, ``communes``, or a
+    French header of the territory table).
+
+    Parameters
+    ----------
+    territories : DataFrame
+        The territories (:func:`cpts_geo.domain.territories.build_territories`).
+    column : str or None
+        What to colour by.
+
+    Returns
+    -------
+    str
+        ``"stage"``, ``"tier"``, ``"cpts"`` or a numeric column of ``territories``.
+
+    Raises
+    ------
+    ValueError
+        ``column`` is none of these (French message listing the choices).
+
+    Examples
+    --------
+    >>> t = pd.DataFrame({"stage": ["Étape non renseignée"], "population": [1]})
+    >>> resolve_column(t, None), resolve_column(t, "Étape"), resolve_column(t, "population")
+    ('cpts', 'stage', 'population')
+    """
+    from cpts_geo.domain.stages import NOT_GIVEN
+    from cpts_geo.domain.territories import FRENCH_HEADERS
+
+    if column is None:
+        if "stage" in territories and (territories["stage"].astype("string").fillna(NOT_GIVEN) != NOT_GIVEN).any():
+            return "stage"
+        return "cpts"
+    key = fold(column)
+    if key in COLOR_CHOICES:
+        return COLOR_CHOICES[key]
+    numeric = [c for c in territories.columns if c != "tier" and pd.api.types.is_numeric_dtype(territories[c])
+               and not pd.api.types.is_bool_dtype(territories[c])]
+    names = {**{fold(c): c for c in numeric}, **{k: v for k, v in _INDICATOR_NAMES.items() if v in numeric},
+             **{fold(FRENCH_HEADERS[c]): c for c in numeric if c in FRENCH_HEADERS}}
+    if key in names:
+        return names[key]
+    raise ValueError(f"Couleur « {column} » inconnue : choisissez etape, taille, cpts (une couleur par CPTS, "
+                     f"distincte de ses voisines) ou un indicateur des territoires ("
+                     + ", ".join(sorted({k for k, v in _INDICATOR_NAMES.items() if v in numeric}
+                                        | {c for c in numeric if c not in _INDICATOR_NAMES.values()})) + ").")
+
+
+
+def check_color(column: str | None) -> str | None:
+    """Check a colour choice before anything is computed (``--couleur``, ``column=``).
+
+    Parameters
+    ----------
+    column : str or None
+        ``etape``, ``taille``, ``cpts`` or an indicator of the territories built by
+        :func:`cpts_geo.domain.territories.build_territories` (``population``, ``superficie``,
+        ``communes``, ``parties``, or their column names and French headers).
+
+    Returns
+    -------
+    str or None
+        What :func:`resolve_column` makes of it (``None`` stays ``None``: the default).
+
+    Raises
+    ------
+    ValueError
+        An unknown choice, with the possible ones.
+
+    Examples
+    --------
+    >>> check_color("taille"), check_color("Superficie (km²)")
+    ('tier', 'area_km2')
+    """
+    if column is None:
+        return None
+    template = pd.DataFrame({"stage": pd.Series([], dtype=object), "tier": pd.Series([], dtype="Int64"),
+                             "population": pd.Series([], dtype="int64"),
+                             "n_communes": pd.Series([], dtype="int64"),
+                             "area_km2": pd.Series([], dtype="float64"), "n_parts": pd.Series([], dtype="int64")})
+    return resolve_column(template, column)
+
+
+
+def territory_fill(
+    territories,
+    column: str | None = None,
+    *,
+    cmap=None,
+    scheme: str = "quantiles",
+    k: int = 5,
+    legend_kwds: Mapping | None = None,
+    classification_kwds: Mapping | None = None,
+) -> TerritoryFill:
+    """The fill of each CPTS and the legend, shared by the HTML and the print maps.
+
+    - ``"stage"``: :data:`cpts_geo.domain.stages.STAGE_COLORS`; a registry with its own stage
+      vocabulary (:func:`cpts_geo.domain.stages.own_words`) is coloured by its own wordings, in
+      its order, on :func:`stage_ramp` of its number of steps, and the legend uses its words;
+    - ``"tier"``: :data:`TIER_COLORS`;
+    - ``"cpts"``: :func:`distinct_colors` (neighbours never share a colour);
+    - an indicator: classes of :func:`classify` (``cmap``, ``scheme``, ``k``).
+
+    The legend lists only the classes present.
+
+    Parameters
+    ----------
+    territories : GeoDataFrame
+        The territories (:func:`cpts_geo.domain.territories.build_territories`).
+    column : str, optional
+        What to colour by (:func:`resolve_column`; default: the stage when any is given, distinct
+        colours otherwise).
+    cmap : dict or str, optional
+        Class → colour for the stage or tier, or a colormap name for an indicator.
+    scheme, k, classification_kwds
+        Classes of an indicator (mapclassify).
+    legend_kwds : dict, optional
+        ``title`` of the legend, ``fmt`` of an indicator's numbers.
+
+    Returns
+    -------
+    TerritoryFill
+
+    Examples
+    --------
+    >>> t = pd.DataFrame({"stage": pd.Categorical(["ACI signé", "ACI signé"]), "tier": [1, 1]},
+    ...                  index=["A", "B"])
+    >>> fill = territory_fill(t)
+    >>> fill.column, fill.legend, fill.colors.tolist()
+    ('stage', [('ACI signé', ('#253494',))], ['#253494', '#253494'])
+    """
+    from cpts_geo.domain.stages import NOT_GIVEN, STAGE_COLORS, legend_stages, own_words
+    from cpts_geo.domain.tiers import TIER_LABELS
+
+    col = resolve_column(territories, column)
+    kw = dict(legend_kwds or {})
+    index = territories.index
+    legend: list[tuple[str, tuple[str, ...]]] = []
+    title = _TITLES.get(col, col)
+    if col == "stage":
+        stage = territories["stage"].astype("string").fillna(NOT_GIVEN)
+        published = territories.get("published_stage")
+        if published is not None and own_words(published) and cmap is None:
+            words = list(published.dtype.categories) if isinstance(published.dtype, pd.CategoricalDtype) \
+                else list(dict.fromkeys(published.dropna().astype(str)))
+            ramp = dict(zip(words, stage_ramp(len(words))))
+            text = published.astype("string")
+            label = text.fillna(stage)
+            colors = label.map(lambda w: ramp.get(w) or STAGE_COLORS.get(w, MISSING_COLOR))
+            unworded = legend_stages(stage[text.isna()])
+            legend = [(s, (STAGE_COLORS[s],)) for s in unworded]
+            legend += [(w, (ramp[w],)) for w in words if (text == w).any()]
+            title = "Étape du projet (mots du registre)"
+        else:
+            palette = dict(STAGE_COLORS if cmap is None else cmap)
+            colors = stage.map(lambda s: palette.get(s, MISSING_COLOR))
+            legend = [(s, (palette[s],)) for s in legend_stages(stage) if s in palette]
+        layer = "CPTS par étape"
+    elif col == "tier":
+        palette = dict(TIER_COLORS if cmap is None else cmap)
+        tier = pd.to_numeric(territories["tier"], errors="coerce")
+        colors = tier.map(lambda t: palette.get(int(t), MISSING_COLOR) if pd.notna(t) else MISSING_COLOR)
+        legend = [(TIER_LABELS[t], (palette[t],)) for t in (1, 2, 3, 4) if (tier == t).any()]
+        if tier.isna().any():
+            legend.append(("Taille inconnue (population manquante)", (MISSING_COLOR,)))
+        layer = "CPTS par taille"
+    elif col == "cpts":
+        colors = distinct_colors(territories)
+        used = tuple(c for c in DISTINCT_COLORS + _MORE_COLORS if (colors == c).any())
+        no_stage = "stage" in territories and (territories["stage"].astype("string").fillna(NOT_GIVEN)
+                                               == NOT_GIVEN).all()
+        legend = [((f"{len(territories)} CPTS" + (" (étape non renseignée)" if no_stage else "")
+                    + " : une couleur par CPTS, différente de ses voisines"), used)] if len(territories) else []
+        layer = "CPTS"
+    else:
+        fmt = kw.get("fmt") or ("{:,.0f}" if pd.api.types.is_integer_dtype(territories[col]) else _DEFAULT_FMT)
+        values = pd.to_numeric(territories[col], errors="coerce")
+        classes, palette_, labels = classify(values, scheme=scheme, k=k, cmap=cmap or "YlOrRd", fmt=fmt,
+                                             classification_kwds=classification_kwds)
+        colors = pd.Series([palette_[c] if c >= 0 else MISSING_COLOR for c in classes], index=index)
+        legend = [(lab, (c,)) for i, (lab, c) in enumerate(zip(labels, palette_)) if (classes == i).any()]
+        if (classes < 0).any():
+            legend.append(("non disponible", (MISSING_COLOR,)))
+        from cpts_geo.domain.territories import FRENCH_HEADERS
+
+        title = FRENCH_HEADERS.get(col, col)
+        layer = f"CPTS : {title}"
+    colors = pd.Series(np.asarray(colors, dtype=object), index=index, dtype=object, name="color")
+    return TerritoryFill(col, colors, legend, str(kw.get("title") or title or col), layer)
+
+
+
+def vocabulary_caption(territories) -> str:
+    """The caption line of a map whose registry words its stages its own way.
+
+    Parameters
+    ----------
+    territories : DataFrame
+        With ``stage`` and ``published_stage``
+        (:func:`cpts_geo.domain.territories.build_territories`).
+
+    Returns
+    -------
+    str
+        How many steps the registry's vocabulary has (compared with the guide's five) and the
+        stage each of its words present means; empty for the guide's own words.
+
+    Examples
+    --------
+    >>> from cpts_geo.domain.stages import map_stages
+    >>> m = map_stages(["ACI signé", "lettre d'intention et projet de santé validés"])
+    >>> print(vocabulary_caption(pd.DataFrame({"stage": m.stage, "published_stage": m.published})))
+    Étapes dans les mots du registre (3 étapes, moins que les 5 du guide) : lettre d'intention et projet de santé validés = Projet de santé validé ; ACI signé = ACI signé.
+    """
+    from cpts_geo.domain.stages import own_words
+
+    if "published_stage" not in territories or not own_words(territories["published_stage"]):
+        return ""
+    pairs = (territories[["published_stage", "stage"]].dropna().drop_duplicates()
+             .sort_values("published_stage").astype(str))
+    n = len(territories["published_stage"].dtype.categories)
+    return (f"Étapes dans les mots du registre ({n} étape{'s' if n > 1 else ''}"
+            + ("" if n == 5 else f", {'moins' if n < 5 else 'plus'} que les 5 du guide") + ") : "
+            + " ; ".join(f"{w} = {s}" for w, s in pairs.itertuples(index=False)) + ".")

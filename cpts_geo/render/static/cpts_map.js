@@ -171,7 +171,7 @@
     var cptsLayer = L.layerGroup(), outlineLayer = L.layerGroup();
     data.cpts.forEach(function (c, ci) {
       var shape = decodeLatLngs(c.g, data);
-      var color = data.colors[c.stage] || "#999";
+      var color = c.f || "#999";
       var poly = L.polygon(shape, {pane: "cptsFill", renderer: R.fill, className: "cpts-polygon",
                                    color: color, weight: 0, fillColor: color, fillOpacity: 0.85});
       poly.bindTooltip(function () { return rows(c.name, cptsRows(c)); }, {sticky: true});
@@ -290,10 +290,20 @@
     overlay(T.layer_departments, depLayer);
 
     // Legends: one per visible layer
-    var entries = data.stages.map(function (s) { return [s, data.colors[s]]; });
-    entries.push([T.uncovered, data.uncoveredColor, "1px dashed " + data.uncoveredBorder]);
-    var stageLegend = legendControl(T.legend_title, entries, numbersBox);
-    var legends = [[cptsLayer, stageLegend]];
+    // only the classes present; several colours (CPTS told apart) make one striped swatch
+    var entries = data.legend.entries.map(function (e) {
+      var c = e[1];
+      if (c.length === 1) { return [e[0], c[0]]; }
+      var stops = c.map(function (col, i) {
+        return col + " " + (100 * i / c.length).toFixed(1) + "% " + (100 * (i + 1) / c.length).toFixed(1) + "%";
+      });
+      return [e[0], "linear-gradient(90deg, " + stops.join(", ") + ")"];
+    });
+    if ((data.uncovered || []).length) {
+      entries.push([T.uncovered, data.uncoveredColor, "1px dashed " + data.uncoveredBorder]);
+    }
+    var stageLegend = legendControl(data.legend.title || T.legend_title, entries, numbersBox);
+    var legends = data.legend.show ? [[cptsLayer, stageLegend]] : [];
     (data.indicators || []).forEach(function (ind) {
       var layer = L.layerGroup();
       ind.features.forEach(function (f) {
