@@ -25,7 +25,6 @@ spreadsheet through :func:`cpts_geo.io.files.neutralise_cells`.
 from __future__ import annotations
 
 import contextlib
-import os
 import sqlite3
 from collections.abc import Iterator, Mapping
 from pathlib import Path
@@ -39,7 +38,7 @@ import pyproj
 from cpts_geo.domain.metadata import layer_metadata
 from cpts_geo.domain.stages import NOT_GIVEN, STAGE_COLORS, STAGES
 from cpts_geo.domain.territories import summary_table
-from cpts_geo.io.files import atomic_path
+from cpts_geo.io.files import atomic_path, replace_when_done
 from cpts_geo.io.formats import OutputError, _disk_space, layer_format
 
 __all__ = [
@@ -633,7 +632,7 @@ def _write_layers(path: Path, kind: str, layers, note: str, meta, date: str) -> 
                 side.unlink(missing_ok=True)
             raise
         for side, target in moves:
-            os.replace(side, target)
+            replace_when_done(side, target)
     return WrittenLayers(written, {k: v.crs for k, v in layers.items()}, note)
 
 
