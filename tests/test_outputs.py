@@ -130,6 +130,29 @@ def test_geojson_is_wgs84_and_shapefile_only_on_request(example, tmp_path):
     assert not list(tmp_path.glob(".*"))  # no temporary file left
 
 
+def test_output_set_writes_every_file_or_none(example, tmp_path):
+    """Shapefiles (with their .dbf, .shx, .prj, .cpg), a GeoPackage and a table: all renamed at the
+    end of the set, or none when something fails before its end."""
+    from cpts_geo.io.files import output_set
+
+    _, terr, layer = example
+    (tmp_path / "t.csv").write_text("ancien", encoding="utf-8")
+    with pytest.raises(OutputError, match="refusée"), output_set():
+        write_layers(tmp_path / "t.shp", terr, layer, shapefile=True)
+        write_layers(tmp_path / "t.gpkg", terr, layer)
+        write_table(summary_table(terr), tmp_path / "t.csv")
+        assert sorted(p.name for p in tmp_path.iterdir() if not p.name.startswith(".")) == ["t.csv"]
+        raise OutputError("PostGIS : écriture refusée par la base")
+    assert [p.name for p in tmp_path.iterdir()] == ["t.csv"]
+    assert (tmp_path / "t.csv").read_text(encoding="utf-8") == "ancien"
+    with output_set():
+        write_layers(tmp_path / "t.shp", terr, layer, shapefile=True)
+        write_table(summary_table(terr), tmp_path / "t.csv")
+    names = {p.name for p in tmp_path.iterdir()}
+    assert {"t.shp", "t.dbf", "t.shx", "t.prj", "t_communes.dbf", "t.csv"} <= names
+    assert not any(n.startswith(".") for n in names)
+
+
 def test_mainland_and_overseas_layers_by_crs(tmp_path):
     communes = load_communes(departments=["80", "974"])
     reg = pd.DataFrame({"cpts_id": ["A", "R"], "stage": ["5", "3"], "commune_code": ["80021", "97411"]})
