@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 
 from cpts_geo.cli.options import _check, _outputs_first, _read_flow_table, _study_area
+from cpts_geo.cli.report import _printable
 from cpts_geo.domain.french import number, percent
 
 
@@ -53,9 +54,9 @@ def run(args: argparse.Namespace) -> int:
                                                threshold=args.seuil)
         flags_path = flows_io.write_flow_table(flags, out.with_name(out.stem + "_signalements" + out.suffix),
                                                threshold=args.seuil)
-    print(f"Indicateurs de {len(ind)} CPTS écrits dans {out} (secret statistique : volumes < "
-          f"{number(args.seuil, None)} masqués), destinations des fuites dans {leaks_path}, "
-          f"signalements ({len(flags)}) dans {flags_path}.")
+    print(_printable(f"Indicateurs de {len(ind)} CPTS écrits dans {out} (secret statistique : volumes < "
+                     f"{number(args.seuil, None)} masqués), destinations des fuites dans {leaks_path}, "
+                     f"signalements ({len(flags)}) dans {flags_path}."))
     shown = F.mask_secrecy(ind, threshold=args.seuil)
     for cid, rec in shown.iterrows():
         if not ind.at[cid, "resident_volume"]:
@@ -64,5 +65,5 @@ def run(args: argparse.Namespace) -> int:
             ret = "secret statistique"
         else:
             ret = percent(rec["retention"])
-        print(f"  - {cid} {rec['name']} : rétention {ret}")
+        print(_printable(f"  - {cid} {rec['name']} : rétention {ret}"))
     return 0

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 
 from cpts_geo.cli.options import _check
-from cpts_geo.cli.report import _print_report
+from cpts_geo.cli.report import _print_report, _printable
 
 
 def run(args: argparse.Namespace) -> int:
@@ -26,6 +26,6 @@ def run(args: argparse.Namespace) -> int:
     print(f"Registre valide : {len(checked.cpts)} CPTS, {m['code'].nunique()} communes, "
           f"{len(reg.registry)} lignes lues.")
     if reg.ignored:
-        print(f"Colonnes ignorées : {', '.join(reg.ignored)}")
+        print(_printable(f"Colonnes ignorées : {', '.join(reg.ignored)}"))
     _print_report(checked.report, registry=args.registry)
     return 0

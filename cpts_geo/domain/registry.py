@@ -212,6 +212,7 @@ def validate_registry(
     ref = _reference(communes)
     problems: list[dict] = []
 
+    problems += checks.check_control_characters(reg)
     ids, found = checks.parse_ids(reg)
     problems += found
     stages, found = checks.parse_stage_column(reg)

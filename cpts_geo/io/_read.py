@@ -777,8 +777,8 @@ def read_table(
                                errors="ignore")
         frame = frame.reset_index(drop=True)
         fields = recognise_headers(list(frame.columns), kind, columns=columns) if kind else {}
-        return ReadTable(frame, np.arange(2, len(frame) + 2, dtype="int64"), "DataFrame", "DataFrame",
-                         fields=fields)
+        return _no_control_characters(ReadTable(frame, np.arange(2, len(frame) + 2, dtype="int64"),
+                                                "DataFrame", "DataFrame", fields=fields))
     path = Path(source)
     if not path.exists():
         raise FileNotFoundError(f"Fichier introuvable : {path}")
@@ -790,7 +790,7 @@ def read_table(
     if fmt == "csv":
         out = _read_csv(path, sep=sep, encoding=encoding)
     elif fmt == "xlsx":
-        return _read_xlsx(path, sheet=sheet, kind=kind, columns=columns)
+        return _no_control_characters(_read_xlsx(path, sheet=sheet, kind=kind, columns=columns))
     elif fmt == "parquet":
         out = _read_parquet(path, geometry=geometry)
     else:
@@ -799,4 +799,24 @@ def read_table(
         from dataclasses import replace
 
         out = replace(out, fields=recognise_headers(list(out.table.columns), kind, columns=columns))
-    return out
+    return _no_control_characters(out)
+
+
+
+def _no_control_characters(read: ReadTable) -> ReadTable:
+    """``read``, unless a cell or a header holds a control character: then every such cell is
+    listed with its row, in one :class:`ValidationError`."""
+    from cpts_geo.domain.text import CONTROL_CHARACTERS, control_problems, printable
+
+    problems = [{"row": read.header_row or 1, "kind": "caractère de contrôle",
+                 "problem": f"en-tête « {printable(h)} » : caractère de contrôle invisible ; supprimez-le"}
+                for h in read.table.columns if isinstance(h, str) and CONTROL_CHARACTERS.search(h)]
+    problems += control_problems(read.table, read.rows)
+    if problems:
+        name = Path(read.source).name if read.source != "DataFrame" else "Le tableau"
+        raise ValidationError(
+            f"{name} : {len(problems)} cellule(s) contiennent des caractères de contrôle (NUL, échappement…), "
+            "invisibles dans un tableur mais refusés par Excel et PostGIS, ou qui tronquent les noms "
+            "dans un GeoPackage : supprimez-les des lignes listées (Rechercher/Remplacer, ou "
+            "=EPURAGE() dans Excel).", problems)
+    return read
