@@ -359,9 +359,10 @@ def _read_csv(path: Path, *, sep: str | None, encoding: str | None) -> ReadTable
         raise _refuse(f"{name} : le fichier est vide.", [{"problem": "fichier vide"}]) from None
     blank = _check_separators(table, rows, sep, _blank(table), name)
     keep = ~blank
-    return ReadTable(table[keep].reset_index(drop=True), rows[keep], str(path), "csv",
+    read = ReadTable(table[keep].reset_index(drop=True), rows[keep], str(path), "csv",
                      encoding=enc, separator=sep, header_row=header_row,
                      recoded_lines=tuple(r for r in recoded if r >= header_row))
+    return _no_control_characters(read, text=text)
 
 
 
@@ -788,7 +789,7 @@ def read_table(
     if fmt != "csv" and path.stat().st_size == 0:
         raise _refuse(f"{path.name} : le fichier est vide.", [{"problem": "fichier vide"}])
     if fmt == "csv":
-        out = _read_csv(path, sep=sep, encoding=encoding)
+        out = _read_csv(path, sep=sep, encoding=encoding)  # control characters checked on its text
     elif fmt == "xlsx":
         return _no_control_characters(_read_xlsx(path, sheet=sheet, kind=kind, columns=columns))
     elif fmt == "parquet":
@@ -799,14 +800,18 @@ def read_table(
         from dataclasses import replace
 
         out = replace(out, fields=recognise_headers(list(out.table.columns), kind, columns=columns))
-    return _no_control_characters(out)
+    return out if fmt == "csv" else _no_control_characters(out)
 
 
 
-def _no_control_characters(read: ReadTable) -> ReadTable:
+def _no_control_characters(read: ReadTable, *, text: str | None = None) -> ReadTable:
     """``read``, unless a cell or a header holds a control character: then every such cell is
-    listed with its row, in one :class:`ValidationError`."""
+    listed with its row, in one :class:`ValidationError`. ``text``: the whole text of a CSV,
+    searched once first (no cell needs looking at when it is clean)."""
     from cpts_geo.domain.text import CONTROL_CHARACTERS, control_problems, printable
+
+    if text is not None and not CONTROL_CHARACTERS.search(text):
+        return read
 
     problems = [{"row": read.header_row or 1, "kind": "caractère de contrôle",
                  "problem": f"en-tête « {printable(h)} » : caractère de contrôle invisible ; supprimez-le"}
