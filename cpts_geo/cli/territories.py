@@ -22,6 +22,7 @@ def run(args: argparse.Namespace) -> int:
     int
         The exit code: 0 on success (user mistakes raise and are printed by ``main``).
     """
+    import warnings
     from pathlib import Path
 
     from cpts_geo.domain.territories import (
@@ -31,6 +32,7 @@ def run(args: argparse.Namespace) -> int:
         population_headers,
         summary_table,
     )
+    from cpts_geo.errors import CptsGeoWarning
     from cpts_geo.io.files import output_set
     from cpts_geo.io.formats import check_writable, layer_format, table_format
     from cpts_geo.io.layers import write_layers
@@ -62,9 +64,11 @@ def run(args: argparse.Namespace) -> int:
     terr = build_territories(checked, communes)
     # the files stay under temporary names until the database is written too: all or nothing
     with output_set():
-        written = write_layers(out, terr, layer, crs=args.crs, registry=Path(args.registry).name
-                               if args.registry not in (None, "exemple") else "registre illustratif",
-                               registry_date=_registry_date(args), shapefile=True)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", CptsGeoWarning)  # said in written.note, printed below
+            written = write_layers(out, terr, layer, crs=args.crs, registry=Path(args.registry).name
+                                   if args.registry not in (None, "exemple") else "registre illustratif",
+                                   registry_date=_registry_date(args), shapefile=True)
         if table_path.suffix.lower() == ".xlsx":
             blank = layer[~layer["covered"]]
             sheets = {"territoires": summary_table(terr),
