@@ -48,6 +48,7 @@ __all__ = [
     "CHANGE_FIELDS",
     "FIELD_ALIASES",
     "LAYER_FIELDS",
+    "SHAPEFILE_TEXT_LIMIT",
     "WrittenLayers",
     "layer_style_qml",
     "layer_tables",
