@@ -335,3 +335,20 @@ def test_schema_name_never_enters_the_trigger_body(db, example):
     with pytest.raises(sqlalchemy.exc.IntegrityError, match="Une commune, une CPTS"), engine.begin() as con:
         con.exec_driver_sql(f"INSERT INTO {table} VALUES (%s, %s, 0.5)", (code, other))
     assert read_registry_report(url, layer=schema).registry.shape[0] == len(member)
+
+
+def test_replace_with_another_crs_keeps_a_spatial_index(db, example):
+    from cpts_geo.domain.communes import load_communes
+
+    url, engine = db
+    checked, terr, layer = example
+    write_postgis(url, terr, layer, membership=checked.membership)
+    reunion = load_communes(departments="974")
+    reg = pd.DataFrame({"cpts_id": ["R"], "stage": ["5"], "commune_code": ["97411"]})
+    other = validate_registry(reg, reunion)
+    rows = write_postgis(url, build_territories(other, reunion), communes_with_cpts(other, reunion),
+                         membership=other.membership, replace=True)
+    assert rows["srid"] != 2154
+    assert _count(engine, "SELECT count(*) FROM pg_indexes WHERE schemaname = 'cpts' AND indexdef ILIKE '%gist%'") == 2
+    assert _count(engine, "SELECT DISTINCT ST_SRID(geom) FROM cpts.communes") == rows["srid"]
+    assert _count(engine, "SELECT count(*) FROM cpts.zones_blanches") == len(reunion) - 1

@@ -598,6 +598,8 @@ def _write(con, schema: str, replace: bool, terr: gpd.GeoDataFrame, com: gpd.Geo
             continue
         _replace_rows(con, table, _columns(con, "pg_temp", staged[name]), f"pg_temp.{_quoted(staged[name])}",
                       _KEYS[name], *plans[name])
+        if "geom" in plans[name][1]:  # a new geometry column (another CRS): its spatial index again
+            run(f"CREATE INDEX IF NOT EXISTS {_quoted(f'idx_{name}_geom')} ON {table} USING gist (geom)")
     if "appartenance" not in existing:
         run(f"CREATE TABLE {s}.appartenance (code_insee text NOT NULL, id_cpts text NOT NULL "
             f"REFERENCES {s}.cpts (id_cpts) ON UPDATE CASCADE ON DELETE CASCADE, "
