@@ -906,3 +906,15 @@ def test_cli_flux_writes_its_files_together_or_none(tmp_path, capsys, monkeypatc
     assert main(["flux", str(flows), str(registry), "-o", str(out)]) == 0
     assert sorted(p.name for p in out.parent.iterdir()) == ["ind.csv", "ind_codes.csv", "ind_fuites.csv",
                                                             "ind_signalements.csv"]
+
+
+def test_control_characters_in_flows_are_refused_by_the_fast_readers_too(tmp_path):
+    frame = pd.DataFrame({"origine": ["61001", "61001\x00", "61143"], "destination": ["61001"] * 3,
+                          "volume": [1.0, 2.0, 3.0]})
+    frame.to_parquet(tmp_path / "flux.parquet")
+    frame.to_csv(tmp_path / "flux.csv", sep=";", index=False)
+    for name, row in (("flux.parquet", 2), ("flux.csv", 3)):
+        with pytest.raises(ValidationError, match="caractères de contrôle") as err:
+            flows_io.read_flows(tmp_path / name)
+        assert err.value.problems["row"].tolist() == [row], name
+        assert "61001␀" in err.value.problems["problem"].iloc[0]
