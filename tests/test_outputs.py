@@ -428,6 +428,11 @@ def test_xlsx_refuses_texts_longer_than_a_cell_and_writes_nothing(tmp_path):
         "feuille « territoires », colonne « Nom » : 40 000 caractères",
         "feuille « territoires », colonne « Parties » : 32 768 caractères"]
     assert list(tmp_path.iterdir()) == []
+    with pytest.raises(ValidationError, match="caractères de contrôle") as err:
+        write_table({"territoires": pd.DataFrame({"Nom": ["a", "b\x00c"]})}, tmp_path / "t.xlsx")
+    assert err.value.problems["problem"].tolist() == [
+        "feuille « territoires », colonne « Nom » : caractère de contrôle dans « b␀c »"]
+    assert list(tmp_path.iterdir()) == []
     write_table({"territoires": table}, tmp_path / "t.csv")  # a CSV keeps them whole
     assert pd.read_csv(tmp_path / "t.csv", sep=";", encoding="utf-8-sig")["Nom"].str.len().max() == 40_000
 

@@ -352,3 +352,15 @@ def test_replace_with_another_crs_keeps_a_spatial_index(db, example):
     assert _count(engine, "SELECT count(*) FROM pg_indexes WHERE schemaname = 'cpts' AND indexdef ILIKE '%gist%'") == 2
     assert _count(engine, "SELECT DISTINCT ST_SRID(geom) FROM cpts.communes") == rows["srid"]
     assert _count(engine, "SELECT count(*) FROM cpts.zones_blanches") == len(reunion) - 1
+
+
+def test_control_characters_never_reach_the_database(db, example):
+    url, engine = db
+    checked, terr, layer = example
+    bad = terr.copy()
+    bad.loc[bad.index[2], "name"] = "CPTS\x00nulle"
+    with pytest.raises(ValidationError, match="caractères de contrôle") as err:
+        write_postgis(url, bad, layer, membership=checked.membership)
+    assert err.value.problems["row"].tolist() == [3]
+    assert "CPTS␀nulle" in err.value.problems["problem"].iloc[0]
+    assert _tables(engine) == set()

@@ -460,6 +460,7 @@ def write_postgis(
     """
     import sqlalchemy
 
+    from cpts_geo.domain.text import control_problems
     from cpts_geo.errors import ValidationError
 
     engine = connect(url)
@@ -488,6 +489,13 @@ def write_postgis(
                              f"son propre schéma (couches {', '.join(extra)}).")
         terr = _multi(layers["cpts"].rename_geometry("geom"))
         com = _multi(layers["communes"].rename_geometry("geom"))
+        hidden = [{**p, "problem": f"{name} : {p['problem']}"}
+                  for name, frame in (("cpts", terr), ("communes", com), ("appartenance", member))
+                  for p in control_problems(pd.DataFrame(frame.drop(columns="geom", errors="ignore")),
+                                            np.arange(1, len(frame) + 1))]
+        if hidden:  # PostgreSQL refuses a NUL; the others would reach whoever reads the tables
+            raise ValidationError("PostGIS : des textes contiennent des caractères de contrôle (NUL, "
+                                  "échappement…) ; retirez-les du registre. Rien n'a été écrit.", hidden)
         view_columns = [c for c in layers["zones_blanches"].columns if c != "geometry"] + ["geom"]
         meta = _metadata_text(territories, communes, None, None)
         note = " ; ".join(f"{k} : {v}" for k, v in meta.items())

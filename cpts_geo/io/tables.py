@@ -11,6 +11,7 @@ import pandas as pd
 
 from cpts_geo.domain.compare import FRENCH_HEADERS, RegistryComparison
 from cpts_geo.domain.french import fold, number
+from cpts_geo.domain.text import CONTROL_CHARACTERS, printable
 from cpts_geo.errors import ValidationError
 from cpts_geo.io.files import atomic_path, neutralise_cells, whole_numbers
 from cpts_geo.io.formats import _disk_space, table_format
@@ -120,8 +121,8 @@ def write_xlsx(path: str | Path, sheets: Mapping[str, pd.DataFrame] | pd.DataFra
     with a French-ready format (thousands grouped, the decimals of the data), the header row is
     frozen and bold, columns are as wide as their content. Text cells that start like a
     formula are neutralised. ``index=None`` writes the index unless it is a plain range. A text
-    longer than an Excel cell holds (:data:`EXCEL_CELL_LIMIT` characters) is refused rather
-    than cut. The same tables give the same bytes (fixed document and zip dates).
+    longer than an Excel cell holds (:data:`EXCEL_CELL_LIMIT` characters), or holding a control
+    character, is refused rather than cut. The same tables give the same bytes (fixed document and zip dates).
 
     Parameters
     ----------
@@ -141,8 +142,9 @@ def write_xlsx(path: str | Path, sheets: Mapping[str, pd.DataFrame] | pd.DataFra
     Raises
     ------
     ValidationError
-        Texts longer than :data:`EXCEL_CELL_LIMIT` characters, each with its sheet, row and
-        column (nothing is written).
+        Texts longer than :data:`EXCEL_CELL_LIMIT` characters or holding a control character
+        (:data:`cpts_geo.domain.text.CONTROL_CHARACTERS`), each with its sheet, row and column
+        (nothing is written).
 
     Examples
     --------
@@ -162,6 +164,7 @@ def write_xlsx(path: str | Path, sheets: Mapping[str, pd.DataFrame] | pd.DataFra
     wb.remove(wb.active)
     taken: set[str] = set()
     too_long: list[dict] = []
+    hidden: list[dict] = []
     for name, table in sheets.items():
         ws = wb.create_sheet(_sheet_name(name, taken))
         keep_index = not isinstance(table.index, pd.RangeIndex) if index is None else index
@@ -200,9 +203,15 @@ def write_xlsx(path: str | Path, sheets: Mapping[str, pd.DataFrame] | pd.DataFra
                     value = float(value)
                 elif not isinstance(value, (int, float, str)):
                     value = str(value)
-                if isinstance(value, str) and len(value) > EXCEL_CELL_LIMIT:
-                    too_long.append({"row": i, "problem": f"feuille « {ws.title} », colonne « {headers[j]} » : "
-                                     f"{number(len(value))} caractères"})
+                if isinstance(value, str):
+                    if len(value) > EXCEL_CELL_LIMIT:
+                        too_long.append({"row": i, "problem": f"feuille « {ws.title} », colonne "
+                                         f"« {printable(headers[j])} » : {number(len(value))} caractères"})
+                    if CONTROL_CHARACTERS.search(value):  # Excel cannot hold them (a NUL…)
+                        hidden.append({"row": i, "problem": f"feuille « {ws.title} », colonne "
+                                       f"« {printable(headers[j])} » : caractère de contrôle dans "
+                                       f"« {printable(value[:80])} »"})
+                        value = None
                 cells.append(value)
                 widths[j] = max(widths[j], len(str(value)) + (2 if formats[j] != "@" else 0))
             ws.append(cells)
@@ -220,7 +229,11 @@ def write_xlsx(path: str | Path, sheets: Mapping[str, pd.DataFrame] | pd.DataFra
         raise ValidationError(
             f"{Path(path).name} : une cellule Excel contient au plus {number(EXCEL_CELL_LIMIT)} caractères, "
             "Excel couperait ces textes ; écrivez ce tableau en CSV (.csv), qui les garde entiers, ou "
-            "raccourcissez-les. Rien n'a été écrit.", too_long)
+            "raccourcissez-les. Rien n'a été écrit.", too_long + hidden)
+    if hidden:
+        raise ValidationError(
+            f"{Path(path).name} : des cellules contiennent des caractères de contrôle (NUL, échappement…) "
+            "qu'un classeur Excel ne peut pas contenir ; retirez-les des données. Rien n'a été écrit.", hidden)
     if not wb.sheetnames:
         wb.create_sheet("tableau")
     import datetime
