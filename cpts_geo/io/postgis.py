@@ -579,9 +579,8 @@ def _write(con, schema: str, replace: bool, terr: gpd.GeoDataFrame, com: gpd.Geo
     if _VIEW in found.ours:
         old_view = _columns(con, schema, _VIEW)
         com_new = _columns(con, "pg_temp", staged["communes"]) if "communes" in staged else {}
-        view_changes = [c for c in old_view] != view_columns or any(
-            com_new.get(c, (0, None))[1] != kind for c, (_, kind) in old_view.items()) or \
-            "communes" not in staged
+        view_changes = "communes" not in staged or list(old_view) != view_columns or any(
+            com_new.get(c, (0, None))[1] != kind for c, (_, kind) in old_view.items())
         if view_changes:
             users = _dependents(con, found.relations[_VIEW][0], own, _VIEW)
             if users:
