@@ -340,3 +340,37 @@ def test_colonnes_one_syntax_for_the_flow_table_too(tmp_path, capsys):
     assert main(["flux", str(flows), str(registry), "-o", str(out), "--colonnes",
                  "origin=Commune de domicile,destination=Lieu des soins,volume=Nb patients"]) == 0
     assert "B B : rétention 66,7 %" in capsys.readouterr().out
+
+
+def test_control_characters_refused_before_any_output_and_never_printed_raw(tmp_path, capsys):
+    """A NUL passed `valider` and crashed every XLSX writer after the GeoPackage was written; an
+    escape sequence in a name reached the terminal."""
+    reg = tmp_path / "registre.csv"
+    reg.write_bytes(b"cpts_id;nom_cpts;etape;code_commune\nA;CPTS A\x00;5;80021\n"
+                    b"B;\"CPTS \x1b]0;titre\x07\x1b[2J\";5;80001\n")
+    assert main(["valider", str(reg)]) == 2
+    captured = capsys.readouterr()
+    for text in (captured.out, captured.err):
+        assert "\x1b" not in text and "\x00" not in text and "\x07" not in text
+    assert "ligne 2 : colonne « nom_cpts » : caractère de contrôle U+0000" in captured.err
+    assert "ligne 3 : colonne « nom_cpts » : caractères de contrôle U+0007, U+001B" in captured.err
+    assert "CPTS ␛]0;titre␇␛[2J" in captured.err
+    out = tmp_path / "sorties" / "t.gpkg"
+    assert main(["territoires", str(reg), "-o", str(out), "--tableau", str(out.with_suffix(".xlsx"))]) == 2
+    assert "Traceback" not in capsys.readouterr().err
+    assert not out.parent.exists() or list(out.parent.iterdir()) == []
+    # a user's text in any other message is shown the same way
+    assert main(["valider", str(tmp_path / "registre\x1b[2J.csv")]) == 2
+    err = capsys.readouterr().err
+    assert "\x1b" not in err and "registre␛[2J.csv" in err
+
+
+def test_printed_tables_and_lines_show_control_characters_visibly():
+    from cpts_geo.cli.report import _printable
+
+    table = pd.DataFrame({"Nom": ["CPTS \x1b[31mRouge", None], "Total": [1, 2]},
+                         index=pd.Index(["\x9b2J", "B"], name="id"))
+    shown = _printable(table).to_string()
+    assert "\x1b" not in shown and "\x9b" not in shown
+    assert "CPTS ␛[31mRouge" in shown and "<U+009B>2J" in shown
+    assert _printable("ligne\rréécrite") == "ligne␍réécrite"

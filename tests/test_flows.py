@@ -876,3 +876,45 @@ def test_read_flows_parquet_and_csv_give_the_same_flows(tmp_path):
         assert p.flows.astype({"origin": str, "destination": str}).values.tolist() == \
             prepared[0].flows.astype({"origin": str, "destination": str}).values.tolist()
         assert len(p.duplicate_rows) == 2
+
+
+def test_cli_flux_writes_its_files_together_or_none(tmp_path, capsys, monkeypatch):
+    """A full disk on the last file leaves none of the four (codes, indicators, leaks, flags)."""
+    import errno
+
+    from cpts_geo.cli import main
+
+    flows = _write(tmp_path / "flux.csv", "origine;destination;volume\n61001;61001;50\n61143;61001;30\n"
+                                          "61001;14118;20\n1001;61001;5\n")
+    registry = _write(tmp_path / "registre.csv", "cpts_id;cpts_name;stage;commune_code\n"
+                                                 "A;CPTS A;ACI signé;61001\nA;CPTS A;ACI signé;61143\n")
+    out = tmp_path / "sorties" / "ind.csv"
+    real = pd.DataFrame.to_csv
+
+    def full_disk(self, path=None, *args, **kwargs):
+        if path is not None and "_signalements" in str(path):
+            Path(path).write_bytes(b"ha")
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return real(self, path, *args, **kwargs)
+
+    with monkeypatch.context() as patch:
+        patch.setattr(pd.DataFrame, "to_csv", full_disk)
+        code = main(["flux", str(flows), str(registry), "-o", str(out)])
+    err = capsys.readouterr().err
+    assert code == 1 and "Traceback" not in err
+    assert not out.parent.exists() or list(out.parent.iterdir()) == []
+    assert main(["flux", str(flows), str(registry), "-o", str(out)]) == 0
+    assert sorted(p.name for p in out.parent.iterdir()) == ["ind.csv", "ind_codes.csv", "ind_fuites.csv",
+                                                            "ind_signalements.csv"]
+
+
+def test_control_characters_in_flows_are_refused_by_the_fast_readers_too(tmp_path):
+    frame = pd.DataFrame({"origine": ["61001", "61001\x00", "61143"], "destination": ["61001"] * 3,
+                          "volume": [1.0, 2.0, 3.0]})
+    frame.to_parquet(tmp_path / "flux.parquet")
+    frame.to_csv(tmp_path / "flux.csv", sep=";", index=False)
+    for name, row in (("flux.parquet", 2), ("flux.csv", 3)):
+        with pytest.raises(ValidationError, match="caractères de contrôle") as err:
+            flows_io.read_flows(tmp_path / name)
+        assert err.value.problems["row"].tolist() == [row], name
+        assert "61001␀" in err.value.problems["problem"].iloc[0]

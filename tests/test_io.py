@@ -481,3 +481,42 @@ def test_passage_table_read_through_the_reader(tmp_path):
     frame = read_table(path).table
     assert frame.values.tolist() == [["05120", "05001", "Abriès"]]
     assert read_passage_table(path) == read_passage_table(frame) == {"05120": {"05001"}}
+
+
+# --------------------------------------------------------------------------- control characters
+
+
+def test_control_characters_are_refused_at_reading_with_their_rows(tmp_path):
+    """A NUL or an escape in a cell: one error naming every cell, whatever the format; tab and
+    line breaks inside a cell stay text. (An XLSX cannot hold them: openpyxl reads Excel's
+    ``_x0000_`` as that text.)"""
+    rows = [["A", "CPTS A\x00", "59350"], ["A", "CPTS A\x00", "59009"], ["B", "CPTS \x1b[31mB", "59512"],
+            ["C", "Deux\nlignes\tet tab", "59599"]]
+    frame = pd.DataFrame(rows, columns=["cpts_id", "cpts_name", "commune_code"])
+    csv_path = tmp_path / "r.csv"
+    frame.to_csv(csv_path, sep=";", index=False)
+    parquet_path = tmp_path / "r.parquet"
+    frame.to_parquet(parquet_path)
+    for source, first in ((csv_path, 2), (parquet_path, 1), (frame, 2)):
+        with pytest.raises(ValidationError, match="caractères de contrôle") as err:
+            read_table(source, kind="registry")
+        problems = err.value.problems
+        assert problems["row"].tolist() == [first, first + 1, first + 2], source
+        assert set(problems["kind"]) == {"caractère de contrôle"}
+        assert problems["problem"].iloc[0] == ("colonne « cpts_name » : caractère de contrôle U+0000 invisible "
+                                               "dans « CPTS A␀ » ; supprimez-le")
+        assert "\x1b" not in str(err.value) and "␛[31mB" in str(err.value)
+    ok = read_table(frame.iloc[[3]], kind="registry").table
+    assert ok["cpts_name"].tolist() == ["Deux\nlignes\tet tab"]
+
+
+def test_validate_registry_refuses_control_characters_given_as_a_dataframe(hdf_communes):
+    from cpts_geo.domain.registry import validate_registry
+
+    reg = pd.DataFrame({"cpts_id": ["A\x07", "A\x07"], "cpts_name": ["CPTS\x00", "CPTS\x00"],
+                        "commune_code": ["59350", "59009"], "row": [2, 3], "stage": None,
+                        "commune_name": None, "share": None})
+    with pytest.raises(ValidationError, match="ne respecte pas") as err:
+        validate_registry(reg, hdf_communes)
+    assert (err.value.problems["kind"] == "caractère de contrôle").sum() == 4
+    assert "\x07" not in str(err.value) and "A␇" in str(err.value)

@@ -21,6 +21,7 @@ from cpts_geo.domain.communes import load_communes
 from cpts_geo.domain.registry import validate_registry
 from cpts_geo.domain.stages import STAGE_COLORS, STAGES
 from cpts_geo.domain.territories import build_territories, communes_with_cpts, summary_table
+from cpts_geo.errors import CptsGeoWarning
 from cpts_geo.io.formats import OutputError, check_writable, layer_format
 from cpts_geo.io.layers import LAYER_FIELDS, write_layers, write_territories
 from cpts_geo.io.registry import load_example_registry
@@ -128,6 +129,29 @@ def test_geojson_is_wgs84_and_shapefile_only_on_request(example, tmp_path):
         pyogrio.read_info(tmp_path / "t.geojson")["fields"])
     assert all(len(f) <= 10 for f in LAYER_FIELDS.values())
     assert not list(tmp_path.glob(".*"))  # no temporary file left
+
+
+def test_output_set_writes_every_file_or_none(example, tmp_path):
+    """Shapefiles (with their .dbf, .shx, .prj, .cpg), a GeoPackage and a table: all renamed at the
+    end of the set, or none when something fails before its end."""
+    from cpts_geo.io.files import output_set
+
+    _, terr, layer = example
+    (tmp_path / "t.csv").write_text("ancien", encoding="utf-8")
+    with pytest.raises(OutputError, match="refusée"), output_set():
+        write_layers(tmp_path / "t.shp", terr, layer, shapefile=True)
+        write_layers(tmp_path / "t.gpkg", terr, layer)
+        write_table(summary_table(terr), tmp_path / "t.csv")
+        assert sorted(p.name for p in tmp_path.iterdir() if not p.name.startswith(".")) == ["t.csv"]
+        raise OutputError("PostGIS : écriture refusée par la base")
+    assert [p.name for p in tmp_path.iterdir()] == ["t.csv"]
+    assert (tmp_path / "t.csv").read_text(encoding="utf-8") == "ancien"
+    with output_set():
+        write_layers(tmp_path / "t.shp", terr, layer, shapefile=True)
+        write_table(summary_table(terr), tmp_path / "t.csv")
+    names = {p.name for p in tmp_path.iterdir()}
+    assert {"t.shp", "t.dbf", "t.shx", "t.prj", "t_communes.dbf", "t.csv"} <= names
+    assert not any(n.startswith(".") for n in names)
 
 
 def test_mainland_and_overseas_layers_by_crs(tmp_path):
@@ -358,3 +382,77 @@ def test_changes_layer_between_two_registries(tmp_path, capsys):
     assert main(["comparer", str(old), str(new), "--departements", "80", "-o",
                  str(tmp_path / "changements.geojson")]) == 0
     assert pyogrio.read_info(tmp_path / "changements.geojson")["crs"] == "EPSG:4326"
+
+
+# --------------------------------------------------------------------------- limits of the formats
+
+
+def test_shapefile_cuts_long_texts_itself_and_says_so_in_french(tmp_path):
+    """GDAL cut texts over 254 bytes with one English warning per layer; the cut is now ours, on a
+    character, marked « … », counted per layer and field in the note and a CptsGeoWarning."""
+    import warnings
+
+    communes = load_communes(departments="80")
+    long_name = "CPTS " + "é" * 200 + " fin"
+    reg = pd.DataFrame({"cpts_id": ["A", "A", "B"], "cpts_name": [long_name, long_name, "court"],
+                        "stage": ["5"] * 3, "commune_code": ["80021", "80001", "80002"]})
+    checked = validate_registry(reg, communes)
+    terr, layer = build_territories(checked, communes), communes_with_cpts(checked, communes)
+    with warnings.catch_warnings(record=True) as seen:
+        warnings.simplefilter("always")
+        out = write_layers(tmp_path / "t.shp", terr, layer, shapefile=True)
+    assert [type(w.message) for w in seen] == [CptsGeoWarning]
+    # the communes layer's list of CPTS (« A CPTS ééé… ») holds the long name too
+    assert ("Shapefile : 5 textes de plus de 254 octets, la limite d'un champ dBase, coupés et terminés par "
+            "« … » (couche cpts, champ nom (1) ; couche communes, champs nom_cpts (2), cpts_liste (2)) ; le "
+            "GeoPackage (.gpkg) les garde entiers.") in out.note
+    back = pyogrio.read_dataframe(tmp_path / "t.shp")
+    assert back["nom"].tolist()[1] == "court"
+    cut = back["nom"].tolist()[0]
+    assert cut.endswith("é…") and len(cut.encode()) <= 254 and long_name.startswith(cut[:-1])
+    # the GeoPackage keeps them whole, without a word
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        gpkg = write_layers(tmp_path / "t.gpkg", terr, layer)
+    assert "Shapefile" not in gpkg.note
+    assert pyogrio.read_dataframe(gpkg.paths[0], layer="cpts")["nom"].tolist()[0] == long_name
+
+
+def test_xlsx_refuses_texts_longer_than_a_cell_and_writes_nothing(tmp_path):
+    from cpts_geo.errors import ValidationError
+
+    table = pd.DataFrame({"Nom": ["court", "x" * 40_000], "Parties": ["y" * 32_767, "z" * 32_768]})
+    with pytest.raises(ValidationError, match="au plus 32 767 caractères") as err:
+        write_table({"territoires": table}, tmp_path / "t.xlsx")
+    assert err.value.problems["row"].tolist() == [3, 3]
+    assert err.value.problems["problem"].tolist() == [
+        "feuille « territoires », colonne « Nom » : 40 000 caractères",
+        "feuille « territoires », colonne « Parties » : 32 768 caractères"]
+    assert list(tmp_path.iterdir()) == []
+    with pytest.raises(ValidationError, match="caractères de contrôle") as err:
+        write_table({"territoires": pd.DataFrame({"Nom": ["a", "b\x00c"]})}, tmp_path / "t.xlsx")
+    assert err.value.problems["problem"].tolist() == [
+        "feuille « territoires », colonne « Nom » : caractère de contrôle dans « b␀c »"]
+    assert list(tmp_path.iterdir()) == []
+    write_table({"territoires": table}, tmp_path / "t.csv")  # a CSV keeps them whole
+    assert pd.read_csv(tmp_path / "t.csv", sep=";", encoding="utf-8-sig")["Nom"].str.len().max() == 40_000
+
+
+def test_xlsx_outputs_are_byte_identical_run_to_run(example, tmp_path):
+    import zipfile
+
+    from cpts_geo.domain.compare import compare_registries
+    from cpts_geo.io.tables import write_comparison
+
+    _, terr, _ = example
+    paths = [write_table({"territoires": summary_table(terr)}, tmp_path / "t.xlsx")]
+    reg = load_example_registry()
+    paths.append(write_comparison(compare_registries(reg, reg.iloc[:-5]), tmp_path / "c.xlsx"))
+    for path in paths:
+        with zipfile.ZipFile(path) as z:
+            assert {i.date_time for i in z.infolist()} == {(2000, 1, 1, 0, 0, 0)}, path
+            core = z.read("docProps/core.xml").decode()
+        assert core.count("2000-01-01T00:00:00Z") == 2, core
+    first = _sha(paths[0])
+    again = write_table({"territoires": summary_table(terr)}, tmp_path / "t2.xlsx")
+    assert _sha(again) == first

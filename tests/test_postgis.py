@@ -203,3 +203,164 @@ def test_cli_territoires_postgis(db, tmp_path, capsys):
     assert "--remplacer" in capsys.readouterr().err
     assert main(["territoires", "-o", str(out), "--postgis", url, "--schema", "hdf", "--remplacer"]) == 0
     assert main(["valider", f"{url}"]) in (0, 2)
+
+
+# --------------------------------------------------------------------------- never destroy what is not ours
+
+
+def _count(engine, sql):
+    with engine.connect() as con:
+        return con.execute(sqlalchemy.text(sql)).scalar()
+
+
+def test_replace_keeps_a_users_view_and_foreign_key(db, example):
+    url, engine = db
+    checked, terr, layer = example
+    write_postgis(url, terr, layer, membership=checked.membership)
+    kept = terr.index[0]
+    with engine.begin() as con:
+        con.execute(sqlalchemy.text(
+            "CREATE VIEW public.grandes_cpts AS SELECT id_cpts, nom, population FROM cpts.cpts "
+            "WHERE population > 100000"))
+        con.execute(sqlalchemy.text(
+            "CREATE TABLE public.visites (n serial PRIMARY KEY, id_cpts text REFERENCES cpts.cpts (id_cpts))"))
+        con.execute(sqlalchemy.text("INSERT INTO public.visites (id_cpts) VALUES (:i), (NULL)"), {"i": kept})
+    big = _count(engine, "SELECT count(*) FROM public.grandes_cpts")
+    write_postgis(url, terr, layer, membership=checked.membership, replace=True)
+    # the view still answers, the foreign key is still there and still enforced, the rows stayed
+    assert _count(engine, "SELECT count(*) FROM public.grandes_cpts") == big > 0
+    assert _count(engine, "SELECT count(*) FROM public.visites") == 2
+    assert _count(engine, "SELECT count(*) FROM information_schema.table_constraints WHERE "
+                          "table_name = 'visites' AND constraint_type = 'FOREIGN KEY'") == 1
+    with pytest.raises(sqlalchemy.exc.IntegrityError), engine.begin() as con:
+        con.execute(sqlalchemy.text("INSERT INTO public.visites (id_cpts) VALUES ('pas une CPTS')"))
+    assert _count(engine, "SELECT count(*) FROM cpts.cpts") == 59
+    assert _count(engine, "SELECT count(*) FROM cpts.zones_blanches") == int((~layer["covered"]).sum())
+    # a smaller registry: its rows replace the old ones, the rest of the database untouched
+    keep = terr.index[:3]
+    small = checked.membership[checked.membership["cpts_id"].isin(keep)]
+    write_postgis(url, terr.loc[keep], layer, membership=small, replace=True)
+    assert _count(engine, "SELECT count(*) FROM cpts.cpts") == 3
+    assert _count(engine, "SELECT count(*) FROM cpts.appartenance") == len(small)
+    assert _count(engine, "SELECT count(*) FROM public.visites") == 2
+    # a registry without the CPTS the user's rows refer to: refused by name, nothing written
+    others = checked.membership[checked.membership["cpts_id"].isin(terr.index[1:3])]
+    with pytest.raises(OutputError, match=r"public\.visites.*visites_id_cpts_fkey.*1 ligne.*rien n'a été écrit"):
+        write_postgis(url, terr.loc[terr.index[1:3]], layer, membership=others, replace=True)
+    assert _count(engine, "SELECT count(*) FROM cpts.cpts") == 3
+    assert _count(engine, "SELECT count(*) FROM public.visites") == 2
+
+
+def test_replace_refuses_to_break_a_users_view_on_a_column(db, example):
+    url, engine = db
+    checked, terr, layer = example
+    write_postgis(url, terr, layer, membership=checked.membership)
+    with engine.begin() as con:
+        con.execute(sqlalchemy.text("CREATE VIEW public.surfaces AS SELECT id_cpts, surf_km2 FROM cpts.cpts"))
+    fewer = terr.drop(columns="area_km2")  # the new layer has no surf_km2
+    with pytest.raises(OutputError, match=r"la vue public\.surfaces.*surf_km2.*rien n'a été écrit"):
+        write_postgis(url, fewer, layer, membership=checked.membership, replace=True)
+    assert _count(engine, "SELECT count(*) FROM public.surfaces") == 59
+    # without the user's view, the column goes
+    with engine.begin() as con:
+        con.execute(sqlalchemy.text("DROP VIEW public.surfaces"))
+    write_postgis(url, fewer, layer, membership=checked.membership, replace=True)
+    assert _count(engine, "SELECT count(*) FROM information_schema.columns WHERE table_schema = 'cpts' "
+                          "AND table_name = 'cpts' AND column_name = 'surf_km2'") == 0
+
+
+def test_a_users_same_named_table_is_never_replaced(db, example, tmp_path, capsys):
+    url, engine = db
+    checked, terr, layer = example
+    with engine.begin() as con:
+        con.execute(sqlalchemy.text("CREATE TABLE public.communes (insee char(5), habitants int)"))
+        con.execute(sqlalchemy.text("INSERT INTO public.communes VALUES ('80021', 130000)"))
+    for replace in (False, True):
+        with pytest.raises(OutputError, match=r"la table public\.communes existe déjà et n'a pas été créée "
+                                              r"par cpts_geo.*rien n'a été écrit"):
+            write_postgis(url, terr, layer, schema="public", membership=checked.membership, replace=replace)
+    assert _count(engine, "SELECT habitants FROM public.communes") == 130000
+    assert _tables(engine, "public") == {"communes", "spatial_ref_sys"}
+    # the CLI says the same, before computing or writing any file
+    out = tmp_path / "sorties" / "t.gpkg"
+    assert main(["territoires", "-o", str(out), "--postgis", url, "--schema", "public", "--remplacer"]) == 1
+    assert "public.communes existe déjà et n'a pas été créée par cpts_geo" in capsys.readouterr().err
+    assert not out.parent.exists() or list(out.parent.iterdir()) == []
+
+
+@pytest.mark.slow
+def test_cli_territoires_writes_files_and_database_whole_or_not_at_all(db, tmp_path, capsys):
+    url, engine = db
+    out = tmp_path / "t.gpkg"
+    assert main(["territoires", "-o", str(out), "--postgis", url]) == 0
+    capsys.readouterr()
+    reg = load_example_registry()
+    first, second = sorted(reg["cpts_id"].unique())[:2]
+    with engine.begin() as con:
+        con.execute(sqlalchemy.text("CREATE TABLE public.actions (id_cpts text REFERENCES cpts.cpts (id_cpts))"))
+        con.execute(sqlalchemy.text("INSERT INTO public.actions VALUES (:i)"), {"i": first})
+    smaller = tmp_path / "registre.csv"
+    reg[reg["cpts_id"] == second].to_csv(smaller, sep=";", index=False)
+    new = tmp_path / "nouveau" / "t.gpkg"
+    code = main(["territoires", str(smaller), "-o", str(new), "--tableau", str(new.with_suffix(".xlsx")),
+                 "--postgis", url, "--remplacer"])
+    err = capsys.readouterr().err
+    assert code == 1 and "public.actions" in err and "Traceback" not in err
+    # neither the GeoPackage nor the table was left behind, and the database kept its rows
+    assert not new.parent.exists() or list(new.parent.iterdir()) == []
+    assert _count(engine, "SELECT count(*) FROM cpts.cpts") == 59
+
+
+def test_refusal_without_replace_says_the_tables_are_ours(db, example):
+    url, _ = db
+    checked, terr, layer = example
+    write_postgis(url, terr, layer, membership=checked.membership)
+    with pytest.raises(OutputError, match=r"existent déjà dans le schéma cpts \(créées par cpts_geo\).*--remplacer"):
+        write_postgis(url, terr, layer, membership=checked.membership)
+
+
+def test_schema_name_never_enters_the_trigger_body(db, example):
+    url, engine = db
+    checked, terr, layer = example
+    schema = "a$$b'c\"d:e $cpts_geo$"
+    write_postgis(url, terr, layer, schema=schema, membership=checked.membership)
+    member = checked.membership
+    code, other = member["code"].iloc[0], terr.index[-1]
+    with engine.connect() as con:
+        body = con.execute(sqlalchemy.text(
+            "SELECT prosrc FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace "
+            "WHERE n.nspname = :s AND proname = 'une_commune_une_cpts'"), {"s": schema}).scalar()
+    assert "a$$b" not in body
+    table = '"' + schema.replace('"', '""') + '".appartenance'
+    with pytest.raises(sqlalchemy.exc.IntegrityError, match="Une commune, une CPTS"), engine.begin() as con:
+        con.exec_driver_sql(f"INSERT INTO {table} VALUES (%s, %s, 0.5)", (code, other))
+    assert read_registry_report(url, layer=schema).registry.shape[0] == len(member)
+
+
+def test_replace_with_another_crs_keeps_a_spatial_index(db, example):
+    from cpts_geo.domain.communes import load_communes
+
+    url, engine = db
+    checked, terr, layer = example
+    write_postgis(url, terr, layer, membership=checked.membership)
+    reunion = load_communes(departments="974")
+    reg = pd.DataFrame({"cpts_id": ["R"], "stage": ["5"], "commune_code": ["97411"]})
+    other = validate_registry(reg, reunion)
+    rows = write_postgis(url, build_territories(other, reunion), communes_with_cpts(other, reunion),
+                         membership=other.membership, replace=True)
+    assert rows["srid"] != 2154
+    assert _count(engine, "SELECT count(*) FROM pg_indexes WHERE schemaname = 'cpts' AND indexdef ILIKE '%gist%'") == 2
+    assert _count(engine, "SELECT DISTINCT ST_SRID(geom) FROM cpts.communes") == rows["srid"]
+    assert _count(engine, "SELECT count(*) FROM cpts.zones_blanches") == len(reunion) - 1
+
+
+def test_control_characters_never_reach_the_database(db, example):
+    url, engine = db
+    checked, terr, layer = example
+    bad = terr.copy()
+    bad.loc[bad.index[2], "name"] = "CPTS\x00nulle"
+    with pytest.raises(ValidationError, match="caractères de contrôle") as err:
+        write_postgis(url, bad, layer, membership=checked.membership)
+    assert err.value.problems["row"].tolist() == [3]
+    assert "CPTS␀nulle" in err.value.problems["problem"].iloc[0]
+    assert _tables(engine) == set()

@@ -73,10 +73,15 @@ def run(args: argparse.Namespace) -> int:
             if result.summary[kind] and "hors du champ" in kind:
                 print(f"  {kind} : {number(int(result.summary[kind]))}")
     if layer_out:
+        import warnings
+
         from cpts_geo.domain.compare import changes_layer
+        from cpts_geo.errors import CptsGeoWarning
         from cpts_geo.io.layers import write_layers
 
-        written = write_layers(args.output, None, changes=changes_layer(result, communes), shapefile=True)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", CptsGeoWarning)  # said in written.note, printed below
+            written = write_layers(args.output, None, changes=changes_layer(result, communes), shapefile=True)
         print(f"Couche des changements écrite : {', '.join(map(str, written.paths))} "
               f"(couches {', '.join(written.layers)}). {written.note}")
     elif args.output:

@@ -6,6 +6,7 @@ import argparse
 from typing import Any
 
 from cpts_geo.cli.options import _check, _outputs_first
+from cpts_geo.cli.report import _printable
 from cpts_geo.domain.french import number
 
 
@@ -52,11 +53,11 @@ def run(args: argparse.Namespace) -> int:
         shown = table.copy()
         for col in table.columns[4:]:
             shown[col] = table[col].map(euros)
-        print(shown.drop(columns=["Étape"]).to_string())
+        print(_printable(shown.drop(columns=["Étape"])).to_string())
         print(f"Total : {euros(table['Total annuel'].sum())} pour {len(table)} CPTS")
     if args.csv:
         from cpts_geo.io.tables import write_table
 
         write_table(table, args.csv)
-        print(f"Tableau écrit dans {args.csv}")
+        print(_printable(f"Tableau écrit dans {args.csv}"))
     return 0

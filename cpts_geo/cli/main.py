@@ -12,7 +12,7 @@ import sys
 from collections.abc import Sequence
 
 from cpts_geo.cli.options import _decimal
-from cpts_geo.cli.report import _print_problems
+from cpts_geo.cli.report import _print_problems, _printable
 
 __all__ = [
     "main",
@@ -482,7 +482,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         _print_problems(err)
         return 2
     except (ValueError, FileNotFoundError) as err:
-        print(f"Erreur : {err}", file=sys.stderr)
+        print(_printable(f"Erreur : {err}"), file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("Interrompu (Ctrl-C) : aucun fichier partiel n'a été laissé.", file=sys.stderr)
@@ -497,7 +497,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         text = str(err) if isinstance(err, OutputError) else (
             f"écriture impossible ({os_reason(err)})" + (f" : {err.filename}" if err.filename else ""))
-        print(f"Erreur : {text}", file=sys.stderr)
+        print(_printable(f"Erreur : {text}"), file=sys.stderr)
         return 1
 
 

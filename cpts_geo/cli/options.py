@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from cpts_geo.cli.report import _few, _print_report, _problems_table, _said
+from cpts_geo.cli.report import _few, _print_report, _printable, _problems_table, _said
 from cpts_geo.domain.french import number, percent
 from cpts_geo.io.files import write_csv
 
@@ -102,7 +102,7 @@ def _read_any_registry(args: argparse.Namespace, communes):
 def _said_columns(read) -> None:
     """The columns read for cities below the commune, and the columns ignored: said before any
     check, so that a user sees them whether the registry is valid or not."""
-    given = {field: header for header, field in read.recognised.items()}
+    given = {field: _printable(header) for header, field in read.recognised.items()}
     if "arrondissement_code" in given:
         print(f"Colonne « {given['arrondissement_code']} » lue : arrondissements municipaux (Paris, Lyon, "
               "Marseille) donnés à côté du code de leur ville.")
@@ -110,7 +110,7 @@ def _said_columns(read) -> None:
         print(f"Colonne « {given['iris_code']} » lue : IRIS, les parts des communes partagées sont calculées "
               "avec la population 2021 des IRIS (INSEE).")
     if read.ignored:
-        print(f"Colonnes ignorées : {', '.join(read.ignored)}")
+        print(_printable(f"Colonnes ignorées : {', '.join(read.ignored)}"))
 
 
 

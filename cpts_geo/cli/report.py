@@ -5,13 +5,35 @@ from __future__ import annotations
 import sys
 
 from cpts_geo.domain.french import number
+from cpts_geo.domain.text import printable
 from cpts_geo.io.files import write_csv
+
+
+def _printable(value):
+    """What a command prints, with no escape sequence of a user's text reaching the terminal.
+
+    A string (a name, an identifier, a whole line) has its control characters made visible
+    (:func:`cpts_geo.domain.text.printable`: ``␛[31m`` instead of a colour change); a table
+    (DataFrame) gets the same on its text cells, index and headers, ready for ``to_string()``.
+    """
+    import pandas as pd
+
+    if isinstance(value, pd.DataFrame):
+        out = value.copy()
+        for col in out.columns:
+            if out[col].dtype == object or pd.api.types.is_string_dtype(out[col].dtype) or \
+                    isinstance(out[col].dtype, pd.CategoricalDtype):
+                out[col] = out[col].map(lambda v: printable(v) if isinstance(v, str) else v)
+        out.index = out.index.map(lambda v: printable(v) if isinstance(v, str) else v)
+        out.columns = [printable(c) if isinstance(c, str) else c for c in out.columns]
+        return out
+    return printable(value)
 
 
 def _said(what: str, read: str | None) -> None:
     """Tell how a file was read: « Registre lu : feuille « CPTS », encodage … »."""
     if read:
-        print(f"{what} lu : {read}.")
+        print(_printable(f"{what} lu : {read}."))
 
 
 
@@ -36,7 +58,7 @@ def _print_problems(err, *, per_kind: int = 5) -> None:
     """A ValidationError for a CLI user: the count per kind, the first problems of each kind,
     and where the complete list was written."""
     problems = err.problems
-    print(f"Erreur : {err.summary}", file=sys.stderr)
+    print(_printable(f"Erreur : {err.summary}"), file=sys.stderr)
     if not len(problems):
         return
     import pandas as pd
@@ -53,17 +75,18 @@ def _print_problems(err, *, per_kind: int = 5) -> None:
             if not _missing(rec.code):
                 where.append(f"code {rec.code}")
             prefix = ", ".join(where)
-            print(f"  - {prefix + ' : ' if prefix else ''}{rec.problem}", file=sys.stderr)
+            print(_printable(f"  - {prefix + ' : ' if prefix else ''}{rec.problem}"), file=sys.stderr)
         if len(grp) > per_kind:
             print(f"  … et {number(len(grp) - per_kind)} autre(s)", file=sys.stderr)
     if err.problems_file:
-        print(f"Liste complète des problèmes : {err.problems_file}", file=sys.stderr)
+        print(_printable(f"Liste complète des problèmes : {err.problems_file}"), file=sys.stderr)
     elif err.problems_file_error:
-        print(f"Liste complète des problèmes non écrite ({err.problems_file_error}).", file=sys.stderr)
+        print(_printable(f"Liste complète des problèmes non écrite ({err.problems_file_error})."),
+              file=sys.stderr)
     mapping = getattr(err, "mapping_file", None)
     exists = getattr(err, "mapping_file_exists", None)
     if mapping:
-        print(f"Correspondance des étapes à compléter : {mapping} (une ligne par étape publiée non reconnue ; "
+        print(f"Correspondance des étapes à compléter : {_printable(str(mapping))} (une ligne par étape publiée non reconnue ; "
               "écrivez dans la colonne « étape » l'une des cinq étapes), puis relancez avec "
               f"--etapes {mapping}", file=sys.stderr)
     elif exists:
@@ -107,7 +130,7 @@ def _print_report(report, *, registry=None, limit: int = 20, per_kind: int = 3) 
         name = f" {rec.name}" if isinstance(rec.name, str) else ""
         new = f" → {rec.new_code}" if isinstance(rec.new_code, str) and rec.new_code != rec.code else ""
         code = "" if _missing(rec.code) else f"{rec.code}"
-        return f"ligne {rec.row} : {code}{name}{new} ({rec.reason})"
+        return _printable(f"ligne {rec.row} : {code}{name}{new} ({rec.reason})")
 
     if len(report) <= limit:
         for rec in report.itertuples(index=False):
@@ -115,7 +138,7 @@ def _print_report(report, *, registry=None, limit: int = 20, per_kind: int = 3) 
         return
     kinds = report["reason"].map(_correction_kind)
     for kind, grp in report.groupby(kinds.to_numpy(), sort=False):
-        print(f"  {kind} : {number(len(grp))} ligne(s)")
+        print(_printable(f"  {kind} : {number(len(grp))} ligne(s)"))
         for rec in grp.head(per_kind).itertuples(index=False):
             print(f"    - {line(rec)}")
         if len(grp) > per_kind:
@@ -127,9 +150,9 @@ def _print_report(report, *, registry=None, limit: int = 20, per_kind: int = 3) 
                                        "name": "Nom", "new_name": "Nouveau nom", "reason": "Correction"})
         try:
             write_csv(table, target, index=False)
-            print(f"Liste complète des corrections : {target}")
+            print(_printable(f"Liste complète des corrections : {target}"))
         except OSError as err:
-            print(f"Liste complète des corrections non écrite ({target} : {err.strerror or err}).")
+            print(_printable(f"Liste complète des corrections non écrite ({target} : {err.strerror or err})."))
 
 
 

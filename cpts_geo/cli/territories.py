@@ -22,6 +22,7 @@ def run(args: argparse.Namespace) -> int:
     int
         The exit code: 0 on success (user mistakes raise and are printed by ``main``).
     """
+    import warnings
     from pathlib import Path
 
     from cpts_geo.domain.territories import (
@@ -31,6 +32,8 @@ def run(args: argparse.Namespace) -> int:
         population_headers,
         summary_table,
     )
+    from cpts_geo.errors import CptsGeoWarning
+    from cpts_geo.io.files import output_set
     from cpts_geo.io.formats import check_writable, layer_format, table_format
     from cpts_geo.io.layers import write_layers
     from cpts_geo.io.tables import write_table
@@ -50,27 +53,36 @@ def run(args: argparse.Namespace) -> int:
         if args.registry and _same_file(path, args.registry):
             raise ValueError(f"{path} est le registre lu : choisissez un autre nom de sortie.")
     check_writable(out, table_path)
-    if args.postgis:
-        from cpts_geo.io.postgis import connect
+    if args.postgis:  # connection, rights, tables there and whose: said before the computing
+        from cpts_geo.io.postgis import check_postgis
 
-        connect(args.postgis).dispose()  # can we connect? said before the computing
+        check_postgis(args.postgis, schema=args.schema, replace=args.remplacer)
 
     _, checked, communes = _check(args)
     communes = _study_area(args, checked, communes)
     layer = communes_with_cpts(checked, communes)
     terr = build_territories(checked, communes)
-    written = write_layers(out, terr, layer, crs=args.crs, registry=Path(args.registry).name
-                           if args.registry not in (None, "exemple") else "registre illustratif",
-                           registry_date=_registry_date(args), shapefile=True)
-    if table_path.suffix.lower() == ".xlsx":
-        blank = layer[~layer["covered"]]
-        sheets = {"territoires": summary_table(terr),
-                  "communes": _commune_table(layer),
-                  "zones blanches": _commune_table(blank, covered=False),
-                  "problèmes": _report_table(checked.report)}
-        write_table(sheets, table_path)
-    else:
-        write_table(summary_table(terr), table_path, index=False)
+    # the files stay under temporary names until the database is written too: all or nothing
+    with output_set():
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", CptsGeoWarning)  # said in written.note, printed below
+            written = write_layers(out, terr, layer, crs=args.crs, registry=Path(args.registry).name
+                                   if args.registry not in (None, "exemple") else "registre illustratif",
+                                   registry_date=_registry_date(args), shapefile=True)
+        if table_path.suffix.lower() == ".xlsx":
+            blank = layer[~layer["covered"]]
+            sheets = {"territoires": summary_table(terr),
+                      "communes": _commune_table(layer),
+                      "zones blanches": _commune_table(blank, covered=False),
+                      "problèmes": _report_table(checked.report)}
+            write_table(sheets, table_path)
+        else:
+            write_table(summary_table(terr), table_path, index=False)
+        if args.postgis:
+            from cpts_geo.io.postgis import write_postgis
+
+            rows = write_postgis(args.postgis, terr, layer, schema=args.schema, replace=args.remplacer,
+                                 membership=checked.membership)
     plural = "s" if len(terr) > 1 else ""
     names = ", ".join(written.layers)
     where = ", ".join(str(p) for p in written.paths)
@@ -80,10 +92,6 @@ def run(args: argparse.Namespace) -> int:
     if ext == ".shp":
         print("Shapefile : noms de champs de 10 caractères au plus (voir le README, « Sorties »).")
     if args.postgis:
-        from cpts_geo.io.postgis import write_postgis
-
-        rows = write_postgis(args.postgis, terr, layer, schema=args.schema, replace=args.remplacer,
-                             membership=checked.membership)
         print(f"PostGIS : schéma {args.schema}, {number(rows['cpts'])} CPTS, {number(rows['communes'])} "
               f"communes, {number(rows['appartenance'])} lignes d'appartenance (EPSG:{rows['srid']}).")
     cov = coverage(checked, _in_area(args, communes))  # zones blanches: the area asked for only

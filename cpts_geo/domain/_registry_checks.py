@@ -21,6 +21,7 @@ import numpy as np
 import pandas as pd
 
 from cpts_geo.domain.french import fold, number
+from cpts_geo.domain.text import control_problems, printable
 
 #: Kinds of problems, most severe first: the order in which they are listed.
 KINDS = (
@@ -28,6 +29,7 @@ KINDS = (
     "code inconnu",
     "code vide",
     "identifiant vide",
+    "caractère de contrôle",
     "doublon contradictoire",
     "étape",
     "part",
@@ -68,7 +70,7 @@ def shown(value) -> str:
         return number(float(value), None) if np.isfinite(value) else str(float(value))
     if isinstance(value, (int, np.integer)):
         return str(int(value))
-    return str(value)
+    return printable(value)
 
 
 
@@ -141,6 +143,14 @@ def _text_fast(values: pd.Series) -> pd.Series:
 
 
 # ---------------------------------------------------------------- parsing, column by column
+
+def check_control_characters(reg: pd.DataFrame) -> list[dict]:
+    """Cells holding a control character (a registry given as a DataFrame; files are checked
+    when read)."""
+    return control_problems(reg, reg["row"].to_numpy(),
+                            columns=[c for c in reg.columns if c != "row"])
+
+
 
 def parse_ids(reg: pd.DataFrame) -> tuple[pd.Series, list[dict]]:
     """CPTS identifiers as text; an empty one is a problem."""

@@ -239,6 +239,7 @@ def validate_registry(
     reg = units.registry
     problems: list[dict] = list(units.problems)
 
+    problems += checks.check_control_characters(reg)
     ids, found = checks.parse_ids(reg)
     problems += found
     stage, published, vocabulary, found = checks.parse_stage_column(reg, mapping)

@@ -359,9 +359,10 @@ def _read_csv(path: Path, *, sep: str | None, encoding: str | None) -> ReadTable
         raise _refuse(f"{name} : le fichier est vide.", [{"problem": "fichier vide"}]) from None
     blank = _check_separators(table, rows, sep, _blank(table), name)
     keep = ~blank
-    return ReadTable(table[keep].reset_index(drop=True), rows[keep], str(path), "csv",
+    read = ReadTable(table[keep].reset_index(drop=True), rows[keep], str(path), "csv",
                      encoding=enc, separator=sep, header_row=header_row,
                      recoded_lines=tuple(r for r in recoded if r >= header_row))
+    return _no_control_characters(read, text=text)
 
 
 
@@ -777,8 +778,8 @@ def read_table(
                                errors="ignore")
         frame = frame.reset_index(drop=True)
         fields = recognise_headers(list(frame.columns), kind, columns=columns) if kind else {}
-        return ReadTable(frame, np.arange(2, len(frame) + 2, dtype="int64"), "DataFrame", "DataFrame",
-                         fields=fields)
+        return _no_control_characters(ReadTable(frame, np.arange(2, len(frame) + 2, dtype="int64"),
+                                                "DataFrame", "DataFrame", fields=fields))
     path = Path(source)
     if not path.exists():
         raise FileNotFoundError(f"Fichier introuvable : {path}")
@@ -788,9 +789,9 @@ def read_table(
     if fmt != "csv" and path.stat().st_size == 0:
         raise _refuse(f"{path.name} : le fichier est vide.", [{"problem": "fichier vide"}])
     if fmt == "csv":
-        out = _read_csv(path, sep=sep, encoding=encoding)
+        out = _read_csv(path, sep=sep, encoding=encoding)  # control characters checked on its text
     elif fmt == "xlsx":
-        return _read_xlsx(path, sheet=sheet, kind=kind, columns=columns)
+        return _no_control_characters(_read_xlsx(path, sheet=sheet, kind=kind, columns=columns))
     elif fmt == "parquet":
         out = _read_parquet(path, geometry=geometry)
     else:
@@ -799,4 +800,28 @@ def read_table(
         from dataclasses import replace
 
         out = replace(out, fields=recognise_headers(list(out.table.columns), kind, columns=columns))
-    return out
+    return out if fmt == "csv" else _no_control_characters(out)
+
+
+
+def _no_control_characters(read: ReadTable, *, text: str | None = None) -> ReadTable:
+    """``read``, unless a cell or a header holds a control character: then every such cell is
+    listed with its row, in one :class:`ValidationError`. ``text``: the whole text of a CSV,
+    searched once first (no cell needs looking at when it is clean)."""
+    from cpts_geo.domain.text import CONTROL_CHARACTERS, control_problems, printable
+
+    if text is not None and not CONTROL_CHARACTERS.search(text):
+        return read
+
+    problems = [{"row": read.header_row or 1, "kind": "caractère de contrôle",
+                 "problem": f"en-tête « {printable(h)} » : caractère de contrôle invisible ; supprimez-le"}
+                for h in read.table.columns if isinstance(h, str) and CONTROL_CHARACTERS.search(h)]
+    problems += control_problems(read.table, read.rows)
+    if problems:
+        name = Path(read.source).name if read.source != "DataFrame" else "Le tableau"
+        raise ValidationError(
+            f"{name} : {len(problems)} cellule(s) contiennent des caractères de contrôle (NUL, échappement…), "
+            "invisibles dans un tableur mais refusés par Excel et PostGIS, ou qui tronquent les noms "
+            "dans un GeoPackage : supprimez-les des lignes listées (Rechercher/Remplacer, ou "
+            "=EPURAGE() dans Excel).", problems)
+    return read

@@ -3,7 +3,9 @@
 Every file the package writes (HTML, PNG, PDF, CSV, XLSX, GeoPackage, manifest) goes through
 :func:`atomic_path`: the writer writes a temporary file in the destination folder, which is
 renamed onto the final name only once complete. A full disk, an error or Ctrl-C never leaves a
-half-written file under the final name.
+half-written file under the final name. A command writing several files wraps them in
+:func:`output_set`: every file stays under its temporary name until all are complete (and the
+database written, when there is one), then all are renamed; on failure none is.
 
 :func:`neutralise_cells` applies the OWASP rule against CSV/Excel formula injection: a text cell
 that starts with ``=``, ``+``, ``-``, ``@``, a tab or a carriage return is prefixed with ``'``,
@@ -13,6 +15,7 @@ so that Excel and LibreOffice show it as text instead of evaluating it.
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import os
 import tempfile
 from collections.abc import Iterator
@@ -27,6 +30,8 @@ __all__ = [
     "atomic_write_text",
     "neutralise_cells",
     "neutralise_text",
+    "output_set",
+    "replace_when_done",
     "whole_numbers",
     "write_csv",
 ]
@@ -105,6 +110,97 @@ def write_csv(table: pd.DataFrame, path: str | Path, *, index: bool | None = Non
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
+#: The temporary files of the open :func:`output_set`, with their final names (``None``: no set).
+_PENDING: contextvars.ContextVar[list[tuple[Path, Path]] | None] = contextvars.ContextVar(
+    "cpts_geo_pending_outputs", default=None)
+
+
+
+@contextlib.contextmanager
+def output_set() -> Iterator[None]:
+    """Write several files whole or not at all.
+
+    Inside the block, every file written through :func:`atomic_path` (so every writer of the
+    package) stays under its temporary name; when the block ends without error, all of them
+    are renamed onto their final names, one after the other, with nothing left to compute or
+    to write; when it fails (an error, a full disk, a database refusing the rows, Ctrl-C),
+    every temporary file is removed and no final file is touched. Nested sets join the
+    outermost one.
+
+    Yields
+    ------
+    None
+        The block writes its files as usual.
+
+    Raises
+    ------
+    OSError
+        A rename failed (the files not yet renamed are removed).
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> folder = Path(tempfile.mkdtemp())
+    >>> try:
+    ...     with output_set():
+    ...         _ = atomic_write_text(folder / "a.txt", "un")
+    ...         raise ValueError("le deuxième fichier ne peut pas être écrit")
+    ... except ValueError:
+    ...     pass
+    >>> sorted(p.name for p in folder.iterdir())
+    []
+    >>> with output_set():
+    ...     _ = atomic_write_text(folder / "a.txt", "un")
+    ...     _ = atomic_write_text(folder / "b.txt", "deux")
+    ...     print(sorted(p.name for p in folder.iterdir() if not p.name.startswith(".")))
+    []
+    >>> sorted(p.name for p in folder.iterdir())
+    ['a.txt', 'b.txt']
+    """
+    if _PENDING.get() is not None:  # joins the set already open
+        yield
+        return
+    pending: list[tuple[Path, Path]] = []
+    token = _PENDING.set(pending)
+    try:
+        try:
+            yield
+        finally:
+            _PENDING.reset(token)
+        for tmp, path in pending:
+            os.replace(tmp, path)
+    except BaseException:
+        for tmp, _ in pending:
+            with contextlib.suppress(OSError):
+                tmp.unlink()
+        raise
+
+
+
+def replace_when_done(tmp: str | Path, path: str | Path) -> None:
+    """Rename a complete temporary file onto ``path``: now, or at the end of the open
+    :func:`output_set` (for files written beside the one :func:`atomic_path` gave, such as a
+    Shapefile's ``.dbf``).
+
+    Parameters
+    ----------
+    tmp : str or Path
+        The complete temporary file, in the folder of ``path``.
+    path : str or Path
+        Its final name.
+
+    Returns
+    -------
+    None
+        ``tmp`` is renamed, or will be with the rest of the set (or removed if the set fails).
+    """
+    pending = _PENDING.get()
+    if pending is None:
+        os.replace(tmp, path)
+    else:
+        pending.append((Path(tmp), Path(path)))
+
+
 
 @contextlib.contextmanager
 def atomic_path(path: str | Path, *, suffix: str | None = None) -> Iterator[Path]:
@@ -112,7 +208,8 @@ def atomic_path(path: str | Path, *, suffix: str | None = None) -> Iterator[Path
 
     The temporary file keeps the final extension (writers such as GDAL or matplotlib pick the
     format from it). On any exception the temporary file is removed and ``path`` is untouched.
-    The parent folder is created.
+    Inside an :func:`output_set`, the rename waits for the end of the set. The parent folder is
+    created.
 
     Parameters
     ----------
@@ -152,7 +249,7 @@ def atomic_path(path: str | Path, *, suffix: str | None = None) -> Iterator[Path
         yield tmp
         if not tmp.exists():
             raise OSError(f"aucun fichier écrit pour {path}")
-        os.replace(tmp, path)
+        replace_when_done(tmp, path)
     except BaseException:
         with contextlib.suppress(OSError):
             tmp.unlink()

@@ -180,14 +180,36 @@ def _read_table(path: Path, *, sheet, sep, encoding, select, kind: str | None = 
                 if pa.types.is_string(schema.field(c).type) or pa.types.is_large_string(schema.field(c).type)]
         # codes straight into categories: one integer code per row, strings once per commune
         frame = _arrow_frame(pq.read_table(path, columns=columns, read_dictionary=text))
-        return frame, np.arange(1, len(frame) + 1), "Parquet"
+        rows = np.arange(1, len(frame) + 1)
+        problems = _control_problems(frame, rows)
+        if problems:
+            raise ValidationError(f"{path.name} : {len(problems)} cellule(s) contiennent des caractères de "
+                                  "contrôle (NUL, échappement…) ; supprimez-les des lignes listées.", problems)
+        return frame, rows, "Parquet"
     if suffix not in (".xlsx", ".xlsm", ".xls", ".gpkg", ".shp", ".geojson", ".fgb", ".ods"):
         fast = _fast_csv(path, sep=sep, encoding=encoding, select=select)
-        if fast is not None:
-            return fast
+        if fast is not None and not _control_problems(fast[0], fast[1]):
+            return fast  # otherwise the reader of every table lists those cells with their rows
     read = read_table(path, kind=kind, sheet=sheet, sep=sep, encoding=encoding)
     columns = list(dict.fromkeys(select(list(read.table.columns))[0]))
     return read.table[columns], read.rows, read.describe()
+
+
+
+def _control_problems(frame: pd.DataFrame, rows: np.ndarray) -> list[dict]:
+    """Cells of a table read by a fast path holding a control character (categories looked at
+    once each)."""
+    from cpts_geo.domain.text import CONTROL_CHARACTERS, control_problems
+
+    texts = {}
+    for col in frame.columns:
+        values = frame[col]
+        if isinstance(values.dtype, pd.CategoricalDtype):
+            if any(isinstance(c, str) and CONTROL_CHARACTERS.search(c) for c in values.cat.categories):
+                texts[col] = values.astype(object)
+        elif values.dtype == object or pd.api.types.is_string_dtype(values.dtype):
+            texts[col] = values
+    return control_problems(pd.DataFrame(texts), rows) if texts else []
 
 
 

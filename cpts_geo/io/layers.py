@@ -25,8 +25,8 @@ spreadsheet through :func:`cpts_geo.io.files.neutralise_cells`.
 from __future__ import annotations
 
 import contextlib
-import os
 import sqlite3
+import warnings
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import NamedTuple
@@ -36,16 +36,19 @@ import geopandas as gpd
 import pandas as pd
 import pyproj
 
+from cpts_geo.domain.french import number
 from cpts_geo.domain.metadata import layer_metadata
 from cpts_geo.domain.stages import NOT_GIVEN, STAGE_COLORS, STAGES, own_words
 from cpts_geo.domain.territories import summary_table
-from cpts_geo.io.files import atomic_path
+from cpts_geo.errors import CptsGeoWarning
+from cpts_geo.io.files import atomic_path, replace_when_done
 from cpts_geo.io.formats import OutputError, _disk_space, layer_format
 
 __all__ = [
     "CHANGE_FIELDS",
     "FIELD_ALIASES",
     "LAYER_FIELDS",
+    "SHAPEFILE_TEXT_LIMIT",
     "WrittenLayers",
     "layer_style_qml",
     "layer_tables",
@@ -616,6 +619,7 @@ def _write_layers(path: Path, kind: str, layers, note: str, meta, date: str) -> 
     else:
         # every file to a temporary name first; all renamed only once all are complete
         moves: list[tuple[Path, Path]] = []  # Shapefile sidecars (.dbf, .shx, .prj, .cpg)
+        shortened: dict[str, dict[str, int]] = {}  # Shapefile: texts cut, per layer and field
         try:
             with contextlib.ExitStack() as stack:
                 first = next(iter(layers))
@@ -631,6 +635,9 @@ def _write_layers(path: Path, kind: str, layers, note: str, meta, date: str) -> 
                         frame.to_file(tmp, driver="GeoJSON", engine="pyogrio",
                                       layer_options={"RFC7946": "YES", "WRITE_NAME": "NO"})
                     else:
+                        frame, cut = _shapefile_texts(frame)
+                        if cut:
+                            shortened[name] = cut
                         frame.to_file(tmp, driver="ESRI Shapefile", engine="pyogrio", encoding="UTF-8")
                         moves += [(side, target.with_suffix(side.suffix))
                                   for side in tmp.parent.glob(tmp.stem + ".*") if side != tmp]
@@ -640,8 +647,57 @@ def _write_layers(path: Path, kind: str, layers, note: str, meta, date: str) -> 
                 side.unlink(missing_ok=True)
             raise
         for side, target in moves:
-            os.replace(side, target)
+            replace_when_done(side, target)
+        if shortened:
+            said = _shortened_note(shortened)
+            warnings.warn(said, CptsGeoWarning, stacklevel=3)
+            note = f"{note} {said}"
     return WrittenLayers(written, {k: v.crs for k, v in layers.items()}, note)
+
+
+
+#: The most bytes a Shapefile (dBase) text field holds.
+SHAPEFILE_TEXT_LIMIT = 254
+
+
+
+def _shapefile_texts(frame: gpd.GeoDataFrame) -> tuple[gpd.GeoDataFrame, dict[str, int]]:
+    """Texts longer than a dBase field holds, cut by us on a character (never inside one) and
+    ending with « … », so that a reader sees the cut; and how many were cut per field."""
+    cut: dict[str, int] = {}
+    out = frame
+    for col in frame.columns:
+        if col == frame.geometry.name:
+            continue
+        values = frame[col]
+        if not (values.dtype == object or pd.api.types.is_string_dtype(values.dtype)):
+            continue
+        long = values.map(lambda v: isinstance(v, str) and len(v.encode("utf-8")) > SHAPEFILE_TEXT_LIMIT)
+        long = long.fillna(False).astype(bool)
+        if long.any():
+            if out is frame:
+                out = frame.copy()
+            out[col] = values.astype(object).where(~long, values[long].map(_cut_text))
+            cut[col] = int(long.sum())
+    return out, cut
+
+
+
+def _cut_text(text: str) -> str:
+    room = SHAPEFILE_TEXT_LIMIT - len("…".encode())
+    return text.encode("utf-8")[:room].decode("utf-8", errors="ignore") + "…"
+
+
+
+def _shortened_note(shortened: Mapping[str, Mapping[str, int]]) -> str:
+    parts = [f"couche {layer}, champ{'s' if len(fields) > 1 else ''} "
+             + ", ".join(f"{field} ({number(n)})" for field, n in fields.items())
+             for layer, fields in shortened.items()]
+    total = sum(n for fields in shortened.values() for n in fields.values())
+    return (f"Shapefile : {number(total)} texte{'s' if total > 1 else ''} de plus de "
+            f"{SHAPEFILE_TEXT_LIMIT} octets, la limite d'un champ dBase, coupé{'s' if total > 1 else ''} "
+            f"et terminé{'s' if total > 1 else ''} par « … » ({' ; '.join(parts)}) ; le GeoPackage (.gpkg) "
+            "les garde entiers.")
 
 
 

@@ -10,11 +10,14 @@ import numpy as np
 import pandas as pd
 
 from cpts_geo.domain.compare import FRENCH_HEADERS, RegistryComparison
-from cpts_geo.domain.french import fold
+from cpts_geo.domain.french import fold, number
+from cpts_geo.domain.text import CONTROL_CHARACTERS, printable
+from cpts_geo.errors import ValidationError
 from cpts_geo.io.files import atomic_path, neutralise_cells, whole_numbers
 from cpts_geo.io.formats import _disk_space, table_format
 
 __all__ = [
+    "EXCEL_CELL_LIMIT",
     "write_comparison",
     "write_table",
     "write_xlsx",
@@ -49,9 +52,11 @@ def write_comparison(comparison: RegistryComparison, path: str | Path) -> Path:
             "new_name": "Nom (nouveau)", "jaccard": "Communes en commun (Jaccard)",
             "matched_by": "Rapprochement"})
         path.parent.mkdir(parents=True, exist_ok=True)
-        with atomic_path(path) as tmp, pd.ExcelWriter(tmp, engine="openpyxl") as xl:
-            neutralise_cells(table).to_excel(xl, sheet_name="Changements", index=False)
-            neutralise_cells(matches).to_excel(xl, sheet_name="Rapprochement des CPTS", index=False)
+        with atomic_path(path) as tmp:
+            with pd.ExcelWriter(tmp, engine="openpyxl") as xl:
+                neutralise_cells(table).to_excel(xl, sheet_name="Changements", index=False)
+                neutralise_cells(matches).to_excel(xl, sheet_name="Rapprochement des CPTS", index=False)
+            _reproducible(tmp)
         return path
     if suffix not in (".csv", ".txt"):
         raise ValueError(f"{path.name} : format de sortie non pris en charge ; choisissez .csv ou .xlsx.")
@@ -59,6 +64,34 @@ def write_comparison(comparison: RegistryComparison, path: str | Path) -> Path:
 
 
 # --------------------------------------------------------------------------- tables
+
+#: The most characters an Excel cell holds (Excel cuts the rest).
+EXCEL_CELL_LIMIT = 32_767
+
+#: Date written in every XLSX (document properties, zip entries): the same bytes run to run.
+_FIXED_DATE = (2000, 1, 1, 0, 0, 0)
+
+
+
+def _reproducible(path: Path) -> None:
+    """Rewrite the workbook at ``path`` so that the same content gives the same bytes: every zip
+    entry dated :data:`_FIXED_DATE`, the document's creation and modification dates too."""
+    import re
+    import zipfile
+
+    with zipfile.ZipFile(path) as src:
+        entries = [(info, src.read(info.filename)) for info in src.infolist()]
+    stamp = "{:04d}-{:02d}-{:02d}T{:02d}:{:02d}:{:02d}Z".format(*_FIXED_DATE).encode()
+    with zipfile.ZipFile(path, "w") as out:
+        for info, data in entries:
+            if info.filename == "docProps/core.xml":
+                data = re.sub(rb"(<dcterms:(?:created|modified)\b[^>]*>)[^<]*", rb"\g<1>" + stamp, data)
+            fixed = zipfile.ZipInfo(info.filename, date_time=_FIXED_DATE)
+            fixed.compress_type = zipfile.ZIP_DEFLATED
+            fixed.external_attr = info.external_attr
+            fixed.create_system = 3
+            out.writestr(fixed, data)
+
 
 
 def _sheet_name(name: str, taken: set[str]) -> str:
@@ -87,7 +120,9 @@ def write_xlsx(path: str | Path, sheets: Mapping[str, pd.DataFrame] | pd.DataFra
     Codes and every text stay text cells (``01091`` keeps its zero), numbers are number cells
     with a French-ready format (thousands grouped, the decimals of the data), the header row is
     frozen and bold, columns are as wide as their content. Text cells that start like a
-    formula are neutralised. ``index=None`` writes the index unless it is a plain range.
+    formula are neutralised. ``index=None`` writes the index unless it is a plain range. A text
+    longer than an Excel cell holds (:data:`EXCEL_CELL_LIMIT` characters), or holding a control
+    character, is refused rather than cut. The same tables give the same bytes (fixed document and zip dates).
 
     Parameters
     ----------
@@ -103,6 +138,13 @@ def write_xlsx(path: str | Path, sheets: Mapping[str, pd.DataFrame] | pd.DataFra
     -------
     Path
         The file written.
+
+    Raises
+    ------
+    ValidationError
+        Texts longer than :data:`EXCEL_CELL_LIMIT` characters or holding a control character
+        (:data:`cpts_geo.domain.text.CONTROL_CHARACTERS`), each with its sheet, row and column
+        (nothing is written).
 
     Examples
     --------
@@ -121,6 +163,8 @@ def write_xlsx(path: str | Path, sheets: Mapping[str, pd.DataFrame] | pd.DataFra
     wb = Workbook()
     wb.remove(wb.active)
     taken: set[str] = set()
+    too_long: list[dict] = []
+    hidden: list[dict] = []
     for name, table in sheets.items():
         ws = wb.create_sheet(_sheet_name(name, taken))
         keep_index = not isinstance(table.index, pd.RangeIndex) if index is None else index
@@ -145,7 +189,7 @@ def write_xlsx(path: str | Path, sheets: Mapping[str, pd.DataFrame] | pd.DataFra
             else:
                 formats.append("@")
         widths = [len(h) for h in headers]
-        for row in frame.itertuples(index=False, name=None):
+        for i, row in enumerate(frame.itertuples(index=False, name=None), start=2):
             cells: list = []
             for j, value in enumerate(row):
                 if value is None or value is pd.NA or (isinstance(value, float) and math.isnan(value)):
@@ -159,6 +203,15 @@ def write_xlsx(path: str | Path, sheets: Mapping[str, pd.DataFrame] | pd.DataFra
                     value = float(value)
                 elif not isinstance(value, (int, float, str)):
                     value = str(value)
+                if isinstance(value, str):
+                    if len(value) > EXCEL_CELL_LIMIT:
+                        too_long.append({"row": i, "problem": f"feuille « {ws.title} », colonne "
+                                         f"« {printable(headers[j])} » : {number(len(value))} caractères"})
+                    if CONTROL_CHARACTERS.search(value):  # Excel cannot hold them (a NUL…)
+                        hidden.append({"row": i, "problem": f"feuille « {ws.title} », colonne "
+                                       f"« {printable(headers[j])} » : caractère de contrôle dans "
+                                       f"« {printable(value[:80])} »"})
+                        value = None
                 cells.append(value)
                 widths[j] = max(widths[j], len(str(value)) + (2 if formats[j] != "@" else 0))
             ws.append(cells)
@@ -172,6 +225,15 @@ def write_xlsx(path: str | Path, sheets: Mapping[str, pd.DataFrame] | pd.DataFra
             ws.column_dimensions[get_column_letter(j)].width = min(max(widths[j - 1] + 2, 8), 60)
         ws.freeze_panes = "A2"
         ws.auto_filter.ref = ws.dimensions
+    if too_long:
+        raise ValidationError(
+            f"{Path(path).name} : une cellule Excel contient au plus {number(EXCEL_CELL_LIMIT)} caractères, "
+            "Excel couperait ces textes ; écrivez ce tableau en CSV (.csv), qui les garde entiers, ou "
+            "raccourcissez-les. Rien n'a été écrit.", too_long + hidden)
+    if hidden:
+        raise ValidationError(
+            f"{Path(path).name} : des cellules contiennent des caractères de contrôle (NUL, échappement…) "
+            "qu'un classeur Excel ne peut pas contenir ; retirez-les des données. Rien n'a été écrit.", hidden)
     if not wb.sheetnames:
         wb.create_sheet("tableau")
     import datetime
@@ -182,6 +244,7 @@ def write_xlsx(path: str | Path, sheets: Mapping[str, pd.DataFrame] | pd.DataFra
     path = Path(path)
     with atomic_path(path) as tmp, _disk_space(path):
         wb.save(tmp)
+        _reproducible(tmp)
     return path
 
 
