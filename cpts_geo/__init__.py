@@ -65,6 +65,7 @@ API: dict[str, str] = {
     "membership": "cpts_geo.domain.territories",
     "summary_table": "cpts_geo.domain.territories",
     "compare_registries": "cpts_geo.domain.compare",
+    "french_headers": "cpts_geo.domain.vocabulary",
     "RegistryComparison": "cpts_geo.domain.compare",
     # indicators
     "density": "cpts_geo.indicators.density",

@@ -29,7 +29,7 @@ def run(args: argparse.Namespace) -> int:
     from cpts_geo.errors import ValidationError
     from cpts_geo.indicators.accessibility import DREES_DECAY, TRAVEL_ASSUMPTIONS
     from cpts_geo.indicators.density import (
-        TABLE_HEADERS,
+        DENSITY_HEADERS,
         accessibility_header,
         cpts_supply,
         cpts_supply_notes,
@@ -102,7 +102,7 @@ def run(args: argparse.Namespace) -> int:
         gp = table.xs("médecin généraliste", level="Profession")
         print("Médecins généralistes pour 10 000 habitants (densité ; accessibilité) :")
         for cid, rec in gp.iterrows():
-            print(f"  - {cid} {rec['Nom']} : {number(rec[TABLE_HEADERS['density']], 1) or 'inconnue'} ; "
+            print(f"  - {cid} {rec['Nom']} : {number(rec[DENSITY_HEADERS['density']], 1) or 'inconnue'} ; "
                   f"{number(rec[accessibility_header(result)], 1) or 'inconnue'}")
     notes = cpts_supply_notes(result, supply)
     if notes:

@@ -146,8 +146,7 @@ def _print_report(report, *, registry=None, limit: int = 20, per_kind: int = 3) 
     if registry not in (None, "exemple"):
         source = Path(registry)
         target = source.with_name(f"{source.stem}_corrections.csv")
-        table = report.rename(columns={"row": "Ligne", "code": "Code donné", "new_code": "Code retenu",
-                                       "name": "Nom", "new_name": "Nouveau nom", "reason": "Correction"})
+        table = _report_table(report)
         try:
             write_csv(table, target, index=False)
             print(_printable(f"Liste complète des corrections : {target}"))
@@ -161,7 +160,7 @@ def _commune_table(layer, *, covered: bool = True):
     import pandas as pd
 
     from cpts_geo.domain.stages import own_words
-    from cpts_geo.domain.territories import FRENCH_HEADERS
+    from cpts_geo.domain.vocabulary import TERRITORY_HEADERS
 
     cols = ["name", "population", "department", "region", "epci_name"]
     if covered:
@@ -173,7 +172,7 @@ def _commune_table(layer, *, covered: bool = True):
         if col in table:
             table[col] = table[col].astype("string")
     table.index = table.index.rename("code")
-    headers = {**FRENCH_HEADERS, "department": "Département", "region": "Région",
+    headers = {**TERRITORY_HEADERS, "department": "Département", "region": "Région",
                "epci_name": "EPCI", "cpts_id": "Identifiant CPTS"}
     return table.reset_index().rename(columns=headers)
 
@@ -181,6 +180,6 @@ def _commune_table(layer, *, covered: bool = True):
 
 def _report_table(report):
     """The corrections of a registry with French headers."""
-    headers = {"row": "Ligne", "code": "Code donné", "new_code": "Code actuel", "name": "Nom",
-               "new_name": "Nom actuel", "reason": "Motif"}
-    return report[[c for c in headers if c in report.columns]].rename(columns=headers)
+    from cpts_geo.domain.vocabulary import CORRECTION_HEADERS
+
+    return report[[c for c in CORRECTION_HEADERS if c in report.columns]].rename(columns=CORRECTION_HEADERS)

@@ -56,11 +56,6 @@ _CHANGE_COLUMNS = ["change", "code", "commune", "old_id", "old_cpts", "new_id", 
                    "new_value"]
 
 
-#: French headers of the written table of changes.
-FRENCH_HEADERS = {"change": "Changement", "code": "Code commune", "commune": "Commune",
-                  "old_id": "Identifiant (ancien)", "old_cpts": "CPTS (ancien registre)",
-                  "new_id": "Identifiant (nouveau)", "new_cpts": "CPTS (nouveau registre)",
-                  "old_value": "Avant", "new_value": "Après"}
 
 
 

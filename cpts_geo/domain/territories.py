@@ -49,10 +49,10 @@ from cpts_geo.domain.french import percent
 from cpts_geo.domain.metadata import layer_metadata, set_layer_metadata
 from cpts_geo.domain.registry import CheckedRegistry, validate_registry
 from cpts_geo.domain.units import unit_layer
+from cpts_geo.domain.vocabulary import TERRITORY_HEADERS
 
 __all__ = [
     "EXAMPLE_NOTE",
-    "FRENCH_HEADERS",
     "build_territories",
     "communes_with_cpts",
     "coverage",
@@ -70,29 +70,6 @@ EXAMPLE_NOTE = (
 )
 
 
-#: French headers of exported tables (CSV, GeoPackage attribute tables).
-FRENCH_HEADERS = {
-    "cpts_id": "Identifiant CPTS",
-    "name": "Nom",
-    "stage": "Étape",
-    "published_stage": "Étape telle que publiée",
-    "tier": "Taille (niveau ACI)",
-    "population": "Population municipale",
-    "n_communes": "Nombre de communes",
-    "departments": "Départements",
-    "regions": "Régions",
-    "area_km2": "Superficie (km²)",
-    "single_part": "D'un seul tenant",
-    "n_parts": "Nombre de parties",
-    "parts": "Parties",
-    "missing_population": "Communes sans population",
-    "n_cpts": "Nombre de CPTS",
-    "share_population": "Part de la population",
-    "code": "Code commune",
-    "cpts_name": "Nom de la CPTS",
-    "share": "Part de la commune",
-    "cpts_all": "CPTS (toutes)",
-}
 
 
 
@@ -673,7 +650,7 @@ def summary_table(territories: gpd.GeoDataFrame) -> pd.DataFrame:
 
 
 def population_headers(table: pd.DataFrame) -> dict[str, str]:
-    """:data:`FRENCH_HEADERS` with the population vintage of ``table`` in the population header.
+    """:data:`TERRITORY_HEADERS` with the population vintage of ``table`` in the population header.
 
     Parameters
     ----------
@@ -692,7 +669,7 @@ def population_headers(table: pd.DataFrame) -> dict[str, str]:
     >>> population_headers(t)["population"]
     'Population municipale 2021'
     """
-    headers = dict(FRENCH_HEADERS)
+    headers = dict(TERRITORY_HEADERS)
     vintage = layer_metadata(table).population_vintage
     if vintage:
         headers["population"] = f"Population municipale {vintage}"

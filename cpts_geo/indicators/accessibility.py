@@ -66,6 +66,7 @@ from scipy.spatial import cKDTree
 from cpts_geo.domain.codes import is_in
 from cpts_geo.domain.french import number
 from cpts_geo.domain.numbers import parse_numbers
+from cpts_geo.domain.vocabulary import ACCESSIBILITY_HEADERS
 from cpts_geo.errors import CptsGeoWarning, ValidationError
 
 __all__ = [
@@ -1726,18 +1727,6 @@ def territory_accessibility(
     return TerritoryAccessibility(out, threshold=threshold, unknown=unknown)
 
 
-#: French headers of :func:`accessibility_table`.
-TABLE_HEADERS = {
-    "accessibility": "Accessibilité (moyenne pondérée)",
-    "standardised_population": "Demande (population, standardisée si fournie)",
-    "population": "Population",
-    "population_below": "Population sous le seuil",
-    "share_below": "Part de la population sous le seuil (%)",
-    "n_communes": "Communes",
-    "n_communes_below": "Communes sous le seuil",
-    "n_communes_unknown": "Communes d'accessibilité inconnue",
-    "population_unknown": "Population d'accessibilité inconnue",
-}
 
 
 
@@ -1757,7 +1746,7 @@ def accessibility_table(territories: pd.DataFrame | TerritoryAccessibility, *,
     Returns
     -------
     pandas.DataFrame
-        Indexed by « CPTS », with the headers of :data:`TABLE_HEADERS` (share below the
+        Indexed by « CPTS », with the headers of :data:`ACCESSIBILITY_HEADERS` (share below the
         threshold in %).
 
     Examples
@@ -1771,11 +1760,11 @@ def accessibility_table(territories: pd.DataFrame | TerritoryAccessibility, *,
     """
     if isinstance(territories, TerritoryAccessibility):
         territories = territories.table
-    out = territories[[c for c in TABLE_HEADERS if c in territories.columns]].copy()
+    out = territories[[c for c in ACCESSIBILITY_HEADERS if c in territories.columns]].copy()
     if "share_below" in out.columns:
         out["share_below"] = 100 * out["share_below"]
     out = out.round(digits)
     if names is not None:
         out.insert(0, "Nom", names.reindex(out.index))
     out.index.name = "CPTS"
-    return out.rename(columns=TABLE_HEADERS)
+    return out.rename(columns=ACCESSIBILITY_HEADERS)

@@ -30,11 +30,11 @@ import pandas as pd
 from cpts_geo.domain.codes import is_in
 from cpts_geo.domain.french import number
 from cpts_geo.domain.metadata import layer_metadata
+from cpts_geo.domain.vocabulary import DENSITY_HEADERS
 from cpts_geo.errors import CptsGeoWarning, ValidationError
 
 __all__ = [
     "PER",
-    "TABLE_HEADERS",
     "CptsSupply",
     "DensityResult",
     "accessibility_header",
@@ -54,19 +54,6 @@ if TYPE_CHECKING:
 PER = 10_000
 
 
-#: French headers of :func:`density_table`.
-TABLE_HEADERS = {
-    "count": "Professionnels",
-    "population": "Population",
-    "density": "Densité pour 10 000 hab.",
-    "n_communes": "Communes",
-    "n_communes_without": "Communes sans ce professionnel",
-    "department": "Département",
-    "department_density": "Densité du département",
-    "region": "Région",
-    "region_density": "Densité de la région",
-    "france_density": "Densité France",
-}
 
 
 
@@ -355,7 +342,7 @@ def density_table(result: DensityResult | pd.DataFrame, *, profession: str | Non
     Returns
     -------
     pandas.DataFrame
-        The table with the headers of :data:`TABLE_HEADERS`.
+        The table with the headers of :data:`DENSITY_HEADERS`.
 
     Examples
     --------
@@ -371,7 +358,7 @@ def density_table(result: DensityResult | pd.DataFrame, *, profession: str | Non
         result = result.table
     per = PER if per is None else per
     out = result.xs(profession, level="profession") if profession is not None else result.copy()
-    headers = dict(TABLE_HEADERS)
+    headers = dict(DENSITY_HEADERS)
     if per != PER:
         headers["density"] = f"Densité pour {number(per)} hab."
     num = out.select_dtypes("number").columns
@@ -540,7 +527,7 @@ def cpts_supply_table(result: CptsSupply, *, digits: int = 1) -> pd.DataFrame:
     Returns
     -------
     pandas.DataFrame
-        Indexed by (``CPTS``, ``Profession``): ``Nom``, the headers of :data:`TABLE_HEADERS`,
+        Indexed by (``CPTS``, ``Profession``): ``Nom``, the headers of :data:`DENSITY_HEADERS`,
         then the accessibility (its reach and unit in the header).
     """
     table = density_table(result.table.drop(columns=["name", "accessibility"]), digits=digits,

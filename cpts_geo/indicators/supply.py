@@ -39,6 +39,7 @@ import pandas as pd
 
 from cpts_geo.domain.french import fold
 from cpts_geo.domain.numbers import parse_counts
+from cpts_geo.domain.vocabulary import SUPPLY_REPORT_HEADERS
 from cpts_geo.errors import ValidationError
 
 __all__ = [
@@ -160,10 +161,6 @@ class SupplyRead(NamedTuple):
                    - self.other_equipment_rows, 0)
 
 
-#: French headers of the tables of :func:`supply_report_tables`.
-REPORT_HEADERS = {"row": "Ligne", "code": "Code donné", "new_code": "Code actuel", "name": "Nom",
-                  "new_name": "Nom actuel", "reason": "Motif", "profession": "Profession",
-                  "count": "Effectif", "problem": "Problème"}
 
 
 
@@ -233,7 +230,7 @@ def supply_report_tables(read: SupplyRead) -> dict[str, pd.DataFrame]:
     -------
     dict of str to DataFrame
         ``"codes_rattaches"`` (the codes changed) and ``"lignes_ecartees"`` (the lines set
-        aside), each only when it has rows; headers of :data:`REPORT_HEADERS`.
+        aside), each only when it has rows; headers of :data:`SUPPLY_REPORT_HEADERS`.
 
     Examples
     --------
@@ -250,8 +247,8 @@ def supply_report_tables(read: SupplyRead) -> dict[str, pd.DataFrame]:
     out = {}
     for name, table in (("codes_rattaches", read.remapped), ("lignes_ecartees", read.rejected)):
         if len(table):
-            out[name] = table[[c for c in REPORT_HEADERS if c in table.columns]].rename(
-                columns=REPORT_HEADERS)
+            out[name] = table[[c for c in SUPPLY_REPORT_HEADERS if c in table.columns]].rename(
+                columns=SUPPLY_REPORT_HEADERS)
     return out
 
 

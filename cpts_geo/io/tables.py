@@ -9,9 +9,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from cpts_geo.domain.compare import FRENCH_HEADERS, RegistryComparison
+from cpts_geo.domain.compare import RegistryComparison
 from cpts_geo.domain.french import fold, number
 from cpts_geo.domain.text import CONTROL_CHARACTERS, printable
+from cpts_geo.domain.vocabulary import CHANGE_HEADERS
 from cpts_geo.errors import ValidationError
 from cpts_geo.io.files import atomic_path, neutralise_cells, whole_numbers
 from cpts_geo.io.formats import _disk_space, table_format
@@ -44,7 +45,7 @@ def write_comparison(comparison: RegistryComparison, path: str | Path) -> Path:
     from cpts_geo.io.files import atomic_path, neutralise_cells, write_csv
 
     path = Path(path)
-    table = comparison.changes.rename(columns=FRENCH_HEADERS)
+    table = comparison.changes.rename(columns=CHANGE_HEADERS)
     suffix = path.suffix.lower()
     if suffix in (".xlsx", ".xlsm"):
         matches = comparison.matches.assign(jaccard=comparison.matches["jaccard"].round(3)).rename(columns={

@@ -365,7 +365,7 @@ def resolve_column(territories, column: str | None) -> str:
     ('cpts', 'stage', 'population')
     """
     from cpts_geo.domain.stages import NOT_GIVEN
-    from cpts_geo.domain.territories import FRENCH_HEADERS
+    from cpts_geo.domain.vocabulary import TERRITORY_HEADERS
 
     if column is None:
         if "stage" in territories and (territories["stage"].astype("string").fillna(NOT_GIVEN) != NOT_GIVEN).any():
@@ -377,7 +377,7 @@ def resolve_column(territories, column: str | None) -> str:
     numeric = [c for c in territories.columns if c != "tier" and pd.api.types.is_numeric_dtype(territories[c])
                and not pd.api.types.is_bool_dtype(territories[c])]
     names = {**{fold(c): c for c in numeric}, **{k: v for k, v in _INDICATOR_NAMES.items() if v in numeric},
-             **{fold(FRENCH_HEADERS[c]): c for c in numeric if c in FRENCH_HEADERS}}
+             **{fold(TERRITORY_HEADERS[c]): c for c in numeric if c in TERRITORY_HEADERS}}
     if key in names:
         return names[key]
     raise ValueError(f"Couleur « {column} » inconnue : choisissez etape, taille, cpts (une couleur par CPTS, "
@@ -521,9 +521,9 @@ def territory_fill(
         legend = [(lab, (c,)) for i, (lab, c) in enumerate(zip(labels, palette_)) if (classes == i).any()]
         if (classes < 0).any():
             legend.append(("non disponible", (MISSING_COLOR,)))
-        from cpts_geo.domain.territories import FRENCH_HEADERS
+        from cpts_geo.domain.vocabulary import TERRITORY_HEADERS
 
-        title = FRENCH_HEADERS.get(col, col)
+        title = TERRITORY_HEADERS.get(col, col)
         layer = f"CPTS : {title}"
     colors = pd.Series(np.asarray(colors, dtype=object), index=index, dtype=object, name="color")
     return TerritoryFill(col, colors, legend, str(kw.get("title") or title or col), layer)

@@ -7,6 +7,8 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 import pandas as pd
 
+from cpts_geo.domain.vocabulary import FLOW_HEADERS
+
 #: Default statistical secrecy threshold.
 SECRECY_THRESHOLD = 10
 
@@ -38,66 +40,6 @@ _IDENTITIES = [
 ]
 
 
-_FRENCH = {
-    "cpts_id": "Identifiant CPTS",
-    "code": "Code commune",
-    "name": "Nom",
-    "origin": "Commune de résidence",
-    "destination": "Commune de soins",
-    "origin_name": "Nom commune de résidence",
-    "destination_name": "Nom commune de soins",
-    "volume": "Volume",
-    "profession": "Profession",
-    "year": "Année",
-    "n_communes": "Nombre de communes",
-    "resident_volume": "Volume des résidents",
-    "inside_volume": "Volume consommé dans la CPTS",
-    "outflow_volume": "Volume consommé hors de la CPTS",
-    "delivered_volume": "Volume réalisé dans la CPTS",
-    "inflow_volume": "Volume réalisé pour des non-résidents",
-    "retention": "Taux de rétention",
-    "leakage": "Taux de fuite",
-    "attraction": "Taux d'attraction",
-    "supply_containment": "Autonomie côté offre",
-    "self_containment": "Autonomie (min. demande, offre)",
-    "rank": "Rang",
-    "kind": "Type de destination",
-    "share": "Part du volume des résidents",
-    "share_of_leakage": "Part des fuites",
-    "own_volume": "Volume dans sa CPTS",
-    "own_share": "Part dans sa CPTS",
-    "main_destination": "Destination principale",
-    "main_volume": "Volume vers la destination principale",
-    "main_share": "Part de la destination principale",
-    "flag": "Signalement",
-    "suggested_cpts": "CPTS suggérée",
-    "suggested_volume": "Volume vers la CPTS suggérée",
-    "suggested_share": "Part vers la CPTS suggérée",
-    "suggested_adjacent": "CPTS suggérée limitrophe",
-    "masked": "Masqué (secret statistique)",
-    "origin_cpts": "CPTS de résidence",
-    "destination_cpts": "CPTS de soins",
-    "split": "Commune partagée",
-    "size": "Taille",
-    "demand_sc": "Autonomie côté demande",
-    "supply_sc": "Autonomie côté offre",
-    "validity": "Score de validité",
-    "valid": "Valide (règle de Coombes–Bond)",
-    "note": "Remarque",
-    "current_cpts": "CPTS actuelle",
-    "proposed_cpts": "Zone proposée",
-    "matched_cpts": "CPTS actuelle appariée",
-    "change": "Changement",
-    "step": "Étape",
-    "end": "Extrémité",
-    "row": "Première ligne",
-    "n_rows": "Nombre de lignes",
-    "given_code": "Code lu",
-    "new_code": "Code retenu",
-    "new_name": "Nom de la commune retenue",
-    "reason": "Raison",
-    "records": "Nombre d'enregistrements",
-}
 
 
 
@@ -220,7 +162,7 @@ def french_headers(table: pd.DataFrame) -> pd.DataFrame:
     >>> french_headers(pd.DataFrame({"retention": [0.5]})).columns.tolist()
     ['Taux de rétention']
     """
-    out = table.rename(columns=_FRENCH)
-    if out.index.name in _FRENCH:
-        out.index = out.index.rename(_FRENCH[out.index.name])
+    out = table.rename(columns=FLOW_HEADERS)
+    if out.index.name in FLOW_HEADERS:
+        out.index = out.index.rename(FLOW_HEADERS[out.index.name])
     return out
