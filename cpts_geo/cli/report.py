@@ -107,16 +107,6 @@ def _missing(value) -> bool:
 
 
 
-def _correction_kind(reason: str) -> str:
-    """The kind of a correction: its reason without the CPTS, codes or values it names."""
-    import re
-
-    kind = re.sub(r" (?:dans la CPTS|que) .*$", "", str(reason))
-    kind = re.sub(r"\s*(?:\(.*\)|:.*)$", "", kind)
-    return re.sub(r"^part \S+ déclarée.*", "part déclarée pour une seule CPTS", kind)
-
-
-
 def _print_report(report, *, registry=None, limit: int = 20, per_kind: int = 3) -> None:
     """The corrections applied: every line when there are few; else the count per kind with a few
     examples, and the complete list next to the registry (``<registre>_corrections.csv``)."""
@@ -136,7 +126,7 @@ def _print_report(report, *, registry=None, limit: int = 20, per_kind: int = 3) 
         for rec in report.itertuples(index=False):
             print(f"  - {line(rec)}")
         return
-    kinds = report["reason"].map(_correction_kind)
+    kinds = report["kind"].fillna("autre") if "kind" in report.columns else report["reason"]
     for kind, grp in report.groupby(kinds.to_numpy(), sort=False):
         print(_printable(f"  {kind} : {number(len(grp))} ligne(s)"))
         for rec in grp.head(per_kind).itertuples(index=False):

@@ -42,7 +42,12 @@ KINDS = (
 _RANK = {k: i for i, k in enumerate(KINDS)}
 
 
-REPORT_COLUMNS = ["row", "code", "new_code", "name", "new_name", "reason"]
+#: Columns of a registry's report; ``kind`` is a code (one of :data:`CORRECTION_KINDS`), ``reason`` its French text.
+REPORT_COLUMNS = ["row", "code", "new_code", "name", "new_name", "reason", "kind"]
+#: What a registry's report may say was done, as codes a program groups by (never by the French text).
+CORRECTION_KINDS = ("zéro initial restauré", "espaces retirés", "nombre converti en texte", "majuscules (2A/2B)",
+                    "arrondissement", "commune déléguée", "ancien code", "arrondissement (colonne)",
+                    "IRIS", "étape remplie", "même nom", "doublon", "part seule")
 
 
 
@@ -252,7 +257,8 @@ def parse_codes(reg: pd.DataFrame, ref: Reference, passage) -> tuple[pd.Series, 
                              "code": fixed["code"].map(shown).to_numpy(dtype=object),
                              "new_code": fixed["new_code"].to_numpy(dtype=object),
                              "name": pd.NA, "new_name": pd.NA,
-                             "reason": fixed["reason"].to_numpy(dtype=object)})]
+                             "reason": fixed["reason"].to_numpy(dtype=object),
+                             "kind": fixed["reason"].to_numpy(dtype=object)})]  # the repair's own fixed words
     current, remap = remap_codes(clean.reset_index(drop=True), communes=ref.france, passage=passage,
                                  plm="keep")
     current.index = reg.index
@@ -428,7 +434,8 @@ def cpts_table(table: pd.DataFrame, stage_default) -> tuple[pd.DataFrame, list[d
         filled = named[named["cpts_id"].isin(cpts.index[missing.to_numpy()])]
         report = pd.DataFrame({"row": filled["row"].to_numpy(), "code": filled["given_code"].to_numpy(),
                                "new_code": filled["code"].to_numpy(), "name": pd.NA, "new_name": pd.NA,
-                               "reason": f"étape non renseignée remplie : {stage_default}"})
+                               "reason": f"étape non renseignée remplie : {stage_default}",
+                               "kind": "étape remplie"})
         stage = stage.fillna(stage_default)
     cpts["stage"] = stage.fillna(NOT_GIVEN)
     cpts["published_stage"] = cpts["published_stage"].astype(table["published_stage"].dtype)
@@ -442,7 +449,8 @@ def cpts_table(table: pd.DataFrame, stage_default) -> tuple[pd.DataFrame, list[d
             notes.append({"row": int(cpts.at[cid, "first_row"]), "code": pd.NA, "new_code": pd.NA,
                           "name": cpts.at[cid, "name"], "new_name": pd.NA,
                           "reason": f"même nom de CPTS que {first} (ligne {cpts.at[first, 'first_row']}) "
-                                    f"sous l'identifiant {cid} : s'agit-il de la même CPTS ?"})
+                                    f"sous l'identifiant {cid} : s'agit-il de la même CPTS ?",
+                          "kind": "même nom"})
     if notes:
         report = pd.concat([report, pd.DataFrame(notes)], ignore_index=True) if len(report) \
             else pd.DataFrame(notes)
@@ -475,7 +483,7 @@ def check_duplicates(valid: pd.DataFrame, names: pd.Series) -> tuple[pd.DataFram
                            "name": names.reindex(gone["code"].to_numpy()).to_numpy(dtype=object),
                            "new_name": pd.NA,
                            "reason": ("doublon dans la CPTS " + gone["cpts_id"].astype(str)
-                                      + " : ligne ignorée").to_numpy(dtype=object)})
+                                      + " : ligne ignorée").to_numpy(dtype=object), "kind": "doublon"})
     return valid[~dup], problems, report
 
 
@@ -617,6 +625,7 @@ def lone_shares(member: pd.DataFrame, names: pd.Series) -> pd.DataFrame:
         "name": names.reindex(part["code"].to_numpy()).to_numpy(dtype=object), "new_name": pd.NA,
         "reason": [f"part {number(s, None)} déclarée ; le reste de la commune n'est dans aucune CPTS"
                    for s in part["share"]],
+        "kind": "part seule",
     })
 
 

@@ -31,6 +31,7 @@ from cpts_geo.errors import ValidationError
 
 __all__ = [
     "HISTORY_YEARS",
+    "REMAP_KINDS",
     "Rebased",
     "closest_names",
     "code_history",
@@ -47,7 +48,10 @@ HISTORY_YEARS = tuple(range(2008, 2026))
 _LATEST = HISTORY_YEARS[-1]
 
 
-_REPORT_COLUMNS = ["row", "code", "new_code", "name", "new_name", "reason"]
+_REPORT_COLUMNS = ["row", "code", "new_code", "name", "new_name", "reason", "kind"]
+#: The kinds of a remapped or unresolved code, in the ``kind`` column of the report of :func:`remap_codes`.
+REMAP_KINDS = ("arrondissement", "commune déléguée", "ancien code", "scission", "code mal formé", "code inconnu",
+               "code vide")
 
 
 
@@ -355,7 +359,8 @@ def remap_codes(
         Today's codes, aligned with the input; ``<NA>`` where a code cannot be mapped.
     report : pandas.DataFrame
         One row per changed or unmapped code: ``row`` (1-based position), ``code``,
-        ``new_code``, ``name``, ``new_name``, ``reason``.
+        ``new_code``, ``name``, ``new_name``, ``reason`` (in French) and ``kind`` (one of
+        :data:`REMAP_KINDS`).
 
     Examples
     --------
@@ -386,13 +391,14 @@ def remap_codes(
     target = uniq.copy()  # object dtype
     target[~is_current] = None
     reason = np.full(len(uniq), None, dtype=object)
+    kind = np.full(len(uniq), None, dtype=object)
     current = set(layer_codes)  # object labels: a set of Arrow strings is built value by value
     if plm == "city":
         for i in np.flatnonzero(is_arm):
             code = uniq[i]
             if is_current[i] and arm_parent[code] not in current:
                 continue
-            target[i], reason[i] = arm_parent[code], "arrondissement → commune"
+            target[i], reason[i], kind[i] = arm_parent[code], "arrondissement → commune", "arrondissement"
     # INSEE's own code history 2008-2025 (embedded) for the codes nothing else resolves
     unresolved = [c for c in uniq[~is_current] if c not in arm_parent
                   and not (c in former_parent and len(former_parent[c] & current) == 1)]
@@ -414,22 +420,25 @@ def remap_codes(
             if plm == "keep":
                 target[i] = code
         elif code in former_parent and len(former_parent[code] & current) == 1:
-            target[i], reason[i] = next(iter(former_parent[code] & current)), former_kind[code]
+            target[i], reason[i], kind[i] = next(iter(former_parent[code] & current)), former_kind[code], "commune déléguée"
         else:
             targets = _successors(code, links, current) if links else set()
             if not targets and code in history_of:
                 target[i], reason[i] = _from_history(code, history_of[code], current, name_of)
+                kind[i] = "ancien code" if target[i] is not None else "scission"
             elif len(targets) == 1:
-                target[i], reason[i] = targets.pop(), "table de passage"
+                target[i], reason[i], kind[i] = targets.pop(), "table de passage", "ancien code"
             elif len(targets) > 1:
                 reason[i] = "scission : plusieurs communes actuelles (" + ", ".join(sorted(targets)) + ")"
+                kind[i] = "scission"
             elif not is_insee_code([code])[0]:
-                reason[i] = "code INSEE mal formé"
+                reason[i], kind[i] = "code INSEE mal formé", "code mal formé"
             else:
-                reason[i] = "code inconnu"
+                reason[i], kind[i] = "code inconnu", "code inconnu"
 
     for i in np.flatnonzero(pd.Index(uniq, dtype=object).isin(list(split_since))):
         target[i], reason[i] = _from_history(uniq[i], split_since[uniq[i]], current, name_of)
+        kind[i] = "ancien code" if target[i] is not None else "scission"
 
     empty = position < 0
     if is_current.all() and not empty.any() and (plm == "keep" or not is_arm.any()) \
@@ -449,6 +458,7 @@ def remap_codes(
     given = np.asarray(series.to_numpy(dtype=object, na_value=None))[pos]
     mapped = new_values[pos]
     why = np.where(empty[pos], "code vide", reason[safe[pos]] if len(uniq) else "code vide")
+    what = np.where(empty[pos], "code vide", kind[safe[pos]] if len(uniq) else "code vide")
     report = pd.DataFrame({
         "row": pos + 1,
         "code": pd.array(given, dtype="string"),
@@ -456,6 +466,7 @@ def remap_codes(
         "name": names.reindex(given).to_numpy(dtype=object),
         "new_name": names.reindex(mapped).to_numpy(dtype=object),
         "reason": why.astype(object),
+        "kind": what.astype(object),
     })
     report["name"] = report["name"].where(report["code"].notna(), pd.NA)
     report["new_name"] = report["new_name"].where(report["new_code"].notna(), pd.NA)

@@ -80,7 +80,7 @@ class SubCommuneUnits(NamedTuple):
     iris: pd.DataFrame
 
 
-_REPORT = ["row", "code", "new_code", "name", "new_name", "reason"]
+_REPORT = ["row", "code", "new_code", "name", "new_name", "reason", "kind"]
 _IRIS_RE = re.compile(rf"^{IRIS_CODE_PATTERN}$")
 
 
@@ -189,7 +189,7 @@ def _arrondissement_column(reg: pd.DataFrame) -> tuple[pd.DataFrame, list[dict],
         new[k] = a
         if c != a:
             report.append((int(rows[k]), c, a, None, names[a],
-                           "arrondissement donné dans sa propre colonne"))
+                           "arrondissement donné dans sa propre colonne", "arrondissement (colonne)"))
     reg["commune_code"] = pd.Series(new, index=reg.index, dtype=object)
     return reg, problems, pd.DataFrame(report, columns=_REPORT)
 
@@ -245,7 +245,7 @@ def _iris_rows(reg: pd.DataFrame, given: np.ndarray, iris: np.ndarray, commune: 
         what = "toute la commune" if whole else f"part {number(share, 4)}"
         report.append((int(rows[first]), unit, unit, None, None,
                        f"{len(grp)} IRIS sur {int(counts[unit])} dans la CPTS {cid} : {what} "
-                       f"(population {IRIS_VINTAGE} des IRIS : {number(pop)} sur {number(total)})"))
+                       f"(population {IRIS_VINTAGE} des IRIS : {number(pop)} sur {number(total)})", "IRIS"))
     frame = pd.DataFrame(out_rows).reset_index(drop=True) if out_rows else reg.iloc[:0]
     members = members[["cpts_id", "iris", "code", "population", "row"]].reset_index(drop=True)
     return frame, problems, pd.DataFrame(report, columns=_REPORT), members
