@@ -556,7 +556,7 @@ def test_cli_editeur_lists_the_communes_without_geometry(tmp_path, capsys):
     assert "15031 Celles" in said
     c = _page_data(out)["communes"]
     assert sorted(c["c"][i] for i in c["ng"]) == CANTAL_WITHOUT_GEOMETRY
-    assert all(c["a"][i] is None and c["g"][i] == [] and c["pt"][i] is None for i in c["ng"])
+    assert all(c["a"][i] is None and c["g"][i] == [] for i in c["ng"])
 
 
 @pytest.mark.slow
@@ -720,5 +720,73 @@ def test_marseille_in_the_editor_like_a_user(tmp_path):
         labels = page.locator(".editor-label").all_text_contents()
         assert "Marseille Nord et Sud" in " ".join(labels).replace("\n", " ")
         page.screenshot(path=str(tmp_path / "editeur-marseille.png"))
+        assert errors == []
+        context.close()
+
+
+# --- a national page: encoded lists, a canvas ---------------------------------------------------------
+
+@browser_only
+def test_page_decodes_neighbours_and_points_as_python_encoded_them(tmp_path):
+    sync_api = pytest.importorskip("playwright.sync_api", reason="Playwright pour Python absent")
+    import numpy as np
+
+    from cpts_geo.render.editor import _encoded_lists, _encoded_points, _neighbours, _points
+    from cpts_geo.render.maps import _static
+
+    somme = load_communes(departments="80").sort_index()
+    lists = _neighbours(somme)
+    rng = np.random.default_rng(5)
+    lists += [sorted(set(rng.integers(0, 40_000, int(k)).tolist())) for k in rng.integers(0, 12, 50)]
+    points = _points(somme)
+    origin = (1.37, 49.57)
+    with sync_api.sync_playwright() as p:
+        context = _launch(p, tmp_path)
+        page = context.new_page()
+        page.set_content(f"<script>{_static('editor.js')}</script>")
+        got = page.evaluate("(enc) => enc.map((s, i) => window.cptsEditorDecode.list(s, i))", _encoded_lists(lists))
+        q = page.evaluate("(s) => window.cptsEditorDecode.numbers(s)", _encoded_points(points, origin, 1e5))
+        context.close()
+    assert got == [sorted(v) for v in lists]
+    xy = np.cumsum(np.array(q).reshape(-1, 2), axis=0) / 1e5 + origin
+    assert np.abs(xy - np.array(points)).max() < 1e-5
+
+
+@browser_only
+def test_a_page_of_many_communes_draws_on_a_canvas_and_clicks_work(tmp_path, monkeypatch):
+    """Above 10 000 communes the page draws as the national stage map does (here with the
+    threshold lowered to the Somme): clicks with the mouse still pick the commune."""
+    sync_api = pytest.importorskip("playwright.sync_api", reason="Playwright pour Python absent")
+    import cpts_geo.render.editor as editor
+
+    monkeypatch.setattr(editor, "_MANY", 100)
+    somme = load_communes(departments="80")
+    path = perimeter_editor(somme, None, tmp_path / "canvas.html")
+    data = _page_data(path)
+    assert data["canvas"] and data["scale"] == 5000.0
+    metric = somme.to_crs(2154)
+    code = "80021"
+    inside = shapely.get_point(shapely.maximum_inscribed_circle(metric.geometry[code], 10), 0)
+    import geopandas as gpd
+
+    ll = gpd.GeoSeries([inside], crs=2154).to_crs(4326).iloc[0]
+    with sync_api.sync_playwright() as p:
+        context = _launch(p, tmp_path)
+        page = context.new_page()
+        errors = []
+        page.on("pageerror", lambda e: errors.append(str(e)))
+        page.goto(path.as_uri())
+        page.wait_for_function("window.cptsEditorApi !== undefined")
+        assert page.locator("#cpts-editor-map canvas").count() >= 1 and page.locator("path.editor-commune").count() == 0
+        page.evaluate("(c) => { window.cptsEditorApi.map.setView(c, 11, {animate: false}); }", [ll.y, ll.x])
+        page.wait_for_timeout(200)
+        xy = page.evaluate("(p) => { const q = window.cptsEditorApi.map.latLngToContainerPoint(p); return [q.x, q.y]; }",
+                           [ll.y, ll.x])
+        box = page.locator("#cpts-editor-map").bounding_box()
+        page.mouse.click(box["x"] + xy[0], box["y"] + xy[1])
+        assert page.evaluate("window.cptsEditorApi.state()")["drafts"][0]["communes"] == [code]
+        page.mouse.move(box["x"] + xy[0] + 2, box["y"] + xy[1] + 2)
+        page.wait_for_selector(".leaflet-tooltip")
+        assert "Amiens" in page.locator(".leaflet-tooltip").text_content()
         assert errors == []
         context.close()

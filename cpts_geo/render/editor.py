@@ -154,6 +154,12 @@ _TEXT = {
 _SHARED_BORDER = "****1****"  # DE-9IM: the boundaries of two communes meet along a line
 
 
+_POINT_SCALE = 1e5  # steps per degree of the lasso points (about a metre)
+
+
+_MANY = 10_000  # communes above which the page is drawn as the national stage map is (coarser, on a canvas)
+
+
 
 @functools.cache
 def _tier_breakpoints() -> list[list[int]]:
@@ -230,6 +236,41 @@ def _neighbours(communes: gpd.GeoDataFrame) -> list[list[int]]:
     for a, b in zip(pos(pairs["code"]), pos(pairs["neighbour"])):
         out[a].append(int(b))
     return out
+
+
+
+def _encoded_lists(lists: list[list[int]]) -> list[str]:
+    """Each list of positions (of the commune at its own position) as one string: the sorted
+    differences from that position, zigzag-varint encoded in printable characters (as the
+    geometries are; decoded by the page's ``decodeList``)."""
+    from cpts_geo.render.maps import _varint_chars
+
+    sizes = np.array([len(v) for v in lists], dtype=np.int64)
+    if not sizes.sum():
+        return ["" for _ in lists]
+    values = np.concatenate([np.sort(np.asarray(v, dtype=np.int64)) for v in lists if len(v)])
+    owner = np.repeat(np.arange(len(lists)), sizes)
+    first = np.r_[True, owner[1:] != owner[:-1]]
+    deltas = np.where(first, values - owner, np.diff(values, prepend=0))
+    chars, nchars = _varint_chars(deltas)
+    per = np.bincount(owner, weights=nchars, minlength=len(lists)).astype(np.int64)
+    ends = np.cumsum(per)
+    text = chars.tobytes().decode("ascii")
+    return [text[e - n:e] for e, n in zip(ends.tolist(), per.tolist())]
+
+
+
+def _encoded_points(points: list[list[float] | None], origin, scale: float) -> str:
+    """The points of the communes that have one, in order, as one string: quantised like the
+    geometries (``round((x - origin) * scale)``), each point the difference from the previous one."""
+    from cpts_geo.render.maps import _varint_chars
+
+    xy = np.array([p for p in points if p is not None], dtype=float).reshape(-1, 2)
+    if not len(xy):
+        return ""
+    q = np.round((xy - np.asarray(origin, dtype=float)) * scale).astype(np.int64)
+    chars, _ = _varint_chars(np.diff(q, axis=0, prepend=0).reshape(-1))
+    return chars.tobytes().decode("ascii")
 
 
 
@@ -404,8 +445,8 @@ def editor_data(
     *,
     supply: pd.DataFrame | SupplyRead | None = None,
     apl_year: int = 2023,
-    tolerance: float = 80.0,
-    scale: float = 10_000.0,
+    tolerance: float | None = None,
+    scale: float | None = None,
 ) -> dict:
     """The data embedded in the editor page: per-commune figures, rules evaluated, registry.
 
@@ -428,8 +469,10 @@ def editor_data(
         (``beyond["known"]`` false) says nothing beyond the page: a draft on its limit is told so.
     apl_year : int, default 2023
         Year of the DREES APL (:func:`cpts_geo.data.apl.load_apl`).
-    tolerance, scale
-        Simplification (metres) and quantisation (steps per degree) of the drawing.
+    tolerance, scale : float, optional
+        Simplification (metres) and quantisation (steps per degree) of the drawing; by
+        default those of :func:`cpts_geo.render.maps.stage_map` (80 m and 10 000, or 300 m and
+        5 000 above 10 000 communes, where the page also draws on a canvas).
 
     Returns
     -------
@@ -452,6 +495,9 @@ def editor_data(
         communes = _page_units(communes, checked.membership["code"])
     communes = communes.sort_index()
     codes = communes.index.astype(str)
+    many = len(communes) > _MANY
+    tolerance = (300.0 if many else 80.0) if tolerance is None else float(tolerance)
+    scale = (5_000.0 if many else 10_000.0) if scale is None else float(scale)
     simple = _simplified(communes, tolerance)
     missing_geometry = shapely.is_missing(simple) | shapely.is_empty(simple)
     minx, miny, maxx, maxy = shapely.total_bounds(simple)
@@ -515,7 +561,8 @@ def editor_data(
                                     and communes["region"].nunique() == 1 else f"{len(communes)}")
     return {
         "key": _content_key(communes.index, member), "legacyKey": legacy,
-        "origin": list(origin), "scale": scale, "bounds": bounds, "region": region,
+        "origin": list(origin), "scale": scale, "bounds": bounds, "region": region, "canvas": many,
+        "pointScale": _POINT_SCALE,
         "communes": {
             "c": list(codes), "n": communes["name"].astype(str).tolist(),
             "p": [None if pd.isna(v) else int(v) for v in pop],
@@ -525,8 +572,9 @@ def editor_data(
             "wv": [None if pd.isna(v) else float(v) for v in per_apl["wv"]],
             "w": [None if pd.isna(v) else float(v) for v in per_apl["w"]],
             "o": owner.astype(int).tolist(), "sh": shared,
-            "nb": _neighbours(communes),
-            "pt": _points(communes),
+            "nb": _encoded_lists(_neighbours(communes)),
+            "pt": _encoded_points([None if gone else p for p, gone in zip(_points(communes), missing_geometry)],
+                                  origin, _POINT_SCALE),
             "g": encode_geometries(simple, origin, scale),
             "ng": [int(p) for p in np.flatnonzero(missing_geometry)],
         },

@@ -190,8 +190,40 @@
   }
   window.cptsEditorRead = {decode: decodeBytes, parse: parseTable, headerKey: headerKey, recognise: recogniseHeaders};
 
+  // zigzag-varint numbers in printable characters (render/maps.py _varint_chars)
+  function decodeNumbers(str) {
+    var out = [], i = 0;
+    while (i < str.length) {
+      var shift = 0, res = 0, b;
+      do {
+        b = str.charCodeAt(i++) - 63;
+        res += (b & 0x1f) * Math.pow(2, shift);
+        shift += 5;
+      } while (b >= 0x20);
+      out.push(res % 2 ? -(res + 1) / 2 : res / 2);
+    }
+    return out;
+  }
+  // a list of positions stored as differences from the commune's own position (_encoded_lists)
+  function decodeList(str, own) {
+    var at = own;
+    return decodeNumbers(str).map(function (d) { at += d; return at; });
+  }
+  window.cptsEditorDecode = {numbers: decodeNumbers, list: decodeList};
+
   window.cptsEditor = function (data) {
     var U = window.cptsGeoText, el = U.el, T = data.text, C = data.communes, n = C.c.length;
+    // neighbours and lasso points arrive encoded (editor.py _encoded_lists, _encoded_points)
+    var neighbours = C.nb.map(function (s, i) { return decodeList(s, i); });
+    var points = new Array(n).fill(null);
+    (function () {
+      var q = decodeNumbers(C.pt), x = 0, y = 0, k = 0, gone = new Set(C.ng);
+      for (var i = 0; i < n; i++) {
+        if (gone.has(i)) { continue; }
+        x += q[k]; y += q[k + 1]; k += 2;
+        points[i] = [x / data.pointScale + data.origin[0], y / data.pointScale + data.origin[1]];
+      }
+    })();
     var index = new Map();
     C.c.forEach(function (code, i) { index.set(code, i); });
     // the CPTS of the registry holding each unit, with their shares ([k, share])
@@ -392,7 +424,7 @@
         seen.add(i);
         while (stack.length) {
           var j = stack.pop();
-          C.nb[j].forEach(function (k) { if (inDraft.has(k) && !seen.has(k)) { seen.add(k); stack.push(k); } });
+          neighbours[j].forEach(function (k) { if (inDraft.has(k) && !seen.has(k)) { seen.add(k); stack.push(k); } });
         }
       });
       f.pieces = pieces;
@@ -427,33 +459,63 @@
     map.createPane("editor-outlines").style.zIndex = 450;
     map.createPane("editor-labels").style.zIndex = 460;
     ["editor-outlines", "editor-labels"].forEach(function (p) { map.getPane(p).style.pointerEvents = "none"; });
-    var renderer = L.svg();
-    var polys = [];
+    // a national page draws its communes on a canvas (no 35 000 SVG elements); a regional one in SVG
+    var renderer = data.canvas ? L.canvas({padding: 0.2}) : L.svg();
+    var polys = [], drawn = [];  // drawn: the style last given to each polygon (only changes are drawn again)
+    function styleOf(i) {
+      var ks = draftsOf(i), own = registryOf(i), fill = "#ffffff", op = 0.15, weight = 0.5, color = "#777",
+          dash = null;
+      if (ks.length) {
+        var k = ks.indexOf(state.active) >= 0 ? state.active : ks[0];
+        fill = palette[k % palette.length]; op = k === state.active ? 0.8 : 0.55;
+        weight = k === state.active ? 1.2 : 0.6; color = k === state.active ? "#111111" : "#444";
+      } else if (own.length) {
+        fill = data.colors[data.cpts[C.o[i]].stage] || "#bbbbbb"; op = 0.45;
+      }
+      if (own.length > 1 || (own.length && own[0][1] < 1) || ks.length > 1) { dash = "3 2"; color = "#222"; weight = 1; }
+      return {fillColor: fill, fillOpacity: op, weight: weight, color: color, dashArray: dash};
+    }
+    function styleKey(st) { return st.fillColor + st.fillOpacity + st.weight + st.color + st.dashArray; }
+    function styleAll() {
+      for (var i = 0; i < n; i++) {
+        if (!polys[i]) { continue; }
+        var st = styleOf(i), key = styleKey(st);
+        if (drawn[i] !== key) { polys[i].setStyle(st); drawn[i] = key; }
+      }
+    }
+    // one tooltip and one click handler for all the communes (not 35 000 of each)
+    var communeLayer = L.featureGroup();
+    indexDrafts();
     for (var i = 0; i < n; i++) {
-      (function (i) {
-        if (!C.g[i].length) { polys.push(null); return; }  // no geometry: listed in the panel
-        var poly = L.polygon(window.cptsGeoDecode(C.g[i], data), {renderer: renderer, className: "editor-commune",
-                                                                 weight: 0.5, color: "#666", fillOpacity: 0.6});
-        poly.bindTooltip(function () {
-          var owner = ownerText(i, -1);
-          return U.rows(C.n[i], [["Code INSEE", C.c[i]], [T.population + (data.vintage ? " (" + data.vintage + ")" : ""),
-                                  U.fmt(C.p[i])], ["CPTS", owner || T.free]].concat(registryOf(i).map(function (o) {
-                                    var c = data.cpts[o[0]];
-                                    return [c.name, (c.stage || "") + (c.out ? " ; " + T.out_of_page.replace("{n}", c.out) : "")];
-                                  })));
-        }, {sticky: true});
-        poly.on("click", function () { clickCommune(i); });
-        poly.addTo(map);
-        poly.getElement && poly.getElement() && poly.getElement().setAttribute("data-code", C.c[i]);
-        polys.push(poly);
-      })(i);
+      if (!C.g[i].length) { polys.push(null); continue; }  // no geometry: listed in the panel
+      var st = styleOf(i);
+      st.renderer = renderer;
+      st.className = "editor-commune";
+      var poly = L.polygon(window.cptsGeoDecode(C.g[i], data, true), st);
+      poly.cptsIndex = i;
+      drawn[i] = styleKey(st);
+      communeLayer.addLayer(poly);
+      polys.push(poly);
+    }
+    communeLayer.bindTooltip(function (layer) {
+      var i = layer.cptsIndex, owner = ownerText(i, -1);
+      return U.rows(C.n[i], [["Code INSEE", C.c[i]], [T.population + (data.vintage ? " (" + data.vintage + ")" : ""),
+                              U.fmt(C.p[i])], ["CPTS", owner || T.free]].concat(registryOf(i).map(function (o) {
+                                var c = data.cpts[o[0]];
+                                return [c.name, (c.stage || "") + (c.out ? " ; " + T.out_of_page.replace("{n}", c.out) : "")];
+                              })));
+    }, {sticky: true});
+    communeLayer.on("click", function (e) { clickCommune(e.layer.cptsIndex); });
+    communeLayer.addTo(map);
+    if (!data.canvas) {
+      polys.forEach(function (poly, i) { if (poly) { poly.getElement().setAttribute("data-code", C.c[i]); } });
     }
     // the CPTS of the registry: outlined and named
     var outlineRenderer = L.svg({pane: "editor-outlines"});
     data.cpts.forEach(function (c, k) {
       var g = data.outlines.g[k];
       if (!g || !g.length) { return; }
-      L.polygon(window.cptsGeoDecode(g, data), {pane: "editor-outlines", renderer: outlineRenderer, fill: false,
+      L.polygon(window.cptsGeoDecode(g, data, true), {pane: "editor-outlines", renderer: outlineRenderer, fill: false,
                                                 weight: 2, color: "#1a1a1a", opacity: 0.85, interactive: false,
                                                 className: "editor-outline"}).addTo(map);
     });
@@ -477,28 +539,6 @@
     }
     map.on("zoomend", refreshLabels);
     refreshLabels();
-
-    var drawn = [];  // the style last given to each polygon (only changes are drawn again)
-    function styleAll() {
-      for (var i = 0; i < n; i++) {
-        if (!polys[i]) { continue; }
-        var ks = draftsOf(i), own = registryOf(i), fill = "#ffffff", op = 0.15, weight = 0.5, color = "#777",
-            dash = null;
-        if (ks.length) {
-          var k = ks.indexOf(state.active) >= 0 ? state.active : ks[0];
-          fill = palette[k % palette.length]; op = k === state.active ? 0.8 : 0.55;
-          weight = k === state.active ? 1.2 : 0.6; color = k === state.active ? "#111111" : "#444";
-        } else if (own.length) {
-          fill = data.colors[data.cpts[C.o[i]].stage] || "#bbbbbb"; op = 0.45;
-        }
-        if (own.length > 1 || (own.length && own[0][1] < 1) || ks.length > 1) { dash = "3 2"; color = "#222"; weight = 1; }
-        var key = fill + op + weight + color + dash;
-        if (drawn[i] !== key) {
-          polys[i].setStyle({fillColor: fill, fillOpacity: op, weight: weight, color: color, dashArray: dash});
-          drawn[i] = key;
-        }
-      }
-    }
 
     function clickCommune(i) {
       var d = active() || newDraft();
@@ -1035,7 +1075,7 @@
       });
       container.classList.toggle("editor-lasso-on", !!mode);
     }
-    function closeTooltips() { polys.forEach(function (poly) { if (poly) { poly.closeTooltip(); } }); }
+    function closeTooltips() { communeLayer.closeTooltip(); }
     function startLasso(e) {
       if (e.button !== 0 || drawing) { return; }
       var mode = lassoMode || (e.shiftKey ? (e.altKey ? "remove" : "add") : null);
@@ -1073,8 +1113,8 @@
       swallowClick = true;
       var picked = [];
       for (var i = 0; i < n; i++) {
-        if (C.pt[i] === null) { continue; }
-        var q = map.latLngToContainerPoint([C.pt[i][1], C.pt[i][0]]);
+        if (points[i] === null) { continue; }
+        var q = map.latLngToContainerPoint([points[i][1], points[i][0]]);
         if (q.x >= x0 && q.x <= x1 && q.y >= y0 && q.y <= y1 && pointInPolygon(q.x, q.y, ring)) { picked.push(i); }
       }
       lassoCommunes(picked, mode);
