@@ -29,10 +29,23 @@ point do not join: the library counts such a territory in two parts).
 
 **One commune, one CPTS.** A commune already in a registry CPTS or another draft is shown as such;
 taking it is an explicit action (« Prendre quand même ») recorded in the draft as a conflict.
+Declared shares (``part``) are kept: a commune shared 0,5 / 0,5 is no conflict, and the panel
+counts its share of population, APL weight and professionals, as the library does.
 
-**Nothing lost.** Drafts persist in the browser's ``localStorage`` (a reload loses nothing) and
-export as a registry CSV for French Excel (``;``, UTF-8 with BOM) that ``cpts-geo valider``
-accepts as is; importing that CSV restores the drafts. User text is always inserted as text.
+**The page's units.** A registry given as a table is checked against all of France: a CPTS may
+hold communes outside the page (counted « hors zone »). A city of the page that the registry
+gives by arrondissement (Paris, Lyon, Marseille) is drawn by arrondissement. The CPTS of the
+registry are outlined and named; the legend lists every colour of the map. A commune without
+geometry is listed in the panel, where it can be added to a draft.
+
+**Nothing lost.** Drafts persist in the browser's ``localStorage`` under a key of the page's
+content (its units and registry: pages of one region no longer share drafts); a damaged record is
+repaired or set aside with a copy kept, never a blank page. They export as a registry CSV for
+French Excel (``;``, UTF-8 with BOM) that ``cpts-geo valider`` accepts as is. An import adds
+drafts (asking when an id is taken), can be undone, and changes nothing when a row is wrong; it
+reads the file as :func:`cpts_geo.io.read_table` does (encodings, ``sep=``, row numbers) with the
+header rules of :func:`cpts_geo.domain.headers.header_rules`. User text is always inserted as text,
+and every look-up keyed by it in the page is a ``Map`` (an id ``__proto__`` is an id).
 """
 
 from __future__ import annotations
