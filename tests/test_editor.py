@@ -790,3 +790,31 @@ def test_a_page_of_many_communes_draws_on_a_canvas_and_clicks_work(tmp_path, mon
         assert "Amiens" in page.locator(".leaflet-tooltip").text_content()
         assert errors == []
         context.close()
+
+
+def test_cli_editeur_reads_the_supply_by_arrondissement_where_the_page_is(tmp_path, shared_data):
+    import warnings
+
+    from cpts_geo.cli import main
+    from cpts_geo.errors import CptsGeoWarning
+    from cpts_geo.io.supply import read_bpe
+
+    bpe = shared_data / "health_professionals" / "bpe2018_sante_communes.csv"
+    out = tmp_path / "bdr.html"
+    assert main(["editeur", str(_marseille_registry(tmp_path)), "--departements", "13", "--offre", str(bpe),
+                 "-o", str(out)]) == 0
+    data = _page_data(out)
+    c, prof = data["communes"], data["professions"]
+    gp = prof["counts"][prof["names"].index("médecin généraliste")]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        arm = read_bpe(bpe, communes=load_communes(arrondissements=True), unknown="report").table
+    expected = arm[(arm["code"] == "13201") & (arm["profession"] == "médecin généraliste")]["count"].sum()
+    assert gp[c["c"].index("13201")] == expected > 0
+    # a supply given for the whole city on a page by arrondissement: said, not silently lost
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        whole = read_bpe(bpe, communes=load_communes(), unknown="report")
+    page = load_communes(departments="13", arrondissements=True)
+    with pytest.warns(CptsGeoWarning, match=r"ville entière \(13055\)"):
+        editor_data(page, None, supply=whole)

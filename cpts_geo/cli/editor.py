@@ -90,9 +90,10 @@ def run(args: argparse.Namespace) -> int:
     if args.supply:
         # read against every commune of France: the supply of the communes around the zone is
         # kept, so that a draft touching the zone's limit is told what it does not count
+        # a city drawn by arrondissement has its supply read by arrondissement
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", UserWarning)
-            supply = _read_supply(args, load_communes())
+            supply = _read_supply(args, load_communes(arrondissements=bool(_split_cities(communes, checked))))
         unknown = supply.rows_rejected  # codes that are no commune of France
         inside = supply.table["code"].astype(str).isin(communes.index.astype(str))
         print(f"Offre de soins : {number(int(inside.sum()))} lignes (commune × profession) dans la zone"

@@ -317,6 +317,10 @@ def _supply_data(communes: gpd.GeoDataFrame, supply: pd.DataFrame) -> tuple[dict
     their counts: a draft touching them is told how many professionals there it does not count);
     and for each page commune its outside neighbours (positions in that list).
     """
+    import warnings
+
+    from cpts_geo.domain.codes import city_of
+    from cpts_geo.errors import CptsGeoWarning
     from cpts_geo.indicators.supply import supply_on_layer
 
     codes = communes.index.astype(str)
@@ -324,6 +328,14 @@ def _supply_data(communes: gpd.GeoDataFrame, supply: pd.DataFrame) -> tuple[dict
     if isinstance(supply, pd.DataFrame) and "code" in supply.columns:
         inside = supply["code"].astype(str).isin(codes).to_numpy()
         table, rest = supply[inside], supply[~inside]
+        split = sorted(set(city_of(list(codes))) - set(codes))  # cities drawn by arrondissement
+        whole = rest[rest["code"].astype(str).isin(split)]
+        if len(whole):
+            warnings.warn(f"Offre de soins donnée pour la ville entière ({', '.join(sorted(set(whole['code'])))}) "
+                          "alors que la page la montre par arrondissement : ces "
+                          f"{len(whole)} ligne(s) ne sont comptées dans aucun arrondissement ; lisez l'offre sur "
+                          "une couche par arrondissement (load_communes(arrondissements=True)).",
+                          CptsGeoWarning, stacklevel=3)
     counts = supply_on_layer(table, communes.index)
     names = [str(c) for c in counts.columns]
     prof = {"names": names, "counts": [[float(v) for v in counts[c].to_numpy()] for c in counts.columns]}
