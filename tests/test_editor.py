@@ -531,3 +531,290 @@ def test_lasso_conflict_list_keeps_registry_names_as_text(tmp_path):
         assert page.locator("img[src='x']").count() == 0
         assert page.evaluate("window.__pwned") is None
         context.close()
+
+
+# --- communes without geometry, CPTS reaching outside the page (issue 30) --------------------------
+
+def _page_data(path):
+    import json
+
+    text = Path(path).read_text(encoding="utf-8")
+    return json.loads(text.split('id="cpts-editor-data">', 1)[1].split("</script>", 1)[0])
+
+
+CANTAL_WITHOUT_GEOMETRY = ["15031", "15035", "15047", "15171"]
+
+
+def test_cli_editeur_lists_the_communes_without_geometry(tmp_path, capsys):
+    """The Cantal holds four communes without geometry in the source: the page lists them."""
+    from cpts_geo.cli import main
+
+    out = tmp_path / "cantal.html"
+    assert main(["editeur", "--departements", "15", "-o", str(out)]) == 0
+    said = capsys.readouterr().out
+    assert "4 commune(s) sans géométrie dans la source, non dessinées, listées dans le panneau" in said
+    assert "15031 Celles" in said
+    c = _page_data(out)["communes"]
+    assert sorted(c["c"][i] for i in c["ng"]) == CANTAL_WITHOUT_GEOMETRY
+    assert all(c["a"][i] is None and c["g"][i] == [] for i in c["ng"])
+
+
+@pytest.mark.slow
+def test_cli_editeur_on_the_region_holding_them(tmp_path, capsys):
+    from cpts_geo.cli import main
+
+    out = tmp_path / "ara.html"
+    assert main(["editeur", "--region", "84", "-o", str(out)]) == 0
+    assert "4 commune(s) sans géométrie" in capsys.readouterr().out
+    c = _page_data(out)["communes"]
+    assert sorted(c["c"][i] for i in c["ng"]) == CANTAL_WITHOUT_GEOMETRY
+
+
+@browser_only
+def test_a_commune_without_geometry_is_added_from_the_panel(tmp_path):
+    """Listed in the panel, added and removed there; the figures are the library's."""
+    sync_api = pytest.importorskip("playwright.sync_api", reason="Playwright pour Python absent")
+    cantal = load_communes(departments="15")
+    path = perimeter_editor(cantal, None, tmp_path / "cantal.html")
+    draft = ["15030", "15031"]  # Chalvignac and Celles (without geometry)
+    terr = build_territories(pd.DataFrame({"cpts_id": "B", "commune_code": draft}), cantal)
+    with sync_api.sync_playwright() as p:
+        context = _launch(p, tmp_path)
+        page = context.new_page()
+        errors = []
+        page.on("pageerror", lambda e: errors.append(str(e)))
+        page.goto(path.as_uri())
+        page.wait_for_function("window.cptsEditorApi !== undefined")
+        rows = page.locator(".editor-no-geometry-row")
+        assert sorted(rows.evaluate_all("rs => rs.map(r => r.dataset.code)")) == CANTAL_WITHOUT_GEOMETRY
+        page.evaluate("(c) => window.cptsEditorApi.clickCode(c)", "15030")
+        page.locator(".editor-no-geometry-row[data-code='15031'] button").click()
+        assert sorted(page.evaluate("window.cptsEditorApi.state()")["drafts"][0]["communes"]) == draft
+        panel = _panel(page)
+        vintage = layer_metadata(cantal).population_vintage
+        assert int(panel[f"Population ({vintage})"]) == int(terr.loc["B", "population"])
+        assert float(panel["Superficie"]) == pytest.approx(float(terr.loc["B", "area_km2"]), abs=0.005)
+        assert int(panel["Continuité"]) == int(terr.loc["B", "n_parts"])
+        assert "sans géométrie, superficie non comptée" in page.locator(".editor-figures").text_content()
+        assert page.locator(".editor-no-geometry-row[data-code='15031'] button").text_content() == "Retirer"
+        page.locator(".editor-no-geometry-row[data-code='15031'] button").click()
+        assert page.evaluate("window.cptsEditorApi.state()")["drafts"][0]["communes"] == ["15030"]
+        page.screenshot(path=str(tmp_path / "editeur-cantal.png"))
+        assert errors == []
+        context.close()
+
+
+def _crossing_registry(tmp_path):
+    """A CPTS inside the Maine-et-Loire, one in Loire-Atlantique only, one across the border."""
+    reg = pd.DataFrame({"Identifiant CPTS": ["A", "A", "B", "C", "C"],
+                        "Nom de la CPTS": ["CPTS d'Angers", "CPTS d'Angers", "CPTS de Nantes", "CPTS des Mauges",
+                                           "CPTS des Mauges"],
+                        "Code INSEE": ["49007", "49015", "44109", "49092", "44003"]})
+    path = tmp_path / "registre_national.csv"
+    reg.to_csv(path, sep=";", index=False, encoding="utf-8-sig")
+    return path
+
+
+def test_cli_editeur_keeps_a_registry_reaching_outside_the_area(tmp_path, capsys):
+    """As « carte » does: the registry may hold communes outside the area (« hors zone »)."""
+    from cpts_geo.cli import main
+
+    out = tmp_path / "e.html"
+    assert main(["editeur", str(_crossing_registry(tmp_path)), "--departements", "49", "-o", str(out)]) == 0
+    said = capsys.readouterr().out
+    assert "1 CPTS du registre sans commune dans la zone de l'éditeur, non affichée(s) : B." in said
+    assert "1 CPTS à cheval sur la limite de la zone : leurs 1 commune(s) hors zone" in said
+    data = _page_data(out)
+    assert [(c["id"], c["out"]) for c in data["cpts"]] == [("A", 0), ("C", 1)]
+    c = data["communes"]
+    assert c["o"][c["c"].index("49092")] == 1 and "44003" not in c["c"]
+    # the Python API: a registry table is checked against France, not against the page
+    api = editor_data(load_communes(departments="49"), pd.read_csv(tmp_path / "registre_national.csv", sep=";",
+                                                                   dtype=str, encoding="utf-8-sig"))
+    assert [(x["id"], x["out"]) for x in api["cpts"]] == [("A", 0), ("C", 1)]
+
+
+# --- cities by arrondissement, the registry drawn (issue 25) ---------------------------------------
+
+def _marseille_registry(tmp_path):
+    """Marseille by arrondissement in two CPTS (13201 in none), without stage, and Aix whole."""
+    arms = [f"132{k:02d}" for k in range(2, 17)]
+    reg = pd.DataFrame({"cpts_id": ["M1"] * 2 + ["M2"] * 13 + ["AIX"],
+                        "cpts_name": ["CPTS Marseille Centre"] * 2 + ["CPTS Marseille Nord et Sud"] * 13
+                        + ["CPTS du Pays d'Aix"],
+                        "commune_code": [*arms, "13001"], "stage": [""] * 15 + ["ACI signé"]})
+    path = tmp_path / "marseille.csv"
+    reg.to_csv(path, sep=";", index=False)
+    return path
+
+
+def test_cli_editeur_draws_marseille_by_arrondissement_as_the_registry_does(tmp_path, capsys):
+    from cpts_geo.cli import main
+
+    out = tmp_path / "bdr.html"
+    assert main(["editeur", str(_marseille_registry(tmp_path)), "--departements", "13", "-o", str(out)]) == 0
+    assert "Par arrondissement municipal : Marseille." in capsys.readouterr().out
+    data = _page_data(out)
+    c = data["communes"]
+    assert "13055" not in c["c"] and {f"132{k:02d}" for k in range(1, 17)} <= set(c["c"])
+    ids = [x["id"] for x in data["cpts"]]
+    assert ids == ["AIX", "M1", "M2"]
+    assert c["o"][c["c"].index("13201")] == -1
+    assert c["o"][c["c"].index("13202")] == ids.index("M1") and c["o"][c["c"].index("13216")] == ids.index("M2")
+    arm = load_communes(departments="13", arrondissements=True)
+    assert c["p"][c["c"].index("13201")] == int(arm.loc["13201", "population"])
+    assert data["cities"]["13055"]["units"] == [c["c"].index(f"132{k:02d}") for k in range(1, 17)]
+    # every colour in the legend; each CPTS outlined and named
+    assert data["stages"][0] == "Étape non renseignée"
+    assert all(g for g in data["outlines"]["g"])
+    assert data["outlines"]["labels"]["text"] == ["du Pays d'Aix", "Marseille Centre", "Marseille Nord et Sud"]
+    # the APL of an arrondissement is its own DREES row
+    from cpts_geo.data.apl import load_apl
+
+    apl = load_apl(2023).loc["13201"]
+    assert c["wv"][c["c"].index("13201")] == pytest.approx(float(apl["apl"] * apl["pop_standardised"]))
+
+
+def test_cli_editeur_arrondissements_option(tmp_path):
+    from cpts_geo.cli import main
+
+    out = tmp_path / "rhone.html"
+    assert main(["editeur", "--departements", "69", "--arrondissements", "-o", str(out)]) == 0
+    codes = _page_data(out)["communes"]["c"]
+    assert "69381" in codes and "69123" not in codes
+    assert main(["editeur", "--departements", "69", "-o", str(out)]) == 0
+    codes = _page_data(out)["communes"]["c"]
+    assert "69123" in codes and "69381" not in codes
+
+
+@browser_only
+def test_marseille_in_the_editor_like_a_user(tmp_path):
+    """A click on a Marseille arrondissement of a CPTS asks first; a free one adds its own people."""
+    sync_api = pytest.importorskip("playwright.sync_api", reason="Playwright pour Python absent")
+    from cpts_geo.cli import main
+
+    out = tmp_path / "bdr.html"
+    assert main(["editeur", str(_marseille_registry(tmp_path)), "--departements", "13", "-o", str(out)]) == 0
+    arm = load_communes(departments="13", arrondissements=True)
+    with sync_api.sync_playwright() as p:
+        context = _launch(p, tmp_path)
+        page = context.new_page()
+        errors = []
+        page.on("pageerror", lambda e: errors.append(str(e)))
+        page.goto(out.as_uri())
+        page.wait_for_function("window.cptsEditorApi !== undefined")
+        page.evaluate("(c) => window.cptsEditorApi.clickCode(c)", "13201")
+        assert int(_panel(page)[f"Population ({layer_metadata(arm).population_vintage})"]) == \
+            int(arm.loc["13201", "population"])
+        page.evaluate("(c) => window.cptsEditorApi.clickCode(c)", "13202")
+        assert "CPTS Marseille Centre" in page.locator(".editor-pending").text_content()
+        page.click(".editor-take")
+        assert "CPTS Marseille Centre" in page.locator(".editor-conflict").text_content()
+        assert int(_panel(page)["Communes"]) == 1  # two arrondissements of one city: one commune
+        legend = page.locator(".editor-legend .cpts-legend-label").all_text_contents()
+        assert "Étape non renseignée" in legend and "Contour et nom d'une CPTS existante" in legend
+        assert any(t.startswith("Brouillon 1") for t in legend)
+        assert page.locator("path.editor-outline").count() == 3
+        page.evaluate("() => window.cptsEditorApi.map.setView([43.3, 5.4], 12, {animate: false})")
+        page.wait_for_timeout(200)
+        labels = page.locator(".editor-label").all_text_contents()
+        assert "Marseille Nord et Sud" in " ".join(labels).replace("\n", " ")
+        page.screenshot(path=str(tmp_path / "editeur-marseille.png"))
+        assert errors == []
+        context.close()
+
+
+# --- a national page: encoded lists, a canvas ---------------------------------------------------------
+
+@browser_only
+def test_page_decodes_neighbours_and_points_as_python_encoded_them(tmp_path):
+    sync_api = pytest.importorskip("playwright.sync_api", reason="Playwright pour Python absent")
+    import numpy as np
+
+    from cpts_geo.render.editor import _encoded_lists, _encoded_points, _neighbours, _points
+    from cpts_geo.render.maps import _static
+
+    somme = load_communes(departments="80").sort_index()
+    lists = _neighbours(somme)
+    rng = np.random.default_rng(5)
+    lists += [sorted(set(rng.integers(0, 40_000, int(k)).tolist())) for k in rng.integers(0, 12, 50)]
+    points = _points(somme)
+    origin = (1.37, 49.57)
+    with sync_api.sync_playwright() as p:
+        context = _launch(p, tmp_path)
+        page = context.new_page()
+        page.set_content(f"<script>{_static('editor.js')}</script>")
+        got = page.evaluate("(enc) => enc.map((s, i) => window.cptsEditorDecode.list(s, i))", _encoded_lists(lists))
+        q = page.evaluate("(s) => window.cptsEditorDecode.numbers(s)", _encoded_points(points, origin, 1e5))
+        context.close()
+    assert got == [sorted(v) for v in lists]
+    xy = np.cumsum(np.array(q).reshape(-1, 2), axis=0) / 1e5 + origin
+    assert np.abs(xy - np.array(points)).max() < 1e-5
+
+
+@browser_only
+def test_a_page_of_many_communes_draws_on_a_canvas_and_clicks_work(tmp_path, monkeypatch):
+    """Above 10 000 communes the page draws as the national stage map does (here with the
+    threshold lowered to the Somme): clicks with the mouse still pick the commune."""
+    sync_api = pytest.importorskip("playwright.sync_api", reason="Playwright pour Python absent")
+    import cpts_geo.render.editor as editor
+
+    monkeypatch.setattr(editor, "_MANY", 100)
+    somme = load_communes(departments="80")
+    path = perimeter_editor(somme, None, tmp_path / "canvas.html")
+    data = _page_data(path)
+    assert data["canvas"] and data["scale"] == 5000.0
+    metric = somme.to_crs(2154)
+    code = "80021"
+    inside = shapely.get_point(shapely.maximum_inscribed_circle(metric.geometry[code], 10), 0)
+    import geopandas as gpd
+
+    ll = gpd.GeoSeries([inside], crs=2154).to_crs(4326).iloc[0]
+    with sync_api.sync_playwright() as p:
+        context = _launch(p, tmp_path)
+        page = context.new_page()
+        errors = []
+        page.on("pageerror", lambda e: errors.append(str(e)))
+        page.goto(path.as_uri())
+        page.wait_for_function("window.cptsEditorApi !== undefined")
+        assert page.locator("#cpts-editor-map canvas").count() >= 1 and page.locator("path.editor-commune").count() == 0
+        page.evaluate("(c) => { window.cptsEditorApi.map.setView(c, 11, {animate: false}); }", [ll.y, ll.x])
+        page.wait_for_timeout(200)
+        xy = page.evaluate("(p) => { const q = window.cptsEditorApi.map.latLngToContainerPoint(p); return [q.x, q.y]; }",
+                           [ll.y, ll.x])
+        box = page.locator("#cpts-editor-map").bounding_box()
+        page.mouse.click(box["x"] + xy[0], box["y"] + xy[1])
+        assert page.evaluate("window.cptsEditorApi.state()")["drafts"][0]["communes"] == [code]
+        page.mouse.move(box["x"] + xy[0] + 2, box["y"] + xy[1] + 2)
+        page.wait_for_selector(".leaflet-tooltip")
+        assert "Amiens" in page.locator(".leaflet-tooltip").text_content()
+        assert errors == []
+        context.close()
+
+
+def test_cli_editeur_reads_the_supply_by_arrondissement_where_the_page_is(tmp_path, shared_data):
+    import warnings
+
+    from cpts_geo.cli import main
+    from cpts_geo.errors import CptsGeoWarning
+    from cpts_geo.io.supply import read_bpe
+
+    bpe = shared_data / "health_professionals" / "bpe2018_sante_communes.csv"
+    out = tmp_path / "bdr.html"
+    assert main(["editeur", str(_marseille_registry(tmp_path)), "--departements", "13", "--offre", str(bpe),
+                 "-o", str(out)]) == 0
+    data = _page_data(out)
+    c, prof = data["communes"], data["professions"]
+    gp = prof["counts"][prof["names"].index("médecin généraliste")]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        arm = read_bpe(bpe, communes=load_communes(arrondissements=True), unknown="report").table
+    expected = arm[(arm["code"] == "13201") & (arm["profession"] == "médecin généraliste")]["count"].sum()
+    assert gp[c["c"].index("13201")] == expected > 0
+    # a supply given for the whole city on a page by arrondissement: said, not silently lost
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        whole = read_bpe(bpe, communes=load_communes(), unknown="report")
+    page = load_communes(departments="13", arrondissements=True)
+    with pytest.warns(CptsGeoWarning, match=r"ville entière \(13055\)"):
+        editor_data(page, None, supply=whole)

@@ -4,9 +4,51 @@ from __future__ import annotations
 
 import argparse
 
-from cpts_geo.cli.options import _passage, _read_any_registry, _read_supply, _stages
-from cpts_geo.cli.report import _print_report
+from cpts_geo.cli.options import _outputs_first, _read_any_registry, _read_supply, _validated
+from cpts_geo.cli.report import _few, _print_report
 from cpts_geo.domain.french import number
+
+
+def _in_page(checked, communes):
+    """The CPTS of the registry with a unit on the page (a commune, or an arrondissement of a
+    city of the page); say which are left out and which have communes « hors zone »."""
+    from cpts_geo.domain.codes import city_of, is_in
+
+    member = checked.membership
+    on_page = is_in(city_of(member["code"]), communes.index) | is_in(member["code"], communes.index)
+    shown = member.loc[on_page, "cpts_id"].unique()
+    left = checked.cpts.index[~is_in(checked.cpts.index, shown)]
+    if len(left):
+        print(f"{number(len(left))} CPTS du registre sans commune dans la zone de l'éditeur, non affichée(s) : "
+              f"{_few(left)}.")
+    beyond = member[~on_page & is_in(member["cpts_id"], shown)]
+    if len(beyond):
+        print(f"{number(beyond['cpts_id'].nunique())} CPTS à cheval sur la limite de la zone : leurs "
+              f"{number(len(beyond))} commune(s) hors zone sont comptées à part (« hors zone » dans l'infobulle), "
+              f"ex. {_few(beyond['cpts_id'].unique())}.")
+    if not len(left):
+        return checked
+    return checked._replace(membership=member[is_in(member["cpts_id"], shown)].reset_index(drop=True),
+                            cpts=checked.cpts.loc[is_in(checked.cpts.index, shown)])
+
+
+def _split_cities(communes, checked) -> list[str]:
+    """Names of the cities of the page drawn by arrondissement (asked, or given so by the registry)."""
+    import pandas as pd
+
+    from cpts_geo.data.communes import arrondissement_codes
+    from cpts_geo.domain.codes import is_in
+
+    arm = arrondissement_codes()
+    parents = set(arm.loc[is_in(arm.index, communes.index), "parent"])
+    if checked is not None:
+        given = arm[is_in(arm.index, checked.membership["code"]) & is_in(arm["parent"], communes.index)]
+        parents |= set(given["parent"])
+    from cpts_geo.domain.communes import load_communes
+
+    names = load_communes(crs=None)["name"] if parents else pd.Series(dtype=object)
+    return [str(names.get(c, c)) for c in sorted(parents)]
+
 
 
 def run(args: argparse.Namespace) -> int:
@@ -26,30 +68,32 @@ def run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from cpts_geo.domain.communes import load_communes, region_code
-    from cpts_geo.domain.registry import validate_registry
     from cpts_geo.render.batch import slug
     from cpts_geo.render.editor import perimeter_editor
 
     if not args.region and not args.departments:
         raise ValueError("Choisissez les communes de l'éditeur : --region 32 (code ou nom) ou --departements 59 62.")
     communes = load_communes(region=region_code(args.region) if args.region else None,
-                             departments=args.departments)
+                             departments=args.departments, arrondissements=bool(getattr(args, "arrondissements", False)))
     name = (communes["region_name"].iloc[0] if args.region else "-".join(args.departments))
     out = Path(args.output) if args.output else Path("maps") / f"editeur-{slug(str(name))}.html"
+    _outputs_first(out)
     checked = None
     if args.registry:
-        reg = _read_any_registry(args, communes)
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            checked = validate_registry(reg, communes, passage=_passage(args), stages=_stages(args))
-        _print_report(checked.report)
+        # checked against all of France: a CPTS may hold communes outside the page (« hors zone »)
+        france = load_communes()
+        reg = _read_any_registry(args, france)
+        checked = _validated(args, reg, france)
+        _print_report(checked.report, registry=args.registry)
+        checked = _in_page(checked, communes)
     supply = None
     if args.supply:
         # read against every commune of France: the supply of the communes around the zone is
         # kept, so that a draft touching the zone's limit is told what it does not count
+        # a city drawn by arrondissement has its supply read by arrondissement
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", UserWarning)
-            supply = _read_supply(args, load_communes())
+            supply = _read_supply(args, load_communes(arrondissements=bool(_split_cities(communes, checked))))
         unknown = supply.rows_rejected  # codes that are no commune of France
         inside = supply.table["code"].astype(str).isin(communes.index.astype(str))
         print(f"Offre de soins : {number(int(inside.sum()))} lignes (commune × profession) dans la zone"
@@ -61,6 +105,14 @@ def run(args: argparse.Namespace) -> int:
     print(f"Éditeur de périmètres écrit : {path} ({number(path.stat().st_size / 1e6, 1)} Mo, "
           f"{number(len(communes))} communes"
           + (f", {checked.cpts.shape[0]} CPTS du registre" if checked is not None else "") + ").")
+    split = _split_cities(communes, checked)
+    if split:
+        print(f"Par arrondissement municipal : {', '.join(split)}.")
+    gone = communes.geometry.isna().to_numpy() | communes.geometry.is_empty.to_numpy()
+    if gone.any():
+        names = communes.index[gone] + " " + communes.loc[gone, "name"].astype(str)
+        print(f"{number(int(gone.sum()))} commune(s) sans géométrie dans la source, non dessinées, listées dans "
+              f"le panneau de la page (on peut les ajouter à un brouillon) : {_few(names)}.")
     print("Ouvrez-le dans un navigateur (aucune connexion nécessaire) ; les brouillons restent dans ce "
           "navigateur et s'exportent en CSV pour « cpts-geo valider ».")
     return 0

@@ -301,6 +301,9 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--offre", dest="supply", metavar="BPE",
                    help="offre de soins (BPE de l'INSEE ou table code / profession / effectif) : "
                         "professionnels et densités par profession dans le panneau")
+    p.add_argument("--arrondissements", action="store_true",
+                   help="Paris, Lyon et Marseille par arrondissement municipal (sans l'option : par "
+                        "arrondissement là où le registre les découpe ainsi, en entier ailleurs)")
     p.add_argument("--passage", metavar="FICHIER", help="table de passage INSEE des anciens codes")
     p.add_argument("-o", "--sortie", "--output", dest="output", metavar="FICHIER.html",
                    help="page écrite (défaut : maps/editeur-<région>.html)")

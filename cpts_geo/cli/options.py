@@ -142,7 +142,7 @@ def _validated(args: argparse.Namespace, reg, communes):
                 err.problems_file_error = f"{target} : {os_err.strerror or os_err}"
             _stage_template(err, source)
         raise
-    filled = checked.report["reason"].astype(str).str.startswith("étape non renseignée remplie")
+    filled = checked.report["kind"] == "étape remplie"
     if filled.any():
         print(f"Étape « {args.etape} » donnée aux CPTS sans étape : {number(int(filled.sum()))} "
               "ligne(s) remplie(s).")

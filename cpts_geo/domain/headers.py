@@ -22,6 +22,7 @@ __all__ = [
     "SYNONYMS",
     "ReadTable",
     "header_key",
+    "header_rules",
     "recognise_header",
     "recognise_headers",
 ]
@@ -144,29 +145,35 @@ def header_key(header) -> str:
 
 
 
+#: Word rules for registry headers not listed exactly (``Code INSEE commune``), in order: the
+#: first rule whose every group shares a word with the header, and whose ``unless`` words are all
+#: absent, gives the field. Data, not code, so that the editor page applies the same rules.
+_REGISTRY_WORD_RULES: tuple[tuple[str, tuple[frozenset[str], ...], frozenset[str]], ...] = (
+    ("commune_code", (frozenset({"commune", "communes"}), frozenset({"code", "insee", "codgeo"})), frozenset()),
+    ("commune_name", (frozenset({"commune", "communes"}), frozenset({"nom", "libelle", "name", "denomination"})),
+     frozenset()),
+    ("commune_code", (frozenset({"insee", "codgeo", "depcom"}),), frozenset()),
+    ("stage", (frozenset({"etape", "stade", "stage", "avancement"}),), frozenset()),
+    ("share", (frozenset({"part", "share", "quote"}),), frozenset({"cpts"})),
+    ("cpts_id", (frozenset({"cpts"}), frozenset({"id", "identifiant", "code", "numero", "num", "n"})), frozenset()),
+    ("cpts_name", (frozenset({"cpts"}), frozenset({"nom", "name", "libelle", "denomination"})), frozenset()),
+)
+
+
+
 def _registry_words(key: str) -> str | None:
-    """Word rules for registry headers not listed exactly (``Code INSEE commune``)."""
+    """Word rules for registry headers not listed exactly (:data:`_REGISTRY_WORD_RULES`)."""
     tokens = set(key.split("_"))
-    if "commune" in tokens or "communes" in tokens:
-        if tokens & {"code", "insee", "codgeo"}:
-            return "commune_code"
-        if tokens & {"nom", "libelle", "name", "denomination"}:
-            return "commune_name"
-    if tokens & {"insee", "codgeo", "depcom"}:
-        return "commune_code"
-    if tokens & {"etape", "stade", "stage", "avancement"}:
-        return "stage"
-    if tokens & {"part", "share", "quote"} and not tokens & {"cpts"}:
-        return "share"
-    if "cpts" in tokens:
-        if tokens & {"id", "identifiant", "code", "numero", "num", "n"}:
-            return "cpts_id"
-        if tokens & {"nom", "name", "libelle", "denomination"}:
-            return "cpts_name"
+    for field, groups, unless in _REGISTRY_WORD_RULES:
+        if all(tokens & g for g in groups) and not tokens & unless:
+            return field
     return None
 
 
 _WORD_RULES: dict[str, Callable[[str], str | None]] = {"registry": _registry_words}
+
+
+_WORD_RULE_DATA = {"registry": _REGISTRY_WORD_RULES}
 
 
 
@@ -263,6 +270,53 @@ def recognise_headers(headers: Sequence, kind: str, *,
             mapping[h] = field
             taken.add(field)
     return mapping
+
+
+
+def header_rules(kind: str) -> dict:
+    """The rules of :func:`recognise_header` for ``kind`` as plain data (for a page script).
+
+    A page that reads a user's table in the browser (the perimeter editor's import) applies
+    these rules instead of a copy of the synonyms: fold the header as
+    :func:`cpts_geo.domain.french.fold` does (``typographic`` replacements, NFKD, ASCII only,
+    lower case, runs of other characters to one ``_``), look it up in ``exact``, then try the
+    ``words`` rules in order.
+
+    Parameters
+    ----------
+    kind : str
+        The kind of table, one of :data:`KINDS`.
+
+    Returns
+    -------
+    dict
+        ``{"fields": [field, ...], "exact": {folded header: field}, "words": [[field,
+        [[word, ...], ...], [unless word, ...]], ...], "typographic": {character: replacement}}``,
+        JSON-ready, sorted (the same input gives the same bytes).
+
+    Raises
+    ------
+    ValueError
+        ``kind`` is not one of :data:`KINDS`.
+
+    Examples
+    --------
+    >>> rules = header_rules("registry")
+    >>> rules["exact"]["code_insee"], rules["words"][0][0]
+    ('commune_code', 'commune_code')
+    """
+    from cpts_geo.domain.french import _TYPOGRAPHIC
+
+    if kind not in SYNONYMS:
+        raise ValueError(f"type de table inconnu {kind!r} ; types possibles : {', '.join(KINDS)}.")
+    exact: dict[str, str] = {}
+    for field, names in SYNONYMS[kind].items():
+        for name in sorted(names):
+            exact.setdefault(name, field)  # the first field listed wins, as in recognise_header
+    words = [[field, [sorted(g) for g in groups], sorted(unless)]
+             for field, groups, unless in _WORD_RULE_DATA.get(kind, ())]
+    return {"fields": list(SYNONYMS[kind]), "exact": dict(sorted(exact.items())), "words": words,
+            "typographic": {chr(k): v for k, v in sorted(_TYPOGRAPHIC.items())}}
 
 
 ENCODING_NAMES = {

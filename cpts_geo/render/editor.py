@@ -29,10 +29,23 @@ point do not join: the library counts such a territory in two parts).
 
 **One commune, one CPTS.** A commune already in a registry CPTS or another draft is shown as such;
 taking it is an explicit action (« Prendre quand même ») recorded in the draft as a conflict.
+Declared shares (``part``) are kept: a commune shared 0,5 / 0,5 is no conflict, and the panel
+counts its share of population, APL weight and professionals, as the library does.
 
-**Nothing lost.** Drafts persist in the browser's ``localStorage`` (a reload loses nothing) and
-export as a registry CSV for French Excel (``;``, UTF-8 with BOM) that ``cpts-geo valider``
-accepts as is; importing that CSV restores the drafts. User text is always inserted as text.
+**The page's units.** A registry given as a table is checked against all of France: a CPTS may
+hold communes outside the page (counted « hors zone »). A city of the page that the registry
+gives by arrondissement (Paris, Lyon, Marseille) is drawn by arrondissement. The CPTS of the
+registry are outlined and named; the legend lists every colour of the map. A commune without
+geometry is listed in the panel, where it can be added to a draft.
+
+**Nothing lost.** Drafts persist in the browser's ``localStorage`` under a key of the page's
+content (its units and registry: pages of one region no longer share drafts); a damaged record is
+repaired or set aside with a copy kept, never a blank page. They export as a registry CSV for
+French Excel (``;``, UTF-8 with BOM) that ``cpts-geo valider`` accepts as is. An import adds
+drafts (asking when an id is taken), can be undone, and changes nothing when a row is wrong; it
+reads the file as :func:`cpts_geo.io.read_table` does (encodings, ``sep=``, row numbers) with the
+header rules of :func:`cpts_geo.domain.headers.header_rules`. User text is always inserted as text,
+and every look-up keyed by it in the page is a ``Map`` (an id ``__proto__`` is an id).
 """
 
 from __future__ import annotations
@@ -83,8 +96,7 @@ _TEXT = {
     "take": "Prendre quand même", "cancel": "Annuler",
     "taken_from": "La commune {commune} appartient déjà à {owner}.",
     "registry": "CPTS du registre", "of_draft": "brouillon", "no_commune": "Cliquez des communes sur la carte.",
-    "imported": "{n} brouillon(s) importé(s).", "import_problems": "Lignes ignorées",
-    "unknown_code": "code inconnu dans cette carte", "hint": "Cliquez une commune pour l'ajouter au "
+    "hint": "Cliquez une commune pour l'ajouter au "
     "brouillon actif ou l'en retirer ; ou entourez des communes au lasso (boutons « Lasso », ou Maj + glisser ; "
     "Maj + Alt + glisser pour retirer).", "layer_registry": "CPTS existantes (par étape)",
     "mode_click": "Clic", "mode_lasso_add": "Lasso : ajouter", "mode_lasso_remove": "Lasso : retirer",
@@ -94,11 +106,71 @@ _TEXT = {
     "lasso_pending": "{n} déjà dans une autre CPTS ou un autre brouillon, à confirmer",
     "lasso_removed": "Lasso : {n} commune(s) retirée(s) du brouillon.",
     "taken_many": "{n} communes entourées appartiennent déjà à une autre CPTS ou à un autre brouillon :",
-    "layer_drafts": "Brouillons", "free": "sans CPTS", "stage": "Étape",
+    "layer_drafts": "Brouillons", "free": "sans CPTS", "stage": "Étape", "active": "actif",
+    "legend_outline": "Contour et nom d'une CPTS existante",
+    "legend_shared": "Commune partagée entre plusieurs CPTS (pointillés)",
+    "share": "part", "out_of_page": "{n} commune(s) hors zone (hors de cette carte)",
+    "units": "{n} unités : arrondissements comptés dans leur ville",
+    "area_no_geometry": "{n} commune(s) sans géométrie, superficie non comptée",
+    "area_shared": "{n} commune(s) partagée(s) comptée(s) entière(s)",
+    "shared_title": "Communes partagées (part de la population comptée)",
+    "outside_title": "Codes absents de cette carte ({n}) : gardés dans le brouillon et dans l'export, non comptés "
+    "ici (communes hors zone, ou anciens codes que « cpts-geo valider » ramène aux communes actuelles)",
+    "no_geometry": "Communes sans géométrie dans la source, non dessinées ({n}) : ajoutez-les au brouillon actif "
+    "ou retirez-les ici",
+    "add": "Ajouter", "remove": "Retirer",
+    "row": "ligne {r}",
+    "import_hint": "Un import ajoute des brouillons (il ne remplace rien sans le demander) et se défait avec "
+    "« Annuler ». Il lit les mêmes en-têtes que « cpts-geo valider ».",
+    "import_failed": "Import de « {file} » refusé : aucun brouillon n'a été modifié. Corrigez ces lignes du "
+    "fichier, puis importez-le de nouveau :",
+    "imported": "Brouillons importés de « {file} » ({reading}).",
+    "imported_outside": "{n} ligne(s) donnent une commune absente de cette carte : gardées dans les brouillons, "
+    "non comptées (voir chaque brouillon).",
+    "reading_encoding": "encodage {enc}", "reading_recoded": "ligne(s) {lines} en Windows-1252",
+    "reading_separator": "séparateur {sep}", "reading_ignored": "colonne(s) ignorée(s) : {cols}",
+    "utf16_broken": "fichier UTF-16 tronqué ou abîmé ; réenregistrez-le depuis Excel (« CSV UTF-8 »).",
+    "empty_file": "le fichier est vide ; il doit avoir une ligne d'en-tête et des lignes de données.",
+    "no_rows": "le fichier n'a aucune ligne de données sous son en-tête.",
+    "missing_columns": "colonnes obligatoires introuvables : {missing}. Colonnes présentes : {present}. "
+    "Renommez-les (ex. cpts_id, commune_code).",
+    "column_cpts_id": "identifiant de la CPTS", "column_commune_code": "code INSEE de la commune",
+    "too_many_fields": "{n} champs pour {m} colonnes d'en-tête (séparateur dans une cellule sans guillemets ?)",
+    "empty_id": "identifiant de CPTS vide", "empty_code": "code commune vide",
+    "share_formula": "part de population : formule « {v} » sans valeur calculée (tapez la valeur)",
+    "share_unreadable": "part de population illisible : « {v} » (attendu un nombre entre 0 et 1, ex. 0,5 ou 50 %)",
+    "share_range": "part de population {v} hors de ]0, 1] (une part est une fraction de la population de la "
+    "commune)",
+    "duplicate_conflict": "commune {code} listée plusieurs fois dans la CPTS {id} avec des parts différentes : "
+    "gardez une seule ligne",
+    "duplicate_row": "commune {code} déjà donnée pour la CPTS {id} (ligne {first}) : ligne ignorée",
+    "import_taken": "{n} brouillon(s) du fichier portent l'identifiant d'un brouillon déjà présent ({ids}). "
+    "Que faire ?",
+    "import_replace": "Remplacer ces brouillons", "import_keep_both": "Garder les deux (importés renommés)",
+    "import_cancel": "Ne pas importer", "import_cancelled": "Import abandonné : rien n'a changé.",
+    "undo_import": "Annuler (rétablir les brouillons d'avant)", "import_undone": "Brouillons d'avant rétablis.",
+    "deleted": "Brouillon « {name} » supprimé.",
+    "storage_unreadable": "L'enregistrement des brouillons de cette page dans ce navigateur est illisible : "
+    "l'éditeur repart sans brouillon ; une copie de l'enregistrement est gardée (clé « {key} »).",
+    "storage_repaired": "Brouillons enregistrés dans ce navigateur abîmés, réparés : {what}. Une copie de "
+    "l'enregistrement d'origine est gardée (clé « {key} »).",
+    "repair_dropped": "élément {k} illisible, laissé de côté",
+    "repair_communes": "brouillon « {name} » sans liste de communes, gardé vide",
+    "repair_codes": "brouillon « {name} » : {n} code(s) illisible(s) laissé(s) de côté",
+    "legacy": "Ce navigateur garde {n} brouillon(s) d'une version précédente de l'éditeur pour cette zone "
+    "(enregistrement commun à toutes les pages de la région).",
+    "legacy_take": "Les ajouter aux brouillons de cette page",
+    "legacy_taken": "{n} brouillon(s) d'une version précédente ajouté(s).",
 }
 
 
 _SHARED_BORDER = "****1****"  # DE-9IM: the boundaries of two communes meet along a line
+
+
+_POINT_SCALE = 1e5  # steps per degree of the lasso points (about a metre)
+
+
+_MANY = 10_000  # communes above which the page is drawn as the national stage map is (coarser, on a canvas)
 
 
 
@@ -142,7 +214,7 @@ def _apl_on_layer(communes: pd.DataFrame, year: int) -> tuple[pd.DataFrame, pd.D
     ``apl_w`` (standardised population), and the table of rows used (``code``, ``layer_code``).
     """
     from cpts_geo.data.apl import load_apl
-    from cpts_geo.domain.codes import department_of
+    from cpts_geo.domain.codes import department_of, is_in
     from cpts_geo.domain.history import remap_codes
 
     apl = load_apl(year)
@@ -150,7 +222,11 @@ def _apl_on_layer(communes: pd.DataFrame, year: int) -> tuple[pd.DataFrame, pd.D
         pd.Series(communes.index)))
     local = apl[department_of(pd.Series(apl.index, index=apl.index)).isin(deps).to_numpy()]
     mapped, _ = remap_codes(pd.Series(local.index, index=local.index), communes=communes, plm="city")
-    rows = pd.DataFrame({"code": local.index, "layer_code": mapped.to_numpy(),
+    mapped = mapped.to_numpy(dtype=object)
+    # an arrondissement drawn on the page (a city split by the registry) keeps its own row
+    own = is_in(local.index, communes.index)
+    mapped[own] = np.asarray(local.index, dtype=object)[own]
+    rows = pd.DataFrame({"code": local.index, "layer_code": mapped,
                          "apl": local["apl"].to_numpy(), "w": local["pop_standardised"].to_numpy()})
     rows = rows[rows["layer_code"].notna() & rows["apl"].notna()]
     per = rows.assign(wv=rows["apl"] * rows["w"]).groupby("layer_code")[["wv", "w"]].sum()
@@ -176,15 +252,52 @@ def _neighbours(communes: gpd.GeoDataFrame) -> list[list[int]]:
 
 
 
+def _encoded_lists(lists: list[list[int]]) -> list[str]:
+    """Each list of positions (of the commune at its own position) as one string: the sorted
+    differences from that position, zigzag-varint encoded in printable characters (as the
+    geometries are; decoded by the page's ``decodeList``)."""
+    from cpts_geo.render.maps import _varint_chars
+
+    sizes = np.array([len(v) for v in lists], dtype=np.int64)
+    if not sizes.sum():
+        return ["" for _ in lists]
+    values = np.concatenate([np.sort(np.asarray(v, dtype=np.int64)) for v in lists if len(v)])
+    owner = np.repeat(np.arange(len(lists)), sizes)
+    first = np.r_[True, owner[1:] != owner[:-1]]
+    deltas = np.where(first, values - owner, np.diff(values, prepend=0))
+    chars, nchars = _varint_chars(deltas)
+    per = np.bincount(owner, weights=nchars, minlength=len(lists)).astype(np.int64)
+    ends = np.cumsum(per)
+    text = chars.tobytes().decode("ascii")
+    return [text[e - n:e] for e, n in zip(ends.tolist(), per.tolist())]
+
+
+
+def _encoded_points(points: list[list[float] | None], origin, scale: float) -> str:
+    """The points of the communes that have one, in order, as one string: quantised like the
+    geometries (``round((x - origin) * scale)``), each point the difference from the previous one."""
+    from cpts_geo.render.maps import _varint_chars
+
+    xy = np.array([p for p in points if p is not None], dtype=float).reshape(-1, 2)
+    if not len(xy):
+        return ""
+    q = np.round((xy - np.asarray(origin, dtype=float)) * scale).astype(np.int64)
+    chars, _ = _varint_chars(np.diff(q, axis=0, prepend=0).reshape(-1))
+    return chars.tobytes().decode("ascii")
+
+
+
 def _outside_neighbours(communes: gpd.GeoDataFrame) -> pd.DataFrame:
     """Communes outside the page sharing a border with one of its communes (France's embedded
     layer, as :func:`_neighbours` counts a neighbour): ``position`` (in the page), ``code``,
     ``name``, ``region_name`` of the outside commune.
     """
+    from cpts_geo.domain.codes import city_of
     from cpts_geo.domain.communes import load_communes
 
     france = load_communes()
-    others = france[~france.index.isin(communes.index)]
+    # a city drawn by arrondissement is on the page, not beyond it
+    others = france[~france.index.isin(communes.index) & ~france.index.isin(city_of(communes.index.astype(str)))]
     inner = communes.geometry.to_crs(france.crs).to_numpy()
     outer = others.geometry.to_numpy()
     a, b = shapely.STRtree(outer).query(inner, predicate="intersects")
@@ -204,6 +317,10 @@ def _supply_data(communes: gpd.GeoDataFrame, supply: pd.DataFrame) -> tuple[dict
     their counts: a draft touching them is told how many professionals there it does not count);
     and for each page commune its outside neighbours (positions in that list).
     """
+    import warnings
+
+    from cpts_geo.domain.codes import city_of
+    from cpts_geo.errors import CptsGeoWarning
     from cpts_geo.indicators.supply import supply_on_layer
 
     codes = communes.index.astype(str)
@@ -211,6 +328,14 @@ def _supply_data(communes: gpd.GeoDataFrame, supply: pd.DataFrame) -> tuple[dict
     if isinstance(supply, pd.DataFrame) and "code" in supply.columns:
         inside = supply["code"].astype(str).isin(codes).to_numpy()
         table, rest = supply[inside], supply[~inside]
+        split = sorted(set(city_of(list(codes))) - set(codes))  # cities drawn by arrondissement
+        whole = rest[rest["code"].astype(str).isin(split)]
+        if len(whole):
+            warnings.warn(f"Offre de soins donnée pour la ville entière ({', '.join(sorted(set(whole['code'])))}) "
+                          "alors que la page la montre par arrondissement : ces "
+                          f"{len(whole)} ligne(s) ne sont comptées dans aucun arrondissement ; lisez l'offre sur "
+                          "une couche par arrondissement (load_communes(arrondissements=True)).",
+                          CptsGeoWarning, stacklevel=3)
     counts = supply_on_layer(table, communes.index)
     names = [str(c) for c in counts.columns]
     prof = {"names": names, "counts": [[float(v) for v in counts[c].to_numpy()] for c in counts.columns]}
@@ -254,23 +379,112 @@ def _points(communes: gpd.GeoDataFrame) -> list[list[float] | None]:
 
 
 
+def _reference_layer(communes: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    """The layer a registry given as a table is checked against: all of France when the page's
+    units are embedded communes or arrondissements (a CPTS may hold communes outside the page),
+    the page itself otherwise (a user's own layer)."""
+    from cpts_geo.data.communes import arrondissement_codes
+    from cpts_geo.domain.codes import is_in
+    from cpts_geo.domain.communes import load_communes
+
+    france = load_communes(crs=None)
+    known = is_in(communes.index, france.index) | is_in(communes.index, arrondissement_codes().index)
+    return france if known.all() else communes
+
+
+
+def _page_units(communes: gpd.GeoDataFrame, codes: pd.Series) -> gpd.GeoDataFrame:
+    """The page's units: a city of the page that the registry gives by arrondissement
+    (Paris, Lyon, Marseille) is drawn by arrondissement (:func:`cpts_geo.domain.units.unit_layer`);
+    arrondissements of cities outside the page are not added."""
+    from cpts_geo.domain.codes import city_of, is_in
+    from cpts_geo.domain.units import unit_layer
+
+    codes = pd.Series(pd.unique(codes.astype(str)), dtype=object)
+    cities = city_of(codes)
+    split = codes[(cities != codes).to_numpy() & is_in(cities, communes.index) & ~is_in(codes, communes.index)]
+    return unit_layer(communes, split.tolist()) if len(split) else communes
+
+
+
+def _page_membership(member: pd.DataFrame, units: gpd.GeoDataFrame) -> pd.DataFrame:
+    """Rows of a membership on the page's units (``code``, ``cpts_id``, ``share``): a city given
+    whole where the page shows its arrondissements stands for each of them, with its share."""
+    from cpts_geo.data.communes import arrondissement_codes
+    from cpts_geo.domain.codes import is_in
+
+    member = member[["code", "cpts_id", "share"]]
+    arm = arrondissement_codes()
+    on_page = arm[is_in(arm.index, units.index)]
+    whole = is_in(member["code"], on_page["parent"]) & ~is_in(member["code"], units.index)
+    if whole.any():
+        parts = on_page.reset_index()[["code", "parent"]].rename(columns={"code": "arm", "parent": "code"})
+        extra = member[whole].merge(parts, on="code").assign(code=lambda t: t["arm"]).drop(columns="arm")
+        member = pd.concat([member[~whole], extra], ignore_index=True)
+    return member[is_in(member["code"], units.index)].reset_index(drop=True)
+
+
+
+def _content_key(codes: pd.Index, member: pd.DataFrame | None) -> str:
+    """The browser storage key of a page: one per content (its units and its registry), so that
+    drafts made on one page never show, nor are overwritten, on another."""
+    import hashlib
+
+    h = hashlib.sha256("\n".join(codes.astype(str)).encode("utf-8"))
+    if member is not None and len(member):
+        rows = member.sort_values(["cpts_id", "code"])
+        h.update(b"\x00" + "\n".join(f"{c}\t{k}\t{s!r}" for c, k, s in zip(
+            rows["cpts_id"].astype(str), rows["code"].astype(str), rows["share"].astype(float))).encode("utf-8"))
+    return "cpts-geo-editeur:v2:" + h.hexdigest()[:20]
+
+
+
+def _outlines(simple: np.ndarray, units: pd.Index, member: pd.DataFrame, cpts: list[dict], bounds,
+              origin, scale) -> dict:
+    """The outline of each registry CPTS on the page (its units dissolved, as the stage map
+    draws them) and its name placed for each zoom level (:func:`cpts_geo.render.labels.place_labels`)."""
+    from cpts_geo.render.labels import label_text
+    from cpts_geo.render.maps import _label_sets, encode_geometries
+
+    pos = units.get_indexer(member["code"])
+    groups = member.groupby("cpts_id", sort=False).indices
+    geoms = []
+    for c in cpts:
+        rows = groups.get(c["id"])
+        parts = simple[pos[rows]] if rows is not None else np.array([], dtype=object)
+        parts = parts[~(shapely.is_missing(parts) | shapely.is_empty(parts))] if len(parts) else parts
+        geoms.append(shapely.coverage_union_all(parts) if len(parts) else None)
+    drawn = {c["id"]: g for c, g in zip(cpts, geoms) if g is not None and not g.is_empty}
+    labels = _label_sets(drawn, {i: label_text(c["name"]) for i, c in zip(drawn, (c for c in cpts
+                                                                                  if c["id"] in drawn))},
+                         {i: "" for i in drawn}, bounds) if drawn else {"zooms": {}, "min": 0, "max": 0}
+    order = {cid: k for k, cid in enumerate(drawn)}
+    return {"g": encode_geometries([g if c["id"] in drawn else None for c, g in zip(cpts, geoms)], origin, scale),
+            "of": [order.get(c["id"], -1) for c in cpts], "labels": labels}
+
+
+
 def editor_data(
     communes: gpd.GeoDataFrame,
     registry=None,
     *,
     supply: pd.DataFrame | SupplyRead | None = None,
     apl_year: int = 2023,
-    tolerance: float = 80.0,
-    scale: float = 10_000.0,
+    tolerance: float | None = None,
+    scale: float | None = None,
 ) -> dict:
     """The data embedded in the editor page: per-commune figures, rules evaluated, registry.
 
     Parameters
     ----------
     communes : GeoDataFrame
-        The communes that can be picked (e.g. ``load_communes(region="32")``).
+        The communes that can be picked (e.g. ``load_communes(region="32")``). A commune without
+        geometry is listed on the page (it can be added to a draft from that list), not drawn.
     registry : DataFrame, path or CheckedRegistry, optional
-        Existing CPTS, shown by stage (validated against ``communes``).
+        Existing CPTS, shown by stage, outlined and named. A table is checked against all the
+        communes of France (against ``communes`` when it is a layer of the user's own): a CPTS
+        may hold communes outside the page, counted « hors zone ». A city of the page that the
+        registry gives by arrondissement (Paris, Lyon, Marseille) is drawn by arrondissement.
     supply : SupplyRead or DataFrame, optional
         A supply table (:func:`cpts_geo.io.supply.read_bpe`…). Only the rows of
         ``communes`` are counted; rows of other communes are not, but those of communes sharing
@@ -280,42 +494,76 @@ def editor_data(
         (``beyond["known"]`` false) says nothing beyond the page: a draft on its limit is told so.
     apl_year : int, default 2023
         Year of the DREES APL (:func:`cpts_geo.data.apl.load_apl`).
-    tolerance, scale
-        Simplification (metres) and quantisation (steps per degree) of the drawing.
+    tolerance, scale : float, optional
+        Simplification (metres) and quantisation (steps per degree) of the drawing; by
+        default those of :func:`cpts_geo.render.maps.stage_map` (80 m and 10 000, or 300 m and
+        5 000 above 10 000 communes, where the page also draws on a canvas).
 
     Returns
     -------
     dict
-        JSON-ready.
+        JSON-ready (no NaN: a value that is not known is ``None``).
     """
+    from cpts_geo.domain.codes import arrondissement_parent
     from cpts_geo.domain.crs import require_crs, split_by_metric_crs
+    from cpts_geo.domain.headers import ENCODING_NAMES, SEPARATOR_NAMES, header_rules
+    from cpts_geo.domain.stages import legend_stages
     from cpts_geo.render.maps import _simplified, encode_geometries
 
     require_crs(communes, "La couche des communes")
+    checked = None
+    if registry is not None:
+        from cpts_geo.domain.registry import CheckedRegistry, validate_registry
+
+        checked = registry if isinstance(registry, CheckedRegistry) else \
+            validate_registry(registry, _reference_layer(communes))
+        communes = _page_units(communes, checked.membership["code"])
     communes = communes.sort_index()
     codes = communes.index.astype(str)
+    many = len(communes) > _MANY
+    tolerance = (300.0 if many else 80.0) if tolerance is None else float(tolerance)
+    scale = (5_000.0 if many else 10_000.0) if scale is None else float(scale)
     simple = _simplified(communes, tolerance)
+    missing_geometry = shapely.is_missing(simple) | shapely.is_empty(simple)
     minx, miny, maxx, maxy = shapely.total_bounds(simple)
     origin = (round(float(minx), 4), round(float(miny), 4))
+    overseas = codes.str.startswith("97")
+    view = shapely.total_bounds(simple[~overseas]) if 0 < overseas.sum() < len(overseas) else (minx, miny, maxx, maxy)
+    bounds = [[float(view[1]), float(view[0])], [float(view[3]), float(view[2])]]
     # area of each commune in its metric CRS, as build_territories measures a territory
     area = np.zeros(len(communes))
     for crs, sel in split_by_metric_crs(communes.index).items():
         area[sel] = communes.geometry.iloc[sel].to_crs(crs).area.to_numpy() / 1e6
     per_apl, _ = _apl_on_layer(communes, apl_year)
-    owner = pd.Series(-1, index=communes.index)
-    cpts = []
-    if registry is not None:
-        from cpts_geo.domain.registry import CheckedRegistry, validate_registry
-
-        checked = registry if isinstance(registry, CheckedRegistry) else validate_registry(registry, communes)
-        member = checked.membership[checked.membership["code"].isin(communes.index)]
+    owner = np.full(len(communes), -1)
+    shared: list[list] = []
+    cpts: list[dict] = []
+    outlines: dict = {"g": [], "of": [], "labels": {"zooms": {}, "min": 0, "max": 0}}
+    member = None
+    if checked is not None:
+        member = _page_membership(checked.membership, communes)
         ids = sorted(set(member["cpts_id"]))
-        for n, cid in enumerate(ids):
+        number_of = {cid: n for n, cid in enumerate(ids)}
+        total = checked.membership.groupby("cpts_id")["code"].nunique()
+        on_page = member.groupby("cpts_id")["code"].nunique()
+        for cid in ids:
             rec = checked.cpts.loc[cid]
             stage = rec.get("stage")
-            cpts.append({"id": str(cid), "name": str(rec.get("name", cid)),
-                         "stage": None if pd.isna(stage) else str(stage)})
-            owner.loc[member.loc[member["cpts_id"] == cid, "code"].to_numpy()] = n
+            outside = int(total.get(cid, 0) - on_page.get(cid, 0))
+            name = rec.get("name")
+            cpts.append({"id": str(cid), "name": str(cid) if name is None or pd.isna(name) else str(name),
+                         "stage": None if pd.isna(stage) else str(stage), "out": max(outside, 0)})
+        pos = communes.index.get_indexer(member["code"])
+        k = member["cpts_id"].map(number_of).to_numpy()
+        share = member["share"].astype(float).to_numpy()
+        # the main owner of a unit: its largest share (then the first CPTS by id)
+        order = np.lexsort((k, -share, pos))
+        first = order[np.r_[True, pos[order][1:] != pos[order][:-1]]]
+        owner[pos[first]] = k[first]
+        counts = np.bincount(pos, minlength=len(communes))
+        split = (counts[pos] > 1) | (share < 1)
+        shared = [[int(p), int(q), float(s)] for p, q, s in zip(pos[split], k[split], share[split])]
+        outlines = _outlines(simple, communes.index, member, cpts, bounds, origin, scale)
     prof: dict = {"names": [], "counts": []}
     beyond: dict = {"rows": 0, "known": False, "c": [], "n": [], "r": [], "counts": []}
     edge: list[list[int]] = []
@@ -325,28 +573,47 @@ def editor_data(
         prof, beyond, edge = _supply_data(communes, supply_table(supply))
     vintage = layer_metadata(communes).population_vintage
     pop = pd.to_numeric(communes["population"], errors="coerce")
+    parent = arrondissement_parent()
+    cities: dict[str, dict] = {}
+    for p, code in enumerate(codes):
+        city = parent.get(code)
+        if city is not None:
+            cities.setdefault(str(city), {"units": []})["units"].append(p)
+    region = ""
+    if "region_name" in communes.columns and communes["region_name"].nunique() == 1:
+        region = str(communes["region_name"].iloc[0])
+    legacy = "cpts-geo-editeur:" + (str(communes["region"].iloc[0]) if "region" in communes.columns
+                                    and communes["region"].nunique() == 1 else f"{len(communes)}")
     return {
-        "key": "cpts-geo-editeur:" + (str(communes["region"].iloc[0]) if "region" in communes.columns
-                                      and communes["region"].nunique() == 1 else f"{len(communes)}"),
-        "origin": list(origin), "scale": scale,
-        "bounds": [[float(miny), float(minx)], [float(maxy), float(maxx)]],
+        "key": _content_key(communes.index, member), "legacyKey": legacy,
+        "origin": list(origin), "scale": scale, "bounds": bounds, "region": region, "canvas": many,
+        "pointScale": _POINT_SCALE,
         "communes": {
             "c": list(codes), "n": communes["name"].astype(str).tolist(),
             "p": [None if pd.isna(v) else int(v) for v in pop],
             "d": communes["department"].astype(str).tolist() if "department" in communes.columns
             else [c[:2] for c in codes],
-            "a": [round(float(v), 6) for v in area],
+            "a": [None if gone else round(float(v), 6) for v, gone in zip(area, missing_geometry)],
             "wv": [None if pd.isna(v) else float(v) for v in per_apl["wv"]],
             "w": [None if pd.isna(v) else float(v) for v in per_apl["w"]],
-            "o": owner.astype(int).tolist(),
-            "nb": _neighbours(communes),
-            "pt": _points(communes),
+            "o": owner.astype(int).tolist(), "sh": shared,
+            "nb": _encoded_lists(_neighbours(communes)),
+            "pt": _encoded_points([None if gone else p for p, gone in zip(_points(communes), missing_geometry)],
+                                  origin, _POINT_SCALE),
             "g": encode_geometries(simple, origin, scale),
+            "ng": [int(p) for p in np.flatnonzero(missing_geometry)],
         },
-        "cpts": cpts, "stages": list(STAGES), "colors": STAGE_COLORS,
+        "cities": cities,
+        "cpts": cpts, "outlines": outlines,
+        "stages": legend_stages([c["stage"] for c in cpts]) if cpts else list(STAGES), "colors": STAGE_COLORS,
         "tiers": _tier_breakpoints(), "funding": _funding_maxima(),
         "vintage": vintage, "aplYear": apl_year, "professions": prof, "beyond": beyond, "edge": edge,
         "per": 10_000, "formulaStart": ["=", "+", "-", "@", "\t", "\r"],
+        "headers": header_rules("registry"), "encodings": {"utf-8": ENCODING_NAMES["utf-8"],
+                                                           "utf-8-sig": ENCODING_NAMES["utf-8-sig"],
+                                                           "utf-16": ENCODING_NAMES["utf-16"],
+                                                           "windows-1252": ENCODING_NAMES["cp1252"]},
+        "separators": SEPARATOR_NAMES,
         "newStage": STAGES[0], "text": _TEXT,
     }
 
