@@ -383,7 +383,12 @@ def _identity(ctx, cid, figs, srcs):
     else:
         facts.append(("Taille (niveau ACI)", "non déterminée : population inconnue"))
     facts.append(("Communes", _fig(figs, "communes.cpts", t["n_communes"])))
-    facts.append(("Superficie", _fig(figs, "area.cpts", t["area_km2"], 1, unit="km²")))
+    shared = member.loc[(member["share"] < 1).to_numpy(), "code"]
+    if len(shared):  # a part of a commune has no contour: its area is not the commune's
+        names = ", ".join(str(ctx.layer.at[c, "name"]) if c in ctx.layer.index else str(c) for c in shared)
+        facts.append(("Superficie", f"non définie (commune partagée : {names})"))
+    else:
+        facts.append(("Superficie", _fig(figs, "area.cpts", t["area_km2"], 1, unit="km²")))
     dep_names, reg_names = _area_names() if ctx.france is _france() else _area_names_of(ctx.france)
     dep_text = ", ".join(f"{dep_names[d]} ({d})" if d in dep_names else d
                          for d in str(t["departments"]).split(", ") if d)
@@ -607,7 +612,8 @@ def _population(ctx, cid, figs, srcs, ages):
             prev = ctx.territories.at[cid, "population"] if prev_col == "population" else float(
                 (pd.to_numeric(f[prev_col], errors="coerce").reindex(member["code"]).fillna(0).to_numpy()
                  * member["share"].to_numpy()).sum())
-            area = ctx.territories.at[cid, "area_km2"]
+            # a CPTS holding a part of a shared commune has no defined area: no density
+            area = np.nan if (member["share"] < 1).any() else ctx.territories.at[cid, "area_km2"]
         elif u in area_sums:  # a department, region or France: the same for every CPTS of the context
             prev, area, cur, std = area_sums[u]
         else:
@@ -653,6 +659,11 @@ def _population(ctx, cid, figs, srcs, ages):
                        "âge) ÷ population ; au-dessus de 1, une population qui consomme plus que la "
                        "moyenne (plus âgée). Le département et la région sont ceux qui rassemblent le plus "
                        "d'habitants de la CPTS.")]
+    if (member["share"] < 1).any():
+        blocks.append(("note", "Densité de la CPTS non définie : elle tient une part d'une commune partagée "
+                       "entre plusieurs CPTS, dont la superficie n'est pas connue (les contours des IRIS ne "
+                       "sont pas disponibles) ; la densité de la commune entière est celle de sa ligne dans "
+                       "les tableaux communaux."))
     if rows and rows[0][2].value is None:
         blocks.append(("notice", f"Population {cur_year} et indice de demande non disponibles : les "
                        "communes de la CPTS ne figurent pas dans les tables de la DREES (Mayotte n'y est "
