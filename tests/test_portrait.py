@@ -206,7 +206,7 @@ def test_bpe_supply_real_file(ctx, shared_data):
                           professions=["médecin généraliste", "infirmier", "pharmacie"], unknown="report")
     p = P.build_portrait("HDF-17", context=ctx, supply=supply, map=False)
     assert p.figures["density.infirmier.count"].value > 100
-    assert "5. Professionnels de santé" in P.render_html(p)
+    assert "4. Professionnels de santé" in P.render_html(p)  # numbered 1..n: no map section here
 
 
 def test_flows_not_touching_the_cpts(ctx):
@@ -462,3 +462,25 @@ def test_read_ages_names_the_file_row_of_a_bad_value(tmp_path):
     with pytest.raises(ValidationError) as err:
         read_ages(path)
     assert err.value.problems["row"].tolist() == [4]
+
+
+def test_a_portrait_speaks_of_its_cpts_only_and_numbers_its_sections(ctx):
+    """National caveats (DREES codes split since, other CPTS's code corrections) were printed on every
+    page, and sections were numbered with gaps (1, 2, 3, 4, 6, 9)."""
+    import re
+
+    from cpts_geo.domain.history import code_history
+
+    unmatched = sorted(set(ctx.apl_unmatched["code"].astype(str)))
+    assert unmatched  # the embedded APL tables hold codes split since (15141…)
+    successors = code_history(unmatched)
+    for cid in ("HDF-01", "HDF-17", "HDF-40"):
+        p = P.build_portrait(cid, context=ctx, map=False)
+        mine = set(ctx.checked.membership.loc[ctx.checked.membership["cpts_id"] == cid, "code"])
+        text = P.render_html(p)
+        for code in unmatched:
+            concerns = bool(set(successors.loc[successors["code"] == code, "new_code"].astype(str)) & mine)
+            if not concerns:
+                assert code not in text, (cid, code)
+        numbers = [int(m) for m in re.findall(r"<h2[^>]*>(\d+)\. ", text)]
+        assert numbers == list(range(1, len(numbers) + 1)), numbers

@@ -35,11 +35,13 @@ The work shared by the portraits of a region (territories, APL aggregates) is do
 from __future__ import annotations
 
 import base64
+import dataclasses
 import difflib
 import hashlib
 import html
 import io
 import json
+import re
 import time
 import warnings
 from collections.abc import Callable, Iterable, Mapping
@@ -843,8 +845,8 @@ def _accessibility(ctx, cid, figs, srcs, reports, *, supply=None, e2sfca=False):
                            "Agrégation recommandée par la DREES : moyenne des APL communales pondérée par "
                            "la population standardisée ; part de la population (totale) vivant dans une "
                            f"commune sous {thr} consultations par habitant et par an."))
-    if len(ctx.apl_unmatched):
-        codes = sorted(set(ctx.apl_unmatched["code"].astype(str)))
+    codes = _unmatched_here(ctx, cid)
+    if codes:  # only the DREES codes that concern this CPTS's communes; the others: the batch summary
         blocks.append(("note", f"{len(codes)} code(s) DREES non rattaché(s) à une commune actuelle, laissé(s) "
                        "hors des agrégats (commune scindée depuis, ou code inconnu ; rien n'est deviné) : "
                        + ", ".join(codes[:8]) + ("…" if len(codes) > 8 else "") + "."))
@@ -1196,7 +1198,10 @@ def build_portrait(
     if indicators is not None:
         sections.append(_indicators(ctx, cid, figs, srcs, reports, indicators, rules))
     srcs = [x for x in srcs if not isinstance(x, _Given)]
-    sections.append(_sources(ctx, srcs))
+    sections.append(_sources(ctx, srcs, cid))
+    # numbered 1..n in the order printed, whatever sections the inputs gave
+    sections = [dataclasses.replace(sec, title=f"{k}. {re.sub(r'^[0-9]+[.] ', '', sec.title)}")
+                for k, sec in enumerate(sections, 1)]
     sections.append(Section("annexe", "Annexe : communes de la CPTS", (("table", annex),), page_break=True))
     return Portrait(str(cid), str(ctx.checked.cpts.at[cid, "name"]), ctx.illustrative, tuple(sections),
                     figs, reports, tuple(srcs))
@@ -1213,7 +1218,21 @@ def _given(srcs, key: str) -> str:
 
 
 
-def _sources(ctx, srcs) -> Section:
+def _unmatched_here(ctx, cid) -> list[str]:
+    """The DREES codes left out of the APL aggregates whose successors include a commune of the CPTS."""
+    if not len(ctx.apl_unmatched):
+        return []
+    from cpts_geo.domain.history import code_history
+
+    member = ctx.checked.membership
+    mine = set(member.loc[member["cpts_id"] == cid, "code"].astype(str))
+    codes = sorted(set(ctx.apl_unmatched["code"].astype(str)))
+    history = code_history(codes)
+    here = set(history.loc[history["new_code"].astype(str).isin(mine), "code"].astype(str))
+    return [c for c in codes if c in here or c in mine]
+
+
+def _sources(ctx, srcs, cid) -> Section:
     from cpts_geo import __version__
 
     items = list(dict.fromkeys(srcs))
@@ -1223,8 +1242,12 @@ def _sources(ctx, srcs) -> Section:
         items.insert(0, EXAMPLE_NOTE)
     elif ctx.draft:
         items.insert(0, "Périmètre en projet donné comme une liste de communes : pas de registre.")
-    if len(ctx.checked.report):
-        items.append(f"Registre : {len(ctx.checked.report)} correction(s) de codes appliquée(s) (anciens "
+    member = ctx.checked.membership
+    mine = set(member.loc[member["cpts_id"] == cid, "code"].astype(str))
+    report = ctx.checked.report
+    own = report[report["new_code"].astype("string").isin(mine).fillna(False).to_numpy()] if len(report) else report
+    if len(own):  # only the corrections of this CPTS's communes: the others are in the registry's report
+        items.append(f"Registre : {len(own)} correction(s) de codes de cette CPTS appliquée(s) (anciens "
                      "codes rattachés, doublons retirés).")
     items += ["Taille : règle des limites de cpts_geo (le texte officiel ne dit pas où tombe 80 000 ; "
               "ici 80 000 habitants relèvent de la taille 3).",
