@@ -38,7 +38,7 @@ def checked(france):
 def _english(table: pd.DataFrame, kind: str) -> list[str]:
     """The headers ``french_headers`` leaves as the library named them (``n_cpts``, ``epci_name``)."""
     shown = french_headers(table, kind=kind)
-    names = [c for c in shown.columns if c != "geometry"] + [n for n in [shown.index.name] if n]
+    names = [c for c in shown.columns if c != "geometry"] + [n for n in [shown.index.name, shown.columns.name] if n]
     return [n for n in names if re.fullmatch(r"[a-z][a-z0-9_]*", str(n))]
 
 
@@ -58,6 +58,8 @@ def test_coverage_over_time_has_the_headers_of_the_evolution_csv(france, checked
     hdf = france[france["region"] == "32"]
     history = cpts_geo.coverage_over_time([checked, checked], ["2024", "2025"], hdf)
     assert _english(history, "evolution") == []
+    shown = french_headers(history, kind="evolution")
+    assert (shown.index.name, shown.columns.name) == ("Date", "Étape")  # no « stage » above the stages
     path = tmp_path / "registre_2025.csv"
     load_example_registry().to_csv(path, sep=";", index=False)
     out = tmp_path / "evolution.png"

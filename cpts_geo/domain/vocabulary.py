@@ -95,7 +95,7 @@ REGIONAL_HEADERS: dict[str, str] = {
 
 #: Coverage over dated listings (:func:`cpts_geo.indicators.regional.coverage_over_time`, the CSV of
 #: ``cpts-geo evolution``); the other columns are the stages, already in French.
-EVOLUTION_HEADERS: dict[str, str] = {"date": "Date", "n_cpts": "CPTS",
+EVOLUTION_HEADERS: dict[str, str] = {"date": "Date", "stage": "Étape", "n_cpts": "CPTS",
                                      "share_covered": "Part de la population couverte"}
 
 
@@ -239,8 +239,8 @@ def french_headers(table: pd.DataFrame, kind: str = "territories") -> pd.DataFra
     Returns
     -------
     DataFrame
-        A copy with its columns (and index name) renamed; columns the vocabulary does not know
-        keep their names.
+        A copy with its columns (and the names of its index and of its columns) renamed; columns
+        the vocabulary does not know keep their names.
 
     Raises
     ------
@@ -259,4 +259,6 @@ def french_headers(table: pd.DataFrame, kind: str = "territories") -> pd.DataFra
     out = table.rename(columns=headers)
     if out.index.name in headers:
         out.index = out.index.rename(headers[out.index.name])
+    if out.columns.name in headers:
+        out.columns = out.columns.rename(headers[out.columns.name])
     return out
