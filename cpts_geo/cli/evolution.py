@@ -26,6 +26,7 @@ def run(args: argparse.Namespace) -> int:
 
     from cpts_geo.domain.communes import load_communes, region_code
     from cpts_geo.domain.registry import validate_registry
+    from cpts_geo.domain.vocabulary import french_headers
     from cpts_geo.indicators.regional import coverage_over_time
     from cpts_geo.io.tables import write_table
     from cpts_geo.render.report import evolution_chart
@@ -46,8 +47,7 @@ def run(args: argparse.Namespace) -> int:
             listings.append(validate_registry(_registry(path, args), france))
     history = coverage_over_time(listings, dates, area)
     evolution_chart(history, path=out)
-    table = history.rename(columns={"n_cpts": "CPTS", "share_covered": "Part de la population couverte"})
-    write_table(table.reset_index().rename(columns={"date": "Date"}), table_path)
+    write_table(french_headers(history, kind="evolution").reset_index(), table_path)
     print(f"Graphique écrit : {out}\nTableau écrit : {table_path} ({len(history)} registre(s) : "
           f"{', '.join(history.index)}).")
     return 0

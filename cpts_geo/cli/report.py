@@ -150,7 +150,7 @@ def _commune_table(layer, *, covered: bool = True):
     import pandas as pd
 
     from cpts_geo.domain.stages import own_words
-    from cpts_geo.domain.vocabulary import TERRITORY_HEADERS
+    from cpts_geo.domain.vocabulary import COMMUNE_HEADERS
 
     cols = ["name", "population", "department", "region", "epci_name"]
     if covered:
@@ -162,9 +162,7 @@ def _commune_table(layer, *, covered: bool = True):
         if col in table:
             table[col] = table[col].astype("string")
     table.index = table.index.rename("code")
-    headers = {**TERRITORY_HEADERS, "department": "Département", "region": "Région",
-               "epci_name": "EPCI", "cpts_id": "Identifiant CPTS"}
-    return table.reset_index().rename(columns=headers)
+    return table.reset_index().rename(columns=COMMUNE_HEADERS)
 
 
 

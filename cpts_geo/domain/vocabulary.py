@@ -15,10 +15,13 @@ import pandas as pd
 __all__ = [
     "ACCESSIBILITY_HEADERS",
     "CHANGE_HEADERS",
+    "COMMUNE_HEADERS",
     "CORRECTION_HEADERS",
     "DENSITY_HEADERS",
+    "EVOLUTION_HEADERS",
     "FLOW_HEADERS",
     "HEADERS",
+    "REGIONAL_HEADERS",
     "SUPPLY_REPORT_HEADERS",
     "TERRITORY_HEADERS",
     "french_headers",
@@ -48,6 +51,52 @@ TERRITORY_HEADERS: dict[str, str] = {
     "share": "Part de la commune",
     "cpts_all": "CPTS (toutes)",
 }
+
+
+#: Communes with their CPTS (:func:`cpts_geo.domain.territories.communes_with_cpts`, the « communes »
+#: CSV of ``cpts-geo territoires``): the territory headers plus the commune's own columns.
+COMMUNE_HEADERS: dict[str, str] = {**TERRITORY_HEADERS, "department": "Département", "region": "Région",
+                                   "epci_name": "EPCI", "cpts_id": "Identifiant CPTS",
+                                   "department_name": "Nom du département", "region_name": "Nom de la région",
+                                   "epci": "Code EPCI", "pop_standardised": "Population standardisée (DREES)",
+                                   "population_2016": "Population municipale 2016", "covered": "Couverte"}
+
+
+#: The regional diagnosis (:func:`cpts_geo.indicators.regional.regional_diagnosis`): its table of CPTS
+#: (``cpts``), its zones blanches (``zones``, ``uncovered``) and its coverage, in the words of the
+#: regional report.
+REGIONAL_HEADERS: dict[str, str] = {
+    "cpts_id": "Identifiant CPTS",
+    "name": "Nom",
+    "stage": "Étape",
+    "n_cpts": "Nombre de CPTS",
+    "n_communes": "Nombre de communes",
+    "n_communes_area": "Communes dans le territoire",
+    "population": "Population municipale",
+    "share_population": "Part de la population",
+    "tier": "Taille (niveau ACI)",
+    "funding": "Financement ACI maximal annuel (€)",
+    "apl_2022": "APL 2022",
+    "apl_2023": "APL 2023",
+    "apl_change": "Évolution de l'APL depuis 2022",
+    "gp_density": "Médecins généralistes pour 10 000 hab.",
+    "crosses": "Traverse la limite du territoire",
+    "outside": "Départements hors du territoire",
+    "zone": "Zone",
+    "code": "Code commune",
+    "main_commune": "Code de la commune principale",
+    "main_name": "Commune principale",
+    "nearest_cpts": "Identifiant de la CPTS voisine ou la plus proche",
+    "nearest_name": "CPTS voisine ou la plus proche",
+    "distance_km": "Distance (km)",
+    "neighbours": "CPTS voisines",
+}
+
+
+#: Coverage over dated listings (:func:`cpts_geo.indicators.regional.coverage_over_time`, the CSV of
+#: ``cpts-geo evolution``); the other columns are the stages, already in French.
+EVOLUTION_HEADERS: dict[str, str] = {"date": "Date", "stage": "Étape", "n_cpts": "CPTS",
+                                     "share_covered": "Part de la population couverte"}
 
 
 #: Changes between two registries (:func:`cpts_geo.domain.compare.compare_registries`).
@@ -162,6 +211,9 @@ CORRECTION_HEADERS: dict[str, str] = {"row": "Ligne", "code": "Code donné", "ne
 #: The headers of each kind of table, by the name :func:`french_headers` takes.
 HEADERS: dict[str, Mapping[str, str]] = {
     "territories": TERRITORY_HEADERS,
+    "communes": COMMUNE_HEADERS,
+    "regional": REGIONAL_HEADERS,
+    "evolution": EVOLUTION_HEADERS,
     "changes": CHANGE_HEADERS,
     "density": DENSITY_HEADERS,
     "accessibility": ACCESSIBILITY_HEADERS,
@@ -179,14 +231,16 @@ def french_headers(table: pd.DataFrame, kind: str = "territories") -> pd.DataFra
     table : DataFrame
         A result of the library (territories, coverage, a density, a flow table…).
     kind : str, default "territories"
-        The kind of table: one of the keys of :data:`HEADERS` (``"territories"`` also serves
-        coverage and communes).
+        The kind of table: one of the keys of :data:`HEADERS`: ``"territories"`` (also coverage),
+        ``"communes"`` (communes with their CPTS), ``"regional"`` (the tables of a regional
+        diagnosis), ``"evolution"`` (coverage over dated listings), ``"changes"``, ``"density"``,
+        ``"accessibility"``, ``"flows"``, ``"supply_report"``, ``"corrections"``.
 
     Returns
     -------
     DataFrame
-        A copy with its columns (and index name) renamed; columns the vocabulary does not know
-        keep their names.
+        A copy with its columns (and the names of its index and of its columns) renamed; columns
+        the vocabulary does not know keep their names.
 
     Raises
     ------
@@ -205,4 +259,6 @@ def french_headers(table: pd.DataFrame, kind: str = "territories") -> pd.DataFra
     out = table.rename(columns=headers)
     if out.index.name in headers:
         out.index = out.index.rename(headers[out.index.name])
+    if out.columns.name in headers:
+        out.columns = out.columns.rename(headers[out.columns.name])
     return out
