@@ -484,3 +484,12 @@ def test_a_portrait_speaks_of_its_cpts_only_and_numbers_its_sections(ctx):
                 assert code not in text, (cid, code)
         numbers = [int(m) for m in re.findall(r"<h2[^>]*>(\d+)\. ", text)]
         assert numbers == list(range(1, len(numbers) + 1)), numbers
+
+
+def test_portrait_context_takes_a_registry_read():
+    """A RegistryRead (a NamedTuple, so a tuple) was taken for a list of commune codes."""
+    import cpts_geo
+
+    read = cpts_geo.example_registry()
+    ctx = P.portrait_context(read)
+    assert ctx.illustrative and len(ctx.checked.cpts) == 59

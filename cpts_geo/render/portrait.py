@@ -294,7 +294,8 @@ def portrait_context(
     draft = False
     if registry is None:
         registry = load_example_registry()
-    elif isinstance(registry, (list, tuple, pd.Index, pd.Series)):
+    elif isinstance(registry, (list, tuple, pd.Index, pd.Series)) \
+            and not isinstance(registry, (RegistryRead, CheckedRegistry)):  # NamedTuples are tuples too
         registry = draft_registry(list(registry))
         draft = True
     elif isinstance(registry, (str, Path)):
