@@ -57,6 +57,7 @@ import pandas as pd
 from cpts_geo.domain.french import fold, number, percent
 from cpts_geo.errors import ValidationError
 from cpts_geo.indicators.apl import aggregate_apl, apl_on_units
+from cpts_geo.indicators.secrecy import protect_total, small_counts
 from cpts_geo.io.files import atomic_path, atomic_write_text
 from cpts_geo.io.history import read_passage_table
 
@@ -714,18 +715,6 @@ def _age_table(ctx, cid, ages: pd.DataFrame, figs) -> Table:
 
 
 
-def _mask_counts(counts: pd.Series, threshold: float) -> pd.Series:
-    """Counts strictly between 0 and ``threshold`` masked (primary secrecy), and when exactly one
-    is masked, the smallest other non-zero count too, so that the total does not give it back."""
-    hidden = (counts > 0) & (counts < threshold)
-    if hidden.sum() == 1:
-        others = counts[~hidden & (counts > 0)]
-        if len(others):
-            hidden[others.idxmin()] = True
-    return hidden
-
-
-
 def _professionals(ctx, cid, figs, srcs, supply, threshold):
     from cpts_geo.indicators.density import density
     from cpts_geo.indicators.supply import supply_by_commune, supply_table
@@ -751,7 +740,7 @@ def _professionals(ctx, cid, figs, srcs, supply, threshold):
         warnings.simplefilter("ignore")
         d = density(wide, ctx.france, membership=member, reference=ctx.france)
     one = d.table.xs(cid, level=0)
-    hidden = _mask_counts(one["count"], threshold)
+    hidden = pd.Series(protect_total(one["count"], small_counts(one["count"], threshold)), index=one.index)
     rows = []
     for prof, rec in one.iterrows():
         k = f"density.{prof}"
@@ -1275,7 +1264,7 @@ def portrait_tables(p: Portrait) -> list[tuple[str, pd.DataFrame]]:
     --------
     >>> p = build_portrait("HDF-01", context=portrait_context(), map=False)
     >>> [title for title, _ in portrait_tables(p)][:2]
-    ['1. Identité du territoire', '3. Financement ACI — Montants annuels maximaux, CPTS de taille 2 (ACI, avenant 2)']
+    ['1. Identité du territoire', '2. Financement ACI — Montants annuels maximaux, CPTS de taille 2 (ACI, avenant 2)']
     """
     out = []
     for s in p.sections:

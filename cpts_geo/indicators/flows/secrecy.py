@@ -8,10 +8,7 @@ import numpy as np
 import pandas as pd
 
 from cpts_geo.domain.vocabulary import FLOW_HEADERS
-
-#: Default statistical secrecy threshold.
-SECRECY_THRESHOLD = 10
-
+from cpts_geo.indicators.secrecy import SECRECY_THRESHOLD, small_counts
 
 #: Volumes each rate is computed from, complements included: a rate is masked when any
 #: of them is (``leakage`` = 1 − ``retention`` gives the outflow back from the residents).
@@ -112,8 +109,7 @@ def mask_secrecy(
     values = {}
     for col in volumes:
         values[col] = pd.to_numeric(out[col]).astype("Float64")
-        small = ((values[col] > 0) & (values[col] < threshold)).fillna(False).to_numpy(dtype=bool)
-        hidden[col] = small
+        hidden[col] = small_counts(values[col], threshold)  # the one primary rule
     triples = [t for t in identities if all(c in hidden for c in t)]
     changed = bool(triples)
     while changed:  # secondary secrecy: no identity with a single masked volume
