@@ -21,6 +21,7 @@ import pandas as pd
 
 from cpts_geo.data.communes import arrondissement_codes
 from cpts_geo.data.iris import IRIS_CODE_PATTERN, IRIS_VINTAGE, iris_table
+from cpts_geo.domain.codes import normalize_codes
 from cpts_geo.domain.communes import load_arrondissements
 from cpts_geo.domain.french import number
 from cpts_geo.domain.metadata import layer_metadata, set_layer_metadata
@@ -156,6 +157,12 @@ def sub_commune_units(registry: pd.DataFrame) -> SubCommuneUnits:
     return SubCommuneUnits(reg, problems, pd.concat(reports, ignore_index=True), members)
 
 
+def _codes(values: pd.Series) -> np.ndarray:
+    """Commune or arrondissement codes cleaned by the one rule (:func:`cpts_geo.domain.codes.normalize_codes`)."""
+    clean = normalize_codes(values.reset_index(drop=True))[0]
+    return np.array([None if pd.isna(c) else str(c) for c in clean], dtype=object)
+
+
 def _iris_like(code: str | None) -> bool:
     """An IRIS code (9 characters), or one typed as a number that lost its leading zero (8 digits)."""
     if code is None or len(code) not in (8, 9):
@@ -166,14 +173,13 @@ def _iris_like(code: str | None) -> bool:
 def _arrondissement_column(reg: pd.DataFrame) -> tuple[pd.DataFrame, list[dict], pd.DataFrame]:
     parent = arrondissement_codes()["parent"]
     names = arrondissement_codes()["name"]
-    arm = _cells(reg["arrondissement_code"])
-    commune = _cells(reg["commune_code"])
+    arm = _codes(reg["arrondissement_code"])
+    commune = _codes(reg["commune_code"])
     rows = reg["row"].to_numpy()
     problems, report = [], []
     new = commune.copy()
     for k in np.flatnonzero([a is not None for a in arm]).tolist():
         a, c = arm[k], commune[k]
-        a = a.zfill(5) if a.isdigit() else a
         if a not in parent.index:
             if a == c:
                 continue  # the commune repeated in the arrondissement column

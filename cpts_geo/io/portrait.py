@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from cpts_geo.domain.codes import normalize_codes
 from cpts_geo.domain.french import fold
 from cpts_geo.errors import ValidationError
 
@@ -67,7 +68,7 @@ def read_ages(data, *, sep: str | None = None) -> pd.DataFrame:
     if len(bad):
         raise ValidationError("Table des âges invalide : âge ou effectif non numérique",
                               [{"row": int(read.rows[i]), "problem": "âge ou effectif non numérique"} for i in bad])
-    return pd.DataFrame({"code": frame[code].astype("string").str.zfill(5).to_numpy(),
+    return pd.DataFrame({"code": normalize_codes(frame[code])[0].to_numpy(),  # « 1001 », « 59350.0 »… cleaned once
                          "age": a.to_numpy(dtype="float64"), "count": count.to_numpy(dtype="float64")})
 
 
@@ -140,7 +141,7 @@ def read_indicators(data, *, sep: str | None = None, year: str | int | None = No
                                     f"« {long['indicator'].iloc[pos]} »"})
     if problems:
         raise ValidationError("Table d'indicateurs invalide : corrigez les lignes citées", problems)
-    out = pd.DataFrame({"row": long["_row"].to_numpy(), "code": long["code"].astype("string").str.strip()
-                        .str.zfill(5).to_numpy(), "indicator": long["indicator"].astype(str).to_numpy(),
+    out = pd.DataFrame({"row": long["_row"].to_numpy(), "code": normalize_codes(long["code"].reset_index(drop=True))[0]
+                        .to_numpy(), "indicator": long["indicator"].astype(str).to_numpy(),
                         "value": num})
     return out[out["value"].notna()].reset_index(drop=True)

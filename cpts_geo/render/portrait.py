@@ -54,6 +54,7 @@ from typing import TYPE_CHECKING, NamedTuple
 import numpy as np
 import pandas as pd
 
+from cpts_geo.domain.codes import normalize_codes
 from cpts_geo.domain.french import fold, number, percent
 from cpts_geo.errors import ValidationError
 from cpts_geo.indicators.apl import aggregate_apl, apl_on_units
@@ -314,7 +315,7 @@ def portrait_context(
             from cpts_geo.domain.registry import recognise_column
 
             col = next((c for c in registry.columns if recognise_column(c) == "commune_code"), None)
-            codes = registry[col].astype(str).str.strip().str.zfill(5) if col else pd.Series([], dtype=str)
+            codes = normalize_codes(registry[col])[0].astype(str) if col else pd.Series([], dtype=str)
         deps = sorted(set(department_of(pd.Series(codes, dtype="string")).dropna()) & set(france["department"]))
         communes = load_communes(departments=deps) if deps else load_communes()
     with warnings.catch_warnings():
