@@ -47,7 +47,7 @@ def run(args: argparse.Namespace) -> int:
 
         args.passage = None
         _, checked, communes = _check(args)
-        terr = build_territories(checked, communes, parts=False)
+        terr = build_territories(checked, communes, geometry=False)
         table = funding_table(terr, **options)
         shown = table.copy()
         for col in table.columns[4:]:

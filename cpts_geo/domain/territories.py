@@ -228,6 +228,7 @@ def build_territories(
     check_names: bool = True,
     sliver_area: float = 10_000.0,
     parts: bool = True,
+    geometry: bool = True,
 ) -> gpd.GeoDataFrame:
     """Build the CPTS territories of a registry.
 
@@ -248,6 +249,11 @@ def build_territories(
         coverage are filled when no commune lies in them.
     parts : bool, default True
         Describe the parts of territories that are not in one piece (column ``parts``).
+    geometry : bool, default True
+        Dissolve the territories. ``False`` gives their figures only (population, tier,
+        communes, departments…), without dissolving anything: a plain DataFrame without
+        ``area_km2``, ``single_part``, ``n_parts``, ``parts`` and ``geometry`` (what the ACI
+        funding of a national registry needs, in a fraction of the time).
 
     Returns
     -------
@@ -256,7 +262,8 @@ def build_territories(
         ``population`` (vintage in :func:`~cpts_geo.domain.metadata.layer_metadata`), ``n_communes``, ``departments``,
         ``regions`` (codes joined by ``", "``), ``area_km2`` (metric CRS), ``single_part``,
         ``n_parts``, ``parts`` (text, empty when in one piece), ``missing_population``
-        (communes without population, text), ``geometry``.
+        (communes without population, text), ``geometry``. With ``geometry=False``, a
+        pandas DataFrame of the same rows without the columns of the geometry.
 
     Examples
     --------
@@ -340,9 +347,33 @@ def build_territories(
             out[g] = ", ".join(text[first[g]:first[g] + count[g]])
         return pd.Series(out)
 
+    meta = layer_metadata(communes)
+    figures = {
+        "name": cpts["name"].to_numpy(),
+        "stage": cpts["stage"].to_numpy(),
+        "tier": tier_of(pd.Series(population)).to_numpy(),
+        "population": np.round(population).astype("int64"),
+        "n_communes": n_communes.to_numpy().astype("int64"),
+        "departments": joined(dep_codes, dep_names).to_numpy(),
+        "regions": joined(reg_codes, reg_names).to_numpy(),
+    }
+    unknown = (np.round(population) == 0) & (np.bincount(gid[no_pop], minlength=len(ids)) > 0)
+    missing_text = missing.reindex(range(len(ids)), fill_value="").to_numpy()
+
+    def finish(out: pd.DataFrame) -> pd.DataFrame:
+        out["stage"] = out["stage"].astype(cpts["stage"].dtype)
+        out["tier"] = out["tier"].astype("Int64")
+        if unknown.any():  # no population known at all: no tier
+            out.loc[unknown, "tier"] = pd.NA
+        return out
+
+    if not geometry:
+        out = finish(pd.DataFrame({**figures, "missing_population": missing_text},
+                                  index=pd.Index(ids, name="cpts_id")))
+        return set_layer_metadata(out, inplace=True, population_vintage=meta.population_vintage,
+                                  cog_vintage=meta.cog_vintage, source=meta.source)
     every = units.geometry.to_numpy()  # (each access to .geometry builds a GeoSeries)
     geoms = every[pos]
-    meta = layer_metadata(communes)
     clean = meta.clean_coverage
     crs = units.crs
     # Metric work, one projection per metric CRS (mainland and each overseas department)
@@ -392,30 +423,19 @@ def build_territories(
         dissolved[sel] = union
 
     n_parts = shapely.get_num_geometries(dissolved.astype(object))
-    out = gpd.GeoDataFrame(
+    out = finish(gpd.GeoDataFrame(
         {
-            "name": cpts["name"].to_numpy(),
-            "stage": cpts["stage"].to_numpy(),
-            "tier": tier_of(pd.Series(population)).to_numpy(),
-            "population": np.round(population).astype("int64"),
-            "n_communes": n_communes.to_numpy().astype("int64"),
-            "departments": joined(dep_codes, dep_names).to_numpy(),
-            "regions": joined(reg_codes, reg_names).to_numpy(),
+            **figures,
             "area_km2": area,
             "single_part": n_parts == 1,
             "n_parts": n_parts.astype("int64"),
             "parts": "",
-            "missing_population": missing.reindex(range(len(ids)), fill_value="").to_numpy(),
+            "missing_population": missing_text,
         },
         geometry=gpd.GeoSeries(dissolved, crs=crs).to_numpy(),
         crs=crs,
         index=pd.Index(ids, name="cpts_id"),
-    )
-    out["stage"] = out["stage"].astype(cpts["stage"].dtype)
-    out["tier"] = out["tier"].astype("Int64")
-    unknown = (np.round(population) == 0) & (np.bincount(gid[no_pop], minlength=len(ids)) > 0)
-    if unknown.any():  # no population known at all: no tier
-        out.loc[unknown, "tier"] = pd.NA
+    ))
     if parts and (~out["single_part"]).any():
         desc = territory_parts(out[~out["single_part"]], units, checked)
         text = desc.groupby("cpts_id", sort=False).apply(
