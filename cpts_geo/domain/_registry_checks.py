@@ -606,8 +606,14 @@ def membership(valid: pd.DataFrame) -> pd.DataFrame:
     """One row per (commune, CPTS): several rows may land on one pair (former communes of one
     commune nouvelle): their rows and codes are joined. The usual case stays vectorised."""
     valid = valid.assign(share=valid["share"].fillna(1.0))
-    valid = valid.sort_values(["code", "cpts_id", "row"], kind="stable")
-    several = valid.duplicated(["code", "cpts_id"], keep=False).to_numpy()
+    # sorted by code, CPTS, row: on integer keys (the sorted factorisation keeps the text order)
+    code_key = pd.factorize(valid["code"], sort=True)[0].astype(np.int64)
+    id_key = pd.factorize(valid["cpts_id"], sort=True)[0].astype(np.int64)
+    order = np.lexsort((valid["row"].to_numpy(), id_key, code_key))
+    valid = valid.iloc[order]
+    pair = code_key[order] * (int(id_key.max(initial=0)) + 1) + id_key[order]
+    same_as_next = np.r_[pair[1:] == pair[:-1], False]
+    several = same_as_next | np.r_[False, same_as_next[:-1]]
     single = valid[~several]
     member = pd.DataFrame({"code": single["code"].to_numpy(), "cpts_id": single["cpts_id"].to_numpy(),
                            "share": single["share"].to_numpy(),
@@ -620,6 +626,7 @@ def membership(valid: pd.DataFrame) -> pd.DataFrame:
                        given_codes=("given_code", lambda c: ", ".join(sorted(set(c)))))
                   .reset_index())
         member = pd.concat([member, joined], ignore_index=True)
-    member = member.sort_values(["code", "cpts_id"], kind="stable").reset_index(drop=True)
+        member = member.sort_values(["code", "cpts_id"], kind="stable")  # (the rest is sorted)
+    member = member.reset_index(drop=True)
     member["code"] = member["code"].astype(object)
     return member[["code", "cpts_id", "share", "rows", "given_codes"]]
