@@ -65,6 +65,13 @@ def test_figures_without_geometry_are_those_of_the_territories(example, hdf_comm
     assert pd.isna(build_territories(mayotte, geometry=False).at["M", "tier"])
 
 
+def test_coverage_reuses_the_layer_given(example, hdf_communes):
+    """territoires passes the layer it writes to coverage: the same table as computing it again."""
+    checked, _terr = example
+    layer = communes_with_cpts(checked, hdf_communes)
+    pd.testing.assert_frame_equal(coverage(checked, hdf_communes, layer=layer), coverage(checked, hdf_communes))
+
+
 def test_tier_boundaries_from_population(hdf_communes):
     # Amiens (133 625 inhabitants in 2021; 134 057 in 2016) alone is tier 3.
     t = build_territories(pd.DataFrame({"cpts_id": ["A"], "stage": ["5"], "commune_code": ["80021"]}),

@@ -559,11 +559,17 @@ def communes_with_cpts(registry, communes: gpd.GeoDataFrame, *, passage=None,
     m = m.sort_values(["code", "share", "cpts_id"], ascending=[True, False, True])
     main = m.drop_duplicates("code").set_index("code")
     total = m.groupby("code")["share"].sum()
-    # every CPTS of a commune with its share, in the order above (one pass, not a groupby-apply)
+    # every CPTS of a commune with its share, in the order above: the CPTS itself for a commune
+    # wholly in one CPTS (most of them), joined in one pass for the others
+    codes, ids, shares = m["code"].to_numpy(dtype=object), m["cpts_id"].to_numpy(dtype=object), m["share"].to_numpy()
+    alone = ~pd.Series(codes).duplicated(keep=False).to_numpy() & (shares >= 1)
+    every = pd.Series(ids[alone], index=pd.Index(codes[alone], dtype=object), dtype=object)
     parts: dict[str, list[str]] = {}
-    for code, c, s in zip(m["code"].to_numpy(dtype=object), m["cpts_id"], m["share"]):
+    for code, c, s in zip(codes[~alone], ids[~alone], shares[~alone]):
         parts.setdefault(code, []).append(f"{c} ({percent(s, 0)})" if s < 1 else c)
-    every = pd.Series({code: ", ".join(labels) for code, labels in parts.items()}, dtype=object)
+    if parts:
+        every = pd.concat([every, pd.Series({code: ", ".join(labels) for code, labels in parts.items()},
+                                            dtype=object)])
     out = units.copy()
     out["cpts_id"] = main["cpts_id"].reindex(out.index).astype("string")
     out["cpts_name"] = main["name"].reindex(out.index).astype("string")
@@ -576,7 +582,7 @@ def communes_with_cpts(registry, communes: gpd.GeoDataFrame, *, passage=None,
 
 
 def coverage(registry, communes: gpd.GeoDataFrame, *, passage=None,
-             check_names: bool = True) -> pd.DataFrame:
+             check_names: bool = True, layer: gpd.GeoDataFrame | None = None) -> pd.DataFrame:
     """Coverage of the communes by CPTS, by project stage.
 
     One row per stage, then ``Non couvert`` (uncovered) and ``Total``; columns ``n_cpts``,
@@ -594,6 +600,9 @@ def coverage(registry, communes: gpd.GeoDataFrame, *, passage=None,
         An INSEE passage table for old codes.
     check_names : bool, default True
         Check commune names against their codes.
+    layer : GeoDataFrame, optional
+        :func:`communes_with_cpts` of this registry on these communes, when it is already
+        computed (a command that writes it too): it is not computed again.
 
     Returns
     -------
@@ -609,7 +618,8 @@ def coverage(registry, communes: gpd.GeoDataFrame, *, passage=None,
     from cpts_geo.domain.stages import NOT_GIVEN, STAGES
 
     checked = _checked(registry, communes, passage, check_names)
-    layer = communes_with_cpts(checked, communes)
+    if layer is None:
+        layer = communes_with_cpts(checked, communes)
     pop = layer["population"].astype("Float64").fillna(0).to_numpy(dtype=float)
     member = checked.membership.merge(checked.cpts[["stage"]], left_on="cpts_id", right_index=True)
     mpos = layer.index.get_indexer(member["code"])
