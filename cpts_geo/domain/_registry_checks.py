@@ -356,15 +356,18 @@ def _name_hint(name: str, ref: Reference) -> str:
 
 def check_in_layer(table: pd.DataFrame, ref: Reference) -> list[dict]:
     """Known communes that are not in the commune layer the territories are built on."""
+    from cpts_geo.domain.codes import is_in
+
+    # (pyarrow look-ups: the layer's 35 000 codes are not converted nor hashed by pandas)
     codes = pd.Index(table["code"].to_numpy(dtype=object), dtype=object)
-    layer = _object_index(ref.layer.index)
     city = np.full(len(codes), None, dtype=object)
     arm = np.flatnonzero(codes.isin(list(ref.arm_parent)))
     city[arm] = [ref.arm_parent[c] for c in codes[arm]]
-    city = pd.Index(city, dtype=object)
-    arms_in_layer = pd.Index([p for a, p in ref.arm_parent.items() if a in layer], dtype=object).unique()
-    inside = (pd.isna(codes.to_numpy()) | (layer.get_indexer(codes) >= 0) | codes.isin(arms_in_layer)
-              | (layer.get_indexer(city) >= 0))
+    arms = list(ref.arm_parent)
+    arms_in_layer = pd.Index([ref.arm_parent[a] for a, there in zip(arms, is_in(arms, ref.layer.index)) if there],
+                             dtype=object).unique()
+    inside = (pd.isna(codes.to_numpy()) | is_in(codes, ref.layer.index) | codes.isin(arms_in_layer)
+              | is_in(city, ref.layer.index))
     out = []
     dep = ref.france["department"]
     for rec in table[~inside].itertuples(index=False):
@@ -615,7 +618,8 @@ def membership(valid: pd.DataFrame) -> pd.DataFrame:
     same_as_next = np.r_[pair[1:] == pair[:-1], False]
     several = same_as_next | np.r_[False, same_as_next[:-1]]
     single = valid[~several]
-    member = pd.DataFrame({"code": single["code"].to_numpy(), "cpts_id": single["cpts_id"].to_numpy(),
+    member = pd.DataFrame({"code": pd.Series(single["code"].to_numpy(), dtype=object),
+                           "cpts_id": single["cpts_id"].to_numpy(),
                            "share": single["share"].to_numpy(),
                            "rows": single["row"].astype(str).to_numpy(),
                            "given_codes": single["given_code"].to_numpy()})

@@ -268,6 +268,8 @@ def _embedded_reference():
     arm_names = arrondissement_codes()["name"].astype(france["name"].dtype)
     names = pd.concat([france["name"], arm_names])
     names = names[~names.index.duplicated()]
+    # object labels: looked up many times, hashed once (pandas converts Arrow strings at each look-up)
+    names.index = pd.Index(names.index.to_numpy(dtype=object), dtype=object, name=names.index.name)
     # (plain arrays first: Series.to_dict iterates Arrow strings one scalar at a time)
     name_of = dict(zip(names.index.to_numpy(dtype=object), names.to_numpy(dtype=object)))
     return france, arrondissement_parent().to_dict(), names, name_of
