@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -9,6 +10,7 @@ from cpts_geo.cli import main
 from cpts_geo.domain.funding import (
     ACI_SOURCE,
     ACI_TABLE,
+    MISSIONS,
     ACIFunding,
     aci_funding,
     aci_funding_report,
@@ -63,6 +65,61 @@ def test_funding_table_from_territories():
     assert table.loc["a", "Total annuel"] == 287_500
     assert table.loc["b", "Total annuel"] == 629_000
     assert pd.isna(table.loc["c", "Total annuel"])  # no tier, no guess
+
+
+def _funding_table_one_by_one(territories, members=None, **options):
+    """The former funding_table, one aci_funding call per CPTS: the reference of the fast one."""
+    counts = territories[members] if isinstance(members, str) else members
+    rows = []
+    labels = {MISSIONS[k][0]: MISSIONS[k][1] for k in MISSIONS}
+    for cid, rec in territories.iterrows():
+        row = {"Identifiant CPTS": cid, "Nom": rec.get("name", pd.NA), "Étape": rec.get("stage", pd.NA),
+               "Taille": rec.get("tier", pd.NA), "Population": rec.get("population", pd.NA)}
+        tier = rec.get("tier")
+        if tier is not None and not pd.isna(tier):
+            given = None if counts is None else counts.get(cid)
+            total = aci_funding(int(tier), members=None if given is None or pd.isna(given) else int(given),
+                                **options)["Total"]
+            row.update({"Fonctionnement": total.get(MISSIONS["operating"][0], 0.0),
+                        "Missions socle": float(sum(v for k, v in total.items() if labels.get(k) == "socle")),
+                        "Missions optionnelles": float(sum(v for k, v in total.items()
+                                                           if labels.get(k) == "optionnelle")),
+                        "Majoration": total.get("Majoration 10 % (taille 4, au moins 100 membres)", 0.0),
+                        "Total annuel": total["Total"], "Aide mission précoce": float(early_mission_aid(int(tier)))})
+        rows.append(row)
+    cols = ["Identifiant CPTS", "Nom", "Étape", "Taille", "Population", "Fonctionnement", "Missions socle",
+            "Missions optionnelles", "Majoration", "Total annuel", "Aide mission précoce"]
+    return pd.DataFrame(rows, columns=cols).set_index("Identifiant CPTS")
+
+
+@pytest.mark.parametrize("options", [{}, {"year": "later"}, {"crisis": False, "optional_missions": False}])
+def test_funding_table_equals_one_call_per_cpts(options):
+    rng = np.random.default_rng(30)
+    n = 300
+    tier = pd.array(rng.integers(1, 5, n), dtype="Int64")
+    tier[rng.random(n) < 0.1] = pd.NA
+    members = pd.Series(rng.choice([np.nan, 12, 99, 100, 250], n), index=[f"C{i}" for i in range(n)])
+    terr = pd.DataFrame({"name": [f"CPTS {i}" for i in range(n)], "stage": "ACI signé", "tier": tier,
+                         "population": rng.integers(1_000, 300_000, n), "members": members.to_numpy()},
+                        index=pd.Index(members.index, name="cpts_id"))
+    for given in (None, "members", members.iloc[::2]):
+        pd.testing.assert_frame_equal(funding_table(terr, members=given, **options),
+                                      _funding_table_one_by_one(terr, members=given, **options))
+
+
+def test_funding_table_computes_each_tier_once(monkeypatch):
+    """1 000 CPTS cost the ACI tables of their four tiers (and the increase), not 1 000 of them."""
+    from cpts_geo.domain import funding
+
+    calls = []
+    real = funding.aci_funding
+    monkeypatch.setattr(funding, "aci_funding", lambda *a, **k: calls.append(a) or real(*a, **k))
+    terr = pd.DataFrame({"tier": pd.array([1, 2, 3, 4] * 250, dtype="Int64"), "members": [150] * 1000},
+                        index=pd.Index([f"C{i}" for i in range(1000)], name="cpts_id"))
+    table = funding.funding_table(terr, members="members")
+    assert len(calls) <= 5
+    assert table["Total annuel"].value_counts().to_dict() == {287_500: 250, 382_500: 250, 487_500: 250,
+                                                               629_000: 250}
 
 
 def test_cli_funding(capsys, tmp_path):

@@ -222,6 +222,19 @@ def test_xlsx_cells(tmp_path):
     assert ws.column_dimensions["D"].width >= len("Superficie (km²)")
 
 
+def test_xlsx_object_columns_with_numbers(tmp_path):
+    """A tier column with a gap (object dtype: 2, <NA>) crashed the writer with a traceback; a
+    text column holding a number is written as text."""
+    from openpyxl import load_workbook
+
+    table = pd.DataFrame({"Taille": pd.Series([2, pd.NA], dtype=object),
+                          "Mélange": pd.Series([1, "a"], dtype=object)})
+    ws = load_workbook(write_xlsx(tmp_path / "t.xlsx", table))["tableau"]
+    assert (ws["A2"].value, ws["A2"].data_type, ws["A2"].number_format) == (2, "n", "#,##0")
+    assert ws["A3"].value is None
+    assert (ws["B2"].value, ws["B2"].data_type, ws["B3"].value) == ("1", "s", "a")
+
+
 def test_csv_integers_without_decimal_and_leading_zeros_kept(tmp_path):
     path = write_table(pd.DataFrame({"Code": ["01091"], "Volume": [34.0], "Taux": [0.25]}),
                        tmp_path / "t.csv")

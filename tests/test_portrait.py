@@ -4,6 +4,7 @@ user text stays text, and the page prints."""
 from __future__ import annotations
 
 import html as htmllib
+import json
 import re
 import shutil
 import subprocess
@@ -453,6 +454,98 @@ def test_cli_region_folder_with_progress(tmp_path, capsys):
     assert (out / "index.html").exists() and len(list(out.glob("hdf-*.html"))) == 59
     assert main(["portrait", "--region", "Bretagne", "--sans-carte", "-o", str(out)]) == 2
     assert "Aucune CPTS du registre n'a de commune dans la région 53" in capsys.readouterr().err
+
+
+def _city_registry() -> pd.DataFrame:
+    """Shaped like a real ARS listing (issues 25, 26): CPTS of Marseille arrondissements, Nice
+    shared by three CPTS (one of them has no other commune), and ids that give one file name
+    (``A``/``a``, ``É-1``/``E 1``)."""
+    rows = []
+
+    def add(cid, codes, share=None):
+        rows.extend({"cpts_id": cid, "cpts_name": f"CPTS {cid}", "stage": "ACI signé", "commune_code": c,
+                     "share": share} for c in codes)
+
+    add("M1", ["13202", "13203"])
+    add("M2", [f"132{i:02d}" for i in range(4, 17)])
+    add("N1", ["06088"], 0.4)
+    add("N2", ["06088"], 0.3)
+    add("N2", ["06083"])
+    add("N3", ["06088"], 0.3)
+    for cid, code in (("A", "83137"), ("a", "83062"), ("É-1", "83126"), ("E 1", "83129")):
+        add(cid, [code])
+    return pd.DataFrame(rows)
+
+
+class _Links(HTMLParser):
+    def __init__(self):
+        super().__init__()
+        self.links = []
+
+    def handle_starttag(self, tag, attrs):
+        if tag == "a":
+            self.links.append(dict(attrs)["href"])
+
+
+def test_portrait_file_names_are_unique_on_any_disk():
+    ids = ["HDF-01", "A", "a", "É-1", "E 1", "index", "CON", "", "€", "x" * 200]
+    names = P.portrait_file_names(ids)
+    assert names["HDF-01"] == "hdf-01"
+    assert len({n.casefold() for n in names.values()}) == len(ids)  # one file each, whatever the case
+    assert names["index"] != "index" and names["CON"] != "con"
+    assert all(len(n) <= 90 and re.fullmatch(r"[a-z0-9-]+", n) for n in names.values())
+    # the same names whatever the order, and a plain name equal to another's hashed one
+    assert P.portrait_file_names(ids[::-1]) == names
+    tricky = P.portrait_file_names(["A", "a", names["A"]])
+    assert len(set(tricky.values())) == 3
+
+
+@pytest.mark.slow
+def test_region_batch_covers_every_cpts_one_file_each(tmp_path):
+    """Marseille's arrondissement CPTS were left out of --region; A/a and É-1/E 1 overwrote each
+    other while the count said 9 written; a CPTS made only of a shared commune crashed the map."""
+    ctx = P.portrait_context(_city_registry())
+    out = tmp_path / "portraits"
+    table = P.portraits(out, context=ctx, region="93", map=False, progress=None)
+    assert table["Identifiant"].tolist() == ["M1", "M2", "N1", "N2", "N3", "A", "a", "É-1", "E 1"]
+    assert (table["État"] == "écrit").all()
+    pages = sorted(p.name for p in out.glob("*.html") if p.name != "index.html")
+    assert pages == sorted(table["Fichier"]) and len(pages) == 9  # the count written is on disk
+    assert len({p.casefold() for p in pages}) == 9
+    links = _Links()
+    links.feed((out / "index.html").read_text(encoding="utf-8"))
+    assert sorted(links.links) == pages
+    for rec in table.itertuples(index=False):  # each link leads to that CPTS's own page
+        page = htmllib.unescape((out / rec.Fichier).read_text(encoding="utf-8"))
+        assert f"<h1>{rec.Nom}</h1>" in page or f">{rec.Nom}<" in page, rec.Identifiant
+    # the CPTS whose only commune is Nice, shared: its map is drawn
+    res = P.portrait("N3", tmp_path / "n3.html", context=ctx)
+    assert "data:image/png;base64," in res.html.read_text(encoding="utf-8")
+
+
+@pytest.mark.slow
+def test_one_failed_portrait_never_stops_the_batch(tmp_path, capsys):
+    from cpts_geo.cli import main
+
+    registry = tmp_path / "registre.csv"
+    _city_registry().to_csv(registry, sep=";", index=False)
+    out = tmp_path / "portraits"
+    (out / "n1.html").mkdir(parents=True)  # a folder where N1's portrait goes: it cannot be written
+    assert main(["portrait", str(registry), "--region", "93", "--sans-carte", "-o", str(out)]) == 3
+    captured = capsys.readouterr()
+    assert "9 portrait(s) (8 écrit(s), 0 inchangé(s), 1 en échec)" in captured.out
+    assert "N1 : ÉCHEC (écriture impossible (un dossier porte le nom du fichier)" in captured.out
+    assert "Portraits non écrits (1) :" in captured.err
+    assert (f"  - N1 CPTS N1 : écriture impossible (un dossier porte le nom du fichier) : {out / 'n1.html'}"
+            in captured.err)
+    index = (out / "index.html").read_text(encoding="utf-8")
+    assert "8 portrait(s), 1 en échec" in index and "portrait non écrit</strong> : écriture impossible" in index
+    assert 'href="n1.html"' not in index and len([p for p in out.glob("*.html") if p.is_file()]) == 9
+    manifest = json.loads((out / "manifest.json").read_text(encoding="utf-8"))
+    assert "N1" not in manifest and len(manifest) == 8
+    (out / "n1.html").rmdir()  # once the folder is gone, the next run writes N1 only
+    assert main(["portrait", str(registry), "--region", "93", "--sans-carte", "-o", str(out)]) == 0
+    assert "9 portrait(s) (1 écrit(s), 8 inchangé(s)) ;" in capsys.readouterr().out
 
 
 def test_read_ages_names_the_file_row_of_a_bad_value(tmp_path):

@@ -50,6 +50,28 @@ def test_population_is_real_and_split_counted_with_share(example, hdf_communes):
         hdf_communes.loc[checked.membership["code"].unique(), "population"].sum(), abs=1)
 
 
+def test_figures_without_geometry_are_those_of_the_territories(example, hdf_communes):
+    """geometry=False (the ACI funding of a registry): the same figures, nothing dissolved."""
+    from cpts_geo.domain.metadata import layer_metadata
+
+    checked, terr = example
+    figures = build_territories(checked, hdf_communes, geometry=False)
+    assert type(figures) is pd.DataFrame
+    dropped = ["area_km2", "single_part", "n_parts", "parts", "geometry"]
+    pd.testing.assert_frame_equal(figures, pd.DataFrame(terr.drop(columns=dropped)))
+    assert layer_metadata(figures).population_vintage == layer_metadata(terr).population_vintage
+    # a CPTS whose communes have no population has no tier, as with the geometry
+    mayotte = pd.DataFrame({"cpts_id": ["M"], "stage": ["5"], "commune_code": ["97611"]})
+    assert pd.isna(build_territories(mayotte, geometry=False).at["M", "tier"])
+
+
+def test_coverage_reuses_the_layer_given(example, hdf_communes):
+    """territoires passes the layer it writes to coverage: the same table as computing it again."""
+    checked, _terr = example
+    layer = communes_with_cpts(checked, hdf_communes)
+    pd.testing.assert_frame_equal(coverage(checked, hdf_communes, layer=layer), coverage(checked, hdf_communes))
+
+
 def test_tier_boundaries_from_population(hdf_communes):
     # Amiens (133 625 inhabitants in 2021; 134 057 in 2016) alone is tier 3.
     t = build_territories(pd.DataFrame({"cpts_id": ["A"], "stage": ["5"], "commune_code": ["80021"]}),

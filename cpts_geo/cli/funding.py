@@ -48,11 +48,12 @@ def run(args: argparse.Namespace) -> int:
 
         args.passage = None
         _, checked, communes = _check(args)
-        terr = build_territories(checked, communes, parts=False)
+        terr = build_territories(checked, communes, geometry=False)
         table = funding_table(terr, **options)
         shown = table.copy()
-        for col in table.columns[4:]:
-            shown[col] = table[col].map(euros)
+        for col in table.columns[4:]:  # a few distinct amounts: each formatted once
+            amounts = table[col].unique()
+            shown[col] = table[col].map(dict(zip(amounts, map(euros, amounts))))
         print(_printable(shown.drop(columns=["Étape"])).to_string())
         print(f"Total : {euros(table['Total annuel'].sum())} pour {len(table)} CPTS")
     if args.csv:

@@ -467,7 +467,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     -------
     int
         0 on success; 2 for invalid input (with the list of problems); 1 when a file cannot
-        be written; 130 after Ctrl-C.
+        be written; 3 when some portraits of a batch failed (the others written); 130 after
+        Ctrl-C.
     """
     _tolerant_output()
     parser = _parser()

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import sys
 
-from cpts_geo.cli.options import _flow_reading, _passage, _read_supply
+from cpts_geo.cli.options import _flow_reading, _outputs_first, _passage, _read_supply
 
 
 def run(args: argparse.Namespace) -> int:
@@ -18,7 +19,9 @@ def run(args: argparse.Namespace) -> int:
     Returns
     -------
     int
-        The exit code: 0 on success (user mistakes raise and are printed by ``main``).
+        The exit code: 0 on success, 3 when some portraits of a batch failed (the others are
+        written, the failed ones listed with their reason); user mistakes raise and are
+        printed by ``main``.
     """
     import warnings
     from pathlib import Path
@@ -28,6 +31,8 @@ def run(args: argparse.Namespace) -> int:
     if not (args.cpts or args.communes or args.region_portraits or args.toutes):
         raise ValueError("Choisissez la CPTS : --cpts ID, un périmètre en projet (--communes CODE…), "
                          "ou toutes celles d'une région (--region 32, --toutes).")
+    if not (args.cpts or args.communes):  # a folder that cannot be written: said before computing
+        _outputs_first(Path(args.output or "portraits") / "index.html")
     registry = args.communes if args.communes else args.registry
     if args.communes:
         registry = P.draft_registry(args.communes, name=args.nom or "Projet de CPTS")
@@ -69,12 +74,23 @@ def run(args: argparse.Namespace) -> int:
     out = Path(args.output or "portraits")
     table = P.portraits(out, context=ctx, region=args.region_portraits, pdf=args.pdf, force=args.force,
                         **options)
-    done = int((table["État"] == "écrit").sum())
-    print(f"{len(table)} portrait(s) ({done} écrit(s), {len(table) - done} inchangé(s)) ; "
-          f"index : {out / 'index.html'}")
+    done, same, failed = ((table["État"] == state).sum() for state in ("écrit", "inchangé", "échec"))
+    print(f"{len(table)} portrait(s) ({done} écrit(s), {same} inchangé(s)"
+          + (f", {failed} en échec" if failed else "") + f") ; index : {out / 'index.html'}")
     if args.pdf:
         try:
             import weasyprint  # noqa: F401
         except (ImportError, OSError):
             print(P.PDF_HELP)
+    if failed:
+        print(f"Portraits non écrits ({failed}) :", file=sys.stderr)
+        for rec in table[table["État"] == "échec"].itertuples(index=False):
+            print(f"  - {_plain(rec.Identifiant)} {_plain(rec.Nom)} : {_plain(rec.Raison)}", file=sys.stderr)
+        return 3
     return 0
+
+
+
+def _plain(text: str) -> str:
+    """User text for the terminal: control characters (escape sequences) shown, not obeyed."""
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in str(text))

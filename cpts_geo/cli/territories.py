@@ -94,7 +94,8 @@ def run(args: argparse.Namespace) -> int:
     if args.postgis:
         print(f"PostGIS : schéma {args.schema}, {number(rows['cpts'])} CPTS, {number(rows['communes'])} "
               f"communes, {number(rows['appartenance'])} lignes d'appartenance (EPSG:{rows['srid']}).")
-    cov = coverage(checked, _in_area(args, communes))  # zones blanches: the area asked for only
+    # zones blanches: the area asked for only (its rows of the layer already made)
+    cov = coverage(checked, _in_area(args, communes), layer=_in_area(args, layer))
     table = cov.copy()
     for col in ("n_cpts", "n_communes", "population"):
         table[col] = table[col].map(number)

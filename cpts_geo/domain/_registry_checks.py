@@ -365,15 +365,18 @@ def _name_hint(name: str, ref: Reference) -> str:
 
 def check_in_layer(table: pd.DataFrame, ref: Reference) -> list[dict]:
     """Known communes that are not in the commune layer the territories are built on."""
+    from cpts_geo.domain.codes import is_in
+
+    # (pyarrow look-ups: the layer's 35 000 codes are not converted nor hashed by pandas)
     codes = pd.Index(table["code"].to_numpy(dtype=object), dtype=object)
-    layer = _object_index(ref.layer.index)
     city = np.full(len(codes), None, dtype=object)
     arm = np.flatnonzero(codes.isin(list(ref.arm_parent)))
     city[arm] = [ref.arm_parent[c] for c in codes[arm]]
-    city = pd.Index(city, dtype=object)
-    arms_in_layer = pd.Index([p for a, p in ref.arm_parent.items() if a in layer], dtype=object).unique()
-    inside = (pd.isna(codes.to_numpy()) | (layer.get_indexer(codes) >= 0) | codes.isin(arms_in_layer)
-              | (layer.get_indexer(city) >= 0))
+    arms = list(ref.arm_parent)
+    arms_in_layer = pd.Index([ref.arm_parent[a] for a, there in zip(arms, is_in(arms, ref.layer.index)) if there],
+                             dtype=object).unique()
+    inside = (pd.isna(codes.to_numpy()) | is_in(codes, ref.layer.index) | codes.isin(arms_in_layer)
+              | is_in(city, ref.layer.index))
     out = []
     dep = ref.france["department"]
     for rec in table[~inside].itertuples(index=False):
@@ -634,10 +637,17 @@ def membership(valid: pd.DataFrame) -> pd.DataFrame:
     """One row per (commune, CPTS): several rows may land on one pair (former communes of one
     commune nouvelle): their rows and codes are joined. The usual case stays vectorised."""
     valid = valid.assign(share=valid["share"].fillna(1.0))
-    valid = valid.sort_values(["code", "cpts_id", "row"], kind="stable")
-    several = valid.duplicated(["code", "cpts_id"], keep=False).to_numpy()
+    # sorted by code, CPTS, row: on integer keys (the sorted factorisation keeps the text order)
+    code_key = pd.factorize(valid["code"], sort=True)[0].astype(np.int64)
+    id_key = pd.factorize(valid["cpts_id"], sort=True)[0].astype(np.int64)
+    order = np.lexsort((valid["row"].to_numpy(), id_key, code_key))
+    valid = valid.iloc[order]
+    pair = code_key[order] * (int(id_key.max(initial=0)) + 1) + id_key[order]
+    same_as_next = np.r_[pair[1:] == pair[:-1], False]
+    several = same_as_next | np.r_[False, same_as_next[:-1]]
     single = valid[~several]
-    member = pd.DataFrame({"code": single["code"].to_numpy(), "cpts_id": single["cpts_id"].to_numpy(),
+    member = pd.DataFrame({"code": pd.Series(single["code"].to_numpy(), dtype=object),
+                           "cpts_id": single["cpts_id"].to_numpy(),
                            "share": single["share"].to_numpy(),
                            "rows": single["row"].astype(str).to_numpy(),
                            "given_codes": single["given_code"].to_numpy()})
@@ -648,6 +658,7 @@ def membership(valid: pd.DataFrame) -> pd.DataFrame:
                        given_codes=("given_code", lambda c: ", ".join(sorted(set(c)))))
                   .reset_index())
         member = pd.concat([member, joined], ignore_index=True)
-    member = member.sort_values(["code", "cpts_id"], kind="stable").reset_index(drop=True)
+        member = member.sort_values(["code", "cpts_id"], kind="stable")  # (the rest is sorted)
+    member = member.reset_index(drop=True)
     member["code"] = member["code"].astype(object)
     return member[["code", "cpts_id", "share", "rows", "given_codes"]]

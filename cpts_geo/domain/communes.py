@@ -585,7 +585,7 @@ def validate_layer(
 
 
 
-def adjacency(communes: pd.DataFrame, *, tolerance: float = 0.0) -> pd.DataFrame:
+def adjacency(communes: pd.DataFrame, *, codes: Iterable[str] | None = None, tolerance: float = 0.0) -> pd.DataFrame:
     """Pairs of communes sharing a border (or a point) in a commune layer.
 
     Any layer of areas indexed by identifier will do (the CPTS territories too: the colouring
@@ -595,6 +595,9 @@ def adjacency(communes: pd.DataFrame, *, tolerance: float = 0.0) -> pd.DataFrame
     ----------
     communes : GeoDataFrame
         A commune layer indexed by code (any CRS: the test is topological).
+    codes : iterable of str, optional
+        Only the pairs whose ``code`` is one of these (the borders of the other communes are
+        not tested: much faster for a few communes of a large layer).
     tolerance : float, default 0
         Also neighbours when closer than this, in the layer's unit (a layer that is not a clean
         coverage leaves hairline gaps between neighbours).
@@ -610,14 +613,19 @@ def adjacency(communes: pd.DataFrame, *, tolerance: float = 0.0) -> pd.DataFrame
     >>> pairs = adjacency(load_communes(departments="61"))
     >>> sorted(pairs.loc[pairs["code"] == "61001", "neighbour"])[:3]  # Alençon
     ['61077', '61117', '61143']
+    >>> adjacency(load_communes(departments="61"), codes=["61001"])["neighbour"].tolist()[:3]
+    ['61077', '61117', '61143']
     """
     geoms = np.asarray(communes.geometry.to_numpy())
+    all_codes = communes.index.astype(str).to_numpy()
+    which = np.arange(len(geoms)) if codes is None else np.flatnonzero(
+        pd.Index(all_codes, dtype=object).isin(pd.Index(list(codes), dtype=object)))
     tree = shapely.STRtree(geoms)
     if tolerance > 0:
-        left, right = tree.query(geoms, predicate="dwithin", distance=tolerance)
+        left, right = tree.query(geoms[which], predicate="dwithin", distance=tolerance)
     else:
-        left, right = tree.query(geoms, predicate="intersects")
+        left, right = tree.query(geoms[which], predicate="intersects")
+    left = which[left]
     keep = left != right
-    codes = communes.index.astype(str).to_numpy()
-    out = pd.DataFrame({"code": codes[left[keep]], "neighbour": codes[right[keep]]})
+    out = pd.DataFrame({"code": all_codes[left[keep]], "neighbour": all_codes[right[keep]]})
     return out.sort_values(["code", "neighbour"]).reset_index(drop=True)

@@ -83,7 +83,10 @@ def department_crs(departments: pd.Series | Iterable[str]) -> pd.Series:
     ['EPSG:2154', 'EPSG:2154', 'EPSG:2975']
     """
     deps = pd.Series(departments, dtype=object)
-    return deps.map(lambda d: METRIC_CRS.get(d, MAINLAND_CRS) if isinstance(d, str) else MAINLAND_CRS)
+    codes, uniques = pd.factorize(deps)  # each distinct department once (35 000 communes, ~100 values)
+    crs = np.array([METRIC_CRS.get(d, MAINLAND_CRS) if isinstance(d, str) else MAINLAND_CRS
+                    for d in uniques] + [MAINLAND_CRS], dtype=object)
+    return pd.Series(crs[codes], index=deps.index)
 
 
 
@@ -224,7 +227,7 @@ def reproject(gdf: gpd.GeoDataFrame, crs) -> gpd.GeoDataFrame:
     """
     require_crs(gdf, "La couche")
     target = pyproj.CRS(crs)
-    out = gdf.copy()
+    out = gdf.copy(deep=False)  # (copy-on-write: the columns are shared until one changes)
     name = gdf.geometry.name
     out[name] = gpd.GeoSeries(_project(gdf.geometry.to_numpy(), gdf.crs, target), index=gdf.index, crs=target)
     return out.set_crs(target, allow_override=True)

@@ -287,33 +287,45 @@ def funding_table(
     >>> funding_table(t)["Total annuel"].tolist()
     [287500.0, 580000.0]
     """
+    import numpy as np
+
     counts: pd.Series | None = territories[members] if isinstance(members, str) else members
-    rows = []
-    for cid, rec in territories.iterrows():
-        row = {"Identifiant CPTS": cid, "Nom": rec.get("name", pd.NA),
-               "Étape": rec.get("stage", pd.NA), "Taille": rec.get("tier", pd.NA),
-               "Population": rec.get("population", pd.NA)}
-        tier = rec.get("tier")
-        if tier is None or pd.isna(tier):
-            rows.append(row)
-            continue
-        given = None if counts is None else counts.get(cid)
-        n = None if given is None or pd.isna(given) else int(given)
-        t = aci_funding(int(tier), members=n, year=year, crisis=crisis,
-                        optional_missions=optional_missions)
-        kinds = {MISSIONS[k][0]: MISSIONS[k][1] for k in MISSIONS}
-        total = t["Total"]
-        row["Fonctionnement"] = total.get(MISSIONS["operating"][0], 0.0)
-        row["Missions socle"] = sum(v for k, v in total.items() if kinds.get(k) == "socle")
-        row["Missions optionnelles"] = sum(v for k, v in total.items() if kinds.get(k) == "optionnelle")
-        row["Majoration"] = total.get("Majoration 10 % (taille 4, au moins 100 membres)", 0.0)
-        row["Total annuel"] = total["Total"]
-        row["Aide mission précoce"] = float(early_mission_aid(int(tier)))
-        rows.append(row)
-    cols = ["Identifiant CPTS", "Nom", "Étape", "Taille", "Population", "Fonctionnement",
-            "Missions socle", "Missions optionnelles", "Majoration", "Total annuel",
-            "Aide mission précoce"]
-    out = pd.DataFrame(rows, columns=cols).set_index("Identifiant CPTS")
+    ids = territories.index
+
+    def given(column: str) -> list:
+        return territories[column].tolist() if column in territories else [pd.NA] * len(ids)
+
+    out = pd.DataFrame({"Identifiant CPTS": ids.tolist(), "Nom": given("name"), "Étape": given("stage"),
+                        "Taille": given("tier"), "Population": given("population")})
+    tier = (pd.to_numeric(territories["tier"], errors="coerce") if "tier" in territories
+            else pd.Series(np.nan, index=ids)).to_numpy(dtype=float, na_value=np.nan)
+    known = ~np.isnan(tier)
+    many = np.zeros(len(ids), dtype=bool)  # at least the members of the increase (tier 4 only)
+    if counts is not None:
+        n = pd.to_numeric(counts.reindex(ids), errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+        many = (tier == 4) & (n >= _INCREASE_MEMBERS)
+    # the amounts depend only on the tier and on whether the increase applies: at most five
+    # tables, however many CPTS
+    key = np.where(known, np.nan_to_num(tier) * 2 + many, -1).astype(np.int64)
+    amounts = ["Fonctionnement", "Missions socle", "Missions optionnelles", "Majoration", "Total annuel",
+               "Aide mission précoce"]
+    values = np.full((len(ids), len(amounts)), np.nan)
+    for k in np.unique(key[known]):
+        t_k = int(k) // 2
+        total = aci_funding(t_k, members=_INCREASE_MEMBERS if k % 2 else None, year=year,
+                            crisis=crisis, optional_missions=optional_missions)["Total"]
+        kinds = {MISSIONS[m][0]: MISSIONS[m][1] for m in MISSIONS}
+        values[key == k] = [
+            total.get(MISSIONS["operating"][0], 0.0),
+            sum(v for m, v in total.items() if kinds.get(m) == "socle"),
+            sum(v for m, v in total.items() if kinds.get(m) == "optionnelle"),
+            total.get("Majoration 10 % (taille 4, au moins 100 membres)", 0.0),
+            total["Total"],
+            float(early_mission_aid(t_k)),
+        ]
+    for j, column in enumerate(amounts):
+        out[column] = values[:, j]
+    out = out.set_index("Identifiant CPTS")
     from cpts_geo.domain.metadata import layer_metadata
 
     vintage = layer_metadata(territories).population_vintage

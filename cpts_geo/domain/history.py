@@ -24,8 +24,9 @@ from typing import NamedTuple
 import numpy as np
 import pandas as pd
 
+from cpts_geo.data.communes import arrondissement_codes
 from cpts_geo.domain.codes import arrondissement_parent, is_insee_code
-from cpts_geo.domain.communes import load_arrondissements, load_communes, load_former_communes
+from cpts_geo.domain.communes import load_communes, load_former_communes
 from cpts_geo.domain.french import fold
 from cpts_geo.errors import ValidationError
 
@@ -375,7 +376,6 @@ def remap_codes(
     series = codes if isinstance(codes, pd.Series) else pd.Series(list(codes))
     series = series.astype("string")
     layer = communes if communes is not None else load_communes(crs=None)
-    arm_parent, former_parent, former_kind, other_names = _embedded_history()
     if passage is None:
         links: dict[str, set[str]] = {}
     else:
@@ -385,8 +385,13 @@ def remap_codes(
     position, uniques = pd.factorize(series, use_na_sentinel=True)
     uniq = np.asarray(uniques, dtype=object)
     layer_codes = layer.index if layer.index.dtype == object else \
-        pd.Index(layer.index.to_numpy(dtype=object, na_value=None))
+        pd.Index(layer.index.to_numpy(dtype=object, na_value=None), dtype=object)  # (else pandas infers str)
     is_current = pd.Index(uniq, dtype=object).isin(layer_codes)
+    if is_current.all() and not (position < 0).any() and cog is None and (
+            plm == "keep" or not pd.Index(uniq, dtype=object).isin(arrondissement_parent().index).any()):
+        # the usual case: every code is today's code (the history is not even read)
+        return series.copy(), pd.DataFrame(columns=_REPORT_COLUMNS).astype({"new_code": "string"})
+    arm_parent, former_parent, former_kind, other_names = _embedded_history()
     is_arm = pd.Index(uniq, dtype=object).isin(list(arm_parent))
     target = uniq.copy()  # object dtype
     target[~is_current] = None
@@ -497,7 +502,7 @@ def _from_history(code: str, links: list, current: set, names: dict) -> tuple[st
 @lru_cache(maxsize=1)
 def _embedded_history() -> tuple[dict, dict[str, set[str]], dict[str, str], pd.Series]:
     """The embedded arrondissements and former communes as look-up tables (read once)."""
-    arm = load_arrondissements(crs=None)
+    arm_names = arrondissement_codes()["name"]  # (not their layer: no geometry to decode)
     arm_parent = arrondissement_parent().to_dict()
     former = load_former_communes()
     former = former[former["code"] != former["parent"]]
@@ -507,7 +512,8 @@ def _embedded_history() -> tuple[dict, dict[str, set[str]], dict[str, str], pd.S
     for code, parent, kind in former[["code", "parent", "kind"]].itertuples(index=False):
         former_parent.setdefault(code, set()).add(parent)
         former_kind[code] = f"commune {kind}"
-    names = pd.concat([arm["name"], former.drop_duplicates("code").set_index("code")["name"]])
+    names = pd.concat([arm_names.astype(former["name"].dtype),
+                       former.drop_duplicates("code").set_index("code")["name"]])
     names = names[~names.index.duplicated(keep="first")]
     return arm_parent, former_parent, former_kind, names
 

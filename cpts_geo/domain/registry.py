@@ -35,8 +35,9 @@ from typing import NamedTuple
 import numpy as np
 import pandas as pd
 
+from cpts_geo.data.communes import arrondissement_codes
 from cpts_geo.domain.codes import arrondissement_parent
-from cpts_geo.domain.communes import load_arrondissements, load_communes
+from cpts_geo.domain.communes import load_communes
 from cpts_geo.domain.crs import require_crs
 from cpts_geo.domain.french import percent
 from cpts_geo.domain.headers import ReadTable, recognise_header, recognise_headers
@@ -295,9 +296,12 @@ def _reference(communes):
 @lru_cache(maxsize=1)
 def _embedded_reference():
     france = load_communes(crs=None)
-    arm = load_arrondissements(crs=None)
-    names = pd.concat([france["name"], arm["name"]])
+    # the names of the arrondissements only (their layer, with its geometry, is not needed)
+    arm_names = arrondissement_codes()["name"].astype(france["name"].dtype)
+    names = pd.concat([france["name"], arm_names])
     names = names[~names.index.duplicated()]
+    # object labels: looked up many times, hashed once (pandas converts Arrow strings at each look-up)
+    names.index = pd.Index(names.index.to_numpy(dtype=object), dtype=object, name=names.index.name)
     # (plain arrays first: Series.to_dict iterates Arrow strings one scalar at a time)
     name_of = dict(zip(names.index.to_numpy(dtype=object), names.to_numpy(dtype=object)))
     return france, arrondissement_parent().to_dict(), names, name_of

@@ -206,6 +206,7 @@ def build_territories(
     check_names: bool = True,
     sliver_area: float = 10_000.0,
     parts: bool = True,
+    geometry: bool = True,
 ) -> gpd.GeoDataFrame:
     """Build the CPTS territories of a registry.
 
@@ -226,6 +227,11 @@ def build_territories(
         coverage are filled when no commune lies in them.
     parts : bool, default True
         Describe the parts of territories that are not in one piece (column ``parts``).
+    geometry : bool, default True
+        Dissolve the territories. ``False`` gives their figures only (population, tier,
+        communes, departments…), without dissolving anything: a plain DataFrame without
+        ``area_km2``, ``single_part``, ``n_parts``, ``parts`` and ``geometry`` (what the ACI
+        funding of a national registry needs, in a fraction of the time).
 
     Returns
     -------
@@ -235,7 +241,8 @@ def build_territories(
         ``population`` (vintage in :func:`~cpts_geo.domain.metadata.layer_metadata`), ``n_communes``, ``departments``,
         ``regions`` (codes joined by ``", "``), ``area_km2`` (metric CRS), ``single_part``,
         ``n_parts``, ``parts`` (text, empty when in one piece), ``missing_population``
-        (communes without population, text), ``geometry``.
+        (communes without population, text), ``geometry``. With ``geometry=False``, a
+        pandas DataFrame of the same rows without the columns of the geometry.
 
     Examples
     --------
@@ -319,9 +326,35 @@ def build_territories(
             out[g] = ", ".join(text[first[g]:first[g] + count[g]])
         return pd.Series(out)
 
+    meta = layer_metadata(communes)
+    figures = {
+        "name": cpts["name"].to_numpy(),
+        "stage": cpts["stage"].to_numpy(),
+        "published_stage": _published(cpts).to_numpy(),
+        "tier": tier_of(pd.Series(population)).to_numpy(),
+        "population": np.round(population).astype("int64"),
+        "n_communes": n_communes.to_numpy().astype("int64"),
+        "departments": joined(dep_codes, dep_names).to_numpy(),
+        "regions": joined(reg_codes, reg_names).to_numpy(),
+    }
+    unknown = (np.round(population) == 0) & (np.bincount(gid[no_pop], minlength=len(ids)) > 0)
+    missing_text = missing.reindex(range(len(ids)), fill_value="").to_numpy()
+
+    def finish(out: pd.DataFrame) -> pd.DataFrame:
+        out["stage"] = out["stage"].astype(cpts["stage"].dtype)
+        out["published_stage"] = out["published_stage"].astype(_published(cpts).dtype)
+        out["tier"] = out["tier"].astype("Int64")
+        if unknown.any():  # no population known at all: no tier
+            out.loc[unknown, "tier"] = pd.NA
+        return out
+
+    if not geometry:
+        out = finish(pd.DataFrame({**figures, "missing_population": missing_text},
+                                  index=pd.Index(ids, name="cpts_id")))
+        return set_layer_metadata(out, inplace=True, population_vintage=meta.population_vintage,
+                                  cog_vintage=meta.cog_vintage, source=meta.source)
     every = units.geometry.to_numpy()  # (each access to .geometry builds a GeoSeries)
     geoms = every[pos]
-    meta = layer_metadata(communes)
     clean = meta.clean_coverage
     crs = units.crs
     # Metric work, one projection per metric CRS (mainland and each overseas department)
@@ -371,32 +404,19 @@ def build_territories(
         dissolved[sel] = union
 
     n_parts = shapely.get_num_geometries(dissolved.astype(object))
-    out = gpd.GeoDataFrame(
+    out = finish(gpd.GeoDataFrame(
         {
-            "name": cpts["name"].to_numpy(),
-            "stage": cpts["stage"].to_numpy(),
-            "published_stage": _published(cpts).to_numpy(),
-            "tier": tier_of(pd.Series(population)).to_numpy(),
-            "population": np.round(population).astype("int64"),
-            "n_communes": n_communes.to_numpy().astype("int64"),
-            "departments": joined(dep_codes, dep_names).to_numpy(),
-            "regions": joined(reg_codes, reg_names).to_numpy(),
+            **figures,
             "area_km2": area,
             "single_part": n_parts == 1,
             "n_parts": n_parts.astype("int64"),
             "parts": "",
-            "missing_population": missing.reindex(range(len(ids)), fill_value="").to_numpy(),
+            "missing_population": missing_text,
         },
         geometry=gpd.GeoSeries(dissolved, crs=crs).to_numpy(),
         crs=crs,
         index=pd.Index(ids, name="cpts_id"),
-    )
-    out["stage"] = out["stage"].astype(cpts["stage"].dtype)
-    out["published_stage"] = out["published_stage"].astype(_published(cpts).dtype)
-    out["tier"] = out["tier"].astype("Int64")
-    unknown = (np.round(population) == 0) & (np.bincount(gid[no_pop], minlength=len(ids)) > 0)
-    if unknown.any():  # no population known at all: no tier
-        out.loc[unknown, "tier"] = pd.NA
+    ))
     if parts and (~out["single_part"]).any():
         desc = territory_parts(out[~out["single_part"]], units, checked)
         text = desc.groupby("cpts_id", sort=False).apply(
@@ -532,12 +552,19 @@ def communes_with_cpts(registry, communes: gpd.GeoDataFrame, *, passage=None,
     m = m.sort_values(["code", "share", "cpts_id"], ascending=[True, False, True])
     main = m.drop_duplicates("code").set_index("code")
     total = m.groupby("code")["share"].sum()
-    # every CPTS of a commune with its share, in the order above (one pass, not a groupby-apply)
+    # every CPTS of a commune with its share, in the order above: the CPTS itself for a commune
+    # wholly in one CPTS (most of them), joined in one pass for the others
+    codes, ids, shares = m["code"].to_numpy(dtype=object), m["cpts_id"].to_numpy(dtype=object), m["share"].to_numpy()
+    alone = ~pd.Series(codes).duplicated(keep=False).to_numpy() & (shares >= 1)
+    names = pd.Series(m["name"].to_numpy(dtype=object), dtype=object)
+    labels = pd.Series(ids, dtype=object)
+    labels = labels.where(names.isna() | (names == labels), labels + " " + names.astype(str)).to_numpy(dtype=object)
+    every = pd.Series(labels[alone], index=pd.Index(codes[alone], dtype=object), dtype=object)
     parts: dict[str, list[str]] = {}
-    for code, c, nm, s in zip(m["code"].to_numpy(dtype=object), m["cpts_id"], m["name"], m["share"]):
-        who = c if nm is None or pd.isna(nm) or nm == c else f"{c} {nm}"
+    for code, who, s in zip(codes[~alone], labels[~alone], shares[~alone]):
         parts.setdefault(code, []).append(f"{who} ({percent(s, 1 if s < 0.995 else 0)})" if s < 1 else who)
-    every = pd.Series({code: " ; ".join(labels) for code, labels in parts.items()}, dtype=object)
+    if parts:
+        every = pd.concat([every, pd.Series({code: " ; ".join(v) for code, v in parts.items()}, dtype=object)])
     claims = m.groupby("code").size()
     out = units.copy()
     out["cpts_id"] = main["cpts_id"].reindex(out.index).astype("string")
@@ -553,7 +580,7 @@ def communes_with_cpts(registry, communes: gpd.GeoDataFrame, *, passage=None,
 
 
 def coverage(registry, communes: gpd.GeoDataFrame, *, passage=None,
-             check_names: bool = True) -> pd.DataFrame:
+             check_names: bool = True, layer: gpd.GeoDataFrame | None = None) -> pd.DataFrame:
     """Coverage of the communes by CPTS, by project stage.
 
     One row per stage, then ``Non couvert`` (uncovered) and ``Total``; columns ``n_cpts``,
@@ -571,6 +598,9 @@ def coverage(registry, communes: gpd.GeoDataFrame, *, passage=None,
         An INSEE passage table for old codes.
     check_names : bool, default True
         Check commune names against their codes.
+    layer : GeoDataFrame, optional
+        :func:`communes_with_cpts` of this registry on these communes, when it is already
+        computed (a command that writes it too): it is not computed again.
 
     Returns
     -------
@@ -586,7 +616,8 @@ def coverage(registry, communes: gpd.GeoDataFrame, *, passage=None,
     from cpts_geo.domain.stages import NOT_GIVEN, STAGES
 
     checked = _checked(registry, communes, passage, check_names)
-    layer = communes_with_cpts(checked, communes)
+    if layer is None:
+        layer = communes_with_cpts(checked, communes)
     pop = layer["population"].astype("Float64").fillna(0).to_numpy(dtype=float)
     member = checked.membership.merge(checked.cpts[["stage"]], left_on="cpts_id", right_index=True)
     mpos = layer.index.get_indexer(member["code"])

@@ -281,9 +281,12 @@ def _blank(table: pd.DataFrame) -> np.ndarray:
         return np.ones(len(table), dtype=bool)
     filled = np.zeros(len(table), dtype=bool)
     for k in range(table.shape[1]):
-        values = table.iloc[:, k]
+        todo = np.flatnonzero(~filled)  # the rows not yet known to hold something
+        if not len(todo):
+            break
+        values = table.iloc[:, k] if len(todo) == len(table) else table.iloc[todo, k]
         text = (values if pd.api.types.is_string_dtype(values.dtype) else values.astype("string")).str.strip()
-        filled |= (text.notna() & (text != "")).to_numpy(dtype=bool, na_value=False)
+        filled[todo] = (text.notna() & (text != "")).to_numpy(dtype=bool, na_value=False)
     return ~filled
 
 

@@ -109,6 +109,7 @@ _OS_REASONS = {
     errno.ENOTDIR: "un fichier porte le nom d'un des dossiers du chemin",
     errno.ENOENT: "dossier introuvable",
     errno.EEXIST: "un fichier porte le nom d'un des dossiers du chemin",
+    errno.EISDIR: "un dossier porte le nom du fichier",
 }
 
 

@@ -33,6 +33,7 @@ from typing import NamedTuple
 from xml.sax.saxutils import escape, quoteattr
 
 import geopandas as gpd
+import numpy as np
 import pandas as pd
 import pyproj
 
@@ -181,8 +182,10 @@ def _metric_of_rows(departments: pd.Series) -> pd.Series:
     """The metric CRS of each row from its (first) department (codes joined by ", ")."""
     from cpts_geo.domain.crs import department_crs
 
-    first = departments.fillna("").astype(str).str.split(",").str[0].str.strip()
-    return pd.Series(department_crs(first).to_numpy(), index=departments.index)
+    codes, uniques = pd.factorize(departments.fillna(""))  # each distinct value once
+    first = [str(d).split(",")[0].strip() for d in uniques]
+    crs = department_crs(first).to_numpy(dtype=object)
+    return pd.Series(crs[codes] if len(crs) else np.array([], dtype=object), index=departments.index)
 
 
 
@@ -503,14 +506,18 @@ def _metadata_text(territories: gpd.GeoDataFrame, communes, registry: str | None
 
 @contextlib.contextmanager
 def _gdal_date(date: str) -> Iterator[None]:
+    """GDAL writes ``date`` as the date of the GeoPackage (the same bytes for the same inputs),
+    and does not wait for the disk after each layer: the file is a temporary one, renamed only
+    once complete (:func:`cpts_geo.io.files.atomic_path`)."""
     import pyogrio
 
-    old = pyogrio.get_gdal_config_option("OGR_CURRENT_DATE")
-    pyogrio.set_gdal_config_options({"OGR_CURRENT_DATE": date})
+    wanted = {"OGR_CURRENT_DATE": date, "OGR_SQLITE_SYNCHRONOUS": "OFF"}
+    old = {key: pyogrio.get_gdal_config_option(key) for key in wanted}
+    pyogrio.set_gdal_config_options(wanted)
     try:
         yield
     finally:
-        pyogrio.set_gdal_config_options({"OGR_CURRENT_DATE": old})
+        pyogrio.set_gdal_config_options(old)
 
 
 _DESCRIPTIONS = {"cpts": "Territoires des CPTS", "communes": "Communes et leur CPTS",
@@ -610,7 +617,7 @@ def _write_layers(path: Path, kind: str, layers, note: str, meta, date: str) -> 
                     f"{k} : {v}" for k, v in meta.items())
                 # GeoPackage 1.2: read without a warning by the QGIS/GDAL versions still in service
                 options = {"dataset_options": {"VERSION": "1.2"}} if i == 0 else {}
-                frame.to_file(tmp, layer=name, driver="GPKG", engine="pyogrio",
+                frame.to_file(tmp, layer=name, driver="GPKG", engine="pyogrio", use_arrow=True,
                               layer_options={"DESCRIPTION": desc, "IDENTIFIER": name,
                                              "GEOMETRY_NAME": "geom", "FID": "fid"},
                               layer_metadata=meta, **options)

@@ -187,6 +187,8 @@ def write_xlsx(path: str | Path, sheets: Mapping[str, pd.DataFrame] | pd.DataFra
                 finite = finite[np.isfinite(finite)]
                 d = _decimals(finite) if len(finite) else 2
                 formats.append("#,##0" + ("." + "0" * d if d else ""))
+            elif _whole_numbers(values):  # integers with missing values (an object column)
+                formats.append("#,##0")
             else:
                 formats.append("@")
         widths = [len(h) for h in headers]
@@ -204,6 +206,8 @@ def write_xlsx(path: str | Path, sheets: Mapping[str, pd.DataFrame] | pd.DataFra
                     value = float(value)
                 elif not isinstance(value, (int, float, str)):
                     value = str(value)
+                if formats[j] == "@" and not isinstance(value, str):
+                    value = str(value)  # a text column: a number in it is typed as text
                 if isinstance(value, str):
                     if len(value) > EXCEL_CELL_LIMIT:
                         too_long.append({"row": i, "problem": f"feuille « {ws.title} », colonne "
@@ -247,6 +251,14 @@ def write_xlsx(path: str | Path, sheets: Mapping[str, pd.DataFrame] | pd.DataFra
         wb.save(tmp)
         _reproducible(tmp)
     return path
+
+
+
+def _whole_numbers(values: pd.Series) -> bool:
+    """Whether an object column holds only integers (and missing values), e.g. tiers with gaps."""
+    given = values.dropna()
+    return len(given) > 0 and all(isinstance(v, (int, np.integer)) and not isinstance(v, (bool, np.bool_))
+                                  for v in given)
 
 
 

@@ -72,6 +72,7 @@ __all__ = [
     "draft_registry",
     "portrait",
     "portrait_context",
+    "portrait_file_names",
     "portrait_tables",
     "portraits",
     "render_html",
@@ -371,13 +372,25 @@ def _main_area(codes_pop: pd.DataFrame, column: str) -> str:
 
 
 
+def _touching(frame, geom):
+    """The rows of ``frame`` whose geometry intersects ``geom``, in their order: through the
+    spatial index of ``frame`` (built once, kept by geopandas for the whole batch), not by
+    testing each of the 35 000 communes or 1 250 territories of a national registry."""
+    hits = frame.sindex.query(geom, predicate="intersects")
+    return frame.iloc[np.sort(hits)]
+
+
+
 def _identity(ctx, cid, figs, srcs):
+    from cpts_geo.domain.codes import positions
     from cpts_geo.domain.tiers import TIER_LABELS, TIER_RULES
 
     t = ctx.territories.loc[cid]
     vintage = _metadata(ctx.territories).population_vintage
     member = ctx.checked.membership[ctx.checked.membership["cpts_id"] == cid]
-    com = ctx.layer.loc[ctx.layer.index.intersection(member["code"])]
+    # (a pyarrow look-up: pandas' intersection converts the layer's 35 000 codes at each call)
+    found = positions(ctx.layer.index, member["code"])
+    com = ctx.layer.iloc[np.unique(found[found >= 0])]  # in the layer's order
     facts = [("Identifiant", str(cid)), ("Étape du projet", str(t["stage"]))]
     pop = _fig(figs, "population.cpts.layer", t["population"])
     facts.append((f"Population municipale {vintage}", pop))
@@ -402,14 +415,14 @@ def _identity(ctx, cid, figs, srcs):
     facts.append(("Régions", reg_text))
     geom = ctx.territories.geometry.loc[cid]
     terr = ctx.territories
-    near = terr[terr.intersects(geom)].drop(index=cid, errors="ignore") if not geom.is_empty else terr.iloc[:0]
+    near = _touching(terr, geom).drop(index=cid, errors="ignore") if not geom.is_empty else terr.iloc[:0]
     if len(near):
         facts.append(("CPTS voisines", "; ".join(f"{n} ({s})" for n, s in zip(near["name"], near["stage"]))))
     else:
         facts.append(("CPTS voisines", "aucune dans le registre" if not ctx.draft else
                       "aucun registre fourni (périmètre en projet)"))
-    white = ctx.layer[~ctx.layer["covered"]]
-    white = white[white.intersects(geom)] if not geom.is_empty else white.iloc[:0]
+    white = _touching(ctx.layer, geom) if not geom.is_empty else ctx.layer.iloc[:0]
+    white = white[~white["covered"]]
     if len(white):
         shown = ", ".join(white.sort_values("population", ascending=False)["name"].astype(str).head(12))
         more = f" et {len(white) - 12} autre(s)" if len(white) > 12 else ""
@@ -460,20 +473,22 @@ def _map_png(ctx, cid, *, dpi: int = 170) -> bytes:
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
-    from cpts_geo.domain.crs import metric_crs
+    from cpts_geo.domain.crs import metric_crs_of
     from cpts_geo.render.plotting import _scale_bar, label_territories, plot_stages
 
     terr = ctx.territories
     target = terr.loc[[cid]]
-    crs = metric_crs(ctx.layer[ctx.layer["cpts_id"] == cid].iloc[:1])
+    # the metric CRS of the territory's department (a CPTS made only of a commune shared with
+    # other CPTS has no commune of its own in the layer)
+    crs = metric_crs_of(str(terr.at[cid, "departments"]).split(", ")[0])
     tm = target.to_crs(crs)
     x0, y0, x1, y1 = tm.total_bounds
     half = max(x1 - x0, y1 - y0) * 0.6 + 3000  # the CPTS and a margin
     cx, cy = (x0 + x1) / 2, (y0 + y1) / 2
     view = shapely.box(cx - half * 1.16, cy - half, cx + half * 1.16, cy + half)
     box = shapely.box(*gpd.GeoSeries([view], crs=crs).to_crs(ctx.layer.crs).total_bounds)
-    around = ctx.layer[ctx.layer.intersects(box)]
-    near = terr[terr.intersects(box)]
+    around = _touching(ctx.layer, box)
+    near = _touching(terr, box)
     # a Figure outside pyplot: geopandas' plt.draw() after each layer then redraws nothing
     fig = Figure(figsize=(7.6, 4.6))
     FigureCanvasAgg(fig)
@@ -1465,7 +1480,8 @@ def _file_hash(path: Path) -> str:
 
 
 
-def _inputs_hash(ctx: PortraitContext, cid: str, params: dict, extra: Iterable) -> str:
+def _inputs_hash(ctx: PortraitContext, params: dict, extra: Iterable) -> str:
+    """The hash of what every portrait of a batch is made from (computed once per batch)."""
     from cpts_geo import __version__
 
     h = hashlib.sha256()
@@ -1478,6 +1494,88 @@ def _inputs_hash(ctx: PortraitContext, cid: str, params: dict, extra: Iterable) 
         if frame is not None:
             h.update(pd.util.hash_pandas_object(frame, index=True).values.tobytes())
     return h.hexdigest()
+
+
+#: File names a portrait never takes: the batch's own index, and the device names Windows
+#: reserves (whatever the extension).
+_RESERVED_NAMES = frozenset({"index", "con", "prn", "aux", "nul", *(f"com{i}" for i in range(10)),
+                             *(f"lpt{i}" for i in range(10))})
+
+
+_LONGEST_NAME = 80
+
+
+def portrait_file_names(ids: Iterable) -> dict[str, str]:
+    """The file name (without extension) of each CPTS's portrait: one per CPTS, never shared.
+
+    The name is the id in lower-case ASCII (:func:`cpts_geo.render.batch.slug`). Two ids that
+    would give the same name (``A`` and ``a``, ``É-1`` and ``E 1``: on a disk that ignores case
+    they are one file) each get the start of a hash of their exact id after it, as does an id
+    that would give ``index`` or a name Windows reserves; the names depend on the ids of the
+    registry only, not on the order nor on the region written.
+
+    Parameters
+    ----------
+    ids : iterable
+        The CPTS ids of the registry (every one, so that a name does not change with the
+        region written).
+
+    Returns
+    -------
+    dict
+        File name by id (``str(id)``).
+
+    Examples
+    --------
+    >>> names = portrait_file_names(["HDF-01", "A", "a"])
+    >>> names["HDF-01"], names["A"] != names["a"], names["a"].startswith("a-")
+    ('hdf-01', True, True)
+    """
+    ids = list(dict.fromkeys(str(i) for i in ids))
+    base = {i: _safe(i)[:_LONGEST_NAME].strip("-") or "cpts" for i in ids}
+    taken = pd.Series(list(base.values()), dtype=object).value_counts()
+
+    def hashed(i: str, n: int) -> str:
+        return f"{base[i]}-{hashlib.sha256(i.encode('utf-8')).hexdigest()[:n]}"
+
+    names = {i: hashed(i, 8) if taken[b] > 1 or b in _RESERVED_NAMES else b for i, b in base.items()}
+    n = 8
+    while len(set(names.values())) < len(names):  # a plain name equal to a hashed one
+        n += 8
+        seen = pd.Series(list(names.values()), dtype=object).value_counts()
+        names = {i: hashed(i, n) if seen[v] > 1 else v for i, v in names.items()}
+    return names
+
+
+
+def _reason(err: BaseException) -> str:
+    """Why a portrait could not be made, in one French line."""
+    from cpts_geo.io.formats import OutputError, os_reason
+
+    if isinstance(err, OSError) and not isinstance(err, OutputError):
+        where = getattr(err, "filename2", None) or err.filename  # a rename: the final name
+        return f"écriture impossible ({os_reason(err)})" + (f" : {where}" if where else "")
+    if isinstance(err, (ValueError, OSError)) and str(err):
+        return " ".join(str(err).split())
+    return f"erreur interne ({type(err).__name__} : {' '.join(str(err).split())})"
+
+
+
+def _region_ids(ctx: PortraitContext, region: str) -> list:
+    """The CPTS of the registry with a unit (commune or arrondissement) in the region, in order."""
+    from cpts_geo.domain.codes import city_of
+    from cpts_geo.domain.communes import region_code
+
+    code = region_code(region)
+    m = ctx.checked.membership
+    # an arrondissement is in the region of its city (the layer holds the city)
+    commune = city_of(pd.Series(m["code"].to_numpy(dtype=object), dtype=object))
+    in_region = commune.map(ctx.france["region"].astype(object)).to_numpy(dtype=object) == code
+    touching = set(m.loc[in_region, "cpts_id"])
+    ids = [i for i in ctx.checked.cpts.index if i in touching]
+    if not ids:
+        raise ValueError(f"Aucune CPTS du registre n'a de commune dans la région {code}.")
+    return ids
 
 
 
@@ -1496,14 +1594,17 @@ def portraits(
 
     A portrait is skipped when its HTML file is there with the content hash recorded in
     ``out/manifest.json`` and the hash of its inputs (registry rows, parameters, files given,
-    package version) is unchanged; every file is written atomically.
+    package version) is unchanged; every file is written atomically. Each CPTS has its own
+    file (:func:`portrait_file_names`). A CPTS whose portrait fails does not stop the batch:
+    its row says « échec » with the reason (in the index too), the others are written.
 
     Parameters
     ----------
     out : path
         Folder written.
     region : str, optional
-        Region code or name: the CPTS with communes in it (default: every CPTS).
+        Region code or name: the CPTS with communes (or arrondissements) in it (default:
+        every CPTS).
     pdf, force, progress, **options
         PDF too; redo every portrait; progress messages (``None``: silent); as for
         :func:`build_portrait`.
@@ -1511,21 +1612,14 @@ def portraits(
     Returns
     -------
     pandas.DataFrame
-        One row per CPTS: ``Identifiant``, ``Nom``, ``Fichier``, ``État``.
+        One row per CPTS: ``Identifiant``, ``Nom``, ``Fichier``, ``État`` (« écrit »,
+        « inchangé » or « échec »), ``Raison`` (why it failed, empty otherwise).
     """
-    from cpts_geo.domain.communes import region_code
-
     ctx = context if context is not None else portrait_context(registry)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    ids = list(ctx.checked.cpts.index)
-    if region is not None:
-        code = region_code(region)
-        codes = set(ctx.france.index[ctx.france["region"] == code])
-        m = ctx.checked.membership
-        ids = [i for i in ids if i in set(m.loc[m["code"].isin(codes), "cpts_id"])]
-        if not ids:
-            raise ValueError(f"Aucune CPTS du registre n'a de commune dans la région {code}.")
+    ids = list(ctx.checked.cpts.index) if region is None else _region_ids(ctx, region)
+    files = portrait_file_names(ctx.checked.cpts.index)
     manifest_path = out / "manifest.json"
     manifest = json.loads(manifest_path.read_text(encoding="utf-8")) if manifest_path.exists() else {}
     params = {k: v for k, v in options.items() if k not in ("supply", "flows", "indicators", "ages")}
@@ -1533,32 +1627,42 @@ def portraits(
     from cpts_geo.indicators.supply import supply_table
 
     extra = [supply_table(options.get("supply"))] + [options.get(k) for k in ("flows", "indicators", "ages")]
+    digest = _inputs_hash(ctx, params, extra)  # the same inputs for every portrait of the batch
+    names = ctx.checked.cpts["name"]
     rows = []
     t0 = time.perf_counter()
     n = len(ids)
     for i, cid in enumerate(ids, start=1):
-        name = str(ctx.checked.cpts.at[cid, "name"])
-        path = out / f"{_safe(cid)}.html"
-        digest = _inputs_hash(ctx, cid, params, extra)
+        name = str(names.at[cid])
+        path = out / f"{files[str(cid)]}.html"
         entry = manifest.get(str(cid), {})
         done = (not force and entry.get("inputs") == digest and path.exists()
                 and entry.get("html") == _file_hash(path)
                 and (not pdf or (path.with_suffix(".pdf").exists()
                                  and entry.get("pdf") == _file_hash(path.with_suffix(".pdf")))))
+        reason = ""
         if done:
             status = "inchangé"
         else:
-            res = portrait(cid, path, pdf=pdf, context=ctx, **options)
-            manifest[str(cid)] = {"inputs": digest, "html": _file_hash(path),
-                                  "pdf": _file_hash(res.pdf) if res.pdf else None}
-            atomic_write_text(manifest_path, json.dumps(manifest, ensure_ascii=False, indent=1))
-            status = "écrit"
-        rows.append({"Identifiant": str(cid), "Nom": name, "Fichier": path.name, "État": status})
+            try:
+                res = portrait(cid, path, pdf=pdf, context=ctx, **options)
+            except Exception as err:  # one CPTS never stops the batch: said in the index and summary
+                status, reason = "échec", _reason(err)
+                if manifest.pop(str(cid), None) is not None:
+                    atomic_write_text(manifest_path, json.dumps(manifest, ensure_ascii=False, indent=1))
+            else:
+                manifest[str(cid)] = {"inputs": digest, "html": _file_hash(path),
+                                      "pdf": _file_hash(res.pdf) if res.pdf else None}
+                atomic_write_text(manifest_path, json.dumps(manifest, ensure_ascii=False, indent=1))
+                status = "écrit"
+        rows.append({"Identifiant": str(cid), "Nom": name, "Fichier": path.name, "État": status,
+                     "Raison": reason})
         if progress:
             bar = "#" * round(20 * i / n)
-            progress(f"[{bar:<20}] {i}/{n} {cid} : portrait {status} "
+            said = f"portrait {status}" if status != "échec" else f"ÉCHEC ({reason})"
+            progress(f"[{bar:<20}] {i}/{n} {cid} : {said} "
                      f"({number(time.perf_counter() - t0, 1)} s)")
-    table = pd.DataFrame(rows)
+    table = pd.DataFrame(rows, columns=["Identifiant", "Nom", "Fichier", "État", "Raison"])
     _index(out, table, ctx.illustrative, pdf)
     return table
 
@@ -1567,13 +1671,20 @@ def portraits(
 def _index(out: Path, table: pd.DataFrame, illustrative: bool, pdf: bool) -> None:
     items = []
     for r in table.itertuples(index=False):
+        if r.État == "échec":
+            items.append(f"<li class=\"failed\">{html.escape(r.Identifiant)} : {html.escape(r.Nom)} — "
+                         f"<strong>portrait non écrit</strong> : {html.escape(r.Raison)}</li>")
+            continue
         link = f'<a href="{html.escape(r.Fichier)}">{html.escape(r.Nom)}</a>'
         extra = (f' — <a href="{html.escape(Path(r.Fichier).with_suffix(".pdf").name)}">PDF</a>'
                  if pdf and (out / Path(r.Fichier).with_suffix(".pdf")).exists() else "")
         items.append(f"<li>{html.escape(r.Identifiant)} : {link}{extra}</li>")
     note = ("<p class=\"illustrative\">Registre ILLUSTRATIF : compositions fictives.</p>"
             if illustrative else "")
+    failed = int((table["État"] == "échec").sum())
+    count = f"{number(len(table) - failed, sep=SEP)} portrait(s)" + (
+        f", {number(failed, sep=SEP)} en échec (liste ci-dessous, sans lien)" if failed else "")
     page = ("<!DOCTYPE html><html lang=\"fr\"><head><meta charset=\"utf-8\"><title>Portraits des CPTS"
             f"</title><style>{_css()}</style></head><body><h1>Portraits des CPTS</h1>{note}"
-            f"<p>{number(len(table), sep=SEP)} portrait(s).</p><ul>{''.join(items)}</ul></body></html>\n")
+            f"<p>{count}.</p><ul>{''.join(items)}</ul></body></html>\n")
     atomic_write_text(out / "index.html", page)

@@ -555,25 +555,45 @@ def commune_destinations(flows: pd.DataFrame, membership: pd.DataFrame) -> pd.Da
     >>> commune_destinations(flows, members)[["cpts_id", "main_destination", "main_share"]].values.tolist()
     [['X', 'Y', 0.7], ['Y', 'Y', 0.9]]
     """
-    u = _expand(flows, membership)
-    mem = _check_membership(membership)
+    return _commune_destinations(_expand(flows, membership), _check_membership(membership))
+
+
+
+def _label_ranks(labels) -> np.ndarray:
+    """The rank of each label in text order (to sort on integers as on the labels)."""
+    values = np.asarray(labels, dtype=object)
+    rank = np.empty(len(values), dtype=np.int64)
+    rank[np.argsort(values, kind="stable")] = np.arange(len(values))
+    return rank
+
+
+
+def _commune_destinations(u: _Units, mem: pd.DataFrame) -> pd.DataFrame:
+    """:func:`commune_destinations` on flows already expanded (integer keys, no text per row)."""
     k = len(u.cpts)
     main_of = (mem.sort_values("share", ascending=False, kind="stable")
                .drop_duplicates("code").set_index("code")["cpts_id"])
     n_of = mem.groupby("code")["cpts_id"].size()
-    frame = pd.DataFrame({"c": u.o_com, "d": u.d_unit, "w": u.w})
-    agg = frame.groupby(["c", "d"], sort=False)["w"].sum().reset_index()
+    # (commune, destination unit) pairs as one integer: one group-by key, groups in order of
+    # first appearance, each summed in the order of the rows (as a group-by of both columns)
+    pair = u.o_com.astype(np.int64) * (k + 2) + (u.d_unit + 1)
+    agg = pd.Series(u.w).groupby(pair, sort=False).sum()
+    key = agg.index.to_numpy()
+    c, d = key // (k + 2), key % (k + 2) - 1
+    agg = pd.DataFrame({"c": c, "d": d, "w": agg.to_numpy()})
     total = agg.groupby("c")["w"].sum()
     # own volume: to any CPTS the commune belongs to
-    mem_pairs = set(zip(u.codes.get_indexer(mem["code"].to_numpy(dtype=object)),
-                        u.cpts.get_indexer(mem["cpts_id"].to_numpy(dtype=object))))
-    own_mask = np.fromiter(((c, d) in mem_pairs for c, d in zip(agg["c"], agg["d"])),
-                           dtype=bool, count=len(agg))
+    mem_com = u.codes.get_indexer(mem["code"].to_numpy(dtype=object))
+    mem_unit = u.cpts.get_indexer(mem["cpts_id"].to_numpy(dtype=object))
+    mem_key = mem_com.astype(np.int64) * (k + 2) + (mem_unit + 1)
+    own_mask = np.isin(key, mem_key[(mem_com >= 0) & (mem_unit >= 0)])
     own = agg[own_mask].groupby("c")["w"].sum()
     labels = np.array([*u.cpts, UNCOVERED], dtype=object)
-    agg["label"] = labels[np.where(agg["d"] >= 0, agg["d"], k)]
+    label_of = np.where(d >= 0, d, k)
+    agg["label"] = labels[label_of]
+    agg["rank"] = _label_ranks(labels)[label_of]  # ties: the first label in text order
     agg["own"] = own_mask
-    best = (agg.sort_values(["c", "w", "own", "label"], ascending=[True, False, False, True])
+    best = (agg.sort_values(["c", "w", "own", "rank"], ascending=[True, False, False, True])
             .drop_duplicates("c").set_index("c"))
     origins = pd.unique(u.o_com)
     seen = set(u.codes[origins])
@@ -649,57 +669,74 @@ def coherence_flags(
     >>> coherence_flags(flows, members, layer)[["flag", "suggested_cpts"]].values.tolist()
     [['résidents soignés surtout dans une autre CPTS', 'A'], ['commune non couverte : rattachement suggéré', 'A']]
     """
-    dest = commune_destinations(flows, membership)
+    u = _expand(flows, membership)  # once for the destinations and the volumes to each CPTS
     mem = _check_membership(membership)
+    dest = _commune_destinations(u, mem)
     communes = commune_units(communes, mem["code"])
     names = _names_of(communes)
-    pairs = adjacency(communes)
-    cpts_of = mem.groupby("code")["cpts_id"].agg(set)
-    pairs["cpts"] = pairs["neighbour"].map(cpts_of)
-    pairs = pairs.dropna(subset=["cpts"]).explode("cpts")
-    adjacent = pairs.groupby("code")["cpts"].agg(set)
-    # volume from each commune to each CPTS
-    u = _expand(flows, membership)
-    to_cpts = pd.DataFrame({"code": u.codes.to_numpy(dtype=object)[u.o_com],
-                            "cpts": np.array([*u.cpts, None], dtype=object)[
-                                np.where(u.d_unit >= 0, u.d_unit, len(u.cpts))],
-                            "w": u.w}).dropna(subset=["cpts"])
-    to_cpts = to_cpts.groupby(["code", "cpts"])["w"].sum()
-    rows = []
+    k = len(u.cpts)
+    layer_codes = pd.Index(communes.index.astype(str).to_numpy(dtype=object), dtype=object)
+    member_codes = pd.Index(mem["code"].to_numpy(dtype=object), dtype=object)
+    own_pairs = set(zip(mem["code"].to_numpy(dtype=object), mem["cpts_id"].to_numpy(dtype=object)))
+    # member communes whose residents mostly go to another CPTS (not one of their own)
     member = dest[dest["cpts_id"].notna()]
     other = member[(member["main_destination"] != member["cpts_id"])
                    & (member["main_destination"] != UNCOVERED)
                    & member["main_destination"].notna()
                    & (member["main_share"] >= min_share)]
-    own_sets = mem.groupby("code")["cpts_id"].agg(set)
-    for code, rec in other.iterrows():
-        if rec["main_destination"] in own_sets.get(code, set()):
-            continue  # split commune going to another of its own CPTS
-        rows.append({"code": code, "cpts_id": rec["cpts_id"],
-                     "flag": "résidents soignés surtout dans une autre CPTS",
-                     "suggested_cpts": rec["main_destination"],
-                     "suggested_volume": rec["main_volume"]})
-    uncovered = [c for c in communes.index.astype(str) if c not in own_sets.index]
-    with_flows = set(to_cpts.index.get_level_values(0))
-    for code in uncovered:
-        near = adjacent.get(code, set())
-        best, vol = None, 0.0
-        if code in with_flows:
-            cand = to_cpts.loc[code]
-            cand = cand[cand.index.isin(near) & (cand > 0)]
-            if len(cand):
-                cand = cand.sort_index().sort_values(ascending=False, kind="stable")
-                best, vol = cand.index[0], float(cand.iloc[0])
-        if best is not None:
-            flag = "commune non couverte : rattachement suggéré"
-        elif not near:
-            flag = "commune non couverte, sans CPTS limitrophe"
-        else:
-            flag = "commune non couverte, aucun flux vers une CPTS limitrophe"
-        rows.append({"code": code, "cpts_id": None, "flag": flag, "suggested_cpts": best,
-                     "suggested_volume": vol if best is not None else np.nan})
-    out = pd.DataFrame(rows, columns=["code", "cpts_id", "flag", "suggested_cpts",
-                                      "suggested_volume"]).set_index("code")
+    other_codes = other.index.to_numpy(dtype=object)
+    other_dest = other["main_destination"].to_numpy(dtype=object)
+    other = other[np.fromiter(((c, d) not in own_pairs for c, d in zip(other_codes, other_dest)), dtype=bool,
+                              count=len(other))]
+    uncovered = layer_codes[~layer_codes.isin(member_codes)]
+    # the CPTS adjacent to each commune asked about (a member of it shares a border or a point)
+    asked = uncovered.union(pd.Index(other.index.to_numpy(dtype=object), dtype=object), sort=False)
+    pairs = adjacency(communes, codes=asked)
+    pairs = pairs.merge(mem[["code", "cpts_id"]].rename(columns={"code": "neighbour", "cpts_id": "cpts"}),
+                        on="neighbour")[["code", "cpts"]].drop_duplicates()
+    pair_codes, pair_cpts = pairs["code"].to_numpy(dtype=object), pairs["cpts"].to_numpy(dtype=object)
+    adjacent_pairs = set(zip(pair_codes, pair_cpts))
+    with_neighbour = set(pair_codes)
+    # the same pairs as integers (commune in u.codes, CPTS in u.cpts)
+    pair_com, pair_unit = u.codes.get_indexer(pair_codes), u.cpts.get_indexer(pair_cpts)
+    adjacent_keys = (pair_com.astype(np.int64) * max(k, 1) + pair_unit)[(pair_com >= 0) & (pair_unit >= 0)]
+    # volume from each uncovered commune to each CPTS (summed in the order of the rows, as a
+    # group-by of the text codes would)
+    n_codes = len(u.codes)
+    is_uncovered = np.zeros(n_codes + 1, dtype=bool)
+    pos = u.codes.get_indexer(uncovered)
+    is_uncovered[pos[pos >= 0]] = True
+    rows = np.flatnonzero(is_uncovered[u.o_com] & (u.d_unit >= 0))
+    key = u.o_com[rows].astype(np.int64) * k + u.d_unit[rows]
+    to_cpts = pd.Series(u.w[rows]).groupby(key).sum()
+    near = np.isin(to_cpts.index.to_numpy(), adjacent_keys) & (to_cpts.to_numpy() > 0)
+    to_cpts = to_cpts[near]
+    cand = pd.DataFrame({"com": to_cpts.index.to_numpy() // max(k, 1), "unit": to_cpts.index.to_numpy() % max(k, 1),
+                         "w": to_cpts.to_numpy()})
+    cand["code"] = u.codes.to_numpy(dtype=object)[cand["com"].to_numpy()]
+    cand["cpts"] = u.cpts.to_numpy(dtype=object)[cand["unit"].to_numpy()]
+    cand = cand.assign(rank=_label_ranks(u.cpts)[cand["unit"].to_numpy()])
+    # the largest volume; ties: the first CPTS in text order
+    best = (cand.sort_values(["com", "w", "rank"], ascending=[True, False, True], kind="stable")
+            .drop_duplicates("com").set_index("code"))
+    best_cpts = best["cpts"].reindex(uncovered).to_numpy(dtype=object)
+    best_volume = best["w"].reindex(uncovered).to_numpy(dtype=float)
+    suggested = pd.notna(best_cpts)
+    has_near = np.fromiter((c in with_neighbour for c in uncovered), dtype=bool, count=len(uncovered))
+    flag = np.where(suggested, "commune non couverte : rattachement suggéré",
+                    np.where(has_near, "commune non couverte, aucun flux vers une CPTS limitrophe",
+                             "commune non couverte, sans CPTS limitrophe"))
+    out = pd.DataFrame({
+        "code": np.concatenate([other.index.to_numpy(dtype=object), uncovered.to_numpy(dtype=object)]),
+        "cpts_id": np.concatenate([other["cpts_id"].to_numpy(dtype=object),
+                                   np.full(len(uncovered), None, dtype=object)]),
+        "flag": np.concatenate([np.full(len(other), "résidents soignés surtout dans une autre CPTS",
+                                        dtype=object), flag.astype(object)]),
+        "suggested_cpts": np.concatenate([other["main_destination"].to_numpy(dtype=object),
+                                          np.where(suggested, best_cpts, None)]),
+        "suggested_volume": np.concatenate([other["main_volume"].to_numpy(dtype=float),
+                                            np.where(suggested, best_volume, np.nan)]),
+    }, columns=["code", "cpts_id", "flag", "suggested_cpts", "suggested_volume"]).set_index("code")
     out.index = out.index.astype("string")
     d = dest.reindex(out.index)
     out["name"] = [names.get(c) for c in out.index]
@@ -712,7 +749,7 @@ def coherence_flags(
     out["suggested_share"] = _safe_div(out["suggested_volume"].to_numpy(dtype=float),
                                        out["resident_volume"].to_numpy())
     out["suggested_adjacent"] = [
-        (s in adjacent.get(c, set())) if isinstance(s, str) else pd.NA
+        ((c, s) in adjacent_pairs) if isinstance(s, str) else pd.NA
         for c, s in zip(out.index, out["suggested_cpts"])]
     out["cpts_id"] = out["cpts_id"].astype("string")
     out["suggested_cpts"] = out["suggested_cpts"].astype("string")
