@@ -19,7 +19,7 @@ import re
 from collections.abc import Iterable, Mapping
 from functools import lru_cache
 from pathlib import Path
-from typing import NamedTuple
+from typing import NamedTuple, TypeAlias
 
 import numpy as np
 import pandas as pd
@@ -40,6 +40,10 @@ __all__ = [
     "rebase_counts",
     "remap_codes",
 ]
+
+#: What a ``passage=`` argument may be: a table read by :func:`cpts_geo.io.read_passage_table`,
+#: links ``{old code: {successor codes}}``, or a path (refused with the name of the reader to use).
+Passage: TypeAlias = "pd.DataFrame | Mapping[str, set[str]] | str | Path | None"
 
 #: COG vintages covered by the embedded INSEE passage table (gescodgeo 2025.1).
 HISTORY_YEARS = tuple(range(2008, 2026))
@@ -324,7 +328,7 @@ def remap_codes(
     codes: pd.Series | Iterable[str],
     *,
     communes: pd.DataFrame | None = None,
-    passage: pd.DataFrame | str | Path | dict | None = None,
+    passage: Passage = None,
     plm: str = "keep",
     cog: int | None = None,
 ) -> tuple[pd.Series, pd.DataFrame]:
@@ -553,7 +557,7 @@ def closest_names(
     return out[:n]
 
 
-def passage_links(passage: pd.DataFrame | Mapping[str, set[str]]) -> dict[str, set[str]]:
+def passage_links(passage: pd.DataFrame | Mapping[str, set[str]] | str | Path) -> dict[str, set[str]]:
     """Read an INSEE commune passage table into ``{old code: {successor codes}}``.
 
     Three layouts are recognised:
