@@ -15,14 +15,25 @@ matched, and a count per kind of change. :func:`changes_layer` puts the changes 
 from __future__ import annotations
 
 from pathlib import PurePath
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple, TypeAlias
 
 import numpy as np
 import pandas as pd
 
 from cpts_geo.domain.codes import is_in
 from cpts_geo.domain.french import fold, number
-from cpts_geo.domain.registry import CheckedRegistry, registry_table, validate_registry
+from cpts_geo.domain.registry import CheckedRegistry, RegistryRead, registry_table, validate_registry
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable
+
+    import geopandas as gpd
+
+    from cpts_geo.domain.history import Passage
+    from cpts_geo.domain.stages import StageWordings
+
+#: A registry as :func:`compare_registries` takes it.
+_Registry: TypeAlias = "pd.DataFrame | RegistryRead | CheckedRegistry"
 
 __all__ = [
     "CHANGES",
@@ -84,9 +95,9 @@ class RegistryComparison(NamedTuple):
 
 
 
-def _checked(registry, communes, passage, which: str = "", stages=None) -> CheckedRegistry:
+def _checked(registry: _Registry, communes: pd.DataFrame | None, passage: Passage, which: str = "",
+             stages: StageWordings | None = None) -> CheckedRegistry:
     """The registry validated; an error names the registry it comes from (ancien/nouveau, its file)."""
-    from cpts_geo.domain.registry import RegistryRead
     from cpts_geo.errors import ValidationError
 
     if isinstance(registry, CheckedRegistry):
@@ -102,7 +113,8 @@ def _checked(registry, communes, passage, which: str = "", stages=None) -> Check
 
 
 
-def _validated(registry, communes, passage, stages) -> CheckedRegistry:
+def _validated(registry: pd.DataFrame | RegistryRead, communes: pd.DataFrame | None, passage: Passage,
+               stages: StageWordings | None) -> CheckedRegistry:
     reg = registry_table(registry).registry
     if len(reg) == 0:  # an empty listing: every CPTS of the other one is created (or dissolved)
         from cpts_geo.domain.stages import STAGE_DTYPE
@@ -121,7 +133,7 @@ def _validated(registry, communes, passage, stages) -> CheckedRegistry:
 
 
 
-def _departments(codes) -> np.ndarray:
+def _departments(codes: pd.Series | np.ndarray) -> np.ndarray:
     """The department of each commune or arrondissement code."""
     from cpts_geo.domain.codes import department_of
 
@@ -163,7 +175,7 @@ def _split_field(checked: CheckedRegistry, field: tuple[str, ...]) -> tuple[Chec
 
 
 
-def _stage_value(rec) -> str:
+def _stage_value(rec: pd.Series) -> str:
     """A stage in a change row: the stage, with the wording as published when it differs."""
     stage = str(rec["stage"])
     published = rec.get("published_stage")
@@ -175,7 +187,7 @@ def _stage_value(rec) -> str:
 
 def _same_vocabulary(o: CheckedRegistry, n: CheckedRegistry) -> bool:
     """Whether the two registries word their stages with the same vocabulary."""
-    def words(c):
+    def words(c: CheckedRegistry) -> set[str] | None:
         col = c.cpts.get("published_stage")
         if col is None or not isinstance(col.dtype, pd.CategoricalDtype):
             return None
@@ -186,7 +198,7 @@ def _same_vocabulary(o: CheckedRegistry, n: CheckedRegistry) -> bool:
 
 
 
-def _name_key(name) -> str:
+def _name_key(name: object) -> str:
     """A CPTS name for matching: no case, accents, punctuation, « CPTS » or articles."""
     text = str(name).replace("œ", "oe").replace("Œ", "OE").replace("æ", "ae").replace("Æ", "AE")
     words = fold(text).split()
@@ -242,15 +254,15 @@ def _match(old: CheckedRegistry, new: CheckedRegistry, min_jaccard: float) -> pd
 
 
 def compare_registries(
-    old,
-    new,
+    old: _Registry,
+    new: _Registry,
     communes: pd.DataFrame | None = None,
     *,
-    passage=None,
+    passage: Passage = None,
     min_jaccard: float = 0.5,
-    departments=None,
+    departments: Iterable[str] | str | None = None,
     region: str | None = None,
-    stages=None,
+    stages: StageWordings | None = None,
 ) -> RegistryComparison:
     """What changed from registry ``old`` to registry ``new``.
 
@@ -322,11 +334,14 @@ def compare_registries(
     key_old = dict(zip(matches["old_id"].dropna(), matches.index[matches["old_id"].notna()]))
     key_new = dict(zip(matches["new_id"].dropna(), matches.index[matches["new_id"].notna()]))
 
-    def label(cid, checked):
-        if cid is None or cid is pd.NA:
-            return None
+    def named(cid: object, checked: CheckedRegistry) -> str:
         name = checked.cpts.at[cid, "name"]
         return str(cid) if name == cid else f"{cid} {name}"
+
+    def label(cid: object, checked: CheckedRegistry) -> str | None:
+        if cid is None or cid is pd.NA:
+            return None
+        return named(cid, checked)
 
     o_cpts, n_cpts = full_o, full_n  # labels of every CPTS, those outside the field included
 
@@ -367,8 +382,8 @@ def compare_registries(
     per_code = both[~unchanged].groupby("code", sort=True)
     for code, grp in per_code:
         old_ids, new_ids = list(grp["cpts_id_old"].dropna()), list(grp["cpts_id_new"].dropna())
-        olds = [label(c, o) for c in old_ids]
-        news = [label(c, n) for c in new_ids]
+        olds = [named(c, o) for c in old_ids]
+        news = [named(c, n) for c in new_ids]
         base = {"code": code, "commune": names.get(code), "old_id": ", ".join(map(str, old_ids)) or None,
                 "new_id": ", ".join(map(str, new_ids)) or None}
         if not olds:
@@ -415,7 +430,7 @@ def compare_registries(
 
 
 
-def changes_layer(comparison: RegistryComparison, communes=None):
+def changes_layer(comparison: RegistryComparison, communes: gpd.GeoDataFrame | None = None) -> gpd.GeoDataFrame:
     """The changes of a comparison as a GeoDataFrame, for a map.
 
     A change of a commune gets the commune's geometry (arrondissements of Paris, Lyon and
