@@ -31,7 +31,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from functools import lru_cache
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple, cast
 
 import geopandas as gpd
 import numpy as np
@@ -56,6 +56,9 @@ from cpts_geo.data.communes import (
 from cpts_geo.domain.codes import department_of, is_in, is_insee_code
 from cpts_geo.domain.metadata import LayerMetadata, layer_metadata, set_layer_metadata
 from cpts_geo.errors import ValidationError
+
+if TYPE_CHECKING:
+    import pyarrow as pa
 
 __all__ = [
     "CheckedCommunes",
@@ -87,7 +90,7 @@ def regions() -> pd.Series:
 
 
 
-def _finish(gdf: gpd.GeoDataFrame, crs, vintage: int = POPULATION_VINTAGE) -> gpd.GeoDataFrame:
+def _finish(gdf: gpd.GeoDataFrame, crs: str | int | pyproj.CRS | None, vintage: int = POPULATION_VINTAGE) -> gpd.GeoDataFrame:
     # neighbours share identical borders: territories dissolve with coverage_union_all
     set_layer_metadata(gdf, LayerMetadata(vintage, COG_VINTAGE, SOURCES[vintage], True), inplace=True)
     if crs is not None:
@@ -119,7 +122,8 @@ def current_codes() -> frozenset[str]:
 
 
 
-def embedded_rows(codes, geometries, crs) -> np.ndarray:
+def embedded_rows(codes: pd.Index | pd.Series | np.ndarray | pa.Array, geometries: np.ndarray,
+                  crs: str | int | pyproj.CRS | None) -> np.ndarray:
     """The row of each commune in the embedded ``communes.parquet`` when it is unchanged.
 
     Precomputed data of the embedded communes (the map's simplification, the shared borders
@@ -153,7 +157,7 @@ def embedded_rows(codes, geometries, crs) -> np.ndarray:
         return np.full(len(given), -1, dtype=np.int64)
     embedded = read_embedded("communes.parquet").geometry
     if hasattr(codes, "to_pylist"):  # a pyarrow array
-        codes = codes.to_numpy(zero_copy_only=False)
+        codes = cast("pa.Array", codes).to_numpy(zero_copy_only=False)
     rows = embedded_codes().get_indexer(np.asarray(codes, dtype=object)).astype(np.int64)
     found = rows >= 0
     base = embedded.to_numpy()[rows[found]]
@@ -180,7 +184,7 @@ def embedded_rows(codes, geometries, crs) -> np.ndarray:
 
 
 
-def _area_code(value, names: Mapping[str, str], problem: str) -> str:
+def _area_code(value: str | int, names: Mapping[str, str], problem: str) -> str:
     """The INSEE code of a region or department given by code (``"32"``, ``32``, ``"2A"``) or
     by name (``"Hauts-de-France"``, accents and case ignored)."""
     from cpts_geo.domain.french import fold
@@ -203,7 +207,7 @@ def _area_code(value, names: Mapping[str, str], problem: str) -> str:
 
 
 
-def region_code(region) -> str:
+def region_code(region: str | int) -> str:
     """The INSEE code of a region given by code or name.
 
     Parameters
@@ -439,7 +443,7 @@ def _department_codes(values: pd.Series) -> pd.Series:
 
 
 
-def _crs_extent_problems(geom: gpd.GeoSeries, crs) -> list[dict]:
+def _crs_extent_problems(geom: gpd.GeoSeries, crs: str | int | pyproj.CRS | None) -> list[dict]:
     """The layer's extent must lie in its declared CRS's area of use (degrees declared as metres…)."""
     if crs is None or geom.empty:
         return []
@@ -473,7 +477,7 @@ def validate_layer(
     columns: Mapping[str, str | None],
     population_vintage: int | None,
     repair: bool,
-    crs,
+    crs: str | int | pyproj.CRS | None,
     source: str,
 ) -> CheckedCommunes:
     """Check a user's commune layer already read, gathering every problem (see :func:`cpts_geo.io.communes.check_communes`).
