@@ -95,6 +95,9 @@ __all__ = [
 ]
 
 if TYPE_CHECKING:
+    import geopandas as gpd
+    import pyarrow as pa
+
     from cpts_geo.indicators.supply import SupplyRead
 
 
@@ -346,7 +349,7 @@ def gravity_weight(scale: float, alpha: float, *, min_cost: float = 0.0
 
 
 # --------------------------------------------------------------------------- validation
-def _keys(values) -> tuple[pd.Index, list[tuple]]:
+def _keys(values: Iterable[object]) -> tuple[pd.Index, list[tuple]]:
     """Location ids as matched between demand, supply and costs: cleaned commune codes.
 
     Also returns the ``(given, cleaned)`` pairs that changed.
@@ -365,7 +368,7 @@ def _keys(values) -> tuple[pd.Index, list[tuple]]:
 
 
 
-def _as_values(values, what: str, problems: list[dict]) -> tuple[pd.DataFrame, pd.Index]:
+def _as_values(values: pd.Series | pd.DataFrame, what: str, problems: list[dict]) -> tuple[pd.DataFrame, pd.Index]:
     """Demand or supply as a float DataFrame and its matching keys; records bad values."""
     frame = values.to_frame() if isinstance(values, pd.Series) else pd.DataFrame(values)
     if not all(pd.api.types.is_numeric_dtype(t) and not pd.api.types.is_bool_dtype(t)
@@ -407,7 +410,7 @@ _SPACE = 12**5
 
 
 
-def _arrow_strings(values):
+def _arrow_strings(values: object) -> list[pa.Array] | None:
     """The Arrow chunks of a text column or index without copy, or None (other storage)."""
     try:
         chunked = values.array.__arrow_array__() if hasattr(values, "array") else None
@@ -465,7 +468,7 @@ def _digits12(raw: np.ndarray) -> np.ndarray | None:
 
 
 
-def _base12(chunks) -> np.ndarray | None:
+def _base12(chunks: Iterable[pa.Array]) -> np.ndarray | None:
     """Integer code of every clean commune code, or None if any is not.
 
     Clean: :data:`cpts_geo.domain.codes.INSEE_CODE_PATTERN` (five digits, or 2A/2B and three
@@ -535,8 +538,8 @@ def _encode12(keys: pd.Index) -> np.ndarray:
             clean = is_insee_code(text[five])
             coded = np.full(int(five.sum()), -1, dtype=np.int64)
             if clean.any():
-                coded[clean] = _base12(_arrow_strings(pd.Series(text[five][clean].to_numpy(),
-                                                                dtype="string[pyarrow]")))
+                pyarrow_text = pd.Series(text[five][clean].to_numpy(), dtype="string[pyarrow]")
+                coded[clean] = _base12(cast("list[pa.Array]", _arrow_strings(pyarrow_text)))
         out[five] = coded
     return out
 
@@ -566,7 +569,7 @@ def _fast_codes(costs: pd.DataFrame, origin: str, destination: str) -> _CostCode
 
 def _slow_codes(costs: pd.DataFrame, origin: str, destination: str) -> tuple[_CostCodes, list]:
     """Integer codes of any column (numbers, spaces, missing values): hashed, then cleaned."""
-    def factorize(column):
+    def factorize(column: str) -> tuple[np.ndarray, pd.Index, list[tuple]]:
         # codes as integers (one hash pass per column); the distinct values are then
         # cleaned (1001 → 01001)
         raw, values = pd.factorize(costs[column])
@@ -649,7 +652,7 @@ def _check_costs(costs: pd.DataFrame, origin: str, destination: str, cost: str,
 
 
 
-def _reach_limit(max_cost: float | None, weight) -> float | None:
+def _reach_limit(max_cost: float | None, weight: Callable[[np.ndarray], np.ndarray] | None) -> float | None:
     """The time from which a pair is out of reach: ``max_cost``, or a step weight's last bound."""
     last = max(weight.steps) if isinstance(weight, StepWeight) else None
     limits = [x for x in (max_cost, last) if x is not None]
@@ -799,7 +802,7 @@ def two_step_fca(
     has_self = np.zeros(len(dem), dtype=bool)
     has_self[oi[self_rows]] = True
 
-    def unknown(column, pos):
+    def unknown(column: np.ndarray, pos: np.ndarray) -> pd.Index:
         found = np.zeros(table_codes.size, dtype=bool)
         found[column[(pos < 0) & (column >= 0)]] = True
         return table_codes.decode(np.flatnonzero(found))
@@ -1060,8 +1063,8 @@ def _estimated_reach(max_minutes: float, assumptions: Mapping[str, float] | None
 
 
 
-def within_reach(area, communes=None, *, max_minutes: float = 20.0,
-                 assumptions: Mapping[str, float] | None = None):
+def within_reach(area: gpd.GeoDataFrame | pd.Index | Iterable[str], communes: gpd.GeoDataFrame | None = None, *,
+                 max_minutes: float = 20.0, assumptions: Mapping[str, float] | None = None) -> gpd.GeoDataFrame:
     """The communes that weigh on the E2SFCA of ``area``: its own and every commune close enough.
 
     The accessibility of a commune depends on the supply within reach of it, and that supply
@@ -1117,7 +1120,7 @@ def within_reach(area, communes=None, *, max_minutes: float = 20.0,
 
 
 def estimate_costs(
-    communes,
+    communes: gpd.GeoDataFrame,
     *,
     max_minutes: float = 20.0,
     assumptions: Mapping[str, float] | None = None,
@@ -1293,7 +1296,7 @@ def standardised_population(
 
 
 # --------------------------------------------------------------------------- wrappers
-def _remap(keys: pd.Series, communes) -> tuple[pd.Series, pd.Series]:
+def _remap(keys: pd.Series, communes: gpd.GeoDataFrame) -> tuple[pd.Series, pd.Series]:
     """Today's commune of each cleaned code (``<NA>`` if none) and the reason of each change."""
     from cpts_geo.domain.history import remap_codes
 
@@ -1304,7 +1307,7 @@ def _remap(keys: pd.Series, communes) -> tuple[pd.Series, pd.Series]:
 
 
 
-def _demand_on_layer(demand: pd.Series, communes) -> tuple[pd.Series, pd.DataFrame]:
+def _demand_on_layer(demand: pd.Series, communes: gpd.GeoDataFrame) -> tuple[pd.Series, pd.DataFrame]:
     """Demand indexed by today's communes of the layer: codes cleaned and mapped, reported."""
     from cpts_geo.domain.codes import normalize_codes
 
@@ -1348,7 +1351,7 @@ def _demand_on_layer(demand: pd.Series, communes) -> tuple[pd.Series, pd.DataFra
 
 
 
-def _costs_on_layer(costs: pd.DataFrame, communes) -> tuple[pd.DataFrame, pd.DataFrame, list]:
+def _costs_on_layer(costs: pd.DataFrame, communes: gpd.GeoDataFrame) -> tuple[pd.DataFrame, pd.DataFrame, list]:
     """A user's cost table on today's communes of the layer: codes cleaned and mapped, reported."""
     problems: list[dict] = []
     codes, minutes, repaired = _check_costs(costs, "origin", "destination", "minutes", problems)
@@ -1449,7 +1452,7 @@ class CommuneAccessibility(NamedTuple):
 
 def accessibility(
     supply: pd.DataFrame | pd.Series | SupplyRead,
-    communes,
+    communes: gpd.GeoDataFrame,
     *,
     professions: Iterable[str] | str | None = "médecin généraliste",
     costs: pd.DataFrame | EstimatedCosts | None = None,

@@ -25,6 +25,7 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 
 from cpts_geo.domain.codes import is_in
@@ -94,7 +95,7 @@ class DensityResult(NamedTuple):
 
 
 
-def _ratio(count, population, per):
+def _ratio(count: npt.ArrayLike, population: npt.ArrayLike, per: float) -> np.ndarray:
     count = np.asarray(count, dtype="float64")
     population = np.asarray(population, dtype="float64")
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -559,9 +560,9 @@ def accessibility_header(result: CptsSupply) -> str:
 
 
 
-def _examples(codes, n: int = 5) -> str:
-    codes = [str(c) for c in codes]
-    return ", ".join(codes[:n]) + (", …" if len(codes) > n else "")
+def _examples(codes: Iterable[object], n: int = 5) -> str:
+    texts = [str(c) for c in codes]
+    return ", ".join(texts[:n]) + (", …" if len(texts) > n else "")
 
 
 
