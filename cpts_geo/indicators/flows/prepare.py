@@ -12,7 +12,7 @@ import pandas as pd
 
 from cpts_geo.domain.communes import current_codes
 from cpts_geo.domain.french import number
-from cpts_geo.domain.history import remap_codes
+from cpts_geo.domain.history import Passage, remap_codes
 from cpts_geo.errors import CptsGeoWarning, ValidationError
 from cpts_geo.indicators.flows.codes import (
     _arrondissements,
@@ -56,7 +56,7 @@ class PreparedFlows:
 def prepare_flows(
     flows: pd.DataFrame | FlowsRead,
     *,
-    passage=None,
+    passage: Passage = None,
     plm: str | None = None,
     unknown: str = "keep",
     communes: pd.DataFrame | None = None,
@@ -248,7 +248,8 @@ def prepare_flows(
 
 
 
-def _remap_unique(uniq: np.ndarray, current: frozenset, **options) -> tuple[np.ndarray, pd.DataFrame]:
+def _remap_unique(uniq: np.ndarray, current: frozenset[str], *, communes: pd.DataFrame | None, passage: Passage,
+                  plm: str) -> tuple[np.ndarray, pd.DataFrame]:
     """:func:`cpts_geo.domain.history.remap_codes` of distinct codes, asked only for the codes that are
     not already today's communes (nor arrondissements): a national table of current codes is
     mapped without a lookup per code. Returns the codes mapped (object array; a code that
@@ -260,7 +261,7 @@ def _remap_unique(uniq: np.ndarray, current: frozenset, **options) -> tuple[np.n
     rest = np.flatnonzero(~plain)
     if not len(rest):
         return mapped, pd.DataFrame(columns=["row", "code", "new_code", "name", "new_name", "reason"])
-    new, report = remap_codes(pd.Series(mapped[rest], dtype="string"), **options)
+    new, report = remap_codes(pd.Series(mapped[rest], dtype="string"), communes=communes, passage=passage, plm=plm)
     known = new.notna().to_numpy()
     mapped[rest[known]] = new[known].to_numpy(dtype=object)
     report = report.assign(row=rest[report["row"].to_numpy(dtype=np.int64) - 1] + 1)

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 import numpy as np
 import pandas as pd
 
 from cpts_geo.domain.french import fold
+
+if TYPE_CHECKING:
+    from cpts_geo.indicators.flows.prepare import PreparedFlows
 
 #: Standard columns of a flow table (``profession`` and ``year`` are optional).
 FLOW_COLUMNS = ["origin", "destination", "volume", "profession", "year"]
@@ -37,7 +40,7 @@ class FlowsRead(NamedTuple):
 
 
 
-def _table(flows) -> pd.DataFrame:
+def _table(flows: pd.DataFrame | FlowsRead | PreparedFlows) -> pd.DataFrame:
     """The flow table of a :class:`FlowsRead`, a :class:`~cpts_geo.indicators.flows.prepare.PreparedFlows` or a
     DataFrame."""
     return flows if isinstance(flows, pd.DataFrame) else flows.flows
@@ -50,7 +53,7 @@ CODE_REPORT = ["end", "row", "n_rows", "code", "new_code", "reason", "volume"]
 
 
 
-def shown_value(value) -> str:
+def shown_value(value: object) -> str:
     """A cell as shown in an error message: text quoted, numbers plain.
 
     Parameters
