@@ -33,14 +33,19 @@ the professionals; nothing is applied to the current map.
 from __future__ import annotations
 
 import warnings
-from typing import Any, NamedTuple
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 
 from cpts_geo.domain.communes import adjacency
 from cpts_geo.errors import CptsGeoWarning
 from cpts_geo.indicators.flows.prepare import commune_units
+
+if TYPE_CHECKING:
+    import geopandas as gpd
 
 __all__ = [
     "Proposal",
@@ -68,7 +73,7 @@ class Proposal(NamedTuple):
 
 
 
-def _check_params(min_sc, target_sc, min_size, target_size) -> None:
+def _check_params(min_sc: float, target_sc: float, min_size: float, target_size: float) -> None:
     problems = []
     if not 0 < min_sc <= target_sc <= 1:
         problems.append(f"il faut 0 < min_sc ≤ target_sc ≤ 1 (reçu {min_sc}, {target_sc})")
@@ -81,8 +86,8 @@ def _check_params(min_sc, target_sc, min_size, target_size) -> None:
 
 
 def validity(
-    self_containment,
-    size,
+    self_containment: npt.ArrayLike,
+    size: npt.ArrayLike,
     *,
     min_sc: float = 0.6,
     target_sc: float = 0.75,
@@ -143,10 +148,10 @@ def _main_cpts(table: pd.DataFrame) -> pd.Series:
 
 def propose_perimeters(
     flows: pd.DataFrame,
-    communes,
+    communes: gpd.GeoDataFrame,
     *,
     membership: pd.DataFrame | None = None,
-    codes=None,
+    codes: Iterable[str] | None = None,
     overlap: bool = False,
     min_sc: float = 0.6,
     target_sc: float = 0.75,
@@ -250,9 +255,9 @@ def propose_perimeters(
     label = np.arange(n)
     alive = np.ones(n, dtype=bool)
     stuck = np.zeros(n, dtype=bool)
-    params = dict(min_sc=min_sc, target_sc=target_sc, min_size=min_size, target_size=target_size)
+    params = {"min_sc": min_sc, "target_sc": target_sc, "min_size": min_size, "target_size": target_size}
 
-    def score(i):
+    def score(i: int) -> float:
         inside = T[i, i]
         sc = min(inside / resident[i] if resident[i] > 0 else 0.0,
                  inside / delivered[i] if delivered[i] > 0 else 0.0)

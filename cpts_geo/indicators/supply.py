@@ -164,7 +164,7 @@ class SupplyRead(NamedTuple):
 
 
 
-def supply_table(supply):
+def supply_table(supply: SupplyRead | pd.DataFrame | pd.Series) -> pd.DataFrame | pd.Series:
     """The supply table of a :class:`SupplyRead`; anything else is returned as is.
 
     Parameters
@@ -187,7 +187,7 @@ def supply_table(supply):
 
 
 
-def supply_in(supply, codes):
+def supply_in(supply: SupplyRead | pd.DataFrame | pd.Series, codes: Iterable[str]) -> pd.DataFrame | pd.Series:
     """The supply located in the communes ``codes`` (the rest is left out, not reported).
 
     Parameters
