@@ -39,15 +39,19 @@ import datetime as dt
 import io
 import re
 import zipfile
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
 from cpts_geo.domain.headers import REQUIRED, SEPARATOR_NAMES, ReadTable, recognise_headers
 from cpts_geo.errors import ValidationError
+
+if TYPE_CHECKING:
+    from openpyxl.workbook.workbook import Workbook
+    from openpyxl.worksheet.worksheet import Worksheet
 
 __all__ = [
     "SEPARATORS",
@@ -82,7 +86,7 @@ _MAX_HEADER_ROW = 15  # a workbook's header is looked for in its first rows
 
 
 
-def _refuse(summary: str, problems=None) -> ValidationError:
+def _refuse(summary: str, problems: Iterable[Mapping] | None = None) -> ValidationError:
     return ValidationError(summary, problems if problems is not None else [{"problem": summary}])
 
 
@@ -252,7 +256,7 @@ def _detect_sep(header: str, sample: list[str]) -> str:
         return tied[0]
     # the same count in the header: the one whose rows have as many fields as the header
 
-    def fits(s):
+    def fits(s: str) -> int:
         return sum(_count_outside_quotes(line, s) == best for line in sample if line.strip())
 
     return max(tied, key=fits)
@@ -457,7 +461,7 @@ def _check_separators(table: pd.DataFrame, rows: np.ndarray, sep: str, blank: np
 # --------------------------------------------------------------------------- XLSX
 
 
-def _cell_text(value):
+def _cell_text(value: object) -> str | None:
     """A workbook cell as text (numbers without a trailing ``.0``)."""
     if value is None or isinstance(value, str):
         return value
@@ -479,7 +483,7 @@ def _cell_text(value):
 
 
 
-def _sheet_values(ws) -> list[list]:
+def _sheet_values(ws: Worksheet) -> list[list]:
     values = [list(r) for r in ws.iter_rows(min_row=1, min_col=1, max_row=ws.max_row,
                                             max_col=ws.max_column, values_only=True)]
     # A merged cell holds its value in its top-left cell only: spread it over the range.
@@ -495,12 +499,13 @@ def _sheet_values(ws) -> list[list]:
 
 
 
-def _filled(row) -> bool:
+def _filled(row: Iterable[object]) -> bool:
     return any(v is not None and (not isinstance(v, str) or v.strip()) for v in row)
 
 
 
-def _header_candidates(values: list[list], kind: str | None, columns):
+def _header_candidates(values: list[list], kind: str | None, columns: Mapping[str, str] | None,
+                       ) -> tuple[int, int, list[str | None]] | None:
     """``(score, row index, headers)`` of the best header of a sheet."""
     if kind is None:
         for r, row in enumerate(values):
@@ -539,7 +544,7 @@ def _has_formulas(path: Path) -> bool:
 
 
 
-def _pick_sheet(wb, sheet, name: str):
+def _pick_sheet(wb: Workbook, sheet: str | int, name: str) -> list[Worksheet]:
     names = [ws.title for ws in wb.worksheets]
     if isinstance(sheet, int) and not isinstance(sheet, bool):
         if not -len(names) <= sheet < len(names):
@@ -559,7 +564,8 @@ def _pick_sheet(wb, sheet, name: str):
 
 
 
-def _read_xlsx(path: Path, *, sheet, kind: str | None, columns) -> ReadTable:
+def _read_xlsx(path: Path, *, sheet: str | int | None, kind: str | None,
+               columns: Mapping[str, str] | None) -> ReadTable:
     import openpyxl
     from openpyxl.utils.exceptions import InvalidFileException
 
@@ -675,7 +681,7 @@ def _read_parquet(path: Path, *, geometry: bool) -> ReadTable:
 
 
 
-def _read_ogr(path: Path, *, layer, geometry: bool) -> ReadTable:
+def _read_ogr(path: Path, *, layer: str | None, geometry: bool) -> ReadTable:
     import pyogrio
     import pyogrio.errors
 

@@ -15,7 +15,7 @@ from cpts_geo.domain.codes import is_insee_code
 from cpts_geo.domain.communes import CheckedCommunes, validate_layer
 from cpts_geo.domain.metadata import layer_metadata, set_layer_metadata
 from cpts_geo.errors import ValidationError
-from cpts_geo.io._read import read_table
+from cpts_geo.io._read import ReadTable, read_table
 
 __all__ = [
     "PopulationTable",
@@ -103,7 +103,7 @@ class PopulationTable(NamedTuple):
 
 
 
-def _population_column(read, given: str | None, field: str, what: str) -> str:
+def _population_column(read: ReadTable, given: str | None, field: str, what: str) -> str:
     columns = list(read.table.columns)
     if given is not None:
         if given in columns:
