@@ -9,7 +9,9 @@ without the mark (a user's own ``public.communes``) is refused by name and left 
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import geopandas as gpd
 import numpy as np
@@ -17,6 +19,9 @@ import pandas as pd
 
 from cpts_geo.io.formats import OutputError
 from cpts_geo.io.layers import _DESCRIPTIONS, FIELD_ALIASES, NO_STAGE, _metadata_text, layer_tables
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Connection, CursorResult, Engine
 
 __all__ = [
     "MARK",
@@ -62,7 +67,7 @@ def _not_ours(kind: str, name: str) -> str:
 
 
 
-def connect(url: str):
+def connect(url: str) -> Engine:
     """Open a SQLAlchemy engine on a PostGIS database and check that it answers.
 
     ``postgres://`` and ``postgresql://`` addresses use the psycopg driver; the connection
@@ -192,7 +197,7 @@ class _Found:
 
 
 
-def _inspect(con, schema: str) -> _Found:
+def _inspect(con: Connection, schema: str) -> _Found:
     """Which of our names exist in ``schema``, whether each is ours, and our rights there."""
     import sqlalchemy
 
@@ -312,7 +317,8 @@ def check_postgis(url: str, *, schema: str = "cpts", replace: bool = False) -> N
 # --------------------------------------------------------------------------- dependents
 
 
-def _dependents(con, oid: int, own: set[int], table: str | None, attnums=None) -> list[str]:
+def _dependents(con: Connection, oid: int, own: set[int], table: str | None,
+                attnums: Sequence[int] | None = None) -> list[str]:
     """Objects that depend on relation ``oid`` (on its columns ``attnums`` when given) and that
     this package did not create, as French phrases."""
     import sqlalchemy
@@ -342,13 +348,13 @@ def _dependents(con, oid: int, own: set[int], table: str | None, attnums=None) -
             continue
         what = con.execute(sqlalchemy.text(
             "SELECT type, identity FROM pg_identify_object(CAST(:c AS regclass), :o, :s)"),
-            {"c": classid, "o": int(objid), "s": int(objsubid)}).first()
+            {"c": classid, "o": int(objid), "s": int(objsubid)}).one()
         out.append(_french_object(*what))
     return sorted(set(out))
 
 
 
-def _ours(classid: str, name: str, internal: bool, on, oid: int, own: set[int], table: str | None) -> bool:
+def _ours(classid: str, name: str, internal: bool, on: int | None, oid: int, own: set[int], table: str | None) -> bool:
     """Whether a dependent of our table ``oid`` is one of the objects this package creates."""
     on = None if on is None else int(on)
     if classid == "pg_class":
@@ -371,7 +377,7 @@ def _french_object(kind: str, identity: str) -> str:
 
 
 
-def _columns(con, schema: str, name: str) -> dict[str, tuple[int, str]]:
+def _columns(con: Connection, schema: str, name: str) -> dict[str, tuple[int, str]]:
     """``{column: (attnum, type)}`` of a relation."""
     import sqlalchemy
 
@@ -522,13 +528,13 @@ class _Refused(Exception):
 
 
 
-def _write(con, schema: str, replace: bool, terr: gpd.GeoDataFrame, com: gpd.GeoDataFrame,
+def _write(con: Connection, schema: str, replace: bool, terr: gpd.GeoDataFrame, com: gpd.GeoDataFrame,
            member: pd.DataFrame, view_columns: list[str], note: str) -> str | None:
     """Everything :func:`write_postgis` does in its transaction; the refusal (French) if any, in
     which case the caller rolls back."""
     import sqlalchemy
 
-    def run(sql: str, params=None):
+    def run(sql: str, params: Mapping[str, object] | Sequence[Mapping[str, object]] | None = None) -> CursorResult:
         return con.execute(sqlalchemy.text(sql), params or {})
 
     s = _quoted(schema)
@@ -649,13 +655,13 @@ def _write(con, schema: str, replace: bool, terr: gpd.GeoDataFrame, com: gpd.Geo
 
 
 
-def _replace_rows(con, table: str, new: dict[str, tuple[int, str]], staged: str, key: tuple[str, ...],
+def _replace_rows(con: Connection, table: str, new: dict[str, tuple[int, str]], staged: str, key: tuple[str, ...],
                   drop: list[str], add: list[str]) -> None:
     """Make ``table`` hold the rows of ``staged``: columns dropped and added as planned, rows
     updated, inserted and deleted by ``key``; the table itself stays."""
     import sqlalchemy
 
-    def run(sql: str):
+    def run(sql: str) -> None:
         con.execute(sqlalchemy.text(sql))
 
     for col in drop:
@@ -673,7 +679,7 @@ def _replace_rows(con, table: str, new: dict[str, tuple[int, str]], staged: str,
 
 
 
-def _lost_references(con, oid: int, own: set[int], schema: str, name: str, staged: str) -> list[str]:
+def _lost_references(con: Connection, oid: int, own: set[int], schema: str, name: str, staged: str) -> list[str]:
     """Users' foreign keys to table ``oid`` whose rows point to keys the new rows no longer have."""
     import sqlalchemy
 
@@ -704,11 +710,12 @@ def _lost_references(con, oid: int, own: set[int], schema: str, name: str, stage
 
 
 
-def _db_reason(err) -> str:
+def _db_reason(err: BaseException) -> str:
     orig = getattr(err, "orig", err)
     if getattr(orig, "sqlstate", None) == "42501":
         return "droits insuffisants sur le schéma ou la base : " + str(orig).strip().splitlines()[0]
-    text = str((getattr(orig, "diag", None) and orig.diag.message_primary) or orig)
+    diag = getattr(orig, "diag", None)
+    text = str((diag and diag.message_primary) or orig)
     return text.strip().splitlines()[0] if text.strip() else type(err).__name__
 
 
