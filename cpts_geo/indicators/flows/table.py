@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, NamedTuple
+from typing import NamedTuple, Protocol
 
 import numpy as np
 import pandas as pd
 
 from cpts_geo.domain.french import fold
-
-if TYPE_CHECKING:
-    from cpts_geo.indicators.flows.prepare import PreparedFlows
 
 #: Standard columns of a flow table (``profession`` and ``year`` are optional).
 FLOW_COLUMNS = ["origin", "destination", "volume", "profession", "year"]
@@ -40,7 +37,16 @@ class FlowsRead(NamedTuple):
 
 
 
-def _table(flows: pd.DataFrame | FlowsRead | PreparedFlows) -> pd.DataFrame:
+class _WithFlows(Protocol):
+    """A result holding a flow table (:class:`FlowsRead`, :class:`~cpts_geo.indicators.flows.prepare.PreparedFlows`)."""
+
+    @property
+    def flows(self) -> pd.DataFrame:
+        """The flow table."""
+
+
+
+def _table(flows: pd.DataFrame | _WithFlows) -> pd.DataFrame:
     """The flow table of a :class:`FlowsRead`, a :class:`~cpts_geo.indicators.flows.prepare.PreparedFlows` or a
     DataFrame."""
     return flows if isinstance(flows, pd.DataFrame) else flows.flows
