@@ -9,8 +9,10 @@ them: ``data/communes/build*.py`` and ``data/example/build.py`` (tools outside t
 This layer finds and reads files only; every rule that uses them lives above it.
 """
 
+from types import ModuleType
 
-def __getattr__(name: str):
+
+def __getattr__(name: str) -> ModuleType:
     """A module of this layer, imported on first use (``cpts_geo.data.<module>``)."""
     import importlib
 

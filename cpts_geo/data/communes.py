@@ -168,7 +168,7 @@ def population_2021() -> Population2021:
 
 
 
-def check_vintage(vintage) -> int:
+def check_vintage(vintage: int) -> int:
     """Check that a population vintage is one of the embedded ones.
 
     Parameters

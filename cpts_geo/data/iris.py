@@ -42,7 +42,7 @@ def iris_table() -> pd.DataFrame:
     (49280, 348086)
     """
     table = pd.read_parquet(data_file("iris_2021.parquet"))
-    table = table.astype({c: object for c in ("code", "commune", "commune_2024", "type")})
+    table = table.astype(dict.fromkeys(("code", "commune", "commune_2024", "type"), object))
     return table.set_index("code")
 
 

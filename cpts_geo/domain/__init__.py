@@ -10,8 +10,10 @@ checks (:mod:`registry`), territories (:mod:`territories`), stages, tiers and AC
 This layer imports only :mod:`cpts_geo.data` (and :mod:`cpts_geo.errors`).
 """
 
+from types import ModuleType
 
-def __getattr__(name: str):
+
+def __getattr__(name: str) -> ModuleType:
     """A module of this layer, imported on first use (``cpts_geo.domain.<module>``)."""
     import importlib
 

@@ -16,12 +16,17 @@ import re
 import unicodedata
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
 from cpts_geo.domain.french import fold, number
 from cpts_geo.domain.text import control_problems, printable
+
+if TYPE_CHECKING:
+    from cpts_geo.domain.history import Passage
+    from cpts_geo.domain.stages import StageMapping
 
 #: Kinds of problems, most severe first: the order in which they are listed.
 KINDS = (
@@ -69,7 +74,7 @@ def by_severity(problems: list[dict]) -> list[dict]:
 
 
 
-def shown(value) -> str:
+def shown(value: object) -> str:
     """A cell as the user typed it, for a message (``nan`` for a float NaN, never its repr)."""
     if isinstance(value, (float, np.floating)):
         return number(float(value), None) if np.isfinite(value) else str(float(value))
@@ -79,7 +84,7 @@ def shown(value) -> str:
 
 
 
-def _lookup(series: pd.Series, keys) -> np.ndarray:
+def _lookup(series: pd.Series, keys: np.ndarray) -> np.ndarray:
     """``series[keys]`` as Python objects, ``None`` for a missing key (hash look-up of Python
     strings: pandas' Arrow-string reindexing is slow on a million keys)."""
     index = _object_index(series.index)
@@ -104,7 +109,7 @@ def _empty_mask(values: pd.Series) -> np.ndarray:
 
 
 
-def _is_empty(v) -> bool:
+def _is_empty(v: object) -> bool:
     return v is None or v is pd.NA or (isinstance(v, float) and np.isnan(v)) or \
         (isinstance(v, str) and not v.strip())
 
@@ -124,7 +129,7 @@ def _text(values: pd.Series) -> pd.Series:
 
 
 
-def _clean_text(v):
+def _clean_text(v: object) -> str | None:
     if isinstance(v, str):
         v = v.strip()
         if not v:
@@ -172,7 +177,7 @@ def parse_names(reg: pd.DataFrame) -> pd.Series:
 
 
 
-def parse_stage_column(reg: pd.DataFrame, mapping=None) -> tuple[pd.Series, pd.Series, pd.DataFrame, list[dict]]:
+def parse_stage_column(reg: pd.DataFrame, mapping: StageMapping | None = None) -> tuple[pd.Series, pd.Series, pd.DataFrame, list[dict]]:
     """Stages of the rows (``<NA>`` where empty), the wordings as published and the listing's
     vocabulary (:func:`cpts_geo.domain.stages.stage_lookup`, with the user's ``mapping``); each
     unknown wording is one problem listing all its rows."""
@@ -229,7 +234,7 @@ def parse_shares(reg: pd.DataFrame) -> tuple[pd.Series, list[dict]]:
 
 
 
-def parse_codes(reg: pd.DataFrame, ref: Reference, passage) -> tuple[pd.Series, pd.Series, list[dict],
+def parse_codes(reg: pd.DataFrame, ref: Reference, passage: Passage) -> tuple[pd.Series, pd.Series, list[dict],
                                                                      pd.DataFrame]:
     """Codes cleaned, then mapped to today's communes.
 
@@ -389,7 +394,7 @@ def check_in_layer(table: pd.DataFrame, ref: Reference) -> list[dict]:
 
 
 
-def cpts_table(table: pd.DataFrame, stage_default) -> tuple[pd.DataFrame, list[dict], pd.DataFrame]:
+def cpts_table(table: pd.DataFrame, stage_default: str | None) -> tuple[pd.DataFrame, list[dict], pd.DataFrame]:
     """One row per CPTS (name, stage, stage as published, first row) and the problems of the
     CPTS themselves.
 

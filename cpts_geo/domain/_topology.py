@@ -309,7 +309,8 @@ def _coordinates(geoms: np.ndarray) -> np.ndarray:
 
 
 
-def _split_at_touches(following, ring, rank, sorted_keys, order, done, n_nodes):
+def _split_at_touches(following: np.ndarray, ring: np.ndarray, rank: np.ndarray, sorted_keys: np.ndarray,
+                      order: np.ndarray, done: np.ndarray, n_nodes: int) -> tuple[np.ndarray, np.ndarray]:
     """Where a group's boundary passes twice through a node, make it two rings touching there.
 
     The two arcs arriving at such a node can each go on with either arc leaving it; both ways
@@ -413,7 +414,8 @@ def _polygons(rings: np.ndarray, ring_owner: np.ndarray, out: np.ndarray,
 
 
 
-def _enclosing_shells(rings, ring_owner, shells, holes) -> np.ndarray:
+def _enclosing_shells(rings: np.ndarray, ring_owner: np.ndarray, shells: np.ndarray, holes: np.ndarray,
+                      ) -> np.ndarray:
     """For each hole, the smallest shell of its group that contains it (-1 if none)."""
     shell_polygons = shapely.polygons(rings[shells])
     hole_polygons = shapely.polygons(rings[holes])

@@ -15,11 +15,15 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
 from cpts_geo.data.communes import arrondissement_codes
+
+if TYPE_CHECKING:
+    import pyarrow as pa
 
 #: An INSEE commune code: five digits, or 2A/2B and three digits for Corsica. The one copy of the rule.
 INSEE_CODE_PATTERN = r"\d{5}|2[AB]\d{3}"
@@ -35,7 +39,7 @@ __all__ = [
 ]
 
 
-def text_array(values):
+def text_array(values: Iterable[object]) -> pa.Array | pa.ChunkedArray | None:
     """``values`` (labels) as a pyarrow ``large_string`` array, or ``None`` when they are not
     all text (missing values allowed). A pyarrow array is taken as it is: convert a column
     once and pass its array to several look-ups.
@@ -75,7 +79,7 @@ def text_array(values):
 
 
 
-def positions(index: pd.Index, values) -> np.ndarray:
+def positions(index: pd.Index, values: Iterable[object]) -> np.ndarray:
     """``index.get_indexer(values)`` (-1 where absent) for a unique ``index``.
 
     Parameters
@@ -108,7 +112,7 @@ def positions(index: pd.Index, values) -> np.ndarray:
 
 
 
-def is_in(values, labels) -> np.ndarray:
+def is_in(values: Iterable[object], labels: Iterable[object]) -> np.ndarray:
     """Whether each of ``values`` is one of ``labels``, as a boolean array (missing: False).
 
     ``labels`` may be a few codes or a whole index (a set, list, Index, Series or array).
@@ -189,7 +193,7 @@ _CLEAN = re.compile(INSEE_CODE_PATTERN)
 
 
 
-def _as_text(value) -> str | None:
+def _as_text(value: object) -> str | None:
     if value is None or (isinstance(value, float) and np.isnan(value)) or value is pd.NA:
         return None
     if isinstance(value, (int, np.integer)):
@@ -205,7 +209,7 @@ def _as_text(value) -> str | None:
 
 
 
-def _normalize_one(value) -> tuple[str | None, str | None]:
+def _normalize_one(value: object) -> tuple[str | None, str | None]:
     text = _as_text(value)
     if text is None or text == "":
         return None, "code vide"

@@ -31,7 +31,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from functools import lru_cache
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple, cast
 
 import geopandas as gpd
 import numpy as np
@@ -56,6 +56,9 @@ from cpts_geo.data.communes import (
 from cpts_geo.domain.codes import department_of, is_in, is_insee_code
 from cpts_geo.domain.metadata import LayerMetadata, layer_metadata, set_layer_metadata
 from cpts_geo.errors import ValidationError
+
+if TYPE_CHECKING:
+    import pyarrow as pa
 
 __all__ = [
     "CheckedCommunes",
@@ -87,7 +90,7 @@ def regions() -> pd.Series:
 
 
 
-def _finish(gdf: gpd.GeoDataFrame, crs, vintage: int = POPULATION_VINTAGE) -> gpd.GeoDataFrame:
+def _finish(gdf: gpd.GeoDataFrame, crs: str | int | pyproj.CRS | None, vintage: int = POPULATION_VINTAGE) -> gpd.GeoDataFrame:
     # neighbours share identical borders: territories dissolve with coverage_union_all
     set_layer_metadata(gdf, LayerMetadata(vintage, COG_VINTAGE, SOURCES[vintage], True), inplace=True)
     if crs is not None:
@@ -119,7 +122,8 @@ def current_codes() -> frozenset[str]:
 
 
 
-def embedded_rows(codes, geometries, crs) -> np.ndarray:
+def embedded_rows(codes: pd.Index | pd.Series | np.ndarray | pa.Array, geometries: np.ndarray,
+                  crs: str | int | pyproj.CRS | None) -> np.ndarray:
     """The row of each commune in the embedded ``communes.parquet`` when it is unchanged.
 
     Precomputed data of the embedded communes (the map's simplification, the shared borders
@@ -153,7 +157,7 @@ def embedded_rows(codes, geometries, crs) -> np.ndarray:
         return np.full(len(given), -1, dtype=np.int64)
     embedded = read_embedded("communes.parquet").geometry
     if hasattr(codes, "to_pylist"):  # a pyarrow array
-        codes = codes.to_numpy(zero_copy_only=False)
+        codes = cast("pa.Array", codes).to_numpy(zero_copy_only=False)
     rows = embedded_codes().get_indexer(np.asarray(codes, dtype=object)).astype(np.int64)
     found = rows >= 0
     base = embedded.to_numpy()[rows[found]]
@@ -180,7 +184,7 @@ def embedded_rows(codes, geometries, crs) -> np.ndarray:
 
 
 
-def _area_code(value, names: Mapping[str, str], problem: str) -> str:
+def _area_code(value: str | int, names: Mapping[str, str], problem: str) -> str:
     """The INSEE code of a region or department given by code (``"32"``, ``32``, ``"2A"``) or
     by name (``"Hauts-de-France"``, accents and case ignored)."""
     from cpts_geo.domain.french import fold
@@ -203,7 +207,7 @@ def _area_code(value, names: Mapping[str, str], problem: str) -> str:
 
 
 
-def region_code(region) -> str:
+def region_code(region: str | int) -> str:
     """The INSEE code of a region given by code or name.
 
     Parameters
@@ -439,7 +443,7 @@ def _department_codes(values: pd.Series) -> pd.Series:
 
 
 
-def _crs_extent_problems(geom: gpd.GeoSeries, crs) -> list[dict]:
+def _crs_extent_problems(geom: gpd.GeoSeries, crs: str | int | pyproj.CRS | None) -> list[dict]:
     """The layer's extent must lie in its declared CRS's area of use (degrees declared as metres…)."""
     if crs is None or geom.empty:
         return []
@@ -467,13 +471,66 @@ def _crs_extent_problems(geom: gpd.GeoSeries, crs) -> list[dict]:
 
 
 
+def _layer_codes(codes: pd.Series, rows: np.ndarray, problems: list[dict]) -> pd.Series:
+    """The codes of a user's layer stripped of spaces; invalid and repeated codes added to ``problems``."""
+    as_text = codes.map(lambda v: v.strip() if isinstance(v, str) else v)
+    ok = is_insee_code(as_text)
+    for r, c in zip(rows[~ok], codes[~ok]):
+        problems.append({"row": r, "code": c, "problem": "code INSEE invalide (5 caractères attendus, ex. '01001', '2A004')"})
+    dup = as_text.duplicated(keep=False).to_numpy() & ok
+    for r, c in zip(rows[dup], as_text[dup]):
+        problems.append({"row": r, "code": c, "problem": "code présent plusieurs fois"})
+    return as_text
+
+
+
+def _layer_geometries(geom: gpd.GeoSeries, crs: pyproj.CRS | None, rows: np.ndarray, codes: pd.Series,
+                      repair: bool, problems: list[dict]) -> np.ndarray:
+    """Where the geometries of a user's layer are invalid (polygons to repair); missing or
+    non-polygonal geometries, an extent outside the CRS and (``repair=False``) invalid ones
+    added to ``problems``."""
+    empty = (geom.isna() | geom.is_empty).to_numpy()
+    for r, c in zip(rows[empty], codes[empty]):
+        problems.append({"row": r, "code": c, "problem": "géométrie manquante"})
+    kinds = geom.geom_type.to_numpy()
+    not_polygon = ~empty & ~np.isin(kinds, ["Polygon", "MultiPolygon"])
+    for r, c, k in zip(rows[not_polygon], codes[not_polygon], kinds[not_polygon]):
+        problems.append({"row": r, "code": c, "problem": f"géométrie de type {k} : une commune est un polygone"})
+    empty = empty | not_polygon
+    problems.extend(_crs_extent_problems(geom[~empty], crs))
+    invalid = ~empty & ~geom.is_valid.to_numpy()
+    if not repair:
+        for r, c, why in zip(rows[invalid], codes[invalid], shapely.is_valid_reason(geom[invalid].to_numpy())):
+            problems.append({"row": r, "code": c, "problem": f"géométrie invalide ({why}) : relancez avec repair=True pour la réparer"})
+    return invalid
+
+
+
+def _layer_populations(pop_raw: pd.Series, rows: np.ndarray, codes: pd.Series, problems: list[dict]) -> pd.Series:
+    """The populations of a user's layer as numbers (NaN where not finite); non-numeric,
+    infinite and negative ones added to ``problems``."""
+    pop = pd.to_numeric(pop_raw, errors="coerce")
+    bad = (pop.isna() & pop_raw.notna()).to_numpy()
+    for r, c, v in zip(rows[bad], codes[bad], pop_raw[bad]):
+        problems.append({"row": r, "code": c, "problem": f"population non numérique : {v!r}"})
+    infinite = np.isinf(pop.to_numpy(dtype="float64", na_value=np.nan))
+    for r, c, v in zip(rows[infinite], codes[infinite], pop_raw[infinite]):
+        problems.append({"row": r, "code": c, "problem": f"population non finie : {v!r}"})
+    pop = pop.where(~infinite)
+    neg = (pop < 0).fillna(False).to_numpy()
+    for r, c in zip(rows[neg], codes[neg]):
+        problems.append({"row": r, "code": c, "problem": "population négative"})
+    return pop
+
+
+
 def validate_layer(
     raw: gpd.GeoDataFrame,
     *,
     columns: Mapping[str, str | None],
     population_vintage: int | None,
     repair: bool,
-    crs,
+    crs: str | int | pyproj.CRS | None,
     source: str,
 ) -> CheckedCommunes:
     """Check a user's commune layer already read, gathering every problem (see :func:`cpts_geo.io.communes.check_communes`).
@@ -522,43 +579,13 @@ def validate_layer(
     problems: list[dict] = []
     if raw.crs is None:
         problems.append({"problem": "la couche n'a pas de CRS déclaré"})
-    codes = raw[columns["code"]]
     rows = np.arange(1, len(raw) + 1)
-    as_text = codes.map(lambda v: v.strip() if isinstance(v, str) else v)
-    ok = is_insee_code(as_text)
-    for r, c in zip(rows[~ok], codes[~ok]):
-        problems.append({"row": r, "code": c, "problem": "code INSEE invalide (5 caractères attendus, ex. '01001', '2A004')"})
-    dup = as_text.duplicated(keep=False).to_numpy() & ok
-    for r, c in zip(rows[dup], as_text[dup]):
-        problems.append({"row": r, "code": c, "problem": "code présent plusieurs fois"})
+    as_text = _layer_codes(raw[columns["code"]], rows, problems)
     geom = raw.geometry
-    empty = (geom.isna() | geom.is_empty).to_numpy()
-    for r, c in zip(rows[empty], as_text[empty]):
-        problems.append({"row": r, "code": c, "problem": "géométrie manquante"})
-    kinds = geom.geom_type.to_numpy()
-    not_polygon = ~empty & ~np.isin(kinds, ["Polygon", "MultiPolygon"])
-    for r, c, k in zip(rows[not_polygon], as_text[not_polygon], kinds[not_polygon]):
-        problems.append({"row": r, "code": c, "problem": f"géométrie de type {k} : une commune est un polygone"})
-    empty = empty | not_polygon
-    problems.extend(_crs_extent_problems(geom[~empty], raw.crs))
-    invalid = ~empty & ~geom.is_valid.to_numpy()
-    if not repair:
-        for r, c, why in zip(rows[invalid], as_text[invalid], shapely.is_valid_reason(geom[invalid].to_numpy())):
-            problems.append({"row": r, "code": c, "problem": f"géométrie invalide ({why}) : relancez avec repair=True pour la réparer"})
+    invalid = _layer_geometries(geom, raw.crs, rows, as_text, repair, problems)
     pop = None
     if columns["population"] is not None:
-        pop_raw = raw[columns["population"]]
-        pop = pd.to_numeric(pop_raw, errors="coerce")
-        bad = (pop.isna() & pop_raw.notna()).to_numpy()
-        for r, c, v in zip(rows[bad], as_text[bad], pop_raw[bad]):
-            problems.append({"row": r, "code": c, "problem": f"population non numérique : {v!r}"})
-        infinite = np.isinf(pop.to_numpy(dtype="float64", na_value=np.nan))
-        for r, c, v in zip(rows[infinite], as_text[infinite], pop_raw[infinite]):
-            problems.append({"row": r, "code": c, "problem": f"population non finie : {v!r}"})
-        pop = pop.where(~infinite)
-        neg = (pop < 0).fillna(False).to_numpy()
-        for r, c in zip(rows[neg], as_text[neg]):
-            problems.append({"row": r, "code": c, "problem": "population négative"})
+        pop = _layer_populations(raw[columns["population"]], rows, as_text, problems)
     if problems:
         raise ValidationError(f"Couche communale {source} refusée", problems)
 

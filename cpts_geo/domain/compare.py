@@ -15,14 +15,25 @@ matched, and a count per kind of change. :func:`changes_layer` puts the changes 
 from __future__ import annotations
 
 from pathlib import PurePath
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple, TypeAlias
 
 import numpy as np
 import pandas as pd
 
 from cpts_geo.domain.codes import is_in
 from cpts_geo.domain.french import fold, number
-from cpts_geo.domain.registry import CheckedRegistry, registry_table, validate_registry
+from cpts_geo.domain.registry import CheckedRegistry, RegistryRead, registry_table, validate_registry
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable
+
+    import geopandas as gpd
+
+    from cpts_geo.domain.history import Passage
+    from cpts_geo.domain.stages import StageWordings
+
+#: A registry as :func:`compare_registries` takes it.
+_Registry: TypeAlias = "pd.DataFrame | RegistryRead | CheckedRegistry"
 
 __all__ = [
     "CHANGES",
@@ -84,9 +95,9 @@ class RegistryComparison(NamedTuple):
 
 
 
-def _checked(registry, communes, passage, which: str = "", stages=None) -> CheckedRegistry:
+def _checked(registry: _Registry, communes: pd.DataFrame | None, passage: Passage, which: str = "",
+             stages: StageWordings | None = None) -> CheckedRegistry:
     """The registry validated; an error names the registry it comes from (ancien/nouveau, its file)."""
-    from cpts_geo.domain.registry import RegistryRead
     from cpts_geo.errors import ValidationError
 
     if isinstance(registry, CheckedRegistry):
@@ -102,7 +113,8 @@ def _checked(registry, communes, passage, which: str = "", stages=None) -> Check
 
 
 
-def _validated(registry, communes, passage, stages) -> CheckedRegistry:
+def _validated(registry: pd.DataFrame | RegistryRead, communes: pd.DataFrame | None, passage: Passage,
+               stages: StageWordings | None) -> CheckedRegistry:
     reg = registry_table(registry).registry
     if len(reg) == 0:  # an empty listing: every CPTS of the other one is created (or dissolved)
         from cpts_geo.domain.stages import STAGE_DTYPE
@@ -121,7 +133,7 @@ def _validated(registry, communes, passage, stages) -> CheckedRegistry:
 
 
 
-def _departments(codes) -> np.ndarray:
+def _departments(codes: pd.Series | np.ndarray) -> np.ndarray:
     """The department of each commune or arrondissement code."""
     from cpts_geo.domain.codes import department_of
 
@@ -163,7 +175,7 @@ def _split_field(checked: CheckedRegistry, field: tuple[str, ...]) -> tuple[Chec
 
 
 
-def _stage_value(rec) -> str:
+def _stage_value(rec: pd.Series) -> str:
     """A stage in a change row: the stage, with the wording as published when it differs."""
     stage = str(rec["stage"])
     published = rec.get("published_stage")
@@ -175,7 +187,7 @@ def _stage_value(rec) -> str:
 
 def _same_vocabulary(o: CheckedRegistry, n: CheckedRegistry) -> bool:
     """Whether the two registries word their stages with the same vocabulary."""
-    def words(c):
+    def words(c: CheckedRegistry) -> set[str] | None:
         col = c.cpts.get("published_stage")
         if col is None or not isinstance(col.dtype, pd.CategoricalDtype):
             return None
@@ -186,7 +198,7 @@ def _same_vocabulary(o: CheckedRegistry, n: CheckedRegistry) -> bool:
 
 
 
-def _name_key(name) -> str:
+def _name_key(name: object) -> str:
     """A CPTS name for matching: no case, accents, punctuation, « CPTS » or articles."""
     text = str(name).replace("œ", "oe").replace("Œ", "OE").replace("æ", "ae").replace("Æ", "AE")
     words = fold(text).split()
@@ -242,15 +254,15 @@ def _match(old: CheckedRegistry, new: CheckedRegistry, min_jaccard: float) -> pd
 
 
 def compare_registries(
-    old,
-    new,
+    old: _Registry,
+    new: _Registry,
     communes: pd.DataFrame | None = None,
     *,
-    passage=None,
+    passage: Passage = None,
     min_jaccard: float = 0.5,
-    departments=None,
+    departments: Iterable[str] | str | None = None,
     region: str | None = None,
-    stages=None,
+    stages: StageWordings | None = None,
 ) -> RegistryComparison:
     """What changed from registry ``old`` to registry ``new``.
 
@@ -301,7 +313,6 @@ def compare_registries(
     """
     o, n = _checked(old, communes, passage, "ancien", stages), _checked(new, communes, passage, "nouveau", stages)
     restricted = departments is not None or region is not None
-    outside_rows: list[dict] = []
     if restricted:
         from cpts_geo.domain.communes import load_communes
 
@@ -310,7 +321,7 @@ def compare_registries(
         fields = (tuple(sorted(area)), tuple(sorted(area)))
     else:
         fields = (_field(o), _field(n))
-    full_o, full_n = o, n
+    full_o, full_n = o, n  # labels of every CPTS, those outside the field included
     out_o = out_n = pd.DataFrame(columns=["code", "cpts_id"])
     gone_o: list = []
     gone_n: list = []
@@ -318,42 +329,73 @@ def compare_registries(
         o, out_o, gone_o = _split_field(o, fields[1])
         n, out_n, gone_n = _split_field(n, fields[0])
     matches = _match(o, n, min_jaccard)
-    # one key per matched CPTS: the same key in both files
-    key_old = dict(zip(matches["old_id"].dropna(), matches.index[matches["old_id"].notna()]))
-    key_new = dict(zip(matches["new_id"].dropna(), matches.index[matches["new_id"].notna()]))
+    names = _commune_names(communes)
+    rows = _created_dissolved_rows(matches, o, n)
+    # outside the other source's field: listed apart, never a change of coverage
+    rows += [{"change": _OUTSIDE[0], "old_id": cid, "old_cpts": _label(cid, full_o)} for cid in gone_o]
+    rows += [{"change": _OUTSIDE[0], "new_id": cid, "new_cpts": _label(cid, full_n)} for cid in gone_n]
+    rows += [{"change": _OUTSIDE[1], "code": rec.code, "commune": names.get(rec.code),
+              "old_id": rec.cpts_id, "old_cpts": _label(rec.cpts_id, full_o)} for rec in out_o.itertuples(index=False)]
+    rows += [{"change": _OUTSIDE[1], "code": rec.code, "commune": names.get(rec.code),
+              "new_id": rec.cpts_id, "new_cpts": _label(rec.cpts_id, full_n)} for rec in out_n.itertuples(index=False)]
+    rows += _commune_rows(o, n, matches, names)
+    rows += _stage_and_name_rows(o, n, matches)
+    changes = _changes_table(rows)
+    summary = changes["change"].value_counts().reindex(list(CHANGES), fill_value=0).rename("n")
+    if gone_o or gone_n:
+        extra = pd.DataFrame({"old_id": gone_o + [pd.NA] * len(gone_n), "new_id": [pd.NA] * len(gone_o) + gone_n,
+                              "jaccard": 0.0, "matched_by": _OUTSIDE[0]})
+        extra.insert(2, "old_name", extra["old_id"].map(full_o.cpts["name"]))
+        extra.insert(3, "new_name", extra["new_id"].map(full_n.cpts["name"]))
+        matches = pd.concat([matches, extra], ignore_index=True)
+    return RegistryComparison(changes, matches, summary, full_o, full_n, fields, restricted)
 
-    def label(cid, checked):
-        if cid is None or cid is pd.NA:
-            return None
-        name = checked.cpts.at[cid, "name"]
-        return str(cid) if name == cid else f"{cid} {name}"
 
-    o_cpts, n_cpts = full_o, full_n  # labels of every CPTS, those outside the field included
 
+def _named(cid: object, checked: CheckedRegistry) -> str:
+    """A CPTS in a change row: its identifier, and its name when it differs."""
+    name = checked.cpts.at[cid, "name"]
+    return str(cid) if name == cid else f"{cid} {name}"
+
+
+
+def _label(cid: object, checked: CheckedRegistry) -> str | None:
+    """:func:`_named`, or ``None`` for a missing identifier."""
+    if cid is None or cid is pd.NA:
+        return None
+    return _named(cid, checked)
+
+
+
+def _commune_names(communes: pd.DataFrame | None) -> pd.Series:
+    """Code → name of every commune and arrondissement (the caller's layer first)."""
     from cpts_geo.domain.registry import _embedded_reference
 
     names = _embedded_reference()[2]
     if communes is not None and "name" in communes:
         names = pd.concat([communes["name"], names])
         names = names[~names.index.duplicated()]
+    return names
+
+
+
+def _created_dissolved_rows(matches: pd.DataFrame, o: CheckedRegistry, n: CheckedRegistry) -> list[dict]:
+    """A change row for each CPTS of one registry that matches none of the other."""
     rows: list[dict] = []
     for rec in matches.itertuples(index=False):
         if pd.isna(rec.new_id):
-            rows.append({"change": "CPTS dissoute", "old_id": rec.old_id, "old_cpts": label(rec.old_id, o)})
+            rows.append({"change": "CPTS dissoute", "old_id": rec.old_id, "old_cpts": _label(rec.old_id, o)})
         elif pd.isna(rec.old_id):
-            rows.append({"change": "CPTS créée", "new_id": rec.new_id, "new_cpts": label(rec.new_id, n)})
-    # outside the other source's field: listed apart, never a change of coverage
-    for cid in gone_o:
-        rows.append({"change": _OUTSIDE[0], "old_id": cid, "old_cpts": label(cid, o_cpts)})
-    for cid in gone_n:
-        rows.append({"change": _OUTSIDE[0], "new_id": cid, "new_cpts": label(cid, n_cpts)})
-    for rec in out_o.itertuples(index=False):
-        outside_rows.append({"change": _OUTSIDE[1], "code": rec.code, "commune": names.get(rec.code),
-                             "old_id": rec.cpts_id, "old_cpts": label(rec.cpts_id, o_cpts)})
-    for rec in out_n.itertuples(index=False):
-        outside_rows.append({"change": _OUTSIDE[1], "code": rec.code, "commune": names.get(rec.code),
-                             "new_id": rec.cpts_id, "new_cpts": label(rec.cpts_id, n_cpts)})
-    rows += outside_rows
+            rows.append({"change": "CPTS créée", "new_id": rec.new_id, "new_cpts": _label(rec.new_id, n)})
+    return rows
+
+
+
+def _commune_rows(o: CheckedRegistry, n: CheckedRegistry, matches: pd.DataFrame, names: pd.Series) -> list[dict]:
+    """A change row for each commune entering or leaving coverage, changing CPTS or share."""
+    # one key per matched CPTS: the same key in both files
+    key_old = dict(zip(matches["old_id"].dropna(), matches.index[matches["old_id"].notna()]))
+    key_new = dict(zip(matches["new_id"].dropna(), matches.index[matches["new_id"].notna()]))
     om = o.membership.assign(key=o.membership["cpts_id"].map(key_old))
     nm = n.membership.assign(key=n.membership["cpts_id"].map(key_new))
     both = om[["code", "key", "cpts_id", "share"]].merge(nm[["code", "key", "cpts_id", "share"]],
@@ -364,11 +406,11 @@ def compare_registries(
     same = (both["cpts_id_old"].notna() & both["cpts_id_new"].notna()
             & np.isclose(both["share_old"].to_numpy(float), both["share_new"].to_numpy(float)))
     unchanged = same.groupby(both["code"]).transform("all").to_numpy(dtype=bool)
-    per_code = both[~unchanged].groupby("code", sort=True)
-    for code, grp in per_code:
+    rows: list[dict] = []
+    for code, grp in both[~unchanged].groupby("code", sort=True):
         old_ids, new_ids = list(grp["cpts_id_old"].dropna()), list(grp["cpts_id_new"].dropna())
-        olds = [label(c, o) for c in old_ids]
-        news = [label(c, n) for c in new_ids]
+        olds = [_named(c, o) for c in old_ids]
+        news = [_named(c, n) for c in new_ids]
         base = {"code": code, "commune": names.get(code), "old_id": ", ".join(map(str, old_ids)) or None,
                 "new_id": ", ".join(map(str, new_ids)) or None}
         if not olds:
@@ -382,40 +424,45 @@ def compare_registries(
             changed = grp[~np.isclose(grp["share_old"].to_numpy(float), grp["share_new"].to_numpy(float))]
             for r in changed.itertuples(index=False):
                 rows.append({**base, "change": "part modifiée", "old_id": r.cpts_id_old, "new_id": r.cpts_id_new,
-                             "old_cpts": label(r.cpts_id_old, o),
-                             "new_cpts": label(r.cpts_id_new, n), "old_value": number(r.share_old, None),
+                             "old_cpts": _label(r.cpts_id_old, o),
+                             "new_cpts": _label(r.cpts_id_new, n), "old_value": number(r.share_old, None),
                              "new_value": number(r.share_new, None)})
+    return rows
+
+
+
+def _stage_and_name_rows(o: CheckedRegistry, n: CheckedRegistry, matches: pd.DataFrame) -> list[dict]:
+    """A change row for each matched CPTS whose stage (or its wording) or name changed."""
     same_words = _same_vocabulary(o, n)
+    rows: list[dict] = []
     for rec in matches.dropna(subset=["old_id", "new_id"]).itertuples(index=False):
         before, after = o.cpts.loc[rec.old_id], n.cpts.loc[rec.new_id]
         reworded = same_words and fold(str(before.get("published_stage"))) != fold(str(after.get("published_stage")))
         if str(before["stage"]) != str(after["stage"]) or reworded:
             rows.append({"change": "étape modifiée", "old_id": rec.old_id, "new_id": rec.new_id,
-                         "old_cpts": label(rec.old_id, o),
-                         "new_cpts": label(rec.new_id, n), "old_value": _stage_value(before),
+                         "old_cpts": _label(rec.old_id, o),
+                         "new_cpts": _label(rec.new_id, n), "old_value": _stage_value(before),
                          "new_value": _stage_value(after)})
         if _name_key(before["name"]) != _name_key(after["name"]) and before["name"] != rec.old_id:
             rows.append({"change": "nom modifié", "old_id": rec.old_id, "new_id": rec.new_id,
-                         "old_cpts": label(rec.old_id, o),
-                         "new_cpts": label(rec.new_id, n), "old_value": before["name"],
+                         "old_cpts": _label(rec.old_id, o),
+                         "new_cpts": _label(rec.new_id, n), "old_value": before["name"],
                          "new_value": after["name"]})
+    return rows
+
+
+
+def _changes_table(rows: list[dict]) -> pd.DataFrame:
+    """The change rows as a table, ordered by kind of change (:data:`CHANGES`) then code."""
     changes = pd.DataFrame(rows, columns=_CHANGE_COLUMNS).astype(object)
     changes = changes.where(changes.notna(), None)
     order = {c: i for i, c in enumerate(CHANGES)}
-    changes = changes.sort_values(["change", "code"], key=lambda s: s.map(order) if s.name == "change"
-                                  else s.fillna(""), kind="stable").reset_index(drop=True)
-    summary = changes["change"].value_counts().reindex(list(CHANGES), fill_value=0).rename("n")
-    if gone_o or gone_n:
-        extra = pd.DataFrame({"old_id": gone_o + [pd.NA] * len(gone_n), "new_id": [pd.NA] * len(gone_o) + gone_n,
-                              "jaccard": 0.0, "matched_by": _OUTSIDE[0]})
-        extra.insert(2, "old_name", extra["old_id"].map(full_o.cpts["name"]))
-        extra.insert(3, "new_name", extra["new_id"].map(full_n.cpts["name"]))
-        matches = pd.concat([matches, extra], ignore_index=True)
-    return RegistryComparison(changes, matches, summary, full_o, full_n, fields, restricted)
+    return changes.sort_values(["change", "code"], key=lambda s: s.map(order) if s.name == "change"
+                               else s.fillna(""), kind="stable").reset_index(drop=True)
 
 
 
-def changes_layer(comparison: RegistryComparison, communes=None):
+def changes_layer(comparison: RegistryComparison, communes: gpd.GeoDataFrame | None = None) -> gpd.GeoDataFrame:
     """The changes of a comparison as a GeoDataFrame, for a map.
 
     A change of a commune gets the commune's geometry (arrondissements of Paris, Lyon and

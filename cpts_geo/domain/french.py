@@ -26,7 +26,7 @@ _TYPOGRAPHIC = str.maketrans({"’": "'", "‘": "'", "ʼ": "'", "´": "'", "`":
 
 
 
-def fold(text) -> str:
+def fold(text: object) -> str:
     """``text`` for matching names: lower case, no accents, words separated by one space.
 
     Parameters
@@ -51,7 +51,7 @@ def fold(text) -> str:
 
 
 
-def number(x, decimals: int | None = 0, *, sep: str = " ") -> str:
+def number(x: float | np.number | None, decimals: int | None = 0, *, sep: str = " ") -> str:
     """``x`` written the French way: ``1 234,5``.
 
     ``decimals=None`` keeps the significant digits only (like ``{:g}``, without exponent for
@@ -90,7 +90,7 @@ def number(x, decimals: int | None = 0, *, sep: str = " ") -> str:
 
 
 
-def formatted(x, fmt: str, *, sep: str = " ") -> str:
+def formatted(x: object, fmt: str, *, sep: str = " ") -> str:
     """``x`` written with a Python format (``"{:,.1f}"``), then put the French way: the
     thousands separator becomes ``sep``, the decimal point a comma.
 
@@ -118,7 +118,7 @@ def formatted(x, fmt: str, *, sep: str = " ") -> str:
 
 
 
-def percent(x, decimals: int | None = 1, *, sep: str = " ") -> str:
+def percent(x: float | np.number | None, decimals: int | None = 1, *, sep: str = " ") -> str:
     """A share (0–1) as a French percentage: ``11,8 %``.
 
     Parameters
@@ -140,5 +140,5 @@ def percent(x, decimals: int | None = 1, *, sep: str = " ") -> str:
     >>> percent(0.1182), percent(1, 0)
     ('11,8 %', '100 %')
     """
-    text = number(100 * x, decimals, sep=sep) if not pd.isna(x) else ""
+    text = number(100 * x, decimals, sep=sep) if x is not None and not pd.isna(x) else ""
     return f"{text} %" if text else ""

@@ -97,7 +97,7 @@ _COLUMNS = ["Mission", "Volet fixe (moyens)", "Volet variable (actions et résul
 
 
 
-def _check_tier(tier) -> int:
+def _check_tier(tier: float) -> int:
     try:
         value = int(tier)
     except (TypeError, ValueError):

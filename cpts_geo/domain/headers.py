@@ -122,7 +122,7 @@ KINDS = tuple(SYNONYMS)
 
 
 
-def header_key(header) -> str:
+def header_key(header: object) -> str:
     """A header folded for comparison: ``"Code INSEE"`` → ``"code_insee"``.
 
     Parameters
@@ -177,7 +177,7 @@ _WORD_RULE_DATA = {"registry": _REGISTRY_WORD_RULES}
 
 
 
-def recognise_header(header, kind: str) -> str | None:
+def recognise_header(header: object, kind: str) -> str | None:
     """The standard field of ``kind`` that ``header`` stands for, or ``None``.
 
     Parameters

@@ -19,7 +19,7 @@ import re
 from collections.abc import Iterable, Mapping
 from functools import lru_cache
 from pathlib import Path
-from typing import NamedTuple
+from typing import NamedTuple, TypeAlias
 
 import numpy as np
 import pandas as pd
@@ -41,6 +41,10 @@ __all__ = [
     "rebase_counts",
     "remap_codes",
 ]
+
+#: What a ``passage=`` argument may be: a table read by :func:`cpts_geo.io.read_passage_table`,
+#: links ``{old code: {successor codes}}``, or a path (refused with the name of the reader to use).
+Passage: TypeAlias = "pd.DataFrame | Mapping[str, set[str]] | str | Path | None"
 
 #: COG vintages covered by the embedded INSEE passage table (gescodgeo 2025.1).
 HISTORY_YEARS = tuple(range(2008, 2026))
@@ -325,7 +329,7 @@ def remap_codes(
     codes: pd.Series | Iterable[str],
     *,
     communes: pd.DataFrame | None = None,
-    passage: pd.DataFrame | str | Path | dict | None = None,
+    passage: Passage = None,
     plm: str = "keep",
     cog: int | None = None,
 ) -> tuple[pd.Series, pd.DataFrame]:
@@ -409,13 +413,7 @@ def remap_codes(
                   and not (c in former_parent and len(former_parent[c] & current) == 1)]
     history_of = {c: list(zip(g["new_code"], g["share"], g["year"]))  # (not loaded when all is current)
                   for c, g in code_history(unresolved).groupby("code", sort=False)} if unresolved else {}
-    split_since: dict[str, list] = {}
-    if cog is not None:  # codes of that vintage split since, even if one part kept the code
-        pairs = _pairs(_check_year(cog))
-        pairs = pairs[pairs["code"].isin(uniq)]
-        pairs = pairs[pairs.groupby("code")["new_code"].transform("size") > 1]
-        split_since = {c: list(zip(g["new_code"], g["share"], g["year"]))
-                       for c, g in pairs.groupby("code", sort=False)}
+    split_since = _split_since(cog, uniq) if cog is not None else {}
     name_of = (dict(zip(layer.index.to_numpy(dtype=object), layer["name"].to_numpy(dtype=object)))
                if (history_of or split_since)
                and "name" in layer.columns else {})
@@ -424,25 +422,13 @@ def remap_codes(
         if code in arm_parent:
             if plm == "keep":
                 target[i] = code
-        elif code in former_parent and len(former_parent[code] & current) == 1:
-            target[i], reason[i], kind[i] = next(iter(former_parent[code] & current)), former_kind[code], "commune déléguée"
         else:
-            targets = _successors(code, links, current) if links else set()
-            if not targets and code in history_of:
-                target[i], reason[i] = _from_history(code, history_of[code], current, name_of)
-                kind[i] = "ancien code" if target[i] is not None else "scission"
-            elif len(targets) == 1:
-                target[i], reason[i], kind[i] = targets.pop(), "table de passage", "ancien code"
-            elif len(targets) > 1:
-                reason[i] = "scission : plusieurs communes actuelles (" + ", ".join(sorted(targets)) + ")"
-                kind[i] = "scission"
-            elif not is_insee_code([code])[0]:
-                reason[i], kind[i] = "code INSEE mal formé", "code mal formé"
-            else:
-                reason[i], kind[i] = "code inconnu", "code inconnu"
+            target[i], reason[i], kind[i] = _former_code(code, former_parent.get(code, set()) & current,
+                                                         former_kind.get(code), links, current,
+                                                         history_of.get(code), name_of)
 
     for i in np.flatnonzero(pd.Index(uniq, dtype=object).isin(list(split_since))):
-        target[i], reason[i] = _from_history(uniq[i], split_since[uniq[i]], current, name_of)
+        target[i], reason[i] = _from_history(split_since[uniq[i]], current, name_of)
         kind[i] = "ancien code" if target[i] is not None else "scission"
 
     empty = position < 0
@@ -450,20 +436,32 @@ def remap_codes(
             and not split_since:
         # the usual case: every code is today's code
         return series.copy(), pd.DataFrame(columns=_REPORT_COLUMNS).astype({"new_code": "string"})
+    return _remapped(series, position, target, reason, kind,
+                     layer["name"] if "name" in layer.columns else None, other_names)
+
+
+
+def _remapped(series: pd.Series, position: np.ndarray, target: np.ndarray, reason: np.ndarray, kind: np.ndarray,
+              layer_names: pd.Series | None, other_names: pd.Series) -> tuple[pd.Series, pd.DataFrame]:
+    """The codes of :func:`remap_codes` from the target of each distinct code (``position``: the
+    distinct code of each row, -1 when empty), and its report (names from the layer, then the
+    arrondissements and former communes)."""
+    empty = position < 0
+    uniq_count = len(target)
     safe = np.where(empty, 0, position)
-    new_values = target[safe] if len(uniq) else np.full(len(series), None, dtype=object)
+    new_values = target[safe] if uniq_count else np.full(len(series), None, dtype=object)
     new_values = np.where(empty, np.array(None, dtype=object), new_values)
     new = pd.Series(new_values, index=series.index, dtype="string", name=series.name)
-    flagged = empty | (np.not_equal(reason, np.array(None, dtype=object))[safe] if len(uniq) else empty)
+    flagged = empty | (np.not_equal(reason, np.array(None, dtype=object))[safe] if uniq_count else empty)
     pos = np.flatnonzero(flagged)
     if not len(pos):
         return new, pd.DataFrame(columns=_REPORT_COLUMNS).astype({"new_code": "string"})
-    names = pd.concat([layer["name"], other_names]) if "name" in layer.columns else other_names
+    names = pd.concat([layer_names, other_names]) if layer_names is not None else other_names
     names = names[~names.index.duplicated(keep="first")]
     given = np.asarray(series.to_numpy(dtype=object, na_value=None))[pos]
     mapped = new_values[pos]
-    why = np.where(empty[pos], "code vide", reason[safe[pos]] if len(uniq) else "code vide")
-    what = np.where(empty[pos], "code vide", kind[safe[pos]] if len(uniq) else "code vide")
+    why = np.where(empty[pos], "code vide", reason[safe[pos]] if uniq_count else "code vide")
+    what = np.where(empty[pos], "code vide", kind[safe[pos]] if uniq_count else "code vide")
     report = pd.DataFrame({
         "row": pos + 1,
         "code": pd.array(given, dtype="string"),
@@ -481,7 +479,39 @@ def remap_codes(
 
 
 
-def _from_history(code: str, links: list, current: set, names: dict) -> tuple[str | None, str]:
+def _split_since(cog: int, uniq: np.ndarray) -> dict[str, list]:
+    """The codes of ``uniq`` that were codes of COG ``cog`` split since (even if one part kept the
+    code), with their ``(new code, share, year)`` links."""
+    pairs = _pairs(_check_year(cog))
+    pairs = pairs[pairs["code"].isin(uniq)]
+    pairs = pairs[pairs.groupby("code")["new_code"].transform("size") > 1]
+    return {c: list(zip(g["new_code"], g["share"], g["year"])) for c, g in pairs.groupby("code", sort=False)}
+
+
+
+def _former_code(code: str, parents: set[str], former_kind: str | None, links: dict[str, set[str]],
+                 current: set[str], history: list | None, names: dict,
+                 ) -> tuple[str | None, str | None, str | None]:
+    """``(target, reason, kind)`` of a code that is neither today's nor an arrondissement: a
+    commune déléguée or associée (``parents``: its parent communes in the layer), a code of the
+    passage ``links``, of INSEE's ``history``, or not found."""
+    if len(parents) == 1:
+        return next(iter(parents)), former_kind, "commune déléguée"
+    targets = _successors(code, links, current) if links else set()
+    if not targets and history is not None:
+        target, reason = _from_history(history, current, names)
+        return target, reason, "ancien code" if target is not None else "scission"
+    if len(targets) == 1:
+        return targets.pop(), "table de passage", "ancien code"
+    if len(targets) > 1:
+        return None, "scission : plusieurs communes actuelles (" + ", ".join(sorted(targets)) + ")", "scission"
+    if not is_insee_code([code])[0]:
+        return None, "code INSEE mal formé", "code mal formé"
+    return None, "code inconnu", "code inconnu"
+
+
+
+def _from_history(links: list, current: set, names: dict) -> tuple[str | None, str]:
     """Today's commune of an old code from INSEE's history; a split is never resolved."""
     from cpts_geo.domain.french import percent
 
@@ -559,7 +589,7 @@ def closest_names(
     return out[:n]
 
 
-def passage_links(passage: pd.DataFrame | Mapping[str, set[str]]) -> dict[str, set[str]]:
+def passage_links(passage: pd.DataFrame | Mapping[str, set[str]] | str | Path) -> dict[str, set[str]]:
     """Read an INSEE commune passage table into ``{old code: {successor codes}}``.
 
     Three layouts are recognised:

@@ -142,7 +142,7 @@ def _embedded_populations() -> pd.DataFrame:
 
 
 
-def _recovered_metadata(frame) -> LayerMetadata:
+def _recovered_metadata(frame: pd.DataFrame) -> LayerMetadata:
     """The vintage of a layer whose ``population`` is the embedded figures of one vintage."""
     columns = getattr(frame, "columns", ())
     if "population" not in columns or "population_2016" not in columns or len(frame) == 0:

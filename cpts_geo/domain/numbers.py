@@ -19,6 +19,7 @@ The rules for the two separators:
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 
 import numpy as np
 import pandas as pd
@@ -76,7 +77,7 @@ def _one(text: str, percent: bool) -> float:
 
 
 
-def parse_number(text, *, percent: bool = False) -> float:
+def parse_number(text: object, *, percent: bool = False) -> float:
     """One number written the French way; NaN when empty, ``ValueError`` when unreadable.
 
     Parameters
@@ -117,7 +118,7 @@ def parse_number(text, *, percent: bool = False) -> float:
 
 
 
-def parse_numbers(values, *, percent: bool = False) -> tuple[np.ndarray, np.ndarray]:
+def parse_numbers(values: pd.Series | Iterable[object], *, percent: bool = False) -> tuple[np.ndarray, np.ndarray]:
     """Numbers of a column as French users type them.
 
     Parameters
@@ -216,7 +217,7 @@ def parse_counts(values: pd.Series, rows: np.ndarray | None, codes: pd.Series, w
     """
     num = pd.Series(parse_numbers(values)[0], dtype="float64")  # French numbers: 1 234,5
 
-    def where(pos):
+    def where(pos: int | np.integer) -> dict[str, object]:
         return {"row": int(rows[pos]) if rows is not None else pd.NA, "code": codes.iloc[pos]}
 
     for pos in np.flatnonzero(num.isna().to_numpy()):

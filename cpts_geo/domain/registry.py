@@ -30,7 +30,7 @@ from __future__ import annotations
 import warnings
 from collections.abc import Mapping
 from functools import lru_cache
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -43,6 +43,15 @@ from cpts_geo.domain.french import percent
 from cpts_geo.domain.headers import ReadTable, recognise_header, recognise_headers
 from cpts_geo.domain.units import sub_commune_units
 from cpts_geo.errors import CptsGeoWarning, ValidationError
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    import geopandas as gpd
+
+    from cpts_geo.domain._registry_checks import Reference
+    from cpts_geo.domain.history import Passage
+    from cpts_geo.domain.stages import StageWordings
 
 __all__ = [
     "REGISTRY_COLUMNS",
@@ -63,7 +72,7 @@ REGISTRY_COLUMNS = ["cpts_id", "cpts_name", "stage", "commune_code", "commune_na
 
 
 
-def recognise_column(header) -> str | None:
+def recognise_column(header: object) -> str | None:
     """The standard registry column a header stands for, or ``None``.
 
     The synonyms are those of :data:`cpts_geo.domain.headers.SYNONYMS` ``["registry"]``.
@@ -146,14 +155,14 @@ class CheckedRegistry(NamedTuple):
 
 
 def validate_registry(
-    registry,
+    registry: pd.DataFrame | RegistryRead,
     communes: pd.DataFrame | None = None,
     *,
-    passage=None,
+    passage: Passage = None,
     check_names: bool = True,
     columns: Mapping[str, str] | None = None,
     stage_default: str | None = None,
-    stages=None,
+    stages: StageWordings | None = None,
 ) -> CheckedRegistry:
     """Check a registry against the rules and return its membership table.
 
@@ -284,7 +293,7 @@ def validate_registry(
 
 
 
-def _reference(communes):
+def _reference(communes: pd.DataFrame | None) -> Reference:
     from cpts_geo.domain._registry_checks import Reference
 
     france, arm_parent, names, name_of = _embedded_reference()
@@ -294,7 +303,7 @@ def _reference(communes):
 
 
 @lru_cache(maxsize=1)
-def _embedded_reference():
+def _embedded_reference() -> tuple[gpd.GeoDataFrame, dict[str, str], pd.Series, dict[str, str]]:
     france = load_communes(crs=None)
     # the names of the arrondissements only (their layer, with its geometry, is not needed)
     arm_names = arrondissement_codes()["name"].astype(france["name"].dtype)
@@ -332,7 +341,7 @@ def _warn_repairs(report: pd.DataFrame) -> None:
 
 
 
-def require_perimeter_crs(gdf, what: str) -> None:
+def require_perimeter_crs(gdf: gpd.GeoDataFrame | gpd.GeoSeries, what: str) -> None:
     """:func:`cpts_geo.domain.crs.require_crs` (its one wording), as a :class:`ValidationError`.
 
     Parameters
@@ -374,8 +383,8 @@ class PerimeterRegistry(NamedTuple):
 
 
 def registry_from_perimeters(
-    perimeters,
-    communes,
+    perimeters: gpd.GeoDataFrame,
+    communes: gpd.GeoDataFrame,
     *,
     columns: Mapping[str, str] | None = None,
     min_share: float = 0.5,
@@ -480,7 +489,7 @@ def registry_from_perimeters(
     return PerimeterRegistry(registry, cut, without, repaired)
 
 
-def registry_from_read(read) -> RegistryRead:
+def registry_from_read(read: ReadTable) -> RegistryRead:
     """The registry of a table read by :func:`cpts_geo.io.read_table` (or of a DataFrame).
 
     Keeps the registry's columns by their recognised headers (``read.fields``), with the file
@@ -532,7 +541,7 @@ def registry_from_read(read) -> RegistryRead:
     )
 
 
-def require_headers(headers, columns: Mapping[str, str] | None, *, what: str = "du registre") -> None:
+def require_headers(headers: Sequence[object], columns: Mapping[str, str] | None, *, what: str = "du registre") -> None:
     """Refuse a ``columns`` mapping naming a header the table does not have.
 
     Parameters

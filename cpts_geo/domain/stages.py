@@ -23,7 +23,7 @@ from __future__ import annotations
 import difflib
 import unicodedata
 from collections.abc import Iterable, Mapping
-from typing import NamedTuple
+from typing import NamedTuple, TypeAlias
 
 import numpy as np
 import pandas as pd
@@ -186,6 +186,11 @@ class StageMapping(NamedTuple):
     source: str = "correspondance fournie"
 
 
+#: A user's correspondence of stage wordings as given to :func:`stage_mapping`: ``{wording:
+#: stage}``, a table (wording, stage) or a :class:`StageMapping` already checked.
+StageWordings: TypeAlias = "Mapping[str, str] | pd.DataFrame | StageMapping"
+
+
 
 class MappedStages(NamedTuple):
     """Stages as read by :func:`map_stages`."""
@@ -201,7 +206,7 @@ class MappedStages(NamedTuple):
 
 
 
-def _cell_text(value) -> str | None:
+def _cell_text(value: object) -> str | None:
     """A stage cell as text (``None`` when empty); ``3.0`` is ``"3"``."""
     if value is None or value is pd.NA or (isinstance(value, float) and np.isnan(value)):
         return None
@@ -214,7 +219,7 @@ def _cell_text(value) -> str | None:
 
 
 
-def stage_mapping(given, *, source: str | None = None) -> StageMapping:
+def stage_mapping(given: StageWordings, *, source: str | None = None) -> StageMapping:
     """Check a user's correspondence of stage wordings: wording → one of the five stages.
 
     Parameters
@@ -352,7 +357,8 @@ def _closest(text: str, mapping: StageMapping | None) -> str | None:
 
 
 
-def _resolve(texts: list[str | None], mapping: StageMapping | None):
+def _resolve(texts: list[str | None], mapping: StageMapping | None,
+             ) -> tuple[dict[str, _Known], dict[str, str], list[str], dict[str, tuple[int, tuple[str, str]]]]:
     """Map distinct stage texts; return (known: key → _Known, spelling: key → first text, unknown keys)."""
     user = {fold(w): (i, (w, s)) for i, (w, s) in enumerate(mapping.entries)} if mapping else {}
     known: dict[str, _Known] = {}
@@ -401,7 +407,8 @@ def _vocabulary(known: dict, spelling: dict, mapping: StageMapping | None, user:
 
 
 
-def stage_lookup(values: Iterable, mapping: StageMapping | None = None):
+def stage_lookup(values: Iterable[object], mapping: StageMapping | None = None,
+                 ) -> tuple[MappedStages, dict[str, tuple[str, np.ndarray, str | None]]]:
     """The work of :func:`map_stages` without raising (for :mod:`cpts_geo.domain._registry_checks`).
 
     Parameters
@@ -495,7 +502,7 @@ UNKNOWN_ADVICE = ("donnez la correspondance de chaque étape publiée dans un fi
 
 
 
-def map_stages(values: Iterable, *, stages=None) -> MappedStages:
+def map_stages(values: Iterable[object], *, stages: StageWordings | None = None) -> MappedStages:
     """Read project stages as listings word them: the stage, and the wording as published.
 
     A value is looked up, folded (case, accents, spaces, apostrophes ignored), in ``stages``
@@ -542,7 +549,7 @@ def map_stages(values: Iterable, *, stages=None) -> MappedStages:
 
 
 
-def parse_stages(values: Iterable, *, stages=None) -> pd.Series:
+def parse_stages(values: Iterable[object], *, stages: StageWordings | None = None) -> pd.Series:
     """Read project stages as typed by users.
 
     Case, accents, spaces, apostrophes (’ or '), the numbers 1–5 and the wordings of the
@@ -574,7 +581,7 @@ def parse_stages(values: Iterable, *, stages=None) -> pd.Series:
 
 
 
-def own_words(published) -> bool:
+def own_words(published: Iterable[object]) -> bool:
     """Whether stages are published in a listing's own words (not the guide's five or 1–5).
 
     Outputs then keep the column « Étape telle que publiée » and legends use those words.
@@ -593,8 +600,9 @@ def own_words(published) -> bool:
     >>> own_words(map_stages(["5", "aci signe"]).published), own_words(["en fonctionnement"])
     (False, True)
     """
-    if isinstance(getattr(published, "dtype", None), pd.CategoricalDtype):
-        values = list(published.dtype.categories)
+    dtype = getattr(published, "dtype", None)
+    if isinstance(dtype, pd.CategoricalDtype):
+        values = list(dtype.categories)
     else:
         values = [v for v in published if _cell_text(v) is not None]
     return any(fold(_cell_text(v)) not in _LOOKUP for v in values)

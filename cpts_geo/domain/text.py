@@ -12,6 +12,7 @@ Tab, line feed and carriage return are text (a cell typed on two lines in Excel)
 from __future__ import annotations
 
 import re
+from collections.abc import Hashable, Iterable, Sequence
 
 import numpy as np
 import pandas as pd
@@ -43,7 +44,7 @@ def _visible(match: re.Match) -> str:
 
 
 
-def printable(text) -> str:
+def printable(text: object) -> str:
     """``text`` safe to print in a terminal or a message: control characters made visible.
 
     Parameters
@@ -75,7 +76,8 @@ def _texts(values: pd.Series) -> np.ndarray:
 
 
 
-def control_problems(table: pd.DataFrame, rows, *, columns=None) -> list[dict]:
+def control_problems(table: pd.DataFrame, rows: Sequence[int] | np.ndarray, *,
+                     columns: Iterable[Hashable] | None = None) -> list[dict]:
     """Every cell of ``table`` holding a control character (:data:`CONTROL_CHARACTERS`).
 
     Parameters

@@ -200,7 +200,8 @@ def _arrondissement_column(reg: pd.DataFrame) -> tuple[pd.DataFrame, list[dict],
     return reg, problems, pd.DataFrame(report, columns=_REPORT)
 
 
-def _iris_rows(reg: pd.DataFrame, given: np.ndarray, iris: np.ndarray, commune: np.ndarray):
+def _iris_rows(reg: pd.DataFrame, given: np.ndarray, iris: np.ndarray, commune: np.ndarray,
+               ) -> tuple[pd.DataFrame, list[dict], pd.DataFrame, pd.DataFrame]:
     table = iris_table()
     rows = reg["row"].to_numpy()
     ids = reg["cpts_id"].to_numpy(dtype=object)

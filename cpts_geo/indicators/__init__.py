@@ -6,8 +6,10 @@ perimeter proposals (:mod:`perimeters`). No file is read or written here: that i
 :mod:`cpts_geo.io`, one layer above.
 """
 
+from types import ModuleType
 
-def __getattr__(name: str):
+
+def __getattr__(name: str) -> ModuleType:
     """A module of this layer, imported on first use (``cpts_geo.indicators.<module>``)."""
     import importlib
 

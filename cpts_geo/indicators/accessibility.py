@@ -95,6 +95,9 @@ __all__ = [
 ]
 
 if TYPE_CHECKING:
+    import geopandas as gpd
+    import pyarrow as pa
+
     from cpts_geo.indicators.supply import SupplyRead
 
 
@@ -346,7 +349,7 @@ def gravity_weight(scale: float, alpha: float, *, min_cost: float = 0.0
 
 
 # --------------------------------------------------------------------------- validation
-def _keys(values) -> tuple[pd.Index, list[tuple]]:
+def _keys(values: Iterable[object]) -> tuple[pd.Index, list[tuple]]:
     """Location ids as matched between demand, supply and costs: cleaned commune codes.
 
     Also returns the ``(given, cleaned)`` pairs that changed.
@@ -365,7 +368,7 @@ def _keys(values) -> tuple[pd.Index, list[tuple]]:
 
 
 
-def _as_values(values, what: str, problems: list[dict]) -> tuple[pd.DataFrame, pd.Index]:
+def _as_values(values: pd.Series | pd.DataFrame, what: str, problems: list[dict]) -> tuple[pd.DataFrame, pd.Index]:
     """Demand or supply as a float DataFrame and its matching keys; records bad values."""
     frame = values.to_frame() if isinstance(values, pd.Series) else pd.DataFrame(values)
     if not all(pd.api.types.is_numeric_dtype(t) and not pd.api.types.is_bool_dtype(t)
@@ -407,7 +410,7 @@ _SPACE = 12**5
 
 
 
-def _arrow_strings(values):
+def _arrow_strings(values: object) -> list[pa.Array] | None:
     """The Arrow chunks of a text column or index without copy, or None (other storage)."""
     try:
         chunked = values.array.__arrow_array__() if hasattr(values, "array") else None
@@ -465,7 +468,7 @@ def _digits12(raw: np.ndarray) -> np.ndarray | None:
 
 
 
-def _base12(chunks) -> np.ndarray | None:
+def _base12(chunks: Iterable[pa.Array]) -> np.ndarray | None:
     """Integer code of every clean commune code, or None if any is not.
 
     Clean: :data:`cpts_geo.domain.codes.INSEE_CODE_PATTERN` (five digits, or 2A/2B and three
@@ -535,8 +538,8 @@ def _encode12(keys: pd.Index) -> np.ndarray:
             clean = is_insee_code(text[five])
             coded = np.full(int(five.sum()), -1, dtype=np.int64)
             if clean.any():
-                coded[clean] = _base12(_arrow_strings(pd.Series(text[five][clean].to_numpy(),
-                                                                dtype="string[pyarrow]")))
+                pyarrow_text = pd.Series(text[five][clean].to_numpy(), dtype="string[pyarrow]")
+                coded[clean] = _base12(cast("list[pa.Array]", _arrow_strings(pyarrow_text)))
         out[five] = coded
     return out
 
@@ -566,7 +569,7 @@ def _fast_codes(costs: pd.DataFrame, origin: str, destination: str) -> _CostCode
 
 def _slow_codes(costs: pd.DataFrame, origin: str, destination: str) -> tuple[_CostCodes, list]:
     """Integer codes of any column (numbers, spaces, missing values): hashed, then cleaned."""
-    def factorize(column):
+    def factorize(column: str) -> tuple[np.ndarray, pd.Index, list[tuple]]:
         # codes as integers (one hash pass per column); the distinct values are then
         # cleaned (1001 → 01001)
         raw, values = pd.factorize(costs[column])
@@ -649,7 +652,7 @@ def _check_costs(costs: pd.DataFrame, origin: str, destination: str, cost: str,
 
 
 
-def _reach_limit(max_cost: float | None, weight) -> float | None:
+def _reach_limit(max_cost: float | None, weight: Callable[[np.ndarray], np.ndarray] | None) -> float | None:
     """The time from which a pair is out of reach: ``max_cost``, or a step weight's last bound."""
     last = max(weight.steps) if isinstance(weight, StepWeight) else None
     limits = [x for x in (max_cost, last) if x is not None]
@@ -766,14 +769,7 @@ def two_step_fca(
     if problems:
         raise ValidationError("Entrées de l'accessibilité invalides : corrigez les lignes citées",
                               problems)
-    # position of each code in demand and supply (-1: none); code -1 (missing) → -1
-    o_pos = np.full(table_codes.size + 1, -1, dtype=np.int64)
-    d_pos = np.full(table_codes.size + 1, -1, dtype=np.int64)
-    for pos, keys in ((o_pos, dem_keys), (d_pos, sup_keys)):
-        coded = table_codes.encode(keys)
-        pos[coded[coded >= 0]] = np.flatnonzero(coded >= 0)
-    oi = o_pos[table_codes.origin]
-    di = d_pos[table_codes.destination]
+    oi, di = _pair_positions(table_codes, dem_keys, sup_keys)
     # (two reductions rather than masks: every code is known in the usual case)
     everything_known = bool(oi.min(initial=0) >= 0 and di.min(initial=0) >= 0)
     keep = None if everything_known else (oi >= 0) & (di >= 0)
@@ -798,58 +794,13 @@ def two_step_fca(
     listed = listed[:-1]
     has_self = np.zeros(len(dem), dtype=bool)
     has_self[oi[self_rows]] = True
-
-    def unknown(column, pos):
-        found = np.zeros(table_codes.size, dtype=bool)
-        found[column[(pos < 0) & (column >= 0)]] = True
-        return table_codes.decode(np.flatnonzero(found))
-
-    unknown_o = table_codes.decode(np.asarray([], dtype=np.int64)) if everything_known else unknown(table_codes.origin, oi)
-    unknown_d = table_codes.decode(np.asarray([], dtype=np.int64)) if everything_known else unknown(table_codes.destination, di)
-    if weight is None:
-        oi, di = oi[keep], di[keep]
-        w = np.ones(len(oi))
-    else:
-        # the weight of every pair, then one selection of the pairs kept with a weight > 0
-        with np.errstate(all="ignore"):
-            w = np.asarray(weight(c), dtype="float64")
-        # a step weight's values are finite and >= 0, and its array is its own
-        own = isinstance(weight, StepWeight) and bool(np.isfinite(weight._values).all())
-        if not own:
-            bad = keep & ~(np.isfinite(w) & (w >= 0))
-            if bad.any():
-                raise ValidationError(
-                    "Poids infinis ou négatifs : une fonction de gravité à coût nul donne l'infini ; "
-                    "utilisez min_cost=… (gravity_weight) ou un coût intra-communal > 0",
-                    [{"problem": f"{int(np.sum(bad & ~np.isfinite(w)))} paire(s) de poids infini, "
-                                 f"{int(np.sum(bad & (w < 0)))} de poids négatif"}])
-        if everything_known:  # pairs left out weigh 0: no copy of two million pairs
-            if own:
-                w[~keep] = 0.0
-            else:
-                w = np.where(keep & (w > 0), w, 0.0)
-        else:
-            keep &= w > 0
-            oi, di, w = oi[keep], di[keep], w[keep]
+    none = table_codes.decode(np.asarray([], dtype=np.int64))
+    unknown_o = none if everything_known else _unknown_codes(table_codes, table_codes.origin, oi)
+    unknown_d = none if everything_known else _unknown_codes(table_codes, table_codes.destination, di)
+    oi, di, w = _pair_weights(weight, c, keep, oi, di, everything_known)
     p = dem.iloc[:, 0].to_numpy()
     s = sup.to_numpy()
-    n_dem, n_sup = len(dem), len(sup)
-    # the two steps are weighted sums over the pairs (no matrix to build or sort)
-    reach = np.bincount(di, weights=w * p[oi], minlength=n_sup)  # weighted demand around supply
-    ratio = np.zeros_like(s)
-    np.divide(s, reach[:, None], out=ratio, where=reach[:, None] > 0)
-    values = np.empty((n_dem, s.shape[1]))
-    has_supply = np.empty((n_dem, s.shape[1]), dtype=bool)  # profession by profession
-    for k in range(s.shape[1]):
-        values[:, k] = np.bincount(oi, weights=w * np.ascontiguousarray(ratio[:, k])[di],
-                                   minlength=n_dem)
-        # a value > 0 means supply in reach; the others (few) are looked at pair by pair
-        has_supply[:, k] = values[:, k] > 0
-        rest = ~has_supply[:, k]
-        if rest.any():
-            rows = np.flatnonzero(rest[oi])
-            rows = rows[(s[di[rows], k] > 0) & (w[rows] > 0)]
-            has_supply[oi[rows], k] = True
+    values, has_supply, reach = _two_steps(p, s, oi, di, w, len(dem))
     values[~listed] = np.nan
     columns = sup.columns
     if isinstance(supply, pd.Series):
@@ -869,52 +820,140 @@ def two_step_fca(
         unreached_supply=list(unreached), not_in_costs=list(unlisted),
         unknown_origins=list(unknown_o), unknown_destinations=list(unknown_d),
         capped_self=list(capped), no_self_pair=list(no_self), repaired_codes=repaired)
+    _warn_two_step(result, no_supply, isinstance(supply, pd.Series), limit, quiet)
+    return result
+
+
+
+def _pair_positions(table_codes: _CostCodes, dem_keys: pd.Index, sup_keys: pd.Index) -> tuple[np.ndarray, np.ndarray]:
+    """The position of the origin of each pair in demand and of its destination in supply (-1: none)."""
+    # position of each code in demand and supply (-1: none); code -1 (missing) → -1
+    o_pos = np.full(table_codes.size + 1, -1, dtype=np.int64)
+    d_pos = np.full(table_codes.size + 1, -1, dtype=np.int64)
+    for pos, keys in ((o_pos, dem_keys), (d_pos, sup_keys)):
+        coded = table_codes.encode(keys)
+        pos[coded[coded >= 0]] = np.flatnonzero(coded >= 0)
+    return o_pos[table_codes.origin], d_pos[table_codes.destination]
+
+
+
+def _unknown_codes(table_codes: _CostCodes, column: np.ndarray, pos: np.ndarray) -> pd.Index:
+    """The codes of a column of the cost table (origin or destination) not found (``pos`` -1)."""
+    found = np.zeros(table_codes.size, dtype=bool)
+    found[column[(pos < 0) & (column >= 0)]] = True
+    return table_codes.decode(np.flatnonzero(found))
+
+
+
+def _pair_weights(weight: Callable[[np.ndarray], np.ndarray] | None, c: np.ndarray, keep: np.ndarray,
+                  oi: np.ndarray, di: np.ndarray, everything_known: bool,
+                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The pairs kept (``oi``, ``di``) and their weights: 1 without ``weight``, else ``weight(c)``
+    (pairs left out weigh 0 when every code is known, else they are dropped)."""
+    if weight is None:
+        oi, di = oi[keep], di[keep]
+        return oi, di, np.ones(len(oi))
+    # the weight of every pair, then one selection of the pairs kept with a weight > 0
+    with np.errstate(all="ignore"):
+        w = np.asarray(weight(c), dtype="float64")
+    # a step weight's values are finite and >= 0, and its array is its own
+    own = isinstance(weight, StepWeight) and bool(np.isfinite(weight._values).all())
+    if not own:
+        bad = keep & ~(np.isfinite(w) & (w >= 0))
+        if bad.any():
+            raise ValidationError(
+                "Poids infinis ou négatifs : une fonction de gravité à coût nul donne l'infini ; "
+                "utilisez min_cost=… (gravity_weight) ou un coût intra-communal > 0",
+                [{"problem": f"{int(np.sum(bad & ~np.isfinite(w)))} paire(s) de poids infini, "
+                             f"{int(np.sum(bad & (w < 0)))} de poids négatif"}])
+    if everything_known:  # pairs left out weigh 0: no copy of two million pairs
+        if own:
+            w[~keep] = 0.0
+        else:
+            w = np.where(keep & (w > 0), w, 0.0)
+        return oi, di, w
+    keep &= w > 0
+    return oi[keep], di[keep], w[keep]
+
+
+
+def _two_steps(p: np.ndarray, s: np.ndarray, oi: np.ndarray, di: np.ndarray, w: np.ndarray, n_dem: int,
+               ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The two steps as weighted sums over the pairs (no matrix to build or sort): the value of
+    each demand location per profession, whether supply is in its reach, and the weighted
+    demand around each supply location."""
+    n_sup = len(s)
+    reach = np.bincount(di, weights=w * p[oi], minlength=n_sup)  # weighted demand around supply
+    ratio = np.zeros_like(s)
+    np.divide(s, reach[:, None], out=ratio, where=reach[:, None] > 0)
+    values = np.empty((n_dem, s.shape[1]))
+    has_supply = np.empty((n_dem, s.shape[1]), dtype=bool)  # profession by profession
+    for k in range(s.shape[1]):
+        values[:, k] = np.bincount(oi, weights=w * np.ascontiguousarray(ratio[:, k])[di],
+                                   minlength=n_dem)
+        # a value > 0 means supply in reach; the others (few) are looked at pair by pair
+        has_supply[:, k] = values[:, k] > 0
+        rest = ~has_supply[:, k]
+        if rest.any():
+            rows = np.flatnonzero(rest[oi])
+            rows = rows[(s[di[rows], k] > 0) & (w[rows] > 0)]
+            has_supply[oi[rows], k] = True
+    return values, has_supply, reach
+
+
+
+def _warn_two_step(result: TwoStepFCA, no_supply: dict[str, list], series: bool, limit: float | None,
+                   quiet: bool) -> None:
+    """The warnings of :func:`two_step_fca` about its result (pointing at its caller)."""
+    repaired, unlisted, no_self = result.repaired_codes, result.not_in_costs, result.no_self_pair
+    capped, unreached = result.capped_self, result.unreached_supply
+    unknown_o, unknown_d = result.unknown_origins, result.unknown_destinations
     if repaired:
         warnings.warn(
             f"{len(repaired)} code(s) de la table des temps réparé(s) (zéro initial, espaces) : "
             + ", ".join(f"{a} → {b}" for a, b in repaired[:5]) + " ; liste dans le champ repaired_codes du résultat", CptsGeoWarning,
-            stacklevel=2)
+            stacklevel=3)
     if len(unlisted):
         warnings.warn(
             f"{len(unlisted)} lieu(x) de demande absent(s) de la table des temps "
             f"({', '.join(map(str, unlisted[:5]))}) : accessibilité inconnue (NaN), pas 0 ; "
             "ajoutez au moins la paire du lieu avec lui-même ; liste dans le champ not_in_costs du "
             "résultat", CptsGeoWarning,
-            stacklevel=2)
+            stacklevel=3)
     if len(no_self):
         warnings.warn(
             f"{len(no_self)} lieu(x) avec offre ou demande sans paire avec lui-même dans la table "
             f"des temps ({', '.join(map(str, no_self[:5]))}) : l'offre d'un lieu n'y est pas comptée "
             "pour ses propres habitants ; ajoutez la paire (temps de trajet interne) ; liste dans "
-            "le champ no_self_pair du résultat", CptsGeoWarning, stacklevel=2)
+            "le champ no_self_pair du résultat", CptsGeoWarning, stacklevel=3)
     if len(capped):
         warnings.warn(
             f"{len(capped)} lieu(x) dont le trajet interne (paire du lieu avec lui-même) atteint "
             f"la limite de {number(limit, None)} min ({', '.join(map(str, capped[:5]))}) : compté "
             "juste sous la limite (dernier palier), pour que l'offre d'un lieu reste à portée de "
-            "ses habitants ; liste dans le champ capped_self du résultat", CptsGeoWarning, stacklevel=2)
-    if not quiet:
-        for col, codes in no_supply.items():
-            if len(codes):
-                prefix = "" if isinstance(supply, pd.Series) else f"{col} : "
-                key = "" if isinstance(supply, pd.Series) else f"[{col!r}]"
-                warnings.warn(
-                    f"{prefix}{len(codes)} lieu(x) sans aucune offre à portée : accessibilité 0 "
-                    f"(par ex. {', '.join(map(str, codes[:5]))}) ; liste dans le champ "
-                    f"no_supply{key} du résultat", CptsGeoWarning, stacklevel=2)
-        if len(unreached):
+            "ses habitants ; liste dans le champ capped_self du résultat", CptsGeoWarning, stacklevel=3)
+    if quiet:
+        return
+    for col, codes in no_supply.items():
+        if len(codes):
+            prefix = "" if series else f"{col} : "
+            key = "" if series else f"[{col!r}]"
             warnings.warn(
-                f"{len(unreached)} lieu(x) d'offre qu'aucune demande n'atteint : offre non comptée "
-                f"(par ex. {', '.join(map(str, unreached[:5]))}) ; liste dans le champ unreached_supply "
-                "du résultat", CptsGeoWarning,
-                stacklevel=2)
-        if len(unknown_o) or len(unknown_d):
-            warnings.warn(
-                f"Paires ignorées : {len(unknown_o)} origine(s) absente(s) de la demande, "
-                f"{len(unknown_d)} destination(s) absente(s) de l'offre (sans effet : demande et "
-                "offre nulles) ; listes dans les champs unknown_origins et unknown_destinations "
-                "du résultat", CptsGeoWarning, stacklevel=2)
-    return result
+                f"{prefix}{len(codes)} lieu(x) sans aucune offre à portée : accessibilité 0 "
+                f"(par ex. {', '.join(map(str, codes[:5]))}) ; liste dans le champ "
+                f"no_supply{key} du résultat", CptsGeoWarning, stacklevel=3)
+    if len(unreached):
+        warnings.warn(
+            f"{len(unreached)} lieu(x) d'offre qu'aucune demande n'atteint : offre non comptée "
+            f"(par ex. {', '.join(map(str, unreached[:5]))}) ; liste dans le champ unreached_supply "
+            "du résultat", CptsGeoWarning,
+            stacklevel=3)
+    if len(unknown_o) or len(unknown_d):
+        warnings.warn(
+            f"Paires ignorées : {len(unknown_o)} origine(s) absente(s) de la demande, "
+            f"{len(unknown_d)} destination(s) absente(s) de l'offre (sans effet : demande et "
+            "offre nulles) ; listes dans les champs unknown_origins et unknown_destinations "
+            "du résultat", CptsGeoWarning, stacklevel=3)
 
 
 
@@ -1060,8 +1099,8 @@ def _estimated_reach(max_minutes: float, assumptions: Mapping[str, float] | None
 
 
 
-def within_reach(area, communes=None, *, max_minutes: float = 20.0,
-                 assumptions: Mapping[str, float] | None = None):
+def within_reach(area: gpd.GeoDataFrame | pd.Index | Iterable[str], communes: gpd.GeoDataFrame | None = None, *,
+                 max_minutes: float = 20.0, assumptions: Mapping[str, float] | None = None) -> gpd.GeoDataFrame:
     """The communes that weigh on the E2SFCA of ``area``: its own and every commune close enough.
 
     The accessibility of a commune depends on the supply within reach of it, and that supply
@@ -1117,7 +1156,7 @@ def within_reach(area, communes=None, *, max_minutes: float = 20.0,
 
 
 def estimate_costs(
-    communes,
+    communes: gpd.GeoDataFrame,
     *,
     max_minutes: float = 20.0,
     assumptions: Mapping[str, float] | None = None,
@@ -1293,7 +1332,7 @@ def standardised_population(
 
 
 # --------------------------------------------------------------------------- wrappers
-def _remap(keys: pd.Series, communes) -> tuple[pd.Series, pd.Series]:
+def _remap(keys: pd.Series, communes: gpd.GeoDataFrame) -> tuple[pd.Series, pd.Series]:
     """Today's commune of each cleaned code (``<NA>`` if none) and the reason of each change."""
     from cpts_geo.domain.history import remap_codes
 
@@ -1304,7 +1343,7 @@ def _remap(keys: pd.Series, communes) -> tuple[pd.Series, pd.Series]:
 
 
 
-def _demand_on_layer(demand: pd.Series, communes) -> tuple[pd.Series, pd.DataFrame]:
+def _demand_on_layer(demand: pd.Series, communes: gpd.GeoDataFrame) -> tuple[pd.Series, pd.DataFrame]:
     """Demand indexed by today's communes of the layer: codes cleaned and mapped, reported."""
     from cpts_geo.domain.codes import normalize_codes
 
@@ -1348,7 +1387,7 @@ def _demand_on_layer(demand: pd.Series, communes) -> tuple[pd.Series, pd.DataFra
 
 
 
-def _costs_on_layer(costs: pd.DataFrame, communes) -> tuple[pd.DataFrame, pd.DataFrame, list]:
+def _costs_on_layer(costs: pd.DataFrame, communes: gpd.GeoDataFrame) -> tuple[pd.DataFrame, pd.DataFrame, list]:
     """A user's cost table on today's communes of the layer: codes cleaned and mapped, reported."""
     problems: list[dict] = []
     codes, minutes, repaired = _check_costs(costs, "origin", "destination", "minutes", problems)
@@ -1449,7 +1488,7 @@ class CommuneAccessibility(NamedTuple):
 
 def accessibility(
     supply: pd.DataFrame | pd.Series | SupplyRead,
-    communes,
+    communes: gpd.GeoDataFrame,
     *,
     professions: Iterable[str] | str | None = "médecin généraliste",
     costs: pd.DataFrame | EstimatedCosts | None = None,

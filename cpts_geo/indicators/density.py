@@ -25,6 +25,7 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 
 from cpts_geo.domain.codes import is_in
@@ -94,12 +95,145 @@ class DensityResult(NamedTuple):
 
 
 
-def _ratio(count, population, per):
+def _ratio(count: npt.ArrayLike, population: npt.ArrayLike, per: float) -> np.ndarray:
     count = np.asarray(count, dtype="float64")
     population = np.asarray(population, dtype="float64")
     with np.errstate(divide="ignore", invalid="ignore"):
         return np.where(population > 0, per * count / np.where(population > 0, population, 1.0),
                         np.nan)
+
+
+
+def _unit_members(membership: pd.DataFrame | None, codes: pd.Index) -> tuple[pd.DataFrame, str]:
+    """The communes of each unit (``code``, ``unit``, ``share``) and the name of the unit index:
+    each commune of the layer, or the CPTS of ``membership`` (their communes must be in ``codes``)."""
+    if membership is None:
+        return pd.DataFrame({"code": codes, "unit": codes, "share": 1.0}), "code"
+    m = membership[["code", "cpts_id", "share"]].rename(columns={"cpts_id": "unit"}).copy()
+    m["code"] = m["code"].astype("string")
+    m["unit"] = m["unit"].astype("string")
+    absent = pd.unique(m.loc[~is_in(m["code"], codes), "code"])
+    if len(absent):
+        raise ValidationError(
+            "Communes des CPTS absentes de la couche des communes : donnez une couche qui "
+            "les contient", [{"code": c, "problem": "commune absente de la couche"}
+                             for c in absent])
+    return m, "cpts_id"
+
+
+
+def _population_checks(pop: pd.Series, ref_pop: pd.Series, used: pd.Index) -> tuple[pd.Index, pd.Index, pd.Index]:
+    """The communes ``used`` of unknown population, those of the reference, and those whose
+    population differs between the layer and the reference, each said by a warning (pointing
+    at the caller of :func:`density`)."""
+    unknown_pop = used[pop.reindex(used).isna().to_numpy()]
+    if len(unknown_pop):
+        warnings.warn(
+            f"{len(unknown_pop)} commune(s) de population inconnue ({', '.join(unknown_pop[:5])}) : "
+            "hors des totaux de population, densité non calculée ; liste dans le champ "
+            "unknown_population du résultat", CptsGeoWarning, stacklevel=3)
+    ref_unknown = ref_pop.index[ref_pop.isna().to_numpy()].difference(unknown_pop)
+    if len(ref_unknown):
+        warnings.warn(
+            f"{len(ref_unknown)} commune(s) de la couche de référence de population inconnue "
+            f"({', '.join(ref_unknown[:5])}) : hors des populations de référence (département, "
+            "région, France) ; liste dans le champ reference_unknown_population du résultat",
+            CptsGeoWarning, stacklevel=3)
+    both = pd.concat([pop.reindex(used), ref_pop.reindex(used)], axis=1).dropna()
+    differs = both.index[~np.isclose(both.iloc[:, 0], both.iloc[:, 1])]
+    if len(differs):
+        warnings.warn(
+            f"La population de {len(differs)} commune(s) diffère entre communes et la couche de "
+            f"référence ({', '.join(differs[:5])}) : les densités des unités utilisent celle de "
+            "communes, les densités de référence (département, région, France) celle de la "
+            "référence ; donnez reference= avec les mêmes populations pour comparer au même "
+            "millésime ; liste dans le champ population_differs du résultat", CptsGeoWarning,
+            stacklevel=3)
+    return unknown_pop, ref_unknown, differs
+
+
+
+def _main_area(frame: pd.DataFrame, column: str) -> pd.Series:
+    """The department (or region: ``column``) holding most of each unit's population (first in
+    code order on ties)."""
+    return (frame.groupby(["_unit", column])["_pop"].sum().reset_index()
+            .sort_values(["_unit", "_pop", column], ascending=[True, False, True])
+            .drop_duplicates("_unit").set_index("_unit")[column])
+
+
+
+class _References(NamedTuple):
+    """Totals of the reference layer: per department and per region (each profession and
+    ``_pop``), and for France."""
+
+    departments: pd.DataFrame
+    regions: pd.DataFrame
+    france_count: pd.Series
+    france_population: float
+
+
+
+def _reference_totals(counts: pd.DataFrame, ref_pop: pd.Series, dept: np.ndarray, reg: np.ndarray) -> _References:
+    """The professionals and population of the reference layer per department, region and France."""
+    profs = list(counts.columns)
+    ref_frame = counts.assign(_pop=ref_pop.fillna(0).to_numpy(), _dep=dept, _reg=reg)
+    return _References(ref_frame.groupby("_dep")[[*profs, "_pop"]].sum(),
+                       ref_frame.groupby("_reg")[[*profs, "_pop"]].sum(),
+                       counts.sum(), ref_pop.fillna(0).sum())
+
+
+
+def _density_rows(counts: pd.DataFrame, pop: pd.Series, m: pd.DataFrame, layer_dep: pd.Series,
+                  layer_reg: pd.Series, unit_name: str, refs: _References, per: float) -> pd.DataFrame:
+    """The table of :func:`density`: one row per (unit, profession), the units' counts and
+    population summed over their communes (``m``, by share), and the densities of their main
+    department and region and of France."""
+    profs = list(counts.columns)
+    share = m["share"].to_numpy(dtype="float64")
+    c = counts.reindex(m["code"]).to_numpy() * share[:, None]
+    p = pop.reindex(m["code"]).fillna(0).to_numpy(dtype="float64") * share
+    has_none = counts.reindex(m["code"]).to_numpy() == 0
+    frame = pd.DataFrame(c, columns=profs)
+    frame["_pop"] = p
+    frame["_unit"] = m["unit"].to_numpy()
+    frame["_dep"] = layer_dep.reindex(m["code"]).to_numpy()
+    frame["_reg"] = layer_reg.reindex(m["code"]).to_numpy()
+    g = frame.groupby("_unit", sort=False)
+    unit_count = g[profs].sum()
+    unit_pop = g["_pop"].sum()
+    n_communes = g.size()
+    without = pd.DataFrame(has_none, columns=profs).groupby(frame["_unit"].to_numpy(), sort=False).sum()
+    main_dep, main_reg = _main_area(frame, "_dep"), _main_area(frame, "_reg")
+    units = unit_count.index
+    parts = []
+    for prof in profs:
+        d_dep = main_dep.reindex(units)
+        d_reg = main_reg.reindex(units)
+        part = pd.DataFrame({
+            unit_name: units,
+            "profession": prof,
+            "count": unit_count[prof].to_numpy(),
+            "population": unit_pop.reindex(units).to_numpy(),
+            "density": _ratio(unit_count[prof], unit_pop.reindex(units), per),
+            "n_communes": n_communes.reindex(units).to_numpy(),
+            "n_communes_without": without[prof].reindex(units).to_numpy(),
+            "department": d_dep.to_numpy(),
+            "department_density": _ratio(refs.departments[prof].reindex(d_dep).to_numpy(),
+                                         refs.departments["_pop"].reindex(d_dep).to_numpy(), per),
+            "region": d_reg.to_numpy(),
+            "region_density": _ratio(refs.regions[prof].reindex(d_reg).to_numpy(),
+                                     refs.regions["_pop"].reindex(d_reg).to_numpy(), per),
+            "france_density": float(_ratio(refs.france_count[prof], refs.france_population, per)),
+        })
+        parts.append(part)
+    out = pd.concat(parts, ignore_index=True)
+    order = {u: i for i, u in enumerate(units)}
+    out["_o"] = out[unit_name].map(order)
+    out = out.sort_values(["_o"], kind="stable").drop(columns="_o")
+    out = out.set_index([unit_name, "profession"])
+    out["n_communes"] = out["n_communes"].astype("int64")
+    out["n_communes_without"] = out["n_communes_without"].astype("int64")
+    return out
 
 
 
@@ -178,7 +312,6 @@ def density(
     counts = supply_on_layer(supply, ref_codes, professions=professions, value=value,
                              layer="couche de référence")
     wide = counts.loc[(counts != 0).any(axis=1)]
-    profs = list(counts.columns)
     if "population" not in communes.columns:
         raise ValidationError("Colonne « population » absente de communes : la densité en a besoin",
                               [{"problem": "colonnes reçues : " + ", ".join(map(str, communes.columns))}])
@@ -196,11 +329,7 @@ def density(
     # references: the reference layer's population, departments and regions
     dept = ref["department"].astype("string").to_numpy()
     reg = ref["region"].astype("string").to_numpy()
-    ref_frame = counts.assign(_pop=ref_pop.fillna(0).to_numpy(), _dep=dept, _reg=reg)
-    dep_tot = ref_frame.groupby("_dep")[[*profs, "_pop"]].sum()
-    reg_tot = ref_frame.groupby("_reg")[[*profs, "_pop"]].sum()
-    fr_count = counts.sum()
-    fr_pop = ref_pop.fillna(0).sum()
+    refs = _reference_totals(counts, ref_pop, dept, reg)
 
     # the units: the caller's layer (its population; its department and region if given)
     layer = communes
@@ -217,94 +346,9 @@ def density(
                  if "department" in layer.columns else pd.Series(dept, index=ref_codes))
     layer_reg = (pd.Series(layer["region"].astype("string").to_numpy(), index=codes)
                  if "region" in layer.columns else pd.Series(reg, index=ref_codes))
-    if membership is None:
-        m = pd.DataFrame({"code": codes, "unit": codes, "share": 1.0})
-        unit_name = "code"
-    else:
-        m = membership[["code", "cpts_id", "share"]].rename(columns={"cpts_id": "unit"}).copy()
-        m["code"] = m["code"].astype("string")
-        m["unit"] = m["unit"].astype("string")
-        absent = pd.unique(m.loc[~is_in(m["code"], codes), "code"])
-        if len(absent):
-            raise ValidationError(
-                "Communes des CPTS absentes de la couche des communes : donnez une couche qui "
-                "les contient", [{"code": c, "problem": "commune absente de la couche"}
-                                 for c in absent])
-        unit_name = "cpts_id"
-    used = pd.Index(pd.unique(m["code"]))
-    unknown_pop = used[pop.reindex(used).isna().to_numpy()]
-    if len(unknown_pop):
-        warnings.warn(
-            f"{len(unknown_pop)} commune(s) de population inconnue ({', '.join(unknown_pop[:5])}) : "
-            "hors des totaux de population, densité non calculée ; liste dans le champ "
-            "unknown_population du résultat", CptsGeoWarning, stacklevel=2)
-    ref_unknown = ref_codes[ref_pop.isna().to_numpy()].difference(unknown_pop)
-    if len(ref_unknown):
-        warnings.warn(
-            f"{len(ref_unknown)} commune(s) de la couche de référence de population inconnue "
-            f"({', '.join(ref_unknown[:5])}) : hors des populations de référence (département, "
-            "région, France) ; liste dans le champ reference_unknown_population du résultat",
-            CptsGeoWarning, stacklevel=2)
-    both = pd.concat([pop.reindex(used), ref_pop.reindex(used)], axis=1).dropna()
-    differs = both.index[~np.isclose(both.iloc[:, 0], both.iloc[:, 1])]
-    if len(differs):
-        warnings.warn(
-            f"La population de {len(differs)} commune(s) diffère entre communes et la couche de "
-            f"référence ({', '.join(differs[:5])}) : les densités des unités utilisent celle de "
-            "communes, les densités de référence (département, région, France) celle de la "
-            "référence ; donnez reference= avec les mêmes populations pour comparer au même "
-            "millésime ; liste dans le champ population_differs du résultat", CptsGeoWarning,
-            stacklevel=2)
-    share = m["share"].to_numpy(dtype="float64")
-    c = counts.reindex(m["code"]).to_numpy() * share[:, None]
-    p = pop.reindex(m["code"]).fillna(0).to_numpy(dtype="float64") * share
-    has_none = counts.reindex(m["code"]).to_numpy() == 0
-    frame = pd.DataFrame(c, columns=profs)
-    frame["_pop"] = p
-    frame["_unit"] = m["unit"].to_numpy()
-    frame["_dep"] = layer_dep.reindex(m["code"]).to_numpy()
-    frame["_reg"] = layer_reg.reindex(m["code"]).to_numpy()
-    g = frame.groupby("_unit", sort=False)
-    unit_count = g[profs].sum()
-    unit_pop = g["_pop"].sum()
-    n_communes = g.size()
-    without = pd.DataFrame(has_none, columns=profs).groupby(frame["_unit"].to_numpy(), sort=False).sum()
-    # department / region holding most of the unit's population (first in code order on ties)
-    main_dep = (frame.groupby(["_unit", "_dep"])["_pop"].sum().reset_index()
-                .sort_values(["_unit", "_pop", "_dep"], ascending=[True, False, True])
-                .drop_duplicates("_unit").set_index("_unit")["_dep"])
-    main_reg = (frame.groupby(["_unit", "_reg"])["_pop"].sum().reset_index()
-                .sort_values(["_unit", "_pop", "_reg"], ascending=[True, False, True])
-                .drop_duplicates("_unit").set_index("_unit")["_reg"])
-    units = unit_count.index
-    parts = []
-    for prof in profs:
-        d_dep = main_dep.reindex(units)
-        d_reg = main_reg.reindex(units)
-        part = pd.DataFrame({
-            unit_name: units,
-            "profession": prof,
-            "count": unit_count[prof].to_numpy(),
-            "population": unit_pop.reindex(units).to_numpy(),
-            "density": _ratio(unit_count[prof], unit_pop.reindex(units), per),
-            "n_communes": n_communes.reindex(units).to_numpy(),
-            "n_communes_without": without[prof].reindex(units).to_numpy(),
-            "department": d_dep.to_numpy(),
-            "department_density": _ratio(dep_tot[prof].reindex(d_dep).to_numpy(),
-                                         dep_tot["_pop"].reindex(d_dep).to_numpy(), per),
-            "region": d_reg.to_numpy(),
-            "region_density": _ratio(reg_tot[prof].reindex(d_reg).to_numpy(),
-                                     reg_tot["_pop"].reindex(d_reg).to_numpy(), per),
-            "france_density": float(_ratio(fr_count[prof], fr_pop, per)),
-        })
-        parts.append(part)
-    out = pd.concat(parts, ignore_index=True)
-    order = {u: i for i, u in enumerate(units)}
-    out["_o"] = out[unit_name].map(order)
-    out = out.sort_values(["_o"], kind="stable").drop(columns="_o")
-    out = out.set_index([unit_name, "profession"])
-    out["n_communes"] = out["n_communes"].astype("int64")
-    out["n_communes_without"] = out["n_communes_without"].astype("int64")
+    m, unit_name = _unit_members(membership, codes)
+    unknown_pop, ref_unknown, differs = _population_checks(pop, ref_pop, pd.Index(pd.unique(m["code"])))
+    out = _density_rows(counts, pop, m, layer_dep, layer_reg, unit_name, refs, per)
     zero = out.index.get_level_values(0)[(out["population"] <= 0).to_numpy()].unique()
     if len(zero):
         warnings.warn(
@@ -559,9 +603,9 @@ def accessibility_header(result: CptsSupply) -> str:
 
 
 
-def _examples(codes, n: int = 5) -> str:
-    codes = [str(c) for c in codes]
-    return ", ".join(codes[:n]) + (", …" if len(codes) > n else "")
+def _examples(codes: Iterable[object], n: int = 5) -> str:
+    texts = [str(c) for c in codes]
+    return ", ".join(texts[:n]) + (", …" if len(texts) > n else "")
 
 
 

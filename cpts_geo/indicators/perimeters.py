@@ -33,14 +33,20 @@ the professionals; nothing is applied to the current map.
 from __future__ import annotations
 
 import warnings
-from typing import Any, NamedTuple
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 
 from cpts_geo.domain.communes import adjacency
 from cpts_geo.errors import CptsGeoWarning
 from cpts_geo.indicators.flows.prepare import commune_units
+
+if TYPE_CHECKING:
+    import geopandas as gpd
 
 __all__ = [
     "Proposal",
@@ -68,7 +74,7 @@ class Proposal(NamedTuple):
 
 
 
-def _check_params(min_sc, target_sc, min_size, target_size) -> None:
+def _check_params(min_sc: float, target_sc: float, min_size: float, target_size: float) -> None:
     problems = []
     if not 0 < min_sc <= target_sc <= 1:
         problems.append(f"il faut 0 < min_sc ≤ target_sc ≤ 1 (reçu {min_sc}, {target_sc})")
@@ -81,8 +87,8 @@ def _check_params(min_sc, target_sc, min_size, target_size) -> None:
 
 
 def validity(
-    self_containment,
-    size,
+    self_containment: npt.ArrayLike,
+    size: npt.ArrayLike,
     *,
     min_sc: float = 0.6,
     target_sc: float = 0.75,
@@ -143,10 +149,10 @@ def _main_cpts(table: pd.DataFrame) -> pd.Series:
 
 def propose_perimeters(
     flows: pd.DataFrame,
-    communes,
+    communes: gpd.GeoDataFrame,
     *,
     membership: pd.DataFrame | None = None,
-    codes=None,
+    codes: Iterable[str] | None = None,
     overlap: bool = False,
     min_sc: float = 0.6,
     target_sc: float = 0.75,
@@ -205,27 +211,9 @@ def propose_perimeters(
     _check_params(min_sc, target_sc, min_size, target_size)
     if size not in ("population", "volume"):
         raise ValueError(f"size doit valoir 'population' ou 'volume', pas {size!r}.")
-    used = [flows["origin"].to_numpy(dtype=object), flows["destination"].to_numpy(dtype=object)]
-    if membership is not None:
-        used.append(membership["code"].to_numpy(dtype=object))
-    communes = commune_units(communes, pd.unique(np.concatenate(used)))
-    index = communes.index.astype(str)
-    scope = np.ones(len(index), dtype=bool)
-    if codes is not None:
-        wanted = pd.Index([str(c) for c in codes])
-        absent = wanted.difference(index)
-        if len(absent):
-            raise ValueError("codes : communes absentes de la couche : "
-                             + ", ".join(absent[:20]) + (" …" if len(absent) > 20 else ""))
-        scope &= index.isin(wanted)
-    if membership is not None and not overlap:
-        scope &= ~index.isin(membership["code"].astype(str))
-    layer = communes[scope]
+    layer = _scope(flows, communes, membership, codes, overlap)
     codes_in = pd.Index(layer.index.astype(str))
     n = len(codes_in)
-    if n == 0:
-        raise ValueError("Aucune commune à regrouper : toutes sont déjà dans une CPTS "
-                         "(passez overlap=True pour les regrouper quand même).")
     vol = flows["volume"].to_numpy(dtype="float64")
     o = codes_in.get_indexer(flows["origin"].astype(str))
     d = codes_in.get_indexer(flows["destination"].astype(str))
@@ -246,91 +234,146 @@ def propose_perimeters(
     pairs = adjacency(layer)
     A = np.zeros((n, n), dtype=bool)
     A[codes_in.get_indexer(pairs["code"]), codes_in.get_indexer(pairs["neighbour"])] = True
-
-    label = np.arange(n)
-    alive = np.ones(n, dtype=bool)
-    stuck = np.zeros(n, dtype=bool)
-    params = dict(min_sc=min_sc, target_sc=target_sc, min_size=min_size, target_size=target_size)
-
-    def score(i):
-        inside = T[i, i]
-        sc = min(inside / resident[i] if resident[i] > 0 else 0.0,
-                 inside / delivered[i] if delivered[i] > 0 else 0.0)
-        return validity([sc], [sizes[i]], **params)[0]
-
-    scores = np.array([score(i) for i in range(n)])
-    while True:
-        cand = alive & ~stuck & (scores < 1)
-        if not cand.any():
-            break
-        masked = np.where(cand, scores, np.inf)
-        a = int(np.argmin(masked))  # ties: first code in order
-        nb = np.flatnonzero(A[a] & alive)
-        nb = nb[nb != a]
-        if len(nb) == 0:
-            stuck[a] = True
-            continue
-        with np.errstate(invalid="ignore", divide="ignore"):
-            link = (np.nan_to_num(T[a, nb] ** 2 / (resident[a] * delivered[nb]))
-                    + np.nan_to_num(T[nb, a] ** 2 / (resident[nb] * delivered[a])))
-        b = int(nb[np.argmax(link)]) if link.max() > 0 else int(nb[np.argmax(sizes[nb])])
-        T[b, :] += T[a, :]
-        T[:, b] += T[:, a]
-        T[a, :] = 0
-        T[:, a] = 0
-        resident[b] += resident[a]
-        delivered[b] += delivered[a]
-        sizes[b] += sizes[a]
-        A[b] |= A[a]
-        A[:, b] |= A[:, a]
-        A[b, b] = False
-        A[a] = False
-        A[:, a] = False
-        alive[a] = False
-        label[label == a] = b
-        # a stuck area has no live neighbour and cannot gain one: it stays stuck
-        scores[b] = score(b)
-        scores[a] = np.inf
+    g = _Groups(T, resident, delivered, sizes, A, np.arange(n), np.ones(n, dtype=bool), np.zeros(n))
+    _group(g, {"min_sc": min_sc, "target_sc": target_sc, "min_size": min_size, "target_size": target_size})
 
     # number areas in the order of their first commune code
-    roots = pd.unique(label)
+    roots = pd.unique(g.label)
     order = {root: i + 1 for i, root in enumerate(roots)}
-    ids = np.array([f"{prefix}{order[r]:03d}" for r in label], dtype=object)
+    ids = np.array([f"{prefix}{order[r]:03d}" for r in g.label], dtype=object)
     names = layer["name"].astype(str).to_numpy() if "name" in layer.columns else codes_in.to_numpy()
     pop_order = np.argsort(-np.nan_to_num(layer["population"].astype("Float64")
                                           .fillna(0).to_numpy(dtype="float64")), kind="stable")
     main_name: dict[Any, str] = {}
     for i in pop_order:
-        main_name.setdefault(label[i], names[i])
-    area_names = [f"Proposition {order[r]} ({main_name[r]})" for r in label]
+        main_name.setdefault(g.label[i], names[i])
+    area_names = [f"Proposition {order[r]} ({main_name[r]})" for r in g.label]
     registry = pd.DataFrame({
         "cpts_id": ids, "cpts_name": area_names, "stage": PROPOSAL_STAGE,
         "commune_code": codes_in.to_numpy(), "commune_name": names, "share": np.nan,
     }).sort_values(["cpts_id", "commune_code"], kind="stable").reset_index(drop=True)
-    rows = []
-    for root in roots:
-        inside = T[root, root]
-        dem = inside / resident[root] if resident[root] > 0 else np.nan
-        sup = inside / delivered[root] if delivered[root] > 0 else np.nan
-        v = scores[root]
-        note = ""
-        if v < 1:
-            note = ("sans voisine pour se regrouper (île ou poche entourée de CPTS)"
-                    if not (A[root] & alive).any() else "non valide")
-        rows.append({"cpts_id": f"{prefix}{order[root]:03d}",
-                     "name": f"Proposition {order[root]} ({main_name[root]})",
-                     "n_communes": int((label == root).sum()), "size": sizes[root],
-                     "resident_volume": resident[root], "inside_volume": inside,
-                     "delivered_volume": delivered[root], "demand_sc": dem, "supply_sc": sup,
-                     "self_containment": np.fmin(dem, sup), "validity": v,
-                     "valid": bool(v >= 1), "note": note})
-    areas = pd.DataFrame(rows).set_index("cpts_id")
+    areas = _areas(g, roots, order, main_name, prefix)
     bad = areas[~areas["valid"]]
     if len(bad):
         warnings.warn(
             f"{len(bad)} zone(s) proposée(s) ne respectent pas les seuils d'autonomie et de "
             "taille (" + ", ".join(bad.index[:10]) + ") : voir la colonne note.", CptsGeoWarning, stacklevel=2)
     return Proposal(registry[_REGISTRY_COLUMNS], areas)
+
+
+
+def _scope(flows: pd.DataFrame, communes: gpd.GeoDataFrame, membership: pd.DataFrame | None,
+           codes: Iterable[str] | None, overlap: bool) -> gpd.GeoDataFrame:
+    """The communes (or arrondissements) to group: those of ``codes`` (default all), without the
+    communes of ``membership`` unless ``overlap``."""
+    used = [flows["origin"].to_numpy(dtype=object), flows["destination"].to_numpy(dtype=object)]
+    if membership is not None:
+        used.append(membership["code"].to_numpy(dtype=object))
+    communes = commune_units(communes, pd.unique(np.concatenate(used)))
+    index = communes.index.astype(str)
+    scope = np.ones(len(index), dtype=bool)
+    if codes is not None:
+        wanted = pd.Index([str(c) for c in codes])
+        absent = wanted.difference(index)
+        if len(absent):
+            raise ValueError("codes : communes absentes de la couche : "
+                             + ", ".join(absent[:20]) + (" …" if len(absent) > 20 else ""))
+        scope &= index.isin(wanted)
+    if membership is not None and not overlap:
+        scope &= ~index.isin(membership["code"].astype(str))
+    if not scope.any():
+        raise ValueError("Aucune commune à regrouper : toutes sont déjà dans une CPTS "
+                         "(passez overlap=True pour les regrouper quand même).")
+    return communes[scope]
+
+
+
+@dataclass
+class _Groups:
+    """Areas being grouped, changed in place by :func:`_group`: flows between areas (``T``),
+    residents' and delivered volumes, sizes, adjacency (``A``), the area of each commune
+    (``label``), the areas left (``alive``) and their validity scores."""
+
+    T: np.ndarray
+    resident: np.ndarray
+    delivered: np.ndarray
+    sizes: np.ndarray
+    A: np.ndarray
+    label: np.ndarray
+    alive: np.ndarray
+    scores: np.ndarray
+
+    def score(self, i: int, params: Mapping[str, float]) -> float:
+        """The validity of area ``i`` (see :func:`validity`)."""
+        inside = self.T[i, i]
+        sc = min(inside / self.resident[i] if self.resident[i] > 0 else 0.0,
+                 inside / self.delivered[i] if self.delivered[i] > 0 else 0.0)
+        return validity([sc], [self.sizes[i]], **params)[0]
+
+
+
+def _group(g: _Groups, params: Mapping[str, float]) -> None:
+    """Merge the least valid area with its most linked neighbour until every area is valid or
+    has no neighbour left (a stuck area has no live neighbour and cannot gain one)."""
+    T, A = g.T, g.A
+    stuck = np.zeros(len(g.label), dtype=bool)
+    g.scores = np.array([g.score(i, params) for i in range(len(g.label))])
+    while True:
+        cand = g.alive & ~stuck & (g.scores < 1)
+        if not cand.any():
+            break
+        masked = np.where(cand, g.scores, np.inf)
+        a = int(np.argmin(masked))  # ties: first code in order
+        nb = np.flatnonzero(A[a] & g.alive)
+        nb = nb[nb != a]
+        if len(nb) == 0:
+            stuck[a] = True
+            continue
+        with np.errstate(invalid="ignore", divide="ignore"):
+            link = (np.nan_to_num(T[a, nb] ** 2 / (g.resident[a] * g.delivered[nb]))
+                    + np.nan_to_num(T[nb, a] ** 2 / (g.resident[nb] * g.delivered[a])))
+        b = int(nb[np.argmax(link)]) if link.max() > 0 else int(nb[np.argmax(g.sizes[nb])])
+        T[b, :] += T[a, :]
+        T[:, b] += T[:, a]
+        T[a, :] = 0
+        T[:, a] = 0
+        g.resident[b] += g.resident[a]
+        g.delivered[b] += g.delivered[a]
+        g.sizes[b] += g.sizes[a]
+        A[b] |= A[a]
+        A[:, b] |= A[:, a]
+        A[b, b] = False
+        A[a] = False
+        A[:, a] = False
+        g.alive[a] = False
+        g.label[g.label == a] = b
+        g.scores[b] = g.score(b, params)
+        g.scores[a] = np.inf
+
+
+
+def _areas(g: _Groups, roots: np.ndarray, order: Mapping[Any, int], main_name: Mapping[Any, str],
+           prefix: str) -> pd.DataFrame:
+    """One row per proposed area, indexed by ``cpts_id``: its volumes, self-containment and validity."""
+    T, A = g.T, g.A
+    rows = []
+    for root in roots:
+        inside = T[root, root]
+        dem = inside / g.resident[root] if g.resident[root] > 0 else np.nan
+        sup = inside / g.delivered[root] if g.delivered[root] > 0 else np.nan
+        v = g.scores[root]
+        note = ""
+        if v < 1:
+            note = ("sans voisine pour se regrouper (île ou poche entourée de CPTS)"
+                    if not (A[root] & g.alive).any() else "non valide")
+        rows.append({"cpts_id": f"{prefix}{order[root]:03d}",
+                     "name": f"Proposition {order[root]} ({main_name[root]})",
+                     "n_communes": int((g.label == root).sum()), "size": g.sizes[root],
+                     "resident_volume": g.resident[root], "inside_volume": inside,
+                     "delivered_volume": g.delivered[root], "demand_sc": dem, "supply_sc": sup,
+                     "self_containment": np.fmin(dem, sup), "validity": v,
+                     "valid": bool(v >= 1), "note": note})
+    return pd.DataFrame(rows).set_index("cpts_id")
 
 
 

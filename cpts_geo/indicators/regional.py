@@ -80,16 +80,17 @@ class RegionalDiagnosis(NamedTuple):
     sources: tuple[str, ...]
 
 
-def _area(communes: pd.DataFrame, region, departments) -> tuple[str | None, tuple[str, ...], str]:
-    if (region is None) == (departments is None):
-        raise ValueError("Donnez une région (region=) ou des départements (departments=), l'un des deux.")
-    if region is not None:
+def _area(communes: pd.DataFrame, region: str | None, departments: Iterable[str] | str | None,
+          ) -> tuple[str | None, tuple[str, ...], str]:
+    if region is not None and departments is None:
         code = region_code(region)
         deps = tuple(sorted(communes.loc[communes["region"] == code, "department"].dropna().unique()))
         return code, deps, REGIONS[code]
-    deps = tuple(sorted({str(d) for d in ([departments] if isinstance(departments, str) else departments)}))
-    label = ("département " if len(deps) == 1 else "départements ") + ", ".join(deps)
-    return None, deps, label
+    if departments is not None and region is None:
+        deps = tuple(sorted({str(d) for d in ([departments] if isinstance(departments, str) else departments)}))
+        label = ("département " if len(deps) == 1 else "départements ") + ", ".join(deps)
+        return None, deps, label
+    raise ValueError("Donnez une région (region=) ou des départements (departments=), l'un des deux.")
 
 
 def _restricted(checked: CheckedRegistry, codes: pd.Index) -> CheckedRegistry:

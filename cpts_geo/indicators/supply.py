@@ -164,7 +164,7 @@ class SupplyRead(NamedTuple):
 
 
 
-def supply_table(supply):
+def supply_table(supply: SupplyRead | pd.DataFrame | pd.Series) -> pd.DataFrame | pd.Series:
     """The supply table of a :class:`SupplyRead`; anything else is returned as is.
 
     Parameters
@@ -187,7 +187,7 @@ def supply_table(supply):
 
 
 
-def supply_in(supply, codes):
+def supply_in(supply: SupplyRead | pd.DataFrame | pd.Series, codes: Iterable[str]) -> pd.DataFrame | pd.Series:
     """The supply located in the communes ``codes`` (the rest is left out, not reported).
 
     Parameters
@@ -439,6 +439,65 @@ def supply_by_commune(
 
 
 
+def _long_supply(supply: pd.DataFrame, value: str, what: str) -> pd.DataFrame:
+    """A long supply table (``code``, ``profession``, ``value``) checked, one column per profession."""
+    problems: list[dict] = []
+    if value not in supply.columns:
+        raise ValueError(f"value={value!r} : colonne absente de la table d'offre "
+                         f"(colonnes : {', '.join(map(str, supply.columns))}).")
+    rows = (pd.to_numeric(supply["row"], errors="coerce").to_numpy() if "row" in supply.columns
+            else np.arange(2, len(supply) + 2))
+    raw = supply["code"].astype("string")
+    try:
+        labels = parse_professions(supply["profession"].reset_index(drop=True), rows=rows)
+    except ValidationError as err:
+        problems.extend(err.problems.to_dict("records"))
+        labels = None
+    amounts = parse_counts(supply[value], rows, raw, what, problems, required=True)
+    for pos in np.flatnonzero(raw.isna().to_numpy()):
+        problems.append({"row": int(rows[pos]), "problem": "code commune manquant"})
+    if problems:
+        raise ValidationError("Table d'offre invalide : corrigez les lignes citées", problems)
+    table = pd.DataFrame({"code": raw.to_numpy(), "profession": labels.to_numpy(),
+                          value: amounts.to_numpy()})
+    wide = supply_by_commune(table, value=value)
+    return wide
+
+
+
+def _wide_supply(supply: pd.DataFrame | pd.Series, what: str) -> pd.DataFrame:
+    """Supply given per commune (one column per profession, or a named Series) checked, its
+    columns named after the professions in the order of :data:`PROFESSIONS`."""
+    problems: list[dict] = []
+    wide = supply.to_frame() if isinstance(supply, pd.Series) else supply.copy()
+    if isinstance(supply, pd.Series) and supply.name is None:
+        problems.append({"problem": "série d'offre sans nom : nommez-la d'après la profession "
+                         "(ex. .rename(\"médecin généraliste\"))"})
+    labels = _labels([str(c) for c in wide.columns])
+    for col, label in zip(wide.columns, labels):
+        if label is None and not (isinstance(supply, pd.Series) and supply.name is None):
+            problems.append({"problem": f"colonne « {col} » : profession inconnue ; "
+                             f"professions acceptées : {_accepted_text()}"})
+    for label in {lab for lab in labels if lab is not None}:
+        same = [str(c) for c, lab in zip(wide.columns, labels) if lab == label]
+        if len(same) > 1:
+            problems.append({"problem": f"colonnes {', '.join(f'« {c} »' for c in same)} : "
+                             f"la même profession ({label}) ; gardez-en une"})
+    index = pd.Series(wide.index.astype("string"), index=wide.index)
+    for code in pd.unique(index[index.duplicated()]):
+        problems.append({"code": code, "problem": "commune en double dans l'index de l'offre"})
+    numbers = {}
+    for k, (col, label) in enumerate(zip(wide.columns, labels)):
+        numbers[label or col] = parse_counts(wide.iloc[:, k], None, index, f"{what} ({col})",
+                                         problems, required=True).to_numpy()
+    if problems:
+        raise ValidationError("Offre invalide : corrigez les colonnes et valeurs citées", problems)
+    wide = pd.DataFrame(numbers, index=pd.Index(index.to_numpy(), dtype="string", name="code"))
+    wide = wide[[p for p in PROFESSIONS if p in wide.columns]]
+    return wide
+
+
+
 def supply_on_layer(
     supply: pd.DataFrame | pd.Series | SupplyRead,
     codes: pd.Index,
@@ -494,55 +553,12 @@ def supply_on_layer(
     {'masseur-kinésithérapeute': {'59350': 3.0, '59009': 0.0}}
     """
     supply = supply_table(supply)
-    problems: list[dict] = []
     what = {"count": "effectif", "fte": "ETP"}.get(value, value)
     if isinstance(supply, pd.DataFrame) and {"code", "profession", "count"} <= set(supply.columns):
-        if value not in supply.columns:
-            raise ValueError(f"value={value!r} : colonne absente de la table d'offre "
-                             f"(colonnes : {', '.join(map(str, supply.columns))}).")
-        rows = (pd.to_numeric(supply["row"], errors="coerce").to_numpy() if "row" in supply.columns
-                else np.arange(2, len(supply) + 2))
-        raw = supply["code"].astype("string")
-        try:
-            labels = parse_professions(supply["profession"].reset_index(drop=True), rows=rows)
-        except ValidationError as err:
-            problems.extend(err.problems.to_dict("records"))
-            labels = None
-        amounts = parse_counts(supply[value], rows, raw, what, problems, required=True)
-        for pos in np.flatnonzero(raw.isna().to_numpy()):
-            problems.append({"row": int(rows[pos]), "problem": "code commune manquant"})
-        if problems:
-            raise ValidationError("Table d'offre invalide : corrigez les lignes citées", problems)
-        table = pd.DataFrame({"code": raw.to_numpy(), "profession": labels.to_numpy(),
-                              value: amounts.to_numpy()})
-        wide = supply_by_commune(table, value=value)
+        wide = _long_supply(supply, value, what)
         source = "la table d'offre"
     else:
-        wide = supply.to_frame() if isinstance(supply, pd.Series) else supply.copy()
-        if isinstance(supply, pd.Series) and supply.name is None:
-            problems.append({"problem": "série d'offre sans nom : nommez-la d'après la profession "
-                             "(ex. .rename(\"médecin généraliste\"))"})
-        labels = _labels([str(c) for c in wide.columns])
-        for col, label in zip(wide.columns, labels):
-            if label is None and not (isinstance(supply, pd.Series) and supply.name is None):
-                problems.append({"problem": f"colonne « {col} » : profession inconnue ; "
-                                 f"professions acceptées : {_accepted_text()}"})
-        for label in {lab for lab in labels if lab is not None}:
-            same = [str(c) for c, lab in zip(wide.columns, labels) if lab == label]
-            if len(same) > 1:
-                problems.append({"problem": f"colonnes {', '.join(f'« {c} »' for c in same)} : "
-                                 f"la même profession ({label}) ; gardez-en une"})
-        index = pd.Series(wide.index.astype("string"), index=wide.index)
-        for code in pd.unique(index[index.duplicated()]):
-            problems.append({"code": code, "problem": "commune en double dans l'index de l'offre"})
-        numbers = {}
-        for k, (col, label) in enumerate(zip(wide.columns, labels)):
-            numbers[label or col] = parse_counts(wide.iloc[:, k], None, index, f"{what} ({col})",
-                                             problems, required=True).to_numpy()
-        if problems:
-            raise ValidationError("Offre invalide : corrigez les colonnes et valeurs citées", problems)
-        wide = pd.DataFrame(numbers, index=pd.Index(index.to_numpy(), dtype="string", name="code"))
-        wide = wide[[p for p in PROFESSIONS if p in wide.columns]]
+        wide = _wide_supply(supply, what)
         source = "l'offre"
     present = list(wide.columns)
     if professions is not None:

@@ -10,6 +10,8 @@ Header recognition (:func:`recognise_headers`, :data:`SYNONYMS`) and the French 
 :mod:`cpts_geo.domain.numbers`), re-exported here beside the reader that uses them.
 """
 
+from types import ModuleType
+
 from cpts_geo.domain.headers import (
     KINDS,
     REQUIRED,
@@ -37,7 +39,7 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str):
+def __getattr__(name: str) -> ModuleType:
     """A module of this layer, imported on first use (``cpts_geo.io.<module>``)."""
     import importlib
 

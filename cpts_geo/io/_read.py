@@ -39,15 +39,19 @@ import datetime as dt
 import io
 import re
 import zipfile
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
 from cpts_geo.domain.headers import REQUIRED, SEPARATOR_NAMES, ReadTable, recognise_headers
 from cpts_geo.errors import ValidationError
+
+if TYPE_CHECKING:
+    from openpyxl.workbook.workbook import Workbook
+    from openpyxl.worksheet.worksheet import Worksheet
 
 __all__ = [
     "SEPARATORS",
@@ -82,7 +86,7 @@ _MAX_HEADER_ROW = 15  # a workbook's header is looked for in its first rows
 
 
 
-def _refuse(summary: str, problems=None) -> ValidationError:
+def _refuse(summary: str, problems: Iterable[Mapping] | None = None) -> ValidationError:
     return ValidationError(summary, problems if problems is not None else [{"problem": summary}])
 
 
@@ -252,7 +256,7 @@ def _detect_sep(header: str, sample: list[str]) -> str:
         return tied[0]
     # the same count in the header: the one whose rows have as many fields as the header
 
-    def fits(s):
+    def fits(s: str) -> int:
         return sum(_count_outside_quotes(line, s) == best for line in sample if line.strip())
 
     return max(tied, key=fits)
@@ -374,8 +378,8 @@ def _parse_fast(text: str, sep: str) -> pd.DataFrame:
     records: pyarrow's parser when no line is blank (it skips them), pandas' C parser otherwise
     or when pyarrow refuses a line (one with fewer fields)."""
     data = io.BytesIO(text.encode("utf-8"))
-    options = dict(sep=sep, header=None, dtype=str, keep_default_na=False, na_values=[""],
-                   quotechar='"', encoding="utf-8")
+    options = {"sep": sep, "header": None, "dtype": str, "keep_default_na": False, "na_values": [""],
+               "quotechar": '"', "encoding": "utf-8"}
     if "\n\n" not in text and "\n\r\n" not in text:
         try:
             import pyarrow as pa
@@ -460,7 +464,7 @@ def _check_separators(table: pd.DataFrame, rows: np.ndarray, sep: str, blank: np
 # --------------------------------------------------------------------------- XLSX
 
 
-def _cell_text(value):
+def _cell_text(value: object) -> str | None:
     """A workbook cell as text (numbers without a trailing ``.0``)."""
     if value is None or isinstance(value, str):
         return value
@@ -482,7 +486,7 @@ def _cell_text(value):
 
 
 
-def _sheet_values(ws) -> list[list]:
+def _sheet_values(ws: Worksheet) -> list[list]:
     values = [list(r) for r in ws.iter_rows(min_row=1, min_col=1, max_row=ws.max_row,
                                             max_col=ws.max_column, values_only=True)]
     # A merged cell holds its value in its top-left cell only: spread it over the range.
@@ -498,12 +502,13 @@ def _sheet_values(ws) -> list[list]:
 
 
 
-def _filled(row) -> bool:
+def _filled(row: Iterable[object]) -> bool:
     return any(v is not None and (not isinstance(v, str) or v.strip()) for v in row)
 
 
 
-def _header_candidates(values: list[list], kind: str | None, columns):
+def _header_candidates(values: list[list], kind: str | None, columns: Mapping[str, str] | None,
+                       ) -> tuple[int, int, list[str | None]] | None:
     """``(score, row index, headers)`` of the best header of a sheet."""
     if kind is None:
         for r, row in enumerate(values):
@@ -542,7 +547,7 @@ def _has_formulas(path: Path) -> bool:
 
 
 
-def _pick_sheet(wb, sheet, name: str):
+def _pick_sheet(wb: Workbook, sheet: str | int, name: str) -> list[Worksheet]:
     names = [ws.title for ws in wb.worksheets]
     if isinstance(sheet, int) and not isinstance(sheet, bool):
         if not -len(names) <= sheet < len(names):
@@ -562,25 +567,10 @@ def _pick_sheet(wb, sheet, name: str):
 
 
 
-def _read_xlsx(path: Path, *, sheet, kind: str | None, columns) -> ReadTable:
-    import openpyxl
-    from openpyxl.utils.exceptions import InvalidFileException
-
+def _read_xlsx(path: Path, *, sheet: str | int | None, kind: str | None,
+               columns: Mapping[str, str] | None) -> ReadTable:
     name = path.name
-    if not zipfile.is_zipfile(path):
-        with open(path, "rb") as fh:
-            looks = _sniff(fh.read(4096))
-        raise _refuse(f"{name} n'est pas un classeur Excel (.xlsx) valide : son contenu ressemble à "
-                      f"{looks} ; s'il s'agit d'un CSV, renommez-le en .csv.",
-                      [{"problem": "classeur illisible"}])
-    try:
-        wb = openpyxl.load_workbook(path, data_only=True)
-        formulas_wb = openpyxl.load_workbook(path, data_only=False) if _has_formulas(path) else None
-    except (KeyError, ValueError, TypeError, IndexError, OSError, zipfile.BadZipFile,
-            InvalidFileException) as err:  # what openpyxl raises on a broken workbook
-        raise _refuse(f"{name} : classeur Excel illisible ({type(err).__name__}) ; ouvrez-le dans Excel "
-                      "et réenregistrez-le en .xlsx, ou en CSV.",
-                      [{"problem": "classeur illisible"}]) from None
+    wb, formulas_wb = _open_workbook(path)
     sheets = _pick_sheet(wb, sheet, name) if sheet is not None else list(wb.worksheets)
     found = []
     for ws in sheets:
@@ -592,39 +582,9 @@ def _read_xlsx(path: Path, *, sheet, kind: str | None, columns) -> ReadTable:
         raise _refuse(f"Le classeur {name} est vide" + (f" (feuille « {sheets[0].title} »)" if sheet is not None
                                                       else "") + ".",
                       [{"problem": "aucune cellule remplie"}])
-    if len(found) > 1:
-        required = REQUIRED.get(kind, ()) if kind else ()
-        if kind is not None:
-            full = [f for f in found if all(
-                r in recognise_headers(f[0][2], kind, columns=columns).values() for r in required)]
-        else:
-            full = found
-        if len(full) != 1:
-            listed = ", ".join(f"« {f[1].title} »" for f in (full or found))
-            why = ("plusieurs feuilles sont remplies" if kind is None
-                   else "plusieurs feuilles ressemblent à la table attendue" if len(full) > 1
-                   else "plusieurs feuilles sont remplies et aucune ne ressemble à la table attendue")
-            raise _refuse(
-                f"{name} : {why} ({listed}) ; choisissez-en une avec --feuille NOM (sheet= en "
-                "Python), ou réunissez les lignes dans une seule feuille.",
-                [{"problem": f"feuille « {f[1].title} »"} for f in (full or found)])
-        found = full
-    (_, r, headers), ws, values = found[0]
+    (_, r, headers), ws, values = _table_sheet(found, kind, columns, name)
     names = _unique_headers(headers)
-    formulas: set[tuple[int, str]] = set()
-    if formulas_wb is not None:
-        fws = formulas_wb[ws.title]
-        for row in fws.iter_rows(min_row=r + 2):
-            for cell in row:
-                v = cell.value
-                is_formula = (isinstance(v, str) and v.startswith("=")) or type(v).__name__ in (
-                    "ArrayFormula", "DataTableFormula")
-                if is_formula and cell.row - 1 < len(values) and cell.column - 1 < len(values[cell.row - 1]) \
-                        and values[cell.row - 1][cell.column - 1] is None:
-                    text = v if isinstance(v, str) else str(getattr(v, "text", "=?"))
-                    values[cell.row - 1][cell.column - 1] = text
-                    if cell.column - 1 < len(names):
-                        formulas.add((cell.row, names[cell.column - 1]))
+    formulas = _formula_cells(formulas_wb[ws.title], r, values, names) if formulas_wb is not None else set()
     width = len(names)
     body = []
     body_rows = []
@@ -646,6 +606,76 @@ def _read_xlsx(path: Path, *, sheet, kind: str | None, columns) -> ReadTable:
     fields = recognise_headers(names, kind, columns=columns) if kind else {}
     return ReadTable(table, np.asarray(body_rows, dtype="int64"), str(path), "xlsx", sheet=ws.title,
                      header_row=r + 1, fields=fields, formulas=frozenset(formulas))
+
+
+
+def _open_workbook(path: Path) -> tuple[Workbook, Workbook | None]:
+    """The workbook with its cell values, and with its formulas when it holds any; a file that
+    is not a workbook is refused with what it looks like."""
+    import openpyxl
+    from openpyxl.utils.exceptions import InvalidFileException
+
+    name = path.name
+    if not zipfile.is_zipfile(path):
+        with open(path, "rb") as fh:
+            looks = _sniff(fh.read(4096))
+        raise _refuse(f"{name} n'est pas un classeur Excel (.xlsx) valide : son contenu ressemble à "
+                      f"{looks} ; s'il s'agit d'un CSV, renommez-le en .csv.",
+                      [{"problem": "classeur illisible"}])
+    try:
+        wb = openpyxl.load_workbook(path, data_only=True)
+        formulas_wb = openpyxl.load_workbook(path, data_only=False) if _has_formulas(path) else None
+    except (KeyError, ValueError, TypeError, IndexError, OSError, zipfile.BadZipFile,
+            InvalidFileException) as err:  # what openpyxl raises on a broken workbook
+        raise _refuse(f"{name} : classeur Excel illisible ({type(err).__name__}) ; ouvrez-le dans Excel "
+                      "et réenregistrez-le en .xlsx, ou en CSV.",
+                      [{"problem": "classeur illisible"}]) from None
+    return wb, formulas_wb
+
+
+
+def _table_sheet(found: list[tuple[tuple[int, int, list[str | None]], Worksheet, list[list]]], kind: str | None,
+                 columns: Mapping[str, str] | None, name: str,
+                 ) -> tuple[tuple[int, int, list[str | None]], Worksheet, list[list]]:
+    """The one sheet holding the table among the filled ones (``found``: the best header of
+    each, the sheet, its values): the only one, or the only one with the required columns."""
+    if len(found) == 1:
+        return found[0]
+    required = REQUIRED.get(kind, ()) if kind else ()
+    if kind is not None:
+        full = [f for f in found if all(
+            r in recognise_headers(f[0][2], kind, columns=columns).values() for r in required)]
+    else:
+        full = found
+    if len(full) != 1:
+        listed = ", ".join(f"« {f[1].title} »" for f in (full or found))
+        why = ("plusieurs feuilles sont remplies" if kind is None
+               else "plusieurs feuilles ressemblent à la table attendue" if len(full) > 1
+               else "plusieurs feuilles sont remplies et aucune ne ressemble à la table attendue")
+        raise _refuse(
+            f"{name} : {why} ({listed}) ; choisissez-en une avec --feuille NOM (sheet= en "
+            "Python), ou réunissez les lignes dans une seule feuille.",
+            [{"problem": f"feuille « {f[1].title} »"} for f in (full or found)])
+    return full[0]
+
+
+
+def _formula_cells(fws: Worksheet, r: int, values: list[list], names: list[str]) -> set[tuple[int, str]]:
+    """The ``(row, header)`` of the cells below the header row ``r`` holding a formula without a
+    cached value; ``values`` gets the formula's text there (shown, never computed)."""
+    formulas: set[tuple[int, str]] = set()
+    for row in fws.iter_rows(min_row=r + 2):
+        for cell in row:
+            v = cell.value
+            is_formula = (isinstance(v, str) and v.startswith("=")) or type(v).__name__ in (
+                "ArrayFormula", "DataTableFormula")
+            if is_formula and cell.row - 1 < len(values) and cell.column - 1 < len(values[cell.row - 1]) \
+                    and values[cell.row - 1][cell.column - 1] is None:
+                text = v if isinstance(v, str) else str(getattr(v, "text", "=?"))
+                values[cell.row - 1][cell.column - 1] = text
+                if cell.column - 1 < len(names):
+                    formulas.add((cell.row, names[cell.column - 1]))
+    return formulas
 
 
 # --------------------------------------------------------------------------- Parquet, OGR
@@ -678,7 +708,7 @@ def _read_parquet(path: Path, *, geometry: bool) -> ReadTable:
 
 
 
-def _read_ogr(path: Path, *, layer, geometry: bool) -> ReadTable:
+def _read_ogr(path: Path, *, layer: str | None, geometry: bool) -> ReadTable:
     import pyogrio
     import pyogrio.errors
 

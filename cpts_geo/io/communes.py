@@ -15,7 +15,7 @@ from cpts_geo.domain.codes import is_insee_code
 from cpts_geo.domain.communes import CheckedCommunes, validate_layer
 from cpts_geo.domain.metadata import layer_metadata, set_layer_metadata
 from cpts_geo.errors import ValidationError
-from cpts_geo.io._read import read_table
+from cpts_geo.io._read import ReadTable, read_table
 
 __all__ = [
     "PopulationTable",
@@ -103,7 +103,7 @@ class PopulationTable(NamedTuple):
 
 
 
-def _population_column(read, given: str | None, field: str, what: str) -> str:
+def _population_column(read: ReadTable, given: str | None, field: str, what: str) -> str:
     columns = list(read.table.columns)
     if given is not None:
         if given in columns:
@@ -183,9 +183,6 @@ def with_population(
     >>> len(res.missing) == len(layer) - 2
     True
     """
-    from cpts_geo.domain.codes import normalize_codes
-    from cpts_geo.domain.history import HISTORY_YEARS, cog_codes, rebase_counts
-    from cpts_geo.domain.numbers import parse_numbers
     read = read_table(table, kind="population")
     frame, source = read.table, ("donné" if read.source == "DataFrame" else read.source)
     code_col = _population_column(read, code, "code", "des codes commune")
@@ -198,110 +195,27 @@ def with_population(
         raise ValueError(f"Millésime de population {vintage!r} : donnez une année, ex. 2022.") from None
 
     rows = np.asarray(read.rows)
-    codes, _ = normalize_codes(frame[code_col].reset_index(drop=True))
-    codes = codes.reset_index(drop=True)
     problems: list[dict] = []
-    empty = codes.isna().to_numpy()
-    for r in rows[empty]:
-        problems.append({"row": r, "problem": "code commune vide"})
-    bad = ~empty & ~is_insee_code(codes.fillna(""))
-    for r, c in zip(rows[bad], codes[bad]):
-        problems.append({"row": r, "code": c,
-                         "problem": "code INSEE mal formé (5 caractères attendus, ex. '01001', '2A004')"})
-    dup = codes.duplicated(keep=False).to_numpy() & ~empty
-    if dup.any():
-        groups = pd.Series(rows[dup]).groupby(codes[dup].to_numpy()).apply(list)
-        for c, where in groups.items():
-            problems.append({"row": ", ".join(map(str, where)), "code": c,
-                             "problem": "code présent plusieurs fois : une seule ligne par commune"})
+    codes = _population_codes(frame[code_col], rows, problems)
     figures = {"population": frame[pop_col]}
     if std_col is not None:
         figures["pop_standardised"] = frame[std_col]
-    values = {}
-    for name, raw in figures.items():
-        raw = raw.reset_index(drop=True)
-        parsed, unreadable = parse_numbers(raw)
-        num = pd.Series(parsed, dtype="float64")
-        label = "population" if name == "population" else "population standardisée"
-        blank = (num.isna() & ~unreadable).to_numpy()
-        for r, c in zip(rows[blank], codes[blank]):
-            problems.append({"row": r, "code": c, "problem": f"{label} vide"})
-        nonnum = unreadable
-        for r, c, v in zip(rows[nonnum], codes[nonnum], raw[nonnum]):
-            problems.append({"row": r, "code": c, "problem": f"{label} non numérique : {v!r}"})
-        neg = (num < 0).fillna(False).to_numpy()
-        for r, c, v in zip(rows[neg], codes[neg], raw[neg]):
-            problems.append({"row": r, "code": c, "problem": f"{label} négative : {v!r}"})
-        infinite = np.isinf(num.fillna(0).to_numpy())
-        for r, c in zip(rows[infinite], codes[infinite]):
-            problems.append({"row": r, "code": c, "problem": f"{label} infinie"})
-        values[name] = num
+    values = {name: _population_figures(raw, name, rows, codes, problems) for name, raw in figures.items()}
     if problems:
         raise ValidationError(f"Tableau de population {source} refusé", problems)
 
     data = pd.DataFrame(values)
     data.index = pd.Index(codes.astype(str).to_numpy(), name="code")
     row_of = pd.Series(rows, index=data.index)
-    arm_layer = embedded_layer("arrondissements.parquet", 2016)
-    arm_parent = arm_layer["parent"]
-    is_arm = data.index.isin(arm_parent.index)
-
-    # object labels: pandas' Arrow strings test ``isin`` against a 35 000-code index value by value
-    labels = data.index.astype(object)
-    if cog is None:
-        plain = labels[~is_arm]
-        counts = {y: int(plain.isin(cog_codes(y)).sum()) for y in HISTORY_YEARS}
-        cog = max(counts, key=lambda y: (counts[y], y))
-    of_year = labels.isin(cog_codes(cog)) | is_arm
+    arm_parent = embedded_layer("arrondissements.parquet", 2016)["parent"]
     integer = ["population"] if bool((data["population"] % 1 == 0).all()) else []
-    main = rebase_counts(data[of_year], cog=cog, integer=integer)
-    other = rebase_counts(data[~of_year], cog=cog, integer=integer)
-    clash = main.table.index.intersection(other.table.index)
-    if len(clash):
-        rep = other.report.set_index("new_code")
-        problems = []
-        for target in clash:
-            olds = sorted(set(rep.loc[[target], "code"])) if target in rep.index else [target]
-            news = sorted(set(main.report.loc[main.report["new_code"] == target, "code"]) or {target})
-            problems.append({
-                "row": ", ".join(str(row_of[c]) for c in olds + news if c in row_of.index),
-                "code": target,
-                "problem": (f"deux millésimes du COG mélangés : {', '.join(olds)} (ancien code) et "
-                            f"{', '.join(news)} (COG {cog}) désignent la même commune d'aujourd'hui ; "
-                            "gardez une seule ligne"),
-            })
-        raise ValidationError(f"Tableau de population {source} refusé", problems)
-    rebased = pd.concat([main.table, other.table])
-    rebased = rebased.groupby(level=0).sum(min_count=1) if rebased.index.has_duplicates else rebased
-
-    report = pd.concat([main.report, other.report], ignore_index=True)
-    report.insert(0, "row", report["code"].map(row_of).astype("Int64"))
-    unused = [(row_of[c], c, "code inconnu : absent du COG de 2008 à 2025")
-              for c in list(main.unknown) + list(other.unknown)]
-
+    rebased, report, unknown, cog = _rebased(data, cog, integer, arm_parent, row_of, source)
+    unused = [(row_of[c], c, "code inconnu : absent du COG de 2008 à 2025") for c in unknown]
     # Paris, Lyon, Marseille: the layer's units decide; a city figure is never split.
-    layer_codes = communes.index
-    out_values = rebased.reindex(layer_codes)
-    for city, parts in pd.Series(arm_parent).groupby(arm_parent):
-        given = [a for a in parts.index if a in rebased.index]
-        if city in layer_codes and city not in rebased.index and given:
-            if len(given) == len(parts):
-                for col, total in rebased.loc[given].sum(min_count=1).items():
-                    out_values.loc[city, col] = total
-                for a in given:
-                    report.loc[len(report)] = [row_of.get(a, pd.NA), a, city, 1.0,
-                                               "arrondissement additionné à sa commune"]
-            else:
-                for a in given:
-                    if a not in layer_codes:
-                        unused.append((row_of.get(a), a, "arrondissement : les autres arrondissements "
-                                       "de la commune manquent au tableau, la commune reste sans population"))
-        elif city in rebased.index and city not in layer_codes and any(a in layer_codes for a in parts.index):
-            unused.append((row_of.get(city), city, "commune découpée en arrondissements dans la couche : "
-                           "donnez la population de chaque arrondissement"))
+    out_values = _on_layer_units(rebased, communes.index, arm_parent, row_of, report, unused)
     consumed = set(report.loc[report["reason"] == "arrondissement additionné à sa commune", "code"])
     flagged = {u[1] for u in unused}
-    extra = rebased.index.difference(layer_codes)
+    extra = rebased.index.difference(communes.index)
     extra = extra[~extra.isin(list(consumed | flagged))]
     from_old = report[report["new_code"].isin(extra)]
     itself = extra[extra.isin(row_of.index) & ~extra.isin(from_old["code"])]
@@ -332,6 +246,124 @@ def with_population(
     return PopulationTable(out, vintage, int(cog), report,
                            missing.reset_index(drop=True),
                            unused_frame.sort_values("row", ignore_index=True))
+
+
+
+def _population_codes(given: pd.Series, rows: np.ndarray, problems: list[dict]) -> pd.Series:
+    """The commune codes of a population table cleaned; empty, malformed and repeated codes
+    added to ``problems``."""
+    from cpts_geo.domain.codes import normalize_codes
+
+    codes, _ = normalize_codes(given.reset_index(drop=True))
+    codes = codes.reset_index(drop=True)
+    empty = codes.isna().to_numpy()
+    for r in rows[empty]:
+        problems.append({"row": r, "problem": "code commune vide"})
+    bad = ~empty & ~is_insee_code(codes.fillna(""))
+    for r, c in zip(rows[bad], codes[bad]):
+        problems.append({"row": r, "code": c,
+                         "problem": "code INSEE mal formé (5 caractères attendus, ex. '01001', '2A004')"})
+    dup = codes.duplicated(keep=False).to_numpy() & ~empty
+    if dup.any():
+        groups = pd.Series(rows[dup]).groupby(codes[dup].to_numpy()).apply(list)
+        for c, where in groups.items():
+            problems.append({"row": ", ".join(map(str, where)), "code": c,
+                             "problem": "code présent plusieurs fois : une seule ligne par commune"})
+    return codes
+
+
+
+def _population_figures(raw: pd.Series, name: str, rows: np.ndarray, codes: pd.Series,
+                        problems: list[dict]) -> pd.Series:
+    """A column of figures (``population`` or ``pop_standardised``) as numbers; empty,
+    non-numeric, negative and infinite figures added to ``problems``."""
+    from cpts_geo.domain.numbers import parse_numbers
+
+    raw = raw.reset_index(drop=True)
+    parsed, unreadable = parse_numbers(raw)
+    num = pd.Series(parsed, dtype="float64")
+    label = "population" if name == "population" else "population standardisée"
+    blank = (num.isna() & ~unreadable).to_numpy()
+    for r, c in zip(rows[blank], codes[blank]):
+        problems.append({"row": r, "code": c, "problem": f"{label} vide"})
+    nonnum = unreadable
+    for r, c, v in zip(rows[nonnum], codes[nonnum], raw[nonnum]):
+        problems.append({"row": r, "code": c, "problem": f"{label} non numérique : {v!r}"})
+    neg = (num < 0).fillna(False).to_numpy()
+    for r, c, v in zip(rows[neg], codes[neg], raw[neg]):
+        problems.append({"row": r, "code": c, "problem": f"{label} négative : {v!r}"})
+    infinite = np.isinf(num.fillna(0).to_numpy())
+    for r, c in zip(rows[infinite], codes[infinite]):
+        problems.append({"row": r, "code": c, "problem": f"{label} infinie"})
+    return num
+
+
+
+def _rebased(data: pd.DataFrame, cog: int | None, integer: list[str], arm_parent: pd.Series, row_of: pd.Series,
+             source: str) -> tuple[pd.DataFrame, pd.DataFrame, list[str], int]:
+    """The figures re-based on today's communes (:func:`cpts_geo.domain.history.rebase_counts`),
+    the report of the codes changed, the codes unknown, and the COG of the table (the vintage
+    holding most of its codes when not given). Codes of two vintages naming one commune of
+    today are refused."""
+    from cpts_geo.domain.history import HISTORY_YEARS, cog_codes, rebase_counts
+
+    is_arm = data.index.isin(arm_parent.index)
+    # object labels: pandas' Arrow strings test ``isin`` against a 35 000-code index value by value
+    labels = data.index.astype(object)
+    if cog is None:
+        plain = labels[~is_arm]
+        counts = {y: int(plain.isin(cog_codes(y)).sum()) for y in HISTORY_YEARS}
+        cog = max(counts, key=lambda y: (counts[y], y))
+    of_year = labels.isin(cog_codes(cog)) | is_arm
+    main = rebase_counts(data[of_year], cog=cog, integer=integer)
+    other = rebase_counts(data[~of_year], cog=cog, integer=integer)
+    clash = main.table.index.intersection(other.table.index)
+    if len(clash):
+        rep = other.report.set_index("new_code")
+        problems = []
+        for target in clash:
+            olds = sorted(set(rep.loc[[target], "code"])) if target in rep.index else [target]
+            news = sorted(set(main.report.loc[main.report["new_code"] == target, "code"]) or {target})
+            problems.append({
+                "row": ", ".join(str(row_of[c]) for c in olds + news if c in row_of.index),
+                "code": target,
+                "problem": (f"deux millésimes du COG mélangés : {', '.join(olds)} (ancien code) et "
+                            f"{', '.join(news)} (COG {cog}) désignent la même commune d'aujourd'hui ; "
+                            "gardez une seule ligne"),
+            })
+        raise ValidationError(f"Tableau de population {source} refusé", problems)
+    rebased = pd.concat([main.table, other.table])
+    rebased = rebased.groupby(level=0).sum(min_count=1) if rebased.index.has_duplicates else rebased
+    report = pd.concat([main.report, other.report], ignore_index=True)
+    report.insert(0, "row", report["code"].map(row_of).astype("Int64"))
+    return rebased, report, list(main.unknown) + list(other.unknown), cog
+
+
+
+def _on_layer_units(rebased: pd.DataFrame, layer_codes: pd.Index, arm_parent: pd.Series, row_of: pd.Series,
+                    report: pd.DataFrame, unused: list[tuple]) -> pd.DataFrame:
+    """The figures of each unit of the layer: the arrondissements of a city added up when the
+    layer has the city (each row added to ``report``), never a city's figure split; the
+    figures that cannot be placed added to ``unused``."""
+    out_values = rebased.reindex(layer_codes)
+    for city, parts in pd.Series(arm_parent).groupby(arm_parent):
+        given = [a for a in parts.index if a in rebased.index]
+        if city in layer_codes and city not in rebased.index and given:
+            if len(given) == len(parts):
+                for col, total in rebased.loc[given].sum(min_count=1).items():
+                    out_values.loc[city, col] = total
+                for a in given:
+                    report.loc[len(report)] = [row_of.get(a, pd.NA), a, city, 1.0,
+                                               "arrondissement additionné à sa commune"]
+            else:
+                for a in given:
+                    if a not in layer_codes:
+                        unused.append((row_of.get(a), a, "arrondissement : les autres arrondissements "
+                                       "de la commune manquent au tableau, la commune reste sans population"))
+        elif city in rebased.index and city not in layer_codes and any(a in layer_codes for a in parts.index):
+            unused.append((row_of.get(city), city, "commune découpée en arrondissements dans la couche : "
+                           "donnez la population de chaque arrondissement"))
+    return out_values
 
 
 def check_communes(

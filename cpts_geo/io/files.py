@@ -301,7 +301,7 @@ def atomic_write_bytes(path: str | Path, data: bytes) -> Path:
 
 
 
-def neutralise_text(value):
+def neutralise_text(value: object) -> object:
     """``value`` made safe for a spreadsheet cell: text starting like a formula gets a ``'``.
 
     Non-text values are returned unchanged.

@@ -5,9 +5,9 @@ from __future__ import annotations
 import codecs
 import io
 import warnings
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeAlias
 
 import numpy as np
 import pandas as pd
@@ -22,6 +22,12 @@ from cpts_geo.indicators.flows.secrecy import SECRECY_THRESHOLD, french_headers,
 from cpts_geo.indicators.flows.table import CODE_REPORT, END_LABELS, FLOW_COLUMNS, FlowsRead, shown_value
 from cpts_geo.io._read import SEPARATORS, ReadTable, read_table
 from cpts_geo.io.files import write_csv
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+
+#: Given a file's headers: the columns to read, those holding commune codes, and the volume column.
+_Select: TypeAlias = Callable[[list], tuple[list, list, str]]
 
 
 def _recognise(headers: Sequence, columns: Mapping[str, str] | None) -> dict[str, str]:
@@ -42,7 +48,7 @@ def _recognise(headers: Sequence, columns: Mapping[str, str] | None) -> dict[str
 
 
 
-def _arrow_frame(table) -> pd.DataFrame:
+def _arrow_frame(table: pa.Table) -> pd.DataFrame:
     """A pyarrow Table as a DataFrame; dictionary columns become categories without a
     string per row (their integer indices are used as the categorical codes)."""
     import pyarrow as pa
@@ -78,7 +84,7 @@ def _arrow_csv(path: Path, *, sep: str, encoding: str, usecols: list, code_cols:
     types = {c: codes if c in code_cols else pa.string() for c in usecols}
     enc = "utf8" if encoding in ("utf-8", "utf-8-sig", "utf8") else encoding
 
-    def read(volume_type):
+    def read(volume_type: pa.DataType) -> pa.Table:
         if number_col is not None:
             types[number_col] = volume_type
         return pacsv.read_csv(
@@ -98,7 +104,7 @@ def _arrow_csv(path: Path, *, sep: str, encoding: str, usecols: list, code_cols:
 
 
 
-def _fast_csv(path: Path, *, sep, encoding, select) -> tuple[pd.DataFrame, np.ndarray, str] | None:
+def _fast_csv(path: Path, *, sep: str | None, encoding: str | None, select: _Select) -> tuple[pd.DataFrame, np.ndarray, str] | None:
     """The columns ``select(headers)`` of a plain UTF-8 CSV file read with pyarrow's reader
     (codes as categories, volumes as numbers), or ``None`` when the file is not that simple.
 
@@ -158,7 +164,8 @@ def _fast_csv(path: Path, *, sep, encoding, select) -> tuple[pd.DataFrame, np.nd
 
 
 
-def _read_table(path: Path, *, sheet, sep, encoding, select, kind: str | None = None,
+def _read_table(path: Path, *, sheet: str | int | None, sep: str | None, encoding: str | None, select: _Select,
+                kind: str | None = None,
                 ) -> tuple[pd.DataFrame, np.ndarray, str]:
     """Read the columns ``select(headers)`` of a user's file; return them and the row numbers
     of the file, and how it was read (French). ``select`` gets the file's headers and returns the columns to read, those

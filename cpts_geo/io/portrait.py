@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 
@@ -15,7 +17,7 @@ __all__ = [
 ]
 
 
-def read_ages(data, *, sep: str | None = None) -> pd.DataFrame:
+def read_ages(data: str | Path | pd.DataFrame, *, sep: str | None = None) -> pd.DataFrame:
     """Read a population-by-age table: ``code``, ``age``, ``count`` (or INSEE's ``CODGEO``,
     ``Age``, ``Nb_H``, ``Nb_F``, summed).
 
@@ -73,7 +75,7 @@ def read_ages(data, *, sep: str | None = None) -> pd.DataFrame:
 
 
 # --------------------------------------------------------------------------- user indicators
-def read_indicators(data, *, sep: str | None = None, year: str | int | None = None) -> pd.DataFrame:
+def read_indicators(data: str | Path | pd.DataFrame, *, sep: str | None = None, year: str | int | None = None) -> pd.DataFrame:
     """Read the user's own indicators per commune, long or wide.
 
     Long: columns ``code``, ``indicateur``, ``valeur`` (and optionally ``annee``/``millesime``);

@@ -9,7 +9,9 @@ without the mark (a user's own ``public.communes``) is refused by name and left 
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import geopandas as gpd
 import numpy as np
@@ -17,6 +19,9 @@ import pandas as pd
 
 from cpts_geo.io.formats import OutputError
 from cpts_geo.io.layers import _DESCRIPTIONS, FIELD_ALIASES, NO_STAGE, _metadata_text, layer_tables
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Connection, CursorResult, Engine
 
 __all__ = [
     "MARK",
@@ -62,7 +67,7 @@ def _not_ours(kind: str, name: str) -> str:
 
 
 
-def connect(url: str):
+def connect(url: str) -> Engine:
     """Open a SQLAlchemy engine on a PostGIS database and check that it answers.
 
     ``postgres://`` and ``postgresql://`` addresses use the psycopg driver; the connection
@@ -192,7 +197,7 @@ class _Found:
 
 
 
-def _inspect(con, schema: str) -> _Found:
+def _inspect(con: Connection, schema: str) -> _Found:
     """Which of our names exist in ``schema``, whether each is ours, and our rights there."""
     import sqlalchemy
 
@@ -312,7 +317,8 @@ def check_postgis(url: str, *, schema: str = "cpts", replace: bool = False) -> N
 # --------------------------------------------------------------------------- dependents
 
 
-def _dependents(con, oid: int, own: set[int], table: str | None, attnums=None) -> list[str]:
+def _dependents(con: Connection, oid: int, own: set[int], table: str | None,
+                attnums: Sequence[int] | None = None) -> list[str]:
     """Objects that depend on relation ``oid`` (on its columns ``attnums`` when given) and that
     this package did not create, as French phrases."""
     import sqlalchemy
@@ -342,13 +348,13 @@ def _dependents(con, oid: int, own: set[int], table: str | None, attnums=None) -
             continue
         what = con.execute(sqlalchemy.text(
             "SELECT type, identity FROM pg_identify_object(CAST(:c AS regclass), :o, :s)"),
-            {"c": classid, "o": int(objid), "s": int(objsubid)}).first()
+            {"c": classid, "o": int(objid), "s": int(objsubid)}).one()
         out.append(_french_object(*what))
     return sorted(set(out))
 
 
 
-def _ours(classid: str, name: str, internal: bool, on, oid: int, own: set[int], table: str | None) -> bool:
+def _ours(classid: str, name: str, internal: bool, on: int | None, oid: int, own: set[int], table: str | None) -> bool:
     """Whether a dependent of our table ``oid`` is one of the objects this package creates."""
     on = None if on is None else int(on)
     if classid == "pg_class":
@@ -371,7 +377,7 @@ def _french_object(kind: str, identity: str) -> str:
 
 
 
-def _columns(con, schema: str, name: str) -> dict[str, tuple[int, str]]:
+def _columns(con: Connection, schema: str, name: str) -> dict[str, tuple[int, str]]:
     """``{column: (attnum, type)}`` of a relation."""
     import sqlalchemy
 
@@ -522,28 +528,84 @@ class _Refused(Exception):
 
 
 
-def _write(con, schema: str, replace: bool, terr: gpd.GeoDataFrame, com: gpd.GeoDataFrame,
+def _write(con: Connection, schema: str, replace: bool, terr: gpd.GeoDataFrame, com: gpd.GeoDataFrame,
            member: pd.DataFrame, view_columns: list[str], note: str) -> str | None:
     """Everything :func:`write_postgis` does in its transaction; the refusal (French) if any, in
     which case the caller rolls back."""
-    import sqlalchemy
-
-    def run(sql: str, params=None):
-        return con.execute(sqlalchemy.text(sql), params or {})
-
     s = _quoted(schema)
     found = _inspect(con, schema)
     refused = _refusal(found, schema, replace)
     if refused:
         return refused
-    run(f"CREATE SCHEMA IF NOT EXISTS {s}")
+    _execute(con, f"CREATE SCHEMA IF NOT EXISTS {s}")
     existing = [n for n in POSTGIS_TABLES if n in found.ours]
     if existing:  # nobody else writes them until we commit
-        run(f"LOCK TABLE {', '.join(f'{s}.{_quoted(n)}' for n in existing)} IN SHARE ROW EXCLUSIVE MODE")
+        _execute(con, f"LOCK TABLE {', '.join(f'{s}.{_quoted(n)}' for n in existing)} IN SHARE ROW EXCLUSIVE MODE")
     own = {found.relations[n][0] for n in found.ours}
     rows = [{"c": c, "i": i, "p": None if pd.isna(p) else float(p)}
             for c, i, p in member[["code_insee", "id_cpts", "part"]].itertuples(index=False)]
-    # the new rows, staged in temporary tables of this session
+    staged = _stage(con, existing, terr, com, rows)
+
+    # ---- everything that could refuse, before the first change
+    plans, problems = _replacement_problems(con, schema, found, existing, staged, own)
+    view_changes = _VIEW not in found.ours
+    if _VIEW in found.ours:
+        old_view = _columns(con, schema, _VIEW)
+        com_new = _columns(con, "pg_temp", staged["communes"]) if "communes" in staged else {}
+        view_changes = "communes" not in staged or list(old_view) != view_columns or any(
+            com_new.get(c, (0, None))[1] != kind for c, (_, kind) in old_view.items())
+        if view_changes:
+            users = _dependents(con, found.relations[_VIEW][0], own, _VIEW)
+            if users:
+                problems.append(f"{', '.join(users)} s'appuie{'nt' if len(users) > 1 else ''} sur la vue "
+                                f"{schema}.{_VIEW}, dont les colonnes changent")
+    if problems:
+        return ("PostGIS : remplacement refusé, pour ne rien casser de ce qui n'a pas été créé par "
+                "cpts_geo : " + " ; ".join(problems) + ". Supprimez ou adaptez ces objets, ou écrivez "
+                "dans un autre schéma (--schema) ; rien n'a été écrit.")
+
+    # ---- the changes
+    if _VIEW in found.ours and view_changes:
+        _execute(con, f"DROP VIEW {s}.{_quoted(_VIEW)}")  # ours, nothing else on it (checked): no CASCADE
+    if "appartenance" in existing:
+        _execute(con, f"DELETE FROM {s}.appartenance a WHERE NOT EXISTS (SELECT 1 FROM "
+                 "pg_temp._cpts_geo_appartenance n WHERE n.code_insee = a.code_insee AND n.id_cpts = a.id_cpts)")
+    for name, frame in (("cpts", terr), ("communes", com)):
+        table = f"{s}.{_quoted(name)}"
+        if name not in existing:
+            frame.to_postgis(name, con, schema=schema, index=False)
+            _execute(con, f"ALTER TABLE {table} ADD PRIMARY KEY ({_quoted(_KEYS[name][0])})")
+            continue
+        _replace_rows(con, table, _columns(con, "pg_temp", staged[name]), f"pg_temp.{_quoted(staged[name])}",
+                      _KEYS[name], *plans[name])
+        if "geom" in plans[name][1]:  # a new geometry column (another CRS): its spatial index again
+            _execute(con, f"CREATE INDEX IF NOT EXISTS {_quoted(f'idx_{name}_geom')} ON {table} USING gist (geom)")
+    _write_membership(con, schema, "appartenance" in existing, rows)
+    if view_changes:
+        cols = ", ".join(f"c.{_quoted(c)}" for c in view_columns)
+        _execute(con, f"CREATE VIEW {s}.{_quoted(_VIEW)} AS SELECT {cols} FROM {s}.communes c WHERE NOT EXISTS "
+                 f"(SELECT 1 FROM {s}.appartenance a WHERE a.code_insee = c.code_insee)")
+    for name in staged:
+        if name != "appartenance":
+            _execute(con, f"DROP TABLE pg_temp.{_quoted(staged[name])}")  # our own temporary table
+    _comment(con, s, note, terr, com)
+    return None
+
+
+
+def _execute(con: Connection, sql: str,
+             params: Mapping[str, object] | Sequence[Mapping[str, object]] | None = None) -> CursorResult:
+    """Run one SQL statement (with its parameters, or a list of them) on ``con``."""
+    import sqlalchemy
+
+    return con.execute(sqlalchemy.text(sql), params or {})
+
+
+
+def _stage(con: Connection, existing: list[str], terr: gpd.GeoDataFrame, com: gpd.GeoDataFrame,
+           rows: list[dict]) -> dict[str, str]:
+    """The new rows of each of our tables that exists already, staged in temporary tables of this
+    session (dropped at commit): ``{table: temporary table}``."""
     staged = {}
     for name, frame in (("cpts", terr), ("communes", com)):
         if name in existing:
@@ -551,12 +613,19 @@ def _write(con, schema: str, replace: bool, terr: gpd.GeoDataFrame, com: gpd.Geo
             frame.to_postgis(staged[name], con, schema="pg_temp", index=False)
     if "appartenance" in existing:
         staged["appartenance"] = "_cpts_geo_appartenance"
-        run("CREATE TEMPORARY TABLE _cpts_geo_appartenance (code_insee text, id_cpts text, "
-            "part double precision) ON COMMIT DROP")
+        _execute(con, "CREATE TEMPORARY TABLE _cpts_geo_appartenance (code_insee text, id_cpts text, "
+                 "part double precision) ON COMMIT DROP")
         if rows:
-            run("INSERT INTO pg_temp._cpts_geo_appartenance VALUES (:c, :i, :p)", rows)
+            _execute(con, "INSERT INTO pg_temp._cpts_geo_appartenance VALUES (:c, :i, :p)", rows)
+    return staged
 
-    # ---- everything that could refuse, before the first change
+
+
+def _replacement_problems(con: Connection, schema: str, found: _Found, existing: list[str], staged: dict[str, str],
+                          own: set[int]) -> tuple[dict[str, tuple[list[str], list[str]]], list[str]]:
+    """The columns to drop and add in each of our tables, and what replacing their rows would
+    break of what the package did not create (French phrases): a key changing type, users'
+    objects on a column that changes, users' foreign keys to rows that go."""
     plans: dict[str, tuple[list[str], list[str]]] = {}
     problems: list[str] = []
     for name in existing:
@@ -576,86 +645,59 @@ def _write(con, schema: str, replace: bool, terr: gpd.GeoDataFrame, com: gpd.Geo
                            "qui change de type ou disparaît")
                 problems.append(f"{', '.join(users)} utilise{'nt' if len(users) > 1 else ''} {columns}")
         problems += _lost_references(con, found.relations[name][0], own, schema, name, staged[name])
-    view_changes = _VIEW not in found.ours
-    if _VIEW in found.ours:
-        old_view = _columns(con, schema, _VIEW)
-        com_new = _columns(con, "pg_temp", staged["communes"]) if "communes" in staged else {}
-        view_changes = "communes" not in staged or list(old_view) != view_columns or any(
-            com_new.get(c, (0, None))[1] != kind for c, (_, kind) in old_view.items())
-        if view_changes:
-            users = _dependents(con, found.relations[_VIEW][0], own, _VIEW)
-            if users:
-                problems.append(f"{', '.join(users)} s'appuie{'nt' if len(users) > 1 else ''} sur la vue "
-                                f"{schema}.{_VIEW}, dont les colonnes changent")
-    if problems:
-        return ("PostGIS : remplacement refusé, pour ne rien casser de ce qui n'a pas été créé par "
-                "cpts_geo : " + " ; ".join(problems) + ". Supprimez ou adaptez ces objets, ou écrivez "
-                "dans un autre schéma (--schema) ; rien n'a été écrit.")
+    return plans, problems
 
-    # ---- the changes
-    if _VIEW in found.ours and view_changes:
-        run(f"DROP VIEW {s}.{_quoted(_VIEW)}")  # ours, nothing else on it (checked): no CASCADE
-    if "appartenance" in existing:
-        run(f"DELETE FROM {s}.appartenance a WHERE NOT EXISTS (SELECT 1 FROM "
-            "pg_temp._cpts_geo_appartenance n WHERE n.code_insee = a.code_insee AND n.id_cpts = a.id_cpts)")
-    for name, frame in (("cpts", terr), ("communes", com)):
-        table = f"{s}.{_quoted(name)}"
-        if name not in existing:
-            frame.to_postgis(name, con, schema=schema, index=False)
-            run(f"ALTER TABLE {table} ADD PRIMARY KEY ({_quoted(_KEYS[name][0])})")
-            continue
-        _replace_rows(con, table, _columns(con, "pg_temp", staged[name]), f"pg_temp.{_quoted(staged[name])}",
-                      _KEYS[name], *plans[name])
-        if "geom" in plans[name][1]:  # a new geometry column (another CRS): its spatial index again
-            run(f"CREATE INDEX IF NOT EXISTS {_quoted(f'idx_{name}_geom')} ON {table} USING gist (geom)")
-    if "appartenance" not in existing:
-        run(f"CREATE TABLE {s}.appartenance (code_insee text NOT NULL, id_cpts text NOT NULL "
-            f"REFERENCES {s}.cpts (id_cpts) ON UPDATE CASCADE ON DELETE CASCADE, "
-            "part double precision CHECK (part > 0 AND part <= 1), "
-            "PRIMARY KEY (code_insee, id_cpts))")
-    run(f"CREATE UNIQUE INDEX IF NOT EXISTS appartenance_commune_entiere ON {s}.appartenance (code_insee) "
-        "WHERE part IS NULL")
-    run(_TRIGGER_FUNCTION.format(s=s))
-    if not run("SELECT count(*) FROM pg_trigger WHERE tgrelid = CAST(:t AS regclass) AND tgname = :n",
-               {"t": f"{_ident(schema)}.appartenance", "n": _FUNCTION}).scalar():
-        run(_TRIGGER.format(s=s))
-    if "appartenance" in existing:
-        run(f"UPDATE {s}.appartenance a SET part = n.part FROM pg_temp._cpts_geo_appartenance n "
-            "WHERE n.code_insee = a.code_insee AND n.id_cpts = a.id_cpts AND a.part IS DISTINCT FROM n.part")
-        run(f"INSERT INTO {s}.appartenance (code_insee, id_cpts, part) SELECT n.code_insee, n.id_cpts, "
-            f"n.part FROM pg_temp._cpts_geo_appartenance n WHERE NOT EXISTS (SELECT 1 FROM "
-            f"{s}.appartenance a WHERE a.code_insee = n.code_insee AND a.id_cpts = n.id_cpts)")
+
+
+def _write_membership(con: Connection, schema: str, existed: bool, rows: list[dict]) -> None:
+    """The table ``appartenance``: created with its checks (one whole commune per CPTS, shares
+    up to 100 %) or its rows updated from the staged ones."""
+    s = _quoted(schema)
+    if not existed:
+        _execute(con, f"CREATE TABLE {s}.appartenance (code_insee text NOT NULL, id_cpts text NOT NULL "
+                 f"REFERENCES {s}.cpts (id_cpts) ON UPDATE CASCADE ON DELETE CASCADE, "
+                 "part double precision CHECK (part > 0 AND part <= 1), "
+                 "PRIMARY KEY (code_insee, id_cpts))")
+    _execute(con, f"CREATE UNIQUE INDEX IF NOT EXISTS appartenance_commune_entiere ON {s}.appartenance (code_insee) "
+             "WHERE part IS NULL")
+    _execute(con, _TRIGGER_FUNCTION.format(s=s))
+    if not _execute(con, "SELECT count(*) FROM pg_trigger WHERE tgrelid = CAST(:t AS regclass) AND tgname = :n",
+                    {"t": f"{_ident(schema)}.appartenance", "n": _FUNCTION}).scalar():
+        _execute(con, _TRIGGER.format(s=s))
+    if existed:
+        _execute(con, f"UPDATE {s}.appartenance a SET part = n.part FROM pg_temp._cpts_geo_appartenance n "
+                 "WHERE n.code_insee = a.code_insee AND n.id_cpts = a.id_cpts AND a.part IS DISTINCT FROM n.part")
+        _execute(con, f"INSERT INTO {s}.appartenance (code_insee, id_cpts, part) SELECT n.code_insee, n.id_cpts, "
+                 f"n.part FROM pg_temp._cpts_geo_appartenance n WHERE NOT EXISTS (SELECT 1 FROM "
+                 f"{s}.appartenance a WHERE a.code_insee = n.code_insee AND a.id_cpts = n.id_cpts)")
     elif rows:
-        run(f"INSERT INTO {s}.appartenance (code_insee, id_cpts, part) VALUES (:c, :i, :p)", rows)
-    if view_changes:
-        cols = ", ".join(f"c.{_quoted(c)}" for c in view_columns)
-        run(f"CREATE VIEW {s}.{_quoted(_VIEW)} AS SELECT {cols} FROM {s}.communes c WHERE NOT EXISTS "
-            f"(SELECT 1 FROM {s}.appartenance a WHERE a.code_insee = c.code_insee)")
-    for name in staged:
-        if name != "appartenance":
-            run(f"DROP TABLE pg_temp.{_quoted(staged[name])}")  # our own temporary table
-    # the comments: what each object is, its sources, and our mark
+        _execute(con, f"INSERT INTO {s}.appartenance (code_insee, id_cpts, part) VALUES (:c, :i, :p)", rows)
+
+
+
+def _comment(con: Connection, s: str, note: str, terr: gpd.GeoDataFrame, com: gpd.GeoDataFrame) -> None:
+    """The comments of what we wrote in schema ``s`` (quoted): what each object is, its sources,
+    and our mark."""
     for name, desc in (("cpts", _DESCRIPTIONS["cpts"]), ("communes", _DESCRIPTIONS["communes"]),
                        ("appartenance", "Une ligne par commune et CPTS ; part vide = commune entière")):
-        run(f"COMMENT ON TABLE {s}.{name} IS {_literal(f'{desc} — {note} {MARK}')}")
-    run(f"COMMENT ON VIEW {s}.{_VIEW} IS {_literal(_DESCRIPTIONS['zones_blanches'] + ' ' + MARK)}")
-    run(f"COMMENT ON FUNCTION {s}.{_FUNCTION}() IS "
-        f"{_literal('Une commune, une CPTS : refuse une commune entière dans deux CPTS ou des parts au-delà de 100 % ' + MARK)}")
+        _execute(con, f"COMMENT ON TABLE {s}.{name} IS {_literal(f'{desc} — {note} {MARK}')}")
+    _execute(con, f"COMMENT ON VIEW {s}.{_VIEW} IS {_literal(_DESCRIPTIONS['zones_blanches'] + ' ' + MARK)}")
+    _execute(con, f"COMMENT ON FUNCTION {s}.{_FUNCTION}() IS "
+             f"{_literal('Une commune, une CPTS : refuse une commune entière dans deux CPTS ou des parts au-delà de 100 % ' + MARK)}")
     for name, frame in (("cpts", terr), ("communes", com)):
         for col in frame.columns:
             if col in FIELD_ALIASES:
-                run(f"COMMENT ON COLUMN {s}.{name}.{_quoted(col)} IS {_literal(FIELD_ALIASES[col])}")
-    return None
+                _execute(con, f"COMMENT ON COLUMN {s}.{name}.{_quoted(col)} IS {_literal(FIELD_ALIASES[col])}")
 
 
 
-def _replace_rows(con, table: str, new: dict[str, tuple[int, str]], staged: str, key: tuple[str, ...],
+def _replace_rows(con: Connection, table: str, new: dict[str, tuple[int, str]], staged: str, key: tuple[str, ...],
                   drop: list[str], add: list[str]) -> None:
     """Make ``table`` hold the rows of ``staged``: columns dropped and added as planned, rows
     updated, inserted and deleted by ``key``; the table itself stays."""
     import sqlalchemy
 
-    def run(sql: str):
+    def run(sql: str) -> None:
         con.execute(sqlalchemy.text(sql))
 
     for col in drop:
@@ -673,7 +715,7 @@ def _replace_rows(con, table: str, new: dict[str, tuple[int, str]], staged: str,
 
 
 
-def _lost_references(con, oid: int, own: set[int], schema: str, name: str, staged: str) -> list[str]:
+def _lost_references(con: Connection, oid: int, own: set[int], schema: str, name: str, staged: str) -> list[str]:
     """Users' foreign keys to table ``oid`` whose rows point to keys the new rows no longer have."""
     import sqlalchemy
 
@@ -704,11 +746,12 @@ def _lost_references(con, oid: int, own: set[int], schema: str, name: str, stage
 
 
 
-def _db_reason(err) -> str:
+def _db_reason(err: BaseException) -> str:
     orig = getattr(err, "orig", err)
     if getattr(orig, "sqlstate", None) == "42501":
         return "droits insuffisants sur le schéma ou la base : " + str(orig).strip().splitlines()[0]
-    text = str((getattr(orig, "diag", None) and orig.diag.message_primary) or orig)
+    diag = getattr(orig, "diag", None)
+    text = str((diag and diag.message_primary) or orig)
     return text.strip().splitlines()[0] if text.strip() else type(err).__name__
 
 

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import geopandas as gpd
 import pandas as pd
@@ -20,6 +21,9 @@ from cpts_geo.domain.registry import (
 from cpts_geo.domain.territories import EXAMPLE_NOTE
 from cpts_geo.errors import ValidationError
 from cpts_geo.io._read import read_table
+
+if TYPE_CHECKING:
+    from cpts_geo.domain.stages import StageMapping
 
 __all__ = [
     "example_registry",
@@ -137,7 +141,7 @@ def read_registry_report(
 
 
 
-def read_perimeters(path: str | Path, *, layer: str | None = None):
+def read_perimeters(path: str | Path, *, layer: str | None = None) -> gpd.GeoDataFrame:
     """Read CPTS perimeters given as polygons (GeoPackage, Shapefile, GeoJSON, GeoParquet…).
 
     Read by :func:`cpts_geo.io._read.read_table`: a GeoPackage with several layers is refused with
@@ -261,7 +265,7 @@ def read_stage_mapping(
     sheet: str | int | None = None,
     sep: str | None = None,
     encoding: str | None = None,
-):
+) -> StageMapping:
     """Read a user's correspondence of stage wordings (``--etapes FICHIER.csv``).
 
     Two columns, the stage as published then the stage of the guide (one of the five, its
@@ -321,7 +325,7 @@ def read_stage_mapping(
 
 
 
-def write_stage_template(path: str | Path, unknown) -> Path:
+def write_stage_template(path: str | Path, unknown: Iterable[tuple[str, str | None]]) -> Path:
     """Write the stage mapping file to fill for unknown wordings (CSV for French Excel).
 
     Parameters

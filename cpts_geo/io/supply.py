@@ -6,6 +6,7 @@ import re
 import warnings
 from collections.abc import Iterable, Mapping
 from pathlib import Path
+from typing import TypeAlias
 
 import numpy as np
 import pandas as pd
@@ -24,6 +25,9 @@ from cpts_geo.indicators.supply import (
 from cpts_geo.io._read import ReadTable, read_table
 from cpts_geo.io.history import read_passage_table
 
+#: A passage table as the readers take it (:func:`cpts_geo.io.history.read_passage_table`), or none.
+_PassageFile: TypeAlias = "pd.DataFrame | str | Path | dict[str, set[str]] | None"
+
 __all__ = [
     "read_bpe",
     "read_professionals",
@@ -31,13 +35,14 @@ __all__ = [
 ]
 
 
-def _read(data, *, sheet, sep, encoding) -> ReadTable:
+def _read(data: pd.DataFrame | str | Path, *, sheet: str | int | None, sep: str | None,
+          encoding: str | None) -> ReadTable:
     """The user's table through the one reader (:func:`cpts_geo.io._read.read_table`)."""
     return read_table(data, kind="supply", sheet=sheet, sep=sep, encoding=encoding)
 
 
 
-def _read_table(data, sep: str | None = None) -> pd.DataFrame:
+def _read_table(data: pd.DataFrame | str | Path, sep: str | None = None) -> pd.DataFrame:
     """The table only (kept for callers of the former helper; use :func:`cpts_geo.io._read.read_table`)."""
     return read_table(data, sep=sep).table
 
@@ -46,9 +51,10 @@ def _read_table(data, sep: str | None = None) -> pd.DataFrame:
 
 
 
-def _finish(frame: pd.DataFrame, rows: np.ndarray, raw_codes: pd.Series, professions: pd.Series,
+def _finish(rows: np.ndarray, raw_codes: pd.Series, professions: pd.Series,
             counts: pd.Series, extra: Mapping[str, pd.Series], problems: list[dict], *,
-            communes, passage, unknown: str) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+            communes: pd.DataFrame | None, passage: _PassageFile, unknown: str,
+            ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     """Clean and remap codes, raise gathered problems, build the supply table.
 
     Returns the supply table, the codes changed and the lines set aside.
@@ -143,7 +149,7 @@ def read_professionals(
     fte: str | None = None,
     age: str | None = None,
     communes: pd.DataFrame | None = None,
-    passage=None,
+    passage: _PassageFile = None,
     unknown: str = "raise",
     sep: str | None = None,
     sheet: str | int | None = None,
@@ -209,7 +215,7 @@ _PARAMETERS = {"code": "code=", "profession": "profession=", "count": "count=", 
 
 
 def _professionals(read: ReadTable, *, code: str, profession: str, count: str, fte: str | None,
-                   age: str | None, communes, passage, unknown: str,
+                   age: str | None, communes: pd.DataFrame | None, passage: _PassageFile, unknown: str,
                    names: Mapping[str, str] | None = None) -> SupplyRead:
     """:func:`read_professionals` on a table already read; ``names``: how the caller names the
     column parameters in messages (default ``code=``…)."""
@@ -250,7 +256,7 @@ def _professionals(read: ReadTable, *, code: str, profession: str, count: str, f
     if age:
         extra["age"] = parse_counts(frame[age], rows, raw_codes, "âge", problems, required=False,
                                 upper=120)
-    out, remapped, rejected = _finish(frame, rows, raw_codes, labels, counts, extra, problems,
+    out, remapped, rejected = _finish(rows, raw_codes, labels, counts, extra, problems,
                                       communes=communes, passage=passage, unknown=unknown)
     return SupplyRead(out, remapped, rejected, _duplicates_none(), 0, len(frame),
                       read.describe(), "table")
@@ -268,7 +274,7 @@ def read_bpe(
     *,
     professions: Iterable[str] | None = None,
     communes: pd.DataFrame | None = None,
-    passage=None,
+    passage: _PassageFile = None,
     unknown: str = "raise",
     sep: str | None = None,
     sheet: str | int | None = None,
@@ -323,7 +329,8 @@ def read_bpe(
 
 
 
-def _bpe(read: ReadTable, *, professions, communes, passage, unknown: str) -> SupplyRead:
+def _bpe(read: ReadTable, *, professions: Iterable[str] | None, communes: pd.DataFrame | None,
+         passage: _PassageFile, unknown: str) -> SupplyRead:
     """:func:`read_bpe` on a table already read."""
     frame, file_rows = read.table, read.rows
     keep = None if professions is None else set(option_professions(professions, "professions="))
@@ -351,7 +358,7 @@ def _bpe(read: ReadTable, *, professions, communes, passage, unknown: str) -> Su
         if not len(sub):
             _warn_no_supply(typequ, keep)
         duplicates = _duplicated_rows(sub, cols, typequ[mask], rows[mask])
-        out, remapped, rejected = _finish(sub, rows[mask], raw_codes, labels[mask].astype("string"),
+        out, remapped, rejected = _finish(rows[mask], raw_codes, labels[mask].astype("string"),
                                           counts, {}, problems, communes=communes, passage=passage,
                                           unknown=unknown)
         if len(duplicates):
@@ -397,7 +404,7 @@ def _bpe(read: ReadTable, *, professions, communes, passage, unknown: str) -> Su
         counts[part] = parse_counts(long.loc[part, "_n"], rows[part], raw_codes[part],
                                 f"effectif (colonne {col})", problems, required=True)
     labels = long["_col"].map(wide).astype("string")
-    out, remapped, rejected = _finish(long, rows, raw_codes, labels, counts, {}, problems,
+    out, remapped, rejected = _finish(rows, raw_codes, labels, counts, {}, problems,
                                       communes=communes, passage=passage, unknown=unknown)
     return SupplyRead(out, remapped, rejected, _duplicates_none(), 0, len(frame), read.describe(),
                       "bpe")
@@ -413,7 +420,7 @@ def read_supply(
     count: str = "count",
     professions: Iterable[str] | None = None,
     communes: pd.DataFrame | None = None,
-    passage=None,
+    passage: _PassageFile = None,
     unknown: str = "raise",
     sep: str | None = None,
     sheet: str | int | None = None,

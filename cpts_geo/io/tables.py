@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -16,6 +17,9 @@ from cpts_geo.domain.vocabulary import CHANGE_HEADERS
 from cpts_geo.errors import ValidationError
 from cpts_geo.io.files import atomic_path, neutralise_cells, whole_numbers
 from cpts_geo.io.formats import _disk_space, table_format
+
+if TYPE_CHECKING:
+    from openpyxl.worksheet.worksheet import Worksheet
 
 __all__ = [
     "EXCEL_CELL_LIMIT",
@@ -114,6 +118,93 @@ def _decimals(values: np.ndarray) -> int:
 
 
 
+def _column_formats(frame: pd.DataFrame) -> list[str | None]:
+    """The Excel number format of each column: none for booleans, thousands grouped for
+    numbers (with the decimals of the data), text (``@``) for anything else."""
+    formats: list[str | None] = []
+    for col in frame.columns:
+        values = frame[col]
+        if pd.api.types.is_bool_dtype(values.dtype):
+            formats.append(None)
+        elif pd.api.types.is_integer_dtype(values.dtype):
+            formats.append("#,##0")
+        elif pd.api.types.is_float_dtype(values.dtype):
+            finite = values.dropna().to_numpy(dtype=float)
+            finite = finite[np.isfinite(finite)]
+            d = _decimals(finite) if len(finite) else 2
+            formats.append("#,##0" + ("." + "0" * d if d else ""))
+        elif _whole_numbers(values):  # integers with missing values (an object column)
+            formats.append("#,##0")
+        else:
+            formats.append("@")
+    return formats
+
+
+
+def _cell_value(value: object) -> object:
+    """A value as an Excel cell takes it (``oui``/``non`` for booleans, Python numbers, text for
+    anything else); ``None`` when missing."""
+    if value is None or value is pd.NA or (isinstance(value, float) and math.isnan(value)):
+        return None
+    if isinstance(value, (np.bool_, bool)):
+        return "oui" if value else "non"
+    if isinstance(value, np.integer):
+        return int(value)
+    if isinstance(value, np.floating):
+        return float(value)
+    if not isinstance(value, (int, float, str)):
+        return str(value)
+    return value
+
+
+
+def _write_sheet(ws: Worksheet, frame: pd.DataFrame, too_long: list[dict], hidden: list[dict]) -> None:
+    """Write ``frame`` in sheet ``ws``: a bold frozen header, typed and formatted cells, columns
+    as wide as their content. Texts too long for a cell, and texts holding a control character
+    (left out), are added to ``too_long`` and ``hidden``."""
+    from openpyxl.styles import Font
+    from openpyxl.utils import get_column_letter
+
+    headers = [str(c) for c in frame.columns]
+    ws.append(headers)
+    for cell in ws[1]:
+        cell.font = Font(bold=True)
+    formats = _column_formats(frame)
+    widths = [len(h) for h in headers]
+    for i, row in enumerate(frame.itertuples(index=False, name=None), start=2):
+        cells: list = []
+        for j, given in enumerate(row):
+            value = _cell_value(given)
+            if value is None:
+                cells.append(None)
+                continue
+            if formats[j] == "@" and not isinstance(value, str):
+                value = str(value)  # a text column: a number in it is typed as text
+            if isinstance(value, str):
+                if len(value) > EXCEL_CELL_LIMIT:
+                    too_long.append({"row": i, "problem": f"feuille « {ws.title} », colonne "
+                                     f"« {printable(headers[j])} » : {number(len(value))} caractères"})
+                if CONTROL_CHARACTERS.search(value):  # Excel cannot hold them (a NUL…)
+                    hidden.append({"row": i, "problem": f"feuille « {ws.title} », colonne "
+                                   f"« {printable(headers[j])} » : caractère de contrôle dans "
+                                   f"« {printable(value[:80])} »"})
+                    value = None
+            cells.append(value)
+            widths[j] = max(widths[j], len(str(value)) + (2 if formats[j] != "@" else 0))
+        ws.append(cells)
+    for j, fmt in enumerate(formats, start=1):
+        if fmt:
+            for (cell,) in ws.iter_rows(min_row=2, min_col=j, max_col=j):
+                if cell.value is not None:
+                    if fmt == "@":
+                        cell.data_type = "s"
+                    cell.number_format = fmt
+        ws.column_dimensions[get_column_letter(j)].width = min(max(widths[j - 1] + 2, 8), 60)
+    ws.freeze_panes = "A2"
+    ws.auto_filter.ref = ws.dimensions
+
+
+
 def write_xlsx(path: str | Path, sheets: Mapping[str, pd.DataFrame] | pd.DataFrame, *,
                index: bool | None = None) -> Path:
     """Write tables as an Excel workbook, one sheet per table.
@@ -156,8 +247,6 @@ def write_xlsx(path: str | Path, sheets: Mapping[str, pd.DataFrame] | pd.DataFra
     ['01091']
     """
     from openpyxl import Workbook
-    from openpyxl.styles import Font
-    from openpyxl.utils import get_column_letter
 
     if isinstance(sheets, pd.DataFrame):
         sheets = {"tableau": sheets}
@@ -170,66 +259,7 @@ def write_xlsx(path: str | Path, sheets: Mapping[str, pd.DataFrame] | pd.DataFra
         ws = wb.create_sheet(_sheet_name(name, taken))
         keep_index = not isinstance(table.index, pd.RangeIndex) if index is None else index
         frame = table.reset_index() if keep_index else table.reset_index(drop=True)
-        frame = neutralise_cells(whole_numbers(pd.DataFrame(frame)))
-        headers = [str(c) for c in frame.columns]
-        ws.append(headers)
-        for cell in ws[1]:
-            cell.font = Font(bold=True)
-        formats: list[str | None] = []
-        for col in frame.columns:
-            values = frame[col]
-            if pd.api.types.is_bool_dtype(values.dtype):
-                formats.append(None)
-            elif pd.api.types.is_integer_dtype(values.dtype):
-                formats.append("#,##0")
-            elif pd.api.types.is_float_dtype(values.dtype):
-                finite = values.dropna().to_numpy(dtype=float)
-                finite = finite[np.isfinite(finite)]
-                d = _decimals(finite) if len(finite) else 2
-                formats.append("#,##0" + ("." + "0" * d if d else ""))
-            elif _whole_numbers(values):  # integers with missing values (an object column)
-                formats.append("#,##0")
-            else:
-                formats.append("@")
-        widths = [len(h) for h in headers]
-        for i, row in enumerate(frame.itertuples(index=False, name=None), start=2):
-            cells: list = []
-            for j, value in enumerate(row):
-                if value is None or value is pd.NA or (isinstance(value, float) and math.isnan(value)):
-                    cells.append(None)
-                    continue
-                if isinstance(value, (np.bool_, bool)):
-                    value = "oui" if value else "non"
-                elif isinstance(value, np.integer):
-                    value = int(value)
-                elif isinstance(value, np.floating):
-                    value = float(value)
-                elif not isinstance(value, (int, float, str)):
-                    value = str(value)
-                if formats[j] == "@" and not isinstance(value, str):
-                    value = str(value)  # a text column: a number in it is typed as text
-                if isinstance(value, str):
-                    if len(value) > EXCEL_CELL_LIMIT:
-                        too_long.append({"row": i, "problem": f"feuille « {ws.title} », colonne "
-                                         f"« {printable(headers[j])} » : {number(len(value))} caractères"})
-                    if CONTROL_CHARACTERS.search(value):  # Excel cannot hold them (a NUL…)
-                        hidden.append({"row": i, "problem": f"feuille « {ws.title} », colonne "
-                                       f"« {printable(headers[j])} » : caractère de contrôle dans "
-                                       f"« {printable(value[:80])} »"})
-                        value = None
-                cells.append(value)
-                widths[j] = max(widths[j], len(str(value)) + (2 if formats[j] != "@" else 0))
-            ws.append(cells)
-        for j, fmt in enumerate(formats, start=1):
-            if fmt:
-                for (cell,) in ws.iter_rows(min_row=2, min_col=j, max_col=j):
-                    if cell.value is not None:
-                        if fmt == "@":
-                            cell.data_type = "s"
-                        cell.number_format = fmt
-            ws.column_dimensions[get_column_letter(j)].width = min(max(widths[j - 1] + 2, 8), 60)
-        ws.freeze_panes = "A2"
-        ws.auto_filter.ref = ws.dimensions
+        _write_sheet(ws, neutralise_cells(whole_numbers(pd.DataFrame(frame))), too_long, hidden)
     if too_long:
         raise ValidationError(
             f"{Path(path).name} : une cellule Excel contient au plus {number(EXCEL_CELL_LIMIT)} caractères, "

@@ -5,7 +5,7 @@ Also the municipal arrondissements of Paris, Lyon and Marseille as the flows see
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from functools import lru_cache
 
 import numpy as np
@@ -65,7 +65,7 @@ def first_rows(codes: np.ndarray, rows: np.ndarray, n: int) -> np.ndarray:
 
 
 
-def _sorted_codes(values) -> tuple[np.ndarray, int]:
+def _sorted_codes(values: pd.Series | np.ndarray) -> tuple[np.ndarray, int]:
     """Integer codes of ``values`` in their sorted order (-1 where missing), and their number."""
     try:
         codes, uniq = pd.factorize(values, sort=True)
@@ -158,7 +158,7 @@ def _arrondissements() -> pd.DataFrame:
 
 
 
-def _split_cities(codes) -> set[str]:
+def _split_cities(codes: pd.Series | np.ndarray | Iterable[object]) -> set[str]:
     """Cities (75056, 69123, 13055) divided by arrondissement in ``codes``."""
     parent = _arrondissements()["parent"].to_dict()
     values = pd.unique(np.asarray(pd.Series(codes).dropna().astype(str), dtype=object))
@@ -230,7 +230,7 @@ def as_floats(values: pd.Series) -> np.ndarray:
 
 
 
-def _categorical(codes: np.ndarray, categories) -> pd.Categorical:
+def _categorical(codes: np.ndarray, categories: pd.Index | np.ndarray) -> pd.Categorical:
     """Codes (-1 = missing) of distinct labels as a categorical column: one integer per row."""
     return pd.Categorical.from_codes(
         codes, dtype=pd.CategoricalDtype(pd.Index(np.asarray(categories, dtype=object), dtype=object)),

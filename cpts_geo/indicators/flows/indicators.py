@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import warnings
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -14,6 +15,10 @@ from cpts_geo.errors import CptsGeoWarning, ValidationError
 from cpts_geo.indicators.flows.codes import _arrondissements, as_floats, check_sum, factorize_codes
 from cpts_geo.indicators.flows.prepare import commune_units
 from cpts_geo.indicators.flows.table import _table
+
+if TYPE_CHECKING:
+    from cpts_geo.indicators.flows.prepare import PreparedFlows
+    from cpts_geo.indicators.flows.table import FlowsRead
 
 #: Label of the area outside every CPTS in indicator tables.
 UNCOVERED = "hors CPTS"
@@ -195,7 +200,7 @@ class _Coded:
 
 
 
-def _coded(flows, membership: pd.DataFrame) -> _Coded:
+def _coded(flows: pd.DataFrame | FlowsRead | PreparedFlows, membership: pd.DataFrame) -> _Coded:
     flows = _table(flows)
     missing = [c for c in ("origin", "destination", "volume") if c not in flows.columns]
     if missing:
@@ -254,7 +259,8 @@ def _coded(flows, membership: pd.DataFrame) -> _Coded:
 
 
 
-def _expand_rows(c: _Coded, rows: np.ndarray):
+def _expand_rows(c: _Coded, rows: np.ndarray,
+                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """The rows ``rows`` (touching a split commune) expanded to one row per (origin unit,
     destination unit): commune ends, units and weights (volume × share × share)."""
     so, sd, sw = c.o[rows], c.d[rows], c.w[rows]
@@ -303,24 +309,31 @@ def _sum_by(index: np.ndarray, weights: np.ndarray, minlength: int) -> np.ndarra
 
 
 
-def _unit_sums(c: _Coded, *, pairs: bool = False):
+def _pair_sums(c: _Coded) -> np.ndarray:
+    """The volume of every (origin unit, destination unit) pair, units shifted by one (0 =
+    outside every CPTS), without expanding the flows: only the rows touching a split commune
+    are expanded."""
+    k = len(c.cpts)
+    so, sd = c.simple[c.o], c.simple[c.d]
+    touched = c.split[c.o] | c.split[c.d]
+    plain = ~touched
+    key = (so[plain] + 1) * (k + 1) + (sd[plain] + 1)
+    vol = _sum_by(key, weights=c.w[plain], minlength=(k + 1) ** 2)
+    if touched.any():
+        _, _, ou, du, sw = _expand_rows(c, np.flatnonzero(touched))
+        vol += _sum_by((ou + 1) * (k + 1) + (du + 1), weights=sw, minlength=(k + 1) ** 2)
+    return vol
+
+
+
+def _unit_sums(c: _Coded) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Residents' (by origin unit), delivered (by destination unit) and inside volumes of
     each CPTS, without expanding the flows: commune totals are spread by share, and only the
-    rows touching a split commune are expanded for the inside volume. With ``pairs``, the
-    volume of every (origin unit, destination unit) pair instead, units shifted by one
-    (0 = outside every CPTS)."""
+    rows touching a split commune are expanded for the inside volume."""
     k = len(c.cpts)
     n = len(c.codes)
     so, sd = c.simple[c.o], c.simple[c.d]
     touched = c.split[c.o] | c.split[c.d]
-    if pairs:
-        plain = ~touched
-        key = (so[plain] + 1) * (k + 1) + (sd[plain] + 1)
-        vol = _sum_by(key, weights=c.w[plain], minlength=(k + 1) ** 2)
-        if touched.any():
-            _, _, ou, du, sw = _expand_rows(c, np.flatnonzero(touched))
-            vol += _sum_by((ou + 1) * (k + 1) + (du + 1), weights=sw, minlength=(k + 1) ** 2)
-        return vol
     # residents and delivered: commune totals spread over the units by share
     r_com = _sum_by(c.o, weights=c.w, minlength=n)
     d_com = _sum_by(c.d, weights=c.w, minlength=n)
@@ -368,7 +381,7 @@ def flow_matrix(flows: pd.DataFrame, membership: pd.DataFrame) -> pd.DataFrame:
     """
     u = _coded(flows, membership)
     k = len(u.cpts)
-    vol = _unit_sums(u, pairs=True)
+    vol = _pair_sums(u)
     nz = np.flatnonzero(vol)
     labels = np.array([UNCOVERED, *u.cpts], dtype=object)
     out = pd.DataFrame({"origin_cpts": labels[nz // (k + 1)],

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Iterable
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -19,6 +19,9 @@ from cpts_geo.indicators.flows.prepare import commune_units
 from cpts_geo.indicators.flows.secrecy import SECRECY_THRESHOLD, mask_secrecy
 from cpts_geo.indicators.flows.table import _table
 
+if TYPE_CHECKING:
+    import geopandas as gpd
+
 
 class FlowLines(NamedTuple):
     """The lines of :func:`flow_lines` and the flows that got no line."""
@@ -32,7 +35,7 @@ class FlowLines(NamedTuple):
 
 
 
-def _points(communes):
+def _points(communes: gpd.GeoDataFrame) -> gpd.GeoSeries:
     """Centroids of the communes computed in their metric CRS, returned in EPSG:4326.
 
     Mainland and each overseas department are projected with their own metric CRS.
@@ -67,7 +70,7 @@ def _with_arrondissements(communes: pd.DataFrame, codes: Iterable[str]) -> pd.Da
 
 def flow_lines(
     flows: pd.DataFrame,
-    communes,
+    communes: gpd.GeoDataFrame,
     *,
     top: int | None = 200,
     min_volume: float = 0.0,
@@ -181,10 +184,10 @@ def flow_lines(
 def retention_layer(
     flows: pd.DataFrame,
     membership: pd.DataFrame,
-    communes,
+    communes: gpd.GeoDataFrame,
     *,
     threshold: float | None = SECRECY_THRESHOLD,
-):
+) -> gpd.GeoDataFrame:
     """CPTS polygons with their flow indicators, for a retention choropleth.
 
     Each CPTS polygon is the union of its member communes found in ``communes`` (a split

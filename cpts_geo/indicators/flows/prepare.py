@@ -12,7 +12,7 @@ import pandas as pd
 
 from cpts_geo.domain.communes import current_codes
 from cpts_geo.domain.french import number
-from cpts_geo.domain.history import remap_codes
+from cpts_geo.domain.history import Passage, remap_codes
 from cpts_geo.errors import CptsGeoWarning, ValidationError
 from cpts_geo.indicators.flows.codes import (
     _arrondissements,
@@ -56,7 +56,7 @@ class PreparedFlows:
 def prepare_flows(
     flows: pd.DataFrame | FlowsRead,
     *,
-    passage=None,
+    passage: Passage = None,
     plm: str | None = None,
     unknown: str = "keep",
     communes: pd.DataFrame | None = None,
@@ -131,17 +131,7 @@ def prepare_flows(
     [['origine', '05120', 'commune déléguée', 3.0], ['origine', '99999', 'code inconnu', 5.0]]
     """
     flows = _table(flows)
-    if unknown not in ("keep", "raise"):
-        raise ValueError(f"unknown doit valoir 'keep' ou 'raise', pas {unknown!r}.")
-    if plm not in (None, "city", "keep"):
-        raise ValueError(f"plm doit valoir 'city' ou 'keep', pas {plm!r}.")
-    missing = [c for c in ("origin", "destination", "volume") if c not in flows.columns]
-    if missing:
-        raise ValueError(
-            "Table de flux sans colonne(s) " + ", ".join(missing)
-            + " : lisez-la avec read_flows() ou read_mobpro().")
-    if len(flows) == 0:
-        raise ValidationError("La table de flux est vide.", [{"problem": "table vide"}])
+    _check_flow_table(flows, unknown, plm)
     rows = flows["row"].to_numpy() if "row" in flows.columns else np.arange(1, len(flows) + 1)
     volume = as_floats(flows["volume"])
     records = (flows["records"].to_numpy(dtype="float64") if "records" in flows.columns else None)
@@ -163,13 +153,7 @@ def prepare_flows(
             back = ((rep["reason"] == "arrondissement → commune") & rep["new_code"].isin(kept_cities)).to_numpy()
             mapped[rep["row"].to_numpy()[back] - 1] = uniq[rep["row"].to_numpy()[back] - 1]
             rep = rep[~back]
-        # unmapped codes stay as given (reported); one sorted category per code of today
-        m_codes, m_uniq = pd.factorize(mapped, sort=True)
-        if len(uniq) and int(codes.min()) >= 0:
-            new_codes = codes if np.array_equal(m_codes, np.arange(len(m_codes))) else m_codes[codes]
-        else:
-            new_codes = np.where(codes < 0, -1, m_codes[np.maximum(codes, 0)]) if len(uniq) else codes
-        new[end] = (new_codes, pd.Index(np.asarray(m_uniq, dtype=object), dtype=object))
+        new[end] = _mapped_codes(codes, uniq, mapped)
         if len(rep):
             pos = rep["row"].to_numpy() - 1  # position in uniq
             ok = codes >= 0
@@ -183,21 +167,86 @@ def prepare_flows(
     report = (pd.concat(report_parts, ignore_index=True)[cols] if report_parts
               else pd.DataFrame(columns=cols))
     report = report.sort_values(["row", "end"], kind="stable").reset_index(drop=True)
-    unmapped = report[report["new_code"].isna()]
-    if len(unmapped):
-        if unknown == "raise":
-            raise ValidationError(
-                "Codes commune inconnus dans la table de flux : corrigez-les ou fournissez une "
-                "table de passage INSEE (passage=...)",
-                [{"row": int(r.row), "code": r.code,
-                  "problem": f"{r.reason} ({r.end}, {int(r.n_rows)} ligne(s), volume {number(round(r.volume, 1), None)})",
-                  "end": r.end, "volume": r.volume}
-                 for r in unmapped.itertuples(index=False)])
-        warnings.warn(
-            f"{unmapped['code'].nunique()} code(s) commune non reconnu(s) (volume "
-            f"{number(unmapped['volume'].sum(), None)}) : flux conservés sous leur code, comptés hors de "
-            "toute CPTS ; voir le rapport.", CptsGeoWarning, stacklevel=2)
+    _unmapped(report, unknown)
     key_codes = [_sorted_codes(flows[k]) for k in keys]
+    out, order, sizes = _summed_pairs(flows, keys, key_codes, new, volume, records, rows)
+    # pairs repeated in the input: among the rows of groups of several rows only
+    several = order[np.repeat(sizes > 1, sizes)]
+    given_key, _ = _combine(
+        [given["origin"][0][several], given["destination"][0][several],
+         *[c[several] for c, _ in key_codes]],
+        [given["origin"][1], given["destination"][1], *[n for _, n in key_codes]])
+    dup = np.zeros(len(flows), dtype=bool)
+    dup[several] = pd.Series(given_key).duplicated(keep=False).to_numpy()
+    if dup.any():
+        listed = ", ".join(map(str, rows[dup][:20])) + (" …" if dup.sum() > 20 else "")
+        warnings.warn(
+            f"{int(dup.sum())} ligne(s) répètent une même paire origine–destination (lignes "
+            f"{listed}) : leurs volumes sont additionnés.", CptsGeoWarning, stacklevel=2)
+    mixed = _mixed_keys(flows)
+    if mixed:
+        warnings.warn(
+            f"La table mêle {mixed} : les indicateurs les additionnent. Gardez-en une avant de "
+            "les calculer : select_flows(flux, profession=..., year=...) (en ligne de commande "
+            "--profession, --annee).", CptsGeoWarning, stacklevel=2)
+    return PreparedFlows(out, report, np.sort(rows[dup]))
+
+
+
+def _check_flow_table(flows: pd.DataFrame, unknown: str, plm: str | None) -> None:
+    """Refuse options :func:`prepare_flows` does not know, a table without its columns, or empty."""
+    if unknown not in ("keep", "raise"):
+        raise ValueError(f"unknown doit valoir 'keep' ou 'raise', pas {unknown!r}.")
+    if plm not in (None, "city", "keep"):
+        raise ValueError(f"plm doit valoir 'city' ou 'keep', pas {plm!r}.")
+    missing = [c for c in ("origin", "destination", "volume") if c not in flows.columns]
+    if missing:
+        raise ValueError(
+            "Table de flux sans colonne(s) " + ", ".join(missing)
+            + " : lisez-la avec read_flows() ou read_mobpro().")
+    if len(flows) == 0:
+        raise ValidationError("La table de flux est vide.", [{"problem": "table vide"}])
+
+
+
+def _mapped_codes(codes: np.ndarray, uniq: np.ndarray, mapped: np.ndarray) -> tuple[np.ndarray, pd.Index]:
+    """The integer code of each row after mapping (``mapped``: today's code of each of ``uniq``;
+    -1 where missing) and the codes of today, sorted: unmapped codes stay as given (reported)."""
+    m_codes, m_uniq = pd.factorize(mapped, sort=True)
+    if len(uniq) and int(codes.min()) >= 0:
+        new_codes = codes if np.array_equal(m_codes, np.arange(len(m_codes))) else m_codes[codes]
+    else:
+        new_codes = np.where(codes < 0, -1, m_codes[np.maximum(codes, 0)]) if len(uniq) else codes
+    return new_codes, pd.Index(np.asarray(m_uniq, dtype=object), dtype=object)
+
+
+
+def _unmapped(report: pd.DataFrame, unknown: str) -> None:
+    """Codes of the report that no commune of today holds: an error (``unknown="raise"``) or a
+    warning pointing at the caller of :func:`prepare_flows`."""
+    unmapped = report[report["new_code"].isna()]
+    if not len(unmapped):
+        return
+    if unknown == "raise":
+        raise ValidationError(
+            "Codes commune inconnus dans la table de flux : corrigez-les ou fournissez une "
+            "table de passage INSEE (passage=...)",
+            [{"row": int(r.row), "code": r.code,
+              "problem": f"{r.reason} ({r.end}, {int(r.n_rows)} ligne(s), volume {number(round(r.volume, 1), None)})",
+              "end": r.end, "volume": r.volume}
+             for r in unmapped.itertuples(index=False)])
+    warnings.warn(
+        f"{unmapped['code'].nunique()} code(s) commune non reconnu(s) (volume "
+        f"{number(unmapped['volume'].sum(), None)}) : flux conservés sous leur code, comptés hors de "
+        "toute CPTS ; voir le rapport.", CptsGeoWarning, stacklevel=3)
+
+
+
+def _summed_pairs(flows: pd.DataFrame, keys: list[str], key_codes: list[tuple[np.ndarray, int]],
+                  new: dict[str, tuple[np.ndarray, pd.Index]], volume: np.ndarray, records: np.ndarray | None,
+                  rows: np.ndarray) -> tuple[pd.DataFrame, np.ndarray, np.ndarray]:
+    """One row per (origin, destination, keys) of today, volumes (and records) summed; the
+    order of the input rows by group and the size of each group."""
     (o, o_uniq), (d, d_uniq) = new["origin"], new["destination"]
     order, starts = _groups(*_combine([o, d, *[c for c, _ in key_codes]],
                                       [len(o_uniq), len(d_uniq), *[n for _, n in key_codes]]))
@@ -224,31 +273,12 @@ def prepare_flows(
     check_sum(columns["volume"], None, "Volumes trop grands dans la table de flux")
     if records is not None:
         columns["records"] = np.add.reduceat(records[order], starts).astype(np.int64)
-    out = pd.DataFrame(columns, copy=False)
-    # pairs repeated in the input: among the rows of groups of several rows only
-    several = order[np.repeat(sizes > 1, sizes)]
-    given_key, _ = _combine(
-        [given["origin"][0][several], given["destination"][0][several],
-         *[c[several] for c, _ in key_codes]],
-        [given["origin"][1], given["destination"][1], *[n for _, n in key_codes]])
-    dup = np.zeros(len(flows), dtype=bool)
-    dup[several] = pd.Series(given_key).duplicated(keep=False).to_numpy()
-    if dup.any():
-        listed = ", ".join(map(str, rows[dup][:20])) + (" …" if dup.sum() > 20 else "")
-        warnings.warn(
-            f"{int(dup.sum())} ligne(s) répètent une même paire origine–destination (lignes "
-            f"{listed}) : leurs volumes sont additionnés.", CptsGeoWarning, stacklevel=2)
-    mixed = _mixed_keys(flows)
-    if mixed:
-        warnings.warn(
-            f"La table mêle {mixed} : les indicateurs les additionnent. Gardez-en une avant de "
-            "les calculer : select_flows(flux, profession=..., year=...) (en ligne de commande "
-            "--profession, --annee).", CptsGeoWarning, stacklevel=2)
-    return PreparedFlows(out, report, np.sort(rows[dup]))
+    return pd.DataFrame(columns, copy=False), order, sizes
 
 
 
-def _remap_unique(uniq: np.ndarray, current: frozenset, **options) -> tuple[np.ndarray, pd.DataFrame]:
+def _remap_unique(uniq: np.ndarray, current: frozenset[str], *, communes: pd.DataFrame | None, passage: Passage,
+                  plm: str) -> tuple[np.ndarray, pd.DataFrame]:
     """:func:`cpts_geo.domain.history.remap_codes` of distinct codes, asked only for the codes that are
     not already today's communes (nor arrondissements): a national table of current codes is
     mapped without a lookup per code. Returns the codes mapped (object array; a code that
@@ -260,7 +290,7 @@ def _remap_unique(uniq: np.ndarray, current: frozenset, **options) -> tuple[np.n
     rest = np.flatnonzero(~plain)
     if not len(rest):
         return mapped, pd.DataFrame(columns=["row", "code", "new_code", "name", "new_name", "reason"])
-    new, report = remap_codes(pd.Series(mapped[rest], dtype="string"), **options)
+    new, report = remap_codes(pd.Series(mapped[rest], dtype="string"), communes=communes, passage=passage, plm=plm)
     known = new.notna().to_numpy()
     mapped[rest[known]] = new[known].to_numpy(dtype=object)
     report = report.assign(row=rest[report["row"].to_numpy(dtype=np.int64) - 1] + 1)

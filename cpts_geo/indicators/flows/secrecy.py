@@ -155,6 +155,7 @@ def french_headers(table: pd.DataFrame) -> pd.DataFrame:
 
     Examples
     --------
+    >>> from cpts_geo.indicators.flows.secrecy import french_headers  # not cpts_geo.french_headers
     >>> french_headers(pd.DataFrame({"retention": [0.5]})).columns.tolist()
     ['Taux de rétention']
     """

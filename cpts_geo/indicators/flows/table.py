@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from typing import NamedTuple, Protocol
 
 import numpy as np
 import pandas as pd
@@ -37,7 +37,16 @@ class FlowsRead(NamedTuple):
 
 
 
-def _table(flows) -> pd.DataFrame:
+class _WithFlows(Protocol):
+    """A result holding a flow table (:class:`FlowsRead`, :class:`~cpts_geo.indicators.flows.prepare.PreparedFlows`)."""
+
+    @property
+    def flows(self) -> pd.DataFrame:
+        """The flow table."""
+
+
+
+def _table(flows: pd.DataFrame | _WithFlows) -> pd.DataFrame:
     """The flow table of a :class:`FlowsRead`, a :class:`~cpts_geo.indicators.flows.prepare.PreparedFlows` or a
     DataFrame."""
     return flows if isinstance(flows, pd.DataFrame) else flows.flows
@@ -50,7 +59,7 @@ CODE_REPORT = ["end", "row", "n_rows", "code", "new_code", "reason", "volume"]
 
 
 
-def shown_value(value) -> str:
+def shown_value(value: object) -> str:
     """A cell as shown in an error message: text quoted, numbers plain.
 
     Parameters
