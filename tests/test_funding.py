@@ -154,3 +154,22 @@ def test_funding_table_population_header_from_layer_metadata():
     assert "Population" in funding_table(t).columns
     dated = funding_table(set_layer_metadata(t, population_vintage=2021))
     assert "Population municipale 2021" in dated.columns
+
+
+def test_the_funding_workbook_has_a_total_row_and_says_amounts_are_maxima(tmp_path, capsys):
+    """Issue 28: no total row, no word that the amounts are maxima, in the file a finance officer opens."""
+    import openpyxl
+
+    out = tmp_path / "financement.xlsx"
+    assert main(["financement", "--registre", "exemple", "-o", str(out)]) == 0
+    capsys.readouterr()
+    ws = openpyxl.load_workbook(out).active
+    rows = list(ws.iter_rows(values_only=True))
+    header = rows[0]
+    total = next(r for r in rows if r[0] == "Total")
+    col = header.index("Total annuel")
+    amounts = [r[col] for r in rows[1:] if r[0] not in ("Total", "Remarque")]
+    assert len(amounts) == 59 and total[col] == sum(amounts)
+    assert "montants maximaux" in total[header.index("Nom")]
+    assert rows[-1][0] == "Remarque" and "maximaux" in rows[-1][header.index("Nom")]
+    assert any(str(h).startswith("Population municipale 2021") for h in header)

@@ -57,8 +57,9 @@ def run(args: argparse.Namespace) -> int:
         print(_printable(shown.drop(columns=["Étape"])).to_string())
         print(f"Total : {euros(table['Total annuel'].sum())} pour {len(table)} CPTS")
     if args.csv:
+        from cpts_geo.domain.funding import funding_workbook
         from cpts_geo.io.tables import write_table
 
-        write_table(table, args.csv)
+        write_table(funding_workbook(table) if args.tier is None else table, args.csv)
         print(_printable(f"Tableau écrit dans {args.csv}"))
     return 0

@@ -36,12 +36,14 @@ import pandas as pd
 __all__ = [
     "ACI_SOURCE",
     "ACI_TABLE",
+    "MAXIMA_NOTE",
     "MISSIONS",
     "ACIFunding",
     "aci_funding",
     "aci_funding_report",
     "early_mission_aid",
     "funding_table",
+    "funding_workbook",
 ]
 
 #: Where the amounts of :data:`ACI_TABLE` come from (to cite with every amount shown).
@@ -332,3 +334,40 @@ def funding_table(
     if vintage:  # tiers depend on the population vintage: say which one
         out = out.rename(columns={"Population": f"Population municipale {vintage}"})
     return out
+
+
+#: The note a funding table carries for the people who budget with it.
+MAXIMA_NOTE = ("Montants annuels maximaux de l'ACI (avenant 2) : le versement dépend des missions engagées et des "
+               "objectifs atteints.")
+
+
+def funding_workbook(table: pd.DataFrame) -> pd.DataFrame:
+    """A funding table as a finance officer reads it: a total row, and the note that amounts are maxima.
+
+    Parameters
+    ----------
+    table : DataFrame
+        :func:`funding_table`.
+
+    Returns
+    -------
+    DataFrame
+        ``table``, then a row « Total » (the sum of each amount column, the number of CPTS in
+        « Nom ») and a row « Remarque » holding :data:`MAXIMA_NOTE` (the population vintage is in
+        the population header).
+
+    Examples
+    --------
+    >>> t = funding_table(pd.DataFrame({"tier": [1, 4]}, index=pd.Index(["A", "B"], name="cpts_id")))
+    >>> book = funding_workbook(t)
+    >>> book.loc["Total", "Total annuel"], book.index[-1]
+    (np.float64(867500.0), 'Remarque')
+    """
+    amounts = [c for c in ("Fonctionnement", "Missions socle", "Missions optionnelles", "Majoration",
+                           "Total annuel", "Aide mission précoce") if c in table.columns]
+    total = pd.DataFrame({c: [table[c].sum()] for c in amounts}, index=pd.Index(["Total"]))
+    total["Nom"] = f"{len(table)} CPTS (montants maximaux)"
+    note = pd.DataFrame({"Nom": [MAXIMA_NOTE]}, index=pd.Index(["Remarque"]))
+    out = pd.concat([table, total, note])
+    out.index.name = table.index.name
+    return out[table.columns]
