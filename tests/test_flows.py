@@ -559,7 +559,7 @@ def test_readme_flow_example_reads(tmp_path):
     import re
     from pathlib import Path
 
-    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    readme = (Path(__file__).resolve().parents[1] / "docs" / "guide" / "flux.md").read_text(encoding="utf-8")
     block = re.search(r"```text\n(origine;.*?)```", readme, re.DOTALL).group(1)
     path = tmp_path / "flux.csv"
     path.write_text(block, encoding="utf-8")

@@ -136,7 +136,7 @@ def test_readme_professionals_example_reads(tmp_path):
     import re
     from pathlib import Path
 
-    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    readme = (Path(__file__).resolve().parents[1] / "docs" / "guide" / "offre.md").read_text(encoding="utf-8")
     block = re.search(r"```text\n(code;profession;effectif.*?)```", readme, re.S).group(1)
     path = tmp_path / "professionnels.csv"
     path.write_text(block, encoding="utf-8")

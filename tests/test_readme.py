@@ -7,8 +7,6 @@ packages (installs), ``<!-- runnable: slow -->`` one that takes minutes: both ar
 that reason (the install is checked by CI, which installs the wheel in a fresh virtual
 environment and runs ``cpts-geo carte`` from it). Blocks without the comment are not run (the
 test command itself, commands on the user's own files).
-
-The same test runs the short README proposed in ``docs/README_court.md``.
 """
 
 from __future__ import annotations
@@ -22,7 +20,7 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
-READMES = [REPO / "README.md", REPO / "docs" / "README_court.md"]
+READMES = [REPO / "README.md"]
 BLOCK = re.compile(r"^<!--\s*runnable(?::\s*(?P<skip>[\w ,-]+?))?\s*-->\s*\n```(?P<lang>bash|python)\s*\n"
                    r"(?P<code>.*?)^```\s*$", re.MULTILINE | re.DOTALL)
 SKIP_REASONS = {"network": "télécharge des paquets (installation) : vérifié par la CI depuis la roue",

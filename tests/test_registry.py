@@ -252,7 +252,7 @@ def test_readme_registry_example_is_valid(tmp_path, hdf_communes):
     import re
     from pathlib import Path
 
-    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    readme = (Path(__file__).resolve().parents[1] / "docs" / "guide" / "registres.md").read_text(encoding="utf-8")
     block = re.search(r"```text\n(cpts_id;.*?)```", readme, re.S).group(1)
     path = tmp_path / "registre.csv"
     path.write_text(block, encoding="utf-8")
