@@ -90,7 +90,7 @@ def run(args: argparse.Namespace) -> int:
           f"{table_path}.")
     print(written.note)
     if ext == ".shp":
-        print("Shapefile : noms de champs de 10 caractères au plus (voir le README, « Sorties »).")
+        print("Shapefile : noms de champs de 10 caractères au plus (voir le guide, page « Sorties : QGIS, Excel, PostGIS »).")
     if args.postgis:
         print(f"PostGIS : schéma {args.schema}, {number(rows['cpts'])} CPTS, {number(rows['communes'])} "
               f"communes, {number(rows['appartenance'])} lignes d'appartenance (EPSG:{rows['srid']}).")
