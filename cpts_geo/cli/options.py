@@ -27,12 +27,21 @@ def _own_population(args: argparse.Namespace, communes):
     if not getattr(args, "millesime_population", None):
         raise ValueError("--population : donnez aussi le millésime de ces populations avec "
                          "--millesime-population AAAA (ex. 2022), il est indiqué dans chaque résultat.")
+    import warnings
+
     named = {k: v for k, v in _columns(args).items() if k in ("code", "population")}
-    res = with_population(communes, args.population, vintage=args.millesime_population,
-                          cog=getattr(args, "cog_population", None), **named)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # every report is printed below
+        res = with_population(communes, args.population, vintage=args.millesime_population,
+                              cog=getattr(args, "cog_population", None), **named)
     given = int(res.communes["population"].notna().sum())
     print(f"Population municipale {res.vintage} lue dans {args.population} (codes du COG {res.cog}) : "
           f"{number(given)} communes renseignées.")
+    if len(res.thousands):
+        examples = ("ligne " + res.thousands["row"].astype(str) + " « " + res.thousands["given"]
+                    + " » = " + res.thousands["population"].map(number))
+        print(f"  {number(len(res.thousands))} population(s) écrite(s) avec un séparateur de milliers "
+              f"(« . » ou « , »), lue(s) en milliers comme toute la colonne : {_few(examples)}.")
     if len(res.remapped):
         print(f"  {number(res.remapped['code'].nunique())} code(s) d'un autre millésime ramené(s) au "
               f"COG 2025, ex. {_few(res.remapped['code'] + ' → ' + res.remapped['new_code'])}.")

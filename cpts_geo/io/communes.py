@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 from typing import NamedTuple
 
@@ -13,8 +14,9 @@ import pyproj
 from cpts_geo.data.communes import embedded_layer
 from cpts_geo.domain.codes import is_insee_code
 from cpts_geo.domain.communes import CheckedCommunes, validate_layer
+from cpts_geo.domain.french import number
 from cpts_geo.domain.metadata import layer_metadata, set_layer_metadata
-from cpts_geo.errors import ValidationError
+from cpts_geo.errors import CptsGeoWarning, ValidationError
 from cpts_geo.io._read import read_table
 
 __all__ = [
@@ -100,6 +102,10 @@ class PopulationTable(NamedTuple):
     missing: pd.DataFrame
     #: Rows of the table not used, with the reason: ``row``, ``code``, ``reason``.
     unused: pd.DataFrame
+    #: Populations written with a dot or comma between thousands (``1.234``) and read as
+    #: thousands because the whole column is written that way: ``row``, ``code``, ``given``
+    #: (the text of the file), ``population`` (the number read).
+    thousands: pd.DataFrame
 
 
 
@@ -141,7 +147,9 @@ def with_population(
     between its arrondissements; the arrondissements of a city are added up when the layer
     has the city). Codes of another COG vintage (2008–2025) are re-based with INSEE's passage
     table (merged communes added up, split communes apportioned by INSEE's population
-    weights), each reported.
+    weights), each reported. A population is a whole number: a column that writes its
+    thousands with a dot or comma (``1.234``, ``12.500``) is read as thousands, reported in
+    ``thousands`` (:func:`cpts_geo.domain.numbers.parse_whole_numbers`).
 
     Parameters
     ----------
@@ -169,9 +177,10 @@ def with_population(
     Raises
     ------
     ValidationError
-        Every row with an empty, malformed or duplicated code, or an empty, non-numeric or
-        negative population (with its row number); codes of two COG vintages that describe
-        the same commune twice.
+        Every row with an empty, malformed or duplicated code, or an empty, non-numeric,
+        negative or fractional population (``12,5``; ``1.234`` where the column's dot is a
+        decimal point), with its row number; codes of two COG vintages that describe the same
+        commune twice; a table without any commune row.
 
     Examples
     --------
@@ -185,13 +194,18 @@ def with_population(
     """
     from cpts_geo.domain.codes import normalize_codes
     from cpts_geo.domain.history import HISTORY_YEARS, cog_codes, rebase_counts
-    from cpts_geo.domain.numbers import parse_numbers
+    from cpts_geo.domain.numbers import parse_numbers, parse_whole_numbers
     read = read_table(table, kind="population")
     frame, source = read.table, ("donné" if read.source == "DataFrame" else read.source)
     code_col = _population_column(read, code, "code", "des codes commune")
     pop_col = _population_column(read, population, "population", "de population")
     std_col = _population_column(read, standardised, "", "de population standardisée") \
         if standardised is not None else None
+    if not len(frame):  # an empty table would give every commune an unknown population silently
+        raise ValidationError(
+            f"Tableau de population {source} vide : aucune ligne de commune sous l'en-tête ; "
+            "donnez une ligne par commune (code, population)",
+            [{"row": 2, "problem": "aucune ligne de commune sous l'en-tête"}])
     try:
         vintage = int(vintage)
     except (TypeError, ValueError):
@@ -218,11 +232,27 @@ def with_population(
     if std_col is not None:
         figures["pop_standardised"] = frame[std_col]
     values = {}
+    read_as_thousands = pd.DataFrame({"row": pd.Series(dtype="Int64"), "code": pd.Series(dtype=object),
+                                      "given": pd.Series(dtype=object), "population": pd.Series(dtype="Int64")})
     for name, raw in figures.items():
         raw = raw.reset_index(drop=True)
-        parsed, unreadable = parse_numbers(raw)
-        num = pd.Series(parsed, dtype="float64")
         label = "population" if name == "population" else "population standardisée"
+        if name == "population":  # inhabitants: whole numbers, 1.234 is never 1,234 inhabitants
+            whole = parse_whole_numbers(raw)
+            parsed, unreadable = whole.values, whole.unreadable
+            for r, c, v in zip(rows[whole.fractional], codes[whole.fractional], raw[whole.fractional]):
+                problems.append({"row": r, "code": c, "problem": (
+                    f"population avec une partie décimale : « {v} » ; une population est un nombre "
+                    "entier d'habitants (des milliers s'écrivent 1234 ou 1 234)")})
+            if whole.thousands.any():
+                read_as_thousands = pd.DataFrame({
+                    "row": pd.array(rows[whole.thousands], dtype="Int64"),
+                    "code": codes[whole.thousands].to_numpy(dtype=object),
+                    "given": raw[whole.thousands].astype(str).str.strip().to_numpy(dtype=object),
+                    "population": pd.array(parsed[whole.thousands].round(), dtype="Int64")})
+        else:
+            parsed, unreadable = parse_numbers(raw)
+        num = pd.Series(parsed, dtype="float64")
         blank = (num.isna() & ~unreadable).to_numpy()
         for r, c in zip(rows[blank], codes[blank]):
             problems.append({"row": r, "code": c, "problem": f"{label} vide"})
@@ -238,6 +268,13 @@ def with_population(
         values[name] = num
     if problems:
         raise ValidationError(f"Tableau de population {source} refusé", problems)
+    if len(read_as_thousands):
+        first = read_as_thousands.iloc[0]
+        warnings.warn(
+            f"Tableau de population {source} : {len(read_as_thousands)} population(s) écrite(s) avec "
+            f"un séparateur de milliers (« . » ou « , »), lue(s) en milliers comme toute la colonne, "
+            f"ex. ligne {first['row']} : « {first['given']} » = {number(first['population'])} habitants ; "
+            "liste dans le champ thousands du résultat", CptsGeoWarning, stacklevel=2)
 
     data = pd.DataFrame(values)
     data.index = pd.Index(codes.astype(str).to_numpy(), name="code")
@@ -253,7 +290,7 @@ def with_population(
         counts = {y: int(plain.isin(cog_codes(y)).sum()) for y in HISTORY_YEARS}
         cog = max(counts, key=lambda y: (counts[y], y))
     of_year = labels.isin(cog_codes(cog)) | is_arm
-    integer = ["population"] if bool((data["population"] % 1 == 0).all()) else []
+    integer = ["population"]  # a decimal part was refused above
     main = rebase_counts(data[of_year], cog=cog, integer=integer)
     other = rebase_counts(data[~of_year], cog=cog, integer=integer)
     clash = main.table.index.intersection(other.table.index)
@@ -310,11 +347,7 @@ def with_population(
     unused.extend((row_of[c], c, outside) for c in itself)
 
     out = communes.copy()
-    pop = out_values["population"]
-    if integer:
-        out["population"] = pop.round().astype("Int64").array
-    else:
-        out["population"] = pop.astype("float64").array
+    out["population"] = out_values["population"].round().astype("Int64").array
     if "pop_standardised" in out.columns or std_col is not None:
         out["pop_standardised"] = (out_values["pop_standardised"].astype("float64").array
                                    if std_col is not None else np.nan)
@@ -331,7 +364,8 @@ def with_population(
     report = report.sort_values(["row", "new_code"], ignore_index=True)
     return PopulationTable(out, vintage, int(cog), report,
                            missing.reset_index(drop=True),
-                           unused_frame.sort_values("row", ignore_index=True))
+                           unused_frame.sort_values("row", ignore_index=True),
+                           read_as_thousands)
 
 
 def check_communes(
