@@ -8,6 +8,8 @@ so that encodings, separators, sheets, layers and row numbers follow one set of 
   pasted together) is decoded *line by line* and those lines are reported
   (:attr:`ReadTable.recoded_lines`), so that no accent turns into mojibake silently. Separator
   detected among ``;`` ``,`` tab ``|`` (or given), and Excel's ``sep=;`` first line honoured.
+  The apostrophe our CSV writer puts before a cell starting like a formula (``'=1+1``) is
+  removed (:func:`cpts_geo.io.files.restore_cells`): a file we wrote reads back as written.
 - **XLSX**: the sheet holding the table (its headers recognised for ``kind``) is chosen; when
   several sheets look like it, or several sheets and none does, the reader refuses and lists
   them (``sheet=``, ``--feuille``). Merged cells are spread over their range, a header may sit
@@ -48,6 +50,7 @@ import pandas as pd
 
 from cpts_geo.domain.headers import REQUIRED, SEPARATOR_NAMES, ReadTable, recognise_headers
 from cpts_geo.errors import ValidationError
+from cpts_geo.io.files import restore_cells
 
 __all__ = [
     "SEPARATORS",
@@ -357,6 +360,9 @@ def _read_csv(path: Path, *, sep: str | None, encoding: str | None) -> ReadTable
         table, rows = _parse_slowly(text, sep, header_row, name)
     except pd.errors.EmptyDataError:
         raise _refuse(f"{name} : le fichier est vide.", [{"problem": "fichier vide"}]) from None
+    if "'" in text and re.search(r"'[=+\-@\t\r]", text):  # a CSV we wrote: our formula guard undone
+        table = restore_cells(table)
+        table.columns = _unique_headers(list(table.columns))
     blank = _check_separators(table, rows, sep, _blank(table), name)
     keep = ~blank
     read = ReadTable(table[keep].reset_index(drop=True), rows[keep], str(path), "csv",

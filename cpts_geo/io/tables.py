@@ -14,7 +14,7 @@ from cpts_geo.domain.french import fold, number
 from cpts_geo.domain.text import CONTROL_CHARACTERS, printable
 from cpts_geo.domain.vocabulary import CHANGE_HEADERS
 from cpts_geo.errors import ValidationError
-from cpts_geo.io.files import atomic_path, neutralise_cells, whole_numbers
+from cpts_geo.io.files import _FORMULA_START, atomic_path, whole_numbers
 from cpts_geo.io.formats import _disk_space, table_format
 
 __all__ = [
@@ -42,7 +42,7 @@ def write_comparison(comparison: RegistryComparison, path: str | Path) -> Path:
     Path
         The file written.
     """
-    from cpts_geo.io.files import atomic_path, neutralise_cells, write_csv
+    from cpts_geo.io.files import write_csv
 
     path = Path(path)
     table = comparison.changes.rename(columns=CHANGE_HEADERS)
@@ -53,12 +53,7 @@ def write_comparison(comparison: RegistryComparison, path: str | Path) -> Path:
             "new_name": "Nom (nouveau)", "jaccard": "Communes en commun (Jaccard)",
             "matched_by": "Rapprochement"})
         path.parent.mkdir(parents=True, exist_ok=True)
-        with atomic_path(path) as tmp:
-            with pd.ExcelWriter(tmp, engine="openpyxl") as xl:
-                neutralise_cells(table).to_excel(xl, sheet_name="Changements", index=False)
-                neutralise_cells(matches).to_excel(xl, sheet_name="Rapprochement des CPTS", index=False)
-            _reproducible(tmp)
-        return path
+        return write_xlsx(path, {"Changements": table, "Rapprochement des CPTS": matches}, index=False)
     if suffix not in (".csv", ".txt"):
         raise ValueError(f"{path.name} : format de sortie non pris en charge ; choisissez .csv ou .xlsx.")
     return write_csv(table, path, index=False)
@@ -106,6 +101,16 @@ def _sheet_name(name: str, taken: set[str]) -> str:
 
 
 
+def _text_cell(cell) -> None:
+    """A text cell stays text: openpyxl makes a formula of a text starting with ``=``; the
+    quote prefix keeps any text starting like a formula as text when a user edits the cell."""
+    if isinstance(cell.value, str):
+        cell.data_type = "s"
+        if cell.value.startswith(_FORMULA_START):
+            cell.quotePrefix = True
+
+
+
 def _decimals(values: np.ndarray) -> int:
     for d in range(7):
         if np.allclose(values, np.round(values, d), rtol=0, atol=1e-9):
@@ -120,8 +125,9 @@ def write_xlsx(path: str | Path, sheets: Mapping[str, pd.DataFrame] | pd.DataFra
 
     Codes and every text stay text cells (``01091`` keeps its zero), numbers are number cells
     with a French-ready format (thousands grouped, the decimals of the data), the header row is
-    frozen and bold, columns are as wide as their content. Text cells that start like a
-    formula are neutralised. ``index=None`` writes the index unless it is a plain range. A text
+    frozen and bold, columns are as wide as their content. A text that starts like a formula
+    (``=1+1``) is a typed text cell (never a formula, no apostrophe added), quote-prefixed so that
+    Excel keeps it text when it is edited. ``index=None`` writes the index unless it is a plain range. A text
     longer than an Excel cell holds (:data:`EXCEL_CELL_LIMIT` characters), or holding a control
     character, is refused rather than cut. The same tables give the same bytes (fixed document and zip dates).
 
@@ -170,11 +176,12 @@ def write_xlsx(path: str | Path, sheets: Mapping[str, pd.DataFrame] | pd.DataFra
         ws = wb.create_sheet(_sheet_name(name, taken))
         keep_index = not isinstance(table.index, pd.RangeIndex) if index is None else index
         frame = table.reset_index() if keep_index else table.reset_index(drop=True)
-        frame = neutralise_cells(whole_numbers(pd.DataFrame(frame)))
+        frame = whole_numbers(pd.DataFrame(frame))  # typed text cells: no apostrophe added
         headers = [str(c) for c in frame.columns]
         ws.append(headers)
         for cell in ws[1]:
             cell.font = Font(bold=True)
+            _text_cell(cell)
         formats: list[str | None] = []
         for col in frame.columns:
             values = frame[col]
@@ -216,6 +223,9 @@ def write_xlsx(path: str | Path, sheets: Mapping[str, pd.DataFrame] | pd.DataFra
                 cells.append(value)
                 widths[j] = max(widths[j], len(str(value)) + (2 if formats[j] != "@" else 0))
             ws.append(cells)
+            for j, value in enumerate(cells, start=1):
+                if isinstance(value, str) and value.startswith(_FORMULA_START):
+                    _text_cell(ws.cell(row=i, column=j))
         for j, fmt in enumerate(formats, start=1):
             if fmt:
                 for (cell,) in ws.iter_rows(min_row=2, min_col=j, max_col=j):
