@@ -4,9 +4,16 @@ from __future__ import annotations
 
 import argparse
 
-from cpts_geo.cli.report import _few, _print_report, _printable, _problems_table, _said
+from cpts_geo.cli.report import (
+    _few,
+    _print_report,
+    _printable,
+    _problems_table,
+    _remove_lists,
+    _said,
+    _write_list,
+)
 from cpts_geo.domain.french import number, percent
-from cpts_geo.io.files import write_csv
 
 
 def _load_layer(args: argparse.Namespace):
@@ -125,15 +132,18 @@ def _said_columns(read) -> None:
 
 def _validated(args: argparse.Namespace, reg, communes):
     """validate_registry for the CLI: on failure, the complete list of problems is written next
-    to the registry (``<registre>_problemes.csv``), and for stage wordings it does not know, the
-    mapping file to fill (``<registre>_etapes.csv``, never over an existing file); the error
-    says where. The registry's own stage vocabulary is said."""
+    to the registry (``<registre>_problemes.csv``; ``_problemes_2.csv``… when a file of that name
+    is not ours, which is left as it is), and for stage wordings it does not know, the mapping
+    file to fill (``<registre>_etapes.csv``, never over an existing file); the error says where.
+    Once the registry is valid, our list of its problems is removed (it is stale). The
+    registry's own stage vocabulary is said."""
     import warnings
     from pathlib import Path
 
     from cpts_geo.domain.registry import validate_registry
     from cpts_geo.domain.stages import vocabulary_note
     from cpts_geo.errors import ValidationError
+    from cpts_geo.io.formats import os_reason
 
     try:
         with warnings.catch_warnings():
@@ -141,16 +151,17 @@ def _validated(args: argparse.Namespace, reg, communes):
             checked = validate_registry(reg, communes, passage=_passage(args),
                                         stage_default=getattr(args, "etape", None), stages=_stages(args))
     except ValidationError as err:
-        if args.registry not in (None, "exemple") and len(err.problems):
+        if args.registry not in (None, "exemple") and "://" not in str(args.registry) and len(err.problems):
             source = Path(args.registry)
-            target = source.with_name(f"{source.stem}_problemes.csv")
             try:
-                write_csv(_problems_table(err.problems), target, index=False)
-                err.problems_file = target
+                err.problems_file, err.problems_file_kept = _write_list(
+                    _problems_table(err.problems), source, "problemes")
             except OSError as os_err:
-                err.problems_file_error = f"{target} : {os_err.strerror or os_err}"
+                err.problems_file_error = f"{source.with_name(source.stem + '_problemes.csv')} : {os_reason(os_err)}"
             _stage_template(err, source)
         raise
+    for old in _remove_lists(args.registry, "problemes"):
+        print(_printable(f"Ancienne liste des problèmes supprimée : {old} (le registre est valide)."))
     filled = checked.report["kind"] == "étape remplie"
     if filled.any():
         print(f"Étape « {args.etape} » donnée aux CPTS sans étape : {number(int(filled.sum()))} "
@@ -181,7 +192,9 @@ def _stage_template(err, source) -> None:
     try:
         err.mapping_file = write_stage_template(target, unknown)
     except OSError as os_err:
-        err.mapping_file_error = f"{target} : {os_err.strerror or os_err}"
+        from cpts_geo.io.formats import os_reason
+
+        err.mapping_file_error = f"{target} : {os_reason(os_err)}"
 
 
 
