@@ -240,7 +240,7 @@ def validate_registry(
     problems: list[dict] = list(units.problems)
 
     problems += checks.check_control_characters(reg)
-    ids, found = checks.parse_ids(reg)
+    ids, found, id_report = checks.parse_ids(reg)
     problems += found
     stage, published, vocabulary, found = checks.parse_stage_column(reg, mapping)
     problems += found
@@ -274,7 +274,7 @@ def validate_registry(
             + (f" Étapes non reconnues : {UNKNOWN_ADVICE}." if words else ""),
             checks.by_severity(problems))
 
-    report = pd.concat([r for r in (units.report, code_report, cpts_report, dup_report,
+    report = pd.concat([r for r in (units.report, id_report, code_report, cpts_report, dup_report,
                                     checks.lone_shares(valid, ref.names)) if len(r)]
                        or [pd.DataFrame(columns=checks.REPORT_COLUMNS)], ignore_index=True)
     report = report[checks.REPORT_COLUMNS].sort_values("row", kind="stable").reset_index(drop=True)
@@ -321,6 +321,10 @@ def _warn_repairs(report: pd.DataFrame) -> None:
     if dup.any():
         warnings.warn(f"{int(dup.sum())} ligne(s) en double (même commune, même CPTS) ignorée(s) : "
                       "voir le rapport.", CptsGeoWarning, stacklevel=3)
+    merged = report[(report["kind"] == "identifiant nettoyé") & reason.str.contains("réuni")]
+    if len(merged):
+        warnings.warn(f"{len(merged)} identifiant(s) de CPTS écrit(s) autrement qu'ailleurs dans le registre "
+                      f"(ex. {merged['reason'].iat[0]}) : voir le rapport.", CptsGeoWarning, stacklevel=3)
     same = reason.str.startswith("même nom de CPTS")
     if same.any():
         warnings.warn(f"{int(same.sum())} nom(s) de CPTS portés par plusieurs identifiants : "
