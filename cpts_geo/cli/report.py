@@ -207,6 +207,8 @@ def _print_report(report, *, registry=None, limit: int = 20, per_kind: int = 3) 
         name = f" {rec.name}" if isinstance(rec.name, str) else ""
         new = f" → {rec.new_code}" if isinstance(rec.new_code, str) and rec.new_code != rec.code else ""
         code = "" if _missing(rec.code) else f"{rec.code}"
+        if not (code or name or new):  # a correction of the row itself (an identifier…)
+            return _printable(f"ligne {rec.row} : {rec.reason}")
         return _printable(f"ligne {rec.row} : {code}{name}{new} ({rec.reason})")
 
     if len(report) <= limit:

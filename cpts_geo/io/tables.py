@@ -19,23 +19,58 @@ from cpts_geo.io.formats import _disk_space, table_format
 
 __all__ = [
     "EXCEL_CELL_LIMIT",
+    "matches_path",
     "write_comparison",
+    "write_matches",
     "write_table",
     "write_xlsx",
 ]
 
 
-def write_comparison(comparison: RegistryComparison, path: str | Path) -> Path:
-    """Write the changes with French headers: CSV for French Excel, or XLSX (two sheets:
-    changes and CPTS matching); written atomically, text cells made formula-safe.
+def _matches_table(comparison: RegistryComparison) -> pd.DataFrame:
+    """How the CPTS of the two registries were matched, with French headers."""
+    return comparison.matches.assign(jaccard=comparison.matches["jaccard"].round(3)).rename(columns={
+        "old_id": "Identifiant (ancien)", "new_id": "Identifiant (nouveau)", "old_name": "Nom (ancien)",
+        "new_name": "Nom (nouveau)", "jaccard": "Communes en commun (Jaccard)",
+        "matched_by": "Rapprochement"})
+
+
+
+def matches_path(path: str | Path) -> Path:
+    """Where the matching of the CPTS goes beside a CSV or a layer of changes:
+    ``<nom>_rapprochement.csv``.
+
+    Parameters
+    ----------
+    path : str or Path
+        The file of changes (``.csv``, ``.gpkg``…).
+
+    Returns
+    -------
+    Path
+        ``<nom>_rapprochement.csv`` in the same folder.
+
+    Examples
+    --------
+    >>> matches_path("sorties/changements.gpkg").name
+    'changements_rapprochement.csv'
+    """
+    path = Path(path)
+    return path.with_name(f"{path.stem}_rapprochement.csv")
+
+
+
+def write_matches(comparison: RegistryComparison, path: str | Path) -> Path:
+    """Write how the CPTS of the two registries were matched (CSV for French Excel), e.g.
+    beside a layer of changes (:func:`matches_path`): one row per CPTS of either file, its
+    identifier and name in each, the share of communes in common and how they were matched.
 
     Parameters
     ----------
     comparison : RegistryComparison
         The result of :func:`compare_registries`.
     path : str or Path
-        ``.csv``/``.txt`` (one table, French Excel conventions) or ``.xlsx``/``.xlsm``
-        (sheets « Changements » and « Rapprochement des CPTS »); anything else is refused.
+        The CSV to write (atomically; inside an :func:`cpts_geo.io.files.output_set`, with the set).
 
     Returns
     -------
@@ -44,19 +79,59 @@ def write_comparison(comparison: RegistryComparison, path: str | Path) -> Path:
     """
     from cpts_geo.io.files import write_csv
 
+    return write_csv(_matches_table(comparison), path, index=False)
+
+
+
+def write_comparison(comparison: RegistryComparison, path: str | Path) -> Path:
+    """Write the changes with French headers, and how the CPTS were matched: CSV for French Excel
+    (the changes at ``path``, the matching at :func:`matches_path`, both or neither), or XLSX
+    (two sheets: changes and CPTS matching, shares as numbers); text cells formula-safe.
+
+    Parameters
+    ----------
+    comparison : RegistryComparison
+        The result of :func:`compare_registries`.
+    path : str or Path
+        ``.csv``/``.txt`` (two tables, French Excel conventions) or ``.xlsx``/``.xlsm``
+        (sheets « Changements » and « Rapprochement des CPTS »); anything else is refused.
+
+    Returns
+    -------
+    Path
+        The file of changes written.
+    """
+    from cpts_geo.io.files import output_set, write_csv
+
     path = Path(path)
     table = comparison.changes.rename(columns=CHANGE_HEADERS)
     suffix = path.suffix.lower()
     if suffix in (".xlsx", ".xlsm"):
-        matches = comparison.matches.assign(jaccard=comparison.matches["jaccard"].round(3)).rename(columns={
-            "old_id": "Identifiant (ancien)", "new_id": "Identifiant (nouveau)", "old_name": "Nom (ancien)",
-            "new_name": "Nom (nouveau)", "jaccard": "Communes en commun (Jaccard)",
-            "matched_by": "Rapprochement"})
+        table = _shares_as_numbers(comparison.changes).rename(columns=CHANGE_HEADERS)
         path.parent.mkdir(parents=True, exist_ok=True)
-        return write_xlsx(path, {"Changements": table, "Rapprochement des CPTS": matches}, index=False)
+        return write_xlsx(path, {"Changements": table, "Rapprochement des CPTS": _matches_table(comparison)},
+                          index=False)
     if suffix not in (".csv", ".txt"):
         raise ValueError(f"{path.name} : format de sortie non pris en charge ; choisissez .csv ou .xlsx.")
-    return write_csv(table, path, index=False)
+    with output_set():
+        write_csv(table, path, index=False)
+        write_matches(comparison, matches_path(path))
+    return path
+
+
+
+def _shares_as_numbers(changes: pd.DataFrame) -> pd.DataFrame:
+    """The changes with the shares before and after (« part modifiée ») as numbers, for a
+    workbook (the table holds them as French text, beside stages and names)."""
+    from cpts_geo.domain.numbers import parse_number
+
+    out = changes.copy()
+    share = (out["change"] == "part modifiée").to_numpy()
+    for col in ("old_value", "new_value"):
+        values = out[col].astype(object).to_numpy().copy()
+        values[share] = [parse_number(v) if isinstance(v, str) else v for v in values[share]]
+        out[col] = pd.Series(values, index=out.index, dtype=object)
+    return out
 
 
 # --------------------------------------------------------------------------- tables
@@ -229,10 +304,13 @@ def write_xlsx(path: str | Path, sheets: Mapping[str, pd.DataFrame] | pd.DataFra
         for j, fmt in enumerate(formats, start=1):
             if fmt:
                 for (cell,) in ws.iter_rows(min_row=2, min_col=j, max_col=j):
-                    if cell.value is not None:
-                        if fmt == "@":
-                            cell.data_type = "s"
-                        cell.number_format = fmt
+                    if cell.value is None:
+                        continue
+                    if fmt == "@":
+                        if not isinstance(cell.value, str):
+                            continue  # a number among texts (a share among stages): a number cell
+                        cell.data_type = "s"
+                    cell.number_format = fmt
             ws.column_dimensions[get_column_letter(j)].width = min(max(widths[j - 1] + 2, 8), 60)
         ws.freeze_panes = "A2"
         ws.auto_filter.ref = ws.dimensions
