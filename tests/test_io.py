@@ -248,6 +248,32 @@ def test_xlsx_cells_are_typed_text_without_an_added_apostrophe(tmp_path):
     assert read_table(path).table["=Id"].tolist() == table["=Id"].tolist()
 
 
+def test_xlsx_header_below_a_long_title_block_is_found_and_never_called_empty(tmp_path):
+    from openpyxl import Workbook
+
+    def workbook(name, above):
+        wb = Workbook()
+        ws = wb.active
+        for row in above:
+            ws.append(row)
+        ws.append(["cpts_id", "stage", "commune_code"])
+        ws.append(["A", "ACI signé", "80021"])
+        wb.save(tmp_path / name)
+        return tmp_path / name
+
+    blank_rows = workbook("blancs.xlsx", [["Registre des CPTS"]] + [[]] * 15)  # header on row 17
+    notes = workbook("notes.xlsx", [["Registre des CPTS"]] + [["note", i] for i in range(15)])
+    for path in (blank_rows, notes):
+        read = read_registry_report(path)
+        assert read.registry["cpts_id"].tolist() == ["A"] and read.registry["row"].tolist() == [18]
+    too_far = workbook("loin.xlsx", [["Registre des CPTS"]] + [["note", i] for i in range(60)])
+    with pytest.raises(ValidationError) as err:
+        read_registry(too_far)
+    assert "vide" not in str(err.value)
+    assert "aucune ligne d'en-tête reconnue dans les 50 premières lignes remplies de la feuille « Sheet »" \
+        in str(err.value)
+
+
 def test_geopackage_with_several_layers_is_refused(tmp_path):
     import geopandas as gpd
     from shapely.geometry import Point

@@ -13,9 +13,10 @@ so that encodings, separators, sheets, layers and row numbers follow one set of 
 - **XLSX**: the sheet holding the table (its headers recognised for ``kind``) is chosen; when
   several sheets look like it, or several sheets and none does, the reader refuses and lists
   them (``sheet=``, ``--feuille``). Merged cells are spread over their range, a header may sit
-  below a title or span two rows. A formula with no computed value (a workbook written by a
-  script) is not an empty cell: its text (``=1/2``) is kept and its place is listed in
-  :attr:`ReadTable.formulas`.
+  below a title (in the first 50 filled rows, blank rows not counted) or span two rows; a
+  sheet with cells but no header recognised is said so, never called empty. A formula with no
+  computed value (a workbook written by a script) is not an empty cell: its text (``=1/2``) is
+  kept and its place is listed in :attr:`ReadTable.formulas`.
 - **GeoPackage, Shapefile, GeoJSON…, GeoParquet**: a file with several layers is refused with
   the list (``layer=``, ``--couche``); never the first one silently.
 - **Parquet**: read as is.
@@ -78,7 +79,7 @@ _OGR = {".gpkg", ".shp", ".geojson", ".json", ".fgb", ".gml", ".kml", ".sqlite",
 
 
 
-_MAX_HEADER_ROW = 15  # a workbook's header is looked for in its first rows
+_MAX_HEADER_ROWS = 50  # a workbook's header is looked for in its first filled rows (titles, notes above)
 
 
 
@@ -515,7 +516,8 @@ def _header_candidates(values: list[list], kind: str | None, columns):
         return None
     best = None
     required = REQUIRED.get(kind, ())
-    for r in range(min(len(values), _MAX_HEADER_ROW)):
+    filled = [r for r in range(len(values)) if _filled(values[r])][:_MAX_HEADER_ROWS]
+    for r in filled:  # blank rows above the header do not count
         candidates = [values[r]]
         if r > 0:  # two header rows: a merged group ("Commune") above sub-headers ("Code")
             candidates.append([
@@ -592,6 +594,17 @@ def _read_xlsx(path: Path, *, sheet, kind: str | None, columns) -> ReadTable:
         if best is not None:
             found.append((best, ws, values))
     if not found:
+        filled = [ws for ws in sheets if any(_filled(row) for row in _sheet_values(ws))]
+        if filled and kind is not None:  # cells, but no header recognised: say so, never « vide »
+            fields = ", ".join(f"« {f} »" for f in REQUIRED.get(kind, ()))
+            listed = ", ".join(f"« {ws.title} »" for ws in filled)
+            raise _refuse(
+                f"{name} : aucune ligne d'en-tête reconnue dans les {_MAX_HEADER_ROWS} premières lignes "
+                f"remplies de la feuille{'s' if len(filled) > 1 else ''} {listed}"
+                + (f" (colonnes attendues : {fields})" if fields else "")
+                + " ; mettez l'en-tête au-dessus des données, ou nommez les colonnes avec --colonnes "
+                  "(columns= en Python).",
+                [{"problem": f"feuille « {ws.title} » : aucun en-tête reconnu"} for ws in filled])
         raise _refuse(f"Le classeur {name} est vide" + (f" (feuille « {sheets[0].title} »)" if sheet is not None
                                                       else "") + ".",
                       [{"problem": "aucune cellule remplie"}])
