@@ -593,6 +593,29 @@ def test_prepare_flows_warns_when_professions_or_years_are_mixed():
         F.select_flows(table.drop(columns="profession"), profession="infirmier")
 
 
+def test_what_select_flows_kept_is_never_called_mixed(tmp_path, capsys):
+    """« Médecin » and « medecin », 2023 and 2023.0 are what --profession médecin --annee 2023
+    kept: the rows kept are not « 2 professions » to choose between with those very options."""
+    from cpts_geo.cli import main
+
+    flows = _write(tmp_path / "flux.csv", "origine;destination;volume;profession;annee\n"
+                   "61001;61001;30;Médecin;2023\n61001;61002;40;medecin ;2023.0\n"
+                   "61002;61001;50;infirmier;2022\n")
+    registry = _write(tmp_path / "registre.csv", "cpts_id;stage;commune_code\nA;5;61001\nA;5;61002\n")
+    out = tmp_path / "ind.csv"
+    assert main(["flux", str(flows), str(registry), "--profession", "médecin", "--annee", "2023",
+                 "-o", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "mêle" not in printed and "Choisissez" not in printed
+    assert "Flux lus : 2 lignes" in printed
+    kept = F.select_flows(pd.DataFrame({"origin": ["61001"] * 2, "destination": ["61001"] * 2,
+                                        "volume": [1.0, 2.0], "profession": ["Médecin", "medecin"],
+                                        "year": [2023, "2023.0"]}), profession="MÉDECIN", year="2023")
+    F.prepare_flows(kept)  # no warning (tests turn warnings into errors)
+    assert main(["flux", str(flows), str(registry), "-o", str(out)]) == 0
+    assert "la table mêle 2 professions (Médecin, infirmier) et 2 années (2022, 2023)" in capsys.readouterr().out
+
+
 def test_cli_flows_profession_and_year(tmp_path, capsys):
     from cpts_geo.cli import main
 
