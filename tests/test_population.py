@@ -232,6 +232,9 @@ def test_with_population_refuses_a_decimal_part_and_names_the_row(tmp_path):
         with_population(_orne(), pd.DataFrame({"code": ["61001", "61002"], "population": [300, 1.5]}),
                         vintage=2022)
     assert err.value.problems["row"].tolist() == [3]
+    with pytest.raises(ValidationError) as err:  # a number quoted as users read it, never np.int64(-5)
+        with_population(_orne(), pd.DataFrame({"code": ["61001"], "population": [-5]}), vintage=2022)
+    assert "population négative : -5" in str(err.value)
 
 
 def test_with_population_reads_a_column_written_in_thousands_and_says_so(tmp_path):

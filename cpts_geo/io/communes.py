@@ -16,6 +16,7 @@ from cpts_geo.domain.codes import is_insee_code
 from cpts_geo.domain.communes import CheckedCommunes, validate_layer
 from cpts_geo.domain.french import number
 from cpts_geo.domain.metadata import layer_metadata, set_layer_metadata
+from cpts_geo.domain.text import cell_text
 from cpts_geo.errors import CptsGeoWarning, ValidationError
 from cpts_geo.io._read import read_table
 
@@ -258,10 +259,10 @@ def with_population(
             problems.append({"row": r, "code": c, "problem": f"{label} vide"})
         nonnum = unreadable
         for r, c, v in zip(rows[nonnum], codes[nonnum], raw[nonnum]):
-            problems.append({"row": r, "code": c, "problem": f"{label} non numérique : {v!r}"})
+            problems.append({"row": r, "code": c, "problem": f"{label} non numérique : {cell_text(v)}"})
         neg = (num < 0).fillna(False).to_numpy()
         for r, c, v in zip(rows[neg], codes[neg], raw[neg]):
-            problems.append({"row": r, "code": c, "problem": f"{label} négative : {v!r}"})
+            problems.append({"row": r, "code": c, "problem": f"{label} négative : {cell_text(v)}"})
         infinite = np.isinf(num.fillna(0).to_numpy())
         for r, c in zip(rows[infinite], codes[infinite]):
             problems.append({"row": r, "code": c, "problem": f"{label} infinie"})
