@@ -596,12 +596,12 @@ def _read_xlsx(path: Path, *, sheet, kind: str | None, columns) -> ReadTable:
     if not found:
         filled = [ws for ws in sheets if any(_filled(row) for row in _sheet_values(ws))]
         if filled and kind is not None:  # cells, but no header recognised: say so, never « vide »
-            fields = ", ".join(f"« {f} »" for f in REQUIRED.get(kind, ()))
+            expected = ", ".join(f"« {f} »" for f in REQUIRED.get(kind, ()))
             listed = ", ".join(f"« {ws.title} »" for ws in filled)
             raise _refuse(
                 f"{name} : aucune ligne d'en-tête reconnue dans les {_MAX_HEADER_ROWS} premières lignes "
                 f"remplies de la feuille{'s' if len(filled) > 1 else ''} {listed}"
-                + (f" (colonnes attendues : {fields})" if fields else "")
+                + (f" (colonnes attendues : {expected})" if expected else "")
                 + " ; mettez l'en-tête au-dessus des données, ou nommez les colonnes avec --colonnes "
                   "(columns= en Python).",
                 [{"problem": f"feuille « {ws.title} » : aucun en-tête reconnu"} for ws in filled])
