@@ -444,6 +444,18 @@ def _decimal(text: str) -> float:
 
 
 
+def _dpi(text: str) -> int:
+    """--dpi: a resolution a print map can be drawn at (checked before anything is read or
+    written; :func:`cpts_geo.render.plotting.check_dpi` sets the bounds)."""
+    from cpts_geo.render.plotting import check_dpi
+
+    try:
+        return check_dpi(text.strip())
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(str(err)) from None
+
+
+
 def _reading(args: argparse.Namespace) -> dict:
     """How to read the user's tables: --feuille, --couche, --sep, --encodage."""
     return {"sheet": getattr(args, "feuille", None), "layer": getattr(args, "couche", None),
