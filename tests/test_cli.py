@@ -296,6 +296,36 @@ def test_valider_beside_a_read_only_registry_says_why_in_french(tmp_path, capsys
         subprocess.run(["umount", str(folder)], capture_output=True)
 
 
+def test_drawn_perimeters_geopackage_is_read_by_the_command_line(tmp_path, capsys):
+    """All of France spans several metric CRS: only the communes under the perimeters are used."""
+    import geopandas as gpd
+    from shapely.geometry import box
+
+    from cpts_geo.domain.communes import load_communes
+
+    somme = load_communes(departments="80", crs="EPSG:2154")
+    amiens = somme.loc[["80021", "80001", "80016"]].union_all().buffer(-10)
+    other = somme.loc[["80002", "80003"]].union_all().buffer(-10)
+    drawn = gpd.GeoDataFrame({"cpts_id": ["A", "B"], "cpts_name": ["CPTS Amiens", "CPTS B"],
+                              "stage": ["ACI signé", "Association créée"]}, geometry=[amiens, other], crs=2154)
+    path = tmp_path / "perimetres.gpkg"
+    drawn.to_file(path, layer="perimetres", driver="GPKG")
+    assert main(["valider", str(path)]) == 0
+    out = capsys.readouterr().out
+    assert "Périmètres dessinés : 2 CPTS, 5 communes rattachées" in out
+    assert "Registre valide : 2 CPTS, 5 communes" in out
+    assert main(["territoires", str(path), "-o", str(tmp_path / "t.gpkg")]) == 0
+    capsys.readouterr()
+    # a perimeter drawn at sea touches no commune: said, never a CRS error
+    sea = tmp_path / "mer.gpkg"
+    gpd.GeoDataFrame({"cpts_id": ["O"], "stage": ["ACI signé"]}, geometry=[box(-30, 40, -29, 41)],
+                     crs=4326).to_file(sea, layer="p", driver="GPKG")
+    assert main(["valider", str(sea)]) == 2
+    captured = capsys.readouterr()
+    assert "entité 1, O : ne touche aucune commune" in captured.out
+    assert "projections" not in captured.err and "Le registre est vide" in captured.err
+
+
 def test_listing_without_stage_through_valider_territoires_and_carte(tmp_path, capsys, monkeypatch):
     monkeypatch.setenv("MPLBACKEND", "Agg")
     reg = tmp_path / "ars.csv"

@@ -89,10 +89,10 @@ def _read_any_registry(args: argparse.Namespace, communes):
             if "commune_code" not in {recognise_column(f) for f in info["fields"]}:
                 import warnings
 
+                perimeters = read_perimeters(path, layer=layer)
                 with warnings.catch_warnings():
                     warnings.simplefilter("ignore", UserWarning)
-                    reg, cut, without, _ = registry_from_perimeters(read_perimeters(path, layer=layer),
-                                                                    communes,
+                    reg, cut, without, _ = registry_from_perimeters(perimeters, _under(perimeters, communes),
                                                                     columns=_columns_for(args, "registry"))
                 print(f"Périmètres dessinés : {reg['cpts_id'].nunique()} CPTS, "
                       f"{len(reg)} communes rattachées (≥ 50 % de leur surface).")
@@ -100,8 +100,11 @@ def _read_any_registry(args: argparse.Namespace, communes):
                     print(f"Périmètres sans aucune commune ({len(without)}, ils ne couvrent la moitié "
                           "d'aucune commune) :")
                     for rec in without.itertuples(index=False):
-                        print(f"  - entité {rec.row}, {rec.cpts_id} : au plus {percent(rec.largest_share, 1)} "
-                              f"d'une commune ({rec.code})")
+                        if rec.largest_share == rec.largest_share:  # not NaN
+                            print(_printable(f"  - entité {rec.row}, {rec.cpts_id} : au plus "
+                                             f"{percent(rec.largest_share, 1)} d'une commune ({rec.code})"))
+                        else:
+                            print(_printable(f"  - entité {rec.row}, {rec.cpts_id} : ne touche aucune commune"))
                 if len(cut):
                     print(f"Communes coupées entre plusieurs périmètres ({len(cut)}) :")
                     for rec in cut.itertuples(index=False):
@@ -113,6 +116,22 @@ def _read_any_registry(args: argparse.Namespace, communes):
     _said("Registre", read.reading)
     _said_columns(read)
     return read
+
+
+def _under(perimeters, communes):
+    """The communes drawn perimeters can touch: those whose bounding box meets a perimeter's
+    (all of France spans several metric CRS, which the overlay of perimeters cannot use).
+    Perimeters without CRS or geometry are left to :func:`registry_from_perimeters` to refuse."""
+    geoms = perimeters.geometry
+    if perimeters.crs is None or communes.crs is None:
+        return communes
+    drawn = geoms[geoms.notna() & ~geoms.is_empty]
+    if not len(drawn):
+        return communes
+    drawn = drawn.to_crs(communes.crs)
+    _, hit = communes.sindex.query(drawn.to_numpy(), predicate=None)  # bounding boxes only
+    return communes.iloc[sorted(set(hit.tolist()))]
+
 
 
 def _said_columns(read) -> None:

@@ -434,6 +434,16 @@ def registry_from_perimeters(
         perimeters = perimeters.copy()
         perimeters.loc[perimeters.index[invalid], perimeters.geometry.name] = shapely.make_valid(
             geoms.to_numpy()[invalid])
+    if not len(communes):  # nothing under the perimeters (drawn at sea, or far from the layer)
+        without = pd.DataFrame({"row": np.arange(1, len(perimeters) + 1),
+                                "cpts_id": given["cpts_id"].astype(str).to_numpy(),
+                                "largest_share": np.nan, "code": None})
+        warnings.warn(f"{len(without)} périmètre(s) ne touchent aucune commune de la couche : "
+                      f"{', '.join(map(str, without['cpts_id']))}", CptsGeoWarning, stacklevel=2)
+        empty = pd.DataFrame({c: pd.Series(dtype=object) for c in
+                              ("row", "cpts_id", "cpts_name", "stage", "commune_code", "commune_name", "share")})
+        return PerimeterRegistry(empty, pd.DataFrame(columns=["code", "name", "shares", "assigned_to"]),
+                                 without, repaired)
     metric = to_metric(communes[["geometry"]])
     per = gpd.GeoDataFrame({"cpts_id": given["cpts_id"].astype(str).to_numpy(),
                             "row": np.arange(1, len(perimeters) + 1)},
