@@ -140,11 +140,23 @@ def _clean_text(v):
 
 def _text_fast(values: pd.Series) -> pd.Series:
     """:func:`_text` on the distinct values only (ids and names repeat on many rows)."""
+    return _text_distinct(values)[0]
+
+
+
+def _text_distinct(values: pd.Series) -> tuple[pd.Series, np.ndarray]:
+    """:func:`_text_fast`, and whether each row's text was changed by the cleaning (spaces
+    around it removed, accents normalised), judged once per distinct value."""
     codes, uniques = pd.factorize(values, use_na_sentinel=True)
-    clean = np.array([_clean_text(v) for v in uniques.tolist()], dtype=object)
+    given = uniques.tolist()
+    clean = np.array([_clean_text(v) for v in given], dtype=object)
+    touched = np.fromiter((isinstance(u, str) and c is not None and c != u for u, c in zip(given, clean)),
+                          dtype=bool, count=len(given))
     none = np.array(None, dtype=object)
-    out = np.where(codes < 0, none, clean[np.where(codes < 0, 0, codes)] if len(clean) else none)
-    return pd.Series(out, index=values.index, dtype=object)
+    at = np.where(codes < 0, 0, codes)
+    out = np.where(codes < 0, none, clean[at] if len(clean) else none)
+    changed = (codes >= 0) & (touched[at] if len(touched) else False)
+    return pd.Series(out, index=values.index, dtype=object), changed
 
 
 # ---------------------------------------------------------------- parsing, column by column
@@ -172,16 +184,14 @@ def parse_ids(reg: pd.DataFrame) -> tuple[pd.Series, list[dict], pd.DataFrame]:
     """CPTS identifiers as text; an empty one is a problem. An identifier whose spaces were
     removed or whose accents were normalised (NFC) is reported once per spelling, with the
     other spellings it was merged with (``A␠`` and ``A`` are one CPTS: said, never silent)."""
-    ids = _text_fast(reg["cpts_id"])
+    ids, changed = _text_distinct(reg["cpts_id"])
     rows = reg["row"].to_numpy()
     problems = [{"row": int(r), "problem": "identifiant de CPTS vide", "kind": "identifiant vide"}
                 for r in rows[ids.isna().to_numpy()]]
-    raw = reg["cpts_id"].to_numpy(dtype=object)
-    clean = ids.to_numpy(dtype=object)
-    changed = np.fromiter((isinstance(r, str) and c is not None and r != c for r, c in zip(raw, clean)),
-                          dtype=bool, count=len(raw))
     notes = []
     if changed.any():
+        raw = reg["cpts_id"].to_numpy(dtype=object)
+        clean = ids.to_numpy(dtype=object)
         spellings = pd.DataFrame({"row": rows, "raw": raw, "id": clean})
         spellings = spellings[spellings["id"].isin(set(clean[changed]))]
         spellings["raw"] = spellings["raw"].map(lambda v: v if isinstance(v, str) else str(v))
