@@ -68,6 +68,9 @@ class ValidationError(ValueError):
         writes ``<registre>_problemes.csv``), ``None`` when it was not written.
     problems_file_error : str or None
         Why that list could not be written (``"<path> : <reason>"``), ``None`` otherwise.
+    problems_file_kept : pathlib.Path or None
+        A file named ``<registre>_problemes.csv`` that this package did not write, left as it
+        was (the list then went to ``problems_file``, another name); ``None`` otherwise.
 
     Examples
     --------
@@ -78,12 +81,14 @@ class ValidationError(ValueError):
 
     problems_file: Path | None
     problems_file_error: str | None
+    problems_file_kept: Path | None
 
     def __init__(self, summary: str, problems: Iterable[Mapping] = ()):
         self.summary = summary
         self.problems = problems_frame(problems)
         self.problems_file = None
         self.problems_file_error = None
+        self.problems_file_kept = None
         super().__init__(self._message())
 
     def _message(self) -> str:

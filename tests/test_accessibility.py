@@ -478,6 +478,33 @@ def test_accessibility_demand_codes_are_mapped_or_rejected():
     assert "code 01033 : demande donnée pour la commune et aussi pour ses anciens codes" in text
 
 
+def test_messages_quote_cells_as_users_read_them_never_a_numpy_repr():
+    from cpts_geo.domain.communes import load_communes
+
+    ain = load_communes(departments="01")
+    demand = ain["population"].astype(float)
+    demand.iloc[0], demand.iloc[1] = np.nan, -3.0
+    counts = pd.DataFrame({"médecin généraliste": [10.0]}, index=pd.Index(["01033"]))
+    with pytest.raises(ValidationError) as err:
+        accessibility(counts, ain, demand=demand, quiet=True)
+    text = str(err.value)
+    assert f"code {ain.index[0]} : demande invalide (vide)" in text
+    assert f"code {ain.index[1]} : demande invalide (-3)" in text
+    with pytest.raises(ValueError, match=r"^activity=nan : "):
+        accessibility(counts, ain, activity=np.float64("nan"), quiet=True)
+    costs = pd.DataFrame({"origin": ["01033", "01033"], "destination": ["01033", "01004"],
+                          "minutes": [0.0, np.nan]})
+    with pytest.raises(ValidationError) as err:
+        accessibility(counts, ain, costs=costs, quiet=True)
+    assert "temps de trajet manquant ou non numérique (vide)" in str(err.value)
+    ages = pd.DataFrame({"code": ["01033"] * 2, "age": [3, np.nan], "count": [np.int64(-5), 1]})
+    with pytest.raises(ValidationError) as err:
+        standardised_population(ages)
+    assert "âge invalide (vide)" in str(err.value) and "effectif invalide (-5)" in str(err.value)
+    for text in (str(err.value),):
+        assert "np." not in text
+
+
 def test_estimated_costs_split_overseas_whatever_the_crs():
     from cpts_geo.domain.communes import load_communes
 

@@ -243,6 +243,89 @@ def test_valider_problems_by_kind_and_the_complete_list_next_to_the_registry(tmp
     assert not re.search(r"\.problems|columns=|load_communes|\w+\(\)", err)
 
 
+def test_valider_never_overwrites_a_problems_file_not_ours_and_removes_its_stale_list(tmp_path, capsys):
+    bad = tmp_path / "registre.csv"
+    bad.write_text("cpts_id;etape;code_commune\nA;5;99999\n", encoding="utf-8")
+    mine = tmp_path / "registre_problemes.csv"
+    mine.write_text("Mes notes;à garder\nne pas effacer;1\n", encoding="utf-8")
+    assert main(["valider", str(bad)]) == 2
+    err = capsys.readouterr().err
+    assert mine.read_text(encoding="utf-8") == "Mes notes;à garder\nne pas effacer;1\n"
+    ours = tmp_path / "registre_problemes_2.csv"
+    assert (f"Liste complète des problèmes : {ours} (« registre_problemes.csv » existe et n'a pas été écrit "
+            "par cpts_geo : laissé tel quel)") in err
+    assert pd.read_csv(ours, sep=";", encoding="utf-8-sig", dtype=str)["Code commune"].tolist() == ["99999"]
+    # a second run writes over our own list, not a third file
+    assert main(["valider", str(bad)]) == 2
+    capsys.readouterr()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["registre.csv", "registre_problemes.csv",
+                                                          "registre_problemes_2.csv"]
+    # the registry fixed: our list is stale and removed, the user's file stays
+    bad.write_text("cpts_id;etape;code_commune\nA;5;80021\n", encoding="utf-8")
+    assert main(["valider", str(bad)]) == 0
+    out = capsys.readouterr().out
+    assert f"Ancienne liste des problèmes supprimée : {ours} (le registre est valide)." in out
+    assert not ours.exists() and mine.exists()
+    # our list under its own name, then the registry fixed: removed too
+    mine.unlink()
+    bad.write_text("cpts_id;etape;code_commune\nA;5;99999\n", encoding="utf-8")
+    assert main(["valider", str(bad)]) == 2
+    assert mine.exists()
+    bad.write_text("cpts_id;etape;code_commune\nA;5;80021\n", encoding="utf-8")
+    assert main(["valider", str(bad)]) == 0
+    assert not mine.exists()
+
+
+def test_valider_beside_a_read_only_registry_says_why_in_french(tmp_path, capsys):
+    import subprocess
+
+    folder = tmp_path / "lecture_seule"
+    folder.mkdir()
+    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(folder)], capture_output=True)
+    if done.returncode:
+        pytest.skip(f"montage tmpfs impossible ici ({done.stderr.decode().strip()})")
+    try:
+        bad = folder / "registre.csv"
+        bad.write_text("cpts_id;etape;code_commune\nA;5;99999\n", encoding="utf-8")
+        subprocess.run(["mount", "-o", "remount,ro", str(folder)], check=True)
+        assert main(["valider", str(bad)]) == 2
+        err = capsys.readouterr().err
+        assert (f"Liste complète des problèmes non écrite ({folder / 'registre_problemes.csv'} : système de "
+                "fichiers en lecture seule).") in err
+    finally:
+        subprocess.run(["umount", str(folder)], capture_output=True)
+
+
+def test_drawn_perimeters_geopackage_is_read_by_the_command_line(tmp_path, capsys):
+    """All of France spans several metric CRS: only the communes under the perimeters are used."""
+    import geopandas as gpd
+    from shapely.geometry import box
+
+    from cpts_geo.domain.communes import load_communes
+
+    somme = load_communes(departments="80", crs="EPSG:2154")
+    amiens = somme.loc[["80021", "80001", "80016"]].union_all().buffer(-10)
+    other = somme.loc[["80002", "80003"]].union_all().buffer(-10)
+    drawn = gpd.GeoDataFrame({"cpts_id": ["A", "B"], "cpts_name": ["CPTS Amiens", "CPTS B"],
+                              "stage": ["ACI signé", "Association créée"]}, geometry=[amiens, other], crs=2154)
+    path = tmp_path / "perimetres.gpkg"
+    drawn.to_file(path, layer="perimetres", driver="GPKG")
+    assert main(["valider", str(path)]) == 0
+    out = capsys.readouterr().out
+    assert "Périmètres dessinés : 2 CPTS, 5 communes rattachées" in out
+    assert "Registre valide : 2 CPTS, 5 communes" in out
+    assert main(["territoires", str(path), "-o", str(tmp_path / "t.gpkg")]) == 0
+    capsys.readouterr()
+    # a perimeter drawn at sea touches no commune: said, never a CRS error
+    sea = tmp_path / "mer.gpkg"
+    gpd.GeoDataFrame({"cpts_id": ["O"], "stage": ["ACI signé"]}, geometry=[box(-30, 40, -29, 41)],
+                     crs=4326).to_file(sea, layer="p", driver="GPKG")
+    assert main(["valider", str(sea)]) == 2
+    captured = capsys.readouterr()
+    assert "entité 1, O : ne touche aucune commune" in captured.out
+    assert "projections" not in captured.err and "Le registre est vide" in captured.err
+
+
 def test_listing_without_stage_through_valider_territoires_and_carte(tmp_path, capsys, monkeypatch):
     monkeypatch.setenv("MPLBACKEND", "Agg")
     reg = tmp_path / "ars.csv"
@@ -270,7 +353,19 @@ def test_many_corrections_are_summarised_by_kind(tmp_path, capsys):
     out = capsys.readouterr().out
     assert "doublon : 58 ligne(s)" in out and "zéro initial restauré : 30 ligne(s)" in out
     assert len(out.splitlines()) < 20
-    assert (tmp_path / "registre_corrections.csv").exists()
+    ours = tmp_path / "registre_corrections.csv"
+    assert ours.exists()
+    # the registry cleaned: the complete list is stale and removed; a file not ours never is
+    reg.write_text("cpts_id;etape;code_commune\nA;1;80021\n", encoding="utf-8")
+    assert main(["valider", str(reg)]) == 0
+    assert f"Ancienne liste des corrections supprimée : {ours}" in capsys.readouterr().out
+    assert not ours.exists()
+    ours.write_text("mes corrections\n", encoding="utf-8")
+    reg.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    assert main(["valider", str(reg)]) == 0
+    assert "« registre_corrections.csv » existe et n'a pas été écrit par cpts_geo" in capsys.readouterr().out
+    assert ours.read_text(encoding="utf-8") == "mes corrections\n"
+    assert (tmp_path / "registre_corrections_2.csv").exists()
 
 
 def test_carte_by_arrondissement_and_a_region_without_cpts(tmp_path, capsys):

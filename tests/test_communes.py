@@ -150,7 +150,7 @@ def test_read_communes_lists_every_bad_row(tmp_path):
     text = str(err.value)
     assert "ligne 3, code 1001 : code INSEE invalide" in text
     assert "code présent plusieurs fois" in text
-    assert "population non numérique : 'n/a'" in text
+    assert "population non numérique : « n/a »" in text
     assert "géométrie manquante" in text
     assert "géométrie invalide" in text and "repair=True" in text
 

@@ -95,6 +95,58 @@ def test_shares_and_a_few_communes_apart(hdf_communes):
     assert cmp.matches.set_index("old_id").at["A", "new_id"] == "S"
 
 
+def test_ids_and_names_written_otherwise_are_listed_apart(tmp_path, capsys):
+    old = tmp_path / "ancien.csv"
+    new = tmp_path / "nouveau.csv"
+    old.write_text("cpts_id;cpts_name;stage;commune_code\na;CPTS Lille;5;59350\na;CPTS Lille;5;59009\n"
+                   "B;CPTS du Sud;5;59017\nC;Est;5;59360\n", encoding="utf-8")
+    new.write_text("cpts_id;cpts_name;stage;commune_code\nA;CPTS LILLE;5;59350\nA;CPTS LILLE;5;59009\n"
+                   "B;CPTS du sud;5;59017\nC;Est;5;59360\n", encoding="utf-8")
+    cmp = compare_registries(pd.read_csv(old, sep=";", dtype=str), pd.read_csv(new, sep=";", dtype=str))
+    listed = cmp.changes[["change", "old_value", "new_value"]].values.tolist()
+    assert sorted(listed) == [["identifiant modifié", "a", "A"], ["nom réécrit", "CPTS Lille", "CPTS LILLE"],
+                              ["nom réécrit", "CPTS du Sud", "CPTS du sud"]]
+    out = tmp_path / "changements.csv"
+    assert main(["comparer", str(old), str(new), "-o", str(out)]) == 0
+    text = capsys.readouterr().out
+    assert "Aucun changement." in text  # the territories did not change…
+    assert ("Mêmes CPTS écrites autrement (listées à part, leurs communes ne changent pas) :\n"
+            "  identifiant modifié : 1 (a → A)\n"
+            "  nom réécrit : 2 (CPTS du Sud → CPTS du sud, CPTS Lille → CPTS LILLE)") in text  # …but are said
+    table = pd.read_csv(out, sep=";", encoding="utf-8-sig", dtype=str)
+    assert table["Changement"].tolist() == ["identifiant modifié", "nom réécrit", "nom réécrit"]
+
+
+def test_comparer_writes_the_matching_beside_csv_and_layers_and_shares_as_numbers(tmp_path, capsys):
+    from openpyxl import load_workbook
+
+    old = tmp_path / "ancien.csv"
+    new = tmp_path / "nouveau.csv"
+    old.write_text("cpts_id;cpts_name;stage;commune_code;share\nA;CPTS Lille Sud;5;59350;0,5\n"
+                   "A;CPTS Lille Sud;5;59343;\nB;Est;5;59350;0,5\n", encoding="utf-8")
+    new.write_text("cpts_id;cpts_name;stage;commune_code;share\nS;Lille-Sud;5;59350;0,6\n"
+                   "S;Lille-Sud;5;59343;\nB;Est;5;59350;0,4\n", encoding="utf-8")
+    expected = [["B", "B", "Est", "Est"], ["A", "S", "CPTS Lille Sud", "Lille-Sud"]]
+    for name in ("changements.csv", "changements.gpkg"):
+        out = tmp_path / name
+        assert main(["comparer", str(old), str(new), "-o", str(out)]) == 0
+        beside = tmp_path / "changements_rapprochement.csv"
+        assert f"Rapprochement des CPTS écrit : {beside}" in capsys.readouterr().out
+        matches = pd.read_csv(beside, sep=";", encoding="utf-8-sig", dtype=str)
+        assert matches[["Identifiant (ancien)", "Identifiant (nouveau)", "Nom (ancien)",
+                        "Nom (nouveau)"]].values.tolist() == expected
+        beside.unlink()
+    xlsx = tmp_path / "changements.xlsx"
+    assert main(["comparer", str(old), str(new), "-o", str(xlsx)]) == 0
+    ws = load_workbook(xlsx)["Changements"]
+    header = [c.value for c in ws[1]]
+    rows = [dict(zip(header, (c.value for c in row))) for row in ws.iter_rows(min_row=2)]
+    shares = [(r["Avant"], r["Après"]) for r in rows if r["Changement"] == "part modifiée"]
+    assert sorted(shares) == [(0.5, 0.4), (0.5, 0.6)]  # numbers, not the texts « 0,5 »
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["ancien.csv", "changements.csv", "changements.gpkg",
+                                                          "changements.xlsx", "nouveau.csv"]
+
+
 @pytest.mark.slow
 def test_checked_registries_are_accepted(example, hdf_communes):
     checked = validate_registry(example, hdf_communes)

@@ -283,6 +283,25 @@ def test_odd_ids_are_ids(page, pages, tmp_path):
     assert page.errors == []
 
 
+@browser_only
+def test_ids_starting_like_a_formula_come_back_from_the_editor_as_written(page, pages, tmp_path):
+    """Our CSV (guarded ``'=1+1``) imported, exported, and read by the command line: same ids."""
+    from cpts_geo.io.files import write_csv
+
+    ids = ["=1+1", "'=E", "-B", "@C"]
+    given = write_csv(pd.DataFrame({"cpts_id": ids, "cpts_name": ids, "stage": [STAGES[0]] * 4,
+                                    "commune_code": ["80001", "80016", "80021", "80054"]}),
+                      tmp_path / "registre.csv", index=False)
+    assert read_registry(given)["cpts_id"].tolist() == ids
+    _open(page, pages["plain"])
+    _import(page, given.read_bytes())
+    assert [d["id"] for d in _drafts(page)] == ids
+    out = _export(page, tmp_path)
+    back = read_registry(out)
+    assert back["cpts_id"].tolist() == ids and back["cpts_name"].tolist() == ids
+    assert page.errors == []
+
+
 # --- browser storage -----------------------------------------------------------------------------
 
 def test_one_storage_key_per_page_content(somme):

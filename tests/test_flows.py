@@ -740,6 +740,29 @@ def test_prepare_flows_warns_when_professions_or_years_are_mixed():
         F.select_flows(table.drop(columns="profession"), profession="infirmier")
 
 
+def test_what_select_flows_kept_is_never_called_mixed(tmp_path, capsys):
+    """« Médecin » and « medecin », 2023 and 2023.0 are what --profession médecin --annee 2023
+    kept: the rows kept are not « 2 professions » to choose between with those very options."""
+    from cpts_geo.cli import main
+
+    flows = _write(tmp_path / "flux.csv", "origine;destination;volume;profession;annee\n"
+                   "61001;61001;30;Médecin;2023\n61001;61002;40;medecin ;2023.0\n"
+                   "61002;61001;50;infirmier;2022\n")
+    registry = _write(tmp_path / "registre.csv", "cpts_id;stage;commune_code\nA;5;61001\nA;5;61002\n")
+    out = tmp_path / "ind.csv"
+    assert main(["flux", str(flows), str(registry), "--profession", "médecin", "--annee", "2023",
+                 "-o", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "mêle" not in printed and "Choisissez" not in printed
+    assert "Flux lus : 2 lignes" in printed
+    kept = F.select_flows(pd.DataFrame({"origin": ["61001"] * 2, "destination": ["61001"] * 2,
+                                        "volume": [1.0, 2.0], "profession": ["Médecin", "medecin"],
+                                        "year": [2023, "2023.0"]}), profession="MÉDECIN", year="2023")
+    F.prepare_flows(kept)  # no warning (tests turn warnings into errors)
+    assert main(["flux", str(flows), str(registry), "-o", str(out)]) == 0
+    assert "la table mêle 2 professions (Médecin, infirmier) et 2 années (2022, 2023)" in capsys.readouterr().out
+
+
 def test_cli_flows_profession_and_year(tmp_path, capsys):
     from cpts_geo.cli import main
 
@@ -972,19 +995,24 @@ def test_flow_exports_neutralise_formula_cells(tmp_path, suffix):
     table = pd.DataFrame({"name": payloads, "resident_volume": [100.0] * 4, "retention": [0.5] * 4},
                          index=pd.Index(["A", "B", "C", "=1+1"], name="cpts_id"))
     path = flows_io.write_flow_table(table, tmp_path / f"ind{suffix}")
+    # CSV: an apostrophe before the formula; XLSX: typed text cells, no apostrophe needed
+    guard = "'" if suffix == ".csv" else ""
     if suffix == ".csv":
         back = pd.read_csv(path, sep=";", encoding="utf-8-sig", dtype=str)
     else:
+        from openpyxl import load_workbook
+
         back = pd.read_excel(path, dtype=str)
-    assert back["Nom"].tolist() == ["'" + p for p in payloads]
-    assert back["Identifiant CPTS"].tolist()[-1] == "'=1+1"
+        assert not [c for row in load_workbook(path).active.iter_rows() for c in row if c.data_type == "f"]
+    assert back["Nom"].tolist() == [guard + p for p in payloads]
+    assert back["Identifiant CPTS"].tolist()[-1] == guard + "=1+1"
     assert [p.name for p in tmp_path.iterdir()] == [f"ind{suffix}"]  # no temporary file left
     # categorical code columns (prepared flows) are cells too
     flows = pd.DataFrame({"origin": pd.Categorical(["=2+2"]), "destination": ["61001"], "volume": [50.0]})
     back = flows_io.write_flow_table(flows, tmp_path / f"flux{suffix}")
     text = (pd.read_csv(back, sep=";", encoding="utf-8-sig", dtype=str) if suffix == ".csv"
             else pd.read_excel(back, dtype=str))
-    assert text["Commune de résidence"].tolist() == ["'=2+2"]
+    assert text["Commune de résidence"].tolist() == [guard + "=2+2"]
 
 
 def test_flow_export_is_atomic(tmp_path, monkeypatch):

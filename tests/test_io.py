@@ -209,6 +209,71 @@ def test_xlsx_formula_without_value_is_kept_and_listed(tmp_path):
     assert bad.tolist() == [True, False]  # never read as an empty share (« the whole commune »)
 
 
+def test_our_formula_guard_is_undone_when_a_csv_is_read_back(tmp_path):
+    """A CSV we wrote (``'=1+1``) read back gives the ids and names we wrote, not new ones."""
+    from cpts_geo.io.files import write_csv
+
+    registry = pd.DataFrame({"cpts_id": ["=1+1", "+A", "-B", "@C", "'D", "'=E"],
+                             "cpts_name": ["=HYPERLINK(\"x\")", "CPTS +", "-2+3", "@SUM(1)", "L'Aigle", "x"],
+                             "stage": ["ACI signé"] * 6,
+                             "commune_code": ["59350", "59009", "59017", "59360", "61214", "61001"]})
+    path = write_csv(registry, tmp_path / "registre.csv", index=False)
+    text = path.read_text(encoding="utf-8-sig")
+    assert "'=1+1;" in text and "'-B;" in text  # the file is guarded for Excel
+    back = read_registry(path)
+    assert back["cpts_id"].tolist() == registry["cpts_id"].tolist()
+    assert back["cpts_name"].tolist() == registry["cpts_name"].tolist()
+    assert "''=E;" in text  # a user's own apostrophe before « = » is guarded too, and comes back
+    # only our guard: an apostrophe before anything else is the user's
+    path.write_text("cpts_id;stage;commune_code\n'x;ACI signé;59350\n' =1;ACI signé;59009\n",
+                    encoding="utf-8")
+    assert read_registry(path)["cpts_id"].tolist() == ["'x", "' =1"]
+    # a header guarded too
+    path.write_text("'=X;cpts_id;stage;commune_code\nv;A;ACI signé;59350\n", encoding="utf-8")
+    assert read_table(path).table.columns[0] == "=X"
+
+
+def test_xlsx_cells_are_typed_text_without_an_added_apostrophe(tmp_path):
+    from openpyxl import load_workbook
+
+    from cpts_geo.io.tables import write_xlsx
+
+    table = pd.DataFrame({"=Id": ["=1+1", "+A", "-B", "@C", "x"], "Part": [0.5, 1.0, 0.25, 1.0, 1.0]})
+    path = write_xlsx(tmp_path / "t.xlsx", {"registre": table})
+    ws = load_workbook(path)["registre"]
+    cells = [c for row in ws.iter_rows() for c in row if isinstance(c.value, str)]
+    assert [c.value for c in cells] == ["=Id", "Part", "=1+1", "+A", "-B", "@C", "x"]
+    assert all(c.data_type == "s" for c in cells)  # text, never a formula
+    assert ws["A2"].quotePrefix  # and Excel keeps it text when the cell is edited
+    assert read_table(path).table["=Id"].tolist() == table["=Id"].tolist()
+
+
+def test_xlsx_header_below_a_long_title_block_is_found_and_never_called_empty(tmp_path):
+    from openpyxl import Workbook
+
+    def workbook(name, above):
+        wb = Workbook()
+        ws = wb.active
+        for row in above:
+            ws.append(row)
+        ws.append(["cpts_id", "stage", "commune_code"])
+        ws.append(["A", "ACI signé", "80021"])
+        wb.save(tmp_path / name)
+        return tmp_path / name
+
+    blank_rows = workbook("blancs.xlsx", [["Registre des CPTS"]] + [[]] * 15)  # header on row 17
+    notes = workbook("notes.xlsx", [["Registre des CPTS"]] + [["note", i] for i in range(15)])
+    for path in (blank_rows, notes):
+        read = read_registry_report(path)
+        assert read.registry["cpts_id"].tolist() == ["A"] and read.registry["row"].tolist() == [18]
+    too_far = workbook("loin.xlsx", [["Registre des CPTS"]] + [["note", i] for i in range(60)])
+    with pytest.raises(ValidationError) as err:
+        read_registry(too_far)
+    assert "vide" not in str(err.value)
+    assert "aucune ligne d'en-tête reconnue dans les 50 premières lignes remplies de la feuille « Sheet »" \
+        in str(err.value)
+
+
 def test_geopackage_with_several_layers_is_refused(tmp_path):
     import geopandas as gpd
     from shapely.geometry import Point

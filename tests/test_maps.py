@@ -185,7 +185,32 @@ def test_dpi_is_checked_before_the_html_is_written(tmp_path):
         area_maps(checked, department="80", html_path=out, dpi=0)
     with pytest.raises(ValueError, match="attribution"):
         area_maps(checked, department="80", html_path=out, fond="https://x.example/{z}/{x}/{y}.png")
+    # a resolution matplotlib cannot draw (65 536 pixels a side), or that takes tens of gigabytes
+    with pytest.raises(ValueError, match=r"Résolution trop élevée : 100 000 ppp ; au plus 1 200 ppp"):
+        area_maps(checked, department="80", html_path=out, dpi=100_000)
+    with pytest.raises(ValueError, match=r"Résolution trop élevée : 7 000 ppp"):
+        area_maps(checked, department="80", html_path=out, dpi=7000)
     assert list(tmp_path.iterdir()) == []
+
+
+def test_dpi_bounds_resolution_and_pixels_and_the_cli_refuses_before_reading(tmp_path, capsys):
+    from cpts_geo.cli import main
+    from cpts_geo.render.plotting import check_dpi
+
+    assert check_dpi(1200) == 1200 and check_dpi("300") == 300
+    with pytest.raises(ValueError, match=r"Image trop grande : 16 000 × 16 000 pixels à 800 ppp \(256 millions de "
+                                         r"pixels, au plus 100\) ; donnez au plus 500 ppp"):
+        check_dpi(800, size=(20, 20))
+    registry = tmp_path / "registre.csv"
+    registry.write_text("cpts_id;stage;commune_code\nX;1;80021\n", encoding="utf-8")
+    for dpi in ("7000", "100000", "0", "abc"):
+        with pytest.raises(SystemExit) as exit_:
+            main(["carte", str(registry), "-o", str(tmp_path / "carte.html"), "--dpi", dpi])
+        assert exit_.value.code == 2
+        err = capsys.readouterr().err
+        assert "argument --dpi" in err and "Traceback" not in err
+    assert "Résolution trop élevée : 7 000 ppp" not in err  # the last one: « abc »
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["registre.csv"]
 
 
 def test_cpts_data_tooltip_funding_and_labels_inside(hdf):

@@ -264,6 +264,18 @@ def _assert_neutralised(values):
         assert payload not in values, payload
 
 
+def _assert_text_cells(path):
+    """An XLSX holds the payloads as they are, in typed text cells (never a formula, no apostrophe)."""
+    from openpyxl import load_workbook
+
+    cells = [c for ws in load_workbook(path) for row in ws.iter_rows() for c in row]
+    values = [c.value for c in cells if isinstance(c.value, str)]
+    for payload in PAYLOADS:
+        assert payload in values, payload
+        assert "'" + payload not in values, payload
+    assert not [c.coordinate for c in cells if c.data_type == "f"]
+
+
 @pytest.mark.slow
 def test_injection_territories_csv_and_xlsx(tmp_path):
     reg = _payload_registry(tmp_path)
@@ -272,12 +284,7 @@ def test_injection_territories_csv_and_xlsx(tmp_path):
     _assert_neutralised(table["Nom"].tolist())
     assert main(["territoires", str(reg), "-o", str(tmp_path / "u.gpkg"), "--tableau",
                  str(tmp_path / "u.xlsx")]) == 0
-    from openpyxl import load_workbook
-
-    wb = load_workbook(tmp_path / "u.xlsx")
-    cells = [c.value for ws in wb for row in ws.iter_rows() for c in row]
-    _assert_neutralised(cells)
-    assert not any(isinstance(c, str) and c.startswith("=") for c in cells)
+    _assert_text_cells(tmp_path / "u.xlsx")
     # the layers keep the names as they are (a GIS does not evaluate formulas)
     assert set(PAYLOADS) <= set(pyogrio.read_dataframe(tmp_path / "t.gpkg", layer="cpts")["nom"])
 
@@ -287,9 +294,10 @@ def test_injection_funding_csv_and_xlsx(tmp_path):
     for ext in ("csv", "xlsx"):
         out = tmp_path / f"f.{ext}"
         assert main(["financement", "--registre", str(reg), "-o", str(out)]) == 0
-        table = (pd.read_csv(out, sep=";", encoding="utf-8-sig", dtype=str) if ext == "csv"
-                 else pd.read_excel(out, dtype=str))
-        _assert_neutralised(table["Nom"].tolist())
+        if ext == "csv":
+            _assert_neutralised(pd.read_csv(out, sep=";", encoding="utf-8-sig", dtype=str)["Nom"].tolist())
+        else:
+            _assert_text_cells(out)
 
 
 def test_injection_flow_indicators(tmp_path):
@@ -299,8 +307,10 @@ def test_injection_flow_indicators(tmp_path):
                          index=pd.Index(PAYLOADS, name="cpts_id"))
     for ext in ("csv", "xlsx"):
         path = write_flow_table(table, tmp_path / f"flux.{ext}")
-        back = (pd.read_csv(path, sep=";", encoding="utf-8-sig", dtype=str) if ext == "csv"
-                else pd.read_excel(path, dtype=str))
+        if ext == "xlsx":
+            _assert_text_cells(path)
+            continue
+        back = pd.read_csv(path, sep=";", encoding="utf-8-sig", dtype=str)
         _assert_neutralised(back.iloc[:, 0].tolist())
         _assert_neutralised(back.iloc[:, 1].tolist())
 
@@ -310,7 +320,8 @@ def test_injection_summary_table_xlsx(example, tmp_path):
     terr = terr.iloc[:4].copy()
     terr["name"] = PAYLOADS
     path = write_xlsx(tmp_path / "s.xlsx", {"territoires": summary_table(terr)})
-    _assert_neutralised(pd.read_excel(path, dtype=str)["Nom"].tolist())
+    _assert_text_cells(path)
+    assert pd.read_excel(path, dtype=str)["Nom"].tolist() == PAYLOADS
 
 
 # --------------------------------------------------------------------------- unwritable outputs

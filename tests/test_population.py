@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pandas as pd
 import pytest
 
@@ -214,6 +216,57 @@ def test_with_population_reports_unknown_and_outside_codes():
     assert res.unused["row"].tolist() == [3, 4]
 
 
+def test_with_population_refuses_a_decimal_part_and_names_the_row(tmp_path):
+    """« 1.234 » among populations written without separator is not 1,234 inhabitants."""
+    path = tmp_path / "pop.csv"
+    path.write_text("code;population\n61001;300\n61002;1.234\n61005;12,5\n61006;1.000\n61007;250.0\n",
+                    encoding="utf-8")
+    with pytest.raises(ValidationError, match="Tableau de population") as err:
+        with_population(_orne(), path, vintage=2022)
+    problems = err.value.problems
+    assert problems["row"].tolist() == [3, 4]
+    assert problems["problem"].str.contains("partie décimale").all()
+    assert "1.234" in problems["problem"].iloc[0]
+    # a number cell with a decimal part too (an XLSX, a DataFrame)
+    with pytest.raises(ValidationError, match="Tableau de population") as err:
+        with_population(_orne(), pd.DataFrame({"code": ["61001", "61002"], "population": [300, 1.5]}),
+                        vintage=2022)
+    assert err.value.problems["row"].tolist() == [3]
+    with pytest.raises(ValidationError) as err:  # a number quoted as users read it, never np.int64(-5)
+        with_population(_orne(), pd.DataFrame({"code": ["61001"], "population": [-5]}), vintage=2022)
+    assert "population négative : -5" in str(err.value)
+
+
+def test_with_population_reads_a_column_written_in_thousands_and_says_so(tmp_path):
+    path = tmp_path / "pop.csv"
+    path.write_text("code;population\n61001;1.234\n61002;250\n61005;12.500\n61006;1.234.567\n",
+                    encoding="utf-8")
+    with pytest.warns(UserWarning, match="séparateur de milliers"):
+        res = with_population(_orne(), path, vintage=2022)
+    assert res.communes.loc[["61001", "61002", "61005", "61006"], "population"].tolist() == [
+        1234, 250, 12500, 1234567]
+    assert res.thousands[["row", "code", "given", "population"]].values.tolist() == [
+        [2, "61001", "1.234", 1234], [4, "61005", "12.500", 12500]]
+    comma = tmp_path / "virgule.csv"
+    comma.write_text("code;population\n61001;1,234\n61002;2,000\n", encoding="utf-8")
+    with pytest.warns(UserWarning, match="séparateur de milliers"):
+        res = with_population(_orne(), comma, vintage=2022)
+    assert res.communes.loc[["61001", "61002"], "population"].tolist() == [1234, 2000]
+    # one value shows that the dot is a decimal point: the others are not thousands
+    plain = tmp_path / "decimales.csv"
+    plain.write_text("code;population\n61001;1.000\n61002;2345.000\n", encoding="utf-8")
+    res = with_population(_orne(), plain, vintage=2022)
+    assert res.communes.loc[["61001", "61002"], "population"].tolist() == [1, 2345]
+    assert res.thousands.empty
+
+
+def test_with_population_header_only_is_refused(tmp_path):
+    path = tmp_path / "pop.csv"
+    path.write_text("code;population\n", encoding="utf-8")
+    with pytest.raises(ValidationError, match="aucune ligne"):
+        with_population(_orne(), path, vintage=2022)
+
+
 # --- complete code history offline ------------------------------------------------------
 
 from cpts_geo.domain.history import remap_codes  # noqa: E402
@@ -331,6 +384,19 @@ def test_cli_population_file(tmp_path, capsys):
                  "--millesime-population", "2022"]) == 2
     err = capsys.readouterr().err
     assert "population négative" in err and "lignes 2, 3" in err
+
+
+def test_cli_says_populations_read_as_thousands(tmp_path, capsys):
+    reg = tmp_path / "registre.csv"
+    reg.write_text(_CROSSING, encoding="utf-8")
+    pop = tmp_path / "pop.csv"
+    pop.write_text("code;population\n60057;1.000\n95169;600\n59350;236.000\n", encoding="utf-8")
+    assert main(["financement", "--registre", str(reg), "--population", str(pop),
+                 "--millesime-population", "2022"]) == 0
+    out = capsys.readouterr().out
+    assert ("2 population(s) écrite(s) avec un séparateur de milliers (« . » ou « , »), lue(s) en "
+            "milliers comme toute la colonne : ligne 2 « 1.000 » = 1 000, ligne 4 « 236.000 » = 236 000") in out
+    assert re.search(r"CPTS du Vexin\s+1\s+1600\s", out)
 
 
 @pytest.mark.slow

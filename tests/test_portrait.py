@@ -144,6 +144,23 @@ def test_unknown_cpts_suggests_close_ids_and_names(ctx):
     assert P.build_portrait("cpts lille (illustratif)", context=ctx, map=False).cpts_id == "HDF-17"
 
 
+def test_a_name_two_cpts_share_is_refused_with_both(tmp_path, capsys):
+    registry = pd.DataFrame({"cpts_id": ["N1", "N2"], "cpts_name": ["CPTS du Val", "CPTS du val"],
+                             "stage": ["ACI signé"] * 2, "commune_code": ["80021", "80001"]})
+    ctx = P.portrait_context(registry)
+    with pytest.raises(ValueError, match=r"« CPTS du Val » est le nom de 2 CPTS du registre : N1 \(CPTS du Val\), "
+                                         r"N2 \(CPTS du val\) ; désignez-la par son identifiant"):
+        P.build_portrait("CPTS du Val", context=ctx, map=False)
+    assert P.build_portrait("N2", context=ctx, map=False).cpts_id == "N2"
+    from cpts_geo.cli import main
+
+    path = tmp_path / "registre.csv"
+    registry.to_csv(path, sep=";", index=False)
+    assert main(["portrait", str(path), "--cpts", "cpts du val", "-o", str(tmp_path / "p.html")]) == 2
+    assert "N1 (CPTS du Val), N2 (CPTS du val)" in capsys.readouterr().err
+    assert not (tmp_path / "p.html").exists()
+
+
 # --------------------------------------------------------------------------- bad input
 def test_mayotte_draft_perimeter_has_no_apl_and_says_so():
     ctx = P.portrait_context(["97611", "97608"])

@@ -219,6 +219,22 @@ def test_codes_that_lost_their_leading_zero_and_spaces(hdf_communes):
     assert checked.report["reason"].tolist() == ["zéro initial restauré", "espaces retirés"]
 
 
+def test_an_id_with_a_trailing_space_is_merged_with_a_report(hdf_communes):
+    r = reg([("A", "1", "80021"), ("A ", "1", "80001"), ("A ", "1", "80016"), ("B", "1", "80002"),
+             (" C", "1", "80003")])
+    with pytest.warns(CptsGeoWarning, match="identifiant"):
+        checked = validate_registry(r, hdf_communes)
+    assert sorted(checked.cpts.index) == ["A", "B", "C"]
+    ids = checked.report[checked.report["kind"] == "identifiant nettoyé"]
+    assert ids["row"].tolist() == [3, 6]
+    assert ids["reason"].tolist() == [
+        "identifiant « A␠ » lu « A » (espaces retirés) aux lignes 3, 4 : réuni à la même CPTS que « A » (ligne 2)",
+        "identifiant « ␠C » lu « C » (espaces retirés)"]
+    from cpts_geo.domain._registry_checks import CORRECTION_KINDS
+
+    assert set(checked.report["kind"]) <= set(CORRECTION_KINDS)
+
+
 def test_cpts_without_commune_and_empty_ids(hdf_communes):
     r = reg([("A", "1", None), (None, "1", "80021"), ("B", "1", "80001")])
     with pytest.raises(ValidationError) as err:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 
 from cpts_geo.cli.options import _columns_for, _load_layer, _passage, _reading, _stages
+from cpts_geo.cli.report import _few, _printable
 from cpts_geo.domain.french import number
 
 
@@ -23,9 +24,9 @@ def run(args: argparse.Namespace) -> int:
     """
     from pathlib import Path
 
-    from cpts_geo.domain.compare import CHANGES, compare_registries
+    from cpts_geo.domain.compare import CHANGES, WRITTEN_OTHERWISE, compare_registries
     from cpts_geo.io.formats import LAYER_FORMATS, check_writable
-    from cpts_geo.io.tables import write_comparison
+    from cpts_geo.io.tables import matches_path, write_comparison, write_matches
 
     layer_out = bool(args.output) and Path(args.output).suffix.lower() in LAYER_FORMATS
     if args.output:
@@ -60,33 +61,48 @@ def run(args: argparse.Namespace) -> int:
         if len(renamed) > 10:
             print(f"  … et {number(len(renamed) - 10)} autre(s)")
     outside = result.changes["change"].str.contains("hors du champ", regex=False)
-    if not (~outside).any():
+    written = result.changes["change"].isin(WRITTEN_OTHERWISE)
+    apart_kinds = [k for k in CHANGES if "hors du champ" in k or k in WRITTEN_OTHERWISE]
+    if not (~outside & ~written).any():
         print("Aucun changement.")
     else:
-        print(f"Changements ({number(int((~outside).sum()))}) :")
+        print(f"Changements ({number(int((~outside & ~written).sum()))}) :")
         for kind in CHANGES:
-            if result.summary[kind] and "hors du champ" not in kind:
+            if result.summary[kind] and kind not in apart_kinds:
                 print(f"  {kind} : {number(int(result.summary[kind]))}")
     if outside.any():
         print("Hors du champ de l'autre source (listés à part, ce ne sont pas des changements) :")
         for kind in CHANGES:
             if result.summary[kind] and "hors du champ" in kind:
                 print(f"  {kind} : {number(int(result.summary[kind]))}")
+    if written.any():
+        print("Mêmes CPTS écrites autrement (listées à part, leurs communes ne changent pas) :")
+        for kind in WRITTEN_OTHERWISE:
+            if result.summary[kind]:
+                rows = result.changes[result.changes["change"] == kind]
+                examples = _few(rows["old_value"].map(_printable) + " → " + rows["new_value"].map(_printable), 3)
+                print(f"  {kind} : {number(int(result.summary[kind]))} ({examples})")
     if layer_out:
         import warnings
 
         from cpts_geo.domain.compare import changes_layer
         from cpts_geo.errors import CptsGeoWarning
+        from cpts_geo.io.files import output_set
         from cpts_geo.io.layers import write_layers
 
-        with warnings.catch_warnings():
+        layer = changes_layer(result, communes)
+        with warnings.catch_warnings(), output_set():  # the layer and the matching, both or neither
             warnings.simplefilter("ignore", CptsGeoWarning)  # said in written.note, printed below
-            written = write_layers(args.output, None, changes=changes_layer(result, communes), shapefile=True)
+            written = write_layers(args.output, None, changes=layer, shapefile=True)
+            matches = write_matches(result, matches_path(args.output))
         print(f"Couche des changements écrite : {', '.join(map(str, written.paths))} "
               f"(couches {', '.join(written.layers)}). {written.note}")
+        print(f"Rapprochement des CPTS écrit : {matches}")
     elif args.output:
         out = write_comparison(result, args.output)
         print(f"Tableau des changements écrit : {out}")
+        if out.suffix.lower() in (".csv", ".txt"):
+            print(f"Rapprochement des CPTS écrit : {matches_path(out)}")
     return 0
 
 

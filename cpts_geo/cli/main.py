@@ -11,7 +11,7 @@ import importlib
 import sys
 from collections.abc import Sequence
 
-from cpts_geo.cli.options import _decimal
+from cpts_geo.cli.options import _decimal, _dpi
 from cpts_geo.cli.report import _print_problems, _printable
 
 __all__ = [
@@ -284,7 +284,7 @@ def _parser() -> argparse.ArgumentParser:
                    help="source et licence d'un fond de carte personnalisé (obligatoire avec une adresse)")
     color_arg(p)
     p.add_argument("--sans-png", "--no-png", dest="no_png", action="store_true", help="ne pas écrire la carte imprimable PNG")
-    p.add_argument("--dpi", type=int, default=200, help="résolution du PNG (défaut 200)")
+    p.add_argument("--dpi", type=_dpi, default=200, help="résolution du PNG (défaut 200, au plus 1 200)")
     reading_args(p)
     columns_arg(p, "registry", "population")
     population_args(p)
@@ -322,7 +322,7 @@ def _parser() -> argparse.ArgumentParser:
     stage_arg(p)
     color_arg(p)
     p.add_argument("--sans-png", "--no-png", dest="no_png", action="store_true", help="sans les cartes imprimables PNG")
-    p.add_argument("--dpi", type=int, default=200, help="résolution des PNG (défaut 200)")
+    p.add_argument("--dpi", type=_dpi, default=200, help="résolution des PNG (défaut 200, au plus 1 200)")
     p.add_argument("--forcer", "--force", dest="force", action="store_true",
                    help="refaire aussi les cartes inchangées")
     reading_args(p)

@@ -4,9 +4,16 @@ from __future__ import annotations
 
 import argparse
 
-from cpts_geo.cli.report import _few, _print_report, _printable, _problems_table, _said
+from cpts_geo.cli.report import (
+    _few,
+    _print_report,
+    _printable,
+    _problems_table,
+    _remove_lists,
+    _said,
+    _write_list,
+)
 from cpts_geo.domain.french import number, percent
-from cpts_geo.io.files import write_csv
 
 
 def _load_layer(args: argparse.Namespace):
@@ -27,12 +34,21 @@ def _own_population(args: argparse.Namespace, communes):
     if not getattr(args, "millesime_population", None):
         raise ValueError("--population : donnez aussi le millésime de ces populations avec "
                          "--millesime-population AAAA (ex. 2022), il est indiqué dans chaque résultat.")
+    import warnings
+
     named = {k: v for k, v in _columns(args).items() if k in ("code", "population")}
-    res = with_population(communes, args.population, vintage=args.millesime_population,
-                          cog=getattr(args, "cog_population", None), **named)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # every report is printed below
+        res = with_population(communes, args.population, vintage=args.millesime_population,
+                              cog=getattr(args, "cog_population", None), **named)
     given = int(res.communes["population"].notna().sum())
     print(f"Population municipale {res.vintage} lue dans {args.population} (codes du COG {res.cog}) : "
           f"{number(given)} communes renseignées.")
+    if len(res.thousands):
+        examples = ("ligne " + res.thousands["row"].astype(str) + " « " + res.thousands["given"]
+                    + " » = " + res.thousands["population"].map(number))
+        print(f"  {number(len(res.thousands))} population(s) écrite(s) avec un séparateur de milliers "
+              f"(« . » ou « , »), lue(s) en milliers comme toute la colonne : {_few(examples)}.")
     if len(res.remapped):
         print(f"  {number(res.remapped['code'].nunique())} code(s) d'un autre millésime ramené(s) au "
               f"COG 2025, ex. {_few(res.remapped['code'] + ' → ' + res.remapped['new_code'])}.")
@@ -73,10 +89,10 @@ def _read_any_registry(args: argparse.Namespace, communes):
             if "commune_code" not in {recognise_column(f) for f in info["fields"]}:
                 import warnings
 
+                perimeters = read_perimeters(path, layer=layer)
                 with warnings.catch_warnings():
                     warnings.simplefilter("ignore", UserWarning)
-                    reg, cut, without, _ = registry_from_perimeters(read_perimeters(path, layer=layer),
-                                                                    communes,
+                    reg, cut, without, _ = registry_from_perimeters(perimeters, _under(perimeters, communes),
                                                                     columns=_columns_for(args, "registry"))
                 print(f"Périmètres dessinés : {reg['cpts_id'].nunique()} CPTS, "
                       f"{len(reg)} communes rattachées (≥ 50 % de leur surface).")
@@ -84,8 +100,11 @@ def _read_any_registry(args: argparse.Namespace, communes):
                     print(f"Périmètres sans aucune commune ({len(without)}, ils ne couvrent la moitié "
                           "d'aucune commune) :")
                     for rec in without.itertuples(index=False):
-                        print(f"  - entité {rec.row}, {rec.cpts_id} : au plus {percent(rec.largest_share, 1)} "
-                              f"d'une commune ({rec.code})")
+                        if rec.largest_share == rec.largest_share:  # not NaN
+                            print(_printable(f"  - entité {rec.row}, {rec.cpts_id} : au plus "
+                                             f"{percent(rec.largest_share, 1)} d'une commune ({rec.code})"))
+                        else:
+                            print(_printable(f"  - entité {rec.row}, {rec.cpts_id} : ne touche aucune commune"))
                 if len(cut):
                     print(f"Communes coupées entre plusieurs périmètres ({len(cut)}) :")
                     for rec in cut.itertuples(index=False):
@@ -97,6 +116,22 @@ def _read_any_registry(args: argparse.Namespace, communes):
     _said("Registre", read.reading)
     _said_columns(read)
     return read
+
+
+def _under(perimeters, communes):
+    """The communes drawn perimeters can touch: those whose bounding box meets a perimeter's
+    (all of France spans several metric CRS, which the overlay of perimeters cannot use).
+    Perimeters without CRS or geometry are left to :func:`registry_from_perimeters` to refuse."""
+    geoms = perimeters.geometry
+    if perimeters.crs is None or communes.crs is None:
+        return communes
+    drawn = geoms[geoms.notna() & ~geoms.is_empty]
+    if not len(drawn):
+        return communes
+    drawn = drawn.to_crs(communes.crs)
+    _, hit = communes.sindex.query(drawn.to_numpy(), predicate=None)  # bounding boxes only
+    return communes.iloc[sorted(set(hit.tolist()))]
+
 
 
 def _said_columns(read) -> None:
@@ -116,15 +151,18 @@ def _said_columns(read) -> None:
 
 def _validated(args: argparse.Namespace, reg, communes):
     """validate_registry for the CLI: on failure, the complete list of problems is written next
-    to the registry (``<registre>_problemes.csv``), and for stage wordings it does not know, the
-    mapping file to fill (``<registre>_etapes.csv``, never over an existing file); the error
-    says where. The registry's own stage vocabulary is said."""
+    to the registry (``<registre>_problemes.csv``; ``_problemes_2.csv``… when a file of that name
+    is not ours, which is left as it is), and for stage wordings it does not know, the mapping
+    file to fill (``<registre>_etapes.csv``, never over an existing file); the error says where.
+    Once the registry is valid, our list of its problems is removed (it is stale). The
+    registry's own stage vocabulary is said."""
     import warnings
     from pathlib import Path
 
     from cpts_geo.domain.registry import validate_registry
     from cpts_geo.domain.stages import vocabulary_note
     from cpts_geo.errors import ValidationError
+    from cpts_geo.io.formats import os_reason
 
     try:
         with warnings.catch_warnings():
@@ -132,16 +170,17 @@ def _validated(args: argparse.Namespace, reg, communes):
             checked = validate_registry(reg, communes, passage=_passage(args),
                                         stage_default=getattr(args, "etape", None), stages=_stages(args))
     except ValidationError as err:
-        if args.registry not in (None, "exemple") and len(err.problems):
+        if args.registry not in (None, "exemple") and "://" not in str(args.registry) and len(err.problems):
             source = Path(args.registry)
-            target = source.with_name(f"{source.stem}_problemes.csv")
             try:
-                write_csv(_problems_table(err.problems), target, index=False)
-                err.problems_file = target
+                err.problems_file, err.problems_file_kept = _write_list(
+                    _problems_table(err.problems), source, "problemes")
             except OSError as os_err:
-                err.problems_file_error = f"{target} : {os_err.strerror or os_err}"
+                err.problems_file_error = f"{source.with_name(source.stem + '_problemes.csv')} : {os_reason(os_err)}"
             _stage_template(err, source)
         raise
+    for old in _remove_lists(args.registry, "problemes"):
+        print(_printable(f"Ancienne liste des problèmes supprimée : {old} (le registre est valide)."))
     filled = checked.report["kind"] == "étape remplie"
     if filled.any():
         print(f"Étape « {args.etape} » donnée aux CPTS sans étape : {number(int(filled.sum()))} "
@@ -172,7 +211,9 @@ def _stage_template(err, source) -> None:
     try:
         err.mapping_file = write_stage_template(target, unknown)
     except OSError as os_err:
-        err.mapping_file_error = f"{target} : {os_err.strerror or os_err}"
+        from cpts_geo.io.formats import os_reason
+
+        err.mapping_file_error = f"{target} : {os_reason(os_err)}"
 
 
 
@@ -419,6 +460,18 @@ def _decimal(text: str) -> float:
     if value != value:  # empty or unreadable
         raise argparse.ArgumentTypeError(f"nombre attendu, pas {text!r}")
     return value
+
+
+
+def _dpi(text: str) -> int:
+    """--dpi: a resolution a print map can be drawn at (checked before anything is read or
+    written; :func:`cpts_geo.render.plotting.check_dpi` sets the bounds)."""
+    from cpts_geo.render.plotting import check_dpi
+
+    try:
+        return check_dpi(text.strip())
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(str(err)) from None
 
 
 

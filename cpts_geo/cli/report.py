@@ -43,6 +43,87 @@ def _few(values, n: int = 5) -> str:
 
 
 
+#: How the lists written beside a registry start (their first line, BOM aside): a file of that
+#: name that starts otherwise is not ours and is never overwritten nor removed.
+_LIST_STARTS = {"problemes": "Ligne(s);Code commune;Type;Problème", "corrections": "Ligne;Code donné;"}
+
+
+
+def _is_our_list(path, kind: str) -> bool:
+    """Whether ``path`` is a list of ``kind`` this package wrote (recognised by its first line)."""
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(4096)
+    except OSError:  # a folder, unreadable: not ours
+        return False
+    first = head.decode("utf-8", errors="replace").lstrip("\ufeff").splitlines()[:1]
+    return bool(first) and first[0].startswith(_LIST_STARTS[kind])
+
+
+
+def _lists_beside(registry, kind: str):
+    """``<registre>_<kind>.csv`` and the numbered ones (``_2``, ``_3``…) beside ``registry``,
+    as they exist on disk (none for the example or a database URL)."""
+    from pathlib import Path
+
+    if registry in (None, "exemple") or "://" in str(registry):
+        return []
+    source = Path(registry)
+    main = source.with_name(f"{source.stem}_{kind}.csv")
+    numbered = sorted(source.parent.glob(f"{source.stem}_{kind}_*.csv"),
+                      key=lambda p: (len(p.name), p.name))
+    return [p for p in [main, *numbered] if p.exists()]
+
+
+
+def _list_target(registry, kind: str):
+    """Where to write the list of ``kind`` beside ``registry``: ``<registre>_<kind>.csv``, or,
+    when a file of that name is not ours, the first numbered name free or ours
+    (``<registre>_<kind>_2.csv``…). Returns the path and the file not ours that was kept
+    (``None`` when there is none)."""
+    from pathlib import Path
+
+    source = Path(registry)
+    main = source.with_name(f"{source.stem}_{kind}.csv")
+    if not main.exists() or _is_our_list(main, kind):
+        return main, None
+    n = 2
+    while True:
+        target = source.with_name(f"{source.stem}_{kind}_{n}.csv")
+        if not target.exists() or _is_our_list(target, kind):
+            return target, main
+        n += 1
+
+
+
+def _write_list(table, registry, kind: str):
+    """Write a list beside ``registry`` (never over a file not ours) and remove our older lists
+    of the same kind under other names. Returns ``(path, kept)``; ``kept`` is the file of that
+    name not ours, left as it was (``None`` when there is none). Raises ``OSError``."""
+    target, kept = _list_target(registry, kind)
+    write_csv(table, target, index=False)
+    for old in _lists_beside(registry, kind):
+        if old != target and _is_our_list(old, kind):
+            old.unlink(missing_ok=True)
+    return target, kept
+
+
+
+def _remove_lists(registry, kind: str):
+    """Remove our lists of ``kind`` beside ``registry`` (stale: the registry has none any more);
+    files not ours are left. Returns the paths removed."""
+    removed = []
+    for old in _lists_beside(registry, kind):
+        if _is_our_list(old, kind):
+            try:
+                old.unlink()
+            except OSError:
+                continue
+            removed.append(old)
+    return removed
+
+
+
 def _problems_table(problems):
     """The problems of a ValidationError with French headers, for the problems file."""
     table = problems.copy()
@@ -79,7 +160,10 @@ def _print_problems(err, *, per_kind: int = 5) -> None:
         if len(grp) > per_kind:
             print(f"  … et {number(len(grp) - per_kind)} autre(s)", file=sys.stderr)
     if err.problems_file:
-        print(_printable(f"Liste complète des problèmes : {err.problems_file}"), file=sys.stderr)
+        kept = err.problems_file_kept
+        print(_printable(f"Liste complète des problèmes : {err.problems_file}"
+                         + (f" (« {kept.name} » existe et n'a pas été écrit par cpts_geo : laissé tel quel)"
+                            if kept else "")), file=sys.stderr)
     elif err.problems_file_error:
         print(_printable(f"Liste complète des problèmes non écrite ({err.problems_file_error})."),
               file=sys.stderr)
@@ -112,6 +196,9 @@ def _print_report(report, *, registry=None, limit: int = 20, per_kind: int = 3) 
     examples, and the complete list next to the registry (``<registre>_corrections.csv``)."""
     from pathlib import Path
 
+    if len(report) <= limit:  # no complete list: one written by an earlier run is stale
+        for old in _remove_lists(registry, "corrections"):
+            print(_printable(f"Ancienne liste des corrections supprimée : {old} (elle n'est plus à jour)."))
     if not len(report):
         return
     print(f"Corrections appliquées ({number(len(report))}) :")
@@ -120,6 +207,8 @@ def _print_report(report, *, registry=None, limit: int = 20, per_kind: int = 3) 
         name = f" {rec.name}" if isinstance(rec.name, str) else ""
         new = f" → {rec.new_code}" if isinstance(rec.new_code, str) and rec.new_code != rec.code else ""
         code = "" if _missing(rec.code) else f"{rec.code}"
+        if not (code or name or new):  # a correction of the row itself (an identifier…)
+            return _printable(f"ligne {rec.row} : {rec.reason}")
         return _printable(f"ligne {rec.row} : {code}{name}{new} ({rec.reason})")
 
     if len(report) <= limit:
@@ -133,15 +222,18 @@ def _print_report(report, *, registry=None, limit: int = 20, per_kind: int = 3) 
             print(f"    - {line(rec)}")
         if len(grp) > per_kind:
             print(f"    … et {number(len(grp) - per_kind)} autre(s)")
-    if registry not in (None, "exemple"):
-        source = Path(registry)
-        target = source.with_name(f"{source.stem}_corrections.csv")
+    if registry not in (None, "exemple") and "://" not in str(registry):
+        from cpts_geo.io.formats import os_reason
+
         table = _report_table(report)
         try:
-            write_csv(table, target, index=False)
-            print(_printable(f"Liste complète des corrections : {target}"))
+            target, kept = _write_list(table, registry, "corrections")
+            print(_printable(f"Liste complète des corrections : {target}"
+                             + (f" (« {kept.name} » existe et n'a pas été écrit par cpts_geo : laissé tel "
+                                "quel)" if kept else "")))
         except OSError as err:
-            print(_printable(f"Liste complète des corrections non écrite ({target} : {err.strerror or err})."))
+            where = Path(registry).with_name(f"{Path(registry).stem}_corrections.csv")
+            print(_printable(f"Liste complète des corrections non écrite ({where} : {os_reason(err)})."))
 
 
 

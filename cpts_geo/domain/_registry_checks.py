@@ -52,7 +52,7 @@ REPORT_COLUMNS = ["row", "code", "new_code", "name", "new_name", "reason", "kind
 #: What a registry's report may say was done, as codes a program groups by (never by the French text).
 CORRECTION_KINDS = ("zéro initial restauré", "espaces retirés", "nombre converti en texte", "majuscules (2A/2B)",
                     "arrondissement", "commune déléguée", "ancien code", "arrondissement (colonne)",
-                    "IRIS", "étape remplie", "même nom", "doublon", "part seule")
+                    "IRIS", "étape remplie", "même nom", "doublon", "part seule", "identifiant nettoyé")
 
 
 
@@ -145,11 +145,23 @@ def _clean_text(v: object) -> str | None:
 
 def _text_fast(values: pd.Series) -> pd.Series:
     """:func:`_text` on the distinct values only (ids and names repeat on many rows)."""
+    return _text_distinct(values)[0]
+
+
+
+def _text_distinct(values: pd.Series) -> tuple[pd.Series, np.ndarray]:
+    """:func:`_text_fast`, and whether each row's text was changed by the cleaning (spaces
+    around it removed, accents normalised), judged once per distinct value."""
     codes, uniques = pd.factorize(values, use_na_sentinel=True)
-    clean = np.array([_clean_text(v) for v in uniques.tolist()], dtype=object)
+    given = uniques.tolist()
+    clean = np.array([_clean_text(v) for v in given], dtype=object)
+    touched = np.fromiter((isinstance(u, str) and c is not None and c != u for u, c in zip(given, clean)),
+                          dtype=bool, count=len(given))
     none = np.array(None, dtype=object)
-    out = np.where(codes < 0, none, clean[np.where(codes < 0, 0, codes)] if len(clean) else none)
-    return pd.Series(out, index=values.index, dtype=object)
+    at = np.where(codes < 0, 0, codes)
+    out = np.where(codes < 0, none, clean[at] if len(clean) else none)
+    changed = (codes >= 0) & (touched[at] if len(touched) else False)
+    return pd.Series(out, index=values.index, dtype=object), changed
 
 
 # ---------------------------------------------------------------- parsing, column by column
@@ -162,12 +174,58 @@ def check_control_characters(reg: pd.DataFrame) -> list[dict]:
 
 
 
-def parse_ids(reg: pd.DataFrame) -> tuple[pd.Series, list[dict]]:
-    """CPTS identifiers as text; an empty one is a problem."""
-    ids = _text_fast(reg["cpts_id"])
+def _visible_spaces(text: str) -> str:
+    """``text`` with its leading and trailing spaces shown (``A␠``), for a message."""
+    core = text.strip()
+    if not core:
+        return "␠" * len(text)
+    start = text.index(core[0])
+    end = len(text) - len(text.rstrip())
+    return "␠" * start + printable(core) + "␠" * end
+
+
+
+def parse_ids(reg: pd.DataFrame) -> tuple[pd.Series, list[dict], pd.DataFrame]:
+    """CPTS identifiers as text; an empty one is a problem. An identifier whose spaces were
+    removed or whose accents were normalised (NFC) is reported once per spelling, with the
+    other spellings it was merged with (``A␠`` and ``A`` are one CPTS: said, never silent)."""
+    ids, changed = _text_distinct(reg["cpts_id"])
+    rows = reg["row"].to_numpy()
     problems = [{"row": int(r), "problem": "identifiant de CPTS vide", "kind": "identifiant vide"}
-                for r in reg["row"].to_numpy()[ids.isna().to_numpy()]]
-    return ids, problems
+                for r in rows[ids.isna().to_numpy()]]
+    notes = []
+    if changed.any():
+        raw = reg["cpts_id"].to_numpy(dtype=object)
+        clean = ids.to_numpy(dtype=object)
+        spellings = pd.DataFrame({"row": rows, "raw": raw, "id": clean})
+        spellings = spellings[spellings["id"].isin(set(clean[changed]))]
+        spellings["raw"] = spellings["raw"].map(lambda v: v if isinstance(v, str) else str(v))
+        for cid, grp in spellings.groupby("id", sort=False):
+            by_raw = {k: list(g["row"]) for k, g in grp.groupby("raw", sort=False)}
+            for spelled, where in by_raw.items():
+                if spelled == cid:
+                    continue
+                what = []
+                if spelled.strip() != spelled:
+                    what.append("espaces retirés")
+                if unicodedata.normalize("NFC", spelled.strip()) != spelled.strip():
+                    what.append("accents normalisés")
+                others = [f"« {_visible_spaces(k)} » (ligne{'s' if len(r) > 1 else ''} "
+                          f"{_few_rows(r)})" for k, r in by_raw.items() if k != spelled]
+                notes.append({
+                    "row": int(where[0]), "code": pd.NA, "new_code": pd.NA, "name": pd.NA, "new_name": pd.NA,
+                    "reason": (f"identifiant « {_visible_spaces(spelled)} » lu « {printable(cid)} » "
+                               f"({', '.join(what)})"
+                               + (f" aux lignes {_few_rows(where)}" if len(where) > 1 else "")
+                               + (f" : réuni à la même CPTS que {', '.join(others)}" if others else "")),
+                    "kind": "identifiant nettoyé"})
+    return ids, problems, pd.DataFrame(notes, columns=REPORT_COLUMNS)
+
+
+
+def _few_rows(rows: list, n: int = 5) -> str:
+    listed = ", ".join(str(int(r)) for r in rows[:n])
+    return listed + (f"… ({len(rows)} lignes)" if len(rows) > n else "")
 
 
 

@@ -55,6 +55,7 @@ from cpts_geo.data.communes import (
 )
 from cpts_geo.domain.codes import department_of, is_in, is_insee_code
 from cpts_geo.domain.metadata import LayerMetadata, layer_metadata, set_layer_metadata
+from cpts_geo.domain.text import cell_text
 from cpts_geo.errors import ValidationError
 
 if TYPE_CHECKING:
@@ -512,10 +513,10 @@ def _layer_populations(pop_raw: pd.Series, rows: np.ndarray, codes: pd.Series, p
     pop = pd.to_numeric(pop_raw, errors="coerce")
     bad = (pop.isna() & pop_raw.notna()).to_numpy()
     for r, c, v in zip(rows[bad], codes[bad], pop_raw[bad]):
-        problems.append({"row": r, "code": c, "problem": f"population non numérique : {v!r}"})
+        problems.append({"row": r, "code": c, "problem": f"population non numérique : {cell_text(v)}"})
     infinite = np.isinf(pop.to_numpy(dtype="float64", na_value=np.nan))
     for r, c, v in zip(rows[infinite], codes[infinite], pop_raw[infinite]):
-        problems.append({"row": r, "code": c, "problem": f"population non finie : {v!r}"})
+        problems.append({"row": r, "code": c, "problem": f"population non finie : {cell_text(v)}"})
     pop = pop.where(~infinite)
     neg = (pop < 0).fillna(False).to_numpy()
     for r, c in zip(rows[neg], codes[neg]):

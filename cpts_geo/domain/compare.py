@@ -37,6 +37,7 @@ _Registry: TypeAlias = "pd.DataFrame | RegistryRead | CheckedRegistry"
 
 __all__ = [
     "CHANGES",
+    "WRITTEN_OTHERWISE",
     "RegistryComparison",
     "changes_layer",
     "compare_registries",
@@ -45,7 +46,9 @@ __all__ = [
 #: Kinds of change, in the order they are listed. What lies outside the other source's field
 #: (« hors du champ de l'autre source », see :func:`compare_registries`) is no change: it is
 #: listed apart, so that a department's listing against a regional one reports only the
-#: differences where both speak.
+#: differences where both speak. So are the identifiers and names written otherwise for the
+#: same CPTS (:data:`WRITTEN_OTHERWISE`: another identifier, even in case only; the same name
+#: in other capitals, accents or punctuation): listed, never silent, but apart.
 CHANGES = (
     "CPTS créée",
     "CPTS dissoute",
@@ -57,10 +60,16 @@ CHANGES = (
     "nom modifié",
     "CPTS hors du champ de l'autre source",
     "commune hors du champ de l'autre source",
+    "identifiant modifié",
+    "nom réécrit",
 )
 
 
 _OUTSIDE = ("CPTS hors du champ de l'autre source", "commune hors du champ de l'autre source")
+
+
+#: The same CPTS written otherwise in the two files (listed apart from the changes).
+WRITTEN_OTHERWISE = ("identifiant modifié", "nom réécrit")
 
 
 _CHANGE_COLUMNS = ["change", "code", "commune", "old_id", "old_cpts", "new_id", "new_cpts", "old_value",
@@ -298,7 +307,9 @@ def compare_registries(
     Returns
     -------
     RegistryComparison
-        ``changes`` (one row per change), ``matches`` (how the CPTS were paired), ``summary``
+        ``changes`` (one row per change; the identifiers and names the same CPTS carries
+        otherwise in the new file, in case only included, listed as :data:`WRITTEN_OTHERWISE`),
+        ``matches`` (how the CPTS were paired), ``summary``
         (count per kind of change), ``fields`` (the departments of each source compared).
 
     Examples
@@ -308,8 +319,10 @@ def compare_registries(
     >>> b = pd.DataFrame({"cpts_id": ["L", "L", "L"], "cpts_name": "cpts de LILLE", "stage": "5",
     ...                   "commune_code": ["59350", "59009", "59017"]})
     >>> cmp = compare_registries(a, b)
-    >>> cmp.changes[["change", "code", "old_cpts", "new_cpts"]].values.tolist()
+    >>> cmp.changes[["change", "code", "old_cpts", "new_cpts"]].values.tolist()[:3]
     [['CPTS dissoute', None, 'B Sud', None], ['commune changée de CPTS', '59017', 'B Sud', 'L cpts de LILLE'], ['étape modifiée', None, 'A CPTS Lille', 'L cpts de LILLE']]
+    >>> cmp.changes.loc[cmp.changes["change"].isin(WRITTEN_OTHERWISE), ["change", "old_value", "new_value"]].values.tolist()
+    [['identifiant modifié', 'A', 'L'], ['nom réécrit', 'CPTS Lille', 'cpts de LILLE']]
     """
     o, n = _checked(old, communes, passage, "ancien", stages), _checked(new, communes, passage, "nouveau", stages)
     restricted = departments is not None or region is not None
@@ -448,6 +461,15 @@ def _stage_and_name_rows(o: CheckedRegistry, n: CheckedRegistry, matches: pd.Dat
                          "old_cpts": _label(rec.old_id, o),
                          "new_cpts": _label(rec.new_id, n), "old_value": before["name"],
                          "new_value": after["name"]})
+        elif str(before["name"]) != str(after["name"]) and before["name"] != rec.old_id \
+                and after["name"] != rec.new_id:  # the same words, in other capitals or accents
+            rows.append({"change": "nom réécrit", "old_id": rec.old_id, "new_id": rec.new_id,
+                         "old_cpts": _label(rec.old_id, o), "new_cpts": _label(rec.new_id, n),
+                         "old_value": before["name"], "new_value": after["name"]})
+        if str(rec.old_id) != str(rec.new_id):  # case only included: an identifier is a key
+            rows.append({"change": "identifiant modifié", "old_id": rec.old_id, "new_id": rec.new_id,
+                         "old_cpts": _label(rec.old_id, o), "new_cpts": _label(rec.new_id, n),
+                         "old_value": str(rec.old_id), "new_value": str(rec.new_id)})
     return rows
 
 

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
+from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -27,9 +28,11 @@ import pandas as pd
 from cpts_geo.domain.french import number
 
 __all__ = [
+    "WholeNumbers",
     "parse_counts",
     "parse_number",
     "parse_numbers",
+    "parse_whole_numbers",
 ]
 
 _SPACES = re.compile(r"[\s\u00a0\u202f\u2009\u2007'’]")
@@ -183,6 +186,78 @@ def parse_numbers(values: pd.Series | Iterable[object], *, percent: bool = False
         out[is_text] = num
         bad[is_text] = unread
     return out, bad
+
+
+class WholeNumbers(NamedTuple):
+    """A column of whole numbers (inhabitants) as read by :func:`parse_whole_numbers`."""
+
+    #: The numbers (float64); NaN where empty or unreadable.
+    values: np.ndarray
+    #: True where a cell holds something that is not a number.
+    unreadable: np.ndarray
+    #: True where the number has a decimal part (``12,5``, ``1.234`` in a column whose dot or
+    #: comma is a decimal separator): the caller refuses it with its row.
+    fractional: np.ndarray
+    #: True where a cell such as ``1.234`` was read as thousands (1 234): the column writes
+    #: its thousands that way; the caller reports it.
+    thousands: np.ndarray
+
+
+_THOUSANDS_FORM = re.compile(r"^[+-]?\d{1,3}(?P<sep>[.,])\d{3}(?:(?P=sep)\d{3})*$")
+
+
+def parse_whole_numbers(values) -> WholeNumbers:
+    """Whole numbers of a column (a population), where ``1.234`` may be 1 234 or 1,234.
+
+    A single dot or comma followed by exactly three digits (``1.234``, ``2,500``) is ambiguous.
+    The column decides: when every cell written with a dot or comma has the form of
+    thousands (``1.234``, ``12.500``, ``1.234.567``, one separator for the whole column), the
+    column writes its thousands that way and those cells are read as thousands (flagged in
+    ``thousands``, for the caller's report); otherwise the separator is a decimal one and a
+    number with a decimal part is flagged in ``fractional`` (never rounded, never guessed).
+
+    Parameters
+    ----------
+    values : pandas.Series or sequence
+        Numbers, text, or both (an XLSX column), as for :func:`parse_numbers`.
+
+    Returns
+    -------
+    WholeNumbers
+        The numbers and, by position, the cells unreadable, with a decimal part, or read as
+        thousands.
+
+    Examples
+    --------
+    >>> res = parse_whole_numbers(["1.234", "250", "12.500"])
+    >>> res.values.tolist(), res.thousands.tolist()
+    ([1234.0, 250.0, 12500.0], [True, False, True])
+    >>> parse_whole_numbers(["1.234", "12,5", "2500"]).fractional.tolist()
+    [True, True, False]
+    """
+    series = values if isinstance(values, pd.Series) else pd.Series(list(values), dtype=object)
+    num, unreadable = parse_numbers(series)
+    num, unreadable = num.copy(), unreadable.copy()
+    thousands = np.zeros(len(num), dtype=bool)
+    obj = series.to_numpy(dtype=object)
+    text = np.array([v.strip() if isinstance(v, str) else "" for v in obj], dtype=object)
+    separated = np.array([("." in t or "," in t) and not _SPACES.search(t) for t in text], dtype=bool)
+    if separated.any():
+        forms = [_THOUSANDS_FORM.match(t) for t in text[separated]]
+        seps = {m.group("sep") for m in forms if m}
+        if all(forms) and len(seps) == 1:
+            # every separated cell is thousands-shaped with one separator: thousands
+            sep = seps.pop()
+            for pos in np.flatnonzero(separated):
+                num[pos] = float(text[pos].replace(sep, ""))
+                unreadable[pos] = False  # 1,234,567: several commas group thousands here
+                # a single separator was read as a decimal one by parse_numbers
+                thousands[pos] = text[pos].count(sep) == 1
+    finite = np.isfinite(num)
+    fractional = np.zeros(len(num), dtype=bool)
+    fractional[finite] = num[finite] % 1 != 0
+    return WholeNumbers(num, unreadable, fractional, thousands)
+
 
 
 def parse_counts(values: pd.Series, rows: np.ndarray | None, codes: pd.Series, what: str,

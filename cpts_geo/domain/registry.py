@@ -250,7 +250,7 @@ def validate_registry(
     problems: list[dict] = list(units.problems)
 
     problems += checks.check_control_characters(reg)
-    ids, found = checks.parse_ids(reg)
+    ids, found, id_report = checks.parse_ids(reg)
     problems += found
     stage, published, vocabulary, found = checks.parse_stage_column(reg, mapping)
     problems += found
@@ -284,7 +284,7 @@ def validate_registry(
             + (f" Étapes non reconnues : {UNKNOWN_ADVICE}." if words else ""),
             checks.by_severity(problems))
 
-    report = pd.concat([r for r in (units.report, code_report, cpts_report, dup_report,
+    report = pd.concat([r for r in (units.report, id_report, code_report, cpts_report, dup_report,
                                     checks.lone_shares(valid, ref.names)) if len(r)]
                        or [pd.DataFrame(columns=checks.REPORT_COLUMNS)], ignore_index=True)
     report = report[checks.REPORT_COLUMNS].sort_values("row", kind="stable").reset_index(drop=True)
@@ -334,6 +334,10 @@ def _warn_repairs(report: pd.DataFrame) -> None:
     if dup.any():
         warnings.warn(f"{int(dup.sum())} ligne(s) en double (même commune, même CPTS) ignorée(s) : "
                       "voir le rapport.", CptsGeoWarning, stacklevel=3)
+    merged = report[(report["kind"] == "identifiant nettoyé") & reason.str.contains("réuni")]
+    if len(merged):
+        warnings.warn(f"{len(merged)} identifiant(s) de CPTS écrit(s) autrement qu'ailleurs dans le registre "
+                      f"(ex. {merged['reason'].iat[0]}) : voir le rapport.", CptsGeoWarning, stacklevel=3)
     same = reason.str.startswith("même nom de CPTS")
     if same.any():
         warnings.warn(f"{int(same.sum())} nom(s) de CPTS portés par plusieurs identifiants : "
@@ -443,6 +447,16 @@ def registry_from_perimeters(
         perimeters = perimeters.copy()
         perimeters.loc[perimeters.index[invalid], perimeters.geometry.name] = shapely.make_valid(
             geoms.to_numpy()[invalid])
+    if not len(communes):  # nothing under the perimeters (drawn at sea, or far from the layer)
+        without = pd.DataFrame({"row": np.arange(1, len(perimeters) + 1),
+                                "cpts_id": given["cpts_id"].astype(str).to_numpy(),
+                                "largest_share": np.nan, "code": None})
+        warnings.warn(f"{len(without)} périmètre(s) ne touchent aucune commune de la couche : "
+                      f"{', '.join(map(str, without['cpts_id']))}", CptsGeoWarning, stacklevel=2)
+        empty = pd.DataFrame({c: pd.Series(dtype=object) for c in
+                              ("row", "cpts_id", "cpts_name", "stage", "commune_code", "commune_name", "share")})
+        return PerimeterRegistry(empty, pd.DataFrame(columns=["code", "name", "shares", "assigned_to"]),
+                                 without, repaired)
     metric = to_metric(communes[["geometry"]])
     per = gpd.GeoDataFrame({"cpts_id": given["cpts_id"].astype(str).to_numpy(),
                             "row": np.arange(1, len(perimeters) + 1)},

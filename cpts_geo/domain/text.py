@@ -4,7 +4,9 @@ A NUL, an escape or another control character in a cell is invisible in a spread
 is refused by Excel files and PostgreSQL, silently cuts a name in a GeoPackage, a GeoJSON or a
 Shapefile, and, printed in a terminal, an escape sequence can recolour, move or hide text. The
 readers refuse such cells with their file rows (:func:`control_problems`); messages and printed
-lines show any that reach them visibly (:func:`printable`).
+lines show any that reach them visibly (:func:`printable`). A cell quoted in a message is shown
+as a user reads it (:func:`cell_text`): a number the French way, never a Python repr such as
+``np.float64(nan)``.
 
 Tab, line feed and carriage return are text (a cell typed on two lines in Excel) and are kept.
 """
@@ -19,6 +21,7 @@ import pandas as pd
 
 __all__ = [
     "CONTROL_CHARACTERS",
+    "cell_text",
     "control_problems",
     "printable",
 ]
@@ -68,6 +71,45 @@ def printable(text: object) -> str:
     """
     text = str(text)
     return _HIDDEN.sub(_visible, text) if _HIDDEN.search(text) else text
+
+
+
+def cell_text(value) -> str:
+    """A cell as a French message quotes it: a text between « », a number the French way, an
+    empty cell as « vide »; never a Python repr (``np.float64(nan)``, ``np.int64(-5)``).
+
+    Parameters
+    ----------
+    value : object
+        The cell (text, number, ``None``, NaN…).
+
+    Returns
+    -------
+    str
+        ``« texte »`` (control characters visible, see :func:`printable`), ``-5``, ``12,5``,
+        ``infini``, ``vide``.
+
+    Examples
+    --------
+    >>> cell_text(np.float64("nan")), cell_text(np.int64(-5)), cell_text(12.5), cell_text("abc")
+    ('vide', '-5', '12,5', '« abc »')
+    >>> cell_text(float("-inf")), cell_text(None)
+    ('moins l’infini', 'vide')
+    """
+    from cpts_geo.domain.french import number
+
+    if value is None or value is pd.NA or value is pd.NaT:
+        return "vide"
+    if isinstance(value, (bool, np.bool_)):
+        return "VRAI" if value else "FAUX"
+    if isinstance(value, (int, float, np.integer, np.floating)):
+        v = float(value)
+        if np.isnan(v):
+            return "vide"
+        if np.isinf(v):
+            return "infini" if v > 0 else "moins l’infini"
+        return number(v, None)
+    return f"« {printable(value)} »"
 
 
 

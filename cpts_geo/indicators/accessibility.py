@@ -66,6 +66,7 @@ from scipy.spatial import cKDTree
 from cpts_geo.domain.codes import is_in
 from cpts_geo.domain.french import number
 from cpts_geo.domain.numbers import parse_numbers
+from cpts_geo.domain.text import cell_text
 from cpts_geo.domain.vocabulary import ACCESSIBILITY_HEADERS
 from cpts_geo.errors import CptsGeoWarning, ValidationError
 
@@ -93,6 +94,12 @@ __all__ = [
     "two_step_fca",
     "within_reach",
 ]
+
+
+
+def _param(value) -> str:
+    """A parameter in a message: a numpy number as the plain number (``nan``, ``0.5``)."""
+    return repr(value.item()) if isinstance(value, np.generic) else repr(value)
 
 if TYPE_CHECKING:
     import geopandas as gpd
@@ -205,7 +212,7 @@ class StepWeight:
             raise ValueError(f"closed doit valoir 'lower' ou 'upper', pas {self.closed!r}.")
         sigma = self.uncertainty
         if sigma and not (np.isfinite(sigma) and sigma > 0):
-            raise ValueError(f"uncertainty={sigma!r} : un écart-type > 0 est attendu.")
+            raise ValueError(f"uncertainty={_param(sigma)} : un écart-type > 0 est attendu.")
         bounds = np.array(sorted(steps), dtype="float64")
         # (frozen: the fields are set once, here)
         object.__setattr__(self, "steps", dict(steps))
@@ -626,7 +633,7 @@ def _check_costs(costs: pd.DataFrame, origin: str, destination: str, cost: str,
             problems.append({"row": row, "code": pair(pos), "problem": "origine ou destination manquante"})
         if np.isnan(minutes[pos]):
             problems.append({"row": row, "code": pair(pos),
-                             "problem": f"temps de trajet manquant ou non numérique ({given.iloc[pos]!r}) : "
+                             "problem": f"temps de trajet manquant ou non numérique ({cell_text(given.iloc[pos])}) : "
                                         "indiquez des minutes, ou retirez la paire (une paire absente "
                                         "compte comme hors d'atteinte)"})
         elif np.isinf(minutes[pos]):
@@ -1315,10 +1322,10 @@ def standardised_population(
     rows = np.arange(2, len(ages) + 2)
     for pos in np.flatnonzero((a.isna() | (a < 0)).to_numpy()):
         problems.append({"row": int(rows[pos]), "code": ages[code].iloc[pos],
-                         "problem": f"âge invalide ({ages[age].iloc[pos]!r}) : un âge est ≥ 0"})
+                         "problem": f"âge invalide ({cell_text(ages[age].iloc[pos])}) : un âge est ≥ 0"})
     for pos in np.flatnonzero((n.isna() | (n < 0)).to_numpy()):
         problems.append({"row": int(rows[pos]), "code": ages[code].iloc[pos],
-                         "problem": f"effectif invalide ({ages[count].iloc[pos]!r}) : un effectif est ≥ 0"})
+                         "problem": f"effectif invalide ({cell_text(ages[count].iloc[pos])}) : un effectif est ≥ 0"})
     if problems:
         raise ValidationError("Table des âges invalide", problems)
     bounds = np.array(sorted(weights), dtype="float64")
@@ -1361,7 +1368,7 @@ def _demand_on_layer(demand: pd.Series, communes: gpd.GeoDataFrame) -> tuple[pd.
                                     "retirez-la de demand ou élargissez la couche"})
     for pos in np.flatnonzero(~np.isfinite(values) | (values < 0)):
         problems.append({"code": given.index[pos],
-                         "problem": f"demande invalide ({given.iloc[pos]!r}) : indiquez un nombre ≥ 0"})
+                         "problem": f"demande invalide ({cell_text(given.iloc[pos])}) : indiquez un nombre ≥ 0"})
     for key in pd.unique(keys[keys.duplicated() & keys.notna()]):
         problems.append({"code": key, "problem": "demande donnée plusieurs fois pour cette commune"})
     moved = new.notna() & (new != keys).fillna(True)
@@ -1587,7 +1594,7 @@ def accessibility(
     wide = supply_on_layer(supply, codes, professions=professions, value=value)
     if activity is not None:
         if not activity > 0:
-            raise ValueError(f"activity={activity!r} : un nombre de consultations > 0 est attendu.")
+            raise ValueError(f"activity={_param(activity)} : un nombre de consultations > 0 est attendu.")
         wide = wide * float(activity)
     demand_report = pd.DataFrame(columns=["code", "new_code", "reason"])
     if demand is None:

@@ -8,12 +8,15 @@ so that encodings, separators, sheets, layers and row numbers follow one set of 
   pasted together) is decoded *line by line* and those lines are reported
   (:attr:`ReadTable.recoded_lines`), so that no accent turns into mojibake silently. Separator
   detected among ``;`` ``,`` tab ``|`` (or given), and Excel's ``sep=;`` first line honoured.
+  The apostrophe our CSV writer puts before a cell starting like a formula (``'=1+1``) is
+  removed (:func:`cpts_geo.io.files.restore_cells`): a file we wrote reads back as written.
 - **XLSX**: the sheet holding the table (its headers recognised for ``kind``) is chosen; when
   several sheets look like it, or several sheets and none does, the reader refuses and lists
   them (``sheet=``, ``--feuille``). Merged cells are spread over their range, a header may sit
-  below a title or span two rows. A formula with no computed value (a workbook written by a
-  script) is not an empty cell: its text (``=1/2``) is kept and its place is listed in
-  :attr:`ReadTable.formulas`.
+  below a title (in the first 50 filled rows, blank rows not counted) or span two rows; a
+  sheet with cells but no header recognised is said so, never called empty. A formula with no
+  computed value (a workbook written by a script) is not an empty cell: its text (``=1/2``) is
+  kept and its place is listed in :attr:`ReadTable.formulas`.
 - **GeoPackage, Shapefile, GeoJSON…, GeoParquet**: a file with several layers is refused with
   the list (``layer=``, ``--couche``); never the first one silently.
 - **Parquet**: read as is.
@@ -48,6 +51,7 @@ import pandas as pd
 
 from cpts_geo.domain.headers import REQUIRED, SEPARATOR_NAMES, ReadTable, recognise_headers
 from cpts_geo.errors import ValidationError
+from cpts_geo.io.files import restore_cells
 
 if TYPE_CHECKING:
     from openpyxl.workbook.workbook import Workbook
@@ -79,7 +83,7 @@ _OGR = {".gpkg", ".shp", ".geojson", ".json", ".fgb", ".gml", ".kml", ".sqlite",
 
 
 
-_MAX_HEADER_ROW = 15  # a workbook's header is looked for in its first rows
+_MAX_HEADER_ROWS = 50  # a workbook's header is looked for in its first filled rows (titles, notes above)
 
 
 
@@ -364,6 +368,9 @@ def _read_csv(path: Path, *, sep: str | None, encoding: str | None) -> ReadTable
         table, rows = _parse_slowly(text, sep, header_row, name)
     except pd.errors.EmptyDataError:
         raise _refuse(f"{name} : le fichier est vide.", [{"problem": "fichier vide"}]) from None
+    if "'" in text and re.search(r"'[=+\-@\t\r]", text):  # a CSV we wrote: our formula guard undone
+        table = restore_cells(table)
+        table.columns = _unique_headers(list(table.columns))
     blank = _check_separators(table, rows, sep, _blank(table), name)
     keep = ~blank
     read = ReadTable(table[keep].reset_index(drop=True), rows[keep], str(path), "csv",
@@ -517,7 +524,8 @@ def _header_candidates(values: list[list], kind: str | None, columns: Mapping[st
         return None
     best = None
     required = REQUIRED.get(kind, ())
-    for r in range(min(len(values), _MAX_HEADER_ROW)):
+    filled = [r for r in range(len(values)) if _filled(values[r])][:_MAX_HEADER_ROWS]
+    for r in filled:  # blank rows above the header do not count
         candidates = [values[r]]
         if r > 0:  # two header rows: a merged group ("Commune") above sub-headers ("Code")
             candidates.append([
@@ -579,6 +587,17 @@ def _read_xlsx(path: Path, *, sheet: str | int | None, kind: str | None,
         if best is not None:
             found.append((best, ws, values))
     if not found:
+        filled = [ws for ws in sheets if any(_filled(row) for row in _sheet_values(ws))]
+        if filled and kind is not None:  # cells, but no header recognised: say so, never « vide »
+            expected = ", ".join(f"« {f} »" for f in REQUIRED.get(kind, ()))
+            listed = ", ".join(f"« {ws.title} »" for ws in filled)
+            raise _refuse(
+                f"{name} : aucune ligne d'en-tête reconnue dans les {_MAX_HEADER_ROWS} premières lignes "
+                f"remplies de la feuille{'s' if len(filled) > 1 else ''} {listed}"
+                + (f" (colonnes attendues : {expected})" if expected else "")
+                + " ; mettez l'en-tête au-dessus des données, ou nommez les colonnes avec --colonnes "
+                  "(columns= en Python).",
+                [{"problem": f"feuille « {ws.title} » : aucun en-tête reconnu"} for ws in filled])
         raise _refuse(f"Le classeur {name} est vide" + (f" (feuille « {sheets[0].title} »)" if sheet is not None
                                                       else "") + ".",
                       [{"problem": "aucune cellule remplie"}])

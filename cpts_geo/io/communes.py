@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 from typing import NamedTuple
 
@@ -13,9 +14,11 @@ import pyproj
 from cpts_geo.data.communes import embedded_layer
 from cpts_geo.domain.codes import is_insee_code
 from cpts_geo.domain.communes import CheckedCommunes, validate_layer
+from cpts_geo.domain.french import number
 from cpts_geo.domain.metadata import layer_metadata, set_layer_metadata
-from cpts_geo.errors import ValidationError
-from cpts_geo.io._read import ReadTable, read_table
+from cpts_geo.domain.text import cell_text
+from cpts_geo.errors import CptsGeoWarning, ValidationError
+from cpts_geo.io._read import read_table
 
 __all__ = [
     "PopulationTable",
@@ -100,10 +103,14 @@ class PopulationTable(NamedTuple):
     missing: pd.DataFrame
     #: Rows of the table not used, with the reason: ``row``, ``code``, ``reason``.
     unused: pd.DataFrame
+    #: Populations written with a dot or comma between thousands (``1.234``) and read as
+    #: thousands because the whole column is written that way: ``row``, ``code``, ``given``
+    #: (the text of the file), ``population`` (the number read).
+    thousands: pd.DataFrame
 
 
 
-def _population_column(read: ReadTable, given: str | None, field: str, what: str) -> str:
+def _population_column(read, given: str | None, field: str, what: str) -> str:
     columns = list(read.table.columns)
     if given is not None:
         if given in columns:
@@ -141,7 +148,9 @@ def with_population(
     between its arrondissements; the arrondissements of a city are added up when the layer
     has the city). Codes of another COG vintage (2008–2025) are re-based with INSEE's passage
     table (merged communes added up, split communes apportioned by INSEE's population
-    weights), each reported.
+    weights), each reported. A population is a whole number: a column that writes its
+    thousands with a dot or comma (``1.234``, ``12.500``) is read as thousands, reported in
+    ``thousands`` (:func:`cpts_geo.domain.numbers.parse_whole_numbers`).
 
     Parameters
     ----------
@@ -169,9 +178,10 @@ def with_population(
     Raises
     ------
     ValidationError
-        Every row with an empty, malformed or duplicated code, or an empty, non-numeric or
-        negative population (with its row number); codes of two COG vintages that describe
-        the same commune twice.
+        Every row with an empty, malformed or duplicated code, or an empty, non-numeric,
+        negative or fractional population (``12,5``; ``1.234`` where the column's dot is a
+        decimal point), with its row number; codes of two COG vintages that describe the same
+        commune twice; a table without any commune row.
 
     Examples
     --------
@@ -183,79 +193,29 @@ def with_population(
     >>> len(res.missing) == len(layer) - 2
     True
     """
+    from cpts_geo.domain.codes import normalize_codes
+    from cpts_geo.domain.history import HISTORY_YEARS, cog_codes, rebase_counts
+    from cpts_geo.domain.numbers import parse_numbers, parse_whole_numbers
     read = read_table(table, kind="population")
     frame, source = read.table, ("donné" if read.source == "DataFrame" else read.source)
     code_col = _population_column(read, code, "code", "des codes commune")
     pop_col = _population_column(read, population, "population", "de population")
     std_col = _population_column(read, standardised, "", "de population standardisée") \
         if standardised is not None else None
+    if not len(frame):  # an empty table would give every commune an unknown population silently
+        raise ValidationError(
+            f"Tableau de population {source} vide : aucune ligne de commune sous l'en-tête ; "
+            "donnez une ligne par commune (code, population)",
+            [{"row": 2, "problem": "aucune ligne de commune sous l'en-tête"}])
     try:
         vintage = int(vintage)
     except (TypeError, ValueError):
         raise ValueError(f"Millésime de population {vintage!r} : donnez une année, ex. 2022.") from None
 
     rows = np.asarray(read.rows)
-    problems: list[dict] = []
-    codes = _population_codes(frame[code_col], rows, problems)
-    figures = {"population": frame[pop_col]}
-    if std_col is not None:
-        figures["pop_standardised"] = frame[std_col]
-    values = {name: _population_figures(raw, name, rows, codes, problems) for name, raw in figures.items()}
-    if problems:
-        raise ValidationError(f"Tableau de population {source} refusé", problems)
-
-    data = pd.DataFrame(values)
-    data.index = pd.Index(codes.astype(str).to_numpy(), name="code")
-    row_of = pd.Series(rows, index=data.index)
-    arm_parent = embedded_layer("arrondissements.parquet", 2016)["parent"]
-    integer = ["population"] if bool((data["population"] % 1 == 0).all()) else []
-    rebased, report, unknown, cog = _rebased(data, cog, integer, arm_parent, row_of, source)
-    unused = [(row_of[c], c, "code inconnu : absent du COG de 2008 à 2025") for c in unknown]
-    # Paris, Lyon, Marseille: the layer's units decide; a city figure is never split.
-    out_values = _on_layer_units(rebased, communes.index, arm_parent, row_of, report, unused)
-    consumed = set(report.loc[report["reason"] == "arrondissement additionné à sa commune", "code"])
-    flagged = {u[1] for u in unused}
-    extra = rebased.index.difference(communes.index)
-    extra = extra[~extra.isin(list(consumed | flagged))]
-    from_old = report[report["new_code"].isin(extra)]
-    itself = extra[extra.isin(row_of.index) & ~extra.isin(from_old["code"])]
-    outside = "commune absente de la couche (autre territoire)"
-    unused.extend((row_of[c], c, outside) for c in pd.unique(from_old["code"]))
-    unused.extend((row_of[c], c, outside) for c in itself)
-
-    out = communes.copy()
-    pop = out_values["population"]
-    if integer:
-        out["population"] = pop.round().astype("Int64").array
-    else:
-        out["population"] = pop.astype("float64").array
-    if "pop_standardised" in out.columns or std_col is not None:
-        out["pop_standardised"] = (out_values["pop_standardised"].astype("float64").array
-                                   if std_col is not None else np.nan)
-    before = layer_metadata(communes)
-    base = before.source or "couche communale"
-    set_layer_metadata(out, before, inplace=True, population_vintage=vintage,
-                       source=f"{base.split(' ; population')[0]} ; population {vintage} : tableau {source}")
-    missing_codes = out.index[out["population"].isna()]
-    missing = pd.DataFrame({"code": missing_codes,
-                            "name": out.loc[missing_codes, "name"].to_numpy() if "name" in out else pd.NA})
-    unused_frame = pd.DataFrame(unused, columns=["row", "code", "reason"])
-    unused_frame["row"] = unused_frame["row"].astype("Int64")
-    report["row"] = report["row"].astype("Int64")
-    report = report.sort_values(["row", "new_code"], ignore_index=True)
-    return PopulationTable(out, vintage, int(cog), report,
-                           missing.reset_index(drop=True),
-                           unused_frame.sort_values("row", ignore_index=True))
-
-
-
-def _population_codes(given: pd.Series, rows: np.ndarray, problems: list[dict]) -> pd.Series:
-    """The commune codes of a population table cleaned; empty, malformed and repeated codes
-    added to ``problems``."""
-    from cpts_geo.domain.codes import normalize_codes
-
-    codes, _ = normalize_codes(given.reset_index(drop=True))
+    codes, _ = normalize_codes(frame[code_col].reset_index(drop=True))
     codes = codes.reset_index(drop=True)
+    problems: list[dict] = []
     empty = codes.isna().to_numpy()
     for r in rows[empty]:
         problems.append({"row": r, "problem": "code commune vide"})
@@ -269,45 +229,61 @@ def _population_codes(given: pd.Series, rows: np.ndarray, problems: list[dict]) 
         for c, where in groups.items():
             problems.append({"row": ", ".join(map(str, where)), "code": c,
                              "problem": "code présent plusieurs fois : une seule ligne par commune"})
-    return codes
+    figures = {"population": frame[pop_col]}
+    if std_col is not None:
+        figures["pop_standardised"] = frame[std_col]
+    values = {}
+    read_as_thousands = pd.DataFrame({"row": pd.Series(dtype="Int64"), "code": pd.Series(dtype=object),
+                                      "given": pd.Series(dtype=object), "population": pd.Series(dtype="Int64")})
+    for name, raw in figures.items():
+        raw = raw.reset_index(drop=True)
+        label = "population" if name == "population" else "population standardisée"
+        if name == "population":  # inhabitants: whole numbers, 1.234 is never 1,234 inhabitants
+            whole = parse_whole_numbers(raw)
+            parsed, unreadable = whole.values, whole.unreadable
+            for r, c, v in zip(rows[whole.fractional], codes[whole.fractional], raw[whole.fractional]):
+                problems.append({"row": r, "code": c, "problem": (
+                    f"population avec une partie décimale : « {v} » ; une population est un nombre "
+                    "entier d'habitants (des milliers s'écrivent 1234 ou 1 234)")})
+            if whole.thousands.any():
+                read_as_thousands = pd.DataFrame({
+                    "row": pd.array(rows[whole.thousands], dtype="Int64"),
+                    "code": codes[whole.thousands].to_numpy(dtype=object),
+                    "given": raw[whole.thousands].astype(str).str.strip().to_numpy(dtype=object),
+                    "population": pd.array(parsed[whole.thousands].round(), dtype="Int64")})
+        else:
+            parsed, unreadable = parse_numbers(raw)
+        num = pd.Series(parsed, dtype="float64")
+        blank = (num.isna() & ~unreadable).to_numpy()
+        for r, c in zip(rows[blank], codes[blank]):
+            problems.append({"row": r, "code": c, "problem": f"{label} vide"})
+        nonnum = unreadable
+        for r, c, v in zip(rows[nonnum], codes[nonnum], raw[nonnum]):
+            problems.append({"row": r, "code": c, "problem": f"{label} non numérique : {cell_text(v)}"})
+        neg = (num < 0).fillna(False).to_numpy()
+        for r, c, v in zip(rows[neg], codes[neg], raw[neg]):
+            problems.append({"row": r, "code": c, "problem": f"{label} négative : {cell_text(v)}"})
+        infinite = np.isinf(num.fillna(0).to_numpy())
+        for r, c in zip(rows[infinite], codes[infinite]):
+            problems.append({"row": r, "code": c, "problem": f"{label} infinie"})
+        values[name] = num
+    if problems:
+        raise ValidationError(f"Tableau de population {source} refusé", problems)
+    if len(read_as_thousands):
+        first = read_as_thousands.iloc[0]
+        warnings.warn(
+            f"Tableau de population {source} : {len(read_as_thousands)} population(s) écrite(s) avec "
+            f"un séparateur de milliers (« . » ou « , »), lue(s) en milliers comme toute la colonne, "
+            f"ex. ligne {first['row']} : « {first['given']} » = {number(first['population'])} habitants ; "
+            "liste dans le champ thousands du résultat", CptsGeoWarning, stacklevel=2)
 
-
-
-def _population_figures(raw: pd.Series, name: str, rows: np.ndarray, codes: pd.Series,
-                        problems: list[dict]) -> pd.Series:
-    """A column of figures (``population`` or ``pop_standardised``) as numbers; empty,
-    non-numeric, negative and infinite figures added to ``problems``."""
-    from cpts_geo.domain.numbers import parse_numbers
-
-    raw = raw.reset_index(drop=True)
-    parsed, unreadable = parse_numbers(raw)
-    num = pd.Series(parsed, dtype="float64")
-    label = "population" if name == "population" else "population standardisée"
-    blank = (num.isna() & ~unreadable).to_numpy()
-    for r, c in zip(rows[blank], codes[blank]):
-        problems.append({"row": r, "code": c, "problem": f"{label} vide"})
-    nonnum = unreadable
-    for r, c, v in zip(rows[nonnum], codes[nonnum], raw[nonnum]):
-        problems.append({"row": r, "code": c, "problem": f"{label} non numérique : {v!r}"})
-    neg = (num < 0).fillna(False).to_numpy()
-    for r, c, v in zip(rows[neg], codes[neg], raw[neg]):
-        problems.append({"row": r, "code": c, "problem": f"{label} négative : {v!r}"})
-    infinite = np.isinf(num.fillna(0).to_numpy())
-    for r, c in zip(rows[infinite], codes[infinite]):
-        problems.append({"row": r, "code": c, "problem": f"{label} infinie"})
-    return num
-
-
-
-def _rebased(data: pd.DataFrame, cog: int | None, integer: list[str], arm_parent: pd.Series, row_of: pd.Series,
-             source: str) -> tuple[pd.DataFrame, pd.DataFrame, list[str], int]:
-    """The figures re-based on today's communes (:func:`cpts_geo.domain.history.rebase_counts`),
-    the report of the codes changed, the codes unknown, and the COG of the table (the vintage
-    holding most of its codes when not given). Codes of two vintages naming one commune of
-    today are refused."""
-    from cpts_geo.domain.history import HISTORY_YEARS, cog_codes, rebase_counts
-
+    data = pd.DataFrame(values)
+    data.index = pd.Index(codes.astype(str).to_numpy(), name="code")
+    row_of = pd.Series(rows, index=data.index)
+    arm_layer = embedded_layer("arrondissements.parquet", 2016)
+    arm_parent = arm_layer["parent"]
     is_arm = data.index.isin(arm_parent.index)
+
     # object labels: pandas' Arrow strings test ``isin`` against a 35 000-code index value by value
     labels = data.index.astype(object)
     if cog is None:
@@ -315,6 +291,7 @@ def _rebased(data: pd.DataFrame, cog: int | None, integer: list[str], arm_parent
         counts = {y: int(plain.isin(cog_codes(y)).sum()) for y in HISTORY_YEARS}
         cog = max(counts, key=lambda y: (counts[y], y))
     of_year = labels.isin(cog_codes(cog)) | is_arm
+    integer = ["population"]  # a decimal part was refused above
     main = rebase_counts(data[of_year], cog=cog, integer=integer)
     other = rebase_counts(data[~of_year], cog=cog, integer=integer)
     clash = main.table.index.intersection(other.table.index)
@@ -334,17 +311,14 @@ def _rebased(data: pd.DataFrame, cog: int | None, integer: list[str], arm_parent
         raise ValidationError(f"Tableau de population {source} refusé", problems)
     rebased = pd.concat([main.table, other.table])
     rebased = rebased.groupby(level=0).sum(min_count=1) if rebased.index.has_duplicates else rebased
+
     report = pd.concat([main.report, other.report], ignore_index=True)
     report.insert(0, "row", report["code"].map(row_of).astype("Int64"))
-    return rebased, report, list(main.unknown) + list(other.unknown), cog
+    unused = [(row_of[c], c, "code inconnu : absent du COG de 2008 à 2025")
+              for c in list(main.unknown) + list(other.unknown)]
 
-
-
-def _on_layer_units(rebased: pd.DataFrame, layer_codes: pd.Index, arm_parent: pd.Series, row_of: pd.Series,
-                    report: pd.DataFrame, unused: list[tuple]) -> pd.DataFrame:
-    """The figures of each unit of the layer: the arrondissements of a city added up when the
-    layer has the city (each row added to ``report``), never a city's figure split; the
-    figures that cannot be placed added to ``unused``."""
+    # Paris, Lyon, Marseille: the layer's units decide; a city figure is never split.
+    layer_codes = communes.index
     out_values = rebased.reindex(layer_codes)
     for city, parts in pd.Series(arm_parent).groupby(arm_parent):
         given = [a for a in parts.index if a in rebased.index]
@@ -363,7 +337,36 @@ def _on_layer_units(rebased: pd.DataFrame, layer_codes: pd.Index, arm_parent: pd
         elif city in rebased.index and city not in layer_codes and any(a in layer_codes for a in parts.index):
             unused.append((row_of.get(city), city, "commune découpée en arrondissements dans la couche : "
                            "donnez la population de chaque arrondissement"))
-    return out_values
+    consumed = set(report.loc[report["reason"] == "arrondissement additionné à sa commune", "code"])
+    flagged = {u[1] for u in unused}
+    extra = rebased.index.difference(layer_codes)
+    extra = extra[~extra.isin(list(consumed | flagged))]
+    from_old = report[report["new_code"].isin(extra)]
+    itself = extra[extra.isin(row_of.index) & ~extra.isin(from_old["code"])]
+    outside = "commune absente de la couche (autre territoire)"
+    unused.extend((row_of[c], c, outside) for c in pd.unique(from_old["code"]))
+    unused.extend((row_of[c], c, outside) for c in itself)
+
+    out = communes.copy()
+    out["population"] = out_values["population"].round().astype("Int64").array
+    if "pop_standardised" in out.columns or std_col is not None:
+        out["pop_standardised"] = (out_values["pop_standardised"].astype("float64").array
+                                   if std_col is not None else np.nan)
+    before = layer_metadata(communes)
+    base = before.source or "couche communale"
+    set_layer_metadata(out, before, inplace=True, population_vintage=vintage,
+                       source=f"{base.split(' ; population')[0]} ; population {vintage} : tableau {source}")
+    missing_codes = out.index[out["population"].isna()]
+    missing = pd.DataFrame({"code": missing_codes,
+                            "name": out.loc[missing_codes, "name"].to_numpy() if "name" in out else pd.NA})
+    unused_frame = pd.DataFrame(unused, columns=["row", "code", "reason"])
+    unused_frame["row"] = unused_frame["row"].astype("Int64")
+    report["row"] = report["row"].astype("Int64")
+    report = report.sort_values(["row", "new_code"], ignore_index=True)
+    return PopulationTable(out, vintage, int(cog), report,
+                           missing.reset_index(drop=True),
+                           unused_frame.sort_values("row", ignore_index=True),
+                           read_as_thousands)
 
 
 def check_communes(

@@ -7,9 +7,12 @@ half-written file under the final name. A command writing several files wraps th
 :func:`output_set`: every file stays under its temporary name until all are complete (and the
 database written, when there is one), then all are renamed; on failure none is.
 
-:func:`neutralise_cells` applies the OWASP rule against CSV/Excel formula injection: a text cell
-that starts with ``=``, ``+``, ``-``, ``@``, a tab or a carriage return is prefixed with ``'``,
-so that Excel and LibreOffice show it as text instead of evaluating it.
+:func:`neutralise_cells` applies the OWASP rule against CSV formula injection: a text cell
+that starts with ``=``, ``+``, ``-``, ``@``, a tab or a carriage return (or with apostrophes
+before one of them) is prefixed with ``'``, so that Excel and LibreOffice show it as text
+instead of evaluating it. :func:`restore_cells` undoes exactly that prefix, so that a CSV we
+wrote reads back as the values we wrote (:func:`cpts_geo.io.read_table` calls it on every CSV).
+An XLSX cell needs no prefix: :func:`cpts_geo.io.tables.write_xlsx` writes typed text cells.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from __future__ import annotations
 import contextlib
 import contextvars
 import os
+import re
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -32,6 +36,8 @@ __all__ = [
     "neutralise_text",
     "output_set",
     "replace_when_done",
+    "restore_cells",
+    "restore_text",
     "whole_numbers",
     "write_csv",
 ]
@@ -108,6 +114,10 @@ def write_csv(table: pd.DataFrame, path: str | Path, *, index: bool | None = Non
 
 
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+#: A text our guard wrote: an apostrophe added before (apostrophes and) a formula start.
+_GUARDED = re.compile(r"^'+[=+\-@\t\r]")
 
 
 #: The temporary files of the open :func:`output_set`, with their final names (``None``: no set).
@@ -322,9 +332,77 @@ def neutralise_text(value: object) -> object:
     >>> neutralise_text('=HYPERLINK("http://x","y")'), neutralise_text("-2+3"), neutralise_text(-2)
     ('\\'=HYPERLINK("http://x","y")', "'-2+3", -2)
     """
-    if isinstance(value, str) and value.startswith(_FORMULA_START):
-        return "'" + value
+    if isinstance(value, str) and (value.startswith(_FORMULA_START) or _GUARDED.match(value)):
+        return "'" + value  # an apostrophe of the user's before « = » too: restore_text removes one
     return value
+
+
+
+def restore_text(value):
+    """``value`` as it was before :func:`neutralise_text`: the ``'`` it added removed.
+
+    Only that prefix is removed: an apostrophe followed by ``=``, ``+``, ``-``, ``@``, a tab or
+    a carriage return (after other apostrophes, which were the user's). Any other text is the
+    user's and is returned unchanged.
+
+    Parameters
+    ----------
+    value : object
+        A cell value read from a CSV file.
+
+    Returns
+    -------
+    object
+        ``value`` without its first character when our guard added it; otherwise ``value``.
+
+    Examples
+    --------
+    >>> restore_text("'=1+1"), restore_text("'x"), restore_text("''=1"), restore_text(3)
+    ('=1+1', "'x", "'=1", 3)
+    >>> restore_text(neutralise_text("'=E")) == "'=E"
+    True
+    """
+    if isinstance(value, str) and _GUARDED.match(value):
+        return value[1:]
+    return value
+
+
+
+def restore_cells(table: pd.DataFrame) -> pd.DataFrame:
+    """``table`` with the prefix of :func:`neutralise_cells` removed from its text cells and headers.
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        A table read from a CSV file (cells as text).
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``table`` itself when no cell nor header holds the prefix, else a copy where every text
+        cell and header went through :func:`restore_text`.
+
+    Examples
+    --------
+    >>> restore_cells(pd.DataFrame({"'=a": ["'=1+1", "'b"]})).to_dict("list")
+    {'=a': ['=1+1', "'b"]}
+    """
+    out = None
+    for pos in range(table.shape[1]):
+        col = table.iloc[:, pos]
+        if not (col.dtype == object or pd.api.types.is_string_dtype(col.dtype)):
+            continue
+        guarded = col.astype("string").str.match(_GUARDED.pattern).fillna(False).to_numpy(dtype=bool)
+        if guarded.any():
+            out = table.copy() if out is None else out
+            values = col.to_numpy(dtype=object).copy()
+            values[guarded] = [v[1:] for v in values[guarded]]
+            out.isetitem(pos, pd.Series(values, index=table.index, dtype=col.dtype))
+    headers = [restore_text(c) for c in table.columns]
+    if headers != list(table.columns):
+        out = table.copy() if out is None else out
+        out.columns = headers
+    return table if out is None else out
 
 
 

@@ -15,7 +15,7 @@ from cpts_geo.domain.french import fold, number
 from cpts_geo.domain.text import CONTROL_CHARACTERS, printable
 from cpts_geo.domain.vocabulary import CHANGE_HEADERS
 from cpts_geo.errors import ValidationError
-from cpts_geo.io.files import atomic_path, neutralise_cells, whole_numbers
+from cpts_geo.io.files import _FORMULA_START, atomic_path, whole_numbers
 from cpts_geo.io.formats import _disk_space, table_format
 
 if TYPE_CHECKING:
@@ -23,49 +23,119 @@ if TYPE_CHECKING:
 
 __all__ = [
     "EXCEL_CELL_LIMIT",
+    "matches_path",
     "write_comparison",
+    "write_matches",
     "write_table",
     "write_xlsx",
 ]
 
 
-def write_comparison(comparison: RegistryComparison, path: str | Path) -> Path:
-    """Write the changes with French headers: CSV for French Excel, or XLSX (two sheets:
-    changes and CPTS matching); written atomically, text cells made formula-safe.
+def _matches_table(comparison: RegistryComparison) -> pd.DataFrame:
+    """How the CPTS of the two registries were matched, with French headers."""
+    return comparison.matches.assign(jaccard=comparison.matches["jaccard"].round(3)).rename(columns={
+        "old_id": "Identifiant (ancien)", "new_id": "Identifiant (nouveau)", "old_name": "Nom (ancien)",
+        "new_name": "Nom (nouveau)", "jaccard": "Communes en commun (Jaccard)",
+        "matched_by": "Rapprochement"})
+
+
+
+def matches_path(path: str | Path) -> Path:
+    """Where the matching of the CPTS goes beside a CSV or a layer of changes:
+    ``<nom>_rapprochement.csv``.
+
+    Parameters
+    ----------
+    path : str or Path
+        The file of changes (``.csv``, ``.gpkg``…).
+
+    Returns
+    -------
+    Path
+        ``<nom>_rapprochement.csv`` in the same folder.
+
+    Examples
+    --------
+    >>> matches_path("sorties/changements.gpkg").name
+    'changements_rapprochement.csv'
+    """
+    path = Path(path)
+    return path.with_name(f"{path.stem}_rapprochement.csv")
+
+
+
+def write_matches(comparison: RegistryComparison, path: str | Path) -> Path:
+    """Write how the CPTS of the two registries were matched (CSV for French Excel), e.g.
+    beside a layer of changes (:func:`matches_path`): one row per CPTS of either file, its
+    identifier and name in each, the share of communes in common and how they were matched.
 
     Parameters
     ----------
     comparison : RegistryComparison
         The result of :func:`compare_registries`.
     path : str or Path
-        ``.csv``/``.txt`` (one table, French Excel conventions) or ``.xlsx``/``.xlsm``
-        (sheets « Changements » and « Rapprochement des CPTS »); anything else is refused.
+        The CSV to write (atomically; inside an :func:`cpts_geo.io.files.output_set`, with the set).
 
     Returns
     -------
     Path
         The file written.
     """
-    from cpts_geo.io.files import atomic_path, neutralise_cells, write_csv
+    from cpts_geo.io.files import write_csv
+
+    return write_csv(_matches_table(comparison), path, index=False)
+
+
+
+def write_comparison(comparison: RegistryComparison, path: str | Path) -> Path:
+    """Write the changes with French headers, and how the CPTS were matched: CSV for French Excel
+    (the changes at ``path``, the matching at :func:`matches_path`, both or neither), or XLSX
+    (two sheets: changes and CPTS matching, shares as numbers); text cells formula-safe.
+
+    Parameters
+    ----------
+    comparison : RegistryComparison
+        The result of :func:`compare_registries`.
+    path : str or Path
+        ``.csv``/``.txt`` (two tables, French Excel conventions) or ``.xlsx``/``.xlsm``
+        (sheets « Changements » and « Rapprochement des CPTS »); anything else is refused.
+
+    Returns
+    -------
+    Path
+        The file of changes written.
+    """
+    from cpts_geo.io.files import output_set, write_csv
 
     path = Path(path)
     table = comparison.changes.rename(columns=CHANGE_HEADERS)
     suffix = path.suffix.lower()
     if suffix in (".xlsx", ".xlsm"):
-        matches = comparison.matches.assign(jaccard=comparison.matches["jaccard"].round(3)).rename(columns={
-            "old_id": "Identifiant (ancien)", "new_id": "Identifiant (nouveau)", "old_name": "Nom (ancien)",
-            "new_name": "Nom (nouveau)", "jaccard": "Communes en commun (Jaccard)",
-            "matched_by": "Rapprochement"})
+        table = _shares_as_numbers(comparison.changes).rename(columns=CHANGE_HEADERS)
         path.parent.mkdir(parents=True, exist_ok=True)
-        with atomic_path(path) as tmp:
-            with pd.ExcelWriter(tmp, engine="openpyxl") as xl:
-                neutralise_cells(table).to_excel(xl, sheet_name="Changements", index=False)
-                neutralise_cells(matches).to_excel(xl, sheet_name="Rapprochement des CPTS", index=False)
-            _reproducible(tmp)
-        return path
+        return write_xlsx(path, {"Changements": table, "Rapprochement des CPTS": _matches_table(comparison)},
+                          index=False)
     if suffix not in (".csv", ".txt"):
         raise ValueError(f"{path.name} : format de sortie non pris en charge ; choisissez .csv ou .xlsx.")
-    return write_csv(table, path, index=False)
+    with output_set():
+        write_csv(table, path, index=False)
+        write_matches(comparison, matches_path(path))
+    return path
+
+
+
+def _shares_as_numbers(changes: pd.DataFrame) -> pd.DataFrame:
+    """The changes with the shares before and after (« part modifiée ») as numbers, for a
+    workbook (the table holds them as French text, beside stages and names)."""
+    from cpts_geo.domain.numbers import parse_number
+
+    out = changes.copy()
+    share = (out["change"] == "part modifiée").to_numpy()
+    for col in ("old_value", "new_value"):
+        values = out[col].astype(object).to_numpy().copy()
+        values[share] = [parse_number(v) if isinstance(v, str) else v for v in values[share]]
+        out[col] = pd.Series(values, index=out.index, dtype=object)
+    return out
 
 
 # --------------------------------------------------------------------------- tables
@@ -107,6 +177,16 @@ def _sheet_name(name: str, taken: set[str]) -> str:
         i += 1
     taken.add(clean.lower())
     return clean
+
+
+
+def _text_cell(cell) -> None:
+    """A text cell stays text: openpyxl makes a formula of a text starting with ``=``; the
+    quote prefix keeps any text starting like a formula as text when a user edits the cell."""
+    if isinstance(cell.value, str):
+        cell.data_type = "s"
+        if cell.value.startswith(_FORMULA_START):
+            cell.quotePrefix = True
 
 
 
@@ -169,6 +249,7 @@ def _write_sheet(ws: Worksheet, frame: pd.DataFrame, too_long: list[dict], hidde
     ws.append(headers)
     for cell in ws[1]:
         cell.font = Font(bold=True)
+        _text_cell(cell)
     formats = _column_formats(frame)
     widths = [len(h) for h in headers]
     for i, row in enumerate(frame.itertuples(index=False, name=None), start=2):
@@ -178,8 +259,6 @@ def _write_sheet(ws: Worksheet, frame: pd.DataFrame, too_long: list[dict], hidde
             if value is None:
                 cells.append(None)
                 continue
-            if formats[j] == "@" and not isinstance(value, str):
-                value = str(value)  # a text column: a number in it is typed as text
             if isinstance(value, str):
                 if len(value) > EXCEL_CELL_LIMIT:
                     too_long.append({"row": i, "problem": f"feuille « {ws.title} », colonne "
@@ -192,13 +271,19 @@ def _write_sheet(ws: Worksheet, frame: pd.DataFrame, too_long: list[dict], hidde
             cells.append(value)
             widths[j] = max(widths[j], len(str(value)) + (2 if formats[j] != "@" else 0))
         ws.append(cells)
+        for j, value in enumerate(cells, start=1):
+            if isinstance(value, str) and value.startswith(_FORMULA_START):
+                _text_cell(ws.cell(row=i, column=j))
     for j, fmt in enumerate(formats, start=1):
         if fmt:
             for (cell,) in ws.iter_rows(min_row=2, min_col=j, max_col=j):
-                if cell.value is not None:
-                    if fmt == "@":
-                        cell.data_type = "s"
-                    cell.number_format = fmt
+                if cell.value is None:
+                    continue
+                if fmt == "@":
+                    if not isinstance(cell.value, str):
+                        continue  # a number among texts (a share among stages): a number cell
+                    cell.data_type = "s"
+                cell.number_format = fmt
         ws.column_dimensions[get_column_letter(j)].width = min(max(widths[j - 1] + 2, 8), 60)
     ws.freeze_panes = "A2"
     ws.auto_filter.ref = ws.dimensions
@@ -211,8 +296,9 @@ def write_xlsx(path: str | Path, sheets: Mapping[str, pd.DataFrame] | pd.DataFra
 
     Codes and every text stay text cells (``01091`` keeps its zero), numbers are number cells
     with a French-ready format (thousands grouped, the decimals of the data), the header row is
-    frozen and bold, columns are as wide as their content. Text cells that start like a
-    formula are neutralised. ``index=None`` writes the index unless it is a plain range. A text
+    frozen and bold, columns are as wide as their content. A text that starts like a formula
+    (``=1+1``) is a typed text cell (never a formula, no apostrophe added), quote-prefixed so that
+    Excel keeps it text when it is edited. ``index=None`` writes the index unless it is a plain range. A text
     longer than an Excel cell holds (:data:`EXCEL_CELL_LIMIT` characters), or holding a control
     character, is refused rather than cut. The same tables give the same bytes (fixed document and zip dates).
 
@@ -259,7 +345,7 @@ def write_xlsx(path: str | Path, sheets: Mapping[str, pd.DataFrame] | pd.DataFra
         ws = wb.create_sheet(_sheet_name(name, taken))
         keep_index = not isinstance(table.index, pd.RangeIndex) if index is None else index
         frame = table.reset_index() if keep_index else table.reset_index(drop=True)
-        _write_sheet(ws, neutralise_cells(whole_numbers(pd.DataFrame(frame))), too_long, hidden)
+        _write_sheet(ws, whole_numbers(pd.DataFrame(frame)), too_long, hidden)  # typed text cells: no apostrophe added
     if too_long:
         raise ValidationError(
             f"{Path(path).name} : une cellule Excel contient au plus {number(EXCEL_CELL_LIMIT)} caractères, "

@@ -471,13 +471,28 @@ _METADATA = {".png": {"Software": None}, ".svg": {"Date": None}, ".pdf": {"Creat
 
 
 
-def check_dpi(dpi) -> int:
-    """``dpi`` as a positive integer, or a French error (call it before writing anything).
+#: The highest resolution of a print map, in dots per inch (600 is already print quality).
+MAX_DPI = 1200
+
+#: The most pixels a print map may have (about 400 MB of memory to draw it).
+MAX_PIXELS = 100_000_000
+
+
+
+def check_dpi(dpi, *, size: tuple[float, float] = (8.27, 8.27)) -> int:
+    """``dpi`` as a whole number of dots per inch that a print map can be drawn at, or a French
+    error (call it before writing anything).
+
+    The resolution is at most :data:`MAX_DPI`, and the image at most :data:`MAX_PIXELS` pixels
+    (matplotlib cannot draw 65 536 pixels or more on a side; 7 000 ppp on an A4 width would
+    need tens of gigabytes).
 
     Parameters
     ----------
     dpi : int, float or str
         The resolution asked for, in dots per inch.
+    size : tuple of float, default (8.27, 8.27)
+        Width and height of the figure in inches (a print map: an A4 width, square).
 
     Returns
     -------
@@ -487,7 +502,8 @@ def check_dpi(dpi) -> int:
     Raises
     ------
     ValueError
-        Not a positive whole number (French message).
+        Not a positive whole number, above :data:`MAX_DPI`, or an image of more than
+        :data:`MAX_PIXELS` pixels (French message).
 
     Examples
     --------
@@ -495,12 +511,27 @@ def check_dpi(dpi) -> int:
     Traceback (most recent call last):
     ...
     ValueError: Résolution invalide : 0 ppp. Donnez un nombre entier de points par pouce positif (par exemple 200).
+    >>> check_dpi(100_000)
+    Traceback (most recent call last):
+    ...
+    ValueError: Résolution trop élevée : 100 000 ppp ; au plus 1 200 ppp (600 ppp suffisent pour une impression de qualité).
     """
+    from cpts_geo.domain.french import number
+
     try:
         value = int(dpi)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         value = 0
     if value <= 0 or (isinstance(dpi, float) and not float(dpi).is_integer()):
         raise ValueError(f"Résolution invalide : {dpi} ppp. Donnez un nombre entier de points par pouce "
                          "positif (par exemple 200).")
+    if value > MAX_DPI:
+        raise ValueError(f"Résolution trop élevée : {number(value)} ppp ; au plus {number(MAX_DPI)} ppp "
+                         "(600 ppp suffisent pour une impression de qualité).")
+    width, height = (round(float(side) * value) for side in size)
+    if width * height > MAX_PIXELS:
+        most = int((MAX_PIXELS / (float(size[0]) * float(size[1]))) ** 0.5)
+        raise ValueError(f"Image trop grande : {number(width)} × {number(height)} pixels à {number(value)} ppp "
+                         f"({number(width * height / 1e6)} millions de pixels, au plus "
+                         f"{number(MAX_PIXELS / 1e6)}) ; donnez au plus {number(most)} ppp.")
     return value

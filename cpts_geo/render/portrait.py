@@ -359,9 +359,17 @@ def _resolve(cpts_id, ctx: PortraitContext) -> str:
         return _DRAFT_ID
     if cpts_id in cpts.index:
         return cpts_id
-    by_name = {fold(n): i for i, n in cpts["name"].astype(str).items()}
-    if cpts_id is not None and fold(cpts_id) in by_name:
-        return by_name[fold(cpts_id)]
+    by_name: dict[str, list] = {}
+    for i, n in cpts["name"].items():
+        if isinstance(n, str) and n.strip():
+            by_name.setdefault(fold(n), []).append(i)
+    same = by_name.get(fold(cpts_id), []) if cpts_id is not None else []
+    if len(same) > 1:  # never one of them picked silently
+        listed = ", ".join(f"{i} ({cpts.at[i, 'name']})" for i in same)
+        raise ValueError(f"« {cpts_id} » est le nom de {len(same)} CPTS du registre : {listed} ; "
+                         "désignez-la par son identifiant.")
+    if same:
+        return same[0]
     raise ValueError(f"CPTS « {cpts_id} » absente du registre ; {_suggest(str(cpts_id), cpts)}.")
 
 

@@ -26,7 +26,7 @@ from cpts_geo.indicators.flows.codes import (
     factorize_codes,
     first_rows,
 )
-from cpts_geo.indicators.flows.table import CODE_REPORT, END_LABELS, FlowsRead, _table
+from cpts_geo.indicators.flows.table import CODE_REPORT, END_LABELS, FlowsRead, _key_text, _table
 
 _REPORT = ["end", "row", "n_rows", "code", "new_code", "name", "new_name", "reason", "volume"]
 
@@ -300,12 +300,17 @@ def _remap_unique(uniq: np.ndarray, current: frozenset[str], *, communes: pd.Dat
 
 def _mixed_keys(flows: pd.DataFrame) -> str:
     """``"3 professions (a, b, c)"`` etc. for the profession and year columns holding several
-    values; empty when none does."""
+    values; empty when none does. Values are told apart as :func:`select_flows` tells them
+    (« Médecin » and « medecin », 2023 and 2023.0 are one value: what it keeps is never
+    called mixed)."""
     parts = []
     for col, label in (("profession", "professions"), ("year", "années")):
         if col in flows.columns:
-            values = sorted(flows[col].dropna().astype(str).str.strip().unique())
-            if len(values) > 1:
+            given = flows[col].dropna()
+            keys = _key_text(given)
+            if keys.nunique() > 1:  # one spelling per value, as written first
+                first = given.astype(str).str.strip().groupby(keys.to_numpy()).first()
+                values = sorted(first.tolist())
                 parts.append(f"{len(values)} {label} ({', '.join(values[:10])}"
                              f"{' …' if len(values) > 10 else ''})")
     return " et ".join(parts)

@@ -596,12 +596,19 @@
     function changed() { save(); indexDrafts(); styleAll(); render(); }
 
     // --- CSV export and import (registry format) -----------------------------------------------
-    function guard(v) {
+    function afterQuotes(s) {  // the first character after leading apostrophes ("" when none)
+      var i = 0;
+      while (i < s.length && s.charAt(i) === "'") { i++; }
+      return s.charAt(i);
+    }
+    function guard(v) {  // as cpts_geo.io.files.neutralise_text: « '=A » (the user's) too
       var s = String(v === null || v === undefined ? "" : v);
-      return s && data.formulaStart.indexOf(s.charAt(0)) >= 0 ? "'" + s : s;
+      var c = afterQuotes(s);
+      return c && data.formulaStart.indexOf(c) >= 0 ? "'" + s : s;
     }
     function unguard(s) {  // our own guard taken off: « '=A » exported from « =A »
-      return s.length > 1 && s.charAt(0) === "'" && data.formulaStart.indexOf(s.charAt(1)) >= 0 ? s.slice(1) : s;
+      var c = afterQuotes(s);
+      return s.charAt(0) === "'" && c && data.formulaStart.indexOf(c) >= 0 ? s.slice(1) : s;
     }
     function cell(v) {
       var s = guard(v);
