@@ -224,7 +224,7 @@ def test_xlsx_cells(tmp_path):
 
 def test_xlsx_object_columns_with_numbers(tmp_path):
     """A tier column with a gap (object dtype: 2, <NA>) crashed the writer with a traceback; a
-    text column holding a number is written as text."""
+    number among texts stays a number (issue 26: comparer wrote shares among stages as text)."""
     from openpyxl import load_workbook
 
     table = pd.DataFrame({"Taille": pd.Series([2, pd.NA], dtype=object),
@@ -232,7 +232,7 @@ def test_xlsx_object_columns_with_numbers(tmp_path):
     ws = load_workbook(write_xlsx(tmp_path / "t.xlsx", table))["tableau"]
     assert (ws["A2"].value, ws["A2"].data_type, ws["A2"].number_format) == (2, "n", "#,##0")
     assert ws["A3"].value is None
-    assert (ws["B2"].value, ws["B2"].data_type, ws["B3"].value) == ("1", "s", "a")
+    assert (ws["B2"].value, ws["B2"].data_type, ws["B3"].value) == (1, "n", "a")
 
 
 def test_csv_integers_without_decimal_and_leading_zeros_kept(tmp_path):

@@ -34,7 +34,7 @@ never neither; covered plus uncovered population is the total.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeAlias
 
 import geopandas as gpd
 import numpy as np
@@ -50,6 +50,12 @@ from cpts_geo.domain.metadata import layer_metadata, set_layer_metadata
 from cpts_geo.domain.registry import CheckedRegistry, validate_registry
 from cpts_geo.domain.units import unit_layer
 from cpts_geo.domain.vocabulary import TERRITORY_HEADERS
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+
+    from cpts_geo.domain.history import Passage
+    from cpts_geo.domain.registry import RegistryRead
 
 __all__ = [
     "EXAMPLE_NOTE",
@@ -69,18 +75,22 @@ EXAMPLE_NOTE = (
     "les périmètres réels des CPTS."
 )
 
+#: A registry as the functions of this module take it: a table, a read or a validated one.
+Registry: TypeAlias = "pd.DataFrame | RegistryRead | CheckedRegistry"
 
 
 
 
-def _checked(registry, communes, passage, check_names) -> CheckedRegistry:
+
+def _checked(registry: Registry, communes: pd.DataFrame | None, passage: Passage,
+             check_names: bool) -> CheckedRegistry:
     if isinstance(registry, CheckedRegistry):
         return registry
     return validate_registry(registry, communes, passage=passage, check_names=check_names)
 
 
 
-def membership(registry, communes: pd.DataFrame | None = None, *, passage=None,
+def membership(registry: Registry, communes: pd.DataFrame | None = None, *, passage: Passage = None,
                check_names: bool = True) -> pd.DataFrame:
     """The validated membership table: ``code``, ``cpts_id``, ``share`` (one row per pair).
 
@@ -136,7 +146,8 @@ def _dissolve(geoms: np.ndarray, groups: np.ndarray, n: int, clean: bool) -> np.
 
 
 
-def _embedded_union(codes, geoms: np.ndarray, crs, group: np.ndarray, n: int):
+def _embedded_union(codes: pd.Series | pa.Array, geoms: np.ndarray, crs: pyproj.CRS | None, group: np.ndarray,
+                    n: int) -> tuple[np.ndarray, np.ndarray] | None:
     """The union by ``group`` of members that are embedded communes, from their shared borders.
 
     Returns ``(geometries, done)`` (see :func:`cpts_geo.domain._topology.dissolve`: a territory with
@@ -157,7 +168,7 @@ def _embedded_union(codes, geoms: np.ndarray, crs, group: np.ndarray, n: int):
 
 
 
-def _has_small_holes(geoms, sliver_area: float) -> np.ndarray:
+def _has_small_holes(geoms: np.ndarray, sliver_area: float) -> np.ndarray:
     """Whether each geometry has a hole smaller than ``sliver_area`` (every ring at once)."""
     out = np.zeros(len(geoms), dtype=bool)
     parts, owner = shapely.get_parts(np.asarray(geoms, dtype=object), return_index=True)
@@ -173,7 +184,7 @@ def _has_small_holes(geoms, sliver_area: float) -> np.ndarray:
 
 
 
-def _fill_slivers(geoms, all_units, sliver_area: float):
+def _fill_slivers(geoms: np.ndarray, all_units: np.ndarray, sliver_area: float) -> np.ndarray:
     """Fill holes smaller than ``sliver_area`` (m², metric geometries) that hold no commune."""
     tree = shapely.STRtree(all_units)
     out = []
@@ -199,10 +210,10 @@ def _fill_slivers(geoms, all_units, sliver_area: float):
 
 
 def build_territories(
-    registry,
+    registry: Registry,
     communes: gpd.GeoDataFrame | None = None,
     *,
-    passage=None,
+    passage: Passage = None,
     check_names: bool = True,
     sliver_area: float = 10_000.0,
     parts: bool = True,
@@ -281,50 +292,9 @@ def build_territories(
     no_pop = np.isnan(pop)
     missing = pd.Series(member["code"].to_numpy()[no_pop]).groupby(gid[no_pop]).agg(", ".join) \
         if no_pop.any() else pd.Series(dtype=object)
-
-    # the distinct values per territory, as integers (no text group-by on 35 000 rows)
-    def distinct(codes: np.ndarray, size: int):
-        pair = np.sort(gid.astype(np.int64) * (size + 1) + codes)
-        pair = pair[np.r_[True, pair[1:] != pair[:-1]]]
-        return pair // (size + 1), pair % (size + 1)
-
-    # communes counted once per territory, a city given by arrondissement once (the rows of
-    # the layer number the communes when no arrondissement is given)
-    arm_parent = arrondissement_parent()
-    if (pos >= 0).all() and not is_in(member_codes, arm_parent.index).any():
-        owner, _ = distinct(pos, len(units))
-    else:
-        code_int, code_uniq = pd.factorize(member["code"])
-        city_uniq = pd.Series(code_uniq, dtype=object)
-        arm = arm_parent.index.get_indexer(city_uniq) >= 0
-        if arm.any():
-            city_uniq[arm] = arm_parent.reindex(city_uniq[arm]).to_numpy(dtype=object)
-            city_of, city_names = pd.factorize(city_uniq)
-            code_int, code_uniq = city_of[code_int], city_names
-        owner, _ = distinct(code_int, len(code_uniq))
-    n_communes = pd.Series(np.bincount(owner, minlength=len(ids)))
-
-    def column_codes(column: str):
-        if column not in units:
-            return np.zeros(len(pos), dtype=np.int64), np.array([""], dtype=object)
-        codes, uniq = pd.factorize(units[column], sort=True, use_na_sentinel=False)
-        return codes[pos], np.asarray(uniq, dtype=object).astype(str)
-
-    dep_codes, dep_names = column_codes("department")
-    reg_codes, reg_names = column_codes("region")
-    deps = dep_names[dep_codes]
-
-    def joined(codes, names):
-        owner, code = distinct(codes, len(names))  # sorted by territory, then by value
-        text = names[code]
-        out = np.full(len(ids), "", dtype=object)
-        count = np.bincount(owner, minlength=len(ids))
-        first = np.searchsorted(owner, np.arange(len(ids)))
-        one = count[owner] == 1
-        out[owner[one]] = text[one]  # one value: no join (most territories)
-        for g in np.flatnonzero(count > 1):
-            out[g] = ", ".join(text[first[g]:first[g] + count[g]])
-        return pd.Series(out)
+    n_communes = _commune_counts(member, member_codes, pos, len(units), gid, len(ids))
+    dep_codes, dep_names = _column_codes(units, "department", pos)
+    reg_codes, reg_names = _column_codes(units, "region", pos)
 
     meta = layer_metadata(communes)
     figures = {
@@ -334,43 +304,137 @@ def build_territories(
         "tier": tier_of(pd.Series(population)).to_numpy(),
         "population": np.round(population).astype("int64"),
         "n_communes": n_communes.to_numpy().astype("int64"),
-        "departments": joined(dep_codes, dep_names).to_numpy(),
-        "regions": joined(reg_codes, reg_names).to_numpy(),
+        "departments": _joined(gid, dep_codes, dep_names, len(ids)).to_numpy(),
+        "regions": _joined(gid, reg_codes, reg_names, len(ids)).to_numpy(),
     }
     unknown = (np.round(population) == 0) & (np.bincount(gid[no_pop], minlength=len(ids)) > 0)
     missing_text = missing.reindex(range(len(ids)), fill_value="").to_numpy()
 
-    def finish(out: pd.DataFrame) -> pd.DataFrame:
-        out["stage"] = out["stage"].astype(cpts["stage"].dtype)
-        out["published_stage"] = out["published_stage"].astype(_published(cpts).dtype)
-        out["tier"] = out["tier"].astype("Int64")
-        if unknown.any():  # no population known at all: no tier
-            out.loc[unknown, "tier"] = pd.NA
-        return out
-
     if not geometry:
-        out = finish(pd.DataFrame({**figures, "missing_population": missing_text},
-                                  index=pd.Index(ids, name="cpts_id")))
+        out = _finish(pd.DataFrame({**figures, "missing_population": missing_text},
+                                   index=pd.Index(ids, name="cpts_id")), cpts, unknown)
         return set_layer_metadata(out, inplace=True, population_vintage=meta.population_vintage,
                                   cog_vintage=meta.cog_vintage, source=meta.source)
-    every = units.geometry.to_numpy()  # (each access to .geometry builds a GeoSeries)
-    geoms = every[pos]
-    clean = meta.clean_coverage
     crs = units.crs
-    # Metric work, one projection per metric CRS (mainland and each overseas department)
-    first_row = np.full(len(ids), -1)
-    first_row[gid[::-1]] = np.arange(len(gid))[::-1]  # the first row of each territory
-    terr_dep = pd.Series(np.where(first_row >= 0, deps[first_row], None), dtype=object)
+    area, dissolved = _dissolve_territories(units, member_codes, pos, gid, len(ids), dep_names[dep_codes],
+                                            clean=meta.clean_coverage, sliver_area=sliver_area)
+    n_parts = shapely.get_num_geometries(dissolved.astype(object))
+    out = _finish(gpd.GeoDataFrame(
+        {
+            **figures,
+            "area_km2": area,
+            "single_part": n_parts == 1,
+            "n_parts": n_parts.astype("int64"),
+            "parts": "",
+            "missing_population": missing_text,
+        },
+        geometry=gpd.GeoSeries(dissolved, crs=crs).to_numpy(),
+        crs=crs,
+        index=pd.Index(ids, name="cpts_id"),
+    ), cpts, unknown)
+    if parts and (~out["single_part"]).any():
+        text = _parts_text(territory_parts(out[~out["single_part"]], units, checked))
+        out.loc[text.index, "parts"] = text
+    # metadata of the table: the communes' population vintage and source
+    return set_layer_metadata(out, inplace=True, population_vintage=meta.population_vintage,
+                              cog_vintage=meta.cog_vintage, source=meta.source)
+
+
+
+def _distinct(gid: np.ndarray, codes: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray]:
+    """The distinct values per territory, as integers (no text group-by on 35 000 rows):
+    ``(territory, value)`` pairs sorted by territory, then by value."""
+    pair = np.sort(gid.astype(np.int64) * (size + 1) + codes)
+    pair = pair[np.r_[True, pair[1:] != pair[:-1]]]
+    return pair // (size + 1), pair % (size + 1)
+
+
+
+def _commune_counts(member: pd.DataFrame, member_codes: pd.Series | pa.Array, pos: np.ndarray, n_units: int,
+                    gid: np.ndarray, n: int) -> pd.Series:
+    """The number of communes of each territory: a commune counted once per territory, a city
+    given by arrondissement once (the rows of the layer number the communes when no
+    arrondissement is given)."""
+    arm_parent = arrondissement_parent()
+    if (pos >= 0).all() and not is_in(member_codes, arm_parent.index).any():
+        owner, _ = _distinct(gid, pos, n_units)
+    else:
+        code_int, code_uniq = pd.factorize(member["code"])
+        city_uniq = pd.Series(code_uniq, dtype=object)
+        arm = arm_parent.index.get_indexer(city_uniq) >= 0
+        if arm.any():
+            city_uniq[arm] = arm_parent.reindex(city_uniq[arm]).to_numpy(dtype=object)
+            city_of, city_names = pd.factorize(city_uniq)
+            code_int, code_uniq = city_of[code_int], city_names
+        owner, _ = _distinct(gid, code_int, len(code_uniq))
+    return pd.Series(np.bincount(owner, minlength=n))
+
+
+
+def _column_codes(units: pd.DataFrame, column: str, pos: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The value of ``column`` for each member row, as ``(integer codes, their texts)``."""
+    if column not in units:
+        return np.zeros(len(pos), dtype=np.int64), np.array([""], dtype=object)
+    codes, uniq = pd.factorize(units[column], sort=True, use_na_sentinel=False)
+    return codes[pos], np.asarray(uniq, dtype=object).astype(str)
+
+
+
+def _joined(gid: np.ndarray, codes: np.ndarray, names: np.ndarray, n: int) -> pd.Series:
+    """The distinct values of each territory, sorted and joined by ``", "``."""
+    owner, code = _distinct(gid, codes, len(names))  # sorted by territory, then by value
+    text = names[code]
+    out = np.full(n, "", dtype=object)
+    count = np.bincount(owner, minlength=n)
+    first = np.searchsorted(owner, np.arange(n))
+    one = count[owner] == 1
+    out[owner[one]] = text[one]  # one value: no join (most territories)
+    for g in np.flatnonzero(count > 1):
+        out[g] = ", ".join(text[first[g]:first[g] + count[g]])
+    return pd.Series(out)
+
+
+
+def _finish(out: pd.DataFrame, cpts: pd.DataFrame, unknown: np.ndarray) -> pd.DataFrame:
+    """The dtypes of the territory table; no tier where no population is known at all."""
+    out["stage"] = out["stage"].astype(cpts["stage"].dtype)
+    out["published_stage"] = out["published_stage"].astype(_published(cpts).dtype)
+    out["tier"] = out["tier"].astype("Int64")
+    if unknown.any():  # no population known at all: no tier
+        out.loc[unknown, "tier"] = pd.NA
+    return out
+
+
+
+def _territory_crs(gid: np.ndarray, deps: np.ndarray, n: int) -> pd.Series:
+    """The metric CRS of each territory: that of the department of its first row."""
     from cpts_geo.domain.crs import metric_crs_of
 
+    first_row = np.full(n, -1)
+    first_row[gid[::-1]] = np.arange(len(gid))[::-1]  # the first row of each territory
+    terr_dep = pd.Series(np.where(first_row >= 0, deps[first_row], None), dtype=object)
     dep_crs = {d: metric_crs_of(d) for d in set(terr_dep) if isinstance(d, str)}
-    terr_crs = pd.Series([dep_crs.get(d, "EPSG:2154") if isinstance(d, str) else "EPSG:2154"
-                          for d in terr_dep], dtype=object)
-    area = np.zeros(len(ids))
-    dissolved = np.empty(len(ids), dtype=object)
+    return pd.Series([dep_crs.get(d, "EPSG:2154") if isinstance(d, str) else "EPSG:2154"
+                      for d in terr_dep], dtype=object)
+
+
+
+def _dissolve_territories(units: gpd.GeoDataFrame, member_codes: pd.Series | pa.Array, pos: np.ndarray,
+                          gid: np.ndarray, n: int, deps: np.ndarray, *, clean: bool,
+                          sliver_area: float) -> tuple[np.ndarray, np.ndarray]:
+    """The area (km², metric CRS) and the geometry (the layer's CRS) of each territory.
+
+    Metric work, one projection per metric CRS (mainland and each overseas department).
+    """
+    every = units.geometry.to_numpy()  # (each access to .geometry builds a GeoSeries)
+    geoms = every[pos]
+    crs = units.crs
+    terr_crs = _territory_crs(gid, deps, n)
+    area = np.zeros(n)
+    dissolved = np.empty(n, dtype=object)
     require_crs(units)
     # the embedded communes are dissolved from their precomputed shared borders
-    fast = _embedded_union(member_codes, geoms, units.crs, gid, len(ids)) if clean else None
+    fast = _embedded_union(member_codes, geoms, units.crs, gid, n) if clean else None
     for mcrs, sel in terr_crs.groupby(terr_crs).groups.items():
         sel = np.asarray(sel)
         rows = np.isin(gid, sel)
@@ -386,52 +450,45 @@ def build_territories(
                 relabel[left] = np.arange(len(left))
                 keep = relabel[local] >= 0
                 union[left] = _dissolve(geoms[rows][keep], relabel[local[keep]], len(left), clean)
-        same = pyproj.CRS(crs) == pyproj.CRS(mcrs)
         metric = _project(union, crs, mcrs)
         small = _has_small_holes(metric, sliver_area)
         if small.any():
-            # communes near those territories (by their boxes first: no tree of every commune)
-            box = shapely.bounds(every)
-            lo, hi = shapely.bounds(union[small]).min(axis=0)[:2], shapely.bounds(union[small]).max(axis=0)[2:]
-            close = np.flatnonzero((box[:, 2] >= lo[0]) & (box[:, 0] <= hi[0])
-                                   & (box[:, 3] >= lo[1]) & (box[:, 1] <= hi[1]))
-            near = close[shapely.STRtree(every[close]).query(union[small], predicate="intersects")[1]]
-            unit_metric = _project(every[np.unique(near)], crs, mcrs)
-            metric[small] = _fill_slivers(metric[small], unit_metric, sliver_area)
-            union[small] = metric[small] if same else \
-                gpd.GeoSeries(metric[small], crs=mcrs).to_crs(crs).to_numpy()
+            _fill_small_holes(union, metric, small, every, crs, mcrs, sliver_area)
         area[sel] = shapely.area(metric) / 1e6
         dissolved[sel] = union
+    return area, dissolved
 
-    n_parts = shapely.get_num_geometries(dissolved.astype(object))
-    out = finish(gpd.GeoDataFrame(
-        {
-            **figures,
-            "area_km2": area,
-            "single_part": n_parts == 1,
-            "n_parts": n_parts.astype("int64"),
-            "parts": "",
-            "missing_population": missing_text,
-        },
-        geometry=gpd.GeoSeries(dissolved, crs=crs).to_numpy(),
-        crs=crs,
-        index=pd.Index(ids, name="cpts_id"),
-    ))
-    if parts and (~out["single_part"]).any():
-        desc = territory_parts(out[~out["single_part"]], units, checked)
-        text = desc.groupby("cpts_id", sort=False).apply(
-            lambda d: " ; ".join(f"partie {r.part} : {r.largest}"
-                                 + (f" et {r.n_communes - 1} autre(s)" if r.n_communes > 1 else "")
-                                 for r in d.itertuples()), include_groups=False)
-        out.loc[text.index, "parts"] = text
-    # metadata of the table: the communes' population vintage and source
-    return set_layer_metadata(out, inplace=True, population_vintage=meta.population_vintage,
-                              cog_vintage=meta.cog_vintage, source=meta.source)
+
+
+def _fill_small_holes(union: np.ndarray, metric: np.ndarray, small: np.ndarray, every: np.ndarray,
+                      crs: pyproj.CRS, mcrs: str, sliver_area: float) -> None:
+    """Fill the slivers of the territories ``small`` in place, in ``metric`` (their metric
+    geometries) and in ``union`` (the same in the layer's CRS)."""
+    same = pyproj.CRS(crs) == pyproj.CRS(mcrs)
+    # communes near those territories (by their boxes first: no tree of every commune)
+    box = shapely.bounds(every)
+    lo, hi = shapely.bounds(union[small]).min(axis=0)[:2], shapely.bounds(union[small]).max(axis=0)[2:]
+    close = np.flatnonzero((box[:, 2] >= lo[0]) & (box[:, 0] <= hi[0])
+                           & (box[:, 3] >= lo[1]) & (box[:, 1] <= hi[1]))
+    near = close[shapely.STRtree(every[close]).query(union[small], predicate="intersects")[1]]
+    unit_metric = _project(every[np.unique(near)], crs, mcrs)
+    metric[small] = _fill_slivers(metric[small], unit_metric, sliver_area)
+    union[small] = metric[small] if same else \
+        gpd.GeoSeries(metric[small], crs=mcrs).to_crs(crs).to_numpy()
+
+
+
+def _parts_text(desc: pd.DataFrame) -> pd.Series:
+    """The ``parts`` text of each territory in several pieces (:func:`territory_parts`)."""
+    return desc.groupby("cpts_id", sort=False).apply(
+        lambda d: " ; ".join(f"partie {r.part} : {r.largest}"
+                             + (f" et {r.n_communes - 1} autre(s)" if r.n_communes > 1 else "")
+                             for r in d.itertuples()), include_groups=False)
 
 
 
 def territory_parts(territories: gpd.GeoDataFrame, communes: gpd.GeoDataFrame,
-                    registry) -> pd.DataFrame:
+                    registry: CheckedRegistry | pd.DataFrame) -> pd.DataFrame:
     """The separate parts of territories: one row per (CPTS, part).
 
     Columns ``cpts_id``, ``part`` (1 = the most populated), ``n_communes``, ``largest``
@@ -507,7 +564,7 @@ def _published(cpts: pd.DataFrame) -> pd.Series:
 
 
 
-def communes_with_cpts(registry, communes: gpd.GeoDataFrame, *, passage=None,
+def communes_with_cpts(registry: Registry, communes: gpd.GeoDataFrame, *, passage: Passage = None,
                        check_names: bool = True) -> gpd.GeoDataFrame:
     """The commune layer with the CPTS of each commune (``<NA>`` for uncovered communes).
 
@@ -579,7 +636,7 @@ def communes_with_cpts(registry, communes: gpd.GeoDataFrame, *, passage=None,
 
 
 
-def coverage(registry, communes: gpd.GeoDataFrame, *, passage=None,
+def coverage(registry: Registry, communes: gpd.GeoDataFrame, *, passage: Passage = None,
              check_names: bool = True, layer: gpd.GeoDataFrame | None = None) -> pd.DataFrame:
     """Coverage of the communes by CPTS, by project stage.
 

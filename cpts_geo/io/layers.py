@@ -29,7 +29,7 @@ import sqlite3
 import warnings
 from collections.abc import Iterator, Mapping
 from pathlib import Path
-from typing import NamedTuple
+from typing import Any, NamedTuple
 from xml.sax.saxutils import escape, quoteattr
 
 import geopandas as gpd
@@ -200,7 +200,7 @@ def layer_tables(
     communes: gpd.GeoDataFrame | None = None,
     *,
     changes: gpd.GeoDataFrame | None = None,
-    crs=None,
+    crs: str | int | pyproj.CRS | None = None,
     geographic: bool = False,
 ) -> tuple[dict[str, gpd.GeoDataFrame], str]:
     """The layers to write, with French field names, each in its CRS; and the CRS sentence.
@@ -244,24 +244,9 @@ def layer_tables(
     >>> note
     'Couches en RGF93 v1 / Lambert-93 (EPSG:2154).'
     """
-    from cpts_geo.domain.codes import department_of
-    from cpts_geo.domain.crs import reproject
-
     terr = _frenched(territories, "cpts_id") if territories is not None else None
-    com = blank = None
-    if communes is not None:
-        com = _frenched(communes, "code")
-        covered = com["couverte"].astype(bool) if "couverte" in com else pd.Series(False, index=com.index)
-        drop = [c for c in ("id_cpts", "nom_cpts", "etape", "rang_etape", "etape_pub", "part_cpts", "cpts_liste",
-                            "n_cpts",
-                            "couverte") if c in com]
-        blank = com[~covered].drop(columns=drop)
-    chg = None
-    if changes is not None:
-        chg = changes.reset_index(drop=True).rename(columns=CHANGE_FIELDS)
-        for col in chg.columns:
-            if col != chg.geometry.name:
-                chg[col] = chg[col].astype("string")
+    com, blank = _commune_layers(communes)
+    chg = _changes_layer(changes)
     if geographic or crs is not None:
         target = pyproj.CRS("EPSG:4326") if geographic else pyproj.CRS(crs)
         layers = {"cpts": terr, "communes": com, "zones_blanches": blank, "changements": chg}
@@ -271,11 +256,45 @@ def layer_tables(
         return reprojected, f"Couches en {_crs_label(target)}" + (
             " (GeoJSON : coordonnées géographiques, comme l'exige la norme)." if geographic else
             " (choisi par l'utilisateur).")
+    return _by_metric_crs(_metric_groups(terr, com, blank, chg))
+
+
+
+def _commune_layers(communes: gpd.GeoDataFrame | None) -> tuple[gpd.GeoDataFrame | None, gpd.GeoDataFrame | None]:
+    """The ``communes`` layer with French field names and the ``zones_blanches`` layer (the
+    communes in no CPTS, without the CPTS fields)."""
+    if communes is None:
+        return None, None
+    com = _frenched(communes, "code")
+    covered = com["couverte"].astype(bool) if "couverte" in com else pd.Series(False, index=com.index)
+    drop = [c for c in ("id_cpts", "nom_cpts", "etape", "rang_etape", "etape_pub", "part_cpts", "cpts_liste",
+                        "n_cpts",
+                        "couverte") if c in com]
+    return com, com[~covered].drop(columns=drop)
+
+
+
+def _changes_layer(changes: gpd.GeoDataFrame | None) -> gpd.GeoDataFrame | None:
+    """The ``changements`` layer with French field names, every field as text."""
+    if changes is None:
+        return None
+    chg = changes.reset_index(drop=True).rename(columns=CHANGE_FIELDS)
+    for col in chg.columns:
+        if col != chg.geometry.name:
+            chg[col] = chg[col].astype("string")
+    return chg
+
+
+
+def _metric_groups(terr: gpd.GeoDataFrame | None, com: gpd.GeoDataFrame | None, blank: gpd.GeoDataFrame | None,
+                   chg: gpd.GeoDataFrame | None) -> dict[str, dict[str, gpd.GeoDataFrame]]:
+    """The rows of each layer in the metric CRS of their department, by CRS then layer name."""
+    from cpts_geo.domain.codes import department_of
+    from cpts_geo.domain.crs import reproject
+
     groups: dict[str, dict[str, gpd.GeoDataFrame]] = {}
 
-    def split(name, frame, crs_of_rows):
-        if frame is None:
-            return
+    def split(name: str, frame: gpd.GeoDataFrame, crs_of_rows: pd.Series) -> None:
         for mcrs, rows in frame.groupby(crs_of_rows.to_numpy(), sort=False).groups.items():
             groups.setdefault(mcrs, {})[name] = reproject(frame.loc[rows], mcrs)
 
@@ -285,6 +304,15 @@ def layer_tables(
         if frame is not None:
             deps = department_of(frame["code_insee"].fillna("00000"))
             split(name, frame, _metric_of_rows(deps))
+    return groups
+
+
+
+def _by_metric_crs(groups: dict[str, dict[str, gpd.GeoDataFrame]]) -> tuple[dict[str, gpd.GeoDataFrame], str]:
+    """The layers named for their CRS (mainland first, unsuffixed; the others suffixed with
+    their departments when there are several CRS) and the CRS sentence."""
+    from cpts_geo.domain.codes import department_of
+
     out: dict[str, gpd.GeoDataFrame] = {}
     mainland = "EPSG:2154"
     names = []
@@ -292,7 +320,7 @@ def layer_tables(
         if mcrs == mainland or len(groups) == 1:
             suffix = ""
         else:
-            deps = set()
+            deps: set[str] = set()
             for frame in groups[mcrs].values():
                 col = frame["depts"] if "depts" in frame else department_of(frame["code_insee"].dropna())
                 deps |= {d.strip() for v in col.dropna() for d in str(v).split(",")}
@@ -417,7 +445,7 @@ def layer_style_qml(kind: str, fields: list[str]) -> str:
 
 
 def _style_sld(kind: str, layer: str) -> str:
-    def rule(title, color, value=None):
+    def rule(title: str, color: str, value: str | None = None) -> str:
         flt = ("" if value is None else
                '<ogc:Filter><ogc:PropertyIsEqualTo><ogc:PropertyName>etape</ogc:PropertyName>'
                f'<ogc:Literal>{escape(value)}</ogc:Literal></ogc:PropertyIsEqualTo></ogc:Filter>')
@@ -479,14 +507,14 @@ def _add_styles(path: Path, layers: Mapping[str, gpd.GeoDataFrame], date: str) -
 
 
 
-def _metadata_text(territories: gpd.GeoDataFrame, communes, registry: str | None,
+def _metadata_text(territories: gpd.GeoDataFrame | None, communes: gpd.GeoDataFrame | None, registry: str | None,
                    registry_date: str | None) -> dict[str, str]:
     from cpts_geo import __version__
 
     # the territories' metadata first, the communes' for what it does not say
     layers = [layer_metadata(f) for f in (territories, communes) if f is not None]
 
-    def known(field: str):
+    def known(field: str) -> Any:
         return next((getattr(m, field) for m in layers if getattr(m, field)), None)
 
     meta = {"Producteur": f"cpts_geo {__version__}"}
@@ -532,7 +560,7 @@ def write_layers(
     communes: gpd.GeoDataFrame | None = None,
     *,
     changes: gpd.GeoDataFrame | None = None,
-    crs=None,
+    crs: str | int | pyproj.CRS | None = None,
     registry: str | None = None,
     registry_date: str | None = None,
     shapefile: bool = False,
@@ -608,7 +636,8 @@ def _write_errors(path: Path) -> Iterator[None]:
 
 
 
-def _write_layers(path: Path, kind: str, layers, note: str, meta, date: str) -> WrittenLayers:
+def _write_layers(path: Path, kind: str, layers: Mapping[str, gpd.GeoDataFrame], note: str,
+                  meta: Mapping[str, str], date: str) -> WrittenLayers:
     written: list[Path] = []
     if kind == "GeoPackage":
         with atomic_path(path) as tmp, _disk_space(path), _gdal_date(date):
@@ -714,7 +743,7 @@ def write_territories(
     communes: gpd.GeoDataFrame | None = None,
     *,
     csv: str | Path | None = None,
-    crs=None,
+    crs: str | int | pyproj.CRS | None = None,
     registry: str | None = None,
     registry_date: str | None = None,
     shapefile: bool = False,

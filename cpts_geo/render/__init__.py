@@ -6,8 +6,10 @@ portrait of a CPTS (:mod:`portrait`) and the maps of every area (:mod:`batch`). 
 scripts and style sheets are in ``static/``.
 """
 
+from types import ModuleType
 
-def __getattr__(name: str):
+
+def __getattr__(name: str) -> ModuleType:
     """A module of this layer, imported on first use (``cpts_geo.render.<module>``)."""
     import importlib
 

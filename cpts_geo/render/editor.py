@@ -70,6 +70,7 @@ __all__ = [
 ]
 
 if TYPE_CHECKING:
+    from cpts_geo.domain.registry import CheckedRegistry, RegistryRead
     from cpts_geo.indicators.supply import SupplyRead
 
 
@@ -273,7 +274,7 @@ def _encoded_lists(lists: list[list[int]]) -> list[str]:
 
 
 
-def _encoded_points(points: list[list[float] | None], origin, scale: float) -> str:
+def _encoded_points(points: list[list[float] | None], origin: tuple[float, float], scale: float) -> str:
     """The points of the communes that have one, in order, as one string: quantised like the
     geometries (``round((x - origin) * scale)``), each point the difference from the previous one."""
     from cpts_geo.render.maps import _varint_chars
@@ -439,8 +440,8 @@ def _content_key(codes: pd.Index, member: pd.DataFrame | None) -> str:
 
 
 
-def _outlines(simple: np.ndarray, units: pd.Index, member: pd.DataFrame, cpts: list[dict], bounds,
-              origin, scale) -> dict:
+def _outlines(simple: np.ndarray, units: pd.Index, member: pd.DataFrame, cpts: list[dict],
+              bounds: list[list[float]], origin: tuple[float, float], scale: float) -> dict:
     """The outline of each registry CPTS on the page (its units dissolved, as the stage map
     draws them) and its name placed for each zoom level (:func:`cpts_geo.render.labels.place_labels`)."""
     from cpts_geo.render.labels import label_text
@@ -457,16 +458,83 @@ def _outlines(simple: np.ndarray, units: pd.Index, member: pd.DataFrame, cpts: l
     drawn = {c["id"]: g for c, g in zip(cpts, geoms) if g is not None and not g.is_empty}
     labels = _label_sets(drawn, {i: label_text(c["name"]) for i, c in zip(drawn, (c for c in cpts
                                                                                   if c["id"] in drawn))},
-                         {i: "" for i in drawn}, bounds) if drawn else {"zooms": {}, "min": 0, "max": 0}
+                         dict.fromkeys(drawn, ""), bounds) if drawn else {"zooms": {}, "min": 0, "max": 0}
     order = {cid: k for k, cid in enumerate(drawn)}
     return {"g": encode_geometries([g if c["id"] in drawn else None for c, g in zip(cpts, geoms)], origin, scale),
             "of": [order.get(c["id"], -1) for c in cpts], "labels": labels}
 
 
 
+def _view(simple: np.ndarray, codes: pd.Index) -> tuple[tuple[float, float], list[list[float]]]:
+    """The quantisation origin of the page's geometries and the bounds first shown (the
+    mainland part when the page also holds overseas communes), as ``[[south, west], [north, east]]``."""
+    minx, miny, maxx, maxy = shapely.total_bounds(simple)
+    origin = (round(float(minx), 4), round(float(miny), 4))
+    overseas = codes.str.startswith("97")
+    view = shapely.total_bounds(simple[~overseas]) if 0 < overseas.sum() < len(overseas) else (minx, miny, maxx, maxy)
+    return origin, [[float(view[1]), float(view[0])], [float(view[3]), float(view[2])]]
+
+
+
+def _metric_areas(communes: gpd.GeoDataFrame) -> np.ndarray:
+    """The area of each commune (km²) in its metric CRS, as build_territories measures a territory."""
+    from cpts_geo.domain.crs import split_by_metric_crs
+
+    area = np.zeros(len(communes))
+    for crs, sel in split_by_metric_crs(communes.index).items():
+        area[sel] = communes.geometry.iloc[sel].to_crs(crs).area.to_numpy() / 1e6
+    return area
+
+
+
+def _registry_on_page(checked: CheckedRegistry, member: pd.DataFrame,
+                      units: pd.Index) -> tuple[list[dict], list[list], np.ndarray]:
+    """The registry CPTS on the page (id, name, stage, number of communes off the page), the
+    units they share and the number of each unit's main CPTS (-1: none)."""
+    cpts: list[dict] = []
+    owner = np.full(len(units), -1)
+    ids = sorted(set(member["cpts_id"]))
+    number_of = {cid: n for n, cid in enumerate(ids)}
+    total = checked.membership.groupby("cpts_id")["code"].nunique()
+    on_page = member.groupby("cpts_id")["code"].nunique()
+    for cid in ids:
+        rec = checked.cpts.loc[cid]
+        stage = rec.get("stage")
+        outside = int(total.get(cid, 0) - on_page.get(cid, 0))
+        name = rec.get("name")
+        cpts.append({"id": str(cid), "name": str(cid) if name is None or pd.isna(name) else str(name),
+                     "stage": None if pd.isna(stage) else str(stage), "out": max(outside, 0)})
+    pos = units.get_indexer(member["code"])
+    k = member["cpts_id"].map(number_of).to_numpy()
+    share = member["share"].astype(float).to_numpy()
+    # the main owner of a unit: its largest share (then the first CPTS by id)
+    order = np.lexsort((k, -share, pos))
+    first = order[np.r_[True, pos[order][1:] != pos[order][:-1]]]
+    owner[pos[first]] = k[first]
+    counts = np.bincount(pos, minlength=len(units))
+    split = (counts[pos] > 1) | (share < 1)
+    shared = [[int(p), int(q), float(s)] for p, q, s in zip(pos[split], k[split], share[split])]
+    return cpts, shared, owner
+
+
+
+def _cities(codes: pd.Index) -> dict[str, dict]:
+    """The cities given by arrondissement on the page: the positions of their units."""
+    from cpts_geo.domain.codes import arrondissement_parent
+
+    parent = arrondissement_parent()
+    cities: dict[str, dict] = {}
+    for p, code in enumerate(codes):
+        city = parent.get(code)
+        if city is not None:
+            cities.setdefault(str(city), {"units": []})["units"].append(p)
+    return cities
+
+
+
 def editor_data(
     communes: gpd.GeoDataFrame,
-    registry=None,
+    registry: pd.DataFrame | RegistryRead | CheckedRegistry | None = None,
     *,
     supply: pd.DataFrame | SupplyRead | None = None,
     apl_year: int = 2023,
@@ -504,8 +572,7 @@ def editor_data(
     dict
         JSON-ready (no NaN: a value that is not known is ``None``).
     """
-    from cpts_geo.domain.codes import arrondissement_parent
-    from cpts_geo.domain.crs import require_crs, split_by_metric_crs
+    from cpts_geo.domain.crs import require_crs
     from cpts_geo.domain.headers import ENCODING_NAMES, SEPARATOR_NAMES, header_rules
     from cpts_geo.domain.stages import legend_stages
     from cpts_geo.render.maps import _simplified, encode_geometries
@@ -525,15 +592,8 @@ def editor_data(
     scale = (5_000.0 if many else 10_000.0) if scale is None else float(scale)
     simple = _simplified(communes, tolerance)
     missing_geometry = shapely.is_missing(simple) | shapely.is_empty(simple)
-    minx, miny, maxx, maxy = shapely.total_bounds(simple)
-    origin = (round(float(minx), 4), round(float(miny), 4))
-    overseas = codes.str.startswith("97")
-    view = shapely.total_bounds(simple[~overseas]) if 0 < overseas.sum() < len(overseas) else (minx, miny, maxx, maxy)
-    bounds = [[float(view[1]), float(view[0])], [float(view[3]), float(view[2])]]
-    # area of each commune in its metric CRS, as build_territories measures a territory
-    area = np.zeros(len(communes))
-    for crs, sel in split_by_metric_crs(communes.index).items():
-        area[sel] = communes.geometry.iloc[sel].to_crs(crs).area.to_numpy() / 1e6
+    origin, bounds = _view(simple, codes)
+    area = _metric_areas(communes)
     per_apl, _ = _apl_on_layer(communes, apl_year)
     owner = np.full(len(communes), -1)
     shared: list[list] = []
@@ -542,27 +602,7 @@ def editor_data(
     member = None
     if checked is not None:
         member = _page_membership(checked.membership, communes)
-        ids = sorted(set(member["cpts_id"]))
-        number_of = {cid: n for n, cid in enumerate(ids)}
-        total = checked.membership.groupby("cpts_id")["code"].nunique()
-        on_page = member.groupby("cpts_id")["code"].nunique()
-        for cid in ids:
-            rec = checked.cpts.loc[cid]
-            stage = rec.get("stage")
-            outside = int(total.get(cid, 0) - on_page.get(cid, 0))
-            name = rec.get("name")
-            cpts.append({"id": str(cid), "name": str(cid) if name is None or pd.isna(name) else str(name),
-                         "stage": None if pd.isna(stage) else str(stage), "out": max(outside, 0)})
-        pos = communes.index.get_indexer(member["code"])
-        k = member["cpts_id"].map(number_of).to_numpy()
-        share = member["share"].astype(float).to_numpy()
-        # the main owner of a unit: its largest share (then the first CPTS by id)
-        order = np.lexsort((k, -share, pos))
-        first = order[np.r_[True, pos[order][1:] != pos[order][:-1]]]
-        owner[pos[first]] = k[first]
-        counts = np.bincount(pos, minlength=len(communes))
-        split = (counts[pos] > 1) | (share < 1)
-        shared = [[int(p), int(q), float(s)] for p, q, s in zip(pos[split], k[split], share[split])]
+        cpts, shared, owner = _registry_on_page(checked, member, communes.index)
         outlines = _outlines(simple, communes.index, member, cpts, bounds, origin, scale)
     prof: dict = {"names": [], "counts": []}
     beyond: dict = {"rows": 0, "known": False, "c": [], "n": [], "r": [], "counts": []}
@@ -573,12 +613,6 @@ def editor_data(
         prof, beyond, edge = _supply_data(communes, supply_table(supply))
     vintage = layer_metadata(communes).population_vintage
     pop = pd.to_numeric(communes["population"], errors="coerce")
-    parent = arrondissement_parent()
-    cities: dict[str, dict] = {}
-    for p, code in enumerate(codes):
-        city = parent.get(code)
-        if city is not None:
-            cities.setdefault(str(city), {"units": []})["units"].append(p)
     region = ""
     if "region_name" in communes.columns and communes["region_name"].nunique() == 1:
         region = str(communes["region_name"].iloc[0])
@@ -603,7 +637,7 @@ def editor_data(
             "g": encode_geometries(simple, origin, scale),
             "ng": [int(p) for p in np.flatnonzero(missing_geometry)],
         },
-        "cities": cities,
+        "cities": _cities(codes),
         "cpts": cpts, "outlines": outlines,
         "stages": legend_stages([c["stage"] for c in cpts]) if cpts else list(STAGES), "colors": STAGE_COLORS,
         "tiers": _tier_breakpoints(), "funding": _funding_maxima(),
@@ -621,7 +655,7 @@ def editor_data(
 
 def perimeter_editor(
     communes: gpd.GeoDataFrame,
-    registry=None,
+    registry: pd.DataFrame | RegistryRead | CheckedRegistry | None = None,
     path: str | Path = "editeur.html",
     *,
     supply: pd.DataFrame | SupplyRead | None = None,

@@ -21,6 +21,9 @@ point or pixel), so the same code serves a Leaflet zoom level and a matplotlib f
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
+from typing import Any
+
 import numpy as np
 import pandas as pd
 import shapely
@@ -29,6 +32,9 @@ CHAR_WIDTH = 0.62
 
 
 LINE_HEIGHT = 1.25
+
+# A label placed: x, y, text, kind and its box.
+_Choice = tuple[float, float, Any, str, shapely.Geometry]
 
 
 
@@ -76,7 +82,7 @@ def _box(x: float, y: float, text: str, size: float) -> shapely.Polygon:
 
 
 
-def anchors(geoms) -> list[list[tuple[float, float]]]:
+def anchors(geoms: Iterable[shapely.Geometry | None]) -> list[list[tuple[float, float]]]:
     """Candidate label points inside each (multi)polygon, best first.
 
     Parameters
@@ -110,8 +116,10 @@ def anchors(geoms) -> list[list[tuple[float, float]]]:
 
 
 
-def place_labels(geoms, names, short, *, unit: float, size: float = 9.0,
-                 candidates: list | None = None, grids: dict | None = None) -> pd.DataFrame:
+def place_labels(geoms: Iterable[shapely.Geometry | None], names: Sequence[Any], short: Sequence[Any], *,
+                 unit: float, size: float = 9.0,
+                 candidates: list[list[tuple[float, float]]] | None = None,
+                 grids: dict[int, list[tuple[float, float]]] | None = None) -> pd.DataFrame:
     """Place one label per territory; return ``x``, ``y``, ``text``, ``kind``, ``overlap``.
 
     Parameters
@@ -148,8 +156,9 @@ def place_labels(geoms, names, short, *, unit: float, size: float = 9.0,
     placed = np.full((len(geoms), 4), np.nan)  # x0, y0, x1, y1 of the boxes placed so far
     rows: list[dict] = [{"x": np.nan, "y": np.nan, "text": None, "kind": None, "overlap": False} for _ in geoms]
 
-    def attempt(i, text, kind):
+    def attempt(i: int, text: Any, kind: str) -> _Choice | None:
         geom = geoms[i]
+        assert geom is not None  # only territories with anchors are tried
         gx0, gy0, gx1, gy1 = geom.bounds
         if kind == "short" and i not in grids:
             grids[i] = _grid(geom)
@@ -164,7 +173,7 @@ def place_labels(geoms, names, short, *, unit: float, size: float = 9.0,
                 return (x, y, text, kind, box)
         return None
 
-    def keep(i, choice, overlap=False):
+    def keep(i: int, choice: _Choice, overlap: bool = False) -> None:
         placed[i] = choice[4].bounds
         rows[i] = {"x": choice[0], "y": choice[1], "text": choice[2], "kind": choice[3], "overlap": overlap}
 
@@ -192,7 +201,7 @@ def place_labels(geoms, names, short, *, unit: float, size: float = 9.0,
 
 
 
-def _grid(geom, n: int = 7) -> list[tuple[float, float]]:
+def _grid(geom: shapely.Geometry, n: int = 7) -> list[tuple[float, float]]:
     """Points of a regular grid inside ``geom``, nearest its pole first (more room for a number)."""
     x0, y0, x1, y1 = geom.bounds
     xs, ys = np.meshgrid(np.linspace(x0, x1, n + 2)[1:-1], np.linspace(y0, y1, n + 2)[1:-1])
@@ -204,7 +213,7 @@ def _grid(geom, n: int = 7) -> list[tuple[float, float]]:
 
 
 
-def _collides(placed: np.ndarray, box) -> bool:
+def _collides(placed: np.ndarray, box: shapely.Geometry) -> bool:
     """Whether ``box`` overlaps a box already placed (rows of NaN are not placed yet)."""
     x0, y0, x1, y1 = box.bounds
     hit = (placed[:, 0] < x1) & (placed[:, 2] > x0) & (placed[:, 1] < y1) & (placed[:, 3] > y0)

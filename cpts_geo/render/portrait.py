@@ -460,7 +460,7 @@ def _identity(ctx, cid, figs, srcs):
 
 
 
-def _map_section(ctx, cid, figs, srcs, *, dpi):
+def _map_section(ctx, cid, *, dpi):
     geom = ctx.territories.geometry.loc[cid]
     if geom.is_empty:
         return Section("carte", "2. Carte", (("notice", "Carte impossible : les communes de ce "
@@ -679,8 +679,22 @@ def _population(ctx, cid, figs, srcs, ages):
                    f"Évolution {vintage}–{cur_year}", f"Habitants par km² ({cur_year})",
                    "Indice de demande standardisé"), tuple(rows), numeric=(1, 2, 3, 4, 5),
                   classes=("unit",) + ("",) * (len(rows) - 1))
-    blocks = [("table", table),
-              ("note", f"Population {vintage} : population municipale de la couche communale (INSEE). "
+    blocks = [("table", table), *_population_notes(member, rows, vintage, cur_year)]
+    if ages is not None:
+        blocks.append(("table", _age_table(ctx, cid, ages, figs)))
+        srcs.append(f"Population par âge : {_given(srcs, 'ages')}.")
+    srcs.append(f"Population {cur_year} et population standardisée : DREES, APL 2023 (Licence Ouverte 2.0).")
+    return Section("population", "4. Population", tuple(blocks))
+
+
+
+def _population_notes(member: pd.DataFrame, rows: list[tuple[str, Figure, Figure, Figure, Figure, Figure]],
+                      vintage: int, cur_year: int) -> list[tuple[str, str]]:
+    """The notes under the population table: what the figures are, a density not defined, a
+    population not published, a tier that depends on the vintage."""
+    from cpts_geo.domain.tiers import tier_of
+
+    blocks = [("note", f"Population {vintage} : population municipale de la couche communale (INSEE). "
                        f"Population {cur_year} : population municipale {cur_year} publiée avec l'APL 2023 "
                        "de la DREES, rattachée aux communes actuelles. Indice de demande : population "
                        "standardisée par l'âge de la DREES (consommation de soins de médecine générale par "
@@ -696,18 +710,12 @@ def _population(ctx, cid, figs, srcs, ages):
         blocks.append(("notice", f"Population {cur_year} et indice de demande non disponibles : les "
                        "communes de la CPTS ne figurent pas dans les tables de la DREES (Mayotte n'y est "
                        "pas)."))
-    from cpts_geo.domain.tiers import tier_of
-
     if rows and rows[0][2].value is not None and rows[0][1].value is not None:
         t_prev, t_cur = tier_of([rows[0][1].value, rows[0][2].value]).tolist()
         if t_prev != t_cur:
             blocks.append(("notice", f"Taille {t_cur} avec la population {cur_year}, taille {t_prev} avec la "
                            f"population {vintage} : la taille dépend du millésime retenu."))
-    if ages is not None:
-        blocks.append(("table", _age_table(ctx, cid, ages, figs)))
-        srcs.append(f"Population par âge : {_given(srcs, 'ages')}.")
-    srcs.append(f"Population {cur_year} et population standardisée : DREES, APL 2023 (Licence Ouverte 2.0).")
-    return Section("population", "4. Population", tuple(blocks))
+    return blocks
 
 
 
@@ -1201,7 +1209,7 @@ def build_portrait(
     identity, annex = _identity(ctx, cid, figs, srcs)
     sections = [identity]
     if map:
-        sections.append(_map_section(ctx, cid, figs, srcs, dpi=dpi))
+        sections.append(_map_section(ctx, cid, dpi=dpi))
     sections.append(_funding(ctx, cid, figs, srcs))
     sections.append(_population(ctx, cid, figs, srcs, ages))
     if supply is not None:

@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import base64
 import io
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from importlib import resources
 from pathlib import Path
-from typing import NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple, TypeAlias
 
 import numpy as np
 import pandas as pd
@@ -25,6 +25,14 @@ from cpts_geo.domain.tiers import TIER_LABELS
 from cpts_geo.indicators.regional import RegionalDiagnosis
 from cpts_geo.io.files import atomic_write_text
 from cpts_geo.render.portrait import SEP, Figure, write_pdf
+
+if TYPE_CHECKING:
+    import geopandas as gpd
+
+    from cpts_geo.domain.registry import CheckedRegistry, RegistryRead
+
+#: A listing as :func:`regional_report` takes it: a file, a table, a read or a checked registry.
+_Listing: TypeAlias = "str | Path | pd.DataFrame | RegistryRead | CheckedRegistry"
 
 __all__ = ["RegionalReport", "evolution_chart", "regional_report", "regional_report_html", "write_regional_report"]
 
@@ -53,7 +61,7 @@ class _Page:
     def __init__(self) -> None:
         self.figures: dict[str, Figure] = {}
 
-    def fig(self, key: str, value, decimals: int | None = 0, *, kind: str = "number", unit: str = "") -> dict:
+    def fig(self, key: str, value: Any, decimals: int | None = 0, *, kind: str = "number", unit: str = "") -> dict:
         missing = value is None or value is pd.NA or (isinstance(value, float) and np.isnan(value))
         if missing:
             text = "non disponible"
@@ -69,7 +77,7 @@ class _Page:
         return {"key": key, "text": text}
 
 
-def _text(value) -> dict:
+def _text(value: Any) -> dict:
     return {"key": None, "text": "" if value is None or (not isinstance(value, str) and pd.isna(value)) else str(value)}
 
 
@@ -399,15 +407,15 @@ def write_regional_report(report: RegionalReport, path: str | Path, *, pdf: bool
 
 
 def regional_report(
-    registry,
+    registry: _Listing,
     out: str | Path | None = None,
     *,
     region: str | None = None,
-    departments=None,
-    previous=None,
-    history: Sequence | None = None,
+    departments: Iterable[str] | str | None = None,
+    previous: _Listing | None = None,
+    history: Sequence[_Listing] | None = None,
     dates: Sequence[str] | None = None,
-    communes=None,
+    communes: gpd.GeoDataFrame | None = None,
     pdf: bool = False,
     map: bool = True,
 ) -> RegionalReport:
@@ -456,7 +464,7 @@ def regional_report(
 
     france = communes if communes is not None else load_communes(crs=None)
 
-    def checked(reg):
+    def checked(reg: _Listing) -> CheckedRegistry:
         if isinstance(reg, CheckedRegistry):
             return reg
         read = read_registry_report(reg) if not isinstance(reg, pd.DataFrame) else reg

@@ -18,11 +18,14 @@ title, ``{"fmt": ...}`` the number format) and ``classification_kwds`` (passed t
 from __future__ import annotations
 
 import warnings
-from collections.abc import Mapping
-from typing import NamedTuple
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
 import pandas as pd
+
+if TYPE_CHECKING:
+    import geopandas as gpd
 
 from cpts_geo.domain.french import fold, formatted
 
@@ -65,7 +68,7 @@ _DEFAULT_FMT = "{:,.1f}"
 
 
 
-def french_number(x, fmt: str = _DEFAULT_FMT) -> str:
+def french_number(x: float, fmt: str = _DEFAULT_FMT) -> str:
     """A number on a map: French decimal comma, narrow no-break space for thousands.
 
     Parameters
@@ -89,7 +92,7 @@ def french_number(x, fmt: str = _DEFAULT_FMT) -> str:
 
 
 
-def legend_options(legend_kwds: Mapping | None, *, title: str | None = None, fmt: str | None = None,
+def legend_options(legend_kwds: Mapping[str, Any] | None, *, title: str | None = None, fmt: str | None = None,
                    default_title: str | None = None) -> tuple[str | None, str]:
     """The legend title and number format from ``legend_kwds`` and the deprecated keywords.
 
@@ -127,9 +130,9 @@ def legend_options(legend_kwds: Mapping | None, *, title: str | None = None, fmt
 
 
 
-def classify(values, *, scheme: str = "quantiles", k: int = 5, cmap: str = "YlOrRd",
+def classify(values: Any, *, scheme: str = "quantiles", k: int = 5, cmap: str = "YlOrRd",
              fmt: str = _DEFAULT_FMT,
-             classification_kwds: Mapping | None = None) -> tuple[np.ndarray, list[str], list[str]]:
+             classification_kwds: Mapping[str, Any] | None = None) -> tuple[np.ndarray, list[str], list[str]]:
     """Classes of an indicator, shared by the HTML and the print maps.
 
     Parameters
@@ -254,7 +257,7 @@ def stage_ramp(n: int) -> list[str]:
 
 
 
-def distinct_colors(territories, *, palette=DISTINCT_COLORS) -> pd.Series:
+def distinct_colors(territories: gpd.GeoDataFrame, *, palette: Sequence[str] = DISTINCT_COLORS) -> pd.Series:
     """One colour per territory, never that of a neighbour: a graph colouring of the adjacency
     (:func:`cpts_geo.domain.communes.adjacency`, territories less than a metre apart included).
 
@@ -334,7 +337,7 @@ class TerritoryFill(NamedTuple):
 
 
 
-def resolve_column(territories, column: str | None) -> str:
+def resolve_column(territories: pd.DataFrame, column: str | None) -> str:
     """What ``column`` colours the CPTS by: ``"stage"``, ``"tier"``, ``"cpts"`` or an indicator.
 
     By default the stage when any CPTS has one, one distinct colour per CPTS otherwise. French
@@ -423,14 +426,14 @@ def check_color(column: str | None) -> str | None:
 
 
 def territory_fill(
-    territories,
+    territories: gpd.GeoDataFrame,
     column: str | None = None,
     *,
-    cmap=None,
+    cmap: Any = None,  # a class → colour mapping (stage, tier) or a colormap name (indicator)
     scheme: str = "quantiles",
     k: int = 5,
-    legend_kwds: Mapping | None = None,
-    classification_kwds: Mapping | None = None,
+    legend_kwds: Mapping[str, Any] | None = None,
+    classification_kwds: Mapping[str, Any] | None = None,
 ) -> TerritoryFill:
     """The fill of each CPTS and the legend, shared by the HTML and the print maps.
 
@@ -530,7 +533,7 @@ def territory_fill(
 
 
 
-def vocabulary_caption(territories) -> str:
+def vocabulary_caption(territories: pd.DataFrame) -> str:
     """The caption line of a map whose registry words its stages its own way.
 
     Parameters
