@@ -32,6 +32,14 @@ def test_static_files_are_package_data():
         assert any(f.match(p) for p in patterns), f"{f.name} is not shipped by pip install ."
 
 
+def test_page_templates_are_package_data():
+    """The regional report's template was missing from the wheel (an editable install hid it)."""
+    patterns = CONFIG["tool"]["setuptools"]["package-data"]["cpts_geo.render.templates"]
+    assert "cpts_geo.render.templates" in CONFIG["tool"]["setuptools"]["packages"]
+    for f in (REPO / "cpts_geo" / "render" / "templates").iterdir():
+        assert any(f.match(p) for p in patterns), f"{f.name} is not shipped by pip install ."
+
+
 def test_embedded_data_is_package_data():
     patterns = CONFIG["tool"]["setuptools"]["package-data"]["cpts_geo._data"]
     assert CONFIG["tool"]["setuptools"]["package-dir"]["cpts_geo._data"] == "data/communes"
