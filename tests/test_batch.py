@@ -86,3 +86,23 @@ def test_cartes_couleur_redraws_the_maps_and_is_checked_first(registry, tmp_path
                                                          "Taille 3 (80 000 à 175 000 habitants)"]
     assert main(["cartes", str(registry), "-o", str(tmp_path / "autres"), "--couleur", "rien"]) == 2
     assert "Couleur « rien » inconnue" in capsys.readouterr().err and not (tmp_path / "autres").exists()
+
+
+def test_cartes_print_maps_are_drawn_once_each(registry, tmp_path, capsys, monkeypatch):
+    from matplotlib.figure import Figure
+    from PIL import Image
+
+    drawn = []
+    draw = Figure.draw
+    monkeypatch.setattr(Figure, "draw", lambda self, renderer: drawn.append(self) or draw(self, renderer))
+    maps = tmp_path / "maps"
+    assert main(["cartes", str(registry), "-o", str(maps), "--par-departement", "--dpi", "80"]) == 0
+    pngs = sorted(maps.glob("*.png"))
+    assert [p.name for p in pngs] == ["60-oise.png", "80-somme.png", "hauts-de-france.png"]
+    assert len(drawn) == len(pngs)  # each print map drawn once (seven times before)
+    for png in pngs:
+        with Image.open(png) as image:
+            assert image.mode == "RGB" and round(image.info["dpi"][0]) == 80
+            pixels = image.convert("RGB").getextrema()
+        assert all(low < 100 for low, _ in pixels)  # something dark was drawn: borders, text
+    assert "carte écrite" in capsys.readouterr().out

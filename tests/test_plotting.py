@@ -149,3 +149,100 @@ def test_label_territories_of_no_territory_draws_nothing(hdf):
     assert label_territories(ax, terr.iloc[:0], column="missing", number_list=True) == []
     assert len(ax.texts) == before and len(fig.texts) == 0
     plt.close(fig)
+
+
+def _drawing_counted(monkeypatch) -> list:
+    """Count every drawing of a whole figure (a full pass over its artists)."""
+    from matplotlib.figure import Figure
+
+    calls: list = []
+    draw = Figure.draw
+
+    def counted(self, renderer):
+        calls.append(self)
+        return draw(self, renderer)
+
+    monkeypatch.setattr(Figure, "draw", counted)
+    return calls
+
+
+def test_print_map_is_drawn_once(hdf, tmp_path, monkeypatch):
+    # geopandas' plot redrew the whole figure after each of the five layers, and savefig with
+    # bbox_inches="tight" drew it twice: seven passes over every artist, text included
+    terr, layer = hdf
+    calls = _drawing_counted(monkeypatch)
+    ax = plot_stages(terr, layer, title="CPTS — Hauts-de-France")
+    assert calls == []
+    save_figure(ax, tmp_path / "carte.png", dpi=60)
+    assert len(calls) == 1
+
+
+def test_png_is_the_tight_image_matplotlib_writes(hdf, tmp_path):
+    import io
+
+    import matplotlib.pyplot as plt
+    from PIL import Image
+
+    from cpts_geo.render.plotting import _map_figure
+
+    def pixels(data):
+        return np.asarray(Image.open(data).convert("RGB")).astype(int)
+
+    terr, layer = hdf
+    for axes in (None, _map_figure(terr, dpi=60)):  # a pyplot figure; one with room for the list
+        ax = plot_stages(terr, layer, ax=axes, title="CPTS — Hauts-de-France", caption="Sources : test.")
+        buf = io.BytesIO()
+        ax.figure.savefig(buf, format="png", dpi=60, bbox_inches="tight")
+        reference = pixels(buf)
+        out = save_figure(ax, tmp_path / "carte.png", dpi=60)
+        image = Image.open(out)
+        assert image.mode == "RGB" and round(image.info["dpi"][0]) == 60  # opaque: no alpha channel
+        ours = pixels(out)
+        assert ours.shape == reference.shape
+        if axes is None:  # matplotlib draws it into the box: the same pixels
+            assert np.array_equal(ours, reference)
+        else:  # cut out of the figure at a whole pixel: the same image within a sub-pixel shift
+            assert np.abs(ours - reference).mean() < 4
+            assert (np.abs(ours - reference).max(axis=2) > 128).mean() < 0.01
+        plt.close("all")
+
+
+def test_holes_are_drawn_as_holes_and_empty_territories_skipped(tmp_path):
+    import geopandas as gpd
+    import pandas as pd
+    import shapely
+    from PIL import Image
+
+    donut = shapely.box(0, 0, 10_000, 10_000).difference(shapely.box(4_000, 4_000, 6_000, 6_000))
+    terr = gpd.GeoDataFrame({"tier": [1, 2, 3], "name": ["A", "B", "C"]},
+                            geometry=[donut, shapely.Polygon(), shapely.box(20_000, 0, 30_000, 10_000)],
+                            crs="EPSG:2154", index=pd.Index(["A", "B", "C"], name="cpts_id"))
+    ax = plot_tiers(terr, labels=False, legend=False, scale_bar=False)
+    fills = next(c for c in ax.collections if c.get_gid() == "cpts")
+    assert len(fills.get_paths()) == 2  # the empty territory draws nothing…
+    assert [to_hex(c) for c in fills.get_facecolors()] == [TIER_COLORS[1], TIER_COLORS[3]]  # …nor shifts colours
+    out = save_figure(ax, tmp_path / "trou.png", dpi=50)
+    image = np.asarray(Image.open(out).convert("RGB"))
+    rows, cols = np.nonzero((image != 255).any(axis=2))
+    top, left, bottom = rows.min(), cols.min(), rows.max()
+    height = bottom - top
+    # the donut spans the left third of the drawing; its hole is in its middle
+    hole = image[top + height // 2, left + height // 2]
+    ring = image[top + height // 8, left + height // 2]
+    assert to_hex(hole / 255) == "#ffffff"
+    assert to_hex(ring / 255) != "#ffffff"
+
+
+def test_department_borders_are_the_departments_outlines(hdf):
+    import shapely
+
+    from cpts_geo.domain.crs import metric_crs
+
+    terr, layer = hdf
+    ax = plot_stages(terr, layer, labels=False)
+    borders = next(c for c in ax.collections if c.get_gid() == "department-borders")
+    drawn = sum(float(np.hypot(*np.diff(s, axis=0).T).sum()) for s in borders.get_segments())
+    expected = layer.to_crs(metric_crs(layer)).dissolve("department").boundary.length.sum()
+    assert drawn == pytest.approx(expected, rel=1e-9)
+    assert len(borders.get_segments()) == len(shapely.get_parts(
+        layer.to_crs(metric_crs(layer)).dissolve("department").boundary.to_numpy()))

@@ -163,9 +163,11 @@ def area_maps(
            "covered_population": int((layer["population"].fillna(0) * layer["share"]).sum()),
            "size_mb": html_path.stat().st_size / 1e6}
     if png:
-        from cpts_geo.render.plotting import plot_stages, save_figure
+        from cpts_geo.render.plotting import _map_figure, plot_stages, save_figure
 
-        ax = plot_stages(terr, layer, title=title, column=column,
+        # drawn at the resolution it is written at, with room for the legend: the text is
+        # measured once, for the layout and the drawing
+        ax = plot_stages(terr, layer, ax=_map_figure(terr, dpi=dpi), title=title, column=column,
                          caption=("Registre illustratif. " if illustrative else "")
                          + f"Sources : {layer_metadata(communes).source or 'couche communale'}.")
         out["png"] = save_figure(ax, html_path.with_suffix(".png"), dpi=dpi)

@@ -30,10 +30,13 @@ from collections.abc import Mapping
 from pathlib import Path
 
 import geopandas as gpd
+import numpy as np
 import pandas as pd
+import shapely
 
 from cpts_geo.domain.codes import is_insee_code
 from cpts_geo.domain.crs import metric_crs, require_crs
+from cpts_geo.domain.metadata import layer_metadata
 from cpts_geo.domain.tiers import TIER_LABELS
 from cpts_geo.render.style import (
     TIER_COLORS,
@@ -55,14 +58,44 @@ __all__ = [
 ]
 
 
+_A4 = 8.27  # inches: the print maps are A4-wide squares
+
+
 def _axes(ax):
     import matplotlib.pyplot as plt
 
     if ax is None:
-        _, ax = plt.subplots(figsize=(8.27, 8.27))  # A4 width
+        _, ax = plt.subplots(figsize=(_A4, _A4))  # A4 width
     ax.set_axis_off()
     ax.set_aspect("equal")
     return ax
+
+
+
+def _map_figure(territories: gpd.GeoDataFrame, *, dpi: int, column: str = "name"):
+    """The axes of a print map of ``territories`` drawn at ``dpi``, for :func:`save_figure`.
+
+    The map sits where ``plt.subplots(figsize=(8.27, 8.27))`` puts it (the same map, legend and
+    list as :func:`plot_stages` draws on such axes), in a figure wide enough for the legend and
+    the list of numbered CPTS on its right: :func:`save_figure` then measures and draws the
+    text once, at the resolution of the file (the tight box of the map lies inside the figure).
+    The width is estimated from the number of CPTS and the length of their names, every CPTS
+    counted as numbered (an underestimate only costs a second measurement), and bounded so that
+    the image in memory stays under 40 million pixels.
+    """
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    names = territories[column].astype(str) if column in territories else territories.index.astype(str)
+    longest = max((len(n) for n in names), default=0) + len(str(len(names))) + 2
+    column_pts = longest * _LIST_SIZE * 0.55 + 8  # as _number_list steps from column to column
+    lines = max(5, int(0.77 * _A4 * 72 * 0.5 / (_LIST_SIZE * 1.25)) - 1)  # under a legend of half the map
+    room = max(3.8, (0.02 * 0.775 * _A4 * 72 + -(-len(names) // lines) * column_pts) / 72 + 0.3)
+    width = min(0.9 * _A4 + room, 40e6 / (dpi * dpi * _A4))
+    width = max(width, _A4)
+    fig = Figure(figsize=(width, _A4), dpi=dpi)
+    FigureCanvasAgg(fig)
+    return fig.add_axes((0.125 * _A4 / width, 0.11, 0.775 * _A4 / width, 0.77))
 
 
 
@@ -77,6 +110,93 @@ def _crs_for(territories, communes):
     if base.index.name == "cpts_id" or not is_insee_code(base.index.astype(str).to_series()).all():
         return "EPSG:2154" if not (base.crs and base.crs.is_projected) else base.crs
     return metric_crs(base)
+
+
+
+def _polygon_paths(geoms) -> tuple[list, np.ndarray]:
+    """One compound matplotlib ``Path`` per geometry with polygons, and the positions of those
+    geometries (missing, empty or non-polygonal ones draw nothing).
+
+    Vectorised: the codes of every ring are set at once; shells and holes are wound in
+    opposite directions (holes stay holes, as geopandas draws them).
+    """
+    from matplotlib.path import Path as MplPath
+
+    parts, part_geom = shapely.get_parts(np.asarray(geoms, dtype=object), return_index=True)
+    polygon = shapely.get_type_id(parts) == shapely.GeometryType.POLYGON
+    parts, part_geom = shapely.orient_polygons(parts[polygon]), part_geom[polygon]
+    rings, ring_part = shapely.get_rings(parts, return_index=True)
+    xy, ring = shapely.get_coordinates(rings, return_index=True)
+    if not len(xy):
+        return [], np.zeros(0, dtype=np.int64)
+    owner = part_geom[ring_part][ring]  # in order: the paths follow the geometries
+    new_ring = np.r_[True, ring[1:] != ring[:-1]]
+    codes = np.full(len(xy), MplPath.LINETO, dtype=MplPath.code_type)
+    codes[new_ring] = MplPath.MOVETO
+    codes[np.r_[new_ring[1:], True]] = MplPath.CLOSEPOLY
+    cuts = np.flatnonzero(owner[1:] != owner[:-1]) + 1
+    paths = [MplPath(v, c, readonly=True) for v, c in zip(np.split(xy, cuts), np.split(codes, cuts))]
+    return paths, owner[np.r_[0, cuts]]
+
+
+
+def _ring_lines(geoms) -> list[np.ndarray]:
+    """The rings of (multi)polygons, and the (multi)linestrings, as coordinate arrays."""
+    parts = shapely.get_parts(np.asarray(geoms, dtype=object))
+    kind = shapely.get_type_id(parts)
+    lines = np.concatenate([shapely.get_rings(parts[kind == shapely.GeometryType.POLYGON]),
+                            parts[(kind == shapely.GeometryType.LINESTRING)
+                                  | (kind == shapely.GeometryType.LINEARRING)]])
+    xy, line = shapely.get_coordinates(lines, return_index=True)
+    return np.split(xy, np.flatnonzero(line[1:] != line[:-1]) + 1) if len(xy) else []
+
+
+
+def _add_polygons(ax, geoms, *, facecolor, gid: str, **style):
+    """Draw (multi)polygons as one collection (``facecolor``: one colour, or one per geometry).
+
+    What geopandas' ``plot`` draws, without its redrawing of the whole figure after each layer.
+    """
+    from matplotlib.collections import PathCollection
+
+    paths, drawn = _polygon_paths(geoms)
+    if not isinstance(facecolor, str):
+        facecolor = np.asarray(facecolor)[drawn]
+    collection = PathCollection(paths, facecolors=facecolor, gid=gid, zorder=1, **style)
+    ax.add_collection(collection, autolim=True)
+    return collection
+
+
+
+def _add_lines(ax, geoms, *, gid: str, **style):
+    """Draw the borders of (multi)polygons, or (multi)linestrings, as one line collection."""
+    from matplotlib.collections import LineCollection
+
+    collection = LineCollection(_ring_lines(geoms), gid=gid, **style)
+    ax.add_collection(collection, autolim=True)
+    return collection
+
+
+
+def _department_borders(com: gpd.GeoDataFrame, clean: bool) -> np.ndarray:
+    """The outline of each department of the communes ``com``, as lines (in department order).
+
+    A clean coverage (the embedded communes) is dissolved with GEOS' coverage union, which
+    only drops the shared borders; other layers with a full union. The lines are normalised
+    (start and direction) as geopandas draws them, so that their dashes fall where they did.
+    """
+    geoms = com.geometry.to_numpy()
+    union = shapely.coverage_union_all if clean else shapely.union_all
+    outlines = [union(geoms[rows]) for _, rows in sorted(com.groupby("department").indices.items())]
+    return shapely.normalize(shapely.boundary(np.array(outlines, dtype=object)))
+
+
+
+def _draw_map(ax) -> None:
+    """Frame the map on what was drawn (as geopandas does), then fit the axes to the equal
+    aspect, before anything is placed from the axes' scale (labels, legend, scale bar)."""
+    ax.autoscale_view()
+    ax.apply_aspect()
 
 
 
@@ -173,6 +293,9 @@ def label_territories(ax, territories: gpd.GeoDataFrame, *, size: float = 6.5, c
 
 
 
+_LIST_SIZE = 5.5  # points: the list of numbered CPTS
+
+
 def _number_list(ax, numbered: list[tuple[str, str]]) -> None:
     """List numbered territories beside the map, under the legend, in as many columns as needed."""
     fig = ax.figure
@@ -182,7 +305,7 @@ def _number_list(ax, numbered: list[tuple[str, str]]) -> None:
         box = ax.get_legend().get_window_extent(renderer).transformed(ax.transAxes.inverted())
         top = float(box.y0) - 0.03
     height_pts = ax.get_window_extent().height * 72 / fig.dpi * max(top, 0.2)
-    size = 5.5
+    size = _LIST_SIZE
     per_col = max(5, int(height_pts / (size * 1.25)) - 1)
     lines = [f"{s}  {n}" for s, n in numbered]
     x_pts = 0.0
@@ -274,16 +397,16 @@ def plot_stages(
         com = _metric(communes, crs)
         unc = com[~com["covered"]] if "covered" in com.columns else com.iloc[:0]
         if len(unc):
-            unc.plot(ax=ax, facecolor=UNCOVERED_COLOR, edgecolor=UNCOVERED_BORDER, linewidth=0.15,
-                     gid="uncovered")
-    terr.plot(ax=ax, color=fill.colors.to_numpy(), edgecolor="none", gid="cpts")
+            _add_polygons(ax, unc.geometry.to_numpy(), facecolor=UNCOVERED_COLOR, edgecolors=UNCOVERED_BORDER,
+                          linewidths=0.15, gid="uncovered")
+    _add_polygons(ax, terr.geometry.to_numpy(), facecolor=fill.colors.to_numpy(), edgecolors="none", gid="cpts")
     if communes is not None:
-        com.boundary.plot(ax=ax, color="#7f7f7f", linewidth=0.12, gid="commune-borders")
+        _add_lines(ax, com.geometry.to_numpy(), colors="#7f7f7f", linewidths=0.12, gid="commune-borders")
         if "department" in com.columns:
-            deps = com.dissolve("department")
-            deps.boundary.plot(ax=ax, color="black", linewidth=1.3, linestyle=(0, (5, 2)),
-                               gid="department-borders")
-    terr.boundary.plot(ax=ax, color="#262626", linewidth=0.5, gid="cpts-borders")
+            _add_lines(ax, _department_borders(com, layer_metadata(communes).clean_coverage), colors="black",
+                       linewidths=1.3, linestyle=(0, (5, 2)), gid="department-borders")
+    _add_lines(ax, terr.geometry.to_numpy(), colors="#262626", linewidths=0.5, gid="cpts-borders")
+    _draw_map(ax)
     if legend:
         handles = [tuple(Patch(facecolor=c, edgecolor="#555555") for c in colors) if len(colors) > 1
                    else Patch(facecolor=colors[0], edgecolor="#555555") for _, colors in fill.legend]
@@ -341,9 +464,11 @@ def plot_tiers(
     terr = _metric(territories, crs)
     if communes is not None:
         com = _metric(communes, crs)
-        com.plot(ax=ax, facecolor=UNCOVERED_COLOR, edgecolor="none", gid="communes")
+        _add_polygons(ax, com.geometry.to_numpy(), facecolor=UNCOVERED_COLOR, edgecolors="none", gid="communes")
     fill = pd.Series(terr[column]).map(lambda t: colors.get(int(t)) if pd.notna(t) else "#ffffff")
-    terr.plot(ax=ax, color=fill.to_numpy(), edgecolor="#1a1a1a", linewidth=0.6, gid="cpts")
+    _add_polygons(ax, terr.geometry.to_numpy(), facecolor=fill.to_numpy(), edgecolors="#1a1a1a", linewidths=0.6,
+                  gid="cpts")
+    _draw_map(ax)
     if legend:
         present = set(pd.to_numeric(terr[column], errors="coerce").dropna().astype(int))
         handles = [Patch(facecolor=colors[t], edgecolor="#555555", label=TIER_LABELS[t]) for t in (1, 2, 3, 4)
@@ -419,19 +544,21 @@ def plot_indicator(
     if scheme:
         classes, colors, labels = classify(values, scheme=scheme, k=k, cmap=cmap, fmt=fmt,
                                            classification_kwds=classification_kwds)
-        known.plot(ax=ax, color=[colors[c] for c in classes[present]], gid="indicator", **style)
+        _add_polygons(ax, known.geometry.to_numpy(), facecolor=[colors[c] for c in classes[present]],
+                      edgecolors="#555555", linewidths=0.2, gid="indicator")
         handles = [Patch(facecolor=c, edgecolor="#555555", label=lab) for c, lab in zip(colors, labels)]
-    else:
+    else:  # a colour bar: geopandas draws it
         known.plot(ax=ax, column=column, cmap=cmap, legend=legend, gid="indicator",
                    legend_kwds={"label": legend_title, "shrink": 0.6,
                                 "format": FuncFormatter(lambda x, _: french_number(x, fmt))}, **style)
         handles = []
     if len(missing):
-        missing.plot(ax=ax, facecolor="white", edgecolor="#999999", hatch="///", linewidth=0.2,
-                     gid="missing")
+        _add_polygons(ax, missing.geometry.to_numpy(), facecolor="white", edgecolors="#999999", hatch="///",
+                      linewidths=0.2, gid="missing")
         if scheme:
             handles.append(Patch(facecolor="white", edgecolor="#999999", hatch="///",
                                  label="non disponible"))
+    _draw_map(ax)
     if legend and handles:
         ax.legend(handles=handles, title=legend_title, loc="upper left", bbox_to_anchor=(1.0, 1.0),
                   frameon=False, fontsize=8, title_fontsize=9)
@@ -455,19 +582,81 @@ def save_figure(ax, path: str | Path, *, dpi: int = 300) -> Path:
     Path
     """
     import matplotlib.pyplot as plt
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
 
     from cpts_geo.io.files import atomic_path
 
-    check_dpi(dpi)
+    dpi = check_dpi(dpi)
     fig = ax.figure if hasattr(ax, "figure") and not hasattr(ax, "savefig") else ax
     path = Path(path)
     with atomic_path(path) as tmp:
-        fig.savefig(tmp, dpi=dpi, bbox_inches="tight", metadata=_METADATA.get(path.suffix.lower()))
+        if path.suffix.lower() == ".png" and isinstance(fig.canvas, FigureCanvasAgg):
+            _save_png(fig, tmp, dpi)
+        else:
+            fig.savefig(tmp, dpi=dpi, bbox_inches="tight", metadata=_METADATA.get(path.suffix.lower()))
     plt.close(fig)
     return path
 
 
 _METADATA = {".png": {"Software": None}, ".svg": {"Date": None}, ".pdf": {"CreationDate": None}}
+
+
+
+def _save_png(fig, path: Path, dpi: int) -> None:
+    """``fig.savefig(path, dpi=dpi, bbox_inches="tight")``, drawing the figure once.
+
+    matplotlib draws a figure twice for a tight bounding box (once to measure it, once to
+    write it): here the box is measured from the artists' extents, without drawing, then the
+    figure is drawn once into that box. When the box lies inside the figure (a figure of
+    :func:`_map_figure`), the figure is drawn as it is and the box cut out of the image: the
+    text, measured for the box, is not measured again. The image is written by :func:`_png`,
+    in RGB when it is opaque (the same pixels, a quarter less to compress).
+    """
+    import io
+
+    import matplotlib
+
+    fig.set_dpi(dpi)
+    bbox = fig.get_tightbbox(fig.canvas.get_renderer()).padded(matplotlib.rcParams["savefig.pad_inches"])
+    width, height = fig.get_size_inches()
+    if bbox.x0 >= 0 and bbox.y0 >= 0 and bbox.x1 <= width and bbox.y1 <= height:
+        # the box lies inside the figure (see _map_figure): the renderer that measured the text
+        # draws it, and the box is cut out of the image
+        fig.canvas.draw()
+        rgba = np.asarray(fig.canvas.buffer_rgba())
+        left, top = round(bbox.x0 * dpi), round((height - bbox.y1) * dpi)
+        rgba = rgba[top:top + int(bbox.height * dpi), left:left + int(bbox.width * dpi)]
+    else:
+        fig.savefig(io.BytesIO(), format="rgba", dpi=dpi, bbox_inches=bbox)
+        rgba = np.asarray(fig.canvas.buffer_rgba())  # what was just drawn
+    opaque = bool((rgba[..., 3] == 255).all())
+    path.write_bytes(_png(rgba[..., :3] if opaque else rgba, dpi))
+
+
+
+def _png(pixels: np.ndarray, dpi: int) -> bytes:
+    """A PNG file of ``pixels`` (rows × columns × 3 or 4 bytes: RGB or RGBA) at ``dpi``.
+
+    Rows unfiltered (PNG filter 0) and compressed by zlib at level 3: for maps (flat colours,
+    thin lines) both faster and smaller than Pillow's adaptive filters at level 6, as matplotlib
+    writes them. The resolution is recorded (``pHYs``, pixels per metre), no text chunk.
+    """
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    height, width, depth = pixels.shape
+    rows = np.empty((height, width * depth + 1), dtype=np.uint8)
+    rows[:, 0] = 0  # filter type of each row: none
+    rows[:, 1:] = pixels.reshape(height, width * depth)
+    per_metre = round(dpi / 0.0254)
+    return b"".join([b"\x89PNG\r\n\x1a\n",
+                     chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 2 if depth == 3 else 6, 0, 0, 0)),
+                     chunk(b"pHYs", struct.pack(">IIB", per_metre, per_metre, 1)),
+                     chunk(b"IDAT", zlib.compress(rows.tobytes(), 3)),
+                     chunk(b"IEND", b"")])
 
 
 
