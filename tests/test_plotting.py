@@ -277,3 +277,21 @@ def test_department_borders_are_the_departments_outlines(hdf):
     assert drawn == pytest.approx(expected, rel=1e-9)
     assert len(borders.get_segments()) == len(shapely.get_parts(
         layer.to_crs(metric_crs(layer)).dissolve("department").boundary.to_numpy()))
+
+
+def test_user_text_is_drawn_as_text_never_as_mathtext(hdf_communes, tmp_path):
+    # matplotlib reads $…$ as mathtext: « $\frac$ » in a CPTS name stopped the print map with a
+    # parse error, and « 5 $ ou 10 $ » in a title or a caption was drawn as a formula
+    from cpts_geo.domain.registry import validate_registry
+    from cpts_geo.io.registry import load_example_registry
+
+    registry = load_example_registry()
+    registry.loc[registry["cpts_id"] == registry["cpts_id"].iloc[0], "cpts_name"] = "CPTS $\\frac$ du Nord"
+    checked = validate_registry(registry, hdf_communes)
+    terr = build_territories(checked, hdf_communes, parts=False)
+    ax = plot_stages(terr, communes_with_cpts(checked, hdf_communes), title="Carte à 5 $ ou 10 $",
+                     legend_kwds={"title": "Étape (5 $ ou 10 $)"}, caption="Sources : 5 $ ou 10 $.")
+    texts = [*ax.texts, *ax.get_legend().get_texts(), ax.get_legend().get_title(), ax._left_title]
+    assert any("$\\frac$" in t.get_text() for t in texts) and sum("$" in t.get_text() for t in texts) >= 4
+    assert not [t.get_text() for t in texts if "$" in t.get_text() and t.get_parse_math()]
+    assert save_figure(ax, tmp_path / "dollars.png", dpi=40).stat().st_size > 1000

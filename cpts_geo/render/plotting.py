@@ -280,7 +280,7 @@ def label_territories(ax, territories: gpd.GeoDataFrame, *, size: float = 6.5, c
     for cid, rec in zip(territories.index, placed.itertuples()):
         if rec.text is None:
             continue
-        t = ax.text(rec.x, rec.y, rec.text, ha="center", va="center", fontsize=size,
+        t = ax.text(rec.x, rec.y, rec.text, ha="center", va="center", fontsize=size, parse_math=False,
                     fontweight="bold" if rec.kind == "short" else "normal", color="#111111",
                     linespacing=1.0, gid="cpts-label", zorder=10, clip_on=True)
         t.set_url(str(cid))
@@ -315,21 +315,28 @@ def _number_list(ax, numbered: list[tuple[str, str]]) -> None:
     for start in range(0, len(lines), per_col):
         chunk = lines[start:start + per_col]
         head = "CPTS numérotées sur la carte :\n" if start == 0 else "\n"
-        ax.annotate(head + "\n".join(chunk), xy=(1.02, top), xycoords="axes fraction",
+        ax.annotate(head + "\n".join(chunk), xy=(1.02, top), xycoords="axes fraction", parse_math=False,
                     xytext=(x_pts, 0), textcoords="offset points", ha="left", va="top", fontsize=size,
                     gid="cpts-number-list", annotation_clip=False)
         x_pts += max(len(line) for line in chunk) * size * 0.55 + 8
 
 
 
+def _literal_legend(legend) -> None:
+    """Legend entries and title are the registry's words: text, never mathtext (``$…$``)."""
+    for text in [*legend.get_texts(), legend.get_title()]:
+        text.set_parse_math(False)
+
+
+
 def _finish(ax, *, title, caption, scale_bar):
     if title:
-        ax.set_title(title, fontsize=13, fontweight="bold", loc="left")
+        ax.set_title(title, fontsize=13, fontweight="bold", loc="left", parse_math=False)
     if scale_bar:
         _scale_bar(ax)
     if caption:
         ax.annotate(caption, xy=(0, -0.02), xycoords="axes fraction", ha="left", va="top", fontsize=7,
-                    color="#333333", wrap=True)
+                    color="#333333", wrap=True, parse_math=False)
     return ax
 
 
@@ -417,9 +424,9 @@ def plot_stages(
         if unc is not None and len(unc):
             handles.append(Patch(facecolor=UNCOVERED_COLOR, edgecolor=UNCOVERED_BORDER))
             texts.append("Zone blanche (non couverte)")
-        ax.legend(handles=handles, labels=texts, title=fill.title, loc="upper left",
-                  bbox_to_anchor=(1.0, 1.0), frameon=False, fontsize=8, title_fontsize=9,
-                  handler_map={tuple: HandlerTuple(ndivide=None, pad=0)})
+        _literal_legend(ax.legend(handles=handles, labels=texts, title=fill.title, loc="upper left",
+                                  bbox_to_anchor=(1.0, 1.0), frameon=False, fontsize=8, title_fontsize=9,
+                                  handler_map={tuple: HandlerTuple(ndivide=None, pad=0)}))
     if labels:
         label_territories(ax, terr)
     note = vocabulary_caption(terr) if fill.column == "stage" else ""
@@ -477,8 +484,8 @@ def plot_tiers(
         handles = [Patch(facecolor=colors[t], edgecolor="#555555", label=TIER_LABELS[t]) for t in (1, 2, 3, 4)
                    if t in present]
         legend_title, _ = legend_options(legend_kwds, default_title="Taille (niveau ACI)")
-        ax.legend(handles=handles, title=legend_title, loc="upper left",
-                  bbox_to_anchor=(1.0, 1.0), frameon=False, fontsize=8, title_fontsize=9)
+        _literal_legend(ax.legend(handles=handles, title=legend_title, loc="upper left",
+                                  bbox_to_anchor=(1.0, 1.0), frameon=False, fontsize=8, title_fontsize=9))
     if labels:
         label_territories(ax, terr)
     return _finish(ax, title=title, caption=caption, scale_bar=scale_bar)
@@ -563,8 +570,8 @@ def plot_indicator(
                                  label="non disponible"))
     _draw_map(ax)
     if legend and handles:
-        ax.legend(handles=handles, title=legend_title, loc="upper left", bbox_to_anchor=(1.0, 1.0),
-                  frameon=False, fontsize=8, title_fontsize=9)
+        _literal_legend(ax.legend(handles=handles, title=legend_title, loc="upper left", bbox_to_anchor=(1.0, 1.0),
+                                  frameon=False, fontsize=8, title_fontsize=9))
     return _finish(ax, title=title, caption=caption, scale_bar=scale_bar)
 
 
