@@ -295,3 +295,19 @@ def test_user_text_is_drawn_as_text_never_as_mathtext(hdf_communes, tmp_path):
     assert any("$\\frac$" in t.get_text() for t in texts) and sum("$" in t.get_text() for t in texts) >= 4
     assert not [t.get_text() for t in texts if "$" in t.get_text() and t.get_parse_math()]
     assert save_figure(ax, tmp_path / "dollars.png", dpi=40).stat().st_size > 1000
+
+
+def test_a_transparent_figure_keeps_its_alpha(tmp_path):
+    import io
+
+    import matplotlib.pyplot as plt
+    from PIL import Image
+
+    fig, ax = plt.subplots(figsize=(2, 1), facecolor="none")
+    ax.plot([0, 1], [0, 1])
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=50, bbox_inches="tight")
+    out = save_figure(ax, tmp_path / "transparent.png", dpi=50)
+    image = Image.open(out)
+    assert image.mode == "RGBA"
+    assert np.array_equal(np.asarray(image), np.asarray(Image.open(buf)))

@@ -719,7 +719,7 @@ def _png(pixels: np.ndarray, dpi: int) -> bytes:
     height, width, depth = pixels.shape
     rows = np.empty((height, width * depth + 1), dtype=np.uint8)
     rows[:, 0] = 0  # filter type of each row: none
-    rows[:, 1:] = pixels.reshape(height, width * depth)
+    rows[:, 1:].reshape(height, width, depth)[...] = pixels  # one copy, straight from the cut-out
     per_metre = round(dpi / 0.0254)
     return b"".join([b"\x89PNG\r\n\x1a\n",
                      chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 2 if depth == 3 else 6, 0, 0, 0)),
