@@ -36,7 +36,7 @@ import pandas as pd
 import shapely
 
 from cpts_geo.domain.codes import is_insee_code
-from cpts_geo.domain.crs import metric_crs, require_crs
+from cpts_geo.domain.crs import metric_crs, reproject, require_crs
 from cpts_geo.domain.metadata import layer_metadata
 from cpts_geo.domain.tiers import TIER_LABELS
 from cpts_geo.render.style import (
@@ -104,7 +104,7 @@ def _map_figure(territories: gpd.GeoDataFrame, *, dpi: int, column: str = "name"
 
 def _metric(gdf: gpd.GeoDataFrame, crs) -> gpd.GeoDataFrame:
     require_crs(gdf, "La couche")
-    return gdf.to_crs(crs)
+    return reproject(gdf, crs)
 
 
 
