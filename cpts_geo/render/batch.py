@@ -142,8 +142,8 @@ def area_maps(
     local = checked._replace(membership=member, cpts=checked.cpts.loc[ids])
     # a CPTS may reach beyond the area: build it whole, from all its departments
     deps = set(department_of(member["code"])) | set(communes["department"])
-    around = load_communes(departments=sorted(deps)) if france is None \
-        else france[france["department"].isin(deps)]
+    everywhere = load_communes() if france is None else france  # (selecting by code: no name to look up)
+    around = everywhere[everywhere["department"].isin(deps)]
     terr = build_territories(local, around, parts=False)
     # a commune of the area, or an arrondissement of one of its cities (Paris, Lyon, Marseille)
     city = city_of(member["code"])

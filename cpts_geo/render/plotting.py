@@ -26,6 +26,7 @@ resolution.
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -35,7 +36,7 @@ import pandas as pd
 import shapely
 
 from cpts_geo.domain.codes import is_insee_code
-from cpts_geo.domain.crs import metric_crs, require_crs
+from cpts_geo.domain.crs import metric_crs, reproject, require_crs
 from cpts_geo.domain.metadata import layer_metadata
 from cpts_geo.domain.tiers import TIER_LABELS
 from cpts_geo.render.style import (
@@ -73,15 +74,16 @@ def _axes(ax):
 
 
 def _map_figure(territories: gpd.GeoDataFrame, *, dpi: int, column: str = "name"):
-    """The axes of a print map of ``territories`` drawn at ``dpi``, for :func:`save_figure`.
+    """The axes of a print map of ``territories`` to be written at ``dpi`` by :func:`save_figure`.
 
-    The map sits where ``plt.subplots(figsize=(8.27, 8.27))`` puts it (the same map, legend and
-    list as :func:`plot_stages` draws on such axes), in a figure wide enough for the legend and
-    the list of numbered CPTS on its right: :func:`save_figure` then measures and draws the
-    text once, at the resolution of the file (the tight box of the map lies inside the figure).
-    The width is estimated from the number of CPTS and the length of their names, every CPTS
-    counted as numbered (an underestimate only costs a second measurement), and bounded so that
-    the image in memory stays under 40 million pixels.
+    The map sits where ``plt.subplots(figsize=(8.27, 8.27))`` puts it, laid out as on that
+    figure (the same map, legend, list and caption as :func:`plot_stages` draws there, and
+    :func:`save_figure` breaks the caption where savefig would), in a figure wide enough for the
+    legend and the list of numbered CPTS on its right: :func:`save_figure` then measures and
+    draws the text once, at the resolution of the file (the tight box of the map lies inside
+    the figure). The width is estimated from the number of CPTS and the length of their names,
+    every CPTS counted as numbered (an underestimate only costs a second measurement), and
+    bounded so that the image in memory stays under 40 million pixels at ``dpi``.
     """
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
@@ -93,15 +95,16 @@ def _map_figure(territories: gpd.GeoDataFrame, *, dpi: int, column: str = "name"
     room = max(3.8, (0.02 * 0.775 * _A4 * 72 + -(-len(names) // lines) * column_pts) / 72 + 0.3)
     width = min(0.9 * _A4 + room, 40e6 / (dpi * dpi * _A4))
     width = max(width, _A4)
-    fig = Figure(figsize=(width, _A4), dpi=dpi)
+    fig = Figure(figsize=(width, _A4))  # at matplotlib's resolution until written, as plt.subplots
     FigureCanvasAgg(fig)
+    _LAID_OUT[fig] = _A4
     return fig.add_axes((0.125 * _A4 / width, 0.11, 0.775 * _A4 / width, 0.77))
 
 
 
 def _metric(gdf: gpd.GeoDataFrame, crs) -> gpd.GeoDataFrame:
     require_crs(gdf, "La couche")
-    return gdf.to_crs(crs)
+    return reproject(gdf, crs)
 
 
 
@@ -277,7 +280,7 @@ def label_territories(ax, territories: gpd.GeoDataFrame, *, size: float = 6.5, c
     for cid, rec in zip(territories.index, placed.itertuples()):
         if rec.text is None:
             continue
-        t = ax.text(rec.x, rec.y, rec.text, ha="center", va="center", fontsize=size,
+        t = ax.text(rec.x, rec.y, rec.text, ha="center", va="center", fontsize=size, parse_math=False,
                     fontweight="bold" if rec.kind == "short" else "normal", color="#111111",
                     linespacing=1.0, gid="cpts-label", zorder=10, clip_on=True)
         t.set_url(str(cid))
@@ -312,21 +315,28 @@ def _number_list(ax, numbered: list[tuple[str, str]]) -> None:
     for start in range(0, len(lines), per_col):
         chunk = lines[start:start + per_col]
         head = "CPTS numérotées sur la carte :\n" if start == 0 else "\n"
-        ax.annotate(head + "\n".join(chunk), xy=(1.02, top), xycoords="axes fraction",
+        ax.annotate(head + "\n".join(chunk), xy=(1.02, top), xycoords="axes fraction", parse_math=False,
                     xytext=(x_pts, 0), textcoords="offset points", ha="left", va="top", fontsize=size,
                     gid="cpts-number-list", annotation_clip=False)
         x_pts += max(len(line) for line in chunk) * size * 0.55 + 8
 
 
 
+def _literal_legend(legend) -> None:
+    """Legend entries and title are the registry's words: text, never mathtext (``$…$``)."""
+    for text in [*legend.get_texts(), legend.get_title()]:
+        text.set_parse_math(False)
+
+
+
 def _finish(ax, *, title, caption, scale_bar):
     if title:
-        ax.set_title(title, fontsize=13, fontweight="bold", loc="left")
+        ax.set_title(title, fontsize=13, fontweight="bold", loc="left", parse_math=False)
     if scale_bar:
         _scale_bar(ax)
     if caption:
         ax.annotate(caption, xy=(0, -0.02), xycoords="axes fraction", ha="left", va="top", fontsize=7,
-                    color="#333333", wrap=True)
+                    color="#333333", wrap=True, parse_math=False)
     return ax
 
 
@@ -414,9 +424,9 @@ def plot_stages(
         if unc is not None and len(unc):
             handles.append(Patch(facecolor=UNCOVERED_COLOR, edgecolor=UNCOVERED_BORDER))
             texts.append("Zone blanche (non couverte)")
-        ax.legend(handles=handles, labels=texts, title=fill.title, loc="upper left",
-                  bbox_to_anchor=(1.0, 1.0), frameon=False, fontsize=8, title_fontsize=9,
-                  handler_map={tuple: HandlerTuple(ndivide=None, pad=0)})
+        _literal_legend(ax.legend(handles=handles, labels=texts, title=fill.title, loc="upper left",
+                                  bbox_to_anchor=(1.0, 1.0), frameon=False, fontsize=8, title_fontsize=9,
+                                  handler_map={tuple: HandlerTuple(ndivide=None, pad=0)}))
     if labels:
         label_territories(ax, terr)
     note = vocabulary_caption(terr) if fill.column == "stage" else ""
@@ -474,8 +484,8 @@ def plot_tiers(
         handles = [Patch(facecolor=colors[t], edgecolor="#555555", label=TIER_LABELS[t]) for t in (1, 2, 3, 4)
                    if t in present]
         legend_title, _ = legend_options(legend_kwds, default_title="Taille (niveau ACI)")
-        ax.legend(handles=handles, title=legend_title, loc="upper left",
-                  bbox_to_anchor=(1.0, 1.0), frameon=False, fontsize=8, title_fontsize=9)
+        _literal_legend(ax.legend(handles=handles, title=legend_title, loc="upper left",
+                                  bbox_to_anchor=(1.0, 1.0), frameon=False, fontsize=8, title_fontsize=9))
     if labels:
         label_territories(ax, terr)
     return _finish(ax, title=title, caption=caption, scale_bar=scale_bar)
@@ -560,8 +570,8 @@ def plot_indicator(
                                  label="non disponible"))
     _draw_map(ax)
     if legend and handles:
-        ax.legend(handles=handles, title=legend_title, loc="upper left", bbox_to_anchor=(1.0, 1.0),
-                  frameon=False, fontsize=8, title_fontsize=9)
+        _literal_legend(ax.legend(handles=handles, title=legend_title, loc="upper left", bbox_to_anchor=(1.0, 1.0),
+                                  frameon=False, fontsize=8, title_fontsize=9))
     return _finish(ax, title=title, caption=caption, scale_bar=scale_bar)
 
 
@@ -602,6 +612,12 @@ _METADATA = {".png": {"Software": None}, ".svg": {"Date": None}, ".pdf": {"Creat
 
 
 
+#: The figures of :func:`_map_figure` and the width (inches) their map was laid out for: wrapped
+#: text (the caption) wraps there, as on a figure of that width.
+_LAID_OUT: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+
 def _save_png(fig, path: Path, dpi: int) -> None:
     """``fig.savefig(path, dpi=dpi, bbox_inches="tight")``, drawing the figure once.
 
@@ -609,28 +625,81 @@ def _save_png(fig, path: Path, dpi: int) -> None:
     write it): here the box is measured from the artists' extents, without drawing, then the
     figure is drawn once into that box. When the box lies inside the figure (a figure of
     :func:`_map_figure`), the figure is drawn as it is and the box cut out of the image: the
-    text, measured for the box, is not measured again. The image is written by :func:`_png`,
-    in RGB when it is opaque (the same pixels, a quarter less to compress).
+    text, measured for the box, is not measured again. Wrapped text (the caption) is broken
+    where savefig breaks it: at the edge of the figure (for a figure of :func:`_map_figure`,
+    of the width its map was laid out for) to measure the box, at the edge of the box to draw.
+    The image is written by :func:`_png`, in RGB when it is opaque (the same pixels, a quarter
+    less to compress).
     """
     import io
 
     import matplotlib
+    from matplotlib.text import Text
 
     fig.set_dpi(dpi)
-    bbox = fig.get_tightbbox(fig.canvas.get_renderer()).padded(matplotlib.rcParams["savefig.pad_inches"])
+    renderer = fig.canvas.get_renderer()
     width, height = fig.get_size_inches()
-    if bbox.x0 >= 0 and bbox.y0 >= 0 and bbox.x1 <= width and bbox.y1 <= height:
-        # the box lies inside the figure (see _map_figure): the renderer that measured the text
-        # draws it, and the box is cut out of the image
+    wrapped = [t for t in fig.findobj(Text) if t.get_wrap() and t.get_visible()]
+    ours = all(t.get_horizontalalignment() == "left" and t.get_rotation() == 0 for t in wrapped)
+    texts = [t.get_text() for t in wrapped]
+    if ours:
+        for t in wrapped:
+            _wrap(t, renderer, _LAID_OUT.get(fig, width) * dpi)
+    bbox = fig.get_tightbbox(renderer).padded(matplotlib.rcParams["savefig.pad_inches"])
+    inside = bbox.x0 >= 0 and bbox.y0 >= 0 and bbox.x1 <= width and bbox.y1 <= height
+    if ours and inside:
+        # the renderer that measured the text draws it, and the box is cut out of the image
+        for t, text in zip(wrapped, texts):
+            t.set_text(text)
+            _wrap(t, renderer, bbox.x1 * dpi)
         fig.canvas.draw()
         rgba = np.asarray(fig.canvas.buffer_rgba())
-        left, top = round(bbox.x0 * dpi), round((height - bbox.y1) * dpi)
-        rgba = rgba[top:top + int(bbox.height * dpi), left:left + int(bbox.width * dpi)]
+        rows, columns = int(bbox.height * dpi), int(bbox.width * dpi)  # the size savefig gives
+        top, left = len(rgba) - round(bbox.y0 * dpi) - rows, round(bbox.x0 * dpi)  # the nearest whole pixel
+        rgba = rgba[top:top + rows, left:left + columns]
     else:
+        for t, text in zip(wrapped, texts):
+            t.set_text(text)
+            t.set_wrap(True)
         fig.savefig(io.BytesIO(), format="rgba", dpi=dpi, bbox_inches=bbox)
         rgba = np.asarray(fig.canvas.buffer_rgba())  # what was just drawn
+    for t, text in zip(wrapped, texts):
+        t.set_text(text)
+        t.set_wrap(True)
     opaque = bool((rgba[..., 3] == 255).all())
     path.write_bytes(_png(rgba[..., :3] if opaque else rgba, dpi))
+
+
+
+def _wrap(text, renderer, right: float) -> None:
+    """Break a left-aligned horizontal ``text`` into lines ending before ``right`` (pixels), as
+    matplotlib's ``wrap=True`` does at the edge of the figure, then turn ``wrap`` off.
+
+    The same rule (the most words that fit, one at least; the text's own line breaks kept),
+    found by halving instead of word after word: a few measurements per line.
+    """
+    import math
+
+    if hasattr(text, "update_positions"):  # an annotation: where its text goes, in pixels
+        text.update_positions(renderer)
+    room = right - text.get_transform().transform(text.get_position())[0]
+    prop = text.get_fontproperties()
+
+    def fits(words: list[str]) -> bool:
+        return math.ceil(renderer.get_text_width_height_descent(" ".join(words), prop, ismath=False)[0]) <= room
+
+    lines = []
+    for line in text.get_text().split("\n"):
+        words = line.split(" ")
+        while words:
+            lo, hi = 1, len(words)
+            while lo < hi:
+                mid = (lo + hi + 1) // 2
+                lo, hi = (mid, hi) if fits(words[:mid]) else (lo, mid - 1)
+            lines.append(" ".join(words[:lo]))
+            words = words[lo:]
+    text.set_text("\n".join(lines))
+    text.set_wrap(False)
 
 
 
@@ -650,7 +719,7 @@ def _png(pixels: np.ndarray, dpi: int) -> bytes:
     height, width, depth = pixels.shape
     rows = np.empty((height, width * depth + 1), dtype=np.uint8)
     rows[:, 0] = 0  # filter type of each row: none
-    rows[:, 1:] = pixels.reshape(height, width * depth)
+    rows[:, 1:].reshape(height, width, depth)[...] = pixels  # one copy, straight from the cut-out
     per_metre = round(dpi / 0.0254)
     return b"".join([b"\x89PNG\r\n\x1a\n",
                      chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 2 if depth == 3 else 6, 0, 0, 0)),
