@@ -63,9 +63,9 @@ _A4 = 8.27  # inches: the print maps are A4-wide squares
 
 
 def _axes(ax):
-    import matplotlib.pyplot as plt
-
     if ax is None:
+        import matplotlib.pyplot as plt
+
         _, ax = plt.subplots(figsize=(_A4, _A4))  # A4 width
     ax.set_axis_off()
     ax.set_aspect("equal")
@@ -591,7 +591,8 @@ def save_figure(ax, path: str | Path, *, dpi: int = 300) -> Path:
     -------
     Path
     """
-    import matplotlib.pyplot as plt
+    import sys
+
     from matplotlib.backends.backend_agg import FigureCanvasAgg
 
     from cpts_geo.io.files import atomic_path
@@ -604,7 +605,8 @@ def save_figure(ax, path: str | Path, *, dpi: int = 300) -> Path:
             _save_png(fig, tmp, dpi)
         else:
             fig.savefig(tmp, dpi=dpi, bbox_inches="tight", metadata=_METADATA.get(path.suffix.lower()))
-    plt.close(fig)
+    if "matplotlib.pyplot" in sys.modules:  # a figure of pyplot: forget it (others are not pyplot's)
+        sys.modules["matplotlib.pyplot"].close(fig)
     return path
 
 
