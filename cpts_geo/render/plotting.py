@@ -633,23 +633,36 @@ def _save_png(fig, path: Path, dpi: int) -> None:
     The image is written by :func:`_png`, in RGB when it is opaque (the same pixels, a quarter
     less to compress).
     """
+    from matplotlib.text import Text
+
+    wrapped = [t for t in fig.findobj(Text) if t.get_wrap() and t.get_visible()]
+    texts = [t.get_text() for t in wrapped]
+    resolution = fig.dpi
+    try:
+        path.write_bytes(_png(_tight_image(fig, dpi, wrapped, texts), dpi))
+    finally:  # the figure as it was given
+        for t, text in zip(wrapped, texts):
+            t.set_text(text)
+            t.set_wrap(True)
+        fig.set_dpi(resolution)
+
+
+
+def _tight_image(fig, dpi: int, wrapped: list, texts: list[str]) -> np.ndarray:
+    """The pixels of :func:`_save_png` (RGB when opaque, RGBA otherwise)."""
     import io
 
     import matplotlib
-    from matplotlib.text import Text
 
     fig.set_dpi(dpi)
     renderer = fig.canvas.get_renderer()
     width, height = fig.get_size_inches()
-    wrapped = [t for t in fig.findobj(Text) if t.get_wrap() and t.get_visible()]
     ours = all(t.get_horizontalalignment() == "left" and t.get_rotation() == 0 for t in wrapped)
-    texts = [t.get_text() for t in wrapped]
     if ours:
         for t in wrapped:
             _wrap(t, renderer, _LAID_OUT.get(fig, width) * dpi)
     bbox = fig.get_tightbbox(renderer).padded(matplotlib.rcParams["savefig.pad_inches"])
-    inside = bbox.x0 >= 0 and bbox.y0 >= 0 and bbox.x1 <= width and bbox.y1 <= height
-    if ours and inside:
+    if ours and bbox.x0 >= 0 and bbox.y0 >= 0 and bbox.x1 <= width and bbox.y1 <= height:
         # the renderer that measured the text draws it, and the box is cut out of the image
         for t, text in zip(wrapped, texts):
             t.set_text(text)
@@ -665,11 +678,7 @@ def _save_png(fig, path: Path, dpi: int) -> None:
             t.set_wrap(True)
         fig.savefig(io.BytesIO(), format="rgba", dpi=dpi, bbox_inches=bbox)
         rgba = np.asarray(fig.canvas.buffer_rgba())  # what was just drawn
-    for t, text in zip(wrapped, texts):
-        t.set_text(text)
-        t.set_wrap(True)
-    opaque = bool((rgba[..., 3] == 255).all())
-    path.write_bytes(_png(rgba[..., :3] if opaque else rgba, dpi))
+    return rgba[..., :3] if bool((rgba[..., 3] == 255).all()) else rgba
 
 
 
