@@ -82,8 +82,9 @@ def _map_figure(territories: gpd.GeoDataFrame, *, dpi: int, column: str = "name"
     legend and the list of numbered CPTS on its right: :func:`save_figure` then measures and
     draws the text once, at the resolution of the file (the tight box of the map lies inside
     the figure). The width is estimated from the number of CPTS and the length of their names,
-    every CPTS counted as numbered (an underestimate only costs a second measurement), and
-    bounded so that the image in memory stays under 40 million pixels at ``dpi``.
+    every CPTS counted as numbered (an underestimate only costs a second measurement); beyond
+    30 million pixels at ``dpi``, the figure is the A4 square (no larger image in memory than
+    savefig's).
     """
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
@@ -93,8 +94,9 @@ def _map_figure(territories: gpd.GeoDataFrame, *, dpi: int, column: str = "name"
     column_pts = longest * _LIST_SIZE * 0.55 + 8  # as _number_list steps from column to column
     lines = max(5, int(0.77 * _A4 * 72 * 0.5 / (_LIST_SIZE * 1.25)) - 1)  # under a legend of half the map
     room = max(3.8, (0.02 * 0.775 * _A4 * 72 + -(-len(names) // lines) * column_pts) / 72 + 0.3)
-    width = min(0.9 * _A4 + room, 40e6 / (dpi * dpi * _A4))
-    width = max(width, _A4)
+    width = 0.9 * _A4 + room
+    if width * _A4 * dpi * dpi > 30e6:  # too large an image: the A4 figure, measured twice
+        width = _A4
     fig = Figure(figsize=(width, _A4))  # at matplotlib's resolution until written, as plt.subplots
     FigureCanvasAgg(fig)
     _LAID_OUT[fig] = _A4
@@ -633,23 +635,45 @@ def _save_png(fig, path: Path, dpi: int) -> None:
     The image is written by :func:`_png`, in RGB when it is opaque (the same pixels, a quarter
     less to compress).
     """
-    import io
-
-    import matplotlib
     from matplotlib.text import Text
+
+    wrapped = [t for t in fig.findobj(Text) if t.get_wrap() and t.get_visible()]
+    texts = [t.get_text() for t in wrapped]
+    resolution = fig.dpi
+    try:
+        path.write_bytes(_png(_tight_image(fig, dpi, wrapped, texts), dpi))
+    finally:  # the figure as it was given
+        for t, text in zip(wrapped, texts):
+            t.set_text(text)
+            t.set_wrap(True)
+        fig.set_dpi(resolution)
+
+
+
+class _Discard:
+    """A file that keeps nothing: savefig draws, the image is read from the canvas."""
+
+    def write(self, data) -> int:
+        return len(data)
+
+    def seek(self, offset: int, whence: int = 0) -> int:
+        return 0
+
+
+
+def _tight_image(fig, dpi: int, wrapped: list, texts: list[str]) -> np.ndarray:
+    """The pixels of :func:`_save_png` (RGB when opaque, RGBA otherwise)."""
+    import matplotlib
 
     fig.set_dpi(dpi)
     renderer = fig.canvas.get_renderer()
     width, height = fig.get_size_inches()
-    wrapped = [t for t in fig.findobj(Text) if t.get_wrap() and t.get_visible()]
     ours = all(t.get_horizontalalignment() == "left" and t.get_rotation() == 0 for t in wrapped)
-    texts = [t.get_text() for t in wrapped]
     if ours:
         for t in wrapped:
             _wrap(t, renderer, _LAID_OUT.get(fig, width) * dpi)
     bbox = fig.get_tightbbox(renderer).padded(matplotlib.rcParams["savefig.pad_inches"])
-    inside = bbox.x0 >= 0 and bbox.y0 >= 0 and bbox.x1 <= width and bbox.y1 <= height
-    if ours and inside:
+    if ours and bbox.x0 >= 0 and bbox.y0 >= 0 and bbox.x1 <= width and bbox.y1 <= height:
         # the renderer that measured the text draws it, and the box is cut out of the image
         for t, text in zip(wrapped, texts):
             t.set_text(text)
@@ -663,13 +687,9 @@ def _save_png(fig, path: Path, dpi: int) -> None:
         for t, text in zip(wrapped, texts):
             t.set_text(text)
             t.set_wrap(True)
-        fig.savefig(io.BytesIO(), format="rgba", dpi=dpi, bbox_inches=bbox)
+        fig.savefig(_Discard(), format="rgba", dpi=dpi, bbox_inches=bbox)
         rgba = np.asarray(fig.canvas.buffer_rgba())  # what was just drawn
-    for t, text in zip(wrapped, texts):
-        t.set_text(text)
-        t.set_wrap(True)
-    opaque = bool((rgba[..., 3] == 255).all())
-    path.write_bytes(_png(rgba[..., :3] if opaque else rgba, dpi))
+    return rgba[..., :3] if rgba[..., 3].min() == 255 else rgba
 
 
 
@@ -719,14 +739,20 @@ def _png(pixels: np.ndarray, dpi: int) -> bytes:
         return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
 
     height, width, depth = pixels.shape
-    rows = np.empty((height, width * depth + 1), dtype=np.uint8)
-    rows[:, 0] = 0  # filter type of each row: none
-    rows[:, 1:].reshape(height, width, depth)[...] = pixels  # one copy, straight from the cut-out
+    # compressed by blocks of rows: little memory beside the image, whatever its resolution
+    block = np.zeros((min(height, 256), width * depth + 1), dtype=np.uint8)  # first byte: filter none
+    packer = zlib.compressobj(3)
+    data = []
+    for start in range(0, height, len(block)):
+        n = min(len(block), height - start)
+        block[:n, 1:].reshape(n, width, depth)[...] = pixels[start:start + n]
+        data.append(packer.compress(block[:n].data))
+    data.append(packer.flush())
     per_metre = round(dpi / 0.0254)
     return b"".join([b"\x89PNG\r\n\x1a\n",
                      chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 2 if depth == 3 else 6, 0, 0, 0)),
                      chunk(b"pHYs", struct.pack(">IIB", per_metre, per_metre, 1)),
-                     chunk(b"IDAT", zlib.compress(rows.tobytes(), 3)),
+                     chunk(b"IDAT", b"".join(data)),
                      chunk(b"IEND", b"")])
 
 
