@@ -147,3 +147,13 @@ def test_a_cpts_holding_a_part_of_a_city_has_no_area_nor_density(listing, tmp_pa
     assert "non définie (commune partagée : Nice)" in page
     assert 'data-fig="density_pop.cpts">non disponible<' in page
     assert 'data-fig="area.cpts"' not in page
+
+
+def test_rapport_of_a_region_counts_only_its_cpts(listing, tmp_path, capsys, monkeypatch):
+    """Lyon and Paris CPTS by arrondissement were counted in the report of Provence-Alpes-Côte d'Azur."""
+    monkeypatch.setenv("MPLBACKEND", "Agg")
+    out = tmp_path / "rapport.html"
+    assert main(["rapport", str(listing), "--region", "93", "--sans-carte", "-o", str(out)]) == 0
+    assert "(9 CPTS," in capsys.readouterr().out
+    page = out.read_text(encoding="utf-8")
+    assert "CPTS Paris 12" not in page and "CPTS Lyon Presqu" not in page

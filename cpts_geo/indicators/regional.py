@@ -180,6 +180,7 @@ def regional_diagnosis(
     in_area = communes["department"].isin(deps).to_numpy()
     area_layer = communes[in_area]
     units = unit_layer(area_layer, checked.membership["code"])
+    units = units[units["department"].isin(deps).to_numpy()]  # not the arrondissements of a city elsewhere
     local = _restricted(checked, units.index)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
