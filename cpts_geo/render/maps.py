@@ -52,7 +52,7 @@ from collections.abc import Mapping
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
-from typing import NamedTuple, cast
+from typing import Any, NamedTuple, cast
 
 import folium
 import geopandas as gpd
@@ -63,11 +63,16 @@ import shapely
 from cpts_geo.domain.french import fold, number
 from cpts_geo.domain.metadata import layer_metadata
 from cpts_geo.render.style import (
+    SHARED_BORDER,
+    SHARED_LABEL,
     UNCOVERED_BORDER,
     UNCOVERED_COLOR,
+    TerritoryFill,
     classify,
     french_number,
     legend_options,
+    shared_text,
+    shared_units,
     territory_fill,
     vocabulary_caption,
 )
@@ -110,6 +115,7 @@ _TEXT = {
     "layer_labels": "Noms des CPTS", "missing": "non disponible", "numbers": "Numéros des CPTS sur la carte",
     "fullscreen": "Plein écran", "print": "Imprimer", "commune_hint": "Commune sous la souris : cliquez",
     "zoom_hint": "communes à partir d'un zoom plus proche", "fond": "Fond de carte (en ligne)",
+    "shared": SHARED_LABEL, "shared_title": "commune partagée",
 }
 
 
@@ -676,6 +682,231 @@ def _funding_maxima() -> dict[int, float]:
 
 
 
+def _num(x: object) -> int | float | None:
+    """A number of the payload: a whole number as an integer, a missing one as None."""
+    if x is None or pd.isna(x):  # type: ignore[call-overload]
+        return None
+    value = float(x)  # type: ignore[arg-type]
+    return int(value) if value.is_integer() else value
+
+
+
+class _MapGeometry(NamedTuple):
+    """The simplified communes of a map and how its coordinates are written."""
+
+    simple: pd.Series  # simplified commune geometries (EPSG:4326), indexed like the communes
+    rings: _Rings | None  # their rings, when they come precomputed
+    origin: tuple[float, float]
+    scale: float
+    bounds: list[list[float]]  # the first view: [[south, west], [north, east]]
+    centre: list[float]
+    many: bool  # beyond 10 000 communes (all of France)
+
+
+
+def _map_geometry(communes: gpd.GeoDataFrame, tolerance: float | None, scale: float | None) -> _MapGeometry:
+    """Simplify the communes and choose the grid and the first view of the map."""
+    many = len(communes) > 10_000
+    tolerance = (300.0 if many else 80.0) if tolerance is None else float(tolerance)
+    scale = (5_000.0 if many else 10_000.0) if scale is None else float(scale)
+    simple_geoms, rings = _simplified_and_rings(communes, tolerance)
+    simple = pd.Series(simple_geoms, index=communes.index)
+    minx, miny, maxx, maxy = shapely.total_bounds(simple.to_numpy())
+    origin = (round(float(minx), 4), round(float(miny), 4))
+    overseas = communes.index.astype(str).str.startswith("97")
+    view = shapely.total_bounds(simple[~overseas].to_numpy()) if 0 < overseas.sum() < len(overseas) \
+        else (minx, miny, maxx, maxy)
+    bounds = [[float(view[1]), float(view[0])], [float(view[3]), float(view[2])]]
+    return _MapGeometry(simple, rings, origin, scale, bounds,
+                        [float(miny + maxy) / 2, float(minx + maxx) / 2], many)
+
+
+
+def _union_by_cpts(member: pd.DataFrame, simple: pd.Series) -> dict[str, shapely.Geometry]:
+    """The union of the simplified communes of each CPTS of ``member`` (``code``, ``cpts_id``)."""
+    member = member[member["code"].isin(simple.index)]
+    arr = simple.to_numpy()
+    pos = simple.index.get_indexer(member["code"])
+    return {str(cid): shapely.coverage_union_all(arr[pos[rows]])
+            for cid, rows in member.groupby("cpts_id", sort=True).indices.items()}
+
+
+
+class _CptsGeometry(NamedTuple):
+    """The geometries of the CPTS of a map."""
+
+    fill: dict[str, shapely.Geometry]  # what each CPTS fills: its communes not shared with another
+    whole: dict[str, shapely.Geometry]  # the whole territory (indicator layers)
+    label: dict[str, shapely.Geometry]  # where its label goes: its own part, else its shared communes
+
+
+
+def _cpts_geometry(member: pd.DataFrame, shared: pd.DataFrame, simple: pd.Series) -> _CptsGeometry:
+    """Each CPTS without its shared communes (drawn once, apart), its whole territory, its label's room."""
+    is_shared = member["code"].isin(set(shared["code"]))
+    fill = _union_by_cpts(member[~is_shared], simple)
+    with_shared = member["cpts_id"].isin(set(member.loc[is_shared, "cpts_id"]))
+    whole = {**fill, **_union_by_cpts(member[with_shared], simple)}
+    label = {i: fill[i] if i in fill and not fill[i].is_empty else g for i, g in whole.items()}
+    return _CptsGeometry(fill, whole, label)
+
+
+
+def _cpts_payload(terr: gpd.GeoDataFrame, fill: TerritoryFill, geoms: list[shapely.Geometry],
+                  geo: _MapGeometry) -> list[dict]:
+    """The CPTS of the page: name, number, stage, colour, tier, population, funding, geometry."""
+    maxima = _funding_maxima()
+    encoded = encode_geometries(geoms, geo.origin, geo.scale)
+    colors = fill.colors.reindex(terr.index).tolist()
+    cpts = []
+    for n_, (cid, rec, color) in enumerate(zip(terr.index, terr.to_dict("records"), colors)):
+        tier = _num(rec.get("tier"))
+        cpts.append({"id": str(cid), "name": str(rec.get("name", cid)), "short": str(n_ + 1),
+                     "stage": _stage_text(rec), "f": color,
+                     "tier": tier, "pop": _num(rec.get("population")), "n": _num(rec.get("n_communes")),
+                     "fund": None if tier is None else number(maxima[int(tier)], 0, sep="\u202f"),
+                     "g": encoded[n_]})
+    return cpts
+
+
+
+def _shared_payload(shared: pd.DataFrame, communes: gpd.GeoDataFrame, names: Mapping[str, str],
+                    cpts_pos: Mapping[str, int], geo: _MapGeometry) -> list[dict]:
+    """The shared communes, each once: code, name, population, every CPTS with its share, geometry.
+
+    ``parts`` lists ``[CPTS number on the page (-1: none), name, share]`` by decreasing share.
+    """
+    if not len(shared):
+        return []
+    groups = list(shared.groupby("code", sort=False))
+    codes = [code for code, _ in groups]
+    encoded = encode_geometries(geo.simple.reindex(codes).to_numpy(), geo.origin, geo.scale)
+    out = []
+    for (code, rows), g in zip(groups, encoded):
+        parts = []
+        for cid, share in zip(rows["cpts_id"].tolist(), rows["share"].tolist()):
+            known = cid is not None and not pd.isna(cid)
+            label = shared_text(names.get(str(cid), str(cid)) if known else None, share)
+            name, _, text = label.rpartition(" : ")
+            parts.append([cpts_pos.get(str(cid), -1) if known else -1, name, text])
+        out.append({"c": str(code), "n": str(communes.at[code, "name"]),
+                    "p": _num(communes.at[code, "population"]), "parts": parts, "g": g})
+    return out
+
+
+
+def _communes_payload(communes: gpd.GeoDataFrame, cpts_pos: Mapping[str, int], shared_pos: Mapping[str, int],
+                      geo: _MapGeometry) -> dict:
+    """The communes of the page: code, name, population, CPTS, shared entry, box and geometry."""
+    simple_arr = geo.simple.to_numpy()
+    return {
+        "c": [str(c) for c in communes.index.tolist()],
+        "n": communes["name"].astype(str).tolist(),
+        "p": [_num(p) for p in communes["population"].tolist()],
+        "k": [-1 if pd.isna(c) else cpts_pos.get(str(c), -1) for c in communes["cpts_id"].tolist()],
+        "s": [shared_pos.get(str(c), -1) for c in communes.index.tolist()],
+        "b": _quantised_bounds(simple_arr, geo.origin, geo.scale),
+        "g": encode_geometries(simple_arr, geo.origin, geo.scale) if geo.rings is None
+        else _encode_rings(geo.rings, len(simple_arr), geo.origin, geo.scale),
+    }
+
+
+
+def _area_outlines(communes: gpd.GeoDataFrame, geo: _MapGeometry) -> tuple[list[dict], list[dict]]:
+    """The departments' outlines and the uncovered communes (by department), encoded."""
+    simple_arr = geo.simple.to_numpy()
+    deps = []
+    if "department" in communes.columns:
+        dep_geoms = [shapely.coverage_union_all(simple_arr[pos])
+                     for _, pos in sorted(communes.groupby("department").indices.items())]
+        deps = [{"g": g} for g in encode_geometries(dep_geoms, geo.origin, geo.scale)]
+    uncovered_mask = communes["cpts_id"].isna().to_numpy()
+    unc = []
+    if uncovered_mask.any():
+        key = communes["department"] if "department" in communes.columns else pd.Series("", index=communes.index)
+        groups = sorted(pd.Series(np.flatnonzero(uncovered_mask)).groupby(key[uncovered_mask].to_numpy()))
+        unc_geoms = [shapely.coverage_union_all(simple_arr[g.to_numpy()]) for _, g in groups]
+        unc = [{"g": g} for g in encode_geometries(unc_geoms, geo.origin, geo.scale)]
+    return deps, unc
+
+
+
+def _indicator_payload(indicators: list[dict] | None, whole: Mapping[str, shapely.Geometry],
+                       geo: _MapGeometry) -> list[dict]:
+    """The indicator layers, each feature with the geometry of its CPTS or commune."""
+    out = []
+    for spec in indicators or []:
+        spec = dict(spec)
+        feats, fgeoms = [], []
+        for f in spec["features"]:
+            geom = whole.get(f["id"]) if f["id"] in whole else (
+                geo.simple.get(f["id"]) if f["id"] in geo.simple.index else None)
+            if geom is None:
+                continue
+            feats.append(dict(f))
+            fgeoms.append(geom)
+        for f, g in zip(feats, encode_geometries(fgeoms, geo.origin, geo.scale)):
+            f["g"] = g
+        spec["features"] = feats
+        out.append(spec)
+    return out
+
+
+
+def _title_and_caption(communes: gpd.GeoDataFrame, terr: gpd.GeoDataFrame, fill: TerritoryFill,
+                       title: str | None, caption: list[str] | str | None, background: dict | None,
+                       geo: _MapGeometry) -> tuple[str, list[str]]:
+    """The map's title (default "CPTS — <region>") and the lines of its caption."""
+    region = ""
+    if "region_name" in communes.columns and communes["region_name"].nunique() == 1:
+        region = str(communes["region_name"].iloc[0])
+    title = str(title) if title else (f"CPTS — {region}" if region else "CPTS")
+    if caption is None:
+        meta = layer_metadata(communes)
+        source = meta.source or (
+            f"couche communale fournie, population municipale "
+            f"{meta.population_vintage or 'de millésime non précisé'}")
+        caption = [f"Sources : {source}. Réalisation : cpts_geo."]
+    elif isinstance(caption, str):
+        caption = [caption]
+    lines = [str(c) for c in caption]
+    note = vocabulary_caption(terr) if fill.column == "stage" else ""
+    if note:
+        lines.append(note)
+    if background:
+        lines.append(f"Fond de carte : {background['name']}, {background['attribution']}.")
+    simple = geo.simple.to_numpy()
+    no_geometry = communes.index[shapely.is_missing(simple) | shapely.is_empty(simple)]
+    if len(no_geometry):
+        lines.append(f"Communes sans géométrie dans la source, non dessinées ({len(no_geometry)}) : "
+                     + ", ".join(f"{c} {communes.at[c, 'name']}" for c in no_geometry[:12])
+                     + (" …" if len(no_geometry) > 12 else ""))
+    return title, lines
+
+
+
+def _page(data: dict, geo: _MapGeometry, title: str) -> folium.Map:
+    """The folium map of a payload: Leaflet and our script inlined, the data script, numbered ids."""
+    m = folium.Map(location=geo.centre, zoom_start=8, tiles=None,
+                   control_scale=False, prefer_canvas=False, zoom_snap=0.25)
+    # No CDN: Leaflet is inlined from the installed package, the rest is our own code.
+    m.default_js = []
+    m.default_css = []
+    leaflet_js, leaflet_css = _leaflet()
+    root = cast(folium.Figure, m.get_root())  # a Map's root is its Figure
+    root.header.add_child(folium.Element(f"<title>{_inert(title)}</title>"), name="cpts_title")
+    root.header.add_child(_raw_element("style", leaflet_css), name="leaflet_css")
+    root.header.add_child(_raw_element("script", leaflet_js), name="leaflet_js")
+    root.header.add_child(_raw_element("style", _static("cpts_map.css")), name="cpts_css")
+    root.header.add_child(_raw_element("script", _static("cpts_map.js")), name="cpts_js")
+    script = _DataScript()
+    script.payload = _json_payload(data)
+    m.add_child(script, name="cpts_data")
+    _deterministic_ids(m)
+    return m
+
+
+
 def stage_map(
     territories: gpd.GeoDataFrame,
     communes: gpd.GeoDataFrame,
@@ -692,12 +923,12 @@ def stage_map(
     scale: float | None = None,
     tiles: str | None = None,
     column: str | None = None,
-    cmap=None,
+    cmap: Mapping[str, str] | str | None = None,
     scheme: str = "quantiles",
     k: int = 5,
     legend: bool = True,
-    legend_kwds: Mapping | None = None,
-    classification_kwds: Mapping | None = None,
+    legend_kwds: Mapping[str, Any] | None = None,
+    classification_kwds: Mapping[str, Any] | None = None,
 ) -> folium.Map:
     """The interactive map of CPTS coloured by project stage, or by what ``column`` says.
 
@@ -706,6 +937,9 @@ def stage_map(
     ``column`` chooses (``"stage"``, ``"tier"``, ``"cpts"`` or an indicator of the territories,
     as geopandas ``explore``): see :func:`cpts_geo.render.style.territory_fill`, shared with the
     print map. The legend lists only the classes present (zones blanches when there are some).
+    A commune shared between CPTS (:func:`cpts_geo.render.style.shared_units`) is drawn once,
+    striped with the colours of its CPTS, its tooltip listing each CPTS by name with its share;
+    a CPTS made only of shared communes is labelled on them.
 
     Parameters
     ----------
@@ -716,8 +950,8 @@ def stage_map(
         From :func:`cpts_geo.domain.territories.communes_with_cpts` (every commune of the area,
         ``cpts_id`` ``<NA>`` for uncovered ones).
     membership : DataFrame, optional
-        ``code``, ``cpts_id`` pairs; gives split communes to each of their CPTS (default: the
-        main CPTS of each commune).
+        ``code``, ``cpts_id``, ``share`` pairs; gives shared communes to each of their CPTS
+        (default: the main CPTS of each commune).
     title, subtitle : str, optional
         Shown at the top left (default title: "CPTS — <region>"); text, never markup.
     caption : str or list of str, optional
@@ -762,148 +996,44 @@ def stage_map(
                       DeprecationWarning, stacklevel=2)
         fond = fond or tiles
     background = _fond(fond, fond_attribution)
-    many = len(communes) > 10_000
-    tolerance = (300.0 if many else 80.0) if tolerance is None else float(tolerance)
-    scale = (5_000.0 if many else 10_000.0) if scale is None else float(scale)
-    simple_geoms, simple_rings = _simplified_and_rings(communes, tolerance)
-    simple = pd.Series(simple_geoms, index=communes.index)
-    minx, miny, maxx, maxy = shapely.total_bounds(simple.to_numpy())
-    origin = (round(float(minx), 4), round(float(miny), 4))
-    overseas = communes.index.astype(str).str.startswith("97")
-    view = shapely.total_bounds(simple[~overseas].to_numpy()) if 0 < overseas.sum() < len(overseas) \
-        else (minx, miny, maxx, maxy)
-    bounds = [[float(view[1]), float(view[0])], [float(view[3]), float(view[2])]]
-
+    geo = _map_geometry(communes, tolerance, scale)
     if membership is None:
         covered = communes[communes["cpts_id"].notna()]
-        membership = pd.DataFrame({"code": covered.index, "cpts_id": covered["cpts_id"].astype(str)})
-    member = membership[membership["code"].isin(simple.index)]
-    simple_arr = simple.to_numpy()
-    member_pos = simple.index.get_indexer(member["code"])
-    cpts_geoms = {str(cid): shapely.coverage_union_all(simple_arr[member_pos[rows]])
-                  for cid, rows in member.groupby("cpts_id", sort=True).indices.items()}
-
-    def num(x):
-        return None if x is None or pd.isna(x) else (int(x) if float(x).is_integer() else float(x))
-
-    vintage = layer_metadata(territories).population_vintage or layer_metadata(communes).population_vintage
-    maxima = _funding_maxima()
-    terr = territories[territories.index.astype(str).isin(list(cpts_geoms))]
+        membership = pd.DataFrame({"code": covered.index, "cpts_id": covered["cpts_id"].astype(str),
+                                   "share": covered["share"] if "share" in covered else 1.0})
+    shared = shared_units(communes, membership)
+    geoms = _cpts_geometry(membership[membership["code"].isin(geo.simple.index)], shared, geo.simple)
+    terr = territories[territories.index.astype(str).isin(list(geoms.whole))]
     # coloured on every territory given (as the print map is), drawn where they have communes
     fill = territory_fill(territories, column, cmap=cmap, scheme=scheme, k=k, legend_kwds=legend_kwds,
                           classification_kwds=classification_kwds)
     ids = [str(i) for i in terr.index]
-    geoms = [cpts_geoms[i] for i in ids]
-    encoded = encode_geometries(geoms, origin, scale)
-    cpts = []
-    colors = fill.colors.reindex(terr.index).tolist()
-    for n_, (cid, rec, color) in enumerate(zip(terr.index, terr.to_dict("records"), colors)):
-        tier = num(rec.get("tier"))
-        cpts.append({"id": str(cid), "name": str(rec.get("name", cid)), "short": str(n_ + 1),
-                     "stage": _stage_text(rec), "f": color,
-                     "tier": tier, "pop": num(rec.get("population")), "n": num(rec.get("n_communes")),
-                     "fund": None if tier is None else number(maxima[int(tier)], 0, sep="\u202f"),
-                     "g": encoded[n_]})
+    cpts = _cpts_payload(terr, fill, [geoms.fill.get(i, shapely.Polygon()) for i in ids], geo)
     from cpts_geo.render.labels import label_text
 
-    label_sets = (_label_sets(dict(zip(ids, geoms)), {i: label_text(c["name"]) for i, c in zip(ids, cpts)},
-                              {i: c["short"] for i, c in zip(ids, cpts)}, bounds)
+    label_sets = (_label_sets({i: geoms.label[i] for i in ids}, {i: label_text(c["name"]) for i, c in zip(ids, cpts)},
+                              {i: c["short"] for i, c in zip(ids, cpts)}, geo.bounds)
                   if labels else None)
-
     cpts_pos = {c["id"]: i for i, c in enumerate(cpts)}
-    all_col = communes["cpts_all"] if "cpts_all" in communes.columns else pd.Series(pd.NA, index=communes.index)
-    cid_col = communes["cpts_id"]
-    com = {
-        "c": [str(c) for c in communes.index.tolist()],
-        "n": communes["name"].astype(str).tolist(),
-        "p": [num(p) for p in communes["population"].tolist()],
-        "k": [-1 if pd.isna(c) else cpts_pos.get(str(c), -1) for c in cid_col.tolist()],
-        "all": [e if isinstance(e, str) and "%" in e else None for e in all_col.tolist()],
-        "b": _quantised_bounds(simple.to_numpy(), origin, scale),
-        "g": encode_geometries(simple_arr, origin, scale) if simple_rings is None
-        else _encode_rings(simple_rings, len(simple_arr), origin, scale),
-    }
-    deps = []
-    if "department" in communes.columns:
-        dep_geoms = [shapely.coverage_union_all(simple_arr[pos])
-                     for _, pos in sorted(communes.groupby("department").indices.items())]
-        deps = [{"g": g} for g in encode_geometries(dep_geoms, origin, scale)]
-    uncovered_mask = cid_col.isna().to_numpy()
-    unc = []
-    if uncovered_mask.any():
-        key = communes["department"] if "department" in communes.columns else pd.Series("", index=communes.index)
-        groups = sorted(pd.Series(np.flatnonzero(uncovered_mask)).groupby(key[uncovered_mask].to_numpy()))
-        unc_geoms = [shapely.coverage_union_all(simple_arr[g.to_numpy()]) for _, g in groups]
-        unc = [{"g": g} for g in encode_geometries(unc_geoms, origin, scale)]
-    ind_out = []
-    for spec in indicators or []:
-        spec = dict(spec)
-        feats, fgeoms = [], []
-        for f in spec["features"]:
-            geom = cpts_geoms.get(f["id"]) if f["id"] in cpts_geoms else (
-                simple.get(f["id"]) if f["id"] in simple.index else None)
-            if geom is None:
-                continue
-            feats.append(dict(f))
-            fgeoms.append(geom)
-        for f, g in zip(feats, encode_geometries(fgeoms, origin, scale)):
-            f["g"] = g
-        spec["features"] = feats
-        ind_out.append(spec)
-
-    region = ""
-    if "region_name" in communes.columns and communes["region_name"].nunique() == 1:
-        region = str(communes["region_name"].iloc[0])
-    title = str(title) if title else (f"CPTS — {region}" if region else "CPTS")
-    if caption is None:
-        meta = layer_metadata(communes)
-        source = meta.source or (
-            f"couche communale fournie, population municipale "
-            f"{meta.population_vintage or 'de millésime non précisé'}")
-        caption = [f"Sources : {source}. Réalisation : cpts_geo."]
-    elif isinstance(caption, str):
-        caption = [caption]
-    caption = [str(c) for c in caption]
-    note = vocabulary_caption(terr) if fill.column == "stage" else ""
-    if note:
-        caption.append(note)
-    if background:
-        caption.append(f"Fond de carte : {background['name']}, {background['attribution']}.")
-    no_geometry = communes.index[shapely.is_missing(simple.to_numpy()) | shapely.is_empty(simple.to_numpy())]
-    if len(no_geometry):
-        caption = [*caption, f"Communes sans géométrie dans la source, non dessinées ({len(no_geometry)}) : "
-                   + ", ".join(f"{c} {communes.at[c, 'name']}" for c in no_geometry[:12])
-                   + (" …" if len(no_geometry) > 12 else "")]
+    names = {str(i): str(n) for i, n in territories["name"].items()} if "name" in territories else {}
+    shared_entries = _shared_payload(shared, communes, names, cpts_pos, geo)
+    deps, unc = _area_outlines(communes, geo)
+    title, caption_lines = _title_and_caption(communes, terr, fill, title, caption, background, geo)
+    vintage = layer_metadata(territories).population_vintage or layer_metadata(communes).population_vintage
     data = {
-        "origin": list(origin), "scale": scale,
+        "origin": list(geo.origin), "scale": geo.scale,
         "legend": {"title": None if fill.title is None else str(fill.title), "show": bool(legend),
                    "entries": [[str(label), list(colors)] for label, colors in fill.legend]},
-        "uncoveredColor": UNCOVERED_COLOR, "uncoveredBorder": UNCOVERED_BORDER,
-        "cpts": cpts, "communes": com, "departments": deps, "uncovered": unc, "indicators": ind_out,
+        "uncoveredColor": UNCOVERED_COLOR, "uncoveredBorder": UNCOVERED_BORDER, "sharedBorder": SHARED_BORDER,
+        "cpts": cpts, "shared": shared_entries,
+        "communes": _communes_payload(communes, cpts_pos, {s["c"]: i for i, s in enumerate(shared_entries)}, geo),
+        "departments": deps, "uncovered": unc, "indicators": _indicator_payload(indicators, geoms.whole, geo),
         "labels": label_sets, "vintage": vintage, "fond": background,
-        "communeMinZoom": 9 if many else None,
+        "communeMinZoom": 9 if geo.many else None,
         "title": title, "subtitle": None if subtitle is None else str(subtitle),
-        "caption": caption, "text": {**_TEXT, "layer_cpts": fill.layer}, "bounds": bounds,
+        "caption": caption_lines, "text": {**_TEXT, "layer_cpts": fill.layer}, "bounds": geo.bounds,
     }
-    payload = _json_payload(data)
-
-    m = folium.Map(location=[(miny + maxy) / 2, (minx + maxx) / 2], zoom_start=8, tiles=None,
-                   control_scale=False, prefer_canvas=False, zoom_snap=0.25)
-    # No CDN: Leaflet is inlined from the installed package, the rest is our own code.
-    m.default_js = []
-    m.default_css = []
-    leaflet_js, leaflet_css = _leaflet()
-    root = cast(folium.Figure, m.get_root())  # a Map's root is its Figure
-    root.header.add_child(folium.Element(f"<title>{_inert(title)}</title>"), name="cpts_title")
-    root.header.add_child(_raw_element("style", leaflet_css), name="leaflet_css")
-    root.header.add_child(_raw_element("script", leaflet_js), name="leaflet_js")
-    root.header.add_child(_raw_element("style", _static("cpts_map.css")), name="cpts_css")
-    root.header.add_child(_raw_element("script", _static("cpts_map.js")), name="cpts_js")
-    script = _DataScript()
-    script.payload = payload
-    m.add_child(script, name="cpts_data")
-    _deterministic_ids(m)
-    return m
+    return _page(data, geo, title)
 
 
 

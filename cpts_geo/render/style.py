@@ -42,7 +42,11 @@ __all__ = [
     "distinct_colors",
     "french_number",
     "legend_options",
+    "SHARED_BORDER",
+    "SHARED_LABEL",
     "resolve_column",
+    "shared_text",
+    "shared_units",
     "stage_ramp",
     "territory_fill",
     "vocabulary_caption",
@@ -54,6 +58,18 @@ UNCOVERED_COLOR = "#d9d9d9"
 
 #: Border of uncovered communes (dashed on the maps).
 UNCOVERED_BORDER = "#737373"
+
+
+#: Border of a commune shared between CPTS (drawn once, striped with the colours of its CPTS).
+SHARED_BORDER = "#262626"
+
+
+#: The legend entry of communes shared between CPTS.
+SHARED_LABEL = "Commune partagée entre CPTS (rayée de leurs couleurs)"
+
+
+#: The part of a shared commune in no CPTS, as its tooltip and the print legend name it.
+_NO_CPTS = "hors CPTS"
 
 
 #: Fill of a territory whose indicator value is missing.
@@ -565,3 +581,90 @@ def vocabulary_caption(territories: pd.DataFrame) -> str:
     return (f"Étapes dans les mots du registre ({n} étape{'s' if n > 1 else ''}"
             + ("" if n == 5 else f", {'moins' if n < 5 else 'plus'} que les 5 du guide") + ") : "
             + " ; ".join(f"{w} = {s}" for w, s in pairs.itertuples(index=False)) + ".")
+
+
+
+def shared_units(communes: pd.DataFrame, membership: pd.DataFrame | None = None) -> pd.DataFrame:
+    """The communes of a map shared between CPTS (or partly in none), with each CPTS and its share.
+
+    A commune claimed by several CPTS (Nice shared by three, Toulon by two: a ``share`` each, or
+    shares computed from IRIS) is drawn once on the HTML and print maps, striped with the colours
+    of its CPTS, and listed with every CPTS and its share; a commune whose shares leave a part
+    in no CPTS lists that part too (``cpts_id`` ``<NA>``).
+
+    Parameters
+    ----------
+    communes : DataFrame
+        The communes of the map (:func:`cpts_geo.domain.territories.communes_with_cpts`: indexed
+        by code, with ``cpts_id`` and ``share``).
+    membership : DataFrame, optional
+        ``code``, ``cpts_id``, ``share`` pairs (``CheckedRegistry.membership``); default: the
+        CPTS of each commune of ``communes`` (its main CPTS only).
+
+    Returns
+    -------
+    DataFrame
+        One row per (shared commune, CPTS): ``code``, ``cpts_id`` (``<NA>`` for the part in no
+        CPTS), ``share``; the communes in the order of ``communes``, their CPTS by decreasing
+        share. Empty when no commune is shared.
+
+    Examples
+    --------
+    >>> communes = pd.DataFrame({"cpts_id": ["A", "B"], "share": [1.0, 1.0]}, index=["06088", "06123"])
+    >>> m = pd.DataFrame({"code": ["06088", "06088", "06123"], "cpts_id": ["A", "B", "B"],
+    ...                   "share": [0.6, 0.4, 1.0]})
+    >>> shared_units(communes, m).to_dict("list")
+    {'code': ['06088', '06088'], 'cpts_id': ['A', 'B'], 'share': [0.6, 0.4]}
+    """
+    if membership is None:
+        covered = communes[communes["cpts_id"].notna()]
+        membership = pd.DataFrame({"code": covered.index.astype(str), "cpts_id": covered["cpts_id"].astype(str),
+                                   "share": covered["share"] if "share" in covered else 1.0})
+    codes = membership["code"].astype(str)
+    member = pd.DataFrame({"code": codes.to_numpy(dtype=object),
+                           "cpts_id": membership["cpts_id"].astype(str).to_numpy(dtype=object),
+                           "share": pd.to_numeric(membership.get("share", pd.Series(1.0, index=membership.index)),
+                                                  errors="coerce").fillna(1.0).to_numpy(dtype=float)})
+    member = member[member["code"].isin(communes.index.astype(str))]
+    total = member.groupby("code")["share"].sum()
+    claims = member.groupby("code").size()
+    shared = total.index[(claims > 1).to_numpy() | (total < 0.995).to_numpy()]
+    rows = member[member["code"].isin(shared)]
+    rest = (1.0 - total.reindex(shared)).clip(lower=0)
+    rest = rest[rest >= 0.005]
+    rows = pd.concat([rows, pd.DataFrame({"code": rest.index.to_numpy(dtype=object), "cpts_id": None,
+                                          "share": rest.to_numpy(dtype=float)})], ignore_index=True)
+    order = pd.Index(communes.index.astype(str)).get_indexer(rows["code"])
+    rows = rows.assign(_order=order, _none=rows["cpts_id"].isna())
+    rows = rows.sort_values(["_order", "_none", "share", "cpts_id"], ascending=[True, True, False, True],
+                            kind="stable")
+    out = rows[["code", "cpts_id", "share"]].reset_index(drop=True)
+    out["cpts_id"] = out["cpts_id"].astype("string")
+    return out
+
+
+
+def shared_text(name: object, share: float) -> str:
+    """One CPTS of a shared commune as the maps list it: its name and its share.
+
+    Parameters
+    ----------
+    name : object
+        The CPTS name (``None`` or ``<NA>``: the part in no CPTS).
+    share : float
+        Its share of the commune (0–1).
+
+    Returns
+    -------
+    str
+        ``"CPTS Nice Ouest : 40,0 %"``.
+
+    Examples
+    --------
+    >>> shared_text("CPTS Nice Nord", 1 / 3), shared_text(None, 0.25)
+    ('CPTS Nice Nord : 33,3 %', 'hors CPTS : 25,0 %')
+    """
+    from cpts_geo.domain.french import percent
+
+    label = _NO_CPTS if name is None or pd.isna(name) else str(name)  # type: ignore[arg-type]
+    return f"{label} : {percent(share, 1)}"

@@ -156,11 +156,17 @@
       var b = C.b[i], x = (lng - data.origin[0]) * data.scale, y = (lat - data.origin[1]) * data.scale;
       return x >= b[0] - 1 && x <= b[2] + 1 && y >= b[1] - 1 && y <= b[3] + 1;
     }
+    // a shared commune: every CPTS by name with its share, largest first
+    function sharedRows(s) {
+      return rows(s.n + " — " + T.shared_title, [[T.code, s.c], [popKey, fmt(s.p)]].concat(
+        s.parts.map(function (p) { return [p[1], p[2]]; })));
+    }
     function communeRows(i) {
+      if (C.s[i] >= 0) { return sharedRows(data.shared[C.s[i]]); }
       var c = C.k[i] >= 0 ? data.cpts[C.k[i]] : null;
       var pairs = [[T.code, C.c[i]], [popKey, fmt(C.p[i])]];
       if (c) {
-        pairs.push([T.cpts, c.name + (C.all[i] ? " — " + C.all[i] : "")]);
+        pairs.push([T.cpts, c.name]);
         pairs.push([T.stage, c.stage]);
       } else {
         pairs.push([T.cpts, T.uncovered]);
@@ -168,8 +174,42 @@
       return rows(C.n[i], pairs);
     }
 
+    // Stripes in the colours of a shared commune's CPTS: an SVG pattern (the canvas renderer of
+    // all of France fills with the first colour)
+    var defs = null, NS = "http://www.w3.org/2000/svg";
+    function stripes(id, colors) {
+      if (!defs) {
+        var svg = document.createElementNS(NS, "svg");
+        svg.setAttribute("width", "0");
+        svg.setAttribute("height", "0");
+        svg.setAttribute("aria-hidden", "true");
+        svg.style.position = "absolute";
+        defs = document.createElementNS(NS, "defs");
+        svg.appendChild(defs);
+        document.body.appendChild(svg);
+      }
+      var w = 6, p = document.createElementNS(NS, "pattern");
+      p.setAttribute("id", id);
+      p.setAttribute("patternUnits", "userSpaceOnUse");
+      p.setAttribute("width", String(w * colors.length));
+      p.setAttribute("height", String(w * colors.length));
+      p.setAttribute("patternTransform", "rotate(45)");
+      colors.forEach(function (col, i) {
+        var r = document.createElementNS(NS, "rect");
+        r.setAttribute("x", String(i * w));
+        r.setAttribute("y", "0");
+        r.setAttribute("width", String(w));
+        r.setAttribute("height", String(w * colors.length));
+        r.setAttribute("fill", col);
+        p.appendChild(r);
+      });
+      defs.appendChild(p);
+      return "url(#" + id + ")";
+    }
+
     var cptsLayer = L.layerGroup(), outlineLayer = L.layerGroup();
     data.cpts.forEach(function (c, ci) {
+      if (!c.g.length) { return; }  // a CPTS made only of shared communes: drawn with them
       var shape = decodeLatLngs(c.g, data);
       var color = c.f || "#999";
       var poly = L.polygon(shape, {pane: "cptsFill", renderer: R.fill, className: "cpts-polygon",
@@ -183,6 +223,22 @@
         if (found.length) { box.appendChild(communeRows(found[0])); }
         box.appendChild(rows(c.name, cptsRows(c)));
         L.popup({maxWidth: 320}).setLatLng(e.latlng).setContent(box).openOn(map);
+      });
+      poly.addTo(cptsLayer);
+      L.polygon(shape, {pane: "outlines", renderer: R.outlines, interactive: false, fill: false,
+                        color: "#1a1a1a", weight: 1.6, opacity: 0.9}).addTo(outlineLayer);
+    });
+
+    // shared communes: drawn once, striped with the colours of their CPTS
+    (data.shared || []).forEach(function (s, si) {
+      var shape = decodeLatLngs(s.g, data);
+      var colors = s.parts.map(function (p) { return p[0] >= 0 ? (data.cpts[p[0]].f || "#999") : data.uncoveredColor; });
+      var poly = L.polygon(shape, {pane: "cptsFill", renderer: R.fill, className: "shared-polygon",
+                                   color: data.sharedBorder, weight: 0, fillOpacity: 0.85,
+                                   fillColor: many ? colors[0] : stripes("cpts-shared-" + si, colors)});
+      poly.bindTooltip(function () { return sharedRows(s); }, {sticky: true});
+      poly.on("click", function (e) {
+        L.popup({maxWidth: 320}).setLatLng(e.latlng).setContent(sharedRows(s)).openOn(map);
       });
       poly.addTo(cptsLayer);
       L.polygon(shape, {pane: "outlines", renderer: R.outlines, interactive: false, fill: false,
@@ -299,6 +355,9 @@
       });
       return [e[0], "linear-gradient(90deg, " + stops.join(", ") + ")"];
     });
+    if ((data.shared || []).length) {
+      entries.push([T.shared, "repeating-linear-gradient(45deg, #555 0 3px, #fff 3px 6px)"]);
+    }
     if ((data.uncovered || []).length) {
       entries.push([T.uncovered, data.uncoveredColor, "1px dashed " + data.uncoveredBorder]);
     }
@@ -404,7 +463,7 @@
     refreshLabels();
     refreshCommunes();
     refreshLegends();
-    window.cptsGeo = {nCpts: data.cpts.length, nCommunes: nCom, map: map, detailZoom: detailZoom,
+    window.cptsGeo = {nCpts: data.cpts.length, nCommunes: nCom, nShared: (data.shared || []).length, map: map, detailZoom: detailZoom,
                       communesDrawn: function () { return Object.keys(made).length; }};
     return window.cptsGeo;
   };
