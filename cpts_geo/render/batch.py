@@ -167,7 +167,7 @@ def area_maps(
 
         # drawn at the resolution it is written at, with room for the legend: the text is
         # measured once, for the layout and the drawing
-        ax = plot_stages(terr, layer, ax=_map_figure(terr, dpi=dpi), title=title, column=column,
+        ax = plot_stages(terr, layer, ax=_map_figure(terr, dpi=dpi), title=title, column=column, membership=shown,
                          caption=("Registre illustratif. " if illustrative else "")
                          + f"Sources : {layer_metadata(communes).source or 'couche communale'}.")
         out["png"] = save_figure(ax, html_path.with_suffix(".png"), dpi=dpi)

@@ -71,6 +71,7 @@ from cpts_geo.render.style import (
     classify,
     french_number,
     legend_options,
+    map_membership,
     shared_text,
     shared_units,
     territory_fill,
@@ -997,10 +998,7 @@ def stage_map(
         fond = fond or tiles
     background = _fond(fond, fond_attribution)
     geo = _map_geometry(communes, tolerance, scale)
-    if membership is None:
-        covered = communes[communes["cpts_id"].notna()]
-        membership = pd.DataFrame({"code": covered.index, "cpts_id": covered["cpts_id"].astype(str),
-                                   "share": covered["share"] if "share" in covered else 1.0})
+    membership = map_membership(territories, communes, membership)
     shared = shared_units(communes, membership)
     geoms = _cpts_geometry(membership[membership["code"].isin(geo.simple.index)], shared, geo.simple)
     terr = territories[territories.index.astype(str).isin(list(geoms.whole))]

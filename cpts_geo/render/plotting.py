@@ -29,6 +29,7 @@ from __future__ import annotations
 import weakref
 from collections.abc import Mapping
 from pathlib import Path
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import geopandas as gpd
 import numpy as np
@@ -40,15 +41,24 @@ from cpts_geo.domain.crs import metric_crs, reproject, require_crs
 from cpts_geo.domain.metadata import layer_metadata
 from cpts_geo.domain.tiers import TIER_LABELS
 from cpts_geo.render.style import (
+    MISSING_COLOR,
+    SHARED_BORDER,
+    SHARED_LABEL,
     TIER_COLORS,
     UNCOVERED_BORDER,
     UNCOVERED_COLOR,
     classify,
     french_number,
     legend_options,
+    map_membership,
+    shared_text,
+    shared_units,
     territory_fill,
     vocabulary_caption,
 )
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
 
 __all__ = [
     "label_territories",
@@ -301,25 +311,174 @@ def label_territories(ax, territories: gpd.GeoDataFrame, *, size: float = 6.5, c
 _LIST_SIZE = 5.5  # points: the list of numbered CPTS
 
 
-def _number_list(ax, numbered: list[tuple[str, str]]) -> None:
+def _number_list(ax: Axes, numbered: list[tuple[str, str]]) -> None:
     """List numbered territories beside the map, under the legend, in as many columns as needed."""
+    _side_text(ax, "CPTS numérotées sur la carte :", [f"{s}  {n}" for s, n in numbered], gid="cpts-number-list")
+
+
+
+class _Drawn(NamedTuple):
+    """What :func:`_draw_territories` drew that the legend and the labels need."""
+
+    uncovered: bool  # zones blanches drawn
+    shared: pd.DataFrame  # the shared communes (:func:`cpts_geo.render.style.shared_units`)
+    labels: gpd.GeoDataFrame  # the territories, each with the geometry its label goes in
+
+
+
+def _own_parts(terr: gpd.GeoDataFrame, com: gpd.GeoDataFrame | None, shared: pd.DataFrame,
+               member: pd.DataFrame) -> tuple[np.ndarray, gpd.GeoDataFrame]:
+    """Each territory without its shared communes (drawn once, apart), and the territories with
+    the geometry of their label: that own part, or the shared communes when nothing else is left."""
+    own = terr.geometry.to_numpy().copy()
+    labels = terr.copy()
+    if com is None or not len(shared):
+        return own, labels
+    codes = set(shared["code"])
+    pairs = member[member["code"].isin(codes)]
+    geoms = com.geometry
+    for cid, rows in pairs.groupby("cpts_id", sort=False):
+        pos = terr.index.astype(str).get_indexer([str(cid)])[0]
+        if pos < 0:
+            continue
+        theirs = shapely.union_all(geoms.reindex(rows["code"]).to_numpy())
+        rest = shapely.difference(own[pos], theirs)
+        rest = rest if shapely.area(rest) > 1e-6 * max(shapely.area(own[pos]), 1.0) else shapely.Polygon()
+        own[pos] = rest
+        labels.iloc[pos, labels.columns.get_loc(labels.geometry.name)] = \
+            rest if not rest.is_empty else shapely.intersection(terr.geometry.iloc[pos], theirs)
+    return own, labels
+
+
+
+def _stripes(geom: shapely.Geometry, colors: list[str], width: float) -> tuple[list[shapely.Geometry], list[str]]:
+    """Diagonal stripes of ``width`` (map units) over ``geom``, one colour after the other."""
+    x0, y0, x1, y1 = geom.bounds
+    start, stop = x0 + y0, x1 + y1
+    n = max(1, int(np.ceil((stop - start) / width)))
+    c = start + width * np.arange(n + 1)
+    bands = shapely.polygons([[(x0, a - x0), (x1, a - x1), (x1, b - x1), (x0, b - x0)]
+                              for a, b in zip(c[:-1], c[1:])])
+    cut = shapely.intersection(bands, geom)
+    keep = ~shapely.is_empty(cut)
+    return list(cut[keep]), [colors[i % len(colors)] for i in np.flatnonzero(keep)]
+
+
+
+def _draw_shared(ax: Axes, com: gpd.GeoDataFrame, shared: pd.DataFrame, colors: pd.Series) -> None:
+    """Each shared commune once: striped with the colours of its CPTS, outlined."""
+    codes = list(dict.fromkeys(shared["code"]))
+    geoms = com.geometry.reindex(codes).to_numpy()
+    x0, y0, x1, y1 = shapely.total_bounds(com.geometry.to_numpy())
+    width = max(x1 - x0, y1 - y0) / 160  # about 1.3 mm on an A4 map
+    pieces: list[shapely.Geometry] = []
+    fills: list[str] = []
+    for geom, (_, rows) in zip(geoms, shared.groupby("code", sort=False)):
+        palette = [str(colors.get(cid, MISSING_COLOR)) if isinstance(cid, str) else UNCOVERED_COLOR
+                   for cid in rows["cpts_id"].astype(object).where(rows["cpts_id"].notna(), None)]
+        cut, fill = _stripes(geom, palette, width)
+        pieces += cut
+        fills += fill
+    if pieces:
+        _add_polygons(ax, np.array(pieces, dtype=object), facecolor=fills, edgecolors="none", gid="shared-stripes")
+    _add_polygons(ax, geoms, facecolor="none", edgecolors=SHARED_BORDER, linewidths=0.5, gid="shared-communes")
+
+
+
+def _draw_territories(ax: Axes, terr: gpd.GeoDataFrame, com: gpd.GeoDataFrame | None, colors: pd.Series,
+                      membership: pd.DataFrame | None, *, clean: bool) -> _Drawn:
+    """The layers of a stage or tier map: zones blanches, CPTS, shared communes, borders."""
+    uncovered = False
+    shared = pd.DataFrame({"code": [], "cpts_id": [], "share": []})
+    member = pd.DataFrame({"code": [], "cpts_id": []})
+    if com is not None:
+        unc = com[~com["covered"]] if "covered" in com.columns else com.iloc[:0]
+        uncovered = bool(len(unc))
+        if uncovered:
+            _add_polygons(ax, unc.geometry.to_numpy(), facecolor=UNCOVERED_COLOR, edgecolors=UNCOVERED_BORDER,
+                          linewidths=0.15, gid="uncovered")
+        if "cpts_id" in com.columns:
+            member = map_membership(terr, com, membership)
+            shared = shared_units(com, member)
+    own, labels = _own_parts(terr, com, shared, member)
+    colors = colors.set_axis(terr.index.astype(str))
+    _add_polygons(ax, own, facecolor=colors.to_numpy(), edgecolors="none", gid="cpts")
+    if com is not None and len(shared):
+        _draw_shared(ax, com, shared, colors)
+    if com is not None:
+        _add_lines(ax, com.geometry.to_numpy(), colors="#7f7f7f", linewidths=0.12, gid="commune-borders")
+        if "department" in com.columns:
+            _add_lines(ax, _department_borders(com, clean), colors="black",
+                       linewidths=1.3, linestyle=(0, (5, 2)), gid="department-borders")
+    shared_geoms = com.geometry.reindex(list(dict.fromkeys(shared["code"]))).to_numpy() \
+        if com is not None and len(shared) else np.array([], dtype=object)
+    _add_lines(ax, np.concatenate([own, shared_geoms]), colors="#262626", linewidths=0.5, gid="cpts-borders")
+    return _Drawn(uncovered, shared, labels)
+
+
+
+def _area_legend(drawn: _Drawn) -> tuple[list[Any], list[str]]:
+    """The legend entries every CPTS map adds: shared communes, zones blanches."""
+    from matplotlib.patches import Patch
+
+    handles: list[Any] = []
+    texts: list[str] = []
+    if len(drawn.shared):
+        handles.append(Patch(facecolor="white", edgecolor=SHARED_BORDER, hatch="////"))
+        texts.append(SHARED_LABEL)
+    if drawn.uncovered:
+        handles.append(Patch(facecolor=UNCOVERED_COLOR, edgecolor=UNCOVERED_BORDER))
+        texts.append("Zone blanche (non couverte)")
+    return handles, texts
+
+
+
+def _shared_list(ax: Axes, shared: pd.DataFrame, com: gpd.GeoDataFrame, names: Mapping[str, str]) -> None:
+    """List each shared commune under the legend with its CPTS, by name, and their shares."""
+    lines = []
+    for code, rows in shared.groupby("code", sort=False):
+        lines.append(f"{com.at[code, 'name']} ({code})" if "name" in com.columns else str(code))
+        lines += ["   " + shared_text(names.get(str(cid), str(cid)) if isinstance(cid, str) else None, share)
+                  for cid, share in zip(rows["cpts_id"].astype(object).where(rows["cpts_id"].notna(), None),
+                                        rows["share"])]
+    _side_text(ax, "Communes partagées entre CPTS :", lines, gid="shared-list")
+
+
+
+def _side_top(ax: Axes) -> float:
+    """Where the next block of text beside the map starts (axes fraction): under the legend and
+    the blocks already there."""
     fig = ax.figure
+    renderer = fig.canvas.get_renderer()  # type: ignore[attr-defined]
     top = 1.0
-    if ax.get_legend() is not None:
-        renderer = fig.canvas.get_renderer()
-        box = ax.get_legend().get_window_extent(renderer).transformed(ax.transAxes.inverted())
-        top = float(box.y0) - 0.03
+    boxes = [ax.get_legend()] if ax.get_legend() is not None else []
+    boxes += [t for t in ax.texts if t.get_gid() in _SIDE_BLOCKS]
+    for artist in boxes:
+        box = artist.get_window_extent(renderer).transformed(ax.transAxes.inverted())
+        top = min(top, float(box.y0) - 0.03)
+    return top
+
+
+
+#: The blocks of text beside the map, under the legend (each placed under the others).
+_SIDE_BLOCKS = ("shared-list", "cpts-number-list")
+
+
+
+def _side_text(ax: Axes, head: str, lines: list[str], *, gid: str) -> None:
+    """A block of text beside the map, under the legend and the blocks before it, in columns."""
+    fig = ax.figure
+    top = _side_top(ax)
     height_pts = ax.get_window_extent().height * 72 / fig.dpi * max(top, 0.2)
     size = _LIST_SIZE
     per_col = max(5, int(height_pts / (size * 1.25)) - 1)
-    lines = [f"{s}  {n}" for s, n in numbered]
     x_pts = 0.0
     for start in range(0, len(lines), per_col):
         chunk = lines[start:start + per_col]
-        head = "CPTS numérotées sur la carte :\n" if start == 0 else "\n"
-        ax.annotate(head + "\n".join(chunk), xy=(1.02, top), xycoords="axes fraction", parse_math=False,
+        first = head + "\n" if start == 0 else "\n"
+        ax.annotate(first + "\n".join(chunk), xy=(1.02, top), xycoords="axes fraction", parse_math=False,
                     xytext=(x_pts, 0), textcoords="offset points", ha="left", va="top", fontsize=size,
-                    gid="cpts-number-list", annotation_clip=False)
+                    gid=gid, annotation_clip=False)
         x_pts += max(len(line) for line in chunk) * size * 0.55 + 8
 
 
@@ -347,25 +506,29 @@ def plot_stages(
     territories: gpd.GeoDataFrame,
     communes: gpd.GeoDataFrame | None = None,
     *,
-    ax=None,
+    ax: Axes | None = None,
     column: str | None = None,
-    cmap=None,
+    cmap: Mapping[str, str] | str | None = None,
     scheme: str = "quantiles",
     k: int = 5,
     legend: bool = True,
-    legend_kwds: Mapping | None = None,
-    classification_kwds: Mapping | None = None,
+    legend_kwds: Mapping[str, Any] | None = None,
+    classification_kwds: Mapping[str, Any] | None = None,
     labels: bool = True,
     title: str | None = None,
     caption: str | None = None,
     scale_bar: bool = True,
-):
+    membership: pd.DataFrame | None = None,
+) -> Axes:
     """Print map of CPTS coloured by project stage (or by what ``column`` says), each labelled.
 
     The colours and the legend are those of the HTML map (:func:`cpts_geo.render.style.territory_fill`):
     by default the stage when any is given (in the registry's own words when it has its own
     vocabulary), else each CPTS in a colour distinct from its neighbours'. The legend lists only
-    the classes present, and the zones blanches when there are some.
+    the classes present, and the zones blanches when there are some. A commune shared between
+    CPTS (:func:`cpts_geo.render.style.shared_units`) is drawn once, striped with the colours of
+    its CPTS; the legend has an entry for it, and a list beside the map gives each shared commune
+    with its CPTS by name and their shares. A CPTS made only of shared communes is labelled on them.
 
     Parameters
     ----------
@@ -391,6 +554,11 @@ def plot_stages(
         Label each CPTS (:func:`label_territories`).
     ax : matplotlib.axes.Axes, optional
         Where to draw (default: a new A4-wide figure).
+    title, caption, scale_bar
+        Map title, source caption, scale bar.
+    membership : DataFrame, optional
+        ``code``, ``cpts_id``, ``share`` (``CheckedRegistry.membership``): the CPTS of each shared
+        commune and their shares (default: read from ``communes``, shares not known).
 
     Returns
     -------
@@ -404,33 +572,19 @@ def plot_stages(
     terr = _metric(territories, crs)
     fill = territory_fill(terr, column, cmap=cmap, scheme=scheme, k=k, legend_kwds=legend_kwds,
                           classification_kwds=classification_kwds)
-    unc = None
-    if communes is not None:
-        com = _metric(communes, crs)
-        unc = com[~com["covered"]] if "covered" in com.columns else com.iloc[:0]
-        if len(unc):
-            _add_polygons(ax, unc.geometry.to_numpy(), facecolor=UNCOVERED_COLOR, edgecolors=UNCOVERED_BORDER,
-                          linewidths=0.15, gid="uncovered")
-    _add_polygons(ax, terr.geometry.to_numpy(), facecolor=fill.colors.to_numpy(), edgecolors="none", gid="cpts")
-    if communes is not None:
-        _add_lines(ax, com.geometry.to_numpy(), colors="#7f7f7f", linewidths=0.12, gid="commune-borders")
-        if "department" in com.columns:
-            _add_lines(ax, _department_borders(com, layer_metadata(communes).clean_coverage), colors="black",
-                       linewidths=1.3, linestyle=(0, (5, 2)), gid="department-borders")
-    _add_lines(ax, terr.geometry.to_numpy(), colors="#262626", linewidths=0.5, gid="cpts-borders")
+    com = _metric(communes, crs) if communes is not None else None
+    clean = communes is not None and layer_metadata(communes).clean_coverage
+    drawn = _draw_territories(ax, terr, com, fill.colors, membership, clean=bool(clean))
     _draw_map(ax)
     if legend:
-        handles = [tuple(Patch(facecolor=c, edgecolor="#555555") for c in colors) if len(colors) > 1
-                   else Patch(facecolor=colors[0], edgecolor="#555555") for _, colors in fill.legend]
+        handles: list[Any] = [tuple(Patch(facecolor=c, edgecolor="#555555") for c in colors) if len(colors) > 1
+                              else Patch(facecolor=colors[0], edgecolor="#555555") for _, colors in fill.legend]
         texts = [label for label, _ in fill.legend]
-        if unc is not None and len(unc):
-            handles.append(Patch(facecolor=UNCOVERED_COLOR, edgecolor=UNCOVERED_BORDER))
-            texts.append("Zone blanche (non couverte)")
-        _literal_legend(ax.legend(handles=handles, labels=texts, title=fill.title, loc="upper left",
-                                  bbox_to_anchor=(1.0, 1.0), frameon=False, fontsize=8, title_fontsize=9,
-                                  handler_map={tuple: HandlerTuple(ndivide=None, pad=0)}))
-    if labels:
-        label_territories(ax, terr)
+        more_handles, more_texts = _area_legend(drawn)
+        _literal_legend(ax.legend(handles=handles + more_handles, labels=texts + more_texts, title=fill.title,
+                                  loc="upper left", bbox_to_anchor=(1.0, 1.0), frameon=False, fontsize=8,
+                                  title_fontsize=9, handler_map={tuple: HandlerTuple(ndivide=None, pad=0)}))
+    _side_notes(ax, drawn, com, terr, labels=labels)
     note = vocabulary_caption(terr) if fill.column == "stage" else ""
     if note:
         caption = f"{caption}\n{note}" if caption else note
@@ -438,27 +592,42 @@ def plot_stages(
 
 
 
+def _side_notes(ax: Axes, drawn: _Drawn, com: gpd.GeoDataFrame | None, terr: gpd.GeoDataFrame, *,
+                labels: bool) -> None:
+    """The list of shared communes, then the labels (and the list of numbered CPTS)."""
+    if com is not None and len(drawn.shared):
+        names = {str(i): str(n) for i, n in terr["name"].items()} if "name" in terr else {}
+        _shared_list(ax, drawn.shared, com, names)
+    if labels:
+        label_territories(ax, drawn.labels)
+
+
+
 def plot_tiers(
     territories: gpd.GeoDataFrame,
     communes: gpd.GeoDataFrame | None = None,
     *,
-    ax=None,
+    ax: Axes | None = None,
     column: str = "tier",
-    cmap: Mapping | None = None,
+    cmap: Mapping[int, str] | None = None,
     legend: bool = True,
-    legend_kwds: Mapping | None = None,
+    legend_kwds: Mapping[str, Any] | None = None,
     labels: bool = True,
     title: str | None = None,
     caption: str | None = None,
     scale_bar: bool = True,
-):
+    membership: pd.DataFrame | None = None,
+) -> Axes:
     """Print map of CPTS by size tier (1–4), each CPTS labelled.
+
+    Uncovered communes (zones blanches) and shared communes are drawn and listed in the legend
+    as on :func:`plot_stages`.
 
     Parameters
     ----------
-    territories, communes, ax, legend, legend_kwds, labels, title, caption, scale_bar
+    territories, communes, ax, legend, legend_kwds, labels, title, caption, scale_bar, membership
         As in :func:`plot_stages` (default legend title "Taille (niveau ACI)"; the legend lists
-        the tiers present).
+        the tiers present, the shared communes and the zones blanches).
     column : str, default "tier"
         Column holding the tier.
     cmap : dict, optional
@@ -474,22 +643,21 @@ def plot_tiers(
     colors = dict(TIER_COLORS if cmap is None else cmap)
     crs = _crs_for(territories, communes)
     terr = _metric(territories, crs)
-    if communes is not None:
-        com = _metric(communes, crs)
-        _add_polygons(ax, com.geometry.to_numpy(), facecolor=UNCOVERED_COLOR, edgecolors="none", gid="communes")
+    com = _metric(communes, crs) if communes is not None else None
     fill = pd.Series(terr[column]).map(lambda t: colors.get(int(t)) if pd.notna(t) else "#ffffff")
-    _add_polygons(ax, terr.geometry.to_numpy(), facecolor=fill.to_numpy(), edgecolors="#1a1a1a", linewidths=0.6,
-                  gid="cpts")
+    clean = communes is not None and layer_metadata(communes).clean_coverage
+    drawn = _draw_territories(ax, terr, com, fill, membership, clean=bool(clean))
     _draw_map(ax)
     if legend:
         present = set(pd.to_numeric(terr[column], errors="coerce").dropna().astype(int))
-        handles = [Patch(facecolor=colors[t], edgecolor="#555555", label=TIER_LABELS[t]) for t in (1, 2, 3, 4)
-                   if t in present]
+        handles: list[Any] = [Patch(facecolor=colors[t], edgecolor="#555555") for t in (1, 2, 3, 4) if t in present]
+        texts = [TIER_LABELS[t] for t in (1, 2, 3, 4) if t in present]
+        more_handles, more_texts = _area_legend(drawn)
         legend_title, _ = legend_options(legend_kwds, default_title="Taille (niveau ACI)")
-        _literal_legend(ax.legend(handles=handles, title=legend_title, loc="upper left",
-                                  bbox_to_anchor=(1.0, 1.0), frameon=False, fontsize=8, title_fontsize=9))
-    if labels:
-        label_territories(ax, terr)
+        _literal_legend(ax.legend(handles=handles + more_handles, labels=texts + more_texts, title=legend_title,
+                                  loc="upper left", bbox_to_anchor=(1.0, 1.0), frameon=False, fontsize=8,
+                                  title_fontsize=9))
+    _side_notes(ax, drawn, com, terr, labels=labels)
     return _finish(ax, title=title, caption=caption, scale_bar=scale_bar)
 
 

@@ -42,6 +42,7 @@ __all__ = [
     "distinct_colors",
     "french_number",
     "legend_options",
+    "map_membership",
     "SHARED_BORDER",
     "SHARED_LABEL",
     "resolve_column",
@@ -623,15 +624,15 @@ def shared_units(communes: pd.DataFrame, membership: pd.DataFrame | None = None)
     codes = membership["code"].astype(str)
     member = pd.DataFrame({"code": codes.to_numpy(dtype=object),
                            "cpts_id": membership["cpts_id"].astype(str).to_numpy(dtype=object),
-                           "share": pd.to_numeric(membership.get("share", pd.Series(1.0, index=membership.index)),
-                                                  errors="coerce").fillna(1.0).to_numpy(dtype=float)})
+                           "share": pd.to_numeric(membership["share"], errors="coerce").to_numpy(dtype=float)
+                           if "share" in membership else 1.0})
     member = member[member["code"].isin(communes.index.astype(str))]
-    total = member.groupby("code")["share"].sum()
+    total = member.groupby("code")["share"].sum(min_count=1)  # NaN: a share not known
     claims = member.groupby("code").size()
     shared = total.index[(claims > 1).to_numpy() | (total < 0.995).to_numpy()]
     rows = member[member["code"].isin(shared)]
     rest = (1.0 - total.reindex(shared)).clip(lower=0)
-    rest = rest[rest >= 0.005]
+    rest = rest[rest >= 0.005]  # (a commune whose shares are not known has no part said to be in none)
     rows = pd.concat([rows, pd.DataFrame({"code": rest.index.to_numpy(dtype=object), "cpts_id": None,
                                           "share": rest.to_numpy(dtype=float)})], ignore_index=True)
     order = pd.Index(communes.index.astype(str)).get_indexer(rows["code"])
@@ -652,7 +653,7 @@ def shared_text(name: object, share: float) -> str:
     name : object
         The CPTS name (``None`` or ``<NA>``: the part in no CPTS).
     share : float
-        Its share of the commune (0–1).
+        Its share of the commune (0–1; NaN when the map was not told the shares).
 
     Returns
     -------
@@ -663,8 +664,70 @@ def shared_text(name: object, share: float) -> str:
     --------
     >>> shared_text("CPTS Nice Nord", 1 / 3), shared_text(None, 0.25)
     ('CPTS Nice Nord : 33,3 %', 'hors CPTS : 25,0 %')
+    >>> shared_text("CPTS Nice Nord", float("nan"))
+    'CPTS Nice Nord : part non précisée'
     """
     from cpts_geo.domain.french import percent
 
     label = _NO_CPTS if name is None or pd.isna(name) else str(name)  # type: ignore[arg-type]
-    return f"{label} : {percent(share, 1)}"
+    return f"{label} : {percent(share, 1) or 'part non précisée'}"
+
+
+
+def map_membership(territories: gpd.GeoDataFrame, communes: gpd.GeoDataFrame,
+                   membership: pd.DataFrame | None = None) -> pd.DataFrame:
+    """The (commune, CPTS, share) pairs a map draws: ``membership`` when given, else read from the map.
+
+    Without ``membership``, each commune of ``communes`` belongs to its ``cpts_id`` (with its
+    ``share``), and a commune claimed by several CPTS (``n_cpts`` above 1, see
+    :func:`cpts_geo.domain.territories.communes_with_cpts`) to every territory that holds it;
+    their shares are then not known (NaN: the maps say « part non précisée »; give
+    ``membership`` for the shares).
+
+    Parameters
+    ----------
+    territories : GeoDataFrame
+        The territories of the map, indexed by CPTS id.
+    communes : GeoDataFrame
+        The communes of the map (``cpts_id``; ``share`` and ``n_cpts`` when known).
+    membership : DataFrame, optional
+        ``code``, ``cpts_id``, ``share`` (``CheckedRegistry.membership``).
+
+    Returns
+    -------
+    DataFrame
+        ``code``, ``cpts_id`` (text), ``share``.
+
+    Examples
+    --------
+    >>> import geopandas as gpd, shapely
+    >>> terr = gpd.GeoDataFrame(geometry=[shapely.box(0, 0, 2, 1), shapely.box(1, 0, 3, 1)], index=["A", "B"])
+    >>> com = gpd.GeoDataFrame({"cpts_id": ["A", "A"], "share": [1.0, 1.0], "n_cpts": [1, 2]},
+    ...                        geometry=[shapely.box(0, 0, 1, 1), shapely.box(1, 0, 2, 1)], index=["01001", "01002"])
+    >>> map_membership(terr, com).to_dict("list")
+    {'code': ['01001', '01002', '01002'], 'cpts_id': ['A', 'A', 'B'], 'share': [1.0, nan, nan]}
+    """
+    if membership is not None:
+        return pd.DataFrame({"code": membership["code"].astype(str).to_numpy(dtype=object),
+                             "cpts_id": membership["cpts_id"].astype(str).to_numpy(dtype=object),
+                             "share": pd.to_numeric(membership["share"], errors="coerce").to_numpy(dtype=float)
+                             if "share" in membership else 1.0})
+    covered = communes[communes["cpts_id"].notna()]
+    out = pd.DataFrame({"code": covered.index.astype(str).to_numpy(dtype=object),
+                        "cpts_id": covered["cpts_id"].astype(str).to_numpy(dtype=object),
+                        "share": covered["share"].to_numpy(dtype=float) if "share" in covered else 1.0})
+    if "n_cpts" not in communes or not (communes["n_cpts"] > 1).any() or not len(territories):
+        return out
+    import geopandas as gpd
+    import shapely
+
+    many = communes[communes["n_cpts"] > 1]
+    points = gpd.GeoSeries(shapely.point_on_surface(many.geometry.to_numpy()), crs=communes.crs)
+    if territories.crs is not None and communes.crs is not None:
+        points = points.to_crs(territories.crs)
+    hit, terr = shapely.STRtree(territories.geometry.to_numpy()).query(points.to_numpy(), predicate="within")
+    order = np.lexsort((terr, hit))
+    extra = pd.DataFrame({"code": many.index.astype(str).to_numpy(dtype=object)[hit[order]],
+                          "cpts_id": territories.index.astype(str).to_numpy(dtype=object)[terr[order]],
+                          "share": np.nan})
+    return pd.concat([out[~out["code"].isin(set(extra["code"]))], extra], ignore_index=True)
