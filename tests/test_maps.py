@@ -388,3 +388,59 @@ def test_carte_couleur_choices_and_legends_without_empty_classes(ars_export, tmp
     assert main(["carte", str(path), "-o", str(tmp_path / "x.html"), "--couleur", "densité"]) == 2
     assert "Couleur « densité » inconnue" in capsys.readouterr().err
     assert not (tmp_path / "x.html").exists()
+
+
+def _page_data(page: str) -> dict:
+    import json
+
+    return json.loads(re.search(r"cptsGeoMap\(map_\w+, (\{.*\})\);", page).group(1).replace("{\\u007b", "{{"))
+
+
+@pytest.fixture(scope="module")
+def listing_map(tmp_path_factory):
+    """The regional map of the real-listing fixture (Nice shared by three CPTS, Toulon by two)."""
+    from test_real_listing import ROWS
+
+    import cpts_geo
+    from cpts_geo.io.registry import read_registry
+    from cpts_geo.render.batch import area_maps
+
+    folder = tmp_path_factory.mktemp("listing-map")
+    frame = pd.DataFrame(ROWS, columns=["N° CPTS", "Nom CPTS", "Code INSEE", "Code arrondissement", "Part"])
+    frame.to_csv(folder / "export.csv", sep=";", index=False, encoding="utf-8")
+    checked = validate_registry(read_registry(folder / "export.csv"), cpts_geo.load_communes(crs=None))
+    area_maps(checked, region="93", html_path=folder / "carte.html", png=False)
+    return _page_data((folder / "carte.html").read_text(encoding="utf-8"))
+
+
+@pytest.mark.slow
+def test_a_shared_commune_is_drawn_once_with_its_cpts_by_name_and_share(listing_map):
+    """Nice was drawn once per CPTS (three overlapping polygons), its tooltip giving the others by id."""
+    import shapely
+
+    data = listing_map
+    nice = [s for s in data["shared"] if s["c"] == "06088"]
+    assert len(nice) == 1
+    assert [p[1:] for p in nice[0]["parts"]] == [["CPTS Nice Ouest", "40,0 %"], ["CPTS Nice Est", "35,0 %"],
+                                                 ["CPTS Nice Nord", "25,0 %"]]
+    ids = [c["id"] for c in data["cpts"]]
+    assert [p[0] for p in nice[0]["parts"]] == [ids.index("N1"), ids.index("N2"), ids.index("N3")]
+    toulon = next(s for s in data["shared"] if s["c"] == "83137")
+    assert [p[1:] for p in toulon["parts"]] == [["CPTS Toulon Ouest", "50,0 %"], ["CPTS Toulon Est", "50,0 %"]]
+    # no CPTS fills Nice: it is drawn once, as a shared commune
+    inside = shapely.Polygon(decode(nice[0]["g"][0][0], data["origin"], data["scale"])).representative_point()
+    for c in data["cpts"]:
+        for poly in c["g"]:
+            assert not shapely.Polygon(decode(poly[0], data["origin"], data["scale"])).contains(inside), c["id"]
+    # the commune layer points to the shared entry (its tooltip lists the CPTS by name)
+    com = data["communes"]
+    assert com["s"][com["c"].index("06088")] == data["shared"].index(nice[0])
+    assert "all" not in com
+    # N3 holds only Nice: no fill of its own, labelled on Nice at every zoom level
+    n3 = ids.index("N3")
+    assert data["cpts"][n3]["g"] == []
+    x0, y0 = decode(nice[0]["g"][0][0], data["origin"], data["scale"]).min(axis=0)
+    x1, y1 = decode(nice[0]["g"][0][0], data["origin"], data["scale"]).max(axis=0)
+    for placed in data["labels"]["zooms"].values():
+        kind, lat, lng = placed[n3]
+        assert lat is not None and x0 <= lng <= x1 and y0 <= lat <= y1

@@ -7,6 +7,7 @@ import matplotlib
 matplotlib.use("Agg")
 
 import numpy as np
+import pandas as pd
 import pytest
 from matplotlib.colors import to_hex
 
@@ -314,3 +315,68 @@ def test_a_transparent_figure_keeps_its_alpha(tmp_path):
     image = Image.open(out)
     assert image.mode == "RGBA"
     assert np.array_equal(np.asarray(image), np.asarray(Image.open(buf)))
+
+
+@pytest.fixture(scope="module")
+def listing(tmp_path_factory):
+    """The real-listing fixture (Nice shared by three CPTS, Toulon by two) on Provence-Alpes-Côte d'Azur:
+    ``(territories, communes layer, membership)`` as :func:`cpts_geo.render.batch.area_maps` draws them."""
+    from test_real_listing import ROWS
+
+    import cpts_geo
+    from cpts_geo.io.registry import read_registry
+
+    folder = tmp_path_factory.mktemp("listing")
+    frame = pd.DataFrame(ROWS, columns=["N° CPTS", "Nom CPTS", "Code INSEE", "Code arrondissement", "Part"])
+    frame.to_csv(folder / "export.csv", sep=";", index=False, encoding="utf-8")
+    checked = validate_registry(read_registry(folder / "export.csv"), cpts_geo.load_communes(crs=None))
+    paca = cpts_geo.load_communes(region="93")
+    member = checked.membership[~checked.membership["cpts_id"].isin(["L1", "P1"])]
+    local = checked._replace(membership=member, cpts=checked.cpts.drop(index=["L1", "P1"]))
+    return build_territories(local, paca, parts=False), communes_with_cpts(local, paca), member
+
+
+@pytest.mark.slow
+def test_a_shared_commune_is_drawn_once_and_listed_with_its_cpts(listing, tmp_path):
+    """Nice was filled once per CPTS (three overlapping patches) and the legend said nothing of it."""
+    import shapely
+
+    from cpts_geo.domain.crs import metric_crs
+
+    terr, layer, member = listing
+    for plot in (plot_stages, plot_tiers):
+        ax = plot(terr, layer, membership=member)
+        nice = layer.to_crs(metric_crs(layer)).geometry.loc["06088"]
+        inside = nice.representative_point()
+        cpts = next(c for c in ax.collections if c.get_gid() == "cpts")
+        assert not any(p.contains_point((inside.x, inside.y)) for p in cpts.get_paths())
+        shared = next(c for c in ax.collections if c.get_gid() == "shared-communes")
+        bounds = [tuple(np.round(p.get_extents().bounds, 0)) for p in shared.get_paths()]
+        x0, y0, x1, y1 = nice.bounds
+        assert bounds.count(tuple(np.round((x0, y0, x1 - x0, y1 - y0), 0))) == 1
+        assert len(bounds) == 2  # Nice and Toulon, once each
+        legend = [t.get_text() for t in ax.get_legend().get_texts()]
+        assert SHARED_LABEL in legend
+        assert "Zone blanche (non couverte)" in legend
+        listed = next(t.get_text() for t in ax.texts if t.get_gid() == "shared-list")
+        for line in ("Nice (06088)", "CPTS Nice Ouest : 40,0 %", "CPTS Nice Est : 35,0 %",
+                     "CPTS Nice Nord : 25,0 %", "Toulon (83137)", "CPTS Toulon Est : 50,0 %"):
+            assert line in listed
+        # N3 (only Nice) is labelled, on Nice; every CPTS once, no two labels overlapping
+        labels = [t for t in ax.texts if t.get_gid() == "cpts-label"]
+        assert sorted(t.get_url() for t in labels) == sorted(terr.index)
+        n3 = next(t for t in labels if t.get_url() == "N3")
+        assert shapely.contains_xy(nice, *n3.get_position())
+        renderer = ax.figure.canvas.get_renderer()
+        boxes = [t.get_window_extent(renderer) for t in labels]
+        assert not [(a, b) for a in range(len(boxes)) for b in range(a) if boxes[a].overlaps(boxes[b])]
+        save_figure(ax, tmp_path / f"{plot.__name__}.png", dpi=100)
+
+
+def test_the_tier_map_legend_lists_the_zones_blanches(hdf):
+    """The stage map listed the uncovered communes, the tier map drew them in grey without a word."""
+    terr, layer = hdf
+    ax = plot_tiers(terr, layer)
+    legend = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert legend[-1] == "Zone blanche (non couverte)"
+    assert any(c.get_gid() == "uncovered" for c in ax.collections)
