@@ -317,6 +317,11 @@ def test_a_transparent_figure_keeps_its_alpha(tmp_path):
     assert np.array_equal(np.asarray(image), np.asarray(Image.open(buf)))
 
 
+def _labels(ax):
+    """The CPTS labels of a print map, on the map and in its insets."""
+    return [t for a in (ax, *ax.child_axes) for t in a.texts if t.get_gid() == "cpts-label"]
+
+
 @pytest.fixture(scope="module")
 def listing(tmp_path_factory):
     """The real-listing fixture (Nice shared by three CPTS, Toulon by two) on Provence-Alpes-Côte d'Azur:
@@ -363,7 +368,7 @@ def test_a_shared_commune_is_drawn_once_and_listed_with_its_cpts(listing, tmp_pa
                      "CPTS Nice Nord : 25,0 %", "Toulon (83137)", "CPTS Toulon Est : 50,0 %"):
             assert line in listed
         # N3 (only Nice) is labelled, on Nice; every CPTS once, no two labels overlapping
-        labels = [t for t in ax.texts if t.get_gid() == "cpts-label"]
+        labels = _labels(ax)
         assert sorted(t.get_url() for t in labels) == sorted(terr.index)
         n3 = next(t for t in labels if t.get_url() == "N3")
         assert shapely.contains_xy(nice, *n3.get_position())
@@ -380,3 +385,56 @@ def test_the_tier_map_legend_lists_the_zones_blanches(hdf):
     legend = [t.get_text() for t in ax.get_legend().get_texts()]
     assert legend[-1] == "Zone blanche (non couverte)"
     assert any(c.get_gid() == "uncovered" for c in ax.collections)
+
+
+#: Marseille by arrondissement in eight CPTS (13201 in none), in the ARS layout of the real listing.
+MARSEILLE = [("M1", "CPTS Marseille Centre", ["13202", "13203"]),
+             ("M2", "CPTS Marseille Belle de Mai", ["13204", "13205"]),
+             ("M3", "CPTS Marseille Castellane", ["13206", "13207"]), ("M4", "CPTS Marseille Sud", ["13208"]),
+             ("M5", "CPTS Marseille Mazargues", ["13209", "13210"]), ("M6", "CPTS Marseille Est", ["13211", "13212"]),
+             ("M7", "CPTS Marseille Château-Gombert", ["13213", "13214"]),
+             ("M8", "CPTS Marseille Nord", ["13215", "13216"])]
+
+
+@pytest.mark.slow
+def test_crowded_city_labels_go_to_an_inset_all_drawn_none_overlapping(tmp_path):
+    """Eight CPTS in Marseille: on the regional print map their labels collided or were numbers lost in a dot."""
+    from test_real_listing import ROWS
+
+    import cpts_geo
+    from cpts_geo.io.registry import read_registry
+    from cpts_geo.render.batch import area_maps
+
+    rows = [(cid, name, "13055", arr, None) for cid, name, arrs in MARSEILLE for arr in arrs]
+    rows += [r for r in ROWS if not r[0].startswith("M") and r[0] not in ("L1", "P1")]
+    frame = pd.DataFrame(rows, columns=["N° CPTS", "Nom CPTS", "Code INSEE", "Code arrondissement", "Part"])
+    frame.to_csv(tmp_path / "export.csv", sep=";", index=False, encoding="utf-8")
+    checked = validate_registry(read_registry(tmp_path / "export.csv"), cpts_geo.load_communes(crs=None))
+    paca = cpts_geo.load_communes(region="93")
+    terr = build_territories(checked, paca, parts=False)
+    ax = plot_stages(terr, communes_with_cpts(checked, paca), membership=checked.membership)
+    insets = [a for a in ax.child_axes if a.get_gid() == "cpts-inset"]
+    assert insets
+    labels = _labels(ax)
+    assert sorted(t.get_url() for t in labels) == sorted(terr.index)  # every CPTS labelled once
+    marseille = {cid for cid, _, _ in MARSEILLE}
+    in_inset = [t for t in labels if t.axes in insets and t.get_url() in marseille]
+    assert len(in_inset) == 8  # all eight drawn, in the inset
+    renderer = ax.figure.canvas.get_renderer()
+    boxes = [t.get_window_extent(renderer) for t in labels]
+    assert not [(labels[a].get_text(), labels[b].get_text()) for a in range(len(boxes)) for b in range(a)
+                if boxes[a].overlaps(boxes[b])]
+    # the inset shows Marseille, and no label of the map lies under an inset
+    x0, x1 = insets[0].get_xlim()
+    y0, y1 = insets[0].get_ylim()
+    for t in in_inset:
+        assert x0 <= t.get_position()[0] <= x1 and y0 <= t.get_position()[1] <= y1
+    frames = [a.get_window_extent(renderer) for a in insets]
+    assert not [t.get_text() for t in labels if t.axes is ax and any(f.overlaps(b) for f in frames
+                                                                      for b in [t.get_window_extent(renderer)])]
+    # numbers are listed with their CPTS's name
+    listed = "\n".join(t.get_text() for t in ax.texts if t.get_gid() == "cpts-number-list")
+    for t in labels:
+        if t.get_text().isdigit():
+            assert f"{t.get_text()}  {terr.loc[t.get_url(), 'name']}" in listed
+    save_figure(ax, tmp_path / "marseille.png", dpi=100)

@@ -218,3 +218,81 @@ def _collides(placed: np.ndarray, box: shapely.Geometry) -> bool:
     x0, y0, x1, y1 = box.bounds
     hit = (placed[:, 0] < x1) & (placed[:, 2] > x0) & (placed[:, 1] < y1) & (placed[:, 3] > y0)
     return bool(hit.any())
+
+
+
+def crowded_groups(geoms: Sequence[shapely.Geometry | None], placed: pd.DataFrame, *, span: float,
+                   gap: float = 0.03, most: float = 0.2) -> list[tuple[tuple[float, float, float, float], list[int]]]:
+    """Small areas whose labels do not fit: where a print map draws an inset (a zoomed frame).
+
+    The territories whose name did not fit (a number, or a label overlapping another) are grouped
+    when they lie within ``gap × span`` of each other; a group of two or more whose extent is
+    at most ``most × span`` is a crowded area (Marseille by arrondissement on a regional map).
+    Its frame is a square around the group, a little larger; every territory whose label point
+    lies in the frame is labelled in the inset.
+
+    Parameters
+    ----------
+    geoms : sequence of shapely (multi)polygons
+        The territories, in a projected CRS.
+    placed : DataFrame
+        :func:`place_labels` of those territories on the map.
+    span : float
+        The extent of the map (its largest side, in the territories' units).
+    gap, most : float
+        As above, in fractions of ``span``.
+
+    Returns
+    -------
+    list of (frame, territories)
+        Largest group first: the frame ``(x0, y0, x1, y1)`` and the positions of the territories
+        labelled in it.
+
+    Examples
+    --------
+    >>> boxes = [shapely.box(0, 0, 1, 1), shapely.box(1, 0, 2, 1), shapely.box(50, 50, 100, 100)]
+    >>> placed = pd.DataFrame({"x": [0.5, 1.5, 75], "y": [0.5, 0.5, 75], "kind": ["short", "short", "name"],
+    ...                        "overlap": [False, True, False]})
+    >>> [(tuple(round(v, 2) for v in frame), members) for frame, members in crowded_groups(boxes, placed, span=100)]
+    [((-0.15, -0.65, 2.15, 1.65), [0, 1])]
+    """
+    kind = placed["kind"].to_numpy(dtype=object)
+    crowded = np.flatnonzero((kind == "short") | placed["overlap"].to_numpy(dtype=bool))
+    if len(crowded) < 2:
+        return []
+    arr = np.asarray(geoms, dtype=object)[crowded]
+    a, b = shapely.STRtree(arr).query(arr, predicate="dwithin", distance=gap * span)
+    component = _components(len(crowded), a, b)
+    xs, ys = placed["x"].to_numpy(dtype=float), placed["y"].to_numpy(dtype=float)
+    out = []
+    for c in np.unique(component):
+        members = crowded[component == c]
+        if len(members) < 2:
+            continue
+        x0, y0, x1, y1 = (float(v) for v in shapely.total_bounds(np.asarray(geoms, dtype=object)[members]))
+        side = max(x1 - x0, y1 - y0) * 1.15
+        if side > most * span:
+            continue
+        cx, cy = (x0 + x1) / 2, (y0 + y1) / 2
+        frame = (cx - side / 2, cy - side / 2, cx + side / 2, cy + side / 2)
+        inside = np.flatnonzero((xs >= frame[0]) & (xs <= frame[2]) & (ys >= frame[1]) & (ys <= frame[3]))
+        out.append((frame, sorted(set(inside.tolist()) | set(members.tolist()))))
+    return sorted(out, key=lambda g: -len(g[1]))
+
+
+
+def _components(n: int, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """The connected component of each of ``n`` nodes linked by the pairs ``(a, b)``."""
+    parent = np.arange(n)
+
+    def root(i: int) -> int:
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = int(parent[i])
+        return i
+
+    for i, j in zip(a.tolist(), b.tolist()):
+        ri, rj = root(i), root(j)
+        if ri != rj:
+            parent[max(ri, rj)] = min(ri, rj)
+    return np.array([root(i) for i in range(n)])

@@ -59,6 +59,7 @@ from cpts_geo.render.style import (
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
+    from matplotlib.text import Text
 
 __all__ = [
     "label_territories",
@@ -238,14 +239,43 @@ def _scale_bar(ax, *, length_km: float | None = None) -> None:
 
 
 
-def label_territories(ax, territories: gpd.GeoDataFrame, *, size: float = 6.5, column: str = "name",
-                      number_list: bool = True) -> list:
+def _unit(ax: Axes) -> float:
+    """Map units per point of the axes (equal aspect: the limiting direction)."""
+    ax.apply_aspect()
+    x0, x1 = ax.get_xlim()
+    y0, y1 = ax.get_ylim()
+    bbox = ax.get_window_extent()
+    dpi = ax.figure.dpi
+    return float(max((x1 - x0) / (bbox.width * 72 / dpi), (y1 - y0) / (bbox.height * 72 / dpi)))
+
+
+
+def _draw_label(ax: Axes, x: float, y: float, text: str, kind: str, size: float, cid: object) -> Text:
+    """One CPTS label: ``gid="cpts-label"``, the CPTS id as ``url``, a white halo."""
+    import matplotlib.patheffects as pe
+
+    t = ax.text(x, y, text, ha="center", va="center", fontsize=size, parse_math=False,
+                fontweight="bold" if kind == "short" else "normal", color="#111111",
+                linespacing=1.0, gid="cpts-label", zorder=10, clip_on=True)
+    t.set_url(str(cid))
+    t.set_path_effects([pe.withStroke(linewidth=1.6, foreground="white")])
+    return t
+
+
+
+def label_territories(ax: Axes, territories: gpd.GeoDataFrame, *, size: float = 6.5, column: str = "name",
+                      number_list: bool = True, inset: bool = False,
+                      land: np.ndarray | None = None) -> list[Text]:
     """Label each territory inside itself, without overlaps; return the text artists.
 
     Names are placed by :func:`cpts_geo.render.labels.place_labels` from the axes' current scale; a
     territory too small for its name gets a number, and the numbers are listed under the
-    legend (``number_list``). Each text artist has ``gid="cpts-label"`` and its CPTS id as
-    ``url``.
+    legend (``number_list``). With ``inset``, a small crowded area whose names do not fit
+    (Marseille by arrondissement on a regional map, :func:`cpts_geo.render.labels.crowded_groups`)
+    is drawn again, zoomed, in an inset placed in the freest corner of the map and linked to its
+    place by a frame and two lines; its territories are labelled there (two areas at most).
+    Each text artist has ``gid="cpts-label"`` and its CPTS id as ``url``; an inset has
+    ``gid="cpts-inset"``.
 
     Parameters
     ----------
@@ -259,6 +289,11 @@ def label_territories(ax, territories: gpd.GeoDataFrame, *, size: float = 6.5, c
         The label of each territory.
     number_list : bool, default True
         List the numbered territories beside the map.
+    inset : bool, default False
+        Draw crowded small areas in an inset (see above).
+    land : array of geometries, optional
+        What the map draws (the communes), to find a free corner for an inset (default: the
+        territories).
 
     Returns
     -------
@@ -277,34 +312,131 @@ def label_territories(ax, territories: gpd.GeoDataFrame, *, size: float = 6.5, c
 
     if len(territories) == 0:
         return []
-    fig = ax.figure
-    x0, x1 = ax.get_xlim()
-    y0, y1 = ax.get_ylim()
-    bbox = ax.get_window_extent()
-    pts_w = bbox.width * 72 / fig.dpi
-    pts_h = bbox.height * 72 / fig.dpi
-    unit = max((x1 - x0) / pts_w, (y1 - y0) / pts_h)  # equal aspect: the limiting direction
     names = [label_text(n) for n in territories[column].astype(str)] if column in territories else \
         [str(i) for i in territories.index]
     short = [str(i + 1) for i in range(len(territories))]
-    placed = place_labels(territories.geometry.to_numpy(), names, short, unit=unit, size=size)
-    texts = []
-    for cid, rec in zip(territories.index, placed.itertuples()):
-        if rec.text is None:
-            continue
-        t = ax.text(rec.x, rec.y, rec.text, ha="center", va="center", fontsize=size, parse_math=False,
-                    fontweight="bold" if rec.kind == "short" else "normal", color="#111111",
-                    linespacing=1.0, gid="cpts-label", zorder=10, clip_on=True)
-        t.set_url(str(cid))
-        import matplotlib.patheffects as pe
-
-        t.set_path_effects([pe.withStroke(linewidth=1.6, foreground="white")])
-        texts.append(t)
+    geoms = territories.geometry.to_numpy()
+    placed = place_labels(geoms, names, short, unit=_unit(ax), size=size)
+    insets = _insets(ax, geoms, placed, land) if inset else []
+    moved = {i for _, members in insets for i in members}
+    kinds = placed["kind"].tolist()
+    ids = territories.index.tolist()
+    texts = [_draw_label(ax, rec.x, rec.y, rec.text, rec.kind, size, cid)
+             for i, (cid, rec) in enumerate(zip(ids, placed.itertuples()))
+             if rec.text is not None and i not in moved]
+    for box, members in insets:
+        frame = shapely.box(*_limits(box))
+        inner = place_labels(shapely.intersection(geoms[members], frame), [names[i] for i in members],
+                             [short[i] for i in members], unit=_unit(box), size=size)
+        for i, rec in zip(members, inner.itertuples()):
+            kinds[i] = rec.kind
+            if rec.text is not None:
+                texts.append(_draw_label(box, rec.x, rec.y, rec.text, rec.kind, size, ids[i]))
     numbered = [(s, n) for s, n, k in zip(short, territories[column].astype(str) if column in territories
-                                          else territories.index.astype(str), placed["kind"]) if k == "short"]
+                                          else territories.index.astype(str), kinds) if k == "short"]
     if number_list and numbered:
         _number_list(ax, numbered)
     return texts
+
+
+
+def _limits(ax: Axes) -> tuple[float, float, float, float]:
+    """``(x0, y0, x1, y1)`` of the axes' view."""
+    (x0, x1), (y0, y1) = ax.get_xlim(), ax.get_ylim()
+    return float(x0), float(y0), float(x1), float(y1)
+
+
+
+#: The side of an inset, in fractions of the map's axes.
+_INSET_SIZE = 0.36
+
+
+
+def _insets(ax: Axes, geoms: np.ndarray, placed: pd.DataFrame,
+            land: np.ndarray | None) -> list[tuple[Axes, list[int]]]:
+    """The insets of the crowded areas of a map (two at most, each in a free corner)."""
+    from cpts_geo.render.labels import crowded_groups
+
+    x0, y0, x1, y1 = _limits(ax)
+    groups = crowded_groups(geoms, placed, span=max(x1 - x0, y1 - y0))[:2]
+    if not groups:
+        return []
+    land = geoms if land is None else land
+    tree = shapely.STRtree(land)
+    taken: list[shapely.Geometry] = []
+    out = []
+    for frame, members in groups:
+        corner = _free_corner(ax, tree, land, frame, placed, taken)
+        if corner is None:
+            break
+        box = ax.inset_axes(corner, gid="cpts-inset")
+        box.set_xlim(frame[0], frame[2])
+        box.set_ylim(frame[1], frame[3])
+        box.set_aspect("equal")
+        box.set_xticks([])
+        box.set_yticks([])
+        box.set_facecolor("white")
+        _copy_layers(ax, box)
+        ax.indicate_inset_zoom(box, edgecolor="#333333", alpha=0.9, linewidth=0.8)
+        taken.append(_corner_area(ax, corner))
+        out.append((box, members))
+    return out
+
+
+
+def _corner_area(ax: Axes, corner: tuple[float, float, float, float]) -> shapely.Geometry:
+    """The rectangle ``corner`` (axes fraction: x, y, width, height) in data coordinates."""
+    to_data = ax.transAxes + ax.transData.inverted()
+    (a, b), (c, d) = to_data.transform([(corner[0], corner[1]), (corner[0] + corner[2], corner[1] + corner[3])])
+    return shapely.box(a, b, c, d)
+
+
+
+def _free_corner(ax: Axes, tree: shapely.STRtree, land: np.ndarray, frame: tuple[float, float, float, float],
+                 placed: pd.DataFrame, taken: list[shapely.Geometry]) -> tuple[float, float, float, float] | None:
+    """The corner of the map where an inset hides the least: least land under it, never the
+    crowded area itself, another inset or the scale bar (lower right, kept above it)."""
+    bbox = ax.get_window_extent()
+    w = _INSET_SIZE
+    h = w * bbox.width / bbox.height  # a square on the page
+    if h > 0.6:
+        h, w = 0.6, 0.6 * bbox.height / bbox.width
+    pad = 0.01
+    corners = [(pad, 1 - pad - h), (1 - pad - w, 1 - pad - h), (pad, pad), (1 - pad - w, 0.1)]
+    area = shapely.box(*frame)
+    points = shapely.points(placed["x"].to_numpy(dtype=float), placed["y"].to_numpy(dtype=float))
+    best, best_score = None, np.inf
+    for x, y in corners:
+        rect = _corner_area(ax, (x, y, w, h))
+        if rect.intersects(area) or any(rect.intersects(t) for t in taken):
+            continue
+        hits = tree.query(rect, predicate="intersects")
+        score = float(shapely.area(shapely.intersection(land[hits], rect)).sum()) / rect.area
+        score += float(shapely.contains(rect, points).sum())  # a label under the inset: avoid
+        if score < best_score:
+            best, best_score = (x, y, w, h), score
+    return best
+
+
+
+def _copy_layers(ax: Axes, box: Axes) -> None:
+    """Draw the map's polygons and lines again in the inset ``box``."""
+    from matplotlib.collections import LineCollection, PathCollection
+
+    for c in list(ax.collections):
+        if isinstance(c, PathCollection):
+            new: PathCollection | LineCollection = PathCollection(
+                c.get_paths(), facecolors=c.get_facecolors(), edgecolors=c.get_edgecolors(),
+                linewidths=c.get_linewidths(), zorder=c.get_zorder())
+        elif isinstance(c, LineCollection):
+            new = LineCollection(c.get_segments(), colors=c.get_colors(), linewidths=c.get_linewidths(),
+                                 zorder=c.get_zorder())
+            if c.get_gid() == "department-borders":
+                new.set_linestyle((0, (5, 2)))
+        else:
+            continue
+        new.set_gid(c.get_gid())
+        box.add_collection(new, autolim=False)
 
 
 
@@ -599,7 +731,8 @@ def _side_notes(ax: Axes, drawn: _Drawn, com: gpd.GeoDataFrame | None, terr: gpd
         names = {str(i): str(n) for i, n in terr["name"].items()} if "name" in terr else {}
         _shared_list(ax, drawn.shared, com, names)
     if labels:
-        label_territories(ax, drawn.labels)
+        label_territories(ax, drawn.labels, inset=True,
+                          land=None if com is None else com.geometry.to_numpy())
 
 
 
