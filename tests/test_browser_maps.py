@@ -181,3 +181,38 @@ def test_a_listing_without_stages_neighbours_never_share_a_fill(browser, ars_exp
     assert not page.errors
     page.screenshot(path=str(tmp_path / "sans-etapes.png"))
     print(tmp_path / "sans-etapes.png")
+
+
+@pytest.mark.slow
+def test_a_shared_commune_is_one_striped_polygon_naming_its_cpts(browser, tmp_path):
+    """Nice shared by three CPTS: three overlapping polygons, the others named by id; now one polygon,
+    striped with the three colours, its tooltip giving each CPTS by name with its share."""
+    from test_real_listing import ROWS
+
+    from cpts_geo.cli import main
+
+    listing = tmp_path / "export.csv"
+    pd.DataFrame(ROWS, columns=["N° CPTS", "Nom CPTS", "Code INSEE", "Code arrondissement", "Part"]).to_csv(
+        listing, sep=";", index=False, encoding="utf-8")
+    out = tmp_path / "paca.html"
+    assert main(["carte", str(listing), "--region", "93", "-o", str(out), "--sans-png"]) == 0
+    page = open_page(browser, out)
+    shared = page.evaluate("""() => {
+        const out = []; const m = window.cptsGeo.map;
+        m.eachLayer(l => { if (l.getTooltip && l.options.className === 'shared-polygon') {
+            out.push({text: l.getTooltip()._content().textContent, fill: l.getElement().getAttribute('fill'),
+                      stripes: document.querySelectorAll(l.getElement().getAttribute('fill').slice(4, -1)
+                                                         + ' rect').length}); } });
+        return out; }""")
+    nice = [s for s in shared if s["text"].startswith("Nice")]
+    assert len(nice) == 1
+    assert nice[0]["stripes"] == 3
+    for part in ("CPTS Nice Ouest : 40,0 %", "CPTS Nice Est : 35,0 %", "CPTS Nice Nord : 25,0 %"):
+        assert part in nice[0]["text"]
+    legend = page.locator(".cpts-legend-label").all_text_contents()
+    assert "Commune partagée entre CPTS (rayée de leurs couleurs)" in legend
+    page.evaluate("window.cptsGeo.map.setView([43.72, 7.25], 12, {animate: false})")
+    page.wait_for_timeout(300)
+    assert not page.errors
+    page.screenshot(path=str(tmp_path / "nice.png"))
+    print(tmp_path / "nice.png")

@@ -15,7 +15,6 @@ from cpts_geo.domain.registry import validate_registry
 from cpts_geo.domain.stages import STAGE_COLORS, STAGES
 from cpts_geo.domain.territories import build_territories, communes_with_cpts
 from cpts_geo.io.registry import load_example_registry
-from cpts_geo.render.style import SHARED_LABEL
 from cpts_geo.render.plotting import (
     TIER_COLORS,
     label_territories,
@@ -24,6 +23,7 @@ from cpts_geo.render.plotting import (
     plot_tiers,
     save_figure,
 )
+from cpts_geo.render.style import SHARED_LABEL
 
 
 @pytest.fixture(scope="module")
@@ -403,8 +403,6 @@ def test_crowded_city_labels_go_to_an_inset_all_drawn_none_overlapping(tmp_path)
 
     import cpts_geo
     from cpts_geo.io.registry import read_registry
-    from cpts_geo.render.batch import area_maps
-
     rows = [(cid, name, "13055", arr, None) for cid, name, arrs in MARSEILLE for arr in arrs]
     rows += [r for r in ROWS if not r[0].startswith("M") and r[0] not in ("L1", "P1")]
     frame = pd.DataFrame(rows, columns=["N° CPTS", "Nom CPTS", "Code INSEE", "Code arrondissement", "Part"])
@@ -428,7 +426,8 @@ def test_crowded_city_labels_go_to_an_inset_all_drawn_none_overlapping(tmp_path)
     x0, x1 = insets[0].get_xlim()
     y0, y1 = insets[0].get_ylim()
     for t in in_inset:
-        assert x0 <= t.get_position()[0] <= x1 and y0 <= t.get_position()[1] <= y1
+        assert x0 <= t.get_position()[0] <= x1
+        assert y0 <= t.get_position()[1] <= y1
     frames = [a.get_window_extent(renderer) for a in insets]
     assert not [t.get_text() for t in labels if t.axes is ax and any(f.overlaps(b) for f in frames
                                                                       for b in [t.get_window_extent(renderer)])]

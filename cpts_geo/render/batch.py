@@ -13,11 +13,11 @@ one, truncated or deleted is rebuilt; an unreadable manifest is said and every m
 from __future__ import annotations
 
 import hashlib
-import html
 import json
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import geopandas as gpd
 import pandas as pd
@@ -175,7 +175,7 @@ def area_maps(
 
 
 
-def _digest(checked: CheckedRegistry, area_codes, params: dict) -> str:
+def _digest(checked: CheckedRegistry, area_codes: pd.Index, params: dict[str, Any]) -> str:
     from cpts_geo import __version__
 
     member = checked.membership[checked.membership["code"].isin(area_codes)]
@@ -303,16 +303,14 @@ def batch_maps(
 
 
 def _index(out: Path, table: pd.DataFrame, illustrative: bool) -> None:
-    items = []
-    for rec in table.itertuples(index=False):
-        png = (f' — <a href="{html.escape(rec[4])}">PNG</a>' if rec[4] else "")
-        items.append(f'<li><a href="{html.escape(rec[3])}">{html.escape(rec[0])}</a>{png} : '
-                     f"{rec[5]} CPTS, {percent(rec[10], 0)} de la population couverte</li>")
-    note = f"<p><strong>{html.escape(ILLUSTRATIVE_SUBTITLE)}</strong></p>" if illustrative else ""
-    page = ("<!DOCTYPE html><html lang=\"fr\"><head><meta charset=\"utf-8\">"
-            "<title>Cartes des CPTS</title></head><body><h1>Cartes des CPTS</h1>"
-            f"{note}<ul>{''.join(items)}</ul><p><a href=\"synthese.csv\">Synthèse (CSV)</a></p>"
-            "</body></html>")
+    """``out/index.html``: a link to each map (template ``templates/map_index.html``, autoescaped)."""
+    from jinja2 import Environment, PackageLoader, select_autoescape
+
+    env = Environment(loader=PackageLoader("cpts_geo.render", "templates"), autoescape=select_autoescape(["html"]),
+                      keep_trailing_newline=True)
+    maps = [{"area": str(rec[0]), "html": str(rec[3]), "png": str(rec[4]) if rec[4] else "", "n_cpts": rec[5],
+             "covered": percent(rec[10], 0)} for rec in table.itertuples(index=False)]
+    page = env.get_template("map_index.html").render(maps=maps, note=ILLUSTRATIVE_SUBTITLE if illustrative else "")
     atomic_write_text(out / "index.html", page)
 
 
@@ -329,7 +327,7 @@ def _file_hash(path: Path) -> str | None:
 
 
 
-def _files_match(recorded, files: list[Path]) -> bool:
+def _files_match(recorded: object, files: list[Path]) -> bool:
     """Whether every output is there with the content written last time (its own hash)."""
     if not isinstance(recorded, dict):
         return False
@@ -337,7 +335,7 @@ def _files_match(recorded, files: list[Path]) -> bool:
 
 
 
-def _read_manifest(path: Path, progress) -> dict:
+def _read_manifest(path: Path, progress: Callable[[str], None] | None) -> dict[str, Any]:
     """The manifest of the last run; an unreadable one (truncated…) is said and ignored."""
     if not path.exists():
         return {}

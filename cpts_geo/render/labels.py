@@ -221,7 +221,7 @@ def _collides(placed: np.ndarray, box: shapely.Geometry) -> bool:
 
 
 
-def crowded_groups(geoms: Sequence[shapely.Geometry | None], placed: pd.DataFrame, *, span: float,
+def crowded_groups(geoms: Sequence[shapely.Geometry | None] | np.ndarray, placed: pd.DataFrame, *, span: float,
                    gap: float = 0.03, most: float = 0.2) -> list[tuple[tuple[float, float, float, float], list[int]]]:
     """Small areas whose labels do not fit: where a print map draws an inset (a zoomed frame).
 

@@ -48,7 +48,7 @@ from __future__ import annotations
 import html
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
@@ -56,6 +56,7 @@ from typing import Any, NamedTuple, cast
 
 import folium
 import geopandas as gpd
+import jinja2
 import numpy as np
 import pandas as pd
 import shapely
@@ -139,14 +140,14 @@ def _leaflet() -> tuple[str, str]:
 
 
 class _Raw(folium.Element):
-    """Text written into the page as it is, never read as a template (quick for large texts)."""
+    """Text written into the page as it is, never read as a template (quick for large texts):
+    the one template of the class inserts it as a value, which Jinja2 never parses."""
+
+    _template = jinja2.Template("{{ this.text }}")
 
     def __init__(self, text: str) -> None:
-        super().__init__("")
+        super().__init__()
         self.text = text
-
-    def render(self, **kwargs) -> str:
-        return self.text
 
 
 
@@ -155,10 +156,12 @@ class _DataScript(folium.MacroElement):
 
     payload: str = ""
 
-    def render(self, **kwargs) -> str:
+    def render(self, **kwargs: Any) -> str:
+        """Add the call to the page's script (then render the children, as folium does)."""
         root = cast(folium.Figure, self.get_root())
         parent = cast(folium.Map, self._parent)
         root.script.add_child(_Raw(f"\ncptsGeoMap({parent.get_name()}, {self.payload});"), name=self.get_name())
+        super().render(**kwargs)
         return ""
 
 
@@ -175,7 +178,7 @@ def _inert(text: str) -> str:
 
 
 
-def _json_payload(data) -> str:
+def _json_payload(data: object) -> str:
     # "<" cannot close the script, "%" and braces cannot open or close a template block
     return (json.dumps(data, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
             .replace("<", "\\u003c").replace("%", "\\u0025").replace("{{", "{\\u007b"))
@@ -206,7 +209,8 @@ def _varint_chars(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 
-def encode_geometries(geoms, origin: tuple[float, float], scale: float) -> list[list[list[str]]]:
+def encode_geometries(geoms: Sequence[shapely.Geometry | None] | np.ndarray, origin: tuple[float, float],
+                      scale: float) -> list[list[list[str]]]:
     """Encode many (multi)polygons at once: for each, a list of polygons of ring strings.
 
     Coordinates are quantised to ``round((x - origin) * scale)``; each ring stores its first
@@ -299,7 +303,7 @@ def _encode_rings(r: _Rings, n_geoms: int, origin: tuple[float, float], scale: f
 
 
 
-def encode_geometry(geom, origin: tuple[float, float], scale: float) -> list[list[str]]:
+def encode_geometry(geom: shapely.Geometry | None, origin: tuple[float, float], scale: float) -> list[list[str]]:
     """Encode one (multi)polygon as a list of polygons, each a list of ring strings.
 
     See :func:`encode_geometries`.
@@ -327,7 +331,7 @@ def encode_geometry(geom, origin: tuple[float, float], scale: float) -> list[lis
 
 
 
-def _quantised_bounds(geoms, origin, scale) -> list[list[int]]:
+def _quantised_bounds(geoms: np.ndarray, origin: tuple[float, float], scale: float) -> list[list[int]]:
     b = shapely.bounds(np.asarray(geoms, dtype=object))
     q = np.round((b - np.r_[origin, origin]) * scale)
     q = np.nan_to_num(q, nan=0).astype(np.int64)
@@ -343,7 +347,8 @@ _SIMPLIFIED_FILE = "simplified.parquet"
 
 
 
-def _simplify_metric(communes: gpd.GeoDataFrame, tolerance: float):
+def _simplify_metric(communes: gpd.GeoDataFrame, tolerance: float,
+                     ) -> Iterator[tuple[str, np.ndarray, np.ndarray, np.ndarray, np.ndarray]]:
     """Simplify the commune coverage in its metric CRS, one group per metric CRS.
 
     Yields ``(crs, selection, metric, present, simplified)``: the boolean selection of the
@@ -405,7 +410,7 @@ def _kept_vertices(original: np.ndarray, simplified: np.ndarray) -> np.ndarray:
     >>> _kept_vertices(np.array([square]), np.array([shapely.Polygon([(0, 0), (2, 0), (2, 2), (0, 2)])]))
     array([ True, False,  True,  True,  True, False])
     """
-    def rings_and_coords(geoms):
+    def rings_and_coords(geoms: np.ndarray) -> tuple[np.ndarray, tuple[np.ndarray, np.ndarray]]:
         parts = shapely.get_parts(geoms)
         rings = shapely.get_rings(parts)
         return rings, shapely.get_coordinates(rings, return_index=True)
@@ -526,7 +531,7 @@ def _precomputed_simplified(communes: gpd.GeoDataFrame, tolerance: float) -> np.
 
 
 
-def _french_number(x, fmt: str) -> str:
+def _french_number(x: float, fmt: str) -> str:
     """Kept for callers of the previous release: see :func:`cpts_geo.render.style.french_number`."""
     return french_number(x, fmt)
 
@@ -643,7 +648,8 @@ _WEB_MERCATOR_PX0 = 2 * np.pi * 6378137.0 / 256  # metres per pixel at zoom 0
 
 
 
-def _label_sets(cpts_geoms: dict, names: dict, short: dict, bounds) -> dict:
+def _label_sets(cpts_geoms: Mapping[str, shapely.Geometry], names: Mapping[str, str], short: Mapping[str, str],
+                bounds: list[list[float]]) -> dict[str, Any]:
     """Labels of the CPTS for a range of zoom levels around the regional view."""
     from cpts_geo.render.labels import _two_lines, anchors, place_labels
 
@@ -685,7 +691,7 @@ def _funding_maxima() -> dict[int, float]:
 
 def _num(x: object) -> int | float | None:
     """A number of the payload: a whole number as an integer, a missing one as None."""
-    if x is None or pd.isna(x):  # type: ignore[call-overload]
+    if x is None or pd.isna(x):
         return None
     value = float(x)  # type: ignore[arg-type]
     return int(value) if value.is_integer() else value
@@ -1047,12 +1053,12 @@ def _stage_text(rec: Mapping) -> str | None:
 
 
 
-def _deterministic_ids(m) -> None:
+def _deterministic_ids(m: folium.Element) -> None:
     """Replace folium's random element ids by ids numbered in document order."""
     seen: list = []
     ids: set[int] = set()
 
-    def walk(el):
+    def walk(el: Any) -> None:
         if id(el) in ids:
             return
         ids.add(id(el))

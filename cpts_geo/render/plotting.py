@@ -26,10 +26,11 @@ resolution.
 
 from __future__ import annotations
 
+import itertools
 import weakref
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple, cast
 
 import geopandas as gpd
 import numpy as np
@@ -59,6 +60,11 @@ from cpts_geo.render.style import (
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.collections import LineCollection, PathCollection
+    from matplotlib.figure import Figure
+    from matplotlib.legend import Legend
+    from matplotlib.path import Path as MplPath
     from matplotlib.text import Text
 
 __all__ = [
@@ -73,7 +79,7 @@ __all__ = [
 _A4 = 8.27  # inches: the print maps are A4-wide squares
 
 
-def _axes(ax):
+def _axes(ax: Axes | None) -> Axes:
     if ax is None:
         import matplotlib.pyplot as plt
 
@@ -84,7 +90,7 @@ def _axes(ax):
 
 
 
-def _map_figure(territories: gpd.GeoDataFrame, *, dpi: int, column: str = "name"):
+def _map_figure(territories: gpd.GeoDataFrame, *, dpi: int, column: str = "name") -> Axes:
     """The axes of a print map of ``territories`` to be written at ``dpi`` by :func:`save_figure`.
 
     The map sits where ``plt.subplots(figsize=(8.27, 8.27))`` puts it, laid out as on that
@@ -115,13 +121,13 @@ def _map_figure(territories: gpd.GeoDataFrame, *, dpi: int, column: str = "name"
 
 
 
-def _metric(gdf: gpd.GeoDataFrame, crs) -> gpd.GeoDataFrame:
+def _metric(gdf: gpd.GeoDataFrame, crs: Any) -> gpd.GeoDataFrame:
     require_crs(gdf, "La couche")
     return reproject(gdf, crs)
 
 
 
-def _crs_for(territories, communes):
+def _crs_for(territories: gpd.GeoDataFrame, communes: gpd.GeoDataFrame | None) -> Any:
     base = communes if communes is not None else territories
     if base.index.name == "cpts_id" or not is_insee_code(base.index.astype(str).to_series()).all():
         return "EPSG:2154" if not (base.crs and base.crs.is_projected) else base.crs
@@ -129,7 +135,7 @@ def _crs_for(territories, communes):
 
 
 
-def _polygon_paths(geoms) -> tuple[list, np.ndarray]:
+def _polygon_paths(geoms: np.ndarray) -> tuple[list[MplPath], np.ndarray]:
     """One compound matplotlib ``Path`` per geometry with polygons, and the positions of those
     geometries (missing, empty or non-polygonal ones draw nothing).
 
@@ -156,7 +162,7 @@ def _polygon_paths(geoms) -> tuple[list, np.ndarray]:
 
 
 
-def _ring_lines(geoms) -> list[np.ndarray]:
+def _ring_lines(geoms: np.ndarray) -> list[np.ndarray]:
     """The rings of (multi)polygons, and the (multi)linestrings, as coordinate arrays."""
     parts = shapely.get_parts(np.asarray(geoms, dtype=object))
     kind = shapely.get_type_id(parts)
@@ -168,7 +174,8 @@ def _ring_lines(geoms) -> list[np.ndarray]:
 
 
 
-def _add_polygons(ax, geoms, *, facecolor, gid: str, **style):
+def _add_polygons(ax: Axes, geoms: np.ndarray, *, facecolor: str | Sequence[Any] | np.ndarray, gid: str,
+                  **style: Any) -> PathCollection:
     """Draw (multi)polygons as one collection (``facecolor``: one colour, or one per geometry).
 
     What geopandas' ``plot`` draws, without its redrawing of the whole figure after each layer.
@@ -184,7 +191,7 @@ def _add_polygons(ax, geoms, *, facecolor, gid: str, **style):
 
 
 
-def _add_lines(ax, geoms, *, gid: str, **style):
+def _add_lines(ax: Axes, geoms: np.ndarray, *, gid: str, **style: Any) -> LineCollection:
     """Draw the borders of (multi)polygons, or (multi)linestrings, as one line collection."""
     from matplotlib.collections import LineCollection
 
@@ -208,7 +215,7 @@ def _department_borders(com: gpd.GeoDataFrame, clean: bool) -> np.ndarray:
 
 
 
-def _draw_map(ax) -> None:
+def _draw_map(ax: Axes) -> None:
     """Frame the map on what was drawn (as geopandas does), then fit the axes to the equal
     aspect, before anything is placed from the axes' scale (labels, legend, scale bar)."""
     ax.autoscale_view()
@@ -216,7 +223,7 @@ def _draw_map(ax) -> None:
 
 
 
-def _scale_bar(ax, *, length_km: float | None = None) -> None:
+def _scale_bar(ax: Axes, *, length_km: float | None = None) -> None:
     """A scale bar in the lower right corner (the axes are in metres)."""
     from matplotlib.patches import Rectangle
 
@@ -426,10 +433,10 @@ def _copy_layers(ax: Axes, box: Axes) -> None:
     for c in list(ax.collections):
         if isinstance(c, PathCollection):
             new: PathCollection | LineCollection = PathCollection(
-                c.get_paths(), facecolors=c.get_facecolors(), edgecolors=c.get_edgecolors(),
-                linewidths=c.get_linewidths(), zorder=c.get_zorder())
+                c.get_paths(), facecolors=c.get_facecolor(), edgecolors=c.get_edgecolor(),
+                linewidths=c.get_linewidth(), zorder=c.get_zorder())
         elif isinstance(c, LineCollection):
-            new = LineCollection(c.get_segments(), colors=c.get_colors(), linewidths=c.get_linewidths(),
+            new = LineCollection(c.get_segments(), colors=c.get_colors(), linewidths=c.get_linewidth(),
                                  zorder=c.get_zorder())
             if c.get_gid() == "department-borders":
                 new.set_linestyle((0, (5, 2)))
@@ -490,7 +497,7 @@ def _stripes(geom: shapely.Geometry, colors: list[str], width: float) -> tuple[l
     n = max(1, int(np.ceil((stop - start) / width)))
     c = start + width * np.arange(n + 1)
     bands = shapely.polygons([[(x0, a - x0), (x1, a - x1), (x1, b - x1), (x0, b - x0)]
-                              for a, b in zip(c[:-1], c[1:])])
+                              for a, b in itertools.pairwise(c.tolist())])
     cut = shapely.intersection(bands, geom)
     keep = ~shapely.is_empty(cut)
     return list(cut[keep]), [colors[i % len(colors)] for i in np.flatnonzero(keep)]
@@ -583,7 +590,7 @@ def _side_top(ax: Axes) -> float:
     fig = ax.figure
     renderer = fig.canvas.get_renderer()  # type: ignore[attr-defined]
     top = 1.0
-    boxes = [ax.get_legend()] if ax.get_legend() is not None else []
+    boxes: list[Any] = [ax.get_legend()] if ax.get_legend() is not None else []
     boxes += [t for t in ax.texts if t.get_gid() in _SIDE_BLOCKS]
     for artist in boxes:
         box = artist.get_window_extent(renderer).transformed(ax.transAxes.inverted())
@@ -615,14 +622,14 @@ def _side_text(ax: Axes, head: str, lines: list[str], *, gid: str) -> None:
 
 
 
-def _literal_legend(legend) -> None:
+def _literal_legend(legend: Legend) -> None:
     """Legend entries and title are the registry's words: text, never mathtext (``$…$``)."""
     for text in [*legend.get_texts(), legend.get_title()]:
         text.set_parse_math(False)
 
 
 
-def _finish(ax, *, title, caption, scale_bar):
+def _finish(ax: Axes, *, title: str | None, caption: str | None, scale_bar: bool) -> Axes:
     if title:
         ax.set_title(title, fontsize=13, fontweight="bold", loc="left", parse_math=False)
     if scale_bar:
@@ -799,19 +806,19 @@ def plot_indicator(
     data: gpd.GeoDataFrame,
     column: str,
     *,
-    ax=None,
+    ax: Axes | None = None,
     cmap: str = "YlOrRd",
     scheme: str | None = "quantiles",
     k: int = 5,
     legend: bool = True,
-    legend_kwds: Mapping | None = None,
-    classification_kwds: Mapping | None = None,
+    legend_kwds: Mapping[str, Any] | None = None,
+    classification_kwds: Mapping[str, Any] | None = None,
     title: str | None = None,
     caption: str | None = None,
     scale_bar: bool = True,
     legend_title: str | None = None,
     fmt: str | None = None,
-):
+) -> Axes:
     """Choropleth of an indicator (density, accessibility, retention…), classes by mapclassify.
 
     The classes, colours and legend labels are those of the HTML layer
@@ -879,7 +886,7 @@ def plot_indicator(
 
 
 
-def save_figure(ax, path: str | Path, *, dpi: int = 300) -> Path:
+def save_figure(ax: Axes | Figure, path: str | Path, *, dpi: int = 300) -> Path:
     """Write the figure of ``ax`` (or a figure) as PNG, SVG or PDF (from the suffix), atomically.
 
     Parameters
@@ -901,7 +908,7 @@ def save_figure(ax, path: str | Path, *, dpi: int = 300) -> Path:
     from cpts_geo.io.files import atomic_path
 
     dpi = check_dpi(dpi)
-    fig = ax.figure if hasattr(ax, "figure") and not hasattr(ax, "savefig") else ax
+    fig = cast("Figure", ax.figure if hasattr(ax, "figure") and not hasattr(ax, "savefig") else ax)
     path = Path(path)
     with atomic_path(path) as tmp:
         if path.suffix.lower() == ".png" and isinstance(fig.canvas, FigureCanvasAgg):
@@ -923,7 +930,7 @@ _LAID_OUT: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
 
-def _save_png(fig, path: Path, dpi: int) -> None:
+def _save_png(fig: Figure, path: Path, dpi: int) -> None:
     """``fig.savefig(path, dpi=dpi, bbox_inches="tight")``, drawing the figure once.
 
     matplotlib draws a figure twice for a tight bounding box (once to measure it, once to
@@ -954,20 +961,34 @@ def _save_png(fig, path: Path, dpi: int) -> None:
 class _Discard:
     """A file that keeps nothing: savefig draws, the image is read from the canvas."""
 
-    def write(self, data) -> int:
+    def __init__(self) -> None:
+        self.size = 0
+        self.position = 0
+
+    def write(self, data: bytes | memoryview) -> int:
+        """Count the bytes, keep none."""
+        self.size = max(self.size, self.position + len(data))
+        self.position += len(data)
         return len(data)
 
     def seek(self, offset: int, whence: int = 0) -> int:
-        return 0
+        """Move as a file does (from the start, the current position or the end)."""
+        self.position = max(0, offset + (0, self.position, self.size)[whence])
+        return self.position
+
+    def tell(self) -> int:
+        """The current position."""
+        return self.position
 
 
 
-def _tight_image(fig, dpi: int, wrapped: list, texts: list[str]) -> np.ndarray:
+def _tight_image(fig: Figure, dpi: int, wrapped: list[Text], texts: list[str]) -> np.ndarray:
     """The pixels of :func:`_save_png` (RGB when opaque, RGBA otherwise)."""
     import matplotlib
 
     fig.set_dpi(dpi)
-    renderer = fig.canvas.get_renderer()
+    canvas = cast("FigureCanvasAgg", fig.canvas)  # (save_figure draws PNG on Agg canvases only)
+    renderer = canvas.get_renderer()
     width, height = fig.get_size_inches()
     ours = all(t.get_horizontalalignment() == "left" and t.get_rotation() == 0 for t in wrapped)
     if ours:
@@ -979,8 +1000,8 @@ def _tight_image(fig, dpi: int, wrapped: list, texts: list[str]) -> np.ndarray:
         for t, text in zip(wrapped, texts):
             t.set_text(text)
             _wrap(t, renderer, bbox.x1 * dpi)
-        fig.canvas.draw()
-        rgba = np.asarray(fig.canvas.buffer_rgba())
+        canvas.draw()
+        rgba = np.asarray(canvas.buffer_rgba())
         rows, columns = int(bbox.height * dpi), int(bbox.width * dpi)  # the size savefig gives
         top, left = len(rgba) - round(bbox.y0 * dpi) - rows, round(bbox.x0 * dpi)  # the nearest whole pixel
         rgba = rgba[top:top + rows, left:left + columns]
@@ -988,13 +1009,13 @@ def _tight_image(fig, dpi: int, wrapped: list, texts: list[str]) -> np.ndarray:
         for t, text in zip(wrapped, texts):
             t.set_text(text)
             t.set_wrap(True)
-        fig.savefig(_Discard(), format="rgba", dpi=dpi, bbox_inches=bbox)
-        rgba = np.asarray(fig.canvas.buffer_rgba())  # what was just drawn
+        fig.savefig(cast(Any, _Discard()), format="rgba", dpi=dpi, bbox_inches=bbox)
+        rgba = np.asarray(canvas.buffer_rgba())  # what was just drawn
     return rgba[..., :3] if rgba[..., 3].min() == 255 else rgba
 
 
 
-def _wrap(text, renderer, right: float) -> None:
+def _wrap(text: Text, renderer: Any, right: float) -> None:
     """Break a left-aligned horizontal ``text`` into lines ending before ``right`` (pixels), as
     matplotlib's ``wrap=True`` does at the edge of the figure, then turn ``wrap`` off.
 
@@ -1066,7 +1087,7 @@ MAX_PIXELS = 100_000_000
 
 
 
-def check_dpi(dpi, *, size: tuple[float, float] = (8.27, 8.27)) -> int:
+def check_dpi(dpi: int | float | str, *, size: tuple[float, float] = (8.27, 8.27)) -> int:
     """``dpi`` as a whole number of dots per inch that a print map can be drawn at, or a French
     error (call it before writing anything).
 

@@ -33,6 +33,8 @@ __all__ = [
     "COLOR_CHOICES",
     "DISTINCT_COLORS",
     "MISSING_COLOR",
+    "SHARED_BORDER",
+    "SHARED_LABEL",
     "TIER_COLORS",
     "UNCOVERED_BORDER",
     "UNCOVERED_COLOR",
@@ -43,8 +45,6 @@ __all__ = [
     "french_number",
     "legend_options",
     "map_membership",
-    "SHARED_BORDER",
-    "SHARED_LABEL",
     "resolve_column",
     "shared_text",
     "shared_units",
@@ -620,7 +620,7 @@ def shared_units(communes: pd.DataFrame, membership: pd.DataFrame | None = None)
     if membership is None:
         covered = communes[communes["cpts_id"].notna()]
         membership = pd.DataFrame({"code": covered.index.astype(str), "cpts_id": covered["cpts_id"].astype(str),
-                                   "share": covered["share"] if "share" in covered else 1.0})
+                                   "share": covered.get("share", 1.0)})
     codes = membership["code"].astype(str)
     member = pd.DataFrame({"code": codes.to_numpy(dtype=object),
                            "cpts_id": membership["cpts_id"].astype(str).to_numpy(dtype=object),
@@ -669,7 +669,7 @@ def shared_text(name: object, share: float) -> str:
     """
     from cpts_geo.domain.french import percent
 
-    label = _NO_CPTS if name is None or pd.isna(name) else str(name)  # type: ignore[arg-type]
+    label = _NO_CPTS if name is None or pd.isna(name) else str(name)
     return f"{label} : {percent(share, 1) or 'part non précisée'}"
 
 
