@@ -222,12 +222,14 @@ def _collides(placed: np.ndarray, box: shapely.Geometry) -> bool:
 
 
 def crowded_groups(geoms: Sequence[shapely.Geometry | None] | np.ndarray, placed: pd.DataFrame, *, span: float,
-                   gap: float = 0.03, most: float = 0.2) -> list[tuple[tuple[float, float, float, float], list[int]]]:
+                   gap: float = 0.03, most: float = 0.2,
+                   small: float = 0.06) -> list[tuple[tuple[float, float, float, float], list[int]]]:
     """Small areas whose labels do not fit: where a print map draws an inset (a zoomed frame).
 
-    The territories whose name did not fit (a number, or a label overlapping another) are grouped
-    when they lie within ``gap × span`` of each other; a group of two or more whose extent is
-    at most ``most × span`` is a crowded area (Marseille by arrondissement on a regional map).
+    The small territories (at most ``small × span`` across) whose name did not fit (a number, or
+    a label overlapping another) are grouped when they lie within ``gap × span`` of each other; a
+    group of two or more whose extent is at most ``most × span`` is a crowded area (Marseille by
+    arrondissement on a regional map; never a whole region of numbered CPTS).
     Its frame is a square around the group, a little larger; every territory whose label point
     lies in the frame is labelled in the inset.
 
@@ -239,7 +241,7 @@ def crowded_groups(geoms: Sequence[shapely.Geometry | None] | np.ndarray, placed
         :func:`place_labels` of those territories on the map.
     span : float
         The extent of the map (its largest side, in the territories' units).
-    gap, most : float
+    gap, most, small : float
         As above, in fractions of ``span``.
 
     Returns
@@ -257,7 +259,10 @@ def crowded_groups(geoms: Sequence[shapely.Geometry | None] | np.ndarray, placed
     [((-0.15, -0.65, 2.15, 1.65), [0, 1])]
     """
     kind = placed["kind"].to_numpy(dtype=object)
-    crowded = np.flatnonzero((kind == "short") | placed["overlap"].to_numpy(dtype=bool))
+    bounds = shapely.bounds(np.asarray(geoms, dtype=object))
+    tiny = np.nan_to_num(np.maximum(bounds[:, 2] - bounds[:, 0], bounds[:, 3] - bounds[:, 1]), nan=np.inf) \
+        <= small * span
+    crowded = np.flatnonzero(((kind == "short") | placed["overlap"].to_numpy(dtype=bool)) & tiny)
     if len(crowded) < 2:
         return []
     arr = np.asarray(geoms, dtype=object)[crowded]

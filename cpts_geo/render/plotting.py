@@ -358,6 +358,10 @@ def _limits(ax: Axes) -> tuple[float, float, float, float]:
 _INSET_SIZE = 0.36
 
 
+#: The most of an inset's area that may hide the map (a map filling its frame gets no inset).
+_MOST_HIDDEN = 0.45
+
+
 
 def _insets(ax: Axes, geoms: np.ndarray, placed: pd.DataFrame,
             land: np.ndarray | None) -> list[tuple[Axes, list[int]]]:
@@ -402,7 +406,8 @@ def _corner_area(ax: Axes, corner: tuple[float, float, float, float]) -> shapely
 def _free_corner(ax: Axes, tree: shapely.STRtree, land: np.ndarray, frame: tuple[float, float, float, float],
                  placed: pd.DataFrame, taken: list[shapely.Geometry]) -> tuple[float, float, float, float] | None:
     """The corner of the map where an inset hides the least: least land under it, never the
-    crowded area itself, another inset or the scale bar (lower right, kept above it)."""
+    crowded area itself, another inset, the scale bar (lower right, kept above it), a label,
+    nor more than :data:`_MOST_HIDDEN` of its area in land (None when no corner is that free)."""
     bbox = ax.get_window_extent()
     w = _INSET_SIZE
     h = w * bbox.width / bbox.height  # a square on the page
@@ -420,7 +425,7 @@ def _free_corner(ax: Axes, tree: shapely.STRtree, land: np.ndarray, frame: tuple
         hits = tree.query(rect, predicate="intersects")
         score = float(shapely.area(shapely.intersection(land[hits], rect)).sum()) / rect.area
         score += float(shapely.contains(rect, points).sum())  # a label under the inset: avoid
-        if score < best_score:
+        if score < best_score and score <= _MOST_HIDDEN:
             best, best_score = (x, y, w, h), score
     return best
 
