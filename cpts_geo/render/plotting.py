@@ -432,17 +432,31 @@ def _free_corner(ax: Axes, tree: shapely.STRtree, land: np.ndarray, frame: tuple
 
 
 def _copy_layers(ax: Axes, box: Axes) -> None:
-    """Draw the map's polygons and lines again in the inset ``box``."""
+    """Draw the map's polygons and lines again in the inset ``box``: those in its view only."""
     from matplotlib.collections import LineCollection, PathCollection
+    from matplotlib.transforms import Bbox
+
+    view = Bbox.from_extents(*_limits(box))
+
+    def kept(values: np.ndarray, keep: np.ndarray) -> np.ndarray:
+        """Per-item values (colours, widths) of the items kept; one value for all stays."""
+        return values[keep] if len(values) == len(keep) and len(values) > 1 else values
 
     for c in list(ax.collections):
         if isinstance(c, PathCollection):
+            paths = c.get_paths()
+            keep = np.array([p.get_extents().overlaps(view) for p in paths], dtype=bool)
             new: PathCollection | LineCollection = PathCollection(
-                c.get_paths(), facecolors=c.get_facecolor(), edgecolors=c.get_edgecolor(),
-                linewidths=c.get_linewidth(), zorder=c.get_zorder())
+                [p for p, k in zip(paths, keep) if k], facecolors=kept(np.asarray(c.get_facecolor()), keep),
+                edgecolors=kept(np.asarray(c.get_edgecolor()), keep),
+                linewidths=kept(np.asarray(c.get_linewidth()), keep), zorder=c.get_zorder())
         elif isinstance(c, LineCollection):
-            new = LineCollection(c.get_segments(), colors=c.get_colors(), linewidths=c.get_linewidth(),
-                                 zorder=c.get_zorder())
+            segments = c.get_segments()
+            keep = np.array([Bbox.from_extents(*s.min(axis=0), *s.max(axis=0)).overlaps(view) if len(s) else False
+                             for s in segments], dtype=bool)
+            new = LineCollection([s for s, k in zip(segments, keep) if k],
+                                 colors=kept(np.asarray(c.get_colors()), keep),
+                                 linewidths=kept(np.asarray(c.get_linewidth()), keep), zorder=c.get_zorder())
             if c.get_gid() == "department-borders":
                 new.set_linestyle((0, (5, 2)))
         else:
