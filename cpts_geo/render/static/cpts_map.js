@@ -174,9 +174,26 @@
       return rows(C.n[i], pairs);
     }
 
-    // Stripes in the colours of a shared commune's CPTS: an SVG pattern (the canvas renderer of
-    // all of France fills with the first colour)
+    // Stripes in the colours of a shared commune's CPTS: an SVG pattern, or a canvas pattern for the
+    // canvas renderer of all of France (a colour at (x, y) is colors[floor((x + y) / w) mod n])
     var defs = null, NS = "http://www.w3.org/2000/svg";
+    function canvasStripes(colors) {
+      var w = 6, n = colors.length, size = w * n, tile = document.createElement("canvas");
+      tile.width = size;
+      tile.height = size;
+      var ctx = tile.getContext("2d");
+      for (var i = -1; i <= 2 * n; i++) {
+        ctx.fillStyle = colors[((i % n) + n) % n];
+        ctx.beginPath();
+        ctx.moveTo(i * w, 0);
+        ctx.lineTo((i + 1) * w, 0);
+        ctx.lineTo((i + 1) * w - size, size);
+        ctx.lineTo(i * w - size, size);
+        ctx.closePath();
+        ctx.fill();
+      }
+      return ctx.createPattern(tile, "repeat");
+    }
     function stripes(id, colors) {
       if (!defs) {
         var svg = document.createElementNS(NS, "svg");
@@ -235,7 +252,7 @@
       var colors = s.parts.map(function (p) { return p[0] >= 0 ? (data.cpts[p[0]].f || "#999") : data.uncoveredColor; });
       var poly = L.polygon(shape, {pane: "cptsFill", renderer: R.fill, className: "shared-polygon",
                                    color: data.sharedBorder, weight: 0, fillOpacity: 0.85,
-                                   fillColor: many ? colors[0] : stripes("cpts-shared-" + si, colors)});
+                                   fillColor: many ? canvasStripes(colors) : stripes("cpts-shared-" + si, colors)});
       poly.bindTooltip(function () { return sharedRows(s); }, {sticky: true});
       poly.on("click", function (e) {
         L.popup({maxWidth: 320}).setLatLng(e.latlng).setContent(sharedRows(s)).openOn(map);
