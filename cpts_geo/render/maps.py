@@ -531,9 +531,6 @@ def _precomputed_simplified(communes: gpd.GeoDataFrame, tolerance: float) -> np.
 
 
 
-def _french_number(x: float, fmt: str) -> str:
-    """Kept for callers of the previous release: see :func:`cpts_geo.render.style.french_number`."""
-    return french_number(x, fmt)
 
 
 # --- background maps ------------------------------------------------------------------------
