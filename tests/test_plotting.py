@@ -437,3 +437,14 @@ def test_crowded_city_labels_go_to_an_inset_all_drawn_none_overlapping(tmp_path)
         if t.get_text().isdigit():
             assert f"{t.get_text()}  {terr.loc[t.get_url(), 'name']}" in listed
     save_figure(ax, tmp_path / "marseille.png", dpi=100)
+
+
+@pytest.mark.slow
+def test_without_membership_a_shared_commune_is_still_drawn_once(listing):
+    """Callers that give only the communes layer (the regional report) drew Nice three times."""
+    terr, layer, _ = listing
+    ax = plot_stages(terr, layer, labels=False)
+    shared = next(c for c in ax.collections if c.get_gid() == "shared-communes")
+    assert len(shared.get_paths()) == 2  # Nice and Toulon
+    listed = next(t.get_text() for t in ax.texts if t.get_gid() == "shared-list")
+    assert "CPTS Nice Nord : part non précisée" in listed
