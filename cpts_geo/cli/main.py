@@ -385,6 +385,12 @@ def _parser() -> argparse.ArgumentParser:
                    help="date de chaque registre de --historique (défaut : lue dans le nom du fichier)")
     p.add_argument("--pdf", action="store_true", help="écrire aussi le PDF (WeasyPrint, extra [pdf])")
     p.add_argument("--sans-carte", action="store_true", help="sans la carte, plus rapide")
+    p.add_argument("--offre", dest="supply", metavar="PROFESSIONNELS",
+                   help="offre de soins (BPE de l'INSEE ou table code / profession / effectif) : densité et "
+                        "accessibilité E2SFCA des médecins généralistes de chaque CPTS")
+    p.add_argument("--temps", metavar="FICHIER",
+                   help="temps de trajet réels entre communes (distancier Metric-OSRM, table OSRM) pour "
+                        "l'accessibilité, au lieu des temps estimés ; avec --offre")
     p.add_argument("-o", "--sortie", "--output", dest="output", metavar="SORTIE",
                    help="fichier HTML (défaut rapport-<région>.html)")
     reading_args(p)
