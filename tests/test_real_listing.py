@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 import warnings
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -159,7 +160,8 @@ def test_rapport_of_a_region_counts_only_its_cpts(listing, tmp_path, capsys, mon
     assert "CPTS Paris 12" not in page and "CPTS Lyon Presqu" not in page
 
 
-def test_evolution_of_a_region_counts_only_its_cpts(listing, tmp_path, capsys, monkeypatch):
+def test_evolution_of_a_region_counts_only_its_cpts(listing: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
     """The Lyon and Paris CPTS by arrondissement were counted in the coverage of Provence-Alpes-Côte d'Azur
     over time (11 CPTS instead of 9)."""
     monkeypatch.setenv("MPLBACKEND", "Agg")

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import warnings
 from html.parser import HTMLParser
+from pathlib import Path
 
+import geopandas as gpd
 import numpy as np
 import pandas as pd
 import pytest
@@ -175,7 +177,7 @@ def _three_listings() -> dict[str, pd.DataFrame]:
             "2025-01": reg}
 
 
-def test_small_multiple_maps_draw_the_coverage_of_each_listing(france, tmp_path):
+def test_small_multiple_maps_draw_the_coverage_of_each_listing(france: gpd.GeoDataFrame, tmp_path: Path) -> None:
     from matplotlib.colors import to_rgba
 
     from cpts_geo.domain.stages import STAGE_COLORS
@@ -201,10 +203,11 @@ def test_small_multiple_maps_draw_the_coverage_of_each_listing(france, tmp_path)
         colors = [to_rgba(STAGE_COLORS[s]) for s in stages]
         assert np.allclose(drawn.get_facecolors(), colors)  # the same colours as the chart's stages
     svg = (tmp_path / "cartes.svg").read_text(encoding="utf-8")
-    assert "2023-01" in svg and "Zone blanche" in svg
+    assert "2023-01" in svg
+    assert "Zone blanche" in svg
 
 
-def test_report_with_history_shows_the_small_maps(france, tmp_path):
+def test_report_with_history_shows_the_small_maps(france: gpd.GeoDataFrame, tmp_path: Path) -> None:
     from cpts_geo.render.report import regional_report
 
     listings = _three_listings()
@@ -218,7 +221,8 @@ def test_report_with_history_shows_the_small_maps(france, tmp_path):
 
 
 @pytest.mark.parametrize("form", ["checked", "read", "path", "table"])
-def test_illustrative_banner_whatever_form_the_registry_is_given_in(france, tmp_path, form):
+def test_illustrative_banner_whatever_form_the_registry_is_given_in(france: gpd.GeoDataFrame, tmp_path: Path,
+                                                                    form: str) -> None:
     from cpts_geo.io.registry import example_registry
     from cpts_geo.render.report import regional_report
 
@@ -231,7 +235,7 @@ def test_illustrative_banner_whatever_form_the_registry_is_given_in(france, tmp_
     assert "Registre illustratif" in res.html
 
 
-def test_no_banner_for_a_registry_that_is_not_the_example(france, tmp_path):
+def test_no_banner_for_a_registry_that_is_not_the_example(france: gpd.GeoDataFrame, tmp_path: Path) -> None:
     from cpts_geo.render.report import regional_report
 
     reg = load_example_registry()

@@ -5,14 +5,19 @@ from __future__ import annotations
 
 import html
 import warnings
+from collections.abc import Callable
 from html.parser import HTMLParser
+from pathlib import Path
+from typing import Any, TypeVar
 
+import geopandas as gpd
 import pandas as pd
 import pytest
 
 import cpts_geo
 from cpts_geo.cli import main
 from cpts_geo.domain.french import number
+from cpts_geo.domain.registry import CheckedRegistry
 from cpts_geo.indicators.accessibility import accessibility, estimate_costs, territory_accessibility
 from cpts_geo.indicators.density import density
 from cpts_geo.io.costs import read_costs
@@ -24,6 +29,7 @@ from cpts_geo.render.report import regional_report
 pytestmark = pytest.mark.slow
 
 GP = "médecin généraliste"
+T = TypeVar("T")
 
 
 class _Figures(HTMLParser):
@@ -34,10 +40,10 @@ class _Figures(HTMLParser):
         self.figs: dict[str, str] = {}
         self._open: list[tuple[str | None, list[str]]] = []
 
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+    def handle_starttag(self, _tag: str, attrs: list[tuple[str, str | None]]) -> None:
         self._open.append((dict(attrs).get("data-fig"), []))
 
-    def handle_endtag(self, tag: str) -> None:
+    def handle_endtag(self, _tag: str) -> None:
         key, text = self._open.pop()
         if key is not None:
             self.figs[key] = "".join(text)
@@ -55,29 +61,29 @@ def _parse(html: str) -> dict[str, str]:
     return parser.figs
 
 
-def _quiet(func, *args, **kwargs):
+def _quiet(func: Callable[..., T], *args: Any, **kwargs: Any) -> T:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         return func(*args, **kwargs)
 
 
 @pytest.fixture(scope="module")
-def france():
+def france() -> gpd.GeoDataFrame:
     return cpts_geo.load_communes(crs=None)
 
 
 @pytest.fixture(scope="module")
-def bpe(shared_data):
+def bpe(shared_data: Path) -> Path:
     return shared_data / "health_professionals" / "bpe2018_sante_communes.csv"
 
 
 @pytest.fixture(scope="module")
-def checked(france):
+def checked(france: gpd.GeoDataFrame) -> CheckedRegistry:
     return _quiet(cpts_geo.validate_registry, load_example_registry(), france)
 
 
 @pytest.fixture(scope="module")
-def costs_file(france, tmp_path_factory):
+def costs_file(france: gpd.GeoDataFrame, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A distancier as Metric writes it (idSrc;idDst;duree), slower than the estimated times by a
     quarter, on the communes of the Somme and its neighbours."""
     area = france[france["department"].isin(["80", "60", "62", "02", "76"])]
@@ -88,7 +94,8 @@ def costs_file(france, tmp_path_factory):
     return path
 
 
-def test_density_of_every_cpts_and_of_the_region_are_the_library_values(france, bpe, checked, tmp_path):
+def test_density_of_every_cpts_and_of_the_region_are_the_library_values(
+        france: gpd.GeoDataFrame, bpe: Path, checked: CheckedRegistry, tmp_path: Path) -> None:
     supply = _quiet(read_supply, bpe, communes=france, unknown="report")
     res = _quiet(regional_report, checked, tmp_path / "r.html", region="32", map=False, supply=supply,
                  supply_source="BPE 2018 (INSEE)")
@@ -109,7 +116,8 @@ def test_density_of_every_cpts_and_of_the_region_are_the_library_values(france, 
     assert "temps de trajet estimés" in res.html
 
 
-def test_real_travel_times_give_accessibility_with_those_costs(france, bpe, checked, costs_file, tmp_path):
+def test_real_travel_times_give_accessibility_with_those_costs(
+        france: gpd.GeoDataFrame, bpe: Path, checked: CheckedRegistry, costs_file: Path, tmp_path: Path) -> None:
     supply = _quiet(read_supply, bpe, communes=france, unknown="report")
     res = _quiet(regional_report, checked, tmp_path / "r.html", departments=["80"], map=False, supply=supply,
                  costs=costs_file)
@@ -131,7 +139,9 @@ def test_real_travel_times_give_accessibility_with_those_costs(france, bpe, chec
     assert f"{number(len(costs))} paires de communes" in res.html
 
 
-def test_rapport_command_with_offre_and_temps(bpe, costs_file, tmp_path, capsys, monkeypatch):
+def test_rapport_command_with_offre_and_temps(bpe: Path, costs_file: Path, tmp_path: Path,
+                                              capsys: pytest.CaptureFixture[str],
+                                              monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("MPLBACKEND", "Agg")
     out = tmp_path / "rapport.html"
     assert main(["rapport", "--departements", "80", "--offre", str(bpe), "--temps", str(costs_file),
@@ -144,7 +154,8 @@ def test_rapport_command_with_offre_and_temps(bpe, costs_file, tmp_path, capsys,
     assert "temps de trajet fournis" in page
 
 
-def test_temps_without_offre_is_refused_before_anything_is_read(tmp_path, capsys, costs_file):
+def test_temps_without_offre_is_refused_before_anything_is_read(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                                                 costs_file: Path) -> None:
     out = tmp_path / "rapport.html"
     assert main(["rapport", "--temps", str(costs_file), "--sans-carte", "-o", str(out)]) != 0
     said = capsys.readouterr()

@@ -28,8 +28,8 @@ def run(args: argparse.Namespace) -> int:
     from cpts_geo.domain.registry import validate_registry
     from cpts_geo.domain.vocabulary import french_headers
     from cpts_geo.indicators.regional import coverage_over_time
-    from cpts_geo.io.tables import write_table
     from cpts_geo.io.files import output_set
+    from cpts_geo.io.tables import write_table
     from cpts_geo.render.report import evolution_chart, evolution_maps
 
     out = Path(args.output) if args.output else Path("evolution.png")
