@@ -183,8 +183,7 @@ def _funding_section(page: _Page, diag: RegionalDiagnosis) -> dict:
 def _accessibility_header(diag: RegionalDiagnosis) -> str:
     """The header of the E2SFCA column, saying which travel times were used."""
     given = diag.gp_supply is not None and "km" not in diag.gp_supply.accessibility.costs.columns
-    return ("Accessibilité E2SFCA aux médecins généralistes pour 10 000 hab. "
-            f"({'temps de trajet fournis' if given else 'temps de trajet estimés'})")
+    return f"Accessibilité E2SFCA ({'temps de trajet fournis' if given else 'temps de trajet estimés'})"
 
 
 def _gp_paragraph(page: _Page, diag: RegionalDiagnosis) -> list[dict]:
@@ -241,8 +240,9 @@ def _cpts_section(page: _Page, diag: RegionalDiagnosis) -> dict:
     notes = ["APL : moyenne des APL communales pondérée par la population standardisée (règle de la "
              "DREES) ; « Évolution » : APL 2023 moins APL 2022."]
     if access:
-        notes.append("Accessibilité E2SFCA : calcul de cpts_geo sur l'offre fournie (effectifs, non des "
-                     "consultations), paliers de temps de la DREES, moyenne des communes de la CPTS pondérée "
+        notes.append("Accessibilité E2SFCA : médecins généralistes accessibles pour 10 000 habitants, calcul de "
+                     "cpts_geo sur l'offre fournie (effectifs, non des consultations), paliers de temps de la "
+                     "DREES, moyenne des communes de la CPTS pondérée "
                      "par la population standardisée ; un ordre de grandeur à comparer entre CPTS, pas l'APL. "
                      "Les temps de trajet utilisés sont dits dans les sources.")
     notes += [f"À noter : {note}." for note in diag.gp_notes]
