@@ -440,6 +440,8 @@ def coverage_layers(
     """
     if len(listings) != len(dates):
         raise ValueError(f"{len(listings)} registres pour {len(dates)} dates : donnez une date par registre.")
+    if not listings:
+        raise ValueError("Aucun registre : donnez au moins un registre daté.")
     out = {}
     for checked, date in zip(listings, dates):
         units = _area_units(communes, checked)
