@@ -460,6 +460,22 @@ def test_control_characters_refused_before_any_output_and_never_printed_raw(tmp_
     assert "\x1b" not in err and "registre␛[2J.csv" in err
 
 
+
+def test_the_stage_mapping_file_is_named_without_raw_control_characters(tmp_path, capsys):
+    """The mapping file to fill is named after the registry: an escape sequence in that name
+    reached the terminal in « relancez avec --etapes … » and « laissée telle quelle »."""
+    listing = tmp_path / "liste\x1b[2J.csv"
+    listing.write_text("cpts_id;etape;code_commune\nA;Phase 3;93001\n", encoding="utf-8")
+    assert main(["valider", str(listing)]) == 2
+    err = capsys.readouterr().err
+    assert "--etapes" in err
+    assert "liste␛[2J_etapes.csv" in err
+    assert "\x1b" not in err
+    assert main(["valider", str(listing)]) == 2  # the mapping is there now: left as it is
+    err = capsys.readouterr().err
+    assert "laissée telle quelle" in err
+    assert "\x1b" not in err
+
 def test_printed_tables_and_lines_show_control_characters_visibly():
     from cpts_geo.cli.report import _printable
 

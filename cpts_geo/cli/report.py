@@ -165,6 +165,11 @@ def _print_problems(err: ValidationError, *, per_kind: int = 5) -> None:
             print(_printable(f"  - {prefix + ' : ' if prefix else ''}{rec.problem}"), file=sys.stderr)
         if len(grp) > per_kind:
             print(f"  … et {number(len(grp) - per_kind)} autre(s)", file=sys.stderr)
+    _print_files_written(err)
+
+
+def _print_files_written(err: ValidationError) -> None:
+    """Where the complete list of problems, and the stage mapping to fill, were written (or why not)."""
     if err.problems_file:
         kept = err.problems_file_kept
         print(_printable(f"Liste complète des problèmes : {err.problems_file}"
@@ -175,15 +180,14 @@ def _print_problems(err: ValidationError, *, per_kind: int = 5) -> None:
               file=sys.stderr)
     mapping, exists = err.mapping_file, err.mapping_file_exists
     if mapping:
-        print(f"Correspondance des étapes à compléter : {_printable(str(mapping))} (une ligne par étape publiée non reconnue ; "
-              "écrivez dans la colonne « étape » l'une des cinq étapes), puis relancez avec "
-              f"--etapes {mapping}", file=sys.stderr)
+        print(_printable(f"Correspondance des étapes à compléter : {mapping} (une ligne par étape publiée non "
+                         "reconnue ; écrivez dans la colonne « étape » l'une des cinq étapes), puis relancez "
+                         f"avec --etapes {mapping}"), file=sys.stderr)
     elif exists:
-        print(f"Ajoutez ces étapes publiées à votre correspondance ({exists}, laissée telle quelle) "
-              "et relancez avec --etapes.", file=sys.stderr)
+        print(_printable(f"Ajoutez ces étapes publiées à votre correspondance ({exists}, laissée telle quelle) "
+                         "et relancez avec --etapes."), file=sys.stderr)
     elif err.mapping_file_error:
-        print(f"Correspondance des étapes non écrite ({err.mapping_file_error}).", file=sys.stderr)
-
+        print(_printable(f"Correspondance des étapes non écrite ({err.mapping_file_error})."), file=sys.stderr)
 
 def _missing(value: object) -> bool:
     """Whether a cell is empty (``None``, NaN, ``pd.NA``); a text never is."""
