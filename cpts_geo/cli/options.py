@@ -89,8 +89,7 @@ def _own_population(args: argparse.Namespace, communes: gpd.GeoDataFrame) -> gpd
 
 def _read_any_registry(args: argparse.Namespace, communes: gpd.GeoDataFrame) -> RegistryRead:
     """Read REGISTRY (a table of (CPTS, commune) rows, or CPTS polygons) as a RegistryRead."""
-    from cpts_geo.domain.registry import RegistryRead, registry_from_perimeters
-    from cpts_geo.io.registry import example_registry, read_perimeters, read_registry_report
+    from cpts_geo.io.registry import example_registry, read_registry_report
 
     if args.registry in (None, "exemple"):
         example = example_registry()
@@ -99,45 +98,61 @@ def _read_any_registry(args: argparse.Namespace, communes: gpd.GeoDataFrame) -> 
     path = Path(args.registry)
     options = _reading(args)
     if path.suffix.lower() in (".gpkg", ".shp", ".geojson", ".json"):
-        import pyogrio
-
         from cpts_geo.io import read_table
 
-        layer = read_table(path, layer=options["layer"]).layer  # several layers: --couche
-        info = pyogrio.read_info(path, layer=layer)
-        if info.get("geometry_type") and "Polygon" in str(info["geometry_type"]):
-            from cpts_geo.domain.registry import recognise_column
-
-            if "commune_code" not in {recognise_column(f) for f in info["fields"]}:
-                import warnings
-
-                perimeters = read_perimeters(path, layer=layer)
-                with warnings.catch_warnings():
-                    warnings.simplefilter("ignore", UserWarning)
-                    reg, cut, without, _ = registry_from_perimeters(perimeters, _under(perimeters, communes),
-                                                                    columns=_columns_for(args, "registry"))
-                print(f"Périmètres dessinés : {reg['cpts_id'].nunique()} CPTS, "
-                      f"{len(reg)} communes rattachées (≥ 50 % de leur surface).")
-                if len(without):
-                    print(f"Périmètres sans aucune commune ({len(without)}, ils ne couvrent la moitié "
-                          "d'aucune commune) :")
-                    for rec in without.itertuples(index=False):
-                        if rec.largest_share == rec.largest_share:  # not NaN
-                            print(_printable(f"  - entité {rec.row}, {rec.cpts_id} : au plus "
-                                             f"{percent(rec.largest_share, 1)} d'une commune ({rec.code})"))
-                        else:
-                            print(_printable(f"  - entité {rec.row}, {rec.cpts_id} : ne touche aucune commune"))
-                if len(cut):
-                    print(f"Communes coupées entre plusieurs périmètres ({len(cut)}) :")
-                    for rec in cut.itertuples(index=False):
-                        print(f"  - {rec.code} {rec.name} : {rec.shares}")
-                return RegistryRead(reg, source=path.name, reading=f"couche « {layer} »" if layer else "",
-                                    recognised={})
-        options["layer"] = layer
+        options["layer"] = read_table(path, layer=options["layer"]).layer  # several layers: --couche
+        if _drawn(path, options["layer"]):
+            return _registry_of_perimeters(args, path, options["layer"], communes)
     read = read_registry_report(path, columns=_columns_for(args, "registry"), **options)
     _said("Registre", read.reading)
     _said_columns(read)
     return read
+
+
+def _drawn(path: Path, layer: str | None) -> bool:
+    """Whether a layer holds CPTS drawn as polygons (without a commune code column), rather than
+    a registry's rows."""
+    import pyogrio
+
+    from cpts_geo.domain.registry import recognise_column
+
+    info = pyogrio.read_info(path, layer=layer)
+    if not (info.get("geometry_type") and "Polygon" in str(info["geometry_type"])):
+        return False
+    return "commune_code" not in {recognise_column(f) for f in info["fields"]}
+
+
+def _registry_of_perimeters(args: argparse.Namespace, path: Path, layer: str | None,
+                            communes: gpd.GeoDataFrame) -> RegistryRead:
+    """The registry of drawn perimeters (a commune in the CPTS covering at least half of it);
+    the perimeters without a commune and the communes cut between several are said."""
+    import warnings
+
+    from cpts_geo.domain.registry import RegistryRead, registry_from_perimeters
+    from cpts_geo.io.registry import read_perimeters
+
+    perimeters = read_perimeters(path, layer=layer)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        reg, cut, without, _ = registry_from_perimeters(perimeters, _under(perimeters, communes),
+                                                        columns=_columns_for(args, "registry"))
+    print(f"Périmètres dessinés : {reg['cpts_id'].nunique()} CPTS, "
+          f"{len(reg)} communes rattachées (≥ 50 % de leur surface).")
+    if len(without):
+        print(f"Périmètres sans aucune commune ({len(without)}, ils ne couvrent la moitié "
+              "d'aucune commune) :")
+        for rec in without.itertuples(index=False):
+            if rec.largest_share == rec.largest_share:  # not NaN
+                print(_printable(f"  - entité {rec.row}, {rec.cpts_id} : au plus "
+                                 f"{percent(rec.largest_share, 1)} d'une commune ({rec.code})"))
+            else:
+                print(_printable(f"  - entité {rec.row}, {rec.cpts_id} : ne touche aucune commune"))
+    if len(cut):
+        print(f"Communes coupées entre plusieurs périmètres ({len(cut)}) :")
+        for rec in cut.itertuples(index=False):
+            print(f"  - {rec.code} {rec.name} : {rec.shares}")
+    return RegistryRead(reg, source=path.name, reading=f"couche « {layer} »" if layer else "",
+                        recognised={})
 
 
 def _under(perimeters: gpd.GeoDataFrame, communes: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
