@@ -121,9 +121,9 @@ def _write(result: RegistryComparison, output: str, communes: gpd.GeoDataFrame) 
 
     if Path(output).suffix.lower() not in LAYER_FORMATS:
         out = write_comparison(result, output)
-        print(f"Tableau des changements écrit : {out}")
+        print(_printable(f"Tableau des changements écrit : {out}"))
         if out.suffix.lower() in (".csv", ".txt"):
-            print(f"Rapprochement des CPTS écrit : {matches_path(out)}")
+            print(_printable(f"Rapprochement des CPTS écrit : {matches_path(out)}"))
         return
     import warnings
 
@@ -137,9 +137,9 @@ def _write(result: RegistryComparison, output: str, communes: gpd.GeoDataFrame) 
         warnings.simplefilter("ignore", CptsGeoWarning)  # said in written.note, printed below
         written = write_layers(output, None, changes=layer, shapefile=True)
         matches = write_matches(result, matches_path(output))
-    print(f"Couche des changements écrite : {', '.join(map(str, written.paths))} "
-          f"(couches {', '.join(written.layers)}). {written.note}")
-    print(f"Rapprochement des CPTS écrit : {matches}")
+    print(_printable(f"Couche des changements écrite : {', '.join(map(str, written.paths))} "
+                     f"(couches {', '.join(written.layers)}). {written.note}"))
+    print(_printable(f"Rapprochement des CPTS écrit : {matches}"))
 
 
 def _read(args: argparse.Namespace, which: str, path: str) -> RegistryRead:

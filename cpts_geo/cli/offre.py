@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from cpts_geo.cli.options import _check, _outputs_first, _read_supply
+from cpts_geo.cli.report import _printable
 from cpts_geo.domain.french import number
 from cpts_geo.io.files import write_csv
 
@@ -113,7 +114,7 @@ def _write_supply_details(supply: SupplyRead, out: Path) -> None:
     for name, table in supply_report_tables(supply).items():
         path = out.with_name(f"{out.stem}_{name}.csv")
         write_csv(table, path, index=False)
-        print(f"  détail : {path}")
+        print(_printable(f"  détail : {path}"))
 
 
 def _costs(args: argparse.Namespace) -> pd.DataFrame | None:
@@ -123,8 +124,8 @@ def _costs(args: argparse.Namespace) -> pd.DataFrame | None:
     from cpts_geo.io.costs import read_costs
 
     costs = read_costs(args.temps)
-    print(f"Temps de trajet : {args.temps} ({number(len(costs))} paires de communes), au lieu des temps "
-          "estimés à partir des distances.")
+    print(_printable(f"Temps de trajet : {args.temps} ({number(len(costs))} paires de communes), au lieu "
+                     "des temps estimés à partir des distances."))
     return costs
 
 
@@ -150,7 +151,7 @@ def _write_and_print(result: CptsSupply, supply: SupplyRead, checked: CheckedReg
 
     table = cpts_supply_table(result)
     write_table(table, out)
-    print(f"Densité et accessibilité de {len(checked.cpts)} CPTS écrites dans {out}.")
+    print(_printable(f"Densité et accessibilité de {len(checked.cpts)} CPTS écrites dans {out}."))
     if "médecin généraliste" in result.territories:
         gp = table.xs("médecin généraliste", level="Profession")
         print("Médecins généralistes pour 10 000 habitants (densité ; accessibilité) :")

@@ -67,8 +67,8 @@ def _own_population(args: argparse.Namespace, communes: gpd.GeoDataFrame) -> gpd
         res = with_population(communes, args.population, vintage=args.millesime_population,
                               cog=getattr(args, "cog_population", None), **named)
     given = int(res.communes["population"].notna().sum())
-    print(f"Population municipale {res.vintage} lue dans {args.population} (codes du COG {res.cog}) : "
-          f"{number(given)} communes renseignées.")
+    print(_printable(f"Population municipale {res.vintage} lue dans {args.population} (codes du COG {res.cog}) : "
+                     f"{number(given)} communes renseignées."))
     if len(res.thousands):
         examples = ("ligne " + res.thousands["row"].astype(str) + " « " + res.thousands["given"]
                     + " » = " + res.thousands["population"].map(number))
@@ -221,7 +221,7 @@ def _validated(args: argparse.Namespace, reg: RegistryRead, communes: gpd.GeoDat
               "ligne(s) remplie(s).")
     note = vocabulary_note(checked.vocabulary)
     if note:
-        print(note)
+        print(_printable(note))
     return checked
 
 
@@ -304,7 +304,8 @@ def _stages(args: argparse.Namespace) -> StageMapping | None:
     from cpts_geo.io.registry import read_stage_mapping
 
     args.etapes = read_stage_mapping(given)
-    print(f"Correspondance des étapes lue dans {given} : {number(len(args.etapes.entries))} libellé(s).")
+    print(_printable(f"Correspondance des étapes lue dans {given} : {number(len(args.etapes.entries))} "
+                     "libellé(s)."))
     return args.etapes
 
 
