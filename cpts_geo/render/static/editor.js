@@ -99,9 +99,20 @@ var CptsEditor = (function () {
   }
 
   // --- numbers and text in the page -------------------------------------------------------------
+  // x rounded to `decimals` as Python's format rounds it (cpts_geo.domain.french.number): on the
+  // exact binary value (2.45 is 2.4500000000000002: 2,5), an exact tie to the even digit (2.5: 2)
+  function roundAsPython(x, decimals) {
+    var exact = x.toFixed(Math.min(100, decimals + 30)), rest = exact.slice(exact.indexOf(".") + 1 + decimals);
+    if (/^50*$/.test(rest)) {
+      var p = Math.pow(10, decimals), f = Math.floor(x * p);
+      return (f % 2 === 0 ? f : f + 1) / p;
+    }
+    return Number(x.toFixed(decimals));
+  }
   var formatters = new Map();
-  // the page's one number formatter: French (« 180 816 », « 13,4 »); `decimals` digits, or up
-  // to `decimals` when `trim` (« 0,5 » for a share); « non disponible » for an unknown value
+  // the page's one number formatter: Intl.NumberFormat("fr-FR") (« 180 816 », « 13,4 »), the
+  // digits of Python's; `decimals` digits, or up to `decimals` when `trim` (« 0,5 » for a
+  // share); « non disponible » for an unknown value
   function formatNumber(x, decimals, trim) {
     if (x === null || x === undefined || !isFinite(x)) { return "non disponible"; }
     var key = decimals + (trim ? "t" : "");
@@ -110,7 +121,7 @@ var CptsEditor = (function () {
       f = new Intl.NumberFormat("fr-FR", {minimumFractionDigits: trim ? 0 : decimals, maximumFractionDigits: decimals});
       formatters.set(key, f);
     }
-    return f.format(x);
+    return f.format(roundAsPython(x, decimals));
   }
   function el(tag, cls, text) {
     var e = document.createElement(tag);
@@ -314,14 +325,16 @@ var CptsEditor = (function () {
     return decodeNumbers(str).map(function (d) { at += d; return at; });
   }
   // the rings of a geometry (render/maps.py encode_geometries: quantised, deltas) as Leaflet points
-  function decodeShape(g, origin, scale) {
+  // (what a polygon keeps: no copy to make), or as [lat, lng] when `asArrays`
+  function decodeShape(g, origin, scale, asArrays) {
     return g.map(function (poly) {
       return poly.map(function (ring) {
         var q = decodeNumbers(ring), x = 0, y = 0, out = [];
         for (var k = 0; k < q.length; k += 2) {
           x += q[k];
           y += q[k + 1];
-          out.push(new L.LatLng(y / scale + origin[1], x / scale + origin[0]));
+          out.push(asArrays ? [y / scale + origin[1], x / scale + origin[0]]
+                   : new L.LatLng(y / scale + origin[1], x / scale + origin[0]));
         }
         return out;
       });
@@ -1285,6 +1298,7 @@ var CptsEditor = (function () {
             density: density, guardCell: guardCell, unguardCell: unguardCell, pointInPolygon: pointInPolygon,
             formatNumber: formatNumber},
     read: {decode: decodeBytes, parse: parseTable, headerKey: headerKey, recognise: recogniseHeaders},
-    decode: {numbers: decodeNumbers, list: decodeList}
+    decode: {numbers: decodeNumbers, list: decodeList,
+             shape: function (g, origin, scale) { return decodeShape(g, origin, scale, true); }}
   };
 })();
