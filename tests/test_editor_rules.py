@@ -30,7 +30,7 @@ FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--dis
 
 
 @pytest.fixture(scope="module")
-def rules(tmp_path_factory):
+def rules():
     """A Chromium page holding ``editor.js`` (not started): ``rules(js, arg)`` evaluates ``js``."""
     sync_api = pytest.importorskip("playwright.sync_api", reason="Playwright pour Python absent")
     from cpts_geo.render.maps import _static
