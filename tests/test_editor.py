@@ -818,3 +818,23 @@ def test_cli_editeur_reads_the_supply_by_arrondissement_where_the_page_is(tmp_pa
     page = load_communes(departments="13", arrondissements=True)
     with pytest.warns(CptsGeoWarning, match=r"ville entière \(13055\)"):
         editor_data(page, None, supply=whole)
+
+
+def test_page_from_its_template_keeps_user_text_as_data(tmp_path):
+    """The page comes from ``templates/editor.html``: the title is escaped text, the data a JSON
+    block that a ``</script>`` in a user's text cannot close, the scripts our own."""
+    import re
+
+    somme = load_communes(departments="80")
+    name = "</script><script>window.__pwned=1</script><!--"
+    reg = pd.DataFrame({"cpts_id": ["X"], "cpts_name": [name], "stage": ["ACI signé"], "commune_code": ["80021"]})
+    out = perimeter_editor(somme, reg, tmp_path / "e.html", title="<b>Somme</b> & co")
+    text = out.read_text(encoding="utf-8")
+    assert "<title>&lt;b&gt;Somme&lt;/b&gt; &amp; co</title>" in text
+    assert len(re.findall(r"<script\b", text)) == len(re.findall(r"</script>", text)) == 4
+    data = _page_data(out)
+    assert data["cpts"][0]["name"] == name
+    assert data["title"] == "<b>Somme</b> & co"
+    assert text.rstrip().endswith(
+        '<script>CptsEditor.start(JSON.parse(document.getElementById("cpts-editor-data").textContent));</script>\n'
+        "</body>\n</html>")
