@@ -324,17 +324,23 @@ var CptsEditor = (function () {
     var at = own;
     return decodeNumbers(str).map(function (d) { at += d; return at; });
   }
-  // the rings of a geometry (render/maps.py encode_geometries: quantised, deltas) as Leaflet points
-  // (what a polygon keeps: no copy to make), or as [lat, lng] when `asArrays`
+  // the rings of a geometry (render/maps.py encode_geometries: quantised, zigzag-varint deltas) as
+  // Leaflet points (what a polygon keeps: no copy to make), or as [lat, lng] when `asArrays`; one
+  // pass over each string, in 32-bit integers (the deltas of a ring are far below 2^31)
   function decodeShape(g, origin, scale, asArrays) {
+    var ox = origin[0], oy = origin[1];
     return g.map(function (poly) {
       return poly.map(function (ring) {
-        var q = decodeNumbers(ring), x = 0, y = 0, out = [];
-        for (var k = 0; k < q.length; k += 2) {
-          x += q[k];
-          y += q[k + 1];
-          out.push(asArrays ? [y / scale + origin[1], x / scale + origin[0]]
-                   : new L.LatLng(y / scale + origin[1], x / scale + origin[0]));
+        var i = 0, x = 0, y = 0, out = [], len = ring.length;
+        while (i < len) {
+          var shift = 0, res = 0, b;
+          do { b = ring.charCodeAt(i++) - 63; res |= (b & 0x1f) << shift; shift += 5; } while (b >= 0x20);
+          x += (res & 1) ? ~(res >> 1) : (res >> 1);
+          shift = 0;
+          res = 0;
+          do { b = ring.charCodeAt(i++) - 63; res |= (b & 0x1f) << shift; shift += 5; } while (b >= 0x20);
+          y += (res & 1) ? ~(res >> 1) : (res >> 1);
+          out.push(asArrays ? [y / scale + oy, x / scale + ox] : new L.LatLng(y / scale + oy, x / scale + ox));
         }
         return out;
       });
