@@ -195,3 +195,53 @@ def test_geometries_decoded_as_python_encoded_them(rules):
             lat_lon = np.array(rings[0])
             # quantised on the grid of 1 / scale degree (and the rings as encoded: no more, no fewer points)
             assert np.abs(lat_lon[:, ::-1] - np.asarray(poly.exterior.coords)[: len(lat_lon)]).max() < 1.01 / scale
+
+
+def test_contiguity_as_build_territories_counts_parts(rules):
+    """Random drafts of the Somme (grown through borders, or scattered): the page's pieces equal
+    the parts (``n_parts``) of :func:`cpts_geo.domain.territories.build_territories`."""
+    from cpts_geo.domain.communes import load_communes
+    from cpts_geo.domain.territories import build_territories
+    from cpts_geo.render.editor import _neighbours, _split_communes
+
+    somme = load_communes(departments="80").sort_index()
+    neighbours = _neighbours(somme)
+    rng = np.random.default_rng(7)
+    split = _split_communes(somme, neighbours)
+    two = somme.index.get_loc("80630")
+    assert split["n"] == [[two, 2]]  # a commune in two parts
+    free = set(range(len(somme))) - {two} - set(neighbours[two])
+    groups = [[two, *neighbours[two]]]
+    while len(groups) < 120 and free:
+        seed = int(rng.choice(sorted(free)))
+        group, frontier = [seed], [seed]
+        free.discard(seed)
+        size = int(rng.integers(1, 18))
+        scattered = rng.random() < 0.3
+        while len(group) < size and free:
+            if scattered:
+                nxt = int(rng.choice(sorted(free)))
+            else:
+                options = [k for i in frontier for k in neighbours[i] if k in free]
+                if not options:
+                    break
+                nxt = int(rng.choice(options))
+            group.append(nxt)
+            frontier.append(nxt)
+            free.discard(nxt)
+        groups.append(group)
+    codes = somme.index.to_numpy()
+    reg = pd.DataFrame([(f"T{k:03d}", codes[i]) for k, g in enumerate(groups) for i in g],
+                       columns=["cpts_id", "commune_code"]).assign(stage="1")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        parts = build_territories(reg, somme)["n_parts"]
+        alone = build_territories(pd.DataFrame({"cpts_id": ["A"], "commune_code": ["80630"], "stage": ["1"]}),
+                                  somme)["n_parts"]
+    assert rules("([g, nb, a, sp]) => CptsEditor.rules.pieces(g, nb, a, sp)",
+                 [[two], neighbours, [1.0] * len(somme), split]) == int(alone["A"]) == 2
+    area = [1.0] * len(somme)
+    got = rules("([gs, nb, a, sp]) => gs.map(g => CptsEditor.rules.pieces(g, nb, a, sp))",
+                [groups, neighbours, area, split])
+    assert got == [int(parts[f"T{k:03d}"]) for k in range(len(groups))]
+    assert max(got) > 1

@@ -269,6 +269,28 @@ def _neighbours(communes: gpd.GeoDataFrame) -> list[list[int]]:
 
 
 
+def _split_communes(communes: gpd.GeoDataFrame, neighbours: list[list[int]]) -> dict:
+    """The communes in several parts (islands, exclaves) and the borders of their parts, for the
+    page's contiguity to count parts as :func:`cpts_geo.domain.territories.build_territories` does:
+    ``n`` ``[[position, number of parts], ...]``, ``e`` ``[[position, part, position, part], ...]``
+    for each pair of parts sharing a border where one commune has several parts (the part of a
+    commune in one part is 0)."""
+    geoms = communes.geometry.to_numpy()
+    counts = shapely.get_num_geometries(geoms)
+    multi = {int(i) for i in np.flatnonzero(counts > 1)}
+    edges: list[list[int]] = []
+    for i in sorted(multi):
+        for pi, part in enumerate(shapely.get_parts(geoms[i])):
+            for k in neighbours[i]:
+                if k in multi and k < i:
+                    continue  # that pair is written from k's side
+                others = shapely.get_parts(geoms[k]) if k in multi else [geoms[k]]
+                edges += [[i, pi, int(k), pk] for pk, other in enumerate(others)
+                          if shapely.relate_pattern(part, other, _SHARED_BORDER)]
+    return {"n": [[i, int(counts[i])] for i in sorted(multi)], "e": edges}
+
+
+
 def _encoded_lists(lists: list[list[int]]) -> list[str]:
     """Each list of positions (of the commune at its own position) as one string: the sorted
     differences from that position, zigzag-varint encoded in printable characters (as the
@@ -690,6 +712,7 @@ def _communes_payload(communes: gpd.GeoDataFrame, drawing: _Drawing, apl_year: i
     area = _metric_areas(communes)
     per_apl, _ = _apl_on_layer(communes, apl_year)
     pop = pd.to_numeric(communes["population"], errors="coerce")
+    neighbours = _neighbours(communes)
     return {
         "c": list(codes), "n": communes["name"].astype(str).tolist(),
         "p": [None if pd.isna(v) else int(v) for v in pop],
@@ -698,7 +721,8 @@ def _communes_payload(communes: gpd.GeoDataFrame, drawing: _Drawing, apl_year: i
         "a": [None if g else round(float(v), 6) for v, g in zip(area, gone)],
         "wv": _json_floats(per_apl["wv"]), "w": _json_floats(per_apl["w"]),
         "o": owner.astype(int).tolist(), "sh": shared,
-        "nb": _encoded_lists(_neighbours(communes)),
+        "nb": _encoded_lists(neighbours),
+        "sp": _split_communes(communes, neighbours),
         "pt": _encoded_points([None if g else p for p, g in zip(_points(communes), gone)], drawing.origin,
                               _POINT_SCALE),
         "g": encode_geometries(drawing.simple, drawing.origin, drawing.scale),

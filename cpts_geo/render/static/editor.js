@@ -19,11 +19,13 @@
  *                     population times the share, unknown values left out
  *                     (cpts_geo.indicators.accessibility.territory_accessibility, aggregate_apl)
  *   density           professionals per `per` inhabitants (cpts_geo.indicators.density.density)
+ *   pieces            the contiguity of a draft: its parts through shared borders (n_parts of
+ *                     cpts_geo.domain.territories.build_territories)
  *   guardCell, unguardCell   the CSV formula guard and its undoing (cpts_geo.io.files.neutralise_cells,
  *                     restore_cells), for the characters of data.formulaStart
  *   pointInPolygon    the lasso's even-odd rule (compared with shapely)
  * A lasso selects the communes whose point on surface (computed in Python) lies inside the drawn
- * ring. Contiguity counts the pieces of a draft through the shared borders computed in Python.
+ * ring.
  *
  * A CSV imported here is read as the command line reads it (cpts_geo.io.read_table): encoding
  * detected (UTF-8, UTF-8 with BOM, UTF-16, Windows-1252, a UTF-8 file with some Windows-1252
@@ -66,6 +68,55 @@ var CptsEditor = (function () {
       den += weight[k] * s;
     }
     return den > 0 ? num / den : null;
+  }
+  var splitIndexes = new WeakMap();
+  // the communes in several parts and the borders of their parts (editor.py _split_communes),
+  // indexed once: parts (position -> number of parts), edges ("position:part" -> [[position, part]])
+  function splitIndex(split) {
+    var got = splitIndexes.get(split);
+    if (got) { return got; }
+    got = {parts: new Map(), edges: new Map()};
+    split.n.forEach(function (t) { got.parts.set(t[0], t[1]); });
+    function add(a, b) {
+      var key = a[0] + ":" + a[1], list = got.edges.get(key);
+      if (!list) { got.edges.set(key, list = []); }
+      list.push(b);
+    }
+    split.e.forEach(function (t) { add([t[0], t[1]], [t[2], t[3]]); add([t[2], t[3]], [t[0], t[1]]); });
+    splitIndexes.set(split, got);
+    return got;
+  }
+  // the pieces of a set of units (positions) joined through shared borders, as build_territories
+  // counts the parts of a territory (n_parts): neighbours[i] the units sharing a border with unit
+  // i (editor.py _neighbours); a unit in several parts (split, editor.py _split_communes) counts
+  // each part, joined through the borders of that part; a unit without geometry (area[i] null)
+  // is no piece
+  function pieces(units, neighbours, area, split) {
+    var S = splitIndex(split), inSet = new Set(units), seen = new Set(), n = 0;
+    function next(i, p) {  // the parts [unit, part] sharing a border with part p of unit i
+      var out = (S.edges.get(i + ":" + p) || []).slice();
+      if (!S.parts.has(i)) {
+        neighbours[i].forEach(function (k) { if (!S.parts.has(k)) { out.push([k, 0]); } });
+      }
+      return out;
+    }
+    units.forEach(function (i) {
+      if (area[i] === null) { return; }
+      for (var p = 0; p < (S.parts.get(i) || 1); p++) {
+        if (seen.has(i + ":" + p)) { continue; }
+        n += 1;
+        var stack = [[i, p]];
+        seen.add(i + ":" + p);
+        while (stack.length) {
+          var q = stack.pop();
+          next(q[0], q[1]).forEach(function (r) {
+            var key = r[0] + ":" + r[1];
+            if (inSet.has(r[0]) && area[r[0]] !== null && !seen.has(key)) { seen.add(key); stack.push(r); }
+          });
+        }
+      }
+    });
+    return n;
   }
   // professionals per `per` inhabitants; null without population
   function density(count, population, per) {
@@ -547,19 +598,7 @@ var CptsEditor = (function () {
       f.funding = fundingOf(f.tier, data.funding);
       f.apl = weightedMean(wv, w, shares);
       f.deps = Object.keys(f.deps).sort();
-      // contiguity: pieces of the draft through shared borders (communes without geometry are no piece)
-      var inDraft = new Set(pos), seen = new Set(), pieces = 0;
-      pos.forEach(function (i) {
-        if (seen.has(i) || C.a[i] === null) { return; }
-        pieces += 1;
-        var stack = [i];
-        seen.add(i);
-        while (stack.length) {
-          var j = stack.pop();
-          neighbours[j].forEach(function (k) { if (inDraft.has(k) && !seen.has(k)) { seen.add(k); stack.push(k); } });
-        }
-      });
-      f.pieces = pieces;
+      f.pieces = pieces(pos, neighbours, C.a, C.sp);
       // neighbours outside the page (their supply is not in the figures above: said so)
       var beyond = {}, regions = {};
       f.edge = false;
@@ -1301,7 +1340,7 @@ var CptsEditor = (function () {
     instance: function () { return current; },
     // pure functions, for the parity tests
     rules: {roundPopulation: roundPopulation, tierOf: tierOf, fundingOf: fundingOf, weightedMean: weightedMean,
-            density: density, guardCell: guardCell, unguardCell: unguardCell, pointInPolygon: pointInPolygon,
+            density: density, pieces: pieces, guardCell: guardCell, unguardCell: unguardCell, pointInPolygon: pointInPolygon,
             formatNumber: formatNumber},
     read: {decode: decodeBytes, parse: parseTable, headerKey: headerKey, recognise: recogniseHeaders},
     decode: {numbers: decodeNumbers, list: decodeList,
