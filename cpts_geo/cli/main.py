@@ -341,6 +341,9 @@ def _add_editor(sub: _Subparsers) -> None:
     p.add_argument("--offre", dest="supply", metavar="BPE",
                    help="offre de soins (BPE de l'INSEE ou table code / profession / effectif) : "
                         "professionnels et densités par profession dans le panneau")
+    p.add_argument("--temps", metavar="FICHIER",
+                   help="temps de trajet réels entre communes (origine, destination, minutes : distancier Metric-OSRM "
+                        "de l'INSEE, table OSRM), avec --offre : accessibilité E2SFCA par profession dans le panneau")
     p.add_argument("--arrondissements", action="store_true",
                    help="Paris, Lyon et Marseille par arrondissement municipal (sans l'option : par "
                         "arrondissement là où le registre les découpe ainsi, en entier ailleurs)")
