@@ -97,7 +97,7 @@ __all__ = [
 
 
 
-def _param(value) -> str:
+def _param(value: object) -> str:
     """A parameter in a message: a numpy number as the plain number (``nan``, ``0.5``)."""
     return repr(value.item()) if isinstance(value, np.generic) else repr(value)
 

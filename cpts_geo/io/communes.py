@@ -15,6 +15,7 @@ from cpts_geo.data.communes import embedded_layer
 from cpts_geo.domain.codes import is_insee_code
 from cpts_geo.domain.communes import CheckedCommunes, validate_layer
 from cpts_geo.domain.french import number
+from cpts_geo.domain.headers import ReadTable
 from cpts_geo.domain.metadata import layer_metadata, set_layer_metadata
 from cpts_geo.domain.text import cell_text
 from cpts_geo.errors import CptsGeoWarning, ValidationError
@@ -110,7 +111,7 @@ class PopulationTable(NamedTuple):
 
 
 
-def _population_column(read, given: str | None, field: str, what: str) -> str:
+def _population_column(read: ReadTable, given: str | None, field: str, what: str) -> str:
     columns = list(read.table.columns)
     if given is not None:
         if given in columns:

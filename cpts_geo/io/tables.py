@@ -19,6 +19,7 @@ from cpts_geo.io.files import _FORMULA_START, atomic_path, whole_numbers
 from cpts_geo.io.formats import _disk_space, table_format
 
 if TYPE_CHECKING:
+    from openpyxl.cell.cell import Cell
     from openpyxl.worksheet.worksheet import Worksheet
 
 __all__ = [
@@ -180,7 +181,7 @@ def _sheet_name(name: str, taken: set[str]) -> str:
 
 
 
-def _text_cell(cell) -> None:
+def _text_cell(cell: Cell) -> None:
     """A text cell stays text: openpyxl makes a formula of a text starting with ``=``; the
     quote prefix keeps any text starting like a formula as text when a user edits the cell."""
     if isinstance(cell.value, str):

@@ -17,6 +17,8 @@ from cpts_geo.indicators.flows.prepare import commune_units
 from cpts_geo.indicators.flows.table import _table
 
 if TYPE_CHECKING:
+    from numpy.typing import ArrayLike
+
     from cpts_geo.indicators.flows.prepare import PreparedFlows
     from cpts_geo.indicators.flows.table import FlowsRead
 
@@ -572,7 +574,7 @@ def commune_destinations(flows: pd.DataFrame, membership: pd.DataFrame) -> pd.Da
 
 
 
-def _label_ranks(labels) -> np.ndarray:
+def _label_ranks(labels: ArrayLike) -> np.ndarray:
     """The rank of each label in text order (to sort on integers as on the labels)."""
     values = np.asarray(labels, dtype=object)
     rank = np.empty(len(values), dtype=np.int64)
