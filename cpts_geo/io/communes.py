@@ -51,9 +51,12 @@ def read_communes(
     Every problem is gathered and raised at once as a
     :class:`~cpts_geo.errors.ValidationError` (row number, code, problem): duplicate
     codes, codes that are not INSEE codes, missing or invalid geometries, a missing CRS,
-    a non-numeric population. Invalid geometries are repaired with ``shapely.make_valid``
-    only when ``repair=True``; :func:`check_communes` (same parameters) lists the repaired
-    codes.
+    a non-numeric or fractional population. Populations are read as every reader reads them
+    (:func:`cpts_geo.domain.numbers.parse_whole_numbers`): ``1 234``, and ``1.234`` as thousands
+    where the whole column writes its thousands that way (a warning says so). Invalid
+    geometries are repaired with ``shapely.make_valid`` only when ``repair=True``;
+    :func:`check_communes` (same parameters) lists the repaired codes and the populations read
+    as thousands.
 
     Parameters
     ----------
@@ -394,7 +397,9 @@ def check_communes(
     Returns
     -------
     CheckedCommunes
-        ``communes`` (the layer) and ``repaired`` (codes whose geometry was repaired).
+        ``communes`` (the layer), ``repaired`` (codes whose geometry was repaired) and
+        ``thousands`` (populations written ``1.234`` read as thousands: ``row``, ``code``,
+        ``given``, ``population``).
 
     Examples
     --------
