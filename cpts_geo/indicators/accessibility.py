@@ -1493,6 +1493,34 @@ class CommuneAccessibility(NamedTuple):
 
 
 
+def _layer_demand(demand: pd.Series | None, communes: gpd.GeoDataFrame,
+                  codes: pd.Index) -> tuple[pd.Series, pd.DataFrame]:
+    """The demand of each commune of the layer (indexed by ``codes``) and the report of the
+    demand's remapped codes: ``demand`` cleaned and mapped to the layer (a commune without
+    demand refused), or the layer's standardised population (else its population; a commune
+    without one counts 0, with a warning)."""
+    if demand is not None:
+        dem, demand_report = _demand_on_layer(demand, communes)
+        dem = dem.reindex(codes)
+        missing = codes[dem.isna().to_numpy()]
+        if len(missing):
+            raise ValidationError("Demande manquante pour des communes de la couche",
+                                  [{"code": c, "problem": "demande manquante (0 si aucune)"}
+                                   for c in missing])
+        return dem, demand_report
+    # the age-standardised population (DREES) when the layer has it, else the population
+    column = "pop_standardised" if "pop_standardised" in communes.columns else "population"
+    pop = communes[column]
+    missing = communes.index[pop.isna().to_numpy()]
+    if len(missing):
+        warnings.warn(
+            f"{len(missing)} commune(s) sans population connue ({', '.join(missing[:5])}) : "
+            "demande comptée 0 ; donnez demand=… pour les compter", CptsGeoWarning, stacklevel=3)
+    dem = pd.Series(pop.astype("Float64").fillna(0).to_numpy(dtype="float64"), index=codes)
+    return dem, pd.DataFrame(columns=["code", "new_code", "reason"])
+
+
+
 def accessibility(
     supply: pd.DataFrame | pd.Series | SupplyRead,
     communes: gpd.GeoDataFrame,
@@ -1596,25 +1624,7 @@ def accessibility(
         if not activity > 0:
             raise ValueError(f"activity={_param(activity)} : un nombre de consultations > 0 est attendu.")
         wide = wide * float(activity)
-    demand_report = pd.DataFrame(columns=["code", "new_code", "reason"])
-    if demand is None:
-        # the age-standardised population (DREES) when the layer has it, else the population
-        column = "pop_standardised" if "pop_standardised" in communes.columns else "population"
-        pop = communes[column]
-        missing = communes.index[pop.isna().to_numpy()]
-        if len(missing):
-            warnings.warn(
-                f"{len(missing)} commune(s) sans population connue ({', '.join(missing[:5])}) : "
-                "demande comptée 0 ; donnez demand=… pour les compter", CptsGeoWarning, stacklevel=2)
-        dem = pd.Series(pop.astype("Float64").fillna(0).to_numpy(dtype="float64"), index=codes)
-    else:
-        dem, demand_report = _demand_on_layer(demand, communes)
-        dem = dem.reindex(codes)
-        missing = codes[dem.isna().to_numpy()]
-        if len(missing):
-            raise ValidationError("Demande manquante pour des communes de la couche",
-                                  [{"code": c, "problem": "demande manquante (0 si aucune)"}
-                                   for c in missing])
+    dem, demand_report = _layer_demand(demand, communes, codes)
     drees = isinstance(weight, str) and weight == "drees"
     last = max(DREES_DECAY)
     if drees and max_minutes > last:

@@ -633,6 +633,66 @@ def _commune_destinations(u: _Units, mem: pd.DataFrame) -> pd.DataFrame:
 
 
 
+def _treated_elsewhere(dest: pd.DataFrame, mem: pd.DataFrame, min_share: float) -> pd.DataFrame:
+    """The rows of ``dest`` of member communes whose residents mostly go to another CPTS (not
+    one of their own) with at least ``min_share`` of their volume."""
+    own_pairs = set(zip(mem["code"].to_numpy(dtype=object), mem["cpts_id"].to_numpy(dtype=object)))
+    member = dest[dest["cpts_id"].notna()]
+    other = member[(member["main_destination"] != member["cpts_id"])
+                   & (member["main_destination"] != UNCOVERED)
+                   & member["main_destination"].notna()
+                   & (member["main_share"] >= min_share)]
+    other_codes = other.index.to_numpy(dtype=object)
+    other_dest = other["main_destination"].to_numpy(dtype=object)
+    return other[np.fromiter(((c, d) not in own_pairs for c, d in zip(other_codes, other_dest)), dtype=bool,
+                             count=len(other))]
+
+
+
+def _adjacent_cpts(communes: pd.DataFrame, asked: pd.Index, mem: pd.DataFrame,
+                   u: _Units) -> tuple[set[tuple[object, object]], np.ndarray]:
+    """The CPTS adjacent to each commune ``asked`` (a member shares a border or a point with
+    it): as ``(code, cpts_id)`` pairs, and as integer keys (commune position in ``u.codes``
+    times the number of CPTS, plus the CPTS position in ``u.cpts``)."""
+    k = len(u.cpts)
+    pairs = adjacency(communes, codes=asked)
+    pairs = pairs.merge(mem[["code", "cpts_id"]].rename(columns={"code": "neighbour", "cpts_id": "cpts"}),
+                        on="neighbour")[["code", "cpts"]].drop_duplicates()
+    pair_codes, pair_cpts = pairs["code"].to_numpy(dtype=object), pairs["cpts"].to_numpy(dtype=object)
+    # the same pairs as integers (commune in u.codes, CPTS in u.cpts)
+    pair_com, pair_unit = u.codes.get_indexer(pair_codes), u.cpts.get_indexer(pair_cpts)
+    adjacent_keys = (pair_com.astype(np.int64) * max(k, 1) + pair_unit)[(pair_com >= 0) & (pair_unit >= 0)]
+    return set(zip(pair_codes, pair_cpts)), adjacent_keys
+
+
+
+def _largest_adjacent(u: _Units, uncovered: pd.Index, adjacent_keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """For each uncovered commune, the adjacent CPTS receiving the largest volume of its
+    residents (ties: the first in text order) and that volume; ``None`` and NaN without one."""
+    k = len(u.cpts)
+    # volume from each uncovered commune to each CPTS (summed in the order of the rows, as a
+    # group-by of the text codes would)
+    n_codes = len(u.codes)
+    is_uncovered = np.zeros(n_codes + 1, dtype=bool)
+    pos = u.codes.get_indexer(uncovered)
+    is_uncovered[pos[pos >= 0]] = True
+    rows = np.flatnonzero(is_uncovered[u.o_com] & (u.d_unit >= 0))
+    key = u.o_com[rows].astype(np.int64) * k + u.d_unit[rows]
+    to_cpts = pd.Series(u.w[rows]).groupby(key).sum()
+    near = np.isin(to_cpts.index.to_numpy(), adjacent_keys) & (to_cpts.to_numpy() > 0)
+    to_cpts = to_cpts[near]
+    cand = pd.DataFrame({"com": to_cpts.index.to_numpy() // max(k, 1), "unit": to_cpts.index.to_numpy() % max(k, 1),
+                         "w": to_cpts.to_numpy()})
+    cand["code"] = u.codes.to_numpy(dtype=object)[cand["com"].to_numpy()]
+    cand["cpts"] = u.cpts.to_numpy(dtype=object)[cand["unit"].to_numpy()]
+    cand = cand.assign(rank=_label_ranks(u.cpts)[cand["unit"].to_numpy()])
+    # the largest volume; ties: the first CPTS in text order
+    best = (cand.sort_values(["com", "w", "rank"], ascending=[True, False, True], kind="stable")
+            .drop_duplicates("com").set_index("code"))
+    return best["cpts"].reindex(uncovered).to_numpy(dtype=object), best["w"].reindex(uncovered).to_numpy(dtype=float)
+
+
+
 def coherence_flags(
     flows: pd.DataFrame,
     membership: pd.DataFrame,
@@ -689,53 +749,15 @@ def coherence_flags(
     dest = _commune_destinations(u, mem)
     communes = commune_units(communes, mem["code"])
     names = _names_of(communes)
-    k = len(u.cpts)
     layer_codes = pd.Index(communes.index.astype(str).to_numpy(dtype=object), dtype=object)
     member_codes = pd.Index(mem["code"].to_numpy(dtype=object), dtype=object)
-    own_pairs = set(zip(mem["code"].to_numpy(dtype=object), mem["cpts_id"].to_numpy(dtype=object)))
-    # member communes whose residents mostly go to another CPTS (not one of their own)
-    member = dest[dest["cpts_id"].notna()]
-    other = member[(member["main_destination"] != member["cpts_id"])
-                   & (member["main_destination"] != UNCOVERED)
-                   & member["main_destination"].notna()
-                   & (member["main_share"] >= min_share)]
-    other_codes = other.index.to_numpy(dtype=object)
-    other_dest = other["main_destination"].to_numpy(dtype=object)
-    other = other[np.fromiter(((c, d) not in own_pairs for c, d in zip(other_codes, other_dest)), dtype=bool,
-                              count=len(other))]
+    other = _treated_elsewhere(dest, mem, min_share)
     uncovered = layer_codes[~layer_codes.isin(member_codes)]
     # the CPTS adjacent to each commune asked about (a member of it shares a border or a point)
     asked = uncovered.union(pd.Index(other.index.to_numpy(dtype=object), dtype=object), sort=False)
-    pairs = adjacency(communes, codes=asked)
-    pairs = pairs.merge(mem[["code", "cpts_id"]].rename(columns={"code": "neighbour", "cpts_id": "cpts"}),
-                        on="neighbour")[["code", "cpts"]].drop_duplicates()
-    pair_codes, pair_cpts = pairs["code"].to_numpy(dtype=object), pairs["cpts"].to_numpy(dtype=object)
-    adjacent_pairs = set(zip(pair_codes, pair_cpts))
-    with_neighbour = set(pair_codes)
-    # the same pairs as integers (commune in u.codes, CPTS in u.cpts)
-    pair_com, pair_unit = u.codes.get_indexer(pair_codes), u.cpts.get_indexer(pair_cpts)
-    adjacent_keys = (pair_com.astype(np.int64) * max(k, 1) + pair_unit)[(pair_com >= 0) & (pair_unit >= 0)]
-    # volume from each uncovered commune to each CPTS (summed in the order of the rows, as a
-    # group-by of the text codes would)
-    n_codes = len(u.codes)
-    is_uncovered = np.zeros(n_codes + 1, dtype=bool)
-    pos = u.codes.get_indexer(uncovered)
-    is_uncovered[pos[pos >= 0]] = True
-    rows = np.flatnonzero(is_uncovered[u.o_com] & (u.d_unit >= 0))
-    key = u.o_com[rows].astype(np.int64) * k + u.d_unit[rows]
-    to_cpts = pd.Series(u.w[rows]).groupby(key).sum()
-    near = np.isin(to_cpts.index.to_numpy(), adjacent_keys) & (to_cpts.to_numpy() > 0)
-    to_cpts = to_cpts[near]
-    cand = pd.DataFrame({"com": to_cpts.index.to_numpy() // max(k, 1), "unit": to_cpts.index.to_numpy() % max(k, 1),
-                         "w": to_cpts.to_numpy()})
-    cand["code"] = u.codes.to_numpy(dtype=object)[cand["com"].to_numpy()]
-    cand["cpts"] = u.cpts.to_numpy(dtype=object)[cand["unit"].to_numpy()]
-    cand = cand.assign(rank=_label_ranks(u.cpts)[cand["unit"].to_numpy()])
-    # the largest volume; ties: the first CPTS in text order
-    best = (cand.sort_values(["com", "w", "rank"], ascending=[True, False, True], kind="stable")
-            .drop_duplicates("com").set_index("code"))
-    best_cpts = best["cpts"].reindex(uncovered).to_numpy(dtype=object)
-    best_volume = best["w"].reindex(uncovered).to_numpy(dtype=float)
+    adjacent_pairs, adjacent_keys = _adjacent_cpts(communes, asked, mem, u)
+    with_neighbour = {c for c, _ in adjacent_pairs}
+    best_cpts, best_volume = _largest_adjacent(u, uncovered, adjacent_keys)
     suggested = pd.notna(best_cpts)
     has_near = np.fromiter((c in with_neighbour for c in uncovered), dtype=bool, count=len(uncovered))
     flag = np.where(suggested, "commune non couverte : rattachement suggéré",
@@ -748,7 +770,7 @@ def coherence_flags(
         "flag": np.concatenate([np.full(len(other), "résidents soignés surtout dans une autre CPTS",
                                         dtype=object), flag.astype(object)]),
         "suggested_cpts": np.concatenate([other["main_destination"].to_numpy(dtype=object),
-                                          np.where(suggested, best_cpts, None)]),
+                                          np.where(suggested, best_cpts, np.array(None, dtype=object))]),
         "suggested_volume": np.concatenate([other["main_volume"].to_numpy(dtype=float),
                                             np.where(suggested, best_volume, np.nan)]),
     }, columns=["code", "cpts_id", "flag", "suggested_cpts", "suggested_volume"]).set_index("code")
