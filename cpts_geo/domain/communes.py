@@ -54,7 +54,7 @@ from cpts_geo.data.communes import (
     population_2021,
     read_embedded,
 )
-from cpts_geo.domain.codes import department_of, is_in, is_insee_code
+from cpts_geo.domain.codes import as_codes, department_of, is_in, is_insee_code
 from cpts_geo.domain.french import number
 from cpts_geo.domain.metadata import LayerMetadata, layer_metadata, set_layer_metadata
 from cpts_geo.domain.numbers import parse_whole_numbers
@@ -630,7 +630,8 @@ def validate_layer(
             f"{first['row']} : « {first['given']} » = {number(first['population'])} habitants ; "
             "liste dans le champ thousands de check_communes", CptsGeoWarning, stacklevel=3)
 
-    out = gpd.GeoDataFrame(index=pd.Index(as_text.to_numpy(), name="code"), geometry=geom.to_numpy(), crs=raw.crs)
+    out = gpd.GeoDataFrame(index=pd.Index(as_codes(as_text), name="code"),
+                           geometry=geom.to_numpy(), crs=raw.crs)
     out["name"] = raw[columns["name"]].to_numpy() if columns["name"] else pd.NA
     out["population"] = pop.round().astype("Int64").to_numpy() if pop is not None else pd.array([pd.NA] * len(out), dtype="Int64")
     out["department"] = (

@@ -63,7 +63,7 @@ import pandas as pd
 from scipy.sparse import csr_matrix
 from scipy.spatial import cKDTree
 
-from cpts_geo.domain.codes import is_in
+from cpts_geo.domain.codes import as_codes, is_in
 from cpts_geo.domain.french import number
 from cpts_geo.domain.numbers import parse_numbers
 from cpts_geo.domain.text import cell_text
@@ -1256,7 +1256,7 @@ def estimate_costs(
     n = len(communes)
     self_km = (2.0 / 3.0) * np.sqrt(communes.geometry.area.to_numpy() / np.pi) / 1000.0 if intra \
         else np.zeros(n)
-    codes = np.asarray(communes.index.astype("string"), dtype=object)
+    codes = np.asarray(as_codes(communes.index), dtype=object)
     origin = np.concatenate([i, np.arange(n)])
     destination = np.concatenate([j, np.arange(n)])
     minutes = np.concatenate([minutes, travel_minutes(self_km, assumptions=a)])
@@ -1401,7 +1401,7 @@ def _costs_on_layer(costs: pd.DataFrame, communes: gpd.GeoDataFrame) -> tuple[pd
     if problems:
         raise ValidationError("Table des temps de trajet invalide : corrigez les lignes citées",
                               problems)
-    layer = pd.Index(communes.index.astype("string"))
+    layer = as_codes(communes.index)
     used = np.zeros(codes.size, dtype=bool)
     used[codes.origin[codes.origin >= 0]] = True
     used[codes.destination[codes.destination >= 0]] = True
@@ -1428,8 +1428,8 @@ def _costs_on_layer(costs: pd.DataFrame, communes: gpd.GeoDataFrame) -> tuple[pd
     table = table[known.to_numpy()]
     n_rows = len(table)
     table = table.groupby(["origin", "destination"], sort=False, as_index=False)["minutes"].mean()
-    table["origin"] = table["origin"].astype("string")
-    table["destination"] = table["destination"].astype("string")
+    table["origin"] = as_codes(table["origin"])
+    table["destination"] = as_codes(table["destination"])
     if len(report):
         warnings.warn(
             f"{len(report)} code(s) de la table des temps rattaché(s) à la commune actuelle ("
@@ -1618,7 +1618,7 @@ def accessibility(
         professions = [professions]
     from cpts_geo.indicators.supply import supply_on_layer
 
-    codes = communes.index.astype("string")
+    codes = as_codes(communes.index)
     wide = supply_on_layer(supply, codes, professions=professions, value=value)
     if activity is not None:
         if not activity > 0:
@@ -1733,18 +1733,18 @@ def territory_accessibility(
     """
     population = weights if population is None else population
     m = membership[["code", "cpts_id", "share"]].copy()
-    m["code"] = m["code"].astype("string")
+    m["code"] = as_codes(m["code"])
     problems = [{"code": c, "problem": "commune du territoire sans valeur d'accessibilité "
                  "(calculez sur une couche qui la contient)"}
                 for c in pd.unique(m.loc[~is_in(m["code"], values.index), "code"])]
     if problems:
         raise ValidationError("Communes des territoires absentes des résultats", problems)
     v = values.copy()
-    v.index = v.index.astype("string")
+    v.index = as_codes(v.index)
     w = weights.copy()
-    w.index = w.index.astype("string")
+    w.index = as_codes(w.index)
     p = population.copy()
-    p.index = p.index.astype("string")
+    p.index = as_codes(p.index)
     m["value"] = pd.to_numeric(v.reindex(m["code"]), errors="coerce").to_numpy(dtype="float64")
     m["w"] = w.reindex(m["code"]).fillna(0).to_numpy(dtype="float64") * m["share"]
     m["pop"] = p.reindex(m["code"]).fillna(0).to_numpy(dtype="float64") * m["share"]

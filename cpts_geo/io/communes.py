@@ -12,7 +12,7 @@ import pandas as pd
 import pyproj
 
 from cpts_geo.data.communes import embedded_layer
-from cpts_geo.domain.codes import is_insee_code, normalize_codes
+from cpts_geo.domain.codes import CODE_DTYPE, is_insee_code, normalize_codes
 from cpts_geo.domain.communes import CheckedCommunes, validate_layer
 from cpts_geo.domain.french import number
 from cpts_geo.domain.headers import ReadTable
@@ -232,7 +232,7 @@ def with_population(
             "liste dans le champ thousands du résultat", CptsGeoWarning, stacklevel=2)
 
     data = pd.DataFrame(values)
-    data.index = pd.Index(codes.astype(str).to_numpy(), name="code")
+    data.index = pd.Index(codes.to_numpy(), dtype=CODE_DTYPE, name="code")
     row_of = pd.Series(rows, index=data.index)
     arm_parent = embedded_layer("arrondissements.parquet", 2016)["parent"]
     rebased, report, unused, cog = _rebased_figures(data, row_of, cog, arm_parent, source)

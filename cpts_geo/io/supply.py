@@ -11,7 +11,7 @@ from typing import TypeAlias
 import numpy as np
 import pandas as pd
 
-from cpts_geo.domain.codes import normalize_codes
+from cpts_geo.domain.codes import as_codes, normalize_codes
 from cpts_geo.domain.history import remap_codes
 from cpts_geo.domain.numbers import parse_counts, parse_numbers
 from cpts_geo.errors import CptsGeoWarning, ValidationError
@@ -126,7 +126,7 @@ def _finish(rows: np.ndarray, raw_codes: pd.Series, professions: pd.Series,
     })
     for name, values in extra.items():
         out[name] = values.to_numpy(dtype="float64")
-    out["code"] = out["code"].astype("string")
+    out["code"] = as_codes(out["code"])
     out["source_code"] = out["source_code"].astype("string")
     out["profession"] = out["profession"].astype("string")
     # a row of the wide BPE gives one supply line per profession: each input row once below

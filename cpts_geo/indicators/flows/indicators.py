@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
-from cpts_geo.domain.codes import is_in, unify
+from cpts_geo.domain.codes import CODE_DTYPE, as_codes, is_in, unify
 from cpts_geo.domain.communes import adjacency
 from cpts_geo.domain.french import number
 from cpts_geo.errors import CptsGeoWarning, ValidationError
@@ -623,7 +623,7 @@ def _commune_destinations(u: _Units, mem: pd.DataFrame) -> pd.DataFrame:
         "own_volume": np.where(main_of.reindex(codes).isna().to_numpy(), np.nan, own_v),
         "main_destination": best["label"].reindex(idx).to_numpy(),
         "main_volume": best["w"].reindex(idx).to_numpy(),
-    }, index=pd.Index(codes, name="code", dtype="string"))
+    }, index=pd.Index(codes, name="code", dtype=CODE_DTYPE))
     # uncovered communes: their "own" area is the uncovered one
     out["own_share"] = _safe_div(out["own_volume"].to_numpy(), resident)
     out["main_share"] = _safe_div(out["main_volume"].fillna(0).to_numpy(), resident)
@@ -774,7 +774,7 @@ def coherence_flags(
         "suggested_volume": np.concatenate([other["main_volume"].to_numpy(dtype=float),
                                             np.where(suggested, best_volume, np.nan)]),
     }, columns=["code", "cpts_id", "flag", "suggested_cpts", "suggested_volume"]).set_index("code")
-    out.index = out.index.astype("string")
+    out.index = as_codes(out.index)
     d = dest.reindex(out.index)
     out["name"] = [names.get(c) for c in out.index]
     out["resident_volume"] = d["resident_volume"].fillna(0.0).to_numpy()
