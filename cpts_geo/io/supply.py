@@ -57,8 +57,8 @@ def _away_from_layer(new: pd.Series, report: pd.DataFrame,
     ``communes`` is unmapped: an arrondissement rolled up to a city that is not in the caller's
     layer is no commune of the layer either (set aside, or an error), never kept as supply
     outside it."""
-    known = pd.Index(communes.index.astype("string"))
-    away = report["new_code"].notna() & ~report["new_code"].astype("string").isin(known)
+    known = as_codes(communes.index)
+    away = report["new_code"].notna() & ~as_codes(report["new_code"]).isin(known)
     if not away.any():
         return new, report
     report = report.copy()
