@@ -11,8 +11,8 @@ the same communes with a tooltip (Leaflet inlined so that it draws offline, fram
 France), as ``bench_maps.py`` uses it: what a hand-written folium page of the same communes costs
 to open, with none of the editor's data (figures, neighbours, lasso points).
 
-Opening time: from navigation start to the editor's script having run (``window.cptsEditorApi``
-defined; ``performance.now()`` then), and the wall time of ``page.goto`` to that moment; for the
+Opening time: from navigation start to the editor's script having run (``CptsEditor.instance()``
+set, or ``window.cptsEditorApi`` for a page of an earlier version; ``performance.now()`` then), and the wall time of ``page.goto`` to that moment; for the
 reference, to the ``load`` event (its drawing is synchronous). A click: ``clickCode`` on ten
 communes spread over France, each adding a commune to the draft, timed in the page from the
 call to the end of the next frame (``requestAnimationFrame`` then a task: style, layout and
@@ -39,12 +39,16 @@ GOALS = {"size": 8.0, "open": 3.0, "click": 100.0}
 BEFORE = {"size": 12.3, "open": 6.2, "click": 130.0}
 CLICKS = ["80021", "59350", "75056", "13055", "69123", "33063", "31555", "44109", "67482", "35238"]
 
+#: The running editor, in our pages and in those of earlier versions (``--avant``).
+READY = "(window.CptsEditor && CptsEditor.instance()) || window.cptsEditorApi"
+
 CLICK_JS = """(codes) => Promise.all([]).then(async () => {
+  const api = (window.CptsEditor && CptsEditor.instance()) || window.cptsEditorApi;
   const out = [];
   for (const c of codes) {
     out.push(await new Promise(res => {
       const t0 = performance.now();
-      window.cptsEditorApi.clickCode(c);
+      api.clickCode(c);
       document.getElementById('cpts-editor-panel').offsetHeight;
       const t1 = performance.now();
       requestAnimationFrame(() => setTimeout(() => res([t1 - t0, performance.now() - t0]), 0));
@@ -71,7 +75,7 @@ def measure(pages: dict[str, Path], reference: Path, runs: int) -> dict:
                     page.goto(path.as_uri(), wait_until="load", timeout=300_000)
                 else:
                     page.goto(path.as_uri(), wait_until="commit", timeout=300_000)
-                    page.wait_for_function("window.cptsEditorApi !== undefined", timeout=300_000, polling=50)
+                    page.wait_for_function(READY, timeout=300_000, polling=50)
                 wall = time.perf_counter() - t0
                 times[label].append((page.evaluate("performance.now()") / 1000, wall))
                 if label != "folium":

@@ -125,8 +125,11 @@ API: dict[str, str] = {
     "portrait_context": "cpts_geo.render.portrait",
     "batch_maps": "cpts_geo.render.batch",
     "regional_report": "cpts_geo.render.report",
+    "evolution_chart": "cpts_geo.render.report",
+    "evolution_maps": "cpts_geo.render.report",
     "regional_diagnosis": "cpts_geo.indicators.regional",
     "coverage_over_time": "cpts_geo.indicators.regional",
+    "coverage_layers": "cpts_geo.indicators.regional",
 }
 
 #: The layers, as attributes of the package (``cpts_geo.domain``…), imported on first use.

@@ -71,6 +71,13 @@ class ValidationError(ValueError):
     problems_file_kept : pathlib.Path or None
         A file named ``<registre>_problemes.csv`` that this package did not write, left as it
         was (the list then went to ``problems_file``, another name); ``None`` otherwise.
+    mapping_file : pathlib.Path or None
+        Where the stage mapping to fill for the stage wordings not recognised was written (the
+        command line writes ``<registre>_etapes.csv``), ``None`` when it was not written.
+    mapping_file_exists : pathlib.Path or None
+        A file of that name already there (perhaps the user's), left as it was; ``None`` otherwise.
+    mapping_file_error : str or None
+        Why the stage mapping could not be written (``"<path> : <reason>"``), ``None`` otherwise.
 
     Examples
     --------
@@ -82,6 +89,9 @@ class ValidationError(ValueError):
     problems_file: Path | None
     problems_file_error: str | None
     problems_file_kept: Path | None
+    mapping_file: Path | None
+    mapping_file_exists: Path | None
+    mapping_file_error: str | None
 
     def __init__(self, summary: str, problems: Iterable[Mapping] = ()):
         self.summary = summary
@@ -89,6 +99,9 @@ class ValidationError(ValueError):
         self.problems_file = None
         self.problems_file_error = None
         self.problems_file_kept = None
+        self.mapping_file = None
+        self.mapping_file_exists = None
+        self.mapping_file_error = None
         super().__init__(self._message())
 
     def _message(self) -> str:

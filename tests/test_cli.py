@@ -460,6 +460,61 @@ def test_control_characters_refused_before_any_output_and_never_printed_raw(tmp_
     assert "\x1b" not in err and "registre␛[2J.csv" in err
 
 
+
+def test_the_stage_mapping_file_is_named_without_raw_control_characters(tmp_path, capsys):
+    """The mapping file to fill is named after the registry: an escape sequence in that name
+    reached the terminal in « relancez avec --etapes … » and « laissée telle quelle »."""
+    listing = tmp_path / "liste\x1b[2J.csv"
+    listing.write_text("cpts_id;etape;code_commune\nA;Phase 3;93001\n", encoding="utf-8")
+    assert main(["valider", str(listing)]) == 2
+    err = capsys.readouterr().err
+    assert "--etapes" in err
+    assert "liste␛[2J_etapes.csv" in err
+    assert "\x1b" not in err
+    assert main(["valider", str(listing)]) == 2  # the mapping is there now: left as it is
+    err = capsys.readouterr().err
+    assert "laissée telle quelle" in err
+    assert "\x1b" not in err
+
+
+def test_file_names_given_as_options_are_printed_without_raw_control_characters(tmp_path, capsys):
+    """--etapes, --population and the files comparer writes were printed as typed: an escape
+    sequence in a file name reached the terminal."""
+    mapping = tmp_path / "etapes\x1b[2J.csv"
+    mapping.write_text("étape telle que publiée;étape\nPhase 1;1\n", encoding="utf-8")
+    population = tmp_path / "pop\x1b[2J.csv"
+    population.write_text("code;population\n80021;100\n80001;200\n", encoding="utf-8")
+    registry = tmp_path / "registre.csv"
+    registry.write_text("cpts_id;etape;code_commune\nA;Phase 1;80021\nA;Phase 1;80001\n", encoding="utf-8")
+    assert main(["valider", str(registry), "--etapes", str(mapping), "--population", str(population),
+                 "--millesime-population", "2022"]) == 0
+    out = capsys.readouterr().out
+    assert "etapes␛[2J.csv" in out
+    assert "pop␛[2J.csv" in out
+    assert "\x1b" not in out
+    assert main(["comparer", str(registry), str(registry), "--etapes", str(mapping),
+                 "-o", str(tmp_path / "changements\x1b[2J.csv")]) == 0
+    out = capsys.readouterr().out
+    assert "changements␛[2J.csv" in out
+    assert "changements␛[2J_rapprochement.csv" in out
+    assert "\x1b" not in out
+    # the outputs of offre and perimetres, and the files written beside them
+    supply = tmp_path / "bpe.csv"
+    supply.write_text("CODGEO;D201\n80021;30\n80001;2\n99999;1\n", encoding="utf-8")
+    assert main(["offre", str(supply), str(registry), "--etapes", str(mapping),
+                 "-o", str(tmp_path / "offre\x1b[2J.csv")]) == 0
+    out = capsys.readouterr().out
+    assert "écrites dans " in out
+    assert "offre␛[2J_lignes_ecartees.csv" in out
+    assert "\x1b" not in out
+    flows = tmp_path / "flux.csv"
+    flows.write_text("origine;destination;volume\n61001;61001;120\n61002;61001;30\n61006;61006;50\n",
+                     encoding="utf-8")
+    assert main(["perimetres", str(flows), "--departements", "61", "-o", str(tmp_path / "prop\x1b[2J.csv")]) == 0
+    out = capsys.readouterr().out
+    assert "prop␛[2J_zones.csv" in out
+    assert "\x1b" not in out
+
 def test_printed_tables_and_lines_show_control_characters_visibly():
     from cpts_geo.cli.report import _printable
 

@@ -217,6 +217,42 @@ def test_read_communes_points_infinite_population_numeric_department(tmp_path, h
     assert layer.loc["02691", "department"] == "02"      # 2 read as a number is department 02
 
 
+def _text_populations(tmp_path, populations, name):
+    """A layer of len(populations) toy communes whose population column is text (as typed)."""
+    codes = ["80021", "59350", "62041", "02691"][:len(populations)]
+    frame = gpd.GeoDataFrame({"INSEE_COM": codes, "NOM": codes, "POPULATION": populations},
+                             geometry=[_l93(box(i, 0, i + 1, 1)) for i in range(len(codes))], crs=2154)
+    return _user_layer(tmp_path, frame, name)
+
+
+def test_read_communes_reads_french_thousands_like_every_reader(tmp_path):
+    """A population column written « 1 234 » or « 1.234 » (Excel, INSEE) was « non numérique »."""
+    spaces = _text_populations(tmp_path, ["1 234", "236\u00a0710", "41 000"], "espaces.gpkg")
+    layer = read_communes(spaces, department=None, region=None, epci=None, crs=None)
+    assert layer["population"].tolist() == [1234, 236710, 41000]
+    # a column that writes every thousands with a dot: thousands, and said so
+    dots = _text_populations(tmp_path, ["1.234", "236.710", "250"], "points.gpkg")
+    with pytest.warns(UserWarning, match="séparateur de milliers"):
+        checked = check_communes(dots, department=None, region=None, epci=None, crs=None)
+    assert checked.communes["population"].tolist() == [1234, 236710, 250]
+    assert checked.thousands[["row", "code", "given", "population"]].values.tolist() == [
+        [1, "80021", "1.234", 1234], [2, "59350", "236.710", 236710]]
+    assert check_communes(spaces, department=None, region=None, epci=None, crs=None).thousands.empty
+
+
+def test_read_communes_never_rounds_an_ambiguous_population(tmp_path):
+    """Where the column's dot is a decimal point (« 12.5 »), « 1.234 » is 1,234 inhabitants: refused,
+    never rounded to 1 nor guessed as 1 234."""
+    mixed = _text_populations(tmp_path, ["1.234", "12.5", "300"], "mixte.gpkg")
+    with pytest.raises(ValidationError) as err:
+        read_communes(mixed, department=None, region=None, epci=None, crs=None)
+    assert err.value.problems["row"].tolist() == [1, 2]
+    assert "ligne 1, code 80021 : population avec une partie décimale : « 1.234 »" in str(err.value)
+    numbers = _text_populations(tmp_path, [1.5, 300.0], "reels.gpkg")
+    with pytest.raises(ValidationError, match="population avec une partie décimale : 1,5 ;"):
+        read_communes(numbers, department=None, region=None, epci=None, crs=None)
+
+
 def test_names_match_insee_cog(shared_data):
     """Names are INSEE's, article included: compared with the COG 2024 names (real file)."""
     import pandas as pd

@@ -93,21 +93,21 @@ def test_editor_like_a_user(editor_page, tmp_path):
         errors = []
         page.on("pageerror", lambda e: errors.append(str(e)))
         page.goto(path.as_uri())
-        page.wait_for_function("window.cptsEditorApi !== undefined")
+        page.wait_for_function("window.CptsEditor && CptsEditor.instance() !== null")
         # zoom on the five communes, then click each one with the mouse
         lonlat = [shapely.get_point(shapely.maximum_inscribed_circle(metric.geometry[c], 10), 0) for c in FIVE]
         pts = pd.Series(lonlat, index=FIVE)
         import geopandas as gpd
 
         ll = gpd.GeoSeries(pts.to_numpy(), crs=2154).to_crs(4326)
-        page.evaluate("""(b) => { window.cptsEditorApi.map.fitBounds(b, {padding: [80, 80], animate: false}); }""",
+        page.evaluate("""(b) => { CptsEditor.instance().map.fitBounds(b, {padding: [80, 80], animate: false}); }""",
                       [[float(ll.y.min()), float(ll.x.min())], [float(ll.y.max()), float(ll.x.max())]])
         page.wait_for_timeout(200)
         for lat, lon in zip(ll.y, ll.x):
-            xy = page.evaluate("(p) => { const q = window.cptsEditorApi.map.latLngToContainerPoint(p); return [q.x, q.y]; }",
+            xy = page.evaluate("(p) => { const q = CptsEditor.instance().map.latLngToContainerPoint(p); return [q.x, q.y]; }",
                                [float(lat), float(lon)])
             page.mouse.click(xy[0], xy[1])
-        state = page.evaluate("window.cptsEditorApi.state()")
+        state = page.evaluate("CptsEditor.instance().state()")
         assert sorted(state["drafts"][0]["communes"]) == sorted(FIVE)
         values = page.evaluate("""() => Array.from(document.querySelectorAll('.editor-figures .editor-val'))
                                    .map(e => [e.parentNode.firstChild.textContent, e.textContent, e.dataset.value])""")
@@ -149,7 +149,7 @@ def test_editor_like_a_user(editor_page, tmp_path):
         page.screenshot(path=str(tmp_path / "editeur-cinq-communes.png"))
         # a commune of a registry CPTS: explicit action, recorded as a conflict
         taken = checked.membership["code"].iloc[0]
-        page.evaluate("(c) => window.cptsEditorApi.clickCode(c)", taken)
+        page.evaluate("(c) => CptsEditor.instance().clickCode(c)", taken)
         assert page.locator(".editor-pending").count() == 1
         page.click(".editor-take")
         assert page.locator(".editor-conflict").count() == 1
@@ -158,7 +158,7 @@ def test_editor_like_a_user(editor_page, tmp_path):
         page.click(".editor-new")
         page.fill(".editor-name", "<b>Brouillon</b> =2+3")
         page.press(".editor-name", "Enter")
-        page.evaluate("(c) => window.cptsEditorApi.clickCode(c)", "60570")
+        page.evaluate("(c) => CptsEditor.instance().clickCode(c)", "60570")
         # export, validate with the CLI
         with page.expect_download() as info:
             page.click(".editor-export")
@@ -169,18 +169,18 @@ def test_editor_like_a_user(editor_page, tmp_path):
         assert main(["valider", str(csv), "--region", "32"]) == 0
         # reload: nothing lost
         page.reload()
-        page.wait_for_function("window.cptsEditorApi !== undefined")
+        page.wait_for_function("window.CptsEditor && CptsEditor.instance() !== null")
         assert page.locator(".editor-draft").count() == 2
         assert page.locator(".editor-draft").nth(1).text_content().startswith("<b>Brouillon</b> =2+3")
         assert page.locator("b").count() == 0
         # import into a fresh browser storage restores the drafts
         page.evaluate("window.localStorage.clear()")
         page.reload()
-        page.wait_for_function("window.cptsEditorApi !== undefined")
+        page.wait_for_function("window.CptsEditor && CptsEditor.instance() !== null")
         assert page.locator(".editor-draft").count() == 0
         page.set_input_files(".editor-import input", str(csv))
-        page.wait_for_function("window.cptsEditorApi.state().drafts.length === 2")
-        state = page.evaluate("window.cptsEditorApi.state()")
+        page.wait_for_function("CptsEditor.instance().state().drafts.length === 2")
+        state = page.evaluate("CptsEditor.instance().state()")
         assert sorted(state["drafts"][0]["communes"]) == sorted([*FIVE, taken])
         assert state["drafts"][1]["name"] == "<b>Brouillon</b> =2+3"
         page.screenshot(path=str(tmp_path / "editeur-importe.png"))
@@ -193,7 +193,7 @@ def test_cli_editeur_writes_the_page(tmp_path, capsys):
 
     out = tmp_path / "e.html"
     assert main(["editeur", "--departements", "80", "-o", str(out)]) == 0
-    assert out.exists() and "cptsEditor(" in out.read_text(encoding="utf-8")
+    assert out.exists() and "CptsEditor.start(" in out.read_text(encoding="utf-8")
     assert "Éditeur de périmètres écrit" in capsys.readouterr().out
     assert main(["editeur", "-o", str(tmp_path / "x.html")]) != 0
     assert not (tmp_path / "x.html").exists()
@@ -235,7 +235,7 @@ def _inside_ring(page, ring, points_3857):
     (where Leaflet's screen is an affine image): the page's point-in-polygon is not used."""
     from pyproj import Transformer
 
-    lat_lon = page.evaluate("(r) => r.map(p => { const q = window.cptsEditorApi.map.containerPointToLatLng(p);"
+    lat_lon = page.evaluate("(r) => r.map(p => { const q = CptsEditor.instance().map.containerPointToLatLng(p);"
                             " return [q.lat, q.lng]; })", [list(p) for p in ring])
     tr = Transformer.from_crs(4326, 3857, always_xy=True)
     xs, ys = tr.transform([q[1] for q in lat_lon], [q[0] for q in lat_lon])
@@ -270,7 +270,7 @@ def test_point_in_polygon_of_the_page_matches_shapely(tmp_path):
         context = _launch(p, tmp_path)
         page = context.new_page()
         page.set_content(f"<script>{_static('editor.js')}</script>")
-        got = page.evaluate("(cases) => cases.map(c => c[1].map(q => window.cptsPointInPolygon(q[0], q[1], c[0])))",
+        got = page.evaluate("(cases) => cases.map(c => c[1].map(q => CptsEditor.rules.pointInPolygon(q[0], q[1], c[0])))",
                             cases)
         context.close()
     for (ring, pts), page_says in zip(cases, got):
@@ -305,11 +305,11 @@ def test_lasso_like_a_user(editor_page, tmp_path):
         errors = []
         page.on("pageerror", lambda e: errors.append(str(e)))
         page.goto(path.as_uri())
-        page.wait_for_function("window.cptsEditorApi !== undefined")
+        page.wait_for_function("window.CptsEditor && CptsEditor.instance() !== null")
         centre_ll = Transformer.from_crs(3857, 4326, always_xy=True).transform(*merc.loc[FIVE].mean())
-        page.evaluate("(c) => { window.cptsEditorApi.map.setView(c, 11, {animate: false}); }", [centre_ll[1], centre_ll[0]])
+        page.evaluate("(c) => { CptsEditor.instance().map.setView(c, 11, {animate: false}); }", [centre_ll[1], centre_ll[0]])
         page.wait_for_timeout(200)
-        centre = page.evaluate("(c) => { const q = window.cptsEditorApi.map.latLngToContainerPoint(c); return [q.x, q.y]; }",
+        centre = page.evaluate("(c) => { const q = CptsEditor.instance().map.latLngToContainerPoint(c); return [q.x, q.y]; }",
                                [centre_ll[1], centre_ll[0]])
         # 1. « Lasso : ajouter », a ring around free communes only
         page.click(".editor-tool[data-mode=add]")
@@ -317,7 +317,7 @@ def test_lasso_like_a_user(editor_page, tmp_path):
         page.mouse.up()
         first = _inside_ring(page, ring, merc)
         assert len(first) >= 4 and not set(first) & set(owner.index)  # the case tested: free communes only
-        state = page.evaluate("window.cptsEditorApi.state()")
+        state = page.evaluate("CptsEditor.instance().state()")
         assert sorted(state["drafts"][0]["communes"]) == first
         panel = _panel(page)
         assert int(panel["Communes"]) == len(first)
@@ -334,13 +334,13 @@ def test_lasso_like_a_user(editor_page, tmp_path):
         taken = sorted(set(second) & set(owner.index))
         free = sorted(set(second) - set(taken))
         assert taken and set(first) < set(free)
-        state = page.evaluate("window.cptsEditorApi.state()")
+        state = page.evaluate("CptsEditor.instance().state()")
         assert sorted(state["drafts"][0]["communes"]) == free  # never taken silently
         assert page.locator(".editor-pending li").count() == len(taken)
         assert int(_panel(page)[f"Population ({vintage})"]) == library(free)
         page.screenshot(path=str(tmp_path / "editeur-lasso-conflits.png"))
         page.click(".editor-take")
-        state = page.evaluate("window.cptsEditorApi.state()")
+        state = page.evaluate("CptsEditor.instance().state()")
         assert sorted(state["drafts"][0]["communes"]) == second
         conflicts = state["drafts"][0]["conflicts"]
         assert sorted(c["code"] for c in conflicts) == taken
@@ -358,7 +358,7 @@ def test_lasso_like_a_user(editor_page, tmp_path):
         page.mouse.up()
         small = _inside_ring(page, ring, merc)
         assert small
-        state = page.evaluate("window.cptsEditorApi.state()")
+        state = page.evaluate("CptsEditor.instance().state()")
         assert state["drafts"][1]["communes"] == [] and page.locator(".editor-take").count() == 1
         page.click(".editor-cancel")
         # 4. « Lasso : retirer » on the first draft
@@ -367,7 +367,7 @@ def test_lasso_like_a_user(editor_page, tmp_path):
         ring = _draw_ring(page, centre, 40)
         page.mouse.up()
         assert _inside_ring(page, ring, merc) == small
-        state = page.evaluate("window.cptsEditorApi.state()")
+        state = page.evaluate("CptsEditor.instance().state()")
         assert sorted(state["drafts"][0]["communes"]) == sorted(set(second) - set(small))
         assert int(_panel(page)[f"Population ({vintage})"]) == library(sorted(set(second) - set(small)))
         # Shift+drag adds them back, Shift+Alt+drag takes them out again (in « Clic » mode)
@@ -375,23 +375,23 @@ def test_lasso_like_a_user(editor_page, tmp_path):
         page.keyboard.down("Shift")
         _draw_ring(page, centre, 40)
         page.mouse.up()
-        assert sorted(page.evaluate("window.cptsEditorApi.state()")["drafts"][0]["communes"]) == second
+        assert sorted(page.evaluate("CptsEditor.instance().state()")["drafts"][0]["communes"]) == second
         page.keyboard.down("Alt")
         _draw_ring(page, centre, 40)
         page.mouse.up()
         page.keyboard.up("Alt")
         page.keyboard.up("Shift")
         rest = sorted(set(second) - set(small))
-        assert sorted(page.evaluate("window.cptsEditorApi.state()")["drafts"][0]["communes"]) == rest
+        assert sorted(page.evaluate("CptsEditor.instance().state()")["drafts"][0]["communes"]) == rest
         # in a lasso mode, a click without a drag still toggles one commune
         page.click(".editor-tool[data-mode=add]")
         code = rest[0]
         lon, lat = shapely.get_coordinates(points[hdf.index.get_loc(code)])[0]
-        xy = page.evaluate("(p) => { const q = window.cptsEditorApi.map.latLngToContainerPoint(p); return [q.x, q.y]; }",
+        xy = page.evaluate("(p) => { const q = CptsEditor.instance().map.latLngToContainerPoint(p); return [q.x, q.y]; }",
                            [float(lat), float(lon)])
         box = page.locator("#cpts-editor-map").bounding_box()
         page.mouse.click(box["x"] + xy[0], box["y"] + xy[1])
-        assert code not in page.evaluate("window.cptsEditorApi.state()")["drafts"][0]["communes"]
+        assert code not in page.evaluate("CptsEditor.instance().state()")["drafts"][0]["communes"]
         assert errors == []
         context.close()
 
@@ -464,8 +464,8 @@ def test_panel_states_the_supply_counted_and_beyond(editor_page, tmp_path):
         context = _launch(p, tmp_path)
         page = context.new_page()
         page.goto(path.as_uri())
-        page.wait_for_function("window.cptsEditorApi !== undefined")
-        page.evaluate("(codes) => codes.forEach(c => window.cptsEditorApi.clickCode(c))", draft)
+        page.wait_for_function("window.CptsEditor && CptsEditor.instance() !== null")
+        page.evaluate("(codes) => codes.forEach(c => CptsEditor.instance().clickCode(c))", draft)
         scope = page.locator(".editor-supply-scope").text_content()
         assert scope == f"Chiffres des communes du brouillon seulement ({len(draft)}) : l'offre d'une commune " \
                         "voisine n'y est pas comptée."
@@ -484,7 +484,7 @@ def test_panel_states_the_supply_counted_and_beyond(editor_page, tmp_path):
         page.locator(".editor-professions").screenshot(path=str(tmp_path / "editeur-offre-hors-zone.png"))
         # an interior draft: the scope is stated, nothing beyond
         page.click(".editor-new")
-        page.evaluate("(codes) => codes.forEach(c => window.cptsEditorApi.clickCode(c))", FIVE[:1])
+        page.evaluate("(codes) => codes.forEach(c => CptsEditor.instance().clickCode(c))", FIVE[:1])
         assert page.locator(".editor-beyond").count() == 0
         assert page.locator(".editor-supply-scope").count() == 1
         context.close()
@@ -522,8 +522,8 @@ def test_lasso_conflict_list_keeps_registry_names_as_text(tmp_path):
         context = _launch(p, tmp_path)
         page = context.new_page()
         page.goto(path.as_uri())
-        page.wait_for_function("window.cptsEditorApi !== undefined")
-        page.evaluate("() => { window.cptsEditorApi.lassoCodes(['80021', '80001', '80002']); }")
+        page.wait_for_function("window.CptsEditor && CptsEditor.instance() !== null")
+        page.evaluate("() => { CptsEditor.instance().lassoCodes(['80021', '80001', '80002']); }")
         items = page.locator(".editor-pending li").all_text_contents()
         assert len(items) == 2 and all(payload in t for t in items)
         page.click(".editor-take")
@@ -584,12 +584,12 @@ def test_a_commune_without_geometry_is_added_from_the_panel(tmp_path):
         errors = []
         page.on("pageerror", lambda e: errors.append(str(e)))
         page.goto(path.as_uri())
-        page.wait_for_function("window.cptsEditorApi !== undefined")
+        page.wait_for_function("window.CptsEditor && CptsEditor.instance() !== null")
         rows = page.locator(".editor-no-geometry-row")
         assert sorted(rows.evaluate_all("rs => rs.map(r => r.dataset.code)")) == CANTAL_WITHOUT_GEOMETRY
-        page.evaluate("(c) => window.cptsEditorApi.clickCode(c)", "15030")
+        page.evaluate("(c) => CptsEditor.instance().clickCode(c)", "15030")
         page.locator(".editor-no-geometry-row[data-code='15031'] button").click()
-        assert sorted(page.evaluate("window.cptsEditorApi.state()")["drafts"][0]["communes"]) == draft
+        assert sorted(page.evaluate("CptsEditor.instance().state()")["drafts"][0]["communes"]) == draft
         panel = _panel(page)
         vintage = layer_metadata(cantal).population_vintage
         assert int(panel[f"Population ({vintage})"]) == int(terr.loc["B", "population"])
@@ -598,7 +598,7 @@ def test_a_commune_without_geometry_is_added_from_the_panel(tmp_path):
         assert "sans géométrie, superficie non comptée" in page.locator(".editor-figures").text_content()
         assert page.locator(".editor-no-geometry-row[data-code='15031'] button").text_content() == "Retirer"
         page.locator(".editor-no-geometry-row[data-code='15031'] button").click()
-        assert page.evaluate("window.cptsEditorApi.state()")["drafts"][0]["communes"] == ["15030"]
+        assert page.evaluate("CptsEditor.instance().state()")["drafts"][0]["communes"] == ["15030"]
         page.screenshot(path=str(tmp_path / "editeur-cantal.png"))
         assert errors == []
         context.close()
@@ -702,11 +702,11 @@ def test_marseille_in_the_editor_like_a_user(tmp_path):
         errors = []
         page.on("pageerror", lambda e: errors.append(str(e)))
         page.goto(out.as_uri())
-        page.wait_for_function("window.cptsEditorApi !== undefined")
-        page.evaluate("(c) => window.cptsEditorApi.clickCode(c)", "13201")
+        page.wait_for_function("window.CptsEditor && CptsEditor.instance() !== null")
+        page.evaluate("(c) => CptsEditor.instance().clickCode(c)", "13201")
         assert int(_panel(page)[f"Population ({layer_metadata(arm).population_vintage})"]) == \
             int(arm.loc["13201", "population"])
-        page.evaluate("(c) => window.cptsEditorApi.clickCode(c)", "13202")
+        page.evaluate("(c) => CptsEditor.instance().clickCode(c)", "13202")
         assert "CPTS Marseille Centre" in page.locator(".editor-pending").text_content()
         page.click(".editor-take")
         assert "CPTS Marseille Centre" in page.locator(".editor-conflict").text_content()
@@ -715,7 +715,7 @@ def test_marseille_in_the_editor_like_a_user(tmp_path):
         assert "Étape non renseignée" in legend and "Contour et nom d'une CPTS existante" in legend
         assert any(t.startswith("Brouillon 1") for t in legend)
         assert page.locator("path.editor-outline").count() == 3
-        page.evaluate("() => window.cptsEditorApi.map.setView([43.3, 5.4], 12, {animate: false})")
+        page.evaluate("() => CptsEditor.instance().map.setView([43.3, 5.4], 12, {animate: false})")
         page.wait_for_timeout(200)
         labels = page.locator(".editor-label").all_text_contents()
         assert "Marseille Nord et Sud" in " ".join(labels).replace("\n", " ")
@@ -744,8 +744,8 @@ def test_page_decodes_neighbours_and_points_as_python_encoded_them(tmp_path):
         context = _launch(p, tmp_path)
         page = context.new_page()
         page.set_content(f"<script>{_static('editor.js')}</script>")
-        got = page.evaluate("(enc) => enc.map((s, i) => window.cptsEditorDecode.list(s, i))", _encoded_lists(lists))
-        q = page.evaluate("(s) => window.cptsEditorDecode.numbers(s)", _encoded_points(points, origin, 1e5))
+        got = page.evaluate("(enc) => enc.map((s, i) => CptsEditor.decode.list(s, i))", _encoded_lists(lists))
+        q = page.evaluate("(s) => CptsEditor.decode.numbers(s)", _encoded_points(points, origin, 1e5))
         context.close()
     assert got == [sorted(v) for v in lists]
     xy = np.cumsum(np.array(q).reshape(-1, 2), axis=0) / 1e5 + origin
@@ -776,15 +776,15 @@ def test_a_page_of_many_communes_draws_on_a_canvas_and_clicks_work(tmp_path, mon
         errors = []
         page.on("pageerror", lambda e: errors.append(str(e)))
         page.goto(path.as_uri())
-        page.wait_for_function("window.cptsEditorApi !== undefined")
+        page.wait_for_function("window.CptsEditor && CptsEditor.instance() !== null")
         assert page.locator("#cpts-editor-map canvas").count() >= 1 and page.locator("path.editor-commune").count() == 0
-        page.evaluate("(c) => { window.cptsEditorApi.map.setView(c, 11, {animate: false}); }", [ll.y, ll.x])
+        page.evaluate("(c) => { CptsEditor.instance().map.setView(c, 11, {animate: false}); }", [ll.y, ll.x])
         page.wait_for_timeout(200)
-        xy = page.evaluate("(p) => { const q = window.cptsEditorApi.map.latLngToContainerPoint(p); return [q.x, q.y]; }",
+        xy = page.evaluate("(p) => { const q = CptsEditor.instance().map.latLngToContainerPoint(p); return [q.x, q.y]; }",
                            [ll.y, ll.x])
         box = page.locator("#cpts-editor-map").bounding_box()
         page.mouse.click(box["x"] + xy[0], box["y"] + xy[1])
-        assert page.evaluate("window.cptsEditorApi.state()")["drafts"][0]["communes"] == [code]
+        assert page.evaluate("CptsEditor.instance().state()")["drafts"][0]["communes"] == [code]
         page.mouse.move(box["x"] + xy[0] + 2, box["y"] + xy[1] + 2)
         page.wait_for_selector(".leaflet-tooltip")
         assert "Amiens" in page.locator(".leaflet-tooltip").text_content()
@@ -818,3 +818,23 @@ def test_cli_editeur_reads_the_supply_by_arrondissement_where_the_page_is(tmp_pa
     page = load_communes(departments="13", arrondissements=True)
     with pytest.warns(CptsGeoWarning, match=r"ville entière \(13055\)"):
         editor_data(page, None, supply=whole)
+
+
+def test_page_from_its_template_keeps_user_text_as_data(tmp_path):
+    """The page comes from ``templates/editor.html``: the title is escaped text, the data a JSON
+    block that a ``</script>`` in a user's text cannot close, the scripts our own."""
+    import re
+
+    somme = load_communes(departments="80")
+    name = "</script><script>window.__pwned=1</script><!--"
+    reg = pd.DataFrame({"cpts_id": ["X"], "cpts_name": [name], "stage": ["ACI signé"], "commune_code": ["80021"]})
+    out = perimeter_editor(somme, reg, tmp_path / "e.html", title="<b>Somme</b> & co")
+    text = out.read_text(encoding="utf-8")
+    assert "<title>&lt;b&gt;Somme&lt;/b&gt; &amp; co</title>" in text
+    assert len(re.findall(r"<script\b", text)) == len(re.findall(r"</script>", text)) == 4
+    data = _page_data(out)
+    assert data["cpts"][0]["name"] == name
+    assert data["title"] == "<b>Somme</b> & co"
+    assert text.rstrip().endswith(
+        '<script>CptsEditor.start(JSON.parse(document.getElementById("cpts-editor-data").textContent));</script>\n'
+        "</body>\n</html>")

@@ -80,11 +80,11 @@ def page(tmp_path):
 
 def _open(page, path):
     page.goto(path.as_uri())
-    page.wait_for_function("window.cptsEditorApi !== undefined")
+    page.wait_for_function("window.CptsEditor && CptsEditor.instance() !== null")
 
 
 def _drafts(page):
-    return page.evaluate("window.cptsEditorApi.state().drafts.map(d => ({id: d.id, name: d.name, stage: d.stage, "
+    return page.evaluate("CptsEditor.instance().state().drafts.map(d => ({id: d.id, name: d.name, stage: d.stage, "
                          "communes: d.communes.slice(), shares: Object.assign({}, d.shares)}))")
 
 
@@ -133,7 +133,7 @@ def test_headers_recognised_as_valider_does(page, pages):
         cases.append([" ".join(rng.choice(words) for _ in range(rng.randint(1, 4))) for _ in range(rng.randint(1, 6))])
     rules = _data(pages["plain"])["headers"]
     got = page.evaluate("""([cases, rules]) => cases.map(hs => {
-        const m = window.cptsEditorRead.recognise(hs, rules), out = {};
+        const m = CptsEditor.read.recognise(hs, rules), out = {};
         m.forEach((j, f) => { out[hs[j]] = f; });
         return out; })""", [cases, rules])
     for headers, page_says in zip(cases, got):
@@ -153,7 +153,7 @@ def test_import_with_french_headers_adds_drafts_and_can_be_undone(page, pages, t
     file.write_bytes(content)
     assert main(["valider", str(file), "--departements", "80"]) == 0  # the file valider accepts
     _open(page, pages["plain"])
-    page.evaluate("(c) => window.cptsEditorApi.clickCode(c)", "80054")
+    page.evaluate("(c) => CptsEditor.instance().clickCode(c)", "80054")
     assert len(_drafts(page)) == 1
     _import(page, content, "registre.csv")
     drafts = _drafts(page)
@@ -167,7 +167,7 @@ def test_import_with_french_headers_adds_drafts_and_can_be_undone(page, pages, t
     page.click(".editor-undo")
     assert [d["id"] for d in _drafts(page)] == ["BROUILLON-1"]
     page.reload()
-    page.wait_for_function("window.cptsEditorApi !== undefined")
+    page.wait_for_function("window.CptsEditor && CptsEditor.instance() !== null")
     assert [d["id"] for d in _drafts(page)] == ["BROUILLON-1"]  # the undo was saved
     assert page.errors == []
 
@@ -175,7 +175,7 @@ def test_import_with_french_headers_adds_drafts_and_can_be_undone(page, pages, t
 @browser_only
 def test_failed_import_changes_nothing_and_lists_every_row(page, pages, tmp_path):
     _open(page, pages["plain"])
-    page.evaluate("(c) => window.cptsEditorApi.clickCode(c)", "80054")
+    page.evaluate("(c) => CptsEditor.instance().clickCode(c)", "80054")
     stored = page.evaluate("Object.keys(localStorage).map(k => [k, localStorage.getItem(k)])")
     bad = _csv([["C1", "A", "", "80001", "", "0,5"],
                 ["C1", "A", "", "80016", "", "beaucoup"],
@@ -234,7 +234,7 @@ def test_shares_survive_import_and_export(page, pages, somme, tmp_path):
     assert page.locator(".editor-conflict").count() == 0  # declared shares are no conflict
     reg = pd.DataFrame({"cpts_id": ["X", "X"], "commune_code": ["80021", "80001"], "share": [0.5, None]})
     terr = build_territories(validate_registry(reg, somme), somme)
-    figures = page.evaluate("window.cptsEditorApi.figures(0)")
+    figures = page.evaluate("CptsEditor.instance().figures(0)")
     assert figures["pop"] == int(terr.loc["X", "population"]) and figures["tier"] == int(terr.loc["X", "tier"])
     assert page.locator(".editor-shared-row").get_attribute("data-share") == "0.5"
     out = _export(page, tmp_path)
@@ -273,12 +273,12 @@ def test_odd_ids_are_ids(page, pages, tmp_path):
     _import(page, _csv([[i, i, "", c, ""] for i, c in zip(odd, codes)]))
     assert [d["id"] for d in _drafts(page)] == odd
     page.click(".editor-new")
-    page.evaluate("(c) => window.cptsEditorApi.clickCode(c)", "80001")  # held by « constructor »: asked
+    page.evaluate("(c) => CptsEditor.instance().clickCode(c)", "80001")  # held by « constructor »: asked
     assert page.locator(".editor-pending").count() == 1
     out = _export(page, tmp_path)
     assert main(["valider", str(out), "--departements", "80"]) == 0
     page.reload()
-    page.wait_for_function("window.cptsEditorApi !== undefined")
+    page.wait_for_function("window.CptsEditor && CptsEditor.instance() !== null")
     assert [d["id"] for d in _drafts(page)][:5] == odd
     assert page.errors == []
 
@@ -316,10 +316,10 @@ def test_one_storage_key_per_page_content(somme):
 @browser_only
 def test_drafts_of_one_page_never_show_on_another(page, pages):
     _open(page, pages["plain"])
-    page.evaluate("(c) => window.cptsEditorApi.clickCode(c)", "80054")
+    page.evaluate("(c) => CptsEditor.instance().clickCode(c)", "80054")
     _open(page, pages["registry"])
     assert _drafts(page) == []
-    page.evaluate("(c) => window.cptsEditorApi.clickCode(c)", "80016")
+    page.evaluate("(c) => CptsEditor.instance().clickCode(c)", "80016")
     _open(page, pages["plain"])
     assert [d["communes"] for d in _drafts(page)] == [["80054"]]
     assert page.errors == []
@@ -333,19 +333,19 @@ def test_damaged_stored_drafts_do_not_blank_the_page(page, pages):
                                      {"id": "B", "name": "Bon", "communes": ["80001", 7]}], "active": 5})
     page.evaluate("([k, v]) => localStorage.setItem(k, v)", [key, damaged])
     page.reload()
-    page.wait_for_function("window.cptsEditorApi !== undefined")
+    page.wait_for_function("window.CptsEditor && CptsEditor.instance() !== null")
     note = page.locator(".editor-storage").text_content()
     assert "« Sans communes » sans liste de communes, gardé vide" in note and "élément 2 illisible" in note
     assert [(d["id"], d["communes"]) for d in _drafts(page)] == [("A", []), ("B", ["80001"])]
     copies = page.evaluate("(k) => Object.keys(localStorage).filter(x => x.startsWith(k + ':copie-'))"
                            ".map(x => localStorage.getItem(x))", key)
     assert copies == [damaged]  # the record as it was, kept
-    page.evaluate("(c) => window.cptsEditorApi.clickCode(c)", "80016")  # the page works
+    page.evaluate("(c) => CptsEditor.instance().clickCode(c)", "80016")  # the page works
     assert _drafts(page)[1]["communes"] == ["80001", "80016"]
     # not JSON at all
     page.evaluate("(k) => localStorage.setItem(k, '{{ pas du JSON')", key)
     page.reload()
-    page.wait_for_function("window.cptsEditorApi !== undefined")
+    page.wait_for_function("window.CptsEditor && CptsEditor.instance() !== null")
     assert "illisible" in page.locator(".editor-storage").text_content()
     assert _drafts(page) == []
     assert page.locator(".editor-new").count() == 1
@@ -361,7 +361,7 @@ def test_drafts_of_the_earlier_shared_key_can_be_taken_back(page, pages):
                                                    "communes": ["80001", "59350"], "conflicts": []}],
                                        "active": 0, "seq": 1})])
     page.reload()
-    page.wait_for_function("window.cptsEditorApi !== undefined")
+    page.wait_for_function("window.CptsEditor && CptsEditor.instance() !== null")
     assert _drafts(page) == []
     assert "1 brouillon(s) d'une version précédente" in page.locator(".editor-legacy").text_content()
     page.click(".editor-legacy-take")
@@ -460,12 +460,12 @@ def test_import_then_export_validates_to_the_same_registry(property_page, tmp_pa
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         expected = validate_registry(read_registry(given), france)
-    page.evaluate("window.cptsEditorApi.reset()")
-    page.evaluate("([b, n]) => window.cptsEditorApi.importBytes(b, n)", [list(given.read_bytes()), given.name])
+    page.evaluate("CptsEditor.instance().reset()")
+    page.evaluate("([b, n]) => CptsEditor.instance().importBytes(b, n)", [list(given.read_bytes()), given.name])
     problems = page.locator(".editor-problem").all_text_contents()
     assert problems == []
     exported = folder / "export.csv"
-    exported.write_text(page.evaluate("window.cptsEditorApi.exportCsv()"), encoding="utf-8", newline="")
+    exported.write_text(page.evaluate("CptsEditor.instance().exportCsv()"), encoding="utf-8", newline="")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         got = validate_registry(read_registry(exported), france)

@@ -11,6 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from cpts_geo.domain.codes import CODE_DTYPE
 from cpts_geo.errors import CptsGeoWarning, ValidationError
 from cpts_geo.indicators import flows as F
 from cpts_geo.io import flows as flows_io
@@ -302,7 +303,7 @@ def _commune_destinations_one_by_one(flows, membership):
         "own_volume": np.where(main_of.reindex(codes).isna().to_numpy(), np.nan, own_v),
         "main_destination": best["label"].reindex(idx).to_numpy(),
         "main_volume": best["w"].reindex(idx).to_numpy(),
-    }, index=pd.Index(codes, name="code", dtype="string"))
+    }, index=pd.Index(codes, name="code", dtype=CODE_DTYPE))  # codes in the one code dtype
     out["own_share"] = _safe_div(out["own_volume"].to_numpy(), resident)
     out["main_share"] = _safe_div(out["main_volume"].fillna(0).to_numpy(), resident)
     out.loc[resident == 0, "main_volume"] = np.nan
@@ -362,7 +363,7 @@ def _coherence_flags_one_by_one(flows, membership, communes, *, min_share=0.0):
                      "suggested_volume": vol if best is not None else np.nan})
     out = pd.DataFrame(rows, columns=["code", "cpts_id", "flag", "suggested_cpts",
                                       "suggested_volume"]).set_index("code")
-    out.index = out.index.astype("string")
+    out.index = out.index.astype(CODE_DTYPE)  # codes in the one code dtype
     d = dest.reindex(out.index)
     out["name"] = [names.get(c) for c in out.index]
     out["resident_volume"] = d["resident_volume"].fillna(0.0).to_numpy()

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 import warnings
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -157,3 +158,16 @@ def test_rapport_of_a_region_counts_only_its_cpts(listing, tmp_path, capsys, mon
     assert "(9 CPTS," in capsys.readouterr().out
     page = out.read_text(encoding="utf-8")
     assert "CPTS Paris 12" not in page and "CPTS Lyon Presqu" not in page
+
+
+def test_evolution_of_a_region_counts_only_its_cpts(listing: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    """The Lyon and Paris CPTS by arrondissement were counted in the coverage of Provence-Alpes-Côte d'Azur
+    over time (11 CPTS instead of 9)."""
+    monkeypatch.setenv("MPLBACKEND", "Agg")
+    out = tmp_path / "evolution.png"
+    assert main(["evolution", str(listing), str(listing), "--dates", "2024", "2025", "--region", "93",
+                 "-o", str(out)]) == 0
+    capsys.readouterr()
+    table = pd.read_csv(out.with_suffix(".csv"), sep=";", encoding="utf-8-sig", decimal=",")
+    assert table["CPTS"].tolist() == [9, 9]

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import warnings
 from html.parser import HTMLParser
+from pathlib import Path
 
+import geopandas as gpd
 import numpy as np
 import pandas as pd
 import pytest
@@ -150,6 +152,8 @@ def test_evolution_over_three_listings_equals_coverage(france, tmp_path, capsys,
     out = tmp_path / "evolution.png"
     assert main(["evolution", *map(str, paths), "-o", str(out)]) == 0
     assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert (tmp_path / "evolution_cartes.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"  # beside the chart
+    assert "Cartes écrites" in capsys.readouterr().out
     table = pd.read_csv(out.with_suffix(".csv"), sep=";", encoding="utf-8-sig", decimal=",")
     assert table["Date"].tolist() == list(listings)
     hdf = france[france["region"] == "32"]
@@ -164,3 +168,77 @@ def test_evolution_over_three_listings_equals_coverage(france, tmp_path, capsys,
                                  list(listings), hdf)
     assert history["n_cpts"].tolist() == [24, 32, 59]
     assert np.all(np.diff(history["share_covered"].to_numpy()) > 0)
+
+
+def _three_listings() -> dict[str, pd.DataFrame]:
+    reg = load_example_registry()
+    return {"2023-01": reg[reg["stage"].isin(["ACI signé"])],
+            "2024-01": reg[reg["stage"].isin(["ACI signé", "Projet de santé validé"])],
+            "2025-01": reg}
+
+
+def test_small_multiple_maps_draw_the_coverage_of_each_listing(france: gpd.GeoDataFrame, tmp_path: Path) -> None:
+    from matplotlib.colors import to_rgba
+
+    from cpts_geo.domain.stages import STAGE_COLORS
+    from cpts_geo.indicators.regional import coverage_layers
+    from cpts_geo.render.report import evolution_maps
+
+    hdf = france[france["region"] == "32"]
+    checked = [_quiet(cpts_geo.validate_registry, f, france) for f in _three_listings().values()]
+    dates = list(_three_listings())
+    maps = evolution_maps(checked, dates, hdf, path=tmp_path / "cartes.svg")
+    axes = maps.figure.axes
+    assert [ax.get_title() for ax in axes] == dates  # one panel per listing, titled with its date
+    assert len({(ax.get_xlim(), ax.get_ylim()) for ax in axes}) == 1  # the same extent
+    layers = coverage_layers(checked, dates, hdf)
+    for ax, date, reg in zip(axes, dates, checked):
+        cov = cpts_geo.coverage(reg, hdf)
+        n_covered = cov.loc["Total", "n_communes"] - cov.loc["Non couvert", "n_communes"]
+        drawn = next(c for c in ax.collections if c.get_gid() == "covered")
+        assert len(drawn.get_paths()) == len(maps.covered[date]) == n_covered
+        layer = layers[date]
+        assert set(maps.covered[date]) == set(layer.index[layer["covered"]])
+        stages = layer.loc[maps.covered[date], "stage"].astype(str)
+        colors = [to_rgba(STAGE_COLORS[s]) for s in stages]
+        assert np.allclose(drawn.get_facecolors(), colors)  # the same colours as the chart's stages
+    svg = (tmp_path / "cartes.svg").read_text(encoding="utf-8")
+    assert "2023-01" in svg
+    assert "Zone blanche" in svg
+
+
+def test_report_with_history_shows_the_small_maps(france: gpd.GeoDataFrame, tmp_path: Path) -> None:
+    from cpts_geo.render.report import regional_report
+
+    listings = _three_listings()
+    res = _quiet(regional_report, listings["2025-01"], tmp_path / "r.html", region="32",
+                 history=list(listings.values()), dates=list(listings), communes=france)
+    page = res.html
+    assert "une carte par registre daté" in page
+    assert page.count("<img ") == 3  # the map, the chart and the small maps
+    figs = _parse(page)
+    assert figs["history.2024-01.n_cpts"] == "32"
+
+
+@pytest.mark.parametrize("form", ["checked", "read", "path", "table"])
+def test_illustrative_banner_whatever_form_the_registry_is_given_in(france: gpd.GeoDataFrame, tmp_path: Path,
+                                                                    form: str) -> None:
+    from cpts_geo.io.registry import example_registry
+    from cpts_geo.render.report import regional_report
+
+    read = example_registry()
+    path = tmp_path / "exemple.csv"
+    read.registry.drop(columns=["row"]).to_csv(path, sep=";", index=False)
+    given = {"checked": lambda: _quiet(cpts_geo.validate_registry, read, france), "read": lambda: read,
+             "path": lambda: path, "table": lambda: read.registry}[form]()
+    res = _quiet(regional_report, given, tmp_path / "r.html", region="32", map=False, communes=france)
+    assert "Registre illustratif" in res.html
+
+
+def test_no_banner_for_a_registry_that_is_not_the_example(france: gpd.GeoDataFrame, tmp_path: Path) -> None:
+    from cpts_geo.render.report import regional_report
+
+    reg = load_example_registry()
+    checked = _quiet(cpts_geo.validate_registry, reg[reg["cpts_id"] != "HDF-01"], france)
+    res = _quiet(regional_report, checked, tmp_path / "r.html", region="32", map=False, communes=france)
+    assert "Registre illustratif" not in res.html

@@ -4,12 +4,14 @@
 only when that command runs, so ``cpts-geo --help`` starts without the geospatial stack.
 """
 
+from types import ModuleType
+
 from cpts_geo.cli.main import main
 
 __all__ = ["main"]
 
 
-def __getattr__(name: str):
+def __getattr__(name: str) -> ModuleType:
     """A module of this layer, imported on first use (``cpts_geo.cli.<module>``)."""
     import importlib
 

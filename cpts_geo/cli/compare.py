@@ -3,10 +3,17 @@
 from __future__ import annotations
 
 import argparse
+from typing import TYPE_CHECKING
 
 from cpts_geo.cli.options import _columns_for, _load_layer, _passage, _reading, _stages
 from cpts_geo.cli.report import _few, _printable
 from cpts_geo.domain.french import number
+
+if TYPE_CHECKING:
+    import geopandas as gpd
+
+    from cpts_geo.domain.compare import RegistryComparison
+    from cpts_geo.domain.registry import RegistryRead
 
 
 def run(args: argparse.Namespace) -> int:
@@ -24,11 +31,9 @@ def run(args: argparse.Namespace) -> int:
     """
     from pathlib import Path
 
-    from cpts_geo.domain.compare import CHANGES, WRITTEN_OTHERWISE, compare_registries
-    from cpts_geo.io.formats import LAYER_FORMATS, check_writable
-    from cpts_geo.io.tables import matches_path, write_comparison, write_matches
+    from cpts_geo.domain.compare import compare_registries
+    from cpts_geo.io.formats import check_writable
 
-    layer_out = bool(args.output) and Path(args.output).suffix.lower() in LAYER_FORMATS
     if args.output:
         check_writable(args.output)  # before any computing
     communes = _load_layer(args)
@@ -38,6 +43,16 @@ def run(args: argparse.Namespace) -> int:
     olds, news = _read(args, "ancien", args.ancien), _read(args, "nouveau", args.nouveau)
     result = compare_registries(olds, news, communes, passage=_passage(args), stages=_stages(args),
                                 departments=args.departments, region=args.region)
+    _print_fields(result)
+    _print_matches(result)
+    _print_changes(result)
+    if args.output:
+        _write(result, args.output, communes)
+    return 0
+
+
+def _print_fields(result: RegistryComparison) -> None:
+    """Say what both registries were compared on: the area asked, or the field of each."""
     old_field, new_field = result.fields
     if result.restricted:
         print(f"Comparaison restreinte aux départements {', '.join(old_field)} dans les deux registres.")
@@ -45,6 +60,11 @@ def run(args: argparse.Namespace) -> int:
         print(f"Champ de chaque registre (départements où il a des CPTS) : ancien {', '.join(old_field)} ; "
               f"nouveau {', '.join(new_field)}. Ce qui est hors du champ de l'autre source est compté à part, "
               "pas comme un changement ; --departements ou --region pour comparer une zone commune.")
+
+
+def _print_matches(result: RegistryComparison) -> None:
+    """The CPTS found in both registries, dissolved and created; those matched despite another
+    identifier or name."""
     m = result.matches
     apart = m["matched_by"] == "CPTS hors du champ de l'autre source"
     both = m.dropna(subset=["old_id", "new_id"])
@@ -60,6 +80,13 @@ def run(args: argparse.Namespace) -> int:
             print(f"  - {rec.old_id} {rec.old_name} = {rec.new_id} {rec.new_name} ({rec.matched_by})")
         if len(renamed) > 10:
             print(f"  … et {number(len(renamed) - 10)} autre(s)")
+
+
+def _print_changes(result: RegistryComparison) -> None:
+    """The count of each kind of change; apart, what lies outside the other source's field and
+    the same CPTS written otherwise (with examples)."""
+    from cpts_geo.domain.compare import CHANGES, WRITTEN_OTHERWISE
+
     outside = result.changes["change"].str.contains("hors du champ", regex=False)
     written = result.changes["change"].isin(WRITTEN_OTHERWISE)
     apart_kinds = [k for k in CHANGES if "hors du champ" in k or k in WRITTEN_OTHERWISE]
@@ -82,32 +109,40 @@ def run(args: argparse.Namespace) -> int:
                 rows = result.changes[result.changes["change"] == kind]
                 examples = _few(rows["old_value"].map(_printable) + " → " + rows["new_value"].map(_printable), 3)
                 print(f"  {kind} : {number(int(result.summary[kind]))} ({examples})")
-    if layer_out:
-        import warnings
 
-        from cpts_geo.domain.compare import changes_layer
-        from cpts_geo.errors import CptsGeoWarning
-        from cpts_geo.io.files import output_set
-        from cpts_geo.io.layers import write_layers
 
-        layer = changes_layer(result, communes)
-        with warnings.catch_warnings(), output_set():  # the layer and the matching, both or neither
-            warnings.simplefilter("ignore", CptsGeoWarning)  # said in written.note, printed below
-            written = write_layers(args.output, None, changes=layer, shapefile=True)
-            matches = write_matches(result, matches_path(args.output))
-        print(f"Couche des changements écrite : {', '.join(map(str, written.paths))} "
-              f"(couches {', '.join(written.layers)}). {written.note}")
-        print(f"Rapprochement des CPTS écrit : {matches}")
-    elif args.output:
-        out = write_comparison(result, args.output)
-        print(f"Tableau des changements écrit : {out}")
+def _write(result: RegistryComparison, output: str, communes: gpd.GeoDataFrame) -> None:
+    """Write the changes to ``output``: a layer (with the matching of the CPTS beside it, both
+    or neither) or a table, by its extension."""
+    from pathlib import Path
+
+    from cpts_geo.io.formats import LAYER_FORMATS
+    from cpts_geo.io.tables import matches_path, write_comparison, write_matches
+
+    if Path(output).suffix.lower() not in LAYER_FORMATS:
+        out = write_comparison(result, output)
+        print(_printable(f"Tableau des changements écrit : {out}"))
         if out.suffix.lower() in (".csv", ".txt"):
-            print(f"Rapprochement des CPTS écrit : {matches_path(out)}")
-    return 0
+            print(_printable(f"Rapprochement des CPTS écrit : {matches_path(out)}"))
+        return
+    import warnings
+
+    from cpts_geo.domain.compare import changes_layer
+    from cpts_geo.errors import CptsGeoWarning
+    from cpts_geo.io.files import output_set
+    from cpts_geo.io.layers import write_layers
+
+    layer = changes_layer(result, communes)
+    with warnings.catch_warnings(), output_set():  # the layer and the matching, both or neither
+        warnings.simplefilter("ignore", CptsGeoWarning)  # said in written.note, printed below
+        written = write_layers(output, None, changes=layer, shapefile=True)
+        matches = write_matches(result, matches_path(output))
+    print(_printable(f"Couche des changements écrite : {', '.join(map(str, written.paths))} "
+                     f"(couches {', '.join(written.layers)}). {written.note}"))
+    print(_printable(f"Rapprochement des CPTS écrit : {matches}"))
 
 
-
-def _read(args: argparse.Namespace, which: str, path):
+def _read(args: argparse.Namespace, which: str, path: str) -> RegistryRead:
     """Read one of the two registries; an error names it (ancien or nouveau, and its file)."""
     from pathlib import Path
 

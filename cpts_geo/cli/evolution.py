@@ -28,14 +28,16 @@ def run(args: argparse.Namespace) -> int:
     from cpts_geo.domain.registry import validate_registry
     from cpts_geo.domain.vocabulary import french_headers
     from cpts_geo.indicators.regional import coverage_over_time
+    from cpts_geo.io.files import output_set
     from cpts_geo.io.tables import write_table
-    from cpts_geo.render.report import evolution_chart
+    from cpts_geo.render.report import evolution_chart, evolution_maps
 
     out = Path(args.output) if args.output else Path("evolution.png")
     if out.suffix.lower() not in (".png", ".svg"):
         raise ValueError(f"{out.name} : le graphique s'écrit en .png ou en .svg.")
     table_path = out.with_suffix(".csv")
-    _outputs_first(out, table_path)
+    maps_path = maps_file(out)
+    _outputs_first(out, table_path, maps_path)
     dates = dates_of(args.registries, args.dates)
     france = load_communes(crs=None)
     area = (load_communes(departments=args.departments, crs=None) if args.departments
@@ -46,8 +48,27 @@ def run(args: argparse.Namespace) -> int:
             warnings.simplefilter("ignore")  # each listing's corrections: cpts-geo valider
             listings.append(validate_registry(_registry(path, args), france))
     history = coverage_over_time(listings, dates, area)
-    evolution_chart(history, path=out)
-    write_table(french_headers(history, kind="evolution").reset_index(), table_path)
+    with output_set():  # the chart, the table and the maps whole, or none of them
+        evolution_chart(history, path=out)
+        write_table(french_headers(history, kind="evolution").reset_index(), table_path)
+        evolution_maps(listings, dates, area, path=maps_path)
     print(f"Graphique écrit : {out}\nTableau écrit : {table_path} ({len(history)} registre(s) : "
-          f"{', '.join(history.index)}).")
+          f"{', '.join(history.index)}).\nCartes écrites : {maps_path} (une carte par registre, même étendue, "
+          "mêmes couleurs).")
     return 0
+
+
+def maps_file(chart: Path) -> Path:
+    """The small-multiple maps written beside the chart: ``evolution.png`` → ``evolution_cartes.png``.
+
+    Parameters
+    ----------
+    chart : Path
+        The chart's file (``.png`` or ``.svg``).
+
+    Returns
+    -------
+    Path
+        The maps' file, in the chart's folder and format.
+    """
+    return chart.with_name(f"{chart.stem}_cartes{chart.suffix}")

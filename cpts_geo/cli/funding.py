@@ -23,26 +23,20 @@ def run(args: argparse.Namespace) -> int:
     int
         The exit code: 0 on success (user mistakes raise and are printed by ``main``).
     """
-    import pandas as pd
-
     from cpts_geo.domain.funding import aci_funding, early_mission_aid, funding_table
 
     if args.csv:
         _outputs_first(tables=[args.csv])
-    options: dict[str, Any] = dict(year="later" if args.annee == "suivante" else "first",
-                                   crisis=not args.sans_crise, optional_missions=not args.sans_optionnelles)
-
-    def euros(x):
-        return "" if pd.isna(x) else f"{number(x)} €"
-
+    options: dict[str, Any] = {"year": "later" if args.annee == "suivante" else "first",
+                               "crisis": not args.sans_crise, "optional_missions": not args.sans_optionnelles}
     if args.tier is not None:
         table = aci_funding(args.tier, members=args.members, **options)
         print(f"Financement ACI annuel, CPTS de taille {args.tier} "
               f"({'1re rédaction' if options['year'] == 'first' else 'mise à jour'} du plan de crise, "
               f"{'avec' if options['crisis'] else 'sans'} survenue de crise, missions optionnelles "
               f"{'incluses' if options['optional_missions'] else 'exclues'}) :")
-        print(table.map(euros).to_string())
-        print(f"Aide forfaitaire du contrat de mission précoce : {euros(early_mission_aid(args.tier))}")
+        print(table.map(_euros).to_string())
+        print(f"Aide forfaitaire du contrat de mission précoce : {_euros(early_mission_aid(args.tier))}")
     else:
         from cpts_geo.domain.territories import build_territories
 
@@ -53,9 +47,9 @@ def run(args: argparse.Namespace) -> int:
         shown = table.copy()
         for col in table.columns[4:]:  # a few distinct amounts: each formatted once
             amounts = table[col].unique()
-            shown[col] = table[col].map(dict(zip(amounts, map(euros, amounts))))
+            shown[col] = table[col].map(dict(zip(amounts, map(_euros, amounts))))
         print(_printable(shown.drop(columns=["Étape"])).to_string())
-        print(f"Total : {euros(table['Total annuel'].sum())} pour {len(table)} CPTS")
+        print(f"Total : {_euros(table['Total annuel'].sum())} pour {len(table)} CPTS")
     if args.csv:
         from cpts_geo.domain.funding import funding_workbook
         from cpts_geo.io.tables import write_table
@@ -63,3 +57,10 @@ def run(args: argparse.Namespace) -> int:
         write_table(funding_workbook(table) if args.tier is None else table, args.csv)
         print(_printable(f"Tableau écrit dans {args.csv}"))
     return 0
+
+
+def _euros(amount: float) -> str:
+    """An amount in euros as French readers write it (``28 000 €``), empty when there is none."""
+    import pandas as pd
+
+    return "" if pd.isna(amount) else f"{number(amount)} €"

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import argparse
+from collections.abc import Iterable
+from pathlib import Path
+from typing import TYPE_CHECKING, TypedDict
 
 from cpts_geo.cli.report import (
     _few,
@@ -15,8 +18,31 @@ from cpts_geo.cli.report import (
 )
 from cpts_geo.domain.french import number, percent
 
+if TYPE_CHECKING:
+    import geopandas as gpd
+    import pandas as pd
 
-def _load_layer(args: argparse.Namespace):
+    from cpts_geo.domain.registry import CheckedRegistry, RegistryRead
+    from cpts_geo.domain.stages import StageMapping
+    from cpts_geo.errors import ValidationError
+    from cpts_geo.indicators.supply import SupplyRead
+
+
+class _TableReading(TypedDict):
+    """How to read a user's table: --feuille, --sep, --encodage (``None`` when not given)."""
+
+    sheet: str | None
+    sep: str | None
+    encoding: str | None
+
+
+class _Reading(_TableReading):
+    """How to read a user's table or layer: also --couche."""
+
+    layer: str | None
+
+
+def _load_layer(args: argparse.Namespace) -> gpd.GeoDataFrame:
     """All the communes of France (a CPTS may cross a region border), with --population."""
     from cpts_geo.domain.communes import load_communes
 
@@ -26,8 +52,7 @@ def _load_layer(args: argparse.Namespace):
     return france
 
 
-
-def _own_population(args: argparse.Namespace, communes):
+def _own_population(args: argparse.Namespace, communes: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
     """Replace the layer's population by the table of --population, saying what was done."""
     from cpts_geo.io.communes import with_population
 
@@ -42,8 +67,8 @@ def _own_population(args: argparse.Namespace, communes):
         res = with_population(communes, args.population, vintage=args.millesime_population,
                               cog=getattr(args, "cog_population", None), **named)
     given = int(res.communes["population"].notna().sum())
-    print(f"Population municipale {res.vintage} lue dans {args.population} (codes du COG {res.cog}) : "
-          f"{number(given)} communes renseignées.")
+    print(_printable(f"Population municipale {res.vintage} lue dans {args.population} (codes du COG {res.cog}) : "
+                     f"{number(given)} communes renseignées."))
     if len(res.thousands):
         examples = ("ligne " + res.thousands["row"].astype(str) + " « " + res.thousands["given"]
                     + " » = " + res.thousands["population"].map(number))
@@ -62,13 +87,9 @@ def _own_population(args: argparse.Namespace, communes):
     return res.communes
 
 
-
-def _read_any_registry(args: argparse.Namespace, communes):
+def _read_any_registry(args: argparse.Namespace, communes: gpd.GeoDataFrame) -> RegistryRead:
     """Read REGISTRY (a table of (CPTS, commune) rows, or CPTS polygons) as a RegistryRead."""
-    from pathlib import Path
-
-    from cpts_geo.domain.registry import RegistryRead, registry_from_perimeters
-    from cpts_geo.io.registry import example_registry, read_perimeters, read_registry_report
+    from cpts_geo.io.registry import example_registry, read_registry_report
 
     if args.registry in (None, "exemple"):
         example = example_registry()
@@ -77,48 +98,64 @@ def _read_any_registry(args: argparse.Namespace, communes):
     path = Path(args.registry)
     options = _reading(args)
     if path.suffix.lower() in (".gpkg", ".shp", ".geojson", ".json"):
-        import pyogrio
-
         from cpts_geo.io import read_table
 
-        layer = read_table(path, layer=options["layer"]).layer  # several layers: --couche
-        info = pyogrio.read_info(path, layer=layer)
-        if info.get("geometry_type") and "Polygon" in str(info["geometry_type"]):
-            from cpts_geo.domain.registry import recognise_column
-
-            if "commune_code" not in {recognise_column(f) for f in info["fields"]}:
-                import warnings
-
-                perimeters = read_perimeters(path, layer=layer)
-                with warnings.catch_warnings():
-                    warnings.simplefilter("ignore", UserWarning)
-                    reg, cut, without, _ = registry_from_perimeters(perimeters, _under(perimeters, communes),
-                                                                    columns=_columns_for(args, "registry"))
-                print(f"Périmètres dessinés : {reg['cpts_id'].nunique()} CPTS, "
-                      f"{len(reg)} communes rattachées (≥ 50 % de leur surface).")
-                if len(without):
-                    print(f"Périmètres sans aucune commune ({len(without)}, ils ne couvrent la moitié "
-                          "d'aucune commune) :")
-                    for rec in without.itertuples(index=False):
-                        if rec.largest_share == rec.largest_share:  # not NaN
-                            print(_printable(f"  - entité {rec.row}, {rec.cpts_id} : au plus "
-                                             f"{percent(rec.largest_share, 1)} d'une commune ({rec.code})"))
-                        else:
-                            print(_printable(f"  - entité {rec.row}, {rec.cpts_id} : ne touche aucune commune"))
-                if len(cut):
-                    print(f"Communes coupées entre plusieurs périmètres ({len(cut)}) :")
-                    for rec in cut.itertuples(index=False):
-                        print(f"  - {rec.code} {rec.name} : {rec.shares}")
-                return RegistryRead(reg, source=path.name, reading=f"couche « {layer} »" if layer else "",
-                                    recognised={})
-        options["layer"] = layer
+        options["layer"] = read_table(path, layer=options["layer"]).layer  # several layers: --couche
+        if _drawn(path, options["layer"]):
+            return _registry_of_perimeters(args, path, options["layer"], communes)
     read = read_registry_report(path, columns=_columns_for(args, "registry"), **options)
     _said("Registre", read.reading)
     _said_columns(read)
     return read
 
 
-def _under(perimeters, communes):
+def _drawn(path: Path, layer: str | None) -> bool:
+    """Whether a layer holds CPTS drawn as polygons (without a commune code column), rather than
+    a registry's rows."""
+    import pyogrio
+
+    from cpts_geo.domain.registry import recognise_column
+
+    info = pyogrio.read_info(path, layer=layer)
+    if not (info.get("geometry_type") and "Polygon" in str(info["geometry_type"])):
+        return False
+    return "commune_code" not in {recognise_column(f) for f in info["fields"]}
+
+
+def _registry_of_perimeters(args: argparse.Namespace, path: Path, layer: str | None,
+                            communes: gpd.GeoDataFrame) -> RegistryRead:
+    """The registry of drawn perimeters (a commune in the CPTS covering at least half of it);
+    the perimeters without a commune and the communes cut between several are said."""
+    import warnings
+
+    from cpts_geo.domain.registry import RegistryRead, registry_from_perimeters
+    from cpts_geo.io.registry import read_perimeters
+
+    perimeters = read_perimeters(path, layer=layer)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        reg, cut, without, _ = registry_from_perimeters(perimeters, _under(perimeters, communes),
+                                                        columns=_columns_for(args, "registry"))
+    print(f"Périmètres dessinés : {reg['cpts_id'].nunique()} CPTS, "
+          f"{len(reg)} communes rattachées (≥ 50 % de leur surface).")
+    if len(without):
+        print(f"Périmètres sans aucune commune ({len(without)}, ils ne couvrent la moitié "
+              "d'aucune commune) :")
+        for rec in without.itertuples(index=False):
+            if rec.largest_share == rec.largest_share:  # not NaN
+                print(_printable(f"  - entité {rec.row}, {rec.cpts_id} : au plus "
+                                 f"{percent(rec.largest_share, 1)} d'une commune ({rec.code})"))
+            else:
+                print(_printable(f"  - entité {rec.row}, {rec.cpts_id} : ne touche aucune commune"))
+    if len(cut):
+        print(f"Communes coupées entre plusieurs périmètres ({len(cut)}) :")
+        for rec in cut.itertuples(index=False):
+            print(f"  - {rec.code} {rec.name} : {rec.shares}")
+    return RegistryRead(reg, source=path.name, reading=f"couche « {layer} »" if layer else "",
+                        recognised={})
+
+
+def _under(perimeters: gpd.GeoDataFrame, communes: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
     """The communes drawn perimeters can touch: those whose bounding box meets a perimeter's
     (all of France spans several metric CRS, which the overlay of perimeters cannot use).
     Perimeters without CRS or geometry are left to :func:`registry_from_perimeters` to refuse."""
@@ -133,8 +170,7 @@ def _under(perimeters, communes):
     return communes.iloc[sorted(set(hit.tolist()))]
 
 
-
-def _said_columns(read) -> None:
+def _said_columns(read: RegistryRead) -> None:
     """The columns read for cities below the commune, and the columns ignored: said before any
     check, so that a user sees them whether the registry is valid or not."""
     given = {field: _printable(header) for header, field in read.recognised.items()}
@@ -148,8 +184,7 @@ def _said_columns(read) -> None:
         print(_printable(f"Colonnes ignorées : {', '.join(read.ignored)}"))
 
 
-
-def _validated(args: argparse.Namespace, reg, communes):
+def _validated(args: argparse.Namespace, reg: RegistryRead, communes: gpd.GeoDataFrame) -> CheckedRegistry:
     """validate_registry for the CLI: on failure, the complete list of problems is written next
     to the registry (``<registre>_problemes.csv``; ``_problemes_2.csv``… when a file of that name
     is not ours, which is left as it is), and for stage wordings it does not know, the mapping
@@ -157,7 +192,6 @@ def _validated(args: argparse.Namespace, reg, communes):
     Once the registry is valid, our list of its problems is removed (it is stale). The
     registry's own stage vocabulary is said."""
     import warnings
-    from pathlib import Path
 
     from cpts_geo.domain.registry import validate_registry
     from cpts_geo.domain.stages import vocabulary_note
@@ -187,12 +221,11 @@ def _validated(args: argparse.Namespace, reg, communes):
               "ligne(s) remplie(s).")
     note = vocabulary_note(checked.vocabulary)
     if note:
-        print(note)
+        print(_printable(note))
     return checked
 
 
-
-def _stage_template(err, source) -> None:
+def _stage_template(err: ValidationError, source: Path) -> None:
     """Write the stage mapping to fill for the unknown wordings of ``err`` beside ``source``
     (``<registre>_etapes.csv``), unless a file is already there (it may be the user's)."""
     from cpts_geo.io.registry import write_stage_template
@@ -214,7 +247,6 @@ def _stage_template(err, source) -> None:
         from cpts_geo.io.formats import os_reason
 
         err.mapping_file_error = f"{target} : {os_reason(os_err)}"
-
 
 
 def _columns(args: argparse.Namespace) -> dict[str, str]:
@@ -257,7 +289,6 @@ def _columns(args: argparse.Namespace) -> dict[str, str]:
     return out
 
 
-
 def _columns_for(args: argparse.Namespace, kind: str) -> dict[str, str]:
     """The ``columns=`` of the readers (``{header: field}``) for one kind of table."""
     from cpts_geo.domain.headers import SYNONYMS
@@ -265,8 +296,7 @@ def _columns_for(args: argparse.Namespace, kind: str) -> dict[str, str]:
     return {header: field for field, header in _columns(args).items() if field in SYNONYMS[kind]}
 
 
-
-def _stages(args: argparse.Namespace):
+def _stages(args: argparse.Namespace) -> StageMapping | None:
     """The stage mapping of --etapes, read once (``None`` without it)."""
     given = getattr(args, "etapes", None)
     if given is None or not isinstance(given, str):
@@ -274,9 +304,9 @@ def _stages(args: argparse.Namespace):
     from cpts_geo.io.registry import read_stage_mapping
 
     args.etapes = read_stage_mapping(given)
-    print(f"Correspondance des étapes lue dans {given} : {number(len(args.etapes.entries))} libellé(s).")
+    print(_printable(f"Correspondance des étapes lue dans {given} : {number(len(args.etapes.entries))} "
+                     "libellé(s)."))
     return args.etapes
-
 
 
 def _area_departments(args: argparse.Namespace) -> set[str] | None:
@@ -288,8 +318,8 @@ def _area_departments(args: argparse.Namespace) -> set[str] | None:
     return set(load_communes(region=args.region, departments=args.departments, crs=None)["department"])
 
 
-
-def _study_area(args: argparse.Namespace, checked, communes):
+def _study_area(args: argparse.Namespace, checked: CheckedRegistry,
+                communes: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
     """The communes studied: those of --region/--departements and the whole of every CPTS
     kept by :func:`_crossing` (a CPTS crossing the border is built whole); or else the
     departments the registry touches."""
@@ -305,15 +335,14 @@ def _study_area(args: argparse.Namespace, checked, communes):
     return communes[is_in(communes["department"], deps) | is_in(communes.index, codes)]
 
 
-
-def _in_area(args: argparse.Namespace, communes):
+def _in_area(args: argparse.Namespace, communes: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
     """The communes of --region/--departements (all of ``communes`` when neither is given)."""
     deps = _area_departments(args)
     return communes if deps is None else communes[communes["department"].isin(deps)]
 
 
-
-def _crossing(args: argparse.Namespace, checked, communes):
+def _crossing(args: argparse.Namespace, checked: CheckedRegistry,
+              communes: gpd.GeoDataFrame) -> CheckedRegistry:
     """Keep the CPTS that have a commune in --region/--departements; say which cross its border."""
     import pandas as pd
 
@@ -347,21 +376,17 @@ def _crossing(args: argparse.Namespace, checked, communes):
                             cpts=checked.cpts.loc[touching.intersection(checked.cpts.index)])
 
 
-
-def _same_file(a, b) -> bool:
-    from pathlib import Path
-
+def _same_file(a: str | Path, b: str | Path) -> bool:
+    """Whether two paths name the same file (``False`` when one cannot be resolved)."""
     try:
         return Path(a).resolve() == Path(b).resolve()
     except OSError:
         return False
 
 
-
 def _registry_date(args: argparse.Namespace) -> str | None:
     """The date of the registry file (its last modification), for the layers' metadata."""
     import datetime
-    from pathlib import Path
 
     reg = getattr(args, "registry", None)
     if reg in (None, "exemple") or "://" in str(reg) or not Path(reg).exists():
@@ -370,8 +395,7 @@ def _registry_date(args: argparse.Namespace) -> str | None:
     return datetime.datetime.fromtimestamp(stamp, tz=datetime.timezone.utc).date().isoformat()
 
 
-
-def _outputs_first(*paths, tables=()) -> None:
+def _outputs_first(*paths: str | Path, tables: Iterable[str | Path] = ()) -> None:
     """Check the outputs before any computing: a table's extension (.csv or .xlsx), and that
     every folder can be written (one French line and exit code 1 otherwise)."""
     from cpts_geo.io.formats import check_writable, table_format
@@ -381,16 +405,14 @@ def _outputs_first(*paths, tables=()) -> None:
     check_writable(*paths, *tables)
 
 
-
-def _flow_reading(args: argparse.Namespace) -> dict:
+def _flow_reading(args: argparse.Namespace) -> _TableReading:
     """--feuille, --sep, --encodage for a flow table (its reader has no layer)."""
-    options = _reading(args)
-    options.pop("layer")
-    return options
+    return {"sheet": getattr(args, "feuille", None), "sep": getattr(args, "sep", None),
+            "encoding": getattr(args, "encodage", None)}
 
 
-
-def _read_flow_table(args: argparse.Namespace, membership, out):
+def _read_flow_table(args: argparse.Namespace, membership: pd.DataFrame | None,
+                     out: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Read FLUX (table or MOBPRO), keep the chosen profession/year, map codes to today's
     communes (arrondissements kept where ``membership`` uses them); the code report is written
     to ``<output>_codes`` and summed up on screen. Returns the flow table and the report."""
@@ -417,13 +439,11 @@ def _read_flow_table(args: argparse.Namespace, membership, out):
 _SUPPLY_OPTIONS = {"code": "--code", "profession": "--profession", "count": "--effectif"}
 
 
-
-def _read_supply(args: argparse.Namespace, communes):
+def _read_supply(args: argparse.Namespace, communes: gpd.GeoDataFrame) -> SupplyRead:
     """Read PROFESSIONNELS (:func:`cpts_geo.io.supply.read_supply`) and say how it was read."""
     from cpts_geo.io.supply import read_supply
 
-    options = _reading(args)
-    options.pop("layer")
+    options = _flow_reading(args)  # a supply table has no layer
     columns = {key: getattr(args, name, None) for key, name in
                (("code", "code"), ("profession", "profession"), ("count", "effectif"))}
     for key, header in _columns(args).items():
@@ -440,8 +460,9 @@ def _read_supply(args: argparse.Namespace, communes):
     return read
 
 
-
-def _checked_for_maps(args: argparse.Namespace):
+def _checked_for_maps(args: argparse.Namespace) -> tuple[CheckedRegistry, bool, gpd.GeoDataFrame]:
+    """The registry of a map command checked on all the communes of France (its corrections printed):
+    the checked registry, whether it is the illustrative one, and the communes."""
     france = _load_layer(args)
     reg = _read_any_registry(args, france)
     checked = _validated(args, reg, france)
@@ -462,7 +483,6 @@ def _decimal(text: str) -> float:
     return value
 
 
-
 def _dpi(text: str) -> int:
     """--dpi: a resolution a print map can be drawn at (checked before anything is read or
     written; :func:`cpts_geo.render.plotting.check_dpi` sets the bounds)."""
@@ -474,15 +494,14 @@ def _dpi(text: str) -> int:
         raise argparse.ArgumentTypeError(str(err)) from None
 
 
-
-def _reading(args: argparse.Namespace) -> dict:
+def _reading(args: argparse.Namespace) -> _Reading:
     """How to read the user's tables: --feuille, --couche, --sep, --encodage."""
-    return {"sheet": getattr(args, "feuille", None), "layer": getattr(args, "couche", None),
-            "sep": getattr(args, "sep", None), "encoding": getattr(args, "encodage", None)}
+    return {**_flow_reading(args), "layer": getattr(args, "couche", None)}
 
 
-
-def _check(args: argparse.Namespace):
+def _check(args: argparse.Namespace) -> tuple[RegistryRead, CheckedRegistry, gpd.GeoDataFrame]:
+    """REGISTRE read, checked on all the communes of France and kept to the CPTS of the area asked:
+    the registry as read, the checked registry and the communes."""
     communes = _load_layer(args)
     reg = _read_any_registry(args, communes)
     checked = _validated(args, reg, communes)
@@ -490,7 +509,7 @@ def _check(args: argparse.Namespace):
     return reg, checked, communes
 
 
-def _passage(args: argparse.Namespace):
+def _passage(args: argparse.Namespace) -> dict[str, set[str]] | None:
     """The passage table of --passage, read once (``None`` without it)."""
     given = getattr(args, "passage", None)
     if given is None or isinstance(given, dict):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 
 from cpts_geo.cli.options import _columns_for, _outputs_first, _passage, _read_flow_table, _reading, _stages
+from cpts_geo.cli.report import _printable
 from cpts_geo.domain.french import number
 
 
@@ -61,16 +62,16 @@ def run(args: argparse.Namespace) -> int:
     areas_path = flows_io.write_flow_table(result.areas, out.with_name(out.stem + "_zones.csv"),
                                     threshold=args.seuil)
     valid = int(result.areas["valid"].sum())
-    print(f"{len(result.areas)} zone(s) proposée(s) ({valid} valide(s) selon la règle de "
-          f"Coombes–Bond), {len(result.registry)} communes : registre proposé dans {out} (lisible par "
-          f"« cpts-geo valider »), indicateurs dans {areas_path} (secret statistique : volumes < "
-          f"{number(args.seuil, None)} masqués). Proposition à discuter : rien n'est appliqué au "
-          "registre.")
+    print(_printable(f"{len(result.areas)} zone(s) proposée(s) ({valid} valide(s) selon la règle de "
+                     f"Coombes–Bond), {len(result.registry)} communes : registre proposé dans {out} (lisible "
+                     f"par « cpts-geo valider »), indicateurs dans {areas_path} (secret statistique : volumes "
+                     f"< {number(args.seuil, None)} masqués). Proposition à discuter : rien n'est appliqué au "
+                     "registre."))
     if membership is not None:
         changes, _ = compare_perimeters(result.registry, membership, communes=area)
         diff_path = flows_io.write_flow_table(changes, out.with_name(out.stem + "_comparaison.csv"),
                                        threshold=None)
-        print(f"Comparaison avec la carte actuelle : {diff_path}")
+        print(_printable(f"Comparaison avec la carte actuelle : {diff_path}"))
         for change, n in changes["change"].value_counts().items():
             print(f"  - {change} : {number(n)}")
     return 0

@@ -3,19 +3,37 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Iterable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, overload
 
 from cpts_geo.domain.french import number
 from cpts_geo.domain.text import printable
 from cpts_geo.io.files import write_csv
 
+if TYPE_CHECKING:
+    import pandas as pd
 
-def _printable(value):
+    from cpts_geo.errors import ValidationError
+
+
+@overload
+def _printable(value: str) -> str: ...
+
+
+@overload
+def _printable(value: pd.DataFrame) -> pd.DataFrame: ...
+
+
+def _printable(value: str | pd.DataFrame) -> str | pd.DataFrame:
     """What a command prints, with no escape sequence of a user's text reaching the terminal.
 
     A string (a name, an identifier, a whole line) has its control characters made visible
     (:func:`cpts_geo.domain.text.printable`: ``␛[31m`` instead of a colour change); a table
     (DataFrame) gets the same on its text cells, index and headers, ready for ``to_string()``.
     """
+    if isinstance(value, str):
+        return printable(value)
     import pandas as pd
 
     if isinstance(value, pd.DataFrame):
@@ -36,11 +54,10 @@ def _said(what: str, read: str | None) -> None:
         print(_printable(f"{what} lu : {read}."))
 
 
-
-def _few(values, n: int = 5) -> str:
-    values = [str(v).strip() for v in values]
-    return ", ".join(values[:n]) + (f" … ({number(len(values))} en tout)" if len(values) > n else "")
-
+def _few(values: Iterable[object], n: int = 5) -> str:
+    """The first ``n`` values, and how many there are in all when there are more."""
+    texts = [str(v).strip() for v in values]
+    return ", ".join(texts[:n]) + (f" … ({number(len(texts))} en tout)" if len(texts) > n else "")
 
 
 #: How the lists written beside a registry start (their first line, BOM aside): a file of that
@@ -48,8 +65,7 @@ def _few(values, n: int = 5) -> str:
 _LIST_STARTS = {"problemes": "Ligne(s);Code commune;Type;Problème", "corrections": "Ligne;Code donné;"}
 
 
-
-def _is_our_list(path, kind: str) -> bool:
+def _is_our_list(path: str | Path, kind: str) -> bool:
     """Whether ``path`` is a list of ``kind`` this package wrote (recognised by its first line)."""
     try:
         with open(path, "rb") as fh:
@@ -60,12 +76,9 @@ def _is_our_list(path, kind: str) -> bool:
     return bool(first) and first[0].startswith(_LIST_STARTS[kind])
 
 
-
-def _lists_beside(registry, kind: str):
+def _lists_beside(registry: str | Path | None, kind: str) -> list[Path]:
     """``<registre>_<kind>.csv`` and the numbered ones (``_2``, ``_3``…) beside ``registry``,
     as they exist on disk (none for the example or a database URL)."""
-    from pathlib import Path
-
     if registry in (None, "exemple") or "://" in str(registry):
         return []
     source = Path(registry)
@@ -75,14 +88,11 @@ def _lists_beside(registry, kind: str):
     return [p for p in [main, *numbered] if p.exists()]
 
 
-
-def _list_target(registry, kind: str):
+def _list_target(registry: str | Path, kind: str) -> tuple[Path, Path | None]:
     """Where to write the list of ``kind`` beside ``registry``: ``<registre>_<kind>.csv``, or,
     when a file of that name is not ours, the first numbered name free or ours
     (``<registre>_<kind>_2.csv``…). Returns the path and the file not ours that was kept
     (``None`` when there is none)."""
-    from pathlib import Path
-
     source = Path(registry)
     main = source.with_name(f"{source.stem}_{kind}.csv")
     if not main.exists() or _is_our_list(main, kind):
@@ -95,8 +105,7 @@ def _list_target(registry, kind: str):
         n += 1
 
 
-
-def _write_list(table, registry, kind: str):
+def _write_list(table: pd.DataFrame, registry: str | Path, kind: str) -> tuple[Path, Path | None]:
     """Write a list beside ``registry`` (never over a file not ours) and remove our older lists
     of the same kind under other names. Returns ``(path, kept)``; ``kept`` is the file of that
     name not ours, left as it was (``None`` when there is none). Raises ``OSError``."""
@@ -108,8 +117,7 @@ def _write_list(table, registry, kind: str):
     return target, kept
 
 
-
-def _remove_lists(registry, kind: str):
+def _remove_lists(registry: str | Path | None, kind: str) -> list[Path]:
     """Remove our lists of ``kind`` beside ``registry`` (stale: the registry has none any more);
     files not ours are left. Returns the paths removed."""
     removed = []
@@ -123,8 +131,7 @@ def _remove_lists(registry, kind: str):
     return removed
 
 
-
-def _problems_table(problems):
+def _problems_table(problems: pd.DataFrame) -> pd.DataFrame:
     """The problems of a ValidationError with French headers, for the problems file."""
     table = problems.copy()
     if "kind" not in table:
@@ -134,8 +141,7 @@ def _problems_table(problems):
                                  "problem": "Problème"})
 
 
-
-def _print_problems(err, *, per_kind: int = 5) -> None:
+def _print_problems(err: ValidationError, *, per_kind: int = 5) -> None:
     """A ValidationError for a CLI user: the count per kind, the first problems of each kind,
     and where the complete list was written."""
     problems = err.problems
@@ -159,6 +165,11 @@ def _print_problems(err, *, per_kind: int = 5) -> None:
             print(_printable(f"  - {prefix + ' : ' if prefix else ''}{rec.problem}"), file=sys.stderr)
         if len(grp) > per_kind:
             print(f"  … et {number(len(grp) - per_kind)} autre(s)", file=sys.stderr)
+    _print_files_written(err)
+
+
+def _print_files_written(err: ValidationError) -> None:
+    """Where the complete list of problems, and the stage mapping to fill, were written (or why not)."""
     if err.problems_file:
         kept = err.problems_file_kept
         print(_printable(f"Liste complète des problèmes : {err.problems_file}"
@@ -167,35 +178,28 @@ def _print_problems(err, *, per_kind: int = 5) -> None:
     elif err.problems_file_error:
         print(_printable(f"Liste complète des problèmes non écrite ({err.problems_file_error})."),
               file=sys.stderr)
-    mapping = getattr(err, "mapping_file", None)
-    exists = getattr(err, "mapping_file_exists", None)
+    mapping, exists = err.mapping_file, err.mapping_file_exists
     if mapping:
-        print(f"Correspondance des étapes à compléter : {_printable(str(mapping))} (une ligne par étape publiée non reconnue ; "
-              "écrivez dans la colonne « étape » l'une des cinq étapes), puis relancez avec "
-              f"--etapes {mapping}", file=sys.stderr)
+        print(_printable(f"Correspondance des étapes à compléter : {mapping} (une ligne par étape publiée non "
+                         "reconnue ; écrivez dans la colonne « étape » l'une des cinq étapes), puis relancez "
+                         f"avec --etapes {mapping}"), file=sys.stderr)
     elif exists:
-        print(f"Ajoutez ces étapes publiées à votre correspondance ({exists}, laissée telle quelle) "
-              "et relancez avec --etapes.", file=sys.stderr)
-    elif getattr(err, "mapping_file_error", None):
-        print(f"Correspondance des étapes non écrite ({err.mapping_file_error}).", file=sys.stderr)
+        print(_printable(f"Ajoutez ces étapes publiées à votre correspondance ({exists}, laissée telle quelle) "
+                         "et relancez avec --etapes."), file=sys.stderr)
+    elif err.mapping_file_error:
+        print(_printable(f"Correspondance des étapes non écrite ({err.mapping_file_error})."), file=sys.stderr)
 
-
-
-def _missing(value) -> bool:
+def _missing(value: object) -> bool:
+    """Whether a cell is empty (``None``, NaN, ``pd.NA``); a text never is."""
     import pandas as pd
 
     return value is None or (not isinstance(value, str) and bool(pd.isna(value)))
 
 
-
-
-
-
-def _print_report(report, *, registry=None, limit: int = 20, per_kind: int = 3) -> None:
+def _print_report(report: pd.DataFrame, *, registry: str | None = None, limit: int = 20,
+                  per_kind: int = 3) -> None:
     """The corrections applied: every line when there are few; else the count per kind with a few
     examples, and the complete list next to the registry (``<registre>_corrections.csv``)."""
-    from pathlib import Path
-
     if len(report) <= limit:  # no complete list: one written by an earlier run is stale
         for old in _remove_lists(registry, "corrections"):
             print(_printable(f"Ancienne liste des corrections supprimée : {old} (elle n'est plus à jour)."))
@@ -203,7 +207,7 @@ def _print_report(report, *, registry=None, limit: int = 20, per_kind: int = 3) 
         return
     print(f"Corrections appliquées ({number(len(report))}) :")
 
-    def line(rec) -> str:
+    def line(rec: Any) -> str:  # a row of report.itertuples()
         name = f" {rec.name}" if isinstance(rec.name, str) else ""
         new = f" → {rec.new_code}" if isinstance(rec.new_code, str) and rec.new_code != rec.code else ""
         code = "" if _missing(rec.code) else f"{rec.code}"
@@ -236,8 +240,7 @@ def _print_report(report, *, registry=None, limit: int = 20, per_kind: int = 3) 
             print(_printable(f"Liste complète des corrections non écrite ({where} : {os_reason(err)})."))
 
 
-
-def _commune_table(layer, *, covered: bool = True):
+def _commune_table(layer: pd.DataFrame, *, covered: bool = True) -> pd.DataFrame:
     """The commune layer as a table with French headers (codes as text)."""
     import pandas as pd
 
@@ -257,8 +260,7 @@ def _commune_table(layer, *, covered: bool = True):
     return table.reset_index().rename(columns=COMMUNE_HEADERS)
 
 
-
-def _report_table(report):
+def _report_table(report: pd.DataFrame) -> pd.DataFrame:
     """The corrections of a registry with French headers."""
     from cpts_geo.domain.vocabulary import CORRECTION_HEADERS
 

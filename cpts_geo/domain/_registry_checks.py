@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
+from cpts_geo.domain.codes import as_codes, is_in, normalize_codes
 from cpts_geo.domain.french import fold, number
 from cpts_geo.domain.text import control_problems, printable
 
@@ -299,7 +300,6 @@ def parse_codes(reg: pd.DataFrame, ref: Reference, passage: Passage) -> tuple[pd
     Returns the clean codes, today's codes (``<NA>`` when unknown), the problems (empty or
     unknown codes, with the closest names when a name is given) and the report of repairs.
     """
-    from cpts_geo.domain.codes import normalize_codes
     from cpts_geo.domain.history import closest_names, remap_codes
 
     file_rows = reg["row"].to_numpy()
@@ -428,7 +428,6 @@ def _name_hint(name: str, ref: Reference) -> str:
 
 def check_in_layer(table: pd.DataFrame, ref: Reference) -> list[dict]:
     """Known communes that are not in the commune layer the territories are built on."""
-    from cpts_geo.domain.codes import is_in
 
     # (pyarrow look-ups: the layer's 35 000 codes are not converted nor hashed by pandas)
     codes = pd.Index(table["code"].to_numpy(dtype=object), dtype=object)
@@ -723,5 +722,5 @@ def membership(valid: pd.DataFrame) -> pd.DataFrame:
         member = pd.concat([member, joined], ignore_index=True)
         member = member.sort_values(["code", "cpts_id"], kind="stable")  # (the rest is sorted)
     member = member.reset_index(drop=True)
-    member["code"] = member["code"].astype(object)
+    member["code"] = as_codes(member["code"])
     return member[["code", "cpts_id", "share", "rows", "given_codes"]]

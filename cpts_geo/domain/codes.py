@@ -4,6 +4,11 @@ The one owner of the INSEE code rules (:data:`INSEE_CODE_PATTERN`, :func:`is_ins
 :func:`normalize_codes`), of the department of a code (:func:`department_of`) and of the
 Paris/Lyon/Marseille arrondissements (:func:`arrondissement_parent`, :func:`city_of`).
 
+**One code dtype.** A commune code is text in :data:`CODE_DTYPE` (pandas' ``str``: text backed
+by pyarrow, a missing code is NaN) wherever it enters or leaves the domain: the embedded layer,
+every reader (through :func:`normalize_codes`, which cleans, or :func:`as_codes`, which only
+declares) and the domain's results hold their codes in it.
+
 Look-ups of codes (:func:`is_in`, :func:`positions`, :func:`unify`, :func:`text_array`) hash
 text once with pyarrow: pandas hashes object strings one by one, and its ``get_indexer`` and
 ``isin`` on Arrow text convert the values first; on the tens of thousands of commune codes of a
@@ -32,7 +37,14 @@ INSEE_CODE_PATTERN = r"\d{5}|2[AB]\d{3}"
 _CODE_RE = re.compile(rf"^(?:{INSEE_CODE_PATTERN})$")
 
 
+#: The dtype of commune codes at the domain boundary: pandas' ``str`` (text backed by pyarrow,
+#: NaN for a missing code), the dtype of the embedded layer and of pandas 3's readers.
+CODE_DTYPE = pd.StringDtype("pyarrow", na_value=np.nan)
+
+
 __all__ = [
+    "CODE_DTYPE",
+    "as_codes",
     "department_of",
     "is_insee_code",
     "normalize_codes",
@@ -231,6 +243,32 @@ def _normalize_one(value: object) -> tuple[str | None, str | None]:
 
 
 
+def as_codes(values: pd.Index | pd.Series | Iterable[object]) -> pd.Index | pd.Series:
+    """Codes already clean, in :data:`CODE_DTYPE` (the values returned as they are when they
+    already are; cleaning what users typed is :func:`normalize_codes`'s).
+
+    Parameters
+    ----------
+    values : Index, Series or iterable of str
+        Commune codes (text; ``None`` or NaN where missing).
+
+    Returns
+    -------
+    Index or Series
+        An Index for an Index (its name kept), otherwise a Series (the index and name of a
+        Series kept), in :data:`CODE_DTYPE`.
+
+    Examples
+    --------
+    >>> as_codes(["59350", None]).tolist(), as_codes(pd.Index(["2A004"], dtype=object)).dtype
+    (['59350', nan], <StringDtype(na_value=nan)>)
+    """
+    if isinstance(values, (pd.Index, pd.Series)):
+        return values if values.dtype == CODE_DTYPE else values.astype(CODE_DTYPE)
+    return pd.Series(list(values), dtype=object).astype(CODE_DTYPE)
+
+
+
 def normalize_codes(values: pd.Series | Iterable) -> tuple[pd.Series, pd.DataFrame]:
     """Clean commune codes as typed in a spreadsheet.
 
@@ -247,7 +285,7 @@ def normalize_codes(values: pd.Series | Iterable) -> tuple[pd.Series, pd.DataFra
     Returns
     -------
     codes : pandas.Series
-        Cleaned codes (string dtype, ``<NA>`` for empty cells), aligned with ``values``.
+        Cleaned codes (:data:`CODE_DTYPE`, NaN for empty cells), aligned with ``values``.
     report : pandas.DataFrame
         One row per value that was changed or is empty: ``row`` (1-based position),
         ``code`` (as given), ``new_code``, ``reason``.
@@ -268,7 +306,7 @@ def normalize_codes(values: pd.Series | Iterable) -> tuple[pd.Series, pd.DataFra
         clean &= np.fromiter((isinstance(v, str) for v in values_list), dtype=bool,
                              count=len(values_list))
     if clean.all():
-        codes = pd.Series(series.to_numpy(dtype=object), index=series.index, dtype="string",
+        codes = pd.Series(series.to_numpy(dtype=object), index=series.index, dtype=CODE_DTYPE,
                           name=series.name)
         return codes, pd.DataFrame(columns=["row", "code", "new_code", "reason"])
     out: list[str | None] = []
@@ -288,7 +326,7 @@ def normalize_codes(values: pd.Series | Iterable) -> tuple[pd.Series, pd.DataFra
         out.append(text)
         if reason:
             rows.append((pos, value, text, reason))
-    codes = pd.Series(out, index=series.index, dtype="string", name=series.name)
+    codes = pd.Series(out, index=series.index, dtype=CODE_DTYPE, name=series.name)
     report = pd.DataFrame(rows, columns=["row", "code", "new_code", "reason"])
     return codes, report
 
@@ -390,4 +428,5 @@ def city_of(codes: pd.Series | Iterable[str]) -> pd.Series:
     ['75056', '59350', '69123']
     """
     values = codes if isinstance(codes, pd.Series) else pd.Series(list(codes), dtype=object)
-    return values.map(arrondissement_codes()["parent"]).fillna(values)
+    parents = values.map(arrondissement_codes()["parent"])
+    return parents.astype(object).where(parents.notna(), values).astype(values.dtype)

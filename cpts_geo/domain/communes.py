@@ -29,6 +29,7 @@ embedded layer from its figures, or says it is not known (``None``): it never gu
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Iterable, Mapping
 from functools import lru_cache
 from typing import TYPE_CHECKING, NamedTuple, cast
@@ -53,10 +54,12 @@ from cpts_geo.data.communes import (
     population_2021,
     read_embedded,
 )
-from cpts_geo.domain.codes import department_of, is_in, is_insee_code
+from cpts_geo.domain.codes import as_codes, department_of, is_in, is_insee_code
+from cpts_geo.domain.french import number
 from cpts_geo.domain.metadata import LayerMetadata, layer_metadata, set_layer_metadata
+from cpts_geo.domain.numbers import parse_whole_numbers
 from cpts_geo.domain.text import cell_text
-from cpts_geo.errors import ValidationError
+from cpts_geo.errors import CptsGeoWarning, ValidationError
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -431,6 +434,10 @@ class CheckedCommunes(NamedTuple):
     communes: gpd.GeoDataFrame
     #: Codes of the communes whose invalid geometry was repaired (``repair=True``).
     repaired: list[str]
+    #: Populations written with a dot or comma between thousands (``1.234``) and read as
+    #: thousands because the whole column is written that way: ``row``, ``code``, ``given``
+    #: (the text of the file), ``population`` (the number read).
+    thousands: pd.DataFrame
 
 
 
@@ -507,21 +514,43 @@ def _layer_geometries(geom: gpd.GeoSeries, crs: pyproj.CRS | None, rows: np.ndar
 
 
 
-def _layer_populations(pop_raw: pd.Series, rows: np.ndarray, codes: pd.Series, problems: list[dict]) -> pd.Series:
-    """The populations of a user's layer as numbers (NaN where not finite); non-numeric,
-    infinite and negative ones added to ``problems``."""
-    pop = pd.to_numeric(pop_raw, errors="coerce")
-    bad = (pop.isna() & pop_raw.notna()).to_numpy()
-    for r, c, v in zip(rows[bad], codes[bad], pop_raw[bad]):
+def _no_thousands() -> pd.DataFrame:
+    """The empty report of populations read as thousands."""
+    return pd.DataFrame({"row": pd.Series(dtype="Int64"), "code": pd.Series(dtype=object),
+                         "given": pd.Series(dtype=object), "population": pd.Series(dtype="Int64")})
+
+
+
+def _layer_populations(pop_raw: pd.Series, rows: np.ndarray, codes: pd.Series,
+                       problems: list[dict]) -> tuple[pd.Series, pd.DataFrame]:
+    """The populations of a user's layer as whole numbers, read by the rule of every reader
+    (:func:`cpts_geo.domain.numbers.parse_whole_numbers`: ``1 234``, ``1.234`` where the column
+    writes its thousands that way); non-numeric, infinite, negative and fractional ones added
+    to ``problems`` (NaN where not finite); and the cells read as thousands."""
+    raw = pop_raw.reset_index(drop=True)
+    whole = parse_whole_numbers(raw)
+    pop = pd.Series(whole.values, dtype="float64")
+    for r, c, v in zip(rows[whole.unreadable], codes[whole.unreadable], raw[whole.unreadable]):
         problems.append({"row": r, "code": c, "problem": f"population non numérique : {cell_text(v)}"})
-    infinite = np.isinf(pop.to_numpy(dtype="float64", na_value=np.nan))
-    for r, c, v in zip(rows[infinite], codes[infinite], pop_raw[infinite]):
+    infinite = np.isinf(whole.values)
+    for r, c, v in zip(rows[infinite], codes[infinite], raw[infinite]):
         problems.append({"row": r, "code": c, "problem": f"population non finie : {cell_text(v)}"})
     pop = pop.where(~infinite)
-    neg = (pop < 0).fillna(False).to_numpy()
+    neg = (pop < 0).to_numpy()
     for r, c in zip(rows[neg], codes[neg]):
         problems.append({"row": r, "code": c, "problem": "population négative"})
-    return pop
+    for r, c, v in zip(rows[whole.fractional], codes[whole.fractional], raw[whole.fractional]):
+        problems.append({"row": r, "code": c, "problem": (
+            f"population avec une partie décimale : {cell_text(v)} ; une population est un nombre "
+            "entier d'habitants (des milliers s'écrivent 1234 ou 1 234)")})
+    if not whole.thousands.any():
+        return pop, _no_thousands()
+    thousands = pd.DataFrame({
+        "row": pd.array(rows[whole.thousands], dtype="Int64"),
+        "code": codes[whole.thousands].to_numpy(dtype=object),
+        "given": raw[whole.thousands].astype(str).str.strip().to_numpy(dtype=object),
+        "population": pd.array(whole.values[whole.thousands].round(), dtype="Int64")})
+    return pop, thousands
 
 
 
@@ -560,7 +589,7 @@ def validate_layer(
         and ``geometry`` (population rounded to ``Int64``, department read from its column
         or derived from the code, region names from the code, other fields empty), with its
         metadata (``population_vintage``, ``source``; COG vintage unknown, not a clean
-        coverage); and the codes of the repaired communes.
+        coverage); the codes of the repaired communes; the populations read as thousands.
 
     Raises
     ------
@@ -568,7 +597,11 @@ def validate_layer(
         Columns of ``columns`` absent from ``raw`` (reported alone); otherwise every problem
         at once: no CRS, invalid or duplicate codes, missing or non-polygonal geometries, an
         extent outside the CRS's area of use, invalid geometries (``repair=False``), and
-        non-numeric, infinite or negative populations.
+        non-numeric, infinite, negative or fractional populations (``12,5``; ``1.234`` where the
+        column's dot is a decimal point). Populations are read by
+        :func:`cpts_geo.domain.numbers.parse_whole_numbers` (``1 234``; ``1.234`` read as
+        thousands where the whole column writes its thousands that way, reported in
+        ``thousands`` and by a :class:`~cpts_geo.errors.CptsGeoWarning`).
     """
     missing_cols = [c for c in columns.values() if c is not None and c not in raw.columns]
     if missing_cols:
@@ -584,13 +617,21 @@ def validate_layer(
     as_text = _layer_codes(raw[columns["code"]], rows, problems)
     geom = raw.geometry
     invalid = _layer_geometries(geom, raw.crs, rows, as_text, repair, problems)
-    pop = None
+    pop, thousands = None, _no_thousands()
     if columns["population"] is not None:
-        pop = _layer_populations(raw[columns["population"]], rows, as_text, problems)
+        pop, thousands = _layer_populations(raw[columns["population"]], rows, as_text, problems)
     if problems:
         raise ValidationError(f"Couche communale {source} refusée", problems)
+    if len(thousands):
+        first = thousands.iloc[0]
+        warnings.warn(
+            f"Couche communale {source} : {len(thousands)} population(s) écrite(s) avec un séparateur "
+            f"de milliers (« . » ou « , »), lue(s) en milliers comme toute la colonne, ex. ligne "
+            f"{first['row']} : « {first['given']} » = {number(first['population'])} habitants ; "
+            "liste dans le champ thousands de check_communes", CptsGeoWarning, stacklevel=3)
 
-    out = gpd.GeoDataFrame(index=pd.Index(as_text.to_numpy(), name="code"), geometry=geom.to_numpy(), crs=raw.crs)
+    out = gpd.GeoDataFrame(index=pd.Index(as_codes(as_text), name="code"),
+                           geometry=geom.to_numpy(), crs=raw.crs)
     out["name"] = raw[columns["name"]].to_numpy() if columns["name"] else pd.NA
     out["population"] = pop.round().astype("Int64").to_numpy() if pop is not None else pd.array([pd.NA] * len(out), dtype="Int64")
     out["department"] = (
@@ -609,7 +650,7 @@ def validate_layer(
     set_layer_metadata(out, LayerMetadata(population_vintage, None, source, False), inplace=True)
     if crs is not None:
         out = out.to_crs(crs)
-    return CheckedCommunes(out, [str(c) for c in out.index[invalid]] if repair else [])
+    return CheckedCommunes(out, [str(c) for c in out.index[invalid]] if repair else [], thousands)
 
 
 

@@ -7,9 +7,9 @@ plus a few word rules for registries (``Code INSEE commune`` → ``commune_code`
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from types import MappingProxyType
+from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -330,8 +330,7 @@ SEPARATOR_NAMES = {";": "« ; »", ",": "« , »", "\t": "tabulation", "|": "« 
 
 
 
-@dataclass(frozen=True)
-class ReadTable:
+class ReadTable(NamedTuple):
     """A user table as read, with what was detected on the way.
 
     Attributes
@@ -372,7 +371,7 @@ class ReadTable:
     sheet: str | None = None
     header_row: int | None = None
     layer: str | None = None
-    fields: dict = dataclasses.field(default_factory=dict)
+    fields: Mapping[str, str] = MappingProxyType({})
     formulas: frozenset = frozenset()
     recoded_lines: tuple = ()
 

@@ -25,7 +25,7 @@ import numpy as np
 import pandas as pd
 
 from cpts_geo.data.communes import arrondissement_codes
-from cpts_geo.domain.codes import arrondissement_parent, is_insee_code
+from cpts_geo.domain.codes import CODE_DTYPE, arrondissement_parent, as_codes, is_insee_code
 from cpts_geo.domain.communes import load_communes, load_former_communes
 from cpts_geo.domain.french import fold
 from cpts_geo.errors import ValidationError
@@ -361,7 +361,8 @@ def remap_codes(
     Returns
     -------
     codes : pandas.Series
-        Today's codes, aligned with the input; ``<NA>`` where a code cannot be mapped.
+        Today's codes (:data:`cpts_geo.domain.codes.CODE_DTYPE`), aligned with the input; NaN
+        where a code cannot be mapped.
     report : pandas.DataFrame
         One row per changed or unmapped code: ``row`` (1-based position), ``code``,
         ``new_code``, ``name``, ``new_name``, ``reason`` (in French) and ``kind`` (one of
@@ -371,14 +372,14 @@ def remap_codes(
     --------
     >>> new, report = remap_codes(["59350", "05120", "75112", "99999"], plm="city")
     >>> new.tolist()
-    ['59350', '05001', '75056', <NA>]
+    ['59350', '05001', '75056', nan]
     >>> report[["code", "new_code", "reason"]].values.tolist()
-    [['05120', '05001', 'commune déléguée'], ['75112', '75056', 'arrondissement → commune'], ['99999', <NA>, 'code inconnu']]
+    [['05120', '05001', 'commune déléguée'], ['75112', '75056', 'arrondissement → commune'], ['99999', nan, 'code inconnu']]
     """
     if plm not in ("keep", "city"):
         raise ValueError(f"plm doit valoir 'keep' ou 'city', pas {plm!r}.")
     series = codes if isinstance(codes, pd.Series) else pd.Series(list(codes))
-    series = series.astype("string")
+    series = as_codes(series)
     layer = communes if communes is not None else load_communes(crs=None)
     if passage is None:
         links: dict[str, set[str]] = {}
@@ -394,7 +395,7 @@ def remap_codes(
     if is_current.all() and not (position < 0).any() and cog is None and (
             plm == "keep" or not pd.Index(uniq, dtype=object).isin(arrondissement_parent().index).any()):
         # the usual case: every code is today's code (the history is not even read)
-        return series.copy(), pd.DataFrame(columns=_REPORT_COLUMNS).astype({"new_code": "string"})
+        return series.copy(), pd.DataFrame(columns=_REPORT_COLUMNS).astype({"code": CODE_DTYPE, "new_code": CODE_DTYPE})
     arm_parent, former_parent, former_kind, other_names = _embedded_history()
     is_arm = pd.Index(uniq, dtype=object).isin(list(arm_parent))
     target = uniq.copy()  # object dtype
@@ -435,7 +436,7 @@ def remap_codes(
     if is_current.all() and not empty.any() and (plm == "keep" or not is_arm.any()) \
             and not split_since:
         # the usual case: every code is today's code
-        return series.copy(), pd.DataFrame(columns=_REPORT_COLUMNS).astype({"new_code": "string"})
+        return series.copy(), pd.DataFrame(columns=_REPORT_COLUMNS).astype({"code": CODE_DTYPE, "new_code": CODE_DTYPE})
     return _remapped(series, position, target, reason, kind,
                      layer["name"] if "name" in layer.columns else None, other_names)
 
@@ -451,11 +452,11 @@ def _remapped(series: pd.Series, position: np.ndarray, target: np.ndarray, reaso
     safe = np.where(empty, 0, position)
     new_values = target[safe] if uniq_count else np.full(len(series), None, dtype=object)
     new_values = np.where(empty, np.array(None, dtype=object), new_values)
-    new = pd.Series(new_values, index=series.index, dtype="string", name=series.name)
+    new = pd.Series(new_values, index=series.index, dtype=CODE_DTYPE, name=series.name)
     flagged = empty | (np.not_equal(reason, np.array(None, dtype=object))[safe] if uniq_count else empty)
     pos = np.flatnonzero(flagged)
     if not len(pos):
-        return new, pd.DataFrame(columns=_REPORT_COLUMNS).astype({"new_code": "string"})
+        return new, pd.DataFrame(columns=_REPORT_COLUMNS).astype({"code": CODE_DTYPE, "new_code": CODE_DTYPE})
     names = pd.concat([layer_names, other_names]) if layer_names is not None else other_names
     names = names[~names.index.duplicated(keep="first")]
     given = np.asarray(series.to_numpy(dtype=object, na_value=None))[pos]
@@ -464,8 +465,8 @@ def _remapped(series: pd.Series, position: np.ndarray, target: np.ndarray, reaso
     what = np.where(empty[pos], "code vide", kind[safe[pos]] if uniq_count else "code vide")
     report = pd.DataFrame({
         "row": pos + 1,
-        "code": pd.array(given, dtype="string"),
-        "new_code": pd.array(mapped, dtype="string"),
+        "code": pd.array(given, dtype=CODE_DTYPE),
+        "new_code": pd.array(mapped, dtype=CODE_DTYPE),
         "name": names.reindex(given).to_numpy(dtype=object),
         "new_name": names.reindex(mapped).to_numpy(dtype=object),
         "reason": why.astype(object),

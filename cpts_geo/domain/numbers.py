@@ -206,7 +206,7 @@ class WholeNumbers(NamedTuple):
 _THOUSANDS_FORM = re.compile(r"^[+-]?\d{1,3}(?P<sep>[.,])\d{3}(?:(?P=sep)\d{3})*$")
 
 
-def parse_whole_numbers(values) -> WholeNumbers:
+def parse_whole_numbers(values: pd.Series | Iterable[object]) -> WholeNumbers:
     """Whole numbers of a column (a population), where ``1.234`` may be 1 234 or 1,234.
 
     A single dot or comma followed by exactly three digits (``1.234``, ``2,500``) is ambiguous.

@@ -424,7 +424,6 @@ def registry_from_perimeters(
         at least half of no commune: nothing is silently dropped) and ``repaired``.
     """
     import geopandas as gpd
-    import shapely
 
     from cpts_geo.domain.crs import to_metric
 
@@ -432,21 +431,7 @@ def registry_from_perimeters(
     given = registry_table(pd.DataFrame(perimeters.drop(columns=perimeters.geometry.name))
                           .assign(**{"commune_code": "00000"}) if "commune_code" not in perimeters
                           else perimeters, columns=columns).registry
-    geoms = perimeters.geometry
-    invalid = ~(geoms.isna() | geoms.is_empty).to_numpy() & ~geoms.is_valid.to_numpy()
-    missing = (geoms.isna() | geoms.is_empty).to_numpy()
-    problems = [{"row": int(r) + 1, "problem": "périmètre sans géométrie"} for r in np.flatnonzero(missing)]
-    if not repair:
-        problems += [{"row": int(r) + 1, "problem": f"périmètre invalide ({why}) : corrigez-le dans QGIS "
-                      "(Vérifier la validité) ou relancez avec repair=True"}
-                     for r, why in zip(np.flatnonzero(invalid), shapely.is_valid_reason(geoms.to_numpy()[invalid]))]
-    if problems:
-        raise ValidationError("Périmètres refusés", problems)
-    repaired = [int(r) + 1 for r in np.flatnonzero(invalid)]
-    if repaired:
-        perimeters = perimeters.copy()
-        perimeters.loc[perimeters.index[invalid], perimeters.geometry.name] = shapely.make_valid(
-            geoms.to_numpy()[invalid])
+    perimeters, repaired = _valid_perimeters(perimeters, repair=repair)
     if not len(communes):  # nothing under the perimeters (drawn at sea, or far from the layer)
         without = pd.DataFrame({"row": np.arange(1, len(perimeters) + 1),
                                 "cpts_id": given["cpts_id"].astype(str).to_numpy(),
@@ -467,7 +452,6 @@ def registry_from_perimeters(
     inter = inter[inter["share"] >= 1e-6]
     best = inter.sort_values("share", ascending=False).drop_duplicates("code")
     assigned = best[best["share"] >= min_share]
-    info = perimeters.reset_index(drop=True)
     meta = given.set_index(given["cpts_id"].astype(str))
     registry = pd.DataFrame({
         "row": assigned["row"].to_numpy(),
@@ -478,17 +462,7 @@ def registry_from_perimeters(
         "commune_name": communes.loc[assigned["code"], "name"].to_numpy() if "name" in communes else None,
         "share": np.nan,
     }).sort_values(["row", "commune_code"]).reset_index(drop=True)
-    del info
-    cut_rows = []
-    for code, grp in inter.groupby("code"):
-        big = grp[grp["share"] >= cut_share]
-        if len(big) >= 2 or ((big["share"] < min_share).any()):
-            assigned_to = assigned.loc[assigned["code"] == code, "cpts_id"]
-            cut_rows.append({"code": code, "name": communes.at[code, "name"] if "name" in communes else "",
-                             "shares": ", ".join(f"{r.cpts_id} : {percent(r.share, 0)}" for r in
-                                                 big.sort_values("share", ascending=False).itertuples()),
-                             "assigned_to": assigned_to.iat[0] if len(assigned_to) else ""})
-    cut = pd.DataFrame(cut_rows, columns=["code", "name", "shares", "assigned_to"])
+    cut = _cut_communes(inter, assigned, communes, min_share=min_share, cut_share=cut_share)
     lost = per.loc[~per["cpts_id"].isin(assigned["cpts_id"]), ["row", "cpts_id"]]
     largest = inter.sort_values("share", ascending=False).drop_duplicates("cpts_id").set_index("cpts_id")
     without = pd.DataFrame({
@@ -501,6 +475,46 @@ def registry_from_perimeters(
         warnings.warn(f"{len(without)} périmètre(s) ne couvrent la moitié d'aucune commune et n'ont "
                       f"aucune commune : {', '.join(map(str, without['cpts_id']))}", CptsGeoWarning, stacklevel=2)
     return PerimeterRegistry(registry, cut, without, repaired)
+
+
+def _valid_perimeters(perimeters: gpd.GeoDataFrame, *, repair: bool) -> tuple[gpd.GeoDataFrame, list[int]]:
+    """The perimeters, their invalid geometries repaired (``repair=True``) and the feature
+    numbers repaired; perimeters without geometry, and invalid ones when not repaired, refused
+    together."""
+    import shapely
+
+    geoms = perimeters.geometry
+    invalid = ~(geoms.isna() | geoms.is_empty).to_numpy() & ~geoms.is_valid.to_numpy()
+    missing = (geoms.isna() | geoms.is_empty).to_numpy()
+    problems = [{"row": int(r) + 1, "problem": "périmètre sans géométrie"} for r in np.flatnonzero(missing)]
+    if not repair:
+        problems += [{"row": int(r) + 1, "problem": f"périmètre invalide ({why}) : corrigez-le dans QGIS "
+                      "(Vérifier la validité) ou relancez avec repair=True"}
+                     for r, why in zip(np.flatnonzero(invalid), shapely.is_valid_reason(geoms.to_numpy()[invalid]))]
+    if problems:
+        raise ValidationError("Périmètres refusés", problems)
+    repaired = [int(r) + 1 for r in np.flatnonzero(invalid)]
+    if repaired:
+        perimeters = perimeters.copy()
+        perimeters.loc[perimeters.index[invalid], perimeters.geometry.name] = shapely.make_valid(
+            geoms.to_numpy()[invalid])
+    return perimeters, repaired
+
+
+def _cut_communes(inter: pd.DataFrame, assigned: pd.DataFrame, communes: gpd.GeoDataFrame, *,
+                  min_share: float, cut_share: float) -> pd.DataFrame:
+    """The communes cut by the perimeters (two covering ``cut_share`` or more, or one covering
+    between ``cut_share`` and ``min_share``): ``code``, ``name``, ``shares``, ``assigned_to``."""
+    cut_rows = []
+    for code, grp in inter.groupby("code"):
+        big = grp[grp["share"] >= cut_share]
+        if len(big) >= 2 or ((big["share"] < min_share).any()):
+            assigned_to = assigned.loc[assigned["code"] == code, "cpts_id"]
+            cut_rows.append({"code": code, "name": communes.at[code, "name"] if "name" in communes else "",
+                             "shares": ", ".join(f"{r.cpts_id} : {percent(r.share, 0)}" for r in
+                                                 big.sort_values("share", ascending=False).itertuples()),
+                             "assigned_to": assigned_to.iat[0] if len(assigned_to) else ""})
+    return pd.DataFrame(cut_rows, columns=["code", "name", "shares", "assigned_to"])
 
 
 def registry_from_read(read: ReadTable) -> RegistryRead:

@@ -74,7 +74,7 @@ def printable(text: object) -> str:
 
 
 
-def cell_text(value) -> str:
+def cell_text(value: object) -> str:
     """A cell as a French message quotes it: a text between « », a number the French way, an
     empty cell as « vide »; never a Python repr (``np.float64(nan)``, ``np.int64(-5)``).
 

@@ -80,6 +80,7 @@ REGIONAL_HEADERS: dict[str, str] = {
     "apl_2023": "APL 2023",
     "apl_change": "Évolution de l'APL depuis 2022",
     "gp_density": "Médecins généralistes pour 10 000 hab.",
+    "gp_accessibility": "Accessibilité E2SFCA aux médecins généralistes pour 10 000 hab.",
     "crosses": "Traverse la limite du territoire",
     "outside": "Départements hors du territoire",
     "zone": "Zone",

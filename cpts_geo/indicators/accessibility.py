@@ -63,7 +63,7 @@ import pandas as pd
 from scipy.sparse import csr_matrix
 from scipy.spatial import cKDTree
 
-from cpts_geo.domain.codes import is_in
+from cpts_geo.domain.codes import as_codes, is_in
 from cpts_geo.domain.french import number
 from cpts_geo.domain.numbers import parse_numbers
 from cpts_geo.domain.text import cell_text
@@ -97,7 +97,7 @@ __all__ = [
 
 
 
-def _param(value) -> str:
+def _param(value: object) -> str:
     """A parameter in a message: a numpy number as the plain number (``nan``, ``0.5``)."""
     return repr(value.item()) if isinstance(value, np.generic) else repr(value)
 
@@ -1256,7 +1256,7 @@ def estimate_costs(
     n = len(communes)
     self_km = (2.0 / 3.0) * np.sqrt(communes.geometry.area.to_numpy() / np.pi) / 1000.0 if intra \
         else np.zeros(n)
-    codes = np.asarray(communes.index.astype("string"), dtype=object)
+    codes = np.asarray(as_codes(communes.index), dtype=object)
     origin = np.concatenate([i, np.arange(n)])
     destination = np.concatenate([j, np.arange(n)])
     minutes = np.concatenate([minutes, travel_minutes(self_km, assumptions=a)])
@@ -1401,7 +1401,7 @@ def _costs_on_layer(costs: pd.DataFrame, communes: gpd.GeoDataFrame) -> tuple[pd
     if problems:
         raise ValidationError("Table des temps de trajet invalide : corrigez les lignes citées",
                               problems)
-    layer = pd.Index(communes.index.astype("string"))
+    layer = as_codes(communes.index)
     used = np.zeros(codes.size, dtype=bool)
     used[codes.origin[codes.origin >= 0]] = True
     used[codes.destination[codes.destination >= 0]] = True
@@ -1428,8 +1428,8 @@ def _costs_on_layer(costs: pd.DataFrame, communes: gpd.GeoDataFrame) -> tuple[pd
     table = table[known.to_numpy()]
     n_rows = len(table)
     table = table.groupby(["origin", "destination"], sort=False, as_index=False)["minutes"].mean()
-    table["origin"] = table["origin"].astype("string")
-    table["destination"] = table["destination"].astype("string")
+    table["origin"] = as_codes(table["origin"])
+    table["destination"] = as_codes(table["destination"])
     if len(report):
         warnings.warn(
             f"{len(report)} code(s) de la table des temps rattaché(s) à la commune actuelle ("
@@ -1490,6 +1490,34 @@ class CommuneAccessibility(NamedTuple):
     assumptions: dict[str, float] | None
     #: Communes without geometry: no estimated time, value NaN.
     unlocated: list
+
+
+
+def _layer_demand(demand: pd.Series | None, communes: gpd.GeoDataFrame,
+                  codes: pd.Index) -> tuple[pd.Series, pd.DataFrame]:
+    """The demand of each commune of the layer (indexed by ``codes``) and the report of the
+    demand's remapped codes: ``demand`` cleaned and mapped to the layer (a commune without
+    demand refused), or the layer's standardised population (else its population; a commune
+    without one counts 0, with a warning)."""
+    if demand is not None:
+        dem, demand_report = _demand_on_layer(demand, communes)
+        dem = dem.reindex(codes)
+        missing = codes[dem.isna().to_numpy()]
+        if len(missing):
+            raise ValidationError("Demande manquante pour des communes de la couche",
+                                  [{"code": c, "problem": "demande manquante (0 si aucune)"}
+                                   for c in missing])
+        return dem, demand_report
+    # the age-standardised population (DREES) when the layer has it, else the population
+    column = "pop_standardised" if "pop_standardised" in communes.columns else "population"
+    pop = communes[column]
+    missing = communes.index[pop.isna().to_numpy()]
+    if len(missing):
+        warnings.warn(
+            f"{len(missing)} commune(s) sans population connue ({', '.join(missing[:5])}) : "
+            "demande comptée 0 ; donnez demand=… pour les compter", CptsGeoWarning, stacklevel=3)
+    dem = pd.Series(pop.astype("Float64").fillna(0).to_numpy(dtype="float64"), index=codes)
+    return dem, pd.DataFrame(columns=["code", "new_code", "reason"])
 
 
 
@@ -1590,31 +1618,13 @@ def accessibility(
         professions = [professions]
     from cpts_geo.indicators.supply import supply_on_layer
 
-    codes = communes.index.astype("string")
+    codes = as_codes(communes.index)
     wide = supply_on_layer(supply, codes, professions=professions, value=value)
     if activity is not None:
         if not activity > 0:
             raise ValueError(f"activity={_param(activity)} : un nombre de consultations > 0 est attendu.")
         wide = wide * float(activity)
-    demand_report = pd.DataFrame(columns=["code", "new_code", "reason"])
-    if demand is None:
-        # the age-standardised population (DREES) when the layer has it, else the population
-        column = "pop_standardised" if "pop_standardised" in communes.columns else "population"
-        pop = communes[column]
-        missing = communes.index[pop.isna().to_numpy()]
-        if len(missing):
-            warnings.warn(
-                f"{len(missing)} commune(s) sans population connue ({', '.join(missing[:5])}) : "
-                "demande comptée 0 ; donnez demand=… pour les compter", CptsGeoWarning, stacklevel=2)
-        dem = pd.Series(pop.astype("Float64").fillna(0).to_numpy(dtype="float64"), index=codes)
-    else:
-        dem, demand_report = _demand_on_layer(demand, communes)
-        dem = dem.reindex(codes)
-        missing = codes[dem.isna().to_numpy()]
-        if len(missing):
-            raise ValidationError("Demande manquante pour des communes de la couche",
-                                  [{"code": c, "problem": "demande manquante (0 si aucune)"}
-                                   for c in missing])
+    dem, demand_report = _layer_demand(demand, communes, codes)
     drees = isinstance(weight, str) and weight == "drees"
     last = max(DREES_DECAY)
     if drees and max_minutes > last:
@@ -1723,18 +1733,18 @@ def territory_accessibility(
     """
     population = weights if population is None else population
     m = membership[["code", "cpts_id", "share"]].copy()
-    m["code"] = m["code"].astype("string")
+    m["code"] = as_codes(m["code"])
     problems = [{"code": c, "problem": "commune du territoire sans valeur d'accessibilité "
                  "(calculez sur une couche qui la contient)"}
                 for c in pd.unique(m.loc[~is_in(m["code"], values.index), "code"])]
     if problems:
         raise ValidationError("Communes des territoires absentes des résultats", problems)
     v = values.copy()
-    v.index = v.index.astype("string")
+    v.index = as_codes(v.index)
     w = weights.copy()
-    w.index = w.index.astype("string")
+    w.index = as_codes(w.index)
     p = population.copy()
-    p.index = p.index.astype("string")
+    p.index = as_codes(p.index)
     m["value"] = pd.to_numeric(v.reindex(m["code"]), errors="coerce").to_numpy(dtype="float64")
     m["w"] = w.reindex(m["code"]).fillna(0).to_numpy(dtype="float64") * m["share"]
     m["pop"] = p.reindex(m["code"]).fillna(0).to_numpy(dtype="float64") * m["share"]

@@ -28,7 +28,7 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from cpts_geo.domain.codes import is_in
+from cpts_geo.domain.codes import as_codes, is_in
 from cpts_geo.domain.french import number
 from cpts_geo.domain.metadata import layer_metadata
 from cpts_geo.domain.vocabulary import DENSITY_HEADERS
@@ -110,7 +110,7 @@ def _unit_members(membership: pd.DataFrame | None, codes: pd.Index) -> tuple[pd.
     if membership is None:
         return pd.DataFrame({"code": codes, "unit": codes, "share": 1.0}), "code"
     m = membership[["code", "cpts_id", "share"]].rename(columns={"cpts_id": "unit"}).copy()
-    m["code"] = m["code"].astype("string")
+    m["code"] = as_codes(m["code"])
     m["unit"] = m["unit"].astype("string")
     absent = pd.unique(m.loc[~is_in(m["code"], codes), "code"])
     if len(absent):
@@ -308,7 +308,7 @@ def density(
     from cpts_geo.indicators.supply import supply_on_layer
 
     ref = load_communes(crs=None) if reference is None else reference
-    ref_codes = ref.index.astype("string")
+    ref_codes = as_codes(ref.index)
     counts = supply_on_layer(supply, ref_codes, professions=professions, value=value,
                              layer="couche de référence")
     wide = counts.loc[(counts != 0).any(axis=1)]
@@ -333,7 +333,7 @@ def density(
 
     # the units: the caller's layer (its population; its department and region if given)
     layer = communes
-    codes = layer.index.astype("string")
+    codes = as_codes(layer.index)
     missing_layer = codes.difference(ref_codes)
     if len(missing_layer):
         raise ValidationError(
@@ -526,7 +526,7 @@ def cpts_supply(
                    reference=reference)
     profs = list(dens.table.index.unique("profession"))
     # on the communes within reach of the CPTS only: the same values as on the whole layer
-    near = within_reach(pd.Index(membership["code"].astype(str)), communes, max_minutes=minutes)
+    near = within_reach(pd.Index(as_codes(membership["code"])), communes, max_minutes=minutes)
     if costs is not None:  # codes cleaned and mapped on the whole layer (reported), then the pairs in reach
         from cpts_geo.indicators.accessibility import _costs_on_layer
 
@@ -544,7 +544,7 @@ def cpts_supply(
     by_prof = pd.concat([terrs[p].table["accessibility"].rename(p) for p in profs], axis=1)
     table["accessibility"] = by_prof.stack().reindex(table.index).to_numpy()
     table = table.sort_index(level=0, sort_remaining=False, kind="stable")
-    ours = set(membership["code"].astype(str))
+    ours = set(as_codes(membership["code"]))
     first = terrs[profs[0]] if profs else None
     return CptsSupply(
         table=table, density=dens, accessibility=acc, territories=terrs, max_minutes=minutes,

@@ -6,7 +6,9 @@ commune layer of France (a CPTS may cross the region's border):
 - coverage by stage (communes, population, share of the area's population);
 - every CPTS touching the area: stage, communes, population, tier, maximal ACI funding, published
   APL of 2022 and 2023 (DREES, aggregated by :func:`cpts_geo.indicators.apl.aggregate_apl`), the
-  density of GPs when a supply table is given, whether it crosses the area's border;
+  density of GPs and their E2SFCA accessibility when a supply table is given
+  (:func:`cpts_geo.indicators.density.cpts_supply`, with the user's travel times when given),
+  whether it crosses the area's border;
 - the zones blanches: groups of neighbouring uncovered communes, their population and the nearest
   CPTS;
 - tiers and the total maximal ACI funding;
@@ -19,7 +21,7 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Iterable, Sequence
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 import geopandas as gpd
 import numpy as np
@@ -37,7 +39,14 @@ from cpts_geo.domain.territories import build_territories, communes_with_cpts, c
 from cpts_geo.domain.units import unit_layer
 from cpts_geo.indicators.apl import aggregate_apl, apl_on_units
 
-__all__ = ["RegionalDiagnosis", "coverage_over_time", "regional_diagnosis"]
+if TYPE_CHECKING:
+    from cpts_geo.indicators.density import CptsSupply
+    from cpts_geo.indicators.supply import SupplyRead
+
+__all__ = ["GP", "RegionalDiagnosis", "coverage_layers", "coverage_over_time", "regional_diagnosis"]
+
+#: The profession of the report's density and accessibility columns.
+GP = "médecin généraliste"
 
 
 class RegionalDiagnosis(NamedTuple):
@@ -55,7 +64,8 @@ class RegionalDiagnosis(NamedTuple):
     #: One row per CPTS with a commune in the area, indexed by ``cpts_id``: ``name``, ``stage``,
     #: ``n_communes`` (all), ``n_communes_area``, ``population`` (all), ``tier``, ``funding`` (maximal
     #: annual ACI), ``apl_2022``, ``apl_2023``, ``apl_change``, ``gp_density`` (or NaN),
-    #: ``crosses`` (bool) and ``outside`` (departments outside the area).
+    #: ``gp_accessibility`` (E2SFCA of GPs per 10 000 inhabitants, or NaN), ``crosses`` (bool)
+    #: and ``outside`` (departments outside the area).
     cpts: pd.DataFrame
     #: The zones blanches, one row per group of neighbouring uncovered communes: ``n_communes``,
     #: ``population``, ``main_commune``, ``main_name``, ``nearest_cpts``, ``nearest_name``,
@@ -78,6 +88,80 @@ class RegionalDiagnosis(NamedTuple):
     changes: RegistryComparison | None
     #: Sources and vintages, in French, one line each.
     sources: tuple[str, ...]
+    #: Density and accessibility of GPs per CPTS when a supply table was given
+    #: (:func:`cpts_geo.indicators.density.cpts_supply`), else ``None``.
+    gp_supply: CptsSupply | None = None
+    #: GPs per 10 000 inhabitants in the area (``area``) and in France (``France``), when a
+    #: supply table was given; empty otherwise.
+    gp_reference: pd.Series | None = None
+    #: What a person must know about the density and the accessibility, in French, one line each.
+    gp_notes: tuple[str, ...] = ()
+
+
+#: Why travel times alone are refused (the API's ``costs=``, the command line's ``--temps``).
+COSTS_NEED_SUPPLY = (
+    "Les temps de trajet (--temps, costs=) servent à l'accessibilité E2SFCA des médecins généralistes : "
+    "donnez aussi le fichier de l'offre de soins (--offre, supply=), la BPE de l'INSEE par exemple. "
+    "La CPTS la plus proche d'une zone blanche est mesurée entre les contours, pas en minutes.")
+
+
+def _has_gp(table: pd.DataFrame | pd.Series) -> bool:
+    """Whether a supply table (long with ``profession``, or one column per profession) has GPs."""
+    if isinstance(table, pd.Series):
+        return table.name == GP
+    if "profession" in table.columns:
+        return bool((table["profession"].astype(str) == GP).any())
+    return GP in table.columns
+
+
+class _GpFigures(NamedTuple):
+    result: CptsSupply
+    reference: pd.Series
+    notes: tuple[str, ...]
+    sources: tuple[str, ...]
+
+
+def _gp_supply(supply: SupplyRead | pd.DataFrame, costs: pd.DataFrame | None, communes: gpd.GeoDataFrame,
+               whole: CheckedRegistry, area: pd.Index, supply_source: str, costs_source: str) -> _GpFigures:
+    """Density and E2SFCA accessibility of GPs per CPTS, the area's and France's density."""
+    from cpts_geo.domain.french import number
+    from cpts_geo.indicators.accessibility import DREES_DECAY, TRAVEL_ASSUMPTIONS
+    from cpts_geo.indicators.density import cpts_supply, cpts_supply_notes, density
+    from cpts_geo.indicators.supply import SupplyRead, supply_table
+
+    if not _has_gp(supply_table(supply)):
+        raise ValueError("Le fichier de l'offre de soins ne compte aucun médecin généraliste : la densité et "
+                         "l'accessibilité du rapport portent sur eux (BPE : équipement D201).")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # what concerns the CPTS is in the notes
+        result = cpts_supply(supply, communes, whole.membership, names=whole.cpts["name"], professions=[GP],
+                             costs=costs, quiet=True)
+        members = pd.DataFrame({"code": area.astype(str), "cpts_id": "area", "share": 1.0})
+        ref = density(supply, communes, membership=members, professions=[GP]).table.xs(GP, level="profession")
+    reference = pd.Series({"area": float(ref.at["area", "density"]), "France": float(ref.at["area", "france_density"])})
+    notes = cpts_supply_notes(result, supply if isinstance(supply, SupplyRead) else None)
+    if costs is not None:
+        ours = set(whole.membership["code"].astype(str))
+        absent = sorted(str(c) for c in result.accessibility.not_in_costs if str(c) in ours)
+        if absent:
+            notes.append(f"{number(len(absent))} commune(s) des CPTS absente(s) de la table des temps de trajet "
+                         f"(accessibilité inconnue) : {', '.join(absent[:10])}{' …' if len(absent) > 10 else ''}")
+    meta = layer_metadata(communes)
+    vintage = meta.population_vintage if meta is not None and meta.population_vintage else "(millésime inconnu)"
+    given = supply_source or "fichier fourni par l'utilisateur"
+    bands = " / ".join(number(w, None if w == int(w) else 3) for w in DREES_DECAY.values())
+    if costs is not None:
+        times = (f"temps de trajet fournis : {costs_source or 'table fournie par l’utilisateur'} "
+                 f"({number(len(costs))} paires de communes)")
+    else:
+        a = TRAVEL_ASSUMPTIONS
+        times = (f"temps de trajet estimés à partir des distances (détour {number(a['detour'], 1)}, "
+                 f"{number(a['speed_min_kmh'])} à {number(a['speed_max_kmh'])} km/h, aucune table de temps "
+                 "fournie)")
+    sources = (f"Médecins généralistes : {given} ; densité pour 10 000 habitants, population municipale {vintage}",
+               f"Accessibilité E2SFCA des médecins généralistes (poids DREES {bands} par tranche de "
+               f"temps, jusqu'à {number(max(DREES_DECAY))} minutes) : {times}")
+    return _GpFigures(result, reference, tuple(notes), sources)
 
 
 def _area(communes: pd.DataFrame, region: str | None, departments: Iterable[str] | str | None,
@@ -91,6 +175,13 @@ def _area(communes: pd.DataFrame, region: str | None, departments: Iterable[str]
         label = ("département " if len(deps) == 1 else "départements ") + ", ".join(deps)
         return None, deps, label
     raise ValueError("Donnez une région (region=) ou des départements (departments=), l'un des deux.")
+
+
+def _area_units(area: gpd.GeoDataFrame, checked: CheckedRegistry) -> gpd.GeoDataFrame:
+    """The territorial units of an area's communes for a registry: not the arrondissements of a
+    city elsewhere (a Lyon CPTS of a national listing is no unit of Provence-Alpes-Côte d'Azur)."""
+    units = unit_layer(area, checked.membership["code"])
+    return units[units["department"].isin(set(area["department"].dropna())).to_numpy()]
 
 
 def _restricted(checked: CheckedRegistry, codes: pd.Index) -> CheckedRegistry:
@@ -144,6 +235,10 @@ def regional_diagnosis(
     departments: Iterable[str] | str | None = None,
     previous: CheckedRegistry | None = None,
     gp_density: pd.Series | None = None,
+    supply: SupplyRead | pd.DataFrame | None = None,
+    costs: pd.DataFrame | None = None,
+    supply_source: str = "",
+    costs_source: str = "",
 ) -> RegionalDiagnosis:
     """The figures of the regional diagnosis of an area.
 
@@ -163,11 +258,28 @@ def regional_diagnosis(
         The previous listing: what changed is compared with it.
     gp_density : Series, optional
         GPs per 10 000 inhabitants by ``cpts_id`` (e.g. from
-        :func:`cpts_geo.indicators.density.density` with a membership).
+        :func:`cpts_geo.indicators.density.density` with a membership); computed from ``supply``
+        when it is given instead.
+    supply : SupplyRead or DataFrame, optional
+        The supply of professionals (:func:`cpts_geo.io.supply.read_supply`): the density of GPs
+        and their E2SFCA accessibility per CPTS
+        (:func:`cpts_geo.indicators.density.cpts_supply`), and the area's and France's density.
+    costs : DataFrame, optional
+        Real travel times between communes (``origin``, ``destination``, ``minutes``:
+        :func:`cpts_geo.io.costs.read_costs`) for the accessibility, instead of the times
+        estimated from distances. Needs ``supply`` (the zones blanches' nearest CPTS is measured
+        between shapes, not in minutes).
+    supply_source, costs_source : str, optional
+        What to cite for the supply and the travel times (file, producer, vintage).
 
     Returns
     -------
     RegionalDiagnosis
+
+    Raises
+    ------
+    ValueError
+        ``costs`` without ``supply``, or a supply without any GP.
 
     Examples
     --------
@@ -176,11 +288,12 @@ def regional_diagnosis(
     >>> diag.area, len(diag.cpts), int(diag.coverage.loc["Total", "n_communes"])
     ('Hauts-de-France', 59, 3782)
     """
+    if costs is not None and supply is None:
+        raise ValueError(COSTS_NEED_SUPPLY)
     code, deps, label = _area(communes, region, departments)
     in_area = communes["department"].isin(deps).to_numpy()
     area_layer = communes[in_area]
-    units = unit_layer(area_layer, checked.membership["code"])
-    units = units[units["department"].isin(deps).to_numpy()]  # not the arrondissements of a city elsewhere
+    units = _area_units(area_layer, checked)
     local = _restricted(checked, units.index)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -200,6 +313,13 @@ def regional_diagnosis(
     for year in (2022, 2023):
         table[f"apl_{year}"] = acc[year].reindex(table.index) if year in acc else np.nan
     table["apl_change"] = table["apl_2023"] - table["apl_2022"]
+    gp = (_gp_supply(supply, costs, communes, whole, area_layer.index, supply_source, costs_source)
+          if supply is not None else None)
+    if gp is not None:
+        gp_density = gp.result.table.xs(GP, level="profession")["density"]
+        table["gp_accessibility"] = gp.result.table.xs(GP, level="profession")["accessibility"].reindex(table.index)
+    else:
+        table["gp_accessibility"] = np.nan
     table["gp_density"] = (gp_density.reindex(table.index).astype("float64") if gp_density is not None
                            else np.nan)
     dep_sets = terr["departments"].astype(str).str.split(", ")
@@ -225,12 +345,15 @@ def regional_diagnosis(
         f"Financement ACI maximal : {ACI_SOURCE}",
         f"APL aux médecins généralistes : {APL_SOURCE} ; seuil de sous-dotation "
         f"{str(UNDERSERVED_THRESHOLD).replace('.', ',')} consultations par habitant et par an",
+        *(gp.sources if gp is not None else ()),
     )
     tiers = table["tier"].value_counts().reindex([1, 2, 3, 4], fill_value=0)
     return RegionalDiagnosis(
         area=label, region=code, departments=deps, coverage=cov, cpts=table.sort_index(), zones=zones,
         uncovered=unc, tiers=tiers, funding_total=float(table["funding"].sum()), territories=terr,
-        communes=layer, apl_reference=ref, changes=changes, sources=sources)
+        communes=layer, apl_reference=ref, changes=changes, sources=sources,
+        gp_supply=gp.result if gp is not None else None, gp_reference=gp.reference if gp is not None else None,
+        gp_notes=gp.notes if gp is not None else ())
 
 
 def coverage_over_time(
@@ -269,7 +392,7 @@ def coverage_over_time(
     for checked, date in zip(listings, dates):
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            cov = coverage(_restricted(checked, unit_layer(communes, checked.membership["code"]).index), communes)
+            cov = coverage(_restricted(checked, _area_units(communes, checked).index), communes)
         row = cov["population"].drop("Total").astype("float64")
         row["n_cpts"] = float(cov.loc["Total", "n_cpts"])
         row["share_covered"] = 1.0 - float(cov["share_population"].get("Non couvert", 0.0))
@@ -280,3 +403,49 @@ def coverage_over_time(
     stages = [c for c in out.columns if c not in ("n_cpts", "share_covered")]
     keep = [c for c in stages if c != NOT_GIVEN or out[c].sum() > 0]
     return out[[*keep, "n_cpts", "share_covered"]]
+
+
+def coverage_layers(
+    listings: Sequence[CheckedRegistry],
+    dates: Sequence[str],
+    communes: gpd.GeoDataFrame,
+) -> dict[str, gpd.GeoDataFrame]:
+    """The area's communes with their CPTS in each dated listing, for the small-multiple maps.
+
+    The same units as :func:`coverage_over_time` counts: each layer's covered communes are the
+    communes that :func:`cpts_geo.domain.territories.coverage` counts as covered for that listing.
+
+    Parameters
+    ----------
+    listings : sequence of CheckedRegistry
+        The validated listings, oldest first.
+    dates : sequence of str
+        Their dates, one per listing.
+    communes : GeoDataFrame
+        The area's communes.
+
+    Returns
+    -------
+    dict of str to GeoDataFrame
+        By date, in the listings' order: :func:`cpts_geo.domain.territories.communes_with_cpts` of
+        the listing restricted to the area (``covered``, ``stage``, ``cpts_id``…).
+
+    Examples
+    --------
+    >>> hdf = load_communes(region="32", crs=None)
+    >>> reg = validate_registry(load_example_registry(), hdf)
+    >>> layers = coverage_layers([reg], ["2025"], hdf)
+    >>> list(layers), len(layers["2025"]), int(layers["2025"]["covered"].sum())
+    (['2025'], 3782, 3220)
+    """
+    if len(listings) != len(dates):
+        raise ValueError(f"{len(listings)} registres pour {len(dates)} dates : donnez une date par registre.")
+    if not listings:
+        raise ValueError("Aucun registre : donnez au moins un registre daté.")
+    out = {}
+    for checked, date in zip(listings, dates):
+        units = _area_units(communes, checked)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            out[str(date)] = communes_with_cpts(_restricted(checked, units.index), communes)
+    return out

@@ -37,6 +37,7 @@ from typing import NamedTuple
 import numpy as np
 import pandas as pd
 
+from cpts_geo.domain.codes import CODE_DTYPE, as_codes, is_in
 from cpts_geo.domain.french import fold
 from cpts_geo.domain.numbers import parse_counts
 from cpts_geo.domain.vocabulary import SUPPLY_REPORT_HEADERS
@@ -208,7 +209,6 @@ def supply_in(supply: SupplyRead | pd.DataFrame | pd.Series, codes: Iterable[str
     >>> supply_in(frame, ["80021"])["count"].tolist()
     [2.0]
     """
-    from cpts_geo.domain.codes import is_in
 
     supply = supply_table(supply)
     keep = pd.Index(pd.Series(list(codes), dtype=object).astype(str))
@@ -432,7 +432,7 @@ def supply_by_commune(
     table = supply.pivot_table(index="code", columns="profession", values=value,
                                aggfunc="sum", fill_value=0.0, observed=True)
     table = table.reindex(columns=professions, fill_value=0.0).astype("float64")
-    table.index = table.index.astype("string")
+    table.index = as_codes(table.index)
     table.index.name = "code"
     table.columns.name = None
     return table
@@ -447,7 +447,7 @@ def _long_supply(supply: pd.DataFrame, value: str, what: str) -> pd.DataFrame:
                          f"(colonnes : {', '.join(map(str, supply.columns))}).")
     rows = (pd.to_numeric(supply["row"], errors="coerce").to_numpy() if "row" in supply.columns
             else np.arange(2, len(supply) + 2))
-    raw = supply["code"].astype("string")
+    raw = as_codes(supply["code"])
     try:
         labels = parse_professions(supply["profession"].reset_index(drop=True), rows=rows)
     except ValidationError as err:
@@ -483,7 +483,7 @@ def _wide_supply(supply: pd.DataFrame | pd.Series, what: str) -> pd.DataFrame:
         if len(same) > 1:
             problems.append({"problem": f"colonnes {', '.join(f'« {c} »' for c in same)} : "
                              f"la même profession ({label}) ; gardez-en une"})
-    index = pd.Series(wide.index.astype("string"), index=wide.index)
+    index = pd.Series(as_codes(wide.index), index=wide.index)
     for code in pd.unique(index[index.duplicated()]):
         problems.append({"code": code, "problem": "commune en double dans l'index de l'offre"})
     numbers = {}
@@ -492,7 +492,7 @@ def _wide_supply(supply: pd.DataFrame | pd.Series, what: str) -> pd.DataFrame:
                                          problems, required=True).to_numpy()
     if problems:
         raise ValidationError("Offre invalide : corrigez les colonnes et valeurs citées", problems)
-    wide = pd.DataFrame(numbers, index=pd.Index(index.to_numpy(), dtype="string", name="code"))
+    wide = pd.DataFrame(numbers, index=pd.Index(index.to_numpy(), dtype=CODE_DTYPE, name="code"))
     wide = wide[[p for p in PROFESSIONS if p in wide.columns]]
     return wide
 
@@ -576,7 +576,7 @@ def supply_on_layer(
             f"Aucune offre reconnue dans {source} : il faut au moins une profession",
             [{"problem": "aucune ligne ni colonne de profession ; vérifiez le fichier (BPE : "
                          "TYPEQU D201… ; table : code, profession, effectif)"}])
-    codes = pd.Index(codes).astype("string")
+    codes = as_codes(pd.Index(codes))
     outside = wide.index.difference(codes)
     if len(outside):
         raise ValidationError(

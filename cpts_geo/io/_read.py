@@ -849,9 +849,8 @@ def read_table(
     else:
         out = _read_ogr(path, layer=layer, geometry=geometry)
     if kind:
-        from dataclasses import replace
 
-        out = replace(out, fields=recognise_headers(list(out.table.columns), kind, columns=columns))
+        out = out._replace(fields=recognise_headers(list(out.table.columns), kind, columns=columns))
     return out if fmt == "csv" else _no_control_characters(out)
 
 

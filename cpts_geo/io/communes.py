@@ -12,10 +12,13 @@ import pandas as pd
 import pyproj
 
 from cpts_geo.data.communes import embedded_layer
-from cpts_geo.domain.codes import is_insee_code
+from cpts_geo.domain.codes import CODE_DTYPE, is_insee_code, normalize_codes
 from cpts_geo.domain.communes import CheckedCommunes, validate_layer
 from cpts_geo.domain.french import number
+from cpts_geo.domain.headers import ReadTable
+from cpts_geo.domain.history import HISTORY_YEARS, cog_codes, rebase_counts
 from cpts_geo.domain.metadata import layer_metadata, set_layer_metadata
+from cpts_geo.domain.numbers import parse_numbers, parse_whole_numbers
 from cpts_geo.domain.text import cell_text
 from cpts_geo.errors import CptsGeoWarning, ValidationError
 from cpts_geo.io._read import read_table
@@ -50,9 +53,12 @@ def read_communes(
     Every problem is gathered and raised at once as a
     :class:`~cpts_geo.errors.ValidationError` (row number, code, problem): duplicate
     codes, codes that are not INSEE codes, missing or invalid geometries, a missing CRS,
-    a non-numeric population. Invalid geometries are repaired with ``shapely.make_valid``
-    only when ``repair=True``; :func:`check_communes` (same parameters) lists the repaired
-    codes.
+    a non-numeric or fractional population. Populations are read as every reader reads them
+    (:func:`cpts_geo.domain.numbers.parse_whole_numbers`): ``1 234``, and ``1.234`` as thousands
+    where the whole column writes its thousands that way (a warning says so). Invalid
+    geometries are repaired with ``shapely.make_valid`` only when ``repair=True``;
+    :func:`check_communes` (same parameters) lists the repaired codes and the populations read
+    as thousands.
 
     Parameters
     ----------
@@ -110,7 +116,7 @@ class PopulationTable(NamedTuple):
 
 
 
-def _population_column(read, given: str | None, field: str, what: str) -> str:
+def _population_column(read: ReadTable, given: str | None, field: str, what: str) -> str:
     columns = list(read.table.columns)
     if given is not None:
         if given in columns:
@@ -193,9 +199,6 @@ def with_population(
     >>> len(res.missing) == len(layer) - 2
     True
     """
-    from cpts_geo.domain.codes import normalize_codes
-    from cpts_geo.domain.history import HISTORY_YEARS, cog_codes, rebase_counts
-    from cpts_geo.domain.numbers import parse_numbers, parse_whole_numbers
     read = read_table(table, kind="population")
     frame, source = read.table, ("donné" if read.source == "DataFrame" else read.source)
     code_col = _population_column(read, code, "code", "des codes commune")
@@ -213,7 +216,59 @@ def with_population(
         raise ValueError(f"Millésime de population {vintage!r} : donnez une année, ex. 2022.") from None
 
     rows = np.asarray(read.rows)
-    codes, _ = normalize_codes(frame[code_col].reset_index(drop=True))
+    codes, problems = _table_codes(frame[code_col], rows)
+    figures = {"population": frame[pop_col]}
+    if std_col is not None:
+        figures["pop_standardised"] = frame[std_col]
+    values, read_as_thousands = _table_figures(figures, rows, codes, problems)
+    if problems:
+        raise ValidationError(f"Tableau de population {source} refusé", problems)
+    if len(read_as_thousands):
+        first = read_as_thousands.iloc[0]
+        warnings.warn(
+            f"Tableau de population {source} : {len(read_as_thousands)} population(s) écrite(s) avec "
+            f"un séparateur de milliers (« . » ou « , »), lue(s) en milliers comme toute la colonne, "
+            f"ex. ligne {first['row']} : « {first['given']} » = {number(first['population'])} habitants ; "
+            "liste dans le champ thousands du résultat", CptsGeoWarning, stacklevel=2)
+
+    data = pd.DataFrame(values)
+    data.index = pd.Index(codes.to_numpy(), dtype=CODE_DTYPE, name="code")
+    row_of = pd.Series(rows, index=data.index)
+    arm_parent = embedded_layer("arrondissements.parquet", 2016)["parent"]
+    rebased, report, unused, cog = _rebased_figures(data, row_of, cog, arm_parent, source)
+
+    # Paris, Lyon, Marseille: the layer's units decide; a city figure is never split.
+    layer_codes = communes.index
+    out_values = _city_figures(rebased, layer_codes, arm_parent, row_of, report, unused)
+    _outside_layer(rebased, layer_codes, row_of, report, unused)
+
+    out = communes.copy()
+    out["population"] = out_values["population"].round().astype("Int64").array
+    if "pop_standardised" in out.columns or std_col is not None:
+        out["pop_standardised"] = (out_values["pop_standardised"].astype("float64").array
+                                   if std_col is not None else np.nan)
+    before = layer_metadata(communes)
+    base = before.source or "couche communale"
+    set_layer_metadata(out, before, inplace=True, population_vintage=vintage,
+                       source=f"{base.split(' ; population')[0]} ; population {vintage} : tableau {source}")
+    missing_codes = out.index[out["population"].isna()]
+    missing = pd.DataFrame({"code": missing_codes,
+                            "name": out.loc[missing_codes, "name"].to_numpy() if "name" in out else pd.NA})
+    unused_frame = pd.DataFrame(unused, columns=["row", "code", "reason"])
+    unused_frame["row"] = unused_frame["row"].astype("Int64")
+    report["row"] = report["row"].astype("Int64")
+    report = report.sort_values(["row", "new_code"], ignore_index=True)
+    return PopulationTable(out, vintage, int(cog), report,
+                           missing.reset_index(drop=True),
+                           unused_frame.sort_values("row", ignore_index=True),
+                           read_as_thousands)
+
+
+
+def _table_codes(given: pd.Series, rows: np.ndarray) -> tuple[pd.Series, list[dict]]:
+    """The cleaned codes of a population table (by position) and the problems of its empty,
+    malformed and repeated codes."""
+    codes, _ = normalize_codes(given.reset_index(drop=True))
     codes = codes.reset_index(drop=True)
     problems: list[dict] = []
     empty = codes.isna().to_numpy()
@@ -229,9 +284,14 @@ def with_population(
         for c, where in groups.items():
             problems.append({"row": ", ".join(map(str, where)), "code": c,
                              "problem": "code présent plusieurs fois : une seule ligne par commune"})
-    figures = {"population": frame[pop_col]}
-    if std_col is not None:
-        figures["pop_standardised"] = frame[std_col]
+    return codes, problems
+
+
+
+def _table_figures(figures: dict[str, pd.Series], rows: np.ndarray, codes: pd.Series,
+                   problems: list[dict]) -> tuple[dict[str, pd.Series], pd.DataFrame]:
+    """The figures of a population table as numbers (the population as whole numbers), their
+    problems added to ``problems``; and the populations read as thousands."""
     values = {}
     read_as_thousands = pd.DataFrame({"row": pd.Series(dtype="Int64"), "code": pd.Series(dtype=object),
                                       "given": pd.Series(dtype=object), "population": pd.Series(dtype="Int64")})
@@ -253,37 +313,38 @@ def with_population(
                     "population": pd.array(parsed[whole.thousands].round(), dtype="Int64")})
         else:
             parsed, unreadable = parse_numbers(raw)
-        num = pd.Series(parsed, dtype="float64")
-        blank = (num.isna() & ~unreadable).to_numpy()
-        for r, c in zip(rows[blank], codes[blank]):
-            problems.append({"row": r, "code": c, "problem": f"{label} vide"})
-        nonnum = unreadable
-        for r, c, v in zip(rows[nonnum], codes[nonnum], raw[nonnum]):
-            problems.append({"row": r, "code": c, "problem": f"{label} non numérique : {cell_text(v)}"})
-        neg = (num < 0).fillna(False).to_numpy()
-        for r, c, v in zip(rows[neg], codes[neg], raw[neg]):
-            problems.append({"row": r, "code": c, "problem": f"{label} négative : {cell_text(v)}"})
-        infinite = np.isinf(num.fillna(0).to_numpy())
-        for r, c in zip(rows[infinite], codes[infinite]):
-            problems.append({"row": r, "code": c, "problem": f"{label} infinie"})
-        values[name] = num
-    if problems:
-        raise ValidationError(f"Tableau de population {source} refusé", problems)
-    if len(read_as_thousands):
-        first = read_as_thousands.iloc[0]
-        warnings.warn(
-            f"Tableau de population {source} : {len(read_as_thousands)} population(s) écrite(s) avec "
-            f"un séparateur de milliers (« . » ou « , »), lue(s) en milliers comme toute la colonne, "
-            f"ex. ligne {first['row']} : « {first['given']} » = {number(first['population'])} habitants ; "
-            "liste dans le champ thousands du résultat", CptsGeoWarning, stacklevel=2)
+        values[name] = _figure_problems(label, parsed, unreadable, raw, rows, codes, problems)
+    return values, read_as_thousands
 
-    data = pd.DataFrame(values)
-    data.index = pd.Index(codes.astype(str).to_numpy(), name="code")
-    row_of = pd.Series(rows, index=data.index)
-    arm_layer = embedded_layer("arrondissements.parquet", 2016)
-    arm_parent = arm_layer["parent"]
+
+
+def _figure_problems(label: str, parsed: np.ndarray, unreadable: np.ndarray, raw: pd.Series,
+                     rows: np.ndarray, codes: pd.Series, problems: list[dict]) -> pd.Series:
+    """The numbers of one figure of a population table; its empty, non-numeric, negative and
+    infinite cells added to ``problems``."""
+    num = pd.Series(parsed, dtype="float64")
+    blank = (num.isna() & ~unreadable).to_numpy()
+    for r, c in zip(rows[blank], codes[blank]):
+        problems.append({"row": r, "code": c, "problem": f"{label} vide"})
+    for r, c, v in zip(rows[unreadable], codes[unreadable], raw[unreadable]):
+        problems.append({"row": r, "code": c, "problem": f"{label} non numérique : {cell_text(v)}"})
+    neg = (num < 0).fillna(False).to_numpy()
+    for r, c, v in zip(rows[neg], codes[neg], raw[neg]):
+        problems.append({"row": r, "code": c, "problem": f"{label} négative : {cell_text(v)}"})
+    infinite = np.isinf(num.fillna(0).to_numpy())
+    for r, c in zip(rows[infinite], codes[infinite]):
+        problems.append({"row": r, "code": c, "problem": f"{label} infinie"})
+    return num
+
+
+
+def _rebased_figures(data: pd.DataFrame, row_of: pd.Series, cog: int | None, arm_parent: pd.Series,
+                     source: str) -> tuple[pd.DataFrame, pd.DataFrame, list[tuple], int]:
+    """The figures of a population table re-based onto today's communes: the figures, the
+    report of re-based codes (with their rows), the unknown codes (``row``, ``code``,
+    ``reason``) and the COG vintage of the table (``cog``, or the one most codes belong to).
+    Codes of two vintages describing one commune are refused."""
     is_arm = data.index.isin(arm_parent.index)
-
     # object labels: pandas' Arrow strings test ``isin`` against a 35 000-code index value by value
     labels = data.index.astype(object)
     if cog is None:
@@ -316,9 +377,16 @@ def with_population(
     report.insert(0, "row", report["code"].map(row_of).astype("Int64"))
     unused = [(row_of[c], c, "code inconnu : absent du COG de 2008 à 2025")
               for c in list(main.unknown) + list(other.unknown)]
+    return rebased, report, unused, cog
 
-    # Paris, Lyon, Marseille: the layer's units decide; a city figure is never split.
-    layer_codes = communes.index
+
+
+def _city_figures(rebased: pd.DataFrame, layer_codes: pd.Index, arm_parent: pd.Series, row_of: pd.Series,
+                  report: pd.DataFrame, unused: list[tuple]) -> pd.DataFrame:
+    """The figures on the layer's communes: the arrondissements of a city added up when the
+    layer has the city and the table gives all of them (reported in ``report``); a city
+    figure never split, arrondissements or cities that cannot be used listed in ``unused``
+    (both modified in place)."""
     out_values = rebased.reindex(layer_codes)
     for city, parts in pd.Series(arm_parent).groupby(arm_parent):
         given = [a for a in parts.index if a in rebased.index]
@@ -337,6 +405,14 @@ def with_population(
         elif city in rebased.index and city not in layer_codes and any(a in layer_codes for a in parts.index):
             unused.append((row_of.get(city), city, "commune découpée en arrondissements dans la couche : "
                            "donnez la population de chaque arrondissement"))
+    return out_values
+
+
+
+def _outside_layer(rebased: pd.DataFrame, layer_codes: pd.Index, row_of: pd.Series, report: pd.DataFrame,
+                   unused: list[tuple]) -> None:
+    """Rows of the table whose commune is not on the layer (another territory), added to
+    ``unused`` (those already listed, or added up into their city, left as they are)."""
     consumed = set(report.loc[report["reason"] == "arrondissement additionné à sa commune", "code"])
     flagged = {u[1] for u in unused}
     extra = rebased.index.difference(layer_codes)
@@ -347,26 +423,6 @@ def with_population(
     unused.extend((row_of[c], c, outside) for c in pd.unique(from_old["code"]))
     unused.extend((row_of[c], c, outside) for c in itself)
 
-    out = communes.copy()
-    out["population"] = out_values["population"].round().astype("Int64").array
-    if "pop_standardised" in out.columns or std_col is not None:
-        out["pop_standardised"] = (out_values["pop_standardised"].astype("float64").array
-                                   if std_col is not None else np.nan)
-    before = layer_metadata(communes)
-    base = before.source or "couche communale"
-    set_layer_metadata(out, before, inplace=True, population_vintage=vintage,
-                       source=f"{base.split(' ; population')[0]} ; population {vintage} : tableau {source}")
-    missing_codes = out.index[out["population"].isna()]
-    missing = pd.DataFrame({"code": missing_codes,
-                            "name": out.loc[missing_codes, "name"].to_numpy() if "name" in out else pd.NA})
-    unused_frame = pd.DataFrame(unused, columns=["row", "code", "reason"])
-    unused_frame["row"] = unused_frame["row"].astype("Int64")
-    report["row"] = report["row"].astype("Int64")
-    report = report.sort_values(["row", "new_code"], ignore_index=True)
-    return PopulationTable(out, vintage, int(cog), report,
-                           missing.reset_index(drop=True),
-                           unused_frame.sort_values("row", ignore_index=True),
-                           read_as_thousands)
 
 
 def check_communes(
@@ -393,7 +449,9 @@ def check_communes(
     Returns
     -------
     CheckedCommunes
-        ``communes`` (the layer) and ``repaired`` (codes whose geometry was repaired).
+        ``communes`` (the layer), ``repaired`` (codes whose geometry was repaired) and
+        ``thousands`` (populations written ``1.234`` read as thousands: ``row``, ``code``,
+        ``given``, ``population``).
 
     Examples
     --------

@@ -338,7 +338,7 @@ def neutralise_text(value: object) -> object:
 
 
 
-def restore_text(value):
+def restore_text(value: object) -> object:
     """``value`` as it was before :func:`neutralise_text`: the ``'`` it added removed.
 
     Only that prefix is removed: an apostrophe followed by ``=``, ``+``, ``-``, ``@``, a tab or

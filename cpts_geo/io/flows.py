@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any, TypeAlias
 import numpy as np
 import pandas as pd
 
-from cpts_geo.domain.codes import normalize_codes
+from cpts_geo.domain.codes import CODE_DTYPE, normalize_codes
 from cpts_geo.domain.french import number
 from cpts_geo.domain.headers import recognise_headers
 from cpts_geo.domain.numbers import parse_numbers
@@ -279,7 +279,7 @@ def _flow_table(frame: pd.DataFrame, rows: np.ndarray, label: str,
         else:
             rows_codes = np.where(codes < 0, -1, clean_codes[np.maximum(codes, 0)])
         columns[end] = pd.Categorical.from_codes(
-            rows_codes, dtype=pd.CategoricalDtype(pd.Index(categories, dtype=object)), validate=False)
+            rows_codes, dtype=pd.CategoricalDtype(pd.Index(categories, dtype=CODE_DTYPE)), validate=False)
         if len(report):
             pos = report["row"].to_numpy() - 1  # position in uniq
             used = codes >= 0
@@ -367,10 +367,11 @@ def read_flows(
     FlowsRead
         ``flows``: columns ``row`` (row number in the user's file: the header is row 1 in a
         CSV or XLSX file, blank lines counted; 1-based position for a DataFrame or Parquet
-        file), ``origin``, ``destination`` (string dtype), ``volume`` (float) and, when
-        given, ``profession`` and ``year``. ``code_report``: the code repairs, one row per
-        (end, code): ``end``, ``row`` (first row), ``n_rows``, ``code``, ``new_code``,
-        ``reason``, ``volume``. ``source``, ``records`` (data rows read).
+        file), ``origin``, ``destination`` (Categoricals whose categories are codes in
+        :data:`cpts_geo.domain.codes.CODE_DTYPE`), ``volume`` (float) and, when given,
+        ``profession`` and ``year``. ``code_report``: the code repairs, one row per (end, code):
+        ``end``, ``row`` (first row), ``n_rows``, ``code``, ``new_code``, ``reason``, ``volume``.
+        ``source``, ``records`` (data rows read).
 
     Examples
     --------

@@ -12,6 +12,7 @@ import geopandas as gpd
 import pandas as pd
 
 from cpts_geo.domain.registry import (
+    CheckedRegistry,
     RegistryRead,
     registry_from_read,
     registry_table,
@@ -231,11 +232,13 @@ def is_example_registry(registry: RegistryRead | pd.DataFrame | object) -> bool:
     """Whether ``registry`` is the illustrative example registry (its flag, or its rows).
 
     A :class:`~cpts_geo.domain.registry.RegistryRead` says it itself; a table is compared with the
-    example's rows (CPTS and commune codes), so the flag is not lost with the table.
+    example's rows (CPTS and commune codes), so the flag is not lost with the table; a
+    :class:`~cpts_geo.domain.registry.CheckedRegistry` by its membership (the same pairs of CPTS
+    and commune codes as the example's), so the flag is not lost through the validation either.
 
     Parameters
     ----------
-    registry : RegistryRead, DataFrame or anything else
+    registry : RegistryRead, DataFrame, CheckedRegistry or anything else
         A registry as given to :func:`build_territories` (anything else is not the example).
 
     Returns
@@ -249,6 +252,9 @@ def is_example_registry(registry: RegistryRead | pd.DataFrame | object) -> bool:
     """
     if isinstance(registry, RegistryRead):
         return registry.illustrative or is_example_registry(registry.registry)
+    if isinstance(registry, CheckedRegistry):
+        member = registry.membership
+        return _same_pairs(member[["cpts_id", "given_codes" if "given_codes" in member.columns else "code"]])
     if not isinstance(registry, pd.DataFrame) or not {"cpts_id", "commune_code"} <= set(registry.columns):
         return False
     ref = _example_registry().registry
@@ -256,6 +262,15 @@ def is_example_registry(registry: RegistryRead | pd.DataFrame | object) -> bool:
         return False
     pairs = registry[["cpts_id", "commune_code"]].astype(str).reset_index(drop=True)
     return bool(pairs.equals(ref[["cpts_id", "commune_code"]].astype(str).reset_index(drop=True)))
+
+
+def _same_pairs(pairs: pd.DataFrame) -> bool:
+    """Whether (CPTS, commune code) pairs, in any order, are those of the example registry."""
+    ref = _example_registry().registry
+    if len(pairs) != len(ref):
+        return False
+    ours = set(map(tuple, pairs.astype(str).to_numpy().tolist()))
+    return ours == set(map(tuple, ref[["cpts_id", "commune_code"]].astype(str).to_numpy().tolist()))
 
 
 

@@ -11,7 +11,7 @@ from typing import TypeAlias
 import numpy as np
 import pandas as pd
 
-from cpts_geo.domain.codes import normalize_codes
+from cpts_geo.domain.codes import as_codes, normalize_codes
 from cpts_geo.domain.history import remap_codes
 from cpts_geo.domain.numbers import parse_counts, parse_numbers
 from cpts_geo.errors import CptsGeoWarning, ValidationError
@@ -51,6 +51,47 @@ def _read_table(data: pd.DataFrame | str | Path, sep: str | None = None) -> pd.D
 
 
 
+def _away_from_layer(new: pd.Series, report: pd.DataFrame,
+                     communes: pd.DataFrame) -> tuple[pd.Series, pd.DataFrame]:
+    """``new`` and ``report`` of :func:`remap_codes` where a code remapped to a commune outside
+    ``communes`` is unmapped: an arrondissement rolled up to a city that is not in the caller's
+    layer is no commune of the layer either (set aside, or an error), never kept as supply
+    outside it."""
+    known = as_codes(communes.index)
+    away = report["new_code"].notna() & ~as_codes(report["new_code"]).isin(known)
+    if not away.any():
+        return new, report
+    report = report.copy()
+    report.loc[away, "reason"] = [
+        (f"arrondissement de {target}" if str(reason).startswith("arrondissement")
+         else f"{reason} ({target})") + ", commune hors de la couche étudiée"
+        for reason, target in zip(report.loc[away, "reason"], report.loc[away, "new_code"])]
+    new = new.copy()
+    new.iloc[report.loc[away, "row"].to_numpy(dtype="int64") - 1] = pd.NA
+    report.loc[away, ["new_code", "new_name"]] = pd.NA
+    return new, report
+
+
+
+def _raise_problems(problems: list[dict], rejected: pd.DataFrame | None) -> None:
+    """Raise the problems of a supply table, with its ``rejected`` lines (each input row once)
+    when unknown codes are errors, sorted by row; nothing when there is none."""
+    if rejected is not None:
+        for rec in rejected.drop_duplicates(["row", "code"]).itertuples(index=False):
+            problems.append({
+                "row": int(rec.row), "code": rec.code,
+                "problem": f"{rec.problem} : ce code n'est pas une commune de la couche ; "
+                           "corrigez-le, ou donnez une table de passage (passage=…), "
+                           "ou unknown='report' pour écarter ces lignes avec un rapport"})
+    if problems:
+        probs = pd.DataFrame(problems)
+        probs["_r"] = pd.to_numeric(probs["row"], errors="coerce")
+        probs = probs.sort_values("_r", kind="stable").drop(columns="_r")
+        raise ValidationError("Table des professionnels invalide : corrigez les lignes citées",
+                              probs.to_dict("records"))
+
+
+
 def _finish(rows: np.ndarray, raw_codes: pd.Series, professions: pd.Series,
             counts: pd.Series, extra: Mapping[str, pd.Series], problems: list[dict], *,
             communes: pd.DataFrame | None, passage: _PassageFile, unknown: str,
@@ -65,19 +106,7 @@ def _finish(rows: np.ndarray, raw_codes: pd.Series, professions: pd.Series,
     links = read_passage_table(passage) if passage is not None else None
     new, report = remap_codes(codes, communes=communes, passage=links, plm="city")
     if communes is not None:
-        # an arrondissement rolled up to a city that is not in the caller's layer is no
-        # commune of the layer either: set aside (or an error), never kept as supply outside it
-        known = pd.Index(communes.index.astype("string"))
-        away = report["new_code"].notna() & ~report["new_code"].astype("string").isin(known)
-        if away.any():
-            report = report.copy()
-            report.loc[away, "reason"] = [
-                (f"arrondissement de {target}" if str(reason).startswith("arrondissement")
-                 else f"{reason} ({target})") + ", commune hors de la couche étudiée"
-                for reason, target in zip(report.loc[away, "reason"], report.loc[away, "new_code"])]
-            new = new.copy()
-            new.iloc[report.loc[away, "row"].to_numpy(dtype="int64") - 1] = pd.NA
-            report.loc[away, ["new_code", "new_name"]] = pd.NA
+        new, report = _away_from_layer(new, report, communes)
     unmapped = report[report["new_code"].isna()]
     pos = unmapped["row"].to_numpy(dtype="int64") - 1
     # one line per supply line set aside, with what it held (a row of the wide BPE gives one
@@ -87,20 +116,7 @@ def _finish(rows: np.ndarray, raw_codes: pd.Series, professions: pd.Series,
                              "profession": professions.iloc[pos].to_numpy(),
                              "count": counts.iloc[pos].to_numpy(dtype="float64"),
                              "problem": unmapped["reason"].to_numpy()})
-    if unknown == "raise":
-        # each input row once in the error
-        for rec in rejected.drop_duplicates(["row", "code"]).itertuples(index=False):
-            problems.append({
-                "row": int(rec.row), "code": rec.code,
-                "problem": f"{rec.problem} : ce code n'est pas une commune de la couche ; "
-                           "corrigez-le, ou donnez une table de passage (passage=…), "
-                           "ou unknown='report' pour écarter ces lignes avec un rapport"})
-    if problems:
-        probs = pd.DataFrame(problems)
-        probs["_r"] = pd.to_numeric(probs["row"], errors="coerce")
-        probs = probs.sort_values("_r", kind="stable").drop(columns="_r")
-        raise ValidationError("Table des professionnels invalide : corrigez les lignes citées",
-                              probs.to_dict("records"))
+    _raise_problems(problems, rejected if unknown == "raise" else None)
     out = pd.DataFrame({
         "row": rows.astype("int64"),
         "code": new.to_numpy(),
@@ -110,7 +126,7 @@ def _finish(rows: np.ndarray, raw_codes: pd.Series, professions: pd.Series,
     })
     for name, values in extra.items():
         out[name] = values.to_numpy(dtype="float64")
-    out["code"] = out["code"].astype("string")
+    out["code"] = as_codes(out["code"])
     out["source_code"] = out["source_code"].astype("string")
     out["profession"] = out["profession"].astype("string")
     # a row of the wide BPE gives one supply line per profession: each input row once below

@@ -19,6 +19,7 @@ from cpts_geo.io.files import _FORMULA_START, atomic_path, whole_numbers
 from cpts_geo.io.formats import _disk_space, table_format
 
 if TYPE_CHECKING:
+    from openpyxl.cell.cell import Cell
     from openpyxl.worksheet.worksheet import Worksheet
 
 __all__ = [
@@ -180,7 +181,7 @@ def _sheet_name(name: str, taken: set[str]) -> str:
 
 
 
-def _text_cell(cell) -> None:
+def _text_cell(cell: Cell) -> None:
     """A text cell stays text: openpyxl makes a formula of a text starting with ``=``; the
     quote prefix keeps any text starting like a formula as text when a user edits the cell."""
     if isinstance(cell.value, str):
@@ -238,42 +239,36 @@ def _cell_value(value: object) -> object:
 
 
 
-def _write_sheet(ws: Worksheet, frame: pd.DataFrame, too_long: list[dict], hidden: list[dict]) -> None:
-    """Write ``frame`` in sheet ``ws``: a bold frozen header, typed and formatted cells, columns
-    as wide as their content. Texts too long for a cell, and texts holding a control character
-    (left out), are added to ``too_long`` and ``hidden``."""
-    from openpyxl.styles import Font
+def _row_cells(row: tuple, i: int, title: str, headers: list[str], formats: list[str | None],
+               widths: list[int], too_long: list[dict], hidden: list[dict]) -> list:
+    """The cells of row ``i`` of a sheet (``None`` where empty or holding a control character),
+    ``widths`` widened to their content; texts too long for a cell or holding a control
+    character added to ``too_long`` and ``hidden``."""
+    cells: list = []
+    for j, given in enumerate(row):
+        value = _cell_value(given)
+        if value is None:
+            cells.append(None)
+            continue
+        if isinstance(value, str):
+            if len(value) > EXCEL_CELL_LIMIT:
+                too_long.append({"row": i, "problem": f"feuille « {title} », colonne "
+                                 f"« {printable(headers[j])} » : {number(len(value))} caractères"})
+            if CONTROL_CHARACTERS.search(value):  # Excel cannot hold them (a NUL…)
+                hidden.append({"row": i, "problem": f"feuille « {title} », colonne "
+                               f"« {printable(headers[j])} » : caractère de contrôle dans "
+                               f"« {printable(value[:80])} »"})
+                value = None
+        cells.append(value)
+        widths[j] = max(widths[j], len(str(value)) + (2 if formats[j] != "@" else 0))
+    return cells
+
+
+
+def _format_columns(ws: Worksheet, formats: list[str | None], widths: list[int]) -> None:
+    """The number format of each column of sheet ``ws`` (text cells typed text) and its width."""
     from openpyxl.utils import get_column_letter
 
-    headers = [str(c) for c in frame.columns]
-    ws.append(headers)
-    for cell in ws[1]:
-        cell.font = Font(bold=True)
-        _text_cell(cell)
-    formats = _column_formats(frame)
-    widths = [len(h) for h in headers]
-    for i, row in enumerate(frame.itertuples(index=False, name=None), start=2):
-        cells: list = []
-        for j, given in enumerate(row):
-            value = _cell_value(given)
-            if value is None:
-                cells.append(None)
-                continue
-            if isinstance(value, str):
-                if len(value) > EXCEL_CELL_LIMIT:
-                    too_long.append({"row": i, "problem": f"feuille « {ws.title} », colonne "
-                                     f"« {printable(headers[j])} » : {number(len(value))} caractères"})
-                if CONTROL_CHARACTERS.search(value):  # Excel cannot hold them (a NUL…)
-                    hidden.append({"row": i, "problem": f"feuille « {ws.title} », colonne "
-                                   f"« {printable(headers[j])} » : caractère de contrôle dans "
-                                   f"« {printable(value[:80])} »"})
-                    value = None
-            cells.append(value)
-            widths[j] = max(widths[j], len(str(value)) + (2 if formats[j] != "@" else 0))
-        ws.append(cells)
-        for j, value in enumerate(cells, start=1):
-            if isinstance(value, str) and value.startswith(_FORMULA_START):
-                _text_cell(ws.cell(row=i, column=j))
     for j, fmt in enumerate(formats, start=1):
         if fmt:
             for (cell,) in ws.iter_rows(min_row=2, min_col=j, max_col=j):
@@ -285,6 +280,29 @@ def _write_sheet(ws: Worksheet, frame: pd.DataFrame, too_long: list[dict], hidde
                     cell.data_type = "s"
                 cell.number_format = fmt
         ws.column_dimensions[get_column_letter(j)].width = min(max(widths[j - 1] + 2, 8), 60)
+
+
+
+def _write_sheet(ws: Worksheet, frame: pd.DataFrame, too_long: list[dict], hidden: list[dict]) -> None:
+    """Write ``frame`` in sheet ``ws``: a bold frozen header, typed and formatted cells, columns
+    as wide as their content. Texts too long for a cell, and texts holding a control character
+    (left out), are added to ``too_long`` and ``hidden``."""
+    from openpyxl.styles import Font
+
+    headers = [str(c) for c in frame.columns]
+    ws.append(headers)
+    for cell in ws[1]:
+        cell.font = Font(bold=True)
+        _text_cell(cell)
+    formats = _column_formats(frame)
+    widths = [len(h) for h in headers]
+    for i, row in enumerate(frame.itertuples(index=False, name=None), start=2):
+        cells = _row_cells(row, i, ws.title, headers, formats, widths, too_long, hidden)
+        ws.append(cells)
+        for j, value in enumerate(cells, start=1):
+            if isinstance(value, str) and value.startswith(_FORMULA_START):
+                _text_cell(ws.cell(row=i, column=j))
+    _format_columns(ws, formats, widths)
     ws.freeze_panes = "A2"
     ws.auto_filter.ref = ws.dimensions
 

@@ -14,18 +14,31 @@ once; the CPTS of a registry are shown by stage. For each draft a panel shows, l
 
 **Click or lasso.** A click adds or removes one commune; a free-hand lasso (« Lasso » buttons, or
 Shift+drag; Shift+Alt+drag removes) takes every commune whose point on surface (computed here)
-lies inside the drawn ring (even-odd rule, the page's ``cptsPointInPolygon``).
+lies inside the drawn ring (even-odd rule, the page's ``CptsEditor.rules.pointInPolygon``).
 
-**Same figures as the library.** The page does no rule of its own: it sums per-commune figures
-that Python computed and embedded (population of the layer, area of each commune in its metric
-CRS, APL × standardised population and standardised population of the DREES rows remapped to the
-layer's codes by :func:`cpts_geo.domain.history.remap_codes`, professionals by
-:func:`cpts_geo.indicators.supply.supply_on_layer`), and it reads the tier from the population
-breakpoints of :func:`cpts_geo.domain.tiers.tier_of` and the funding maximum from
-:func:`cpts_geo.domain.funding.aci_funding`, both evaluated here. The tests compare the panel with the
-library to the unit. Contiguity uses the commune adjacency of
-:func:`cpts_geo.domain.communes.adjacency` restricted to shared borders (communes touching at a single
-point do not join: the library counts such a territory in two parts).
+**Same figures as the library.** The page sums per-commune figures that Python computed and
+embedded (population of the layer, area of each commune in its metric CRS, APL × standardised
+population and standardised population of the DREES rows remapped to the layer's codes by
+:func:`cpts_geo.domain.history.remap_codes`, professionals by
+:func:`cpts_geo.indicators.supply.supply_on_layer`, and with the user's travel times (``costs=``)
+the E2SFCA accessibility of :func:`cpts_geo.indicators.accessibility.accessibility` with its
+demand). The rules it applies to those sums are the functions of ``CptsEditor.rules`` in
+``static/editor.js``, one per rule, each fed with data this module evaluates from the owner
+(the tier breakpoints found by bisection on :func:`cpts_geo.domain.tiers.tier_of`, the funding
+maxima of :func:`cpts_geo.domain.funding.aci_funding`, the formula starts of
+:func:`cpts_geo.io.files.neutralise_text`) and compared with its owner on many inputs in
+Chromium by ``tests/test_editor_rules.py`` (rounding of a population, tier, funding, the DREES
+weighted mean of :func:`cpts_geo.indicators.accessibility.territory_accessibility`, density of
+:func:`cpts_geo.indicators.density.density`, the CSV formula guard of
+:func:`cpts_geo.io.files.neutralise_cells` and :func:`cpts_geo.io.files.restore_cells`). The
+tests also compare the panel with the library to the unit. Contiguity uses the commune adjacency
+of :func:`cpts_geo.domain.communes.adjacency` restricted to shared borders (communes touching at
+a single point do not join: the library counts such a territory in two parts).
+
+**Which travel times.** The APL shown is the one the DREES published (its own times, from
+INSEE's distancier Metric-OSRM). With ``costs=`` (``cpts-geo editeur --temps``) and a supply,
+the panel adds the E2SFCA accessibility of each profession computed with those times; the page
+says which times were used.
 
 **One commune, one CPTS.** A commune already in a registry CPTS or another draft is shown as such;
 taking it is an explicit action (« Prendre quand même ») recorded in the draft as a conflict.
@@ -51,10 +64,8 @@ and every look-up keyed by it in the page is a ``Map`` (an id ``__proto__`` is a
 from __future__ import annotations
 
 import functools
-import html
-import json
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 import geopandas as gpd
 import numpy as np
@@ -66,10 +77,13 @@ from cpts_geo.domain.stages import STAGE_COLORS, STAGES
 
 __all__ = [
     "editor_data",
+    "editor_html",
     "perimeter_editor",
 ]
 
 if TYPE_CHECKING:
+    from markupsafe import Markup
+
     from cpts_geo.domain.registry import CheckedRegistry, RegistryRead
     from cpts_geo.indicators.supply import SupplyRead
 
@@ -82,6 +96,8 @@ _TEXT = {
     "area": "Superficie", "departments": "Départements", "contiguity": "Continuité",
     "one_piece": "d'un seul tenant", "pieces": "en {n} morceaux", "apl": "APL médecins généralistes",
     "apl_unit": "consultations par habitant et par an", "apl_unknown": "communes sans APL",
+    "apl_times": "APL publié par la DREES, avec ses propres temps de trajet (distancier Metric-OSRM de l'INSEE).",
+    "access_unknown": "commune(s) sans temps de trajet, hors de la moyenne",
     "professionals": "Professionnels exerçant dans les communes du brouillon (densité pour 10 000 habitants)",
     "supply_scope": "Chiffres des communes du brouillon seulement ({n}) : l'offre d'une commune voisine n'y est "
     "pas comptée.",
@@ -250,6 +266,28 @@ def _neighbours(communes: gpd.GeoDataFrame) -> list[list[int]]:
     for a, b in zip(pos(pairs["code"]), pos(pairs["neighbour"])):
         out[a].append(int(b))
     return out
+
+
+
+def _split_communes(communes: gpd.GeoDataFrame, neighbours: list[list[int]]) -> dict:
+    """The communes in several parts (islands, exclaves) and the borders of their parts, for the
+    page's contiguity to count parts as :func:`cpts_geo.domain.territories.build_territories` does:
+    ``n`` ``[[position, number of parts], ...]``, ``e`` ``[[position, part, position, part], ...]``
+    for each pair of parts sharing a border where one commune has several parts (the part of a
+    commune in one part is 0)."""
+    geoms = communes.geometry.to_numpy()
+    counts = shapely.get_num_geometries(geoms)
+    multi = {int(i) for i in np.flatnonzero(counts > 1)}
+    edges: list[list[int]] = []
+    for i in sorted(multi):
+        for pi, part in enumerate(shapely.get_parts(geoms[i])):
+            for k in neighbours[i]:
+                if k in multi and k < i:
+                    continue  # that pair is written from k's side
+                others = shapely.get_parts(geoms[k]) if k in multi else [geoms[k]]
+                edges += [[i, pi, int(k), pk] for pk, other in enumerate(others)
+                          if shapely.relate_pattern(part, other, _SHARED_BORDER)]
+    return {"n": [[i, int(counts[i])] for i in sorted(multi)], "e": edges}
 
 
 
@@ -537,6 +575,8 @@ def editor_data(
     registry: pd.DataFrame | RegistryRead | CheckedRegistry | None = None,
     *,
     supply: pd.DataFrame | SupplyRead | None = None,
+    costs: pd.DataFrame | None = None,
+    costs_source: str | None = None,
     apl_year: int = 2023,
     tolerance: float | None = None,
     scale: float | None = None,
@@ -560,6 +600,15 @@ def editor_data(
         (``beyond``, and ``edge``: the outside neighbours of each commune) so that a draft
         touching them is told what its figures leave out. A supply with no row outside the page
         (``beyond["known"]`` false) says nothing beyond the page: a draft on its limit is told so.
+    costs : DataFrame, optional
+        Real travel times between communes (``origin``, ``destination``, ``minutes``; read by
+        :func:`cpts_geo.io.costs.read_costs`), with ``supply``: the E2SFCA accessibility of
+        each profession (:func:`cpts_geo.indicators.accessibility.accessibility` with
+        ``costs=``, DREES bands, 20 minutes, per 10 000 inhabitants) is embedded (``access``)
+        and shown for each draft, aggregated as the library aggregates it. The DREES APL keeps
+        the DREES' own times.
+    costs_source : str, optional
+        How the page names those times (e.g. the file's name).
     apl_year : int, default 2023
         Year of the DREES APL (:func:`cpts_geo.data.apl.load_apl`).
     tolerance, scale : float, optional
@@ -573,11 +622,13 @@ def editor_data(
         JSON-ready (no NaN: a value that is not known is ``None``).
     """
     from cpts_geo.domain.crs import require_crs
-    from cpts_geo.domain.headers import ENCODING_NAMES, SEPARATOR_NAMES, header_rules
     from cpts_geo.domain.stages import legend_stages
-    from cpts_geo.render.maps import _simplified, encode_geometries
 
     require_crs(communes, "La couche des communes")
+    if costs is not None and supply is None:
+        raise ValueError("Les temps de trajet (costs=, --temps) servent à l'accessibilité E2SFCA des professionnels : "
+                         "donnez aussi l'offre de soins (supply=, --offre). L'APL affiché est celui de la DREES, "
+                         "calculé avec ses propres temps.")
     checked = None
     if registry is not None:
         from cpts_geo.domain.registry import CheckedRegistry, validate_registry
@@ -586,15 +637,7 @@ def editor_data(
             validate_registry(registry, _reference_layer(communes))
         communes = _page_units(communes, checked.membership["code"])
     communes = communes.sort_index()
-    codes = communes.index.astype(str)
-    many = len(communes) > _MANY
-    tolerance = (300.0 if many else 80.0) if tolerance is None else float(tolerance)
-    scale = (5_000.0 if many else 10_000.0) if scale is None else float(scale)
-    simple = _simplified(communes, tolerance)
-    missing_geometry = shapely.is_missing(simple) | shapely.is_empty(simple)
-    origin, bounds = _view(simple, codes)
-    area = _metric_areas(communes)
-    per_apl, _ = _apl_on_layer(communes, apl_year)
+    drawing = _drawing(communes, tolerance, scale)
     owner = np.full(len(communes), -1)
     shared: list[list] = []
     cpts: list[dict] = []
@@ -603,16 +646,19 @@ def editor_data(
     if checked is not None:
         member = _page_membership(checked.membership, communes)
         cpts, shared, owner = _registry_on_page(checked, member, communes.index)
-        outlines = _outlines(simple, communes.index, member, cpts, bounds, origin, scale)
+        outlines = _outlines(drawing.simple, communes.index, member, cpts, drawing.bounds, drawing.origin,
+                             drawing.scale)
     prof: dict = {"names": [], "counts": []}
     beyond: dict = {"rows": 0, "known": False, "c": [], "n": [], "r": [], "counts": []}
     edge: list[list[int]] = []
+    access = None
     if supply is not None:
         from cpts_geo.indicators.supply import supply_table
 
-        prof, beyond, edge = _supply_data(communes, supply_table(supply))
-    vintage = layer_metadata(communes).population_vintage
-    pop = pd.to_numeric(communes["population"], errors="coerce")
+        table = supply_table(supply)
+        prof, beyond, edge = _supply_data(communes, table)
+        if costs is not None:
+            access = _access_data(communes, table, costs, costs_source)
     region = ""
     if "region_name" in communes.columns and communes["region_name"].nunique() == 1:
         region = str(communes["region_name"].iloc[0])
@@ -620,29 +666,93 @@ def editor_data(
                                     and communes["region"].nunique() == 1 else f"{len(communes)}")
     return {
         "key": _content_key(communes.index, member), "legacyKey": legacy,
-        "origin": list(origin), "scale": scale, "bounds": bounds, "region": region, "canvas": many,
-        "pointScale": _POINT_SCALE,
-        "communes": {
-            "c": list(codes), "n": communes["name"].astype(str).tolist(),
-            "p": [None if pd.isna(v) else int(v) for v in pop],
-            "d": communes["department"].astype(str).tolist() if "department" in communes.columns
-            else [c[:2] for c in codes],
-            "a": [None if gone else round(float(v), 6) for v, gone in zip(area, missing_geometry)],
-            "wv": [None if pd.isna(v) else float(v) for v in per_apl["wv"]],
-            "w": [None if pd.isna(v) else float(v) for v in per_apl["w"]],
-            "o": owner.astype(int).tolist(), "sh": shared,
-            "nb": _encoded_lists(_neighbours(communes)),
-            "pt": _encoded_points([None if gone else p for p, gone in zip(_points(communes), missing_geometry)],
-                                  origin, _POINT_SCALE),
-            "g": encode_geometries(simple, origin, scale),
-            "ng": [int(p) for p in np.flatnonzero(missing_geometry)],
-        },
-        "cities": _cities(codes),
+        "origin": list(drawing.origin), "scale": drawing.scale, "bounds": drawing.bounds, "region": region,
+        "canvas": drawing.many, "pointScale": _POINT_SCALE,
+        "communes": _communes_payload(communes, drawing, apl_year, owner, shared),
+        "cities": _cities(communes.index.astype(str)),
         "cpts": cpts, "outlines": outlines,
         "stages": legend_stages([c["stage"] for c in cpts]) if cpts else list(STAGES), "colors": STAGE_COLORS,
-        "tiers": _tier_breakpoints(), "funding": _funding_maxima(),
-        "vintage": vintage, "aplYear": apl_year, "professions": prof, "beyond": beyond, "edge": edge,
-        "per": 10_000, "formulaStart": ["=", "+", "-", "@", "\t", "\r"],
+        "vintage": layer_metadata(communes).population_vintage, "aplYear": apl_year, "professions": prof,
+        "beyond": beyond, "edge": edge, "access": access, **_rules_and_reading(),
+    }
+
+
+class _Drawing(NamedTuple):
+    """How the page draws its communes: simplified geometries, quantisation, first view."""
+
+    simple: np.ndarray
+    missing: np.ndarray
+    origin: tuple[float, float]
+    bounds: list[list[float]]
+    scale: float
+    many: bool
+
+
+def _drawing(communes: gpd.GeoDataFrame, tolerance: float | None, scale: float | None) -> _Drawing:
+    """The drawing of the page: as the stage map draws (80 m and 10 000 steps per degree, or
+    300 m and 5 000 above :data:`_MANY` communes, drawn on a canvas)."""
+    from cpts_geo.render.maps import _simplified
+
+    many = len(communes) > _MANY
+    tolerance = (300.0 if many else 80.0) if tolerance is None else float(tolerance)
+    simple = _simplified(communes, tolerance)
+    origin, bounds = _view(simple, communes.index.astype(str))
+    return _Drawing(simple, shapely.is_missing(simple) | shapely.is_empty(simple), origin, bounds,
+                    (5_000.0 if many else 10_000.0) if scale is None else float(scale), many)
+
+
+def _communes_payload(communes: gpd.GeoDataFrame, drawing: _Drawing, apl_year: int, owner: np.ndarray,
+                      shared: list[list]) -> dict:
+    """The per-commune figures of the page (codes, names, population, department, area, APL
+    sums, registry owner, neighbours, lasso points, geometries)."""
+    from cpts_geo.render.maps import encode_geometries
+
+    codes = communes.index.astype(str)
+    gone = drawing.missing
+    area = _metric_areas(communes)
+    per_apl, _ = _apl_on_layer(communes, apl_year)
+    pop = pd.to_numeric(communes["population"], errors="coerce")
+    neighbours = _neighbours(communes)
+    return {
+        "c": list(codes), "n": communes["name"].astype(str).tolist(),
+        "p": [None if pd.isna(v) else int(v) for v in pop],
+        "d": communes["department"].astype(str).tolist() if "department" in communes.columns
+        else [c[:2] for c in codes],
+        "a": [None if g else round(float(v), 6) for v, g in zip(area, gone)],
+        "wv": _json_floats(per_apl["wv"]), "w": _json_floats(per_apl["w"]),
+        "o": owner.astype(int).tolist(), "sh": shared,
+        "nb": _encoded_lists(neighbours),
+        "sp": _split_communes(communes, neighbours),
+        "pt": _encoded_points([None if g else p for p, g in zip(_points(communes), gone)], drawing.origin,
+                              _POINT_SCALE),
+        "g": encode_geometries(drawing.simple, drawing.origin, drawing.scale),
+        "ng": [int(p) for p in np.flatnonzero(gone)],
+    }
+
+
+def _json_floats(values: pd.Series | np.ndarray) -> list[float | None]:
+    """Floats for JSON: ``None`` where unknown."""
+    return [None if pd.isna(v) else float(v) for v in values]
+
+
+@functools.cache
+def _formula_starts() -> tuple[str, ...]:
+    """The characters that make a CSV cell a formula, read from
+    :func:`cpts_geo.io.files.neutralise_text` itself (no list written here)."""
+    from cpts_geo.io.files import neutralise_text
+
+    return tuple(c for c in map(chr, range(128)) if neutralise_text(c + "x") != c + "x")
+
+
+def _rules_and_reading() -> dict:
+    """What the page's rules and its CSV import read, evaluated from their owners: tier
+    breakpoints, funding maxima, formula starts, header rules, names of encodings and separators,
+    the stage of a new draft, the page's texts."""
+    from cpts_geo.domain.headers import ENCODING_NAMES, SEPARATOR_NAMES, header_rules
+
+    return {
+        "tiers": _tier_breakpoints(), "funding": _funding_maxima(), "per": 10_000,
+        "formulaStart": list(_formula_starts()),
         "headers": header_rules("registry"), "encodings": {"utf-8": ENCODING_NAMES["utf-8"],
                                                            "utf-8-sig": ENCODING_NAMES["utf-8-sig"],
                                                            "utf-16": ENCODING_NAMES["utf-16"],
@@ -652,6 +762,57 @@ def editor_data(
     }
 
 
+def _access_layer(communes: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    """The communes the E2SFCA of the page is computed on: those within reach of the page in
+    France's embedded layer (by arrondissement where the page is), or the page itself when it is a
+    user's own layer."""
+    from cpts_geo.data.communes import arrondissement_codes
+    from cpts_geo.domain.codes import is_in
+    from cpts_geo.domain.communes import load_communes
+    from cpts_geo.indicators.accessibility import within_reach
+
+    arm = is_in(communes.index, arrondissement_codes().index)
+    france = load_communes(arrondissements=bool(arm.any()))
+    if not is_in(communes.index, france.index).all():
+        return communes
+    return within_reach(communes.index, france)
+
+
+def _access_data(communes: gpd.GeoDataFrame, supply: pd.DataFrame, costs: pd.DataFrame,
+                 source: str | None) -> dict:
+    """The E2SFCA accessibility of the page's communes with the user's travel times
+    (:func:`cpts_geo.indicators.accessibility.accessibility`, ``costs=``, per 10 000 inhabitants),
+    as ``vw`` (value × demand, per profession) and ``w`` (demand) for the page's weighted mean;
+    the page's communes without a time are warned about (their value is unknown)."""
+    import warnings
+
+    from cpts_geo.domain.french import number
+    from cpts_geo.errors import CptsGeoWarning
+    from cpts_geo.indicators.accessibility import accessibility
+    from cpts_geo.indicators.supply import supply_in
+
+    near = _access_layer(communes)
+    professions = sorted(set(supply["profession"].astype(str)))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # about the communes around the page: the page's are said below
+        acc = accessibility(supply_in(supply, near.index), near, costs=costs[["origin", "destination", "minutes"]],
+                            professions=professions,
+                            per=10_000, quiet=True)
+    table = acc.table.reindex(communes.index.astype(str))
+    demand = table["demand"]
+    unknown = communes.index[table[professions].isna().all(axis=1).to_numpy()] if professions else communes.index[:0]
+    if len(unknown):
+        warnings.warn(f"{number(len(unknown))} commune(s) de la page sans temps de trajet dans la table fournie : "
+                      "accessibilité E2SFCA inconnue, laissée hors des moyennes du panneau ("
+                      + ", ".join(map(str, unknown[:10])) + (" …" if len(unknown) > 10 else "") + ").",
+                      CptsGeoWarning, stacklevel=4)
+    times = f"« {source} »" if source else "table fournie"
+    return {"names": professions, "w": _json_floats(demand),
+            "vw": [_json_floats(table[p] * demand) for p in professions],
+            "title": f"Accessibilité E2SFCA (temps de trajet fournis : {times}, {number(len(costs))} paires ; "
+                     f"20 min, pour 10 000 hab.)",
+            "unknown": len(unknown)}
+
 
 def perimeter_editor(
     communes: gpd.GeoDataFrame,
@@ -659,6 +820,8 @@ def perimeter_editor(
     path: str | Path = "editeur.html",
     *,
     supply: pd.DataFrame | SupplyRead | None = None,
+    costs: pd.DataFrame | None = None,
+    costs_source: str | None = None,
     title: str | None = None,
     apl_year: int = 2023,
 ) -> Path:
@@ -677,6 +840,11 @@ def perimeter_editor(
         profession in the panel, for the draft's communes. Read it against the communes of France
         (as ``cpts-geo editeur --offre`` does) for the panel to show, apart, the professionals of
         the neighbouring communes outside the page.
+    costs : DataFrame, optional
+        Real travel times (:func:`cpts_geo.io.costs.read_costs`), with ``supply``: the E2SFCA
+        accessibility of each profession with those times in the panel (see :func:`editor_data`).
+    costs_source : str, optional
+        How the page names those times (e.g. the file's name).
     title : str, optional
         Page title (text).
     apl_year : int, default 2023
@@ -691,35 +859,63 @@ def perimeter_editor(
     >>> import tempfile, os
     >>> from cpts_geo.domain.communes import load_communes
     >>> out = perimeter_editor(load_communes(departments="80"), None, os.path.join(tempfile.mkdtemp(), "e.html"))
-    >>> "cptsEditor(" in out.read_text(encoding="utf-8")
+    >>> "CptsEditor.start(" in out.read_text(encoding="utf-8")
     True
     """
     from cpts_geo.io.files import atomic_path
-    from cpts_geo.render.maps import _leaflet, _static
 
-    data = editor_data(communes, registry, supply=supply, apl_year=apl_year)
+    data = editor_data(communes, registry, supply=supply, costs=costs, costs_source=costs_source, apl_year=apl_year)
     region = ""
     if "region_name" in communes.columns and communes["region_name"].nunique() == 1:
         region = str(communes["region_name"].iloc[0])
     title = str(title) if title else (f"{_TEXT['title']} — {region}" if region else _TEXT["title"])
     data["title"] = title
-    payload = json.dumps(data, ensure_ascii=False, separators=(",", ":"), allow_nan=False) \
-        .replace("<", "\\u003c")
-    leaflet_js, leaflet_css = _leaflet()
-    page = "".join([
-        '<!DOCTYPE html>\n<html lang="fr">\n<head>\n<meta charset="utf-8">\n',
-        '<meta name="viewport" content="width=device-width, initial-scale=1">\n',
-        f"<title>{html.escape(title)}</title>\n",
-        f"<style>{leaflet_css}</style>\n<style>{_static('cpts_map.css')}</style>\n",
-        f"<style>{_static('editor.css')}</style>\n",
-        f"<script>{leaflet_js}</script>\n<script>{_static('cpts_map.js')}</script>\n",
-        f"<script>{_static('editor.js')}</script>\n</head>\n<body>\n",
-        '<div id="cpts-editor"><div id="cpts-editor-map"></div><aside id="cpts-editor-panel"></aside></div>\n',
-        f'<script type="application/json" id="cpts-editor-data">{payload}</script>\n',
-        "<script>cptsEditor(JSON.parse(document.getElementById('cpts-editor-data').textContent));</script>\n",
-        "</body>\n</html>\n",
-    ])
+    page = editor_html(data)
     path = Path(path)
     with atomic_path(path) as tmp:
         tmp.write_text(page, encoding="utf-8")
     return path
+
+
+
+def _inert(code: str, name: str, tag: str) -> Markup:
+    """Our own script or style sheet, inserted as it is: refused if it could close its element."""
+    from markupsafe import Markup
+
+    if f"</{tag}" in code.lower():
+        raise ValueError(f"{name} contient « </{tag} » : il fermerait son élément dans la page.")
+    return Markup(code)
+
+
+def editor_html(data: dict) -> str:
+    """The editor page (HTML) for the data of :func:`editor_data`, from the Jinja2 template
+    ``templates/editor.html`` (autoescaped).
+
+    The title is escaped as text; the data go into a ``<script type="application/json">`` block as
+    JSON whose ``<``, ``>``, ``&`` and ``'`` are written as ``\\u003c``… (a ``</script>`` in a user's
+    text cannot close it); Leaflet, ``editor.js`` and the style sheets are inlined as they are.
+
+    Parameters
+    ----------
+    data : dict
+        The data of :func:`editor_data`, with a ``title``.
+
+    Returns
+    -------
+    str
+        The page.
+    """
+    from jinja2 import Environment, PackageLoader, select_autoescape
+
+    from cpts_geo.render.maps import _leaflet, _static
+
+    env = Environment(loader=PackageLoader("cpts_geo.render", "templates"), autoescape=select_autoescape(["html"]),
+                      keep_trailing_newline=True)
+    env.policies["json.dumps_kwargs"] = {"ensure_ascii": False, "separators": (",", ":"), "allow_nan": False,
+                                         "sort_keys": False}
+    leaflet_js, leaflet_css = _leaflet()
+    styles = [_inert(leaflet_css, "leaflet.css", "style"), _inert(_static("cpts_map.css"), "cpts_map.css", "style"),
+              _inert(_static("editor.css"), "editor.css", "style")]
+    scripts = [_inert(leaflet_js, "leaflet.js", "script"), _inert(_static("editor.js"), "editor.js", "script")]
+    return env.get_template("editor.html").render(title=data.get("title", _TEXT["title"]), styles=styles,
+                                                  scripts=scripts, data=data)

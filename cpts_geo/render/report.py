@@ -30,11 +30,13 @@ if TYPE_CHECKING:
     import geopandas as gpd
 
     from cpts_geo.domain.registry import CheckedRegistry, RegistryRead
+    from cpts_geo.indicators.supply import SupplyRead
 
 #: A listing as :func:`regional_report` takes it: a file, a table, a read or a checked registry.
 _Listing: TypeAlias = "str | Path | pd.DataFrame | RegistryRead | CheckedRegistry"
 
-__all__ = ["RegionalReport", "evolution_chart", "regional_report", "regional_report_html", "write_regional_report"]
+__all__ = ["EvolutionMaps", "RegionalReport", "evolution_chart", "evolution_maps", "regional_report",
+           "regional_report_html", "write_regional_report"]
 
 #: How many zones blanches and changes the page lists (the rest is counted).
 MAX_ROWS = 25
@@ -178,11 +180,29 @@ def _funding_section(page: _Page, diag: RegionalDiagnosis) -> dict:
             "notes": ["Une CPTS qui traverse la limite du territoire est comptée entière."]}
 
 
+def _accessibility_header(diag: RegionalDiagnosis) -> str:
+    """The header of the E2SFCA column, saying which travel times were used."""
+    given = diag.gp_supply is not None and "km" not in diag.gp_supply.accessibility.costs.columns
+    return f"Accessibilité E2SFCA ({'temps de trajet fournis' if given else 'temps de trajet estimés'})"
+
+
+def _gp_paragraph(page: _Page, diag: RegionalDiagnosis) -> list[dict]:
+    """The area's and France's density of GPs, when a supply was given."""
+    ref = diag.gp_reference
+    if ref is None or not len(ref):
+        return []
+    return [_text(f"Médecins généralistes pour 10 000 habitants : {diag.area} "),
+            page.fig("gp.area.density", ref.get("area"), 1), _text(" ; France "),
+            page.fig("gp.france.density", ref.get("France"), 1), _text(".")]
+
+
 def _cpts_section(page: _Page, diag: RegionalDiagnosis) -> dict:
     table = diag.cpts
     density = table["gp_density"].notna().any()
+    access = "gp_accessibility" in table.columns and diag.gp_supply is not None
     headers = ["CPTS", "Étape", "Communes (dans le territoire)", "Population", "Taille", "Financement maximal",
-               "APL 2023", "Évolution depuis 2022"] + (["Médecins généralistes pour 10 000 hab."] if density else [])
+               "APL 2023", "Évolution depuis 2022"] + (["Médecins généralistes pour 10 000 hab."] if density else []) \
+        + ([_accessibility_header(diag)] if access else [])
     rows = []
     for cid, rec in table.iterrows():
         n_area, n_all = int(rec["n_communes_area"]), int(rec["n_communes"])
@@ -198,6 +218,8 @@ def _cpts_section(page: _Page, diag: RegionalDiagnosis) -> dict:
                page.fig(f"cpts.{cid}.aplchange", rec["apl_change"], 2, kind="signed")]
         if density:
             row.append(page.fig(f"cpts.{cid}.density", rec["gp_density"], 1))
+        if access:
+            row.append(page.fig(f"cpts.{cid}.access", rec["gp_accessibility"], 1))
         rows.append(row)
     ref = diag.apl_reference
     paras = []
@@ -212,10 +234,21 @@ def _cpts_section(page: _Page, diag: RegionalDiagnosis) -> dict:
                          else f"département {unit[4:]}")
                 parts += [_text(("" if k == 0 else " ; ") + f"{label} "), page.fig(f"apl.{unit}.2023", acc[unit], 2)]
             paras.append([*parts, _text(".")])
+    gp = _gp_paragraph(page, diag)
+    if gp:
+        paras.append(gp)
+    notes = ["APL : moyenne des APL communales pondérée par la population standardisée (règle de la "
+             "DREES) ; « Évolution » : APL 2023 moins APL 2022."]
+    if access:
+        notes.append("Accessibilité E2SFCA : médecins généralistes accessibles pour 10 000 habitants, calcul de "
+                     "cpts_geo sur l'offre fournie (effectifs, non des consultations), paliers de temps de la "
+                     "DREES, moyenne des communes de la CPTS pondérée "
+                     "par la population standardisée ; un ordre de grandeur à comparer entre CPTS, pas l'APL. "
+                     "Les temps de trajet utilisés sont dits dans les sources.")
+    notes += [f"À noter : {note}." for note in diag.gp_notes]
     return {"title": "Les CPTS du territoire", "paragraphs": paras, "page_break": True,
             "tables": [_table("Chaque CPTS", headers, [False, False] + [True] * (len(headers) - 2), rows)],
-            "notes": ["APL : moyenne des APL communales pondérée par la population standardisée (règle de la "
-                      "DREES) ; « Évolution » : APL 2023 moins APL 2022."]}
+            "notes": notes}
 
 
 def _crossing_section(page: _Page, diag: RegionalDiagnosis) -> dict | None:
@@ -260,6 +293,7 @@ def regional_report_html(
     illustrative: str = "",
     previous_name: str = "",
     history: pd.DataFrame | None = None,
+    history_maps: bytes | None = None,
 ) -> RegionalReport:
     """The page of a regional diagnosis.
 
@@ -276,6 +310,8 @@ def regional_report_html(
     history : DataFrame, optional
         Coverage over several listings (:func:`cpts_geo.indicators.regional.coverage_over_time`):
         the evolution chart and its table.
+    history_maps : bytes, optional
+        The small-multiple maps of those listings (PNG, :func:`evolution_maps`), shown beside the chart.
 
     Returns
     -------
@@ -289,8 +325,8 @@ def regional_report_html(
     if map:
         stages_given = bool((diag.territories["stage"].astype(str) != NOT_GIVEN).any())
         sections.append({"title": "Carte", "paragraphs": [], "tables": [], "notes": [],
-                         "image": base64.b64encode(_map_png(diag)).decode("ascii"),
-                         "image_alt": f"Les CPTS du territoire {'par étape' if stages_given else ''} — {diag.area}"})
+                         "images": [_image(_map_png(diag), f"Les CPTS du territoire{' par étape' if stages_given else ''}"
+                                                          f" — {diag.area}")]})
     sections.append(_zones_section(page, diag))
     sections.append(_funding_section(page, diag))
     sections.append(_cpts_section(page, diag))
@@ -298,7 +334,7 @@ def regional_report_html(
         if extra is not None:
             sections.append(extra)
     if history is not None and len(history):
-        sections.append(_history_section(page, history))
+        sections.append(_history_section(page, history, history_maps))
     sections.append({"title": "Sources et millésimes", "paragraphs": [], "tables": [], "notes": list(diag.sources)})
     env = Environment(loader=PackageLoader("cpts_geo.render", "templates"), autoescape=select_autoescape(["html"]),
                       keep_trailing_newline=True)
@@ -313,18 +349,25 @@ def regional_report_html(
     return RegionalReport(html, page.figures)
 
 
-def _history_section(page: _Page, history: pd.DataFrame) -> dict:
+def _image(png: bytes, alt: str) -> dict:
+    """An image of the page (PNG, inlined) and its caption."""
+    return {"data": base64.b64encode(png).decode("ascii"), "alt": alt}
+
+
+def _history_section(page: _Page, history: pd.DataFrame, maps: bytes | None = None) -> dict:
     stages = [c for c in history.columns if c not in ("n_cpts", "share_covered")]
     rows = [[_text(date)] + [page.fig(f"history.{date}.{k}", rec[s]) for k, s in enumerate(stages)]
             + [page.fig(f"history.{date}.n_cpts", rec["n_cpts"]),
                page.fig(f"history.{date}.share", rec["share_covered"], 1, kind="percent")]
             for date, rec in history.iterrows()]
-    png = evolution_chart(history)
+    images = [_image(evolution_chart(history), "Population couverte par étape, par registre daté")]
+    if maps is not None:
+        images.append(_image(maps, "Communes couvertes par étape, une carte par registre daté (même étendue, "
+                                   "mêmes couleurs)"))
     return {"title": "Évolution de la couverture", "paragraphs": [], "tables": [
         _table("Population couverte par étape", ["Date", *stages, "CPTS", "Part couverte"],
                [False] + [True] * (len(stages) + 2), rows)],
-        "image": base64.b64encode(png).decode("ascii"), "image_alt": "Population couverte par étape, par registre daté",
-        "notes": []}
+        "images": images, "notes": []}
 
 
 def evolution_chart(history: pd.DataFrame, *, path: str | Path | None = None, dpi: int = 150) -> bytes:
@@ -364,6 +407,111 @@ def evolution_chart(history: pd.DataFrame, *, path: str | Path | None = None, dp
     ax.set_ylabel("Population")
     ax.legend(loc="center left", bbox_to_anchor=(1.02, 0.5), fontsize=8, frameon=False)
     ax.spines[["top", "right"]].set_visible(False)
+    return _save_image(fig, path, dpi)
+
+
+class EvolutionMaps(NamedTuple):
+    """Small-multiple maps of coverage by stage, one panel per dated listing (:func:`evolution_maps`)."""
+
+    #: The image (PNG, or SVG when written to a ``.svg`` file).
+    image: bytes
+    #: The matplotlib figure drawn: one axes per listing, titled with its date.
+    figure: Any
+    #: By date, the codes of the communes (or arrondissements) drawn as covered.
+    covered: dict[str, pd.Index]
+    #: The file written, or ``None``.
+    path: Path | None = None
+
+
+def _panel_grid(n: int, width: float, height: float) -> tuple[int, int, float]:
+    """Columns, rows and figure height of ``n`` panels of a map ``width`` × ``height`` (metres)."""
+    cols = min(n, 3 if n != 4 else 2)
+    rows = -(-n // cols)
+    panel_w = 9.0 / cols
+    panel_h = panel_w * (height / width if width else 1.0)
+    return cols, rows, min(rows * (panel_h + 0.35) + 0.9, 11.0)
+
+
+def evolution_maps(
+    listings: Sequence[CheckedRegistry],
+    dates: Sequence[str],
+    communes: gpd.GeoDataFrame,
+    *,
+    path: str | Path | None = None,
+    dpi: int = 150,
+) -> EvolutionMaps:
+    """Small-multiple maps of the coverage by stage over dated listings (French labels).
+
+    One small map per listing, oldest first, each titled with its date, all with the same extent
+    and the same colours (:data:`cpts_geo.domain.stages.STAGE_COLORS`, the zones blanches in grey
+    as on every map of the package), and one legend of the stages present.
+
+    Parameters
+    ----------
+    listings : sequence of CheckedRegistry
+        The validated listings, oldest first.
+    dates : sequence of str
+        Their dates, one per listing (the panels' titles).
+    communes : GeoDataFrame
+        The area's communes.
+    path : str or Path, optional
+        Also write the image there (``.png`` or ``.svg``, atomically).
+    dpi : int, default 150
+
+    Returns
+    -------
+    EvolutionMaps
+        The image, the figure and the communes drawn as covered in each panel.
+    """
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure as MplFigure
+    from matplotlib.patches import Patch
+
+    from cpts_geo.domain.crs import to_metric
+    from cpts_geo.domain.stages import STAGE_COLORS, STAGES
+    from cpts_geo.indicators.regional import coverage_layers
+    from cpts_geo.render.plotting import _add_lines, _add_polygons, _department_borders
+    from cpts_geo.render.style import UNCOVERED_BORDER, UNCOVERED_COLOR
+
+    layers = {date: to_metric(layer) for date, layer in coverage_layers(listings, dates, communes).items()}
+    base = to_metric(communes)
+    x0, y0, x1, y1 = base.total_bounds
+    cols, rows, height = _panel_grid(len(layers), x1 - x0, y1 - y0)
+    fig = MplFigure(figsize=(9.0, height))
+    FigureCanvasAgg(fig)
+    borders = _department_borders(base, False) if "department" in base.columns else None
+    covered: dict[str, pd.Index] = {}
+    present: set[str] = set()
+    for k, (date, layer) in enumerate(layers.items()):
+        ax = fig.add_subplot(rows, cols, k + 1)
+        cov = layer[layer["covered"].to_numpy(dtype=bool)]
+        stages = cov["stage"].astype(str)
+        present.update(stages)
+        _add_polygons(ax, layer.geometry[~layer["covered"].to_numpy(dtype=bool)].to_numpy(),
+                      facecolor=UNCOVERED_COLOR, edgecolors="none", gid="uncovered")
+        _add_polygons(ax, cov.geometry.to_numpy(), facecolor=[STAGE_COLORS.get(v, "#bdbdbd") for v in stages],
+                      edgecolors="none", gid="covered")
+        if borders is not None:
+            _add_lines(ax, borders, colors="#404040", linewidths=0.4, gid="department-borders")
+        ax.set_xlim(x0, x1)
+        ax.set_ylim(y0, y1)
+        ax.set_aspect("equal")
+        ax.set_axis_off()
+        ax.set_title(str(date), fontsize=10)
+        covered[str(date)] = pd.Index(cov.index.astype(str))
+    order = [s for s in (*STAGES, NOT_GIVEN) if s in present]
+    handles = [Patch(facecolor=STAGE_COLORS[s], edgecolor="#555555", label=s) for s in order]
+    handles.append(Patch(facecolor=UNCOVERED_COLOR, edgecolor=UNCOVERED_BORDER, label="Zone blanche (non couverte)"))
+    fig.legend(handles=handles, loc="lower center", ncol=min(len(handles), 3), fontsize=7.5, frameon=False)
+    fig.suptitle("Communes couvertes par étape, par registre daté", fontsize=11)
+    fig.subplots_adjust(left=0.02, right=0.98, top=1 - 0.55 / height, bottom=0.75 / height, wspace=0.05,
+                        hspace=0.15)
+    image = _save_image(fig, path, dpi)
+    return EvolutionMaps(image, fig, covered, Path(path) if path is not None else None)
+
+
+def _save_image(fig: Any, path: str | Path | None, dpi: int) -> bytes:
+    """The figure as PNG (or SVG for a ``.svg`` path), written atomically when a path is given."""
     fmt = "svg" if path is not None and str(path).lower().endswith(".svg") else "png"
     buf = io.BytesIO()
     fig.savefig(buf, format=fmt, dpi=dpi, metadata={"Software": None} if fmt == "png" else {"Date": None})
@@ -406,6 +554,60 @@ def write_regional_report(report: RegionalReport, path: str | Path, *, pdf: bool
 
 
 
+def _checked(reg: _Listing, france: gpd.GeoDataFrame) -> CheckedRegistry:
+    """A listing validated on the commune layer (a file read first), quietly: its corrections are the
+    registry's own report (``cpts-geo valider``)."""
+    import warnings
+
+    from cpts_geo.domain.registry import CheckedRegistry, validate_registry
+    from cpts_geo.io.registry import read_registry_report
+
+    if isinstance(reg, CheckedRegistry):
+        return reg
+    read = read_registry_report(reg) if isinstance(reg, (str, Path)) else reg
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return validate_registry(read, france)
+
+
+def _supply_and_costs(supply: SupplyRead | pd.DataFrame | str | Path | None, costs: pd.DataFrame | str | Path | None,
+                      france: gpd.GeoDataFrame) -> tuple[SupplyRead | pd.DataFrame | None, pd.DataFrame | None]:
+    """The supply and the travel times, read when given as files."""
+    from cpts_geo.indicators.regional import COSTS_NEED_SUPPLY
+
+    if costs is not None and supply is None:
+        raise ValueError(COSTS_NEED_SUPPLY)
+    if isinstance(supply, (str, Path)):
+        from cpts_geo.io.supply import read_supply
+
+        supply = read_supply(supply, communes=france, unknown="report")
+    if isinstance(costs, (str, Path)):
+        from cpts_geo.io.costs import read_costs
+
+        costs = read_costs(costs)
+    return supply, costs
+
+
+def _given_name(given: object, source: str | None) -> str:
+    """What to cite for a table given: the caller's words, or the file's name."""
+    if source:
+        return source
+    return f"fichier {Path(given).name}" if isinstance(given, (str, Path)) else ""
+
+
+def _history_figures(history: Sequence[_Listing], dates: Sequence[str] | None, france: gpd.GeoDataFrame,
+                     diag: RegionalDiagnosis, *, maps: bool) -> tuple[pd.DataFrame, bytes | None]:
+    """Coverage over dated listings and their small-multiple maps (``None`` without maps)."""
+    from cpts_geo.indicators.regional import coverage_over_time
+
+    listings = [_checked(r, france) for r in history]
+    labels = list(dates) if dates is not None else [Path(str(r)).stem if isinstance(r, (str, Path)) else str(k + 1)
+                                                     for k, r in enumerate(history)]
+    area_layer = france[france["department"].isin(diag.departments)]
+    table = coverage_over_time(listings, labels, area_layer)
+    return table, evolution_maps(listings, labels, area_layer).image if maps else None
+
+
 def regional_report(
     registry: _Listing,
     out: str | Path | None = None,
@@ -418,13 +620,18 @@ def regional_report(
     communes: gpd.GeoDataFrame | None = None,
     pdf: bool = False,
     map: bool = True,
+    supply: SupplyRead | pd.DataFrame | str | Path | None = None,
+    costs: pd.DataFrame | str | Path | None = None,
+    supply_source: str | None = None,
+    costs_source: str | None = None,
 ) -> RegionalReport:
     """Write the regional report of a registry for a region or a set of departments.
 
     Parameters
     ----------
     registry : path, DataFrame, RegistryRead or CheckedRegistry
-        The listing (read by :func:`cpts_geo.io.registry.read_registry` when it is a file).
+        The listing (read by :func:`cpts_geo.io.registry.read_registry` when it is a file). The
+        illustrative registry gets its banner in any of these forms.
     out : str or Path, optional
         The HTML file (default ``rapport-<region code or departments>.html`` in the current folder).
     region, departments : optional
@@ -432,7 +639,8 @@ def regional_report(
     previous : path or registry, optional
         The previous listing: what changed is added.
     history : sequence of registries, optional
-        Dated listings (oldest first) for the evolution of coverage; ``dates`` gives their dates.
+        Dated listings (oldest first) for the evolution of coverage (chart, table and, with
+        ``map``, one small map per listing); ``dates`` gives their dates.
     dates : sequence of str, optional
         One date per listing of ``history``.
     communes : GeoDataFrame, optional
@@ -440,12 +648,25 @@ def regional_report(
     pdf : bool, default False
         Also write the PDF (WeasyPrint).
     map : bool, default True
-        Draw the map.
+        Draw the maps.
+    supply : SupplyRead, DataFrame or path, optional
+        The supply of professionals (:func:`cpts_geo.io.supply.read_supply`; a file is read with
+        it): density of GPs and their E2SFCA accessibility per CPTS, the area's and France's density.
+    costs : DataFrame or path, optional
+        Real travel times between communes (:func:`cpts_geo.io.costs.read_costs`; a file is read
+        with it) for the accessibility instead of times estimated from distances. Needs ``supply``.
+    supply_source, costs_source : str, optional
+        What the page cites for them (producer, vintage); default: the file's name.
 
     Returns
     -------
     RegionalReport
         The page, its figures, the files written.
+
+    Raises
+    ------
+    ValueError
+        ``costs`` without ``supply``.
 
     Examples
     --------
@@ -455,37 +676,22 @@ def regional_report(
     >>> res.figures["cpts.n"].text, res.path.exists()
     ('59', True)
     """
-    import warnings
-
     from cpts_geo.domain.communes import load_communes
-    from cpts_geo.domain.registry import CheckedRegistry, validate_registry
-    from cpts_geo.indicators.regional import coverage_over_time, regional_diagnosis
+    from cpts_geo.indicators.regional import regional_diagnosis
     from cpts_geo.io.registry import is_example_registry, read_registry_report
 
     france = communes if communes is not None else load_communes(crs=None)
-
-    def checked(reg: _Listing) -> CheckedRegistry:
-        if isinstance(reg, CheckedRegistry):
-            return reg
-        read = read_registry_report(reg) if not isinstance(reg, pd.DataFrame) else reg
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # the corrections are the registry's own report (valider)
-            return validate_registry(read, france)
-
-    current = checked(registry)
-    diag = regional_diagnosis(current, france, region=region, departments=departments,
-                              previous=checked(previous) if previous is not None else None)
-    hist = None
-    if history:
-        listings = [checked(r) for r in history]
-        labels = list(dates) if dates is not None else [Path(str(r)).stem if isinstance(r, (str, Path)) else str(k + 1)
-                                                         for k, r in enumerate(history)]
-        area_layer = france[france["department"].isin(diag.departments)]
-        hist = coverage_over_time(listings, labels, area_layer)
-    example = not isinstance(registry, CheckedRegistry) and isinstance(registry, pd.DataFrame) \
-        and is_example_registry(registry)
+    supply_table, costs_table = _supply_and_costs(supply, costs, france)
+    read = read_registry_report(registry) if isinstance(registry, (str, Path)) else registry
+    example = is_example_registry(read)
+    diag = regional_diagnosis(_checked(read, france), france, region=region, departments=departments,
+                              previous=_checked(previous, france) if previous is not None else None,
+                              supply=supply_table, costs=costs_table,
+                              supply_source=_given_name(supply, supply_source),
+                              costs_source=_given_name(costs, costs_source))
+    hist, maps = _history_figures(history, dates, france, diag, maps=map) if history else (None, None)
     report = regional_report_html(
-        diag, map=map, history=hist,
+        diag, map=map, history=hist, history_maps=maps,
         illustrative="Registre illustratif : les compositions des CPTS ne sont pas publiées ; celles-ci sont "
                      "plausibles, pas réelles." if example else "",
         previous_name=Path(str(previous)).name if isinstance(previous, (str, Path)) else "registre précédent")

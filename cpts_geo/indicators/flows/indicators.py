@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
-from cpts_geo.domain.codes import is_in, unify
+from cpts_geo.domain.codes import CODE_DTYPE, as_codes, is_in, unify
 from cpts_geo.domain.communes import adjacency
 from cpts_geo.domain.french import number
 from cpts_geo.errors import CptsGeoWarning, ValidationError
@@ -17,6 +17,8 @@ from cpts_geo.indicators.flows.prepare import commune_units
 from cpts_geo.indicators.flows.table import _table
 
 if TYPE_CHECKING:
+    from numpy.typing import ArrayLike
+
     from cpts_geo.indicators.flows.prepare import PreparedFlows
     from cpts_geo.indicators.flows.table import FlowsRead
 
@@ -572,7 +574,7 @@ def commune_destinations(flows: pd.DataFrame, membership: pd.DataFrame) -> pd.Da
 
 
 
-def _label_ranks(labels) -> np.ndarray:
+def _label_ranks(labels: ArrayLike) -> np.ndarray:
     """The rank of each label in text order (to sort on integers as on the labels)."""
     values = np.asarray(labels, dtype=object)
     rank = np.empty(len(values), dtype=np.int64)
@@ -621,13 +623,73 @@ def _commune_destinations(u: _Units, mem: pd.DataFrame) -> pd.DataFrame:
         "own_volume": np.where(main_of.reindex(codes).isna().to_numpy(), np.nan, own_v),
         "main_destination": best["label"].reindex(idx).to_numpy(),
         "main_volume": best["w"].reindex(idx).to_numpy(),
-    }, index=pd.Index(codes, name="code", dtype="string"))
+    }, index=pd.Index(codes, name="code", dtype=CODE_DTYPE))
     # uncovered communes: their "own" area is the uncovered one
     out["own_share"] = _safe_div(out["own_volume"].to_numpy(), resident)
     out["main_share"] = _safe_div(out["main_volume"].fillna(0).to_numpy(), resident)
     out.loc[resident == 0, "main_volume"] = np.nan
     return out[["cpts_id", "split", "resident_volume", "own_volume", "own_share",
                 "main_destination", "main_volume", "main_share"]]
+
+
+
+def _treated_elsewhere(dest: pd.DataFrame, mem: pd.DataFrame, min_share: float) -> pd.DataFrame:
+    """The rows of ``dest`` of member communes whose residents mostly go to another CPTS (not
+    one of their own) with at least ``min_share`` of their volume."""
+    own_pairs = set(zip(mem["code"].to_numpy(dtype=object), mem["cpts_id"].to_numpy(dtype=object)))
+    member = dest[dest["cpts_id"].notna()]
+    other = member[(member["main_destination"] != member["cpts_id"])
+                   & (member["main_destination"] != UNCOVERED)
+                   & member["main_destination"].notna()
+                   & (member["main_share"] >= min_share)]
+    other_codes = other.index.to_numpy(dtype=object)
+    other_dest = other["main_destination"].to_numpy(dtype=object)
+    return other[np.fromiter(((c, d) not in own_pairs for c, d in zip(other_codes, other_dest)), dtype=bool,
+                             count=len(other))]
+
+
+
+def _adjacent_cpts(communes: pd.DataFrame, asked: pd.Index, mem: pd.DataFrame,
+                   u: _Units) -> tuple[set[tuple[object, object]], np.ndarray]:
+    """The CPTS adjacent to each commune ``asked`` (a member shares a border or a point with
+    it): as ``(code, cpts_id)`` pairs, and as integer keys (commune position in ``u.codes``
+    times the number of CPTS, plus the CPTS position in ``u.cpts``)."""
+    k = len(u.cpts)
+    pairs = adjacency(communes, codes=asked)
+    pairs = pairs.merge(mem[["code", "cpts_id"]].rename(columns={"code": "neighbour", "cpts_id": "cpts"}),
+                        on="neighbour")[["code", "cpts"]].drop_duplicates()
+    pair_codes, pair_cpts = pairs["code"].to_numpy(dtype=object), pairs["cpts"].to_numpy(dtype=object)
+    # the same pairs as integers (commune in u.codes, CPTS in u.cpts)
+    pair_com, pair_unit = u.codes.get_indexer(pair_codes), u.cpts.get_indexer(pair_cpts)
+    adjacent_keys = (pair_com.astype(np.int64) * max(k, 1) + pair_unit)[(pair_com >= 0) & (pair_unit >= 0)]
+    return set(zip(pair_codes, pair_cpts)), adjacent_keys
+
+
+
+def _largest_adjacent(u: _Units, uncovered: pd.Index, adjacent_keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """For each uncovered commune, the adjacent CPTS receiving the largest volume of its
+    residents (ties: the first in text order) and that volume; ``None`` and NaN without one."""
+    k = len(u.cpts)
+    # volume from each uncovered commune to each CPTS (summed in the order of the rows, as a
+    # group-by of the text codes would)
+    n_codes = len(u.codes)
+    is_uncovered = np.zeros(n_codes + 1, dtype=bool)
+    pos = u.codes.get_indexer(uncovered)
+    is_uncovered[pos[pos >= 0]] = True
+    rows = np.flatnonzero(is_uncovered[u.o_com] & (u.d_unit >= 0))
+    key = u.o_com[rows].astype(np.int64) * k + u.d_unit[rows]
+    to_cpts = pd.Series(u.w[rows]).groupby(key).sum()
+    near = np.isin(to_cpts.index.to_numpy(), adjacent_keys) & (to_cpts.to_numpy() > 0)
+    to_cpts = to_cpts[near]
+    cand = pd.DataFrame({"com": to_cpts.index.to_numpy() // max(k, 1), "unit": to_cpts.index.to_numpy() % max(k, 1),
+                         "w": to_cpts.to_numpy()})
+    cand["code"] = u.codes.to_numpy(dtype=object)[cand["com"].to_numpy()]
+    cand["cpts"] = u.cpts.to_numpy(dtype=object)[cand["unit"].to_numpy()]
+    cand = cand.assign(rank=_label_ranks(u.cpts)[cand["unit"].to_numpy()])
+    # the largest volume; ties: the first CPTS in text order
+    best = (cand.sort_values(["com", "w", "rank"], ascending=[True, False, True], kind="stable")
+            .drop_duplicates("com").set_index("code"))
+    return best["cpts"].reindex(uncovered).to_numpy(dtype=object), best["w"].reindex(uncovered).to_numpy(dtype=float)
 
 
 
@@ -687,53 +749,15 @@ def coherence_flags(
     dest = _commune_destinations(u, mem)
     communes = commune_units(communes, mem["code"])
     names = _names_of(communes)
-    k = len(u.cpts)
     layer_codes = pd.Index(communes.index.astype(str).to_numpy(dtype=object), dtype=object)
     member_codes = pd.Index(mem["code"].to_numpy(dtype=object), dtype=object)
-    own_pairs = set(zip(mem["code"].to_numpy(dtype=object), mem["cpts_id"].to_numpy(dtype=object)))
-    # member communes whose residents mostly go to another CPTS (not one of their own)
-    member = dest[dest["cpts_id"].notna()]
-    other = member[(member["main_destination"] != member["cpts_id"])
-                   & (member["main_destination"] != UNCOVERED)
-                   & member["main_destination"].notna()
-                   & (member["main_share"] >= min_share)]
-    other_codes = other.index.to_numpy(dtype=object)
-    other_dest = other["main_destination"].to_numpy(dtype=object)
-    other = other[np.fromiter(((c, d) not in own_pairs for c, d in zip(other_codes, other_dest)), dtype=bool,
-                              count=len(other))]
+    other = _treated_elsewhere(dest, mem, min_share)
     uncovered = layer_codes[~layer_codes.isin(member_codes)]
     # the CPTS adjacent to each commune asked about (a member of it shares a border or a point)
     asked = uncovered.union(pd.Index(other.index.to_numpy(dtype=object), dtype=object), sort=False)
-    pairs = adjacency(communes, codes=asked)
-    pairs = pairs.merge(mem[["code", "cpts_id"]].rename(columns={"code": "neighbour", "cpts_id": "cpts"}),
-                        on="neighbour")[["code", "cpts"]].drop_duplicates()
-    pair_codes, pair_cpts = pairs["code"].to_numpy(dtype=object), pairs["cpts"].to_numpy(dtype=object)
-    adjacent_pairs = set(zip(pair_codes, pair_cpts))
-    with_neighbour = set(pair_codes)
-    # the same pairs as integers (commune in u.codes, CPTS in u.cpts)
-    pair_com, pair_unit = u.codes.get_indexer(pair_codes), u.cpts.get_indexer(pair_cpts)
-    adjacent_keys = (pair_com.astype(np.int64) * max(k, 1) + pair_unit)[(pair_com >= 0) & (pair_unit >= 0)]
-    # volume from each uncovered commune to each CPTS (summed in the order of the rows, as a
-    # group-by of the text codes would)
-    n_codes = len(u.codes)
-    is_uncovered = np.zeros(n_codes + 1, dtype=bool)
-    pos = u.codes.get_indexer(uncovered)
-    is_uncovered[pos[pos >= 0]] = True
-    rows = np.flatnonzero(is_uncovered[u.o_com] & (u.d_unit >= 0))
-    key = u.o_com[rows].astype(np.int64) * k + u.d_unit[rows]
-    to_cpts = pd.Series(u.w[rows]).groupby(key).sum()
-    near = np.isin(to_cpts.index.to_numpy(), adjacent_keys) & (to_cpts.to_numpy() > 0)
-    to_cpts = to_cpts[near]
-    cand = pd.DataFrame({"com": to_cpts.index.to_numpy() // max(k, 1), "unit": to_cpts.index.to_numpy() % max(k, 1),
-                         "w": to_cpts.to_numpy()})
-    cand["code"] = u.codes.to_numpy(dtype=object)[cand["com"].to_numpy()]
-    cand["cpts"] = u.cpts.to_numpy(dtype=object)[cand["unit"].to_numpy()]
-    cand = cand.assign(rank=_label_ranks(u.cpts)[cand["unit"].to_numpy()])
-    # the largest volume; ties: the first CPTS in text order
-    best = (cand.sort_values(["com", "w", "rank"], ascending=[True, False, True], kind="stable")
-            .drop_duplicates("com").set_index("code"))
-    best_cpts = best["cpts"].reindex(uncovered).to_numpy(dtype=object)
-    best_volume = best["w"].reindex(uncovered).to_numpy(dtype=float)
+    adjacent_pairs, adjacent_keys = _adjacent_cpts(communes, asked, mem, u)
+    with_neighbour = {c for c, _ in adjacent_pairs}
+    best_cpts, best_volume = _largest_adjacent(u, uncovered, adjacent_keys)
     suggested = pd.notna(best_cpts)
     has_near = np.fromiter((c in with_neighbour for c in uncovered), dtype=bool, count=len(uncovered))
     flag = np.where(suggested, "commune non couverte : rattachement suggéré",
@@ -746,11 +770,11 @@ def coherence_flags(
         "flag": np.concatenate([np.full(len(other), "résidents soignés surtout dans une autre CPTS",
                                         dtype=object), flag.astype(object)]),
         "suggested_cpts": np.concatenate([other["main_destination"].to_numpy(dtype=object),
-                                          np.where(suggested, best_cpts, None)]),
+                                          np.where(suggested, best_cpts, np.array(None, dtype=object))]),
         "suggested_volume": np.concatenate([other["main_volume"].to_numpy(dtype=float),
                                             np.where(suggested, best_volume, np.nan)]),
     }, columns=["code", "cpts_id", "flag", "suggested_cpts", "suggested_volume"]).set_index("code")
-    out.index = out.index.astype("string")
+    out.index = as_codes(out.index)
     d = dest.reindex(out.index)
     out["name"] = [names.get(c) for c in out.index]
     out["resident_volume"] = d["resident_volume"].fillna(0.0).to_numpy()

@@ -20,7 +20,8 @@ class FlowsRead(NamedTuple):
     It can be given as is to :func:`select_flows` and :func:`cpts_geo.indicators.flows.prepare.prepare_flows`.
     """
 
-    #: ``row`` (row of the user's file), ``origin``, ``destination`` (string dtype),
+    #: ``row`` (row of the user's file), ``origin``, ``destination`` (Categoricals whose
+    #: categories are codes in :data:`cpts_geo.domain.codes.CODE_DTYPE`),
     #: ``volume`` and the optional keys (``profession``, ``year``, ``by`` columns, ``records``).
     flows: pd.DataFrame
     #: Code repairs at reading, one row per (end, code): ``end``, ``row`` (first row),

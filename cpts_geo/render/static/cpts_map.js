@@ -112,10 +112,6 @@
     });
   }
 
-  // shared with the perimeter editor (editor.js)
-  window.cptsGeoDecode = decode;
-  window.cptsGeoText = {el: el, rows: rows, fmt: fmt, escapeHtml: escapeHtml};
-
   window.cptsGeoMap = function (map, data) {
     var T = data.text;
     var C = data.communes;

@@ -1,10 +1,31 @@
 /* cpts_geo perimeter editor: draft CPTS perimeters by clicking communes or drawing a lasso, offline.
  *
- * No rule lives here: the page sums per-commune figures computed in Python (population, area,
- * APL x standardised population, professionals) and reads the tier and the ACI funding maximum
- * from tables evaluated by the library (tiers.py, funding.py). User text goes in as textContent.
+ * One module, one global: CptsEditor. Its entry is CptsEditor.start(data), called once by the page
+ * with the data of cpts_geo.render.editor.editor_data; CptsEditor.instance() gives the running
+ * editor back (for tests and benchmarks). This script reads no other script's globals (only
+ * Leaflet's L). User text goes in as textContent. Numbers are written by one formatter,
+ * Intl.NumberFormat("fr-FR") (formatNumber).
+ *
+ * The page computes a draft's figures live, from per-commune figures computed in Python
+ * (population, area, APL x standardised population and standardised population, professionals,
+ * and with the user's travel times the E2SFCA accessibility and its demand). The rules it applies
+ * to them are the functions of CptsEditor.rules, one per rule, each the mirror of its owner in
+ * the library and compared with it on many inputs by a test that runs it in Chromium
+ * (tests/test_editor_rules.py):
+ *   roundPopulation   numpy's round half to even, as build_territories rounds a population
+ *   tierOf            the size tier, from the breakpoints of cpts_geo.domain.tiers.tier_of (data.tiers)
+ *   fundingOf         the ACI funding maximum of a tier (cpts_geo.domain.funding.aci_funding, data.funding)
+ *   weightedMean      the DREES aggregation of an accessibility: mean weighted by the standardised
+ *                     population times the share, unknown values left out
+ *                     (cpts_geo.indicators.accessibility.territory_accessibility, aggregate_apl)
+ *   density           professionals per `per` inhabitants (cpts_geo.indicators.density.density)
+ *   pieces            the contiguity of a draft: its parts through shared borders (n_parts of
+ *                     cpts_geo.domain.territories.build_territories)
+ *   guardCell, unguardCell   the CSV formula guard and its undoing (cpts_geo.io.files.neutralise_cells,
+ *                     restore_cells), for the characters of data.formulaStart
+ *   pointInPolygon    the lasso's even-odd rule (compared with shapely)
  * A lasso selects the communes whose point on surface (computed in Python) lies inside the drawn
- * ring, by the even-odd rule of pointInPolygon below.
+ * ring.
  *
  * A CSV imported here is read as the command line reads it (cpts_geo.io.read_table): encoding
  * detected (UTF-8, UTF-8 with BOM, UTF-16, Windows-1252, a UTF-8 file with some Windows-1252
@@ -13,9 +34,110 @@
  * Every look-up keyed by a user's text (CPTS ids, commune codes) goes through a Map or an object
  * without prototype: an id « constructor » or « __proto__ » is an id like any other.
  */
-(function () {
+var CptsEditor = (function () {
   "use strict";
 
+  // --- the rules (one function each; see the list above and tests/test_editor_rules.py) -----------
+
+  // numpy's round (half to even), as build_territories rounds a population summed with shares
+  function roundPopulation(x) {
+    var r = Math.round(x);
+    return Math.abs(x % 1) === 0.5 && r % 2 !== 0 ? r - 1 : r;
+  }
+  // the tier of a whole population: breakpoints [[lowest population, tier], ...] ascending, read
+  // by Python from cpts_geo.domain.tiers.tier_of (editor.py _tier_breakpoints)
+  function tierOf(population, breakpoints) {
+    var t = null;
+    breakpoints.forEach(function (b) { if (population >= b[0]) { t = b[1]; } });
+    return t;
+  }
+  // the ACI funding maximum of a tier (maxima by tier from cpts_geo.domain.funding.aci_funding)
+  function fundingOf(tier, maxima) {
+    return tier !== null && tier !== undefined && Object.prototype.hasOwnProperty.call(maxima, String(tier))
+      ? maxima[String(tier)] : null;
+  }
+  // DREES aggregation: sum(share x value x weight) / sum(share x weight) over the units whose value
+  // is known; valueTimesWeight[i] (value x weight of unit i, null: unknown), weight[i] (null:
+  // unknown), share[i] (null: the whole unit). null when no known weight is > 0.
+  function weightedMean(valueTimesWeight, weight, share) {
+    var num = 0, den = 0;
+    for (var k = 0; k < weight.length; k++) {
+      if (valueTimesWeight[k] === null || weight[k] === null) { continue; }
+      var s = share[k] === null || share[k] === undefined ? 1 : share[k];
+      num += valueTimesWeight[k] * s;
+      den += weight[k] * s;
+    }
+    return den > 0 ? num / den : null;
+  }
+  var splitIndexes = new WeakMap();
+  // the communes in several parts and the borders of their parts (editor.py _split_communes),
+  // indexed once: parts (position -> number of parts), edges ("position:part" -> [[position, part]])
+  function splitIndex(split) {
+    var got = splitIndexes.get(split);
+    if (got) { return got; }
+    got = {parts: new Map(), edges: new Map()};
+    split.n.forEach(function (t) { got.parts.set(t[0], t[1]); });
+    function add(a, b) {
+      var key = a[0] + ":" + a[1], list = got.edges.get(key);
+      if (!list) { got.edges.set(key, list = []); }
+      list.push(b);
+    }
+    split.e.forEach(function (t) { add([t[0], t[1]], [t[2], t[3]]); add([t[2], t[3]], [t[0], t[1]]); });
+    splitIndexes.set(split, got);
+    return got;
+  }
+  // the pieces of a set of units (positions) joined through shared borders, as build_territories
+  // counts the parts of a territory (n_parts): neighbours[i] the units sharing a border with unit
+  // i (editor.py _neighbours); a unit in several parts (split, editor.py _split_communes) counts
+  // each part, joined through the borders of that part; a unit without geometry (area[i] null)
+  // is no piece
+  function pieces(units, neighbours, area, split) {
+    var S = splitIndex(split), inSet = new Set(units), seen = new Set(), n = 0;
+    function next(i, p) {  // the parts [unit, part] sharing a border with part p of unit i
+      var out = (S.edges.get(i + ":" + p) || []).slice();
+      if (!S.parts.has(i)) {
+        neighbours[i].forEach(function (k) { if (!S.parts.has(k)) { out.push([k, 0]); } });
+      }
+      return out;
+    }
+    units.forEach(function (i) {
+      if (area[i] === null) { return; }
+      for (var p = 0; p < (S.parts.get(i) || 1); p++) {
+        if (seen.has(i + ":" + p)) { continue; }
+        n += 1;
+        var stack = [[i, p]];
+        seen.add(i + ":" + p);
+        while (stack.length) {
+          var q = stack.pop();
+          next(q[0], q[1]).forEach(function (r) {
+            var key = r[0] + ":" + r[1];
+            if (inSet.has(r[0]) && area[r[0]] !== null && !seen.has(key)) { seen.add(key); stack.push(r); }
+          });
+        }
+      }
+    });
+    return n;
+  }
+  // professionals per `per` inhabitants; null without population
+  function density(count, population, per) {
+    return population > 0 ? per * count / population : null;
+  }
+  function afterQuotes(s) {  // the first character after leading apostrophes ("" when none)
+    var i = 0;
+    while (i < s.length && s.charAt(i) === "'") { i++; }
+    return s.charAt(i);
+  }
+  // the CSV formula guard: text starting (after apostrophes) with a formula start gets a « ' »
+  function guardCell(v, starts) {
+    var s = String(v === null || v === undefined ? "" : v);
+    var c = afterQuotes(s);
+    return c && starts.indexOf(c) >= 0 ? "'" + s : s;
+  }
+  // the guard taken off a cell read back: « '=A » is « =A »; « ''=A » is the user's « '=A »
+  function unguardCell(s, starts) {
+    var c = afterQuotes(s);
+    return s.charAt(0) === "'" && c && starts.indexOf(c) >= 0 ? s.slice(1) : s;
+  }
   // Even-odd rule: is (x, y) inside the ring [[x, y], ...] (closed or not)? A free-hand ring that
   // crosses itself counts its loops alternately, as a drawing program does.
   function pointInPolygon(x, y, ring) {
@@ -26,7 +148,52 @@
     }
     return inside;
   }
-  window.cptsPointInPolygon = pointInPolygon;
+
+  // --- numbers and text in the page -------------------------------------------------------------
+  // x rounded to `decimals` as Python's format rounds it (cpts_geo.domain.french.number): on the
+  // exact binary value (2.45 is 2.4500000000000002: 2,5), an exact tie to the even digit (2.5: 2)
+  function roundAsPython(x, decimals) {
+    var exact = x.toFixed(Math.min(100, decimals + 30)), rest = exact.slice(exact.indexOf(".") + 1 + decimals);
+    if (/^50*$/.test(rest)) {
+      var p = Math.pow(10, decimals), f = Math.floor(x * p);
+      return (f % 2 === 0 ? f : f + 1) / p;
+    }
+    return Number(x.toFixed(decimals));
+  }
+  var formatters = new Map();
+  // the page's one number formatter: Intl.NumberFormat("fr-FR") (« 180 816 », « 13,4 »), the
+  // digits of Python's; `decimals` digits, or up to `decimals` when `trim` (« 0,5 » for a
+  // share); « non disponible » for an unknown value
+  function formatNumber(x, decimals, trim) {
+    if (x === null || x === undefined || !isFinite(x)) { return "non disponible"; }
+    var key = decimals + (trim ? "t" : "");
+    var f = formatters.get(key);
+    if (!f) {
+      f = new Intl.NumberFormat("fr-FR", {minimumFractionDigits: trim ? 0 : decimals, maximumFractionDigits: decimals});
+      formatters.set(key, f);
+    }
+    return f.format(roundAsPython(x, decimals));
+  }
+  function el(tag, cls, text) {
+    var e = document.createElement(tag);
+    if (cls) { e.className = cls; }
+    if (text !== undefined && text !== null) { e.textContent = String(text); }
+    return e;
+  }
+  // a tooltip: a title and rows « key : value » (empty values left out), as text
+  function tipRows(title, pairs) {
+    var box = el("div", "cpts-tip");
+    box.appendChild(el("div", "cpts-tip-title", title));
+    pairs.forEach(function (p) {
+      if (p[1] === null || p[1] === undefined || p[1] === "") { return; }
+      var r = el("div", "cpts-tip-row");
+      r.appendChild(el("span", "cpts-tip-key", p[0] + " : "));
+      r.appendChild(el("span", "cpts-tip-val", p[1]));
+      box.appendChild(r);
+    });
+    return box;
+  }
+
 
   function hasOwn(obj, key) { return Object.prototype.hasOwnProperty.call(obj, key); }
   function bag() { return Object.create(null); }
@@ -188,7 +355,6 @@
     });
     return fields;
   }
-  window.cptsEditorRead = {decode: decodeBytes, parse: parseTable, headerKey: headerKey, recognise: recogniseHeaders};
 
   // zigzag-varint numbers in printable characters (render/maps.py _varint_chars)
   function decodeNumbers(str) {
@@ -209,10 +375,33 @@
     var at = own;
     return decodeNumbers(str).map(function (d) { at += d; return at; });
   }
-  window.cptsEditorDecode = {numbers: decodeNumbers, list: decodeList};
+  // the rings of a geometry (render/maps.py encode_geometries: quantised, zigzag-varint deltas) as
+  // Leaflet points (what a polygon keeps: no copy to make), or as [lat, lng] when `asArrays`; one
+  // pass over each string, in 32-bit integers (the deltas of a ring are far below 2^31)
+  function decodeShape(g, origin, scale, asArrays) {
+    var ox = origin[0], oy = origin[1];
+    return g.map(function (poly) {
+      return poly.map(function (ring) {
+        var i = 0, x = 0, y = 0, out = [], len = ring.length;
+        while (i < len) {
+          var shift = 0, res = 0, b;
+          do { b = ring.charCodeAt(i++) - 63; res |= (b & 0x1f) << shift; shift += 5; } while (b >= 0x20);
+          x += (res & 1) ? ~(res >> 1) : (res >> 1);
+          shift = 0;
+          res = 0;
+          do { b = ring.charCodeAt(i++) - 63; res |= (b & 0x1f) << shift; shift += 5; } while (b >= 0x20);
+          y += (res & 1) ? ~(res >> 1) : (res >> 1);
+          out.push(asArrays ? [y / scale + oy, x / scale + ox] : new L.LatLng(y / scale + oy, x / scale + ox));
+        }
+        return out;
+      });
+    });
+  }
 
-  window.cptsEditor = function (data) {
-    var U = window.cptsGeoText, el = U.el, T = data.text, C = data.communes, n = C.c.length;
+  var current = null;  // the running editor (start)
+
+  function start(data) {
+    var T = data.text, C = data.communes, n = C.c.length;
     // neighbours and lasso points arrive encoded (editor.py _encoded_lists, _encoded_points)
     var neighbours = C.nb.map(function (s, i) { return decodeList(s, i); });
     var points = new Array(n).fill(null);
@@ -359,7 +548,7 @@
       });
     }
     function draftsOf(i) { return claims.get(i) || []; }
-    function shareText(s) { return num(s, 4).replace(/,?0+$/, ""); }
+    function shareText(s) { return formatNumber(s, 4, true); }
     // who holds unit i, other than draft `except`
     function ownerText(i, except) {
       var parts = [];
@@ -380,23 +569,15 @@
     }
 
     // --- figures of a draft (sums of embedded per-commune figures) --------------------------
-    function tierOf(pop) {
-      var t = null;
-      data.tiers.forEach(function (b) { if (pop >= b[0]) { t = b[1]; } });
-      return t;
-    }
-    function roundHalfEven(x) {  // numpy's round, as build_territories rounds a population
-      var r = Math.round(x);
-      return Math.abs(x % 1) === 0.5 && r % 2 !== 0 ? r - 1 : r;
-    }
     function figures(d) {
       var pos = [], outside = [], shares = [];
       d.communes.forEach(function (c) {
         var i = index.get(c);
         if (i === undefined) { outside.push(c); } else { pos.push(i); shares.push(shareOf(d, c)); }
       });
-      var f = {pop: 0, popKnown: true, area: 0, noGeometry: 0, deps: {}, wv: 0, w: 0, aplMissing: 0, prof: [],
+      var f = {pop: 0, popKnown: true, area: 0, noGeometry: 0, deps: {}, aplMissing: 0, prof: [], access: [],
                outside: outside, shared: []};
+      var wv = [], w = [];
       var units = new Set();
       pos.forEach(function (i, j) {
         var s = shares[j] === null ? 1 : shares[j];
@@ -405,29 +586,19 @@
         if (C.p[i] === null) { f.popKnown = false; } else { f.pop += C.p[i] * s; }
         if (C.a[i] === null) { f.noGeometry += 1; } else { f.area += C.a[i]; }
         f.deps[C.d[i]] = true;
-        if (C.w[i] === null || C.wv[i] === null) { f.aplMissing += 1; } else { f.wv += C.wv[i] * s; f.w += C.w[i] * s; }
+        if (C.w[i] === null || C.wv[i] === null) { f.aplMissing += 1; }
+        wv.push(C.wv[i]);
+        w.push(C.w[i]);
       });
       f.n = units.size;
       f.units = pos.length;
       f.popExact = f.pop;
-      f.pop = roundHalfEven(f.pop);
-      f.tier = pos.length ? tierOf(f.pop) : null;
-      f.funding = f.tier ? data.funding[String(f.tier)] : null;
-      f.apl = f.w > 0 ? f.wv / f.w : null;
+      f.pop = roundPopulation(f.pop);
+      f.tier = pos.length ? tierOf(f.pop, data.tiers) : null;
+      f.funding = fundingOf(f.tier, data.funding);
+      f.apl = weightedMean(wv, w, shares);
       f.deps = Object.keys(f.deps).sort();
-      // contiguity: pieces of the draft through shared borders (communes without geometry are no piece)
-      var inDraft = new Set(pos), seen = new Set(), pieces = 0;
-      pos.forEach(function (i) {
-        if (seen.has(i) || C.a[i] === null) { return; }
-        pieces += 1;
-        var stack = [i];
-        seen.add(i);
-        while (stack.length) {
-          var j = stack.pop();
-          neighbours[j].forEach(function (k) { if (inDraft.has(k) && !seen.has(k)) { seen.add(k); stack.push(k); } });
-        }
-      });
-      f.pieces = pieces;
+      f.pieces = pieces(pos, neighbours, C.a, C.sp);
       // neighbours outside the page (their supply is not in the figures above: said so)
       var beyond = {}, regions = {};
       f.edge = false;
@@ -443,16 +614,19 @@
         var count = 0, out = 0;
         pos.forEach(function (i, j) { count += data.professions.counts[p][i] * (shares[j] === null ? 1 : shares[j]); });
         if (data.beyond.known) { f.beyond.forEach(function (k) { out += data.beyond.counts[p][k]; }); }
-        f.prof.push({name: name, count: count, density: f.popExact > 0 ? data.per * count / f.popExact : null, beyond: out});
+        f.prof.push({name: name, count: count, density: density(count, f.popExact, data.per), beyond: out});
       });
+      // E2SFCA accessibility with the user's travel times (data.access: values x demand, demand)
+      if (data.access) {
+        var dem = pos.map(function (i) { return data.access.w[i]; });
+        data.access.names.forEach(function (name, p) {
+          var vw = pos.map(function (i) { return data.access.vw[p][i]; });
+          f.access.push({name: name, value: weightedMean(vw, dem, shares),
+                         unknown: vw.filter(function (v) { return v === null; }).length});
+        });
+      }
       return f;
     }
-    function num(x, decimals) {
-      if (x === null || x === undefined) { return "non disponible"; }
-      var s = x.toFixed(decimals).split(".");
-      return s[0].replace(/\B(?=(\d{3})+(?!\d))/g, "\u202f") + (s[1] ? "," + s[1] : "");
-    }
-
     // --- map -----------------------------------------------------------------------------------
     var map = L.map("cpts-editor-map", {zoomSnap: 0.25, preferCanvas: false, boxZoom: false});
     map.fitBounds(data.bounds);
@@ -491,7 +665,7 @@
       var st = styleOf(i);
       st.renderer = renderer;
       st.className = "editor-commune";
-      var poly = L.polygon(window.cptsGeoDecode(C.g[i], data, true), st);
+      var poly = L.polygon(decodeShape(C.g[i], data.origin, data.scale), st);
       poly.cptsIndex = i;
       drawn[i] = styleKey(st);
       communeLayer.addLayer(poly);
@@ -499,8 +673,8 @@
     }
     communeLayer.bindTooltip(function (layer) {
       var i = layer.cptsIndex, owner = ownerText(i, -1);
-      return U.rows(C.n[i], [["Code INSEE", C.c[i]], [T.population + (data.vintage ? " (" + data.vintage + ")" : ""),
-                              U.fmt(C.p[i])], ["CPTS", owner || T.free]].concat(registryOf(i).map(function (o) {
+      return tipRows(C.n[i], [["Code INSEE", C.c[i]], [T.population + (data.vintage ? " (" + data.vintage + ")" : ""),
+                              formatNumber(C.p[i], 0)], ["CPTS", owner || T.free]].concat(registryOf(i).map(function (o) {
                                 var c = data.cpts[o[0]];
                                 return [c.name, (c.stage || "") + (c.out ? " ; " + T.out_of_page.replace("{n}", c.out) : "")];
                               })));
@@ -515,7 +689,7 @@
     data.cpts.forEach(function (c, k) {
       var g = data.outlines.g[k];
       if (!g || !g.length) { return; }
-      L.polygon(window.cptsGeoDecode(g, data, true), {pane: "editor-outlines", renderer: outlineRenderer, fill: false,
+      L.polygon(decodeShape(g, data.origin, data.scale), {pane: "editor-outlines", renderer: outlineRenderer, fill: false,
                                                 weight: 2, color: "#1a1a1a", opacity: 0.85, interactive: false,
                                                 className: "editor-outline"}).addTo(map);
     });
@@ -596,20 +770,8 @@
     function changed() { save(); indexDrafts(); styleAll(); render(); }
 
     // --- CSV export and import (registry format) -----------------------------------------------
-    function afterQuotes(s) {  // the first character after leading apostrophes ("" when none)
-      var i = 0;
-      while (i < s.length && s.charAt(i) === "'") { i++; }
-      return s.charAt(i);
-    }
-    function guard(v) {  // as cpts_geo.io.files.neutralise_text: « '=A » (the user's) too
-      var s = String(v === null || v === undefined ? "" : v);
-      var c = afterQuotes(s);
-      return c && data.formulaStart.indexOf(c) >= 0 ? "'" + s : s;
-    }
-    function unguard(s) {  // our own guard taken off: « '=A » exported from « =A »
-      var c = afterQuotes(s);
-      return s.charAt(0) === "'" && c && data.formulaStart.indexOf(c) >= 0 ? s.slice(1) : s;
-    }
+    function guard(v) { return guardCell(v, data.formulaStart); }
+    function unguard(s) { return unguardCell(s, data.formulaStart); }
     function cell(v) {
       var s = guard(v);
       if (/[";\n\r]/.test(s)) { s = '"' + s.replace(/"/g, '""') + '"'; }
@@ -907,19 +1069,20 @@
         var fig = el("div", "editor-figures");
         row(fig, T.communes, String(f.n) + (f.units !== f.n ? " (" + T.units.replace("{n}", f.units) + ")" : "")).dataset.value = f.n;
         row(fig, T.population + (data.vintage ? " (" + data.vintage + ")" : ""),
-            f.popKnown ? num(f.pop, 0) : num(f.pop, 0) + " (incomplète)").dataset.value = f.pop;
+            f.popKnown ? formatNumber(f.pop, 0) : formatNumber(f.pop, 0) + " (incomplète)").dataset.value = f.pop;
         row(fig, T.tier, f.tier === null ? "—" : String(f.tier)).dataset.value = f.tier === null ? "" : f.tier;
-        row(fig, T.funding, f.funding === null ? "—" : num(f.funding, 0) + " €").dataset.value =
+        row(fig, T.funding, f.funding === null ? "—" : formatNumber(f.funding, 0) + " €").dataset.value =
           f.funding === null ? "" : f.funding;
-        row(fig, T.area, num(f.area, 2) + " km²" + (f.noGeometry ? " (" + T.area_no_geometry.replace("{n}", f.noGeometry) + ")" : "") +
+        row(fig, T.area, formatNumber(f.area, 2) + " km²" + (f.noGeometry ? " (" + T.area_no_geometry.replace("{n}", f.noGeometry) + ")" : "") +
             (f.shared.length ? " (" + T.area_shared.replace("{n}", f.shared.length) + ")" : "")).dataset.value = f.area;
         row(fig, T.departments, f.deps.join(", ") || "—");
         var cont = row(fig, T.contiguity, f.units === 0 ? "—" : (f.pieces <= 1 ? T.one_piece : T.pieces.replace("{n}", f.pieces)),
                        f.pieces > 1 ? "editor-flag" : "");
         cont.dataset.value = f.pieces;
-        var apl = row(fig, T.apl + " " + data.aplYear, f.apl === null ? "—" : num(f.apl, 2) + " " + T.apl_unit +
+        var apl = row(fig, T.apl + " " + data.aplYear, f.apl === null ? "—" : formatNumber(f.apl, 2) + " " + T.apl_unit +
                       (f.aplMissing ? " (" + f.aplMissing + " " + T.apl_unknown + ")" : ""));
         apl.dataset.value = f.apl === null ? "" : f.apl;
+        fig.appendChild(el("p", "editor-times", T.apl_times));
         box.appendChild(fig);
         if (f.shared.length) {
           var sbox = el("div", "editor-shared");
@@ -954,13 +1117,22 @@
             pbox.appendChild(b);
           }
           f.prof.forEach(function (p) {
-            var v = row(pbox, p.name, num(p.count, 0) + " (" + num(p.density, 1) + ")" +
-                        (p.beyond > 0 ? " — " + T.beyond_row.replace("{m}", num(p.beyond, 0)) : ""));
+            var v = row(pbox, p.name, formatNumber(p.count, 0) + " (" + formatNumber(p.density, 1) + ")" +
+                        (p.beyond > 0 ? " — " + T.beyond_row.replace("{m}", formatNumber(p.beyond, 0)) : ""));
             v.dataset.count = p.count;
             v.dataset.density = p.density === null ? "" : p.density;
             v.dataset.beyond = p.beyond;
           });
           box.appendChild(pbox);
+        }
+        if (f.access.length) {
+          var abox = el("div", "editor-access");
+          abox.appendChild(el("h3", null, data.access.title));
+          f.access.forEach(function (a) {
+            var v = row(abox, a.name, formatNumber(a.value, 1) + (a.unknown ? " (" + a.unknown + " " + T.access_unknown + ")" : ""));
+            v.dataset.value = a.value === null ? "" : a.value;
+          });
+          box.appendChild(abox);
         }
         var cbox = el("div", "editor-conflicts");
         cbox.appendChild(el("h3", null, T.conflicts));
@@ -989,7 +1161,7 @@
           var r = el("div", "editor-no-geometry-row");
           r.dataset.code = C.c[i];
           var inDraft = d && d.communes.indexOf(C.c[i]) >= 0;
-          r.appendChild(el("span", null, C.n[i] + " (" + C.c[i] + "), " + U.fmt(C.p[i]) + " hab. — " + (ownerText(i, -1) || T.free) + " "));
+          r.appendChild(el("span", null, C.n[i] + " (" + C.c[i] + "), " + formatNumber(C.p[i], 0) + " hab. — " + (ownerText(i, -1) || T.free) + " "));
           r.appendChild(button(inDraft ? T.remove : T.add, "editor-no-geometry-toggle", function () { clickCommune(i); }));
           nbox.appendChild(r);
         });
@@ -1144,7 +1316,7 @@
     indexDrafts();
     styleAll();
     render();
-    window.cptsEditorApi = {state: function () { return state; }, figures: function (k) { return figures(state.drafts[k]); },
+    current = {state: function () { return state; }, figures: function (k) { return figures(state.drafts[k]); },
                             exportCsv: exportCsv,
                             importCsv: function (text, name) { importBytes(new TextEncoder().encode(text), name); },
                             importBytes: function (bytes, name) { importBytes(Uint8Array.from(bytes), name); },
@@ -1160,5 +1332,18 @@
                             },
                             setMode: setMode,
                             map: map, polygon: function (code) { return polys[index.get(code)]; }};
+    return current;
+  }
+
+  return {
+    start: start,
+    instance: function () { return current; },
+    // pure functions, for the parity tests
+    rules: {roundPopulation: roundPopulation, tierOf: tierOf, fundingOf: fundingOf, weightedMean: weightedMean,
+            density: density, pieces: pieces, guardCell: guardCell, unguardCell: unguardCell, pointInPolygon: pointInPolygon,
+            formatNumber: formatNumber},
+    read: {decode: decodeBytes, parse: parseTable, headerKey: headerKey, recognise: recogniseHeaders},
+    decode: {numbers: decodeNumbers, list: decodeList,
+             shape: function (g, origin, scale) { return decodeShape(g, origin, scale, true); }}
   };
 })();
