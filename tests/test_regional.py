@@ -242,3 +242,13 @@ def test_no_banner_for_a_registry_that_is_not_the_example(france: gpd.GeoDataFra
     checked = _quiet(cpts_geo.validate_registry, reg[reg["cpts_id"] != "HDF-01"], france)
     res = _quiet(regional_report, checked, tmp_path / "r.html", region="32", map=False, communes=france)
     assert "Registre illustratif" not in res.html
+
+
+def test_an_area_without_any_cpts_gets_its_report(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """A department where the listing has no CPTS crashed (an empty set of territories)."""
+    monkeypatch.setenv("MPLBACKEND", "Agg")
+    out = tmp_path / "rapport.html"
+    assert main(["rapport", "--departements", "04", "-o", str(out)]) == 0
+    assert "(0 CPTS, 0,0 % de la population couverte" in capsys.readouterr().out
+    assert "Diagnostic régional des CPTS — département 04" in out.read_text(encoding="utf-8")

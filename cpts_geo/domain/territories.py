@@ -345,7 +345,7 @@ def _distinct(gid: np.ndarray, codes: np.ndarray, size: int) -> tuple[np.ndarray
     """The distinct values per territory, as integers (no text group-by on 35 000 rows):
     ``(territory, value)`` pairs sorted by territory, then by value."""
     pair = np.sort(gid.astype(np.int64) * (size + 1) + codes)
-    pair = pair[np.r_[True, pair[1:] != pair[:-1]]]
+    pair = pair[np.r_[True, pair[1:] != pair[:-1]]] if len(pair) else pair
     return pair // (size + 1), pair % (size + 1)
 
 

@@ -96,6 +96,9 @@ class RegionalDiagnosis(NamedTuple):
     gp_reference: pd.Series | None = None
     #: What a person must know about the density and the accessibility, in French, one line each.
     gp_notes: tuple[str, ...] = ()
+    #: ``code``, ``cpts_id``, ``share`` of the CPTS in the area (``CheckedRegistry.membership``): the CPTS
+    #: of each shared commune and their shares, for maps.
+    membership: pd.DataFrame | None = None
 
 
 #: Why travel times alone are refused (the API's ``costs=``, the command line's ``--temps``).
@@ -353,7 +356,7 @@ def regional_diagnosis(
         uncovered=unc, tiers=tiers, funding_total=float(table["funding"].sum()), territories=terr,
         communes=layer, apl_reference=ref, changes=changes, sources=sources,
         gp_supply=gp.result if gp is not None else None, gp_reference=gp.reference if gp is not None else None,
-        gp_notes=gp.notes if gp is not None else ())
+        gp_notes=gp.notes if gp is not None else (), membership=local.membership)
 
 
 def coverage_over_time(

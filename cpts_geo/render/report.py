@@ -98,7 +98,8 @@ def _map_png(diag: RegionalDiagnosis, *, dpi: int = 150) -> bytes:
     fig = MplFigure(figsize=(9.0, 6.4))
     FigureCanvasAgg(fig)
     ax = fig.add_axes((0.0, 0.0, 0.55, 1.0))  # the legend and the numbered list go on the right
-    plot_stages(diag.territories, diag.communes, ax=ax, legend=True, labels=len(diag.territories) <= 80)
+    plot_stages(diag.territories, diag.communes, ax=ax, legend=True, labels=len(diag.territories) <= 80,
+                membership=diag.membership)
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=dpi)
     return buf.getvalue()
