@@ -448,3 +448,27 @@ def test_without_membership_a_shared_commune_is_still_drawn_once(listing):
     assert len(shared.get_paths()) == 2  # Nice and Toulon
     listed = next(t.get_text() for t in ax.texts if t.get_gid() == "shared-list")
     assert "CPTS Nice Nord : part non précisée" in listed
+
+
+def test_a_long_legend_entry_stays_inside_a_narrow_figure(hdf_communes):
+    """The regional report's map: « N CPTS (étape non renseignée) : une couleur par CPTS, différente de
+    ses voisines » ran off the right of the figure."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    from cpts_geo.render.plotting import wrap_legend
+
+    registry = load_example_registry().drop(columns="stage")
+    checked = validate_registry(registry, hdf_communes)
+    terr = build_territories(checked, hdf_communes, parts=False)
+    fig = Figure(figsize=(9.0, 6.4))
+    canvas = FigureCanvasAgg(fig)
+    ax = fig.add_axes((0.0, 0.0, 0.55, 1.0))
+    plot_stages(terr, communes_with_cpts(checked, hdf_communes), ax=ax, legend=True, labels=False)
+    wrap_legend(ax)
+    renderer = canvas.get_renderer()
+    box = ax.get_legend().get_window_extent(renderer)
+    assert box.x1 <= fig.bbox.x1
+    first = ax.get_legend().get_texts()[0].get_text()
+    assert "\n" in first
+    assert first.replace("\n", " ").endswith("une couleur par CPTS, différente de ses voisines")

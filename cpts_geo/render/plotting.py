@@ -27,6 +27,7 @@ resolution.
 from __future__ import annotations
 
 import itertools
+import textwrap
 import weakref
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -645,6 +646,29 @@ def _literal_legend(legend: Legend) -> None:
     """Legend entries and title are the registry's words: text, never mathtext (``$…$``)."""
     for text in [*legend.get_texts(), legend.get_title()]:
         text.set_parse_math(False)
+
+
+def wrap_legend(ax: Axes, width: int = 52) -> None:
+    """Wrap the long entries of a map's legend on several lines, for a narrow figure.
+
+    Parameters
+    ----------
+    ax : matplotlib.axes.Axes
+        A map drawn by :func:`plot_stages` or :func:`plot_tiers` (nothing happens without a legend).
+    width : int, default 52
+        Characters per line.
+
+    Returns
+    -------
+    None
+    """
+    legend = ax.get_legend()
+    if legend is None:
+        return
+    for text in legend.get_texts():
+        words = text.get_text()
+        if len(words) > width and "\n" not in words:
+            text.set_text(textwrap.fill(words, width, break_long_words=False))
 
 
 
