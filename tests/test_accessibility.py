@@ -64,8 +64,11 @@ def test_weights_match_definitions():
 
 def test_step_weight_says_what_it_applies():
     w = step_weight(DREES_DECAY, closed="upper")
-    assert isinstance(w, StepWeight) and callable(w)
-    assert w.steps == DREES_DECAY and w.closed == "upper" and w.uncertainty is None
+    assert isinstance(w, StepWeight)
+    assert callable(w)
+    assert w.steps == DREES_DECAY
+    assert w.closed == "upper"
+    assert w.uncertainty is None
     assert step_weight(DREES_DECAY, uncertainty=0.1).uncertainty == 0.1
     assert step_weight(DREES_DECAY, uncertainty=0).uncertainty is None  # 0: the exact steps
     with pytest.raises(ValueError, match="closed doit valoir"):
@@ -86,10 +89,13 @@ def test_reports_are_fields_and_warnings_name_them():
     with pytest.warns(CptsGeoWarning) as record:
         result = two_step_fca(demand, supply, costs, weight=step_weight(DREES_DECAY))
     assert isinstance(result, TwoStepFCA)
-    assert result.capped_self == ["01001"] and result.not_in_costs == ["01003"]
-    assert result.no_self_pair == ["01002"] and result.unreached_supply == ["01009"]
+    assert result.capped_self == ["01001"]
+    assert result.not_in_costs == ["01003"]
+    assert result.no_self_pair == ["01002"]
+    assert result.unreached_supply == ["01009"]
     assert result.no_supply == ["01002"]  # 01009 has supply of its own, even without demand
-    assert result.unknown_origins == ["99999"] and result.unknown_destinations == ["99999"]
+    assert result.unknown_origins == ["99999"]
+    assert result.unknown_destinations == ["99999"]
     messages = [str(w.message) for w in record]
     assert not any("attrs" in m for m in messages)
     for name in ("capped_self", "not_in_costs", "no_self_pair", "unreached_supply", "no_supply"):
@@ -141,14 +147,16 @@ def test_supply_without_demand_is_reported():
     with pytest.warns(UserWarning, match="qu'aucune demande n'atteint"):
         acc = two_step_fca(pd.Series({"a": 2.0, "b": 0.0}), pd.Series({"a": 10.0, "b": 3.0}),
                            costs)
-    assert np.isfinite(acc.values).all() and acc.unreached_supply == ["b"]
+    assert np.isfinite(acc.values).all()
+    assert acc.unreached_supply == ["b"]
 
 
 def test_location_missing_from_cost_table_is_unknown_not_zero():
     costs = pd.DataFrame({"origin": ["a"], "destination": ["a"], "minutes": [0]})
     with pytest.warns(UserWarning, match="absent\\(s\\) de la table des temps \\(b\\)"):
         acc = two_step_fca(pd.Series({"a": 50.0, "b": 10.0}), pd.Series({"a": 10.0}), costs)
-    assert acc.values["a"] == 0.2 and np.isnan(acc.values["b"])
+    assert acc.values["a"] == 0.2
+    assert np.isnan(acc.values["b"])
     assert acc.not_in_costs == ["b"]
 
 
@@ -160,7 +168,9 @@ def test_bad_cost_table_lists_every_row():
     problems = err.value.problems
     assert set(problems["row"].astype(str)) == {"2, 3", "4", "5"}
     text = " ".join(problems["problem"])
-    assert "négatif" in text and "en double" in text and "manquant" in text
+    assert "négatif" in text
+    assert "en double" in text
+    assert "manquant" in text
 
 
 def test_missing_cost_column_is_named():
@@ -178,7 +188,8 @@ def test_negative_or_missing_supply_rejected():
 
 def test_travel_minutes_grow_with_distance():
     minutes = travel_minutes(np.array([0.0, 1.0, 5.0, 10.0, 20.0]))
-    assert (np.diff(minutes) > 0).all() and minutes[0] == 1.0
+    assert (np.diff(minutes) > 0).all()
+    assert minutes[0] == 1.0
     faster = travel_minutes(np.array([10.0]), assumptions={"speed_max_kmh": 90})
     assert faster[0] < minutes[3]
 
@@ -187,7 +198,8 @@ def test_estimated_costs_metric_and_symmetric(hdf_communes):
     somme = hdf_communes[hdf_communes["department"] == "80"]
     estimated = estimate_costs(somme, max_minutes=20)
     costs = estimated.costs
-    assert estimated.unlocated == [] and estimated.assumptions["detour"] == 1.3
+    assert estimated.unlocated == []
+    assert estimated.assumptions["detour"] == 1.3
     assert (costs["minutes"] < 20).all()
     assert set(costs["origin"]) == set(somme.index)  # every commune reaches itself
     pairs = costs.set_index(["origin", "destination"])["minutes"].sort_index()
@@ -200,7 +212,8 @@ def test_estimated_costs_metric_and_symmetric(hdf_communes):
     assert pairs[("80021", "80489")] < 15
     slower = estimate_costs(somme, max_minutes=20,
                             assumptions={"speed_min_kmh": 25, "speed_max_kmh": 45})
-    assert len(slower.costs) < len(costs) and slower.assumptions["speed_max_kmh"] == 45
+    assert len(slower.costs) < len(costs)
+    assert slower.assumptions["speed_max_kmh"] == 45
     assert hdf_communes.crs.to_epsg() == 4326  # the caller's layer is not reprojected
     with pytest.raises(ValueError, match="pas de CRS"):
         estimate_costs(somme.set_crs(None, allow_override=True))
@@ -218,7 +231,9 @@ def test_estimated_costs_are_accepted_as_they_are(hdf_communes):
     counts = pd.DataFrame({"médecin généraliste": [300.0]}, index=pd.Index(["80021"]))
     acc = accessibility(counts, somme, costs=estimated, quiet=True)  # a given table: exact bands
     assert acc.table.equals(accessibility(counts, somme, costs=estimated.costs, quiet=True).table)
-    assert acc.assumptions is None and len(acc.costs_remapped) == 0 and acc.costs_unknown == []
+    assert acc.assumptions is None
+    assert len(acc.costs_remapped) == 0
+    assert acc.costs_unknown == []
 
 
 def test_commune_without_geometry_is_unknown_not_zero(hdf_communes):
@@ -230,7 +245,8 @@ def test_commune_without_geometry_is_unknown_not_zero(hdf_communes):
         out = accessibility(counts, somme, quiet=True)
     assert np.isnan(out.table.loc["80001", "médecin généraliste"])
     assert out.table["médecin généraliste"].notna().sum() == len(somme) - 1
-    assert out.unlocated == ["80001"] and out.not_in_costs == ["80001"]
+    assert out.unlocated == ["80001"]
+    assert out.not_in_costs == ["80001"]
 
 
 def test_accessibility_and_territory_aggregation(hdf_communes):
@@ -244,14 +260,16 @@ def test_accessibility_and_territory_aggregation(hdf_communes):
         warnings.simplefilter("ignore")
         out = accessibility(table, somme).table
     gp = out["médecin généraliste"]
-    assert out.index.name == "code" and len(out) == len(somme)
+    assert out.index.name == "code"
+    assert len(out) == len(somme)
     assert (gp >= 0).all()
     assert (gp * out["demand"]).sum() == pytest.approx(180.0)  # all supply reaches demand
     assert gp["80021"] > gp.median()
     mem = pd.DataFrame({"code": somme.index, "cpts_id": somme["epci"].to_numpy(), "share": 1.0})
     result = territory_accessibility(gp, mem, weights=out["demand"], threshold=1e-3)
     terr = result.table
-    assert result.threshold == 1e-3 and result.unknown == []
+    assert result.threshold == 1e-3
+    assert result.unknown == []
     amiens_epci = somme.loc["80021", "epci"]
     sub = out.loc[mem.loc[mem["cpts_id"] == amiens_epci, "code"]]
     assert terr.loc[amiens_epci, "accessibility"] == pytest.approx(
@@ -278,7 +296,8 @@ def test_methods_plain_and_weighted(hdf_communes):
         warnings.simplefilter("ignore")
         for weight in ("drees", None, gaussian_weight(10), gravity_weight(1, -1, min_cost=1)):
             acc = accessibility(counts, somme, professions=None, weight=weight).table["infirmier"]
-            assert np.isfinite(acc).all() and acc["80021"] > 0
+            assert np.isfinite(acc).all()
+            assert acc["80021"] > 0
 
 
 def test_supply_outside_layer_is_listed(hdf_communes):
@@ -307,7 +326,8 @@ def test_standardised_population_reproduces_drees(shared_data):
     ours = standardised_population(ages, code="CODGEO", age="Age", count="n")
     apl = pd.read_csv(shared_data / "apl" / "apl_mg_2023_communes.csv", dtype={"code_insee": str})
     drees = apl.set_index("code_insee")["pop_standardisee"].reindex(ours.index)
-    assert len(ours) == 25 and drees.notna().all()
+    assert len(ours) == 25
+    assert drees.notna().all()
     assert ((ours / drees - 1).abs() < 0.01).all()
 
 
@@ -354,8 +374,10 @@ def test_territory_mean_leaves_unknown_values_out():
     out = result.table
     x = out.loc["X"]
     assert x["accessibility"] == 3.0  # not (3 + 0) / 2
-    assert x["n_communes_unknown"] == 1 and x["population_unknown"] == 100.0
-    assert x["n_communes_below"] == 0 and x["share_below"] == 0.0  # unknown is not "above"
+    assert x["n_communes_unknown"] == 1
+    assert x["population_unknown"] == 100.0
+    assert x["n_communes_below"] == 0
+    assert x["share_below"] == 0.0
     assert out.loc["Y", "n_communes_unknown"] == 0
     assert result.unknown == ["b"]
     with pytest.warns(UserWarning, match="inconnue"):
@@ -371,7 +393,8 @@ def test_own_supply_is_always_in_reach():
     with pytest.warns(UserWarning, match="trajet interne.*juste sous la limite") as record:
         acc = enhanced_two_step_fca(demand, supply, far, max_cost=20)
     assert acc.values["a"] == pytest.approx(0.02)  # its own 2 professionals for its 100 people
-    assert acc.capped_self == ["a"] and acc.no_supply == []
+    assert acc.capped_self == ["a"]
+    assert acc.no_supply == []
     assert not any("sans aucune offre" in str(w.message) for w in record)
     assert far["minutes"].tolist() == [25.0]  # caller's table untouched
     # a table without the pair of a location with itself: said, by name
@@ -392,7 +415,8 @@ def test_guyane_communes_reach_their_own_professionals():
         warnings.simplefilter("always")
         acc = accessibility(counts, guyane)
     gp = acc.table["médecin généraliste"]
-    assert gp["97304"] > 0 and gp["97311"] > 0
+    assert gp["97304"] > 0
+    assert gp["97311"] > 0
     assert not {"97304", "97311"} & set(acc.no_supply["médecin généraliste"])
     assert {"97304", "97311"} <= set(acc.capped_self)
     assert any("trajet interne" in str(w.message) for w in record)
@@ -401,7 +425,7 @@ def test_guyane_communes_reach_their_own_professionals():
 def test_no_supply_is_per_profession():
     costs = pd.DataFrame({"origin": ["a", "b"], "destination": ["a", "b"], "minutes": [1, 1]})
     supply = pd.DataFrame({"gp": [1.0, 0.0], "dentiste": [0.0, 0.0]}, index=["a", "b"])
-    with pytest.warns(UserWarning) as record:
+    with pytest.warns(UserWarning, match="sans aucune offre") as record:
         acc = two_step_fca(pd.Series({"a": 100.0, "b": 100.0}), supply, costs)
     assert acc.no_supply == {"gp": ["b"], "dentiste": ["a", "b"]}
     messages = [str(w.message) for w in record]
@@ -428,7 +452,8 @@ def test_cost_table_codes_and_values_are_cleaned_or_rejected():
     supply = pd.Series({"01001": 1.0, "01002": 0.0})
     with pytest.warns(UserWarning, match="réparé\\(s\\).*1001 → 01001"):
         acc = two_step_fca(demand, supply, costs, quiet=True)
-    assert acc.values.tolist() == [0.01, 0.0] and acc.not_in_costs == []
+    assert acc.values.tolist() == [0.01, 0.0]
+    assert acc.not_in_costs == []
     assert acc.repaired_codes == [(1001, "01001"), (1002, "01002")]
     bad = pd.DataFrame({"origin": ["a", "b"], "destination": ["a", "b"], "minutes": [np.inf, 2.0]})
     with pytest.raises(ValidationError, match="ligne 2, code a → a : temps de trajet infini"):
@@ -445,14 +470,16 @@ def test_accessibility_maps_cost_codes_to_todays_communes():
     costs = pd.DataFrame({"origin": ["75101", "75102", "99999"],
                           "destination": ["75101", "75101", "99999"], "minutes": [2.0, 4.0, 1.0]})
     counts = pd.DataFrame({"infirmier": [10.0]}, index=pd.Index(["75056"]))
-    with pytest.warns(UserWarning) as record:
+    with pytest.warns(UserWarning, match="rattaché") as record:
         acc = accessibility(counts, paris, professions=None, costs=costs, quiet=True)
     messages = " ".join(str(w.message) for w in record)
     assert "rattaché(s) à la commune actuelle (75101 → 75056, 75102 → 75056)" in messages
-    assert "1 paire(s) fusionnée(s)" in messages and "absent(s) de la couche des communes (99999)" in messages
+    assert "1 paire(s) fusionnée(s)" in messages
+    assert "absent(s) de la couche des communes (99999)" in messages
     assert acc.costs[["origin", "destination", "minutes"]].values.tolist() == [
         ["75056", "75056", 3.0]]
-    assert acc.costs_unknown == ["99999"] and acc.assumptions is None
+    assert acc.costs_unknown == ["99999"]
+    assert acc.assumptions is None
     assert acc.costs_remapped["new_code"].tolist() == ["75056", "75056"]
     # demand: the layer's standardised population (DREES)
     assert acc.table.loc["75056", "infirmier"] == pytest.approx(10.0 / paris.loc["75056", "pop_standardised"])
@@ -500,7 +527,8 @@ def test_messages_quote_cells_as_users_read_them_never_a_numpy_repr():
     ages = pd.DataFrame({"code": ["01033"] * 2, "age": [3, np.nan], "count": [np.int64(-5), 1]})
     with pytest.raises(ValidationError) as err:
         standardised_population(ages)
-    assert "âge invalide (vide)" in str(err.value) and "effectif invalide (-5)" in str(err.value)
+    assert "âge invalide (vide)" in str(err.value)
+    assert "effectif invalide (-5)" in str(err.value)
     for text in (str(err.value),):
         assert "np." not in text
 
@@ -648,8 +676,10 @@ def test_accessibility_defaults_standardised_demand_and_uncertain_times(hdf_comm
     assert acc["demand"].to_numpy() == pytest.approx(std["pop_standardised"].to_numpy())
     # estimated times: expected DREES weights under σ = 0.1, over a table reaching 20 exp(0.3)
     costs = result.costs
-    assert result.assumptions is not None and result.assumptions["uncertainty"] == 0.1
-    assert costs["minutes"].max() < 20 * np.exp(0.3) and costs["minutes"].max() > 20
+    assert result.assumptions is not None
+    assert result.assumptions["uncertainty"] == 0.1
+    assert costs["minutes"].max() < 20 * np.exp(0.3)
+    assert costs["minutes"].max() > 20
     dem = std["pop_standardised"]
     by_hand = enhanced_two_step_fca(dem, counts["médecin généraliste"].reindex(dem.index, fill_value=0.0),
                                     costs, max_cost=20 * np.exp(0.3), quiet=True,

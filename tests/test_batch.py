@@ -11,7 +11,7 @@ REGISTRY = "cpts_id;cpts_name;etape;code_commune\nA;CPTS Amiens;5;80021\nA;CPTS 
            "B;CPTS Beauvais;2;60057\n"
 
 
-@pytest.fixture()
+@pytest.fixture
 def registry(tmp_path, monkeypatch):
     monkeypatch.setenv("MPLBACKEND", "Agg")
     reg = tmp_path / "registre.csv"
@@ -38,7 +38,9 @@ def test_rerun_rebuilds_a_map_whose_file_changed(registry, tmp_path, capsys):
     out = _run(capsys, registry, maps)
     assert "carte inchangée" not in out
     assert out.count("carte refaite (fichier modifié ou absent depuis la dernière fois)") == 3
-    assert somme.read_bytes() == kept and oise.stat().st_size > 1000 and region.exists()
+    assert somme.read_bytes() == kept
+    assert oise.stat().st_size > 1000
+    assert region.exists()
     assert _run(capsys, registry, maps).count("carte inchangée") == 3
 
 
@@ -85,7 +87,8 @@ def test_cartes_couleur_redraws_the_maps_and_is_checked_first(registry, tmp_path
     assert [e[0] for e in data["legend"]["entries"]] == ["Taille 2 (40 000 à 80 000 habitants)",
                                                          "Taille 3 (80 000 à 175 000 habitants)"]
     assert main(["cartes", str(registry), "-o", str(tmp_path / "autres"), "--couleur", "rien"]) == 2
-    assert "Couleur « rien » inconnue" in capsys.readouterr().err and not (tmp_path / "autres").exists()
+    assert "Couleur « rien » inconnue" in capsys.readouterr().err
+    assert not (tmp_path / "autres").exists()
 
 
 def test_cartes_print_maps_are_drawn_once_each(registry, tmp_path, capsys, monkeypatch):
@@ -102,7 +105,8 @@ def test_cartes_print_maps_are_drawn_once_each(registry, tmp_path, capsys, monke
     assert len(drawn) == len(pngs)  # each print map drawn once (seven times before)
     for png in pngs:
         with Image.open(png) as image:
-            assert image.mode == "RGB" and round(image.info["dpi"][0]) == 80
+            assert image.mode == "RGB"
+            assert round(image.info["dpi"][0]) == 80
             pixels = image.convert("RGB").getextrema()
         assert all(low < 100 for low, _ in pixels)  # something dark was drawn: borders, text
     assert "carte écrite" in capsys.readouterr().out

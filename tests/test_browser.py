@@ -112,17 +112,22 @@ def test_hdf_map_in_headless_chromium_offline(hdf_map, tmp_path):
     # zones blanches are drawn dissolved, one shape per department
     assert result["uncovered_paths"] == layer.loc[~layer["covered"], "department"].nunique()
     assert result["legend"] == [*STAGES, "Zone blanche (non couverte)"]
-    assert result["cpts_tooltip"].startswith("CPTS ") and "Étape : " in result["cpts_tooltip"]
-    assert "Code INSEE : " in result["commune_tooltip"] and "CPTS : " in result["commune_tooltip"]
+    assert result["cpts_tooltip"].startswith("CPTS ")
+    assert "Étape : " in result["cpts_tooltip"]
+    assert "Code INSEE : " in result["commune_tooltip"]
+    assert "CPTS : " in result["commune_tooltip"]
     assert result["title"] == "CPTS — Hauts-de-France"
     assert "population municipale 2021" in result["caption"]
     assert result["layers"][:4] == ["CPTS par étape", "Limites des CPTS", "Noms des CPTS", "Communes"]
     assert result["search"]
-    assert result["errors"] == [] and result["failed"] == [] and result["resources"] == []
+    assert result["errors"] == []
+    assert result["failed"] == []
+    assert result["resources"] == []
     # A screenshot to look at (kept with the test's temporary files)
     shot = tmp_path / "hauts-de-france.png"
     chromium(path, tmp_path, f"--screenshot={shot}")
-    assert shot.exists() and shot.stat().st_size > 50_000
+    assert shot.exists()
+    assert shot.stat().st_size > 50_000
 
 
 def test_names_are_escaped_in_the_browser(tmp_path):
@@ -137,7 +142,8 @@ def test_names_are_escaped_in_the_browser(tmp_path):
     save_map(stage_map(build_territories(checked, somme), layer, membership=checked.membership,
                        title=evil), path)
     result = render(path, tmp_path)
-    assert result["alerts"] == [] and result["injected_img"] == 0
+    assert result["alerts"] == []
+    assert result["injected_img"] == 0
     assert result["cpts_tooltip"].startswith(evil)
     assert result["title"] == evil
     assert result["errors"] == []

@@ -64,7 +64,8 @@ def test_territories_writes_geopackage_and_csv(capsys, tmp_path):
     reg.write_text("cpts_id;etape;code_commune\nA;5;80021\nA;5;02026\n", encoding="utf-8")
     assert main(["territories", str(reg), "-o", str(out_path)]) == 0
     out = capsys.readouterr().out
-    assert out_path.exists() and out_path.with_suffix(".csv").exists()
+    assert out_path.exists()
+    assert out_path.with_suffix(".csv").exists()
     assert "1 territoire écrit dans" in out
     assert "ligne 3 : 02026 Artonges → 02458 (commune déléguée)" in out
     assert "Non couvert" in out
@@ -77,7 +78,8 @@ def test_carte_and_batch(capsys, tmp_path, monkeypatch):
                    "B;CPTS Beauvais;2;60057\n", encoding="utf-8")
     out = tmp_path / "carte.html"
     assert main(["carte", str(reg), "--region", "32", "-o", str(out), "--no-png"]) == 0
-    assert out.exists() and out.stat().st_size < 1_500_000
+    assert out.exists()
+    assert out.stat().st_size < 1_500_000
     assert "Carte écrite" in capsys.readouterr().out
     maps = tmp_path / "maps"
     assert main(["batch", str(reg), "--out", str(maps), "--departements", "--no-png"]) == 0
@@ -104,7 +106,8 @@ def test_offre_generic_table_reports_every_row(tmp_path, capsys):
     assert main(["offre", str(supply), "--code", "commune", "--profession", "métier",
                  "--effectif", "nb", "-o", str(out)]) == 0
     text = capsys.readouterr().out
-    assert "2 lignes retenues" in text and "1 écartée(s)" in text
+    assert "2 lignes retenues" in text
+    assert "1 écartée(s)" in text
     rejected = (tmp_path / "offre_lignes_ecartees.csv").read_text(encoding="utf-8-sig")
     assert "3;99999" in rejected  # file row 3, never dropped silently
     table = pd.read_csv(out, sep=";", decimal=",", encoding="utf-8-sig", dtype={"Département": str})
@@ -120,7 +123,9 @@ def test_offre_unknown_profession_is_a_readable_error(tmp_path, capsys):
     supply.write_text("code;profession;count\n80021;boulanger;1\n", encoding="utf-8")
     assert main(["offre", str(supply), "-o", str(tmp_path / "o.csv")]) == 2
     err = capsys.readouterr().err
-    assert "ligne 2" in err and "boulanger" in err and "médecin généraliste" in err
+    assert "ligne 2" in err
+    assert "boulanger" in err
+    assert "médecin généraliste" in err
 
 
 def test_perimetres_on_orne_mobpro(shared_data, tmp_path, capsys):
@@ -143,8 +148,10 @@ def test_help_and_usage_errors_in_french(capsys):
     with pytest.raises(SystemExit):
         main(["--help"])
     out = capsys.readouterr().out
-    assert out.startswith("usage : cpts-geo") and "afficher cette aide et quitter" in out
-    assert "positional arguments" not in out and "show this help" not in out
+    assert out.startswith("usage : cpts-geo")
+    assert "afficher cette aide et quitter" in out
+    assert "positional arguments" not in out
+    assert "show this help" not in out
     with pytest.raises(SystemExit) as exit_:
         main(["financement", "--taille", "trois"])
     assert exit_.value.code == 2
@@ -217,10 +224,13 @@ def test_offre_options_are_checked_in_their_own_words(tmp_path, capsys):
     assert "--minutes 30 : choisissez une portée" in capsys.readouterr().err
     assert main(["offre", str(supply), "--professions", "plombier", "-o", str(tmp_path / "o.csv")]) == 2
     err = capsys.readouterr().err
-    assert "Option --professions" in err and "« plombier »" in err and "ligne" not in err
+    assert "Option --professions" in err
+    assert "« plombier »" in err
+    assert "ligne" not in err
     assert main(["offre", str(supply), "-o", str(tmp_path / "o.csv")]) == 2
     err = capsys.readouterr().err
-    assert "colonne « count » absente (--effectif count)" in err and "count=" not in err
+    assert "colonne « count » absente (--effectif count)" in err
+    assert "count=" not in err
 
 
 def test_valider_problems_by_kind_and_the_complete_list_next_to_the_registry(tmp_path, capsys):
@@ -233,7 +243,9 @@ def test_valider_problems_by_kind_and_the_complete_list_next_to_the_registry(tmp
     lines = err.splitlines()
     assert lines[1] == "10 problème(s) :"
     assert lines[2] == "chevauchement : 1"  # an overlap is the first thing printed
-    assert "code inconnu : 8" in err and "… et 3 autre(s)" in err and "étape : 1" in err
+    assert "code inconnu : 8" in err
+    assert "… et 3 autre(s)" in err
+    assert "étape : 1" in err
     assert err.index("chevauchement") < err.index("code inconnu") < err.index("étape :")
     listed = tmp_path / "registre_problemes.csv"
     assert f"Liste complète des problèmes : {listed}" in err
@@ -265,7 +277,8 @@ def test_valider_never_overwrites_a_problems_file_not_ours_and_removes_its_stale
     assert main(["valider", str(bad)]) == 0
     out = capsys.readouterr().out
     assert f"Ancienne liste des problèmes supprimée : {ours} (le registre est valide)." in out
-    assert not ours.exists() and mine.exists()
+    assert not ours.exists()
+    assert mine.exists()
     # our list under its own name, then the registry fixed: removed too
     mine.unlink()
     bad.write_text("cpts_id;etape;code_commune\nA;5;99999\n", encoding="utf-8")
@@ -323,7 +336,8 @@ def test_drawn_perimeters_geopackage_is_read_by_the_command_line(tmp_path, capsy
     assert main(["valider", str(sea)]) == 2
     captured = capsys.readouterr()
     assert "entité 1, O : ne touche aucune commune" in captured.out
-    assert "projections" not in captured.err and "Le registre est vide" in captured.err
+    assert "projections" not in captured.err
+    assert "Le registre est vide" in captured.err
 
 
 def test_listing_without_stage_through_valider_territoires_and_carte(tmp_path, capsys, monkeypatch):
@@ -351,7 +365,8 @@ def test_many_corrections_are_summarised_by_kind(tmp_path, capsys):
     reg.write_text("\n".join(lines) + "\n", encoding="utf-8")
     assert main(["valider", str(reg)]) == 0
     out = capsys.readouterr().out
-    assert "doublon : 58 ligne(s)" in out and "zéro initial restauré : 30 ligne(s)" in out
+    assert "doublon : 58 ligne(s)" in out
+    assert "zéro initial restauré : 30 ligne(s)" in out
     assert len(out.splitlines()) < 20
     ours = tmp_path / "registre_corrections.csv"
     assert ours.exists()
@@ -375,7 +390,8 @@ def test_carte_by_arrondissement_and_a_region_without_cpts(tmp_path, capsys):
     html = tmp_path / "lyon.html"
     assert main(["carte", str(reg), "-o", str(html), "--sans-png"]) == 0
     out = capsys.readouterr().out
-    assert "2 CPTS" in out and "CPTS Lyon 2" in html.read_text(encoding="utf-8")
+    assert "2 CPTS" in out
+    assert "CPTS Lyon 2" in html.read_text(encoding="utf-8")
     assert main(["carte", str(reg), "--region", "11", "-o", str(html), "--sans-png"]) == 2
     err = capsys.readouterr().err
     assert "Aucune CPTS du registre n'a de commune dans la région 11 ; régions du registre : 84." in err
@@ -399,12 +415,15 @@ def test_colonnes_and_etapes_a_listing_as_it_comes(tmp_path, capsys):
     template = tmp_path / "liste_etapes.csv"
     assert f"Correspondance des étapes à compléter : {template}" in err
     table = pd.read_csv(template, sep=";", encoding="utf-8-sig", dtype=str, keep_default_na=False)
-    assert table.iloc[:, 0].tolist() == ["Phase 3", "Phase 1"] and set(table.iloc[:, 1]) == {""}
+    assert table.iloc[:, 0].tolist() == ["Phase 3", "Phase 1"]
+    assert set(table.iloc[:, 1]) == {""}
     # filled by the user: never overwritten by a later run
     template.write_text("étape telle que publiée;étape\nPhase 1;1\n", encoding="utf-8")
     assert main(["valider", str(listing), "--colonnes", columns, "--etapes", str(template)]) == 2
     err = capsys.readouterr().err
-    assert "Phase 3" in err and "Phase 1 »" not in err and "laissée telle quelle" in err
+    assert "Phase 3" in err
+    assert "Phase 1 »" not in err
+    assert "laissée telle quelle" in err
     assert template.read_text(encoding="utf-8") == "étape telle que publiée;étape\nPhase 1;1\n"
     template.write_text("étape telle que publiée;étape\nPhase 1;1\nPhase 2;Association créée\n"
                         "Phase 3;Projet de santé validé\n", encoding="utf-8")
@@ -446,7 +465,9 @@ def test_control_characters_refused_before_any_output_and_never_printed_raw(tmp_
     assert main(["valider", str(reg)]) == 2
     captured = capsys.readouterr()
     for text in (captured.out, captured.err):
-        assert "\x1b" not in text and "\x00" not in text and "\x07" not in text
+        assert "\x1b" not in text
+        assert "\x00" not in text
+        assert "\x07" not in text
     assert "ligne 2 : colonne « nom_cpts » : caractère de contrôle U+0000" in captured.err
     assert "ligne 3 : colonne « nom_cpts » : caractères de contrôle U+0007, U+001B" in captured.err
     assert "CPTS ␛]0;titre␇␛[2J" in captured.err
@@ -457,7 +478,8 @@ def test_control_characters_refused_before_any_output_and_never_printed_raw(tmp_
     # a user's text in any other message is shown the same way
     assert main(["valider", str(tmp_path / "registre\x1b[2J.csv")]) == 2
     err = capsys.readouterr().err
-    assert "\x1b" not in err and "registre␛[2J.csv" in err
+    assert "\x1b" not in err
+    assert "registre␛[2J.csv" in err
 
 
 
@@ -521,6 +543,8 @@ def test_printed_tables_and_lines_show_control_characters_visibly():
     table = pd.DataFrame({"Nom": ["CPTS \x1b[31mRouge", None], "Total": [1, 2]},
                          index=pd.Index(["\x9b2J", "B"], name="id"))
     shown = _printable(table).to_string()
-    assert "\x1b" not in shown and "\x9b" not in shown
-    assert "CPTS ␛[31mRouge" in shown and "<U+009B>2J" in shown
+    assert "\x1b" not in shown
+    assert "\x9b" not in shown
+    assert "CPTS ␛[31mRouge" in shown
+    assert "<U+009B>2J" in shown
     assert _printable("ligne\rréécrite") == "ligne␍réécrite"

@@ -63,7 +63,8 @@ def test_departments_filter_and_intersection():
 def test_known_defects_are_reported():
     report = layer_report(load_communes())
     no_pop = set(report.loc[report["problem"].str.startswith("pas de population"), "code"])
-    assert len(no_pop) == 17 and all(c.startswith("976") for c in no_pop)  # Mayotte, in 2021
+    assert len(no_pop) == 17
+    assert all(c.startswith("976") for c in no_pop)
     report_2016 = layer_report(load_communes(population_vintage=2016))
     by_problem_2016 = report_2016.groupby("problem")["code"].apply(set)
     assert "60694" in by_problem_2016["pas de population"]  # Hauts-Talican
@@ -77,7 +78,8 @@ def test_arrondissements_replace_cities():
     arm = load_arrondissements()
     assert len(arm) == 45
     paris = load_communes(departments="75", arrondissements=True)
-    assert "75056" not in paris.index and len(paris) == 20
+    assert "75056" not in paris.index
+    assert len(paris) == 20
     assert paris["population"].sum() == load_communes(departments="75").loc["75056", "population"]
     # The city is the union of its arrondissements: same area.
     city = to_metric(load_communes(departments="75")).area.iloc[0]
@@ -152,7 +154,8 @@ def test_read_communes_lists_every_bad_row(tmp_path):
     assert "code présent plusieurs fois" in text
     assert "population non numérique : « n/a »" in text
     assert "géométrie manquante" in text
-    assert "géométrie invalide" in text and "repair=True" in text
+    assert "géométrie invalide" in text
+    assert "repair=True" in text
 
 
 def test_read_communes_repairs_only_on_request(tmp_path):
@@ -170,7 +173,7 @@ def test_read_communes_missing_crs_and_columns(tmp_path):
     frame = gpd.GeoDataFrame({"INSEE_COM": ["62041"], "NOM": ["Arras"], "POPULATION": [1]},
                              geometry=[box(0, 0, 1, 1)])
     path = tmp_path / "nocrs.gpkg"
-    with pytest.warns(UserWarning):
+    with pytest.warns(UserWarning, match="crs"):
         frame.to_file(path, driver="GPKG")
     with pytest.raises(ValidationError, match="pas de CRS"):
         read_communes(path, department=None, region=None, epci=None)
@@ -306,7 +309,8 @@ def test_every_region_matches_insee_legal_populations(shared_data):
 
 def test_layer_metadata_of_the_embedded_layer_and_its_setter(hdf_communes):
     meta = layer_metadata(hdf_communes)
-    assert meta == LayerMetadata(2021, 2025, meta.source, True) and "2021" in meta.source
+    assert meta == LayerMetadata(2021, 2025, meta.source, True)
+    assert "2021" in meta.source
     changed = set_layer_metadata(hdf_communes, population_vintage=2022)
     assert layer_metadata(changed).population_vintage == 2022
     assert layer_metadata(hdf_communes).population_vintage == 2021  # the caller's frame is left alone
@@ -321,16 +325,19 @@ def test_vintage_is_recovered_after_operations_that_lose_attrs(tmp_path, vintage
     merged = somme.merge(extra, left_index=True, right_index=True, how="left")
     joined = somme.join(extra)
     concatenated = pd.concat([somme.iloc[:3], load_communes(departments="60").iloc[:0]])
-    assert merged.attrs == {} and joined.attrs == {}  # pandas dropped them
+    assert merged.attrs == {}
+    assert joined.attrs == {}
     for frame in (merged, joined, concatenated):
         meta = layer_metadata(frame)
-        assert meta.population_vintage == vintage and meta.cog_vintage == 2025
+        assert meta.population_vintage == vintage
+        assert meta.cog_vintage == 2025
         assert str(vintage) in meta.source
     assert not layer_metadata(merged).clean_coverage  # geometries not known to be untouched
     # a GeoPackage keeps no metadata: recovered from the figures (codes in a column)
     somme.reset_index().to_file(tmp_path / "c.gpkg")
     back = gpd.read_file(tmp_path / "c.gpkg")
-    assert back.attrs == {} and layer_metadata(back).population_vintage == vintage
+    assert back.attrs == {}
+    assert layer_metadata(back).population_vintage == vintage
     # a GeoParquet file keeps it (plain values in attrs)
     somme.to_parquet(tmp_path / "c.parquet")
     assert layer_metadata(gpd.read_parquet(tmp_path / "c.parquet")) == layer_metadata(somme)

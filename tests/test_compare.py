@@ -21,9 +21,11 @@ def example():
 def test_a_registry_against_itself_has_no_change(example, hdf_communes):
     cmp = compare_registries(example, example, hdf_communes)
     assert isinstance(cmp, RegistryComparison)
-    assert len(cmp.changes) == 0 and cmp.summary.sum() == 0
+    assert len(cmp.changes) == 0
+    assert cmp.summary.sum() == 0
     assert list(cmp.summary.index) == list(CHANGES)
-    assert cmp.matches["new_id"].notna().all() and (cmp.matches["jaccard"] == 1).all()
+    assert cmp.matches["new_id"].notna().all()
+    assert (cmp.matches["jaccard"] == 1).all()
 
 
 def test_against_an_empty_registry(example, hdf_communes):
@@ -33,7 +35,8 @@ def test_against_an_empty_registry(example, hdf_communes):
     assert gone.summary["commune sortie de la couverture"] == 3220
     assert gone.summary.sum() == 59 + 3220
     born = compare_registries(empty, example, hdf_communes)
-    assert born.summary["CPTS créée"] == 59 and born.summary["commune entrée dans la couverture"] == 3220
+    assert born.summary["CPTS créée"] == 59
+    assert born.summary["commune entrée dans la couverture"] == 3220
 
 
 @pytest.mark.slow
@@ -64,20 +67,25 @@ def test_real_case_ids_and_names_spelled_differently(example, hdf_communes):
     cmp = compare_registries(example, new, hdf_communes)
     s = cmp.summary
     assert s["commune changée de CPTS"] == 2
-    assert s["CPTS dissoute"] == 1 and s["CPTS créée"] == 1
+    assert s["CPTS dissoute"] == 1
+    assert s["CPTS créée"] == 1
     assert s["commune sortie de la couverture"] == len(dissolved)
     assert s["commune entrée dans la couverture"] == 2
-    assert s["étape modifiée"] == 1 and s["nom modifié"] == 0
+    assert s["étape modifiée"] == 1
+    assert s["nom modifié"] == 0
     ch = cmp.changes
     mv = ch[ch["change"] == "commune changée de CPTS"]
     assert sorted(mv["code"]) == sorted(moved)
-    assert mv["old_cpts"].str.startswith(first).all() and mv["new_cpts"].str.startswith("N001").all()
+    assert mv["old_cpts"].str.startswith(first).all()
+    assert mv["new_cpts"].str.startswith("N001").all()
     st = ch[ch["change"] == "étape modifiée"].iloc[0]
     assert (st["old_value"], st["new_value"]) == (old_stage, new_stage)
     m = cmp.matches.dropna(subset=["old_id", "new_id"])
-    assert len(m) == 58 and (m["new_id"] == m["old_id"].map({c: f"N{i:03d}" for i, c in enumerate(ids)})).all()
+    assert len(m) == 58
+    assert (m["new_id"] == m["old_id"].map({c: f"N{i:03d}" for i, c in enumerate(ids)})).all()
     layer = changes_layer(cmp, hdf_communes)
-    assert len(layer) == len(ch) and layer.crs == hdf_communes.crs
+    assert len(layer) == len(ch)
+    assert layer.crs == hdf_communes.crs
     assert not layer.geometry.is_empty.any()
 
 
@@ -89,7 +97,8 @@ def test_shares_and_a_few_communes_apart(hdf_communes):
                         "stage": "5", "commune_code": ["59350", "59343", "59378", "59350"],
                         "share": [0.6, None, None, 0.4]})
     cmp = compare_registries(old, new, hdf_communes)
-    assert cmp.summary["part modifiée"] == 2 and cmp.summary["commune sortie de la couverture"] == 1
+    assert cmp.summary["part modifiée"] == 2
+    assert cmp.summary["commune sortie de la couverture"] == 1
     part = cmp.changes[cmp.changes["change"] == "part modifiée"]
     assert sorted(part[["old_value", "new_value"]].values.tolist()) == [["0,5", "0,4"], ["0,5", "0,6"]]
     assert cmp.matches.set_index("old_id").at["A", "new_id"] == "S"
@@ -166,9 +175,11 @@ def test_cli_comparer(tmp_path, capsys, example):
     assert main(["comparer", str(old), str(new), "-o", str(out)]) == 0
     text = capsys.readouterr().out
     assert "59 CPTS retrouvée(s) dans les deux registres, 0 dissoute(s), 0 créée(s)." in text
-    assert "étape modifiée : 1" in text and f"Tableau des changements écrit : {out}" in text
+    assert "étape modifiée : 1" in text
+    assert f"Tableau des changements écrit : {out}" in text
     table = pd.read_csv(out, sep=";", encoding="utf-8-sig", dtype=str)
-    assert table.columns[0] == "Changement" and table["Avant"].iat[0] == "ACI signé"
+    assert table.columns[0] == "Changement"
+    assert table["Avant"].iat[0] == "ACI signé"
     xlsx = tmp_path / "changements.xlsx"
     assert main(["comparer", str(old), str(old), "--sortie", str(xlsx)]) == 0
     assert "Aucun changement." in capsys.readouterr().out
@@ -214,7 +225,8 @@ def test_a_department_against_its_region_reports_only_the_real_differences(paca_
     n_06 = alpes["Code CPTS"].nunique()
     assert f"{n_06} CPTS retrouvée(s) dans les deux registres, 0 dissoute(s), 0 créée(s)." in out
     assert "Changements (1) :\n  commune changée de CPTS : 1\n" in out
-    assert "sortie de la couverture" not in out and "hors du champ" not in out
+    assert "sortie de la couverture" not in out
+    assert "hors du champ" not in out
 
 
 def test_without_an_area_the_other_sources_field_is_set_apart(paca_sources):
@@ -222,7 +234,8 @@ def test_without_an_area_the_other_sources_field_is_set_apart(paca_sources):
 
     old, new, _, regional = paca_sources
     cmp = compare_registries(read_registry_report(old), read_registry_report(new))
-    assert cmp.fields == (("06",), ("04", "05", "06", "13", "83", "84")) and not cmp.restricted
+    assert cmp.fields == (("06",), ("04", "05", "06", "13", "83", "84"))
+    assert not cmp.restricted
     s = cmp.summary
     others = regional.loc[~regional["Code commune"].str.startswith("06")]
     assert s["CPTS hors du champ de l'autre source"] == others["Code CPTS"].nunique()

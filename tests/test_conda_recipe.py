@@ -54,7 +54,8 @@ def test_recipe_renders_as_a_noarch_python_package():
     assert recipe["package"]["name"] == "cpts-geo"
     assert recipe["package"]["version"] == cpts_geo.__version__
     assert recipe["build"]["noarch"] == "python"
-    assert "--no-deps" in recipe["build"]["script"] and "--no-build-isolation" in recipe["build"]["script"]
+    assert "--no-deps" in recipe["build"]["script"]
+    assert "--no-build-isolation" in recipe["build"]["script"]
     assert recipe["source"]["url"].endswith(f"cpts_geo-{cpts_geo.__version__}.tar.gz")
     assert re.fullmatch(r"[0-9a-f]{64}", recipe["source"]["sha256"])
     assert recipe["about"]["license"] == PROJECT["license"]

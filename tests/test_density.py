@@ -29,11 +29,13 @@ def test_commune_density_references_and_none(somme):
     pop = somme.loc["80021", "population"]
     amiens = out.loc[("80021", "infirmier")]
     assert amiens["density"] == pytest.approx(134 * 10_000 / pop)
-    assert amiens["n_communes"] == 1 and amiens["n_communes_without"] == 0
+    assert amiens["n_communes"] == 1
+    assert amiens["n_communes_without"] == 0
     assert out["n_communes_without"].sum() == len(somme) - 2
     # references: total over total population (department = region = France here)
     total = 135 * 10_000 / somme["population"].sum()
-    assert amiens["department"] == "80" and amiens["region"] == "32"
+    assert amiens["department"] == "80"
+    assert amiens["region"] == "32"
     assert amiens["department_density"] == pytest.approx(total)
     assert amiens["france_density"] == pytest.approx(total)
     assert out.index.names == ["code", "profession"]
@@ -50,7 +52,8 @@ def test_cpts_density_with_shares(somme):
     assert a["density"] == pytest.approx(30 * 10_000 / (0.75 * p_amiens))
     b = out.loc[("B", "pharmacie")]
     assert b["count"] == pytest.approx(11.0)
-    assert b["n_communes"] == 2 and b["department"] == "80"
+    assert b["n_communes"] == 2
+    assert b["department"] == "80"
     assert out.index.names == ["cpts_id", "profession"]
 
 
@@ -75,7 +78,8 @@ def test_unknown_population_is_announced(somme):
             pytest.warns(CptsGeoWarning, match="1 unité\\(s\\) sans population \\(80001\\)"):
         result = density(_supply([("80021", "infirmier", 1.0)]), communes, reference=communes)
     assert np.isnan(result.table.loc[("80001", "infirmier"), "density"])
-    assert result.unknown_population == ["80001"] and result.without_population == ["80001"]
+    assert result.unknown_population == ["80001"]
+    assert result.without_population == ["80001"]
 
 
 def test_density_warnings_name_the_field_holding_the_list(somme):
@@ -113,7 +117,8 @@ def test_unknown_profession_lists_accepted_names(somme):
         density(_supply([("80021", "infirmier", 1.0)]), somme, professions=["boulanger"],
                 reference=somme)
     text = str(err.value)
-    assert "boulanger" in text and "médecin généraliste" in text
+    assert "boulanger" in text
+    assert "médecin généraliste" in text
 
 
 def test_french_table(somme):
@@ -143,7 +148,8 @@ def test_real_bpe_hdf_by_epci(shared_data, hdf_communes):
                             "cpts_id": hdf_communes["epci"].to_numpy(), "share": 1.0})
         result = density(supply, france, membership=mem)
     assert len(supply.rejected) == 0
-    assert result.partial_reference is None and result.population_vintage == 2021
+    assert result.partial_reference is None
+    assert result.population_vintage == 2021
     gp = result.table.xs("médecin généraliste", level="profession")
     assert len(gp) == hdf_communes["epci"].nunique()
     assert gp["region"].eq("32").all()
@@ -237,11 +243,13 @@ def test_cpts_supply_puts_density_and_accessibility_side_by_side(hdf_communes):
     assert out.loc[("B", "infirmier"), "name"] == "Amiens"
     assert out.loc[("B", "infirmier"), "density"] == dens.loc[("B", "infirmier"), "density"]
     assert out.loc[("A", "médecin généraliste"), "accessibility"] == pytest.approx(gp.loc["A", "accessibility"])
-    assert result.max_minutes == 20 and result.per == 10_000
+    assert result.max_minutes == 20
+    assert result.per == 10_000
     # Abbeville (80001) has no GP within 20 minutes of Amiens: said, for the CPTS communes only
     assert "80001" in result.no_supply["médecin généraliste"]
     assert set(result.no_supply["infirmier"]) <= {"80001", "80002"}
-    assert result.unknown_accessibility == [] and result.capped_self == []
+    assert result.unknown_accessibility == []
+    assert result.capped_self == []
     french = cpts_supply_table(result)
     assert list(french.columns[:2]) == ["Nom", "Professionnels"]
     assert french.columns[-1] == accessibility_header(result) == \
@@ -303,7 +311,8 @@ def test_offre_with_a_distancier_equals_accessibility_with_costs(tmp_path, capsy
     assert main(["offre", str(supply_path), str(reg_path), "--temps", str(distancier),
                  "-o", str(out)]) == 0
     said = capsys.readouterr().out
-    assert "Temps de trajet" in said and "au lieu des temps estimés" in said
+    assert "Temps de trajet" in said
+    assert "au lieu des temps estimés" in said
     table = pd.read_csv(out, sep=";", encoding="utf-8-sig", decimal=",", dtype={"Identifiant CPTS": str})
     header = "Accessibilité E2SFCA (temps fournis, 20 min, pour 10 000 hab.)"
     assert header in table.columns

@@ -86,7 +86,8 @@ def test_built_site_lists_every_public_name_and_command(tmp_path):
     cli = (out / "guide" / "ligne-de-commande.html").read_text(encoding="utf-8")
     assert all(f'id="commande-{c}"' in cli for c, _ in cpts_docs.cli_commands())
     home = (out / "index.html").read_text(encoding="utf-8")
-    assert "carte-hauts-de-france.png" in home and "Guide de l" in home
+    assert "carte-hauts-de-france.png" in home
+    assert "Guide de l" in home
     # offline: no page loads anything from the network
     remote = re.compile(r"""<(?:script|link|img)[^>]+(?:src|href)=["']https?://""")
     offending = [p.name for p in out.rglob("*.html") if remote.search(p.read_text(encoding="utf-8"))]

@@ -165,7 +165,8 @@ def test_editor_like_a_user(editor_page, tmp_path):
         csv = tmp_path / "brouillons.csv"
         info.value.save_as(csv)
         raw = csv.read_bytes()
-        assert raw.startswith(b"\xef\xbb\xbf") and b";" in raw.splitlines()[0]
+        assert raw.startswith(b"\xef\xbb\xbf")
+        assert b";" in raw.splitlines()[0]
         assert main(["valider", str(csv), "--region", "32"]) == 0
         # reload: nothing lost
         page.reload()
@@ -193,7 +194,8 @@ def test_cli_editeur_writes_the_page(tmp_path, capsys):
 
     out = tmp_path / "e.html"
     assert main(["editeur", "--departements", "80", "-o", str(out)]) == 0
-    assert out.exists() and "CptsEditor.start(" in out.read_text(encoding="utf-8")
+    assert out.exists()
+    assert "CptsEditor.start(" in out.read_text(encoding="utf-8")
     assert "Éditeur de périmètres écrit" in capsys.readouterr().out
     assert main(["editeur", "-o", str(tmp_path / "x.html")]) != 0
     assert not (tmp_path / "x.html").exists()
@@ -316,7 +318,8 @@ def test_lasso_like_a_user(editor_page, tmp_path):
         ring = _draw_ring(page, centre, 80)
         page.mouse.up()
         first = _inside_ring(page, ring, merc)
-        assert len(first) >= 4 and not set(first) & set(owner.index)  # the case tested: free communes only
+        assert len(first) >= 4
+        assert not set(first) & set(owner.index)
         state = page.evaluate("CptsEditor.instance().state()")
         assert sorted(state["drafts"][0]["communes"]) == first
         panel = _panel(page)
@@ -333,7 +336,8 @@ def test_lasso_like_a_user(editor_page, tmp_path):
         second = _inside_ring(page, ring, merc)
         taken = sorted(set(second) & set(owner.index))
         free = sorted(set(second) - set(taken))
-        assert taken and set(first) < set(free)
+        assert taken
+        assert set(first) < set(free)
         state = page.evaluate("CptsEditor.instance().state()")
         assert sorted(state["drafts"][0]["communes"]) == free  # never taken silently
         assert page.locator(".editor-pending li").count() == len(taken)
@@ -359,7 +363,8 @@ def test_lasso_like_a_user(editor_page, tmp_path):
         small = _inside_ring(page, ring, merc)
         assert small
         state = page.evaluate("CptsEditor.instance().state()")
-        assert state["drafts"][1]["communes"] == [] and page.locator(".editor-take").count() == 1
+        assert state["drafts"][1]["communes"] == []
+        assert page.locator(".editor-take").count() == 1
         page.click(".editor-cancel")
         # 4. « Lasso : retirer » on the first draft
         page.locator(".editor-draft").nth(0).click()
@@ -428,7 +433,8 @@ def test_editor_data_says_what_supply_lies_beyond_the_page(editor_page):
     supply = read.table
     data = editor_data(hdf, checked, supply=read)
     b = data["beyond"]
-    assert b["known"] and b["rows"] == int((~supply["code"].isin(hdf.index)).sum())
+    assert b["known"]
+    assert b["rows"] == int((~supply["code"].isin(hdf.index)).sum())
     draft = _border_draft(data, set(checked.membership["code"]))
     assert len(draft) == 3
     pos = [data["communes"]["c"].index(code) for code in draft]
@@ -444,7 +450,8 @@ def test_editor_data_says_what_supply_lies_beyond_the_page(editor_page):
     assert all(data["edge"][data["communes"]["c"].index(code)] == [] for code in FIVE)
     # a supply that stops at the region's limit says nothing beyond: the page says so
     inner = editor_data(hdf, None, supply=supply[supply["code"].isin(hdf.index)])
-    assert not inner["beyond"]["known"] and inner["edge"][pos[0]] == [-1]
+    assert not inner["beyond"]["known"]
+    assert inner["edge"][pos[0]] == [-1]
 
 
 @pytest.mark.slow
@@ -525,7 +532,8 @@ def test_lasso_conflict_list_keeps_registry_names_as_text(tmp_path):
         page.wait_for_function("window.CptsEditor && CptsEditor.instance() !== null")
         page.evaluate("() => { CptsEditor.instance().lassoCodes(['80021', '80001', '80002']); }")
         items = page.locator(".editor-pending li").all_text_contents()
-        assert len(items) == 2 and all(payload in t for t in items)
+        assert len(items) == 2
+        assert all(payload in t for t in items)
         page.click(".editor-take")
         assert all(payload in t for t in page.locator(".editor-conflict").all_text_contents())
         assert page.locator("img[src='x']").count() == 0
@@ -627,7 +635,8 @@ def test_cli_editeur_keeps_a_registry_reaching_outside_the_area(tmp_path, capsys
     data = _page_data(out)
     assert [(c["id"], c["out"]) for c in data["cpts"]] == [("A", 0), ("C", 1)]
     c = data["communes"]
-    assert c["o"][c["c"].index("49092")] == 1 and "44003" not in c["c"]
+    assert c["o"][c["c"].index("49092")] == 1
+    assert "44003" not in c["c"]
     # the Python API: a registry table is checked against France, not against the page
     api = editor_data(load_communes(departments="49"), pd.read_csv(tmp_path / "registre_national.csv", sep=";",
                                                                    dtype=str, encoding="utf-8-sig"))
@@ -656,11 +665,13 @@ def test_cli_editeur_draws_marseille_by_arrondissement_as_the_registry_does(tmp_
     assert "Par arrondissement municipal : Marseille." in capsys.readouterr().out
     data = _page_data(out)
     c = data["communes"]
-    assert "13055" not in c["c"] and {f"132{k:02d}" for k in range(1, 17)} <= set(c["c"])
+    assert "13055" not in c["c"]
+    assert {f"132{k:02d}" for k in range(1, 17)} <= set(c["c"])
     ids = [x["id"] for x in data["cpts"]]
     assert ids == ["AIX", "M1", "M2"]
     assert c["o"][c["c"].index("13201")] == -1
-    assert c["o"][c["c"].index("13202")] == ids.index("M1") and c["o"][c["c"].index("13216")] == ids.index("M2")
+    assert c["o"][c["c"].index("13202")] == ids.index("M1")
+    assert c["o"][c["c"].index("13216")] == ids.index("M2")
     arm = load_communes(departments="13", arrondissements=True)
     assert c["p"][c["c"].index("13201")] == int(arm.loc["13201", "population"])
     assert data["cities"]["13055"]["units"] == [c["c"].index(f"132{k:02d}") for k in range(1, 17)]
@@ -681,10 +692,12 @@ def test_cli_editeur_arrondissements_option(tmp_path):
     out = tmp_path / "rhone.html"
     assert main(["editeur", "--departements", "69", "--arrondissements", "-o", str(out)]) == 0
     codes = _page_data(out)["communes"]["c"]
-    assert "69381" in codes and "69123" not in codes
+    assert "69381" in codes
+    assert "69123" not in codes
     assert main(["editeur", "--departements", "69", "-o", str(out)]) == 0
     codes = _page_data(out)["communes"]["c"]
-    assert "69123" in codes and "69381" not in codes
+    assert "69123" in codes
+    assert "69381" not in codes
 
 
 @browser_only
@@ -712,7 +725,8 @@ def test_marseille_in_the_editor_like_a_user(tmp_path):
         assert "CPTS Marseille Centre" in page.locator(".editor-conflict").text_content()
         assert int(_panel(page)["Communes"]) == 1  # two arrondissements of one city: one commune
         legend = page.locator(".editor-legend .cpts-legend-label").all_text_contents()
-        assert "Étape non renseignée" in legend and "Contour et nom d'une CPTS existante" in legend
+        assert "Étape non renseignée" in legend
+        assert "Contour et nom d'une CPTS existante" in legend
         assert any(t.startswith("Brouillon 1") for t in legend)
         assert page.locator("path.editor-outline").count() == 3
         page.evaluate("() => CptsEditor.instance().map.setView([43.3, 5.4], 12, {animate: false})")
@@ -763,7 +777,8 @@ def test_a_page_of_many_communes_draws_on_a_canvas_and_clicks_work(tmp_path, mon
     somme = load_communes(departments="80")
     path = perimeter_editor(somme, None, tmp_path / "canvas.html")
     data = _page_data(path)
-    assert data["canvas"] and data["scale"] == 5000.0
+    assert data["canvas"]
+    assert data["scale"] == 5000.0
     metric = somme.to_crs(2154)
     code = "80021"
     inside = shapely.get_point(shapely.maximum_inscribed_circle(metric.geometry[code], 10), 0)
@@ -777,7 +792,8 @@ def test_a_page_of_many_communes_draws_on_a_canvas_and_clicks_work(tmp_path, mon
         page.on("pageerror", lambda e: errors.append(str(e)))
         page.goto(path.as_uri())
         page.wait_for_function("window.CptsEditor && CptsEditor.instance() !== null")
-        assert page.locator("#cpts-editor-map canvas").count() >= 1 and page.locator("path.editor-commune").count() == 0
+        assert page.locator("#cpts-editor-map canvas").count() >= 1
+        assert page.locator("path.editor-commune").count() == 0
         page.evaluate("(c) => { CptsEditor.instance().map.setView(c, 11, {animate: false}); }", [ll.y, ll.x])
         page.wait_for_timeout(200)
         xy = page.evaluate("(p) => { const q = CptsEditor.instance().map.latLngToContainerPoint(p); return [q.x, q.y]; }",

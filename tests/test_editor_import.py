@@ -159,10 +159,13 @@ def test_import_with_french_headers_adds_drafts_and_can_be_undone(page, pages, t
     drafts = _drafts(page)
     assert [d["id"] for d in drafts] == ["BROUILLON-1", "C1", "C2"]  # added, the draft already there kept
     assert drafts[0]["communes"] == ["80054"]
-    assert drafts[1]["communes"] == ["80001", "80016"] and drafts[1]["stage"] == "Association créée"
+    assert drafts[1]["communes"] == ["80001", "80016"]
+    assert drafts[1]["stage"] == "Association créée"
     assert drafts[2]["stage"] == ""  # no stage given: none invented
     message = page.locator(".editor-message").text_content()
-    assert "registre.csv" in message and "UTF-8" in message and "séparateur « ; »" in message
+    assert "registre.csv" in message
+    assert "UTF-8" in message
+    assert "séparateur « ; »" in message
     page.screenshot(path=str(tmp_path / "editeur-import-ajoute.png"))
     page.click(".editor-undo")
     assert [d["id"] for d in _drafts(page)] == ["BROUILLON-1"]
@@ -230,12 +233,14 @@ def test_shares_survive_import_and_export(page, pages, somme, tmp_path):
     _open(page, pages["plain"])
     _import(page, content)
     drafts = _drafts(page)
-    assert drafts[0]["shares"] == {"80021": 0.5} and drafts[1]["shares"] == {"80021": 0.5}
+    assert drafts[0]["shares"] == {"80021": 0.5}
+    assert drafts[1]["shares"] == {"80021": 0.5}
     assert page.locator(".editor-conflict").count() == 0  # declared shares are no conflict
     reg = pd.DataFrame({"cpts_id": ["X", "X"], "commune_code": ["80021", "80001"], "share": [0.5, None]})
     terr = build_territories(validate_registry(reg, somme), somme)
     figures = page.evaluate("CptsEditor.instance().figures(0)")
-    assert figures["pop"] == int(terr.loc["X", "population"]) and figures["tier"] == int(terr.loc["X", "tier"])
+    assert figures["pop"] == int(terr.loc["X", "population"])
+    assert figures["tier"] == int(terr.loc["X", "tier"])
     assert page.locator(".editor-shared-row").get_attribute("data-share") == "0.5"
     out = _export(page, tmp_path)
     assert main(["valider", str(out), "--departements", "80"]) == 0
@@ -251,14 +256,16 @@ def test_windows_1252_is_read_as_the_command_line_reads_it(page, pages):
     _import(page, _csv([["É1", "CPTS Côte Picarde – Bray", "Lettre d’intention validée", "80001", "Abbeville"]],
                        encoding="cp1252"), "ansi.csv")
     drafts = _drafts(page)
-    assert drafts[0]["id"] == "É1" and drafts[0]["name"] == "CPTS Côte Picarde – Bray"
+    assert drafts[0]["id"] == "É1"
+    assert drafts[0]["name"] == "CPTS Côte Picarde – Bray"
     assert drafts[0]["stage"] == "Lettre d’intention validée"
     assert "encodage Windows-1252" in page.locator(".editor-message").text_content()
     # a UTF-8 file with one Windows-1252 line (two files pasted together): that line is named
     mixed = _csv([["É2", "Vallée", "", "80016", ""]]) + "É3;Forêt;;80021;\r\n".encode("cp1252")
     _import(page, mixed, "colle.csv")
     message = page.locator(".editor-message").text_content()
-    assert "encodage UTF-8" in message and "ligne(s) 3 en Windows-1252" in message
+    assert "encodage UTF-8" in message
+    assert "ligne(s) 3 en Windows-1252" in message
     assert [d["name"] for d in _drafts(page)][1:] == ["Vallée", "Forêt"]
     assert page.errors == []
 
@@ -298,7 +305,8 @@ def test_ids_starting_like_a_formula_come_back_from_the_editor_as_written(page, 
     assert [d["id"] for d in _drafts(page)] == ids
     out = _export(page, tmp_path)
     back = read_registry(out)
-    assert back["cpts_id"].tolist() == ids and back["cpts_name"].tolist() == ids
+    assert back["cpts_id"].tolist() == ids
+    assert back["cpts_name"].tolist() == ids
     assert page.errors == []
 
 
@@ -335,7 +343,8 @@ def test_damaged_stored_drafts_do_not_blank_the_page(page, pages):
     page.reload()
     page.wait_for_function("window.CptsEditor && CptsEditor.instance() !== null")
     note = page.locator(".editor-storage").text_content()
-    assert "« Sans communes » sans liste de communes, gardé vide" in note and "élément 2 illisible" in note
+    assert "« Sans communes » sans liste de communes, gardé vide" in note
+    assert "élément 2 illisible" in note
     assert [(d["id"], d["communes"]) for d in _drafts(page)] == [("A", []), ("B", ["80001"])]
     copies = page.evaluate("(k) => Object.keys(localStorage).filter(x => x.startsWith(k + ':copie-'))"
                            ".map(x => localStorage.getItem(x))", key)

@@ -92,7 +92,8 @@ def test_read_mobpro_sums_records():
         ["61001", "61001", 3.5], ["61143", "61001", 4.0]]
     assert read.records == 3
     by_cs = flows_io.read_mobpro(records, by=["CS1"]).flows
-    assert len(by_cs) == 3 and "profession" in by_cs.columns
+    assert len(by_cs) == 3
+    assert "profession" in by_cs.columns
     with pytest.raises(ValidationError, match="colonne\\(s\\) DCLT absente"):
         flows_io.read_mobpro(records.drop(columns="DCLT"))
 
@@ -114,7 +115,8 @@ def test_prepare_remaps_both_ends_and_reports_unknown_with_volume():
     assert rec.loc["05120", "end"] == "origine"
     assert rec.loc["75112", "end"] == "destination"
     assert rec.loc["99999", "reason"] == "code inconnu"
-    assert rec.loc["99999", "volume"] == 5.0 and rec.loc["99999", "row"] == 3
+    assert rec.loc["99999", "volume"] == 5.0
+    assert rec.loc["99999", "row"] == 3
     with pytest.raises(ValidationError, match="Codes commune inconnus") as err:
         F.prepare_flows(table, unknown="raise")
     assert err.value.problems["row"].tolist() == [3]
@@ -123,7 +125,8 @@ def test_prepare_remaps_both_ends_and_reports_unknown_with_volume():
 def test_prepare_keeps_arrondissements_when_asked():
     table = pd.DataFrame({"origin": ["75112"], "destination": ["75056"], "volume": [1.0]})
     out, report = F.prepare_flows(table, plm="keep")
-    assert out.values.tolist() == [["75112", "75056", 1.0]] and report.empty
+    assert out.values.tolist() == [["75112", "75056", 1.0]]
+    assert report.empty
 
 
 def test_prepare_sums_duplicated_pairs_with_warning():
@@ -153,13 +156,18 @@ def test_indicators_closed_form():
     ind = F.cpts_flow_indicators(FLOWS, MEMBERS)
     x, y = ind.loc["X"], ind.loc["Y"]
     # X = {a, b}: residents 100 + 100, inside 50 + 30 + 60 = 140
-    assert x["resident_volume"] == 200 and x["inside_volume"] == 140
-    assert x["retention"] == pytest.approx(0.7) and x["leakage"] == pytest.approx(0.3)
+    assert x["resident_volume"] == 200
+    assert x["inside_volume"] == 140
+    assert x["retention"] == pytest.approx(0.7)
+    assert x["leakage"] == pytest.approx(0.3)
     # delivered in X: a←a 50, a←c 30, a←z 5, b←a 30, b←b 60 = 175; 35 to non-residents
-    assert x["delivered_volume"] == 175 and x["attraction"] == pytest.approx(35 / 175)
+    assert x["delivered_volume"] == 175
+    assert x["attraction"] == pytest.approx(35 / 175)
     assert x["self_containment"] == pytest.approx(min(140 / 200, 140 / 175))
-    assert y["retention"] == pytest.approx(0.7) and y["attraction"] == pytest.approx(20 / 90)
-    assert ind.index.tolist() == ["X", "Y"] and ind["n_communes"].tolist() == [2, 1]
+    assert y["retention"] == pytest.approx(0.7)
+    assert y["attraction"] == pytest.approx(20 / 90)
+    assert ind.index.tolist() == ["X", "Y"]
+    assert ind["n_communes"].tolist() == [2, 1]
 
 
 def test_indicators_split_commune_by_share():
@@ -237,10 +245,12 @@ def test_leakage_destinations_ranks_cpts_and_communes():
 
 def test_commune_destinations():
     dest = F.commune_destinations(FLOWS, MEMBERS)
-    assert dest.loc["c", "main_destination"] == "Y" and dest.loc["c", "main_share"] == 0.7
+    assert dest.loc["c", "main_destination"] == "Y"
+    assert dest.loc["c", "main_share"] == 0.7
     assert dest.loc["b", "own_share"] == pytest.approx(0.6)
     assert dest.loc["d", "main_destination"] == F.UNCOVERED
-    assert pd.isna(dest.loc["d", "cpts_id"]) and np.isnan(dest.loc["d", "own_share"])
+    assert pd.isna(dest.loc["d", "cpts_id"])
+    assert np.isnan(dest.loc["d", "own_share"])
     assert dest.loc["z", "main_destination"] == "X"
 
 
@@ -408,7 +418,8 @@ def test_coherence_flags_equal_the_row_by_row_ones(seed):
     for min_share in (0.0, 0.4):
         new = F.coherence_flags(flows, members, layer, min_share=min_share)
         old = _coherence_flags_one_by_one(flows, members, layer, min_share=min_share)
-        assert len(new) > 100 and new["flag"].nunique() >= 3
+        assert len(new) > 100
+        assert new["flag"].nunique() >= 3
         pd.testing.assert_frame_equal(new, old, check_exact=True)
     pd.testing.assert_frame_equal(F.commune_destinations(flows, members),
                                   _commune_destinations_one_by_one(flows, members), check_exact=True)
@@ -421,12 +432,14 @@ def test_mask_secrecy_masks_volumes_and_rates():
     ind = F.cpts_flow_indicators(FLOWS, MEMBERS)
     masked = F.mask_secrecy(ind, threshold=25)
     # Y: inflow 20 < 25 → attraction masked, retention kept
-    assert pd.isna(masked.loc["Y", "inflow_volume"]) and pd.isna(masked.loc["Y", "attraction"])
+    assert pd.isna(masked.loc["Y", "inflow_volume"])
+    assert pd.isna(masked.loc["Y", "attraction"])
     assert masked.loc["Y", "retention"] == pytest.approx(0.7)
     assert masked["masked"].tolist() == [False, True]
     assert ind.loc["Y", "inflow_volume"] == 20  # caller's table untouched
     zero = F.mask_secrecy(pd.DataFrame({"volume": [0.0, 3.0, 10.0]}))
-    assert zero["volume"][0] == 0.0 and zero["volume"][2] == 10.0  # an absent flow is not secret
+    assert zero["volume"][0] == 0.0
+    assert zero["volume"][2] == 10.0
     assert pd.isna(zero["volume"][1])
 
 
@@ -435,7 +448,8 @@ def test_write_flow_table_french_and_masked(tmp_path):
     path = flows_io.write_flow_table(ind, tmp_path / "indicateurs.csv", threshold=25)
     text = path.read_text(encoding="utf-8-sig")
     header = text.splitlines()[0].split(";")
-    assert header[0] == "Identifiant CPTS" and "Taux de fuite" in header
+    assert header[0] == "Identifiant CPTS"
+    assert "Taux de fuite" in header
     assert "Taux d'attraction" in header
     line_y = text.splitlines()[2].split(";")
     assert line_y[header.index("Taux d'attraction")] == ""
@@ -457,7 +471,8 @@ def test_flow_lines_and_retention_layer():
         lines, left = F.flow_lines(flows, layer)
     assert lines.crs.to_epsg() == 4326
     assert lines["origin"].tolist() == ["61143", "61497"]
-    assert lines["masked"].tolist() == [False, True] and pd.isna(lines["volume"][1])
+    assert lines["masked"].tolist() == [False, True]
+    assert pd.isna(lines["volume"][1])
     # left: listed, masked like the lines
     assert left[["origin", "destination", "reason"]].values.tolist() == [
         ["61001", "61001", "flux interne à la commune"],
@@ -473,7 +488,8 @@ def test_flow_lines_and_retention_layer():
         assert unmasked.left_out["volume"].sum() == 12.0
     members = pd.DataFrame({"code": ["61001", "61143"], "cpts_id": ["A", "A"]})
     choro = F.retention_layer(flows, members, layer, threshold=None)
-    assert choro.crs.to_epsg() == 4326 and choro.index.tolist() == ["A"]
+    assert choro.crs.to_epsg() == 4326
+    assert choro.index.tolist() == ["A"]
     assert choro.loc["A", "retention"] == pytest.approx(89 / 92)
     # outflow 3 < 10: masked, and the retention that would give it back
     assert pd.isna(F.retention_layer(flows, members, layer).loc["A", "retention"])
@@ -512,7 +528,8 @@ def test_orne_mobpro_end_to_end(shared_data):
     assert (flags["flag"] == "résidents soignés surtout dans une autre CPTS").sum() > 0
     with pytest.warns(UserWarning, match="hors de la couche communale"):  # 99999: abroad
         lines = F.flow_lines(flows, load_communes(), top=50).lines
-    assert len(lines) == 50 and not lines["masked"].any()
+    assert len(lines) == 50
+    assert not lines["masked"].any()
 
 
 def test_cli_flows(tmp_path, capsys):
@@ -597,7 +614,8 @@ def test_cli_flows_registry_by_arrondissement(tmp_path, capsys):
     assert "P1 CPTS Paris Centre : rétention 100,0 %" in printed
     assert "P2 CPTS Paris 3 : rétention 100,0 %" in printed
     ind = pd.read_csv(out, sep=";", decimal=",", encoding="utf-8-sig", index_col=0)
-    assert ind.loc["P1", "Volume des résidents"] == 150 and ind.loc["P2", "Volume des résidents"] == 80
+    assert ind.loc["P1", "Volume des résidents"] == 150
+    assert ind.loc["P2", "Volume des résidents"] == 80
     flags = pd.read_csv(tmp_path / "indicateurs_signalements.csv", sep=";", decimal=",",
                         encoding="utf-8-sig", dtype={"Code commune": str}).set_index("Code commune")
     assert "75056" not in flags.index  # Paris is not one uncovered commune…
@@ -607,7 +625,8 @@ def test_cli_flows_registry_by_arrondissement(tmp_path, capsys):
     assert main(["flows", str(flows), str(registry), "-o", str(out)]) == 0
     flags = pd.read_csv(tmp_path / "indicateurs_signalements.csv", sep=";", encoding="utf-8-sig",
                         dtype={"Code commune": str})
-    assert flags["Code commune"].str.startswith("751").all() and len(flags) == 17
+    assert flags["Code commune"].str.startswith("751").all()
+    assert len(flags) == 17
 
 
 def test_prepare_flows_follows_the_membership_city_by_city():
@@ -631,7 +650,8 @@ def test_indicators_roll_arrondissements_up_to_a_whole_city_member():
     flows = pd.DataFrame({"origin": ["69381", "69381"], "destination": ["69382", "01001"],
                           "volume": [30.0, 10.0]})
     ind = F.cpts_flow_indicators(flows, members)
-    assert ind.loc["L", "resident_volume"] == 40 and ind.loc["L", "retention"] == pytest.approx(0.75)
+    assert ind.loc["L", "resident_volume"] == 40
+    assert ind.loc["L", "retention"] == pytest.approx(0.75)
     whole = pd.DataFrame({"origin": ["75056"], "destination": ["75056"], "volume": [5.0]})
     by_arr = pd.DataFrame({"code": ["75101"], "cpts_id": ["P"]})
     with pytest.warns(UserWarning, match="Paris.*par arrondissement.*membership="):
@@ -647,7 +667,8 @@ def test_coherence_flags_and_proposals_use_arrondissements_of_the_membership():
     flows = pd.DataFrame({"origin": ["75101", "75104"], "destination": ["75101", "75101"],
                           "volume": [100.0, 40.0]})
     flags = F.coherence_flags(flows, members, layer)
-    assert "75056" not in flags.index and len(flags) == 17
+    assert "75056" not in flags.index
+    assert len(flags) == 17
     assert flags.loc["75104", "suggested_cpts"] == "P1"
     assert flags.loc["75104", "name"].startswith("Paris 4")
     with warnings.catch_warnings():
@@ -663,12 +684,15 @@ def test_mask_secrecy_complements_and_secondary_secrecy():
     members = pd.DataFrame({"code": ["a"], "cpts_id": ["X"]})
     ind = F.cpts_flow_indicators(flows, members)
     masked = F.mask_secrecy(ind).loc["X"]
-    assert pd.isna(masked["outflow_volume"]) and pd.isna(masked["inflow_volume"])  # primary
+    assert pd.isna(masked["outflow_volume"])
+    assert pd.isna(masked["inflow_volume"])
     for rate in ("retention", "leakage", "attraction", "supply_containment", "self_containment"):
         assert pd.isna(masked[rate]), rate
     # resident = inside + outflow and delivered = inside + inflow: the totals are masked too
-    assert pd.isna(masked["resident_volume"]) and pd.isna(masked["delivered_volume"])
-    assert masked["inside_volume"] == 245 and bool(masked["masked"])
+    assert pd.isna(masked["resident_volume"])
+    assert pd.isna(masked["delivered_volume"])
+    assert masked["inside_volume"] == 245
+    assert bool(masked["masked"])
     # a large table keeps what is safe
     big = F.mask_secrecy(F.cpts_flow_indicators(FLOWS, MEMBERS), threshold=25)
     assert big.loc["X", "retention"] == pytest.approx(0.7)
@@ -682,9 +706,11 @@ def test_coherence_flags_shares_are_maskable():
                           "volume": [97.0, 3.0]})
     members = pd.DataFrame({"code": ["61001", "61143"], "cpts_id": ["A", "B"]})
     flags = F.coherence_flags(flows, members, layer)
-    assert flags.loc["61143", "own_volume"] == 3 and flags.loc["61143", "main_volume"] == 97
+    assert flags.loc["61143", "own_volume"] == 3
+    assert flags.loc["61143", "main_volume"] == 97
     masked = F.mask_secrecy(flags)
-    assert pd.isna(masked.loc["61143", "own_share"]) and pd.isna(masked.loc["61143", "own_volume"])
+    assert pd.isna(masked.loc["61143", "own_share"])
+    assert pd.isna(masked.loc["61143", "own_volume"])
 
 
 def test_read_flows_normalises_each_code_once(tmp_path, monkeypatch):
@@ -698,8 +724,10 @@ def test_read_flows_normalises_each_code_once(tmp_path, monkeypatch):
     with pytest.warns(CptsGeoWarning, match="flux.csv : 1 code\\(s\\) commune réparé\\(s\\).*500 ligne"):
         read = flows_io.read_flows(_write(tmp_path / "flux.csv", "origine;destination;volume\n" + rows))
     table = read.flows
-    assert len(table) == 1000 and max(calls) <= 2
-    assert table["origin"].iloc[0] == "01001" and table["volume"].sum() == 1500
+    assert len(table) == 1000
+    assert max(calls) <= 2
+    assert table["origin"].iloc[0] == "01001"
+    assert table["volume"].sum() == 1500
     report = read.code_report
     assert report[["end", "row", "n_rows", "code", "new_code", "volume"]].values.tolist() == [
         ["origine", 2, 500, "1001", "01001", 500.0]]
@@ -754,7 +782,8 @@ def test_what_select_flows_kept_is_never_called_mixed(tmp_path, capsys):
     assert main(["flux", str(flows), str(registry), "--profession", "médecin", "--annee", "2023",
                  "-o", str(out)]) == 0
     printed = capsys.readouterr().out
-    assert "mêle" not in printed and "Choisissez" not in printed
+    assert "mêle" not in printed
+    assert "Choisissez" not in printed
     assert "Flux lus : 2 lignes" in printed
     kept = F.select_flows(pd.DataFrame({"origin": ["61001"] * 2, "destination": ["61001"] * 2,
                                         "volume": [1.0, 2.0], "profession": ["Médecin", "medecin"],
@@ -775,7 +804,9 @@ def test_cli_flows_profession_and_year(tmp_path, capsys):
     out = tmp_path / "ind.csv"
     assert main(["flows", str(flows), str(registry), "-o", str(out)]) == 0
     printed = capsys.readouterr().out
-    assert "2 professions" in printed and "--profession" in printed and "--annee" in printed
+    assert "2 professions" in printed
+    assert "--profession" in printed
+    assert "--annee" in printed
     assert main(["flows", str(flows), str(registry), "--profession", "infirmier", "--annee", "2023",
                  "-o", str(out)]) == 0
     printed = capsys.readouterr().out
@@ -807,10 +838,13 @@ def test_cli_flows_writes_the_code_report(tmp_path, capsys):
                         dtype=str)
     assert codes.columns[:4].tolist() == ["Étape", "Extrémité", "Première ligne", "Nombre de lignes"]
     rows = codes.set_index("Code lu")
-    assert rows.loc["1001", "Code retenu"] == "01001" and rows.loc["1001", "Première ligne"] == "3"
+    assert rows.loc["1001", "Code retenu"] == "01001"
+    assert rows.loc["1001", "Première ligne"] == "3"
     assert rows.loc["1001", "Raison"] == "zéro initial restauré"
-    assert rows.loc["05120", "Code retenu"] == "05001" and rows.loc["05120", "Volume"] == "30"  # a whole number, without ",0"
-    assert rows.loc["99999", "Étape"] == "non reconnu" and rows.loc["99999", "Première ligne"] == "5"
+    assert rows.loc["05120", "Code retenu"] == "05001"
+    assert rows.loc["05120", "Volume"] == "30"
+    assert rows.loc["99999", "Étape"] == "non reconnu"
+    assert rows.loc["99999", "Première ligne"] == "5"
 
 
 def test_read_mobpro_keeps_file_rows_and_every_by_column(tmp_path):
@@ -868,7 +902,8 @@ def test_flow_lines_leave_out_communes_without_geometry():
     with pytest.warns(UserWarning, match="sans géométrie.*15031"):
         lines, left = F.flow_lines(flows, layer)
     assert lines["origin"].tolist() == ["15014"]
-    assert lines.geometry.is_valid.all() and not lines.geometry.is_empty.any()
+    assert lines.geometry.is_valid.all()
+    assert not lines.geometry.is_empty.any()
     assert left[["origin", "destination", "reason"]].values.tolist() == [
         ["15014", "15014", "flux interne à la commune"],
         ["15031", "15014", "commune sans géométrie"]]
@@ -894,7 +929,8 @@ def test_cli_perimetres_exports_french_masked(tmp_path, capsys):
     assert not {"demand_sc", "valid", "self_containment"} & set(zones.columns)
     assert set(zones["Valide (règle de Coombes–Bond)"]) <= {"oui", "non"}
     small = zones["Volume des résidents"].isna()
-    assert small.any() and zones.loc[small, "Autonomie côté demande"].isna().all()
+    assert small.any()
+    assert zones.loc[small, "Autonomie côté demande"].isna().all()
     diff = pd.read_csv(tmp_path / "prop_comparaison.csv", sep=";", encoding="utf-8-sig", dtype=str)
     assert diff.columns.tolist()[:3] == ["Code commune", "Nom", "CPTS actuelle"]
     assert main(["validate", str(out), "--departments", "61"]) == 0
@@ -909,7 +945,8 @@ def test_cli_perimetres_everything_covered_names_the_option(tmp_path, capsys):
     assert main(["perimetres", str(flows), "--departments", "75", "--registre", str(registry),
                  "-o", str(tmp_path / "p.csv")]) == 2
     err = capsys.readouterr().err
-    assert "--chevauchement" in err and "overlap=True" not in err
+    assert "--chevauchement" in err
+    assert "overlap=True" not in err
 
 
 def test_cli_flows_decimal_comma(tmp_path, capsys):
@@ -984,7 +1021,8 @@ def test_cli_flux_overflow_is_a_french_error_not_a_secret(tmp_path, capsys):
     out = tmp_path / "ind.csv"
     code = main(["flux", str(flows), str(registry), "-o", str(out)])
     captured = capsys.readouterr()
-    assert code != 0 and not out.exists()
+    assert code != 0
+    assert not out.exists()
     assert "trop grand" in captured.err + captured.out
     assert "secret statistique" not in captured.out
     assert "Traceback" not in captured.err
@@ -1028,7 +1066,7 @@ def test_flow_export_is_atomic(tmp_path, monkeypatch):
         raise OSError("disque plein")
 
     monkeypatch.setattr(openpyxl.Workbook, "save", broken)
-    with pytest.raises(OSError):
+    with pytest.raises(OSError, match="disque plein"):
         flows_io.write_flow_table(pd.DataFrame({"resident_volume": [100.0]}), target)
     assert target.read_bytes() == b"previous"
     assert [p.name for p in tmp_path.iterdir()] == ["ind.xlsx"]
@@ -1077,7 +1115,8 @@ def test_cli_flux_writes_its_files_together_or_none(tmp_path, capsys, monkeypatc
         patch.setattr(pd.DataFrame, "to_csv", full_disk)
         code = main(["flux", str(flows), str(registry), "-o", str(out)])
     err = capsys.readouterr().err
-    assert code == 1 and "Traceback" not in err
+    assert code == 1
+    assert "Traceback" not in err
     assert not out.parent.exists() or list(out.parent.iterdir()) == []
     assert main(["flux", str(flows), str(registry), "-o", str(out)]) == 0
     assert sorted(p.name for p in out.parent.iterdir()) == ["ind.csv", "ind_codes.csv", "ind_fuites.csv",

@@ -19,7 +19,7 @@ from cpts_geo.domain.funding import (
 )
 
 
-@pytest.mark.parametrize("tier,total", [(1, 287_500), (2, 382_500), (3, 487_500), (4, 580_000)])
+@pytest.mark.parametrize(("tier", "total"), [(1, 287_500), (2, 382_500), (3, 487_500), (4, 580_000)])
 def test_guide_totals(tier, total):
     assert aci_funding(tier).loc["Total", "Total"] == total
     assert ACI_TABLE[tier].sum() - ACI_TABLE.loc[("crisis", "fixed_update"), tier] == total
@@ -125,23 +125,27 @@ def test_funding_table_computes_each_tier_once(monkeypatch):
 def test_cli_funding(capsys, tmp_path):
     assert main(["funding", "--tier", "3"]) == 0
     out = capsys.readouterr().out
-    assert "Mission accès aux soins (socle)" in out and "487 500" in out
+    assert "Mission accès aux soins (socle)" in out
+    assert "487 500" in out
     csv = tmp_path / "aci.csv"
     assert main(["funding", "--tier", "4", "--members", "120", "--csv", str(csv)]) == 0
     raw = csv.read_bytes()
-    assert raw.startswith("\ufeff".encode()) and b"629000" in raw
+    assert raw.startswith("\ufeff".encode())
+    assert b"629000" in raw
     assert main(["funding", "--tier", "5"]) == 2
     assert "Taille de CPTS invalide" in capsys.readouterr().err
     assert main(["funding"]) == 0  # the illustrative registry
     out = capsys.readouterr().out
-    assert "Registre ILLUSTRATIF" in out and "HDF-54" in out
+    assert "Registre ILLUSTRATIF" in out
+    assert "HDF-54" in out
 
 
 def test_funding_report_says_what_the_amounts_assume():
     f = aci_funding_report(4, members=120, year="later", crisis=False)
     assert isinstance(f, ACIFunding)
     assert (f.tier, f.members, f.year, f.crisis, f.optional_missions, f.increase) == (4, 120, "later", False, True, True)
-    assert f.source == ACI_SOURCE and "Avenant 2" in f.source
+    assert f.source == ACI_SOURCE
+    assert "Avenant 2" in f.source
     pd.testing.assert_frame_equal(f.table, aci_funding(4, members=120, year="later", crisis=False))
     assert f.table.attrs == {}  # no report in attrs
     assert not aci_funding_report(4, members=99).increase
@@ -169,7 +173,9 @@ def test_the_funding_workbook_has_a_total_row_and_says_amounts_are_maxima(tmp_pa
     total = next(r for r in rows if r[0] == "Total")
     col = header.index("Total annuel")
     amounts = [r[col] for r in rows[1:] if r[0] not in ("Total", "Remarque")]
-    assert len(amounts) == 59 and total[col] == sum(amounts)
+    assert len(amounts) == 59
+    assert total[col] == sum(amounts)
     assert "montants maximaux" in total[header.index("Nom")]
-    assert rows[-1][0] == "Remarque" and "maximaux" in rows[-1][header.index("Nom")]
+    assert rows[-1][0] == "Remarque"
+    assert "maximaux" in rows[-1][header.index("Nom")]
     assert any(str(h).startswith("Population municipale 2021") for h in header)

@@ -59,7 +59,8 @@ def test_hdf_map_is_offline_and_small(hdf, tmp_path):
     assert path.stat().st_size < 1_500_000
     assert not re.findall(r'<(?:script|link)[^>]+(?:src|href)="https?://', page)
     assert "cdn." not in page.replace("leafletjs.com", "")
-    assert page.count("window.cptsGeoMap = function") == 1 and page.count("cptsGeoMap(") == 1
+    assert page.count("window.cptsGeoMap = function") == 1
+    assert page.count("cptsGeoMap(") == 1
 
 
 def test_indicator_layer_classes_and_legend(hdf):
@@ -67,10 +68,11 @@ def test_indicator_layer_classes_and_legend(hdf):
     data = terr.assign(density=terr["population"] / terr["area_km2"])
     data.loc[data.index[0], "density"] = np.nan
     spec = indicator_layer(data, "density", name="Densité", legend_kwds={"title": "Habitants par km²"}, k=4)
-    with pytest.warns(DeprecationWarning):
-        assert indicator_layer(data, "density", title="Habitants par km²", k=4)["title"] == "Habitants par km²"
+    with pytest.raises(TypeError, match="title"):  # no alias for names never released
+        indicator_layer(data, "density", title="Habitants par km²", k=4)
     assert len(spec["colors"]) == len(spec["labels"]) == 4
-    assert spec["has_missing"] and spec["features"][0]["k"] is None
+    assert spec["has_missing"]
+    assert spec["features"][0]["k"] is None
     m = stage_map(terr, layer, membership=checked.membership, indicators=[spec])
     assert "Habitants par km²" in m.get_root().render()
 
@@ -151,7 +153,9 @@ def test_user_text_is_never_a_template(hdf_communes):
     assert "49" not in re.search(r"<title>(.*?)</title>", page).group(1)
     assert "&#123;&#123; 7*7 &#125;&#125;" in page
     assert "__builtins__" not in page
-    assert "{\\u007b 6*6 }}" in page and "{\\u007b 8*8 }}" in page and "{\\u0025 if 1 \\u0025}" in page
+    assert "{\\u007b 6*6 }}" in page
+    assert "{\\u007b 8*8 }}" in page
+    assert "{\\u0025 if 1 \\u0025}" in page
 
 
 @pytest.mark.slow
@@ -160,7 +164,8 @@ def test_fond_named_url_and_french_errors(hdf):
 
     checked, terr, layer = hdf
     page = stage_map(terr, layer, membership=checked.membership, fond="ign-plan").get_root().render()
-    assert "data.geopf.fr" in page and "Géoplateforme" in page
+    assert "data.geopf.fr" in page
+    assert "Géoplateforme" in page
     assert set(FONDS) == {"osm", "ign-plan", "ign-ortho"}
     with pytest.raises(ValueError, match="doit avoir une attribution"):
         stage_map(terr, layer, fond="https://tuiles.example/{z}/{x}/{y}.png")
@@ -170,7 +175,7 @@ def test_fond_named_url_and_french_errors(hdf):
         stage_map(terr, layer, fond="satellite")
     page = stage_map(terr, layer, fond="https://t.example/{z}/{x}/{y}.png", fond_attribution="© T").get_root().render()
     assert "t.example" in page
-    with pytest.warns(DeprecationWarning):
+    with pytest.raises(TypeError, match="tiles"):
         stage_map(terr, layer, tiles="OpenStreetMap")
 
 
@@ -197,7 +202,8 @@ def test_dpi_bounds_resolution_and_pixels_and_the_cli_refuses_before_reading(tmp
     from cpts_geo.cli import main
     from cpts_geo.render.plotting import check_dpi
 
-    assert check_dpi(1200) == 1200 and check_dpi("300") == 300
+    assert check_dpi(1200) == 1200
+    assert check_dpi("300") == 300
     with pytest.raises(ValueError, match=r"Image trop grande : 16 000 × 16 000 pixels à 800 ppp \(256 millions de "
                                          r"pixels, au plus 100\) ; donnez au plus 500 ppp"):
         check_dpi(800, size=(20, 20))
@@ -208,7 +214,8 @@ def test_dpi_bounds_resolution_and_pixels_and_the_cli_refuses_before_reading(tmp
             main(["carte", str(registry), "-o", str(tmp_path / "carte.html"), "--dpi", dpi])
         assert exit_.value.code == 2
         err = capsys.readouterr().err
-        assert "argument --dpi" in err and "Traceback" not in err
+        assert "argument --dpi" in err
+        assert "Traceback" not in err
     assert "Résolution trop élevée : 7 000 ppp" not in err  # the last one: « abc »
     assert sorted(p.name for p in tmp_path.iterdir()) == ["registre.csv"]
 
@@ -224,7 +231,8 @@ def test_cpts_data_tooltip_funding_and_labels_inside(hdf):
     page = stage_map(terr, layer, membership=checked.membership).get_root().render()
     payload = re.search(r"cptsGeoMap\(map_\w+, (\{.*\})\);", page).group(1)
     data = json.loads(payload.replace("{\\u007b", "{{"))
-    assert len(data["cpts"]) == 59 and data["vintage"] == layer_metadata(terr).population_vintage
+    assert len(data["cpts"]) == 59
+    assert data["vintage"] == layer_metadata(terr).population_vintage
     for c in data["cpts"]:
         rec = terr.loc[c["id"]]
         assert c["fund"].replace("\u202f", "") == str(int(aci_funding(int(rec["tier"])).loc["Total", "Total"]))
@@ -263,7 +271,8 @@ def test_precomputed_simplification_keeps_shared_borders(hdf_communes):
     from cpts_geo.render.maps import _precomputed_simplified
 
     simple = _precomputed_simplified(hdf_communes, 80.0)
-    assert simple is not None and len(simple) == len(hdf_communes)
+    assert simple is not None
+    assert len(simple) == len(hdf_communes)
     assert shapely.is_valid(simple).all()
     assert shapely.coverage_is_valid(simple)  # no gap, no overlap between neighbours
     # only vertices of the embedded geometry, fewer of them
@@ -293,7 +302,8 @@ def test_precomputed_simplification_only_for_the_embedded_geometries(hdf_commune
     assert _precomputed_simplified(renamed, 80.0) is None
     # computed then, and still a coverage
     out = _simplified(moved, 80.0)
-    assert shapely.coverage_is_valid(out) and len(out) == len(moved)
+    assert shapely.coverage_is_valid(out)
+    assert len(out) == len(moved)
 
 
 def test_vertex_flags_round_trip_with_holes_and_parts():
@@ -350,13 +360,15 @@ def test_carte_without_stages_gives_neighbours_distinct_colours(ars_export, tmp_
     page = out.read_text(encoding="utf-8")
     data = json.loads(re.search(r"cptsGeoMap\(map_\w+, (\{.*\})\);", page).group(1).replace("{\\u007b", "{{"))
     fill = {c["id"]: c["f"] for c in data["cpts"]}
-    assert len(fill) == 70 and set(fill.values()) <= set(DISTINCT_COLORS)
+    assert len(fill) == 70
+    assert set(fill.values()) <= set(DISTINCT_COLORS)
     assert not [p for p in neighbours if len({fill[c] for c in p}) == 1]
     # the legend lists only what is on the map: no empty stage, the zones blanches
     entries = data["legend"]["entries"]
     assert [e[0] for e in entries] == ["70 CPTS (étape non renseignée) : une couleur par CPTS, différente "
                                        "de ses voisines"]
-    assert set(entries[0][1]) == set(fill.values()) and data["uncovered"]
+    assert set(entries[0][1]) == set(fill.values())
+    assert data["uncovered"]
     # the print map: the same colours, the same legend
     from cpts_geo.domain.registry import validate_registry
     from cpts_geo.domain.territories import build_territories, communes_with_cpts
@@ -382,7 +394,8 @@ def test_carte_couleur_choices_and_legends_without_empty_classes(ars_export, tmp
     data = json.loads(re.search(r"cptsGeoMap\(map_\w+, (\{.*\})\);", out.read_text(encoding="utf-8"))
                       .group(1).replace("{\\u007b", "{{"))
     labels = [e[0] for e in data["legend"]["entries"]]
-    assert labels and all(label.startswith("Taille ") for label in labels)
+    assert labels
+    assert all(label.startswith("Taille ") for label in labels)
     tiers = {c["tier"] for c in data["cpts"]}
     assert len(labels) == len(tiers)  # only the tiers present
     assert main(["carte", str(path), "-o", str(tmp_path / "x.html"), "--couleur", "densité"]) == 2

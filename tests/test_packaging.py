@@ -70,7 +70,8 @@ def test_typed_and_classified():
     assert {"Natural Language :: French", "Topic :: Scientific/Engineering :: GIS",
             "Topic :: Scientific/Engineering :: Medical Science Apps.", "Typing :: Typed"} <= classifiers
     assert set(CONFIG["project"]["urls"]) >= {"Homepage", "Documentation", "Source", "Issues", "Changelog"}
-    assert (REPO / "CITATION.cff").exists() and (REPO / "CONTRIBUTING.md").exists()
+    assert (REPO / "CITATION.cff").exists()
+    assert (REPO / "CONTRIBUTING.md").exists()
 
 
 def test_citation_names_this_version():

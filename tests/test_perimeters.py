@@ -24,7 +24,7 @@ def _flows(pairs):
     return pd.DataFrame(pairs, columns=["origin", "destination", "volume"])
 
 
-PARAMS = dict(min_sc=0.6, target_sc=0.8, min_size=100, target_size=300)
+PARAMS = {"min_sc": 0.6, "target_sc": 0.8, "min_size": 100, "target_size": 300}
 
 
 def test_validity_trade_off_line():
@@ -54,7 +54,8 @@ def test_two_basins_closed_form():
                                     "commune_name", "share"]
     assert reg.groupby("cpts_id")["commune_code"].agg(list).to_dict() == {
         "PROP-001": ["a", "b"], "PROP-002": ["c", "d"]}
-    assert (reg["stage"] == "Dynamique identifiée").all() and reg["share"].isna().all()
+    assert (reg["stage"] == "Dynamique identifiée").all()
+    assert reg["share"].isna().all()
     areas = result.areas
     assert areas["valid"].all()
     # {a, b}: residents 200, inside 180, delivered 190 (+10 from c)
@@ -74,7 +75,8 @@ def test_island_stays_invalid_with_a_note():
         result = propose_perimeters(flows, layer, **PARAMS)
     areas = result.areas.set_index("name")
     island_area = areas.loc["Proposition 2 (I)"]
-    assert not island_area["valid"] and "sans voisine" in island_area["note"]
+    assert not island_area["valid"]
+    assert "sans voisine" in island_area["note"]
     assert result.registry.groupby("cpts_id").size().tolist() == [2, 1]
 
 
@@ -100,7 +102,8 @@ def test_size_by_volume():
     layer = _row_of_squares(list("ab"), [1, 1])
     flows = _flows([("a", "a", 100), ("b", "b", 100)])
     result = propose_perimeters(flows, layer, size="volume", **PARAMS)
-    assert result.areas["size"].tolist() == [100.0, 100.0] and result.areas["valid"].all()
+    assert result.areas["size"].tolist() == [100.0, 100.0]
+    assert result.areas["valid"].all()
     with pytest.raises(ValueError, match="size doit valoir"):
         propose_perimeters(flows, layer, size="surface", **PARAMS)
 
@@ -113,7 +116,8 @@ def test_compare_perimeters():
     assert changes["change"].to_dict() == {
         "a": "inchangée", "b": "inchangée", "c": "inchangée", "d": "hors proposition",
         "e": "non couverte → proposée"}
-    assert matches.loc["P1", "matched_cpts"] == "X" and matches.loc["P1", "jaccard"] == pytest.approx(2 / 3)
+    assert matches.loc["P1", "matched_cpts"] == "X"
+    assert matches.loc["P1", "jaccard"] == pytest.approx(2 / 3)
     moved = pd.DataFrame({"commune_code": ["a", "b", "c"], "cpts_id": ["P1", "P1", "P2"]})
     current2 = pd.DataFrame({"code": ["a", "b", "c", "d"], "cpts_id": ["X", "X", "X", "Y"]})
     moved_changes, _ = compare_perimeters(moved, current2.assign(cpts_id=["X", "X", "Y", "Y"]))
@@ -152,4 +156,5 @@ def test_orne_proposals_end_to_end(shared_data):
     assert len(checked.membership) == len(layer)
     members = pd.DataFrame({"code": layer.index, "cpts_id": layer["epci"].to_numpy()})
     changes, matches = compare_perimeters(reg, members, communes=layer)
-    assert len(changes) == len(layer) and set(matches.index) == set(reg["cpts_id"])
+    assert len(changes) == len(layer)
+    assert set(matches.index) == set(reg["cpts_id"])

@@ -61,7 +61,8 @@ def test_tier_and_indicator_maps(hdf, tmp_path):
     ax = plot_indicator(data, "density", k=4, legend_kwds={"title": "Habitants par km²"})
     assert ax.get_legend().get_title().get_text() == "Habitants par km²"
     texts = [t.get_text() for t in ax.get_legend().get_texts()]
-    assert len(texts) == 5 and texts[-1] == "non disponible"
+    assert len(texts) == 5
+    assert texts[-1] == "non disponible"
     assert all("." not in t and " – " in t for t in texts[:4]), texts  # French numbers: 42,4 – 90,1
     assert any(c.get_gid() == "missing" for c in ax.collections)
     # the same classes and colours as the HTML layer
@@ -104,7 +105,7 @@ def test_every_cpts_labelled_once_inside_without_overlap(hdf, tmp_path):
     save_figure(ax, tmp_path / "tailles.png", dpi=100)
 
 
-def test_shared_parameter_names_and_deprecated_aliases(hdf):
+def test_shared_parameter_names_and_no_aliases(hdf):
     import inspect
 
     from cpts_geo.render.maps import indicator_layer
@@ -118,9 +119,8 @@ def test_shared_parameter_names_and_deprecated_aliases(hdf):
                         scheme="user_defined", classification_kwds={"bins": [100, 300, 10_000]})
     assert ax.get_legend().get_title().get_text() == "Habitants par km²"
     assert [t.get_text() for t in ax.get_legend().get_texts()][1].startswith("100 – 300")
-    with pytest.warns(DeprecationWarning):
-        ax = plot_indicator(data, "d", legend_title="Ancien titre")
-    assert ax.get_legend().get_title().get_text() == "Ancien titre"
+    with pytest.raises(TypeError, match="legend_title"):
+        plot_indicator(data, "d", legend_title="Ancien titre")
     ax = plot_stages(terr, legend_kwds={"title": "Étapes"}, labels=False)
     assert ax.get_legend().get_title().get_text() == "Étapes"
     assert not [t for t in ax.texts if t.get_gid() == "cpts-label"]
@@ -151,7 +151,8 @@ def test_label_territories_of_no_territory_draws_nothing(hdf):
     before = len(ax.texts)
     assert label_territories(ax, terr.iloc[:0]) == []
     assert label_territories(ax, terr.iloc[:0], column="missing", number_list=True) == []
-    assert len(ax.texts) == before and len(fig.texts) == 0
+    assert len(ax.texts) == before
+    assert len(fig.texts) == 0
     plt.close(fig)
 
 
@@ -200,7 +201,8 @@ def test_png_is_the_tight_image_matplotlib_writes(hdf, tmp_path):
         reference = pixels(buf)
         out = save_figure(ax, tmp_path / "carte.png", dpi=60)
         image = Image.open(out)
-        assert image.mode == "RGB" and round(image.info["dpi"][0]) == 60  # opaque: no alpha channel
+        assert image.mode == "RGB"
+        assert round(image.info["dpi"][0]) == 60
         ours = pixels(out)
         assert ours.shape == reference.shape
         if axes is None:  # matplotlib draws it into the box: the same pixels
@@ -296,7 +298,8 @@ def test_user_text_is_drawn_as_text_never_as_mathtext(hdf_communes, tmp_path):
     ax = plot_stages(terr, communes_with_cpts(checked, hdf_communes), title="Carte à 5 $ ou 10 $",
                      legend_kwds={"title": "Étape (5 $ ou 10 $)"}, caption="Sources : 5 $ ou 10 $.")
     texts = [*ax.texts, *ax.get_legend().get_texts(), ax.get_legend().get_title(), ax._left_title]
-    assert any("$\\frac$" in t.get_text() for t in texts) and sum("$" in t.get_text() for t in texts) >= 4
+    assert any("$\\frac$" in t.get_text() for t in texts)
+    assert sum("$" in t.get_text() for t in texts) >= 4
     assert not [t.get_text() for t in texts if "$" in t.get_text() and t.get_parse_math()]
     assert save_figure(ax, tmp_path / "dollars.png", dpi=40).stat().st_size > 1000
 

@@ -81,7 +81,8 @@ def test_mayotte_and_split_communes_are_reported():
 
 
 def test_cog_codes_and_code_history():
-    assert "61042" in cog_codes(2015) and "61042" not in cog_codes(2016)
+    assert "61042" in cog_codes(2015)
+    assert "61042" not in cog_codes(2016)
     assert len(cog_codes(2025)) == 34_875
     hist = code_history(["61042", "59350", "15141"])
     assert hist.loc[hist["code"] == "61042", "new_code"].tolist() == ["61345"]
@@ -107,7 +108,8 @@ def test_rebase_counts_closed_form():
         "15031": 217, "15035": 311, "15047": 91, "15141": 834, "15171": 124}
     assert split.report["reason"].str.startswith("scission").all()
     unknown = rebase_counts(pd.DataFrame({"population": [5]}, index=["99999"]), cog=2023)
-    assert unknown.unknown.tolist() == ["99999"] and unknown.table.empty
+    assert unknown.unknown.tolist() == ["99999"]
+    assert unknown.table.empty
 
 
 # --- with_population ----------------------------------------------------------------------
@@ -126,7 +128,8 @@ def test_with_population_replaces_every_figure_and_lists_missing_communes():
     table = pd.DataFrame({"code": ["61001", "61345"], "population": [300, 2000]})
     res = with_population(layer, table, vintage=2022)
     assert isinstance(res, PopulationTable)
-    assert res.vintage == 2022 and layer_metadata(res.communes).population_vintage == 2022
+    assert res.vintage == 2022
+    assert layer_metadata(res.communes).population_vintage == 2022
     assert "population 2022" in layer_metadata(res.communes).source
     assert res.communes.loc["61001", "population"] == 300
     # every other commune is empty, never left on 2021
@@ -203,7 +206,8 @@ def test_with_population_arrondissements_never_take_a_city_figure():
     assert whole.communes.loc["75056", "population"] == 2000
     assert (whole.remapped["reason"] == "arrondissement additionné à sa commune").sum() == 20
     by_arm = with_population(paris, table, vintage=2022)
-    assert by_arm.communes["population"].tolist() == [100] * 20 and by_arm.missing.empty
+    assert by_arm.communes["population"].tolist() == [100] * 20
+    assert by_arm.missing.empty
 
 
 @pytest.mark.slow
@@ -316,7 +320,8 @@ def test_orne_epci_registry_written_with_2015_codes_validates(shared_data):
     orne_today = set(france.index[france["department"] == "61"])
     assert orne_today <= set(checked.membership["code"])
     remapped = checked.report[checked.report["reason"].str.startswith("ancien code")]
-    assert len(remapped) == 7 and "61042" in set(remapped["code"])
+    assert len(remapped) == 7
+    assert "61042" in set(remapped["code"])
     assert "code inconnu" not in set(checked.report["reason"])
 
 
@@ -340,7 +345,8 @@ def test_cli_builds_a_cpts_crossing_the_region_whole(tmp_path, capsys):
     assert "sans commune dans la zone demandée, laissée(s) de côté : C" in text
     table = pd.read_csv(out.with_suffix(".csv"), sep=";", encoding="utf-8-sig", dtype=str)
     vexin = table.set_index("Identifiant CPTS").loc["A"]
-    assert vexin["Départements"] == "60, 95" and vexin["Régions"] == "11, 32"
+    assert vexin["Départements"] == "60, 95"
+    assert vexin["Régions"] == "11, 32"
     assert "Population municipale 2021" in table.columns
     # the zones blanches are those of the region asked for
     assert "Total                                   2              3 782" in text
@@ -383,7 +389,8 @@ def test_cli_population_file(tmp_path, capsys):
     assert main(["territoires", str(reg), "-o", str(out), "--population", str(bad),
                  "--millesime-population", "2022"]) == 2
     err = capsys.readouterr().err
-    assert "population négative" in err and "lignes 2, 3" in err
+    assert "population négative" in err
+    assert "lignes 2, 3" in err
 
 
 def test_cli_says_populations_read_as_thousands(tmp_path, capsys):

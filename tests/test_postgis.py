@@ -45,7 +45,7 @@ def server():
         stop()
 
 
-@pytest.fixture()
+@pytest.fixture
 def db(server):
     """A fresh database with PostGIS, dropped afterwards."""
     name = f"cpts_test_{uuid.uuid4().hex[:8]}"
@@ -81,7 +81,8 @@ def test_round_trip_and_registry_read_back(db, example, hdf_communes):
     url, engine = db
     checked, terr, layer = example
     rows = write_postgis(url, terr, layer, membership=checked.membership)
-    assert rows["srid"] == 2154 and rows["cpts"] == 59
+    assert rows["srid"] == 2154
+    assert rows["cpts"] == 59
     assert _tables(engine) == {"cpts", "communes", "appartenance"}
     back = gpd.read_postgis("SELECT * FROM cpts.cpts ORDER BY id_cpts", engine, geom_col="geom")
     assert back.crs.to_epsg() == 2154
@@ -98,12 +99,14 @@ def test_round_trip_and_registry_read_back(db, example, hdf_communes):
             "SELECT count(*) FROM information_schema.table_constraints WHERE table_schema='cpts' "
             "AND constraint_type='PRIMARY KEY'")).scalar()
         blank = con.execute(sqlalchemy.text("SELECT count(*) FROM cpts.zones_blanches")).scalar()
-    assert any("gist" in i.lower() for i in index) and pk == 3
+    assert any("gist" in i.lower() for i in index)
+    assert pk == 3
     assert blank == int((~layer["covered"]).sum())
     # the registry read back from the database gives the same territories
     read = read_registry_report(url)
     reg = read.registry
-    assert len(reg) == len(checked.membership) and read.source == "PostGIS"
+    assert len(reg) == len(checked.membership)
+    assert read.source == "PostGIS"
     again = build_territories(reg, hdf_communes)
     pd.testing.assert_frame_equal(pd.DataFrame(again.drop(columns="geometry")),
                                   pd.DataFrame(terr.drop(columns="geometry")), check_like=True)
@@ -131,9 +134,12 @@ def test_cannot_connect_french_and_nothing_written(tmp_path, capsys):
     code = main(["territoires", "--departements", "80", "-o", str(out),
                  "--postgis", "postgresql://personne:secret@127.0.0.1:1/base"])
     err = capsys.readouterr().err
-    assert code == 1 and "Connexion à la base PostGIS impossible" in err
-    assert "Traceback" not in err and "secret" not in err
-    assert not out.exists() and list(tmp_path.iterdir()) == []
+    assert code == 1
+    assert "Connexion à la base PostGIS impossible" in err
+    assert "Traceback" not in err
+    assert "secret" not in err
+    assert not out.exists()
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_schema_without_rights(db, example):
@@ -305,7 +311,9 @@ def test_cli_territoires_writes_files_and_database_whole_or_not_at_all(db, tmp_p
     code = main(["territoires", str(smaller), "-o", str(new), "--tableau", str(new.with_suffix(".xlsx")),
                  "--postgis", url, "--remplacer"])
     err = capsys.readouterr().err
-    assert code == 1 and "public.actions" in err and "Traceback" not in err
+    assert code == 1
+    assert "public.actions" in err
+    assert "Traceback" not in err
     # neither the GeoPackage nor the table was left behind, and the database kept its rows
     assert not new.parent.exists() or list(new.parent.iterdir()) == []
     assert _count(engine, "SELECT count(*) FROM cpts.cpts") == 59

@@ -50,7 +50,9 @@ def test_generic_table_all_problems_at_once(tmp_path):
     probs = err.value.problems
     assert probs["row"].astype(str).tolist() == ["3", "4", "5", "6"]
     text = " ".join(probs["problem"])
-    assert "plombier" in text and "négatif" in text and "code inconnu" in text
+    assert "plombier" in text
+    assert "négatif" in text
+    assert "code inconnu" in text
     assert "non numérique « deux »" in text
 
 
@@ -125,7 +127,8 @@ def test_real_bpe_2018(shared_data):
     assert wide["pharmacie"].sum() == 24457
     assert wide.loc["59350", "médecin généraliste"] == 303
     # Paris arrondissements rolled up
-    assert "75056" in wide.index and not wide.index.str.startswith("751").any()
+    assert "75056" in wide.index
+    assert not wide.index.str.startswith("751").any()
     # without a passage table, INSEE's embedded code history maps the same old codes
     out2 = _quiet(read_bpe, path, unknown="report")
     assert len(out2.rejected) == 0
@@ -155,7 +158,9 @@ def test_wide_bpe_blank_cells_are_zero_and_bad_cells_listed(tmp_path):
     assert out[["row", "code", "profession", "count"]].values.tolist() == [
         [2, "59350", "médecin généraliste", 303.0], [2, "59350", "pharmacie", 98.0],
         [3, "80021", "infirmier", 12.0], [4, "80001", "médecin généraliste", 1.5]]
-    assert read.file_rows == 3 and read.rows_used == 3 and read.rows_empty == 0
+    assert read.file_rows == 3
+    assert read.rows_used == 3
+    assert read.rows_empty == 0
     bad = pd.DataFrame({"CODGEO": ["59350", "80021", "80001"], "D201": ["2", "x", None],
                         "D232": [float("nan"), 2, "-1"]})
     with pytest.raises(ValidationError, match="Table des professionnels invalide") as err:
@@ -170,7 +175,9 @@ def test_bpe_without_any_known_equipment_is_announced():
                         "NB_EQUIP": ["300", "200"]})
     with pytest.warns(UserWarning, match="Aucune ligne d'offre retenue.*D265, D279"):
         out = read_bpe(bpe)
-    assert len(out.table) == 0 and out.other_equipment_rows == 2 and out.rows_empty == 0
+    assert len(out.table) == 0
+    assert out.other_equipment_rows == 2
+    assert out.rows_empty == 0
 
 
 def test_bpe_long_exact_duplicates_are_announced():
@@ -224,7 +231,8 @@ def test_supply_given_directly_goes_through_the_same_checks():
         supply_on_layer(bad, codes)
     text = str(err.value)
     assert "ligne 2, code 80021 : effectif manquant" in text
-    assert "ligne 3, code 80001 : effectif négatif" in text and "plombier" in text
+    assert "ligne 3, code 80001 : effectif négatif" in text
+    assert "plombier" in text
     # counts indexed by commune: column names as users type them
     counts = pd.DataFrame({"généraliste": [40.0]}, index=pd.Index(["80021"], name="code"))
     got = supply_on_layer(counts, codes, professions=["médecin généraliste"])
@@ -246,14 +254,17 @@ def test_read_supply_tells_the_formats_apart_and_reads_once(tmp_path):
     wide = tmp_path / "bpe_large.csv"
     wide.write_text("CODGEO;D201;D232\n59350;3;\n80021;0;\n", encoding="utf-8")
     read = read_supply(wide)
-    assert isinstance(read, SupplyRead) and read.format == "bpe"
+    assert isinstance(read, SupplyRead)
+    assert read.format == "bpe"
     assert (read.file_rows, read.rows_used, read.rows_empty) == (2, 1, 1)  # a row of 0 and blanks
     assert "séparateur « ; »" in read.reading
     table = tmp_path / "pros.csv"
     table.write_text("commune;nb;profession\n59350;2;kiné\n", encoding="utf-8")
     read = read_supply(table, code="commune", count="nb")
-    assert read.format == "table" and read.table["profession"].tolist() == ["masseur-kinésithérapeute"]
-    assert len(read.duplicates) == 0 and read.other_equipment_rows == 0
+    assert read.format == "table"
+    assert read.table["profession"].tolist() == ["masseur-kinésithérapeute"]
+    assert len(read.duplicates) == 0
+    assert read.other_equipment_rows == 0
     with pytest.raises(ValidationError, match="BPE"):
         read_supply(table, format="bpe")
     with pytest.raises(FileNotFoundError, match="Fichier des professionnels introuvable"):
@@ -270,7 +281,8 @@ def test_missing_columns_are_named_as_the_caller_names_them():
         read_supply(frame)
     with pytest.raises(ValidationError) as err:
         read_supply(frame, count="nb", names={"count": "--effectif"})
-    assert "colonne « nb » absente (--effectif nb)" in str(err.value) and "count=" not in str(err.value)
+    assert "colonne « nb » absente (--effectif nb)" in str(err.value)
+    assert "count=" not in str(err.value)
 
 
 def test_reports_are_fields_and_warnings_say_where():
@@ -282,7 +294,8 @@ def test_reports_are_fields_and_warnings_say_where():
         warnings.simplefilter("always")
         read = read_bpe(bpe, unknown="report")
     texts = [str(w.message) for w in record]
-    assert texts and not any("attrs" in t for t in texts)
+    assert texts
+    assert not any("attrs" in t for t in texts)
     assert any("champ remapped du résultat" in t for t in texts)
     assert any("champ rejected du résultat" in t for t in texts)
     assert any("champ duplicates du résultat" in t for t in texts)
@@ -304,7 +317,8 @@ def test_an_arrondissement_whose_city_is_outside_the_layer_is_set_aside():
     hdf = load_communes(region="32")
     table = pd.DataFrame({"code": ["80021", "75112"], "profession": ["infirmier"] * 2, "count": [1, 2]})
     read = _quiet(read_professionals, table, communes=hdf, unknown="report")
-    assert read.table["code"].tolist() == ["80021"] and len(read.remapped) == 0
+    assert read.table["code"].tolist() == ["80021"]
+    assert len(read.remapped) == 0
     assert read.rejected[["row", "code", "count", "problem"]].values.tolist() == [
         [3, "75112", 2.0, "arrondissement de 75056, commune hors de la couche étudiée"]]
     with pytest.raises(ValidationError, match="ligne 3, code 75112 : arrondissement de 75056"):

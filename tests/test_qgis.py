@@ -45,11 +45,15 @@ def test_qgis_opens_the_geopackage_with_its_style(tmp_path):
     assert done.returncode == 0, done.stderr[-2000:]
     found = json.loads(done.stdout.strip().splitlines()[-1])
     cpts, blank = found["cpts"], found["zones_blanches"]
-    assert cpts["crs"] == "EPSG:2154" and cpts["renderer"] == "categorizedSymbol" and cpts["labels"]
+    assert cpts["crs"] == "EPSG:2154"
+    assert cpts["renderer"] == "categorizedSymbol"
+    assert cpts["labels"]
     assert [c[0] for c in cpts["categories"]][:5] == list(STAGES)
     assert {c[0]: c[2] for c in cpts["categories"]}["ACI signé"] == STAGE_COLORS["ACI signé"]
-    assert cpts["aliases"]["surf_km2"] == "Superficie (km²)" and cpts["aliases"]["etape"] == "Étape"
+    assert cpts["aliases"]["surf_km2"] == "Superficie (km²)"
+    assert cpts["aliases"]["etape"] == "Étape"
     assert f"Millésime de population : {layer_metadata(communes).population_vintage}" in cpts["description"]
-    assert blank["renderer"] == "singleSymbol" and blank["color"] == BLANK_COLOR
+    assert blank["renderer"] == "singleSymbol"
+    assert blank["color"] == BLANK_COLOR
     assert blank["features"] == len(communes) - 3
     assert (tmp_path / "q.png").stat().st_size > 1000

@@ -79,7 +79,8 @@ def _quiet(func, *args, **kwargs):
 def test_valider_and_territoires(listing, expected, tmp_path, capsys):
     assert main(["valider", str(listing)]) == 0
     out = capsys.readouterr().out
-    assert f"Registre valide : {len(IDS)} CPTS" in out and "Colonne « Code arrondissement » lue" in out
+    assert f"Registre valide : {len(IDS)} CPTS" in out
+    assert "Colonne « Code arrondissement » lue" in out
     gpkg = tmp_path / "t.gpkg"
     assert main(["territoires", str(listing), "-o", str(gpkg), "--tableau", str(tmp_path / "t.csv")]) == 0
     capsys.readouterr()
@@ -92,7 +93,9 @@ def test_valider_and_territoires(listing, expected, tmp_path, capsys):
         assert layer.at[cid, "taille"] == tier_of(pd.Series([expected[cid]])).iat[0]
     communes = pyogrio.read_dataframe(gpkg, layer="communes").set_index("code_insee")
     nice = communes.loc["06088"]
-    assert nice["n_cpts"] == 3 and "N1 CPTS Nice Ouest" in nice["cpts_liste"] and "N3 CPTS Nice Nord" in nice["cpts_liste"]
+    assert nice["n_cpts"] == 3
+    assert "N1 CPTS Nice Ouest" in nice["cpts_liste"]
+    assert "N3 CPTS Nice Nord" in nice["cpts_liste"]
     assert {"13202", "13215", "13208"} <= set(communes.index)  # Marseille drawn by arrondissement
 
 
@@ -119,7 +122,8 @@ def test_editeur_draws_marseille_by_arrondissement(listing, tmp_path, capsys):
     assert main(["editeur", str(listing), "--departements", "13", "-o", str(out)]) == 0
     capsys.readouterr()
     page = out.read_text(encoding="utf-8")
-    assert "13215" in page and "CPTS Marseille Nord" in page
+    assert "13215" in page
+    assert "CPTS Marseille Nord" in page
 
 
 def test_portrait_toutes_with_pdf_covers_every_cpts(listing, expected, tmp_path, capsys):
@@ -157,7 +161,8 @@ def test_rapport_of_a_region_counts_only_its_cpts(listing, tmp_path, capsys, mon
     assert main(["rapport", str(listing), "--region", "93", "--sans-carte", "-o", str(out)]) == 0
     assert "(9 CPTS," in capsys.readouterr().out
     page = out.read_text(encoding="utf-8")
-    assert "CPTS Paris 12" not in page and "CPTS Lyon Presqu" not in page
+    assert "CPTS Paris 12" not in page
+    assert "CPTS Lyon Presqu" not in page
 
 
 def test_evolution_of_a_region_counts_only_its_cpts(listing: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str],

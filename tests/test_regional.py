@@ -127,12 +127,14 @@ def test_seventy_cpts_without_stages_through_the_cli(france, tmp_path, capsys, m
     out = tmp_path / "rapport.html"
     assert main(["rapport", str(path), "--region", "93", "-o", str(out)]) == 0
     said = capsys.readouterr().out
-    assert "Rapport écrit" in said and "70 CPTS" in said
+    assert "Rapport écrit" in said
+    assert "70 CPTS" in said
     figs = _parse(out.read_text(encoding="utf-8"))
     assert figs["cpts.n"] == "70"
     n_groups = listing["N° CPTS"].nunique()
     paca = france[france["region"] == "93"]
-    assert figs["zones.communes"] == number(len(paca) - len(listing), sep=SEP) and n_groups == 70
+    assert figs["zones.communes"] == number(len(paca) - len(listing), sep=SEP)
+    assert n_groups == 70
     checked = _quiet(cpts_geo.validate_registry, pd.read_csv(path, sep=";", dtype=str), france)
     cov = cpts_geo.coverage(checked, paca)
     assert figs["coverage.total.population"] == number(cov.loc["Total", "population"], sep=SEP)

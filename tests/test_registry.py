@@ -39,7 +39,8 @@ def test_csv_semicolon_utf8_row_numbers(tmp_path):
     r = read.registry
     assert r["row"].tolist() == [2, 3]
     assert r["cpts_name"].iat[0] == "CPTS de l'Amiénois"
-    assert read.separator == ";" and read.encoding == "utf-8"
+    assert read.separator == ";"
+    assert read.encoding == "utf-8"
     assert r.attrs == {}  # no report travels in attrs
     pd.testing.assert_frame_equal(read_registry(path), r)
 
@@ -50,7 +51,8 @@ def test_csv_windows_1252_comma(tmp_path):
                      "B,CPTS Sud-Aisne,Lettre d'intention validée,02168,Château-Thierry\n"
                      .encode("cp1252"))
     read = read_registry_report(path)
-    assert read.encoding == "cp1252" and read.separator == ","
+    assert read.encoding == "cp1252"
+    assert read.separator == ","
     checked = validate_registry(read, load_communes(region="32"))  # a RegistryRead is a registry
     assert checked.cpts.at["B", "stage"] == "Lettre d'intention validée"
     assert checked.membership["code"].tolist() == ["02168"]
@@ -83,7 +85,8 @@ def test_xlsx_with_merged_header_cells(tmp_path):
         "Commune Code INSEE": "commune_code", "Commune Nom": "commune_name", "Part": "share"}
     checked = validate_registry(r, load_communes(region="32"))
     m = checked.membership.set_index(["code", "cpts_id"])["share"]
-    assert m[("59350", "A")] == 0.5 and m[("59009", "B")] == 1.0
+    assert m[("59350", "A")] == 0.5
+    assert m[("59009", "B")] == 1.0
 
 
 def test_empty_registry():
@@ -137,10 +140,10 @@ def test_former_code_remapped_with_report(hdf_communes):
 
 def test_former_code_overlap_reported_with_original_codes(hdf_communes):
     r = reg([("A", "ACI signé", "02026"), ("B", "ACI signé", "02458")])
-    with pytest.raises(ValidationError, match=r"A \(ligne 2, code donné 02026\), B \(ligne 3\)"), \
-            warnings.catch_warnings():
+    with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        validate_registry(r, hdf_communes)
+        with pytest.raises(ValidationError, match=r"A \(ligne 2, code donné 02026\), B \(ligne 3\)"):
+            validate_registry(r, hdf_communes)
 
 
 def test_passage_table_for_codes_unknown_to_the_embedded_table(shared_data, hdf_communes):
@@ -330,7 +333,8 @@ def test_stage_not_given_in_coverage_and_funding(hdf_communes):
     r = pd.DataFrame({"cpts_id": ["A", "A", "B"], "stage": [None, None, "ACI signé"],
                       "commune_code": ["80021", "80001", "59350"]})
     cov = coverage(r, hdf_communes)
-    assert cov.loc[NOT_GIVEN, "n_cpts"] == 1 and cov.loc["ACI signé", "n_cpts"] == 1
+    assert cov.loc[NOT_GIVEN, "n_cpts"] == 1
+    assert cov.loc["ACI signé", "n_cpts"] == 1
     terr = build_territories(r, hdf_communes, parts=False)
     assert terr.loc["A", "stage"] == NOT_GIVEN
     money = funding_table(terr)
@@ -343,7 +347,8 @@ def test_stage_not_given_in_coverage_and_funding(hdf_communes):
 
     ax = plot_stages(terr)
     labels = [t.get_text() for t in ax.get_legend().get_texts()]
-    assert labels[0] == NOT_GIVEN and labels[-1] == "ACI signé"
+    assert labels[0] == NOT_GIVEN
+    assert labels[-1] == "ACI signé"
     fills = {tuple(round(c, 3) for c in fc) for coll in ax.collections for fc in coll.get_facecolors()}
     assert tuple(round(c, 3) for c in matplotlib.colors.to_rgba(STAGE_COLORS[NOT_GIVEN])) in fills
 
@@ -396,7 +401,8 @@ def test_no_numpy_repr_in_messages(hdf_communes):
     r = reg([("A", "1", "59350", "Lille", np.float64(1.5)), ("B", "1", "80021", "Amiens", "x")])
     with pytest.raises(ValidationError) as err:
         validate_registry(r, hdf_communes)
-    assert "np." not in str(err.value) and "1,5 hors de ]0, 1]" in str(err.value)
+    assert "np." not in str(err.value)
+    assert "1,5 hors de ]0, 1]" in str(err.value)
 
 
 def test_code_typed_as_decimal_text_is_reported_as_a_number():
@@ -437,7 +443,8 @@ def test_arrondissement_names_recognised_and_suggestions_only_when_close():
     with pytest.raises(ValidationError) as err:
         validate_registry(wrong, france)
     p = err.value.problems["problem"].tolist()
-    assert "Gasville" not in p[0] and "communes de ce nom : 13214 Marseille 14e Arrondissement" in p[0]
+    assert "Gasville" not in p[0]
+    assert "communes de ce nom : 13214 Marseille 14e Arrondissement" in p[0]
     assert "13002 Allauch" in p[1]
 
 
@@ -450,7 +457,8 @@ def test_registry_given_only_by_arrondissement_builds_and_maps(tmp_path):
     layer = communes_with_cpts(checked, load_communes(departments="69"))
     assert set(layer.loc[layer["covered"], "cpts_id"]) == {"L1", "L2"}
     res = area_maps(checked, region="84", html_path=tmp_path / "lyon.html", png=False)
-    assert res["n_cpts"] == 2 and res["covered"] == 3
+    assert res["n_cpts"] == 2
+    assert res["covered"] == 3
 
 
 def test_xlsx_formula_without_computed_value_is_an_error_naming_the_row(tmp_path, hdf_communes):
@@ -475,7 +483,8 @@ def test_row_numbers_stay_whole_when_some_problems_have_no_row():
 
     err = ValidationError("Registre refusé", [{"row": 4, "problem": "code inconnu"},
                                               {"problem": "colonne manquante"}])
-    assert "ligne 4 :" in str(err) and "4.0" not in str(err)
+    assert "ligne 4 :" in str(err)
+    assert "4.0" not in str(err)
     assert err.problems["row"].tolist()[0] == 4
 
 

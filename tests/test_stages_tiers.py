@@ -11,7 +11,7 @@ from cpts_geo.domain.tiers import TIER_LABELS, tier_of
 from cpts_geo.errors import ValidationError
 
 
-@pytest.mark.parametrize("given,expected", [
+@pytest.mark.parametrize(("given", "expected"), [
     ("ACI signé", "ACI signé"), ("aci signe", "ACI signé"), ("  ACI  SIGNÉ ", "ACI signé"),
     ("Lettre d’intention validée", "Lettre d'intention validée"),
     ("lettre d'intention validee", "Lettre d'intention validée"),
@@ -34,8 +34,10 @@ def test_stage_typos_rejected_with_allowed_values():
 
 def test_stage_order_and_colours():
     s = parse_stages(["ACI signé", "Dynamique identifiée", None])
-    assert s.dtype == STAGE_DTYPE and s.isna().iat[2]
-    assert s.max() == "ACI signé" and s.min() == "Dynamique identifiée"
+    assert s.dtype == STAGE_DTYPE
+    assert s.isna().iat[2]
+    assert s.max() == "ACI signé"
+    assert s.min() == "Dynamique identifiée"
     assert list(STAGE_COLORS) == list(STAGE_DTYPE.categories) == [NOT_GIVEN, *STAGES]
     assert len(set(STAGE_COLORS.values())) == 6
 
@@ -45,7 +47,8 @@ def test_stage_not_given_is_explicit_and_distinct_from_zones_blanches():
 
     assert NOT_GIVEN == "Étape non renseignée"
     assert STAGE_COLORS[NOT_GIVEN].lower() not in {UNCOVERED_COLOR.lower(), "#d9d9d9"}
-    assert NOT_GIVEN not in RECOGNISED and NOT_GIVEN not in STAGES
+    assert NOT_GIVEN not in RECOGNISED
+    assert NOT_GIVEN not in STAGES
     s = pd.Series([NOT_GIVEN, "Dynamique identifiée"], dtype=STAGE_DTYPE)
     assert s.min() == NOT_GIVEN
 
@@ -95,7 +98,9 @@ def test_ile_de_france_vocabulary_validates_with_the_built_in_table():
         "en cours de construction avec dépôt de la lettre d'intention", "ingénierie de projet",
         "en fonctionnement"]
     note = vocabulary_note(checked.vocabulary)
-    assert "Île-de-France" in note and "5 étapes" in note and "en fonctionnement → ACI signé" in note
+    assert "Île-de-France" in note
+    assert "5 étapes" in note
+    assert "en fonctionnement → ACI signé" in note
 
 
 def test_dgos_vocabulary_has_fewer_steps_and_says_so():

@@ -30,8 +30,10 @@ def test_example_registry_is_illustrative_and_counts_like_the_guide(example):
     assert len(terr) == 59
     assert terr["stage"].isin(["Projet de santé validé", "ACI signé"]).sum() == 32
     ex = example_registry()
-    assert ex.illustrative and ex.note.startswith("Registre ILLUSTRATIF")
-    assert is_example_registry(load_example_registry()) and load_example_registry().attrs == {}
+    assert ex.illustrative
+    assert ex.note.startswith("Registre ILLUSTRATIF")
+    assert is_example_registry(load_example_registry())
+    assert load_example_registry().attrs == {}
     assert not is_example_registry(load_example_registry().iloc[:-1])
     assert terr["name"].str.endswith("(illustratif)").all()
     assert set(terr["tier"].dropna()) <= {1, 2, 3, 4}
@@ -99,7 +101,8 @@ def test_territory_in_several_parts_lists_them(hdf_communes):
     r = pd.DataFrame({"cpts_id": ["A"] * 3, "stage": ["1"] * 3,
                       "commune_code": ["80021", "80001", "59350"]})
     t = build_territories(r, hdf_communes)
-    assert not t.at["A", "single_part"] and t.at["A", "n_parts"] == 3
+    assert not t.at["A", "single_part"]
+    assert t.at["A", "n_parts"] == 3
     assert t.at["A", "parts"] == "partie 1 : Lille ; partie 2 : Amiens ; partie 3 : Abbeville"
     assert t.at["A", "departments"] == "59, 80"
 
@@ -145,9 +148,11 @@ def test_geopackage_and_french_csv(example, hdf_communes, tmp_path):
     assert set(layers) == {"cpts", "communes", "zones_blanches", "layer_styles"}
     assert pyogrio.read_info(path, layer="zones_blanches")["features"] == (~layer["covered"]).sum()
     back = pyogrio.read_dataframe(path, layer="cpts")
-    assert len(back) == 59 and back.crs.to_epsg() == 2154  # metric, for QGIS
+    assert len(back) == 59
+    assert back.crs.to_epsg() == 2154
     raw = (tmp_path / "cpts.csv").read_bytes()
-    assert raw.startswith("\ufeff".encode()) and "Étape;Taille".encode() in raw
+    assert raw.startswith("\ufeff".encode())
+    assert "Étape;Taille".encode() in raw
     assert summary_table(terr)["D'un seul tenant"].isin(["oui", "non"]).all()
     # French Excel reads the numbers as numbers: decimal comma, areas to the hectare
     table = pd.read_csv(tmp_path / "cpts.csv", sep=";", decimal=",", encoding="utf-8-sig")
@@ -174,10 +179,12 @@ def test_perimeters_as_polygons(hdf_communes):
     per_m = to_metric(per.set_index("cpts_id"))
     per_m.geometry = per_m.geometry.translate(1500, 0)  # drawn 1.5 km off: communes get cut
     registry, cut, without, repaired = registry_from_perimeters(per_m.reset_index(), somme)
-    assert len(registry) > 0 and len(cut) > 0
+    assert len(registry) > 0
+    assert len(cut) > 0
     assert set(registry["cpts_id"]) == set(per["cpts_id"])
     assert cut["shares"].str.contains("%").all()
-    assert without.empty and repaired == []
+    assert without.empty
+    assert repaired == []
     validate_registry(registry, somme)
 
 

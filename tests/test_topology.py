@@ -40,12 +40,16 @@ def test_ring_around_a_hole_and_separate_parts(ccw):
     # group 0: the eight squares around the centre (a ring with a hole); group 1: the centre
     out, done = union_of(squares, [0, 0, 0, 0, 1, 0, 0, 0, 0])
     assert done.all()
-    assert out[0].geom_type == "Polygon" and len(out[0].interiors) == 1 and out[0].area == 8
+    assert out[0].geom_type == "Polygon"
+    assert len(out[0].interiors) == 1
+    assert out[0].area == 8
     assert same(out[0], shapely.coverage_union_all(squares[[0, 1, 2, 3, 5, 6, 7, 8]]))
     assert same(out[1], squares[4])
     # two opposite sides, apart: a multipolygon
     out, done = union_of(squares, [0, 0, 0, 1, 1, 1, 0, 0, 0])
-    assert done.all() and out[0].geom_type == "MultiPolygon" and out[0].area == 6
+    assert done.all()
+    assert out[0].geom_type == "MultiPolygon"
+    assert out[0].area == 6
     assert same(out[0], shapely.coverage_union_all(squares[[0, 1, 2, 6, 7, 8]]))
     assert shapely.is_valid(out).all()
 
@@ -67,11 +71,14 @@ def test_parts_and_holes_touching_at_a_point_are_valid():
             assert shapely.is_valid(out[g])
             assert same(out[g], shapely.coverage_union_all(coverage[labels == g]))
     out, _ = union_of(squares, cases[0])
-    assert out[0].geom_type == "MultiPolygon" and len(out[0].geoms) == 2
+    assert out[0].geom_type == "MultiPolygon"
+    assert len(out[0].geoms) == 2
     out, _ = union_of(squares, cases[1])
-    assert out[0].geom_type == "Polygon" and len(out[0].interiors) == 1
+    assert out[0].geom_type == "Polygon"
+    assert len(out[0].interiors) == 1
     out, _ = union_of(big, ring_and_apart)
-    assert out[0].geom_type == "MultiPolygon" and [len(p.interiors) for p in out[0].geoms] in ([1, 0], [0, 1])
+    assert out[0].geom_type == "MultiPolygon"
+    assert [len(p.interiors) for p in out[0].geoms] in ([1, 0], [0, 1])
 
 
 def test_groups_left_to_geos():
@@ -81,13 +88,16 @@ def test_groups_left_to_geos():
     fan = np.array([shapely.Polygon([(0, 0), rim[i], rim[(i + 1) % 6]]) for i in range(6)], dtype=object)
     assert shapely.coverage_is_valid(fan)
     out, done = union_of(fan, [0, 1, 0, 1, 0, 1])
-    assert done.tolist() == [False, False] and out.tolist() == [None, None]
+    assert done.tolist() == [False, False]
+    assert out.tolist() == [None, None]
     # a commune in two groups (a split commune) and a member outside the coverage
     squares = grid(3)
     topo = topology_from_arcs(arcs_of(squares), squares)
     out, done = dissolve(topo, squares, np.array([0, 1, 1, 2, -1]), np.array([0, 0, 1, 2, 3]), 5)
     assert done.tolist() == [False, False, True, False, True]
-    assert same(out[2], squares[2]) and out[3] is None and out[4].is_empty
+    assert same(out[2], squares[2])
+    assert out[3] is None
+    assert out[4].is_empty
 
 
 def test_groups_without_members_or_geometry():
@@ -96,7 +106,8 @@ def test_groups_without_members_or_geometry():
     out, done = union_of(squares, [0, 0, -1, 2])
     assert done.all()
     assert same(out[0], shapely.coverage_union_all(squares[:2]))
-    assert out[1].is_empty and out[2].is_empty
+    assert out[1].is_empty
+    assert out[2].is_empty
 
 
 def test_embedded_topology_derives_from_the_embedded_communes():
@@ -105,7 +116,8 @@ def test_embedded_topology_derives_from_the_embedded_communes():
     digest = hashlib.sha256(data_file("communes.parquet").read_bytes()).hexdigest()
     assert meta[b"communes_sha256"].decode() == digest, "run data/communes/build_topology.py again"
     topo = embedded_topology()
-    assert topo is not None and (topo.length >= 1).all()
+    assert topo is not None
+    assert (topo.length >= 1).all()
 
 
 def test_embedded_union_equals_geos_for_every_epci_and_department():
@@ -132,7 +144,8 @@ def test_embedded_union_only_for_unchanged_embedded_communes(hdf_communes):
     # the department holding the moved commune goes to GEOS, the others do not change
     expected = done.copy()
     expected[group[0]] = False
-    assert done_moved.tolist() == expected.tolist() and done.all()
+    assert done_moved.tolist() == expected.tolist()
+    assert done.all()
 
 
 def test_build_territories_same_with_and_without_the_borders(hdf_communes):

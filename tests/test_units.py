@@ -127,7 +127,8 @@ def test_iris_problems_overlap_unknown_and_wrong_commune(france):
     overlap = problems[problems["kind"] == "chevauchement"]
     assert overlap["problem"].str.contains(f"IRIS {parts['N1'][0]}").any()
     assert len(overlap) == 1  # the claimed IRIS, not the shares it would have counted twice
-    assert "N1 (ligne 2)" in overlap["problem"].iat[0] and f"N2 (ligne {n})" in overlap["problem"].iat[0]
+    assert "N1 (ligne 2)" in overlap["problem"].iat[0]
+    assert f"N2 (ligne {n})" in overlap["problem"].iat[0]
     assert problems.loc[problems["row"] == n + 1, "problem"].str.contains("code IRIS inconnu").all()
     assert problems.loc[problems["row"] == n + 2, "problem"].str.contains("n'est pas dans la commune 06157").all()
 
@@ -147,7 +148,8 @@ def test_overlap_of_a_divided_city_says_how_to_share_it(france):
     with pytest.raises(ValidationError) as err:
         _validate(reg, france)
     text = err.value.problems.set_index("code")["problem"]
-    assert "déclarez la part de chacune" in text["06088"] and "code_iris" in text["06088"]
+    assert "déclarez la part de chacune" in text["06088"]
+    assert "code_iris" in text["06088"]
     assert "déclarez la part" not in text["01001"]  # a village INSEE does not divide: choose one CPTS
 
 
@@ -156,8 +158,10 @@ def test_every_cpts_of_a_shared_commune_is_listed_by_name(france):
     checked = _validate(reg, france)
     layer = cpts_geo.communes_with_cpts(checked, france)
     nice = layer.loc["06088"]
-    assert nice["n_cpts"] == 3 and nice["share"] == pytest.approx(1.0)
+    assert nice["n_cpts"] == 3
+    assert nice["share"] == pytest.approx(1.0)
     listed = nice["cpts_all"].split(" ; ")
     assert [entry.split(" (")[0] for entry in listed] == ["N1 CPTS N1", "N3 CPTS N3", "N2 CPTS N2"]
     assert all(entry.endswith(" %)") for entry in listed)
-    assert layer.loc["06157", "cpts_all"] == "V CPTS Vence" and layer.loc["06157", "n_cpts"] == 1
+    assert layer.loc["06157", "cpts_all"] == "V CPTS Vence"
+    assert layer.loc["06157", "n_cpts"] == 1

@@ -571,8 +571,6 @@ def indicator_layer(
     classification_kwds: Mapping | None = None,
     reference: pd.DataFrame | Mapping | None = None,
     label: str = "name",
-    title: str | None = None,
-    fmt: str | None = None,
 ) -> dict:
     """An indicator layer for :func:`stage_map`: a choropleth of ``column``.
 
@@ -598,8 +596,6 @@ def indicator_layer(
         (``Département``, ``Région``, ``France``).
     label : str, default "name"
         Column naming each feature.
-    title, fmt
-        Deprecated: use ``legend_kwds={"title": ..., "fmt": ...}``.
 
     Returns
     -------
@@ -613,7 +609,7 @@ def indicator_layer(
     >>> spec["labels"], spec["features"][0]["ref"]
     (['1,0 – 2,0', '2,0 – 3,0'], [['France', '2,5']])
     """
-    legend_title, fmt = legend_options(legend_kwds, title=title, fmt=fmt, default_title=name or column)
+    legend_title, fmt = legend_options(legend_kwds, default_title=name or column)
     values = pd.to_numeric(data[column], errors="coerce").astype(float)
     classes, colors, labels = classify(values, scheme=scheme, k=k, cmap=cmap, fmt=fmt,
                                        classification_kwds=classification_kwds)
@@ -925,7 +921,6 @@ def stage_map(
     labels: bool = True,
     tolerance: float | None = None,
     scale: float | None = None,
-    tiles: str | None = None,
     column: str | None = None,
     cmap: Mapping[str, str] | str | None = None,
     scheme: str = "quantiles",
@@ -974,8 +969,6 @@ def stage_map(
         Simplification tolerance in metres (default 80, or 300 beyond 10 000 communes).
     scale : float, optional
         Quantisation grid, in steps per degree (default 10 000, about 10 m).
-    tiles : str, optional
-        Deprecated name of ``fond``.
     column : str, optional
         What colours the CPTS: ``"stage"`` (``"etape"``), ``"tier"`` (``"taille"``), ``"cpts"``
         (one colour per CPTS, neighbours never alike) or an indicator column of ``territories``
@@ -993,12 +986,6 @@ def stage_map(
     folium.Map
         Save it with :func:`save_map`.
     """
-    if tiles is not None:
-        import warnings
-
-        warnings.warn("tiles= est remplacé par fond= (osm, ign-plan, ign-ortho ou une adresse de tuiles).",
-                      DeprecationWarning, stacklevel=2)
-        fond = fond or tiles
     background = _fond(fond, fond_attribution)
     geo = _map_geometry(communes, tolerance, scale)
     membership = map_membership(territories, communes, membership)

@@ -859,8 +859,6 @@ def plot_indicator(
     title: str | None = None,
     caption: str | None = None,
     scale_bar: bool = True,
-    legend_title: str | None = None,
-    fmt: str | None = None,
 ) -> Axes:
     """Choropleth of an indicator (density, accessibility, retention…), classes by mapclassify.
 
@@ -886,8 +884,6 @@ def plot_indicator(
         ``title`` (legend title, default ``column``) and ``fmt`` (number format).
     title, caption, scale_bar
         Map title, source caption, scale bar.
-    legend_title, fmt
-        Deprecated: use ``legend_kwds={"title": ..., "fmt": ...}``.
 
     Returns
     -------
@@ -896,7 +892,7 @@ def plot_indicator(
     from matplotlib.patches import Patch
     from matplotlib.ticker import FuncFormatter
 
-    legend_title, fmt = legend_options(legend_kwds, title=legend_title, fmt=fmt, default_title=column)
+    legend_title, fmt = legend_options(legend_kwds, default_title=column)
     ax = _axes(ax)
     gdf = _metric(data, _crs_for(data, None))
     values = pd.to_numeric(gdf[column], errors="coerce")

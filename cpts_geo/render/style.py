@@ -17,7 +17,6 @@ title, ``{"fmt": ...}`` the number format) and ``classification_kwds`` (passed t
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, NamedTuple
 
@@ -109,19 +108,14 @@ def french_number(x: float, fmt: str = _DEFAULT_FMT) -> str:
 
 
 
-def legend_options(legend_kwds: Mapping[str, Any] | None, *, title: str | None = None, fmt: str | None = None,
+def legend_options(legend_kwds: Mapping[str, Any] | None, *,
                    default_title: str | None = None) -> tuple[str | None, str]:
-    """The legend title and number format from ``legend_kwds`` and the deprecated keywords.
-
-    ``title`` and ``fmt`` are the old keyword names (``legend_title``/``title`` and ``fmt``),
-    kept for one release with a :class:`DeprecationWarning`.
+    """The legend title and number format from ``legend_kwds``.
 
     Parameters
     ----------
     legend_kwds : mapping, optional
         The renderer's ``legend_kwds``: ``title`` and ``fmt`` are read.
-    title, fmt : str, optional
-        Deprecated keywords (see above).
     default_title : str, optional
         The title when none is given.
 
@@ -136,13 +130,6 @@ def legend_options(legend_kwds: Mapping[str, Any] | None, *, title: str | None =
     ('Densité', '{:,.1f}')
     """
     kw = dict(legend_kwds or {})
-    if title is not None:
-        warnings.warn("Le paramètre de titre de légende est remplacé par legend_kwds={'title': ...}.",
-                      DeprecationWarning, stacklevel=3)
-        kw.setdefault("title", title)
-    if fmt is not None:
-        warnings.warn("fmt= est remplacé par legend_kwds={'fmt': ...}.", DeprecationWarning, stacklevel=3)
-        kw.setdefault("fmt", fmt)
     return kw.get("title", default_title), kw.get("fmt", _DEFAULT_FMT)
 
 
