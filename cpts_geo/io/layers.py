@@ -36,6 +36,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import pyproj
+import shapely
 
 from cpts_geo.domain.french import number
 from cpts_geo.domain.metadata import layer_metadata
@@ -646,10 +647,9 @@ def _write_layers(path: Path, kind: str, layers: Mapping[str, gpd.GeoDataFrame],
                     f"{k} : {v}" for k, v in meta.items())
                 # GeoPackage 1.2: read without a warning by the QGIS/GDAL versions still in service
                 options = {"dataset_options": {"VERSION": "1.2"}} if i == 0 else {}
-                frame.to_file(tmp, layer=name, driver="GPKG", engine="pyogrio", use_arrow=True,
-                              layer_options={"DESCRIPTION": desc, "IDENTIFIER": name,
-                                             "GEOMETRY_NAME": "geom", "FID": "fid"},
-                              layer_metadata=meta, **options)
+                _write_gpkg_layer(frame, tmp, name, layer_options={"DESCRIPTION": desc, "IDENTIFIER": name,
+                                                                   "GEOMETRY_NAME": "geom", "FID": "fid"},
+                                  layer_metadata=dict(meta), **options)
             _add_styles(tmp, layers, date)
         written.append(path)
     else:
@@ -689,6 +689,44 @@ def _write_layers(path: Path, kind: str, layers: Mapping[str, gpd.GeoDataFrame],
             warnings.warn(said, CptsGeoWarning, stacklevel=3)
             note = f"{note} {said}"
     return WrittenLayers(written, {k: v.crs for k, v in layers.items()}, note)
+
+
+
+def _write_gpkg_layer(frame: gpd.GeoDataFrame, path: Path, name: str, **options: Any) -> None:
+    """Write ``frame`` as the layer ``name`` of the GeoPackage ``path`` through GDAL's Arrow
+    interface, as ``GeoDataFrame.to_file(engine="pyogrio", use_arrow=True)`` would (same fields,
+    geometry type and CRS), without its conversions: the columns go to Arrow as they are (the
+    text columns already are Arrow strings), the geometries to WKB once, polygons promoted to
+    multipolygons where the layer mixes both (a GeoPackage layer has one geometry type)."""
+    import pyarrow as pa
+    import pyogrio
+
+    geometry = frame.geometry
+    geoms = geometry.to_numpy()
+    kinds = shapely.get_type_id(geoms)
+    present = set(np.unique(kinds[kinds >= 0]).tolist())
+    if not present <= {_POLYGON, _MULTIPOLYGON} or shapely.has_z(geoms).any():
+        frame.to_file(path, layer=name, driver="GPKG", engine="pyogrio", use_arrow=True, **options)
+        return
+    if present == {_POLYGON, _MULTIPOLYGON}:
+        geoms = geoms.copy()
+        single = kinds == _POLYGON
+        geoms[single] = shapely.multipolygons(geoms[single][:, np.newaxis])
+    kind = "MultiPolygon" if _MULTIPOLYGON in present else "Polygon" if present else "Unknown"
+    columns = [c for c in frame.columns if c != geometry.name]
+    arrays = [pa.array(frame[c], from_pandas=True) for c in columns]
+    arrays.append(pa.array(shapely.to_wkb(geoms), type=pa.binary()))
+    table = pa.Table.from_arrays(arrays, names=[*columns, geometry.name])
+    crs = None
+    if frame.crs is not None:
+        epsg = frame.crs.to_epsg()
+        crs = f"EPSG:{epsg}" if epsg else frame.crs.to_wkt("WKT1_GDAL")
+    pyogrio.write_arrow(table, path, layer=name, driver="GPKG", geometry_name=geometry.name,
+                        geometry_type=kind, crs=crs, **options)
+
+
+#: Shapely's type ids of the polygons a layer of territories or communes holds.
+_POLYGON, _MULTIPOLYGON = 3, 6
 
 
 
