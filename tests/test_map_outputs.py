@@ -15,7 +15,7 @@ REGISTRY = "cpts_id;cpts_name;etape;code_commune\nA;CPTS Amiens;5;80021\nA;CPTS 
            "B;CPTS Beauvais;2;60057\n"
 
 
-@pytest.fixture()
+@pytest.fixture
 def registry(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("MPLBACKEND", "Agg")
     reg = tmp_path / "registre.csv"
@@ -61,12 +61,13 @@ def test_carte_png_failure_leaves_the_users_files_untouched(registry: Path, tmp_
 def test_cartes_failing_area_leaves_no_half_outputs(registry: Path, tmp_path: Path,
                                                     monkeypatch: pytest.MonkeyPatch) -> None:
     """The second map's drawing fails: the first map is whole, the second has no file at all."""
+    from matplotlib.backend_bases import RendererBase
     from matplotlib.figure import Figure
 
     draw = Figure.draw
     drawn: list[Figure] = []
 
-    def second_fails(self: Figure, renderer: object) -> None:
+    def second_fails(self: Figure, renderer: RendererBase) -> None:
         drawn.append(self)
         if len(drawn) == 2:
             raise MemoryError("image trop grande")
