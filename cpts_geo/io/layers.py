@@ -158,7 +158,7 @@ def _stage_text(values: pd.Series) -> tuple[pd.Series, pd.Series]:
 
 
 def _frenched(frame: gpd.GeoDataFrame, index_name: str) -> gpd.GeoDataFrame:
-    out = frame.copy()
+    out = frame.copy(deep=False)  # (columns replaced below, never changed in place)
     out.index = out.index.rename(index_name)
     out = out.reset_index()
     if "published_stage" in out.columns and not own_words(out["published_stage"]):
@@ -296,8 +296,11 @@ def _metric_groups(terr: gpd.GeoDataFrame | None, com: gpd.GeoDataFrame | None, 
     groups: dict[str, dict[str, gpd.GeoDataFrame]] = {}
 
     def split(name: str, frame: gpd.GeoDataFrame, crs_of_rows: pd.Series) -> None:
-        for mcrs, rows in frame.groupby(crs_of_rows.to_numpy(), sort=False).groups.items():
-            groups.setdefault(mcrs, {})[name] = reproject(frame.loc[rows], mcrs)
+        which, crs_names = pd.factorize(crs_of_rows.to_numpy(), use_na_sentinel=False)
+        for i, mcrs in enumerate(crs_names):
+            rows = np.flatnonzero(which == i)  # (the rows of one CRS, in their order)
+            part = frame if len(rows) == len(frame) else frame.take(rows)
+            groups.setdefault(mcrs, {})[name] = reproject(part, mcrs)
 
     if terr is not None:
         split("cpts", terr, _metric_of_rows(terr["depts"]))
