@@ -489,6 +489,9 @@ _STYLE_TABLE = """CREATE TABLE layer_styles (
 def _add_styles(path: Path, layers: Mapping[str, gpd.GeoDataFrame], date: str) -> None:
     con = sqlite3.connect(path)
     try:
+        # a temporary file, renamed only once complete: no waiting for the disk, no journal file
+        con.execute("PRAGMA synchronous = OFF")
+        con.execute("PRAGMA journal_mode = MEMORY")
         con.execute(_STYLE_TABLE)
         con.execute("INSERT INTO gpkg_contents (table_name, data_type, identifier, description, last_change) "
                     "VALUES ('layer_styles', 'attributes', 'layer_styles', "
@@ -711,14 +714,15 @@ def _write_gpkg_layer(frame: gpd.GeoDataFrame, path: Path, name: str, **options:
     if not present <= {_POLYGON, _MULTIPOLYGON} or shapely.has_z(geoms).any():
         frame.to_file(path, layer=name, driver="GPKG", engine="pyogrio", use_arrow=True, **options)
         return
+    wkb = shapely.to_wkb(geoms, byte_order=1)  # (little-endian, as shapely writes by default here)
     if present == {_POLYGON, _MULTIPOLYGON}:
-        geoms = geoms.copy()
-        single = kinds == _POLYGON
-        geoms[single] = shapely.multipolygons(geoms[single][:, np.newaxis])
+        # each polygon as a multipolygon of one part: the same bytes after a multipolygon header
+        single = np.flatnonzero(kinds == _POLYGON)
+        wkb[single] = [_ONE_PART + w for w in wkb[single].tolist()]
     kind = "MultiPolygon" if _MULTIPOLYGON in present else "Polygon" if present else "Unknown"
     columns = [c for c in frame.columns if c != geometry.name]
     arrays = [pa.array(frame[c], from_pandas=True) for c in columns]
-    arrays.append(pa.array(shapely.to_wkb(geoms), type=pa.binary()))
+    arrays.append(pa.array(wkb, type=pa.binary()))
     table = pa.Table.from_arrays(arrays, names=[*columns, geometry.name])
     crs = None
     if frame.crs is not None:
@@ -730,6 +734,10 @@ def _write_gpkg_layer(frame: gpd.GeoDataFrame, path: Path, name: str, **options:
 
 #: Shapely's type ids of the polygons a layer of territories or communes holds.
 _POLYGON, _MULTIPOLYGON = 3, 6
+
+
+#: The WKB header of a multipolygon of one part (little-endian, type 6, one polygon).
+_ONE_PART = b"\x01\x06\x00\x00\x00\x01\x00\x00\x00"
 
 
 
