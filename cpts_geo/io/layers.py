@@ -151,9 +151,10 @@ class WrittenLayers(NamedTuple):
 
 
 def _stage_text(values: pd.Series) -> tuple[pd.Series, pd.Series]:
-    rank = {s: i for i, s in enumerate(STAGES, start=1)}
     text = values.astype("string")
-    return text.fillna(NO_STAGE), text.map(rank).astype("Int64")
+    codes = pd.Categorical(text, categories=STAGES).codes  # -1: not one of the five stages
+    rank = pd.Series(pd.arrays.IntegerArray(codes.astype("int64") + 1, codes < 0), index=values.index)
+    return text.fillna(NO_STAGE), rank
 
 
 
@@ -300,7 +301,11 @@ def _metric_groups(terr: gpd.GeoDataFrame | None, com: gpd.GeoDataFrame | None, 
         for i, mcrs in enumerate(crs_names):
             rows = np.flatnonzero(which == i)  # (the rows of one CRS, in their order)
             part = frame if len(rows) == len(frame) else frame.take(rows)
-            groups.setdefault(mcrs, {})[name] = reproject(part, mcrs)
+            # only the geometry goes through the projection; the other columns are shared
+            moved = reproject(part[[part.geometry.name]], mcrs).geometry
+            part = part.copy(deep=False)
+            part[part.geometry.name] = moved  # (the layer's CRS is its geometry's)
+            groups.setdefault(mcrs, {})[name] = part
 
     if terr is not None:
         split("cpts", terr, _metric_of_rows(terr["depts"]))
