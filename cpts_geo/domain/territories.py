@@ -476,6 +476,17 @@ def _fill_small_holes(union: np.ndarray, metric: np.ndarray, small: np.ndarray, 
 
 
 
+def _units_of(communes: gpd.GeoDataFrame, codes: pd.Series) -> tuple[gpd.GeoDataFrame, np.ndarray]:
+    """The units of ``codes`` (:func:`cpts_geo.domain.units.unit_layer`: the layer itself when
+    it holds every code) and the position of each code there (-1 where absent)."""
+    where = positions(communes.index, codes)
+    if (where >= 0).all():
+        return communes, where
+    units = unit_layer(communes, codes)
+    return units, positions(units.index, codes)
+
+
+
 def _parts_text(desc: pd.DataFrame) -> pd.Series:
     """The ``parts`` text of each territory in several pieces (:func:`territory_parts`)."""
     text = [f"partie {part} : {largest}" + (f" et {n - 1} autre(s)" if n > 1 else "")
@@ -512,14 +523,14 @@ def territory_parts(territories: gpd.GeoDataFrame, communes: gpd.GeoDataFrame,
     columns = ["cpts_id", "part", "n_communes", "largest", "communes"]
     if territories.crs is not None and communes.crs is not None and territories.crs != communes.crs:
         raise ValueError("territories and communes must share a CRS")
-    units = unit_layer(communes, member["code"])
+    units, unit = _units_of(communes, member["code"])
     terr = positions(territories.index, member["cpts_id"])
     sub = member[terr >= 0]
+    unit = unit[terr >= 0]
     terr = terr[terr >= 0]
     if not len(sub):
         return pd.DataFrame(columns=columns)
     codes = sub["code"].to_numpy(dtype=object)
-    unit = positions(units.index, sub["code"])
     # a commune in several pieces (exclaves) belongs to every part holding one of them
     pieces, piece_member = shapely.get_parts(units.geometry.to_numpy()[unit], return_index=True)
     parts, part_terr = shapely.get_parts(territories.geometry.to_numpy(), return_index=True)
@@ -598,10 +609,9 @@ def communes_with_cpts(registry: Registry, communes: gpd.GeoDataFrame, *, passag
     """
     checked = _checked(registry, communes, passage, check_names)
     member = checked.membership
-    units = unit_layer(communes, member["code"])
+    units, unit = _units_of(communes, member["code"])
     # every (commune, CPTS) pair by commune, the largest share first, then by CPTS id: the
     # first pair of a commune gives its main CPTS
-    unit = positions(units.index, member["code"])
     ids = member["cpts_id"].to_numpy(dtype=object)
     id_rank, _ = pd.factorize(ids, sort=True)
     shares = member["share"].to_numpy(dtype=float)
