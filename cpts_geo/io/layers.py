@@ -38,6 +38,7 @@ import pandas as pd
 import pyproj
 import shapely
 
+from cpts_geo.domain.codes import positions
 from cpts_geo.domain.french import number
 from cpts_geo.domain.metadata import layer_metadata
 from cpts_geo.domain.stages import NOT_GIVEN, STAGE_COLORS, STAGES, own_words
@@ -152,8 +153,8 @@ class WrittenLayers(NamedTuple):
 
 def _stage_text(values: pd.Series) -> tuple[pd.Series, pd.Series]:
     text = values.astype("string")
-    codes = pd.Categorical(text, categories=STAGES).codes  # -1: not one of the five stages
-    rank = pd.Series(pd.arrays.IntegerArray(codes.astype("int64") + 1, codes < 0), index=values.index)
+    codes = positions(pd.Index(STAGES), text)  # -1: not one of the five stages
+    rank = pd.Series(pd.arrays.IntegerArray(codes + 1, codes < 0), index=values.index)
     return text.fillna(NO_STAGE), rank
 
 
