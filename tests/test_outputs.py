@@ -8,6 +8,7 @@ import json
 import sqlite3
 import subprocess
 import xml.etree.ElementTree as ET
+from pathlib import Path
 
 import geopandas as gpd
 import numpy as np
@@ -480,3 +481,34 @@ def test_xlsx_outputs_are_byte_identical_run_to_run(example, tmp_path):
     first = _sha(paths[0])
     again = write_table({"territoires": summary_table(terr)}, tmp_path / "t2.xlsx")
     assert _sha(again) == first
+
+
+@pytest.mark.parametrize("kinds", ["mixed", "polygons", "empty", "missing", "points"])
+def test_geopackage_layer_written_as_geopandas_writes_it(tmp_path: Path, kinds: str) -> None:
+    """The Arrow writer of the GeoPackage layers gives the file ``to_file`` gives: geometry type
+    (polygons promoted to multipolygons beside multipolygons), fields, types, CRS, rows."""
+    import shapely
+
+    from cpts_geo.io.layers import _write_gpkg_layer
+
+    square = shapely.box(700_000, 6_600_000, 701_000, 6_601_000)
+    two = shapely.MultiPolygon([shapely.box(0, 0, 1, 1), shapely.box(2, 2, 3, 3)])
+    geoms = {"mixed": [square, two, shapely.Polygon()], "polygons": [square, square], "empty": [],
+             "missing": [square, None, two], "points": [shapely.Point(1, 2), shapely.Point(3, 4)]}[kinds]
+    n = len(geoms)
+    frame = gpd.GeoDataFrame({"code_insee": pd.array(["59350", None, "2A004"][:n], dtype="string"),
+                              "population": pd.array([1, None, 3][:n], dtype="Int64"),
+                              "surf_km2": [1.5, float("nan"), 2.0][:n], "couverte": [True, False, True][:n]},
+                             geometry=geoms, crs="EPSG:2154")
+    ours, theirs = tmp_path / "ours.gpkg", tmp_path / "theirs.gpkg"
+    _write_gpkg_layer(frame, ours, "cpts", layer_options={"GEOMETRY_NAME": "geom"})
+    frame.to_file(theirs, layer="cpts", driver="GPKG", engine="pyogrio", use_arrow=True,
+                  layer_options={"GEOMETRY_NAME": "geom"})
+    a, b = pyogrio.read_info(ours, layer="cpts"), pyogrio.read_info(theirs, layer="cpts")
+    assert a["geometry_type"] == b["geometry_type"]
+    assert a["crs"] == b["crs"]
+    assert list(a["fields"]) == list(b["fields"])
+    assert list(a["dtypes"]) == list(b["dtypes"])
+    back, expected = gpd.read_file(ours, layer="cpts"), gpd.read_file(theirs, layer="cpts")
+    pd.testing.assert_frame_equal(back.drop(columns="geometry"), expected.drop(columns="geometry"))
+    assert back.geometry.to_wkb().tolist() == expected.geometry.to_wkb().tolist()

@@ -266,8 +266,6 @@ def build_territories(
     A                ACI signé      156220           2        False
     B        Association créée      236710           1         True
     """
-    from cpts_geo.domain.tiers import tier_of
-
     communes = communes if communes is not None else load_communes()
     checked = _checked(registry, communes, passage, check_names)
     member = checked.membership
@@ -278,25 +276,54 @@ def build_territories(
         member_codes = member["code"]
     pos = positions(communes.index, member_codes)
     units = communes if (pos >= 0).all() else unit_layer(communes, member["code"])
-    cpts = checked.cpts
-    ids = cpts.index.to_numpy()
-    gid = positions(cpts.index, member["cpts_id"])
     if units is not communes:
         pos = positions(units.index, member_codes)
+    gid = positions(checked.cpts.index, member["cpts_id"])
+    figures, missing, unknown, deps = _figures(checked, units, member_codes, pos, gid)
+    index = pd.Index(checked.cpts.index.to_numpy(), name="cpts_id")
+    meta = layer_metadata(communes)
+    if not geometry:
+        out = _finish(pd.DataFrame({**figures, "missing_population": missing}, index=index), checked.cpts,
+                      unknown)
+    else:
+        area, dissolved = _dissolve_territories(units, member_codes, pos, gid, len(index), deps,
+                                                clean=meta.clean_coverage, sliver_area=sliver_area)
+        n_parts = shapely.get_num_geometries(dissolved.astype(object))
+        out = _finish(gpd.GeoDataFrame(
+            {**figures, "area_km2": area, "single_part": n_parts == 1, "n_parts": n_parts.astype("int64"),
+             "parts": "", "missing_population": missing},
+            geometry=gpd.GeoSeries(dissolved, crs=units.crs).to_numpy(), crs=units.crs, index=index,
+        ), checked.cpts, unknown)
+        if parts and (~out["single_part"]).any():
+            text = _parts_text(territory_parts(out[~out["single_part"]], units, checked))
+            out.loc[text.index, "parts"] = text
+    # metadata of the table: the communes' population vintage and source
+    return set_layer_metadata(out, inplace=True, population_vintage=meta.population_vintage,
+                              cog_vintage=meta.cog_vintage, source=meta.source)
+
+
+
+def _figures(checked: CheckedRegistry, units: pd.DataFrame, member_codes: pd.Series | pa.Array,
+             pos: np.ndarray, gid: np.ndarray) -> tuple[dict[str, np.ndarray], np.ndarray, np.ndarray, np.ndarray]:
+    """The figures of each CPTS (name, stage, tier, population, communes, departments, regions),
+    the communes without population of each (text), whether no population is known at all,
+    and the department name of each membership row."""
+    from cpts_geo.domain.tiers import tier_of
+
+    member, cpts = checked.membership, checked.cpts
+    n = len(cpts)
     population_column = units["population"]
     if not pd.api.types.is_numeric_dtype(population_column):
         population_column = population_column.astype("Float64")
     pop = population_column.to_numpy(dtype=float, na_value=np.nan)[pos]
     weighted = pop * member["share"].to_numpy()
-    population = np.bincount(gid, weights=np.nan_to_num(weighted), minlength=len(ids))
+    population = np.bincount(gid, weights=np.nan_to_num(weighted), minlength=n)
     no_pop = np.isnan(pop)
     missing = pd.Series(member["code"].to_numpy()[no_pop]).groupby(gid[no_pop]).agg(", ".join) \
         if no_pop.any() else pd.Series(dtype=object)
-    n_communes = _commune_counts(member, member_codes, pos, len(units), gid, len(ids))
+    n_communes = _commune_counts(member, member_codes, pos, len(units), gid, n)
     dep_codes, dep_names = _column_codes(units, "department", pos)
     reg_codes, reg_names = _column_codes(units, "region", pos)
-
-    meta = layer_metadata(communes)
     figures = {
         "name": cpts["name"].to_numpy(),
         "stage": cpts["stage"].to_numpy(),
@@ -304,40 +331,11 @@ def build_territories(
         "tier": tier_of(pd.Series(population)).to_numpy(),
         "population": np.round(population).astype("int64"),
         "n_communes": n_communes.to_numpy().astype("int64"),
-        "departments": _joined(gid, dep_codes, dep_names, len(ids)).to_numpy(),
-        "regions": _joined(gid, reg_codes, reg_names, len(ids)).to_numpy(),
+        "departments": _joined(gid, dep_codes, dep_names, n).to_numpy(),
+        "regions": _joined(gid, reg_codes, reg_names, n).to_numpy(),
     }
-    unknown = (np.round(population) == 0) & (np.bincount(gid[no_pop], minlength=len(ids)) > 0)
-    missing_text = missing.reindex(range(len(ids)), fill_value="").to_numpy()
-
-    if not geometry:
-        out = _finish(pd.DataFrame({**figures, "missing_population": missing_text},
-                                   index=pd.Index(ids, name="cpts_id")), cpts, unknown)
-        return set_layer_metadata(out, inplace=True, population_vintage=meta.population_vintage,
-                                  cog_vintage=meta.cog_vintage, source=meta.source)
-    crs = units.crs
-    area, dissolved = _dissolve_territories(units, member_codes, pos, gid, len(ids), dep_names[dep_codes],
-                                            clean=meta.clean_coverage, sliver_area=sliver_area)
-    n_parts = shapely.get_num_geometries(dissolved.astype(object))
-    out = _finish(gpd.GeoDataFrame(
-        {
-            **figures,
-            "area_km2": area,
-            "single_part": n_parts == 1,
-            "n_parts": n_parts.astype("int64"),
-            "parts": "",
-            "missing_population": missing_text,
-        },
-        geometry=gpd.GeoSeries(dissolved, crs=crs).to_numpy(),
-        crs=crs,
-        index=pd.Index(ids, name="cpts_id"),
-    ), cpts, unknown)
-    if parts and (~out["single_part"]).any():
-        text = _parts_text(territory_parts(out[~out["single_part"]], units, checked))
-        out.loc[text.index, "parts"] = text
-    # metadata of the table: the communes' population vintage and source
-    return set_layer_metadata(out, inplace=True, population_vintage=meta.population_vintage,
-                              cog_vintage=meta.cog_vintage, source=meta.source)
+    unknown = (np.round(population) == 0) & (np.bincount(gid[no_pop], minlength=n) > 0)
+    return figures, missing.reindex(range(n), fill_value="").to_numpy(), unknown, dep_names[dep_codes]
 
 
 
@@ -478,12 +476,24 @@ def _fill_small_holes(union: np.ndarray, metric: np.ndarray, small: np.ndarray, 
 
 
 
+def _units_of(communes: gpd.GeoDataFrame, codes: pd.Series) -> tuple[gpd.GeoDataFrame, np.ndarray]:
+    """The units of ``codes`` (:func:`cpts_geo.domain.units.unit_layer`: the layer itself when
+    it holds every code) and the position of each code there (-1 where absent)."""
+    where = positions(communes.index, codes)
+    if (where >= 0).all():
+        return communes, where
+    units = unit_layer(communes, codes)
+    return units, positions(units.index, codes)
+
+
+
 def _parts_text(desc: pd.DataFrame) -> pd.Series:
     """The ``parts`` text of each territory in several pieces (:func:`territory_parts`)."""
-    return desc.groupby("cpts_id", sort=False).apply(
-        lambda d: " ; ".join(f"partie {r.part} : {r.largest}"
-                             + (f" et {r.n_communes - 1} autre(s)" if r.n_communes > 1 else "")
-                             for r in d.itertuples()), include_groups=False)
+    text = [f"partie {part} : {largest}" + (f" et {n - 1} autre(s)" if n > 1 else "")
+            for part, largest, n in zip(desc["part"].tolist(), desc["largest"].tolist(),
+                                        desc["n_communes"].tolist())]
+    return pd.Series(text, index=desc.index, dtype=object).groupby(
+        desc["cpts_id"].to_numpy(dtype=object), sort=False).agg(" ; ".join)
 
 
 
@@ -513,14 +523,14 @@ def territory_parts(territories: gpd.GeoDataFrame, communes: gpd.GeoDataFrame,
     columns = ["cpts_id", "part", "n_communes", "largest", "communes"]
     if territories.crs is not None and communes.crs is not None and territories.crs != communes.crs:
         raise ValueError("territories and communes must share a CRS")
-    units = unit_layer(communes, member["code"])
+    units, unit = _units_of(communes, member["code"])
     terr = positions(territories.index, member["cpts_id"])
     sub = member[terr >= 0]
+    unit = unit[terr >= 0]
     terr = terr[terr >= 0]
     if not len(sub):
         return pd.DataFrame(columns=columns)
     codes = sub["code"].to_numpy(dtype=object)
-    unit = positions(units.index, sub["code"])
     # a commune in several pieces (exclaves) belongs to every part holding one of them
     pieces, piece_member = shapely.get_parts(units.geometry.to_numpy()[unit], return_index=True)
     parts, part_terr = shapely.get_parts(territories.geometry.to_numpy(), return_index=True)
@@ -599,39 +609,68 @@ def communes_with_cpts(registry: Registry, communes: gpd.GeoDataFrame, *, passag
     """
     checked = _checked(registry, communes, passage, check_names)
     member = checked.membership
-    units = unit_layer(communes, member["code"])
-    # columns looked up by id (a merge on the index would carry the index name ``cpts_id``
-    # and make the sort below ambiguous)
+    units, unit = _units_of(communes, member["code"])
+    # every (commune, CPTS) pair by commune, the largest share first, then by CPTS id: the
+    # first pair of a commune gives its main CPTS
+    ids = member["cpts_id"].to_numpy(dtype=object)
+    id_rank, _ = pd.factorize(ids, sort=True)
+    shares = member["share"].to_numpy(dtype=float)
+    order = np.lexsort((id_rank, -shares, unit))
+    order = order[unit[order] >= 0]  # (a code outside the layer has no row there)
+    unit, ids, shares = unit[order], ids[order], shares[order]
+    gid = positions(checked.cpts.index, ids)
+    first = np.r_[True, unit[1:] != unit[:-1]] if len(unit) else np.zeros(0, dtype=bool)
+    n = len(units)
+    main = np.full(n, -1)
+    main[unit[first]] = np.flatnonzero(first)  # the pair of each covered commune
+    claims = np.bincount(unit, minlength=n)
+    out = units.copy(deep=False)  # (new columns only: the caller's layer is not changed)
+    out["cpts_id"] = pd.array(np.where(main >= 0, ids[np.maximum(main, 0)], None), dtype="string")
+    cpts_row = np.where(main >= 0, gid[np.maximum(main, 0)], -1)
     published = _published(checked.cpts)
-    m = member.assign(name=member["cpts_id"].map(checked.cpts["name"]),
-                      stage=member["cpts_id"].map(checked.cpts["stage"]),
-                      published_stage=member["cpts_id"].map(published)).reset_index(drop=True)
-    m = m.sort_values(["code", "share", "cpts_id"], ascending=[True, False, True])
-    main = m.drop_duplicates("code").set_index("code")
-    total = m.groupby("code")["share"].sum()
-    # every CPTS of a commune with its share, in the order above: the CPTS itself for a commune
-    # wholly in one CPTS (most of them), joined in one pass for the others
-    codes, ids, shares = m["code"].to_numpy(dtype=object), m["cpts_id"].to_numpy(dtype=object), m["share"].to_numpy()
-    alone = ~pd.Series(codes).duplicated(keep=False).to_numpy() & (shares >= 1)
-    names = pd.Series(m["name"].to_numpy(dtype=object), dtype=object)
-    labels = pd.Series(ids, dtype=object)
-    labels = labels.where(names.isna() | (names == labels), labels + " " + names.astype(str)).to_numpy(dtype=object)
-    every = pd.Series(labels[alone], index=pd.Index(codes[alone], dtype=object), dtype=object)
-    parts: dict[str, list[str]] = {}
-    for code, who, s in zip(codes[~alone], labels[~alone], shares[~alone]):
-        parts.setdefault(code, []).append(f"{who} ({percent(s, 1 if s < 0.995 else 0)})" if s < 1 else who)
-    if parts:
-        every = pd.concat([every, pd.Series({code: " ; ".join(v) for code, v in parts.items()}, dtype=object)])
-    claims = m.groupby("code").size()
-    out = units.copy()
-    out["cpts_id"] = main["cpts_id"].reindex(out.index).astype("string")
-    out["cpts_name"] = main["name"].reindex(out.index).astype("string")
-    out["stage"] = main["stage"].reindex(out.index).astype(checked.cpts["stage"].dtype)
-    out["published_stage"] = main["published_stage"].reindex(out.index).astype(published.dtype)
-    out["share"] = total.reindex(out.index).fillna(0.0)
-    out["cpts_all"] = every.reindex(out.index).astype("string")
-    out["n_cpts"] = claims.reindex(out.index).fillna(0).astype("int64")
-    out["covered"] = out["cpts_id"].notna()
+    out["cpts_name"] = pd.array(checked.cpts["name"].array.take(cpts_row, allow_fill=True), dtype="string")
+    out["stage"] = pd.Series(checked.cpts["stage"].array.take(cpts_row, allow_fill=True),
+                             index=out.index).astype(checked.cpts["stage"].dtype)
+    out["published_stage"] = pd.Series(published.array.take(cpts_row, allow_fill=True),
+                                       index=out.index).astype(published.dtype)
+    out["share"] = _shares(unit, shares, claims)
+    out["cpts_all"] = pd.array(_cpts_all(checked.cpts, unit, ids, gid, shares, claims), dtype="string")
+    out["n_cpts"] = claims.astype("int64")
+    out["covered"] = out["cpts_id"].notna().to_numpy()
+    return out
+
+
+
+def _shares(unit: np.ndarray, shares: np.ndarray, claims: np.ndarray) -> np.ndarray:
+    """The share of each commune in CPTS: its one share, or the sum of its shares (pandas' sum,
+    whose rounding the tables written before kept), 0 for a commune in no CPTS."""
+    total = np.zeros(len(claims))
+    alone = claims[unit] == 1
+    total[unit[alone]] = shares[alone]
+    if not alone.all():
+        several = pd.Series(shares[~alone]).groupby(unit[~alone]).sum()
+        total[several.index.to_numpy()] = several.to_numpy()
+    return total
+
+
+
+def _cpts_all(cpts: pd.DataFrame, unit: np.ndarray, ids: np.ndarray, gid: np.ndarray, shares: np.ndarray,
+              claims: np.ndarray) -> np.ndarray:
+    """Every CPTS of each commune with its share, largest first (pairs sorted so), separated by
+    « ; »; the CPTS alone for a commune wholly in one CPTS (most of them); None in no CPTS."""
+    names = cpts["name"].to_numpy(dtype=object, na_value=None)
+    cpts_ids = cpts.index.to_numpy(dtype=object)
+    # « id name », or the id alone when the CPTS has no name or is named by its id
+    named = np.array([c if n is None or n == c else f"{c} {n}" for c, n in zip(cpts_ids, names)], dtype=object)
+    labels = np.where(gid >= 0, named[np.maximum(gid, 0)] if len(named) else ids, ids)
+    out = np.full(len(claims), None, dtype=object)
+    alone = (claims[unit] == 1) & (shares >= 1)
+    out[unit[alone]] = labels[alone]
+    parts: dict[int, list[str]] = {}
+    for u, who, s in zip(unit[~alone].tolist(), labels[~alone].tolist(), shares[~alone].tolist()):
+        parts.setdefault(u, []).append(f"{who} ({percent(s, 1 if s < 0.995 else 0)})" if s < 1 else who)
+    for u, texts in parts.items():
+        out[u] = " ; ".join(texts)
     return out
 
 
@@ -676,27 +715,31 @@ def coverage(registry: Registry, communes: gpd.GeoDataFrame, *, passage: Passage
     if layer is None:
         layer = communes_with_cpts(checked, communes)
     pop = layer["population"].astype("Float64").fillna(0).to_numpy(dtype=float)
-    member = checked.membership.merge(checked.cpts[["stage"]], left_on="cpts_id", right_index=True)
-    mpos = layer.index.get_indexer(member["code"])
-    member = member[mpos >= 0]
-    mpop = pop[layer.index.get_indexer(member["code"])] * member["share"].to_numpy()
-    by_stage_pop = pd.Series(mpop).groupby(member["stage"].astype(str).to_numpy()).sum()
+    member = checked.membership
+    # the pairs of a CPTS of the registry and a commune of the layer
+    mpos, gid = positions(layer.index, member["code"]), positions(checked.cpts.index, member["cpts_id"])
+    keep = (mpos >= 0) & (gid >= 0)
+    mpos, gid = mpos[keep], gid[keep]
+    mpop = pop[mpos] * member["share"].to_numpy(dtype=float)[keep]
+    cpts_stage = checked.cpts["stage"].astype(str).to_numpy(dtype=object)
+    by_stage_pop = pd.Series(mpop).groupby(cpts_stage[gid]).sum()
+    with_communes = np.zeros(len(checked.cpts), dtype=bool)
+    with_communes[gid] = True
+    layer_stage = layer["stage"]
     rows: list[dict[str, Any]] = []
     shown = [NOT_GIVEN, *STAGES] if (checked.cpts["stage"] == NOT_GIVEN).any() else STAGES
-    with_communes = pd.unique(member["cpts_id"].to_numpy(dtype=object))
     for stage in shown:
         rows.append({
             "stage": stage,
-            "n_cpts": int(checked.cpts.loc[checked.cpts["stage"] == stage].index
-                          .isin(with_communes).sum()),
-            "n_communes": int((layer["stage"] == stage).sum()),
+            "n_cpts": int(((cpts_stage == stage) & with_communes).sum()),
+            "n_communes": int((layer_stage == stage).sum()),
             "population": float(by_stage_pop.get(stage, 0.0)),
         })
     covered_pop = sum(r["population"] for r in rows)
     total_pop = float(pop.sum())
     rows.append({"stage": "Non couvert", "n_cpts": 0, "n_communes": int((~layer["covered"]).sum()),
                  "population": total_pop - covered_pop})
-    rows.append({"stage": "Total", "n_cpts": int(member["cpts_id"].nunique()),
+    rows.append({"stage": "Total", "n_cpts": int(with_communes.sum()),
                  "n_communes": len(layer), "population": total_pop})
     out = pd.DataFrame(rows).set_index("stage")
     out.index.name = "stage"

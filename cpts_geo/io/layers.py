@@ -36,7 +36,9 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import pyproj
+import shapely
 
+from cpts_geo.domain.codes import positions
 from cpts_geo.domain.french import number
 from cpts_geo.domain.metadata import layer_metadata
 from cpts_geo.domain.stages import NOT_GIVEN, STAGE_COLORS, STAGES, own_words
@@ -150,14 +152,15 @@ class WrittenLayers(NamedTuple):
 
 
 def _stage_text(values: pd.Series) -> tuple[pd.Series, pd.Series]:
-    rank = {s: i for i, s in enumerate(STAGES, start=1)}
     text = values.astype("string")
-    return text.fillna(NO_STAGE), text.map(rank).astype("Int64")
+    codes = positions(pd.Index(STAGES), text)  # -1: not one of the five stages
+    rank = pd.Series(pd.arrays.IntegerArray(codes + 1, codes < 0), index=values.index)
+    return text.fillna(NO_STAGE), rank
 
 
 
 def _frenched(frame: gpd.GeoDataFrame, index_name: str) -> gpd.GeoDataFrame:
-    out = frame.copy()
+    out = frame.copy(deep=False)  # (columns replaced below, never changed in place)
     out.index = out.index.rename(index_name)
     out = out.reset_index()
     if "published_stage" in out.columns and not own_words(out["published_stage"]):
@@ -295,8 +298,15 @@ def _metric_groups(terr: gpd.GeoDataFrame | None, com: gpd.GeoDataFrame | None, 
     groups: dict[str, dict[str, gpd.GeoDataFrame]] = {}
 
     def split(name: str, frame: gpd.GeoDataFrame, crs_of_rows: pd.Series) -> None:
-        for mcrs, rows in frame.groupby(crs_of_rows.to_numpy(), sort=False).groups.items():
-            groups.setdefault(mcrs, {})[name] = reproject(frame.loc[rows], mcrs)
+        which, crs_names = pd.factorize(crs_of_rows.to_numpy(), use_na_sentinel=False)
+        for i, mcrs in enumerate(crs_names):
+            rows = np.flatnonzero(which == i)  # (the rows of one CRS, in their order)
+            part = frame if len(rows) == len(frame) else frame.take(rows)
+            # only the geometry goes through the projection; the other columns are shared
+            moved = reproject(part[[part.geometry.name]], mcrs).geometry
+            part = part.copy(deep=False)
+            part[part.geometry.name] = moved  # (the layer's CRS is its geometry's)
+            groups.setdefault(mcrs, {})[name] = part
 
     if terr is not None:
         split("cpts", terr, _metric_of_rows(terr["depts"]))
@@ -485,6 +495,9 @@ _STYLE_TABLE = """CREATE TABLE layer_styles (
 def _add_styles(path: Path, layers: Mapping[str, gpd.GeoDataFrame], date: str) -> None:
     con = sqlite3.connect(path)
     try:
+        # a temporary file, renamed only once complete: no waiting for the disk, no journal file
+        con.execute("PRAGMA synchronous = OFF")
+        con.execute("PRAGMA journal_mode = MEMORY")
         con.execute(_STYLE_TABLE)
         con.execute("INSERT INTO gpkg_contents (table_name, data_type, identifier, description, last_change) "
                     "VALUES ('layer_styles', 'attributes', 'layer_styles', "
@@ -646,10 +659,9 @@ def _write_layers(path: Path, kind: str, layers: Mapping[str, gpd.GeoDataFrame],
                     f"{k} : {v}" for k, v in meta.items())
                 # GeoPackage 1.2: read without a warning by the QGIS/GDAL versions still in service
                 options = {"dataset_options": {"VERSION": "1.2"}} if i == 0 else {}
-                frame.to_file(tmp, layer=name, driver="GPKG", engine="pyogrio", use_arrow=True,
-                              layer_options={"DESCRIPTION": desc, "IDENTIFIER": name,
-                                             "GEOMETRY_NAME": "geom", "FID": "fid"},
-                              layer_metadata=meta, **options)
+                _write_gpkg_layer(frame, tmp, name, layer_options={"DESCRIPTION": desc, "IDENTIFIER": name,
+                                                                   "GEOMETRY_NAME": "geom", "FID": "fid"},
+                                  layer_metadata=dict(meta), **options)
             _add_styles(tmp, layers, date)
         written.append(path)
     else:
@@ -689,6 +701,49 @@ def _write_layers(path: Path, kind: str, layers: Mapping[str, gpd.GeoDataFrame],
             warnings.warn(said, CptsGeoWarning, stacklevel=3)
             note = f"{note} {said}"
     return WrittenLayers(written, {k: v.crs for k, v in layers.items()}, note)
+
+
+
+def _write_gpkg_layer(frame: gpd.GeoDataFrame, path: Path, name: str, **options: Any) -> None:
+    """Write ``frame`` as the layer ``name`` of the GeoPackage ``path`` through GDAL's Arrow
+    interface, as ``GeoDataFrame.to_file(engine="pyogrio", use_arrow=True)`` would (same fields,
+    geometry type and CRS), without its conversions: the columns go to Arrow as they are (the
+    text columns already are Arrow strings), the geometries to WKB once, polygons promoted to
+    multipolygons where the layer mixes both (a GeoPackage layer has one geometry type)."""
+    import pyarrow as pa
+    import pyogrio
+
+    geometry = frame.geometry
+    geoms = geometry.to_numpy()
+    kinds = shapely.get_type_id(geoms)
+    present = set(np.unique(kinds[kinds >= 0]).tolist())
+    if not present <= {_POLYGON, _MULTIPOLYGON} or shapely.has_z(geoms).any():
+        frame.to_file(path, layer=name, driver="GPKG", engine="pyogrio", use_arrow=True, **options)
+        return
+    wkb = shapely.to_wkb(geoms, byte_order=1)  # (little-endian, as shapely writes by default here)
+    if present == {_POLYGON, _MULTIPOLYGON}:
+        # each polygon as a multipolygon of one part: the same bytes after a multipolygon header
+        single = np.flatnonzero(kinds == _POLYGON)
+        wkb[single] = [_ONE_PART + w for w in wkb[single].tolist()]
+    kind = "MultiPolygon" if _MULTIPOLYGON in present else "Polygon" if present else "Unknown"
+    columns = [c for c in frame.columns if c != geometry.name]
+    arrays = [pa.array(frame[c], from_pandas=True) for c in columns]
+    arrays.append(pa.array(wkb, type=pa.binary()))
+    table = pa.Table.from_arrays(arrays, names=[*columns, geometry.name])
+    crs = None
+    if frame.crs is not None:
+        epsg = frame.crs.to_epsg()
+        crs = f"EPSG:{epsg}" if epsg else frame.crs.to_wkt("WKT1_GDAL")
+    pyogrio.write_arrow(table, path, layer=name, driver="GPKG", geometry_name=geometry.name,
+                        geometry_type=kind, crs=crs, **options)
+
+
+#: Shapely's type ids of the polygons a layer of territories or communes holds.
+_POLYGON, _MULTIPOLYGON = 3, 6
+
+
+#: The WKB header of a multipolygon of one part (little-endian, type 6, one polygon).
+_ONE_PART = b"\x01\x06\x00\x00\x00\x01\x00\x00\x00"
 
 
 

@@ -28,7 +28,7 @@ from cpts_geo.domain.french import fold, percent
 from cpts_geo.domain.metadata import layer_metadata
 from cpts_geo.domain.registry import CheckedRegistry
 from cpts_geo.domain.territories import build_territories, communes_with_cpts
-from cpts_geo.io.files import atomic_write_text, write_csv
+from cpts_geo.io.files import atomic_write_text, output_set, write_csv
 
 __all__ = [
     "area_maps",
@@ -81,7 +81,9 @@ def area_maps(
     """Write the HTML (and PNG) stage maps of one region or department; return a summary.
 
     Parameters are checked before anything is written. A CPTS that crosses the border of the
-    area is drawn whole.
+    area is drawn whole. The HTML and the PNG are written together
+    (:func:`cpts_geo.io.files.output_set`): when one fails, neither is left, and files of the
+    same names stay as they were.
 
     Parameters
     ----------
@@ -154,24 +156,25 @@ def area_maps(
     title = f"CPTS — {name}"
     subtitle = ILLUSTRATIVE_SUBTITLE if illustrative else None
     html_path = Path(html_path)
-    save_map(stage_map(terr, layer, membership=shown, title=title, subtitle=subtitle, fond=fond,
-                       fond_attribution=fond_attribution, column=column),
-             html_path)
-    out = {"area": name, "html": html_path, "png": None, "n_cpts": len(terr),
-           "n_communes": len(communes), "covered": int(layer["covered"].sum()),
-           "population": int(communes["population"].sum()),
-           "covered_population": int((layer["population"].fillna(0) * layer["share"]).sum()),
-           "size_mb": html_path.stat().st_size / 1e6}
-    if png:
-        from cpts_geo.render.plotting import _map_figure, plot_stages, save_figure
+    png_path = None
+    with output_set():  # the HTML and the PNG both, or neither (nor a user's file replaced)
+        save_map(stage_map(terr, layer, membership=shown, title=title, subtitle=subtitle, fond=fond,
+                           fond_attribution=fond_attribution, column=column),
+                 html_path)
+        if png:
+            from cpts_geo.render.plotting import _map_figure, plot_stages, save_figure
 
-        # drawn at the resolution it is written at, with room for the legend: the text is
-        # measured once, for the layout and the drawing
-        ax = plot_stages(terr, layer, ax=_map_figure(terr, dpi=dpi), title=title, column=column, membership=shown,
-                         caption=("Registre illustratif. " if illustrative else "")
-                         + f"Sources : {layer_metadata(communes).source or 'couche communale'}.")
-        out["png"] = save_figure(ax, html_path.with_suffix(".png"), dpi=dpi)
-    return out
+            # drawn at the resolution it is written at, with room for the legend: the text is
+            # measured once, for the layout and the drawing
+            ax = plot_stages(terr, layer, ax=_map_figure(terr, dpi=dpi), title=title, column=column,
+                             membership=shown, caption=("Registre illustratif. " if illustrative else "")
+                             + f"Sources : {layer_metadata(communes).source or 'couche communale'}.")
+            png_path = save_figure(ax, html_path.with_suffix(".png"), dpi=dpi)
+    return {"area": name, "html": html_path, "png": png_path, "n_cpts": len(terr),
+            "n_communes": len(communes), "covered": int(layer["covered"].sum()),
+            "population": int(communes["population"].sum()),
+            "covered_population": int((layer["population"].fillna(0) * layer["share"]).sum()),
+            "size_mb": html_path.stat().st_size / 1e6}
 
 
 
