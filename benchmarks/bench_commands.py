@@ -163,11 +163,11 @@ def main(argv: list[str] | None = None) -> None:
         for command in args.commandes:
             repeat = args.repeat or (9 if command in ("financement", "valider") else 3)
             if command == "financement":
-                r = _pair(lambda i: ["-c", CLI, "financement", "--registre", str(national)],
-                          lambda i: ["-c", START_UP], repeat)
+                r = _pair(lambda _i: ["-c", CLI, "financement", "--registre", str(national)],
+                          lambda _i: ["-c", START_UP], repeat)
                 _say(f"financement --registre (national, {n_all} CPTS)", "démarrage nu", r, GOALS[command])
-                r = _pair(lambda i: ["-c", CLI, "financement", "--registre", str(regional)],
-                          lambda i: ["-c", START_UP], repeat)
+                r = _pair(lambda _i: ["-c", CLI, "financement", "--registre", str(regional)],
+                          lambda _i: ["-c", START_UP], repeat)
                 _say(f"financement --registre (région {args.region}, {n_region} CPTS)", "démarrage nu", r, None)
             elif command == "portrait":
                 extra = ["--sans-carte"] if args.sans_carte else []
@@ -188,8 +188,8 @@ def main(argv: list[str] | None = None) -> None:
                 _say(f"territoires (national, {n_all} CPTS)", "script read_csv + dissolve + to_file",
                      r, GOALS[command])
             else:
-                r = _pair(lambda i: ["-c", CLI, "valider", str(national)],
-                          lambda i: ["-c", VALIDATE, str(national)], repeat)
+                r = _pair(lambda _i: ["-c", CLI, "valider", str(national)],
+                          lambda _i: ["-c", VALIDATE, str(national)], repeat)
                 _say(f"valider (national, {n_all} CPTS)", "démarrage + validation en un processus", r, None)
             print(f"  ({repeat} exécutions alternées de chaque commande ; médianes ; charge moyenne "
                   f"{_fr(os.getloadavg()[0])} à la fin.)")

@@ -87,7 +87,7 @@ def ars_export(tmp_path_factory):
     return path, pdl, table, neighbours
 
 
-def pytest_collection_modifyitems(config, items):
+def pytest_collection_modifyitems(items):
     """Mark tests by what they need, so that ``-m "not real_data"`` or ``-m browser`` select them."""
     for item in items:
         names = getattr(item, "fixturenames", ())

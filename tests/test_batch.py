@@ -60,7 +60,7 @@ def test_ctrl_c_leaves_no_partial_file(registry, tmp_path, capsys, monkeypatch):
     import cpts_geo.render.batch as B
     from cpts_geo.io.files import atomic_path
 
-    def interrupted(checked, *, html_path, **kwargs):
+    def interrupted(_checked, *, html_path, **_kwargs):
         with atomic_path(html_path) as tmp:
             tmp.write_text("<!DOCTYPE html><html><body>à moit", encoding="utf-8")
             raise KeyboardInterrupt

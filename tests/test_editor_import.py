@@ -176,7 +176,7 @@ def test_import_with_french_headers_adds_drafts_and_can_be_undone(page, pages, t
 
 
 @browser_only
-def test_failed_import_changes_nothing_and_lists_every_row(page, pages, tmp_path):
+def test_failed_import_changes_nothing_and_lists_every_row(page, pages):
     _open(page, pages["plain"])
     page.evaluate("(c) => CptsEditor.instance().clickCode(c)", "80054")
     stored = page.evaluate("Object.keys(localStorage).map(k => [k, localStorage.getItem(k)])")

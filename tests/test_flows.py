@@ -254,7 +254,7 @@ def test_commune_destinations():
     assert dest.loc["z", "main_destination"] == "X"
 
 
-def test_coherence_flags_real_borders(hdf_communes):
+def test_coherence_flags_real_borders():
     from cpts_geo.domain.communes import load_communes
 
     layer = load_communes(departments="61")
@@ -1061,7 +1061,7 @@ def test_flow_export_is_atomic(tmp_path, monkeypatch):
 
     import openpyxl
 
-    def broken(self, path, *args, **kwargs):
+    def broken(_self, path, *_args, **_kwargs):
         Path(path).write_bytes(b"PK half")
         raise OSError("disque plein")
 

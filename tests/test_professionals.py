@@ -108,7 +108,7 @@ def test_bpe_long_format(tmp_path):
     assert only.table["profession"].unique().tolist() == ["infirmier"]
 
 
-def test_bpe_negative_count(tmp_path):
+def test_bpe_negative_count():
     bpe = pd.DataFrame({"DEPCOM": ["59350", "59009"], "TYPEQU": ["D201", "D232"],
                         "NB_EQUIP": ["2", "-1"]})
     with pytest.raises(ValidationError, match="ligne 3, code 59009 : NB_EQUIP négatif"):

@@ -99,7 +99,7 @@ def test_valider_and_territoires(listing, expected, tmp_path, capsys):
     assert {"13202", "13215", "13208"} <= set(communes.index)  # Marseille drawn by arrondissement
 
 
-def test_financement_carte_and_comparer(listing, expected, tmp_path, capsys, monkeypatch):
+def test_financement_carte_and_comparer(listing, tmp_path, capsys, monkeypatch):
     monkeypatch.setenv("MPLBACKEND", "Agg")
     table = tmp_path / "financement.csv"
     assert main(["financement", "--registre", str(listing), "-o", str(table)]) == 0

@@ -33,7 +33,7 @@ class _Figures(HTMLParser):
         self.scripts += tag == "script"
         self._open.append((dict(attrs).get("data-fig"), []))
 
-    def handle_endtag(self, tag):
+    def handle_endtag(self, tag):  # noqa: ARG002 (HTMLParser's signature; every end closes the last open tag)
         key, text = self._open.pop()
         if key is not None:
             self.figs[key] = "".join(text)

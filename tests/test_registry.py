@@ -146,7 +146,7 @@ def test_former_code_overlap_reported_with_original_codes(hdf_communes):
             validate_registry(r, hdf_communes)
 
 
-def test_passage_table_for_codes_unknown_to_the_embedded_table(shared_data, hdf_communes):
+def test_passage_table_for_codes_unknown_to_the_embedded_table(shared_data):
     r = reg([("A", "ACI signé", "05120")])  # Ristolas, now Abriès-Ristolas (05001)
     france = load_communes(departments="05")
     with pytest.warns(CptsGeoWarning, match=r"ancien.*05120 → 05001"):
@@ -488,7 +488,7 @@ def test_row_numbers_stay_whole_when_some_problems_have_no_row():
     assert err.problems["row"].tolist()[0] == 4
 
 
-def test_perimeters_without_crs_get_the_one_wording(tmp_path):
+def test_perimeters_without_crs_get_the_one_wording():
     import geopandas as gpd
     import shapely
 

@@ -52,7 +52,7 @@ def test_every_table_of_the_regional_diagnosis_has_french_headers(france, checke
     assert _english(diag.apl_reference, "accessibility") == []
 
 
-def test_coverage_over_time_has_the_headers_of_the_evolution_csv(france, checked, tmp_path, capsys):
+def test_coverage_over_time_has_the_headers_of_the_evolution_csv(france, checked, tmp_path):
     from cpts_geo.cli.main import main
 
     hdf = france[france["region"] == "32"]

@@ -626,8 +626,8 @@ def communes_with_cpts(registry: Registry, communes: gpd.GeoDataFrame, *, passag
     claims = np.bincount(unit, minlength=n)
     out = units.copy(deep=False)  # (new columns only: the caller's layer is not changed)
     pick = np.where(main >= 0, main, len(ids))  # past the end: no CPTS (a registry may have no pair here)
-    out["cpts_id"] = pd.array(np.append(ids, None)[pick], dtype="string")
-    cpts_row = np.append(gid, -1)[pick]
+    out["cpts_id"] = pd.array(np.append(ids, np.array([None], dtype=object))[pick], dtype="string")
+    cpts_row = np.append(gid, np.array([-1]))[pick]
     published = _published(checked.cpts)
     out["cpts_name"] = pd.array(checked.cpts["name"].array.take(cpts_row, allow_fill=True), dtype="string")
     out["stage"] = pd.Series(checked.cpts["stage"].array.take(cpts_row, allow_fill=True),
