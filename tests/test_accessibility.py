@@ -470,7 +470,7 @@ def test_accessibility_maps_cost_codes_to_todays_communes():
     costs = pd.DataFrame({"origin": ["75101", "75102", "99999"],
                           "destination": ["75101", "75101", "99999"], "minutes": [2.0, 4.0, 1.0]})
     counts = pd.DataFrame({"infirmier": [10.0]}, index=pd.Index(["75056"]))
-    with pytest.warns(UserWarning, match="rattaché") as record:
+    with pytest.warns(CptsGeoWarning) as record:
         acc = accessibility(counts, paris, professions=None, costs=costs, quiet=True)
     messages = " ".join(str(w.message) for w in record)
     assert "rattaché(s) à la commune actuelle (75101 → 75056, 75102 → 75056)" in messages
