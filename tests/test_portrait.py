@@ -431,6 +431,67 @@ def test_e2sfca_when_asked(ctx):
     assert "Professionnels : fichier test.csv." in html and "sans effet de bord" in html
 
 
+def _travel_times(france, centre: str, radius_km: float = 25.0) -> pd.DataFrame:
+    """A distancier of the communes around ``centre``: every pair within 15 km, 1.3 minute per km
+    of straight line plus 2 minutes (not the package's estimate), in Metric-OSRM's headers."""
+    pts = france.to_crs(2154).geometry.representative_point()
+    x, y = pts.x.to_numpy(), pts.y.to_numpy()
+    at = france.index.get_loc(centre)
+    near = np.flatnonzero(np.hypot(x - x[at], y - y[at]) < radius_km * 1000)
+    d = np.hypot(x[near, None] - x[None, near], y[near, None] - y[None, near]) / 1000
+    i, j = np.nonzero(d < 15)
+    codes = france.index.to_numpy()[near]
+    return pd.DataFrame({"idSrc": codes[i], "idDst": codes[j],
+                         "duree": [number(v, 2) for v in 2 + 1.3 * d[i, j]]})
+
+
+def test_portrait_temps_uses_the_users_travel_times(ctx, tmp_path, capsys):
+    """``portrait --temps``: the E2SFCA of the page is accessibility(costs=...) on the same table,
+    and the page says which times it used (issue 28)."""
+    from cpts_geo.cli.main import main
+    from cpts_geo.indicators.accessibility import accessibility, territory_accessibility
+    from cpts_geo.io.costs import read_costs
+
+    france = cpts_geo.load_communes()
+    member = ctx.checked.membership[ctx.checked.membership["cpts_id"] == "HDF-01"]
+    times = _travel_times(france, member["code"].iloc[0])
+    times_path = tmp_path / "distancier.csv"
+    times.to_csv(times_path, sep=";", index=False)
+    supply = pd.DataFrame({"code": [member["code"].iloc[0], "02691", "02722"],
+                           "profession": "médecin généraliste", "count": [5.0, 60.0, 30.0]})
+    supply_path = tmp_path / "offre.csv"
+    supply.to_csv(supply_path, sep=";", index=False)
+    out = tmp_path / "p.html"
+    assert main(["portrait", "--cpts", "HDF-01", "--professionnels", str(supply_path), "--temps",
+                 str(times_path), "--sans-carte", "-o", str(out)]) == 0
+    assert "Temps de trajet : " in capsys.readouterr().out
+    page = out.read_text(encoding="utf-8")
+    figs = _parse(page).figs
+    costs = read_costs(times)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        acc = accessibility(supply, france, per=10_000, quiet=True, costs=costs).table["médecin généraliste"]
+        pop = pd.to_numeric(france["population"])
+        expected = territory_accessibility(acc, member[["code", "cpts_id", "share"]], weights=pop,
+                                           population=pop).table["accessibility"]
+        estimated = accessibility(supply, france, per=10_000, quiet=True).table["médecin généraliste"]
+    assert figs["e2sfca.cpts"] == number(expected["HDF-01"], 1, sep=SEP)
+    assert not np.isclose(estimated.reindex(member["code"]).mean(), acc.reindex(member["code"]).mean())
+    text = htmllib.unescape(page)
+    assert "temps de trajet fournis : fichier distancier.csv" in text
+    assert "Temps de trajet (E2SFCA) : fichier distancier.csv." in text
+    assert "temps estimés par la route" not in text
+    plain = P.render_html(P.build_portrait("HDF-01", context=ctx, supply=supply, e2sfca=True, map=False))
+    assert "temps estimés par la route" in htmllib.unescape(plain)
+
+
+def test_portrait_temps_needs_the_supply(capsys):
+    from cpts_geo.cli.main import main
+
+    assert main(["portrait", "--cpts", "HDF-01", "--temps", "t.csv"]) == 2
+    assert "donnez aussi le fichier des professionnels" in capsys.readouterr().err
+
+
 def test_e2sfca_on_a_users_layer_stays_on_it():
     """A commune layer of the user's own (here the Aisne in Lambert-93) is computed on itself,
     and the page says that supply beyond it is left out."""

@@ -49,7 +49,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
-from typing import TYPE_CHECKING, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -100,6 +100,14 @@ _RULES = {"somme": "sum", "sum": "sum", "total": "sum",
 
 
 _DRAFT_ID = "PROJET"
+
+
+#: The tables a portrait takes as options (hashed by content in a batch, not as parameters).
+_TABLES = ("supply", "flows", "indicators", "ages", "costs")
+
+
+#: A block of a section: its kind then its content (see :class:`Section`).
+Block = tuple[Any, ...]
 
 
 # --------------------------------------------------------------------------- figures
@@ -818,7 +826,8 @@ _APL_CACHE: dict = {}
 
 
 
-def _accessibility(ctx, cid, figs, srcs, reports, *, supply=None, e2sfca=False):
+def _accessibility(ctx: PortraitContext, cid: str, figs: dict[str, Figure], srcs: list, reports: dict[str, pd.DataFrame],
+                   *, supply: object = None, e2sfca: bool = False, costs: pd.DataFrame | None = None) -> Section:
     from cpts_geo.data.apl import APL_SOURCE, APL_YEARS, UNDERSERVED_THRESHOLD
 
     title = "6. Accessibilité aux médecins généralistes (APL)"
@@ -876,16 +885,7 @@ def _accessibility(ctx, cid, figs, srcs, reports, *, supply=None, e2sfca=False):
         blocks.append(("notice", "E2SFCA demandé sans fichier de professionnels : donnez l'offre (BPE) "
                        "pour le calculer."))
     elif e2sfca:
-        blocks.append(("table", _e2sfca_block(ctx, cid, figs, supply)))
-        blocks.append(("note", "E2SFCA de cpts_geo : paliers de la DREES (1 sous 10 minutes, 2/3 de 10 à 15, "
-                               "1/3 de 15 à 20), temps de route estimés à partir des distances (hypothèses "
-                               "de cpts_geo.indicators.accessibility.TRAVEL_ASSUMPTIONS), offre en effectifs du fichier "
-                               "fourni et non en consultations : un ordre de grandeur à comparer entre "
-                               "territoires, pas l'APL. "
-                               + ("Calculé avec toutes les communes à portée, au-delà de la région "
-                                  "comprise : sans effet de bord." if _e2sfca_values(ctx, supply)[2] else
-                                  "Calculé sur la couche communale fournie : l'offre au-delà est "
-                                  "ignorée (effet de bord).")))
+        blocks += _e2sfca_blocks(ctx, cid, figs, srcs, supply, costs)
     srcs.append(f"Accessibilité : {APL_SOURCE}, APL 2022 et 2023.")
     return Section("accessibilite", title, tuple(blocks))
 
@@ -894,19 +894,23 @@ _E2SFCA_CACHE: dict = {}
 
 
 
-def _e2sfca_values(ctx, supply) -> tuple[pd.Series, pd.DataFrame, bool]:
+def _e2sfca_values(ctx: PortraitContext, supply: object,
+                   costs: pd.DataFrame | None = None) -> tuple[pd.Series, pd.DataFrame, bool, list[str]]:
     """The toolkit's E2SFCA to GPs on the whole regions of the context's communes, computed with
     every commune within reach of them (:func:`cpts_geo.indicators.accessibility.within_reach`: the values
     of all of France, no edge effect), and those regions' communes; cached. A user's own commune
-    layer is computed on itself (what lies beyond it is unknown)."""
+    layer is computed on itself (what lies beyond it is unknown). With ``costs`` (the user's
+    travel times), those times instead of the estimated ones; the communes absent from them are
+    the fourth item."""
     from cpts_geo.domain.communes import embedded_rows, load_communes
     from cpts_geo.domain.metadata import layer_metadata
     from cpts_geo.indicators.accessibility import accessibility, within_reach
     from cpts_geo.indicators.supply import supply_in, supply_table
 
     supply = supply_table(supply)
-    if _E2SFCA_CACHE.get("ctx") is ctx and _E2SFCA_CACHE.get("supply") is supply:
-        return _E2SFCA_CACHE["value"]
+    if (_E2SFCA_CACHE.get("ctx") is ctx and _E2SFCA_CACHE.get("supply") is supply
+            and _E2SFCA_CACHE.get("costs") is costs):
+        return _E2SFCA_CACHE["value"]  # type: ignore[no-any-return]
     france = load_communes()
     given = ctx.communes
     regions = set(given["region"].dropna()) if "region" in given else set()
@@ -918,17 +922,49 @@ def _e2sfca_values(ctx, supply) -> tuple[pd.Series, pd.DataFrame, bool]:
     sup = supply_in(supply, layer.index)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        acc = accessibility(sup, layer, professions="médecin généraliste", per=10_000, quiet=True)
-    value = (acc.table["médecin généraliste"], pd.DataFrame(area.drop(columns="geometry")), embedded)
-    _E2SFCA_CACHE.update(ctx=ctx, supply=supply, value=value)
+        acc = accessibility(sup, layer, professions="médecin généraliste", per=10_000, quiet=True, costs=costs)
+    absent = [str(c) for c in acc.not_in_costs] if costs is not None else []
+    value = (acc.table["médecin généraliste"], pd.DataFrame(area.drop(columns="geometry")), embedded, absent)
+    _E2SFCA_CACHE.update(ctx=ctx, supply=supply, costs=costs, value=value)
     return value
 
 
 
-def _e2sfca_block(ctx, cid, figs, supply):
+def _e2sfca_blocks(ctx: PortraitContext, cid: str, figs: dict[str, Figure], srcs: list, supply: object,
+                   costs: pd.DataFrame | None) -> list[Block]:
+    """The E2SFCA table and its notes: which travel times were used, edge effects, the CPTS's
+    communes absent from the user's times."""
+    table = _e2sfca_block(ctx, cid, figs, supply, costs)
+    _, _, embedded, absent = _e2sfca_values(ctx, supply, costs)
+    if costs is None:
+        times = ("temps estimés par la route à partir des distances (hypothèses de "
+                 "cpts_geo.indicators.accessibility.TRAVEL_ASSUMPTIONS)")
+    else:
+        times = f"temps de trajet fournis : {_given(srcs, 'costs')}"
+    blocks: list[Block] = [("table", table), (
+        "note", "E2SFCA de cpts_geo : paliers de la DREES (1 sous 10 minutes, 2/3 de 10 à 15, 1/3 de 15 à 20), "
+                f"{times} ; offre en effectifs du fichier fourni et non en consultations : un ordre de "
+                "grandeur à comparer entre territoires, pas l'APL. "
+                + ("Calculé avec toutes les communes à portée, au-delà de la région comprise : sans effet "
+                   "de bord." if embedded else
+                   "Calculé sur la couche communale fournie : l'offre au-delà est ignorée (effet de bord)."))]
+    member = ctx.checked.membership
+    mine = sorted(set(absent) & set(member.loc[member["cpts_id"] == cid, "code"].astype(str)))
+    if mine:
+        blocks.append(("notice", f"{len(mine)} commune(s) de la CPTS absente(s) de la table des temps fournie "
+                       "(accessibilité inconnue, hors de la moyenne) : " + ", ".join(mine[:10])
+                       + ("…" if len(mine) > 10 else "") + "."))
+    if costs is not None:
+        srcs.append(f"Temps de trajet (E2SFCA) : {_given(srcs, 'costs')}.")
+    return blocks
+
+
+
+def _e2sfca_block(ctx: PortraitContext, cid: str, figs: dict[str, Figure], supply: object,
+                  costs: pd.DataFrame | None) -> Table:
     from cpts_geo.indicators.accessibility import territory_accessibility
 
-    values, area, _ = _e2sfca_values(ctx, supply)
+    values, area, _, _ = _e2sfca_values(ctx, supply, costs)
     pop = pd.to_numeric(area["population"], errors="coerce")
     cm = ctx.checked.membership
     frames = [cm[cm["cpts_id"] == cid][["code", "cpts_id", "share"]]]
@@ -947,8 +983,9 @@ def _e2sfca_block(ctx, cid, figs, supply):
         k = "cpts" if u == cid else u
         v = agg["accessibility"].get(u, np.nan)
         rows.append((label, _fig(figs, f"e2sfca.{k}", v, 1)))
+    times = "temps de trajet estimés" if costs is None else "temps de trajet fournis"
     return Table("Accessibilité calculée par cpts_geo (E2SFCA, médecins généralistes accessibles pour "
-                 "10 000 habitants, temps de trajet estimés)", ("Territoire", "E2SFCA"), tuple(rows),
+                 f"10 000 habitants, {times})", ("Territoire", "E2SFCA"), tuple(rows),
                  numeric=(1,), classes=("unit",) + ("",) * (len(rows) - 1))
 
 
@@ -1165,6 +1202,7 @@ def build_portrait(
     dpi: int = 170,
     sources: Mapping[str, str] | None = None,
     e2sfca: bool = False,
+    costs: pd.DataFrame | None = None,
 ) -> Portrait:
     """Compute the portrait of one CPTS (sections, figures, reports), without writing it.
 
@@ -1192,6 +1230,11 @@ def build_portrait(
         Resolution of the map image (printed about 18 cm wide).
     e2sfca : bool, default False
         Add the toolkit's own E2SFCA to GPs (needs ``supply``) next to the published APL.
+    costs : DataFrame, optional
+        The user's travel times for the E2SFCA (``origin``, ``destination``, ``minutes``, read by
+        :func:`cpts_geo.io.costs.read_costs`), the same as the ``costs=`` of
+        :func:`cpts_geo.indicators.accessibility.accessibility`; default, times estimated from
+        distances. The page says which were used (cite the file in ``sources["costs"]``).
     sources : mapping, optional
         What to cite for the tables given: ``{"supply": "BPE 2018 (INSEE), bpe.csv", "flows": …,
         "indicators": …, "ages": …}`` (default: « fichier fourni par l'utilisateur »).
@@ -1214,7 +1257,7 @@ def build_portrait(
     sections.append(_population(ctx, cid, figs, srcs, ages))
     if supply is not None:
         sections.append(_professionals(ctx, cid, figs, srcs, supply, secrecy))
-    sections.append(_accessibility(ctx, cid, figs, srcs, reports, supply=supply, e2sfca=e2sfca))
+    sections.append(_accessibility(ctx, cid, figs, srcs, reports, supply=supply, e2sfca=e2sfca, costs=costs))
     if flows is not None:
         sections.append(_flows(ctx, cid, figs, srcs, flows, secrecy))
     if indicators is not None:
@@ -1638,11 +1681,11 @@ def portraits(
     files = portrait_file_names(ctx.checked.cpts.index)
     manifest_path = out / "manifest.json"
     manifest = json.loads(manifest_path.read_text(encoding="utf-8")) if manifest_path.exists() else {}
-    params = {k: v for k, v in options.items() if k not in ("supply", "flows", "indicators", "ages")}
+    params = {k: v for k, v in options.items() if k not in _TABLES}
     params["pdf"] = pdf
     from cpts_geo.indicators.supply import supply_table
 
-    extra = [supply_table(options.get("supply"))] + [options.get(k) for k in ("flows", "indicators", "ages")]
+    extra = [supply_table(options.get("supply"))] + [options.get(k) for k in _TABLES[1:]]
     digest = _inputs_hash(ctx, params, extra)  # the same inputs for every portrait of the batch
     names = ctx.checked.cpts["name"]
     rows = []
