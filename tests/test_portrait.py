@@ -664,3 +664,72 @@ def test_portrait_context_takes_a_registry_read():
     read = cpts_geo.example_registry()
     ctx = P.portrait_context(read)
     assert ctx.illustrative and len(ctx.checked.cpts) == 59
+
+
+def _census_by_hand(shares: dict[str, float], *, iris_codes=()) -> tuple[float, list[float]]:
+    """Population and band shares of a territory, summed from the IRIS table directly: each
+    commune (or arrondissement) by its share, plus whole IRIS."""
+    from cpts_geo.data.iris import iris_table
+
+    iris = iris_table()
+    bands = ["pop_0_19", "pop_20_64", "pop_65p"]
+    total = np.zeros(3)
+    for code, share in shares.items():
+        total += share * iris.loc[iris["commune"] == code, bands].to_numpy(dtype=float).sum(axis=0)
+    total += iris.loc[list(iris_codes), bands].to_numpy(dtype=float).sum(axis=0)
+    return float(total.sum()), [float(v) for v in total / total.sum()]
+
+
+def _assert_census(figs: dict, key: str, expected: tuple[float, list[float]]) -> None:
+    pop, shares = expected
+    assert figs[f"ages2021.{key}.population"].text == number(pop, 0, sep=SEP), key
+    for band, share in zip(["pop_0_19", "pop_20_64", "pop_65p"], shares):
+        assert figs[f"ages2021.{key}.{band}"].text == percent(share, 1, sep=SEP), (key, band)
+        assert figs[f"ages2021.{key}.{band}"].value == pytest.approx(share, abs=1e-9)
+
+
+def test_census_age_structure_of_every_cpts_department_region_france():
+    """Issue 25: the age structure (0–19, 20–64, 65+, census 2021) of every CPTS without any user
+    file, beside its department, region and France, each summed by hand from the IRIS table:
+    Nice shared by three CPTS (N3 has only its share of Nice), Marseille by arrondissement."""
+    from cpts_geo.data.iris import iris_table
+
+    ctx = P.portrait_context(_city_registry())
+    iris = iris_table()
+    paca = set(ctx.france.loc[ctx.france["region"] == "93", "department"])
+    n2 = P.build_portrait("N2", context=ctx, map=False)
+    _assert_census(n2.figures, "cpts", _census_by_hand({"06088": 0.3, "06083": 1.0}))
+    n3 = P.build_portrait("N3", context=ctx, map=False)
+    _assert_census(n3.figures, "cpts", _census_by_hand({"06088": 0.3}))
+    m1 = P.build_portrait("M1", context=ctx, map=False)
+    _assert_census(m1.figures, "cpts", _census_by_hand({"13202": 1.0, "13203": 1.0}))
+    dep06 = iris["commune"].str[:2] == "06"
+    _assert_census(n2.figures, "dep:06", _census_by_hand({}, iris_codes=iris.index[dep06]))
+    dep13 = iris["commune"].str[:2] == "13"
+    _assert_census(m1.figures, "dep:13", _census_by_hand({}, iris_codes=iris.index[dep13]))
+    in_paca = iris["commune"].str[:2].isin(paca)
+    _assert_census(m1.figures, "reg:93", _census_by_hand({}, iris_codes=iris.index[in_paca]))
+    _assert_census(m1.figures, "France", _census_by_hand({}, iris_codes=iris.index))
+    # a CPTS of Marseille arrondissements is compared with the Bouches-du-Rhône and PACA (it was not)
+    assert "apl.dep:13.2023" in m1.figures
+    assert "population.reg:93.2021" in m1.figures
+    page = htmllib.unescape(P.render_html(n3))
+    assert "Structure par âge de la population (recensement 2021)" in page
+    assert "INSEE, recensement 2021, population par IRIS" in page
+    assert "compte pour sa part dans la CPTS" in page
+
+
+def test_census_age_structure_of_a_city_given_by_iris():
+    """A CPTS holding IRIS of Nice counts those IRIS, not a share of the whole city."""
+    from cpts_geo.data.iris import iris_table
+
+    iris = iris_table()
+    nice = iris.index[iris["commune"] == "06088"].tolist()
+    rows = [(cid, f"CPTS {cid}", "06088", code) for cid, group in (("N1", nice[:40]), ("N2", nice[40:]))
+            for code in group] + [("V", "CPTS Vence", "06157", None)]
+    reg = pd.DataFrame(rows, columns=["cpts_id", "cpts_name", "commune_code", "code_iris"])
+    ctx = P.portrait_context(reg)
+    p = P.build_portrait("N1", context=ctx, map=False)
+    _assert_census(p.figures, "cpts", _census_by_hand({}, iris_codes=nice[:40]))
+    p = P.build_portrait("V", context=ctx, map=False)
+    _assert_census(p.figures, "cpts", _census_by_hand({"06157": 1.0}))

@@ -601,12 +601,16 @@ _AREA_CACHE: dict = {}  # population sums of departments, regions and France for
 
 
 def _unit_labels_of(ctx, cid):
+    from cpts_geo.domain.codes import city_of
+
     member = ctx.checked.membership[ctx.checked.membership["cpts_id"] == cid]
     f = ctx.france
-    pop = pd.to_numeric(f["population"], errors="coerce").reindex(member["code"]).fillna(0).to_numpy()
+    # an arrondissement is in the department and region of its city (the layer holds the city)
+    codes = city_of(pd.Series(member["code"].to_numpy(dtype=object), dtype=object)).to_numpy()
+    pop = pd.to_numeric(f["population"], errors="coerce").reindex(codes).fillna(0).to_numpy()
     frame = pd.DataFrame({"w": pop * member["share"].to_numpy(),
-                          "department": f["department"].reindex(member["code"]).to_numpy(),
-                          "region": f["region"].reindex(member["code"]).to_numpy()})
+                          "department": f["department"].reindex(codes).to_numpy(),
+                          "region": f["region"].reindex(codes).to_numpy()})
     frame = frame.dropna(subset=["department"])
     dep = _main_area(frame, "department")
     reg = _main_area(frame, "region")
@@ -688,6 +692,7 @@ def _population(ctx, cid, figs, srcs, ages):
                    "Indice de demande standardisé"), tuple(rows), numeric=(1, 2, 3, 4, 5),
                   classes=("unit",) + ("",) * (len(rows) - 1))
     blocks = [("table", table), *_population_notes(member, rows, vintage, cur_year)]
+    blocks += _census_ages(ctx, cid, figs, srcs)
     if ages is not None:
         blocks.append(("table", _age_table(ctx, cid, ages, figs)))
         srcs.append(f"Population par âge : {_given(srcs, 'ages')}.")
@@ -723,6 +728,67 @@ def _population_notes(member: pd.DataFrame, rows: list[tuple[str, Figure, Figure
         if t_prev != t_cur:
             blocks.append(("notice", f"Taille {t_cur} avec la population {cur_year}, taille {t_prev} avec la "
                            f"population {vintage} : la taille dépend du millésime retenu."))
+    return blocks
+
+
+
+def _area_ages(ctx: PortraitContext) -> pd.DataFrame:
+    """The census age structure of every department and region, and of France (``dep:59``,
+    ``reg:32``, ``France``), computed once per context."""
+    from cpts_geo.domain.codes import city_of, department_of
+    from cpts_geo.indicators.ages import age_structure, unit_ages
+
+    if _AGES_CACHE.get("ctx") is ctx:
+        return _AGES_CACHE["value"]  # type: ignore[no-any-return]
+    leaf = pd.Series(unit_ages(cities=False).index, dtype=object)
+    region = city_of(leaf).map(ctx.france["region"].astype(object))
+    m = pd.concat([pd.DataFrame({"code": leaf, "cpts_id": "dep:" + department_of(leaf).astype(object)}),
+                   pd.DataFrame({"code": leaf, "cpts_id": "reg:" + region}).dropna(),
+                   pd.DataFrame({"code": leaf, "cpts_id": "France"})], ignore_index=True)
+    value = age_structure(m.assign(share=1.0)).table
+    _AGES_CACHE.update(ctx=ctx, value=value)
+    return value
+
+
+_AGES_CACHE: dict[str, object] = {}
+
+
+
+def _census_ages(ctx: PortraitContext, cid: str, figs: dict[str, Figure], srcs: list) -> list[Block]:
+    """The age structure (0–19, 20–64, 65+, census 2021 by IRIS) of the CPTS beside its department,
+    its region and France, for every CPTS (no user file)."""
+    from cpts_geo.indicators.ages import AGE_BANDS, AGE_SOURCE, age_structure
+
+    member = ctx.checked.membership[ctx.checked.membership["cpts_id"] == cid]
+    iris = ctx.checked.iris
+    mine = age_structure(member, iris=None if iris is None or not len(iris) else iris[iris["cpts_id"] == cid])
+    areas = _area_ages(ctx)
+    rows = []
+    for u, label in _unit_labels(ctx, cid):
+        if not label:
+            continue
+        k = "cpts" if u == cid else u
+        rec = mine.table.loc[cid] if u == cid else areas.loc[u] if u in areas.index else None
+        cells: list[str | Figure] = [label, _fig(figs, f"ages2021.{k}.population",
+                                                 None if rec is None else rec["population"])]
+        for band in AGE_BANDS:
+            share = None if rec is None else rec[f"share_{band}"]
+            cells.append(_fig(figs, f"ages2021.{k}.{band}", share, 1, kind="percent"))
+        rows.append(tuple(cells))
+    table = Table("Structure par âge de la population (recensement 2021)",
+                  ("Territoire", "Population (recensement 2021)", *AGE_BANDS.values()), tuple(rows),
+                  numeric=(1, 2, 3, 4), classes=("unit",) + ("",) * (len(rows) - 1))
+    blocks: list[Block] = [("table", table)]
+    notes = ["Part de chaque tranche d'âge dans la population recensée en 2021 (somme des IRIS de l'INSEE)."]
+    if (member["share"] < 1).any():
+        notes.append("Une commune partagée compte pour sa part dans la CPTS, ou pour ses IRIS quand le registre "
+                     "la découpe par IRIS.")
+    blocks.append(("note", " ".join(notes)))
+    if len(mine.missing):
+        codes = sorted(mine.missing["code"].astype(str))
+        blocks.append(("notice", f"{len(codes)} code(s) de la CPTS sans IRIS au recensement 2021, hors de la "
+                       "structure par âge : " + ", ".join(codes[:10]) + ("…" if len(codes) > 10 else "") + "."))
+    srcs.append(f"Structure par âge : {AGE_SOURCE}.")
     return blocks
 
 
