@@ -733,3 +733,19 @@ def test_census_age_structure_of_a_city_given_by_iris():
     _assert_census(p.figures, "cpts", _census_by_hand({}, iris_codes=nice[:40]))
     p = P.build_portrait("V", context=ctx, map=False)
     _assert_census(p.figures, "cpts", _census_by_hand({"06157": 1.0}))
+
+
+def test_footer_points_to_the_sources_section(ctx):
+    """The footer said « section 9 » whatever the sections printed (issue 28: numbers follow on)."""
+    p = P.build_portrait("HDF-01", context=ctx, map=False)
+    n = [s.key for s in p.sections].index("sources") + 1
+    assert n != 9
+    assert f"sources et précautions en section {n}." in htmllib.unescape(P.render_html(p))
+
+
+def test_page_is_built_by_the_autoescaped_template():
+    """One Jinja2 environment, autoescaped, reading the templates shipped in the package."""
+    env = P._environment()
+    assert env is P._environment()
+    assert env.autoescape("portrait.html")
+    assert {"portrait.html", "portrait_index.html"} <= set(env.list_templates())

@@ -81,6 +81,8 @@ __all__ = [
 
 if TYPE_CHECKING:  # imported when needed only (a portrait starts fast)
     import geopandas as gpd
+    from jinja2 import Environment
+    from markupsafe import Markup
 
     from cpts_geo.domain.registry import CheckedRegistry
     from cpts_geo.indicators.supply import SupplyRead
@@ -1424,62 +1426,83 @@ def portrait_tables(p: Portrait) -> list[tuple[str, pd.DataFrame]]:
 
 
 # --------------------------------------------------------------------------- HTML
-def _cell(value) -> str:
+class _Part(NamedTuple):
+    """A piece of printed text: a figure (``key`` set, printed in a ``data-fig`` span) or text."""
+
+    key: str | None
+    text: str
+
+
+def _parts(value: object) -> list[_Part]:
+    """A cell as pieces of text and figures, for the template."""
     if isinstance(value, list):  # text with figures inside
-        return "".join(_cell(v) for v in value)
+        return [part for v in value for part in _parts(v)]
     if isinstance(value, Figure):
-        return f'<span data-fig="{html.escape(value.key)}">{html.escape(value.text)}</span>'
-    return html.escape(str(value))
+        return [_Part(value.key, value.text)]
+    return [_Part(None, str(value))]
 
 
-
-def _table_html(t: Table) -> str:
-    cls = ' class="long"' if t.long else ""
-    num = ' class="n"'
-    head = "".join(f"<th{num if i in t.numeric else ''}>{html.escape(h)}</th>"
-                   for i, h in enumerate(t.headers))
-    body = []
-    for r, row in enumerate(t.rows):
-        rc = t.classes[r] if r < len(t.classes) and t.classes[r] else ""
-        cells = "".join(f"<td{num if i in t.numeric else ''}>{_cell(v)}</td>" for i, v in enumerate(row))
-        row_cls = f' class="{rc}"' if rc else ""
-        body.append(f"<tr{row_cls}>{cells}</tr>")
-    return (f"<table{cls}><caption>{html.escape(t.caption)}</caption><thead><tr>{head}</tr></thead>"
-            f"<tbody>{''.join(body)}</tbody></table>")
+def _table_view(t: Table) -> dict[str, Any]:
+    """A table as the template reads it: headers and cells marked numeric, row classes."""
+    return {"caption": t.caption, "long": t.long,
+            "headers": [{"text": str(h), "numeric": i in t.numeric} for i, h in enumerate(t.headers)],
+            "rows": [{"cls": t.classes[r] if r < len(t.classes) else "",
+                      "cells": [{"parts": _parts(v), "numeric": i in t.numeric} for i, v in enumerate(row)]}
+                     for r, row in enumerate(t.rows)]}
 
 
-
-def _block_html(block) -> str:
+def _block_view(block: Block) -> dict[str, Any]:
+    """A block of a section as the template reads it (see :class:`Section`)."""
     kind = block[0]
     if kind == "p":
-        return f"<p>{_cell(block[1])}</p>"
-    if kind == "note":
-        return f'<p class="note">{html.escape(block[1])}</p>'
-    if kind == "notice":
-        return f'<p class="notice">{html.escape(block[1])}</p>'
+        return {"kind": kind, "parts": _parts(block[1])}
+    if kind in ("note", "notice"):
+        return {"kind": kind, "text": str(block[1])}
     if kind == "facts":
-        return '<dl class="facts">' + "".join(f"<dt>{html.escape(k)}</dt><dd>{_cell(v)}</dd>"
-                                              for k, v in block[1]) + "</dl>"
+        return {"kind": kind, "facts": [(str(k), _parts(v)) for k, v in block[1]]}
     if kind == "table":
-        return _table_html(block[1])
+        return {"kind": kind, "table": _table_view(block[1])}
     if kind == "figure":
-        return (f'<figure><img src="{html.escape(block[1])}" alt="Carte de la CPTS">'
-                f"<figcaption>{html.escape(block[2])}</figcaption></figure>")
+        return {"kind": kind, "uri": block[1], "caption": block[2]}
     if kind == "list":
-        return "<ul>" + "".join(f"<li>{html.escape(x)}</li>" for x in block[1]) + "</ul>"
+        return {"kind": kind, "entries": [str(x) for x in block[1]]}
     raise ValueError(f"bloc inconnu : {kind!r}")
 
 
 
-def _css() -> str:
-    return (resources.files("cpts_geo.render") / "static" / "portrait.css").read_text(encoding="utf-8")
+def _css() -> Markup:
+    """The page's style sheet (``render/static/portrait.css``), ours: written as it is."""
+    from markupsafe import Markup
+
+    return Markup((resources.files("cpts_geo.render") / "static" / "portrait.css").read_text(encoding="utf-8"))
+
+
+
+def _escape(value: object) -> Markup:
+    """Every value written by the templates, as text: ``html.escape`` (quotes included), as the
+    pages always were; a value already marked safe by the template itself is kept."""
+    from markupsafe import Markup
+
+    if isinstance(value, Markup):
+        return value
+    return Markup(html.escape("" if value is None else str(value)))
+
+
+@lru_cache(maxsize=1)
+def _environment() -> Environment:
+    """The one Jinja2 environment of the portrait pages (``render/templates``), autoescaped."""
+    from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
+
+    return Environment(loader=PackageLoader("cpts_geo.render", "templates"), undefined=StrictUndefined,
+                       autoescape=select_autoescape(["html"]), finalize=_escape, keep_trailing_newline=True)
 
 
 
 def render_html(p: Portrait) -> str:
     """The portrait as one self-contained HTML page (inline CSS and image, no script, no network).
 
-    Every text coming from the user (CPTS and commune names, indicator names) is escaped.
+    Built by the template ``render/templates/portrait.html`` (Jinja2, autoescaped): every text
+    coming from the user (CPTS and commune names, indicator names) is escaped.
 
     Parameters
     ----------
@@ -1491,24 +1514,13 @@ def render_html(p: Portrait) -> str:
     str
         The HTML document.
     """
-    warn = ('<p class="illustrative">Registre ILLUSTRATIF : compositions fictives, ce n\'est pas le '
-            "périmètre réel de cette CPTS ; les chiffres des communes sont réels.</p>"
-            if p.illustrative else "")
-    parts = []
-    for s in p.sections:
-        cls = ' class="break"' if s.page_break else ""
-        parts.append(f'<section id="{html.escape(s.key)}"{cls}><h2>{html.escape(s.title)}</h2>'
-                     + "".join(_block_html(b) for b in s.blocks) + "</section>")
-    title = f"Portrait de territoire — {p.name}"
-    return ("<!DOCTYPE html>\n<html lang=\"fr\"><head><meta charset=\"utf-8\">"
-            "<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; img-src data:; "
-            "style-src 'unsafe-inline'\">"
-            f"<title>{html.escape(title)}</title><style>{_css()}</style></head><body>"
-            f'<header class="portrait"><h1>{html.escape(p.name)}</h1>'
-            f"<p>Portrait de territoire de la CPTS {html.escape(p.cpts_id)} : premiers éléments de diagnostic "
-            "territorial (lettre d'intention, réunion d'information territoriale).</p></header>"
-            f"{warn}{''.join(parts)}<footer>Produit par cpts_geo. Chiffres à la française ; sources et "
-            "précautions en section 9.</footer></body></html>\n")
+    keys = [s.key for s in p.sections]
+    sources = keys.index("sources") + 1 if "sources" in keys else len(keys)
+    sections = [{"key": s.key, "title": s.title, "page_break": s.page_break,
+                 "blocks": [_block_view(b) for b in s.blocks]} for s in p.sections]
+    return _environment().get_template("portrait.html").render(
+        title=f"Portrait de territoire — {p.name}", name=p.name, cpts_id=p.cpts_id, illustrative=p.illustrative,
+        sections=sections, css=_css(), sources_section=sources)
 
 
 
@@ -1794,22 +1806,15 @@ def portraits(
 
 
 def _index(out: Path, table: pd.DataFrame, illustrative: bool, pdf: bool) -> None:
-    items = []
+    """Write the batch's ``index.html`` (template ``render/templates/portrait_index.html``)."""
+    rows = []
     for r in table.itertuples(index=False):
-        if r.État == "échec":
-            items.append(f"<li class=\"failed\">{html.escape(r.Identifiant)} : {html.escape(r.Nom)} — "
-                         f"<strong>portrait non écrit</strong> : {html.escape(r.Raison)}</li>")
-            continue
-        link = f'<a href="{html.escape(r.Fichier)}">{html.escape(r.Nom)}</a>'
-        extra = (f' — <a href="{html.escape(Path(r.Fichier).with_suffix(".pdf").name)}">PDF</a>'
-                 if pdf and (out / Path(r.Fichier).with_suffix(".pdf")).exists() else "")
-        items.append(f"<li>{html.escape(r.Identifiant)} : {link}{extra}</li>")
-    note = ("<p class=\"illustrative\">Registre ILLUSTRATIF : compositions fictives.</p>"
-            if illustrative else "")
+        pdf_file = Path(str(r.Fichier)).with_suffix(".pdf").name
+        rows.append({"id": r.Identifiant, "name": r.Nom, "file": r.Fichier, "reason": r.Raison,
+                     "failed": r.État == "échec", "pdf": pdf_file if pdf and (out / pdf_file).exists() else ""})
     failed = int((table["État"] == "échec").sum())
     count = f"{number(len(table) - failed, sep=SEP)} portrait(s)" + (
         f", {number(failed, sep=SEP)} en échec (liste ci-dessous, sans lien)" if failed else "")
-    page = ("<!DOCTYPE html><html lang=\"fr\"><head><meta charset=\"utf-8\"><title>Portraits des CPTS"
-            f"</title><style>{_css()}</style></head><body><h1>Portraits des CPTS</h1>{note}"
-            f"<p>{count}.</p><ul>{''.join(items)}</ul></body></html>\n")
+    page = _environment().get_template("portrait_index.html").render(
+        css=_css(), illustrative=illustrative, count=count, rows=rows)
     atomic_write_text(out / "index.html", page)
