@@ -83,14 +83,16 @@ def test_default_portrait_sections_and_illustrative_banner(hdf01):
     assert keys == ["identite", "carte", "financement", "population", "accessibilite", "sources", "annexe"]
     text = P.render_html(hdf01)
     assert "Registre ILLUSTRATIF" in text
-    assert "<script" not in text and "http://" not in text.replace("http-equiv", "")
+    assert "<script" not in text
+    assert "http://" not in text.replace("http-equiv", "")
     assert text.count("data:image/png;base64,") == 1
 
 
 def test_every_printed_figure_is_the_library_value(ctx, hdf01):
     parsed = _parse(P.render_html(hdf01))
     # every figure printed is one of the portrait's, with the same text
-    assert parsed.figs and set(parsed.figs) == set(hdf01.figures)
+    assert parsed.figs
+    assert set(parsed.figs) == set(hdf01.figures)
     for key, text in parsed.figs.items():
         assert text == hdf01.figures[key].text, key
     # no number printed in a numeric cell outside a figure
@@ -182,7 +184,8 @@ def test_communes_without_geometry_give_no_map_but_a_portrait():
         warnings.simplefilter("ignore")
         ctx = P.portrait_context(reg, communes=layer)
     text = htmllib.unescape(P.render_html(P.build_portrait(context=ctx)))
-    assert "Carte impossible" in text and "pas de géométrie" in text
+    assert "Carte impossible" in text
+    assert "pas de géométrie" in text
 
 
 def test_supply_of_other_departments_only(ctx):
@@ -202,7 +205,8 @@ def test_supply_densities_secrecy_and_complement(ctx):
     p = P.build_portrait("HDF-01", context=ctx, supply=supply, map=False)
     figs = p.figures
     # 3 midwives: masked; the smallest other count (25 GPs) too, or the total would give it back
-    assert "density.sage-femme.count" not in figs and "density.médecin généraliste.count" not in figs
+    assert "density.sage-femme.count" not in figs
+    assert "density.médecin généraliste.count" not in figs
     assert figs["density.infirmier.count"].text == "40"
     from cpts_geo.indicators.density import density
 
@@ -245,7 +249,8 @@ def test_flows_indicators_and_secrecy(ctx):
     ind = cpts_flow_indicators(flows, member).loc["HDF-01"]
     assert p.figures["flows.retention"].text == percent(ind["retention"], 1, sep=SEP)
     text = htmllib.unescape(P.render_html(p))
-    assert "CPTS Saint-Quentin (illustratif)" in text and ">secret<" in text
+    assert "CPTS Saint-Quentin (illustratif)" in text
+    assert ">secret<" in text
 
 
 def test_user_indicators_rules_and_errors(ctx):
@@ -277,7 +282,7 @@ def test_user_indicators_rules_and_errors(ctx):
         read_indicators(pd.DataFrame({"code": [a], "indicateur": ["x"], "valeur": ["beaucoup"]}))
 
 
-def test_ages_table(ctx, shared_data):
+def test_ages_table(shared_data):
     ages = read_ages(shared_data / "population_age" / "pop1b_2021_occitanie_top25_single_year.csv")
     pctx = P.portrait_context(["31555"])
     p = P.build_portrait(context=pctx, ages=ages, map=False)
@@ -299,7 +304,9 @@ def test_names_with_html_are_text(tmp_path):
     res = P.portrait("X1", tmp_path / "x.html", context=ctx)
     text = res.html.read_text(encoding="utf-8")
     parsed = _parse(text)
-    assert parsed.scripts == 0 and "<img src=x" not in text and "<b>gras" not in text
+    assert parsed.scripts == 0
+    assert "<img src=x" not in text
+    assert "<b>gras" not in text
     assert htmllib.escape(PAYLOAD) in text
 
 
@@ -321,7 +328,8 @@ def test_payload_does_not_run_in_chromium(tmp_path):
         shown = page.inner_text("h1")
         n_img = page.evaluate("document.querySelectorAll('img').length")
         browser.close()
-    assert pwned is None and not dialogs
+    assert pwned is None
+    assert not dialogs
     assert PAYLOAD in shown
     assert n_img == 0
     assert all(u.startswith(("file:", "data:")) for u in requests)
@@ -351,7 +359,8 @@ def test_pdf_with_weasyprint_or_help(tmp_path, ctx, monkeypatch):
     try:
         import weasyprint  # noqa: F401
     except (ImportError, OSError):
-        assert res.pdf is None and "navigateur" in res.message
+        assert res.pdf is None
+        assert "navigateur" in res.message
     else:
         assert res.pdf.read_bytes()[:5] == b"%PDF-"
     import builtins
@@ -365,7 +374,9 @@ def test_pdf_with_weasyprint_or_help(tmp_path, ctx, monkeypatch):
 
     monkeypatch.setattr(builtins, "__import__", no_weasy)
     res = P.portrait("HDF-03", tmp_path / "q.html", context=ctx, pdf=True, map=False)
-    assert res.pdf is None and "pip install cpts_geo[pdf]" in res.message and res.html.exists()
+    assert res.pdf is None
+    assert "pip install cpts_geo[pdf]" in res.message
+    assert res.html.exists()
 
 
 @pytest.mark.slow
@@ -373,7 +384,8 @@ def test_region_portraits_all_written_then_skipped(tmp_path, ctx):
     lines = []
     out = tmp_path / "portraits"
     table = P.portraits(out, context=ctx, region="32", map=False, progress=lines.append)
-    assert len(table) == 59 and (table["État"] == "écrit").all()
+    assert len(table) == 59
+    assert (table["État"] == "écrit").all()
     assert len(list(out.glob("hdf-*.html"))) == 59
     index = (out / "index.html").read_text(encoding="utf-8")
     assert index.count("<li>") == 59
@@ -428,7 +440,8 @@ def test_e2sfca_when_asked(ctx):
     assert p.figures["e2sfca.cpts"].text == number(expected["HDF-01"], 1, sep=SEP)
     assert p.figures["e2sfca.dep:02"].text == number(expected["dep"], 1, sep=SEP)
     html = htmllib.unescape(P.render_html(p))
-    assert "Professionnels : fichier test.csv." in html and "sans effet de bord" in html
+    assert "Professionnels : fichier test.csv." in html
+    assert "sans effet de bord" in html
 
 
 def _travel_times(france, centre: str, radius_km: float = 25.0) -> pd.DataFrame:
@@ -506,7 +519,8 @@ def test_e2sfca_on_a_users_layer_stays_on_it():
 
 def test_module_is_callable(tmp_path):
     res = cpts_geo.portrait("HDF-03", tmp_path / "p.html", map=False)
-    assert res.html.exists() and res.portrait.cpts_id == "HDF-03"
+    assert res.html.exists()
+    assert res.portrait.cpts_id == "HDF-03"
     assert cpts_geo.render.portrait.portraits is P.portraits
 
 
@@ -528,8 +542,10 @@ def test_cli_region_folder_with_progress(tmp_path, capsys):
     out = tmp_path / "portraits"
     assert main(["portrait", "--region", "32", "--sans-carte", "-o", str(out)]) == 0
     printed = capsys.readouterr().out
-    assert "59/59" in printed and "59 portrait(s) (59 écrit(s), 0 inchangé(s))" in printed
-    assert (out / "index.html").exists() and len(list(out.glob("hdf-*.html"))) == 59
+    assert "59/59" in printed
+    assert "59 portrait(s) (59 écrit(s), 0 inchangé(s))" in printed
+    assert (out / "index.html").exists()
+    assert len(list(out.glob("hdf-*.html"))) == 59
     assert main(["portrait", "--region", "Bretagne", "--sans-carte", "-o", str(out)]) == 2
     assert "Aucune CPTS du registre n'a de commune dans la région 53" in capsys.readouterr().err
 
@@ -570,7 +586,8 @@ def test_portrait_file_names_are_unique_on_any_disk():
     names = P.portrait_file_names(ids)
     assert names["HDF-01"] == "hdf-01"
     assert len({n.casefold() for n in names.values()}) == len(ids)  # one file each, whatever the case
-    assert names["index"] != "index" and names["CON"] != "con"
+    assert names["index"] != "index"
+    assert names["CON"] != "con"
     assert all(len(n) <= 90 and re.fullmatch(r"[a-z0-9-]+", n) for n in names.values())
     # the same names whatever the order, and a plain name equal to another's hashed one
     assert P.portrait_file_names(ids[::-1]) == names
@@ -588,7 +605,8 @@ def test_region_batch_covers_every_cpts_one_file_each(tmp_path):
     assert table["Identifiant"].tolist() == ["M1", "M2", "N1", "N2", "N3", "A", "a", "É-1", "E 1"]
     assert (table["État"] == "écrit").all()
     pages = sorted(p.name for p in out.glob("*.html") if p.name != "index.html")
-    assert pages == sorted(table["Fichier"]) and len(pages) == 9  # the count written is on disk
+    assert pages == sorted(table["Fichier"])
+    assert len(pages) == 9
     assert len({p.casefold() for p in pages}) == 9
     links = _Links()
     links.feed((out / "index.html").read_text(encoding="utf-8"))
@@ -617,10 +635,13 @@ def test_one_failed_portrait_never_stops_the_batch(tmp_path, capsys):
     assert (f"  - N1 CPTS N1 : écriture impossible (un dossier porte le nom du fichier) : {out / 'n1.html'}"
             in captured.err)
     index = (out / "index.html").read_text(encoding="utf-8")
-    assert "8 portrait(s), 1 en échec" in index and "portrait non écrit</strong> : écriture impossible" in index
-    assert 'href="n1.html"' not in index and len([p for p in out.glob("*.html") if p.is_file()]) == 9
+    assert "8 portrait(s), 1 en échec" in index
+    assert "portrait non écrit</strong> : écriture impossible" in index
+    assert 'href="n1.html"' not in index
+    assert len([p for p in out.glob("*.html") if p.is_file()]) == 9
     manifest = json.loads((out / "manifest.json").read_text(encoding="utf-8"))
-    assert "N1" not in manifest and len(manifest) == 8
+    assert "N1" not in manifest
+    assert len(manifest) == 8
     (out / "n1.html").rmdir()  # once the folder is gone, the next run writes N1 only
     assert main(["portrait", str(registry), "--region", "93", "--sans-carte", "-o", str(out)]) == 0
     assert "9 portrait(s) (1 écrit(s), 8 inchangé(s)) ;" in capsys.readouterr().out
@@ -663,7 +684,8 @@ def test_portrait_context_takes_a_registry_read():
 
     read = cpts_geo.example_registry()
     ctx = P.portrait_context(read)
-    assert ctx.illustrative and len(ctx.checked.cpts) == 59
+    assert ctx.illustrative
+    assert len(ctx.checked.cpts) == 59
 
 
 def _census_by_hand(shares: dict[str, float], *, iris_codes=()) -> tuple[float, list[float]]:

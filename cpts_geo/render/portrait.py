@@ -84,6 +84,7 @@ if TYPE_CHECKING:  # imported when needed only (a portrait starts fast)
     from jinja2 import Environment
     from markupsafe import Markup
 
+    from cpts_geo.domain.metadata import LayerMetadata
     from cpts_geo.domain.registry import CheckedRegistry
     from cpts_geo.indicators.supply import SupplyRead
 
@@ -122,7 +123,7 @@ class Figure(NamedTuple):
 
 
 
-def _fig(figures: dict, key: str, value, decimals: int | None = 0, *, kind: str = "number",
+def _fig(figures: dict[str, Figure], key: str, value: Any, decimals: int | None = 0, *, kind: str = "number",
          unit: str = "") -> Figure:
     if value is None or value is pd.NA or (isinstance(value, float) and np.isnan(value)):
         text = "non disponible"
@@ -136,6 +137,14 @@ def _fig(figures: dict, key: str, value, decimals: int | None = 0, *, kind: str 
     f = Figure(key, None if value is None else float(value), text)
     figures[key] = f
     return f
+
+
+
+def _plain_text(value: object) -> str:
+    """A cell as plain text: figures by their printed text."""
+    if isinstance(value, list):
+        return "".join(_plain_text(x) for x in value)
+    return value.text if isinstance(value, Figure) else str(value)
 
 
 
@@ -153,12 +162,7 @@ class Table:
 
     def to_frame(self) -> pd.DataFrame:
         """The table as printed (French headers, French numbers as text), for a notebook."""
-        def text(v):
-            if isinstance(v, list):
-                return "".join(text(x) for x in v)
-            return v.text if isinstance(v, Figure) else str(v)
-
-        frame = pd.DataFrame([[text(v) for v in row] for row in self.rows], columns=list(self.headers))
+        frame = pd.DataFrame([[_plain_text(v) for v in row] for row in self.rows], columns=list(self.headers))
         return frame.set_index(self.headers[0])
 
 
@@ -241,7 +245,7 @@ def draft_registry(codes: Iterable[str], *, name: str = "Projet de CPTS",
 
 
 
-def _metadata(frame):
+def _metadata(frame: pd.DataFrame) -> LayerMetadata:
     """:func:`cpts_geo.domain.metadata.layer_metadata`, imported when needed."""
     from cpts_geo.domain.metadata import layer_metadata
 
@@ -250,7 +254,7 @@ def _metadata(frame):
 
 
 @lru_cache(maxsize=1)
-def _france():
+def _france() -> pd.DataFrame:
     from cpts_geo.domain.communes import load_communes
     from cpts_geo.domain.crs import split_by_metric_crs
     from cpts_geo.domain.metadata import layer_metadata, set_layer_metadata
@@ -275,10 +279,10 @@ def _france():
 
 
 def portrait_context(
-    registry=None,
+    registry: Any = None,
     *,
-    communes=None,
-    passage=None,
+    communes: gpd.GeoDataFrame | None = None,
+    passage: Any = None,
     check_names: bool = True,
 ) -> PortraitContext:
     """Validate a registry and compute what its portraits share (territories, APL aggregates).
@@ -348,7 +352,7 @@ def _suggest(cpts_id: str, cpts: pd.DataFrame) -> str:
 
     ids = [str(i) for i in cpts.index]
 
-    def bare(text):  # "HDF-01" and "hdf 1" alike
+    def bare(text: str) -> str:  # "HDF-01" and "hdf 1" alike
         return re.sub(r"\b0+(\d)", r"\1", fold(text))
 
     near = [i for i in ids if bare(i) == bare(cpts_id)]
@@ -363,12 +367,12 @@ def _suggest(cpts_id: str, cpts: pd.DataFrame) -> str:
 
 
 
-def _resolve(cpts_id, ctx: PortraitContext) -> str:
+def _resolve(cpts_id: str | None, ctx: PortraitContext) -> str:
     cpts = ctx.checked.cpts
     if cpts_id is None and ctx.draft:
         return _DRAFT_ID
     if cpts_id in cpts.index:
-        return cpts_id
+        return str(cpts_id)
     by_name: dict[str, list] = {}
     for i, n in cpts["name"].items():
         if isinstance(n, str) and n.strip():
@@ -390,7 +394,7 @@ def _main_area(codes_pop: pd.DataFrame, column: str) -> str:
 
 
 
-def _touching(frame, geom):
+def _touching(frame: gpd.GeoDataFrame, geom: Any) -> gpd.GeoDataFrame:
     """The rows of ``frame`` whose geometry intersects ``geom``, in their order: through the
     spatial index of ``frame`` (built once, kept by geopandas for the whole batch), not by
     testing each of the 35 000 communes or 1 250 territories of a national registry."""
@@ -399,7 +403,7 @@ def _touching(frame, geom):
 
 
 
-def _identity(ctx, cid, figs, srcs):
+def _identity(ctx: PortraitContext, cid: str, figs: dict[str, Figure], srcs: list[Any]) -> tuple[Section, Table]:
     from cpts_geo.domain.codes import positions
     from cpts_geo.domain.tiers import TIER_LABELS, TIER_RULES
 
@@ -409,7 +413,7 @@ def _identity(ctx, cid, figs, srcs):
     # (a pyarrow look-up: pandas' intersection converts the layer's 35 000 codes at each call)
     found = positions(ctx.layer.index, member["code"])
     com = ctx.layer.iloc[np.unique(found[found >= 0])]  # in the layer's order
-    facts = [("Identifiant", str(cid)), ("Étape du projet", str(t["stage"]))]
+    facts: list[tuple[str, Any]] = [("Identifiant", str(cid)), ("Étape du projet", str(t["stage"]))]
     pop = _fig(figs, "population.cpts.layer", t["population"])
     facts.append((f"Population municipale {vintage}", pop))
     if pd.notna(t["tier"]):
@@ -449,14 +453,14 @@ def _identity(ctx, cid, figs, srcs):
         facts.append(("Zones blanches limitrophes", [wf, " commune(s), ", wp, f" habitants : {shown}{more}"]))
     else:
         facts.append(("Zones blanches limitrophes", "aucune commune non couverte ne touche le territoire"))
-    blocks = [("facts", facts)]
+    blocks: list[Block] = [("facts", facts)]
     if t.get("missing_population"):
         blocks.append(("notice", f"Communes sans population connue : {t['missing_population']}."))
     if geom.is_empty:
         blocks.append(("notice", "Aucune géométrie pour les communes de ce territoire : pas de carte, "
                        "ni de voisines, ni de superficie."))
     srcs.append(f"Communes : {_metadata(ctx.communes).source or 'couche communale'}.")
-    rows = []
+    rows: list[tuple[Any, ...]] = []
     shares = member.set_index("code")["share"]
     for code, rec in com.sort_values("population", ascending=False).iterrows():
         share = shares.get(code, 1.0)
@@ -470,7 +474,7 @@ def _identity(ctx, cid, figs, srcs):
 
 
 
-def _map_section(ctx, cid, *, dpi):
+def _map_section(ctx: PortraitContext, cid: str, *, dpi: int) -> Section:
     geom = ctx.territories.geometry.loc[cid]
     if geom.is_empty:
         return Section("carte", "2. Carte", (("notice", "Carte impossible : les communes de ce "
@@ -484,7 +488,7 @@ def _map_section(ctx, cid, *, dpi):
 
 
 
-def _map_png(ctx, cid, *, dpi: int = 170) -> bytes:
+def _map_png(ctx: PortraitContext, cid: str, *, dpi: int = 170) -> bytes:
     """The print map of one CPTS and its surroundings, drawn by :func:`cpts_geo.render.plotting.plot_stages`."""
     import geopandas as gpd
     import shapely
@@ -535,7 +539,7 @@ def _map_png(ctx, cid, *, dpi: int = 170) -> bytes:
 
 
 
-def _funding(ctx, cid, figs, srcs):
+def _funding(ctx: PortraitContext, cid: str, figs: dict[str, Figure], srcs: list[Any]) -> Section:
     from cpts_geo.domain.funding import ACI_SOURCE, aci_funding, early_mission_aid
 
     tier = ctx.territories.at[cid, "tier"]
@@ -545,7 +549,7 @@ def _funding(ctx, cid, figs, srcs):
     tier = int(tier)
     first = aci_funding(tier)
     later = aci_funding(tier, year="later")
-    rows = []
+    rows: list[tuple[Any, ...]] = []
     for i, mission in enumerate(first.index):
         rec = first.loc[mission]
         k = f"aci.{i}"
@@ -586,7 +590,7 @@ def _area_names_of(f: pd.DataFrame) -> tuple[dict, dict]:
 
 
 
-def _unit_labels(ctx, cid):
+def _unit_labels(ctx: PortraitContext, cid: str) -> list[tuple[str, str]]:
     """The CPTS's main department and region (most population), with their names."""
     if _UNIT_CACHE.get("ctx") is ctx and _UNIT_CACHE.get("cid") == cid:  # the context is kept: no id reuse
         return _UNIT_CACHE["value"]
@@ -602,7 +606,7 @@ _AREA_CACHE: dict = {}  # population sums of departments, regions and France for
 
 
 
-def _unit_labels_of(ctx, cid):
+def _unit_labels_of(ctx: PortraitContext, cid: str) -> list[tuple[str, str]]:
     from cpts_geo.domain.codes import city_of
 
     member = ctx.checked.membership[ctx.checked.membership["cpts_id"] == cid]
@@ -624,7 +628,8 @@ def _unit_labels_of(ctx, cid):
 
 
 
-def _population(ctx, cid, figs, srcs, ages):
+def _population(ctx: PortraitContext, cid: str, figs: dict[str, Figure], srcs: list[Any],
+                ages: pd.DataFrame | None) -> Section:
     from cpts_geo.data.apl import POPULATION_VINTAGE
 
     units = [(u, lab) for u, lab in _unit_labels(ctx, cid) if lab]
@@ -641,13 +646,13 @@ def _population(ctx, cid, figs, srcs, ages):
         _AREA_CACHE.update(ctx=ctx, sums={})
     area_sums = _AREA_CACHE["sums"]
 
-    def layer_pop():
+    def layer_pop() -> pd.Series:
         return pd.to_numeric(f["population"], errors="coerce")
 
-    def layer_std():
+    def layer_std() -> pd.Series:
         return pd.to_numeric(f["pop_standardised"], errors="coerce")
 
-    rows = []
+    rows: list[tuple[Any, ...]] = []
     for u, label in units:
         sel = None
         if u == cid:
@@ -677,7 +682,7 @@ def _population(ctx, cid, figs, srcs, ages):
             if not known or not std:
                 cur, std = (cur if known else np.nan), np.nan
         else:  # a layer of an older vintage: the population published with the APL 2023
-            agg = ctx.units.loc[(u, 2023)] if (u, 2023) in ctx.units.index else None
+            agg: Any = ctx.units.loc[(u, 2023)] if (u, 2023) in ctx.units.index else None
             known = agg is not None and agg["population"] - agg["population_unknown"] > 0
             cur = agg["population"] if known else np.nan
             std = agg["standardised_population"] if known else np.nan
@@ -693,7 +698,7 @@ def _population(ctx, cid, figs, srcs, ages):
                    f"Évolution {vintage}–{cur_year}", f"Habitants par km² ({cur_year})",
                    "Indice de demande standardisé"), tuple(rows), numeric=(1, 2, 3, 4, 5),
                   classes=("unit",) + ("",) * (len(rows) - 1))
-    blocks = [("table", table), *_population_notes(member, rows, vintage, cur_year)]
+    blocks: list[Block] = [("table", table), *_population_notes(member, rows, vintage, cur_year)]
     blocks += _census_ages(ctx, cid, figs, srcs)
     if ages is not None:
         blocks.append(("table", _age_table(ctx, cid, ages, figs)))
@@ -703,13 +708,13 @@ def _population(ctx, cid, figs, srcs, ages):
 
 
 
-def _population_notes(member: pd.DataFrame, rows: list[tuple[str, Figure, Figure, Figure, Figure, Figure]],
-                      vintage: int, cur_year: int) -> list[tuple[str, str]]:
+def _population_notes(member: pd.DataFrame, rows: list[tuple[Any, ...]],
+                      vintage: int | None, cur_year: int) -> list[Block]:
     """The notes under the population table: what the figures are, a density not defined, a
     population not published, a tier that depends on the vintage."""
     from cpts_geo.domain.tiers import tier_of
 
-    blocks = [("note", f"Population {vintage} : population municipale de la couche communale (INSEE). "
+    blocks: list[Block] = [("note", f"Population {vintage} : population municipale de la couche communale (INSEE). "
                        f"Population {cur_year} : population municipale {cur_year} publiée avec l'APL 2023 "
                        "de la DREES, rattachée aux communes actuelles. Indice de demande : population "
                        "standardisée par l'âge de la DREES (consommation de soins de médecine générale par "
@@ -741,7 +746,7 @@ def _area_ages(ctx: PortraitContext) -> pd.DataFrame:
     from cpts_geo.indicators.ages import age_structure, unit_ages
 
     if _AGES_CACHE.get("ctx") is ctx:
-        return _AGES_CACHE["value"]  # type: ignore[no-any-return]
+        return _AGES_CACHE["value"]
     leaf = pd.Series(unit_ages(cities=False).index, dtype=object)
     region = city_of(leaf).map(ctx.france["region"].astype(object))
     m = pd.concat([pd.DataFrame({"code": leaf, "cpts_id": "dep:" + department_of(leaf).astype(object)}),
@@ -765,7 +770,7 @@ def _census_ages(ctx: PortraitContext, cid: str, figs: dict[str, Figure], srcs: 
     iris = ctx.checked.iris
     mine = age_structure(member, iris=None if iris is None or not len(iris) else iris[iris["cpts_id"] == cid])
     areas = _area_ages(ctx)
-    rows = []
+    rows: list[tuple[Any, ...]] = []
     for u, label in _unit_labels(ctx, cid):
         if not label:
             continue
@@ -795,7 +800,7 @@ def _census_ages(ctx: PortraitContext, cid: str, figs: dict[str, Figure], srcs: 
 
 
 
-def _age_table(ctx, cid, ages: pd.DataFrame, figs) -> Table:
+def _age_table(ctx: PortraitContext, cid: str, ages: pd.DataFrame, figs: dict[str, Figure]) -> Table:
     member = ctx.checked.membership[ctx.checked.membership["cpts_id"] == cid]
     a = ages.copy()
     a["code"] = a["code"].astype("string")
@@ -809,7 +814,7 @@ def _age_table(ctx, cid, ages: pd.DataFrame, figs) -> Table:
     a["w"] = pd.to_numeric(a["count"], errors="coerce") * a["share"]
     by = a.groupby("band")["w"].sum().reindex(range(len(AGE_BANDS)), fill_value=0.0)
     total = by.sum()
-    rows = []
+    rows: list[tuple[Any, ...]] = []
     for i, lo in enumerate(AGE_BANDS):
         label = f"{lo} à {AGE_BANDS[i + 1] - 1} ans" if i + 1 < len(AGE_BANDS) else f"{lo} ans et plus"
         rows.append((label, _fig(figs, f"age.{lo}", by.iloc[i]),
@@ -823,7 +828,8 @@ def _age_table(ctx, cid, ages: pd.DataFrame, figs) -> Table:
 
 
 
-def _professionals(ctx, cid, figs, srcs, supply, threshold):
+def _professionals(ctx: PortraitContext, cid: str, figs: dict[str, Figure], srcs: list[Any], supply: Any,
+                   threshold: float) -> Section:
     from cpts_geo.indicators.density import density
     from cpts_geo.indicators.supply import supply_by_commune, supply_table
 
@@ -849,12 +855,12 @@ def _professionals(ctx, cid, figs, srcs, supply, threshold):
         d = density(wide, ctx.france, membership=member, reference=ctx.france)
     one = d.table.xs(cid, level=0)
     hidden = pd.Series(protect_total(one["count"], small_counts(one["count"], threshold)), index=one.index)
-    rows = []
+    rows: list[tuple[Any, ...]] = []
     for prof, rec in one.iterrows():
         k = f"density.{prof}"
-        if hidden[prof]:
-            count, dens = "secret", "secret"
-        else:
+        count: str | Figure = "secret"
+        dens: str | Figure = "secret"
+        if not hidden[prof]:
             count = _fig(figs, f"{k}.count", rec["count"], None)
             dens = _fig(figs, f"{k}.cpts", rec["density"], 1)
         rows.append((str(prof), count, dens, _fig(figs, f"{k}.department", rec["department_density"], 1),
@@ -867,7 +873,7 @@ def _professionals(ctx, cid, figs, srcs, supply, threshold):
     table = Table("Professionnels et densité pour 10 000 habitants",
                   ("Profession", "Effectif", "CPTS", f"Département ({dep})", f"Région ({reg})", "France"),
                   tuple(rows), numeric=(1, 2, 3, 4, 5), classes=("",) * len(one) + ("total",))
-    blocks = [("table", table),
+    blocks: list[Block] = [("table", table),
               ("note", f"Secret statistique : effectifs de 1 à {number(threshold - 1, None, sep=SEP)} "
                        "masqués (« secret »), avec leur densité, et un effectif de plus quand un seul est "
                        "masqué (le total le révélerait). Densités du département, de la région et de la "
@@ -882,7 +888,7 @@ def _professionals(ctx, cid, figs, srcs, supply, threshold):
 
 
 
-def _apl_year(ctx, year: int) -> pd.DataFrame:
+def _apl_year(ctx: PortraitContext, year: int) -> pd.DataFrame:
     if _APL_CACHE.get("ctx") is not ctx or _APL_CACHE.get("year") != year:
         t = ctx.apl[ctx.apl["year"] == year].copy()
         t["key"] = t["key"].astype(object)
@@ -900,10 +906,10 @@ def _accessibility(ctx: PortraitContext, cid: str, figs: dict[str, Figure], srcs
 
     title = "6. Accessibilité aux médecins généralistes (APL)"
     units = [(u, lab) for u, lab in _unit_labels(ctx, cid) if lab]
-    rows = []
+    rows: list[tuple[Any, ...]] = []
     for u, label in units:
         k = "cpts" if u == cid else u
-        cells = [label]
+        cells: list[Any] = [label]
         for year in APL_YEARS:
             agg = ctx.units.loc[(u, year)] if (u, year) in ctx.units.index else None
             cells.append(_fig(figs, f"apl.{k}.{year}", None if agg is None else agg["accessibility"], 2))
@@ -917,7 +923,7 @@ def _accessibility(ctx: PortraitContext, cid: str, figs: dict[str, Figure], srcs
                   ("Territoire", *[f"APL {y}" for y in APL_YEARS], f"Part de la population sous {thr} (2023)",
                    f"Habitants sous {thr} (2023)"), tuple(rows), numeric=(1, 2, 3, 4),
                   classes=("unit",) + ("",) * (len(rows) - 1))
-    blocks = [("table", table)]
+    blocks: list[Block] = [("table", table)]
     apl = _apl_year(ctx, 2023)
     member = ctx.checked.membership[ctx.checked.membership["cpts_id"] == cid]
     mine = apl[apl["key"].isin(member["code"])]
@@ -978,7 +984,7 @@ def _e2sfca_values(ctx: PortraitContext, supply: object,
     supply = supply_table(supply)
     if (_E2SFCA_CACHE.get("ctx") is ctx and _E2SFCA_CACHE.get("supply") is supply
             and _E2SFCA_CACHE.get("costs") is costs):
-        return _E2SFCA_CACHE["value"]  # type: ignore[no-any-return]
+        return _E2SFCA_CACHE["value"]
     france = load_communes()
     given = ctx.communes
     regions = set(given["region"].dropna()) if "region" in given else set()
@@ -1046,7 +1052,7 @@ def _e2sfca_block(ctx: PortraitContext, cid: str, figs: dict[str, Figure], suppl
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         agg = territory_accessibility(values, m, weights=pop, population=pop).table
-    rows = []
+    rows: list[tuple[Any, ...]] = []
     for u, label in units:
         k = "cpts" if u == cid else u
         v = agg["accessibility"].get(u, np.nan)
@@ -1058,7 +1064,8 @@ def _e2sfca_block(ctx: PortraitContext, cid: str, figs: dict[str, Figure], suppl
 
 
 
-def _flows(ctx, cid, figs, srcs, flows, threshold):
+def _flows(ctx: PortraitContext, cid: str, figs: dict[str, Figure], srcs: list[Any], flows: pd.DataFrame,
+           threshold: float) -> Section:
     from cpts_geo.indicators.flows.indicators import cpts_flow_indicators, leakage_destinations
     from cpts_geo.indicators.flows.secrecy import mask_secrecy
 
@@ -1076,18 +1083,18 @@ def _flows(ctx, cid, figs, srcs, flows, threshold):
               ("leakage", "Taux de fuite", 1, "percent"),
               ("delivered_volume", "Soins délivrés dans la CPTS (volume)", 0, "number"),
               ("attraction", "Taux d'attraction (part des soins délivrés à des non-résidents)", 1, "percent")]
-    facts = []
+    facts: list[tuple[str, Any]] = []
     for col, label, dec, kind in labels:
         v = shown[col]
         facts.append((label, "secret statistique" if pd.isna(v) else _fig(figs, f"flows.{col}", float(v), dec,
                                                                             kind=kind)))
-    blocks = [("facts", facts)]
+    blocks: list[Block] = [("facts", facts)]
     leaks = leakage_destinations(flows, member, n=8, communes=ctx.france)
     leaks = leaks[leaks["cpts_id"] == cid]
     if len(leaks):
         masked = mask_secrecy(leaks, threshold=threshold)
         names = ctx.checked.cpts["name"].astype(str)
-        rows = []
+        rows: list[tuple[Any, ...]] = []
         for r in masked.itertuples(index=False):
             name = names.get(r.destination, r.destination) if r.kind == "CPTS" else (r.name or r.destination)
             vol = "secret" if pd.isna(r.volume) else _fig(figs, f"flows.leak.{r.rank}.volume", float(r.volume))
@@ -1197,14 +1204,15 @@ def aggregate_indicators(
 
 
 
-def _mean_decimals(value) -> int:
+def _mean_decimals(value: Any) -> int:
     """Decimals shown for a mean of the user's indicator: three significant digits or so."""
     v = abs(float(value)) if value is not None and not pd.isna(value) else 0.0
     return 3 if v < 1 else 2 if v < 100 else 0
 
 
 
-def _indicators(ctx, cid, figs, srcs, reports, table, rules):
+def _indicators(ctx: PortraitContext, cid: str, figs: dict[str, Figure], srcs: list[Any],
+                reports: dict[str, pd.DataFrame], table: pd.DataFrame, rules: Mapping[str, str] | None) -> Section:
     from cpts_geo.domain.history import remap_codes
 
     title = "8. Indicateurs fournis"
@@ -1228,9 +1236,9 @@ def _indicators(ctx, cid, figs, srcs, reports, table, rules):
     m = pd.concat(frames, ignore_index=True)
     agg = aggregate_indicators(t, m, rules=rules, population=pd.to_numeric(f["population"], errors="coerce"))
     parsed = _parse_rules(rules, t["indicator"].unique())
-    rows = []
+    rows: list[tuple[Any, ...]] = []
     for i, name in enumerate(sorted(parsed)):
-        cells = [name, "somme" if parsed[name][0] == "sum" else f"moyenne pondérée ({parsed[name][1]})"]
+        cells: list[Any] = [name, "somme" if parsed[name][0] == "sum" else f"moyenne pondérée ({parsed[name][1]})"]
         for u, _ in units:
             k = "cpts" if u == cid else u
             v = agg[name].get(u, np.nan) if u in agg.index else np.nan
@@ -1240,7 +1248,7 @@ def _indicators(ctx, cid, figs, srcs, reports, table, rules):
         rows.append(tuple(cells))
     head = ("Indicateur", "Agrégation", *[lab for _, lab in units])
     n_cpts = t["code"].isin(frames[0]["code"]).groupby(t["indicator"]).sum()
-    blocks = [("table", Table("Indicateurs de l'utilisateur", head, tuple(rows),
+    blocks: list[Block] = [("table", Table("Indicateurs de l'utilisateur", head, tuple(rows),
                               numeric=tuple(range(2, len(head)))))]
     if len(report):
         blocks.append(("note", f"{len(report)} code(s) de la table rattachés à la commune actuelle "
@@ -1259,7 +1267,7 @@ def build_portrait(
     cpts_id: str | None = None,
     *,
     context: PortraitContext | None = None,
-    registry=None,
+    registry: Any = None,
     supply: pd.DataFrame | SupplyRead | None = None,
     flows: pd.DataFrame | None = None,
     indicators: pd.DataFrame | None = None,
@@ -1346,12 +1354,12 @@ class _Given(dict):
 
 
 
-def _given(srcs, key: str) -> str:
+def _given(srcs: list[Any], key: str) -> str:
     return str(srcs[0].get(key) or "fichier fourni par l'utilisateur")
 
 
 
-def _unmatched_here(ctx, cid) -> list[str]:
+def _unmatched_here(ctx: PortraitContext, cid: str) -> list[str]:
     """The DREES codes left out of the APL aggregates whose successors include a commune of the CPTS."""
     if not len(ctx.apl_unmatched):
         return []
@@ -1365,7 +1373,7 @@ def _unmatched_here(ctx, cid) -> list[str]:
     return [c for c in codes if c in here or c in mine]
 
 
-def _sources(ctx, srcs, cid) -> Section:
+def _sources(ctx: PortraitContext, srcs: list[Any], cid: str) -> Section:
     from cpts_geo import __version__
 
     items = list(dict.fromkeys(srcs))
@@ -1415,12 +1423,7 @@ def portrait_tables(p: Portrait) -> list[tuple[str, pd.DataFrame]]:
             if b[0] == "table":
                 out.append((f"{s.title} — {b[1].caption}", b[1].to_frame()))
             elif b[0] == "facts":
-                def text(v):
-                    if isinstance(v, list):
-                        return "".join(text(x) for x in v)
-                    return v.text if isinstance(v, Figure) else str(v)
-
-                out.append((s.title, pd.DataFrame({"": [text(v) for _, v in b[1]]},
+                out.append((s.title, pd.DataFrame({"": [_plain_text(v) for _, v in b[1]]},
                                                   index=[k for k, _ in b[1]])))
     return out
 
@@ -1572,8 +1575,8 @@ def portrait(
     *,
     pdf: bool = False,
     context: PortraitContext | None = None,
-    registry=None,
-    **options,
+    registry: Any = None,
+    **options: Any,
 ) -> PortraitResult:
     """Write the portrait of one CPTS as HTML (and PDF with ``pdf=True``).
 
@@ -1720,12 +1723,12 @@ def portraits(
     out: str | Path,
     *,
     context: PortraitContext | None = None,
-    registry=None,
+    registry: Any = None,
     region: str | None = None,
     pdf: bool = False,
     force: bool = False,
     progress: Callable[[str], None] | None = print,
-    **options,
+    **options: Any,
 ) -> pd.DataFrame:
     """Write the portrait of every CPTS (of a region) into ``out``, with an ``index.html``.
 
@@ -1766,38 +1769,18 @@ def portraits(
     extra = [supply_table(options.get("supply"))] + [options.get(k) for k in _TABLES[1:]]
     digest = _inputs_hash(ctx, params, extra)  # the same inputs for every portrait of the batch
     names = ctx.checked.cpts["name"]
-    rows = []
+    rows: list[dict[str, str]] = []
     t0 = time.perf_counter()
-    n = len(ids)
+    batch = _Batch(out / "manifest.json", manifest, digest, pdf=pdf, force=force)
     for i, cid in enumerate(ids, start=1):
-        name = str(names.at[cid])
         path = out / f"{files[str(cid)]}.html"
-        entry = manifest.get(str(cid), {})
-        done = (not force and entry.get("inputs") == digest and path.exists()
-                and entry.get("html") == _file_hash(path)
-                and (not pdf or (path.with_suffix(".pdf").exists()
-                                 and entry.get("pdf") == _file_hash(path.with_suffix(".pdf")))))
-        reason = ""
-        if done:
-            status = "inchangé"
-        else:
-            try:
-                res = portrait(cid, path, pdf=pdf, context=ctx, **options)
-            except Exception as err:  # one CPTS never stops the batch: said in the index and summary
-                status, reason = "échec", _reason(err)
-                if manifest.pop(str(cid), None) is not None:
-                    atomic_write_text(manifest_path, json.dumps(manifest, ensure_ascii=False, indent=1))
-            else:
-                manifest[str(cid)] = {"inputs": digest, "html": _file_hash(path),
-                                      "pdf": _file_hash(res.pdf) if res.pdf else None}
-                atomic_write_text(manifest_path, json.dumps(manifest, ensure_ascii=False, indent=1))
-                status = "écrit"
-        rows.append({"Identifiant": str(cid), "Nom": name, "Fichier": path.name, "État": status,
+        status, reason = batch.write(cid, path, context=ctx, **options)
+        rows.append({"Identifiant": str(cid), "Nom": str(names.at[cid]), "Fichier": path.name, "État": status,
                      "Raison": reason})
         if progress:
-            bar = "#" * round(20 * i / n)
+            bar = "#" * round(20 * i / len(ids))
             said = f"portrait {status}" if status != "échec" else f"ÉCHEC ({reason})"
-            progress(f"[{bar:<20}] {i}/{n} {cid} : {said} "
+            progress(f"[{bar:<20}] {i}/{len(ids)} {cid} : {said} "
                      f"({number(time.perf_counter() - t0, 1)} s)")
     table = pd.DataFrame(rows, columns=["Identifiant", "Nom", "Fichier", "État", "Raison"])
     _index(out, table, ctx.illustrative, pdf)
@@ -1805,9 +1788,45 @@ def portraits(
 
 
 
+class _Batch:
+    """The portraits of a batch and their manifest (the hash of each page, of its PDF and of the
+    inputs it was made from): a portrait whose files and inputs are unchanged is not redone."""
+
+    def __init__(self, path: Path, manifest: dict[str, Any], digest: str, *, pdf: bool, force: bool) -> None:
+        self.path, self.manifest, self.digest, self.pdf, self.force = path, manifest, digest, pdf, force
+
+    def unchanged(self, cid: str, path: Path) -> bool:
+        """Whether the portrait of ``cid`` at ``path`` (and its PDF) is the one the manifest records."""
+        entry = self.manifest.get(cid, {})
+        pdf = path.with_suffix(".pdf")
+        return (not self.force and entry.get("inputs") == self.digest and path.exists()
+                and entry.get("html") == _file_hash(path)
+                and (not self.pdf or (pdf.exists() and entry.get("pdf") == _file_hash(pdf))))
+
+    def write(self, cid: str, path: Path, **options: Any) -> tuple[str, str]:
+        """Write one portrait unless unchanged; its state (« écrit », « inchangé », « échec ») and
+        the reason of a failure. One CPTS never stops the batch."""
+        if self.unchanged(str(cid), path):
+            return "inchangé", ""
+        try:
+            res = portrait(cid, path, pdf=self.pdf, **options)
+        except Exception as err:  # said in the index and the summary
+            if self.manifest.pop(str(cid), None) is not None:
+                self._save()
+            return "échec", _reason(err)
+        self.manifest[str(cid)] = {"inputs": self.digest, "html": _file_hash(path),
+                                   "pdf": _file_hash(res.pdf) if res.pdf else None}
+        self._save()
+        return "écrit", ""
+
+    def _save(self) -> None:
+        atomic_write_text(self.path, json.dumps(self.manifest, ensure_ascii=False, indent=1))
+
+
+
 def _index(out: Path, table: pd.DataFrame, illustrative: bool, pdf: bool) -> None:
     """Write the batch's ``index.html`` (template ``render/templates/portrait_index.html``)."""
-    rows = []
+    rows: list[dict[str, Any]] = []
     for r in table.itertuples(index=False):
         pdf_file = Path(str(r.Fichier)).with_suffix(".pdf").name
         rows.append({"id": r.Identifiant, "name": r.Nom, "file": r.Fichier, "reason": r.Raison,
