@@ -771,3 +771,27 @@ def test_page_is_built_by_the_autoescaped_template():
     assert env is P._environment()
     assert env.autoescape("portrait.html")
     assert {"portrait.html", "portrait_index.html"} <= set(env.list_templates())
+
+
+def test_map_is_drawn_once_at_its_printed_size(ctx, monkeypatch):
+    """Issue 30: the map was drawn twice (a geopandas layer redrew the figure) into an RGBA image
+    larger than printed, which the PDF engine decoded and split into two images."""
+    import io
+
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from PIL import Image
+
+    draws = []
+    real = FigureCanvasAgg.draw
+
+    def counted(self):
+        draws.append(1)
+        return real(self)
+
+    monkeypatch.setattr(FigureCanvasAgg, "draw", counted)
+    png = P._map_png(ctx, "HDF-05", dpi=170)
+    assert len(draws) == 1
+    image = Image.open(io.BytesIO(png))
+    assert image.mode == "RGB"
+    printed_mm = 96 * 7.6 / 4.6  # portrait.css: figure img at most 96 mm high
+    assert image.size[0] == pytest.approx(170 * printed_mm / 25.4, abs=1)

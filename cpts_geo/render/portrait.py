@@ -488,39 +488,46 @@ def _map_section(ctx: PortraitContext, cid: str, *, dpi: int) -> Section:
 
 
 
+#: The map's figure (inches: the layout of its legend and labels) and its printed size on the
+#: A4 page (``figure img`` of ``portrait.css``: at most 96 mm high, so 158.6 mm wide).
+_MAP_FIGSIZE = (7.6, 4.6)
+_MAP_PRINTED_WIDTH_MM = 96 * 7.6 / 4.6
+
+
 def _map_png(ctx: PortraitContext, cid: str, *, dpi: int = 170) -> bytes:
-    """The print map of one CPTS and its surroundings, drawn by :func:`cpts_geo.render.plotting.plot_stages`."""
-    import geopandas as gpd
+    """The print map of one CPTS and its surroundings, drawn by :func:`cpts_geo.render.plotting.plot_stages`.
+
+    The image has the pixels of its printed size at ``dpi`` (no larger image for the PDF engine
+    to decode and re-encode), drawn once, opaque RGB (the engine splits an alpha channel into a
+    second image)."""
     import shapely
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
     from cpts_geo.domain.crs import metric_crs_of
-    from cpts_geo.render.plotting import _scale_bar, label_territories, plot_stages
+    from cpts_geo.render.plotting import _add_lines, _scale_bar, label_territories, plot_stages
 
-    terr = ctx.territories
-    target = terr.loc[[cid]]
     # the metric CRS of the territory's department (a CPTS made only of a commune shared with
     # other CPTS has no commune of its own in the layer)
-    crs = metric_crs_of(str(terr.at[cid, "departments"]).split(", ")[0])
-    tm = target.to_crs(crs)
+    crs = metric_crs_of(str(ctx.territories.at[cid, "departments"]).split(", ")[0])
+    layer, terr = _metric_layers(ctx, crs)  # projected once for the whole batch
+    tm = terr.loc[[cid]]
     x0, y0, x1, y1 = tm.total_bounds
     half = max(x1 - x0, y1 - y0) * 0.6 + 3000  # the CPTS and a margin
     cx, cy = (x0 + x1) / 2, (y0 + y1) / 2
     view = shapely.box(cx - half * 1.16, cy - half, cx + half * 1.16, cy + half)
-    box = shapely.box(*gpd.GeoSeries([view], crs=crs).to_crs(ctx.layer.crs).total_bounds)
-    around = _touching(ctx.layer, box)
-    near = _touching(terr, box)
+    around = _touching(layer, view)
+    near = _touching(terr, view)
     # a Figure outside pyplot: geopandas' plt.draw() after each layer then redraws nothing
-    fig = Figure(figsize=(7.6, 4.6))
-    FigureCanvasAgg(fig)
+    fig = Figure(figsize=_MAP_FIGSIZE)  # labels placed at matplotlib's figure dpi, as savefig does
+    canvas = FigureCanvasAgg(fig)
     ax = fig.add_axes((0.01, 0.01, 0.69, 0.98))  # the legend goes right of the map, in the figure
     plot_stages(near, around, ax=ax, legend=True, labels=False, scale_bar=False)  # sources: caption
     ax.set_xlim(view.bounds[0], view.bounds[2])
     ax.set_ylim(view.bounds[1], view.bounds[3])
-    tm.boundary.plot(ax=ax, color="#d7301f", linewidth=2.4, gid="cpts-studied")
-    shown = near.to_crs(crs)
-    shown = shown.set_geometry(shown.geometry.intersection(view))  # labels inside the view
+    _add_lines(ax, tm.geometry.to_numpy(), colors="#d7301f", linewidths=2.4, gid="cpts-studied")
+    ax.apply_aspect()  # the axes fitted to the view before labels are placed from their scale
+    shown = near.set_geometry(near.geometry.intersection(view))  # labels inside the view
     others = shown.drop(index=cid, errors="ignore")
     others = others[~others.geometry.is_empty]
     label_territories(ax, others)
@@ -529,12 +536,39 @@ def _map_png(ctx: PortraitContext, cid: str, *, dpi: int = 170) -> bytes:
     from cpts_geo.render.labels import label_text
 
     spot = tm.geometry.iloc[0].representative_point()
-    ax.text(spot.x, spot.y, label_text(str(target["name"].iloc[0])), ha="center", va="center", fontsize=9,
+    ax.text(spot.x, spot.y, label_text(str(tm["name"].iloc[0])), ha="center", va="center", fontsize=9,
             fontweight="bold", color="#7f0000", zorder=11, gid="cpts-studied-label",
             path_effects=[pe.withStroke(linewidth=2.6, foreground="white")])
     _scale_bar(ax)
+    return _png(canvas, dpi * _MAP_PRINTED_WIDTH_MM / 25.4 / _MAP_FIGSIZE[0])
+
+
+def _metric_layers(ctx: PortraitContext, crs: Any) -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame]:
+    """The context's commune layer and territories in ``crs``, projected once per context and
+    CRS (with their spatial index): the surroundings of every map of a batch are cut from them."""
+    from cpts_geo.domain.crs import reproject
+
+    key = str(crs)
+    if _METRIC_CACHE.get("ctx") is not ctx:
+        _METRIC_CACHE.clear()
+        _METRIC_CACHE["ctx"] = ctx
+    if key not in _METRIC_CACHE:
+        _METRIC_CACHE[key] = (reproject(ctx.layer, crs), reproject(ctx.territories, crs))
+    return _METRIC_CACHE[key]  # type: ignore[return-value]
+
+
+_METRIC_CACHE: dict[str, object] = {}
+
+
+def _png(canvas: Any, dpi: float) -> bytes:
+    """The canvas drawn once at ``dpi``, as an opaque RGB PNG (quickly compressed)."""
+    from PIL import Image
+
+    canvas.figure.set_dpi(dpi)
+    canvas.draw()
+    rgba = np.asarray(canvas.buffer_rgba())
     buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=dpi)
+    Image.fromarray(np.ascontiguousarray(rgba[..., :3])).save(buf, format="png", compress_level=3)
     return buf.getvalue()
 
 
