@@ -735,6 +735,12 @@ def test_census_age_structure_of_every_cpts_department_region_france():
     # a CPTS of Marseille arrondissements is compared with the Bouches-du-Rhône and PACA (it was not)
     assert "apl.dep:13.2023" in m1.figures
     assert "population.reg:93.2021" in m1.figures
+    # and its own populations are its arrondissements' (it printed 0 and « non disponible »)
+    arr = cpts_geo.load_arrondissements(crs=None).loc[["13202", "13203"]]
+    assert m1.figures["population.cpts.2016"].value == arr["population_2016"].sum()
+    assert m1.figures["population.cpts.2021"].value == arr["population"].sum()
+    assert m1.figures["demand_index.cpts"].value == pytest.approx(
+        arr["pop_standardised"].sum() / arr["population"].sum())
     page = htmllib.unescape(P.render_html(n3))
     assert "Structure par âge de la population (recensement 2021)" in page
     assert "INSEE, recensement 2021, population par IRIS" in page

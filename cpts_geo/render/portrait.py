@@ -691,7 +691,7 @@ def _population(ctx: PortraitContext, cid: str, figs: dict[str, Figure], srcs: l
         sel = None
         if u == cid:
             prev = ctx.territories.at[cid, "population"] if prev_col == "population" else float(
-                (pd.to_numeric(f[prev_col], errors="coerce").reindex(member["code"]).fillna(0).to_numpy()
+                (_unit_column(ctx, prev_col).reindex(member["code"]).fillna(0).to_numpy()
                  * member["share"].to_numpy()).sum())
             # a CPTS holding a part of a shared commune has no defined area: no density
             area = np.nan if (member["share"] < 1).any() else ctx.territories.at[cid, "area_km2"]
@@ -708,9 +708,11 @@ def _population(ctx: PortraitContext, cid: str, figs: dict[str, Figure], srcs: l
         if from_layer:  # the layer holds the current population and the DREES standardised one
             if u == cid:
                 w = member["share"].to_numpy()
-                cur = float((layer_pop().reindex(member["code"]).fillna(0).to_numpy() * w).sum())
-                std = float((layer_std().reindex(member["code"]).fillna(0).to_numpy() * w).sum())
-                known = bool(layer_pop().reindex(member["code"]).notna().any())
+                mine = _unit_column(ctx, "population").reindex(member["code"])
+                cur = float((mine.fillna(0).to_numpy() * w).sum())
+                std = float((_unit_column(ctx, "pop_standardised").reindex(member["code"]).fillna(0).to_numpy()
+                             * w).sum())
+                known = bool(mine.notna().any())
             else:
                 known = True
             if not known or not std:
@@ -739,6 +741,23 @@ def _population(ctx: PortraitContext, cid: str, figs: dict[str, Figure], srcs: l
         srcs.append(f"Population par âge : {_given(srcs, 'ages')}.")
     srcs.append(f"Population {cur_year} et population standardisée : DREES, APL 2023 (Licence Ouverte 2.0).")
     return Section("population", "4. Population", tuple(blocks))
+
+
+
+def _unit_column(ctx: PortraitContext, column: str) -> pd.Series:
+    """A column of the communes of France, with the arrondissements of the context's layer (a
+    registry by arrondissement: the layer of France holds their city only); once per context."""
+    key = f"column:{column}"
+    if _AREA_CACHE.get("ctx") is ctx and key in _AREA_CACHE:
+        return _AREA_CACHE[key]
+    values = pd.to_numeric(ctx.france[column], errors="coerce")
+    if column in ctx.layer.columns:
+        extra = ctx.layer.index[~ctx.layer.index.isin(values.index)]
+        if len(extra):
+            values = pd.concat([values, pd.to_numeric(ctx.layer.loc[extra, column], errors="coerce")])
+    if _AREA_CACHE.get("ctx") is ctx:
+        _AREA_CACHE[key] = values
+    return values
 
 
 
