@@ -801,3 +801,11 @@ def test_map_is_drawn_once_at_its_printed_size(ctx, monkeypatch):
     assert image.mode == "RGB"
     printed_mm = 96 * 7.6 / 4.6  # portrait.css: figure img at most 96 mm high
     assert image.size[0] == pytest.approx(170 * printed_mm / 25.4, abs=1)
+
+
+def test_page_for_the_pdf_is_the_same_text_without_marks(hdf01):
+    """Issue 30: the PDF is made from the page without the figures' data-fig spans (fewer boxes to
+    lay out), the same text otherwise."""
+    marked, plain = P.render_html(hdf01), P.render_html(hdf01, marked=False)
+    assert "data-fig" not in plain
+    assert re.sub(r'<span data-fig="[^"]*">([^<]*)</span>', r"\1", marked) == plain

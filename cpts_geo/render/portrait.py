@@ -1554,7 +1554,7 @@ def _environment() -> Environment:
 
 
 
-def render_html(p: Portrait) -> str:
+def render_html(p: Portrait, *, marked: bool = True) -> str:
     """The portrait as one self-contained HTML page (inline CSS and image, no script, no network).
 
     Built by the template ``render/templates/portrait.html`` (Jinja2, autoescaped): every text
@@ -1564,6 +1564,10 @@ def render_html(p: Portrait) -> str:
     ----------
     p : Portrait
         A portrait from :func:`build_portrait`.
+    marked : bool, default True
+        Each figure in a ``<span data-fig="key">`` (scripts and tests read the figures back
+        from the page); ``False`` prints the same text without them, the simpler page the PDF
+        is made from (fewer boxes to lay out).
 
     Returns
     -------
@@ -1576,7 +1580,7 @@ def render_html(p: Portrait) -> str:
                  "blocks": [_block_view(b) for b in s.blocks]} for s in p.sections]
     return _environment().get_template("portrait.html").render(
         title=f"Portrait de territoire — {p.name}", name=p.name, cpts_id=p.cpts_id, illustrative=p.illustrative,
-        sections=sections, css=_css(), sources_section=sources)
+        sections=sections, css=_css(), sources_section=sources, marked=marked)
 
 
 
@@ -1654,8 +1658,8 @@ def portrait(
     text = render_html(p)
     atomic_write_text(path, text)
     written, message = None, ""
-    if pdf:
-        written = write_pdf(text, path.with_suffix(".pdf"))
+    if pdf:  # the same page without the figures' marks: fewer boxes for the PDF engine
+        written = write_pdf(render_html(p, marked=False), path.with_suffix(".pdf"))
         message = "" if written else PDF_HELP
     return PortraitResult(path, written, p, message)
 
