@@ -86,6 +86,7 @@ API: dict[str, str] = {
     "flow_lines": "cpts_geo.indicators.flows",
     "retention_layer": "cpts_geo.indicators.flows",
     "propose_perimeters": "cpts_geo.indicators.perimeters",
+    "age_structure": "cpts_geo.indicators.ages",
     "compare_perimeters": "cpts_geo.indicators.perimeters",
     # io
     "read_table": "cpts_geo.io",

@@ -83,14 +83,16 @@ def test_default_portrait_sections_and_illustrative_banner(hdf01):
     assert keys == ["identite", "carte", "financement", "population", "accessibilite", "sources", "annexe"]
     text = P.render_html(hdf01)
     assert "Registre ILLUSTRATIF" in text
-    assert "<script" not in text and "http://" not in text.replace("http-equiv", "")
+    assert "<script" not in text
+    assert "http://" not in text.replace("http-equiv", "")
     assert text.count("data:image/png;base64,") == 1
 
 
 def test_every_printed_figure_is_the_library_value(ctx, hdf01):
     parsed = _parse(P.render_html(hdf01))
     # every figure printed is one of the portrait's, with the same text
-    assert parsed.figs and set(parsed.figs) == set(hdf01.figures)
+    assert parsed.figs
+    assert set(parsed.figs) == set(hdf01.figures)
     for key, text in parsed.figs.items():
         assert text == hdf01.figures[key].text, key
     # no number printed in a numeric cell outside a figure
@@ -182,7 +184,8 @@ def test_communes_without_geometry_give_no_map_but_a_portrait():
         warnings.simplefilter("ignore")
         ctx = P.portrait_context(reg, communes=layer)
     text = htmllib.unescape(P.render_html(P.build_portrait(context=ctx)))
-    assert "Carte impossible" in text and "pas de géométrie" in text
+    assert "Carte impossible" in text
+    assert "pas de géométrie" in text
 
 
 def test_supply_of_other_departments_only(ctx):
@@ -202,7 +205,8 @@ def test_supply_densities_secrecy_and_complement(ctx):
     p = P.build_portrait("HDF-01", context=ctx, supply=supply, map=False)
     figs = p.figures
     # 3 midwives: masked; the smallest other count (25 GPs) too, or the total would give it back
-    assert "density.sage-femme.count" not in figs and "density.médecin généraliste.count" not in figs
+    assert "density.sage-femme.count" not in figs
+    assert "density.médecin généraliste.count" not in figs
     assert figs["density.infirmier.count"].text == "40"
     from cpts_geo.indicators.density import density
 
@@ -245,7 +249,8 @@ def test_flows_indicators_and_secrecy(ctx):
     ind = cpts_flow_indicators(flows, member).loc["HDF-01"]
     assert p.figures["flows.retention"].text == percent(ind["retention"], 1, sep=SEP)
     text = htmllib.unescape(P.render_html(p))
-    assert "CPTS Saint-Quentin (illustratif)" in text and ">secret<" in text
+    assert "CPTS Saint-Quentin (illustratif)" in text
+    assert ">secret<" in text
 
 
 def test_user_indicators_rules_and_errors(ctx):
@@ -277,7 +282,7 @@ def test_user_indicators_rules_and_errors(ctx):
         read_indicators(pd.DataFrame({"code": [a], "indicateur": ["x"], "valeur": ["beaucoup"]}))
 
 
-def test_ages_table(ctx, shared_data):
+def test_ages_table(shared_data):
     ages = read_ages(shared_data / "population_age" / "pop1b_2021_occitanie_top25_single_year.csv")
     pctx = P.portrait_context(["31555"])
     p = P.build_portrait(context=pctx, ages=ages, map=False)
@@ -299,7 +304,9 @@ def test_names_with_html_are_text(tmp_path):
     res = P.portrait("X1", tmp_path / "x.html", context=ctx)
     text = res.html.read_text(encoding="utf-8")
     parsed = _parse(text)
-    assert parsed.scripts == 0 and "<img src=x" not in text and "<b>gras" not in text
+    assert parsed.scripts == 0
+    assert "<img src=x" not in text
+    assert "<b>gras" not in text
     assert htmllib.escape(PAYLOAD) in text
 
 
@@ -321,7 +328,8 @@ def test_payload_does_not_run_in_chromium(tmp_path):
         shown = page.inner_text("h1")
         n_img = page.evaluate("document.querySelectorAll('img').length")
         browser.close()
-    assert pwned is None and not dialogs
+    assert pwned is None
+    assert not dialogs
     assert PAYLOAD in shown
     assert n_img == 0
     assert all(u.startswith(("file:", "data:")) for u in requests)
@@ -351,7 +359,8 @@ def test_pdf_with_weasyprint_or_help(tmp_path, ctx, monkeypatch):
     try:
         import weasyprint  # noqa: F401
     except (ImportError, OSError):
-        assert res.pdf is None and "navigateur" in res.message
+        assert res.pdf is None
+        assert "navigateur" in res.message
     else:
         assert res.pdf.read_bytes()[:5] == b"%PDF-"
     import builtins
@@ -365,7 +374,9 @@ def test_pdf_with_weasyprint_or_help(tmp_path, ctx, monkeypatch):
 
     monkeypatch.setattr(builtins, "__import__", no_weasy)
     res = P.portrait("HDF-03", tmp_path / "q.html", context=ctx, pdf=True, map=False)
-    assert res.pdf is None and "pip install cpts_geo[pdf]" in res.message and res.html.exists()
+    assert res.pdf is None
+    assert "pip install cpts_geo[pdf]" in res.message
+    assert res.html.exists()
 
 
 @pytest.mark.slow
@@ -373,7 +384,8 @@ def test_region_portraits_all_written_then_skipped(tmp_path, ctx):
     lines = []
     out = tmp_path / "portraits"
     table = P.portraits(out, context=ctx, region="32", map=False, progress=lines.append)
-    assert len(table) == 59 and (table["État"] == "écrit").all()
+    assert len(table) == 59
+    assert (table["État"] == "écrit").all()
     assert len(list(out.glob("hdf-*.html"))) == 59
     index = (out / "index.html").read_text(encoding="utf-8")
     assert index.count("<li>") == 59
@@ -428,7 +440,69 @@ def test_e2sfca_when_asked(ctx):
     assert p.figures["e2sfca.cpts"].text == number(expected["HDF-01"], 1, sep=SEP)
     assert p.figures["e2sfca.dep:02"].text == number(expected["dep"], 1, sep=SEP)
     html = htmllib.unescape(P.render_html(p))
-    assert "Professionnels : fichier test.csv." in html and "sans effet de bord" in html
+    assert "Professionnels : fichier test.csv." in html
+    assert "sans effet de bord" in html
+
+
+def _travel_times(france, centre: str, radius_km: float = 25.0) -> pd.DataFrame:
+    """A distancier of the communes around ``centre``: every pair within 15 km, 1.3 minute per km
+    of straight line plus 2 minutes (not the package's estimate), in Metric-OSRM's headers."""
+    pts = france.to_crs(2154).geometry.representative_point()
+    x, y = pts.x.to_numpy(), pts.y.to_numpy()
+    at = france.index.get_loc(centre)
+    near = np.flatnonzero(np.hypot(x - x[at], y - y[at]) < radius_km * 1000)
+    d = np.hypot(x[near, None] - x[None, near], y[near, None] - y[None, near]) / 1000
+    i, j = np.nonzero(d < 15)
+    codes = france.index.to_numpy()[near]
+    return pd.DataFrame({"idSrc": codes[i], "idDst": codes[j],
+                         "duree": [number(v, 2) for v in 2 + 1.3 * d[i, j]]})
+
+
+def test_portrait_temps_uses_the_users_travel_times(ctx, tmp_path, capsys):
+    """``portrait --temps``: the E2SFCA of the page is accessibility(costs=...) on the same table,
+    and the page says which times it used (issue 28)."""
+    from cpts_geo.cli.main import main
+    from cpts_geo.indicators.accessibility import accessibility, territory_accessibility
+    from cpts_geo.io.costs import read_costs
+
+    france = cpts_geo.load_communes()
+    member = ctx.checked.membership[ctx.checked.membership["cpts_id"] == "HDF-01"]
+    times = _travel_times(france, member["code"].iloc[0])
+    times_path = tmp_path / "distancier.csv"
+    times.to_csv(times_path, sep=";", index=False)
+    supply = pd.DataFrame({"code": [member["code"].iloc[0], "02691", "02722"],
+                           "profession": "médecin généraliste", "count": [5.0, 60.0, 30.0]})
+    supply_path = tmp_path / "offre.csv"
+    supply.to_csv(supply_path, sep=";", index=False)
+    out = tmp_path / "p.html"
+    assert main(["portrait", "--cpts", "HDF-01", "--professionnels", str(supply_path), "--temps",
+                 str(times_path), "--sans-carte", "-o", str(out)]) == 0
+    assert "Temps de trajet : " in capsys.readouterr().out
+    page = out.read_text(encoding="utf-8")
+    figs = _parse(page).figs
+    costs = read_costs(times)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        acc = accessibility(supply, france, per=10_000, quiet=True, costs=costs).table["médecin généraliste"]
+        pop = pd.to_numeric(france["population"])
+        expected = territory_accessibility(acc, member[["code", "cpts_id", "share"]], weights=pop,
+                                           population=pop).table["accessibility"]
+        estimated = accessibility(supply, france, per=10_000, quiet=True).table["médecin généraliste"]
+    assert figs["e2sfca.cpts"] == number(expected["HDF-01"], 1, sep=SEP)
+    assert not np.isclose(estimated.reindex(member["code"]).mean(), acc.reindex(member["code"]).mean())
+    text = htmllib.unescape(page)
+    assert "temps de trajet fournis : fichier distancier.csv" in text
+    assert "Temps de trajet (E2SFCA) : fichier distancier.csv." in text
+    assert "temps estimés par la route" not in text
+    plain = P.render_html(P.build_portrait("HDF-01", context=ctx, supply=supply, e2sfca=True, map=False))
+    assert "temps estimés par la route" in htmllib.unescape(plain)
+
+
+def test_portrait_temps_needs_the_supply(capsys):
+    from cpts_geo.cli.main import main
+
+    assert main(["portrait", "--cpts", "HDF-01", "--temps", "t.csv"]) == 2
+    assert "donnez aussi le fichier des professionnels" in capsys.readouterr().err
 
 
 def test_e2sfca_on_a_users_layer_stays_on_it():
@@ -445,7 +519,8 @@ def test_e2sfca_on_a_users_layer_stays_on_it():
 
 def test_module_is_callable(tmp_path):
     res = cpts_geo.portrait("HDF-03", tmp_path / "p.html", map=False)
-    assert res.html.exists() and res.portrait.cpts_id == "HDF-03"
+    assert res.html.exists()
+    assert res.portrait.cpts_id == "HDF-03"
     assert cpts_geo.render.portrait.portraits is P.portraits
 
 
@@ -467,8 +542,10 @@ def test_cli_region_folder_with_progress(tmp_path, capsys):
     out = tmp_path / "portraits"
     assert main(["portrait", "--region", "32", "--sans-carte", "-o", str(out)]) == 0
     printed = capsys.readouterr().out
-    assert "59/59" in printed and "59 portrait(s) (59 écrit(s), 0 inchangé(s))" in printed
-    assert (out / "index.html").exists() and len(list(out.glob("hdf-*.html"))) == 59
+    assert "59/59" in printed
+    assert "59 portrait(s) (59 écrit(s), 0 inchangé(s))" in printed
+    assert (out / "index.html").exists()
+    assert len(list(out.glob("hdf-*.html"))) == 59
     assert main(["portrait", "--region", "Bretagne", "--sans-carte", "-o", str(out)]) == 2
     assert "Aucune CPTS du registre n'a de commune dans la région 53" in capsys.readouterr().err
 
@@ -509,7 +586,8 @@ def test_portrait_file_names_are_unique_on_any_disk():
     names = P.portrait_file_names(ids)
     assert names["HDF-01"] == "hdf-01"
     assert len({n.casefold() for n in names.values()}) == len(ids)  # one file each, whatever the case
-    assert names["index"] != "index" and names["CON"] != "con"
+    assert names["index"] != "index"
+    assert names["CON"] != "con"
     assert all(len(n) <= 90 and re.fullmatch(r"[a-z0-9-]+", n) for n in names.values())
     # the same names whatever the order, and a plain name equal to another's hashed one
     assert P.portrait_file_names(ids[::-1]) == names
@@ -527,7 +605,8 @@ def test_region_batch_covers_every_cpts_one_file_each(tmp_path):
     assert table["Identifiant"].tolist() == ["M1", "M2", "N1", "N2", "N3", "A", "a", "É-1", "E 1"]
     assert (table["État"] == "écrit").all()
     pages = sorted(p.name for p in out.glob("*.html") if p.name != "index.html")
-    assert pages == sorted(table["Fichier"]) and len(pages) == 9  # the count written is on disk
+    assert pages == sorted(table["Fichier"])
+    assert len(pages) == 9
     assert len({p.casefold() for p in pages}) == 9
     links = _Links()
     links.feed((out / "index.html").read_text(encoding="utf-8"))
@@ -556,10 +635,13 @@ def test_one_failed_portrait_never_stops_the_batch(tmp_path, capsys):
     assert (f"  - N1 CPTS N1 : écriture impossible (un dossier porte le nom du fichier) : {out / 'n1.html'}"
             in captured.err)
     index = (out / "index.html").read_text(encoding="utf-8")
-    assert "8 portrait(s), 1 en échec" in index and "portrait non écrit</strong> : écriture impossible" in index
-    assert 'href="n1.html"' not in index and len([p for p in out.glob("*.html") if p.is_file()]) == 9
+    assert "8 portrait(s), 1 en échec" in index
+    assert "portrait non écrit</strong> : écriture impossible" in index
+    assert 'href="n1.html"' not in index
+    assert len([p for p in out.glob("*.html") if p.is_file()]) == 9
     manifest = json.loads((out / "manifest.json").read_text(encoding="utf-8"))
-    assert "N1" not in manifest and len(manifest) == 8
+    assert "N1" not in manifest
+    assert len(manifest) == 8
     (out / "n1.html").rmdir()  # once the folder is gone, the next run writes N1 only
     assert main(["portrait", str(registry), "--region", "93", "--sans-carte", "-o", str(out)]) == 0
     assert "9 portrait(s) (1 écrit(s), 8 inchangé(s)) ;" in capsys.readouterr().out
@@ -602,4 +684,128 @@ def test_portrait_context_takes_a_registry_read():
 
     read = cpts_geo.example_registry()
     ctx = P.portrait_context(read)
-    assert ctx.illustrative and len(ctx.checked.cpts) == 59
+    assert ctx.illustrative
+    assert len(ctx.checked.cpts) == 59
+
+
+def _census_by_hand(shares: dict[str, float], *, iris_codes=()) -> tuple[float, list[float]]:
+    """Population and band shares of a territory, summed from the IRIS table directly: each
+    commune (or arrondissement) by its share, plus whole IRIS."""
+    from cpts_geo.data.iris import iris_table
+
+    iris = iris_table()
+    bands = ["pop_0_19", "pop_20_64", "pop_65p"]
+    total = np.zeros(3)
+    for code, share in shares.items():
+        total += share * iris.loc[iris["commune"] == code, bands].to_numpy(dtype=float).sum(axis=0)
+    total += iris.loc[list(iris_codes), bands].to_numpy(dtype=float).sum(axis=0)
+    return float(total.sum()), [float(v) for v in total / total.sum()]
+
+
+def _assert_census(figs: dict, key: str, expected: tuple[float, list[float]]) -> None:
+    pop, shares = expected
+    assert figs[f"ages2021.{key}.population"].text == number(pop, 0, sep=SEP), key
+    for band, share in zip(["pop_0_19", "pop_20_64", "pop_65p"], shares):
+        assert figs[f"ages2021.{key}.{band}"].text == percent(share, 1, sep=SEP), (key, band)
+        assert figs[f"ages2021.{key}.{band}"].value == pytest.approx(share, abs=1e-9)
+
+
+def test_census_age_structure_of_every_cpts_department_region_france():
+    """Issue 25: the age structure (0–19, 20–64, 65+, census 2021) of every CPTS without any user
+    file, beside its department, region and France, each summed by hand from the IRIS table:
+    Nice shared by three CPTS (N3 has only its share of Nice), Marseille by arrondissement."""
+    from cpts_geo.data.iris import iris_table
+
+    ctx = P.portrait_context(_city_registry())
+    iris = iris_table()
+    paca = set(ctx.france.loc[ctx.france["region"] == "93", "department"])
+    n2 = P.build_portrait("N2", context=ctx, map=False)
+    _assert_census(n2.figures, "cpts", _census_by_hand({"06088": 0.3, "06083": 1.0}))
+    n3 = P.build_portrait("N3", context=ctx, map=False)
+    _assert_census(n3.figures, "cpts", _census_by_hand({"06088": 0.3}))
+    m1 = P.build_portrait("M1", context=ctx, map=False)
+    _assert_census(m1.figures, "cpts", _census_by_hand({"13202": 1.0, "13203": 1.0}))
+    dep06 = iris["commune"].str[:2] == "06"
+    _assert_census(n2.figures, "dep:06", _census_by_hand({}, iris_codes=iris.index[dep06]))
+    dep13 = iris["commune"].str[:2] == "13"
+    _assert_census(m1.figures, "dep:13", _census_by_hand({}, iris_codes=iris.index[dep13]))
+    in_paca = iris["commune"].str[:2].isin(paca)
+    _assert_census(m1.figures, "reg:93", _census_by_hand({}, iris_codes=iris.index[in_paca]))
+    _assert_census(m1.figures, "France", _census_by_hand({}, iris_codes=iris.index))
+    # a CPTS of Marseille arrondissements is compared with the Bouches-du-Rhône and PACA (it was not)
+    assert "apl.dep:13.2023" in m1.figures
+    assert "population.reg:93.2021" in m1.figures
+    # and its own populations are its arrondissements' (it printed 0 and « non disponible »)
+    arr = cpts_geo.load_arrondissements(crs=None).loc[["13202", "13203"]]
+    assert m1.figures["population.cpts.2016"].value == arr["population_2016"].sum()
+    assert m1.figures["population.cpts.2021"].value == arr["population"].sum()
+    assert m1.figures["demand_index.cpts"].value == pytest.approx(
+        arr["pop_standardised"].sum() / arr["population"].sum())
+    page = htmllib.unescape(P.render_html(n3))
+    assert "Structure par âge de la population (recensement 2021)" in page
+    assert "INSEE, recensement 2021, population par IRIS" in page
+    assert "compte pour sa part dans la CPTS" in page
+
+
+def test_census_age_structure_of_a_city_given_by_iris():
+    """A CPTS holding IRIS of Nice counts those IRIS, not a share of the whole city."""
+    from cpts_geo.data.iris import iris_table
+
+    iris = iris_table()
+    nice = iris.index[iris["commune"] == "06088"].tolist()
+    rows = [(cid, f"CPTS {cid}", "06088", code) for cid, group in (("N1", nice[:40]), ("N2", nice[40:]))
+            for code in group] + [("V", "CPTS Vence", "06157", None)]
+    reg = pd.DataFrame(rows, columns=["cpts_id", "cpts_name", "commune_code", "code_iris"])
+    ctx = P.portrait_context(reg)
+    p = P.build_portrait("N1", context=ctx, map=False)
+    _assert_census(p.figures, "cpts", _census_by_hand({}, iris_codes=nice[:40]))
+    p = P.build_portrait("V", context=ctx, map=False)
+    _assert_census(p.figures, "cpts", _census_by_hand({"06157": 1.0}))
+
+
+def test_footer_points_to_the_sources_section(ctx):
+    """The footer said « section 9 » whatever the sections printed (issue 28: numbers follow on)."""
+    p = P.build_portrait("HDF-01", context=ctx, map=False)
+    n = [s.key for s in p.sections].index("sources") + 1
+    assert n != 9
+    assert f"sources et précautions en section {n}." in htmllib.unescape(P.render_html(p))
+
+
+def test_page_is_built_by_the_autoescaped_template():
+    """One Jinja2 environment, autoescaped, reading the templates shipped in the package."""
+    env = P._environment()
+    assert env is P._environment()
+    assert env.autoescape("portrait.html")
+    assert {"portrait.html", "portrait_index.html"} <= set(env.list_templates())
+
+
+def test_map_is_drawn_once_at_its_printed_size(ctx, monkeypatch):
+    """Issue 30: the map was drawn twice (a geopandas layer redrew the figure) into an RGBA image
+    larger than printed, which the PDF engine decoded and split into two images."""
+    import io
+
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from PIL import Image
+
+    draws = []
+    real = FigureCanvasAgg.draw
+
+    def counted(self):
+        draws.append(1)
+        return real(self)
+
+    monkeypatch.setattr(FigureCanvasAgg, "draw", counted)
+    png = P._map_png(ctx, "HDF-05", dpi=170)
+    assert len(draws) == 1
+    image = Image.open(io.BytesIO(png))
+    assert image.mode == "RGB"
+    printed_mm = 96 * 7.6 / 4.6  # portrait.css: figure img at most 96 mm high
+    assert image.size[0] == pytest.approx(170 * printed_mm / 25.4, abs=1)
+
+
+def test_page_for_the_pdf_is_the_same_text_without_marks(hdf01):
+    """Issue 30: the PDF is made from the page without the figures' data-fig spans (fewer boxes to
+    lay out), the same text otherwise."""
+    marked, plain = P.render_html(hdf01), P.render_html(hdf01, marked=False)
+    assert "data-fig" not in plain
+    assert re.sub(r'<span data-fig="[^"]*">([^<]*)</span>', r"\1", marked) == plain

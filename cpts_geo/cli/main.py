@@ -399,6 +399,9 @@ def _add_portrait(sub: _Subparsers) -> None:
     p.add_argument("--effectif", help="colonne de l'effectif")
     p.add_argument("--e2sfca", action="store_true",
                    help="ajouter l'accessibilité E2SFCA calculée par cpts_geo (avec --professionnels)")
+    p.add_argument("--temps", metavar="FICHIER",
+                   help="temps de trajet réels entre communes pour l'E2SFCA (origine, destination, minutes : "
+                        "distancier Metric-OSRM de l'INSEE, table OSRM) au lieu des temps estimés")
     p.add_argument("--flux", metavar="FICHIER", help="table origine–destination des patients (section 7)")
     p.add_argument("--mobpro", action="store_true", help="--flux est un fichier détail MOBPRO de l'INSEE")
     p.add_argument("--indicateurs", metavar="FICHIER",

@@ -49,7 +49,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
-from typing import TYPE_CHECKING, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -81,7 +81,10 @@ __all__ = [
 
 if TYPE_CHECKING:  # imported when needed only (a portrait starts fast)
     import geopandas as gpd
+    from jinja2 import Environment
+    from markupsafe import Markup
 
+    from cpts_geo.domain.metadata import LayerMetadata
     from cpts_geo.domain.registry import CheckedRegistry
     from cpts_geo.indicators.supply import SupplyRead
 
@@ -102,6 +105,14 @@ _RULES = {"somme": "sum", "sum": "sum", "total": "sum",
 _DRAFT_ID = "PROJET"
 
 
+#: The tables a portrait takes as options (hashed by content in a batch, not as parameters).
+_TABLES = ("supply", "flows", "indicators", "ages", "costs")
+
+
+#: A block of a section: its kind then its content (see :class:`Section`).
+Block = tuple[Any, ...]
+
+
 # --------------------------------------------------------------------------- figures
 class Figure(NamedTuple):
     """One printed figure: its key, the library value, and its text as printed."""
@@ -112,7 +123,7 @@ class Figure(NamedTuple):
 
 
 
-def _fig(figures: dict, key: str, value, decimals: int | None = 0, *, kind: str = "number",
+def _fig(figures: dict[str, Figure], key: str, value: Any, decimals: int | None = 0, *, kind: str = "number",
          unit: str = "") -> Figure:
     if value is None or value is pd.NA or (isinstance(value, float) and np.isnan(value)):
         text = "non disponible"
@@ -126,6 +137,14 @@ def _fig(figures: dict, key: str, value, decimals: int | None = 0, *, kind: str 
     f = Figure(key, None if value is None else float(value), text)
     figures[key] = f
     return f
+
+
+
+def _plain_text(value: object) -> str:
+    """A cell as plain text: figures by their printed text."""
+    if isinstance(value, list):
+        return "".join(_plain_text(x) for x in value)
+    return value.text if isinstance(value, Figure) else str(value)
 
 
 
@@ -143,12 +162,7 @@ class Table:
 
     def to_frame(self) -> pd.DataFrame:
         """The table as printed (French headers, French numbers as text), for a notebook."""
-        def text(v):
-            if isinstance(v, list):
-                return "".join(text(x) for x in v)
-            return v.text if isinstance(v, Figure) else str(v)
-
-        frame = pd.DataFrame([[text(v) for v in row] for row in self.rows], columns=list(self.headers))
+        frame = pd.DataFrame([[_plain_text(v) for v in row] for row in self.rows], columns=list(self.headers))
         return frame.set_index(self.headers[0])
 
 
@@ -231,7 +245,7 @@ def draft_registry(codes: Iterable[str], *, name: str = "Projet de CPTS",
 
 
 
-def _metadata(frame):
+def _metadata(frame: pd.DataFrame) -> LayerMetadata:
     """:func:`cpts_geo.domain.metadata.layer_metadata`, imported when needed."""
     from cpts_geo.domain.metadata import layer_metadata
 
@@ -240,7 +254,7 @@ def _metadata(frame):
 
 
 @lru_cache(maxsize=1)
-def _france():
+def _france() -> pd.DataFrame:
     from cpts_geo.domain.communes import load_communes
     from cpts_geo.domain.crs import split_by_metric_crs
     from cpts_geo.domain.metadata import layer_metadata, set_layer_metadata
@@ -265,10 +279,10 @@ def _france():
 
 
 def portrait_context(
-    registry=None,
+    registry: Any = None,
     *,
-    communes=None,
-    passage=None,
+    communes: gpd.GeoDataFrame | None = None,
+    passage: Any = None,
     check_names: bool = True,
 ) -> PortraitContext:
     """Validate a registry and compute what its portraits share (territories, APL aggregates).
@@ -338,7 +352,7 @@ def _suggest(cpts_id: str, cpts: pd.DataFrame) -> str:
 
     ids = [str(i) for i in cpts.index]
 
-    def bare(text):  # "HDF-01" and "hdf 1" alike
+    def bare(text: str) -> str:  # "HDF-01" and "hdf 1" alike
         return re.sub(r"\b0+(\d)", r"\1", fold(text))
 
     near = [i for i in ids if bare(i) == bare(cpts_id)]
@@ -353,12 +367,12 @@ def _suggest(cpts_id: str, cpts: pd.DataFrame) -> str:
 
 
 
-def _resolve(cpts_id, ctx: PortraitContext) -> str:
+def _resolve(cpts_id: str | None, ctx: PortraitContext) -> str:
     cpts = ctx.checked.cpts
     if cpts_id is None and ctx.draft:
         return _DRAFT_ID
     if cpts_id in cpts.index:
-        return cpts_id
+        return str(cpts_id)
     by_name: dict[str, list] = {}
     for i, n in cpts["name"].items():
         if isinstance(n, str) and n.strip():
@@ -380,7 +394,7 @@ def _main_area(codes_pop: pd.DataFrame, column: str) -> str:
 
 
 
-def _touching(frame, geom):
+def _touching(frame: gpd.GeoDataFrame, geom: Any) -> gpd.GeoDataFrame:
     """The rows of ``frame`` whose geometry intersects ``geom``, in their order: through the
     spatial index of ``frame`` (built once, kept by geopandas for the whole batch), not by
     testing each of the 35 000 communes or 1 250 territories of a national registry."""
@@ -389,7 +403,7 @@ def _touching(frame, geom):
 
 
 
-def _identity(ctx, cid, figs, srcs):
+def _identity(ctx: PortraitContext, cid: str, figs: dict[str, Figure], srcs: list[Any]) -> tuple[Section, Table]:
     from cpts_geo.domain.codes import positions
     from cpts_geo.domain.tiers import TIER_LABELS, TIER_RULES
 
@@ -399,7 +413,7 @@ def _identity(ctx, cid, figs, srcs):
     # (a pyarrow look-up: pandas' intersection converts the layer's 35 000 codes at each call)
     found = positions(ctx.layer.index, member["code"])
     com = ctx.layer.iloc[np.unique(found[found >= 0])]  # in the layer's order
-    facts = [("Identifiant", str(cid)), ("Étape du projet", str(t["stage"]))]
+    facts: list[tuple[str, Any]] = [("Identifiant", str(cid)), ("Étape du projet", str(t["stage"]))]
     pop = _fig(figs, "population.cpts.layer", t["population"])
     facts.append((f"Population municipale {vintage}", pop))
     if pd.notna(t["tier"]):
@@ -439,14 +453,14 @@ def _identity(ctx, cid, figs, srcs):
         facts.append(("Zones blanches limitrophes", [wf, " commune(s), ", wp, f" habitants : {shown}{more}"]))
     else:
         facts.append(("Zones blanches limitrophes", "aucune commune non couverte ne touche le territoire"))
-    blocks = [("facts", facts)]
+    blocks: list[Block] = [("facts", facts)]
     if t.get("missing_population"):
         blocks.append(("notice", f"Communes sans population connue : {t['missing_population']}."))
     if geom.is_empty:
         blocks.append(("notice", "Aucune géométrie pour les communes de ce territoire : pas de carte, "
                        "ni de voisines, ni de superficie."))
     srcs.append(f"Communes : {_metadata(ctx.communes).source or 'couche communale'}.")
-    rows = []
+    rows: list[tuple[Any, ...]] = []
     shares = member.set_index("code")["share"]
     for code, rec in com.sort_values("population", ascending=False).iterrows():
         share = shares.get(code, 1.0)
@@ -460,7 +474,7 @@ def _identity(ctx, cid, figs, srcs):
 
 
 
-def _map_section(ctx, cid, *, dpi):
+def _map_section(ctx: PortraitContext, cid: str, *, dpi: int) -> Section:
     geom = ctx.territories.geometry.loc[cid]
     if geom.is_empty:
         return Section("carte", "2. Carte", (("notice", "Carte impossible : les communes de ce "
@@ -474,39 +488,46 @@ def _map_section(ctx, cid, *, dpi):
 
 
 
-def _map_png(ctx, cid, *, dpi: int = 170) -> bytes:
-    """The print map of one CPTS and its surroundings, drawn by :func:`cpts_geo.render.plotting.plot_stages`."""
-    import geopandas as gpd
+#: The map's figure (inches: the layout of its legend and labels) and its printed size on the
+#: A4 page (``figure img`` of ``portrait.css``: at most 96 mm high, so 158.6 mm wide).
+_MAP_FIGSIZE = (7.6, 4.6)
+_MAP_PRINTED_WIDTH_MM = 96 * 7.6 / 4.6
+
+
+def _map_png(ctx: PortraitContext, cid: str, *, dpi: int = 170) -> bytes:
+    """The print map of one CPTS and its surroundings, drawn by :func:`cpts_geo.render.plotting.plot_stages`.
+
+    The image has the pixels of its printed size at ``dpi`` (no larger image for the PDF engine
+    to decode and re-encode), drawn once, opaque RGB (the engine splits an alpha channel into a
+    second image)."""
     import shapely
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
     from cpts_geo.domain.crs import metric_crs_of
-    from cpts_geo.render.plotting import _scale_bar, label_territories, plot_stages
+    from cpts_geo.render.plotting import _add_lines, _scale_bar, label_territories, plot_stages
 
-    terr = ctx.territories
-    target = terr.loc[[cid]]
     # the metric CRS of the territory's department (a CPTS made only of a commune shared with
     # other CPTS has no commune of its own in the layer)
-    crs = metric_crs_of(str(terr.at[cid, "departments"]).split(", ")[0])
-    tm = target.to_crs(crs)
+    crs = metric_crs_of(str(ctx.territories.at[cid, "departments"]).split(", ")[0])
+    layer, terr = _metric_layers(ctx, crs)  # projected once for the whole batch
+    tm = terr.loc[[cid]]
     x0, y0, x1, y1 = tm.total_bounds
     half = max(x1 - x0, y1 - y0) * 0.6 + 3000  # the CPTS and a margin
     cx, cy = (x0 + x1) / 2, (y0 + y1) / 2
     view = shapely.box(cx - half * 1.16, cy - half, cx + half * 1.16, cy + half)
-    box = shapely.box(*gpd.GeoSeries([view], crs=crs).to_crs(ctx.layer.crs).total_bounds)
-    around = _touching(ctx.layer, box)
-    near = _touching(terr, box)
+    around = _touching(layer, view)
+    near = _touching(terr, view)
     # a Figure outside pyplot: geopandas' plt.draw() after each layer then redraws nothing
-    fig = Figure(figsize=(7.6, 4.6))
-    FigureCanvasAgg(fig)
+    fig = Figure(figsize=_MAP_FIGSIZE)  # labels placed at matplotlib's figure dpi, as savefig does
+    canvas = FigureCanvasAgg(fig)
     ax = fig.add_axes((0.01, 0.01, 0.69, 0.98))  # the legend goes right of the map, in the figure
     plot_stages(near, around, ax=ax, legend=True, labels=False, scale_bar=False)  # sources: caption
     ax.set_xlim(view.bounds[0], view.bounds[2])
     ax.set_ylim(view.bounds[1], view.bounds[3])
-    tm.boundary.plot(ax=ax, color="#d7301f", linewidth=2.4, gid="cpts-studied")
-    shown = near.to_crs(crs)
-    shown = shown.set_geometry(shown.geometry.intersection(view))  # labels inside the view
+    _add_lines(ax, tm.geometry.to_numpy(), colors="#d7301f", linewidths=2.4, gid="cpts-studied")
+    ax.apply_aspect()  # the axes fitted to the view before labels are placed from their scale
+    shown = near.set_geometry(near.geometry.intersection(view))  # labels inside the view
     others = shown.drop(index=cid, errors="ignore")
     others = others[~others.geometry.is_empty]
     label_territories(ax, others)
@@ -515,17 +536,44 @@ def _map_png(ctx, cid, *, dpi: int = 170) -> bytes:
     from cpts_geo.render.labels import label_text
 
     spot = tm.geometry.iloc[0].representative_point()
-    ax.text(spot.x, spot.y, label_text(str(target["name"].iloc[0])), ha="center", va="center", fontsize=9,
+    ax.text(spot.x, spot.y, label_text(str(tm["name"].iloc[0])), ha="center", va="center", fontsize=9,
             fontweight="bold", color="#7f0000", zorder=11, gid="cpts-studied-label",
             path_effects=[pe.withStroke(linewidth=2.6, foreground="white")])
     _scale_bar(ax)
+    return _png(canvas, dpi * _MAP_PRINTED_WIDTH_MM / 25.4 / _MAP_FIGSIZE[0])
+
+
+def _metric_layers(ctx: PortraitContext, crs: Any) -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame]:
+    """The context's commune layer and territories in ``crs``, projected once per context and
+    CRS (with their spatial index): the surroundings of every map of a batch are cut from them."""
+    from cpts_geo.domain.crs import reproject
+
+    key = str(crs)
+    if _METRIC_CACHE.get("ctx") is not ctx:
+        _METRIC_CACHE.clear()
+        _METRIC_CACHE["ctx"] = ctx
+    if key not in _METRIC_CACHE:
+        _METRIC_CACHE[key] = (reproject(ctx.layer, crs), reproject(ctx.territories, crs))
+    return _METRIC_CACHE[key]  # type: ignore[return-value]
+
+
+_METRIC_CACHE: dict[str, object] = {}
+
+
+def _png(canvas: Any, dpi: float) -> bytes:
+    """The canvas drawn once at ``dpi``, as an opaque RGB PNG (quickly compressed)."""
+    from PIL import Image
+
+    canvas.figure.set_dpi(dpi)
+    canvas.draw()
+    rgba = np.asarray(canvas.buffer_rgba())
     buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=dpi)
+    Image.fromarray(np.ascontiguousarray(rgba[..., :3])).save(buf, format="png", compress_level=3)
     return buf.getvalue()
 
 
 
-def _funding(ctx, cid, figs, srcs):
+def _funding(ctx: PortraitContext, cid: str, figs: dict[str, Figure], srcs: list[Any]) -> Section:
     from cpts_geo.domain.funding import ACI_SOURCE, aci_funding, early_mission_aid
 
     tier = ctx.territories.at[cid, "tier"]
@@ -535,7 +583,7 @@ def _funding(ctx, cid, figs, srcs):
     tier = int(tier)
     first = aci_funding(tier)
     later = aci_funding(tier, year="later")
-    rows = []
+    rows: list[tuple[Any, ...]] = []
     for i, mission in enumerate(first.index):
         rec = first.loc[mission]
         k = f"aci.{i}"
@@ -576,7 +624,7 @@ def _area_names_of(f: pd.DataFrame) -> tuple[dict, dict]:
 
 
 
-def _unit_labels(ctx, cid):
+def _unit_labels(ctx: PortraitContext, cid: str) -> list[tuple[str, str]]:
     """The CPTS's main department and region (most population), with their names."""
     if _UNIT_CACHE.get("ctx") is ctx and _UNIT_CACHE.get("cid") == cid:  # the context is kept: no id reuse
         return _UNIT_CACHE["value"]
@@ -592,13 +640,17 @@ _AREA_CACHE: dict = {}  # population sums of departments, regions and France for
 
 
 
-def _unit_labels_of(ctx, cid):
+def _unit_labels_of(ctx: PortraitContext, cid: str) -> list[tuple[str, str]]:
+    from cpts_geo.domain.codes import city_of
+
     member = ctx.checked.membership[ctx.checked.membership["cpts_id"] == cid]
     f = ctx.france
-    pop = pd.to_numeric(f["population"], errors="coerce").reindex(member["code"]).fillna(0).to_numpy()
+    # an arrondissement is in the department and region of its city (the layer holds the city)
+    codes = city_of(pd.Series(member["code"].to_numpy(dtype=object), dtype=object)).to_numpy()
+    pop = pd.to_numeric(f["population"], errors="coerce").reindex(codes).fillna(0).to_numpy()
     frame = pd.DataFrame({"w": pop * member["share"].to_numpy(),
-                          "department": f["department"].reindex(member["code"]).to_numpy(),
-                          "region": f["region"].reindex(member["code"]).to_numpy()})
+                          "department": f["department"].reindex(codes).to_numpy(),
+                          "region": f["region"].reindex(codes).to_numpy()})
     frame = frame.dropna(subset=["department"])
     dep = _main_area(frame, "department")
     reg = _main_area(frame, "region")
@@ -610,7 +662,8 @@ def _unit_labels_of(ctx, cid):
 
 
 
-def _population(ctx, cid, figs, srcs, ages):
+def _population(ctx: PortraitContext, cid: str, figs: dict[str, Figure], srcs: list[Any],
+                ages: pd.DataFrame | None) -> Section:
     from cpts_geo.data.apl import POPULATION_VINTAGE
 
     units = [(u, lab) for u, lab in _unit_labels(ctx, cid) if lab]
@@ -627,18 +680,18 @@ def _population(ctx, cid, figs, srcs, ages):
         _AREA_CACHE.update(ctx=ctx, sums={})
     area_sums = _AREA_CACHE["sums"]
 
-    def layer_pop():
+    def layer_pop() -> pd.Series:
         return pd.to_numeric(f["population"], errors="coerce")
 
-    def layer_std():
+    def layer_std() -> pd.Series:
         return pd.to_numeric(f["pop_standardised"], errors="coerce")
 
-    rows = []
+    rows: list[tuple[Any, ...]] = []
     for u, label in units:
         sel = None
         if u == cid:
             prev = ctx.territories.at[cid, "population"] if prev_col == "population" else float(
-                (pd.to_numeric(f[prev_col], errors="coerce").reindex(member["code"]).fillna(0).to_numpy()
+                (_unit_column(ctx, prev_col).reindex(member["code"]).fillna(0).to_numpy()
                  * member["share"].to_numpy()).sum())
             # a CPTS holding a part of a shared commune has no defined area: no density
             area = np.nan if (member["share"] < 1).any() else ctx.territories.at[cid, "area_km2"]
@@ -655,15 +708,17 @@ def _population(ctx, cid, figs, srcs, ages):
         if from_layer:  # the layer holds the current population and the DREES standardised one
             if u == cid:
                 w = member["share"].to_numpy()
-                cur = float((layer_pop().reindex(member["code"]).fillna(0).to_numpy() * w).sum())
-                std = float((layer_std().reindex(member["code"]).fillna(0).to_numpy() * w).sum())
-                known = bool(layer_pop().reindex(member["code"]).notna().any())
+                mine = _unit_column(ctx, "population").reindex(member["code"])
+                cur = float((mine.fillna(0).to_numpy() * w).sum())
+                std = float((_unit_column(ctx, "pop_standardised").reindex(member["code"]).fillna(0).to_numpy()
+                             * w).sum())
+                known = bool(mine.notna().any())
             else:
                 known = True
             if not known or not std:
                 cur, std = (cur if known else np.nan), np.nan
         else:  # a layer of an older vintage: the population published with the APL 2023
-            agg = ctx.units.loc[(u, 2023)] if (u, 2023) in ctx.units.index else None
+            agg: Any = ctx.units.loc[(u, 2023)] if (u, 2023) in ctx.units.index else None
             known = agg is not None and agg["population"] - agg["population_unknown"] > 0
             cur = agg["population"] if known else np.nan
             std = agg["standardised_population"] if known else np.nan
@@ -679,7 +734,8 @@ def _population(ctx, cid, figs, srcs, ages):
                    f"Évolution {vintage}–{cur_year}", f"Habitants par km² ({cur_year})",
                    "Indice de demande standardisé"), tuple(rows), numeric=(1, 2, 3, 4, 5),
                   classes=("unit",) + ("",) * (len(rows) - 1))
-    blocks = [("table", table), *_population_notes(member, rows, vintage, cur_year)]
+    blocks: list[Block] = [("table", table), *_population_notes(member, rows, vintage, cur_year)]
+    blocks += _census_ages(ctx, cid, figs, srcs)
     if ages is not None:
         blocks.append(("table", _age_table(ctx, cid, ages, figs)))
         srcs.append(f"Population par âge : {_given(srcs, 'ages')}.")
@@ -688,13 +744,30 @@ def _population(ctx, cid, figs, srcs, ages):
 
 
 
-def _population_notes(member: pd.DataFrame, rows: list[tuple[str, Figure, Figure, Figure, Figure, Figure]],
-                      vintage: int, cur_year: int) -> list[tuple[str, str]]:
+def _unit_column(ctx: PortraitContext, column: str) -> pd.Series:
+    """A column of the communes of France, with the arrondissements of the context's layer (a
+    registry by arrondissement: the layer of France holds their city only); once per context."""
+    key = f"column:{column}"
+    if _AREA_CACHE.get("ctx") is ctx and key in _AREA_CACHE:
+        return _AREA_CACHE[key]
+    values = pd.to_numeric(ctx.france[column], errors="coerce")
+    if column in ctx.layer.columns:
+        extra = ctx.layer.index[~ctx.layer.index.isin(values.index)]
+        if len(extra):
+            values = pd.concat([values, pd.to_numeric(ctx.layer.loc[extra, column], errors="coerce")])
+    if _AREA_CACHE.get("ctx") is ctx:
+        _AREA_CACHE[key] = values
+    return values
+
+
+
+def _population_notes(member: pd.DataFrame, rows: list[tuple[Any, ...]],
+                      vintage: int | None, cur_year: int) -> list[Block]:
     """The notes under the population table: what the figures are, a density not defined, a
     population not published, a tier that depends on the vintage."""
     from cpts_geo.domain.tiers import tier_of
 
-    blocks = [("note", f"Population {vintage} : population municipale de la couche communale (INSEE). "
+    blocks: list[Block] = [("note", f"Population {vintage} : population municipale de la couche communale (INSEE). "
                        f"Population {cur_year} : population municipale {cur_year} publiée avec l'APL 2023 "
                        "de la DREES, rattachée aux communes actuelles. Indice de demande : population "
                        "standardisée par l'âge de la DREES (consommation de soins de médecine générale par "
@@ -719,7 +792,68 @@ def _population_notes(member: pd.DataFrame, rows: list[tuple[str, Figure, Figure
 
 
 
-def _age_table(ctx, cid, ages: pd.DataFrame, figs) -> Table:
+def _area_ages(ctx: PortraitContext) -> pd.DataFrame:
+    """The census age structure of every department and region, and of France (``dep:59``,
+    ``reg:32``, ``France``), computed once per context."""
+    from cpts_geo.domain.codes import city_of, department_of
+    from cpts_geo.indicators.ages import age_structure, unit_ages
+
+    if _AGES_CACHE.get("ctx") is ctx:
+        return _AGES_CACHE["value"]
+    leaf = pd.Series(unit_ages(cities=False).index, dtype=object)
+    region = city_of(leaf).map(ctx.france["region"].astype(object))
+    m = pd.concat([pd.DataFrame({"code": leaf, "cpts_id": "dep:" + department_of(leaf).astype(object)}),
+                   pd.DataFrame({"code": leaf, "cpts_id": "reg:" + region}).dropna(),
+                   pd.DataFrame({"code": leaf, "cpts_id": "France"})], ignore_index=True)
+    value = age_structure(m.assign(share=1.0)).table
+    _AGES_CACHE.update(ctx=ctx, value=value)
+    return value
+
+
+_AGES_CACHE: dict[str, object] = {}
+
+
+
+def _census_ages(ctx: PortraitContext, cid: str, figs: dict[str, Figure], srcs: list) -> list[Block]:
+    """The age structure (0–19, 20–64, 65+, census 2021 by IRIS) of the CPTS beside its department,
+    its region and France, for every CPTS (no user file)."""
+    from cpts_geo.indicators.ages import AGE_BANDS, AGE_SOURCE, age_structure
+
+    member = ctx.checked.membership[ctx.checked.membership["cpts_id"] == cid]
+    iris = ctx.checked.iris
+    mine = age_structure(member, iris=None if iris is None or not len(iris) else iris[iris["cpts_id"] == cid])
+    areas = _area_ages(ctx)
+    rows: list[tuple[Any, ...]] = []
+    for u, label in _unit_labels(ctx, cid):
+        if not label:
+            continue
+        k = "cpts" if u == cid else u
+        rec = mine.table.loc[cid] if u == cid else areas.loc[u] if u in areas.index else None
+        cells: list[str | Figure] = [label, _fig(figs, f"ages2021.{k}.population",
+                                                 None if rec is None else rec["population"])]
+        for band in AGE_BANDS:
+            share = None if rec is None else rec[f"share_{band}"]
+            cells.append(_fig(figs, f"ages2021.{k}.{band}", share, 1, kind="percent"))
+        rows.append(tuple(cells))
+    table = Table("Structure par âge de la population (recensement 2021)",
+                  ("Territoire", "Population (recensement 2021)", *AGE_BANDS.values()), tuple(rows),
+                  numeric=(1, 2, 3, 4), classes=("unit",) + ("",) * (len(rows) - 1))
+    blocks: list[Block] = [("table", table)]
+    notes = ["Part de chaque tranche d'âge dans la population recensée en 2021 (somme des IRIS de l'INSEE)."]
+    if (member["share"] < 1).any():
+        notes.append("Une commune partagée compte pour sa part dans la CPTS, ou pour ses IRIS quand le registre "
+                     "la découpe par IRIS.")
+    blocks.append(("note", " ".join(notes)))
+    if len(mine.missing):
+        codes = sorted(mine.missing["code"].astype(str))
+        blocks.append(("notice", f"{len(codes)} code(s) de la CPTS sans IRIS au recensement 2021, hors de la "
+                       "structure par âge : " + ", ".join(codes[:10]) + ("…" if len(codes) > 10 else "") + "."))
+    srcs.append(f"Structure par âge : {AGE_SOURCE}.")
+    return blocks
+
+
+
+def _age_table(ctx: PortraitContext, cid: str, ages: pd.DataFrame, figs: dict[str, Figure]) -> Table:
     member = ctx.checked.membership[ctx.checked.membership["cpts_id"] == cid]
     a = ages.copy()
     a["code"] = a["code"].astype("string")
@@ -733,7 +867,7 @@ def _age_table(ctx, cid, ages: pd.DataFrame, figs) -> Table:
     a["w"] = pd.to_numeric(a["count"], errors="coerce") * a["share"]
     by = a.groupby("band")["w"].sum().reindex(range(len(AGE_BANDS)), fill_value=0.0)
     total = by.sum()
-    rows = []
+    rows: list[tuple[Any, ...]] = []
     for i, lo in enumerate(AGE_BANDS):
         label = f"{lo} à {AGE_BANDS[i + 1] - 1} ans" if i + 1 < len(AGE_BANDS) else f"{lo} ans et plus"
         rows.append((label, _fig(figs, f"age.{lo}", by.iloc[i]),
@@ -747,7 +881,8 @@ def _age_table(ctx, cid, ages: pd.DataFrame, figs) -> Table:
 
 
 
-def _professionals(ctx, cid, figs, srcs, supply, threshold):
+def _professionals(ctx: PortraitContext, cid: str, figs: dict[str, Figure], srcs: list[Any], supply: Any,
+                   threshold: float) -> Section:
     from cpts_geo.indicators.density import density
     from cpts_geo.indicators.supply import supply_by_commune, supply_table
 
@@ -773,12 +908,12 @@ def _professionals(ctx, cid, figs, srcs, supply, threshold):
         d = density(wide, ctx.france, membership=member, reference=ctx.france)
     one = d.table.xs(cid, level=0)
     hidden = pd.Series(protect_total(one["count"], small_counts(one["count"], threshold)), index=one.index)
-    rows = []
+    rows: list[tuple[Any, ...]] = []
     for prof, rec in one.iterrows():
         k = f"density.{prof}"
-        if hidden[prof]:
-            count, dens = "secret", "secret"
-        else:
+        count: str | Figure = "secret"
+        dens: str | Figure = "secret"
+        if not hidden[prof]:
             count = _fig(figs, f"{k}.count", rec["count"], None)
             dens = _fig(figs, f"{k}.cpts", rec["density"], 1)
         rows.append((str(prof), count, dens, _fig(figs, f"{k}.department", rec["department_density"], 1),
@@ -791,7 +926,7 @@ def _professionals(ctx, cid, figs, srcs, supply, threshold):
     table = Table("Professionnels et densité pour 10 000 habitants",
                   ("Profession", "Effectif", "CPTS", f"Département ({dep})", f"Région ({reg})", "France"),
                   tuple(rows), numeric=(1, 2, 3, 4, 5), classes=("",) * len(one) + ("total",))
-    blocks = [("table", table),
+    blocks: list[Block] = [("table", table),
               ("note", f"Secret statistique : effectifs de 1 à {number(threshold - 1, None, sep=SEP)} "
                        "masqués (« secret »), avec leur densité, et un effectif de plus quand un seul est "
                        "masqué (le total le révélerait). Densités du département, de la région et de la "
@@ -806,7 +941,7 @@ def _professionals(ctx, cid, figs, srcs, supply, threshold):
 
 
 
-def _apl_year(ctx, year: int) -> pd.DataFrame:
+def _apl_year(ctx: PortraitContext, year: int) -> pd.DataFrame:
     if _APL_CACHE.get("ctx") is not ctx or _APL_CACHE.get("year") != year:
         t = ctx.apl[ctx.apl["year"] == year].copy()
         t["key"] = t["key"].astype(object)
@@ -818,15 +953,16 @@ _APL_CACHE: dict = {}
 
 
 
-def _accessibility(ctx, cid, figs, srcs, reports, *, supply=None, e2sfca=False):
+def _accessibility(ctx: PortraitContext, cid: str, figs: dict[str, Figure], srcs: list, reports: dict[str, pd.DataFrame],
+                   *, supply: object = None, e2sfca: bool = False, costs: pd.DataFrame | None = None) -> Section:
     from cpts_geo.data.apl import APL_SOURCE, APL_YEARS, UNDERSERVED_THRESHOLD
 
     title = "6. Accessibilité aux médecins généralistes (APL)"
     units = [(u, lab) for u, lab in _unit_labels(ctx, cid) if lab]
-    rows = []
+    rows: list[tuple[Any, ...]] = []
     for u, label in units:
         k = "cpts" if u == cid else u
-        cells = [label]
+        cells: list[Any] = [label]
         for year in APL_YEARS:
             agg = ctx.units.loc[(u, year)] if (u, year) in ctx.units.index else None
             cells.append(_fig(figs, f"apl.{k}.{year}", None if agg is None else agg["accessibility"], 2))
@@ -840,7 +976,7 @@ def _accessibility(ctx, cid, figs, srcs, reports, *, supply=None, e2sfca=False):
                   ("Territoire", *[f"APL {y}" for y in APL_YEARS], f"Part de la population sous {thr} (2023)",
                    f"Habitants sous {thr} (2023)"), tuple(rows), numeric=(1, 2, 3, 4),
                   classes=("unit",) + ("",) * (len(rows) - 1))
-    blocks = [("table", table)]
+    blocks: list[Block] = [("table", table)]
     apl = _apl_year(ctx, 2023)
     member = ctx.checked.membership[ctx.checked.membership["cpts_id"] == cid]
     mine = apl[apl["key"].isin(member["code"])]
@@ -876,16 +1012,7 @@ def _accessibility(ctx, cid, figs, srcs, reports, *, supply=None, e2sfca=False):
         blocks.append(("notice", "E2SFCA demandé sans fichier de professionnels : donnez l'offre (BPE) "
                        "pour le calculer."))
     elif e2sfca:
-        blocks.append(("table", _e2sfca_block(ctx, cid, figs, supply)))
-        blocks.append(("note", "E2SFCA de cpts_geo : paliers de la DREES (1 sous 10 minutes, 2/3 de 10 à 15, "
-                               "1/3 de 15 à 20), temps de route estimés à partir des distances (hypothèses "
-                               "de cpts_geo.indicators.accessibility.TRAVEL_ASSUMPTIONS), offre en effectifs du fichier "
-                               "fourni et non en consultations : un ordre de grandeur à comparer entre "
-                               "territoires, pas l'APL. "
-                               + ("Calculé avec toutes les communes à portée, au-delà de la région "
-                                  "comprise : sans effet de bord." if _e2sfca_values(ctx, supply)[2] else
-                                  "Calculé sur la couche communale fournie : l'offre au-delà est "
-                                  "ignorée (effet de bord).")))
+        blocks += _e2sfca_blocks(ctx, cid, figs, srcs, supply, costs)
     srcs.append(f"Accessibilité : {APL_SOURCE}, APL 2022 et 2023.")
     return Section("accessibilite", title, tuple(blocks))
 
@@ -894,18 +1021,22 @@ _E2SFCA_CACHE: dict = {}
 
 
 
-def _e2sfca_values(ctx, supply) -> tuple[pd.Series, pd.DataFrame, bool]:
+def _e2sfca_values(ctx: PortraitContext, supply: object,
+                   costs: pd.DataFrame | None = None) -> tuple[pd.Series, pd.DataFrame, bool, list[str]]:
     """The toolkit's E2SFCA to GPs on the whole regions of the context's communes, computed with
     every commune within reach of them (:func:`cpts_geo.indicators.accessibility.within_reach`: the values
     of all of France, no edge effect), and those regions' communes; cached. A user's own commune
-    layer is computed on itself (what lies beyond it is unknown)."""
+    layer is computed on itself (what lies beyond it is unknown). With ``costs`` (the user's
+    travel times), those times instead of the estimated ones; the communes absent from them are
+    the fourth item."""
     from cpts_geo.domain.communes import embedded_rows, load_communes
     from cpts_geo.domain.metadata import layer_metadata
     from cpts_geo.indicators.accessibility import accessibility, within_reach
     from cpts_geo.indicators.supply import supply_in, supply_table
 
     supply = supply_table(supply)
-    if _E2SFCA_CACHE.get("ctx") is ctx and _E2SFCA_CACHE.get("supply") is supply:
+    if (_E2SFCA_CACHE.get("ctx") is ctx and _E2SFCA_CACHE.get("supply") is supply
+            and _E2SFCA_CACHE.get("costs") is costs):
         return _E2SFCA_CACHE["value"]
     france = load_communes()
     given = ctx.communes
@@ -918,17 +1049,49 @@ def _e2sfca_values(ctx, supply) -> tuple[pd.Series, pd.DataFrame, bool]:
     sup = supply_in(supply, layer.index)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        acc = accessibility(sup, layer, professions="médecin généraliste", per=10_000, quiet=True)
-    value = (acc.table["médecin généraliste"], pd.DataFrame(area.drop(columns="geometry")), embedded)
-    _E2SFCA_CACHE.update(ctx=ctx, supply=supply, value=value)
+        acc = accessibility(sup, layer, professions="médecin généraliste", per=10_000, quiet=True, costs=costs)
+    absent = [str(c) for c in acc.not_in_costs] if costs is not None else []
+    value = (acc.table["médecin généraliste"], pd.DataFrame(area.drop(columns="geometry")), embedded, absent)
+    _E2SFCA_CACHE.update(ctx=ctx, supply=supply, costs=costs, value=value)
     return value
 
 
 
-def _e2sfca_block(ctx, cid, figs, supply):
+def _e2sfca_blocks(ctx: PortraitContext, cid: str, figs: dict[str, Figure], srcs: list, supply: object,
+                   costs: pd.DataFrame | None) -> list[Block]:
+    """The E2SFCA table and its notes: which travel times were used, edge effects, the CPTS's
+    communes absent from the user's times."""
+    table = _e2sfca_block(ctx, cid, figs, supply, costs)
+    _, _, embedded, absent = _e2sfca_values(ctx, supply, costs)
+    if costs is None:
+        times = ("temps estimés par la route à partir des distances (hypothèses de "
+                 "cpts_geo.indicators.accessibility.TRAVEL_ASSUMPTIONS)")
+    else:
+        times = f"temps de trajet fournis : {_given(srcs, 'costs')}"
+    blocks: list[Block] = [("table", table), (
+        "note", "E2SFCA de cpts_geo : paliers de la DREES (1 sous 10 minutes, 2/3 de 10 à 15, 1/3 de 15 à 20), "
+                f"{times} ; offre en effectifs du fichier fourni et non en consultations : un ordre de "
+                "grandeur à comparer entre territoires, pas l'APL. "
+                + ("Calculé avec toutes les communes à portée, au-delà de la région comprise : sans effet "
+                   "de bord." if embedded else
+                   "Calculé sur la couche communale fournie : l'offre au-delà est ignorée (effet de bord)."))]
+    member = ctx.checked.membership
+    mine = sorted(set(absent) & set(member.loc[member["cpts_id"] == cid, "code"].astype(str)))
+    if mine:
+        blocks.append(("notice", f"{len(mine)} commune(s) de la CPTS absente(s) de la table des temps fournie "
+                       "(accessibilité inconnue, hors de la moyenne) : " + ", ".join(mine[:10])
+                       + ("…" if len(mine) > 10 else "") + "."))
+    if costs is not None:
+        srcs.append(f"Temps de trajet (E2SFCA) : {_given(srcs, 'costs')}.")
+    return blocks
+
+
+
+def _e2sfca_block(ctx: PortraitContext, cid: str, figs: dict[str, Figure], supply: object,
+                  costs: pd.DataFrame | None) -> Table:
     from cpts_geo.indicators.accessibility import territory_accessibility
 
-    values, area, _ = _e2sfca_values(ctx, supply)
+    values, area, _, _ = _e2sfca_values(ctx, supply, costs)
     pop = pd.to_numeric(area["population"], errors="coerce")
     cm = ctx.checked.membership
     frames = [cm[cm["cpts_id"] == cid][["code", "cpts_id", "share"]]]
@@ -942,18 +1105,20 @@ def _e2sfca_block(ctx, cid, figs, supply):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         agg = territory_accessibility(values, m, weights=pop, population=pop).table
-    rows = []
+    rows: list[tuple[Any, ...]] = []
     for u, label in units:
         k = "cpts" if u == cid else u
         v = agg["accessibility"].get(u, np.nan)
         rows.append((label, _fig(figs, f"e2sfca.{k}", v, 1)))
+    times = "temps de trajet estimés" if costs is None else "temps de trajet fournis"
     return Table("Accessibilité calculée par cpts_geo (E2SFCA, médecins généralistes accessibles pour "
-                 "10 000 habitants, temps de trajet estimés)", ("Territoire", "E2SFCA"), tuple(rows),
+                 f"10 000 habitants, {times})", ("Territoire", "E2SFCA"), tuple(rows),
                  numeric=(1,), classes=("unit",) + ("",) * (len(rows) - 1))
 
 
 
-def _flows(ctx, cid, figs, srcs, flows, threshold):
+def _flows(ctx: PortraitContext, cid: str, figs: dict[str, Figure], srcs: list[Any], flows: pd.DataFrame,
+           threshold: float) -> Section:
     from cpts_geo.indicators.flows.indicators import cpts_flow_indicators, leakage_destinations
     from cpts_geo.indicators.flows.secrecy import mask_secrecy
 
@@ -971,18 +1136,18 @@ def _flows(ctx, cid, figs, srcs, flows, threshold):
               ("leakage", "Taux de fuite", 1, "percent"),
               ("delivered_volume", "Soins délivrés dans la CPTS (volume)", 0, "number"),
               ("attraction", "Taux d'attraction (part des soins délivrés à des non-résidents)", 1, "percent")]
-    facts = []
+    facts: list[tuple[str, Any]] = []
     for col, label, dec, kind in labels:
         v = shown[col]
         facts.append((label, "secret statistique" if pd.isna(v) else _fig(figs, f"flows.{col}", float(v), dec,
                                                                             kind=kind)))
-    blocks = [("facts", facts)]
+    blocks: list[Block] = [("facts", facts)]
     leaks = leakage_destinations(flows, member, n=8, communes=ctx.france)
     leaks = leaks[leaks["cpts_id"] == cid]
     if len(leaks):
         masked = mask_secrecy(leaks, threshold=threshold)
         names = ctx.checked.cpts["name"].astype(str)
-        rows = []
+        rows: list[tuple[Any, ...]] = []
         for r in masked.itertuples(index=False):
             name = names.get(r.destination, r.destination) if r.kind == "CPTS" else (r.name or r.destination)
             vol = "secret" if pd.isna(r.volume) else _fig(figs, f"flows.leak.{r.rank}.volume", float(r.volume))
@@ -1092,14 +1257,15 @@ def aggregate_indicators(
 
 
 
-def _mean_decimals(value) -> int:
+def _mean_decimals(value: Any) -> int:
     """Decimals shown for a mean of the user's indicator: three significant digits or so."""
     v = abs(float(value)) if value is not None and not pd.isna(value) else 0.0
     return 3 if v < 1 else 2 if v < 100 else 0
 
 
 
-def _indicators(ctx, cid, figs, srcs, reports, table, rules):
+def _indicators(ctx: PortraitContext, cid: str, figs: dict[str, Figure], srcs: list[Any],
+                reports: dict[str, pd.DataFrame], table: pd.DataFrame, rules: Mapping[str, str] | None) -> Section:
     from cpts_geo.domain.history import remap_codes
 
     title = "8. Indicateurs fournis"
@@ -1123,9 +1289,9 @@ def _indicators(ctx, cid, figs, srcs, reports, table, rules):
     m = pd.concat(frames, ignore_index=True)
     agg = aggregate_indicators(t, m, rules=rules, population=pd.to_numeric(f["population"], errors="coerce"))
     parsed = _parse_rules(rules, t["indicator"].unique())
-    rows = []
+    rows: list[tuple[Any, ...]] = []
     for i, name in enumerate(sorted(parsed)):
-        cells = [name, "somme" if parsed[name][0] == "sum" else f"moyenne pondérée ({parsed[name][1]})"]
+        cells: list[Any] = [name, "somme" if parsed[name][0] == "sum" else f"moyenne pondérée ({parsed[name][1]})"]
         for u, _ in units:
             k = "cpts" if u == cid else u
             v = agg[name].get(u, np.nan) if u in agg.index else np.nan
@@ -1135,7 +1301,7 @@ def _indicators(ctx, cid, figs, srcs, reports, table, rules):
         rows.append(tuple(cells))
     head = ("Indicateur", "Agrégation", *[lab for _, lab in units])
     n_cpts = t["code"].isin(frames[0]["code"]).groupby(t["indicator"]).sum()
-    blocks = [("table", Table("Indicateurs de l'utilisateur", head, tuple(rows),
+    blocks: list[Block] = [("table", Table("Indicateurs de l'utilisateur", head, tuple(rows),
                               numeric=tuple(range(2, len(head)))))]
     if len(report):
         blocks.append(("note", f"{len(report)} code(s) de la table rattachés à la commune actuelle "
@@ -1154,7 +1320,7 @@ def build_portrait(
     cpts_id: str | None = None,
     *,
     context: PortraitContext | None = None,
-    registry=None,
+    registry: Any = None,
     supply: pd.DataFrame | SupplyRead | None = None,
     flows: pd.DataFrame | None = None,
     indicators: pd.DataFrame | None = None,
@@ -1165,6 +1331,7 @@ def build_portrait(
     dpi: int = 170,
     sources: Mapping[str, str] | None = None,
     e2sfca: bool = False,
+    costs: pd.DataFrame | None = None,
 ) -> Portrait:
     """Compute the portrait of one CPTS (sections, figures, reports), without writing it.
 
@@ -1192,6 +1359,11 @@ def build_portrait(
         Resolution of the map image (printed about 18 cm wide).
     e2sfca : bool, default False
         Add the toolkit's own E2SFCA to GPs (needs ``supply``) next to the published APL.
+    costs : DataFrame, optional
+        The user's travel times for the E2SFCA (``origin``, ``destination``, ``minutes``, read by
+        :func:`cpts_geo.io.costs.read_costs`), the same as the ``costs=`` of
+        :func:`cpts_geo.indicators.accessibility.accessibility`; default, times estimated from
+        distances. The page says which were used (cite the file in ``sources["costs"]``).
     sources : mapping, optional
         What to cite for the tables given: ``{"supply": "BPE 2018 (INSEE), bpe.csv", "flows": …,
         "indicators": …, "ages": …}`` (default: « fichier fourni par l'utilisateur »).
@@ -1214,7 +1386,7 @@ def build_portrait(
     sections.append(_population(ctx, cid, figs, srcs, ages))
     if supply is not None:
         sections.append(_professionals(ctx, cid, figs, srcs, supply, secrecy))
-    sections.append(_accessibility(ctx, cid, figs, srcs, reports, supply=supply, e2sfca=e2sfca))
+    sections.append(_accessibility(ctx, cid, figs, srcs, reports, supply=supply, e2sfca=e2sfca, costs=costs))
     if flows is not None:
         sections.append(_flows(ctx, cid, figs, srcs, flows, secrecy))
     if indicators is not None:
@@ -1235,12 +1407,12 @@ class _Given(dict):
 
 
 
-def _given(srcs, key: str) -> str:
+def _given(srcs: list[Any], key: str) -> str:
     return str(srcs[0].get(key) or "fichier fourni par l'utilisateur")
 
 
 
-def _unmatched_here(ctx, cid) -> list[str]:
+def _unmatched_here(ctx: PortraitContext, cid: str) -> list[str]:
     """The DREES codes left out of the APL aggregates whose successors include a commune of the CPTS."""
     if not len(ctx.apl_unmatched):
         return []
@@ -1254,7 +1426,7 @@ def _unmatched_here(ctx, cid) -> list[str]:
     return [c for c in codes if c in here or c in mine]
 
 
-def _sources(ctx, srcs, cid) -> Section:
+def _sources(ctx: PortraitContext, srcs: list[Any], cid: str) -> Section:
     from cpts_geo import __version__
 
     items = list(dict.fromkeys(srcs))
@@ -1304,102 +1476,111 @@ def portrait_tables(p: Portrait) -> list[tuple[str, pd.DataFrame]]:
             if b[0] == "table":
                 out.append((f"{s.title} — {b[1].caption}", b[1].to_frame()))
             elif b[0] == "facts":
-                def text(v):
-                    if isinstance(v, list):
-                        return "".join(text(x) for x in v)
-                    return v.text if isinstance(v, Figure) else str(v)
-
-                out.append((s.title, pd.DataFrame({"": [text(v) for _, v in b[1]]},
+                out.append((s.title, pd.DataFrame({"": [_plain_text(v) for _, v in b[1]]},
                                                   index=[k for k, _ in b[1]])))
     return out
 
 
 # --------------------------------------------------------------------------- HTML
-def _cell(value) -> str:
+class _Part(NamedTuple):
+    """A piece of printed text: a figure (``key`` set, printed in a ``data-fig`` span) or text."""
+
+    key: str | None
+    text: str
+
+
+def _parts(value: object) -> list[_Part]:
+    """A cell as pieces of text and figures, for the template."""
     if isinstance(value, list):  # text with figures inside
-        return "".join(_cell(v) for v in value)
+        return [part for v in value for part in _parts(v)]
     if isinstance(value, Figure):
-        return f'<span data-fig="{html.escape(value.key)}">{html.escape(value.text)}</span>'
-    return html.escape(str(value))
+        return [_Part(value.key, value.text)]
+    return [_Part(None, str(value))]
 
 
-
-def _table_html(t: Table) -> str:
-    cls = ' class="long"' if t.long else ""
-    num = ' class="n"'
-    head = "".join(f"<th{num if i in t.numeric else ''}>{html.escape(h)}</th>"
-                   for i, h in enumerate(t.headers))
-    body = []
-    for r, row in enumerate(t.rows):
-        rc = t.classes[r] if r < len(t.classes) and t.classes[r] else ""
-        cells = "".join(f"<td{num if i in t.numeric else ''}>{_cell(v)}</td>" for i, v in enumerate(row))
-        row_cls = f' class="{rc}"' if rc else ""
-        body.append(f"<tr{row_cls}>{cells}</tr>")
-    return (f"<table{cls}><caption>{html.escape(t.caption)}</caption><thead><tr>{head}</tr></thead>"
-            f"<tbody>{''.join(body)}</tbody></table>")
+def _table_view(t: Table) -> dict[str, Any]:
+    """A table as the template reads it: headers and cells marked numeric, row classes."""
+    return {"caption": t.caption, "long": t.long,
+            "headers": [{"text": str(h), "numeric": i in t.numeric} for i, h in enumerate(t.headers)],
+            "rows": [{"cls": t.classes[r] if r < len(t.classes) else "",
+                      "cells": [{"parts": _parts(v), "numeric": i in t.numeric} for i, v in enumerate(row)]}
+                     for r, row in enumerate(t.rows)]}
 
 
-
-def _block_html(block) -> str:
+def _block_view(block: Block) -> dict[str, Any]:
+    """A block of a section as the template reads it (see :class:`Section`)."""
     kind = block[0]
     if kind == "p":
-        return f"<p>{_cell(block[1])}</p>"
-    if kind == "note":
-        return f'<p class="note">{html.escape(block[1])}</p>'
-    if kind == "notice":
-        return f'<p class="notice">{html.escape(block[1])}</p>'
+        return {"kind": kind, "parts": _parts(block[1])}
+    if kind in ("note", "notice"):
+        return {"kind": kind, "text": str(block[1])}
     if kind == "facts":
-        return '<dl class="facts">' + "".join(f"<dt>{html.escape(k)}</dt><dd>{_cell(v)}</dd>"
-                                              for k, v in block[1]) + "</dl>"
+        return {"kind": kind, "facts": [(str(k), _parts(v)) for k, v in block[1]]}
     if kind == "table":
-        return _table_html(block[1])
+        return {"kind": kind, "table": _table_view(block[1])}
     if kind == "figure":
-        return (f'<figure><img src="{html.escape(block[1])}" alt="Carte de la CPTS">'
-                f"<figcaption>{html.escape(block[2])}</figcaption></figure>")
+        return {"kind": kind, "uri": block[1], "caption": block[2]}
     if kind == "list":
-        return "<ul>" + "".join(f"<li>{html.escape(x)}</li>" for x in block[1]) + "</ul>"
+        return {"kind": kind, "entries": [str(x) for x in block[1]]}
     raise ValueError(f"bloc inconnu : {kind!r}")
 
 
 
-def _css() -> str:
-    return (resources.files("cpts_geo.render") / "static" / "portrait.css").read_text(encoding="utf-8")
+def _css() -> Markup:
+    """The page's style sheet (``render/static/portrait.css``), ours: written as it is."""
+    from markupsafe import Markup
+
+    return Markup((resources.files("cpts_geo.render") / "static" / "portrait.css").read_text(encoding="utf-8"))
 
 
 
-def render_html(p: Portrait) -> str:
+def _escape(value: object) -> Markup:
+    """Every value written by the templates, as text: ``html.escape`` (quotes included), as the
+    pages always were; a value already marked safe by the template itself is kept."""
+    from markupsafe import Markup
+
+    if isinstance(value, Markup):
+        return value
+    return Markup(html.escape("" if value is None else str(value)))
+
+
+@lru_cache(maxsize=1)
+def _environment() -> Environment:
+    """The one Jinja2 environment of the portrait pages (``render/templates``), autoescaped."""
+    from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
+
+    return Environment(loader=PackageLoader("cpts_geo.render", "templates"), undefined=StrictUndefined,
+                       autoescape=select_autoescape(["html"]), finalize=_escape, keep_trailing_newline=True)
+
+
+
+def render_html(p: Portrait, *, marked: bool = True) -> str:
     """The portrait as one self-contained HTML page (inline CSS and image, no script, no network).
 
-    Every text coming from the user (CPTS and commune names, indicator names) is escaped.
+    Built by the template ``render/templates/portrait.html`` (Jinja2, autoescaped): every text
+    coming from the user (CPTS and commune names, indicator names) is escaped.
 
     Parameters
     ----------
     p : Portrait
         A portrait from :func:`build_portrait`.
+    marked : bool, default True
+        Each figure in a ``<span data-fig="key">`` (scripts and tests read the figures back
+        from the page); ``False`` prints the same text without them, the simpler page the PDF
+        is made from (fewer boxes to lay out).
 
     Returns
     -------
     str
         The HTML document.
     """
-    warn = ('<p class="illustrative">Registre ILLUSTRATIF : compositions fictives, ce n\'est pas le '
-            "périmètre réel de cette CPTS ; les chiffres des communes sont réels.</p>"
-            if p.illustrative else "")
-    parts = []
-    for s in p.sections:
-        cls = ' class="break"' if s.page_break else ""
-        parts.append(f'<section id="{html.escape(s.key)}"{cls}><h2>{html.escape(s.title)}</h2>'
-                     + "".join(_block_html(b) for b in s.blocks) + "</section>")
-    title = f"Portrait de territoire — {p.name}"
-    return ("<!DOCTYPE html>\n<html lang=\"fr\"><head><meta charset=\"utf-8\">"
-            "<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; img-src data:; "
-            "style-src 'unsafe-inline'\">"
-            f"<title>{html.escape(title)}</title><style>{_css()}</style></head><body>"
-            f'<header class="portrait"><h1>{html.escape(p.name)}</h1>'
-            f"<p>Portrait de territoire de la CPTS {html.escape(p.cpts_id)} : premiers éléments de diagnostic "
-            "territorial (lettre d'intention, réunion d'information territoriale).</p></header>"
-            f"{warn}{''.join(parts)}<footer>Produit par cpts_geo. Chiffres à la française ; sources et "
-            "précautions en section 9.</footer></body></html>\n")
+    keys = [s.key for s in p.sections]
+    sources = keys.index("sources") + 1 if "sources" in keys else len(keys)
+    sections = [{"key": s.key, "title": s.title, "page_break": s.page_break,
+                 "blocks": [_block_view(b) for b in s.blocks]} for s in p.sections]
+    return _environment().get_template("portrait.html").render(
+        title=f"Portrait de territoire — {p.name}", name=p.name, cpts_id=p.cpts_id, illustrative=p.illustrative,
+        sections=sections, css=_css(), sources_section=sources, marked=marked)
 
 
 
@@ -1451,8 +1632,8 @@ def portrait(
     *,
     pdf: bool = False,
     context: PortraitContext | None = None,
-    registry=None,
-    **options,
+    registry: Any = None,
+    **options: Any,
 ) -> PortraitResult:
     """Write the portrait of one CPTS as HTML (and PDF with ``pdf=True``).
 
@@ -1477,8 +1658,8 @@ def portrait(
     text = render_html(p)
     atomic_write_text(path, text)
     written, message = None, ""
-    if pdf:
-        written = write_pdf(text, path.with_suffix(".pdf"))
+    if pdf:  # the same page without the figures' marks: fewer boxes for the PDF engine
+        written = write_pdf(render_html(p, marked=False), path.with_suffix(".pdf"))
         message = "" if written else PDF_HELP
     return PortraitResult(path, written, p, message)
 
@@ -1599,12 +1780,12 @@ def portraits(
     out: str | Path,
     *,
     context: PortraitContext | None = None,
-    registry=None,
+    registry: Any = None,
     region: str | None = None,
     pdf: bool = False,
     force: bool = False,
     progress: Callable[[str], None] | None = print,
-    **options,
+    **options: Any,
 ) -> pd.DataFrame:
     """Write the portrait of every CPTS (of a region) into ``out``, with an ``index.html``.
 
@@ -1638,45 +1819,25 @@ def portraits(
     files = portrait_file_names(ctx.checked.cpts.index)
     manifest_path = out / "manifest.json"
     manifest = json.loads(manifest_path.read_text(encoding="utf-8")) if manifest_path.exists() else {}
-    params = {k: v for k, v in options.items() if k not in ("supply", "flows", "indicators", "ages")}
+    params = {k: v for k, v in options.items() if k not in _TABLES}
     params["pdf"] = pdf
     from cpts_geo.indicators.supply import supply_table
 
-    extra = [supply_table(options.get("supply"))] + [options.get(k) for k in ("flows", "indicators", "ages")]
+    extra = [supply_table(options.get("supply"))] + [options.get(k) for k in _TABLES[1:]]
     digest = _inputs_hash(ctx, params, extra)  # the same inputs for every portrait of the batch
     names = ctx.checked.cpts["name"]
-    rows = []
+    rows: list[dict[str, str]] = []
     t0 = time.perf_counter()
-    n = len(ids)
+    batch = _Batch(out / "manifest.json", manifest, digest, pdf=pdf, force=force)
     for i, cid in enumerate(ids, start=1):
-        name = str(names.at[cid])
         path = out / f"{files[str(cid)]}.html"
-        entry = manifest.get(str(cid), {})
-        done = (not force and entry.get("inputs") == digest and path.exists()
-                and entry.get("html") == _file_hash(path)
-                and (not pdf or (path.with_suffix(".pdf").exists()
-                                 and entry.get("pdf") == _file_hash(path.with_suffix(".pdf")))))
-        reason = ""
-        if done:
-            status = "inchangé"
-        else:
-            try:
-                res = portrait(cid, path, pdf=pdf, context=ctx, **options)
-            except Exception as err:  # one CPTS never stops the batch: said in the index and summary
-                status, reason = "échec", _reason(err)
-                if manifest.pop(str(cid), None) is not None:
-                    atomic_write_text(manifest_path, json.dumps(manifest, ensure_ascii=False, indent=1))
-            else:
-                manifest[str(cid)] = {"inputs": digest, "html": _file_hash(path),
-                                      "pdf": _file_hash(res.pdf) if res.pdf else None}
-                atomic_write_text(manifest_path, json.dumps(manifest, ensure_ascii=False, indent=1))
-                status = "écrit"
-        rows.append({"Identifiant": str(cid), "Nom": name, "Fichier": path.name, "État": status,
+        status, reason = batch.write(cid, path, context=ctx, **options)
+        rows.append({"Identifiant": str(cid), "Nom": str(names.at[cid]), "Fichier": path.name, "État": status,
                      "Raison": reason})
         if progress:
-            bar = "#" * round(20 * i / n)
+            bar = "#" * round(20 * i / len(ids))
             said = f"portrait {status}" if status != "échec" else f"ÉCHEC ({reason})"
-            progress(f"[{bar:<20}] {i}/{n} {cid} : {said} "
+            progress(f"[{bar:<20}] {i}/{len(ids)} {cid} : {said} "
                      f"({number(time.perf_counter() - t0, 1)} s)")
     table = pd.DataFrame(rows, columns=["Identifiant", "Nom", "Fichier", "État", "Raison"])
     _index(out, table, ctx.illustrative, pdf)
@@ -1684,23 +1845,52 @@ def portraits(
 
 
 
+class _Batch:
+    """The portraits of a batch and their manifest (the hash of each page, of its PDF and of the
+    inputs it was made from): a portrait whose files and inputs are unchanged is not redone."""
+
+    def __init__(self, path: Path, manifest: dict[str, Any], digest: str, *, pdf: bool, force: bool) -> None:
+        self.path, self.manifest, self.digest, self.pdf, self.force = path, manifest, digest, pdf, force
+
+    def unchanged(self, cid: str, path: Path) -> bool:
+        """Whether the portrait of ``cid`` at ``path`` (and its PDF) is the one the manifest records."""
+        entry = self.manifest.get(cid, {})
+        pdf = path.with_suffix(".pdf")
+        return (not self.force and entry.get("inputs") == self.digest and path.exists()
+                and entry.get("html") == _file_hash(path)
+                and (not self.pdf or (pdf.exists() and entry.get("pdf") == _file_hash(pdf))))
+
+    def write(self, cid: str, path: Path, **options: Any) -> tuple[str, str]:
+        """Write one portrait unless unchanged; its state (« écrit », « inchangé », « échec ») and
+        the reason of a failure. One CPTS never stops the batch."""
+        if self.unchanged(str(cid), path):
+            return "inchangé", ""
+        try:
+            res = portrait(cid, path, pdf=self.pdf, **options)
+        except Exception as err:  # said in the index and the summary
+            if self.manifest.pop(str(cid), None) is not None:
+                self._save()
+            return "échec", _reason(err)
+        self.manifest[str(cid)] = {"inputs": self.digest, "html": _file_hash(path),
+                                   "pdf": _file_hash(res.pdf) if res.pdf else None}
+        self._save()
+        return "écrit", ""
+
+    def _save(self) -> None:
+        atomic_write_text(self.path, json.dumps(self.manifest, ensure_ascii=False, indent=1))
+
+
+
 def _index(out: Path, table: pd.DataFrame, illustrative: bool, pdf: bool) -> None:
-    items = []
+    """Write the batch's ``index.html`` (template ``render/templates/portrait_index.html``)."""
+    rows: list[dict[str, Any]] = []
     for r in table.itertuples(index=False):
-        if r.État == "échec":
-            items.append(f"<li class=\"failed\">{html.escape(r.Identifiant)} : {html.escape(r.Nom)} — "
-                         f"<strong>portrait non écrit</strong> : {html.escape(r.Raison)}</li>")
-            continue
-        link = f'<a href="{html.escape(r.Fichier)}">{html.escape(r.Nom)}</a>'
-        extra = (f' — <a href="{html.escape(Path(r.Fichier).with_suffix(".pdf").name)}">PDF</a>'
-                 if pdf and (out / Path(r.Fichier).with_suffix(".pdf")).exists() else "")
-        items.append(f"<li>{html.escape(r.Identifiant)} : {link}{extra}</li>")
-    note = ("<p class=\"illustrative\">Registre ILLUSTRATIF : compositions fictives.</p>"
-            if illustrative else "")
+        pdf_file = Path(str(r.Fichier)).with_suffix(".pdf").name
+        rows.append({"id": r.Identifiant, "name": r.Nom, "file": r.Fichier, "reason": r.Raison,
+                     "failed": r.État == "échec", "pdf": pdf_file if pdf and (out / pdf_file).exists() else ""})
     failed = int((table["État"] == "échec").sum())
     count = f"{number(len(table) - failed, sep=SEP)} portrait(s)" + (
         f", {number(failed, sep=SEP)} en échec (liste ci-dessous, sans lien)" if failed else "")
-    page = ("<!DOCTYPE html><html lang=\"fr\"><head><meta charset=\"utf-8\"><title>Portraits des CPTS"
-            f"</title><style>{_css()}</style></head><body><h1>Portraits des CPTS</h1>{note}"
-            f"<p>{count}.</p><ul>{''.join(items)}</ul></body></html>\n")
+    page = _environment().get_template("portrait_index.html").render(
+        css=_css(), illustrative=illustrative, count=count, rows=rows)
     atomic_write_text(out / "index.html", page)
