@@ -1,7 +1,8 @@
 """The layers of ``docs/architecture.md`` hold in the code.
 
-Run alone (``python tests/test_architecture.py``) it prints the package's import cycles and
-the imports of another subpackage's private names; under pytest it asserts there are none.
+Run alone (``python tests/test_architecture.py``) it prints the package's import cycles, the
+imports of another subpackage's private names and the functions over 80 lines; under pytest it
+asserts there are none.
 The layers contract itself is checked by ``lint-imports`` (``[tool.importlinter]`` in
 ``pyproject.toml``), which CI runs before the tests.
 """
@@ -111,12 +112,37 @@ def private_imports() -> list[str]:
     return out
 
 
+#: The longest a function may be, its docstring excluded (ruff's C901 bounds its complexity).
+MAX_FUNCTION_LINES = 80
+
+
+def long_functions() -> list[str]:
+    """Functions of the package longer than :data:`MAX_FUNCTION_LINES`, docstring excluded."""
+    out = []
+    for path in sorted(PACKAGE.rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if not isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                continue
+            lines = (node.end_lineno or node.lineno) - node.lineno + 1
+            first = node.body[0]
+            if isinstance(first, ast.Expr) and isinstance(first.value, ast.Constant) \
+                    and isinstance(first.value.value, str):
+                lines -= (first.end_lineno or first.lineno) - first.lineno + 1
+            if lines > MAX_FUNCTION_LINES:
+                out.append(f"{path.relative_to(REPO)}:{node.lineno}: {node.name} ({lines} lignes)")
+    return out
+
+
 def test_no_import_cycles():
     assert import_cycles() == []
 
 
 def test_no_private_import_across_subpackages():
     assert private_imports() == []
+
+
+def test_no_function_over_80_lines():
+    assert long_functions() == []
 
 
 def test_every_module_is_an_attribute_after_import():
@@ -152,11 +178,14 @@ def test_every_owner_named_by_the_architecture_page_exists():
 
 
 if __name__ == "__main__":
-    cycles, private = import_cycles(), private_imports()
+    cycles, private, long = import_cycles(), private_imports(), long_functions()
     print(f"{len(cycles)} cycle(s) d'imports")
     for c in cycles:
         print("  " + " ↔ ".join(c))
     print(f"{len(private)} import(s) de noms privés d'un autre sous-paquet")
     for p in private:
         print("  " + p)
-    sys.exit(1 if cycles or private else 0)
+    print(f"{len(long)} fonction(s) de plus de {MAX_FUNCTION_LINES} lignes (docstring exclue)")
+    for f in long:
+        print("  " + f)
+    sys.exit(1 if cycles or private or long else 0)

@@ -57,8 +57,10 @@ def test_geopackage_for_qgis(example, tmp_path):
         assert fields[name] == "OFTInteger64", name
     assert all(len(f) <= 10 for f in info["fields"])
     meta = info["layer_metadata"]
-    assert meta["Millésime de population"] == "2021" and meta["Date du registre"] == "2025-03-01"
-    assert "Source des communes" in meta and "COG 2025" in meta["DESCRIPTION"]
+    assert meta["Millésime de population"] == "2021"
+    assert meta["Date du registre"] == "2025-03-01"
+    assert "Source des communes" in meta
+    assert "COG 2025" in meta["DESCRIPTION"]
     back = pyogrio.read_dataframe(path, layer="cpts")
     order = back.sort_values("rang_etape")["etape"].drop_duplicates().tolist()
     assert order == [s for s in STAGES if s in set(back["etape"])]
@@ -75,7 +77,8 @@ def test_geopackage_for_qgis(example, tmp_path):
     assert all(r[3] == 1 and r[4] == "geom" for r in styles)
     qml = ET.fromstring(by_layer["cpts"][1])
     renderer = qml.find("renderer-v2")
-    assert renderer.get("type") == "categorizedSymbol" and renderer.get("attr") == "etape"
+    assert renderer.get("type") == "categorizedSymbol"
+    assert renderer.get("attr") == "etape"
     cats = [c.get("value") for c in renderer.iter("category")]
     assert cats[:5] == list(STAGES)
     colours = {}
@@ -85,9 +88,11 @@ def test_geopackage_for_qgis(example, tmp_path):
     first = colours[next(c.get("symbol") for c in renderer.iter("category") if c.get("value") == STAGES[4])]
     hexa = STAGE_COLORS[STAGES[4]].lstrip("#")
     assert first == ",".join(str(int(hexa[i:i + 2], 16)) for i in (0, 2, 4)) + ",255"
-    assert qml.get("labelsEnabled") == "1" and qml.find("labeling/settings/text-style").get("fieldName") == "nom"
+    assert qml.get("labelsEnabled") == "1"
+    assert qml.find("labeling/settings/text-style").get("fieldName") == "nom"
     aliases = {a.get("field"): a.get("name") for a in qml.iter("alias")}
-    assert aliases["etape"] == "Étape" and aliases["surf_km2"] == "Superficie (km²)"
+    assert aliases["etape"] == "Étape"
+    assert aliases["surf_km2"] == "Superficie (km²)"
     blank = ET.fromstring(by_layer["zones_blanches"][1]).find("renderer-v2")
     assert blank.get("type") == "singleSymbol"
     ET.fromstring(by_layer["cpts"][2])  # the SLD is valid XML too
@@ -113,19 +118,23 @@ def test_round_trips_gpkg_and_parquet(example, tmp_path):
             assert back[theirs].tolist() == terr[ours].tolist(), ext
         assert back["etape"].tolist() == terr["stage"].astype(str).tolist()
     geo = json.loads(pq.read_schema(tmp_path / "t.parquet").metadata[b"geo"])
-    assert geo["version"] == "1.1.0" and "covering" in geo["columns"]["geometry"]
-    assert (tmp_path / "t_communes.parquet").exists() and (tmp_path / "t_zones_blanches.parquet").exists()
+    assert geo["version"] == "1.1.0"
+    assert "covering" in geo["columns"]["geometry"]
+    assert (tmp_path / "t_communes.parquet").exists()
+    assert (tmp_path / "t_zones_blanches.parquet").exists()
 
 
 def test_geojson_is_wgs84_and_shapefile_only_on_request(example, tmp_path):
     _, terr, layer = example
     out = write_layers(tmp_path / "t.geojson", terr, layer)
-    assert pyogrio.read_info(out.paths[0])["crs"] == "EPSG:4326" and "GeoJSON" in out.note
+    assert pyogrio.read_info(out.paths[0])["crs"] == "EPSG:4326"
+    assert "GeoJSON" in out.note
     with pytest.raises(ValueError, match=r"extension « \.shp » non prise en charge"):
         write_layers(tmp_path / "t.shp", terr, layer)
     shp = write_layers(tmp_path / "t.shp", terr, layer, shapefile=True)
     assert {p.name for p in shp.paths} == {"t.shp", "t_communes.shp", "t_zones_blanches.shp"}
-    assert (tmp_path / "t.dbf").exists() and (tmp_path / "t.prj").exists()
+    assert (tmp_path / "t.dbf").exists()
+    assert (tmp_path / "t.prj").exists()
     assert list(pyogrio.read_info(shp.paths[0])["fields"]) == list(
         pyogrio.read_info(tmp_path / "t.geojson")["fields"])
     assert all(len(f) <= 10 for f in LAYER_FIELDS.values())
@@ -139,12 +148,19 @@ def test_output_set_writes_every_file_or_none(example, tmp_path):
 
     _, terr, layer = example
     (tmp_path / "t.csv").write_text("ancien", encoding="utf-8")
-    with pytest.raises(OutputError, match="refusée"), output_set():
-        write_layers(tmp_path / "t.shp", terr, layer, shapefile=True)
-        write_layers(tmp_path / "t.gpkg", terr, layer)
-        write_table(summary_table(terr), tmp_path / "t.csv")
-        assert sorted(p.name for p in tmp_path.iterdir() if not p.name.startswith(".")) == ["t.csv"]
-        raise OutputError("PostGIS : écriture refusée par la base")
+    seen: list[str] = []
+
+    def failing_set() -> None:
+        with output_set():
+            write_layers(tmp_path / "t.shp", terr, layer, shapefile=True)
+            write_layers(tmp_path / "t.gpkg", terr, layer)
+            write_table(summary_table(terr), tmp_path / "t.csv")
+            seen.extend(sorted(p.name for p in tmp_path.iterdir() if not p.name.startswith(".")))
+            raise OutputError("PostGIS : écriture refusée par la base")
+
+    with pytest.raises(OutputError, match="refusée"):
+        failing_set()
+    assert seen == ["t.csv"]  # nothing renamed before the end of the set
     assert [p.name for p in tmp_path.iterdir()] == ["t.csv"]
     assert (tmp_path / "t.csv").read_text(encoding="utf-8") == "ancien"
     with output_set():
@@ -161,13 +177,16 @@ def test_mainland_and_overseas_layers_by_crs(tmp_path):
     checked = validate_registry(reg, communes)
     terr, layer = build_territories(checked, communes), communes_with_cpts(checked, communes)
     out = write_layers(tmp_path / "t.gpkg", terr, layer)
-    assert out.layers["cpts"].to_epsg() == 2154 and out.layers["cpts_974"].to_epsg() == 2975
+    assert out.layers["cpts"].to_epsg() == 2154
+    assert out.layers["cpts_974"].to_epsg() == 2975
     assert set(out.layers) == {"cpts", "communes", "zones_blanches", "cpts_974", "communes_974",
                                "zones_blanches_974"}
-    assert "--crs" in out.note and "EPSG:2975" in out.note
+    assert "--crs" in out.note
+    assert "EPSG:2975" in out.note
     assert pyogrio.read_dataframe(tmp_path / "t.gpkg", layer="cpts_974")["id_cpts"].tolist() == ["R"]
     one = write_layers(tmp_path / "u.gpkg", terr, layer, crs="EPSG:4326")
-    assert set(one.layers) == {"cpts", "communes", "zones_blanches"} and "utilisateur" in one.note
+    assert set(one.layers) == {"cpts", "communes", "zones_blanches"}
+    assert "utilisateur" in one.note
 
 
 def test_unknown_extension_refused_before_anything(tmp_path, capsys):
@@ -178,8 +197,10 @@ def test_unknown_extension_refused_before_anything(tmp_path, capsys):
     before = reg.read_bytes()
     assert main(["territoires", str(reg), "-o", str(reg)]) == 2
     err = capsys.readouterr().err
-    assert "extension « .csv » non prise en charge" in err and "--tableau" in err
-    assert reg.read_bytes() == before and sorted(p.name for p in tmp_path.iterdir()) == ["base.csv"]
+    assert "extension « .csv » non prise en charge" in err
+    assert "--tableau" in err
+    assert reg.read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["base.csv"]
     assert main(["territoires", str(reg), "-o", str(tmp_path / "t.gpkg"), "--tableau", str(reg)]) == 2
     assert "est le registre lu" in capsys.readouterr().err
     assert reg.read_bytes() == before
@@ -194,7 +215,8 @@ def test_territoires_cli_writes_each_format(tmp_path, capsys):
         assert main(["territoires", str(reg), "-o", str(out)]) == 0
         assert out.exists()
     text = capsys.readouterr().out
-    assert "Lambert-93 (EPSG:2154)" in text and "10 caractères" in text
+    assert "Lambert-93 (EPSG:2154)" in text
+    assert "10 caractères" in text
     assert main(["territoires", str(reg), "-o", str(tmp_path / "x.gpkg"), "--tableau",
                  str(tmp_path / "x.xlsx")]) == 0
     sheets = pd.read_excel(tmp_path / "x.xlsx", sheet_name=None, dtype=str)
@@ -214,12 +236,16 @@ def test_xlsx_cells(tmp_path):
     back = pd.read_excel(path, sheet_name=None)
     assert list(back) == ["communes", "autre_feuille__x_"]
     com = back["communes"]
-    assert com["Code commune"].tolist() == ["02001", "2A004"] and com["Département"].tolist() == ["02", "2A"]
+    assert com["Code commune"].tolist() == ["02001", "2A004"]
+    assert com["Département"].tolist() == ["02", "2A"]
     assert com["Population"].tolist() == [1234, 56]
     ws = load_workbook(path)["communes"]
     assert ws.freeze_panes == "A2"
-    assert ws["A2"].data_type == "s" and ws["C2"].data_type == "n" and ws["C2"].number_format == "#,##0"
-    assert ws["D2"].number_format == "#,##0.000" and ws["F2"].value == "oui"
+    assert ws["A2"].data_type == "s"
+    assert ws["C2"].data_type == "n"
+    assert ws["C2"].number_format == "#,##0"
+    assert ws["D2"].number_format == "#,##0.000"
+    assert ws["F2"].value == "oui"
     assert ws.column_dimensions["D"].width >= len("Superficie (km²)")
 
 
@@ -335,16 +361,17 @@ def test_folder_checked_before_computing(tmp_path, capsys, monkeypatch):
         check_writable(blocker / "t.gpkg")
     import cpts_geo.domain.territories as T
 
-    def never(*args, **kwargs):  # the computing must not start
+    def never(*_args, **_kwargs):  # the computing must not start
         raise AssertionError("computing started before the folder was checked")
 
     monkeypatch.setattr(T, "build_territories", never)
     assert main(["territoires", "-o", str(blocker / "sous" / "t.gpkg")]) == 1
     err = capsys.readouterr().err
-    assert err.count("\n") == 1 and err.startswith("Erreur : Impossible d'écrire dans le dossier")
+    assert err.count("\n") == 1
+    assert err.startswith("Erreur : Impossible d'écrire dans le dossier")
 
 
-@pytest.fixture()
+@pytest.fixture
 def small_mount(tmp_path):
     """A real read-only folder and a real full disk (tmpfs mounts; needs root)."""
     mounts = []
@@ -375,7 +402,9 @@ def test_read_only_folder_and_full_disk(small_mount, tmp_path, capsys):
     full = small_mount("plein", "size=300k")
     assert main(["territoires", str(reg), "-o", str(full / "t.gpkg")]) == 1
     err = capsys.readouterr().err
-    assert err.count("\n") == 1 and "disque plein" in err and "Traceback" not in err
+    assert err.count("\n") == 1
+    assert "disque plein" in err
+    assert "Traceback" not in err
     assert list(full.iterdir()) == []  # nothing half-written
     assert main(["financement", "--registre", str(reg), "-o", str(full / "f.xlsx")]) in (0, 1)
     assert all(not p.name.startswith(".") for p in full.iterdir())
@@ -384,7 +413,8 @@ def test_read_only_folder_and_full_disk(small_mount, tmp_path, capsys):
 def test_write_territories_keeps_its_signature(example, tmp_path):
     _, terr, layer = example
     path = write_territories(tmp_path / "cpts.gpkg", terr, layer, csv=tmp_path / "cpts.csv")
-    assert path == tmp_path / "cpts.gpkg" and (tmp_path / "cpts.csv").exists()
+    assert path == tmp_path / "cpts.gpkg"
+    assert (tmp_path / "cpts.csv").exists()
     with pytest.raises(ValueError, match="non prise en charge"):
         write_territories(tmp_path / "cpts.txt", terr, layer)
     assert not (tmp_path / "cpts.txt").exists()
@@ -398,7 +428,8 @@ def test_changes_layer_between_two_registries(tmp_path, capsys):
     assert main(["comparer", str(old), str(new), "--departements", "80", "-o", str(out)]) == 0
     assert "Couche des changements écrite" in capsys.readouterr().out
     layer = pyogrio.read_dataframe(out, layer="changements")
-    assert layer.crs.to_epsg() == 2154 and "commune changée de CPTS" in set(layer["changement"])
+    assert layer.crs.to_epsg() == 2154
+    assert "commune changée de CPTS" in set(layer["changement"])
     assert {"code_insee", "id_avant", "id_apres"} <= set(layer.columns)
     con = sqlite3.connect(out)
     qml = con.execute("SELECT styleQML FROM layer_styles WHERE f_table_name = 'changements'").fetchone()[0]
@@ -434,7 +465,9 @@ def test_shapefile_cuts_long_texts_itself_and_says_so_in_french(tmp_path):
     back = pyogrio.read_dataframe(tmp_path / "t.shp")
     assert back["nom"].tolist()[1] == "court"
     cut = back["nom"].tolist()[0]
-    assert cut.endswith("é…") and len(cut.encode()) <= 254 and long_name.startswith(cut[:-1])
+    assert cut.endswith("é…")
+    assert len(cut.encode()) <= 254
+    assert long_name.startswith(cut[:-1])
     # the GeoPackage keeps them whole, without a word
     with warnings.catch_warnings():
         warnings.simplefilter("error")
