@@ -75,9 +75,9 @@ def map_picture(browser, folder: Path, picture: Path) -> None:
     page = browser.new_page()
     page.set_viewport_size({"width": 1100, "height": 760})
     page.goto(html.as_uri())
-    page.wait_for_function("window.cptsGeo !== undefined")
+    page.wait_for_function("window.CptsMap !== undefined && CptsMap.instance() !== null")
     point = page.evaluate("""(id) => {
-        const m = window.cptsGeo.map; let target = null;
+        const m = CptsMap.instance().map; let target = null;
         m.eachLayer(l => { if (l.getTooltip && l.options.className === 'cpts-polygon'
                                && l.getTooltip()._content().textContent.includes('Identifiant : ' + id)) target = l; });
         m.setView(target.getCenter(), m.getZoom() + 1, {animate: false});

@@ -82,7 +82,7 @@ def test_cartes_couleur_redraws_the_maps_and_is_checked_first(registry, tmp_path
     assert _run(capsys, registry, maps).count("carte écrite") == 3
     assert _run(capsys, registry, maps, "--couleur", "taille").count("carte écrite") == 3  # another colouring
     page = (maps / "hauts-de-france.html").read_text(encoding="utf-8")
-    data = json.loads(re.search(r"cptsGeoMap\(map_\w+, (\{.*\})\);", page).group(1).replace("{\\u007b", "{{"))
+    data = json.loads(re.search(r"CptsMap\.start\(map_\w+, (\{.*\})\);", page).group(1).replace("{\\u007b", "{{"))
     # Beauvais (tier 2), Amiens with Abbeville (tier 3): only the tiers present
     assert [e[0] for e in data["legend"]["entries"]] == ["Taille 2 (40 000 à 80 000 habitants)",
                                                          "Taille 3 (80 000 à 175 000 habitants)"]

@@ -42,7 +42,7 @@ def open_page(browser, path: Path, *, width=1280, height=900):
     page.on("pageerror", lambda e: page.errors.append(str(e)))
     page.on("console", lambda m: page.errors.append(m.text) if m.type == "error" else None)
     page.goto(path.as_uri())
-    page.wait_for_function("window.cptsGeo !== undefined || document.readyState === 'complete'")
+    page.wait_for_function("window.CptsMap !== undefined && CptsMap.instance() !== null || document.readyState === 'complete'")
     return page
 
 
@@ -53,7 +53,7 @@ def test_hovering_a_cpts_shows_the_cpts_not_a_commune(browser, hdf_map, tmp_path
     cid = terr["area_km2"].idxmax()
     name = terr.loc[cid, "name"]
     box = page.evaluate("""(name) => {
-        const m = window.cptsGeo.map; let out = null;
+        const m = CptsMap.instance().map; let out = null;
         m.eachLayer(l => { if (l.getTooltip && l.options.className === 'cpts-polygon') {
             const c = l.getTooltip()._content(); if (c.firstChild.textContent === name) {
               const p = m.latLngToContainerPoint(l.getCenter()); out = [p.x, p.y]; } } });
@@ -78,7 +78,7 @@ def test_hovering_a_cpts_shows_the_cpts_not_a_commune(browser, hdf_map, tmp_path
     assert page.locator(".cpts-legend").count() == 1
     page.screenshot(path=str(tmp_path / "survol.png"))
     # zoomed in, the commune answers the mouse, with its CPTS
-    page.evaluate("() => { window.cptsGeo.map.setZoom(window.cptsGeo.detailZoom, {animate: false}); }")
+    page.evaluate("() => { CptsMap.instance().map.setZoom(CptsMap.instance().detailZoom, {animate: false}); }")
     page.wait_for_timeout(200)
     page.mouse.move(640, 450)
     page.mouse.move(642, 452)
@@ -103,7 +103,7 @@ def test_indicator_legend_follows_its_layer_and_small_screen(browser, tmp_path):
                               indicators=[spec]), tmp_path / "ind.html")
     page = open_page(browser, path, width=900, height=650)
     assert page.locator(".cpts-legend").count() == 1
-    page.evaluate("""() => { const m = window.cptsGeo.map; document.querySelectorAll(
+    page.evaluate("""() => { const m = CptsMap.instance().map; document.querySelectorAll(
         '.leaflet-control-layers-overlays label').forEach(l => { const t = l.textContent.trim();
         const i = l.querySelector('input'); if ((t === 'Densité') !== i.checked) { i.click(); } }); }""")
     titles = page.locator(".cpts-legend-title").all_text_contents()
@@ -174,7 +174,7 @@ def test_a_listing_without_stages_neighbours_never_share_a_fill(browser, ars_exp
     assert main(["carte", str(path), "-o", str(out), "--sans-png"]) == 0
     page = open_page(browser, out)
     fills = page.evaluate("""() => {
-        const out = {}; const m = window.cptsGeo.map;
+        const out = {}; const m = CptsMap.instance().map;
         m.eachLayer(l => { if (l.getTooltip && l.options.className === 'cpts-polygon') {
             const c = l.getTooltip()._content(); const id = c.lastChild.lastChild.textContent;
             out[id] = getComputedStyle(l.getElement()).fill; } });
@@ -205,7 +205,7 @@ def test_a_shared_commune_is_one_striped_polygon_naming_its_cpts(browser, tmp_pa
     assert main(["carte", str(listing), "--region", "93", "-o", str(out), "--sans-png"]) == 0
     page = open_page(browser, out)
     shared = page.evaluate("""() => {
-        const out = []; const m = window.cptsGeo.map;
+        const out = []; const m = CptsMap.instance().map;
         m.eachLayer(l => { if (l.getTooltip && l.options.className === 'shared-polygon') {
             out.push({text: l.getTooltip()._content().textContent, fill: l.getElement().getAttribute('fill'),
                       stripes: document.querySelectorAll(l.getElement().getAttribute('fill').slice(4, -1)
@@ -218,7 +218,7 @@ def test_a_shared_commune_is_one_striped_polygon_naming_its_cpts(browser, tmp_pa
         assert part in nice[0]["text"]
     legend = page.locator(".cpts-legend-label").all_text_contents()
     assert "Commune partagée entre CPTS (rayée de leurs couleurs)" in legend
-    page.evaluate("window.cptsGeo.map.setView([43.72, 7.25], 12, {animate: false})")
+    page.evaluate("CptsMap.instance().map.setView([43.72, 7.25], 12, {animate: false})")
     page.wait_for_timeout(300)
     assert not page.errors
     page.screenshot(path=str(tmp_path / "nice.png"))

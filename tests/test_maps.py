@@ -59,8 +59,8 @@ def test_hdf_map_is_offline_and_small(hdf, tmp_path):
     assert path.stat().st_size < 1_500_000
     assert not re.findall(r'<(?:script|link)[^>]+(?:src|href)="https?://', page)
     assert "cdn." not in page.replace("leafletjs.com", "")
-    assert page.count("window.cptsGeoMap = function") == 1
-    assert page.count("cptsGeoMap(") == 1
+    assert page.count("var CptsMap = (function") == 1
+    assert page.count("CptsMap.start(map_") == 1
 
 
 def test_indicator_layer_classes_and_legend(hdf):
@@ -229,7 +229,7 @@ def test_cpts_data_tooltip_funding_and_labels_inside(hdf):
 
     checked, terr, layer = hdf
     page = stage_map(terr, layer, membership=checked.membership).get_root().render()
-    payload = re.search(r"cptsGeoMap\(map_\w+, (\{.*\})\);", page).group(1)
+    payload = re.search(r"CptsMap\.start\(map_\w+, (\{.*\})\);", page).group(1)
     data = json.loads(payload.replace("{\\u007b", "{{"))
     assert len(data["cpts"]) == 59
     assert data["vintage"] == layer_metadata(terr).population_vintage
@@ -358,7 +358,7 @@ def test_carte_without_stages_gives_neighbours_distinct_colours(ars_export, tmp_
     assert "70 CPTS" in capsys.readouterr().out
     assert out.with_suffix(".png").stat().st_size > 20_000
     page = out.read_text(encoding="utf-8")
-    data = json.loads(re.search(r"cptsGeoMap\(map_\w+, (\{.*\})\);", page).group(1).replace("{\\u007b", "{{"))
+    data = json.loads(re.search(r"CptsMap\.start\(map_\w+, (\{.*\})\);", page).group(1).replace("{\\u007b", "{{"))
     fill = {c["id"]: c["f"] for c in data["cpts"]}
     assert len(fill) == 70
     assert set(fill.values()) <= set(DISTINCT_COLORS)
@@ -391,7 +391,7 @@ def test_carte_couleur_choices_and_legends_without_empty_classes(ars_export, tmp
     path = ars_export[0]
     out = tmp_path / "taille.html"
     assert main(["carte", str(path), "-o", str(out), "--couleur", "taille", "--sans-png"]) == 0
-    data = json.loads(re.search(r"cptsGeoMap\(map_\w+, (\{.*\})\);", out.read_text(encoding="utf-8"))
+    data = json.loads(re.search(r"CptsMap\.start\(map_\w+, (\{.*\})\);", out.read_text(encoding="utf-8"))
                       .group(1).replace("{\\u007b", "{{"))
     labels = [e[0] for e in data["legend"]["entries"]]
     assert labels
@@ -406,7 +406,7 @@ def test_carte_couleur_choices_and_legends_without_empty_classes(ars_export, tmp
 def _page_data(page: str) -> dict:
     import json
 
-    return json.loads(re.search(r"cptsGeoMap\(map_\w+, (\{.*\})\);", page).group(1).replace("{\\u007b", "{{"))
+    return json.loads(re.search(r"CptsMap\.start\(map_\w+, (\{.*\})\);", page).group(1).replace("{\\u007b", "{{"))
 
 
 @pytest.fixture(scope="module")

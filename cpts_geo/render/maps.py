@@ -152,7 +152,7 @@ class _Raw(folium.Element):
 
 
 class _DataScript(folium.MacroElement):
-    """The script calling ``cptsGeoMap`` with the map's data (``payload``, JSON text)."""
+    """The script calling ``CptsMap.start`` with the map's data (``payload``, JSON text)."""
 
     payload: str = ""
 
@@ -160,7 +160,7 @@ class _DataScript(folium.MacroElement):
         """Add the call to the page's script (then render the children, as folium does)."""
         root = cast(folium.Figure, self.get_root())
         parent = cast(folium.Map, self._parent)
-        root.script.add_child(_Raw(f"\ncptsGeoMap({parent.get_name()}, {self.payload});"), name=self.get_name())
+        root.script.add_child(_Raw(f"\nCptsMap.start({parent.get_name()}, {self.payload});"), name=self.get_name())
         super().render(**kwargs)
         return ""
 

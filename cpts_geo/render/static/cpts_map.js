@@ -1,13 +1,20 @@
 /* cpts_geo: draw a CPTS map on a Leaflet map, offline.
  *
+ * One entry: CptsMap.start(map, data) draws the map and returns its handle; CptsMap.instance()
+ * gives the handle of the map drawn (for tests). Nothing else is global.
+ *
  * Geometry arrives compact: coordinates quantised on a grid (1 / scale degree) and written as
  * zigzag-varint deltas in printable characters (one string per ring). Every text coming from
  * users (CPTS and commune names, titles, layer names, attributions) is put into the page with
  * textContent, never as HTML; Leaflet's layer control, which inserts names as HTML, gets them
  * escaped.
  */
-(function () {
+var CptsMap = (function () {
   "use strict";
+  var current = null;
+  // numbers the French way, as the library writes them (180 816): one formatter
+  // (halves to even, as Python's number() rounds)
+  var INTEGER = new Intl.NumberFormat("fr-FR", {maximumFractionDigits: 0, roundingMode: "halfEven"});
 
   // latLng: make Leaflet's L.LatLng objects directly (what a polygon keeps: no copy to make)
   function decodeRing(str, ox, oy, scale, latLng) {
@@ -64,7 +71,7 @@
 
   function fmt(n) {
     if (n === null || n === undefined) { return "non connue"; }
-    return Math.round(n).toString().replace(/\B(?=(\d{3})+(?!\d))/g, "\u202f");
+    return INTEGER.format(n);
   }
 
   function control(cls, position, build) {
@@ -112,7 +119,7 @@
     });
   }
 
-  window.cptsGeoMap = function (map, data) {
+  function start(map, data) {
     var T = data.text;
     var C = data.communes;
     var nCom = C.c.length;
@@ -476,8 +483,11 @@
     refreshLabels();
     refreshCommunes();
     refreshLegends();
-    window.cptsGeo = {nCpts: data.cpts.length, nCommunes: nCom, nShared: (data.shared || []).length, map: map, detailZoom: detailZoom,
-                      communesDrawn: function () { return Object.keys(made).length; }};
-    return window.cptsGeo;
-  };
+    current = {nCpts: data.cpts.length, nCommunes: nCom, nShared: (data.shared || []).length, map: map, detailZoom: detailZoom,
+               communesDrawn: function () { return Object.keys(made).length; }};
+    return current;
+  }
+
+  // fmt is exposed for the parity test of the number format (tests/test_map_script.py)
+  return {start: start, instance: function () { return current; }, rules: {integer: fmt}};
 })();
