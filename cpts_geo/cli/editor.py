@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 
 from cpts_geo.cli.options import _outputs_first, _read_any_registry, _read_supply, _validated
 from cpts_geo.cli.report import _few, _print_report
+from cpts_geo.domain.codes import is_in
 from cpts_geo.domain.french import number
 
 if TYPE_CHECKING:
@@ -72,7 +73,7 @@ def _supply(args: argparse.Namespace, communes: gpd.GeoDataFrame, checked: Check
         warnings.simplefilter("ignore", UserWarning)
         supply = _read_supply(args, load_communes(arrondissements=bool(_split_cities(communes, checked))))
     unknown = supply.rows_rejected  # codes that are no commune of France
-    inside = supply.table["code"].astype(str).isin(communes.index.astype(str))
+    inside = is_in(supply.table["code"].astype(str), communes.index.astype(str))
     print(f"Offre de soins : {number(int(inside.sum()))} lignes (commune × profession) dans la zone"
           + (f" ; {number(int((~inside).sum()))} hors de la zone, non comptées (celles des communes voisines "
              "sont signalées dans le panneau de chaque brouillon qui les touche)" if (~inside).any() else "")

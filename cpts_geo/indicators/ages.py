@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from cpts_geo.data.iris import IRIS_SOURCE, iris_table
+from cpts_geo.domain.codes import is_in, positions
 
 __all__ = ["AGE_BANDS", "AGE_SOURCE", "AgeStructure", "age_structure", "unit_ages"]
 
@@ -111,10 +112,10 @@ def age_structure(membership: pd.DataFrame, *, iris: pd.DataFrame | None = None)
         m = m[~pd.MultiIndex.from_frame(m[["cpts_id", "code"]].astype(object)).isin(held)]
         counts = iris_table()[list(AGE_BANDS)].reindex(by_iris["iris"].to_numpy()).astype("float64")
         parts.append(counts.groupby(by_iris["cpts_id"].to_numpy()).sum())
-    known = m["code"].isin(ages.index).to_numpy()
+    known = is_in(m["code"], ages.index)  # (hashed by pyarrow: pandas' isin of text walks the index in Python)
     missing = m.loc[~known, ["code", "cpts_id"]].reset_index(drop=True)
     m = m[known]
-    counts = ages.reindex(m["code"].to_numpy()).to_numpy() * m["share"].to_numpy()[:, None]
+    counts = ages.to_numpy()[positions(ages.index, m["code"])] * m["share"].to_numpy()[:, None]
     parts.append(pd.DataFrame(counts, columns=list(AGE_BANDS)).groupby(m["cpts_id"].to_numpy()).sum())
     table = pd.concat(parts).groupby(level=0).sum().reindex(order).fillna(0.0)
     table.insert(0, "population", table[list(AGE_BANDS)].sum(axis=1))

@@ -28,6 +28,7 @@ import numpy as np
 import pandas as pd
 
 from cpts_geo.data.apl import APL_SOURCE, UNDERSERVED_THRESHOLD
+from cpts_geo.domain.codes import is_in
 from cpts_geo.domain.communes import REGIONS, region_code
 from cpts_geo.domain.compare import RegistryComparison, compare_registries
 from cpts_geo.domain.crs import to_metric
@@ -188,7 +189,7 @@ def _area_units(area: gpd.GeoDataFrame, checked: CheckedRegistry) -> gpd.GeoData
 
 
 def _restricted(checked: CheckedRegistry, codes: pd.Index) -> CheckedRegistry:
-    member = checked.membership[checked.membership["code"].isin(codes)]
+    member = checked.membership[is_in(checked.membership["code"], codes)]
     return checked._replace(membership=member, cpts=checked.cpts.loc[checked.cpts.index.isin(member["cpts_id"])])
 
 

@@ -22,7 +22,7 @@ from typing import Any
 import geopandas as gpd
 import pandas as pd
 
-from cpts_geo.domain.codes import city_of, department_of
+from cpts_geo.domain.codes import city_of, department_of, is_in
 from cpts_geo.domain.communes import load_communes
 from cpts_geo.domain.french import fold, percent
 from cpts_geo.domain.metadata import layer_metadata
@@ -137,8 +137,8 @@ def area_maps(
         codes = load_communes(region=region, departments=department, crs=None).index
         communes = france[france.index.isin(codes)]
     member_all = checked.membership
-    inside = member_all["code"].isin(communes.index) | department_of(member_all["code"]).isin(
-        communes["department"].unique()).to_numpy()
+    inside = is_in(member_all["code"], communes.index) | is_in(department_of(member_all["code"]),
+                                                                   communes["department"].unique())
     ids = sorted(set(member_all.loc[inside, "cpts_id"]))
     member = member_all[member_all["cpts_id"].isin(ids)]
     local = checked._replace(membership=member, cpts=checked.cpts.loc[ids])
@@ -181,7 +181,7 @@ def area_maps(
 def _digest(checked: CheckedRegistry, area_codes: pd.Index, params: dict[str, Any]) -> str:
     from cpts_geo import __version__
 
-    member = checked.membership[checked.membership["code"].isin(area_codes)]
+    member = checked.membership[is_in(checked.membership["code"], area_codes)]
     ids = sorted(set(member["cpts_id"]))
     rows = checked.membership[checked.membership["cpts_id"].isin(ids)]
     h = hashlib.sha256()

@@ -72,6 +72,7 @@ import numpy as np
 import pandas as pd
 import shapely
 
+from cpts_geo.domain.codes import is_in
 from cpts_geo.domain.metadata import layer_metadata
 from cpts_geo.domain.stages import STAGE_COLORS, STAGES
 
@@ -365,10 +366,10 @@ def _supply_data(communes: gpd.GeoDataFrame, supply: pd.DataFrame) -> tuple[dict
     codes = communes.index.astype(str)
     table, rest = supply, supply.iloc[:0]
     if isinstance(supply, pd.DataFrame) and "code" in supply.columns:
-        inside = supply["code"].astype(str).isin(codes).to_numpy()
+        inside = is_in(supply["code"].astype(str), codes)
         table, rest = supply[inside], supply[~inside]
         split = sorted(set(city_of(list(codes))) - set(codes))  # cities drawn by arrondissement
-        whole = rest[rest["code"].astype(str).isin(split)]
+        whole = rest[is_in(rest["code"].astype(str), split)]
         if len(whole):
             warnings.warn(f"Offre de soins donnée pour la ville entière ({', '.join(sorted(set(whole['code'])))}) "
                           "alors que la page la montre par arrondissement : ces "
@@ -383,7 +384,7 @@ def _supply_data(communes: gpd.GeoDataFrame, supply: pd.DataFrame) -> tuple[dict
     near = _outside_neighbours(communes)
     if len(rest):
         kept = sorted(set(near["code"]))
-        counted = rest[rest["profession"].astype(str).isin(names) & rest["code"].astype(str).isin(kept)]
+        counted = rest[rest["profession"].astype(str).isin(names) & is_in(rest["code"].astype(str), kept)]
         if len(counted):
             by_code = supply_on_layer(counted, pd.Index(kept)).reindex(columns=names, fill_value=0.0)
         else:

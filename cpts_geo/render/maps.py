@@ -61,6 +61,7 @@ import numpy as np
 import pandas as pd
 import shapely
 
+from cpts_geo.domain.codes import is_in
 from cpts_geo.domain.french import fold, number
 from cpts_geo.domain.metadata import layer_metadata
 from cpts_geo.render.style import (
@@ -724,7 +725,7 @@ def _map_geometry(communes: gpd.GeoDataFrame, tolerance: float | None, scale: fl
 
 def _union_by_cpts(member: pd.DataFrame, simple: pd.Series) -> dict[str, shapely.Geometry]:
     """The union of the simplified communes of each CPTS of ``member`` (``code``, ``cpts_id``)."""
-    member = member[member["code"].isin(simple.index)]
+    member = member[is_in(member["code"], simple.index)]
     arr = simple.to_numpy()
     pos = simple.index.get_indexer(member["code"])
     return {str(cid): shapely.coverage_union_all(arr[pos[rows]])
@@ -743,7 +744,7 @@ class _CptsGeometry(NamedTuple):
 
 def _cpts_geometry(member: pd.DataFrame, shared: pd.DataFrame, simple: pd.Series) -> _CptsGeometry:
     """Each CPTS without its shared communes (drawn once, apart), its whole territory, its label's room."""
-    is_shared = member["code"].isin(set(shared["code"]))
+    is_shared = is_in(member["code"], shared["code"])
     fill = _union_by_cpts(member[~is_shared], simple)
     with_shared = member["cpts_id"].isin(set(member.loc[is_shared, "cpts_id"]))
     whole = {**fill, **_union_by_cpts(member[with_shared], simple)}
@@ -990,7 +991,7 @@ def stage_map(
     geo = _map_geometry(communes, tolerance, scale)
     membership = map_membership(territories, communes, membership)
     shared = shared_units(communes, membership)
-    geoms = _cpts_geometry(membership[membership["code"].isin(geo.simple.index)], shared, geo.simple)
+    geoms = _cpts_geometry(membership[is_in(membership["code"], geo.simple.index)], shared, geo.simple)
     terr = territories[territories.index.astype(str).isin(list(geoms.whole))]
     # coloured on every territory given (as the print map is), drawn where they have communes
     fill = territory_fill(territories, column, cmap=cmap, scheme=scheme, k=k, legend_kwds=legend_kwds,

@@ -38,7 +38,7 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from cpts_geo.domain.codes import is_insee_code
+from cpts_geo.domain.codes import is_in, is_insee_code
 from cpts_geo.domain.crs import metric_crs, reproject, require_crs
 from cpts_geo.domain.metadata import layer_metadata
 from cpts_geo.domain.tiers import TIER_LABELS
@@ -494,7 +494,7 @@ def _own_parts(terr: gpd.GeoDataFrame, com: gpd.GeoDataFrame | None, shared: pd.
     if com is None or not len(shared):
         return own, labels
     codes = set(shared["code"])
-    pairs = member[member["code"].isin(codes)]
+    pairs = member[is_in(member["code"], codes)]
     geoms = com.geometry
     for cid, rows in pairs.groupby("cpts_id", sort=False):
         pos = terr.index.astype(str).get_indexer([str(cid)])[0]

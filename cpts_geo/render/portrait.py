@@ -54,7 +54,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 import numpy as np
 import pandas as pd
 
-from cpts_geo.domain.codes import normalize_codes
+from cpts_geo.domain.codes import is_in, normalize_codes
 from cpts_geo.domain.french import fold, number, percent
 from cpts_geo.errors import ValidationError
 from cpts_geo.indicators.apl import aggregate_apl, apl_on_units
@@ -1101,7 +1101,7 @@ def _e2sfca_block(ctx: PortraitContext, cid: str, figs: dict[str, Figure], suppl
         sel = area.index[area[col] == u[4:]]
         frames.append(pd.DataFrame({"code": sel, "cpts_id": u, "share": 1.0}))
     m = pd.concat(frames, ignore_index=True)
-    m = m[m["code"].isin(values.index)]
+    m = m[is_in(m["code"], values.index)]
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         agg = territory_accessibility(values, m, weights=pop, population=pop).table
@@ -1233,7 +1233,7 @@ def aggregate_indicators(
     parsed = _parse_rules(rules, indicators["indicator"].unique())
     wide = indicators.pivot_table(index="code", columns="indicator", values="value", aggfunc="sum")
     m = membership[["code", "cpts_id", "share"]]
-    m = m[m["code"].isin(wide.index)]
+    m = m[is_in(m["code"], wide.index)]
     out = {}
     pop = population.copy()
     pop.index = pop.index.astype(str)

@@ -26,6 +26,7 @@ import pandas as pd
 if TYPE_CHECKING:
     import geopandas as gpd
 
+from cpts_geo.domain.codes import is_in
 from cpts_geo.domain.french import fold, formatted
 
 __all__ = [
@@ -613,11 +614,11 @@ def shared_units(communes: pd.DataFrame, membership: pd.DataFrame | None = None)
                            "cpts_id": membership["cpts_id"].astype(str).to_numpy(dtype=object),
                            "share": pd.to_numeric(membership["share"], errors="coerce").to_numpy(dtype=float)
                            if "share" in membership else 1.0})
-    member = member[member["code"].isin(communes.index.astype(str))]
+    member = member[is_in(member["code"], communes.index.astype(str))]
     total = member.groupby("code")["share"].sum(min_count=1)  # NaN: a share not known
     claims = member.groupby("code").size()
     shared = total.index[(claims > 1).to_numpy() | (total < 0.995).to_numpy()]
-    rows = member[member["code"].isin(shared)]
+    rows = member[is_in(member["code"], shared)]
     rest = (1.0 - total.reindex(shared)).clip(lower=0)
     rest = rest[rest >= 0.005]  # (a commune whose shares are not known has no part said to be in none)
     rows = pd.concat([rows, pd.DataFrame({"code": rest.index.to_numpy(dtype=object), "cpts_id": None,
@@ -717,4 +718,4 @@ def map_membership(territories: gpd.GeoDataFrame, communes: gpd.GeoDataFrame,
     extra = pd.DataFrame({"code": many.index.astype(str).to_numpy(dtype=object)[hit[order]],
                           "cpts_id": territories.index.astype(str).to_numpy(dtype=object)[terr[order]],
                           "share": np.nan})
-    return pd.concat([out[~out["code"].isin(set(extra["code"]))], extra], ignore_index=True)
+    return pd.concat([out[~is_in(out["code"], extra["code"])], extra], ignore_index=True)

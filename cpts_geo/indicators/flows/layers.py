@@ -126,7 +126,7 @@ def flow_lines(
     table = table.groupby(["origin", "destination"], sort=False)["volume"].sum().reset_index()
     ends = np.union1d(table["origin"], table["destination"])
     communes = _with_arrondissements(communes, ends)
-    used = communes.index.astype(str).isin(ends)
+    used = is_in(communes.index, ends)
     pts = _points(communes[used])
     code_index = pts.index.astype(str)
     located = code_index[np.isfinite(pts.x.to_numpy()) & np.isfinite(pts.y.to_numpy())]
