@@ -27,6 +27,13 @@ import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
+
+
+def _fr(x: float, decimals: int) -> str:
+    """A number the French way (``0,91``)."""
+    return f"{x:.{decimals}f}".replace(".", ",")
+
+
 ROOT = HERE.parent
 
 #: The command line of this checkout (``python -m cpts_geo.cli.main`` warns about runpy).
@@ -62,7 +69,7 @@ def main() -> None:
                 out = Path(tmp) / f"avant{i}"
                 cpu, _ = run([*base, "--pdf", "-o", str(out)], args.avant.resolve())
                 old_cpu.append(cpu / len(list(out.glob("*.pdf"))))
-                print(f"essai {i + 1} : copie {args.avant} {old_cpu[-1]:.2f} s de processeur par portrait", flush=True)
+                print(f"essai {i + 1} : copie {args.avant} {_fr(old_cpu[-1], 2)} s de processeur par portrait", flush=True)
             out = Path(tmp) / f"pdf{i}"
             cpu, wall = run([*base, "--pdf", "-o", str(out)])
             n = len(list(out.glob("*.pdf")))
@@ -71,21 +78,21 @@ def main() -> None:
             cpu, wall = run([*base, "--sans-carte", "-o", str(Path(tmp) / f"bare{i}")])
             ref_cpu.append(cpu / n)
             ref_wall.append(wall / n)
-            print(f"essai {i + 1} : {n} portraits ; avec carte et PDF {full_cpu[-1]:.2f} s de processeur par "
-                  f"portrait ({full_wall[-1]:.2f} s écoulées) ; référence sans carte ni PDF "
-                  f"{ref_cpu[-1]:.2f} s ({ref_wall[-1]:.2f} s écoulées)", flush=True)
+            print(f"essai {i + 1} : {n} portraits ; avec carte et PDF {_fr(full_cpu[-1], 2)} s de processeur par "
+                  f"portrait ({_fr(full_wall[-1], 2)} s écoulées) ; référence sans carte ni PDF "
+                  f"{_fr(ref_cpu[-1], 2)} s ({_fr(ref_wall[-1], 2)} s écoulées)", flush=True)
     med, ref = statistics.median(full_cpu), statistics.median(ref_cpu)
     print(f"Portrait avec carte et PDF, région {args.region} ({n} CPTS), processeur par portrait : médiane "
-          f"{med:.2f} s ({', '.join(f'{c:.2f}' for c in full_cpu)}) ; objectif {GOAL_S:.1f} s ; "
-          f"rapport mesure/objectif {med / GOAL_S:.2f}")
-    print(f"Référence, même commande sans carte ni PDF : médiane {ref:.2f} s par portrait "
-          f"({', '.join(f'{c:.2f}' for c in ref_cpu)}) ; carte et PDF coûtent {med - ref:.2f} s par portrait")
+          f"{_fr(med, 2)} s ({' ; '.join(_fr(c, 2) for c in full_cpu)}) ; objectif {_fr(GOAL_S, 1)} s ; "
+          f"rapport mesure/objectif {_fr(med / GOAL_S, 2)}")
+    print(f"Référence, même commande sans carte ni PDF : médiane {_fr(ref, 2)} s par portrait "
+          f"({' ; '.join(_fr(c, 2) for c in ref_cpu)}) ; carte et PDF coûtent {_fr(med - ref, 2)} s par portrait")
     if old_cpu:
         old = statistics.median(old_cpu)
-        print(f"Avant ({args.avant}), même commande en alternance : médiane {old:.2f} s par portrait "
-              f"({', '.join(f'{c:.2f}' for c in old_cpu)}) ; après/avant {med / old:.2f}")
-    print(f"Temps écoulé par portrait : médiane {statistics.median(full_wall):.2f} s avec carte et PDF, "
-          f"{statistics.median(ref_wall):.2f} s sans")
+        print(f"Avant ({args.avant}), même commande en alternance : médiane {_fr(old, 2)} s par portrait "
+              f"({' ; '.join(_fr(c, 2) for c in old_cpu)}) ; après/avant {_fr(med / old, 2)}")
+    print(f"Temps écoulé par portrait : médiane {_fr(statistics.median(full_wall), 2)} s avec carte et PDF, "
+          f"{_fr(statistics.median(ref_wall), 2)} s sans")
 
 
 if __name__ == "__main__":
