@@ -12,6 +12,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import shapely
+from chromium import CHROMIUM, FLAGS, browser_only
 
 from cpts_geo.domain.communes import load_communes
 from cpts_geo.domain.funding import aci_funding
@@ -21,12 +22,6 @@ from cpts_geo.domain.territories import build_territories
 from cpts_geo.io.registry import load_example_registry
 from cpts_geo.render.editor import _apl_on_layer, _tier_breakpoints, editor_data, perimeter_editor
 
-CHROMIUM = "/usr/bin/chromium"
-browser_only = pytest.mark.skipif(not Path(CHROMIUM).exists(),
-                                  reason="chromium absent (/usr/bin/chromium) : installez le paquet Debian « chromium »")
-FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
-         "--disable-component-update", "--disable-sync", "--proxy-server=127.0.0.1:9",
-         "--host-resolver-rules=MAP * ~NOTFOUND"]
 # five neighbouring communes of the Oise outside every CPTS of the illustrative registry
 FIVE = ["60054", "60652", "60256", "60512", "60196"]
 

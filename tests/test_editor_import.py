@@ -19,6 +19,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from chromium import CHROMIUM, FLAGS, browser_only
 
 from cpts_geo.domain.communes import load_communes
 from cpts_geo.domain.headers import recognise_headers
@@ -27,12 +28,6 @@ from cpts_geo.domain.stages import STAGES
 from cpts_geo.io.registry import read_registry
 from cpts_geo.render.editor import editor_data, perimeter_editor
 
-CHROMIUM = "/usr/bin/chromium"
-browser_only = pytest.mark.skipif(not Path(CHROMIUM).exists(),
-                                  reason="chromium absent (/usr/bin/chromium) : installez le paquet Debian « chromium »")
-FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
-         "--disable-component-update", "--disable-sync", "--proxy-server=127.0.0.1:9",
-         "--host-resolver-rules=MAP * ~NOTFOUND"]
 FRENCH = ["Identifiant CPTS", "Nom de la CPTS", "Étape du projet", "Code INSEE commune", "Nom commune", "Part"]
 ENGLISH = ["cpts_id", "cpts_name", "stage", "commune_code", "commune_name", "share"]
 

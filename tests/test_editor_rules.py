@@ -11,44 +11,27 @@ from __future__ import annotations
 
 import math
 import warnings
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
+from chromium import browser_only, script_page
 
 from cpts_geo.domain.funding import aci_funding
 from cpts_geo.domain.tiers import tier_of
 from cpts_geo.render.editor import _formula_starts, _funding_maxima, _tier_breakpoints
 
-CHROMIUM = "/usr/bin/chromium"
-pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists(),
-                                reason="chromium absent (/usr/bin/chromium) : installez le paquet Debian « chromium »")
-FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
-         "--disable-component-update", "--disable-sync", "--proxy-server=127.0.0.1:9",
-         "--host-resolver-rules=MAP * ~NOTFOUND"]
+pytestmark = browser_only
 
 
 @pytest.fixture(scope="module")
 def rules():
     """A Chromium page holding ``editor.js`` (not started): ``rules(js, arg)`` evaluates ``js``."""
-    sync_api = pytest.importorskip("playwright.sync_api", reason="Playwright pour Python absent")
     from cpts_geo.render.maps import _static
 
-    with sync_api.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=FLAGS, headless=True)
-        page = browser.new_page()
-        errors: list[str] = []
-        page.on("pageerror", lambda e: errors.append(str(e)))
-        page.set_content(f"<script>{_static('editor.js')}</script>")
-        assert page.evaluate("typeof CptsEditor.start") == "function"
-
-        def run(js, arg=None):
-            return page.evaluate(js, arg)
-
+    with script_page(_static("editor.js")) as run:
+        assert run("typeof CptsEditor.start") == "function"
         yield run
-        assert errors == []
-        browser.close()
 
 
 def test_the_script_shares_no_global(rules):

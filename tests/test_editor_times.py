@@ -18,13 +18,10 @@ import numpy as np
 import pandas as pd
 import pytest
 import shapely
+from chromium import CHROMIUM, FLAGS
 
 from cpts_geo.domain.communes import load_communes
 
-CHROMIUM = "/usr/bin/chromium"
-FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
-         "--disable-component-update", "--disable-sync", "--proxy-server=127.0.0.1:9",
-         "--host-resolver-rules=MAP * ~NOTFOUND"]
 #: Amiens and communes around it
 DRAFT = ["80021", "80001", "80049", "80088", "80112"]
 PROFESSIONS = ["médecin généraliste", "infirmier"]

@@ -6,41 +6,24 @@ Run in headless Chromium (Debian's, through Playwright, no network), like the ed
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
+from chromium import browser_only, script_page
 
 from cpts_geo.domain.french import number
 
-CHROMIUM = "/usr/bin/chromium"
-pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists(),
-                                reason="chromium absent (/usr/bin/chromium) : installez le paquet Debian « chromium »")
-FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
-         "--disable-component-update", "--disable-sync", "--proxy-server=127.0.0.1:9",
-         "--host-resolver-rules=MAP * ~NOTFOUND"]
+pytestmark = browser_only
 
 
 @pytest.fixture(scope="module")
 def script() -> Iterator[Callable[..., Any]]:
     """A Chromium page holding ``cpts_map.js`` (no map started): ``script(js, arg)`` evaluates ``js``."""
-    sync_api = pytest.importorskip("playwright.sync_api", reason="Playwright pour Python absent")
     from cpts_geo.render.maps import _static
 
-    with sync_api.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=FLAGS, headless=True)
-        page = browser.new_page()
-        errors: list[str] = []
-        page.on("pageerror", lambda e: errors.append(str(e)))
-        page.set_content(f"<script>{_static('cpts_map.js')}</script>")
-
-        def run(js: str, arg: Any = None) -> Any:
-            return page.evaluate(js, arg)
-
+    with script_page(_static("cpts_map.js")) as run:
         yield run
-        assert errors == []
-        browser.close()
 
 
 def test_the_script_adds_one_global(script: Callable[..., Any]) -> None:
