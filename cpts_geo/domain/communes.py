@@ -55,9 +55,8 @@ from cpts_geo.data.communes import (
     read_embedded,
 )
 from cpts_geo.domain.codes import as_codes, department_of, is_in, is_insee_code
-from cpts_geo.domain.french import number
 from cpts_geo.domain.metadata import LayerMetadata, layer_metadata, set_layer_metadata
-from cpts_geo.domain.numbers import parse_whole_numbers
+from cpts_geo.domain.numbers import parse_whole_numbers, thousands_notice
 from cpts_geo.domain.text import cell_text
 from cpts_geo.errors import CptsGeoWarning, ValidationError
 
@@ -623,12 +622,8 @@ def validate_layer(
     if problems:
         raise ValidationError(f"Couche communale {source} refusée", problems)
     if len(thousands):
-        first = thousands.iloc[0]
-        warnings.warn(
-            f"Couche communale {source} : {len(thousands)} population(s) écrite(s) avec un séparateur "
-            f"de milliers (« . » ou « , »), lue(s) en milliers comme toute la colonne, ex. ligne "
-            f"{first['row']} : « {first['given']} » = {number(first['population'])} habitants ; "
-            "liste dans le champ thousands de check_communes", CptsGeoWarning, stacklevel=3)
+        warnings.warn(thousands_notice(f"Couche communale {source}", thousands,
+                                       "le champ thousands de check_communes"), CptsGeoWarning, stacklevel=3)
 
     out = gpd.GeoDataFrame(index=pd.Index(as_codes(as_text), name="code"),
                            geometry=geom.to_numpy(), crs=raw.crs)

@@ -33,6 +33,7 @@ __all__ = [
     "parse_number",
     "parse_numbers",
     "parse_whole_numbers",
+    "thousands_notice",
 ]
 
 _SPACES = re.compile(r"[\s\u00a0\u202f\u2009\u2007'’]")
@@ -316,3 +317,33 @@ def parse_counts(values: pd.Series, rows: np.ndarray | None, codes: pd.Series, w
                              "problem": f"{what} invalide ({number(num.iloc[pos], None)}) : attendu entre 0 et {number(upper, None)}"})
     num.index = values.index
     return num
+
+
+
+def thousands_notice(what: str, thousands: pd.DataFrame, field: str) -> str:
+    """The notice that populations were read as thousands (``1.234`` = 1 234), in French.
+
+    Parameters
+    ----------
+    what : str
+        The table, as the message names it (« Couche communale communes.gpkg »).
+    thousands : DataFrame
+        One row per cell read as thousands: ``row`` (file row), ``given`` (the text), ``population``.
+    field : str
+        Where the caller lists them (« le champ thousands de check_communes »).
+
+    Returns
+    -------
+    str
+        One sentence with the number of cells and the first of them.
+
+    Examples
+    --------
+    >>> t = pd.DataFrame({"row": [3], "given": ["1.234"], "population": [1234.0]})
+    >>> thousands_notice("Tableau p.csv", t, "le champ thousands du résultat")[:60]
+    'Tableau p.csv : 1 population(s) écrite(s) avec un séparateur'
+    """
+    first = thousands.iloc[0]
+    return (f"{what} : {len(thousands)} population(s) écrite(s) avec un séparateur de milliers (« . » ou « , »), "
+            f"lue(s) en milliers comme toute la colonne, ex. ligne {first['row']} : « {first['given']} » = "
+            f"{number(first['population'])} habitants ; liste dans {field}")

@@ -14,11 +14,10 @@ import pyproj
 from cpts_geo.data.communes import embedded_layer
 from cpts_geo.domain.codes import CODE_DTYPE, is_insee_code, normalize_codes
 from cpts_geo.domain.communes import CheckedCommunes, validate_layer
-from cpts_geo.domain.french import number
 from cpts_geo.domain.headers import ReadTable
 from cpts_geo.domain.history import HISTORY_YEARS, cog_codes, rebase_counts
 from cpts_geo.domain.metadata import layer_metadata, set_layer_metadata
-from cpts_geo.domain.numbers import parse_numbers, parse_whole_numbers
+from cpts_geo.domain.numbers import parse_numbers, parse_whole_numbers, thousands_notice
 from cpts_geo.domain.text import cell_text
 from cpts_geo.errors import CptsGeoWarning, ValidationError
 from cpts_geo.io._read import read_table
@@ -224,12 +223,8 @@ def with_population(
     if problems:
         raise ValidationError(f"Tableau de population {source} refusé", problems)
     if len(read_as_thousands):
-        first = read_as_thousands.iloc[0]
-        warnings.warn(
-            f"Tableau de population {source} : {len(read_as_thousands)} population(s) écrite(s) avec "
-            f"un séparateur de milliers (« . » ou « , »), lue(s) en milliers comme toute la colonne, "
-            f"ex. ligne {first['row']} : « {first['given']} » = {number(first['population'])} habitants ; "
-            "liste dans le champ thousands du résultat", CptsGeoWarning, stacklevel=2)
+        warnings.warn(thousands_notice(f"Tableau de population {source}", read_as_thousands,
+                                       "le champ thousands du résultat"), CptsGeoWarning, stacklevel=2)
 
     data = pd.DataFrame(values)
     data.index = pd.Index(codes.to_numpy(), dtype=CODE_DTYPE, name="code")
