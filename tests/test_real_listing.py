@@ -176,3 +176,48 @@ def test_evolution_of_a_region_counts_only_its_cpts(listing: Path, tmp_path: Pat
     capsys.readouterr()
     table = pd.read_csv(out.with_suffix(".csv"), sep=";", encoding="utf-8-sig", decimal=",")
     assert table["CPTS"].tolist() == [9, 9]
+
+
+#: The listing's own stage words, and the mapping an analyst writes for the two the package does not know.
+OWN_WORDS = {"M1": "En fonctionnement", "M2": "Pré-projet", "M3": "En fonctionnement", "A1": "Lettre d'intention",
+             "N1": "Projet de santé déposé", "N2": "En fonctionnement", "N3": "Pré-projet",
+             "T1": "En fonctionnement", "T2": "Lettre d'intention", "L1": "En fonctionnement", "P1": "Pré-projet"}
+MAPPING = ("étape telle que publiée;étape\nLettre d'intention;Lettre d'intention validée\n"
+           "Projet de santé déposé;Association créée\n")
+
+
+@pytest.fixture(scope="module")
+def worded(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    folder = tmp_path_factory.mktemp("worded")
+    frame = pd.DataFrame(ROWS, columns=["N° CPTS", "Nom CPTS", "Code INSEE", "Code arrondissement", "Part"])
+    frame["Statut"] = frame["N° CPTS"].map(OWN_WORDS)
+    path = folder / "export_ars_statuts.csv"
+    frame.to_csv(path, sep=";", index=False, encoding="utf-8")
+    mapping = folder / "etapes.csv"
+    mapping.write_text(MAPPING, encoding="utf-8")
+    return path, mapping
+
+
+def test_portrait_rapport_and_evolution_take_the_stage_mapping(worded: tuple[Path, Path], tmp_path: Path,
+                                                                capsys: pytest.CaptureFixture[str],
+                                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    """A listing with its own stage words: --etapes was refused by portrait, rapport and evolution
+    (« arguments non reconnus »), so such a listing could not be portrayed or reported."""
+    monkeypatch.setenv("MPLBACKEND", "Agg")
+    listing, mapping = worded
+    out = tmp_path / "portraits"
+    assert main(["portrait", str(listing), "--etapes", str(mapping), "--toutes", "--sans-carte", "-o", str(out)]) == 0
+    assert "11 portrait(s) (11 écrit(s)" in capsys.readouterr().out
+    page = (out / "n1.html").read_text(encoding="utf-8")
+    assert "Association créée" in page
+    report = tmp_path / "rapport.html"
+    assert main(["rapport", str(listing), "--etapes", str(mapping), "--region", "93", "--sans-carte",
+                 "-o", str(report)]) == 0
+    assert "(9 CPTS," in capsys.readouterr().out
+    assert "Association créée" in report.read_text(encoding="utf-8")
+    chart = tmp_path / "evolution.png"
+    assert main(["evolution", str(listing), str(listing), "--etapes", str(mapping), "--dates", "2024", "2025",
+                 "--region", "93", "-o", str(chart)]) == 0
+    capsys.readouterr()
+    table = pd.read_csv(chart.with_suffix(".csv"), sep=";", encoding="utf-8-sig", decimal=",")
+    assert table["CPTS"].tolist() == [9, 9]

@@ -22,10 +22,8 @@ def run(args: argparse.Namespace) -> int:
     int
         The exit code: 0 on success (user mistakes raise and are printed by ``main``).
     """
-    import warnings
 
     from cpts_geo.domain.communes import load_communes, region_code
-    from cpts_geo.domain.registry import validate_registry
     from cpts_geo.domain.vocabulary import french_headers
     from cpts_geo.indicators.regional import coverage_over_time
     from cpts_geo.io.files import output_set
@@ -42,11 +40,7 @@ def run(args: argparse.Namespace) -> int:
     france = load_communes(crs=None)
     area = (load_communes(departments=args.departments, crs=None) if args.departments
             else load_communes(region=region_code(args.region or "32"), crs=None))
-    listings = []
-    for path in args.registries:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # each listing's corrections: cpts-geo valider
-            listings.append(validate_registry(_registry(path, args), france))
+    listings = [_registry(path, args, france) for path in args.registries]
     history = coverage_over_time(listings, dates, area)
     with output_set():  # the chart, the table and the maps whole, or none of them
         evolution_chart(history, path=out)

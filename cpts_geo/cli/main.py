@@ -420,6 +420,7 @@ def _add_portrait(sub: _Subparsers) -> None:
                    help="refaire aussi les portraits inchangés")
     p.add_argument("-o", "--sortie", "--output", dest="output", metavar="SORTIE",
                    help="fichier HTML (une CPTS ; défaut portrait-<id>.html) ou dossier (défaut portraits)")
+    _stage_arg(p)
     _reading_args(p)
     p.set_defaults(command="portrait")
 
@@ -448,6 +449,7 @@ def _add_regional(sub: _Subparsers) -> None:
                         "l'accessibilité, au lieu des temps estimés ; avec --offre")
     p.add_argument("-o", "--sortie", "--output", dest="output", metavar="SORTIE",
                    help="fichier HTML (défaut rapport-<région>.html)")
+    _stage_arg(p)
     _reading_args(p)
     p.set_defaults(command="regional")
 
@@ -463,6 +465,7 @@ def _add_evolution(sub: _Subparsers) -> None:
     area.add_argument("--departements", "--departments", dest="departments", nargs="+", metavar="DEP")
     p.add_argument("-o", "--sortie", "--output", dest="output", metavar="SORTIE",
                    help="graphique .png ou .svg (défaut evolution.png) ; le tableau est écrit à côté (.csv)")
+    _stage_arg(p)
     _reading_args(p)
     p.set_defaults(command="evolution")
 

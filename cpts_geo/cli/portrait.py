@@ -7,7 +7,15 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from cpts_geo.cli.options import _flow_reading, _outputs_first, _passage, _read_supply
+from cpts_geo.cli.options import (
+    _flow_reading,
+    _load_layer,
+    _outputs_first,
+    _passage,
+    _read_any_registry,
+    _read_supply,
+    _validated,
+)
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -64,11 +72,13 @@ def _context(args: argparse.Namespace) -> PortraitContext:
     """The registry (or the draft perimeter of --communes) validated, with what its portraits share."""
     from cpts_geo.render import portrait as P
 
-    registry: Any = args.registry
+    registry: Any = None
     if args.communes:
         registry = P.draft_registry(args.communes, name=args.nom or "Projet de CPTS")
-    elif args.registry in (None, "exemple"):
-        registry = None
+    elif args.registry not in (None, "exemple"):
+        # read and checked as every command does (--colonnes, --feuille, --etape, --etapes, --passage)
+        france = _load_layer(args)
+        registry = _validated(args, _read_any_registry(args, france), france)
     ctx = P.portrait_context(registry, passage=_passage(args))
     if ctx.illustrative:
         from cpts_geo.domain.territories import EXAMPLE_NOTE

@@ -7,13 +7,13 @@ import re
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from cpts_geo.cli.options import _outputs_first, _reading
+from cpts_geo.cli.options import _columns_for, _outputs_first, _passage, _reading, _stages
 
 if TYPE_CHECKING:
     import geopandas as gpd
     import pandas as pd
 
-    from cpts_geo.domain.registry import RegistryRead
+    from cpts_geo.domain.registry import CheckedRegistry
     from cpts_geo.indicators.supply import SupplyRead
 
 
@@ -49,15 +49,24 @@ def dates_of(paths: list[str], given: list[str] | None) -> list[str]:
     return out
 
 
-def _registry(path: str | None, args: argparse.Namespace) -> pd.DataFrame | RegistryRead:
-    """A listing given on the command line (« exemple » or nothing: the illustrative registry), read."""
+def _registry(path: str | None, args: argparse.Namespace, france: gpd.GeoDataFrame) -> CheckedRegistry:
+    """A listing given on the command line (« exemple » or nothing: the illustrative registry), read
+    with --colonnes, --feuille… and checked with --etape, --etapes and --passage, like every command."""
+    import warnings
+
+    from cpts_geo.domain.registry import validate_registry
     from cpts_geo.io.registry import example_registry, read_registry_report
 
     if path in (None, "exemple"):
-        return example_registry().registry
-    if not Path(str(path)).exists():
+        read = example_registry()
+    elif not Path(str(path)).exists():
         raise FileNotFoundError(f"Fichier introuvable : {path}")
-    return read_registry_report(str(path), **_reading(args))
+    else:
+        read = read_registry_report(str(path), columns=_columns_for(args, "registry"), **_reading(args))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # each listing's corrections: cpts-geo valider
+        return validate_registry(read, france, passage=_passage(args), stage_default=getattr(args, "etape", None),
+                                 stages=_stages(args))
 
 
 def supply_source(path: str, read: SupplyRead) -> str:
@@ -134,12 +143,12 @@ def run(args: argparse.Namespace) -> int:
     region = None if args.departments else region_code(args.region or "32")
     out = Path(args.output) if args.output else Path(f"rapport-{region or '-'.join(args.departments)}.html")
     _outputs_first(out, *([out.with_suffix(".pdf")] if args.pdf else []))
-    registry = _registry(args.registry, args)
-    history = [_registry(p, args) for p in args.historique] if args.historique else None
     france = load_communes(crs=None)
+    registry = _registry(args.registry, args, france)
+    history = [_registry(p, args, france) for p in args.historique] if args.historique else None
     supply, costs = _supply(args, france)
     res = regional_report(registry, out, region=region, departments=args.departments,
-                          previous=_registry(args.precedent, args) if args.precedent else None,
+                          previous=_registry(args.precedent, args, france) if args.precedent else None,
                           history=history, dates=dates_of(args.historique, args.dates) if history else None,
                           pdf=args.pdf, map=not args.sans_carte, communes=france, supply=supply, costs=costs,
                           supply_source=supply_source(args.supply, supply) if supply is not None else None,
