@@ -221,3 +221,20 @@ def test_portrait_rapport_and_evolution_take_the_stage_mapping(worded: tuple[Pat
     capsys.readouterr()
     table = pd.read_csv(chart.with_suffix(".csv"), sep=";", encoding="utf-8-sig", decimal=",")
     assert table["CPTS"].tolist() == [9, 9]
+
+
+def test_rapport_counts_a_city_once_and_names_the_previous_listing(worded: tuple[Path, Path], tmp_path: Path,
+                                                                    capsys: pytest.CaptureFixture[str],
+                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    """A CPTS of two Marseille arrondissements read « 2 (sur 1) » communes in the report (arrondissements
+    counted in the area, the city once in all), and the previous listing was named « registre précédent »."""
+    monkeypatch.setenv("MPLBACKEND", "Agg")
+    listing, mapping = worded
+    report = tmp_path / "rapport.html"
+    assert main(["rapport", str(listing), "--etapes", str(mapping), "--region", "93", "--sans-carte",
+                 "--precedent", str(listing), "-o", str(report)]) == 0
+    capsys.readouterr()
+    page = report.read_text(encoding="utf-8")
+    assert '<span data-fig="cpts.M1.communes">1</span>' in page
+    assert "(sur 1)" not in page
+    assert f"Comparé au registre précédent ({listing.name})" in page

@@ -149,6 +149,7 @@ def run(args: argparse.Namespace) -> int:
     supply, costs = _supply(args, france)
     res = regional_report(registry, out, region=region, departments=args.departments,
                           previous=_registry(args.precedent, args, france) if args.precedent else None,
+                          previous_name=Path(args.precedent).name if args.precedent else None,
                           history=history, dates=dates_of(args.historique, args.dates) if history else None,
                           pdf=args.pdf, map=not args.sans_carte, communes=france, supply=supply, costs=costs,
                           supply_source=supply_source(args.supply, supply) if supply is not None else None,

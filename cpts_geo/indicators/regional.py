@@ -28,7 +28,7 @@ import numpy as np
 import pandas as pd
 
 from cpts_geo.data.apl import APL_SOURCE, UNDERSERVED_THRESHOLD
-from cpts_geo.domain.codes import is_in
+from cpts_geo.domain.codes import city_of, is_in
 from cpts_geo.domain.communes import REGIONS, region_code
 from cpts_geo.domain.compare import RegistryComparison, compare_registries
 from cpts_geo.domain.crs import to_metric
@@ -188,6 +188,13 @@ def _area_units(area: gpd.GeoDataFrame, checked: CheckedRegistry) -> gpd.GeoData
     return units[units["department"].isin(set(area["department"].dropna())).to_numpy()]
 
 
+def _commune_counts(membership: pd.DataFrame) -> pd.Series:
+    """Communes of each CPTS, counted as ``n_communes`` of the territories: a city given by
+    arrondissement once."""
+    cities = pd.Series(city_of(membership["code"]).to_numpy(), index=membership["cpts_id"].to_numpy())
+    return cities.groupby(level=0).nunique()
+
+
 def _restricted(checked: CheckedRegistry, codes: pd.Index) -> CheckedRegistry:
     member = checked.membership[is_in(checked.membership["code"], codes)]
     return checked._replace(membership=member, cpts=checked.cpts.loc[checked.cpts.index.isin(member["cpts_id"])])
@@ -311,7 +318,7 @@ def regional_diagnosis(
         apl, _unmatched = apl_on_units(communes, whole.membership)
         agg = aggregate_apl(apl, whole.membership)
     table = terr[["name", "stage", "n_communes", "population", "tier"]].copy()
-    table["n_communes_area"] = local.membership.groupby("cpts_id")["code"].nunique().reindex(table.index)
+    table["n_communes_area"] = _commune_counts(local.membership).reindex(table.index)
     table["funding"] = funding["Total annuel"].reindex(table.index).astype("float64")
     acc = agg["accessibility"].unstack("year") if len(agg) else pd.DataFrame()
     for year in (2022, 2023):

@@ -626,6 +626,7 @@ def regional_report(
     costs: pd.DataFrame | str | Path | None = None,
     supply_source: str | None = None,
     costs_source: str | None = None,
+    previous_name: str | None = None,
 ) -> RegionalReport:
     """Write the regional report of a registry for a region or a set of departments.
 
@@ -640,6 +641,9 @@ def regional_report(
         The area (one of the two).
     previous : path or registry, optional
         The previous listing: what changed is added.
+    previous_name : str, optional
+        How the page names the previous listing (default: its file name when ``previous`` is a
+        path, « registre précédent » otherwise).
     history : sequence of registries, optional
         Dated listings (oldest first) for the evolution of coverage (chart, table and, with
         ``map``, one small map per listing); ``dates`` gives their dates.
@@ -696,6 +700,7 @@ def regional_report(
         diag, map=map, history=hist, history_maps=maps,
         illustrative="Registre illustratif : les compositions des CPTS ne sont pas publiées ; celles-ci sont "
                      "plausibles, pas réelles." if example else "",
-        previous_name=Path(str(previous)).name if isinstance(previous, (str, Path)) else "registre précédent")
+        previous_name=previous_name or (Path(str(previous)).name if isinstance(previous, (str, Path))
+                                        else "registre précédent"))
     path = Path(out) if out is not None else Path(f"rapport-{diag.region or '-'.join(diag.departments)}.html")
     return write_regional_report(report, path, pdf=pdf)
