@@ -475,3 +475,25 @@ def test_a_long_legend_entry_stays_inside_a_narrow_figure(hdf_communes):
     first = ax.get_legend().get_texts()[0].get_text()
     assert "\n" in first
     assert first.replace("\n", " ").endswith("une couleur par CPTS, différente de ses voisines")
+
+
+@pytest.mark.slow
+def test_a_narrow_legend_is_wrapped_before_the_list_under_it(listing):
+    """The portrait's map: the legend ran off the figure, and wrapped after the fact it ran over the list
+    of shared communes placed under it."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    terr, layer, member = listing
+    from cpts_geo.render.portrait import _MAP_FIGSIZE
+
+    fig = Figure(figsize=_MAP_FIGSIZE)  # as the portrait draws its map
+    canvas = FigureCanvasAgg(fig)
+    ax = fig.add_axes((0.01, 0.01, 0.69, 0.98))
+    plot_stages(terr, layer, ax=ax, labels=False, scale_bar=False, membership=member, legend_kwds={"width": 26})
+    renderer = canvas.get_renderer()
+    legend = ax.get_legend().get_window_extent(renderer)
+    listed = next(t for t in ax.texts if t.get_gid() == "shared-list").get_window_extent(renderer)
+    assert legend.x1 <= fig.bbox.x1
+    assert listed.y1 <= legend.y0  # the list starts under the wrapped legend
+    assert any("\n" in t.get_text() for t in ax.get_legend().get_texts())

@@ -648,8 +648,15 @@ def _literal_legend(legend: Legend) -> None:
         text.set_parse_math(False)
 
 
+def _legend_width(ax: Axes, legend_kwds: Mapping[str, Any] | None) -> None:
+    """Long legend entries wrapped at ``legend_kwds["width"]`` characters, before the notes placed under
+    the legend are laid out."""
+    if legend_kwds and legend_kwds.get("width"):
+        wrap_legend(ax, int(legend_kwds["width"]))
+
+
 def wrap_legend(ax: Axes, width: int = 52) -> None:
-    """Wrap the long entries of a map's legend on several lines, for a narrow figure.
+    """Wrap the long entries and title of a map's legend on several lines, for a narrow figure.
 
     Parameters
     ----------
@@ -665,7 +672,7 @@ def wrap_legend(ax: Axes, width: int = 52) -> None:
     legend = ax.get_legend()
     if legend is None:
         return
-    for text in legend.get_texts():
+    for text in [*legend.get_texts(), legend.get_title()]:
         words = text.get_text()
         if len(words) > width and "\n" not in words:
             text.set_text(textwrap.fill(words, width, break_long_words=False))
@@ -731,7 +738,8 @@ def plot_stages(
     legend : bool, default True
         The legend, with the uncovered communes when ``communes`` has some.
     legend_kwds : dict, optional
-        ``title`` of the legend (default "Étape du projet"), ``fmt`` of an indicator's numbers.
+        ``title`` of the legend (default "Étape du projet"), ``fmt`` of an indicator's numbers,
+        ``width``: characters per line of a long entry (for a narrow figure, :func:`wrap_legend`).
     labels : bool, default True
         Label each CPTS (:func:`label_territories`).
     ax : matplotlib.axes.Axes, optional
@@ -766,6 +774,7 @@ def plot_stages(
         _literal_legend(ax.legend(handles=handles + more_handles, labels=texts + more_texts, title=fill.title,
                                   loc="upper left", bbox_to_anchor=(1.0, 1.0), frameon=False, fontsize=8,
                                   title_fontsize=9, handler_map={tuple: HandlerTuple(ndivide=None, pad=0)}))
+        _legend_width(ax, legend_kwds)
     _side_notes(ax, drawn, com, terr, labels=labels)
     note = vocabulary_caption(terr) if fill.column == "stage" else ""
     if note:
@@ -840,6 +849,7 @@ def plot_tiers(
         _literal_legend(ax.legend(handles=handles + more_handles, labels=texts + more_texts, title=legend_title,
                                   loc="upper left", bbox_to_anchor=(1.0, 1.0), frameon=False, fontsize=8,
                                   title_fontsize=9))
+        _legend_width(ax, legend_kwds)
     _side_notes(ax, drawn, com, terr, labels=labels)
     return _finish(ax, title=title, caption=caption, scale_bar=scale_bar)
 

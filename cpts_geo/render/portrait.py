@@ -522,7 +522,9 @@ def _map_png(ctx: PortraitContext, cid: str, *, dpi: int = 170) -> bytes:
     fig = Figure(figsize=_MAP_FIGSIZE)  # labels placed at matplotlib's figure dpi, as savefig does
     canvas = FigureCanvasAgg(fig)
     ax = fig.add_axes((0.01, 0.01, 0.69, 0.98))  # the legend goes right of the map, in the figure
-    plot_stages(near, around, ax=ax, legend=True, labels=False, scale_bar=False)  # sources: caption
+    plot_stages(near, around, ax=ax, legend=True, labels=False, scale_bar=False,  # sources: caption
+                membership=ctx.checked.membership,  # the shares of a shared commune
+                legend_kwds={"width": 26})  # the legend has the right 30 % of the figure
     ax.set_xlim(view.bounds[0], view.bounds[2])
     ax.set_ylim(view.bounds[1], view.bounds[3])
     _add_lines(ax, tm.geometry.to_numpy(), colors="#d7301f", linewidths=2.4, gid="cpts-studied")

@@ -93,14 +93,13 @@ def _map_png(diag: RegionalDiagnosis, *, dpi: int = 150) -> bytes:
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure as MplFigure
 
-    from cpts_geo.render.plotting import plot_stages, wrap_legend
+    from cpts_geo.render.plotting import plot_stages
 
     fig = MplFigure(figsize=(9.0, 6.4))
     FigureCanvasAgg(fig)
     ax = fig.add_axes((0.0, 0.0, 0.55, 1.0))  # the legend and the numbered list go on the right
     plot_stages(diag.territories, diag.communes, ax=ax, legend=True, labels=len(diag.territories) <= 80,
-                membership=diag.membership)
-    wrap_legend(ax)  # the legend has the right 45 % of the figure
+                membership=diag.membership, legend_kwds={"width": 52})  # the legend has the right 45 %
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=dpi)
     return buf.getvalue()
